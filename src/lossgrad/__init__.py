@@ -1,0 +1,229 @@
+"""lossgrad: PyTorch's loss functions, numbers and API on a NumPy autograd engine.
+
+    import lossgrad as torch
+    import lossgrad.nn as nn
+"""
+
+from __future__ import annotations
+
+from lossgrad._dtype import (
+    bool,
+    double,
+    dtype,
+    float,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from lossgrad._tensor import Size, Tensor, device
+from lossgrad._factories import (
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    IntTensor,
+    LongTensor,
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    ones,
+    ones_like,
+    rand_like,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from lossgrad._random import (
+    Generator,
+    bernoulli,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    multinomial,
+    normal,
+    rand,
+    randint,
+    randn,
+    randperm,
+    seed,
+    set_rng_state,
+)
+from lossgrad.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from lossgrad.ops.activation import log_softmax, relu, softmax
+from lossgrad.ops.activation import logsigmoid as _logsigmoid
+from lossgrad.ops.index import (
+    argsort,
+    gather,
+    index_select,
+    masked_fill,
+    nonzero,
+    scatter_add,
+    sort,
+    take_along_dim,
+    topk,
+)
+from lossgrad.ops.linalg import bmm, dot, matmul, mm, outer
+from lossgrad.ops.pointwise import (
+    abs,
+    absolute,
+    add,
+    allclose,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    ceil,
+    clamp,
+    clamp_max,
+    clamp_min,
+    clip,
+    clone,
+    cos,
+    div,
+    divide,
+    eq,
+    equal,
+    exp,
+    expm1,
+    float_power,
+    floor,
+    floor_divide,
+    fmax,
+    fmin,
+    ge,
+    greater,
+    greater_equal,
+    gt,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    multiply,
+    ne,
+    neg,
+    negative,
+    not_equal,
+    pow,
+    reciprocal,
+    remainder,
+    round,
+    rsqrt,
+    rsub,
+    sgn,
+    sigmoid,
+    sign,
+    sin,
+    sqrt,
+    square,
+    sub,
+    subtract,
+    tanh,
+    true_divide,
+    trunc,
+    where,
+)
+from lossgrad.ops.reduce import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    count_nonzero,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    nansum,
+    norm,
+    prod,
+    std,
+    sum,
+    var,
+)
+from lossgrad.ops.shape import (
+    broadcast_tensors,
+    broadcast_to,
+    cat,
+    chunk,
+    concat,
+    concatenate,
+    flatten,
+    flip,
+    movedim,
+    narrow,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    swapaxes,
+    swapdims,
+    t,
+    tile,
+    transpose,
+    unbind,
+    unflatten,
+    unsqueeze,
+)
+
+from lossgrad import autograd, nn, optim  # noqa: E402  (after Tensor exists)
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj: object) -> bool:
+    """True if ``obj`` is a lossgrad Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()
+
+
+def detach(input: Tensor) -> Tensor:
+    return input.detach()

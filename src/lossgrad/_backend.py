@@ -1,0 +1,21 @@
+"""The array-module seam: every op asks the data which module computes it.
+
+Today that is always NumPy; a CuPy backend plugs in here without touching the losses.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+
+def get_array_module(*arrays: Any) -> ModuleType:
+    """The array module (``numpy``) for these arrays."""
+    return np
+
+
+def scatter_add(out: Any, index: Any, values: Any) -> None:
+    """``out[index] += values`` with repeated indices accumulating."""
+    get_array_module(out).add.at(out, index, values)

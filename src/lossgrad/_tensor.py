@@ -1,0 +1,753 @@
+"""class Tensor: one array, plus what autograd needs to know about it.
+
+A Tensor wraps exactly one NumPy array (``_data``; never a Python scalar). Operators and methods
+are thin calls into :mod:`lossgrad.ops`, where every differentiable operation is a Function.
+Methods whose signature is the functional's (``x.exp()``, ``x.sum(1)``) are bound in bulk at the
+bottom of this file; the ones with a method-only spelling (varargs ``view(*shape)``, in-place
+``add_``) are written out here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from lossgrad import _dtype
+from lossgrad._dtype import dtype as _DType
+from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import _HookHandle
+
+
+class device:
+    """lossgrad computes on the CPU; ``device('cpu')`` exists so torch code that names it runs."""
+
+    def __init__(self, type: str = "cpu", index: int | None = None) -> None:
+        if isinstance(type, device):
+            type = type.type
+        self.type = str(type).split(":")[0]
+        self.index = index
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and other.type == self.type
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+    def __str__(self) -> str:
+        return self.type
+
+
+_CPU = device("cpu")
+
+
+def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size)``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(int(a) for a in args[0])
+    return tuple(int(a) for a in args)
+
+
+class Size(tuple):
+    """torch.Size: a tuple that prints as ``torch.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it."""
+
+    __slots__ = (
+        "_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vbox", "_hooks",
+        "_retains_grad", "__weakref__", "__dict__",
+    )
+    __array_ufunc__ = None  # NumPy defers to our reflected operators: np.float32(2) * t -> Tensor
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Legacy constructor: ``Tensor(2, 3)`` (uninitialised float) or ``Tensor(data)``."""
+        dt = _dtype.get_default_dtype().np
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            arr = np.array(_unwrap(args[0]), dtype=dt)
+        else:
+            arr = np.zeros(_shape_args(args), dtype=dt)
+        self._init(arr)
+
+    def _init(self, arr: np.ndarray, requires_grad: bool = False, grad_fn: Any = None, nr: int = 0) -> None:
+        self._data = arr
+        self._requires_grad = requires_grad
+        self._grad = None
+        self.grad_fn = grad_fn
+        self._output_nr = nr
+        self._vbox = [0]
+        self._hooks = None
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, arr: np.ndarray, requires_grad: bool = False, grad_fn: Any = None, nr: int = 0) -> Tensor:
+        """Fast internal constructor (skips the legacy ``__init__``)."""
+        t = object.__new__(cls)
+        t._data = arr
+        t._requires_grad = requires_grad
+        t._grad = None
+        t.grad_fn = grad_fn
+        t._output_nr = nr
+        t._vbox = [0]
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # -- metadata -------------------------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def dtype(self) -> _DType:
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> device:
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def cpu(self) -> Tensor:
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self.grad_fn is not None and not flag:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        if flag and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self._grad is None and self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its "
+                ".grad attribute won't be populated during autograd.backward(). If you indeed want "
+                "the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on the "
+                "non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure you "
+                "access the leaf Tensor instead.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None and tuple(value.shape) != self._data.shape:
+            raise RuntimeError(
+                f"assigned grad has data of a different size: {list(value.shape)} vs "
+                f"{list(self._data.shape)}"
+            )
+        self._grad = value
+
+    @property
+    def _version(self) -> int:
+        return self._vbox[0]
+
+    # -- autograd -------------------------------------------------------------------------------
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        """Compute the gradient of this tensor w.r.t. the graph leaves, into their ``.grad``."""
+        from lossgrad.autograd.engine import run_backward
+
+        run_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self) -> Tensor:
+        t = Tensor._make(self._data)
+        t._vbox = self._vbox
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return
+        import weakref
+
+        ref = weakref.ref(self)
+
+        def keep(g: Tensor) -> None:
+            t = ref()
+            if t is not None:
+                if t._grad is None:
+                    t._grad = g.detach() if not grad_mode.is_grad_enabled() else g
+                    t._grad = Tensor._make(t._grad._data.copy()) if t._grad.grad_fn is None else t._grad
+                else:
+                    t._grad = t._grad + g
+        node = self.grad_fn
+        if node._retain_hooks is None:
+            node._retain_hooks = {}
+        node._retain_hooks[self._output_nr] = keep
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a return value replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self.grad_fn
+            if node._pre_hooks is None:
+                node._pre_hooks = {}
+            hooks = node._pre_hooks.setdefault(self._output_nr, [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    # -- conversion -----------------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        if self._requires_grad and not force:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self) -> Any:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous"
+            )
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self, *, tensor_contents: Any = None) -> str:
+        from lossgrad._tensor_str import tensor_repr
+
+        return tensor_repr(self)
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __reduce_ex__(self, proto: Any) -> Any:
+        return (_rebuild, (self._data, self._requires_grad))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                "protocol at the moment."
+            )
+        t = type(self).__new__(type(self))
+        Tensor._init(t, self._data.copy(), self._requires_grad)
+        if self._grad is not None:
+            t._grad = Tensor._make(self._grad._data.copy())
+        memo[id(self)] = t
+        return t
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(other)``, ``to('cpu', dtype)``: a cast (differentiable)."""
+        from lossgrad.ops.pointwise import to_dtype
+
+        target = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, (_DType, np.dtype, type)):
+                target = a
+            elif isinstance(a, Tensor):
+                target = a.dtype
+        if target is None:
+            return self
+        return to_dtype(self, _dtype.to_numpy_dtype(target), bool(kwargs.get("copy", False)))
+
+    def type(self, dtype: Any = None) -> Any:
+        if dtype is None:
+            names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                     "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+            return f"torch.{names[self._data.dtype.name]}Tensor"
+        return self.to(dtype)
+
+    def float(self) -> Tensor:
+        return self.to(_dtype.float32)
+
+    def double(self) -> Tensor:
+        return self.to(_dtype.float64)
+
+    def half(self) -> Tensor:
+        return self.to(_dtype.float16)
+
+    def long(self) -> Tensor:
+        return self.to(_dtype.int64)
+
+    def int(self) -> Tensor:
+        return self.to(_dtype.int32)
+
+    def bool(self) -> Tensor:
+        return self.to(_dtype.bool)
+
+    def byte(self) -> Tensor:
+        return self.to(_dtype.uint8)
+
+    def clone(self, *, memory_format: Any = None) -> Tensor:
+        from lossgrad.ops.pointwise import clone
+
+        return clone(self)
+
+    def new_tensor(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        from lossgrad._factories import tensor
+
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else self._data.dtype
+        return Tensor._make(np.zeros(_shape_args(size), dt), requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else self._data.dtype
+        return Tensor._make(np.ones(_shape_args(size), dt), requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else self._data.dtype
+        return Tensor._make(np.full(_shape_args((size,)), fill_value, dt), requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+    # -- shape methods with varargs spellings ---------------------------------------------------
+    def view(self, *shape: Any) -> Tensor:
+        from lossgrad.ops.shape import reshape
+
+        if len(shape) == 1 and isinstance(shape[0], (_DType, np.dtype)):
+            raise NotImplementedError("view(dtype) is not supported")
+        return reshape(self, _shape_args(shape))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        from lossgrad.ops.shape import reshape
+
+        return reshape(self, _shape_args(shape))
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    reshape_as = view_as
+
+    def permute(self, *dims: Any) -> Tensor:
+        from lossgrad.ops.shape import permute
+
+        return permute(self, _shape_args(dims))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        from lossgrad.ops.shape import expand
+
+        return expand(self, _shape_args(sizes))
+
+    def repeat(self, *sizes: Any) -> Tensor:
+        from lossgrad.ops.shape import repeat
+
+        return repeat(self, _shape_args(sizes))
+
+    def tile(self, *sizes: Any) -> Tensor:
+        from lossgrad.ops.shape import tile
+
+        return tile(self, _shape_args(sizes))
+
+    @property
+    def T(self) -> Tensor:
+        from lossgrad.ops.shape import permute
+
+        return permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        from lossgrad.ops.shape import transpose
+
+        return transpose(self, -2, -1)
+
+    # -- in-place ops -----------------------------------------------------------------------------
+    def _inplace(self, fn: Callable[..., Tensor], *args: Any, **kwargs: Any) -> Tensor:
+        """Run ``fn(self, ...)`` and write the result into ``self`` (values and history)."""
+        from lossgrad.ops.inplace import apply_inplace
+
+        return apply_inplace(self, fn, *args, **kwargs)
+
+    def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        from lossgrad.ops.pointwise import add
+
+        return self._inplace(add, other, alpha=alpha)
+
+    def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
+        from lossgrad.ops.pointwise import sub
+
+        return self._inplace(sub, other, alpha=alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        from lossgrad.ops.pointwise import mul
+
+        return self._inplace(mul, other)
+
+    def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        from lossgrad.ops.pointwise import div
+
+        return self._inplace(div, other, rounding_mode=rounding_mode)
+
+    def pow_(self, exponent: Any) -> Tensor:
+        from lossgrad.ops.pointwise import pow
+
+        return self._inplace(pow, exponent)
+
+    def neg_(self) -> Tensor:
+        from lossgrad.ops.pointwise import neg
+
+        return self._inplace(neg)
+
+    def abs_(self) -> Tensor:
+        from lossgrad.ops.pointwise import abs
+
+        return self._inplace(abs)
+
+    def exp_(self) -> Tensor:
+        from lossgrad.ops.pointwise import exp
+
+        return self._inplace(exp)
+
+    def log_(self) -> Tensor:
+        from lossgrad.ops.pointwise import log
+
+        return self._inplace(log)
+
+    def sqrt_(self) -> Tensor:
+        from lossgrad.ops.pointwise import sqrt
+
+        return self._inplace(sqrt)
+
+    def sigmoid_(self) -> Tensor:
+        from lossgrad.ops.pointwise import sigmoid
+
+        return self._inplace(sigmoid)
+
+    def tanh_(self) -> Tensor:
+        from lossgrad.ops.pointwise import tanh
+
+        return self._inplace(tanh)
+
+    def relu_(self) -> Tensor:
+        from lossgrad.ops.activation import relu
+
+        return self._inplace(relu)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        from lossgrad.ops.pointwise import clamp
+
+        return self._inplace(clamp, min, max)
+
+    clip_ = clamp_
+
+    def clamp_min_(self, min: Any) -> Tensor:
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max: Any) -> Tensor:
+        return self.clamp_(max=max)
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        from lossgrad.ops.pointwise import add, mul
+
+        return self._inplace(add, mul(tensor1, tensor2), alpha=value)
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Tensor:
+        from lossgrad.ops.pointwise import add, div
+
+        return self._inplace(add, div(tensor1, tensor2), alpha=value)
+
+    def lerp_(self, end: Any, weight: Any) -> Tensor:
+        from lossgrad.ops.pointwise import add, mul, sub
+
+        return self._inplace(add, mul(sub(end, self), weight))
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        from lossgrad.ops.index import masked_fill
+
+        return self._inplace(masked_fill, mask, value)
+
+    def copy_(self, src: Any, non_blocking: bool = False) -> Tensor:
+        from lossgrad.ops.inplace import copy_
+
+        return copy_(self, src)
+
+    def fill_(self, value: Any) -> Tensor:
+        from lossgrad.ops.inplace import fill_
+
+        return fill_(self, value)
+
+    def zero_(self) -> Tensor:
+        from lossgrad.ops.inplace import fill_
+
+        return fill_(self, 0)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
+        from lossgrad._random import uniform_
+
+        return uniform_(self, a, b, generator=generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
+        from lossgrad._random import normal_
+
+        return normal_(self, mean, std, generator=generator)
+
+    def random_(self, *args: Any, generator: Any = None) -> Tensor:
+        from lossgrad._random import random_
+
+        return random_(self, *args, generator=generator)
+
+    def bernoulli_(self, p: float = 0.5, *, generator: Any = None) -> Tensor:
+        from lossgrad._random import bernoulli_
+
+        return bernoulli_(self, p, generator=generator)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        from lossgrad.ops.index import index_put
+
+        self._inplace(index_put, index, value)
+
+    # -- operators --------------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _P.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _P.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _P.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _P.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _P.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _P.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _P.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _P.div(other, self)
+
+    def __floordiv__(self, other: Any) -> Tensor:
+        return _P.div(self, other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other: Any) -> Tensor:
+        return _P.div(other, self, rounding_mode="floor")
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _P.remainder(self, other)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _P.pow(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _P.pow(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _L.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _L.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _P.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _P.abs(self)
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self.add_(other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self.sub_(other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self.mul_(other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self.div_(other)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _P.eq(self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _P.ne(self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _P.lt(self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return _P.le(self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _P.gt(self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _P.ge(self, other)
+
+    def __and__(self, other: Any) -> Tensor:
+        return _P.bitwise_and(self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return _P.bitwise_or(self, other)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return _P.bitwise_xor(self, other)
+
+    def __invert__(self) -> Tensor:
+        return _P.bitwise_not(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _I.getitem(self, index)
+
+
+def _wrap_dim(dim: int, ndim: int) -> int:
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
+        )
+    return dim % n
+
+
+def _unwrap(data: Any) -> Any:
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap(d) for d in data]
+    return data
+
+
+def _rebuild(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    return Tensor._make(arr, requires_grad)
+
+
+from lossgrad.ops import index as _I  # noqa: E402
+from lossgrad.ops import linalg as _L  # noqa: E402
+from lossgrad.ops import pointwise as _P  # noqa: E402
+from lossgrad.ops import bind_methods  # noqa: E402
+
+bind_methods(Tensor)

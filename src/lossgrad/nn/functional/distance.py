@@ -1,0 +1,7 @@
+"""Distances: pairwise_distance, cosine_similarity."""
+
+from __future__ import annotations
+
+from lossgrad._exports import public_names
+
+__all__ = public_names(globals())

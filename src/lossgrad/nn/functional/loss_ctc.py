@@ -1,0 +1,7 @@
+"""Connectionist temporal classification: ctc_loss."""
+
+from __future__ import annotations
+
+from lossgrad._exports import public_names
+
+__all__ = public_names(globals())

@@ -1,0 +1,46 @@
+"""The primitive differentiable ops, by family.
+
+``bind_methods`` attaches the functionals whose signature starts with the tensor itself as
+Tensor methods (``x.exp()``, ``x.sum(1)``, ``x.gather(1, idx)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_METHODS = {
+    "pointwise": (
+        "add sub subtract mul multiply div divide true_divide floor_divide remainder pow "
+        "float_power neg negative rsub abs absolute sign sgn exp expm1 log log1p sqrt rsqrt sin cos "
+        "tanh sigmoid reciprocal square clamp clip clamp_min clamp_max maximum minimum fmax fmin "
+        "eq ne lt le gt ge greater greater_equal less less_equal not_equal equal logical_and "
+        "logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not "
+        "isnan isinf isfinite isclose allclose floor ceil round trunc"
+    ),
+    "reduce": (
+        "sum nansum mean prod cumsum amax amin max min argmax argmin logsumexp var std norm any "
+        "all count_nonzero"
+    ),
+    "shape": (
+        "flatten unflatten squeeze unsqueeze transpose swapaxes swapdims t movedim expand_as "
+        "broadcast_to split chunk unbind narrow flip"
+    ),
+    "index": "gather take_along_dim index_select scatter_add masked_fill sort argsort topk nonzero",
+    "linalg": "matmul mm bmm dot outer",
+    "activation": "relu softmax log_softmax",
+}
+
+
+def bind_methods(cls: type) -> None:
+    import importlib
+
+    for module, names in _METHODS.items():
+        mod = importlib.import_module(f"lossgrad.ops.{module}")
+        for name in names.split():
+            setattr(cls, name, getattr(mod, name))
+    where = importlib.import_module("lossgrad.ops.pointwise").where
+
+    def _where(self: Any, condition: Any, other: Any) -> Any:
+        return where(condition, self, other)
+
+    cls.where = _where  # type: ignore[attr-defined]

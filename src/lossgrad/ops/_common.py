@@ -1,0 +1,82 @@
+"""Helpers shared by the op families: operand promotion and gradient un-broadcasting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lossgrad import _dtype
+from lossgrad._tensor import Tensor
+
+
+def promote(*operands: Any) -> tuple[np.dtype, list[Any]]:
+    """Apply torch's promotion to Tensors and Python scalars.
+
+    Returns the result dtype and the operands, Tensors cast to it (differentiably) and scalars as
+    0-d arrays of it, ready to hand to an ArrayFunction.
+    """
+    raws = [op._data if isinstance(op, Tensor) else _scalar(op) for op in operands]
+    dt = _dtype.result_type(*raws)
+    out: list[Any] = []
+    for op, raw in zip(operands, raws):
+        if isinstance(op, Tensor):
+            out.append(op if raw.dtype == dt else op.to(dt))
+        else:
+            out.append(np.asarray(raw, dtype=dt))
+    return dt, out
+
+
+def _scalar(x: Any) -> Any:
+    if isinstance(x, (bool, int, float)):
+        return x
+    if isinstance(x, np.generic):
+        return x.item()
+    arr = np.asarray(x)
+    if arr.dtype == np.float64 and arr.ndim:
+        return arr.astype(_dtype.get_default_dtype().np)
+    return arr
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Wrap a scalar or array as a constant Tensor (dtype of ``like`` for Python floats)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, (int, float)) and not isinstance(x, bool):
+        return Tensor._make(np.asarray(x, dtype=like._data.dtype))
+    return Tensor._make(np.asarray(_scalar(x)))
+
+
+def sum_to_shape(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a broadcast gradient back to an input's shape (differentiable)."""
+    gs = g._data.shape
+    if gs == shape:
+        return g
+    from lossgrad.ops.reduce import sum as _sum
+    from lossgrad.ops.shape import reshape
+
+    lead = len(gs) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1
+    )
+    out = _sum(g, dim=axes, keepdim=True) if axes else g
+    return reshape(out, shape) if out._data.shape != shape else out
+
+
+def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...]:
+    """``dim`` (None, int, or sequence) as a tuple of non-negative axes; torch's IndexError."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    if not dims:
+        return tuple(range(ndim))
+    n = max(ndim, 1)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -n <= d < n:
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})"
+            )
+        out.append(d % n if ndim else 0)
+    return tuple(out) if ndim else ()

@@ -1,0 +1,166 @@
+"""Activations: relu, leaky_relu, softplus, logsigmoid, softmax, log_softmax.
+
+Stable by construction: softplus/logsigmoid never exponentiate a positive number, softmax and
+log_softmax shift the max out first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lossgrad._tensor import Tensor
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.ops._common import normalize_dims
+from lossgrad.ops.pointwise import _float_input, exp, gt, mul, sigmoid, sub, where
+from lossgrad.ops.reduce import sum as _sum
+
+
+class _Relu(ArrayFunction):
+    node_name = "ReluBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+        out = np.maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors
+        return where(gt(out, 0), g, 0.0)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); gradient 1 where x > 0, else 0."""
+    return _Relu.apply(input)
+
+
+class _LeakyRelu(ArrayFunction):
+    node_name = "LeakyReluBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, slope: float) -> np.ndarray:
+        ctx.save_for_backward(a)
+        ctx.slope = slope
+        return np.where(a > 0, a, a * np.asarray(slope, a.dtype))
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        (a,) = ctx.saved_tensors
+        return where(gt(a, 0), g, mul(g, ctx.slope)), None
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return _LeakyRelu.apply(input, negative_slope)
+
+
+class _Softplus(ArrayFunction):
+    node_name = "SoftplusBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+        ctx.save_for_backward(a)
+        ctx.meta = (beta, threshold)
+        z = a * np.asarray(beta, a.dtype)
+        soft = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / np.asarray(beta, a.dtype)
+        return np.where(z > threshold, a, soft).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        (a,) = ctx.saved_tensors
+        beta, threshold = ctx.meta
+        z = mul(a, beta)
+        return where(gt(z, threshold), g, mul(g, sigmoid(z))), None, None
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear above ``threshold``; gradient sigmoid(beta x)."""
+    return _Softplus.apply(_float_input(input), beta, threshold)
+
+
+class _LogSigmoid(ArrayFunction):
+    node_name = "LogSigmoidBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return (np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (a,) = ctx.saved_tensors
+        return mul(g, sigmoid(-a))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)); gradient sigmoid(-x)."""
+    return _LogSigmoid.apply(_float_input(input))
+
+
+def _softmax_dim(ndim: int, dim: int | None) -> int:
+    if dim is None:  # torch's legacy implicit choice
+        dim = 0 if ndim in (0, 1, 3) else 1
+    return normalize_dims(dim, ndim)[0] if ndim else 0
+
+
+class _Softmax(ArrayFunction):
+    node_name = "SoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, axis: int) -> np.ndarray:
+        if a.ndim == 0:
+            out = np.ones_like(a)
+        else:
+            e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+            out = e / np.sum(e, axis=axis, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        (out,) = ctx.saved_tensors
+        if out._data.ndim == 0:
+            return mul(g, 0.0), None
+        gy = mul(g, out)
+        return sub(gy, mul(out, _sum(gy, ctx.axis, True))), None
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """exp(x - max) / sum(exp(x - max)) along ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _Softmax.apply(_float_input(input), _softmax_dim(input._data.ndim, dim))
+
+
+class _LogSoftmax(ArrayFunction):
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, axis: int) -> np.ndarray:
+        if a.ndim == 0:
+            out = np.zeros_like(a)
+        else:
+            m = np.max(a, axis=axis, keepdims=True)
+            m = np.where(np.isfinite(m), m, 0)
+            shifted = a - m
+            out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        (out,) = ctx.saved_tensors
+        if out._data.ndim == 0:
+            return mul(g, 0.0), None
+        return sub(g, mul(exp(out), _sum(g, ctx.axis, True))), None
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along ``dim``; gradient g - softmax(x) * sum(g)."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return _LogSoftmax.apply(_float_input(input), _softmax_dim(input._data.ndim, dim))

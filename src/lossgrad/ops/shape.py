@@ -1,0 +1,383 @@
+"""Shape ops: reshape/view, flatten, squeeze/unsqueeze, transpose/permute, expand, repeat,
+cat/stack, split/chunk/narrow, flip. Each backward is the inverse rearrangement of the gradient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lossgrad._tensor import Tensor
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.ops._common import normalize_dims, sum_to_shape
+
+
+def _dim(dim: int, ndim: int) -> int:
+    return normalize_dims(dim, ndim)[0] if ndim else 0
+
+
+class _Reshape(ArrayFunction):
+    node_name = "ViewBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.src = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return reshape(g, ctx.src), None
+
+
+def reshape(input: Tensor, shape: Any) -> Tensor:
+    """Same data, new shape (one dimension may be -1)."""
+    shape = tuple(int(s) for s in shape)
+    if shape == input._data.shape:
+        return _Reshape.apply(input, shape) if input._requires_grad else Tensor._make(input._data)
+    return _Reshape.apply(input, _infer_shape(shape, input._data.size))
+
+
+def _infer_shape(shape: tuple[int, ...], size: int) -> tuple[int, ...]:
+    """Resolve one -1 entry; RuntimeError (torch's message) if the sizes cannot match."""
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in shape:
+        if known == 0 or size % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
+        return tuple(size // known if s == -1 else s for s in shape)
+    if known != size or any(s < 0 for s in shape):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
+    return shape
+
+
+view = reshape
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    nd = input._data.ndim
+    if nd == 0:
+        return reshape(input, (1,))
+    s, e = _dim(start_dim, nd), _dim(end_dim, nd)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = input._data.shape
+    return reshape(input, shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
+
+
+def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
+    d = _dim(dim, input._data.ndim)
+    shape = input._data.shape
+    return reshape(input, shape[:d] + tuple(sizes) + shape[d + 1 :])
+
+
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    shape = input._data.shape
+    if dim is None:
+        new = tuple(s for s in shape if s != 1)
+    else:
+        dims = normalize_dims(dim, input._data.ndim)
+        new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return reshape(input, new)
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    nd = input._data.ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})"
+        )
+    d = dim % nd
+    shape = input._data.shape
+    return reshape(input, shape[:d] + (1,) + shape[d:])
+
+
+class _Permute(ArrayFunction):
+    node_name = "PermuteBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+        ctx.dims = dims
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return permute(g, tuple(np.argsort(ctx.dims))), None
+
+
+def permute(input: Tensor, dims: Any) -> Tensor:
+    nd = input._data.ndim
+    dims = tuple(_dim(int(d), nd) for d in dims)
+    if sorted(dims) != list(range(nd)):
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal "
+            f"to len(dims) = {len(dims)}"
+        )
+    return _Permute.apply(input, dims)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    nd = input._data.ndim
+    if nd == 0:
+        return input
+    d0, d1 = _dim(dim0, nd), _dim(dim1, nd)
+    dims = list(range(nd))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return _Permute.apply(input, tuple(dims))
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input: Tensor) -> Tensor:
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
+    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+
+
+def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    nd = input._data.ndim
+    src = normalize_dims(source, nd)
+    dst = normalize_dims(destination, nd)
+    order = [d for d in range(nd) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(input, tuple(order))
+
+
+class _Expand(ArrayFunction):
+    node_name = "ExpandBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.src = a.shape
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return sum_to_shape(g, ctx.src), None
+
+
+def expand(input: Tensor, sizes: Any) -> Tensor:
+    """Broadcast to ``sizes`` (-1 keeps a dimension); a read-only view, no copy."""
+    sizes = tuple(int(s) for s in sizes)
+    src = input._data.shape
+    lead = len(sizes) - len(src)
+    if lead < 0:
+        raise RuntimeError(
+            f"expand(torch.FloatTensor{{{list(src)}}}, size={list(sizes)}): the number of sizes "
+            "provided must be greater or equal to the number of dimensions in the tensor"
+        )
+    shape = tuple(src[i - lead] if (s == -1 and i >= lead) else s for i, s in enumerate(sizes))
+    if shape == src:
+        return input
+    try:
+        np.broadcast_shapes(src, shape)
+    except ValueError:
+        raise RuntimeError(
+            f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
+            f"({src[-1]}) at non-singleton dimension. Target sizes: {list(sizes)}.  Tensor sizes: {list(src)}"
+        ) from None
+    return _Expand.apply(input, shape)
+
+
+def expand_as(input: Tensor, other: Tensor) -> Tensor:
+    return expand(input, other._data.shape)
+
+
+def broadcast_to(input: Tensor, size: Any) -> Tensor:
+    return expand(input, size)
+
+
+def broadcast_tensors(*tensors: Tensor) -> list[Tensor]:
+    shape = np.broadcast_shapes(*(t._data.shape for t in tensors))
+    return [expand(t, shape) for t in tensors]
+
+
+class _Tile(ArrayFunction):
+    node_name = "RepeatBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, reps: tuple[int, ...]) -> np.ndarray:
+        ctx.meta = (a.shape, reps)
+        return np.tile(a, reps)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        from lossgrad.ops.reduce import sum as _sum
+
+        src, reps = ctx.meta
+        full = (1,) * (len(reps) - len(src)) + src
+        split = []
+        for r, s in zip(reps, full):
+            split += [r, s]
+        summed = _sum(reshape(g, tuple(split)), tuple(range(0, len(split), 2)))
+        return reshape(summed, src), None
+
+
+def repeat(input: Tensor, sizes: Any) -> Tensor:
+    """Tile the data ``sizes`` times along each dim (torch's ``Tensor.repeat``)."""
+    sizes = tuple(int(s) for s in sizes)
+    if len(sizes) < input._data.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+        )
+    return _Tile.apply(input, sizes)
+
+
+def tile(input: Tensor, dims: Any) -> Tensor:
+    dims = tuple(int(s) for s in dims)
+    dims = (1,) * (input._data.ndim - len(dims)) + dims
+    return _Tile.apply(input, dims)
+
+
+class _Cat(ArrayFunction):
+    node_name = "CatBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, axis: int, *arrays: np.ndarray) -> np.ndarray:
+        ctx.meta = (axis, [a.shape[axis] for a in arrays])
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        axis, sizes = ctx.meta
+        return (None, *split(g, sizes, axis))
+
+
+def cat(tensors: Any, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim (1-D empty tensors are skipped, as in torch)."""
+    tensors = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or list(tensors)[:1]
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    from lossgrad.ops._common import promote
+
+    _, tensors = promote(*tensors)
+    nd = tensors[0]._data.ndim
+    if nd == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    axis = _dim(dim, nd)
+    ref = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        s = t._data.shape
+        if len(s) != nd or any(a != b for j, (a, b) in enumerate(zip(s, ref)) if j != axis):
+            raise RuntimeError(
+                f"Sizes of tensors must match except in dimension {axis}. Expected size "
+                f"{ref[axis - 1 if axis else 1] if nd > 1 else ref[0]} but got size "
+                f"{s[axis - 1 if axis else 1] if nd > 1 and len(s) > 1 else s} for tensor number {i} in the list."
+            )
+    return _Cat.apply(axis, *tensors)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Any, dim: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != shape:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
+                f"and {list(t._data.shape)} at entry {i}"
+            )
+    nd = len(shape) + 1
+    d = _dim(dim, nd)
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+class _Narrow(ArrayFunction):
+    node_name = "SliceBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, axis: int, start: int, length: int) -> np.ndarray:
+        ctx.meta = (a.shape, a.dtype, axis, start, length)
+        idx = [slice(None)] * a.ndim
+        idx[axis] = slice(start, start + length)
+        return a[tuple(idx)]
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        shape, dt, axis, start, length = ctx.meta
+        return pad_axis(g, axis, start, shape[axis] - start - length), None, None, None
+
+
+def pad_axis(g: Tensor, axis: int, before: int, after: int) -> Tensor:
+    """Zero-pad ``g`` along ``axis`` (differentiable: built with cat)."""
+    parts = []
+    if before:
+        s = list(g._data.shape)
+        s[axis] = before
+        parts.append(Tensor._make(np.zeros(s, g._data.dtype)))
+    parts.append(g)
+    if after:
+        s = list(g._data.shape)
+        s[axis] = after
+        parts.append(Tensor._make(np.zeros(s, g._data.dtype)))
+    return cat(parts, axis) if len(parts) > 1 else g
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    axis = _dim(dim, input._data.ndim)
+    n = input._data.shape[axis]
+    start = int(start)
+    if start < 0:
+        start += n
+    if not (0 <= start <= n and 0 <= length and start + length <= n):
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return _Narrow.apply(input, axis, start, int(length))
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    axis = _dim(dim, tensor._data.ndim)
+    n = tensor._data.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                f"at dimension {axis}), but got split_sizes={sizes}"
+            )
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(tensor, axis, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    n = input._data.shape[_dim(dim, input._data.ndim)]
+    step = -(-n // chunks) if n else 1
+    return split(input, step, dim)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
+    axis = _dim(dim, input._data.ndim)
+    return tuple(squeeze(p, axis) for p in split(input, 1, axis))
+
+
+class _Flip(ArrayFunction):
+    node_name = "FlipBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+        ctx.axes = axes
+        return np.flip(a, axes).copy()
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return flip(g, ctx.axes), None
+
+
+def flip(input: Tensor, dims: Any) -> Tensor:
+    return _Flip.apply(input, normalize_dims(dims, input._data.ndim))
