@@ -45,4 +45,16 @@ class MSELoss(_Loss):
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
+# -- probability (BCE, BCEWithLogits, KLDiv, PoissonNLL, GaussianNLL, SoftMargin, MultiLabelSoftMargin)
+
+
+# -- classification (NLL, NLL2d, CrossEntropy, Focal, SigmoidFocal) ---------------------------------
+
+
+# -- margin and embedding (MultiMargin, MultiLabelMargin, MarginRanking, HingeEmbedding, ...) -------
+
+
+# -- CTC --------------------------------------------------------------------------------------------
+
+
 __all__ = public_names(globals())

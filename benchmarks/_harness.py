@@ -1,0 +1,53 @@
+"""Side-by-side timing of lossgrad and torch in one process, printed as ratios.
+
+``compare(rows)`` takes rows of ``(name, lossgrad_fn, torch_fn)``, where each fn runs one
+forward+backward on inputs prepared beforehand. Repeats are interleaved (lossgrad, torch,
+lossgrad, ...) so that machine noise hits both sides alike; the median of each side is kept and
+the ratio lossgrad/torch printed (below 1.0: lossgrad is faster).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+Row = tuple[str, Callable[[], object], Callable[[], object]]
+
+
+def _time_once(fn: Callable[[], object], inner: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) / inner
+
+
+def _inner_count(fn: Callable[[], object], budget: float = 0.02) -> int:
+    t = _time_once(fn, 1)
+    return max(1, min(1000, int(budget / max(t, 1e-7))))
+
+
+def measure(lg: Callable[[], object], th: Callable[[], object], repeats: int = 7) -> tuple[float, float]:
+    """Median seconds per call of each side, interleaved."""
+    lg(), th()  # warm up
+    n_lg, n_th = _inner_count(lg), _inner_count(th)
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(_time_once(lg, n_lg))
+        b.append(_time_once(th, n_th))
+    return statistics.median(a), statistics.median(b)
+
+
+def compare(rows: Sequence[Row], repeats: int = 7) -> list[tuple[str, float, float, float]]:
+    """Time every row, print a table, return ``(name, lossgrad_s, torch_s, ratio)`` rows."""
+    out = []
+    print(f"{'case':<44} {'lossgrad':>11} {'torch':>11} {'ratio':>7}")
+    for name, lg, th in rows:
+        t_lg, t_th = measure(lg, th, repeats)
+        ratio = t_lg / t_th
+        out.append((name, t_lg, t_th, ratio))
+        print(f"{name:<44} {t_lg * 1e6:>9.1f}us {t_th * 1e6:>9.1f}us {ratio:>7.2f}")
+    if out:
+        gm = statistics.geometric_mean(r for *_, r in out)
+        print(f"{'geometric mean of ratios':<68} {gm:>7.2f}")
+    return out
