@@ -9,6 +9,7 @@ random direction, and that no caller's array was modified.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,6 +37,8 @@ def _build(lib: Any, args: Sequence[Any], grad: Sequence[int]) -> list[Any]:
 
 def _np(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
+        if x._is_zerotensor():  # torch's symbolic zero gradient (e.g. second grad of a norm)
+            return np.zeros(x.shape, torch.empty((), dtype=x.dtype).numpy().dtype)
         return x.detach().numpy()
     if isinstance(x, lossgrad.Tensor):
         return x.detach().numpy()
@@ -171,3 +174,73 @@ def same_signature(lg_obj: Any, th_obj: Any) -> None:
     lp = [(p.name, p.kind, p.default) for p in ls.parameters.values()]
     tp = [(p.name, p.kind, p.default) for p in ts.parameters.values()]
     assert lp == tp, f"signature differs:\nlossgrad {ls}\ntorch    {ts}"
+
+
+def _normalize(x: Any) -> Any:
+    """A library-neutral value for comparing what a code snippet produced under each library."""
+    if isinstance(x, (torch.Tensor, lossgrad.Tensor)):
+        return ("tensor", str(x.dtype), tuple(x.shape), x.detach().numpy().copy(),
+                x.requires_grad, x.grad_fn is not None)
+    if isinstance(x, (tuple, list)):
+        return type(x).__name__, [_normalize(v) for v in x]
+    if isinstance(x, (torch.dtype, lossgrad.dtype, torch.device, lossgrad.device)):
+        return str(x)
+    if isinstance(x, np.ndarray):
+        return ("ndarray", x.dtype.str, x.copy())
+    return x
+
+
+def _assert_same(lg: Any, th: Any, rtol: float, path: str) -> None:
+    if isinstance(th, tuple) and th and th[0] == "tensor":
+        assert isinstance(lg, tuple) and lg[0] == "tensor", f"{path}: torch gave a tensor, lossgrad {lg!r}"
+        assert lg[1:3] == th[1:3], f"{path}: dtype/shape {lg[1:3]} != torch {th[1:3]}"
+        assert lg[4:] == th[4:], f"{path}: (requires_grad, has grad_fn) {lg[4:]} != torch {th[4:]}"
+        np.testing.assert_allclose(lg[3], th[3], rtol=rtol, atol=0, equal_nan=True, err_msg=path)
+    elif isinstance(th, tuple) and th and th[0] == "ndarray":
+        assert lg[1] == th[1], f"{path}: ndarray dtype {lg[1]} != torch {th[1]}"
+        np.testing.assert_array_equal(lg[2], th[2], err_msg=path)
+    elif isinstance(th, tuple) and len(th) == 2 and th[0] in ("tuple", "list"):
+        assert isinstance(lg, tuple) and lg[0] == th[0] and len(lg[1]) == len(th[1]), (
+            f"{path}: {lg!r} != torch {th!r}"
+        )
+        for i, (a, b) in enumerate(zip(lg[1], th[1])):
+            _assert_same(a, b, rtol, f"{path}[{i}]")
+    else:
+        assert type(lg) is type(th) and lg == th, f"{path}: {lg!r} != torch {th!r}"
+
+
+def _warn_text(w: warnings.WarningMessage) -> tuple[str, str]:
+    """Category and message, without the C++ location torch appends to its own warnings."""
+    return w.category.__name__, re.sub(r" \(Triggered internally at .*\)$", "", str(w.message))
+
+
+def check_code(src: str, *, message: bool = True, rtol: float = 0.0, warns: bool = True) -> None:
+    """Run the statements ``src`` with ``t`` bound to torch, then to lossgrad, and compare: the
+    exception class (and message unless ``message=False``) when torch raises, the warnings
+    (category and message; ``warns=False`` for torch's once-per-process warnings, whose firing
+    depends on test order), and the value left in the variable ``out``, if any (tensors by
+    dtype, shape, requires_grad, grad_fn presence and values, exactly unless ``rtol``)."""
+    results = []
+    for lib in (torch, lossgrad):
+        scope: dict[str, Any] = {"t": lib, "np": np}
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            try:
+                exec(src, scope)  # noqa: S102 - the snippets are this test suite's own code
+                err = None
+            except Exception as e:  # noqa: BLE001 - the class is what we compare
+                err = e
+        results.append((err, sorted(map(_warn_text, w)), _normalize(scope.get("out"))))
+    (th_err, th_w, th_out), (lg_err, lg_w, lg_out) = results
+    if th_err is not None:
+        assert lg_err is not None, f"torch raised {type(th_err).__name__}: {th_err}; lossgrad did not"
+        assert type(lg_err) is type(th_err) or type(lg_err).__name__ == type(th_err).__name__, (
+            f"lossgrad raised {type(lg_err).__name__}({lg_err}), torch {type(th_err).__name__}({th_err})"
+        )
+        if message:
+            assert str(lg_err) == str(th_err), f"message:\nlossgrad {lg_err}\ntorch    {th_err}"
+        return
+    if lg_err is not None:
+        raise lg_err
+    assert not warns or lg_w == th_w, f"warnings differ:\nlossgrad {lg_w}\ntorch    {th_w}"
+    _assert_same(lg_out, th_out, rtol, "out")

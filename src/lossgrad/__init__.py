@@ -1,3 +1,4 @@
+# ruff: noqa: F401  (this module re-exports the public API)
 """lossgrad: PyTorch's loss functions, numbers and API on a NumPy autograd engine.
 
     import lossgrad as torch
@@ -6,6 +7,7 @@
 
 from __future__ import annotations
 
+from lossgrad import autograd, nn, optim  # noqa: E402  (after Tensor exists)
 from lossgrad._dtype import (
     bool,
     double,
@@ -26,14 +28,16 @@ from lossgrad._dtype import (
     short,
     uint8,
 )
-from lossgrad._tensor import Size, Tensor, device
 from lossgrad._factories import (
     BoolTensor,
     ByteTensor,
+    CharTensor,
     DoubleTensor,
     FloatTensor,
+    HalfTensor,
     IntTensor,
     LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
     empty,
@@ -46,8 +50,6 @@ from lossgrad._factories import (
     logspace,
     ones,
     ones_like,
-    rand_like,
-    randn_like,
     tensor,
     zeros,
     zeros_like,
@@ -62,12 +64,17 @@ from lossgrad._random import (
     multinomial,
     normal,
     rand,
+    rand_like,
     randint,
+    randint_like,
     randn,
+    randn_like,
     randperm,
     seed,
     set_rng_state,
 )
+from lossgrad._tensor import Size, Tensor, device
+from lossgrad._tensor_str import get_printoptions, printoptions, set_printoptions
 from lossgrad.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -206,8 +213,6 @@ from lossgrad.ops.shape import (
     unflatten,
     unsqueeze,
 )
-
-from lossgrad import autograd, nn, optim  # noqa: E402  (after Tensor exists)
 
 __version__ = "0.1.0"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-_pyfloat, _pyint, _pybool = type(1.0), type(1), type(True)
+_pyfloat, _pyint, _pybool = float, int, bool
 
 
 class dtype:

@@ -17,6 +17,7 @@ import numpy as np
 
 from lossgrad import _dtype
 from lossgrad._dtype import dtype as _DType
+from lossgrad.autograd import function as _function
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import _HookHandle
 
@@ -46,6 +47,7 @@ class device:
 
 
 _CPU = device("cpu")
+_new = object.__new__
 
 
 def _shape_args(args: tuple[Any, ...]) -> tuple[int, ...]:
@@ -68,10 +70,20 @@ class Size(tuple):
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
+    # Fields that most tensors never change live as class-level defaults, so that ``_make`` (run
+    # once per op) sets only four attributes.
     __slots__ = (
-        "_data", "_requires_grad", "_grad", "grad_fn", "_output_nr", "_vbox", "_hooks",
-        "_retains_grad", "__weakref__", "__dict__",
+        "_data",
+        "_requires_grad",
+        "grad_fn",
+        "_output_nr",
+        "_vbox",
+        "__weakref__",
+        "__dict__",
     )
+    _grad: Tensor | None = None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+    _retains_grad = False
     __array_ufunc__ = None  # NumPy defers to our reflected operators: np.float32(2) * t -> Tensor
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -83,28 +95,26 @@ class Tensor:
             arr = np.zeros(_shape_args(args), dtype=dt)
         self._init(arr)
 
-    def _init(self, arr: np.ndarray, requires_grad: bool = False, grad_fn: Any = None, nr: int = 0) -> None:
+    def _init(
+        self, arr: np.ndarray, requires_grad: bool = False, grad_fn: Any = None, nr: int = 0
+    ) -> None:
         self._data = arr
         self._requires_grad = requires_grad
-        self._grad = None
         self.grad_fn = grad_fn
         self._output_nr = nr
         self._vbox = [0]
-        self._hooks = None
-        self._retains_grad = False
 
     @classmethod
-    def _make(cls, arr: np.ndarray, requires_grad: bool = False, grad_fn: Any = None, nr: int = 0) -> Tensor:
+    def _make(
+        cls, arr: np.ndarray, requires_grad: bool = False, grad_fn: Any = None, nr: int = 0
+    ) -> Tensor:
         """Fast internal constructor (skips the legacy ``__init__``)."""
-        t = object.__new__(cls)
+        t = _new(cls)
         t._data = arr
         t._requires_grad = requires_grad
-        t._grad = None
         t.grad_fn = grad_fn
         t._output_nr = nr
         t._vbox = [0]
-        t._hooks = None
-        t._retains_grad = False
         return t
 
     # -- metadata -------------------------------------------------------------------------------
@@ -183,10 +193,14 @@ class Tensor:
                 "var_no_grad = var.detach()."
             )
         if flag and self._data.dtype.kind != "f":
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+            raise RuntimeError(
+                "Only Tensors of floating point and complex dtype can require gradients"
+            )
         self._requires_grad = bool(flag)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self._data.dtype.kind != "f":  # torch's method says it differently
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self.requires_grad = requires_grad
         return self
 
@@ -198,7 +212,8 @@ class Tensor:
                 ".grad attribute won't be populated during autograd.backward(). If you indeed want "
                 "the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on the "
                 "non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure you "
-                "access the leaf Tensor instead.",
+                "access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more "
+                "information.",
                 UserWarning,
                 stacklevel=2,
             )
@@ -206,11 +221,31 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
-        if value is not None and tuple(value.shape) != self._data.shape:
-            raise RuntimeError(
-                f"assigned grad has data of a different size: {list(value.shape)} vs "
-                f"{list(self._data.shape)}"
-            )
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__name__}"
+                )
+            if value._data.dtype != self._data.dtype:
+                from lossgrad.autograd.function import _TENSOR_TYPES
+
+                raise RuntimeError(
+                    "attempting to assign a gradient with dtype "
+                    f"'{_C_TYPES[value._data.dtype.name]}' "
+                    f"to a tensor with grad_dtype '{_TENSOR_TYPES[self._data.dtype.name]}'. The "
+                    "gradient must match the tensor's grad_dtype (defaults to the tensor's dtype). "
+                    "You can set the tensor's grad_dtype attribute with a specific dtype, or None "
+                    "to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "
+                    "tensor "
+                    "and its gradient may break downstream systems that assume they match."
+                )
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of "
+                    f"size '{list(self._data.shape)}'. Please ensure that the gradient and the "
+                    "tensor are the same size"
+                )
         self._grad = value
 
     @property
@@ -254,9 +289,12 @@ class Tensor:
             if t is not None:
                 if t._grad is None:
                     t._grad = g.detach() if not grad_mode.is_grad_enabled() else g
-                    t._grad = Tensor._make(t._grad._data.copy()) if t._grad.grad_fn is None else t._grad
+                    t._grad = (
+                        Tensor._make(t._grad._data.copy()) if t._grad.grad_fn is None else t._grad
+                    )
                 else:
                     t._grad = t._grad + g
+
         node = self.grad_fn
         if node._retain_hooks is None:
             node._retain_hooks = {}
@@ -268,7 +306,7 @@ class Tensor:
         return self._retains_grad
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a return value replaces it."""
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a result replaces it."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
@@ -287,7 +325,8 @@ class Tensor:
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self._requires_grad and not force:
             raise RuntimeError(
-                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
             )
         return self._data
 
@@ -304,11 +343,16 @@ class Tensor:
     def tolist(self) -> Any:
         return self._data.tolist()
 
+    def _scalar(self) -> Any:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self._data.reshape(()).item()
+
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
@@ -317,9 +361,8 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
-            )
+            which = "no values" if self._data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {which} is ambiguous")
         return bool(self.item())
 
     def __len__(self) -> int:
@@ -338,7 +381,7 @@ class Tensor:
     def __repr__(self, *, tensor_contents: Any = None) -> str:
         from lossgrad._tensor_str import tensor_repr
 
-        return tensor_repr(self)
+        return tensor_repr(self, tensor_contents)
 
     def __format__(self, spec: str) -> str:
         if self._data.ndim == 0:
@@ -362,7 +405,7 @@ class Tensor:
         return t
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """``to(dtype)``, ``to(device)``, ``to(other)``, ``to('cpu', dtype)``: a cast (differentiable)."""
+        """``to(dtype)``, ``to(device)``, ``to(other)``, ``to('cpu', dtype)``: a recorded cast."""
         from lossgrad.ops.pointwise import to_dtype
 
         target = kwargs.get("dtype")
@@ -377,8 +420,17 @@ class Tensor:
 
     def type(self, dtype: Any = None) -> Any:
         if dtype is None:
-            names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                     "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+            names = {
+                "float32": "Float",
+                "float64": "Double",
+                "float16": "Half",
+                "int64": "Long",
+                "int32": "Int",
+                "int16": "Short",
+                "int8": "Char",
+                "uint8": "Byte",
+                "bool": "Bool",
+            }
             return f"torch.{names[self._data.dtype.name]}Tensor"
         return self.to(dtype)
 
@@ -421,7 +473,9 @@ class Tensor:
         dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else self._data.dtype
         return Tensor._make(np.ones(_shape_args(size), dt), requires_grad)
 
-    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_full(
+        self, size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else self._data.dtype
         return Tensor._make(np.full(_shape_args((size,)), fill_value, dt), requires_grad)
 
@@ -468,9 +522,19 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        """All dimensions reversed; torch warns (once) for tensors that are not 2-D."""
         from lossgrad.ops.shape import permute
 
-        return permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
+        n = self._data.ndim
+        if n not in (0, 2):
+            _warn_once("T_nd", _T_ND_MSG)
+        if n == 0:
+            _warn_once(
+                "T_0d",
+                "Tensor.T is deprecated on 0-D tensors. "
+                "This function is the identity in these cases.",
+            )
+        return permute(self, tuple(range(n - 1, -1, -1)))
 
     @property
     def mT(self) -> Tensor:
@@ -724,6 +788,33 @@ class Tensor:
         return _I.getitem(self, index)
 
 
+_C_TYPES = {  # torch's C type names, as its messages spell dtypes
+    "float16": "c10::Half",
+    "float32": "float",
+    "float64": "double",
+    "int8": "signed char",
+    "int16": "short int",
+    "int32": "int",
+    "int64": "long int",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
+_T_ND_MSG = (
+    "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
+    "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
+    "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
+    "tensor."
+)
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, msg: str) -> None:
+    """torch's TORCH_WARN_ONCE: a warning issued once per process."""
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(msg, UserWarning, stacklevel=3)
+
+
 def _wrap_dim(dim: int, ndim: int) -> int:
     n = max(ndim, 1)
     if not -n <= dim < n:
@@ -745,9 +836,10 @@ def _rebuild(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return Tensor._make(arr, requires_grad)
 
 
+from lossgrad.ops import bind_methods  # noqa: E402
 from lossgrad.ops import index as _I  # noqa: E402
 from lossgrad.ops import linalg as _L  # noqa: E402
 from lossgrad.ops import pointwise as _P  # noqa: E402
-from lossgrad.ops import bind_methods  # noqa: E402
 
 bind_methods(Tensor)
+_function._bind_tensor(Tensor)

@@ -45,19 +45,41 @@ def grad(
 
     single = isinstance(inputs, Tensor)
     inputs_list = [inputs] if single else list(inputs)
+    if not inputs_list:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if materialize_grads and allow_unused is False:
-        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True")
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True"
+        )
     allow = bool(allow_unused) or materialize_grads
-    res = run_backward(outputs, grad_outputs, retain_graph, create_graph,
-                       inputs=inputs_list, allow_unused=allow, accumulate=False)
+    res = run_backward(
+        outputs,
+        grad_outputs,
+        retain_graph,
+        create_graph,
+        inputs=inputs_list,
+        allow_unused=allow,
+        accumulate=False,
+    )
     if materialize_grads:
         from lossgrad._factories import zeros_like
 
-        res = tuple(zeros_like(i) if g is None else g for g, i in zip(res, inputs_list))
+        res = tuple(
+            zeros_like(i) if g is None else g for g, i in zip(res, inputs_list, strict=True)
+        )
     return res
 
 
 __all__ = [
-    "Function", "backward", "enable_grad", "grad", "gradcheck", "gradgradcheck", "inference_mode",
-    "is_grad_enabled", "no_grad", "once_differentiable", "set_grad_enabled",
+    "Function",
+    "backward",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "inference_mode",
+    "is_grad_enabled",
+    "no_grad",
+    "once_differentiable",
+    "set_grad_enabled",
 ]

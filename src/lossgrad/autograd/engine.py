@@ -4,61 +4,137 @@
    no recursion, so a 100,000-op chain works).
 2. Start from the roots' nodes with their seed gradients; a node runs once all the gradients
    flowing into it have been summed into its buffer (reused nodes accumulate).
-3. Running a node calls its Function's ``backward`` under ``set_grad_enabled(create_graph)``;
-   then the graph's saved tensors are freed unless ``retain_graph``.
+3. Running a node applies the tensor hooks of its outputs to the summed gradients, then calls its
+   Function's ``backward`` under ``set_grad_enabled(create_graph)``; the node's saved tensors are
+   freed unless ``retain_graph``.
 4. Leaf gradients are summed over all paths, passed through the leaf's hooks, then accumulated
    into ``.grad`` (``backward``) or returned (``autograd.grad``).
+
+Without ``create_graph`` the gradients are plain constants, so the sums of step 2 and 4 are
+NumPy additions rather than recorded ops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import warnings
+from typing import Any
 
 import numpy as np
 
+from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import Node
+from lossgrad.autograd.function import Node, quiet
 
-if TYPE_CHECKING:
-    from lossgrad._tensor import Tensor
+_make = Tensor._make
+
+_CREATE_GRAPH_MSG = (
+    "Using backward() with create_graph=True will create a reference cycle between the parameter "
+    "and its gradient which can cause a memory leak. We recommend using autograd.grad when "
+    "creating the graph to avoid this. If you have to use this function, make sure to reset the "
+    ".grad fields of your parameters to None after use to break the cycle and avoid the leak."
+)
+_warned_create_graph = False
 
 
-def _as_seq(x: Any) -> list[Any]:
-    from lossgrad._tensor import Tensor
-
+def _as_seq(x: Any, what: str) -> list[Any]:
     if x is None:
         return []
     if isinstance(x, Tensor):
         return [x]
-    return list(x)
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    raise TypeError(f"{what} can be either Tensors or None, but got {type(x).__name__}")
 
 
 def _seed_grads(roots: list[Tensor], grads: list[Any], create_graph: bool) -> list[Tensor]:
-    from lossgrad._tensor import Tensor
-
+    """torch's ``_make_grads``: implicit ones for scalar roots, shape checks, dtype casts."""
+    if grads and len(grads) != len(roots):
+        raise RuntimeError(f"got {len(roots)} tensors and {len(grads)} gradients")
     out = []
     for i, r in enumerate(roots):
-        g = grads[i] if i < len(grads) else None
+        g = grads[i] if grads else None
         if g is None:
             if r._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not r._data.dtype.kind == "f":
+            if r._data.dtype.kind != "f":
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {r.dtype}"
                 )
-            g = Tensor._make(np.ones(r._data.shape, r._data.dtype))
+            g = _make(np.ones(r._data.shape, r._data.dtype))
         elif not isinstance(g, Tensor):
-            g = Tensor._make(np.asarray(g, dtype=r._data.dtype))
-        elif g.shape != r.shape:
-            raise RuntimeError(
-                f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
-                f"has a shape of {r.shape}."
-            )
-        if not create_graph and g.grad_fn is not None:
-            g = g.detach()
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+        else:
+            if g._data.shape != r._data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
+                    f"has a shape of {r.shape}."
+                )
+            if not create_graph and (g.grad_fn is not None or g._requires_grad):
+                g = g.detach()
+            if g._data.dtype != r._data.dtype:
+                g = g.to(r.dtype)
         out.append(g)
     return out
+
+
+def _dependencies(roots: list[Tensor]) -> dict[Node, int]:
+    """For every node reachable from the roots, the number of edges that lead into it."""
+    deps: dict[Node, int] = {}
+    stack = []
+    for r in roots:
+        n = r.grad_fn
+        if n is not None and n not in deps:
+            deps[n] = 0
+            stack.append(n)
+    while stack:
+        for e in stack.pop().next_edges:
+            if e:
+                m = e[0]
+                if isinstance(m, Node):
+                    c = deps.get(m)
+                    if c is None:
+                        deps[m] = 1
+                        stack.append(m)
+                    else:
+                        deps[m] = c + 1
+    return deps
+
+
+def _needed(
+    deps: dict[Node, int], leaf_targets: dict[int, int], edge_targets: dict[tuple[int, int], int]
+) -> set[Node]:
+    """The nodes from which an edge leads, directly or not, to one of the targets."""
+    needed: set[Node] = set()
+    done: set[Node] = set()
+    for root in deps:
+        if root in done:
+            continue
+        done.add(root)
+        stack: list[tuple[Node, int]] = [(root, 0)]
+        while stack:  # post-order DFS: a node is settled after all nodes its edges lead to
+            n, i = stack.pop()
+            edges = n.next_edges
+            while i < len(edges):
+                e = edges[i]
+                i += 1
+                if e and isinstance(e[0], Node) and e[0] not in done:
+                    done.add(e[0])
+                    stack.append((n, i))
+                    stack.append((e[0], 0))
+                    break
+            else:
+                for e in edges:
+                    if not e:
+                        continue
+                    t = e[0]
+                    if isinstance(t, Node):
+                        if t in needed or (id(t), e[1]) in edge_targets:
+                            needed.add(n)
+                            break
+                    elif id(t) in leaf_targets:
+                        needed.add(n)
+                        break
+    return needed
 
 
 def run_backward(
@@ -72,201 +148,151 @@ def run_backward(
 ) -> tuple[Any, ...]:
     """Backpropagate from ``roots``. With ``accumulate`` the leaf grads go to ``.grad`` (and to
     ``inputs`` only, if given); without it the gradients of ``inputs`` are returned."""
-    from lossgrad._tensor import Tensor
-
-    roots = _as_seq(roots)
-    grads = _as_seq(grad_roots)
+    roots = _as_seq(roots, "tensors")
+    grads = _as_seq(grad_roots, "gradients")
     if retain_graph is None:
         retain_graph = create_graph
     for i, r in enumerate(roots):
+        if not isinstance(r, Tensor):
+            raise TypeError(f"tensors can be either Tensors or None, but got {type(r).__name__}")
         if not r._requires_grad:
             raise RuntimeError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn"
             )
     seeds = _seed_grads(roots, grads, create_graph)
-    seed_ids = {id(g._data) for g in seeds}
-    input_list: list[Tensor] = _as_seq(inputs)
-    capture_leaf: dict[int, int] = {}
-    capture_edge: dict[tuple[int, int], int] = {}
+    input_list: list[Tensor] = _as_seq(inputs, "inputs")
+    leaf_targets: dict[int, int] = {}
+    edge_targets: dict[tuple[int, int], int] = {}
     for k, t in enumerate(input_list):
         if not t._requires_grad:
-            raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
         if t.grad_fn is None:
-            capture_leaf[id(t)] = k
+            leaf_targets[id(t)] = k
         else:
-            capture_edge[(id(t.grad_fn), t._output_nr)] = k
+            edge_targets[(id(t.grad_fn), t._output_nr)] = k
     captured: list[Any] = [None] * len(input_list)
     restrict = bool(input_list)
 
-    # 1. dependency counts (iterative DFS)
-    deps: dict[Node, int] = {}
-    order: list[Node] = []
-    stack: list[Node] = [r.grad_fn for r in roots if r.grad_fn is not None]
-    seen: set[int] = set()
-    for n in stack:
-        seen.add(id(n))
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        for e in n.next_edges:
-            if e is not None and isinstance(e[0], Node):
-                m = e[0]
-                deps[m] = deps.get(m, 0) + 1
-                if id(m) not in seen:
-                    seen.add(id(m))
-                    stack.append(m)
-
-    # which nodes must run: all of them for a plain backward; with inputs, those leading to one
-    needed: set[int] | None = None
-    if restrict:
-        needed = set()
-        # reverse post-order of a DFS gives children before parents
-        post = _postorder(order)
-        for n in post:
-            for nr, e in enumerate(n.next_edges):
-                if e is None:
-                    continue
-                tgt = e[0]
-                if isinstance(tgt, Node):
-                    if id(tgt) in needed or (id(tgt), e[1]) in capture_edge:
-                        needed.add(id(n))
-                        break
-                elif id(tgt) in capture_leaf:
-                    needed.add(id(n))
-                    break
+    deps = _dependencies(roots)
+    needed = _needed(deps, leaf_targets, edge_targets) if restrict else None
 
     buffers: dict[Node, list[Any]] = {}
-    leaf_sums: dict[int, list[Any]] = {}  # id -> [tensor, grad]
+    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad]
+
+    def add(a: Tensor, b: Tensor) -> Tensor:
+        if create_graph:
+            return a + b
+        return _make(a._data + b._data)
 
     def add_leaf(t: Tensor, g: Tensor) -> None:
-        if restrict and id(t) not in capture_leaf:
+        if restrict and id(t) not in leaf_targets:
             return
         cur = leaf_sums.get(id(t))
         if cur is None:
             leaf_sums[id(t)] = [t, g]
         else:
-            cur[1] = cur[1] + g
+            cur[1] = add(cur[1], g)
 
     ready: list[Node] = []
-    for r, g in zip(roots, seeds):
-        if r.grad_fn is None:
+    for r, g in zip(roots, seeds, strict=False):
+        n = r.grad_fn
+        if n is None:
             add_leaf(r, g)
             continue
-        n = r.grad_fn
         buf = buffers.get(n)
         if buf is None:
             buf = buffers[n] = [None] * len(n._out_meta)
-        nr = r._output_nr
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
-    for r in roots:
-        n = r.grad_fn
-        if n is not None and deps.get(n, 0) == 0 and n not in ready:
             ready.append(n)
+        nr = r._output_nr
+        buf[nr] = g if buf[nr] is None else add(buf[nr], g)
+    ready = [n for n in ready if deps[n] == 0]
+    # arrays that someone else may hold: never adopted as a leaf's .grad (see _accumulate)
+    taken = {id(g._data) for g in seeds}
+    hooks_ran = False
 
-    prev = grad_mode._state.enabled
-    grad_mode._state.enabled = create_graph
-    try:
-        while ready:
-            n = ready.pop()
-            buf = buffers.pop(n, None) or [None] * len(n._out_meta)
-            if capture_edge:
-                for nr, g in enumerate(buf):
-                    k = capture_edge.get((id(n), nr))
-                    if k is not None:
-                        captured[k] = g
-            if needed is not None and id(n) not in needed:
-                _release_children(n, deps, ready)
-                continue
-            grads_in = _call_node(n, buf, retain_graph)
-            for e, g in zip(n.next_edges, grads_in):
-                if e is None:
+    with quiet():
+        state = grad_mode._state
+        prev = state.enabled
+        state.enabled = create_graph
+        try:
+            while ready:
+                n = ready.pop()
+                buf = buffers.pop(n, None) or [None] * len(n._out_meta)
+                if n._pre_hooks or n._retain_hooks:
+                    hooks_ran = True
+                    _tensor_hooks(n, buf)
+                if edge_targets:
+                    for nr, g in enumerate(buf):
+                        k = edge_targets.get((id(n), nr))
+                        if k is not None:
+                            captured[k] = g
+                edges = n.next_edges
+                if needed is not None and n not in needed:
+                    for e in edges:
+                        if e and isinstance(e[0], Node):
+                            d = deps[e[0]] - 1
+                            deps[e[0]] = d
+                            if d == 0:
+                                ready.append(e[0])
                     continue
-                tgt, nr = e
-                if isinstance(tgt, Node):
-                    if g is not None:
-                        b = buffers.get(tgt)
-                        if b is None:
-                            b = buffers[tgt] = [None] * len(tgt._out_meta)
-                        b[nr] = g if b[nr] is None else b[nr] + g
-                    d = deps[tgt] - 1
-                    deps[tgt] = d
-                    if d == 0:
-                        ready.append(tgt)
-                elif g is not None:
-                    add_leaf(tgt, g)
-            for extra in range(len(n.next_edges), len(grads_in)):
-                if grads_in[extra] is not None:
-                    raise RuntimeError(
-                        f"function {n.name()} returned an incorrect number of gradients "
-                        f"(expected {len(n.next_edges)}, got {len(grads_in)})"
-                    )
-    finally:
-        grad_mode._state.enabled = prev
+                grads_in = _call_node(n, buf, retain_graph)
+                for e, g in zip(edges, grads_in, strict=False):
+                    if not e:
+                        continue
+                    tgt, nr = e
+                    if isinstance(tgt, Node):
+                        if g is not None:
+                            b = buffers.get(tgt)
+                            if b is None:
+                                b = buffers[tgt] = [None] * len(tgt._out_meta)
+                            b[nr] = g if b[nr] is None else add(b[nr], g)
+                        d = deps[tgt] - 1
+                        deps[tgt] = d
+                        if d == 0:
+                            ready.append(tgt)
+                    elif g is not None:
+                        add_leaf(tgt, g)
+        finally:
+            state.enabled = prev
 
-    # 4. leaves: hooks, then accumulate or capture
+    # leaves: hooks, then accumulate or capture
     for t, g in leaf_sums.values():
-        for hook in t._hooks or ():
-            res = hook(g)
-            if res is not None:
-                g = res
+        if t._hooks:
+            hooks_ran = True
+            for hook in t._hooks:
+                res = hook(g)
+                if res is not None:
+                    g = res
         if accumulate:
-            _accumulate(t, g, create_graph, seed_ids)
+            _accumulate(t, g, create_graph, None if hooks_ran else taken)
         else:
-            captured[capture_leaf[id(t)]] = g
-    if not accumulate:
+            captured[leaf_targets[id(t)]] = g
+    if accumulate:
+        if create_graph and leaf_sums:
+            _warn_create_graph()
         for k, g in enumerate(captured):
-            if g is None and not allow_unused:
-                raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
-                    "Set allow_unused=True if this is the desired behavior."
-                )
-    elif capture_edge:
-        for (nid, nr), k in capture_edge.items():
-            g = captured[k]
             if g is not None:
-                _accumulate(input_list[k], g, create_graph, seed_ids)
+                _accumulate(input_list[k], g, create_graph, None if hooks_ran else taken)
+    elif not allow_unused and any(g is None for g in captured):
+        k = next(k for k, g in enumerate(captured) if g is None)
+        raise RuntimeError(
+            f"The differentiated Tensor at index {k} appears to not have been "
+            "used in the graph. Set allow_unused=True if this is the desired behavior."
+        )
     return tuple(captured)
 
 
-def _postorder(order: list[Node]) -> list[Node]:
-    """Nodes ordered so that every node comes after all nodes it has edges to."""
-    visited: set[int] = set()
-    out: list[Node] = []
-    for root in order:
-        if id(root) in visited:
-            continue
-        stack: list[tuple[Node, int]] = [(root, 0)]
-        visited.add(id(root))
-        while stack:
-            n, i = stack.pop()
-            edges = n.next_edges
-            while i < len(edges):
-                e = edges[i]
-                i += 1
-                if e is not None and isinstance(e[0], Node) and id(e[0]) not in visited:
-                    visited.add(id(e[0]))
-                    stack.append((n, i))
-                    stack.append((e[0], 0))
-                    break
-            else:
-                out.append(n)
-    return out
+def _warn_create_graph() -> None:
+    global _warned_create_graph
+    if not _warned_create_graph:
+        _warned_create_graph = True
+        warnings.warn(_CREATE_GRAPH_MSG, UserWarning, stacklevel=4)
 
 
-def _release_children(n: Node, deps: dict[Node, int], ready: list[Node]) -> None:
-    for e in n.next_edges:
-        if e is not None and isinstance(e[0], Node):
-            deps[e[0]] -= 1
-            if deps[e[0]] == 0:
-                ready.append(e[0])
-
-
-def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> Sequence[Any]:
-    from lossgrad._tensor import Tensor
-
-    hooks = n._pre_hooks
-    if hooks:
-        for nr, fns in hooks.items():
+def _tensor_hooks(n: Node, buf: list[Any]) -> None:
+    """Hooks registered on the node's output tensors: replacing ones first, retain_grad last."""
+    if n._pre_hooks:
+        for nr, fns in n._pre_hooks.items():
             for fn in list(fns):
                 if buf[nr] is not None:
                     res = fn(buf[nr])
@@ -276,51 +302,74 @@ def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> Sequence[Any]:
         for nr, fn in n._retain_hooks.items():
             if buf[nr] is not None:
                 fn(buf[nr])
+
+
+def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> list[Any]:
+    """Run one node's backward and check what it returns against its inputs' metadata."""
     if n.materialize_grads:
         for i, g in enumerate(buf):
             if g is None:
                 shape, dt = n._out_meta[i]
-                buf[i] = Tensor._make(np.zeros(shape, dt))
+                buf[i] = _make(np.zeros(shape, dt))
     out = n._forward_cls.backward(n, *buf)
-    if not isinstance(out, tuple):
+    if type(out) is not tuple:
         out = (out,)
-    if not retain_graph:
-        n._release()
+    if not retain_graph and n._saved:
+        n._freed = True
+        n._saved = None
+    in_meta = n._in_meta
+    if len(out) != len(in_meta):
+        _check_count(n, out)
     res = []
-    for i, g in enumerate(out):
-        if g is not None and i < len(n._in_meta) and n._in_meta[i] is not None:
-            if not isinstance(g, Tensor):
-                g = Tensor._make(np.asarray(g))
-            shape, dt = n._in_meta[i]  # type: ignore[misc]
-            if g._data.shape != shape:
-                raise RuntimeError(
-                    f"Function {n.name()} returned an invalid gradient at index {i} - got "
-                    f"{list(g._data.shape)} but expected shape compatible with {list(shape)}"
-                )
-            if g._data.dtype != dt:
-                g = g.to(dt)
-        res.append(g)
+    for meta, g in zip(in_meta, out, strict=False):
+        if g is None or meta is None:
+            res.append(None)
+            continue
+        if not isinstance(g, Tensor):
+            g = _make(np.asarray(g))
+        data = g._data
+        if data.shape != meta[0]:
+            raise RuntimeError(
+                f"Function {n.name()} returned an invalid gradient at index {len(res)} - got "
+                f"{list(data.shape)} but expected shape compatible with {list(meta[0])}"
+            )
+        res.append(g if data.dtype == meta[1] else g.to(meta[1]))
     if n._hooks:
         for fn in n._hooks:
             fn(tuple(res), tuple(buf))
     return res
 
 
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool, taken: set[int]) -> None:
-    """Add ``g`` into ``t.grad``. ``taken`` holds the ids of arrays that someone else owns (the
-    caller's seed gradients, grads already given to another leaf): those are copied, never
-    adopted, so that a later in-place accumulation cannot write into them."""
-    from lossgrad._tensor import Tensor
+def _check_count(n: Node, out: tuple[Any, ...]) -> None:
+    """torch accepts extra trailing Nones, but not too few gradients or extra non-None ones."""
+    n_in = len(n._in_meta)
+    if len(out) < n_in or any(g is not None for g in out[n_in:]):
+        raise RuntimeError(
+            f"function {n.name()} returned an incorrect number of gradients (expected {n_in}, "
+            f"got {len(out)})"
+        )
 
-    if t._grad is None:
-        if not create_graph:
-            if g.grad_fn is not None:
-                g = g.detach()
-            if id(g._data) in taken or g._data.base is not None or not g._data.flags.writeable:
-                g = Tensor._make(g._data.copy())
-            taken.add(id(g._data))
-        t._grad = g
-    elif create_graph or t._grad.grad_fn is not None:
-        t._grad = t._grad + g
+
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool, taken: set[int] | None) -> None:
+    """Add ``g`` into ``t.grad`` as torch's AccumulateGrad does.
+
+    The first time, ``.grad`` gets an array nobody else holds: ``g``'s own array when the walk made
+    it (not a seed, a view, or one already given to another tensor; ``taken`` is None when a user
+    hook may have kept a reference), a copy otherwise; later gradients are added in place. With
+    create_graph: a recorded clone, then recorded sums, so the gradient can be differentiated.
+    """
+    cur = t._grad
+    if cur is None:
+        if create_graph:
+            t._grad = g.clone()
+            return
+        arr = g._data
+        if taken is None or id(arr) in taken or arr.base is not None or not arr.flags.writeable:
+            arr = arr.copy()
+        else:
+            taken.add(id(arr))
+        t._grad = _make(arr)
+    elif create_graph or cur.grad_fn is not None:
+        t._grad = cur + g
     else:
-        np.add(t._grad._data, g._data, out=t._grad._data, casting="unsafe")
+        np.add(cur._data, g._data, out=cur._data, casting="unsafe")

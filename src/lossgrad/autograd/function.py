@@ -16,20 +16,67 @@ Two flavours of ``forward``:
 * ``ArrayFunction`` (used by every built-in op) hands ``forward`` the raw arrays and expects arrays
   back, so a fused kernel pays no wrapping cost. ``ctx.save_for_backward`` takes those same arrays
   and ``ctx.saved_tensors`` gives back the Tensors they came from, graph included.
+
+Every ``forward`` and every backward walk runs with NumPy's floating-point warnings off (torch
+never warns about ``0 * inf`` or ``log(0)``), so an op needs no ``np.errstate`` of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from numpy import asarray, ndarray
 
 from lossgrad.autograd import grad_mode
+from lossgrad.autograd.grad_mode import _state
 
-if TYPE_CHECKING:
-    from lossgrad._tensor import Tensor
+# NumPy >= 2: switch the error state through its context variable (a fraction of errstate's cost)
+try:
+    from numpy._core._multiarray_umath import _make_extobj
+    from numpy._core._ufunc_config import _extobj_contextvar
+
+    _QUIET = _make_extobj(all="ignore")
+    _cv_get, _cv_set, _cv_reset = (
+        _extobj_contextvar.get,
+        _extobj_contextvar.set,
+        _extobj_contextvar.reset,
+    )
+
+    def quiet_call(fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` with NumPy's floating-point warnings off."""
+        if _cv_get() is _QUIET:
+            return fn(*args)
+        token = _cv_set(_QUIET)
+        try:
+            return fn(*args)
+        finally:
+            _cv_reset(token)
+
+    @contextlib.contextmanager
+    def quiet() -> Iterator[None]:
+        """A block with NumPy's floating-point warnings off (ops inside skip their own switch)."""
+        token = _cv_set(_QUIET)
+        try:
+            yield
+        finally:
+            _cv_reset(token)
+
+except ImportError:  # pragma: no cover - NumPy 1.x
+    from numpy import errstate
+
+    def quiet() -> Any:
+        """A block with NumPy's floating-point warnings off."""
+        return errstate(all="ignore")
+
+    def quiet_call(fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` with NumPy's floating-point warnings off."""
+        with errstate(all="ignore"):
+            return fn(*args)
+
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -39,8 +86,9 @@ _FREED_MSG = (
 )
 _MODIFIED_MSG = (
     "one of the variables needed for gradient computation has been modified by an inplace "
-    "operation: [{}] is at version {}; expected version {} instead. Hint: the backtrace further "
-    "above can help to find the operation that failed to compute its gradient."
+    "operation: {} is at version {}; expected version {} instead. Hint: enable anomaly detection "
+    "to find the operation that failed to compute its gradient, with "
+    "torch.autograd.set_detect_anomaly(True, check_nan=False)."
 )
 
 
@@ -59,24 +107,26 @@ class Node:
     """A recorded operation (torch's ``grad_fn``); also the ``ctx`` its Function sees.
 
     ``next_edges[i]`` is where the gradient of input ``i`` goes: ``(node, output_nr)`` for a
-    non-leaf input, ``(tensor, 0)`` for a leaf that requires grad, ``None`` otherwise.
+    non-leaf input, ``(tensor, 0)`` for a leaf that requires grad, ``None`` for a tensor that
+    does not require grad and ``()`` for an argument that is not a tensor.
+
+    Every field has a class-level default, so creating a node (once per op call) costs no
+    ``__init__``; an instance only stores what differs. The defaults are never mutated in place.
     """
 
     _forward_cls: type[Function]
-
-    def __init__(self) -> None:
-        self.next_edges: tuple[tuple[Any, int] | None, ...] = ()
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self.materialize_grads = True
-        self._to_save: tuple[Any, ...] | None = None
-        self._saved: list[Any] | None = None
-        self._freed = False
-        self._non_differentiable: tuple[Any, ...] = ()
-        self._out_meta: list[tuple[tuple[int, ...], Any]] = []
-        self._in_meta: list[tuple[tuple[int, ...], Any] | None] = []
-        self._pre_hooks: dict[int, list[Any]] | None = None
-        self._retain_hooks: dict[int, Any] | None = None
-        self._hooks: list[Any] = []
+    next_edges: tuple[tuple[Any, int] | None, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+    materialize_grads = True
+    _to_save: tuple[Any, ...] | None = None
+    _saved: list[Any] | None = None
+    _freed = False
+    _non_differentiable: tuple[Any, ...] = ()
+    _out_meta: list[tuple[tuple[int, ...], Any]] = []
+    _in_meta: list[tuple[tuple[int, ...], Any] | None] = []
+    _pre_hooks: dict[int, list[Any]] | None = None
+    _retain_hooks: dict[int, Any] | None = None
+    _hooks: list[Any] | None = None
 
     # -- ctx API ------------------------------------------------------------------------------
     def save_for_backward(self, *items: Any) -> None:
@@ -87,26 +137,38 @@ class Node:
         """Declare outputs (e.g. indices) that never carry a gradient."""
         self._non_differentiable = outputs
 
+    def mark_dirty(self, *args: Any) -> None:
+        """Accepted for torch compatibility (in-place custom functions)."""
+
     def set_materialize_grads(self, value: bool) -> None:
         self.materialize_grads = bool(value)
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
-        if self._freed:
-            raise RuntimeError(_FREED_MSG)
-        if not self._saved:
+        saved = self._saved
+        if not saved:
+            if self._freed:
+                raise RuntimeError(_FREED_MSG)
             return ()
         out = []
-        for kind, obj, version in self._saved:
-            if kind == "out":  # an output of this node: re-attach it to the graph
+        for kind, obj, version in saved:
+            if kind == "in":
+                if obj._vbox[0] != version:
+                    raise RuntimeError(
+                        _MODIFIED_MSG.format(
+                            _describe(obj._data, obj.grad_fn, obj._output_nr), obj._vbox[0], version
+                        )
+                    )
+                out.append(obj)
+            elif kind == "out":  # an output of this node: re-attach it to the graph
                 idx, arr, vbox = obj
                 if vbox[0] != version:
-                    raise RuntimeError(_MODIFIED_MSG.format(_describe(arr), vbox[0], version))
-                out.append(_output_tensor(arr, self, idx, vbox))
-            elif kind == "in":
-                if obj._vbox[0] != version:
-                    raise RuntimeError(_MODIFIED_MSG.format(_describe(obj._data), obj._vbox[0], version))
-                out.append(obj)
+                    raise RuntimeError(
+                        _MODIFIED_MSG.format(_describe(arr, self, idx), vbox[0], version)
+                    )
+                t = _make(arr, True, self, idx)
+                t._vbox = vbox
+                out.append(t)
             else:
                 out.append(obj)
         return tuple(out)
@@ -117,8 +179,11 @@ class Node:
 
     @property
     def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """One ``(node, output_nr)`` per tensor input: ``(None, 0)`` for those without grad."""
         out: list[tuple[Any, int]] = []
         for e in self.next_edges:
+            if e == ():
+                continue
             if e is None:
                 out.append((None, 0))
             elif isinstance(e[0], Node):
@@ -129,13 +194,15 @@ class Node:
 
     def register_hook(self, fn: Callable[..., Any]) -> _HookHandle:
         """``fn(grad_inputs, grad_outputs)`` runs after this node's backward."""
+        if self._hooks is None:
+            self._hooks = []
         self._hooks.append(fn)
         return _HookHandle(self._hooks, fn)
 
     def _release(self) -> None:
         if self._saved:
             self._freed = True
-        self._saved = None
+            self._saved = None
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -155,16 +222,37 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {hex(id(self))}>"
 
 
-def _describe(arr: Any) -> str:
-    return f"torch.{arr.dtype.name.replace('float', 'Float').replace('int', 'Int')}Tensor {list(arr.shape)}"
+_TENSOR_TYPES = {
+    "float16": "Half",
+    "float32": "Float",
+    "float64": "Double",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "uint8": "Byte",
+    "bool": "Bool",
+}
 
 
-def _output_tensor(arr: Any, node: Node, idx: int, vbox: list[int]) -> Tensor:
-    from lossgrad._tensor import Tensor
+def _describe(arr: Any, producer: Node | None, output_nr: int) -> str:
+    """torch's words for a saved tensor: ``[torch.FloatTensor [2]], which is output 0 of Exp,``."""
+    out = f"[torch.{_TENSOR_TYPES.get(arr.dtype.name, arr.dtype.name)}Tensor {list(arr.shape)}]"
+    if producer is not None:
+        out += (
+            f", which is output {output_nr} of {re.sub(r'Backward[0-9]*$', '', producer.name())},"
+        )
+    return out
 
-    t = Tensor._make(arr, True, node, idx)
-    t._vbox = vbox
-    return t
+
+# Bound by lossgrad._tensor once Tensor exists (this module is imported before it).
+Tensor: Any = None
+_make: Any = None
+
+
+def _bind_tensor(tensor_cls: Any) -> None:
+    global Tensor, _make
+    Tensor, _make = tensor_cls, tensor_cls._make
 
 
 class FunctionMeta(type):
@@ -174,6 +262,17 @@ class FunctionMeta(type):
         super().__init__(name, bases, ns)
         node_name = ns.get("node_name") or f"{name.lstrip('_')}Backward"
         cls._backward_cls = type(node_name, (Node,), {"_forward_cls": cls})
+        if "setup_context" in ns and name != "Function":  # torch's forward(*args) + setup_context
+            forward, setup = cls.forward, cls.setup_context
+
+            def _forward(ctx: Any, *args: Any) -> Any:
+                output = forward(*args)
+                setup(ctx, args, output)
+                return output
+
+            cls._forward = staticmethod(_forward)
+        elif "forward" in ns:
+            cls._forward = ns["forward"]
 
 
 class Function(metaclass=FunctionMeta):
@@ -184,77 +283,53 @@ class Function(metaclass=FunctionMeta):
     """
 
     _backward_cls: type[Node]
+    _forward: Any  # forward as apply calls it: (ctx, *args), setup_context folded in
     _array_io = False
     node_name: str | None = None
 
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+        raise NotImplementedError(
+            "You must implement the forward function for custom autograd.Function."
+        )
 
     @staticmethod
     def backward(ctx: Any, *grad_outputs: Any) -> Any:
-        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+        raise NotImplementedError(
+            "You must implement either the backward or vjp method for your custom "
+            "autograd.Function to use it with backward mode AD."
+        )
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        """Alternative to receiving ``ctx`` in ``forward``: fill ``ctx`` from inputs and output."""
 
     @classmethod
     def apply(cls, *args: Any) -> Any:
-        from lossgrad._tensor import Tensor
-
+        """Run ``forward``; record a graph node when grad mode is on and an input requires grad."""
         node = cls._backward_cls()
-        record = grad_mode._state.enabled
-        needs = []
-        edges: list[tuple[Any, int] | None] = []
-        in_meta: list[tuple[tuple[int, ...], Any] | None] = []
-        fargs: list[Any] = []
-        array_io = cls._array_io
-        for a in args:
-            if isinstance(a, Tensor):
-                fargs.append(a._data if array_io else a)
-                if record and a._requires_grad:
-                    needs.append(True)
-                    edges.append((a.grad_fn, a._output_nr) if a.grad_fn is not None else (a, 0))
-                    in_meta.append((a._data.shape, a._data.dtype))
-                    continue
-            else:
-                fargs.append(a)
-            needs.append(False)
-            edges.append(None)
-            in_meta.append(None)
-        node.needs_input_grad = tuple(needs)
-        if record:
-            grad_mode._state.enabled = False
-            try:
-                raw = cls.forward(node, *fargs)
-            finally:
-                grad_mode._state.enabled = True
+        if _state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    return _apply_recorded(cls, node, args)
+        # Nothing to record: the hot path of every op under no_grad and of backward passes.
+        node.needs_input_grad = (False,) * len(args)
+        if cls._array_io:
+            raw = quiet_call(
+                cls._forward, node, *[a._data if isinstance(a, Tensor) else a for a in args]
+            )
+            if type(raw) is ndarray:
+                return _make(raw)
         else:
-            raw = cls.forward(node, *fargs)
-        single = not isinstance(raw, tuple)
-        outs_raw = (raw,) if single else raw
-        track = any(needs)
-        outs: list[Any] = []
-        non_diff = node._non_differentiable
-        for i, o in enumerate(outs_raw):
-            if o is None or not (isinstance(o, Tensor) or hasattr(o, "shape")):
-                outs.append(o)
-                continue
-            arr = o._data if isinstance(o, Tensor) else (o if type(o) is ndarray else asarray(o))
-            diff = track and not any(o is n for n in non_diff) and arr.dtype.kind == "f"
-            if isinstance(o, Tensor) and not any(o is a for a in args):
-                t = o
-                t._requires_grad, t.grad_fn, t._output_nr = diff, (node if diff else None), i
-            else:
-                t = Tensor._make(arr, diff, node if diff else None, i)
-            outs.append(t)
-        if track:
-            node.next_edges = tuple(edges)
-            node._in_meta = in_meta
-            node._out_meta = [
-                (o._data.shape, o._data.dtype) if isinstance(o, Tensor) else ((), None) for o in outs
-            ]
-            if node._to_save is not None:
-                node._saved = _resolve_saved(node._to_save, args, fargs, outs_raw, outs)
-        node._to_save = None
-        return outs[0] if single else tuple(outs)
+            prev = _state.enabled
+            _state.enabled = False
+            try:
+                raw = quiet_call(cls._forward, node, *args)
+            finally:
+                _state.enabled = prev
+        if isinstance(raw, tuple):
+            return tuple(_wrap_plain(o) for o in raw)
+        return _wrap_plain(raw)
 
 
 class ArrayFunction(Function):
@@ -263,18 +338,102 @@ class ArrayFunction(Function):
     _array_io = True
 
 
+def _wrap_plain(o: Any) -> Any:
+    """An unrecorded forward output as a Tensor (non-array outputs pass through)."""
+    if isinstance(o, Tensor):
+        return _make(o._data) if o.grad_fn is not None or o._requires_grad else o
+    if o is None or not hasattr(o, "shape"):
+        return o
+    return _make(o if type(o) is ndarray else asarray(o))
+
+
+def _apply_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> Any:
+    """``Function.apply`` when a graph node is recorded."""
+    array_io = cls._array_io
+    needs = []
+    edges: list[tuple[Any, int] | None] = []
+    in_meta: list[tuple[tuple[int, ...], Any] | None] = []
+    fargs: list[Any] = []
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a._data
+            if array_io and any(data is f for f in fargs):
+                data = data.view()  # x and x.detach() share an array: keep them apart for saving
+            fargs.append(data if array_io else a)
+            if a._requires_grad:
+                needs.append(True)
+                fn = a.grad_fn
+                edges.append((a, 0) if fn is None else (fn, a._output_nr))
+                in_meta.append((data.shape, data.dtype))
+                continue
+            edges.append(None)
+        else:
+            fargs.append(a)
+            edges.append(None if isinstance(a, ndarray) else ())  # () marks a non-tensor argument
+        needs.append(False)
+        in_meta.append(None)
+    node.needs_input_grad = tuple(needs)
+    node.next_edges = tuple(edges)
+    node._in_meta = in_meta
+    _state.enabled = False
+    try:
+        raw = quiet_call(cls._forward, node, *fargs)
+    finally:
+        _state.enabled = True
+    if type(raw) is ndarray and not node._non_differentiable:  # the common case: one array out
+        out = _make(raw, True, node, 0) if raw.dtype.kind == "f" else _make(raw)
+        node._out_meta = [(raw.shape, raw.dtype)]
+        if node._to_save is not None:
+            node._saved = _resolve_saved(node._to_save, args, fargs, (raw,), [out], array_io)
+            node._to_save = None
+        return out
+    single = not isinstance(raw, tuple)
+    outs_raw = (raw,) if single else raw
+    outs: list[Any] = []
+    non_diff = node._non_differentiable
+    for i, o in enumerate(outs_raw):
+        if o is None or not (isinstance(o, Tensor) or hasattr(o, "shape")):
+            outs.append(o)
+            continue
+        arr = o._data if isinstance(o, Tensor) else (o if type(o) is ndarray else asarray(o))
+        diff = arr.dtype.kind == "f" and not any(o is n for n in non_diff)
+        if isinstance(o, Tensor) and not any(o is a for a in args):
+            t = o
+            t._requires_grad, t.grad_fn, t._output_nr = diff, (node if diff else None), i
+        else:
+            t = _make(arr, diff, node if diff else None, i)
+        outs.append(t)
+    node._out_meta = [
+        (o._data.shape, o._data.dtype) if isinstance(o, Tensor) else ((), None) for o in outs
+    ]
+    if node._to_save is not None:
+        node._saved = _resolve_saved(node._to_save, args, fargs, outs_raw, outs, array_io)
+        node._to_save = None
+    return outs[0] if single else tuple(outs)
+
+
 def _resolve_saved(
-    items: tuple[Any, ...], args: tuple[Any, ...], fargs: list[Any], outs_raw: tuple[Any, ...], outs: list[Any]
+    items: tuple[Any, ...],
+    args: tuple[Any, ...],
+    fargs: list[Any],
+    outs_raw: tuple[Any, ...],
+    outs: list[Any],
+    array_io: bool,
 ) -> list[Any]:
     """Map what forward saved back to the Tensors it came from, with their version numbers."""
-    from lossgrad._tensor import Tensor
-
     saved: list[Any] = []
+    if not array_io:  # a user Function: torch accepts Tensors and None only
+        for i, item in enumerate(items):
+            if item is not None and not isinstance(item, Tensor):
+                raise TypeError(
+                    f"save_for_backward can only save variables, but argument {i} is of type "
+                    f"{type(item).__name__}"
+                )
     for item in items:
         if item is None:
             saved.append(("const", None, 0))
             continue
-        for a, fa in zip(args, fargs):
+        for a, fa in zip(args, fargs, strict=False):
             if item is fa and isinstance(a, Tensor):
                 saved.append(("in", a, a._vbox[0]))
                 break
@@ -297,8 +456,6 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(backward)
     def wrapper(ctx: Any, *grads: Any) -> Any:
-        from lossgrad._tensor import Tensor
-
         record = grad_mode._state.enabled
         with grad_mode.no_grad():
             result = backward(ctx, *grads)
@@ -306,9 +463,7 @@ def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:
             return result
         single = not isinstance(result, tuple)
         res = (result,) if single else result
-        wrapped = tuple(
-            _DelayedError.apply(r, *grads) if isinstance(r, Tensor) else r for r in res
-        )
+        wrapped = tuple(_DelayedError.apply(r, *grads) if isinstance(r, Tensor) else r for r in res)
         return wrapped[0] if single else wrapped
 
     return wrapper
@@ -323,4 +478,6 @@ class _DelayedError(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, *grads: Any) -> Any:
-        raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
+        raise RuntimeError(
+            "trying to differentiate twice a function that was marked with @once_differentiable"
+        )

@@ -53,13 +53,22 @@ class _GradMode:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradMode):
+class _NoParamDecorator(_GradMode):
+    """Usable as ``@no_grad()`` and as ``@no_grad`` (torch accepts both)."""
+
+    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamDecorator):
     """Disable recording: results of operations have ``requires_grad=False``."""
 
     _mode = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_NoParamDecorator):
     """Enable recording, e.g. inside a ``no_grad`` block."""
 
     _mode = True
@@ -80,9 +89,38 @@ class set_grad_enabled(_GradMode):
         _state.enabled = self._prev
         return super().__call__(func)
 
+    def clone(self) -> set_grad_enabled:
+        return self.__class__(self._mode)
 
-class inference_mode(no_grad):
-    """Alias of ``no_grad`` (lossgrad has no separate inference tensors)."""
 
-    def __init__(self, mode: bool = True) -> None:
-        self._mode = not mode
+class inference_mode(_GradMode):
+    """``no_grad`` for lossgrad (it has no separate inference tensors); ``inference_mode(False)``
+    leaves the mode unchanged. Usable with or without parentheses as a decorator."""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)
+
+    def __init__(self, mode: Any = True) -> None:
+        self._inference = bool(mode)
+
+    def __enter__(self) -> None:
+        self._prev = _state.enabled
+        if self._inference:
+            _state.enabled = False
+
+    def __call__(self, func: _F) -> _F:
+        inference = self._inference
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            prev = _state.enabled
+            if inference:
+                _state.enabled = False
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _state.enabled = prev
+
+        return wrapper  # type: ignore[return-value]

@@ -26,7 +26,9 @@ def _outputs(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> list[Any]:
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.is_floating_point]
 
 
-def _numerical(fn: Callable[..., Any], inputs: tuple[Any, ...], eps: float) -> list[list[np.ndarray]]:
+def _numerical(
+    fn: Callable[..., Any], inputs: tuple[Any, ...], eps: float
+) -> list[list[np.ndarray]]:
     """J[out][in] of shape (in.numel, out.numel), by central differences in place."""
     from lossgrad.autograd.grad_mode import no_grad
 
@@ -62,7 +64,13 @@ def _analytical(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> list[list[np
             seed[m] = 1
             if not o.requires_grad:
                 continue
-            gs = grad(o, diff, Tensor._make(seed.reshape(o._data.shape)), retain_graph=True, allow_unused=True)
+            gs = grad(
+                o,
+                diff,
+                Tensor._make(seed.reshape(o._data.shape)),
+                retain_graph=True,
+                allow_unused=True,
+            )
             it = iter(gs)
             for j, x in enumerate(inputs):
                 if getattr(x, "requires_grad", False):
@@ -83,16 +91,18 @@ def gradcheck(
     **_ignored: Any,
 ) -> bool:
     """Check the gradients of ``func`` at ``inputs`` (float64 tensors that require grad)."""
+    from lossgrad._tensor import Tensor
+
     inputs = _tensors(inputs)
     num = _numerical(func, inputs, eps)
     ana = _analytical(func, inputs)
-    for i, (nrow, arow) in enumerate(zip(num, ana)):
-        for j, (n, a) in enumerate(zip(nrow, arow)):
+    for i, (nrow, arow) in enumerate(zip(num, ana, strict=False)):
+        for j, (n, a) in enumerate(zip(nrow, arow, strict=False)):
             if not np.allclose(a, n, rtol=rtol, atol=atol):
                 if raise_exception:
                     raise GradcheckError(
                         f"Jacobian mismatch for output {i} with respect to input {j},\n"
-                        f"numerical:{n}\nanalytical:{a}\n"
+                        f"numerical:{Tensor._make(n)}\nanalytical:{Tensor._make(a)}\n"
                     )
                 return False
     return True
@@ -112,22 +122,33 @@ def gradgradcheck(
     """Check second derivatives: gradcheck of the function x, v -> v . J(x) (double backward)."""
     from lossgrad._tensor import Tensor
     from lossgrad.autograd import grad
+    from lossgrad.autograd.grad_mode import enable_grad
 
     inputs = _tensors(inputs)
     outs = _outputs(func, inputs)
     rng = np.random.default_rng(0)
     if grad_outputs is None:
-        vs = [Tensor._make(rng.standard_normal(o._data.shape).astype(o._data.dtype), True) for o in outs]
+        vs = [
+            Tensor._make(rng.standard_normal(o._data.shape).astype(o._data.dtype), True)
+            for o in outs
+        ]
     else:
         vs = list(_tensors(grad_outputs))
     n_in = len(inputs)
 
     def first(*args: Any) -> tuple[Any, ...]:
         xs, v = args[:n_in], args[n_in:]
-        o = _outputs(func, xs)
-        diff = [x for x in xs if getattr(x, "requires_grad", False)]
-        gs = grad(o, diff, list(v), create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical pass runs under no_grad; this one must record
+            o = _outputs(func, xs)
+            diff = [x for x in xs if getattr(x, "requires_grad", False)]
+            gs = grad(o, diff, list(v), create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
-    return gradcheck(first, tuple(inputs) + tuple(vs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    return gradcheck(
+        first,
+        tuple(inputs) + tuple(vs),
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        raise_exception=raise_exception,
+    )

@@ -16,6 +16,19 @@ def promote(*operands: Any) -> tuple[np.dtype, list[Any]]:
     Returns the result dtype and the operands, Tensors cast to it (differentiably) and scalars as
     0-d arrays of it, ready to hand to an ArrayFunction.
     """
+    if len(operands) == 2:  # fast paths for the common binary cases (no category change)
+        a, b = operands
+        if isinstance(a, Tensor):
+            dt = a._data.dtype
+            if isinstance(b, Tensor):
+                if b._data.dtype == dt:
+                    return dt, [a, b]
+            elif type(b) is float and dt.kind == "f":
+                return dt, [a, np.asarray(b, dt)]
+        elif isinstance(b, Tensor) and type(a) is float:
+            dt = b._data.dtype
+            if dt.kind == "f":
+                return dt, [np.asarray(a, dt), b]
     raws = [op._data if isinstance(op, Tensor) else _scalar(op) for op in operands]
     dt = _dtype.result_type(*raws)
     out: list[Any] = []
@@ -79,4 +92,20 @@ def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...]:
                 f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {d})"
             )
         out.append(d % n if ndim else 0)
+    if len(out) > 1 and len(set(out)) < len(out):
+        dup = next(d for d in out if out.count(d) > 1)
+        raise RuntimeError(f"dim {dup} appears multiple times in the list of dims")
     return tuple(out) if ndim else ()
+
+
+def broadcast_error(sa: tuple[int, ...], sb: tuple[int, ...]) -> RuntimeError:
+    """torch's RuntimeError for two shapes that do not broadcast (name the first clash)."""
+    n = max(len(sa), len(sb))
+    pa, pb = (1,) * (n - len(sa)) + tuple(sa), (1,) * (n - len(sb)) + tuple(sb)
+    for d in range(n - 1, -1, -1):
+        if pa[d] != pb[d] and 1 not in (pa[d], pb[d]):
+            return RuntimeError(
+                f"The size of tensor a ({pa[d]}) must match the size of tensor b ({pb[d]}) at "
+                f"non-singleton dimension {d}"
+            )
+    return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast together")

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from lossgrad import _dtype
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.ops._common import normalize_dims
@@ -29,11 +30,33 @@ class _Relu(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
-        return where(gt(out, 0), g, 0.0)
+        return _ThresholdBackward.apply(g, out)
+
+
+class _ThresholdBackward(ArrayFunction):
+    """relu's backward ``g * (out > 0)``, recorded like torch's: zero gradient w.r.t. ``out``."""
+
+    node_name = "ThresholdBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(out)
+        return np.where(out > 0, g, np.zeros((), g.dtype))
+
+    @staticmethod
+    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
+        (out,) = ctx.saved_tensors
+        g_g = _ThresholdBackward.apply(gg, out) if ctx.needs_input_grad[0] else None
+        g_out = Tensor._make(np.zeros_like(out._data)) if ctx.needs_input_grad[1] else None
+        return g_g, g_out
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); gradient 1 where x > 0, else 0."""
+    """max(x, 0); gradient 1 where x > 0, else 0. ``inplace=True`` writes into ``input``."""
+    if inplace:
+        from lossgrad.ops.inplace import apply_inplace
+
+        return apply_inplace(input, _Relu.apply)
     return _Relu.apply(input)
 
 
@@ -53,6 +76,11 @@ class _LeakyRelu(ArrayFunction):
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, else ``negative_slope * x``; ``inplace=True`` writes into ``input``."""
+    if inplace:
+        from lossgrad.ops.inplace import apply_inplace
+
+        return apply_inplace(input, _LeakyRelu.apply, negative_slope)
     return _LeakyRelu.apply(input, negative_slope)
 
 
@@ -121,18 +149,27 @@ class _Softmax(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        """torch's ``out * (g - sum(g * out))``."""
         (out,) = ctx.saved_tensors
-        if out._data.ndim == 0:
-            return mul(g, 0.0), None
-        gy = mul(g, out)
-        return sub(gy, mul(out, _sum(gy, ctx.axis, True))), None
+        return mul(out, sub(g, _sum(mul(g, out), ctx.axis, True))), None
+
+
+def _softmax_input(input: Tensor, dim: int | None, dtype: Any, kernel: str) -> tuple[Tensor, int]:
+    """Cast to ``dtype``, resolve ``dim``; integer inputs raise like torch's kernels."""
+    if dtype is not None:
+        input = input.to(dtype)
+    axis = _softmax_dim(input._data.ndim, dim)
+    dt = input._data.dtype
+    if dt.kind != "f":
+        last = "_lastdim" if axis == input._data.ndim - 1 or input._data.ndim == 0 else ""
+        name = _dtype.from_numpy_dtype(dt).name.capitalize().replace("Int64", "Long")
+        raise NotImplementedError(f'"{kernel}{last}_kernel_impl" not implemented for \'{name}\'')
+    return input, axis
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """exp(x - max) / sum(exp(x - max)) along ``dim``."""
-    if dtype is not None:
-        input = input.to(dtype)
-    return _Softmax.apply(_float_input(input), _softmax_dim(input._data.ndim, dim))
+    return _Softmax.apply(*_softmax_input(input, dim, dtype, "softmax"))
 
 
 class _LogSoftmax(ArrayFunction):
@@ -153,14 +190,11 @@ class _LogSoftmax(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        """torch's ``g - exp(out) * sum(g)``."""
         (out,) = ctx.saved_tensors
-        if out._data.ndim == 0:
-            return mul(g, 0.0), None
         return sub(g, mul(exp(out), _sum(g, ctx.axis, True))), None
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
     """x - logsumexp(x) along ``dim``; gradient g - softmax(x) * sum(g)."""
-    if dtype is not None:
-        input = input.to(dtype)
-    return _LogSoftmax.apply(_float_input(input), _softmax_dim(input._data.ndim, dim))
+    return _LogSoftmax.apply(*_softmax_input(input, dim, dtype, "log_softmax"))

@@ -14,7 +14,7 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import normalize_dims, sum_to_shape
+from lossgrad.ops._common import broadcast_error, normalize_dims, sum_to_shape
 from lossgrad.ops.pointwise import where
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -85,9 +85,49 @@ class _IndexScatter(ArrayFunction):
         return _GetItem.apply(gg, ctx.index), None, None
 
 
+class _Select(_GetItem):
+    node_name = "SelectBackward0"
+
+
+class _Slice(_GetItem):
+    node_name = "SliceBackward0"
+
+
+class _UnsqueezeIndex(_GetItem):
+    node_name = "UnsqueezeBackward0"
+
+
+class _Alias(_GetItem):
+    node_name = "AliasBackward0"
+
+
+def _basic_cls(index: Any) -> type[_GetItem]:
+    """torch's node for a basic index: that of the last view op it applies (select, slice, ...)."""
+    items = index if isinstance(index, tuple) else (index,)
+    for i in reversed(items):
+        if i is None:
+            return _UnsqueezeIndex
+        if isinstance(i, slice):
+            if i != slice(None):
+                return _Slice
+        elif i is not Ellipsis:
+            return _Select
+    return _Alias
+
+
 def getitem(input: Tensor, index: Any) -> Tensor:
-    """``input[index]`` with ints, slices, None, Ellipsis, bool and integer tensors."""
+    """``input[index]`` with ints, slices, None, Ellipsis, bool and integer tensors.
+
+    The gradient is scattered back into zeros (summed where an index repeats).
+    """
+    kind = type(index)
+    if kind is int:
+        return _Select.apply(input, index)
+    if kind is slice:
+        return (_Alias if index == slice(None) else _Slice).apply(input, index)
     idx = _convert_index(index)
+    if _is_basic(idx):
+        return _basic_cls(idx).apply(input, idx)
     _check_int_index(input._data, idx)
     return _GetItem.apply(input, idx)
 
@@ -99,7 +139,14 @@ class _IndexPut(ArrayFunction):
     def forward(ctx: Any, a: np.ndarray, value: np.ndarray, index: Any) -> np.ndarray:
         ctx.meta = (index, value.shape, a.shape)
         out = a.copy()
-        out[index] = value
+        try:
+            out[index] = value
+        except ValueError:
+            target = np.shape(a[index])
+            raise RuntimeError(
+                f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast "
+                f"to indexing result of shape {list(target)}"
+            ) from None
         return out
 
     @staticmethod
@@ -140,7 +187,9 @@ class _Gather(ArrayFunction):
     def forward(ctx: Any, a: np.ndarray, axis: int, index: np.ndarray) -> np.ndarray:
         ctx.meta = (a.shape, axis, index)
         if index.ndim == 0:
-            return a[index] if a.ndim == 0 else a.reshape(-1)[index]
+            return a.copy() if a.ndim == 0 else a.reshape(-1)[index]
+        if a.ndim == 0:
+            return np.broadcast_to(a, index.shape).copy()
         return a[_gather_index(a.shape, axis, index)]
 
     @staticmethod
@@ -156,8 +205,8 @@ class _ScatterAdd(ArrayFunction):
     def forward(ctx: Any, g: np.ndarray, shape: tuple[int, ...], axis: int, index: np.ndarray) -> np.ndarray:
         ctx.meta = (axis, index)
         out = np.zeros(shape, g.dtype)
-        if index.ndim == 0:
-            out.reshape(-1)[index] += g
+        if index.ndim == 0 or not shape:
+            out.reshape(-1)[index.reshape(-1)] += g.reshape(-1)
         else:
             np.add.at(out, _gather_index(shape, axis, index), g)
         return out
@@ -170,8 +219,8 @@ class _ScatterAdd(ArrayFunction):
 
 def _int_index(index: Any, name: str) -> np.ndarray:
     arr = index._data if isinstance(index, Tensor) else np.asarray(index)
-    if arr.dtype != np.int64:
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if arr.dtype != np.int64 and arr.dtype != np.int32:
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     return arr
 
 
@@ -183,8 +232,8 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     if idx.ndim != nd and not (nd <= 1 and idx.ndim <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     n = input._data.shape[axis] if nd else 1
-    if idx.size and (idx.min() < -n or idx.max() >= n):
-        bad = idx.max() if idx.max() >= n else idx.min()
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.reshape(-1)[np.argmax((idx < 0) | (idx >= n))]
         raise RuntimeError(f"index {bad} is out of bounds for dimension {axis} with size {n}")
     for d in range(idx.ndim):
         if d != axis and idx.shape[d] > input._data.shape[d]:
@@ -212,12 +261,32 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     return gather(expand(input, xs), axis, Tensor._make(np.broadcast_to(indices._data, js).copy()))
 
 
+class _IndexSelect(_GetItem):
+    node_name = "IndexSelectBackward0"
+
+
 def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries at ``index`` (a vector) along ``dim``; gradients of repeats accumulate."""
     idx = index._data if isinstance(index, Tensor) else np.asarray(index)
     if idx.ndim > 1:
         raise IndexError("index_select(): Index is supposed to be a vector")
+    if idx.dtype != np.int64 and idx.dtype != np.int32:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     axis = normalize_dims(dim, input._data.ndim)[0] if input._data.ndim else 0
-    return _GetItem.apply(input, (slice(None),) * axis + (idx.reshape(-1),))
+    n = input._data.shape[axis] if input._data.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        nd = input._data.ndim
+        if 0 < axis and (nd == 2 or axis < nd - 1):  # torch's CPU kernels word it two ways
+            bad = idx.reshape(-1)[np.argmax((idx < 0) | (idx >= n))]
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
+        raise IndexError("index out of range in self")
+    if not input._data.ndim:
+        if idx.size != 1:
+            raise RuntimeError(
+                f"index_select(): Index to scalar can have only 1 value, got {idx.size} value(s)"
+            )
+        return _IndexSelect.apply(input, ())
+    return _IndexSelect.apply(input, (slice(None),) * axis + (idx.reshape(-1),))
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
@@ -230,8 +299,39 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     return input + _ScatterAdd.apply(src_part, input._data.shape, axis, idx)
 
 
+class _MaskedFill(ArrayFunction):
+    node_name = "MaskedFillBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, mask: np.ndarray, value: np.ndarray) -> np.ndarray:
+        try:
+            out = np.where(mask, value, a)
+        except ValueError:
+            raise broadcast_error(a.shape, mask.shape) from None
+        if out.shape != a.shape:
+            raise RuntimeError(
+                f"masked_fill_: the mask of shape {list(mask.shape)} does not broadcast to the "
+                f"input of shape {list(a.shape)}"
+            )
+        ctx.mask = mask
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        from lossgrad.ops.reduce import sum as _sum
+
+        m = Tensor._make(ctx.mask)
+        ga = where(m, 0.0, g) if ctx.needs_input_grad[0] else None
+        gv = _sum(where(m, g, 0.0)) if ctx.needs_input_grad[2] else None
+        return ga, None, gv
+
+
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
-    """``value`` where ``mask`` is True, else ``input``; the output keeps input's dtype."""
+    """``value`` where ``mask`` (broadcast) is True, else ``input``; keeps input's dtype.
+
+    Gradient: ``g`` where the mask is False for ``input``; the sum of ``g`` over the mask for a
+    0-d tensor ``value``.
+    """
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}")
@@ -241,10 +341,11 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
                 "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                 f"{value._data.ndim} dimension(s)."
             )
-        value = value.to(input._data.dtype)
+        if value._data.dtype != input._data.dtype:
+            value = value.to(input._data.dtype)
     else:
         value = np.asarray(value, dtype=input._data.dtype)
-    return where(Tensor._make(m), value, input)
+    return _MaskedFill.apply(input, m, value)
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
@@ -254,10 +355,13 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     a = input._data if nd else input._data.reshape(1)
     key = -a if descending and a.dtype.kind != "b" else (~a if descending else a)
     idx = np.argsort(key, axis=axis, kind="stable")
+    if descending and a.dtype.kind == "f":  # NaN counts as the largest: first when descending
+        nan_last = ~np.isnan(np.take_along_axis(a, idx, axis))
+        idx = np.take_along_axis(idx, np.argsort(nan_last, axis=axis, kind="stable"), axis)
     if not nd:
         idx = idx.reshape(())
     ind = Tensor._make(idx.astype(np.int64))
-    return values_indices(gather(input, axis, ind), ind)
+    return values_indices(_SortValues.apply(input, axis, ind._data), ind)
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -273,7 +377,15 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     values, ind = sort(input, axis, descending=largest)
     sl = (slice(None),) * axis + (slice(0, k),)
     ind_k = Tensor._make(ind._data[sl].copy())
-    return values_indices(gather(input, axis, ind_k), ind_k)
+    return values_indices(_TopkValues.apply(input, axis, ind_k._data), ind_k)
+
+
+class _SortValues(_Gather):
+    node_name = "SortBackward0"
+
+
+class _TopkValues(_Gather):
+    node_name = "TopkBackward0"
 
 
 def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:

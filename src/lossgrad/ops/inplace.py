@@ -15,6 +15,8 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.ops._common import broadcast_error, sum_to_shape
 
 _LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
 
@@ -72,24 +74,66 @@ def _write(self: Tensor, values: np.ndarray) -> None:
     self._vbox[0] += 1
 
 
-def copy_(self: Tensor, src: Any) -> Tensor:
-    """Copy ``src`` (broadcast) into ``self``; differentiable w.r.t. ``src``."""
-    from lossgrad.ops.shape import expand
+class _Copy(ArrayFunction):
+    """``self.copy_(src)``: ``src`` broadcast and cast into ``self``'s shape and dtype. The old
+    values get a zero gradient, ``src`` the gradient summed back to its shape (torch's)."""
 
+    node_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx: Any, old: np.ndarray, src: np.ndarray) -> np.ndarray:
+        ctx.src = (src.shape, src.dtype)
+        try:
+            return np.broadcast_to(src, old.shape).astype(old.dtype)
+        except ValueError:
+            raise broadcast_error(old.shape, src.shape) from None
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        from lossgrad.ops.pointwise import mul, to_dtype
+
+        shape, dt = ctx.src
+        g_old = mul(g, 0.0) if ctx.needs_input_grad[0] else None
+        g_src = to_dtype(sum_to_shape(g, shape), dt) if ctx.needs_input_grad[1] else None
+        return g_old, g_src
+
+
+def copy_(self: Tensor, src: Any) -> Tensor:
+    """Copy ``src`` (broadcast, cast) into ``self``; differentiable w.r.t. ``src``."""
     if not isinstance(src, Tensor):
         src = Tensor._make(np.asarray(src))
-    if src._data.dtype != self._data.dtype:
-        src = src.to(self._data.dtype)
-    return apply_inplace(self, lambda _old, s: expand(s, self._data.shape) if s._data.shape != self._data.shape else s + 0, src)
+    return apply_inplace(self, _Copy.apply, src)
+
+
+class _Fill(ArrayFunction):
+    """``fill_`` recorded: the old values get a zero gradient, a tensor ``value`` the sum."""
+
+    node_name = "FillBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, old: np.ndarray, value: Any) -> np.ndarray:
+        return np.full(old.shape, value, old.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        from lossgrad.ops.pointwise import mul
+        from lossgrad.ops.reduce import sum as _sum
+
+        g_old = mul(g, 0.0) if ctx.needs_input_grad[0] else None
+        return g_old, (_sum(g) if ctx.needs_input_grad[1] else None)
 
 
 def fill_(self: Tensor, value: Any) -> Tensor:
     """Set every element to ``value`` (a number or a 0-d tensor)."""
-    if grad_mode.is_grad_enabled() and self._requires_grad and self.grad_fn is None:
-        raise RuntimeError(_LEAF_MSG)
-    v = value._data if isinstance(value, Tensor) else value
-    self._data.fill(v)
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError(
+            "fill_ only supports 0-dimension value tensor but got tensor with "
+            f"{value._data.ndim} dimensions."
+        )
+    if grad_mode.is_grad_enabled() and (
+        self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)
+    ):
+        return apply_inplace(self, _Fill.apply, value)
+    self._data.fill(value._data if isinstance(value, Tensor) else value)
     self._vbox[0] += 1
-    if self.grad_fn is not None and grad_mode.is_grad_enabled():
-        self.grad_fn, self._requires_grad = None, False
     return self

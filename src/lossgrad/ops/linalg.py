@@ -8,54 +8,118 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import promote, sum_to_shape
-from lossgrad.ops.shape import reshape, transpose
+from lossgrad.ops._common import broadcast_error, sum_to_shape
+from lossgrad.ops.pointwise import mul
+from lossgrad.ops.shape import reshape, squeeze, transpose, unsqueeze
 
 
 class _MatMul(ArrayFunction):
-    node_name = "MmBackward0"
+    """Matrix product with torch's rules for 1-D operands and broadcast batch dims.
+
+    Gradients: ``g @ b^T`` and ``a^T @ g`` with 1-D operands treated as a row (``a``) or column
+    (``b``) vector and broadcast batch dims summed away.
+    """
+
+    node_name = "UnsafeViewBackward0"
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)  # only what is used
+        ctx.shapes = (a.shape, b.shape)
+        try:
+            return np.matmul(a, b)
+        except ValueError:
+            raise broadcast_error(a.shape[:-2], b.shape[:-2]) from None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
         ga = gb = None
-        a2, b2 = a._data.ndim, b._data.ndim
+        if len(sa) == 1 and len(sb) == 1:  # dot: g is 0-d
+            ga = mul(g, b) if ctx.needs_input_grad[0] else None
+            gb = mul(g, a) if ctx.needs_input_grad[1] else None
+            return ga, gb
+        if len(sa) == 1:  # (k,) @ (..., k, m) -> (..., m)
+            if ctx.needs_input_grad[0]:
+                ga = sum_to_shape(squeeze(matmul(b, unsqueeze(g, -1)), -1), sa)
+            if ctx.needs_input_grad[1]:
+                gb = sum_to_shape(mul(unsqueeze(a, -1), unsqueeze(g, -2)), sb)
+            return ga, gb
+        if len(sb) == 1:  # (..., n, k) @ (k,) -> (..., n)
+            if ctx.needs_input_grad[0]:
+                ga = mul(unsqueeze(g, -1), b)
+            if ctx.needs_input_grad[1]:
+                at = transpose(a, -1, -2)
+                gb = matmul(at, g) if len(sa) == 2 else squeeze(matmul(at, unsqueeze(g, -1)), -1)
+                gb = sum_to_shape(gb, sb)
+            return ga, gb
         if ctx.needs_input_grad[0]:
-            if b2 == 1:  # (..., n) @ (n,) -> (...): ga = g[..., None] * b
-                ga = reshape(g, g._data.shape + (1,)) * b
-            elif a2 == 1:  # (n,) @ (..., n, m) -> (..., m)
-                col = matmul(b, reshape(g, g._data.shape + (1,)))
-                ga = sum_to_shape(reshape(col, col._data.shape[:-1]), a._data.shape)
-            else:
-                ga = sum_to_shape(matmul(g, transpose(b, -1, -2)), a._data.shape)
+            ga = sum_to_shape(matmul(g, transpose(b, -1, -2)), sa)
         if ctx.needs_input_grad[1]:
-            if a2 == 1:  # (n,) @ (..., n, m): gb = a[:, None] * g[..., None, :]
-                gb = sum_to_shape(reshape(a, (-1, 1)) * reshape(g, g._data.shape[:-1] + (1, -1)), b._data.shape)
-            elif b2 == 1:  # (..., n) @ (n,): gb = sum over batch of a * g[..., None]
-                gb = sum_to_shape(a * reshape(g, g._data.shape + (1,)), b._data.shape)
-            else:
-                gb = sum_to_shape(matmul(transpose(a, -1, -2), g), b._data.shape)
+            gb = sum_to_shape(matmul(transpose(a, -1, -2), g), sb)
         return ga, gb
 
 
+class _Mm(_MatMul):
+    node_name = "MmBackward0"
+
+
+class _Mv(_MatMul):
+    node_name = "MvBackward0"
+
+
+class _Dot(_MatMul):
+    node_name = "DotBackward0"
+
+
+class _Vm(_MatMul):
+    node_name = "SqueezeBackward4"
+
+
+class _Bmm(_MatMul):
+    node_name = "BmmBackward0"
+
+
+_BY_NDIM = {(1, 1): _Dot, (2, 1): _Mv, (1, 2): _Vm, (2, 2): _Mm}
+_DT_NAMES = {"float64": "double", "float32": "float", "float16": "c10::Half", "int64": "long int",
+             "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+             "bool": "bool"}
+
+
+def _check_same_dtype(a: Tensor, b: Tensor) -> None:
+    da, db = a._data.dtype, b._data.dtype
+    if da != db:
+        raise RuntimeError(
+            f"expected m1 and m2 to have the same dtype, but got: {_DT_NAMES[da.name]} != "
+            f"{_DT_NAMES[db.name]}"
+        )
+
+
 def matmul(input: Tensor, other: Tensor) -> Tensor:
-    """Matrix product with NumPy/torch broadcasting rules for batched and 1-D operands."""
-    _, (a, b) = promote(input, other)
-    if a._data.ndim == 0 or b._data.ndim == 0:
+    """Matrix product with NumPy/torch broadcasting rules for batched and 1-D operands.
+
+    Both operands must have the same dtype (torch does not promote here).
+    """
+    a, b = input, other
+    na, nb = a._data.ndim, b._data.ndim
+    if na == 0 or nb == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
-                           f"{a._data.ndim}D and {b._data.ndim}D")
+                           f"{na}D and {nb}D")
+    _check_same_dtype(a, b)
     ka = a._data.shape[-1]
-    kb = b._data.shape[-2] if b._data.ndim > 1 else b._data.shape[0]
+    kb = b._data.shape[-2] if nb > 1 else b._data.shape[0]
     if ka != kb:
-        sa = "x".join(map(str, a._data.shape if a._data.ndim == 2 else (int(np.prod(a._data.shape[:-1])), ka)))
-        sb = "x".join(map(str, b._data.shape[-2:] if b._data.ndim > 1 else b._data.shape))
+        if na == 1 and nb == 1:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{ka}] and src [{kb}] to have the same "
+                f"number of elements, but got {ka} and {kb} elements respectively"
+            )
+        sa = "x".join(map(str, a._data.shape if na == 2 else (int(np.prod(a._data.shape[:-1])), ka)))
+        sb = "x".join(map(str, b._data.shape[-2:] if nb > 1 else b._data.shape))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
-    return _MatMul.apply(a, b)
+    return _BY_NDIM.get((na, nb), _MatMul).apply(a, b)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:
@@ -65,9 +129,19 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
-    if input._data.ndim != 3 or mat2._data.ndim != 3:
+    """Batched matrix product of (b, n, k) and (b, k, m) tensors (no broadcasting)."""
+    if input._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
-    return matmul(input, mat2)
+    if mat2._data.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    sa, sb = input._data.shape, mat2._data.shape
+    if sb[:2] != (sa[0], sa[2]):
+        raise RuntimeError(
+            "Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{sa[0]}, {sa[2]}] but got: [{sb[0]}, {sb[1]}]."
+        )
+    _check_same_dtype(input, mat2)
+    return _Bmm.apply(input, mat2)
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:

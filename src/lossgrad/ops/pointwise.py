@@ -6,13 +6,15 @@ Gradients of broadcast operands are summed back to the operand's shape (``sum_to
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
+from lossgrad import _dtype
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import as_tensor, promote, sum_to_shape
+from lossgrad.ops._common import as_tensor, broadcast_error, promote, sum_to_shape
 
 # -- arithmetic -----------------------------------------------------------------------------------
 
@@ -23,7 +25,10 @@ class _Add(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
         ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
-        return a + b if alpha == 1 else a + b * np.asarray(alpha, a.dtype)
+        try:
+            return a + b if alpha == 1 else a + b * np.asarray(alpha, a.dtype)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -41,7 +46,10 @@ class _Sub(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
         ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
-        return a - b if alpha == 1 else a - b * np.asarray(alpha, a.dtype)
+        try:
+            return a - b if alpha == 1 else a - b * np.asarray(alpha, a.dtype)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -58,14 +66,21 @@ class _Mul(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a, b)
-        return a * b
+        need_a, need_b = ctx.needs_input_grad
+        # like torch, keep only what a needed gradient uses (an in-place change to the other is fine)
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.shapes = (a.shape, b.shape)
+        try:
+            return a * b
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         a, b = ctx.saved_tensors
-        ga = sum_to_shape(mul(g, b), a._data.shape) if ctx.needs_input_grad[0] else None
-        gb = sum_to_shape(mul(g, a), b._data.shape) if ctx.needs_input_grad[1] else None
+        sa, sb = ctx.shapes
+        ga = sum_to_shape(mul(g, b), sa) if ctx.needs_input_grad[0] else None
+        gb = sum_to_shape(mul(g, a), sb) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -74,17 +89,21 @@ class _Div(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        ctx.shapes = (a.shape, b.shape)
+        try:
             return a / b
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         a, b = ctx.saved_tensors
-        ga = sum_to_shape(div(g, b), a._data.shape) if ctx.needs_input_grad[0] else None
+        sa, sb = ctx.shapes
+        ga = sum_to_shape(div(g, b), sa) if ctx.needs_input_grad[0] else None
         gb = None
-        if ctx.needs_input_grad[1]:
-            gb = sum_to_shape(neg(div(mul(g, a), mul(b, b))), b._data.shape)
+        if ctx.needs_input_grad[1]:  # torch's -g * ((a / b) / b): same infs and NaNs at b == 0
+            gb = sum_to_shape(neg(mul(g, div(div(a, b), b))), sb)
         return ga, gb
 
 
@@ -93,8 +112,10 @@ class _Pow(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        try:
             out = np.power(a, b)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -103,9 +124,9 @@ class _Pow(ArrayFunction):
         a, b, out = ctx.saved_tensors
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            # b * a**(b-1), and 0 where b == 0 (torch's pow_backward)
-            d = where(eq(b, 0), 0.0, mul(b, pow(a, sub(b, 1))))
-            ga = sum_to_shape(mul(g, d), a._data.shape)
+            # g * b * a**(b-1), and 0 where b == 0 (torch's pow_backward_self)
+            d = where(eq(b, 0), 0.0, mul(g, mul(b, pow(a, sub(b, 1)))))
+            ga = sum_to_shape(d, a._data.shape)
         if ctx.needs_input_grad[1]:
             # out * log(a), and 0 where a == 0 and b >= 0
             d = where(logical_and(eq(a, 0), ge(b, 0)), 0.0, mul(out, log(a)))
@@ -121,13 +142,29 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """``input - alpha * other``."""
-    _, (a, b) = promote(input, other)
-    if a._data.dtype == np.bool_ if isinstance(a, Tensor) else False:
+    dt, (a, b) = promote(input, other)
+    if dt.kind == "b" or (dt.kind != "f" and (_is_bool(input) or _is_bool(other))):
+        _check_bool_sub(input, other)
+    return _Sub.apply(a, b, alpha)
+
+
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, Tensor) and x._data.dtype == np.bool_
+
+
+def _check_bool_sub(input: Any, other: Any) -> None:
+    """torch refuses ``-`` on bool tensors (two bools and one bool have different messages)."""
+    bools = [_is_bool(input), _is_bool(other)]
+    if all(bools):
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. "
             "Use the `^` or `logical_xor()` operator instead."
         )
-    return _Sub.apply(a, b, alpha)
+    if any(bools):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
 
 
 subtract = sub
@@ -181,12 +218,18 @@ def remainder(input: Any, other: Any) -> Tensor:
     return sub(ta, mul(div(ta, tb, rounding_mode="floor"), tb))
 
 
+class _RPow(_Pow):
+    """A Python number raised to a tensor power (torch names it apart)."""
+
+    node_name = "PowBackward2"
+
+
 def pow(input: Any, exponent: Any) -> Tensor:
     """``input ** exponent`` (either may be a scalar)."""
     if isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         return _pow_scalar(input, exponent)
     _, (a, b) = promote(input, exponent)
-    return _Pow.apply(a, b)
+    return (_Pow if isinstance(input, Tensor) else _RPow).apply(a, b)
 
 
 class _PowScalar(ArrayFunction):
@@ -198,26 +241,25 @@ class _PowScalar(ArrayFunction):
         ctx.e = e
         if e == 2:
             return a * a
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return np.power(a, np.asarray(e, a.dtype))
+        return np.power(a, np.asarray(e, a.dtype))
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor:
         (a,) = ctx.saved_tensors
         e = ctx.e
         if e == 0:
-            return mul(g, 0.0)
-        if e == 1:
-            return g
+            return mul(g, 0.0), None
         if e == 2:
-            return mul(g, mul(a, 2.0))
-        return mul(g, mul(pow(a, e - 1), float(e)))
+            return mul(g, mul(a, 2.0)), None
+        return mul(g, mul(pow(a, e - 1), float(e))), None  # e == 1 too: torch's grad uses a
 
 
 def _pow_scalar(a: Tensor, e: Any) -> Tensor:
     if isinstance(e, (np.generic, np.ndarray)):
         e = e.item()
-    dt, (a,) = promote(a, e)[0], [a]
+    dt = promote(a, e)[0]
+    if dt.kind != "f" and isinstance(e, int) and e < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
     if a._data.dtype != dt:
         a = a.to(dt)
     return _PowScalar.apply(a, e)
@@ -260,8 +302,7 @@ class _Exp(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            out = np.exp(a)
+        out = np.exp(a)
         ctx.save_for_backward(out)
         return out
 
@@ -276,8 +317,7 @@ class _Expm1(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            out = np.expm1(a)
+        out = np.expm1(a)
         ctx.save_for_backward(out)
         return out
 
@@ -293,8 +333,7 @@ class _Log(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(a)
+        return np.log(a)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor:
@@ -308,8 +347,7 @@ class _Log1p(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log1p(a)
+        return np.log1p(a)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor:
@@ -322,8 +360,7 @@ class _Sqrt(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            out = np.sqrt(a)
+        out = np.sqrt(a)
         ctx.save_for_backward(out)
         return out
 
@@ -338,8 +375,7 @@ class _Rsqrt(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = 1.0 / np.sqrt(a)
+        out = 1.0 / np.sqrt(a)
         out = out.astype(a.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
@@ -390,7 +426,25 @@ class _Tanh(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
-        return mul(g, rsub(mul(out, out), 1.0))
+        return _TanhBackward.apply(g, out)
+
+
+class _TanhBackward(ArrayFunction):
+    """tanh's backward ``g * (1 - out^2)`` as one op (torch's tanh_backward)."""
+
+    node_name = "TanhBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, out)
+        return g * (1 - out * out)
+
+    @staticmethod
+    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
+        g, out = ctx.saved_tensors
+        d_g = _TanhBackward.apply(gg, out) if ctx.needs_input_grad[0] else None
+        d_out = mul(mul(gg, g), mul(out, -2.0)) if ctx.needs_input_grad[1] else None
+        return d_g, d_out
 
 
 class _Sigmoid(ArrayFunction):
@@ -405,7 +459,25 @@ class _Sigmoid(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> Tensor:
         (out,) = ctx.saved_tensors
-        return mul(g, mul(out, rsub(out, 1.0)))
+        return _SigmoidBackward.apply(g, out)
+
+
+class _SigmoidBackward(ArrayFunction):
+    """sigmoid's backward ``g * out * (1 - out)`` as one op (torch's sigmoid_backward)."""
+
+    node_name = "SigmoidBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(g if ctx.needs_input_grad[1] else None, out)
+        return g * (out * (1 - out))
+
+    @staticmethod
+    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
+        g, out = ctx.saved_tensors
+        d_g = _SigmoidBackward.apply(gg, out) if ctx.needs_input_grad[0] else None
+        d_out = mul(mul(gg, g), rsub(mul(out, 2.0), 1.0)) if ctx.needs_input_grad[1] else None
+        return d_g, d_out
 
 
 def _np_sigmoid(a: np.ndarray) -> np.ndarray:
@@ -424,6 +496,11 @@ def _float_input(a: Tensor) -> Tensor:
 
 
 def neg(input: Tensor) -> Tensor:
+    if input._data.dtype == np.bool_:
+        raise RuntimeError(
+            "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+            "invert a mask, use the `~` or `logical_not()` operator instead."
+        )
     return _Neg.apply(input)
 
 
@@ -442,12 +519,66 @@ def abs(input: Tensor) -> Tensor:
 absolute = abs
 
 
+class _ZeroGrad(ArrayFunction):
+    """A piecewise-constant op (sign, floor, ...): recorded like torch, with gradient zero."""
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, fn: Any) -> np.ndarray:
+        return fn(a)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return mul(g, 0.0), None
+
+
+class _Sign(_ZeroGrad):
+    node_name = "SignBackward0"
+
+
+class _Sgn(_ZeroGrad):
+    node_name = "SgnBackward0"
+
+
+class _Floor(_ZeroGrad):
+    node_name = "FloorBackward0"
+
+
+class _Ceil(_ZeroGrad):
+    node_name = "CeilBackward0"
+
+
+class _Round(_ZeroGrad):
+    node_name = "RoundBackward0"
+
+
+class _RoundDecimals(_ZeroGrad):
+    node_name = "RoundBackward1"
+
+
+class _Trunc(_ZeroGrad):
+    node_name = "TruncBackward0"
+
+
+def _zero_grad_op(cls: type[_ZeroGrad], input: Tensor, fn: Any) -> Tensor:
+    if input._data.dtype.kind != "f":  # integers and bools: the values are already there
+        return Tensor._make(input._data.copy())
+    return cls.apply(input, fn)
+
+
 def sign(input: Tensor) -> Tensor:
-    """Sign (-1, 0, 1); its gradient is zero everywhere."""
-    return Tensor._make(np.sign(input._data))
+    """Sign (-1, 0, 1) in the input's dtype; its gradient is zero everywhere."""
+    if input._data.dtype == np.bool_:
+        return Tensor._make(input._data.copy())
+    if input._data.dtype.kind != "f":
+        return Tensor._make(np.sign(input._data))
+    return _Sign.apply(input, np.sign)
 
 
-sgn = sign
+def sgn(input: Tensor) -> Tensor:
+    """``sign`` for real tensors (torch names its gradient node apart)."""
+    if input._data.dtype.kind != "f":
+        return sign(input)
+    return _Sgn.apply(input, np.sign)
 
 
 def exp(input: Tensor) -> Tensor:
@@ -501,12 +632,18 @@ def square(input: Tensor) -> Tensor:
 # -- clamp, maximum, minimum, where ---------------------------------------------------------------
 
 
+_NUMBER_OR_NONE = (int, float, type(None))
+
+
 class _Clamp(ArrayFunction):
+    """clamp with number bounds: the gradient passes where min <= x <= max (boundary included)."""
+
     node_name = "ClampBackward1"
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
-        ctx.save_for_backward(a, lo, hi)
+        ctx.save_for_backward(a)
+        ctx.bounds = (lo, hi)
         if lo is None:
             return np.minimum(a, hi)
         if hi is None:
@@ -515,31 +652,78 @@ class _Clamp(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        x = a._data
+        keep = (x >= lo) if hi is None else (x <= hi) if lo is None else (x >= lo) & (x <= hi)
+        return where(Tensor._make(keep), g, 0.0), None, None
+
+
+class _ClampTensor(ArrayFunction):
+    """clamp with tensor bounds; torch's clamp_backward_min_max (max wins when min > max)."""
+
+    node_name = "ClampBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+        ctx.save_for_backward(a, lo, hi)
+        try:
+            if lo is None:
+                return np.minimum(a, hi)
+            if hi is None:
+                return np.maximum(a, lo)
+            return np.minimum(np.maximum(a, lo), hi)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(lo if hi is None else hi)) from None
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         a, lo, hi = ctx.saved_tensors
-        keep = None
-        if lo is not None:
-            keep = ge(a, lo)
-        if hi is not None:
-            keep = le(a, hi) if keep is None else logical_and(keep, le(a, hi))
-        ga = where(keep, g, 0.0) if ctx.needs_input_grad[0] else None
-        glo = ghi = None
-        if ctx.needs_input_grad[1]:
-            glo = sum_to_shape(where(lt(a, lo), g, 0.0), lo._data.shape)
-        if ctx.needs_input_grad[2]:
-            ghi = sum_to_shape(where(gt(a, hi), g, 0.0), hi._data.shape)
+        x = a._data
+        lo_d = None if lo is None else lo._data
+        hi_d = None if hi is None else hi._data
+        need = ctx.needs_input_grad
+        ga = glo = ghi = None
+        if need[0]:
+            if hi_d is None:
+                keep = x >= lo_d
+            elif lo_d is None:
+                keep = x <= hi_d
+            else:
+                keep = (x >= lo_d) & (x <= hi_d)
+            ga = sum_to_shape(where(Tensor._make(keep), g, 0.0), x.shape)
+        if need[1]:
+            m = x < lo_d if hi_d is None else (x < lo_d) & (lo_d < hi_d)
+            glo = sum_to_shape(where(Tensor._make(m), g, 0.0), lo_d.shape)
+        if need[2]:
+            m = x > hi_d if lo_d is None else (x > hi_d) | (hi_d < lo_d)
+            ghi = sum_to_shape(where(Tensor._make(m), g, 0.0), hi_d.shape)
         return ga, glo, ghi
 
 
 def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
-    """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+    """Limit values to [min, max] (numbers or broadcastable tensors).
+
+    The gradient passes to ``input`` where min <= x <= max, boundary included (torch's choice);
+    a tensor bound gets the gradient where it is the active limit. When min > max every element
+    is ``max``. Integer inputs with float bounds give floats (torch's promotion).
+    """
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if (
+        input._data.dtype.kind == "f"
+        and type(min) in _NUMBER_OR_NONE
+        and type(max) in _NUMBER_OR_NONE
+    ):  # fast path: float tensor, number bounds (NumPy keeps the array's dtype)
+        return _Clamp.apply(input, min, max)
     ops = [input] + [m for m in (min, max) if m is not None]
-    dt, cast = promote(*ops)
+    _, cast = promote(*ops)
     a = cast[0]
     rest = iter(cast[1:])
     lo = next(rest) if min is not None else None
     hi = next(rest) if max is not None else None
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        return _ClampTensor.apply(a, lo, hi)
     return _Clamp.apply(a, lo, hi)
 
 
@@ -554,43 +738,92 @@ def clamp_max(input: Tensor, max: Any) -> Tensor:
     return clamp(input, max=max)
 
 
-class _MaxMin(ArrayFunction):
-    """Elementwise maximum/minimum; at ties the gradient is split in half (torch)."""
+class _Maximum(ArrayFunction):
+    """Elementwise maximum: ties split the gradient in half, NaN sends it to both (torch)."""
 
     node_name = "MaximumBackward0"
+    _np = staticmethod(np.maximum)
+    _lose = staticmethod(np.less)
 
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray, b: np.ndarray, is_max: bool) -> np.ndarray:
+    @classmethod
+    def forward(cls, ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a, b)
-        ctx.is_max = is_max
-        return np.maximum(a, b) if is_max else np.minimum(a, b)
+        try:
+            return cls._np(a, b)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
 
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+    @classmethod
+    def backward(cls, ctx: Any, g: Tensor) -> tuple[Any, ...]:
         a, b = ctx.saved_tensors
-        win = gt(a, b) if ctx.is_max else lt(a, b)
-        tie = eq(a, b)
-        half = mul(g, 0.5)
+        x, y = a._data, b._data
+        g = where(Tensor._make(x == y), mul(g, 0.5), g)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = sum_to_shape(where(win, g, where(tie, half, 0.0)), a._data.shape)
+            ga = sum_to_shape(where(Tensor._make(cls._lose(x, y)), 0.0, g), x.shape)
         if ctx.needs_input_grad[1]:
-            lose = logical_not(logical_or(win, tie))
-            gb = sum_to_shape(where(lose, g, where(tie, half, 0.0)), b._data.shape)
-        return ga, gb, None
+            gb = sum_to_shape(where(Tensor._make(cls._lose(y, x)), 0.0, g), y.shape)
+        return ga, gb
+
+
+class _Minimum(_Maximum):
+    node_name = "MinimumBackward0"
+    _np = staticmethod(np.minimum)
+    _lose = staticmethod(np.greater)
+
+
+class _Fmax(ArrayFunction):
+    """fmax: NaN loses; at ties the whole gradient goes to ``input`` (torch)."""
+
+    node_name = "FmaxBackward0"
+    _np = staticmethod(np.fmax)
+    _win = staticmethod(np.greater_equal)
+
+    @classmethod
+    def forward(cls, ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        try:
+            return cls._np(a, b)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
+
+    @classmethod
+    def backward(cls, ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors
+        x, y = a._data, b._data
+        to_a = Tensor._make(cls._win(x, y) | np.isnan(y))
+        ga = sum_to_shape(where(to_a, g, 0.0), x.shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to_shape(where(to_a, 0.0, g), y.shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class _Fmin(_Fmax):
+    node_name = "FminBackward0"
+    _np = staticmethod(np.fmin)
+    _win = staticmethod(np.less_equal)
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise max; at ties each side gets half the gradient (torch)."""
     _, (a, b) = promote(input, other)
-    return _MaxMin.apply(a, b, True)
+    return _Maximum.apply(a, b)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise min; at ties each side gets half the gradient (torch)."""
     _, (a, b) = promote(input, other)
-    return _MaxMin.apply(a, b, False)
+    return _Minimum.apply(a, b)
 
 
-fmax, fmin = maximum, minimum
+def fmax(input: Tensor, other: Tensor) -> Tensor:
+    """Elementwise max ignoring NaN; at ties the gradient goes to ``input``."""
+    _, (a, b) = promote(input, other)
+    return _Fmax.apply(a, b)
+
+
+def fmin(input: Tensor, other: Tensor) -> Tensor:
+    _, (a, b) = promote(input, other)
+    return _Fmin.apply(a, b)
 
 
 class _Where(ArrayFunction):
@@ -600,7 +833,10 @@ class _Where(ArrayFunction):
     def forward(ctx: Any, cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(cond)
         ctx.shapes = (a.shape, b.shape)
-        return np.where(cond, a, b)
+        try:
+            return np.where(cond, a, b)
+        except ValueError:
+            raise _where_broadcast_error(cond.shape, a.shape, b.shape) from None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -611,6 +847,13 @@ class _Where(ArrayFunction):
         return None, ga, gb
 
 
+def _where_broadcast_error(sc: tuple[int, ...], sa: tuple[int, ...], sb: tuple[int, ...]) -> RuntimeError:
+    try:
+        return broadcast_error(sc, np.broadcast_shapes(sa, sb))
+    except ValueError:
+        return broadcast_error(sa, sb)
+
+
 def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     """``input`` where ``condition`` else ``other``; ``where(cond)`` alone gives the indices."""
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
@@ -618,6 +861,18 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
         return tuple(Tensor._make(i) for i in np.nonzero(cond))
     _, (a, b) = promote(input, other)
     if cond.dtype != np.bool_:
+        if cond.dtype != np.uint8:
+            raise RuntimeError(
+                "where expected condition to be a boolean tensor, but got a tensor with dtype "
+                f"{_dtype.from_numpy_dtype(cond.dtype).name.capitalize()}"
+            )
+        warnings.warn(
+            "where received a uint8 condition tensor. This behavior is deprecated and will be "
+            "removed in a future version of PyTorch. Use a boolean condition instead. (Triggered "
+            "internally at /__w/pytorch/pytorch/aten/src/ATen/native/TensorCompare.cpp:621.)",
+            UserWarning,
+            stacklevel=2,
+        )
         cond = cond.astype(bool)
     return _Where.apply(cond, a, b)
 
@@ -668,7 +923,10 @@ def _cmp(fn: Any, a: Any, b: Any) -> Tensor:
     _, (x, y) = promote(a, b)
     xa = x._data if isinstance(x, Tensor) else x
     ya = y._data if isinstance(y, Tensor) else y
-    return Tensor._make(np.asarray(fn(xa, ya)))
+    try:
+        return Tensor._make(np.asarray(fn(xa, ya)))
+    except ValueError:
+        raise broadcast_error(np.shape(xa), np.shape(ya)) from None
 
 
 def eq(input: Any, other: Any) -> Tensor:
@@ -738,7 +996,8 @@ def bitwise_xor(input: Any, other: Any) -> Tensor:
 def _bitwise(fn: Any, a: Any, b: Any) -> Tensor:
     dt, (x, y) = promote(a, b)
     if dt.kind == "f":
-        raise RuntimeError(f"\"{fn.__name__}_cpu\" not implemented for '{dt.name.capitalize()}'")
+        names = {"float16": "Half", "float32": "Float", "float64": "Double"}
+        raise NotImplementedError(f"\"{fn.__name__}_cpu\" not implemented for '{names[dt.name]}'")
     return Tensor._make(np.asarray(fn(_raw(x), _raw(y))))
 
 
@@ -769,17 +1028,20 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-
 
 
 def floor(input: Tensor) -> Tensor:
-    """Rounding ops have zero gradient (torch); no graph is recorded."""
-    return Tensor._make(np.floor(input._data))
+    """Round down; the gradient is zero (recorded, as in torch); integers are returned as is."""
+    return _zero_grad_op(_Floor, input, np.floor)
 
 
 def ceil(input: Tensor) -> Tensor:
-    return Tensor._make(np.ceil(input._data))
+    return _zero_grad_op(_Ceil, input, np.ceil)
 
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
-    return Tensor._make(np.round(input._data, decimals))
+    """Round half to even (torch and NumPy agree); zero gradient."""
+    if decimals:
+        return _zero_grad_op(_RoundDecimals, input, lambda a: np.round(a, decimals))
+    return _zero_grad_op(_Round, input, np.round)
 
 
 def trunc(input: Tensor) -> Tensor:
-    return Tensor._make(np.trunc(input._data))
+    return _zero_grad_op(_Trunc, input, np.trunc)

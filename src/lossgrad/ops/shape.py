@@ -31,10 +31,11 @@ class _Reshape(ArrayFunction):
 
 def reshape(input: Tensor, shape: Any) -> Tensor:
     """Same data, new shape (one dimension may be -1)."""
-    shape = tuple(int(s) for s in shape)
-    if shape == input._data.shape:
-        return _Reshape.apply(input, shape) if input._requires_grad else Tensor._make(input._data)
-    return _Reshape.apply(input, _infer_shape(shape, input._data.size))
+    try:
+        return _Reshape.apply(input, shape if type(shape) is tuple else tuple(shape))
+    except (ValueError, TypeError):  # NumPy refused: raise torch's error instead
+        _infer_shape(tuple(int(s) for s in shape), input._data.size)
+        raise
 
 
 def _infer_shape(shape: tuple[int, ...], size: int) -> tuple[int, ...]:
@@ -57,6 +58,22 @@ def _infer_shape(shape: tuple[int, ...], size: int) -> tuple[int, ...]:
 view = reshape
 
 
+class _Squeeze(_Reshape):
+    node_name = "SqueezeBackward0"
+
+
+class _SqueezeDim(_Reshape):
+    node_name = "SqueezeBackward1"
+
+
+class _SqueezeDims(_Reshape):
+    node_name = "SqueezeBackward2"
+
+
+class _Unsqueeze(_Reshape):
+    node_name = "UnsqueezeBackward0"
+
+
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     nd = input._data.ndim
     if nd == 0:
@@ -75,13 +92,16 @@ def unflatten(input: Tensor, dim: int, sizes: Any) -> Tensor:
 
 
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
+    """Drop size-1 dims (all, or those in ``dim``; other sizes in ``dim`` are left alone)."""
     shape = input._data.shape
     if dim is None:
         new = tuple(s for s in shape if s != 1)
+        cls: type[_Reshape] = _Squeeze
     else:
         dims = normalize_dims(dim, input._data.ndim)
         new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-    return reshape(input, new)
+        cls = _SqueezeDim if isinstance(dim, (int, np.integer)) else _SqueezeDims
+    return cls.apply(input, new)
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
@@ -92,7 +112,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
         )
     d = dim % nd
     shape = input._data.shape
-    return reshape(input, shape[:d] + (1,) + shape[d:])
+    return _Unsqueeze.apply(input, shape[:d] + (1,) + shape[d:])
 
 
 class _Permute(ArrayFunction):
@@ -120,23 +140,33 @@ def permute(input: Tensor, dims: Any) -> Tensor:
     return _Permute.apply(input, dims)
 
 
+class _Transpose(_Permute):
+    node_name = "TransposeBackward0"
+
+
+class _T(_Permute):
+    node_name = "TBackward0"
+
+
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dims (a view; the gradient is swapped back)."""
     nd = input._data.ndim
-    if nd == 0:
-        return input
     d0, d1 = _dim(dim0, nd), _dim(dim1, nd)
     dims = list(range(nd))
-    dims[d0], dims[d1] = dims[d1], dims[d0]
-    return _Permute.apply(input, tuple(dims))
+    if nd:
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+    return _Transpose.apply(input, tuple(dims))
 
 
 swapaxes = swapdims = transpose
 
 
 def t(input: Tensor) -> Tensor:
-    if input._data.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
-    return transpose(input, 0, 1) if input._data.ndim == 2 else input
+    """Transpose a matrix; 0-d and 1-D tensors are returned as they are (as a view)."""
+    nd = input._data.ndim
+    if nd > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
+    return _T.apply(input, (1, 0) if nd == 2 else tuple(range(nd)))
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
@@ -155,7 +185,7 @@ class _Expand(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         ctx.src = a.shape
-        return np.broadcast_to(a, shape)
+        return a.view() if a.shape == shape else np.broadcast_to(a, shape)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -173,8 +203,6 @@ def expand(input: Tensor, sizes: Any) -> Tensor:
             "provided must be greater or equal to the number of dimensions in the tensor"
         )
     shape = tuple(src[i - lead] if (s == -1 and i >= lead) else s for i, s in enumerate(sizes))
-    if shape == src:
-        return input
     try:
         np.broadcast_shapes(src, shape)
     except ValueError:
@@ -251,9 +279,10 @@ class _Cat(ArrayFunction):
 
 def cat(tensors: Any, dim: int = 0) -> Tensor:
     """Join tensors along an existing dim (1-D empty tensors are skipped, as in torch)."""
-    tensors = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or list(tensors)[:1]
+    tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    tensors = [t for t in tensors if not (t._data.ndim == 1 and t._data.size == 0)] or tensors[:1]
     from lossgrad.ops._common import promote
 
     _, tensors = promote(*tensors)
@@ -276,8 +305,21 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
 concat = concatenate = cat
 
 
+class _Stack(ArrayFunction):
+    node_name = "StackBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, axis: int, *arrays: np.ndarray) -> np.ndarray:
+        ctx.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return (None, *unbind(g, ctx.axis))
+
+
 def stack(tensors: Any, dim: int = 0) -> Tensor:
-    """Join tensors of equal shape along a new dim."""
+    """Join tensors of equal shape along a new dim; the gradient is unbound along it."""
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -288,9 +330,10 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
                 f"stack expects each tensor to be equal size, but got {list(shape)} at entry 0 "
                 f"and {list(t._data.shape)} at entry {i}"
             )
-    nd = len(shape) + 1
-    d = _dim(dim, nd)
-    return cat([unsqueeze(t, d) for t in tensors], d)
+    from lossgrad.ops._common import promote
+
+    _, tensors = promote(*tensors)
+    return _Stack.apply(_dim(dim, len(shape) + 1), *tensors)
 
 
 class _Narrow(ArrayFunction):
@@ -335,24 +378,45 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     return _Narrow.apply(input, axis, start, int(length))
 
 
+class _Split(ArrayFunction):
+    """Consecutive pieces along one axis, as views; the gradient is their concatenation."""
+
+    node_name = "SplitBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, axis: int, sizes: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+        ctx.axis = axis
+        bounds = np.cumsum(sizes)[:-1]
+        return tuple(np.split(a, bounds, axis=axis))
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Any, ...]:
+        return cat(list(grads), ctx.axis), None, None
+
+
+class _SplitWithSizes(_Split):
+    node_name = "SplitWithSizesBackward0"
+
+
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of ``split_size`` (the last may be smaller) or of the given sizes along ``dim``."""
     axis = _dim(dim, tensor._data.ndim)
     n = tensor._data.shape[axis]
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
-        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+        if step <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = tuple(min(step, n - s) for s in range(0, n, step)) if n else (0,)
+        cls: type[_Split] = _Split
     else:
-        sizes = [int(s) for s in split_size_or_sections]
+        sizes = tuple(int(s) for s in split_size_or_sections)
         if sum(sizes) != n:
             raise RuntimeError(
                 f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
-                f"at dimension {axis}), but got split_sizes={sizes}"
+                f"at dimension {axis}), but got split_sizes={list(sizes)}"
             )
-    out, start = [], 0
-    for s in sizes:
-        out.append(narrow(tensor, axis, start, s))
-        start += s
-    return tuple(out)
+        cls = _SplitWithSizes
+    return cls.apply(tensor, axis, sizes)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
@@ -361,9 +425,25 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(input, step, dim)
 
 
+class _Unbind(ArrayFunction):
+    node_name = "UnbindBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+        ctx.axis = axis
+        moved = np.moveaxis(a, axis, 0)
+        return tuple(moved[i] for i in range(moved.shape[0]))
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> tuple[Any, ...]:
+        return stack(list(grads), ctx.axis), None
+
+
 def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
-    axis = _dim(dim, input._data.ndim)
-    return tuple(squeeze(p, axis) for p in split(input, 1, axis))
+    """The slices along ``dim``, with that dim removed; the gradient is their stack."""
+    if input._data.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    return _Unbind.apply(input, _dim(dim, input._data.ndim))
 
 
 class _Flip(ArrayFunction):

@@ -1,136 +1,254 @@
-"""Optimizer base: param_groups, add_param_group, zero_grad, state_dict / load_state_dict."""
+"""Optimizer base: param_groups, add_param_group, zero_grad, state_dict / load_state_dict.
+
+The bookkeeping follows torch/optim/optimizer.py: the same group defaults, the same packed
+``state_dict`` (parameters replaced by their positions, state tensors shared, not copied), the
+same ``load_state_dict`` checks and casts, the same ``repr``.
+
+>>> import lossgrad as torch
+>>> w = torch.nn.Parameter(torch.ones(2))
+>>> opt = torch.optim.SGD([w], lr=0.1)
+>>> opt.param_groups[0]["lr"], opt.state_dict()["param_groups"][0]["params"]
+(0.1, [0])
+"""
 
 from __future__ import annotations
 
-import copy
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from copy import deepcopy
+from itertools import chain
 from typing import Any
 
-import numpy as np
-
+from lossgrad import _dtype
 from lossgrad._tensor import Tensor
+from lossgrad.autograd.grad_mode import enable_grad
+from lossgrad.nn.modules.module import _typename
+from lossgrad.nn.parameter import zero_grads
 
 
-class _Required:
+class _RequiredParameter:
+    """Singleton marking a hyper-parameter that every param group must set."""
+
     def __repr__(self) -> str:
         return "<required parameter>"
 
 
-required = _Required()
+required = _RequiredParameter()
+
+
+def _scalar_dtype() -> Any:
+    """torch's ``_get_scalar_dtype``: float64 when that is the default dtype, else float32."""
+    return _dtype.float64 if _dtype.get_default_dtype() == _dtype.float64 else _dtype.float32
 
 
 class Optimizer:
-    """Holds parameter groups and per-parameter state; subclasses implement ``step``."""
+    """Holds parameter groups and per-parameter state; subclasses implement ``step``.
+
+    Args:
+        params: an iterable of Tensors, of ``(name, Tensor)`` pairs, or of dicts (param groups,
+            each with a ``"params"`` entry and optional per-group hyper-parameters).
+        defaults: the hyper-parameters a group gets when it does not set them.
+    """
 
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
-        self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or dicts, "
-                f"but got {type(params).__name__}"
+                "but got " + _typename(params)
             )
-        groups = list(params)
-        if not groups:
+        self.state: defaultdict[Tensor, Any] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
             raise ValueError("optimizer got an empty parameter list")
-        if not isinstance(groups[0], dict):
-            groups = [{"params": groups}]
-        for g in groups:
-            self.add_param_group(g)
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.defaults.setdefault("differentiable", False)
+
+    def __repr__(self) -> str:
+        out = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            out += f"\nParameter Group {i}\n"
+            for key in sorted(group.keys()):
+                if key != "params":
+                    out += f"    {key}: {group[key]}\n"
+        return out + ")"
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Append a group; unset hyper-parameters take the optimizer's defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
         params = param_group["params"]
-        param_group["params"] = [params] if isinstance(params, Tensor) else list(params)
-        for p in param_group["params"]:
-            if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
-            if not p.is_leaf:
+        if isinstance(params, Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but the "
+                "ordering of tensors in sets will change between runs. Please use a list instead."
+            )
+        else:
+            param_group["params"] = list(params)
+
+        tensors, names = [], []
+        for param in param_group["params"]:
+            if isinstance(param, tuple):
+                names.append(param[0])
+                tensors.append(param[1])
+            else:
+                tensors.append(param)
+        param_group["params"] = tensors
+        if names:
+            if len(names) != len(tensors):
+                raise ValueError(
+                    "all optimizer params should be with/without names. "
+                    "Some param names are missing"
+                )
+            param_group["param_names"] = names
+
+        for param in tensors:
+            if not isinstance(param, Tensor):
+                raise TypeError(
+                    "optimizer can only optimize Tensors, but one of the params is "
+                    + _typename(param)
+                )
+            if not self.defaults.get("differentiable", None) and not (
+                param.is_leaf or param.retains_grad
+            ):
                 raise ValueError("can't optimize a non-leaf Tensor")
+
         for name, default in self.defaults.items():
             if default is required and name not in param_group:
-                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+                raise ValueError(
+                    "parameter group didn't specify a value of required optimization "
+                    f"parameter {name}"
+                )
             param_group.setdefault(name, default)
-        existing = {id(p) for g in self.param_groups for p in g["params"]}
-        if any(id(p) in existing for p in param_group["params"]):
+
+        if len(tensors) != len(set(tensors)):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; in future, "
+                "this will cause an error; see github.com/pytorch/pytorch/issues/40967 for more "
+                "information",
+                stacklevel=3,
+            )
+        param_set: set[Tensor] = set()
+        for group in self.param_groups:
+            param_set.update(group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                txt = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. "
+                    f"cannot add param group {txt} to the optimizer"
+                )
+        if not param_set.isdisjoint(tensors):
             raise ValueError("some parameters appear in more than one parameter group")
         self.param_groups.append(param_group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                if set_to_none:
-                    p._grad = None
-                else:
-                    p._grad = p._grad.detach() if p._grad.grad_fn is not None else p._grad
-                    p._grad._data[...] = 0
+        """Reset the gradients of all optimized Tensors: to None (default) or to zeros in place."""
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimization step (subclasses implement it)."""
         raise NotImplementedError
 
-    def _closure_loss(self, closure: Callable[[], Any] | None) -> Any:
+    @staticmethod
+    def _closure_loss(closure: Callable[[], Any] | None) -> Any:
+        """Re-evaluate the model with grad enabled, as torch's ``step(closure)`` does."""
         if closure is None:
             return None
-        from lossgrad.autograd.grad_mode import enable_grad
-
         with enable_grad():
             return closure()
 
     def state_dict(self) -> dict[str, Any]:
-        """Packed state: params replaced by their indices, as torch does."""
-        index: dict[int, int] = {}
-        groups = []
-        for g in self.param_groups:
-            packed = {k: v for k, v in g.items() if k != "params"}
-            ids = []
-            for p in g["params"]:
-                index.setdefault(id(p), len(index))
-                ids.append(index[id(p)])
-            packed["params"] = ids
-            groups.append(packed)
-        state = {index[id(p)]: {k: (Tensor._make(v._data.copy()) if isinstance(v, Tensor) else copy.deepcopy(v))
-                                for k, v in s.items()}
-                 for p, s in self.state.items() if id(p) in index}
-        return {"state": state, "param_groups": groups}
+        """``{"state": {index: state}, "param_groups": [group with params as indices]}``.
+
+        Indices count parameters across groups in order; state tensors are shared, not copied.
+        """
+        mapping: dict[int, int] = {}
+        start = 0
+
+        def pack_group(group: dict[str, Any]) -> dict[str, Any]:
+            nonlocal start
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            return packed
+
+        param_groups = [pack_group(g) for g in self.param_groups]
+        packed_state = {
+            (mapping[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()
+        }
+        return {"state": packed_state, "param_groups": param_groups}
+
+    @staticmethod
+    def _cast(param: Tensor, value: Any, key: Any = None) -> Any:
+        """torch's load-time cast: state tensors take the param's float dtype, ``step`` stays."""
+        if isinstance(value, Tensor):
+            if key == "step" or not param.is_floating_point():
+                return value
+            return value.to(dtype=param.dtype)
+        if isinstance(value, dict):
+            return {k: Optimizer._cast(param, v, k) for k, v in value.items()}
+        if isinstance(value, Iterable) and not isinstance(value, str):
+            return type(value)(Optimizer._cast(param, v) for v in value)  # type: ignore[call-arg]
+        return value
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        groups = state_dict["param_groups"]
-        if len(groups) != len(self.param_groups):
+        """Load a ``state_dict()``: groups must match in number and sizes (ValueError otherwise)."""
+        state_dict = state_dict.copy()
+        groups = self.param_groups
+        saved_groups = deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
-        id_map: dict[int, Tensor] = {}
-        for g, saved in zip(self.param_groups, groups):
-            if len(g["params"]) != len(saved["params"]):
-                raise ValueError(
-                    "loaded state dict contains a parameter group that doesn't match the size of "
-                    "optimizer's group"
-                )
-            id_map.update(zip(saved["params"], g["params"]))
-            for k, v in saved.items():
-                if k != "params":
-                    g[k] = v
-        self.state = defaultdict(dict)
-        for k, s in state_dict["state"].items():
-            p = id_map[int(k)]
-            self.state[p] = {
-                name: (Tensor._make(np.array(v._data, dtype=p._data.dtype if name != "step" else v._data.dtype))
-                       if isinstance(v, Tensor) else copy.deepcopy(v))
-                for name, v in s.items()
-            }
+        if any(
+            len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups, strict=True)
+        ):
+            raise ValueError(
+                "loaded state dict contains a parameter group that doesn't match the size of "
+                "optimizer's group"
+            )
+        id_map = dict(
+            zip(
+                chain.from_iterable(g["params"] for g in saved_groups),
+                chain.from_iterable(g["params"] for g in groups),
+                strict=True,
+            )
+        )
+        state: defaultdict[Any, Any] = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                state[id_map[k]] = self._cast(id_map[k], v)
+            else:
+                state[k] = v
 
-    def __repr__(self) -> str:
-        out = type(self).__name__ + " ("
-        for i, g in enumerate(self.param_groups):
-            out += f"\nParameter Group {i}"
-            for k in sorted(g):
-                if k != "params":
-                    out += f"\n    {k}: {g[k]}"
-        return out + "\n)"
+        def update_group(group: dict[str, Any], new_group: dict[str, Any]) -> dict[str, Any]:
+            new_group["params"] = group["params"]
+            if "param_names" in group and "param_names" not in new_group:
+                new_group["param_names"] = group["param_names"]
+            return new_group
+
+        param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups, strict=True)]
+        self.__setstate__({"state": state, "param_groups": param_groups})
 
 
 def params_with_grad(group: dict[str, Any]) -> Iterable[Tensor]:
+    """The group's parameters whose ``.grad`` is set (the others are skipped by ``step``)."""
     for p in group["params"]:
         if p._grad is not None:
             yield p
+
+
+__all__ = ["Optimizer", "required"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from lossgrad._tensor import Tensor
 
 
@@ -34,3 +36,60 @@ def check_tensor(value: Any, name: str) -> Tensor:
     if not isinstance(value, Tensor):
         raise TypeError(f"{name} must be a Tensor, got {type(value).__name__}")
     return value
+
+
+def broadcast_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """torch's ``broadcast_tensors(input, target)``: both expanded (no copy) to the common
+    shape; RuntimeError naming the clashing sizes when they do not broadcast."""
+    sa, sb = input._data.shape, target._data.shape
+    if sa == sb:
+        return input, target
+    from lossgrad.ops._common import broadcast_error
+    from lossgrad.ops.shape import expand
+
+    try:
+        shape = np.broadcast_shapes(sa, sb)
+    except ValueError:
+        raise broadcast_error(sa, sb) from None
+    return expand(input, shape), expand(target, shape)
+
+
+def check_weight_size(weight: Tensor, input: Tensor) -> None:
+    """The functional-only ``weight`` of l1/mse/huber must have exactly ``input.size()``."""
+    if weight.shape != input.shape:
+        raise ValueError(
+            f"Weights and input must have the same size. Got weight of size {weight.size()} "
+            f"and input of size {input.size()}."
+        )
+
+
+def check_float(value: Any, fn: str, name: str, position: int) -> float:
+    """A float argument of a torch kernel: TypeError (torch's wording) unless it is a number."""
+    if isinstance(value, Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{fn}(): argument '{name}' (position {position}) must be float, "
+            f"not {type(value).__name__}"
+        )
+    return float(value)
+
+
+_SCALAR_TYPE_NAMES = {
+    "float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
+    "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool",
+}
+
+
+def scalar_type_name(dt: Any) -> str:
+    """torch's C++ name of a dtype, as kernels print it (``Float``, ``Long``, ``Byte``, ...)."""
+    return _SCALAR_TYPE_NAMES[np.dtype(dt).name]
+
+
+def check_scalar_type(t: Tensor, expected: Any) -> None:
+    """RuntimeError ``expected scalar type Long but found Int`` unless ``t`` has that dtype."""
+    if t._data.dtype != np.dtype(expected):
+        raise RuntimeError(
+            f"expected scalar type {scalar_type_name(expected)} but found "
+            f"{scalar_type_name(t._data.dtype)}"
+        )

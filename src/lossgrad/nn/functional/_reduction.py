@@ -4,6 +4,9 @@ Every loss calls :func:`resolve` first (legacy ``size_average``/``reduce`` with 
 table and warning, the deprecated ``'elementwise_mean'``, ValueError for unknown values), then
 :func:`apply` last. Weighted means, ``'batchmean'`` and CTC's per-length mean are a
 ``denominator``, not special cases inside the losses.
+
+Fused losses (one ``ArrayFunction`` that reduces inside its forward) use the array twins:
+:func:`reduce_array` in the forward and :func:`grad_scale` (its adjoint) in the backward.
 """
 
 from __future__ import annotations
@@ -11,14 +14,32 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from lossgrad._tensor import Tensor
 
 _VALID = ("none", "mean", "sum")
+_LEGACY_WARNING = (
+    "size_average and reduce args will be deprecated, please use reduction='{}' instead."
+)
 
 
-def legacy_get_string(size_average: bool | None, reduce: bool | None, emit_warning: bool = True) -> str:
-    """torch's truth table: each None counts as True; ``reduce=False`` wins."""
-    warning = "size_average and reduce args will be deprecated, please use reduction='{}' instead."
+def legacy_get_string(
+    size_average: bool | None, reduce: bool | None, emit_warning: bool = True
+) -> str:
+    """torch's truth table for the deprecated flags; each None counts as True.
+
+    ======================  ==============  =========
+    size_average            reduce          result
+    ======================  ==============  =========
+    True / None             True / None     ``'mean'``
+    False                   True / None     ``'sum'``
+    any                     False           ``'none'``
+    ======================  ==============  =========
+
+    Emits torch's ``UserWarning`` naming the equivalent ``reduction`` (unless ``emit_warning`` is
+    False).
+    """
     if size_average is None:
         size_average = True
     if reduce is None:
@@ -30,8 +51,16 @@ def legacy_get_string(size_average: bool | None, reduce: bool | None, emit_warni
     else:
         ret = "none"
     if emit_warning:
-        warnings.warn(warning.format(ret), stacklevel=3)
+        warnings.warn(_LEGACY_WARNING.format(ret), stacklevel=3)
     return ret
+
+
+def legacy(reduction: str, size_average: bool | None, reduce: bool | None) -> str:
+    """``reduction``, or the legacy flags' string (with the warning) when either flag is set;
+    for losses whose torch code validates the string later than it reads the flags."""
+    if size_average is not None or reduce is not None:
+        return legacy_get_string(size_average, reduce)
+    return reduction
 
 
 def resolve(
@@ -39,11 +68,20 @@ def resolve(
     size_average: bool | None = None,
     reduce: bool | None = None,
     allowed: tuple[str, ...] = _VALID,
+    *,
+    alias: bool = True,
 ) -> str:
-    """The effective reduction string; legacy flags override ``reduction`` when either is set."""
+    """The effective reduction string.
+
+    Legacy flags, when either is set, override ``reduction`` (which is then not validated, as in
+    torch). ``'elementwise_mean'`` means ``'mean'`` with a deprecation warning when ``alias`` is
+    True; losses whose torch code checks the string itself (``poisson_nll_loss``,
+    ``gaussian_nll_loss``, ``multilabel_soft_margin_loss``, the weighted ``l1``/``mse``/``huber``
+    paths) pass ``alias=False`` and reject it. Anything not in ``allowed`` raises ValueError.
+    """
     if size_average is not None or reduce is not None:
         return legacy_get_string(size_average, reduce)
-    if reduction == "elementwise_mean":
+    if alias and reduction == "elementwise_mean":
         warnings.warn(
             "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
             stacklevel=3,
@@ -56,7 +94,8 @@ def resolve(
 
 def apply(loss: Tensor, reduction: str, denominator: Any = None) -> Tensor:
     """Reduce an unreduced loss: 'none' keeps it, 'sum' adds it up, 'mean' divides the sum by
-    ``denominator`` (a number or 0-d Tensor) or, when None, by the number of elements."""
+    ``denominator`` (a number or 0-d Tensor) or, when None, by the number of elements (NaN for an
+    empty loss, as in torch)."""
     if reduction == "none":
         return loss
     if reduction == "sum":
@@ -64,3 +103,27 @@ def apply(loss: Tensor, reduction: str, denominator: Any = None) -> Tensor:
     if denominator is None:
         return loss.mean()
     return loss.sum() / denominator
+
+
+def reduce_array(loss: np.ndarray, reduction: str) -> np.ndarray:
+    """:func:`apply` for a raw array inside a fused forward (the float dtype is kept; the mean of
+    an empty array is NaN without a NumPy warning)."""
+    if reduction == "none":
+        return loss
+    total = loss.sum(dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(total)
+    if loss.size == 0:
+        return np.asarray(np.nan, loss.dtype)
+    return np.asarray(total / loss.dtype.type(loss.size))
+
+
+def grad_scale(g: Tensor, reduction: str, numel: int) -> Tensor:
+    """The adjoint of :func:`reduce_array`: what multiplies each element's local derivative.
+
+    ``g`` itself for 'none' and 'sum' (a 0-d ``g`` broadcasts), ``g / numel`` for 'mean'.
+    Differentiable, so fused backwards stay twice differentiable.
+    """
+    if reduction != "mean":
+        return g
+    return g / (float(numel) if numel else float("nan"))

@@ -1,7 +1,223 @@
-"""Distances: pairwise_distance, cosine_similarity."""
+"""Distances: pairwise_distance, cosine_similarity.
+
+Both follow torch's epsilon conventions exactly (they differ from each other, and from
+``cosine_embedding_loss``): ``pairwise_distance`` adds ``eps`` to the *difference* before the
+norm, so coincident points have distance ``eps * D**(1/p)`` and a non-zero gradient;
+``cosine_similarity`` divides each input by its own norm clamped at ``eps``, with the clamp
+invisible to autograd (the gradient goes straight through it, as torch's in-place no-grad clamp).
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import numpy as np
+
+from lossgrad import _dtype
 from lossgrad._exports import public_names
+from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.nn.functional import _checks
+from lossgrad.ops._common import broadcast_error, promote, sum_to_shape
+from lossgrad.ops.pointwise import abs as _abs
+from lossgrad.ops.pointwise import add, div, eq, isnan, logical_or, mul, neg, pow, sign, sub, where
+from lossgrad.ops.reduce import norm as _norm
+from lossgrad.ops.reduce import sum as _sum
+from lossgrad.ops.shape import unsqueeze
+
+
+def _np_vector_norm(d: np.ndarray, p: float, axis: int, keepdim: bool) -> np.ndarray:
+    """torch's ``vector_norm`` along one axis of an array (p = 0, ±inf, or any real)."""
+    a = np.abs(d)
+    if p == 2:
+        out = np.sqrt(
+            np.einsum("...i,...i->...", d, d) if axis == d.ndim - 1 else (d * d).sum(axis)
+        )
+        return np.expand_dims(out, axis) if keepdim else out
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if p == 0:
+            out = (a != 0).sum(axis, dtype=d.dtype)
+        elif p == 1:
+            out = a.sum(axis)
+        elif math.isinf(p):
+            out = a.max(axis) if p > 0 else a.min(axis)
+        else:
+            out = np.power(np.power(a, d.dtype.type(p)).sum(axis), d.dtype.type(1.0 / p))
+    return np.expand_dims(out, axis) if keepdim else out
+
+
+def _norm_backward(
+    g: Tensor, d: Tensor, p: float, out: Tensor, axis: int, keepdim: bool
+) -> Tensor | None:
+    """torch's ``norm_backward`` for the vector norm ``out`` of ``d`` along ``axis``, written with
+    differentiable ops so that second derivatives match torch's (masks included)."""
+    if not keepdim and d._data.ndim:
+        g, out = unsqueeze(g, axis), unsqueeze(out, axis)
+    if p == 0:
+        return None
+    if p == 1:
+        return mul(sign(d), g)
+    if p == 2:
+        return mul(g, where(eq(out, 0), 0.0, div(d, out)))
+    a = _abs(d)
+    if math.isinf(p):
+        mask = logical_or(eq(a, out), isnan(a)).to(d.dtype)
+        return mul(sign(d), mul(div(g, _sum(mask, axis, True)), mask))
+    if p < 1:
+        scaled = mul(sign(d), where(eq(d, 0), 0.0, pow(a, p - 1)))
+        return mul(mul(scaled, g), pow(out, 1 - p))
+    scale = where(eq(out, 0), 0.0, div(g, pow(out, p - 1)))
+    scaled = mul(sign(d), pow(a, p - 1)) if p < 2 else mul(d, pow(a, p - 2))
+    return mul(scaled, scale)
+
+
+class _PairwiseDistance(ArrayFunction):
+    """``||x1 - x2 + eps||_p`` over the last dim, fused: one difference, one norm."""
+
+    node_name = "NormBackward1"
+
+    @staticmethod
+    def forward(
+        ctx: Any, x1: np.ndarray, x2: np.ndarray, p: float, eps: float, keepdim: bool
+    ) -> np.ndarray:
+        d = np.subtract(x1, x2)
+        d += d.dtype.type(eps)
+        axis = max(d.ndim - 1, 0)
+        out = np.asarray(_np_vector_norm(d, p, axis, keepdim) if d.ndim else np.abs(d), d.dtype)
+        ctx.save_for_backward(x1, x2, out)
+        ctx.meta = (p, eps, keepdim, axis)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x1, x2, out = ctx.saved_tensors
+        p, eps, keepdim, axis = ctx.meta
+        if p == 2 and not grad_mode.is_grad_enabled():
+            # first order, nothing recorded: torch's p=2 formula directly on the arrays
+            d = np.asarray(np.subtract(x1._data, x2._data))
+            d += d.dtype.type(eps)
+            o, go = out._data, g._data
+            if not keepdim and d.ndim:
+                o, go = np.expand_dims(o, axis), np.expand_dims(go, axis)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d /= o
+            d[np.broadcast_to(o == 0, d.shape)] = 0
+            d *= go
+            gd = Tensor._make(d)
+        else:
+            gd = _norm_backward(g, add(sub(x1, x2), eps), p, out, axis, keepdim)
+        if gd is None:
+            return None, None, None, None, None
+        g1 = sum_to_shape(gd, x1._data.shape) if ctx.needs_input_grad[0] else None
+        g2 = sum_to_shape(neg(gd), x2._data.shape) if ctx.needs_input_grad[1] else None
+        return g1, g2, None, None, None
+
+
+def pairwise_distance(
+    x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False
+) -> Tensor:
+    """p-norm distance between the rows of ``x1`` and ``x2`` (torch's ``F.pairwise_distance``).
+
+    Formula: ``d = ||x1 - x2 + eps||_p`` over the last dimension, i.e.
+    ``(sum_i |x1_i - x2_i + eps|^p)^(1/p)``; ``p=inf`` is the max, ``p=-inf`` the min of the
+    absolute differences and ``p=0`` counts the non-zero ones.
+
+    Gradient: with ``u = x1 - x2 + eps``, ``dd/dx1 = -dd/dx2 = sgn(u) |u|^(p-1) / d^(p-1)``
+    (``u / d`` for p=2); at ``p=inf`` it is shared evenly among the tied largest entries, and it
+    is zero for ``p=0``.
+
+    Args:
+        x1: ``(N, D)`` or ``(D)``; may broadcast against ``x2``.
+        x2: ``(N, D)`` or ``(D)``.
+        p: the norm degree (any real, or ±inf). Default 2.
+        eps: added to the difference (not to the norm). Default 1e-6.
+        keepdim: keep the reduced last dimension. Default False.
+
+    Returns:
+        ``(N)`` (``(N, 1)`` with keepdim), or ``()`` for 1-D inputs.
+
+    Note:
+        Because ``eps`` shifts the difference, ``pairwise_distance(a, a)`` is ``eps * D**(1/p)``
+        and its gradient is defined, as in torch. Integer inputs are promoted to the default
+        float. Second derivatives are supported and follow torch's ``norm_backward``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x1, x2 = torch.tensor([[3., 4.]]), torch.tensor([[0., 0.]])
+        >>> torch.nn.functional.pairwise_distance(x1, x2, eps=0.0)
+        tensor([5.])
+    """
+    _checks.check_tensor(x1, "x1")
+    _checks.check_tensor(x2, "x2")
+    dt, (a, b, _) = promote(x1, x2, float(eps))
+    try:
+        np.broadcast_shapes(a._data.shape, b._data.shape)
+    except ValueError:
+        raise broadcast_error(a._data.shape, b._data.shape) from None
+    return _PairwiseDistance.apply(a, b, float(p), float(eps), bool(keepdim))
+
+
+class _ClampMinStraightThrough(ArrayFunction):
+    """``max(x, eps)`` in value, identity for autograd (torch's clamp under ``no_grad``)."""
+
+    node_name = "CloneBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, eps: float) -> np.ndarray:
+        return np.maximum(a, a.dtype.type(eps))
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return g, None
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (``F.cosine_similarity``).
+
+    Formula: ``sum(x1 / max(||x1||, eps) * x2 / max(||x2||, eps), dim)`` with 2-norms along
+    ``dim``: each input is normalised first, so the result stays in [-1, 1] and the dot product
+    never overflows.
+
+    Gradient: ``x2_hat / c1 - cos * x1 / (c1 ||x1||)`` for ``x1`` (``c1`` the clamped norm,
+    the last term 0 where ``||x1|| = 0``), symmetrically for ``x2``. The clamp is invisible to
+    autograd, exactly as torch's in-place clamp under ``no_grad``.
+
+    Args:
+        x1: any shape ``(*)``, broadcastable with ``x2``.
+        x2: any shape ``(*)``.
+        dim: the dimension of the common shape to reduce. Default 1.
+        eps: the floor of each norm. Default 1e-8.
+
+    Returns:
+        The broadcast shape without ``dim``.
+
+    Note:
+        Integer inputs are promoted when the common dtype is floating; two integer inputs raise
+        RuntimeError, as in torch. A zero vector gives cosine 0 (and a gradient of size
+        ``1/eps``, as in torch). Second derivatives are supported.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x1, x2 = torch.tensor([[1., 0.]]), torch.tensor([[1., 1.]])
+        >>> torch.nn.functional.cosine_similarity(x1, x2)
+        tensor([0.7071])
+    """
+    _checks.check_tensor(x1, "x1")
+    _checks.check_tensor(x2, "x2")
+    dt = _dtype.result_type(x1._data, x2._data)
+    if dt.kind != "f":
+        raise RuntimeError(
+            "expected common dtype to be floating point, yet common dtype is "
+            f"{_checks.scalar_type_name(dt)}"
+        )
+    a = x1 if x1._data.dtype == dt else x1.to(dt)
+    b = x2 if x2._data.dtype == dt else x2.to(dt)
+    a, b = _checks.broadcast_pair(a, b)
+    n1 = _ClampMinStraightThrough.apply(_norm(a, 2, dim, True), eps)
+    n2 = _ClampMinStraightThrough.apply(_norm(b, 2, dim, True), eps)
+    return _sum(mul(div(a, n1), div(b, n2)), dim)
+
 
 __all__ = public_names(globals())

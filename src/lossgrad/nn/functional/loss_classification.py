@@ -1,7 +1,807 @@
-"""Classification losses: nll_loss, cross_entropy, and the focal losses (lossgrad extensions)."""
+"""Classification losses: nll_loss, cross_entropy, and the focal losses (lossgrad extensions).
+
+Class-index targets share one plan (:class:`_Plan`): validation with torch's exception classes,
+the index of each position's target class along the class axis, and each position's weight
+``w[y]`` (0 where the target equals ``ignore_index``). NLL and the fused cross-entropy read the
+plan; the weighted ``'mean'`` is ``sum / plan.denom`` with ``denom = sum of w[y]`` over the
+positions that are not ignored, exactly torch's ``total_weight``.
+
+Each functional follows DESIGN.md §5: resolve the reduction, validate, compute, reduce.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from lossgrad._dtype import from_numpy_dtype
 from lossgrad._exports import public_names
+from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.ops._common import promote
+from lossgrad.ops.activation import log_softmax as _log_softmax
+from lossgrad.ops.activation import logsigmoid
+from lossgrad.ops.activation import softmax as _softmax
+from lossgrad.ops.pointwise import add, div, exp, expm1, mul, neg, pow, sub, where
+from lossgrad.ops.reduce import sum as _sum
+from lossgrad.ops.shape import reshape
+
+# -- shared plan for class-index targets ----------------------------------------------------------
+
+
+def _type_name(dt: np.dtype) -> str:
+    return from_numpy_dtype(dt).name.capitalize()
+
+
+class _Plan:
+    """Where each position's target sits along the class axis, and what it weighs.
+
+    Position arrays (``idx``, ``keep``, ``wt``) have the input's shape with the class axis of
+    size 1 (shape ``(1,)`` for an unbatched input), so they broadcast against the input.
+    """
+
+    __slots__ = ("axis", "n_classes", "idx", "lin", "keep", "wt", "denom", "out_shape")
+
+    def __init__(
+        self, x: np.ndarray, target: np.ndarray, w: np.ndarray | None, ignore_index: int
+    ) -> None:
+        axis = 0 if x.ndim == 1 else 1
+        c = x.shape[axis]
+        t = target.reshape(1) if x.ndim == 1 else target
+        ignored = t == ignore_index
+        bad = ~ignored & ((t < 0) | (t >= c))
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        any_ignored = bool(ignored.any())
+        safe = np.where(ignored, 0, t) if any_ignored else t
+        safe = safe.astype(np.int64, copy=False)
+        if x.ndim > 1:
+            safe = np.expand_dims(safe, 1)
+            ignored = np.expand_dims(ignored, 1)
+        wt = w[safe] if w is not None else np.ones(safe.shape, x.dtype)
+        if any_ignored:
+            wt[ignored] = 0
+        self.axis, self.n_classes, self.idx = axis, c, safe
+        # flat offsets of the targets in a C-contiguous array of x's shape: n C R + y R + r
+        inner = int(np.prod(x.shape[2:], dtype=np.int64))
+        lin = safe * inner
+        if x.ndim > 1:
+            lin += np.arange(x.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - 1)) * (
+                c * inner
+            )
+            lin += np.arange(inner, dtype=np.int64).reshape((1, 1) + x.shape[2:])
+        self.lin = lin
+        self.keep = ~ignored if any_ignored else None
+        self.wt = wt
+        self.denom = float(wt.sum(dtype=x.dtype))
+        self.out_shape = () if x.ndim == 1 else target.shape
+
+    def pick(self, a: np.ndarray) -> np.ndarray:
+        """``a`` at each position's target class (zeros when there are no classes at all)."""
+        if not self.n_classes:
+            return np.zeros(self.idx.shape, a.dtype)
+        return a.reshape(-1)[self.lin]
+
+    def put(self, out: np.ndarray, values: Any) -> None:
+        """Write one value per position at its target class, in place (``out`` C-contiguous)."""
+        if self.n_classes:
+            out.reshape(-1)[self.lin] = values
+
+    def position_scale(self, g: np.ndarray | Tensor, reduction: str) -> Any:
+        """The incoming gradient per position, 0 at ignored positions (never NaN there)."""
+        if isinstance(g, Tensor):
+            g = reshape(g, self.idx.shape) if reduction == "none" else g
+            if reduction == "mean":  # torch: NaN everywhere it is not ignored when denom == 0
+                g = div(g, self.denom) if self.denom else mul(g, float("nan"))
+            if self.keep is None:
+                return g
+            return where(Tensor._make(self.keep), g, 0.0)
+        g = g.reshape(self.idx.shape) if reduction == "none" else g
+        if reduction == "mean":
+            g = g / np.asarray(self.denom if self.denom else np.nan, g.dtype)
+        if self.keep is None:
+            return g
+        return np.where(self.keep, g, np.zeros((), g.dtype))
+
+
+def _check_index_target(input: Tensor, target: Tensor) -> None:
+    """torch's ``nll_loss_nd`` shape and dtype checks, in torch's order."""
+    nd = input.dim()
+    if nd < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {nd})")
+    tshape = tuple(target.shape)
+    if nd != 1 and input.shape[0] != (tshape[0] if tshape else 0):
+        raise ValueError(
+            f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+            f"({tshape[0] if tshape else 0})."
+        )
+    if nd <= 2:
+        if len(tshape) > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if nd == 1 and len(tshape) == 1 and tshape[0] != 1:
+            raise ValueError(
+                f"For 1D input, 1D target must have size 1, but got target size: {tshape[0]}"
+            )
+    elif nd == 4:
+        if len(tshape) != 3:
+            raise RuntimeError(
+                "only batches of spatial targets supported (3D tensors) but got targets of "
+                f"dimension: {len(tshape)}"
+            )
+        if tshape[1:] != tuple(input.shape[2:]):
+            raise RuntimeError(
+                f"size mismatch (got input: {list(input.shape)} , target: {list(tshape)}"
+            )
+    elif tshape[1:] != tuple(input.shape[2:]):
+        expected = [input.shape[0], *input.shape[2:]]
+        raise RuntimeError(f"Expected target size {expected}, got {list(tshape)}")
+    if target._data.dtype not in (np.int64, np.uint8):
+        raise RuntimeError(
+            "expected target dtype to be Long or Byte, but got "
+            f"{_type_name(target._data.dtype)}"
+        )
+
+
+def _check_weight(weight: Tensor | None, input: Tensor, axis: int, prefix: str = "") -> None:
+    if weight is None:
+        return
+    c = input.shape[axis]
+    if weight.dim() != 1 or weight.numel() != c:
+        raise RuntimeError(
+            f"{prefix}weight tensor should be defined either for all {c} classes or no classes "
+            f"but got weight tensor of shape: {list(weight.shape)}"
+        )
+
+
+def _index_plan(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int) -> _Plan:
+    _check_index_target(input, target)
+    axis = 0 if input.dim() == 1 else 1
+    _check_weight(weight, input, axis)
+    x = input._data
+    if x.dtype.kind != "f":
+        raise NotImplementedError(
+            f'"nll_loss_out_frame" not implemented for \'{_type_name(x.dtype)}\''
+        )
+    w = None
+    if weight is not None:
+        if weight.requires_grad and grad_mode.is_grad_enabled():
+            raise RuntimeError(
+                "The function 'nll_loss_forward' is not differentiable with respect to argument "
+                "'weight'. This input cannot have requires_grad True."
+            )
+        w = weight._data
+        if w.dtype != x.dtype:
+            raise RuntimeError(
+                f"expected scalar type {_type_name(x.dtype)} but found {_type_name(w.dtype)}"
+            )
+    return _Plan(x, target._data, w, ignore_index)
+
+
+def _reduce_positions(loss: np.ndarray, plan: _Plan, reduction: str) -> np.ndarray:
+    """Per-position losses (zero where ignored) to torch's output."""
+    if reduction == "none":
+        return loss.reshape(plan.out_shape)
+    total = loss.sum(dtype=loss.dtype)
+    if reduction == "sum":
+        return np.asarray(total)
+    # torch's NLL part is 0/0 when no weight counts, whatever the smoothing term adds
+    return np.asarray(total / np.asarray(plan.denom if plan.denom else np.nan, loss.dtype))
+
+
+# -- index pick / scatter along the class axis (each other's backward) -----------------------------
+
+
+class _ClassPick(ArrayFunction):
+    """``x[..., idx, ...]`` along the class axis: one value per position."""
+
+    node_name = "GatherBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, plan: _Plan) -> np.ndarray:
+        ctx.meta = (x.shape, plan)
+        return plan.pick(x)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        shape, plan = ctx.meta
+        return _ClassScatter.apply(g, shape, plan), None
+
+
+class _ClassScatter(ArrayFunction):
+    """Zeros shaped like ``like`` with one value per position written at its target class.
+
+    ``like`` is a shape, or the input Tensor itself: then the result depends on it with a zero
+    derivative, as torch's ``nll_loss_backward`` does (so a second ``grad`` reaches the input).
+    """
+
+    node_name = "NllLossBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, v: np.ndarray, like: Any, plan: _Plan) -> np.ndarray:
+        shape = like.shape if isinstance(like, np.ndarray) else like
+        ctx.meta = (shape, plan)
+        out = np.zeros(shape, v.dtype)
+        plan.put(out, v)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        shape, plan = ctx.meta
+        zero = Tensor._make(np.zeros(shape, g._data.dtype)) if ctx.needs_input_grad[1] else None
+        return _ClassPick.apply(g, plan), zero, None
+
+
+# -- nll_loss ------------------------------------------------------------------------------------
+
+
+class _NllLoss(ArrayFunction):
+    """Fused pick, weight, mask and reduce; backward scatters ``-w[y]`` times the scale."""
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, plan: _Plan, reduction: str) -> np.ndarray:
+        ctx.save_for_backward(x)
+        ctx.meta = (x.shape, plan, reduction)
+        loss = plan.pick(x) * plan.wt
+        np.negative(loss, out=loss)
+        if plan.keep is not None:
+            loss[~plan.keep] = 0
+        return _reduce_positions(loss, plan, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        shape, plan, reduction = ctx.meta
+        scale = plan.position_scale(g, reduction)
+        (x,) = ctx.saved_tensors
+        v = mul(scale, Tensor._make(-plan.wt))
+        return _ClassScatter.apply(v, x if grad_mode.is_grad_enabled() else shape, plan), None, None
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of class-index targets, given log-probabilities.
+
+    Unreduced: ``l_n = -w[y_n] * x[n, y_n]`` (0 where ``y_n == ignore_index``); ``'mean'`` is
+    ``sum(l_n) / sum(w[y_n])`` over the positions that are not ignored. Gradient:
+    ``dl_n/dx[n, c] = -w[y_n]`` at ``c = y_n`` and 0 elsewhere (divided by the same sum under
+    ``'mean'``).
+
+    Args:
+        input: log-probabilities ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``.
+        target: class indices (int64 or uint8) ``()``, ``(N)`` or ``(N, d1, ..., dK)``, each in
+            ``[0, C)`` or equal to ``ignore_index``.
+        weight: optional rescaling of each class, 1-D of size ``C`` and ``input``'s dtype.
+        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        ignore_index: target value that contributes neither loss nor weight. Default -100.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+
+    Returns:
+        A scalar, or the target's shape for ``reduction='none'`` (a scalar for ``(C)`` input).
+
+    Note:
+        As in torch: every target ignored gives NaN for ``'mean'`` (0/0) and 0 for ``'sum'``;
+        a target outside ``[0, C)`` raises IndexError; target dtypes other than int64/uint8
+        raise RuntimeError. The backward is linear in the incoming gradient and recorded with
+        lossgrad ops, so second derivatives (zero in the input, linear in ``grad_output``) work.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[-1.0, -2.0], [-0.5, -3.0]])
+        >>> torch.nn.functional.nll_loss(x, torch.tensor([0, 1]))
+        tensor(2.)
+    """
+    reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    plan = _index_plan(input, target, weight, ignore_index)
+    return _NllLoss.apply(input, plan, reduction)
+
+
+# -- cross_entropy --------------------------------------------------------------------------------
+
+
+class _CrossEntropy(ArrayFunction):
+    """log-softmax and NLL (with label smoothing) fused over class-index targets.
+
+    With target mass ``q[n, c] = (1 - eps) w[y_n] [c = y_n] + (eps / C) w[c]`` (0 at ignored
+    positions) and ``A_n = sum_c q[n, c]``, the per-position loss is
+    ``A_n * lse_n - sum_c q[n, c] x[n, c]`` and its gradient is ``A_n softmax(x)_n - q_n``.
+
+    Forward: one max, one shifted copy that ``exp`` overwrites in place, one sum. The shifted
+    exponentials are kept: the first-order backward scales them in place into the gradient
+    (one more pass) and writes the ``-q`` entries. Under ``create_graph`` the same gradient is
+    recorded with lossgrad ops (softmax of the saved input), so it can be differentiated again.
+    """
+
+    node_name = "NllLossBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, plan: _Plan, reduction: str, eps: float, w: Any
+    ) -> np.ndarray:
+        ctx.save_for_backward(x)
+        axis = plan.axis
+        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+        s = np.subtract(x, m)
+        st = plan.pick(s)
+        sw = None
+        if eps > 0:
+            sw = _class_dot(s, w, axis)
+        np.exp(s, out=s)
+        se = _class_dot(s, None, axis)
+        with np.errstate(divide="ignore"):
+            lse = np.log(se)
+        loss = lse - st
+        loss *= plan.wt
+        if eps > 0:
+            wsum = x.dtype.type(w.sum() if w is not None else plan.n_classes)
+            smooth = lse * wsum - sw
+            loss *= x.dtype.type(1 - eps)
+            loss += smooth * x.dtype.type(eps / plan.n_classes)
+        if plan.keep is not None:
+            loss[~plan.keep] = 0
+        ctx.meta = (plan, reduction, eps, w)
+        ctx.cache = (s, se)
+        return _reduce_positions(loss, plan, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        plan, reduction, eps, w = ctx.meta
+        (xt,) = ctx.saved_tensors
+        x = xt._data
+        c = plan.n_classes
+        mass = plan.wt * x.dtype.type(1 - eps) if eps > 0 else plan.wt
+        total = mass
+        if eps > 0:
+            wsum = w.sum() if w is not None else c
+            smooth = x.dtype.type(eps / c * wsum)
+            total = mass + (smooth if plan.keep is None else np.where(plan.keep, smooth, 0))
+        if grad_mode.is_grad_enabled():  # create_graph: record the gradient with lossgrad ops
+            scale = plan.position_scale(g, reduction)
+            q = np.zeros(x.shape, x.dtype)
+            plan.put(q, mass)
+            if eps > 0:
+                q += _smooth_mass(plan, w, eps, x)
+            p = _softmax(xt, plan.axis)
+            gx = mul(sub(mul(p, Tensor._make(total)), Tensor._make(q)), scale)
+            return gx, None, None, None, None
+        scale = plan.position_scale(g._data, reduction)
+        cache, ctx.cache = ctx.cache, None
+        if cache is None:  # a retained graph run twice: recompute the exponentials
+            e = np.exp(x - np.max(x, axis=plan.axis, keepdims=True, initial=-np.inf))
+            se = np.sum(e, axis=plan.axis, keepdims=True)
+        else:
+            e, se = cache
+        with np.errstate(divide="ignore", invalid="ignore"):
+            np.multiply(e, (scale * total) / se, out=e)
+            picked = plan.pick(e) - scale * mass
+        plan.put(e, picked)
+        if eps > 0:
+            e -= scale * _smooth_mass(plan, w, eps, x)
+        return Tensor._make(e), None, None, None, None
+
+
+class _CrossEntropySmoothed(_CrossEntropy):
+    """The same function with label smoothing (torch's graph ends in an add there)."""
+
+    node_name = "AddBackward0"
+
+
+def _class_dot(a: np.ndarray, w: np.ndarray | None, axis: int) -> np.ndarray:
+    """``sum_c w[c] a[..., c, ...]`` along the class axis, keeping it (w=None: plain sum).
+
+    For a C-contiguous ``(N, C)`` array this is one matrix-vector product (BLAS reads the
+    array once, several times faster than a NumPy row sum)."""
+    if a.ndim == 2 and axis == 1 and a.flags.c_contiguous and a.shape[1]:
+        return (a @ (w if w is not None else np.ones(a.shape[1], a.dtype)))[:, None]
+    if w is None:
+        return np.sum(a, axis=axis, keepdims=True)
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    return np.sum(a * w.reshape(shape), axis=axis, keepdims=True)
+
+
+def _smooth_mass(plan: _Plan, w: np.ndarray | None, eps: float, x: np.ndarray) -> np.ndarray:
+    """``(eps / C) w[c]`` at every position that is not ignored (broadcastable to ``x``)."""
+    shape = [1] * x.ndim
+    shape[plan.axis] = -1
+    wc = (w if w is not None else np.ones(plan.n_classes, x.dtype)).reshape(shape)
+    out = wc * x.dtype.type(eps / plan.n_classes)
+    if plan.keep is not None:
+        out = np.where(plan.keep, out, np.zeros((), x.dtype))
+    return out
+
+
+def _cross_entropy_probs(
+    input: Tensor, target: Tensor, weight: Tensor | None, reduction: str, eps: float
+) -> tuple[Tensor, float]:
+    """Class-probability targets, composed as torch does: ``-(log_softmax(x) * y' * w)``."""
+    if target._data.dtype.kind != "f":
+        raise RuntimeError(
+            "Expected floating point type for target with class probabilities, got "
+            f"{_type_name(target._data.dtype)}"
+        )
+    _check_logits(input)
+    axis = 0 if input.dim() == 1 else 1
+    _check_weight(weight, input, axis, "cross_entropy: ")
+    c = input.shape[axis]
+    if eps > 0:
+        _check_smoothing(eps)
+    logp = _log_softmax(input, axis)
+    y = add(mul(target, 1 - eps), eps / c) if eps > 0 else target
+    prod = mul(logp, y)
+    if weight is not None:
+        shape = [1] * input.dim()
+        shape[axis] = c
+        prod = mul(prod, reshape(weight, shape))
+    loss = neg(_sum(prod, axis))
+    denom = input.numel() // c if c else 0
+    return loss, float(denom)
+
+
+def _check_logits(input: Tensor) -> None:
+    """log_softmax's checks: a floating input with a class dimension."""
+    dt = input._data.dtype
+    if dt.kind != "f":
+        raise NotImplementedError(
+            f'"log_softmax_lastdim_kernel_impl" not implemented for \'{_type_name(dt)}\''
+        )
+    if input.dim() == 0:
+        raise IndexError("Dimension specified as 1 but tensor has no dimensions")
+
+
+def _check_smoothing(eps: float) -> None:
+    if eps > 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {eps}")
+
+
+def _cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+) -> tuple[Tensor, float]:
+    """The loss and the denominator its ``'mean'`` divides by (torch's dispatch)."""
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    eps = float(label_smoothing)
+    if tuple(input.shape) == tuple(target.shape):
+        if ignore_index >= 0 and target._data.dtype.kind == "f":
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        loss, denom = _cross_entropy_probs(input, target, weight, reduction, eps)
+        if reduction == "none":
+            return loss, denom
+        total = _sum(loss)
+        if reduction == "sum":
+            return total, denom
+        return div(total, denom), denom
+    _check_logits(input)
+    if eps > 0:
+        _check_smoothing(eps)
+    plan = _index_plan(input, target, weight, ignore_index)
+    if eps > 0 and input.dim() == 1 and target.dim() == 1:
+        raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
+    w = weight._data if weight is not None else None
+    fn = _CrossEntropySmoothed if eps > 0 else _CrossEntropy
+    return fn.apply(input, plan, reduction, max(eps, 0.0), w), plan.denom
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    ignore_index: int = -100,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between logits and class-index or class-probability targets.
+
+    Class indices ``y`` (with ``eps = label_smoothing``)::
+
+        l_n = (1 - eps) * w[y_n] * (lse_n - x[n, y_n]) + (eps / C) * sum_c w[c] (lse_n - x[n, c])
+
+    where ``lse_n = log sum_c exp(x[n, c])``; ignored positions give 0 and ``'mean'`` divides by
+    ``sum w[y_n]`` over the positions that are not ignored. Class probabilities ``p``::
+
+        l_n = -sum_c w[c] p'[n, c] log_softmax(x)[n, c],   p' = (1 - eps) p + eps / C
+
+    and ``'mean'`` divides by ``numel / C``. Gradient: ``dl_n/dx[n] = A_n softmax(x[n]) - q_n``
+    with ``q`` the weighted target mass above and ``A_n = sum_c q[n, c]``; for probability
+    targets also ``dl_n/dp[n, c] = -(1 - eps) w[c] log_softmax(x)[n, c]``.
+
+    Args:
+        input: logits ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``.
+        target: class indices (int64/uint8) of shape ``()``, ``(N)`` or ``(N, d1, ..., dK)``;
+            or probabilities (floating) of ``input``'s shape. Same shape selects probabilities.
+        weight: optional per-class weight, 1-D of size ``C``.
+        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        ignore_index: class-index target value to skip. Default -100. Must be negative for
+            probability targets.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``eps`` in [0, 1]. Default 0.0.
+
+    Returns:
+        A scalar, or the per-position loss for ``reduction='none'``.
+
+    Note:
+        torch's edge policies: every target ignored gives NaN for ``'mean'``; ``eps > 1``
+        raises RuntimeError while ``eps < 0`` is treated as 0; a ``-inf`` logit with zero
+        probability gives NaN on the probability path (0 * -inf), as in torch. The class-index
+        path is one fused function (max-shifted log-sum-exp, so shifting every logit by a
+        constant leaves the loss unchanged); second derivatives are supported on both paths.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+        >>> torch.nn.functional.cross_entropy(x, torch.tensor([0, 2]))
+        tensor(0.6691)
+    """
+    reduction = _reduction.resolve(reduction, size_average, reduce)
+    return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)[0]
+
+
+# -- focal losses (lossgrad extensions) -----------------------------------------------------------
+
+
+def focal_loss(
+    input: Tensor,
+    target: Tensor,
+    gamma: float = 0.0,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    ignore_index: int = -100,
+) -> Tensor:
+    """Multi-class focal loss: cross-entropy scaled down where the model is already right.
+
+    A lossgrad extension (torch has none; pytorch/pytorch#35882). With ``ce_n`` the unreduced
+    ``cross_entropy(input, target, weight, ignore_index=ignore_index)``::
+
+        l_n = (1 - exp(-ce_n)) ** gamma * ce_n
+
+    Gradient: ``dl_n/dce_n = u**gamma + gamma * u**(gamma - 1) * (1 - u) * ce_n`` with
+    ``u = 1 - exp(-ce_n)``, chained through cross-entropy's gradient.
+
+    Args:
+        input: logits ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``.
+        target: class indices or class probabilities, exactly as for :func:`cross_entropy`.
+        gamma: focusing parameter, ``>= 0``. Default 0.0 (plain cross-entropy).
+        weight: optional per-class weight, 1-D of size ``C``; it weights ``ce_n`` itself.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        ignore_index: class-index target value to skip. Default -100.
+
+    Returns:
+        A scalar, or the per-position loss for ``reduction='none'``.
+
+    Note:
+        ``'mean'`` divides by cross-entropy's own denominator: the sum of ``w[y_n]`` over the
+        positions that are not ignored (``numel / C`` for probability targets), so
+        ``gamma=0`` equals ``cross_entropy`` exactly, weights and ignored targets included.
+        (The tutorial's ``loss.mean()`` divides by ``N`` instead; both agree without weights
+        and ignored targets.) Positions with ``ce_n == 0`` (ignored, or a certain prediction)
+        give 0 with gradient 0 for ``gamma > 0``, never NaN. Second derivatives are supported.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+        >>> torch.nn.functional.focal_loss(x, torch.tensor([0, 2]), gamma=2.0)
+        tensor(0.2496)
+    """
+    if gamma < 0:
+        raise ValueError(f"gamma must be non-negative, got {gamma}")
+    reduction = _reduction.resolve(reduction)
+    if gamma == 0:
+        return _cross_entropy(input, target, weight, ignore_index, reduction, 0.0)[0]
+    ce, denom = _cross_entropy(input, target, weight, ignore_index, "none", 0.0)
+    nonzero = Tensor._make(ce._data != 0)
+    safe = where(nonzero, ce, 1.0)
+    modulated = mul(pow(neg(expm1(neg(safe))), gamma), safe)
+    loss = where(nonzero, modulated, 0.0)
+    return _reduction.apply(loss, reduction, denominator=denom if reduction == "mean" else None)
+
+
+class _LogOneMinusPt(ArrayFunction):
+    """``log(1 - p_t) = log((1 - y) sigmoid(x) + y sigmoid(-x))`` in log space.
+
+    Forward: ``logaddexp(log1p(-y) + logsigmoid(x), log(y) + logsigmoid(-x))``, finite for any
+    finite logit. Backward (lossgrad ops, so it differentiates again), with ``o`` the output:
+    ``d/dx = (1 - 2y) exp(logsigmoid(x) + logsigmoid(-x) - o)`` and
+    ``d/dy = exp(logsigmoid(-x) - o) - exp(logsigmoid(x) - o)``.
+    """
+
+    node_name = "LogOneMinusPtBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        a, b = _np_logsigmoids(x)
+        out = _np_log_one_minus_pt(a, b, y)
+        ctx.save_for_backward(x, y, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, y, out = ctx.saved_tensors
+        a, b = logsigmoid(x), logsigmoid(neg(x))
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            gx = mul(g, _dlw_dx(a, b, out, y))
+        if ctx.needs_input_grad[1]:
+            gy = mul(g, _dlw_dy(a, b, out))
+        return gx, gy
+
+
+def _np_logsigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``logsigmoid(x)`` and ``logsigmoid(-x)``, sharing ``log1p(exp(-|x|))``."""
+    soft = np.abs(x)
+    np.negative(soft, out=soft)
+    np.exp(soft, out=soft)
+    np.log1p(soft, out=soft)
+    a = np.minimum(x, 0)
+    a -= soft
+    b = np.maximum(x, 0)
+    np.negative(b, out=b)
+    b -= soft
+    return a, b
+
+
+def _np_log_one_minus_pt(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``log((1 - y) e^a + y e^b)``; a select when every target is exactly 0 or 1."""
+    if ((y == 0) | (y == 1)).all():
+        return np.where(y != 0, b, a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.logaddexp(np.log1p(-y) + a, np.log(y) + b)
+    return out.astype(a.dtype, copy=False)
+
+
+def _dlw_dx(a: Any, b: Any, lw: Any, y: Any) -> Any:
+    """d log(1 - p_t)/dx = (1 - 2y) sigmoid(x) sigmoid(-x) / (1 - p_t), in log space (ops)."""
+    return mul(sub(1.0, mul(y, 2.0)), exp(sub(add(a, b), lw)))
+
+
+def _dlw_dy(a: Any, b: Any, lw: Any) -> Any:
+    """d log(1 - p_t)/dy = (sigmoid(-x) - sigmoid(x)) / (1 - p_t), in log space (ops)."""
+    return sub(exp(sub(b, lw)), exp(sub(a, lw)))
+
+
+class _SigmoidFocal(ArrayFunction):
+    """``alpha_t * ce * exp(gamma * log(1 - p_t))`` elementwise, fused.
+
+    The first-order backward reuses the forward's log-sigmoids in NumPy; under ``create_graph``
+    it is recorded with lossgrad ops (``_LogOneMinusPt`` and log-sigmoids of the saved inputs).
+    """
+
+    node_name = "SigmoidFocalLossBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, alpha: float, gamma: float) -> np.ndarray:
+        ctx.save_for_backward(x, y)
+        dt = x.dtype.type
+        a, b = _np_logsigmoids(x)
+        lw = _np_log_one_minus_pt(a, b, y)
+        ce = (1 - y) * x
+        ce -= a
+        mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
+        at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
+        loss = ce * mod
+        if at is not None:
+            loss *= at
+        ctx.meta = (alpha, gamma)
+        ctx.cache = (a, b, lw, ce, mod, at)
+        return loss
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, y = ctx.saved_tensors
+        alpha, gamma = ctx.meta
+        need_x, need_y = ctx.needs_input_grad[:2]
+        if grad_mode.is_grad_enabled():
+            a, b = logsigmoid(x), logsigmoid(neg(x))
+            lw = _LogOneMinusPt.apply(x, y)
+            ce = sub(mul(sub(1.0, y), x), a)
+            mod = exp(mul(lw, float(gamma)))
+            at = add(mul(y, 2 * alpha - 1), 1 - alpha) if alpha >= 0 else None
+            gx = gy = None
+            if need_x:  # at * mod * ((sigmoid(x) - y) + gamma * ce * dlw/dx)
+                inner = add(sub(exp(a), y), mul(mul(ce, gamma), _dlw_dx(a, b, lw, y)))
+                gx = mul(g, mul(mod, inner if at is None else mul(at, inner)))
+            if need_y:  # (2 alpha - 1) ce mod + at * mod * (-x + gamma * ce * dlw/dy)
+                inner = sub(mul(mul(ce, gamma), _dlw_dy(a, b, lw)), x)
+                term = mul(mod, inner if at is None else mul(at, inner))
+                if at is not None:
+                    term = add(term, mul(mul(ce, mod), 2 * alpha - 1))
+                gy = mul(g, term)
+            return gx, gy, None, None
+        a, b, lw, ce, mod, at = ctx.cache
+        xd, yd, gd = x._data, y._data, g._data
+        dt = xd.dtype.type
+        gm = gd * mod if at is None else gd * mod * at
+        gx = gy = None
+        with np.errstate(over="ignore", invalid="ignore"):
+            if need_x:
+                d = np.exp(a + b - lw)
+                d *= 1 - 2 * yd
+                d *= ce * dt(gamma)
+                d += np.exp(a)
+                d -= yd
+                gx = Tensor._make(d * gm)
+            if need_y:
+                d = np.exp(b - lw) - np.exp(a - lw)
+                d *= ce * dt(gamma)
+                d -= xd
+                d *= gm
+                if at is not None:
+                    d += gd * ce * mod * dt(2 * alpha - 1)
+                gy = Tensor._make(d)
+        return gx, gy, None, None
+
+
+def sigmoid_focal_loss(
+    inputs: Tensor,
+    targets: Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2,
+    reduction: str = "none",
+) -> Tensor:
+    """Binary focal loss on logits (RetinaNet), torchvision's definition and defaults.
+
+    A lossgrad extension (torchvision.ops.sigmoid_focal_loss). With ``p = sigmoid(x)``,
+    ``p_t = p y + (1 - p)(1 - y)`` and ``alpha_t = alpha y + (1 - alpha)(1 - y)``::
+
+        l = alpha_t * BCEWithLogits(x, y) * (1 - p_t) ** gamma
+
+    (``alpha_t`` is dropped when ``alpha < 0``). Computed in log space:
+    ``(1 - p_t) ** gamma = exp(gamma * log(1 - p_t))`` with ``log(1 - p_t)`` from log-sigmoids,
+    so it is finite, with finite gradients, for logits of any size (``+-1000`` included).
+    Gradient in ``x``: ``alpha_t (1 - p_t)**gamma [(p - y) + gamma * BCE * d log(1 - p_t)/dx]``
+    with ``d log(1 - p_t)/dx = (1 - 2y) p (1 - p) / (1 - p_t)``.
+
+    Args:
+        inputs: logits of any shape.
+        targets: the same shape, binary labels (or soft labels in ``[0, 1]``).
+        alpha: weight of the positive class in ``(0, 1)``, or negative to disable. Default 0.25.
+        gamma: focusing exponent ``>= 0``. Default 2.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'none'`` (torchvision's).
+
+    Returns:
+        The loss: ``inputs``' shape for ``'none'``, else a scalar.
+
+    Note:
+        Matches torchvision's formula wherever that is finite; unlike a direct
+        ``(1 - p_t) ** gamma`` it has no NaN gradient where ``p_t`` rounds to 1. Gradients flow
+        to the targets too (finite for soft targets). Second derivatives are supported.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([1000.0, -1000.0, 0.0])
+        >>> y = torch.tensor([1.0, 1.0, 0.0])
+        >>> torch.nn.functional.sigmoid_focal_loss(x, y, reduction="sum")
+        tensor(250.1300)
+    """
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(
+            f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: "
+            "'none', 'mean', 'sum'"
+        )
+    if tuple(targets.shape) != tuple(inputs.shape):
+        raise ValueError(
+            f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
+        )
+    _, (x, y) = promote(inputs, targets)
+    return _reduction.apply(_SigmoidFocal.apply(x, y, float(alpha), float(gamma)), reduction)
+
 
 __all__ = public_names(globals())

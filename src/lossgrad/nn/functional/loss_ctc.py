@@ -1,7 +1,476 @@
-"""Connectionist temporal classification: ctc_loss."""
+"""Connectionist temporal classification: ctc_loss.
+
+The kernel follows Graves et al. (2006) and torch's ``LossCTC.cpp``, vectorized over the batch and
+the extended label positions, with a Python loop over time only:
+
+* **forward**: the alpha recursion in log space, one max-shifted log-sum-exp per cell (torch's
+  scheme, so no state underflows that torch keeps). The batch is laid out as one flat row of
+  ``N * (2S + 3)`` cells per time step (two padding cells before each sample), so the three
+  predecessors of every cell are the same row shifted by 0, 1 and 2: each step is a dozen
+  whole-row ufunc calls. Each step also keeps the normalized weights ``w_i = exp(a_i - lse)`` of
+  its three predecessors (the local softmax of the log-sum-exp).
+* **backward**: instead of a second log-space recursion for beta, the posterior
+  ``gamma_t(s) = alpha_t(s) beta_t(s) / (p(l|x) y_t(s))`` is propagated back through those
+  weights, ``gamma_{t-1}(s - i) += w_i(t, s) gamma_t(s)``: three multiply-adds per cell, on
+  probabilities in [0, 1] (no exp, no log, nothing to overflow). The posterior of each class is
+  then a segment sum over the states that carry it, and the gradient is torch's
+  ``exp(log_probs) - posterior``.
+* Large batches are split over a small thread pool (NumPy releases the GIL inside ufuncs).
+
+"Impossible" cells hold a large negative finite number instead of -inf (-1e30 in float32, -1e300
+in float64), so no inf - inf ever makes a NaN inside the recursion; a likelihood below half that
+value is reported as torch's +inf.
+"""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
 from lossgrad._exports import public_names
+from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.ops.pointwise import clamp_min, exp, mul, sub, where
+from lossgrad.ops.reduce import logsumexp
+from lossgrad.ops.shape import cat, reshape, stack
+
+_NEG = {np.dtype(np.float32): -1e30, np.dtype(np.float64): -1e300}
+_PARALLEL_CELLS = 1 << 18  # T * N * (2S + 3) above which the batch is split across threads
+_CPUS = os.cpu_count() or 1
+_pool: ThreadPoolExecutor | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_CPUS, thread_name_prefix="lossgrad-ctc")
+    return _pool
+
+
+class _Lattice:
+    """The extended-label lattice of a contiguous slice of the batch.
+
+    ``labels`` is ``(n, L)`` int64 with the positions past each target length already set to
+    ``blank``; the extended sequence is ``blank, l1, blank, l2, ..., blank`` (``S = 2L + 1``
+    states), stored with two padding cells in front (``W = S + 2`` cells per sample).
+    """
+
+    def __init__(self, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int, C: int) -> None:
+        n, L = labels.shape
+        S = 2 * L + 1
+        W = S + 2
+        self.n, self.W, self.C, self.il, self.tl = n, W, C, il, tl
+        ext = np.full((n, S), blank, np.int64)
+        ext[:, 1::2] = labels
+        valid = np.arange(S) <= 2 * tl[:, None]
+        # gather index into the (T, (n + 1) * C) augmented log-probs; n * C is the sentinel cell
+        idx = np.full((n, W), n * C, np.int64)
+        idx[:, 2:] = np.where(valid, np.arange(n)[:, None] * C + ext, n * C)
+        self.index = idx.ravel()
+        # a label may follow the label two states back when they differ (never for blanks)
+        skip = np.zeros((n, W), bool)
+        skip[:, 5::2] = (ext[:, 3::2] != ext[:, 1:-2:2]) & valid[:, 3::2]
+        self.skip = skip.ravel()[2:]
+        # posterior -> class: blanks are summed per sample; the label states are split into
+        # groups in which no (sample, class) repeats, each group one fancy-index subtraction
+        b, j = np.nonzero(np.arange(L) < tl[:, None])
+        key = b * C + labels[b, j]
+        order = np.argsort(key, kind="stable")
+        first = np.r_[True, key[order][1:] != key[order][:-1]]
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size) - np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
+        cells = b * W + 3 + 2 * j
+        self.groups = [(key[rank == r], cells[rank == r]) for r in range(int(rank.max(initial=-1)) + 1)]
+        self.blank_keys = np.arange(n) * C + blank
+        self.final = np.arange(n) * W + 2 + 2 * tl  # the last blank; the last label is one before
+
+    def forward(self, lp: np.ndarray, keep: bool) -> tuple[np.ndarray, Any]:
+        """Negative log-likelihood per sample and the tape (predecessor weights) for backward."""
+        T, n, C = lp.shape
+        dt = lp.dtype
+        neg = dt.type(_NEG[dt])
+        W, N = self.W, n * self.W
+        aug = np.empty((T, n + 1, C), dt)
+        np.maximum(lp, neg, out=aug[:, :n])
+        aug[:, n] = neg
+        E = np.take(aug.reshape(T, (n + 1) * C), self.index, axis=1)
+        pen = np.where(self.skip, dt.type(0), neg)
+        tape = np.empty((T if keep else 2, 4, N - 2), dt)
+        X = np.full((2, N), neg, dt)
+        X[0].reshape(n, W)[:, 2:4] = E[0].reshape(n, W)[:, 2:4]
+        ends: dict[int, list[int]] = {}
+        for b, t in enumerate(self.il):
+            if t > 0:
+                ends.setdefault(int(t) - 1, []).append(b)
+        last = np.full((2, n), neg, dt)
+        m = np.empty(N - 2, dt)
+        add, sub_, ex, lg, mx = np.add, np.subtract, np.exp, np.log, np.maximum
+        views = [(x[2:], x[1:-1], x[:-2], y[2:]) for x, y in ((X[0], X[1]), (X[1], X[0]))]
+        # tape[k] = exp(a1 - m), exp(a2 - m), exp(a3 + pen - m) and their sum s, per cell
+        # (plain same-shape ufunc calls: broadcasting ones are several times slower here)
+        steps = zip(E[1:, 2:], tape[1:, :3], *tape[1:].transpose(1, 0, 2)) if keep else (
+            (E[k, 2:], tape[k & 1, :3], *tape[k & 1]) for k in range(1, T)
+        )
+        if 0 in ends:
+            self._capture(last, X[0], ends[0])
+        for k, (e, w, w0, w1, w2, s) in enumerate(steps, 1):
+            a1, a2, a3, cur = views[(k - 1) & 1]
+            add(a3, pen, w2)
+            mx(a1, a2, out=m)
+            mx(m, w2, out=m)
+            sub_(a1, m, w0)
+            sub_(a2, m, w1)
+            sub_(w2, m, w2)
+            ex(w, w)
+            add(w0, w1, s)
+            add(s, w2, s)
+            add(m, e, m)
+            lg(s, cur)
+            add(cur, m, cur)
+            if k in ends:  # some samples end here: read their two final states
+                self._capture(last, X[k & 1], ends[k])
+        ll = np.logaddexp(last[0], last[1])
+        possible = (ll > neg / 2) & (self.il > 0)
+        nll = np.where(possible, -ll, np.where((self.il == 0) & (self.tl == 0), -0.0, np.inf))
+        seed = np.exp(last - ll) if keep else None
+        return nll.astype(dt), (tape, seed, possible) if keep else None
+
+    def _capture(self, last: np.ndarray, row: np.ndarray, samples: list[int]) -> None:
+        """Read the last blank and the last label of samples whose input ends at this row."""
+        r = np.asarray(samples)
+        last[0, r] = row[self.final[r]]
+        r = r[self.tl[r] > 0]
+        last[1, r] = row[self.final[r] - 1]
+
+    def _seed(self, row: np.ndarray, samples: list[int], seed: np.ndarray) -> None:
+        """The posterior at each sample's last frame: the two final states, weighted by their
+        share of the likelihood."""
+        r = np.asarray(samples)
+        row[self.final[r]] += seed[0, r]
+        r = r[self.tl[r] > 0]
+        row[self.final[r] - 1] += seed[1, r]
+
+    def backward(self, lp: np.ndarray, tape: Any, gr: np.ndarray, out: np.ndarray, zero_infinity: bool) -> None:
+        """Write torch's gradient ``(exp(lp) - posterior) * gr`` for this slice into ``out``."""
+        tape, seed, possible = tape
+        T, n, C = lp.shape
+        N = n * self.W
+        post = np.zeros((T, N), lp.dtype)
+        starts: dict[int, list[int]] = {}
+        for b in np.flatnonzero(possible):
+            starts.setdefault(int(self.il[b]) - 1, []).append(b)
+        h, u = np.empty(N - 2, lp.dtype), np.empty(N - 2, lp.dtype)
+        mul, add, div = np.multiply, np.add, np.divide
+        cur, prev = post[::-1, 2:], post[-2::-1]
+        rows = zip(range(T - 1, 0, -1), tape[::-1], cur, prev[:, 2:], prev[:, 1:-1], prev[:, :-2])
+        for k, (w0, w1, w2, s), g, p0, p1, p2 in rows:
+            if k in starts:
+                self._seed(post[k], starts[k], seed)
+            # gamma_{k-1}(s - i) += w_i(k, s) / s(k, s) * gamma_k(s); prev is still zero here
+            div(g, s, u)
+            mul(w0, u, p0)
+            mul(w1, u, h)
+            add(p1, h, p1)
+            mul(w2, u, h)
+            add(p2, h, p2)
+        if 0 in starts:
+            self._seed(post[0], starts[0], seed)
+        np.exp(lp, out=out)
+        flat = out.view()
+        flat.shape = (T, n * C)  # a view: raises rather than copy
+        flat[:, self.blank_keys] -= post.reshape(T, n, self.W)[:, :, 2::2].sum(-1)
+        for keys, cells in self.groups:
+            flat[:, keys] -= post[:, cells]
+        out *= gr[:, None]
+        if np.isneginf(lp).any():  # torch: exp(-inf) - exp(-inf + nll + inf) is NaN
+            out[np.isneginf(lp)] = np.nan
+        for b in np.flatnonzero((self.il < T) | ~possible):
+            if possible[b]:
+                out[self.il[b]:, b] = 0
+            elif zero_infinity:
+                out[:, b] = 0
+            else:
+                out[: self.il[b], b] = np.nan
+                out[self.il[b]:, b] = 0
+
+
+def _slices(T: int, N: int, W: int) -> list[slice]:
+    """Contiguous batch slices, one per thread when the lattice is large enough to pay."""
+    workers = min(_CPUS, N)
+    if workers < 2 or T * N * W < _PARALLEL_CELLS:
+        return [slice(0, N)]
+    bounds = np.linspace(0, N, workers + 1).astype(int)
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _map(fn: Any, items: list[Any]) -> list[Any]:
+    if len(items) == 1:
+        return [fn(items[0])]
+    return list(_thread_pool().map(fn, items))
+
+
+class _CtcLoss(ArrayFunction):
+    """Fused CTC negative log-likelihood per sample, shape (N,)."""
+
+    node_name = "CtcLossBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, lp: np.ndarray, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int, zero_infinity: bool) -> np.ndarray:
+        T, N, C = lp.shape
+        keep = bool(ctx.needs_input_grad[0])
+        parts = _slices(T, N, 2 * labels.shape[1] + 3)
+        lattices = [_Lattice(labels[p], il[p], tl[p], blank, C) for p in parts]
+        results = _map(lambda i: lattices[i].forward(lp[:, parts[i]], keep), list(range(len(parts))))
+        nll = np.concatenate([r[0] for r in results]) if len(parts) > 1 else results[0][0]
+        ctx.lattices, ctx.parts = lattices, parts
+        ctx.meta = (labels, il, tl, blank, zero_infinity)
+        if keep:  # the tapes are saved as constants: freed after backward, like torch's buffers
+            ctx.save_for_backward(lp, *(w for r in results for w in r[1]))
+        return nll
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        lp_t, *saved = ctx.saved_tensors
+        lp = lp_t._data
+        out = np.empty_like(lp)
+        gr = g._data.astype(lp.dtype, copy=False)
+        parts, lattices, zero_infinity = ctx.parts, ctx.lattices, ctx.meta[4]
+        tapes = [tuple(t._data for t in saved[3 * i: 3 * i + 3]) for i in range(len(parts))]
+        _map(lambda i: lattices[i].backward(lp[:, parts[i]], tapes[i], gr[parts[i]], out[:, parts[i]], zero_infinity), list(range(len(parts))))
+        if not grad_mode.is_grad_enabled():
+            return Tensor._make(out), None, None, None, None, None
+        return _differentiable_grad(lp_t, g, out, ctx.meta), None, None, None, None, None
+
+
+class _WithValue(ArrayFunction):
+    """``value`` as the forward result, gradient passed straight to ``x``: the exact first-order
+    values of the fused kernel on top of the derivatives of the composite graph."""
+
+    node_name = "CtcLossBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return value
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return g, None
+
+
+def _log_likelihood(lp: Tensor, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int) -> Tensor:
+    """log p(l|x) per sample as a recorded graph of lossgrad ops (the alpha recursion, vectorized
+    over batch and states, with logsumexp over the three predecessors at each time step)."""
+    T, N, C = lp._data.shape
+    dt = lp._data.dtype
+    neg = _NEG[dt]
+    L = labels.shape[1]
+    S = 2 * L + 1
+    ext = np.full((N, S), blank, np.int64)
+    ext[:, 1::2] = labels
+    valid = np.arange(S) <= 2 * tl[:, None]
+    index = np.broadcast_to((np.arange(N)[:, None] * C + ext).reshape(1, -1), (T, N * S))
+    E = reshape(lp.reshape(T, N * C).gather(1, Tensor._make(np.ascontiguousarray(index))), (T, N, S))
+    E = where(Tensor._make(np.broadcast_to(valid, (T, N, S))), clamp_min(E, neg), neg)
+    skip = np.zeros((N, S), bool)
+    skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
+    pen = Tensor._make(np.where(skip, 0.0, neg).astype(dt))
+    pad1, pad2 = Tensor._make(np.full((N, 1), neg, dt)), Tensor._make(np.full((N, 2), neg, dt))
+    start = np.zeros((N, S), bool)
+    start[:, :2] = True
+    alpha = where(Tensor._make(start), E[0], neg)
+    for t in range(1, T):
+        a2 = cat([pad1, alpha[:, :-1]], 1)
+        a3 = cat([pad2, alpha[:, :-2]], 1) + pen
+        new = logsumexp(stack([alpha, a2, a3]), 0) + E[t]
+        active = il > t
+        alpha = new if active.all() else where(Tensor._make(active[:, None]), new, alpha)
+    rows = np.arange(N)
+    ends = stack([alpha[rows, 2 * tl], where(Tensor._make(tl > 0), alpha[rows, np.maximum(2 * tl - 1, 0)], neg)])
+    return logsumexp(ends, 0)
+
+
+def _differentiable_grad(lp: Tensor, g: Tensor, value: np.ndarray, meta: tuple[Any, ...]) -> Tensor:
+    """The gradient ``g * (exp(lp) - posterior)`` as a graph: the posterior is the gradient of
+    the composite log-likelihood, taken with ``create_graph=True``."""
+    from lossgrad.autograd import grad
+
+    labels, il, tl, blank, _ = meta
+    T = lp._data.shape[0]
+    keep = (np.arange(T)[:, None] < il) & (il > 0)
+    ll = _log_likelihood(lp, labels, il, tl, blank)
+    keep &= ll._data > _NEG[lp._data.dtype] / 2
+    (post,) = grad(ll, lp, g, create_graph=True)
+    graph = mul(sub(mul(exp(lp), reshape(g, (1, -1, 1))), post), Tensor._make(keep[:, :, None].astype(value.dtype)))
+    return _WithValue.apply(graph, value)
+
+
+def _lengths(value: Any, name: str, n: int, tensors: bool) -> np.ndarray:
+    """Lengths given as a Tensor (any integral dtype) or a sequence of ints, as int64 (n,)."""
+    if tensors:
+        arr = value._data
+        if arr.dtype.kind not in "iu":
+            raise RuntimeError(f"{name} must be integral")
+    else:
+        if not all(isinstance(v, (int, np.integer)) or (isinstance(v, Tensor) and v._data.dtype.kind in "iu" and v._data.size == 1) for v in value):
+            raise TypeError(f"ctc_loss(): {name} must be a tuple of ints or a Tensor, got {value!r}")
+        arr = np.asarray([int(v) for v in value], np.int64)
+    arr = arr.astype(np.int64).reshape(-1)
+    if arr.size != n:
+        raise RuntimeError(f"{name} must be of size batch_size")
+    return arr
+
+
+def _padded_labels(targets: np.ndarray, tl: np.ndarray, N: int, C: int, blank: int) -> np.ndarray:
+    """Targets (padded (N, S) or concatenated 1-D) as an (N, max(tl)) int64 array, blank past
+    each length; validates sizes and values with torch's messages."""
+    for name, arr in (("target_lengths", tl),):
+        if (arr < 0).any():
+            raise RuntimeError(
+                f"Expected {name} to have value at least 0, but got value {arr.min()} "
+                "(while checking arguments for ctc_loss_allocate_outputs)"
+            )
+    L = int(tl.max()) if N else 0
+    j = np.arange(L)
+    inside = j < tl[:, None]
+    if targets.ndim == 1:
+        total = int(tl.sum())
+        if targets.shape[0] != total:
+            raise RuntimeError(
+                f"Expected tensor to have size {total} at dimension 0, but got size {targets.shape[0]} "
+                "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
+            )
+        offsets = np.cumsum(tl) - tl
+        labels = np.where(inside, targets.astype(np.int64)[np.minimum(offsets[:, None] + j, max(total - 1, 0))] if total else 0, blank)
+    else:
+        if targets.shape[0] != N:
+            raise RuntimeError(
+                f"Expected tensor to have size {N} at dimension 0, but got size {targets.shape[0]} "
+                "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
+            )
+        if targets.shape[1] < L:
+            raise RuntimeError(
+                f"Expected tensor to have size at least {L} at dimension 1, but got size "
+                f"{targets.shape[1]} for argument #2 'targets' (while checking arguments for "
+                "ctc_loss_allocate_outputs)"
+            )
+        labels = np.where(inside, targets[:, :L].astype(np.int64), blank)
+    bad = (labels < 0) | (labels >= C)
+    if bad.any():
+        raise IndexError(f"Target {labels[bad][0]} is out of bounds.")
+    return labels
+
+
+def ctc_loss(
+    log_probs: Tensor,
+    targets: Tensor,
+    input_lengths: Any,
+    target_lengths: Any,
+    blank: int = 0,
+    reduction: str = "mean",
+    zero_infinity: bool = False,
+) -> Tensor:
+    """Connectionist temporal classification loss (Graves et al., 2006).
+
+    Unreduced: ``l_n = -log sum_{pi in B^-1(y_n)} prod_t p_t(pi_t)``, the negative log of the
+    total probability of every alignment ``pi`` of length ``input_lengths[n]`` that collapses
+    (merge repeats, drop blanks) to the target ``y_n``.
+
+    Gradient (torch's form): ``d l_n / d log_probs[t, n, c] = exp(log_probs[t, n, c]) -
+    gamma_n(t, c)``, where ``gamma`` is the posterior probability that an alignment emits class
+    ``c`` at time ``t``, and 0 for ``t >= input_lengths[n]``. The true gradient is ``-gamma``;
+    the two agree after a ``log_softmax`` backward (the ``exp`` term sums to one over classes),
+    which is how CTC is used.
+
+    Args:
+        log_probs: ``(T, N, C)`` or unbatched ``(T, C)`` log-probabilities (from
+            ``log_softmax``), float32 or float64.
+        targets: padded ``(N, S)`` or concatenated 1-D of length ``sum(target_lengths)``; any
+            integer dtype (int32 and int64 alike). Class indices, ``blank`` excluded.
+        input_lengths: ``(N)`` Tensor or a tuple/list of ints, each ``<= T``.
+        target_lengths: ``(N)`` Tensor or a tuple/list of ints (the same kind as
+            ``input_lengths``).
+        blank: the blank label. Default 0.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides each loss by its
+            target length (at least 1), then averages over the batch. Default ``'mean'``.
+        zero_infinity: replace infinite losses (impossible alignments) and their gradients by 0.
+
+    Returns:
+        The loss: a scalar, or ``(N)`` (``()`` unbatched) for ``reduction='none'``.
+
+    Note:
+        As in torch: a target that no alignment of the given input length can produce (too
+        long, or repeated labels without room for a blank between them) gives ``+inf`` and a
+        NaN gradient, or 0 and a zero gradient with ``zero_infinity=True``; ``-inf`` entries of
+        ``log_probs`` get a NaN gradient; an empty input and target give 0. Unlike torch (which
+        reads out of bounds), a target outside ``[0, C)`` raises IndexError.
+        Second derivatives, which torch does not implement, are supported: when the gradient
+        is taken with ``create_graph=True`` its value still comes from the fused kernel, and
+        its graph is the derivative of torch's first-derivative form ``exp(lp) - gamma``
+        (the posterior recomputed as the gradient of a composite log-space alpha recursion).
+        Through a ``log_softmax`` this is the exact Hessian of the loss.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> lp = torch.tensor([[0.5, 0.5], [0.5, 0.5]]).log().unsqueeze(1)
+        >>> torch.nn.functional.ctc_loss(lp, torch.tensor([[1]]), [2], [1], reduction='sum')
+        tensor(0.2877)
+    """
+    reduction = _reduction.resolve(reduction)
+    _checks.check_tensor(log_probs, "log_probs")
+    tensors = isinstance(input_lengths, Tensor)
+    if not isinstance(targets, Tensor) or tensors != isinstance(target_lengths, Tensor) or (
+        not tensors and not (isinstance(input_lengths, (list, tuple)) and isinstance(target_lengths, (list, tuple)))
+    ):
+        raise TypeError(
+            "ctc_loss() received an invalid combination of arguments - got "
+            f"({', '.join(type(a).__name__ for a in (log_probs, targets, input_lengths, target_lengths))})"
+            ", but expected (Tensor log_probs, Tensor targets, tuple of ints input_lengths, tuple of "
+            "ints target_lengths) or (Tensor, Tensor, Tensor input_lengths, Tensor target_lengths)"
+        )
+    dt = log_probs._data.dtype
+    if dt not in _NEG:
+        raise NotImplementedError(
+            f'"ctc_loss_cpu" not implemented for \'{_checks.scalar_type_name(dt)}\''
+        )
+    batched = log_probs.dim() == 3
+    lp = log_probs if batched else log_probs.unsqueeze(1)
+    if lp.dim() != 3:
+        raise RuntimeError(
+            f"Expected 3-dimensional tensor, but got {lp.dim()}-dimensional tensor for argument #1 "
+            "'log_probs' (while checking arguments for ctc_loss_allocate_outputs)"
+        )
+    if lp._data.size == 0:
+        raise RuntimeError("log_probs tensor must not be empty")
+    T, N, C = lp._data.shape
+    if not 0 <= blank < C:
+        raise RuntimeError("blank must be in label range")
+    il = _lengths(input_lengths, "input_lengths", N, tensors)
+    tl = _lengths(target_lengths, "target_lengths", N, tensors)
+    if not 1 <= targets.dim() <= 2:
+        raise RuntimeError(
+            f"Expected 1 to 2 dimensions, but got {targets.dim()}-dimensional tensor for argument "
+            "#2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
+        )
+    labels = _padded_labels(targets._data, tl, N, C, blank)
+    for bound, word in ((il < 0, "least 0"), (il > T, f"most {T}")):
+        if bound.any():
+            raise RuntimeError(
+                f"Expected input_lengths to have value at {word}, but got value {il[bound][0]} "
+                "(while checking arguments for ctc_loss_allocate_outputs)"
+            )
+    loss = _CtcLoss.apply(lp, labels, il, tl, blank, bool(zero_infinity))
+    if zero_infinity:
+        loss = where(loss == float("inf"), 0.0, loss)
+    if reduction == "mean":
+        return _reduction.apply(loss / Tensor._make(np.maximum(tl, 1).astype(dt)), "mean")
+    if reduction == "sum":
+        return _reduction.apply(loss, "sum")
+    return loss if batched else loss.squeeze(0)
+
 
 __all__ = public_names(globals())

@@ -1,6 +1,14 @@
-"""Regression losses: mse_loss (more arrive with the regression-loss family).
+"""Regression losses: l1_loss, mse_loss, smooth_l1_loss, huber_loss.
 
 Each functional follows DESIGN.md §5: resolve the reduction, validate, compute, reduce.
+
+mse, smooth_l1 and huber are functions of the difference ``d = input - target`` only, and run as
+one fused pair of ops, the way torch's kernels do: a forward (:class:`_DiffLoss`) that reads each
+input once and reduces inside, and a backward op (:class:`_DiffLossGrad`) that writes the input
+gradient in one pass. The backward op's own backward is written with lossgrad ops, so second
+(and higher) derivatives work and follow torch's double-backward formulas, kinks included.
+l1 is fused the same way (torch composes ``abs(input - target)``; the gradient ``sgn(d)`` is 0 at
+``d = 0`` in both).
 """
 
 from __future__ import annotations
@@ -13,44 +21,261 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.ops._common import promote, sum_to_shape
-from lossgrad.ops.pointwise import mul, sub
+from lossgrad.nn.functional._checks import scalar_type_name as _tn
+from lossgrad.ops._common import promote
+from lossgrad.ops.pointwise import abs as _abs
+from lossgrad.ops.pointwise import lt, mul, neg, sub
 
 
-class _MseLoss(ArrayFunction):
-    """Fused squared error with the reduction inside: one pass forward, one pass backward."""
+class _DiffLoss(ArrayFunction):
+    """Base of the fused losses ``l = f(input - target)``; subclasses give ``value`` (f) and
+    ``slope`` (f') on arrays, ``curvature`` (f'') on Tensors, and their gradient op ``grad``."""
 
-    node_name = "MseLossBackward0"
+    grad: type[_DiffLossGrad]
 
     @staticmethod
-    def forward(ctx: Any, input: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
+    def value(d: np.ndarray, p: float) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def slope(d: np.ndarray, p: float) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def curvature(d: Tensor, p: float) -> Tensor | float:
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(
+        ctx: Any, input: np.ndarray, target: np.ndarray, reduction: str, p: float
+    ) -> np.ndarray:
         ctx.save_for_backward(input, target)
-        ctx.reduction = reduction
-        d = input - target
-        np.multiply(d, d, out=d)
-        if reduction == "none":
-            return d
-        total = np.asarray(d.sum(dtype=d.dtype))
-        if reduction == "sum":
-            return total
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(total / np.asarray(d.size, d.dtype), d.dtype)
+        ctx.reduction, ctx.p = reduction, p
+        return _reduction.reduce_array(
+            ctx._forward_cls.value(np.asarray(input - target), p), reduction
+        )
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         input, target = ctx.saved_tensors
-        d = sub(input, target)
-        n = d._data.size
-        if ctx.reduction == "mean":
-            scale = mul(g, 2.0 / n if n else float("nan"))
-        elif ctx.reduction == "sum":
-            scale = mul(g, 2.0)
-        else:
-            scale = mul(g, 2.0)
-        gd = mul(d, scale)
-        gi = sum_to_shape(gd, input._data.shape) if ctx.needs_input_grad[0] else None
-        gt = sum_to_shape(mul(gd, -1.0), target._data.shape) if ctx.needs_input_grad[1] else None
-        return gi, gt, None
+        gi = ctx._forward_cls.grad.apply(g, input, target, ctx.reduction, ctx.p)
+        return (
+            (gi if ctx.needs_input_grad[0] else None),
+            (neg(gi) if ctx.needs_input_grad[1] else None),
+            None,
+            None,
+        )
+
+
+class _DiffLossGrad(ArrayFunction):
+    """``dL/dinput = scale(g) * f'(input - target)`` in one pass; differentiable again."""
+
+    loss: type[_DiffLoss]
+
+    @staticmethod
+    def forward(
+        ctx: Any, g: np.ndarray, input: np.ndarray, target: np.ndarray, reduction: str, p: float
+    ) -> np.ndarray:
+        ctx.save_for_backward(g, input, target)
+        ctx.reduction, ctx.p = reduction, p
+        out = ctx._forward_cls.loss.slope(np.asarray(input - target), p)
+        if reduction == "mean":
+            g = g / g.dtype.type(out.size) if out.size else g
+        return np.multiply(out, g, out=out)
+
+    @staticmethod
+    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
+        g, input, target = ctx.saved_tensors
+        cls, reduction, p = ctx._forward_cls, ctx.reduction, ctx.p
+        n = input._data.size
+        gg_g = gi = gt = None
+        if ctx.needs_input_grad[0]:  # the gradient is linear in g: d/dg = reduce(gg * f'(d))
+            gg_g = _reduction.apply(cls.apply(gg, input, target, "none", p), reduction)
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            h = mul(
+                mul(gg, _reduction.grad_scale(g, reduction, n)),
+                cls.loss.curvature(sub(input, target), p),
+            )
+            gi = h if ctx.needs_input_grad[1] else None
+            gt = neg(h) if ctx.needs_input_grad[2] else None
+        return gg_g, gi, gt, None, None
+
+
+class _L1Loss(_DiffLoss):
+    """``|d|``; slope ``sgn(d)`` (0 at 0, as torch's ``abs``)."""
+
+    node_name = "L1LossBackward0"
+
+    @staticmethod
+    def value(d: np.ndarray, p: float) -> np.ndarray:
+        return np.abs(d, out=d)
+
+    @staticmethod
+    def slope(d: np.ndarray, p: float) -> np.ndarray:
+        return np.sign(d, out=np.empty_like(d))  # not in place: NumPy's in-place sign is slow
+
+    @staticmethod
+    def curvature(d: Tensor, p: float) -> float:
+        return 0.0
+
+
+class _L1LossGrad(_DiffLossGrad):
+    node_name = "L1LossBackwardBackward0"
+    loss = _L1Loss
+
+
+class _MseLoss(_DiffLoss):
+    """``d^2``."""
+
+    node_name = "MseLossBackward0"
+
+    @staticmethod
+    def value(d: np.ndarray, p: float) -> np.ndarray:
+        return np.multiply(d, d, out=d)
+
+    @staticmethod
+    def slope(d: np.ndarray, p: float) -> np.ndarray:
+        return np.add(d, d, out=d)
+
+    @staticmethod
+    def curvature(d: Tensor, p: float) -> float:
+        return 2.0
+
+
+class _MseLossGrad(_DiffLossGrad):
+    node_name = "MseLossBackwardBackward0"
+    loss = _MseLoss
+
+
+class _SmoothL1Loss(_DiffLoss):
+    """``0.5 d^2 / beta`` if ``|d| < beta`` else ``|d| - 0.5 beta``."""
+
+    node_name = "SmoothL1LossBackward0"
+
+    @staticmethod
+    def value(d: np.ndarray, beta: float) -> np.ndarray:
+        # branch-free: with q = min(|d|, beta), 0.5 q^2 / beta + (|d| - q)
+        z = np.abs(d, out=d)
+        q = np.clip(z, 0, z.dtype.type(beta))
+        z -= q
+        q *= q
+        q *= z.dtype.type(0.5 / beta)
+        return np.add(z, q, out=z)
+
+    @staticmethod
+    def slope(d: np.ndarray, beta: float) -> np.ndarray:
+        b = d.dtype.type(beta)
+        return np.clip(np.divide(d, b, out=d), -1, 1, out=d)
+
+    @staticmethod
+    def curvature(d: Tensor, beta: float) -> Tensor:
+        return lt(_abs(d), beta).to(d.dtype) / beta
+
+
+class _SmoothL1LossGrad(_DiffLossGrad):
+    node_name = "SmoothL1LossBackwardBackward0"
+    loss = _SmoothL1Loss
+
+
+class _HuberLoss(_DiffLoss):
+    """``0.5 d^2`` if ``|d| < delta`` else ``delta (|d| - 0.5 delta)``."""
+
+    node_name = "HuberLossBackward0"
+
+    @staticmethod
+    def value(d: np.ndarray, delta: float) -> np.ndarray:
+        # branch-free (DESIGN §5): with q = min(|d|, delta), 0.5 q^2 + delta (|d| - q)
+        z = np.abs(d, out=d)
+        q = np.clip(z, 0, z.dtype.type(delta))
+        z -= q
+        z *= z.dtype.type(delta)
+        q *= q
+        q *= z.dtype.type(0.5)
+        return np.add(z, q, out=z)
+
+    @staticmethod
+    def slope(d: np.ndarray, delta: float) -> np.ndarray:
+        return np.clip(d, -delta, delta, out=d)
+
+    @staticmethod
+    def curvature(d: Tensor, delta: float) -> Tensor:
+        return lt(_abs(d), delta).to(d.dtype)
+
+
+class _HuberLossGrad(_DiffLossGrad):
+    node_name = "HuberLossBackwardBackward0"
+    loss = _HuberLoss
+
+
+_L1Loss.grad, _MseLoss.grad = _L1LossGrad, _MseLossGrad
+_SmoothL1Loss.grad, _HuberLoss.grad = _SmoothL1LossGrad, _HuberLossGrad
+
+
+def _fused(
+    cls: type[_DiffLoss], name: str, input: Tensor, target: Tensor, reduction: str, p: float
+) -> Tensor:
+    """Promote, broadcast (torch's ``broadcast_tensors``) and run a fused difference loss."""
+    _, (x, y) = promote(input, target)
+    x, y = _checks.broadcast_pair(x, y)
+    if x._data.dtype.kind != "f":
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_tn(x._data.dtype)}'")
+    return cls.apply(x, y, reduction, p)
+
+
+def _weighted(loss: Tensor, weight: Tensor, reduction: str, weighted_mean: bool) -> Tensor:
+    """torch's functional-only ``weight`` path of l1/mse/huber; the reduction is checked here, as
+    in torch (so ``'elementwise_mean'`` is rejected)."""
+    reduction = _reduction.resolve(reduction, alias=False)
+    loss = loss * weight
+    if reduction == "mean" and weighted_mean:
+        return _reduction.apply(loss, reduction, denominator=weight.sum())
+    return _reduction.apply(loss, reduction)
+
+
+def l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """Mean absolute error.
+
+    Unreduced: ``l_n = |x_n - y_n|``; gradient ``dl/dx = sgn(x - y)`` (0 where ``x == y``) and
+    ``-sgn(x - y)`` for the target.
+
+    Args:
+        input: any shape ``(*)``.
+        target: the same shape (broadcastable, with torch's warning).
+        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        weight: functional-only elementwise weights of exactly ``input.size()`` (ValueError
+            otherwise); ``'mean'`` is then ``sum(w * l) / sum(w)``.
+
+    Returns:
+        The loss: a scalar, or the broadcast shape for ``reduction='none'``.
+
+    Note:
+        One fused pass forward and one backward (torch composes ``abs(input - target)`` and a
+        reduction; the values, dtypes and the subgradient 0 at ``d = 0`` are the same, only
+        ``grad_fn`` is named ``L1LossBackward0``). The second derivative is 0.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.l1_loss(torch.tensor([1., -2.]), torch.tensor([0., 0.]))
+        tensor(1.5000)
+    """
+    _checks.warn_if_broadcast(input, target)
+    reduction = _reduction.legacy(reduction, size_average, reduce)
+    if promote(input, target)[0].kind != "f":  # integer tensors: torch's composite and its errors
+        x, y = _checks.broadcast_pair(input, target)
+        return _reduction.apply(_abs(sub(x, y)), _reduction.resolve(reduction))
+    if weight is not None:
+        _checks.check_weight_size(weight, input)
+        loss = _fused(_L1Loss, "l1", input, target, "none", 0.0)
+        return _weighted(loss, weight, reduction, weighted_mean=True)
+    return _fused(_L1Loss, "l1", input, target, _reduction.resolve(reduction), 0.0)
 
 
 def mse_loss(
@@ -64,45 +289,136 @@ def mse_loss(
     """Mean squared error.
 
     Unreduced: ``l_n = (x_n - y_n)^2``; gradient ``dl/dx = 2 (x - y)`` (and ``-2 (x - y)`` for
-    the target, which is differentiable too).
+    the target, which is differentiable too); second derivative ``2``.
 
     Args:
         input: any shape ``(*)``.
         target: the same shape (broadcastable, with torch's warning).
         size_average, reduce: deprecated legacy flags (override ``reduction``).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
-        weight: functional-only elementwise weights of exactly ``input.size()``; ``'mean'`` is then
-            ``sum(w * l) / sum(w)``.
+        weight: functional-only elementwise weights of exactly ``input.size()`` (ValueError
+            otherwise); ``'mean'`` is then ``sum(w * l) / sum(w)``.
 
     Returns:
-        The loss: a scalar, or ``(*)`` for ``reduction='none'``.
+        The loss: a scalar, or the broadcast shape for ``reduction='none'``.
 
     Note:
-        Empty input gives NaN for ``'mean'``, as in torch. Second derivatives are supported.
+        Empty input gives NaN for ``'mean'``, as in torch. A float input with an integer target is
+        promoted; two integer tensors raise NotImplementedError, as in torch. One fused pass
+        forward and one backward; second derivatives are supported.
 
     Example:
         >>> import lossgrad as torch
         >>> torch.nn.functional.mse_loss(torch.tensor([1., 2.]), torch.tensor([0., 0.]))
         tensor(2.5000)
     """
-    reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.warn_if_broadcast(input, target)
-    _, (x, y) = promote(input, target)
-    x = x if isinstance(x, Tensor) else Tensor._make(x)
-    y = y if isinstance(y, Tensor) else Tensor._make(y)
-    if x._data.dtype.kind != "f":
-        raise NotImplementedError(f'"mse_cpu" not implemented for \'{x.dtype.name.capitalize()}\'')
+    reduction = _reduction.legacy(reduction, size_average, reduce)
     if weight is not None:
-        if weight.shape != input.shape:
-            raise ValueError(
-                f"Weights must have the same shape as input. Got weight of shape {tuple(weight.shape)} "
-                f"and input of shape {tuple(input.shape)}"
-            )
-        loss = _MseLoss.apply(x, y, "none") * weight
-        return _reduction.apply(loss, reduction, denominator=weight.sum() if reduction == "mean" else None)
-    if x._data.shape != y._data.shape:
-        shape = np.broadcast_shapes(x._data.shape, y._data.shape)
-        x, y = x.expand(shape), y.expand(shape)
-    return _MseLoss.apply(x, y, reduction)
+        x, y = _checks.broadcast_pair(input, target)
+        _checks.check_weight_size(weight, input)
+        return _weighted(sub(x, y) ** 2, weight, reduction, weighted_mean=True)
+    return _fused(_MseLoss, "mse", input, target, _reduction.resolve(reduction), 0.0)
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Tensor,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    beta: float = 1.0,
+) -> Tensor:
+    """Smooth L1 loss: quadratic near zero, linear beyond ``beta``.
+
+    Unreduced, with ``d = x - y``: ``l = 0.5 d^2 / beta`` if ``|d| < beta`` else
+    ``|d| - 0.5 beta``. Gradient ``dl/dx = clamp(d / beta, -1, 1)`` (``-`` that for the target);
+    second derivative ``1/beta`` where ``|d| < beta``, else 0.
+
+    Args:
+        input: any shape ``(*)``.
+        target: the same shape (broadcastable, with torch's warning).
+        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        beta: where the loss turns from quadratic to linear; ``>= 0``. Default 1.0.
+
+    Returns:
+        The loss: a scalar, or the broadcast shape for ``reduction='none'``.
+
+    Note:
+        As in torch: ``beta == 0`` is exactly :func:`l1_loss`; ``beta < 0`` raises RuntimeError;
+        at ``|d| == beta`` the linear branch is taken. Equals ``huber_loss(delta=beta) / beta``.
+        Second derivatives are supported.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.smooth_l1_loss(torch.tensor([0.5, 3.]), torch.tensor([0., 0.]))
+        tensor(1.3125)
+    """
+    _checks.warn_if_broadcast(input, target)
+    reduction = _reduction.legacy(reduction, size_average, reduce)
+    beta = _checks.check_float(beta, "smooth_l1_loss", "beta", 4)
+    if beta == 0.0:
+        return l1_loss(*_checks.broadcast_pair(input, target), reduction=reduction)
+    reduction = _reduction.resolve(reduction)
+    if beta < 0:
+        raise RuntimeError(
+            f"smooth_l1_loss does not support negative values for beta, got beta={beta}."
+        )
+    return _fused(_SmoothL1Loss, "smooth_l1", input, target, reduction, beta)
+
+
+def huber_loss(
+    input: Tensor,
+    target: Tensor,
+    reduction: str = "mean",
+    delta: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
+    """Huber loss: quadratic near zero, linear with slope ``delta`` beyond it.
+
+    Unreduced, with ``d = x - y``: ``l = 0.5 d^2`` if ``|d| < delta`` else
+    ``delta (|d| - 0.5 delta)``. Gradient ``dl/dx = clamp(d, -delta, delta)`` (``-`` that for the
+    target); second derivative 1 where ``|d| < delta``, else 0.
+
+    Args:
+        input: any shape ``(*)``.
+        target: the same shape (broadcastable, with torch's warning).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``. (No legacy flags.)
+        delta: the threshold, ``> 0``. Default 1.0.
+        weight: functional-only elementwise weights of exactly ``input.size()`` (ValueError
+            otherwise). Unlike l1/mse, ``'mean'`` then stays ``mean(w * l)`` (÷ numel), as in torch.
+
+    Returns:
+        The loss: a scalar, or the broadcast shape for ``reduction='none'``.
+
+    Note:
+        ``delta <= 0`` raises RuntimeError and a non-number ``delta`` TypeError, as in torch.
+        Second derivatives are supported.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.huber_loss(torch.tensor([0.5, 3.]), torch.tensor([0., 0.]))
+        tensor(1.3125)
+    """
+    _checks.warn_if_broadcast(input, target)
+    delta = _checks.check_float(delta, "huber_loss", "delta", 4)
+    if delta <= 0:
+        raise RuntimeError(
+            f"huber_loss does not support non-positive values for delta, got delta={delta}."
+        )
+    if input._data.dtype.kind == "f" and target._data.dtype != input._data.dtype:
+        target = target.to(input.dtype)  # torch's huber keeps the input's dtype
+    elif input._data.dtype.kind != "f" and target._data.dtype.kind == "f":
+        raise RuntimeError(
+            f"result type {_tn(target._data.dtype)} can't be cast to the desired "
+            f"output type {_tn(input._data.dtype)}"
+        )
+    if weight is None:
+        return _fused(_HuberLoss, "huber", input, target, _reduction.resolve(reduction), delta)
+    _checks.check_weight_size(weight, input)
+    loss = _fused(_HuberLoss, "huber", input, target, "none", delta)
+    return _weighted(loss, weight, reduction, weighted_mean=False)
+
 
 __all__ = public_names(globals())

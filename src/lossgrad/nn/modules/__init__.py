@@ -1,15 +1,37 @@
-"""nn modules: the Module base, layers, activations, containers, losses."""
+"""nn modules: the Module base, layers, activations, containers, losses, distances."""
 
-from lossgrad.nn.modules.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
-from lossgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from lossgrad.nn.modules import distance as _distance
+from lossgrad.nn.modules import loss as _loss
+from lossgrad.nn.modules.activation import (
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from lossgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
-from lossgrad.nn.modules import loss as _loss
 from lossgrad.nn.modules.loss import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 
 __all__ = [
-    "Flatten", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "Module", "ModuleDict",
-    "ModuleList", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh",
-] + list(_loss.__all__) + list(_distance.__all__)
+    "Flatten",
+    "Identity",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "Module",
+    "ModuleDict",
+    "ModuleList",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+    *_loss.__all__,
+    *_distance.__all__,
+]

@@ -1,4 +1,13 @@
-"""Activation modules: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Softplus."""
+"""Activation modules: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Softplus.
+
+Each stores its options and calls the functional, with torch's ``extra_repr``.
+
+>>> import lossgrad as torch
+>>> torch.nn.LeakyReLU(0.5)(torch.tensor([-1.0, 2.0])).tolist()
+[-0.5, 2.0]
+>>> torch.nn.Softplus(beta=2)
+Softplus(beta=2, threshold=20.0)
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,9 @@ from lossgrad.nn.modules.module import Module
 
 
 class ReLU(Module):
-    """max(x, 0)."""
+    """``max(x, 0)``."""
+
+    __constants__ = ["inplace"]
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -22,7 +33,9 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x if x > 0 else negative_slope * x."""
+    """``x`` if ``x > 0`` else ``negative_slope * x``."""
+
+    __constants__ = ["inplace", "negative_slope"]
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
@@ -37,19 +50,23 @@ class LeakyReLU(Module):
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x))."""
+    """``1 / (1 + exp(-x))``."""
 
     def forward(self, input: Tensor) -> Tensor:
         return F.sigmoid(input)
 
 
 class Tanh(Module):
+    """``tanh(x)``."""
+
     def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 
 
 class Softmax(Module):
-    """Softmax along ``dim``."""
+    """``exp(x) / sum(exp(x))`` along ``dim`` (torch's deprecation warning when ``dim`` is None)."""
+
+    __constants__ = ["dim"]
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
@@ -63,7 +80,9 @@ class Softmax(Module):
 
 
 class LogSoftmax(Module):
-    """log(softmax(x)) along ``dim``, computed stably."""
+    """``x - logsumexp(x)`` along ``dim`` (torch's deprecation warning when ``dim`` is None)."""
+
+    __constants__ = ["dim"]
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
@@ -77,7 +96,9 @@ class LogSoftmax(Module):
 
 
 class Softplus(Module):
-    """log(1 + exp(beta x)) / beta, linear above ``threshold``."""
+    """``log(1 + exp(beta x)) / beta``, and ``x`` where ``beta x > threshold``."""
+
+    __constants__ = ["beta", "threshold"]
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()

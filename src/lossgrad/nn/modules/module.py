@@ -1,24 +1,92 @@
 """Module: the base of layers and losses (torch.nn.Module's API).
 
 Assigning a Parameter, a Module or a Buffer as an attribute registers it, so ``parameters()``,
-``state_dict()``, ``zero_grad()`` and ``to()`` find it; ``__call__`` runs forward hooks around
-``forward``; ``repr`` prints the tree like torch.
+``state_dict()``, ``zero_grad()`` and ``to()`` find it; ``__call__`` runs forward pre-hooks and
+forward hooks around ``forward``; ``repr`` prints the tree like torch. The registration rules,
+iteration orders, error classes and messages follow torch/nn/modules/module.py.
+
+>>> import lossgrad.nn as nn
+>>> net = nn.Sequential(nn.Linear(3, 2), nn.ReLU())
+>>> [name for name, _ in net.named_parameters()]
+['0.weight', '0.bias']
+>>> net
+Sequential(
+  (0): Linear(in_features=3, out_features=2, bias=True)
+  (1): ReLU()
+)
 """
 
 from __future__ import annotations
 
+import itertools
+import warnings
+import weakref
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from lossgrad._tensor import Tensor
-from lossgrad.autograd.function import _HookHandle
 from lossgrad.autograd.grad_mode import no_grad
-from lossgrad.nn.parameter import Buffer, Parameter
+from lossgrad.nn.parameter import Buffer, Parameter, zero_grads
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+def _typename(obj: Any) -> str:
+    """torch.typename: ``torch.FloatTensor`` for tensors, else the qualified class name."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = type(obj).__module__ or ""
+    qualname = type(obj).__qualname__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns; prints like torch when nothing is missing."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
+
+
+class RemovableHandle:
+    """Handle returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks_dict: dict[int, Any], *, extra_dict: Any = None) -> None:
+        self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        extras = (
+            extra_dict
+            if isinstance(extra_dict, list)
+            else [extra_dict]
+            if extra_dict is not None
+            else []
+        )
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extras)
+
+    def remove(self) -> None:
+        for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
+            store = ref()
+            if store is not None and self.id in store:
+                del store[self.id]
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.remove()
+
+
+class _HookDict(OrderedDict):
+    """An OrderedDict that can be weak-referenced (RemovableHandle holds weak references)."""
 
 
 def _addindent(s: str, n: int) -> str:
@@ -28,74 +96,105 @@ def _addindent(s: str, n: int) -> str:
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
 
 
+def _forward_unimplemented(self: Module, *input: Any) -> None:
+    raise NotImplementedError(
+        f'Module [{type(self).__name__}] is missing the required "forward" function'
+    )
+
+
 class Module:
-    """Base class for all neural network modules."""
+    """Base class for all neural network modules.
+
+    Subclasses call ``super().__init__()`` first, assign layers and parameters as attributes and
+    define ``forward``; calling the module runs the hooks and ``forward``.
+    """
 
     training: bool
     dump_patches = False
+    _version = 1
+    call_super_init = False
+    forward: Callable[..., Any] = _forward_unimplemented
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if args or kwargs:
-            raise TypeError(f"{type(self).__name__}.__init__() got unexpected arguments")
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                f"'{next(iter(kwargs))}'"
+            )
+        if args:
+            raise TypeError(
+                f"{type(self).__name__}.__init__() takes 1 positional argument but "
+                f"{len(args) + 1} were given"
+            )
         d = self.__dict__
         d["training"] = True
-        d["_parameters"] = OrderedDict()
-        d["_buffers"] = OrderedDict()
+        d["_parameters"] = {}
+        d["_buffers"] = {}
         d["_non_persistent_buffers_set"] = set()
-        d["_modules"] = OrderedDict()
-        d["_forward_hooks"] = OrderedDict()
-        d["_forward_pre_hooks"] = OrderedDict()
-
-    forward: Callable[..., Any]
+        d["_forward_hooks"] = _HookDict()
+        d["_forward_hooks_with_kwargs"] = _HookDict()
+        d["_forward_hooks_always_called"] = _HookDict()
+        d["_forward_pre_hooks"] = _HookDict()
+        d["_forward_pre_hooks_with_kwargs"] = _HookDict()
+        d["_modules"] = {}
 
     # -- registration -------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
+
+        def remove_from(*stores: Any) -> None:
+            for store in stores:
+                if name in store:
+                    if isinstance(store, dict):
+                        del store[name]
+                    else:
+                        store.discard(name)
+
         params = d.get("_parameters")
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._remove_from(name)
+            remove_from(d, self._buffers, self._modules, self._non_persistent_buffers_set)
             self.register_parameter(name, value)
-        elif params is not None and name in params:
-            if value is not None and not isinstance(value, Parameter):
-                raise TypeError(
-                    f"cannot assign '{type(value).__module__}.{type(value).__name__}' as parameter "
-                    f"'{name}' (torch.nn.Parameter or None expected)"
-                )
-            self.register_parameter(name, value)
-        elif isinstance(value, Module):
-            if d.get("_modules") is None:
-                raise AttributeError("cannot assign module before Module.__init__() call")
-            self._remove_from(name)
-            d["_modules"][name] = value
-        elif d.get("_modules") is not None and name in d["_modules"]:
+            return
+        if params is not None and name in params:
             if value is not None:
                 raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                    f"cannot assign '{_typename(value)}' as parameter '{name}' "
+                    "(torch.nn.Parameter or None expected)"
+                )
+            self.register_parameter(name, value)
+            return
+        modules = d.get("_modules")
+        if isinstance(value, Module):
+            if modules is None:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            remove_from(d, self._parameters, self._buffers, self._non_persistent_buffers_set)
+            modules[name] = value
+            return
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{_typename(value)}' as child module '{name}' "
                     "(torch.nn.Module or None expected)"
                 )
-            d["_modules"][name] = value
-        elif isinstance(value, Buffer):
-            self._remove_from(name)
-            self.register_buffer(name, Tensor._make(value._data), persistent=value.persistent)
-        elif d.get("_buffers") is not None and name in d["_buffers"]:
+            modules[name] = value
+            return
+        buffers = d.get("_buffers")
+        if isinstance(value, Buffer) or (buffers is not None and name in buffers):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                    "(torch.Tensor or None expected)"
+                    f"cannot assign '{_typename(value)}' as buffer '{name}' "
+                    "(torch.nn.Buffer, torch.Tensor or None expected)"
                 )
-            d["_buffers"][name] = value
-        else:
-            object.__setattr__(self, name, value)
-
-    def _remove_from(self, name: str) -> None:
-        d = self.__dict__
-        for key in ("_parameters", "_buffers", "_modules"):
-            if name in d.get(key, {}):
-                del d[key][name]
-        d.pop(name, None)
-        d["_non_persistent_buffers_set"].discard(name)
+            if isinstance(value, Buffer):
+                persistent = value.persistent
+                value = Tensor._make(value._data, value._requires_grad)
+            else:
+                persistent = name not in self._non_persistent_buffers_set
+            self.register_buffer(name, value, persistent)
+            return
+        object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
         d = self.__dict__
@@ -106,45 +205,66 @@ class Module:
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
-        d = self.__dict__
-        for key in ("_parameters", "_buffers", "_modules"):
-            if name in d[key]:
-                del d[key][name]
-                d["_non_persistent_buffers_set"].discard(name)
-                return
-        object.__delattr__(self, name)
+        if name in self._parameters:
+            del self._parameters[name]
+        elif name in self._buffers:
+            del self._buffers[name]
+            self._non_persistent_buffers_set.discard(name)
+        elif name in self._modules:
+            del self._modules[name]
+        else:
+            object.__delattr__(self, name)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
+        keys = (
+            set(object.__dir__(self))
+            | set(self._parameters)
+            | set(self._buffers)
+            | set(self._modules)
+        )
+        return sorted(k for k in keys if not k[0].isdigit())
+
+    @staticmethod
+    def _check_name(kind: str, name: Any) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string. Got {_typename(name)}")
+        if "." in name:
+            raise KeyError(
+                f'{kind} name can\'t contain "."' + (f", got: {name}" if kind == "module" else "")
+            )
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or ``None``, a placeholder skipped by ``parameters()``)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
-        if not isinstance(name, str):
-            raise TypeError(f"parameter name should be a string. Got {type(name).__name__}")
-        if "." in name:
-            raise KeyError('parameter name can\'t contain "."')
-        if name == "":
-            raise KeyError('parameter name can\'t be empty string ""')
+        self._check_name("parameter", name)
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
-                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                f"cannot assign '{_typename(param)}' object to parameter '{name}' "
                 "(torch.nn.Parameter or None required)"
+            )
+        if param is not None and param.grad_fn is not None:
+            raise ValueError(
+                f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters must be "
+                f"created explicitly. To express '{name}' as a function of another Tensor, compute "
+                "the value in the forward() method."
             )
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a buffer: state saved in ``state_dict`` (unless not persistent) but not trained."""
         if "_buffers" not in self.__dict__:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
-        if "." in name:
-            raise KeyError('buffer name can\'t contain "."')
+        self._check_name("buffer", name)
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
-                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                 "(torch Tensor or None required)"
             )
         self._buffers[name] = tensor
@@ -154,91 +274,131 @@ class Module:
             self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module, reachable as the attribute ``name``."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        if "." in name:
-            raise KeyError(f'module name can\'t contain ".", got: {name}')
+            raise TypeError(f"{_typename(module)} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {_typename(name)}")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        self._check_name("module", name)
         self._modules[name] = module
 
-    register_module = add_module
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Alias for ``add_module``."""
+        self.add_module(name, module)
 
     def get_submodule(self, target: str) -> Module:
-        mod: Module = self
+        """The submodule at the dotted path ``target`` (``""`` is ``self``)."""
         if target == "":
-            return mod
+            return self
+        mod: Any = self
         for item in target.split("."):
-            if item not in mod._modules:
-                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}`")
-            mod = mod._modules[item]  # type: ignore[assignment]
+            if not hasattr(mod, item):
+                raise AttributeError(mod._get_name() + " has no attribute `" + item + "`")
+            mod = getattr(mod, item)
+            if not isinstance(mod, Module):
+                raise AttributeError("`" + item + "` is not an nn.Module")
         return mod
 
     def get_parameter(self, target: str) -> Parameter:
-        mod_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(mod_path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
-        return mod._parameters[name]  # type: ignore[return-value]
+        """The parameter at the dotted path ``target``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
+        param = getattr(mod, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError("`" + name + "` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if not hasattr(mod, name):
+            raise AttributeError(mod._get_name() + " has no attribute `" + name + "`")
+        if name not in mod._buffers:
+            raise AttributeError("`" + name + "` is not a buffer")
+        return getattr(mod, name)
 
     # -- iteration ----------------------------------------------------------------------------
-    def named_modules(self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+    def named_modules(
+        self, memo: set[Module] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` for this module and every descendant, depth first, each once."""
         if memo is None:
             memo = set()
-        if id(self) in memo and remove_duplicate:
+        if self in memo:
             return
         if remove_duplicate:
-            memo.add(id(self))
+            memo.add(self)
         yield prefix, self
-        for name, m in self._modules.items():
-            if m is None:
-                continue
-            yield from m.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(
+                    memo, prefix + ("." if prefix else "") + name, remove_duplicate
+                )
 
-    def modules(self) -> Iterator[Module]:
-        for _, m in self.named_modules():
-            yield m
+    def modules(self, remove_duplicate: bool = True) -> Iterator[Module]:
+        for _, module in self.named_modules(remove_duplicate=remove_duplicate):
+            yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        seen: set[int] = set()
-        for name, m in self._modules.items():
-            if m is not None and id(m) not in seen:
-                seen.add(id(m))
-                yield name, m
+        memo: set[Module] = set()
+        for name, module in self._modules.items():
+            if module is not None and module not in memo:
+                memo.add(module)
+                yield name, module
 
     def children(self) -> Iterator[Module]:
-        for _, m in self.named_children():
-            yield m
+        for _, module in self.named_children():
+            yield module
 
-    def _named_members(self, key: str, prefix: str, recurse: bool, remove_duplicate: bool = True) -> Iterator[tuple[str, Any]]:
-        seen: set[int] = set()
-        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
-        for mod_prefix, mod in mods:
-            for name, v in getattr(mod, key).items():
-                if v is None or (remove_duplicate and id(v) in seen):
+    def _named_members(
+        self, key: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
+        memo: set[Tensor] = set()
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
+        for module_prefix, module in modules:
+            for name, value in module.__dict__[key].items():
+                if value is None or value in memo:
                     continue
-                seen.add(id(v))
-                yield mod_prefix + ("." if mod_prefix else "") + name, v
+                if remove_duplicate:
+                    memo.add(value)
+                yield module_prefix + ("." if module_prefix else "") + name, value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` in registration order, each shared parameter once."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
-        for _, b in self.named_buffers(recurse=recurse):
-            yield b
+        for _, buf in self.named_buffers(recurse=recurse):
+            yield buf
 
     # -- mode, grads, conversion --------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Set ``training`` on this module and every descendant."""
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
-        for m in self.children():
-            m.train(mode)
+        for module in self.children():
+            module.train(mode)
         return self
 
     def eval(self) -> Module:
@@ -250,27 +410,19 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p._grad is None:
-                continue
-            if set_to_none:
-                p._grad = None
-            else:
-                if p._grad.grad_fn is not None:
-                    p._grad = p._grad.detach()
-                else:
-                    p._grad.requires_grad_(False)
-                p._grad._data[...] = 0
+        """Reset every parameter's ``.grad``: to ``None`` (default) or to zeros in place."""
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
-        for m in self.children():
-            m.apply(fn)
+        """Call ``fn`` on every descendant (children first), then on ``self``."""
+        for module in self.children():
+            module.apply(fn)
         fn(self)
         return self
 
     def _apply(self, fn: Callable[[np.ndarray], np.ndarray]) -> Module:
-        for m in self.children():
-            m._apply(fn)
+        for module in self.children():
+            module._apply(fn)
         for store in (self._parameters, self._buffers):
             for t in store.values():
                 if t is not None:
@@ -280,10 +432,11 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
+        """``to(dtype)``, ``to(tensor)``, ``to('cpu')``: casts floating parameters and buffers."""
         from lossgrad import _dtype
 
         target = kwargs.get("dtype")
-        for a in args:
+        for a in (*args, kwargs.get("tensor")):
             if isinstance(a, (_dtype.dtype, np.dtype)):
                 target = a
             elif isinstance(a, Tensor):
@@ -292,17 +445,23 @@ class Module:
             return self
         dt = _dtype.to_numpy_dtype(target)
         if dt.kind != "f":
-            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={target}")
+            raise TypeError(
+                "nn.Module.to only accepts floating point or complex dtypes, but got desired "
+                f"dtype={target}"
+            )
+        return self._apply(lambda a: a.astype(dt) if a.dtype.kind == "f" else a)
+
+    def _cast_floats(self, dt: Any) -> Module:
         return self._apply(lambda a: a.astype(dt) if a.dtype.kind == "f" else a)
 
     def float(self) -> Module:
-        return self._apply(lambda a: a.astype(np.float32) if a.dtype.kind == "f" else a)
+        return self._cast_floats(np.float32)
 
     def double(self) -> Module:
-        return self._apply(lambda a: a.astype(np.float64) if a.dtype.kind == "f" else a)
+        return self._cast_floats(np.float64)
 
     def half(self) -> Module:
-        return self._apply(lambda a: a.astype(np.float16) if a.dtype.kind == "f" else a)
+        return self._cast_floats(np.float16)
 
     def cpu(self) -> Module:
         return self
@@ -311,82 +470,254 @@ class Module:
         raise RuntimeError("lossgrad runs on the CPU (NumPy); there is no CUDA device")
 
     # -- state --------------------------------------------------------------------------------
-    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Tensor]:
-        dest: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-        for name, p in self._parameters.items():
-            if p is not None:
-                dest[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers_set:
-                dest[prefix + name] = b if keep_vars else b.detach()
-        for name, m in self._modules.items():
-            if m is not None:
-                m.state_dict(destination=dest, prefix=prefix + name + ".", keep_vars=keep_vars)
-        return dest
+    def _save_to_state_dict(
+        self, destination: dict[str, Tensor], prefix: str, keep_vars: bool
+    ) -> None:
+        for name, param in self._parameters.items():
+            if param is not None:
+                destination[prefix + name] = param if keep_vars else param.detach()
+        for name, buf in self._buffers.items():
+            if buf is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = buf if keep_vars else buf.detach()
 
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        for k, v in state_dict.items():
-            if k not in own:
-                continue
-            arr = v._data if isinstance(v, Tensor) else np.asarray(v)
-            if arr.shape != own[k]._data.shape:
-                errors.append(
-                    f'\tsize mismatch for {k}: copying a param with shape {tuple(arr.shape)} from '
-                    f"checkpoint, the shape in current model is {tuple(own[k]._data.shape)}."
+    def state_dict(
+        self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False
+    ) -> Any:
+        """Parameters and persistent buffers by dotted name (detached unless ``keep_vars``).
+
+        Positional ``(destination, prefix, keep_vars)`` still work, with torch's FutureWarning.
+        """
+        if args:
+            warnings.warn(
+                "Positional args are being deprecated, use kwargs instead. Refer to "
+                "https://pytorch.org/docs/main/generated/torch.nn.Module.html"
+                "#torch.nn.Module.state_dict for details.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            destination = args[0] if destination is None else destination
+            prefix = args[1] if len(args) > 1 and prefix == "" else prefix
+            keep_vars = args[2] if len(args) > 2 and keep_vars is False else keep_vars
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = {"version": self._version}
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(
+                    destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
                 )
+        return destination
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        assign: bool,
+        missing: list[str],
+        unexpected: list[str],
+        errors: list[str],
+    ) -> None:
+        persistent = {
+            k: v for k, v in self._buffers.items() if k not in self._non_persistent_buffers_set
+        }
+        local_state = {
+            k: v
+            for k, v in itertools.chain(self._parameters.items(), persistent.items())
+            if v is not None
+        }
+        for name, param in local_state.items():
+            key = prefix + name
+            if key not in state_dict:
+                missing.append(key)
+                continue
+            value = state_dict[key]
+            if not isinstance(value, Tensor):
+                errors.append(
+                    f'While copying the parameter named "{key}", expected torch.Tensor or '
+                    f"Tensor-like object from checkpoint but received {type(value)}"
+                )
+                continue
+            if param.dim() == 0 and value.shape == (1,):
+                value = value[0]
+            if value.shape != param.shape:
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {value.shape} from "
+                    f"checkpoint, the shape in current model is {param.shape}."
+                )
+                continue
+            with no_grad():
+                if assign:
+                    if isinstance(param, Parameter) and not isinstance(value, Parameter):
+                        value = Parameter(value, requires_grad=param.requires_grad)
+                    elif isinstance(param, Parameter):
+                        value.requires_grad_(param.requires_grad)
+                    setattr(self, name, value)
+                else:
+                    param.copy_(value)
+        for key in state_dict:
+            if key.startswith(prefix):
+                parts = key[len(prefix) :].split(".", 1)
+                if (
+                    (parts[0] not in self._modules)
+                    if len(parts) > 1
+                    else (parts[0] not in local_state)
+                ):
+                    unexpected.append(key)
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
+        """Copy parameters and buffers from ``state_dict`` (torch's key checks and messages).
+
+        Raises RuntimeError listing missing and unexpected keys (``strict=True``) and every size
+        mismatch (always); returns ``(missing_keys, unexpected_keys)``.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        missing: list[str] = []
+        unexpected: list[str] = []
+        errors: list[str] = []
+
+        def load(module: Module, local: Mapping[str, Any], prefix: str) -> None:
+            module._load_from_state_dict(local, prefix, assign, missing, unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(
+                        child,
+                        {k: v for k, v in local.items() if k.startswith(child_prefix)},
+                        child_prefix,
+                    )
+
+        load(self, state_dict, "")
         if strict:
             if unexpected:
-                errors.insert(0, "\tUnexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+                errors.insert(
+                    0,
+                    "Unexpected key(s) in state_dict: {}. ".format(
+                        ", ".join(f'"{k}"' for k in unexpected)
+                    ),
+                )
             if missing:
-                errors.insert(0, "\tMissing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+                errors.insert(
+                    0,
+                    "Missing key(s) in state_dict: {}. ".format(
+                        ", ".join(f'"{k}"' for k in missing)
+                    ),
+                )
         if errors:
             raise RuntimeError(
-                f"Error(s) in loading state_dict for {type(self).__name__}:\n" + "\n".join(errors)
+                "Error(s) in loading state_dict for {}:\n\t{}".format(
+                    type(self).__name__, "\n\t".join(errors)
+                )
             )
-        with no_grad():
-            for k, v in state_dict.items():
-                if k in own:
-                    arr = v._data if isinstance(v, Tensor) else np.asarray(v)
-                    own[k]._data[...] = arr
-                    own[k]._vbox[0] += 1
         return _IncompatibleKeys(missing, unexpected)
 
     # -- hooks and call -----------------------------------------------------------------------
-    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False, always_call: bool = False) -> _HookHandle:
-        return self._add_hook(self._forward_hooks, hook)
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """``hook(module, args)`` (or ``hook(module, args, kwargs)``) runs before ``forward``.
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False) -> _HookHandle:
-        return self._add_hook(self._forward_pre_hooks, hook)
+        A non-None result replaces the arguments (a non-tuple is wrapped in a 1-tuple).
+        """
+        handle = RemovableHandle(
+            self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs
+        )
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
 
-    @staticmethod
-    def _add_hook(store: OrderedDict[int, Any], hook: Callable[..., Any]) -> Any:
-        key = id(hook) ^ len(store)
-        store[key] = hook
+    def register_forward_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
+        """``hook(module, args, output)`` (``with_kwargs``: ``(module, args, kwargs, output)``).
 
-        class _Handle:
-            def remove(self) -> None:
-                store.pop(key, None)
+        It runs after ``forward``.
 
-        return _Handle()
+        A non-None result replaces the output. With ``always_call`` the hook also runs when
+        ``forward`` raises.
+        """
+        handle = RemovableHandle(
+            self._forward_hooks,
+            extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called],
+        )
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for hook in list(self._forward_pre_hooks.values()):
-            res = hook(self, args)
-            if res is not None:
-                args = res if isinstance(res, tuple) else (res,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            res = hook(self, args, out)
-            if res is not None:
-                out = res
-        return out
+        if not (self._forward_hooks or self._forward_pre_hooks):
+            return self.forward(*args, **kwargs)
+        result = None
+        called_always: set[int] = set()
+        try:
+            for hook_id, hook in list(self._forward_pre_hooks.items()):
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    res = hook(self, args, kwargs)
+                    if res is not None:
+                        if not (isinstance(res, tuple) and len(res) == 2):
+                            raise RuntimeError(
+                                "forward pre-hook must return None or a tuple of "
+                                f"(new_args, new_kwargs), but got {res}."
+                            )
+                        args, kwargs = res
+                else:
+                    res = hook(self, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in self._forward_hooks_always_called:
+                    called_always.add(hook_id)
+                if hook_id in self._forward_hooks_with_kwargs:
+                    res = hook(self, args, kwargs, result)
+                else:
+                    res = hook(self, args, result)
+                if res is not None:
+                    result = res
+            return result
+        except Exception:
+            self._run_always_called_hooks(args, kwargs, result, called_always)
+            raise
+
+    def _run_always_called_hooks(self, args: Any, kwargs: Any, result: Any, done: set[int]) -> None:
+        for hook_id, hook in list(self._forward_hooks.items()):
+            if hook_id not in self._forward_hooks_always_called or hook_id in done:
+                continue
+            try:
+                if hook_id in self._forward_hooks_with_kwargs:
+                    res = hook(self, args, kwargs, result)
+                else:
+                    res = hook(self, args, result)
+                if res is not None:
+                    result = res
+            except Exception as e:  # noqa: BLE001 - torch silences it behind the forward error
+                warnings.warn(
+                    "module forward hook with ``always_call=True`` raised an exception that was "
+                    f"silenced as another error was raised in forward: {e}",
+                    stacklevel=3,
+                )
 
     # -- printing -----------------------------------------------------------------------------
     def extra_repr(self) -> str:
+        """The module's own settings, printed inside its parentheses; override in subclasses."""
         return ""
 
     def _get_name(self) -> str:
@@ -394,13 +725,15 @@ class Module:
 
     def __repr__(self) -> str:
         extra = self.extra_repr()
-        lines = extra.split("\n") if extra else []
-        for name, m in self._modules.items():
-            lines.append(f"({name}): " + _addindent(repr(m), 2))
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [
+            f"({key}): " + _addindent(repr(module), 2) for key, module in self._modules.items()
+        ]
+        lines = extra_lines + child_lines
         main = self._get_name() + "("
         if lines:
-            if len(lines) == 1 and not self._modules:
-                main += lines[0]
+            if len(extra_lines) == 1 and not child_lines:
+                main += extra_lines[0]
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
@@ -410,3 +743,6 @@ class Module:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+
+
+__all__ = ["Module", "RemovableHandle"]

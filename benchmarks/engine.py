@@ -1,0 +1,82 @@
+"""Engine overhead, side by side with torch: a small MLP training step and a 200-op chain.
+
+Both cases are dominated by per-op Python overhead (the arrays are small), so they measure
+``Function.apply``, ``Tensor._make``, promotion and the backward walk rather than NumPy.
+
+    python benchmarks/engine.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import lossgrad
+from _harness import compare
+
+
+def _mlp_step(lib, seed: int = 0):  # noqa: ANN001, ANN202 - lib is either module
+    """One SGD step of a 64->128->10 MLP with ReLU on a batch of 32, MSE loss."""
+    rng = np.random.default_rng(seed)
+    x = lib.tensor(rng.standard_normal((32, 64)).astype(np.float32))
+    y = lib.tensor(rng.standard_normal((32, 10)).astype(np.float32))
+    model = lib.nn.Sequential(lib.nn.Linear(64, 128), lib.nn.ReLU(), lib.nn.Linear(128, 10))
+    opt = lib.optim.SGD(model.parameters(), lr=1e-3)
+    mse = lib.nn.functional.mse_loss
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = mse(model(x), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _chain(lib, n_ops: int = 200, size: int = 16, seed: int = 0):  # noqa: ANN001, ANN202
+    """``n_ops`` small elementwise ops (mul, add, tanh, sub in turn), sum, backward."""
+    rng = np.random.default_rng(seed)
+    x = lib.tensor(rng.standard_normal(size).astype(np.float32), requires_grad=True)
+    w = lib.tensor(rng.standard_normal(size).astype(np.float32), requires_grad=True)
+
+    def run() -> None:
+        h = x
+        for _i in range(n_ops // 4):
+            h = h * w
+            h = h + 0.5
+            h = lib.tanh(h)
+            h = h - x
+        h.sum().backward()
+        x.grad = None
+        w.grad = None
+
+    return run
+
+
+def _chain_no_grad(lib, n_ops: int = 200, size: int = 16, seed: int = 0):  # noqa: ANN001, ANN202
+    """The same chain without recording (forward only): the cost of one op call."""
+    rng = np.random.default_rng(seed)
+    x = lib.tensor(rng.standard_normal(size).astype(np.float32))
+    w = lib.tensor(rng.standard_normal(size).astype(np.float32))
+
+    def run() -> None:
+        with lib.no_grad():
+            h = x
+            for _ in range(n_ops // 4):
+                h = lib.tanh(h * w + 0.5) - x
+
+    return run
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    rows = [
+        ("MLP step 32x64->128->10, MSE, SGD", _mlp_step(lossgrad), _mlp_step(torch)),
+        ("200-op elementwise chain + backward", _chain(lossgrad), _chain(torch)),
+        ("200-op elementwise chain, no_grad", _chain_no_grad(lossgrad), _chain_no_grad(torch)),
+    ]
+    compare(rows)
+
+
+if __name__ == "__main__":
+    main()

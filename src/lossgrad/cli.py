@@ -1,0 +1,518 @@
+"""The ``lossgrad`` command: ``tour``, ``plot``, ``list`` and ``explain``.
+
+    lossgrad tour                      the loss-functions tutorial, run on lossgrad (and torch)
+    lossgrad plot smooth_l1 l1 --grad  loss and gradient curves, written to a PNG or SVG file
+    lossgrad list                      every loss, its summary and its torch equivalent
+    lossgrad explain cross_entropy     formula, gradient, defaults, edge cases, a live example
+
+Bad arguments print one line on stderr and exit with status 2; a plot without matplotlib (an
+optional dependency) prints one line and exits with status 1. Everything shown is computed by
+the library at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+import numpy as np
+
+from lossgrad import _catalog
+
+_PLOT_FORMATS = (".png", ".svg")
+_TOUR_FIGURE = "smooth_l1_vs_l1.png"
+
+
+class _UsageError(Exception):
+    """A bad argument: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(
+        prog="lossgrad",
+        description="PyTorch's loss functions on NumPy: a guided tour, curves and explanations.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{tour,plot,list,explain}")
+    tour = sub.add_parser("tour", help="walk the loss-functions tutorial on built-in data")
+    tour.add_argument(
+        "--figure",
+        default=_TOUR_FIGURE,
+        metavar="FILE",
+        help=f"where to write the smooth L1 vs L1 figure (default {_TOUR_FIGURE})",
+    )
+    tour.add_argument("--no-figure", action="store_true", help="do not write the figure")
+    tour.add_argument("--no-torch", action="store_true", help="skip the comparison with torch")
+
+    plot = sub.add_parser("plot", help="draw loss (and gradient) curves to a PNG or SVG file")
+    plot.add_argument("losses", nargs="+", metavar="LOSS", help="loss names (see 'lossgrad list')")
+    plot.add_argument("--grad", action="store_true", help="add the gradient dℓ/dx beside the loss")
+    plot.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a loss option or plot setting, e.g. --set beta=0.5 (repeatable)",
+    )
+    plot.add_argument(
+        "-o", "--output", metavar="FILE", help="output .png or .svg (default: LOSS_....png)"
+    )
+    plot.add_argument(
+        "--size", default=None, metavar="WxH", help="image size in pixels, e.g. 800x500"
+    )
+    plot.add_argument("--xlim", nargs=2, type=float, metavar=("LO", "HI"), help="the x range")
+
+    sub.add_parser("list", help="list every loss with its torch equivalent")
+    explain = sub.add_parser(
+        "explain", help="formula, gradient, defaults, edge cases and an example"
+    )
+    explain.add_argument("name", metavar="NAME", help="a loss name, e.g. smooth_l1 or SmoothL1Loss")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    _make_stdout_safe()
+    try:
+        args = _build_parser().parse_args(argv)
+        if args.command is None:
+            raise _UsageError("choose a command: tour, plot, list or explain (see lossgrad --help)")
+        return {"tour": _tour, "plot": _plot, "list": _list, "explain": _explain}[args.command](
+            args
+        )
+    except _UsageError as e:
+        print(f"lossgrad: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        if e.name != "matplotlib":
+            raise
+        print(f"lossgrad: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # output piped into a reader that closed early (``| head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _make_stdout_safe() -> None:
+    """Formulas use Unicode; on a terminal that cannot show it, print replacements, never fail."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def _find(name: str) -> _catalog.Loss:
+    try:
+        return _catalog.find(name)
+    except KeyError as e:
+        raise _UsageError(e.args[0]) from None
+
+
+# -- list ------------------------------------------------------------------------------------------
+
+
+def _list(args: argparse.Namespace) -> int:
+    key_w = max(len(e.key) for e in _catalog.CATALOG)
+    torch_w = max(len(e.torch_name) for e in _catalog.CATALOG)
+    for family, title in _catalog.FAMILIES.items():
+        print(title)
+        for e in _catalog.by_family(family):
+            missing = "" if e.available() else "  [not in this build]"
+            print(f"  {e.key:<{key_w}}  {e.torch_name:<{torch_w}}  {e.summary}{missing}")
+        print()
+    print("lossgrad explain NAME  for the formula, gradient, defaults and an example;")
+    print("lossgrad plot NAME...  for the curves.")
+    return 0
+
+
+# -- explain ---------------------------------------------------------------------------------------
+
+
+def _explain(args: argparse.Namespace) -> int:
+    e = _find(args.name)
+    print(f"{e.title}: {e.summary}")
+    relative = f" (reference: {e.torch_note}, written with torch)" if e.torch_note else ""
+    print(f"torch equivalent: {e.torch_name}{relative}")
+    fn = e.function()
+    if fn is None:
+        print(f"not in this build of lossgrad: lossgrad.nn.functional.{e.functional} is missing")
+    else:
+        where = fn.__module__.replace(".", "/") + ".py"
+        names = (f"nn.{e.module}, " if e.module else "") + f"F.{e.functional}"
+        print(f"lossgrad: {names}  (src/{where})")
+    print()
+    _field("formula", e.formula)
+    _field("gradient", e.gradient)
+    if fn is not None:
+        print()
+        print("signatures")
+        for line in e.signatures():
+            print(f"  {line}")
+        params = e.parameters()
+        if params:
+            print()
+            print("parameters (defaults of this build)")
+            width = max(map(len, params))
+            for name, default in params.items():
+                legacy = (
+                    "   deprecated: use reduction" if name in ("size_average", "reduce") else ""
+                )
+                print(f"  {name:<{width}} = {default!r}{legacy}")
+    print()
+    print("edge cases" + (" (torch's policies, which lossgrad follows)" if e.in_torch else ""))
+    for note in e.notes:
+        print(textwrap.fill(note, 96, initial_indent="  - ", subsequent_indent="    "))
+    print()
+    settings = ", ".join(f"{k}={v!r}" for k, v in e.tunable().items()) or "none"
+    print(f"plot     axis: {e.curve.xlabel.format(**e.curve.settings)}")
+    print(f"         options for --set: {settings}")
+    print(f"         lossgrad plot {e.key} --grad")
+    print()
+    print("example")
+    program = e.program() + "print(output)\n"
+    print(textwrap.indent(program, "  "), end="")
+    if e.available():
+        try:
+            result = _catalog.run_example(e)
+        except Exception as exc:  # noqa: BLE001 - a failing example is reported, not hidden
+            print(f"  # raises {type(exc).__name__}: {exc}")
+            return 1
+        print(textwrap.indent(repr(result.output), "  # "))
+    return 0
+
+
+def _field(name: str, text: str) -> None:
+    print(f"{name:<9} {text}")
+
+
+# -- plot ------------------------------------------------------------------------------------------
+
+
+def _parse_value(raw: str) -> Any:
+    words = {"true": True, "false": False, "none": None}
+    if raw.lower() in words:
+        return words[raw.lower()]
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise _UsageError(f"--set {name}: expected true or false, got {value!r}")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _UsageError(f"--set {name}: expected a number, got {value!r}")
+
+
+def _parse_sets(items: Sequence[str], entries: Sequence[_catalog.Loss]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise _UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        owners = [e for e in entries if name in e.tunable()]
+        if not owners:
+            options = "; ".join(f"{e.key}: {', '.join(e.tunable()) or 'none'}" for e in entries)
+            raise _UsageError(f"--set {name}: no such option (options: {options})")
+        value = _parse_value(raw.strip())
+        for e in owners:
+            _check_type(name, value, e.tunable()[name])
+        params[name] = value
+    return params
+
+
+def _parse_size(size: str | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    w, sep, h = size.lower().partition("x")
+    try:
+        width, height = int(w), int(h)
+    except ValueError:
+        width = height = 0
+    if not sep or width < 16 or height < 16 or width > 10000 or height > 10000:
+        raise _UsageError(f"--size expects WIDTHxHEIGHT in pixels (16 to 10000), got {size!r}")
+    return width, height
+
+
+def _plot(args: argparse.Namespace) -> int:
+    entries = [_find(name) for name in args.losses]
+    for e in entries:
+        if not e.available():
+            raise _UsageError(
+                f"{e.key} is not in this build of lossgrad (F.{e.functional} is missing)"
+            )
+    params = _parse_sets(args.set, entries)
+    size = _parse_size(args.size)
+    output = Path(args.output or "_".join(dict.fromkeys(e.key for e in entries)) + ".png")
+    if output.suffix.lower() not in _PLOT_FORMATS:
+        raise _UsageError(f"-o {output}: the file must end in .png or .svg")
+    if args.xlim is not None and not (np.isfinite(args.xlim).all() and args.xlim[0] < args.xlim[1]):
+        raise _UsageError(
+            f"--xlim expects two finite numbers LO < HI, got {args.xlim[0]} {args.xlim[1]}"
+        )
+    from lossgrad.plot import plot_losses
+
+    try:
+        fig = plot_losses(
+            [e.key for e in entries],
+            grad=args.grad,
+            params=params,
+            lim=tuple(args.xlim) if args.xlim else None,
+        )
+    except (ValueError, RuntimeError, TypeError, IndexError) as exc:
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        raise _UsageError(
+            f"{', '.join(e.key for e in entries)} with {shown or 'defaults'}: {exc}"
+        ) from None
+    dpi = 100
+    if size is not None:
+        fig.set_size_inches(size[0] / dpi, size[1] / dpi)
+    try:
+        fig.savefig(output, dpi=dpi)
+    except OSError as exc:
+        raise _UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+    w, h = (round(v * dpi) for v in fig.get_size_inches())
+    print(f"wrote {output} ({w}x{h} px): {', '.join(e.title for e in entries)}")
+    return 0
+
+
+# -- tour ------------------------------------------------------------------------------------------
+
+
+def _tour(args: argparse.Namespace) -> int:
+    import lossgrad
+
+    if not args.no_figure and Path(args.figure).suffix.lower() not in _PLOT_FORMATS:
+        raise _UsageError(f"--figure {args.figure}: the file must end in .png or .svg")
+
+    torch = None if args.no_torch else _import_torch()
+    versions = f"lossgrad {lossgrad.__version__}" + (
+        f", torch {torch.__version__} alongside" if torch else ""
+    )
+    print(f"The loss-functions tutorial, run on {versions}")
+    print()
+    _tour_concepts(lossgrad)
+    _tour_backward(lossgrad, torch)
+    ok = _tour_losses(torch)
+    _tour_figure(args)
+    return 0 if ok else 1
+
+
+def _import_torch() -> ModuleType | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _section(title: str) -> None:
+    print(title)
+    print("─" * len(title))
+
+
+def _show(label: str, value: Any, width: int = 14) -> None:
+    """``label  value``, with a multi-line value indented under its first line."""
+    lines = str(value).splitlines() or [""]
+    print(f"  {label:<{width}}{lines[0]}")
+    for line in lines[1:]:
+        print(" " * (width + 2) + line)
+
+
+def _tour_concepts(lg: ModuleType) -> None:
+    nn = lg.nn
+    _section("1. Loss, cost and objective")
+    print("  loss       ℓ(ŷ, y): the error of one sample             reduction='none'")
+    print(
+        "  cost       (1/N)·Σᵢ ℓ(ŷᵢ, yᵢ): the mean over the samples  reduction='mean' (the default)"
+    )
+    print("  objective  the cost plus a regularisation term, e.g. weight decay")
+    y_hat = lg.tensor([2.5, 0.0, 2.0, 8.0])
+    y = lg.tensor([3.0, -0.5, 2.0, 7.0])
+    per_sample = nn.MSELoss(reduction="none")(y_hat, y)
+    _show("ŷ, y", f"{y_hat}, {y}")
+    _show("losses", f"nn.MSELoss(reduction='none')(ŷ, y) = {per_sample}")
+    _show(
+        "cost",
+        f"nn.MSELoss()(ŷ, y) = {nn.MSELoss()(y_hat, y)!r} = losses.mean() = {per_sample.mean()!r}",
+    )
+    _show(
+        "a module", f"isinstance(nn.MSELoss(), nn.Module) = {isinstance(nn.MSELoss(), nn.Module)}"
+    )
+    print()
+
+
+def _linear_setup(lg: ModuleType) -> tuple[Any, Any, Any, Any]:
+    lg.manual_seed(0)
+    model = lg.nn.Linear(10, 1)
+    return model, lg.nn.MSELoss(), lg.randn(16, 10), lg.randn(16, 1)
+
+
+def _tour_backward(lg: ModuleType, torch: ModuleType | None) -> None:
+    model, criterion, inputs, targets = _linear_setup(lg)
+    _section("2. loss.backward() on a linear model")
+    print("  model = nn.Linear(10, 1); criterion = nn.MSELoss()")
+    print("  inputs, targets = torch.randn(16, 10), torch.randn(16, 1)   (lossgrad.manual_seed(0))")
+    loss = criterion(model(inputs), targets)
+    model.zero_grad()
+    loss.backward()
+    _show("loss", loss)
+    print(
+        "  loss.backward() walks the graph back from the loss and fills .grad on every parameter:"
+    )
+    for name, param in model.named_parameters():
+        _show(f"{name}.grad", param.grad)
+    if torch is not None:
+        t_model = torch.nn.Linear(10, 1)
+        with torch.no_grad():
+            for p_t, p in zip(t_model.parameters(), model.parameters(), strict=True):
+                p_t.copy_(torch.from_numpy(p.detach().numpy()))
+        t_loss = torch.nn.MSELoss()(
+            t_model(torch.from_numpy(inputs.numpy())), torch.from_numpy(targets.numpy())
+        )
+        t_loss.backward()
+        diff = max(
+            float(np.abs(p.grad.numpy() - p_t.grad.numpy()).max())
+            for p, p_t in zip(model.parameters(), t_model.parameters(), strict=True)
+        )
+        same = np.isclose(loss.item(), t_loss.item(), rtol=1e-5) and diff < 1e-5
+        _show(
+            "torch",
+            f"same weights and data: loss {t_loss!r}, max |Δ grad| = {diff:.1e} "
+            + ("✓" if same else "✗ differs"),
+        )
+    print()
+
+    _section("3. Gradient accumulation")
+    full = {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
+    model.zero_grad()
+    for half in (slice(0, 8), slice(8, 16)):
+        (criterion(model(inputs[half]), targets[half]) / 2).backward()
+    print("  model.zero_grad(), then backward() on each half of the batch (each loss / 2),")
+    print("  without zero_grad() in between: backward() adds into .grad.")
+    acc = max(
+        float(np.abs(p.grad.numpy() - full[name]).max()) for name, p in model.named_parameters()
+    )
+    _show(
+        "accumulated", f"max |accumulated − full batch| = {acc:.1e} " + ("✓" if acc < 1e-6 else "✗")
+    )
+    optimizer = lg.optim.SGD(model.parameters(), lr=0.1)
+    optimizer.step()
+    with lg.no_grad():
+        after = criterion(model(inputs), targets)
+    _show("optimizer", f"optim.SGD(lr=0.1).step(): loss {loss.item():.4f} → {after.item():.4f}")
+    print()
+
+    _section("4. No gradient: torch.no_grad() and zero_grad()")
+    with lg.no_grad():
+        outputs = model(inputs)
+    print("  with torch.no_grad(): outputs = model(inputs)     (evaluation, data generation)")
+    _show(
+        "outputs",
+        f"requires_grad = {outputs.requires_grad}, grad_fn = {outputs.grad_fn}: nothing recorded",
+    )
+    model.zero_grad()
+    _show("zero_grad()", f"before each new iteration: weight.grad = {model.weight.grad}")
+    print()
+
+
+def _tour_losses(torch: ModuleType | None) -> bool:
+    entries = _catalog.tour_losses()
+    _section(f"5. The {len(entries)} losses of the tutorial")
+    print("  Each runs its 'lossgrad explain NAME' example: the value as torch prints it, then")
+    print("  torch's own on the same inputs (✓ when the value, every gradient and grad_fn agree).")
+    print()
+    rows = [_run_tour_row(e, torch) for e in entries]
+    name_w = max(len(e.title) for e in entries) + 2
+    value_w = max(len(value) for value, _, _ in rows)
+    torch_head = f"torch {torch.__version__}" if torch else "torch (not installed)"
+    print(f"  {'#':>2}  {'loss':<{name_w}}{'lossgrad':<{value_w}}  {torch_head}")
+    for i, (e, (value, versus, _)) in enumerate(zip(entries, rows, strict=True), 1):
+        print(f"  {i:>2}  {e.title:<{name_w}}{value:<{value_w}}  {versus}")
+        print(f"      {'':<{name_w}}{e.formula}")
+    good = sum(ok for _, _, ok in rows)
+    print()
+    if torch is None:
+        print(f"  {good} of {len(rows)} losses computed; pip install torch==2.13.0 to compare.")
+    else:
+        print(f"  {good} of {len(rows)} losses match torch {torch.__version__}.")
+    print()
+    return good == len(rows)
+
+
+def _run_tour_row(entry: _catalog.Loss, torch: ModuleType | None) -> tuple[str, str, bool]:
+    """(lossgrad's printed value, the torch column, ok) for one loss."""
+    if not entry.available():
+        return f"not in this build (F.{entry.functional} is missing)", "", False
+    try:
+        mine = _catalog.run_example(entry)
+    except Exception as exc:  # noqa: BLE001 - the tour reports a broken loss and goes on
+        return f"error: {type(exc).__name__}: {exc}".splitlines()[0][:70], "", False
+    value = repr(mine.output)
+    if torch is None:
+        return value, "—", True
+    theirs = _catalog.run_example(entry, "torch")
+    problems = _compare(entry, mine, theirs)
+    shown = f"{theirs.output.item():.4f}"
+    if entry.torch_example:
+        shown += f" ({entry.torch_note})"
+    return (
+        value,
+        ("✓ " + shown) if not problems else f"✗ {shown}, {' and '.join(problems)} differ",
+        not problems,
+    )
+
+
+def _compare(
+    entry: _catalog.Loss, mine: _catalog.ExampleRun, theirs: _catalog.ExampleRun
+) -> list[str]:
+    problems = []
+    if not np.allclose(
+        mine.output.detach().numpy(), theirs.output.detach().numpy(), rtol=1e-5, atol=1e-6
+    ):
+        problems.append("value")
+    if set(mine.grads) != set(theirs.grads) or not all(
+        np.allclose(mine.grads[k], theirs.grads[k], rtol=1e-5, atol=1e-6) for k in mine.grads
+    ):
+        problems.append("gradient")
+    if entry.in_torch and mine.grad_fn != theirs.grad_fn:
+        problems.append(f"grad_fn (torch: {theirs.grad_fn})")
+    return problems
+
+
+def _tour_figure(args: argparse.Namespace) -> None:
+    _section("6. Smooth L1 against L1")
+    if args.no_figure:
+        print("  skipped (--no-figure); lossgrad plot smooth_l1 l1 --grad draws it.")
+        return
+    try:
+        from lossgrad.plot import plot_losses
+
+        fig = plot_losses(["smooth_l1", "l1"], grad=True, lim=(-10.0, 10.0), points=5000)
+    except ModuleNotFoundError as e:
+        if e.name != "matplotlib":
+            raise
+        print("  matplotlib is not installed: pip install 'lossgrad[plot]' to get the figure")
+        print("  (smooth L1 rounds the kink of L1 at 0: its gradient goes from −1 to 1 linearly).")
+        return
+    try:
+        fig.savefig(args.figure, dpi=100)
+    except OSError as e:
+        print(f"  could not write {args.figure}: {e.strerror or e}")
+        return
+    print(f"  wrote {args.figure}: smooth L1 is quadratic near 0, where L1 has a kink;")
+    print("  its gradient goes from −1 to 1 linearly instead of jumping.")
