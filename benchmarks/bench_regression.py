@@ -1,6 +1,7 @@
 """Forward+backward time of the regression and probability losses, lossgrad vs torch (float32).
 
-Run: ``python benchmarks/bench_regression.py`` (optionally ``--sizes 1000`` or ``--only mse``).
+Run: ``python benchmarks/bench_regression.py`` (optionally ``--sizes 1000``, ``--only mse``, or
+``--threads 1`` to compare single-threaded on a busy machine).
 Prints one row per loss and size with the ratio lossgrad/torch (below 1.0: lossgrad is faster).
 """
 
@@ -97,7 +98,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 1_000_000])
     parser.add_argument("--only", default=None, help="run the losses whose name contains this")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch's intra-op threads (lossgrad uses one)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     compare(rows(args.sizes, args.only), repeats=args.repeats)
 
 

@@ -84,8 +84,10 @@ def test_tour_linear_model_gradients(tour):
     t_loss = torch.nn.MSELoss()(
         t_model(torch.from_numpy(inputs.numpy())), torch.from_numpy(targets.numpy())
     )
-    torch_line = next(line for line in out.splitlines() if line.lstrip().startswith("torch "))
-    assert f"loss {t_loss!r}" in torch_line and torch_line.rstrip().endswith("✓")
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("torch "))
+    assert f"{t_loss!r} on the same weights and data" in lines[at]
+    assert "max |Δ grad|" in lines[at + 1] and lines[at + 1].rstrip().endswith("✓")
     assert (
         "max |accumulated − full batch|" in out and "requires_grad = False, grad_fn = None" in out
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from parity import check_code
 
 import lossgrad
+from parity import check_code
 
 # Expressions evaluated with ``t`` = torch, then lossgrad; results compared exactly.
 EXPRESSIONS = [
@@ -251,7 +251,9 @@ def test_arange_and_linspace_bit_for_bit_sweep() -> None:
         for tdt, ldt in pairs:
             np.testing.assert_array_equal(
                 lossgrad.linspace(a, b, n, dtype=ldt).numpy(),
-                torch.linspace(a, b, n, dtype=tdt).numpy(), err_msg=f"linspace({a}, {b}, {n}, {tdt})")
+                torch.linspace(a, b, n, dtype=tdt).numpy(),
+                err_msg=f"linspace({a}, {b}, {n}, {tdt})",
+            )
         for tdt, ldt in pairs[:2]:
             np.testing.assert_array_equal(
                 lossgrad.arange(a, a + step * n, step, dtype=ldt).numpy(),

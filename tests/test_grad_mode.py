@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from parity import check_code
 
 import lossgrad
+from parity import check_code
 
 SNIPPETS = [
     """\

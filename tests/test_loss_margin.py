@@ -489,6 +489,14 @@ def test_hinge_embedding_broadcast_ties_and_legacy():
             [x + 0.1],
         )
     check_raises(lambda lib, a: lib.nn.functional.hinge_embedding_loss(a, lib.ones(3)), [x])
+    for reduction in REDUCTIONS:  # integer inputs: computed in int64 with the margin truncated
+        check(
+            lambda lib, a, y, r=reduction: lib.nn.functional.hinge_embedding_loss(
+                a, y, 2.5, reduction=r
+            ),
+            [np.array([1, 2, 3, 0]), np.array([1, -1, -1, 0])],
+            grad=(),
+        )
 
 
 def test_margin_and_hinge_gradcheck():

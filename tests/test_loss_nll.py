@@ -179,3 +179,14 @@ def test_signatures():
     same_signature(lossgrad.nn.NLLLoss, torch.nn.NLLLoss)
     same_signature(lossgrad.nn.NLLLoss.forward, torch.nn.NLLLoss.forward)
     same_signature(lossgrad.nn.NLLLoss2d, torch.nn.NLLLoss)  # torch's alias hides it behind *args
+
+
+def test_weight_requiring_grad():
+    # torch refuses a weight that requires grad on the class-index paths (forward RuntimeError)
+    x, t, w = rng.standard_normal((3, 4)), np.array([0, 3, 1]), rng.uniform(0.5, 2, 4)
+    check(lambda lib, a, b, c: lib.nn.functional.nll_loss(a, b, c), [x, t, w], grad=(0, 2))
+    check(lambda lib, a, b, c: lib.nn.functional.cross_entropy(a, b, c, label_smoothing=0.1),
+          [x, t, w], grad=(0, 2))
+    # ... and differentiates it on the probability path
+    y = rng.uniform(size=(3, 4))
+    check(lambda lib, a, b, c: lib.nn.functional.cross_entropy(a, b, c), [x, y, w], grad=(0, 2))

@@ -164,16 +164,20 @@ def test_errors(name, kw, shapes, expected):
         (np.float32, np.int64),
         (np.int64, np.float32),
         (np.int64, np.int64),
+        (np.float32, np.bool_),
     ],
     ids=str,
 )
 def test_mixed_dtypes(name, kw, dtypes):
-    """Promotion (mse, smooth_l1, l1), the input's dtype (huber), and torch's errors for ints."""
+    """Promotion (mse, smooth_l1, l1), the input's dtype (huber), torch's errors for ints and
+    for a bool target in l1 (its ``input - target``)."""
     x = (rng.standard_normal((3, 2)) * 3).astype(dtypes[0])
     y = (rng.standard_normal((3, 2)) * 3).astype(dtypes[1])
-    grad = tuple(i for i, d in enumerate(dtypes) if d != np.int64)
+    grad = tuple(i for i, d in enumerate(dtypes) if d not in (np.int64, np.bool_))
     if name == "huber_loss" and dtypes[0] != dtypes[1]:
         grad = ()  # torch's huber backward raises "Found dtype ... but expected ..." (a torch bug)
+    # torch's smooth_l1 double backward computes ``input - target`` and raises for a bool target
+    second = not (name == "smooth_l1_loss" and dtypes[1] == np.bool_)
     # float32 rounding enters wherever a gradient is cast back: float32-level tolerances
     check(
         lambda lib, a, b: getattr(lib.nn.functional, name)(a, b, **kw),
@@ -181,6 +185,7 @@ def test_mixed_dtypes(name, kw, dtypes):
         grad=grad,
         rtol=1e-4,
         atol=1e-5,
+        second_order=second,
     )
 
 

@@ -9,9 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-from parity import check_code
 
 import lossgrad
+from parity import check_code
 
 EXPRESSIONS = [
     # inspection

@@ -28,27 +28,32 @@ criterion = nn.MSELoss()
 
 # Part 2 of the tutorial: one backward pass, then each parameter's gradient.
 BACKWARD = """
+loss = criterion(model(inputs), targets)
 model.zero_grad()
-output = model(x)
-loss = criterion(output, y)
 loss.backward()
 
 for name, param in model.named_parameters():
     print(name, param.grad)
 """
 
-# The tutorial's notes: gradients accumulate until zeroed; no_grad stops recording.
+# The tutorial's notes: backward() adds into .grad until zero_grad(); no_grad stops recording.
 ACCUMULATE = """
-loss = criterion(model(x), y)
+loss = criterion(model(inputs), targets)
 loss.backward()
+"""
+
+ACCUMULATE_HALVES = """
+model.zero_grad()
+for half in (slice(0, 8), slice(8, 16)):
+    (criterion(model(inputs[half]), targets[half]) / 2).backward()
 """
 
 NO_GRAD_UPDATE = """
 with torch.no_grad():
-    preview = model(x)
+    outputs = model(inputs)
     for param in model.parameters():
         param -= 0.1 * param.grad
-print(preview.requires_grad, preview.grad_fn)
+print(outputs.requires_grad, outputs.grad_fn)
 """
 
 
@@ -57,8 +62,8 @@ def _fixture(seed: int = 0) -> dict[str, np.ndarray]:
     return {
         "weight": rng.uniform(-0.3, 0.3, (1, 10)),
         "bias": rng.uniform(-0.3, 0.3, (1,)),
-        "x": rng.standard_normal((5, 10)).astype(np.float32),
-        "y": rng.standard_normal((5, 1)).astype(np.float32),
+        "inputs": rng.standard_normal((16, 10)).astype(np.float32),
+        "targets": rng.standard_normal((16, 1)).astype(np.float32),
     }
 
 
@@ -70,7 +75,7 @@ def _run(header: str, parts: list[str], data: dict[str, np.ndarray]) -> tuple[di
     with lib.no_grad():
         ns["model"].weight.copy_(lib.tensor(data["weight"], dtype=lib.float32))
         ns["model"].bias.copy_(lib.tensor(data["bias"], dtype=lib.float32))
-    ns["x"], ns["y"] = lib.tensor(data["x"]), lib.tensor(data["y"])
+    ns["inputs"], ns["targets"] = lib.tensor(data["inputs"]), lib.tensor(data["targets"])
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         for part in parts:
@@ -101,7 +106,7 @@ def test_tutorial_gradients_match_the_closed_form() -> None:
     """dL/dW = 2/N (Wx + b - y)^T x and dL/db = 2/N sum(Wx + b - y), computed in float64."""
     data = _fixture(1)
     lg_ns, _ = _run(LOSSGRAD_HEADER, [BACKWARD], data)
-    x, y = data["x"].astype(np.float64), data["y"].astype(np.float64)
+    x, y = data["inputs"].astype(np.float64), data["targets"].astype(np.float64)
     w, b = data["weight"].astype(np.float32).astype(np.float64), data["bias"].astype(np.float32)
     residual = x @ w.T + b.astype(np.float64) - y
     grads = _grads(lg_ns["model"])
@@ -127,6 +132,19 @@ def test_gradients_accumulate_over_two_backward_calls() -> None:
     assert [p.grad for p in th_ns["model"].parameters()] == [None, None]
 
 
+def test_accumulating_two_halves_gives_the_full_batch_gradient() -> None:
+    data = _fixture(4)
+    th_ns, _ = _run(TORCH_HEADER, [BACKWARD], data)
+    lg_ns, _ = _run(LOSSGRAD_HEADER, [BACKWARD], data)
+    full = _grads(lg_ns["model"])
+    for ns in (th_ns, lg_ns):
+        exec(ACCUMULATE_HALVES, ns)  # noqa: S102
+    th_acc, lg_acc = _grads(th_ns["model"]), _grads(lg_ns["model"])
+    for name in full:
+        np.testing.assert_allclose(lg_acc[name], full[name], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(lg_acc[name], th_acc[name], rtol=1e-5, atol=1e-7)
+
+
 def test_no_grad_update_matches_torch() -> None:
     data = _fixture(3)
     th_ns, th_out = _run(TORCH_HEADER, [BACKWARD, NO_GRAD_UPDATE], data)
@@ -141,5 +159,5 @@ def test_no_grad_update_matches_torch() -> None:
         )
         np.testing.assert_allclose(lg_p.detach().numpy(), expected, rtol=1e-6, atol=1e-7)
     # outside no_grad the updated model records a graph again
-    out = lg_ns["model"](lg_ns["x"])
+    out = lg_ns["model"](lg_ns["inputs"])
     assert out.requires_grad and out.grad_fn is not None

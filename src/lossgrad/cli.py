@@ -344,7 +344,8 @@ def _tour_concepts(lg: ModuleType) -> None:
     y_hat = lg.tensor([2.5, 0.0, 2.0, 8.0])
     y = lg.tensor([3.0, -0.5, 2.0, 7.0])
     per_sample = nn.MSELoss(reduction="none")(y_hat, y)
-    _show("ŷ, y", f"{y_hat}, {y}")
+    _show("ŷ", y_hat)
+    _show("y", y)
     _show("losses", f"nn.MSELoss(reduction='none')(ŷ, y) = {per_sample}")
     _show(
         "cost",
@@ -390,10 +391,9 @@ def _tour_backward(lg: ModuleType, torch: ModuleType | None) -> None:
             for p, p_t in zip(model.parameters(), t_model.parameters(), strict=True)
         )
         same = np.isclose(loss.item(), t_loss.item(), rtol=1e-5) and diff < 1e-5
+        verdict = "✓" if same else "✗ differs"
         _show(
-            "torch",
-            f"same weights and data: loss {t_loss!r}, max |Δ grad| = {diff:.1e} "
-            + ("✓" if same else "✗ differs"),
+            "torch", f"{t_loss!r} on the same weights and data\nmax |Δ grad| = {diff:.1e} {verdict}"
         )
     print()
 

@@ -239,7 +239,7 @@ def run_backward(
                 for e, g in zip(edges, grads_in, strict=False):
                     if not e:
                         continue
-                    tgt, nr = e
+                    tgt, nr = e[0], e[1]
                     if isinstance(tgt, Node):
                         if g is not None:
                             b = buffers.get(tgt)
@@ -317,23 +317,23 @@ def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> list[Any]:
     if not retain_graph and n._saved:
         n._freed = True
         n._saved = None
-    in_meta = n._in_meta
-    if len(out) != len(in_meta):
+    edges = n.next_edges
+    if len(out) != len(edges):
         _check_count(n, out)
     res = []
-    for meta, g in zip(in_meta, out, strict=False):
-        if g is None or meta is None:
+    for e, g in zip(edges, out, strict=False):
+        if g is None or not e:
             res.append(None)
             continue
         if not isinstance(g, Tensor):
             g = _make(np.asarray(g))
         data = g._data
-        if data.shape != meta[0]:
+        if data.shape != e[2]:
             raise RuntimeError(
                 f"Function {n.name()} returned an invalid gradient at index {len(res)} - got "
-                f"{list(data.shape)} but expected shape compatible with {list(meta[0])}"
+                f"{list(data.shape)} but expected shape compatible with {list(e[2])}"
             )
-        res.append(g if data.dtype == meta[1] else g.to(meta[1]))
+        res.append(g if data.dtype == e[3] else g.to(e[3]))
     if n._hooks:
         for fn in n._hooks:
             fn(tuple(res), tuple(buf))
@@ -342,7 +342,7 @@ def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> list[Any]:
 
 def _check_count(n: Node, out: tuple[Any, ...]) -> None:
     """torch accepts extra trailing Nones, but not too few gradients or extra non-None ones."""
-    n_in = len(n._in_meta)
+    n_in = len(n.next_edges)
     if len(out) < n_in or any(g is not None for g in out[n_in:]):
         raise RuntimeError(
             f"function {n.name()} returned an incorrect number of gradients (expected {n_in}, "

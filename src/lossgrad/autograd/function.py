@@ -29,53 +29,58 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from numpy import asarray, ndarray
+from numpy import asarray, generic, ndarray
 
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.grad_mode import _state
 
-# NumPy >= 2: switch the error state through its context variable (a fraction of errstate's cost)
+# NumPy's floating-point error state, switched off around every forward and backward walk.
+# NumPy >= 2 keeps it in a context variable, which we set directly (a fraction of errstate's
+# cost); NumPy 1.x has seterr, whose return value serves as the token.
 try:
     from numpy._core._multiarray_umath import _make_extobj
     from numpy._core._ufunc_config import _extobj_contextvar
 
-    _QUIET = _make_extobj(all="ignore")
+    _QUIET: Any = _make_extobj(all="ignore")
     _cv_get, _cv_set, _cv_reset = (
         _extobj_contextvar.get,
         _extobj_contextvar.set,
         _extobj_contextvar.reset,
     )
-
-    def quiet_call(fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` with NumPy's floating-point warnings off."""
-        if _cv_get() is _QUIET:
-            return fn(*args)
-        token = _cv_set(_QUIET)
-        try:
-            return fn(*args)
-        finally:
-            _cv_reset(token)
-
-    @contextlib.contextmanager
-    def quiet() -> Iterator[None]:
-        """A block with NumPy's floating-point warnings off (ops inside skip their own switch)."""
-        token = _cv_set(_QUIET)
-        try:
-            yield
-        finally:
-            _cv_reset(token)
-
 except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy import errstate
+    from numpy import seterr
 
-    def quiet() -> Any:
-        """A block with NumPy's floating-point warnings off."""
-        return errstate(all="ignore")
+    _QUIET = object()
 
-    def quiet_call(fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` with NumPy's floating-point warnings off."""
-        with errstate(all="ignore"):
-            return fn(*args)
+    def _cv_get() -> Any:
+        return None
+
+    def _cv_set(_quiet: Any) -> Any:
+        return seterr(all="ignore")
+
+    def _cv_reset(token: Any) -> None:
+        seterr(**token)
+
+
+def quiet_call(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` with NumPy's floating-point warnings off."""
+    if _cv_get() is _QUIET:
+        return fn(*args)
+    token = _cv_set(_QUIET)
+    try:
+        return fn(*args)
+    finally:
+        _cv_reset(token)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """A block with NumPy's floating-point warnings off (ops inside skip their own switch)."""
+    token = _cv_set(_QUIET)
+    try:
+        yield
+    finally:
+        _cv_reset(token)
 
 
 _FREED_MSG = (
@@ -106,8 +111,9 @@ class _HookHandle:
 class Node:
     """A recorded operation (torch's ``grad_fn``); also the ``ctx`` its Function sees.
 
-    ``next_edges[i]`` is where the gradient of input ``i`` goes: ``(node, output_nr)`` for a
-    non-leaf input, ``(tensor, 0)`` for a leaf that requires grad, ``None`` for a tensor that
+    ``next_edges[i]`` is where the gradient of input ``i`` goes: ``(node, output_nr, shape,
+    dtype)`` for a non-leaf input, ``(tensor, 0, shape, dtype)`` for a leaf that requires grad
+    (shape and dtype are the input's, which its gradient must have), ``None`` for a tensor that
     does not require grad and ``()`` for an argument that is not a tensor.
 
     Every field has a class-level default, so creating a node (once per op call) costs no
@@ -123,7 +129,6 @@ class Node:
     _freed = False
     _non_differentiable: tuple[Any, ...] = ()
     _out_meta: list[tuple[tuple[int, ...], Any]] = []
-    _in_meta: list[tuple[tuple[int, ...], Any] | None] = []
     _pre_hooks: dict[int, list[Any]] | None = None
     _retain_hooks: dict[int, Any] | None = None
     _hooks: list[Any] | None = None
@@ -187,7 +192,7 @@ class Node:
             if e is None:
                 out.append((None, 0))
             elif isinstance(e[0], Node):
-                out.append(e)
+                out.append((e[0], e[1]))
             else:
                 out.append((AccumulateGrad(e[0]), 0))
         return tuple(out)
@@ -315,9 +320,15 @@ class Function(metaclass=FunctionMeta):
         # Nothing to record: the hot path of every op under no_grad and of backward passes.
         node.needs_input_grad = (False,) * len(args)
         if cls._array_io:
-            raw = quiet_call(
-                cls._forward, node, *[a._data if isinstance(a, Tensor) else a for a in args]
-            )
+            fargs = [a._data if isinstance(a, Tensor) else a for a in args]
+            if _cv_get() is _QUIET:  # quiet_call, inlined on the hottest path
+                raw = cls._forward(node, *fargs)
+            else:
+                token = _cv_set(_QUIET)
+                try:
+                    raw = cls._forward(node, *fargs)
+                finally:
+                    _cv_reset(token)
             if type(raw) is ndarray:
                 return _make(raw)
         else:
@@ -351,38 +362,47 @@ def _apply_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> A
     """``Function.apply`` when a graph node is recorded."""
     array_io = cls._array_io
     needs = []
-    edges: list[tuple[Any, int] | None] = []
-    in_meta: list[tuple[tuple[int, ...], Any] | None] = []
+    edges: list[Any] = []
     fargs: list[Any] = []
     for a in args:
         if isinstance(a, Tensor):
             data = a._data
-            if array_io and any(data is f for f in fargs):
-                data = data.view()  # x and x.detach() share an array: keep them apart for saving
-            fargs.append(data if array_io else a)
+            if array_io:
+                for f in fargs:
+                    if f is data:  # x and x.detach() share an array: keep them apart for saving
+                        data = data.view()
+                        break
+                fargs.append(data)
+            else:
+                fargs.append(a)
             if a._requires_grad:
                 needs.append(True)
                 fn = a.grad_fn
-                edges.append((a, 0) if fn is None else (fn, a._output_nr))
-                in_meta.append((data.shape, data.dtype))
+                if fn is None:
+                    edges.append((a, 0, data.shape, data.dtype))
+                else:
+                    edges.append((fn, a._output_nr, data.shape, data.dtype))
                 continue
             edges.append(None)
         else:
             fargs.append(a)
             edges.append(None if isinstance(a, ndarray) else ())  # () marks a non-tensor argument
         needs.append(False)
-        in_meta.append(None)
     node.needs_input_grad = tuple(needs)
     node.next_edges = tuple(edges)
-    node._in_meta = in_meta
     _state.enabled = False
+    token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
     try:
-        raw = quiet_call(cls._forward, node, *fargs)
+        raw = cls._forward(node, *fargs)
     finally:
         _state.enabled = True
-    if type(raw) is ndarray and not node._non_differentiable:  # the common case: one array out
-        out = _make(raw, True, node, 0) if raw.dtype.kind == "f" else _make(raw)
-        node._out_meta = [(raw.shape, raw.dtype)]
+        if token is not None:
+            _cv_reset(token)
+    if (type(raw) is ndarray or isinstance(raw, generic)) and not node._non_differentiable:
+        # the common case: one array out (NumPy returns a scalar for 0-d results)
+        arr = raw if type(raw) is ndarray else asarray(raw)
+        out = _make(arr, True, node, 0) if arr.dtype.kind == "f" else _make(arr)
+        node._out_meta = [(arr.shape, arr.dtype)]
         if node._to_save is not None:
             node._saved = _resolve_saved(node._to_save, args, fargs, (raw,), [out], array_io)
             node._to_save = None

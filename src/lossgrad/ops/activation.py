@@ -72,7 +72,26 @@ class _LeakyRelu(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         (a,) = ctx.saved_tensors
-        return where(gt(a, 0), g, mul(g, ctx.slope)), None
+        return _LeakyReluBackward.apply(g, a, ctx.slope), None
+
+
+class _LeakyReluBackward(ArrayFunction):
+    """leaky_relu's backward, recorded like torch's: zero gradient w.r.t. the input."""
+
+    node_name = "LeakyReluBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, g: np.ndarray, a: np.ndarray, slope: float) -> np.ndarray:
+        ctx.save_for_backward(a)
+        ctx.slope = slope
+        return np.where(a > 0, g, g * np.asarray(slope, g.dtype))
+
+    @staticmethod
+    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
+        (a,) = ctx.saved_tensors
+        g_g = _LeakyReluBackward.apply(gg, a, ctx.slope) if ctx.needs_input_grad[0] else None
+        g_a = Tensor._make(np.zeros_like(a._data)) if ctx.needs_input_grad[1] else None
+        return g_g, g_a, None
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:

@@ -52,32 +52,41 @@ class _Plan:
         c = x.shape[axis]
         t = target.reshape(1) if x.ndim == 1 else target
         ignored = t == ignore_index
-        bad = ~ignored & ((t < 0) | (t >= c))
-        if bad.any():
-            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
         any_ignored = bool(ignored.any())
+        valid = t[~ignored] if any_ignored else t
+        if valid.size and (valid.min() < 0 or valid.max() >= c):
+            bad = valid[(valid < 0) | (valid >= c)][0]
+            raise IndexError(f"Target {int(bad)} is out of bounds.")
         safe = np.where(ignored, 0, t) if any_ignored else t
         safe = safe.astype(np.int64, copy=False)
-        if x.ndim > 1:
-            safe = np.expand_dims(safe, 1)
-            ignored = np.expand_dims(ignored, 1)
-        wt = w[safe] if w is not None else np.ones(safe.shape, x.dtype)
-        if any_ignored:
-            wt[ignored] = 0
-        self.axis, self.n_classes, self.idx = axis, c, safe
+        if x.ndim > 1:  # position arrays keep a size-1 class axis
+            pshape = (x.shape[0], 1) + x.shape[2:]
+            safe, ignored = safe.reshape(pshape), ignored.reshape(pshape)
+        if w is not None:
+            wt = w[safe]
+            if any_ignored:
+                wt[ignored] = 0
+            self.denom = float(wt.sum(dtype=x.dtype))
+        elif any_ignored:
+            wt = (~ignored).astype(x.dtype)
+            self.denom = float(safe.size - np.count_nonzero(ignored))
+        else:  # every position weighs 1: a scalar broadcasts wherever a weight array would
+            wt = np.ones((), x.dtype)
+            self.denom = float(safe.size)
+        self.axis, self.n_classes, self.idx, self.wt = axis, c, safe, wt
+        self.keep = ~ignored if any_ignored else None
+        self.out_shape = () if x.ndim == 1 else target.shape
         # flat offsets of the targets in a C-contiguous array of x's shape: n C R + y R + r
-        inner = int(np.prod(x.shape[2:], dtype=np.int64))
-        lin = safe * inner
-        if x.ndim > 1:
-            lin += np.arange(x.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - 1)) * (
-                c * inner
-            )
+        if x.ndim == 2:
+            lin = safe + np.arange(x.shape[0], dtype=np.int64)[:, None] * c
+        elif x.ndim == 1:
+            lin = safe
+        else:
+            inner = int(np.prod(x.shape[2:], dtype=np.int64))
+            n_ax = np.arange(x.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - 1))
+            lin = safe * inner + n_ax * (c * inner)
             lin += np.arange(inner, dtype=np.int64).reshape((1, 1) + x.shape[2:])
         self.lin = lin
-        self.keep = ~ignored if any_ignored else None
-        self.wt = wt
-        self.denom = float(wt.sum(dtype=x.dtype))
-        self.out_shape = () if x.ndim == 1 else target.shape
 
     def pick(self, a: np.ndarray) -> np.ndarray:
         """``a`` at each position's target class (zeros when there are no classes at all)."""
@@ -184,7 +193,7 @@ def _reduce_positions(loss: np.ndarray, plan: _Plan, reduction: str) -> np.ndarr
     """Per-position losses (zero where ignored) to torch's output."""
     if reduction == "none":
         return loss.reshape(plan.out_shape)
-    total = loss.sum(dtype=loss.dtype)
+    total = loss.sum()
     if reduction == "sum":
         return np.asarray(total)
     # torch's NLL part is 0/0 when no weight counts, whatever the smoothing term adds
@@ -332,7 +341,10 @@ class _CrossEntropy(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(x)
         axis = plan.axis
-        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+        if plan.n_classes:
+            m = np.max(x, axis=axis, keepdims=True)
+        else:
+            m = np.full(plan.idx.shape, -np.inf, x.dtype)
         s = np.subtract(x, m)
         st = plan.pick(s)
         sw = None
@@ -340,7 +352,7 @@ class _CrossEntropy(ArrayFunction):
             sw = _class_dot(s, w, axis)
         np.exp(s, out=s)
         se = _class_dot(s, None, axis)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore"):  # log(0) only without classes (all ignored)
             lse = np.log(se)
         loss = lse - st
         loss *= plan.wt
@@ -401,9 +413,9 @@ class _CrossEntropySmoothed(_CrossEntropy):
 def _class_dot(a: np.ndarray, w: np.ndarray | None, axis: int) -> np.ndarray:
     """``sum_c w[c] a[..., c, ...]`` along the class axis, keeping it (w=None: plain sum).
 
-    For a C-contiguous ``(N, C)`` array this is one matrix-vector product (BLAS reads the
-    array once, several times faster than a NumPy row sum)."""
-    if a.ndim == 2 and axis == 1 and a.flags.c_contiguous and a.shape[1]:
+    For a large C-contiguous ``(N, C)`` array this is one matrix-vector product (BLAS reads
+    the array once, several times faster than a NumPy row sum)."""
+    if a.ndim == 2 and axis == 1 and a.size >= 4096 and a.flags.c_contiguous:
         return (a @ (w if w is not None else np.ones(a.shape[1], a.dtype)))[:, None]
     if w is None:
         return np.sum(a, axis=axis, keepdims=True)

@@ -7,14 +7,16 @@ the extended label positions, with a Python loop over time only:
   scheme, so no state underflows that torch keeps). The batch is laid out as one flat row of
   ``N * (2S + 3)`` cells per time step (two padding cells before each sample), so the three
   predecessors of every cell are the same row shifted by 0, 1 and 2: each step is a dozen
-  whole-row ufunc calls. Each step also keeps the normalized weights ``w_i = exp(a_i - lse)`` of
-  its three predecessors (the local softmax of the log-sum-exp).
+  whole-row ufunc calls. Each step keeps, on a tape, the three shifted exponentials
+  ``exp(a_i - m)`` and their sum ``s`` (``w_i = exp(a_i - m) / s`` is the local softmax of the
+  log-sum-exp): ``4 T N (2S + 1)`` floats held until backward.
 * **backward**: instead of a second log-space recursion for beta, the posterior
   ``gamma_t(s) = alpha_t(s) beta_t(s) / (p(l|x) y_t(s))`` is propagated back through those
-  weights, ``gamma_{t-1}(s - i) += w_i(t, s) gamma_t(s)``: three multiply-adds per cell, on
-  probabilities in [0, 1] (no exp, no log, nothing to overflow). The posterior of each class is
-  then a segment sum over the states that carry it, and the gradient is torch's
-  ``exp(log_probs) - posterior``.
+  weights, ``gamma_{t-1}(s - i) += w_i(t, s) gamma_t(s)``: a few multiply-adds per cell, on
+  probabilities in [0, 1] (no exp, no log, nothing to overflow, and no cancellation between
+  two large log-magnitudes as in torch's ``exp(lcab + nll - lp)``, so float32 results are
+  closer to float64 than torch's). The posterior of each class is then summed over the states
+  that carry it, and the gradient is torch's ``exp(log_probs) - posterior``.
 * Large batches are split over a small thread pool (NumPy releases the GIL inside ufuncs).
 
 "Impossible" cells hold a large negative finite number instead of -inf (-1e30 in float32, -1e300
@@ -35,9 +37,9 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.ops.pointwise import clamp_min, exp, mul, sub, where
+from lossgrad.ops.pointwise import clamp_min, div, exp, mul, sub, where
 from lossgrad.ops.reduce import logsumexp
-from lossgrad.ops.shape import cat, reshape, stack
+from lossgrad.ops.shape import cat, expand, reshape, stack
 
 _NEG = {np.dtype(np.float32): -1e30, np.dtype(np.float64): -1e300}
 _PARALLEL_CELLS = 1 << 18  # T * N * (2S + 3) above which the batch is split across threads
@@ -52,6 +54,14 @@ def _thread_pool() -> ThreadPoolExecutor:
     return _pool
 
 
+def _by_last_frame(il: np.ndarray, mask: np.ndarray) -> dict[int, np.ndarray]:
+    """The samples selected by ``mask``, grouped by their last frame ``il - 1``."""
+    rows = np.flatnonzero(mask)
+    if rows.size and (il[rows] == il[rows[0]]).all():
+        return {int(il[rows[0]]) - 1: rows}
+    return {int(t) - 1: rows[il[rows] == t] for t in np.unique(il[rows])}
+
+
 class _Lattice:
     """The extended-label lattice of a contiguous slice of the batch.
 
@@ -60,7 +70,9 @@ class _Lattice:
     states), stored with two padding cells in front (``W = S + 2`` cells per sample).
     """
 
-    def __init__(self, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int, C: int) -> None:
+    def __init__(
+        self, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int, C: int
+    ) -> None:
         n, L = labels.shape
         S = 2 * L + 1
         W = S + 2
@@ -76,17 +88,7 @@ class _Lattice:
         skip = np.zeros((n, W), bool)
         skip[:, 5::2] = (ext[:, 3::2] != ext[:, 1:-2:2]) & valid[:, 3::2]
         self.skip = skip.ravel()[2:]
-        # posterior -> class: blanks are summed per sample; the label states are split into
-        # groups in which no (sample, class) repeats, each group one fancy-index subtraction
-        b, j = np.nonzero(np.arange(L) < tl[:, None])
-        key = b * C + labels[b, j]
-        order = np.argsort(key, kind="stable")
-        first = np.r_[True, key[order][1:] != key[order][:-1]]
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size) - np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
-        cells = b * W + 3 + 2 * j
-        self.groups = [(key[rank == r], cells[rank == r]) for r in range(int(rank.max(initial=-1)) + 1)]
-        self.blank_keys = np.arange(n) * C + blank
+        self.labels, self.blank = labels, blank
         self.final = np.arange(n) * W + 2 + 2 * tl  # the last blank; the last label is one before
 
     def forward(self, lp: np.ndarray, keep: bool) -> tuple[np.ndarray, Any]:
@@ -103,19 +105,17 @@ class _Lattice:
         tape = np.empty((T if keep else 2, 4, N - 2), dt)
         X = np.full((2, N), neg, dt)
         X[0].reshape(n, W)[:, 2:4] = E[0].reshape(n, W)[:, 2:4]
-        ends: dict[int, list[int]] = {}
-        for b, t in enumerate(self.il):
-            if t > 0:
-                ends.setdefault(int(t) - 1, []).append(b)
+        ends = _by_last_frame(self.il, self.il > 0)
         last = np.full((2, n), neg, dt)
         m = np.empty(N - 2, dt)
         add, sub_, ex, lg, mx = np.add, np.subtract, np.exp, np.log, np.maximum
         views = [(x[2:], x[1:-1], x[:-2], y[2:]) for x, y in ((X[0], X[1]), (X[1], X[0]))]
         # tape[k] = exp(a1 - m), exp(a2 - m), exp(a3 + pen - m) and their sum s, per cell
         # (plain same-shape ufunc calls: broadcasting ones are several times slower here)
-        steps = zip(E[1:, 2:], tape[1:, :3], *tape[1:].transpose(1, 0, 2)) if keep else (
-            (E[k, 2:], tape[k & 1, :3], *tape[k & 1]) for k in range(1, T)
-        )
+        if keep:
+            steps: Any = zip(E[1:, 2:], tape[1:, :3], *tape[1:].transpose(1, 0, 2), strict=True)
+        else:
+            steps = ((E[k, 2:], tape[k & 1, :3], *tape[k & 1]) for k in range(1, T))
         if 0 in ends:
             self._capture(last, X[0], ends[0])
         for k, (e, w, w0, w1, w2, s) in enumerate(steps, 1):
@@ -140,34 +140,50 @@ class _Lattice:
         seed = np.exp(last - ll) if keep else None
         return nll.astype(dt), (tape, seed, possible) if keep else None
 
-    def _capture(self, last: np.ndarray, row: np.ndarray, samples: list[int]) -> None:
+    def _class_groups(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The label states as (flat class index, flat cell) groups in which no (sample, class)
+        repeats, so that each group is one fancy-index subtraction (repeated labels of a
+        sample fall into successive groups)."""
+        b, j = np.nonzero(np.arange(self.labels.shape[1]) < self.tl[:, None])
+        key = b * self.C + self.labels[b, j]
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        first = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+        pos = np.arange(order.size)
+        rank = np.empty_like(order)
+        rank[order] = pos - np.maximum.accumulate(np.where(first, pos, 0))
+        cells = b * self.W + 3 + 2 * j
+        ranks = range(int(rank.max(initial=-1)) + 1)
+        return [(key[rank == r], cells[rank == r]) for r in ranks]
+
+    def _capture(self, last: np.ndarray, row: np.ndarray, r: np.ndarray) -> None:
         """Read the last blank and the last label of samples whose input ends at this row."""
-        r = np.asarray(samples)
         last[0, r] = row[self.final[r]]
         r = r[self.tl[r] > 0]
         last[1, r] = row[self.final[r] - 1]
 
-    def _seed(self, row: np.ndarray, samples: list[int], seed: np.ndarray) -> None:
+    def _seed(self, row: np.ndarray, r: np.ndarray, seed: np.ndarray) -> None:
         """The posterior at each sample's last frame: the two final states, weighted by their
         share of the likelihood."""
-        r = np.asarray(samples)
         row[self.final[r]] += seed[0, r]
         r = r[self.tl[r] > 0]
         row[self.final[r] - 1] += seed[1, r]
 
-    def backward(self, lp: np.ndarray, tape: Any, gr: np.ndarray, out: np.ndarray, zero_infinity: bool) -> None:
+    def backward(
+        self, lp: np.ndarray, saved: Any, gr: np.ndarray, out: np.ndarray, zero_infinity: bool
+    ) -> None:
         """Write torch's gradient ``(exp(lp) - posterior) * gr`` for this slice into ``out``."""
-        tape, seed, possible = tape
+        tape, seed, possible = saved
         T, n, C = lp.shape
         N = n * self.W
         post = np.zeros((T, N), lp.dtype)
-        starts: dict[int, list[int]] = {}
-        for b in np.flatnonzero(possible):
-            starts.setdefault(int(self.il[b]) - 1, []).append(b)
+        starts = _by_last_frame(self.il, possible)
         h, u = np.empty(N - 2, lp.dtype), np.empty(N - 2, lp.dtype)
         mul, add, div = np.multiply, np.add, np.divide
         cur, prev = post[::-1, 2:], post[-2::-1]
-        rows = zip(range(T - 1, 0, -1), tape[::-1], cur, prev[:, 2:], prev[:, 1:-1], prev[:, :-2])
+        rows = zip(  # noqa: B905 - prev has one row fewer: the last step is k = 1
+            range(T - 1, 0, -1), tape[::-1], cur, prev[:, 2:], prev[:, 1:-1], prev[:, :-2]
+        )
         for k, (w0, w1, w2, s), g, p0, p1, p2 in rows:
             if k in starts:
                 self._seed(post[k], starts[k], seed)
@@ -183,11 +199,11 @@ class _Lattice:
         np.exp(lp, out=out)
         flat = out.view()
         flat.shape = (T, n * C)  # a view: raises rather than copy
-        flat[:, self.blank_keys] -= post.reshape(T, n, self.W)[:, :, 2::2].sum(-1)
-        for keys, cells in self.groups:
+        flat[:, np.arange(n) * C + self.blank] -= post.reshape(T, n, self.W)[:, :, 2::2].sum(-1)
+        for keys, cells in self._class_groups():
             flat[:, keys] -= post[:, cells]
         out *= gr[:, None]
-        if np.isneginf(lp).any():  # torch: exp(-inf) - exp(-inf + nll + inf) is NaN
+        if lp.min(initial=np.inf) == -np.inf:  # torch: exp(-inf) - exp(-inf + nll + inf) is NaN
             out[np.isneginf(lp)] = np.nan
         for b in np.flatnonzero((self.il < T) | ~possible):
             if possible[b]:
@@ -205,46 +221,89 @@ def _slices(T: int, N: int, W: int) -> list[slice]:
     if workers < 2 or T * N * W < _PARALLEL_CELLS:
         return [slice(0, N)]
     bounds = np.linspace(0, N, workers + 1).astype(int)
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def _map(fn: Any, items: list[Any]) -> list[Any]:
-    if len(items) == 1:
-        return [fn(items[0])]
-    return list(_thread_pool().map(fn, items))
+def _map(fn: Any, count: int) -> list[Any]:
+    """``[fn(0), ..., fn(count - 1)]``, on the thread pool when there is more than one."""
+    if count == 1:
+        return [fn(0)]
+    return list(_thread_pool().map(fn, range(count)))
 
 
 class _CtcLoss(ArrayFunction):
-    """Fused CTC negative log-likelihood per sample, shape (N,)."""
+    """CTC negative log-likelihood per sample, shape (N,) (``reduction='none'``).
+
+    The subclasses below fuse torch's reduction into the same node, with torch's arithmetic
+    (``where(l == inf, 0, l)`` for ``zero_infinity``, then ``(l / clamp(tl, 1)).mean()`` or
+    ``l.sum()``) and the name of torch's outermost node: at small sizes the two extra graph
+    nodes would cost a tenth of the whole call.
+    """
 
     node_name = "CtcLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, lp: np.ndarray, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int, zero_infinity: bool) -> np.ndarray:
+    def forward(
+        ctx: Any,
+        lp: np.ndarray,
+        labels: np.ndarray,
+        il: np.ndarray,
+        tl: np.ndarray,
+        blank: int,
+        zero_infinity: bool,
+        reduction: str,
+    ) -> np.ndarray:
         T, N, C = lp.shape
         keep = bool(ctx.needs_input_grad[0])
         parts = _slices(T, N, 2 * labels.shape[1] + 3)
         lattices = [_Lattice(labels[p], il[p], tl[p], blank, C) for p in parts]
-        results = _map(lambda i: lattices[i].forward(lp[:, parts[i]], keep), list(range(len(parts))))
+        results = _map(lambda i: lattices[i].forward(lp[:, parts[i]], keep), len(parts))
         nll = np.concatenate([r[0] for r in results]) if len(parts) > 1 else results[0][0]
         ctx.lattices, ctx.parts = lattices, parts
-        ctx.meta = (labels, il, tl, blank, zero_infinity)
+        ctx.meta = (labels, il, tl, blank, zero_infinity, reduction)
         if keep:  # the tapes are saved as constants: freed after backward, like torch's buffers
             ctx.save_for_backward(lp, *(w for r in results for w in r[1]))
-        return nll
+        if reduction == "none":
+            return nll
+        if zero_infinity:
+            nll = np.where(nll == np.inf, nll.dtype.type(0), nll)
+        if reduction == "sum":
+            return np.asarray(nll.sum(dtype=nll.dtype))
+        return np.asarray((nll / np.maximum(tl, 1).astype(nll.dtype)).mean(dtype=nll.dtype))
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         lp_t, *saved = ctx.saved_tensors
         lp = lp_t._data
+        T, N, _ = lp.shape
+        labels, il, tl, blank, zero_infinity, reduction = ctx.meta
+        if reduction == "mean":  # MeanBackward0 then DivBackward0, in torch's order
+            denominator = Tensor._make(np.maximum(tl, 1).astype(lp.dtype))
+            gr = div(div(g, float(N)), denominator)
+        elif reduction == "sum":
+            gr = expand(g, (N,))
+        else:
+            gr = g
         out = np.empty_like(lp)
-        gr = g._data.astype(lp.dtype, copy=False)
-        parts, lattices, zero_infinity = ctx.parts, ctx.lattices, ctx.meta[4]
+        parts, lattices, grd = ctx.parts, ctx.lattices, gr._data
         tapes = [tuple(t._data for t in saved[3 * i: 3 * i + 3]) for i in range(len(parts))]
-        _map(lambda i: lattices[i].backward(lp[:, parts[i]], tapes[i], gr[parts[i]], out[:, parts[i]], zero_infinity), list(range(len(parts))))
-        if not grad_mode.is_grad_enabled():
-            return Tensor._make(out), None, None, None, None, None
-        return _differentiable_grad(lp_t, g, out, ctx.meta), None, None, None, None, None
+        _map(
+            lambda i: lattices[i].backward(
+                lp[:, parts[i]], tapes[i], grd[parts[i]], out[:, parts[i]], zero_infinity
+            ),
+            len(parts),
+        )
+        if grad_mode.is_grad_enabled():  # create_graph=True: a differentiable gradient
+            return _differentiable_grad(lp_t, gr, out, ctx.meta), *(None,) * 6
+        return Tensor._make(out), *(None,) * 6
+
+
+class _CtcLossSum(_CtcLoss):
+    node_name = "SumBackward0"
+
+
+class _CtcLossMean(_CtcLoss):
+    node_name = "MeanBackward0"
 
 
 class _WithValue(ArrayFunction):
@@ -262,7 +321,9 @@ class _WithValue(ArrayFunction):
         return g, None
 
 
-def _log_likelihood(lp: Tensor, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int) -> Tensor:
+def _log_likelihood(
+    lp: Tensor, labels: np.ndarray, il: np.ndarray, tl: np.ndarray, blank: int
+) -> Tensor:
     """log p(l|x) per sample as a recorded graph of lossgrad ops (the alpha recursion, vectorized
     over batch and states, with logsumexp over the three predecessors at each time step)."""
     T, N, C = lp._data.shape
@@ -273,8 +334,8 @@ def _log_likelihood(lp: Tensor, labels: np.ndarray, il: np.ndarray, tl: np.ndarr
     ext = np.full((N, S), blank, np.int64)
     ext[:, 1::2] = labels
     valid = np.arange(S) <= 2 * tl[:, None]
-    index = np.broadcast_to((np.arange(N)[:, None] * C + ext).reshape(1, -1), (T, N * S))
-    E = reshape(lp.reshape(T, N * C).gather(1, Tensor._make(np.ascontiguousarray(index))), (T, N, S))
+    index = np.repeat((np.arange(N)[:, None] * C + ext).reshape(1, -1), T, axis=0)
+    E = reshape(reshape(lp, (T, N * C)).gather(1, Tensor._make(index)), (T, N, S))
     E = where(Tensor._make(np.broadcast_to(valid, (T, N, S))), clamp_min(E, neg), neg)
     skip = np.zeros((N, S), bool)
     skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
@@ -290,8 +351,8 @@ def _log_likelihood(lp: Tensor, labels: np.ndarray, il: np.ndarray, tl: np.ndarr
         active = il > t
         alpha = new if active.all() else where(Tensor._make(active[:, None]), new, alpha)
     rows = np.arange(N)
-    ends = stack([alpha[rows, 2 * tl], where(Tensor._make(tl > 0), alpha[rows, np.maximum(2 * tl - 1, 0)], neg)])
-    return logsumexp(ends, 0)
+    last_label = where(Tensor._make(tl > 0), alpha[rows, np.maximum(2 * tl - 1, 0)], neg)
+    return logsumexp(stack([alpha[rows, 2 * tl], last_label]), 0)
 
 
 def _differentiable_grad(lp: Tensor, g: Tensor, value: np.ndarray, meta: tuple[Any, ...]) -> Tensor:
@@ -299,25 +360,29 @@ def _differentiable_grad(lp: Tensor, g: Tensor, value: np.ndarray, meta: tuple[A
     the composite log-likelihood, taken with ``create_graph=True``."""
     from lossgrad.autograd import grad
 
-    labels, il, tl, blank, _ = meta
+    labels, il, tl, blank = meta[:4]
     T = lp._data.shape[0]
     keep = (np.arange(T)[:, None] < il) & (il > 0)
     ll = _log_likelihood(lp, labels, il, tl, blank)
     keep &= ll._data > _NEG[lp._data.dtype] / 2
     (post,) = grad(ll, lp, g, create_graph=True)
-    graph = mul(sub(mul(exp(lp), reshape(g, (1, -1, 1))), post), Tensor._make(keep[:, :, None].astype(value.dtype)))
+    graph = sub(mul(exp(lp), reshape(g, (1, -1, 1))), post)
+    graph = mul(graph, Tensor._make(keep[:, :, None].astype(value.dtype)))
     return _WithValue.apply(graph, value)
 
 
-def _lengths(value: Any, name: str, n: int, tensors: bool) -> np.ndarray:
+def _lengths(value: Any, name: str, n: int) -> np.ndarray:
     """Lengths given as a Tensor (any integral dtype) or a sequence of ints, as int64 (n,)."""
-    if tensors:
+    if isinstance(value, Tensor):
         arr = value._data
         if arr.dtype.kind not in "iu":
             raise RuntimeError(f"{name} must be integral")
     else:
-        if not all(isinstance(v, (int, np.integer)) or (isinstance(v, Tensor) and v._data.dtype.kind in "iu" and v._data.size == 1) for v in value):
-            raise TypeError(f"ctc_loss(): {name} must be a tuple of ints or a Tensor, got {value!r}")
+        for v in value:
+            if not isinstance(v, (int, np.integer, Tensor)) or isinstance(v, bool) or (
+                isinstance(v, Tensor) and (v._data.dtype.kind not in "iu" or v._data.size != 1)
+            ):
+                raise TypeError(f"ctc_loss(): {name} must be a tuple of ints or a Tensor, got {value!r}")
         arr = np.asarray([int(v) for v in value], np.int64)
     arr = arr.astype(np.int64).reshape(-1)
     if arr.size != n:
@@ -325,39 +390,40 @@ def _lengths(value: Any, name: str, n: int, tensors: bool) -> np.ndarray:
     return arr
 
 
-def _padded_labels(targets: np.ndarray, tl: np.ndarray, N: int, C: int, blank: int) -> np.ndarray:
-    """Targets (padded (N, S) or concatenated 1-D) as an (N, max(tl)) int64 array, blank past
-    each length; validates sizes and values with torch's messages."""
-    for name, arr in (("target_lengths", tl),):
-        if (arr < 0).any():
-            raise RuntimeError(
-                f"Expected {name} to have value at least 0, but got value {arr.min()} "
-                "(while checking arguments for ctc_loss_allocate_outputs)"
-            )
-    L = int(tl.max()) if N else 0
+def _check_at_least_zero(values: np.ndarray, name: str) -> None:
+    if (values < 0).any():
+        raise RuntimeError(
+            f"Expected {name} to have value at least 0, but got value {values.min()} "
+            "(while checking arguments for ctc_loss_allocate_outputs)"
+        )
+
+
+def _size_error(size: Any, dim: int, got: int) -> RuntimeError:
+    return RuntimeError(
+        f"Expected tensor to have size {size} at dimension {dim}, but got size {got} for "
+        "argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
+    )
+
+
+def _padded_labels(targets: np.ndarray, tl: np.ndarray, C: int, blank: int) -> np.ndarray:
+    """Targets (padded (N, S) or concatenated 1-D) as an (N, max(tl)) int64 array, ``blank``
+    past each length; sizes and values validated (torch's messages)."""
+    N = tl.shape[0]
+    L = int(tl.max(initial=0))
     j = np.arange(L)
     inside = j < tl[:, None]
     if targets.ndim == 1:
         total = int(tl.sum())
         if targets.shape[0] != total:
-            raise RuntimeError(
-                f"Expected tensor to have size {total} at dimension 0, but got size {targets.shape[0]} "
-                "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
-            )
-        offsets = np.cumsum(tl) - tl
-        labels = np.where(inside, targets.astype(np.int64)[np.minimum(offsets[:, None] + j, max(total - 1, 0))] if total else 0, blank)
+            raise _size_error(total, 0, targets.shape[0])
+        start = np.cumsum(tl) - tl
+        where_ = np.minimum(start[:, None] + j, max(total - 1, 0))
+        labels = np.where(inside, targets[where_].astype(np.int64) if total else 0, blank)
     else:
         if targets.shape[0] != N:
-            raise RuntimeError(
-                f"Expected tensor to have size {N} at dimension 0, but got size {targets.shape[0]} "
-                "for argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
-            )
+            raise _size_error(N, 0, targets.shape[0])
         if targets.shape[1] < L:
-            raise RuntimeError(
-                f"Expected tensor to have size at least {L} at dimension 1, but got size "
-                f"{targets.shape[1]} for argument #2 'targets' (while checking arguments for "
-                "ctc_loss_allocate_outputs)"
-            )
+            raise _size_error(f"at least {L}", 1, targets.shape[1])
         labels = np.where(inside, targets[:, :L].astype(np.int64), blank)
     bad = (labels < 0) | (labels >= C)
     if bad.any():
@@ -422,54 +488,54 @@ def ctc_loss(
     """
     reduction = _reduction.resolve(reduction)
     _checks.check_tensor(log_probs, "log_probs")
-    tensors = isinstance(input_lengths, Tensor)
-    if not isinstance(targets, Tensor) or tensors != isinstance(target_lengths, Tensor) or (
-        not tensors and not (isinstance(input_lengths, (list, tuple)) and isinstance(target_lengths, (list, tuple)))
+    lengths = (input_lengths, target_lengths)
+    as_tensors = all(isinstance(v, Tensor) for v in lengths)
+    if not isinstance(targets, Tensor) or not (
+        as_tensors or all(isinstance(v, (list, tuple)) for v in lengths)
     ):
+        got = ", ".join(type(a).__name__ for a in (log_probs, targets, *lengths))
         raise TypeError(
-            "ctc_loss() received an invalid combination of arguments - got "
-            f"({', '.join(type(a).__name__ for a in (log_probs, targets, input_lengths, target_lengths))})"
-            ", but expected (Tensor log_probs, Tensor targets, tuple of ints input_lengths, tuple of "
+            f"ctc_loss() received an invalid combination of arguments - got ({got}), but "
+            "expected (Tensor log_probs, Tensor targets, tuple of ints input_lengths, tuple of "
             "ints target_lengths) or (Tensor, Tensor, Tensor input_lengths, Tensor target_lengths)"
         )
     dt = log_probs._data.dtype
     if dt not in _NEG:
-        raise NotImplementedError(
-            f'"ctc_loss_cpu" not implemented for \'{_checks.scalar_type_name(dt)}\''
-        )
+        name = _checks.scalar_type_name(dt)
+        raise NotImplementedError(f"\"ctc_loss_cpu\" not implemented for '{name}'")
     batched = log_probs.dim() == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)
     if lp.dim() != 3:
         raise RuntimeError(
-            f"Expected 3-dimensional tensor, but got {lp.dim()}-dimensional tensor for argument #1 "
-            "'log_probs' (while checking arguments for ctc_loss_allocate_outputs)"
+            f"Expected 3-dimensional tensor, but got {lp.dim()}-dimensional tensor for argument "
+            "#1 'log_probs' (while checking arguments for ctc_loss_allocate_outputs)"
         )
     if lp._data.size == 0:
         raise RuntimeError("log_probs tensor must not be empty")
     T, N, C = lp._data.shape
     if not 0 <= blank < C:
         raise RuntimeError("blank must be in label range")
-    il = _lengths(input_lengths, "input_lengths", N, tensors)
-    tl = _lengths(target_lengths, "target_lengths", N, tensors)
+    il = _lengths(input_lengths, "input_lengths", N)
+    tl = _lengths(target_lengths, "target_lengths", N)
     if not 1 <= targets.dim() <= 2:
         raise RuntimeError(
-            f"Expected 1 to 2 dimensions, but got {targets.dim()}-dimensional tensor for argument "
-            "#2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
+            f"Expected 1 to 2 dimensions, but got {targets.dim()}-dimensional tensor for "
+            "argument #2 'targets' (while checking arguments for ctc_loss_allocate_outputs)"
         )
-    labels = _padded_labels(targets._data, tl, N, C, blank)
-    for bound, word in ((il < 0, "least 0"), (il > T, f"most {T}")):
-        if bound.any():
-            raise RuntimeError(
-                f"Expected input_lengths to have value at {word}, but got value {il[bound][0]} "
-                "(while checking arguments for ctc_loss_allocate_outputs)"
-            )
-    loss = _CtcLoss.apply(lp, labels, il, tl, blank, bool(zero_infinity))
+    _check_at_least_zero(tl, "target_lengths")
+    labels = _padded_labels(targets._data, tl, C, blank)
+    _check_at_least_zero(il, "input_lengths")
+    if (il > T).any():
+        raise RuntimeError(
+            f"Expected input_lengths to have value at most {T}, but got value {il.max()} "
+            "(while checking arguments for ctc_loss_allocate_outputs)"
+        )
+    fn = {"none": _CtcLoss, "sum": _CtcLossSum, "mean": _CtcLossMean}[reduction]
+    loss = fn.apply(lp, labels, il, tl, blank, bool(zero_infinity), reduction)
+    if reduction != "none":
+        return loss
     if zero_infinity:
         loss = where(loss == float("inf"), 0.0, loss)
-    if reduction == "mean":
-        return _reduction.apply(loss / Tensor._make(np.maximum(tl, 1).astype(dt)), "mean")
-    if reduction == "sum":
-        return _reduction.apply(loss, "sum")
     return loss if batched else loss.squeeze(0)
 
 

@@ -240,8 +240,11 @@ def _multilabel_slopes(
     ``(rows, slots, C)`` temporaries stay small; there is no loop over samples or classes.
     """
     n, c = x.shape
-    valid = np.cumsum(target < 0, axis=1) == 0
-    tgt = np.where(valid, target, 0)
+    negative = target < 0
+    length = np.where(negative.any(1), negative.argmax(1), c)  # of each row's target prefix
+    width = int(length.max()) if n else 0
+    valid = np.arange(width) < length[:, None]
+    tgt = np.where(valid, target[:, :width], 0)
     rows = np.arange(n)[:, None]
     # non-target scores; targets become -inf, which never beats a threshold
     others = x.copy()
@@ -250,15 +253,17 @@ def _multilabel_slopes(
     # 1 - a + x_i > 0 (rounded as torch does) exactly when x_i > -(1 - a): one comparison per pair
     base = x.dtype.type(1) - x[rows, tgt]
     thr = np.where(valid, -base, x.dtype.type(np.inf))
-    width = int(valid.sum(1).max()) if n else 0
+    # the scores to add up over active pairs: never-active entries (targets, NaN) zeroed so that
+    # a dot product with the 0/1 mask sums exactly the active ones
+    summands = np.where(others > -np.inf, others, x.dtype.type(0))
     sums = np.zeros(n, np.float64)
     slope = np.zeros((n, c), x.dtype) if want_slope else None
     block = max(1, (1 << 20) // max(1, n * c))
     for j0 in range(0, width, block):
         j1 = min(width, j0 + block)
         active = others[:, None, :] > thr[:, j0:j1, None]
-        count = active.sum(2)
-        picked = np.where(active, others[:, None, :], x.dtype.type(0)).sum(2)
+        count = np.count_nonzero(active, axis=2)
+        picked = np.einsum("nji,ni->nj", active.astype(x.dtype), summands)
         sums += (count * base[:, j0:j1].astype(np.float64) + picked).sum(1)
         if slope is not None:
             slope += active.sum(1) if j1 - j0 > 1 else active[:, 0]
@@ -504,8 +509,9 @@ def hinge_embedding_loss(
 
     Note:
         The target is not validated and carries no gradient (it only selects branches), as in
-        torch. Integer inputs raise RuntimeError (torch fails only under ``'mean'``). Second
-        derivatives are supported (zero in the input, the loss being piecewise linear).
+        torch. An integer input is computed in its own dtype (``margin`` truncated), as torch
+        does, and ``'mean'`` of it raises RuntimeError. Second derivatives are supported (zero in
+        the input, the loss being piecewise linear).
 
     Example:
         >>> import lossgrad as torch
@@ -516,10 +522,10 @@ def hinge_embedding_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind != "f" and reduction == "mean":
         raise RuntimeError(
-            "hinge_embedding_loss(): expected a floating point input, got "
-            f"{_checks.scalar_type_name(input._data.dtype)}"
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {_checks.scalar_type_name(input._data.dtype)}"
         )
     _broadcast_shape(input, target)
     return _HINGE_EMBEDDING[reduction].apply(input, target._data, float(margin), reduction)

@@ -7,9 +7,10 @@ binary_cross_entropy, binary_cross_entropy_with_logits and soft_margin_loss are 
 run here as fused ops (one forward pass that reduces inside, one gradient op written in NumPy);
 the gradient ops' own backwards use lossgrad ops (torch's double-backward formulas), so second
 and higher derivatives work. multilabel_soft_margin_loss reuses the BCE-with-logits kernel per
-element. kl_div, poisson_nll_loss and gaussian_nll_loss are composites in torch and are written
-with the same ops in the same order, so their values, gradients, NaN policy and second
-derivatives follow torch's by construction.
+element. kl_div runs a fused forward whose backward uses the ops torch's composite goes through.
+poisson_nll_loss and gaussian_nll_loss are composites in torch and are written with the same ops
+in the same order, so their values, gradients, NaN policy and second derivatives follow torch's
+by construction.
 
 The NumPy kernels are branch-free (``clip`` rather than ``where``/``maximum``): NumPy's ``where``
 on a data-dependent mask costs an order of magnitude more than a SIMD pass.
@@ -501,6 +502,46 @@ class _XLogY(ArrayFunction):
         return gx, gy
 
 
+class _KlDiv(ArrayFunction):
+    """torch's composite ``xlogy(y, y) - y x`` (or ``exp(y) (y - x)``), reduced, in one pass.
+
+    The backward is written with the ops torch's composite differentiates through (xlogy, div,
+    exp), so gradients, their NaN at ``y == 0`` for the target, and second derivatives match.
+    """
+
+    node_name = "KlDivBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, y: np.ndarray, reduction: str, log_target: bool
+    ) -> np.ndarray:
+        ctx.save_for_backward(x, y)
+        ctx.reduction, ctx.log_target = reduction, log_target
+        if log_target:
+            loss = np.asarray(np.exp(y))
+            loss *= y - x
+        else:  # xlogy(y, y) = y log(y + [y == 0]): 0 at y == 0, NaN for y < 0 or NaN, branch-free
+            loss = np.asarray(np.log(y + (y == 0)))
+            loss *= y
+            loss -= y * x
+        return _reduction.reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, y = ctx.saved_tensors
+        scale = _reduction.grad_scale(g, ctx.reduction, x._data.size)
+        gx = gy = None
+        e = exp(y) if ctx.log_target else y
+        if ctx.needs_input_grad[0]:  # -y, or -exp(y)
+            gx = mul(e, neg(scale))
+        if ctx.needs_input_grad[1]:  # exp(y) (y - x) + exp(y), or xlogy(y != 0, y) + y / y - x
+            if ctx.log_target:
+                gy = mul(mul(e, sub(y, x)) + e, scale)
+            else:
+                gy = mul(_XLogY.apply(ne(y, 0).to(y.dtype), y) + y / y - x, scale)
+        return gx, gy, None, None
+
+
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -555,11 +596,8 @@ def kl_div(
             "kl_div: Integral inputs not supported "
             f"(got input {input.dtype} and target {target.dtype})."
         )
-    if log_target:
-        loss = exp(target) * (target - input)
-    else:
-        loss = _XLogY.apply(target, target) - target * input
-    out = _reduction.apply(loss, reduction)
+    _, (x, y) = promote(input, target)
+    out = _KlDiv.apply(*_checks.broadcast_pair(x, y), reduction, log_target)
     if batchmean and input.dim() != 0:
         out = out / input.size(0)
     return out

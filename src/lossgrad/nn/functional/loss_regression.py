@@ -268,6 +268,11 @@ def l1_loss(
     """
     _checks.warn_if_broadcast(input, target)
     reduction = _reduction.legacy(reduction, size_average, reduce)
+    if np.bool_ in (input._data.dtype, target._data.dtype):  # torch's ``input - target``
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
+        )
     if promote(input, target)[0].kind != "f":  # integer tensors: torch's composite and its errors
         x, y = _checks.broadcast_pair(input, target)
         return _reduction.apply(_abs(sub(x, y)), _reduction.resolve(reduction))
