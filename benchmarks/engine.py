@@ -69,6 +69,9 @@ def _chain_no_grad(lib, n_ops: int = 200, size: int = 16, seed: int = 0):  # noq
 
 
 def main() -> None:
+    # At these sizes torch's intra-op thread pool only adds synchronisation (on a busy machine,
+    # milliseconds of spinning); one thread is its fastest setting, and NumPy's calls here are
+    # single-threaded too.
     torch.set_num_threads(1)
     rows = [
         ("MLP step 32x64->128->10, MSE, SGD", _mlp_step(lossgrad), _mlp_step(torch)),

@@ -59,7 +59,7 @@ def test_tour_runs_every_loss_and_matches_torch(tour):
         mine = _catalog.run_example(entry)
         theirs = _catalog.run_example(entry, "torch")
         assert repr(mine.output) in row[0]
-        assert f"✓ {theirs.output.item():.4f}" in row[0]
+        assert f"✓ {theirs.output.item():.4f}" in row[0], row[0]
         formula_line = lines[lines.index(row[0]) + 1]
         assert formula_line.strip() == entry.formula
     assert "16 of 16 losses match torch" in proc.stdout

@@ -55,7 +55,8 @@ def test_module_signatures(name):
 @pytest.mark.parametrize("p", P_VALUES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("keepdim", [False, True])
-def test_pairwise_distance_parity(p, dtype, keepdim):
+@pytest.mark.parametrize("second_order", [True, False])  # False: the array fast path (p=2)
+def test_pairwise_distance_parity(p, dtype, keepdim, second_order):
     a, b = rng.standard_normal((5, 4)).astype(dtype), rng.standard_normal((5, 4)).astype(dtype)
     if p >= 0 or dtype == np.float64:  # (float32 second derivatives at |d| = eps cancel for p < 0)
         b[0, 1] = a[0, 1]  # one coordinate where only eps separates the points
@@ -63,11 +64,13 @@ def test_pairwise_distance_parity(p, dtype, keepdim):
         lambda lib, a, b: lib.nn.functional.pairwise_distance(a, b, p, keepdim=keepdim),
         [a, b],
         grad=(0, 1),
+        second_order=second_order,
     )
     check(
         lambda lib, a, b: lib.nn.PairwiseDistance(p, eps=1e-3, keepdim=keepdim)(a, b),
         [a, b],
         grad=(0, 1),
+        second_order=second_order,
     )
 
 
@@ -145,10 +148,21 @@ def test_pairwise_distance_reference_and_gradcheck():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("dim", [1, 0, -1])
-def test_cosine_similarity_parity(dtype, dim):
+@pytest.mark.parametrize("second_order", [True, False])  # False: the array fast path
+def test_cosine_similarity_parity(dtype, dim, second_order):
     a, b = rng.standard_normal((5, 4)).astype(dtype), rng.standard_normal((5, 4)).astype(dtype)
-    check(lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b, dim), [a, b], grad=(0, 1))
-    check(lambda lib, a, b: lib.nn.CosineSimilarity(dim, eps=1e-3)(a, b), [a, b], grad=(0, 1))
+    check(
+        lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b, dim),
+        [a, b],
+        grad=(0, 1),
+        second_order=second_order,
+    )
+    check(
+        lambda lib, a, b: lib.nn.CosineSimilarity(dim, eps=1e-3)(a, b),
+        [a, b],
+        grad=(0, 1),
+        second_order=second_order,
+    )
 
 
 @pytest.mark.parametrize(
@@ -168,36 +182,48 @@ def test_cosine_similarity_shapes(shapes, dim):
         [rng.standard_normal(s1), rng.standard_normal(s2)],
         grad=(0, 1),
     )
+    check(
+        lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b, dim),
+        [rng.standard_normal(s1), rng.standard_normal(s2)],
+        grad=(0, 1),
+        second_order=False,
+    )
 
 
-def test_cosine_similarity_eps_edges():
+@pytest.mark.parametrize("second_order", [True, False])
+def test_cosine_similarity_eps_edges(second_order):
     ones = np.ones((1, 3), np.float32)
     # a zero vector: cos 0, and a 1/eps-sized gradient (the clamp is invisible to autograd)
     check(
         lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b),
         [np.zeros((1, 3), np.float32), ones],
         grad=(0, 1),
+        second_order=second_order,
     )
     check(
         lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b),
         [ones * 1e30, ones * 1e30],
         grad=(0, 1),
+        second_order=second_order,
     )
     check(
         lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b),
         [ones * 1e-30, ones * 2e-30],
         grad=(0, 1),
+        second_order=second_order,
         atol=1e-30,
     )
     check(
         lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b, eps=0.5),
         [ones * 0.1, ones],
         grad=(0, 1),
+        second_order=second_order,
     )
     check(
         lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b),
         [np.array([[1, 2]]), np.array([[1.0, 0.0]])],
         grad=(1,),
+        second_order=second_order,
     )
 
 

@@ -2,14 +2,15 @@
 torch's inf/NaN policies, the tutorial's two examples, and second derivatives."""
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from parity import assert_close, check, check_raises, same_signature
 
 import lossgrad
 from lossgrad.autograd import gradcheck, gradgradcheck
+from parity import assert_close, check, check_raises, same_signature
 
 rng = np.random.default_rng(0)
 
@@ -29,7 +30,7 @@ def _collapse(path: tuple[int, ...], blank: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _reference(lp: np.ndarray, target: list[int], length: int, blank: int) -> tuple[float, np.ndarray]:
+def _reference(lp: np.ndarray, target: list[int], length: int, blank: int) -> tuple[float, Any]:
     """Loss and torch-form gradient of one sample by enumerating every alignment (float64,
     probability space): p(l|x) = sum over paths that collapse to l of prod_t p_t(path_t)."""
     probs = np.exp(lp[:length].astype(np.float64))
@@ -56,20 +57,24 @@ def test_matches_brute_force_reference(blank):
     T, N, C = 6, 5, 3
     lp = _log_softmax(rng.standard_normal((T, N, C)))
     labels = [c for c in range(C) if c != blank]
-    targets = [[labels[0], labels[1]], [labels[0], labels[0]], [labels[1]], [], [labels[1], labels[1], labels[1], labels[0]]]
+    a, b = labels
+    targets = [[a, b], [a, a], [b], [], [b, b, b, a]]
     lengths = [6, 5, 3, 4, 6]
     padded = np.full((N, 4), blank, np.int64)
     for n, t in enumerate(targets):
         padded[n, : len(t)] = t
     x = lossgrad.tensor(lp, requires_grad=True)
+    target_lengths = [len(t) for t in targets]
     loss = lossgrad.nn.functional.ctc_loss(
-        x, lossgrad.tensor(padded), lengths, [len(t) for t in targets], blank=blank, reduction="none"
+        x, lossgrad.tensor(padded), lengths, target_lengths, blank=blank, reduction="none"
     )
     loss.sum().backward()
     for n in range(N):
         ref_loss, ref_grad = _reference(lp[:, n], targets[n], lengths[n], blank)
         assert np.isclose(loss[n].item(), ref_loss, rtol=1e-12), (n, loss[n].item(), ref_loss)
-        np.testing.assert_allclose(x.grad.numpy()[:, n], ref_grad, rtol=1e-9, atol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(
+            x.grad.numpy()[:, n], ref_grad, rtol=1e-9, atol=1e-12, equal_nan=True
+        )
     # sample 4 needs 5 frames for 4 labels with a repeat (b b b a -> b _ b _ b a): 6 is enough
     assert np.isfinite(loss[4].item())
 
@@ -98,16 +103,17 @@ def _concat(targets, tl):
 def test_parity_random_batches(reduction, dtype, layout):
     lp, targets, il, tl = _batch(12, 6, 5, 4, dtype)
     tg = targets if layout == "padded" else _concat(targets, tl)
-    check(lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, reduction=reduction),
-          [lp, tg, il, tl], grad=(0,), second_order=False)
+    check(_ctc(reduction=reduction), [lp, tg, il, tl], grad=(0,), second_order=False)
 
 
 @pytest.mark.parametrize("blank", [3, 4])
 @pytest.mark.parametrize("target_dtype", [np.int32, np.int64])
 def test_parity_blank_and_int32_targets_and_tuple_lengths(blank, target_dtype):
     lp, targets, il, tl = _batch(10, 5, 5, 3, np.float64, blank=blank)
-    check(lambda lib, x, t: lib.nn.functional.ctc_loss(x, t, tuple(il.tolist()), list(tl.tolist()), blank=blank),
-          [lp, targets.astype(target_dtype)], grad=(0,), second_order=False)
+    def fn(lib, x, t):
+        return lib.nn.functional.ctc_loss(x, t, tuple(il.tolist()), list(tl.tolist()), blank=blank)
+
+    check(fn, [lp, targets.astype(target_dtype)], grad=(0,), second_order=False)
 
 
 @pytest.mark.parametrize("zero_infinity", [False, True])
@@ -116,17 +122,21 @@ def test_parity_impossible_alignments(zero_infinity, reduction):
     lp, targets, il, tl = _batch(8, 4, 4, 5, np.float64, impossible=True)
     targets[1, :3] = 2  # three equal labels need five frames
     il[1], tl[1] = 4, 3
-    out = check(lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, reduction=reduction, zero_infinity=zero_infinity),
-                [lp, targets, il, tl], grad=(0,), second_order=False)
+    fn = _ctc(reduction=reduction, zero_infinity=zero_infinity)
+    out = check(fn, [lp, targets, il, tl], grad=(0,), second_order=False)
     if reduction == "none":
-        assert (out.detach().numpy()[:2] == 0).all() if zero_infinity else np.isinf(out.detach().numpy()[:2]).all()
+        first_two = out.detach().numpy()[:2]
+        assert (first_two == 0).all() if zero_infinity else np.isinf(first_two).all()
 
 
 def test_parity_unbatched_and_module():
     lp, targets, il, tl = _batch(9, 1, 4, 3, np.float32, min_len=2)
+    args = [lp[:, 0], targets[0], il[:1].reshape(()), tl[:1].reshape(())]
     for reduction in ("none", "mean", "sum"):
-        check(lambda lib, x, t, i, l: lib.nn.CTCLoss(reduction=reduction)(x, t, i, l),
-              [lp[:, 0], targets[0], il[:1].reshape(()), tl[:1].reshape(())], grad=(0,), second_order=False)
+        def fn(lib, x, t, i, l, reduction=reduction):
+            return lib.nn.CTCLoss(reduction=reduction)(x, t, i, l)
+
+        check(fn, args, grad=(0,), second_order=False)
 
 
 def test_parity_edge_lengths_and_neg_inf_log_probs():
@@ -134,14 +144,12 @@ def test_parity_edge_lengths_and_neg_inf_log_probs():
     il[1], tl[1] = 0, 0  # empty input, empty target: loss 0
     il[2], tl[2] = 0, 1  # empty input, non-empty target: inf, zero gradient
     lp[2, 0, 1] = -np.inf  # a -inf log-probability: torch's gradient is NaN there
-    check(lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, reduction="none"),
-          [lp, targets, il, tl], grad=(0,), second_order=False)
+    check(_ctc(reduction="none"), [lp, targets, il, tl], grad=(0,), second_order=False)
 
 
 def test_parity_threaded_batch():
     lp, targets, il, tl = _batch(200, 24, 8, 30, np.float64)  # T * N * (2S + 3) above the split
-    check(lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, reduction="sum"),
-          [lp, targets, il, tl], grad=(0,), second_order=False)
+    check(_ctc(reduction="sum"), [lp, targets, il, tl], grad=(0,), second_order=False)
 
 
 def test_float32_gradient_at_least_as_accurate_as_torch():
@@ -149,9 +157,11 @@ def test_float32_gradient_at_least_as_accurate_as_torch():
     posterior propagated in probability space does not, so lossgrad is closer to float64."""
     lp, targets, il, tl = _batch(200, 8, 8, 30, np.float32)
     grads = {}
-    for name, lib, arr in (("lg", lossgrad, lp), ("th", torch, lp), ("ref", torch, lp.astype(np.float64))):
+    runs = (("lg", lossgrad, lp), ("th", torch, lp), ("ref", torch, lp.astype(np.float64)))
+    for name, lib, arr in runs:
         x = lib.tensor(arr).requires_grad_()
-        lib.nn.functional.ctc_loss(x, lib.tensor(targets), lib.tensor(il), lib.tensor(tl), reduction="sum").backward()
+        tensors = (lib.tensor(targets), lib.tensor(il), lib.tensor(tl))
+        lib.nn.functional.ctc_loss(x, *tensors, reduction="sum").backward()
         grads[name] = x.grad.numpy().astype(np.float64)
     err_lg = np.abs(grads["lg"] - grads["ref"]).max()
     err_th = np.abs(grads["th"] - grads["ref"]).max()
@@ -183,28 +193,43 @@ def test_tutorial_examples(padded):
     assert_close(results[0][1], results[1][1], 1e-4, 1e-6, "log_probs.grad")
 
 
+def _ctc(**kw):
+    return lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, **kw)
+
+
 def test_errors_match_torch():
     lp, targets, il, tl = _batch(5, 2, 4, 2, np.float32, min_len=1)
+
+    def mixed(lib, x, t, i, l):
+        return lib.nn.functional.ctc_loss(x, t, i, l.tolist())
+
+    def float_list(lib, x, t, i, l):
+        return lib.nn.functional.ctc_loss(x, t, [5.0, 5.0], [1, 1])
+
+    def list_targets(lib, x, t, i, l):
+        return lib.nn.functional.ctc_loss(x, t.tolist(), i, l)
+
     cases = [
-        ([lp, targets, il + 1, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),  # il > T
-        ([lp, targets, -il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
-        ([lp, targets, il, -tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
-        ([lp, targets, il, tl + 5], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
-        ([lp, targets, il[:1], tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, blank=4)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, blank=-1)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l, reduction="avg")),
-        ([lp, targets, il.astype(np.float32), tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l.tolist())),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, [5.0, 5.0], [1, 1])),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t.tolist(), i, l)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x[None], t, i, l)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x[:, :, :0], t, i, l)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t[None], i, l)),
-        ([lp, targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t[:1], i, l)),
-        ([lp, targets.ravel(), il, tl + 1], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
-        ([lp.astype(np.int64), targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
-        ([lp.astype(np.float16), targets, il, tl], lambda lib, x, t, i, l: lib.nn.functional.ctc_loss(x, t, i, l)),
+        ([lp, targets, il + 1, tl], _ctc()),  # input length > T
+        ([lp, targets, -il, tl], _ctc()),
+        ([lp, targets, il, -tl], _ctc()),
+        ([lp, targets, il, tl + 5], _ctc()),  # padded targets too short
+        ([lp, targets, il[:1], tl], _ctc()),
+        ([lp, targets, il, tl], _ctc(blank=4)),
+        ([lp, targets, il, tl], _ctc(blank=-1)),
+        ([lp, targets, il, tl], _ctc(reduction="avg")),
+        ([lp, targets, il.astype(np.float32), tl], _ctc()),
+        ([lp, targets.ravel(), il, tl + 1], _ctc()),  # concatenated size mismatch
+        ([lp, targets[None], il, tl], _ctc()),
+        ([lp, targets[:1], il, tl], _ctc()),
+        ([lp[None], targets, il, tl], _ctc()),
+        ([lp[:, :, :0], targets, il, tl], _ctc()),
+        ([lp.astype(np.int64), targets, il, tl], _ctc()),
+        ([lp.astype(np.float16), targets, il, tl], _ctc()),
+        # mixed or non-integer length kinds, list targets: TypeError in both
+        ([lp, targets, il, tl], mixed),
+        ([lp, targets, il, tl], float_list),
+        ([lp, targets, il, tl], list_targets),
     ]
     for args, fn in cases:
         check_raises(fn, args)
@@ -219,7 +244,8 @@ def test_error_messages_name_the_values():
         lossgrad.nn.functional.ctc_loss(x, t, [5, 5], [3, 1])
     # torch reads out of bounds here; lossgrad refuses
     with pytest.raises(IndexError, match="Target 7 is out of bounds"):
-        lossgrad.nn.functional.ctc_loss(x, lossgrad.tensor(np.array([[1, 7], [1, 2]])), [5, 5], [2, 2])
+        bad = lossgrad.tensor(np.array([[1, 7], [1, 2]]))
+        lossgrad.nn.functional.ctc_loss(x, bad, [5, 5], [2, 2])
 
 
 def test_signatures():
@@ -241,7 +267,8 @@ def test_gradcheck_and_gradgradcheck_through_log_softmax(reduction):
     x, targets, il, tl = _double_backward_inputs()
 
     def f(x):
-        return lossgrad.nn.functional.ctc_loss(x.log_softmax(2), targets, il, tl, reduction=reduction, blank=0)
+        lp = x.log_softmax(2)
+        return lossgrad.nn.functional.ctc_loss(lp, targets, il, tl, reduction=reduction)
 
     assert gradcheck(f, (x,))
     assert gradgradcheck(f, (x,))
@@ -252,7 +279,10 @@ def test_gradgradcheck_with_impossible_sample_and_zero_infinity():
     il[2] = 4  # 2 2 2 needs five frames: impossible, zeroed
 
     def f(x):
-        return lossgrad.nn.functional.ctc_loss(x.log_softmax(2), targets, il, tl, reduction="sum", zero_infinity=True)
+        lp = x.log_softmax(2)
+        return lossgrad.nn.functional.ctc_loss(
+            lp, targets, il, tl, reduction="sum", zero_infinity=True
+        )
 
     assert gradgradcheck(f, (x,))
 

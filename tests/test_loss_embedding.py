@@ -21,7 +21,8 @@ rng = np.random.default_rng(1)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("margin", [0, 0.3, -0.4])
-def test_cosine_embedding_parity(reduction, dtype, margin):
+@pytest.mark.parametrize("second_order", [True, False])  # False: the array fast path
+def test_cosine_embedding_parity(reduction, dtype, margin, second_order):
     a, b = rng.standard_normal((6, 4)).astype(dtype), rng.standard_normal((6, 4)).astype(dtype)
     y = np.array([1.0, -1.0, 1.0, -1.0, 0.0, 2.0], dtype)  # other values give 0
     check(
@@ -30,11 +31,13 @@ def test_cosine_embedding_parity(reduction, dtype, margin):
         ),
         [a, b, y],
         grad=(0, 1),
+        second_order=second_order,
     )
     check(
         lambda lib, a, b, y: lib.nn.CosineEmbeddingLoss(margin, reduction=reduction)(a, b, y),
         [a, b, y],
         grad=(0, 1),
+        second_order=second_order,
     )
 
 
@@ -49,17 +52,20 @@ def test_cosine_embedding_parity(reduction, dtype, margin):
     ],
 )
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_cosine_embedding_shapes(shapes, reduction):
+@pytest.mark.parametrize("second_order", [True, False])
+def test_cosine_embedding_shapes(shapes, reduction, second_order):
     s1, s2, sy = shapes
     y = np.where(rng.random(sy) < 0.5, -1.0, 1.0)
     check(
         lambda lib, a, b, y: lib.nn.functional.cosine_embedding_loss(a, b, y, reduction=reduction),
         [rng.standard_normal(s1), rng.standard_normal(s2), y],
         grad=(0, 1),
+        second_order=second_order,
     )
 
 
-def test_cosine_embedding_edges():
+@pytest.mark.parametrize("second_order", [True, False])
+def test_cosine_embedding_edges(second_order):
     zero = np.zeros((2, 3))
     other = rng.standard_normal((2, 3))
     y = np.array([1.0, -1.0])
@@ -67,11 +73,20 @@ def test_cosine_embedding_edges():
         lambda lib, a, b, y: lib.nn.functional.cosine_embedding_loss(a, b, y, reduction="none"),
         [zero, other, y],
         grad=(0, 1),
+        second_order=second_order,
     )
-    same = rng.standard_normal((2, 3))  # cos == margin exactly at cos = 1: the kink is active
+    # orthogonal pair, y = -1, margin 0: cos - margin == 0 exactly, the kink counts as active
+    check(
+        lambda lib, a, b, y: lib.nn.functional.cosine_embedding_loss(a, b, y, reduction="none"),
+        [np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 2.0, 0.0]]), np.array([-1.0])],
+        grad=(0, 1),
+        second_order=second_order,
+    )
+    same = rng.standard_normal((2, 3))  # x2 is x1 detached (the same array under two tensors)
     check(
         lambda lib, a, y: lib.nn.functional.cosine_embedding_loss(a, a.detach(), y, margin=0.0),
         [same, y],
+        second_order=second_order,
     )
     check(
         lambda lib, a, b, y: lib.nn.functional.cosine_embedding_loss(a, b, y),
@@ -135,7 +150,8 @@ def test_cosine_embedding_gradcheck():
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p,swap", [(2, False), (2, True), (1, False), (3, True), (1.5, False)])
-def test_triplet_parity(reduction, dtype, p, swap):
+@pytest.mark.parametrize("second_order", [True, False])
+def test_triplet_parity(reduction, dtype, p, swap, second_order):
     a, pos, neg = (rng.standard_normal((5, 4)).astype(dtype) for _ in range(3))
     check(
         lambda lib, a, b, c: lib.nn.functional.triplet_margin_loss(
@@ -143,6 +159,7 @@ def test_triplet_parity(reduction, dtype, p, swap):
         ),
         [a, pos, neg],
         grad=(0, 1, 2),
+        second_order=second_order,
     )
     check(
         lambda lib, a, b, c: lib.nn.TripletMarginLoss(
@@ -150,6 +167,7 @@ def test_triplet_parity(reduction, dtype, p, swap):
         )(a, b, c),
         [a, pos, neg],
         grad=(0, 1, 2),
+        second_order=second_order,
     )
 
 

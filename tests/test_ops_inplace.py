@@ -55,8 +55,11 @@ INPLACE = {
 def test_inplace_values_and_gradients(name, dtype):
     """``y`` is a non-leaf (x * 1.5), so the in-place op is recorded into x's graph."""
     fn = INPLACE[name]
-    check(lambda lib, x, w: fn(lib, x * 1.5, w).sin(), [rand(3, 4, dtype=dtype), rand(3, 4, dtype=dtype)],
-          grad=(0, 1))
+    check(
+        lambda lib, x, w: fn(lib, x * 1.5, w).sin(),
+        [rand(3, 4, dtype=dtype), rand(3, 4, dtype=dtype)],
+        grad=(0, 1),
+    )
 
 
 def test_inplace_broadcast_operand():
@@ -74,11 +77,20 @@ def test_inplace_returns_self_and_bumps_version():
         assert x.tolist() == [5.0, 4.0, 4.0]
 
 
-@pytest.mark.parametrize("op", [
-    lambda t: t.add_(1.0), lambda t: t.mul_(2.0), lambda t: t.clamp_(0, 1), lambda t: t.exp_(),
-    lambda t: t.__setitem__(0, 1.0), lambda t: t.zero_(), lambda t: t.fill_(1.0),
-    lambda t: t.masked_fill_(t > 0, 0.0), lambda t: t.copy_(t.detach() * 2),
-])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda t: t.add_(1.0),
+        lambda t: t.mul_(2.0),
+        lambda t: t.clamp_(0, 1),
+        lambda t: t.exp_(),
+        lambda t: t.__setitem__(0, 1.0),
+        lambda t: t.zero_(),
+        lambda t: t.fill_(1.0),
+        lambda t: t.masked_fill_(t > 0, 0.0),
+        lambda t: t.copy_(t.detach() * 2),
+    ],
+)
 def test_inplace_on_leaf_that_requires_grad_raises(op):
     for lib in (lossgrad, torch):
         x = lib.tensor([0.5, -1.0], requires_grad=True)

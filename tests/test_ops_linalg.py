@@ -39,8 +39,11 @@ def test_matmul_float64(sa, sb):
 
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES[:7], ids=str)
 def test_matmul_float32(sa, sb):
-    check(lambda lib, a, b: (a @ b) ** 2, [rand(*sa, dtype=np.float32), rand(*sb, dtype=np.float32)],
-          grad=(0, 1))
+    check(
+        lambda lib, a, b: (a @ b) ** 2,
+        [rand(*sa, dtype=np.float32), rand(*sb, dtype=np.float32)],
+        grad=(0, 1),
+    )
 
 
 def test_named_products():
@@ -59,18 +62,21 @@ def test_reflected_matmul_and_integer_operands():
     check(lambda lib, a, b: a @ b, [i, rng.integers(-3, 3, (3, 2))], grad=())
 
 
-@pytest.mark.parametrize("fn,args", [
-    (lambda lib, a, b: a @ b, [(2, 3), (4, 5)]),
-    (lambda lib, a, b: a @ b, [(3,), (4,)]),
-    (lambda lib, a, b: a @ b, [(), (3,)]),
-    (lambda lib, a, b: a @ b, [(5, 2, 3), (4, 3, 4)]),
-    (lambda lib, a, b: lib.mm(a, b), [(2, 3), (3,)]),
-    (lambda lib, a, b: lib.mm(a, b), [(2, 3), (4, 2)]),
-    (lambda lib, a, b: lib.bmm(a, b), [(2, 3), (3, 2)]),
-    (lambda lib, a, b: lib.bmm(a, b), [(2, 2, 3), (3, 3, 2)]),
-    (lambda lib, a, b: lib.dot(a, b), [(3,), (4,)]),
-    (lambda lib, a, b: lib.dot(a, b), [(3, 1), (3,)]),
-])
+@pytest.mark.parametrize(
+    "fn,args",
+    [
+        (lambda lib, a, b: a @ b, [(2, 3), (4, 5)]),
+        (lambda lib, a, b: a @ b, [(3,), (4,)]),
+        (lambda lib, a, b: a @ b, [(), (3,)]),
+        (lambda lib, a, b: a @ b, [(5, 2, 3), (4, 3, 4)]),
+        (lambda lib, a, b: lib.mm(a, b), [(2, 3), (3,)]),
+        (lambda lib, a, b: lib.mm(a, b), [(2, 3), (4, 2)]),
+        (lambda lib, a, b: lib.bmm(a, b), [(2, 3), (3, 2)]),
+        (lambda lib, a, b: lib.bmm(a, b), [(2, 2, 3), (3, 3, 2)]),
+        (lambda lib, a, b: lib.dot(a, b), [(3,), (4,)]),
+        (lambda lib, a, b: lib.dot(a, b), [(3, 1), (3,)]),
+    ],
+)
 def test_shape_errors_are_runtime_errors(fn, args):
     err = check_raises(fn, [rand(*s) for s in args])
     assert isinstance(err, RuntimeError)
@@ -89,8 +95,13 @@ def test_grad_fn_names():
     def lib(t):
         return torch if isinstance(t, torch.Tensor) else lossgrad
 
-    for fn in (lambda t: t[0] @ t[0].T, lambda t: t[0] @ t[0, 0], lambda t: t[0, 0] @ t[0, 0],
-               lambda t: lib(t).bmm(t, t.mT), lambda t: t[0].mm(t[0].t())):
+    for fn in (
+        lambda t: t[0] @ t[0].T,
+        lambda t: t[0] @ t[0, 0],
+        lambda t: t[0, 0] @ t[0, 0],
+        lambda t: lib(t).bmm(t, t.mT),
+        lambda t: t[0].mm(t[0].t()),
+    ):
         assert fn(a).grad_fn.name() == fn(ta).grad_fn.name(), fn(ta).grad_fn.name()
 
 

@@ -63,11 +63,11 @@ REFLECTED = {
     "rpow_int": lambda lib, a: 3**a,
     "pow_scalar": lambda lib, a: a**3,
     "pow_half": lambda lib, a: a.abs() ** 0.5,
-    "pow_neg": lambda lib, a: a ** -2,
+    "pow_neg": lambda lib, a: a**-2,
     "pow_zero": lambda lib, a: a**0,
     "pow_one": lambda lib, a: a.pow(1),
     "pow_two": lambda lib, a: lib.pow(a, 2),
-    "pow_float_int": lambda lib, a: a ** 2.0,
+    "pow_float_int": lambda lib, a: a**2.0,
     "torch_pow_scalar_base": lambda lib, a: lib.pow(2.5, a),
     "neg": lambda lib, a: -a,
     "pos": lambda lib, a: +a,
@@ -107,11 +107,17 @@ UNARY = {
     "relu": (lambda lib, a: lib.relu(a), "away"),
     "relu_method": (lambda lib, a: a.relu(), "away"),
     "softplus": (lambda lib, a: lib.nn.functional.softplus(a), "any"),
-    "softplus_beta": (lambda lib, a: lib.nn.functional.softplus(a * 8, beta=2.0, threshold=5.0), "away"),
+    "softplus_beta": (
+        lambda lib, a: lib.nn.functional.softplus(a * 8, beta=2.0, threshold=5.0),
+        "away",
+    ),
     "logsigmoid": (lambda lib, a: lib.nn.functional.logsigmoid(a), "any"),
     "relu_inplace": (lambda lib, a: lib.nn.functional.relu(a * 1.0, inplace=True), "away"),
     "leaky_relu": (lambda lib, a: lib.nn.functional.leaky_relu(a, 0.2), "away"),
-    "leaky_relu_inplace": (lambda lib, a: lib.nn.functional.leaky_relu(a * 1.0, inplace=True), "away"),
+    "leaky_relu_inplace": (
+        lambda lib, a: lib.nn.functional.leaky_relu(a * 1.0, inplace=True),
+        "away",
+    ),
     "clamp": (lambda lib, a: lib.clamp(a, -0.5, 0.7), "clampsafe"),
     "clamp_min": (lambda lib, a: a.clamp(min=-0.5), "clampsafe"),
     "clamp_max": (lambda lib, a: a.clamp(max=0.7), "clampsafe"),
@@ -160,9 +166,13 @@ def test_unary_on_integer_input(name):
 
 def test_unary_large_values_are_stable():
     x = np.array([-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4])
-    for fn in (lambda lib, a: lib.sigmoid(a), lambda lib, a: lib.nn.functional.softplus(a),
-               lambda lib, a: lib.nn.functional.logsigmoid(a), lambda lib, a: lib.tanh(a),
-               lambda lib, a: lib.exp(a)):
+    for fn in (
+        lambda lib, a: lib.sigmoid(a),
+        lambda lib, a: lib.nn.functional.softplus(a),
+        lambda lib, a: lib.nn.functional.logsigmoid(a),
+        lambda lib, a: lib.tanh(a),
+        lambda lib, a: lib.exp(a),
+    ):
         check(fn, [x])
         check(fn, [x.astype(np.float32)])
 
@@ -219,7 +229,11 @@ def test_pow_zero_base_and_exponent():
 
 
 def test_division_by_zero():
-    check(lambda lib, x, y: x / y, [np.array([1.0, -1.0, 0.0]), np.array([0.0, 0.0, 0.0])], grad=(0, 1))
+    check(
+        lambda lib, x, y: x / y,
+        [np.array([1.0, -1.0, 0.0]), np.array([0.0, 0.0, 0.0])],
+        grad=(0, 1),
+    )
     check(lambda lib, x: 1.0 / x, [np.array([0.0, 2.0])])
 
 
@@ -245,7 +259,7 @@ def test_where_condition_must_be_bool():
     check(lambda lib, c, a: lib.where(c, a, -a), [np.array([1, 0], np.uint8), rand(2)], grad=(1,))
 
 
-# -- dtype promotion --------------------------------------------------------------------------------
+# -- dtype promotion -------------------------------------------------------------------------------
 
 I64 = np.array([[1, -2, 3], [4, 5, -6]], np.int64)
 I32 = np.array([[1, -2, 3], [4, 5, -6]], np.int32)
@@ -303,8 +317,10 @@ PROMOTION = {
     "bitwise_int": (lambda lib, i, j: (i & j) | (i ^ j), [I64, I32]),
     "invert_bool": (lambda lib, b: ~b, [B]),
     "invert_int": (lambda lib, i: ~i, [I64]),
-    "isnan": (lambda lib, f: (lib.isnan(f), lib.isinf(f), lib.isfinite(f)),
-              [np.array([1.0, np.nan, np.inf, -np.inf])]),
+    "isnan": (
+        lambda lib, f: (lib.isnan(f), lib.isinf(f), lib.isfinite(f)),
+        [np.array([1.0, np.nan, np.inf, -np.inf])],
+    ),
     "isnan_int": (lambda lib, i: (i.isnan(), i.isinf(), i.isfinite()), [I64]),
 }
 
@@ -328,19 +344,32 @@ def test_bool_subtraction_raises():
 
 
 def test_shape_mismatch_raises_runtime_error():
-    for fn in (lambda lib, a, b: a + b, lambda lib, a, b: a * b, lambda lib, a, b: lib.maximum(a, b),
-               lambda lib, a, b: lib.where(a > 0, a, b), lambda lib, a, b: a > b):
+    for fn in (
+        lambda lib, a, b: a + b,
+        lambda lib, a, b: a * b,
+        lambda lib, a, b: lib.maximum(a, b),
+        lambda lib, a, b: lib.where(a > 0, a, b),
+        lambda lib, a, b: a > b,
+    ):
         check_raises(fn, [rand(3, 4), rand(3)])
 
 
 def test_comparisons_and_equal():
     a = np.array([1.0, 2.0, np.nan, 3.0])
     b = np.array([1.0, 3.0, np.nan, 2.0])
-    fns = [lambda lib, x, y: (x == y, x != y, x < y, x <= y, x > y, x >= y),
-           lambda lib, x, y: (lib.eq(x, y), lib.ne(x, 1.0), lib.lt(x, y), lib.le(x, y),
-                              lib.gt(x, y), lib.ge(x, 2)),
-           lambda lib, x, y: (lib.isclose(x, y), lib.isclose(x, y, equal_nan=True)),
-           lambda lib, x, y: x.eq(y) & x.greater(0)]
+    fns = [
+        lambda lib, x, y: (x == y, x != y, x < y, x <= y, x > y, x >= y),
+        lambda lib, x, y: (
+            lib.eq(x, y),
+            lib.ne(x, 1.0),
+            lib.lt(x, y),
+            lib.le(x, y),
+            lib.gt(x, y),
+            lib.ge(x, 2),
+        ),
+        lambda lib, x, y: (lib.isclose(x, y), lib.isclose(x, y, equal_nan=True)),
+        lambda lib, x, y: x.eq(y) & x.greater(0),
+    ]
     for fn in fns:
         check(fn, [a, b], grad=())
     assert lossgrad.equal(lossgrad.tensor([1.0, 2.0]), lossgrad.tensor([1.0, 2.0])) is True
@@ -359,18 +388,39 @@ def test_comparisons_have_no_gradient():
 def test_grad_fn_names():
     x = lossgrad.tensor([1.0, 2.0], requires_grad=True)
     tx = torch.tensor([1.0, 2.0], requires_grad=True)
-    for fn in (lambda t: t + t, lambda t: t * 2, lambda t: t - 1, lambda t: t / t, lambda t: t.exp(),
-               lambda t: t**2, lambda t: 2**t, lambda t: t.abs(), lambda t: t.clamp(0, 1),
-               lambda t: t.tanh(), lambda t: t.sigmoid(), lambda t: t.log(), lambda t: -t,
-               lambda t: t.sqrt(), lambda t: t.rsqrt(), lambda t: t.sin(), lambda t: t.cos(),
-               lambda t: t.sign(), lambda t: t.sgn(), lambda t: t.floor(), lambda t: t.round(),
-               lambda t: t.round(decimals=1), lambda t: t.ceil(), lambda t: t.trunc(),
-               lambda t: t.relu(), lambda t: torch.maximum(t, t) if isinstance(t, torch.Tensor)
-               else lossgrad.maximum(t, t), lambda t: t.clamp(max=t)):
+    for fn in (
+        lambda t: t + t,
+        lambda t: t * 2,
+        lambda t: t - 1,
+        lambda t: t / t,
+        lambda t: t.exp(),
+        lambda t: t**2,
+        lambda t: 2**t,
+        lambda t: t.abs(),
+        lambda t: t.clamp(0, 1),
+        lambda t: t.tanh(),
+        lambda t: t.sigmoid(),
+        lambda t: t.log(),
+        lambda t: -t,
+        lambda t: t.sqrt(),
+        lambda t: t.rsqrt(),
+        lambda t: t.sin(),
+        lambda t: t.cos(),
+        lambda t: t.sign(),
+        lambda t: t.sgn(),
+        lambda t: t.floor(),
+        lambda t: t.round(),
+        lambda t: t.round(decimals=1),
+        lambda t: t.ceil(),
+        lambda t: t.trunc(),
+        lambda t: t.relu(),
+        lambda t: torch.maximum(t, t) if isinstance(t, torch.Tensor) else lossgrad.maximum(t, t),
+        lambda t: t.clamp(max=t),
+    ):
         assert fn(x).grad_fn.name() == fn(tx).grad_fn.name()
 
 
-# -- gradcheck --------------------------------------------------------------------------------------
+# -- gradcheck -------------------------------------------------------------------------------------
 
 GRADCHECK = [
     lambda a, b: a * b + a / (b * b + 1),

@@ -20,7 +20,9 @@ REDUCTIONS = {
     "mean": lambda lib, x, d, k: lib.mean(x, d, keepdim=k) if d is not None else x.mean(),
     "amax": lambda lib, x, d, k: lib.amax(x, d, keepdim=k) if d is not None else x.amax(),
     "amin": lambda lib, x, d, k: x.amin(d, k) if d is not None else lib.amin(x),
-    "logsumexp": lambda lib, x, d, k: lib.logsumexp(x, d if d is not None else (0, 1, 2), keepdim=k),
+    "logsumexp": lambda lib, x, d, k: lib.logsumexp(
+        x, d if d is not None else (0, 1, 2), keepdim=k
+    ),
     "norm": lambda lib, x, d, k: x.norm(dim=d, keepdim=k),
     "norm_p1": lambda lib, x, d, k: lib.norm(x, 1, d, k),
     "norm_p3": lambda lib, x, d, k: x.norm(p=3, dim=d, keepdim=k),
@@ -66,7 +68,9 @@ ONE_DIM = {
     "prod": lambda lib, x, d, k: x.prod(d, keepdim=k) if d is not None else x.prod(),
     "max": lambda lib, x, d, k: x.max(d, keepdim=k) if d is not None else x.max(),
     "min": lambda lib, x, d, k: lib.min(x, d, k) if d is not None else lib.min(x),
-    "max_values": lambda lib, x, d, k: lib.max(x, dim=d, keepdim=k).values if d is not None else x.max(),
+    "max_values": lambda lib, x, d, k: (
+        lib.max(x, dim=d, keepdim=k).values if d is not None else x.max()
+    ),
     "min_indices": lambda lib, x, d, k: x.min(dim=d, keepdim=k)[1] if d is not None else x.argmin(),
     "argmax": lambda lib, x, d, k: x.argmax(d, keepdim=k),
     "argmin": lambda lib, x, d, k: lib.argmin(x, dim=d, keepdim=k),
@@ -93,21 +97,39 @@ def test_max_min_return_named_tuples():
 
 def test_zero_dim_input():
     x = np.array(1.5)
-    for fn in (lambda lib, a: a.sum(), lambda lib, a: a.sum(0), lambda lib, a: a.mean(-1),
-               lambda lib, a: a.max(0), lambda lib, a: a.amax(0), lambda lib, a: a.prod(0),
-               lambda lib, a: a.logsumexp(0), lambda lib, a: a.softmax(0),
-               lambda lib, a: a.log_softmax(0), lambda lib, a: a.norm(), lambda lib, a: a.argmax(0),
-               lambda lib, a: a.cumsum(0), lambda lib, a: a.sum(0, keepdim=True)):
+    for fn in (
+        lambda lib, a: a.sum(),
+        lambda lib, a: a.sum(0),
+        lambda lib, a: a.mean(-1),
+        lambda lib, a: a.max(0),
+        lambda lib, a: a.amax(0),
+        lambda lib, a: a.prod(0),
+        lambda lib, a: a.logsumexp(0),
+        lambda lib, a: a.softmax(0),
+        lambda lib, a: a.log_softmax(0),
+        lambda lib, a: a.norm(),
+        lambda lib, a: a.argmax(0),
+        lambda lib, a: a.cumsum(0),
+        lambda lib, a: a.sum(0, keepdim=True),
+    ):
         check(fn, [x])
 
 
 def test_integer_and_bool_reductions():
     i = rng.integers(-5, 5, (3, 4))
     b = i > 0
-    for fn in (lambda lib, a: a.sum(), lambda lib, a: a.sum(1), lambda lib, a: a.prod(0),
-               lambda lib, a: a.amax(1), lambda lib, a: a.max(), lambda lib, a: a.max(1),
-               lambda lib, a: a.argmax(), lambda lib, a: a.cumsum(1),
-               lambda lib, a: a.sum(dtype=lib.float64), lambda lib, a: a.mean(dtype=lib.float32)):
+    for fn in (
+        lambda lib, a: a.sum(),
+        lambda lib, a: a.sum(1),
+        lambda lib, a: a.prod(0),
+        lambda lib, a: a.amax(1),
+        lambda lib, a: a.max(),
+        lambda lib, a: a.max(1),
+        lambda lib, a: a.argmax(),
+        lambda lib, a: a.cumsum(1),
+        lambda lib, a: a.sum(dtype=lib.float64),
+        lambda lib, a: a.mean(dtype=lib.float32),
+    ):
         check(fn, [i], grad=())
         check(fn, [b], grad=())
     check(lambda lib, a: (lib.any(a), lib.all(a), a.any(1), a.all(0, keepdim=True)), [b], grad=())
@@ -128,9 +150,16 @@ def test_sum_with_dtype():
 
 def test_ties_split_evenly_for_all_reduce_max_and_amax():
     x = np.array([[1.0, 3.0, 3.0], [3.0, 0.0, -1.0]])
-    for fn in (lambda lib, a: a.max(), lambda lib, a: a.min(), lambda lib, a: a.amax(),
-               lambda lib, a: a.amax(1), lambda lib, a: a.amin(0), lambda lib, a: a.amax((0, 1)),
-               lambda lib, a: a.norm(p=float("inf")), lambda lib, a: a.norm(p=float("inf"), dim=1)):
+    for fn in (
+        lambda lib, a: a.max(),
+        lambda lib, a: a.min(),
+        lambda lib, a: a.amax(),
+        lambda lib, a: a.amax(1),
+        lambda lib, a: a.amin(0),
+        lambda lib, a: a.amax((0, 1)),
+        lambda lib, a: a.norm(p=float("inf")),
+        lambda lib, a: a.norm(p=float("inf"), dim=1),
+    ):
         check(fn, [x])
 
 
@@ -150,8 +179,12 @@ def test_nan_propagates_in_max_and_argmax():
 def test_norm_gradient_at_zero():
     x = np.zeros((2, 3))
     x[1] = [1.0, -2.0, 2.0]
-    for fn in (lambda lib, a: a.norm(dim=1), lambda lib, a: a.norm(), lambda lib, a: a.norm(p=1, dim=1),
-               lambda lib, a: lib.norm(a, 3, dim=1)):
+    for fn in (
+        lambda lib, a: a.norm(dim=1),
+        lambda lib, a: a.norm(),
+        lambda lib, a: a.norm(p=1, dim=1),
+        lambda lib, a: lib.norm(a, 3, dim=1),
+    ):
         check(fn, [x])
 
 
@@ -194,13 +227,25 @@ def test_empty_reductions():
     check_raises(lambda lib, a: a.argmax(), [e])
 
 
-@pytest.mark.parametrize("fn", [
-    lambda lib, a: a.sum(3), lambda lib, a: a.mean(-4), lambda lib, a: a.amax((0, 5)),
-    lambda lib, a: a.max(3), lambda lib, a: a.argmax(3), lambda lib, a: a.logsumexp(3),
-    lambda lib, a: a.softmax(3), lambda lib, a: a.log_softmax(-4), lambda lib, a: a.var(3),
-    lambda lib, a: a.norm(dim=3), lambda lib, a: a.prod(3), lambda lib, a: a.cumsum(3),
-    lambda lib, a: a.any(3), lambda lib, a: a.std(-5),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda lib, a: a.sum(3),
+        lambda lib, a: a.mean(-4),
+        lambda lib, a: a.amax((0, 5)),
+        lambda lib, a: a.max(3),
+        lambda lib, a: a.argmax(3),
+        lambda lib, a: a.logsumexp(3),
+        lambda lib, a: a.softmax(3),
+        lambda lib, a: a.log_softmax(-4),
+        lambda lib, a: a.var(3),
+        lambda lib, a: a.norm(dim=3),
+        lambda lib, a: a.prod(3),
+        lambda lib, a: a.cumsum(3),
+        lambda lib, a: a.any(3),
+        lambda lib, a: a.std(-5),
+    ],
+)
 def test_dim_out_of_range_is_index_error(fn):
     err = check_raises(fn, [rand(2, 3, 4)])
     assert isinstance(err, IndexError)
@@ -223,10 +268,22 @@ def test_var_std_edge_cases():
 def test_grad_fn_names():
     x = lossgrad.tensor(rand(2, 3), requires_grad=True)
     tx = torch.tensor(x.detach().numpy(), requires_grad=True)
-    for fn in (lambda t: t.sum(), lambda t: t.sum(1), lambda t: t.mean(), lambda t: t.mean(0),
-               lambda t: t.amax(1), lambda t: t.max(), lambda t: t.max(1)[0], lambda t: t.prod(),
-               lambda t: t.prod(1), lambda t: t.logsumexp(1), lambda t: t.softmax(1),
-               lambda t: t.log_softmax(1), lambda t: t.norm(), lambda t: t.cumsum(0)):
+    for fn in (
+        lambda t: t.sum(),
+        lambda t: t.sum(1),
+        lambda t: t.mean(),
+        lambda t: t.mean(0),
+        lambda t: t.amax(1),
+        lambda t: t.max(),
+        lambda t: t.max(1)[0],
+        lambda t: t.prod(),
+        lambda t: t.prod(1),
+        lambda t: t.logsumexp(1),
+        lambda t: t.softmax(1),
+        lambda t: t.log_softmax(1),
+        lambda t: t.norm(),
+        lambda t: t.cumsum(0),
+    ):
         assert fn(x).grad_fn.name() == fn(tx).grad_fn.name(), fn(tx).grad_fn.name()
 
 

@@ -713,10 +713,10 @@ class Tensor:
         return _P.div(other, self)
 
     def __floordiv__(self, other: Any) -> Tensor:
-        return _P.div(self, other, rounding_mode="floor")
+        return _P.floor_divide(self, other)
 
     def __rfloordiv__(self, other: Any) -> Tensor:
-        return _P.div(other, self, rounding_mode="floor")
+        return _P.floor_divide(other, self)
 
     def __mod__(self, other: Any) -> Tensor:
         return _P.remainder(self, other)

@@ -336,11 +336,10 @@ def _show(label: str, value: Any, width: int = 14) -> None:
 def _tour_concepts(lg: ModuleType) -> None:
     nn = lg.nn
     _section("1. Loss, cost and objective")
-    print("  loss       ℓ(ŷ, y): the error of one sample             reduction='none'")
-    print(
-        "  cost       (1/N)·Σᵢ ℓ(ŷᵢ, yᵢ): the mean over the samples  reduction='mean' (the default)"
-    )
-    print("  objective  the cost plus a regularisation term, e.g. weight decay")
+    _show("loss", "ℓ(ŷ, y): the error of one sample             reduction='none'")
+    _show("cost", "(1/N)·Σᵢ ℓ(ŷᵢ, yᵢ): the mean over the samples  reduction='mean' (default)")
+    _show("objective", "the cost plus a regularisation term, e.g. weight decay")
+    print("  on four samples:")
     y_hat = lg.tensor([2.5, 0.0, 2.0, 8.0])
     y = lg.tensor([3.0, -0.5, 2.0, 7.0])
     per_sample = nn.MSELoss(reduction="none")(y_hat, y)
@@ -348,7 +347,7 @@ def _tour_concepts(lg: ModuleType) -> None:
     _show("y", y)
     _show("losses", f"nn.MSELoss(reduction='none')(ŷ, y) = {per_sample}")
     _show(
-        "cost",
+        "mean",
         f"nn.MSELoss()(ŷ, y) = {nn.MSELoss()(y_hat, y)!r} = losses.mean() = {per_sample.mean()!r}",
     )
     _show(

@@ -86,17 +86,17 @@ def _dependencies(roots: list[Tensor]) -> dict[Node, int]:
         if n is not None and n not in deps:
             deps[n] = 0
             stack.append(n)
+    get = deps.get
     while stack:
         for e in stack.pop().next_edges:
-            if e:
+            if e and isinstance(e[0], Node):
                 m = e[0]
-                if isinstance(m, Node):
-                    c = deps.get(m)
-                    if c is None:
-                        deps[m] = 1
-                        stack.append(m)
-                    else:
-                        deps[m] = c + 1
+                c = get(m)
+                if c is None:
+                    deps[m] = 1
+                    stack.append(m)
+                else:
+                    deps[m] = c + 1
     return deps
 
 
@@ -235,16 +235,27 @@ def run_backward(
                             if d == 0:
                                 ready.append(e[0])
                     continue
-                grads_in = _call_node(n, buf, retain_graph)
-                for e, g in zip(edges, grads_in, strict=False):
+                out = _call_node(n, buf, retain_graph)
+                if len(out) != len(edges) or n._hooks:
+                    out = _checked_grads(n, out, buf)
+                for e, g in zip(edges, out, strict=False):
                     if not e:
                         continue
-                    tgt, nr = e[0], e[1]
+                    tgt = e[0]
+                    if g is not None:  # must match its input (torch's validate_outputs)
+                        if not isinstance(g, Tensor):
+                            g = _make(np.asarray(g))
+                        data = g._data
+                        if data.shape != e[2]:
+                            _bad_shape(n, [x is e for x in edges].index(True), data, e[2])
+                        if data.dtype != e[3]:
+                            g = g.to(e[3])
                     if isinstance(tgt, Node):
                         if g is not None:
                             b = buffers.get(tgt)
                             if b is None:
                                 b = buffers[tgt] = [None] * len(tgt._out_meta)
+                            nr = e[1]
                             b[nr] = g if b[nr] is None else add(b[nr], g)
                         d = deps[tgt] - 1
                         deps[tgt] = d
@@ -304,8 +315,9 @@ def _tensor_hooks(n: Node, buf: list[Any]) -> None:
                 fn(buf[nr])
 
 
-def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> list[Any]:
-    """Run one node's backward and check what it returns against its inputs' metadata."""
+def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> tuple[Any, ...]:
+    """Run one node's backward (zeros for missing output gradients unless the node opted out);
+    free its saved tensors unless ``retain_graph``."""
     if n.materialize_grads:
         for i, g in enumerate(buf):
             if g is None:
@@ -317,27 +329,35 @@ def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> list[Any]:
     if not retain_graph and n._saved:
         n._freed = True
         n._saved = None
+    return out
+
+
+def _bad_shape(n: Node, index: int, data: np.ndarray, shape: tuple[int, ...]) -> None:
+    raise RuntimeError(
+        f"Function {n.name()} returned an invalid gradient at index {index} - got "
+        f"{list(data.shape)} but expected shape compatible with {list(shape)}"
+    )
+
+
+def _checked_grads(n: Node, out: tuple[Any, ...], buf: list[Any]) -> tuple[Any, ...]:
+    """The slow path of a node's result: count check, then node hooks on the checked grads."""
     edges = n.next_edges
     if len(out) != len(edges):
         _check_count(n, out)
+        out = out[: len(edges)]
     res = []
-    for e, g in zip(edges, out, strict=False):
+    for i, (e, g) in enumerate(zip(edges, out, strict=True)):
         if g is None or not e:
             res.append(None)
             continue
         if not isinstance(g, Tensor):
             g = _make(np.asarray(g))
-        data = g._data
-        if data.shape != e[2]:
-            raise RuntimeError(
-                f"Function {n.name()} returned an invalid gradient at index {len(res)} - got "
-                f"{list(data.shape)} but expected shape compatible with {list(e[2])}"
-            )
-        res.append(g if data.dtype == e[3] else g.to(e[3]))
-    if n._hooks:
-        for fn in n._hooks:
-            fn(tuple(res), tuple(buf))
-    return res
+        if g._data.shape != e[2]:
+            _bad_shape(n, i, g._data, e[2])
+        res.append(g if g._data.dtype == e[3] else g.to(e[3]))
+    for fn in n._hooks or ():
+        fn(tuple(res), tuple(buf))
+    return tuple(res)
 
 
 def _check_count(n: Node, out: tuple[Any, ...]) -> None:

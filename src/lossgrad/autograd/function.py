@@ -320,7 +320,9 @@ class Function(metaclass=FunctionMeta):
         # Nothing to record: the hot path of every op under no_grad and of backward passes.
         node.needs_input_grad = (False,) * len(args)
         if cls._array_io:
-            fargs = [a._data if isinstance(a, Tensor) else a for a in args]
+            fargs = []
+            for a in args:
+                fargs.append(a._data if isinstance(a, Tensor) else a)
             if _cv_get() is _QUIET:  # quiet_call, inlined on the hottest path
                 raw = cls._forward(node, *fargs)
             else:
@@ -432,6 +434,9 @@ def _apply_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> A
     return outs[0] if single else tuple(outs)
 
 
+_SAVED_NONE = ("const", None, 0)
+
+
 def _resolve_saved(
     items: tuple[Any, ...],
     args: tuple[Any, ...],
@@ -451,10 +456,11 @@ def _resolve_saved(
                 )
     for item in items:
         if item is None:
-            saved.append(("const", None, 0))
+            saved.append(_SAVED_NONE)
             continue
-        for a, fa in zip(args, fargs, strict=False):
-            if item is fa and isinstance(a, Tensor):
+        for k, fa in enumerate(fargs):
+            if item is fa and isinstance(args[k], Tensor):
+                a = args[k]
                 saved.append(("in", a, a._vbox[0]))
                 break
         else:

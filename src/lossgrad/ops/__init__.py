@@ -11,7 +11,8 @@ from typing import Any
 _METHODS = {
     "pointwise": (
         "add sub subtract mul multiply div divide true_divide floor_divide remainder pow "
-        "float_power neg negative rsub abs absolute sign sgn exp expm1 log log1p sqrt rsqrt sin cos "
+        "float_power neg negative rsub abs absolute sign sgn exp expm1 log log1p sqrt rsqrt "
+        "sin cos "
         "tanh sigmoid reciprocal square clamp clip clamp_min clamp_max maximum minimum fmax fmin "
         "eq ne lt le gt ge greater greater_equal less less_equal not_equal equal logical_and "
         "logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not "

@@ -32,7 +32,7 @@ def promote(*operands: Any) -> tuple[np.dtype, list[Any]]:
     raws = [op._data if isinstance(op, Tensor) else _scalar(op) for op in operands]
     dt = _dtype.result_type(*raws)
     out: list[Any] = []
-    for op, raw in zip(operands, raws):
+    for op, raw in zip(operands, raws, strict=True):
         if isinstance(op, Tensor):
             out.append(op if raw.dtype == dt else op.to(dt))
         else:

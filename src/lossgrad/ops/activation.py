@@ -14,7 +14,7 @@ from lossgrad import _dtype
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.ops._common import normalize_dims
-from lossgrad.ops.pointwise import _float_input, exp, gt, mul, sigmoid, sub, where
+from lossgrad.ops.pointwise import exp, gt, mul, sigmoid, sub, where
 from lossgrad.ops.reduce import sum as _sum
 
 
@@ -51,8 +51,18 @@ class _ThresholdBackward(ArrayFunction):
         return g_g, g_out
 
 
+def _check_float(input: Tensor, kernel: str) -> None:
+    """torch's NotImplementedError for kernels that have no integer version."""
+    dt = input._data.dtype
+    if dt.kind != "f":
+        name = _dtype.from_numpy_dtype(dt).name.capitalize().replace("Int64", "Long")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); gradient 1 where x > 0, else 0. ``inplace=True`` writes into ``input``."""
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("Boolean inputs not supported for relu")
     if inplace:
         from lossgrad.ops.inplace import apply_inplace
 
@@ -124,7 +134,8 @@ class _Softplus(ArrayFunction):
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, linear above ``threshold``; gradient sigmoid(beta x)."""
-    return _Softplus.apply(_float_input(input), beta, threshold)
+    _check_float(input, "softplus_cpu")
+    return _Softplus.apply(input, beta, threshold)
 
 
 class _LogSigmoid(ArrayFunction):
@@ -143,7 +154,8 @@ class _LogSigmoid(ArrayFunction):
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)); gradient sigmoid(-x)."""
-    return _LogSigmoid.apply(_float_input(input))
+    _check_float(input, "log_sigmoid_cpu")
+    return _LogSigmoid.apply(input)
 
 
 def _softmax_dim(ndim: int, dim: int | None) -> int:
@@ -182,11 +194,13 @@ def _softmax_input(input: Tensor, dim: int | None, dtype: Any, kernel: str) -> t
     if dt.kind != "f":
         last = "_lastdim" if axis == input._data.ndim - 1 or input._data.ndim == 0 else ""
         name = _dtype.from_numpy_dtype(dt).name.capitalize().replace("Int64", "Long")
-        raise NotImplementedError(f'"{kernel}{last}_kernel_impl" not implemented for \'{name}\'')
+        raise NotImplementedError(f"\"{kernel}{last}_kernel_impl\" not implemented for '{name}'")
     return input, axis
 
 
-def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
     """exp(x - max) / sum(exp(x - max)) along ``dim``."""
     return _Softmax.apply(*_softmax_input(input, dim, dtype, "softmax"))
 
@@ -214,6 +228,8 @@ class _LogSoftmax(ArrayFunction):
         return sub(g, mul(exp(out), _sum(g, ctx.axis, True))), None
 
 
-def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
     """x - logsumexp(x) along ``dim``; gradient g - softmax(x) * sum(g)."""
     return _LogSoftmax.apply(*_softmax_input(input, dim, dtype, "log_softmax"))

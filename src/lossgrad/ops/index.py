@@ -33,18 +33,14 @@ def _convert_index(index: Any) -> Any:
 
 def _is_basic(index: Any) -> bool:
     items = index if isinstance(index, tuple) else (index,)
-    return all(
-        isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items
-    )
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
 def _check_int_index(arr: np.ndarray, index: Any) -> None:
     items = index if isinstance(index, tuple) else (index,)
     for i in items:
         if isinstance(i, np.ndarray) and i.dtype.kind == "f":
-            raise IndexError(
-                "tensors used as indices must be long, int, byte or bool tensors"
-            )
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
 
 
 class _GetItem(ArrayFunction):
@@ -202,7 +198,9 @@ class _ScatterAdd(ArrayFunction):
     node_name = "ScatterAddBackward0"
 
     @staticmethod
-    def forward(ctx: Any, g: np.ndarray, shape: tuple[int, ...], axis: int, index: np.ndarray) -> np.ndarray:
+    def forward(
+        ctx: Any, g: np.ndarray, shape: tuple[int, ...], axis: int, index: np.ndarray
+    ) -> np.ndarray:
         ctx.meta = (axis, index)
         out = np.zeros(shape, g.dtype)
         if index.ndim == 0 or not shape:
@@ -334,7 +332,9 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:
     """
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}")
+        raise RuntimeError(
+            f"masked_fill_ only supports boolean masks, but got mask with dtype {m.dtype}"
+        )
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(
@@ -393,4 +393,3 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:
     if as_tuple:
         return tuple(Tensor._make(i.astype(np.int64)) for i in nz)
     return Tensor._make(np.stack(nz, axis=1).astype(np.int64) if nz else np.zeros((0, 0), np.int64))
-

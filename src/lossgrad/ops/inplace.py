@@ -48,7 +48,7 @@ def _retarget_saved_output(result: Tensor, self: Tensor) -> None:
     node = result.grad_fn
     if node is None or not node._saved:
         return
-    for i, (kind, obj, version) in enumerate(node._saved):
+    for i, (kind, obj, _version) in enumerate(node._saved):
         if kind == "out" and obj[1] is result._data:
             node._saved[i] = ("out", (obj[0], self._data, self._vbox), self._vbox[0])
 
@@ -57,7 +57,8 @@ def _write(self: Tensor, values: np.ndarray) -> None:
     dst = self._data
     if values.shape != dst.shape:
         raise RuntimeError(
-            f"output with shape {list(dst.shape)} doesn't match the broadcast shape {list(values.shape)}"
+            f"output with shape {list(dst.shape)} doesn't match the broadcast shape "
+            f"{list(values.shape)}"
         )
     if _category(values.dtype) > _category(dst.dtype):
         names = {"f": "Float", "i": "Long", "u": "Byte", "b": "Bool"}

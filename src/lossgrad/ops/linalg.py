@@ -83,9 +83,17 @@ class _Bmm(_MatMul):
 
 
 _BY_NDIM = {(1, 1): _Dot, (2, 1): _Mv, (1, 2): _Vm, (2, 2): _Mm}
-_DT_NAMES = {"float64": "double", "float32": "float", "float16": "c10::Half", "int64": "long int",
-             "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-             "bool": "bool"}
+_DT_NAMES = {
+    "float64": "double",
+    "float32": "float",
+    "float16": "c10::Half",
+    "int64": "long int",
+    "int32": "int",
+    "int16": "short int",
+    "int8": "signed char",
+    "uint8": "unsigned char",
+    "bool": "bool",
+}
 
 
 def _check_same_dtype(a: Tensor, b: Tensor) -> None:
@@ -105,9 +113,12 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     a, b = input, other
     na, nb = a._data.ndim, b._data.ndim
     if na == 0 or nb == 0:
-        raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
-                           f"{na}D and {nb}D")
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {na}D and {nb}D"
+        )
     _check_same_dtype(a, b)
+    if a._data.dtype == np.bool_:
+        raise NotImplementedError('"addmm_impl_cpu_" not implemented for \'Bool\'')
     ka = a._data.shape[-1]
     kb = b._data.shape[-2] if nb > 1 else b._data.shape[0]
     if ka != kb:
@@ -116,7 +127,9 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
                 f"inconsistent tensor size, expected tensor [{ka}] and src [{kb}] to have the same "
                 f"number of elements, but got {ka} and {kb} elements respectively"
             )
-        sa = "x".join(map(str, a._data.shape if na == 2 else (int(np.prod(a._data.shape[:-1])), ka)))
+        sa = "x".join(
+            map(str, a._data.shape if na == 2 else (int(np.prod(a._data.shape[:-1])), ka))
+        )
         sb = "x".join(map(str, b._data.shape[-2:] if nb > 1 else b._data.shape))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
     return _BY_NDIM.get((na, nb), _MatMul).apply(a, b)

@@ -67,7 +67,7 @@ class _Mul(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         need_a, need_b = ctx.needs_input_grad
-        # like torch, keep only what a needed gradient uses (an in-place change to the other is fine)
+        # like torch, keep only what a needed gradient uses (in-place changes to the rest are fine)
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
         ctx.shapes = (a.shape, b.shape)
         try:
@@ -136,8 +136,17 @@ class _Pow(ArrayFunction):
 
 def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     """``input + alpha * other`` with broadcasting and torch's type promotion."""
-    _, (a, b) = promote(input, other)
+    dt, (a, b) = promote(input, other)
+    if alpha != 1 and dt.kind != "f":
+        _check_int_alpha(alpha, dt)
     return _Add.apply(a, b, alpha)
+
+
+def _check_int_alpha(alpha: Any, dt: np.dtype) -> None:
+    if isinstance(alpha, float) or (isinstance(alpha, Tensor) and alpha._data.dtype.kind == "f"):
+        raise RuntimeError(
+            "For integral input tensors, argument alpha must not be a floating point number."
+        )
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
@@ -145,6 +154,8 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
     dt, (a, b) = promote(input, other)
     if dt.kind == "b" or (dt.kind != "f" and (_is_bool(input) or _is_bool(other))):
         _check_bool_sub(input, other)
+    if alpha != 1 and dt.kind != "f":
+        _check_int_alpha(alpha, dt)
     return _Sub.apply(a, b, alpha)
 
 
@@ -186,29 +197,72 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         if dt.kind != "f":
             from lossgrad._dtype import get_default_dtype
 
-            a = a.to(get_default_dtype()) if isinstance(a, Tensor) else a.astype(get_default_dtype().np)
-            b = b.to(get_default_dtype()) if isinstance(b, Tensor) else b.astype(get_default_dtype().np)
-        return _Div.apply(a, b)
-    ra = a._data if isinstance(a, Tensor) else a
-    rb = b._data if isinstance(b, Tensor) else b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if rounding_mode == "floor":
-            out = np.floor_divide(ra, rb) if dt.kind != "f" else np.floor(ra / rb)
-        elif rounding_mode == "trunc":
-            out = np.trunc(ra / rb).astype(dt) if dt.kind != "f" else np.trunc(ra / rb)
-        else:
-            raise ValueError(
-                "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
-                f"'{rounding_mode}'"
+            a = (
+                a.to(get_default_dtype())
+                if isinstance(a, Tensor)
+                else a.astype(get_default_dtype().np)
             )
-    return Tensor._make(np.asarray(out, dtype=dt))
+            b = (
+                b.to(get_default_dtype())
+                if isinstance(b, Tensor)
+                else b.astype(get_default_dtype().np)
+            )
+        return _Div.apply(a, b)
+    if rounding_mode != "floor" and rounding_mode != "trunc":
+        raise RuntimeError(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+            f"'{rounding_mode}'"
+        )
+    return _DivRounded.apply(a, b, rounding_mode)
+
+
+class _DivRounded(ArrayFunction):
+    """div with a rounding mode: piecewise constant, so both gradients are zero (torch)."""
+
+    node_name = "DivBackward2"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
+        ctx.shapes = (a.shape, b.shape)
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise broadcast_error(a.shape, b.shape) from None
+        if a.dtype.kind == "f":
+            return np.floor_divide(a, b) if mode == "floor" else np.trunc(a / b)
+        if (b == 0).any():
+            raise RuntimeError("ZeroDivisionError")
+        q = np.floor_divide(a, b)
+        if mode == "trunc":  # round toward zero: undo floor's step down for inexact negatives
+            q = q + ((np.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+        return np.asarray(q, a.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        sa, sb = ctx.shapes
+        zero = np.zeros((), g._data.dtype)
+        ga = Tensor._make(np.broadcast_to(zero, sa)) if ctx.needs_input_grad[0] else None
+        gb = Tensor._make(np.broadcast_to(zero, sb)) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
+
+
+class _FloorDivide(_DivRounded):
+    """``a // b``: torch records it but has no derivative for it."""
+
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        raise RuntimeError("the derivative for 'floor_divide' is not implemented.")
 
 
 divide = true_divide = div
 
 
 def floor_divide(input: Any, other: Any) -> Tensor:
-    return div(input, other, rounding_mode="floor")
+    """``input // other``: floor of the quotient; not differentiable (torch raises on backward)."""
+    _, (a, b) = promote(input, other)
+    return _FloorDivide.apply(a, b, "floor")
 
 
 def remainder(input: Any, other: Any) -> Tensor:
@@ -513,6 +567,9 @@ def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
 
 
 def abs(input: Tensor) -> Tensor:
+    """|x|; gradient ``g * sign(x)``, so 0 at x == 0 (torch)."""
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
     return _Abs.apply(input)
 
 
@@ -803,25 +860,39 @@ class _Fmin(_Fmax):
     _win = staticmethod(np.less_equal)
 
 
+def _not_a_tensor(name: str, other: Any) -> None:
+    raise TypeError(
+        f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+    )
+
+
 def maximum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise max; at ties each side gets half the gradient (torch)."""
+    if not isinstance(other, Tensor):
+        _not_a_tensor("maximum", other)
     _, (a, b) = promote(input, other)
     return _Maximum.apply(a, b)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise min; at ties each side gets half the gradient (torch)."""
+    if not isinstance(other, Tensor):
+        _not_a_tensor("minimum", other)
     _, (a, b) = promote(input, other)
     return _Minimum.apply(a, b)
 
 
 def fmax(input: Tensor, other: Tensor) -> Tensor:
     """Elementwise max ignoring NaN; at ties the gradient goes to ``input``."""
+    if not isinstance(other, Tensor):
+        _not_a_tensor("fmax", other)
     _, (a, b) = promote(input, other)
     return _Fmax.apply(a, b)
 
 
 def fmin(input: Tensor, other: Tensor) -> Tensor:
+    if not isinstance(other, Tensor):
+        _not_a_tensor("fmin", other)
     _, (a, b) = promote(input, other)
     return _Fmin.apply(a, b)
 
@@ -847,7 +918,9 @@ class _Where(ArrayFunction):
         return None, ga, gb
 
 
-def _where_broadcast_error(sc: tuple[int, ...], sa: tuple[int, ...], sb: tuple[int, ...]) -> RuntimeError:
+def _where_broadcast_error(
+    sc: tuple[int, ...], sa: tuple[int, ...], sb: tuple[int, ...]
+) -> RuntimeError:
     try:
         return broadcast_error(sc, np.broadcast_shapes(sa, sb))
     except ValueError:
@@ -1003,7 +1076,9 @@ def _bitwise(fn: Any, a: Any, b: Any) -> Tensor:
 
 def bitwise_not(input: Tensor) -> Tensor:
     if input._data.dtype.kind == "f":
-        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        raise TypeError(
+            "~ (operator.invert) is only implemented on integer and Boolean-type tensors"
+        )
     return Tensor._make(np.invert(input._data))
 
 
@@ -1019,11 +1094,15 @@ def isfinite(input: Tensor) -> Tensor:
     return Tensor._make(np.isfinite(input._data))
 
 
-def isclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> Tensor:
+def isclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
+) -> Tensor:
     return Tensor._make(np.isclose(_raw(input), _raw(other), rtol, atol, equal_nan))
 
 
-def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+def allclose(
+    input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False
+) -> bool:
     return bool(np.allclose(_raw(input), _raw(other), rtol, atol, equal_nan))
 
 
@@ -1039,6 +1118,11 @@ def ceil(input: Tensor) -> Tensor:
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:
     """Round half to even (torch and NumPy agree); zero gradient."""
     if decimals:
+        if input._data.dtype.kind != "f":
+            name = _dtype.from_numpy_dtype(input._data.dtype).name.capitalize()
+            raise NotImplementedError(
+                f"\"round_cpu\" not implemented for '{name.replace('Int64', 'Long')}'"
+            )
         return _zero_grad_op(_RoundDecimals, input, lambda a: np.round(a, decimals))
     return _zero_grad_op(_Round, input, np.round)
 

@@ -49,7 +49,9 @@ def _keep(g: Tensor, axes: tuple[int, ...], keepdim: bool, ndim: int) -> Tensor:
     return reshape(g, tuple(shape))
 
 
-def _unsqueeze_to(g: Tensor, axes: tuple[int, ...], keepdim: bool, shape: tuple[int, ...]) -> Tensor:
+def _unsqueeze_to(
+    g: Tensor, axes: tuple[int, ...], keepdim: bool, shape: tuple[int, ...]
+) -> Tensor:
     """A reduced gradient expanded back over the input's shape."""
     from lossgrad.ops.shape import expand
 
@@ -69,7 +71,9 @@ class _Sum(ArrayFunction):
     node_name = "SumBackward1"
 
     @staticmethod
-    def forward(ctx: Any, a: np.ndarray, axes: tuple[int, ...], keepdim: bool, dt: Any) -> np.ndarray:
+    def forward(
+        ctx: Any, a: np.ndarray, axes: tuple[int, ...], keepdim: bool, dt: Any
+    ) -> np.ndarray:
         ctx.meta = (a.shape, a.dtype, axes, keepdim)
         return np.asarray(a.sum(axis=axes, keepdims=keepdim, dtype=dt))
 
@@ -212,7 +216,9 @@ def _prod_others(a: Tensor, axis: int) -> Tensor:
     return movedim(others, -1, axis)
 
 
-def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+def prod(
+    input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None
+) -> Tensor:
     """Product over one dim (or all elements); bool and integer inputs give int64.
 
     Gradient: ``g * prod / x`` without zeros; with zeros, the product of the other factors.
@@ -451,7 +457,11 @@ class _LogSumExp(ArrayFunction):
         a, out = ctx.saved_tensors
         axes, keepdim = ctx.meta
         nd = a._data.ndim
-        return mul(_keep(g, axes, keepdim, nd), exp(sub(a, _keep(out, axes, keepdim, nd)))), None, None
+        return (
+            mul(_keep(g, axes, keepdim, nd), exp(sub(a, _keep(out, axes, keepdim, nd)))),
+            None,
+            None,
+        )
 
 
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
@@ -472,7 +482,9 @@ _DOF_MSG = (
 )
 
 
-def _var_backward(g: Tensor, a: Tensor, axes: tuple[int, ...], full: bool, correction: float, keepdim: bool) -> Tensor:
+def _var_backward(
+    g: Tensor, a: Tensor, axes: tuple[int, ...], full: bool, correction: float, keepdim: bool
+) -> Tensor:
     """torch's var_backward: ``2 / (n - correction) * g * (x - mean)``; with no degrees of freedom
     in a full reduction, ``g * (NaN where x == mean else inf)``."""
     x = a._data
@@ -494,7 +506,9 @@ class _Var(ArrayFunction):
     node_name = "VarBackward0"
 
     @staticmethod
-    def forward(ctx: Any, a: np.ndarray, axes: tuple[int, ...], full: bool, correction: float, keepdim: bool) -> np.ndarray:
+    def forward(
+        ctx: Any, a: np.ndarray, axes: tuple[int, ...], full: bool, correction: float, keepdim: bool
+    ) -> np.ndarray:
         ctx.save_for_backward(a)
         ctx.meta = (axes, full, correction, keepdim)
         return _np_var(a, axes, correction, keepdim)
@@ -510,7 +524,9 @@ class _Std(ArrayFunction):
     node_name = "StdBackward0"
 
     @staticmethod
-    def forward(ctx: Any, a: np.ndarray, axes: tuple[int, ...], full: bool, correction: float, keepdim: bool) -> np.ndarray:
+    def forward(
+        ctx: Any, a: np.ndarray, axes: tuple[int, ...], full: bool, correction: float, keepdim: bool
+    ) -> np.ndarray:
         out = np.sqrt(_np_var(a, axes, correction, keepdim))
         ctx.save_for_backward(a, out)
         ctx.meta = (axes, full, correction, keepdim)
@@ -534,7 +550,9 @@ def _np_var(a: np.ndarray, axes: tuple[int, ...], correction: float, keepdim: bo
     return np.asarray(ss / np.asarray(builtins.max(n - correction, 0), a.dtype), a.dtype)
 
 
-def _var_args(input: Tensor, dim: Any, unbiased: Any, correction: Any, name: str) -> tuple[Any, ...]:
+def _var_args(
+    input: Tensor, dim: Any, unbiased: Any, correction: Any, name: str
+) -> tuple[Any, ...]:
     if input._data.dtype.kind != "f":
         raise RuntimeError("std and var only support floating point and complex dtypes")
     if isinstance(dim, bool):  # var(x, True): the legacy unbiased flag in dim's place
@@ -553,7 +571,14 @@ def _var_args(input: Tensor, dim: Any, unbiased: Any, correction: Any, name: str
     return axes, full, float(correction)
 
 
-def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+def var(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
     """Variance ``sum((x - mean)^2) / (n - correction)``, Bessel's ``correction=1`` by default.
 
     Gradient: ``2 / (n - correction) * g * (x - mean)`` (torch's, including its NaN/inf when
@@ -563,7 +588,14 @@ def var(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = Fa
     return _Var.apply(input, axes, full, corr, keepdim)
 
 
-def std(input: Tensor, dim: Any = None, unbiased: Any = None, keepdim: bool = False, *, correction: Any = None) -> Tensor:
+def std(
+    input: Tensor,
+    dim: Any = None,
+    unbiased: Any = None,
+    keepdim: bool = False,
+    *,
+    correction: Any = None,
+) -> Tensor:
     """Standard deviation, ``sqrt(var)``; its gradient is zero where std is 0 (torch)."""
     axes, full, corr = _var_args(input, dim, unbiased, correction, "std")
     return _Std.apply(input, axes, full, corr, keepdim)
@@ -578,7 +610,9 @@ class _VectorNorm(ArrayFunction):
     node_name = "LinalgVectorNormBackward0"
 
     @staticmethod
-    def forward(ctx: Any, a: np.ndarray, p: float, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
+    def forward(
+        ctx: Any, a: np.ndarray, p: float, axes: tuple[int, ...], keepdim: bool
+    ) -> np.ndarray:
         if p == 2:
             out = np.sqrt(np.sum(a * a, axis=axes, keepdims=keepdim))
         elif p == 1:
@@ -624,7 +658,9 @@ class _VectorNorm(ArrayFunction):
         return gi, None, None, None
 
 
-def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+def norm(
+    input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, dtype: Any = None
+) -> Tensor:
     """Vector p-norm over ``dim`` (all elements by default); 'fro' is the 2-norm.
 
     Gradient (torch's): ``g * x / ||x||`` for p=2, ``g * sign(x)`` for p=1, split among the
@@ -633,9 +669,10 @@ def norm(input: Tensor, p: Any = "fro", dim: Any = None, keepdim: bool = False, 
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
+        name = _dtype.from_numpy_dtype(input._data.dtype).name.capitalize()
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-            f"{_dtype.from_numpy_dtype(input._data.dtype).name.capitalize().replace('Int64', 'Long')}"
+            f"{name.replace('Int64', 'Long')}"
         )
     if p is None or p == "fro":
         if dim is not None and not isinstance(dim, (int, np.integer)) and len(dim) > 2:

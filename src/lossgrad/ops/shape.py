@@ -170,11 +170,17 @@ def t(input: Tensor) -> Tensor:
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
+    """Move dims ``source`` to positions ``destination`` (the others keep their order)."""
     nd = input._data.ndim
     src = normalize_dims(source, nd)
     dst = normalize_dims(destination, nd)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+            f"contain the same number of dims as destination ({list(dst)} dims)"
+        )
     order = [d for d in range(nd) if d not in src]
-    for d, s in sorted(zip(dst, src)):
+    for d, s in sorted(zip(dst, src, strict=True)):
         order.insert(d, s)
     return permute(input, tuple(order))
 
@@ -203,13 +209,13 @@ def expand(input: Tensor, sizes: Any) -> Tensor:
             "provided must be greater or equal to the number of dimensions in the tensor"
         )
     shape = tuple(src[i - lead] if (s == -1 and i >= lead) else s for i, s in enumerate(sizes))
-    try:
-        np.broadcast_shapes(src, shape)
-    except ValueError:
-        raise RuntimeError(
-            f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
-            f"({src[-1]}) at non-singleton dimension. Target sizes: {list(sizes)}.  Tensor sizes: {list(src)}"
-        ) from None
+    for d in range(len(src)):
+        if src[d] != 1 and src[d] != shape[d + lead]:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({shape[d + lead]}) must match the existing "
+                f"size ({src[d]}) at non-singleton dimension {d + lead}.  Target sizes: "
+                f"{list(sizes)}.  Tensor sizes: {list(src)}"
+            )
     return _Expand.apply(input, shape)
 
 
@@ -241,7 +247,7 @@ class _Tile(ArrayFunction):
         src, reps = ctx.meta
         full = (1,) * (len(reps) - len(src)) + src
         split = []
-        for r, s in zip(reps, full):
+        for r, s in zip(reps, full, strict=True):
             split += [r, s]
         summed = _sum(reshape(g, tuple(split)), tuple(range(0, len(split), 2)))
         return reshape(summed, src), None
@@ -252,7 +258,8 @@ def repeat(input: Tensor, sizes: Any) -> Tensor:
     sizes = tuple(int(s) for s in sizes)
     if len(sizes) < input._data.ndim:
         raise RuntimeError(
-            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor"
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of "
+            "tensor"
         )
     return _Tile.apply(input, sizes)
 
@@ -293,12 +300,16 @@ def cat(tensors: Any, dim: int = 0) -> Tensor:
     ref = tensors[0]._data.shape
     for i, t in enumerate(tensors):
         s = t._data.shape
-        if len(s) != nd or any(a != b for j, (a, b) in enumerate(zip(s, ref)) if j != axis):
+        if len(s) != nd:
             raise RuntimeError(
-                f"Sizes of tensors must match except in dimension {axis}. Expected size "
-                f"{ref[axis - 1 if axis else 1] if nd > 1 else ref[0]} but got size "
-                f"{s[axis - 1 if axis else 1] if nd > 1 and len(s) > 1 else s} for tensor number {i} in the list."
+                f"Tensors must have same number of dimensions: got {nd} and {len(s)}"
             )
+        for j in range(nd):
+            if j != axis and s[j] != ref[j]:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {axis}. Expected size "
+                    f"{ref[j]} but got size {s[j]} for tensor number {i} in the list."
+                )
     return _Cat.apply(axis, *tensors)
 
 
@@ -384,7 +395,9 @@ class _Split(ArrayFunction):
     node_name = "SplitBackward0"
 
     @staticmethod
-    def forward(ctx: Any, a: np.ndarray, axis: int, sizes: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    def forward(
+        ctx: Any, a: np.ndarray, axis: int, sizes: tuple[int, ...]
+    ) -> tuple[np.ndarray, ...]:
         ctx.axis = axis
         bounds = np.cumsum(sizes)[:-1]
         return tuple(np.split(a, bounds, axis=axis))
@@ -405,7 +418,9 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
         if step <= 0 and n:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}"
+            )
         sizes = tuple(min(step, n - s) for s in range(0, n, step)) if n else (0,)
         cls: type[_Split] = _Split
     else:

@@ -20,7 +20,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks
-from lossgrad.ops._common import broadcast_error, promote, sum_to_shape
+from lossgrad.ops._common import broadcast_error, normalize_dims, promote, sum_to_shape
 from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.pointwise import add, div, eq, isnan, logical_or, mul, neg, pow, sign, sub, where
 from lossgrad.ops.reduce import norm as _norm
@@ -173,6 +173,60 @@ class _ClampMinStraightThrough(ArrayFunction):
         return g, None
 
 
+class _CosineSimilarity(ArrayFunction):
+    """``sum(x1 / c1 * x2 / c2, dim)`` with ``c = max(||x||, eps)``, fused.
+
+    The gradient is ``g / c1 * (x2 / c2 - cos * x1 / ||x1||)`` (the last term 0 where
+    ``||x1|| = 0``; the clamp passes the norm's gradient straight through, as torch's no-grad
+    clamp does). Without a recorded graph it runs on the arrays; with one it is built from the
+    norm and clamp ops, so second derivatives are those of torch's composite.
+    """
+
+    node_name = "SumBackward1"
+
+    @staticmethod
+    def forward(
+        ctx: Any, x1: np.ndarray, x2: np.ndarray, axis: int | None, eps: float
+    ) -> np.ndarray:
+        keep = () if axis is None else (axis,)
+        n1 = np.sqrt(np.sum(x1 * x1, axis=keep, keepdims=True))
+        n2 = np.sqrt(np.sum(x2 * x2, axis=keep, keepdims=True))
+        floor = x1.dtype.type(eps)
+        v = x2 / np.maximum(n2, floor)
+        out = np.asarray(np.sum(x1 / np.maximum(n1, floor) * v, axis=keep))
+        ctx.save_for_backward(x1, x2, out)
+        ctx.meta = (axis, eps, (n1, n2))
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x1, x2, out = ctx.saved_tensors
+        axis, eps, (n1, n2) = ctx.meta
+        keep = () if axis is None else (axis,)
+        if not grad_mode.is_grad_enabled():
+            gk, ok = g._data, out._data
+            if axis is not None:
+                gk, ok = np.expand_dims(gk, axis), np.expand_dims(ok, axis)
+            floor = n1.dtype.type(eps)
+            c1, c2 = np.maximum(n1, floor), np.maximum(n2, floor)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u1 = np.where(n1 == 0, 0, x1._data / n1)
+                u2 = np.where(n2 == 0, 0, x2._data / n2)
+            g1 = Tensor._make(gk / c1 * (x2._data / c2 - ok * u1))
+            g2 = Tensor._make(gk / c2 * (x1._data / c1 - ok * u2))
+            return g1, g2, None, None
+        if axis is not None:
+            g, out = unsqueeze(g, axis), unsqueeze(out, axis)
+        m1, m2 = _norm(x1, 2, keep, True), _norm(x2, 2, keep, True)
+        c1 = _ClampMinStraightThrough.apply(m1, eps)
+        c2 = _ClampMinStraightThrough.apply(m2, eps)
+        u1 = where(eq(m1, 0), 0.0, div(x1, m1))
+        u2 = where(eq(m2, 0), 0.0, div(x2, m2))
+        g1 = mul(div(g, c1), sub(div(x2, c2), mul(out, u1)))
+        g2 = mul(div(g, c2), sub(div(x1, c1), mul(out, u2)))
+        return g1, g2, None, None
+
+
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """Cosine of the angle between ``x1`` and ``x2`` along ``dim`` (``F.cosine_similarity``).
 
@@ -215,9 +269,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     a = x1 if x1._data.dtype == dt else x1.to(dt)
     b = x2 if x2._data.dtype == dt else x2.to(dt)
     a, b = _checks.broadcast_pair(a, b)
-    n1 = _ClampMinStraightThrough.apply(_norm(a, 2, dim, True), eps)
-    n2 = _ClampMinStraightThrough.apply(_norm(b, 2, dim, True), eps)
-    return _sum(mul(div(a, n1), div(b, n2)), dim)
+    axis = normalize_dims(dim, a._data.ndim)
+    return _CosineSimilarity.apply(a, b, axis[0] if axis else None, float(eps))
 
 
 __all__ = public_names(globals())

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from lossgrad._dtype import from_numpy_dtype
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
@@ -32,8 +31,15 @@ from lossgrad.ops.shape import reshape
 # -- shared plan for class-index targets ----------------------------------------------------------
 
 
+_SCALAR_TYPE = {
+    "bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+    "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double",
+}
+
+
 def _type_name(dt: np.dtype) -> str:
-    return from_numpy_dtype(dt).name.capitalize()
+    """torch's C++ scalar-type name (``Long``, ``Float``, ...) used in its error messages."""
+    return _SCALAR_TYPE.get(np.dtype(dt).name, np.dtype(dt).name)
 
 
 class _Plan:
@@ -345,7 +351,7 @@ class _CrossEntropy(ArrayFunction):
             m = np.max(x, axis=axis, keepdims=True)
         else:
             m = np.full(plan.idx.shape, -np.inf, x.dtype)
-        s = np.subtract(x, m)
+        s = np.subtract(x, m, order="C")  # C order: plan.put writes through a flat view
         st = plan.pick(s)
         sw = None
         if eps > 0:
@@ -391,7 +397,9 @@ class _CrossEntropy(ArrayFunction):
         scale = plan.position_scale(g._data, reduction)
         cache, ctx.cache = ctx.cache, None
         if cache is None:  # a retained graph run twice: recompute the exponentials
-            e = np.exp(x - np.max(x, axis=plan.axis, keepdims=True, initial=-np.inf))
+            e = np.subtract(x, np.max(x, axis=plan.axis, keepdims=True, initial=-np.inf),
+                            order="C")
+            np.exp(e, out=e)
             se = np.sum(e, axis=plan.axis, keepdims=True)
         else:
             e, se = cache
@@ -436,9 +444,11 @@ def _smooth_mass(plan: _Plan, w: np.ndarray | None, eps: float, x: np.ndarray) -
 
 
 def _cross_entropy_probs(
-    input: Tensor, target: Tensor, weight: Tensor | None, reduction: str, eps: float
+    input: Tensor, target: Tensor, weight: Tensor | None, eps: float
 ) -> tuple[Tensor, float]:
-    """Class-probability targets, composed as torch does: ``-(log_softmax(x) * y' * w)``."""
+    """Class-probability targets, composed as torch does: ``-(log_softmax(x) * y' * w)``.
+
+    Returns the unreduced loss and the ``'mean'`` denominator ``numel / C``."""
     if target._data.dtype.kind != "f":
         raise RuntimeError(
             "Expected floating point type for target with class probabilities, got "
@@ -493,7 +503,7 @@ def _cross_entropy(
     if tuple(input.shape) == tuple(target.shape):
         if ignore_index >= 0 and target._data.dtype.kind == "f":
             raise RuntimeError("ignore_index is not supported for floating point target")
-        loss, denom = _cross_entropy_probs(input, target, weight, reduction, eps)
+        loss, denom = _cross_entropy_probs(input, target, weight, eps)
         if reduction == "none":
             return loss, denom
         total = _sum(loss)

@@ -43,6 +43,7 @@ from lossgrad.ops.shape import cat, expand, reshape, stack
 
 _NEG = {np.dtype(np.float32): -1e30, np.dtype(np.float64): -1e300}
 _PARALLEL_CELLS = 1 << 18  # T * N * (2S + 3) above which the batch is split across threads
+_ONEHOT_MACS = 1 << 22  # posterior cells * C up to which classes are collected by a matmul
 _CPUS = os.cpu_count() or 1
 _pool: ThreadPoolExecutor | None = None
 
@@ -88,7 +89,7 @@ class _Lattice:
         skip = np.zeros((n, W), bool)
         skip[:, 5::2] = (ext[:, 3::2] != ext[:, 1:-2:2]) & valid[:, 3::2]
         self.skip = skip.ravel()[2:]
-        self.labels, self.blank = labels, blank
+        self.labels, self.blank, self.ext, self.valid = labels, blank, ext, valid
         self.final = np.arange(n) * W + 2 + 2 * tl  # the last blank; the last label is one before
 
     def forward(self, lp: np.ndarray, keep: bool) -> tuple[np.ndarray, Any]:
@@ -197,11 +198,18 @@ class _Lattice:
         if 0 in starts:
             self._seed(post[0], starts[0], seed)
         np.exp(lp, out=out)
-        flat = out.view()
-        flat.shape = (T, n * C)  # a view: raises rather than copy
-        flat[:, np.arange(n) * C + self.blank] -= post.reshape(T, n, self.W)[:, :, 2::2].sum(-1)
-        for keys, cells in self._class_groups():
-            flat[:, keys] -= post[:, cells]
+        if post.size * C <= _ONEHOT_MACS:  # small: one batched product with a one-hot matrix
+            onehot = np.zeros((n, self.W, C), lp.dtype)
+            b, s = np.nonzero(self.valid)
+            onehot[b, s + 2, self.ext[b, s]] = 1
+            out -= np.matmul(post.reshape(T, n, self.W).transpose(1, 0, 2), onehot).transpose(1, 0, 2)
+        else:  # blanks summed per sample, labels scattered group by group
+            flat = out.view()
+            flat.shape = (T, n * C)  # a view: raises rather than copy
+            blanks = post.reshape(T, n, self.W)[:, :, 2::2].sum(-1)
+            flat[:, np.arange(n) * C + self.blank] -= blanks
+            for keys, cells in self._class_groups():
+                flat[:, keys] -= post[:, cells]
         out *= gr[:, None]
         if lp.min(initial=np.inf) == -np.inf:  # torch: exp(-inf) - exp(-inf + nll + inf) is NaN
             out[np.isneginf(lp)] = np.nan
@@ -284,7 +292,7 @@ class _CtcLoss(ArrayFunction):
             gr = expand(g, (N,))
         else:
             gr = g
-        out = np.empty_like(lp)
+        out = np.empty(lp.shape, lp.dtype)  # C order: its slices are viewed as (T, n * C)
         parts, lattices, grd = ctx.parts, ctx.lattices, gr._data
         tapes = [tuple(t._data for t in saved[3 * i: 3 * i + 3]) for i in range(len(parts))]
         _map(
@@ -382,7 +390,7 @@ def _lengths(value: Any, name: str, n: int) -> np.ndarray:
             if not isinstance(v, (int, np.integer, Tensor)) or isinstance(v, bool) or (
                 isinstance(v, Tensor) and (v._data.dtype.kind not in "iu" or v._data.size != 1)
             ):
-                raise TypeError(f"ctc_loss(): {name} must be a tuple of ints or a Tensor, got {value!r}")
+                raise TypeError(f"ctc_loss(): {name} must be ints or a Tensor, got {value!r}")
         arr = np.asarray([int(v) for v in value], np.int64)
     arr = arr.astype(np.int64).reshape(-1)
     if arr.size != n:

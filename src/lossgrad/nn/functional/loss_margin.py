@@ -543,10 +543,11 @@ class _CosineEmbeddingLoss(ArrayFunction):
     ) -> np.ndarray:
         axis = t.ndim
         eps = x1.dtype.type(_EPSILON)
-        dot = (x1 * x2).sum(axis)
-        m1 = (x1 * x1).sum(axis) + eps
-        m2 = (x2 * x2).sum(axis) + eps
-        cos = dot / np.sqrt(m1 * m2)
+        dot = np.einsum("...i,...i->...", x1, x2)
+        m1 = np.einsum("...i,...i->...", x1, x1) + eps
+        m2 = np.einsum("...i,...i->...", x2, x2) + eps
+        denom = np.sqrt(m1 * m2)
+        cos = dot / denom
         zero = cos.dtype.type(0)
         pos, neg_ = t == 1, t == -1
         hinge = cos - cos.dtype.type(margin)
@@ -556,29 +557,39 @@ class _CosineEmbeddingLoss(ArrayFunction):
             dcos = (np.where(pos, -1, 0) + (neg_ & (hinge >= 0))).astype(x1.dtype)
             dcos *= x1.dtype.type(_element_scale(reduction, loss.size))
             ctx.save_for_backward(x1, x2)
-            ctx.meta = (Tensor._make(np.broadcast_to(dcos, loss.shape)), axis)
+            ctx.meta = (Tensor._make(np.broadcast_to(dcos, loss.shape)), axis, (m1, m2, denom, cos))
         return _reduce_array(loss, reduction)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        """``dcos/dx1 = x2 / sqrt(m1 m2) - cos * x1 / m1``, symmetric for ``x2``; written with
-        differentiable ops so that second derivatives come out exact."""
+        """``dcos/dx1 = x2 / sqrt(m1 m2) - cos * x1 / m1``, symmetric for ``x2``. Without a
+        recorded graph this runs on the arrays with the forward's row statistics; with one it is
+        written with differentiable ops so that second derivatives come out exact."""
         x1, x2 = ctx.saved_tensors
-        dcos, axis = ctx.meta
-        gc = mul(g, dcos)
-        dot = _sum(mul(x1, x2), axis, True)
-        m1 = add(_sum(mul(x1, x1), axis, True), _EPSILON)
-        m2 = add(_sum(mul(x2, x2), axis, True), _EPSILON)
-        denom = sqrt(mul(m1, m2))
-        cos = div(dot, denom)
-        gc = gc if axis == 0 else reshape(gc, gc._data.shape + (1,))
-        g1 = g2 = None
-        if ctx.needs_input_grad[0]:
-            d1 = sub(div(x2, denom), mul(cos, div(x1, m1)))
-            g1 = sum_to_shape(mul(gc, d1), x1._data.shape)
-        if ctx.needs_input_grad[1]:
-            d2 = sub(div(x1, denom), mul(cos, div(x2, m2)))
-            g2 = sum_to_shape(mul(gc, d2), x2._data.shape)
+        dcos, axis, stats = ctx.meta
+        need1, need2 = ctx.needs_input_grad[:2]
+        if not grad_mode.is_grad_enabled():
+            m1, m2, denom, cos = stats
+
+            def col(v: np.ndarray) -> np.ndarray:
+                return v[..., None] if axis else v
+
+            gc = g._data * dcos._data
+            a, b = col(gc / denom), gc * cos
+            g1 = Tensor._make(x2._data * a - x1._data * col(b / m1)) if need1 else None
+            g2 = Tensor._make(x1._data * a - x2._data * col(b / m2)) if need2 else None
+        else:
+            gc = mul(g, dcos)
+            dot = _sum(mul(x1, x2), axis, True)
+            m1 = add(_sum(mul(x1, x1), axis, True), _EPSILON)
+            m2 = add(_sum(mul(x2, x2), axis, True), _EPSILON)
+            denom = sqrt(mul(m1, m2))
+            cos = div(dot, denom)
+            gc = gc if axis == 0 else reshape(gc, gc._data.shape + (1,))
+            g1 = mul(gc, sub(div(x2, denom), mul(cos, div(x1, m1)))) if need1 else None
+            g2 = mul(gc, sub(div(x1, denom), mul(cos, div(x2, m2)))) if need2 else None
+        g1 = sum_to_shape(g1, x1._data.shape) if g1 is not None else None
+        g2 = sum_to_shape(g2, x2._data.shape) if g2 is not None else None
         return g1, g2, None, None, None
 
 

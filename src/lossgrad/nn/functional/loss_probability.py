@@ -542,6 +542,16 @@ class _KlDiv(ArrayFunction):
         return gx, gy, None, None
 
 
+# torch's kl_div is a composite whose grad_fn is named after its last op
+_KL_BY_REDUCTION = {
+    key: type(f"_KlDiv_{key}", (_KlDiv,), {"node_name": name})
+    for key, name in (
+        ("none", "SubBackward0"), ("none_log", "MulBackward0"),
+        ("mean", "MeanBackward0"), ("sum", "SumBackward0"),
+    )
+}
+
+
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -597,7 +607,8 @@ def kl_div(
             f"(got input {input.dtype} and target {target.dtype})."
         )
     _, (x, y) = promote(input, target)
-    out = _KlDiv.apply(*_checks.broadcast_pair(x, y), reduction, log_target)
+    node = _KL_BY_REDUCTION[reduction if reduction != "none" else ("none_log" if log_target else "none")]
+    out = node.apply(*_checks.broadcast_pair(x, y), reduction, log_target)
     if batchmean and input.dim() != 0:
         out = out / input.size(0)
     return out

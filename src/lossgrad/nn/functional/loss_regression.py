@@ -208,6 +208,11 @@ class _HuberLossGrad(_DiffLossGrad):
 
 
 _L1Loss.grad, _MseLoss.grad = _L1LossGrad, _MseLossGrad
+# torch's l1_loss is a composite whose grad_fn is named after its last op: abs, mean or sum
+_L1_BY_REDUCTION = {
+    r: type(f"_L1Loss_{r}", (_L1Loss,), {"node_name": name})
+    for r, name in (("none", "AbsBackward0"), ("mean", "MeanBackward0"), ("sum", "SumBackward0"))
+}
 _SmoothL1Loss.grad, _HuberLoss.grad = _SmoothL1LossGrad, _HuberLossGrad
 
 
@@ -259,7 +264,7 @@ def l1_loss(
     Note:
         One fused pass forward and one backward (torch composes ``abs(input - target)`` and a
         reduction; the values, dtypes and the subgradient 0 at ``d = 0`` are the same, only
-        ``grad_fn`` is named ``L1LossBackward0``). The second derivative is 0.
+        ``grad_fn`` is named after torch's last op: ``AbsBackward0``, ``MeanBackward0``, ``SumBackward0``). The second derivative is 0.
 
     Example:
         >>> import lossgrad as torch
@@ -280,7 +285,8 @@ def l1_loss(
         _checks.check_weight_size(weight, input)
         loss = _fused(_L1Loss, "l1", input, target, "none", 0.0)
         return _weighted(loss, weight, reduction, weighted_mean=True)
-    return _fused(_L1Loss, "l1", input, target, _reduction.resolve(reduction), 0.0)
+    reduction = _reduction.resolve(reduction)
+    return _fused(_L1_BY_REDUCTION[reduction], "l1", input, target, reduction, 0.0)
 
 
 def mse_loss(
