@@ -15,10 +15,12 @@ lossgrad / torch (below 1.0: lossgrad is faster) and their geometric mean.
 Large cases (at least :data:`LARGE` elements) get two more columns:
 
 * **peak memory**: each side runs the case in a fresh subprocess; after its inputs are built the
-  process's resident set is read (``VmRSS``) and its high-water mark reset (``/proc/self/clear_refs``),
+  process's resident set is read (``VmRSS``) and its high-water mark reset
+  (``/proc/self/clear_refs``),
   then forward+backward runs three times and the peak is ``VmHWM`` minus that baseline. The same
-  method for both sides (both allocate through the C allocator); it counts what the process really
-  holds, allocator caching and code pages touched by the first call included.
+  method for both sides (both allocate through the C allocator, here told to map every block above
+  64 KiB on its own and return it when freed, so no cached free block hides a peak); code pages
+  first touched by the call count too.
 * **roofline** (elementwise losses): the bytes that must move (the forward reads every input once,
   the backward reads them again and writes the input's gradient once) divided by the time, as a
   fraction of the copy bandwidth measured on arrays of the same size (the better of a one-thread
@@ -69,7 +71,9 @@ class Case:
     torch_fn: Callable[[], object]
     elements: int
     itemsize: int = 4
-    arrays_moved: int | None = None  # the roofline's count of n-element arrays (None: not elementwise)
+    arrays_moved: int | None = (
+        None  # the roofline's count of n-element arrays (None: not elementwise)
+    )
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -158,6 +162,11 @@ def _probe(family: str, name: str, side: str, sizes: list[int]) -> None:
     print(json.dumps({"peak_mib": (_rss_kb("VmHWM") - base) / 1024}))
 
 
+# glibc: every allocation above 64 KiB is its own mapping, returned to the system when freed, so
+# the resident set follows what each library holds live (no cached free blocks hide a peak).
+_PROBE_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+
+
 def peak_memory(case: Case, sizes: list[int], torch_threads: int | None) -> tuple[float, float]:
     """Peak MiB above baseline of (lossgrad, torch), each side in a fresh subprocess."""
     out = []
@@ -166,7 +175,7 @@ def peak_memory(case: Case, sizes: list[int], torch_threads: int | None) -> tupl
         cmd += [str(s) for s in sizes]
         if torch_threads:
             cmd += ["--torch-threads", str(torch_threads)]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=_PROBE_ENV)
         out.append(json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"])
     return out[0], out[1]
 
@@ -231,9 +240,10 @@ def _cells(c: Case) -> list[str]:
     return [c.name, _fmt_time(r["lg"]), _fmt_time(r["th"]), f"{r['ratio']:.2f}", mem, roof]
 
 
-def print_row(c: Case) -> None:
-    cells = _cells(c)
-    print(f"{cells[0]:<46} {cells[1]:>10} {cells[2]:>10} {cells[3]:>6} {cells[4]:>15} {cells[5]:>6}")
+def print_row(cells: list[str]) -> None:
+    print(
+        f"{cells[0]:<46} {cells[1]:>10} {cells[2]:>10} {cells[3]:>6} {cells[4]:>15} {cells[5]:>6}"
+    )
 
 
 def markdown(cases: list[Case], gm: float, notes: list[str], command: str) -> str:
@@ -262,7 +272,8 @@ def markdown(cases: list[Case], gm: float, notes: list[str], command: str) -> st
         "**Peak memory**: each side runs the case alone in a fresh subprocess; after its inputs",
         "are built the resident set is read and its high-water mark reset, forward+backward runs",
         "three times, and the column is the peak above that baseline (same method for both",
-        "libraries; allocator caching and code pages first touched by the call count).",
+        "libraries; glibc is told to map each block above 64 KiB on its own and unmap it when",
+        "freed, so cached free blocks hide no peak; code pages first touched by the call count).",
         "",
         "**Roofline** (large elementwise losses): bytes that must move (forward reads each input",
         "once; backward reads them again and writes the input gradient once) / time, as a fraction",
@@ -275,20 +286,36 @@ def markdown(cases: list[Case], gm: float, notes: list[str], command: str) -> st
 
 
 def main(argv: list[str] | None = None) -> list[Case]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--family", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     parser.add_argument("--only", default=None, help="run the cases whose name contains this")
     parser.add_argument("--quick", action="store_true", help="small cases only, fewer repeats")
-    parser.add_argument("--sizes", type=int, nargs="+", default=None,
-                        help="element counts of the regression family (default 1e3 and 1e6)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="element counts of the regression family (default 1e3 and 1e6)",
+    )
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 7)")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's own choice)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (default: torch's own choice)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
-    parser.add_argument("--markdown", default=None,
-                        help=f"write the table here (default: {DOC.relative_to(HERE.parent)} for a"
-                        " full run, nothing for --quick/--only/--family)")
-    parser.add_argument("--probe", nargs=3, metavar=("FAMILY", "CASE", "SIDE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--markdown",
+        default=None,
+        help=f"write the table here (default: {DOC.relative_to(HERE.parent)} for a"
+        " full run, nothing for --quick/--only/--family)",
+    )
+    parser.add_argument(
+        "--probe", nargs=3, metavar=("FAMILY", "CASE", "SIDE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
@@ -301,9 +328,12 @@ def main(argv: list[str] | None = None) -> list[Case]:
     notes = [f"family not run: {n}" for n in notes]
     bandwidth: dict[tuple[int, int], float] = {}
     print(f"# {machine()}")
-    print("# torch uses its default threading" if not args.torch_threads
-          else f"# torch threads: {args.torch_threads}")
-    print(f"{'case':<46} {'lossgrad':>10} {'torch':>10} {'ratio':>6} {'peak MiB lg/th':>15} {'roof':>6}")
+    print(
+        "# torch uses its default threading"
+        if not args.torch_threads
+        else f"# torch threads: {args.torch_threads}"
+    )
+    print_row(["case", "lossgrad", "torch", "ratio", "peak MiB lg/th", "roof"])
     for c in cases:
         try:
             t_lg, t_th = measure(c.lossgrad_fn, c.torch_fn, repeats)
@@ -317,13 +347,15 @@ def main(argv: list[str] | None = None) -> list[Case]:
                 key = (c.elements, c.itemsize)
                 if key not in bandwidth:
                     bandwidth[key] = copy_bandwidth(*key)
-                c.result["roofline"] = c.arrays_moved * c.elements * c.itemsize / t_lg / bandwidth[key]
+                c.result["roofline"] = (
+                    c.arrays_moved * c.elements * c.itemsize / t_lg / bandwidth[key]
+                )
             if not args.no_memory and not args.quick:
                 try:
                     c.result["mem"] = peak_memory(c, sizes, args.torch_threads)
                 except (subprocess.CalledProcessError, ValueError, KeyError) as exc:
                     notes.append(f"{c.name}: memory probe failed: {exc}")
-        print_row(c)
+        print_row(_cells(c))
         c.lossgrad_fn = c.torch_fn = lambda: None  # free the inputs of finished rows
     done = [c for c in cases if c.result]
     gm = statistics.geometric_mean(c.result["ratio"] for c in done) if done else float("nan")

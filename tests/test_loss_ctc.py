@@ -10,6 +10,7 @@ import torch
 
 import lossgrad
 from lossgrad.autograd import gradcheck, gradgradcheck
+from lossgrad.nn.functional import loss_ctc
 from parity import assert_close, check, check_raises, same_signature
 
 rng = np.random.default_rng(0)
@@ -150,6 +151,16 @@ def test_parity_edge_lengths_and_neg_inf_log_probs():
 def test_parity_threaded_batch():
     lp, targets, il, tl = _batch(200, 24, 8, 30, np.float64)  # T * N * (2S + 3) above the split
     check(_ctc(reduction="sum"), [lp, targets, il, tl], grad=(0,), second_order=False)
+
+
+def test_parity_large_vocabulary():
+    """Many classes: the class posteriors are scattered group by group instead of by a
+    one-hot product (repeated labels land in successive groups)."""
+    lp, targets, il, tl = _batch(60, 4, 1000, 10, np.float64)
+    targets[:, :6] = [7, 3, 7, 7, 3, 9]
+    tl[:] = [10, 9, 10, 0]
+    assert lp.size * (2 * tl.max() + 3) > loss_ctc._ONEHOT_MACS  # the grouped path
+    check(_ctc(reduction="mean"), [lp, targets, il, tl], grad=(0,), second_order=False)
 
 
 def test_float32_gradient_at_least_as_accurate_as_torch():

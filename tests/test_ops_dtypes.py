@@ -122,6 +122,6 @@ def test_floor_divide_has_no_derivative():
     for lib in (lossgrad, torch):
         x = lib.tensor([1.5, -2.5], requires_grad=True)
         y = x // 2
-        assert y.requires_grad and y.grad_fn.name() == "NotImplemented"
-        with pytest.raises(RuntimeError, match="derivative for 'floor_divide' is not implemented"):
+        assert y.requires_grad and "NotImplemented" in repr(y.grad_fn)
+        with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
             y.sum().backward()

@@ -248,7 +248,7 @@ def run_backward(
                         data = g._data
                         if data.shape != e[2]:
                             _bad_shape(n, [x is e for x in edges].index(True), data, e[2])
-                        if data.dtype != e[3]:
+                        if data.dtype is not e[3] and data.dtype != e[3]:
                             g = g.to(e[3])
                     if isinstance(tgt, Node):
                         if g is not None:

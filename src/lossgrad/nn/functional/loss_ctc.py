@@ -202,7 +202,8 @@ class _Lattice:
             onehot = np.zeros((n, self.W, C), lp.dtype)
             b, s = np.nonzero(self.valid)
             onehot[b, s + 2, self.ext[b, s]] = 1
-            out -= np.matmul(post.reshape(T, n, self.W).transpose(1, 0, 2), onehot).transpose(1, 0, 2)
+            by_sample = post.reshape(T, n, self.W).transpose(1, 0, 2)
+            out -= np.matmul(by_sample, onehot).transpose(1, 0, 2)
         else:  # blanks summed per sample, labels scattered group by group
             flat = out.view()
             flat.shape = (T, n * C)  # a view: raises rather than copy

@@ -9,7 +9,8 @@ a differentiable op. The first derivative is therefore one multiplication, and t
 derivative is exact: zero in the input (the loss is piecewise linear), linear in the incoming
 gradient. Where the slope itself depends on the input (``multi_margin_loss`` with ``p=2``,
 ``margin_ranking_loss``'s target, ``cosine_embedding_loss``) the backward is written with
-differentiable ops. This is how lossgrad gives ``multi_margin_loss`` and
+differentiable ops when a graph is recorded (``create_graph=True``), and runs on the arrays with
+values kept from the forward otherwise. This is how lossgrad gives ``multi_margin_loss`` and
 ``multilabel_margin_loss`` the double backward that torch lacks.
 
 Ties follow torch: ``clamp_min`` (hinge, margin ranking, cosine embedding, triplet) passes the
