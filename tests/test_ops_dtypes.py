@@ -123,5 +123,5 @@ def test_floor_divide_has_no_derivative():
         x = lib.tensor([1.5, -2.5], requires_grad=True)
         y = x // 2
         assert y.requires_grad and "NotImplemented" in repr(y.grad_fn)
-        with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
+        with pytest.raises(RuntimeError, match="aten::floor_divide is not implemented"):
             y.sum().backward()

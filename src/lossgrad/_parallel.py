@@ -24,6 +24,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 #: Elements below which work runs inline, in one piece.
@@ -32,6 +34,7 @@ MIN_PARALLEL = 1 << 18
 BLOCK = 1 << 16
 
 _lock = threading.Lock()
+_local = threading.local()
 _pool: ThreadPoolExecutor | None = None
 _threads = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
@@ -103,3 +106,38 @@ def map_rows(fn: Callable[[int, int], Any], rows: int, row_size: int) -> list[An
     row), and the work is split across threads when ``rows * row_size`` is large.
     """
     return map_blocks(fn, rows, block=max(1, BLOCK // max(row_size, 1)), work=rows * row_size)
+
+
+def scratch(n: int, dtype: Any, slot: int = 0) -> np.ndarray:
+    """A reusable buffer of ``n`` elements, private to the calling thread (contents undefined).
+
+    Blocked kernels compute their temporaries here instead of allocating (and page-faulting) a
+    fresh array per call. ``slot`` tells apart the buffers one kernel needs at the same time.
+    """
+    bufs = getattr(_local, "bufs", None)
+    if bufs is None:
+        bufs = _local.bufs = {}
+    key = (slot, np.dtype(dtype))
+    buf = bufs.get(key)
+    if buf is None or buf.size < n:
+        buf = bufs[key] = np.empty(max(n, BLOCK), key[1])
+    return buf[:n]
+
+
+def flat(*arrays: np.ndarray) -> list[np.ndarray] | None:
+    """The arrays as 1-d views when all are C-contiguous with one shape, else None (the caller
+    then takes its unblocked path: broadcasting or strided inputs)."""
+    shape = arrays[0].shape
+    for a in arrays:
+        if a.shape != shape or not a.flags.c_contiguous:
+            return None
+    return [a.reshape(-1) for a in arrays]
+
+
+def block_sum(fn: Callable[[int, int], Any], n: int, dtype: Any) -> np.ndarray:
+    """``sum(fn(lo, hi))`` over :func:`map_blocks`, each ``fn`` a block's partial sum; the
+    partials are added in float64 and the total returned as a 0-d array of ``dtype``."""
+    parts = map_blocks(fn, n)
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype)
+    return np.asarray(np.sum(np.asarray(parts, np.float64)), dtype)

@@ -109,3 +109,24 @@ def broadcast_error(sa: tuple[int, ...], sb: tuple[int, ...]) -> RuntimeError:
                 f"non-singleton dimension {d}"
             )
     return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast together")
+
+
+def mark_view(out: Tensor, inp: Tensor, vfn: Any) -> Tensor:
+    """Record that ``out`` (made by ``vfn(inp)``) is a view of ``inp``, as torch's views are.
+
+    A view shares its base's memory and version counter, so an in-place change through either is
+    seen by the saved-tensor checks of both; ``ops.inplace`` uses ``(base, vfn)`` to rewrite the
+    base's history (torch's CopySlices). A view of a view points at the root base with the
+    composed function. NumPy results that are copies are left alone.
+    """
+    if not np.may_share_memory(out._data, inp._data):
+        return out
+    parent = inp.__dict__.get("_view_of")
+    if parent is None:
+        out._view_of = (inp, vfn)
+    else:
+        root, pfn = parent
+        out._view_of = (root, lambda t: vfn(pfn(t)))
+    out._vbox = inp._vbox
+    return out
+

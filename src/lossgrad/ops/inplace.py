@@ -4,6 +4,11 @@ An in-place op computes its result out of place, writes it into the tensor's own
 the tensor's version counter, so a backward that saved the old value raises torch's "modified by
 an inplace operation" error. When the op is recorded, the tensor takes over the result's history
 and the op sees a snapshot of the old value (the same trick as torch's ``original_self``).
+
+A view (``y[0]``, ``y.view(...)``, ``y.t()``, ...: see ``_common.mark_view``) shares its base's
+memory and version counter. An in-place op on it rewrites the base's history as torch's
+``CopySlices`` does: the new base is the old one with the view's region replaced by the op's
+result, so gradients reach both the untouched part of the base and the op's other inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from lossgrad.autograd.function import ArrayFunction
 from lossgrad.ops._common import broadcast_error, sum_to_shape
 
 _LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
+_VIEW_LEAF_MSG = (
+    "a view of a leaf Variable that requires grad is being used in an in-place operation."
+)
 
 
 def _category(dt: np.dtype) -> int:
@@ -32,6 +40,9 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     if recording:
         if self._requires_grad and self.grad_fn is None:
             raise RuntimeError(_LEAF_MSG)
+        view = self.__dict__.get("_view_of")
+        if view is not None:
+            return _inplace_on_view(self, view[0], view[1], fn, args, kwargs)
         src = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn, self._output_nr)
         result = fn(src, *args, **kwargs)
     else:
@@ -44,6 +55,53 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
     return self
 
 
+def _inplace_on_view(
+    self: Tensor, base: Tensor, vfn: Callable[[Tensor], Tensor], fn: Callable[..., Tensor],
+    args: tuple[Any, ...], kwargs: dict[str, Any],
+) -> Tensor:
+    """A recorded in-place op on a view: torch's CopySlices (see the module docstring)."""
+    if base._requires_grad and base.grad_fn is None:
+        raise RuntimeError(_VIEW_LEAF_MSG)
+    snap = Tensor._make(base._data.copy(), base._requires_grad, base.grad_fn, base._output_nr)
+    result = fn(vfn(snap), *args, **kwargs)
+    _check_result(self, result._data)
+    new_base = _CopySlices.apply(snap, result, vfn)
+    _write(base, new_base._data)  # self._data is a view of base._data: it sees the new values
+    base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, new_base._output_nr, True
+    view = vfn(base)
+    self.grad_fn, self._output_nr, self._requires_grad = view.grad_fn, view._output_nr, True
+    _retarget_saved_output(result, self)
+    return self
+
+
+class _CopySlices(ArrayFunction):
+    """The base after an in-place op on its view ``vfn(base)``: ``new_view`` written into it.
+
+    Gradients: the base's, zero over the view's region; ``new_view``'s, ``vfn(g)``.
+    """
+
+    node_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx: Any, base: np.ndarray, new_view: np.ndarray, vfn: Any) -> np.ndarray:
+        ctx.vfn = vfn
+        out = base.copy()
+        np.copyto(vfn(Tensor._make(out))._data, new_view, casting="unsafe")
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        from lossgrad.ops.pointwise import where
+
+        vfn = ctx.vfn
+        g_base = None
+        if ctx.needs_input_grad[0]:
+            keep = np.ones(g._data.shape, bool)
+            vfn(Tensor._make(keep))._data[...] = False
+            g_base = where(Tensor._make(keep), g, 0.0)
+        return g_base, (vfn(g) if ctx.needs_input_grad[1] else None), None
+
+
 def _retarget_saved_output(result: Tensor, self: Tensor) -> None:
     node = result.grad_fn
     if node is None or not node._saved:
@@ -54,6 +112,14 @@ def _retarget_saved_output(result: Tensor, self: Tensor) -> None:
 
 
 def _write(self: Tensor, values: np.ndarray) -> None:
+    _check_result(self, values)
+    np.copyto(self._data, values, casting="unsafe")
+    self._vbox[0] += 1
+
+
+def _check_result(self: Tensor, values: np.ndarray) -> None:
+    """torch's errors for an in-place result of another shape, a wider dtype or into a
+    broadcast (read-only) tensor."""
     dst = self._data
     if values.shape != dst.shape:
         raise RuntimeError(
@@ -71,8 +137,6 @@ def _write(self: Tensor, values: np.ndarray) -> None:
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation."
         )
-    np.copyto(dst, values, casting="unsafe")
-    self._vbox[0] += 1
 
 
 class _Copy(ArrayFunction):

@@ -118,6 +118,16 @@ def reduce_array(loss: np.ndarray, reduction: str) -> np.ndarray:
     return np.asarray(total / loss.dtype.type(loss.size))
 
 
+def reduce_total(total: np.ndarray, reduction: str, numel: int) -> np.ndarray:
+    """The 'sum' or 'mean' of a fused forward from its 0-d ``total`` over ``numel`` elements
+    (computed blockwise by the caller): :func:`reduce_array`'s policy, NaN mean when empty."""
+    if reduction == "sum":
+        return total
+    if numel == 0:
+        return np.asarray(np.nan, total.dtype)
+    return np.asarray(total / total.dtype.type(numel))
+
+
 def grad_scale(g: Tensor, reduction: str, numel: int) -> Tensor:
     """The adjoint of :func:`reduce_array`: what multiplies each element's local derivative.
 

@@ -9,15 +9,19 @@ the extended label positions, with a Python loop over time only:
   predecessors of every cell are the same row shifted by 0, 1 and 2: each step is a dozen
   whole-row ufunc calls. Each step keeps, on a tape, the three shifted exponentials
   ``exp(a_i - m)`` and their sum ``s`` (``w_i = exp(a_i - m) / s`` is the local softmax of the
-  log-sum-exp): ``4 T N (2S + 1)`` floats held until backward.
+  log-sum-exp): about ``4 T N (2S + 3)`` floats, held until backward.
 * **backward**: instead of a second log-space recursion for beta, the posterior
   ``gamma_t(s) = alpha_t(s) beta_t(s) / (p(l|x) y_t(s))`` is propagated back through those
   weights, ``gamma_{t-1}(s - i) += w_i(t, s) gamma_t(s)``: a few multiply-adds per cell, on
   probabilities in [0, 1] (no exp, no log, nothing to overflow, and no cancellation between
   two large log-magnitudes as in torch's ``exp(lcab + nll - lp)``, so float32 results are
   closer to float64 than torch's). The posterior of each class is then summed over the states
-  that carry it, and the gradient is torch's ``exp(log_probs) - posterior``.
-* Large batches are split over a small thread pool (NumPy releases the GIL inside ufuncs).
+  that carry it (one batched product with a one-hot matrix for small problems, fancy-index
+  scatters otherwise), and the gradient is torch's ``exp(log_probs) - posterior``.
+* Large lattices (``T * N * (2S + 3) >= 2**18`` cells) are split by batch over a thread pool of
+  one worker per core (NumPy releases the GIL inside ufuncs): about 25% more CPU time in total,
+  so it pays on an idle multi-core machine; small ones run in the calling thread, where the
+  per-call overhead of the ufuncs dominates.
 
 "Impossible" cells hold a large negative finite number instead of -inf (-1e30 in float32, -1e300
 in float64), so no inf - inf ever makes a NaN inside the recursion; a likelihood below half that
@@ -34,7 +38,7 @@ import numpy as np
 
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
-from lossgrad.autograd import grad_mode
+from lossgrad.autograd import grad, grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops.pointwise import clamp_min, div, exp, mul, sub, where
@@ -367,8 +371,6 @@ def _log_likelihood(
 def _differentiable_grad(lp: Tensor, g: Tensor, value: np.ndarray, meta: tuple[Any, ...]) -> Tensor:
     """The gradient ``g * (exp(lp) - posterior)`` as a graph: the posterior is the gradient of
     the composite log-likelihood, taken with ``create_graph=True``."""
-    from lossgrad.autograd import grad
-
     labels, il, tl, blank = meta[:4]
     T = lp._data.shape[0]
     keep = (np.arange(T)[:, None] < il) & (il > 0)

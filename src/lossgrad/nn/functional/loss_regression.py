@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
@@ -51,9 +52,26 @@ class _DiffLoss(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(input, target)
         ctx.reduction, ctx.p = reduction, p
-        return _reduction.reduce_array(
-            ctx._forward_cls.value(np.asarray(input - target), p), reduction
-        )
+        value = ctx._forward_cls.value
+        xy = _parallel.flat(input, target)
+        if xy is None:  # broadcast or strided operands: one unblocked pass
+            return _reduction.reduce_array(value(np.asarray(input - target), p), reduction)
+        x, y = xy
+        dt = x.dtype
+        if reduction == "none":
+            out = np.empty(input.shape, dt)
+            o = out.reshape(-1)
+            _parallel.map_blocks(
+                lambda lo, hi: value(np.subtract(x[lo:hi], y[lo:hi], out=o[lo:hi]), p), x.size
+            )
+            return out
+
+        def part(lo: int, hi: int) -> Any:  # the block's difference lives in a reused buffer
+            d = np.subtract(x[lo:hi], y[lo:hi], out=_parallel.scratch(hi - lo, dt))
+            return value(d, p).sum(dtype=dt)
+
+        total = _parallel.block_sum(part, x.size, dt)
+        return _reduction.reduce_total(total, reduction, x.size)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -78,10 +96,24 @@ class _DiffLossGrad(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(g, input, target)
         ctx.reduction, ctx.p = reduction, p
-        out = ctx._forward_cls.loss.slope(np.asarray(input - target), p)
-        if reduction == "mean":
-            g = g / g.dtype.type(out.size) if out.size else g
-        return np.multiply(out, g, out=out)
+        slope = ctx._forward_cls.loss.slope
+        if reduction == "mean" and input.size:
+            g = g / g.dtype.type(input.size)
+        xy = _parallel.flat(input, target)
+        gf = None if g.size == 1 else _parallel.flat(g, input)
+        if xy is None or (g.size != 1 and gf is None):
+            out = slope(np.asarray(input - target), p)
+            return np.multiply(out, g, out=out)
+        (x, y), out = xy, np.empty(input.shape, input.dtype)
+        o = out.reshape(-1)
+        gs = g.reshape(()) if gf is None else None
+
+        def block(lo: int, hi: int) -> None:
+            d = slope(np.subtract(x[lo:hi], y[lo:hi], out=o[lo:hi]), p)
+            np.multiply(d, gs if gf is None else gf[0][lo:hi], out=o[lo:hi])
+
+        _parallel.map_blocks(block, x.size)
+        return out
 
     @staticmethod
     def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
