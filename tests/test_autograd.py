@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import lossgrad
-from parity import check_code
+from parity import check_code, same_signature
 
 ENGINE = [
     """\
@@ -359,6 +359,15 @@ x.backward(); out = x.grad
 x = t.tensor([1., 2.], requires_grad=True)
 out = t.autograd.grad(x.sum(), x.detach())
 
+""",
+    """\
+x = t.tensor([1., 2.], requires_grad=True)
+t.autograd.backward((x * 2).sum(), grad_variables=t.tensor(1.))
+out = x.grad
+""",
+    """\
+x = t.tensor([1., 2.], requires_grad=True)
+out = t.autograd.gradcheck(lambda a: a * 2, (x,), raise_exception=False)
 """,
 ]
 
@@ -903,3 +912,17 @@ y = t.log(x) * x
 y.sum().backward()
 out = (y, x.grad)
 """)
+
+
+@pytest.mark.parametrize("name", [
+    "autograd.backward", "autograd.grad", "autograd.gradcheck", "autograd.gradgradcheck",
+    "Tensor.backward", "Tensor.register_hook", "manual_seed", "set_printoptions",
+])
+def test_signatures_match_torch(name: str) -> None:
+    def resolve(lib):  # noqa: ANN001, ANN202
+        obj = lib
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    same_signature(resolve(lossgrad), resolve(torch))

@@ -177,3 +177,81 @@ def test_grad_fn_after_inplace():
         y.mul_(y.detach())
         assert y.grad_fn.name() == "MulBackward0"
         assert not y.is_leaf and y.requires_grad
+
+
+# -- in-place ops on views: torch's CopySlices ------------------------------------------------
+
+VIEW_INPLACE = {
+    "select_mul": lambda lib, y, w: y[0].mul_(3.0),
+    "slice_add_tensor": lambda lib, y, w: y[:, 1:].add_(w[:, 1:]),
+    "transpose_select_mul": lambda lib, y, w: y.t()[1].mul_(w[:, 0]),
+    "view_slice_zero": lambda lib, y, w: y.view(-1)[1:3].zero_(),
+    "unsqueeze_squeeze_exp": lambda lib, y, w: y[1].unsqueeze(0).squeeze(0).exp_(),
+    "narrow_clamp": lambda lib, y, w: y.narrow(1, 0, 2).clamp_(-0.5, 0.5),
+    "permute_copy": lambda lib, y, w: y.permute(1, 0)[2].copy_(w[:, 0] * 3),
+    "int_index_fill": lambda lib, y, w: y[1, 2].fill_(4.0),
+    "setitem_on_view": lambda lib, y, w: y[0].__setitem__(slice(0, 2), w[1, :2]),
+    "view_of_view_div": lambda lib, y, w: y.reshape(3, 2)[1:].div_(w[0, :2] + 3.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEW_INPLACE))
+def test_inplace_on_a_view_updates_the_base_history(name):
+    def fn(lib, x, w):
+        y = x.sin()
+        VIEW_INPLACE[name](lib, y, w)
+        return y * y
+
+    check(fn, [rand(2, 3), rand(2, 3)], grad=(0, 1))
+
+
+def test_view_of_a_changed_base_reads_the_new_values():
+    def fn(lib, x):
+        y = x * 1.0
+        v = y[0]
+        y.mul_(x)
+        return v * 2.0
+
+    check(fn, [rand(2, 3)])
+
+
+def test_modifying_a_saved_tensor_through_a_view_raises():
+    for lib in (lossgrad, torch):
+        x = lib.tensor(rand(2, 3), requires_grad=True)
+        y = x.exp()
+        y[0].add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+        y = x.tanh()
+        y.transpose(0, 1).narrow(0, 1, 1).sub_(5.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_view_errors_match_torch():
+    for lib in (lossgrad, torch):
+        x = lib.tensor(rand(2, 3), requires_grad=True)
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+            x[0].add_(1.0)
+        y = x * 1.0
+        with pytest.raises(RuntimeError, match="Output 1 of Split is a view"):
+            y.split(1)[1].exp_()
+        with pytest.raises(RuntimeError, match="Output 0 of SplitWithSizes is a view"):
+            y.split([1, 1])[0].add_(1.0)
+        with pytest.raises(RuntimeError, match="Output 2 of Unbind is a view"):
+            y.unbind(1)[2].mul_(2.0)
+        with lib.no_grad():
+            y.split(1)[0].add_(1.0)
+            x[0].mul_(2.0)
+        assert x.is_leaf and x.requires_grad
+
+
+def test_views_share_the_version_counter():
+    for lib in (lossgrad, torch):
+        y = lib.ones(2, 3)
+        v, w = y[0], y.view(6)
+        v.add_(1.0)
+        assert y._version == v._version == w._version == 1
+        w.mul_(2.0)
+        assert y._version == v._version == 2
+        assert y.tolist() == [[4.0, 4.0, 4.0], [2.0, 2.0, 2.0]]

@@ -1,9 +1,10 @@
-"""The ``lossgrad`` command: ``tour``, ``plot``, ``list`` and ``explain``.
+"""The ``lossgrad`` command: ``tour``, ``plot``, ``list``, ``explain`` and ``bench``.
 
     lossgrad tour                      the loss-functions tutorial, run on lossgrad (and torch)
     lossgrad plot smooth_l1 l1 --grad  loss and gradient curves, written to a PNG or SVG file
     lossgrad list                      every loss, its summary and its torch equivalent
     lossgrad explain cross_entropy     formula, gradient, defaults, edge cases, a live example
+    lossgrad bench --quick             every loss timed against torch (from a source checkout)
 
 Bad arguments print one line on stderr and exit with status 2; a plot without matplotlib (an
 optional dependency) prints one line and exits with status 1. Everything shown is computed by
@@ -44,7 +45,7 @@ def _build_parser() -> _Parser:
         prog="lossgrad",
         description="PyTorch's loss functions on NumPy: a guided tour, curves and explanations.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{tour,plot,list,explain}")
+    sub = parser.add_subparsers(dest="command", metavar="{tour,plot,list,explain,bench}")
     tour = sub.add_parser("tour", help="walk the loss-functions tutorial on built-in data")
     tour.add_argument(
         "--figure",
@@ -78,13 +79,38 @@ def _build_parser() -> _Parser:
         "explain", help="formula, gradient, defaults, edge cases and an example"
     )
     explain.add_argument("name", metavar="NAME", help="a loss name, e.g. smooth_l1 or SmoothL1Loss")
+    bench = sub.add_parser(
+        "bench", help="time every loss against torch (benchmarks/suite.py of a source checkout)"
+    )
+    bench.add_argument("options", nargs="*", help="passed on to the suite, e.g. --quick")
     return parser
+
+
+def _bench(options: list[str]) -> int:
+    """Run ``benchmarks/suite.py`` (found beside ``src/`` or in the current directory) with
+    ``options`` (its own, e.g. ``--quick``: see ``lossgrad bench --help``)."""
+    import runpy
+
+    here = Path(__file__).resolve().parents[2] / "benchmarks" / "suite.py"
+    suite = next((p for p in (here, Path.cwd() / "benchmarks" / "suite.py") if p.is_file()), None)
+    if suite is None:
+        raise _UsageError("the benchmark suite ships with the source tree: run it from a checkout")
+    argv = sys.argv
+    sys.argv = [str(suite), *options]
+    try:
+        runpy.run_path(str(suite), run_name="__main__")
+    finally:
+        sys.argv = argv
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     _make_stdout_safe()
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        if argv[:1] == ["bench"]:  # every later option belongs to the suite
+            return _bench(argv[1:])
         args = _build_parser().parse_args(argv)
         if args.command is None:
             raise _UsageError("choose a command: tour, plot, list or explain (see lossgrad --help)")

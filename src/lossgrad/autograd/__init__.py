@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from lossgrad.autograd.function import Function, once_differentiable
@@ -20,9 +21,24 @@ def backward(
     grad_tensors: Any = None,
     retain_graph: bool | None = None,
     create_graph: bool = False,
+    grad_variables: Any = None,
     inputs: Any = None,
 ) -> None:
-    """Accumulate into the leaves' ``.grad`` the gradient of ``tensors`` (summed)."""
+    """Accumulate into the leaves' ``.grad`` the gradient of ``tensors`` (summed).
+
+    ``grad_variables`` is torch's deprecated name of ``grad_tensors``.
+    """
+    if grad_variables is not None:
+        if grad_tensors is not None:
+            raise RuntimeError(
+                "'grad_tensors' and 'grad_variables' (deprecated) arguments both passed to "
+                "backward(). Please only use 'grad_tensors'."
+            )
+        warnings.warn(
+            "`grad_variables` is deprecated. Use `grad_tensors` instead.", FutureWarning,
+            stacklevel=2,
+        )
+        grad_tensors = grad_variables
     from lossgrad.autograd.engine import run_backward
 
     run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=inputs)

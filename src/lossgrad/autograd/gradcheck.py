@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -88,12 +89,38 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
-    **_ignored: Any,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_batched_forward_grad: bool = False,
+    check_forward_ad: bool = False,
+    check_backward_ad: bool = True,
+    fast_mode: bool = False,
+    masked: bool | None = None,
 ) -> bool:
-    """Check the gradients of ``func`` at ``inputs`` (float64 tensors that require grad)."""
+    """Check the gradients of ``func`` at ``inputs`` (float64 tensors that require grad).
+
+    Every output's Jacobian by reverse mode, row by row, against central differences with step
+    ``eps``; they agree when ``|analytical - numerical| <= atol + rtol * |numerical|``. The
+    options of torch's signature that concern features lossgrad lacks (forward AD, batched
+    grads, sparse masks) are accepted and ignored; ``fast_mode`` runs the full check.
+
+    Raises:
+        GradcheckError: on a mismatch, unless ``raise_exception=False`` (then returns False).
+    """
     from lossgrad._tensor import Tensor
 
     inputs = _tensors(inputs)
+    for k, x in enumerate(inputs):
+        if getattr(x, "requires_grad", False) and x.dtype.name != "float64":
+            warnings.warn(
+                f"Input #{k} requires gradient and is not a double precision floating point or "
+                "complex. This check will likely fail if all the inputs are not of double "
+                "precision floating point or complex. ",
+                UserWarning,
+                stacklevel=2,
+            )
     num = _numerical(func, inputs, eps)
     ana = _analytical(func, inputs)
     for i, (nrow, arow) in enumerate(zip(num, ana, strict=False)):
@@ -116,8 +143,16 @@ def gradgradcheck(
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-3,
+    gen_non_contig_grad_outputs: bool = False,
     raise_exception: bool = True,
-    **_ignored: Any,
+    nondet_tol: float = 0.0,
+    check_undefined_grad: bool = True,
+    check_grad_dtypes: bool = False,
+    check_batched_grad: bool = False,
+    check_fwd_over_rev: bool = False,
+    check_rev_over_rev: bool = True,
+    fast_mode: bool = False,
+    masked: bool = False,
 ) -> bool:
     """Check second derivatives: gradcheck of the function x, v -> v . J(x) (double backward)."""
     from lossgrad._tensor import Tensor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -111,22 +112,32 @@ def broadcast_error(sa: tuple[int, ...], sb: tuple[int, ...]) -> RuntimeError:
     return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast together")
 
 
-def mark_view(out: Tensor, inp: Tensor, vfn: Any) -> Tensor:
+def mark_view(out: Tensor, inp: Tensor, vfn: Any, multi: str | None = None) -> Tensor:
     """Record that ``out`` (made by ``vfn(inp)``) is a view of ``inp``, as torch's views are.
 
     A view shares its base's memory and version counter, so an in-place change through either is
     seen by the saved-tensor checks of both; ``ops.inplace`` uses ``(base, vfn)`` to rewrite the
-    base's history (torch's CopySlices). A view of a view points at the root base with the
-    composed function. NumPy results that are copies are left alone.
+    base's history (torch's CopySlices) and the base's weak list of views to re-derive their
+    history from the new base. A view of a view points at the root base with the
+    composed function. ``multi`` names an output of split/unbind ("Output 1 of Split"): torch
+    refuses recorded in-place ops on those. NumPy results that are copies are left alone.
     """
     if not np.may_share_memory(out._data, inp._data):
         return out
     parent = inp.__dict__.get("_view_of")
     if parent is None:
-        out._view_of = (inp, vfn)
+        root = inp
+        out._view_of = (inp, vfn, multi)
     else:
-        root, pfn = parent
-        out._view_of = (root, lambda t: vfn(pfn(t)))
+        root, pfn, pmulti = parent
+        out._view_of = (root, lambda t: vfn(pfn(t)), multi or pmulti)
     out._vbox = inp._vbox
+    views = root.__dict__.get("_views")
+    if views is None:
+        root._views = [weakref.ref(out)]
+    else:
+        if len(views) >= 64:  # drop the dead ones now and then
+            views[:] = [r for r in views if r() is not None]
+        views.append(weakref.ref(out))
     return out
 

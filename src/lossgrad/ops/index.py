@@ -14,7 +14,7 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import broadcast_error, normalize_dims, sum_to_shape
+from lossgrad.ops._common import broadcast_error, mark_view, normalize_dims, sum_to_shape
 from lossgrad.ops.pointwise import where
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -53,7 +53,10 @@ class _GetItem(ArrayFunction):
             out = a[index]
         except IndexError as e:
             raise IndexError(str(e).replace("axis", "dimension")) from None
-        return out if isinstance(out, np.ndarray) else np.asarray(out)
+        if isinstance(out, np.ndarray):
+            return out
+        # ints only: NumPy gives a scalar; with a trailing Ellipsis it is a 0-d view, like torch
+        return a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -118,14 +121,16 @@ def getitem(input: Tensor, index: Any) -> Tensor:
     """
     kind = type(index)
     if kind is int:
-        return _Select.apply(input, index)
-    if kind is slice:
-        return (_Alias if index == slice(None) else _Slice).apply(input, index)
-    idx = _convert_index(index)
-    if _is_basic(idx):
-        return _basic_cls(idx).apply(input, idx)
-    _check_int_index(input._data, idx)
-    return _GetItem.apply(input, idx)
+        out = _Select.apply(input, index)
+    elif kind is slice:
+        out = (_Alias if index == slice(None) else _Slice).apply(input, index)
+    else:
+        idx = _convert_index(index)
+        if not _is_basic(idx):
+            _check_int_index(input._data, idx)
+            return _GetItem.apply(input, idx)  # advanced indexing copies: not a view
+        out = _basic_cls(idx).apply(input, idx)
+    return mark_view(out, input, lambda t: getitem(t, index))
 
 
 class _IndexPut(ArrayFunction):

@@ -24,6 +24,11 @@ from lossgrad.autograd.function import ArrayFunction
 from lossgrad.ops._common import broadcast_error, sum_to_shape
 
 _LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
+_MULTI_VIEW_MSG = (
+    " is a view and is being modified inplace. This view is the output of a function that "
+    "returns multiple views. Such functions do not allow the output views to be modified "
+    "inplace. You should replace the inplace operation by an out-of-place one."
+)
 _VIEW_LEAF_MSG = (
     "a view of a leaf Variable that requires grad is being used in an in-place operation."
 )
@@ -42,6 +47,8 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
             raise RuntimeError(_LEAF_MSG)
         view = self.__dict__.get("_view_of")
         if view is not None:
+            if view[2] is not None:
+                raise RuntimeError(view[2] + _MULTI_VIEW_MSG)
             return _inplace_on_view(self, view[0], view[1], fn, args, kwargs)
         src = Tensor._make(self._data.copy(), self._requires_grad, self.grad_fn, self._output_nr)
         result = fn(src, *args, **kwargs)
@@ -52,7 +59,21 @@ def apply_inplace(self: Tensor, fn: Callable[..., Tensor], *args: Any, **kwargs:
         self.grad_fn, self._output_nr, self._requires_grad = result.grad_fn, result._output_nr, True
         # outputs saved by the node for backward must be found at the tensor's new version
         _retarget_saved_output(result, self)
+        _refresh_views(self)
     return self
+
+
+def _refresh_views(base: Tensor) -> None:
+    """Views taken from ``base`` before an in-place op now read its new values: give them the
+    matching history, ``vfn(base)`` (torch regenerates a view's grad_fn the same way)."""
+    views = base.__dict__.get("_views")
+    if not views:
+        return
+    live = [v for v in (r() for r in list(views)) if v is not None]
+    for v in live:
+        fresh = v._view_of[1](base)
+        v.grad_fn, v._output_nr = fresh.grad_fn, fresh._output_nr
+        v._requires_grad = fresh._requires_grad
 
 
 def _inplace_on_view(
@@ -68,8 +89,7 @@ def _inplace_on_view(
     new_base = _CopySlices.apply(snap, result, vfn)
     _write(base, new_base._data)  # self._data is a view of base._data: it sees the new values
     base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, new_base._output_nr, True
-    view = vfn(base)
-    self.grad_fn, self._output_nr, self._requires_grad = view.grad_fn, view._output_nr, True
+    _refresh_views(base)  # self among them
     _retarget_saved_output(result, self)
     return self
 
@@ -80,7 +100,7 @@ class _CopySlices(ArrayFunction):
     Gradients: the base's, zero over the view's region; ``new_view``'s, ``vfn(g)``.
     """
 
-    node_name = "CopySlices"
+    node_name = "torch::autograd::CopySlices"
 
     @staticmethod
     def forward(ctx: Any, base: np.ndarray, new_view: np.ndarray, vfn: Any) -> np.ndarray:

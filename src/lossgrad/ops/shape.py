@@ -9,7 +9,7 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import normalize_dims, sum_to_shape
+from lossgrad.ops._common import mark_view, normalize_dims, sum_to_shape
 
 
 def _dim(dim: int, ndim: int) -> int:
@@ -32,7 +32,8 @@ class _Reshape(ArrayFunction):
 def reshape(input: Tensor, shape: Any) -> Tensor:
     """Same data, new shape (one dimension may be -1)."""
     try:
-        return _Reshape.apply(input, shape if type(shape) is tuple else tuple(shape))
+        shape = shape if type(shape) is tuple else tuple(shape)
+        return mark_view(_Reshape.apply(input, shape), input, lambda t: reshape(t, shape))
     except (ValueError, TypeError):  # NumPy refused: raise torch's error instead
         _infer_shape(tuple(int(s) for s in shape), input._data.size)
         raise
@@ -101,7 +102,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:
         dims = normalize_dims(dim, input._data.ndim)
         new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
         cls = _SqueezeDim if isinstance(dim, (int, np.integer)) else _SqueezeDims
-    return cls.apply(input, new)
+    return mark_view(cls.apply(input, new), input, lambda t: squeeze(t, dim))
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
@@ -112,7 +113,8 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
         )
     d = dim % nd
     shape = input._data.shape
-    return _Unsqueeze.apply(input, shape[:d] + (1,) + shape[d:])
+    out = _Unsqueeze.apply(input, shape[:d] + (1,) + shape[d:])
+    return mark_view(out, input, lambda t: unsqueeze(t, dim))
 
 
 class _Permute(ArrayFunction):
@@ -137,7 +139,7 @@ def permute(input: Tensor, dims: Any) -> Tensor:
             f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal "
             f"to len(dims) = {len(dims)}"
         )
-    return _Permute.apply(input, dims)
+    return mark_view(_Permute.apply(input, dims), input, lambda t: permute(t, dims))
 
 
 class _Transpose(_Permute):
@@ -155,7 +157,8 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     dims = list(range(nd))
     if nd:
         dims[d0], dims[d1] = dims[d1], dims[d0]
-    return _Transpose.apply(input, tuple(dims))
+    out = _Transpose.apply(input, tuple(dims))
+    return mark_view(out, input, lambda t: transpose(t, dim0, dim1))
 
 
 swapaxes = swapdims = transpose
@@ -166,7 +169,7 @@ def t(input: Tensor) -> Tensor:
     nd = input._data.ndim
     if nd > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
-    return _T.apply(input, (1, 0) if nd == 2 else tuple(range(nd)))
+    return mark_view(_T.apply(input, (1, 0) if nd == 2 else tuple(range(nd))), input, t)
 
 
 def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
@@ -386,7 +389,8 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
         start += n
     if not (0 <= start <= n and 0 <= length and start + length <= n):
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
-    return _Narrow.apply(input, axis, start, int(length))
+    out = _Narrow.apply(input, axis, start, int(length))
+    return mark_view(out, input, lambda t: narrow(t, axis, start, length))
 
 
 class _Split(ArrayFunction):
@@ -431,7 +435,14 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
                 f"at dimension {axis}), but got split_sizes={list(sizes)}"
             )
         cls = _SplitWithSizes
-    return cls.apply(tensor, axis, sizes)
+    pieces = cls.apply(tensor, axis, sizes)
+    name = "Split" if cls is _Split else "SplitWithSizes"
+    start = 0
+    for i, (piece, size) in enumerate(zip(pieces, sizes, strict=True)):
+        vfn = lambda t, s=start, n=size: narrow(t, axis, s, n)  # noqa: E731
+        mark_view(piece, tensor, vfn, f"Output {i} of {name}")
+        start += size
+    return pieces
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
@@ -458,7 +469,12 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, with that dim removed; the gradient is their stack."""
     if input._data.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
-    return _Unbind.apply(input, _dim(dim, input._data.ndim))
+    axis = _dim(dim, input._data.ndim)
+    pieces = _Unbind.apply(input, axis)
+    lead = (slice(None),) * axis
+    for i, piece in enumerate(pieces):
+        mark_view(piece, input, lambda t, i=i: t[lead + (i,)], f"Output {i} of Unbind")
+    return pieces
 
 
 class _Flip(ArrayFunction):

@@ -187,9 +187,10 @@ class _Lattice:
         mul, add, div = np.multiply, np.add, np.divide
         cur, prev = post[::-1, 2:], post[-2::-1]
         rows = zip(  # noqa: B905 - prev has one row fewer: the last step is k = 1
-            range(T - 1, 0, -1), tape[::-1], cur, prev[:, 2:], prev[:, 1:-1], prev[:, :-2]
+            range(T - 1, 0, -1), *tape[::-1].transpose(1, 0, 2), cur, prev[:, 2:], prev[:, 1:-1],
+            prev[:, :-2],
         )
-        for k, (w0, w1, w2, s), g, p0, p1, p2 in rows:
+        for k, w0, w1, w2, s, g, p0, p1, p2 in rows:
             if k in starts:
                 self._seed(post[k], starts[k], seed)
             # gamma_{k-1}(s - i) += w_i(k, s) / s(k, s) * gamma_k(s); prev is still zero here
@@ -291,8 +292,7 @@ class _CtcLoss(ArrayFunction):
         T, N, _ = lp.shape
         labels, il, tl, blank, zero_infinity, reduction = ctx.meta
         if reduction == "mean":  # MeanBackward0 then DivBackward0, in torch's order
-            denominator = Tensor._make(np.maximum(tl, 1).astype(lp.dtype))
-            gr = div(div(g, float(N)), denominator)
+            gr = div(div(g, float(N)), Tensor._make(np.maximum(tl, 1).astype(lp.dtype)))
         elif reduction == "sum":
             gr = expand(g, (N,))
         else:

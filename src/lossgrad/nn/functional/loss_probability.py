@@ -30,7 +30,7 @@ from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
-from lossgrad.ops._common import promote
+from lossgrad.ops._common import promote, sum_to_shape
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.index import masked_fill
 from lossgrad.ops.pointwise import (
@@ -41,6 +41,7 @@ from lossgrad.ops.pointwise import (
     mul,
     ne,
     neg,
+    reciprocal,
     rsub,
     sigmoid,
     sub,
@@ -68,6 +69,21 @@ def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
             f"output with shape {list(shape)} doesn't match the broadcast shape "
             f"{list(np.broadcast_shapes(t._data.shape, shape))}"
         )
+
+
+def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
+    """Whether a composite loss can run as its fused op: float operands of a float result (other
+    dtypes take the composite, with torch's integer semantics and errors)."""
+    return dt.kind == "f" and all(t._data.dtype.kind == "f" for t in operands)
+
+
+def _broadcastable(*operands: Tensor) -> bool:
+    """Whether the operands broadcast together (if not, the composite raises torch's error)."""
+    try:
+        np.broadcast_shapes(*(t._data.shape for t in operands))
+    except ValueError:
+        return False
+    return True
 
 
 # -- binary_cross_entropy --------------------------------------------------------------------------
@@ -546,8 +562,10 @@ class _KlDiv(ArrayFunction):
 _KL_BY_REDUCTION = {
     key: type(f"_KlDiv_{key}", (_KlDiv,), {"node_name": name})
     for key, name in (
-        ("none", "SubBackward0"), ("none_log", "MulBackward0"),
-        ("mean", "MeanBackward0"), ("sum", "SumBackward0"),
+        ("none", "SubBackward0"),
+        ("none_log", "MulBackward0"),
+        ("mean", "MeanBackward0"),
+        ("sum", "SumBackward0"),
     )
 }
 
@@ -607,7 +625,8 @@ def kl_div(
             f"(got input {input.dtype} and target {target.dtype})."
         )
     _, (x, y) = promote(input, target)
-    node = _KL_BY_REDUCTION[reduction if reduction != "none" else ("none_log" if log_target else "none")]
+    key = reduction if reduction != "none" else ("none_log" if log_target else "none")
+    node = _KL_BY_REDUCTION[key]
     out = node.apply(*_checks.broadcast_pair(x, y), reduction, log_target)
     if batchmean and input.dim() != 0:
         out = out / input.size(0)
@@ -615,6 +634,56 @@ def kl_div(
 
 
 # -- poisson_nll_loss ------------------------------------------------------------------------------
+
+
+class _PoissonNll(ArrayFunction):
+    """torch's composite ``exp(x) - y x`` (or ``x - y log(x + eps)``), reduced, as one op.
+
+    The forward makes the composite's array operations in the composite's order (same values);
+    the backward is written with the ops torch's composite differentiates through, so the
+    gradients, their NaN policy and second derivatives match. Saves the graph nodes and the
+    per-op overhead that decide the race at small sizes.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, y: np.ndarray, log_input: bool, eps: float, reduction: str
+    ) -> np.ndarray:
+        ctx.save_for_backward(x, y)
+        ctx.log_input, ctx.eps, ctx.reduction = log_input, eps, reduction
+        if log_input:
+            loss = np.exp(x)
+            loss -= y * x
+        else:
+            loss = np.log(x + x.dtype.type(eps))
+            loss *= y
+            np.subtract(x, loss, out=loss)
+        return _reduction.reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, y = ctx.saved_tensors
+        scale = _reduction.grad_scale(g, ctx.reduction, x._data.size)
+        gx = gy = None
+        if ctx.log_input:
+            if ctx.needs_input_grad[0]:  # exp(x) - y
+                gx = mul(sub(exp(x), y), scale)
+            if ctx.needs_input_grad[1]:  # -x
+                gy = mul(neg(x), scale)
+        else:
+            shifted = x + ctx.eps
+            if ctx.needs_input_grad[0]:  # 1 - y / (x + eps)
+                gx = mul(rsub(y / shifted, 1.0), scale)
+            if ctx.needs_input_grad[1]:  # -log(x + eps)
+                gy = mul(neg(log(shifted)), scale)
+        return gx, gy, None, None, None
+
+
+# torch's composite's grad_fn is named after its last op
+_POISSON_BY_REDUCTION = {
+    r: type(f"_PoissonNll_{r}", (_PoissonNll,), {"node_name": name})
+    for r, name in (("none", "SubBackward0"), ("mean", "MeanBackward0"), ("sum", "SumBackward0"))
+}
 
 
 def poisson_nll_loss(
@@ -658,6 +727,10 @@ def poisson_nll_loss(
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
     reduction = _reduction.resolve(reduction, alias=False)
+    dt, (x, y) = promote(input, target)
+    if not full and _fusable(dt, input, target):  # the fused composite
+        x, y = _checks.broadcast_pair(x, y)
+        return _POISSON_BY_REDUCTION[reduction].apply(x, y, log_input, eps, reduction)
     if log_input:
         loss = exp(input) - target * input
     else:
@@ -669,6 +742,56 @@ def poisson_nll_loss(
 
 
 # -- gaussian_nll_loss -----------------------------------------------------------------------------
+
+
+class _GaussianNll(ArrayFunction):
+    """torch's composite ``0.5 (log v + (x - y)^2 / v)`` (``+ 0.5 log(2 pi)`` if full), reduced,
+    as one op; operands broadcast. The backward uses the composite's ops (second derivatives
+    included); ``v`` is the already-clamped variance, whose gradient passes to ``var`` as in
+    torch."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, y: np.ndarray, v: np.ndarray, full: bool, reduction: str
+    ) -> np.ndarray:
+        ctx.save_for_backward(x, y, v)
+        ctx.reduction = reduction
+        t = x.dtype.type
+        q = np.subtract(x, y)
+        np.square(q, out=q)
+        loss = np.log(v) + q / v
+        loss *= t(0.5)
+        if full:
+            loss += t(0.5 * math.log(2 * math.pi))
+        ctx.numel = loss.size
+        return _reduction.reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, y, v = ctx.saved_tensors
+        scale = _reduction.grad_scale(g, ctx.reduction, ctx.numel)
+        r = sub(x, y) / v  # (x - y) / v
+        gx = gy = gv = None
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            gxy = mul(r, scale)
+            if ctx.needs_input_grad[0]:
+                gx = sum_to_shape(gxy, x._data.shape)
+            if ctx.needs_input_grad[1]:
+                gy = sum_to_shape(neg(gxy), y._data.shape)
+        if ctx.needs_input_grad[2]:  # 0.5 (1/v - (x - y)^2 / v^2)
+            gv = sum_to_shape(mul(sub(reciprocal(v), mul(r, r)), 0.5 * scale), v._data.shape)
+        return gx, gy, gv, None, None
+
+
+_GAUSSIAN_BY_REDUCTION = {
+    r: type(f"_GaussianNll_{r}", (_GaussianNll,), {"node_name": name})
+    for r, name in (
+        ("none", "MulBackward0"),
+        ("none_full", "AddBackward0"),
+        ("mean", "MeanBackward0"),
+        ("sum", "SumBackward0"),
+    )
+}
 
 
 def gaussian_nll_loss(
@@ -734,6 +857,10 @@ def gaussian_nll_loss(
     var = var.clone()
     with grad_mode.no_grad():
         var.clamp_(min=eps)
+    dt, (x, y, v) = promote(input, target, var)
+    if _fusable(dt, input, target) and _broadcastable(x, y, v):
+        key = "none_full" if reduction == "none" and full else reduction
+        return _GAUSSIAN_BY_REDUCTION[key].apply(x, y, v, full, reduction)
     loss = 0.5 * (log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
