@@ -57,9 +57,14 @@ def _run(lib: Any, fn: Callable[..., Any], tensors: list[Any]) -> tuple[Any, Any
 def assert_close(actual: Any, expected: Any, rtol: float, atol: float, what: str) -> None:
     a, e = _np(actual), _np(expected)
     assert a.shape == e.shape, f"{what}: shape {a.shape} != torch {e.shape}"
-    np.testing.assert_allclose(a.astype(np.float64) if a.dtype.kind == "f" else a,
-                               e.astype(np.float64) if e.dtype.kind == "f" else e,
-                               rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
+    np.testing.assert_allclose(
+        a.astype(np.float64) if a.dtype.kind == "f" else a,
+        e.astype(np.float64) if e.dtype.kind == "f" else e,
+        rtol=rtol,
+        atol=atol,
+        equal_nan=True,
+        err_msg=what,
+    )
 
 
 def _tol(dtype: np.dtype, rtol: float | None, atol: float | None) -> tuple[float, float]:
@@ -97,7 +102,9 @@ def check(
         if o is not None:
             np.testing.assert_array_equal(a, o, err_msg="caller's array was modified")
     if th_err is not None:
-        assert lg_err is not None, f"torch raised {type(th_err).__name__}: {th_err}; lossgrad did not"
+        assert lg_err is not None, (
+            f"torch raised {type(th_err).__name__}: {th_err}; lossgrad did not"
+        )
         assert type(lg_err).__name__ == type(th_err).__name__, (
             f"lossgrad raised {type(lg_err).__name__}({lg_err}), torch {type(th_err).__name__}({th_err})"
         )
@@ -123,8 +130,12 @@ def check(
     v = rng.standard_normal(_np(to).shape).astype(_np(to).dtype)
     lg_x = [lg_in[i] for i in grad]
     th_x = [th_in[i] for i in grad]
-    th_g = torch.autograd.grad(to, th_x, torch.tensor(v), create_graph=second_order, allow_unused=True)
-    lg_g = lossgrad.autograd.grad(lo, lg_x, lossgrad.tensor(v), create_graph=second_order, allow_unused=True)
+    th_g = torch.autograd.grad(
+        to, th_x, torch.tensor(v), create_graph=second_order, allow_unused=True
+    )
+    lg_g = lossgrad.autograd.grad(
+        lo, lg_x, lossgrad.tensor(v), create_graph=second_order, allow_unused=True
+    )
     for k, (lg_gk, th_gk) in enumerate(zip(lg_g, th_g)):
         if th_gk is None:
             assert lg_gk is None or not np.any(_np(lg_gk)), f"grad {k}: torch has none"
@@ -179,8 +190,14 @@ def same_signature(lg_obj: Any, th_obj: Any) -> None:
 def _normalize(x: Any) -> Any:
     """A library-neutral value for comparing what a code snippet produced under each library."""
     if isinstance(x, (torch.Tensor, lossgrad.Tensor)):
-        return ("tensor", str(x.dtype), tuple(x.shape), x.detach().numpy().copy(),
-                x.requires_grad, x.grad_fn is not None)
+        return (
+            "tensor",
+            str(x.dtype),
+            tuple(x.shape),
+            x.detach().numpy().copy(),
+            x.requires_grad,
+            x.grad_fn is not None,
+        )
     if isinstance(x, (tuple, list)):
         return type(x).__name__, [_normalize(v) for v in x]
     if isinstance(x, (torch.dtype, lossgrad.dtype, torch.device, lossgrad.device)):
@@ -192,7 +209,9 @@ def _normalize(x: Any) -> Any:
 
 def _assert_same(lg: Any, th: Any, rtol: float, path: str) -> None:
     if isinstance(th, tuple) and th and th[0] == "tensor":
-        assert isinstance(lg, tuple) and lg[0] == "tensor", f"{path}: torch gave a tensor, lossgrad {lg!r}"
+        assert isinstance(lg, tuple) and lg[0] == "tensor", (
+            f"{path}: torch gave a tensor, lossgrad {lg!r}"
+        )
         assert lg[1:3] == th[1:3], f"{path}: dtype/shape {lg[1:3]} != torch {th[1:3]}"
         assert lg[4:] == th[4:], f"{path}: (requires_grad, has grad_fn) {lg[4:]} != torch {th[4:]}"
         np.testing.assert_allclose(lg[3], th[3], rtol=rtol, atol=0, equal_nan=True, err_msg=path)
@@ -233,7 +252,9 @@ def check_code(src: str, *, message: bool = True, rtol: float = 0.0, warns: bool
         results.append((err, sorted(map(_warn_text, w)), _normalize(scope.get("out"))))
     (th_err, th_w, th_out), (lg_err, lg_w, lg_out) = results
     if th_err is not None:
-        assert lg_err is not None, f"torch raised {type(th_err).__name__}: {th_err}; lossgrad did not"
+        assert lg_err is not None, (
+            f"torch raised {type(th_err).__name__}: {th_err}; lossgrad did not"
+        )
         assert type(lg_err) is type(th_err) or type(lg_err).__name__ == type(th_err).__name__, (
             f"lossgrad raised {type(lg_err).__name__}({lg_err}), torch {type(th_err).__name__}({th_err})"
         )

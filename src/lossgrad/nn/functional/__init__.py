@@ -39,14 +39,18 @@ def _implicit_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+def softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
     """Softmax along ``dim`` (torch's deprecation warning when ``dim`` is omitted)."""
     if dim is None:
         dim = _implicit_dim("softmax", input.dim(), _stacklevel)
     return _softmax(input, dim, dtype=dtype)
 
 
-def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None) -> Tensor:
+def log_softmax(
+    input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: Any = None
+) -> Tensor:
     """log(softmax(x)) along ``dim``, computed as x - logsumexp(x)."""
     if dim is None:
         dim = _implicit_dim("log_softmax", input.dim(), _stacklevel)
@@ -54,8 +58,22 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
 
 
 __all__ = [
-    "leaky_relu", "linear", "log_softmax", "logsigmoid", "relu", "sigmoid", "softmax", "softplus",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "logsigmoid",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
     "tanh",
 ]
-for _family in (distance, loss_classification, loss_ctc, loss_margin, loss_probability, loss_regression):
+for _family in (
+    distance,
+    loss_classification,
+    loss_ctc,
+    loss_margin,
+    loss_probability,
+    loss_regression,
+):
     __all__ += _family.__all__

@@ -298,7 +298,8 @@ def l1_loss(
     Note:
         One fused pass forward and one backward (torch composes ``abs(input - target)`` and a
         reduction; the values, dtypes and the subgradient 0 at ``d = 0`` are the same, only
-        ``grad_fn`` is named after torch's last op: ``AbsBackward0``, ``MeanBackward0``, ``SumBackward0``). The second derivative is 0.
+        ``grad_fn`` is named after torch's last op: ``AbsBackward0``, ``MeanBackward0``,
+        ``SumBackward0``). The second derivative is 0.
 
     Example:
         >>> import lossgrad as torch

@@ -210,7 +210,7 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
         )
 
 
-# -- classification (NLL, NLL2d, CrossEntropy, Focal, SigmoidFocal) ---------------------------------
+# -- classification (NLL, NLL2d, CrossEntropy, Focal, SigmoidFocal)
 
 
 class NLLLoss(_WeightedLoss):
@@ -319,7 +319,7 @@ class SigmoidFocalLoss(_Loss):
         )
 
 
-# -- margin and embedding (MultiMargin, MultiLabelMargin, MarginRanking, HingeEmbedding, ...) -------
+# -- margin and embedding (MultiMargin, MultiLabelMargin, MarginRanking, HingeEmbedding, ...)
 
 
 class MultiMarginLoss(_WeightedLoss):
@@ -486,7 +486,7 @@ class TripletMarginWithDistanceLoss(_Loss):
         )
 
 
-# -- CTC --------------------------------------------------------------------------------------------
+# -- CTC
 
 
 class CTCLoss(_Loss):
