@@ -68,6 +68,31 @@ def _chain_no_grad(lib, n_ops: int = 200, size: int = 16, seed: int = 0):  # noq
     return run
 
 
+def _walk_only(lib, n_nodes: int = 200):  # noqa: ANN001, ANN202
+    """Backward through ``n_nodes`` nodes whose backward returns its gradient unchanged: the
+    engine's own cost per node (lossgrad: an identity ArrayFunction; torch: clone)."""
+    x = lib.ones(16, requires_grad=True)
+    h = x
+    for _ in range(n_nodes):
+        h = _Identity.apply(h) if lib is lossgrad else h.clone()
+    y = h.sum()
+
+    def run() -> None:
+        y.backward(retain_graph=True)
+
+    return run
+
+
+class _Identity(lossgrad.autograd.function.ArrayFunction):
+    @staticmethod
+    def forward(ctx, a):  # noqa: ANN001, ANN205
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):  # noqa: ANN001, ANN205
+        return g
+
+
 def main() -> None:
     # At these sizes torch's intra-op thread pool only adds synchronisation (on a busy machine,
     # milliseconds of spinning); one thread is its fastest setting, and NumPy's calls here are
@@ -77,6 +102,7 @@ def main() -> None:
         ("MLP step 32x64->128->10, MSE, SGD", _mlp_step(lossgrad), _mlp_step(torch)),
         ("200-op elementwise chain + backward", _chain(lossgrad), _chain(torch)),
         ("200-op elementwise chain, no_grad", _chain_no_grad(lossgrad), _chain_no_grad(torch)),
+        ("backward walk only, 200 pass-through nodes", _walk_only(lossgrad), _walk_only(torch)),
     ]
     compare(rows)
 

@@ -926,3 +926,40 @@ def test_signatures_match_torch(name: str) -> None:
         return obj
 
     same_signature(resolve(lossgrad), resolve(torch))
+
+
+def test_fresh_gradient_is_adopted_and_held_ones_are_copied() -> None:
+    """Like torch's AccumulateGrad: .grad takes a gradient array nobody else holds (no extra
+    pass over memory), and copies one that a user tensor, a hook or another leaf can see."""
+    ids = []
+    user = lossgrad.tensor([5.0, 6.0])
+
+    class Fresh(lossgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, a):  # noqa: ANN001, ANN205
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):  # noqa: ANN001, ANN205
+            out = g * 2
+            ids.append(id(out._data))
+            return out
+
+    class Held(Fresh):
+        @staticmethod
+        def backward(ctx, g):  # noqa: ANN001, ANN205
+            return user
+
+    x = lossgrad.tensor([1.0, 2.0], requires_grad=True)
+    Fresh.apply(x).sum().backward()
+    assert id(x.grad._data) == ids[0]
+    x.grad = None
+    Held.apply(x).sum().backward()
+    x.grad.add_(1)
+    np.testing.assert_array_equal(user.numpy(), [5.0, 6.0])
+    kept = []
+    x.grad = None
+    x.register_hook(lambda g: kept.append(g.detach()))
+    Fresh.apply(x).sum().backward()
+    x.grad.add_(1)
+    np.testing.assert_array_equal(kept[0].numpy(), [2.0, 2.0])

@@ -16,6 +16,7 @@ NumPy additions rather than recorded ops.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -206,9 +207,6 @@ def run_backward(
         nr = r._output_nr
         buf[nr] = g if buf[nr] is None else add(buf[nr], g)
     ready = [n for n in ready if deps[n] == 0]
-    # arrays that someone else may hold: never adopted as a leaf's .grad (see _accumulate)
-    taken = {id(g._data) for g in seeds}
-    hooks_ran = False
 
     with quiet():
         state = grad_mode._state
@@ -219,7 +217,6 @@ def run_backward(
                 n = ready.pop()
                 buf = buffers.pop(n, None) or [None] * len(n._out_meta)
                 if n._pre_hooks or n._retain_hooks:
-                    hooks_ran = True
                     _tensor_hooks(n, buf)
                 if edge_targets:
                     for nr, g in enumerate(buf):
@@ -265,17 +262,17 @@ def run_backward(
                         add_leaf(tgt, g)
         finally:
             state.enabled = prev
+    out = data = None  # the last gradients seen: no reference may outlive the walk (_sole_owner)
 
     # leaves: hooks, then accumulate or capture
     for t, g in leaf_sums.values():
         if t._hooks:
-            hooks_ran = True
             for hook in t._hooks:
                 res = hook(g)
                 if res is not None:
                     g = res
         if accumulate:
-            _accumulate(t, g, create_graph, None if hooks_ran else taken)
+            _accumulate(t, g, create_graph)
         else:
             captured[leaf_targets[id(t)]] = g
     if accumulate:
@@ -283,7 +280,7 @@ def run_backward(
             _warn_create_graph()
         for k, g in enumerate(captured):
             if g is not None:
-                _accumulate(input_list[k], g, create_graph, None if hooks_ran else taken)
+                _accumulate(input_list[k], g, create_graph)
     elif not allow_unused and any(g is None for g in captured):
         k = next(k for k, g in enumerate(captured) if g is None)
         raise RuntimeError(
@@ -370,26 +367,37 @@ def _check_count(n: Node, out: tuple[Any, ...]) -> None:
         )
 
 
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool, taken: set[int] | None) -> None:
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
     """Add ``g`` into ``t.grad`` as torch's AccumulateGrad does.
 
-    The first time, ``.grad`` gets an array nobody else holds: ``g``'s own array when the walk made
-    it (not a seed, a view, or one already given to another tensor; ``taken`` is None when a user
-    hook may have kept a reference), a copy otherwise; later gradients are added in place. With
-    create_graph: a recorded clone, then recorded sums, so the gradient can be differentiated.
+    The first time, ``.grad`` takes ``g`` itself when nothing else can see it (torch's use-count
+    test: no user variable, hook, other leaf or view holds the Tensor or its array), a copy
+    otherwise; later gradients are added in place. With create_graph: a recorded clone, then
+    recorded sums, so the gradient can be differentiated.
     """
     cur = t._grad
     if cur is None:
         if create_graph:
             t._grad = g.clone()
-            return
-        arr = g._data
-        if taken is None or id(arr) in taken or arr.base is not None or not arr.flags.writeable:
-            arr = arr.copy()
+        elif _sole_owner(g) and g._data.base is None and g._data.flags.writeable:
+            t._grad = g if g.grad_fn is None and not g._requires_grad else _make(g._data)
         else:
-            taken.add(id(arr))
-        t._grad = _make(arr)
+            t._grad = _make(g._data.copy())
     elif create_graph or cur.grad_fn is not None:
         t._grad = cur + g
     else:
         np.add(cur._data, g._data, out=cur._data, casting="unsafe")
+
+
+if sys.implementation.name == "cpython":
+
+    def _sole_owner(g: Tensor) -> bool:
+        """Called from ``run_backward``'s leaf loop, a gradient nobody else holds has exactly
+        these references: the leaf-sum entry, the loop variable, the two arguments on the way
+        here (and, for its array, the Tensor's slot and the argument)."""
+        return sys.getrefcount(g) <= 5 and sys.getrefcount(g._data) <= 2
+
+else:  # pragma: no cover - no reference counts to consult: always copy
+
+    def _sole_owner(g: Tensor) -> bool:
+        return False

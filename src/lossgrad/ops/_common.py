@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
+from weakref import ref as _weakref
 
 import numpy as np
 
 from lossgrad import _dtype
 from lossgrad._tensor import Tensor
+
+_may_share_memory = np.may_share_memory
 
 
 def promote(*operands: Any) -> tuple[np.dtype, list[Any]]:
@@ -24,11 +26,11 @@ def promote(*operands: Any) -> tuple[np.dtype, list[Any]]:
             if isinstance(b, Tensor):
                 if b._data.dtype == dt:
                     return dt, [a, b]
-            elif type(b) is float and dt.kind == "f":
+            elif (type(b) is float and dt.kind == "f") or (type(b) is int and dt.kind in "fiu"):
                 return dt, [a, np.asarray(b, dt)]
-        elif isinstance(b, Tensor) and type(a) is float:
+        elif isinstance(b, Tensor) and type(a) in (float, int):
             dt = b._data.dtype
-            if dt.kind == "f":
+            if dt.kind == "f" or (type(a) is int and dt.kind in "iu"):
                 return dt, [np.asarray(a, dt), b]
     raws = [op._data if isinstance(op, Tensor) else _scalar(op) for op in operands]
     dt = _dtype.result_type(*raws)
@@ -122,7 +124,7 @@ def mark_view(out: Tensor, inp: Tensor, vfn: Any, multi: str | None = None) -> T
     composed function. ``multi`` names an output of split/unbind ("Output 1 of Split"): torch
     refuses recorded in-place ops on those. NumPy results that are copies are left alone.
     """
-    if not np.may_share_memory(out._data, inp._data):
+    if not _may_share_memory(out._data, inp._data):
         return out
     parent = inp.__dict__.get("_view_of")
     if parent is None:
@@ -134,10 +136,10 @@ def mark_view(out: Tensor, inp: Tensor, vfn: Any, multi: str | None = None) -> T
     out._vbox = inp._vbox
     views = root.__dict__.get("_views")
     if views is None:
-        root._views = [weakref.ref(out)]
+        root._views = [_weakref(out)]
     else:
-        if len(views) >= 64:  # drop the dead ones now and then
+        views.append(_weakref(out))
+        n = len(views)
+        if n >= 64 and not n & (n - 1):  # at 64, 128, ...: drop the dead (amortised O(1))
             views[:] = [r for r in views if r() is not None]
-        views.append(weakref.ref(out))
     return out
-

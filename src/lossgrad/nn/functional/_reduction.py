@@ -12,10 +12,12 @@ Fused losses (one ``ArrayFunction`` that reduces inside its forward) use the arr
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._tensor import Tensor
 
 _VALID = ("none", "mean", "sum")
@@ -116,6 +118,31 @@ def reduce_array(loss: np.ndarray, reduction: str) -> np.ndarray:
     if loss.size == 0:
         return np.asarray(np.nan, loss.dtype)
     return np.asarray(total / loss.dtype.type(loss.size))
+
+
+def reduce_elementwise(
+    kernel: Callable[[int, int, np.ndarray], np.ndarray],
+    n: int,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    reduction: str,
+) -> np.ndarray:
+    """A fused forward's reduced loss, computed in cache-sized blocks over the thread pool.
+
+    ``kernel(lo, hi, buf)`` writes the unreduced loss of flat elements ``lo:hi`` into ``buf`` and
+    returns it; ``buf`` is a slice of the output for ``'none'``, else a reused per-thread buffer
+    whose block sum is taken at once, so no full-size temporary is ever allocated.
+    """
+    if reduction == "none":
+        out = np.empty(shape, dtype)
+        o = out.reshape(-1)
+        _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n)
+        return out
+
+    def part(lo: int, hi: int) -> Any:
+        return kernel(lo, hi, _parallel.scratch(hi - lo, dtype)).sum(dtype=dtype)
+
+    return reduce_total(_parallel.block_sum(part, n, dtype), reduction, n)
 
 
 def reduce_total(total: np.ndarray, reduction: str, numel: int) -> np.ndarray:

@@ -57,21 +57,13 @@ class _DiffLoss(ArrayFunction):
         if xy is None:  # broadcast or strided operands: one unblocked pass
             return _reduction.reduce_array(value(np.asarray(input - target), p), reduction)
         x, y = xy
-        dt = x.dtype
-        if reduction == "none":
-            out = np.empty(input.shape, dt)
-            o = out.reshape(-1)
-            _parallel.map_blocks(
-                lambda lo, hi: value(np.subtract(x[lo:hi], y[lo:hi], out=o[lo:hi]), p), x.size
-            )
-            return out
-
-        def part(lo: int, hi: int) -> Any:  # the block's difference lives in a reused buffer
-            d = np.subtract(x[lo:hi], y[lo:hi], out=_parallel.scratch(hi - lo, dt))
-            return value(d, p).sum(dtype=dt)
-
-        total = _parallel.block_sum(part, x.size, dt)
-        return _reduction.reduce_total(total, reduction, x.size)
+        return _reduction.reduce_elementwise(
+            lambda lo, hi, buf: value(np.subtract(x[lo:hi], y[lo:hi], out=buf), p),
+            x.size,
+            input.shape,
+            x.dtype,
+            reduction,
+        )
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:

@@ -1,0 +1,48 @@
+"""Smoke test of the benchmark suite (benchmarks/suite.py): quick mode on tiny sizes.
+
+It checks that the suite runs, measures both sides and writes its table; it asserts nothing about
+speed (timings are never tested).
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import suite  # noqa: E402
+
+
+def test_quick_run_writes_a_table(tmp_path, capsys):
+    out = tmp_path / "bench.md"
+    argv = ["--quick", "--family", "regression", "training", "--sizes", "100", "--repeats", "1"]
+    rows = suite.main([*argv, "--only", "mse", "--markdown", str(out)])
+    assert [c.name for c in rows] == ["mse_loss n=1e+02"]
+    r = rows[0].result
+    assert r["lg"] > 0 and r["th"] > 0 and r["ratio"] == pytest.approx(r["lg"] / r["th"])
+    text = out.read_text()
+    assert "| mse_loss n=1e+02 |" in text and "Geometric mean" in text and "Command:" in text
+    assert "mse_loss n=1e+02" in capsys.readouterr().out
+
+
+def test_rows_come_from_the_family_scripts():
+    cases, skipped = suite.collect(["regression", "training"], [100], None, quick=True)
+    names = {c.name for c in cases}
+    assert not skipped
+    assert {"mse_loss n=1e+02", "kl_div n=1e+02", "MLP step 32x64->128->10 (MSE, SGD)"} <= names
+    mse = next(c for c in cases if c.name == "mse_loss n=1e+02")
+    assert mse.elements == 100 and mse.arrays_moved == 5  # x, y read twice; one gradient
+
+
+def test_problem_size_from_the_label():
+    assert suite._elements("cross_entropy N=4096 C=1000") == 4096 * 1000
+    assert suite._elements("l1_loss n=1e+06") == 1_000_000
+    assert suite._elements("ctc_loss T=50 N=16 C=20 S=30") == 50 * 16 * 20
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_peak_memory_probe_runs_each_side_in_a_subprocess():
+    case = next(c for c in suite.collect(["regression"], [4096], "mse", False)[0])
+    lg, th = suite.peak_memory(case, [4096], None)
+    assert lg >= 0 and th >= 0

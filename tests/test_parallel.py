@@ -1,0 +1,131 @@
+"""The thread pool of large kernels (lossgrad._parallel), and parity of the blocked loss paths.
+
+The loss parity grids use small inputs, which run in one block; here inputs above
+``MIN_PARALLEL`` go through the split, blocked kernels and are compared with torch again.
+"""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from lossgrad import _parallel
+from parity import check
+
+N_LARGE = _parallel.MIN_PARALLEL + 12_345  # several blocks, an uneven last one
+
+
+def test_small_work_is_one_inline_call():
+    calls = []
+    out = _parallel.map_blocks(lambda lo, hi: calls.append((lo, hi, threading.get_ident())), 1000)
+    assert calls == [(0, 1000, threading.get_ident())] and out == [None]
+
+
+def test_blocks_cover_the_range_in_order():
+    n = N_LARGE
+    blocks = _parallel.map_blocks(lambda lo, hi: (lo, hi), n)
+    assert len(blocks) > 1
+    assert blocks[0][0] == 0 and blocks[-1][1] == n
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(blocks, blocks[1:]))
+    assert all(hi - lo <= _parallel.BLOCK for lo, hi in blocks)
+
+
+def test_work_is_split_across_threads():
+    if _parallel.get_num_threads() < 2:
+        pytest.skip("one usable core: the pool is off")
+    seen = set()
+    _parallel.map_blocks(lambda lo, hi: seen.add(threading.get_ident()), N_LARGE)
+    assert len(seen) == _parallel.get_num_threads()
+
+
+def test_map_rows_keeps_rows_whole():
+    rows, width = 4000, 100
+    got = _parallel.map_rows(lambda r0, r1: (r0, r1), rows, width)
+    assert got[0][0] == 0 and got[-1][1] == rows and len(got) > 1
+    assert all(a[1] == b[0] for a, b in zip(got, got[1:]))
+
+
+def test_set_num_threads():
+    old = _parallel.get_num_threads()
+    try:
+        _parallel.set_num_threads(1)
+        x = np.arange(N_LARGE, dtype=np.float64)
+        total = _parallel.block_sum(lambda lo, hi: x[lo:hi].sum(), x.size, np.float64)
+        assert total == x.sum() and total.shape == ()
+        with pytest.raises(ValueError, match="positive"):
+            _parallel.set_num_threads(0)
+    finally:
+        _parallel.set_num_threads(old)
+
+
+def test_scratch_is_reused_and_private_to_a_thread():
+    a = _parallel.scratch(10, np.float32)
+    b = _parallel.scratch(20, np.float32)
+    assert a.base is b.base and b.dtype == np.float32 and b.shape == (20,)
+    assert _parallel.scratch(10, np.float32, slot=1).base is not a.base
+    other = []
+    t = threading.Thread(target=lambda: other.append(_parallel.scratch(10, np.float32)))
+    t.start()
+    t.join()
+    assert other[0].base is not a.base
+
+
+def test_flat():
+    a, b = np.zeros((3, 4)), np.ones((3, 4))
+    fa, fb = _parallel.flat(a, b)
+    assert fa.shape == (12,) and np.shares_memory(fa, a)
+    assert _parallel.flat(a, np.ones((1, 4))) is None  # broadcast
+    assert _parallel.flat(a, b.T.copy().T) is None  # strided
+
+
+def test_workers_are_quiet():
+    """NumPy's floating-point warnings stay off in the pool's threads (inf - inf, 0 / 0)."""
+    import lossgrad
+
+    x = np.full(N_LARGE, np.inf, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = lossgrad.nn.functional.mse_loss(
+            lossgrad.tensor(x, requires_grad=True), lossgrad.tensor(x)
+        )
+        loss.backward()
+    assert np.isnan(loss.item())
+
+
+rng = np.random.default_rng(11)
+SHAPE = (N_LARGE // 100, 100)
+
+
+def _large(low=-3.0, high=3.0, dtype=np.float32):
+    return rng.uniform(low, high, SHAPE).astype(dtype)
+
+
+# (name, call, argument factories, grad positions)
+BLOCKED = [
+    ("l1_loss", lambda F, a, b, r: F.l1_loss(a, b, reduction=r)),
+    ("mse_loss", lambda F, a, b, r: F.mse_loss(a, b, reduction=r)),
+    ("smooth_l1_loss", lambda F, a, b, r: F.smooth_l1_loss(a, b, reduction=r, beta=0.7)),
+    ("huber_loss", lambda F, a, b, r: F.huber_loss(a, b, reduction=r, delta=0.6)),
+]
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("name,call", BLOCKED, ids=[b[0] for b in BLOCKED])
+def test_blocked_regression_losses_match_torch(name, call, reduction):
+    check(
+        lambda lib, a, b: call(lib.nn.functional, a, b, reduction),
+        [_large(), _large()],
+        grad=(0, 1),
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blocked_mse_keeps_dtype_and_elementwise_grad_output(dtype):
+    check(
+        lambda lib, a, b: lib.nn.functional.mse_loss(a, b, reduction="none") * 1.5,
+        [_large(dtype=dtype), _large(dtype=dtype)],
+        grad=(0,),
+        second_order=False,
+    )
