@@ -121,6 +121,29 @@ def test_blocked_regression_losses_match_torch(name, call, reduction):
     )
 
 
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_blocked_bce_with_logits_matches_torch(reduction):
+    x = _large(-40.0, 40.0)  # both tails: exp(-|x|) underflows, log1p's small-argument branch
+    check(
+        lambda lib, a, b: lib.nn.functional.binary_cross_entropy_with_logits(
+            a, b, reduction=reduction
+        ),
+        [x, _large(0.0, 1.0)],
+        grad=(0, 1),
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_blocked_soft_margin_matches_torch(reduction):
+    y = np.where(_large() < 0, -1.0, 1.0).astype(np.float32)
+    check(
+        lambda lib, a, b: lib.nn.functional.soft_margin_loss(a, b, reduction=reduction),
+        [_large(-20.0, 20.0), y],
+        second_order=False,
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_blocked_mse_keeps_dtype_and_elementwise_grad_output(dtype):
     check(

@@ -19,3 +19,8 @@ def get_array_module(*arrays: Any) -> ModuleType:
 def scatter_add(out: Any, index: Any, values: Any) -> None:
     """``out[index] += values`` with repeated indices accumulating."""
     get_array_module(out).add.at(out, index, values)
+
+
+# ``clip(a, lo, hi, out=None)``: NumPy's clip ufunc itself (bounds of a's dtype); np.clip's Python
+# wrapper costs more than the loop at small sizes.
+clip = (np._core if hasattr(np, "_core") else np.core).umath.clip

@@ -178,21 +178,25 @@ def run_backward(
     needed = _needed(deps, leaf_targets, edge_targets) if restrict else None
 
     buffers: dict[Node, list[Any]] = {}
-    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad]
+    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad, sum is ours]
 
     def add(a: Tensor, b: Tensor) -> Tensor:
         if create_graph:
             return a + b
-        return _make(a._data + b._data)
+        total = a._data + b._data  # a NumPy scalar for 0-d operands
+        return _make(total if type(total) is np.ndarray else np.asarray(total))
 
     def add_leaf(t: Tensor, g: Tensor) -> None:
         if restrict and id(t) not in leaf_targets:
             return
         cur = leaf_sums.get(id(t))
         if cur is None:
-            leaf_sums[id(t)] = [t, g]
+            leaf_sums[id(t)] = [t, g, False]
+        elif cur[2]:  # a sum this walk made: add in place
+            np.add(cur[1]._data, g._data, out=cur[1]._data)
         else:
             cur[1] = add(cur[1], g)
+            cur[2] = not create_graph
 
     ready: list[Node] = []
     for r, g in zip(roots, seeds, strict=False):
@@ -265,7 +269,7 @@ def run_backward(
     out = data = None  # the last gradients seen: no reference may outlive the walk (_sole_owner)
 
     # leaves: hooks, then accumulate or capture
-    for t, g in leaf_sums.values():
+    for t, g, _ in leaf_sums.values():
         if t._hooks:
             for hook in t._hooks:
                 res = hook(g)
@@ -315,7 +319,7 @@ def _tensor_hooks(n: Node, buf: list[Any]) -> None:
 def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> tuple[Any, ...]:
     """Run one node's backward (zeros for missing output gradients unless the node opted out);
     free its saved tensors unless ``retain_graph``."""
-    if n.materialize_grads:
+    if n.materialize_grads and (buf[0] is None or len(buf) > 1):
         for i, g in enumerate(buf):
             if g is None:
                 shape, dt = n._out_meta[i]

@@ -358,8 +358,7 @@ class _CrossEntropy(ArrayFunction):
             sw = _class_dot(s, w, axis)
         np.exp(s, out=s)
         se = _class_dot(s, None, axis)
-        with np.errstate(divide="ignore"):  # log(0) only without classes (all ignored)
-            lse = np.log(se)
+        lse = np.log(se)  # log(0) only without classes (all ignored); ops run quiet
         loss = lse - st
         loss *= plan.wt
         if eps > 0:
@@ -403,9 +402,8 @@ class _CrossEntropy(ArrayFunction):
             se = np.sum(e, axis=plan.axis, keepdims=True)
         else:
             e, se = cache
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.multiply(e, (scale * total) / se, out=e)
-            picked = plan.pick(e) - scale * mass
+        np.multiply(e, (scale * total) / se, out=e)  # the engine's walk runs quiet
+        picked = plan.pick(e) - scale * mass
         plan.put(e, picked)
         if eps > 0:
             e -= scale * _smooth_mass(plan, w, eps, x)

@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from lossgrad import _parallel
+from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
@@ -107,8 +110,8 @@ class _BinaryCrossEntropy(ArrayFunction):
         ctx.save_for_backward(x, y, w)
         ctx.reduction = reduction
         t = x.dtype.type
-        log_x = np.clip(np.log(x), t(-100), t(np.inf))
-        log_1mx = np.clip(np.log1p(-x), t(-100), t(np.inf))
+        log_x = _clip(np.log(x), t(-100), t(np.inf))
+        log_1mx = _clip(np.log1p(-x), t(-100), t(np.inf))
         loss = (y - t(1)) * log_1mx
         loss -= y * log_x
         if w is not None:
@@ -142,7 +145,7 @@ class _BinaryCrossEntropyGrad(ArrayFunction):
         ctx.save_for_backward(g, x, y, w)
         ctx.reduction = reduction
         t = x.dtype.type
-        out = np.asarray(np.clip((t(1) - x) * x, t(_BCE_EPS), t(np.inf)))
+        out = np.asarray(_clip((t(1) - x) * x, t(_BCE_EPS), t(np.inf)))
         np.divide(x - y, out, out=out)
         if w is not None:
             out *= w
@@ -227,7 +230,7 @@ def binary_cross_entropy(
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     """``min(x, 0) - log1p(exp(-|x|))``: never exponentiates a positive number."""
     e = np.asarray(np.log1p(np.exp(-np.abs(x))))
-    return np.subtract(np.clip(x, x.dtype.type(-np.inf), x.dtype.type(0)), e, out=e)
+    return np.subtract(_clip(x, x.dtype.type(-np.inf), x.dtype.type(0)), e, out=e)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -235,8 +238,60 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     ``where`` on a random mask is an order of magnitude slower than these SIMD passes)."""
     den = np.asarray(np.exp(-np.abs(x)))
     den += x.dtype.type(1)
-    num = np.asarray(np.exp(np.clip(x, x.dtype.type(-np.inf), x.dtype.type(0))))
+    num = np.asarray(np.exp(_clip(x, x.dtype.type(-np.inf), x.dtype.type(0))))
     return np.divide(num, den, out=num)
+
+
+def _softplus_neg_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = -log sigmoid(z) = log1p(exp(-|z|)) - min(z, 0)`` for one block, in per-thread
+    scratch buffers. ``log1p(e)`` for ``e`` in (0, 1] is taken as ``log(u) - ((u - 1) - e) / u``
+    with ``u = 1 + e`` (within 2 ulp; NumPy's ``log1p`` has no SIMD loop, ``log`` has)."""
+    t = z.dtype.type
+    n = z.size
+    e = np.abs(z, out=_parallel.scratch(n, z.dtype, 1))
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    u = np.add(e, t(1), out=_parallel.scratch(n, z.dtype, 2))
+    np.log(u, out=out)
+    c = np.subtract(u, t(1), out=_parallel.scratch(n, z.dtype, 3))
+    c -= e
+    c /= u
+    out -= c
+    out -= _clip(z, t(-np.inf), t(0), out=e)
+    return out
+
+
+def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """:func:`_sigmoid` of one block into ``out`` (a per-thread scratch buffer for the rest)."""
+    t = z.dtype.type
+    den = np.abs(z, out=_parallel.scratch(z.size, z.dtype, 1))
+    np.negative(den, out=den)
+    np.exp(den, out=den)
+    den += t(1)
+    num = np.exp(_clip(z, t(-np.inf), t(0), out=out), out=out)
+    return np.divide(num, den, out=num)
+
+
+def _grad_blocks(
+    kernel: Callable[[int, int, np.ndarray], Any], g: np.ndarray, like: np.ndarray, reduction: str
+) -> np.ndarray | None:
+    """A fused gradient ``kernel(lo, hi, out_block)`` times the reduction's scale of ``g``, in
+    blocks over the thread pool; None when ``g`` is neither a scalar nor flat like ``like``."""
+    if reduction == "mean" and like.size:
+        g = g / like.dtype.type(like.size)
+    gf = None if g.size == 1 else _parallel.flat(g, like)
+    if g.size != 1 and gf is None:
+        return None
+    out = np.empty(like.shape, like.dtype)
+    o = out.reshape(-1)
+    gs = g.reshape(()) if gf is None else None
+
+    def block(lo: int, hi: int) -> None:
+        ob = kernel(lo, hi, o[lo:hi])
+        np.multiply(ob, gs if gf is None else gf[0][lo:hi], out=ob)
+
+    _parallel.map_blocks(block, like.size)
+    return out
 
 
 class _BinaryCrossEntropyWithLogits(ArrayFunction):
@@ -255,6 +310,21 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(x, y, w, pw)
         ctx.reduction = reduction
+        xy = _parallel.flat(x, y) if w is None and pw is None else None
+        if xy is not None:  # the common case, in cache-sized blocks: (1 - y) x - log sigmoid(x)
+            xf, yf = xy
+
+            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
+                xb = xf[lo:hi]
+                _softplus_neg_into(xb, buf)
+                t = np.subtract(
+                    x.dtype.type(1), yf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1)
+                )
+                t *= xb
+                buf += t
+                return buf
+
+            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
         ls = _log_sigmoid(x)
         if pw is not None:
             ls *= (pw - 1) * y + 1
@@ -294,6 +364,17 @@ class _BinaryCrossEntropyWithLogitsGrad(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(g, x, y, w, pw)
         ctx.reduction = reduction
+        xy = _parallel.flat(x, y) if w is None and pw is None else None
+        if xy is not None:  # sigmoid(x) - y in blocks
+            xf, yf = xy
+
+            def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
+                _sigmoid_into(xf[lo:hi], ob)
+                return np.subtract(ob, yf[lo:hi], out=ob)
+
+            out = _grad_blocks(kernel, g, x, reduction)
+            if out is not None:
+                return out
         out = np.asarray(_sigmoid(x))
         if pw is None:
             out -= y
@@ -402,7 +483,16 @@ class _SoftMarginLoss(ArrayFunction):
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray, reduction: str) -> np.ndarray:
         ctx.save_for_backward(x, y)
         ctx.reduction = reduction
-        return _reduction.reduce_array(-_log_sigmoid(y * x), reduction)
+        xy = _parallel.flat(x, y)
+        if xy is None:
+            return _reduction.reduce_array(-_log_sigmoid(y * x), reduction)
+        xf, yf = xy
+
+        def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:  # softplus(-y x)
+            z = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
+            return _softplus_neg_into(z, buf)
+
+        return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -421,6 +511,21 @@ class _SoftMarginLossGrad(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(g, x, y)
         ctx.reduction = reduction
+        xy = _parallel.flat(x, y)
+        if xy is not None:  # -y sigmoid(-y x) in blocks
+            xf, yf = xy
+
+            def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
+                yb = yf[lo:hi]
+                z = np.multiply(yb, xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
+                np.negative(z, out=z)
+                _sigmoid_into(z, ob)
+                ob *= yb
+                return np.negative(ob, out=ob)
+
+            out = _grad_blocks(kernel, g, x, reduction)
+            if out is not None:
+                return out
         out = np.asarray(_sigmoid(-(y * x)))
         out *= -y
         if reduction == "mean" and out.size:

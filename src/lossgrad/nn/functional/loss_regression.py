@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from lossgrad import _parallel
+from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
@@ -33,6 +34,7 @@ class _DiffLoss(ArrayFunction):
     ``slope`` (f') on arrays, ``curvature`` (f'') on Tensors, and their gradient op ``grad``."""
 
     grad: type[_DiffLossGrad]
+    linear_slope: float | None = None  # k when f'(d) = k d (folded into the gradient's scale)
 
     @staticmethod
     def value(d: np.ndarray, p: float) -> np.ndarray:
@@ -77,6 +79,10 @@ class _DiffLoss(ArrayFunction):
         )
 
 
+def _identity(d: np.ndarray, p: float) -> np.ndarray:
+    return d
+
+
 class _DiffLossGrad(ArrayFunction):
     """``dL/dinput = scale(g) * f'(input - target)`` in one pass; differentiable again."""
 
@@ -99,6 +105,9 @@ class _DiffLossGrad(ArrayFunction):
         (x, y), out = xy, np.empty(input.shape, input.dtype)
         o = out.reshape(-1)
         gs = g.reshape(()) if gf is None else None
+        linear = ctx._forward_cls.loss.linear_slope
+        if linear is not None and gs is not None:  # f' = k d: one scaled difference, two passes
+            gs, slope = gs * gs.dtype.type(linear), _identity
 
         def block(lo: int, hi: int) -> None:
             d = slope(np.subtract(x[lo:hi], y[lo:hi], out=o[lo:hi]), p)
@@ -152,6 +161,7 @@ class _MseLoss(_DiffLoss):
     """``d^2``."""
 
     node_name = "MseLossBackward0"
+    linear_slope = 2.0
 
     @staticmethod
     def value(d: np.ndarray, p: float) -> np.ndarray:
@@ -178,7 +188,7 @@ def _huber_value(d: np.ndarray, delta: float, scale: float | None) -> np.ndarray
     ``q (d - q / 2)``, which is ``d^2 / 2`` inside and ``delta |d| - delta^2 / 2`` outside.
     """
     t = d.dtype.type
-    q = np.clip(d, t(-delta), t(delta))
+    q = _clip(d, t(-delta), t(delta))
     h = np.multiply(q, t(-0.5))
     h += d
     if scale is not None:
@@ -198,7 +208,7 @@ class _SmoothL1Loss(_DiffLoss):
     @staticmethod
     def slope(d: np.ndarray, beta: float) -> np.ndarray:
         b = d.dtype.type(beta)
-        return np.clip(np.divide(d, b, out=d), -1, 1, out=d)
+        return _clip(np.divide(d, b, out=d), -1, 1, out=d)
 
     @staticmethod
     def curvature(d: Tensor, beta: float) -> Tensor:
@@ -221,7 +231,7 @@ class _HuberLoss(_DiffLoss):
 
     @staticmethod
     def slope(d: np.ndarray, delta: float) -> np.ndarray:
-        return np.clip(d, -delta, delta, out=d)
+        return _clip(d, -delta, delta, out=d)
 
     @staticmethod
     def curvature(d: Tensor, delta: float) -> Tensor:
