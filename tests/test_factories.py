@@ -353,3 +353,26 @@ def test_inplace_sampler_bumps_version() -> None:
         y.normal_()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_python_floats_keep_double_precision_when_a_dtype_is_requested():
+    import torch
+
+    import lossgrad
+
+    cases = [(d, n) for d in (0.4, [0.7, 1e-300], [[0.1, 2], [3, 0.3]])
+             for n in ("float64", "float32", "int64")]
+    for data, name in cases + [([1e40, -2.5], "float64"), ([1e40, -2.5], "float32")]:
+        lg = lossgrad.tensor(data, dtype=getattr(lossgrad, name))
+        th = torch.tensor(data, dtype=getattr(torch, name))
+        np.testing.assert_array_equal(lg.numpy(), th.numpy())
+
+
+def test_zero_dim_sizes():
+    import torch
+
+    import lossgrad
+
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        for size in ((), []):
+            assert tuple(getattr(lossgrad, name)(size).shape) == tuple(getattr(torch, name)(size).shape) == ()

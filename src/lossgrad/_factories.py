@@ -114,8 +114,9 @@ def _scalars(data: Any) -> Any:
     return data
 
 
-def _infer(data: Any) -> np.ndarray:
-    """A new array holding ``data`` with torch's inferred dtype."""
+def _infer(data: Any, wide: bool = False) -> np.ndarray:
+    """A new array holding ``data`` with torch's inferred dtype; with ``wide``, Python floats are
+    kept in float64 (a requested dtype is applied afterwards, as torch parses doubles)."""
     if isinstance(data, Tensor):
         warnings.warn(_COPY_WARNING, UserWarning, stacklevel=3)
         return data._data.copy()
@@ -131,6 +132,8 @@ def _infer(data: Any) -> np.ndarray:
         dt = _promote_leaves(leaves)
         if any(isinstance(x, np.ndarray) for x in leaves):
             _warn_once("ndarrays", _NDARRAYS_WARNING)
+    if wide and dt.kind == "f":
+        dt = np.promote_types(dt, np.float64)
     with np.errstate(over="ignore"):  # 1e40 -> inf in float32, as torch
         return np.array(_scalars(data), dtype=dt)
 
@@ -158,9 +161,10 @@ def _checked(arr: np.ndarray, requires_grad: bool) -> Tensor:
 
 def _size(args: tuple[Any, ...], name: str) -> tuple[int, ...]:
     """``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])``, ``f(torch.Size)``: validated as torch does."""
+    given = bool(args)
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
-    if not args and name in ("zeros", "ones", "empty", "rand", "randn"):
+    if not given and name in ("zeros", "ones", "empty", "rand", "randn"):
         raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
     out = []
     for a in args:
@@ -196,7 +200,7 @@ def tensor(
     >>> tensor([[1, 2]]).dtype
     torch.int64
     """
-    arr = _infer(data)
+    arr = _infer(data, wide=dtype is not None)
     if dtype is not None:
         dt = _np_dtype(dtype)
         if (

@@ -30,12 +30,12 @@ from lossgrad.ops.shape import unsqueeze
 
 def _np_vector_norm(d: np.ndarray, p: float, axis: int, keepdim: bool) -> np.ndarray:
     """torch's ``vector_norm`` along one axis of an array (p = 0, ±inf, or any real)."""
-    a = np.abs(d)
     if p == 2:
         out = np.sqrt(
             np.einsum("...i,...i->...", d, d) if axis == d.ndim - 1 else (d * d).sum(axis)
         )
         return np.expand_dims(out, axis) if keepdim else out
+    a = np.abs(d)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         if p == 0:
             out = (a != 0).sum(axis, dtype=d.dtype)
@@ -101,10 +101,8 @@ class _PairwiseDistance(ArrayFunction):
             o, go = out._data, g._data
             if not keepdim and d.ndim:
                 o, go = np.expand_dims(o, axis), np.expand_dims(go, axis)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                d /= o
-            d[np.broadcast_to(o == 0, d.shape)] = 0
-            d *= go
+            # g / out per row (0 where out == 0, torch's mask), then one pass over d
+            d *= np.where(o == 0, o.dtype.type(0), go / o)
             gd = Tensor._make(d)
         else:
             gd = _norm_backward(g, add(sub(x1, x2), eps), p, out, axis, keepdim)
