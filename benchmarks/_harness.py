@@ -27,7 +27,9 @@ def _inner_count(fn: Callable[[], object], budget: float = 0.02) -> int:
     return max(1, min(1000, int(budget / max(t, 1e-7))))
 
 
-def measure(lg: Callable[[], object], th: Callable[[], object], repeats: int = 7) -> tuple[float, float]:
+def measure(
+    lg: Callable[[], object], th: Callable[[], object], repeats: int = 7
+) -> tuple[float, float]:
     """Median seconds per call of each side, interleaved."""
     lg(), th()  # warm up
     n_lg, n_th = _inner_count(lg), _inner_count(th)

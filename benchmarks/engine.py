@@ -1,7 +1,8 @@
 """Engine overhead, side by side with torch: a small MLP training step and a 200-op chain.
 
 Both cases are dominated by per-op Python overhead (the arrays are small), so they measure
-``Function.apply``, ``Tensor._make``, promotion and the backward walk rather than NumPy.
+``Function.apply``, ``Tensor._make``, promotion and the backward walk rather than NumPy. torch
+runs at its default thread count, then at one thread (its fastest setting at these sizes).
 
     python benchmarks/engine.py
 """
@@ -70,7 +71,8 @@ def _chain_no_grad(lib, n_ops: int = 200, size: int = 16, seed: int = 0):  # noq
 
 def _walk_only(lib, n_nodes: int = 200):  # noqa: ANN001, ANN202
     """Backward through ``n_nodes`` nodes whose backward returns its gradient unchanged: the
-    engine's own cost per node (lossgrad: an identity ArrayFunction; torch: clone)."""
+    engine's own cost per node (lossgrad: an identity ArrayFunction with an array backward, as
+    built-in ops have; torch: clone)."""
     x = lib.ones(16, requires_grad=True)
     h = x
     for _ in range(n_nodes):
@@ -92,19 +94,27 @@ class _Identity(lossgrad.autograd.function.ArrayFunction):
     def backward(ctx, g):  # noqa: ANN001, ANN205
         return g
 
+    @staticmethod
+    def backward_array(ctx, g):  # noqa: ANN001, ANN205 - what the engine runs without create_graph
+        return g
+
 
 def main() -> None:
-    # At these sizes torch's intra-op thread pool only adds synchronisation (on a busy machine,
-    # milliseconds of spinning); one thread is its fastest setting, and NumPy's calls here are
-    # single-threaded too.
-    torch.set_num_threads(1)
     rows = [
         ("MLP step 32x64->128->10, MSE, SGD", _mlp_step(lossgrad), _mlp_step(torch)),
         ("200-op elementwise chain + backward", _chain(lossgrad), _chain(torch)),
         ("200-op elementwise chain, no_grad", _chain_no_grad(lossgrad), _chain_no_grad(torch)),
         ("backward walk only, 200 pass-through nodes", _walk_only(lossgrad), _walk_only(torch)),
     ]
-    compare(rows)
+    # torch at its default thread count, then at one thread: at these sizes its intra-op pool
+    # only adds synchronisation, so one thread is its fastest setting (NumPy's calls here are
+    # single-threaded too). Many interleaved repeats: the per-call times are microseconds.
+    default_threads = torch.get_num_threads()
+    for threads in (default_threads, 1):
+        torch.set_num_threads(threads)
+        print(f"torch threads: {threads}")
+        compare(rows, repeats=31)
+    torch.set_num_threads(default_threads)
 
 
 if __name__ == "__main__":

@@ -46,3 +46,12 @@ def test_peak_memory_probe_runs_each_side_in_a_subprocess():
     case = next(c for c in suite.collect(["regression"], [4096], "mse", False)[0])
     lg, th = suite.peak_memory(case, [4096], None)
     assert lg >= 0 and th >= 0
+
+
+def test_lossgrad_bench_command_runs_the_suite(tmp_path, capsys):
+    from lossgrad import cli
+
+    out = tmp_path / "b.md"
+    argv = ["--quick", "--family", "training", "--repeats", "1", "--markdown", str(out)]
+    assert cli.main(["bench", *argv]) == 0
+    assert "MLP step" in out.read_text() and "MLP step" in capsys.readouterr().out

@@ -135,6 +135,18 @@ def test_blocked_bce_with_logits_matches_torch(reduction):
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_blocked_bce_matches_torch(reduction):
+    x = _large(0.0, 1.0)
+    x[0, :3] = [0.0, 1.0, 1e-30]  # torch's clamps of the logs (-100) and of the denominator
+    check(
+        lambda lib, a, b: lib.nn.functional.binary_cross_entropy(a, b, reduction=reduction),
+        [x, _large(0.0, 1.0)],
+        grad=(0, 1),
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_blocked_soft_margin_matches_torch(reduction):
     y = np.where(_large() < 0, -1.0, 1.0).astype(np.float32)
     check(
@@ -150,5 +162,50 @@ def test_blocked_mse_keeps_dtype_and_elementwise_grad_output(dtype):
         lambda lib, a, b: lib.nn.functional.mse_loss(a, b, reduction="none") * 1.5,
         [_large(dtype=dtype), _large(dtype=dtype)],
         grad=(0,),
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_blocked_multi_margin_matches_torch(p):
+    n, c = SHAPE
+    x = _large()
+    x[0, 0] = np.nan  # a NaN margin is never active
+    t = rng.integers(0, c, n)
+    check(
+        lambda lib, a, y: lib.nn.functional.multi_margin_loss(a, y, p=p),
+        [x, t],
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("finite", [True, False])
+def test_blocked_multilabel_margin_matches_torch(finite):
+    n, c = SHAPE
+    x = _large()
+    if not finite:
+        x[1, :4] = [np.inf, -np.inf, np.nan, 2.0]
+    t = np.where(rng.random((n, c)) < 0.5, rng.integers(0, c, (n, c)), -1)
+    t[:, 5:] = -1
+    check(
+        lambda lib, a, y: lib.nn.functional.multilabel_margin_loss(a, y),
+        [x, t],
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"label_smoothing": 0.1}, {"ignore_index": 3, "reduction": "sum"}, {"reduction": "none"}],
+    ids=["plain", "smoothing", "ignore-sum", "none"],
+)
+def test_blocked_cross_entropy_matches_torch(kw):
+    n, c = SHAPE
+    t = rng.integers(0, c, n)
+    t[:5] = 3
+    w = rng.uniform(0.5, 2.0, c).astype(np.float32)
+    check(
+        lambda lib, a, y, wt: lib.nn.functional.cross_entropy(a, y, weight=wt, **kw),
+        [_large(-5.0, 5.0), t, w],
         second_order=False,
     )

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 from lossgrad import autograd, nn, optim  # noqa: E402  (after Tensor exists)
 from lossgrad._dtype import (
     bool,
@@ -217,16 +219,16 @@ from lossgrad.ops.shape import (
 __version__ = "0.1.0"
 
 
-def is_tensor(obj: object) -> bool:
+def is_tensor(obj: object) -> builtins.bool:
     """True if ``obj`` is a lossgrad Tensor."""
     return isinstance(obj, Tensor)
 
 
-def numel(input: Tensor) -> int:
+def numel(input: Tensor) -> builtins.int:
     return input.numel()
 
 
-def is_floating_point(input: Tensor) -> bool:
+def is_floating_point(input: Tensor) -> builtins.bool:
     return input.is_floating_point()
 
 

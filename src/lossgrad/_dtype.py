@@ -8,11 +8,10 @@ rules differ (int64 with float32 gives float64), so every binary op asks :func:`
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
-
-_pyfloat, _pyint, _pybool = float, int, bool
 
 
 class dtype:
@@ -34,7 +33,7 @@ class dtype:
         return self.name
 
     @property
-    def is_complex(self) -> bool:
+    def is_complex(self) -> builtins.bool:
         return False
 
 
@@ -68,11 +67,11 @@ def to_numpy_dtype(d: Any) -> np.dtype:
     """Accept a lossgrad dtype, a NumPy dtype or a Python type; return the NumPy dtype."""
     if isinstance(d, dtype):
         return d.np
-    if d is _pyfloat:
+    if d is builtins.float:
         return _default_float.np
-    if d is _pyint:
+    if d is builtins.int:
         return np.dtype(np.int64)
-    if d is _pybool:
+    if d is builtins.bool:
         return np.dtype(np.bool_)
     return np.dtype(d)
 
@@ -88,7 +87,7 @@ def set_default_dtype(d: dtype) -> None:
     _default_float = d
 
 
-def _category(np_dtype: np.dtype) -> int:
+def _category(np_dtype: np.dtype) -> builtins.int:
     k = np_dtype.kind
     return 2 if k == "f" else (0 if k == "b" else 1)
 
@@ -103,11 +102,11 @@ def result_type(*operands: Any) -> np.dtype:
     for op in operands:
         if isinstance(op, np.ndarray):
             tiers[0 if op.ndim else 1].append(op.dtype)
-        elif isinstance(op, _pybool):
+        elif isinstance(op, builtins.bool):
             tiers[2].append(np.dtype(np.bool_))
-        elif isinstance(op, _pyint):
+        elif isinstance(op, builtins.int):
             tiers[2].append(np.dtype(np.int64))
-        elif isinstance(op, _pyfloat):
+        elif isinstance(op, builtins.float):
             tiers[2].append(_default_float.np)
         else:
             tiers[1].append(np.asarray(op).dtype)

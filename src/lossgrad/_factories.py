@@ -98,10 +98,9 @@ def _promote_leaves(leaves: list[Any]) -> np.dtype:
     if not dts:
         return _dtype.get_default_dtype().np
     cat = builtins.max(_dtype._category(d) for d in dts)
-    out = None
-    for d in dts:
-        if _dtype._category(d) == cat:
-            out = d if out is None else np.promote_types(out, d)
+    out, *rest = (d for d in dts if _dtype._category(d) == cat)
+    for d in rest:
+        out = np.promote_types(out, d)
     return out
 
 
@@ -202,7 +201,7 @@ def tensor(
     """
     arr = _infer(data, wide=dtype is not None)
     if dtype is not None:
-        dt = _np_dtype(dtype)
+        dt = _dtype.to_numpy_dtype(dtype)
         if (
             dt.kind in "iu"
             and arr.dtype.kind in "iu"

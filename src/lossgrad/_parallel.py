@@ -99,6 +99,16 @@ def map_blocks(
     return out
 
 
+def map_parts(fn: Callable[[int], T], count: int) -> list[T]:
+    """``[fn(0), ..., fn(count - 1)]``, one part per thread (the caller runs part 0); for work
+    already cut into at most :func:`get_num_threads` pieces (e.g. batch slices of a lattice)."""
+    if count == 1:
+        return [fn(0)]
+    pool = _get_pool()
+    futures = [pool.submit(contextvars.copy_context().run, fn, i) for i in range(1, count)]
+    return [fn(0), *(f.result() for f in futures)]
+
+
 def map_rows(fn: Callable[[int, int], Any], rows: int, row_size: int) -> list[Any]:
     """:func:`map_blocks` over the rows of a 2-d problem: blocks hold whole rows.
 
@@ -114,13 +124,14 @@ def scratch(n: int, dtype: Any, slot: int = 0) -> np.ndarray:
     Blocked kernels compute their temporaries here instead of allocating (and page-faulting) a
     fresh array per call. ``slot`` tells apart the buffers one kernel needs at the same time.
     """
-    bufs = getattr(_local, "bufs", None)
-    if bufs is None:
+    try:
+        bufs = _local.bufs
+    except AttributeError:
         bufs = _local.bufs = {}
-    key = (slot, np.dtype(dtype))
+    key = (slot, dtype)
     buf = bufs.get(key)
     if buf is None or buf.size < n:
-        buf = bufs[key] = np.empty(max(n, BLOCK), key[1])
+        buf = bufs[key] = np.empty(max(n, BLOCK), dtype)
     return buf[:n]
 
 

@@ -7,6 +7,7 @@ argument checks, dtypes and error messages are torch's.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,7 @@ class Generator:
 
     def seed(self) -> int:
         """Seed from fresh entropy; returns the seed."""
-        self.manual_seed(int(np.random.SeedSequence().entropy % (2**63)))
+        self.manual_seed(secrets.randbits(63))
         return self._seed
 
     def initial_seed(self) -> int:

@@ -688,26 +688,14 @@ class Tensor:
         self._inplace(index_put, index, value)
 
     # -- operators --------------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return _P.add(self, other)
-
     def __radd__(self, other: Any) -> Tensor:
         return _P.add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return _P.sub(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return _P.sub(other, self)
 
-    def __mul__(self, other: Any) -> Tensor:
-        return _P.mul(self, other)
-
     def __rmul__(self, other: Any) -> Tensor:
         return _P.mul(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return _P.div(self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
         return _P.div(other, self)
@@ -721,20 +709,11 @@ class Tensor:
     def __mod__(self, other: Any) -> Tensor:
         return _P.remainder(self, other)
 
-    def __pow__(self, other: Any) -> Tensor:
-        return _P.pow(self, other)
-
     def __rpow__(self, other: Any) -> Tensor:
         return _P.pow(other, self)
 
-    def __matmul__(self, other: Any) -> Tensor:
-        return _L.matmul(self, other)
-
     def __rmatmul__(self, other: Any) -> Tensor:
         return _L.matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return _P.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
@@ -783,9 +762,6 @@ class Tensor:
 
     def __invert__(self) -> Tensor:
         return _P.bitwise_not(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return _I.getitem(self, index)
 
 
 _C_TYPES = {  # torch's C type names, as its messages spell dtypes
@@ -843,3 +819,15 @@ from lossgrad.ops import pointwise as _P  # noqa: E402
 
 bind_methods(Tensor)
 _function._bind_tensor(Tensor)
+# Operators whose functional takes (self, other) in that order are that functional itself: one
+# Python call less per operator.
+(
+    Tensor.__add__,
+    Tensor.__sub__,
+    Tensor.__mul__,
+    Tensor.__truediv__,
+    Tensor.__pow__,
+    Tensor.__matmul__,
+    Tensor.__neg__,
+    Tensor.__getitem__,
+) = (_P.add, _P.sub, _P.mul, _P.div, _P.pow, _L.matmul, _P.neg, _I.getitem)

@@ -10,8 +10,11 @@
 4. Leaf gradients are summed over all paths, passed through the leaf's hooks, then accumulated
    into ``.grad`` (``backward``) or returned (``autograd.grad``).
 
-Without ``create_graph`` the gradients are plain constants, so the sums of step 2 and 4 are
-NumPy additions rather than recorded ops.
+Without ``create_graph`` the gradients are plain constants, so the walk runs on raw arrays
+(``_walk_arrays``): sums are NumPy additions, and a built-in op's ``backward_array`` computes its
+gradients without wrapping them as Tensors or dispatching through the ops; other Functions (and
+hooks) see Tensors as usual. With ``create_graph`` the walk keeps Tensors (``_walk_tensors``) and
+every ``backward`` is recorded, so the gradients can be differentiated again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import Node, quiet
+from lossgrad.autograd.function import Node, backward_via_tensors, quiet
 
 _make = Tensor._make
 
@@ -177,14 +180,60 @@ def run_backward(
     deps = _dependencies(roots)
     needed = _needed(deps, leaf_targets, edge_targets) if restrict else None
 
-    buffers: dict[Node, list[Any]] = {}
-    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad, sum is ours]
+    walk = _walk_tensors if create_graph else _walk_arrays
+    leaf_sums = walk(roots, seeds, deps, needed, leaf_targets, edge_targets, captured, retain_graph)
 
-    def add(a: Tensor, b: Tensor) -> Tensor:
-        if create_graph:
-            return a + b
-        total = a._data + b._data  # a NumPy scalar for 0-d operands
-        return _make(total if type(total) is np.ndarray else np.asarray(total))
+    # leaves: hooks, then accumulate or capture
+    for entry in leaf_sums.values():
+        t = entry[0]
+        if t._hooks:
+            g = entry[1] if create_graph else _make(entry[1])
+            for hook in t._hooks:
+                res = hook(g)
+                if res is not None:
+                    g = res
+            entry[1] = g if create_graph else _as_array(g)
+            g = res = None
+        if accumulate:
+            _accumulate(t, entry, 1, create_graph)
+        else:
+            captured[leaf_targets[id(t)]] = entry[1]
+    if accumulate:
+        if create_graph and leaf_sums:
+            _warn_create_graph()
+        for k in range(len(captured)):
+            if captured[k] is not None:
+                _accumulate(input_list[k], captured, k, create_graph)
+        return ()
+    if not allow_unused and any(g is None for g in captured):
+        k = next(k for k, g in enumerate(captured) if g is None)
+        raise RuntimeError(
+            f"The differentiated Tensor at index {k} appears to not have been "
+            "used in the graph. Set allow_unused=True if this is the desired behavior."
+        )
+    if create_graph:
+        return tuple(captured)
+    return tuple(None if g is None else _make(g) for g in captured)
+
+
+def _walk_tensors(
+    roots: list[Tensor],
+    seeds: list[Tensor],
+    deps: dict[Node, int],
+    needed: set[Node] | None,
+    leaf_targets: dict[int, int],
+    edge_targets: dict[tuple[int, int], int],
+    captured: list[Any],
+    retain_graph: bool,
+) -> dict[int, list[Any]]:
+    """The walk under ``create_graph``: gradients are Tensors, every backward is recorded.
+
+    Returns ``{id(leaf): [leaf, summed gradient, sum is ours]}``; gradients of ``edge_targets``
+    go to ``captured``.
+    """
+    restrict = needed is not None
+    buffers: dict[Node, list[Any]] = {}
+    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad, False]
 
     def add_leaf(t: Tensor, g: Tensor) -> None:
         if restrict and id(t) not in leaf_targets:
@@ -192,11 +241,8 @@ def run_backward(
         cur = leaf_sums.get(id(t))
         if cur is None:
             leaf_sums[id(t)] = [t, g, False]
-        elif cur[2]:  # a sum this walk made: add in place
-            np.add(cur[1]._data, g._data, out=cur[1]._data)
         else:
-            cur[1] = add(cur[1], g)
-            cur[2] = not create_graph
+            cur[1] = cur[1] + g
 
     ready: list[Node] = []
     for r, g in zip(roots, seeds, strict=False):
@@ -209,13 +255,13 @@ def run_backward(
             buf = buffers[n] = [None] * len(n._out_meta)
             ready.append(n)
         nr = r._output_nr
-        buf[nr] = g if buf[nr] is None else add(buf[nr], g)
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
     ready = [n for n in ready if deps[n] == 0]
 
     with quiet():
         state = grad_mode._state
         prev = state.enabled
-        state.enabled = create_graph
+        state.enabled = True
         try:
             while ready:
                 n = ready.pop()
@@ -257,7 +303,7 @@ def run_backward(
                             if b is None:
                                 b = buffers[tgt] = [None] * len(tgt._out_meta)
                             nr = e[1]
-                            b[nr] = g if b[nr] is None else add(b[nr], g)
+                            b[nr] = g if b[nr] is None else b[nr] + g
                         d = deps[tgt] - 1
                         deps[tgt] = d
                         if d == 0:
@@ -266,32 +312,155 @@ def run_backward(
                         add_leaf(tgt, g)
         finally:
             state.enabled = prev
-    out = data = None  # the last gradients seen: no reference may outlive the walk (_sole_owner)
+    return leaf_sums
 
-    # leaves: hooks, then accumulate or capture
-    for t, g, _ in leaf_sums.values():
-        if t._hooks:
-            for hook in t._hooks:
-                res = hook(g)
-                if res is not None:
-                    g = res
-        if accumulate:
-            _accumulate(t, g, create_graph)
+
+def _walk_arrays(
+    roots: list[Tensor],
+    seeds: list[Tensor],
+    deps: dict[Node, int],
+    needed: set[Node] | None,
+    leaf_targets: dict[int, int],
+    edge_targets: dict[tuple[int, int], int],
+    captured: list[Any],
+    retain_graph: bool,
+) -> dict[int, list[Any]]:
+    """The walk without ``create_graph``: ``_walk_tensors`` on raw arrays.
+
+    Nothing is recorded, so the gradients flow as NumPy arrays: a node whose Function has a
+    ``backward_array`` runs it directly; any other node (and any hook) gets them wrapped as
+    Tensors and its results unwrapped. Same results, same checks, same return value (arrays).
+    """
+    restrict = needed is not None
+    buffers: dict[Node, list[Any]] = {}
+    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad, sum is ours]
+
+    def add_leaf(t: Tensor, g: np.ndarray) -> None:  # for roots; inlined in the walk below
+        if restrict and id(t) not in leaf_targets:
+            return
+        cur = leaf_sums.get(id(t))
+        if cur is None:
+            leaf_sums[id(t)] = [t, g, False]
+        elif cur[2]:  # a sum this walk made: add in place
+            cur[1] += g
         else:
-            captured[leaf_targets[id(t)]] = g
-    if accumulate:
-        if create_graph and leaf_sums:
-            _warn_create_graph()
-        for k, g in enumerate(captured):
-            if g is not None:
-                _accumulate(input_list[k], g, create_graph)
-    elif not allow_unused and any(g is None for g in captured):
-        k = next(k for k, g in enumerate(captured) if g is None)
-        raise RuntimeError(
-            f"The differentiated Tensor at index {k} appears to not have been "
-            "used in the graph. Set allow_unused=True if this is the desired behavior."
-        )
-    return tuple(captured)
+            cur[1] = _add_arrays(cur[1], g)
+            cur[2] = True
+
+    ready: list[Node] = []
+    for r, seed in zip(roots, seeds, strict=False):
+        g = seed._data
+        n = r.grad_fn
+        if n is None:
+            add_leaf(r, g)
+            continue
+        buf = buffers.get(n)
+        if buf is None:
+            buf = buffers[n] = [None] * len(n._out_meta)
+            ready.append(n)
+        nr = r._output_nr
+        buf[nr] = g if buf[nr] is None else _add_arrays(buf[nr], g)
+    ready = [n for n in ready if deps[n] == 0]
+
+    ndarray, node_cls, add_arrays, pop_ready = np.ndarray, Node, _add_arrays, ready.pop
+    with quiet():
+        state = grad_mode._state
+        prev = state.enabled
+        state.enabled = False
+        try:
+            while ready:
+                n = pop_ready()
+                buf = buffers.pop(n, None) or [None] * len(n._out_meta)
+                if n._pre_hooks or n._retain_hooks:
+                    tbuf = [None if g is None else _make(g) for g in buf]
+                    _tensor_hooks(n, tbuf)
+                    buf = [None if g is None else _as_array(g) for g in tbuf]
+                if edge_targets:
+                    for nr, g in enumerate(buf):
+                        k = edge_targets.get((id(n), nr))
+                        if k is not None:
+                            captured[k] = g
+                edges = n.next_edges
+                if restrict and n not in needed:  # type: ignore[operator]
+                    for e in edges:
+                        if e and isinstance(e[0], Node):
+                            d = deps[e[0]] - 1
+                            deps[e[0]] = d
+                            if d == 0:
+                                ready.append(e[0])
+                    continue
+                if (buf[0] is None or len(buf) > 1) and n.materialize_grads:
+                    _materialize_arrays(n, buf)
+                bwa = n._backward_array
+                if bwa is not None:  # a built-in op: one result per input, by construction
+                    out = bwa(n, *buf)
+                    if type(out) is not tuple:
+                        out = (out,)
+                    checked = n._hooks is None
+                else:
+                    out = backward_via_tensors(n, *buf)
+                    if type(out) is not tuple:
+                        out = (out,)
+                    checked = len(out) == len(edges) and n._hooks is None
+                if not retain_graph and n._saved:
+                    n._freed = True
+                    n._saved = None
+                if not checked:
+                    wrapped = tuple(None if g is None else _make(_as_array(g)) for g in out)
+                    res = _checked_grads(n, wrapped, [None if g is None else _make(g) for g in buf])
+                    out = tuple(None if g is None else g._data for g in res)
+                for e, g in zip(edges, out, strict=False):
+                    if not e:
+                        continue
+                    tgt = e[0]
+                    if g is not None:  # must match its input (torch's validate_outputs)
+                        if type(g) is not ndarray:
+                            g = _as_array(g)
+                        if g.shape != e[2]:
+                            _bad_shape(n, [x is e for x in edges].index(True), g, e[2])
+                        if g.dtype is not e[3] and g.dtype != e[3]:
+                            g = g.astype(e[3])
+                    if isinstance(tgt, node_cls):
+                        if g is not None:
+                            b = buffers.get(tgt)
+                            if b is None:
+                                b = buffers[tgt] = [None] * len(tgt._out_meta)
+                            nr = e[1]
+                            b[nr] = g if b[nr] is None else add_arrays(b[nr], g)
+                        d = deps[tgt] - 1
+                        deps[tgt] = d
+                        if d == 0:
+                            ready.append(tgt)
+                    elif g is not None and (not restrict or id(tgt) in leaf_targets):
+                        cur = leaf_sums.get(id(tgt))  # add_leaf, inlined: leaves are hot
+                        if cur is None:
+                            leaf_sums[id(tgt)] = [tgt, g, False]
+                        elif cur[2]:  # a sum this walk made: add in place
+                            cur[1] += g
+                        else:
+                            cur[1] = add_arrays(cur[1], g)
+                            cur[2] = True
+        finally:
+            state.enabled = prev
+    return leaf_sums
+
+
+def _add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    total = a + b  # a NumPy scalar for 0-d operands
+    return total if type(total) is np.ndarray else np.asarray(total)
+
+
+def _as_array(g: Any) -> np.ndarray:
+    """A gradient as an array: a Tensor's data, anything else (NumPy scalar, number) converted."""
+    return g._data if isinstance(g, Tensor) else np.asarray(g)
+
+
+def _materialize_arrays(n: Node, buf: list[Any]) -> None:
+    """Zeros for the outputs of ``n`` that received no gradient."""
+    for i, g in enumerate(buf):
+        if g is None:
+            shape, dt = n._out_meta[i]
+            buf[i] = np.zeros(shape, dt)
 
 
 def _warn_create_graph() -> None:
@@ -371,37 +540,37 @@ def _check_count(n: Node, out: tuple[Any, ...]) -> None:
         )
 
 
-def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:
-    """Add ``g`` into ``t.grad`` as torch's AccumulateGrad does.
+def _accumulate(t: Tensor, holder: list[Any], idx: int, create_graph: bool) -> None:
+    """Add the gradient ``holder[idx]`` (an array, a Tensor under create_graph) into ``t.grad``
+    as torch's AccumulateGrad does; ``holder[idx]`` is cleared.
 
-    The first time, ``.grad`` takes ``g`` itself when nothing else can see it (torch's use-count
-    test: no user variable, hook, other leaf or view holds the Tensor or its array), a copy
+    The first time, ``.grad`` takes the array itself when nothing else can see it (torch's
+    use-count test: no user variable, hook, other leaf, Tensor or view holds it), a copy
     otherwise; later gradients are added in place. With create_graph: a recorded clone, then
     recorded sums, so the gradient can be differentiated.
     """
+    g = holder[idx]
+    holder[idx] = None
     cur = t._grad
-    if cur is None:
-        if create_graph:
-            t._grad = g.clone()
-        elif _sole_owner(g) and g._data.base is None and g._data.flags.writeable:
-            t._grad = g if g.grad_fn is None and not g._requires_grad else _make(g._data)
-        else:
-            t._grad = _make(g._data.copy())
-    elif create_graph or cur.grad_fn is not None:
-        t._grad = cur + g
+    if create_graph:
+        t._grad = g.clone() if cur is None else cur + g
+    elif cur is None:
+        own = _sole_owner(g) and g.base is None and g.flags.writeable
+        t._grad = _make(g if own else g.copy())
+    elif cur.grad_fn is not None:
+        t._grad = cur + _make(g)
     else:
-        np.add(cur._data, g._data, out=cur._data, casting="unsafe")
+        np.add(cur._data, g, out=cur._data, casting="unsafe")
 
 
 if sys.implementation.name == "cpython":
 
-    def _sole_owner(g: Tensor) -> bool:
-        """Called from ``run_backward``'s leaf loop, a gradient nobody else holds has exactly
-        these references: the leaf-sum entry, the loop variable, the two arguments on the way
-        here (and, for its array, the Tensor's slot and the argument)."""
-        return sys.getrefcount(g) <= 5 and sys.getrefcount(g._data) <= 2
+    def _sole_owner(g: np.ndarray) -> bool:
+        """Taken out of its holder by ``_accumulate``, an array nobody else holds has exactly
+        two references: that function's variable and this argument."""
+        return sys.getrefcount(g) <= 3
 
 else:  # pragma: no cover - no reference counts to consult: always copy
 
-    def _sole_owner(g: Tensor) -> bool:
+    def _sole_owner(g: np.ndarray) -> bool:
         return False

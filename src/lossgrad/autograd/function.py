@@ -17,6 +17,12 @@ Two flavours of ``forward``:
   back, so a fused kernel pays no wrapping cost. ``ctx.save_for_backward`` takes those same arrays
   and ``ctx.saved_tensors`` gives back the Tensors they came from, graph included.
 
+A built-in op may also define ``backward_array(ctx, *grads)``: the same first derivative on raw
+arrays (``ctx._saved_arrays()`` gives the saved arrays), returning arrays or None. The engine calls
+it when no graph of the backward is recorded (``create_graph=False``), skipping the Tensor wrapping
+and dispatch of every op inside ``backward``; ``backward`` itself stays the definition, and is what
+runs (and is differentiated again) under ``create_graph=True``.
+
 Every ``forward`` and every backward walk runs with NumPy's floating-point warnings off (torch
 never warns about ``0 * inf`` or ``log(0)``), so an op needs no ``np.errstate`` of its own.
 """
@@ -26,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from numpy import asarray, generic, ndarray
@@ -128,10 +134,11 @@ class Node:
     _saved: list[Any] | None = None
     _freed = False
     _non_differentiable: tuple[Any, ...] = ()
-    _out_meta: list[tuple[tuple[int, ...], Any]] = []
+    _out_meta: Sequence[tuple[tuple[int, ...], Any]] = ()
     _pre_hooks: dict[int, list[Any]] | None = None
     _retain_hooks: dict[int, Any] | None = None
     _hooks: list[Any] | None = None
+    _backward_array: Any = None  # the Function's ``backward_array`` (set by FunctionMeta)
 
     # -- ctx API ------------------------------------------------------------------------------
     def save_for_backward(self, *items: Any) -> None:
@@ -176,6 +183,28 @@ class Node:
                 out.append(t)
             else:
                 out.append(obj)
+        return tuple(out)
+
+    def _saved_arrays(self) -> tuple[Any, ...]:
+        """``saved_tensors`` as raw arrays (None stays None), for ``backward_array``: the same
+        freed and in-place version checks, no Tensor wrapping."""
+        saved = self._saved
+        if not saved:
+            if self._freed:
+                raise RuntimeError(_FREED_MSG)
+            return ()
+        out = []
+        for kind, obj, version in saved:
+            if kind == "in":
+                if obj._vbox[0] != version:
+                    return self.saved_tensors  # raises torch's message
+                out.append(obj._data)
+            elif kind == "out":
+                if obj[2][0] != version:
+                    return self.saved_tensors
+                out.append(obj[1])
+            else:
+                out.append(None if obj is None else obj._data)
         return tuple(out)
 
     # -- introspection ------------------------------------------------------------------------
@@ -250,6 +279,7 @@ def _describe(arr: Any, producer: Node | None, output_nr: int) -> str:
     return out
 
 
+_new_tensor = object.__new__
 # Bound by lossgrad._tensor once Tensor exists (this module is imported before it).
 Tensor: Any = None
 _make: Any = None
@@ -278,6 +308,12 @@ class FunctionMeta(type):
             cls._forward = staticmethod(_forward)
         elif "forward" in ns:
             cls._forward = ns["forward"]
+        # the array backward counts only where it sits beside the ``backward`` in force, so a
+        # subclass that overrides ``backward`` alone never inherits a stale array version
+        owner = next(k for k in cls.__mro__ if "backward" in k.__dict__)
+        cls._backward_array = cls._backward_cls._backward_array = owner.__dict__.get(
+            "backward_array"
+        )
 
 
 class Function(metaclass=FunctionMeta):
@@ -290,6 +326,7 @@ class Function(metaclass=FunctionMeta):
     _backward_cls: type[Node]
     _forward: Any  # forward as apply calls it: (ctx, *args), setup_context folded in
     _array_io = False
+    _backward_array: Any = None  # the class's own ``backward_array``, if any (see FunctionMeta)
     node_name: str | None = None
 
     @staticmethod
@@ -317,29 +354,13 @@ class Function(metaclass=FunctionMeta):
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
                     return _apply_recorded(cls, node, args)
-        # Nothing to record: the hot path of every op under no_grad and of backward passes.
         node.needs_input_grad = (False,) * len(args)
-        if cls._array_io:
-            fargs = []
-            for a in args:
-                fargs.append(a._data if isinstance(a, Tensor) else a)
-            if _cv_get() is _QUIET:  # quiet_call, inlined on the hottest path
-                raw = cls._forward(node, *fargs)
-            else:
-                token = _cv_set(_QUIET)
-                try:
-                    raw = cls._forward(node, *fargs)
-                finally:
-                    _cv_reset(token)
-            if type(raw) is ndarray:
-                return _make(raw)
-        else:
-            prev = _state.enabled
-            _state.enabled = False
-            try:
-                raw = quiet_call(cls._forward, node, *args)
-            finally:
-                _state.enabled = prev
+        prev = _state.enabled
+        _state.enabled = False
+        try:
+            raw = quiet_call(cls._forward, node, *args)
+        finally:
+            _state.enabled = prev
         if isinstance(raw, tuple):
             return tuple(_wrap_plain(o) for o in raw)
         return _wrap_plain(raw)
@@ -349,6 +370,185 @@ class ArrayFunction(Function):
     """Base of built-in ops: ``forward`` takes and returns raw arrays (see module docstring)."""
 
     _array_io = True
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        """``Function.apply`` specialised to array forwards (the hot path of every op)."""
+        node = cls._backward_cls()
+        if _state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    return _apply_arrays_recorded(cls, node, args)
+        n = len(args)
+        if n == 1:
+            a = args[0]
+            node.needs_input_grad = _NO_GRAD_NEEDS[1]
+            fargs: Any = (a._data if isinstance(a, Tensor) else a,)
+        elif n == 2 or n == 3:  # no comprehension (a frame of its own) for the common arities
+            a, b = args[0], args[1]
+            node.needs_input_grad = _NO_GRAD_NEEDS[n]
+            fargs = (
+                a._data if isinstance(a, Tensor) else a,
+                b._data if isinstance(b, Tensor) else b,
+            )
+            if n == 3:
+                c = args[2]
+                fargs += (c._data if isinstance(c, Tensor) else c,)
+        else:
+            node.needs_input_grad = _NO_GRAD_NEEDS[n] if n < 8 else (False,) * n
+            fargs = [a._data if isinstance(a, Tensor) else a for a in args]
+        if _cv_get() is _QUIET:  # quiet_call, inlined
+            raw = cls._forward(node, *fargs)
+        else:
+            token = _cv_set(_QUIET)
+            try:
+                raw = cls._forward(node, *fargs)
+            finally:
+                _cv_reset(token)
+        if type(raw) is ndarray:
+            return _make(raw)
+        if isinstance(raw, tuple):
+            return tuple(_wrap_plain(o) for o in raw)
+        return _wrap_plain(raw)
+
+
+_NO_GRAD_NEEDS = [(False,) * n for n in range(8)]
+
+
+def _record_inputs(node: Node, args: tuple[Any, ...]) -> list[Any]:
+    """Fill ``node.needs_input_grad`` and ``node.next_edges`` from the arguments; return the
+    arrays ``forward`` gets (Tensors replaced by their data)."""
+    needs = []
+    edges = []
+    fargs: list[Any] = []
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a._data
+            for f in fargs:
+                if f is data:  # x and x.detach() share an array: keep them apart for saving
+                    data = data.view()
+                    break
+            fargs.append(data)
+            if a._requires_grad:
+                needs.append(True)
+                edges.append((a.grad_fn or a, a._output_nr, data.shape, data.dtype))
+                continue
+            edges.append(None)
+        else:
+            fargs.append(a)
+            edges.append(None if isinstance(a, ndarray) else ())  # () marks a non-tensor argument
+        needs.append(False)
+    node.needs_input_grad = tuple(needs)
+    node.next_edges = tuple(edges)
+    return fargs
+
+
+# needs_input_grad of the fast paths, shared (tuples are immutable)
+_NEEDS: dict[Any, tuple[bool, ...]] = {True: (True,)}
+for _a in (False, True):
+    for _b in (False, True):
+        _NEEDS[_a, _b] = (_a, _b)
+        _NEEDS[_a, _b, False] = (_a, _b, False)
+
+
+def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> Any:
+    """``ArrayFunction.apply`` recording a node: ``_apply_recorded`` with the common case (one
+    array out, saved items that are inputs or that output) resolved inline."""
+    n = len(args)
+    if n == 1:  # unary ops: the one argument is a Tensor that requires grad
+        a = args[0]
+        data = a._data
+        fargs: Any = (data,)
+        node.needs_input_grad = _NEEDS[True]
+        node.next_edges = ((a.grad_fn or a, a._output_nr, data.shape, data.dtype),)
+    elif 2 <= n <= 3 and not (n == 3 and isinstance(args[2], (Tensor, ndarray))):
+        # binary ops (Tensor or array operands, an optional constant such as add's alpha)
+        a, b = args[0], args[1]
+        if isinstance(a, Tensor):
+            da = a._data
+            ea = (a.grad_fn or a, a._output_nr, da.shape, da.dtype) if a._requires_grad else None
+        else:
+            da, ea = a, (None if isinstance(a, ndarray) else ())
+        if isinstance(b, Tensor):
+            db = b._data
+            if db is da:  # x and x.detach() share an array: keep them apart for saving
+                db = db.view()
+            eb = (b.grad_fn or b, b._output_nr, db.shape, db.dtype) if b._requires_grad else None
+        else:
+            db, eb = b, (None if isinstance(b, ndarray) else ())
+        if n == 2:
+            fargs = (da, db)
+            node.next_edges = (ea, eb)
+            node.needs_input_grad = _NEEDS[bool(ea), bool(eb)]
+        else:
+            fargs = (da, db, args[2])
+            node.next_edges = (ea, eb, ())
+            node.needs_input_grad = _NEEDS[bool(ea), bool(eb), False]
+    else:
+        fargs = _record_inputs(node, args)
+    _state.enabled = False
+    token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
+    try:
+        raw = cls._forward(node, *fargs)
+    finally:
+        _state.enabled = True
+        if token is not None:
+            _cv_reset(token)
+    if type(raw) is not ndarray or node._non_differentiable:
+        return _finish_recorded(cls, node, args, fargs, raw)
+    dt = raw.dtype
+    if dt.kind == "f":  # Tensor._make(raw, True, node, 0), inlined
+        out = _new_tensor(Tensor)
+        out._data, out._requires_grad, out.grad_fn, out._output_nr, out._vbox = (
+            raw,
+            True,
+            node,
+            0,
+            [0],
+        )
+    else:
+        out = _make(raw)
+    node._out_meta = ((raw.shape, dt),)
+    to_save = node._to_save
+    if to_save is not None:
+        node._to_save = None
+        saved = []
+        for item in to_save:
+            if item is None:
+                saved.append(_SAVED_NONE)
+                continue
+            if n <= 3 and type(fargs) is tuple:  # the fast paths above
+                a = args[0] if item is fargs[0] else args[1] if item is fargs[1 % n] else None
+                if isinstance(a, Tensor):
+                    saved.append(("in", a, a._vbox[0]))
+                    continue
+                if a is None and item is raw and out.grad_fn is not None:
+                    saved.append(("out", (0, raw, out._vbox), 0))
+                    continue
+            for k, fa in enumerate(fargs):
+                if item is fa and isinstance(args[k], Tensor):
+                    a = args[k]
+                    saved.append(("in", a, a._vbox[0]))
+                    break
+            else:
+                if item is raw:
+                    if out.grad_fn is None:
+                        saved.append(("const", out, 0))
+                    else:
+                        saved.append(("out", (0, raw, out._vbox), 0))
+                    continue
+                # an intermediate: kept as a constant (its own graph is not recorded)
+                saved.append(("const", item if isinstance(item, Tensor) else _make(item), 0))
+        node._saved = saved
+    return out
+
+
+def backward_via_tensors(ctx: Node, *grads: Any) -> Any:
+    """The Function's own ``backward`` on array gradients wrapped as Tensors: what a
+    ``backward_array`` returns for the rare cases it does not handle itself."""
+    if len(grads) == 1:
+        return ctx._forward_cls.backward(ctx, None if grads[0] is None else _make(grads[0]))
+    return ctx._forward_cls.backward(ctx, *[None if g is None else _make(g) for g in grads])
 
 
 def _wrap_plain(o: Any) -> Any:
@@ -361,50 +561,29 @@ def _wrap_plain(o: Any) -> Any:
 
 
 def _apply_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> Any:
-    """``Function.apply`` when a graph node is recorded."""
-    array_io = cls._array_io
-    needs = []
-    edges: list[Any] = []
-    fargs: list[Any] = []
-    for a in args:
-        if isinstance(a, Tensor):
-            data = a._data
-            if array_io:
-                for f in fargs:
-                    if f is data:  # x and x.detach() share an array: keep them apart for saving
-                        data = data.view()
-                        break
-                fargs.append(data)
-            else:
-                fargs.append(a)
-            if a._requires_grad:
-                needs.append(True)
-                fn = a.grad_fn
-                if fn is None:
-                    edges.append((a, 0, data.shape, data.dtype))
-                else:
-                    edges.append((fn, a._output_nr, data.shape, data.dtype))
-                continue
-            edges.append(None)
-        else:
-            fargs.append(a)
-            edges.append(None if isinstance(a, ndarray) else ())  # () marks a non-tensor argument
-        needs.append(False)
-    node.needs_input_grad = tuple(needs)
-    node.next_edges = tuple(edges)
+    """``Function.apply`` when a graph node is recorded (``forward`` gets the Tensors)."""
+    _record_inputs(node, args)
     _state.enabled = False
     token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
     try:
-        raw = cls._forward(node, *fargs)
+        raw = cls._forward(node, *args)
     finally:
         _state.enabled = True
         if token is not None:
             _cv_reset(token)
+    return _finish_recorded(cls, node, args, list(args), raw)
+
+
+def _finish_recorded(
+    cls: type[Function], node: Node, args: tuple[Any, ...], fargs: list[Any], raw: Any
+) -> Any:
+    """Wrap the outputs of a recorded forward as Tensors of ``node`` and resolve what it saved."""
+    array_io = cls._array_io
     if (type(raw) is ndarray or isinstance(raw, generic)) and not node._non_differentiable:
         # the common case: one array out (NumPy returns a scalar for 0-d results)
         arr = raw if type(raw) is ndarray else asarray(raw)
         out = _make(arr, True, node, 0) if arr.dtype.kind == "f" else _make(arr)
-        node._out_meta = [(arr.shape, arr.dtype)]
+        node._out_meta = ((arr.shape, arr.dtype),)
         if node._to_save is not None:
             node._saved = _resolve_saved(node._to_save, args, fargs, (raw,), [out], array_io)
             node._to_save = None

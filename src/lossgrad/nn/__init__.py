@@ -1,7 +1,10 @@
 """lossgrad.nn: modules, parameters, functional, init (torch.nn's names)."""
 
+from typing import TYPE_CHECKING
+
 from lossgrad.nn import functional, init, modules
 from lossgrad.nn.modules import *  # noqa: F403
 from lossgrad.nn.parameter import Buffer, Parameter
 
-__all__ = ["Buffer", "Parameter", "functional", "init", *modules.__all__]
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = ["Buffer", "Parameter", "functional", "init", *modules.__all__]

@@ -47,7 +47,7 @@ class Parameter(Tensor):
     def __init__(self, data: Tensor | None = None, requires_grad: bool = True) -> None:
         pass
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # type: ignore[override]  # torch's takes no tensor_contents
         return "Parameter containing:\n" + super().__repr__()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Parameter:
@@ -63,6 +63,8 @@ class Parameter(Tensor):
 
 class Buffer(Tensor):
     """Marker for ``nn.Buffer(t)``: assigning it to a Module registers ``t`` as a buffer."""
+
+    persistent: bool
 
     def __new__(cls, data: Tensor | None = None, *, persistent: bool = True) -> Buffer:
         data = _empty() if data is None else _check_tensor(data, "Buffer")

@@ -79,6 +79,19 @@ def sum_to_shape(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     return reshape(out, shape) if out._data.shape != shape else out
 
 
+def sum_to_shape_array(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``sum_to_shape`` on a raw array (the same sums, for ``backward_array``)."""
+    gs = g.shape
+    if gs == shape:
+        return g
+    lead = len(gs) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1
+    )
+    out = np.asarray(g.sum(axis=axes, keepdims=True)) if axes else g
+    return out.reshape(shape) if out.shape != shape else out
+
+
 def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...]:
     """``dim`` (None, int, or sequence) as a tuple of non-negative axes; torch's IndexError."""
     if dim is None:

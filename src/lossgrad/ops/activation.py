@@ -32,6 +32,10 @@ class _Relu(ArrayFunction):
         (out,) = ctx.saved_tensors
         return _ThresholdBackward.apply(g, out)
 
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> np.ndarray:
+        return _threshold_backward(g, ctx._saved_arrays()[0])
+
 
 class _ThresholdBackward(ArrayFunction):
     """relu's backward ``g * (out > 0)``, recorded like torch's: zero gradient w.r.t. ``out``."""
@@ -41,7 +45,7 @@ class _ThresholdBackward(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, g: np.ndarray, out: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(out)
-        return np.where(out > 0, g, np.zeros((), g.dtype))
+        return _threshold_backward(g, out)
 
     @staticmethod
     def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
@@ -49,6 +53,11 @@ class _ThresholdBackward(ArrayFunction):
         g_g = _ThresholdBackward.apply(gg, out) if ctx.needs_input_grad[0] else None
         g_out = Tensor._make(np.zeros_like(out._data)) if ctx.needs_input_grad[1] else None
         return g_g, g_out
+
+
+def _threshold_backward(g: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``g`` where ``out > 0``, else 0."""
+    return np.where(out > 0, g, np.zeros((), g.dtype))
 
 
 def _check_float(input: Tensor, kernel: str) -> None:

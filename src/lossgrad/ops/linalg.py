@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from lossgrad._tensor import Tensor
-from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import broadcast_error, sum_to_shape
+from lossgrad.autograd.function import _TENSOR_TYPES, ArrayFunction
+from lossgrad.ops._common import broadcast_error, sum_to_shape, sum_to_shape_array
 from lossgrad.ops.pointwise import mul
 from lossgrad.ops.shape import reshape, squeeze, transpose, unsqueeze
 
@@ -59,6 +59,34 @@ class _MatMul(ArrayFunction):
             ga = sum_to_shape(matmul(g, transpose(b, -1, -2)), sa)
         if ctx.needs_input_grad[1]:
             gb = sum_to_shape(matmul(transpose(a, -1, -2), g), sb)
+        return ga, gb
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        a, b = ctx._saved_arrays()
+        sa, sb = ctx.shapes
+        need_a, need_b = ctx.needs_input_grad
+        ga = gb = None
+        if len(sa) == 1 and len(sb) == 1:
+            return (g * b if need_a else None), (g * a if need_b else None)
+        if len(sa) == 1:
+            if need_a:
+                ga = sum_to_shape_array(np.matmul(b, g[..., None])[..., 0], sa)
+            if need_b:
+                gb = sum_to_shape_array(a[:, None] * g[..., None, :], sb)
+            return ga, gb
+        if len(sb) == 1:
+            if need_a:
+                ga = g[..., None] * b
+            if need_b:
+                at = a.swapaxes(-1, -2)
+                gb = np.matmul(at, g) if len(sa) == 2 else np.matmul(at, g[..., None])[..., 0]
+                gb = sum_to_shape_array(gb, sb)
+            return ga, gb
+        if need_a:
+            ga = sum_to_shape_array(np.matmul(g, b.swapaxes(-1, -2)), sa)
+        if need_b:
+            gb = sum_to_shape_array(np.matmul(a.swapaxes(-1, -2), g), sb)
         return ga, gb
 
 
@@ -169,7 +197,62 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
     return reshape(input, (-1, 1)) * reshape(vec2, (1, -1))
 
 
+class _Addmm(ArrayFunction):
+    """``bias + input @ weight.T`` for a batch of rows, one node (torch's addmm).
+
+    Gradients: ``sum_rows(g)``, ``g @ weight`` and ``g^T @ input``.
+    """
+
+    node_name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, bias: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        _, need_x, need_w = ctx.needs_input_grad
+        ctx.save_for_backward(x if need_w else None, w if need_x else None)
+        ctx.bias_shape = bias.shape
+        out = np.matmul(x, w.T)
+        return np.add(out, bias, out=out)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, w = ctx.saved_tensors
+        need_b, need_x, need_w = ctx.needs_input_grad
+        return (
+            sum_to_shape(g, ctx.bias_shape) if need_b else None,
+            matmul(g, w) if need_x else None,
+            matmul(transpose(g, 0, 1), x) if need_w else None,
+        )
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        x, w = ctx._saved_arrays()
+        need_b, need_x, need_w = ctx.needs_input_grad
+        return (
+            sum_to_shape_array(g, ctx.bias_shape) if need_b else None,
+            np.matmul(g, w) if need_x else None,
+            np.matmul(g.T, x) if need_w else None,
+        )
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``input @ weight.T + bias``."""
+    """``input @ weight.T + bias``; a batch of rows with a bias is one fused node (addmm)."""
+    if bias is not None:
+        x, w, b = input._data, weight._data, bias._data
+        if (
+            x.ndim == 2
+            and w.ndim == 2
+            and b.ndim == 1
+            and x.shape[1] == w.shape[1]
+            and b.shape[0] == w.shape[0]
+            and x.dtype == w.dtype == b.dtype
+            and x.dtype.kind == "f"
+        ):
+            return _Addmm.apply(bias, input, weight)
+        if b.dtype != x.dtype and x.dtype == w.dtype:  # torch's addmm refuses to promote
+            raise RuntimeError(
+                "self and mat2 must have the same dtype, but got "
+                f"{_TENSOR_TYPES.get(b.dtype.name, b.dtype.name)} and "
+                f"{_TENSOR_TYPES.get(x.dtype.name, x.dtype.name)}"
+            )
     out = matmul(input, transpose(weight, 0, 1) if weight._data.ndim == 2 else weight)
     return out + bias if bias is not None else out

@@ -58,6 +58,14 @@ def _unsqueeze_to(
     return expand(_keep(g, axes, keepdim, len(shape)), shape)
 
 
+def _broadcast_back(
+    g: np.ndarray, axes: tuple[int, ...], keepdim: bool, shape: tuple[int, ...]
+) -> np.ndarray:
+    """``_unsqueeze_to`` on a raw array: a read-only broadcast view, no copy."""
+    g = _keep_array(g, axes, keepdim, len(shape))
+    return g.view() if g.shape == shape else np.broadcast_to(g, shape)
+
+
 def _keep_array(a: np.ndarray, axes: tuple[int, ...], keepdim: bool, ndim: int) -> np.ndarray:
     if keepdim or not axes or a.ndim == ndim:
         return a
@@ -83,6 +91,13 @@ class _Sum(ArrayFunction):
         if g._data.dtype != src:  # sum(dtype=...) casts back
             g = to_dtype(g, src)
         return _unsqueeze_to(g, axes, keepdim, shape), None, None, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        shape, src, axes, keepdim = ctx.meta
+        if g.dtype != src:
+            g = g.astype(src)
+        return _broadcast_back(g, axes, keepdim, shape), None, None, None
 
 
 class _SumAll(_Sum):
@@ -128,6 +143,12 @@ class _Mean(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         shape, axes, keepdim, n = ctx.meta
         return div(_unsqueeze_to(g, axes, keepdim, shape), float(n) if n else 0.0), None, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        shape, axes, keepdim, n = ctx.meta
+        full = _broadcast_back(g, axes, keepdim, shape)
+        return full / np.asarray(float(n) if n else 0.0, g.dtype), None, None
 
 
 class _MeanAll(_Mean):

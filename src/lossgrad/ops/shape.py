@@ -9,7 +9,7 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import mark_view, normalize_dims, sum_to_shape
+from lossgrad.ops._common import mark_view, normalize_dims, sum_to_shape, sum_to_shape_array
 
 
 def _dim(dim: int, ndim: int) -> int:
@@ -27,6 +27,10 @@ class _Reshape(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         return reshape(g, ctx.src), None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        return g.reshape(ctx.src), None
 
 
 def reshape(input: Tensor, shape: Any) -> Tensor:
@@ -129,6 +133,10 @@ class _Permute(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         return permute(g, tuple(np.argsort(ctx.dims))), None
 
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        return g.transpose(np.argsort(ctx.dims)), None
+
 
 def permute(input: Tensor, dims: Any) -> Tensor:
     nd = input._data.ndim
@@ -199,6 +207,10 @@ class _Expand(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         return sum_to_shape(g, ctx.src), None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        return sum_to_shape_array(g, ctx.src), None
 
 
 def expand(input: Tensor, sizes: Any) -> Tensor:

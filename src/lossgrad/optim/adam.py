@@ -121,9 +121,8 @@ class Adam(Optimizer):
             beta1, beta2 = group["betas"]
             lr, eps, weight_decay = float(group["lr"]), group["eps"], group["weight_decay"]
             amsgrad = group["amsgrad"]
-            for p in params_with_grad(group):
+            for p, grad in params_with_grad(group):
                 state = self._init_state(p, amsgrad)
-                grad = p._grad._data
                 if group["maximize"]:
                     grad = -grad
                 state["step"]._data += 1

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
 from itertools import chain
 from typing import Any
+
+import numpy as np
 
 from lossgrad import _dtype
 from lossgrad._tensor import Tensor
@@ -244,11 +246,13 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": param_groups})
 
 
-def params_with_grad(group: dict[str, Any]) -> Iterable[Tensor]:
-    """The group's parameters whose ``.grad`` is set (the others are skipped by ``step``)."""
+def params_with_grad(group: dict[str, Any]) -> Iterator[tuple[Tensor, np.ndarray]]:
+    """``(param, grad array)`` for the group's parameters whose ``.grad`` is set (the others are
+    skipped by ``step``)."""
     for p in group["params"]:
-        if p._grad is not None:
-            yield p
+        grad = p._grad
+        if grad is not None:
+            yield p, grad._data
 
 
 __all__ = ["Optimizer", "required"]

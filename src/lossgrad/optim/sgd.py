@@ -80,8 +80,7 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, dampening = float(group["lr"]), group["momentum"], group["dampening"]
             weight_decay = group["weight_decay"]
-            for p in params_with_grad(group):
-                grad = p._grad._data
+            for p, grad in params_with_grad(group):
                 if group["maximize"]:
                     grad = -grad
                 if weight_decay != 0:

@@ -6,7 +6,7 @@ Losses live in one file per family; each file's ``__all__`` lists what it define
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import (
@@ -57,23 +57,24 @@ def log_softmax(
     return _log_softmax(input, dim, dtype=dtype)
 
 
-__all__ = [
-    "leaky_relu",
-    "linear",
-    "log_softmax",
-    "logsigmoid",
-    "relu",
-    "sigmoid",
-    "softmax",
-    "softplus",
-    "tanh",
-]
-for _family in (
-    distance,
-    loss_classification,
-    loss_ctc,
-    loss_margin,
-    loss_probability,
-    loss_regression,
-):
-    __all__ += _family.__all__
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = [
+        "leaky_relu",
+        "linear",
+        "log_softmax",
+        "logsigmoid",
+        "relu",
+        "sigmoid",
+        "softmax",
+        "softplus",
+        "tanh",
+    ]
+    for _family in (
+        distance,
+        loss_classification,
+        loss_ctc,
+        loss_margin,
+        loss_probability,
+        loss_regression,
+    ):
+        __all__ += _family.__all__

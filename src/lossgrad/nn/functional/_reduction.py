@@ -19,6 +19,7 @@ import numpy as np
 
 from lossgrad import _parallel
 from lossgrad._tensor import Tensor
+from lossgrad.ops import reduce as _R
 
 _VALID = ("none", "mean", "sum")
 _LEGACY_WARNING = (
@@ -101,10 +102,10 @@ def apply(loss: Tensor, reduction: str, denominator: Any = None) -> Tensor:
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return loss.sum()
+        return _R.sum(loss)
     if denominator is None:
-        return loss.mean()
-    return loss.sum() / denominator
+        return _R.mean(loss)
+    return _R.sum(loss) / denominator
 
 
 def reduce_array(loss: np.ndarray, reduction: str) -> np.ndarray:

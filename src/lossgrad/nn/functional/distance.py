@@ -10,7 +10,7 @@ invisible to autograd (the gradient goes straight through it, as torch's in-plac
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -271,4 +271,5 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return _CosineSimilarity.apply(a, b, axis[0] if axis else None, float(eps))
 
 
-__all__ = public_names(globals())
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())

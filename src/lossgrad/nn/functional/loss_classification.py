@@ -11,10 +11,12 @@ Each functional follows DESIGN.md §5: resolve the reduction, validate, compute,
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
@@ -42,6 +44,23 @@ def _type_name(dt: np.dtype) -> str:
     return _SCALAR_TYPE.get(np.dtype(dt).name, np.dtype(dt).name)
 
 
+@functools.lru_cache(maxsize=64)
+def _row_offsets(n: int, c: int) -> np.ndarray:
+    """``[[0], [C], [2C], ...]``: flat offsets of the rows of an ``(N, C)`` array (cached,
+    read-only; a training loop asks for the same ones at every step)."""
+    out = np.arange(n, dtype=np.int64)[:, None] * c
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _one(dtype: np.dtype) -> np.ndarray:
+    """A read-only 0-d one of ``dtype`` (the weight of every position when all weigh 1)."""
+    out = np.ones((), dtype)
+    out.flags.writeable = False
+    return out
+
+
 class _Plan:
     """Where each position's target sits along the class axis, and what it weighs.
 
@@ -60,7 +79,9 @@ class _Plan:
         ignored = t == ignore_index
         any_ignored = bool(ignored.any())
         valid = t[~ignored] if any_ignored else t
-        if valid.size and (valid.min() < 0 or valid.max() >= c):
+        # one comparison for both bounds: as unsigned, negative targets are huge
+        unsigned = valid.view(np.uint64) if valid.dtype == np.int64 else valid
+        if valid.size and bool((unsigned >= c).any()):
             bad = valid[(valid < 0) | (valid >= c)][0]
             raise IndexError(f"Target {int(bad)} is out of bounds.")
         safe = np.where(ignored, 0, t) if any_ignored else t
@@ -77,14 +98,14 @@ class _Plan:
             wt = (~ignored).astype(x.dtype)
             self.denom = float(safe.size - np.count_nonzero(ignored))
         else:  # every position weighs 1: a scalar broadcasts wherever a weight array would
-            wt = np.ones((), x.dtype)
+            wt = _one(x.dtype)
             self.denom = float(safe.size)
         self.axis, self.n_classes, self.idx, self.wt = axis, c, safe, wt
         self.keep = ~ignored if any_ignored else None
         self.out_shape = () if x.ndim == 1 else target.shape
         # flat offsets of the targets in a C-contiguous array of x's shape: n C R + y R + r
         if x.ndim == 2:
-            lin = safe + np.arange(x.shape[0], dtype=np.int64)[:, None] * c
+            lin = safe + _row_offsets(x.shape[0], c)
         elif x.ndim == 1:
             lin = safe
         else:
@@ -270,6 +291,11 @@ class _NllLoss(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         shape, plan, reduction = ctx.meta
+        if not grad_mode.is_grad_enabled():  # first order: the scatter on arrays, no graph
+            v = plan.position_scale(g._data, reduction) * -plan.wt
+            out = np.zeros(shape, np.result_type(v))
+            plan.put(out, v)
+            return Tensor._make(out), None, None
         scale = plan.position_scale(g, reduction)
         (x,) = ctx.saved_tensors
         v = mul(scale, Tensor._make(-plan.wt))
@@ -347,17 +373,20 @@ class _CrossEntropy(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(x)
         axis = plan.axis
-        if plan.n_classes:
-            m = np.max(x, axis=axis, keepdims=True)
+        if x.ndim == 2 and plan.n_classes and x.size >= _parallel.MIN_PARALLEL:
+            s, st, sw, se = _shifted_exp_rows(x, plan, eps, w)
         else:
-            m = np.full(plan.idx.shape, -np.inf, x.dtype)
-        s = np.subtract(x, m, order="C")  # C order: plan.put writes through a flat view
-        st = plan.pick(s)
-        sw = None
-        if eps > 0:
-            sw = _class_dot(s, w, axis)
-        np.exp(s, out=s)
-        se = _class_dot(s, None, axis)
+            if plan.n_classes:
+                m = np.max(x, axis=axis, keepdims=True)
+            else:
+                m = np.full(plan.idx.shape, -np.inf, x.dtype)
+            s = np.subtract(x, m, order="C")  # C order: plan.put writes through a flat view
+            st = plan.pick(s)
+            sw = None
+            if eps > 0:
+                sw = _class_dot(s, w, axis)
+            np.exp(s, out=s)
+            se = _class_dot(s, None, axis)
         lse = np.log(se)  # log(0) only without classes (all ignored); ops run quiet
         loss = lse - st
         loss *= plan.wt
@@ -402,12 +431,43 @@ class _CrossEntropy(ArrayFunction):
             se = np.sum(e, axis=plan.axis, keepdims=True)
         else:
             e, se = cache
-        np.multiply(e, (scale * total) / se, out=e)  # the engine's walk runs quiet
+        factor = (scale * total) / se  # per position (the engine's walk runs quiet)
+        if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL and factor.shape == se.shape:
+            _parallel.map_rows(
+                lambda r0, r1: np.multiply(e[r0:r1], factor[r0:r1], out=e[r0:r1]), *e.shape
+            )
+        else:
+            np.multiply(e, factor, out=e)
         picked = plan.pick(e) - scale * mass
         plan.put(e, picked)
         if eps > 0:
             e -= scale * _smooth_mass(plan, w, eps, x)
         return Tensor._make(e), None, None, None, None
+
+
+def _shifted_exp_rows(
+    x: np.ndarray, plan: _Plan, eps: float, w: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """The forward's passes for a large ``(N, C)`` input, in blocks of rows over the thread
+    pool (each block's max, shift, weighted sum and exp stay in cache): ``exp(x - max)``, the
+    shifted target logit, the shifted weighted sum (label smoothing) and the row sums."""
+    n, c = x.shape
+    s = np.empty((n, c), x.dtype)
+    m = np.empty((n, 1), x.dtype)
+    se = np.empty((n, 1), x.dtype)
+    sw = np.empty((n, 1), x.dtype) if eps > 0 else None
+
+    def block(r0: int, r1: int) -> None:
+        sb = s[r0:r1]
+        np.max(x[r0:r1], axis=1, keepdims=True, out=m[r0:r1])
+        np.subtract(x[r0:r1], m[r0:r1], out=sb)
+        if sw is not None:
+            sw[r0:r1] = _class_dot(sb, w, 1)
+        np.exp(sb, out=sb)
+        se[r0:r1] = _class_dot(sb, None, 1)
+
+    _parallel.map_rows(block, n, c)
+    return s, plan.pick(x) - m, sw, se  # x[y] - m is the shifted copy's target entry
 
 
 class _CrossEntropySmoothed(_CrossEntropy):
@@ -750,22 +810,21 @@ class _SigmoidFocal(ArrayFunction):
         dt = xd.dtype.type
         gm = gd * mod if at is None else gd * mod * at
         gx = gy = None
-        with np.errstate(over="ignore", invalid="ignore"):
-            if need_x:
-                d = np.exp(a + b - lw)
-                d *= 1 - 2 * yd
-                d *= ce * dt(gamma)
-                d += np.exp(a)
-                d -= yd
-                gx = Tensor._make(d * gm)
-            if need_y:
-                d = np.exp(b - lw) - np.exp(a - lw)
-                d *= ce * dt(gamma)
-                d -= xd
-                d *= gm
-                if at is not None:
-                    d += gd * ce * mod * dt(2 * alpha - 1)
-                gy = Tensor._make(d)
+        if need_x:  # (the engine's walk runs with NumPy's warnings off)
+            d = np.exp(a + b - lw)
+            d *= 1 - 2 * yd
+            d *= ce * dt(gamma)
+            d += np.exp(a)
+            d -= yd
+            gx = Tensor._make(d * gm)
+        if need_y:
+            d = np.exp(b - lw) - np.exp(a - lw)
+            d *= ce * dt(gamma)
+            d -= xd
+            d *= gm
+            if at is not None:
+                d += gd * ce * mod * dt(2 * alpha - 1)
+            gy = Tensor._make(d)
         return gx, gy, None, None
 
 
@@ -824,4 +883,5 @@ def sigmoid_focal_loss(
     return _reduction.apply(_SigmoidFocal.apply(x, y, float(alpha), float(gamma)), reduction)
 
 
-__all__ = public_names(globals())
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())

@@ -18,10 +18,10 @@ the extended label positions, with a Python loop over time only:
   closer to float64 than torch's). The posterior of each class is then summed over the states
   that carry it (one batched product with a one-hot matrix for small problems, fancy-index
   scatters otherwise), and the gradient is torch's ``exp(log_probs) - posterior``.
-* Large lattices (``T * N * (2S + 3) >= 2**18`` cells) are split by batch over a thread pool of
-  one worker per core (NumPy releases the GIL inside ufuncs): about 25% more CPU time in total,
-  so it pays on an idle multi-core machine; small ones run in the calling thread, where the
-  per-call overhead of the ufuncs dominates.
+* Large lattices (``T * N * (2S + 3) >= 2**18`` cells) are split by batch over lossgrad's thread
+  pool (``lossgrad._parallel``, one part per core; NumPy releases the GIL inside ufuncs): about
+  25% more CPU time in total, so it pays on an idle multi-core machine; small ones run in the
+  calling thread, where the per-call overhead of the ufuncs dominates.
 
 "Impossible" cells hold a large negative finite number instead of -inf (-1e30 in float32, -1e300
 in float64), so no inf - inf ever makes a NaN inside the recursion; a likelihood below half that
@@ -30,12 +30,11 @@ value is reported as torch's +inf.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad, grad_mode
@@ -48,15 +47,6 @@ from lossgrad.ops.shape import cat, expand, reshape, stack
 _NEG = {np.dtype(np.float32): -1e30, np.dtype(np.float64): -1e300}
 _PARALLEL_CELLS = 1 << 18  # T * N * (2S + 3) above which the batch is split across threads
 _ONEHOT_MACS = 1 << 22  # posterior cells * C up to which classes are collected by a matmul
-_CPUS = os.cpu_count() or 1
-_pool: ThreadPoolExecutor | None = None
-
-
-def _thread_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_CPUS, thread_name_prefix="lossgrad-ctc")
-    return _pool
 
 
 def _by_last_frame(il: np.ndarray, mask: np.ndarray) -> dict[int, np.ndarray]:
@@ -187,7 +177,11 @@ class _Lattice:
         mul, add, div = np.multiply, np.add, np.divide
         cur, prev = post[::-1, 2:], post[-2::-1]
         rows = zip(  # noqa: B905 - prev has one row fewer: the last step is k = 1
-            range(T - 1, 0, -1), *tape[::-1].transpose(1, 0, 2), cur, prev[:, 2:], prev[:, 1:-1],
+            range(T - 1, 0, -1),
+            *tape[::-1].transpose(1, 0, 2),
+            cur,
+            prev[:, 2:],
+            prev[:, 1:-1],
             prev[:, :-2],
         )
         for k, w0, w1, w2, s, g, p0, p1, p2 in rows:
@@ -221,28 +215,21 @@ class _Lattice:
             out[np.isneginf(lp)] = np.nan
         for b in np.flatnonzero((self.il < T) | ~possible):
             if possible[b]:
-                out[self.il[b]:, b] = 0
+                out[self.il[b] :, b] = 0
             elif zero_infinity:
                 out[:, b] = 0
             else:
                 out[: self.il[b], b] = np.nan
-                out[self.il[b]:, b] = 0
+                out[self.il[b] :, b] = 0
 
 
 def _slices(T: int, N: int, W: int) -> list[slice]:
     """Contiguous batch slices, one per thread when the lattice is large enough to pay."""
-    workers = min(_CPUS, N)
+    workers = min(_parallel.get_num_threads(), N)
     if workers < 2 or T * N * W < _PARALLEL_CELLS:
         return [slice(0, N)]
     bounds = np.linspace(0, N, workers + 1).astype(int)
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def _map(fn: Any, count: int) -> list[Any]:
-    """``[fn(0), ..., fn(count - 1)]``, on the thread pool when there is more than one."""
-    if count == 1:
-        return [fn(0)]
-    return list(_thread_pool().map(fn, range(count)))
 
 
 class _CtcLoss(ArrayFunction):
@@ -271,7 +258,9 @@ class _CtcLoss(ArrayFunction):
         keep = bool(ctx.needs_input_grad[0])
         parts = _slices(T, N, 2 * labels.shape[1] + 3)
         lattices = [_Lattice(labels[p], il[p], tl[p], blank, C) for p in parts]
-        results = _map(lambda i: lattices[i].forward(lp[:, parts[i]], keep), len(parts))
+        results = _parallel.map_parts(
+            lambda i: lattices[i].forward(lp[:, parts[i]], keep), len(parts)
+        )
         nll = np.concatenate([r[0] for r in results]) if len(parts) > 1 else results[0][0]
         ctx.lattices, ctx.parts = lattices, parts
         ctx.meta = (labels, il, tl, blank, zero_infinity, reduction)
@@ -299,8 +288,8 @@ class _CtcLoss(ArrayFunction):
             gr = g
         out = np.empty(lp.shape, lp.dtype)  # C order: its slices are viewed as (T, n * C)
         parts, lattices, grd = ctx.parts, ctx.lattices, gr._data
-        tapes = [tuple(t._data for t in saved[3 * i: 3 * i + 3]) for i in range(len(parts))]
-        _map(
+        tapes = [tuple(t._data for t in saved[3 * i : 3 * i + 3]) for i in range(len(parts))]
+        _parallel.map_parts(
             lambda i: lattices[i].backward(
                 lp[:, parts[i]], tapes[i], grd[parts[i]], out[:, parts[i]], zero_infinity
             ),
@@ -390,8 +379,10 @@ def _lengths(value: Any, name: str, n: int) -> np.ndarray:
             raise RuntimeError(f"{name} must be integral")
     else:
         for v in value:
-            if not isinstance(v, (int, np.integer, Tensor)) or isinstance(v, bool) or (
-                isinstance(v, Tensor) and (v._data.dtype.kind not in "iu" or v._data.size != 1)
+            if (
+                not isinstance(v, (int, np.integer, Tensor))
+                or isinstance(v, bool)
+                or (isinstance(v, Tensor) and (v._data.dtype.kind not in "iu" or v._data.size != 1))
             ):
                 raise TypeError(f"ctc_loss(): {name} must be ints or a Tensor, got {value!r}")
         arr = np.asarray([int(v) for v in value], np.int64)
@@ -550,4 +541,5 @@ def ctc_loss(
     return loss if batched else loss.squeeze(0)
 
 
-__all__ = public_names(globals())
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())

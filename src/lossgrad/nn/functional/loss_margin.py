@@ -20,10 +20,11 @@ gradient at exactly zero, the multi-class kernels (``z > 0``) do not.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
@@ -85,9 +86,12 @@ def _by_reduction(cls: type[ArrayFunction], unreduced: str) -> dict[str, type[Ar
 
 
 class _MultiMarginLoss(ArrayFunction):
-    """Weston-Watkins multi-class hinge, fused. The forward also stores the gradient per unit of
-    incoming gradient (``slope``); the backward is one multiplication by it, except when a graph
-    is recorded with ``p=2``, where the slope's dependence on the input is rebuilt with ops."""
+    """Weston-Watkins multi-class hinge, fused, in blocks of rows (torch's kernel design).
+
+    The forward keeps nothing but the input; the first-order backward recomputes the margins
+    ``z`` block by block and writes the gradient straight into its output, so the peak memory
+    is the gradient itself and every temporary stays in cache. When a graph is recorded with
+    ``p=2`` the slope's dependence on the input is rebuilt with ops."""
 
     node_name = "MultiMarginLossBackward0"
 
@@ -103,42 +107,86 @@ class _MultiMarginLoss(ArrayFunction):
         out_shape: tuple[int, ...],
     ) -> np.ndarray:
         n, c = y.size, (input.shape[-1] if input.ndim else 1)
-        x = input.reshape(n, c)
-        rows = np.arange(n)
-        z = (x.dtype.type(margin) - x[rows, y])[:, None] + x
-        active = z > 0
-        active[rows, y] = False
-        h = z if p == 1 else z * z
-        loss = np.sum(h, axis=1, where=active) / x.dtype.type(c)
+        x = np.ascontiguousarray(input.reshape(n, c))
+        loss = np.empty(n, x.dtype)
+
+        def block(r0: int, r1: int) -> None:
+            # the active terms: z > 0 off the target (fmax also drops NaN, as torch's z > 0 test;
+            # a masked np.sum is 8x slower)
+            z, _ = _margins(x, y, margin, r0, r1)
+            z[np.arange(r1 - r0), y[r0:r1]] = 0
+            h = np.fmax(z, x.dtype.type(0), out=z)
+            if p == 2:
+                np.square(h, out=h)
+            np.sum(h, axis=1, out=loss[r0:r1])
+
+        _parallel.map_rows(block, n, c)
+        loss /= x.dtype.type(c)
         if w is not None:
             loss *= w[y]
-        if ctx.needs_input_grad[0]:
-            # d l_n / d x_ni = w[y] (1 or 2 z_ni) / C on the active classes, minus their sum at y
-            coef = x.dtype.type(_element_scale(reduction, n) * p / c)
-            coef = coef * w[y][:, None] if w is not None else coef
-            rate = active * coef
-            slope = rate if p == 1 else rate * z
-            slope[rows, y] = -slope.sum(1)
-            ctx.save_for_backward(input)
-            ctx.meta = (Tensor._make(slope.reshape(input.shape)), rate, y, margin, p)
+        ctx.save_for_backward(input)
+        ctx.meta = (y, margin, p, w, reduction)
         return _reduce_array(loss.reshape(out_shape) if reduction == "none" else loss, reduction, n)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        slope, rate, y, margin, p = ctx.meta
+        y, margin, p, w, reduction = ctx.meta
         (input,) = ctx.saved_tensors
+        n, c = y.size, (input._data.shape[-1] if input._data.ndim else 1)
+        x = np.ascontiguousarray(input._data.reshape(n, c))
+        # d l_n / d x_ni = w[y] (1 or 2 z_ni) / C on the active classes, minus their sum at y
+        coef = x.dtype.type(_element_scale(reduction, n) * p / c)
+        coef = coef * w[y][:, None] if w is not None else np.full((1, 1), coef)
         gs = _per_sample(g, input._data.shape)
-        if p == 1 or not grad_mode.is_grad_enabled():
-            return mul(gs, slope), None, None, None, None, None, None
-        # p = 2, recording: slope = rate * z with z = margin - x[y] + x, differentiable in x
-        n = y.size
-        x = reshape(input, (n, input._data.shape[-1] if input._data.ndim else 1))
-        z = add(sub(x, gather(x, 1, Tensor._make(y[:, None]))), margin)
-        h = mul(z, Tensor._make(rate))
-        onehot = np.zeros(x._data.shape, x._data.dtype)
-        onehot[np.arange(n), y] = 1
-        k = sub(h, mul(_sum(h, 1, True), Tensor._make(onehot)))
-        return mul(gs, reshape(k, input._data.shape)), None, None, None, None, None, None
+        if grad_mode.is_grad_enabled():  # recording: slopes as constants, or rebuilt for p = 2
+            active = np.zeros((n, c), bool)
+            _parallel.map_rows(
+                lambda r0, r1: np.copyto(active[r0:r1], _margins(x, y, margin, r0, r1)[1]), n, c
+            )
+            rate = active * coef
+            if p == 1:
+                slope = rate.copy()
+                slope[np.arange(n), y] = -rate.sum(1)
+                return mul(gs, Tensor._make(slope.reshape(input._data.shape))), *(None,) * 6
+            xt = reshape(input, (n, c))
+            z = add(sub(xt, gather(xt, 1, Tensor._make(y[:, None]))), margin)
+            h = mul(z, Tensor._make(rate))
+            onehot = np.zeros(x.shape, x.dtype)
+            onehot[np.arange(n), y] = 1
+            k = sub(h, mul(_sum(h, 1, True), Tensor._make(onehot)))
+            return mul(gs, reshape(k, input._data.shape)), *(None,) * 6
+        gd = gs._data.reshape(-1, 1) if gs._data.ndim else gs._data.reshape(1, 1)
+        scale = coef * gd  # (n, 1) or (1, 1): the slope's factor per row
+        out = np.empty((n, c), x.dtype)
+
+        def block(r0: int, r1: int) -> None:
+            z, active = _margins(x, y, margin, r0, r1)
+            f = scale[r0:r1] if scale.shape[0] > 1 else scale
+            o = out[r0:r1]
+            if p == 1:
+                np.multiply(active, f, out=o)
+            else:  # 2 z f on the active terms; fmax makes the others 0, NaN margins included
+                z[np.arange(r1 - r0), y[r0:r1]] = 0
+                np.multiply(np.fmax(z, x.dtype.type(0), out=z), f, out=o)
+            o[np.arange(r1 - r0), y[r0:r1]] = -o.sum(1)
+
+        _parallel.map_rows(block, n, c)
+        if out.shape != input._data.shape:  # (a view is copied when it becomes a .grad)
+            out = out.reshape(input._data.shape)
+        return Tensor._make(out), *(None,) * 6
+
+
+def _margins(
+    x: np.ndarray, y: np.ndarray, margin: float, r0: int, r1: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``r0:r1``: ``z = margin - x[y] + x`` and the active mask ``z > 0`` off the target
+    class (block-sized temporaries, which stay in cache)."""
+    xb, yb = x[r0:r1], y[r0:r1]
+    local = np.arange(r1 - r0)
+    z = np.add(xb, (x.dtype.type(margin) - xb[local, yb])[:, None])
+    active = z > 0
+    active[local, yb] = False
+    return z, active
 
 
 def multi_margin_loss(
@@ -237,8 +285,8 @@ def _multilabel_slopes(
 
     The targets of row n are the entries of ``target[n]`` before its first -1 (duplicates count
     twice, as in torch's kernel). For each target slot j and each non-target class i, the pair
-    is active when ``1 - x[y_j] + x[i] > 0``. Slots are processed in blocks so that the
-    ``(rows, slots, C)`` temporaries stay small; there is no loop over samples or classes.
+    is active when ``1 - x[y_j] + x[i] > 0``. Rows and slots are processed in blocks so that the
+    ``(rows, slots, C)`` temporaries stay small; there is no loop over single samples or classes.
     """
     n, c = x.shape
     negative = target < 0
@@ -247,28 +295,45 @@ def _multilabel_slopes(
     valid = np.arange(width) < length[:, None]
     tgt = np.where(valid, target[:, :width], 0)
     rows = np.arange(n)[:, None]
-    # non-target scores; targets become -inf, which never beats a threshold
-    others = x.copy()
+    # the non-target classes (a bool mask, not a copy of the scores: the peak memory counts)
+    not_target = np.ones((n, c), bool)
     r, k = np.nonzero(valid)
-    others[r, tgt[r, k]] = -np.inf
+    not_target[r, tgt[r, k]] = False
     # 1 - a + x_i > 0 (rounded as torch does) exactly when x_i > -(1 - a): one comparison per pair
     base = x.dtype.type(1) - x[rows, tgt]
     thr = np.where(valid, -base, x.dtype.type(np.inf))
-    # the scores to add up over active pairs: never-active entries (targets, NaN) zeroed so that
-    # a dot product with the 0/1 mask sums exactly the active ones
-    summands = np.where(others > -np.inf, others, x.dtype.type(0))
+    # the scores to add up over active pairs: a dot product with the 0/1 mask sums exactly the
+    # active ones when every score is finite; otherwise never-active entries (targets, NaN,
+    # -inf) are zeroed and the active ones selected (no 0 * inf or NaN enters)
+    summands = x
+    if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
+        summands = np.where(not_target & (x > -np.inf), x, x.dtype.type(0))
     sums = np.zeros(n, np.float64)
     slope = np.zeros((n, c), x.dtype) if want_slope else None
-    block = max(1, (1 << 20) // max(1, n * c))
-    for j0 in range(0, width, block):
-        j1 = min(width, j0 + block)
-        active = others[:, None, :] > thr[:, j0:j1, None]
-        count = np.count_nonzero(active, axis=2)
-        picked = np.einsum("nji,ni->nj", active.astype(x.dtype), summands)
-        sums += (count * base[:, j0:j1].astype(np.float64) + picked).sum(1)
-        if slope is not None:
-            slope += active.sum(1) if j1 - j0 > 1 else active[:, 0]
-            np.add.at(slope, (rows, tgt[:, j0:j1]), -count)
+    # blocks of rows and slots with about 2^18 pairs each: the (rows, slots, C) temporaries stay
+    # small (their float copy for the dot product included)
+    rblock = max(1, min(n, (1 << 18) // max(1, c)))
+    jblock = max(1, (1 << 18) // max(1, rblock * c))
+    for i0 in range(0, n, rblock):
+        i1 = min(n, i0 + rblock)
+        xs, ts, nt, ss = x[i0:i1], thr[i0:i1], not_target[i0:i1], summands[i0:i1]
+        local = np.arange(i1 - i0)[:, None]
+        for j0 in range(0, width, jblock):
+            j1 = min(width, j0 + jblock)
+            active = xs[:, None, :] > ts[:, j0:j1, None]
+            active &= nt[:, None, :]
+            count = np.count_nonzero(active, axis=2)
+            if summands is x:  # all finite: a 0/1 dot product
+                picked = np.einsum("nji,ni->nj", active.astype(x.dtype), ss)
+            else:  # an inactive inf must not meet a 0 (0 * inf = NaN)
+                picked = np.where(active, ss[:, None, :], x.dtype.type(0)).sum(2)
+            # count * (1 - a) over the active pairs: none when count == 0 (even if a is inf)
+            part = np.where(count > 0, count * base[i0:i1, j0:j1].astype(np.float64), 0.0)
+            sums[i0:i1] += (part + picked).sum(1)
+            if slope is not None:
+                sl = slope[i0:i1]
+                sl += active.sum(1) if j1 - j0 > 1 else active[:, 0]
+                np.add.at(sl, (local, tgt[i0:i1, j0:j1]), -count)
     return sums, slope
 
 
@@ -781,4 +846,5 @@ def triplet_margin_with_distance_loss(
     return _reduction.apply(_triplet(dist, anchor, positive, negative, margin, swap), reduction)
 
 
-__all__ = public_names(globals())
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())

@@ -13,7 +13,7 @@ l1 is fused the same way (torch composes ``abs(input - target)``; the gradient `
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -188,8 +188,8 @@ def _huber_value(d: np.ndarray, delta: float, scale: float | None) -> np.ndarray
     ``q (d - q / 2)``, which is ``d^2 / 2`` inside and ``delta |d| - delta^2 / 2`` outside.
     """
     t = d.dtype.type
-    q = _clip(d, t(-delta), t(delta))
-    h = np.multiply(q, t(-0.5))
+    q = _clip(d, t(-delta), t(delta), out=_parallel.scratch(d.size, d.dtype, 1).reshape(d.shape))
+    h = np.multiply(q, t(-0.5), out=_parallel.scratch(d.size, d.dtype, 2).reshape(d.shape))
     h += d
     if scale is not None:
         h *= t(scale)
@@ -469,4 +469,5 @@ def huber_loss(
     return _weighted(loss, weight, reduction, weighted_mean=False)
 
 
-__all__ = public_names(globals())
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())

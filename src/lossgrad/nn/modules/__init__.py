@@ -1,5 +1,7 @@
 """nn modules: the Module base, layers, activations, containers, losses, distances."""
 
+from typing import TYPE_CHECKING
+
 from lossgrad.nn.modules import distance as _distance
 from lossgrad.nn.modules import loss as _loss
 from lossgrad.nn.modules.activation import (
@@ -17,21 +19,22 @@ from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 
-__all__ = [
-    "Flatten",
-    "Identity",
-    "LeakyReLU",
-    "Linear",
-    "LogSoftmax",
-    "Module",
-    "ModuleDict",
-    "ModuleList",
-    "ReLU",
-    "Sequential",
-    "Sigmoid",
-    "Softmax",
-    "Softplus",
-    "Tanh",
-    *_loss.__all__,
-    *_distance.__all__,
-]
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = [
+        "Flatten",
+        "Identity",
+        "LeakyReLU",
+        "Linear",
+        "LogSoftmax",
+        "Module",
+        "ModuleDict",
+        "ModuleList",
+        "ReLU",
+        "Sequential",
+        "Sigmoid",
+        "Softmax",
+        "Softplus",
+        "Tanh",
+        *_loss.__all__,
+        *_distance.__all__,
+    ]

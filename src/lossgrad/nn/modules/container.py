@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, islice
-from typing import Any
+from typing import Any, cast
 
 from lossgrad.nn.modules.module import Module, _addindent
 
@@ -37,6 +37,8 @@ class Sequential(Module):
     supports indexing, slicing (a new Sequential), ``len``, iteration, ``append``, ``insert``,
     ``extend``, ``pop``, ``del``, ``+`` and ``*``.
     """
+
+    _modules: dict[str, Module]  # type: ignore[assignment]  # narrowed, as in torch
 
     def __init__(self, *args: Any) -> None:
         super().__init__()
@@ -141,6 +143,8 @@ class Sequential(Module):
 class ModuleList(Module):
     """A list of modules, registered so that their parameters are found."""
 
+    _modules: dict[str, Module]  # type: ignore[assignment]  # narrowed, as in torch
+
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
@@ -228,13 +232,15 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules, registered so that their parameters are found (insertion order)."""
 
+    _modules: dict[str, Module]  # type: ignore[assignment]  # narrowed, as in torch
+
     def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
 
     def __getitem__(self, key: str) -> Module:
-        return self._modules[key]  # type: ignore[return-value]
+        return self._modules[key]
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
@@ -284,8 +290,9 @@ class ModuleDict(Module):
                     f"ModuleDict update sequence element #{j} should be Iterable; "
                     f"is{type(m).__name__}"
                 )
-            if len(m) != 2:
+            pair = cast("Sequence[Any]", m)  # else len()/indexing raise TypeError, as in torch
+            if len(pair) != 2:
                 raise ValueError(
-                    f"ModuleDict update sequence element #{j} has length {len(m)}; 2 is required"
+                    f"ModuleDict update sequence element #{j} has length {len(pair)}; 2 is required"
                 )
-            self[m[0]] = m[1]
+            self[pair[0]] = pair[1]

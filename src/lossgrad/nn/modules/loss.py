@@ -8,6 +8,7 @@ does); ``_WeightedLoss`` registers ``weight`` as a buffer so it follows ``.to()`
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
@@ -508,4 +509,5 @@ class CTCLoss(_Loss):
         )
 
 
-__all__ = public_names(globals())
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())

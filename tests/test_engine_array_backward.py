@@ -1,0 +1,159 @@
+"""The engine's array path: ``backward_array`` (run without create_graph) agrees with the Tensor
+``backward`` (run, and differentiated again, with create_graph), and the fused linear (addmm)
+matches torch's values, gradients, second gradients and node name."""
+
+import numpy as np
+import pytest
+import torch
+
+import lossgrad
+from parity import check
+
+rng = np.random.default_rng(11)
+
+
+def rand(*shape, dtype=np.float64, positive=False):
+    a = rng.standard_normal(shape)
+    return np.asarray(np.abs(a) + 0.5 if positive else a, dtype=dtype)
+
+
+# (name, fn(lib, *tensors), input arrays): every op with a ``backward_array``, with broadcasting
+# operands where the op broadcasts, so the array path's un-broadcasting is exercised too.
+CASES = [
+    ("add", lambda lib, a, b: a + b, [rand(3, 4), rand(4)]),
+    ("add_scalar", lambda lib, a, b: a + 0.5 + b, [rand(3, 1), rand(1, 4)]),
+    ("add_alpha", lambda lib, a, b: lib.add(a, b, alpha=2.5), [rand(3, 4), rand(3, 4)]),
+    ("sub", lambda lib, a, b: a - b, [rand(2, 3, 4), rand(3, 1)]),
+    ("sub_alpha", lambda lib, a, b: lib.sub(a, b, alpha=-1.5), [rand(3, 4), rand(4)]),
+    ("mul", lambda lib, a, b: a * b, [rand(3, 4), rand(1, 4)]),
+    ("mul_self", lambda lib, a, b: a * a * b, [rand(3, 4), rand(3, 4)]),
+    ("div", lambda lib, a, b: a / b, [rand(3, 4), rand(4, positive=True)]),
+    ("pow2", lambda lib, a, b: a**2 * b, [rand(3, 4), rand(3, 4)]),
+    ("pow3", lambda lib, a, b: a**3 * b, [rand(3, 4), rand(3, 4)]),
+    ("pow_half", lambda lib, a, b: a**0.5 * b, [rand(3, 4, positive=True), rand(3, 4)]),
+    ("pow0", lambda lib, a, b: a**0 * b + a, [rand(3, 4), rand(3, 4)]),
+    ("neg", lambda lib, a, b: -a * b, [rand(3, 4), rand(3, 4)]),
+    ("exp", lambda lib, a, b: lib.exp(a) * b, [rand(3, 4), rand(3, 4)]),
+    ("log", lambda lib, a, b: lib.log(a) * b, [rand(3, 4, positive=True), rand(3, 4)]),
+    ("tanh", lambda lib, a, b: lib.tanh(a) * b, [rand(3, 4), rand(3, 4)]),
+    ("sigmoid", lambda lib, a, b: lib.sigmoid(a) * b, [rand(3, 4), rand(3, 4)]),
+    ("relu", lambda lib, a, b: lib.relu(a) * b, [rand(3, 4), rand(3, 4)]),
+    ("sum_all", lambda lib, a, b: (a * b).sum() * b, [rand(3, 4), rand(3, 4)]),
+    ("sum_dim", lambda lib, a, b: a.sum(1) * b.sum(0, keepdim=True), [rand(3, 4), rand(4, 3)]),
+    ("mean", lambda lib, a, b: a.mean((0, 2)) * b, [rand(2, 3, 4), rand(3)]),
+    ("mean_all", lambda lib, a, b: (a * b).mean() * a, [rand(3, 4), rand(3, 4)]),
+    ("reshape", lambda lib, a, b: a.reshape(4, 3) * b, [rand(3, 4), rand(4, 3)]),
+    ("unsqueeze", lambda lib, a, b: a.unsqueeze(1) * b, [rand(3), rand(3, 2)]),
+    ("transpose", lambda lib, a, b: a.transpose(0, 1) * b, [rand(3, 4), rand(4, 3)]),
+    ("permute", lambda lib, a, b: a.permute(2, 0, 1) * b, [rand(2, 3, 4), rand(4, 2, 3)]),
+    ("expand", lambda lib, a, b: a.expand(3, 4) * b, [rand(1, 4), rand(3, 4)]),
+    ("to_dtype", lambda lib, a, b: a.to(lib.float32).to(lib.float64) * b, [rand(3), rand(3)]),
+    ("matmul", lambda lib, a, b: lib.tanh(a @ b), [rand(3, 4), rand(4, 2)]),
+    ("matvec", lambda lib, a, b: lib.tanh(a @ b), [rand(3, 4), rand(4)]),
+    ("vecmat", lambda lib, a, b: lib.tanh(a @ b), [rand(4), rand(2, 4, 3)]),
+    ("dot", lambda lib, a, b: lib.tanh(a @ b), [rand(4), rand(4)]),
+    ("batched", lambda lib, a, b: lib.tanh(a @ b), [rand(2, 3, 4), rand(4, 5)]),
+    ("linear", lambda lib, a, b: lib.tanh(lib.nn.functional.linear(a, b, b[:, 0])),
+     [rand(5, 3), rand(2, 3)]),
+]
+
+
+def _grads(fn, arrays, create_graph):
+    xs = [lossgrad.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(lossgrad, *xs)
+    seed = lossgrad.tensor(np.linspace(-1.0, 1.0, out.numel()).reshape(out.shape))
+    return lossgrad.autograd.grad(out, xs, seed, create_graph=create_graph)
+
+
+@pytest.mark.parametrize("name,fn,arrays", CASES, ids=[c[0] for c in CASES])
+def test_array_backward_equals_tensor_backward(name, fn, arrays):
+    """The first-order array path gives the Tensor path's gradients, bit for bit or nearly (the
+    fused and unfused products may round differently)."""
+    fast = _grads(fn, arrays, create_graph=False)
+    slow = _grads(fn, arrays, create_graph=True)
+    for f, s in zip(fast, slow, strict=True):
+        assert f.grad_fn is None
+        assert f.dtype == s.dtype and f.shape == s.shape
+        np.testing.assert_allclose(f.numpy(), s.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name,fn,arrays", CASES, ids=[c[0] for c in CASES])
+def test_ops_with_array_backward_match_torch(name, fn, arrays):
+    check(fn, arrays, grad=(0, 1))
+
+
+def test_array_backward_float32_stays_float32():
+    check(
+        lambda lib, a, b: lib.tanh(a * b + 0.5) - a,
+        [rand(16, dtype=np.float32), rand(16, dtype=np.float32)],
+        grad=(0, 1),
+    )
+
+
+def test_backward_array_not_inherited_by_a_subclass_overriding_backward():
+    """floor_divide's node overrides div's backward to raise: it must not run an array version."""
+    a = lossgrad.tensor([3.0, 4.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floor_divide"):
+        lossgrad.floor_divide(a, 2.0).sum().backward()
+
+
+def test_backward_array_checks_in_place_modification():
+    a = lossgrad.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 1.0
+    y = (b * b).sum()
+    b.add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_backward_array_refuses_a_freed_graph():
+    a = lossgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = lossgrad.exp(a).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+# -- fused linear ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_linear_2d_with_bias_matches_torch(dtype):
+    check(
+        lambda lib, x, w, b: lib.nn.functional.linear(x, w, b) ** 2,
+        [rand(5, 3, dtype=dtype), rand(4, 3, dtype=dtype), rand(4, dtype=dtype)],
+        grad=(0, 1, 2),
+    )
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 5, 3)], ids=str)
+def test_linear_other_ranks_match_torch(shape):
+    check(
+        lambda lib, x, w, b: lib.nn.functional.linear(x, w, b).tanh(),
+        [rand(*shape), rand(4, 3), rand(4)],
+        grad=(0, 1, 2),
+    )
+
+
+def test_linear_2d_node_is_addmm():
+    outs = []
+    for lib in (lossgrad, torch):
+        x = lib.ones(2, 3, requires_grad=True)
+        w = lib.ones(4, 3, requires_grad=True)
+        b = lib.ones(4, requires_grad=True)
+        outs.append(lib.nn.functional.linear(x, w, b).grad_fn.name())
+    assert outs[0] == outs[1] == "AddmmBackward0"
+
+
+def test_linear_weight_only_trained_and_mismatched_dtypes_follow_torch():
+    check(
+        lambda lib, x, w, b: lib.nn.functional.linear(x, w, b).tanh(),
+        [rand(5, 3), rand(4, 3), rand(4)],
+        grad=(1,),
+    )
+    for shape in [(3,), (5, 3), (2, 5, 3)]:
+        check(
+            lambda lib, x, w, b: lib.nn.functional.linear(x, w, b),
+            [rand(*shape), rand(4, 3), rand(4, dtype=np.float32)],
+            grad=(0,),
+        )
