@@ -79,6 +79,26 @@ def test_flat():
     assert _parallel.flat(a, b.T.copy().T) is None  # strided
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("size", [0, 5, _parallel.BLOCK + 3])
+def test_total_is_the_sum_and_the_dot_product(dtype, size):
+    a = rng.uniform(-4, 4, size).astype(dtype)
+    b = rng.uniform(-4, 4, size).astype(dtype)
+    ref_a, ref_ab = a.astype(np.float64).sum(), (a.astype(np.float64) * b).sum()
+    tol = {np.float16: 1e-2, np.float32: 1e-4}.get(dtype, 1e-12) * max(size, 1)
+    s, d = _parallel.total(a), _parallel.total(a, b)
+    assert np.asarray(s).dtype == dtype and np.asarray(d).dtype == dtype
+    assert abs(float(s) - ref_a) <= tol and abs(float(d) - ref_ab) <= tol
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_total_propagates_nan_and_inf(dtype):
+    assert np.isnan(_parallel.total(np.array([1.0, np.nan, 2.0], dtype)))
+    assert _parallel.total(np.array([1.0, np.inf], dtype)) == np.inf
+    with np.errstate(invalid="ignore"):  # as inside every op
+        assert np.isnan(_parallel.total(np.array([np.inf, -np.inf], dtype)))
+
+
 def test_workers_are_quiet():
     """NumPy's floating-point warnings stay off in the pool's threads (inf - inf, 0 / 0)."""
     import lossgrad

@@ -135,6 +135,27 @@ def scratch(n: int, dtype: Any, slot: int = 0) -> np.ndarray:
     return buf[:n]
 
 
+_ones: dict[Any, np.ndarray] = {}
+
+
+def total(a: np.ndarray, b: np.ndarray | None = None) -> Any:
+    """``a.sum()`` of a 1-d contiguous block in ``a``'s dtype, or ``(a * b).sum()`` when ``b`` is
+    given, without a temporary.
+
+    float32 and float64 go through BLAS's dot product (against a cached vector of ones for a plain
+    sum), which runs several times faster than NumPy's pairwise float32 sum; its accuracy over one
+    cache block is of the same order. Other dtypes use ``np.sum``.
+    """
+    if a.dtype.char not in "fd":
+        return (a if b is None else a * b).sum(dtype=a.dtype)
+    if b is None:
+        ones = _ones.get(a.dtype)
+        if ones is None or ones.size < a.size:
+            ones = _ones[a.dtype] = np.ones(max(a.size, BLOCK), a.dtype)
+        b = ones[: a.size]
+    return np.dot(a, b)
+
+
 def flat(*arrays: np.ndarray) -> list[np.ndarray] | None:
     """The arrays as 1-d views when all are C-contiguous with one shape, else None (the caller
     then takes its unblocked path: broadcasting or strided inputs)."""

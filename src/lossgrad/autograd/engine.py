@@ -515,7 +515,7 @@ def _checked_grads(n: Node, out: tuple[Any, ...], buf: list[Any]) -> tuple[Any, 
     if len(out) != len(edges):
         _check_count(n, out)
         out = out[: len(edges)]
-    res = []
+    res: list[Tensor | None] = []
     for i, (e, g) in enumerate(zip(edges, out, strict=True)):
         if g is None or not e:
             res.append(None)

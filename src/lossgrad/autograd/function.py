@@ -33,7 +33,7 @@ import contextlib
 import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from numpy import asarray, generic, ndarray
 
@@ -45,7 +45,7 @@ from lossgrad.autograd.grad_mode import _state
 # cost); NumPy 1.x has seterr, whose return value serves as the token.
 try:
     from numpy._core._multiarray_umath import _make_extobj
-    from numpy._core._ufunc_config import _extobj_contextvar
+    from numpy._core._ufunc_config import _extobj_contextvar  # type: ignore[attr-defined]
 
     _QUIET: Any = _make_extobj(all="ignore")
     _cv_get, _cv_set, _cv_reset = (
@@ -114,6 +114,12 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
+# ``(node or leaf tensor, output_nr, shape, dtype)``; a slot of ``Node.next_edges`` also holds
+# None (a tensor without grad) or ``()`` (not a tensor)
+Edge = tuple[Any, int, tuple[int, ...], Any]
+EdgeSlot = Edge | tuple[()] | None
+
+
 class Node:
     """A recorded operation (torch's ``grad_fn``); also the ``ctx`` its Function sees.
 
@@ -127,7 +133,7 @@ class Node:
     """
 
     _forward_cls: type[Function]
-    next_edges: tuple[tuple[Any, int] | None, ...] = ()
+    next_edges: tuple[EdgeSlot, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
     materialize_grads = True
     _to_save: tuple[Any, ...] | None = None
@@ -216,10 +222,10 @@ class Node:
         """One ``(node, output_nr)`` per tensor input: ``(None, 0)`` for those without grad."""
         out: list[tuple[Any, int]] = []
         for e in self.next_edges:
-            if e == ():
-                continue
             if e is None:
                 out.append((None, 0))
+            elif not e:  # ``()``: an argument that is not a tensor
+                continue
             elif isinstance(e[0], Node):
                 out.append((e[0], e[1]))
             else:
@@ -296,9 +302,10 @@ class FunctionMeta(type):
     def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> None:
         super().__init__(name, bases, ns)
         node_name = ns.get("node_name") or f"{name.lstrip('_')}Backward"
-        cls._backward_cls = type(node_name, (Node,), {"_forward_cls": cls})
+        cls._backward_cls = cast("type[Node]", type(node_name, (Node,), {"_forward_cls": cls}))
         if "setup_context" in ns and name != "Function":  # torch's forward(*args) + setup_context
-            forward, setup = cls.forward, cls.setup_context
+            fn_cls = cast("type[Function]", cls)  # every class of this metaclass is a Function
+            forward, setup = fn_cls.forward, fn_cls.setup_context
 
             def _forward(ctx: Any, *args: Any) -> Any:
                 output = forward(*args)
@@ -419,7 +426,7 @@ def _record_inputs(node: Node, args: tuple[Any, ...]) -> list[Any]:
     """Fill ``node.needs_input_grad`` and ``node.next_edges`` from the arguments; return the
     arrays ``forward`` gets (Tensors replaced by their data)."""
     needs = []
-    edges = []
+    edges: list[EdgeSlot] = []
     fargs: list[Any] = []
     for a in args:
         if isinstance(a, Tensor):
@@ -464,6 +471,8 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
     elif 2 <= n <= 3 and not (n == 3 and isinstance(args[2], (Tensor, ndarray))):
         # binary ops (Tensor or array operands, an optional constant such as add's alpha)
         a, b = args[0], args[1]
+        ea: EdgeSlot
+        eb: EdgeSlot
         if isinstance(a, Tensor):
             da = a._data
             ea = (a.grad_fn or a, a._output_nr, da.shape, da.dtype) if a._requires_grad else None
@@ -512,7 +521,7 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
     to_save = node._to_save
     if to_save is not None:
         node._to_save = None
-        saved = []
+        saved: list[tuple[str, Any, int]] = []
         for item in to_save:
             if item is None:
                 saved.append(_SAVED_NONE)

@@ -167,6 +167,7 @@ class _IndexPut(ArrayFunction):
 def index_put(input: Tensor, index: Any, value: Any) -> Tensor:
     """A copy of ``input`` with ``value`` written at ``index`` (the out-of-place ``x[i] = v``)."""
     idx = _convert_index(index)
+    v: Tensor | np.ndarray
     if isinstance(value, Tensor):
         v = value if value._data.dtype == input._data.dtype else value.to(input._data.dtype)
     else:

@@ -7,6 +7,7 @@ Gradients of broadcast operands are summed back to the operand's shape (``sum_to
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -369,7 +370,7 @@ class _PowScalar(ArrayFunction):
         return _np_pow_scalar(a, e)
 
     @staticmethod
-    def backward(ctx: Any, g: Tensor) -> Tensor:
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None]:
         (a,) = ctx.saved_tensors
         e = ctx.e
         if e == 0:
@@ -889,10 +890,10 @@ class _ClampTensor(ArrayFunction):
             ga = sum_to_shape(where(Tensor._make(keep), g, 0.0), x.shape)
         if need[1]:
             m = x < lo_d if hi_d is None else (x < lo_d) & (lo_d < hi_d)
-            glo = sum_to_shape(where(Tensor._make(m), g, 0.0), lo_d.shape)
+            glo = sum_to_shape(where(Tensor._make(m), g, 0.0), lo._data.shape)
         if need[2]:
             m = x > hi_d if lo_d is None else (x > hi_d) | (hi_d < lo_d)
-            ghi = sum_to_shape(where(Tensor._make(m), g, 0.0), hi_d.shape)
+            ghi = sum_to_shape(where(Tensor._make(m), g, 0.0), hi._data.shape)
         return ga, glo, ghi
 
 
@@ -937,8 +938,8 @@ class _Maximum(ArrayFunction):
     """Elementwise maximum: ties split the gradient in half, NaN sends it to both (torch)."""
 
     node_name = "MaximumBackward0"
-    _np = staticmethod(np.maximum)
-    _lose = staticmethod(np.less)
+    _np: Callable[..., Any] = staticmethod(np.maximum)
+    _lose: Callable[..., Any] = staticmethod(np.less)
 
     @classmethod
     def forward(cls, ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -971,8 +972,8 @@ class _Fmax(ArrayFunction):
     """fmax: NaN loses; at ties the whole gradient goes to ``input`` (torch)."""
 
     node_name = "FmaxBackward0"
-    _np = staticmethod(np.fmax)
-    _win = staticmethod(np.greater_equal)
+    _np: Callable[..., Any] = staticmethod(np.fmax)
+    _win: Callable[..., Any] = staticmethod(np.greater_equal)
 
     @classmethod
     def forward(cls, ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import warnings
 from collections import namedtuple
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -281,7 +282,7 @@ class _Amax(ArrayFunction):
     """amax over dims: the gradient is split evenly among tied extreme values (torch)."""
 
     node_name = "AmaxBackward0"
-    _reduce = staticmethod(np.max)
+    _reduce: Callable[..., Any] = staticmethod(np.max)
 
     @classmethod
     def forward(cls, ctx: Any, a: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
@@ -308,7 +309,7 @@ class _MaxAll(ArrayFunction):
     """max()/min() of all elements: torch's evenly_distribute_backward (NaN: to the NaNs)."""
 
     node_name = "MaxBackward1"
-    _reduce = staticmethod(np.max)
+    _reduce: Callable[..., Any] = staticmethod(np.max)
 
     @classmethod
     def forward(cls, ctx: Any, a: np.ndarray) -> np.ndarray:
@@ -332,7 +333,7 @@ class _MaxDim(ArrayFunction):
     """max/min along one dim: values and indices; the gradient goes to the chosen index."""
 
     node_name = "MaxBackward0"
-    _arg = staticmethod(np.argmax)
+    _arg: Callable[..., Any] = staticmethod(np.argmax)
 
     @classmethod
     def forward(cls, ctx: Any, a: np.ndarray, axis: int, keepdim: bool) -> tuple[np.ndarray, ...]:

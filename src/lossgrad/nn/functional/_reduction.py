@@ -127,12 +127,15 @@ def reduce_elementwise(
     shape: tuple[int, ...],
     dtype: np.dtype,
     reduction: str,
+    block_total: Callable[[int, int, np.ndarray], Any] | None = None,
 ) -> np.ndarray:
     """A fused forward's reduced loss, computed in cache-sized blocks over the thread pool.
 
     ``kernel(lo, hi, buf)`` writes the unreduced loss of flat elements ``lo:hi`` into ``buf`` and
     returns it; ``buf`` is a slice of the output for ``'none'``, else a reused per-thread buffer
-    whose block sum is taken at once, so no full-size temporary is ever allocated.
+    whose block sum is taken at once (:func:`_parallel.total`), so no full-size temporary is ever
+    allocated. ``block_total(lo, hi, buf)``, when given, returns that block sum directly (e.g. a
+    dot product that skips writing the unreduced loss).
     """
     if reduction == "none":
         out = np.empty(shape, dtype)
@@ -141,7 +144,10 @@ def reduce_elementwise(
         return out
 
     def part(lo: int, hi: int) -> Any:
-        return kernel(lo, hi, _parallel.scratch(hi - lo, dtype)).sum(dtype=dtype)
+        buf = _parallel.scratch(hi - lo, dtype)
+        if block_total is not None:
+            return block_total(lo, hi, buf)
+        return _parallel.total(kernel(lo, hi, buf))
 
     return reduce_total(_parallel.block_sum(part, n, dtype), reduction, n)
 

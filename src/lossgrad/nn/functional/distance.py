@@ -94,6 +94,7 @@ class _PairwiseDistance(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x1, x2, out = ctx.saved_tensors
         p, eps, keepdim, axis = ctx.meta
+        gd: Tensor | None
         if p == 2 and not grad_mode.is_grad_enabled():
             # first order, nothing recorded: torch's p=2 formula directly on the arrays
             d = np.asarray(np.subtract(x1._data, x2._data))

@@ -135,12 +135,12 @@ class _Plan:
             if self.keep is None:
                 return g
             return where(Tensor._make(self.keep), g, 0.0)
-        g = g.reshape(self.idx.shape) if reduction == "none" else g
+        a = g.reshape(self.idx.shape) if reduction == "none" else g
         if reduction == "mean":
-            g = g / np.asarray(self.denom if self.denom else np.nan, g.dtype)
+            a = a / np.asarray(self.denom if self.denom else np.nan, a.dtype)
         if self.keep is None:
-            return g
-        return np.where(self.keep, g, np.zeros((), g.dtype))
+            return a
+        return np.where(self.keep, a, np.zeros((), a.dtype))
 
 
 def _check_index_target(input: Tensor, target: Tensor) -> None:

@@ -199,8 +199,8 @@ class _Lattice:
         np.exp(lp, out=out)
         if post.size * C <= _ONEHOT_MACS:  # small: one batched product with a one-hot matrix
             onehot = np.zeros((n, self.W, C), lp.dtype)
-            b, s = np.nonzero(self.valid)
-            onehot[b, s + 2, self.ext[b, s]] = 1
+            vb, vs = np.nonzero(self.valid)
+            onehot[vb, vs + 2, self.ext[vb, vs]] = 1
             by_sample = post.reshape(T, n, self.W).transpose(1, 0, 2)
             out -= np.matmul(by_sample, onehot).transpose(1, 0, 2)
         else:  # blanks summed per sample, labels scattered group by group

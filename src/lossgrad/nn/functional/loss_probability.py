@@ -266,33 +266,25 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _softplus_neg_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = -log sigmoid(z) = log1p(exp(-|z|)) - min(z, 0)`` for one block, in per-thread
-    scratch buffers. ``log1p(e)`` for ``e`` in (0, 1] is taken as ``log(u) - ((u - 1) - e) / u``
-    with ``u = 1 + e`` (within 2 ulp; NumPy's ``log1p`` has no SIMD loop, ``log`` has)."""
+    """``out = -log sigmoid(z) = log1p(exp(-|z|)) - min(z, 0)`` for one block, in a per-thread
+    scratch buffer, in six passes."""
     t = z.dtype.type
-    n = z.size
-    e = np.abs(z, out=_parallel.scratch(n, z.dtype, 1))
+    e = np.abs(z, out=_parallel.scratch(z.size, z.dtype, 1))
     np.negative(e, out=e)
     np.exp(e, out=e)
-    u = np.add(e, t(1), out=_parallel.scratch(n, z.dtype, 2))
-    np.log(u, out=out)
-    c = np.subtract(u, t(1), out=_parallel.scratch(n, z.dtype, 3))
-    c -= e
-    c /= u
-    out -= c
+    np.log1p(e, out=out)
     out -= _clip(z, t(-np.inf), t(0), out=e)
     return out
 
 
 def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``_np_sigmoid`` of one block into ``out`` (a per-thread scratch buffer for the rest)."""
-    t = z.dtype.type
-    den = np.abs(z, out=_parallel.scratch(z.size, z.dtype, 1))
-    np.negative(den, out=den)
+    """``1 / (1 + exp(-z))`` of one block into ``out`` (a per-thread scratch buffer for the
+    rest) in four passes, as torch's vectorized CPU kernel: accurate in both tails, and 0 where
+    ``exp(-z)`` overflows (``z < -88`` in float32, where torch gives 0 as well)."""
+    den = np.negative(z, out=_parallel.scratch(z.size, z.dtype, 1))
     np.exp(den, out=den)
-    den += t(1)
-    num = np.exp(_clip(z, t(-np.inf), t(0), out=out), out=out)
-    return np.divide(num, den, out=num)
+    den += z.dtype.type(1)
+    return np.divide(z.dtype.type(1), den, out=out)
 
 
 def _grad_blocks(
@@ -307,11 +299,11 @@ def _grad_blocks(
         return None
     out = np.empty(like.shape, like.dtype)
     o = out.reshape(-1)
-    gs = g.reshape(()) if gf is None else None
+    gs = g.reshape(()) if gf is None else gf[0]  # the scalar, or the flat g sliced per block
 
     def block(lo: int, hi: int) -> None:
         ob = kernel(lo, hi, o[lo:hi])
-        np.multiply(ob, gs if gf is None else gf[0][lo:hi], out=ob)
+        np.multiply(ob, gs if gf is None else gs[lo:hi], out=ob)
 
     _parallel.map_blocks(block, like.size)
     return out
@@ -347,7 +339,15 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
                 buf += t
                 return buf
 
-            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
+            def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:  # dot products for (1-y) x
+                xb = xf[lo:hi]
+                sp = _parallel.total(_softplus_neg_into(xb, buf))
+                s = sp + (_parallel.total(xb) - _parallel.total(xb, yf[lo:hi]))
+                # an infinite x makes inf - inf here: then the elementwise sum, as torch's
+                return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
+
+            fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
+            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
         ls = _log_sigmoid(x)
         if pw is not None:
             ls *= (pw - 1) * y + 1
@@ -539,11 +539,11 @@ class _SoftMarginLossGrad(ArrayFunction):
             xf, yf = xy
 
             def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
-                yb = yf[lo:hi]
-                z = np.multiply(yb, xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
-                np.negative(z, out=z)
-                _sigmoid_into(z, ob)
-                ob *= yb
+                yb = yf[lo:hi]  # -y / (1 + exp(y x)), as _sigmoid_into
+                u = np.multiply(yb, xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
+                np.exp(u, out=u)
+                u += x.dtype.type(1)
+                np.divide(yb, u, out=ob)
                 return np.negative(ob, out=ob)
 
             out = _grad_blocks(kernel, g, x, reduction)
@@ -687,7 +687,7 @@ class _KlDiv(ArrayFunction):
 
 
 # torch's kl_div is a composite whose grad_fn is named after its last op
-_KL_BY_REDUCTION = {
+_KL_BY_REDUCTION: dict[str, type[_KlDiv]] = {
     key: type(f"_KlDiv_{key}", (_KlDiv,), {"node_name": name})
     for key, name in (
         ("none", "SubBackward0"),
@@ -808,7 +808,7 @@ class _PoissonNll(ArrayFunction):
 
 
 # torch's composite's grad_fn is named after its last op
-_POISSON_BY_REDUCTION = {
+_POISSON_BY_REDUCTION: dict[str, type[_PoissonNll]] = {
     r: type(f"_PoissonNll_{r}", (_PoissonNll,), {"node_name": name})
     for r, name in (("none", "SubBackward0"), ("mean", "MeanBackward0"), ("sum", "SumBackward0"))
 }
@@ -911,7 +911,7 @@ class _GaussianNll(ArrayFunction):
         return gx, gy, gv, None, None
 
 
-_GAUSSIAN_BY_REDUCTION = {
+_GAUSSIAN_BY_REDUCTION: dict[str, type[_GaussianNll]] = {
     r: type(f"_GaussianNll_{r}", (_GaussianNll,), {"node_name": name})
     for r, name in (
         ("none", "MulBackward0"),

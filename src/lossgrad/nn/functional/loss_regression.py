@@ -13,6 +13,7 @@ l1 is fused the same way (torch composes ``abs(input - target)``; the gradient `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,7 +35,12 @@ class _DiffLoss(ArrayFunction):
     ``slope`` (f') on arrays, ``curvature`` (f'') on Tensors, and their gradient op ``grad``."""
 
     grad: type[_DiffLossGrad]
-    linear_slope: float | None = None  # k when f'(d) = k d (folded into the gradient's scale)
+
+    @classmethod
+    def factored_slope(cls, p: float) -> tuple[float, Callable[[np.ndarray, float], np.ndarray]]:
+        """``(k, s)`` with ``f'(d) = k s(d)``: a scalar gradient takes the constant ``k`` into
+        its scale, so the cheaper ``s`` saves a pass (default ``(1, slope)``)."""
+        return 1.0, cls.slope
 
     @staticmethod
     def value(d: np.ndarray, p: float) -> np.ndarray:
@@ -54,7 +60,8 @@ class _DiffLoss(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(input, target)
         ctx.reduction, ctx.p = reduction, p
-        value = ctx._forward_cls.value
+        cls = ctx._forward_cls
+        value = cls.value
         xy = _parallel.flat(input, target)
         if xy is None:  # broadcast or strided operands: one unblocked pass
             return _reduction.reduce_array(value(np.asarray(input - target), p), reduction)
@@ -65,7 +72,13 @@ class _DiffLoss(ArrayFunction):
             input.shape,
             x.dtype,
             reduction,
+            lambda lo, hi, buf: cls.total(np.subtract(x[lo:hi], y[lo:hi], out=buf), p),
         )
+
+    @classmethod
+    def total(cls, d: np.ndarray, p: float) -> Any:
+        """The sum of ``f`` over a 1-d block ``d`` (which may be overwritten)."""
+        return _parallel.total(cls.value(d, p))
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -104,14 +117,15 @@ class _DiffLossGrad(ArrayFunction):
             return np.multiply(out, g, out=out)
         (x, y), out = xy, np.empty(input.shape, input.dtype)
         o = out.reshape(-1)
-        gs = g.reshape(()) if gf is None else None
-        linear = ctx._forward_cls.loss.linear_slope
-        if linear is not None and gs is not None:  # f' = k d: one scaled difference, two passes
-            gs, slope = gs * gs.dtype.type(linear), _identity
+        gs = g.reshape(()) if gf is None else gf[0]  # the scalar, or the flat g sliced per block
+        if gf is None:  # f' = k s(d): k folds into the scalar (mse: s = identity, two passes)
+            k, slope = ctx._forward_cls.loss.factored_slope(p)
+            if k != 1.0:
+                gs = gs * gs.dtype.type(k)
 
         def block(lo: int, hi: int) -> None:
             d = slope(np.subtract(x[lo:hi], y[lo:hi], out=o[lo:hi]), p)
-            np.multiply(d, gs if gf is None else gf[0][lo:hi], out=o[lo:hi])
+            np.multiply(d, gs if gf is None else gs[lo:hi], out=o[lo:hi])
 
         _parallel.map_blocks(block, x.size)
         return out
@@ -147,9 +161,19 @@ class _L1Loss(_DiffLoss):
     def slope(d: np.ndarray, p: float) -> np.ndarray:
         return np.sign(d, out=np.empty_like(d))  # not in place: NumPy's in-place sign is slow
 
+    @classmethod
+    def factored_slope(cls, p: float) -> tuple[float, Callable[[np.ndarray, float], np.ndarray]]:
+        return 1.0, _sign_into_scratch
+
     @staticmethod
     def curvature(d: Tensor, p: float) -> float:
         return 0.0
+
+
+def _sign_into_scratch(d: np.ndarray, p: float) -> np.ndarray:
+    """``sgn(d)`` of one block in a per-thread buffer (the blocked gradient multiplies it into
+    its output at once), not a fresh array per block."""
+    return np.sign(d, out=_parallel.scratch(d.size, d.dtype, 1))
 
 
 class _L1LossGrad(_DiffLossGrad):
@@ -161,11 +185,18 @@ class _MseLoss(_DiffLoss):
     """``d^2``."""
 
     node_name = "MseLossBackward0"
-    linear_slope = 2.0
+
+    @classmethod
+    def factored_slope(cls, p: float) -> tuple[float, Callable[[np.ndarray, float], np.ndarray]]:
+        return 2.0, _identity
 
     @staticmethod
     def value(d: np.ndarray, p: float) -> np.ndarray:
         return np.multiply(d, d, out=d)
+
+    @classmethod
+    def total(cls, d: np.ndarray, p: float) -> Any:
+        return _parallel.total(d, d)  # one dot product, no squared temporary
 
     @staticmethod
     def slope(d: np.ndarray, p: float) -> np.ndarray:
@@ -196,6 +227,18 @@ def _huber_value(d: np.ndarray, delta: float, scale: float | None) -> np.ndarray
     return np.multiply(h, q, out=d)
 
 
+def _huber_total(d: np.ndarray, delta: float, scale: float | None) -> Any:
+    """The sum of :func:`_huber_value` over a 1-d block: ``q.d - q.q / 2`` in two passes and two
+    dot products (no cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|``, same sign).
+    """
+    if d.dtype.char not in "fd":  # half precision: the elementwise sum, as before
+        return _parallel.total(_huber_value(d, delta, scale))
+    t = d.dtype.type
+    q = _clip(d, t(-delta), t(delta), out=_parallel.scratch(d.size, d.dtype, 1))
+    s = _parallel.total(q, d) - t(0.5) * _parallel.total(q, q)
+    return s if scale is None else s * t(scale)
+
+
 class _SmoothL1Loss(_DiffLoss):
     """``0.5 d^2 / beta`` if ``|d| < beta`` else ``|d| - 0.5 beta``."""
 
@@ -205,10 +248,18 @@ class _SmoothL1Loss(_DiffLoss):
     def value(d: np.ndarray, beta: float) -> np.ndarray:
         return _huber_value(d, beta, 1.0 / beta)
 
+    @classmethod
+    def total(cls, d: np.ndarray, beta: float) -> Any:
+        return _huber_total(d, beta, 1.0 / beta)
+
     @staticmethod
     def slope(d: np.ndarray, beta: float) -> np.ndarray:
         b = d.dtype.type(beta)
         return _clip(np.divide(d, b, out=d), -1, 1, out=d)
+
+    @classmethod
+    def factored_slope(cls, beta: float) -> tuple[float, Callable[[np.ndarray, float], np.ndarray]]:
+        return 1.0 / beta, _HuberLoss.slope  # clamp(d / beta, -1, 1) = clamp(d, -beta, beta) / beta
 
     @staticmethod
     def curvature(d: Tensor, beta: float) -> Tensor:
@@ -228,6 +279,10 @@ class _HuberLoss(_DiffLoss):
     @staticmethod
     def value(d: np.ndarray, delta: float) -> np.ndarray:
         return _huber_value(d, delta, None)
+
+    @classmethod
+    def total(cls, d: np.ndarray, delta: float) -> Any:
+        return _huber_total(d, delta, None)
 
     @staticmethod
     def slope(d: np.ndarray, delta: float) -> np.ndarray:
