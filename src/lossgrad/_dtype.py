@@ -76,6 +76,19 @@ def to_numpy_dtype(d: Any) -> np.dtype:
     return np.dtype(d)
 
 
+_SCALAR_TYPE_NAMES = {
+    "float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
+    "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool",
+}
+
+
+def scalar_type_name(dt: Any) -> str:
+    """torch's C++ scalar-type name of a dtype (``Float``, ``Long``, ``Byte``, ...), as its error
+    messages print it; accepts NumPy dtypes and lossgrad dtypes."""
+    name = dt.name if isinstance(dt, dtype) else np.dtype(dt).name
+    return _SCALAR_TYPE_NAMES.get(name, name)
+
+
 def get_default_dtype() -> dtype:
     return _default_float
 

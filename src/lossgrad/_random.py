@@ -15,19 +15,7 @@ import numpy as np
 from lossgrad import _dtype
 from lossgrad._tensor import Tensor
 
-# torch's C++ scalar-type names, used in its kernel error messages
-_TYPE_NAMES = {
-    "float16": "Half",
-    "float32": "Float",
-    "float64": "Double",
-    "int8": "Char",
-    "int16": "Short",
-    "int32": "Int",
-    "int64": "Long",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-# and the C type names of its range checks
+# the C type names of torch's range checks
 _C_NAMES = {
     "int8": "int8_t",
     "int16": "int16_t",
@@ -111,7 +99,8 @@ def _size(size: tuple[Any, ...], name: str) -> tuple[int, ...]:
 def _float_dtype(dtype: Any, kernel: str) -> np.dtype:
     dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else _dtype.get_default_dtype().np
     if dt.kind != "f":
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_TYPE_NAMES[dt.name]}'")
+        name = _dtype.scalar_type_name(dt)
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{name}'")
     return dt
 
 

@@ -393,12 +393,11 @@ class Tensor:
                     f"{type(value).__name__}"
                 )
             if value._data.dtype != self._data.dtype:
-                from lossgrad.autograd.function import _TENSOR_TYPES
-
                 raise RuntimeError(
                     "attempting to assign a gradient with dtype "
                     f"'{_C_TYPES[value._data.dtype.name]}' "
-                    f"to a tensor with grad_dtype '{_TENSOR_TYPES[self._data.dtype.name]}'. The "
+                    "to a tensor with grad_dtype "
+                    f"'{_dtype.scalar_type_name(self._data.dtype)}'. The "
                     "gradient must match the tensor's grad_dtype (defaults to the tensor's dtype). "
                     "You can set the tensor's grad_dtype attribute with a specific dtype, or None "
                     "to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "

@@ -37,6 +37,7 @@ from typing import Any, cast
 
 from numpy import asarray, generic, ndarray
 
+from lossgrad._dtype import scalar_type_name
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.grad_mode import _state
 
@@ -262,22 +263,9 @@ class AccumulateGrad:
         return f"<AccumulateGrad object at {hex(id(self))}>"
 
 
-_TENSOR_TYPES = {
-    "float16": "Half",
-    "float32": "Float",
-    "float64": "Double",
-    "int8": "Char",
-    "int16": "Short",
-    "int32": "Int",
-    "int64": "Long",
-    "uint8": "Byte",
-    "bool": "Bool",
-}
-
-
 def _describe(arr: Any, producer: Node | None, output_nr: int) -> str:
     """torch's words for a saved tensor: ``[torch.FloatTensor [2]], which is output 0 of Exp,``."""
-    out = f"[torch.{_TENSOR_TYPES.get(arr.dtype.name, arr.dtype.name)}Tensor {list(arr.shape)}]"
+    out = f"[torch.{scalar_type_name(arr.dtype)}Tensor {list(arr.shape)}]"
     if producer is not None:
         out += (
             f", which is output {output_nr} of {re.sub(r'Backward[0-9]*$', '', producer.name())},"

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from lossgrad._dtype import scalar_type_name
 from lossgrad._tensor import Tensor
-from lossgrad.autograd.function import _TENSOR_TYPES, ArrayFunction
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.ops._common import broadcast_error, sum_to_shape, sum_to_shape_array
 from lossgrad.ops.pointwise import mul
 from lossgrad.ops.shape import reshape, squeeze, transpose, unsqueeze
@@ -251,8 +252,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if b.dtype != x.dtype and x.dtype == w.dtype:  # torch's addmm refuses to promote
             raise RuntimeError(
                 "self and mat2 must have the same dtype, but got "
-                f"{_TENSOR_TYPES.get(b.dtype.name, b.dtype.name)} and "
-                f"{_TENSOR_TYPES.get(x.dtype.name, x.dtype.name)}"
+                f"{scalar_type_name(b.dtype)} and "
+                f"{scalar_type_name(x.dtype)}"
             )
     out = matmul(input, transpose(weight, 0, 1) if weight._data.ndim == 2 else weight)
     return out + bias if bias is not None else out

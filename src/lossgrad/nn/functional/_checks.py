@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from lossgrad._dtype import scalar_type_name
 from lossgrad._tensor import Tensor
 
 
@@ -73,17 +74,6 @@ def check_float(value: Any, fn: str, name: str, position: int) -> float:
             f"not {type(value).__name__}"
         )
     return float(value)
-
-
-_SCALAR_TYPE_NAMES = {
-    "float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char", "int16": "Short",
-    "int32": "Int", "int64": "Long", "uint8": "Byte", "bool": "Bool",
-}
-
-
-def scalar_type_name(dt: Any) -> str:
-    """torch's C++ name of a dtype, as kernels print it (``Float``, ``Long``, ``Byte``, ...)."""
-    return _SCALAR_TYPE_NAMES[np.dtype(dt).name]
 
 
 def check_scalar_type(t: Tensor, expected: Any) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad import _parallel
+from lossgrad._dtype import scalar_type_name
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
@@ -31,17 +32,6 @@ from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import reshape
 
 # -- shared plan for class-index targets ----------------------------------------------------------
-
-
-_SCALAR_TYPE = {
-    "bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-    "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double",
-}
-
-
-def _type_name(dt: np.dtype) -> str:
-    """torch's C++ scalar-type name (``Long``, ``Float``, ...) used in its error messages."""
-    return _SCALAR_TYPE.get(np.dtype(dt).name, np.dtype(dt).name)
 
 
 @functools.lru_cache(maxsize=64)
@@ -177,7 +167,7 @@ def _check_index_target(input: Tensor, target: Tensor) -> None:
     if target._data.dtype not in (np.int64, np.uint8):
         raise RuntimeError(
             "expected target dtype to be Long or Byte, but got "
-            f"{_type_name(target._data.dtype)}"
+            f"{scalar_type_name(target._data.dtype)}"
         )
 
 
@@ -199,7 +189,7 @@ def _index_plan(input: Tensor, target: Tensor, weight: Tensor | None, ignore_ind
     x = input._data
     if x.dtype.kind != "f":
         raise NotImplementedError(
-            f'"nll_loss_out_frame" not implemented for \'{_type_name(x.dtype)}\''
+            f'"nll_loss_out_frame" not implemented for \'{scalar_type_name(x.dtype)}\''
         )
     w = None
     if weight is not None:
@@ -211,7 +201,8 @@ def _index_plan(input: Tensor, target: Tensor, weight: Tensor | None, ignore_ind
         w = weight._data
         if w.dtype != x.dtype:
             raise RuntimeError(
-                f"expected scalar type {_type_name(x.dtype)} but found {_type_name(w.dtype)}"
+                f"expected scalar type {scalar_type_name(x.dtype)} "
+                f"but found {scalar_type_name(w.dtype)}"
             )
     return _Plan(x, target._data, w, ignore_index)
 
@@ -510,7 +501,7 @@ def _cross_entropy_probs(
     if target._data.dtype.kind != "f":
         raise RuntimeError(
             "Expected floating point type for target with class probabilities, got "
-            f"{_type_name(target._data.dtype)}"
+            f"{scalar_type_name(target._data.dtype)}"
         )
     _check_logits(input)
     axis = 0 if input.dim() == 1 else 1
@@ -535,7 +526,7 @@ def _check_logits(input: Tensor) -> None:
     dt = input._data.dtype
     if dt.kind != "f":
         raise NotImplementedError(
-            f'"log_softmax_lastdim_kernel_impl" not implemented for \'{_type_name(dt)}\''
+            f'"log_softmax_lastdim_kernel_impl" not implemented for \'{scalar_type_name(dt)}\''
         )
     if input.dim() == 0:
         raise IndexError("Dimension specified as 1 but tensor has no dimensions")
