@@ -39,6 +39,18 @@ def test_work_is_split_across_threads():
     assert len(seen) == _parallel.get_num_threads()
 
 
+def test_streaming_work_stays_on_the_caller_below_its_threshold():
+    n = N_LARGE
+    assert n < _parallel.MIN_PARALLEL_STREAMING
+    seen = []
+    blocks = _parallel.map_blocks(
+        lambda lo, hi: seen.append(threading.get_ident()) or (lo, hi), n, streaming=True
+    )
+    assert set(seen) == {threading.get_ident()} and len(blocks) == -(-n // _parallel.BLOCK)
+    assert blocks[0][0] == 0 and blocks[-1][1] == n
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+
+
 def test_map_rows_keeps_rows_whole():
     rows, width = 4000, 100
     got = _parallel.map_rows(lambda r0, r1: (r0, r1), rows, width)

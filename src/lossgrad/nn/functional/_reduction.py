@@ -128,6 +128,7 @@ def reduce_elementwise(
     dtype: np.dtype,
     reduction: str,
     block_total: Callable[[int, int, np.ndarray], Any] | None = None,
+    streaming: bool = False,
 ) -> np.ndarray:
     """A fused forward's reduced loss, computed in cache-sized blocks over the thread pool.
 
@@ -135,12 +136,13 @@ def reduce_elementwise(
     returns it; ``buf`` is a slice of the output for ``'none'``, else a reused per-thread buffer
     whose block sum is taken at once (:func:`_parallel.total`), so no full-size temporary is ever
     allocated. ``block_total(lo, hi, buf)``, when given, returns that block sum directly (e.g. a
-    dot product that skips writing the unreduced loss).
+    dot product that skips writing the unreduced loss). ``streaming`` goes to
+    :func:`_parallel.map_blocks` (a kernel of a few cheap passes, bound by memory bandwidth).
     """
     if reduction == "none":
         out = np.empty(shape, dtype)
         o = out.reshape(-1)
-        _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n)
+        _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n, streaming=streaming)
         return out
 
     def part(lo: int, hi: int) -> Any:
@@ -149,7 +151,7 @@ def reduce_elementwise(
             return block_total(lo, hi, buf)
         return _parallel.total(kernel(lo, hi, buf))
 
-    return reduce_total(_parallel.block_sum(part, n, dtype), reduction, n)
+    return reduce_total(_parallel.block_sum(part, n, dtype, streaming), reduction, n)
 
 
 def reduce_total(total: np.ndarray, reduction: str, numel: int) -> np.ndarray:

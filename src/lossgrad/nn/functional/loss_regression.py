@@ -73,6 +73,7 @@ class _DiffLoss(ArrayFunction):
             x.dtype,
             reduction,
             lambda lo, hi, buf: cls.total(np.subtract(x[lo:hi], y[lo:hi], out=buf), p),
+            streaming=True,
         )
 
     @classmethod
@@ -127,7 +128,7 @@ class _DiffLossGrad(ArrayFunction):
             d = slope(np.subtract(x[lo:hi], y[lo:hi], out=o[lo:hi]), p)
             np.multiply(d, gs if gf is None else gs[lo:hi], out=o[lo:hi])
 
-        _parallel.map_blocks(block, x.size)
+        _parallel.map_blocks(block, x.size, streaming=True)
         return out
 
     @staticmethod
