@@ -51,6 +51,42 @@ def test_streaming_work_stays_on_the_caller_below_its_threshold():
     assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
 
 
+def test_an_error_in_a_pool_thread_reaches_the_caller():
+    if _parallel.get_num_threads() < 2:
+        pytest.skip("one usable core: the pool is off")
+    main = threading.get_ident()
+
+    def fn(lo, hi):
+        if threading.get_ident() != main:
+            raise KeyError(lo)
+        return lo
+
+    with pytest.raises(KeyError):
+        _parallel.map_blocks(fn, N_LARGE)
+    assert _parallel.map_parts(lambda i: i * 10, 2) == [0, 10]  # the pool still works
+
+
+def test_nested_work_in_a_pool_thread_runs_inline():
+    """A kernel that splits again from inside a pool thread does not wait on itself."""
+    inner = _parallel.map_parts(lambda i: _parallel.map_parts(lambda j: (i, j), 2), 2)
+    assert inner == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
+
+
+@pytest.mark.parametrize("threads", [1, 3, 4])
+def test_more_or_fewer_threads_than_cores(threads):
+    old = _parallel.get_num_threads()
+    try:
+        _parallel.set_num_threads(threads)
+        x = np.arange(4 * N_LARGE, dtype=np.float64)
+        blocks = _parallel.map_blocks(lambda lo, hi: (lo, hi, x[lo:hi].sum()), x.size)
+        assert [b[:2] for b in blocks] == [
+            (lo, min(lo + _parallel.BLOCK, x.size)) for lo in range(0, x.size, _parallel.BLOCK)
+        ]
+        assert sum(b[2] for b in blocks) == x.sum()
+    finally:
+        _parallel.set_num_threads(old)
+
+
 def test_map_rows_keeps_rows_whole():
     rows, width = 4000, 100
     got = _parallel.map_rows(lambda r0, r1: (r0, r1), rows, width)
