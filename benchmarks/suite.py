@@ -230,19 +230,26 @@ def _fmt_time(s: float) -> str:
     return f"{s * 1e3:.2f} ms" if s >= 1e-3 else f"{s * 1e6:.1f} us"
 
 
-HEADER = ["case", "lossgrad", "torch", "ratio", "peak MiB lossgrad / torch", "roofline"]
+HEADER = [
+    "case",
+    "lossgrad",
+    "torch",
+    "ratio",
+    "peak MiB lossgrad / torch",
+    "roofline lossgrad / torch",
+]
 
 
 def _cells(c: Case) -> list[str]:
     r = c.result
     mem = f"{r['mem'][0]:.1f} / {r['mem'][1]:.1f}" if "mem" in r else ""
-    roof = f"{r['roofline']:.0%}" if "roofline" in r else ""
+    roof = f"{r['roofline'][0]:.0%} / {r['roofline'][1]:.0%}" if "roofline" in r else ""
     return [c.name, _fmt_time(r["lg"]), _fmt_time(r["th"]), f"{r['ratio']:.2f}", mem, roof]
 
 
 def print_row(cells: list[str]) -> None:
     print(
-        f"{cells[0]:<46} {cells[1]:>10} {cells[2]:>10} {cells[3]:>6} {cells[4]:>15} {cells[5]:>6}"
+        f"{cells[0]:<46} {cells[1]:>10} {cells[2]:>10} {cells[3]:>6} {cells[4]:>15} {cells[5]:>9}"
     )
 
 
@@ -304,7 +311,8 @@ def markdown(cases: list[Case], gm: float, notes: list[str], command: str) -> st
         "",
         "**Roofline** (large elementwise losses): bytes that must move (forward reads each input",
         "once; backward reads them again and writes the input gradient once) / time, as a fraction",
-        "of the best copy bandwidth measured on arrays of the same size.",
+        "of the best copy bandwidth measured on arrays of the same size; torch's fraction, by",
+        "the same count, beside it.",
         "",
     ]
     slow = [c for c in cases if c.result["ratio"] > 1.0]
@@ -364,7 +372,7 @@ def main(argv: list[str] | None = None) -> list[Case]:
         if not args.torch_threads
         else f"# torch threads: {args.torch_threads}"
     )
-    print_row(["case", "lossgrad", "torch", "ratio", "peak MiB lg/th", "roof"])
+    print_row(["case", "lossgrad", "torch", "ratio", "peak MiB lg/th", "roof lg/th"])
     for c in cases:
         try:
             t_lg, t_th = measure(c.lossgrad_fn, c.torch_fn, repeats)
@@ -378,9 +386,8 @@ def main(argv: list[str] | None = None) -> list[Case]:
                 key = (c.elements, c.itemsize)
                 if key not in bandwidth:
                     bandwidth[key] = copy_bandwidth(*key)
-                c.result["roofline"] = (
-                    c.arrays_moved * c.elements * c.itemsize / t_lg / bandwidth[key]
-                )
+                moved = c.arrays_moved * c.elements * c.itemsize / bandwidth[key]
+                c.result["roofline"] = (moved / t_lg, moved / t_th)
             if not args.no_memory and not args.quick:
                 try:
                     c.result["mem"] = peak_memory(c, sizes, args.torch_threads)

@@ -55,3 +55,9 @@ def test_lossgrad_bench_command_runs_the_suite(tmp_path, capsys):
     argv = ["--quick", "--family", "training", "--repeats", "1", "--markdown", str(out)]
     assert cli.main(["bench", *argv]) == 0
     assert "MLP step" in out.read_text() and "MLP step" in capsys.readouterr().out
+
+
+def test_roofline_cell_shows_both_sides():
+    case = suite.Case("regression", "mse_loss n=1e+06", print, print, 10**6, 4, 5)
+    case.result.update(lg=1e-3, th=5e-4, ratio=2.0, roofline=(0.25, 0.5), mem=(4.0, 8.0))
+    assert suite._cells(case)[3:] == ["2.00", "4.0 / 8.0", "25% / 50%"]
