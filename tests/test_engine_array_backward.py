@@ -157,3 +157,36 @@ def test_linear_weight_only_trained_and_mismatched_dtypes_follow_torch():
             [rand(*shape), rand(4, 3), rand(4, dtype=np.float32)],
             grad=(0,),
         )
+
+
+def test_last_use_tells_backward_array_when_it_may_consume_its_buffers():
+    """``ctx.last_use`` is False while the graph is retained and True on the final walk, so a
+    fused op may hand a buffer it kept from the forward out as the gradient only then."""
+    from lossgrad.autograd.function import ArrayFunction
+
+    seen = []
+
+    class Twice(ArrayFunction):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.buf = np.full(a.shape, 2.0)
+            return a * 2.0
+
+        @staticmethod
+        def backward(ctx, g):  # the create_graph path (not taken here)
+            return g * 2.0
+
+        @staticmethod
+        def backward_array(ctx, g):
+            seen.append(ctx.last_use)
+            if ctx.last_use:
+                buf, ctx.buf = ctx.buf, None
+                return np.multiply(buf, g, out=buf)
+            return ctx.buf * g
+
+    x = lossgrad.tensor([1.0, 2.0], requires_grad=True)
+    y = Twice.apply(x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert seen == [False, True]
+    assert x.grad.tolist() == [4.0, 4.0]  # 2 + 2: the retained walk left the buffer intact

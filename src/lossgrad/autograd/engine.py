@@ -393,6 +393,7 @@ def _walk_arrays(
                     _materialize_arrays(n, buf)
                 bwa = n._backward_array
                 if bwa is not None:  # a built-in op: one result per input, by construction
+                    n.last_use = not retain_graph
                     out = bwa(n, *buf)
                     if type(out) is not tuple:
                         out = (out,)

@@ -146,6 +146,10 @@ class Node:
     _retain_hooks: dict[int, Any] | None = None
     _hooks: list[Any] | None = None
     _backward_array: Any = None  # the Function's ``backward_array`` (set by FunctionMeta)
+    #: True while ``backward_array`` runs for the last time on this node (a walk without
+    #: ``retain_graph``): it may then consume buffers it kept on ctx in the forward (overwrite
+    #: one in place and return it as a gradient, after dropping its own reference to it).
+    last_use = False
 
     # -- ctx API ------------------------------------------------------------------------------
     def save_for_backward(self, *items: Any) -> None:
