@@ -9,11 +9,24 @@ import pytest
 import torch
 
 import lossgrad
+from lossgrad import _parallel
 from lossgrad.autograd import gradcheck, gradgradcheck
 from lossgrad.nn.functional import loss_ctc
 from parity import assert_close, check, check_raises, same_signature
 
 rng = np.random.default_rng(0)
+
+
+@pytest.fixture(params=["taped", "recomputed"])
+def kernel(request, monkeypatch):
+    """Both backward kernels: the forward's weights kept on a tape (small lattices), or
+    recomputed from the log-alpha lattice (large ones), the latter with tiny blocks so that the
+    gathers and scatters run in several blocks with a partial last one."""
+    if request.param == "recomputed":
+        monkeypatch.setattr(loss_ctc, "_TAPE_CELLS", 0)
+        monkeypatch.setattr(loss_ctc, "_GATHER_BLOCK", 500)
+        monkeypatch.setattr(loss_ctc, "_SCATTER_BLOCK", 330)
+    return request.param
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -54,7 +67,7 @@ def _reference(lp: np.ndarray, target: list[int], length: int, blank: int) -> tu
 
 
 @pytest.mark.parametrize("blank", [0, 2])
-def test_matches_brute_force_reference(blank):
+def test_matches_brute_force_reference(blank, kernel):
     T, N, C = 6, 5, 3
     lp = _log_softmax(rng.standard_normal((T, N, C)))
     labels = [c for c in range(C) if c != blank]
@@ -101,7 +114,7 @@ def _concat(targets, tl):
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["padded", "concat"])
-def test_parity_random_batches(reduction, dtype, layout):
+def test_parity_random_batches(reduction, dtype, layout, kernel):
     lp, targets, il, tl = _batch(12, 6, 5, 4, dtype)
     tg = targets if layout == "padded" else _concat(targets, tl)
     check(_ctc(reduction=reduction), [lp, tg, il, tl], grad=(0,), second_order=False)
@@ -111,6 +124,7 @@ def test_parity_random_batches(reduction, dtype, layout):
 @pytest.mark.parametrize("target_dtype", [np.int32, np.int64])
 def test_parity_blank_and_int32_targets_and_tuple_lengths(blank, target_dtype):
     lp, targets, il, tl = _batch(10, 5, 5, 3, np.float64, blank=blank)
+
     def fn(lib, x, t):
         return lib.nn.functional.ctc_loss(x, t, tuple(il.tolist()), list(tl.tolist()), blank=blank)
 
@@ -119,7 +133,7 @@ def test_parity_blank_and_int32_targets_and_tuple_lengths(blank, target_dtype):
 
 @pytest.mark.parametrize("zero_infinity", [False, True])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
-def test_parity_impossible_alignments(zero_infinity, reduction):
+def test_parity_impossible_alignments(zero_infinity, reduction, kernel):
     lp, targets, il, tl = _batch(8, 4, 4, 5, np.float64, impossible=True)
     targets[1, :3] = 2  # three equal labels need five frames
     il[1], tl[1] = 4, 3
@@ -134,13 +148,14 @@ def test_parity_unbatched_and_module():
     lp, targets, il, tl = _batch(9, 1, 4, 3, np.float32, min_len=2)
     args = [lp[:, 0], targets[0], il[:1].reshape(()), tl[:1].reshape(())]
     for reduction in ("none", "mean", "sum"):
+
         def fn(lib, x, t, i, l, reduction=reduction):
             return lib.nn.CTCLoss(reduction=reduction)(x, t, i, l)
 
         check(fn, args, grad=(0,), second_order=False)
 
 
-def test_parity_edge_lengths_and_neg_inf_log_probs():
+def test_parity_edge_lengths_and_neg_inf_log_probs(kernel):
     lp, targets, il, tl = _batch(6, 4, 4, 2, np.float64)
     il[1], tl[1] = 0, 0  # empty input, empty target: loss 0
     il[2], tl[2] = 0, 1  # empty input, non-empty target: inf, zero gradient
@@ -148,12 +163,41 @@ def test_parity_edge_lengths_and_neg_inf_log_probs():
     check(_ctc(reduction="none"), [lp, targets, il, tl], grad=(0,), second_order=False)
 
 
-def test_parity_threaded_batch():
-    lp, targets, il, tl = _batch(200, 24, 8, 30, np.float64)  # T * N * (2S + 3) above the split
-    check(_ctc(reduction="sum"), [lp, targets, il, tl], grad=(0,), second_order=False)
+def test_parity_threaded_batch(kernel, monkeypatch):
+    """The batch split across two threads (rows of 5 * 63 cells each, the threshold lowered)."""
+    lp, targets, il, tl = _batch(200, 10, 8, 30, np.float64)
+    monkeypatch.setattr(loss_ctc, "_PARALLEL_ROW", 300)
+    threads = _parallel.get_num_threads()
+    _parallel.set_num_threads(2)
+    try:
+        assert len(loss_ctc._slices(10, 2 * 30 + 3)) == 2
+        assert loss_ctc._slices(1, 10**6) == [slice(0, 1)]  # never an empty part
+        check(_ctc(reduction="sum"), [lp, targets, il, tl], grad=(0,), second_order=False)
+    finally:
+        _parallel.set_num_threads(threads)
 
 
-def test_parity_large_vocabulary():
+@pytest.mark.parametrize("T", [12, 13])
+def test_values_without_grad_keep_two_alpha_rows(T):
+    """No gradient needed: the forward alternates two rows of alpha instead of keeping all."""
+    lp, targets, il, tl = _batch(T, 6, 5, 4, np.float32)
+    values = []
+    for lib in (lossgrad, torch):
+        args = (lib.tensor(lp), lib.tensor(targets), lib.tensor(il), lib.tensor(tl))
+        values.append(lib.nn.functional.ctc_loss(*args, reduction="none"))
+    assert values[0].grad_fn is None
+    assert_close(values[0], values[1], 1e-5, 1e-5, "loss")
+
+
+def test_parity_large_lattice():
+    """Default thresholds crossed: weights recomputed in backward, classes scattered by group."""
+    lp, targets, il, tl = _batch(300, 40, 30, 50, np.float64)  # float32: see the accuracy test
+    cells = 300 * 40 * (2 * 50 + 3)
+    assert cells > loss_ctc._TAPE_CELLS and cells * 30 > loss_ctc._ONEHOT_MACS
+    check(_ctc(reduction="mean"), [lp, targets, il, tl], grad=(0,), second_order=False)
+
+
+def test_parity_large_vocabulary(kernel):
     """Many classes: the class posteriors are scattered group by group instead of by a
     one-hot product (repeated labels land in successive groups)."""
     lp, targets, il, tl = _batch(60, 4, 1000, 10, np.float64)
@@ -163,7 +207,7 @@ def test_parity_large_vocabulary():
     check(_ctc(reduction="mean"), [lp, targets, il, tl], grad=(0,), second_order=False)
 
 
-def test_float32_gradient_at_least_as_accurate_as_torch():
+def test_float32_gradient_at_least_as_accurate_as_torch(kernel):
     """torch's float32 gradient exp(lcab + nll - lp) cancels two large log-magnitudes; the
     posterior propagated in probability space does not, so lossgrad is closer to float64."""
     lp, targets, il, tl = _batch(200, 8, 8, 30, np.float32)
@@ -298,9 +342,10 @@ def test_gradgradcheck_with_impossible_sample_and_zero_infinity():
     assert gradgradcheck(f, (x,))
 
 
-def test_second_order_value_is_first_order_value():
+def test_second_order_value_is_first_order_value(kernel):
     """With create_graph=True the gradient's value is the fused kernel's (torch's form), and
-    its Hessian-vector product is symmetric (it is the Hessian of a function)."""
+    its Hessian-vector product is symmetric (it is the Hessian of a function). The second
+    backward of the retained graph recomputes the lattice the first one overwrote."""
     x, targets, il, tl = _double_backward_inputs()
     lp = x.log_softmax(2)
     loss = lossgrad.nn.functional.ctc_loss(lp, targets, il, tl, reduction="sum")
@@ -312,3 +357,18 @@ def test_second_order_value_is_first_order_value():
     (hu,) = lossgrad.autograd.grad((gx * u).sum(), x, retain_graph=True)
     (hv,) = lossgrad.autograd.grad((gx * v).sum(), x)
     assert np.isclose((hu * v).sum().item(), (hv * u).sum().item(), rtol=1e-9)
+
+
+def test_backward_again_through_retained_graph(kernel):
+    """The first backward overwrites the saved lattice with the posterior; each later one
+    (retain_graph=True) recomputes it, and all give torch's gradient."""
+    lp, targets, il, tl = _batch(20, 4, 5, 4, np.float32)
+    grads = {}
+    for lib in (lossgrad, torch):
+        x = lib.tensor(lp).requires_grad_()
+        tensors = (lib.tensor(targets), lib.tensor(il), lib.tensor(tl))
+        loss = lib.nn.functional.ctc_loss(x, *tensors)
+        grads[lib] = [lib.autograd.grad(loss, x, retain_graph=True)[0] for _ in range(3)]
+    for g in grads[lossgrad]:
+        np.testing.assert_array_equal(g.numpy(), grads[lossgrad][0].numpy())
+        assert_close(g, grads[torch][0], 1e-4, 1e-6, "log_probs.grad")

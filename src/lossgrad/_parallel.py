@@ -72,10 +72,15 @@ def _worker(jobs: queue.SimpleQueue[Any]) -> None:
     _local.in_pool = True
     while (job := jobs.get()) is not None:
         i, fn, args, results = job
+        del job
         try:
-            results.put((i, True, fn(*args)))
+            outcome = (i, True, fn(*args))
         except BaseException as exc:  # handed to the caller, which re-raises it
-            results.put((i, False, exc))
+            outcome = (i, False, exc)
+        # hold nothing of a finished job (its closure's arrays) while waiting for the next one
+        del fn, args
+        results.put(outcome)
+        del outcome, results
 
 
 def _get_workers() -> list[queue.SimpleQueue[Any]]:

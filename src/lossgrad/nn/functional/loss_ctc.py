@@ -7,21 +7,32 @@ the extended label positions, with a Python loop over time only:
   scheme, so no state underflows that torch keeps). The batch is laid out as one flat row of
   ``N * (2S + 3)`` cells per time step (two padding cells before each sample), so the three
   predecessors of every cell are the same row shifted by 0, 1 and 2: each step is a dozen
-  whole-row ufunc calls. Each step keeps, on a tape, the three shifted exponentials
-  ``exp(a_i - m)`` and their sum ``s`` (``w_i = exp(a_i - m) / s`` is the local softmax of the
-  log-sum-exp): about ``4 T N (2S + 3)`` floats, held until backward.
+  whole-row ufunc calls (:func:`_weights` and three more). The log-alpha lattice, one float
+  per cell in the input's dtype (torch keeps the same ``log_alpha``), is held until backward;
+  the emissions are gathered a block of rows at a time, never as a whole lattice.
 * **backward**: instead of a second log-space recursion for beta, the posterior
-  ``gamma_t(s) = alpha_t(s) beta_t(s) / (p(l|x) y_t(s))`` is propagated back through those
-  weights, ``gamma_{t-1}(s - i) += w_i(t, s) gamma_t(s)``: a few multiply-adds per cell, on
-  probabilities in [0, 1] (no exp, no log, nothing to overflow, and no cancellation between
-  two large log-magnitudes as in torch's ``exp(lcab + nll - lp)``, so float32 results are
-  closer to float64 than torch's). The posterior of each class is then summed over the states
-  that carry it (one batched product with a one-hot matrix for small problems, fancy-index
-  scatters otherwise), and the gradient is torch's ``exp(log_probs) - posterior``.
-* Large lattices (``T * N * (2S + 3) >= 2**18`` cells) are split by batch over lossgrad's thread
-  pool (``lossgrad._parallel``, one part per core; NumPy releases the GIL inside ufuncs): about
-  25% more CPU time in total, so it pays on an idle multi-core machine; small ones run in the
-  calling thread, where the per-call overhead of the ufuncs dominates.
+  ``gamma_t(s) = alpha_t(s) beta_t(s) / (p(l|x) y_t(s))`` is propagated back through the
+  weights of each step, ``gamma_{t-1}(s - i) += w_i(t, s) gamma_t(s)`` with ``w_i`` the local
+  softmax ``exp(a_i - m) / s`` of the log-sum-exp: a few multiply-adds per cell, on
+  probabilities in [0, 1] (nothing to overflow, and no cancellation between two large
+  log-magnitudes as in torch's ``exp(lcab + nll - lp)``, so float32 results are closer to
+  float64 than torch's). The weights of step ``t`` are recomputed from row ``t - 1`` of alpha
+  by the forward's own ufunc calls (so they are bitwise the forward's), and that row is then
+  overwritten by ``gamma_{t-1}``: the backward holds no second lattice, so its peak is one
+  lattice plus the gradient where torch's is two lattices (alpha, beta) plus the gradient
+  (measured: 38.7 vs 65.5 MiB at T=500, N=64, C=100, S=100 in float32). Small lattices
+  (up to :data:`_TAPE_CELLS` cells) keep the weights on a tape in the forward instead (4
+  floats per cell, at most 4 MiB in float32), which saves the backward nine of its fifteen
+  ufunc calls per step where the per-call overhead dominates. The posterior of each class is
+  then summed over the states that carry it (one batched product with a one-hot matrix for
+  small problems, fancy-index scatters a block of rows at a time otherwise), and the gradient
+  is torch's ``exp(log_probs) - posterior``. A second backward through a retained graph runs the
+  forward kernel again for what the first one overwrote (the lattice, or the tape).
+* The batch is split over lossgrad's thread pool (``lossgrad._parallel``, one part per core;
+  NumPy releases the GIL inside ufuncs) when every part gets rows of at least
+  :data:`_PARALLEL_ROW` cells. On shorter rows the threads mostly wait for each other's turn
+  with the interpreter between the ufunc calls: splitting ``T=200, N=32, S=60`` (rows of
+  ~2000 cells per thread) measured slower than one thread on two cores.
 
 "Impossible" cells hold a large negative finite number instead of -inf (-1e30 in float32, -1e300
 in float64), so no inf - inf ever makes a NaN inside the recursion; a likelihood below half that
@@ -30,6 +41,8 @@ value is reported as torch's +inf.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,8 +58,11 @@ from lossgrad.ops.reduce import logsumexp
 from lossgrad.ops.shape import cat, expand, reshape, stack
 
 _NEG = {np.dtype(np.float32): -1e30, np.dtype(np.float64): -1e300}
-_PARALLEL_CELLS = 1 << 18  # T * N * (2S + 3) above which the batch is split across threads
+_PARALLEL_ROW = 1 << 12  # lattice cells per time step that each thread gets at least
 _ONEHOT_MACS = 1 << 22  # posterior cells * C up to which classes are collected by a matmul
+_GATHER_BLOCK = 1 << 16  # lattice cells per block of rows gathered at once in the forward
+_SCATTER_BLOCK = 1 << 17  # label cells per block of rows scattered at once in the backward
+_TAPE_CELLS = 1 << 18  # T * N * (2S + 3) up to which the forward keeps its weights for backward
 
 
 def _by_last_frame(il: np.ndarray, mask: np.ndarray) -> dict[int, np.ndarray]:
@@ -55,6 +71,62 @@ def _by_last_frame(il: np.ndarray, mask: np.ndarray) -> dict[int, np.ndarray]:
     if rows.size and (il[rows] == il[rows[0]]).all():
         return {int(il[rows[0]]) - 1: rows}
     return {int(t) - 1: rows[il[rows] == t] for t in np.unique(il[rows])}
+
+
+def _weights(
+    a1: np.ndarray,
+    a2: np.ndarray,
+    a3: np.ndarray,
+    pen: np.ndarray,
+    w: np.ndarray,
+    w0: np.ndarray,
+    w1: np.ndarray,
+    w2: np.ndarray,
+    s: np.ndarray,
+    m: np.ndarray,
+    add: Any = np.add,
+    maximum: Any = np.maximum,
+    subtract: Any = np.subtract,
+    exp: Any = np.exp,
+) -> None:
+    """One step's log-sum-exp, up to its log: ``w_i = exp(a_i - m)`` for the three predecessors
+    ``a1, a2, a3 + pen`` of every cell (``w`` holds ``w0, w1, w2``), ``m`` their maximum and
+    ``s`` their sum, so that ``w_i / s`` is the local softmax. Plain same-shape ufunc calls
+    (broadcasting ones are several times slower here), the ufuncs bound as defaults (local
+    names: at small sizes the lookups of ``np.add`` and friends cost 5% of the forward)."""
+    add(a3, pen, w2)
+    maximum(a1, a2, out=m)
+    maximum(m, w2, out=m)
+    subtract(a1, m, w0)
+    subtract(a2, m, w1)
+    subtract(w2, m, w2)
+    exp(w, out=w)
+    add(w0, w1, s)
+    add(s, w2, s)
+
+
+def _row_views(alpha: np.ndarray, keep: bool) -> Iterator[tuple[np.ndarray, ...]]:
+    """Per step ``k = 1, 2, ...``: the three predecessor views of row ``k - 1`` (shifted by 0,
+    1 and 2 cells), the written part of row ``k`` and row ``k`` itself; without ``keep`` the
+    two rows of ``alpha`` alternate (the sequence never ends)."""
+    a1, a2, a3 = alpha[:, 2:], alpha[:, 1:-1], alpha[:, :-2]
+    if keep:
+        return zip(a1[:-1], a2[:-1], a3[:-1], a1[1:], alpha[1:], strict=True)
+    return itertools.cycle(
+        [(a1[0], a2[0], a3[0], a1[1], alpha[1]), (a1[1], a2[1], a3[1], a1[0], alpha[0])]
+    )
+
+
+def _weight_views(
+    tape: np.ndarray | None, steps: range, size: int, dt: Any
+) -> Iterator[tuple[np.ndarray, ...]]:
+    """Per step: where its weights go (``w0, w1, w2`` together, then each, then ``s``): the
+    step's row of the tape, or one scratch buffer used by every step (never ends)."""
+    if tape is not None:
+        rows = tape[steps.start : steps.stop : steps.step]
+        return zip(rows[:, :3], *rows.transpose(1, 0, 2), strict=True)
+    w = np.empty((4, size), dt)
+    return itertools.repeat((w[:3], *w))
 
 
 class _Lattice:
@@ -75,7 +147,8 @@ class _Lattice:
         ext = np.full((n, S), blank, np.int64)
         ext[:, 1::2] = labels
         valid = np.arange(S) <= 2 * tl[:, None]
-        # gather index into the (T, (n + 1) * C) augmented log-probs; n * C is the sentinel cell
+        # gather index into rows of n * C log-probs and one impossible cell (index n * C), which
+        # the padding cells and the states past a target's end read
         idx = np.full((n, W), n * C, np.int64)
         idx[:, 2:] = np.where(valid, np.arange(n)[:, None] * C + ext, n * C)
         self.index = idx.ravel()
@@ -86,54 +159,62 @@ class _Lattice:
         self.labels, self.blank, self.ext, self.valid = labels, blank, ext, valid
         self.final = np.arange(n) * W + 2 + 2 * tl  # the last blank; the last label is one before
 
-    def forward(self, lp: np.ndarray, keep: bool) -> tuple[np.ndarray, Any]:
-        """Negative log-likelihood per sample and the tape (predecessor weights) for backward."""
+    def _emissions(self, lp: np.ndarray, start: int) -> Iterator[np.ndarray]:
+        """The per-cell log-probabilities of rows ``start, ..., T - 1``, clamped at the
+        impossible value: gathered a block of rows at a time (through a scratch copy of the
+        log-probs with one impossible cell appended to each row), yielded one row at a time."""
+        T, n, C = lp.shape
+        dt = lp.dtype
+        block = max(1, _GATHER_BLOCK // self.index.size)
+        buf = np.full((min(block, T - start), n * C + 1), _NEG[dt], dt)
+        E = np.empty((buf.shape[0], self.index.size), dt)
+        for t0 in range(start, T, block):
+            b = min(T - t0, block)
+            rows = lp[t0 : t0 + b].reshape(b, -1)  # a view when the slice's rows are contiguous
+            np.maximum(rows, buf[0, -1], out=buf[:b, :-1])
+            yield from np.take(buf[:b], self.index, axis=1, out=E[:b], mode="clip")
+
+    def forward(self, lp: np.ndarray, keep: bool, taped: bool) -> tuple[np.ndarray, Any]:
+        """Negative log-likelihood per sample and, with ``keep``, what backward needs: the
+        weights of every step ``(T, 4, n W - 2)`` (see :func:`_weights`) when ``taped``, else
+        the log-alpha lattice ``(T, n W)`` to recompute them from (otherwise two alternating
+        rows of alpha are enough)."""
         T, n, C = lp.shape
         dt = lp.dtype
         neg = dt.type(_NEG[dt])
-        W, N = self.W, n * self.W
-        aug = np.empty((T, n + 1, C), dt)
-        np.maximum(lp, neg, out=aug[:, :n])
-        aug[:, n] = neg
-        E = np.take(aug.reshape(T, (n + 1) * C), self.index, axis=1)
+        N = n * self.W
         pen = np.where(self.skip, dt.type(0), neg)
-        tape = np.empty((T if keep else 2, 4, N - 2), dt)
-        X = np.full((2, N), neg, dt)
-        X[0].reshape(n, W)[:, 2:4] = E[0].reshape(n, W)[:, 2:4]
+        whole = keep and not taped
+        alpha = np.empty((T if whole else 2, N), dt)
+        alpha[:, :2] = alpha[0] = neg
+        emissions = self._emissions(lp, 0)
+        alpha[0].reshape(n, self.W)[:, 2:4] = next(emissions).reshape(n, self.W)[:, 2:4]
         ends = _by_last_frame(self.il, self.il > 0)
         last = np.full((2, n), neg, dt)
-        m = np.empty(N - 2, dt)
-        add, sub_, ex, lg, mx = np.add, np.subtract, np.exp, np.log, np.maximum
-        views = [(x[2:], x[1:-1], x[:-2], y[2:]) for x, y in ((X[0], X[1]), (X[1], X[0]))]
-        # tape[k] = exp(a1 - m), exp(a2 - m), exp(a3 + pen - m) and their sum s, per cell
-        # (plain same-shape ufunc calls: broadcasting ones are several times slower here)
-        if keep:
-            steps: Any = zip(E[1:, 2:], tape[1:, :3], *tape[1:].transpose(1, 0, 2), strict=True)
-        else:
-            steps = ((E[k, 2:], tape[k & 1, :3], *tape[k & 1]) for k in range(1, T))
         if 0 in ends:
-            self._capture(last, X[0], ends[0])
-        for k, (e, w, w0, w1, w2, s) in enumerate(steps, 1):
-            a1, a2, a3, cur = views[(k - 1) & 1]
-            add(a3, pen, w2)
-            mx(a1, a2, out=m)
-            mx(m, w2, out=m)
-            sub_(a1, m, w0)
-            sub_(a2, m, w1)
-            sub_(w2, m, w2)
-            ex(w, w)
-            add(w0, w1, s)
-            add(s, w2, s)
-            add(m, e, m)
-            lg(s, cur)
+            self._capture(last, alpha[0], ends[0])
+        tape = np.empty((T, 4, N - 2), dt) if keep and taped else None
+        m = np.empty(N - 2, dt)
+        steps = zip(
+            range(1, T),
+            _row_views(alpha, whole),
+            _weight_views(tape, range(1, T), N - 2, dt),
+            emissions,
+            strict=False,  # two alternating row views unless whole
+        )
+        add, log = np.add, np.log
+        for k, (a1, a2, a3, cur, row), (w, w0, w1, w2, s), e in steps:
+            _weights(a1, a2, a3, pen, w, w0, w1, w2, s, m)
+            add(m, e[2:], m)
+            log(s, cur)
             add(cur, m, cur)
             if k in ends:  # some samples end here: read their two final states
-                self._capture(last, X[k & 1], ends[k])
+                self._capture(last, row, ends[k])
         ll = np.logaddexp(last[0], last[1])
         possible = (ll > neg / 2) & (self.il > 0)
         nll = np.where(possible, -ll, np.where((self.il == 0) & (self.tl == 0), -0.0, np.inf))
         seed = np.exp(last - ll) if keep else None
-        return nll.astype(dt), (tape, seed, possible) if keep else None
+        return nll.astype(dt), (alpha if whole else None, tape, seed, possible) if keep else None
 
     def _class_groups(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The label states as (flat class index, flat cell) groups in which no (sample, class)
@@ -167,49 +248,64 @@ class _Lattice:
     def backward(
         self, lp: np.ndarray, saved: Any, gr: np.ndarray, out: np.ndarray, zero_infinity: bool
     ) -> None:
-        """Write torch's gradient ``(exp(lp) - posterior) * gr`` for this slice into ``out``."""
-        tape, seed, possible = saved
+        """Write torch's gradient ``(exp(lp) - posterior) * gr`` for this slice into ``out``.
+
+        Without a tape the posterior overwrites the log-alpha lattice row by row, from the last
+        frame back: row ``k - 1`` of alpha is read (to recompute the weights of step ``k``)
+        just before it receives the posterior of frame ``k - 1``.
+        """
+        alpha, tape, seed, possible = saved
         T, n, C = lp.shape
+        dt = lp.dtype
         N = n * self.W
-        post = np.zeros((T, N), lp.dtype)
+        post = alpha if tape is None else np.zeros((T, N), dt)
+        pen = np.where(self.skip, dt.type(0), dt.type(_NEG[dt]))
         starts = _by_last_frame(self.il, possible)
-        h, u = np.empty(N - 2, lp.dtype), np.empty(N - 2, lp.dtype)
-        mul, add, div = np.multiply, np.add, np.divide
-        cur, prev = post[::-1, 2:], post[-2::-1]
-        rows = zip(  # noqa: B905 - prev has one row fewer: the last step is k = 1
+        u = np.empty(N - 2, dt)
+        post[T - 1] = 0
+        steps = zip(
             range(T - 1, 0, -1),
-            *tape[::-1].transpose(1, 0, 2),
-            cur,
-            prev[:, 2:],
-            prev[:, 1:-1],
-            prev[:, :-2],
+            post[:0:-1, 2:],
+            post[-2::-1, 2:],
+            post[-2::-1, 1:-1],
+            post[-2::-1, :-2],
+            _weight_views(tape, range(T - 1, 0, -1), N - 2, dt),
+            strict=False,  # the weight views run on without a tape
         )
-        for k, w0, w1, w2, s, g, p0, p1, p2 in rows:
+        div, mul, add = np.divide, np.multiply, np.add
+        for k, g, p0, p1, p2, (w, w0, w1, w2, s) in steps:
             if k in starts:
                 self._seed(post[k], starts[k], seed)
-            # gamma_{k-1}(s - i) += w_i(k, s) / s(k, s) * gamma_k(s); prev is still zero here
+            if tape is None:  # the weights of step k, from alpha_{k-1} (still in row k - 1)
+                _weights(p0, p1, p2, pen, w, w0, w1, w2, s, u)
+            # gamma_{k-1}(s - i) += w_i(k, s) / s(k, s) * gamma_k(s), over alpha_{k-1} (its
+            # first two cells, padding that nothing reads, keep a negligible sum on top of it)
             div(g, s, u)
             mul(w0, u, p0)
-            mul(w1, u, h)
-            add(p1, h, p1)
-            mul(w2, u, h)
-            add(p2, h, p2)
+            mul(w1, u, w1)
+            add(p1, w1, p1)
+            mul(w2, u, w2)
+            add(p2, w2, p2)
         if 0 in starts:
             self._seed(post[0], starts[0], seed)
         np.exp(lp, out=out)
         if post.size * C <= _ONEHOT_MACS:  # small: one batched product with a one-hot matrix
-            onehot = np.zeros((n, self.W, C), lp.dtype)
+            onehot = np.zeros((n, self.W, C), dt)
             vb, vs = np.nonzero(self.valid)
             onehot[vb, vs + 2, self.ext[vb, vs]] = 1
             by_sample = post.reshape(T, n, self.W).transpose(1, 0, 2)
             out -= np.matmul(by_sample, onehot).transpose(1, 0, 2)
-        else:  # blanks summed per sample, labels scattered group by group
+        else:  # blanks summed per sample, labels scattered group by group, a block of rows at once
             flat = out.view()
             flat.shape = (T, n * C)  # a view: raises rather than copy
-            blanks = post.reshape(T, n, self.W)[:, :, 2::2].sum(-1)
-            flat[:, np.arange(n) * C + self.blank] -= blanks
-            for keys, cells in self._class_groups():
-                flat[:, keys] -= post[:, cells]
+            blank_cols = np.arange(n) * C + self.blank
+            groups = self._class_groups()
+            block = max(1, _SCATTER_BLOCK // max(N // 2, 1))
+            for t0 in range(0, T, block):
+                rows, part = flat[t0 : t0 + block], post[t0 : t0 + block]
+                rows[:, blank_cols] -= part.reshape(-1, n, self.W)[:, :, 2::2].sum(-1)
+                for keys, cells in groups:
+                    rows[:, keys] -= part[:, cells]
         out *= gr[:, None]
         if lp.min(initial=np.inf) == -np.inf:  # torch: exp(-inf) - exp(-inf + nll + inf) is NaN
             out[np.isneginf(lp)] = np.nan
@@ -223,10 +319,12 @@ class _Lattice:
                 out[self.il[b] :, b] = 0
 
 
-def _slices(T: int, N: int, W: int) -> list[slice]:
-    """Contiguous batch slices, one per thread when the lattice is large enough to pay."""
-    workers = min(_parallel.get_num_threads(), N)
-    if workers < 2 or T * N * W < _PARALLEL_CELLS:
+def _slices(N: int, W: int) -> list[slice]:
+    """Contiguous batch slices, one per thread when each gets rows of at least
+    :data:`_PARALLEL_ROW` cells: on shorter rows the threads mostly wait for each other's
+    turn with the interpreter between NumPy calls (measured slower than one thread)."""
+    workers = min(_parallel.get_num_threads(), N, N * W // _PARALLEL_ROW)
+    if workers < 2:
         return [slice(0, N)]
     bounds = np.linspace(0, N, workers + 1).astype(int)
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
@@ -256,15 +354,16 @@ class _CtcLoss(ArrayFunction):
     ) -> np.ndarray:
         T, N, C = lp.shape
         keep = bool(ctx.needs_input_grad[0])
-        parts = _slices(T, N, 2 * labels.shape[1] + 3)
+        parts = _slices(N, 2 * labels.shape[1] + 3)
         lattices = [_Lattice(labels[p], il[p], tl[p], blank, C) for p in parts]
+        taped = T * N * (2 * labels.shape[1] + 3) <= _TAPE_CELLS
         results = _parallel.map_parts(
-            lambda i: lattices[i].forward(lp[:, parts[i]], keep), len(parts)
+            lambda i: lattices[i].forward(lp[:, parts[i]], keep, taped), len(parts)
         )
         nll = np.concatenate([r[0] for r in results]) if len(parts) > 1 else results[0][0]
-        ctx.lattices, ctx.parts = lattices, parts
+        ctx.lattices, ctx.parts, ctx.taped, ctx.consumed = lattices, parts, taped, False
         ctx.meta = (labels, il, tl, blank, zero_infinity, reduction)
-        if keep:  # the tapes are saved as constants: freed after backward, like torch's buffers
+        if keep:  # the lattices are saved as constants: freed after backward, like torch's buffers
             ctx.save_for_backward(lp, *(w for r in results for w in r[1]))
         if reduction == "none":
             return nll
@@ -288,7 +387,15 @@ class _CtcLoss(ArrayFunction):
             gr = g
         out = np.empty(lp.shape, lp.dtype)  # C order: its slices are viewed as (T, n * C)
         parts, lattices, grd = ctx.parts, ctx.lattices, gr._data
-        tapes = [tuple(t._data for t in saved[3 * i : 3 * i + 3]) for i in range(len(parts))]
+        if ctx.consumed:  # a second backward (retain_graph): the first overwrote what was saved
+            results = _parallel.map_parts(
+                lambda i: lattices[i].forward(lp[:, parts[i]], True, ctx.taped), len(parts)
+            )
+            tapes = [r[1] for r in results]
+        else:
+            arrays = [None if t is None else t._data for t in saved]
+            tapes = [tuple(arrays[4 * i : 4 * i + 4]) for i in range(len(parts))]
+            ctx.consumed = True
         _parallel.map_parts(
             lambda i: lattices[i].backward(
                 lp[:, parts[i]], tapes[i], grd[parts[i]], out[:, parts[i]], zero_infinity
