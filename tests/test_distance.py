@@ -96,6 +96,38 @@ def test_pairwise_distance_shapes(shapes, keepdim):
     )
 
 
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("grad", [(0, 1), (0,), (1,)])
+def test_pairwise_distance_fused_blocks(p, grad):
+    """The fused p = 1, 2 rows, threaded from (600, 500), with an exact zero difference (sign 0)
+    and a NaN (torch's sign is 0 there too)."""
+    a = rng.standard_normal((600, 500)).astype(np.float32)
+    b = rng.standard_normal((600, 500)).astype(np.float32)
+    b[3, 7] = a[3, 7]
+    a[599, 2] = np.nan
+    check(
+        lambda lib, a, b: lib.nn.functional.pairwise_distance(a, b, p, eps=0.0),
+        [a, b],
+        grad=grad,
+        second_order=False,
+    )
+
+
+def test_pairwise_distance_retain_graph_twice():
+    """The kept difference is never overwritten: a retained graph gives the same gradient."""
+    a_np, b_np = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    for p in (1, 2):
+        a, b = lossgrad.tensor(a_np, requires_grad=True), lossgrad.tensor(b_np)
+        loss = lossgrad.nn.functional.pairwise_distance(a, b, p).sum()
+        loss.backward(retain_graph=True)
+        first = a.grad.numpy().copy()
+        loss.backward()
+        np.testing.assert_array_equal(a.grad.numpy(), 2 * first)
+        ta = torch.tensor(a_np, requires_grad=True)
+        torch.nn.functional.pairwise_distance(ta, torch.tensor(b_np), p).sum().backward()
+        np.testing.assert_allclose(first, ta.grad.numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("p", [2, 1, 3, float("inf")])
 def test_pairwise_distance_coincident_points(p):
     a = rng.standard_normal((3, 4))
@@ -238,6 +270,34 @@ def test_cosine_similarity_eps_edges(second_order):
 )
 def test_cosine_similarity_errors(case):
     check_raises(case, [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))])
+
+
+@pytest.mark.parametrize("grad", [(0, 1), (0,), (1,)])
+def test_cosine_similarity_fused_threaded(grad):
+    """Rows along the last dim, threaded from (600, 500), with a zero row (norm 0, clamped)."""
+    a = rng.standard_normal((600, 500)).astype(np.float32)
+    b = rng.standard_normal((600, 500)).astype(np.float32)
+    a[3] = 0
+    check(
+        lambda lib, a, b: lib.nn.functional.cosine_similarity(a, b, dim=-1),
+        [a, b],
+        grad=grad,
+        second_order=False,
+    )
+
+
+def test_cosine_similarity_retain_graph_twice():
+    a_np, b_np = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    a, b = lossgrad.tensor(a_np, requires_grad=True), lossgrad.tensor(b_np, requires_grad=True)
+    loss = lossgrad.nn.functional.cosine_similarity(a, b).sum()
+    loss.backward(retain_graph=True)
+    first = a.grad.numpy().copy(), b.grad.numpy().copy()
+    loss.backward()
+    ta, tb = torch.tensor(a_np, requires_grad=True), torch.tensor(b_np, requires_grad=True)
+    torch.nn.functional.cosine_similarity(ta, tb).sum().backward()
+    for x, f, t in zip((a, b), first, (ta, tb), strict=True):
+        np.testing.assert_array_equal(x.grad.numpy(), 2 * f)
+        np.testing.assert_allclose(f, t.grad.numpy(), rtol=1e-12)
 
 
 def test_cosine_similarity_gradcheck():

@@ -132,6 +132,40 @@ def test_cosine_embedding_errors(case):
     )
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("grad", [(0, 1), (1,)])
+def test_cosine_embedding_fused_threaded(reduction, grad):
+    """One loss per row, threaded from (600, 500) (a zero row included: cos 0)."""
+    a = rng.standard_normal((600, 500)).astype(np.float32)
+    b = rng.standard_normal((600, 500)).astype(np.float32)
+    a[5] = 0
+    y = np.where(rng.random(600) < 0.5, -1.0, 1.0).astype(np.float32)
+    check(
+        lambda lib, a, b, y: lib.nn.functional.cosine_embedding_loss(
+            a, b, y, margin=-0.05, reduction=reduction
+        ),
+        [a, b, y],
+        grad=grad,
+        second_order=False,
+    )
+
+
+def test_cosine_embedding_retain_graph_twice():
+    a_np, b_np = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    y_np = np.array([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
+    grads = []
+    for lib in (lossgrad, torch):
+        a, b = lib.tensor(a_np, requires_grad=True), lib.tensor(b_np, requires_grad=True)
+        loss = lib.nn.functional.cosine_embedding_loss(a, b, lib.tensor(y_np), margin=-0.5)
+        loss.backward(retain_graph=True)
+        first = a.grad.numpy().copy(), b.grad.numpy().copy()
+        loss.backward()
+        grads.append((first, (a.grad.numpy(), b.grad.numpy())))
+    for k in range(2):
+        np.testing.assert_array_equal(grads[0][1][k], 2 * grads[0][0][k])
+        np.testing.assert_allclose(grads[0][0][k], grads[1][0][k], rtol=1e-12)
+
+
 def test_cosine_embedding_gradcheck():
     a = lossgrad.tensor(rng.standard_normal((4, 3)), requires_grad=True)
     b = lossgrad.tensor(rng.standard_normal((4, 3)), requires_grad=True)
@@ -169,6 +203,40 @@ def test_triplet_parity(reduction, dtype, p, swap, second_order):
         grad=(0, 1, 2),
         second_order=second_order,
     )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p,swap,margin", [(2, False, 0.5), (1, True, 20.0)])
+def test_triplet_fused_threaded(reduction, p, swap, margin):
+    """The fused p = 1, 2 kernel on rows large enough for blocks over the thread pool."""
+    local = np.random.default_rng(7)  # fixed data: no row sits on the clamp's kink
+    a, pos, neg = (local.standard_normal((600, 500)).astype(np.float32) for _ in range(3))
+    check(
+        lambda lib, a, b, c: lib.nn.functional.triplet_margin_loss(
+            a, b, c, margin=margin, p=p, swap=swap, reduction=reduction
+        ),
+        [a, pos, neg],
+        grad=(0, 1, 2),
+        atol=2e-3,  # float32 norms of ~400 (p = 1) differ by their last bits, then cancel
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_retain_graph_twice(swap):
+    """The kept differences are never overwritten: a retained graph gives the same gradients."""
+    arrays = [rng.standard_normal((6, 5)) for _ in range(3)]
+    for p in (1, 2):
+        xs = [lossgrad.tensor(v, requires_grad=True) for v in arrays]
+        loss = lossgrad.nn.functional.triplet_margin_loss(*xs, margin=3.0, p=p, swap=swap)
+        loss.backward(retain_graph=True)
+        first = [x.grad.numpy().copy() for x in xs]
+        loss.backward()
+        ts = [torch.tensor(v, requires_grad=True) for v in arrays]
+        torch.nn.functional.triplet_margin_loss(*ts, margin=3.0, p=p, swap=swap).backward()
+        for x, f, t in zip(xs, first, ts, strict=True):
+            np.testing.assert_array_equal(x.grad.numpy(), 2 * f)
+            np.testing.assert_allclose(f, t.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -284,7 +352,7 @@ def test_triplet_with_distance_module_repr():
 
 def test_triplet_gradcheck():
     a, b, c = (lossgrad.tensor(rng.standard_normal((3, 4)), requires_grad=True) for _ in range(3))
-    for p, swap in ((2, False), (1.5, True), (3, True)):
+    for p, swap in ((2, False), (2, True), (1, True), (1.5, True), (3, True)):
 
         def f(a, b, c, p=p, swap=swap):
             return lossgrad.nn.functional.triplet_margin_loss(

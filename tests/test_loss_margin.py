@@ -45,6 +45,45 @@ def test_multi_margin_parity(reduction, dtype, p, weighted, margin):
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(160, 500), (600, 500)])
+def test_multi_margin_blocked_and_threaded(reduction, p, weighted, shape):
+    """Above one cache block the backward recomputes the margins block by block (threaded from
+    (600, 500)); below it the forward's hinge values are reused."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = rng.integers(0, shape[1], shape[0])
+    w = rng.uniform(0.5, 2, shape[1]).astype(np.float32) if weighted else None
+    check(
+        lambda lib, a, t, w: lib.nn.functional.multi_margin_loss(
+            a, t, p=p, margin=0.5, weight=w, reduction=reduction
+        ),
+        [x, y, w],
+        rtol=1e-4,
+        atol=1e-6,
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (160, 500)])
+def test_multi_margin_retain_graph_twice(shape):
+    """A retained graph backpropagates twice to the same gradient (kept or recomputed hinge)."""
+    x_np = rng.standard_normal(shape)
+    y_np = rng.integers(0, shape[1], shape[0])
+    for p in (1, 2):
+        grads = []
+        for lib in (lossgrad, torch):
+            x = lib.tensor(x_np, requires_grad=True)
+            loss = lib.nn.functional.multi_margin_loss(x, lib.tensor(y_np), p=p)
+            loss.backward(retain_graph=True)
+            first = x.grad.clone()
+            loss.backward()
+            grads.append((first.numpy(), x.grad.numpy()))
+        np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(grads[0][1], 2 * grads[1][0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
     "shapes", [((5,), ()), ((5,), (1,)), ((), ()), ((1, 5), (1,)), ((1, 5), ())]
 )
@@ -145,15 +184,11 @@ def test_multi_margin_empty_batch():
         [x, y],
         second_order=False,
     )
-    check(
-        lambda lib, a, t: lib.nn.functional.multi_margin_loss(a, t, reduction="sum"),
-        [x, y],
-        second_order=False,
-    )
-    # torch returns uninitialised memory here; the mean of nothing is NaN
-    assert np.isnan(
-        lossgrad.nn.functional.multi_margin_loss(lossgrad.tensor(x), lossgrad.tensor(y)).item()
-    )
+    # torch returns uninitialised memory for both reductions (0.0 only by chance): the sum of
+    # nothing is 0, the mean of nothing NaN
+    F, a, t = lossgrad.nn.functional, lossgrad.tensor(x), lossgrad.tensor(y)
+    assert F.multi_margin_loss(a, t, reduction="sum").item() == 0.0
+    assert np.isnan(F.multi_margin_loss(a, t).item())
 
 
 @pytest.mark.parametrize("p", [1, 2])
@@ -262,6 +297,50 @@ def test_multilabel_margin_large_and_unbatched(reduction):
             [rng.standard_normal(xs), tv],
             second_order=False,
         )
+
+
+def _label_prefixes(n: int, c: int, longest: int) -> np.ndarray:
+    """Targets whose prefixes (before the first -1) have random lengths up to ``longest``, with
+    repeats, and arbitrary in-range entries after the -1; the first row's prefix is the longest."""
+    t = rng.integers(-1, c, (n, c))
+    length = rng.integers(0, longest + 1, n)
+    length[0] = longest
+    t[np.arange(c) < length[:, None]] = rng.integers(0, c, int(length.sum()))
+    t[length < c, length[length < c]] = -1
+    return t
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(
+    "n, c, longest",
+    # trimmed to the longest prefix (one block; no prefix at all), blocked, threaded, blocked
+    # over slots
+    [(40, 50, 3), (50, 40, 0), (300, 100, 8), (1200, 100, 8), (3, 400, 400)],
+)
+def test_multilabel_margin_blocked(reduction, n, c, longest):
+    x = rng.standard_normal((n, c)).astype(np.float32)
+    check(
+        lambda lib, a, t: lib.nn.functional.multilabel_margin_loss(a, t, reduction=reduction),
+        [x, _label_prefixes(n, c, longest)],
+        rtol=1e-4,
+        atol=1e-6,
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("n, c, longest", [(6, 5, 5), (300, 100, 8)])
+def test_multilabel_margin_retain_graph_twice(n, c, longest):
+    x_np, t_np = rng.standard_normal((n, c)), _label_prefixes(n, c, longest)
+    grads = []
+    for lib in (lossgrad, torch):
+        x = lib.tensor(x_np, requires_grad=True)
+        loss = lib.nn.functional.multilabel_margin_loss(x, lib.tensor(t_np), reduction="sum")
+        loss.backward(retain_graph=True)
+        first = x.grad.clone()
+        loss.backward()
+        grads.append((first.numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[0][1], 2 * grads[1][0], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("size_average,reduce", LEGACY)

@@ -10,15 +10,16 @@ invisible to autograd (the gradient goes straight through it, as torch's in-plac
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lossgrad import _dtype
+from lossgrad import _dtype, _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks
 from lossgrad.ops._common import broadcast_error, normalize_dims, promote, sum_to_shape
 from lossgrad.ops.pointwise import abs as _abs
@@ -26,6 +27,69 @@ from lossgrad.ops.pointwise import add, div, eq, isnan, logical_or, mul, neg, po
 from lossgrad.ops.reduce import norm as _norm
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import unsqueeze
+
+_CACHE: dict[Any, np.ndarray] = {}
+
+
+def _memo(key: Any, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """A small constant array (index offsets, ones) built once per key; never written to."""
+    a = _CACHE.get(key)
+    if a is None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        a = _CACHE[key] = make()
+    return a
+
+
+def _ones(k: int, dtype: Any) -> np.ndarray:
+    """``np.ones(k, dtype)``, cached: row sums as BLAS matrix-vector products with it run
+    several times faster than NumPy's axis reductions on small rows."""
+    return _memo(("ones", k, dtype), lambda: np.ones(k, dtype))
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """An ``(N, D)`` or ``(D)`` array as ``(N, D)`` rows."""
+    return x if x.ndim == 2 else x.reshape(1, -1)
+
+
+def _scratch(like: np.ndarray, slot: int) -> np.ndarray:
+    """A per-thread buffer shaped like the block ``like`` (see :func:`_parallel.scratch`)."""
+    return _parallel.scratch(like.size, like.dtype, slot).reshape(like.shape)
+
+
+def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[Any, np.ndarray]:
+    """``u = x1 - x2 + eps`` and ``||u||_p`` over the last axis (p = 1 or 2; ``(N, D)`` or
+    ``(D)`` inputs of one shape), in cache-sized blocks of rows over the thread pool: each input
+    is read once, ``u`` written once (it is kept for the backward)."""
+    u = np.empty(x1.shape, x1.dtype)
+    a, b, ur = _rows(x1), _rows(x2), _rows(u)
+    n, d = ur.shape
+    norm = np.empty(n, x1.dtype)
+    e = x1.dtype.type(eps)
+
+    def block(r0: int, r1: int) -> None:
+        ub = np.subtract(a[r0:r1], b[r0:r1], out=ur[r0:r1])
+        ub += e
+        if p == 2:
+            np.sqrt(np.einsum("ij,ij->i", ub, ub), out=norm[r0:r1])
+        else:
+            mag = np.abs(ub, out=_scratch(ub, 0))
+            np.matmul(mag, _ones(d, ub.dtype), out=norm[r0:r1])
+
+    _parallel.map_rows(block, n, d)
+    return u, norm.reshape(x1.shape[:-1])
+
+
+def _norm_grad_into(out: np.ndarray, u: np.ndarray, k: np.ndarray, p: float) -> None:
+    """``out = k * d||u||_p/du`` per row (``(N, D)`` blocks, ``k`` one factor per row, ``(N, 1)``):
+    ``u * k`` for p = 2 (``k`` already divided by the norm), ``sgn(u) * k`` for p = 1, with
+    torch's ``sgn`` (0 at 0 and at NaN) as ``(u > 0) - (u < 0)``: on a cache block as fast as
+    ``np.sign`` (which gives NaN at NaN), and faster than sign-bit tricks with their checks."""
+    if p == 2:
+        np.multiply(u, k, out=out)
+        return
+    np.subtract(u > 0, u < 0, out=out, dtype=out.dtype)
+    out *= k
 
 
 def _np_vector_norm(d: np.ndarray, p: float, axis: int, keepdim: bool) -> np.ndarray:
@@ -73,22 +137,77 @@ def _norm_backward(
     return mul(scaled, scale)
 
 
+def _fused_rows(p: float, *arrays: np.ndarray) -> bool:
+    """Whether the fused row kernels apply: p = 1 or 2 and ``(N, D)`` or ``(D)`` float32/float64
+    arrays of one shape (anything else takes the general path)."""
+    if p != 1 and p != 2:
+        return False
+    shape, dt = arrays[0].shape, arrays[0].dtype
+    return (
+        0 < len(shape) <= 2
+        and dt.char in "fd"
+        and all(a.shape == shape and a.dtype == dt for a in arrays)
+    )
+
+
+def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray:
+    """A per-row gradient factor as an ``(N, 1)`` column, divided by the norm for p = 2 (0 where
+    the norm is 0: torch's ``masked_fill_(result == 0, 0)``)."""
+    if p == 2:
+        k = np.where(norm == 0, norm.dtype.type(0), k / norm)
+    return np.asarray(k, norm.dtype).reshape(-1, 1)
+
+
 class _PairwiseDistance(ArrayFunction):
-    """``||x1 - x2 + eps||_p`` over the last dim, fused: one difference, one norm."""
+    """``||x1 - x2 + eps||_p`` over the last dim, fused: one difference, one norm.
+
+    For p = 1 or 2 on same-shape rows (:func:`_fused_rows`) the difference is kept for the
+    first-order backward (:func:`_norm_grad_into`, one pass per gradient); otherwise the backward
+    recomputes it. With a recorded graph the backward is torch's ``norm_backward`` with ops."""
 
     node_name = "NormBackward1"
 
     @staticmethod
-    def forward(
-        ctx: Any, x1: np.ndarray, x2: np.ndarray, p: float, eps: float, keepdim: bool
-    ) -> np.ndarray:
-        d = np.subtract(x1, x2)
-        d += d.dtype.type(eps)
-        axis = max(d.ndim - 1, 0)
-        out = np.asarray(_np_vector_norm(d, p, axis, keepdim) if d.ndim else np.abs(d), d.dtype)
+    def forward(ctx: Any, x1: np.ndarray, x2: np.ndarray, cfg: tuple[Any, ...]) -> np.ndarray:
+        p, eps, keepdim = cfg
+        ctx.meta = (p, eps, keepdim, max(max(x1.ndim, x2.ndim) - 1, 0))
+        if _fused_rows(p, x1, x2):
+            ctx.u, out = _diff_norms(x1, x2, p, eps)
+            if keepdim:
+                out = out[..., None]
+        else:
+            ctx.u = None
+            d = np.subtract(x1, x2)
+            d += d.dtype.type(eps)
+            axis = max(d.ndim - 1, 0)
+            out = np.asarray(_np_vector_norm(d, p, axis, keepdim) if d.ndim else np.abs(d), d.dtype)
         ctx.save_for_backward(x1, x2, out)
-        ctx.meta = (p, eps, keepdim, axis)
         return out
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """The fused rows: ``k * dnorm/du`` in blocks, then its negative for ``x2``."""
+        u = ctx.u
+        if u is None:
+            return backward_via_tensors(ctx, g)
+        x1, x2, out = ctx._saved_arrays()
+        p = ctx.meta[0]
+        k = _row_factor(g, out, p)
+        need1, need2 = ctx.needs_input_grad[:2]
+        g1 = np.empty(u.shape, u.dtype)
+        ur, g1r = _rows(u), _rows(g1)
+        g2 = g2r = None
+        if need2:
+            g2 = np.empty(u.shape, u.dtype)
+            g2r = _rows(g2)
+
+        def block(r0: int, r1: int) -> None:
+            _norm_grad_into(g1r[r0:r1], ur[r0:r1], k[r0:r1], p)
+            if g2r is not None:
+                np.negative(g1r[r0:r1], out=g2r[r0:r1])
+
+        _parallel.map_rows(block, *ur.shape)
+        return (g1 if need1 else None), g2, None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -108,10 +227,10 @@ class _PairwiseDistance(ArrayFunction):
         else:
             gd = _norm_backward(g, add(sub(x1, x2), eps), p, out, axis, keepdim)
         if gd is None:
-            return None, None, None, None, None
+            return None, None, None
         g1 = sum_to_shape(gd, x1._data.shape) if ctx.needs_input_grad[0] else None
         g2 = sum_to_shape(neg(gd), x2._data.shape) if ctx.needs_input_grad[1] else None
-        return g1, g2, None, None, None
+        return g1, g2, None
 
 
 def pairwise_distance(
@@ -150,12 +269,14 @@ def pairwise_distance(
     """
     _checks.check_tensor(x1, "x1")
     _checks.check_tensor(x2, "x2")
-    dt, (a, b, _) = promote(x1, x2, float(eps))
-    try:
-        np.broadcast_shapes(a._data.shape, b._data.shape)
-    except ValueError:
-        raise broadcast_error(a._data.shape, b._data.shape) from None
-    return _PairwiseDistance.apply(a, b, float(p), float(eps), bool(keepdim))
+    d1, d2 = x1._data, x2._data
+    if d1.shape != d2.shape or d1.dtype != d2.dtype or d1.dtype.kind != "f":
+        _, (x1, x2, _) = promote(x1, x2, float(eps))
+        try:
+            np.broadcast_shapes(x1._data.shape, x2._data.shape)
+        except ValueError:
+            raise broadcast_error(x1._data.shape, x2._data.shape) from None
+    return _PairwiseDistance.apply(x1, x2, (float(p), float(eps), bool(keepdim)))
 
 
 class _ClampMinStraightThrough(ArrayFunction):
@@ -187,6 +308,30 @@ class _CosineSimilarity(ArrayFunction):
     def forward(
         ctx: Any, x1: np.ndarray, x2: np.ndarray, axis: int | None, eps: float
     ) -> np.ndarray:
+        if axis is not None and axis == x1.ndim - 1 and _fused_rows(2, x1, x2):
+            # rows: norms, normalised copies and their dot product per cache block (torch's
+            # order of operations), on the thread pool
+            a, b = _rows(x1), _rows(x2)
+            n, d = a.shape
+            n1, n2, out = np.empty(n, x1.dtype), np.empty(n, x1.dtype), np.empty(n, x1.dtype)
+            floor = x1.dtype.type(eps)
+
+            def block(r0: int, r1: int) -> None:
+                ab, bb = a[r0:r1], b[r0:r1]
+                m1 = np.sqrt(np.einsum("ij,ij->i", ab, ab), out=n1[r0:r1])
+                m2 = np.sqrt(np.einsum("ij,ij->i", bb, bb), out=n2[r0:r1])
+                u = np.divide(ab, np.maximum(m1, floor)[:, None], out=_scratch(ab, 0))
+                v = np.divide(bb, np.maximum(m2, floor)[:, None], out=_scratch(bb, 1))
+                np.einsum("ij,ij->i", u, v, out=out[r0:r1])
+
+            _parallel.map_rows(block, n, d)
+            lead = x1.shape[:-1]
+            res = out.reshape(lead)
+            ctx.save_for_backward(x1, x2, res)
+            ctx.meta = (axis, eps, (n1.reshape(lead + (1,)), n2.reshape(lead + (1,))))
+            ctx.fused = True
+            return res
+        ctx.fused = False
         keep = () if axis is None else (axis,)
         n1 = np.sqrt(np.sum(x1 * x1, axis=keep, keepdims=True))
         n2 = np.sqrt(np.sum(x2 * x2, axis=keep, keepdims=True))
@@ -196,6 +341,38 @@ class _CosineSimilarity(ArrayFunction):
         ctx.save_for_backward(x1, x2, out)
         ctx.meta = (axis, eps, (n1, n2))
         return out
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """The fused rows: ``g1 = x2 * g / (c1 c2) - x1 * g cos / (c1 ||x1||)`` (and
+        symmetrically ``g2``) with per-row factors, each gradient written once per block."""
+        if not ctx.fused:
+            return backward_via_tensors(ctx, g)
+        x1, x2, out = ctx._saved_arrays()
+        eps, (n1, n2) = ctx.meta[1], ctx.meta[2]
+        n1, n2 = n1.reshape(-1, 1), n2.reshape(-1, 1)
+        gk, ok, zero = g.reshape(-1, 1), out.reshape(-1, 1), n1.dtype.type(0)
+        floor = n1.dtype.type(eps)
+        h1, h2 = gk / np.maximum(n1, floor), gk / np.maximum(n2, floor)
+        # x2's factor in g1 and x1's in g2, then the norms' terms (0 where a norm is 0)
+        k1, k2 = h1 / np.maximum(n2, floor), h2 / np.maximum(n1, floor)
+        q1 = np.where(n1 == 0, zero, h1 * ok / n1)
+        q2 = np.where(n2 == 0, zero, h2 * ok / n2)
+        a, b = _rows(x1), _rows(x2)
+        need1, need2 = ctx.needs_input_grad[:2]
+        g1 = np.empty(x1.shape, x1.dtype) if need1 else None
+        g2 = np.empty(x2.shape, x2.dtype) if need2 else None
+
+        def block(r0: int, r1: int) -> None:
+            ab, bb = a[r0:r1], b[r0:r1]
+            for grad, other, own, k, q in ((g1, bb, ab, k1, q1), (g2, ab, bb, k2, q2)):
+                if grad is not None:
+                    o = _rows(grad)[r0:r1]
+                    np.multiply(other, k[r0:r1], out=o)
+                    o -= np.multiply(own, q[r0:r1], out=_scratch(own, 0))
+
+        _parallel.map_rows(block, *a.shape)
+        return g1, g2, None, None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:

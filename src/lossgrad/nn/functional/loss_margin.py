@@ -10,8 +10,12 @@ derivative is exact: zero in the input (the loss is piecewise linear), linear in
 gradient. Where the slope itself depends on the input (``multi_margin_loss`` with ``p=2``,
 ``margin_ranking_loss``'s target, ``cosine_embedding_loss``) the backward is written with
 differentiable ops when a graph is recorded (``create_graph=True``), and runs on the arrays with
-values kept from the forward otherwise. This is how lossgrad gives ``multi_margin_loss`` and
-``multilabel_margin_loss`` the double backward that torch lacks.
+values kept from the forward otherwise (each fused loss has a ``backward_array``: the first
+derivative in a few NumPy calls, which is what decides at small sizes). This is how lossgrad gives
+``multi_margin_loss`` and ``multilabel_margin_loss`` the double backward that torch lacks.
+
+The triplet losses with ``pairwise_distance`` at p = 1 or 2 are one fused op as well: distances,
+margin, clamp, swap and reduction in one forward, and a backward that writes each gradient once.
 
 Ties follow torch: ``clamp_min`` (hinge, margin ranking, cosine embedding, triplet) passes the
 gradient at exactly zero, the multi-class kernels (``z > 0``) do not.
@@ -20,7 +24,7 @@ gradient at exactly zero, the multi-class kernels (``z > 0``) do not.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -28,9 +32,20 @@ from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional.distance import pairwise_distance
+from lossgrad.nn.functional.distance import (
+    _diff_norms,
+    _fused_rows,
+    _memo,
+    _norm_backward,
+    _norm_grad_into,
+    _ones,
+    _row_factor,
+    _rows,
+    _scratch,
+    pairwise_distance,
+)
 from lossgrad.ops._common import broadcast_error, promote, sum_to_shape
 from lossgrad.ops.index import gather
 from lossgrad.ops.pointwise import add, clamp_min, div, minimum, mul, neg, sqrt, sub
@@ -85,108 +100,132 @@ def _by_reduction(cls: type[ArrayFunction], unreduced: str) -> dict[str, type[Ar
 # -- multi_margin_loss --------------------------------------------------------------------------
 
 
+def _row_offsets(rows: int, c: int) -> np.ndarray:
+    """``arange(rows) * c``: the flat position of each row's start in a ``(rows, c)`` block, so
+    that ``offsets + y`` indexes the targets with one flat fancy index."""
+    return _memo(("offsets", rows, c), lambda: np.arange(0, rows * c, c))
+
+
+def _targets(y: np.ndarray, r0: int, r1: int, c: int) -> np.ndarray:
+    """The flat positions of rows ``r0:r1``'s targets ``y`` within their ``(r1 - r0, c)`` block."""
+    return _row_offsets(r1 - r0, c) + y[r0:r1]
+
+
+def _hinge(xb: np.ndarray, idx: np.ndarray, margin: float, clamp: bool = True) -> np.ndarray:
+    """``h = max(0, margin - x[y] + x)`` of a block of rows with 0 at the target class (``idx``:
+    the targets' flat positions); a fresh block-sized array, which stays in cache. ``fmax`` also
+    drops NaN margins, as torch's ``z > 0`` test does. Without ``clamp``: the margins ``z``
+    themselves (enough for the mask ``z > 0``)."""
+    h = np.add(xb, (xb.dtype.type(margin) - xb.reshape(-1)[idx])[:, None])
+    h.reshape(-1)[idx] = 0
+    return np.fmax(h, xb.dtype.type(0), out=h) if clamp else h
+
+
 class _MultiMarginLoss(ArrayFunction):
     """Weston-Watkins multi-class hinge, fused, in blocks of rows (torch's kernel design).
 
-    The forward keeps nothing but the input; the first-order backward recomputes the margins
-    ``z`` block by block and writes the gradient straight into its output, so the peak memory
-    is the gradient itself and every temporary stays in cache. When a graph is recorded with
-    ``p=2`` the slope's dependence on the input is rebuilt with ops."""
+    ``cfg = (y, p, margin, w, reduction, out_shape)``. A problem of one cache block keeps its
+    hinge values ``h`` for the first-order backward (a handful of NumPy calls in all, which is
+    what decides at small sizes); a larger one keeps nothing but the input, and its backward
+    recomputes ``h`` block by block and writes the gradient straight into its output, so the peak
+    memory is the gradient itself. When a graph is recorded the backward is rebuilt with ops."""
 
     node_name = "MultiMarginLossBackward0"
 
     @staticmethod
-    def forward(
-        ctx: Any,
-        input: np.ndarray,
-        y: np.ndarray,
-        p: int,
-        margin: float,
-        w: np.ndarray | None,
-        reduction: str,
-        out_shape: tuple[int, ...],
-    ) -> np.ndarray:
+    def forward(ctx: Any, input: np.ndarray, cfg: tuple[Any, ...]) -> np.ndarray:
+        y, p, margin, w, reduction, out_shape = cfg
         n, c = y.size, (input.shape[-1] if input.ndim else 1)
-        x = np.ascontiguousarray(input.reshape(n, c))
-        loss = np.empty(n, x.dtype)
+        ctx.save_for_backward(input)
+        ctx.cfg = cfg
+        dt = input.dtype.type
+        if n * c <= _parallel.BLOCK:
+            ctx.idx = idx = _targets(y, 0, n, c)
+            h = ctx.h = _hinge(input.reshape(n, c), idx, margin)
+            if w is None and reduction != "none" and n:  # one sum over everything
+                hf = h.reshape(-1)
+                total = _parallel.total(hf, hf if p == 2 else None)
+                return np.asarray(total / dt(c * n if reduction == "mean" else c))
+            loss = np.add.reduce(h * h if p == 2 else h, 1)
+        else:
+            ctx.h = None
+            x = np.ascontiguousarray(input.reshape(n, c))
+            loss = np.empty(n, x.dtype)
 
-        def block(r0: int, r1: int) -> None:
-            # the active terms: z > 0 off the target (fmax also drops NaN, as torch's z > 0 test;
-            # a masked np.sum is 8x slower)
-            z, _ = _margins(x, y, margin, r0, r1)
-            z[np.arange(r1 - r0), y[r0:r1]] = 0
-            h = np.fmax(z, x.dtype.type(0), out=z)
-            if p == 2:
-                np.square(h, out=h)
-            np.sum(h, axis=1, out=loss[r0:r1])
+            def block(r0: int, r1: int) -> None:
+                h = _hinge(x[r0:r1], _targets(y, r0, r1, c), margin)
+                if p == 2:
+                    np.square(h, out=h)
+                np.add.reduce(h, 1, out=loss[r0:r1])
 
-        _parallel.map_rows(block, n, c)
-        loss /= x.dtype.type(c)
+            _parallel.map_rows(block, n, c)
+        loss /= dt(c)
         if w is not None:
             loss *= w[y]
-        ctx.save_for_backward(input)
-        ctx.meta = (y, margin, p, w, reduction)
         return _reduce_array(loss.reshape(out_shape) if reduction == "none" else loss, reduction, n)
 
     @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``dl_n/dx_ni = w[y] (1 or 2 h_ni) / C`` on the active classes, minus their sum at
+        ``y``, times the incoming gradient, written in one pass per block."""
+        (input,) = ctx._saved_arrays()
+        y, p, margin, w, reduction, _ = ctx.cfg
+        n, c = y.size, (input.shape[-1] if input.ndim else 1)
+        f = g * input.dtype.type(_element_scale(reduction, n) * p / c)  # the factor of each row
+        if w is not None:
+            f = f * w[y]
+        f = f.reshape(-1, 1) if f.ndim else f
+        grad = np.empty(input.shape, input.dtype)
+        out = grad.reshape(n, c)
+        h = ctx.h
+        if h is not None:  # one block, its hinge kept: no recomputation, no closure
+            np.multiply(h > 0 if p == 1 else h, f, out=out)
+            out.reshape(-1)[ctx.idx] = -np.add.reduce(out, 1)
+            return grad, None
+        x = np.ascontiguousarray(input.reshape(n, c))
+
+        def block(r0: int, r1: int) -> None:
+            idx = _targets(y, r0, r1, c)
+            hb = _hinge(x[r0:r1], idx, margin, clamp=p == 2)
+            fb = f[r0:r1] if f.ndim else f
+            o = out[r0:r1]
+            np.multiply(hb > 0 if p == 1 else hb, fb, out=o)
+            o.reshape(-1)[idx] = -np.add.reduce(o, 1)
+
+        _parallel.map_rows(block, n, c)
+        return grad, None
+
+    @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        y, margin, p, w, reduction = ctx.meta
+        """The same gradient with ops (run when a graph is recorded): for ``p=1`` the slopes are
+        constants; for ``p=2`` their dependence on the input is rebuilt."""
+        y, p, margin, w, reduction, _ = ctx.cfg
         (input,) = ctx.saved_tensors
         n, c = y.size, (input._data.shape[-1] if input._data.ndim else 1)
         x = np.ascontiguousarray(input._data.reshape(n, c))
-        # d l_n / d x_ni = w[y] (1 or 2 z_ni) / C on the active classes, minus their sum at y
         coef = x.dtype.type(_element_scale(reduction, n) * p / c)
         coef = coef * w[y][:, None] if w is not None else np.full((1, 1), coef)
         gs = _per_sample(g, input._data.shape)
-        if grad_mode.is_grad_enabled():  # recording: slopes as constants, or rebuilt for p = 2
-            active = np.zeros((n, c), bool)
-            _parallel.map_rows(
-                lambda r0, r1: np.copyto(active[r0:r1], _margins(x, y, margin, r0, r1)[1]), n, c
-            )
-            rate = active * coef
-            if p == 1:
-                slope = rate.copy()
-                slope[np.arange(n), y] = -rate.sum(1)
-                return mul(gs, Tensor._make(slope.reshape(input._data.shape))), *(None,) * 6
-            xt = reshape(input, (n, c))
-            z = add(sub(xt, gather(xt, 1, Tensor._make(y[:, None]))), margin)
-            h = mul(z, Tensor._make(rate))
-            onehot = np.zeros(x.shape, x.dtype)
-            onehot[np.arange(n), y] = 1
-            k = sub(h, mul(_sum(h, 1, True), Tensor._make(onehot)))
-            return mul(gs, reshape(k, input._data.shape)), *(None,) * 6
-        gd = gs._data.reshape(-1, 1) if gs._data.ndim else gs._data.reshape(1, 1)
-        scale = coef * gd  # (n, 1) or (1, 1): the slope's factor per row
-        out = np.empty((n, c), x.dtype)
-
-        def block(r0: int, r1: int) -> None:
-            z, active = _margins(x, y, margin, r0, r1)
-            f = scale[r0:r1] if scale.shape[0] > 1 else scale
-            o = out[r0:r1]
-            if p == 1:
-                np.multiply(active, f, out=o)
-            else:  # 2 z f on the active terms; fmax makes the others 0, NaN margins included
-                z[np.arange(r1 - r0), y[r0:r1]] = 0
-                np.multiply(np.fmax(z, x.dtype.type(0), out=z), f, out=o)
-            o[np.arange(r1 - r0), y[r0:r1]] = -o.sum(1)
-
-        _parallel.map_rows(block, n, c)
-        if out.shape != input._data.shape:  # (a view is copied when it becomes a .grad)
-            out = out.reshape(input._data.shape)
-        return Tensor._make(out), *(None,) * 6
-
-
-def _margins(
-    x: np.ndarray, y: np.ndarray, margin: float, r0: int, r1: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``r0:r1``: ``z = margin - x[y] + x`` and the active mask ``z > 0`` off the target
-    class (block-sized temporaries, which stay in cache)."""
-    xb, yb = x[r0:r1], y[r0:r1]
-    local = np.arange(r1 - r0)
-    z = np.add(xb, (x.dtype.type(margin) - xb[local, yb])[:, None])
-    active = z > 0
-    active[local, yb] = False
-    return z, active
+        active = np.zeros((n, c), bool)
+        _parallel.map_rows(
+            lambda r0, r1: np.greater(
+                _hinge(x[r0:r1], _targets(y, r0, r1, c), margin, False), 0, out=active[r0:r1]
+            ),
+            n,
+            c,
+        )
+        rate = active * coef
+        if p == 1:
+            slope = rate.copy()
+            slope[np.arange(n), y] = -rate.sum(1)
+            return mul(gs, Tensor._make(slope.reshape(input._data.shape))), None
+        xt = reshape(input, (n, c))
+        z = add(sub(xt, gather(xt, 1, Tensor._make(y[:, None]))), margin)
+        h = mul(z, Tensor._make(rate))
+        onehot = np.zeros(x.shape, x.dtype)
+        onehot[np.arange(n), y] = 1
+        k = sub(h, mul(_sum(h, 1, True), Tensor._make(onehot)))
+        return mul(gs, reshape(k, input._data.shape)), None
 
 
 def multi_margin_loss(
@@ -237,25 +276,26 @@ def multi_margin_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     if p != 1 and p != 2:
         raise ValueError("only p == 1 and p == 2 supported")
-    if weight is not None and weight.dim() != 1:
+    if weight is not None and weight._data.ndim != 1:
         raise ValueError("weight must be one-dimensional")
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    nd = input.dim()
     shape = input._data.shape
+    nd = len(shape)
     if not ((nd == 2 and shape[1] != 0) or (nd == 1 and shape[0] != 0) or nd == 0):
         raise RuntimeError(
             "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
             f"{list(shape)}"
         )
     n, c = (shape[0], shape[1]) if nd == 2 else (1, shape[0] if nd == 1 else 1)
-    if target.dim() > 1 or target.numel() != n:
+    y = target._data
+    if y.ndim > 1 or y.size != n:
         raise RuntimeError(
             "multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
-            f"samples (batch size). Expected target size [{n}], but got {list(target.shape)}. "
+            f"samples (batch size). Expected target size [{n}], but got {list(y.shape)}. "
             f"Input has shape {list(shape)}."
         )
-    if weight is not None and weight.numel() != c:
+    if weight is not None and weight._data.size != c:
         raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
     _check_float_kernel(input, "multi_margin_loss_cpu_kernel")
     _checks.check_scalar_type(target, np.int64)
@@ -268,97 +308,111 @@ def multi_margin_loss(
                 "'weight'. This input cannot have requires_grad True."
             )
         w = weight._data
-    y = target._data.reshape(n)
-    if y.size and (y.min() < 0 or y.max() >= c):
+    out_shape = (n,) if reduction == "none" and y.ndim > 0 else ()
+    y = y.reshape(n)
+    if n and y.view(np.uint64).max() >= c:  # one pass: a negative index wraps to a huge one
         raise RuntimeError("target out of range")
-    out_shape = (n,) if reduction == "none" and target.dim() > 0 else ()
-    return _MultiMarginLoss.apply(input, y, int(p), float(margin), w, reduction, out_shape)
+    return _MultiMarginLoss.apply(input, (y, int(p), float(margin), w, reduction, out_shape))
 
 
 # -- multilabel_margin_loss ---------------------------------------------------------------------
 
 
-def _multilabel_slopes(
-    x: np.ndarray, target: np.ndarray, want_slope: bool
-) -> tuple[np.ndarray, Any]:
-    """Per-sample loss sums and (optionally) slopes of the multilabel margin loss.
-
-    The targets of row n are the entries of ``target[n]`` before its first -1 (duplicates count
-    twice, as in torch's kernel). For each target slot j and each non-target class i, the pair
-    is active when ``1 - x[y_j] + x[i] > 0``. Rows and slots are processed in blocks so that the
-    ``(rows, slots, C)`` temporaries stay small; there is no loop over single samples or classes.
-    """
-    n, c = x.shape
-    negative = target < 0
-    length = np.where(negative.any(1), negative.argmax(1), c)  # of each row's target prefix
-    width = int(length.max()) if n else 0
-    valid = np.arange(width) < length[:, None]
-    tgt = np.where(valid, target[:, :width], 0)
-    rows = np.arange(n)[:, None]
-    # the non-target classes (a bool mask, not a copy of the scores: the peak memory counts)
-    not_target = np.ones((n, c), bool)
-    r, k = np.nonzero(valid)
-    not_target[r, tgt[r, k]] = False
-    # 1 - a + x_i > 0 (rounded as torch does) exactly when x_i > -(1 - a): one comparison per pair
-    base = x.dtype.type(1) - x[rows, tgt]
-    thr = np.where(valid, -base, x.dtype.type(np.inf))
-    # the scores to add up over active pairs: a dot product with the 0/1 mask sums exactly the
-    # active ones when every score is finite; otherwise never-active entries (targets, NaN,
-    # -inf) are zeroed and the active ones selected (no 0 * inf or NaN enters)
-    summands = x
-    if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
-        summands = np.where(not_target & (x > -np.inf), x, x.dtype.type(0))
-    sums = np.zeros(n, np.float64)
-    slope = np.zeros((n, c), x.dtype) if want_slope else None
-    # blocks of rows and slots with about 2^18 pairs each: the (rows, slots, C) temporaries stay
-    # small (their float copy for the dot product included)
-    rblock = max(1, min(n, (1 << 18) // max(1, c)))
-    jblock = max(1, (1 << 18) // max(1, rblock * c))
-    for i0 in range(0, n, rblock):
-        i1 = min(n, i0 + rblock)
-        xs, ts, nt, ss = x[i0:i1], thr[i0:i1], not_target[i0:i1], summands[i0:i1]
-        local = np.arange(i1 - i0)[:, None]
-        for j0 in range(0, width, jblock):
-            j1 = min(width, j0 + jblock)
-            active = xs[:, None, :] > ts[:, j0:j1, None]
-            active &= nt[:, None, :]
-            count = np.count_nonzero(active, axis=2)
-            if summands is x:  # all finite: a 0/1 dot product
-                picked = np.einsum("nji,ni->nj", active.astype(x.dtype), ss)
-            else:  # an inactive inf must not meet a 0 (0 * inf = NaN)
-                picked = np.where(active, ss[:, None, :], x.dtype.type(0)).sum(2)
-            # count * (1 - a) over the active pairs: none when count == 0 (even if a is inf)
-            part = np.where(count > 0, count * base[i0:i1, j0:j1].astype(np.float64), 0.0)
-            sums[i0:i1] += (part + picked).sum(1)
-            if slope is not None:
-                sl = slope[i0:i1]
-                sl += active.sum(1) if j1 - j0 > 1 else active[:, 0]
-                np.add.at(sl, (local, tgt[i0:i1, j0:j1]), -count)
-    return sums, slope
+def _active_pairs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The active pairs (``h > 0``) of a ``(rows, slots, C)`` hinge block counted per class
+    ``(rows, C)`` and per slot ``(rows, slots)``, as matrix products with ones (NumPy's axis
+    reductions cost several times more on small blocks; float counts are exact)."""
+    m = (h > 0).astype(h.dtype)
+    return np.matmul(_ones(h.shape[1], h.dtype), m), np.matmul(m, _ones(h.shape[2], h.dtype))
 
 
 class _MultilabelMarginLoss(ArrayFunction):
-    """Fused; the forward keeps the (piecewise-constant) gradient per unit of incoming gradient."""
+    """Fused over all (target slot, class) pairs at once, in blocks of rows (and of slots for
+    very wide rows), so that no ``(N, C, C)`` array is ever built.
+
+    With ``T`` the target prefix of a row (``valid`` slots, up to the longest prefix), the pair
+    ``(j, i)`` adds ``h = max(0, (1 - x[T_j]) + x[i])`` (torch's rounding). Invalid slots get
+    ``1 - x[T_j] = NaN`` and target classes ``x[i] = NaN``, so ``fmax`` zeroes every pair that
+    does not count (NaN margins included, as torch's ``z > 0`` test) with no mask arrays. The
+    forward also records the slopes: each active pair adds 1 at ``i`` and -1 at ``T_j``
+    (duplicates count twice, ``np.subtract.at``)."""
 
     node_name = "MultilabelMarginLossBackward0"
 
     @staticmethod
-    def forward(
-        ctx: Any, input: np.ndarray, target: np.ndarray, reduction: str, out_shape: tuple[int, ...]
-    ) -> np.ndarray:
+    def forward(ctx: Any, input: np.ndarray, cfg: tuple[Any, ...]) -> np.ndarray:
+        target, reduction, out_shape = cfg
         n, c = target.shape
+        dt = input.dtype.type
         x = input.reshape(n, c)
-        sums, slope = _multilabel_slopes(x, target, ctx.needs_input_grad[0])
-        loss = (sums / c).astype(x.dtype)
-        if slope is not None:
-            slope *= x.dtype.type(_element_scale(reduction, n) / c)
-            ctx.meta = Tensor._make(slope.reshape(input.shape))
-        return _reduce_array(loss.reshape(out_shape) if reduction == "none" else loss, reduction, n)
+        off = _row_offsets(n, c)
+        if n * c * c <= _parallel.BLOCK:  # small: every slot, the prefix mask in one scan
+            width, valid = c, np.logical_and.accumulate(target >= 0, 1)
+        else:  # the first -1 is a row's first minimum; the longest prefix bounds the slots
+            first = np.argmin(target, 1)
+            length = np.where(target.reshape(-1)[off + first] < 0, first, c)
+            width = int(length.max()) if n else 0
+            valid = _memo(("arange", width), lambda: np.arange(width)) < length[:, None]
+        pos = off[:, None] + target[:, :width]  # flat positions (a -1 is harmless: masked)
+        base = np.where(valid, dt(1) - x.reshape(-1)[pos], dt(np.nan))
+        xm = np.array(x)  # the scores with every target class blanked out
+        tpos = pos[valid]  # where each row's targets sit
+        xm.reshape(-1)[tpos] = np.nan
+        want = ctx.needs_input_grad[0]
+        ctx.cfg, ctx.in_shape = cfg, input.shape
+        if n * width * c <= _parallel.BLOCK:  # one block: a handful of NumPy calls in all
+            h = np.add(base[:, :, None], xm[:, None, :])
+            np.fmax(h, dt(0), out=h)
+            if want:
+                slope, counts = _active_pairs(h)
+            if reduction != "none" and n:  # one sum over everything
+                total = _parallel.total(h.reshape(-1))
+                loss = np.asarray(total / dt(c * n if reduction == "mean" else c))
+            else:
+                loss = np.add.reduce(h.reshape(n, width * c), 1) / dt(c)
+                loss = _reduce_array(loss, reduction, n)
+        else:
+            sums = np.empty(n)
+            slope = np.zeros((n, c), input.dtype)
+            counts = np.empty((n, width), input.dtype)
+            rows = max(1, _parallel.BLOCK // (width * c))
+            slots = width if rows > 1 else max(1, _parallel.BLOCK // c)
+
+            def block(r0: int, r1: int) -> None:
+                sums[r0:r1] = 0
+                for j0 in range(0, width, slots):
+                    j1 = min(width, j0 + slots)
+                    h = np.add(base[r0:r1, j0:j1, None], xm[r0:r1, None, :])
+                    np.fmax(h, dt(0), out=h)
+                    sums[r0:r1] += np.add.reduce(np.matmul(h, _ones(c, h.dtype)), 1)
+                    if want:
+                        per_class, counts[r0:r1, j0:j1] = _active_pairs(h)
+                        slope[r0:r1] += per_class
+
+            _parallel.map_blocks(block, n, rows, work=n * width * c)
+            loss = _reduce_array((sums / c).astype(input.dtype), reduction, n)
+        if want:
+            # -1 at each target slot per active pair (unbuffered: repeated targets add up)
+            np.subtract.at(slope.reshape(-1), tpos, counts[valid])
+            ctx.slope = slope
+        return loss.reshape(out_shape) if reduction == "none" else loss
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``slope * g * scale``: the slopes are the whole gradient per unit of loss."""
+        slope, (_, reduction, _) = ctx.slope, ctx.cfg
+        n, c = slope.shape
+        f = g * slope.dtype.type(_element_scale(reduction, n) / c)
+        grad = np.multiply(slope, f.reshape(-1, 1) if f.ndim else f)
+        return (grad if grad.shape == ctx.in_shape else grad.reshape(ctx.in_shape)), None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        slope = ctx.meta
-        return mul(_per_sample(g, slope._data.shape), slope), None, None, None
+        """The same product with ops (piecewise linear: the slopes are constants)."""
+        slope, (_, reduction, _) = ctx.slope, ctx.cfg
+        n, c = slope.shape
+        scaled = slope * slope.dtype.type(_element_scale(reduction, n) / c)
+        return mul(_per_sample(g, ctx.in_shape), Tensor._make(scaled.reshape(ctx.in_shape))), None
 
 
 def multilabel_margin_loss(
@@ -424,36 +478,54 @@ def multilabel_margin_loss(
     if t.size and (t.min() < -1 or t.max() >= c):
         raise RuntimeError("argument #2 'target' is out of range")
     out_shape = (n,) if reduction == "none" and nd == 2 else ()
-    return _MultilabelMarginLoss.apply(input, t, reduction, out_shape)
+    return _MultilabelMarginLoss.apply(input, (t, reduction, out_shape))
 
 
 # -- margin_ranking_loss ------------------------------------------------------------------------
 
 
 class _MarginRankingLoss(ArrayFunction):
+    """``max(0, -y (x1 - x2) + margin)`` on same-shape inputs; the forward keeps the clamp's
+    mask times the reduction's scale (the slope in ``u``)."""
+
     @staticmethod
     def forward(
-        ctx: Any, x1: np.ndarray, x2: np.ndarray, t: np.ndarray, margin: float, reduction: str
+        ctx: Any, x1: np.ndarray, x2: np.ndarray, t: np.ndarray, cfg: tuple[float, str]
     ) -> np.ndarray:
+        margin, reduction = cfg
         u = (-t) * (x1 - x2) + x1.dtype.type(margin)
         if any(ctx.needs_input_grad[:3]):
             ctx.save_for_backward(x1, x2, t)
             # clamp_min passes the gradient at 0: the kink is active
-            ctx.meta = Tensor._make((u >= 0) * u.dtype.type(_element_scale(reduction, u.size)))
+            ctx.slope = (u >= 0) * u.dtype.type(_element_scale(reduction, u.size))
         return _reduce_array(np.maximum(u, u.dtype.type(0)), reduction)
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        x1, x2, t = ctx._saved_arrays()
+        need = ctx.needs_input_grad
+        ga = g * ctx.slope
+        g1 = g2 = gt = None
+        if need[0] or need[1]:
+            gx = np.negative(ga * t)
+            g1 = gx if need[0] else None
+            g2 = np.negative(gx) if need[1] else None
+        if need[2]:
+            gt = ga * (x2 - x1)
+        return g1, g2, gt, None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x1, x2, t = ctx.saved_tensors
-        ga = mul(g, ctx.meta)
+        ga = mul(g, Tensor._make(ctx.slope))
         g1 = g2 = gt = None
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             gx = mul(ga, neg(t))
-            g1 = sum_to_shape(gx, x1._data.shape) if ctx.needs_input_grad[0] else None
-            g2 = sum_to_shape(neg(gx), x2._data.shape) if ctx.needs_input_grad[1] else None
+            g1 = gx if ctx.needs_input_grad[0] else None
+            g2 = neg(gx) if ctx.needs_input_grad[1] else None
         if ctx.needs_input_grad[2]:
-            gt = sum_to_shape(mul(ga, sub(x2, x1)), t._data.shape)
-        return g1, g2, gt, None, None
+            gt = mul(ga, sub(x2, x1))
+        return g1, g2, gt, None
 
 
 _MARGIN_RANKING = _by_reduction(_MarginRankingLoss, "ClampMinBackward0")
@@ -507,8 +579,8 @@ def margin_ranking_loss(
         )
     _, (a, b, t, _) = promote(input1, input2, target, float(margin))
     shape = _broadcast_shape(a, b, t)
-    a, b, t = (expand(v, shape) for v in (a, b, t))
-    return _MARGIN_RANKING[reduction].apply(a, b, t, float(margin), reduction)
+    a, b, t = (v if v._data.shape == shape else expand(v, shape) for v in (a, b, t))
+    return _MARGIN_RANKING[reduction].apply(a, b, t, (float(margin), reduction))
 
 
 def _broadcast_shape(*tensors: Tensor) -> tuple[int, ...]:
@@ -609,9 +681,26 @@ class _CosineEmbeddingLoss(ArrayFunction):
     ) -> np.ndarray:
         axis = t.ndim
         eps = x1.dtype.type(_EPSILON)
-        dot = np.einsum("...i,...i->...", x1, x2)
-        m1 = np.einsum("...i,...i->...", x1, x1) + eps
-        m2 = np.einsum("...i,...i->...", x2, x2) + eps
+        ctx.fused = _fused_rows(2, x1, x2) and t.shape == x1.shape[:-1]
+        if ctx.fused:  # one loss per row: the three row sums per cache block, on the thread pool
+            a, b = _rows(x1), _rows(x2)
+            n, d = a.shape
+            dot, m1, m2 = (np.empty(n, x1.dtype) for _ in range(3))
+
+            def block(r0: int, r1: int) -> None:
+                ab, bb = a[r0:r1], b[r0:r1]
+                np.einsum("ij,ij->i", ab, bb, out=dot[r0:r1])
+                np.einsum("ij,ij->i", ab, ab, out=m1[r0:r1])
+                np.einsum("ij,ij->i", bb, bb, out=m2[r0:r1])
+
+            _parallel.map_rows(block, n, d)
+            dot, m1, m2 = (v.reshape(x1.shape[:-1]) for v in (dot, m1, m2))
+        else:
+            dot = np.einsum("...i,...i->...", x1, x2)
+            m1 = np.einsum("...i,...i->...", x1, x1)
+            m2 = np.einsum("...i,...i->...", x2, x2)
+        m1 = m1 + eps
+        m2 = m2 + eps
         denom = np.sqrt(m1 * m2)
         cos = dot / denom
         zero = cos.dtype.type(0)
@@ -625,6 +714,34 @@ class _CosineEmbeddingLoss(ArrayFunction):
             ctx.save_for_backward(x1, x2)
             ctx.meta = (Tensor._make(np.broadcast_to(dcos, loss.shape)), axis, (m1, m2, denom, cos))
         return _reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """Same-shape rows: ``g1 = x2 * gc / sqrt(m1 m2) - x1 * gc cos / m1`` (and ``g2``) with
+        per-row factors, each gradient written once per cache block."""
+        if not ctx.fused:
+            return backward_via_tensors(ctx, g)
+        x1, x2 = ctx._saved_arrays()
+        dcos, _, (m1, m2, denom, cos) = ctx.meta
+        gc = g * dcos._data
+        k = (gc / denom).reshape(-1, 1)
+        b = gc * cos
+        q1, q2 = (b / m1).reshape(-1, 1), (b / m2).reshape(-1, 1)
+        a_rows, b_rows = _rows(x1), _rows(x2)
+        need1, need2 = ctx.needs_input_grad[:2]
+        g1 = np.empty(x1.shape, x1.dtype) if need1 else None
+        g2 = np.empty(x2.shape, x2.dtype) if need2 else None
+
+        def block(r0: int, r1: int) -> None:
+            ab, bb = a_rows[r0:r1], b_rows[r0:r1]
+            for grad, other, own, q in ((g1, bb, ab, q1), (g2, ab, bb, q2)):
+                if grad is not None:
+                    o = _rows(grad)[r0:r1]
+                    np.multiply(other, k[r0:r1], out=o)
+                    o -= np.multiply(own, q[r0:r1], out=_scratch(own, 0))
+
+        _parallel.map_rows(block, *a_rows.shape)
+        return g1, g2, None, None, None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -721,6 +838,105 @@ def cosine_embedding_loss(
 # -- triplet losses -----------------------------------------------------------------------------
 
 
+class _TripletMarginLoss(ArrayFunction):
+    """``max(0, margin + d(a, pos) - d(a, neg))`` with ``d = pairwise_distance`` for p = 1 or 2,
+    fused (:func:`distance._fused_rows` inputs; the swap's ``min`` included).
+
+    The forward reads each input once per distance and keeps the differences ``u`` (as torch's
+    composite keeps them for its norms); the first-order backward writes each gradient once,
+    block by block: ``gp = -G(u_ap)``, ``gq = G(u_an)``, ``ga = -(gp + gq)`` (and the swap's
+    ``G(u_pn)``), with ``G(u) = k * dnorm/du`` per row. With a recorded graph the backward is
+    torch's composite, term by term: ``norm_backward`` of each distance (its output recomputed
+    as an op, so second derivatives follow it), the clamp's and the ``min``'s masks constant."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, anchor: np.ndarray, pos: np.ndarray, neg_: np.ndarray, cfg: tuple[Any, ...]
+    ) -> np.ndarray:
+        p, eps, margin, swap, reduction = cfg
+        u_ap, d_ap = _diff_norms(anchor, pos, p, eps)
+        u_an, d_an = _diff_norms(anchor, neg_, p, eps)
+        u_pn = d_pn = None
+        d_neg = d_an
+        if swap:
+            u_pn, d_pn = _diff_norms(pos, neg_, p, eps)
+            d_neg = np.minimum(d_an, d_pn)
+        z = np.asarray((anchor.dtype.type(margin) + d_ap) - d_neg)  # torch's rounding order
+        ctx.save_for_backward(anchor, pos, neg_)
+        ctx.cfg = cfg
+        ctx.kept = (u_ap, u_an, u_pn, d_ap, d_an, d_pn, z >= 0)  # clamp_min passes 0
+        return _reduce_array(np.maximum(z, z.dtype.type(0)), reduction)
+
+    @staticmethod
+    def _factors(ctx: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: d(loss)/d(d_ap) per unit of incoming gradient (the clamp's mask times the
+        reduction's scale), and the shares of it that ``d(a, neg)`` and ``d(pos, neg)`` take
+        (torch's ``minimum`` backward with the swap: all to the smaller, halves at ties)."""
+        u_ap, _, _, _, d_an, d_pn, active = ctx.kept
+        scale = active * u_ap.dtype.type(_element_scale(ctx.cfg[4], active.size))
+        if d_pn is None:
+            return scale, scale, scale
+        tie = np.where(d_an == d_pn, scale.dtype.type(0.5), scale.dtype.type(1))
+        zero = scale.dtype.type(0)
+        return (
+            scale,
+            scale * np.where(d_an > d_pn, zero, tie),
+            scale * np.where(d_an < d_pn, zero, tie),
+        )
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        ctx._saved_arrays()  # the in-place modification check
+        p, swap = ctx.cfg[0], ctx.cfg[3]
+        u_ap, u_an, u_pn, d_ap, d_an, d_pn, _ = ctx.kept
+        s_ap, s_an, s_pn = _TripletMarginLoss._factors(ctx)
+        k_ap, k_an = _row_factor(-(g * s_ap), d_ap, p), _row_factor(g * s_an, d_an, p)
+        k_pn = _row_factor(g * s_pn, d_pn, p) if swap else None
+        ga, gp, gq = (np.empty(u_ap.shape, u_ap.dtype) for _ in range(3))
+        rows = [_rows(v) for v in (ga, gp, gq, u_ap, u_an, u_pn if swap else u_an)]
+        n, d = rows[0].shape
+
+        def block(r0: int, r1: int) -> None:
+            a, b, q, uap, uan, upn = (v[r0:r1] for v in rows)
+            _norm_grad_into(b, uap, k_ap[r0:r1], p)
+            _norm_grad_into(q, uan, k_an[r0:r1], p)
+            np.add(b, q, out=a)
+            np.negative(a, out=a)
+            if k_pn is not None:
+                t = _scratch(upn, 0)
+                _norm_grad_into(t, upn, k_pn[r0:r1], p)
+                q += t
+                b -= t
+
+        _parallel.map_rows(block, n, d)
+        need = ctx.needs_input_grad
+        return (ga if need[0] else None), (gp if need[1] else None), (gq if need[2] else None), None
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        anchor, pos, neg_ = ctx.saved_tensors
+        p, eps, _, swap, _ = ctx.cfg
+        axis = anchor._data.ndim - 1
+        s_ap, s_an, s_pn = _TripletMarginLoss._factors(ctx)
+
+        def du(x1: Tensor, x2: Tensor, k: np.ndarray) -> Tensor:
+            """d(loss)/du of one distance's difference ``u``, for the row factors ``g * k``."""
+            out = pairwise_distance(x1, x2, p, eps)
+            k_g = mul(g, Tensor._make(k))
+            return cast(Tensor, _norm_backward(k_g, add(sub(x1, x2), eps), p, out, axis, False))
+
+        g_ap, g_an = du(anchor, pos, s_ap), du(anchor, neg_, -s_an)
+        ga, gp, gq = add(g_ap, g_an), neg(g_ap), neg(g_an)
+        if swap:
+            g_pn = du(pos, neg_, -s_pn)
+            gp, gq = add(gp, g_pn), sub(gq, g_pn)
+        need = ctx.needs_input_grad
+        return (ga if need[0] else None), (gp if need[1] else None), (gq if need[2] else None), None
+
+
+_TRIPLET = _by_reduction(_TripletMarginLoss, "ClampMinBackward0")
+
+
 def _check_triplet(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float) -> None:
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
@@ -793,6 +1009,10 @@ def triplet_margin_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _check_triplet(anchor, positive, negative, margin)
 
+    if _fused_rows(p, anchor._data, positive._data, negative._data):
+        cfg = (float(p), float(eps), float(margin), bool(swap), reduction)
+        return _TRIPLET[reduction].apply(anchor, positive, negative, cfg)
+
     def dist(u: Tensor, v: Tensor) -> Tensor:
         return pairwise_distance(u, v, p, eps)
 
@@ -842,6 +1062,9 @@ def triplet_margin_with_distance_loss(
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     _check_triplet(anchor, positive, negative, margin)
+    if distance_function is None and _fused_rows(2, anchor._data, positive._data, negative._data):
+        cfg = (2.0, 1e-6, float(margin), bool(swap), reduction)  # pairwise_distance's defaults
+        return _TRIPLET[reduction].apply(anchor, positive, negative, cfg)
     dist = pairwise_distance if distance_function is None else distance_function
     return _reduction.apply(_triplet(dist, anchor, positive, negative, margin, swap), reduction)
 
