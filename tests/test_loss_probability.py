@@ -646,3 +646,130 @@ def test_tutorial_examples(example, printed, warns):
         assert repr(out) == f"tensor({printed})"
         assert any("'batchmean'" in str(m.message) for m in w) == warns
     check(lambda lib: example(lib), [])
+
+
+# -- the first-order fast paths (backward_array; bce_with_logits / soft_margin keep exp(-z)) -----
+
+FAST_SIZES = [9, 300_001]  # one block; several blocks over the thread pool
+
+
+@pytest.mark.parametrize("n", FAST_SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_logistic_first_order_fast_path(reduction, dtype, n):
+    """Logits past exp's overflow (+-100, +-1000), 0 and an infinite logit; the target-grad and
+    input-grad cases; soft margins kept where torch is finite."""
+    x, y, s = _normal(n, dtype) * 5, _prob(n, dtype), _sign(n, dtype)
+    x[:6] = [100.0, -100.0, 1000.0, -1000.0, 0.0, 30.0]
+    for grad in ((0,), (0, 1)):
+        check(
+            lambda lib, a, b: F(lib).binary_cross_entropy_with_logits(a, b, reduction=reduction),
+            [x, y],
+            grad=grad,
+            second_order=False,
+        )
+    check(
+        lambda lib, a, b: F(lib).binary_cross_entropy(a, b, reduction=reduction),
+        [y, y[::-1]],
+        second_order=False,
+    )
+    xs = np.clip(x, -80, 80)
+    check(
+        lambda lib, a, b: F(lib).soft_margin_loss(a, b, reduction=reduction),
+        [xs, s],
+        second_order=False,
+    )
+    if n % 3 == 0:
+        check(
+            lambda lib, a, b: F(lib).multilabel_soft_margin_loss(a, b, reduction=reduction),
+            [x.reshape(-1, 3), y.reshape(-1, 3)],
+            second_order=False,
+        )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_logistic_reduced_sums_with_infinite_logits(dtype, reduction):
+    """+-inf logits make the blocked dot-product sums inf - inf: the elementwise sum, as torch."""
+    x = np.array([np.inf, -np.inf, 1.0, -2.0], dtype)
+    y = np.array([0.0, 0.0, 1.0, 0.5], dtype)
+    check(
+        lambda lib, a, b: F(lib).binary_cross_entropy_with_logits(a, b, reduction=reduction),
+        [x, y],
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("name", ["bce_with_logits", "soft_margin", "multilabel"])
+def test_logistic_retained_graph_backward_twice(name):
+    x = _normal((300_000,), np.float32)
+    y = _prob((300_000,), np.float32) if name != "soft_margin" else _sign((300_000,), np.float32)
+    call = {
+        "bce_with_logits": lambda lib, a, b: F(lib).binary_cross_entropy_with_logits(a, b),
+        "soft_margin": lambda lib, a, b: F(lib).soft_margin_loss(a, b),
+        "multilabel": lambda lib, a, b: F(lib).multilabel_soft_margin_loss(
+            a.reshape(-1, 10), b.reshape(-1, 10)
+        ),
+    }[name]
+    grads = []
+    for lib in (lossgrad, torch):
+        a = lib.tensor(x, requires_grad=True)
+        loss = call(lib, a, lib.tensor(y))
+        loss.backward(retain_graph=True)
+        first = a.grad.numpy().copy()
+        loss.backward()
+        grads.append((first, a.grad.numpy()))
+    for lg, th in zip(grads[0], grads[1]):
+        np.testing.assert_allclose(lg, th, rtol=1e-4, atol=1e-9)
+
+
+def test_multilabel_soft_margin_mean_node_name():
+    x = lossgrad.tensor([[2.0, -1.0]], requires_grad=True)
+    loss = lossgrad.nn.functional.multilabel_soft_margin_loss(x, lossgrad.tensor([[1.0, 0.0]]))
+    assert loss.grad_fn.name() == "MeanBackward0"
+
+
+@pytest.mark.parametrize("n", FAST_SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_poisson_first_order_fast_path(reduction, dtype, n):
+    """log_input: exp(x) kept from the forward; input-only and input-and-target gradients."""
+    x, k = _normal(n, dtype), np.asarray(rng.integers(0, 5, n), dtype)
+    x[:3] = [100.0, -100.0, 0.0]  # exp overflows to inf in float32, as in torch
+    for grad in ((0,), (0, 1)):
+        check(
+            lambda lib, a, b: F(lib).poisson_nll_loss(a, b, reduction=reduction),
+            [x, k],
+            grad=grad,
+            second_order=False,
+        )
+
+
+def test_poisson_retained_graph_backward_twice():
+    x, k = _normal((300_000,), np.float32), np.asarray(rng.integers(0, 5, 300_000), np.float32)
+    grads = []
+    for lib in (lossgrad, torch):
+        a = lib.tensor(x, requires_grad=True)
+        loss = F(lib).poisson_nll_loss(a, lib.tensor(k))
+        loss.backward(retain_graph=True)
+        loss.backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("n", FAST_SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("full", [False, True])
+def test_gaussian_first_order_fast_path(full, reduction, dtype, n):
+    """(x - y) / v kept from the forward for the input's gradient; all three gradients too."""
+    x, y = _normal(n, dtype), _normal(n, dtype)
+    v = np.asarray(rng.uniform(0.1, 2.0, n), dtype)
+    v[:2] = [0.0, 1e-9]  # clamped at eps
+    for grad in ((0,), (0, 1, 2)):
+        check(
+            lambda lib, a, b, c: F(lib).gaussian_nll_loss(a, b, c, full=full, reduction=reduction),
+            [x, y, v],
+            grad=grad,
+            second_order=False,
+        )

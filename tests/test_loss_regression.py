@@ -293,3 +293,94 @@ def test_grad_fn_names():
     assert F.mse_loss(x, y).grad_fn.name() == "MseLossBackward0"
     assert F.smooth_l1_loss(x, y).grad_fn.name() == "SmoothL1LossBackward0"
     assert F.huber_loss(x, y).grad_fn.name() == "HuberLossBackward0"
+
+
+# -- the first-order fast path (backward_array from the array the forward kept) -----------------
+
+FAST_SIZES = [9, 300_001]  # one block; several blocks over the thread pool
+
+
+def _with_kinks(x, y, dtype):
+    """d = 0, |d| = 0.4 / 1 (branch points), subnormal d, huge d and NaN."""
+    tiny = np.finfo(dtype).smallest_subnormal
+    x[:9] = [0.0, 0.4, -1.0, tiny, -tiny, 3.0, 1e30, -1e30, np.nan]
+    y[:9] = [0.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0]
+    return x, y
+
+
+@pytest.mark.parametrize("n", FAST_SIZES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name,kw", LOSSES, ids=LOSS_IDS)
+def test_first_order_fast_path(name, kw, reduction, dtype, n):
+    """create_graph=False takes backward_array (the kept slope scaled in place): both inputs,
+    the input only and the target only (the sign folds into the scale)."""
+    x, y = _with_kinks(_normal(n, dtype), _normal(n, dtype), dtype)
+    if name == "mse_loss":  # squares of 1e30 overflow float32 to inf, as in torch; keep finite
+        x[6:8] = [1e10, -1e10]
+    for grad in ((0, 1), (0,), (1,)):
+        check(
+            lambda lib, a, b: getattr(lib.nn.functional, name)(a, b, reduction=reduction, **kw),
+            [x, y],
+            grad=grad,
+            second_order=False,
+        )
+
+
+def test_l1_gradient_signs_exactly():
+    """sgn(d) through the scaled clamp is exactly -1, 0 or 1 (subnormals, infinities), and 0 at
+    NaN as torch's sgn."""
+    for dtype in DTYPES:
+        tiny = np.finfo(dtype).smallest_subnormal
+        x = np.array([tiny, -tiny, 0.0, -0.0, np.inf, -np.inf, np.nan, 2.5], dtype)
+        for lib in (lossgrad, torch):
+            a = lib.tensor(x, requires_grad=True)
+            lib.nn.functional.l1_loss(a, lib.zeros(8, dtype=a.dtype), reduction="sum").backward()
+            got = a.grad.numpy()
+            np.testing.assert_array_equal(got, [1, -1, 0, 0, 1, -1, 0, 1])
+
+
+@pytest.mark.parametrize("name,kw", LOSSES, ids=LOSS_IDS)
+def test_retained_graph_backward_twice(name, kw):
+    """The kept array is copied while the graph is retained, consumed on the last walk."""
+    x, y = _normal((300_001,), np.float32), _normal((300_001,), np.float32)
+    grads = []
+    for lib in (lossgrad, torch):
+        a, b = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        loss = getattr(lib.nn.functional, name)(a, b, **kw)
+        loss.backward(retain_graph=True)
+        first = a.grad.numpy().copy()
+        loss.backward()
+        grads.append((first, a.grad.numpy(), b.grad.numpy()))
+    for lg, th in zip(grads[0], grads[1]):
+        np.testing.assert_allclose(lg, th, rtol=1e-4, atol=1e-6)
+
+
+def test_fast_path_raises_after_free_and_inplace_change():
+    for lib in (lossgrad, torch):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        loss = lib.nn.functional.mse_loss(a, lib.tensor([0.0, 0.0]))
+        loss.backward()
+        with pytest.raises(RuntimeError):
+            loss.backward()
+        h = a * 1.0
+        loss = lib.nn.functional.huber_loss(h, lib.tensor([0.0, 0.0]))
+        with lib.no_grad():
+            h.add_(1.0)
+        with pytest.raises(RuntimeError):
+            loss.backward()
+
+
+def test_create_graph_after_a_first_order_walk():
+    """A retained first-order walk leaves the double-backward path intact."""
+    x, y = _normal((5,), np.float64), _normal((5,), np.float64)
+    out = []
+    for lib in (lossgrad, torch):
+        a = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.smooth_l1_loss(a, lib.tensor(y), beta=0.5, reduction="sum")
+        (g1,) = lib.autograd.grad(loss, a, retain_graph=True)
+        (g2,) = lib.autograd.grad(loss, a, create_graph=True)
+        (h,) = lib.autograd.grad((g2 * g2).sum(), a)
+        out.append((g1.numpy(), g2.detach().numpy(), h.numpy()))
+    for lg, th in zip(*out):
+        np.testing.assert_allclose(lg, th, rtol=1e-12)

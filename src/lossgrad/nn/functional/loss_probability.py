@@ -13,7 +13,11 @@ in the same order, so their values, gradients, NaN policy and second derivatives
 by construction.
 
 The NumPy kernels are branch-free (``clip`` rather than ``where``/``maximum``): NumPy's ``where``
-on a data-dependent mask costs an order of magnitude more than a SIMD pass.
+on a data-dependent mask costs an order of magnitude more than a SIMD pass. Where the first-order
+backward needs an exponential or ratio the forward already computed (``exp(-z)`` of the logistic
+losses, poisson's ``exp(x)``, gaussian's ``(x - y) / v``), the forward keeps it and
+``backward_array`` turns it into the gradient in place (no second exponential); the reduced sums
+use dot products, and the blocks are one per thread (``loss_regression._block_of``).
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
+from lossgrad.nn.functional.loss_regression import _map_blocks, _reduce_blocks, _take_kept
 from lossgrad.ops._common import promote, sum_to_shape
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.index import masked_fill
@@ -126,7 +131,7 @@ class _BinaryCrossEntropy(ArrayFunction):
                 buf -= lg
                 return buf
 
-            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
+            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction)
         log_x = _clip(np.log(x), t(-100), t(np.inf))
         log_1mx = _clip(np.log1p(-x), t(-100), t(np.inf))
         loss = (y - t(1)) * log_1mx
@@ -148,6 +153,44 @@ class _BinaryCrossEntropy(ArrayFunction):
             gt = mul(gt, w) if w is not None else gt
         return gi, gt, None, None
 
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """The input's gradient as arrays (:func:`_bce_grad`), without the Tensor wrapping."""
+        if ctx.needs_input_grad[1]:
+            return backward_via_tensors(ctx, g)
+        x, y, w = ctx._saved_arrays()
+        return _bce_grad(g, x, y, w, ctx.reduction), None, None, None
+
+
+def _bce_grad(
+    g: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str
+) -> np.ndarray:
+    """The array of :class:`_BinaryCrossEntropyGrad`: ``w (x - y) / max(x (1 - x), 1e-12)``
+    times the reduction's scale of ``g``."""
+    t = x.dtype.type
+    xy = _parallel.flat(x, y) if w is None else None
+    if xy is not None:  # (x - y) / max(x (1 - x), eps) in blocks
+        xf, yf = xy
+
+        def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
+            xb = xf[lo:hi]
+            den = np.subtract(t(1), xb, out=_parallel.scratch(hi - lo, x.dtype, 1))
+            den *= xb
+            _clip(den, t(_BCE_EPS), t(np.inf), out=den)
+            np.subtract(xb, yf[lo:hi], out=ob)
+            return np.divide(ob, den, out=ob)
+
+        out = _grad_blocks(kernel, g, x, reduction)
+        if out is not None:
+            return out
+    out = np.asarray(_clip((t(1) - x) * x, t(_BCE_EPS), t(np.inf)))
+    np.divide(x - y, out, out=out)
+    if w is not None:
+        out *= w
+    if reduction == "mean" and out.size:
+        g = g / t(out.size)
+    return np.multiply(out, g, out=out)
+
 
 class _BinaryCrossEntropyGrad(ArrayFunction):
     """``w (x - y) / max(x (1 - x), 1e-12)`` times the reduction's scale; torch's formulas for its
@@ -161,29 +204,7 @@ class _BinaryCrossEntropyGrad(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(g, x, y, w)
         ctx.reduction = reduction
-        t = x.dtype.type
-        xy = _parallel.flat(x, y) if w is None else None
-        if xy is not None:  # (x - y) / max(x (1 - x), eps) in blocks
-            xf, yf = xy
-
-            def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
-                xb = xf[lo:hi]
-                den = np.subtract(t(1), xb, out=_parallel.scratch(hi - lo, x.dtype, 1))
-                den *= xb
-                _clip(den, t(_BCE_EPS), t(np.inf), out=den)
-                np.subtract(xb, yf[lo:hi], out=ob)
-                return np.divide(ob, den, out=ob)
-
-            out = _grad_blocks(kernel, g, x, reduction)
-            if out is not None:
-                return out
-        out = np.asarray(_clip((t(1) - x) * x, t(_BCE_EPS), t(np.inf)))
-        np.divide(x - y, out, out=out)
-        if w is not None:
-            out *= w
-        if reduction == "mean" and out.size:
-            g = g / t(out.size)
-        return np.multiply(out, g, out=out)
+        return _bce_grad(g, x, y, w, reduction)
 
     @staticmethod
     def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
@@ -265,15 +286,40 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.subtract(_clip(x, x.dtype.type(-np.inf), x.dtype.type(0)), e, out=e)
 
 
-def _softplus_neg_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = -log sigmoid(z) = log1p(exp(-|z|)) - min(z, 0)`` for one block, in a per-thread
-    scratch buffer, in six passes."""
+_EXP_MAX: dict[np.dtype, Any] = {}
+
+
+def _exp_max(dt: np.dtype) -> Any:
+    """The largest integer ``T`` whose ``exp`` is finite in ``dt`` (88 for float32)."""
+    t = _EXP_MAX.get(dt)
+    if t is None:
+        t = _EXP_MAX[dt] = dt.type(math.floor(math.log(float(np.finfo(dt).max))))
+    return t
+
+
+def _neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
+    """``u = exp(w)``, ``w = min(-z, T)`` (:func:`_exp_max`: never overflows), for one block;
+    returns the sum of ``w`` when ``total``.
+
+    ``u`` is torch's ``exp(-z)`` wherever that is finite, so ``softplus(-z) = log1p(u) - z - w``
+    and ``sigmoid(z) = 1 / (1 + u)``, ``sigmoid(-z) = u / (1 + u)`` are torch's formulas; past
+    ``T`` the clamp keeps them finite (``sigmoid(z)`` is then below the dtype's smallest normal).
+    A forward keeps ``u`` so that its backward needs no exponential.
+    """
+    w = np.negative(z, out=u)
+    _clip(w, z.dtype.type(-np.inf), _exp_max(z.dtype), out=w)
+    sw = _parallel.total(w) if total else None
+    np.exp(w, out=w)
+    return sw
+
+
+def _softplus_neg_from(z: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = softplus(-z) = log1p(u) + max(-z - T, 0)`` for one block, ``u`` from
+    :func:`_neg_exp_into` (exact at ``z = +-inf``: 0 and inf)."""
     t = z.dtype.type
-    e = np.abs(z, out=_parallel.scratch(z.size, z.dtype, 1))
-    np.negative(e, out=e)
-    np.exp(e, out=e)
-    np.log1p(e, out=out)
-    out -= _clip(z, t(-np.inf), t(0), out=e)
+    excess = np.subtract(-_exp_max(z.dtype), z, out=out)
+    _clip(excess, t(0), t(np.inf), out=excess)
+    out += np.log1p(u, out=_parallel.scratch(z.size, z.dtype, 1))
     return out
 
 
@@ -288,16 +334,23 @@ def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 
 def _grad_blocks(
-    kernel: Callable[[int, int, np.ndarray], Any], g: np.ndarray, like: np.ndarray, reduction: str
+    kernel: Callable[[int, int, np.ndarray], Any],
+    g: np.ndarray,
+    like: np.ndarray,
+    reduction: str,
+    out: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """A fused gradient ``kernel(lo, hi, out_block)`` times the reduction's scale of ``g``, in
-    blocks over the thread pool; None when ``g`` is neither a scalar nor flat like ``like``."""
+    blocks over the thread pool, into ``out`` (default: a new array; a kept array that the
+    kernel turns into the gradient in place); None when ``g`` is neither a scalar nor flat like
+    ``like``."""
     if reduction == "mean" and like.size:
         g = g / like.dtype.type(like.size)
     gf = None if g.size == 1 else _parallel.flat(g, like)
     if g.size != 1 and gf is None:
         return None
-    out = np.empty(like.shape, like.dtype)
+    if out is None:
+        out = np.empty(like.shape, like.dtype)
     o = out.reshape(-1)
     gs = g.reshape(()) if gf is None else gf[0]  # the scalar, or the flat g sliced per block
 
@@ -305,8 +358,20 @@ def _grad_blocks(
         ob = kernel(lo, hi, o[lo:hi])
         np.multiply(ob, gs if gf is None else gs[lo:hi], out=ob)
 
-    _parallel.map_blocks(block, like.size)
+    _map_blocks(block, like.size)
     return out
+
+
+def _kept_blocks(ctx: Any, like: np.ndarray, keep: bool) -> Callable[[int, int], np.ndarray]:
+    """Where a blocked forward writes what its backward needs (``u`` of :func:`_neg_exp_into`,
+    poisson's ``exp(x)``) for flat elements ``lo:hi``: an array kept on ``ctx`` for the backward
+    when ``keep``, else a per-thread scratch buffer."""
+    if keep:
+        kept = ctx.kept = np.empty(like.shape, like.dtype)
+        flat = kept.reshape(-1)
+        return lambda lo, hi: flat[lo:hi]
+    dt = like.dtype
+    return lambda lo, hi: _parallel.scratch(hi - lo, dt, 2)
 
 
 class _BinaryCrossEntropyWithLogits(ArrayFunction):
@@ -328,10 +393,13 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
         xy = _parallel.flat(x, y) if w is None and pw is None else None
         if xy is not None:  # the common case, in cache-sized blocks: (1 - y) x - log sigmoid(x)
             xf, yf = xy
+            u_block = _kept_blocks(ctx, x, ctx.needs_input_grad[0] and not ctx.needs_input_grad[1])
 
             def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
                 xb = xf[lo:hi]
-                _softplus_neg_into(xb, buf)
+                u = u_block(lo, hi)
+                _neg_exp_into(xb, u)
+                _softplus_neg_from(xb, u, buf)
                 t = np.subtract(
                     x.dtype.type(1), yf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1)
                 )
@@ -339,15 +407,17 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
                 buf += t
                 return buf
 
-            def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:  # dot products for (1-y) x
+            def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:
+                # sum log1p(u) - sum w - x.y: two dot products replace four elementwise passes
                 xb = xf[lo:hi]
-                sp = _parallel.total(_softplus_neg_into(xb, buf))
-                s = sp + (_parallel.total(xb) - _parallel.total(xb, yf[lo:hi]))
+                u = u_block(lo, hi)
+                sw = _neg_exp_into(xb, u, total=True)
+                s = _parallel.total(np.log1p(u, out=buf)) - sw - _parallel.total(xb, yf[lo:hi])
                 # an infinite x makes inf - inf here: then the elementwise sum, as torch's
                 return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
 
             fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
+            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction, fast)
         ls = _log_sigmoid(x)
         if pw is not None:
             ls *= (pw - 1) * y + 1
@@ -368,6 +438,25 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
             gt = mul(gt, w) if w is not None else gt
             gt = mul(gt, _reduction.grad_scale(g, ctx.reduction, x._data.size))
         return gi, gt, None, None, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``(sigmoid(x) - y) g = (1 / (1 + u) - y) g`` from the kept ``u``, in place."""
+        u = _take_kept(ctx)
+        if u is None:
+            return backward_via_tensors(ctx, g)
+        yf = ctx._saved_arrays()[1].reshape(-1)
+
+        def kernel(lo: int, hi: int, ub: np.ndarray) -> np.ndarray:
+            t = ub.dtype.type
+            ub += t(1)
+            np.divide(t(1), ub, out=ub)
+            return np.subtract(ub, yf[lo:hi], out=ub)
+
+        gi = _grad_blocks(kernel, g, u, ctx.reduction, out=u)
+        if gi is None:  # a strided g: the kept u is not needed
+            return backward_via_tensors(ctx, g)
+        return gi, None, None, None, None
 
 
 class _BinaryCrossEntropyWithLogitsGrad(ArrayFunction):
@@ -510,17 +599,47 @@ class _SoftMarginLoss(ArrayFunction):
         if xy is None:
             return _reduction.reduce_array(-_log_sigmoid(y * x), reduction)
         xf, yf = xy
+        u_block = _kept_blocks(ctx, x, ctx.needs_input_grad[0])
 
         def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:  # softplus(-y x)
             z = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
-            return _softplus_neg_into(z, buf)
+            u = u_block(lo, hi)
+            _neg_exp_into(z, u)
+            return _softplus_neg_from(z, u, buf)
 
-        return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
+        def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:
+            # sum log1p(u) - sum w - x.y (an infinite margin: the elementwise sum)
+            xb, yb = xf[lo:hi], yf[lo:hi]
+            u = u_block(lo, hi)
+            sw = _neg_exp_into(np.multiply(yb, xb, out=buf), u, total=True)
+            s = _parallel.total(np.log1p(u, out=buf)) - sw - _parallel.total(xb, yb)
+            return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
+
+        fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
+        return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction, fast)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
         return _SoftMarginLossGrad.apply(g, x, y, ctx.reduction), None, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``-y sigmoid(-y x) g = -y u / (1 + u) g`` from the kept ``u``, in place."""
+        u = _take_kept(ctx)
+        if u is None:
+            return backward_via_tensors(ctx, g)
+        yf = ctx._saved_arrays()[1].reshape(-1)
+
+        def kernel(lo: int, hi: int, ub: np.ndarray) -> np.ndarray:
+            den = np.subtract(ub.dtype.type(-1), ub, out=_parallel.scratch(hi - lo, ub.dtype, 4))
+            np.divide(ub, den, out=ub)  # -u / (1 + u)
+            return np.multiply(ub, yf[lo:hi], out=ub)
+
+        gi = _grad_blocks(kernel, g, u, ctx.reduction, out=u)
+        if gi is None:  # a strided g: the kept u is not needed
+            return backward_via_tensors(ctx, g)
+        return gi, None, None
 
 
 class _SoftMarginLossGrad(ArrayFunction):
@@ -779,6 +898,17 @@ class _PoissonNll(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(x, y)
         ctx.log_input, ctx.eps, ctx.reduction = log_input, eps, reduction
+        xy = _parallel.flat(x, y) if log_input else None
+        if xy is not None:  # in blocks over the thread pool; exp(x) kept for the backward
+            xf, yf = xy
+            e_block = _kept_blocks(ctx, x, ctx.needs_input_grad[0] and not ctx.needs_input_grad[1])
+
+            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
+                e = np.exp(xf[lo:hi], out=e_block(lo, hi))
+                yx = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1))
+                return np.subtract(e, yx, out=buf)
+
+            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction)
         if log_input:
             loss = np.exp(x)
             loss -= y * x
@@ -805,6 +935,20 @@ class _PoissonNll(ArrayFunction):
             if ctx.needs_input_grad[1]:  # -log(x + eps)
                 gy = mul(neg(log(shifted)), scale)
         return gx, gy, None, None, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``(exp(x) - y) g`` from the kept ``exp(x)``, in place."""
+        e = _take_kept(ctx)
+        if e is None:
+            return backward_via_tensors(ctx, g)
+        yf = ctx._saved_arrays()[1].reshape(-1)
+        gi = _grad_blocks(
+            lambda lo, hi, eb: np.subtract(eb, yf[lo:hi], out=eb), g, e, ctx.reduction, out=e
+        )
+        if gi is None:  # a strided g: the kept exp(x) is not needed
+            return backward_via_tensors(ctx, g)
+        return gi, None, None, None, None
 
 
 # torch's composite's grad_fn is named after its last op
@@ -885,6 +1029,34 @@ class _GaussianNll(ArrayFunction):
         ctx.save_for_backward(x, y, v)
         ctx.reduction = reduction
         t = x.dtype.type
+        xyv = _parallel.flat(x, y, v) if x.dtype == y.dtype == v.dtype else None
+        if xyv is not None:  # in blocks; r = (x - y) / v kept for the input's gradient
+            xf, yf, vf = xyv
+            ctx.numel = x.size
+            needs = ctx.needs_input_grad
+            r_block = _kept_blocks(ctx, x, needs[0] and not needs[1] and not needs[2])
+            const = t(0.5 * math.log(2 * math.pi)) if full else None
+
+            def diff_ratio(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+                d = np.subtract(xf[lo:hi], yf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1))
+                return d, np.divide(d, vf[lo:hi], out=r_block(lo, hi))
+
+            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
+                d, r = diff_ratio(lo, hi)
+                d *= r  # (x - y)^2 / v
+                d += np.log(vf[lo:hi], out=buf)
+                np.multiply(d, t(0.5), out=buf)
+                if const is not None:
+                    buf += const
+                return buf
+
+            def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:  # a dot for the squares
+                d, r = diff_ratio(lo, hi)
+                s = t(0.5) * (_parallel.total(np.log(vf[lo:hi], out=buf)) + _parallel.total(d, r))
+                return s if const is None else s + const * t(hi - lo)
+
+            fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
+            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction, fast)
         q = np.subtract(x, y)
         np.square(q, out=q)
         loss = np.log(v) + q / v
@@ -909,6 +1081,17 @@ class _GaussianNll(ArrayFunction):
         if ctx.needs_input_grad[2]:  # 0.5 (1/v - (x - y)^2 / v^2)
             gv = sum_to_shape(mul(sub(reciprocal(v), mul(r, r)), 0.5 * scale), v._data.shape)
         return gx, gy, gv, None, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``(x - y) / v g`` from the kept ratio, in place."""
+        r = _take_kept(ctx)
+        if r is None:
+            return backward_via_tensors(ctx, g)
+        gi = _grad_blocks(lambda lo, hi, rb: rb, g, r, ctx.reduction, out=r)
+        if gi is None:  # a strided g: the kept ratio is not needed
+            return backward_via_tensors(ctx, g)
+        return gi, None, None, None, None
 
 
 _GAUSSIAN_BY_REDUCTION: dict[str, type[_GaussianNll]] = {
@@ -983,8 +1166,12 @@ def gaussian_nll_loss(
             )
     reduction = _reduction.resolve(reduction, alias=False)
     var = var.clone()
-    with grad_mode.no_grad():
-        var.clamp_(min=eps)
+    vd = var._data
+    if vd.dtype.kind == "f":  # clamp_(min=eps) of our own clone, as one clip pass
+        _clip(vd, vd.dtype.type(eps), vd.dtype.type(np.inf), out=vd)
+    else:
+        with grad_mode.no_grad():
+            var.clamp_(min=eps)
     dt, (x, y, v) = promote(input, target, var)
     if _fusable(dt, input, target) and _broadcastable(x, y, v):
         key = "none_full" if reduction == "none" and full else reduction
@@ -996,6 +1183,13 @@ def gaussian_nll_loss(
 
 
 # -- multilabel_soft_margin_loss -------------------------------------------------------------------
+
+
+class _MultilabelSoftMarginMean(_BinaryCrossEntropyWithLogits):
+    """multilabel_soft_margin_loss's default ``'mean'``: the binary_cross_entropy_with_logits
+    mean (torch's composite ends with ``mean``, whose node name this shows)."""
+
+    node_name = "MeanBackward0"
 
 
 def multilabel_soft_margin_loss(
@@ -1041,10 +1235,15 @@ def multilabel_soft_margin_loss(
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) = (1 - y) x - log sigmoid(x): the fused
     # binary_cross_entropy_with_logits kernel, one pass each way (torch composes ~8 ops)
     _, (x, y) = promote(input, target)
-    loss = _BinaryCrossEntropyWithLogits.apply(*_checks.broadcast_pair(x, y), None, None, "none")
+    x, y = _checks.broadcast_pair(x, y)
+    class_dim = input.dim() - 1
+    if reduction == "mean" and weight is None and class_dim >= 0:
+        # the mean over samples of the mean over classes is the mean over all elements: the
+        # reduced kernel, with no per-sample sums
+        return _MultilabelSoftMarginMean.apply(x, y, None, None, "mean")
+    loss = _BinaryCrossEntropyWithLogits.apply(x, y, None, None, "none")
     if weight is not None:
         loss = loss * weight
-    class_dim = input.dim() - 1
     if class_dim < 0:
         raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     loss = loss.sum(dim=class_dim) / input.size(class_dim)

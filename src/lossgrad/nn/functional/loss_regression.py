@@ -9,6 +9,11 @@ gradient in one pass. The backward op's own backward is written with lossgrad op
 (and higher) derivatives work and follow torch's double-backward formulas, kinks included.
 l1 is fused the same way (torch composes ``abs(input - target)``; the gradient ``sgn(d)`` is 0 at
 ``d = 0`` in both).
+
+Speed (DESIGN.md §6): when a gradient is needed the forward also writes the slope of each element
+(``d``, ``clamp(d, -delta, delta)``, ``sgn(d)``) into an array it keeps, so the usual first-order
+backward (``backward_array``) is a single in-place scaling of that array, which becomes the
+gradient; the NumPy passes run in one large block per thread (:func:`_block_of`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from lossgrad import _parallel
 from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
-from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
 from lossgrad.ops._common import promote
@@ -30,9 +35,78 @@ from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.pointwise import lt, mul, neg, sub
 
 
+def _take_kept(ctx: Any) -> np.ndarray | None:
+    """The array a fused forward kept on ``ctx`` for its first-order backward, to be overwritten
+    by it: handed over on the node's last use (``ctx.last_use``), a copy while the graph is
+    retained; None when there is none. Raises torch's errors for a freed graph or an operand
+    modified in place since the forward."""
+    kept = getattr(ctx, "kept", None)
+    if kept is None:
+        return None
+    ctx._saved_arrays()
+    if not ctx.last_use:
+        return kept.copy()
+    ctx.kept = None
+    return kept
+
+
+def _block_of(n: int) -> int:
+    """The block of the fused kernels here and in loss_probability: one per thread, of at most
+    2^18 elements. Every NumPy call of a block takes the GIL: with 2 threads at 1e6 elements,
+    :data:`_parallel.BLOCK`-sized blocks measured 1.4x slower on huber (308 vs 219 us) and
+    2^17 1.3x; from 2^18 the gain flattens, while the per-thread scratch buffers (which count
+    in the peak memory) keep growing."""
+    return max(_parallel.BLOCK, min(1 << 18, -(-n // _parallel.get_num_threads())))
+
+
+def _map_blocks(fn: Callable[[int, int], Any], n: int) -> list[Any]:
+    """:func:`_parallel.map_blocks` over blocks of :func:`_block_of`."""
+    return _parallel.map_blocks(fn, n, block=_block_of(n))
+
+
+def _reduce_blocks(
+    kernel: Callable[[int, int, np.ndarray], np.ndarray],
+    n: int,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    reduction: str,
+    block_total: Callable[[int, int, np.ndarray], Any] | None = None,
+) -> np.ndarray:
+    """:func:`_reduction.reduce_elementwise` over blocks of :func:`_block_of` (partial sums
+    added in float64)."""
+    if reduction == "none":
+        out = np.empty(shape, dtype)
+        o = out.reshape(-1)
+        _map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n)
+        return out
+
+    def part(lo: int, hi: int) -> Any:
+        buf = _parallel.scratch(hi - lo, dtype)
+        if block_total is not None:
+            return block_total(lo, hi, buf)
+        return _parallel.total(kernel(lo, hi, buf))
+
+    parts = _map_blocks(part, n)
+    total = parts[0] if len(parts) == 1 else np.sum(np.asarray(parts, np.float64))
+    return _reduction.reduce_total(np.asarray(total, dtype), reduction, n)
+
+
+def _scale_blocks(a: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a *= c`` (a scalar) in place, over the thread pool."""
+    f = a.reshape(-1)
+    _map_blocks(lambda lo, hi: np.multiply(f[lo:hi], c, out=f[lo:hi]), f.size)
+    return a
+
+
 class _DiffLoss(ArrayFunction):
     """Base of the fused losses ``l = f(input - target)``; subclasses give ``value`` (f) and
-    ``slope`` (f') on arrays, ``curvature`` (f'') on Tensors, and their gradient op ``grad``."""
+    ``slope`` (f') on arrays, ``curvature`` (f'') on Tensors, and their gradient op ``grad``.
+
+    The blocked forward (:meth:`kernel`, :meth:`kernel_total`) also writes ``s(d)``, where
+    ``f'(d) = k s(d)`` (:meth:`factored_slope`), into an array it keeps on ``ctx`` when a
+    gradient is needed: the first-order backward (:meth:`backward_array`) is then one in-place
+    multiply of that array, which nobody else sees, by ``k`` times the reduction's scale.
+    """
 
     grad: type[_DiffLossGrad]
 
@@ -55,31 +129,51 @@ class _DiffLoss(ArrayFunction):
         raise NotImplementedError
 
     @staticmethod
+    def kernel(
+        x: np.ndarray, y: np.ndarray, s: np.ndarray, out: np.ndarray, p: float
+    ) -> np.ndarray:
+        """One block: ``f(x - y)`` into ``out`` (returned) and ``s(x - y)`` into ``s``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def kernel_total(x: np.ndarray, y: np.ndarray, s: np.ndarray, buf: np.ndarray, p: float) -> Any:
+        """One block: the sum of ``f(x - y)`` (``buf`` is scratch), and ``s(x - y)`` into ``s``."""
+        raise NotImplementedError
+
+    @staticmethod
     def forward(
         ctx: Any, input: np.ndarray, target: np.ndarray, reduction: str, p: float
     ) -> np.ndarray:
         ctx.save_for_backward(input, target)
         ctx.reduction, ctx.p = reduction, p
         cls = ctx._forward_cls
-        value = cls.value
         xy = _parallel.flat(input, target)
         if xy is None:  # broadcast or strided operands: one unblocked pass
-            return _reduction.reduce_array(value(np.asarray(input - target), p), reduction)
+            return _reduction.reduce_array(cls.value(np.asarray(input - target), p), reduction)
         x, y = xy
-        return _reduction.reduce_elementwise(
-            lambda lo, hi, buf: value(np.subtract(x[lo:hi], y[lo:hi], out=buf), p),
+        dt = x.dtype
+        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
+            kept = np.empty(input.shape, dt)
+            ctx.kept = kept
+            sf = kept.reshape(-1)
+
+            def s_block(lo: int, hi: int) -> np.ndarray:
+                return sf[lo:hi]
+
+        else:
+
+            def s_block(lo: int, hi: int) -> np.ndarray:
+                return _parallel.scratch(hi - lo, dt, 3)
+
+        kernel, kernel_total = cls.kernel, cls.kernel_total
+        return _reduce_blocks(
+            lambda lo, hi, buf: kernel(x[lo:hi], y[lo:hi], s_block(lo, hi), buf, p),
             x.size,
             input.shape,
-            x.dtype,
+            dt,
             reduction,
-            lambda lo, hi, buf: cls.total(np.subtract(x[lo:hi], y[lo:hi], out=buf), p),
-            streaming=True,
+            lambda lo, hi, buf: kernel_total(x[lo:hi], y[lo:hi], s_block(lo, hi), buf, p),
         )
-
-    @classmethod
-    def total(cls, d: np.ndarray, p: float) -> Any:
-        """The sum of ``f`` over a 1-d block ``d`` (which may be overwritten)."""
-        return _parallel.total(cls.value(d, p))
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -91,6 +185,32 @@ class _DiffLoss(ArrayFunction):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """The first derivative ``k s(d)`` times the reduction's scale, from the kept ``s(d)``
+        (:func:`_take_kept`); without one (a broadcast forward), :meth:`backward`."""
+        kept = _take_kept(ctx)
+        if kept is None:
+            return backward_via_tensors(ctx, g)
+        needs = ctx.needs_input_grad
+        t = kept.dtype.type
+        k = ctx._forward_cls.factored_slope(ctx.p)[0]
+        if g.ndim == 0:  # a reduced loss: one scalar factor
+            if ctx.reduction == "mean" and kept.size:
+                g = g / t(kept.size)
+            if k != 1.0:
+                g = g * t(k)
+            gi = _scale_blocks(kept, g if needs[0] else -g)
+        else:
+            gi = np.multiply(kept, g, out=kept)
+            if k != 1.0:
+                gi *= t(k)
+            if not needs[0]:
+                np.negative(gi, out=gi)
+        if needs[0]:
+            return gi, (np.negative(gi) if needs[1] else None), None, None
+        return None, gi, None, None
 
 
 def _identity(d: np.ndarray, p: float) -> np.ndarray:
@@ -128,7 +248,7 @@ class _DiffLossGrad(ArrayFunction):
             d = slope(np.subtract(x[lo:hi], y[lo:hi], out=o[lo:hi]), p)
             np.multiply(d, gs if gf is None else gs[lo:hi], out=o[lo:hi])
 
-        _parallel.map_blocks(block, x.size, streaming=True)
+        _map_blocks(block, x.size)
         return out
 
     @staticmethod
@@ -149,6 +269,31 @@ class _DiffLossGrad(ArrayFunction):
         return gg_g, gi, gt, None, None
 
 
+#: ``m`` with ``|d| m^2 >= 1`` for every nonzero ``d`` of the dtype, subnormals included
+_SIGN_SCALE = {np.dtype(np.float32): np.float32(2.0**100), np.dtype(np.float64): 2.0**600}
+
+
+def _sign_into(d: np.ndarray, out: np.ndarray, check: bool = True) -> np.ndarray:
+    """torch's ``sgn(d)`` into ``out`` (which may be ``d``): ``clamp(d m m, -1, 1)``, three cheap
+    passes instead of NumPy's slow ``sign`` loop, and 0 where ``d`` is NaN, as torch's
+    ``(0 < d) - (d < 0)`` (:func:`_zero_nan`, after one BLAS sum of the result finds any; a
+    caller that has such a sum anyway passes ``check=False`` and looks itself)."""
+    m = _SIGN_SCALE.get(d.dtype)
+    if m is None:  # half precision
+        np.sign(d, out=out)
+    else:
+        np.multiply(d, m, out=out)
+        out *= m
+        _clip(out, -1, 1, out=out)
+    if check and out.size and not np.isfinite(_parallel.total(out.reshape(-1))):
+        _zero_nan(out)
+    return out
+
+
+def _zero_nan(a: np.ndarray) -> None:
+    a[np.isnan(a)] = 0
+
+
 class _L1Loss(_DiffLoss):
     """``|d|``; slope ``sgn(d)`` (0 at 0, as torch's ``abs``)."""
 
@@ -160,21 +305,27 @@ class _L1Loss(_DiffLoss):
 
     @staticmethod
     def slope(d: np.ndarray, p: float) -> np.ndarray:
-        return np.sign(d, out=np.empty_like(d))  # not in place: NumPy's in-place sign is slow
+        return _sign_into(d, d)
 
-    @classmethod
-    def factored_slope(cls, p: float) -> tuple[float, Callable[[np.ndarray, float], np.ndarray]]:
-        return 1.0, _sign_into_scratch
+    @staticmethod
+    def kernel(
+        x: np.ndarray, y: np.ndarray, s: np.ndarray, out: np.ndarray, p: float
+    ) -> np.ndarray:
+        d = np.subtract(x, y, out=out)
+        _sign_into(d, s)
+        return np.abs(d, out=d)
+
+    @staticmethod
+    def kernel_total(x: np.ndarray, y: np.ndarray, s: np.ndarray, buf: np.ndarray, p: float) -> Any:
+        d = np.subtract(x, y, out=buf)
+        total = _parallel.total(d, _sign_into(d, s, check=False))  # sum |d| = d . sgn(d)
+        if not np.isfinite(total):  # a NaN in d (or an infinity): torch's sgn(NaN) = 0
+            _zero_nan(s)
+        return total
 
     @staticmethod
     def curvature(d: Tensor, p: float) -> float:
         return 0.0
-
-
-def _sign_into_scratch(d: np.ndarray, p: float) -> np.ndarray:
-    """``sgn(d)`` of one block in a per-thread buffer (the blocked gradient multiplies it into
-    its output at once), not a fresh array per block."""
-    return np.sign(d, out=_parallel.scratch(d.size, d.dtype, 1))
 
 
 class _L1LossGrad(_DiffLossGrad):
@@ -195,8 +346,16 @@ class _MseLoss(_DiffLoss):
     def value(d: np.ndarray, p: float) -> np.ndarray:
         return np.multiply(d, d, out=d)
 
-    @classmethod
-    def total(cls, d: np.ndarray, p: float) -> Any:
+    @staticmethod
+    def kernel(
+        x: np.ndarray, y: np.ndarray, s: np.ndarray, out: np.ndarray, p: float
+    ) -> np.ndarray:
+        d = np.subtract(x, y, out=s)
+        return np.multiply(d, d, out=out)
+
+    @staticmethod
+    def kernel_total(x: np.ndarray, y: np.ndarray, s: np.ndarray, buf: np.ndarray, p: float) -> Any:
+        d = np.subtract(x, y, out=s)
         return _parallel.total(d, d)  # one dot product, no squared temporary
 
     @staticmethod
@@ -221,6 +380,12 @@ def _huber_value(d: np.ndarray, delta: float, scale: float | None) -> np.ndarray
     """
     t = d.dtype.type
     q = _clip(d, t(-delta), t(delta), out=_parallel.scratch(d.size, d.dtype, 1).reshape(d.shape))
+    return _huber_from_clamp(d, q, scale)
+
+
+def _huber_from_clamp(d: np.ndarray, q: np.ndarray, scale: float | None) -> np.ndarray:
+    """:func:`_huber_value` given ``q = clamp(d, -delta, delta)``, into ``d``."""
+    t = d.dtype.type
     h = np.multiply(q, t(-0.5), out=_parallel.scratch(d.size, d.dtype, 2).reshape(d.shape))
     h += d
     if scale is not None:
@@ -228,14 +393,27 @@ def _huber_value(d: np.ndarray, delta: float, scale: float | None) -> np.ndarray
     return np.multiply(h, q, out=d)
 
 
-def _huber_total(d: np.ndarray, delta: float, scale: float | None) -> Any:
-    """The sum of :func:`_huber_value` over a 1-d block: ``q.d - q.q / 2`` in two passes and two
+def _huber_kernel(
+    x: np.ndarray, y: np.ndarray, q: np.ndarray, out: np.ndarray, delta: float, scale: float | None
+) -> np.ndarray:
+    """One block of huber (``scale``: smooth_l1's ``1 / beta``) into ``out``, its clamped
+    difference ``q`` into ``q``."""
+    d = np.subtract(x, y, out=out)
+    return _huber_from_clamp(d, _clip(d, -delta, delta, out=q), scale)
+
+
+def _huber_kernel_total(
+    x: np.ndarray, y: np.ndarray, q: np.ndarray, buf: np.ndarray, delta: float, scale: float | None
+) -> Any:
+    """The sum of :func:`_huber_kernel` over a block: ``q.d - q.q / 2`` in two passes and two
     dot products (no cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|``, same sign).
     """
-    if d.dtype.char not in "fd":  # half precision: the elementwise sum, as before
-        return _parallel.total(_huber_value(d, delta, scale))
-    t = d.dtype.type
-    q = _clip(d, t(-delta), t(delta), out=_parallel.scratch(d.size, d.dtype, 1))
+    if x.dtype.char not in "fd":  # half precision: the elementwise sum
+        _huber_kernel(x, y, q, buf, delta, scale)
+        return _parallel.total(buf)
+    t = x.dtype.type
+    d = np.subtract(x, y, out=buf)
+    _clip(d, -delta, delta, out=q)
     s = _parallel.total(q, d) - t(0.5) * _parallel.total(q, q)
     return s if scale is None else s * t(scale)
 
@@ -249,9 +427,17 @@ class _SmoothL1Loss(_DiffLoss):
     def value(d: np.ndarray, beta: float) -> np.ndarray:
         return _huber_value(d, beta, 1.0 / beta)
 
-    @classmethod
-    def total(cls, d: np.ndarray, beta: float) -> Any:
-        return _huber_total(d, beta, 1.0 / beta)
+    @staticmethod
+    def kernel(
+        x: np.ndarray, y: np.ndarray, s: np.ndarray, out: np.ndarray, beta: float
+    ) -> np.ndarray:
+        return _huber_kernel(x, y, s, out, beta, 1.0 / beta)
+
+    @staticmethod
+    def kernel_total(
+        x: np.ndarray, y: np.ndarray, s: np.ndarray, buf: np.ndarray, beta: float
+    ) -> Any:
+        return _huber_kernel_total(x, y, s, buf, beta, 1.0 / beta)
 
     @staticmethod
     def slope(d: np.ndarray, beta: float) -> np.ndarray:
@@ -281,9 +467,17 @@ class _HuberLoss(_DiffLoss):
     def value(d: np.ndarray, delta: float) -> np.ndarray:
         return _huber_value(d, delta, None)
 
-    @classmethod
-    def total(cls, d: np.ndarray, delta: float) -> Any:
-        return _huber_total(d, delta, None)
+    @staticmethod
+    def kernel(
+        x: np.ndarray, y: np.ndarray, s: np.ndarray, out: np.ndarray, delta: float
+    ) -> np.ndarray:
+        return _huber_kernel(x, y, s, out, delta, None)
+
+    @staticmethod
+    def kernel_total(
+        x: np.ndarray, y: np.ndarray, s: np.ndarray, buf: np.ndarray, delta: float
+    ) -> Any:
+        return _huber_kernel_total(x, y, s, buf, delta, None)
 
     @staticmethod
     def slope(d: np.ndarray, delta: float) -> np.ndarray:
