@@ -105,8 +105,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", help="run only the cases whose name contains this")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's own choice)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (default: torch's own choice)",
+    )
     args = parser.parse_args()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)

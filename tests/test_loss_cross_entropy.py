@@ -33,6 +33,7 @@ def _ce(reduction, weight=False, ls=0.0, **kw):
         return lib.nn.functional.cross_entropy(
             x, t, weight=w[0] if weight else None, reduction=reduction, label_smoothing=ls, **kw
         )
+
     return fn
 
 
@@ -73,10 +74,16 @@ def test_probability_targets(reduction, weight, ls, shape, dtype):
 def test_legacy_flags(size_average, reduce, probs):
     x = rng.standard_normal((4, 3))
     t = rng.uniform(size=(4, 3)) if probs else np.array([0, 2, -100, 1])
-    check(lambda lib, a, b: lib.nn.functional.cross_entropy(
-        a, b, size_average=size_average, reduce=reduce), [x, t])
-    check(lambda lib, a, b: lib.nn.CrossEntropyLoss(size_average=size_average, reduce=reduce)(a, b),
-          [x, t])
+    check(
+        lambda lib, a, b: lib.nn.functional.cross_entropy(
+            a, b, size_average=size_average, reduce=reduce
+        ),
+        [x, t],
+    )
+    check(
+        lambda lib, a, b: lib.nn.CrossEntropyLoss(size_average=size_average, reduce=reduce)(a, b),
+        [x, t],
+    )
 
 
 @pytest.mark.parametrize("reduction", ["elementwise_mean", "bogus"])
@@ -172,8 +179,12 @@ def test_errors(case):
         x = rng.standard_normal(5).astype(np.float32)
         kw["label_smoothing"] = 0.2
     args = [x, t] + ([w] if w is not None else [])
-    check_raises(lambda lib, a, b, *ww: lib.nn.functional.cross_entropy(
-        a, b, weight=ww[0] if ww else None, **kw), args)
+    check_raises(
+        lambda lib, a, b, *ww: lib.nn.functional.cross_entropy(
+            a, b, weight=ww[0] if ww else None, **kw
+        ),
+        args,
+    )
 
 
 def test_error_messages_name_the_value():
@@ -192,10 +203,13 @@ def test_shift_invariance(dtype, ls):
     t = np.array([0, 3, 6, -100, 2, 2])
     w = rng.uniform(0.5, 2, 7).astype(dtype)
     for weight in (None, w):
+
         def ce(lib, logits, weight=weight):
             kw = {"weight": lib.tensor(weight)} if weight is not None else {}
-            return lib.nn.functional.cross_entropy(lib.tensor(logits), lib.tensor(t),
-                                                   label_smoothing=ls, **kw).item()
+            return lib.nn.functional.cross_entropy(
+                lib.tensor(logits), lib.tensor(t), label_smoothing=ls, **kw
+            ).item()
+
         a, b = ce(lossgrad, x), ce(lossgrad, x + 1e4)
         assert np.isfinite(a) and a == b
         assert np.isclose(a, ce(torch, x), rtol=1e-6)
@@ -227,6 +241,49 @@ def test_retained_graph_backward_twice():
     np.testing.assert_allclose(first, xt.grad.numpy(), rtol=1e-7, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ls", [0.0, 0.2])
+@pytest.mark.parametrize("weight", [False, True])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_large_input_row_blocks(reduction, weight, ls, dtype):
+    # above the thread pool's threshold: exp(x) in row blocks without a max shift, except the
+    # rows whose sums leave the safe range, which are redone shifted
+    n, c = 300, 1000
+    x = rng.standard_normal((n, c)).astype(dtype)
+    x[5] += 200.0  # exp overflows
+    x[17] -= 120.0  # exp underflows
+    x[250, :500] += 60.0  # beyond the unshifted range, finite
+    x[251] -= 52.0  # a sum under the lower bound, all terms normal
+    t = rng.integers(0, c, n)
+    t[::7] = -100
+    t[5] = t[17] = 3
+    w = rng.uniform(0.5, 2.0, c).astype(dtype)
+    check(_ce(reduction, weight, ls), [x, t, w], second_order=False)
+
+
+@pytest.mark.parametrize("ls", [0.0, 0.2])
+def test_large_input_retained_graph(ls):
+    n, c = 300, 1000
+    x = rng.standard_normal((n, c)).astype(np.float32)
+    x[9] += 300.0
+    t = rng.integers(0, c, n)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.cross_entropy(xt, torch.tensor(t), label_smoothing=ls).backward()
+    xl = lossgrad.tensor(x, requires_grad=True)
+    loss = lossgrad.nn.functional.cross_entropy(xl, lossgrad.tensor(t), label_smoothing=ls)
+    first = lossgrad.autograd.grad(loss, xl, retain_graph=True)[0].numpy()
+    second = lossgrad.autograd.grad(loss, xl)[0].numpy()  # recomputed exponentials
+    np.testing.assert_allclose(first, xt.grad.numpy(), rtol=1e-4, atol=1e-9)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_large_input_second_order():
+    x = rng.standard_normal((300, 900))
+    x[3] -= 500.0
+    t = rng.integers(0, 900, 300)
+    check(_ce("mean", ls=0.1), [x, t])
+
+
 def test_grad_fn_names():
     x = lossgrad.randn(3, 5, requires_grad=True)
     t = lossgrad.tensor([0, 1, 2])
@@ -246,7 +303,8 @@ def test_gradcheck_index(reduction, ls):
     t = lossgrad.tensor(np.array([[0, 3], [-100, 1], [2, 2]]))
     w = lossgrad.tensor(rng.uniform(0.5, 2, 4))
     fn = lambda a: lossgrad.nn.functional.cross_entropy(  # noqa: E731
-        a, t, weight=w, reduction=reduction, label_smoothing=ls)
+        a, t, weight=w, reduction=reduction, label_smoothing=ls
+    )
     assert gradcheck(fn, (x,))
     assert gradgradcheck(fn, (x,))
 
@@ -256,7 +314,8 @@ def test_gradcheck_probabilities(reduction):
     x, y = _d(3, 4), lossgrad.tensor(rng.uniform(size=(3, 4)), requires_grad=True)
     w = lossgrad.tensor(rng.uniform(0.5, 2, 4))
     fn = lambda a, b: lossgrad.nn.functional.cross_entropy(  # noqa: E731
-        a, b, weight=w, reduction=reduction, label_smoothing=0.2)
+        a, b, weight=w, reduction=reduction, label_smoothing=0.2
+    )
     assert gradcheck(fn, (x, y))
     assert gradgradcheck(fn, (x, y))
 
@@ -266,8 +325,12 @@ def test_module_parity():
     t = rng.integers(0, 5, size=(4, 3))
     t[0, 0] = 2
     w = rng.uniform(0.5, 2, 5)
-    check(lambda lib, a, b, c: lib.nn.CrossEntropyLoss(weight=c, ignore_index=2,
-                                                        label_smoothing=0.1)(a, b), [x, t, w])
+    check(
+        lambda lib, a, b, c: lib.nn.CrossEntropyLoss(weight=c, ignore_index=2, label_smoothing=0.1)(
+            a, b
+        ),
+        [x, t, w],
+    )
     m = lossgrad.nn.CrossEntropyLoss(weight=lossgrad.tensor(w))
     assert "weight" in dict(m.named_buffers())
 

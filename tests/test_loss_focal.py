@@ -27,8 +27,10 @@ def focal_reference(x, t, gamma, weight=None, reduction="mean", ignore_index=-10
         if t.ndim == 2:  # class probabilities
             m = max(row)
             lse = m + math.log(sum(math.exp(v - m) for v in row))
-            ce = -sum((1.0 if weight is None else weight[c]) * t[n, c] * (row[c] - lse)
-                      for c in range(len(row)))
+            ce = -sum(
+                (1.0 if weight is None else weight[c]) * t[n, c] * (row[c] - lse)
+                for c in range(len(row))
+            )
             denom += 1
         elif t[n] == ignore_index:
             losses.append(0.0)
@@ -74,8 +76,13 @@ def test_focal_matches_reference(reduction, gamma, weighted, ignored):
     if ignored:
         t[1] = t[4] = -100
     w = rng.uniform(0.3, 2, 4) if weighted else None
-    out = F.focal_loss(lossgrad.tensor(x), lossgrad.tensor(t), gamma=gamma,
-                       weight=None if w is None else lossgrad.tensor(w), reduction=reduction)
+    out = F.focal_loss(
+        lossgrad.tensor(x),
+        lossgrad.tensor(t),
+        gamma=gamma,
+        weight=None if w is None else lossgrad.tensor(w),
+        reduction=reduction,
+    )
     ref = focal_reference(x, t, gamma, w, reduction)
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-12)
 
@@ -86,13 +93,19 @@ def test_focal_probability_targets_reference(reduction):
     y = rng.uniform(size=(5, 3))
     y /= y.sum(1, keepdims=True)
     w = rng.uniform(0.5, 2, 3)
-    out = F.focal_loss(lossgrad.tensor(x), lossgrad.tensor(y), gamma=2.0,
-                       weight=lossgrad.tensor(w), reduction=reduction)
+    out = F.focal_loss(
+        lossgrad.tensor(x),
+        lossgrad.tensor(y),
+        gamma=2.0,
+        weight=lossgrad.tensor(w),
+        reduction=reduction,
+    )
     np.testing.assert_allclose(out.numpy(), focal_reference(x, y, 2.0, w, reduction), rtol=1e-10)
 
 
 def _torch_or_lossgrad_focal(gamma, reduction, weighted=False):
     """lossgrad's focal_loss vs the tutorial's formula composed of torch ops."""
+
     def fn(lib, x, t, *w):
         weight = w[0] if weighted else None
         if lib is lossgrad:
@@ -108,6 +121,7 @@ def _torch_or_lossgrad_focal(gamma, reduction, weighted=False):
         keep = t != -100
         tw = weight[t[keep]] if weighted else keep.to(x.dtype)
         return loss.sum() / tw.sum()
+
     return fn
 
 
@@ -140,8 +154,8 @@ def test_gamma_zero_is_cross_entropy_exactly():
         a = F.focal_loss(x, t, gamma=0.0, weight=w, reduction=reduction)
         b = F.cross_entropy(x, t, weight=w, reduction=reduction)
         assert np.array_equal(a.detach().numpy(), b.detach().numpy())
-        ga, = lossgrad.autograd.grad(a.sum(), x)
-        gb, = lossgrad.autograd.grad(b.sum(), x)
+        (ga,) = lossgrad.autograd.grad(a.sum(), x)
+        (gb,) = lossgrad.autograd.grad(b.sum(), x)
         assert np.array_equal(ga.numpy(), gb.numpy())
 
 
@@ -160,6 +174,22 @@ def test_small_gamma_ignored_and_certain_targets_stay_finite(gamma):
     ce = torch.nn.functional.cross_entropy(xt, torch.tensor([2]), reduction="none")
     ((1 - torch.exp(-ce)) ** gamma * ce).sum().backward()
     np.testing.assert_allclose(g[1:2], xt.grad.numpy(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_focal_large_input_and_retained_graph(reduction):
+    # above the thread pool's threshold (row blocks; row 4 needs the max shift)
+    x = rng.standard_normal((300, 1000)).astype(np.float32)
+    x[4] += 150.0
+    t = rng.integers(0, 1000, 300)
+    t[::9] = -100
+    w = rng.uniform(0.3, 2, 1000).astype(np.float32)
+    check(_torch_or_lossgrad_focal(2.0, reduction, weighted=True), [x, t, w], second_order=False)
+    xl = lossgrad.tensor(x, requires_grad=True)
+    loss = F.focal_loss(xl, lossgrad.tensor(t), gamma=2.0, reduction=reduction).sum()
+    first = lossgrad.autograd.grad(loss, xl, retain_graph=True)[0].numpy()
+    second = lossgrad.autograd.grad(loss, xl)[0].numpy()  # recorded ops, not the kept buffer
+    np.testing.assert_allclose(second, first, rtol=1e-5, atol=1e-9)
 
 
 def test_focal_gradcheck():
@@ -206,6 +236,7 @@ def test_sigmoid_focal_matches_reference(reduction, alpha, gamma, soft):
 
 def _sigmoid_focal_both(alpha, gamma, reduction):
     """lossgrad vs torchvision's formula composed of torch ops."""
+
     def fn(lib, x, y):
         if lib is lossgrad:
             return F.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
@@ -216,6 +247,7 @@ def _sigmoid_focal_both(alpha, gamma, reduction):
         if alpha >= 0:
             loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
         return {"none": loss, "mean": loss.mean(), "sum": loss.sum()}[reduction]
+
     return fn
 
 
@@ -227,8 +259,12 @@ def test_sigmoid_focal_gradients_match_torch_composite(gamma, reduction, dtype):
     y = rng.uniform(0.05, 0.95, (3, 4)).astype(dtype)
     yb = rng.integers(0, 2, (3, 4)).astype(dtype)
     for second_order in (True, False):  # recorded backward, then the NumPy one
-        check(_sigmoid_focal_both(0.25, gamma, reduction), [x, y], grad=(0, 1),
-              second_order=second_order)
+        check(
+            _sigmoid_focal_both(0.25, gamma, reduction),
+            [x, y],
+            grad=(0, 1),
+            second_order=second_order,
+        )
         check(_sigmoid_focal_both(-1, gamma, reduction), [x, yb], second_order=second_order)
 
 
@@ -240,7 +276,7 @@ def test_sigmoid_focal_extreme_logits():
         (g,) = lossgrad.autograd.grad(loss.sum(), x, create_graph=True)
         (gg,) = lossgrad.autograd.grad(g.sum(), x)
         # by hand: confident and right -> 0; confident and wrong -> alpha_t * |x|, slope alpha_t
-        half = 0.25 * math.log(2) * 0.5 ** gamma
+        half = 0.25 * math.log(2) * 0.5**gamma
         np.testing.assert_allclose(loss.detach().numpy(), [0, 250, 750, 0, half], rtol=1e-12)
         np.testing.assert_allclose(g.detach().numpy()[:4], [0, -0.25, 0.75, 0], atol=1e-12)
         assert np.all(np.isfinite(g.detach().numpy())) and np.all(np.isfinite(gg.numpy()))
@@ -249,6 +285,50 @@ def test_sigmoid_focal_extreme_logits():
     out = F.sigmoid_focal_loss(x32, lossgrad.tensor([1.0, 0.0]), reduction="sum")
     out.backward()
     assert out.item() == 0.0 and np.all(x32.grad.numpy() == 0)
+
+
+def _torch_or_lossgrad_sigmoid_focal(alpha, gamma, reduction):
+    """lossgrad's sigmoid_focal_loss vs torchvision's formula composed of torch ops."""
+
+    def fn(lib, x, y):
+        if lib is lossgrad:
+            return F.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
+        p = torch.sigmoid(x)
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+        p_t = p * y + (1 - p) * (1 - y)
+        loss = ce * (1 - p_t) ** gamma
+        if alpha >= 0:
+            loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+        return {"none": loss, "sum": loss.sum(), "mean": loss.mean()}[reduction]
+
+    return fn
+
+
+@pytest.mark.parametrize("grad", [(0,), (0, 1)])
+@pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 1.5), (0.6, 1.0), (0.25, 0.0)])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_sigmoid_focal_large_blocks(reduction, alpha, gamma, grad):
+    # above the thread pool's threshold: blocks of binary targets take the short formula, the
+    # block holding soft targets (and every block when the targets need a gradient) the general
+    x = (rng.standard_normal((300, 1000)) * 3).astype(np.float32)
+    y = rng.integers(0, 2, (300, 1000)).astype(np.float32)
+    y[100:102] = rng.uniform(size=(2, 1000))
+    x[0, :10] = [30, -30, 80, -80, 1e-3, -1e-3, 0, 17, -17, 5]
+    check(
+        _torch_or_lossgrad_sigmoid_focal(alpha, gamma, reduction),
+        [x, y],
+        grad=grad,
+        second_order=False,
+    )
+
+
+def test_sigmoid_focal_large_retained_graph():
+    x = lossgrad.tensor(rng.standard_normal((300, 1000)).astype(np.float32), requires_grad=True)
+    y = lossgrad.tensor(rng.integers(0, 2, (300, 1000)).astype(np.float32))
+    loss = F.sigmoid_focal_loss(x, y, reduction="mean")
+    first = lossgrad.autograd.grad(loss, x, retain_graph=True)[0].numpy()
+    second = lossgrad.autograd.grad(loss, x)[0].numpy()  # recorded ops, not the kept buffer
+    np.testing.assert_allclose(second, first, rtol=1e-5, atol=1e-12)
 
 
 def test_sigmoid_focal_gradcheck():
@@ -279,8 +359,12 @@ def test_signatures():
 
     params = inspect.signature(F.sigmoid_focal_loss).parameters
     assert [(p.name, p.default) for p in params.values()] == [
-        ("inputs", inspect.Parameter.empty), ("targets", inspect.Parameter.empty),
-        ("alpha", 0.25), ("gamma", 2), ("reduction", "none")]  # torchvision's
+        ("inputs", inspect.Parameter.empty),
+        ("targets", inspect.Parameter.empty),
+        ("alpha", 0.25),
+        ("gamma", 2),
+        ("reduction", "none"),
+    ]  # torchvision's
     params = inspect.signature(lossgrad.nn.FocalLoss).parameters
     assert list(params)[:3] == ["gamma", "weight", "reduction"]
     assert params["gamma"].default == 0.0 and params["reduction"].default == "mean"

@@ -32,8 +32,10 @@ def _targets(tshape, c, ignore):
 
 def _nll(reduction="mean", weight=False, **kw):
     def fn(lib, x, t, *w):
-        return lib.nn.functional.nll_loss(x, t, weight=w[0] if weight else None,
-                                          reduction=reduction, **kw)
+        return lib.nn.functional.nll_loss(
+            x, t, weight=w[0] if weight else None, reduction=reduction, **kw
+        )
+
     return fn
 
 
@@ -59,8 +61,12 @@ def test_parity(reduction, weight, ignore, shape, dtype):
 def test_legacy_flags(size_average, reduce):
     x, t = rng.standard_normal((4, 3)), np.array([0, 2, -100, 1])
     w = rng.uniform(0.5, 2, 3)
-    check(lambda lib, a, b, c: lib.nn.functional.nll_loss(
-        a, b, c, size_average=size_average, reduce=reduce), [x, t, w])
+    check(
+        lambda lib, a, b, c: lib.nn.functional.nll_loss(
+            a, b, c, size_average=size_average, reduce=reduce
+        ),
+        [x, t, w],
+    )
     check(lambda lib, a, b: lib.nn.NLLLoss(size_average=size_average, reduce=reduce)(a, b), [x, t])
 
 
@@ -126,17 +132,21 @@ def test_errors(case):
     x = np.asarray(rng.standard_normal(xs).astype(np.float32))
     red = "none" if "none" in name else "mean"
     if "weight" in name:
-        check_raises(lambda lib, a, b, w: lib.nn.functional.nll_loss(a, b, w),
-                     [x, t, np.ones(4, np.float32)])
+        check_raises(
+            lambda lib, a, b, w: lib.nn.functional.nll_loss(a, b, w), [x, t, np.ones(4, np.float32)]
+        )
     else:
         check_raises(_nll(red), [x, t])
 
 
-@pytest.mark.parametrize("w", [np.ones(4, np.float32), np.ones((1, 5), np.float32),
-                               np.ones(5), np.ones(5, np.int64)])
+@pytest.mark.parametrize(
+    "w", [np.ones(4, np.float32), np.ones((1, 5), np.float32), np.ones(5), np.ones(5, np.int64)]
+)
 def test_weight_errors(w):
-    check_raises(lambda lib, a, b, c: lib.nn.functional.nll_loss(a, b, c),
-                 [rng.standard_normal((3, 5)).astype(np.float32), np.array([0, 1, 2]), w])
+    check_raises(
+        lambda lib, a, b, c: lib.nn.functional.nll_loss(a, b, c),
+        [rng.standard_normal((3, 5)).astype(np.float32), np.array([0, 1, 2]), w],
+    )
 
 
 def test_integer_input():
@@ -165,8 +175,10 @@ def test_modules():
     x = rng.standard_normal((4, 5, 3))
     t = rng.integers(0, 5, size=(4, 3))
     w = rng.uniform(0.5, 2, 5)
-    check(lambda lib, a, b, c: lib.nn.NLLLoss(weight=c, ignore_index=1, reduction="sum")(a, b),
-          [x, t, w])
+    check(
+        lambda lib, a, b, c: lib.nn.NLLLoss(weight=c, ignore_index=1, reduction="sum")(a, b),
+        [x, t, w],
+    )
     # the deprecated alias: same numbers, torch's FutureWarning (compared by check)
     x4, t4 = rng.standard_normal((2, 5, 3, 3)), rng.integers(0, 5, size=(2, 3, 3))
     check(lambda lib, a, b: lib.nn.NLLLoss2d()(a, b), [x4, t4])
@@ -185,8 +197,11 @@ def test_weight_requiring_grad():
     # torch refuses a weight that requires grad on the class-index paths (forward RuntimeError)
     x, t, w = rng.standard_normal((3, 4)), np.array([0, 3, 1]), rng.uniform(0.5, 2, 4)
     check(lambda lib, a, b, c: lib.nn.functional.nll_loss(a, b, c), [x, t, w], grad=(0, 2))
-    check(lambda lib, a, b, c: lib.nn.functional.cross_entropy(a, b, c, label_smoothing=0.1),
-          [x, t, w], grad=(0, 2))
+    check(
+        lambda lib, a, b, c: lib.nn.functional.cross_entropy(a, b, c, label_smoothing=0.1),
+        [x, t, w],
+        grad=(0, 2),
+    )
     # ... and differentiates it on the probability path
     y = rng.uniform(size=(3, 4))
     check(lambda lib, a, b, c: lib.nn.functional.cross_entropy(a, b, c), [x, y, w], grad=(0, 2))

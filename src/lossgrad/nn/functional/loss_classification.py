@@ -12,6 +12,7 @@ Each functional follows DESIGN.md §5: resolve the reduction, validate, compute,
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from lossgrad._dtype import scalar_type_name
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops._common import promote
 from lossgrad.ops.activation import log_softmax as _log_softmax
@@ -58,7 +59,7 @@ class _Plan:
     size 1 (shape ``(1,)`` for an unbatched input), so they broadcast against the input.
     """
 
-    __slots__ = ("axis", "n_classes", "idx", "lin", "keep", "wt", "denom", "out_shape")
+    __slots__ = ("shape", "axis", "n_classes", "idx", "lin", "keep", "wt", "denom", "out_shape")
 
     def __init__(
         self, x: np.ndarray, target: np.ndarray, w: np.ndarray | None, ignore_index: int
@@ -66,19 +67,29 @@ class _Plan:
         axis = 0 if x.ndim == 1 else 1
         c = x.shape[axis]
         t = target.reshape(1) if x.ndim == 1 else target
-        ignored = t == ignore_index
-        any_ignored = bool(ignored.any())
-        valid = t[~ignored] if any_ignored else t
-        # one comparison for both bounds: as unsigned, negative targets are huge
-        unsigned = valid.view(np.uint64) if valid.dtype == np.int64 else valid
-        if valid.size and bool((unsigned >= c).any()):
-            bad = valid[(valid < 0) | (valid >= c)][0]
-            raise IndexError(f"Target {int(bad)} is out of bounds.")
-        safe = np.where(ignored, 0, t) if any_ignored else t
-        safe = safe.astype(np.int64, copy=False)
+        # as unsigned, negative targets are huge: when ignore_index cannot be a class, one max
+        # shows that every target is a class and none is ignored (the common case)
+        unsigned = t.view(np.uint64) if t.dtype.kind == "i" else t
+        if t.size and not 0 <= ignore_index < c and np.maximum.reduce(unsigned, None) < c:
+            any_ignored = False
+            safe = t
+        else:
+            ignored = t == ignore_index
+            any_ignored = bool(ignored.any())
+            bad = unsigned >= c
+            if any_ignored:
+                bad &= ~ignored
+            if bool(bad.any()):
+                bad = t[bad].reshape(-1)[0]
+                raise IndexError(f"Target {int(bad)} is out of bounds.")
+            safe = np.where(ignored, 0, t) if any_ignored else t
+        if safe.dtype != np.int64:
+            safe = safe.astype(np.int64)
         if x.ndim > 1:  # position arrays keep a size-1 class axis
             pshape = (x.shape[0], 1) + x.shape[2:]
-            safe, ignored = safe.reshape(pshape), ignored.reshape(pshape)
+            safe = safe.reshape(pshape)
+            if any_ignored:
+                ignored = ignored.reshape(pshape)
         if w is not None:
             wt = w[safe]
             if any_ignored:
@@ -90,7 +101,7 @@ class _Plan:
         else:  # every position weighs 1: a scalar broadcasts wherever a weight array would
             wt = _one(x.dtype)
             self.denom = float(safe.size)
-        self.axis, self.n_classes, self.idx, self.wt = axis, c, safe, wt
+        self.shape, self.axis, self.n_classes, self.idx, self.wt = x.shape, axis, c, safe, wt
         self.keep = ~ignored if any_ignored else None
         self.out_shape = () if x.ndim == 1 else target.shape
         # flat offsets of the targets in a C-contiguous array of x's shape: n C R + y R + r
@@ -127,7 +138,7 @@ class _Plan:
             return where(Tensor._make(self.keep), g, 0.0)
         a = g.reshape(self.idx.shape) if reduction == "none" else g
         if reduction == "mean":
-            a = a / np.asarray(self.denom if self.denom else np.nan, a.dtype)
+            a = a / a.dtype.type(self.denom if self.denom else np.nan)
         if self.keep is None:
             return a
         return np.where(self.keep, a, np.zeros((), a.dtype))
@@ -135,13 +146,13 @@ class _Plan:
 
 def _check_index_target(input: Tensor, target: Tensor) -> None:
     """torch's ``nll_loss_nd`` shape and dtype checks, in torch's order."""
-    nd = input.dim()
+    xshape, tshape = input._data.shape, target._data.shape
+    nd = len(xshape)
     if nd < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {nd})")
-    tshape = tuple(target.shape)
-    if nd != 1 and input.shape[0] != (tshape[0] if tshape else 0):
+    if nd != 1 and xshape[0] != (tshape[0] if tshape else 0):
         raise ValueError(
-            f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+            f"Expected input batch_size ({xshape[0]}) to match target batch_size "
             f"({tshape[0] if tshape else 0})."
         )
     if nd <= 2:
@@ -157,12 +168,10 @@ def _check_index_target(input: Tensor, target: Tensor) -> None:
                 "only batches of spatial targets supported (3D tensors) but got targets of "
                 f"dimension: {len(tshape)}"
             )
-        if tshape[1:] != tuple(input.shape[2:]):
-            raise RuntimeError(
-                f"size mismatch (got input: {list(input.shape)} , target: {list(tshape)}"
-            )
-    elif tshape[1:] != tuple(input.shape[2:]):
-        expected = [input.shape[0], *input.shape[2:]]
+        if tshape[1:] != xshape[2:]:
+            raise RuntimeError(f"size mismatch (got input: {list(xshape)} , target: {list(tshape)}")
+    elif tshape[1:] != xshape[2:]:
+        expected = [xshape[0], *xshape[2:]]
         raise RuntimeError(f"Expected target size {expected}, got {list(tshape)}")
     if target._data.dtype not in (np.int64, np.uint8):
         raise RuntimeError(
@@ -184,12 +193,12 @@ def _check_weight(weight: Tensor | None, input: Tensor, axis: int, prefix: str =
 
 def _index_plan(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int) -> _Plan:
     _check_index_target(input, target)
-    axis = 0 if input.dim() == 1 else 1
-    _check_weight(weight, input, axis)
+    if weight is not None:
+        _check_weight(weight, input, 0 if input.dim() == 1 else 1)
     x = input._data
     if x.dtype.kind != "f":
         raise NotImplementedError(
-            f'"nll_loss_out_frame" not implemented for \'{scalar_type_name(x.dtype)}\''
+            f"\"nll_loss_out_frame\" not implemented for '{scalar_type_name(x.dtype)}'"
         )
     w = None
     if weight is not None:
@@ -211,11 +220,11 @@ def _reduce_positions(loss: np.ndarray, plan: _Plan, reduction: str) -> np.ndarr
     """Per-position losses (zero where ignored) to torch's output."""
     if reduction == "none":
         return loss.reshape(plan.out_shape)
-    total = loss.sum()
+    total = np.add.reduce(loss, None)
     if reduction == "sum":
         return np.asarray(total)
     # torch's NLL part is 0/0 when no weight counts, whatever the smoothing term adds
-    return np.asarray(total / np.asarray(plan.denom if plan.denom else np.nan, loss.dtype))
+    return np.asarray(total / loss.dtype.type(plan.denom if plan.denom else np.nan))
 
 
 # -- index pick / scatter along the class axis (each other's backward) -----------------------------
@@ -270,10 +279,12 @@ class _NllLoss(ArrayFunction):
     node_name = "NllLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, plan: _Plan, reduction: str) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_Plan, str]) -> np.ndarray:
         ctx.save_for_backward(x)
-        ctx.meta = (x.shape, plan, reduction)
-        loss = plan.pick(x) * plan.wt
+        plan, reduction = ctx.meta = cfg
+        loss = plan.pick(x)
+        if plan.wt.ndim:  # else every position weighs 1
+            loss *= plan.wt
         np.negative(loss, out=loss)
         if plan.keep is not None:
             loss[~plan.keep] = 0
@@ -281,16 +292,20 @@ class _NllLoss(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        shape, plan, reduction = ctx.meta
-        if not grad_mode.is_grad_enabled():  # first order: the scatter on arrays, no graph
-            v = plan.position_scale(g._data, reduction) * -plan.wt
-            out = np.zeros(shape, np.result_type(v))
-            plan.put(out, v)
-            return Tensor._make(out), None, None
+        plan, reduction = ctx.meta
         scale = plan.position_scale(g, reduction)
         (x,) = ctx.saved_tensors
         v = mul(scale, Tensor._make(-plan.wt))
-        return _ClassScatter.apply(v, x if grad_mode.is_grad_enabled() else shape, plan), None, None
+        return _ClassScatter.apply(v, x, plan), None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        plan, reduction = ctx.meta
+        v = plan.position_scale(g, reduction)
+        v = v * -plan.wt if plan.wt.ndim else -v
+        out = np.zeros(plan.shape, v.dtype)
+        plan.put(out, v)
+        return out, None
 
 
 def nll_loss(
@@ -337,10 +352,15 @@ def nll_loss(
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
     plan = _index_plan(input, target, weight, ignore_index)
-    return _NllLoss.apply(input, plan, reduction)
+    return _NllLoss.apply(input, (plan, reduction))
 
 
 # -- cross_entropy --------------------------------------------------------------------------------
+
+
+#: Row log-sum-exps within +- this bound show that a row needs no max shift (see
+#: :func:`_exp_rows`): its sum of exponentials lies within ``2**+-60``.
+_UNSHIFTED_LSE = 41.5
 
 
 class _CrossEntropy(ArrayFunction):
@@ -350,37 +370,35 @@ class _CrossEntropy(ArrayFunction):
     positions) and ``A_n = sum_c q[n, c]``, the per-position loss is
     ``A_n * lse_n - sum_c q[n, c] x[n, c]`` and its gradient is ``A_n softmax(x)_n - q_n``.
 
-    Forward: one max, one shifted copy that ``exp`` overwrites in place, one sum. The shifted
-    exponentials are kept: the first-order backward scales them in place into the gradient
-    (one more pass) and writes the ``-q`` entries. Under ``create_graph`` the same gradient is
-    recorded with lossgrad ops (softmax of the saved input), so it can be differentiated again.
+    Forward (:func:`_softmax_parts`): ``e = exp(x - m)`` and its sums ``se`` along the class axis,
+    ``m`` the class maximum (or 0 where that is provably safe), so ``lse = m + log(se)``. ``e`` is
+    kept: the first-order backward (``backward_array``) scales it in place into the gradient
+    (one more pass) and writes the ``-q`` entries. A large input reduced to a scalar does that
+    already in the forward, block by block while ``e`` is in cache, for an upstream gradient of
+    1 (what ``loss.backward()`` sends); the backward then only rescales for any other gradient.
+    ``backward`` records the same gradient with lossgrad ops (softmax of the saved input), so it
+    can be differentiated again.
     """
 
     node_name = "NllLossBackward0"
 
     @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, plan: _Plan, reduction: str, eps: float, w: Any
-    ) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_Plan, str, float, Any]) -> np.ndarray:
         ctx.save_for_backward(x)
-        axis = plan.axis
-        if x.ndim == 2 and plan.n_classes and x.size >= _parallel.MIN_PARALLEL:
-            s, st, sw, se = _shifted_exp_rows(x, plan, eps, w)
-        else:
-            if plan.n_classes:
-                m = np.max(x, axis=axis, keepdims=True)
-            else:
-                m = np.full(plan.idx.shape, -np.inf, x.dtype)
-            s = np.subtract(x, m, order="C")  # C order: plan.put writes through a flat view
-            st = plan.pick(s)
-            sw = None
-            if eps > 0:
-                sw = _class_dot(s, w, axis)
-            np.exp(s, out=s)
-            se = _class_dot(s, None, axis)
-        lse = np.log(se)  # log(0) only without classes (all ignored); ops run quiet
+        plan, reduction, eps, w = ctx.meta = cfg
+        finish = target = None
+        if (
+            ctx.needs_input_grad[0]
+            and reduction != "none"
+            and (reduction == "sum" or plan.denom)
+            and _blocked(x)
+        ):
+            one = plan.position_scale(np.ones((), x.dtype), reduction)
+            finish, target = _grad_rows(plan, eps, w, one, x.dtype)
+        e, se, lse, st, sw = _softmax_parts(x, plan, eps, w, finish)
         loss = lse - st
-        loss *= plan.wt
+        if plan.wt.ndim:  # else every position weighs 1
+            loss *= plan.wt
         if eps > 0:
             wsum = x.dtype.type(w.sum() if w is not None else plan.n_classes)
             smooth = lse * wsum - sw
@@ -388,8 +406,9 @@ class _CrossEntropy(ArrayFunction):
             loss += smooth * x.dtype.type(eps / plan.n_classes)
         if plan.keep is not None:
             loss[~plan.keep] = 0
-        ctx.meta = (plan, reduction, eps, w)
-        ctx.cache = (s, se)
+        if se is None:  # e holds the gradient for a unit upstream gradient, but its targets
+            plan.put(e, plan.pick(e) - target)
+        ctx.cache = (e, se)
         return _reduce_positions(loss, plan, reduction)
 
     @staticmethod
@@ -397,68 +416,180 @@ class _CrossEntropy(ArrayFunction):
         plan, reduction, eps, w = ctx.meta
         (xt,) = ctx.saved_tensors
         x = xt._data
-        c = plan.n_classes
-        mass = plan.wt * x.dtype.type(1 - eps) if eps > 0 else plan.wt
-        total = mass
+        mass, total = _target_mass(plan, eps, w, x.dtype)
+        scale = plan.position_scale(g, reduction)
+        q = np.zeros(x.shape, x.dtype)
+        plan.put(q, mass)
         if eps > 0:
-            wsum = w.sum() if w is not None else c
-            smooth = x.dtype.type(eps / c * wsum)
-            total = mass + (smooth if plan.keep is None else np.where(plan.keep, smooth, 0))
-        if grad_mode.is_grad_enabled():  # create_graph: record the gradient with lossgrad ops
-            scale = plan.position_scale(g, reduction)
-            q = np.zeros(x.shape, x.dtype)
-            plan.put(q, mass)
-            if eps > 0:
-                q += _smooth_mass(plan, w, eps, x)
-            p = _softmax(xt, plan.axis)
-            gx = mul(sub(mul(p, Tensor._make(total)), Tensor._make(q)), scale)
-            return gx, None, None, None, None
-        scale = plan.position_scale(g._data, reduction)
+            q += _smooth_mass(plan, w, eps, x)
+        p = _softmax(xt, plan.axis)
+        gx = mul(sub(mul(p, Tensor._make(total)), Tensor._make(q)), scale)
+        return gx, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        plan, reduction, eps, w = ctx.meta
         cache, ctx.cache = ctx.cache, None
         if cache is None:  # a retained graph run twice: recompute the exponentials
-            e = np.subtract(x, np.max(x, axis=plan.axis, keepdims=True, initial=-np.inf),
-                            order="C")
-            np.exp(e, out=e)
-            se = np.sum(e, axis=plan.axis, keepdims=True)
+            (x,) = ctx._saved_arrays()
+            e, se = _softmax_parts(x, plan, eps, w)[:2]
         else:
             e, se = cache
-        factor = (scale * total) / se  # per position (the engine's walk runs quiet)
-        if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL and factor.shape == se.shape:
-            _parallel.map_rows(
-                lambda r0, r1: np.multiply(e[r0:r1], factor[r0:r1], out=e[r0:r1]), *e.shape
-            )
-        else:
-            np.multiply(e, factor, out=e)
-        picked = plan.pick(e) - scale * mass
-        plan.put(e, picked)
-        if eps > 0:
-            e -= scale * _smooth_mass(plan, w, eps, x)
-        return Tensor._make(e), None, None, None, None
+        if se is None:  # the forward's gradient for g = 1
+            if g != 1:
+                _scale_in_place(e, g)
+            return e, None
+        scale = plan.position_scale(g, reduction)
+        if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL:
+            block, target = _grad_rows(plan, eps, w, scale, e.dtype)
+            _parallel.map_rows(lambda r0, r1: block(e, se, slice(r0, r1)), *e.shape)
+        else:  # the same arithmetic in one piece
+            num, sm, target = _grad_coefs(plan, eps, w, scale, e.dtype)
+            np.multiply(e, num / se, out=e)
+            if sm is not None:
+                e -= scale * sm
+        plan.put(e, plan.pick(e) - target)
+        return e, None
 
 
-def _shifted_exp_rows(
-    x: np.ndarray, plan: _Plan, eps: float, w: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-    """The forward's passes for a large ``(N, C)`` input, in blocks of rows over the thread
-    pool (each block's max, shift, weighted sum and exp stay in cache): ``exp(x - max)``, the
-    shifted target logit, the shifted weighted sum (label smoothing) and the row sums."""
+_RowFn = Callable[[np.ndarray, np.ndarray, slice], None]
+
+
+def _grad_rows(
+    plan: _Plan, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
+) -> tuple[_RowFn, Any]:
+    """Cross-entropy's first-order gradient ``scale * (A softmax(x) - q)`` from ``e`` and ``se``,
+    for a large ``(N, C)`` input, in blocks of rows.
+
+    Returns ``block(e, se, rows)``, which turns ``e[rows]`` into ``scale * (A e / se - the
+    smoothing share of q)`` in place (``rows`` a slice of rows), and the values ``scale * q``
+    that ``e`` still has to lose at the targets afterwards (:func:`_grad_coefs`).
+    """
+    num, sm, target = _grad_coefs(plan, eps, w, scale, dtype)
+
+    def block(e: np.ndarray, se: np.ndarray, rows: slice) -> None:
+        eb = e[rows]
+        np.multiply(eb, (num[rows] if np.ndim(num) else num) / se[rows], out=eb)
+        if sm is not None:
+            np.subtract(eb, (scale[rows] if np.ndim(scale) else scale) * sm, out=eb)
+
+    return block, target
+
+
+def _grad_coefs(
+    plan: _Plan, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
+) -> tuple[Any, Any, Any]:
+    """The gradient ``scale * (A softmax(x) - q)`` as ``e * (num / se) - scale * sm`` off the
+    targets and ``target`` less at them: returns ``num = scale * A`` (per position), ``sm`` (the
+    smoothing share ``(eps / C) w[c]`` along the class axis, or None) and ``target``, the
+    target share of ``scale * q``."""
+    mass, total = _target_mass(plan, eps, w, dtype)
+    if eps <= 0 and not plan.wt.ndim:  # q is 1 at the target, 0 elsewhere
+        return scale, None, scale
+    sm = _class_row(w, eps / plan.n_classes, plan, dtype) if eps > 0 else None
+    return scale * total, sm, scale * mass
+
+
+def _target_mass(plan: _Plan, eps: float, w: np.ndarray | None, dtype: np.dtype) -> tuple[Any, Any]:
+    """Per position: the target class's share of ``q`` (without smoothing), and ``A_n``."""
+    if eps <= 0:
+        return plan.wt, plan.wt
+    mass = plan.wt * dtype.type(1 - eps)
+    smooth = dtype.type(eps / plan.n_classes * (w.sum() if w is not None else plan.n_classes))
+    return mass, mass + (smooth if plan.keep is None else np.where(plan.keep, smooth, 0))
+
+
+def _softmax_parts(
+    x: np.ndarray, plan: _Plan, eps: float, w: np.ndarray | None, finish: _RowFn | None = None
+) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The forward's passes: ``e = exp(x - m)`` (C-contiguous, ours), its sums ``se`` along the
+    class axis and their logs ``lse - m``, the shifted target logit ``x[y] - m`` and, with label
+    smoothing, the shifted weighted sum ``sum_c w[c] (x - m)[c]``, all position-shaped. ``m`` is
+    the class maximum, or 0 where :func:`_exp_rows` shows that exact.
+
+    ``finish`` (a ``block`` of :func:`_grad_rows`), when given, may be applied to ``e`` block by
+    block while it is in cache (:func:`_exp_rows` does); ``se`` is then returned as None."""
+    if _blocked(x):
+        return _exp_rows(x, plan, eps, w, finish)
+    axis = plan.axis
+    if plan.n_classes:
+        m = np.maximum.reduce(x, axis=axis, keepdims=True)
+    else:
+        m = np.full(plan.idx.shape, -np.inf, x.dtype)
+    # C order: plan.put writes through a flat view
+    s = x - m if x.flags.c_contiguous else np.subtract(x, m, order="C")
+    st = plan.pick(s)
+    sw = _class_dot(s, w, axis) if eps > 0 else None
+    np.exp(s, out=s)
+    se = _class_dot(s, None, axis)
+    return s, se, np.log(se), st, sw  # log(0) only without classes; ops run quiet
+
+
+def _blocked(x: np.ndarray) -> bool:
+    """Whether :func:`_softmax_parts` takes :func:`_exp_rows` for ``x``."""
+    return (
+        x.ndim == 2
+        and x.size >= _parallel.MIN_PARALLEL
+        and x.dtype.char in "fd"
+        and x.flags.c_contiguous
+    )
+
+
+def _exp_rows(
+    x: np.ndarray, plan: _Plan, eps: float, w: np.ndarray | None, finish: _RowFn | None
+) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`_softmax_parts` for a large C-contiguous float32/64 ``(N, C)`` input, in blocks of
+    rows over the thread pool.
+
+    It first tries ``m = 0``: ``exp(x)`` and its row sums (BLAS), with no max pass and no shifted
+    copy. Row log-sum-exps within ``+-``:data:`_UNSHIFTED_LSE` (sums within ``2**+-60``) prove
+    that as exact as the shifted form: nothing overflows, the row's largest term is at least
+    ``2**-60 / C`` (a normal float), and the terms that fall subnormal add under ``C * 2**-66``
+    of the sum, far below rounding. Rows outside (logits beyond about +-40, ``inf`` or NaN) are
+    redone with their maximum shifted out; ``finish`` runs on each block once its rows are final.
+    """
     n, c = x.shape
-    s = np.empty((n, c), x.dtype)
-    m = np.empty((n, 1), x.dtype)
-    se = np.empty((n, 1), x.dtype)
-    sw = np.empty((n, 1), x.dtype) if eps > 0 else None
+    dt = x.dtype
+    ones = _ones_column(c, dt)
+    wv = ones if w is None else w[:, None]
+    sw = np.empty((n, 1), dt) if eps > 0 else None
+    e = np.empty((n, c), dt)
+    se = np.empty((n, 1), dt)
+    lse = np.empty((n, 1), dt)
 
-    def block(r0: int, r1: int) -> None:
-        sb = s[r0:r1]
-        np.max(x[r0:r1], axis=1, keepdims=True, out=m[r0:r1])
-        np.subtract(x[r0:r1], m[r0:r1], out=sb)
+    def block(r0: int, r1: int) -> tuple[int, int] | None:
+        eb = e[r0:r1]
+        np.exp(x[r0:r1], out=eb)
+        np.dot(eb, ones, out=se[r0:r1])
         if sw is not None:
-            sw[r0:r1] = _class_dot(sb, w, 1)
-        np.exp(sb, out=sb)
-        se[r0:r1] = _class_dot(sb, None, 1)
+            np.dot(x[r0:r1], wv, out=sw[r0:r1])
+        lb = np.log(se[r0:r1], out=lse[r0:r1])
+        if finish is None:
+            return None
+        if not np.abs(lb).max() <= _UNSHIFTED_LSE:
+            return (r0, r1)  # finished once its rows are redone
+        finish(e, se, slice(r0, r1))
+        return None
 
-    _parallel.map_rows(block, n, c)
-    return s, plan.pick(x) - m, sw, se  # x[y] - m is the shifted copy's target entry
+    pending = [b for b in _parallel.map_rows(block, n, c) if b is not None]
+    st = x.reshape(-1)[plan.lin]
+    if not np.abs(lse).max() <= _UNSHIFTED_LSE:
+        rows = np.flatnonzero(~(np.abs(lse) <= _UNSHIFTED_LSE))
+        s = x[rows]
+        m = np.max(s, axis=1, keepdims=True)
+        s -= m
+        if sw is not None:
+            sw[rows] = s @ wv
+        np.exp(s, out=s)
+        e[rows] = s
+        se[rows] = s @ ones
+        lse[rows] = np.log(se[rows])
+        st[rows] -= m
+    if finish is None:
+        return e, se, lse, st, sw
+    for r0, r1 in pending:
+        finish(e, se, slice(r0, r1))
+    return e, None, lse, st, sw
 
 
 class _CrossEntropySmoothed(_CrossEntropy):
@@ -470,23 +601,38 @@ class _CrossEntropySmoothed(_CrossEntropy):
 def _class_dot(a: np.ndarray, w: np.ndarray | None, axis: int) -> np.ndarray:
     """``sum_c w[c] a[..., c, ...]`` along the class axis, keeping it (w=None: plain sum).
 
-    For a large C-contiguous ``(N, C)`` array this is one matrix-vector product (BLAS reads
-    the array once, several times faster than a NumPy row sum)."""
-    if a.ndim == 2 and axis == 1 and a.size >= 4096 and a.flags.c_contiguous:
-        return (a @ (w if w is not None else np.ones(a.shape[1], a.dtype)))[:, None]
+    For an ``(N, C)`` array this is one matrix-vector product (BLAS reads the array once,
+    several times faster than a NumPy row sum, and with less overhead on small arrays)."""
+    if a.ndim == 2 and axis == 1:
+        return np.dot(a, _ones_column(a.shape[1], a.dtype) if w is None else w[:, None])
     if w is None:
-        return np.sum(a, axis=axis, keepdims=True)
+        return a.sum(axis=axis, keepdims=True)
     shape = [1] * a.ndim
     shape[axis] = -1
     return np.sum(a * w.reshape(shape), axis=axis, keepdims=True)
 
 
-def _smooth_mass(plan: _Plan, w: np.ndarray | None, eps: float, x: np.ndarray) -> np.ndarray:
-    """``(eps / C) w[c]`` at every position that is not ignored (broadcastable to ``x``)."""
-    shape = [1] * x.ndim
+@functools.lru_cache(maxsize=64)
+def _ones_column(c: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only ``(C, 1)`` column of ones (cached: :func:`_class_dot`'s plain sums)."""
+    out = np.ones((c, 1), dtype)
+    out.flags.writeable = False
+    return out
+
+
+def _class_row(w: np.ndarray | None, factor: float, plan: _Plan, dtype: np.dtype) -> Any:
+    """``factor * w[c]`` shaped to broadcast along the input's class axis (a scalar for no
+    weight)."""
+    if w is None:
+        return dtype.type(factor)
+    shape = [1] * len(plan.shape)
     shape[plan.axis] = -1
-    wc = (w if w is not None else np.ones(plan.n_classes, x.dtype)).reshape(shape)
-    out = wc * x.dtype.type(eps / plan.n_classes)
+    return w.reshape(shape) * dtype.type(factor)
+
+
+def _smooth_mass(plan: _Plan, w: np.ndarray | None, eps: float, x: np.ndarray) -> Any:
+    """``(eps / C) w[c]`` at every position that is not ignored (broadcastable to ``x``)."""
+    out = _class_row(w, eps / plan.n_classes, plan, x.dtype)
     if plan.keep is not None:
         out = np.where(plan.keep, out, np.zeros((), x.dtype))
     return out
@@ -526,7 +672,7 @@ def _check_logits(input: Tensor) -> None:
     dt = input._data.dtype
     if dt.kind != "f":
         raise NotImplementedError(
-            f'"log_softmax_lastdim_kernel_impl" not implemented for \'{scalar_type_name(dt)}\''
+            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{scalar_type_name(dt)}'"
         )
     if input.dim() == 0:
         raise IndexError("Dimension specified as 1 but tensor has no dimensions")
@@ -549,7 +695,7 @@ def _cross_entropy(
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
     eps = float(label_smoothing)
-    if tuple(input.shape) == tuple(target.shape):
+    if input._data.shape == target._data.shape:
         if ignore_index >= 0 and target._data.dtype.kind == "f":
             raise RuntimeError("ignore_index is not supported for floating point target")
         loss, denom = _cross_entropy_probs(input, target, weight, eps)
@@ -567,7 +713,7 @@ def _cross_entropy(
         raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
     w = weight._data if weight is not None else None
     fn = _CrossEntropySmoothed if eps > 0 else _CrossEntropy
-    return fn.apply(input, plan, reduction, max(eps, 0.0), w), plan.denom
+    return fn.apply(input, (plan, reduction, max(eps, 0.0), w)), plan.denom
 
 
 def cross_entropy(
@@ -614,7 +760,9 @@ def cross_entropy(
         raises RuntimeError while ``eps < 0`` is treated as 0; a ``-inf`` logit with zero
         probability gives NaN on the probability path (0 * -inf), as in torch. The class-index
         path is one fused function (max-shifted log-sum-exp, so shifting every logit by a
-        constant leaves the loss unchanged); second derivatives are supported on both paths.
+        constant leaves the loss unchanged; a large ``(N, C)`` input skips the shift in the
+        rows where it provably changes nothing beyond rounding); second derivatives are
+        supported on both paths.
 
     Example:
         >>> import lossgrad as torch
@@ -677,12 +825,95 @@ def focal_loss(
     reduction = _reduction.resolve(reduction)
     if gamma == 0:
         return _cross_entropy(input, target, weight, ignore_index, reduction, 0.0)[0]
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input._data.shape != target._data.shape:  # class indices: one fused function
+        _check_logits(input)
+        plan = _index_plan(input, target, weight, ignore_index)
+        w = weight._data if weight is not None else None
+        return _Focal.apply(input, (plan, reduction, float(gamma), w))
     ce, denom = _cross_entropy(input, target, weight, ignore_index, "none", 0.0)
     nonzero = Tensor._make(ce._data != 0)
     safe = where(nonzero, ce, 1.0)
     modulated = mul(pow(neg(expm1(neg(safe))), gamma), safe)
     loss = where(nonzero, modulated, 0.0)
     return _reduction.apply(loss, reduction, denominator=denom if reduction == "mean" else None)
+
+
+class _Focal(ArrayFunction):
+    """Focal loss over class-index targets, fused with the cross-entropy it modulates.
+
+    With ``ce`` and its exponentials from :func:`_softmax_parts` (as :class:`_CrossEntropy`) and
+    ``u = -expm1(-ce)``: ``l = u**gamma * ce``, ``dl/dce = u**gamma + gamma u**(gamma - 1)
+    exp(-ce) ce`` (both 0 where ``ce == 0``), and the gradient in ``x`` is ``dl/dce`` times
+    cross-entropy's ``w[y] (softmax(x) - onehot(y))``. The first-order backward scales the kept
+    exponentials in place; ``backward`` records the same gradient with lossgrad ops.
+    """
+
+    node_name = "FocalLossBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_Plan, str, float, Any]) -> np.ndarray:
+        ctx.save_for_backward(x)
+        plan, reduction, gamma, w = ctx.meta = cfg
+        e, se, ce, st, _ = _softmax_parts(x, plan, 0.0, w)
+        ce -= st
+        if plan.wt.ndim:
+            ce *= plan.wt
+        if plan.keep is not None:
+            ce[~plan.keep] = 0
+        dt = x.dtype.type
+        nz = ce != 0
+        u = np.expm1(-ce)
+        np.negative(u, out=u)
+        ug = np.where(nz, u, dt(1)) ** dt(gamma - 1)  # u**(gamma - 1), finite where ce == 0
+        ug[~nz] = 0
+        # dl/dce = u**(gamma-1) (u + gamma exp(-ce) ce), with exp(-ce) = 1 - u
+        dl = (1 - u) * ce
+        dl *= dt(gamma)
+        dl += u
+        dl *= ug
+        ug *= u
+        ug *= ce  # the loss
+        ctx.cache = (e, se, dl, nz)
+        return _reduce_positions(ug, plan, reduction)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        plan, reduction, gamma, w = ctx.meta
+        (xt,) = ctx.saved_tensors
+        x = xt._data
+        ce = reshape(_CrossEntropy.apply(xt, (plan, "none", 0.0, w)), plan.idx.shape)
+        nz = Tensor._make(ce._data != 0)
+        safe = where(nz, ce, 1.0)
+        u = neg(expm1(neg(safe)))
+        dl = mul(pow(u, gamma - 1), add(u, mul(mul(exp(neg(safe)), safe), gamma)))
+        scale = where(nz, mul(plan.position_scale(g, reduction), dl), 0.0)
+        q = np.zeros(x.shape, x.dtype)
+        plan.put(q, plan.wt)
+        p = _softmax(xt, plan.axis)
+        return mul(sub(mul(p, Tensor._make(plan.wt)), Tensor._make(q)), scale), None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        plan, reduction, gamma, w = ctx.meta
+        cache, ctx.cache = ctx.cache, None
+        if cache is None:  # a retained graph run twice: recompute
+            return backward_via_tensors(ctx, g)
+        e, se, dl, nz = cache
+        scale = plan.position_scale(g, reduction) * dl
+        scale[~nz] = 0  # whatever g is (as the composite's where)
+        if plan.wt.ndim:
+            scale *= plan.wt
+        factor = scale / se
+        if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL:
+            _parallel.map_rows(
+                lambda r0, r1: np.multiply(e[r0:r1], factor[r0:r1], out=e[r0:r1]), *e.shape
+            )
+        else:
+            np.multiply(e, factor, out=e)
+        plan.put(e, plan.pick(e) - scale)
+        return e, None
 
 
 class _LogOneMinusPt(ArrayFunction):
@@ -749,74 +980,195 @@ def _dlw_dy(a: Any, b: Any, lw: Any) -> Any:
 
 
 class _SigmoidFocal(ArrayFunction):
-    """``alpha_t * ce * exp(gamma * log(1 - p_t))`` elementwise, fused.
+    """``alpha_t * ce * exp(gamma * log(1 - p_t))`` elementwise, reduced, fused.
 
-    The first-order backward reuses the forward's log-sigmoids in NumPy; under ``create_graph``
-    it is recorded with lossgrad ops (``_LogOneMinusPt`` and log-sigmoids of the saved inputs).
+    The forward runs in cache-sized blocks over the thread pool: each block's loss (or its sum)
+    and the local derivatives ``dl/dx`` (and ``dl/dy`` when the targets require grad) the
+    first-order backward needs, so that backward is one in-place scaling of the kept
+    derivatives. Blocks whose targets are all 0 or 1 take a shorter formula (see
+    :func:`_sigmoid_focal_binary`). Under ``create_graph`` (or a retained graph run again) the
+    gradient is recorded with lossgrad ops instead (``_LogOneMinusPt`` and log-sigmoids of the
+    saved inputs).
     """
 
     node_name = "SigmoidFocalLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, alpha: float, gamma: float) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, cfg: tuple[float, float, str]) -> Any:
         ctx.save_for_backward(x, y)
-        dt = x.dtype.type
-        a, b = _np_logsigmoids(x)
-        lw = _np_log_one_minus_pt(a, b, y)
-        ce = (1 - y) * x
-        ce -= a
-        mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
-        at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
-        loss = ce * mod
-        if at is not None:
-            loss *= at
-        ctx.meta = (alpha, gamma)
-        ctx.cache = (a, b, lw, ce, mod, at)
-        return loss
+        alpha, gamma, reduction = ctx.meta = cfg
+        need_x, need_y = ctx.needs_input_grad[:2]
+        xf, yf = (np.ascontiguousarray(a).reshape(-1) for a in (x, y))
+        n, dt = xf.size, x.dtype
+        dx = np.empty(x.shape, dt) if need_x else None
+        dy = np.empty(x.shape, dt) if need_y else None
+        dxf = None if dx is None else dx.reshape(-1)
+        dyf = None if dy is None else dy.reshape(-1)
+
+        def kernel(lo: int, hi: int, out: np.ndarray | None) -> Any:
+            xb, yb = xf[lo:hi], yf[lo:hi]
+            dxb = None if dxf is None else dxf[lo:hi]
+            if dyf is None and bool(((yb == 0) | (yb == 1)).all()):
+                return _sigmoid_focal_binary(xb, yb, alpha, gamma, out, dxb)
+            dyb = None if dyf is None else dyf[lo:hi]
+            return _sigmoid_focal_soft(xb, yb, alpha, gamma, out, dxb, dyb)
+
+        ctx.cache = (dx, dy)
+        if reduction == "none":
+            loss = np.empty(x.shape, dt)
+            lf = loss.reshape(-1)
+            _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, lf[lo:hi]), n)
+            return loss
+        total = _parallel.block_sum(lambda lo, hi: kernel(lo, hi, None), n, dt)
+        return _reduction.reduce_total(total, reduction, n)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        alpha, gamma = ctx.meta
+        alpha, gamma, reduction = ctx.meta
+        g = _reduction.grad_scale(g, reduction, x._data.size)
         need_x, need_y = ctx.needs_input_grad[:2]
-        if grad_mode.is_grad_enabled():
-            a, b = logsigmoid(x), logsigmoid(neg(x))
-            lw = _LogOneMinusPt.apply(x, y)
-            ce = sub(mul(sub(1.0, y), x), a)
-            mod = exp(mul(lw, float(gamma)))
-            at = add(mul(y, 2 * alpha - 1), 1 - alpha) if alpha >= 0 else None
-            gx = gy = None
-            if need_x:  # at * mod * ((sigmoid(x) - y) + gamma * ce * dlw/dx)
-                inner = add(sub(exp(a), y), mul(mul(ce, gamma), _dlw_dx(a, b, lw, y)))
-                gx = mul(g, mul(mod, inner if at is None else mul(at, inner)))
-            if need_y:  # (2 alpha - 1) ce mod + at * mod * (-x + gamma * ce * dlw/dy)
-                inner = sub(mul(mul(ce, gamma), _dlw_dy(a, b, lw)), x)
-                term = mul(mod, inner if at is None else mul(at, inner))
-                if at is not None:
-                    term = add(term, mul(mul(ce, mod), 2 * alpha - 1))
-                gy = mul(g, term)
-            return gx, gy, None, None
-        a, b, lw, ce, mod, at = ctx.cache
-        xd, yd, gd = x._data, y._data, g._data
-        dt = xd.dtype.type
-        gm = gd * mod if at is None else gd * mod * at
+        a, b = logsigmoid(x), logsigmoid(neg(x))
+        lw = _LogOneMinusPt.apply(x, y)
+        ce = sub(mul(sub(1.0, y), x), a)
+        mod = exp(mul(lw, float(gamma)))
+        at = add(mul(y, 2 * alpha - 1), 1 - alpha) if alpha >= 0 else None
         gx = gy = None
-        if need_x:  # (the engine's walk runs with NumPy's warnings off)
-            d = np.exp(a + b - lw)
-            d *= 1 - 2 * yd
-            d *= ce * dt(gamma)
-            d += np.exp(a)
-            d -= yd
-            gx = Tensor._make(d * gm)
-        if need_y:
-            d = np.exp(b - lw) - np.exp(a - lw)
-            d *= ce * dt(gamma)
-            d -= xd
-            d *= gm
+        if need_x:  # at * mod * ((sigmoid(x) - y) + gamma * ce * dlw/dx)
+            inner = add(sub(exp(a), y), mul(mul(ce, gamma), _dlw_dx(a, b, lw, y)))
+            gx = mul(g, mul(mod, inner if at is None else mul(at, inner)))
+        if need_y:  # (2 alpha - 1) ce mod + at * mod * (-x + gamma * ce * dlw/dy)
+            inner = sub(mul(mul(ce, gamma), _dlw_dy(a, b, lw)), x)
+            term = mul(mod, inner if at is None else mul(at, inner))
             if at is not None:
-                d += gd * ce * mod * dt(2 * alpha - 1)
-            gy = Tensor._make(d)
-        return gx, gy, None, None
+                term = add(term, mul(mul(ce, mod), 2 * alpha - 1))
+            gy = mul(g, term)
+        return gx, gy, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        cache, ctx.cache = ctx.cache, None
+        if cache is None:  # a retained graph run again: the kept derivatives are spent
+            return backward_via_tensors(ctx, g)
+        dx, dy = cache
+        if ctx.meta[2] == "mean":
+            n = (dx if dx is not None else dy).size
+            g = g / g.dtype.type(n if n else np.nan)
+        for d in cache:
+            if d is not None:
+                _scale_in_place(d, g)
+        return dx, dy, None
+
+
+def _scale_in_place(d: np.ndarray, s: np.ndarray) -> None:
+    """``d *= s`` over the thread pool (``d`` C-contiguous and ours; ``s`` 0-d or ``d``'s shape)."""
+    df = d.reshape(-1)
+    if s.ndim:
+        sf = s.reshape(-1)
+        _parallel.map_blocks(
+            lambda lo, hi: np.multiply(df[lo:hi], sf[lo:hi], out=df[lo:hi]), df.size, streaming=True
+        )
+    else:
+        _parallel.map_blocks(
+            lambda lo, hi: np.multiply(df[lo:hi], s, out=df[lo:hi]), df.size, streaming=True
+        )
+
+
+def _sigmoid_focal_binary(
+    x: np.ndarray,
+    y: np.ndarray,
+    alpha: float,
+    gamma: float,
+    out: np.ndarray | None,
+    dx: np.ndarray | None,
+) -> Any:
+    """One block of :class:`_SigmoidFocal` with every target 0 or 1: its loss (into ``out``, or
+    its sum when ``out`` is None) and ``dl/dx`` (into ``dx`` when given).
+
+    With ``s = 1 - 2y`` and ``z = s x`` (so ``p_t = sigmoid(-z)``), ``sp = log1p(exp(-|x|))``:
+    ``ce = relu(z) + sp``, ``m = 1 - p_t = exp(min(z, 0) - sp)``, ``l = alpha_t m**gamma ce``
+    and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))``. ``relu(z) = (z + |x|) / 2``
+    exactly (cheaper than a clip); per-thread scratch buffers hold the temporaries.
+    """
+    k, dt = x.size, x.dtype
+    ax = _parallel.scratch(k, dt, 0)
+    sp = _parallel.scratch(k, dt, 1)
+    s = _parallel.scratch(k, dt, 2)
+    z = _parallel.scratch(k, dt, 3)
+    ce = _parallel.scratch(k, dt, 4)
+    np.abs(x, out=ax)
+    np.negative(ax, out=sp)
+    np.exp(sp, out=sp)
+    np.log1p(sp, out=sp)
+    np.multiply(y, dt.type(-2), out=s)
+    s += 1
+    np.multiply(x, s, out=z)
+    np.add(z, ax, out=ce)
+    ce *= dt.type(0.5)  # relu(z)
+    lm = np.subtract(z, ce, out=z)  # min(z, 0)
+    lm -= sp  # log(m)
+    ce += sp
+    m = np.exp(lm, out=ax)
+    if gamma == 2:
+        w = np.multiply(m, m, out=lm)
+    elif gamma == 1:
+        np.copyto(lm, m)
+        w = lm
+    else:  # m**gamma = exp(gamma * log(m))
+        lm *= dt.type(gamma)
+        w = np.exp(lm, out=lm)
+    if alpha >= 0:  # alpha_t = 1/2 - (alpha - 1/2) s
+        np.multiply(s, dt.type(0.5 - alpha), out=sp)
+        sp += dt.type(0.5)
+        w *= sp
+    if dx is not None:
+        np.subtract(dt.type(1), m, out=dx)
+        dx *= ce
+        dx *= dt.type(gamma)
+        dx += m
+        dx *= w
+        dx *= s
+    if out is None:
+        return _parallel.total(w, ce)
+    return np.multiply(w, ce, out=out)
+
+
+def _sigmoid_focal_soft(
+    x: np.ndarray,
+    y: np.ndarray,
+    alpha: float,
+    gamma: float,
+    out: np.ndarray | None,
+    dx: np.ndarray | None,
+    dy: np.ndarray | None,
+) -> Any:
+    """One block of :class:`_SigmoidFocal` for any targets in ``[0, 1]``: loss (into ``out``, or
+    its sum) and the derivatives ``dl/dx``, ``dl/dy`` into ``dx``, ``dy`` when given."""
+    dt = x.dtype.type
+    a, b = _np_logsigmoids(x)
+    lw = _np_log_one_minus_pt(a, b, y)
+    ce = (1 - y) * x
+    ce -= a
+    mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
+    at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
+    w = mod if at is None else mod * at
+    if dx is not None:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
+        np.exp(a + b - lw, out=dx)
+        dx *= 1 - 2 * y
+        dx *= ce * dt(gamma)
+        dx += np.exp(a)
+        dx -= y
+        dx *= w
+    if dy is not None:  # (2 alpha - 1) ce mod + w (gamma ce dlw/dy - x)
+        np.subtract(np.exp(b - lw), np.exp(a - lw), out=dy)
+        dy *= ce * dt(gamma)
+        dy -= x
+        dy *= w
+        if at is not None:
+            dy += ce * mod * dt(2 * alpha - 1)
+    if out is None:
+        return _parallel.total(w, ce)
+    return np.multiply(w, ce, out=out)
 
 
 def sigmoid_focal_loss(
@@ -871,7 +1223,7 @@ def sigmoid_focal_loss(
             f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
         )
     _, (x, y) = promote(inputs, targets)
-    return _reduction.apply(_SigmoidFocal.apply(x, y, float(alpha), float(gamma)), reduction)
+    return _SigmoidFocal.apply(x, y, (float(alpha), float(gamma), reduction))
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
