@@ -4,6 +4,12 @@
 forward+backward on inputs prepared beforehand. Repeats are interleaved (lossgrad, torch,
 lossgrad, ...) so that machine noise hits both sides alike; the median of each side is kept and
 the ratio lossgrad/torch printed (below 1.0: lossgrad is faster).
+
+Before each side's timing the harness busy-waits :data:`SETTLE` seconds: torch's OpenMP threads
+keep spinning on the cores for a while after each parallel region, and a side timed right after
+the other library would share the cores with those spinning threads (on 2 cores this slowed
+lossgrad's 2-thread kernels by up to 1.6x). Busy-waiting (not sleeping) keeps the calling core
+awake, so each side runs as it would alone in a process.
 """
 
 from __future__ import annotations
@@ -15,7 +21,18 @@ from collections.abc import Callable, Sequence
 Row = tuple[str, Callable[[], object], Callable[[], object]]
 
 
+#: Seconds of busy-waiting before each timed run (see the module docstring).
+SETTLE = 0.02
+
+
+def _settle() -> None:
+    end = time.perf_counter() + SETTLE
+    while time.perf_counter() < end:
+        pass
+
+
 def _time_once(fn: Callable[[], object], inner: int) -> float:
+    _settle()
     t0 = time.perf_counter()
     for _ in range(inner):
         fn()
