@@ -39,16 +39,20 @@ def test_work_is_split_across_threads():
     assert len(seen) == _parallel.get_num_threads()
 
 
-def test_streaming_work_stays_on_the_caller_below_its_threshold():
-    n = N_LARGE
-    assert n < _parallel.MIN_PARALLEL_STREAMING
-    seen = []
-    blocks = _parallel.map_blocks(
-        lambda lo, hi: seen.append(threading.get_ident()) or (lo, hi), n, streaming=True
-    )
-    assert set(seen) == {threading.get_ident()} and len(blocks) == -(-n // _parallel.BLOCK)
-    assert blocks[0][0] == 0 and blocks[-1][1] == n
-    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+def test_wide_blocks_are_one_per_thread_within_bounds():
+    k = _parallel.get_num_threads()
+    assert _parallel.wide_block(1000) == _parallel.BLOCK
+    assert _parallel.wide_block(10**6) == max(_parallel.BLOCK, min(1 << 18, -(-(10**6) // k)))
+    assert _parallel.wide_block(10**8) == 1 << 18
+
+
+@pytest.mark.parametrize("per_element", [False, True])
+def test_scale_multiplies_in_place(per_element):
+    a = rng.standard_normal(N_LARGE)
+    c = rng.standard_normal(N_LARGE) if per_element else np.float64(-2.5)
+    want = a * c
+    out = _parallel.scale(a, c)
+    assert out is a and np.array_equal(a, want)
 
 
 def test_an_error_in_a_pool_thread_reaches_the_caller():

@@ -30,10 +30,6 @@ T = TypeVar("T")
 
 #: Elements below which work runs inline, in one piece.
 MIN_PARALLEL = 1 << 18
-#: Elements below which a streaming kernel (a few cheap passes per element, bound by memory
-#: bandwidth) stays on the calling thread: on 2 cores, splitting one at 1e6 float32 elements
-#: measured 1.2-1.6x slower than walking its blocks on one thread; from 2e6 the split won.
-MIN_PARALLEL_STREAMING = 3 << 19
 #: Elements per cache block (float32: 256 KiB per array, a few arrays fit in L2).
 BLOCK = 1 << 16
 
@@ -150,7 +146,6 @@ def map_blocks(
     n: int,
     block: int = BLOCK,
     work: int | None = None,
-    streaming: bool = False,
 ) -> list[T]:
     """``[fn(lo, hi) ...]`` over consecutive blocks covering ``range(n)``, in order.
 
@@ -158,13 +153,12 @@ def map_blocks(
     ``fn(0, n)``. Larger work is cut into one contiguous range per thread, each walked in blocks
     of ``block``; the calling thread takes the first range. ``fn`` must only write to disjoint
     slices (it runs concurrently). Workers run in a copy of the caller's context, so NumPy's
-    floating-point error state (quiet inside every op) carries over. A ``streaming`` kernel is
-    split only from :data:`MIN_PARALLEL_STREAMING`; below it, its blocks run on the caller.
+    floating-point error state (quiet inside every op) carries over.
     """
     w = n if work is None else work
     if w < MIN_PARALLEL or n <= block:
         return [fn(0, n)]
-    k = 1 if streaming and w < MIN_PARALLEL_STREAMING else _threads
+    k = _threads
     if k == 1:
         return _run_range(fn, 0, n, block)
     # split on block boundaries so every thread's blocks are whole
@@ -172,6 +166,33 @@ def map_blocks(
     bounds = [min(n, (nblocks * i // k) * block) for i in range(k + 1)]
     parts = _fan_out(_run_range, [(fn, bounds[i], bounds[i + 1], block) for i in range(k)])
     return [r for part in parts for r in part]
+
+
+def wide_block(n: int) -> int:
+    """The block for elementwise kernels of a few NumPy passes over ``n`` elements: one block per
+    thread, of at most 2^18 elements. Every NumPy call takes the GIL and costs about a
+    microsecond: on 2 threads at 1e6 elements, :data:`BLOCK`-sized blocks measured 1.4x slower
+    on huber and 2^17 1.3x; from 2^18 the gain flattens, while the per-thread scratch buffers
+    (which count in the peak memory) keep growing."""
+    return max(BLOCK, min(1 << 18, -(-n // _threads)))
+
+
+def scale(a: np.ndarray, c: Any) -> np.ndarray:
+    """``a *= c`` in place over the pool, returned; ``a`` C-contiguous, ``c`` a scalar or an array
+    of ``a``'s shape (C-contiguous)."""
+    f = a.reshape(-1)
+    if np.ndim(c):
+        cf = c.reshape(-1)
+        map_blocks(
+            lambda lo, hi: np.multiply(f[lo:hi], cf[lo:hi], out=f[lo:hi]),
+            f.size,
+            wide_block(f.size),
+        )
+    else:
+        map_blocks(
+            lambda lo, hi: np.multiply(f[lo:hi], c, out=f[lo:hi]), f.size, wide_block(f.size)
+        )
+    return a
 
 
 def map_parts(fn: Callable[[int], T], count: int) -> list[T]:
@@ -237,13 +258,11 @@ def flat(*arrays: np.ndarray) -> list[np.ndarray] | None:
     return [a.reshape(-1) for a in arrays]
 
 
-def block_sum(
-    fn: Callable[[int, int], Any], n: int, dtype: Any, streaming: bool = False
-) -> np.ndarray:
-    """``sum(fn(lo, hi))`` over :func:`map_blocks` (``streaming`` passed on), each ``fn`` a
-    block's partial sum; the partials are added in float64 and the total returned as a 0-d
-    array of ``dtype``."""
-    parts = map_blocks(fn, n, streaming=streaming)
+def block_sum(fn: Callable[[int, int], Any], n: int, dtype: Any, block: int = BLOCK) -> np.ndarray:
+    """``sum(fn(lo, hi))`` over :func:`map_blocks` (blocks of ``block``), each ``fn`` a block's
+    partial sum; the partials are added in float64 and the total returned as a 0-d array of
+    ``dtype``."""
+    parts = map_blocks(fn, n, block)
     if len(parts) == 1:
         return np.asarray(parts[0], dtype)
     return np.asarray(np.sum(np.asarray(parts, np.float64)), dtype)

@@ -128,21 +128,21 @@ def reduce_elementwise(
     dtype: np.dtype,
     reduction: str,
     block_total: Callable[[int, int, np.ndarray], Any] | None = None,
-    streaming: bool = False,
 ) -> np.ndarray:
-    """A fused forward's reduced loss, computed in cache-sized blocks over the thread pool.
+    """A fused forward's reduced loss, computed in blocks over the thread pool
+    (:func:`_parallel.wide_block`).
 
     ``kernel(lo, hi, buf)`` writes the unreduced loss of flat elements ``lo:hi`` into ``buf`` and
     returns it; ``buf`` is a slice of the output for ``'none'``, else a reused per-thread buffer
     whose block sum is taken at once (:func:`_parallel.total`), so no full-size temporary is ever
     allocated. ``block_total(lo, hi, buf)``, when given, returns that block sum directly (e.g. a
-    dot product that skips writing the unreduced loss). ``streaming`` goes to
-    :func:`_parallel.map_blocks` (a kernel of a few cheap passes, bound by memory bandwidth).
+    dot product that skips writing the unreduced loss).
     """
+    block = _parallel.wide_block(n)
     if reduction == "none":
         out = np.empty(shape, dtype)
         o = out.reshape(-1)
-        _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n, streaming=streaming)
+        _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n, block)
         return out
 
     def part(lo: int, hi: int) -> Any:
@@ -151,7 +151,7 @@ def reduce_elementwise(
             return block_total(lo, hi, buf)
         return _parallel.total(kernel(lo, hi, buf))
 
-    return reduce_total(_parallel.block_sum(part, n, dtype, streaming), reduction, n)
+    return reduce_total(_parallel.block_sum(part, n, dtype, block), reduction, n)
 
 
 def reduce_total(total: np.ndarray, reduction: str, numel: int) -> np.ndarray:

@@ -437,7 +437,7 @@ class _CrossEntropy(ArrayFunction):
             e, se = cache
         if se is None:  # the forward's gradient for g = 1
             if g != 1:
-                _scale_in_place(e, g)
+                _parallel.scale(e, g)
             return e, None
         scale = plan.position_scale(g, reduction)
         if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL:
@@ -1056,22 +1056,8 @@ class _SigmoidFocal(ArrayFunction):
             g = g / g.dtype.type(n if n else np.nan)
         for d in cache:
             if d is not None:
-                _scale_in_place(d, g)
+                _parallel.scale(d, g)
         return dx, dy, None
-
-
-def _scale_in_place(d: np.ndarray, s: np.ndarray) -> None:
-    """``d *= s`` over the thread pool (``d`` C-contiguous and ours; ``s`` 0-d or ``d``'s shape)."""
-    df = d.reshape(-1)
-    if s.ndim:
-        sf = s.reshape(-1)
-        _parallel.map_blocks(
-            lambda lo, hi: np.multiply(df[lo:hi], sf[lo:hi], out=df[lo:hi]), df.size, streaming=True
-        )
-    else:
-        _parallel.map_blocks(
-            lambda lo, hi: np.multiply(df[lo:hi], s, out=df[lo:hi]), df.size, streaming=True
-        )
 
 
 def _sigmoid_focal_binary(

@@ -17,7 +17,7 @@ on a data-dependent mask costs an order of magnitude more than a SIMD pass. Wher
 backward needs an exponential or ratio the forward already computed (``exp(-z)`` of the logistic
 losses, poisson's ``exp(x)``, gaussian's ``(x - y) / v``), the forward keeps it and
 ``backward_array`` turns it into the gradient in place (no second exponential); the reduced sums
-use dot products, and the blocks are one per thread (``loss_regression._block_of``).
+use dot products, and the blocks are one per thread (:func:`lossgrad._parallel.wide_block`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
-from lossgrad.nn.functional.loss_regression import _map_blocks, _reduce_blocks, _take_kept
+from lossgrad.nn.functional.loss_regression import _map_blocks, _take_kept
 from lossgrad.ops._common import promote, sum_to_shape
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.index import masked_fill
@@ -131,7 +131,7 @@ class _BinaryCrossEntropy(ArrayFunction):
                 buf -= lg
                 return buf
 
-            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction)
+            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
         log_x = _clip(np.log(x), t(-100), t(np.inf))
         log_1mx = _clip(np.log1p(-x), t(-100), t(np.inf))
         loss = (y - t(1)) * log_1mx
@@ -417,7 +417,7 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
                 return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
 
             fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction, fast)
+            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
         ls = _log_sigmoid(x)
         if pw is not None:
             ls *= (pw - 1) * y + 1
@@ -616,7 +616,7 @@ class _SoftMarginLoss(ArrayFunction):
             return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
 
         fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-        return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction, fast)
+        return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -908,7 +908,7 @@ class _PoissonNll(ArrayFunction):
                 yx = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1))
                 return np.subtract(e, yx, out=buf)
 
-            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction)
+            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
         if log_input:
             loss = np.exp(x)
             loss -= y * x
@@ -1056,7 +1056,7 @@ class _GaussianNll(ArrayFunction):
                 return s if const is None else s + const * t(hi - lo)
 
             fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-            return _reduce_blocks(kernel, x.size, x.shape, x.dtype, reduction, fast)
+            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
         q = np.subtract(x, y)
         np.square(q, out=q)
         loss = np.log(v) + q / v

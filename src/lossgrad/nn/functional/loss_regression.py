@@ -13,7 +13,7 @@ l1 is fused the same way (torch composes ``abs(input - target)``; the gradient `
 Speed (DESIGN.md §6): when a gradient is needed the forward also writes the slope of each element
 (``d``, ``clamp(d, -delta, delta)``, ``sgn(d)``) into an array it keeps, so the usual first-order
 backward (``backward_array``) is a single in-place scaling of that array, which becomes the
-gradient; the NumPy passes run in one large block per thread (:func:`_block_of`).
+gradient; the NumPy passes run in one large block per thread (:func:`_parallel.wide_block`).
 """
 
 from __future__ import annotations
@@ -50,52 +50,9 @@ def _take_kept(ctx: Any) -> np.ndarray | None:
     return kept
 
 
-def _block_of(n: int) -> int:
-    """The block of the fused kernels here and in loss_probability: one per thread, of at most
-    2^18 elements. Every NumPy call of a block takes the GIL: with 2 threads at 1e6 elements,
-    :data:`_parallel.BLOCK`-sized blocks measured 1.4x slower on huber (308 vs 219 us) and
-    2^17 1.3x; from 2^18 the gain flattens, while the per-thread scratch buffers (which count
-    in the peak memory) keep growing."""
-    return max(_parallel.BLOCK, min(1 << 18, -(-n // _parallel.get_num_threads())))
-
-
 def _map_blocks(fn: Callable[[int, int], Any], n: int) -> list[Any]:
-    """:func:`_parallel.map_blocks` over blocks of :func:`_block_of`."""
-    return _parallel.map_blocks(fn, n, block=_block_of(n))
-
-
-def _reduce_blocks(
-    kernel: Callable[[int, int, np.ndarray], np.ndarray],
-    n: int,
-    shape: tuple[int, ...],
-    dtype: np.dtype,
-    reduction: str,
-    block_total: Callable[[int, int, np.ndarray], Any] | None = None,
-) -> np.ndarray:
-    """:func:`_reduction.reduce_elementwise` over blocks of :func:`_block_of` (partial sums
-    added in float64)."""
-    if reduction == "none":
-        out = np.empty(shape, dtype)
-        o = out.reshape(-1)
-        _map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n)
-        return out
-
-    def part(lo: int, hi: int) -> Any:
-        buf = _parallel.scratch(hi - lo, dtype)
-        if block_total is not None:
-            return block_total(lo, hi, buf)
-        return _parallel.total(kernel(lo, hi, buf))
-
-    parts = _map_blocks(part, n)
-    total = parts[0] if len(parts) == 1 else np.sum(np.asarray(parts, np.float64))
-    return _reduction.reduce_total(np.asarray(total, dtype), reduction, n)
-
-
-def _scale_blocks(a: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``a *= c`` (a scalar) in place, over the thread pool."""
-    f = a.reshape(-1)
-    _map_blocks(lambda lo, hi: np.multiply(f[lo:hi], c, out=f[lo:hi]), f.size)
-    return a
+    """:func:`_parallel.map_blocks` over blocks of :func:`_parallel.wide_block`."""
+    return _parallel.map_blocks(fn, n, _parallel.wide_block(n))
 
 
 class _DiffLoss(ArrayFunction):
@@ -166,7 +123,7 @@ class _DiffLoss(ArrayFunction):
                 return _parallel.scratch(hi - lo, dt, 3)
 
         kernel, kernel_total = cls.kernel, cls.kernel_total
-        return _reduce_blocks(
+        return _reduction.reduce_elementwise(
             lambda lo, hi, buf: kernel(x[lo:hi], y[lo:hi], s_block(lo, hi), buf, p),
             x.size,
             input.shape,
@@ -201,7 +158,7 @@ class _DiffLoss(ArrayFunction):
                 g = g / t(kept.size)
             if k != 1.0:
                 g = g * t(k)
-            gi = _scale_blocks(kept, g if needs[0] else -g)
+            gi = _parallel.scale(kept, g if needs[0] else -g)
         else:
             gi = np.multiply(kept, g, out=kept)
             if k != 1.0:
