@@ -190,3 +190,79 @@ def test_last_use_tells_backward_array_when_it_may_consume_its_buffers():
     y.backward()
     assert seen == [False, True]
     assert x.grad.tolist() == [4.0, 4.0]  # 2 + 2: the retained walk left the buffer intact
+
+
+# -- the one-node fast path of ``backward()`` (a fused loss straight on leaves) ----------------
+
+
+def _dot_fn(shape_out=None, dtype_out=None):
+    """``sum(a * b)`` as a built-in op with a ``backward_array`` (optionally returning a wrong
+    shape or dtype for ``a``)."""
+    from lossgrad.autograd.function import ArrayFunction
+
+    class Dot(ArrayFunction):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return np.asarray((a * b).sum())
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return g * b, g * a
+
+        @staticmethod
+        def backward_array(ctx, g):
+            a, b = ctx._saved_arrays()
+            ga = g * b
+            if shape_out is not None:
+                ga = np.ones(shape_out)
+            if dtype_out is not None:
+                ga = ga.astype(dtype_out)
+            return ga, g * a
+
+    return Dot
+
+
+def test_fast_path_sums_a_leaf_reached_twice():
+    x = lossgrad.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    _dot_fn().apply(x, x).backward()
+    assert x.grad.tolist() == [2.0, -4.0, 6.0]
+
+
+def test_fast_path_casts_and_checks_gradients():
+    x = lossgrad.tensor([1.0, 2.0], dtype=lossgrad.float32, requires_grad=True)
+    y = lossgrad.tensor([3.0, 4.0], dtype=lossgrad.float32, requires_grad=True)
+    _dot_fn(dtype_out=np.float64).apply(x, y).backward()
+    assert x.grad.dtype == lossgrad.float32 and x.grad.tolist() == [3.0, 4.0]
+    with pytest.raises(RuntimeError, match="invalid gradient at index 0"):
+        _dot_fn(shape_out=(3,)).apply(x, y).backward()
+
+
+@pytest.mark.parametrize("where", ["leaf", "root"])
+def test_fast_path_leaves_hooks_to_the_general_walk(where):
+    a = rand(5)
+    b = rand(5)
+    grads = []
+    for lib in (lossgrad, torch):
+        x = lib.tensor(a, requires_grad=True)
+        loss = lib.nn.functional.mse_loss(x, lib.tensor(b))
+        (x if where == "leaf" else loss).register_hook(lambda g: g * 3)
+        loss.backward()
+        grads.append(x.grad.detach().numpy() if lib is torch else x.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+def test_fast_path_retained_graph_accumulates_then_frees():
+    a, b = rand(4), rand(4)
+    seen = []
+    for lib in (lossgrad, torch):
+        x = lib.tensor(a, requires_grad=True)
+        loss = lib.nn.functional.smooth_l1_loss(x, lib.tensor(b), beta=0.5)
+        loss.backward(retain_graph=True)
+        loss.backward(retain_graph=True)
+        loss.backward()
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            loss.backward()
+        seen.append(x.grad.detach().numpy().copy())
+    np.testing.assert_allclose(seen[0], seen[1], rtol=1e-12)

@@ -27,7 +27,15 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import Node, backward_via_tensors, quiet
+from lossgrad.autograd.function import (
+    _QUIET,
+    Node,
+    _cv_get,
+    _cv_reset,
+    _cv_set,
+    backward_via_tensors,
+    quiet,
+)
 
 _make = Tensor._make
 
@@ -152,10 +160,19 @@ def run_backward(
 ) -> tuple[Any, ...]:
     """Backpropagate from ``roots``. With ``accumulate`` the leaf grads go to ``.grad`` (and to
     ``inputs`` only, if given); without it the gradients of ``inputs`` are returned."""
-    roots = _as_seq(roots, "tensors")
-    grads = _as_seq(grad_roots, "gradients")
     if retain_graph is None:
         retain_graph = create_graph
+    if (
+        type(roots) is Tensor
+        and grad_roots is None
+        and inputs is None
+        and accumulate
+        and not create_graph
+        and _backward_one_node(roots, retain_graph)
+    ):
+        return ()
+    roots = _as_seq(roots, "tensors")
+    grads = _as_seq(grad_roots, "gradients")
     for i, r in enumerate(roots):
         if not isinstance(r, Tensor):
             raise TypeError(f"tensors can be either Tensors or None, but got {type(r).__name__}")
@@ -214,6 +231,62 @@ def run_backward(
     if create_graph:
         return tuple(captured)
     return tuple(None if g is None else _make(g) for g in captured)
+
+
+def _backward_one_node(root: Tensor, retain_graph: bool) -> bool:
+    """``root.backward()`` when the graph is one built-in node whose inputs are leaves (a fused
+    loss of parameters or data, the common case of a loss call): the node's ``backward_array``
+    on an implicit ones seed, the gradients accumulated into the leaves' ``.grad``. Returns
+    False, having done nothing, for any other graph or whenever a hook, a non-scalar or
+    non-float root, a leaf reached twice or a gradient of the wrong shape or dtype needs the
+    general walk (which then also raises torch's errors)."""
+    n = root.grad_fn
+    if n is None or root._output_nr or n._pre_hooks or n._retain_hooks or n._hooks:
+        return False
+    bwa = n._backward_array
+    data = root._data
+    if bwa is None or data.size != 1 or data.dtype.kind != "f" or len(n._out_meta) != 1:
+        return False
+    leaves: list[Tensor] = []
+    for e in n.next_edges:
+        if e:
+            t = e[0]
+            if isinstance(t, Node) or t._hooks or any(t is u for u in leaves):
+                return False
+            leaves.append(t)
+    seed = np.ones(data.shape, data.dtype)
+    state = grad_mode._state
+    prev = state.enabled
+    state.enabled = False
+    token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
+    try:
+        n.last_use = not retain_graph
+        out = bwa(n, seed)
+    finally:
+        state.enabled = prev
+        if token is not None:
+            _cv_reset(token)
+    if type(out) is not tuple:
+        out = (out,)
+    grads: list[Any] = []
+    g = None
+    for e, g in zip(n.next_edges, out, strict=False):
+        if e and g is not None:
+            if type(g) is not np.ndarray or g.shape != e[2] or g.dtype != e[3]:
+                # not the array the input needs: a copy of what the general walk would do
+                g = _as_array(g)
+                if g.shape != e[2]:
+                    _bad_shape(n, [x is e for x in n.next_edges].index(True), g, e[2])
+                if g.dtype != e[3]:
+                    g = g.astype(e[3])
+            grads.append([e[0], g])
+    del out, g
+    if not retain_graph and n._saved:
+        n._freed = True
+        n._saved = None
+    for entry in grads:
+        _accumulate(entry[0], entry, 1, False)
+    return True
 
 
 def _walk_tensors(
