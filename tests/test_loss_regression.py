@@ -384,3 +384,29 @@ def test_create_graph_after_a_first_order_walk():
         out.append((g1.numpy(), g2.detach().numpy(), h.numpy()))
     for lg, th in zip(*out):
         np.testing.assert_allclose(lg, th, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda F, a, b, r: F.mse_loss(a, b, reduction=r),
+        lambda F, a, b, r: F.l1_loss(a, b, reduction=r),
+        lambda F, a, b, r: F.huber_loss(a, b, reduction=r, delta=0.5),
+        lambda F, a, b, r: F.smooth_l1_loss(a, b, reduction=r, beta=0.3),
+    ],
+)
+@pytest.mark.parametrize("size", [7, 300_001])
+def test_plain_backward_hands_out_the_prescaled_slopes(call, reduction, size):
+    """``loss.backward()`` (an upstream gradient of 1) takes the slopes the forward already
+    scaled; both target and input gradients, small and threaded sizes, against torch."""
+    g = np.random.default_rng(size)
+    a = g.standard_normal(size).astype(np.float32)
+    b = g.standard_normal(size).astype(np.float32)
+    out = []
+    for lib in (lossgrad, torch):
+        x, y = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        call(lib.nn.functional, x, y, reduction).backward()
+        out.append([t.grad.detach().numpy() if lib is torch else t.grad.numpy() for t in (x, y)])
+    for mine, theirs in zip(out[0], out[1]):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-12)

@@ -123,13 +123,22 @@ class _DiffLoss(ArrayFunction):
                 return _parallel.scratch(hi - lo, dt, 3)
 
         kernel, kernel_total = cls.kernel, cls.kernel_total
+        pre = ctx.prescale = _prescale(ctx, x.size)
+
+        def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:
+            s = s_block(lo, hi)
+            total = kernel_total(x[lo:hi], y[lo:hi], s, buf, p)
+            if pre is not None:  # the gradient for g = 1, while the block is in cache
+                np.multiply(s, pre, out=s)
+            return total
+
         return _reduction.reduce_elementwise(
             lambda lo, hi, buf: kernel(x[lo:hi], y[lo:hi], s_block(lo, hi), buf, p),
             x.size,
             input.shape,
             dt,
             reduction,
-            lambda lo, hi, buf: kernel_total(x[lo:hi], y[lo:hi], s_block(lo, hi), buf, p),
+            block_total,
         )
 
     @staticmethod
@@ -153,7 +162,10 @@ class _DiffLoss(ArrayFunction):
         needs = ctx.needs_input_grad
         t = kept.dtype.type
         k = ctx._forward_cls.factored_slope(ctx.p)[0]
-        if g.ndim == 0:  # a reduced loss: one scalar factor
+        if ctx.prescale is not None:  # kept holds the gradient for g = 1 already
+            g = g if needs[0] else -g
+            gi = kept if g == 1 else _parallel.scale(kept, g)
+        elif g.ndim == 0:  # a reduced loss: one scalar factor
             if ctx.reduction == "mean" and kept.size:
                 g = g / t(kept.size)
             if k != 1.0:
@@ -168,6 +180,19 @@ class _DiffLoss(ArrayFunction):
         if needs[0]:
             return gi, (np.negative(gi) if needs[1] else None), None, None
         return None, gi, None, None
+
+
+def _prescale(ctx: Any, n: int) -> Any:
+    """The factor a reduced fused loss's forward multiplies its kept slopes by, so that they
+    are already the gradient for an upstream gradient of 1 (``k / n`` for 'mean', ``k`` for
+    'sum', computed as the backward would): the usual ``loss.backward()`` then hands them out
+    with no pass at all. None when nothing is kept or the loss is unreduced."""
+    if ctx.reduction == "none" or getattr(ctx, "kept", None) is None or not n:
+        return None
+    t = ctx.kept.dtype.type
+    f = t(1) / t(n) if ctx.reduction == "mean" else t(1)
+    k = ctx._forward_cls.factored_slope(ctx.p)[0]
+    return f * t(k) if k != 1.0 else f
 
 
 def _identity(d: np.ndarray, p: float) -> np.ndarray:
