@@ -412,6 +412,17 @@ class ArrayFunction(Function):
 
 
 _NO_GRAD_NEEDS = [(False,) * n for n in range(8)]
+_NON_TENSOR: list[tuple[tuple[()], ...]] = [((),) * n for n in range(8)]
+
+
+def _constants(args: tuple[Any, ...]) -> bool:
+    """Whether ``args[2:]`` are all constants (no Tensor or array), at most 5 of them."""
+    if len(args) > 7:
+        return False
+    for a in args[2:]:
+        if isinstance(a, (Tensor, ndarray)):
+            return False
+    return True
 
 
 def _record_inputs(node: Node, args: tuple[Any, ...]) -> list[Any]:
@@ -460,8 +471,9 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
         fargs: Any = (data,)
         node.needs_input_grad = _NEEDS[True]
         node.next_edges = ((a.grad_fn or a, a._output_nr, data.shape, data.dtype),)
-    elif 2 <= n <= 3 and not (n == 3 and isinstance(args[2], (Tensor, ndarray))):
-        # binary ops (Tensor or array operands, an optional constant such as add's alpha)
+    elif n >= 2 and (n == 2 or _constants(args)):
+        # binary ops and fused losses: two Tensor or array operands, then constants (add's
+        # alpha, a loss's reduction and parameters)
         a, b = args[0], args[1]
         ea: EdgeSlot
         eb: EdgeSlot
@@ -482,9 +494,9 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
             node.next_edges = (ea, eb)
             node.needs_input_grad = _NEEDS[bool(ea), bool(eb)]
         else:
-            fargs = (da, db, args[2])
-            node.next_edges = (ea, eb, ())
-            node.needs_input_grad = _NEEDS[bool(ea), bool(eb), False]
+            fargs = (da, db, *args[2:])
+            node.next_edges = (ea, eb, *_NON_TENSOR[n - 2])
+            node.needs_input_grad = _NEEDS[bool(ea), bool(eb)] + _NO_GRAD_NEEDS[n - 2]
     else:
         fargs = _record_inputs(node, args)
     _state.enabled = False
@@ -518,7 +530,7 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
             if item is None:
                 saved.append(_SAVED_NONE)
                 continue
-            if n <= 3 and type(fargs) is tuple:  # the fast paths above
+            if type(fargs) is tuple:  # the fast paths above
                 a = args[0] if item is fargs[0] else args[1] if item is fargs[1 % n] else None
                 if isinstance(a, Tensor):
                     saved.append(("in", a, a._vbox[0]))
