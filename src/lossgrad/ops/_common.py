@@ -92,6 +92,12 @@ def sum_to_shape_array(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out.reshape(shape) if out.shape != shape else out
 
 
+def sgn_into(d: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """torch's ``sgn`` of a real array into ``out`` (which may be ``d``), returned: -1, 0 or 1,
+    and 0 at NaN (``np.sign`` gives NaN there), as ``(d > 0) - (d < 0)``."""
+    return np.subtract(d > 0, d < 0, out=out, dtype=out.dtype)
+
+
 def normalize_dims(dim: Any, ndim: int) -> tuple[int, ...]:
     """``dim`` (None, int, or sequence) as a tuple of non-negative axes; torch's IndexError."""
     if dim is None:

@@ -21,7 +21,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks
-from lossgrad.ops._common import broadcast_error, normalize_dims, promote, sum_to_shape
+from lossgrad.ops._common import broadcast_error, normalize_dims, promote, sgn_into, sum_to_shape
 from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.pointwise import add, div, eq, isnan, logical_or, mul, neg, pow, sign, sub, where
 from lossgrad.ops.reduce import norm as _norm
@@ -83,12 +83,11 @@ def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[A
 def _norm_grad_into(out: np.ndarray, u: np.ndarray, k: np.ndarray, p: float) -> None:
     """``out = k * d||u||_p/du`` per row (``(N, D)`` blocks, ``k`` one factor per row, ``(N, 1)``):
     ``u * k`` for p = 2 (``k`` already divided by the norm), ``sgn(u) * k`` for p = 1, with
-    torch's ``sgn`` (0 at 0 and at NaN) as ``(u > 0) - (u < 0)``: on a cache block as fast as
-    ``np.sign`` (which gives NaN at NaN), and faster than sign-bit tricks with their checks."""
+    torch's ``sgn`` (0 at 0 and at NaN, :func:`~lossgrad.ops._common.sgn_into`)."""
     if p == 2:
         np.multiply(u, k, out=out)
         return
-    np.subtract(u > 0, u < 0, out=out, dtype=out.dtype)
+    sgn_into(u, out)
     out *= k
 
 

@@ -30,7 +30,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
-from lossgrad.ops._common import promote
+from lossgrad.ops._common import promote, sgn_into
 from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.pointwise import lt, mul, neg, sub
 
@@ -251,31 +251,6 @@ class _DiffLossGrad(ArrayFunction):
         return gg_g, gi, gt, None, None
 
 
-#: ``m`` with ``|d| m^2 >= 1`` for every nonzero ``d`` of the dtype, subnormals included
-_SIGN_SCALE = {np.dtype(np.float32): np.float32(2.0**100), np.dtype(np.float64): 2.0**600}
-
-
-def _sign_into(d: np.ndarray, out: np.ndarray, check: bool = True) -> np.ndarray:
-    """torch's ``sgn(d)`` into ``out`` (which may be ``d``): ``clamp(d m m, -1, 1)``, three cheap
-    passes instead of NumPy's slow ``sign`` loop, and 0 where ``d`` is NaN, as torch's
-    ``(0 < d) - (d < 0)`` (:func:`_zero_nan`, after one BLAS sum of the result finds any; a
-    caller that has such a sum anyway passes ``check=False`` and looks itself)."""
-    m = _SIGN_SCALE.get(d.dtype)
-    if m is None:  # half precision
-        np.sign(d, out=out)
-    else:
-        np.multiply(d, m, out=out)
-        out *= m
-        _clip(out, -1, 1, out=out)
-    if check and out.size and not np.isfinite(_parallel.total(out.reshape(-1))):
-        _zero_nan(out)
-    return out
-
-
-def _zero_nan(a: np.ndarray) -> None:
-    a[np.isnan(a)] = 0
-
-
 class _L1Loss(_DiffLoss):
     """``|d|``; slope ``sgn(d)`` (0 at 0, as torch's ``abs``)."""
 
@@ -287,23 +262,20 @@ class _L1Loss(_DiffLoss):
 
     @staticmethod
     def slope(d: np.ndarray, p: float) -> np.ndarray:
-        return _sign_into(d, d)
+        return sgn_into(d, d)
 
     @staticmethod
     def kernel(
         x: np.ndarray, y: np.ndarray, s: np.ndarray, out: np.ndarray, p: float
     ) -> np.ndarray:
         d = np.subtract(x, y, out=out)
-        _sign_into(d, s)
+        sgn_into(d, s)
         return np.abs(d, out=d)
 
     @staticmethod
     def kernel_total(x: np.ndarray, y: np.ndarray, s: np.ndarray, buf: np.ndarray, p: float) -> Any:
         d = np.subtract(x, y, out=buf)
-        total = _parallel.total(d, _sign_into(d, s, check=False))  # sum |d| = d . sgn(d)
-        if not np.isfinite(total):  # a NaN in d (or an infinity): torch's sgn(NaN) = 0
-            _zero_nan(s)
-        return total
+        return _parallel.total(d, sgn_into(d, s))  # sum |d| = d . sgn(d) (NaN where d is)
 
     @staticmethod
     def curvature(d: Tensor, p: float) -> float:
