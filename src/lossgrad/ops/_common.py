@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from weakref import ref as _weakref
 
@@ -90,6 +91,24 @@ def sum_to_shape_array(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     )
     out = np.asarray(g.sum(axis=axes, keepdims=True)) if axes else g
     return out.reshape(shape) if out.shape != shape else out
+
+
+@functools.lru_cache(maxsize=64)
+def row_offsets(n: int, c: int) -> np.ndarray:
+    """``[0, C, 2C, ...]``: the flat offset of each row of an ``(N, C)`` array, so that
+    ``row_offsets(N, C) + y`` indexes one entry per row with one flat index (cached, read-only:
+    a training loop asks for the same ones at every step)."""
+    out = np.arange(n, dtype=np.int64) * c
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def arange(n: int) -> np.ndarray:
+    """``np.arange(n)`` as int64, cached and read-only."""
+    out = np.arange(n, dtype=np.int64)
+    out.flags.writeable = False
+    return out
 
 
 def sgn_into(d: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ invisible to autograd (the gradient goes straight through it, as torch's in-plac
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,24 +26,6 @@ from lossgrad.ops.pointwise import add, div, eq, isnan, logical_or, mul, neg, po
 from lossgrad.ops.reduce import norm as _norm
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import unsqueeze
-
-_CACHE: dict[Any, np.ndarray] = {}
-
-
-def _memo(key: Any, make: Callable[[], np.ndarray]) -> np.ndarray:
-    """A small constant array (index offsets, ones) built once per key; never written to."""
-    a = _CACHE.get(key)
-    if a is None:
-        if len(_CACHE) > 64:
-            _CACHE.clear()
-        a = _CACHE[key] = make()
-    return a
-
-
-def _ones(k: int, dtype: Any) -> np.ndarray:
-    """``np.ones(k, dtype)``, cached: row sums as BLAS matrix-vector products with it run
-    several times faster than NumPy's axis reductions on small rows."""
-    return _memo(("ones", k, dtype), lambda: np.ones(k, dtype))
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -74,7 +55,7 @@ def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[A
             np.sqrt(np.einsum("ij,ij->i", ub, ub), out=norm[r0:r1])
         else:
             mag = np.abs(ub, out=_scratch(ub, 0))
-            np.matmul(mag, _ones(d, ub.dtype), out=norm[r0:r1])
+            np.matmul(mag, _parallel.ones(d, ub.dtype), out=norm[r0:r1])
 
     _parallel.map_rows(block, n, d)
     return u, norm.reshape(x1.shape[:-1])

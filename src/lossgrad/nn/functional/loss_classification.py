@@ -24,7 +24,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.ops._common import promote
+from lossgrad.ops._common import promote, row_offsets
 from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.activation import softmax as _softmax
@@ -33,15 +33,6 @@ from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import reshape
 
 # -- shared plan for class-index targets ----------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def _row_offsets(n: int, c: int) -> np.ndarray:
-    """``[[0], [C], [2C], ...]``: flat offsets of the rows of an ``(N, C)`` array (cached,
-    read-only; a training loop asks for the same ones at every step)."""
-    out = np.arange(n, dtype=np.int64)[:, None] * c
-    out.flags.writeable = False
-    return out
 
 
 @functools.lru_cache(maxsize=16)
@@ -106,7 +97,7 @@ class _Plan:
         self.out_shape = () if x.ndim == 1 else target.shape
         # flat offsets of the targets in a C-contiguous array of x's shape: n C R + y R + r
         if x.ndim == 2:
-            lin = safe + _row_offsets(x.shape[0], c)
+            lin = safe + row_offsets(x.shape[0], c)[:, None]
         elif x.ndim == 1:
             lin = safe
         else:
@@ -550,7 +541,7 @@ def _exp_rows(
     """
     n, c = x.shape
     dt = x.dtype
-    ones = _ones_column(c, dt)
+    ones = _parallel.ones(c, dt)[:, None]
     wv = ones if w is None else w[:, None]
     sw = np.empty((n, 1), dt) if eps > 0 else None
     e = np.empty((n, c), dt)
@@ -604,20 +595,12 @@ def _class_dot(a: np.ndarray, w: np.ndarray | None, axis: int) -> np.ndarray:
     For an ``(N, C)`` array this is one matrix-vector product (BLAS reads the array once,
     several times faster than a NumPy row sum, and with less overhead on small arrays)."""
     if a.ndim == 2 and axis == 1:
-        return np.dot(a, _ones_column(a.shape[1], a.dtype) if w is None else w[:, None])
+        return np.dot(a, _parallel.ones(a.shape[1], a.dtype)[:, None] if w is None else w[:, None])
     if w is None:
         return a.sum(axis=axis, keepdims=True)
     shape = [1] * a.ndim
     shape[axis] = -1
     return np.sum(a * w.reshape(shape), axis=axis, keepdims=True)
-
-
-@functools.lru_cache(maxsize=64)
-def _ones_column(c: int, dtype: np.dtype) -> np.ndarray:
-    """A read-only ``(C, 1)`` column of ones (cached: :func:`_class_dot`'s plain sums)."""
-    out = np.ones((c, 1), dtype)
-    out.flags.writeable = False
-    return out
 
 
 def _class_row(w: np.ndarray | None, factor: float, plan: _Plan, dtype: np.dtype) -> Any:

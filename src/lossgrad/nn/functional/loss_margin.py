@@ -37,16 +37,14 @@ from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional.distance import (
     _diff_norms,
     _fused_rows,
-    _memo,
     _norm_backward,
     _norm_grad_into,
-    _ones,
     _row_factor,
     _rows,
     _scratch,
     pairwise_distance,
 )
-from lossgrad.ops._common import broadcast_error, promote, sum_to_shape
+from lossgrad.ops._common import arange, broadcast_error, promote, row_offsets, sum_to_shape
 from lossgrad.ops.index import gather
 from lossgrad.ops.pointwise import add, clamp_min, div, minimum, mul, neg, sqrt, sub
 from lossgrad.ops.reduce import sum as _sum
@@ -100,15 +98,9 @@ def _by_reduction(cls: type[ArrayFunction], unreduced: str) -> dict[str, type[Ar
 # -- multi_margin_loss --------------------------------------------------------------------------
 
 
-def _row_offsets(rows: int, c: int) -> np.ndarray:
-    """``arange(rows) * c``: the flat position of each row's start in a ``(rows, c)`` block, so
-    that ``offsets + y`` indexes the targets with one flat fancy index."""
-    return _memo(("offsets", rows, c), lambda: np.arange(0, rows * c, c))
-
-
 def _targets(y: np.ndarray, r0: int, r1: int, c: int) -> np.ndarray:
     """The flat positions of rows ``r0:r1``'s targets ``y`` within their ``(r1 - r0, c)`` block."""
-    return _row_offsets(r1 - r0, c) + y[r0:r1]
+    return row_offsets(r1 - r0, c) + y[r0:r1]
 
 
 def _hinge(xb: np.ndarray, idx: np.ndarray, margin: float, clamp: bool = True) -> np.ndarray:
@@ -323,7 +315,9 @@ def _active_pairs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``(rows, C)`` and per slot ``(rows, slots)``, as matrix products with ones (NumPy's axis
     reductions cost several times more on small blocks; float counts are exact)."""
     m = (h > 0).astype(h.dtype)
-    return np.matmul(_ones(h.shape[1], h.dtype), m), np.matmul(m, _ones(h.shape[2], h.dtype))
+    return np.matmul(_parallel.ones(h.shape[1], h.dtype), m), np.matmul(
+        m, _parallel.ones(h.shape[2], h.dtype)
+    )
 
 
 class _MultilabelMarginLoss(ArrayFunction):
@@ -345,14 +339,14 @@ class _MultilabelMarginLoss(ArrayFunction):
         n, c = target.shape
         dt = input.dtype.type
         x = input.reshape(n, c)
-        off = _row_offsets(n, c)
+        off = row_offsets(n, c)
         if n * c * c <= _parallel.BLOCK:  # small: every slot, the prefix mask in one scan
             width, valid = c, np.logical_and.accumulate(target >= 0, 1)
         else:  # the first -1 is a row's first minimum; the longest prefix bounds the slots
             first = np.argmin(target, 1)
             length = np.where(target.reshape(-1)[off + first] < 0, first, c)
             width = int(length.max()) if n else 0
-            valid = _memo(("arange", width), lambda: np.arange(width)) < length[:, None]
+            valid = arange(width) < length[:, None]
         pos = off[:, None] + target[:, :width]  # flat positions (a -1 is harmless: masked)
         base = np.where(valid, dt(1) - x.reshape(-1)[pos], dt(np.nan))
         xm = np.array(x)  # the scores with every target class blanked out
@@ -384,7 +378,7 @@ class _MultilabelMarginLoss(ArrayFunction):
                     j1 = min(width, j0 + slots)
                     h = np.add(base[r0:r1, j0:j1, None], xm[r0:r1, None, :])
                     np.fmax(h, dt(0), out=h)
-                    sums[r0:r1] += np.add.reduce(np.matmul(h, _ones(c, h.dtype)), 1)
+                    sums[r0:r1] += np.add.reduce(np.matmul(h, _parallel.ones(c, h.dtype)), 1)
                     if want:
                         per_class, counts[r0:r1, j0:j1] = _active_pairs(h)
                         slope[r0:r1] += per_class
