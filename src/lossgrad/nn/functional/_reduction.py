@@ -136,8 +136,16 @@ def reduce_elementwise(
     returns it; ``buf`` is a slice of the output for ``'none'``, else a reused per-thread buffer
     whose block sum is taken at once (:func:`_parallel.total`), so no full-size temporary is ever
     allocated. ``block_total(lo, hi, buf)``, when given, returns that block sum directly (e.g. a
-    dot product that skips writing the unreduced loss).
+    dot product that skips writing the unreduced loss). Work below
+    :data:`_parallel.MIN_PARALLEL` elements is one direct call (no block machinery).
     """
+    if n < _parallel.MIN_PARALLEL and reduction != "none":
+        buf = _parallel.scratch(n, dtype)
+        if block_total is not None:
+            total = block_total(0, n, buf)
+        else:
+            total = _parallel.total(kernel(0, n, buf))
+        return reduce_total(np.asarray(total, dtype), reduction, n)
     block = _parallel.wide_block(n)
     if reduction == "none":
         out = np.empty(shape, dtype)
