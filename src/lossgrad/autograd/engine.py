@@ -273,17 +273,11 @@ def _backward_one_node(root: Tensor, retain_graph: bool) -> bool:
     for e, g in zip(n.next_edges, out, strict=False):
         if e and g is not None:
             if type(g) is not np.ndarray or g.shape != e[2] or g.dtype != e[3]:
-                # not the array the input needs: a copy of what the general walk would do
-                g = _as_array(g)
-                if g.shape != e[2]:
-                    _bad_shape(n, [x is e for x in n.next_edges].index(True), g, e[2])
-                if g.dtype != e[3]:
-                    g = g.astype(e[3])
+                g = _fit_array(n, e, g)
             grads.append([e[0], g])
     del out, g
-    if not retain_graph and n._saved:
-        n._freed = True
-        n._saved = None
+    if not retain_graph:
+        n._release()
     for entry in grads:
         _accumulate(entry[0], entry, 1, False)
     return True
@@ -476,9 +470,8 @@ def _walk_arrays(
                     if type(out) is not tuple:
                         out = (out,)
                     checked = len(out) == len(edges) and n._hooks is None
-                if not retain_graph and n._saved:
-                    n._freed = True
-                    n._saved = None
+                if not retain_graph:
+                    n._release()
                 if not checked:
                     wrapped = tuple(None if g is None else _make(_as_array(g)) for g in out)
                     res = _checked_grads(n, wrapped, [None if g is None else _make(g) for g in buf])
@@ -487,13 +480,10 @@ def _walk_arrays(
                     if not e:
                         continue
                     tgt = e[0]
-                    if g is not None:  # must match its input (torch's validate_outputs)
-                        if type(g) is not ndarray:
-                            g = _as_array(g)
-                        if g.shape != e[2]:
-                            _bad_shape(n, [x is e for x in edges].index(True), g, e[2])
-                        if g.dtype is not e[3] and g.dtype != e[3]:
-                            g = g.astype(e[3])
+                    if g is not None and (  # must match its input (torch's validate_outputs)
+                        type(g) is not ndarray or g.shape != e[2] or g.dtype is not e[3]
+                    ):
+                        g = _fit_array(n, e, g)
                     if isinstance(tgt, node_cls):
                         if g is not None:
                             b = buffers.get(tgt)
@@ -570,10 +560,18 @@ def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> tuple[Any, ...]:
     out = n._forward_cls.backward(n, *buf)
     if type(out) is not tuple:
         out = (out,)
-    if not retain_graph and n._saved:
-        n._freed = True
-        n._saved = None
+    if not retain_graph:
+        n._release()
     return out
+
+
+def _fit_array(n: Node, e: Any, g: Any) -> np.ndarray:
+    """A gradient for the input of edge ``e`` of ``n`` as an array of that input's dtype;
+    RuntimeError (torch's validate_outputs) when its shape differs."""
+    g = _as_array(g)
+    if g.shape != e[2]:
+        _bad_shape(n, [x is e for x in n.next_edges].index(True), g, e[2])
+    return g if g.dtype == e[3] else g.astype(e[3])
 
 
 def _bad_shape(n: Node, index: int, data: np.ndarray, shape: tuple[int, ...]) -> None:
