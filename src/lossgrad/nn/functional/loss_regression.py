@@ -160,21 +160,14 @@ class _DiffLoss(ArrayFunction):
         if kept is None:
             return backward_via_tensors(ctx, g)
         needs = ctx.needs_input_grad
-        t = kept.dtype.type
-        k = ctx._forward_cls.factored_slope(ctx.p)[0]
         if ctx.prescale is not None:  # kept holds the gradient for g = 1 already
             g = g if needs[0] else -g
             gi = kept if g == 1 else _parallel.scale(kept, g)
-        elif g.ndim == 0:  # a reduced loss: one scalar factor
-            if ctx.reduction == "mean" and kept.size:
-                g = g / t(kept.size)
-            if k != 1.0:
-                g = g * t(k)
-            gi = _parallel.scale(kept, g if needs[0] else -g)
-        else:
+        else:  # unreduced: one factor per element
             gi = np.multiply(kept, g, out=kept)
+            k = ctx._forward_cls.factored_slope(ctx.p)[0]
             if k != 1.0:
-                gi *= t(k)
+                gi *= kept.dtype.type(k)
             if not needs[0]:
                 np.negative(gi, out=gi)
         if needs[0]:
@@ -187,10 +180,10 @@ def _prescale(ctx: Any, n: int) -> Any:
     are already the gradient for an upstream gradient of 1 (``k / n`` for 'mean', ``k`` for
     'sum', computed as the backward would): the usual ``loss.backward()`` then hands them out
     with no pass at all. None when nothing is kept or the loss is unreduced."""
-    if ctx.reduction == "none" or getattr(ctx, "kept", None) is None or not n:
+    if ctx.reduction == "none" or getattr(ctx, "kept", None) is None:
         return None
     t = ctx.kept.dtype.type
-    f = t(1) / t(n) if ctx.reduction == "mean" else t(1)
+    f = t(1) / t(n) if ctx.reduction == "mean" and n else t(1)
     k = ctx._forward_cls.factored_slope(ctx.p)[0]
     return f * t(k) if k != 1.0 else f
 
