@@ -181,17 +181,12 @@ def scale(a: np.ndarray, c: Any) -> np.ndarray:
     """``a *= c`` in place over the pool, returned; ``a`` C-contiguous, ``c`` a scalar or an array
     of ``a``'s shape (C-contiguous)."""
     f = a.reshape(-1)
-    if np.ndim(c):
-        cf = c.reshape(-1)
-        map_blocks(
-            lambda lo, hi: np.multiply(f[lo:hi], cf[lo:hi], out=f[lo:hi]),
-            f.size,
-            wide_block(f.size),
-        )
-    else:
-        map_blocks(
-            lambda lo, hi: np.multiply(f[lo:hi], c, out=f[lo:hi]), f.size, wide_block(f.size)
-        )
+    cf = c.reshape(-1) if np.ndim(c) else None
+
+    def block(lo: int, hi: int) -> None:
+        np.multiply(f[lo:hi], c if cf is None else cf[lo:hi], out=f[lo:hi])
+
+    map_blocks(block, f.size, wide_block(f.size))
     return a
 
 
