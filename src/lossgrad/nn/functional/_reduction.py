@@ -139,13 +139,6 @@ def reduce_elementwise(
     dot product that skips writing the unreduced loss). Work below
     :data:`_parallel.MIN_PARALLEL` elements is one direct call (no block machinery).
     """
-    if n < _parallel.MIN_PARALLEL and reduction != "none":
-        buf = _parallel.scratch(n, dtype)
-        if block_total is not None:
-            total = block_total(0, n, buf)
-        else:
-            total = _parallel.total(kernel(0, n, buf))
-        return reduce_total(np.asarray(total, dtype), reduction, n)
     block = _parallel.wide_block(n)
     if reduction == "none":
         out = np.empty(shape, dtype)
@@ -159,6 +152,8 @@ def reduce_elementwise(
             return block_total(lo, hi, buf)
         return _parallel.total(kernel(lo, hi, buf))
 
+    if n < _parallel.MIN_PARALLEL:
+        return reduce_total(np.asarray(part(0, n), dtype), reduction, n)
     return reduce_total(_parallel.block_sum(part, n, dtype, block), reduction, n)
 
 
