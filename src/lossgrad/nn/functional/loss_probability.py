@@ -362,6 +362,24 @@ def _grad_blocks(
     return out
 
 
+def _kept_backward(
+    ctx: Any, g: np.ndarray, kernel: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> tuple[Any, ...]:
+    """The first-order backward of a loss whose forward kept an array (:func:`_take_kept`):
+    ``kernel(kept_block, target_block)`` turns a block of it into the gradient per unit of loss,
+    in place, and :func:`_grad_blocks` scales it by ``g``; the input's gradient only. Without a
+    kept array (a broadcast forward) or with a strided ``g``, the Tensor ``backward``."""
+    kept = _take_kept(ctx)
+    if kept is not None:
+        yf = ctx._saved_arrays()[1].reshape(-1)
+        gi = _grad_blocks(
+            lambda lo, hi, kb: kernel(kb, yf[lo:hi]), g, kept, ctx.reduction, out=kept
+        )
+        if gi is not None:
+            return (gi,) + (None,) * (len(ctx.needs_input_grad) - 1)
+    return backward_via_tensors(ctx, g)
+
+
 def _kept_blocks(ctx: Any, like: np.ndarray, keep: bool) -> Callable[[int, int], np.ndarray]:
     """Where a blocked forward writes what its backward needs (``u`` of :func:`_neg_exp_into`,
     poisson's ``exp(x)``) for flat elements ``lo:hi``: an array kept on ``ctx`` for the backward
@@ -442,21 +460,14 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         """``(sigmoid(x) - y) g = (1 / (1 + u) - y) g`` from the kept ``u``, in place."""
-        u = _take_kept(ctx)
-        if u is None:
-            return backward_via_tensors(ctx, g)
-        yf = ctx._saved_arrays()[1].reshape(-1)
 
-        def kernel(lo: int, hi: int, ub: np.ndarray) -> np.ndarray:
+        def kernel(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
             t = ub.dtype.type
             ub += t(1)
             np.divide(t(1), ub, out=ub)
-            return np.subtract(ub, yf[lo:hi], out=ub)
+            return np.subtract(ub, yb, out=ub)
 
-        gi = _grad_blocks(kernel, g, u, ctx.reduction, out=u)
-        if gi is None:  # a strided g: the kept u is not needed
-            return backward_via_tensors(ctx, g)
-        return gi, None, None, None, None
+        return _kept_backward(ctx, g, kernel)
 
 
 class _BinaryCrossEntropyWithLogitsGrad(ArrayFunction):
@@ -626,20 +637,13 @@ class _SoftMarginLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         """``-y sigmoid(-y x) g = -y u / (1 + u) g`` from the kept ``u``, in place."""
-        u = _take_kept(ctx)
-        if u is None:
-            return backward_via_tensors(ctx, g)
-        yf = ctx._saved_arrays()[1].reshape(-1)
 
-        def kernel(lo: int, hi: int, ub: np.ndarray) -> np.ndarray:
-            den = np.subtract(ub.dtype.type(-1), ub, out=_parallel.scratch(hi - lo, ub.dtype, 4))
+        def kernel(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
+            den = np.subtract(ub.dtype.type(-1), ub, out=_parallel.scratch(ub.size, ub.dtype, 4))
             np.divide(ub, den, out=ub)  # -u / (1 + u)
-            return np.multiply(ub, yf[lo:hi], out=ub)
+            return np.multiply(ub, yb, out=ub)
 
-        gi = _grad_blocks(kernel, g, u, ctx.reduction, out=u)
-        if gi is None:  # a strided g: the kept u is not needed
-            return backward_via_tensors(ctx, g)
-        return gi, None, None
+        return _kept_backward(ctx, g, kernel)
 
 
 class _SoftMarginLossGrad(ArrayFunction):
@@ -939,16 +943,7 @@ class _PoissonNll(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         """``(exp(x) - y) g`` from the kept ``exp(x)``, in place."""
-        e = _take_kept(ctx)
-        if e is None:
-            return backward_via_tensors(ctx, g)
-        yf = ctx._saved_arrays()[1].reshape(-1)
-        gi = _grad_blocks(
-            lambda lo, hi, eb: np.subtract(eb, yf[lo:hi], out=eb), g, e, ctx.reduction, out=e
-        )
-        if gi is None:  # a strided g: the kept exp(x) is not needed
-            return backward_via_tensors(ctx, g)
-        return gi, None, None, None, None
+        return _kept_backward(ctx, g, lambda eb, yb: np.subtract(eb, yb, out=eb))
 
 
 # torch's composite's grad_fn is named after its last op
@@ -1085,13 +1080,7 @@ class _GaussianNll(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         """``(x - y) / v g`` from the kept ratio, in place."""
-        r = _take_kept(ctx)
-        if r is None:
-            return backward_via_tensors(ctx, g)
-        gi = _grad_blocks(lambda lo, hi, rb: rb, g, r, ctx.reduction, out=r)
-        if gi is None:  # a strided g: the kept ratio is not needed
-            return backward_via_tensors(ctx, g)
-        return gi, None, None, None, None
+        return _kept_backward(ctx, g, lambda rb, yb: rb)
 
 
 _GAUSSIAN_BY_REDUCTION: dict[str, type[_GaussianNll]] = {
