@@ -38,6 +38,32 @@ def _scratch(like: np.ndarray, slot: int) -> np.ndarray:
     return _parallel.scratch(like.size, like.dtype, slot).reshape(like.shape)
 
 
+def _cosine_grads(
+    x1: np.ndarray,
+    x2: np.ndarray,
+    needs: tuple[bool, ...],
+    f1: tuple[np.ndarray, np.ndarray],
+    f2: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The gradients of a cosine along rows, ``g1 = x2 k1 - x1 q1`` and ``g2 = x1 k2 - x2 q2``
+    (``f1 = (k1, q1)``, ``f2 = (k2, q2)``: one factor per row, ``(N, 1)``), each written once in
+    row blocks over the pool; None for an input in ``needs[:2]`` that needs none."""
+    a, b = _rows(x1), _rows(x2)
+    g1 = np.empty(x1.shape, x1.dtype) if needs[0] else None
+    g2 = np.empty(x2.shape, x2.dtype) if needs[1] else None
+
+    def block(r0: int, r1: int) -> None:
+        ab, bb = a[r0:r1], b[r0:r1]
+        for grad, other, own, (k, q) in ((g1, bb, ab, f1), (g2, ab, bb, f2)):
+            if grad is not None:
+                o = _rows(grad)[r0:r1]
+                np.multiply(other, k[r0:r1], out=o)
+                o -= np.multiply(own, q[r0:r1], out=_scratch(own, 0))
+
+    _parallel.map_rows(block, *a.shape)
+    return g1, g2
+
+
 def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[Any, np.ndarray]:
     """``u = x1 - x2 + eps`` and ``||u||_p`` over the last axis (p = 1 or 2; ``(N, D)`` or
     ``(D)`` inputs of one shape), in cache-sized blocks of rows over the thread pool: each input
@@ -338,20 +364,7 @@ class _CosineSimilarity(ArrayFunction):
         k1, k2 = h1 / np.maximum(n2, floor), h2 / np.maximum(n1, floor)
         q1 = np.where(n1 == 0, zero, h1 * ok / n1)
         q2 = np.where(n2 == 0, zero, h2 * ok / n2)
-        a, b = _rows(x1), _rows(x2)
-        need1, need2 = ctx.needs_input_grad[:2]
-        g1 = np.empty(x1.shape, x1.dtype) if need1 else None
-        g2 = np.empty(x2.shape, x2.dtype) if need2 else None
-
-        def block(r0: int, r1: int) -> None:
-            ab, bb = a[r0:r1], b[r0:r1]
-            for grad, other, own, k, q in ((g1, bb, ab, k1, q1), (g2, ab, bb, k2, q2)):
-                if grad is not None:
-                    o = _rows(grad)[r0:r1]
-                    np.multiply(other, k[r0:r1], out=o)
-                    o -= np.multiply(own, q[r0:r1], out=_scratch(own, 0))
-
-        _parallel.map_rows(block, *a.shape)
+        g1, g2 = _cosine_grads(x1, x2, ctx.needs_input_grad, (k1, q1), (k2, q2))
         return g1, g2, None, None
 
     @staticmethod

@@ -35,6 +35,7 @@ from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional.distance import (
+    _cosine_grads,
     _diff_norms,
     _fused_rows,
     _norm_backward,
@@ -721,20 +722,7 @@ class _CosineEmbeddingLoss(ArrayFunction):
         k = (gc / denom).reshape(-1, 1)
         b = gc * cos
         q1, q2 = (b / m1).reshape(-1, 1), (b / m2).reshape(-1, 1)
-        a_rows, b_rows = _rows(x1), _rows(x2)
-        need1, need2 = ctx.needs_input_grad[:2]
-        g1 = np.empty(x1.shape, x1.dtype) if need1 else None
-        g2 = np.empty(x2.shape, x2.dtype) if need2 else None
-
-        def block(r0: int, r1: int) -> None:
-            ab, bb = a_rows[r0:r1], b_rows[r0:r1]
-            for grad, other, own, q in ((g1, bb, ab, q1), (g2, ab, bb, q2)):
-                if grad is not None:
-                    o = _rows(grad)[r0:r1]
-                    np.multiply(other, k[r0:r1], out=o)
-                    o -= np.multiply(own, q[r0:r1], out=_scratch(own, 0))
-
-        _parallel.map_rows(block, *a_rows.shape)
+        g1, g2 = _cosine_grads(x1, x2, ctx.needs_input_grad, (k, q1), (k, q2))
         return g1, g2, None, None, None
 
     @staticmethod
