@@ -578,6 +578,75 @@ def test_hinge_embedding_broadcast_ties_and_legacy():
         )
 
 
+def _sprinkled(n: int, dtype: type = np.float32) -> np.ndarray:
+    """Normal scores with inf, -inf and NaN in the first of several pool blocks only."""
+    x = rng.standard_normal(n).astype(dtype)
+    x[[3, 10, 17]] = [np.inf, -np.inf, np.nan]
+    return x
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("nonfinite", [False, True])
+def test_hinge_embedding_blocked(reduction, nonfinite):
+    """600k elements: the fused forward in blocks over the thread pool. A block with a
+    non-finite score (where a product with the mask would give NaN for torch's 0: x = +inf with
+    y = -1, x = -inf with y = 1) is recomputed with ``where``."""
+    n = 600_000
+    x = _sprinkled(n) if nonfinite else rng.standard_normal(n).astype(np.float32)
+    y = rng.choice([-1.0, 1.0, 0.5], n).astype(np.float32)
+    y[[3, 10, 17]] = [-1.0, 1.0, -1.0]
+    check(
+        lambda lib, a, t: lib.nn.functional.hinge_embedding_loss(a, t, 0.3, reduction=reduction),
+        [x, y],
+        rtol=1e-4,
+        atol=1e-6,
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("grad", [(0, 1), (0,), (1,), (0, 1, 2)])
+def test_margin_ranking_blocked(reduction, grad):
+    """600k elements: the fused blocked forward keeps input1's gradient (input2's is its
+    negation); a target that needs a gradient takes the general path."""
+    n = 600_000
+    a, b = _sprinkled(n), rng.standard_normal(n).astype(np.float32)
+    y = rng.choice([-1.0, 1.0], n).astype(np.float32)
+    check(
+        lambda lib, a, b, t: lib.nn.functional.margin_ranking_loss(
+            a, b, t, 0.1, reduction=reduction
+        ),
+        [a, b, y],
+        grad=grad,
+        rtol=1e-4,
+        atol=1e-6,
+        second_order=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda F, a, b: F.hinge_embedding_loss(a, b.sign()),
+        lambda F, a, b: F.margin_ranking_loss(a, b, b.sign()),
+    ],
+)
+@pytest.mark.parametrize("n", [5, 600_000])
+def test_hinge_and_ranking_backward_twice(loss, n):
+    """A retained graph gives the same gradient twice (the kept gradient is copied); without
+    retain_graph a second backward raises torch's RuntimeError."""
+    a_np, b_np = rng.standard_normal(n), rng.standard_normal(n)
+    for lib in (lossgrad, torch):
+        a = lib.tensor(a_np, requires_grad=True)
+        out = loss(lib.nn.functional, a, lib.tensor(b_np))
+        out.backward(retain_graph=True)
+        first = a.grad.clone()
+        out.backward()
+        np.testing.assert_allclose(a.grad.numpy(), 2 * first.numpy(), rtol=1e-12)
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            out.backward()
+
+
 def test_margin_and_hinge_gradcheck():
     a = lossgrad.tensor(_off_kinks(rng.standard_normal(6)), requires_grad=True)
     b = lossgrad.tensor(_off_kinks(rng.standard_normal(6)) * 0.5, requires_grad=True)

@@ -123,7 +123,7 @@ class _DiffLoss(ArrayFunction):
                 return _parallel.scratch(hi - lo, dt, 3)
 
         kernel, kernel_total = cls.kernel, cls.kernel_total
-        pre = ctx.prescale = _prescale(ctx, x.size)
+        pre = ctx.prescale = _prescale(ctx, x.size, cls.factored_slope(p)[0])
 
         def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:
             s = s_block(lo, hi)
@@ -161,10 +161,9 @@ class _DiffLoss(ArrayFunction):
             return backward_via_tensors(ctx, g)
         needs = ctx.needs_input_grad
         if ctx.prescale is not None:  # kept holds the gradient for g = 1 already
-            g = g if needs[0] else -g
-            gi = kept if g == 1 else _parallel.scale(kept, g)
+            gi = _scaled_kept(ctx, kept, g if needs[0] else -g)
         else:  # unreduced: one factor per element
-            gi = np.multiply(kept, g, out=kept)
+            gi = _scaled_kept(ctx, kept, g)
             k = ctx._forward_cls.factored_slope(ctx.p)[0]
             if k != 1.0:
                 gi *= kept.dtype.type(k)
@@ -175,17 +174,26 @@ class _DiffLoss(ArrayFunction):
         return None, gi, None, None
 
 
-def _prescale(ctx: Any, n: int) -> Any:
+def _prescale(ctx: Any, n: int, k: float = 1.0) -> Any:
     """The factor a reduced fused loss's forward multiplies its kept slopes by, so that they
     are already the gradient for an upstream gradient of 1 (``k / n`` for 'mean', ``k`` for
-    'sum', computed as the backward would): the usual ``loss.backward()`` then hands them out
-    with no pass at all. None when nothing is kept or the loss is unreduced."""
+    'sum', computed as the backward would; ``k`` a constant factor of the slope): the usual
+    ``loss.backward()`` then hands them out with no pass at all (:func:`_scaled_kept`). None
+    when nothing is kept or the loss is unreduced."""
     if ctx.reduction == "none" or getattr(ctx, "kept", None) is None:
         return None
     t = ctx.kept.dtype.type
     f = t(1) / t(n) if ctx.reduction == "mean" and n else t(1)
-    k = ctx._forward_cls.factored_slope(ctx.p)[0]
     return f * t(k) if k != 1.0 else f
+
+
+def _scaled_kept(ctx: Any, kept: np.ndarray, g: Any) -> np.ndarray:
+    """The kept slopes (:func:`_take_kept`) times the upstream gradient ``g``, in place: nothing
+    to do for a prescaled reduced loss (:func:`_prescale`) at ``g = 1``, one scaling pass over
+    the pool at another scalar, one product with an unreduced loss's ``g``."""
+    if ctx.prescale is not None:
+        return kept if g == 1 else _parallel.scale(kept, g)
+    return np.multiply(kept, g, out=kept)
 
 
 def _identity(d: np.ndarray, p: float) -> np.ndarray:
