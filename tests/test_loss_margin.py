@@ -313,9 +313,9 @@ def _label_prefixes(n: int, c: int, longest: int) -> np.ndarray:
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
     "n, c, longest",
-    # trimmed to the longest prefix (one block; no prefix at all), blocked, threaded, blocked
-    # over slots
-    [(40, 50, 3), (50, 40, 0), (300, 100, 8), (1200, 100, 8), (3, 400, 400)],
+    # trimmed to the longest prefix (one block; no prefix at all), one block of rows, four
+    # blocks over the threads, one row per block (wide rows), two blocks of slots in a row
+    [(40, 50, 3), (50, 40, 0), (300, 100, 8), (1200, 100, 8), (3, 400, 400), (2, 600, 600)],
 )
 def test_multilabel_margin_blocked(reduction, n, c, longest):
     x = rng.standard_normal((n, c)).astype(np.float32)

@@ -222,20 +222,35 @@ def scratch(n: int, dtype: Any, slot: int = 0) -> np.ndarray:
     return buf[:n]
 
 
-_ones: dict[Any, np.ndarray] = {}
+_filled: dict[tuple[float, np.dtype], np.ndarray] = {}
+
+
+def filled(value: float, n: int, dtype: Any) -> np.ndarray:
+    """A read-only vector of ``n`` copies of ``value`` in ``dtype``, a view of one cached array
+    per value and dtype: an array operand where NumPy's loop for a scalar one is slow (see
+    :func:`ones`, :func:`fmax0`)."""
+    dtype = np.dtype(dtype)
+    buf = _filled.get((value, dtype))
+    if buf is None or buf.size < n:
+        buf = np.full(max(n, BLOCK), value, dtype)
+        buf.flags.writeable = False
+        _filled[value, dtype] = buf
+    return buf[:n]
 
 
 def ones(n: int, dtype: Any) -> np.ndarray:
-    """A read-only vector of ``n`` ones of ``dtype``, a view of one cached array per dtype:
-    sums as BLAS dot or matrix-vector products with it run several times faster than NumPy's
-    (axis) sums on small blocks and rows."""
-    dtype = np.dtype(dtype)
-    buf = _ones.get(dtype)
-    if buf is None or buf.size < n:
-        buf = np.ones(max(n, BLOCK), dtype)
-        buf.flags.writeable = False
-        _ones[dtype] = buf
-    return buf[:n]
+    """:func:`filled` with ones: sums as BLAS dot or matrix-vector products with it run several
+    times faster than NumPy's (axis) sums on small blocks and rows."""
+    return filled(1, n, dtype)
+
+
+def fmax0(a: np.ndarray) -> np.ndarray:
+    """``np.fmax(a, 0)`` (NaN becomes 0) in place on a C-contiguous ``a``, returned. Against a
+    cached vector of zeros: NumPy's ``fmax`` and ``maximum`` loops with a scalar operand run
+    about 3x slower than with two arrays (measured on float32 blocks of 2^18)."""
+    f = a.reshape(-1)
+    np.fmax(f, filled(0, f.size, a.dtype), out=f)
+    return a
 
 
 def total(a: np.ndarray, b: np.ndarray | None = None) -> Any:

@@ -113,7 +113,7 @@ def _hinge(xb: np.ndarray, idx: np.ndarray, margin: float, clamp: bool = True) -
     themselves (enough for the mask ``z > 0``)."""
     h = np.add(xb, (xb.dtype.type(margin) - xb.reshape(-1)[idx])[:, None])
     h.reshape(-1)[idx] = 0
-    return np.fmax(h, xb.dtype.type(0), out=h) if clamp else h
+    return _parallel.fmax0(h) if clamp else h
 
 
 class _MultiMarginLoss(ArrayFunction):
@@ -313,26 +313,19 @@ def multi_margin_loss(
 # -- multilabel_margin_loss ---------------------------------------------------------------------
 
 
-def _active_pairs(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The active pairs (``h > 0``) of a ``(rows, slots, C)`` hinge block counted per class
-    ``(rows, C)`` and per slot ``(rows, slots)``, as matrix products with ones (NumPy's axis
-    reductions cost several times more on small blocks; float counts are exact)."""
-    m = (h > 0).astype(h.dtype)
-    return np.matmul(_parallel.ones(h.shape[1], h.dtype), m), np.matmul(
-        m, _parallel.ones(h.shape[2], h.dtype)
-    )
-
-
 class _MultilabelMarginLoss(ArrayFunction):
     """Fused over all (target slot, class) pairs at once, in blocks of rows (and of slots for
-    very wide rows), so that no ``(N, C, C)`` array is ever built.
+    very wide rows) over the thread pool, so that no ``(N, C, C)`` array is ever built.
 
     With ``T`` the target prefix of a row (``valid`` slots, up to the longest prefix), the pair
     ``(j, i)`` adds ``h = max(0, (1 - x[T_j]) + x[i])`` (torch's rounding). Invalid slots get
-    ``1 - x[T_j] = NaN`` and target classes ``x[i] = NaN``, so ``fmax`` zeroes every pair that
-    does not count (NaN margins included, as torch's ``z > 0`` test) with no mask arrays. The
-    forward also records the slopes: each active pair adds 1 at ``i`` and -1 at ``T_j``
-    (duplicates count twice, ``np.subtract.at``)."""
+    ``1 - x[T_j] = NaN`` and each block's copy of its rows gets NaN at the target classes, so
+    ``fmax`` zeroes every pair that does not count (NaN margins included, as torch's ``z > 0``
+    test) with no mask arrays. The forward also writes the gradient per unit of loss: each
+    active pair adds 1 at ``i`` and -1 at ``T_j`` (duplicates count twice, ``np.subtract.at``),
+    times ``1 / C`` and the reduction's scale; it is kept as the gradient for an upstream
+    gradient of 1 (counts and sums as matrix products with ones: NumPy's axis reductions cost
+    several times more on small blocks; float counts are exact)."""
 
     node_name = "MultilabelMarginLossBackward0"
 
@@ -352,64 +345,69 @@ class _MultilabelMarginLoss(ArrayFunction):
             valid = arange(width) < length[:, None]
         pos = off[:, None] + target[:, :width]  # flat positions (a -1 is harmless: masked)
         base = np.where(valid, dt(1) - x.reshape(-1)[pos], dt(np.nan))
-        xm = np.array(x)  # the scores with every target class blanked out
-        tpos = pos[valid]  # where each row's targets sit
-        xm.reshape(-1)[tpos] = np.nan
-        want = ctx.needs_input_grad[0]
         ctx.cfg, ctx.in_shape = cfg, input.shape
-        if n * width * c <= _parallel.BLOCK:  # one block: a handful of NumPy calls in all
-            h = np.add(base[:, :, None], xm[:, None, :])
-            np.fmax(h, dt(0), out=h)
-            if want:
-                slope, counts = _active_pairs(h)
-            if reduction != "none" and n:  # one sum over everything
-                total = _parallel.total(h.reshape(-1))
-                loss = np.asarray(total / dt(c * n if reduction == "mean" else c))
-            else:
-                loss = np.add.reduce(h.reshape(n, width * c), 1) / dt(c)
-                loss = _reduce_array(loss, reduction, n)
-        else:
-            sums = np.empty(n)
-            slope = np.zeros((n, c), input.dtype)
-            counts = np.empty((n, width), input.dtype)
-            rows = max(1, _parallel.BLOCK // (width * c))
-            slots = width if rows > 1 else max(1, _parallel.BLOCK // c)
-
-            def block(r0: int, r1: int) -> None:
-                sums[r0:r1] = 0
-                for j0 in range(0, width, slots):
-                    j1 = min(width, j0 + slots)
-                    h = np.add(base[r0:r1, j0:j1, None], xm[r0:r1, None, :])
-                    np.fmax(h, dt(0), out=h)
-                    sums[r0:r1] += np.add.reduce(np.matmul(h, _parallel.ones(c, h.dtype)), 1)
-                    if want:
-                        per_class, counts[r0:r1, j0:j1] = _active_pairs(h)
-                        slope[r0:r1] += per_class
-
-            _parallel.map_blocks(block, n, rows, work=n * width * c)
-            loss = _reduce_array((sums / c).astype(input.dtype), reduction, n)
+        want = ctx.needs_input_grad[0]
+        kept = (np.empty if width else np.zeros)((n if want else 0, c), input.dtype)
+        scale = dt(_element_scale(reduction, n) / c)
         if want:
-            # -1 at each target slot per active pair (unbuffered: repeated targets add up)
-            np.subtract.at(slope.reshape(-1), tpos, counts[valid])
-            ctx.slope = slope
+            ctx.save_for_backward(input)
+            ctx.kept = kept
+        sums = np.empty(n)
+        rows = max(1, _CHUNK // (width * c)) if width else n
+        slots = max(1, width if rows > 1 else _CHUNK // c)
+
+        def block(r0: int, r1: int) -> None:
+            k, ones = r1 - r0, _parallel.ones(c, input.dtype)
+            xf = _parallel.scratch(k * c, input.dtype, 1)  # the rows, target classes blanked
+            np.copyto(xf, x[r0:r1].reshape(-1))
+            vb = valid[r0:r1]
+            tpos = pos[r0:r1][vb] - r0 * c  # where the block's targets sit
+            xf[tpos] = np.nan
+            xb = xf.reshape(k, c)
+            counts = np.empty((k, width if want else 0), input.dtype)
+            sums[r0:r1] = 0
+            for j0 in range(0, width, slots):
+                j1 = min(width, j0 + slots)
+                h = _parallel.scratch(k * (j1 - j0) * c, input.dtype, 2).reshape(k, j1 - j0, c)
+                _parallel.fmax0(np.add(base[r0:r1, j0:j1, None], xb[:, None, :], out=h))
+                sums[r0:r1] += np.add.reduce(np.matmul(h, ones), 1)
+                if want:
+                    m = (h > 0).astype(input.dtype)  # the active pairs
+                    per_class = np.matmul(_parallel.ones(j1 - j0, input.dtype), m)
+                    if j0:
+                        kept[r0:r1] += per_class
+                    else:
+                        kept[r0:r1] = per_class
+                    np.matmul(m, ones, out=counts[:, j0:j1])
+            if want:
+                # -1 at each target slot per active pair (unbuffered: repeated targets add up)
+                kb = kept[r0:r1].reshape(-1)
+                np.subtract.at(kb, tpos, counts[vb])
+                kb *= scale
+
+        _parallel.map_blocks(block, n, rows, work=n * width * c)
+        ctx.prescale = scale if want and reduction != "none" else None
+        loss = _reduce_array((sums / c).astype(input.dtype), reduction, n)
         return loss.reshape(out_shape) if reduction == "none" else loss
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``slope * g * scale``: the slopes are the whole gradient per unit of loss."""
-        slope, (_, reduction, _) = ctx.slope, ctx.cfg
-        n, c = slope.shape
-        f = g * slope.dtype.type(_element_scale(reduction, n) / c)
-        grad = np.multiply(slope, f.reshape(-1, 1) if f.ndim else f)
+        """The kept gradient per unit of loss times ``g`` (one factor per row when unreduced)."""
+        kept = cast(np.ndarray, _take_kept(ctx))
+        g = g if ctx.prescale is not None else g.reshape(-1, 1)
+        grad = _scaled_kept(ctx, kept, g)
         return (grad if grad.shape == ctx.in_shape else grad.reshape(ctx.in_shape)), None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         """The same product with ops (piecewise linear: the slopes are constants)."""
-        slope, (_, reduction, _) = ctx.slope, ctx.cfg
-        n, c = slope.shape
-        scaled = slope * slope.dtype.type(_element_scale(reduction, n) / c)
-        return mul(_per_sample(g, ctx.in_shape), Tensor._make(scaled.reshape(ctx.in_shape))), None
+        ctx.saved_tensors  # noqa: B018 - torch's error for a freed graph
+        slope = Tensor._make(ctx.kept.reshape(ctx.in_shape))
+        return mul(_per_sample(g, ctx.in_shape), slope), None
+
+
+#: Elements of one block of hinge values (``rows x slots x C``) in multilabel_margin_loss.
+_CHUNK = 1 << 18
 
 
 def multilabel_margin_loss(
