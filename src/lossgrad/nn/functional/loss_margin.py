@@ -352,43 +352,53 @@ class _MultilabelMarginLoss(ArrayFunction):
         if want:
             ctx.save_for_backward(input)
             ctx.kept = kept
-        sums = np.empty(n)
+        sums = np.empty(n, np.float64) if reduction == "none" else None
         rows = max(1, _CHUNK // (width * c)) if width else n
         slots = max(1, width if rows > 1 else _CHUNK // c)
 
-        def block(r0: int, r1: int) -> None:
-            k, ones = r1 - r0, _parallel.ones(c, input.dtype)
+        def block(r0: int, r1: int) -> float:
+            """Rows ``r0:r1``: their hinge total (their sums into ``sums`` when unreduced) and
+            their gradient."""
+            k, ones, total = r1 - r0, _parallel.ones(c, input.dtype), 0.0
             xf = _parallel.scratch(k * c, input.dtype, 1)  # the rows, target classes blanked
             np.copyto(xf, x[r0:r1].reshape(-1))
             vb = valid[r0:r1]
-            tpos = pos[r0:r1][vb] - r0 * c  # where the block's targets sit
+            tpos = pos[r0:r1][vb] - r0 * c if r0 else pos[:r1][vb]  # the block's targets
             xf[tpos] = np.nan
             xb = xf.reshape(k, c)
             counts = np.empty((k, width if want else 0), input.dtype)
-            sums[r0:r1] = 0
             for j0 in range(0, width, slots):
                 j1 = min(width, j0 + slots)
                 h = _parallel.scratch(k * (j1 - j0) * c, input.dtype, 2).reshape(k, j1 - j0, c)
                 _parallel.fmax0(np.add(base[r0:r1, j0:j1, None], xb[:, None, :], out=h))
-                sums[r0:r1] += np.add.reduce(np.matmul(h, ones), 1)
+                if sums is None:
+                    total += float(_parallel.total(h.reshape(-1)))
+                else:
+                    hr = h.reshape(k, (j1 - j0) * c)
+                    rs = np.matmul(hr, _parallel.ones(hr.shape[1], input.dtype))
+                    sums[r0:r1] = rs + sums[r0:r1] if j0 else rs
                 if want:
                     m = (h > 0).astype(input.dtype)  # the active pairs
-                    per_class = np.matmul(_parallel.ones(j1 - j0, input.dtype), m)
+                    slot_ones = _parallel.ones(j1 - j0, input.dtype)
                     if j0:
-                        kept[r0:r1] += per_class
+                        kept[r0:r1] += np.matmul(slot_ones, m)
                     else:
-                        kept[r0:r1] = per_class
+                        np.matmul(slot_ones, m, out=kept[r0:r1])
                     np.matmul(m, ones, out=counts[:, j0:j1])
             if want:
                 # -1 at each target slot per active pair (unbuffered: repeated targets add up)
                 kb = kept[r0:r1].reshape(-1)
                 np.subtract.at(kb, tpos, counts[vb])
                 kb *= scale
+            return total
 
-        _parallel.map_blocks(block, n, rows, work=n * width * c)
+        parts = _parallel.map_blocks(block, n, rows, work=n * width * c)
         ctx.prescale = scale if want and reduction != "none" else None
-        loss = _reduce_array((sums / c).astype(input.dtype), reduction, n)
-        return loss.reshape(out_shape) if reduction == "none" else loss
+        if sums is None:  # 'mean' of nothing is NaN (0 / 0, NumPy's warnings are off here)
+            return np.asarray(dt(sum(parts)) / dt(c * n if reduction == "mean" else c))
+        if not width:
+            sums[:] = 0
+        return (sums / c).astype(input.dtype).reshape(out_shape)
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
