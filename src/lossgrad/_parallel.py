@@ -238,10 +238,17 @@ def filled(value: float, n: int, dtype: Any) -> np.ndarray:
     return buf[:n]
 
 
+_ones: dict[Any, np.ndarray] = {}
+
+
 def ones(n: int, dtype: Any) -> np.ndarray:
-    """:func:`filled` with ones: sums as BLAS dot or matrix-vector products with it run several
-    times faster than NumPy's (axis) sums on small blocks and rows."""
-    return filled(1, n, dtype)
+    """:func:`filled` with ones, looked up by ``dtype`` as given (the hot path of every blocked
+    sum): sums as BLAS dot or matrix-vector products with it run several times faster than
+    NumPy's (axis) sums on small blocks and rows."""
+    buf = _ones.get(dtype)
+    if buf is None or buf.size < n:
+        buf = _ones[dtype] = filled(1, n, dtype)
+    return buf[:n]
 
 
 def fmax0(a: np.ndarray) -> np.ndarray:
@@ -275,6 +282,8 @@ def flat(*arrays: np.ndarray) -> list[np.ndarray] | None:
     for a in arrays:
         if a.shape != shape or not a.flags.c_contiguous:
             return None
+    if len(arrays) == 2:  # the common case, without a comprehension's frame
+        return [arrays[0].reshape(-1), arrays[1].reshape(-1)]
     return [a.reshape(-1) for a in arrays]
 
 

@@ -425,9 +425,7 @@ class Tensor:
         inputs: Any = None,
     ) -> None:
         """Compute the gradient of this tensor w.r.t. the graph leaves, into their ``.grad``."""
-        from lossgrad.autograd.engine import run_backward
-
-        run_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _engine.run_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         t = Tensor._make(self._data)
@@ -992,6 +990,7 @@ def _rebuild(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return Tensor._make(arr, requires_grad)
 
 
+from lossgrad.autograd import engine as _engine  # noqa: E402
 from lossgrad.ops import bind_methods  # noqa: E402
 from lossgrad.ops import index as _I  # noqa: E402
 from lossgrad.ops import linalg as _L  # noqa: E402

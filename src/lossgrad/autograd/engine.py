@@ -233,6 +233,12 @@ def run_backward(
     return tuple(None if g is None else _make(g) for g in captured)
 
 
+#: The implicit gradient of a one-element root, per shape and dtype: read-only, shared (a
+#: backward never writes into its incoming gradient; one handed on unchanged to a leaf is copied
+#: by ``_accumulate``, which takes only writeable arrays).
+_ONE_SEEDS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
+
+
 def _backward_one_node(root: Tensor, retain_graph: bool) -> bool:
     """``root.backward()`` when the graph is one built-in node whose inputs are leaves (a fused
     loss of parameters or data, the common case of a loss call): the node's ``backward_array``
@@ -254,7 +260,10 @@ def _backward_one_node(root: Tensor, retain_graph: bool) -> bool:
             if isinstance(t, Node) or t._hooks or any(t is u for u in leaves):
                 return False
             leaves.append(t)
-    seed = np.ones(data.shape, data.dtype)
+    seed = _ONE_SEEDS.get((data.shape, data.dtype))
+    if seed is None:
+        seed = _ONE_SEEDS[data.shape, data.dtype] = np.ones(data.shape, data.dtype)
+        seed.flags.writeable = False
     state = grad_mode._state
     prev = state.enabled
     state.enabled = False

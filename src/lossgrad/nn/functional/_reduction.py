@@ -139,11 +139,14 @@ def reduce_elementwise(
     dot product that skips writing the unreduced loss). Work below
     :data:`_parallel.MIN_PARALLEL` elements is one direct call (no block machinery).
     """
-    block = _parallel.wide_block(n)
     if reduction == "none":
         out = np.empty(shape, dtype)
         o = out.reshape(-1)
-        _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n, block)
+        if n < _parallel.MIN_PARALLEL:
+            kernel(0, n, o)
+        else:
+            block = _parallel.wide_block(n)
+            _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n, block)
         return out
 
     def part(lo: int, hi: int) -> Any:
@@ -152,16 +155,17 @@ def reduce_elementwise(
             return block_total(lo, hi, buf)
         return _parallel.total(kernel(lo, hi, buf))
 
-    if n < _parallel.MIN_PARALLEL:
-        return reduce_total(np.asarray(part(0, n), dtype), reduction, n)
-    return reduce_total(_parallel.block_sum(part, n, dtype, block), reduction, n)
+    if n < _parallel.MIN_PARALLEL:  # a NumPy scalar of ``dtype``: scalar arithmetic is cheaper
+        return reduce_total(dtype.type(part(0, n)), reduction, n)
+    return reduce_total(_parallel.block_sum(part, n, dtype, _parallel.wide_block(n)), reduction, n)
 
 
-def reduce_total(total: np.ndarray, reduction: str, numel: int) -> np.ndarray:
-    """The 'sum' or 'mean' of a fused forward from its 0-d ``total`` over ``numel`` elements
-    (computed blockwise by the caller): :func:`reduce_array`'s policy, NaN mean when empty."""
+def reduce_total(total: Any, reduction: str, numel: int) -> np.ndarray:
+    """The 'sum' or 'mean' of a fused forward, as a 0-d array, from its ``total`` over ``numel``
+    elements (computed blockwise by the caller; a 0-d array or a NumPy scalar of the loss's
+    dtype): :func:`reduce_array`'s policy, NaN mean when empty."""
     if reduction == "sum":
-        return total
+        return np.asarray(total)
     if numel == 0:
         return np.asarray(np.nan, total.dtype)
     return np.asarray(total / total.dtype.type(numel))
