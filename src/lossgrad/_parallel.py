@@ -199,10 +199,11 @@ def map_parts(fn: Callable[[int], T], count: int) -> list[T]:
 def map_rows(fn: Callable[[int, int], Any], rows: int, row_size: int) -> list[Any]:
     """:func:`map_blocks` over the rows of a 2-d problem: blocks hold whole rows.
 
-    ``fn(r0, r1)`` handles rows ``r0:r1``; blocks hold about :data:`BLOCK` elements (at least one
-    row), and the work is split across threads when ``rows * row_size`` is large.
+    ``fn(r0, r1)`` handles rows ``r0:r1``; blocks hold about :func:`wide_block` elements (at
+    least one row), and the work is split across threads when ``rows * row_size`` is large.
     """
-    return map_blocks(fn, rows, block=max(1, BLOCK // max(row_size, 1)), work=rows * row_size)
+    work = rows * row_size
+    return map_blocks(fn, rows, block=max(1, wide_block(work) // max(row_size, 1)), work=work)
 
 
 def scratch(n: int, dtype: Any, slot: int = 0) -> np.ndarray:

@@ -257,7 +257,7 @@ def _backward_one_node(root: Tensor, retain_graph: bool) -> bool:
     for e in n.next_edges:
         if e:
             t = e[0]
-            if isinstance(t, Node) or t._hooks or any(t is u for u in leaves):
+            if isinstance(t, Node) or t._hooks or (leaves and any(t is u for u in leaves)):
                 return False
             leaves.append(t)
     seed = _ONE_SEEDS.get((data.shape, data.dtype))

@@ -1000,9 +1000,13 @@ class _SigmoidFocal(ArrayFunction):
         if reduction == "none":
             loss = np.empty(x.shape, dt)
             lf = loss.reshape(-1)
-            _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, lf[lo:hi]), n)
+            _parallel.map_blocks(
+                lambda lo, hi: kernel(lo, hi, lf[lo:hi]), n, _parallel.wide_block(n)
+            )
             return loss
-        total = _parallel.block_sum(lambda lo, hi: kernel(lo, hi, None), n, dt)
+        total = _parallel.block_sum(
+            lambda lo, hi: kernel(lo, hi, None), n, dt, _parallel.wide_block(n)
+        )
         return _reduction.reduce_total(total, reduction, n)
 
     @staticmethod
