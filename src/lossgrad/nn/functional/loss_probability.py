@@ -37,13 +37,14 @@ from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
-from lossgrad.nn.functional.loss_regression import _map_blocks, _take_kept
+from lossgrad.nn.functional.loss_regression import _map_blocks, _scaled_kept, _take_kept
 from lossgrad.ops._common import promote, sum_to_shape
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.index import masked_fill
 from lossgrad.ops.pointwise import (
     _np_sigmoid,
     clamp_min,
+    div,
     exp,
     le,
     log,
@@ -770,10 +771,15 @@ class _XLogY(ArrayFunction):
 
 
 class _KlDiv(ArrayFunction):
-    """torch's composite ``xlogy(y, y) - y x`` (or ``exp(y) (y - x)``), reduced, in one pass.
+    """torch's composite ``xlogy(y, y) - y x`` (or ``exp(y) (y - x)``), reduced, in one pass:
+    in blocks over the thread pool when input and target are flat alike (float32/64), else one
+    broadcast pass. ``reduction`` may also be ``'batchmean'`` (the sum over ``x.shape[0]``,
+    torch's division fused in).
 
-    The backward is written with the ops torch's composite differentiates through (xlogy, div,
-    exp), so gradients, their NaN at ``y == 0`` for the target, and second derivatives match.
+    When only the input needs a gradient, the blocked forward keeps it, ``-y`` (``-exp(y)``)
+    prescaled by the reduction, for the first-order backward. Otherwise the backward is written
+    with the ops torch's composite differentiates through (xlogy, div, exp), so gradients, their
+    NaN at ``y == 0`` for the target, and second derivatives match.
     """
 
     node_name = "KlDivBackward0"
@@ -784,19 +790,64 @@ class _KlDiv(ArrayFunction):
     ) -> np.ndarray:
         ctx.save_for_backward(x, y)
         ctx.reduction, ctx.log_target = reduction, log_target
-        if log_target:
-            loss = np.asarray(np.exp(y))
-            loss *= y - x
-        else:  # xlogy(y, y) = y log(y + [y == 0]): 0 at y == 0, NaN for y < 0 or NaN, branch-free
-            loss = np.asarray(np.log(y + (y == 0)))
-            loss *= y
-            loss -= y * x
-        return _reduction.reduce_array(loss, reduction)
+        t = x.dtype.type
+        n, batch = x.size, (x.shape[0] if x.ndim else 1)
+        summed = "sum" if reduction == "batchmean" else reduction
+        xy = _parallel.flat(x, y) if x.dtype.char in "fd" else None
+        if xy is None:
+            if log_target:
+                loss = np.asarray(np.exp(y))
+                loss *= y - x
+            else:  # xlogy(y, y) = y log(y + [y == 0]): 0 at y == 0, NaN for y < 0 or NaN
+                loss = np.asarray(np.log(y + (y == 0)))
+                loss *= y
+                loss -= y * x
+            out = _reduction.reduce_array(loss, summed)
+        else:
+            xf, yf = xy
+            need = ctx.needs_input_grad
+            keep = need[0] and not need[1]
+            kept_block = _kept_blocks(ctx, x, keep)
+            scale = {"mean": n, "batchmean": batch}.get(reduction, 1)
+            pre = ctx.prescale = None if reduction == "none" else t(1) / t(scale)
+            slope = -(t(1) if pre is None else pre)
+
+            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
+                xb, yb = xf[lo:hi], yf[lo:hi]
+                tmp = _parallel.scratch(hi - lo, x.dtype, 1)
+                if log_target:
+                    e = np.exp(yb, out=tmp)
+                    np.subtract(yb, xb, out=buf)
+                    buf *= e
+                    if keep:
+                        np.multiply(e, slope, out=kept_block(lo, hi))
+                    return buf
+                np.add(yb, np.equal(yb, 0, out=_parallel.scratch(hi - lo, np.bool_, 4)), out=buf)
+                np.log(buf, out=buf)
+                buf *= yb
+                buf -= np.multiply(yb, xb, out=tmp)
+                if keep:
+                    np.multiply(yb, slope, out=kept_block(lo, hi))
+                return buf
+
+            out = _reduction.reduce_elementwise(kernel, n, x.shape, x.dtype, summed)
+        return out if reduction != "batchmean" else np.asarray(out / t(batch))
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """The kept input gradient times ``g``; without one, :meth:`backward`."""
+        kept = _take_kept(ctx)
+        if kept is None:
+            return backward_via_tensors(ctx, g)
+        return _scaled_kept(ctx, kept, g), None, None, None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        scale = _reduction.grad_scale(g, ctx.reduction, x._data.size)
+        if ctx.reduction == "batchmean":  # torch's DivBackward0, then the sum's
+            scale = div(g, float(x._data.shape[0]))
+        else:
+            scale = _reduction.grad_scale(g, ctx.reduction, x._data.size)
         gx = gy = None
         e = exp(y) if ctx.log_target else y
         if ctx.needs_input_grad[0]:  # -y, or -exp(y)
@@ -817,6 +868,7 @@ _KL_BY_REDUCTION: dict[str, type[_KlDiv]] = {
         ("none_log", "MulBackward0"),
         ("mean", "MeanBackward0"),
         ("sum", "SumBackward0"),
+        ("batchmean", "DivBackward0"),
     )
 }
 
@@ -876,12 +928,12 @@ def kl_div(
             f"(got input {input.dtype} and target {target.dtype})."
         )
     _, (x, y) = promote(input, target)
+    divide = batchmean and input.dim() != 0
+    if divide and reduction == "sum":  # the division fused into the op
+        reduction, divide = "batchmean", False
     key = reduction if reduction != "none" else ("none_log" if log_target else "none")
-    node = _KL_BY_REDUCTION[key]
-    out = node.apply(*_checks.broadcast_pair(x, y), reduction, log_target)
-    if batchmean and input.dim() != 0:
-        out = out / input.size(0)
-    return out
+    out = _KL_BY_REDUCTION[key].apply(*_checks.broadcast_pair(x, y), reduction, log_target)
+    return out / input.size(0) if divide else out
 
 
 # -- poisson_nll_loss ------------------------------------------------------------------------------
@@ -1090,6 +1142,7 @@ _GAUSSIAN_BY_REDUCTION: dict[str, type[_GaussianNll]] = {
         ("none_full", "AddBackward0"),
         ("mean", "MeanBackward0"),
         ("sum", "SumBackward0"),
+        ("batchmean", "DivBackward0"),
     )
 }
 
