@@ -53,8 +53,11 @@ CASES = [
     ("vecmat", lambda lib, a, b: lib.tanh(a @ b), [rand(4), rand(2, 4, 3)]),
     ("dot", lambda lib, a, b: lib.tanh(a @ b), [rand(4), rand(4)]),
     ("batched", lambda lib, a, b: lib.tanh(a @ b), [rand(2, 3, 4), rand(4, 5)]),
-    ("linear", lambda lib, a, b: lib.tanh(lib.nn.functional.linear(a, b, b[:, 0])),
-     [rand(5, 3), rand(2, 3)]),
+    (
+        "linear",
+        lambda lib, a, b: lib.tanh(lib.nn.functional.linear(a, b, b[:, 0])),
+        [rand(5, 3), rand(2, 3)],
+    ),
 ]
 
 
@@ -266,3 +269,87 @@ def test_fast_path_retained_graph_accumulates_then_frees():
             loss.backward()
         seen.append(x.grad.detach().numpy().copy())
     np.testing.assert_allclose(seen[0], seen[1], rtol=1e-12)
+
+
+CHAINS = [
+    ("sum_of_unreduced", lambda lib, x, y: lib.nn.functional.l1_loss(x, y, reduction="none").sum()),
+    ("mean_of_distance", lambda lib, x, y: lib.nn.functional.pairwise_distance(x, y).mean()),
+    ("scaled_loss", lambda lib, x, y: lib.nn.functional.mse_loss(x, y) * 0.5),
+    ("three_nodes", lambda lib, x, y: (lib.nn.functional.cosine_similarity(x, y) * 2.0).sum()),
+    (
+        "leaf_twice",
+        lambda lib, x, y: (lib.nn.functional.mse_loss(x, y, reduction="none") * x).sum(),
+    ),
+    ("branching", lambda lib, x, y: (x * y).sum() + (x - y).sum()),
+]
+
+
+@pytest.mark.parametrize("name, fn", CHAINS, ids=[c[0] for c in CHAINS])
+def test_chain_fast_path_matches_torch_and_the_general_walk(name, fn):
+    """A chain of nodes over leaves (a loss then ``.sum()``, ``.mean()``, a scale) runs node by
+    node without the general walk; graphs that are not chains (a leaf reached twice, two
+    branches) take the walk. Both give torch's gradients, through a retained graph twice."""
+    a, b = rand(4, 3), rand(4, 3)
+    grads = []
+    for lib in (lossgrad, torch):
+        x = lib.tensor(a, requires_grad=True)
+        y = lib.tensor(b, requires_grad=True)
+        out = fn(lib, x, y)
+        out.backward(retain_graph=True)
+        out.backward()
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            out.backward()
+        grads.append([t.grad.detach().numpy() if lib is torch else t.grad.numpy() for t in (x, y)])
+    for mine, theirs in zip(grads[0], grads[1], strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-15)
+
+
+def test_chain_fast_path_is_taken_and_leaves_hooks_to_the_walk(monkeypatch):
+    """The chain path handles ``loss(reduction='none').mean()`` itself (the general walk is never
+    entered); a hook on the intermediate loss sends it to the walk, which runs the hook."""
+    from lossgrad.autograd import engine
+
+    walked = []
+    walk = engine._walk_arrays
+    monkeypatch.setattr(engine, "_walk_arrays", lambda *a: walked.append(1) or walk(*a))
+    x = lossgrad.tensor(rand(6), requires_grad=True)
+    loss = lossgrad.nn.functional.mse_loss(x, lossgrad.zeros(6), reduction="none")
+    loss.mean().backward()
+    assert walked == [] and np.allclose(x.grad.numpy(), 2 * x.detach().numpy() / 6)
+    x.grad = None
+    loss = lossgrad.nn.functional.mse_loss(x, lossgrad.zeros(6), reduction="none")
+    loss.register_hook(lambda g: g * 3)
+    loss.mean().backward()
+    assert walked == [1] and np.allclose(x.grad.numpy(), 6 * x.detach().numpy() / 6)
+
+
+def test_chain_fast_path_materializes_a_missing_gradient(monkeypatch):
+    """A built-in node that returns no gradient for its Tensor input hands zeros on down the
+    chain, as the general walk does (the leaf gets a zero gradient either way)."""
+    from lossgrad.autograd import engine
+    from lossgrad.autograd.function import ArrayFunction
+
+    class Stop(ArrayFunction):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward_array(ctx, g):
+            return None
+
+        @staticmethod
+        def backward(ctx, g):
+            return None
+
+    results = []
+    for chain in (True, False):
+        if not chain:
+            monkeypatch.setattr(engine, "_backward_chain", lambda root, retain: False)
+        x = lossgrad.tensor(rand(3), requires_grad=True)
+        Stop.apply(
+            lossgrad.nn.functional.l1_loss(x, lossgrad.zeros(3), reduction="none")
+        ).sum().backward()
+        results.append(x.grad.numpy())
+    np.testing.assert_array_equal(results[0], np.zeros(3))
+    np.testing.assert_array_equal(results[1], np.zeros(3))

@@ -168,7 +168,7 @@ def run_backward(
         and inputs is None
         and accumulate
         and not create_graph
-        and _backward_one_node(roots, retain_graph)
+        and _backward_chain(roots, retain_graph)
     ):
         return ()
     roots = _as_seq(roots, "tensors")
@@ -239,54 +239,79 @@ def run_backward(
 _ONE_SEEDS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
 
 
-def _backward_one_node(root: Tensor, retain_graph: bool) -> bool:
-    """``root.backward()`` when the graph is one built-in node whose inputs are leaves (a fused
-    loss of parameters or data, the common case of a loss call): the node's ``backward_array``
-    on an implicit ones seed, the gradients accumulated into the leaves' ``.grad``. Returns
-    False, having done nothing, for any other graph or whenever a hook, a non-scalar or
-    non-float root, a leaf reached twice or a gradient of the wrong shape or dtype needs the
-    general walk (which then also raises torch's errors)."""
+def _backward_chain(root: Tensor, retain_graph: bool) -> bool:
+    """``root.backward()`` when the graph is a chain of built-in nodes, each with one output,
+    whose inputs are leaves except at most one, the output of the next node (a fused loss of
+    parameters or data, or such a loss reduced by ``.sum()`` / ``.mean()``: the common cases of
+    a loss call): the nodes' ``backward_array`` in turn from an implicit ones seed, the
+    gradients accumulated into the leaves' ``.grad`` at the end. Returns False, having done
+    nothing, for any other graph or whenever a hook, a non-scalar or non-float root or a leaf
+    reached twice needs the general walk, which then also raises torch's errors; the steps
+    are those of the general walk (a gradient of the wrong shape or dtype fitted or refused,
+    an output without a gradient materialized as zeros)."""
     n = root.grad_fn
-    if n is None or root._output_nr or n._pre_hooks or n._retain_hooks or n._hooks:
-        return False
-    bwa = n._backward_array
     data = root._data
-    if bwa is None or data.size != 1 or data.dtype.kind != "f" or len(n._out_meta) != 1:
+    if n is None or root._output_nr or data.size != 1 or data.dtype.kind != "f":
         return False
+    chain: list[Node] = []
     leaves: list[Tensor] = []
-    for e in n.next_edges:
-        if e:
-            t = e[0]
-            if isinstance(t, Node) or t._hooks or (leaves and any(t is u for u in leaves)):
-                return False
-            leaves.append(t)
-    seed = _ONE_SEEDS.get((data.shape, data.dtype))
-    if seed is None:
-        seed = _ONE_SEEDS[data.shape, data.dtype] = np.ones(data.shape, data.dtype)
-        seed.flags.writeable = False
+    node: Node | None = n
+    while node is not None:
+        if (
+            node._backward_array is None
+            or node._pre_hooks
+            or node._retain_hooks
+            or node._hooks
+            or len(node._out_meta) != 1
+        ):
+            return False
+        chain.append(node)
+        nxt = None
+        for e in node.next_edges:
+            if e:
+                t = e[0]
+                if isinstance(t, Node):
+                    if nxt is not None or e[1]:
+                        return False
+                    nxt = t
+                elif t._hooks or (leaves and any(t is u for u in leaves)):
+                    return False
+                else:
+                    leaves.append(t)
+        node = nxt
+    g = _ONE_SEEDS.get((data.shape, data.dtype))
+    if g is None:
+        g = _ONE_SEEDS[data.shape, data.dtype] = np.ones(data.shape, data.dtype)
+        g.flags.writeable = False
+    grads: list[Any] = []
     state = grad_mode._state
     prev = state.enabled
     state.enabled = False
     token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
     try:
-        n.last_use = not retain_graph
-        out = bwa(n, seed)
+        for node in chain:
+            if g is None and node.materialize_grads:
+                g = np.zeros(*node._out_meta[0])
+            node.last_use = not retain_graph
+            out = node._backward_array(node, g)
+            if type(out) is not tuple:
+                out = (out,)
+            g = gi = None
+            for e, gi in zip(node.next_edges, out, strict=False):
+                if e and gi is not None:
+                    if type(gi) is not np.ndarray or gi.shape != e[2] or gi.dtype != e[3]:
+                        gi = _fit_array(node, e, gi)
+                    if isinstance(e[0], Node):
+                        g = gi
+                    else:
+                        grads.append([e[0], gi])
+            del out, gi
+            if not retain_graph:
+                node._release()
     finally:
         state.enabled = prev
         if token is not None:
             _cv_reset(token)
-    if type(out) is not tuple:
-        out = (out,)
-    grads: list[Any] = []
-    g = None
-    for e, g in zip(n.next_edges, out, strict=False):
-        if e and g is not None:
-            if type(g) is not np.ndarray or g.shape != e[2] or g.dtype != e[3]:
-                g = _fit_array(n, e, g)
-            grads.append([e[0], g])
-    del out, g
-    if not retain_graph:
-        n._release()
     for entry in grads:
         _accumulate(entry[0], entry, 1, False)
     return True
