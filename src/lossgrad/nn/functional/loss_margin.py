@@ -106,14 +106,32 @@ def _targets(y: np.ndarray, r0: int, r1: int, c: int) -> np.ndarray:
     return row_offsets(r1 - r0, c) + y[r0:r1]
 
 
-def _hinge(xb: np.ndarray, idx: np.ndarray, margin: float, clamp: bool = True) -> np.ndarray:
+def _hinge(
+    xb: np.ndarray,
+    idx: np.ndarray,
+    margin: float,
+    clamp: bool = True,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """``h = max(0, margin - x[y] + x)`` of a block of rows with 0 at the target class (``idx``:
-    the targets' flat positions); a fresh block-sized array, which stays in cache. ``fmax`` also
-    drops NaN margins, as torch's ``z > 0`` test does. Without ``clamp``: the margins ``z``
-    themselves (enough for the mask ``z > 0``)."""
-    h = np.add(xb, (xb.dtype.type(margin) - xb.reshape(-1)[idx])[:, None])
+    the targets' flat positions), into ``out`` (C-contiguous, the block's shape; default a
+    fresh block-sized array), which stays in cache. ``fmax`` also drops NaN margins, as torch's
+    ``z > 0`` test does. Without ``clamp``: the margins ``z`` themselves (enough for the mask
+    ``z > 0``)."""
+    h = np.add(xb, (xb.dtype.type(margin) - xb.reshape(-1)[idx])[:, None], out=out)
     h.reshape(-1)[idx] = 0
     return _parallel.fmax0(h) if clamp else h
+
+
+def _row_factors(ctx: Any, dtype: np.dtype, g: Any) -> Any:
+    """multi_margin's gradient factor of each row, ``g w[y] (1 or 2) / C`` times the
+    reduction's scale: a scalar, or a ``(N, 1)`` column."""
+    y, p, _, w, reduction, _ = ctx.cfg
+    n, c = y.size, ctx.in_shape[-1] if ctx.in_shape else 1
+    f = g * dtype.type(_element_scale(reduction, n) * p / c)
+    if w is not None:
+        f = f * w[y]
+    return f.reshape(-1, 1) if np.ndim(f) else f
 
 
 class _MultiMarginLoss(ArrayFunction):
@@ -121,9 +139,11 @@ class _MultiMarginLoss(ArrayFunction):
 
     ``cfg = (y, p, margin, w, reduction, out_shape)``. A problem of one cache block keeps its
     hinge values ``h`` for the first-order backward (a handful of NumPy calls in all, which is
-    what decides at small sizes); a larger one keeps nothing but the input, and its backward
-    recomputes ``h`` block by block and writes the gradient straight into its output, so the peak
-    memory is the gradient itself. When a graph is recorded the backward is rebuilt with ops."""
+    what decides at small sizes). A larger one runs in blocks of rows over the thread pool and,
+    when the input needs a gradient, writes each block's hinges into the gradient array itself
+    and turns them there into the gradient per unit of loss (prescaled by the reduction), so
+    the backward hands it out and the peak memory is the gradient itself. When a graph is
+    recorded the backward is rebuilt with ops."""
 
     node_name = "MultiMarginLossBackward0"
 
@@ -132,7 +152,7 @@ class _MultiMarginLoss(ArrayFunction):
         y, p, margin, w, reduction, out_shape = cfg
         n, c = y.size, (input.shape[-1] if input.ndim else 1)
         ctx.save_for_backward(input)
-        ctx.cfg = cfg
+        ctx.cfg, ctx.in_shape = cfg, input.shape
         dt = input.dtype.type
         if n * c <= _parallel.BLOCK:
             ctx.idx = idx = _targets(y, 0, n, c)
@@ -146,12 +166,29 @@ class _MultiMarginLoss(ArrayFunction):
             ctx.h = None
             x = np.ascontiguousarray(input.reshape(n, c))
             loss = np.empty(n, x.dtype)
+            kept = None
+            if ctx.needs_input_grad[0]:
+                ctx.kept = np.empty(input.shape, x.dtype)  # handed out as the gradient
+                kept = ctx.kept.reshape(n, c)
+                ctx.prescale = None if reduction == "none" else 1.0
+                f = _row_factors(ctx, x.dtype, 1.0)
 
             def block(r0: int, r1: int) -> None:
-                h = _hinge(x[r0:r1], _targets(y, r0, r1, c), margin)
+                idx = _targets(y, r0, r1, c)
+                if kept is None:
+                    h = _parallel.scratch((r1 - r0) * c, x.dtype).reshape(r1 - r0, c)
+                else:
+                    h = kept[r0:r1]
+                _hinge(x[r0:r1], idx, margin, out=h)
                 if p == 2:
-                    np.square(h, out=h)
-                np.add.reduce(h, 1, out=loss[r0:r1])
+                    np.einsum("ij,ij->i", h, h, out=loss[r0:r1])
+                else:
+                    np.matmul(h, _parallel.ones(c, x.dtype), out=loss[r0:r1])
+                if kept is not None:  # the gradient per unit of loss, in place
+                    if p == 1:  # the active classes (h >= 0 here, NaN margins dropped)
+                        np.greater(h, 0, out=h, casting="unsafe")
+                    h *= f[r0:r1] if f.ndim else f
+                    h.reshape(-1)[idx] = -np.add.reduce(h, 1)
 
             _parallel.map_rows(block, n, c)
         loss /= dt(c)
@@ -162,32 +199,23 @@ class _MultiMarginLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         """``dl_n/dx_ni = w[y] (1 or 2 h_ni) / C`` on the active classes, minus their sum at
-        ``y``, times the incoming gradient, written in one pass per block."""
+        ``y``, times the incoming gradient: from the kept hinges of a small problem, or the
+        kept gradient per unit of loss of a large one."""
         (input,) = ctx._saved_arrays()
         y, p, margin, w, reduction, _ = ctx.cfg
         n, c = y.size, (input.shape[-1] if input.ndim else 1)
-        f = g * input.dtype.type(_element_scale(reduction, n) * p / c)  # the factor of each row
-        if w is not None:
-            f = f * w[y]
-        f = f.reshape(-1, 1) if f.ndim else f
+        h = ctx.h
+        if h is None:
+            kept = cast(np.ndarray, _take_kept(ctx))
+            if ctx.prescale is not None:
+                return _scaled_kept(ctx, kept, g), None
+            np.multiply(kept.reshape(n, c), g.reshape(-1, 1), out=kept.reshape(n, c))
+            return kept, None
+        f = _row_factors(ctx, input.dtype, g)
         grad = np.empty(input.shape, input.dtype)
         out = grad.reshape(n, c)
-        h = ctx.h
-        if h is not None:  # one block, its hinge kept: no recomputation, no closure
-            np.multiply(h > 0 if p == 1 else h, f, out=out)
-            out.reshape(-1)[ctx.idx] = -np.add.reduce(out, 1)
-            return grad, None
-        x = np.ascontiguousarray(input.reshape(n, c))
-
-        def block(r0: int, r1: int) -> None:
-            idx = _targets(y, r0, r1, c)
-            hb = _hinge(x[r0:r1], idx, margin, clamp=p == 2)
-            fb = f[r0:r1] if f.ndim else f
-            o = out[r0:r1]
-            np.multiply(hb > 0 if p == 1 else hb, fb, out=o)
-            o.reshape(-1)[idx] = -np.add.reduce(o, 1)
-
-        _parallel.map_rows(block, n, c)
+        np.multiply(h > 0 if p == 1 else h, f, out=out)
+        out.reshape(-1)[ctx.idx] = -np.add.reduce(out, 1)
         return grad, None
 
     @staticmethod
