@@ -134,16 +134,25 @@ def _row_factors(ctx: Any, dtype: np.dtype, g: Any) -> Any:
     return f.reshape(-1, 1) if np.ndim(f) else f
 
 
+def _hinge_to_gradient(h: np.ndarray, idx: np.ndarray, f: Any, p: int) -> None:
+    """Turn a block of multi_margin hinges ``h >= 0`` into the gradient in place: ``f`` (the
+    row factors, :func:`_row_factors`) on the active classes (``h`` itself for ``p=2``), their
+    negated sum at the targets (``idx``)."""
+    if p == 1:
+        np.greater(h, 0, out=h, casting="unsafe")
+    h *= f
+    h.reshape(-1)[idx] = -np.add.reduce(h, 1)
+
+
 class _MultiMarginLoss(ArrayFunction):
     """Weston-Watkins multi-class hinge, fused, in blocks of rows (torch's kernel design).
 
-    ``cfg = (y, p, margin, w, reduction, out_shape)``. A problem of one cache block keeps its
-    hinge values ``h`` for the first-order backward (a handful of NumPy calls in all, which is
-    what decides at small sizes). A larger one runs in blocks of rows over the thread pool and,
-    when the input needs a gradient, writes each block's hinges into the gradient array itself
-    and turns them there into the gradient per unit of loss (prescaled by the reduction), so
-    the backward hands it out and the peak memory is the gradient itself. When a graph is
-    recorded the backward is rebuilt with ops."""
+    ``cfg = (y, p, margin, w, reduction, out_shape)``. A problem of one cache block is a handful
+    of NumPy calls (which is what decides at small sizes); a larger one runs in blocks of rows
+    over the thread pool. When the input needs a gradient, the hinges are written into the
+    gradient array itself and, once summed, turned there into the gradient per unit of loss
+    (prescaled by the reduction): the backward hands it out, and the peak memory is the
+    gradient itself. When a graph is recorded the backward is rebuilt with ops."""
 
     node_name = "MultiMarginLossBackward0"
 
@@ -154,24 +163,27 @@ class _MultiMarginLoss(ArrayFunction):
         ctx.save_for_backward(input)
         ctx.cfg, ctx.in_shape = cfg, input.shape
         dt = input.dtype.type
+        x = np.ascontiguousarray(input.reshape(n, c))
+        kept = None
+        if ctx.needs_input_grad[0]:
+            ctx.kept = np.empty(input.shape, x.dtype)  # handed out as the gradient
+            kept = ctx.kept.reshape(n, c)
+            ctx.prescale = None if reduction == "none" else 1.0
+            f = _row_factors(ctx, x.dtype, 1.0)
         if n * c <= _parallel.BLOCK:
-            ctx.idx = idx = _targets(y, 0, n, c)
-            h = ctx.h = _hinge(input.reshape(n, c), idx, margin)
+            idx = _targets(y, 0, n, c)
+            h = _hinge(x, idx, margin, out=kept)
             if w is None and reduction != "none" and n:  # one sum over everything
                 hf = h.reshape(-1)
                 total = _parallel.total(hf, hf if p == 2 else None)
+                if kept is not None:
+                    _hinge_to_gradient(h, idx, f, p)
                 return np.asarray(total / dt(c * n if reduction == "mean" else c))
             loss = np.add.reduce(h * h if p == 2 else h, 1)
+            if kept is not None:
+                _hinge_to_gradient(h, idx, f, p)
         else:
-            ctx.h = None
-            x = np.ascontiguousarray(input.reshape(n, c))
             loss = np.empty(n, x.dtype)
-            kept = None
-            if ctx.needs_input_grad[0]:
-                ctx.kept = np.empty(input.shape, x.dtype)  # handed out as the gradient
-                kept = ctx.kept.reshape(n, c)
-                ctx.prescale = None if reduction == "none" else 1.0
-                f = _row_factors(ctx, x.dtype, 1.0)
 
             def block(r0: int, r1: int) -> None:
                 idx = _targets(y, r0, r1, c)
@@ -184,11 +196,8 @@ class _MultiMarginLoss(ArrayFunction):
                     np.einsum("ij,ij->i", h, h, out=loss[r0:r1])
                 else:
                     np.matmul(h, _parallel.ones(c, x.dtype), out=loss[r0:r1])
-                if kept is not None:  # the gradient per unit of loss, in place
-                    if p == 1:  # the active classes (h >= 0 here, NaN margins dropped)
-                        np.greater(h, 0, out=h, casting="unsafe")
-                    h *= f[r0:r1] if f.ndim else f
-                    h.reshape(-1)[idx] = -np.add.reduce(h, 1)
+                if kept is not None:
+                    _hinge_to_gradient(h, idx, f[r0:r1] if f.ndim else f, p)
 
             _parallel.map_rows(block, n, c)
         loss /= dt(c)
@@ -198,25 +207,14 @@ class _MultiMarginLoss(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``dl_n/dx_ni = w[y] (1 or 2 h_ni) / C`` on the active classes, minus their sum at
-        ``y``, times the incoming gradient: from the kept hinges of a small problem, or the
-        kept gradient per unit of loss of a large one."""
-        (input,) = ctx._saved_arrays()
-        y, p, margin, w, reduction, _ = ctx.cfg
-        n, c = y.size, (input.shape[-1] if input.ndim else 1)
-        h = ctx.h
-        if h is None:
-            kept = cast(np.ndarray, _take_kept(ctx))
-            if ctx.prescale is not None:
-                return _scaled_kept(ctx, kept, g), None
-            np.multiply(kept.reshape(n, c), g.reshape(-1, 1), out=kept.reshape(n, c))
-            return kept, None
-        f = _row_factors(ctx, input.dtype, g)
-        grad = np.empty(input.shape, input.dtype)
-        out = grad.reshape(n, c)
-        np.multiply(h > 0 if p == 1 else h, f, out=out)
-        out.reshape(-1)[ctx.idx] = -np.add.reduce(out, 1)
-        return grad, None
+        """The kept gradient per unit of loss times the incoming gradient (one factor per row
+        when unreduced)."""
+        kept = cast(np.ndarray, _take_kept(ctx))
+        if ctx.prescale is not None:
+            return _scaled_kept(ctx, kept, g), None
+        rows = kept.reshape(-1, ctx.in_shape[-1] if ctx.in_shape else 1)
+        np.multiply(rows, g.reshape(-1, 1), out=rows)
+        return kept, None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
