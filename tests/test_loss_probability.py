@@ -78,6 +78,35 @@ def test_bce_exact_zero_one():
     np.testing.assert_allclose(out.detach().numpy(), [100, 100, 0, 0, np.log(2)])
 
 
+@pytest.mark.parametrize("n", [12, 600_000])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_input_gradient_kept(n, dtype, reduction):
+    """Only the input needs a gradient: the fused forward keeps it, prescaled (one call at 12
+    elements, blocks over the thread pool at 600k); exact 0 and 1, -0.0 (accepted, as torch's
+    ``x >= 0`` does) and targets of 0 and 1 included."""
+    x, y = _prob((n // 6, 6), dtype), _prob((n // 6, 6), dtype)
+    x[0, :4] = [0.0, 1.0, -0.0, 1.0]
+    y[0, :4] = [1.0, 0.0, 0.0, 1.0]
+    check(
+        lambda lib, a, b: F(lib).binary_cross_entropy(a, b, reduction=reduction),
+        [x, y],
+        rtol=1e-4,
+        atol=1e-6,
+        second_order=n < 100,
+    )
+
+
+@pytest.mark.parametrize("bad", [-1e-30, 1.0000001, np.nan, np.inf, -np.inf])
+def test_bce_range_check_one_pass(bad):
+    """The one-pass check on the bits refuses everything outside [0, 1] that the two-pass check
+    refuses, in either argument."""
+    for which in (0, 1):
+        args = [_prob((3, 4), np.float32), _prob((3, 4), np.float32)]
+        args[which][2, 1] = bad
+        check_raises(lambda lib, a, b: F(lib).binary_cross_entropy(a, b), args)
+
+
 @pytest.mark.parametrize(
     "case",
     [

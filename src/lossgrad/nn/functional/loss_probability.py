@@ -109,7 +109,7 @@ class _BinaryCrossEntropy(ArrayFunction):
         ctx: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str
     ) -> np.ndarray:
         for arr, name in ((x, "input"), (y, "target")):
-            if arr.size and not (arr.min() >= 0 and arr.max() <= 1):  # two passes, no temporaries
+            if arr.size and not _in_unit_interval(arr):
                 bad = ~((arr >= 0) & (arr <= 1))
                 raise RuntimeError(
                     f"all elements of {name} should be between 0 and 1 (found {arr[bad].flat[0]!r})"
@@ -120,9 +120,18 @@ class _BinaryCrossEntropy(ArrayFunction):
         xy = _parallel.flat(x, y) if w is None else None
         if xy is not None:  # in cache-sized blocks
             xf, yf = xy
+            need = ctx.needs_input_grad
+            slope_block = _kept_blocks(ctx, x, need[0] and not need[1])
+            pre = ctx.prescale = (
+                None if reduction == "none" else t(1) / t(x.size) if reduction == "mean" else t(1)
+            )
 
             def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
                 xb, yb = xf[lo:hi], yf[lo:hi]
+                if need[0] and not need[1]:  # the input's gradient, kept (prescaled)
+                    sb = _bce_slope_into(xb, yb, slope_block(lo, hi))
+                    if pre is not None and pre != 1:
+                        sb *= pre
                 lg = np.negative(xb, out=_parallel.scratch(hi - lo, x.dtype, 1))
                 _clip(np.log1p(lg, out=lg), t(-100), t(np.inf), out=lg)
                 np.subtract(yb, t(1), out=buf)
@@ -156,11 +165,36 @@ class _BinaryCrossEntropy(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """The input's gradient as arrays (:func:`_bce_grad`), without the Tensor wrapping."""
+        """The input's gradient as arrays: the kept one times ``g``, else :func:`_bce_grad`."""
         if ctx.needs_input_grad[1]:
             return backward_via_tensors(ctx, g)
+        kept = _take_kept(ctx)
+        if kept is not None:
+            return _scaled_kept(ctx, kept, g), None, None, None
         x, y, w = ctx._saved_arrays()
         return _bce_grad(g, x, y, w, ctx.reduction), None, None, None
+
+
+def _in_unit_interval(a: np.ndarray) -> bool:
+    """Whether every element of ``a`` lies in ``[0, 1]`` (NaN does not). For float32/64 first
+    one pass over the bits as unsigned integers, which are ordered like the floats from +0 to
+    1 and above 1's bits for anything negative (-0.0 included), NaN or above 1; the two-pass
+    test only when that one fails."""
+    if a.dtype.char in "fd":
+        bits = a.view(np.uint32 if a.dtype.char == "f" else np.uint64)
+        if bits.max() <= bits.dtype.type(a.dtype.type(1).view(bits.dtype)):
+            return True
+    return bool(a.min() >= 0 and a.max() <= 1)
+
+
+def _bce_slope_into(xb: np.ndarray, yb: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``(x - y) / max(x (1 - x), 1e-12)`` of one block into ``out`` (returned)."""
+    t = xb.dtype.type
+    den = np.subtract(t(1), xb, out=_parallel.scratch(xb.size, xb.dtype, 3))
+    den *= xb
+    _clip(den, t(_BCE_EPS), t(np.inf), out=den)
+    np.subtract(xb, yb, out=out)
+    return np.divide(out, den, out=out)
 
 
 def _bce_grad(
@@ -172,16 +206,9 @@ def _bce_grad(
     xy = _parallel.flat(x, y) if w is None else None
     if xy is not None:  # (x - y) / max(x (1 - x), eps) in blocks
         xf, yf = xy
-
-        def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
-            xb = xf[lo:hi]
-            den = np.subtract(t(1), xb, out=_parallel.scratch(hi - lo, x.dtype, 1))
-            den *= xb
-            _clip(den, t(_BCE_EPS), t(np.inf), out=den)
-            np.subtract(xb, yf[lo:hi], out=ob)
-            return np.divide(ob, den, out=ob)
-
-        out = _grad_blocks(kernel, g, x, reduction)
+        out = _grad_blocks(
+            lambda lo, hi, ob: _bce_slope_into(xf[lo:hi], yf[lo:hi], ob), g, x, reduction
+        )
         if out is not None:
             return out
     out = np.asarray(_clip((t(1) - x) * x, t(_BCE_EPS), t(np.inf)))
