@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -390,22 +390,15 @@ def _grad_blocks(
     return out
 
 
-def _kept_backward(
-    ctx: Any, g: np.ndarray, kernel: Callable[[np.ndarray, np.ndarray], np.ndarray]
-) -> tuple[Any, ...]:
-    """The first-order backward of a loss whose forward kept an array (:func:`_take_kept`):
-    ``kernel(kept_block, target_block)`` turns a block of it into the gradient per unit of loss,
-    in place, and :func:`_grad_blocks` scales it by ``g``; the input's gradient only. Without a
-    kept array (a broadcast forward) or with a strided ``g``, the Tensor ``backward``."""
+def _kept_backward(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+    """The first-order backward of a loss whose forward kept its input's gradient per unit of
+    loss (:func:`_finished`): that array times ``g``, in place (nothing to do at ``g = 1`` for a
+    reduced loss); the input's gradient only. Without a kept array (a broadcast forward, or a
+    target that needs a gradient too), the Tensor ``backward``."""
     kept = _take_kept(ctx)
-    if kept is not None:
-        yf = ctx._saved_arrays()[1].reshape(-1)
-        gi = _grad_blocks(
-            lambda lo, hi, kb: kernel(kb, yf[lo:hi]), g, kept, ctx.reduction, out=kept
-        )
-        if gi is not None:
-            return (gi,) + (None,) * (len(ctx.needs_input_grad) - 1)
-    return backward_via_tensors(ctx, g)
+    if kept is None:
+        return backward_via_tensors(ctx, g)
+    return (_scaled_kept(ctx, kept, g),) + (None,) * (len(ctx.needs_input_grad) - 1)
 
 
 def _kept_blocks(ctx: Any, like: np.ndarray, keep: bool) -> Callable[[int, int], np.ndarray]:
@@ -418,6 +411,59 @@ def _kept_blocks(ctx: Any, like: np.ndarray, keep: bool) -> Callable[[int, int],
         return lambda lo, hi: flat[lo:hi]
     dt = like.dtype
     return lambda lo, hi: _parallel.scratch(hi - lo, dt, 2)
+
+
+def _sigmoid_minus_target(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """``sigmoid(x) - y = 1 / (1 + u) - y`` from ``u`` of :func:`_neg_exp_into`, in ``ub``."""
+    t = ub.dtype.type
+    ub += t(1)
+    np.divide(t(1), ub, out=ub)
+    return np.subtract(ub, yb, out=ub)
+
+
+def _soft_margin_slope(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """``-y sigmoid(-y x) = -y u / (1 + u)`` from ``u`` of :func:`_neg_exp_into` (of ``y x``),
+    in ``ub``."""
+    den = np.subtract(ub.dtype.type(-1), ub, out=_parallel.scratch(ub.size, ub.dtype, 4))
+    np.divide(ub, den, out=ub)  # -u / (1 + u)
+    return np.multiply(ub, yb, out=ub)
+
+
+def _identity(rb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    return rb
+
+
+_BlockFn = TypeVar("_BlockFn", bound=Callable[..., Any] | None)
+
+
+def _finished(
+    ctx: Any,
+    fn: _BlockFn,
+    kept_block: Callable[[int, int], np.ndarray] | None,
+    yf: np.ndarray,
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> _BlockFn:
+    """A blocked forward's ``fn(lo, hi, buf)`` that also turns the block's kept array (from
+    ``kept_block``, None when nothing is kept) into the input's gradient per unit of loss,
+    ``finish(kept, target)`` in place, times the reduction's scale, while the block is in
+    cache: :func:`_kept_backward` then hands it out."""
+    if fn is None or kept_block is None:
+        return fn
+    t = ctx.kept.dtype.type
+    n, reduction = ctx.kept.size, ctx.reduction
+    pre = ctx.prescale = (
+        None if reduction == "none" else t(1) / t(n) if reduction == "mean" and n else t(1)
+    )
+    inner = fn
+
+    def fn_finished(lo: int, hi: int, buf: np.ndarray) -> Any:
+        out = inner(lo, hi, buf)
+        kb = finish(kept_block(lo, hi), yf[lo:hi])
+        if pre is not None and pre != 1:
+            kb *= pre
+        return out
+
+    return cast(_BlockFn, fn_finished)
 
 
 class _BinaryCrossEntropyWithLogits(ArrayFunction):
@@ -439,7 +485,8 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
         xy = _parallel.flat(x, y) if w is None and pw is None else None
         if xy is not None:  # the common case, in cache-sized blocks: (1 - y) x - log sigmoid(x)
             xf, yf = xy
-            u_block = _kept_blocks(ctx, x, ctx.needs_input_grad[0] and not ctx.needs_input_grad[1])
+            keep = ctx.needs_input_grad[0] and not ctx.needs_input_grad[1]
+            u_block = _kept_blocks(ctx, x, keep)
 
             def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
                 xb = xf[lo:hi]
@@ -463,7 +510,15 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
                 return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
 
             fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
+            kb = u_block if keep else None
+            return _reduction.reduce_elementwise(
+                _finished(ctx, kernel, kb, yf, _sigmoid_minus_target),
+                x.size,
+                x.shape,
+                x.dtype,
+                reduction,
+                _finished(ctx, fast, kb, yf, _sigmoid_minus_target),
+            )
         ls = _log_sigmoid(x)
         if pw is not None:
             ls *= (pw - 1) * y + 1
@@ -487,15 +542,8 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``(sigmoid(x) - y) g = (1 / (1 + u) - y) g`` from the kept ``u``, in place."""
-
-        def kernel(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
-            t = ub.dtype.type
-            ub += t(1)
-            np.divide(t(1), ub, out=ub)
-            return np.subtract(ub, yb, out=ub)
-
-        return _kept_backward(ctx, g, kernel)
+        """``(sigmoid(x) - y) g``, kept by the forward (:func:`_sigmoid_minus_target`)."""
+        return _kept_backward(ctx, g)
 
 
 class _BinaryCrossEntropyWithLogitsGrad(ArrayFunction):
@@ -638,7 +686,8 @@ class _SoftMarginLoss(ArrayFunction):
         if xy is None:
             return _reduction.reduce_array(-_log_sigmoid(y * x), reduction)
         xf, yf = xy
-        u_block = _kept_blocks(ctx, x, ctx.needs_input_grad[0])
+        keep = ctx.needs_input_grad[0]
+        u_block = _kept_blocks(ctx, x, keep)
 
         def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:  # softplus(-y x)
             z = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
@@ -655,7 +704,15 @@ class _SoftMarginLoss(ArrayFunction):
             return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
 
         fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-        return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
+        kb = u_block if keep else None
+        return _reduction.reduce_elementwise(
+            _finished(ctx, kernel, kb, yf, _soft_margin_slope),
+            x.size,
+            x.shape,
+            x.dtype,
+            reduction,
+            _finished(ctx, fast, kb, yf, _soft_margin_slope),
+        )
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -664,14 +721,8 @@ class _SoftMarginLoss(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``-y sigmoid(-y x) g = -y u / (1 + u) g`` from the kept ``u``, in place."""
-
-        def kernel(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
-            den = np.subtract(ub.dtype.type(-1), ub, out=_parallel.scratch(ub.size, ub.dtype, 4))
-            np.divide(ub, den, out=ub)  # -u / (1 + u)
-            return np.multiply(ub, yb, out=ub)
-
-        return _kept_backward(ctx, g, kernel)
+        """``-y sigmoid(-y x) g``, kept by the forward (:func:`_soft_margin_slope`)."""
+        return _kept_backward(ctx, g)
 
 
 class _SoftMarginLossGrad(ArrayFunction):
@@ -984,14 +1035,22 @@ class _PoissonNll(ArrayFunction):
         xy = _parallel.flat(x, y) if log_input else None
         if xy is not None:  # in blocks over the thread pool; exp(x) kept for the backward
             xf, yf = xy
-            e_block = _kept_blocks(ctx, x, ctx.needs_input_grad[0] and not ctx.needs_input_grad[1])
+            keep = ctx.needs_input_grad[0] and not ctx.needs_input_grad[1]
+            e_block = _kept_blocks(ctx, x, keep)
 
             def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
                 e = np.exp(xf[lo:hi], out=e_block(lo, hi))
                 yx = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1))
                 return np.subtract(e, yx, out=buf)
 
-            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
+            finished = _finished(
+                ctx,
+                kernel,
+                e_block if keep else None,
+                yf,
+                lambda eb, yb: np.subtract(eb, yb, out=eb),
+            )
+            return _reduction.reduce_elementwise(finished, x.size, x.shape, x.dtype, reduction)
         if log_input:
             loss = np.exp(x)
             loss -= y * x
@@ -1021,8 +1080,8 @@ class _PoissonNll(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``(exp(x) - y) g`` from the kept ``exp(x)``, in place."""
-        return _kept_backward(ctx, g, lambda eb, yb: np.subtract(eb, yb, out=eb))
+        """``(exp(x) - y) g``, kept by the forward."""
+        return _kept_backward(ctx, g)
 
 
 # torch's composite's grad_fn is named after its last op
@@ -1108,7 +1167,8 @@ class _GaussianNll(ArrayFunction):
             xf, yf, vf = xyv
             ctx.numel = x.size
             needs = ctx.needs_input_grad
-            r_block = _kept_blocks(ctx, x, needs[0] and not needs[1] and not needs[2])
+            keep = needs[0] and not needs[1] and not needs[2]
+            r_block = _kept_blocks(ctx, x, keep)
             const = t(0.5 * math.log(2 * math.pi)) if full else None
 
             def diff_ratio(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1130,7 +1190,15 @@ class _GaussianNll(ArrayFunction):
                 return s if const is None else s + const * t(hi - lo)
 
             fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction, fast)
+            kb = r_block if keep else None
+            return _reduction.reduce_elementwise(
+                _finished(ctx, kernel, kb, yf, _identity),
+                x.size,
+                x.shape,
+                x.dtype,
+                reduction,
+                _finished(ctx, fast, kb, yf, _identity),
+            )
         q = np.subtract(x, y)
         np.square(q, out=q)
         loss = np.log(v) + q / v
@@ -1158,8 +1226,8 @@ class _GaussianNll(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``(x - y) / v g`` from the kept ratio, in place."""
-        return _kept_backward(ctx, g, lambda rb, yb: rb)
+        """``(x - y) / v g``, kept by the forward."""
+        return _kept_backward(ctx, g)
 
 
 _GAUSSIAN_BY_REDUCTION: dict[str, type[_GaussianNll]] = {
