@@ -413,6 +413,33 @@ def _kept_blocks(ctx: Any, like: np.ndarray, keep: bool) -> Callable[[int, int],
     return lambda lo, hi: _parallel.scratch(hi - lo, dt, 2)
 
 
+def _reduce_finished(
+    ctx: Any,
+    x: np.ndarray,
+    reduction: str,
+    kernel: Callable[[int, int, np.ndarray], np.ndarray],
+    fast: Callable[[int, int, np.ndarray], Any] | None,
+    kept_block: Callable[[int, int], np.ndarray] | None,
+    yf: np.ndarray,
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """:func:`_reduction.reduce_elementwise` of a blocked forward (``kernel``, ``fast``: its
+    block total) whose blocks also finish the kept input gradient (:func:`_finished`)."""
+    return _reduction.reduce_elementwise(
+        _finished(ctx, kernel, kept_block, yf, finish),
+        x.size,
+        x.shape,
+        x.dtype,
+        reduction,
+        _finished(ctx, fast, kept_block, yf, finish),
+    )
+
+
+def _exp_minus_target(eb: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """poisson's ``exp(x) - y`` from the kept ``exp(x)``, in ``eb``."""
+    return np.subtract(eb, yb, out=eb)
+
+
 def _sigmoid_minus_target(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
     """``sigmoid(x) - y = 1 / (1 + u) - y`` from ``u`` of :func:`_neg_exp_into`, in ``ub``."""
     t = ub.dtype.type
@@ -511,14 +538,7 @@ class _BinaryCrossEntropyWithLogits(ArrayFunction):
 
             fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
             kb = u_block if keep else None
-            return _reduction.reduce_elementwise(
-                _finished(ctx, kernel, kb, yf, _sigmoid_minus_target),
-                x.size,
-                x.shape,
-                x.dtype,
-                reduction,
-                _finished(ctx, fast, kb, yf, _sigmoid_minus_target),
-            )
+            return _reduce_finished(ctx, x, reduction, kernel, fast, kb, yf, _sigmoid_minus_target)
         ls = _log_sigmoid(x)
         if pw is not None:
             ls *= (pw - 1) * y + 1
@@ -705,14 +725,7 @@ class _SoftMarginLoss(ArrayFunction):
 
         fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
         kb = u_block if keep else None
-        return _reduction.reduce_elementwise(
-            _finished(ctx, kernel, kb, yf, _soft_margin_slope),
-            x.size,
-            x.shape,
-            x.dtype,
-            reduction,
-            _finished(ctx, fast, kb, yf, _soft_margin_slope),
-        )
+        return _reduce_finished(ctx, x, reduction, kernel, fast, kb, yf, _soft_margin_slope)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -1043,14 +1056,8 @@ class _PoissonNll(ArrayFunction):
                 yx = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1))
                 return np.subtract(e, yx, out=buf)
 
-            finished = _finished(
-                ctx,
-                kernel,
-                e_block if keep else None,
-                yf,
-                lambda eb, yb: np.subtract(eb, yb, out=eb),
-            )
-            return _reduction.reduce_elementwise(finished, x.size, x.shape, x.dtype, reduction)
+            kb = e_block if keep else None
+            return _reduce_finished(ctx, x, reduction, kernel, None, kb, yf, _exp_minus_target)
         if log_input:
             loss = np.exp(x)
             loss -= y * x
@@ -1191,14 +1198,7 @@ class _GaussianNll(ArrayFunction):
 
             fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
             kb = r_block if keep else None
-            return _reduction.reduce_elementwise(
-                _finished(ctx, kernel, kb, yf, _identity),
-                x.size,
-                x.shape,
-                x.dtype,
-                reduction,
-                _finished(ctx, fast, kb, yf, _identity),
-            )
+            return _reduce_finished(ctx, x, reduction, kernel, fast, kb, yf, _identity)
         q = np.subtract(x, y)
         np.square(q, out=q)
         loss = np.log(v) + q / v
