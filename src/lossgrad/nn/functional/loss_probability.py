@@ -190,7 +190,7 @@ def _in_unit_interval(a: np.ndarray) -> bool:
 def _bce_slope_into(xb: np.ndarray, yb: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``(x - y) / max(x (1 - x), 1e-12)`` of one block into ``out`` (returned)."""
     t = xb.dtype.type
-    den = np.subtract(t(1), xb, out=_parallel.scratch(xb.size, xb.dtype, 3))
+    den = np.subtract(t(1), xb, out=_parallel.scratch(xb.size, xb.dtype, 1))
     den *= xb
     _clip(den, t(_BCE_EPS), t(np.inf), out=den)
     np.subtract(xb, yb, out=out)
