@@ -15,6 +15,11 @@ Without ``create_graph`` the gradients are plain constants, so the walk runs on 
 gradients without wrapping them as Tensors or dispatching through the ops; other Functions (and
 hooks) see Tensors as usual. With ``create_graph`` the walk keeps Tensors (``_walk_tensors``) and
 every ``backward`` is recorded, so the gradients can be differentiated again.
+
+The usual ``loss.backward()`` needs none of the bookkeeping: when the graph is a chain of built-in
+nodes over leaves (a fused loss, maybe reduced by ``.sum()`` / ``.mean()`` or scaled), the nodes'
+``backward_array`` run in turn from a shared ones seed (``_backward_chain``), with the same
+results as the walk.
 """
 
 from __future__ import annotations
