@@ -248,7 +248,7 @@ def ones(n: int, dtype: Any) -> np.ndarray:
     NumPy's (axis) sums on small blocks and rows."""
     buf = _ones.get(dtype)
     if buf is None or buf.size < n:
-        buf = _ones[dtype] = filled(1, n, dtype)
+        buf = _ones[dtype] = filled(1, max(n, BLOCK), dtype)
     return buf[:n]
 
 
