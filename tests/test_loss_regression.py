@@ -327,17 +327,19 @@ def test_first_order_fast_path(name, kw, reduction, dtype, n):
         )
 
 
-def test_l1_gradient_signs_exactly():
-    """sgn(d) through the scaled clamp is exactly -1, 0 or 1 (subnormals, infinities), and 0 at
-    NaN as torch's sgn."""
+@pytest.mark.parametrize("copies", [1, 1000])
+def test_l1_gradient_signs_exactly(copies):
+    """sgn(d) is exactly -1, 0 or 1 (subnormals, infinities), and 0 at NaN as torch's sgn; at
+    8000 elements through the scratch masks of ``sgn_into``."""
     for dtype in DTYPES:
         tiny = np.finfo(dtype).smallest_subnormal
-        x = np.array([tiny, -tiny, 0.0, -0.0, np.inf, -np.inf, np.nan, 2.5], dtype)
+        x = np.tile(np.array([tiny, -tiny, 0.0, -0.0, np.inf, -np.inf, np.nan, 2.5], dtype), copies)
         for lib in (lossgrad, torch):
             a = lib.tensor(x, requires_grad=True)
-            lib.nn.functional.l1_loss(a, lib.zeros(8, dtype=a.dtype), reduction="sum").backward()
+            zeros = lib.zeros(x.size, dtype=a.dtype)
+            lib.nn.functional.l1_loss(a, zeros, reduction="sum").backward()
             got = a.grad.numpy()
-            np.testing.assert_array_equal(got, [1, -1, 0, 0, 1, -1, 0, 1])
+            np.testing.assert_array_equal(got, np.tile([1, -1, 0, 0, 1, -1, 0, 1], copies))
 
 
 @pytest.mark.parametrize("name,kw", LOSSES, ids=LOSS_IDS)
