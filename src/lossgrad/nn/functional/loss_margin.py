@@ -138,10 +138,13 @@ def _hinge_to_gradient(h: np.ndarray, idx: np.ndarray, f: Any, p: int) -> None:
     """Turn a block of multi_margin hinges ``h >= 0`` into the gradient in place: ``f`` (the
     row factors, :func:`_row_factors`) on the active classes (``h`` itself for ``p=2``), their
     negated sum at the targets (``idx``)."""
-    if p == 1:
-        np.greater(h, 0, out=h, casting="unsafe")
+    if p == 1:  # the active classes; sign(h) is the same 1 or 0 (h >= 0), cheaper per call
+        if h.size <= _parallel.BLOCK:
+            np.sign(h, out=h)
+        else:  # but slower per element
+            np.greater(h, 0, out=h, casting="unsafe")
     h *= f
-    h.reshape(-1)[idx] = -np.add.reduce(h, 1)
+    h.reshape(-1)[idx] = np.matmul(h, _parallel.filled(-1, h.shape[1], h.dtype))
 
 
 class _MultiMarginLoss(ArrayFunction):
