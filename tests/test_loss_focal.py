@@ -287,23 +287,6 @@ def test_sigmoid_focal_extreme_logits():
     assert out.item() == 0.0 and np.all(x32.grad.numpy() == 0)
 
 
-def _torch_or_lossgrad_sigmoid_focal(alpha, gamma, reduction):
-    """lossgrad's sigmoid_focal_loss vs torchvision's formula composed of torch ops."""
-
-    def fn(lib, x, y):
-        if lib is lossgrad:
-            return F.sigmoid_focal_loss(x, y, alpha=alpha, gamma=gamma, reduction=reduction)
-        p = torch.sigmoid(x)
-        ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
-        p_t = p * y + (1 - p) * (1 - y)
-        loss = ce * (1 - p_t) ** gamma
-        if alpha >= 0:
-            loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
-        return {"none": loss, "sum": loss.sum(), "mean": loss.mean()}[reduction]
-
-    return fn
-
-
 @pytest.mark.parametrize("grad", [(0,), (0, 1)])
 @pytest.mark.parametrize("alpha, gamma", [(0.25, 2.0), (-1.0, 1.5), (0.6, 1.0), (0.25, 0.0)])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
@@ -315,7 +298,7 @@ def test_sigmoid_focal_large_blocks(reduction, alpha, gamma, grad):
     y[100:102] = rng.uniform(size=(2, 1000))
     x[0, :10] = [30, -30, 80, -80, 1e-3, -1e-3, 0, 17, -17, 5]
     check(
-        _torch_or_lossgrad_sigmoid_focal(alpha, gamma, reduction),
+        _sigmoid_focal_both(alpha, gamma, reduction),
         [x, y],
         grad=grad,
         second_order=False,
