@@ -23,6 +23,15 @@ def _off_kinks(x: np.ndarray, step: float = 0.37) -> np.ndarray:
     )
 
 
+def _backward_twice(x, loss):
+    """Backpropagate ``loss`` twice through a retained graph: ``x``'s gradient after the first
+    pass and after the second (which accumulates)."""
+    loss.backward(retain_graph=True)
+    first = x.grad.clone()
+    loss.backward()
+    return first.numpy(), x.grad.numpy()
+
+
 # -- multi_margin_loss --------------------------------------------------------------------------
 
 
@@ -74,11 +83,9 @@ def test_multi_margin_retain_graph_twice(shape):
         grads = []
         for lib in (lossgrad, torch):
             x = lib.tensor(x_np, requires_grad=True)
-            loss = lib.nn.functional.multi_margin_loss(x, lib.tensor(y_np), p=p)
-            loss.backward(retain_graph=True)
-            first = x.grad.clone()
-            loss.backward()
-            grads.append((first.numpy(), x.grad.numpy()))
+            grads.append(
+                _backward_twice(x, lib.nn.functional.multi_margin_loss(x, lib.tensor(y_np), p=p))
+            )
         np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(grads[0][1], 2 * grads[1][0], rtol=1e-10, atol=1e-12)
 
@@ -335,10 +342,7 @@ def test_multilabel_margin_retain_graph_twice(n, c, longest):
     for lib in (lossgrad, torch):
         x = lib.tensor(x_np, requires_grad=True)
         loss = lib.nn.functional.multilabel_margin_loss(x, lib.tensor(t_np), reduction="sum")
-        loss.backward(retain_graph=True)
-        first = x.grad.clone()
-        loss.backward()
-        grads.append((first.numpy(), x.grad.numpy()))
+        grads.append(_backward_twice(x, loss))
     np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(grads[0][1], 2 * grads[1][0], rtol=1e-10, atol=1e-12)
 
@@ -639,10 +643,8 @@ def test_hinge_and_ranking_backward_twice(loss, n):
     for lib in (lossgrad, torch):
         a = lib.tensor(a_np, requires_grad=True)
         out = loss(lib.nn.functional, a, lib.tensor(b_np))
-        out.backward(retain_graph=True)
-        first = a.grad.clone()
-        out.backward()
-        np.testing.assert_allclose(a.grad.numpy(), 2 * first.numpy(), rtol=1e-12)
+        first, second = _backward_twice(a, out)
+        np.testing.assert_allclose(second, 2 * first, rtol=1e-12)
         with pytest.raises(RuntimeError, match="backward through the graph a second time"):
             out.backward()
 
