@@ -37,7 +37,12 @@ from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
-from lossgrad.nn.functional.loss_regression import _map_blocks, _scaled_kept, _take_kept
+from lossgrad.nn.functional.loss_regression import (
+    _map_blocks,
+    _prescale,
+    _scaled_kept,
+    _take_kept,
+)
 from lossgrad.ops._common import promote, sum_to_shape
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.index import masked_fill
@@ -122,9 +127,7 @@ class _BinaryCrossEntropy(ArrayFunction):
             xf, yf = xy
             need = ctx.needs_input_grad
             slope_block = _kept_blocks(ctx, x, need[0] and not need[1])
-            pre = ctx.prescale = (
-                None if reduction == "none" else t(1) / t(x.size) if reduction == "mean" else t(1)
-            )
+            pre = ctx.prescale = _prescale(ctx, x.size)
 
             def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
                 xb, yb = xf[lo:hi], yf[lo:hi]
@@ -476,11 +479,7 @@ def _finished(
     cache: :func:`_kept_backward` then hands it out."""
     if fn is None or kept_block is None:
         return fn
-    t = ctx.kept.dtype.type
-    n, reduction = ctx.kept.size, ctx.reduction
-    pre = ctx.prescale = (
-        None if reduction == "none" else t(1) / t(n) if reduction == "mean" and n else t(1)
-    )
+    pre = ctx.prescale = _prescale(ctx, ctx.kept.size)
     inner = fn
 
     def fn_finished(lo: int, hi: int, buf: np.ndarray) -> Any:
@@ -899,8 +898,7 @@ class _KlDiv(ArrayFunction):
             need = ctx.needs_input_grad
             keep = need[0] and not need[1]
             kept_block = _kept_blocks(ctx, x, keep)
-            scale = {"mean": n, "batchmean": batch}.get(reduction, 1)
-            pre = ctx.prescale = None if reduction == "none" else t(1) / t(scale)
+            pre = ctx.prescale = _prescale(ctx, batch if reduction == "batchmean" else n)
             slope = -(t(1) if pre is None else pre)
 
             def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:

@@ -176,14 +176,14 @@ class _DiffLoss(ArrayFunction):
 
 def _prescale(ctx: Any, n: int, k: float = 1.0) -> Any:
     """The factor a reduced fused loss's forward multiplies its kept slopes by, so that they
-    are already the gradient for an upstream gradient of 1 (``k / n`` for 'mean', ``k`` for
-    'sum', computed as the backward would; ``k`` a constant factor of the slope): the usual
-    ``loss.backward()`` then hands them out with no pass at all (:func:`_scaled_kept`). None
-    when nothing is kept or the loss is unreduced."""
+    are already the gradient for an upstream gradient of 1 (``k / n`` for 'mean' and kl_div's
+    'batchmean', ``n`` the divisor, ``k`` for 'sum', computed as the backward would; ``k`` a
+    constant factor of the slope): the usual ``loss.backward()`` then hands them out with no
+    pass at all (:func:`_scaled_kept`). None when nothing is kept or the loss is unreduced."""
     if ctx.reduction == "none" or getattr(ctx, "kept", None) is None:
         return None
     t = ctx.kept.dtype.type
-    f = t(1) / t(n) if ctx.reduction == "mean" and n else t(1)
+    f = t(1) / t(n) if ctx.reduction in ("mean", "batchmean") and n else t(1)
     return f * t(k) if k != 1.0 else f
 
 
