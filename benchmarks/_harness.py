@@ -31,8 +31,9 @@ def _settle() -> None:
         pass
 
 
-def _time_once(fn: Callable[[], object], inner: int) -> float:
-    _settle()
+def _time_once(fn: Callable[[], object], inner: int, settle: bool = True) -> float:
+    if settle:
+        _settle()
     t0 = time.perf_counter()
     for _ in range(inner):
         fn()
@@ -44,14 +45,8 @@ def _inner_count(fn: Callable[[], object], budget: float = 0.02) -> int:
     one call (the best of three back-to-back calls). The first call after a pause runs 5-10x
     slower on both sides (cold caches); estimated from such a call, a fast side would get a
     short run in which that one slow call weighs more."""
-    t = min(_time_once(fn, 1) if k == 0 else _time_warm(fn) for k in range(3))
+    t = min(_time_once(fn, 1, settle=False) for _ in range(3))
     return max(1, min(1000, int(budget / max(t, 1e-7))))
-
-
-def _time_warm(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 def measure(
