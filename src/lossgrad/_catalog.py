@@ -18,6 +18,7 @@ This module is imported by the command line, the plots and the docs only, never 
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import re
 import warnings
@@ -1197,6 +1198,17 @@ output.backward()
         ),
     ),
 )
+
+
+#: The loss families beyond torch keep their entries in files of their own,
+#: ``lossgrad/_catalog_<family>.py``, each defining ``TITLE`` (the family's heading) and
+#: ``ENTRIES`` (a tuple of :class:`Loss`); they join the catalog here, in this order.
+EXTENSION_FAMILIES: tuple[str, ...] = ()
+
+for _family in EXTENSION_FAMILIES:
+    _module = importlib.import_module(f"lossgrad._catalog_{_family}")
+    FAMILIES[_family] = _module.TITLE
+    CATALOG += _module.ENTRIES
 
 
 def _norm(name: str) -> str:
