@@ -1,12 +1,14 @@
 """The one home of reduction logic: legacy flags, validation, and applying a reduction.
 
-Every loss calls :func:`resolve` first (legacy ``size_average``/``reduce`` with torch's truth
-table and warning, the deprecated ``'elementwise_mean'``, ValueError for unknown values), then
-:func:`apply` last. Weighted means, ``'batchmean'`` and CTC's per-length mean are a
-``denominator``, not special cases inside the losses.
+Every loss calls `resolve` first (legacy ``size_average``/``reduce`` with torch's truth table and
+warning, the deprecated ``'elementwise_mean'``, ValueError for unknown values), then `apply` last.
+Weighted means, ``'batchmean'`` and CTC's per-length mean are a ``denominator``, not special
+cases inside the losses.
 
-Fused losses (one ``ArrayFunction`` that reduces inside its forward) use the array twins:
-:func:`reduce_array` in the forward and :func:`grad_scale` (its adjoint) in the backward.
+Fused losses (one op that reduces inside its forward) describe a reduction by its `divisor`
+(None: unreduced; 1: a sum; the element count: a mean; the batch size: ``'batchmean'``), finish
+their blockwise total with `divide_total`, scale the first-order gradient they keep with
+`kept_scale` and their differentiable backward with `divide_grad`.
 """
 
 from __future__ import annotations
@@ -180,3 +182,75 @@ def grad_scale(g: Tensor, reduction: str, numel: int) -> Tensor:
     if reduction != "mean":
         return g
     return g / (float(numel) if numel else float("nan"))
+
+
+def divisor(reduction: str, shape: tuple[int, ...], size: int) -> int | None:
+    """What a fused loss of ``size`` elements of ``shape`` divides its total by: None for
+    ``'none'`` (no total), 1 for ``'sum'``, ``size`` for ``'mean'``, the first dimension for
+    ``'batchmean'`` (1 for a 0-d loss)."""
+    if reduction == "none":
+        return None
+    if reduction == "sum":
+        return 1
+    if reduction == "batchmean":
+        return shape[0] if shape else 1
+    return size
+
+
+def divide_total(total: Any, divisor: int) -> np.ndarray:
+    """A fused loss's reduced value as a 0-d array, from its ``total`` (a NumPy scalar or 0-d
+    array of the loss's dtype): the total itself for a sum, else divided by ``divisor``; NaN
+    for the mean of nothing."""
+    if divisor == 1:
+        return np.asarray(total)
+    if divisor == 0:
+        return np.asarray(np.nan, total.dtype)
+    return np.asarray(total / total.dtype.type(divisor))
+
+
+_KEPT_SCALES: dict[tuple[np.dtype, int | None, float], Any] = {}
+
+
+def kept_scale(dtype: np.dtype, divisor: int | None, factor: float = 1.0) -> Any:
+    """The factor a fused forward multiplies the gradient it keeps by (the prescale), or None
+    when there is nothing to multiply: for a reduced loss, ``factor / divisor`` computed in
+    ``dtype`` as the backward would, so the kept array already is the gradient for an upstream
+    gradient of 1; for an unreduced one, ``factor`` (a constant the block kernel left out of its
+    ∂l/∂x)."""
+    key = (dtype, divisor, factor)
+    if key in _KEPT_SCALES:
+        return _KEPT_SCALES[key]
+    one = dtype.type(1)
+    scale = one / dtype.type(divisor) if divisor not in (None, 0, 1) else one
+    if factor != 1.0:
+        scale = scale * dtype.type(factor)
+    if len(_KEPT_SCALES) > 4096:  # many distinct sizes: a bounded cache
+        _KEPT_SCALES.clear()
+    _KEPT_SCALES[key] = result = None if scale == one else scale
+    return result
+
+
+def divide_grad(g: Tensor, divisor: int | None) -> Tensor:
+    """The adjoint of `divide_total` on the upstream gradient ``g`` (a Tensor), differentiably:
+    ``g`` itself when unreduced or summed, ``g / divisor`` otherwise (NaN when it is 0)."""
+    if divisor is None or divisor == 1:
+        return g
+    return g / (float(divisor) if divisor else float("nan"))
+
+
+def apply_weighted(loss: Tensor, weight: Tensor, reduction: str, weighted_mean: bool) -> Tensor:
+    """torch's functional-only ``weight`` of l1/mse/huber: ``loss * weight`` reduced, where a
+    ``'mean'`` is ``sum(w l) / sum(w)`` when ``weighted_mean`` (l1, mse) and the plain mean
+    otherwise (huber). The reduction is checked here, as in torch (``'elementwise_mean'`` is
+    rejected)."""
+    reduction = resolve(reduction, alias=False)
+    loss = loss * weight
+    if reduction == "mean" and weighted_mean:
+        return apply(loss, reduction, denominator=weight.sum())
+    return apply(loss, reduction)
+
+
+def mean_of_equal_groups_is_elementwise(reduction: str) -> bool:
+    """Whether reducing the means of equal-size groups (per-sample means over classes) equals
+    the same reduction over all elements: true of ``'mean'`` only."""
+    return reduction == "mean"

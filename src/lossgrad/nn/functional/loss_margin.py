@@ -46,12 +46,32 @@ from lossgrad.nn.functional.distance import (
     _scratch,
     pairwise_distance,
 )
-from lossgrad.nn.functional.loss_regression import _prescale, _scaled_kept, _take_kept
+from lossgrad.nn.functional import _kept
 from lossgrad.ops._common import arange, broadcast_error, promote, row_offsets, sum_to_shape
 from lossgrad.ops.index import gather
 from lossgrad.ops.pointwise import add, clamp_min, div, minimum, mul, neg, sqrt, sub
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand, reshape
+
+
+def _take_kept(ctx: Any) -> np.ndarray | None:
+    return _kept.take(ctx)
+
+
+def _scaled_kept(ctx: Any, kept: np.ndarray, g: Any) -> np.ndarray:
+    return _kept.times_upstream(kept, g, reduced=ctx.prescale is not None)
+
+
+def _prescale(ctx: Any, n: int, k: float = 1.0) -> Any:
+    if ctx.reduction == "none" or getattr(ctx, "kept", None) is None:
+        return None
+    t = ctx.kept.dtype.type
+    f = t(1) / t(n) if ctx.reduction in ("mean", "batchmean") and n else t(1)
+    return f * t(k) if k != 1.0 else f
+
+
+def _map_blocks(fn: Callable[[int, int], Any], n: int) -> list[Any]:
+    return _parallel.map_blocks(fn, n, _parallel.wide_block(n))
 
 _EPSILON = float(np.float32(1e-12))  # torch's ``constexpr float EPSILON`` of Loss.cpp
 

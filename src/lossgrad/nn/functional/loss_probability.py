@@ -37,12 +37,7 @@ from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
-from lossgrad.nn.functional.loss_regression import (
-    _map_blocks,
-    _prescale,
-    _scaled_kept,
-    _take_kept,
-)
+from lossgrad.nn.functional import _kept
 from lossgrad.ops._common import promote, sum_to_shape
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.index import masked_fill
@@ -61,6 +56,26 @@ from lossgrad.ops.pointwise import (
     sigmoid,
     sub,
 )
+
+
+def _take_kept(ctx: Any) -> np.ndarray | None:
+    return _kept.take(ctx)
+
+
+def _scaled_kept(ctx: Any, kept: np.ndarray, g: Any) -> np.ndarray:
+    return _kept.times_upstream(kept, g, reduced=ctx.prescale is not None)
+
+
+def _prescale(ctx: Any, n: int, k: float = 1.0) -> Any:
+    if ctx.reduction == "none" or getattr(ctx, "kept", None) is None:
+        return None
+    t = ctx.kept.dtype.type
+    f = t(1) / t(n) if ctx.reduction in ("mean", "batchmean") and n else t(1)
+    return f * t(k) if k != 1.0 else f
+
+
+def _map_blocks(fn: Callable[[int, int], Any], n: int) -> list[Any]:
+    return _parallel.map_blocks(fn, n, _parallel.wide_block(n))
 
 _BCE_EPS = 1e-12  # torch's EPSILON in binary_cross_entropy's backward
 

@@ -1,0 +1,241 @@
+"""The pointwise driver: a loss of elementwise operands, declared once as a `Pointwise` spec.
+
+A spec states a loss's math twice, in the two forms the two backward paths need:
+
+* ``block``, a NumPy kernel over one block of flat operands: it writes the unreduced loss into
+  ``loss`` and ∂l/∂x (the gradient of the first operand) into ``dldx``, and returns the loss
+  block. Every argument is a 1-d array of the block's length (``None`` for an absent optional
+  operand), followed by the loss's parameters in order;
+* ``derivatives``, the same derivatives written with lossgrad ops, one per operand (None where
+  there is none). Under ``create_graph=True`` the backward records this formula, so autograd
+  gives the second and higher derivatives.
+
+The driver owns everything else: broadcasting the operands to one shape (torch's
+``broadcast_tensors``), contiguous flat copies of strided or broadcast operands, blocks of a
+few hundred thousand elements over the thread pool, the reduction (through `_reduction`), the
+first-order backward (the kept ∂l/∂x, already multiplied by the reduction's scale, handed out
+as the gradient) and the create_graph backward (the formula times the upstream gradient).
+
+A spec may add ``block_sum``, the kernel's sum over a block computed more cheaply (say, as dot
+products) for float32/float64 reductions; ``dldx_factor``, a constant the kernel leaves out of
+its ``dldx`` (the driver folds it into the reduction's scale); and ``antisymmetric`` for a loss
+of ``x - y``, whose second operand's gradient is ``-dldx`` (kept once for both).
+
+    >>> import numpy as np
+    >>> import lossgrad as torch
+    >>> from lossgrad.nn.functional import _pointwise
+    >>> def square_block(x, y, loss, dldx):
+    ...     np.subtract(x, y, out=dldx)
+    ...     return np.multiply(dldx, dldx, out=loss)
+    >>> SQUARE = _pointwise.Pointwise(
+    ...     node="SquareLossBackward0",
+    ...     block=square_block,
+    ...     derivatives=lambda x, y: (2 * (x - y), 2 * (y - x)),
+    ...     dldx_factor=lambda: 2.0,
+    ...     antisymmetric=True,
+    ... )
+    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> loss = _pointwise.apply(SQUARE, (x, torch.zeros(2)), "sum")
+    >>> loss.backward()
+    >>> loss, x.grad
+    (tensor(5., grad_fn=<SquareLossBackward0>), tensor([2., 4.]))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from lossgrad import _parallel
+from lossgrad._tensor import Tensor
+from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
+from lossgrad.nn.functional import _kept, _reduction
+from lossgrad.ops._common import broadcast_error
+from lossgrad.ops.pointwise import mul
+
+#: Scratch slots of the driver: a reduced loss's block, an unkept gradient's block. Kernels
+#: take their temporaries from `scratch` with the slots in between.
+LOSS_SLOT, GRAD_SLOT = 0, 7
+
+
+class Pointwise(NamedTuple):
+    """A pointwise loss (see the module docstring).
+
+    Attributes:
+        node: torch's ``grad_fn`` name, or a function of ``(reduction, *params)`` giving it (a
+            loss torch composes from ops is named after its last op).
+        block: ``block(*operands, *params, loss, dldx) -> loss``, the NumPy kernel.
+        derivatives: ``derivatives(*operands, *params)``, one ∂l/∂operand per operand written
+            with lossgrad ops (None where an operand has no gradient).
+        block_sum: ``block_sum(*operands, *params, loss, dldx)``: the block's total (``loss``
+            is scratch); it also writes ``dldx``. Optional.
+        antisymmetric: the second operand's gradient is ``-dldx``.
+        dldx_factor: ``dldx_factor(*params)``, a constant factor of ∂l/∂x that ``block`` does
+            not apply. Optional.
+    """
+
+    node: str | Callable[..., str]
+    block: Callable[..., np.ndarray]
+    derivatives: Callable[..., tuple[Tensor | None, ...]]
+    block_sum: Callable[..., Any] | None = None
+    antisymmetric: bool = False
+    dldx_factor: Callable[..., float] | None = None
+
+
+def scratch(like: np.ndarray, slot: int) -> np.ndarray:
+    """A temporary for a kernel: a per-thread buffer of ``like``'s size and dtype (contents
+    undefined); ``slot`` (1 to 6) tells apart the buffers a kernel uses at the same time."""
+    return _parallel.scratch(like.size, like.dtype, slot)
+
+
+def apply(
+    spec: Pointwise,
+    operands: Sequence[Tensor | None],
+    reduction: str,
+    params: tuple[Any, ...] = (),
+) -> Tensor:
+    """The loss ``spec`` of ``operands`` (Tensors of one float dtype, which broadcast together;
+    the first one's dtype is the loss's), reduced by ``reduction`` (``'none'``, ``'sum'``,
+    ``'mean'`` or ``'batchmean'``), with parameters ``params``."""
+    node = spec.node if type(spec.node) is str else spec.node(reduction, *params)
+    cls = _LOSS_CLASSES.get(node) or _loss_class(node)
+    shape = operands[0]._data.shape
+    for other in operands:
+        if other is not None and other._data.shape != shape:
+            operands = _broadcast(operands)
+            break
+    return cls.apply(*operands, spec, reduction, params)
+
+
+def by_reduction(unreduced: str) -> Callable[..., str]:
+    """The ``node`` of a loss torch composes from ops, named after its last op: ``unreduced``
+    for ``'none'``, else ``MeanBackward0`` or ``SumBackward0``."""
+    names = {"none": unreduced, "mean": "MeanBackward0", "sum": "SumBackward0"}
+    return lambda reduction, *params: names[reduction]
+
+
+def _broadcast(operands: Sequence[Tensor | None]) -> Sequence[Tensor | None]:
+    """The operands expanded (no copy) to their common shape."""
+    from lossgrad.ops.shape import expand
+
+    shapes = [t._data.shape for t in operands if t is not None]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise broadcast_error(shapes[0], shapes[1]) from None
+    return [t if t is None or t._data.shape == shape else expand(t, shape) for t in operands]
+
+
+_LOSS_CLASSES: dict[str, type[ArrayFunction]] = {}
+
+
+def _loss_class(node: str) -> type[ArrayFunction]:
+    """The op class whose nodes are named ``node`` (one per name, shared by the specs)."""
+    cls = _LOSS_CLASSES.get(node)
+    if cls is None:
+        cls = _LOSS_CLASSES[node] = type(f"_Pointwise_{node}", (_PointwiseLoss,), {"node_name": node})
+    return cls
+
+
+def _flat(a: np.ndarray | None) -> np.ndarray | None:
+    """``a`` as a flat C-contiguous array (a copy only when it is strided or broadcast)."""
+    if a is None:
+        return None
+    return a.reshape(-1) if a.flags.c_contiguous else np.ascontiguousarray(a).reshape(-1)
+
+
+def _kept_gradient(ctx: Any, spec: Pointwise, like: np.ndarray, count: int) -> np.ndarray | None:
+    """The flat array the forward writes ∂l/∂x into for the first-order backward (kept on
+    ``ctx.kept``), or None when that array alone cannot give the gradients the graph needs: no
+    gradient at all, or one of an operand whose derivative is not ``±dldx``."""
+    needs = ctx.needs_input_grad
+    own = needs[1] and not spec.antisymmetric
+    if not (needs[0] or needs[1]) or own or any(needs[2:count]):
+        return None
+    ctx.kept = np.empty(like.shape, like.dtype)
+    return ctx.kept.reshape(-1)
+
+
+class _PointwiseLoss(ArrayFunction):
+    """The op of every pointwise loss: ``apply(*operands, spec, reduction, params)``."""
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any) -> np.ndarray:
+        *operands, spec, reduction, params = args
+        ctx.save_for_backward(*operands)
+        ctx.spec, ctx.params = spec, params
+        first = operands[0]
+        shape, dtype, size = first.shape, first.dtype, first.size
+        divisor = ctx.divisor = _reduction.divisor(reduction, shape, size)
+        flat = [_flat(a) for a in operands]
+        kept = _kept_gradient(ctx, spec, first, len(operands))
+        factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
+        scale = None if kept is None else _reduction.kept_scale(dtype, divisor, factor)
+        block = spec.block
+        block_sum = spec.block_sum if dtype.char in "fd" else None
+
+        def run(lo: int, hi: int, loss: np.ndarray, summed: bool) -> Any:
+            blocks = flat if hi - lo == size else [None if a is None else a[lo:hi] for a in flat]
+            dldx = _parallel.scratch(hi - lo, dtype, GRAD_SLOT) if kept is None else kept[lo:hi]
+            if summed and block_sum is not None:
+                result = block_sum(*blocks, *params, loss, dldx)
+            else:
+                result = block(*blocks, *params, loss, dldx)
+                if summed:
+                    result = _parallel.total(result)
+                elif result is not loss:
+                    loss[...] = result
+            if scale is not None:  # the gradient for an upstream 1, while the block is in cache
+                np.multiply(dldx, scale, out=dldx)
+            return result
+
+        block_size = _parallel.wide_block(size)
+        if divisor is None:
+            out = np.empty(shape, dtype)
+            out_flat = out.reshape(-1)
+            if size < _parallel.MIN_PARALLEL:
+                run(0, size, out_flat, False)
+            else:
+                _parallel.map_blocks(
+                    lambda lo, hi: run(lo, hi, out_flat[lo:hi], False), size, block_size
+                )
+            return out
+        if size < _parallel.MIN_PARALLEL:  # one block, a NumPy scalar total
+            total = dtype.type(run(0, size, _parallel.scratch(size, dtype, LOSS_SLOT), True))
+        else:
+            total = _parallel.block_sum(
+                lambda lo, hi: run(lo, hi, _parallel.scratch(hi - lo, dtype, LOSS_SLOT), True),
+                size,
+                dtype,
+                block_size,
+            )
+        return _reduction.divide_total(total, divisor)
+
+    @staticmethod
+    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
+        """The first-order backward: the kept ∂l/∂x times the upstream gradient (and its
+        negation for an antisymmetric loss's second operand); without one, `backward`."""
+        kept = _kept.take(ctx)
+        if kept is None:
+            return backward_via_tensors(ctx, upstream)
+        dldx = _kept.times_upstream(kept, upstream, reduced=ctx.divisor is not None)
+        needs = ctx.needs_input_grad
+        absent = (None,) * (len(needs) - 2)
+        if not needs[0]:
+            return (None, np.negative(dldx, out=dldx), *absent)
+        return (dldx, np.negative(dldx) if needs[1] else None, *absent)
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        """The spec's ops formula times the upstream gradient (recorded under create_graph)."""
+        operands = ctx.saved_tensors
+        scale = _reduction.divide_grad(upstream, ctx.divisor)
+        derivatives = ctx.spec.derivatives(*operands, *ctx.params)
+        needs = ctx.needs_input_grad
+        grads = [
+            mul(d, scale) if need and d is not None else None
+            for d, need in zip(derivatives, needs, strict=False)
+        ]
+        return (*grads, *([None] * (len(needs) - len(grads))))
