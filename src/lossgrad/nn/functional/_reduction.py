@@ -30,7 +30,7 @@ _LEGACY_WARNING = (
 
 
 def legacy_get_string(
-    size_average: bool | None, reduce: bool | None, emit_warning: bool = True
+    size_average: bool | None, reduce: bool | None, emit_warning: bool = True, stacklevel: int = 3
 ) -> str:
     """torch's truth table for the deprecated flags; each None counts as True.
 
@@ -56,7 +56,7 @@ def legacy_get_string(
     else:
         ret = "none"
     if emit_warning:
-        warnings.warn(_LEGACY_WARNING.format(ret), stacklevel=3)
+        warnings.warn(_LEGACY_WARNING.format(ret), stacklevel=stacklevel)
     return ret
 
 
@@ -75,6 +75,7 @@ def resolve(
     allowed: tuple[str, ...] = _VALID,
     *,
     alias: bool = True,
+    stacklevel: int = 3,
 ) -> str:
     """The effective reduction string.
 
@@ -85,11 +86,11 @@ def resolve(
     paths) pass ``alias=False`` and reject it. Anything not in ``allowed`` raises ValueError.
     """
     if size_average is not None or reduce is not None:
-        return legacy_get_string(size_average, reduce)
+        return legacy_get_string(size_average, reduce, stacklevel=stacklevel + 1)
     if alias and reduction == "elementwise_mean":
         warnings.warn(
             "reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         return "mean"
     if reduction not in allowed:
@@ -254,3 +255,27 @@ def mean_of_equal_groups_is_elementwise(reduction: str) -> bool:
     """Whether reducing the means of equal-size groups (per-sample means over classes) equals
     the same reduction over all elements: true of ``'mean'`` only."""
     return reduction == "mean"
+
+
+def resolve_kl_div(
+    reduction: str, size_average: bool | None, reduce: bool | None, ndim: int
+) -> tuple[str, bool]:
+    """kl_div's reduction: the legacy flags (which override the string) or the string, with
+    torch's warning for ``'mean'``; ``'batchmean'`` is the sum divided by the first dimension
+    (the sum for a 0-d input). Returns the reduction of the fused op and whether the result
+    must still be divided by the batch size (``'batchmean'`` with legacy flags, as torch does).
+    """
+    batchmean = reduction == "batchmean" and ndim != 0
+    if size_average is not None or reduce is not None:
+        return legacy_get_string(size_average, reduce, stacklevel=4), batchmean
+    if reduction == "mean":
+        warnings.warn(
+            "reduction: 'mean' divides the total loss by both the batch size and the support "
+            "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
+            "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
+            "major release.",
+            stacklevel=3,
+        )
+    if reduction == "batchmean":
+        return ("batchmean" if batchmean else "sum"), False
+    return resolve(reduction, stacklevel=4), False

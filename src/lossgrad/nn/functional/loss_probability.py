@@ -1,31 +1,24 @@
 """Probability losses: binary_cross_entropy(_with_logits), kl_div, poisson_nll_loss,
 gaussian_nll_loss, soft_margin_loss, multilabel_soft_margin_loss.
 
-Each functional follows DESIGN.md §5: resolve the reduction, validate, compute, reduce.
+Each is a pointwise loss: a NumPy block kernel that writes the loss and ∂l/∂x, and the same
+derivatives written with lossgrad ops, from which autograd gives the second derivatives.
+binary_cross_entropy, binary_cross_entropy_with_logits and soft_margin_loss are torch kernels;
+kl_div, poisson_nll_loss and gaussian_nll_loss are composites in torch, written here with the
+operations of torch's composite in its order (same values, gradients and NaN policy) and named
+after its last op. multilabel_soft_margin_loss is binary_cross_entropy_with_logits per element.
 
-binary_cross_entropy, binary_cross_entropy_with_logits and soft_margin_loss are torch kernels and
-run here as fused ops (one forward pass that reduces inside, one gradient op written in NumPy);
-the gradient ops' own backwards use lossgrad ops (torch's double-backward formulas), so second
-and higher derivatives work. multilabel_soft_margin_loss reuses the BCE-with-logits kernel per
-element. kl_div runs a fused forward whose backward uses the ops torch's composite goes through.
-poisson_nll_loss and gaussian_nll_loss are composites in torch and are written with the same ops
-in the same order, so their values, gradients, NaN policy and second derivatives follow torch's
-by construction.
-
-The NumPy kernels are branch-free (``clip`` rather than ``where``/``maximum``): NumPy's ``where``
-on a data-dependent mask costs an order of magnitude more than a SIMD pass. Where the first-order
-backward needs an exponential or ratio the forward already computed (``exp(-z)`` of the logistic
-losses, poisson's ``exp(x)``, gaussian's ``(x - y) / v``), the forward keeps it and
-``backward_array`` turns it into the gradient in place (no second exponential); the reduced sums
-use dot products, and the blocks are one per thread (:func:`lossgrad._parallel.wide_block`).
+The kernels are branch-free (``clip`` rather than ``where``/``maximum``): NumPy's ``where`` on
+a data-dependent mask costs an order of magnitude more than a SIMD pass. The logistic losses
+compute ``u = exp(-z)`` once, clamped below overflow, and take both the loss
+(``softplus(-z) = log1p(u)``) and the gradient (``sigmoid(z) = 1 / (1 + u)``) from it.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,48 +27,25 @@ from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
-from lossgrad.nn.functional import _kept
-from lossgrad.ops._common import promote, sum_to_shape
+from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
+from lossgrad.nn.functional._pointwise import apply as _pointwise
+from lossgrad.ops._common import promote
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.index import masked_fill
 from lossgrad.ops.pointwise import (
-    _np_sigmoid,
     clamp_min,
-    div,
     exp,
     le,
     log,
     mul,
     ne,
-    neg,
     reciprocal,
     rsub,
     sigmoid,
-    sub,
 )
-
-
-def _take_kept(ctx: Any) -> np.ndarray | None:
-    return _kept.take(ctx)
-
-
-def _scaled_kept(ctx: Any, kept: np.ndarray, g: Any) -> np.ndarray:
-    return _kept.times_upstream(kept, g, reduced=ctx.prescale is not None)
-
-
-def _prescale(ctx: Any, n: int, k: float = 1.0) -> Any:
-    if ctx.reduction == "none" or getattr(ctx, "kept", None) is None:
-        return None
-    t = ctx.kept.dtype.type
-    f = t(1) / t(n) if ctx.reduction in ("mean", "batchmean") and n else t(1)
-    return f * t(k) if k != 1.0 else f
-
-
-def _map_blocks(fn: Callable[[int, int], Any], n: int) -> list[Any]:
-    return _parallel.map_blocks(fn, n, _parallel.wide_block(n))
 
 _BCE_EPS = 1e-12  # torch's EPSILON in binary_cross_entropy's backward
 
@@ -119,80 +89,6 @@ def _broadcastable(*operands: Tensor) -> bool:
 # -- binary_cross_entropy --------------------------------------------------------------------------
 
 
-class _BinaryCrossEntropy(ArrayFunction):
-    """``-w [y max(log x, -100) + (1 - y) max(log(1 - x), -100)]``, reduced, in one pass."""
-
-    node_name = "BinaryCrossEntropyBackward0"
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str
-    ) -> np.ndarray:
-        for arr, name in ((x, "input"), (y, "target")):
-            if arr.size and not _in_unit_interval(arr):
-                bad = ~((arr >= 0) & (arr <= 1))
-                raise RuntimeError(
-                    f"all elements of {name} should be between 0 and 1 (found {arr[bad].flat[0]!r})"
-                )
-        ctx.save_for_backward(x, y, w)
-        ctx.reduction = reduction
-        t = x.dtype.type
-        xy = _parallel.flat(x, y) if w is None else None
-        if xy is not None:  # in cache-sized blocks
-            xf, yf = xy
-            need = ctx.needs_input_grad
-            slope_block = _kept_blocks(ctx, x, need[0] and not need[1])
-            pre = ctx.prescale = _prescale(ctx, x.size)
-
-            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-                xb, yb = xf[lo:hi], yf[lo:hi]
-                if need[0] and not need[1]:  # the input's gradient, kept (prescaled)
-                    sb = _bce_slope_into(xb, yb, slope_block(lo, hi))
-                    if pre is not None and pre != 1:
-                        sb *= pre
-                lg = np.negative(xb, out=_parallel.scratch(hi - lo, x.dtype, 1))
-                _clip(np.log1p(lg, out=lg), t(-100), t(np.inf), out=lg)
-                np.subtract(yb, t(1), out=buf)
-                buf *= lg
-                _clip(np.log(xb, out=lg), t(-100), t(np.inf), out=lg)
-                lg *= yb
-                buf -= lg
-                return buf
-
-            return _reduction.reduce_elementwise(kernel, x.size, x.shape, x.dtype, reduction)
-        log_x = _clip(np.log(x), t(-100), t(np.inf))
-        log_1mx = _clip(np.log1p(-x), t(-100), t(np.inf))
-        loss = (y - t(1)) * log_1mx
-        loss -= y * log_x
-        if w is not None:
-            loss *= w
-        return _reduction.reduce_array(loss, reduction)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y, w = ctx.saved_tensors
-        gi = gt = None
-        if ctx.needs_input_grad[0]:
-            gi = _BinaryCrossEntropyGrad.apply(g, x, y, w, ctx.reduction)
-        if ctx.needs_input_grad[1]:  # torch: -logit(x) * g * w
-            gt = mul(
-                neg(log(x / rsub(x, 1.0))), _reduction.grad_scale(g, ctx.reduction, x._data.size)
-            )
-            gt = mul(gt, w) if w is not None else gt
-        return gi, gt, None, None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """The input's gradient as arrays: the kept one times ``g``, else :func:`_bce_grad`."""
-        if ctx.needs_input_grad[1]:
-            return backward_via_tensors(ctx, g)
-        kept = _take_kept(ctx)
-        if kept is not None:
-            return _scaled_kept(ctx, kept, g), None, None, None
-        x, y, w = ctx._saved_arrays()
-        return _bce_grad(g, x, y, w, ctx.reduction), None, None, None
-
-
 def _in_unit_interval(a: np.ndarray) -> bool:
     """Whether every element of ``a`` lies in ``[0, 1]`` (NaN does not). For float32/64 first
     one pass over the bits as unsigned integers, which are ordered like the floats from +0 to
@@ -205,69 +101,76 @@ def _in_unit_interval(a: np.ndarray) -> bool:
     return bool(a.min() >= 0 and a.max() <= 1)
 
 
-def _bce_slope_into(xb: np.ndarray, yb: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``(x - y) / max(x (1 - x), 1e-12)`` of one block into ``out`` (returned)."""
-    t = xb.dtype.type
-    den = np.subtract(t(1), xb, out=_parallel.scratch(xb.size, xb.dtype, 1))
-    den *= xb
-    _clip(den, t(_BCE_EPS), t(np.inf), out=den)
-    np.subtract(xb, yb, out=out)
-    return np.divide(out, den, out=out)
+def _check_unit_interval(t: Tensor, name: str) -> None:
+    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]``."""
+    data = t._data
+    if data.size and not _in_unit_interval(data):
+        bad = data[~((data >= 0) & (data <= 1))].flat[0]
+        raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
 
 
-def _bce_grad(
-    g: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str
+def _bce_block(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
-    """The array of :class:`_BinaryCrossEntropyGrad`: ``w (x - y) / max(x (1 - x), 1e-12)``
-    times the reduction's scale of ``g``."""
-    t = x.dtype.type
-    xy = _parallel.flat(x, y) if w is None else None
-    if xy is not None:  # (x - y) / max(x (1 - x), eps) in blocks
-        xf, yf = xy
-        out = _grad_blocks(
-            lambda lo, hi, ob: _bce_slope_into(xf[lo:hi], yf[lo:hi], ob), g, x, reduction
-        )
-        if out is not None:
-            return out
-    out = np.asarray(_clip((t(1) - x) * x, t(_BCE_EPS), t(np.inf)))
-    np.divide(x - y, out, out=out)
-    if w is not None:
-        out *= w
-    if reduction == "mean" and out.size:
-        g = g / t(out.size)
-    return np.multiply(out, g, out=out)
+    """``l = -w [y max(log x, -100) + (1 - y) max(log(1 - x), -100)]`` into ``loss`` and
+    ``dl/dx = w (x - y) / max(x (1 - x), 1e-12)`` into ``dldx`` (torch's clamps)."""
+    one, floor, inf = x.dtype.type(1), x.dtype.type(-100), x.dtype.type(np.inf)
+    log_term = np.negative(x, out=scratch(x, 1))
+    _clip(np.log1p(log_term, out=log_term), floor, inf, out=log_term)  # log(1 - x)
+    np.subtract(y, one, out=loss)
+    loss *= log_term
+    _clip(np.log(x, out=log_term), floor, inf, out=log_term)  # log x
+    log_term *= y
+    loss -= log_term
+    spread = np.subtract(one, x, out=log_term)
+    spread *= x
+    _clip(spread, x.dtype.type(_BCE_EPS), inf, out=spread)  # max(x (1 - x), eps)
+    np.subtract(x, y, out=dldx)
+    np.divide(dldx, spread, out=dldx)
+    if weight is not None:
+        loss *= weight
+        dldx *= weight
+    return loss
 
 
-class _BinaryCrossEntropyGrad(ArrayFunction):
-    """``w (x - y) / max(x (1 - x), 1e-12)`` times the reduction's scale; torch's formulas for its
-    derivatives (binary_cross_entropy_double_backward)."""
+class _BceSlope(ArrayFunction):
+    """torch's ``binary_cross_entropy_backward`` as an op: ``(x - y) / max(x (1 - x), 1e-12)``,
+    whose own derivatives are torch's (``binary_cross_entropy_double_backward``): in ``x``,
+    ``(x^2 - 2 x y + y) / ((x + eps)^2 (1 - x + eps)^2)``, which differs from the derivative of
+    the clamped quotient where the clamp is active (at ``x = 0`` or 1)."""
 
     node_name = "BinaryCrossEntropyBackwardBackward0"
 
     @staticmethod
-    def forward(
-        ctx: Any, g: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str
-    ) -> np.ndarray:
-        ctx.save_for_backward(g, x, y, w)
-        ctx.reduction = reduction
-        return _bce_grad(g, x, y, w, reduction)
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x, y)
+        one = x.dtype.type(1)
+        spread = np.asarray(_clip((one - x) * x, x.dtype.type(_BCE_EPS), x.dtype.type(np.inf)))
+        return np.asarray(np.divide(x - y, spread))
 
     @staticmethod
-    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
-        g, x, y, w = ctx.saved_tensors
-        reduction, n = ctx.reduction, x._data.size
-        d_g = d_x = d_y = None
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        x, y = ctx.saved_tensors
+        dx = dy = None
         if ctx.needs_input_grad[0]:
-            d_g = _reduction.apply(_BinaryCrossEntropyGrad.apply(gg, x, y, w, "none"), reduction)
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            h = mul(gg, _reduction.grad_scale(g, reduction, n))
-            h = mul(h, w) if w is not None else h
-            if ctx.needs_input_grad[1]:
-                num = x * x - 2.0 * x * y + y
-                d_x = h * num / ((x + _BCE_EPS) ** 2 * (rsub(x, 1.0) + _BCE_EPS) ** 2)
-            if ctx.needs_input_grad[2]:
-                d_y = neg(h) / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
-        return d_g, d_x, d_y, None, None
+            curvature = (x * x - 2.0 * x * y + y) / (
+                (x + _BCE_EPS) ** 2 * (rsub(x, 1.0) + _BCE_EPS) ** 2
+            )
+            dx = upstream * curvature
+        if ctx.needs_input_grad[1]:
+            dy = -upstream / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
+        return dx, dy
+
+
+def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, ...]:
+    dldx = _BceSlope.apply(x, y)
+    dldy = -log(x / rsub(x, 1.0))  # -logit(x)
+    if weight is not None:
+        dldx, dldy = dldx * weight, dldy * weight
+    return dldx, dldy, None
+
+
+BCE = Pointwise(node="BinaryCrossEntropyBackward0", block=_bce_block, derivatives=_bce_derivatives)
 
 
 def binary_cross_entropy(
@@ -320,326 +223,129 @@ def binary_cross_entropy(
             f"\"binary_cross_entropy\" not implemented for '{_tn(input._data.dtype)}'"
         )
     _not_differentiable("binary_cross_entropy", weight=weight)
-    return _BinaryCrossEntropy.apply(input, target, weight, reduction)
+    _check_unit_interval(input, "input")
+    _check_unit_interval(target, "target")
+    return _pointwise(BCE, (input, target, weight), reduction)
 
 
 # -- binary_cross_entropy_with_logits --------------------------------------------------------------
 
 
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    """``min(x, 0) - log1p(exp(-|x|))``: never exponentiates a positive number."""
-    e = np.asarray(np.log1p(np.exp(-np.abs(x))))
-    return np.subtract(_clip(x, x.dtype.type(-np.inf), x.dtype.type(0)), e, out=e)
-
-
 _EXP_MAX: dict[np.dtype, Any] = {}
 
 
-def _exp_max(dt: np.dtype) -> Any:
-    """The largest integer ``T`` whose ``exp`` is finite in ``dt`` (88 for float32)."""
-    t = _EXP_MAX.get(dt)
-    if t is None:
-        t = _EXP_MAX[dt] = dt.type(math.floor(math.log(float(np.finfo(dt).max))))
-    return t
+def _exp_max(dtype: np.dtype) -> Any:
+    """The largest integer ``T`` whose ``exp`` is finite in ``dtype`` (88 for float32)."""
+    limit = _EXP_MAX.get(dtype)
+    if limit is None:
+        limit = _EXP_MAX[dtype] = dtype.type(math.floor(math.log(float(np.finfo(dtype).max))))
+    return limit
 
 
 def _neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
-    """``u = exp(w)``, ``w = min(-z, T)`` (:func:`_exp_max`: never overflows), for one block;
+    """``u = exp(w)``, ``w = min(-z, T)`` (`_exp_max`: never overflows), for one block;
     returns the sum of ``w`` when ``total``.
 
-    ``u`` is torch's ``exp(-z)`` wherever that is finite, so ``softplus(-z) = log1p(u) - z - w``
-    and ``sigmoid(z) = 1 / (1 + u)``, ``sigmoid(-z) = u / (1 + u)`` are torch's formulas; past
+    ``u`` is ``exp(-z)`` wherever that is finite, so ``softplus(-z) = log1p(u) - z - w`` and
+    ``sigmoid(z) = 1 / (1 + u)``, ``sigmoid(-z) = u / (1 + u)`` are torch's formulas; past
     ``T`` the clamp keeps them finite (``sigmoid(z)`` is then below the dtype's smallest normal).
-    A forward keeps ``u`` so that its backward needs no exponential.
     """
-    w = np.negative(z, out=u)
-    _clip(w, z.dtype.type(-np.inf), _exp_max(z.dtype), out=w)
-    sw = _parallel.total(w) if total else None
-    np.exp(w, out=w)
-    return sw
+    exponent = np.negative(z, out=u)
+    _clip(exponent, z.dtype.type(-np.inf), _exp_max(z.dtype), out=exponent)
+    exponent_sum = _parallel.total(exponent) if total else None
+    np.exp(exponent, out=exponent)
+    return exponent_sum
 
 
 def _softplus_neg_from(z: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = softplus(-z) = log1p(u) + max(-z - T, 0)`` for one block, ``u`` from
-    :func:`_neg_exp_into` (exact at ``z = +-inf``: 0 and inf)."""
-    t = z.dtype.type
+    `_neg_exp_into` (exact at ``z = +-inf``: 0 and inf)."""
     excess = np.subtract(-_exp_max(z.dtype), z, out=out)
-    _clip(excess, t(0), t(np.inf), out=excess)
-    out += np.log1p(u, out=_parallel.scratch(z.size, z.dtype, 1))
+    _clip(excess, z.dtype.type(0), z.dtype.type(np.inf), out=excess)
+    out += np.log1p(u, out=scratch(z, 1))
     return out
 
 
-def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-z))`` of one block into ``out`` (a per-thread scratch buffer for the
-    rest) in four passes, as torch's vectorized CPU kernel: accurate in both tails, and 0 where
-    ``exp(-z)`` overflows (``z < -88`` in float32, where torch gives 0 as well)."""
-    den = np.negative(z, out=_parallel.scratch(z.size, z.dtype, 1))
-    np.exp(den, out=den)
-    den += z.dtype.type(1)
-    return np.divide(z.dtype.type(1), den, out=out)
+def _sigmoid_from(u: np.ndarray) -> np.ndarray:
+    """``sigmoid(z) = 1 / (1 + u)`` in place in ``u`` from `_neg_exp_into`."""
+    one = u.dtype.type(1)
+    u += one
+    return np.divide(one, u, out=u)
 
 
-def _grad_blocks(
-    kernel: Callable[[int, int, np.ndarray], Any],
-    g: np.ndarray,
-    like: np.ndarray,
-    reduction: str,
-    out: np.ndarray | None = None,
-) -> np.ndarray | None:
-    """A fused gradient ``kernel(lo, hi, out_block)`` times the reduction's scale of ``g``, in
-    blocks over the thread pool, into ``out`` (default: a new array; a kept array that the
-    kernel turns into the gradient in place); None when ``g`` is neither a scalar nor flat like
-    ``like``."""
-    if reduction == "mean" and like.size:
-        g = g / like.dtype.type(like.size)
-    gf = None if g.size == 1 else _parallel.flat(g, like)
-    if g.size != 1 and gf is None:
-        return None
-    if out is None:
-        out = np.empty(like.shape, like.dtype)
-    o = out.reshape(-1)
-    gs = g.reshape(()) if gf is None else gf[0]  # the scalar, or the flat g sliced per block
-
-    def block(lo: int, hi: int) -> None:
-        ob = kernel(lo, hi, o[lo:hi])
-        np.multiply(ob, gs if gf is None else gs[lo:hi], out=ob)
-
-    _map_blocks(block, like.size)
-    return out
-
-
-def _kept_backward(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-    """The first-order backward of a loss whose forward kept its input's gradient per unit of
-    loss (:func:`_finished`): that array times ``g``, in place (nothing to do at ``g = 1`` for a
-    reduced loss); the input's gradient only. Without a kept array (a broadcast forward, or a
-    target that needs a gradient too), the Tensor ``backward``."""
-    kept = _take_kept(ctx)
-    if kept is None:
-        return backward_via_tensors(ctx, g)
-    return (_scaled_kept(ctx, kept, g),) + (None,) * (len(ctx.needs_input_grad) - 1)
-
-
-def _kept_blocks(ctx: Any, like: np.ndarray, keep: bool) -> Callable[[int, int], np.ndarray]:
-    """Where a blocked forward writes what its backward needs (``u`` of :func:`_neg_exp_into`,
-    poisson's ``exp(x)``) for flat elements ``lo:hi``: an array kept on ``ctx`` for the backward
-    when ``keep``, else a per-thread scratch buffer."""
-    if keep:
-        kept = ctx.kept = np.empty(like.shape, like.dtype)
-        flat = kept.reshape(-1)
-        return lambda lo, hi: flat[lo:hi]
-    dt = like.dtype
-    return lambda lo, hi: _parallel.scratch(hi - lo, dt, 2)
-
-
-def _reduce_finished(
-    ctx: Any,
+def _bce_logits_block(
     x: np.ndarray,
-    reduction: str,
-    kernel: Callable[[int, int, np.ndarray], np.ndarray],
-    fast: Callable[[int, int, np.ndarray], Any] | None,
-    kept_block: Callable[[int, int], np.ndarray] | None,
-    yf: np.ndarray,
-    finish: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    y: np.ndarray,
+    weight: np.ndarray | None,
+    pos_weight: np.ndarray | None,
+    loss: np.ndarray,
+    dldx: np.ndarray,
 ) -> np.ndarray:
-    """:func:`_reduction.reduce_elementwise` of a blocked forward (``kernel``, ``fast``: its
-    block total) whose blocks also finish the kept input gradient (:func:`_finished`)."""
-    return _reduction.reduce_elementwise(
-        _finished(ctx, kernel, kept_block, yf, finish),
-        x.size,
-        x.shape,
-        x.dtype,
-        reduction,
-        _finished(ctx, fast, kept_block, yf, finish),
-    )
+    """With ``p`` = pos_weight and ``c = 1 + (p - 1) y`` (1 without it):
+    ``l = w [(1 - y) x + c softplus(-x)]`` into ``loss`` and
+    ``dl/dx = w [c sigmoid(x) - p y]`` (``sigmoid(x) - y`` without p) into ``dldx``."""
+    _neg_exp_into(x, dldx)
+    _softplus_neg_from(x, dldx, loss)
+    sigmoid_x = _sigmoid_from(dldx)
+    if pos_weight is None:
+        sigmoid_x -= y
+    else:
+        log_weight = np.subtract(pos_weight, x.dtype.type(1), out=scratch(x, 2))
+        log_weight *= y
+        log_weight += x.dtype.type(1)
+        loss *= log_weight
+        sigmoid_x *= log_weight
+        sigmoid_x -= np.multiply(pos_weight, y, out=log_weight)
+    linear = np.subtract(x.dtype.type(1), y, out=scratch(x, 2))
+    linear *= x
+    loss += linear
+    if weight is not None:
+        loss *= weight
+        sigmoid_x *= weight
+    return loss
 
 
-def _exp_minus_target(eb: np.ndarray, yb: np.ndarray) -> np.ndarray:
-    """poisson's ``exp(x) - y`` from the kept ``exp(x)``, in ``eb``."""
-    return np.subtract(eb, yb, out=eb)
+def _bce_logits_sum(
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray | None,
+    pos_weight: np.ndarray | None,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+) -> Any:
+    """The block's total without weights as ``sum log1p(u) - sum w - x.y``: two dot products
+    replace four elementwise passes (an infinite logit makes ``inf - inf``: then the
+    elementwise sum, as torch's)."""
+    if weight is not None or pos_weight is not None:
+        return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
+    exponent_sum = _neg_exp_into(x, dldx, total=True)
+    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - _parallel.total(x, y)
+    if not np.isfinite(total):
+        return _parallel.total(_bce_logits_block(x, y, None, None, loss, dldx))
+    _sigmoid_from(dldx)
+    dldx -= y
+    return total
 
 
-def _sigmoid_minus_target(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
-    """``sigmoid(x) - y = 1 / (1 + u) - y`` from ``u`` of :func:`_neg_exp_into`, in ``ub``."""
-    t = ub.dtype.type
-    ub += t(1)
-    np.divide(t(1), ub, out=ub)
-    return np.subtract(ub, yb, out=ub)
+def _bce_logits_derivatives(
+    x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None
+) -> tuple[Any, ...]:
+    if pos_weight is None:
+        dldx, dldy = sigmoid(x) - y, -x
+    else:
+        dldx = sigmoid(x) * ((pos_weight - 1.0) * y + 1.0) - pos_weight * y
+        dldy = logsigmoid(-x) - pos_weight * logsigmoid(x)
+    if weight is not None:
+        dldx, dldy = dldx * weight, dldy * weight
+    return dldx, dldy, None, None
 
 
-def _soft_margin_slope(ub: np.ndarray, yb: np.ndarray) -> np.ndarray:
-    """``-y sigmoid(-y x) = -y u / (1 + u)`` from ``u`` of :func:`_neg_exp_into` (of ``y x``),
-    in ``ub``."""
-    den = np.subtract(ub.dtype.type(-1), ub, out=_parallel.scratch(ub.size, ub.dtype, 4))
-    np.divide(ub, den, out=ub)  # -u / (1 + u)
-    return np.multiply(ub, yb, out=ub)
-
-
-def _identity(rb: np.ndarray, yb: np.ndarray) -> np.ndarray:
-    return rb
-
-
-_BlockFn = TypeVar("_BlockFn", bound=Callable[..., Any] | None)
-
-
-def _finished(
-    ctx: Any,
-    fn: _BlockFn,
-    kept_block: Callable[[int, int], np.ndarray] | None,
-    yf: np.ndarray,
-    finish: Callable[[np.ndarray, np.ndarray], np.ndarray],
-) -> _BlockFn:
-    """A blocked forward's ``fn(lo, hi, buf)`` that also turns the block's kept array (from
-    ``kept_block``, None when nothing is kept) into the input's gradient per unit of loss,
-    ``finish(kept, target)`` in place, times the reduction's scale, while the block is in
-    cache: :func:`_kept_backward` then hands it out."""
-    if fn is None or kept_block is None:
-        return fn
-    pre = ctx.prescale = _prescale(ctx, ctx.kept.size)
-    inner = fn
-
-    def fn_finished(lo: int, hi: int, buf: np.ndarray) -> Any:
-        out = inner(lo, hi, buf)
-        kb = finish(kept_block(lo, hi), yf[lo:hi])
-        if pre is not None and pre != 1:
-            kb *= pre
-        return out
-
-    return cast(_BlockFn, fn_finished)
-
-
-class _BinaryCrossEntropyWithLogits(ArrayFunction):
-    """``w [(1 - y) x - (1 + (p - 1) y) log sigmoid(x)]``, reduced, in one pass."""
-
-    node_name = "BinaryCrossEntropyWithLogitsBackward0"
-
-    @staticmethod
-    def forward(
-        ctx: Any,
-        x: np.ndarray,
-        y: np.ndarray,
-        w: np.ndarray | None,
-        pw: np.ndarray | None,
-        reduction: str,
-    ) -> np.ndarray:
-        ctx.save_for_backward(x, y, w, pw)
-        ctx.reduction = reduction
-        xy = _parallel.flat(x, y) if w is None and pw is None else None
-        if xy is not None:  # the common case, in cache-sized blocks: (1 - y) x - log sigmoid(x)
-            xf, yf = xy
-            keep = ctx.needs_input_grad[0] and not ctx.needs_input_grad[1]
-            u_block = _kept_blocks(ctx, x, keep)
-
-            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-                xb = xf[lo:hi]
-                u = u_block(lo, hi)
-                _neg_exp_into(xb, u)
-                _softplus_neg_from(xb, u, buf)
-                t = np.subtract(
-                    x.dtype.type(1), yf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1)
-                )
-                t *= xb
-                buf += t
-                return buf
-
-            def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:
-                # sum log1p(u) - sum w - x.y: two dot products replace four elementwise passes
-                xb = xf[lo:hi]
-                u = u_block(lo, hi)
-                sw = _neg_exp_into(xb, u, total=True)
-                s = _parallel.total(np.log1p(u, out=buf)) - sw - _parallel.total(xb, yf[lo:hi])
-                # an infinite x makes inf - inf here: then the elementwise sum, as torch's
-                return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
-
-            fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-            kb = u_block if keep else None
-            return _reduce_finished(ctx, x, reduction, kernel, fast, kb, yf, _sigmoid_minus_target)
-        ls = _log_sigmoid(x)
-        if pw is not None:
-            ls *= (pw - 1) * y + 1
-        loss = (1 - y) * x
-        loss -= ls
-        if w is not None:
-            loss *= w
-        return _reduction.reduce_array(loss, reduction)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y, w, pw = ctx.saved_tensors
-        gi = gt = None
-        if ctx.needs_input_grad[0]:
-            gi = _BinaryCrossEntropyWithLogitsGrad.apply(g, x, y, w, pw, ctx.reduction)
-        if ctx.needs_input_grad[1]:  # torch: -x, or log sigmoid(-x) - p log sigmoid(x)
-            gt = neg(x) if pw is None else sub(logsigmoid(neg(x)), mul(logsigmoid(x), pw))
-            gt = mul(gt, w) if w is not None else gt
-            gt = mul(gt, _reduction.grad_scale(g, ctx.reduction, x._data.size))
-        return gi, gt, None, None, None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``(sigmoid(x) - y) g``, kept by the forward (:func:`_sigmoid_minus_target`)."""
-        return _kept_backward(ctx, g)
-
-
-class _BinaryCrossEntropyWithLogitsGrad(ArrayFunction):
-    """``w [sigmoid(x) (1 + (p - 1) y) - p y]`` times the reduction's scale."""
-
-    node_name = "BinaryCrossEntropyWithLogitsBackwardBackward0"
-
-    @staticmethod
-    def forward(
-        ctx: Any,
-        g: np.ndarray,
-        x: np.ndarray,
-        y: np.ndarray,
-        w: np.ndarray | None,
-        pw: np.ndarray | None,
-        reduction: str,
-    ) -> np.ndarray:
-        ctx.save_for_backward(g, x, y, w, pw)
-        ctx.reduction = reduction
-        xy = _parallel.flat(x, y) if w is None and pw is None else None
-        if xy is not None:  # sigmoid(x) - y in blocks
-            xf, yf = xy
-
-            def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
-                _sigmoid_into(xf[lo:hi], ob)
-                return np.subtract(ob, yf[lo:hi], out=ob)
-
-            out = _grad_blocks(kernel, g, x, reduction)
-            if out is not None:
-                return out
-        out = np.asarray(_np_sigmoid(x))
-        if pw is None:
-            out -= y
-        else:
-            py = pw * y
-            out *= py + 1 - y
-            out -= py
-        if w is not None:
-            out *= w
-        if reduction == "mean" and out.size:
-            g = g / x.dtype.type(out.size)
-        return np.multiply(out, g, out=out)
-
-    @staticmethod
-    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
-        g, x, y, w, pw = ctx.saved_tensors
-        reduction, n = ctx.reduction, x._data.size
-        d_g = d_x = d_y = None
-        if ctx.needs_input_grad[0]:
-            d_g = _reduction.apply(
-                _BinaryCrossEntropyWithLogitsGrad.apply(gg, x, y, w, pw, "none"), reduction
-            )
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            h = mul(gg, _reduction.grad_scale(g, reduction, n))
-            h = mul(h, w) if w is not None else h
-            s = sigmoid(x)
-            if ctx.needs_input_grad[1]:  # d/dx: sigmoid'(x) (1 + (p - 1) y)
-                lw = 1.0 if pw is None else (pw - 1.0) * y + 1.0
-                d_x = h * (s * rsub(s, 1.0)) * lw
-            if ctx.needs_input_grad[2]:  # d/dy: (p - 1) sigmoid(x) - p, or -1
-                d_y = neg(h) if pw is None else h * ((pw - 1.0) * s - pw)
-        return d_g, d_x, d_y, None, None, None
+BCE_WITH_LOGITS = Pointwise(
+    node="BinaryCrossEntropyWithLogitsBackward0",
+    block=_bce_logits_block,
+    block_sum=_bce_logits_sum,
+    derivatives=_bce_logits_derivatives,
+)
 
 
 def binary_cross_entropy_with_logits(
@@ -700,105 +406,49 @@ def binary_cross_entropy_with_logits(
         )
     w = extra.pop(0) if weight is not None else None
     pw = extra.pop(0) if pos_weight is not None else None
-    loss = _BinaryCrossEntropyWithLogits.apply(x, y, w, pw, reduction)
+    loss = _pointwise(BCE_WITH_LOGITS, (x, y, w, pw), reduction)
     return loss if dt == out_dt else loss.to(out_dt)
 
 
 # -- soft_margin_loss ------------------------------------------------------------------------------
 
 
-class _SoftMarginLoss(ArrayFunction):
-    """``log(1 + exp(-y x))`` as ``softplus(-y x)``, reduced, in one pass."""
-
-    node_name = "SoftMarginLossBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, reduction: str) -> np.ndarray:
-        ctx.save_for_backward(x, y)
-        ctx.reduction = reduction
-        xy = _parallel.flat(x, y)
-        if xy is None:
-            return _reduction.reduce_array(-_log_sigmoid(y * x), reduction)
-        xf, yf = xy
-        keep = ctx.needs_input_grad[0]
-        u_block = _kept_blocks(ctx, x, keep)
-
-        def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:  # softplus(-y x)
-            z = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
-            u = u_block(lo, hi)
-            _neg_exp_into(z, u)
-            return _softplus_neg_from(z, u, buf)
-
-        def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:
-            # sum log1p(u) - sum w - x.y (an infinite margin: the elementwise sum)
-            xb, yb = xf[lo:hi], yf[lo:hi]
-            u = u_block(lo, hi)
-            sw = _neg_exp_into(np.multiply(yb, xb, out=buf), u, total=True)
-            s = _parallel.total(np.log1p(u, out=buf)) - sw - _parallel.total(xb, yb)
-            return s if np.isfinite(s) else _parallel.total(kernel(lo, hi, buf))
-
-        fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-        kb = u_block if keep else None
-        return _reduce_finished(ctx, x, reduction, kernel, fast, kb, yf, _soft_margin_slope)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y = ctx.saved_tensors
-        return _SoftMarginLossGrad.apply(g, x, y, ctx.reduction), None, None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``-y sigmoid(-y x) g``, kept by the forward (:func:`_soft_margin_slope`)."""
-        return _kept_backward(ctx, g)
+def _soft_margin_block(
+    x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``u = exp(-y x)``: ``l = softplus(-y x) = log1p(u)`` into ``loss`` and
+    ``dl/dx = -y sigmoid(-y x) = -y u / (1 + u)`` into ``dldx``."""
+    margin = np.multiply(y, x, out=scratch(x, 4))
+    _neg_exp_into(margin, dldx)
+    _softplus_neg_from(margin, dldx, loss)
+    _soft_margin_slope(dldx, y, margin)
+    return loss
 
 
-class _SoftMarginLossGrad(ArrayFunction):
-    """``-y sigmoid(-y x)`` times the reduction's scale."""
+def _soft_margin_slope(u: np.ndarray, y: np.ndarray, spare: np.ndarray) -> np.ndarray:
+    """``-y u / (1 + u)`` in place in ``u`` (``spare``: a temporary)."""
+    minus_one_minus_u = np.subtract(u.dtype.type(-1), u, out=spare)
+    np.divide(u, minus_one_minus_u, out=u)
+    return np.multiply(u, y, out=u)
 
-    node_name = "SoftMarginLossBackwardBackward0"
 
-    @staticmethod
-    def forward(
-        ctx: Any, g: np.ndarray, x: np.ndarray, y: np.ndarray, reduction: str
-    ) -> np.ndarray:
-        ctx.save_for_backward(g, x, y)
-        ctx.reduction = reduction
-        xy = _parallel.flat(x, y)
-        if xy is not None:  # -y sigmoid(-y x) in blocks
-            xf, yf = xy
+def _soft_margin_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> Any:
+    """The block's total as ``sum log1p(u) - sum w - x.y`` (an infinite margin: the elementwise
+    sum)."""
+    exponent_sum = _neg_exp_into(np.multiply(y, x, out=loss), dldx, total=True)
+    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - _parallel.total(x, y)
+    if not np.isfinite(total):
+        return _parallel.total(_soft_margin_block(x, y, loss, dldx))
+    _soft_margin_slope(dldx, y, loss)
+    return total
 
-            def kernel(lo: int, hi: int, ob: np.ndarray) -> np.ndarray:
-                yb = yf[lo:hi]  # -y / (1 + exp(y x)), as _sigmoid_into
-                u = np.multiply(yb, xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 4))
-                np.exp(u, out=u)
-                u += x.dtype.type(1)
-                np.divide(yb, u, out=ob)
-                return np.negative(ob, out=ob)
 
-            out = _grad_blocks(kernel, g, x, reduction)
-            if out is not None:
-                return out
-        out = np.asarray(_np_sigmoid(-(y * x)))
-        out *= -y
-        if reduction == "mean" and out.size:
-            g = g / x.dtype.type(out.size)
-        return np.multiply(out, g, out=out)
-
-    @staticmethod
-    def backward(ctx: Any, gg: Tensor) -> tuple[Any, ...]:
-        g, x, y = ctx.saved_tensors
-        d_g = d_x = None
-        if ctx.needs_input_grad[0]:
-            d_g = _reduction.apply(_SoftMarginLossGrad.apply(gg, x, y, "none"), ctx.reduction)
-        if ctx.needs_input_grad[1]:  # y^2 sigmoid(y x) sigmoid(-y x)
-            s = sigmoid(y * x)
-            d_x = (
-                mul(gg, _reduction.grad_scale(g, ctx.reduction, x._data.size))
-                * (y * y)
-                * s
-                * rsub(s, 1.0)
-            )
-        return d_g, d_x, None, None
+SOFT_MARGIN = Pointwise(
+    node="SoftMarginLossBackward0",
+    block=_soft_margin_block,
+    block_sum=_soft_margin_sum,
+    derivatives=lambda x, y: (-y * sigmoid(-y * x), None),
+)
 
 
 def soft_margin_loss(
@@ -848,7 +498,7 @@ def soft_margin_loss(
     y = target if target._data.dtype == dt else target.to(dt)
     if y._data.shape != input._data.shape:
         y = y.expand(input._data.shape)
-    return _SoftMarginLoss.apply(input, y, reduction)
+    return _pointwise(SOFT_MARGIN, (input, y), reduction)
 
 
 # -- kl_div ----------------------------------------------------------------------------------------
@@ -875,106 +525,40 @@ class _XLogY(ArrayFunction):
         return gx, gy
 
 
-class _KlDiv(ArrayFunction):
-    """torch's composite ``xlogy(y, y) - y x`` (or ``exp(y) (y - x)``), reduced, in one pass:
-    in blocks over the thread pool when input and target are flat alike (float32/64), else one
-    broadcast pass. ``reduction`` may also be ``'batchmean'`` (the sum over ``x.shape[0]``,
-    torch's division fused in).
-
-    When only the input needs a gradient, the blocked forward keeps it, ``-y`` (``-exp(y)``)
-    prescaled by the reduction, for the first-order backward. Otherwise the backward is written
-    with the ops torch's composite differentiates through (xlogy, div, exp), so gradients, their
-    NaN at ``y == 0`` for the target, and second derivatives match.
-    """
-
-    node_name = "KlDivBackward0"
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, y: np.ndarray, reduction: str, log_target: bool
-    ) -> np.ndarray:
-        ctx.save_for_backward(x, y)
-        ctx.reduction, ctx.log_target = reduction, log_target
-        t = x.dtype.type
-        n, batch = x.size, (x.shape[0] if x.ndim else 1)
-        summed = "sum" if reduction == "batchmean" else reduction
-        xy = _parallel.flat(x, y) if x.dtype.char in "fd" else None
-        if xy is None:
-            if log_target:
-                loss = np.asarray(np.exp(y))
-                loss *= y - x
-            else:  # xlogy(y, y) = y log(y + [y == 0]): 0 at y == 0, NaN for y < 0 or NaN
-                loss = np.asarray(np.log(y + (y == 0)))
-                loss *= y
-                loss -= y * x
-            out = _reduction.reduce_array(loss, summed)
-        else:
-            xf, yf = xy
-            need = ctx.needs_input_grad
-            keep = need[0] and not need[1]
-            kept_block = _kept_blocks(ctx, x, keep)
-            pre = ctx.prescale = _prescale(ctx, batch if reduction == "batchmean" else n)
-            slope = -(t(1) if pre is None else pre)
-
-            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-                xb, yb = xf[lo:hi], yf[lo:hi]
-                tmp = _parallel.scratch(hi - lo, x.dtype, 1)
-                if log_target:
-                    e = np.exp(yb, out=tmp)
-                    np.subtract(yb, xb, out=buf)
-                    buf *= e
-                    if keep:
-                        np.multiply(e, slope, out=kept_block(lo, hi))
-                    return buf
-                np.add(yb, np.equal(yb, 0, out=_parallel.scratch(hi - lo, np.bool_, 4)), out=buf)
-                np.log(buf, out=buf)
-                buf *= yb
-                buf -= np.multiply(yb, xb, out=tmp)
-                if keep:
-                    np.multiply(yb, slope, out=kept_block(lo, hi))
-                return buf
-
-            out = _reduction.reduce_elementwise(kernel, n, x.shape, x.dtype, summed)
-        return out if reduction != "batchmean" else np.asarray(out / t(batch))
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """The kept input gradient times ``g``; without one, :meth:`backward`."""
-        kept = _take_kept(ctx)
-        if kept is None:
-            return backward_via_tensors(ctx, g)
-        return _scaled_kept(ctx, kept, g), None, None, None
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y = ctx.saved_tensors
-        if ctx.reduction == "batchmean":  # torch's DivBackward0, then the sum's
-            scale = div(g, float(x._data.shape[0]))
-        else:
-            scale = _reduction.grad_scale(g, ctx.reduction, x._data.size)
-        gx = gy = None
-        e = exp(y) if ctx.log_target else y
-        if ctx.needs_input_grad[0]:  # -y, or -exp(y)
-            gx = mul(e, neg(scale))
-        if ctx.needs_input_grad[1]:  # exp(y) (y - x) + exp(y), or xlogy(y != 0, y) + y / y - x
-            if ctx.log_target:
-                gy = mul(mul(e, sub(y, x)) + e, scale)
-            else:
-                gy = mul(_XLogY.apply(ne(y, 0).to(y.dtype), y) + y / y - x, scale)
-        return gx, gy, None, None
+def _kl_div_block(
+    x: np.ndarray, y: np.ndarray, log_target: bool, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``l = xlogy(y, y) - y x`` (0 where ``y == 0``, NaN for ``y < 0``) and ``dl/dx = -y``;
+    with ``log_target``, ``l = exp(y) (y - x)`` and ``dl/dx = -exp(y)``."""
+    if log_target:
+        target_prob = np.exp(y, out=dldx)
+        np.subtract(y, x, out=loss)
+        loss *= target_prob
+        np.negative(target_prob, out=dldx)
+        return loss
+    np.add(y, np.equal(y, 0, out=_parallel.scratch(y.size, np.bool_, 4)), out=loss)
+    np.log(loss, out=loss)
+    loss *= y
+    loss -= np.multiply(y, x, out=scratch(x, 1))
+    np.negative(y, out=dldx)
+    return loss
 
 
-# torch's kl_div is a composite whose grad_fn is named after its last op
-_KL_BY_REDUCTION: dict[str, type[_KlDiv]] = {
-    key: type(f"_KlDiv_{key}", (_KlDiv,), {"node_name": name})
-    for key, name in (
-        ("none", "SubBackward0"),
-        ("none_log", "MulBackward0"),
-        ("mean", "MeanBackward0"),
-        ("sum", "SumBackward0"),
-        ("batchmean", "DivBackward0"),
-    )
-}
+def _kl_div_derivatives(x: Tensor, y: Tensor, log_target: bool) -> tuple[Tensor, Tensor]:
+    if log_target:
+        target_prob = exp(y)
+        return -target_prob, target_prob * (y - x) + target_prob
+    return -y, _XLogY.apply(ne(y, 0).to(y.dtype), y) + y / y - x
+
+
+def _kl_div_node(reduction: str, log_target: bool) -> str:
+    """torch's kl_div is a composite whose ``grad_fn`` is named after its last op."""
+    if reduction == "none":
+        return "MulBackward0" if log_target else "SubBackward0"
+    return {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
+
+
+KL_DIV = Pointwise(node=_kl_div_node, block=_kl_div_block, derivatives=_kl_div_derivatives)
 
 
 def kl_div(
@@ -1013,102 +597,55 @@ def kl_div(
         >>> torch.nn.functional.kl_div(x.log(), y, reduction="batchmean")
         tensor(0.3553)
     """
-    batchmean = reduction == "batchmean"
-    if size_average is not None or reduce is not None:
-        reduction = _reduction.legacy_get_string(size_average, reduce)
-    else:
-        if reduction == "mean":
-            warnings.warn(
-                "reduction: 'mean' divides the total loss by both the batch size and the support "
-                "size.'batchmean' divides only by the batch size, and aligns with the KL div math "
-                "definition.'mean' will be changed to behave the same as 'batchmean' in the next "
-                "major release.",
-                stacklevel=2,
-            )
-        reduction = "sum" if batchmean else _reduction.resolve(reduction)
+    reduction, divide_by_batch = _reduction.resolve_kl_div(
+        reduction, size_average, reduce, input.dim()
+    )
     if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
         raise RuntimeError(
             "kl_div: Integral inputs not supported "
             f"(got input {input.dtype} and target {target.dtype})."
         )
     _, (x, y) = promote(input, target)
-    divide = batchmean and input.dim() != 0
-    if divide and reduction == "sum":  # the division fused into the op
-        reduction, divide = "batchmean", False
-    key = reduction if reduction != "none" else ("none_log" if log_target else "none")
-    out = _KL_BY_REDUCTION[key].apply(*_checks.broadcast_pair(x, y), reduction, log_target)
-    return out / input.size(0) if divide else out
+    out = _pointwise(KL_DIV, _checks.broadcast_pair(x, y), reduction, (log_target,))
+    return out / input.size(0) if divide_by_batch else out
 
 
 # -- poisson_nll_loss ------------------------------------------------------------------------------
 
 
-class _PoissonNll(ArrayFunction):
-    """torch's composite ``exp(x) - y x`` (or ``x - y log(x + eps)``), reduced, as one op.
-
-    The forward makes the composite's array operations in the composite's order (same values);
-    the backward is written with the ops torch's composite differentiates through, so the
-    gradients, their NaN policy and second derivatives match. Saves the graph nodes and the
-    per-op overhead that decide the race at small sizes.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, y: np.ndarray, log_input: bool, eps: float, reduction: str
-    ) -> np.ndarray:
-        ctx.save_for_backward(x, y)
-        ctx.log_input, ctx.eps, ctx.reduction = log_input, eps, reduction
-        xy = _parallel.flat(x, y) if log_input else None
-        if xy is not None:  # in blocks over the thread pool; exp(x) kept for the backward
-            xf, yf = xy
-            keep = ctx.needs_input_grad[0] and not ctx.needs_input_grad[1]
-            e_block = _kept_blocks(ctx, x, keep)
-
-            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-                e = np.exp(xf[lo:hi], out=e_block(lo, hi))
-                yx = np.multiply(yf[lo:hi], xf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1))
-                return np.subtract(e, yx, out=buf)
-
-            kb = e_block if keep else None
-            return _reduce_finished(ctx, x, reduction, kernel, None, kb, yf, _exp_minus_target)
-        if log_input:
-            loss = np.exp(x)
-            loss -= y * x
-        else:
-            loss = np.log(x + x.dtype.type(eps))
-            loss *= y
-            np.subtract(x, loss, out=loss)
-        return _reduction.reduce_array(loss, reduction)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y = ctx.saved_tensors
-        scale = _reduction.grad_scale(g, ctx.reduction, x._data.size)
-        gx = gy = None
-        if ctx.log_input:
-            if ctx.needs_input_grad[0]:  # exp(x) - y
-                gx = mul(sub(exp(x), y), scale)
-            if ctx.needs_input_grad[1]:  # -x
-                gy = mul(neg(x), scale)
-        else:
-            shifted = x + ctx.eps
-            if ctx.needs_input_grad[0]:  # 1 - y / (x + eps)
-                gx = mul(rsub(y / shifted, 1.0), scale)
-            if ctx.needs_input_grad[1]:  # -log(x + eps)
-                gy = mul(neg(log(shifted)), scale)
-        return gx, gy, None, None, None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``(exp(x) - y) g``, kept by the forward."""
-        return _kept_backward(ctx, g)
+def _poisson_nll_block(
+    x: np.ndarray, y: np.ndarray, log_input: bool, eps: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``l = exp(x) - y x`` and ``dl/dx = exp(x) - y``; without ``log_input``,
+    ``l = x - y log(x + eps)`` and ``dl/dx = 1 - y / (x + eps)`` (torch's composite's order)."""
+    if log_input:
+        rate = np.exp(x, out=dldx)
+        np.subtract(rate, np.multiply(y, x, out=scratch(x, 1)), out=loss)
+        np.subtract(rate, y, out=dldx)
+        return loss
+    shifted = np.add(x, x.dtype.type(eps), out=scratch(x, 1))
+    np.log(shifted, out=loss)
+    loss *= y
+    np.subtract(x, loss, out=loss)
+    np.divide(y, shifted, out=dldx)
+    np.subtract(x.dtype.type(1), dldx, out=dldx)
+    return loss
 
 
-# torch's composite's grad_fn is named after its last op
-_POISSON_BY_REDUCTION: dict[str, type[_PoissonNll]] = {
-    r: type(f"_PoissonNll_{r}", (_PoissonNll,), {"node_name": name})
-    for r, name in (("none", "SubBackward0"), ("mean", "MeanBackward0"), ("sum", "SumBackward0"))
-}
+def _poisson_nll_derivatives(
+    x: Tensor, y: Tensor, log_input: bool, eps: float
+) -> tuple[Tensor, Tensor]:
+    if log_input:
+        return exp(x) - y, -x
+    shifted = x + eps
+    return rsub(y / shifted, 1.0), -log(shifted)
+
+
+POISSON_NLL = Pointwise(
+    node=by_reduction("SubBackward0"),
+    block=_poisson_nll_block,
+    derivatives=_poisson_nll_derivatives,
+)
 
 
 def poisson_nll_loss(
@@ -1155,7 +692,7 @@ def poisson_nll_loss(
     dt, (x, y) = promote(input, target)
     if not full and _fusable(dt, input, target):  # the fused composite
         x, y = _checks.broadcast_pair(x, y)
-        return _POISSON_BY_REDUCTION[reduction].apply(x, y, log_input, eps, reduction)
+        return _pointwise(POISSON_NLL, _checks.broadcast_pair(x, y), reduction, (log_input, eps))
     if log_input:
         loss = exp(input) - target * input
     else:
@@ -1168,91 +705,54 @@ def poisson_nll_loss(
 
 # -- gaussian_nll_loss -----------------------------------------------------------------------------
 
-
-class _GaussianNll(ArrayFunction):
-    """torch's composite ``0.5 (log v + (x - y)^2 / v)`` (``+ 0.5 log(2 pi)`` if full), reduced,
-    as one op; operands broadcast. The backward uses the composite's ops (second derivatives
-    included); ``v`` is the already-clamped variance, whose gradient passes to ``var`` as in
-    torch."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, y: np.ndarray, v: np.ndarray, full: bool, reduction: str
-    ) -> np.ndarray:
-        ctx.save_for_backward(x, y, v)
-        ctx.reduction = reduction
-        t = x.dtype.type
-        xyv = _parallel.flat(x, y, v) if x.dtype == y.dtype == v.dtype else None
-        if xyv is not None:  # in blocks; r = (x - y) / v kept for the input's gradient
-            xf, yf, vf = xyv
-            ctx.numel = x.size
-            needs = ctx.needs_input_grad
-            keep = needs[0] and not needs[1] and not needs[2]
-            r_block = _kept_blocks(ctx, x, keep)
-            const = t(0.5 * math.log(2 * math.pi)) if full else None
-
-            def diff_ratio(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-                d = np.subtract(xf[lo:hi], yf[lo:hi], out=_parallel.scratch(hi - lo, x.dtype, 1))
-                return d, np.divide(d, vf[lo:hi], out=r_block(lo, hi))
-
-            def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-                d, r = diff_ratio(lo, hi)
-                d *= r  # (x - y)^2 / v
-                d += np.log(vf[lo:hi], out=buf)
-                np.multiply(d, t(0.5), out=buf)
-                if const is not None:
-                    buf += const
-                return buf
-
-            def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:  # a dot for the squares
-                d, r = diff_ratio(lo, hi)
-                s = t(0.5) * (_parallel.total(np.log(vf[lo:hi], out=buf)) + _parallel.total(d, r))
-                return s if const is None else s + const * t(hi - lo)
-
-            fast = block_total if x.dtype.char in "fd" else None  # half: elementwise sums
-            kb = r_block if keep else None
-            return _reduce_finished(ctx, x, reduction, kernel, fast, kb, yf, _identity)
-        q = np.subtract(x, y)
-        np.square(q, out=q)
-        loss = np.log(v) + q / v
-        loss *= t(0.5)
-        if full:
-            loss += t(0.5 * math.log(2 * math.pi))
-        ctx.numel = loss.size
-        return _reduction.reduce_array(loss, reduction)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y, v = ctx.saved_tensors
-        scale = _reduction.grad_scale(g, ctx.reduction, ctx.numel)
-        r = sub(x, y) / v  # (x - y) / v
-        gx = gy = gv = None
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
-            gxy = mul(r, scale)
-            if ctx.needs_input_grad[0]:
-                gx = sum_to_shape(gxy, x._data.shape)
-            if ctx.needs_input_grad[1]:
-                gy = sum_to_shape(neg(gxy), y._data.shape)
-        if ctx.needs_input_grad[2]:  # 0.5 (1/v - (x - y)^2 / v^2)
-            gv = sum_to_shape(mul(sub(reciprocal(v), mul(r, r)), 0.5 * scale), v._data.shape)
-        return gx, gy, gv, None, None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``(x - y) / v g``, kept by the forward."""
-        return _kept_backward(ctx, g)
+_HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
 
 
-_GAUSSIAN_BY_REDUCTION: dict[str, type[_GaussianNll]] = {
-    r: type(f"_GaussianNll_{r}", (_GaussianNll,), {"node_name": name})
-    for r, name in (
-        ("none", "MulBackward0"),
-        ("none_full", "AddBackward0"),
-        ("mean", "MeanBackward0"),
-        ("sum", "SumBackward0"),
-        ("batchmean", "DivBackward0"),
-    )
-}
+def _gaussian_nll_block(
+    x: np.ndarray, y: np.ndarray, var: np.ndarray, full: bool, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``l = (log v + (x - y)^2 / v) / 2`` (plus ``log(2 pi) / 2`` if ``full``) into ``loss``,
+    ``dl/dx = (x - y) / v`` into ``dldx``."""
+    diff = np.subtract(x, y, out=scratch(x, 1))
+    ratio = np.divide(diff, var, out=dldx)
+    diff *= ratio  # (x - y)^2 / v
+    diff += np.log(var, out=loss)
+    np.multiply(diff, x.dtype.type(0.5), out=loss)
+    if full:
+        loss += x.dtype.type(_HALF_LOG_TWO_PI)
+    return loss
+
+
+def _gaussian_nll_sum(
+    x: np.ndarray, y: np.ndarray, var: np.ndarray, full: bool, loss: np.ndarray, dldx: np.ndarray
+) -> Any:
+    """The block's total with the squares as one dot product ``(x - y) . (x - y) / v``."""
+    diff = np.subtract(x, y, out=scratch(x, 1))
+    ratio = np.divide(diff, var, out=dldx)
+    half = x.dtype.type(0.5)
+    total = half * (_parallel.total(np.log(var, out=loss)) + _parallel.total(diff, ratio))
+    return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
+
+
+def _gaussian_nll_derivatives(x: Tensor, y: Tensor, var: Tensor, full: bool) -> tuple[Any, ...]:
+    ratio = (x - y) / var
+    return ratio, -ratio, 0.5 * (reciprocal(var) - ratio * ratio)
+
+
+def _gaussian_nll_node(reduction: str, full: bool) -> str:
+    """torch's composite ends with ``0.5 * (...)``, then ``+ const`` when ``full``."""
+    if reduction == "none":
+        return "AddBackward0" if full else "MulBackward0"
+    return "MeanBackward0" if reduction == "mean" else "SumBackward0"
+
+
+GAUSSIAN_NLL = Pointwise(
+    node=_gaussian_nll_node,
+    block=_gaussian_nll_block,
+    block_sum=_gaussian_nll_sum,
+    derivatives=_gaussian_nll_derivatives,
+    antisymmetric=True,
+)
 
 
 def gaussian_nll_loss(
@@ -1324,8 +824,7 @@ def gaussian_nll_loss(
             var.clamp_(min=eps)
     dt, (x, y, v) = promote(input, target, var)
     if _fusable(dt, input, target) and _broadcastable(x, y, v):
-        key = "none_full" if reduction == "none" and full else reduction
-        return _GAUSSIAN_BY_REDUCTION[key].apply(x, y, v, full, reduction)
+        return _pointwise(GAUSSIAN_NLL, (x, y, v), reduction, (full,))
     loss = 0.5 * (log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
@@ -1334,12 +833,9 @@ def gaussian_nll_loss(
 
 # -- multilabel_soft_margin_loss -------------------------------------------------------------------
 
-
-class _MultilabelSoftMarginMean(_BinaryCrossEntropyWithLogits):
-    """multilabel_soft_margin_loss's default ``'mean'``: the binary_cross_entropy_with_logits
-    mean (torch's composite ends with ``mean``, whose node name this shows)."""
-
-    node_name = "MeanBackward0"
+# The default 'mean' without weights: the binary_cross_entropy_with_logits mean over all
+# elements, named as torch's composite, which ends with ``mean``.
+_MULTILABEL_SOFT_MARGIN_MEAN = BCE_WITH_LOGITS._replace(node="MeanBackward0")
 
 
 def multilabel_soft_margin_loss(
@@ -1387,11 +883,11 @@ def multilabel_soft_margin_loss(
     _, (x, y) = promote(input, target)
     x, y = _checks.broadcast_pair(x, y)
     class_dim = input.dim() - 1
-    if reduction == "mean" and weight is None and class_dim >= 0:
+    if weight is None and class_dim >= 0 and _reduction.mean_of_equal_groups_is_elementwise(reduction):
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
-        return _MultilabelSoftMarginMean.apply(x, y, None, None, "mean")
-    loss = _BinaryCrossEntropyWithLogits.apply(x, y, None, None, "none")
+        return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")
+    loss = _pointwise(BCE_WITH_LOGITS, (x, y, None, None), "none")
     if weight is not None:
         loss = loss * weight
     if class_dim < 0:
