@@ -135,7 +135,9 @@ def _loss_class(node: str) -> type[ArrayFunction]:
     """The op class whose nodes are named ``node`` (one per name, shared by the specs)."""
     cls = _LOSS_CLASSES.get(node)
     if cls is None:
-        cls = _LOSS_CLASSES[node] = type(f"_Pointwise_{node}", (_PointwiseLoss,), {"node_name": node})
+        cls = _LOSS_CLASSES[node] = type(
+            f"_Pointwise_{node}", (_PointwiseLoss,), {"node_name": node}
+        )
     return cls
 
 

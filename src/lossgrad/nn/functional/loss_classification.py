@@ -24,6 +24,8 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional._pointwise import Pointwise, scratch
+from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.ops._common import promote, row_offsets
 from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import logsigmoid
@@ -962,113 +964,74 @@ def _dlw_dy(a: Any, b: Any, lw: Any) -> Any:
     return sub(exp(sub(b, lw)), exp(sub(a, lw)))
 
 
-class _SigmoidFocal(ArrayFunction):
-    """``alpha_t * ce * exp(gamma * log(1 - p_t))`` elementwise, reduced, fused.
+def _sigmoid_focal_block(
+    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``l = alpha_t (1 - p_t)^gamma ce`` into ``loss`` and ∂l/∂x into ``dldx``."""
+    modulation, ce = _sigmoid_focal_parts(x, y, alpha, gamma, dldx)
+    return np.multiply(modulation, ce, out=loss)
 
-    The forward runs in cache-sized blocks over the thread pool: each block's loss (or its sum)
-    and the local derivatives ``dl/dx`` (and ``dl/dy`` when the targets require grad) the
-    first-order backward needs, so that backward is one in-place scaling of the kept
-    derivatives. Blocks whose targets are all 0 or 1 take a shorter formula (see
-    :func:`_sigmoid_focal_binary`). Under ``create_graph`` (or a retained graph run again) the
-    gradient is recorded with lossgrad ops instead (``_LogOneMinusPt`` and log-sigmoids of the
-    saved inputs).
-    """
 
-    node_name = "SigmoidFocalLossBackward0"
+def _sigmoid_focal_sum(
+    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
+) -> Any:
+    modulation, ce = _sigmoid_focal_parts(x, y, alpha, gamma, dldx)
+    return _parallel.total(modulation, ce)
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, cfg: tuple[float, float, str]) -> Any:
-        ctx.save_for_backward(x, y)
-        alpha, gamma, reduction = ctx.meta = cfg
-        need_x, need_y = ctx.needs_input_grad[:2]
-        xf, yf = (np.ascontiguousarray(a).reshape(-1) for a in (x, y))
-        n, dt = xf.size, x.dtype
-        dx = np.empty(x.shape, dt) if need_x else None
-        dy = np.empty(x.shape, dt) if need_y else None
-        dxf = None if dx is None else dx.reshape(-1)
-        dyf = None if dy is None else dy.reshape(-1)
 
-        def kernel(lo: int, hi: int, out: np.ndarray | None) -> Any:
-            xb, yb = xf[lo:hi], yf[lo:hi]
-            dxb = None if dxf is None else dxf[lo:hi]
-            if dyf is None and bool(((yb == 0) | (yb == 1)).all()):
-                return _sigmoid_focal_binary(xb, yb, alpha, gamma, out, dxb)
-            dyb = None if dyf is None else dyf[lo:hi]
-            return _sigmoid_focal_soft(xb, yb, alpha, gamma, out, dxb, dyb)
+def _sigmoid_focal_parts(
+    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dldx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(alpha_t (1 - p_t)^gamma, ce)`` of one block, ∂l/∂x into ``dldx``: the shorter formula
+    of `_sigmoid_focal_binary` when every target is 0 or 1."""
+    if bool(((y == 0) | (y == 1)).all()):
+        return _sigmoid_focal_binary(x, y, alpha, gamma, dldx)
+    return _sigmoid_focal_soft(x, y, alpha, gamma, dldx)
 
-        ctx.cache = (dx, dy)
-        if reduction == "none":
-            loss = np.empty(x.shape, dt)
-            lf = loss.reshape(-1)
-            _parallel.map_blocks(
-                lambda lo, hi: kernel(lo, hi, lf[lo:hi]), n, _parallel.wide_block(n)
-            )
-            return loss
-        total = _parallel.block_sum(
-            lambda lo, hi: kernel(lo, hi, None), n, dt, _parallel.wide_block(n)
-        )
-        return _reduction.reduce_total(total, reduction, n)
 
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y = ctx.saved_tensors
-        alpha, gamma, reduction = ctx.meta
-        g = _reduction.grad_scale(g, reduction, x._data.size)
-        need_x, need_y = ctx.needs_input_grad[:2]
-        a, b = logsigmoid(x), logsigmoid(neg(x))
-        lw = _LogOneMinusPt.apply(x, y)
-        ce = sub(mul(sub(1.0, y), x), a)
-        mod = exp(mul(lw, float(gamma)))
-        at = add(mul(y, 2 * alpha - 1), 1 - alpha) if alpha >= 0 else None
-        gx = gy = None
-        if need_x:  # at * mod * ((sigmoid(x) - y) + gamma * ce * dlw/dx)
-            inner = add(sub(exp(a), y), mul(mul(ce, gamma), _dlw_dx(a, b, lw, y)))
-            gx = mul(g, mul(mod, inner if at is None else mul(at, inner)))
-        if need_y:  # (2 alpha - 1) ce mod + at * mod * (-x + gamma * ce * dlw/dy)
-            inner = sub(mul(mul(ce, gamma), _dlw_dy(a, b, lw)), x)
-            term = mul(mod, inner if at is None else mul(at, inner))
-            if at is not None:
-                term = add(term, mul(mul(ce, mod), 2 * alpha - 1))
-            gy = mul(g, term)
-        return gx, gy, None
+def _sigmoid_focal_derivatives(
+    x: Tensor, y: Tensor, alpha: float, gamma: float
+) -> tuple[Tensor, Tensor]:
+    """∂l/∂x and ∂l/∂y in log space (`_LogOneMinusPt` and log-sigmoids), as the docstring of
+    `sigmoid_focal_loss` writes them."""
+    log_p, log_not_p = logsigmoid(x), logsigmoid(neg(x))
+    log_w = _LogOneMinusPt.apply(x, y)
+    ce = sub(mul(sub(1.0, y), x), log_p)
+    modulation = exp(mul(log_w, float(gamma)))
+    gamma_ce = mul(ce, gamma)
+    inner_x = add(sub(exp(log_p), y), mul(gamma_ce, _dlw_dx(log_p, log_not_p, log_w, y)))
+    inner_y = sub(mul(gamma_ce, _dlw_dy(log_p, log_not_p, log_w)), x)
+    if alpha < 0:
+        return mul(modulation, inner_x), mul(modulation, inner_y)
+    alpha_t = add(mul(y, 2 * alpha - 1), 1 - alpha)
+    dldy = add(mul(modulation, mul(alpha_t, inner_y)), mul(mul(ce, modulation), 2 * alpha - 1))
+    return mul(modulation, mul(alpha_t, inner_x)), dldy
 
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        cache, ctx.cache = ctx.cache, None
-        if cache is None:  # a retained graph run again: the kept derivatives are spent
-            return backward_via_tensors(ctx, g)
-        dx, dy = cache
-        if ctx.meta[2] == "mean":
-            n = (dx if dx is not None else dy).size
-            g = g / g.dtype.type(n if n else np.nan)
-        for d in cache:
-            if d is not None:
-                _parallel.scale(d, g)
-        return dx, dy, None
+
+SIGMOID_FOCAL = Pointwise(
+    node="SigmoidFocalLossBackward0",
+    block=_sigmoid_focal_block,
+    block_sum=_sigmoid_focal_sum,
+    derivatives=_sigmoid_focal_derivatives,
+)
 
 
 def _sigmoid_focal_binary(
-    x: np.ndarray,
-    y: np.ndarray,
-    alpha: float,
-    gamma: float,
-    out: np.ndarray | None,
-    dx: np.ndarray | None,
-) -> Any:
-    """One block of :class:`_SigmoidFocal` with every target 0 or 1: its loss (into ``out``, or
-    its sum when ``out`` is None) and ``dl/dx`` (into ``dx`` when given).
+    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_sigmoid_focal_parts` with every target 0 or 1.
 
     With ``s = 1 - 2y`` and ``z = s x`` (so ``p_t = sigmoid(-z)``), ``sp = log1p(exp(-|x|))``:
     ``ce = relu(z) + sp``, ``m = 1 - p_t = exp(min(z, 0) - sp)``, ``l = alpha_t m**gamma ce``
     and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))``. ``relu(z) = (z + |x|) / 2``
     exactly (cheaper than a clip); per-thread scratch buffers hold the temporaries.
     """
-    k, dt = x.size, x.dtype
-    ax = _parallel.scratch(k, dt, 0)
-    sp = _parallel.scratch(k, dt, 1)
-    s = _parallel.scratch(k, dt, 2)
-    z = _parallel.scratch(k, dt, 3)
-    ce = _parallel.scratch(k, dt, 4)
+    dt = x.dtype
+    ax = scratch(x, 1)
+    sp = scratch(x, 2)
+    s = scratch(x, 3)
+    z = scratch(x, 4)
+    ce = scratch(x, 5)
     np.abs(x, out=ax)
     np.negative(ax, out=sp)
     np.exp(sp, out=sp)
@@ -1094,29 +1057,19 @@ def _sigmoid_focal_binary(
         np.multiply(s, dt.type(0.5 - alpha), out=sp)
         sp += dt.type(0.5)
         w *= sp
-    if dx is not None:
-        np.subtract(dt.type(1), m, out=dx)
-        dx *= ce
-        dx *= dt.type(gamma)
-        dx += m
-        dx *= w
-        dx *= s
-    if out is None:
-        return _parallel.total(w, ce)
-    return np.multiply(w, ce, out=out)
+    np.subtract(dt.type(1), m, out=dx)
+    dx *= ce
+    dx *= dt.type(gamma)
+    dx += m
+    dx *= w
+    dx *= s
+    return w, ce
 
 
 def _sigmoid_focal_soft(
-    x: np.ndarray,
-    y: np.ndarray,
-    alpha: float,
-    gamma: float,
-    out: np.ndarray | None,
-    dx: np.ndarray | None,
-    dy: np.ndarray | None,
-) -> Any:
-    """One block of :class:`_SigmoidFocal` for any targets in ``[0, 1]``: loss (into ``out``, or
-    its sum) and the derivatives ``dl/dx``, ``dl/dy`` into ``dx``, ``dy`` when given."""
+    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_sigmoid_focal_parts` for any targets in ``[0, 1]``."""
     dt = x.dtype.type
     a, b = _np_logsigmoids(x)
     lw = _np_log_one_minus_pt(a, b, y)
@@ -1125,23 +1078,13 @@ def _sigmoid_focal_soft(
     mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
     at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
     w = mod if at is None else mod * at
-    if dx is not None:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
-        np.exp(a + b - lw, out=dx)
-        dx *= 1 - 2 * y
-        dx *= ce * dt(gamma)
-        dx += np.exp(a)
-        dx -= y
-        dx *= w
-    if dy is not None:  # (2 alpha - 1) ce mod + w (gamma ce dlw/dy - x)
-        np.subtract(np.exp(b - lw), np.exp(a - lw), out=dy)
-        dy *= ce * dt(gamma)
-        dy -= x
-        dy *= w
-        if at is not None:
-            dy += ce * mod * dt(2 * alpha - 1)
-    if out is None:
-        return _parallel.total(w, ce)
-    return np.multiply(w, ce, out=out)
+    np.exp(a + b - lw, out=dx)  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
+    dx *= 1 - 2 * y
+    dx *= ce * dt(gamma)
+    dx += np.exp(a)
+    dx -= y
+    dx *= w
+    return w, ce
 
 
 def sigmoid_focal_loss(
@@ -1196,7 +1139,7 @@ def sigmoid_focal_loss(
             f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
         )
     _, (x, y) = promote(inputs, targets)
-    return _SigmoidFocal.apply(x, y, (float(alpha), float(gamma), reduction))
+    return _pointwise(SIGMOID_FOCAL, (x, y), reduction, (float(alpha), float(gamma)))
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports

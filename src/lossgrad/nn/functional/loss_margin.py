@@ -34,7 +34,9 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
-from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional import _checks, _kept, _reduction
+from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
+from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional.distance import (
     _cosine_grads,
     _diff_norms,
@@ -46,32 +48,11 @@ from lossgrad.nn.functional.distance import (
     _scratch,
     pairwise_distance,
 )
-from lossgrad.nn.functional import _kept
 from lossgrad.ops._common import arange, broadcast_error, promote, row_offsets, sum_to_shape
 from lossgrad.ops.index import gather
-from lossgrad.ops.pointwise import add, clamp_min, div, minimum, mul, neg, sqrt, sub
+from lossgrad.ops.pointwise import add, clamp_min, div, ge, minimum, mul, ne, neg, sqrt, sub
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand, reshape
-
-
-def _take_kept(ctx: Any) -> np.ndarray | None:
-    return _kept.take(ctx)
-
-
-def _scaled_kept(ctx: Any, kept: np.ndarray, g: Any) -> np.ndarray:
-    return _kept.times_upstream(kept, g, reduced=ctx.prescale is not None)
-
-
-def _prescale(ctx: Any, n: int, k: float = 1.0) -> Any:
-    if ctx.reduction == "none" or getattr(ctx, "kept", None) is None:
-        return None
-    t = ctx.kept.dtype.type
-    f = t(1) / t(n) if ctx.reduction in ("mean", "batchmean") and n else t(1)
-    return f * t(k) if k != 1.0 else f
-
-
-def _map_blocks(fn: Callable[[int, int], Any], n: int) -> list[Any]:
-    return _parallel.map_blocks(fn, n, _parallel.wide_block(n))
 
 _EPSILON = float(np.float32(1e-12))  # torch's ``constexpr float EPSILON`` of Loss.cpp
 
@@ -232,9 +213,9 @@ class _MultiMarginLoss(ArrayFunction):
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         """The kept gradient per unit of loss times the incoming gradient (one factor per row
         when unreduced)."""
-        kept = cast(np.ndarray, _take_kept(ctx))
+        kept = cast(np.ndarray, _kept.take(ctx))
         if ctx.prescale is not None:
-            return _scaled_kept(ctx, kept, g), None
+            return _kept.times_upstream(kept, g, reduced=ctx.prescale is not None), None
         rows = kept.reshape(-1, ctx.in_shape[-1] if ctx.in_shape else 1)
         np.multiply(rows, g.reshape(-1, 1), out=rows)
         return kept, None
@@ -452,9 +433,9 @@ class _MultilabelMarginLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         """The kept gradient per unit of loss times ``g`` (one factor per row when unreduced)."""
-        kept = cast(np.ndarray, _take_kept(ctx))
+        kept = cast(np.ndarray, _kept.take(ctx))
         g = g if ctx.prescale is not None else g.reshape(-1, 1)
-        grad = _scaled_kept(ctx, kept, g)
+        grad = _kept.times_upstream(kept, g, reduced=ctx.prescale is not None)
         return (grad if grad.shape == ctx.in_shape else grad.reshape(ctx.in_shape)), None
 
     @staticmethod
@@ -538,93 +519,40 @@ def multilabel_margin_loss(
 # -- margin_ranking_loss ------------------------------------------------------------------------
 
 
-class _MarginRankingLoss(ArrayFunction):
-    """``max(0, -y (x1 - x2) + margin)`` on same-shape inputs.
-
-    When the three are flat and the target needs no gradient (the usual case), the forward runs
-    in blocks over the thread pool, as ``margin - y (x1 - x2)`` (the same rounding), and keeps
-    input1's gradient ``-y [u >= 0]``, prescaled by the reduction; input2's is its negation.
-    Otherwise the forward keeps the clamp's mask times the reduction's scale (the slope in
-    ``u``) and the backward forms the three products."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, x1: np.ndarray, x2: np.ndarray, t: np.ndarray, cfg: tuple[float, str]
-    ) -> np.ndarray:
-        margin, reduction = cfg
-        ctx.reduction = reduction
-        need = ctx.needs_input_grad
-        flat = _parallel.flat(x1, x2, t) if not need[2] else None
-        if flat is None:
-            u = (-t) * (x1 - x2) + x1.dtype.type(margin)
-            if any(need[:3]):
-                ctx.save_for_backward(x1, x2, t)
-                # clamp_min passes the gradient at 0: the kink is active
-                ctx.slope = (u >= 0) * u.dtype.type(_element_scale(reduction, u.size))
-            return _reduce_array(np.clip(u, u.dtype.type(0), None), reduction)
-        af, bf, tf = flat
-        dt = x1.dtype.type
-        mg, zero, inf = dt(margin), dt(0), dt(np.inf)
-        grads = None
-        if need[0] or need[1]:
-            kept = ctx.kept = np.empty(x1.shape, x1.dtype)
-            ctx.save_for_backward(kept)
-            grads = kept.reshape(-1)
-        pre = ctx.prescale = _prescale(ctx, x1.size)
-        factor = -(dt(1) if pre is None else pre)
-
-        def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-            u = np.subtract(af[lo:hi], bf[lo:hi], out=buf)
-            u *= tf[lo:hi]
-            np.subtract(mg, u, out=u)
-            if grads is not None:  # clamp_min passes the gradient at 0: the kink is active
-                gb = np.greater_equal(u, zero, out=grads[lo:hi], casting="unsafe")
-                gb *= tf[lo:hi]
-                gb *= factor
-            return _clip(u, zero, inf, out=u)
-
-        return _reduction.reduce_elementwise(kernel, x1.size, x1.shape, x1.dtype, reduction)
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        need = ctx.needs_input_grad
-        kept = _take_kept(ctx)
-        if kept is not None:
-            gk = _scaled_kept(ctx, kept, g)
-            if not need[0]:
-                return None, np.negative(gk, out=gk), None, None
-            return gk, (np.negative(gk) if need[1] else None), None, None
-        x1, x2, t = ctx._saved_arrays()
-        ga = g * ctx.slope
-        g1 = g2 = gt = None
-        if need[0] or need[1]:
-            gx = np.negative(ga * t)
-            g1 = gx if need[0] else None
-            g2 = np.negative(gx) if need[1] else None
-        if need[2]:
-            gt = ga * (x2 - x1)
-        return g1, g2, gt, None
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        need = ctx.needs_input_grad
-        if getattr(ctx, "kept", None) is not None:
-            (grad1,) = ctx.saved_tensors
-            gk = mul(g, grad1)
-            return (gk if need[0] else None), (neg(gk) if need[1] else None), None, None
-        x1, x2, t = ctx.saved_tensors
-        ga = mul(g, Tensor._make(ctx.slope))
-        g1 = g2 = gt = None
-        if need[0] or need[1]:
-            gx = mul(ga, neg(t))
-            g1 = gx if need[0] else None
-            g2 = neg(gx) if need[1] else None
-        if need[2]:
-            gt = mul(ga, sub(x2, x1))
-        return g1, g2, gt, None
+def _margin_ranking_block(
+    x1: np.ndarray,
+    x2: np.ndarray,
+    target: np.ndarray,
+    margin: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+) -> np.ndarray:
+    """With ``u = margin - y (x1 - x2)``: ``l = max(u, 0)`` into ``loss`` and
+    ``y [u >= 0]`` into ``dldx`` (∂l/∂x1 is its negation, the driver's factor -1; the kink
+    counts as active, as torch's ``clamp_min``)."""
+    gap = np.subtract(x1, x2, out=loss)
+    gap *= target
+    np.subtract(x1.dtype.type(margin), gap, out=gap)
+    np.greater_equal(gap, x1.dtype.type(0), out=dldx, casting="unsafe")
+    dldx *= target
+    return _clip(gap, x1.dtype.type(0), x1.dtype.type(np.inf), out=gap)
 
 
-_MARGIN_RANKING = _by_reduction(_MarginRankingLoss, "ClampMinBackward0")
+def _margin_ranking_derivatives(
+    x1: Tensor, x2: Tensor, target: Tensor, margin: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    diff = x1 - x2
+    active = ge(margin - target * diff, 0.0).to(x1.dtype)
+    return -target * active, target * active, -diff * active
+
+
+MARGIN_RANKING = Pointwise(
+    node=by_reduction("ClampMinBackward0"),
+    block=_margin_ranking_block,
+    derivatives=_margin_ranking_derivatives,
+    antisymmetric=True,
+    dldx_factor=lambda margin: -1.0,
+)
 
 
 def margin_ranking_loss(
@@ -680,7 +608,7 @@ def margin_ranking_loss(
     if not (b._data.shape == shape and t._data.shape == shape):
         shape = _broadcast_shape(a, b, t)
         a, b, t = (v if v._data.shape == shape else expand(v, shape) for v in (a, b, t))
-    return _MARGIN_RANKING[reduction].apply(a, b, t, (float(margin), reduction))
+    return _pointwise(MARGIN_RANKING, (a, b, t), reduction, (float(margin),))
 
 
 def _broadcast_shape(*tensors: Tensor) -> tuple[int, ...]:
@@ -703,91 +631,60 @@ def _hinge_embedding_value(x: np.ndarray, t: np.ndarray, margin: Any) -> np.ndar
     return np.where(t != 1, np.maximum(margin - x, zero), zero) + np.where(t != -1, x, zero)
 
 
-class _HingeEmbeddingLoss(ArrayFunction):
-    """Fused in blocks over the thread pool when input and target are flat alike (the usual
-    case); any other shapes or an integer input take one broadcast pass.
-
-    A block computes the two selections as products with the float masks ``[t != 1]`` and
-    ``[t != -1]`` (a masked select runs about 20x slower on random masks). Such a product
-    differs from torch's ``where`` only where ``x`` or ``margin - x`` is not finite, and then
-    the block's total is not finite either: that block is recomputed with ``where``. The forward
-    keeps the slope ``[t != -1] - [t != 1] [margin - x >= 0]``, prescaled by the reduction, as
-    the gradient (the only saved item, so a second backward raises torch's error)."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, t: np.ndarray, margin: float, reduction: str
-    ) -> np.ndarray:
-        ctx.reduction = reduction
-        xt = _parallel.flat(x, t) if x.dtype.kind == "f" else None
-        if xt is None:
-            loss = _hinge_embedding_value(x, t, x.dtype.type(margin))
-            if ctx.needs_input_grad[0]:
-                slope = (t != -1).astype(x.dtype) - ((t != 1) & (x.dtype.type(margin) - x >= 0))
-                slope *= x.dtype.type(_element_scale(reduction, loss.size))
-                ctx.save_for_backward(np.broadcast_to(slope, loss.shape))
-                ctx.in_shape = x.shape
-            return _reduce_array(loss, reduction)
-        xf, tf = xt
-        dt = x.dtype.type
-        mg, zero, inf = dt(margin), dt(0), dt(np.inf)
-        slopes = None
-        if ctx.needs_input_grad[0]:
-            kept = ctx.kept = np.empty(x.shape, x.dtype)
-            ctx.save_for_backward(kept)
-            ctx.in_shape = x.shape
-            slopes = kept.reshape(-1)
-        pre = ctx.prescale = _prescale(ctx, x.size)
-
-        def terms(lo: int, hi: int, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """``buf = [t != 1] clamp_min(margin - x, 0)`` and the mask ``[t != -1]``; the
-            slopes of the block on the way."""
-            xb, tb, k = xf[lo:hi], tf[lo:hi], hi - lo
-            ne1 = np.not_equal(tb, 1, out=_parallel.scratch(k, x.dtype, 1), casting="unsafe")
-            nem1 = np.not_equal(tb, -1, out=_parallel.scratch(k, x.dtype, 2), casting="unsafe")
-            m = np.subtract(mg, xb, out=buf)
-            if slopes is not None:
-                sb = np.greater_equal(m, zero, out=slopes[lo:hi], casting="unsafe")
-                sb *= ne1
-                np.subtract(nem1, sb, out=sb)
-                if pre is not None and pre != 1:
-                    sb *= pre
-            _clip(m, zero, inf, out=m)
-            m *= ne1
-            return m, nem1
-
-        def exact(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-            buf[...] = _hinge_embedding_value(xf[lo:hi], tf[lo:hi], mg)
-            return buf
-
-        def kernel(lo: int, hi: int, buf: np.ndarray) -> np.ndarray:
-            a, nem1 = terms(lo, hi, buf)
-            a += np.multiply(xf[lo:hi], nem1, out=nem1)
-            return a if np.isfinite(_parallel.total(a)) else exact(lo, hi, buf)
-
-        def block_total(lo: int, hi: int, buf: np.ndarray) -> Any:
-            a, nem1 = terms(lo, hi, buf)
-            total = _parallel.total(a) + _parallel.total(xf[lo:hi], nem1)
-            return total if np.isfinite(total) else _parallel.total(exact(lo, hi, buf))
-
-        return _reduction.reduce_elementwise(
-            kernel, x.size, x.shape, x.dtype, reduction, block_total
-        )
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        kept = _take_kept(ctx)
-        if kept is None:  # the broadcast forward
-            return backward_via_tensors(ctx, g)
-        return _scaled_kept(ctx, kept, g), None, None, None
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        (slope,) = ctx.saved_tensors
-        return sum_to_shape(mul(g, slope), ctx.in_shape), None, None, None
+def _hinge_embedding_terms(
+    x: np.ndarray, target: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``loss = [y != 1] max(margin - x, 0)`` and the mask ``[y != -1]`` (returned), with
+    ``dl/dx = [y != -1] - [y != 1] [margin - x >= 0]`` into ``dldx`` on the way. The selections
+    are products with float masks (a masked select runs about 20x slower on random masks)."""
+    zero = x.dtype.type(0)
+    not_positive = np.not_equal(target, 1, out=scratch(x, 1), casting="unsafe")
+    not_negative = np.not_equal(target, -1, out=scratch(x, 2), casting="unsafe")
+    gap = np.subtract(x.dtype.type(margin), x, out=loss)
+    np.greater_equal(gap, zero, out=dldx, casting="unsafe")
+    dldx *= not_positive
+    np.subtract(not_negative, dldx, out=dldx)
+    _clip(gap, zero, x.dtype.type(np.inf), out=gap)
+    gap *= not_positive
+    return gap, not_negative
 
 
-_HINGE_EMBEDDING = _by_reduction(_HingeEmbeddingLoss, "AddBackward0")
+def _hinge_embedding_block(
+    x: np.ndarray, target: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``l = [y != 1] max(margin - x, 0) + [y != -1] x`` (torch's sum of two ``where``s). A
+    product with a mask differs from ``where`` only where ``x`` or ``margin - x`` is not
+    finite, and then so is the block's total: that block is recomputed with ``where``."""
+    hinge, not_negative = _hinge_embedding_terms(x, target, margin, loss, dldx)
+    hinge += np.multiply(x, not_negative, out=not_negative)
+    if np.isfinite(_parallel.total(hinge)):
+        return hinge
+    loss[...] = _hinge_embedding_value(x, target, x.dtype.type(margin))
+    return loss
+
+
+def _hinge_embedding_sum(
+    x: np.ndarray, target: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
+) -> Any:
+    hinge, not_negative = _hinge_embedding_terms(x, target, margin, loss, dldx)
+    total = _parallel.total(hinge) + _parallel.total(x, not_negative)
+    if np.isfinite(total):
+        return total
+    return _parallel.total(_hinge_embedding_block(x, target, margin, loss, dldx))
+
+
+def _hinge_embedding_derivatives(x: Tensor, target: Tensor, margin: float) -> tuple[Any, ...]:
+    as_float = x.dtype
+    active = ge(margin - x, 0.0).to(as_float) * ne(target, 1).to(as_float)
+    return ne(target, -1).to(as_float) - active, None
+
+
+HINGE_EMBEDDING = Pointwise(
+    node=by_reduction("AddBackward0"),
+    block=_hinge_embedding_block,
+    block_sum=_hinge_embedding_sum,
+    derivatives=_hinge_embedding_derivatives,
+)
 
 
 def hinge_embedding_loss(
@@ -830,14 +727,13 @@ def hinge_embedding_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    if input._data.dtype.kind != "f" and reduction == "mean":
-        raise RuntimeError(
-            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            f"complex dtype. Got: {_checks.scalar_type_name(input._data.dtype)}"
-        )
+    if input._data.dtype.kind != "f":  # torch computes an integer input in its own dtype
+        x, y = input._data, target._data
+        loss = Tensor._make(_hinge_embedding_value(x, y, x.dtype.type(margin)))
+        return _reduction.apply(loss, reduction)
     if target._data.shape != input._data.shape:
         _broadcast_shape(input, target)
-    return _HINGE_EMBEDDING[reduction].apply(input, target._data, float(margin), reduction)
+    return _pointwise(HINGE_EMBEDDING, (input, target.detach()), reduction, (float(margin),))
 
 
 # -- cosine_embedding_loss ----------------------------------------------------------------------

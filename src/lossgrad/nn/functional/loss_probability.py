@@ -17,7 +17,6 @@ compute ``u = exp(-z)`` once, clamped below overflow, and take both the loss
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -883,7 +882,8 @@ def multilabel_soft_margin_loss(
     _, (x, y) = promote(input, target)
     x, y = _checks.broadcast_pair(x, y)
     class_dim = input.dim() - 1
-    if weight is None and class_dim >= 0 and _reduction.mean_of_equal_groups_is_elementwise(reduction):
+    elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
+    if weight is None and class_dim >= 0 and elementwise:
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
         return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")

@@ -293,7 +293,8 @@ def smooth_l1_loss(
         raise RuntimeError(
             f"smooth_l1_loss does not support negative values for beta, got beta={beta}."
         )
-    return _pointwise(SMOOTH_L1, _difference_operands("smooth_l1", input, target), reduction, (beta,))
+    operands = _difference_operands("smooth_l1", input, target)
+    return _pointwise(SMOOTH_L1, operands, reduction, (beta,))
 
 
 def huber_loss(
