@@ -99,9 +99,12 @@ def test_reduce_array_and_grad_scale(dtype):
         assert out.dtype == dtype and out.shape == () and out == want
     assert np.isnan(_reduction.reduce_array(np.zeros(0, dtype), "mean"))
     g = lossgrad.tensor(np.array(6.0, dtype))
-    assert _reduction.grad_scale(g, "sum", 3) is g
-    assert _reduction.grad_scale(g, "mean", 3).item() == 2.0
-    assert _reduction.grad_scale(g, "mean", 3).dtype == g.dtype
+    assert _reduction.divide_grad(g, _reduction.divisor("sum", (3,), 3)) is g
+    assert _reduction.divide_grad(g, None) is g
+    assert _reduction.divide_grad(g, _reduction.divisor("mean", (3,), 3)).item() == 2.0
+    assert _reduction.divide_grad(g, 3).dtype == g.dtype
+    assert _reduction.divide_total(np.float32(6.0), 3) == 2.0
+    assert np.isnan(_reduction.divide_total(np.float32(6.0), 0))
 
 
 @pytest.mark.parametrize("size_average", FLAGS)

@@ -171,7 +171,9 @@ class _PointwiseLoss(ArrayFunction):
         first = operands[0]
         shape, dtype, size = first.shape, first.dtype, first.size
         divisor = ctx.divisor = _reduction.divisor(reduction, shape, size)
-        flat = [_flat(a) for a in operands]
+        flat = [
+            a if a is None or a.ndim == 1 and a.flags.c_contiguous else _flat(a) for a in operands
+        ]
         kept = _kept_gradient(ctx, spec, first, len(operands))
         factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
         scale = None if kept is None else _reduction.kept_scale(dtype, divisor, factor)

@@ -14,12 +14,10 @@ their blockwise total with `divide_total`, scale the first-order gradient they k
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from lossgrad import _parallel
 from lossgrad._tensor import Tensor
 from lossgrad.ops import reduce as _R
 
@@ -111,78 +109,27 @@ def apply(loss: Tensor, reduction: str, denominator: Any = None) -> Tensor:
     return _R.sum(loss) / denominator
 
 
-def reduce_array(loss: np.ndarray, reduction: str) -> np.ndarray:
-    """:func:`apply` for a raw array inside a fused forward (the float dtype is kept; the mean of
-    an empty array is NaN without a NumPy warning)."""
+def reduce_array(loss: np.ndarray, reduction: str, denominator: int | None = None) -> np.ndarray:
+    """`apply` for a raw array inside a fused forward (the float dtype is kept): the mean
+    divides by ``denominator`` (default: the number of elements) and is NaN, without a NumPy
+    warning, when that is 0."""
     if reduction == "none":
         return loss
     total = loss.sum(dtype=loss.dtype)
     if reduction == "sum":
         return np.asarray(total)
-    if loss.size == 0:
+    count = loss.size if denominator is None else denominator
+    if count == 0:
         return np.asarray(np.nan, loss.dtype)
-    return np.asarray(total / loss.dtype.type(loss.size))
+    return np.asarray(total / loss.dtype.type(count))
 
 
-def reduce_elementwise(
-    kernel: Callable[[int, int, np.ndarray], np.ndarray],
-    n: int,
-    shape: tuple[int, ...],
-    dtype: np.dtype,
-    reduction: str,
-    block_total: Callable[[int, int, np.ndarray], Any] | None = None,
-) -> np.ndarray:
-    """A fused forward's reduced loss, computed in blocks over the thread pool
-    (:func:`_parallel.wide_block`).
-
-    ``kernel(lo, hi, buf)`` writes the unreduced loss of flat elements ``lo:hi`` into ``buf`` and
-    returns it; ``buf`` is a slice of the output for ``'none'``, else a reused per-thread buffer
-    whose block sum is taken at once (:func:`_parallel.total`), so no full-size temporary is ever
-    allocated. ``block_total(lo, hi, buf)``, when given, returns that block sum directly (e.g. a
-    dot product that skips writing the unreduced loss). Work below
-    :data:`_parallel.MIN_PARALLEL` elements is one direct call (no block machinery).
-    """
-    if reduction == "none":
-        out = np.empty(shape, dtype)
-        o = out.reshape(-1)
-        if n < _parallel.MIN_PARALLEL:
-            kernel(0, n, o)
-        else:
-            block = _parallel.wide_block(n)
-            _parallel.map_blocks(lambda lo, hi: kernel(lo, hi, o[lo:hi]), n, block)
-        return out
-
-    def part(lo: int, hi: int) -> Any:
-        buf = _parallel.scratch(hi - lo, dtype)
-        if block_total is not None:
-            return block_total(lo, hi, buf)
-        return _parallel.total(kernel(lo, hi, buf))
-
-    if n < _parallel.MIN_PARALLEL:  # a NumPy scalar of ``dtype``: scalar arithmetic is cheaper
-        return reduce_total(dtype.type(part(0, n)), reduction, n)
-    return reduce_total(_parallel.block_sum(part, n, dtype, _parallel.wide_block(n)), reduction, n)
-
-
-def reduce_total(total: Any, reduction: str, numel: int) -> np.ndarray:
-    """The 'sum' or 'mean' of a fused forward, as a 0-d array, from its ``total`` over ``numel``
-    elements (computed blockwise by the caller; a 0-d array or a NumPy scalar of the loss's
-    dtype): :func:`reduce_array`'s policy, NaN mean when empty."""
-    if reduction == "sum":
-        return np.asarray(total)
-    if numel == 0:
-        return np.asarray(np.nan, total.dtype)
-    return np.asarray(total / total.dtype.type(numel))
-
-
-def grad_scale(g: Tensor, reduction: str, numel: int) -> Tensor:
-    """The adjoint of :func:`reduce_array`: what multiplies each element's local derivative.
-
-    ``g`` itself for 'none' and 'sum' (a 0-d ``g`` broadcasts), ``g / numel`` for 'mean'.
-    Differentiable, so fused backwards stay twice differentiable.
-    """
-    if reduction != "mean":
-        return g
-    return g / (float(numel) if numel else float("nan"))
+def element_scale(reduction: str, count: int) -> float:
+    """d(reduced loss)/d(element) of a reduction over ``count`` elements: ``1 / count`` for
+    ``'mean'`` (NaN when there are none), else 1."""
+    if reduction == "mean":
+        return 1.0 / count if count else float("nan")
+    return 1.0
 
 
 def divisor(reduction: str, shape: tuple[int, ...], size: int) -> int | None:

@@ -57,25 +57,6 @@ from lossgrad.ops.shape import expand, reshape
 _EPSILON = float(np.float32(1e-12))  # torch's ``constexpr float EPSILON`` of Loss.cpp
 
 
-def _reduce_array(loss: np.ndarray, reduction: str, denominator: int | None = None) -> np.ndarray:
-    """'none' | 'sum' | 'mean' of an unreduced loss array (mean of nothing is NaN)."""
-    if reduction == "none":
-        return loss
-    total = loss.sum(dtype=loss.dtype)
-    if reduction == "sum":
-        return np.asarray(total)
-    n = loss.size if denominator is None else denominator
-    # called inside fused forwards, which run with NumPy's warnings off
-    return np.asarray(total / loss.dtype.type(n) if n else loss.dtype.type(np.nan), loss.dtype)
-
-
-def _element_scale(reduction: str, n: int) -> float:
-    """d(reduced)/d(element): 1/n for 'mean' (NaN when empty), else 1."""
-    if reduction == "mean":
-        return 1.0 / n if n else float("nan")
-    return 1.0
-
-
 def _per_sample(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """The incoming gradient of a per-sample loss, shaped to broadcast over an input of
     ``shape`` (``(N, C)``: one row each; ``(C)`` or ``()``: a single sample)."""
@@ -129,7 +110,7 @@ def _row_factors(ctx: Any, dtype: np.dtype, g: Any) -> Any:
     reduction's scale: a scalar, or a ``(N, 1)`` column."""
     y, p, _, w, reduction, _ = ctx.cfg
     n, c = y.size, ctx.in_shape[-1] if ctx.in_shape else 1
-    f = g * dtype.type(_element_scale(reduction, n) * p / c)
+    f = g * dtype.type(_reduction.element_scale(reduction, n) * p / c)
     if w is not None:
         f = f * w[y]
     return f.reshape(-1, 1) if np.ndim(f) else f
@@ -207,7 +188,8 @@ class _MultiMarginLoss(ArrayFunction):
         loss /= dt(c)
         if w is not None:
             loss *= w[y]
-        return _reduce_array(loss.reshape(out_shape) if reduction == "none" else loss, reduction, n)
+        loss = loss.reshape(out_shape) if reduction == "none" else loss
+        return _reduction.reduce_array(loss, reduction, n)
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
@@ -228,7 +210,7 @@ class _MultiMarginLoss(ArrayFunction):
         (input,) = ctx.saved_tensors
         n, c = y.size, (input._data.shape[-1] if input._data.ndim else 1)
         x = np.ascontiguousarray(input._data.reshape(n, c))
-        coef = x.dtype.type(_element_scale(reduction, n) * p / c)
+        coef = x.dtype.type(_reduction.element_scale(reduction, n) * p / c)
         coef = coef * w[y][:, None] if w is not None else np.full((1, 1), coef)
         gs = _per_sample(g, input._data.shape)
         active = np.zeros((n, c), bool)
@@ -251,6 +233,46 @@ class _MultiMarginLoss(ArrayFunction):
         onehot[np.arange(n), y] = 1
         k = sub(h, mul(_sum(h, 1, True), Tensor._make(onehot)))
         return mul(gs, reshape(k, input._data.shape)), None
+
+
+def _check_multi_margin(
+    input: Tensor, target: Tensor, p: int, weight: Tensor | None
+) -> tuple[int, int]:
+    """torch's checks of multi_margin_loss's arguments, in torch's order; returns the number of
+    samples and of classes."""
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight._data.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    shape = input._data.shape
+    nd = len(shape)
+    if not ((nd == 2 and shape[1] != 0) or (nd == 1 and shape[0] != 0) or nd == 0):
+        raise RuntimeError(
+            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+            f"{list(shape)}"
+        )
+    n, c = (shape[0], shape[1]) if nd == 2 else (1, shape[0] if nd == 1 else 1)
+    y = target._data
+    if y.ndim > 1 or y.size != n:
+        raise RuntimeError(
+            "multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+            f"samples (batch size). Expected target size [{n}], but got {list(y.shape)}. "
+            f"Input has shape {list(shape)}."
+        )
+    if weight is not None and weight._data.size != c:
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    _check_float_kernel(input, "multi_margin_loss_cpu_kernel")
+    _checks.check_scalar_type(target, np.int64)
+    if weight is not None:
+        _checks.check_scalar_type(weight, input._data.dtype)
+        if weight.requires_grad and grad_mode.is_grad_enabled():
+            raise RuntimeError(
+                "The function 'multi_margin_loss' is not differentiable with respect to argument "
+                "'weight'. This input cannot have requires_grad True."
+            )
+    return n, c
 
 
 def multi_margin_loss(
@@ -299,40 +321,9 @@ def multi_margin_loss(
         tensor(0.6000)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    if p != 1 and p != 2:
-        raise ValueError("only p == 1 and p == 2 supported")
-    if weight is not None and weight._data.ndim != 1:
-        raise ValueError("weight must be one-dimensional")
-    _checks.check_tensor(input, "input")
-    _checks.check_tensor(target, "target")
-    shape = input._data.shape
-    nd = len(shape)
-    if not ((nd == 2 and shape[1] != 0) or (nd == 1 and shape[0] != 0) or nd == 0):
-        raise RuntimeError(
-            "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
-            f"{list(shape)}"
-        )
-    n, c = (shape[0], shape[1]) if nd == 2 else (1, shape[0] if nd == 1 else 1)
+    n, c = _check_multi_margin(input, target, p, weight)
+    w = None if weight is None else weight._data
     y = target._data
-    if y.ndim > 1 or y.size != n:
-        raise RuntimeError(
-            "multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
-            f"samples (batch size). Expected target size [{n}], but got {list(y.shape)}. "
-            f"Input has shape {list(shape)}."
-        )
-    if weight is not None and weight._data.size != c:
-        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
-    _check_float_kernel(input, "multi_margin_loss_cpu_kernel")
-    _checks.check_scalar_type(target, np.int64)
-    w = None
-    if weight is not None:
-        _checks.check_scalar_type(weight, input._data.dtype)
-        if weight.requires_grad and grad_mode.is_grad_enabled():
-            raise RuntimeError(
-                "The function 'multi_margin_loss' is not differentiable with respect to argument "
-                "'weight'. This input cannot have requires_grad True."
-            )
-        w = weight._data
     out_shape = (n,) if reduction == "none" and y.ndim > 0 else ()
     y = y.reshape(n)
     if n and y.view(np.uint64).max() >= c:  # one pass: a negative index wraps to a huge one
@@ -378,7 +369,7 @@ class _MultilabelMarginLoss(ArrayFunction):
         ctx.cfg, ctx.in_shape = cfg, input.shape
         want = ctx.needs_input_grad[0]
         kept = (np.empty if width else np.zeros)((n if want else 0, c), input.dtype)
-        scale = dt(_element_scale(reduction, n) / c)
+        scale = dt(_reduction.element_scale(reduction, n) / c)
         if want:
             ctx.save_for_backward(input)
             ctx.kept = kept
@@ -532,10 +523,10 @@ def _margin_ranking_block(
     counts as active, as torch's ``clamp_min``)."""
     gap = np.subtract(x1, x2, out=loss)
     gap *= target
-    np.subtract(x1.dtype.type(margin), gap, out=gap)
-    np.greater_equal(gap, x1.dtype.type(0), out=dldx, casting="unsafe")
+    np.subtract(margin, gap, out=gap)
+    np.greater_equal(gap, 0.0, out=dldx, casting="unsafe")
     dldx *= target
-    return _clip(gap, x1.dtype.type(0), x1.dtype.type(np.inf), out=gap)
+    return _clip(gap, 0.0, np.inf, out=gap)
 
 
 def _margin_ranking_derivatives(
@@ -777,10 +768,10 @@ class _CosineEmbeddingLoss(ArrayFunction):
         if ctx.needs_input_grad[0] or ctx.needs_input_grad[1]:
             # dl/dcos: -1 (y = 1), 1 on the active hinge (y = -1), else 0
             dcos = (np.where(pos, -1, 0) + (neg_ & (hinge >= 0))).astype(x1.dtype)
-            dcos *= x1.dtype.type(_element_scale(reduction, loss.size))
+            dcos *= x1.dtype.type(_reduction.element_scale(reduction, loss.size))
             ctx.save_for_backward(x1, x2)
             ctx.meta = (Tensor._make(np.broadcast_to(dcos, loss.shape)), axis, (m1, m2, denom, cos))
-        return _reduce_array(loss, reduction)
+        return _reduction.reduce_array(loss, reduction)
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
@@ -919,7 +910,7 @@ class _TripletMarginLoss(ArrayFunction):
         ctx.save_for_backward(anchor, pos, neg_)
         ctx.cfg = cfg
         ctx.kept = (u_ap, u_an, u_pn, d_ap, d_an, d_pn, z >= 0)  # clamp_min passes 0
-        return _reduce_array(np.maximum(z, z.dtype.type(0)), reduction)
+        return _reduction.reduce_array(np.maximum(z, z.dtype.type(0)), reduction)
 
     @staticmethod
     def _factors(ctx: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -927,7 +918,7 @@ class _TripletMarginLoss(ArrayFunction):
         reduction's scale), and the shares of it that ``d(a, neg)`` and ``d(pos, neg)`` take
         (torch's ``minimum`` backward with the swap: all to the smaller, halves at ties)."""
         u_ap, _, _, _, d_an, d_pn, active = ctx.kept
-        scale = active * u_ap.dtype.type(_element_scale(ctx.cfg[4], active.size))
+        scale = active * u_ap.dtype.type(_reduction.element_scale(ctx.cfg[4], active.size))
         if d_pn is None:
             return scale, scale, scale
         tie = np.where(d_an == d_pn, scale.dtype.type(0.5), scale.dtype.type(1))
