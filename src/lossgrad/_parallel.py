@@ -1,11 +1,11 @@
 """A small thread pool that splits large array work across the machine's cores.
 
 NumPy releases the GIL inside ufunc loops and reductions, so a large elementwise kernel split
-into contiguous pieces runs on several cores at once (DESIGN.md §6). The pieces are also cut into
+into contiguous pieces runs on several cores at once. The pieces are also cut into
 cache-sized blocks: a fused kernel that makes several NumPy calls per block keeps its temporaries
 in L2 instead of streaming each one through main memory.
 
-Only work above :data:`MIN_PARALLEL` elements is split (below it, the pool's hand-off costs more
+Only work above ``MIN_PARALLEL`` elements is split (below it, the pool's hand-off costs more
 than it saves); small calls run inline with no overhead beyond one comparison.
 
     >>> import numpy as np
@@ -149,7 +149,7 @@ def map_blocks(
 ) -> list[T]:
     """``[fn(lo, hi) ...]`` over consecutive blocks covering ``range(n)``, in order.
 
-    Small work (``work``, default ``n`` elements, below :data:`MIN_PARALLEL`) is one call
+    Small work (``work``, default ``n`` elements, below ``MIN_PARALLEL``) is one call
     ``fn(0, n)``. Larger work is cut into one contiguous range per thread, each walked in blocks
     of ``block``; the calling thread takes the first range. ``fn`` must only write to disjoint
     slices (it runs concurrently). Workers run in a copy of the caller's context, so NumPy's
@@ -171,7 +171,7 @@ def map_blocks(
 def wide_block(n: int) -> int:
     """The block for elementwise kernels of a few NumPy passes over ``n`` elements: one block per
     thread, of at most 2^18 elements. Every NumPy call takes the GIL and costs about a
-    microsecond: on 2 threads at 1e6 elements, :data:`BLOCK`-sized blocks measured 1.4x slower
+    microsecond: on 2 threads at 1e6 elements, ``BLOCK``-sized blocks measured 1.4x slower
     on huber and 2^17 1.3x; from 2^18 the gain flattens, while the per-thread scratch buffers
     (which count in the peak memory) keep growing."""
     return max(BLOCK, min(1 << 18, -(-n // _threads)))
@@ -192,14 +192,14 @@ def scale(a: np.ndarray, c: Any) -> np.ndarray:
 
 def map_parts(fn: Callable[[int], T], count: int) -> list[T]:
     """``[fn(0), ..., fn(count - 1)]``, one part per thread (the caller runs part 0); for work
-    already cut into at most :func:`get_num_threads` pieces (e.g. batch slices of a lattice)."""
+    already cut into at most ``get_num_threads`` pieces (e.g. batch slices of a lattice)."""
     return _fan_out(fn, [(i,) for i in range(count)])
 
 
 def map_rows(fn: Callable[[int, int], Any], rows: int, row_size: int) -> list[Any]:
-    """:func:`map_blocks` over the rows of a 2-d problem: blocks hold whole rows.
+    """``map_blocks`` over the rows of a 2-d problem: blocks hold whole rows.
 
-    ``fn(r0, r1)`` handles rows ``r0:r1``; blocks hold about :func:`wide_block` elements (at
+    ``fn(r0, r1)`` handles rows ``r0:r1``; blocks hold about ``wide_block`` elements (at
     least one row), and the work is split across threads when ``rows * row_size`` is large.
     """
     work = rows * row_size
@@ -229,7 +229,7 @@ _filled: dict[tuple[float, np.dtype], np.ndarray] = {}
 def filled(value: float, n: int, dtype: Any) -> np.ndarray:
     """A read-only vector of ``n`` copies of ``value`` in ``dtype``, a view of one cached array
     per value and dtype: an array operand where NumPy's loop for a scalar one is slow (see
-    :func:`ones`, :func:`fmax0`)."""
+    ``ones``, ``fmax0``)."""
     dtype = np.dtype(dtype)
     buf = _filled.get((value, dtype))
     if buf is None or buf.size < n:
@@ -243,7 +243,7 @@ _ones: dict[Any, np.ndarray] = {}
 
 
 def ones(n: int, dtype: Any) -> np.ndarray:
-    """:func:`filled` with ones, looked up by ``dtype`` as given (the hot path of every blocked
+    """``filled`` with ones, looked up by ``dtype`` as given (the hot path of every blocked
     sum): sums as BLAS dot or matrix-vector products with it run several times faster than
     NumPy's (axis) sums on small blocks and rows."""
     buf = _ones.get(dtype)
@@ -289,7 +289,7 @@ def flat(*arrays: np.ndarray) -> list[np.ndarray] | None:
 
 
 def block_sum(fn: Callable[[int, int], Any], n: int, dtype: Any, block: int = BLOCK) -> np.ndarray:
-    """``sum(fn(lo, hi))`` over :func:`map_blocks` (blocks of ``block``), each ``fn`` a block's
+    """``sum(fn(lo, hi))`` over ``map_blocks`` (blocks of ``block``), each ``fn`` a block's
     partial sum; the partials are added in float64 and the total returned as a 0-d array of
     ``dtype``."""
     parts = map_blocks(fn, n, block)

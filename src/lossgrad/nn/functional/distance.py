@@ -34,7 +34,7 @@ def _rows(x: np.ndarray) -> np.ndarray:
 
 
 def _scratch(like: np.ndarray, slot: int) -> np.ndarray:
-    """A per-thread buffer shaped like the block ``like`` (see :func:`_parallel.scratch`)."""
+    """A per-thread buffer shaped like the block ``like`` (see ``_parallel.scratch``)."""
     return _parallel.scratch(like.size, like.dtype, slot).reshape(like.shape)
 
 
@@ -90,7 +90,7 @@ def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[A
 def _norm_grad_into(out: np.ndarray, u: np.ndarray, k: np.ndarray, p: float) -> None:
     """``out = k * d||u||_p/du`` per row (``(N, D)`` blocks, ``k`` one factor per row, ``(N, 1)``):
     ``u * k`` for p = 2 (``k`` already divided by the norm), ``sgn(u) * k`` for p = 1, with
-    torch's ``sgn`` (0 at 0 and at NaN, :func:`~lossgrad.ops._common.sgn_into`)."""
+    torch's ``sgn`` (0 at 0 and at NaN, ``lossgrad.ops._common.sgn_into``)."""
     if p == 2:
         np.multiply(u, k, out=out)
         return
@@ -167,8 +167,8 @@ def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray:
 class _PairwiseDistance(ArrayFunction):
     """``||x1 - x2 + eps||_p`` over the last dim, fused: one difference, one norm.
 
-    For p = 1 or 2 on same-shape rows (:func:`_fused_rows`) the difference is kept for the
-    first-order backward (:func:`_norm_grad_into`, one pass per gradient); otherwise the backward
+    For p = 1 or 2 on same-shape rows (``_fused_rows``) the difference is kept for the
+    first-order backward (``_norm_grad_into``, one pass per gradient); otherwise the backward
     recomputes it. With a recorded graph the backward is torch's ``norm_backward`` with ops."""
 
     node_name = "NormBackward1"

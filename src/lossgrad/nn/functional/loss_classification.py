@@ -1,12 +1,14 @@
 """Classification losses: nll_loss, cross_entropy, and the focal losses (lossgrad extensions).
 
-Class-index targets share one plan (:class:`_Plan`): validation with torch's exception classes,
-the index of each position's target class along the class axis, and each position's weight
-``w[y]`` (0 where the target equals ``ignore_index``). NLL and the fused cross-entropy read the
-plan; the weighted ``'mean'`` is ``sum / plan.denom`` with ``denom = sum of w[y]`` over the
-positions that are not ignored, exactly torch's ``total_weight``.
+Class-index targets are validated once, with torch's exception classes, into the index of each
+position's target class along the class axis and each position's weight ``w[y]`` (0 where the
+target equals ``ignore_index``). The weighted ``'mean'`` is the weighted sum divided by the sum
+of ``w[y]`` over the positions that are not ignored, exactly torch's ``total_weight``.
 
-Each functional follows DESIGN.md §5: resolve the reduction, validate, compute, reduce.
+sigmoid_focal_loss is a pointwise loss: a NumPy kernel that writes the loss and its gradient,
+and the gradient written with lossgrad ops, from which autograd gives the second derivatives.
+
+Each functional resolves the reduction, validates its arguments, computes, and reduces.
 """
 
 from __future__ import annotations
@@ -322,7 +324,11 @@ def nll_loss(
         target: class indices (int64 or uint8) ``()``, ``(N)`` or ``(N, d1, ..., dK)``, each in
             ``[0, C)`` or equal to ``ignore_index``.
         weight: optional rescaling of each class, 1-D of size ``C`` and ``input``'s dtype.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         ignore_index: target value that contributes neither loss nor weight. Default -100.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
@@ -352,7 +358,7 @@ def nll_loss(
 
 
 #: Row log-sum-exps within +- this bound show that a row needs no max shift (see
-#: :func:`_exp_rows`): its sum of exponentials lies within ``2**+-60``.
+#: ``_exp_rows``): its sum of exponentials lies within ``2**+-60``.
 _UNSHIFTED_LSE = 41.5
 
 
@@ -363,7 +369,7 @@ class _CrossEntropy(ArrayFunction):
     positions) and ``A_n = sum_c q[n, c]``, the per-position loss is
     ``A_n * lse_n - sum_c q[n, c] x[n, c]`` and its gradient is ``A_n softmax(x)_n - q_n``.
 
-    Forward (:func:`_softmax_parts`): ``e = exp(x - m)`` and its sums ``se`` along the class axis,
+    Forward (``_softmax_parts``): ``e = exp(x - m)`` and its sums ``se`` along the class axis,
     ``m`` the class maximum (or 0 where that is provably safe), so ``lse = m + log(se)``. ``e`` is
     kept: the first-order backward (``backward_array``) scales it in place into the gradient
     (one more pass) and writes the ``-q`` entries. A large input reduced to a scalar does that
@@ -456,7 +462,7 @@ def _grad_rows(
 
     Returns ``block(e, se, rows)``, which turns ``e[rows]`` into ``scale * (A e / se - the
     smoothing share of q)`` in place (``rows`` a slice of rows), and the values ``scale * q``
-    that ``e`` still has to lose at the targets afterwards (:func:`_grad_coefs`).
+    that ``e`` still has to lose at the targets afterwards (``_grad_coefs``).
     """
     num, sm, target = _grad_coefs(plan, eps, w, scale, dtype)
 
@@ -498,10 +504,10 @@ def _softmax_parts(
     """The forward's passes: ``e = exp(x - m)`` (C-contiguous, ours), its sums ``se`` along the
     class axis and their logs ``lse - m``, the shifted target logit ``x[y] - m`` and, with label
     smoothing, the shifted weighted sum ``sum_c w[c] (x - m)[c]``, all position-shaped. ``m`` is
-    the class maximum, or 0 where :func:`_exp_rows` shows that exact.
+    the class maximum, or 0 where ``_exp_rows`` shows that exact.
 
-    ``finish`` (a ``block`` of :func:`_grad_rows`), when given, may be applied to ``e`` block by
-    block while it is in cache (:func:`_exp_rows` does); ``se`` is then returned as None."""
+    ``finish`` (a ``block`` of ``_grad_rows``), when given, may be applied to ``e`` block by
+    block while it is in cache (``_exp_rows`` does); ``se`` is then returned as None."""
     if _blocked(x):
         return _exp_rows(x, plan, eps, w, finish)
     axis = plan.axis
@@ -519,7 +525,7 @@ def _softmax_parts(
 
 
 def _blocked(x: np.ndarray) -> bool:
-    """Whether :func:`_softmax_parts` takes :func:`_exp_rows` for ``x``."""
+    """Whether ``_softmax_parts`` takes ``_exp_rows`` for ``x``."""
     return (
         x.ndim == 2
         and x.size >= _parallel.MIN_PARALLEL
@@ -531,11 +537,11 @@ def _blocked(x: np.ndarray) -> bool:
 def _exp_rows(
     x: np.ndarray, plan: _Plan, eps: float, w: np.ndarray | None, finish: _RowFn | None
 ) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray, np.ndarray | None]:
-    """:func:`_softmax_parts` for a large C-contiguous float32/64 ``(N, C)`` input, in blocks of
+    """``_softmax_parts`` for a large C-contiguous float32/64 ``(N, C)`` input, in blocks of
     rows over the thread pool.
 
     It first tries ``m = 0``: ``exp(x)`` and its row sums (BLAS), with no max pass and no shifted
-    copy. Row log-sum-exps within ``+-``:data:`_UNSHIFTED_LSE` (sums within ``2**+-60``) prove
+    copy. Row log-sum-exps within ``+-````_UNSHIFTED_LSE`` (sums within ``2**+-60``) prove
     that as exact as the shifted form: nothing overflows, the row's largest term is at least
     ``2**-60 / C`` (a normal float), and the terms that fall subnormal add under ``C * 2**-66``
     of the sum, far below rounding. Rows outside (logits beyond about +-40, ``inf`` or NaN) are
@@ -731,7 +737,11 @@ def cross_entropy(
         target: class indices (int64/uint8) of shape ``()``, ``(N)`` or ``(N, d1, ..., dK)``;
             or probabilities (floating) of ``input``'s shape. Same shape selects probabilities.
         weight: optional per-class weight, 1-D of size ``C``.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         ignore_index: class-index target value to skip. Default -100. Must be negative for
             probability targets.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
@@ -782,7 +792,7 @@ def focal_loss(
 
     Args:
         input: logits ``(C)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``.
-        target: class indices or class probabilities, exactly as for :func:`cross_entropy`.
+        target: class indices or class probabilities, exactly as for ``cross_entropy``.
         gamma: focusing parameter, ``>= 0``. Default 0.0 (plain cross-entropy).
         weight: optional per-class weight, 1-D of size ``C``; it weights ``ce_n`` itself.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
@@ -828,7 +838,7 @@ def focal_loss(
 class _Focal(ArrayFunction):
     """Focal loss over class-index targets, fused with the cross-entropy it modulates.
 
-    With ``ce`` and its exponentials from :func:`_softmax_parts` (as :class:`_CrossEntropy`) and
+    With ``ce`` and its exponentials from ``_softmax_parts`` (as ``_CrossEntropy``) and
     ``u = -expm1(-ce)``: ``l = u**gamma * ce``, ``dl/dce = u**gamma + gamma u**(gamma - 1)
     exp(-ce) ce`` (both 0 where ``ce == 0``), and the gradient in ``x`` is ``dl/dce`` times
     cross-entropy's ``w[y] (softmax(x) - onehot(y))``. The first-order backward scales the kept
@@ -1008,7 +1018,7 @@ def _sigmoid_focal_derivatives(
     return mul(modulation, mul(alpha_t, inner_x)), dldy
 
 
-SIGMOID_FOCAL = Pointwise(
+_SIGMOID_FOCAL = Pointwise(
     node="SigmoidFocalLossBackward0",
     block=_sigmoid_focal_block,
     block_sum=_sigmoid_focal_sum,
@@ -1139,7 +1149,7 @@ def sigmoid_focal_loss(
             f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
         )
     _, (x, y) = promote(inputs, targets)
-    return _pointwise(SIGMOID_FOCAL, (x, y), reduction, (float(alpha), float(gamma)))
+    return _pointwise(_SIGMOID_FOCAL, (x, y), reduction, (float(alpha), float(gamma)))
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports

@@ -7,7 +7,7 @@ the extended label positions, with a Python loop over time only:
   scheme, so no state underflows that torch keeps). The batch is laid out as one flat row of
   ``N * (2S + 3)`` cells per time step (two padding cells before each sample), so the three
   predecessors of every cell are the same row shifted by 0, 1 and 2: each step is a dozen
-  whole-row ufunc calls (:func:`_weights` and three more). The log-alpha lattice, one float
+  whole-row ufunc calls. The log-alpha lattice, one float
   per cell in the input's dtype (torch keeps the same ``log_alpha``), is held until backward;
   the emissions are gathered a block of rows at a time, never as a whole lattice.
 * **backward**: instead of a second log-space recursion for beta, the posterior
@@ -19,9 +19,8 @@ the extended label positions, with a Python loop over time only:
   float64 than torch's). The weights of step ``t`` are recomputed from row ``t - 1`` of alpha
   by the forward's own ufunc calls (so they are bitwise the forward's), and that row is then
   overwritten by ``gamma_{t-1}``: the backward holds no second lattice, so its peak is one
-  lattice plus the gradient where torch's is two lattices (alpha, beta) plus the gradient
-  (measured: 38.7 vs 65.5 MiB at T=500, N=64, C=100, S=100 in float32). Small lattices
-  (up to :data:`_TAPE_CELLS` cells) keep the weights on a tape in the forward instead (4
+  lattice plus the gradient where torch's is two lattices (alpha, beta) plus the gradient.
+  Small lattices keep the weights on a tape in the forward instead (4
   floats per cell, at most 4 MiB in float32), which saves the backward nine of its fifteen
   ufunc calls per step where the per-call overhead dominates. The posterior of each class is
   then summed over the states that carry it (one batched product with a one-hot matrix for
@@ -30,7 +29,7 @@ the extended label positions, with a Python loop over time only:
   forward kernel again for what the first one overwrote (the lattice, or the tape).
 * The batch is split over lossgrad's thread pool (``lossgrad._parallel``, one part per core;
   NumPy releases the GIL inside ufuncs) when every part gets rows of at least
-  :data:`_PARALLEL_ROW` cells. On shorter rows the threads mostly wait for each other's turn
+  ``_PARALLEL_ROW`` cells. On shorter rows the threads mostly wait for each other's turn
   with the interpreter between the ufunc calls: splitting ``T=200, N=32, S=60`` (rows of
   ~2000 cells per thread) measured slower than one thread on two cores.
 
@@ -176,7 +175,7 @@ class _Lattice:
 
     def forward(self, lp: np.ndarray, keep: bool, taped: bool) -> tuple[np.ndarray, Any]:
         """Negative log-likelihood per sample and, with ``keep``, what backward needs: the
-        weights of every step ``(T, 4, n W - 2)`` (see :func:`_weights`) when ``taped``, else
+        weights of every step ``(T, 4, n W - 2)`` (see ``_weights``) when ``taped``, else
         the log-alpha lattice ``(T, n W)`` to recompute them from (otherwise two alternating
         rows of alpha are enough)."""
         T, n, C = lp.shape
@@ -321,7 +320,7 @@ class _Lattice:
 
 def _slices(N: int, W: int) -> list[slice]:
     """Contiguous batch slices, one per thread when each gets rows of at least
-    :data:`_PARALLEL_ROW` cells: on shorter rows the threads mostly wait for each other's
+    ``_PARALLEL_ROW`` cells: on shorter rows the threads mostly wait for each other's
     turn with the interpreter between NumPy calls (measured slower than one thread)."""
     workers = min(_parallel.get_num_threads(), N, N * W // _PARALLEL_ROW)
     if workers < 2:

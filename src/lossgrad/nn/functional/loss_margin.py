@@ -1,18 +1,15 @@
 """Margin and embedding losses: multi_margin, multilabel_margin, margin_ranking, hinge_embedding,
 cosine_embedding, triplet_margin, triplet_margin_with_distance.
 
-Each functional follows DESIGN.md §5: resolve the reduction, validate, compute, reduce.
+Each functional resolves the reduction, validates its arguments, computes, and reduces.
 
-The piecewise-linear losses are fused: the forward runs on arrays in one go and also records the
-loss's (piecewise-constant) slopes, and the backward multiplies the incoming gradient by them with
-a differentiable op. The first derivative is therefore one multiplication, and the second
-derivative is exact: zero in the input (the loss is piecewise linear), linear in the incoming
-gradient. Where the slope itself depends on the input (``multi_margin_loss`` with ``p=2``,
-``margin_ranking_loss``'s target, ``cosine_embedding_loss``) the backward is written with
-differentiable ops when a graph is recorded (``create_graph=True``), and runs on the arrays with
-values kept from the forward otherwise (each fused loss has a ``backward_array``: the first
-derivative in a few NumPy calls, which is what decides at small sizes). This is how lossgrad gives
-``multi_margin_loss`` and ``multilabel_margin_loss`` the double backward that torch lacks.
+margin_ranking_loss and hinge_embedding_loss are pointwise losses: a NumPy kernel that writes the
+loss and its piecewise-constant slope, and the slope written with lossgrad ops (so the second
+derivative is exact: zero in the input, the loss being piecewise linear). The multi-class
+losses are fused: the forward runs on arrays in one go and keeps the gradient for the
+first-order backward; the backward under ``create_graph=True`` is written with differentiable
+ops. This is how lossgrad gives ``multi_margin_loss`` and ``multilabel_margin_loss`` the double
+backward that torch lacks.
 
 The triplet losses with ``pairwise_distance`` at p = 1 or 2 are one fused op as well: distances,
 margin, clamp, swap and reduction in one forward, and a backward that writes each gradient once.
@@ -118,7 +115,7 @@ def _row_factors(ctx: Any, dtype: np.dtype, g: Any) -> Any:
 
 def _hinge_to_gradient(h: np.ndarray, idx: np.ndarray, f: Any, p: int) -> None:
     """Turn a block of multi_margin hinges ``h >= 0`` into the gradient in place: ``f`` (the
-    row factors, :func:`_row_factors`) on the active classes (``h`` itself for ``p=2``), their
+    row factors, ``_row_factors``) on the active classes (``h`` itself for ``p=2``), their
     negated sum at the targets (``idx``)."""
     if p == 1:  # the active classes; sign(h) is the same 1 or 0 (h >= 0), cheaper per call
         if h.size <= _parallel.BLOCK:
@@ -300,7 +297,11 @@ def multi_margin_loss(
         p: 1 or 2. Default 1.
         margin: Default 1.0.
         weight: optional ``(C)`` class weights (same dtype as input); not differentiable.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -459,7 +460,11 @@ def multilabel_margin_loss(
     Args:
         input: ``(N, C)`` or ``(C)`` (or 0-d, ``C = 1``).
         target: int64, same shape as ``input``: class indices, ended by the first ``-1``.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -537,7 +542,7 @@ def _margin_ranking_derivatives(
     return -target * active, target * active, -diff * active
 
 
-MARGIN_RANKING = Pointwise(
+_MARGIN_RANKING = Pointwise(
     node=by_reduction("ClampMinBackward0"),
     block=_margin_ranking_block,
     derivatives=_margin_ranking_derivatives,
@@ -567,7 +572,11 @@ def margin_ranking_loss(
         input1, input2: ``(N)`` or ``()``.
         target: ``(N)`` or ``()``, usually ±1; any real values are used as multipliers.
         margin: Default 0.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -599,7 +608,7 @@ def margin_ranking_loss(
     if not (b._data.shape == shape and t._data.shape == shape):
         shape = _broadcast_shape(a, b, t)
         a, b, t = (v if v._data.shape == shape else expand(v, shape) for v in (a, b, t))
-    return _pointwise(MARGIN_RANKING, (a, b, t), reduction, (float(margin),))
+    return _pointwise(_MARGIN_RANKING, (a, b, t), reduction, (float(margin),))
 
 
 def _broadcast_shape(*tensors: Tensor) -> tuple[int, ...]:
@@ -670,7 +679,7 @@ def _hinge_embedding_derivatives(x: Tensor, target: Tensor, margin: float) -> tu
     return ne(target, -1).to(as_float) - active, None
 
 
-HINGE_EMBEDDING = Pointwise(
+_HINGE_EMBEDDING = Pointwise(
     node=by_reduction("AddBackward0"),
     block=_hinge_embedding_block,
     block_sum=_hinge_embedding_sum,
@@ -697,7 +706,11 @@ def hinge_embedding_loss(
         input: any shape ``(*)``, floating point.
         target: broadcastable to ``input``, any dtype; ``±1`` in normal use.
         margin: Default 1.0.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -724,7 +737,7 @@ def hinge_embedding_loss(
         return _reduction.apply(loss, reduction)
     if target._data.shape != input._data.shape:
         _broadcast_shape(input, target)
-    return _pointwise(HINGE_EMBEDDING, (input, target.detach()), reduction, (float(margin),))
+    return _pointwise(_HINGE_EMBEDDING, (input, target.detach()), reduction, (float(margin),))
 
 
 # -- cosine_embedding_loss ----------------------------------------------------------------------
@@ -845,7 +858,11 @@ def cosine_embedding_loss(
         input1, input2: ``(N, D)`` with target ``(N)``, or ``(D)`` with target ``()``.
         target: ±1 (any dtype).
         margin: in [-1, 1]. Default 0.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -885,7 +902,7 @@ def cosine_embedding_loss(
 
 class _TripletMarginLoss(ArrayFunction):
     """``max(0, margin + d(a, pos) - d(a, neg))`` with ``d = pairwise_distance`` for p = 1 or 2,
-    fused (:func:`distance._fused_rows` inputs; the swap's ``min`` included).
+    fused (``distance._fused_rows`` inputs; the swap's ``min`` included).
 
     The forward reads each input once per distance and keeps the differences ``u`` (as torch's
     composite keeps them for its norms); the first-order backward writes each gradient once,
@@ -1035,7 +1052,11 @@ def triplet_margin_loss(
         p: norm degree. Default 2.
         eps: added to the differences. Default 1e-6.
         swap: use the distance swap. Default False.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:

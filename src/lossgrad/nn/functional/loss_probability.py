@@ -169,7 +169,7 @@ def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, 
     return dldx, dldy, None
 
 
-BCE = Pointwise(node="BinaryCrossEntropyBackward0", block=_bce_block, derivatives=_bce_derivatives)
+_BCE = Pointwise(node="BinaryCrossEntropyBackward0", block=_bce_block, derivatives=_bce_derivatives)
 
 
 def binary_cross_entropy(
@@ -190,7 +190,11 @@ def binary_cross_entropy(
         target: the same shape (ValueError otherwise), values in [0, 1], same float dtype.
         weight: rescaling weight broadcast to the target's shape (not differentiable, as in
             torch). Default None.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -224,7 +228,7 @@ def binary_cross_entropy(
     _not_differentiable("binary_cross_entropy", weight=weight)
     _check_unit_interval(input, "input")
     _check_unit_interval(target, "target")
-    return _pointwise(BCE, (input, target, weight), reduction)
+    return _pointwise(_BCE, (input, target, weight), reduction)
 
 
 # -- binary_cross_entropy_with_logits --------------------------------------------------------------
@@ -339,7 +343,7 @@ def _bce_logits_derivatives(
     return dldx, dldy, None, None
 
 
-BCE_WITH_LOGITS = Pointwise(
+_BCE_WITH_LOGITS = Pointwise(
     node="BinaryCrossEntropyWithLogitsBackward0",
     block=_bce_logits_block,
     block_sum=_bce_logits_sum,
@@ -366,7 +370,11 @@ def binary_cross_entropy_with_logits(
         input: logits, any shape ``(*)``.
         target: the same shape (ValueError otherwise), float values (usually in [0, 1]).
         weight: rescaling weight, broadcastable to the input's shape. Default None.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
         pos_weight: weight of positive examples, broadcast against the target (class dim last:
             ``(C,)`` for ``(N, C)``, ``(C, 1, 1)`` for ``(N, C, H, W)``). Default None.
@@ -405,7 +413,7 @@ def binary_cross_entropy_with_logits(
         )
     w = extra.pop(0) if weight is not None else None
     pw = extra.pop(0) if pos_weight is not None else None
-    loss = _pointwise(BCE_WITH_LOGITS, (x, y, w, pw), reduction)
+    loss = _pointwise(_BCE_WITH_LOGITS, (x, y, w, pw), reduction)
     return loss if dt == out_dt else loss.to(out_dt)
 
 
@@ -442,7 +450,7 @@ def _soft_margin_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.nd
     return total
 
 
-SOFT_MARGIN = Pointwise(
+_SOFT_MARGIN = Pointwise(
     node="SoftMarginLossBackward0",
     block=_soft_margin_block,
     block_sum=_soft_margin_sum,
@@ -465,7 +473,11 @@ def soft_margin_loss(
     Args:
         input: any shape ``(*)``.
         target: broadcastable to the input's shape (cast to the input's dtype).
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -497,7 +509,7 @@ def soft_margin_loss(
     y = target if target._data.dtype == dt else target.to(dt)
     if y._data.shape != input._data.shape:
         y = y.expand(input._data.shape)
-    return _pointwise(SOFT_MARGIN, (input, y), reduction)
+    return _pointwise(_SOFT_MARGIN, (input, y), reduction)
 
 
 # -- kl_div ----------------------------------------------------------------------------------------
@@ -557,7 +569,7 @@ def _kl_div_node(reduction: str, log_target: bool) -> str:
     return {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
 
 
-KL_DIV = Pointwise(node=_kl_div_node, block=_kl_div_block, derivatives=_kl_div_derivatives)
+_KL_DIV = Pointwise(node=_kl_div_node, block=_kl_div_block, derivatives=_kl_div_derivatives)
 
 
 def kl_div(
@@ -577,7 +589,11 @@ def kl_div(
     Args:
         input: log-probabilities, any shape ``(*)``.
         target: probabilities (or log-probabilities with ``log_target``), broadcastable.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'batchmean'`` | ``'sum'`` | ``'mean'``. Default ``'mean'``.
         log_target: whether ``target`` is in log space. Default False.
 
@@ -605,7 +621,7 @@ def kl_div(
             f"(got input {input.dtype} and target {target.dtype})."
         )
     _, (x, y) = promote(input, target)
-    out = _pointwise(KL_DIV, _checks.broadcast_pair(x, y), reduction, (log_target,))
+    out = _pointwise(_KL_DIV, _checks.broadcast_pair(x, y), reduction, (log_target,))
     return out / input.size(0) if divide_by_batch else out
 
 
@@ -640,7 +656,7 @@ def _poisson_nll_derivatives(
     return rsub(y / shifted, 1.0), -log(shifted)
 
 
-POISSON_NLL = Pointwise(
+_POISSON_NLL = Pointwise(
     node=by_reduction("SubBackward0"),
     block=_poisson_nll_block,
     derivatives=_poisson_nll_derivatives,
@@ -669,7 +685,11 @@ def poisson_nll_loss(
         target: counts, broadcastable.
         log_input: whether ``input`` is a log-rate. Default True.
         full: add the Stirling approximation term. Default False.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         eps: added to the rate inside the log when ``log_input=False`` only. Default 1e-8.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
@@ -691,7 +711,7 @@ def poisson_nll_loss(
     dt, (x, y) = promote(input, target)
     if not full and _fusable(dt, input, target):  # the fused composite
         x, y = _checks.broadcast_pair(x, y)
-        return _pointwise(POISSON_NLL, _checks.broadcast_pair(x, y), reduction, (log_input, eps))
+        return _pointwise(_POISSON_NLL, _checks.broadcast_pair(x, y), reduction, (log_input, eps))
     if log_input:
         loss = exp(input) - target * input
     else:
@@ -745,7 +765,7 @@ def _gaussian_nll_node(reduction: str, full: bool) -> str:
     return "MeanBackward0" if reduction == "mean" else "SumBackward0"
 
 
-GAUSSIAN_NLL = Pointwise(
+_GAUSSIAN_NLL = Pointwise(
     node=_gaussian_nll_node,
     block=_gaussian_nll_block,
     block_sum=_gaussian_nll_sum,
@@ -823,7 +843,7 @@ def gaussian_nll_loss(
             var.clamp_(min=eps)
     dt, (x, y, v) = promote(input, target, var)
     if _fusable(dt, input, target) and _broadcastable(x, y, v):
-        return _pointwise(GAUSSIAN_NLL, (x, y, v), reduction, (full,))
+        return _pointwise(_GAUSSIAN_NLL, (x, y, v), reduction, (full,))
     loss = 0.5 * (log(var) + (input - target) ** 2 / var)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
@@ -834,7 +854,7 @@ def gaussian_nll_loss(
 
 # The default 'mean' without weights: the binary_cross_entropy_with_logits mean over all
 # elements, named as torch's composite, which ends with ``mean``.
-_MULTILABEL_SOFT_MARGIN_MEAN = BCE_WITH_LOGITS._replace(node="MeanBackward0")
+_MULTILABEL_SOFT_MARGIN_MEAN = _BCE_WITH_LOGITS._replace(node="MeanBackward0")
 
 
 def multilabel_soft_margin_loss(
@@ -855,7 +875,11 @@ def multilabel_soft_margin_loss(
         target: the same shape, values in [0, 1].
         weight: class weights broadcast elementwise before the mean over C (differentiable, as
             in torch). Default None.
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -887,7 +911,7 @@ def multilabel_soft_margin_loss(
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
         return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")
-    loss = _pointwise(BCE_WITH_LOGITS, (x, y, None, None), "none")
+    loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
     if weight is not None:
         loss = loss * weight
     if class_dim < 0:

@@ -45,7 +45,7 @@ def _l1_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return slope, -slope
 
 
-L1 = Pointwise(
+_L1 = Pointwise(
     node=by_reduction("AbsBackward0"),
     block=_l1_block,
     block_sum=_l1_sum,
@@ -70,7 +70,7 @@ def _mse_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return slope, -slope
 
 
-MSE = Pointwise(
+_MSE = Pointwise(
     node="MseLossBackward0",
     block=_mse_block,
     block_sum=_mse_sum,
@@ -124,7 +124,7 @@ def _huber_slope(x: Tensor, y: Tensor, delta: float, scale: float = 1.0) -> tupl
     return slope, -slope
 
 
-HUBER = Pointwise(
+_HUBER = Pointwise(
     node="HuberLossBackward0",
     block=_huber_block,
     block_sum=_huber_sum,
@@ -132,7 +132,7 @@ HUBER = Pointwise(
     antisymmetric=True,
 )
 
-SMOOTH_L1 = Pointwise(
+_SMOOTH_L1 = Pointwise(
     node="SmoothL1LossBackward0",
     block=lambda x, y, beta, loss, dldx: _huber_block(x, y, beta, loss, dldx, 1.0 / beta),
     block_sum=lambda x, y, beta, loss, dldx: _huber_sum(x, y, beta, loss, dldx, 1.0 / beta),
@@ -168,7 +168,11 @@ def l1_loss(
     Args:
         input: any shape ``(*)``.
         target: the same shape (broadcastable, with torch's warning).
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
         weight: functional-only elementwise weights of exactly ``input.size()`` (ValueError
             otherwise); ``'mean'`` is then ``sum(w * l) / sum(w)``.
@@ -199,10 +203,10 @@ def l1_loss(
         return _reduction.apply(_abs(sub(x, y)), _reduction.resolve(reduction))
     if weight is not None:
         _checks.check_weight_size(weight, input)
-        loss = _pointwise(L1, _difference_operands("l1", input, target), "none")
+        loss = _pointwise(_L1, _difference_operands("l1", input, target), "none")
         return _reduction.apply_weighted(loss, weight, reduction, weighted_mean=True)
     reduction = _reduction.resolve(reduction)
-    return _pointwise(L1, _difference_operands("l1", input, target), reduction)
+    return _pointwise(_L1, _difference_operands("l1", input, target), reduction)
 
 
 def mse_loss(
@@ -221,7 +225,11 @@ def mse_loss(
     Args:
         input: any shape ``(*)``.
         target: the same shape (broadcastable, with torch's warning).
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
         weight: functional-only elementwise weights of exactly ``input.size()`` (ValueError
             otherwise); ``'mean'`` is then ``sum(w * l) / sum(w)``.
@@ -246,7 +254,7 @@ def mse_loss(
         _checks.check_weight_size(weight, input)
         return _reduction.apply_weighted(sub(x, y) ** 2, weight, reduction, weighted_mean=True)
     operands = _difference_operands("mse", input, target)
-    return _pointwise(MSE, operands, _reduction.resolve(reduction))
+    return _pointwise(_MSE, operands, _reduction.resolve(reduction))
 
 
 def smooth_l1_loss(
@@ -266,7 +274,11 @@ def smooth_l1_loss(
     Args:
         input: any shape ``(*)``.
         target: the same shape (broadcastable, with torch's warning).
-        size_average, reduce: deprecated legacy flags (override ``reduction``).
+        size_average: deprecated, use ``reduction``. When it or ``reduce`` is set, the two
+            give the reduction by torch's rule (``reduce=False``: ``'none'``; else
+            ``size_average=False``: ``'sum'``; else ``'mean'``), which overrides ``reduction``.
+            Default None.
+        reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
         beta: where the loss turns from quadratic to linear; ``>= 0``. Default 1.0.
 
@@ -274,7 +286,7 @@ def smooth_l1_loss(
         The loss: a scalar, or the broadcast shape for ``reduction='none'``.
 
     Note:
-        As in torch: ``beta == 0`` is exactly :func:`l1_loss`; ``beta < 0`` raises RuntimeError;
+        As in torch: ``beta == 0`` is exactly ``l1_loss``; ``beta < 0`` raises RuntimeError;
         at ``|d| == beta`` the linear branch is taken. Equals ``huber_loss(delta=beta) / beta``.
         Second derivatives are supported.
 
@@ -294,7 +306,7 @@ def smooth_l1_loss(
             f"smooth_l1_loss does not support negative values for beta, got beta={beta}."
         )
     operands = _difference_operands("smooth_l1", input, target)
-    return _pointwise(SMOOTH_L1, operands, reduction, (beta,))
+    return _pointwise(_SMOOTH_L1, operands, reduction, (beta,))
 
 
 def huber_loss(
@@ -345,9 +357,9 @@ def huber_loss(
         )
     operands = _difference_operands("huber", input, target)
     if weight is None:
-        return _pointwise(HUBER, operands, _reduction.resolve(reduction), (delta,))
+        return _pointwise(_HUBER, operands, _reduction.resolve(reduction), (delta,))
     _checks.check_weight_size(weight, input)
-    loss = _pointwise(HUBER, operands, "none", (delta,))
+    loss = _pointwise(_HUBER, operands, "none", (delta,))
     return _reduction.apply_weighted(loss, weight, reduction, weighted_mean=False)
 
 

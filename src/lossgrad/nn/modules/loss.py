@@ -1,8 +1,8 @@
 """The ``nn.*Loss`` modules: thin classes that store options and call the functional.
 
-``_Loss`` resolves the legacy ``size_average``/``reduce`` flags once, at construction (as torch
-does); ``_WeightedLoss`` registers ``weight`` as a buffer so it follows ``.to()`` and
-``state_dict``.
+Every module turns the deprecated ``size_average`` and ``reduce`` flags into a ``reduction``
+once, at construction (as torch does); the modules with class weights register ``weight`` as a
+buffer, so it follows ``.to()`` and ``state_dict``.
 """
 
 from __future__ import annotations
@@ -230,7 +230,10 @@ class NLLLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.nll_loss(
-            input, target, weight=self.weight, ignore_index=self.ignore_index,
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
             reduction=self.reduction,
         )
 
@@ -276,8 +279,12 @@ class CrossEntropyLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(
-            input, target, weight=self.weight, ignore_index=self.ignore_index,
-            reduction=self.reduction, label_smoothing=self.label_smoothing,
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
         )
 
 
@@ -300,7 +307,11 @@ class FocalLoss(_WeightedLoss):
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.focal_loss(
-            input, target, gamma=self.gamma, weight=self.weight, reduction=self.reduction,
+            input,
+            target,
+            gamma=self.gamma,
+            weight=self.weight,
+            reduction=self.reduction,
             ignore_index=self.ignore_index,
         )
 
@@ -504,7 +515,12 @@ class CTCLoss(_Loss):
         self, log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor
     ) -> Tensor:
         return F.ctc_loss(
-            log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+            log_probs,
+            targets,
+            input_lengths,
+            target_lengths,
+            self.blank,
+            self.reduction,
             self.zero_infinity,
         )
 
