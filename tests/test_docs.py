@@ -7,36 +7,18 @@ library at build time, so the checks below compare the built pages with the libr
 from __future__ import annotations
 
 import html
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from docsite import build_site
 
 from lossgrad import _catalog
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    before = set(ROOT.iterdir())
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "WARNING" not in proc.stderr
-    assert set(ROOT.iterdir()) == before, "the docs build must not write into the repository"
-    return out
+    return build_site(tmp_path_factory.mktemp("site"))
 
 
 def _text(page: Path) -> str:
