@@ -1,15 +1,16 @@
 """The catalog of losses behind ``lossgrad list/explain/plot/tour``, ``lossgrad.plot`` and the docs.
 
-One :class:`Loss` entry per loss holds what a reader needs beside the code: a one-line summary, the
-unreduced formula and its gradient (plain text for the terminal, LaTeX for the docs), torch's
-edge policies, a runnable example, and a *curve*: how to evaluate the loss along one sensible axis
-(the residual for regression, the logit or the margin for classification). Nothing numeric is stored
-here: parameters and defaults are read from the real functions with :mod:`inspect`, examples are
+One ``Loss`` entry per loss holds what a reader needs beside the code: a one-line summary, the
+unreduced formula and its gradient (in LaTeX, written once: the terminal's plain text is rendered
+from it by ``lossgrad._tex``), the Shape line, references, torch's edge policies, a runnable
+example, and a *curve*: how to evaluate the loss along one sensible axis (the residual for
+regression, the logit or the margin for classification). Nothing numeric is stored here:
+parameters and defaults are read from the real functions with ``inspect``, examples are
 executed, and curves are computed by calling the loss (the gradient by ``backward()``), with
 ``lib`` being ``lossgrad`` or, for comparison, ``torch``.
 
 A loss that this build of lossgrad does not define yet stays in the catalog;
-:meth:`Loss.available` says so and the callers report it instead of failing.
+``Loss.available()`` says so and the callers report it instead of failing.
 
 This module is imported by the command line, the plots and the docs only, never by
 ``import lossgrad``.
@@ -154,14 +155,17 @@ class Loss:
             self.module is None or self.module_class(lib) is not None
         )
 
-    def signatures(self) -> list[str]:
-        """``nn.X(...)`` and ``F.x(...)`` with the defaults of this build (missing ones skipped)."""
+    def signatures(self, one_per_line: bool = False) -> list[str]:
+        """``nn.X(...)`` and ``F.x(...)`` with the defaults of this build (missing ones skipped),
+        with one parameter per line if ``one_per_line``."""
         out = []
         cls, fn = self.module_class(), self.function()
         if cls is not None:
-            out.append(f"nn.{self.module}{_format_signature(inspect.signature(cls))}")
+            out.append(f"nn.{self.module}{_format_signature(inspect.signature(cls), one_per_line)}")
         if fn is not None:
-            out.append(f"F.{self.functional}{_format_signature(inspect.signature(fn))}")
+            out.append(
+                f"F.{self.functional}{_format_signature(inspect.signature(fn), one_per_line)}"
+            )
         return out
 
     def parameters(self) -> dict[str, Any]:
@@ -208,7 +212,7 @@ def _lib(lib: ModuleType | None) -> ModuleType:
     return lib
 
 
-def _format_signature(sig: inspect.Signature) -> str:
+def _format_signature(sig: inspect.Signature, one_per_line: bool = False) -> str:
     parts: list[str] = []
     star_done = False
     for p in sig.parameters.values():
@@ -224,6 +228,8 @@ def _format_signature(sig: inspect.Signature) -> str:
             parts.append(p.name)
         else:
             parts.append(f"{p.name}={p.default!r}")
+    if one_per_line and len(parts) > 1:
+        return "(\n" + "".join(f"    {part},\n" for part in parts) + ")"
     return "(" + ", ".join(parts) + ")"
 
 
@@ -1379,7 +1385,7 @@ output.backward()
 
 #: The loss families beyond torch keep their entries in files of their own,
 #: ``lossgrad/_catalog_<family>.py``, each defining ``TITLE`` (the family's heading) and
-#: ``ENTRIES`` (a tuple of :class:`Loss`); they join the catalog here, in this order.
+#: ``ENTRIES`` (a tuple of ``Loss``); they join the catalog here, in this order.
 EXTENSION_FAMILIES: tuple[str, ...] = ()
 
 for _family in EXTENSION_FAMILIES:

@@ -2,7 +2,7 @@
 
 The docs show a loss's formula in LaTeX (typeset by KaTeX); the terminal (``lossgrad explain``,
 ``lossgrad tour``) shows the same formula as one line of Unicode text, rendered from the LaTeX by
-:func:`tex_to_text`. It reads the small part of LaTeX the catalog uses: fractions, sub- and
+``tex_to_text``. It reads the small part of LaTeX the catalog uses: fractions, sub- and
 superscripts, ``cases``, Greek letters, operator names, norms and spacing.
 """
 

@@ -5,7 +5,7 @@ logit or the margin for classification, a distance for embedding losses); see ``
 The values are computed by calling the loss itself, and the gradient by ``backward()``.
 
 matplotlib is an optional dependency (``pip install 'lossgrad[plot]'``), imported only when a
-plot is drawn. The functions return a :class:`matplotlib.figure.Figure` built without pyplot, so
+plot is drawn. The functions return a matplotlib ``Figure`` built without pyplot, so
 they work headless; in a notebook the figure displays itself, and ``fig.savefig(path)`` writes it.
 """
 
@@ -208,7 +208,7 @@ def plot_loss(
 ) -> Figure:
     """Draw one loss (and its gradient if ``grad``) along its axis.
 
-    Takes the arguments of :func:`plot_losses` for one loss. With ``ax``, draws into that
+    Takes the arguments of ``plot_losses`` for one loss. With ``ax``, draws into that
     matplotlib Axes instead (the gradient dashed, on the same axes) and returns its figure, so
     the curve can join a pyplot figure of your own.
 
