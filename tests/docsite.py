@@ -1,13 +1,26 @@
-"""Build the documentation site once per test module, as a user would: ``mkdocs build --strict``."""
+"""Build the documentation site as a user would, ``mkdocs build --strict``, once per test run."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def built_site() -> Path:
+    """The site, built into a temporary folder by the first test that asks (the build runs every
+    loss example and draws every curve, so the docs tests share one)."""
+    out = Path(tempfile.mkdtemp(prefix="lossgrad-site-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)
+    return build_site(out)
 
 
 def build_site(out: Path) -> Path:

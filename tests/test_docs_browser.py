@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docsite import build_site
 from playwright.sync_api import sync_playwright
+
+from docsite import built_site
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -33,6 +34,18 @@ _MATH_STATE = """() => {
   };
 }"""
 
+# Boxes wider than the page's content column: API signatures and the benchmarks table.
+_OVERFLOW = """() => {
+  const column = document.querySelector('article').getBoundingClientRect();
+  const boxes = [...document.querySelectorAll('.doc-signature pre, .lossgrad-benchmarks table')];
+  return {
+    boxes: boxes.length,
+    wide: boxes
+      .filter(b => b.scrollWidth > b.clientWidth + 1 || b.getBoundingClientRect().right > column.right + 1)
+      .map(b => b.textContent.trim().slice(0, 60)),
+  };
+}"""
+
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
@@ -40,8 +53,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    site = build_site(tmp_path_factory.mktemp("site"))
+def served() -> Iterator[tuple[Path, str]]:
+    site = built_site()
     handler = functools.partial(_Quiet, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -79,7 +92,11 @@ def page_report(served: tuple[Path, str]) -> dict[str, dict]:
             current = {"console": [], "errors": [], "outside": []}
             page.goto(base + name, wait_until="networkidle")
             page.evaluate("document.fonts.ready.then(() => true)")
-            report[name] = {**current, **page.evaluate(_MATH_STATE)}
+            report[name] = {
+                **current,
+                **page.evaluate(_MATH_STATE),
+                "layout": page.evaluate(_OVERFLOW),
+            }
         browser.close()
     return report
 
@@ -104,3 +121,11 @@ def test_every_formula_becomes_rendered_math(page_report):
     for family in _catalog.FAMILIES:
         state = page_report[f"losses/{family}/index.html"]
         assert state["formulas"] >= 2 * len(_catalog.by_family(family)), family
+
+
+def test_signatures_and_the_benchmarks_table_fit_the_page(page_report):
+    """At a laptop's width (1280 px), nothing on these pages scrolls sideways."""
+    for name in ("api/functional/index.html", "api/modules/index.html", "benchmarks/index.html"):
+        layout = page_report[name]["layout"]
+        assert layout["boxes"] > 0, name
+        assert layout["wide"] == [], f"{name}: {layout['wide'][:3]}"
