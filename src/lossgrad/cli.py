@@ -408,7 +408,7 @@ def _tour(args: argparse.Namespace) -> int:
     import lossgrad
 
     if not args.no_figure and Path(args.figure).suffix.lower() not in _PLOT_FORMATS:
-        raise _UsageError(f"--figure {args.figure}: the file must end in .png or .svg")
+        raise _UsageError(f"-o/--figure {args.figure}: the file must end in .png or .svg")
 
     torch = None if args.no_torch else _import_torch()
     versions = f"lossgrad {lossgrad.__version__}" + (
