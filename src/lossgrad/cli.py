@@ -211,7 +211,8 @@ def _explain(args: argparse.Namespace) -> int:
         names = (f"lossgrad.nn.{e.module}, " if e.module else "") + (
             f"lossgrad.nn.functional.{e.functional}"
         )
-        print(f"lossgrad: {names}  (defined in {fn.__module__})")
+        print(f"lossgrad: {names}")
+        print(f"          (defined in {fn.__module__})")
     print()
     _field("formula", e.formula)
     _field("gradient", e.gradient)
