@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
-# Marks left in the text while reading, resolved once the whole line is known: \x01 is ``\,``
-# (a product dot between two factors, else nothing), \x02 and \x03 follow and precede an
-# operator name (a space, except before a bracket or after an operator), \x04 and \x05 open and
-# close a norm (the spaces inside it go), \x06 is a ``\quad`` (two spaces).
+# Marks left in the text while reading, resolved by ``_resolve_marks`` once the line is known.
+_THIN = "\x01"  # ``\,``: a product dot between two factors, else nothing
+_AFTER_WORD = "\x02"  # after an operator name: a space, except before a bracket
+_BEFORE_WORD = "\x03"  # before an operator name: a space after a factor
+_OPEN_NORM, _CLOSE_NORM = "\x04", "\x05"  # the spaces inside a norm go
+_QUAD = "\x06"  # ``\quad``: two spaces
 
 #: Commands written as one symbol.
 _SYMBOLS = {
@@ -21,10 +23,9 @@ _SYMBOLS = {
     "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "sigma": "σ", "tau": "τ", "phi": "φ",
     "ell": "ℓ", "infty": "∞", "sum": "Σ", "prod": "Π", "cdot": "·", "times": "×", "in": "∈",
     "ne": "≠", "neq": "≠", "notin": "∉", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥",
-    "to": "→", "#": "#",
-    "approx": "≈", "lVert": "‖\x04", "rVert": "\x05‖", "Vert": "‖", "mid": "|", "lvert": "|",
-    "rvert": "|", "{": "{", "}": "}", "%": "%", "_": "_", ",": "\x01", " ": " ", ";": " ", "!": "",
-    "quad": "\x06", "qquad": "\x06",
+    "to": "→", "#": "#", "approx": "≈", "lVert": "‖" + _OPEN_NORM, "rVert": _CLOSE_NORM + "‖",
+    "Vert": "‖", "mid": "|", "lvert": "|", "rvert": "|", "{": "{", "}": "}", "%": "%", "_": "_",
+    ",": _THIN, " ": " ", ";": " ", "!": "", "quad": _QUAD, "qquad": _QUAD,
 }  # fmt: skip
 #: Commands written as a symbol that binds to what follows (``\partial \ell`` is ``∂ℓ``).
 _PREFIXES = {"partial": "∂", "nabla": "∇"}
@@ -56,14 +57,22 @@ def tex_to_text(tex: str) -> str:
         'ℓ = −x_y + log Σⱼ exp(xⱼ)'
     """
     text = _CASES.sub(lambda m: _cases(m.group(1)), tex)
-    text = _Reader(text).read_all()
-    text = re.sub(r"(?<=[\w)\]‖⁰¹²³⁴⁵⁶⁷⁸⁹])\x01\s*(?=[\w(\[‖∂∇])", "·", text)
-    text = re.sub(r"\x04\s*|\s*\x05", "", text)
-    text = re.sub(r"\x02(?=[(\[{]|$)", "", text.replace("\x01", ""))
-    text = re.sub(r"\x02 ?", " ", text)
-    text = re.sub(r"(?<=[\w)\]])\x03", " ", text).replace("\x03", "")
-    text = re.sub(r" *\x06 *", "\x06", re.sub(r" {2,}", " ", text))
-    return text.replace("\x06", "  ").strip()
+    return _resolve_marks(_Reader(text).read_all())
+
+
+def _resolve_marks(text: str) -> str:
+    """The line with the marks left by ``_Reader`` turned into dots, spaces or nothing."""
+    text = re.sub(f"(?<=[\\w)\\]‖⁰¹²³⁴⁵⁶⁷⁸⁹]){_THIN}\\s*(?=[\\w(\\[‖∂∇])", "·", text)
+    text = _without_norm_spaces(text).replace(_THIN, "")
+    text = re.sub(f"{_AFTER_WORD}(?=[(\\[{{]|$)", "", text)
+    text = re.sub(f"{_AFTER_WORD} ?", " ", text)
+    text = re.sub(f"(?<=[\\w)\\]]){_BEFORE_WORD}", " ", text).replace(_BEFORE_WORD, "")
+    text = re.sub(f" *{_QUAD} *", _QUAD, re.sub(" {2,}", " ", text))
+    return text.replace(_QUAD, "  ").strip()
+
+
+def _without_norm_spaces(text: str) -> str:
+    return re.sub(f"{_OPEN_NORM}\\s*|\\s*{_CLOSE_NORM}", "", text)
 
 
 def _cases(body: str) -> str:
@@ -129,7 +138,7 @@ class _Reader:
         if name in _SYMBOLS:
             return _SYMBOLS[name]
         if name in _WORDS:
-            return "\x03" + name + "\x02"
+            return _BEFORE_WORD + name + _AFTER_WORD
         if name in _DROPPED:
             return ""
         if name in _TEXT:
@@ -165,13 +174,13 @@ def _top_level(text: str) -> str:
 
 def _grouped(text: str, operators: str) -> str:
     """``text``, in parentheses if an operator stands outside its brackets."""
-    text = re.sub(r"\x04\s*|\s*\x05", "", text.replace("\x01", "·")).strip().rstrip("\x02")
+    text = _without_norm_spaces(text.replace(_THIN, "·")).strip().rstrip(_AFTER_WORD)
     return f"({text})" if any(op in _top_level(text) for op in operators) else text
 
 
 def _script(text: str, table: dict[str, str], mark: str) -> str:
     """A sub/superscript in Unicode where every character has one, else ``_x``, ``^(…)``."""
-    text = text.replace("\x01", "").strip()
+    text = text.replace(_THIN, "").strip()
     if text and all(char in table for char in text):
         return "".join(table[char] for char in text)
     if len(text) == 1 or re.fullmatch(r"\w+", text):
