@@ -220,3 +220,91 @@ def test_every_tour_example_also_runs_under_torch():
         theirs = _catalog.run_example(entry, "torch")
         assert np.isfinite(theirs.output.item()), entry.key
         assert theirs.grads, f"{entry.key}: the example should call backward()"
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+
+
+def test_version_is_the_packages():
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout == f"lossgrad {_pyproject()['project']['version']}\n"
+
+
+def _without(module: str, tmp_path: Path) -> dict[str, str]:
+    """An environment where ``import MODULE`` fails, as on an install without it."""
+    fake = tmp_path / "fake" / module
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(f"raise ImportError('{module} is hidden for this test')\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(fake.parent), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_bench_without_torch_says_how_to_install_it(tmp_path):
+    proc = run("bench", "--quick", cwd=tmp_path, env=_without("torch", tmp_path))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert "pip install 'lossgrad[bench]'" in proc.stderr and "Traceback" not in proc.stderr
+    bench = _pyproject()["project"]["optional-dependencies"]["bench"]
+    assert any(requirement.startswith("torch") for requirement in bench)
+
+
+def test_tour_names_the_tutorial_and_says_where_the_figure_goes(tour):
+    proc, cwd = tour
+    from lossgrad.cli import TUTORIAL
+
+    out = proc.stdout
+    assert TUTORIAL in out and "损失函数" in TUTORIAL
+    for entry in _catalog.tour_losses():  # what it covers, as the tutorial names it
+        assert entry.title in TUTORIAL, entry.title
+    figure = f"Figure: {(cwd / 'smooth_l1_vs_l1.png').resolve()}"
+    assert figure in out and out.index(figure) < out.index("1. Loss, cost and objective")
+
+
+def test_tour_writes_the_figure_where_o_says(tmp_path):
+    proc = run("tour", "--no-torch", "-o", "curves.svg", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"Figure: {(tmp_path / 'curves.svg').resolve()}" in proc.stdout
+    assert (tmp_path / "curves.svg").read_text().lstrip().startswith("<?xml")
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.svg"]
+
+
+@pytest.mark.parametrize("name", ["huber", "kl_div", "focal", "ctc"])
+def test_explain_shows_the_module_path_shape_and_references(name):
+    entry = _catalog.find(name)
+    out = run("explain", name).stdout
+    module = entry.function().__module__
+    assert f"(defined in {module})" in out
+    assert f"lossgrad.nn.functional.{entry.functional}" in out
+    assert "src/" not in out and ".py" not in out
+    flat = " ".join(out.split())
+    assert f"shape {' '.join(entry.shape.split())}" in flat
+    assert entry.references and all(" ".join(r.split()) in flat for r in entry.references)
+
+
+def test_plot_says_why_focal_is_drawn_at_gamma_2(tmp_path):
+    proc = run("plot", "focal", "-o", "focal.svg", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    entry = _catalog.find("focal")
+    assert f"FocalLoss drawn at gamma=2.0: {entry.curve.note}" in proc.stdout
+    proc = run("plot", "focal", "--set", "gamma=0", "-o", "focal0.svg", cwd=tmp_path)
+    assert "drawn at" not in proc.stdout  # the user chose gamma
+
+
+def test_cli_docs_and_catalog_code_stays_simple():
+    """Every function of the command line, the plots, the catalog and the docs hooks has a
+    cyclomatic complexity of at most 20 (radon)."""
+    from radon.complexity import cc_visit
+
+    root = Path(__file__).resolve().parents[1]
+    files = [
+        root / "src" / "lossgrad" / name for name in ("cli.py", "plot.py", "_catalog.py", "_tex.py")
+    ]
+    files += sorted((root / "docs" / "_hooks").glob("*.py"))
+    for path in files:
+        for block in cc_visit(path.read_text(encoding="utf-8")):
+            assert block.complexity <= 20, f"{path.name}: {block.name} ({block.complexity})"

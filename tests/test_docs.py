@@ -7,36 +7,20 @@ library at build time, so the checks below compare the built pages with the libr
 from __future__ import annotations
 
 import html
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from docsite import built_site
 from lossgrad import _catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    before = set(ROOT.iterdir())
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "WARNING" not in proc.stderr
-    assert set(ROOT.iterdir()) == before, "the docs build must not write into the repository"
-    return out
+def site() -> Path:
+    return built_site()
 
 
 def _text(page: Path) -> str:
@@ -83,3 +67,90 @@ def test_api_reference_renders_the_docstrings(site):
     functional = _text(site / "api" / "functional" / "index.html")
     assert "mse_loss" in functional and "Mean squared error" in functional
     assert (site / "benchmarks" / "index.html").exists()
+
+
+def _article(page: Path) -> str:
+    """The text of a page's main content (no navigation, no scripts)."""
+    source = page.read_text(encoding="utf-8")
+    article = source[source.index("<article") : source.index("</article>")]
+    return html.unescape(re.sub(r"<[^>]+>", " ", article))
+
+
+API_PAGES = ["api/functional", "api/modules", "api/plot"]
+
+
+@pytest.mark.parametrize("name", API_PAGES)
+def test_api_pages_show_what_a_user_calls(site, name):
+    """No design-document sections, private names or unrendered Sphinx roles on the API pages."""
+    text = _article(site / name / "index.html")
+    assert not re.findall(r"§\s*\d|DESIGN\.md|design doc", text, re.I), name
+    private = set(re.findall(r"(?<![\w|])_{1,2}[A-Za-z]\w+", text))
+    assert not private, f"{name} shows private names: {sorted(private)}"
+    assert not re.findall(r"[\w.]+\._[A-Za-z]\w*", text), name
+    assert not re.findall(r":(?:func|class|meth|mod|attr|exc):", text), name
+
+
+def test_api_pages_list_every_loss_by_its_public_name(site):
+    functional = _text(site / "api" / "functional" / "index.html")
+    modules = _text(site / "api" / "modules" / "index.html")
+    for entry in _catalog.CATALOG:
+        if entry.available():
+            assert entry.functional in functional, entry.key
+            assert entry.module is None or entry.module in modules, entry.key
+    for title in _catalog.FAMILIES.values():
+        assert title in functional
+
+
+def test_api_parameters_are_one_entry_each(site):
+    """The legacy flags are two parameters (each defaulting to None), never one 'a, b' entry."""
+    for name in ("functional", "modules"):
+        text = _article(site / "api" / name / "index.html")
+        assert "size_average, reduce" not in " ".join(text.split()), name
+
+
+def test_signatures_have_one_parameter_per_line(site):
+    for name in ("functional", "modules"):
+        source = (site / "api" / name / "index.html").read_text(encoding="utf-8")
+        blocks = re.findall(r'class="doc-signature[^"]*">(.*?)</code>', source, re.S)
+        assert blocks, name
+        for block in blocks:
+            lines = html.unescape(re.sub(r"<[^>]+>", "", block)).splitlines()
+            assert max(map(len, lines)) <= 64, lines
+
+
+def test_loss_sections_have_shape_references_and_the_picture_note(site):
+    for family in _catalog.FAMILIES:
+        text = " ".join(_text(site / "losses" / family / "index.html").split())
+        for entry in _catalog.by_family(family):
+            assert entry.shape and " ".join(entry.shape.split()) in text, entry.key
+            assert entry.references, entry.key
+            for reference in entry.references:
+                assert " ".join(reference.split()) in text, entry.key
+    focal = " ".join(_text(site / "losses" / "classification" / "index.html").split())
+    assert "gamma=2.0" in focal and _catalog.find("focal").curve.note in focal
+
+
+def test_pages_load_nothing_from_another_site(site):
+    for page in site.rglob("*.html"):
+        source = page.read_text(encoding="utf-8")
+        outside = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', source)
+        assert not outside, f"{page.relative_to(site)}: {outside}"
+    assert (site / "vendor" / "katex" / "katex.min.js").is_file()
+    assert len(list((site / "vendor" / "katex" / "fonts").glob("*.woff2"))) == 20
+
+
+def test_benchmarks_page_opens_with_the_summary_and_the_chart(site):
+    source = (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
+    article = source[source.index("<article") :]
+    summary = article.index("Geometric mean of the ratios")
+    chart = article.index('src="../img/benchmarks.svg"')
+    table = article.index("<table")
+    method = article.index("How it is measured")
+    assert summary < chart < table < method
+    page = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (?!case \|)[^|]+ \| .* \| (\d+\.\d+) \|", page, re.M)
+    ratios = [float(r) for r in rows]
+    stated = re.search(r"\*\*(\d+) rows are above 1\.0\*\*", page)
+    assert stated and int(stated.group(1)) == sum(r > 1.0 for r in ratios)
+    svg = (site / "img" / "benchmarks.svg").read_text(encoding="utf-8")
+    assert svg.count('id="patch_') >= len(ratios)  # one bar per row (and the axes' frame)

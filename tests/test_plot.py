@@ -97,6 +97,99 @@ def test_module_options_and_params_are_used():
     assert "target y = 0" in fig.axes[0].get_xlabel()
 
 
+def _tutorial_focal(gamma: float):
+    def reference(z):
+        logits = torch.stack([z, torch.zeros_like(z)], dim=1)
+        ce = torch.nn.functional.cross_entropy(
+            logits, torch.zeros(len(z), dtype=torch.long), reduction="none"
+        )
+        return (1 - torch.exp(-ce)) ** gamma * ce
+
+    return reference
+
+
+def test_focal_is_drawn_at_gamma_2_and_says_why():
+    """By name, FocalLoss is drawn at gamma = 2 (at its default 0 it is the cross entropy)."""
+    fig = plot_loss("focal", grad=True, points=101)
+    x, loss, grad = _lines(fig)
+    ref_loss, ref_grad = _torch_curve(_tutorial_focal(2.0), x)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-10)
+    (label,) = fig.axes[0].get_legend_handles_labels()[1]
+    assert label.startswith("FocalLoss (gamma=2.0)")
+    assert "default γ = 0" in label and "CrossEntropyLoss" in label
+    # an instance is drawn with its own gamma: the default 0 is torch's cross entropy
+    fig = plot_loss(nn.FocalLoss(), points=101)
+    ce = _catalog.curve_data(_catalog.find("cross_entropy"), torch, points=101)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), ce.loss, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", list(_catalog.FAMILIES))
+def test_overview_has_one_panel_per_x_axis(family):
+    entries = [e for e in _catalog.by_family(family) if e.available()]
+    fig = plot_losses([e.key for e in entries], grad=True, points=51)
+    xlabels = [e.curve.xlabel.format(**e.curve.settings) for e in entries]
+    rows = list(dict.fromkeys(xlabels))
+    assert len(fig.axes) == 2 * len(rows)
+    for row, xlabel in enumerate(rows):
+        loss_ax, grad_ax = fig.axes[2 * row : 2 * row + 2]
+        assert loss_ax.get_xlabel() == grad_ax.get_xlabel() == xlabel
+        assert len(loss_ax.lines) == xlabels.count(xlabel)
+
+
+def _torch_curve_of(label: str, points: int) -> _catalog.CurveData:
+    """torch's curve for a loss torch has (an extension's own curve is checked against its
+    formula written in torch by the tests above)."""
+    entry = _catalog.find(label.split()[0].split("\n")[0])
+    lib = torch if entry.in_torch else None
+    return _catalog.curve_data(entry, lib, params=dict(entry.curve.params), points=points)
+
+
+def _same(a: _catalog.CurveData, b: _catalog.CurveData) -> bool:
+    return np.allclose(a.loss, b.loss, rtol=1e-9, atol=1e-12) and np.allclose(
+        a.grad, b.grad, rtol=1e-9, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("family", list(_catalog.FAMILIES))
+def test_coinciding_curves_are_drawn_apart_and_named(family):
+    """A curve equal (by torch) to an earlier one of its panel is dashed with markers and its
+    legend says so; every other curve is a plain line."""
+    keys = [e.key for e in _catalog.by_family(family) if e.available()]
+    fig = plot_losses(keys, grad=True, points=51)
+    for ax in fig.axes[::2]:
+        shown = []
+        for line in ax.lines:
+            label = line.get_label()
+            data = _torch_curve_of(label, 51)
+            twins = [name for name, other in shown if _same(data, other)]
+            if twins:
+                assert f"(the same curve as {twins[0]})" in label
+                assert line.get_linestyle() != "-" and line.get_marker() not in ("None", None)
+            else:
+                assert "the same curve" not in label and line.get_linestyle() == "-", label
+            shown.append((label.split("\n")[0], data))
+
+
+def test_known_coincidences_are_marked():
+    """SmoothL1 at beta = 1 is Huber at delta = 1; one-class MultiLabelSoftMargin and
+    SoftMargin at y = 1 are BCEWithLogits; MultiMargin and MultiLabelMargin agree on two classes."""
+    expected = {
+        "regression": {"HuberLoss": "SmoothL1Loss"},
+        "probability": {
+            "SoftMarginLoss": "BCEWithLogitsLoss",
+            "MultiLabelSoftMarginLoss": "BCEWithLogitsLoss",
+        },
+        "margin": {"MultiMarginLoss": "MultiLabelMarginLoss"},
+    }
+    for family, pairs in expected.items():
+        keys = [e.key for e in _catalog.by_family(family)]
+        labels = [line.get_label() for ax in plot_losses(keys, points=51).axes for line in ax.lines]
+        for repeat, original in pairs.items():
+            (label,) = [x for x in labels if x.startswith(repeat + "\n") or x == repeat]
+            assert f"(the same curve as {original})" in label, label
+
+
 def test_overlay_groups_axes_by_kind():
     fig = plot_losses(["smooth_l1", "l1", "cross_entropy"], grad=True, points=51)
     assert len(fig.axes) == 4  # a residual row and a margin row, loss and gradient each
@@ -132,7 +225,9 @@ def _cli(*args, cwd):
 def test_cli_png_has_the_requested_size_and_is_not_blank(tmp_path):
     proc = _cli("smooth_l1", "l1", "--grad", "--size", "640x360", "-o", "curves.png", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "wrote curves.png (640x360 px): SmoothL1Loss, L1Loss"
+    first, last = proc.stdout.strip().splitlines()
+    assert first == f"figure: {(tmp_path / 'curves.png').resolve()}"  # said before drawing
+    assert last == "wrote curves.png (640x360 px): SmoothL1Loss, L1Loss"
     image = matplotlib.image.imread(tmp_path / "curves.png")
     assert image.shape[:2] == (360, 640)
     rgb = image[..., :3]

@@ -1,7 +1,10 @@
-"""Griffe extension: read a docstring's ``Example:`` section as ``Examples:`` (doctest code).
+"""Griffe extension: docstrings as a user reads them on the API pages.
 
-The house style (DESIGN.md) heads each docstring's doctest with ``Example:``; Google style reads
-that as an admonition of plain text, so the API pages would show ``>>>`` lines as prose.
+* A docstring's ``Example:`` section is read as ``Examples:`` (doctest code): the house style
+  heads each docstring's doctest with ``Example:``, which Google style reads as an admonition of
+  plain text, so the API pages would show ``>>>`` lines as prose.
+* Sphinx roles (``:func:`l1_loss```, ``:class:`~matplotlib.figure.Figure```), which Markdown
+  does not render, become code: ``l1_loss``, ``Figure``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,16 @@ from typing import Any
 import griffe
 
 _EXAMPLE = re.compile(r"^(\s*)Example:\s*$", re.MULTILINE)
+_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|mod|attr|data|exc|obj):`(~?)([^`]+)`")
+
+
+def _role_as_code(match: re.Match[str]) -> str:
+    target = match.group(2)
+    return f"`{target.rsplit('.', 1)[-1] if match.group(1) else target}`"
 
 
 class ExampleSections(griffe.Extension):
     def on_instance(self, *, obj: Any, **kwargs: Any) -> None:
         if obj.docstring is not None:
-            obj.docstring.value = _EXAMPLE.sub(r"\1Examples:", obj.docstring.value)
+            text = _EXAMPLE.sub(r"\1Examples:", obj.docstring.value)
+            obj.docstring.value = _ROLE.sub(_role_as_code, text)

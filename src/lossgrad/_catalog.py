@@ -1,15 +1,16 @@
 """The catalog of losses behind ``lossgrad list/explain/plot/tour``, ``lossgrad.plot`` and the docs.
 
-One :class:`Loss` entry per loss holds what a reader needs beside the code: a one-line summary, the
-unreduced formula and its gradient (plain text for the terminal, LaTeX for the docs), torch's
-edge policies, a runnable example, and a *curve*: how to evaluate the loss along one sensible axis
-(the residual for regression, the logit or the margin for classification). Nothing numeric is stored
-here: parameters and defaults are read from the real functions with :mod:`inspect`, examples are
+One ``Loss`` entry per loss holds what a reader needs beside the code: a one-line summary, the
+unreduced formula and its gradient (in LaTeX, written once: the terminal's plain text is rendered
+from it by ``lossgrad._tex``), the Shape line, references, torch's edge policies, a runnable
+example, and a *curve*: how to evaluate the loss along one sensible axis (the residual for
+regression, the logit or the margin for classification). Nothing numeric is stored here:
+parameters and defaults are read from the real functions with ``inspect``, examples are
 executed, and curves are computed by calling the loss (the gradient by ``backward()``), with
 ``lib`` being ``lossgrad`` or, for comparison, ``torch``.
 
 A loss that this build of lossgrad does not define yet stays in the catalog;
-:meth:`Loss.available` says so and the callers report it instead of failing.
+``Loss.available()`` says so and the callers report it instead of failing.
 
 This module is imported by the command line, the plots and the docs only, never by
 ``import lossgrad``.
@@ -28,6 +29,8 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from lossgrad._tex import tex_to_text
 
 #: Families, in the order of the docs; each is the source file of its losses.
 FAMILIES: dict[str, str] = {
@@ -63,7 +66,10 @@ class Curve:
     ``fn(lib, z, params, settings)`` returns the unreduced loss at each point of the 1-D float64
     tensor ``z``; ``params`` are keyword arguments of the loss (``beta``, ``margin``, ...) and
     ``settings`` the plot-only knobs listed in ``settings`` (a fixed target, a variance, ...).
-    ``xlabel`` is formatted with the settings (``"logit x (target y = {target:g})"``).
+    ``xlabel`` is formatted with the settings (``"logit x (target y = {target:g})"``); curves
+    with the same formatted ``xlabel`` share a panel. ``params`` are the options the picture
+    uses where they differ from the loss's defaults (focal loss is drawn at ``gamma=2``), and
+    ``note`` says why.
     """
 
     axis: str
@@ -71,6 +77,8 @@ class Curve:
     lim: tuple[float, float]
     fn: CurveFn
     settings: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,11 +86,14 @@ class Loss:
     """One loss: its names, its math, its torch policies, an example and a curve.
 
     ``key`` is the short name (``smooth_l1``); ``functional`` and ``module`` are lossgrad's
-    names, which are torch's. ``formula``/``gradient`` are one-line plain text, ``tex`` and
-    ``tex_gradient`` the same in LaTeX. ``example`` is a torch program body that defines
-    ``output`` (run with ``import lossgrad as torch``, or with torch itself). For a lossgrad
-    extension, ``torch_example`` computes the same loss with torch's own functions and
-    ``torch_note`` names where that formula comes from.
+    names, which are torch's. ``tex`` and ``tex_gradient`` are the unreduced loss and its
+    gradient in LaTeX, the one place they are written: ``formula`` and ``gradient``, the same as
+    one line of plain text for the terminal, are rendered from them (an entry may still pass
+    its own). ``shape`` is the Shape line (as on torch's pages) and ``references`` the papers or
+    standard sources. ``example`` is a torch program body that defines ``output`` (run with
+    ``import lossgrad as torch``, or with torch itself). For a lossgrad extension,
+    ``torch_example`` computes the same loss with torch's own functions and ``torch_note`` names
+    where that formula comes from.
     """
 
     key: str
@@ -90,8 +101,6 @@ class Loss:
     module: str | None
     family: str
     summary: str
-    formula: str
-    gradient: str
     tex: str
     tex_gradient: str
     in_torch: bool
@@ -102,6 +111,16 @@ class Loss:
     aliases: tuple[str, ...] = ()
     torch_example: str | None = None
     torch_note: str = ""
+    formula: str = ""
+    gradient: str = ""
+    shape: str = ""
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.formula:
+            object.__setattr__(self, "formula", tex_to_text(self.tex))
+        if not self.gradient:
+            object.__setattr__(self, "gradient", tex_to_text(self.tex_gradient))
 
     # -- names -------------------------------------------------------------------------------------
 
@@ -136,14 +155,17 @@ class Loss:
             self.module is None or self.module_class(lib) is not None
         )
 
-    def signatures(self) -> list[str]:
-        """``nn.X(...)`` and ``F.x(...)`` with the defaults of this build (missing ones skipped)."""
+    def signatures(self, one_per_line: bool = False) -> list[str]:
+        """``nn.X(...)`` and ``F.x(...)`` with the defaults of this build (missing ones skipped),
+        with one parameter per line if ``one_per_line``."""
         out = []
         cls, fn = self.module_class(), self.function()
         if cls is not None:
-            out.append(f"nn.{self.module}{_format_signature(inspect.signature(cls))}")
+            out.append(f"nn.{self.module}{_format_signature(inspect.signature(cls), one_per_line)}")
         if fn is not None:
-            out.append(f"F.{self.functional}{_format_signature(inspect.signature(fn))}")
+            out.append(
+                f"F.{self.functional}{_format_signature(inspect.signature(fn), one_per_line)}"
+            )
         return out
 
     def parameters(self) -> dict[str, Any]:
@@ -190,7 +212,7 @@ def _lib(lib: ModuleType | None) -> ModuleType:
     return lib
 
 
-def _format_signature(sig: inspect.Signature) -> str:
+def _format_signature(sig: inspect.Signature, one_per_line: bool = False) -> str:
     parts: list[str] = []
     star_done = False
     for p in sig.parameters.values():
@@ -206,6 +228,8 @@ def _format_signature(sig: inspect.Signature) -> str:
             parts.append(p.name)
         else:
             parts.append(f"{p.name}={p.default!r}")
+    if one_per_line and len(parts) > 1:
+        return "(\n" + "".join(f"    {part},\n" for part in parts) + ")"
     return "(" + ", ".join(parts) + ")"
 
 
@@ -402,8 +426,17 @@ def _ctc_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, An
 _RESIDUAL = "residual"
 _RESIDUAL_LABEL = "residual x − y"
 _MARGIN_LABEL = "margin x_y − x_other (two classes)"
+_LOGIT_LABEL = "logit x (target y = {target:g})"
 
 # -- the entries -----------------------------------------------------------------------------------
+
+_SAME_SHAPE = (
+    "input: (*); target: (*), the same shape; output: a scalar, or (*) with reduction='none'"
+)
+_DEEP_LEARNING_BOOK = (
+    "Goodfellow, I., Bengio, Y. & Courville, A. (2016). Deep Learning, MIT Press, "
+    "§6.2.2 (sigmoid and softmax output units and their cross-entropy)"
+)
 
 _REGRESSION_DATA = """\
 input = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], requires_grad=True)
@@ -429,13 +462,13 @@ CATALOG: tuple[Loss, ...] = (
         module="BCELoss",
         family="probability",
         summary="Binary cross entropy between probabilities and 0/1 (or soft) targets.",
-        formula="ℓ = −w·[y·log x + (1−y)·log(1−x)]",
-        gradient="∂ℓ/∂x = w·(x − y) / max(x·(1−x), 1e−12)",
         tex=r"\ell = -w\,\bigl[y \log x + (1-y) \log(1-x)\bigr]",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \frac{w\,(x-y)}{\max\bigl(x(1-x),\ "
             r"10^{-12}\bigr)}"
         ),
+        shape=_SAME_SHAPE,
+        references=(_DEEP_LEARNING_BOOK,),
         in_torch=True,
         notes=(
             "input must lie in [0, 1]: anything else raises RuntimeError",
@@ -462,12 +495,12 @@ CATALOG: tuple[Loss, ...] = (
         module="BCEWithLogitsLoss",
         family="probability",
         summary="Sigmoid and binary cross entropy in one stable step, on logits.",
-        formula="ℓ = w·[(1−y)·x − (1 + (p−1)·y)·log σ(x)]   (p = pos_weight)",
-        gradient="∂ℓ/∂x = w·[σ(x)·(1 + (p−1)·y) − p·y]",
         tex=r"\ell = w\,\bigl[(1-y)\,x - (1 + (p-1)\,y)\log\sigma(x)\bigr]",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = w\,\bigl[\sigma(x)\,(1 + (p-1)\,y) - p\,y\bigr]"
         ),
+        shape=_SAME_SHAPE + "; pos_weight broadcasts with the class dimension last",
+        references=(_DEEP_LEARNING_BOOK,),
         in_torch=True,
         notes=(
             "computed with log σ(x) by the log-sum-exp trick: finite at |x| = 1000",
@@ -480,7 +513,7 @@ CATALOG: tuple[Loss, ...] = (
         + "output = loss(input, target)\noutput.backward()\n",
         curve=Curve(
             "logit",
-            "logit x (target y = {target:g})",
+            _LOGIT_LABEL,
             (-6.0, 6.0),
             _logit("binary_cross_entropy_with_logits"),
             {"target": 1.0},
@@ -493,12 +526,22 @@ CATALOG: tuple[Loss, ...] = (
         module="CrossEntropyLoss",
         family="classification",
         summary="Softmax cross entropy between logits and class indices or class probabilities.",
-        formula="ℓ = −x[y] + log Σⱼ exp(x[j])",
-        gradient="∂ℓ/∂x = softmax(x) − onehot(y)",
         tex=r"\ell = -x_y + \log \sum_j e^{x_j}",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \operatorname{softmax}(x) - "
             r"\operatorname{onehot}(y)"
+        ),
+        shape=(
+            "input: (C), (N, C) or (N, C, d₁, …, d_K) logits; target: class indices (), (N) or (N,"
+            " d₁, …, d_K), or probabilities of the input's shape; output: a scalar, or one value "
+            "per sample with reduction='none'"
+        ),
+        references=(
+            _DEEP_LEARNING_BOOK,
+            (
+                "Szegedy, C. et al. (2016). Rethinking the Inception Architecture for Computer "
+                "Vision. CVPR 2016 (label smoothing)"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -522,10 +565,19 @@ CATALOG: tuple[Loss, ...] = (
         module="NLLLoss",
         family="classification",
         summary="Negative log-likelihood of the target class, on log-probabilities.",
-        formula="ℓ = −w[y]·x[y]",
-        gradient="∂ℓ/∂x[j] = −w[y]·1{j = y}",
         tex=r"\ell = -w_y\, x_y",
         tex_gradient=r"\frac{\partial \ell}{\partial x_j} = -w_y\,[j = y]",
+        shape=(
+            "input: (C), (N, C) or (N, C, d₁, …, d_K) log-probabilities; target: (), (N) or (N, "
+            "d₁, …, d_K) class indices; output: a scalar, or the target's shape with "
+            "reduction='none'"
+        ),
+        references=(
+            (
+                "Goodfellow, I., Bengio, Y. & Courville, A. (2016). Deep Learning, MIT Press, §5.5"
+                " (maximum likelihood estimation)"
+            ),
+        ),
         in_torch=True,
         notes=(
             "expects log-probabilities (log_softmax output)",
@@ -545,10 +597,15 @@ CATALOG: tuple[Loss, ...] = (
         module="L1Loss",
         family="regression",
         summary="Mean absolute error.",
-        formula="ℓ = |x − y|",
-        gradient="∂ℓ/∂x = sign(x − y)   (0 at x = y)",
         tex=r"\ell = |x - y|",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \operatorname{sign}(x - y)",
+        shape=_SAME_SHAPE + " (a target of another shape is broadcast, with a warning)",
+        references=(
+            (
+                "Hastie, T., Tibshirani, R. & Friedman, J. (2009). The Elements of Statistical "
+                "Learning, 2nd ed., Springer, §2.4 (squared and absolute error loss)"
+            ),
+        ),
         in_torch=True,
         notes=(
             "the gradient at x = y is 0 (sgn)",
@@ -568,10 +625,15 @@ CATALOG: tuple[Loss, ...] = (
         module="MSELoss",
         family="regression",
         summary="Mean squared error.",
-        formula="ℓ = (x − y)²",
-        gradient="∂ℓ/∂x = 2·(x − y)",
         tex=r"\ell = (x - y)^2",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = 2\,(x - y)",
+        shape=_SAME_SHAPE + " (a target of another shape is broadcast, with a warning)",
+        references=(
+            (
+                "Hastie, T., Tibshirani, R. & Friedman, J. (2009). The Elements of Statistical "
+                "Learning, 2nd ed., Springer, §2.4 (squared and absolute error loss)"
+            ),
+        ),
         in_torch=True,
         notes=(
             "a target of another shape is broadcast, with a UserWarning",
@@ -592,8 +654,6 @@ CATALOG: tuple[Loss, ...] = (
         module="SmoothL1Loss",
         family="regression",
         summary="Squared error near zero, absolute error beyond beta: robust to outliers.",
-        formula="ℓ = 0.5·(x − y)²/β if |x − y| < β, else |x − y| − 0.5·β",
-        gradient="∂ℓ/∂x = (x − y)/β if |x − y| < β, else sign(x − y)",
         tex=(
             r"\ell = \begin{cases} 0.5\,(x-y)^2/\beta & |x-y| < \beta \\ |x-y| - 0.5\,\beta & "
             r"\text{otherwise} \end{cases}"
@@ -602,6 +662,8 @@ CATALOG: tuple[Loss, ...] = (
             r"\frac{\partial \ell}{\partial x} = \begin{cases} (x-y)/\beta & |x-y| < \beta \\ "
             r"\operatorname{sign}(x-y) & \text{otherwise} \end{cases}"
         ),
+        shape=_SAME_SHAPE + " (a target of another shape is broadcast, with a warning)",
+        references=("Girshick, R. (2015). Fast R-CNN. ICCV 2015 (the smooth L1 loss, β = 1)",),
         in_torch=True,
         notes=(
             "beta = 0 is exactly L1; beta < 0 → RuntimeError",
@@ -620,8 +682,6 @@ CATALOG: tuple[Loss, ...] = (
         module="HuberLoss",
         family="regression",
         summary="Squared error near zero, delta-scaled absolute error beyond delta.",
-        formula="ℓ = 0.5·(x − y)² if |x − y| < δ, else δ·(|x − y| − 0.5·δ)",
-        gradient="∂ℓ/∂x = x − y if |x − y| < δ, else δ·sign(x − y)",
         tex=(
             r"\ell = \begin{cases} 0.5\,(x-y)^2 & |x-y| < \delta \\ \delta\,(|x-y| - 0.5\,\delta) "
             r"& \text{otherwise} \end{cases}"
@@ -629,6 +689,13 @@ CATALOG: tuple[Loss, ...] = (
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \begin{cases} x-y & |x-y| < \delta \\ "
             r"\delta\,\operatorname{sign}(x-y) & \text{otherwise} \end{cases}"
+        ),
+        shape=_SAME_SHAPE + " (a target of another shape is broadcast, with a warning)",
+        references=(
+            (
+                "Huber, P. J. (1964). Robust Estimation of a Location Parameter. The Annals of "
+                "Mathematical Statistics 35(1), 73–101"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -646,8 +713,6 @@ CATALOG: tuple[Loss, ...] = (
         module="PoissonNLLLoss",
         family="probability",
         summary="Negative log-likelihood of a Poisson count given its (log-)rate.",
-        formula="ℓ = exp(x) − y·x  (log_input=True);  x − y·log(x + eps) otherwise",
-        gradient="∂ℓ/∂x = exp(x) − y  (log_input=True);  1 − y/(x + eps) otherwise",
         tex=(
             r"\ell = e^{x} - y\,x \quad(\text{log\_input});\qquad \ell = x - y \log(x + "
             r"\varepsilon)"
@@ -655,6 +720,14 @@ CATALOG: tuple[Loss, ...] = (
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = e^{x} - y \quad(\text{log\_input});\qquad 1 - "
             r"\frac{y}{x + \varepsilon}"
+        ),
+        shape=_SAME_SHAPE,
+        references=(
+            (
+                "McCullagh, P. & Nelder, J. A. (1989). Generalized Linear Models, 2nd ed., Chapman"
+                " & Hall (the Poisson log-likelihood; full=True adds Stirling's approximation of "
+                "log y!)"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -685,8 +758,6 @@ output.backward()
         module="GaussianNLLLoss",
         family="probability",
         summary="Negative log-likelihood of a Gaussian with predicted mean and variance.",
-        formula="ℓ = ½·[log max(var, eps) + (x − y)²/max(var, eps)]",
-        gradient="∂ℓ/∂x = (x − y)/var;  ∂ℓ/∂var = ½·(1/var − (x − y)²/var²)",
         tex=(
             r"\ell = \tfrac12\Bigl[\log \max(v, \varepsilon) + \frac{(x-y)^2}{\max(v, "
             r"\varepsilon)}\Bigr]"
@@ -694,6 +765,17 @@ output.backward()
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \frac{x-y}{v},\qquad \frac{\partial "
             r"\ell}{\partial v} = \frac12\Bigl(\frac1v - \frac{(x-y)^2}{v^2}\Bigr)"
+        ),
+        shape=(
+            "input: (N, *) or (*); target: the input's shape, or with one dimension of size 1; "
+            "var: the input's shape, with one dimension of size 1 or one dimension fewer, or a "
+            "scalar; output: a scalar, or the input's shape with reduction='none'"
+        ),
+        references=(
+            (
+                "Nix, D. A. & Weigend, A. S. (1994). Estimating the Mean and Variance of the "
+                "Target Probability Distribution. IEEE ICNN 1994"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -721,10 +803,18 @@ output.backward()
         module="KLDivLoss",
         family="probability",
         summary="Kullback-Leibler divergence of a target distribution from log-probabilities.",
-        formula="ℓ = y·(log y − x)   (x = log q; 0 where y = 0)",
-        gradient="∂ℓ/∂x = −y",
         tex=r"\ell = y\,(\log y - x),\qquad x = \log q",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = -y",
+        shape=(
+            "input: (*) log-probabilities; target: (*), the same shape; output: a scalar, or (*) "
+            "with reduction='none'"
+        ),
+        references=(
+            (
+                "Kullback, S. & Leibler, R. A. (1951). On Information and Sufficiency. The Annals "
+                "of Mathematical Statistics 22(1), 79–86"
+            ),
+        ),
         in_torch=True,
         notes=(
             "the input is log-probabilities; the target is probabilities "
@@ -756,12 +846,20 @@ output.backward()
         module="MarginRankingLoss",
         family="margin",
         summary="Hinge on the score difference of two inputs ranked by a ±1 target.",
-        formula="ℓ = max(0, −y·(x₁ − x₂) + margin)",
-        gradient="∂ℓ/∂x₁ = −y, ∂ℓ/∂x₂ = y where active (the kink counts as active)",
         tex=r"\ell = \max\bigl(0,\ -y\,(x_1 - x_2) + m\bigr)",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x_1} = -y\,[\,-y(x_1-x_2) + m \ge 0\,] = "
             r"-\frac{\partial \ell}{\partial x_2}"
+        ),
+        shape=(
+            "input1, input2: (N) or (); target: the same shape, values ±1; output: a scalar, or "
+            "(N) with reduction='none'"
+        ),
+        references=(
+            (
+                "Joachims, T. (2002). Optimizing Search Engines using Clickthrough Data. KDD 2002 "
+                "(the pairwise hinge of ranking SVMs)"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -792,8 +890,6 @@ output.backward()
         module="MultiLabelMarginLoss",
         family="margin",
         summary="Multi-label hinge: every target class must beat every other class by 1.",
-        formula="ℓ = Σ_{j∈T} Σ_{i∉T} max(0, 1 − (x[yⱼ] − x[i])) / C",
-        gradient="∂ℓ/∂x[i] = (active pairs with i)/C;  ∂ℓ/∂x[yⱼ] = −(active pairs with yⱼ)/C",
         tex=(
             r"\ell = \frac1C \sum_{j \in T} \sum_{i \notin T} \max\bigl(0,\ 1 - (x_{y_j} - "
             r"x_i)\bigr)"
@@ -802,6 +898,16 @@ output.backward()
             r"\frac{\partial \ell}{\partial x_i} = \frac{\#\{\text{active pairs with } "
             r"i\}}{C},\quad \frac{\partial \ell}{\partial x_{y_j}} = -\frac{\#\{\text{active "
             r"pairs with } y_j\}}{C}"
+        ),
+        shape=(
+            "input: (C) or (N, C); target: the input's shape, class indices ended by −1; output: a"
+            " scalar, or (N) with reduction='none'"
+        ),
+        references=(
+            (
+                "Elisseeff, A. & Weston, J. (2001). A Kernel Method for Multi-Labelled "
+                "Classification. NIPS 2001 (hinges between relevant and irrelevant labels)"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -825,10 +931,13 @@ output.backward()
         module="SoftMarginLoss",
         family="probability",
         summary="Logistic loss on ±1 targets.",
-        formula="ℓ = log(1 + exp(−y·x))",
-        gradient="∂ℓ/∂x = −y·σ(−y·x)",
-        tex=r"\ell = \log\bigl(1 + e^{-y x}\bigr)",
-        tex_gradient=r"\frac{\partial \ell}{\partial x} = -y\,\sigma(-y x)",
+        tex=r"\ell = \log\bigl(1 + e^{-y\,x}\bigr)",
+        tex_gradient=r"\frac{\partial \ell}{\partial x} = -y\,\sigma(-y\,x)",
+        shape=(
+            "input: (*); target: (*), the same shape, values ±1; output: a scalar, or (*) with "
+            "reduction='none'"
+        ),
+        references=(_DEEP_LEARNING_BOOK,),
         in_torch=True,
         notes=(
             "not overflow-safe in torch: x = −1000, y = 1 gives inf",
@@ -842,11 +951,7 @@ output = loss(input, target)
 output.backward()
 """,
         curve=Curve(
-            "margin",
-            "input x (target y = {target:g})",
-            (-4.0, 4.0),
-            _logit("soft_margin_loss"),
-            {"target": 1.0},
+            "logit", _LOGIT_LABEL, (-6.0, 6.0), _logit("soft_margin_loss"), {"target": 1.0}
         ),
         tour=True,
     ),
@@ -856,8 +961,6 @@ output.backward()
         module="MultiLabelSoftMarginLoss",
         family="probability",
         summary="Multi-label logistic loss, averaged over the classes.",
-        formula="ℓ = −(1/C)·Σ_c w_c·[y_c·log σ(x_c) + (1 − y_c)·log σ(−x_c)]",
-        gradient="∂ℓ/∂x_c = (w_c/C)·(σ(x_c) − y_c)",
         tex=(
             r"\ell = -\frac1C \sum_c w_c\,\bigl[y_c \log\sigma(x_c) + "
             r"(1-y_c)\log\sigma(-x_c)\bigr]"
@@ -865,6 +968,11 @@ output.backward()
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x_c} = \frac{w_c}{C}\,\bigl(\sigma(x_c) - y_c\bigr)"
         ),
+        shape=(
+            "input: (N, C) or (C); target: the same shape, 0/1 labels; output: a scalar, or (N) "
+            "with reduction='none'"
+        ),
+        references=(_DEEP_LEARNING_BOOK,),
         in_torch=True,
         notes=(
             "the class dimension is the last one; the output drops it",
@@ -879,10 +987,11 @@ output.backward()
 """,
         curve=Curve(
             "logit",
-            "logit x (target y = {target:g}, one class)",
+            _LOGIT_LABEL,
             (-6.0, 6.0),
             _multilabel_soft_curve,
             {"target": 1.0},
+            note="one class (C = 1)",
         ),
     ),
     Loss(
@@ -893,13 +1002,21 @@ output.backward()
         summary=(
             "Multi-class hinge (Weston-Watkins): the target class must beat the others by margin."
         ),
-        formula="ℓ = Σ_{i≠y} w[y]·max(0, margin − x[y] + x[i])^p / C",
-        gradient="∂ℓ/∂x[i] = w[y]·p·hᵢ^(p−1)/C for active i ≠ y;  ∂ℓ/∂x[y] = −Σ of those",
         tex=r"\ell = \frac1C \sum_{i \ne y} w_y \max\bigl(0,\ m - x_y + x_i\bigr)^p",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x_i} = \frac{w_y\,p\,h_i^{\,p-1}}{C}\ (i \ne y,\ h_i "
             r"> 0),\qquad \frac{\partial \ell}{\partial x_y} = -\sum_{i \ne y} \frac{\partial "
             r"\ell}{\partial x_i}"
+        ),
+        shape=(
+            "input: (N, C) or (C); target: (N) or () class indices; output: a scalar, or (N) with "
+            "reduction='none'"
+        ),
+        references=(
+            (
+                "Weston, J. & Watkins, C. (1999). Support Vector Machines for Multi-Class Pattern "
+                "Recognition. ESANN 1999"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -923,8 +1040,6 @@ output.backward()
         module="TripletMarginLoss",
         family="margin",
         summary="Pull the anchor towards the positive and away from the negative by a margin.",
-        formula="ℓ = max(d(a, p) − d(a, n) + margin, 0),  d(u, v) = ‖u − v + eps‖_p",
-        gradient="∂ℓ/∂a = ∇ₐd(a, p) − ∇ₐd(a, n) where active",
         tex=(
             r"\ell = \max\bigl(d(a, p) - d(a, n) + m,\ 0\bigr),\qquad d(u, v) = \lVert u - v + "
             r"\varepsilon \rVert_p"
@@ -932,6 +1047,21 @@ output.backward()
         tex_gradient=(
             r"\frac{\partial \ell}{\partial a} = \nabla_a d(a, p) - \nabla_a d(a, "
             r"n)\quad\text{(where active)}"
+        ),
+        shape=(
+            "anchor, positive, negative: (N, D) or (D); output: a scalar, or (N) with "
+            "reduction='none'"
+        ),
+        references=(
+            (
+                "Schroff, F., Kalenichenko, D. & Philbin, J. (2015). FaceNet: A Unified Embedding "
+                "for Face Recognition and Clustering. CVPR 2015"
+            ),
+            (
+                "Balntas, V., Riba, E., Ponsa, D. & Mikolajczyk, K. (2016). Learning local feature"
+                " descriptors with triplets and shallow convolutional neural networks. BMVC 2016 "
+                "(swap)"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -964,15 +1094,20 @@ output.backward()
         module="TripletMarginWithDistanceLoss",
         family="margin",
         summary="Triplet loss with any distance function.",
-        formula=(
-            "ℓ = max(d(a, p) − d(a, n) + margin, 0)   (d: distance_function, default "
-            "pairwise_distance)"
-        ),
-        gradient="∂ℓ/∂a = ∇ₐd(a, p) − ∇ₐd(a, n) where active",
         tex=r"\ell = \max\bigl(d(a, p) - d(a, n) + m,\ 0\bigr)",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial a} = \nabla_a d(a, p) - \nabla_a d(a, "
             r"n)\quad\text{(where active)}"
+        ),
+        shape=(
+            "anchor, positive, negative: (N, *), what distance_function accepts; output: a scalar,"
+            " or (N) with reduction='none'"
+        ),
+        references=(
+            (
+                "Schroff, F., Kalenichenko, D. & Philbin, J. (2015). FaceNet: A Unified Embedding "
+                "for Face Recognition and Clustering. CVPR 2015"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -1004,12 +1139,20 @@ output.backward()
             "Hinge on a distance: small for similar pairs (y = 1), above margin for dissimilar "
             "ones."
         ),
-        formula="ℓ = x if y = 1;  max(0, margin − x) if y = −1",
-        gradient="∂ℓ/∂x = 1 if y = 1;  −1 if y = −1 and x ≤ margin",
         tex=r"\ell = \begin{cases} x & y = 1 \\ \max(0,\ m - x) & y = -1 \end{cases}",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \begin{cases} 1 & y = 1 \\ -[\,x \le m\,] & y = "
             r"-1 \end{cases}"
+        ),
+        shape=(
+            "input: (*) distances; target: (*), the same shape, values ±1; output: a scalar, or "
+            "(*) with reduction='none'"
+        ),
+        references=(
+            (
+                "Hadsell, R., Chopra, S. & LeCun, Y. (2006). Dimensionality Reduction by Learning "
+                "an Invariant Mapping. CVPR 2006 (the margin on distances of dissimilar pairs)"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -1042,8 +1185,6 @@ output.backward()
             "Cosine similarity pulled to 1 for similar pairs, pushed below margin for dissimilar "
             "ones."
         ),
-        formula="ℓ = 1 − cos(x₁, x₂) if y = 1;  max(0, cos(x₁, x₂) − margin) if y = −1",
-        gradient="∂ℓ/∂x₁ = ∓∂cos/∂x₁,  ∂cos/∂x₁ = x₂/(‖x₁‖‖x₂‖) − cos·x₁/‖x₁‖²",
         tex=(
             r"\ell = \begin{cases} 1 - \cos(x_1, x_2) & y = 1 \\ \max\bigl(0,\ \cos(x_1, x_2) - "
             r"m\bigr) & y = -1 \end{cases}"
@@ -1051,6 +1192,16 @@ output.backward()
         tex_gradient=(
             r"\frac{\partial \cos}{\partial x_1} = \frac{x_2}{\lVert x_1\rVert\,\lVert x_2\rVert} "
             r"- \cos(x_1, x_2)\,\frac{x_1}{\lVert x_1\rVert^2}"
+        ),
+        shape=(
+            "input1, input2: (N, D) or (D); target: (N) or (), values ±1; output: a scalar, or (N)"
+            " with reduction='none'"
+        ),
+        references=(
+            (
+                "PyTorch documentation, torch.nn.CosineEmbeddingLoss (from Torch7's "
+                "CosineEmbeddingCriterion)"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -1084,12 +1235,22 @@ output.backward()
         summary=(
             "Connectionist temporal classification: sums over all alignments of a target sequence."
         ),
-        formula="ℓ = −log Σ_{alignments π → y} Π_t p_t(π_t)",
-        gradient="∂ℓ/∂log p_t(k) = p_t(k) − γ_t(k)   (γ: posterior of k at t, from α·β)",
         tex=r"\ell = -\log \sum_{\pi \in \mathcal{B}^{-1}(y)} \prod_t p_t(\pi_t)",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial \log p_t(k)} = p_t(k) - \gamma_t(k),\qquad "
             r"\gamma_t(k) = \frac{\sum_{s: l_s = k} \alpha_t(s)\,\beta_t(s)}{p(y \mid x)}"
+        ),
+        shape=(
+            "log_probs: (T, N, C) or (T, C); targets: (N, S) padded, or the targets concatenated; "
+            "input_lengths, target_lengths: (N) or (); output: a scalar, or (N) with "
+            "reduction='none'"
+        ),
+        references=(
+            (
+                "Graves, A., Fernández, S., Gomez, F. & Schmidhuber, J. (2006). Connectionist "
+                "Temporal Classification: Labelling Unsegmented Sequence Data with Recurrent "
+                "Neural Networks. ICML 2006"
+            ),
         ),
         in_torch=True,
         notes=(
@@ -1119,13 +1280,21 @@ output.backward()
         module="FocalLoss",
         family="classification",
         summary="Cross entropy scaled by (1 − p)^γ so that easy examples weigh less.",
-        formula="ℓ = (1 − p_y)^γ·(−log p_y),  p_y = softmax(x)[y]",
-        gradient="∂ℓ/∂x = [γ·p_y·(1 − p_y)^(γ−1)·log p_y − (1 − p_y)^γ]·(onehot(y) − softmax(x))",
         tex=r"\ell = -(1 - p_y)^{\gamma} \log p_y,\qquad p_y = \operatorname{softmax}(x)_y",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \bigl[\gamma\,p_y (1-p_y)^{\gamma-1} \log p_y - "
             r"(1-p_y)^{\gamma}\bigr]\bigl(\operatorname{onehot}(y) - "
             r"\operatorname{softmax}(x)\bigr)"
+        ),
+        shape=(
+            "input: (C), (N, C) or (N, C, d₁, …, d_K) logits; target: (), (N) or (N, d₁, …, d_K) "
+            "class indices; output: a scalar, or the target's shape with reduction='none'"
+        ),
+        references=(
+            (
+                "Lin, T.-Y., Goyal, P., Girshick, R., He, K. & Dollár, P. (2017). Focal Loss for "
+                "Dense Object Detection. ICCV 2017"
+            ),
         ),
         in_torch=False,
         notes=(
@@ -1146,7 +1315,14 @@ output = ((1 - torch.exp(-ce)) ** 2.0 * ce).mean()
 output.backward()
 """,
         torch_note="the tutorial's focal_loss",
-        curve=Curve("margin", _MARGIN_LABEL, (-6.0, 6.0), _softmax_class("focal_loss")),
+        curve=Curve(
+            "margin",
+            _MARGIN_LABEL,
+            (-6.0, 6.0),
+            _softmax_class("focal_loss"),
+            params={"gamma": 2.0},
+            note="its default γ = 0 (the tutorial's) equals CrossEntropyLoss",
+        ),
         tour=True,
     ),
     Loss(
@@ -1155,10 +1331,6 @@ output.backward()
         module="SigmoidFocalLoss",
         family="classification",
         summary="Binary focal loss on logits (RetinaNet): BCE scaled by α_t·(1 − p_t)^γ.",
-        formula="ℓ = α_t·(1 − p_t)^γ·BCEWithLogits(x, y),  p_t = σ(x)·y + (1 − σ(x))·(1 − y)",
-        gradient=(
-            "∂ℓ/∂x = α_t·[(1 − p_t)^γ·(σ(x) − y) − γ·(1 − p_t)^(γ−1)·(2y − 1)·σ(x)(1 − σ(x))·BCE]"
-        ),
         tex=(
             r"\ell = \alpha_t (1 - p_t)^{\gamma}\,\mathrm{BCE}(x, y),\qquad p_t = \sigma(x)\,y + "
             r"(1-\sigma(x))(1-y)"
@@ -1166,6 +1338,17 @@ output.backward()
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \alpha_t\bigl[(1-p_t)^{\gamma}(\sigma(x) - y) - "
             r"\gamma (1-p_t)^{\gamma-1}(2y-1)\,\sigma(x)(1-\sigma(x))\,\mathrm{BCE}\bigr]"
+        ),
+        shape=(
+            "input: (*) logits; target: (*), the same shape; output: (*) (the default "
+            "reduction='none'), or a scalar"
+        ),
+        references=(
+            (
+                "Lin, T.-Y., Goyal, P., Girshick, R., He, K. & Dollár, P. (2017). Focal Loss for "
+                "Dense Object Detection. ICCV 2017"
+            ),
+            "torchvision.ops.sigmoid_focal_loss (the definition followed)",
         ),
         in_torch=False,
         torch_note="torchvision.ops.sigmoid_focal_loss",
@@ -1191,7 +1374,7 @@ output.backward()
 """,
         curve=Curve(
             "logit",
-            "logit x (target y = {target:g})",
+            _LOGIT_LABEL,
             (-6.0, 6.0),
             _logit("sigmoid_focal_loss"),
             {"target": 1.0},
@@ -1202,7 +1385,7 @@ output.backward()
 
 #: The loss families beyond torch keep their entries in files of their own,
 #: ``lossgrad/_catalog_<family>.py``, each defining ``TITLE`` (the family's heading) and
-#: ``ENTRIES`` (a tuple of :class:`Loss`); they join the catalog here, in this order.
+#: ``ENTRIES`` (a tuple of ``Loss``); they join the catalog here, in this order.
 EXTENSION_FAMILIES: tuple[str, ...] = ()
 
 for _family in EXTENSION_FAMILIES:

@@ -3,12 +3,14 @@
     lossgrad tour                      the loss-functions tutorial, run on lossgrad (and torch)
     lossgrad plot smooth_l1 l1 --grad  loss and gradient curves, written to a PNG or SVG file
     lossgrad list                      every loss, its summary and its torch equivalent
-    lossgrad explain cross_entropy     formula, gradient, defaults, edge cases, a live example
+    lossgrad explain cross_entropy     formula, gradient, Shape, defaults, edge cases, references
     lossgrad bench --quick             every loss timed against torch (from a source checkout)
+    lossgrad --version
 
-Bad arguments print one line on stderr and exit with status 2; a plot without matplotlib (an
-optional dependency) prints one line and exits with status 1. Everything shown is computed by
-the library at run time.
+The tour follows a Chinese-language PyTorch tutorial on loss functions, "损失函数" ("Loss
+functions"): see ``TUTORIAL``. Bad arguments, and ``bench`` without torch, print one line on
+stderr and exit with status 2; a plot without matplotlib (an optional dependency) prints one line
+and exits with status 1. Everything shown is computed by the library at run time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ from lossgrad import _catalog
 _PLOT_FORMATS = (".png", ".svg")
 _TOUR_FIGURE = "smooth_l1_vs_l1.png"
 
+#: The tutorial that ``lossgrad tour`` follows, and what it covers.
+TUTORIAL = (
+    'The tour follows "损失函数" ("Loss functions"), a Chinese-language PyTorch tutorial: loss,\n'
+    "cost and objective; loss.backward() on a linear model; gradient accumulation; no_grad and\n"
+    "zero_grad; then sixteen torch.nn losses (BCELoss, CrossEntropyLoss, L1Loss, MSELoss,\n"
+    "SmoothL1Loss, PoissonNLLLoss, KLDivLoss, MarginRankingLoss, MultiLabelMarginLoss,\n"
+    "SoftMarginLoss, MultiMarginLoss, TripletMarginLoss, HingeEmbeddingLoss,\n"
+    "CosineEmbeddingLoss, CTCLoss and its own FocalLoss), each with its formula and an example,\n"
+    "and a figure of smooth L1 against L1."
+)
+
 
 class _UsageError(Exception):
     """A bad argument: reported as one line, exit status 2."""
@@ -45,13 +58,19 @@ def _build_parser() -> _Parser:
         prog="lossgrad",
         description="PyTorch's loss functions on NumPy: a guided tour, curves and explanations.",
     )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="{tour,plot,list,explain,bench}")
-    tour = sub.add_parser("tour", help="walk the loss-functions tutorial on built-in data")
+    tour = sub.add_parser(
+        "tour", help="walk the loss-functions tutorial on built-in data", description=TUTORIAL
+    )
     tour.add_argument(
+        "-o",
+        "--output",
         "--figure",
+        dest="figure",
         default=_TOUR_FIGURE,
         metavar="FILE",
-        help=f"where to write the smooth L1 vs L1 figure (default {_TOUR_FIGURE})",
+        help=f"where to write the smooth L1 vs L1 figure, .png or .svg (default {_TOUR_FIGURE})",
     )
     tour.add_argument("--no-figure", action="store_true", help="do not write the figure")
     tour.add_argument("--no-torch", action="store_true", help="skip the comparison with torch")
@@ -67,7 +86,7 @@ def _build_parser() -> _Parser:
         help="a loss option or plot setting, e.g. --set beta=0.5 (repeatable)",
     )
     plot.add_argument(
-        "-o", "--output", metavar="FILE", help="output .png or .svg (default: LOSS_....png)"
+        "-o", "--output", metavar="FILE", help="output .png or .svg (default: LOSS_....png here)"
     )
     plot.add_argument(
         "--size", default=None, metavar="WxH", help="image size in pixels, e.g. 800x500"
@@ -91,6 +110,13 @@ def _bench(options: list[str]) -> int:
     ``options`` (its own, e.g. ``--quick``: see ``lossgrad bench --help``)."""
     import runpy
 
+    try:
+        import torch  # noqa: F401 - the suite compares with it
+    except ImportError:
+        raise _UsageError(
+            "lossgrad bench times lossgrad against torch, which is not installed: "
+            "pip install 'lossgrad[bench]'"
+        ) from None
     here = Path(__file__).resolve().parents[2] / "benchmarks" / "suite.py"
     suite = next((p for p in (here, Path.cwd() / "benchmarks" / "suite.py") if p.is_file()), None)
     if suite is None:
@@ -112,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["bench"]:  # every later option belongs to the suite
             return _bench(argv[1:])
         args = _build_parser().parse_args(argv)
+        if args.version:
+            return _version()
         if args.command is None:
             raise _UsageError("choose a command: tour, plot, list or explain (see lossgrad --help)")
         return {"tour": _tour, "plot": _plot, "list": _list, "explain": _explain}[args.command](
@@ -128,6 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into a reader that closed early (``| head``)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+def _version() -> int:
+    import lossgrad
+
+    print(f"lossgrad {lossgrad.__version__}")
+    return 0
 
 
 def _make_stdout_safe() -> None:
@@ -173,37 +208,62 @@ def _explain(args: argparse.Namespace) -> int:
     if fn is None:
         print(f"not in this build of lossgrad: lossgrad.nn.functional.{e.functional} is missing")
     else:
-        where = fn.__module__.replace(".", "/") + ".py"
-        names = (f"nn.{e.module}, " if e.module else "") + f"F.{e.functional}"
-        print(f"lossgrad: {names}  (src/{where})")
+        names = (f"lossgrad.nn.{e.module}, " if e.module else "") + (
+            f"lossgrad.nn.functional.{e.functional}"
+        )
+        print(f"lossgrad: {names}")
+        print(f"          (defined in {fn.__module__})")
     print()
     _field("formula", e.formula)
     _field("gradient", e.gradient)
+    if e.shape:
+        _field("shape", textwrap.fill(e.shape, 86, subsequent_indent=" " * 10))
     if fn is not None:
-        print()
-        print("signatures")
-        for line in e.signatures():
-            print(f"  {line}")
-        params = e.parameters()
-        if params:
-            print()
-            print("parameters (defaults of this build)")
-            width = max(map(len, params))
-            for name, default in params.items():
-                legacy = (
-                    "   deprecated: use reduction" if name in ("size_average", "reduce") else ""
-                )
-                print(f"  {name:<{width}} = {default!r}{legacy}")
+        _explain_signatures(e)
     print()
     print("edge cases" + (" (torch's policies, which lossgrad follows)" if e.in_torch else ""))
-    for note in e.notes:
-        print(textwrap.fill(note, 96, initial_indent="  - ", subsequent_indent="    "))
+    _bullets(e.notes)
+    if e.references:
+        print()
+        print("references")
+        _bullets(e.references)
     print()
+    _explain_plot(e)
+    return _explain_example(e)
+
+
+def _bullets(lines: Sequence[str]) -> None:
+    for line in lines:
+        print(textwrap.fill(line, 96, initial_indent="  - ", subsequent_indent="    "))
+
+
+def _explain_signatures(e: _catalog.Loss) -> None:
+    print()
+    print("signatures")
+    for line in e.signatures():
+        print(f"  {line}")
+    params = e.parameters()
+    if params:
+        print()
+        print("parameters (defaults of this build)")
+        width = max(map(len, params))
+        for name, default in params.items():
+            legacy = "   deprecated: use reduction" if name in ("size_average", "reduce") else ""
+            print(f"  {name:<{width}} = {default!r}{legacy}")
+
+
+def _explain_plot(e: _catalog.Loss) -> None:
     settings = ", ".join(f"{k}={v!r}" for k, v in e.tunable().items()) or "none"
     print(f"plot     axis: {e.curve.xlabel.format(**e.curve.settings)}")
+    if e.curve.params:
+        drawn = ", ".join(f"{k}={v!r}" for k, v in e.curve.params.items())
+        print(f"         drawn at {drawn}" + (f": {e.curve.note}" if e.curve.note else ""))
     print(f"         options for --set: {settings}")
     print(f"         lossgrad plot {e.key} --grad")
     print()
+
+
+def _explain_example(e: _catalog.Loss) -> int:
     print("example")
     program = e.program() + "print(output)\n"
     print(textwrap.indent(program, "  "), end="")
@@ -283,27 +343,53 @@ def _plot(args: argparse.Namespace) -> int:
             )
     params = _parse_sets(args.set, entries)
     size = _parse_size(args.size)
-    output = Path(args.output or "_".join(dict.fromkeys(e.key for e in entries)) + ".png")
+    output = _plot_output(args.output, entries)
+    lim = _parse_xlim(args.xlim)
+    print(f"figure: {output.resolve()}" + ("" if args.output else "  (-o FILE to choose)"))
+    fig = _draw(entries, args.grad, params, lim)
+    for e in entries:
+        if e.curve.note and not set(e.curve.params) & set(params):
+            drawn = ", ".join(f"{k}={v!r}" for k, v in e.curve.params.items())
+            print(f"{e.title}" + (f" drawn at {drawn}" if drawn else "") + f": {e.curve.note}")
+    return _save_figure(fig, output, size, entries)
+
+
+def _plot_output(name: str | None, entries: Sequence[_catalog.Loss]) -> Path:
+    output = Path(name or "_".join(dict.fromkeys(e.key for e in entries)) + ".png")
     if output.suffix.lower() not in _PLOT_FORMATS:
         raise _UsageError(f"-o {output}: the file must end in .png or .svg")
-    if args.xlim is not None and not (np.isfinite(args.xlim).all() and args.xlim[0] < args.xlim[1]):
-        raise _UsageError(
-            f"--xlim expects two finite numbers LO < HI, got {args.xlim[0]} {args.xlim[1]}"
-        )
+    return output
+
+
+def _parse_xlim(xlim: Sequence[float] | None) -> tuple[float, float] | None:
+    if xlim is None:
+        return None
+    if not (np.isfinite(xlim).all() and xlim[0] < xlim[1]):
+        raise _UsageError(f"--xlim expects two finite numbers LO < HI, got {xlim[0]} {xlim[1]}")
+    return float(xlim[0]), float(xlim[1])
+
+
+def _draw(
+    entries: Sequence[_catalog.Loss],
+    grad: bool,
+    params: dict[str, Any],
+    lim: tuple[float, float] | None,
+) -> Any:
+    """The figure, with a loss's own error for a value it rejects reported as a usage error."""
     from lossgrad.plot import plot_losses
 
     try:
-        fig = plot_losses(
-            [e.key for e in entries],
-            grad=args.grad,
-            params=params,
-            lim=tuple(args.xlim) if args.xlim else None,
-        )
+        return plot_losses([e.key for e in entries], grad=grad, params=params, lim=lim)
     except (ValueError, RuntimeError, TypeError, IndexError) as exc:
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
         raise _UsageError(
             f"{', '.join(e.key for e in entries)} with {shown or 'defaults'}: {exc}"
         ) from None
+
+
+def _save_figure(
+    fig: Any, output: Path, size: tuple[int, int] | None, entries: Sequence[_catalog.Loss]
+) -> int:
     dpi = 100
     if size is not None:
         fig.set_size_inches(size[0] / dpi, size[1] / dpi)
@@ -323,13 +409,20 @@ def _tour(args: argparse.Namespace) -> int:
     import lossgrad
 
     if not args.no_figure and Path(args.figure).suffix.lower() not in _PLOT_FORMATS:
-        raise _UsageError(f"--figure {args.figure}: the file must end in .png or .svg")
+        raise _UsageError(f"-o/--figure {args.figure}: the file must end in .png or .svg")
 
     torch = None if args.no_torch else _import_torch()
     versions = f"lossgrad {lossgrad.__version__}" + (
         f", torch {torch.__version__} alongside" if torch else ""
     )
     print(f"The loss-functions tutorial, run on {versions}")
+    print()
+    print(TUTORIAL)
+    print()
+    if args.no_figure:
+        print("Figure: none (--no-figure).")
+    else:
+        print(f"Figure: {Path(args.figure).resolve()}  (-o FILE to choose, --no-figure to skip)")
     print()
     _tour_concepts(lossgrad)
     _tour_backward(lossgrad, torch)

@@ -5,14 +5,16 @@ logit or the margin for classification, a distance for embedding losses); see ``
 The values are computed by calling the loss itself, and the gradient by ``backward()``.
 
 matplotlib is an optional dependency (``pip install 'lossgrad[plot]'``), imported only when a
-plot is drawn. The functions return a :class:`matplotlib.figure.Figure` built without pyplot, so
+plot is drawn. The functions return a matplotlib ``Figure`` built without pyplot, so
 they work headless; in a notebook the figure displays itself, and ``fig.savefig(path)`` writes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+import numpy as np
 
 from lossgrad import _catalog
 
@@ -34,9 +36,15 @@ def _figure_class() -> type[Figure]:
 
 
 def _resolve(item: Any, params: Mapping[str, Any]) -> tuple[_catalog.Loss, dict[str, Any], str]:
-    """(entry, options, legend label) for a loss name or an ``nn.*Loss`` instance."""
+    """(entry, options, legend label) for a loss name or an ``nn.*Loss`` instance.
+
+    A name is drawn with the options its picture uses (``entry.curve.params``: focal loss at
+    ``gamma=2``), an instance with its own; ``params`` override both. The label names every
+    option that differs from the loss's default.
+    """
     if isinstance(item, str):
-        entry, own = _catalog.find(item), {}
+        entry = _catalog.find(item)
+        own = dict(entry.curve.params)
     else:
         entry = _catalog.find(type(item).__name__)
         own = {k: getattr(item, k) for k in entry.tunable() if hasattr(item, k)}
@@ -47,12 +55,20 @@ def _resolve(item: Any, params: Mapping[str, Any]) -> tuple[_catalog.Loss, dict[
     return entry, options, label
 
 
+class _Curve(NamedTuple):
+    entry: _catalog.Loss
+    options: dict[str, Any]
+    label: str
+    data: _catalog.CurveData
+    xlabel: str
+
+
 def _curves(
     losses: Iterable[Any],
     params: Mapping[str, Any] | None,
     lim: tuple[float, float] | None,
     points: int,
-) -> list[tuple[_catalog.Loss, dict[str, Any], str, _catalog.CurveData]]:
+) -> list[_Curve]:
     params = dict(params or {})
     resolved = [_resolve(item, params) for item in losses]
     if not resolved:
@@ -62,7 +78,13 @@ def _curves(
         names = ", ".join(entry.key for entry, _, _ in resolved)
         raise KeyError(f"no loss among {names} has an option {unused[0]!r}")
     return [
-        (entry, options, label, _catalog.curve_data(entry, params=options, lim=lim, points=points))
+        _Curve(
+            entry,
+            options,
+            label,
+            _catalog.curve_data(entry, params=options, lim=lim, points=points),
+            _xlabel(entry, options),
+        )
         for entry, options, label in resolved
     ]
 
@@ -70,6 +92,47 @@ def _curves(
 def _xlabel(entry: _catalog.Loss, options: Mapping[str, Any]) -> str:
     settings = {k: options.get(k, v) for k, v in entry.curve.settings.items()}
     return entry.curve.xlabel.format(**settings)
+
+
+def _same_curve(a: _catalog.CurveData, b: _catalog.CurveData) -> bool:
+    """Whether two curves coincide, loss and gradient, on the same x values."""
+    return (
+        a.x.shape == b.x.shape
+        and np.allclose(a.x, b.x)
+        and np.allclose(a.loss, b.loss, rtol=1e-9, atol=1e-12, equal_nan=True)
+        and np.allclose(a.grad, b.grad, rtol=1e-9, atol=1e-12, equal_nan=True)
+    )
+
+
+def _panels(curves: list[_Curve]) -> dict[str, list[tuple[_Curve, str | None]]]:
+    """The curves by x-axis (one panel each), each with the label of an earlier curve of its
+    panel that it coincides with (or None)."""
+    panels: dict[str, list[tuple[_Curve, str | None]]] = {}
+    for curve in curves:
+        panel = panels.setdefault(curve.xlabel, [])
+        twin = next((c.label for c, _ in panel if _same_curve(c.data, curve.data)), None)
+        panel.append((curve, twin))
+    return panels
+
+
+def _style(index: int, twin: str | None) -> dict[str, Any]:
+    """Line style: a curve that coincides with an earlier one is dashed, with markers."""
+    if twin is None:
+        return {}
+    return {
+        "linestyle": (index % 3 * 3, (5, 4)),
+        "marker": "osD^v"[index % 5],
+        "markevery": (0.05 * (index % 4), 0.2),
+        "markersize": 5,
+        "linewidth": 2.0,
+    }
+
+
+def _legend_label(curve: _Curve, twin: str | None) -> str:
+    """The curve's label, its picture's note on a second line, and which curve it repeats."""
+    note = curve.entry.curve.note if curve.options == dict(curve.entry.curve.params) else ""
+    lines = [curve.label, note, f"(the same curve as {twin})" if twin else ""]
+    return "\n".join(line for line in lines if line)
 
 
 def plot_losses(
@@ -94,8 +157,12 @@ def plot_losses(
         figsize: in inches; by default 6.4 × 4 per panel.
 
     Returns:
-        A matplotlib Figure: one row per kind of axis (residual, logit, margin, ...), one column
-        for the loss and one for its gradient.
+        A matplotlib Figure: one row per x-axis (the residual, a logit at a given target, the
+        margin, ...), one column for the loss and one for its gradient. A curve that coincides
+        with an earlier one of its row (SmoothL1Loss and HuberLoss at beta = delta = 1) is drawn
+        dashed with markers, and its legend entry says which curve it repeats. A loss named by
+        a string is drawn with the options of its picture (FocalLoss at gamma = 2); the legend
+        names every option that differs from the loss's default.
 
     Raises:
         ModuleNotFoundError: matplotlib is not installed (``name == 'matplotlib'``).
@@ -107,23 +174,22 @@ def plot_losses(
         ['loss', 'gradient']
     """
     figure = _figure_class()
-    curves = _curves(losses, params, lim, points)
-    axes_kinds = list(dict.fromkeys(entry.curve.axis for entry, *_ in curves))
+    panels = _panels(_curves(losses, params, lim, points))
     cols = 2 if grad else 1
-    fig = figure(figsize=figsize or (6.4 * cols, 4.0 * len(axes_kinds)), layout="constrained")
-    grid = fig.subplots(len(axes_kinds), cols, squeeze=False)
-    for row, kind in zip(grid, axes_kinds, strict=True):
-        group = [c for c in curves if c[0].curve.axis == kind]
-        xlabel = "; ".join(dict.fromkeys(_xlabel(entry, options) for entry, options, *_ in group))
-        for _entry, _options, label, data in group:
-            row[0].plot(data.x, data.loss, label=label)
+    fig = figure(figsize=figsize or (6.4 * cols, 4.0 * len(panels)), layout="constrained")
+    grid = fig.subplots(len(panels), cols, squeeze=False)
+    for row, (xlabel, panel) in zip(grid, panels.items(), strict=True):
+        for index, (curve, twin) in enumerate(panel):
+            style = _style(index, twin)
+            label = _legend_label(curve, twin)
+            row[0].plot(curve.data.x, curve.data.loss, label=label, **style)
             if grad:
-                row[1].plot(data.x, data.grad, label=label)
+                row[1].plot(curve.data.x, curve.data.grad, label=label, **style)
         for ax, ylabel in zip(row, ("loss ℓ", "gradient ∂ℓ/∂x"), strict=False):
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             ax.grid(True, alpha=0.3)
-            ax.legend()
+            ax.legend(fontsize="small")
     grid[0][0].set_title("loss")
     if grad:
         grid[0][1].set_title("gradient")
@@ -142,7 +208,7 @@ def plot_loss(
 ) -> Figure:
     """Draw one loss (and its gradient if ``grad``) along its axis.
 
-    Takes the arguments of :func:`plot_losses` for one loss. With ``ax``, draws into that
+    Takes the arguments of ``plot_losses`` for one loss. With ``ax``, draws into that
     matplotlib Axes instead (the gradient dashed, on the same axes) and returns its figure, so
     the curve can join a pyplot figure of your own.
 
@@ -157,11 +223,12 @@ def plot_loss(
             [loss], grad=grad, params=params, lim=lim, points=points, figsize=figsize
         )
     _figure_class()
-    ((entry, options, label, data),) = _curves([loss], params, lim, points)
-    ax.plot(data.x, data.loss, label=label)
+    (curve,) = _curves([loss], params, lim, points)
+    label = _legend_label(curve, None)
+    ax.plot(curve.data.x, curve.data.loss, label=label)
     if grad:
-        ax.plot(data.x, data.grad, linestyle="--", label=f"∂ℓ/∂x, {label}")
-    ax.set_xlabel(_xlabel(entry, options))
+        ax.plot(curve.data.x, curve.data.grad, linestyle="--", label=f"∂ℓ/∂x, {label}")
+    ax.set_xlabel(curve.xlabel)
     ax.grid(True, alpha=0.3)
     ax.legend()
     return cast("Figure", ax.figure)  # the Figure (or SubFigure) that holds ax
