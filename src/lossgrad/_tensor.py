@@ -870,13 +870,16 @@ class Tensor:
         return _P.add(other, self)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _P.sub(other, self)
+        return _P.rsub(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
         return _P.mul(other, self)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _P.div(other, self)
+        # torch computes ``number / t`` as ``reciprocal(t) * number`` (MulBackward0)
+        if isinstance(other, Tensor):
+            return _P.div(other, self)
+        return _P.mul(_P.reciprocal(self), other)
 
     def __floordiv__(self, other: Any) -> Tensor:
         return _P.floor_divide(self, other)
@@ -886,6 +889,9 @@ class Tensor:
 
     def __mod__(self, other: Any) -> Tensor:
         return _P.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _P.remainder(other, self)
 
     def __rpow__(self, other: Any) -> Tensor:
         return _P.pow(other, self)

@@ -29,6 +29,12 @@ _METHODS = {
     "index": "gather take_along_dim index_select scatter_add masked_fill sort argsort topk nonzero",
     "linalg": "matmul mm bmm dot outer",
     "activation": "relu softmax log_softmax",
+    "elementary": (
+        "log10 log2 exp2 tan sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan "
+        "arcsinh arccosh arctanh atan2 arctan2 hypot logaddexp xlogy erf erfc erfinv lgamma "
+        "digamma deg2rad rad2deg frac logit sinc lerp addcmul addcdiv nan_to_num positive "
+        "signbit fix"
+    ),
 }
 
 
@@ -45,3 +51,9 @@ def bind_methods(cls: type) -> None:
         return where(condition, self, other)
 
     cls.where = _where  # type: ignore[attr-defined]
+    polygamma = importlib.import_module("lossgrad.ops.elementary").polygamma
+
+    def _polygamma(self: Any, n: int) -> Any:
+        return polygamma(n, self)
+
+    cls.polygamma = _polygamma  # type: ignore[attr-defined]

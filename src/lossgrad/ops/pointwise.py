@@ -17,7 +17,6 @@ from lossgrad._backend import clip as _clip
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.ops._common import (
-    as_tensor,
     broadcast_error,
     promote,
     sum_to_shape,
@@ -339,11 +338,46 @@ def floor_divide(input: Any, other: Any) -> Tensor:
     return _FloorDivide.apply(a, b, "floor")
 
 
+class _Remainder(ArrayFunction):
+    """Python-style modulus ``a - b * floor(a / b)`` (the sign of the divisor)."""
+
+    node_name = "RemainderBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        if a.dtype.kind != "f" and (np.asarray(b) == 0).any():
+            raise RuntimeError("ZeroDivisionError")
+        try:
+            return np.remainder(a, b)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors
+        ea, eb = ctx.next_edges
+        ga = sum_to_shape(g, ea[2]) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:  # d/db (a - b floor(a/b)) = -floor(a/b)
+            gb = sum_to_shape(mul(neg(g), div(a, b, rounding_mode="floor")), eb[2])
+        return ga, gb
+
+
+class _RemainderOfNumber(_Remainder):
+    """``number % t``: torch records it but has no derivative for it."""
+
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        raise RuntimeError("derivative for aten::remainder is not implemented")
+
+
 def remainder(input: Any, other: Any) -> Tensor:
     """Python-style modulus (sign of the divisor); gradient 1 for input, -floor(a/b) for other."""
     _, (a, b) = promote(input, other)
-    ta, tb = as_tensor(a), as_tensor(b)
-    return sub(ta, mul(div(ta, tb, rounding_mode="floor"), tb))
+    return (_Remainder if isinstance(input, Tensor) else _RemainderOfNumber).apply(a, b)
 
 
 class _RPow(_Pow):
@@ -700,9 +734,46 @@ def neg(input: Tensor) -> Tensor:
 negative = neg
 
 
+class _Rsub(ArrayFunction):
+    """``other - alpha * input`` with a tensor ``other`` (torch.rsub)."""
+
+    node_name = "RsubBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
+        ctx.alpha = alpha
+        try:
+            return b - a if alpha == 1 else b - a * np.asarray(alpha, a.dtype)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        ea, eb, _ = ctx.next_edges
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = sum_to_shape(neg(g) if ctx.alpha == 1 else mul(g, -ctx.alpha), ea[2])
+        if ctx.needs_input_grad[1]:
+            gb = sum_to_shape(g, eb[2])
+        return ga, gb, None
+
+
+class _RsubScalar(_Rsub):
+    """``number - alpha * input``: what ``4.2 - t`` records in torch."""
+
+    node_name = "RsubBackward1"
+
+
 def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``other - alpha * input``."""
-    return sub(other, input, alpha=alpha)
+    """``other - alpha * input`` (torch records RsubBackward0/1, not SubBackward0)."""
+    if not isinstance(input, Tensor):
+        return sub(other, input, alpha=alpha)
+    dt, (a, b) = promote(input, other)
+    if dt.kind == "b" or (dt.kind != "f" and (_is_bool(input) or _is_bool(other))):
+        _check_bool_sub(other, input)
+    if alpha != 1 and dt.kind != "f":
+        _check_int_alpha(alpha, dt)
+    return (_Rsub if isinstance(other, Tensor) else _RsubScalar).apply(a, b, alpha)
 
 
 def abs(input: Tensor) -> Tensor:
@@ -817,8 +888,29 @@ def sigmoid(input: Tensor) -> Tensor:
     return _Sigmoid.apply(_float_input(input))
 
 
+class _Reciprocal(ArrayFunction):
+    node_name = "ReciprocalBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+        out = np.reciprocal(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors  # torch: -g * out^2
+        return neg(mul(g, mul(out, out)))
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> np.ndarray:
+        out = ctx._saved_arrays()[0]
+        return -(g * (out * out))
+
+
 def reciprocal(input: Tensor) -> Tensor:
-    return div(1.0, _float_input(input))
+    """``1 / x``; gradient ``-g / x^2``, written ``-g * out^2`` as torch does."""
+    return _Reciprocal.apply(_float_input(input))
 
 
 def square(input: Tensor) -> Tensor:
@@ -926,11 +1018,25 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
 clip = clamp
 
 
+class _ClampMin(_Clamp):
+    node_name = "ClampMinBackward0"
+
+
+class _ClampMax(_Clamp):
+    node_name = "ClampMaxBackward0"
+
+
 def clamp_min(input: Tensor, min: Any) -> Tensor:
+    """``max(x, min)``; the gradient passes where ``x >= min``."""
+    if input._data.dtype.kind == "f" and type(min) in (int, float):
+        return _ClampMin.apply(input, min, None)
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:
+    """``min(x, max)``; the gradient passes where ``x <= max``."""
+    if input._data.dtype.kind == "f" and type(max) in (int, float):
+        return _ClampMax.apply(input, None, max)
     return clamp(input, max=max)
 
 
