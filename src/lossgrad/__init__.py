@@ -261,6 +261,10 @@ from lossgrad.ops.shape import (
 
 __version__ = "0.1.0"
 
+from lossgrad.ops import install_numpy_names as _install_numpy_names  # noqa: E402
+
+_install_numpy_names(globals())  # torch.sum(x, axis=0, keepdims=True), as torch accepts
+
 
 def is_tensor(obj: object) -> builtins.bool:
     """True if ``obj`` is a lossgrad Tensor."""

@@ -997,12 +997,13 @@ def _rebuild(arr: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 from lossgrad.autograd import engine as _engine  # noqa: E402
-from lossgrad.ops import bind_methods  # noqa: E402
+from lossgrad.ops import bind_methods, with_numpy_names  # noqa: E402
 from lossgrad.ops import index as _I  # noqa: E402
 from lossgrad.ops import linalg as _L  # noqa: E402
 from lossgrad.ops import pointwise as _P  # noqa: E402
 
 bind_methods(Tensor)
+Tensor.size = with_numpy_names(Tensor.size)  # type: ignore[method-assign]  # size(axis=0)
 _function._bind_tensor(Tensor)
 # Operators whose functional takes (self, other) in that order are that functional itself: one
 # Python call less per operator.
