@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 
-from lossgrad import autograd, nn, optim  # noqa: E402  (after Tensor exists)
+from lossgrad import accelerator, autograd, backends, cuda, nn, optim  # noqa: E402
 from lossgrad._dtype import (
     bool,
     double,
@@ -75,7 +75,8 @@ from lossgrad._random import (
     seed,
     set_rng_state,
 )
-from lossgrad._tensor import Size, Tensor, device
+from lossgrad._device import device, get_default_device, set_default_device
+from lossgrad._tensor import Size, Tensor
 from lossgrad._tensor_str import get_printoptions, printoptions, set_printoptions
 from lossgrad.autograd.grad_mode import (
     enable_grad,

@@ -18,37 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad import _dtype
+from lossgrad._device import CPU, check_device, device
 from lossgrad._dtype import dtype as _DType
 from lossgrad.autograd import function as _function
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import _HookHandle
 
 
-class device:
-    """lossgrad computes on the CPU; ``device('cpu')`` exists so torch code that names it runs."""
 
-    def __init__(self, type: str = "cpu", index: int | None = None) -> None:
-        if isinstance(type, device):
-            type = type.type
-        self.type = str(type).split(":")[0]
-        self.index = index
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, str):
-            other = device(other)
-        return isinstance(other, device) and other.type == self.type
-
-    def __hash__(self) -> int:
-        return hash(self.type)
-
-    def __repr__(self) -> str:
-        return f"device(type='{self.type}')"
-
-    def __str__(self) -> str:
-        return self.type
-
-
-_CPU = device("cpu")
 _new = object.__new__
 
 
@@ -366,7 +343,7 @@ class Tensor:
 
     @property
     def device(self) -> device:
-        return _CPU
+        return CPU
 
     @property
     def is_cuda(self) -> bool:
@@ -381,7 +358,12 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    def cpu(self) -> Tensor:
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: builtins.bool = False, **kwargs: Any) -> Tensor:
+        """torch built without CUDA: ``AssertionError: Torch not compiled with CUDA enabled``."""
+        check_device("cuda")
         return self
 
     @property
@@ -552,6 +534,8 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def __float__(self) -> float:
+        if self._requires_grad:
+            _warn_once("float_requires_grad", _FLOAT_REQUIRES_GRAD_MSG)
         return float(self._scalar())
 
     def __int__(self) -> int:
@@ -612,11 +596,15 @@ class Tensor:
         from lossgrad.ops.pointwise import to_dtype
 
         target = kwargs.get("dtype")
+        if kwargs.get("device") is not None:
+            check_device(kwargs["device"])
         for a in args:
             if isinstance(a, (_DType, np.dtype, type)):
                 target = a
             elif isinstance(a, Tensor):
                 target = a.dtype
+            elif isinstance(a, (str, device, builtins.int)):
+                check_device(a)
         if target is None:
             return self
         return to_dtype(self, _dtype.to_numpy_dtype(target), bool(kwargs.get("copy", False)))
@@ -1007,6 +995,10 @@ _T_ND_MSG = (
     "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
     "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
     "tensor."
+)
+_FLOAT_REQUIRES_GRAD_MSG = (  # torch warns once, from float(t) only (not item(), int(), bool())
+    "Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+    "Consider using tensor.detach() first."
 )
 _warned: set[str] = set()
 
