@@ -267,6 +267,15 @@ from lossgrad.ops import install_numpy_names as _install_numpy_names  # noqa: E4
 _install_numpy_names(globals())  # torch.sum(x, axis=0, keepdims=True), as torch accepts
 
 
+def __getattr__(name: str) -> object:
+    """``lossgrad.utils`` (DataLoader and friends) is imported on first use."""
+    if name == "utils":
+        import importlib
+
+        return importlib.import_module("lossgrad.utils")
+    raise AttributeError(f"module 'lossgrad' has no attribute '{name}'")
+
+
 def is_tensor(obj: object) -> builtins.bool:
     """True if ``obj`` is a lossgrad Tensor."""
     return isinstance(obj, Tensor)

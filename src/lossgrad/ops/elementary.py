@@ -9,9 +9,9 @@ The backward is ``g * derivative(x, y)``, itself recorded when ``create_graph=Tr
 
 Example:
     >>> import lossgrad as torch
-    >>> x = torch.tensor([1.0, 10.0, 100.0], requires_grad=True)
-    >>> x.log10()
-    tensor([0., 1., 2.], grad_fn=<Log10Backward0>)
+    >>> x = torch.tensor([1.0, 2.0, 8.0], requires_grad=True)
+    >>> x.log2()
+    tensor([0., 1., 3.], grad_fn=<Log2Backward0>)
 """
 
 from __future__ import annotations
