@@ -268,11 +268,14 @@ _install_numpy_names(globals())  # torch.sum(x, axis=0, keepdims=True), as torch
 
 
 def __getattr__(name: str) -> object:
-    """``lossgrad.utils`` (DataLoader and friends) is imported on first use."""
-    if name == "utils":
-        import importlib
+    """``lossgrad.utils`` (DataLoader and friends), ``save``/``load`` and ``serialization`` are
+    imported on first use (they are not needed to compute a loss)."""
+    import importlib
 
-        return importlib.import_module("lossgrad.utils")
+    if name in ("utils", "serialization"):
+        return importlib.import_module(f"lossgrad.{name}")
+    if name in ("save", "load"):
+        return getattr(importlib.import_module("lossgrad.serialization"), name)
     raise AttributeError(f"module 'lossgrad' has no attribute '{name}'")
 
 

@@ -65,6 +65,9 @@ class device:
             return f"device(type='{self.type}')"
         return f"device(type='{self.type}', index={self.index})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (device, (str(self),))
+
     def __str__(self) -> str:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 

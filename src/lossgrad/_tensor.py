@@ -45,6 +45,9 @@ class Size(tuple):
     def numel(self) -> int:
         return int(np.prod(self, dtype=np.int64))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Size, (tuple(self),))
+
 
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
