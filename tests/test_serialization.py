@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import lossgrad
-from lossgrad import nn
 
 
 class Custom:
@@ -44,8 +43,12 @@ OBJECTS = {
 
 def _describe(value):
     if isinstance(value, (torch.Tensor, lossgrad.Tensor)):
-        return (type(value).__name__, str(value.dtype).replace("torch.", ""),
-                value.detach().tolist(), value.requires_grad)
+        return (
+            type(value).__name__,
+            str(value.dtype).replace("torch.", ""),
+            value.detach().tolist(),
+            value.requires_grad,
+        )
     if isinstance(value, dict):
         return (type(value).__name__, {k: _describe(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)) and not hasattr(value, "numel"):

@@ -48,7 +48,9 @@ SAMPLES = {
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLES))
-@pytest.mark.parametrize(("batch_size", "drop_last"), [(None, False), (1, False), (2, False), (2, True)])
+@pytest.mark.parametrize(
+    ("batch_size", "drop_last"), [(None, False), (1, False), (2, False), (2, True)]
+)
 def test_sequential_batches_equal_torch(kind, batch_size, drop_last):
     batches = []
     for t, data in ((torch, torch.utils.data), (lossgrad, lg_data)):
@@ -154,9 +156,15 @@ def _lg_generator(seed):
 
 def test_shuffle_is_a_permutation_reproducible_with_a_generator():
     data = list(range(20))
-    first = [b.tolist() for b in lg_data.DataLoader(data, 4, shuffle=True, generator=_lg_generator(1))]
-    again = [b.tolist() for b in lg_data.DataLoader(data, 4, shuffle=True, generator=_lg_generator(1))]
-    other = [b.tolist() for b in lg_data.DataLoader(data, 4, shuffle=True, generator=_lg_generator(2))]
+    first = [
+        b.tolist() for b in lg_data.DataLoader(data, 4, shuffle=True, generator=_lg_generator(1))
+    ]
+    again = [
+        b.tolist() for b in lg_data.DataLoader(data, 4, shuffle=True, generator=_lg_generator(1))
+    ]
+    other = [
+        b.tolist() for b in lg_data.DataLoader(data, 4, shuffle=True, generator=_lg_generator(2))
+    ]
     assert first == again != other
     assert sorted(sum(first, [])) == data and sum(first, []) != data
     lossgrad.manual_seed(5)
@@ -185,7 +193,9 @@ def test_random_split_lengths_as_torch():
     for fractions in ([0.8, 0.2], [0.34, 0.33, 0.33], [3, 7], [0.5, 0.5]):
         sizes = []
         for lib, data in ((torch, torch.utils.data), (lossgrad, lg_data)):
-            parts = data.random_split(range(10), fractions, generator=lib.Generator().manual_seed(0))
+            parts = data.random_split(
+                range(10), fractions, generator=lib.Generator().manual_seed(0)
+            )
             sizes.append([len(p) for p in parts])
             assert sorted(sum((list(p) for p in parts), [])) == list(range(10))
         assert sizes[1] == sizes[0]
@@ -204,8 +214,16 @@ def test_num_workers_loads_in_process_with_a_warning():
 def test_signatures_match_torch():
     import inspect
 
-    for name in ("DataLoader", "RandomSampler", "SequentialSampler", "SubsetRandomSampler",
-                 "BatchSampler", "Subset", "ConcatDataset", "WeightedRandomSampler"):
+    for name in (
+        "DataLoader",
+        "RandomSampler",
+        "SequentialSampler",
+        "SubsetRandomSampler",
+        "BatchSampler",
+        "Subset",
+        "ConcatDataset",
+        "WeightedRandomSampler",
+    ):
         ours = list(inspect.signature(getattr(lg_data, name)).parameters)
         theirs = list(inspect.signature(getattr(torch.utils.data, name)).parameters)
         assert ours == theirs, name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 
 from lossgrad import accelerator, autograd, backends, cuda, nn, optim  # noqa: E402
+from lossgrad._device import device, get_default_device, set_default_device
 from lossgrad._dtype import (
     bool,
     double,
@@ -75,7 +76,6 @@ from lossgrad._random import (
     seed,
     set_rng_state,
 )
-from lossgrad._device import device, get_default_device, set_default_device
 from lossgrad._tensor import Size, Tensor
 from lossgrad._tensor_str import get_printoptions, printoptions, set_printoptions
 from lossgrad.autograd.grad_mode import (
@@ -87,6 +87,49 @@ from lossgrad.autograd.grad_mode import (
 )
 from lossgrad.ops.activation import log_softmax, relu, softmax
 from lossgrad.ops.activation import logsigmoid as _logsigmoid
+from lossgrad.ops.elementary import (
+    acos,
+    acosh,
+    addcdiv,
+    addcmul,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    deg2rad,
+    digamma,
+    erf,
+    erfc,
+    erfinv,
+    exp2,
+    fix,
+    frac,
+    hypot,
+    lerp,
+    lgamma,
+    log2,
+    log10,
+    logaddexp,
+    logit,
+    nan_to_num,
+    polygamma,
+    positive,
+    rad2deg,
+    signbit,
+    sinc,
+    sinh,
+    tan,
+    xlogy,
+)
 from lossgrad.ops.index import (
     argsort,
     gather,
@@ -190,49 +233,6 @@ from lossgrad.ops.reduce import (
     std,
     sum,
     var,
-)
-from lossgrad.ops.elementary import (
-    acos,
-    acosh,
-    addcdiv,
-    addcmul,
-    arccos,
-    arccosh,
-    arcsin,
-    arcsinh,
-    arctan,
-    arctan2,
-    arctanh,
-    asin,
-    asinh,
-    atan,
-    atan2,
-    atanh,
-    cosh,
-    deg2rad,
-    digamma,
-    erf,
-    erfc,
-    erfinv,
-    exp2,
-    fix,
-    frac,
-    hypot,
-    lerp,
-    lgamma,
-    log2,
-    log10,
-    logaddexp,
-    logit,
-    nan_to_num,
-    polygamma,
-    positive,
-    rad2deg,
-    signbit,
-    sinc,
-    sinh,
-    tan,
-    xlogy,
 )
 from lossgrad.ops.shape import (
     broadcast_tensors,

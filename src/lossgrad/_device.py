@@ -44,8 +44,7 @@ class device:
         name, _, number = type.partition(":")
         if name not in _TYPES:
             raise RuntimeError(
-                f"Expected one of {', '.join(_TYPES)} device type at start of device string: "
-                f"{type}"
+                f"Expected one of {', '.join(_TYPES)} device type at start of device string: {type}"
             )
         if number:
             if not number.isdigit():

@@ -24,8 +24,6 @@ from lossgrad.autograd import function as _function
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import _HookHandle
 
-
-
 _new = object.__new__
 
 
@@ -364,7 +362,9 @@ class Tensor:
     def cpu(self, memory_format: Any = None) -> Tensor:
         return self
 
-    def cuda(self, device: Any = None, non_blocking: builtins.bool = False, **kwargs: Any) -> Tensor:
+    def cuda(
+        self, device: Any = None, non_blocking: builtins.bool = False, **kwargs: Any
+    ) -> Tensor:
         """torch built without CUDA: ``AssertionError: Torch not compiled with CUDA enabled``."""
         check_device("cuda")
         return self

@@ -438,7 +438,6 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)``, ``to(tensor)``, ``to('cpu')``: casts floating parameters and buffers."""
         from lossgrad import _dtype
-
         from lossgrad._device import check_device, device
 
         target = kwargs.get("dtype")
