@@ -758,24 +758,25 @@ class Tensor:
         return apply_inplace(self, fn, *args, **kwargs)
 
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        from lossgrad.ops.pointwise import add
-
-        return self._inplace(add, other, alpha=alpha)
+        if alpha == 1 and _quick_inplace(self, np.add, other):
+            return self
+        return self._inplace(_P.add, other, alpha=alpha)
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        from lossgrad.ops.pointwise import sub
-
-        return self._inplace(sub, other, alpha=alpha)
+        if alpha == 1 and _quick_inplace(self, np.subtract, other):
+            return self
+        return self._inplace(_P.sub, other, alpha=alpha)
 
     def mul_(self, other: Any) -> Tensor:
-        from lossgrad.ops.pointwise import mul
-
-        return self._inplace(mul, other)
+        if _quick_inplace(self, np.multiply, other):
+            return self
+        return self._inplace(_P.mul, other)
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-        from lossgrad.ops.pointwise import div
-
-        return self._inplace(div, other, rounding_mode=rounding_mode)
+        if rounding_mode is None and self._data.dtype.kind == "f":
+            if _quick_inplace(self, np.true_divide, other):
+                return self
+        return self._inplace(_P.div, other, rounding_mode=rounding_mode)
 
     def pow_(self, exponent: Any) -> Tensor:
         from lossgrad.ops.pointwise import pow
@@ -895,9 +896,7 @@ class Tensor:
         return bernoulli_(self, p, generator=generator)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        from lossgrad.ops.index import index_put
-
-        self._inplace(index_put, index, value)
+        _I.setitem(self, index, value)
 
     # -- operators --------------------------------------------------------------------------------
     def __radd__(self, other: Any) -> Tensor:
@@ -1039,6 +1038,7 @@ from lossgrad.ops import bind_methods, with_numpy_names  # noqa: E402
 from lossgrad.ops import index as _I  # noqa: E402
 from lossgrad.ops import linalg as _L  # noqa: E402
 from lossgrad.ops import pointwise as _P  # noqa: E402
+from lossgrad.ops.inplace import quick_inplace as _quick_inplace  # noqa: E402
 
 bind_methods(Tensor)
 Tensor.size = with_numpy_names(Tensor.size)  # type: ignore[method-assign]  # size(axis=0)
