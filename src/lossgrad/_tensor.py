@@ -939,12 +939,18 @@ class Tensor:
         return _P.abs(self)
 
     def __iadd__(self, other: Any) -> Tensor:
+        if _quick_inplace(self, np.add, other):  # ``counts[i, j] += 1``: one call, not two
+            return self
         return self.add_(other)
 
     def __isub__(self, other: Any) -> Tensor:
+        if _quick_inplace(self, np.subtract, other):
+            return self
         return self.sub_(other)
 
     def __imul__(self, other: Any) -> Tensor:
+        if _quick_inplace(self, np.multiply, other):
+            return self
         return self.mul_(other)
 
     def __itruediv__(self, other: Any) -> Tensor:

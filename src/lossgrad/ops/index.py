@@ -14,7 +14,9 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.grad_mode import is_grad_enabled
 from lossgrad.ops._common import broadcast_error, mark_view, normalize_dims, sum_to_shape
+from lossgrad.ops.inplace import _VIEW_LEAF_MSG, apply_inplace, check_writeable
 from lossgrad.ops.pointwise import where
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -159,14 +161,9 @@ def setitem(input: Tensor, index: Any, value: Any) -> None:
     side requires grad; otherwise written straight into the array, cast to ``input``'s dtype as
     torch casts, with torch's shape-mismatch error.
     """
-    from lossgrad.autograd.grad_mode import is_grad_enabled
-    from lossgrad.ops.inplace import apply_inplace, check_writeable
-
     value_grad = isinstance(value, Tensor) and value._requires_grad
     if is_grad_enabled() and (input._requires_grad or value_grad):
         if input._requires_grad and input.grad_fn is None and _writes_through_a_view(index):
-            from lossgrad.ops.inplace import _VIEW_LEAF_MSG
-
             raise RuntimeError(_VIEW_LEAF_MSG)
         apply_inplace(input, index_put, index, value)
         return

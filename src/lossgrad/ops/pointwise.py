@@ -188,8 +188,11 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
         if isinstance(other, Tensor):
             if input._data.dtype is other._data.dtype:
                 return _Add.apply(input, other, 1)
-        elif type(other) is float and input._data.dtype.kind == "f":
+        elif (type(other) is float or type(other) is int) and input._data.dtype.kind == "f":
             return _Add.apply(input, np.asarray(other, input._data.dtype), 1)
+    elif alpha == 1 and (type(input) is float or type(input) is int):
+        if isinstance(other, Tensor) and other._data.dtype.kind == "f":  # ``1 + t``
+            return _Add.apply(np.asarray(input, other._data.dtype), other, 1)
     dt, (a, b) = promote(input, other)
     if alpha != 1 and dt.kind != "f":
         _check_int_alpha(alpha, dt)
@@ -209,7 +212,7 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
         if isinstance(other, Tensor):  # the common cases, before general promotion
             if input._data.dtype is other._data.dtype:
                 return _Sub.apply(input, other, 1)
-        elif type(other) is float:
+        elif type(other) is float or type(other) is int:
             return _Sub.apply(input, np.asarray(other, input._data.dtype), 1)
     dt, (a, b) = promote(input, other)
     if dt.kind == "b" or (dt.kind != "f" and (_is_bool(input) or _is_bool(other))):
@@ -247,8 +250,11 @@ def mul(input: Any, other: Any) -> Tensor:
         if isinstance(other, Tensor):
             if input._data.dtype is other._data.dtype:
                 return _Mul.apply(input, other)
-        elif type(other) is float and input._data.dtype.kind == "f":
+        elif (type(other) is float or type(other) is int) and input._data.dtype.kind == "f":
             return _Mul.apply(input, np.asarray(other, input._data.dtype))
+    elif (type(input) is float or type(input) is int) and isinstance(other, Tensor):
+        if other._data.dtype.kind == "f":  # ``0.5 * t`` (through __rmul__)
+            return _Mul.apply(np.asarray(input, other._data.dtype), other)
     _, (a, b) = promote(input, other)
     return _Mul.apply(a, b)
 
