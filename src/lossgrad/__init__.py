@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import builtins
 
-from lossgrad import autograd, nn, optim  # noqa: E402  (after Tensor exists)
+from lossgrad import accelerator, autograd, backends, cuda, nn, optim  # noqa: E402
+from lossgrad._device import device, get_default_device, set_default_device
 from lossgrad._dtype import (
     bool,
     double,
@@ -75,7 +76,7 @@ from lossgrad._random import (
     seed,
     set_rng_state,
 )
-from lossgrad._tensor import Size, Tensor, device
+from lossgrad._tensor import Size, Tensor
 from lossgrad._tensor_str import get_printoptions, printoptions, set_printoptions
 from lossgrad.autograd.grad_mode import (
     enable_grad,
@@ -86,6 +87,49 @@ from lossgrad.autograd.grad_mode import (
 )
 from lossgrad.ops.activation import log_softmax, relu, softmax
 from lossgrad.ops.activation import logsigmoid as _logsigmoid
+from lossgrad.ops.elementary import (
+    acos,
+    acosh,
+    addcdiv,
+    addcmul,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    deg2rad,
+    digamma,
+    erf,
+    erfc,
+    erfinv,
+    exp2,
+    fix,
+    frac,
+    hypot,
+    lerp,
+    lgamma,
+    log2,
+    log10,
+    logaddexp,
+    logit,
+    nan_to_num,
+    polygamma,
+    positive,
+    rad2deg,
+    signbit,
+    sinc,
+    sinh,
+    tan,
+    xlogy,
+)
 from lossgrad.ops.index import (
     argsort,
     gather,
@@ -217,6 +261,22 @@ from lossgrad.ops.shape import (
 )
 
 __version__ = "0.1.0"
+
+from lossgrad.ops import install_numpy_names as _install_numpy_names  # noqa: E402
+
+_install_numpy_names(globals())  # torch.sum(x, axis=0, keepdims=True), as torch accepts
+
+
+def __getattr__(name: str) -> object:
+    """``lossgrad.utils`` (DataLoader and friends), ``save``/``load`` and ``serialization`` are
+    imported on first use (they are not needed to compute a loss)."""
+    import importlib
+
+    if name in ("utils", "serialization"):
+        return importlib.import_module(f"lossgrad.{name}")
+    if name in ("save", "load"):
+        return getattr(importlib.import_module("lossgrad.serialization"), name)
+    raise AttributeError(f"module 'lossgrad' has no attribute '{name}'")
 
 
 def is_tensor(obj: object) -> builtins.bool:

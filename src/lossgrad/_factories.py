@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lossgrad import _dtype
+from lossgrad._device import check_device
 from lossgrad._tensor import Tensor, _unwrap, _warn_once
 
 _INT64 = np.dtype(np.int64)
@@ -199,6 +200,7 @@ def tensor(
     >>> tensor([[1, 2]]).dtype
     torch.int64
     """
+    check_device(device)
     arr = _infer(data, wide=dtype is not None)
     if dtype is not None:
         dt = _dtype.to_numpy_dtype(dtype)
@@ -216,6 +218,7 @@ def tensor(
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array or Tensor when no cast is needed."""
+    check_device(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _np_dtype(dtype)):
@@ -244,6 +247,7 @@ def zeros(
     *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, out: Any = None
 ) -> Tensor:
     """A tensor of zeros (default dtype unless ``dtype``)."""
+    check_device(device)
     return _filled(0, _size(size, "zeros"), dtype, requires_grad)
 
 
@@ -251,6 +255,7 @@ def ones(
     *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, out: Any = None
 ) -> Tensor:
     """A tensor of ones (default dtype unless ``dtype``)."""
+    check_device(device)
     return _filled(1, _size(size, "ones"), dtype, requires_grad)
 
 
@@ -258,6 +263,7 @@ def empty(
     *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False, out: Any = None
 ) -> Tensor:
     """An uninitialised tensor in torch; lossgrad fills it with zeros."""
+    check_device(device)
     return _filled(0, _size(size, "empty"), dtype, requires_grad)
 
 
@@ -270,6 +276,7 @@ def full(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor filled with ``fill_value``; the dtype is inferred from it (int -> int64)."""
+    check_device(device)
     if dtype is None:
         dtype = _leaf_dtype(
             fill_value._data.item() if isinstance(fill_value, Tensor) else fill_value
@@ -293,6 +300,7 @@ def zeros_like(
     memory_format: Any = None,
 ) -> Tensor:
     """Zeros with the shape (and, unless ``dtype``, the dtype) of ``input``."""
+    check_device(device)
     return _like(input, 0, dtype, requires_grad)
 
 
@@ -306,6 +314,7 @@ def ones_like(
     memory_format: Any = None,
 ) -> Tensor:
     """Ones with the shape (and, unless ``dtype``, the dtype) of ``input``."""
+    check_device(device)
     return _like(input, 1, dtype, requires_grad)
 
 
@@ -319,6 +328,7 @@ def empty_like(
     memory_format: Any = None,
 ) -> Tensor:
     """Uninitialised in torch; zeros here."""
+    check_device(device)
     return _like(input, 0, dtype, requires_grad)
 
 
@@ -333,6 +343,7 @@ def full_like(
     memory_format: Any = None,
 ) -> Tensor:
     """``fill_value`` with the shape (and, unless ``dtype``, the dtype) of ``input``."""
+    check_device(device)
     return _like(input, fill_value, dtype, requires_grad)
 
 
@@ -382,6 +393,7 @@ def arange(
     >>> arange(1, 2, 0.25)
     tensor([1.0000, 1.2500, 1.5000, 1.7500])
     """
+    check_device(device)
     if end is None:
         start, end = 0, start
     s, e, st = _scalar(start), _scalar(end), _scalar(step)
@@ -429,6 +441,7 @@ def linspace(
     >>> linspace(0, 1, 5)
     tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
     """
+    check_device(device)
     steps = int(steps)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -470,6 +483,7 @@ def logspace(
     requires_grad: bool = False,
 ) -> Tensor:
     """``base ** linspace(start, end, steps)``."""
+    check_device(device)
     dt = _np_dtype(dtype) or _dtype.get_default_dtype().np
     return _checked(np.logspace(start, end, int(steps), base=base).astype(dt), requires_grad)
 
@@ -483,6 +497,7 @@ def eye(
     requires_grad: bool = False,
 ) -> Tensor:
     """The ``n x m`` identity matrix (``m = n`` by default)."""
+    check_device(device)
     if n < 0:
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:

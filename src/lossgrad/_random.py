@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from lossgrad import _dtype
+from lossgrad._device import check_device
 from lossgrad._tensor import Tensor
 
 # the C type names of torch's range checks
@@ -43,8 +44,8 @@ class Generator:
         return self
 
     def seed(self) -> int:
-        """Seed from fresh entropy; returns the seed."""
-        self.manual_seed(secrets.randbits(63))
+        """Seed from 64 bits of fresh entropy (as torch reads /dev/urandom); returns the seed."""
+        self.manual_seed(secrets.randbits(64))
         return self._seed
 
     def initial_seed(self) -> int:
@@ -62,6 +63,10 @@ class Generator:
 
 
 default_generator = Generator()
+# torch seeds its default generator from fresh entropy at start-up (a new ``Generator()`` has the
+# fixed seed above): an unseeded process draws different numbers on every run, and
+# ``initial_seed()`` is a random 64-bit number.
+default_generator.seed()
 
 
 def manual_seed(seed: int) -> Generator:
@@ -120,6 +125,7 @@ def rand(
     out: Any = None,
 ) -> Tensor:
     """Uniform samples on [0, 1)."""
+    check_device(device)
     dt = _float_dtype(dtype, "check_uniform_bounds")
     return _new(_rng(generator).random(_size(size, "rand")).astype(dt), requires_grad)
 
@@ -133,6 +139,7 @@ def randn(
     out: Any = None,
 ) -> Tensor:
     """Standard normal samples."""
+    check_device(device)
     dt = _float_dtype(dtype, "normal_kernel_cpu")
     return _new(_rng(generator).standard_normal(_size(size, "randn")).astype(dt), requires_grad)
 
@@ -163,6 +170,7 @@ def randint(
     out: Any = None,
 ) -> Tensor:
     """Integers uniform on [low, high); ``randint(high, size)`` starts at 0. int64 by default."""
+    check_device(device)
     if size is None:
         low, high, size = 0, low, high
     dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
@@ -181,6 +189,7 @@ def randperm(
     requires_grad: bool = False,
 ) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64 by default)."""
+    check_device(device)
     dt = _dtype.to_numpy_dtype(dtype) if dtype is not None else np.dtype(np.int64)
     return _new(_rng(generator).permutation(int(n)).astype(dt), requires_grad)
 
@@ -194,6 +203,7 @@ def rand_like(
     memory_format: Any = None,
 ) -> Tensor:
     """``rand`` with the shape (and, unless ``dtype``, the dtype) of ``input``."""
+    check_device(device)
     return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
@@ -206,6 +216,7 @@ def randn_like(
     memory_format: Any = None,
 ) -> Tensor:
     """``randn`` with the shape (and, unless ``dtype``, the dtype) of ``input``."""
+    check_device(device)
     return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
 
 
@@ -220,6 +231,7 @@ def randint_like(
     memory_format: Any = None,
 ) -> Tensor:
     """``randint`` with the shape (and, unless ``dtype``, the dtype) of ``input``."""
+    check_device(device)
     if high is None:
         low, high = 0, low
     return randint(low, high, input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
@@ -244,6 +256,7 @@ def normal(
 ) -> Tensor:
     """Normal samples: ``normal(mean_tensor, std)``, ``normal(mean, std_tensor)``, or
     ``normal(mean, std, size)`` with float mean and std."""
+    check_device(device)
     m = mean._data if isinstance(mean, Tensor) else mean
     s = std._data if isinstance(std, Tensor) else std
     _check_std(s)

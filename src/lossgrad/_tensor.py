@@ -18,37 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad import _dtype
+from lossgrad._device import CPU, check_device, device
 from lossgrad._dtype import dtype as _DType
 from lossgrad.autograd import function as _function
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import _HookHandle
 
-
-class device:
-    """lossgrad computes on the CPU; ``device('cpu')`` exists so torch code that names it runs."""
-
-    def __init__(self, type: str = "cpu", index: int | None = None) -> None:
-        if isinstance(type, device):
-            type = type.type
-        self.type = str(type).split(":")[0]
-        self.index = index
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, str):
-            other = device(other)
-        return isinstance(other, device) and other.type == self.type
-
-    def __hash__(self) -> int:
-        return hash(self.type)
-
-    def __repr__(self) -> str:
-        return f"device(type='{self.type}')"
-
-    def __str__(self) -> str:
-        return self.type
-
-
-_CPU = device("cpu")
 _new = object.__new__
 
 
@@ -67,6 +42,9 @@ class Size(tuple):
 
     def numel(self) -> int:
         return int(np.prod(self, dtype=np.int64))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Size, (tuple(self),))
 
 
 class Tensor:
@@ -242,6 +220,49 @@ class Tensor:
         def bmm(self, mat2: Tensor) -> Tensor: ...
         def dot(self, other: Tensor) -> Tensor: ...
         def outer(self, vec2: Tensor) -> Tensor: ...
+        # lossgrad.ops.elementary
+        def log10(self) -> Tensor: ...
+        def log2(self) -> Tensor: ...
+        def exp2(self) -> Tensor: ...
+        def tan(self) -> Tensor: ...
+        def sinh(self) -> Tensor: ...
+        def cosh(self) -> Tensor: ...
+        def asin(self) -> Tensor: ...
+        def acos(self) -> Tensor: ...
+        def atan(self) -> Tensor: ...
+        def asinh(self) -> Tensor: ...
+        def acosh(self) -> Tensor: ...
+        def atanh(self) -> Tensor: ...
+        def arcsin(self) -> Tensor: ...
+        def arccos(self) -> Tensor: ...
+        def arctan(self) -> Tensor: ...
+        def arcsinh(self) -> Tensor: ...
+        def arccosh(self) -> Tensor: ...
+        def arctanh(self) -> Tensor: ...
+        def atan2(self, other: Any) -> Tensor: ...
+        def arctan2(self, other: Any) -> Tensor: ...
+        def hypot(self, other: Any) -> Tensor: ...
+        def logaddexp(self, other: Any) -> Tensor: ...
+        def xlogy(self, other: Any) -> Tensor: ...
+        def erf(self) -> Tensor: ...
+        def erfc(self) -> Tensor: ...
+        def erfinv(self) -> Tensor: ...
+        def lgamma(self) -> Tensor: ...
+        def digamma(self) -> Tensor: ...
+        def deg2rad(self) -> Tensor: ...
+        def rad2deg(self) -> Tensor: ...
+        def frac(self) -> Tensor: ...
+        def logit(self, eps: float | None = ...) -> Tensor: ...
+        def sinc(self) -> Tensor: ...
+        def lerp(self, end: Tensor, weight: Any) -> Tensor: ...
+        def addcmul(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = ...) -> Tensor: ...
+        def addcdiv(self, tensor1: Tensor, tensor2: Tensor, *, value: Any = ...) -> Tensor: ...
+        def nan_to_num(
+            self, nan: float = ..., posinf: float | None = ..., neginf: float | None = ...
+        ) -> Tensor: ...
+        def positive(self) -> Tensor: ...
+        def signbit(self) -> Tensor: ...
+        def fix(self) -> Tensor: ...
         # lossgrad.ops.activation
         def relu(self, inplace: bool = ...) -> Tensor: ...
         def softmax(
@@ -323,7 +344,7 @@ class Tensor:
 
     @property
     def device(self) -> device:
-        return _CPU
+        return CPU
 
     @property
     def is_cuda(self) -> bool:
@@ -338,7 +359,14 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    def cpu(self) -> Tensor:
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        return self
+
+    def cuda(
+        self, device: Any = None, non_blocking: builtins.bool = False, **kwargs: Any
+    ) -> Tensor:
+        """torch built without CUDA: ``AssertionError: Torch not compiled with CUDA enabled``."""
+        check_device("cuda")
         return self
 
     @property
@@ -509,6 +537,8 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def __float__(self) -> float:
+        if self._requires_grad:
+            _warn_once("float_requires_grad", _FLOAT_REQUIRES_GRAD_MSG)
         return float(self._scalar())
 
     def __int__(self) -> int:
@@ -569,11 +599,15 @@ class Tensor:
         from lossgrad.ops.pointwise import to_dtype
 
         target = kwargs.get("dtype")
+        if kwargs.get("device") is not None:
+            check_device(kwargs["device"])
         for a in args:
             if isinstance(a, (_DType, np.dtype, type)):
                 target = a
             elif isinstance(a, Tensor):
                 target = a.dtype
+            elif isinstance(a, (str, device, builtins.int)):
+                check_device(a)
         if target is None:
             return self
         return to_dtype(self, _dtype.to_numpy_dtype(target), bool(kwargs.get("copy", False)))
@@ -724,24 +758,25 @@ class Tensor:
         return apply_inplace(self, fn, *args, **kwargs)
 
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        from lossgrad.ops.pointwise import add
-
-        return self._inplace(add, other, alpha=alpha)
+        if alpha == 1 and _quick_inplace(self, np.add, other):
+            return self
+        return self._inplace(_P.add, other, alpha=alpha)
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
-        from lossgrad.ops.pointwise import sub
-
-        return self._inplace(sub, other, alpha=alpha)
+        if alpha == 1 and _quick_inplace(self, np.subtract, other):
+            return self
+        return self._inplace(_P.sub, other, alpha=alpha)
 
     def mul_(self, other: Any) -> Tensor:
-        from lossgrad.ops.pointwise import mul
-
-        return self._inplace(mul, other)
+        if _quick_inplace(self, np.multiply, other):
+            return self
+        return self._inplace(_P.mul, other)
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
-        from lossgrad.ops.pointwise import div
-
-        return self._inplace(div, other, rounding_mode=rounding_mode)
+        if rounding_mode is None and self._data.dtype.kind == "f":
+            if _quick_inplace(self, np.true_divide, other):
+                return self
+        return self._inplace(_P.div, other, rounding_mode=rounding_mode)
 
     def pow_(self, exponent: Any) -> Tensor:
         from lossgrad.ops.pointwise import pow
@@ -861,22 +896,23 @@ class Tensor:
         return bernoulli_(self, p, generator=generator)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        from lossgrad.ops.index import index_put
-
-        self._inplace(index_put, index, value)
+        _I.setitem(self, index, value)
 
     # -- operators --------------------------------------------------------------------------------
     def __radd__(self, other: Any) -> Tensor:
         return _P.add(other, self)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _P.sub(other, self)
+        return _P.rsub(self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
         return _P.mul(other, self)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _P.div(other, self)
+        # torch computes ``number / t`` as ``reciprocal(t) * number`` (MulBackward0)
+        if isinstance(other, Tensor):
+            return _P.div(other, self)
+        return _P.mul(_P.reciprocal(self), other)
 
     def __floordiv__(self, other: Any) -> Tensor:
         return _P.floor_divide(self, other)
@@ -886,6 +922,9 @@ class Tensor:
 
     def __mod__(self, other: Any) -> Tensor:
         return _P.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _P.remainder(other, self)
 
     def __rpow__(self, other: Any) -> Tensor:
         return _P.pow(other, self)
@@ -900,12 +939,18 @@ class Tensor:
         return _P.abs(self)
 
     def __iadd__(self, other: Any) -> Tensor:
+        if _quick_inplace(self, np.add, other):  # ``counts[i, j] += 1``: one call, not two
+            return self
         return self.add_(other)
 
     def __isub__(self, other: Any) -> Tensor:
+        if _quick_inplace(self, np.subtract, other):
+            return self
         return self.sub_(other)
 
     def __imul__(self, other: Any) -> Tensor:
+        if _quick_inplace(self, np.multiply, other):
+            return self
         return self.mul_(other)
 
     def __itruediv__(self, other: Any) -> Tensor:
@@ -959,6 +1004,10 @@ _T_ND_MSG = (
     "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
     "tensor."
 )
+_FLOAT_REQUIRES_GRAD_MSG = (  # torch warns once, from float(t) only (not item(), int(), bool())
+    "Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+    "Consider using tensor.detach() first."
+)
 _warned: set[str] = set()
 
 
@@ -991,12 +1040,14 @@ def _rebuild(arr: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 from lossgrad.autograd import engine as _engine  # noqa: E402
-from lossgrad.ops import bind_methods  # noqa: E402
+from lossgrad.ops import bind_methods, with_numpy_names  # noqa: E402
 from lossgrad.ops import index as _I  # noqa: E402
 from lossgrad.ops import linalg as _L  # noqa: E402
 from lossgrad.ops import pointwise as _P  # noqa: E402
+from lossgrad.ops.inplace import quick_inplace as _quick_inplace  # noqa: E402
 
 bind_methods(Tensor)
+Tensor.size = with_numpy_names(Tensor.size)  # type: ignore[method-assign]  # size(axis=0)
 _function._bind_tensor(Tensor)
 # Operators whose functional takes (self, other) in that order are that functional itself: one
 # Python call less per operator.

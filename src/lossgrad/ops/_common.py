@@ -168,7 +168,9 @@ def broadcast_error(sa: tuple[int, ...], sb: tuple[int, ...]) -> RuntimeError:
     return RuntimeError(f"shapes {list(sa)} and {list(sb)} cannot be broadcast together")
 
 
-def mark_view(out: Tensor, inp: Tensor, vfn: Any, multi: str | None = None) -> Tensor:
+def mark_view(
+    out: Tensor, inp: Tensor, vfn: Any, multi: str | None = None, *, shares: bool = False
+) -> Tensor:
     """Record that ``out`` (made by ``vfn(inp)``) is a view of ``inp``, as torch's views are.
 
     A view shares its base's memory and version counter, so an in-place change through either is
@@ -176,9 +178,10 @@ def mark_view(out: Tensor, inp: Tensor, vfn: Any, multi: str | None = None) -> T
     base's history (torch's CopySlices) and the base's weak list of views to re-derive their
     history from the new base. A view of a view points at the root base with the
     composed function. ``multi`` names an output of split/unbind ("Output 1 of Split"): torch
-    refuses recorded in-place ops on those. NumPy results that are copies are left alone.
+    refuses recorded in-place ops on those. NumPy results that are copies are left alone;
+    ``shares=True`` says the caller knows ``out`` is a view (the memory check is skipped).
     """
-    if not _may_share_memory(out._data, inp._data):
+    if not shares and not _may_share_memory(out._data, inp._data):
         return out
     parent = inp.__dict__.get("_view_of")
     if parent is None:

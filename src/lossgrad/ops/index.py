@@ -14,7 +14,9 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.grad_mode import is_grad_enabled
 from lossgrad.ops._common import broadcast_error, mark_view, normalize_dims, sum_to_shape
+from lossgrad.ops.inplace import _VIEW_LEAF_MSG, apply_inplace, check_writeable
 from lossgrad.ops.pointwise import where
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -120,6 +122,8 @@ def getitem(input: Tensor, index: Any) -> Tensor:
     The gradient is scattered back into zeros (summed where an index repeats).
     """
     kind = type(index)
+    if kind is tuple and not input._requires_grad and _all_ints(index):
+        return _select_ints(input, index)  # N[i, j] on a tensor without history: no node
     if kind is int:
         out = _Select.apply(input, index)
     elif kind is slice:
@@ -131,6 +135,96 @@ def getitem(input: Tensor, index: Any) -> Tensor:
             return _GetItem.apply(input, idx)  # advanced indexing copies: not a view
         out = _basic_cls(idx).apply(input, idx)
     return mark_view(out, input, lambda t: getitem(t, index))
+
+
+def _all_ints(index: tuple[Any, ...]) -> bool:
+    for item in index:
+        if type(item) is not int:
+            return False
+    return True
+
+
+def _select_ints(input: Tensor, index: tuple[int, ...]) -> Tensor:
+    """``input[i, j, ...]`` with Python ints, for an input that requires no gradient: the view
+    ``_Select`` would give, without a node (none would be recorded)."""
+    try:
+        out = input._data[index + (Ellipsis,)]  # a 0-d view, not a NumPy scalar
+    except IndexError as e:
+        raise IndexError(str(e).replace("axis", "dimension")) from None
+    return mark_view(Tensor._make(out), input, lambda t: getitem(t, index), shares=True)
+
+
+def setitem(input: Tensor, index: Any, value: Any) -> None:
+    """``input[index] = value`` in place.
+
+    Recorded (through ``index_put`` and the in-place machinery) when grad mode is on and either
+    side requires grad; otherwise written straight into the array, cast to ``input``'s dtype as
+    torch casts, with torch's shape-mismatch error.
+    """
+    value_grad = isinstance(value, Tensor) and value._requires_grad
+    if is_grad_enabled() and (input._requires_grad or value_grad):
+        if input._requires_grad and input.grad_fn is None and _writes_through_a_view(index):
+            raise RuntimeError(_VIEW_LEAF_MSG)
+        apply_inplace(input, index_put, index, value)
+        return
+    kind = type(index)
+    if kind is int or (kind is tuple and _all_ints(index)):
+        idx = index
+    else:
+        idx = _convert_index(index)
+        _check_int_index(input._data, idx)
+    check_writeable(input)
+    raw = value._data if isinstance(value, Tensor) else value
+    try:
+        input._data[idx] = raw
+    except ValueError:
+        target = np.shape(input._data[idx])
+        if _is_basic(idx):  # torch copies into the view: expand's error
+            raise _expand_error(raw, target) from None
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(np.shape(raw))} cannot be broadcast "
+            f"to indexing result of shape {list(target)}"
+        ) from None
+    except IndexError as e:
+        raise IndexError(str(e).replace("axis", "dimension")) from None
+    input._vbox[0] += 1
+
+
+def _writes_through_a_view(index: Any) -> bool:
+    """Whether torch writes ``x[index] = v`` into a view of ``x`` (a basic index that is not
+    the whole tensor) rather than into ``x`` itself."""
+    items = index if isinstance(index, tuple) else (index,)
+    if not _is_basic(_convert_index(index)):
+        return False
+    return any(not (item is Ellipsis or item == slice(None)) for item in items)
+
+
+def _expand_error(value: Any, target: tuple[int, ...]) -> RuntimeError:
+    """torch's error for a value that does not expand to the indexed region's shape."""
+    from lossgrad import _dtype
+
+    shape = list(np.shape(value))
+    while shape and shape[0] == 1 and len(shape) > len(target):  # torch drops leading 1s
+        shape.pop(0)
+    if len(shape) > len(target):
+        name = _dtype.from_numpy_dtype(np.asarray(value).dtype)
+        legacy = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int"}
+        kind = legacy.get(str(name).replace("torch.", ""), "Float")
+        return RuntimeError(
+            f"expand(torch.{kind}Tensor{{{shape}}}, size={list(target)}): the number of sizes "
+            f"provided ({len(target)}) must be greater or equal to the number of dimensions in "
+            f"the tensor ({len(shape)})"
+        )
+    offset = len(target) - len(shape)
+    for dim in range(len(target) - 1, offset - 1, -1):
+        size = shape[dim - offset]
+        if size != 1 and size != target[dim]:
+            return RuntimeError(
+                f"The expanded size of the tensor ({target[dim]}) must match the existing size "
+                f"({size}) at non-singleton dimension {dim}.  Target sizes: {list(target)}.  "
+                f"Tensor sizes: {shape}"
+            )
+    return RuntimeError(f"cannot expand {shape} to {list(target)}")
 
 
 class _IndexPut(ArrayFunction):

@@ -77,8 +77,12 @@ def _refresh_views(base: Tensor) -> None:
 
 
 def _inplace_on_view(
-    self: Tensor, base: Tensor, vfn: Callable[[Tensor], Tensor], fn: Callable[..., Tensor],
-    args: tuple[Any, ...], kwargs: dict[str, Any],
+    self: Tensor,
+    base: Tensor,
+    vfn: Callable[[Tensor], Tensor],
+    fn: Callable[..., Tensor],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Tensor:
     """A recorded in-place op on a view: torch's CopySlices (see the module docstring)."""
     if base._requires_grad and base.grad_fn is None:
@@ -135,6 +139,57 @@ def _write(self: Tensor, values: np.ndarray) -> None:
     _check_result(self, values)
     np.copyto(self._data, values, casting="unsafe")
     self._vbox[0] += 1
+
+
+def check_writeable(self: Tensor) -> None:
+    """torch's error for writing into a broadcast (expanded, read-only) tensor."""
+    if not self._data.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
+
+
+#: The in-place arithmetic with a Python number that ``quick_inplace`` does directly: the dtype
+#: kinds of ``self`` for which the result keeps ``self``'s dtype (torch's rule, NumPy's too).
+_KEEPS_DTYPE = {
+    (float, "f"): True,
+    (int, "f"): True,
+    (int, "i"): True,
+}
+
+
+def quick_inplace(self: Tensor, ufunc: np.ufunc, other: Any) -> bool:
+    """``ufunc(self, other)`` written into ``self`` when nothing is recorded and the result
+    keeps ``self``'s dtype and shape (a number, or a tensor of the same dtype and shape);
+    returns False, having done nothing, otherwise (the general in-place path then runs).
+
+    The tensor-creation and checking cost of the general path dominates loops of small in-place
+    updates (``p -= lr * p.grad`` under no_grad, ``counts[i, j] += 1``).
+    """
+    data = self._data
+    kind = type(other)
+    if kind is float or kind is int:
+        if not _KEEPS_DTYPE.get((kind, data.dtype.kind), False):
+            return False
+        if kind is int and data.dtype.itemsize < 4 or not -(2**31) <= other < 2**31:
+            return False
+        raw = other
+        if self._requires_grad and grad_mode.is_grad_enabled():
+            return False
+    elif isinstance(other, Tensor):
+        raw = other._data
+        if raw.dtype is not data.dtype or raw.shape != data.shape:
+            return False
+        if (self._requires_grad or other._requires_grad) and grad_mode.is_grad_enabled():
+            return False
+    else:
+        return False
+    if not data.flags.writeable:
+        return False
+    ufunc(data, raw, out=data)
+    self._vbox[0] += 1
+    return True
 
 
 def _check_result(self: Tensor, values: np.ndarray) -> None:

@@ -6,6 +6,7 @@ Gradients of broadcast operands are summed back to the operand's shape (``sum_to
 
 from __future__ import annotations
 
+import builtins
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,6 @@ from lossgrad._backend import clip as _clip
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.ops._common import (
-    as_tensor,
     broadcast_error,
     promote,
     sum_to_shape,
@@ -188,8 +188,11 @@ def add(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
         if isinstance(other, Tensor):
             if input._data.dtype is other._data.dtype:
                 return _Add.apply(input, other, 1)
-        elif type(other) is float and input._data.dtype.kind == "f":
+        elif (type(other) is float or type(other) is int) and input._data.dtype.kind == "f":
             return _Add.apply(input, np.asarray(other, input._data.dtype), 1)
+    elif alpha == 1 and (type(input) is float or type(input) is int):
+        if isinstance(other, Tensor) and other._data.dtype.kind == "f":  # ``1 + t``
+            return _Add.apply(np.asarray(input, other._data.dtype), other, 1)
     dt, (a, b) = promote(input, other)
     if alpha != 1 and dt.kind != "f":
         _check_int_alpha(alpha, dt)
@@ -209,7 +212,7 @@ def sub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
         if isinstance(other, Tensor):  # the common cases, before general promotion
             if input._data.dtype is other._data.dtype:
                 return _Sub.apply(input, other, 1)
-        elif type(other) is float:
+        elif type(other) is float or type(other) is int:
             return _Sub.apply(input, np.asarray(other, input._data.dtype), 1)
     dt, (a, b) = promote(input, other)
     if dt.kind == "b" or (dt.kind != "f" and (_is_bool(input) or _is_bool(other))):
@@ -247,8 +250,11 @@ def mul(input: Any, other: Any) -> Tensor:
         if isinstance(other, Tensor):
             if input._data.dtype is other._data.dtype:
                 return _Mul.apply(input, other)
-        elif type(other) is float and input._data.dtype.kind == "f":
+        elif (type(other) is float or type(other) is int) and input._data.dtype.kind == "f":
             return _Mul.apply(input, np.asarray(other, input._data.dtype))
+    elif (type(input) is float or type(input) is int) and isinstance(other, Tensor):
+        if other._data.dtype.kind == "f":  # ``0.5 * t`` (through __rmul__)
+            return _Mul.apply(np.asarray(input, other._data.dtype), other)
     _, (a, b) = promote(input, other)
     return _Mul.apply(a, b)
 
@@ -339,11 +345,46 @@ def floor_divide(input: Any, other: Any) -> Tensor:
     return _FloorDivide.apply(a, b, "floor")
 
 
+class _Remainder(ArrayFunction):
+    """Python-style modulus ``a - b * floor(a / b)`` (the sign of the divisor)."""
+
+    node_name = "RemainderBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        if a.dtype.kind != "f" and (np.asarray(b) == 0).any():
+            raise RuntimeError("ZeroDivisionError")
+        try:
+            return np.remainder(a, b)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        a, b = ctx.saved_tensors
+        ea, eb = ctx.next_edges
+        ga = sum_to_shape(g, ea[2]) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:  # d/db (a - b floor(a/b)) = -floor(a/b)
+            gb = sum_to_shape(mul(neg(g), div(a, b, rounding_mode="floor")), eb[2])
+        return ga, gb
+
+
+class _RemainderOfNumber(_Remainder):
+    """``number % t``: torch records it but has no derivative for it."""
+
+    node_name = "NotImplemented"
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        raise RuntimeError("derivative for aten::remainder is not implemented")
+
+
 def remainder(input: Any, other: Any) -> Tensor:
     """Python-style modulus (sign of the divisor); gradient 1 for input, -floor(a/b) for other."""
     _, (a, b) = promote(input, other)
-    ta, tb = as_tensor(a), as_tensor(b)
-    return sub(ta, mul(div(ta, tb, rounding_mode="floor"), tb))
+    return (_Remainder if isinstance(input, Tensor) else _RemainderOfNumber).apply(a, b)
 
 
 class _RPow(_Pow):
@@ -394,10 +435,42 @@ class _PowScalar(ArrayFunction):
 
 
 def _np_pow_scalar(a: np.ndarray, e: Any) -> np.ndarray:
-    """``a ** e`` for a Python number ``e`` (a plain product for squares)."""
+    """``a ** e`` for a Python number ``e``.
+
+    Squares and cubes are plain products, as torch's kernel computes them. Other small integer
+    powers of float32/float16 arrays are products in float64 rounded once (the correctly
+    rounded power, which torch's vectorised ``pow`` matches to an ulp): NumPy's ``powf`` takes
+    a slow path for negative bases, about 100x slower than the products.
+    """
     if e == 2:
         return a * a
+    if e == 3:
+        return a * a * a
+    if a.dtype.kind == "f" and a.dtype.itemsize <= 4 and _SMALL_POWERS[0] <= e <= _SMALL_POWERS[1]:
+        if type(e) is int or (type(e) is float and e.is_integer()):
+            wide = a.astype(np.float64)
+            out = _integer_power(wide, int(builtins.abs(e)))
+            if e < 0:
+                out = np.divide(1.0, out, out=out)
+            return out.astype(a.dtype)
     return np.power(a, np.asarray(e, a.dtype))
+
+
+#: The integer exponents computed as products (beyond 2 and 3).
+_SMALL_POWERS = (-16, 16)
+
+
+def _integer_power(base: np.ndarray, n: int) -> np.ndarray:
+    """``base ** n`` for ``n >= 0`` by repeated squaring (a new array)."""
+    result = np.ones_like(base)
+    square = base
+    while n:
+        if n & 1:
+            result = result * square
+        n >>= 1
+        if n:
+            square = square * square
+    return result
 
 
 def _pow_scalar(a: Tensor, e: Any) -> Tensor:
@@ -700,15 +773,52 @@ def neg(input: Tensor) -> Tensor:
 negative = neg
 
 
+class _Rsub(ArrayFunction):
+    """``other - alpha * input`` with a tensor ``other`` (torch.rsub)."""
+
+    node_name = "RsubBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
+        ctx.alpha = alpha
+        try:
+            return b - a if alpha == 1 else b - a * np.asarray(alpha, a.dtype)
+        except ValueError:
+            raise broadcast_error(np.shape(a), np.shape(b)) from None
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        ea, eb, _ = ctx.next_edges
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = sum_to_shape(neg(g) if ctx.alpha == 1 else mul(g, -ctx.alpha), ea[2])
+        if ctx.needs_input_grad[1]:
+            gb = sum_to_shape(g, eb[2])
+        return ga, gb, None
+
+
+class _RsubScalar(_Rsub):
+    """``number - alpha * input``: what ``4.2 - t`` records in torch."""
+
+    node_name = "RsubBackward1"
+
+
 def rsub(input: Any, other: Any, *, alpha: Any = 1) -> Tensor:
-    """``other - alpha * input``."""
-    return sub(other, input, alpha=alpha)
+    """``other - alpha * input`` (torch records RsubBackward0/1, not SubBackward0)."""
+    if not isinstance(input, Tensor):
+        return sub(other, input, alpha=alpha)
+    dt, (a, b) = promote(input, other)
+    if dt.kind == "b" or (dt.kind != "f" and (_is_bool(input) or _is_bool(other))):
+        _check_bool_sub(other, input)
+    if alpha != 1 and dt.kind != "f":
+        _check_int_alpha(alpha, dt)
+    return (_Rsub if isinstance(other, Tensor) else _RsubScalar).apply(a, b, alpha)
 
 
 def abs(input: Tensor) -> Tensor:
     """|x|; gradient ``g * sign(x)``, so 0 at x == 0 (torch)."""
     if input._data.dtype == np.bool_:
-        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
     return _Abs.apply(input)
 
 
@@ -817,8 +927,29 @@ def sigmoid(input: Tensor) -> Tensor:
     return _Sigmoid.apply(_float_input(input))
 
 
+class _Reciprocal(ArrayFunction):
+    node_name = "ReciprocalBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+        out = np.reciprocal(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (out,) = ctx.saved_tensors  # torch: -g * out^2
+        return neg(mul(g, mul(out, out)))
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> np.ndarray:
+        out = ctx._saved_arrays()[0]
+        return -(g * (out * out))
+
+
 def reciprocal(input: Tensor) -> Tensor:
-    return div(1.0, _float_input(input))
+    """``1 / x``; gradient ``-g / x^2``, written ``-g * out^2`` as torch does."""
+    return _Reciprocal.apply(_float_input(input))
 
 
 def square(input: Tensor) -> Tensor:
@@ -926,11 +1057,25 @@ def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:
 clip = clamp
 
 
+class _ClampMin(_Clamp):
+    node_name = "ClampMinBackward0"
+
+
+class _ClampMax(_Clamp):
+    node_name = "ClampMaxBackward0"
+
+
 def clamp_min(input: Tensor, min: Any) -> Tensor:
+    """``max(x, min)``; the gradient passes where ``x >= min``."""
+    if input._data.dtype.kind == "f" and type(min) in (int, float):
+        return _ClampMin.apply(input, min, None)
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:
+    """``min(x, max)``; the gradient passes where ``x <= max``."""
+    if input._data.dtype.kind == "f" and type(max) in (int, float):
+        return _ClampMax.apply(input, None, max)
     return clamp(input, max=max)
 
 

@@ -16,6 +16,7 @@ from lossgrad.nn.functional import (
     loss_margin,
     loss_probability,
     loss_regression,
+    sparse,
 )
 from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
@@ -23,6 +24,7 @@ from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
 from lossgrad.nn.functional.loss_regression import *  # noqa: F403
+from lossgrad.nn.functional.sparse import *  # noqa: F403
 from lossgrad.ops.activation import leaky_relu, logsigmoid, relu, softplus
 from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import softmax as _softmax
@@ -71,6 +73,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
     ]
     for _family in (
         distance,
+        sparse,
         loss_classification,
         loss_ctc,
         loss_margin,

@@ -18,9 +18,11 @@ from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
+from lossgrad.nn.modules.sparse import Embedding
 
 if not TYPE_CHECKING:  # see lossgrad._exports
     __all__ = [
+        "Embedding",
         "Flatten",
         "Identity",
         "LeakyReLU",

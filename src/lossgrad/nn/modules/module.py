@@ -438,13 +438,18 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)``, ``to(tensor)``, ``to('cpu')``: casts floating parameters and buffers."""
         from lossgrad import _dtype
+        from lossgrad._device import check_device, device
 
         target = kwargs.get("dtype")
+        if kwargs.get("device") is not None:
+            check_device(kwargs["device"])
         for a in (*args, kwargs.get("tensor")):
             if isinstance(a, (_dtype.dtype, np.dtype)):
                 target = a
             elif isinstance(a, Tensor):
                 target = a.dtype
+            elif isinstance(a, (str, device, int)):
+                check_device(a)
         if target is None:
             return self
         dt = _dtype.to_numpy_dtype(target)
@@ -471,7 +476,11 @@ class Module:
         return self
 
     def cuda(self, device: Any = None) -> Module:
-        raise RuntimeError("lossgrad runs on the CPU (NumPy); there is no CUDA device")
+        """torch built without CUDA: ``AssertionError: Torch not compiled with CUDA enabled``."""
+        from lossgrad._device import check_device
+
+        check_device("cuda")
+        return self
 
     # -- state --------------------------------------------------------------------------------
     def _save_to_state_dict(
