@@ -16,7 +16,7 @@ import numpy as np
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.ops.activation import relu, softplus
+from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.index import gather
 from lossgrad.ops.pointwise import mul, sub
 from lossgrad.ops.pointwise import where as select  # the functions' where= is the item mask
@@ -216,7 +216,7 @@ def pairwise_logistic_loss(
     """
     return _pairwise(
         scores, labels, where, weights, reduction, "pairwise_logistic_loss",
-        lambda differences: softplus(-differences),
+        lambda differences: -logsigmoid(differences),
     )
 
 
