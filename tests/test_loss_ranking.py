@@ -51,8 +51,13 @@ def test_equals_rax(name, mine, ref, takes_weights, masked, reduction, dtype):
         out = ref(s, jnp.asarray(labels), reduce_fn=REDUCE[reduction], **arrays)
         if reduction == "none" and name in ("logistic", "hinge"):
             out = out.reshape(5, 7, 7).sum(-1)  # fold the pairs into one value per item
-        return (out * jnp.asarray(upstream)[:, None] if out.ndim == 2 else
-                out * jnp.asarray(upstream) if out.ndim == 1 else out).sum()
+        return (
+            out * jnp.asarray(upstream)[:, None]
+            if out.ndim == 2
+            else out * jnp.asarray(upstream)
+            if out.ndim == 1
+            else out
+        ).sum()
 
     with jax.enable_x64(dtype == np.float64):
         expected = float(reference(jnp.asarray(scores)))
@@ -62,8 +67,11 @@ def test_equals_rax(name, mine, ref, takes_weights, masked, reduction, dtype):
     if reduction == "none" and name in ("logistic", "hinge"):
         assert tuple(out.shape) == (5, 7, 7)
         out = out.sum(-1)
-    total = (out * lg.tensor(upstream)[:, None]).sum() if out.dim() == 2 else (
-        (out * lg.tensor(upstream)).sum() if out.dim() == 1 else out)
+    total = (
+        (out * lg.tensor(upstream)[:, None]).sum()
+        if out.dim() == 2
+        else ((out * lg.tensor(upstream)).sum() if out.dim() == 1 else out)
+    )
     total.backward()
     tol = 2e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(total.item(), expected, rtol=tol, atol=tol)
@@ -78,7 +86,8 @@ def test_listmle_ties_keep_order_and_invalid_items_go_last():
     out = F.listmle_loss(lg.tensor(s[None]), lg.tensor([[1.0, 1.0, 0.0]]))
     np.testing.assert_allclose(out.item(), expected, rtol=1e-14)
     masked = F.listmle_loss(
-        lg.tensor(np.r_[s, 9.0][None]), lg.tensor([[1.0, 1.0, 0.0, 5.0]]),
+        lg.tensor(np.r_[s, 9.0][None]),
+        lg.tensor([[1.0, 1.0, 0.0, 5.0]]),
         where=lg.tensor([[True, True, True, False]]),
     )
     np.testing.assert_allclose(masked.item(), expected, rtol=1e-14)
@@ -89,8 +98,9 @@ def test_no_valid_pair_gives_zero_not_nan():
     out = F.pairwise_logistic_loss(scores, lg.tensor([[1.0, 1.0, 1.0]]))
     out.backward()
     assert out.item() == 0.0 and np.all(scores.grad.numpy() == 0)
-    empty = F.softmax_ranking_loss(scores, lg.tensor([[1.0, 0.0, 0.0]]),
-                                   where=lg.tensor([[False, False, False]]))
+    empty = F.softmax_ranking_loss(
+        scores, lg.tensor([[1.0, 0.0, 0.0]]), where=lg.tensor([[False, False, False]])
+    )
     assert empty.item() == 0.0
 
 
@@ -106,7 +116,10 @@ def test_modules_and_bad_input():
     scores, labels, valid, _ = _batch(np.float32)
     s, y, m = lg.tensor(scores), lg.tensor(labels), lg.tensor(valid)
     assert lnn.ListMLELoss()(s, y, m).item() == F.listmle_loss(s, y, where=m).item()
-    assert lnn.PairwiseHingeLoss("sum")(s, y).item() == F.pairwise_hinge_loss(s, y, reduction="sum").item()
+    assert (
+        lnn.PairwiseHingeLoss("sum")(s, y).item()
+        == F.pairwise_hinge_loss(s, y, reduction="sum").item()
+    )
     with pytest.raises(ValueError, match="labels must have the scores' shape"):
         F.softmax_ranking_loss(s, y[:, :3])
     with pytest.raises(ValueError, match="where must have the scores' shape"):

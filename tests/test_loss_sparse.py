@@ -10,22 +10,28 @@ import numpy as np
 import optax
 import pytest
 import torch
-from oracles import load_submodule
 
 import lossgrad as lg
 import lossgrad.nn as lnn
 import lossgrad.nn.functional as F
 from lossgrad.autograd import gradcheck, gradgradcheck
+from oracles import load_submodule
 
 rng = np.random.default_rng(7)
 
 MAPPINGS = [
     ("sparsemax", F.sparsemax, entmax.sparsemax),
     ("entmax15", F.entmax15, entmax.entmax15),
-    ("bisect_1.3", lambda x, **k: F.entmax_bisect(x, 1.3, **k),
-     lambda x, **k: entmax.entmax_bisect(x, 1.3, **k)),
-    ("bisect_2.5", lambda x, **k: F.entmax_bisect(x, 2.5, **k),
-     lambda x, **k: entmax.entmax_bisect(x, 2.5, **k)),
+    (
+        "bisect_1.3",
+        lambda x, **k: F.entmax_bisect(x, 1.3, **k),
+        lambda x, **k: entmax.entmax_bisect(x, 1.3, **k),
+    ),
+    (
+        "bisect_2.5",
+        lambda x, **k: F.entmax_bisect(x, 2.5, **k),
+        lambda x, **k: entmax.entmax_bisect(x, 2.5, **k),
+    ),
 ]
 LOSSES = [
     ("sparsemax", F.sparsemax_loss, entmax.sparsemax_loss, lambda: entmax.SparsemaxLoss()),
@@ -84,7 +90,8 @@ def test_losses_match_entmax(name, mine, ref, module, dtype):
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=tol)
     # the module reductions: entmax's 'elementwise_mean' is our 'mean'
     np.testing.assert_allclose(
-        mine(lg.tensor(x), lg.tensor(y)).item(), module()(torch.tensor(x), torch.tensor(y)).item(),
+        mine(lg.tensor(x), lg.tensor(y)).item(),
+        module()(torch.tensor(x), torch.tensor(y)).item(),
         rtol=tol,
     )
 
@@ -116,8 +123,9 @@ def test_sparsemax_loss_hessian_equals_jax():
             lambda z: optax.losses.multiclass_sparsemax_loss(z, jnp.asarray(y)).sum()
         )(jnp.asarray(x))
     scores = lg.tensor(x, requires_grad=True)
-    (grad,) = lg.autograd.grad(F.sparsemax_loss(scores, lg.tensor(y), reduction="sum"), scores,
-                               create_graph=True)
+    (grad,) = lg.autograd.grad(
+        F.sparsemax_loss(scores, lg.tensor(y), reduction="sum"), scores, create_graph=True
+    )
     rows = [lg.autograd.grad(grad[0, j], scores, retain_graph=True)[0].numpy()[0] for j in range(6)]
     np.testing.assert_allclose(np.array(rows), np.asarray(hessian)[0, :, 0, :], atol=1e-12)
 
@@ -148,9 +156,17 @@ def test_loss_is_zero_with_margin_and_gradient_is_p_minus_onehot():
 def test_module_forms():
     x, y = lg.tensor(_scores((4, 3), np.float32)), lg.tensor(np.array([0, 1, 2, 1]))
     assert lnn.SparsemaxLoss()(x, y).item() == F.sparsemax_loss(x, y).item()
-    assert lnn.Entmax15Loss(reduction="sum")(x, y).item() == F.entmax15_loss(x, y, reduction="sum").item()
-    assert lnn.EntmaxBisectLoss(alpha=1.2)(x, y).item() == F.entmax_bisect_loss(x, y, alpha=1.2).item()
-    assert lnn.Poly1CrossEntropyLoss(epsilon=1.0)(x, y).item() == F.poly1_cross_entropy(x, y, epsilon=1.0).item()
+    assert (
+        lnn.Entmax15Loss(reduction="sum")(x, y).item()
+        == F.entmax15_loss(x, y, reduction="sum").item()
+    )
+    assert (
+        lnn.EntmaxBisectLoss(alpha=1.2)(x, y).item() == F.entmax_bisect_loss(x, y, alpha=1.2).item()
+    )
+    assert (
+        lnn.Poly1CrossEntropyLoss(epsilon=1.0)(x, y).item()
+        == F.poly1_cross_entropy(x, y, epsilon=1.0).item()
+    )
 
 
 def test_bad_inputs_and_no_mutation():
@@ -191,7 +207,9 @@ def test_poly1_equals_timm(epsilon, smoothing, reduction, dtype):
     y = rng.integers(0, 5, 8)
     ours = lg.tensor(x, requires_grad=True)
     theirs = torch.tensor(x, requires_grad=True)
-    criterion = timm_loss.PolyCrossEntropy(epsilon=epsilon, smoothing=smoothing, reduction=reduction)
+    criterion = timm_loss.PolyCrossEntropy(
+        epsilon=epsilon, smoothing=smoothing, reduction=reduction
+    )
     out_theirs = criterion(theirs, torch.tensor(y))
     out_ours = F.poly1_cross_entropy(
         ours, lg.tensor(y), epsilon=epsilon, label_smoothing=smoothing, reduction=reduction
@@ -227,5 +245,6 @@ def test_poly1_bad_target():
     with pytest.raises(ValueError, match="target must be class indices"):
         F.poly1_cross_entropy(lg.tensor(_scores((3, 4), np.float32)), lg.tensor([0.5, 0.5, 0.5]))
     with pytest.raises(ValueError, match="label_smoothing"):
-        F.poly1_cross_entropy(lg.tensor(_scores((3, 4), np.float32)), lg.tensor([0, 1, 2]),
-                              label_smoothing=1.5)
+        F.poly1_cross_entropy(
+            lg.tensor(_scores((3, 4), np.float32)), lg.tensor([0, 1, 2]), label_smoothing=1.5
+        )

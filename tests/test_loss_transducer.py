@@ -27,8 +27,9 @@ def _problem(batch=3, frames=6, labels=4, vocabulary=5, dtype=np.float32):
     return logits, targets, frame_counts, label_counts
 
 
-def _explicit_cost(log_probs: np.ndarray, target: np.ndarray, frames: int, labels: int,
-                   blank: int) -> float:
+def _explicit_cost(
+    log_probs: np.ndarray, target: np.ndarray, frames: int, labels: int, blank: int
+) -> float:
     """-log Σ over every alignment: choose the frames at which each label is emitted
     (non-decreasing), every frame ending with one blank."""
     total = []
@@ -50,11 +51,21 @@ def test_equals_warprnnt(reduction, dtype):
     upstream = rng.normal(size=3).astype(dtype)
     ours = lg.tensor(logits, requires_grad=True)
     theirs = torch.tensor(logits, requires_grad=True)
-    out_ours = F.rnnt_loss(ours, lg.tensor(targets), lg.tensor(frame_counts),
-                           lg.tensor(label_counts), reduction=reduction)
-    out_theirs = warprnnt_loss(theirs, torch.tensor(targets), torch.tensor(frame_counts),
-                               torch.tensor(label_counts), blank=logits.shape[-1] - 1,
-                               reduction=reduction)
+    out_ours = F.rnnt_loss(
+        ours,
+        lg.tensor(targets),
+        lg.tensor(frame_counts),
+        lg.tensor(label_counts),
+        reduction=reduction,
+    )
+    out_theirs = warprnnt_loss(
+        theirs,
+        torch.tensor(targets),
+        torch.tensor(frame_counts),
+        torch.tensor(label_counts),
+        blank=logits.shape[-1] - 1,
+        reduction=reduction,
+    )
     if reduction == "none":
         (out_ours * lg.tensor(upstream)).sum().backward()
         (out_theirs * torch.tensor(upstream)).sum().backward()
@@ -62,8 +73,9 @@ def test_equals_warprnnt(reduction, dtype):
         out_ours.backward()
         out_theirs.sum().backward()
     tol = 2e-5 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy().reshape(
-        out_ours.shape), rtol=tol)
+    np.testing.assert_allclose(
+        out_ours.detach().numpy(), out_theirs.detach().numpy().reshape(out_ours.shape), rtol=tol
+    )
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=tol)
     assert out_ours.dtype == (lg.float32 if dtype == np.float32 else lg.float64)
 
@@ -73,11 +85,18 @@ def test_equals_explicit_alignments(blank):
     logits, targets, frame_counts, label_counts = _problem(2, 4, 2, 4, np.float64)
     targets = np.where(targets == blank % 4, (blank + 1) % 4, targets).astype(np.int32)
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-    out = F.rnnt_loss(lg.tensor(logits), lg.tensor(targets), lg.tensor(frame_counts),
-                      lg.tensor(label_counts), blank=blank, reduction="none")
+    out = F.rnnt_loss(
+        lg.tensor(logits),
+        lg.tensor(targets),
+        lg.tensor(frame_counts),
+        lg.tensor(label_counts),
+        blank=blank,
+        reduction="none",
+    )
     for b in range(2):
-        expected = _explicit_cost(log_probs[b], targets[b], frame_counts[b], label_counts[b],
-                                  blank % 4)
+        expected = _explicit_cost(
+            log_probs[b], targets[b], frame_counts[b], label_counts[b], blank % 4
+        )
         np.testing.assert_allclose(out[b].item(), expected, rtol=1e-12)
 
 
@@ -87,7 +106,8 @@ def test_unfused_takes_log_probabilities():
     args = (lg.tensor(targets), lg.tensor(frame_counts), lg.tensor(label_counts))
     np.testing.assert_allclose(
         F.rnnt_loss(log_probs, *args, fused_log_softmax=False).item(),
-        F.rnnt_loss(lg.tensor(logits), *args).item(), rtol=1e-13,
+        F.rnnt_loss(lg.tensor(logits), *args).item(),
+        rtol=1e-13,
     )
 
 
@@ -96,14 +116,28 @@ def test_clamp_bounds_each_utterance_gradient():
     logits, targets, frame_counts, label_counts = _problem()
     ours = lg.tensor(logits, requires_grad=True)
     theirs = torch.tensor(logits, requires_grad=True)
-    F.rnnt_loss(ours, lg.tensor(targets), lg.tensor(frame_counts), lg.tensor(label_counts),
-                clamp=0.05, reduction="sum").backward()
-    warprnnt_loss(theirs, torch.tensor(targets), torch.tensor(frame_counts),
-                  torch.tensor(label_counts), blank=4, reduction="sum", clamp=0.05).backward()
+    F.rnnt_loss(
+        ours,
+        lg.tensor(targets),
+        lg.tensor(frame_counts),
+        lg.tensor(label_counts),
+        clamp=0.05,
+        reduction="sum",
+    ).backward()
+    warprnnt_loss(
+        theirs,
+        torch.tensor(targets),
+        torch.tensor(frame_counts),
+        torch.tensor(label_counts),
+        blank=4,
+        reduction="sum",
+        clamp=0.05,
+    ).backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-6)
     mean_grad = lg.tensor(logits, requires_grad=True)
-    F.rnnt_loss(mean_grad, lg.tensor(targets), lg.tensor(frame_counts),
-                lg.tensor(label_counts), clamp=0.05).backward()
+    F.rnnt_loss(
+        mean_grad, lg.tensor(targets), lg.tensor(frame_counts), lg.tensor(label_counts), clamp=0.05
+    ).backward()
     np.testing.assert_allclose(mean_grad.grad.numpy(), theirs.grad.numpy() / 3, atol=1e-6)
 
 

@@ -170,6 +170,7 @@ from lossgrad.ops.pointwise import (
     trunc,
     where,
 )
+from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.reduce import (
     all,
     amax,

@@ -17,11 +17,13 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops.activation import logsigmoid, relu
+from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
 from lossgrad.ops.pointwise import mul, sub
 from lossgrad.ops.pointwise import where as select  # the functions' where= is the item mask
 from lossgrad.ops.reduce import logsumexp
 from lossgrad.ops.reduce import sum as _sum
+from lossgrad.ops.shape import flip
 
 
 def _valid_items(scores: Any, labels: Any, where_mask: Any, fn: str) -> np.ndarray:
@@ -142,13 +144,9 @@ def listmle_loss(
     order = np.lexsort((-labels._data, ~valid), axis=-1)
     sorted_scores = gather(scores, -1, Tensor._make(order))
     sorted_valid = np.take_along_axis(valid, order, axis=-1)
-    size = valid.shape[-1]
-    later = np.arange(size)[None, :] >= np.arange(size)[:, None]  # [i, j]: j at or after i
-    # row i sums over the valid items at or after i (and over item i itself, so that rows of
-    # invalid items stay finite; they are dropped below)
-    in_sum = later & (sorted_valid[..., None, :] | np.eye(size, dtype=bool))
-    spread = sorted_scores.unsqueeze(-2).expand(*sorted_scores.shape[:-1], size, size)
-    tail_log_total = logsumexp(select(Tensor._make(in_sum), spread, float("-inf")), -1)
+    # log Σ_{j ≥ i} exp(s_(j)) over the valid items: a reversed running log-sum-exp (O(n))
+    valid_scores = select(Tensor._make(sorted_valid), sorted_scores, float("-inf"))
+    tail_log_total = flip(logcumsumexp(flip(valid_scores, (-1,)), -1), (-1,))
     terms = select(Tensor._make(sorted_valid), sub(sorted_scores, tail_log_total), 0.0)
     per_list = -_sum(terms, -1)
     list_has_item = valid.any(axis=-1)
@@ -215,7 +213,12 @@ def pairwise_logistic_loss(
         tensor(1.3133)
     """
     return _pairwise(
-        scores, labels, where, weights, reduction, "pairwise_logistic_loss",
+        scores,
+        labels,
+        where,
+        weights,
+        reduction,
+        "pairwise_logistic_loss",
         lambda differences: -logsigmoid(differences),
     )
 
@@ -255,7 +258,12 @@ def pairwise_hinge_loss(
         tensor(0.5000)
     """
     return _pairwise(
-        scores, labels, where, weights, reduction, "pairwise_hinge_loss",
+        scores,
+        labels,
+        where,
+        weights,
+        reduction,
+        "pairwise_hinge_loss",
         lambda differences: relu(1 - differences),
     )
 

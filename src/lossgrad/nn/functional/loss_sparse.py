@@ -30,7 +30,7 @@ from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops.activation import log_softmax
 from lossgrad.ops.index import gather
-from lossgrad.ops.pointwise import exp, gt, mul, pow, sqrt, sub, where
+from lossgrad.ops.pointwise import exp, gt, mul, pow, sub, where
 from lossgrad.ops.reduce import sum as _sum
 
 # -- the mappings ---------------------------------------------------------------------------------
@@ -383,7 +383,9 @@ def sparsemax_loss(
         >>> F.sparsemax_loss(scores, torch.tensor([1, 1]), reduction='none')
         tensor([0.5625, 0.0000], grad_fn=<WhereBackward0>)
     """
-    return _entmax_family_loss(input, target, "sparsemax_loss", 2.0, sparsemax, ignore_index, reduction)
+    return _entmax_family_loss(
+        input, target, "sparsemax_loss", 2.0, sparsemax, ignore_index, reduction
+    )
 
 
 def entmax15_loss(
@@ -414,7 +416,9 @@ def entmax15_loss(
         >>> F.entmax15_loss(torch.tensor([[2.0, 1.0, -3.0]]), torch.tensor([0]))
         tensor(0.0617)
     """
-    return _entmax_family_loss(input, target, "entmax15_loss", 1.5, entmax15, ignore_index, reduction)
+    return _entmax_family_loss(
+        input, target, "entmax15_loss", 1.5, entmax15, ignore_index, reduction
+    )
 
 
 def entmax_bisect_loss(

@@ -2,8 +2,9 @@
 
 For one utterance with ``T`` encoder frames and a target ``y_1..y_U``, the joint network gives
 log-probabilities ``log P(k | t, u)`` over the vocabulary at every frame ``t`` and every number
-``u`` of labels emitted so far. An alignment moves from ``(0, 0)`` to ``(T - 1, U)``: at ``(t, u)`` it
-either emits blank and moves to the next frame, or emits ``y_{u+1}`` and stays on the frame. The
+``u`` of labels emitted so far. An alignment moves from ``(0, 0)`` to ``(T - 1, U)``: at
+``(t, u)`` it either emits blank and moves to the next frame, or emits ``y_{u+1}`` and stays on
+the frame. The
 forward variable ``α(t, u)`` (log-probability of reaching ``(t, u)``) obeys::
 
     α(0, 0) = 0
@@ -134,7 +135,9 @@ def _check_inputs(
             f"target_lengths asks for {label_positions - 1}"
         )
     if not -vocabulary <= blank < vocabulary:
-        raise ValueError(f"rnnt_loss: blank must be in [{-vocabulary}, {vocabulary - 1}], got {blank}")
+        raise ValueError(
+            f"rnnt_loss: blank must be in [{-vocabulary}, {vocabulary - 1}], got {blank}"
+        )
     return blank % vocabulary
 
 
@@ -154,7 +157,10 @@ def _skew(values: Tensor, label_shift: int) -> tuple[Tensor, np.ndarray]:
 
 
 def _utterance_costs(
-    log_probs: Tensor, targets: np.ndarray, logit_lengths: np.ndarray, target_lengths: np.ndarray,
+    log_probs: Tensor,
+    targets: np.ndarray,
+    logit_lengths: np.ndarray,
+    target_lengths: np.ndarray,
     blank: int,
 ) -> Tensor:
     """``-log P(y | x)`` per utterance by the forward recursion over anti-diagonals."""
@@ -178,7 +184,9 @@ def _utterance_costs(
         if not labels:
             forward_variables.append(stay)
             continue
-        emit = add(cat([previous[:, :1], previous[:, :-1]], 1), emit_gain[:, diagonal])  # (t, u - 1)
+        emit = add(
+            cat([previous[:, :1], previous[:, :-1]], 1), emit_gain[:, diagonal]
+        )  # (t, u - 1)
         stay_ok, emit_ok = stay_exists[diagonal - 1], emit_exists[diagonal]
         both = logsumexp(stack([stay, emit]), 0)
         one = where(Tensor._make(stay_ok), stay, emit)

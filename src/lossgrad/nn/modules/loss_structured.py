@@ -39,7 +39,11 @@ class EntmaxBisectLoss(_Loss):
     """The α-entmax loss (see ``F.entmax_bisect_loss``)."""
 
     def __init__(
-        self, alpha: float = 1.5, n_iter: int = 50, ignore_index: int = -100, reduction: str = "mean"
+        self,
+        alpha: float = 1.5,
+        n_iter: int = 50,
+        ignore_index: int = -100,
+        reduction: str = "mean",
     ) -> None:
         super().__init__(reduction=reduction)
         self.alpha, self.n_iter, self.ignore_index = alpha, n_iter, ignore_index
@@ -132,8 +136,14 @@ class RNNTLoss(_Loss):
         self, logits: Tensor, targets: Tensor, logit_lengths: Tensor, target_lengths: Tensor
     ) -> Tensor:
         return F.rnnt_loss(
-            logits, targets, logit_lengths, target_lengths, self.blank, self.clamp,
-            self.reduction, self.fused_log_softmax,
+            logits,
+            targets,
+            logit_lengths,
+            target_lengths,
+            self.blank,
+            self.clamp,
+            self.reduction,
+            self.fused_log_softmax,
         )
 
 
