@@ -214,6 +214,7 @@ from lossgrad.ops.pointwise import (
     trunc,
     where,
 )
+from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.reduce import (
     all,
     amax,

@@ -15,7 +15,10 @@ from lossgrad.nn.functional import (
     loss_ctc,
     loss_margin,
     loss_probability,
+    loss_ranking,
     loss_regression,
+    loss_sparse,
+    loss_transducer,
     sparse,
 )
 from lossgrad.nn.functional.distance import *  # noqa: F403
@@ -23,7 +26,10 @@ from lossgrad.nn.functional.loss_classification import *  # noqa: F403
 from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
+from lossgrad.nn.functional.loss_ranking import *  # noqa: F403
 from lossgrad.nn.functional.loss_regression import *  # noqa: F403
+from lossgrad.nn.functional.loss_sparse import *  # noqa: F403
+from lossgrad.nn.functional.loss_transducer import *  # noqa: F403
 from lossgrad.nn.functional.sparse import *  # noqa: F403
 from lossgrad.ops.activation import leaky_relu, logsigmoid, relu, softplus
 from lossgrad.ops.activation import log_softmax as _log_softmax
@@ -78,6 +84,9 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         loss_ctc,
         loss_margin,
         loss_probability,
+        loss_ranking,
         loss_regression,
+        loss_sparse,
+        loss_transducer,
     ):
         __all__ += _family.__all__

@@ -1,0 +1,129 @@
+"""Ranking losses against rax (values and JAX gradients)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import rax
+
+import lossgrad as lg
+import lossgrad.nn as lnn
+import lossgrad.nn.functional as F
+from lossgrad.autograd import gradgradcheck
+
+rng = np.random.default_rng(11)
+
+LOSSES = [
+    ("softmax", F.softmax_ranking_loss, rax.softmax_loss, True),
+    ("listmle", F.listmle_loss, rax.listmle_loss, False),
+    ("logistic", F.pairwise_logistic_loss, rax.pairwise_logistic_loss, True),
+    ("hinge", F.pairwise_hinge_loss, rax.pairwise_hinge_loss, True),
+]
+REDUCE = {"mean": jnp.mean, "sum": jnp.sum, "none": None}
+
+
+def _batch(dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    scores = rng.normal(size=(5, 7)).astype(dtype)
+    labels = rng.integers(0, 4, (5, 7)).astype(dtype)
+    valid = rng.random((5, 7)) > 0.25
+    valid[4] = False  # a list without a valid item
+    weights = rng.random((5, 7)).astype(dtype)
+    return scores, labels, valid, weights
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("name,mine,ref,takes_weights", LOSSES, ids=[c[0] for c in LOSSES])
+def test_equals_rax(name, mine, ref, takes_weights, masked, reduction, dtype):
+    scores, labels, valid, weights = _batch(dtype)
+    ours_kw, rax_kw = {}, {}
+    if masked:
+        ours_kw["where"], rax_kw["where"] = lg.tensor(valid), valid
+    if takes_weights:
+        ours_kw["weights"], rax_kw["weights"] = lg.tensor(weights), weights
+    upstream = rng.normal(size=5).astype(dtype)
+
+    def reference(s):
+        arrays = {key: jnp.asarray(value) for key, value in rax_kw.items()}  # inside x64 mode
+        out = ref(s, jnp.asarray(labels), reduce_fn=REDUCE[reduction], **arrays)
+        if reduction == "none" and name in ("logistic", "hinge"):
+            out = out.reshape(5, 7, 7).sum(-1)  # fold the pairs into one value per item
+        return (
+            out * jnp.asarray(upstream)[:, None]
+            if out.ndim == 2
+            else out * jnp.asarray(upstream)
+            if out.ndim == 1
+            else out
+        ).sum()
+
+    with jax.enable_x64(dtype == np.float64):
+        expected = float(reference(jnp.asarray(scores)))
+        expected_grad = np.asarray(jax.grad(reference)(jnp.asarray(scores)))
+    ours = lg.tensor(scores, requires_grad=True)
+    out = mine(ours, lg.tensor(labels), reduction=reduction, **ours_kw)
+    if reduction == "none" and name in ("logistic", "hinge"):
+        assert tuple(out.shape) == (5, 7, 7)
+        out = out.sum(-1)
+    total = (
+        (out * lg.tensor(upstream)[:, None]).sum()
+        if out.dim() == 2
+        else ((out * lg.tensor(upstream)).sum() if out.dim() == 1 else out)
+    )
+    total.backward()
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(total.item(), expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), expected_grad, rtol=tol, atol=tol)
+
+
+def test_listmle_ties_keep_order_and_invalid_items_go_last():
+    """Labels (1, 1, 0): the tie keeps the given order, so the likelihood is of the order 0, 1, 2:
+    -[s0 - log(e^s0 + e^s1 + e^s2)] - [s1 - log(e^s1 + e^s2)] - 0 (worked by hand)."""
+    s = np.array([0.5, -0.3, 1.2])
+    expected = -(s[0] - np.log(np.exp(s).sum())) - (s[1] - np.log(np.exp(s[1:]).sum()))
+    out = F.listmle_loss(lg.tensor(s[None]), lg.tensor([[1.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(out.item(), expected, rtol=1e-14)
+    masked = F.listmle_loss(
+        lg.tensor(np.r_[s, 9.0][None]),
+        lg.tensor([[1.0, 1.0, 0.0, 5.0]]),
+        where=lg.tensor([[True, True, True, False]]),
+    )
+    np.testing.assert_allclose(masked.item(), expected, rtol=1e-14)
+
+
+def test_no_valid_pair_gives_zero_not_nan():
+    scores = lg.tensor([[0.3, 0.1, 2.0]], requires_grad=True)
+    out = F.pairwise_logistic_loss(scores, lg.tensor([[1.0, 1.0, 1.0]]))
+    out.backward()
+    assert out.item() == 0.0 and np.all(scores.grad.numpy() == 0)
+    empty = F.softmax_ranking_loss(
+        scores, lg.tensor([[1.0, 0.0, 0.0]]), where=lg.tensor([[False, False, False]])
+    )
+    assert empty.item() == 0.0
+
+
+@pytest.mark.parametrize("name,mine,ref,takes_weights", LOSSES, ids=[c[0] for c in LOSSES])
+def test_second_derivatives(name, mine, ref, takes_weights):
+    scores = lg.tensor(rng.normal(size=(2, 4)), requires_grad=True)
+    labels = lg.tensor(np.array([[2.0, 0.0, 1.0, 3.0], [1.0, 1.0, 0.0, 2.0]]))
+    mask = lg.tensor(np.array([[True, True, False, True], [True, True, True, True]]))
+    assert gradgradcheck(lambda s: mine(s, labels, where=mask), (scores,))
+
+
+def test_modules_and_bad_input():
+    scores, labels, valid, _ = _batch(np.float32)
+    s, y, m = lg.tensor(scores), lg.tensor(labels), lg.tensor(valid)
+    assert lnn.ListMLELoss()(s, y, m).item() == F.listmle_loss(s, y, where=m).item()
+    assert (
+        lnn.PairwiseHingeLoss("sum")(s, y).item()
+        == F.pairwise_hinge_loss(s, y, reduction="sum").item()
+    )
+    with pytest.raises(ValueError, match="labels must have the scores' shape"):
+        F.softmax_ranking_loss(s, y[:, :3])
+    with pytest.raises(ValueError, match="where must have the scores' shape"):
+        F.pairwise_logistic_loss(s, y, where=m[:2])
+    keep = scores.copy()
+    F.listmle_loss(s, y, where=m)
+    np.testing.assert_array_equal(scores, keep)

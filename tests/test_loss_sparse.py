@@ -1,0 +1,250 @@
+"""sparsemax / entmax mappings and losses against the entmax package, optax and JAX; poly-1
+against timm and optax."""
+
+from __future__ import annotations
+
+import entmax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import lossgrad as lg
+import lossgrad.nn as lnn
+import lossgrad.nn.functional as F
+from lossgrad.autograd import gradcheck, gradgradcheck
+from oracles import load_submodule
+
+rng = np.random.default_rng(7)
+
+MAPPINGS = [
+    ("sparsemax", F.sparsemax, entmax.sparsemax),
+    ("entmax15", F.entmax15, entmax.entmax15),
+    (
+        "bisect_1.3",
+        lambda x, **k: F.entmax_bisect(x, 1.3, **k),
+        lambda x, **k: entmax.entmax_bisect(x, 1.3, **k),
+    ),
+    (
+        "bisect_2.5",
+        lambda x, **k: F.entmax_bisect(x, 2.5, **k),
+        lambda x, **k: entmax.entmax_bisect(x, 2.5, **k),
+    ),
+]
+LOSSES = [
+    ("sparsemax", F.sparsemax_loss, entmax.sparsemax_loss, lambda: entmax.SparsemaxLoss()),
+    ("entmax15", F.entmax15_loss, entmax.entmax15_loss, lambda: entmax.Entmax15Loss()),
+    (
+        "bisect_1.7",
+        lambda x, y, **k: F.entmax_bisect_loss(x, y, alpha=1.7, **k),
+        lambda x, y: entmax.entmax_bisect_loss(x, y, 1.7),
+        lambda: entmax.EntmaxBisectLoss(alpha=1.7),
+    ),
+]
+
+
+def _scores(shape: tuple[int, ...], dtype: type, scale: float = 2.0) -> np.ndarray:
+    return (rng.normal(size=shape) * scale).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,mine,ref", MAPPINGS, ids=[m[0] for m in MAPPINGS])
+@pytest.mark.parametrize("dim", [-1, 0, 1])
+def test_mapping_values_and_vjp(name, mine, ref, dim, dtype):
+    x = _scores((4, 5, 6), dtype)
+    upstream = rng.normal(size=x.shape).astype(dtype)
+    ours = lg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out_ours, out_theirs = mine(ours, dim=dim), ref(theirs, dim=dim)
+    (out_ours * lg.tensor(upstream)).sum().backward()
+    (out_theirs * torch.tensor(upstream)).sum().backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=tol * 10)
+    assert out_ours.dtype == (lg.float32 if dtype == np.float32 else lg.float64)
+    np.testing.assert_allclose(out_ours.detach().numpy().sum(dim), 1.0, atol=tol * 10)
+
+
+def test_sparsemax_is_sparse_and_exact():
+    # Martins & Astudillo's closed form: z = (2, 1.5, -1): support {0, 1}, τ = 1.25
+    out = F.sparsemax(lg.tensor([2.0, 1.5, -1.0], dtype=lg.float64))
+    np.testing.assert_array_equal(out.numpy(), [0.75, 0.25, 0.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,mine,ref,module", LOSSES, ids=[m[0] for m in LOSSES])
+def test_losses_match_entmax(name, mine, ref, module, dtype):
+    x = _scores((6, 5), dtype)
+    y = rng.integers(0, 5, 6)
+    upstream = rng.normal(size=6).astype(dtype)
+    ours = lg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out_ours = mine(ours, lg.tensor(y), reduction="none")
+    out_theirs = ref(theirs, torch.tensor(y))
+    (out_ours * lg.tensor(upstream)).sum().backward()
+    (out_theirs * torch.tensor(upstream)).sum().backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=tol)
+    # the module reductions: entmax's 'elementwise_mean' is our 'mean'
+    np.testing.assert_allclose(
+        mine(lg.tensor(x), lg.tensor(y)).item(),
+        module()(torch.tensor(x), torch.tensor(y)).item(),
+        rtol=tol,
+    )
+
+
+def test_ignore_index_matches_entmax_module():
+    x = _scores((6, 4), np.float64)
+    y = np.array([0, 2, 1, 2, 3, 2])
+    ours = F.sparsemax_loss(lg.tensor(x), lg.tensor(y), ignore_index=2)
+    theirs = entmax.SparsemaxLoss(ignore_index=2)(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
+    assert F.sparsemax_loss(lg.tensor(x), lg.tensor(y), ignore_index=2, reduction="none")[1] == 0
+
+
+def test_sparsemax_loss_equals_optax():
+    x = _scores((5, 7), np.float32)
+    y = rng.integers(0, 7, 5)
+    theirs = optax.losses.multiclass_sparsemax_loss(jnp.asarray(x), jnp.asarray(y))
+    ours = F.sparsemax_loss(lg.tensor(x), lg.tensor(y), reduction="none")
+    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), atol=1e-5)
+
+
+def test_sparsemax_loss_hessian_equals_jax():
+    """The second derivative (the sparsemax Jacobian), against JAX's autodiff of optax's loss;
+    the entmax package's own Function has no second derivative."""
+    x = _scores((1, 6), np.float64)
+    y = np.array([2])
+    with jax.enable_x64(True):
+        hessian = jax.hessian(
+            lambda z: optax.losses.multiclass_sparsemax_loss(z, jnp.asarray(y)).sum()
+        )(jnp.asarray(x))
+    scores = lg.tensor(x, requires_grad=True)
+    (grad,) = lg.autograd.grad(
+        F.sparsemax_loss(scores, lg.tensor(y), reduction="sum"), scores, create_graph=True
+    )
+    rows = [lg.autograd.grad(grad[0, j], scores, retain_graph=True)[0].numpy()[0] for j in range(6)]
+    np.testing.assert_allclose(np.array(rows), np.asarray(hessian)[0, :, 0, :], atol=1e-12)
+
+
+@pytest.mark.parametrize("name,mine,ref,module", LOSSES, ids=[m[0] for m in LOSSES])
+def test_losses_second_derivatives(name, mine, ref, module):
+    x = lg.tensor(_scores((3, 4), np.float64, scale=0.6), requires_grad=True)
+    y = lg.tensor(np.array([0, 3, 1]))
+    assert gradcheck(lambda s: mine(s, y, reduction="sum"), (x,))
+    assert gradgradcheck(lambda s: mine(s, y, reduction="sum"), (x,))
+
+
+@pytest.mark.parametrize("name,mine,ref", MAPPINGS, ids=[m[0] for m in MAPPINGS])
+def test_mappings_second_derivatives(name, mine, ref):
+    x = lg.tensor(_scores((2, 5), np.float64, scale=0.5), requires_grad=True)
+    weights = lg.tensor(rng.normal(size=(2, 5)))
+    assert gradgradcheck(lambda s: (mine(s) * weights).sum(), (x,))
+
+
+def test_loss_is_zero_with_margin_and_gradient_is_p_minus_onehot():
+    scores = lg.tensor([[0.0, 3.0, 0.5]], requires_grad=True)
+    loss = F.sparsemax_loss(scores, lg.tensor([1]))
+    loss.backward()
+    assert loss.item() == 0.0
+    np.testing.assert_array_equal(scores.grad.numpy(), [[0.0, 0.0, 0.0]])
+
+
+def test_module_forms():
+    x, y = lg.tensor(_scores((4, 3), np.float32)), lg.tensor(np.array([0, 1, 2, 1]))
+    assert lnn.SparsemaxLoss()(x, y).item() == F.sparsemax_loss(x, y).item()
+    assert (
+        lnn.Entmax15Loss(reduction="sum")(x, y).item()
+        == F.entmax15_loss(x, y, reduction="sum").item()
+    )
+    assert (
+        lnn.EntmaxBisectLoss(alpha=1.2)(x, y).item() == F.entmax_bisect_loss(x, y, alpha=1.2).item()
+    )
+    assert (
+        lnn.Poly1CrossEntropyLoss(epsilon=1.0)(x, y).item()
+        == F.poly1_cross_entropy(x, y, epsilon=1.0).item()
+    )
+
+
+def test_bad_inputs_and_no_mutation():
+    x = _scores((3, 4), np.float32)
+    keep = x.copy()
+    with pytest.raises(ValueError, match="target must have shape"):
+        F.sparsemax_loss(lg.tensor(x), lg.tensor(np.array([0, 1])))
+    with pytest.raises(IndexError, match="Target 4 is out of bounds"):
+        F.entmax15_loss(lg.tensor(x), lg.tensor(np.array([0, 1, 4])))
+    with pytest.raises(ValueError, match="alpha must be > 1"):
+        F.entmax_bisect(lg.tensor(x), alpha=1.0)
+    with pytest.raises(TypeError, match="input must be a Tensor"):
+        F.sparsemax([1.0, 2.0])
+    with pytest.raises(ValueError, match="input must be 2-D"):
+        F.sparsemax_loss(lg.tensor(x[0]), lg.tensor(np.array([0])))
+    F.sparsemax_loss(lg.tensor(x), lg.tensor(np.array([0, 1, 2])))
+    np.testing.assert_array_equal(x, keep)
+
+
+def test_large_scores_stay_finite():
+    x = lg.tensor([[1e30, -1e30, 0.0]], dtype=lg.float64, requires_grad=True)
+    for loss in (F.sparsemax_loss, F.entmax15_loss):
+        out = loss(x, lg.tensor([0]))
+        out.backward()
+        assert np.isfinite(out.item()) and np.isfinite(x.grad.numpy()).all()
+        x.grad = None
+
+
+# -- poly-1 ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("epsilon,smoothing", [(2.0, 0.0), (1.0, 0.1), (-1.0, 0.0)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_poly1_equals_timm(epsilon, smoothing, reduction, dtype):
+    timm_loss = load_submodule("timm.loss")
+    x = _scores((8, 5), dtype)
+    y = rng.integers(0, 5, 8)
+    ours = lg.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    criterion = timm_loss.PolyCrossEntropy(
+        epsilon=epsilon, smoothing=smoothing, reduction=reduction
+    )
+    out_theirs = criterion(theirs, torch.tensor(y))
+    out_ours = F.poly1_cross_entropy(
+        ours, lg.tensor(y), epsilon=epsilon, label_smoothing=smoothing, reduction=reduction
+    )
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    tol = 1e-5  # timm computes in float32 whatever the input's dtype
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=tol)
+
+
+def test_poly1_probability_targets_equal_optax():
+    x = _scores((6, 4), np.float32)
+    target = rng.dirichlet(np.ones(4), size=6).astype(np.float32)
+    theirs = optax.losses.poly_loss_cross_entropy(jnp.asarray(x), jnp.asarray(target), epsilon=2.0)
+    ours = F.poly1_cross_entropy(lg.tensor(x), lg.tensor(target), reduction="none")
+    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), rtol=1e-5)
+
+
+def test_poly1_epsilon_zero_is_cross_entropy_and_twice_differentiable():
+    x = _scores((5, 4), np.float64)
+    y = lg.tensor(rng.integers(0, 4, 5))
+    np.testing.assert_allclose(
+        F.poly1_cross_entropy(lg.tensor(x), y, epsilon=0.0).item(),
+        torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(y.numpy())).item(),
+        rtol=1e-14,
+    )
+    scores = lg.tensor(x, requires_grad=True)
+    assert gradgradcheck(lambda s: F.poly1_cross_entropy(s, y), (scores,))
+
+
+def test_poly1_bad_target():
+    with pytest.raises(ValueError, match="target must be class indices"):
+        F.poly1_cross_entropy(lg.tensor(_scores((3, 4), np.float32)), lg.tensor([0.5, 0.5, 0.5]))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        F.poly1_cross_entropy(
+            lg.tensor(_scores((3, 4), np.float32)), lg.tensor([0, 1, 2]), label_smoothing=1.5
+        )
