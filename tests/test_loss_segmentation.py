@@ -160,6 +160,22 @@ def test_mcc_matches_monai(kw, dtype, rtol, atol):
     compare(monai_losses.MCCLoss(**kw), lossgrad.nn.MCCLoss(**kw), logits((2, 3, 5, 6)), labels(2, 3, absent=1), dtype, rtol, atol)
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(softmax=True, to_onehot_y=True),
+        dict(sigmoid=True, to_onehot_y=True, alpha=0.25, gamma=1.5, reduction="sum"),
+        dict(softmax=True, to_onehot_y=True, include_background=False, weight=[1.0, 2.0], alpha=[0.2, 0.7], reduction="none"),
+        dict(sigmoid=True, to_onehot_y=True, weight=0.5, lambda_focal=2.0, batch=True),
+    ],
+)
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_dice_focal_matches_monai(kw, dtype, rtol, atol):
+    # MONAI computes its focal term in float32 whatever the input: float64 agrees to that rounding
+    rtol, atol = max(rtol, 2e-6), max(atol, 1e-6)
+    compare(monai_losses.DiceFocalLoss(**kw), lossgrad.nn.DiceFocalLoss(**kw), logits((2, 3, 5, 6)), labels(2, 3, absent=1), dtype, rtol, atol)
+
+
 # -- smp -------------------------------------------------------------------------------------------
 
 SMP = dict(batch=True, smooth_nr=0.0, smooth_dr=0.0, eps=1e-7, zero_absent=True)
@@ -271,6 +287,7 @@ def test_dice_and_tversky_match_keras_values():
         (F.generalized_dice_loss, dict(sigmoid=True)),
         (F.mcc_loss, dict(sigmoid=True)),
         (F.dice_ce_loss, dict(sigmoid=True)),
+        (F.dice_focal_loss, dict(sigmoid=True)),
     ],
 )
 def test_empty_masks_are_finite(fn, kw):
@@ -312,6 +329,7 @@ def test_float16_large_image_is_accumulated_in_float32():
         (F.tversky_loss, dict(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7, gamma=1.5)),
         (F.generalized_dice_loss, dict(softmax=True, to_onehot_y=True)),
         (F.dice_ce_loss, dict(softmax=True, to_onehot_y=True, label_smoothing=0.1)),
+        (F.dice_focal_loss, dict(softmax=True, to_onehot_y=True, alpha=0.3)),
         (F.mcc_loss, dict(softmax=True, to_onehot_y=True)),
     ],
 )

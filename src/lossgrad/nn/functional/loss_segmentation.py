@@ -26,6 +26,7 @@ Jaccard alpha = beta = 1.
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -755,6 +756,125 @@ def dice_ce_loss(
             input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
         )
     return lambda_dice * dice + lambda_ce * ce
+
+
+def _monai_sigmoid_focal(
+    input: Tensor, onehot: Tensor, gamma: float, alpha: float | Sequence[float] | None
+) -> Tensor:
+    """MONAI's sigmoid focal term per element: ``alpha_t BCE(x, g) (1 - p_t)^gamma`` (a sequence
+    ``alpha`` weighs the positives of each class and leaves the negatives at 1)."""
+    from lossgrad.nn.functional.loss_classification import sigmoid_focal_loss
+
+    if isinstance(alpha, numbers.Real):
+        return sigmoid_focal_loss(input, onehot, alpha=float(alpha), gamma=gamma)
+    focal = sigmoid_focal_loss(input, onehot, alpha=-1.0, gamma=gamma)  # alpha < 0: no alpha_t
+    if alpha is None:
+        return focal
+    class_alpha = np.asarray(alpha, input._data.dtype)
+    if class_alpha.shape != (onehot.shape[1],):
+        raise ValueError(
+            f"The length of alpha ({class_alpha.size}) must match the number of classes "
+            f"({onehot.shape[1]})."
+        )
+    class_alpha = class_alpha.reshape((1, -1) + (1,) * (onehot.dim() - 2))
+    return focal * Tensor(np.where(onehot._data == 1, class_alpha, 1).astype(class_alpha.dtype))
+
+
+def dice_focal_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    gamma: float = 2.0,
+    weight: Sequence[float] | float | Tensor | None = None,
+    lambda_dice: float = 1.0,
+    lambda_focal: float = 1.0,
+    alpha: float | Sequence[float] | None = None,
+) -> Tensor:
+    r"""Dice plus sigmoid focal loss (MONAI ``DiceFocalLoss``).
+
+    ``l = lambda_dice * dice_loss(...) + lambda_focal * focal`` with MONAI's focal term on the
+    logits (always the sigmoid form, whatever the Dice activation), per element::
+
+        focal = alpha_t * BCEWithLogits(x, g) * (1 - p_t)^gamma * weight[c]
+
+    ``alpha_t = alpha g + (1 - alpha)(1 - g)`` for a number, ``alpha[c]`` on the positives of
+    class c for a sequence, 1 for None. Reductions as MONAI: 'mean' averages the focal term over
+    every element; 'sum' averages it over the spatial axes and sums the rest; 'none' adds the
+    ``(B, C, 1, ...)`` Dice to the ``(B, C, *spatial)`` focal term. Gradient: the weighted sum of
+    both terms' gradients (the focal one as ``F.sigmoid_focal_loss``).
+
+    MONAI computes its focal term in float32 even for float64 input; this one keeps the input's
+    precision (float64 results agree with MONAI to float32 rounding).
+
+    Args:
+        input, target, ... batch: as ``dice_loss``.
+        gamma: focal exponent. Default 2.
+        weight: class weights for both terms (a number or one per kept class).
+        lambda_dice: weight of the Dice term (>= 0).
+        lambda_focal: weight of the focal term (>= 0).
+        alpha: focal class balance: None, a number in [0, 1], or one value per kept class.
+
+    Returns:
+        The reduced loss (see above for the shapes).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> x = torch.tensor([[[[2.0, -1.0]], [[-1.0, 2.0]]]])
+        >>> y = torch.tensor([[[[0, 1]]]])
+        >>> F.dice_focal_loss(x, y, to_onehot_y=True, softmax=True)
+        tensor(0.0597)
+    """
+    if lambda_dice < 0.0:
+        raise ValueError("lambda_dice should be no less than 0.0.")
+    if lambda_focal < 0.0:
+        raise ValueError("lambda_focal should be no less than 0.0.")
+    reduction = _reduction.resolve(reduction, alias=False)
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() != target.dim():
+        raise ValueError(
+            "the number of dimensions for input and target should be the same, got shape "
+            f"{tuple(input.shape)} and {tuple(target.shape)}; a target that is not one-hot "
+            "encoded has shape (B, 1, *spatial)."
+        )
+    logits, onehot = _probabilities_and_targets(
+        input,
+        target,
+        include_background=True,
+        to_onehot_y=to_onehot_y,
+        sigmoid_=False,
+        softmax_=False,
+        other_act=None,
+        ignore_index=None,
+    )
+    dice = dice_loss(
+        input, onehot, include_background, False, sigmoid, softmax, other_act, squared_pred,
+        jaccard, reduction, smooth_nr, smooth_dr, batch, weight,
+    )  # fmt: skip
+    if not include_background and input.shape[1] > 1:
+        logits, onehot = logits[:, 1:], onehot[:, 1:]
+    focal = _monai_sigmoid_focal(logits, onehot, float(gamma), alpha)
+    class_weight = _class_weight(weight, onehot.shape[1], focal)
+    if class_weight is None and weight is not None:
+        class_weight = Tensor(np.asarray(weight, focal._data.dtype))
+    if class_weight is not None:
+        focal = focal * reshape(class_weight, (1, -1) + (1,) * (focal.dim() - 2))
+    if reduction == "sum":
+        focal = _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
+    else:
+        focal = _reduction.apply(focal, reduction)
+    return _restore_dtype(lambda_dice * dice + lambda_focal * focal, input)
 
 
 # -- Matthews correlation --------------------------------------------------------------------------

@@ -171,6 +171,34 @@ class DiceCELoss(_OptionsLoss):
         return F.dice_ce_loss(input, target, **self.options)
 
 
+class DiceFocalLoss(_OptionsLoss):
+    """Dice plus sigmoid focal loss, MONAI's (see ``F.dice_focal_loss``)."""
+
+    def __init__(
+        self,
+        include_background: bool = True,
+        to_onehot_y: bool = False,
+        sigmoid: bool = False,
+        softmax: bool = False,
+        other_act: Callable[..., Tensor] | None = None,
+        squared_pred: bool = False,
+        jaccard: bool = False,
+        reduction: str = "mean",
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+        batch: bool = False,
+        gamma: float = 2.0,
+        weight: Sequence[float] | float | Tensor | None = None,
+        lambda_dice: float = 1.0,
+        lambda_focal: float = 1.0,
+        alpha: float | Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(locals())
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.dice_focal_loss(input, target, **self.options)
+
+
 class MCCLoss(_OptionsLoss):
     """Soft Matthews-correlation loss, MONAI's (see ``F.mcc_loss``)."""
 
