@@ -16,13 +16,19 @@ import types
 
 def load_submodule(name: str) -> types.ModuleType:
     parts = name.split(".")
-    for depth in range(1, len(parts)):
-        parent = ".".join(parts[:depth])
-        if parent in sys.modules:
-            continue
+    if parts[0] not in sys.modules:
         root = importlib.util.find_spec(parts[0])
         assert root is not None and root.submodule_search_locations, parts[0]
-        module = types.ModuleType(parent)
-        module.__path__ = [os.path.join(root.submodule_search_locations[0], *parts[1:depth])]
-        sys.modules[parent] = module
+        _register(parts[0], root.submodule_search_locations[0])
+    location = sys.modules[parts[0]].__path__[0]
+    for depth in range(2, len(parts)):
+        parent = ".".join(parts[:depth])
+        if parent not in sys.modules:
+            _register(parent, os.path.join(location, *parts[1:depth]))
     return importlib.import_module(name)
+
+
+def _register(name: str, path: str) -> None:
+    module = types.ModuleType(name)
+    module.__path__ = [path]
+    sys.modules[name] = module

@@ -190,6 +190,7 @@ from lossgrad.ops.reduce import (
     sum,
     var,
 )
+from lossgrad.ops.trig import arctan, arctan2, atan, atan2
 from lossgrad.ops.shape import (
     broadcast_tensors,
     broadcast_to,

@@ -37,6 +37,7 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops import reduce as _R
+from lossgrad.ops._common import as_tensor
 from lossgrad.ops.activation import softmax as _softmax
 from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.pointwise import clamp_min, log, sigmoid, sqrt, where
@@ -139,7 +140,7 @@ def _probabilities_and_targets(
         if ignore_index is not None:
             mask = (labels != ignore_index).astype(dtype)
             labels = np.where(labels == ignore_index, 0, labels)
-        onehot = Tensor(_one_hot(labels, num_classes, dtype))
+        onehot = as_tensor(_one_hot(labels, num_classes, dtype))
     else:
         if ignore_index is not None:
             mask = _ignore_mask(target._data, ignore_index, dtype)
@@ -157,7 +158,7 @@ def _probabilities_and_targets(
             f"{tuple(prob.shape)}"
         )
     if mask is not None:
-        masked = Tensor(mask)
+        masked = as_tensor(mask)
         prob, onehot = prob * masked, onehot * masked
     return prob, onehot
 
@@ -210,7 +211,7 @@ def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
         )
     if values.min() < 0:
         raise ValueError(f"the value/values of the `weight` should be no less than 0, got {weight}")
-    return Tensor(values)
+    return as_tensor(values)
 
 
 def _finish(
@@ -277,7 +278,7 @@ def _overlap_loss(
     score = (tp + smooth_nr) / denominator
     loss = -log(clamp_min(score, eps)) if log_loss else 1.0 - score
     if zero_absent:
-        loss = loss * Tensor((actual._data > 0).astype(loss._data.dtype))
+        loss = loss * as_tensor((actual._data > 0).astype(loss._data.dtype))
     if gamma != 1.0:
         loss = loss**gamma
     num_classes = 1 if pool_classes else prob.shape[1]
@@ -657,7 +658,7 @@ def generalized_dice_loss(
     weights[infinite] = 0.0
     largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
     weights = (weights + infinite * largest).astype(prob._data.dtype)
-    class_weight = Tensor(weights)
+    class_weight = as_tensor(weights)
     numerator = 2.0 * _R.sum(tp * class_weight, class_axis, keepdim=True) + float(smooth_nr)
     denominator = _R.sum((predicted + actual) * class_weight, class_axis, keepdim=True) + float(
         smooth_dr
@@ -777,7 +778,7 @@ def _monai_sigmoid_focal(
             f"({onehot.shape[1]})."
         )
     class_alpha = class_alpha.reshape((1, -1) + (1,) * (onehot.dim() - 2))
-    return focal * Tensor(np.where(onehot._data == 1, class_alpha, 1).astype(class_alpha.dtype))
+    return focal * as_tensor(np.where(onehot._data == 1, class_alpha, 1).astype(class_alpha.dtype))
 
 
 def dice_focal_loss(
@@ -867,7 +868,7 @@ def dice_focal_loss(
     focal = _monai_sigmoid_focal(logits, onehot, float(gamma), alpha)
     class_weight = _class_weight(weight, onehot.shape[1], focal)
     if class_weight is None and weight is not None:
-        class_weight = Tensor(np.asarray(weight, focal._data.dtype))
+        class_weight = as_tensor(np.asarray(weight, focal._data.dtype))
     if class_weight is not None:
         focal = focal * reshape(class_weight, (1, -1) + (1,) * (focal.dim() - 2))
     if reduction == "sum":
@@ -956,7 +957,7 @@ def mcc_loss(
     )
     loss = 1.0 - numerator / denominator
     if exact.any():
-        loss = where(Tensor(exact), Tensor(np.zeros((), loss._data.dtype)), loss)
+        loss = where(as_tensor(exact), as_tensor(np.zeros((), loss._data.dtype)), loss)
     return _restore_dtype(_reduction.apply(loss, reduction), input)
 
 

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from lossgrad.nn.modules import distance as _distance
 from lossgrad.nn.modules import loss as _loss
+from lossgrad.nn.modules import loss_detection as _loss_detection
 from lossgrad.nn.modules import loss_segmentation as _loss_segmentation
 from lossgrad.nn.modules.activation import (
     LeakyReLU,
@@ -18,6 +19,7 @@ from lossgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
+from lossgrad.nn.modules.loss_detection import *  # noqa: F403
 from lossgrad.nn.modules.loss_segmentation import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 
@@ -38,6 +40,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         "Softplus",
         "Tanh",
         *_loss.__all__,
+        *_loss_detection.__all__,
         *_loss_segmentation.__all__,
         *_distance.__all__,
     ]
