@@ -190,7 +190,6 @@ from lossgrad.ops.reduce import (
     sum,
     var,
 )
-from lossgrad.ops.trig import arctan, arctan2, atan, atan2
 from lossgrad.ops.shape import (
     broadcast_tensors,
     broadcast_to,
@@ -216,6 +215,7 @@ from lossgrad.ops.shape import (
     unflatten,
     unsqueeze,
 )
+from lossgrad.ops.trig import arctan, arctan2, atan, atan2
 
 __version__ = "0.1.0"
 
