@@ -14,6 +14,7 @@ from lossgrad.nn.functional import (
     loss_classification,
     loss_ctc,
     loss_detection,
+    loss_image,
     loss_margin,
     loss_probability,
     loss_regression,
@@ -23,6 +24,7 @@ from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
 from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_detection import *  # noqa: F403
+from lossgrad.nn.functional.loss_image import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
 from lossgrad.nn.functional.loss_regression import *  # noqa: F403
@@ -78,6 +80,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         loss_classification,
         loss_ctc,
         loss_detection,
+        loss_image,
         loss_margin,
         loss_probability,
         loss_regression,

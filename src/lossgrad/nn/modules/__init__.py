@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from lossgrad.nn.modules import distance as _distance
 from lossgrad.nn.modules import loss as _loss
 from lossgrad.nn.modules import loss_detection as _loss_detection
+from lossgrad.nn.modules import loss_image as _loss_image
 from lossgrad.nn.modules import loss_segmentation as _loss_segmentation
 from lossgrad.nn.modules.activation import (
     LeakyReLU,
@@ -20,6 +21,7 @@ from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
 from lossgrad.nn.modules.loss_detection import *  # noqa: F403
+from lossgrad.nn.modules.loss_image import *  # noqa: F403
 from lossgrad.nn.modules.loss_segmentation import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 
@@ -41,6 +43,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         "Tanh",
         *_loss.__all__,
         *_loss_detection.__all__,
+        *_loss_image.__all__,
         *_loss_segmentation.__all__,
         *_distance.__all__,
     ]
