@@ -260,6 +260,7 @@ from lossgrad.ops.shape import (
     unflatten,
     unsqueeze,
 )
+from lossgrad.ops.trig import arctan, arctan2, atan, atan2
 
 __version__ = "0.1.0"
 

@@ -5,6 +5,9 @@ from typing import TYPE_CHECKING
 from lossgrad.nn.modules import distance as _distance
 from lossgrad.nn.modules import loss as _loss
 from lossgrad.nn.modules import loss_structured as _loss_structured
+from lossgrad.nn.modules import loss_detection as _loss_detection
+from lossgrad.nn.modules import loss_image as _loss_image
+from lossgrad.nn.modules import loss_segmentation as _loss_segmentation
 from lossgrad.nn.modules.activation import (
     LeakyReLU,
     LogSoftmax,
@@ -19,6 +22,9 @@ from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
 from lossgrad.nn.modules.loss_structured import *  # noqa: F403
+from lossgrad.nn.modules.loss_detection import *  # noqa: F403
+from lossgrad.nn.modules.loss_image import *  # noqa: F403
+from lossgrad.nn.modules.loss_segmentation import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 from lossgrad.nn.modules.sparse import Embedding
 
@@ -41,5 +47,8 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         "Tanh",
         *_loss.__all__,
         *_loss_structured.__all__,
+        *_loss_detection.__all__,
+        *_loss_image.__all__,
+        *_loss_segmentation.__all__,
         *_distance.__all__,
     ]

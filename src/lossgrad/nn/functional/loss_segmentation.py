@@ -1,0 +1,965 @@
+"""Segmentation losses (lossgrad extensions): soft Dice and its relatives, MCC, Lovász.
+
+torch.nn has none of these; segmentation users take them from MONAI, segmentation_models_pytorch
+(smp), kornia or Keras, which disagree on definitions under the same name. Each loss here is one
+composite of lossgrad ops (so autograd gives second derivatives) whose keywords reproduce each
+library's convention; MONAI's keyword names and defaults are the default convention.
+
+All overlap losses share one pipeline on ``input`` of shape ``(B, C, *spatial)``:
+
+1. the activation (``sigmoid``, ``softmax`` over channels, or ``other_act``) gives ``p``;
+2. the target becomes a one-hot ``g`` of the same shape (``to_onehot_y`` for class indices);
+   ``ignore_index`` masks pixels out of both; ``include_background=False`` drops channel 0;
+3. soft counts per (sample, class) -- or pooled over the batch (``batch=True``) or over the
+   classes (``pool_classes=True``)::
+
+       tp = sum p g        fp = sum p - tp        fn = sum g - tp
+
+   (with ``squared_pred`` or ``soft_label``: ``tp = (|p|^k + |g|^k - |p - g|^k) / 2`` summed,
+   k = 2 or 1, which equals the products for hard labels and is right for soft ones);
+4. a score from the counts, a loss ``1 - score`` per (sample, class), a class weight, a reduction.
+
+The Tversky index ``(tp + s_nr) / (tp + alpha fp + beta fn + s_dr)`` is the common score: Dice is
+alpha = beta = 1/2 (with MONAI's smoothing written ``(2 tp + s_nr) / (2 tp + fp + fn + s_dr)``),
+Jaccard alpha = beta = 1.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lossgrad._exports import public_names
+from lossgrad._tensor import Tensor
+from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.ops import reduce as _R
+from lossgrad.ops._common import as_tensor
+from lossgrad.ops.activation import softmax as _softmax
+from lossgrad.ops.pointwise import abs as _abs
+from lossgrad.ops.pointwise import clamp_min, log, sigmoid, sqrt, where
+from lossgrad.ops.shape import reshape
+
+_HALF_FLOATS = (np.dtype(np.float16),)
+
+
+# -- the shared pipeline ---------------------------------------------------------------------------
+
+
+def _one_hot(labels: np.ndarray, num_classes: int, dtype: np.dtype) -> np.ndarray:
+    """``(B, 1, *spatial)`` or ``(B, *spatial)`` class indices -> ``(B, C, *spatial)`` one-hot."""
+    if labels.ndim >= 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    classes = np.arange(num_classes).reshape((1, num_classes) + (1,) * (labels.ndim - 1))
+    return (labels[:, None] == classes).astype(dtype)
+
+
+def _class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -> np.ndarray:
+    """The integer labels of an index target; ValueError naming ``target`` when out of range."""
+    labels = target._data
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("target: class indices must be whole numbers, got non-integer values")
+    labels = labels.astype(np.int64)
+    valid = labels if ignore_index is None else labels[labels != ignore_index]
+    if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
+        raise ValueError(
+            f"target: class indices must lie in [0, {num_classes}) for input with {num_classes} "
+            f"channels, got values in [{valid.min()}, {valid.max()}]"
+        )
+    return labels
+
+
+def _activate(
+    input: Tensor, sigmoid_: bool, softmax_: bool, other_act: Callable[..., Tensor] | None
+) -> Tensor:
+    if other_act is not None and not callable(other_act):
+        raise TypeError(f"other_act must be None or callable but is {type(other_act).__name__}.")
+    if int(sigmoid_) + int(softmax_) + int(other_act is not None) > 1:
+        raise ValueError(
+            "Incompatible values: more than 1 of [sigmoid=True, softmax=True, "
+            "other_act is not None]."
+        )
+    if sigmoid_:
+        return sigmoid(input)
+    if softmax_:
+        if input.shape[1] == 1:
+            warnings.warn("single channel prediction, `softmax=True` ignored.", stacklevel=4)
+            return input
+        return _softmax(input, 1)
+    if other_act is not None:
+        return other_act(input)
+    return input
+
+
+def _probabilities_and_targets(
+    input: Tensor,
+    target: Tensor,
+    *,
+    include_background: bool,
+    to_onehot_y: bool,
+    sigmoid_: bool,
+    softmax_: bool,
+    other_act: Callable[..., Tensor] | None,
+    ignore_index: int | None,
+) -> tuple[Tensor, Tensor]:
+    """Steps 1-2 of the module docstring: ``(p, g)`` of one shape ``(B, C', *spatial)``, masked.
+
+    float16 inputs are computed in float32 (the sums over large images would overflow).
+    """
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() < 3:
+        raise ValueError(
+            f"input: expected shape (B, C, *spatial) with at least one spatial dimension, got "
+            f"{tuple(input.shape)}"
+        )
+    if input._data.dtype.kind != "f":
+        raise TypeError(f"input: expected a floating point tensor, got {input.dtype}")
+    if input._data.dtype in _HALF_FLOATS:
+        input = input.float()
+    dtype = input._data.dtype
+    num_classes = input.shape[1]
+    prob = _activate(input, sigmoid_, softmax_, other_act)
+    index_target = to_onehot_y and num_classes > 1
+    if to_onehot_y and num_classes == 1:
+        warnings.warn("single channel prediction, `to_onehot_y=True` ignored.", stacklevel=3)
+    mask: np.ndarray | None = None
+    if index_target:
+        if target.dim() == input.dim() - 1:  # (B, *spatial) class indices, as smp and kornia take
+            target = reshape(target, (target.shape[0], 1, *target.shape[1:]))
+        if target.dim() != input.dim() or target.shape[1] != 1:
+            raise ValueError(
+                f"target: with to_onehot_y=True expected class indices of shape (B, 1, *spatial) "
+                f"or (B, *spatial) for input {tuple(input.shape)}, got {tuple(target.shape)}"
+            )
+        labels = _class_indices(target, num_classes, ignore_index)
+        if ignore_index is not None:
+            mask = (labels != ignore_index).astype(dtype)
+            labels = np.where(labels == ignore_index, 0, labels)
+        onehot = as_tensor(_one_hot(labels, num_classes, dtype))
+    else:
+        if ignore_index is not None:
+            mask = _ignore_mask(target._data, ignore_index, dtype)
+        onehot = target if target._data.dtype == dtype else target.to(dtype)
+    if not include_background:
+        if num_classes == 1:
+            warnings.warn(
+                "single channel prediction, `include_background=False` ignored.", stacklevel=3
+            )
+        else:
+            onehot, prob = onehot[:, 1:], prob[:, 1:]
+    if tuple(onehot.shape) != tuple(prob.shape):
+        raise ValueError(
+            f"target: ground truth has different shape {tuple(onehot.shape)} from input "
+            f"{tuple(prob.shape)}"
+        )
+    if mask is not None:
+        masked = as_tensor(mask)
+        prob, onehot = prob * masked, onehot * masked
+    return prob, onehot
+
+
+def _ignore_mask(target: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    """MONAI's mask for a one-hot or one-channel target (1 = counted)."""
+    if target.shape[1] == 1:
+        return (target != ignore_index).astype(dtype)
+    if 0 <= ignore_index < target.shape[1]:
+        return (1 - target[:, ignore_index : ignore_index + 1]).astype(dtype)
+    return (target.sum(axis=1, keepdims=True) > 0).astype(dtype)
+
+
+def _reduce_axes(ndim: int, batch: bool, pool_classes: bool) -> tuple[int, ...]:
+    return (0,) * batch + (1,) * pool_classes + tuple(range(2, ndim))
+
+
+def _soft_counts(
+    prob: Tensor, onehot: Tensor, axes: tuple[int, ...], power: int, soft_label: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(tp, predicted, actual)``: soft true positives, ``sum |p|^k`` and ``sum |g|^k``."""
+    if power == 1 and not soft_label:
+        return (
+            _R.sum(prob * onehot, axes),
+            _R.sum(prob, axes),
+            _R.sum(onehot, axes),
+        )
+    if power == 1:
+        predicted, actual = _R.sum(_abs(prob), axes), _R.sum(_abs(onehot), axes)
+        difference = _R.sum(_abs(prob - onehot), axes)
+    else:
+        predicted, actual = _R.sum(prob * prob, axes), _R.sum(onehot * onehot, axes)
+        residual = prob - onehot
+        difference = _R.sum(residual * residual, axes)
+    return (predicted + actual - difference) * 0.5, predicted, actual
+
+
+def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
+    """MONAI's ``weight``: a number for every class or one value per (kept) class, >= 0."""
+    if weight is None or num_classes == 1:
+        return None
+    values = np.asarray(weight._data if isinstance(weight, Tensor) else weight, like._data.dtype)
+    if values.ndim == 0:
+        values = np.full(num_classes, values)
+    elif values.shape[0] != num_classes:
+        raise ValueError(
+            "The length of the `weight` sequence should be the same as the number of classes. "
+            "If `include_background=False`, the weight should not include the background category "
+            f"class 0. Got weight of length {values.shape[0]} for {num_classes} classes."
+        )
+    if values.min() < 0:
+        raise ValueError(f"the value/values of the `weight` should be no less than 0, got {weight}")
+    return as_tensor(values)
+
+
+def _finish(
+    loss: Tensor, reduction: str, spatial_ndim: int, weight: Tensor | None = None
+) -> Tensor:
+    """Class weight (on the class axis, 1 of the per-(sample, class) loss), then MONAI's reduction:
+    'none' keeps the loss with ``spatial_ndim`` singleton spatial axes (``(B, C, 1, 1)``)."""
+    if weight is not None:
+        loss = loss * (weight if loss.dim() == 1 else reshape(weight, (1, -1)))
+    if reduction == "none" and spatial_ndim:
+        return reshape(loss, tuple(loss.shape[:2]) + (1,) * spatial_ndim)
+    return _reduction.apply(loss, reduction)
+
+
+def _restore_dtype(loss: Tensor, input: Tensor) -> Tensor:
+    return loss.to(input.dtype) if input._data.dtype in _HALF_FLOATS else loss
+
+
+def _overlap_loss(
+    input: Tensor,
+    target: Tensor,
+    *,
+    alpha: float,
+    beta: float,
+    smooth_nr: float,
+    smooth_dr: float,
+    include_background: bool,
+    to_onehot_y: bool,
+    sigmoid: bool,
+    softmax: bool,
+    other_act: Callable[..., Tensor] | None,
+    squared_pred: bool,
+    reduction: str,
+    batch: bool,
+    weight: Any,
+    soft_label: bool,
+    ignore_index: int | None,
+    log_loss: bool,
+    eps: float,
+    pool_classes: bool,
+    zero_absent: bool,
+    gamma: float = 1.0,
+    keep_spatial: bool = True,
+) -> Tensor:
+    """``1 - (tp + smooth_nr) / max(tp + alpha fp + beta fn + smooth_dr, eps)``, then the rest of
+    the pipeline (the module docstring)."""
+    reduction = _reduction.resolve(reduction, alias=False)
+    prob, onehot = _probabilities_and_targets(
+        input,
+        target,
+        include_background=include_background,
+        to_onehot_y=to_onehot_y,
+        sigmoid_=sigmoid,
+        softmax_=softmax,
+        other_act=other_act,
+        ignore_index=ignore_index,
+    )
+    axes = _reduce_axes(prob.dim(), batch, pool_classes)
+    tp, predicted, actual = _soft_counts(prob, onehot, axes, 2 if squared_pred else 1, soft_label)
+    false_pos, false_neg = predicted - tp, actual - tp
+    denominator = tp + alpha * false_pos + beta * false_neg + smooth_dr
+    if eps > 0:
+        denominator = clamp_min(denominator, eps)
+    score = (tp + smooth_nr) / denominator
+    loss = -log(clamp_min(score, eps)) if log_loss else 1.0 - score
+    if zero_absent:
+        loss = loss * as_tensor((actual._data > 0).astype(loss._data.dtype))
+    if gamma != 1.0:
+        loss = loss**gamma
+    num_classes = 1 if pool_classes else prob.shape[1]
+    class_weight = None if pool_classes else _class_weight(weight, num_classes, loss)
+    spatial_ndim = input.dim() - 2 if keep_spatial else 0
+    return _restore_dtype(_finish(loss, reduction, spatial_ndim, class_weight), input)
+
+
+# -- Dice, Jaccard, Tversky ------------------------------------------------------------------------
+
+
+def dice_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    weight: Sequence[float] | float | Tensor | None = None,
+    soft_label: bool = False,
+    ignore_index: int | None = None,
+    *,
+    log_loss: bool = False,
+    eps: float = 0.0,
+    pool_classes: bool = False,
+    zero_absent: bool = False,
+) -> Tensor:
+    r"""Soft Dice loss (Milletari et al. 2016) with MONAI's ``DiceLoss`` keywords and defaults.
+
+    With ``p`` the activated input and ``g`` the one-hot target (module docstring), per sample
+    ``b`` and class ``c`` (sums over the spatial axes; also over the batch when ``batch``)::
+
+        l[b, c] = 1 - (2 tp + s_nr) / (2 tp + fp + fn + s_dr)
+                = 1 - (2 sum p g + s_nr) / (sum p + sum g + s_dr)
+
+    and with ``jaccard=True`` ``1 - (2 tp + s_nr) / (2 (tp + fp + fn) + s_dr)`` (soft IoU).
+    ``squared_pred`` uses ``sum p^2 + sum g^2`` in the denominator. Gradient (Dice, ``D`` the
+    denominator, ``N`` the numerator)::
+
+        dl/dp = -(2 g D - N) / D^2        (times dp/dx of the activation)
+
+    Settings that reproduce each library exactly (``F.dice_loss(x, y, **settings)``):
+
+    ====================================  =====================================================
+    library                               settings
+    ====================================  =====================================================
+    ``monai.losses.DiceLoss(**kw)``       ``**kw`` (same names and defaults)
+    smp ``DiceLoss('binary')``            ``sigmoid=True, batch=True, smooth_nr=2*smooth,
+                                          smooth_dr=2*smooth, eps=smp_eps (1e-7),
+                                          zero_absent=True`` (target ``(B, 1, H, W)``)
+    smp ``DiceLoss('multiclass')``        ``softmax=True, to_onehot_y=True, batch=True,
+                                          smooth_nr=0, smooth_dr=0, eps=1e-7, zero_absent=True``
+    smp ``DiceLoss('multilabel')``        as binary, on ``(B, C, H, W)`` targets
+    smp ``log_loss=True``                 add ``log_loss=True``
+    ``keras.losses.Dice()`` (axis=None)   ``batch=True, pool_classes=True, smooth_nr=0,
+                                          smooth_dr=1e-7`` (probabilities, channels first)
+    ``kornia.losses.dice_loss(x, y)``     ``softmax=True, to_onehot_y=True, pool_classes=True,
+                                          smooth_nr=0, smooth_dr=eps (1e-8)`` ('micro')
+    ====================================  =====================================================
+
+    Args:
+        input: ``(B, C, *spatial)`` logits or probabilities (see the activation flags).
+        target: one-hot / soft ``(B, C, *spatial)``, or class indices ``(B, 1, *spatial)`` or
+            ``(B, *spatial)`` with ``to_onehot_y=True``.
+        include_background: if False, channel 0 is left out (ignored with one channel).
+        to_onehot_y: the target holds class indices; one-hot encode them with ``C`` classes.
+        sigmoid: apply a sigmoid to ``input`` (binary / multilabel).
+        softmax: apply a softmax over the channels (multiclass).
+        other_act: any other activation, a callable on Tensors.
+        squared_pred: squares in the denominator (``sum p^2 + sum g^2``).
+        jaccard: the soft Jaccard (IoU) instead of Dice.
+        reduction: ``'none'`` (shape ``(B, C, 1, ...)``) | ``'mean'`` | ``'sum'``.
+        smooth_nr: added to the numerator ``2 tp``. Default 1e-5.
+        smooth_dr: added to the denominator. Default 1e-5.
+        batch: pool the counts over the batch before dividing (smp, Keras) instead of one Dice
+            per sample.
+        weight: class weights (a number, or one per kept class) multiplying the per-class loss.
+        soft_label: the formulation that is exact for soft labels (Wang et al. 2023).
+        ignore_index: label (or one-hot channel) whose pixels are left out.
+        log_loss: ``-log(max(score, eps))`` instead of ``1 - score`` (smp).
+        eps: lower clamp of the denominator (and of the score under ``log_loss``); smp's ``eps``.
+        pool_classes: pool the counts over the classes too (kornia's 'micro', Keras's axis=None).
+        zero_absent: the loss of a class absent from the target is 0 (smp).
+
+    Returns:
+        The reduced loss, or ``(B, C, 1, ...)`` (``(C, 1, ...)`` with ``batch``) for ``'none'``.
+
+    Note:
+        Finite for empty masks (the smoothing terms, or ``eps``, keep the denominator positive;
+        with all three 0 an empty class gives NaN, as in every library). float16 inputs are
+        summed in float32. Twice differentiable (autograd through the composite).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> p = torch.tensor([[[[0.9, 0.1], [0.8, 0.2]]]])
+        >>> g = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+        >>> F.dice_loss(p, g)
+        tensor(0.1500)
+    """
+    return _overlap_loss(
+        input,
+        target,
+        alpha=1.0 if jaccard else 0.5,
+        beta=1.0 if jaccard else 0.5,
+        smooth_nr=0.5 * float(smooth_nr),
+        smooth_dr=0.5 * float(smooth_dr),
+        include_background=include_background,
+        to_onehot_y=to_onehot_y,
+        sigmoid=sigmoid,
+        softmax=softmax,
+        other_act=other_act,
+        squared_pred=squared_pred,
+        reduction=reduction,
+        batch=batch,
+        weight=weight,
+        soft_label=soft_label,
+        ignore_index=ignore_index,
+        log_loss=log_loss,
+        eps=float(eps),
+        pool_classes=pool_classes,
+        zero_absent=zero_absent,
+    )
+
+
+def jaccard_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    squared_pred: bool = False,
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    weight: Sequence[float] | float | Tensor | None = None,
+    soft_label: bool = False,
+    ignore_index: int | None = None,
+    *,
+    log_loss: bool = False,
+    eps: float = 0.0,
+    pool_classes: bool = False,
+    zero_absent: bool = False,
+) -> Tensor:
+    r"""Soft Jaccard (IoU) loss: ``dice_loss(..., jaccard=True)``.
+
+    Per sample and class ``l = 1 - (2 tp + s_nr) / (2 (tp + fp + fn) + s_dr)``, i.e.
+    ``1 - (tp + s_nr/2) / (sum p + sum g - tp + s_dr/2)``. Gradient
+    ``dl/dp = -(g U - I (1 - g)) / U^2`` with ``I = tp + s_nr/2``, ``U`` the denominator.
+
+    =====================================  ==================================================
+    library                                settings
+    =====================================  ==================================================
+    ``monai DiceLoss(jaccard=True, **kw)`` ``**kw``
+    smp ``JaccardLoss('binary')``          ``sigmoid=True, batch=True, smooth_nr=2*smooth,
+                                           smooth_dr=2*smooth, eps=1e-7, zero_absent=True``
+    smp ``JaccardLoss('multiclass')``      ``softmax=True, to_onehot_y=True, batch=True,
+                                           smooth_nr=0, smooth_dr=0, eps=1e-7,
+                                           zero_absent=True``
+    =====================================  ==================================================
+
+    Args: as ``dice_loss`` (without ``jaccard``).
+
+    Returns:
+        The reduced loss, or the per-(sample, class) loss for ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> p = torch.tensor([[[[0.9, 0.1], [0.8, 0.2]]]])
+        >>> g = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+        >>> F.jaccard_loss(p, g)
+        tensor(0.2609)
+    """
+    return dice_loss(
+        input,
+        target,
+        include_background,
+        to_onehot_y,
+        sigmoid,
+        softmax,
+        other_act,
+        squared_pred,
+        True,
+        reduction,
+        smooth_nr,
+        smooth_dr,
+        batch,
+        weight,
+        soft_label,
+        ignore_index,
+        log_loss=log_loss,
+        eps=eps,
+        pool_classes=pool_classes,
+        zero_absent=zero_absent,
+    )
+
+
+def tversky_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    soft_label: bool = False,
+    *,
+    gamma: float = 1.0,
+    log_loss: bool = False,
+    eps: float = 0.0,
+    ignore_index: int | None = None,
+    pool_classes: bool = False,
+    zero_absent: bool = False,
+) -> Tensor:
+    r"""Tversky loss (Salehi et al. 2017) with MONAI's ``TverskyLoss`` keywords; focal Tversky
+    with ``gamma`` (Abraham & Khan 2019).
+
+    ``alpha`` weighs the false positives, ``beta`` the false negatives (as MONAI, smp, kornia)::
+
+        TI[b, c] = (tp + s_nr) / (tp + alpha fp + beta fn + s_dr)
+        l[b, c] = (1 - TI)^gamma
+
+    Gradient of ``TI`` in ``p``: ``(g D - N (g + alpha (1 - g) - beta g)) / D^2``. ``alpha = beta
+    = 1/2`` is Dice, ``alpha = beta = 1`` Jaccard (both with unhalved smoothing).
+
+    =====================================  ==================================================
+    library                                settings
+    =====================================  ==================================================
+    ``monai TverskyLoss(**kw)``            ``**kw``
+    smp ``TverskyLoss('binary', a, b, g)`` ``sigmoid=True, batch=True, alpha=a, beta=b,
+                                           gamma=g, smooth_nr=smooth, smooth_dr=smooth,
+                                           eps=1e-7, zero_absent=True``
+    smp ``'multiclass'``, ``gamma=1``      ``softmax=True, to_onehot_y=True`` + the above
+    ``keras.losses.Tversky(a, b)``         ``alpha=b, beta=a`` (Keras weighs FN by its alpha),
+                                           ``batch=True, pool_classes=True, smooth_nr=0,
+                                           smooth_dr=1e-7`` (its default axis=None)
+    ``kornia.losses.tversky_loss(a, b)``   ``softmax=True, to_onehot_y=True, alpha=a, beta=b,
+                                           smooth_nr=0, smooth_dr=eps (1e-8)`` when every
+                                           class is present in every sample (kornia averages
+                                           over the present classes only)
+    =====================================  ==================================================
+
+    smp raises the *mean* loss to ``gamma``; here ``gamma`` acts on each (sample, class) before
+    the reduction (the paper's form). They agree when one class and ``batch=True`` (binary mode).
+
+    Args:
+        input, target, include_background, to_onehot_y, sigmoid, softmax, other_act, reduction,
+            smooth_nr, smooth_dr, batch, soft_label, log_loss, eps, ignore_index, pool_classes,
+            zero_absent: as ``dice_loss`` (smoothing not halved: MONAI's Tversky convention).
+        alpha: weight of the false positives. Default 0.5.
+        beta: weight of the false negatives. Default 0.5.
+        gamma: focal exponent on ``1 - TI`` (1: plain Tversky).
+
+    Returns:
+        The reduced loss, or the per-(sample, class) loss for ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> p = torch.tensor([[[[0.9, 0.1], [0.8, 0.2]]]])
+        >>> g = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+        >>> F.tversky_loss(p, g, alpha=0.3, beta=0.7)
+        tensor(0.1500)
+    """
+    return _overlap_loss(
+        input,
+        target,
+        alpha=float(alpha),
+        beta=float(beta),
+        smooth_nr=float(smooth_nr),
+        smooth_dr=float(smooth_dr),
+        include_background=include_background,
+        to_onehot_y=to_onehot_y,
+        sigmoid=sigmoid,
+        softmax=softmax,
+        other_act=other_act,
+        squared_pred=False,
+        reduction=reduction,
+        batch=batch,
+        weight=None,
+        soft_label=soft_label,
+        ignore_index=ignore_index,
+        log_loss=log_loss,
+        eps=float(eps),
+        pool_classes=pool_classes,
+        zero_absent=zero_absent,
+        gamma=float(gamma),
+        keep_spatial=False,
+    )
+
+
+_GDL_WEIGHTS = ("square", "simple", "uniform")
+
+
+def generalized_dice_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    w_type: str = "square",
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    soft_label: bool = False,
+) -> Tensor:
+    r"""Generalized Dice loss (Sudre et al. 2017) with MONAI's ``GeneralizedDiceLoss`` keywords.
+
+    Class weights from the target volume ``G_c = sum g_c``: ``w_c = 1 / G_c^2`` ('square'),
+    ``1 / G_c`` ('simple') or 1 ('uniform'); a class absent from the target (infinite weight)
+    takes the largest finite weight of its sample (of the batch with ``batch``), as MONAI does.
+    The weights are constants (no gradient flows through the target volume)::
+
+        l[b] = 1 - (2 sum_c w_c tp_c + s_nr) / (sum_c w_c (2 tp_c + fp_c + fn_c) + s_dr)
+
+    Gradient: ``dl/dp_c = -w_c (2 g_c D - N) / D^2``. Same results as MONAI for every
+    ``w_type``; shape ``(B, 1)`` per sample (``(1, C)``... with ``batch``, MONAI's keepdim).
+
+    Args:
+        input, target, include_background, to_onehot_y, sigmoid, softmax, other_act, reduction,
+            smooth_nr, smooth_dr, batch, soft_label: as ``dice_loss``.
+        w_type: ``'square'`` | ``'simple'`` | ``'uniform'``.
+
+    Returns:
+        The reduced loss; for ``'none'`` MONAI's ``(B, 1, 1, ...)`` (``(1, C', 1...)`` with batch).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> p = torch.tensor([[[[0.9, 0.1], [0.8, 0.2]]]])
+        >>> g = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+        >>> F.generalized_dice_loss(p, g)
+        tensor(0.1500)
+    """
+    if w_type not in _GDL_WEIGHTS:
+        raise ValueError(f"w_type: expected one of {_GDL_WEIGHTS}, got {w_type!r}")
+    reduction = _reduction.resolve(reduction, alias=False)
+    prob, onehot = _probabilities_and_targets(
+        input,
+        target,
+        include_background=include_background,
+        to_onehot_y=to_onehot_y,
+        sigmoid_=sigmoid,
+        softmax_=softmax,
+        other_act=other_act,
+        ignore_index=None,
+    )
+    axes = _reduce_axes(prob.dim(), batch, False)
+    tp, predicted, actual = _soft_counts(prob, onehot, axes, 1, soft_label)
+    class_axis = 0 if batch else 1
+    volume = actual._data.astype(np.float32)
+    with np.errstate(divide="ignore"):
+        weights = {"square": 1.0 / (volume * volume), "simple": 1.0 / volume}.get(
+            w_type, np.ones_like(volume)
+        )
+    infinite = np.isinf(weights)
+    weights[infinite] = 0.0
+    largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
+    weights = (weights + infinite * largest).astype(prob._data.dtype)
+    class_weight = as_tensor(weights)
+    numerator = 2.0 * _R.sum(tp * class_weight, class_axis, keepdim=True) + float(smooth_nr)
+    denominator = _R.sum((predicted + actual) * class_weight, class_axis, keepdim=True) + float(
+        smooth_dr
+    )
+    loss = 1.0 - numerator / denominator
+    return _restore_dtype(_finish(loss, reduction, input.dim() - 2), input)
+
+
+# -- compounds ------------------------------------------------------------------------------------
+
+
+def dice_ce_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    weight: Tensor | None = None,
+    lambda_dice: float = 1.0,
+    lambda_ce: float = 1.0,
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    r"""Dice plus cross-entropy (MONAI ``DiceCELoss``; the nnU-Net default compound).
+
+    ``l = lambda_dice * dice_loss(...) + lambda_ce * CE`` where CE is ``F.cross_entropy`` on the
+    logits (class indices from a ``(B, 1, ...)`` target, else the soft target; ``weight``,
+    ``label_smoothing``) or, with one channel, ``F.binary_cross_entropy_with_logits`` with
+    ``pos_weight=weight``. Both use the full target (background included), as MONAI.
+    Gradient: the sum of the two losses' gradients, weighted.
+
+    Args:
+        input, target, ... batch: as ``dice_loss``; ``weight`` (a Tensor of C class weights) goes
+            to both terms (the Dice gets ``weight[1:]`` without background).
+        reduction: ``'mean'`` | ``'sum'`` (MONAI has no ``'none'`` here).
+        lambda_dice: weight of the Dice term (>= 0).
+        lambda_ce: weight of the cross-entropy term (>= 0).
+        label_smoothing: of the cross-entropy.
+
+    Returns:
+        A scalar.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> x = torch.tensor([[[[2.0, -1.0]], [[-1.0, 2.0]]]])
+        >>> y = torch.tensor([[[[0, 1]]]])
+        >>> F.dice_ce_loss(x, y, to_onehot_y=True, softmax=True)
+        tensor(0.0960)
+    """
+    from lossgrad.nn.functional.loss_classification import cross_entropy
+    from lossgrad.nn.functional.loss_probability import binary_cross_entropy_with_logits
+
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction: expected 'mean' or 'sum', got {reduction!r}")
+    if lambda_dice < 0.0:
+        raise ValueError("lambda_dice should be no less than 0.0.")
+    if lambda_ce < 0.0:
+        raise ValueError("lambda_ce should be no less than 0.0.")
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() != target.dim():
+        raise ValueError(
+            "the number of dimensions for input and target should be the same, got shape "
+            f"{tuple(input.shape)} and {tuple(target.shape)}; a target that is not one-hot "
+            "encoded has shape (B, 1, *spatial)."
+        )
+    if target.shape[1] not in (1, input.shape[1]):
+        raise ValueError(
+            "number of channels for target is neither 1 (without one-hot encoding) nor the same "
+            f"as input, got shape {tuple(input.shape)} and {tuple(target.shape)}."
+        )
+    dice_weight = weight[1:] if weight is not None and not include_background else weight
+    dice = dice_loss(
+        input, target, include_background, to_onehot_y, sigmoid, softmax, other_act,
+        squared_pred, jaccard, reduction, smooth_nr, smooth_dr, batch, dice_weight,
+    )  # fmt: skip
+    if input.shape[1] == 1:
+        labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
+        ce = binary_cross_entropy_with_logits(input, labels, pos_weight=weight, reduction=reduction)
+    elif target.shape[1] == 1:
+        labels = target[:, 0].long()
+        ce = cross_entropy(
+            input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
+        )
+    else:
+        labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
+        ce = cross_entropy(
+            input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
+        )
+    return lambda_dice * dice + lambda_ce * ce
+
+
+def _monai_sigmoid_focal(
+    input: Tensor, onehot: Tensor, gamma: float, alpha: float | Sequence[float] | None
+) -> Tensor:
+    """MONAI's sigmoid focal term per element: ``alpha_t BCE(x, g) (1 - p_t)^gamma`` (a sequence
+    ``alpha`` weighs the positives of each class and leaves the negatives at 1)."""
+    from lossgrad.nn.functional.loss_classification import sigmoid_focal_loss
+
+    if isinstance(alpha, numbers.Real):
+        return sigmoid_focal_loss(input, onehot, alpha=float(alpha), gamma=gamma)
+    focal = sigmoid_focal_loss(input, onehot, alpha=-1.0, gamma=gamma)  # alpha < 0: no alpha_t
+    if alpha is None:
+        return focal
+    class_alpha = np.asarray(alpha, input._data.dtype)
+    if class_alpha.shape != (onehot.shape[1],):
+        raise ValueError(
+            f"The length of alpha ({class_alpha.size}) must match the number of classes "
+            f"({onehot.shape[1]})."
+        )
+    class_alpha = class_alpha.reshape((1, -1) + (1,) * (onehot.dim() - 2))
+    return focal * as_tensor(np.where(onehot._data == 1, class_alpha, 1).astype(class_alpha.dtype))
+
+
+def dice_focal_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    squared_pred: bool = False,
+    jaccard: bool = False,
+    reduction: str = "mean",
+    smooth_nr: float = 1e-5,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    gamma: float = 2.0,
+    weight: Sequence[float] | float | Tensor | None = None,
+    lambda_dice: float = 1.0,
+    lambda_focal: float = 1.0,
+    alpha: float | Sequence[float] | None = None,
+) -> Tensor:
+    r"""Dice plus sigmoid focal loss (MONAI ``DiceFocalLoss``).
+
+    ``l = lambda_dice * dice_loss(...) + lambda_focal * focal`` with MONAI's focal term on the
+    logits (always the sigmoid form, whatever the Dice activation), per element::
+
+        focal = alpha_t * BCEWithLogits(x, g) * (1 - p_t)^gamma * weight[c]
+
+    ``alpha_t = alpha g + (1 - alpha)(1 - g)`` for a number, ``alpha[c]`` on the positives of
+    class c for a sequence, 1 for None. Reductions as MONAI: 'mean' averages the focal term over
+    every element; 'sum' averages it over the spatial axes and sums the rest; 'none' adds the
+    ``(B, C, 1, ...)`` Dice to the ``(B, C, *spatial)`` focal term. Gradient: the weighted sum of
+    both terms' gradients (the focal one as ``F.sigmoid_focal_loss``).
+
+    MONAI computes its focal term in float32 even for float64 input; this one keeps the input's
+    precision (float64 results agree with MONAI to float32 rounding).
+
+    Args:
+        input, target, ... batch: as ``dice_loss``.
+        gamma: focal exponent. Default 2.
+        weight: class weights for both terms (a number or one per kept class).
+        lambda_dice: weight of the Dice term (>= 0).
+        lambda_focal: weight of the focal term (>= 0).
+        alpha: focal class balance: None, a number in [0, 1], or one value per kept class.
+
+    Returns:
+        The reduced loss (see above for the shapes).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> x = torch.tensor([[[[2.0, -1.0]], [[-1.0, 2.0]]]])
+        >>> y = torch.tensor([[[[0, 1]]]])
+        >>> F.dice_focal_loss(x, y, to_onehot_y=True, softmax=True)
+        tensor(0.0597)
+    """
+    if lambda_dice < 0.0:
+        raise ValueError("lambda_dice should be no less than 0.0.")
+    if lambda_focal < 0.0:
+        raise ValueError("lambda_focal should be no less than 0.0.")
+    reduction = _reduction.resolve(reduction, alias=False)
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() != target.dim():
+        raise ValueError(
+            "the number of dimensions for input and target should be the same, got shape "
+            f"{tuple(input.shape)} and {tuple(target.shape)}; a target that is not one-hot "
+            "encoded has shape (B, 1, *spatial)."
+        )
+    logits, onehot = _probabilities_and_targets(
+        input,
+        target,
+        include_background=True,
+        to_onehot_y=to_onehot_y,
+        sigmoid_=False,
+        softmax_=False,
+        other_act=None,
+        ignore_index=None,
+    )
+    dice = dice_loss(
+        input, onehot, include_background, False, sigmoid, softmax, other_act, squared_pred,
+        jaccard, reduction, smooth_nr, smooth_dr, batch, weight,
+    )  # fmt: skip
+    if not include_background and input.shape[1] > 1:
+        logits, onehot = logits[:, 1:], onehot[:, 1:]
+    focal = _monai_sigmoid_focal(logits, onehot, float(gamma), alpha)
+    class_weight = _class_weight(weight, onehot.shape[1], focal)
+    if class_weight is None and weight is not None:
+        class_weight = as_tensor(np.asarray(weight, focal._data.dtype))
+    if class_weight is not None:
+        focal = focal * reshape(class_weight, (1, -1) + (1,) * (focal.dim() - 2))
+    if reduction == "sum":
+        focal = _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
+    else:
+        focal = _reduction.apply(focal, reduction)
+    return _restore_dtype(lambda_dice * dice + lambda_focal * focal, input)
+
+
+# -- Matthews correlation --------------------------------------------------------------------------
+
+
+def mcc_loss(
+    input: Tensor,
+    target: Tensor,
+    include_background: bool = True,
+    to_onehot_y: bool = False,
+    sigmoid: bool = False,
+    softmax: bool = False,
+    other_act: Callable[..., Tensor] | None = None,
+    reduction: str = "mean",
+    smooth_nr: float = 0.0,
+    smooth_dr: float = 1e-5,
+    batch: bool = False,
+    *,
+    eps: float = 0.0,
+) -> Tensor:
+    r"""Soft Matthews-correlation loss (Abhishek & Hamarneh 2021), MONAI's ``MCCLoss``.
+
+    With soft counts ``tp = sum p g``, ``tn = sum (1-p)(1-g)``, ``fp = sum p (1-g)``,
+    ``fn = sum (1-p) g`` per (sample, class)::
+
+        l = 1 - (tp tn - fp fn + s_nr) / sqrt((tp+fp)(tp+fn)(tn+fp)(tn+fn) + s_dr)
+
+    and ``l = 0`` where the prediction is exact (``fp = fn = 0``), as MONAI. ``eps`` is added to
+    each of the four counts first (smp's smoothing). The gradient is that of the quotient
+    (autograd). smp's ``MCCLoss(eps)`` on probabilities ``(B, 1, H, W)`` is
+    ``batch=True, smooth_nr=0, smooth_dr=0, eps=eps`` (but smp does not zero an exact
+    prediction).
+
+    Args:
+        input, target, include_background, to_onehot_y, sigmoid, softmax, other_act, batch: as
+            ``dice_loss``.
+        reduction: ``'none'`` (per (sample, class), no spatial axes) | ``'mean'`` | ``'sum'``.
+        smooth_nr: added to the numerator. Default 0.
+        smooth_dr: added under the square root. Default 1e-5.
+        eps: added to each soft count (smp). Default 0.
+
+    Returns:
+        The reduced loss, or the per-(sample, class) loss.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> p = torch.tensor([[[[0.9, 0.1], [0.8, 0.2]]]])
+        >>> g = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+        >>> F.mcc_loss(p, g)
+        tensor(0.3000)
+    """
+    reduction = _reduction.resolve(reduction, alias=False)
+    prob, onehot = _probabilities_and_targets(
+        input,
+        target,
+        include_background=include_background,
+        to_onehot_y=to_onehot_y,
+        sigmoid_=sigmoid,
+        softmax_=softmax,
+        other_act=other_act,
+        ignore_index=None,
+    )
+    axes = _reduce_axes(prob.dim(), batch, False)
+    count = float(np.prod([prob.shape[a] for a in axes]))
+    tp = _R.sum(prob * onehot, axes)
+    predicted, actual = _R.sum(prob, axes), _R.sum(onehot, axes)
+    false_pos, false_neg = predicted - tp, actual - tp
+    true_neg = count - predicted - actual + tp
+    exact = (false_pos._data == 0) & (false_neg._data == 0)
+    if eps:
+        tp, true_neg, false_pos, false_neg = (
+            soft_count + float(eps) for soft_count in (tp, true_neg, false_pos, false_neg)
+        )
+    numerator = tp * true_neg - false_pos * false_neg + float(smooth_nr)
+    denominator = sqrt(
+        (tp + false_pos) * (tp + false_neg) * (true_neg + false_pos) * (true_neg + false_neg)
+        + float(smooth_dr)
+    )
+    loss = 1.0 - numerator / denominator
+    if exact.any():
+        loss = where(as_tensor(exact), as_tensor(np.zeros((), loss._data.dtype)), loss)
+    return _restore_dtype(_reduction.apply(loss, reduction), input)
+
+
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())

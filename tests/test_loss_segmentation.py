@@ -1,0 +1,398 @@
+"""Segmentation losses (lossgrad extensions) against MONAI, segmentation_models_pytorch, kornia
+and Keras on the same inputs: values, first gradients (from the libraries' own autograd), second
+gradients by gradgradcheck, empty masks, absent classes, float16 images, bad inputs."""
+
+import os
+
+import monai.losses as monai_losses
+import numpy as np
+import pytest
+import torch
+
+import lossgrad
+from _oracles_beyond import load_submodule
+from lossgrad.autograd import gradgradcheck
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras  # noqa: E402  (after the backend is chosen)
+import kornia.losses  # noqa: E402
+
+F = lossgrad.nn.functional
+smp = load_submodule("segmentation_models_pytorch.losses")
+rng = np.random.default_rng(15)
+
+DTYPES = [(np.float32, 2e-6, 1e-6), (np.float64, 1e-12, 1e-12)]
+
+
+def logits(shape, dtype=np.float64):
+    return rng.normal(size=shape).astype(dtype)
+
+
+def labels(batch, classes, height=5, width=6, absent=None):
+    """Index targets (B, 1, H, W); class ``absent`` is removed from sample 1."""
+    y = rng.integers(0, classes, size=(batch, 1, height, width))
+    if absent is not None:
+        y[1][y[1] == absent] = (absent + 1) % classes
+    return y
+
+
+def compare(reference, ours, x, target, dtype, rtol, atol, target_ours=None, seed_grad=True):
+    """Value and input gradient of ``reference(torch x, torch target)`` vs ``ours(...)``."""
+    x = x.astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    want = reference(xt, torch.tensor(target))
+    xl = lossgrad.tensor(x, requires_grad=True)
+    got = ours(xl, lossgrad.tensor(target if target_ours is None else target_ours))
+    assert tuple(got.shape) == tuple(want.shape)
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=rtol, atol=atol)
+    seed = rng.normal(size=tuple(want.shape)).astype(dtype)
+    (want * torch.tensor(seed)).sum().backward()
+    (got * lossgrad.tensor(seed)).sum().backward()
+    np.testing.assert_allclose(xl.grad.numpy(), xt.grad.numpy(), rtol=rtol * 10, atol=atol * 10)
+
+
+MONAI_DICE = [
+    dict(softmax=True, to_onehot_y=True),
+    dict(softmax=True, to_onehot_y=True, include_background=False, batch=True),
+    dict(sigmoid=True, to_onehot_y=True, squared_pred=True, reduction="none"),
+    dict(softmax=True, to_onehot_y=True, jaccard=True, weight=[1.0, 2.0, 3.0]),
+    dict(softmax=True, to_onehot_y=True, soft_label=True, ignore_index=2),
+    dict(softmax=True, to_onehot_y=True, ignore_index=-1, reduction="sum"),
+    dict(softmax=True, to_onehot_y=True, smooth_nr=0.0, smooth_dr=1e-6, weight=0.5),
+    dict(sigmoid=True, to_onehot_y=True, batch=True, reduction="none", jaccard=True),
+]
+
+
+@pytest.mark.parametrize("kw", MONAI_DICE)
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_dice_matches_monai(kw, dtype, rtol, atol):
+    y = labels(2, 3, absent=2)
+    y[0, 0, 0, :2] = -1  # an ignored label where ignore_index=-1, class 0 elsewhere
+    if kw.get("ignore_index") != -1:
+        y[y == -1] = 0
+    if kw.get("squared_pred") or kw.get("soft_label"):
+        # MONAI's norm formulation runs its float32 one-hot target through float32 norms: its
+        # float64 results are off by ~1e-8 (ours match the float64 formula: test below)
+        rtol, atol = max(rtol, 1e-7), max(atol, 1e-7)
+    compare(monai_losses.DiceLoss(**kw), lambda a, b: F.dice_loss(a, b, **kw), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+    module = lossgrad.nn.DiceLoss(**kw)
+    compare(monai_losses.DiceLoss(**kw), module, logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+
+
+def test_squared_pred_matches_the_float64_formula():
+    x, y = logits((2, 3, 5, 6)), labels(2, 3)
+    p = 1 / (1 + np.exp(-x))
+    g = (y == np.arange(3).reshape(1, 3, 1, 1)).astype(np.float64)
+    tp, squares = (p * g).sum((2, 3)), (p * p).sum((2, 3)) + (g * g).sum((2, 3))
+    want = 1 - (2 * tp + 1e-5) / (squares + 1e-5)
+    got = F.dice_loss(lossgrad.tensor(x), lossgrad.tensor(y), sigmoid=True, to_onehot_y=True, squared_pred=True, reduction="none")
+    np.testing.assert_allclose(got.numpy()[..., 0, 0], want, rtol=1e-14)
+
+
+def test_dice_one_hot_and_soft_targets_match_monai():
+    soft = rng.random((2, 3, 4, 4))
+    soft /= soft.sum(1, keepdims=True)
+    for kw in (dict(softmax=True), dict(softmax=True, soft_label=True), dict(sigmoid=True, squared_pred=True, soft_label=True)):
+        compare(monai_losses.DiceLoss(**kw), lambda a, b, kw=kw: F.dice_loss(a, b, **kw), logits((2, 3, 4, 4)), soft, np.float64, 1e-12, 1e-12)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7),
+        dict(sigmoid=True, to_onehot_y=True, batch=True, reduction="none"),
+        dict(softmax=True, to_onehot_y=True, include_background=False, smooth_nr=0.1, reduction="sum"),
+    ],
+)
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_tversky_matches_monai(kw, dtype, rtol, atol):
+    compare(monai_losses.TverskyLoss(**kw), lambda a, b: F.tversky_loss(a, b, **kw), logits((2, 3, 5, 6)), labels(2, 3, absent=1), dtype, rtol, atol)
+    compare(monai_losses.TverskyLoss(**kw), lossgrad.nn.TverskyLoss(**kw), logits((2, 3, 5, 6)), labels(2, 3), dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("w_type", ["square", "simple", "uniform"])
+@pytest.mark.parametrize("batch", [False, True])
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_generalized_dice_matches_monai(w_type, batch, dtype, rtol, atol):
+    kw = dict(softmax=True, to_onehot_y=True, w_type=w_type, batch=batch)
+    y = labels(2, 3, absent=2)  # an absent class takes the largest weight (MONAI's rule)
+    compare(monai_losses.GeneralizedDiceLoss(**kw), lambda a, b: F.generalized_dice_loss(a, b, **kw), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+    none = dict(kw, reduction="none", include_background=False)
+    compare(monai_losses.GeneralizedDiceLoss(**none), lossgrad.nn.GeneralizedDiceLoss(**none), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(softmax=True, to_onehot_y=True),
+        dict(softmax=True, to_onehot_y=True, label_smoothing=0.1, lambda_dice=0.5, reduction="sum"),
+        dict(softmax=True, to_onehot_y=True, include_background=False, weight=[1.0, 2.0, 0.5]),
+        dict(softmax=True, to_onehot_y=True, batch=True, jaccard=True, lambda_ce=2.0),
+    ],
+)
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_dice_ce_matches_monai(kw, dtype, rtol, atol):
+    ref_kw = dict(kw)
+    ours_kw = dict(kw)
+    if "weight" in kw:
+        ref_kw["weight"] = torch.tensor(kw["weight"], dtype=getattr(torch, np.dtype(dtype).name))
+        ours_kw["weight"] = lossgrad.tensor(np.asarray(kw["weight"], dtype))
+    compare(monai_losses.DiceCELoss(**ref_kw), lossgrad.nn.DiceCELoss(**ours_kw), logits((2, 3, 5, 6)), labels(2, 3, absent=1), dtype, rtol, atol)
+
+
+def test_dice_ce_one_channel_is_dice_plus_bce_as_monai():
+    y = (rng.random((2, 1, 4, 4)) > 0.5).astype(np.float64)
+    kw = dict(sigmoid=True)
+    compare(monai_losses.DiceCELoss(**kw), lambda a, b: F.dice_ce_loss(a, b, **kw), logits((2, 1, 4, 4)), y, np.float64, 1e-12, 1e-12)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(softmax=True, to_onehot_y=True),
+        dict(sigmoid=True, to_onehot_y=True, batch=True, reduction="none"),
+        dict(softmax=True, to_onehot_y=True, include_background=False, smooth_nr=0.01, reduction="sum"),
+    ],
+)
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_mcc_matches_monai(kw, dtype, rtol, atol):
+    compare(monai_losses.MCCLoss(**kw), lossgrad.nn.MCCLoss(**kw), logits((2, 3, 5, 6)), labels(2, 3, absent=1), dtype, rtol, atol)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(softmax=True, to_onehot_y=True),
+        dict(sigmoid=True, to_onehot_y=True, alpha=0.25, gamma=1.5, reduction="sum"),
+        dict(softmax=True, to_onehot_y=True, include_background=False, weight=[1.0, 2.0], alpha=[0.2, 0.7], reduction="none"),
+        dict(sigmoid=True, to_onehot_y=True, weight=0.5, lambda_focal=2.0, batch=True),
+    ],
+)
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_dice_focal_matches_monai(kw, dtype, rtol, atol):
+    # MONAI computes its focal term in float32 whatever the input: float64 agrees to that rounding
+    rtol, atol = max(rtol, 2e-6), max(atol, 1e-6)
+    compare(monai_losses.DiceFocalLoss(**kw), lossgrad.nn.DiceFocalLoss(**kw), logits((2, 3, 5, 6)), labels(2, 3, absent=1), dtype, rtol, atol)
+
+
+# -- smp -------------------------------------------------------------------------------------------
+
+SMP = dict(batch=True, smooth_nr=0.0, smooth_dr=0.0, eps=1e-7, zero_absent=True)
+
+
+def _smp(smooth=0.0, **kw):
+    return dict(SMP, smooth_nr=2 * smooth, smooth_dr=2 * smooth, **kw)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize(
+    "smp_kw,ours",
+    [
+        (dict(), _smp(softmax=True, to_onehot_y=True)),
+        (dict(smooth=0.5, log_loss=True), _smp(0.5, softmax=True, to_onehot_y=True, log_loss=True)),
+        (dict(ignore_index=2), _smp(softmax=True, to_onehot_y=True, ignore_index=2)),
+        (dict(classes=[1, 2, 3]), _smp(softmax=True, to_onehot_y=True, include_background=False)),
+    ],
+)
+def test_dice_matches_smp_multiclass(smp_kw, ours, dtype, rtol, atol):
+    y = labels(2, 4, absent=3)[:, 0]  # (B, H, W) indices; class 3 absent from sample 1 only
+    y[:, 0] = 0  # and present in sample 0
+    y[0, 1, 1] = 3
+    x = logits((2, 4, 5, 6))
+    compare(smp.DiceLoss("multiclass", **smp_kw), lambda a, b: F.dice_loss(a, b, **ours), x, y, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_dice_matches_smp_binary_and_multilabel(dtype, rtol, atol):
+    yb = (rng.random((2, 1, 5, 6)) > 0.5).astype(dtype)
+    compare(smp.DiceLoss("binary"), lambda a, b: F.dice_loss(a, b, **_smp(sigmoid=True)), logits((2, 1, 5, 6)), yb, dtype, rtol, atol)
+    compare(smp.DiceLoss("binary", smooth=1.0, log_loss=True), lambda a, b: F.dice_loss(a, b, **_smp(1.0, sigmoid=True, log_loss=True)), logits((2, 1, 5, 6)), yb, dtype, rtol, atol)
+    ym = (rng.random((2, 3, 5, 6)) > 0.5).astype(dtype)
+    ym[:, 1] = 0  # an empty class: smp gives it loss 0, so does zero_absent
+    compare(smp.DiceLoss("multilabel"), lambda a, b: F.dice_loss(a, b, **_smp(sigmoid=True)), logits((2, 3, 5, 6)), ym, dtype, rtol, atol)
+    compare(smp.JaccardLoss("multilabel"), lambda a, b: F.jaccard_loss(a, b, **_smp(sigmoid=True)), logits((2, 3, 5, 6)), ym, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_jaccard_and_tversky_match_smp(dtype, rtol, atol):
+    y = labels(2, 3)[:, 0]
+    compare(smp.JaccardLoss("multiclass"), lossgrad.nn.JaccardLoss(**_smp(softmax=True, to_onehot_y=True)), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+    compare(smp.JaccardLoss("multiclass", log_loss=True, smooth=0.1), lambda a, b: F.jaccard_loss(a, b, **_smp(0.1, softmax=True, to_onehot_y=True, log_loss=True)), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+    yb = (rng.random((2, 1, 5, 6)) > 0.5).astype(dtype)
+    for alpha, beta, gamma in ((0.3, 0.7, 1.0), (0.7, 0.3, 2.0), (0.5, 0.5, 0.75)):
+        ours = dict(SMP, sigmoid=True, alpha=alpha, beta=beta, gamma=gamma)
+        compare(smp.TverskyLoss("binary", alpha=alpha, beta=beta, gamma=gamma), lambda a, b, ours=ours: F.tversky_loss(a, b, **ours), logits((2, 1, 5, 6)), yb, dtype, rtol, atol)
+    ours = dict(SMP, softmax=True, to_onehot_y=True, alpha=0.2, beta=0.8)
+    compare(smp.TverskyLoss("multiclass", alpha=0.2, beta=0.8), lambda a, b: F.tversky_loss(a, b, **ours), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_mcc_matches_smp(dtype, rtol, atol):
+    # smp takes probabilities and adds eps to each of the four counts
+    probabilities = rng.random((2, 1, 5, 6))
+    yb = (rng.random((2, 1, 5, 6)) > 0.5).astype(dtype)
+    ours = dict(batch=True, smooth_nr=0.0, smooth_dr=0.0, eps=1e-5)
+    compare(smp.MCCLoss(), lambda a, b: F.mcc_loss(a, b, **ours), probabilities, yb, dtype, rtol, atol)
+
+
+# -- kornia, Keras -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_dice_matches_kornia_micro(dtype, rtol, atol):
+    kw = dict(softmax=True, to_onehot_y=True, pool_classes=True, smooth_nr=0.0, smooth_dr=1e-8)
+    y = labels(2, 4, absent=1)[:, 0]
+    compare(kornia.losses.dice_loss, lambda a, b: F.dice_loss(a, b, **kw), logits((2, 4, 5, 6)), y, dtype, rtol, atol)
+    compare(lambda a, b: kornia.losses.dice_loss(a, b, eps=0.1), lambda a, b: F.dice_loss(a, b, **dict(kw, smooth_dr=0.1)), logits((2, 4, 5, 6)), y, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_tversky_matches_kornia_when_all_classes_present(dtype, rtol, atol):
+    y = labels(2, 3)[:, 0]
+    y[:, 0, :3] = [0, 1, 2]
+    kw = dict(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7, smooth_nr=0.0, smooth_dr=1e-8)
+    compare(lambda a, b: kornia.losses.tversky_loss(a, b, alpha=0.3, beta=0.7), lambda a, b: F.tversky_loss(a, b, **kw), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+
+
+def keras_value(loss, y_true, y_pred):
+    return float(np.asarray(keras.ops.convert_to_numpy(loss(y_true, y_pred))))
+
+
+def test_dice_and_tversky_match_keras_values():
+    """Keras (channels last, axis=None: one Dice over everything); its Tversky weighs false
+    negatives by its alpha, so ours takes alpha and beta swapped."""
+    p = rng.random((2, 3, 5, 6))
+    y = (rng.random((2, 3, 5, 6)) > 0.5).astype(np.float64)
+    channels_last = (np.moveaxis(y, 1, -1), np.moveaxis(p, 1, -1))
+    pooled = dict(batch=True, pool_classes=True, smooth_nr=0.0, smooth_dr=1e-7)
+    got = F.dice_loss(lossgrad.tensor(p), lossgrad.tensor(y), **pooled)
+    np.testing.assert_allclose(float(got), keras_value(keras.losses.Dice(), *channels_last), rtol=1e-6)
+    got = F.tversky_loss(lossgrad.tensor(p), lossgrad.tensor(y), alpha=0.7, beta=0.3, **pooled)
+    want = keras_value(keras.losses.Tversky(alpha=0.3, beta=0.7), *channels_last)
+    np.testing.assert_allclose(float(got), want, rtol=1e-6)
+
+
+# -- edge cases ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fn,kw",
+    [
+        (F.dice_loss, dict(sigmoid=True)),
+        (F.dice_loss, dict(sigmoid=True, jaccard=True, squared_pred=True, batch=True)),
+        (F.dice_loss, dict(**SMP, sigmoid=True)),
+        (F.dice_loss, dict(**SMP, sigmoid=True, log_loss=True)),
+        (F.tversky_loss, dict(sigmoid=True, gamma=2.0)),
+        (F.generalized_dice_loss, dict(sigmoid=True)),
+        (F.mcc_loss, dict(sigmoid=True)),
+        (F.dice_ce_loss, dict(sigmoid=True)),
+        (F.dice_focal_loss, dict(sigmoid=True)),
+    ],
+)
+def test_empty_masks_are_finite(fn, kw):
+    """All-background targets (and all-foreground): finite values and gradients."""
+    for fill in (0.0, 1.0):
+        x = lossgrad.tensor(logits((2, 2, 4, 4)), requires_grad=True)
+        y = lossgrad.tensor(np.full((2, 2, 4, 4), fill))
+        loss = fn(x, y, **kw)
+        loss.sum().backward()
+        assert np.isfinite(loss.detach().numpy()).all()
+        assert np.isfinite(x.grad.numpy()).all()
+
+
+def test_empty_masks_match_monai_and_smp():
+    empty = np.zeros((2, 1, 4, 4))
+    compare(monai_losses.DiceLoss(sigmoid=True), lambda a, b: F.dice_loss(a, b, sigmoid=True), logits((2, 1, 4, 4)), empty, np.float64, 1e-12, 1e-12)
+    compare(smp.DiceLoss("binary"), lambda a, b: F.dice_loss(a, b, **_smp(sigmoid=True)), logits((2, 1, 4, 4)), empty, np.float64, 1e-12, 1e-12)
+
+
+def test_float16_large_image_is_accumulated_in_float32():
+    """512x512 ones: sum p + sum g = 524288 overflows float16 (max 65504); the sums are float32."""
+    x = lossgrad.tensor(np.full((1, 1, 512, 512), 20.0, np.float16), requires_grad=True)
+    y = lossgrad.tensor(np.ones((1, 1, 512, 512), np.float16))
+    loss = F.dice_loss(x, y, sigmoid=True)
+    loss.backward()
+    assert loss.dtype == lossgrad.float16
+    assert np.isfinite(float(loss)) and abs(float(loss)) < 1e-3
+    assert np.isfinite(x.grad.numpy().astype(np.float64)).all()
+
+
+@pytest.mark.parametrize(
+    "fn,kw",
+    [
+        (F.dice_loss, dict(softmax=True, to_onehot_y=True)),
+        (F.dice_loss, dict(softmax=True, to_onehot_y=True, squared_pred=True, batch=True, weight=[1.0, 2.0, 0.5])),
+        (F.dice_loss, dict(sigmoid=True, to_onehot_y=True, soft_label=True, jaccard=True)),
+        (F.dice_loss, dict(**SMP, softmax=True, to_onehot_y=True, log_loss=True)),
+        (F.dice_loss, dict(softmax=True, to_onehot_y=True, pool_classes=True)),
+        (F.tversky_loss, dict(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7, gamma=1.5)),
+        (F.generalized_dice_loss, dict(softmax=True, to_onehot_y=True)),
+        (F.dice_ce_loss, dict(softmax=True, to_onehot_y=True, label_smoothing=0.1)),
+        (F.dice_focal_loss, dict(softmax=True, to_onehot_y=True, alpha=0.3)),
+        (F.mcc_loss, dict(softmax=True, to_onehot_y=True)),
+    ],
+)
+def test_gradgradcheck(fn, kw):
+    x = lossgrad.tensor(logits((2, 3, 3, 3)), requires_grad=True)
+    y = lossgrad.tensor(labels(2, 3, 3, 3))
+    assert gradgradcheck(lambda a: fn(a, y, **kw), (x,))
+
+
+def test_gradient_of_soft_targets_matches_monai():
+    """Gradients flow to a soft target as in MONAI (second input of the autograd check)."""
+    x = logits((2, 2, 3, 3))
+    soft = rng.random((2, 2, 3, 3))
+    yt = torch.tensor(soft, requires_grad=True)
+    monai_losses.DiceLoss(softmax=True, soft_label=True)(torch.tensor(x), yt).backward()
+    yl = lossgrad.tensor(soft, requires_grad=True)
+    F.dice_loss(lossgrad.tensor(x), yl, softmax=True, soft_label=True).backward()
+    np.testing.assert_allclose(yl.grad.numpy(), yt.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_bad_inputs_name_the_argument():
+    x = lossgrad.tensor(logits((2, 3, 4, 4)))
+    with pytest.raises(ValueError, match="target"):
+        F.dice_loss(x, lossgrad.tensor(np.zeros((2, 2, 4, 4))))
+    with pytest.raises(ValueError, match=r"target.*\[0, 3\).*\[5, 5\]"):
+        F.dice_loss(x, lossgrad.tensor(np.full((2, 1, 4, 4), 5)), to_onehot_y=True)
+    with pytest.raises(ValueError, match="weight"):
+        F.dice_loss(x, lossgrad.tensor(labels(2, 3, 4, 4)), to_onehot_y=True, weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match="weight"):
+        F.dice_loss(x, lossgrad.tensor(labels(2, 3, 4, 4)), to_onehot_y=True, weight=-1.0)
+    with pytest.raises(ValueError, match="w_type"):
+        F.generalized_dice_loss(x, x, w_type="cube")
+    with pytest.raises(ValueError, match="Incompatible"):
+        F.dice_loss(x, x, sigmoid=True, softmax=True)
+    with pytest.raises(ValueError, match="reduction"):
+        F.dice_loss(x, x, reduction="batchmean")
+    with pytest.raises(TypeError, match="input"):
+        F.dice_loss(lossgrad.tensor(np.zeros((2, 3, 4, 4), np.int64)), x)
+    with pytest.raises(ValueError, match="input"):
+        F.dice_loss(lossgrad.tensor(np.zeros((2, 3))), lossgrad.tensor(np.zeros((2, 3))))
+    with pytest.raises(ValueError, match="lambda_ce"):
+        F.dice_ce_loss(x, x, lambda_ce=-1.0)
+
+
+def test_inputs_are_not_mutated():
+    x_np, y_np = logits((2, 3, 4, 4)), labels(2, 3, 4, 4)
+    y_np[0, 0, 0] = -1
+    x_copy, y_copy = x_np.copy(), y_np.copy()
+    x, y = lossgrad.tensor(x_np), lossgrad.tensor(y_np)
+    for fn in (F.dice_loss, F.tversky_loss, F.jaccard_loss, F.mcc_loss, F.generalized_dice_loss):
+        kw = dict(softmax=True, to_onehot_y=True)
+        if fn in (F.dice_loss, F.tversky_loss, F.jaccard_loss):
+            kw["ignore_index"] = -1
+        else:
+            y = lossgrad.tensor(np.where(y_np < 0, 0, y_np))
+        fn(x, y, **kw)
+    np.testing.assert_array_equal(x.numpy(), x_copy)
+    np.testing.assert_array_equal(y_np, y_copy)
+
+
+def test_monai_keyword_names_and_defaults():
+    import inspect
+
+    ours = inspect.signature(lossgrad.nn.DiceLoss).parameters
+    for name, parameter in inspect.signature(monai_losses.DiceLoss).parameters.items():
+        assert ours[name].default == parameter.default, name
