@@ -86,6 +86,7 @@ from lossgrad.autograd.grad_mode import (
 )
 from lossgrad.ops.activation import log_softmax, relu, softmax
 from lossgrad.ops.activation import logsigmoid as _logsigmoid
+from lossgrad.ops.cdist import cdist
 from lossgrad.ops.index import (
     argsort,
     gather,
