@@ -12,6 +12,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import (
     distance,
     loss_classification,
+    loss_contrastive,
     loss_ctc,
     loss_margin,
     loss_probability,
@@ -19,6 +20,7 @@ from lossgrad.nn.functional import (
 )
 from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
+from lossgrad.nn.functional.loss_contrastive import *  # noqa: F403
 from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
@@ -72,6 +74,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
     for _family in (
         distance,
         loss_classification,
+        loss_contrastive,
         loss_ctc,
         loss_margin,
         loss_probability,
