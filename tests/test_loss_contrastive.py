@@ -9,13 +9,13 @@ import os
 import numpy as np
 import pytest
 import torch
-from parity import assert_close
 from pytorch_metric_learning import losses as pml_losses
 from pytorch_metric_learning import miners as pml_miners
 
 import lossgrad
 import lossgrad.nn.functional as F
 from lossgrad.autograd import gradgradcheck
+from parity import assert_close
 
 TOL = {np.float32: (2e-4, 2e-5), np.float64: (1e-9, 1e-11)}
 LABELS = np.array([0, 1, 0, 2, 1, 0, 3, 2, 1, 4, 2, 0])  # classes 3 and 4 are singletons
@@ -481,3 +481,113 @@ def test_bad_input_names_the_argument(call, argument):
     x, _ = _batch(8)
     with pytest.raises(ValueError, match=argument):
         call(lossgrad.tensor(x), lossgrad.tensor(np.array([0, 0, 1, 1, 2, 2, 3, 3])))
+
+
+# ------------------------------------------------------------- modules with class weights
+
+WEIGHTED = [
+    ("ArcFaceLoss", "W", {}),
+    ("ArcFaceLoss", "W", {"margin": 10.0, "scale": 16.0}),
+    ("CosFaceLoss", "W", {}),
+    ("CosFaceLoss", "W", {"margin": 0.2, "scale": 30.0}),
+    ("SphereFaceLoss", "W", {}),
+    ("SphereFaceLoss", "W", {"margin": 3, "scale": 2.0}),
+    ("LargeMarginSoftmaxLoss", "W", {}),
+    ("LargeMarginSoftmaxLoss", "W", {"margin": 2}),
+    ("SubCenterArcFaceLoss", "W", {}),
+    ("SubCenterArcFaceLoss", "W", {"sub_centers": 2, "scale": 16.0}),
+    ("NormalizedSoftmaxLoss", "W", {}),
+    ("NormalizedSoftmaxLoss", "W", {"temperature": 0.5}),
+    ("ProxyAnchorLoss", "proxies", {}),
+    ("ProxyAnchorLoss", "proxies", {"margin": 0.2, "alpha": 8.0}),
+    ("ProxyNCALoss", "proxies", {}),
+    ("ProxyNCALoss", "proxies", {"softmax_scale": 3.0}),
+]
+
+
+@pytest.mark.parametrize("dtype", (np.float32, np.float64))
+@pytest.mark.parametrize(("name", "attribute", "kwargs"), WEIGHTED)
+def test_weighted_modules_equal_pml(dtype, name, attribute, kwargs):
+    num_classes, size = 6, 5
+    x, _ = _batch(12, size, dtype, seed=22)
+    labels = np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1])  # class 5 absent from the batch
+    ours = getattr(lossgrad.nn, name)(num_classes, size, **kwargs)
+    theirs = getattr(pml_losses, name)(num_classes=num_classes, embedding_size=size, **kwargs)
+    weights = getattr(theirs, attribute).detach().numpy()
+    assert getattr(ours, attribute).shape == weights.shape
+    getattr(ours, attribute).data = lossgrad.tensor(weights.astype(dtype))
+    getattr(theirs, attribute).data = torch.tensor(weights.astype(dtype))
+    compare(ours, theirs, x, labels, dtype)
+    rtol, atol = TOL[dtype]
+    assert_close(getattr(ours, attribute).grad, getattr(theirs, attribute).grad,
+                 rtol * 10, atol * 10, "weight gradient")
+    assert isinstance(getattr(ours, attribute), lossgrad.nn.Parameter)
+
+
+@pytest.mark.parametrize("name", ("ArcFaceLoss", "CosFaceLoss", "SphereFaceLoss",
+                                  "SubCenterArcFaceLoss", "NormalizedSoftmaxLoss",
+                                  "ProxyAnchorLoss", "ProxyNCALoss"))
+def test_weighted_losses_gradgradcheck(name):
+    x, _ = _batch(6, 3, seed=23)
+    module = getattr(lossgrad.nn, name)(4, 3, **({"scale": 4.0} if "Face" in name else {}))
+    weight = next(iter(module.parameters()))
+    weights = lossgrad.tensor(weight.detach().numpy().astype(np.float64), requires_grad=True)
+    labels = lossgrad.tensor(np.array([0, 1, 2, 3, 0, 1]))
+    functional = {
+        "ArcFaceLoss": lambda e, w: F.arcface_loss(e, labels, w, scale=4.0),
+        "CosFaceLoss": lambda e, w: F.cosface_loss(e, labels, w, scale=4.0),
+        "SphereFaceLoss": lambda e, w: F.large_margin_softmax_loss(e, labels, w, 3, 1.0, True),
+        "SubCenterArcFaceLoss": lambda e, w: F.subcenter_arcface_loss(e, labels, w, scale=4.0),
+        "NormalizedSoftmaxLoss": lambda e, w: F.normalized_softmax_loss(e, labels, w, 0.5),
+        "ProxyAnchorLoss": lambda e, w: F.proxy_anchor_loss(e, labels, w, alpha=4.0),
+        "ProxyNCALoss": lambda e, w: F.proxy_nca_loss(e, labels, w),
+    }[name]
+    embeddings = lossgrad.tensor(x, requires_grad=True)
+    assert gradgradcheck(functional, (embeddings, weights), atol=1e-5, rtol=1e-4)
+
+
+def test_margin_module_learnable_beta_with_nu_equals_pml():
+    x, labels = _batch(seed=24)
+    for num_classes in (None, 5):
+        ours = lossgrad.nn.MarginLoss(0.2, nu=0.1, learn_beta=True, num_classes=num_classes)
+        theirs = pml_losses.MarginLoss(0.2, nu=0.1, learn_beta=True, num_classes=num_classes)
+        compare(ours, lambda e, y, m=theirs: m(e, y).reshape(()), x.astype(np.float32), labels,
+                np.float32)
+        assert_close(ours.beta.grad, theirs.beta.grad, 1e-4, 1e-6, "beta gradient")
+
+
+def test_clip_module_learns_its_scale():
+    rng = np.random.default_rng(25)
+    image, text = rng.standard_normal((2, 5, 4))
+    module = lossgrad.nn.CLIPLoss(init_temperature=0.07)
+    assert isinstance(module.logit_scale, lossgrad.nn.Parameter)
+    np.testing.assert_allclose(module.logit_scale.item(), np.log(1 / 0.07), rtol=1e-6)
+    loss = module(lossgrad.tensor(image), lossgrad.tensor(text))
+    scale = torch.tensor(np.log(1 / 0.07), dtype=torch.float32, requires_grad=True)
+    expected = _torch_clip(torch.tensor(image), torch.tensor(text), scale.exp().clamp(max=100))
+    loss.backward()
+    expected.backward()
+    assert_close(loss, expected, 1e-6, 1e-6, "value")
+    assert_close(module.logit_scale.grad, scale.grad, 1e-5, 1e-6, "scale gradient")
+
+
+@pytest.mark.parametrize(("name", "args", "functional", "fargs"), [
+    ("NTXentLoss", (0.2,), F.nt_xent_loss, (0.2,)),
+    ("SupConLoss", (0.2,), F.supcon_loss, (0.2,)),
+    ("ContrastiveLoss", (0.1, 0.9), F.contrastive_loss, (0.1, 0.9)),
+    ("TripletMiningLoss", (0.1, "batch_hard"), F.triplet_mining_loss, (0.1, "batch_hard")),
+    ("MultiSimilarityLoss", (1.0, 20.0, 0.3), F.multi_similarity_loss, (1.0, 20.0, 0.3)),
+    ("LiftedStructureLoss", (1.2, 0.1), F.lifted_structure_loss, (1.2, 0.1)),
+    ("GeneralizedLiftedStructureLoss", (1.2, 0.1), F.lifted_structure_loss, (1.2, 0.1, True)),
+    ("NPairsLoss", (), F.npairs_loss, ()),
+    ("CircleLoss", (0.3, 32.0), F.circle_loss, (0.3, 32.0)),
+])
+def test_pair_modules_call_their_functional(name, args, functional, fargs):
+    x, labels = _batch(seed=26)
+    module = getattr(lossgrad.nn, name)(*args)
+    embeddings, target = lossgrad.tensor(x), lossgrad.tensor(labels)
+    assert module(embeddings, target).item() == functional(embeddings, target, *fargs).item()
+    if name != "TripletMiningLoss":  # pml's own class of the same name, same arguments
+        pml_module = getattr(pml_losses, name)(*args)
+        expected = pml_module(torch.tensor(x), torch.tensor(labels)).item()
+        np.testing.assert_allclose(module(embeddings, target).item(), expected, rtol=1e-9)

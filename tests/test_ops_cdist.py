@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from parity import assert_close, check, check_raises
 
 import lossgrad
 from lossgrad.autograd import gradcheck, gradgradcheck
+from parity import assert_close, check, check_raises
 
 MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
          "donot_use_mm_for_euclid_dist")

@@ -293,7 +293,8 @@ def nt_xent_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) 
     mean over all (ordered) positive pairs. Other positives of ``i`` are not in the denominator.
 
     Gradient: ``dl_ij/ds_ij = -sigma_ij / t`` and ``dl_ij/ds_ik = sigma_ij p_ik / t`` with
-    ``sigma_ij = sigmoid(LSE_i - s_ij/t)`` and ``p_ik`` the softmax of ``s_ik/t`` over the negatives.
+    ``sigma_ij = sigmoid(LSE_i - s_ij/t)`` and ``p_ik`` the softmax of ``s_ik/t`` over the
+    negatives.
 
     Reproduces pml ``NTXentLoss(temperature)(embeddings, labels)``, optax
     ``ntxent(embeddings, labels, temperature)``, and MONAI ``ContrastiveLoss(temperature)(a, b)``
@@ -609,7 +610,11 @@ def npairs_loss(embeddings: Tensor, labels: Tensor) -> Tensor:
 
 
 def margin_loss(
-    embeddings: Tensor, labels: Tensor, margin: float = 0.2, beta: float | Tensor = 1.2
+    embeddings: Tensor,
+    labels: Tensor,
+    margin: float = 0.2,
+    beta: float | Tensor = 1.2,
+    nu: float = 0.0,
 ) -> Tensor:
     """Margin loss (Wu et al., 2017, "Sampling matters"), over all triplets of the batch.
 
@@ -623,9 +628,12 @@ def margin_loss(
     Gradient: ``dd_ap/dx`` and ``-dd_an/dx`` on the active terms, weighted by those counts, over
     the divisor; ``dl/dbeta`` is the count of active negative terms minus positive ones, over it.
 
-    Reproduces pml ``MarginLoss(margin, nu=0, beta)`` (all triplets, ``DivisorReducer``).
+    Reproduces pml ``MarginLoss(margin, nu, beta)`` (all triplets, ``DivisorReducer``).
     ``beta`` may be a Tensor (a learnable scalar, or one value per class indexed by the anchor's
-    label, as pml's ``learn_beta`` / ``num_classes``).
+    label, as pml's ``learn_beta`` / ``num_classes``); then, as pml, ``nu * beta`` is added as a
+    regularizer (for per-class ``beta``: ``nu`` times the sum of the anchors' ``beta`` over the
+    triplets, over the divisor). A plain-number ``beta`` ignores ``nu`` (pml's
+    ``learn_beta=False``).
 
     Example:
         >>> import lossgrad as torch
@@ -638,8 +646,9 @@ def margin_loss(
     if not (positive.any(1) & negative.any(1)).any():
         return _zero(embeddings)
     distances = _euclidean_distances(embeddings)
-    if isinstance(beta, Tensor) and beta.numel() > 1:
-        beta = beta[label_array].unsqueeze(1)
+    learned_beta = beta if isinstance(beta, Tensor) else None
+    if learned_beta is not None and learned_beta.numel() > 1:
+        beta = learned_beta[label_array].unsqueeze(1)
     negatives_per_anchor = _constant(negative.sum(1, keepdims=True), embeddings)
     positives_per_anchor = _constant(positive.sum(1, keepdims=True), embeddings)
     positive_terms = where(Tensor._make(positive), relu(distances - beta + margin), 0.0)
@@ -651,7 +660,13 @@ def margin_loss(
     total = _sum(positive_terms * negatives_per_anchor + negative_terms * positives_per_anchor)
     if divisor == 0:
         return _zero(embeddings)
-    return total / divisor
+    loss = total / divisor
+    if learned_beta is not None and nu:
+        if learned_beta.numel() == 1:
+            return loss + nu * learned_beta.reshape(())
+        triplets_per_anchor = positives_per_anchor * negatives_per_anchor
+        return loss + nu * _sum(beta * triplets_per_anchor) / divisor
+    return loss
 
 
 def circle_loss(
@@ -664,7 +679,8 @@ def circle_loss(
     """Circle loss (Sun et al., 2020), pair-wise form.
 
     With cosine similarities ``s``, per anchor ``i``:
-    ``l_i = softplus( log sum_P e^{-gamma a_p (s_ip - (1 - m))} + log sum_N e^{gamma a_n (s_in - m)} )``
+    ``l_i = softplus(log sum_P e^{-gamma a_p (s_ip - (1 - m))}
+    + log sum_N e^{gamma a_n (s_in - m)})``
     with weights ``a_p = relu(1 + m - s_ip)``, ``a_n = relu(s_in + m)``; anchors without a
     positive or a negative give 0; the loss is the mean of the non-zero ``l_i``.
 
@@ -797,6 +813,312 @@ def _covariance_term(embeddings: Tensor) -> Tensor:
     covariance = centered.t() @ centered / (size - 1)
     diagonal = Tensor._make(np.eye(width, dtype=bool))
     return _sum(where(diagonal, 0.0, covariance**2)) / width
+
+
+
+# ---------------------------------------------------------- classification-style margins
+
+
+def _class_labels(labels: Any, embeddings: Tensor, num_classes: int) -> np.ndarray:
+    """Class indices in ``[0, num_classes)``, one per row of ``embeddings``."""
+    array = _labels(labels, embeddings)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integer class indices, got dtype {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}) (num_classes), got values from "
+            f"{array.min()} to {array.max()}"
+        )
+    return array
+
+
+def _check_weight(weight: Any, embeddings: Tensor, name: str, class_dim: int) -> int:
+    """The number of classes held by ``weight``; ValueError unless its embedding dimension (the
+    one that is not ``class_dim``) matches the embeddings'."""
+    if not isinstance(weight, Tensor) or weight.dim() != 2:
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"{name} must be a 2-D Tensor, got {shape}")
+    if weight.shape[1 - class_dim] != embeddings.shape[1]:
+        layout = (
+            "(embedding_size, num_classes)" if class_dim == 1 else "(num_classes, embedding_size)"
+        )
+        raise ValueError(
+            f"{name} must have shape {layout} with embedding_size {embeddings.shape[1]}, got "
+            f"{tuple(weight.shape)}"
+        )
+    return weight.shape[class_dim]
+
+
+def _class_cosines(embeddings: Tensor, weight: Tensor) -> Tensor:
+    """Cosine of each embedding with each column of ``weight`` ``(D, C)``: ``(N, C)``."""
+    columns = weight / clamp_min(norm(weight, 2, 0, keepdim=True), _NORMALIZE_EPS)
+    return _normalize(embeddings) @ columns
+
+
+def _with_target_logit(cosines: Tensor, labels: np.ndarray, target_logit: Tensor) -> Tensor:
+    """``cosines`` with each row's target entry replaced by ``target_logit`` (as pml's
+    ``cosine + mask * (modified - cosine)``)."""
+    one_hot = np.zeros(cosines.shape, bool)
+    one_hot[np.arange(labels.size), labels] = True
+    target_cosines = cosines[np.arange(labels.size), labels]
+    return cosines + _constant(one_hot, cosines) * (target_logit - target_cosines).unsqueeze(1)
+
+
+def _arcface_target(target_cosines: Tensor, margin_radians: float) -> Tensor:
+    """``cos(theta + m)`` where ``theta <= pi - m``, else ``cos(theta) - m sin(m)``; ``theta`` the
+    angle of the clamped cosine (pml's ``ArcFaceLoss``)."""
+    cosine = target_cosines.clamp(-1.0, 1.0)
+    sine = (1 - cosine * cosine).clamp(min=0.0) ** 0.5
+    angles = np.arccos(np.clip(target_cosines._data, -1, 1))
+    in_range = Tensor._make(angles <= np.deg2rad(180) - margin_radians)
+    shifted = cosine * math.cos(margin_radians) - sine * math.sin(margin_radians)
+    return where(in_range, shifted, cosine - margin_radians * math.sin(margin_radians))
+
+
+def _margin_softmax_inputs(embeddings: Tensor, labels: Any, weight: Tensor, sub_centers: int = 1):
+    embeddings = _check_embeddings(embeddings, min_rows=1)
+    num_classes = _check_weight(weight, embeddings, "weight", 1) // sub_centers
+    return embeddings, _class_labels(labels, embeddings, num_classes)
+
+
+def arcface_loss(
+    embeddings: Tensor, labels: Tensor, weight: Tensor, margin: float = 28.6, scale: float = 64.0
+) -> Tensor:
+    """ArcFace, the additive angular margin loss (Deng et al., 2019).
+
+    With ``cos(theta_ij)`` the cosine between embedding ``i`` and class column ``W_j``: the target
+    logit becomes ``cos(theta_iy + m)`` (``cos(theta_iy) - m sin(m)`` beyond ``theta > pi - m``),
+    all logits are multiplied by ``scale`` and the loss is the mean cross-entropy.
+
+    Gradient: through the cross-entropy,
+    ``d cos(theta + m)/d cos(theta) = cos m + cos(theta) sin m /
+    sin(theta)``, and the normalizations of the embeddings and of ``W``'s columns.
+
+    Reproduces pml ``ArcFaceLoss(num_classes, embedding_size, margin, scale)`` with its ``W``.
+
+    Args:
+        embeddings: ``(N, D)``.
+        labels: ``(N)`` class indices in ``[0, C)``.
+        weight: ``(D, C)``, the class centres (pml's ``W``).
+        margin: in degrees (pml's convention). Default 28.6 (0.5 rad).
+        scale: Default 64.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.arcface_loss(x, torch.tensor([0, 1]), w, scale=4.0)
+        tensor(0.0294)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    cosines = _class_cosines(embeddings, weight)
+    target = _arcface_target(cosines[np.arange(labels.size), labels], math.radians(margin))
+    logits = _with_target_logit(cosines, labels, target) * scale
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def subcenter_arcface_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    weight: Tensor,
+    margin: float = 28.6,
+    scale: float = 64.0,
+    sub_centers: int = 3,
+) -> Tensor:
+    """Sub-center ArcFace (Deng et al., 2020): ``K`` centres per class, the closest one counts.
+
+    ``W`` holds ``C * K`` columns, class ``c``'s centres at ``c*K .. c*K + K - 1``; the cosine of
+    class ``c`` is the largest of its ``K`` cosines; then as ``arcface_loss``.
+
+    Gradient: as ArcFace, flowing to the chosen (largest) centre of each class only.
+
+    Reproduces pml ``SubCenterArcFaceLoss(num_classes, embedding_size, margin, scale,
+    sub_centers)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0., 1.]])
+        >>> w = torch.tensor([[1., 0., 0., -1.], [0., 1., 1., 0.]])
+        >>> torch.nn.functional.subcenter_arcface_loss(x, torch.tensor([0, 1]), w, scale=4.0,
+        ...                                            sub_centers=2)
+        tensor(0.4980)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight, sub_centers)
+    cosines = _class_cosines(embeddings, weight)
+    size = embeddings.shape[0]
+    cosines = cosines.reshape(size, -1, sub_centers).max(2)[0]
+    target = _arcface_target(cosines[np.arange(size), labels], math.radians(margin))
+    logits = _with_target_logit(cosines, labels, target) * scale
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def cosface_loss(
+    embeddings: Tensor, labels: Tensor, weight: Tensor, margin: float = 0.35, scale: float = 64.0
+) -> Tensor:
+    """CosFace, the additive cosine margin loss (Wang et al., 2018; also AM-Softmax).
+
+    The target logit ``cos(theta_iy)`` becomes ``cos(theta_iy) - margin``, all logits are
+    multiplied by ``scale``, and the loss is the mean cross-entropy.
+
+    Gradient: the cross-entropy's ``softmax - onehot`` times ``scale``, through the cosines.
+
+    Reproduces pml ``CosFaceLoss(num_classes, embedding_size, margin, scale)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.cosface_loss(x, torch.tensor([0, 1]), w, scale=4.0)
+        tensor(0.0716)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    cosines = _class_cosines(embeddings, weight)
+    target = cosines[np.arange(labels.size), labels] - margin
+    logits = _with_target_logit(cosines, labels, target) * scale
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def _multiplicative_angular_target(target_cosines: Tensor, margin: int) -> Tensor:
+    """``(-1)^k cos(m theta) - 2k`` with ``cos(m theta)`` as the polynomial
+    ``sum_n (-1)^n C(m, 2n) c^(m-2n) (1 - c^2)^n`` in ``c = cos(theta)`` and
+    ``k = floor(theta m / pi)`` (Liu et al., 2016, eq. 6-7)."""
+    cosine_squared_complement = 1 - target_cosines * target_cosines
+    cos_m_theta = 0.0
+    for n in range(margin // 2 + 1):
+        term = math.comb(margin, 2 * n) * target_cosines ** (margin - 2 * n)
+        if n:
+            term = term * cosine_squared_complement**n
+        cos_m_theta = cos_m_theta + (-1) ** n * term
+    angles = np.arccos(np.clip(target_cosines._data, -1, 1))
+    k = np.floor(angles / (math.pi / margin))
+    return cos_m_theta * _constant((-1.0) ** k, target_cosines) - _constant(2 * k, target_cosines)
+
+
+def large_margin_softmax_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    weight: Tensor,
+    margin: int = 4,
+    scale: float = 1.0,
+    normalize_weights: bool = False,
+) -> Tensor:
+    """Large-margin softmax (L-Softmax, Liu et al., 2016) and SphereFace (A-Softmax, Liu et al.,
+    2017): a multiplicative angular margin.
+
+    The target cosine ``cos(theta_iy)`` becomes ``psi(theta) = (-1)^k cos(m theta) - 2k`` with
+    ``k = floor(m theta / pi)``; the logits are then multiplied by ``scale * |x_i|`` and, for
+    L-Softmax (``normalize_weights=False``), by ``|W_j|`` as well; SphereFace
+    (``normalize_weights=True``) uses unit class weights. Mean cross-entropy.
+
+    Gradient: through the polynomial ``cos(m theta)`` in ``cos(theta)``; ``k`` is piecewise
+    constant.
+
+    Reproduces pml ``LargeMarginSoftmaxLoss(num_classes, embedding_size, margin, scale)`` and,
+    with ``normalize_weights=True``, pml ``SphereFaceLoss``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.large_margin_softmax_loss(x, torch.tensor([0, 1]), w)
+        tensor(0.3133)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    margin = int(margin)
+    cosines = _class_cosines(embeddings, weight)
+    target = _multiplicative_angular_target(cosines[np.arange(labels.size), labels], margin)
+    logits = _with_target_logit(cosines, labels, target)
+    magnitudes = norm(embeddings, 2, 1).unsqueeze(1) * scale
+    if not normalize_weights:
+        magnitudes = magnitudes * norm(weight, 2, 0).unsqueeze(0)
+    return cross_entropy(logits * magnitudes, Tensor._make(labels))
+
+
+def normalized_softmax_loss(
+    embeddings: Tensor, labels: Tensor, weight: Tensor, temperature: float = 0.05
+) -> Tensor:
+    """Normalized softmax (Zhai and Wu, 2019; NormFace): cross-entropy over cosine logits.
+
+    ``l_i = CE(cos(x_i, W_j) / temperature, y_i)``, averaged over the batch.
+
+    Gradient: ``(softmax - onehot) / temperature`` through the cosines.
+
+    Reproduces pml ``NormalizedSoftmaxLoss(num_classes, embedding_size, temperature)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.normalized_softmax_loss(x, torch.tensor([0, 1]), w, 1.0)
+        tensor(0.3133)
+    """
+    temperature = _check_positive(temperature, "temperature")
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    logits = _class_cosines(embeddings, weight) / temperature
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def proxy_anchor_loss(
+    embeddings: Tensor, labels: Tensor, proxies: Tensor, margin: float = 0.1, alpha: float = 32.0
+) -> Tensor:
+    """Proxy-Anchor loss (Kim et al., 2020): each class proxy is an anchor pulling its samples and
+    pushing the others.
+
+    With ``s_ic`` the cosine between embedding ``i`` and proxy ``c``:
+    ``l = (1/|C+|) sum_{c in C+} log(1 + sum_{i: y_i = c} e^{-alpha (s_ic - margin)})
+    + (1/C) sum_c log(1 + sum_{i: y_i != c} e^{alpha (s_ic + margin)})``, ``C+`` the classes
+    present in the batch.
+
+    Gradient: softmax-like weights of each log-sum-exp times ``-alpha`` (positives) or ``alpha``
+    (negatives), through the cosines (proxies included).
+
+    Reproduces pml ``ProxyAnchorLoss(num_classes, embedding_size, margin, alpha)``.
+
+    Args:
+        embeddings: ``(N, D)``.
+        labels: ``(N)`` in ``[0, C)``.
+        proxies: ``(C, D)`` (pml's layout).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.proxy_anchor_loss(x, torch.tensor([0, 1]), w, alpha=4.0)
+        tensor(0.9400)
+    """
+    embeddings = _check_embeddings(embeddings, min_rows=1)
+    num_classes = _check_weight(proxies, embeddings, "proxies", 0)
+    labels = _class_labels(labels, embeddings, num_classes)
+    cosines_by_class = _class_cosines(embeddings, proxies.t()).t()  # (C, N)
+    members = np.zeros((num_classes, labels.size), bool)
+    members[labels, np.arange(labels.size)] = True
+    positive_terms = _log1p_sum_exp(-alpha * (cosines_by_class - margin), members)
+    negative_terms = _log1p_sum_exp(alpha * (cosines_by_class + margin), ~members)
+    classes_present = int(members.any(1).sum())
+    return _sum(positive_terms) / classes_present + _sum(negative_terms) / num_classes
+
+
+def proxy_nca_loss(
+    embeddings: Tensor, labels: Tensor, proxies: Tensor, softmax_scale: float = 1.0
+) -> Tensor:
+    """Proxy-NCA (Movshovitz-Attias et al., 2017): NCA with one learnable proxy per class.
+
+    With ``d_ic`` the squared Euclidean distance between the normalized embedding and the
+    normalized proxy: ``l_i = -log softmax_c(-softmax_scale * d_ic)[y_i]``, averaged.
+
+    Gradient: ``softmax_scale (q_ic - [c = y_i]) dd_ic/dx`` with ``q`` the softmax.
+
+    Reproduces pml ``ProxyNCALoss(num_classes, embedding_size, softmax_scale)`` (its
+    ``LpDistance(power=2)``). pml drops the rows whose probability underflows to exactly 0;
+    lossgrad evaluates them with a log-softmax (finite).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.proxy_nca_loss(x, torch.tensor([0, 1]), w)
+        tensor(0.1269)
+    """
+    embeddings = _check_embeddings(embeddings, min_rows=1)
+    num_classes = _check_weight(proxies, embeddings, "proxies", 0)
+    labels = _class_labels(labels, embeddings, num_classes)
+    unit_proxies = _normalize(proxies)
+    squared_distances = cdist(_normalize(embeddings), unit_proxies) ** 2
+    return cross_entropy(-softmax_scale * squared_distances, Tensor._make(labels))
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
