@@ -130,6 +130,7 @@ from lossgrad.ops.elementary import (
     tan,
     xlogy,
 )
+from lossgrad.ops.cdist import cdist
 from lossgrad.ops.index import (
     argsort,
     gather,

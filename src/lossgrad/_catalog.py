@@ -1387,6 +1387,7 @@ output.backward()
 #: ``lossgrad/_catalog_<family>.py``, each defining ``TITLE`` (the family's heading) and
 #: ``ENTRIES`` (a tuple of :class:`Loss`); they join the catalog here, in this order.
 EXTENSION_FAMILIES: tuple[str, ...] = ("sparse", "ranking", "transducer")
+EXTENSION_FAMILIES: tuple[str, ...] = ("contrastive",)
 
 for _family in EXTENSION_FAMILIES:
     _module = importlib.import_module(f"lossgrad._catalog_{_family}")

@@ -12,6 +12,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import (
     distance,
     loss_classification,
+    loss_contrastive,
     loss_ctc,
     loss_detection,
     loss_image,
@@ -26,6 +27,7 @@ from lossgrad.nn.functional import (
 )
 from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
+from lossgrad.nn.functional.loss_contrastive import *  # noqa: F403
 from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_detection import *  # noqa: F403
 from lossgrad.nn.functional.loss_image import *  # noqa: F403
@@ -87,6 +89,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         distance,
         sparse,
         loss_classification,
+        loss_contrastive,
         loss_ctc,
         loss_detection,
         loss_image,

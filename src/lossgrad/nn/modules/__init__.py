@@ -8,6 +8,7 @@ from lossgrad.nn.modules import loss_structured as _loss_structured
 from lossgrad.nn.modules import loss_detection as _loss_detection
 from lossgrad.nn.modules import loss_image as _loss_image
 from lossgrad.nn.modules import loss_segmentation as _loss_segmentation
+from lossgrad.nn.modules import loss_contrastive as _loss_contrastive
 from lossgrad.nn.modules.activation import (
     LeakyReLU,
     LogSoftmax,
@@ -25,6 +26,7 @@ from lossgrad.nn.modules.loss_structured import *  # noqa: F403
 from lossgrad.nn.modules.loss_detection import *  # noqa: F403
 from lossgrad.nn.modules.loss_image import *  # noqa: F403
 from lossgrad.nn.modules.loss_segmentation import *  # noqa: F403
+from lossgrad.nn.modules.loss_contrastive import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 from lossgrad.nn.modules.sparse import Embedding
 
@@ -50,5 +52,6 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         *_loss_detection.__all__,
         *_loss_image.__all__,
         *_loss_segmentation.__all__,
+        *_loss_contrastive.__all__,
         *_distance.__all__,
     ]

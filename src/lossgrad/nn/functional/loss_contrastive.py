@@ -1,0 +1,1125 @@
+"""Contrastive and metric-learning losses torch does not ship: InfoNCE, CLIP, NT-Xent, SupCon,
+contrastive (Hadsell), triplet with mining, multi-similarity, lifted structure, N-pairs, margin
+(Wu et al.), circle, Barlow Twins, VICReg.
+
+Each loss takes a batch of embeddings ``(N, D)`` and integer class labels ``(N)`` (two rows with
+the same label form a *positive pair*, rows with different labels a *negative pair*; a row is
+never paired with itself) and follows one reference implementation exactly, named in its
+docstring: pytorch-metric-learning 2.9 (pml) with its default distance and reducer, optax, MONAI
+or Keras. They are composites of lossgrad ops, so autograd gives first and second derivatives.
+
+Conventions shared by the family:
+
+* **Normalization.** Cosine similarities and pml's default Euclidean distance use embeddings
+  divided by ``max(||x||, 1e-12)``, as torch's ``F.normalize``: a zero row stays zero (its
+  similarities are 0) and its gradient is the incoming gradient divided by ``1e-12``.
+* **Stability.** Every log-sum-exp over a masked set of pairs subtracts the row's largest kept
+  value (a constant for autograd), so temperatures of 0.01 and large scales do not overflow, and
+  masked entries never reach an ``exp``. A row with nothing to sum over has log-sum-exp 0 (pml's
+  ``lmu.logsumexp`` convention) unless the loss states otherwise.
+* **Anchors without pairs** contribute the value the reference gives (usually 0) and no NaN.
+* **pml's reducers**: ``MeanReducer`` is the plain mean, ``AvgNonZeroReducer`` the mean of the
+  strictly positive entries (0 when there is none), ``DivisorReducer`` a sum over a count.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lossgrad._exports import public_names
+from lossgrad._tensor import Tensor
+from lossgrad.nn.functional import _reduction
+from lossgrad.nn.functional.loss_classification import cross_entropy
+from lossgrad.ops.activation import relu, softplus
+from lossgrad.ops.cdist import cdist
+from lossgrad.ops.index import masked_fill
+from lossgrad.ops.pointwise import clamp_min, exp, log, minimum, where
+from lossgrad.ops.reduce import mean, norm
+from lossgrad.ops.reduce import sum as _sum
+from lossgrad.ops.shape import cat, stack
+
+_NORMALIZE_EPS = 1e-12  # torch's F.normalize default
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def _normalize(embeddings: Tensor) -> Tensor:
+    """torch's ``F.normalize(x, p=2, dim=1)``: ``x / max(||x||, 1e-12)``."""
+    return embeddings / clamp_min(norm(embeddings, 2, 1, keepdim=True), _NORMALIZE_EPS)
+
+
+def _cosine_similarities(embeddings: Tensor) -> Tensor:
+    """pml's ``CosineSimilarity``: the ``(N, N)`` matrix of normalized dot products."""
+    unit = _normalize(embeddings)
+    return unit @ unit.t()
+
+
+def _euclidean_distances(embeddings: Tensor) -> Tensor:
+    """pml's default ``LpDistance``: ``cdist`` between the normalized embeddings (torch's
+    algorithm choice, so equal rows give torch's value and subgradient)."""
+    unit = _normalize(embeddings)
+    return cdist(unit, unit)
+
+
+def _constant(array: np.ndarray, like: Tensor) -> Tensor:
+    return Tensor._make(np.asarray(array, like._data.dtype))
+
+
+def _masked_logsumexp(values: Tensor, keep: np.ndarray, dim: int = 1) -> Tensor:
+    """``log sum_{k kept} exp(values_k)`` along ``dim``, keepdim; 0 for rows with nothing kept.
+
+    The largest kept value of each row is subtracted first (as a constant), and the entries not
+    kept are set to ``-inf`` before the ``exp``, so neither overflow nor ``inf * 0`` can appear in
+    the value or in any derivative.
+    """
+    kept_values = np.where(keep, values._data, -np.inf)
+    row_max = np.max(kept_values, axis=dim, keepdims=True)
+    has_any = np.any(keep, axis=dim, keepdims=True)
+    row_max = np.where(has_any, row_max, 0)
+    shifted = masked_fill(values - _constant(row_max, values), Tensor._make(~keep), -math.inf)
+    total = _sum(exp(shifted), dim, keepdim=True)
+    total = where(Tensor._make(has_any), total, 1.0)
+    return log(total) + _constant(row_max, values)
+
+
+def _mean_of_positive(losses: Tensor) -> Tensor:
+    """pml's ``AvgNonZeroReducer``: the mean of the entries ``> 0``, 0 when there is none."""
+    count = int(np.count_nonzero(losses._data > 0))
+    return _sum(losses) / max(count, 1)
+
+
+def _zero(embeddings: Tensor) -> Tensor:
+    """A zero loss still connected to the embeddings (gradient 0), as pml's ``zero_loss``."""
+    return _sum(embeddings) * 0.0
+
+
+def _check_embeddings(embeddings: Any, name: str = "embeddings", min_rows: int = 2) -> Tensor:
+    if not isinstance(embeddings, Tensor):
+        raise TypeError(f"{name} must be a Tensor, got {type(embeddings).__name__}")
+    if embeddings.dim() != 2:
+        raise ValueError(f"{name} must be 2-D (N, D), got shape {tuple(embeddings.shape)}")
+    if embeddings._data.dtype.kind != "f":
+        raise TypeError(f"{name} must be floating point, got {embeddings.dtype}")
+    if embeddings.shape[0] < min_rows:
+        raise ValueError(
+            f"{name} must hold at least {min_rows} rows (a batch of one has no pairs), "
+            f"got shape {tuple(embeddings.shape)}"
+        )
+    return embeddings
+
+
+def _labels(labels: Any, embeddings: Tensor) -> np.ndarray:
+    """The labels as a NumPy array, checked: 1-D, one per row of ``embeddings``."""
+    array = labels._data if isinstance(labels, Tensor) else np.asarray(labels)
+    if array.ndim != 1 or array.shape[0] != embeddings.shape[0]:
+        raise ValueError(
+            "labels must be 1-D with one entry per row of embeddings "
+            f"({embeddings.shape[0]}), got shape {tuple(array.shape)}"
+        )
+    return array
+
+
+def _pair_masks(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(positive, negative)`` boolean ``(N, N)`` masks: same label off the diagonal, and
+    different label."""
+    same = labels[:, None] == labels[None, :]
+    positive = same.copy()
+    np.fill_diagonal(positive, False)
+    return positive, ~same
+
+
+def _check_positive(value: float, name: str) -> float:
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def _batch(embeddings: Any, labels: Any) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    embeddings = _check_embeddings(embeddings)
+    positive, negative = _pair_masks(_labels(labels, embeddings))
+    return embeddings, positive, negative
+
+
+# --------------------------------------------------------------------------- InfoNCE family
+
+
+def info_nce_loss(
+    query: Tensor,
+    positive_key: Tensor,
+    negative_keys: Tensor | None = None,
+    temperature: float = 0.1,
+    reduction: str = "mean",
+    negative_mode: str = "unpaired",
+) -> Tensor:
+    """InfoNCE (van den Oord et al., 2018): pick the positive key among the negatives.
+
+    With unit vectors ``q = q/|q|``, ``k+``, ``k-`` and temperature ``t``:
+    ``l_i = -log( exp(q_i.k+_i / t) / (exp(q_i.k+_i / t) + sum_j exp(q_i.k-_j / t)) )``, i.e. a
+    cross-entropy over the logits ``[q_i.k+_i, q_i.k-_1, ...] / t`` with target 0. Without
+    ``negative_keys`` the other rows' positive keys are the negatives (in-batch negatives):
+    logits ``q @ k+^T / t`` with target ``i``.
+
+    Gradient: ``dl_i/dlogit_ij = softmax_ij - [j is the positive]``, through the normalization.
+
+    This is the convention of the ``info-nce-pytorch`` package (RElbers), the one the open torch
+    proposal follows.
+
+    Args:
+        query: ``(N, D)``.
+        positive_key: ``(N, D)``.
+        negative_keys: ``(M, D)`` shared by all queries (``negative_mode='unpaired'``) or
+            ``(N, M, D)``, one set per query (``'paired'``); None for in-batch negatives.
+        temperature: ``t > 0``. Default 0.1.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+        negative_mode: ``'unpaired'`` or ``'paired'``.
+
+    Returns:
+        A scalar, or ``(N)`` for ``reduction='none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> q = torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.info_nce_loss(q, q, temperature=1.0)
+        tensor(0.3133)
+    """
+    reduction = _reduction.resolve(reduction)
+    temperature = _check_positive(temperature, "temperature")
+    query = _check_embeddings(query, "query", min_rows=1)
+    positive_key = _check_embeddings(positive_key, "positive_key", min_rows=1)
+    if positive_key.shape != query.shape:
+        raise ValueError(
+            "positive_key must have the shape of query, got "
+            f"{tuple(positive_key.shape)} and {tuple(query.shape)}"
+        )
+    if negative_mode not in ("unpaired", "paired"):
+        raise ValueError(f"negative_mode must be 'unpaired' or 'paired', got {negative_mode!r}")
+    query, positive_key = _normalize(query), _normalize(positive_key)
+    if negative_keys is None:
+        logits = query @ positive_key.t()
+        target = np.arange(query.shape[0])
+    else:
+        negative_keys = _check_negative_keys(negative_keys, query, negative_mode)
+        negative_keys = negative_keys / clamp_min(
+            norm(negative_keys, 2, -1, keepdim=True), _NORMALIZE_EPS
+        )
+        positive_logit = _sum(query * positive_key, 1, keepdim=True)
+        if negative_mode == "unpaired":
+            negative_logits = query @ negative_keys.t()
+        else:
+            negative_logits = (query.unsqueeze(1) @ negative_keys.transpose(1, 2)).squeeze(1)
+        logits = cat([positive_logit, negative_logits], 1)
+        target = np.zeros(query.shape[0], np.int64)
+    return cross_entropy(logits / temperature, Tensor._make(target), reduction=reduction)
+
+
+def _check_negative_keys(negative_keys: Any, query: Tensor, negative_mode: str) -> Tensor:
+    if not isinstance(negative_keys, Tensor):
+        raise TypeError(f"negative_keys must be a Tensor, got {type(negative_keys).__name__}")
+    shape = tuple(negative_keys.shape)
+    if negative_mode == "unpaired":
+        ok = len(shape) == 2 and shape[1] == query.shape[1]
+        expected = f"(M, {query.shape[1]})"
+    else:
+        ok = len(shape) == 3 and shape[0] == query.shape[0] and shape[2] == query.shape[1]
+        expected = f"({query.shape[0]}, M, {query.shape[1]})"
+    if not ok:
+        raise ValueError(
+            f"negative_keys must have shape {expected} for negative_mode={negative_mode!r}, "
+            f"got {shape}"
+        )
+    return negative_keys
+
+
+def clip_loss(
+    image_embeddings: Tensor,
+    text_embeddings: Tensor,
+    logit_scale: Tensor | float = 1 / 0.07,
+    reduction: str = "mean",
+) -> Tensor:
+    """CLIP's symmetric contrastive loss (Radford et al., 2021).
+
+    With unit rows ``I``, ``T`` and scale ``s``: logits ``L = s I T^T`` (``(N, N)``), and
+    ``l = (CE(L, arange(N)) + CE(L^T, arange(N))) / 2``: each image must pick its own text among
+    the batch's texts and each text its own image.
+
+    Gradient: ``dl/dL = (softmax_rows(L) + softmax_cols(L) - 2 E) / (2N)`` for the mean, with
+    ``E`` the identity; ``dl/ds = sum(dl/dL * I T^T)``.
+
+    ``logit_scale`` is the multiplier itself (CLIP's ``logit_scale.exp()``, as open_clip's
+    ``ClipLoss`` takes it); the module ``CLIPLoss`` holds its logarithm as a Parameter.
+
+    Args:
+        image_embeddings: ``(N, D)``.
+        text_embeddings: ``(N, D)``.
+        logit_scale: a positive number or 0-d Tensor (may require grad). Default ``1/0.07``.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'`` (``(N)``: the two directions' losses of
+            each pair, averaged).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> e = torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.clip_loss(e, e, logit_scale=1.0)
+        tensor(0.3133)
+    """
+    reduction = _reduction.resolve(reduction)
+    image_embeddings = _check_embeddings(image_embeddings, "image_embeddings", min_rows=1)
+    text_embeddings = _check_embeddings(text_embeddings, "text_embeddings", min_rows=1)
+    if image_embeddings.shape != text_embeddings.shape:
+        raise ValueError(
+            "image_embeddings and text_embeddings must have the same shape, got "
+            f"{tuple(image_embeddings.shape)} and {tuple(text_embeddings.shape)}"
+        )
+    if not isinstance(logit_scale, Tensor):
+        _check_positive(logit_scale, "logit_scale")
+    logits = logit_scale * (_normalize(image_embeddings) @ _normalize(text_embeddings).t())
+    target = Tensor._make(np.arange(image_embeddings.shape[0]))
+    image_to_text = cross_entropy(logits, target, reduction=reduction)
+    text_to_image = cross_entropy(logits.t(), target, reduction=reduction)
+    return (image_to_text + text_to_image) / 2
+
+
+def nt_xent_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) -> Tensor:
+    """NT-Xent, SimCLR's normalized temperature-scaled cross-entropy (Chen et al., 2020).
+
+    With cosine similarities ``s`` and temperature ``t``, every positive pair ``(i, j)`` is a
+    classification of ``j`` against the negatives of ``i``:
+    ``l_ij = -log( e^{s_ij/t} / (e^{s_ij/t} + sum_{k: y_k != y_i} e^{s_ik/t}) )
+    = softplus(LSE_i - s_ij/t)`` with ``LSE_i = log sum_{k neg} e^{s_ik/t}``, and the loss is the
+    mean over all (ordered) positive pairs. Other positives of ``i`` are not in the denominator.
+
+    Gradient: ``dl_ij/ds_ij = -sigma_ij / t`` and ``dl_ij/ds_ik = sigma_ij p_ik / t`` with
+    ``sigma_ij = sigmoid(LSE_i - s_ij/t)`` and ``p_ik`` the softmax of ``s_ik/t`` over the
+    negatives.
+
+    Reproduces pml ``NTXentLoss(temperature)(embeddings, labels)``, optax
+    ``ntxent(embeddings, labels, temperature)``, and MONAI ``ContrastiveLoss(temperature)(a, b)``
+    with ``embeddings = cat([a, b])`` and ``labels = [0..B-1, 0..B-1]``.
+
+    Args:
+        embeddings: ``(N, D)``, ``N >= 2``.
+        labels: ``(N)`` integer labels.
+        temperature: ``t > 0``. Default 0.07.
+
+    Returns:
+        A scalar. An anchor without negatives contributes 0 for each of its positive pairs; a
+        batch without positive or without negative pairs gives 0 (as pml).
+
+    Note:
+        pml computes ``-log(ratio + tiny)``, which caps a pair's loss at about 87.3 in float32;
+        lossgrad evaluates the softplus form, exact beyond that.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [1., 0.1], [0., 1.], [0.1, 1.]])
+        >>> torch.nn.functional.nt_xent_loss(x, torch.tensor([0, 0, 1, 1]), temperature=0.5)
+        tensor(0.2899)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    temperature = _check_positive(temperature, "temperature")
+    if not positive.any() or not negative.any():
+        return _zero(embeddings)
+    logits = _cosine_similarities(embeddings) / temperature
+    negative_lse = _masked_logsumexp(logits, negative)
+    has_negative = Tensor._make(negative.any(1, keepdims=True))
+    pair_losses = where(has_negative, softplus(negative_lse - logits), 0.0)
+    positive_pairs = Tensor._make(positive)
+    return _sum(where(positive_pairs, pair_losses, 0.0)) / int(positive.sum())
+
+
+def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
+    """Supervised contrastive loss (Khosla et al., 2020), the "L_out" form.
+
+    With cosine similarities ``s`` and temperature ``t``, each anchor averages the log-probability
+    of its positives under a softmax over all other rows:
+    ``l_i = -(1/|P(i)|) sum_{p in P(i)} (s_ip/t - log sum_{k != i} e^{s_ik/t})``.
+
+    Gradient: ``dl_i/ds_ik = (q_ik - [k in P(i)]/|P(i)|) / t`` with ``q_ik`` the softmax of
+    ``s_ik/t`` over ``k != i``.
+
+    Reproduces pml ``SupConLoss(temperature)`` with its ``AvgNonZeroReducer``: the mean over the
+    anchors with a non-zero loss (anchors without positives have loss 0 and are left out).
+
+    Args:
+        embeddings: ``(N, D)``, ``N >= 2``.
+        labels: ``(N)``.
+        temperature: ``t > 0``. Default 0.1.
+
+    Returns:
+        A scalar; 0 when the batch has no positive or no negative pair (as pml).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [1., 0.1], [0., 1.], [0.1, 1.]])
+        >>> torch.nn.functional.supcon_loss(x, torch.tensor([0, 0, 1, 1]), temperature=0.5)
+        tensor(0.2899)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    temperature = _check_positive(temperature, "temperature")
+    if not positive.any() or not negative.any():
+        return _zero(embeddings)
+    logits = _cosine_similarities(embeddings) / temperature
+    log_denominator = _masked_logsumexp(logits, positive | negative)
+    positive_pairs = Tensor._make(positive)
+    positive_log_probs = _sum(where(positive_pairs, logits - log_denominator, 0.0), 1)
+    positives_per_anchor = np.maximum(positive.sum(1), 1)
+    losses = -positive_log_probs / _constant(positives_per_anchor, embeddings)
+    return _mean_of_positive(losses)
+
+
+# ------------------------------------------------------------------- pair and triplet losses
+
+
+def contrastive_loss(
+    embeddings: Tensor, labels: Tensor, pos_margin: float = 0.0, neg_margin: float = 1.0
+) -> Tensor:
+    """The contrastive (pair) loss of Hadsell, Chopra and LeCun (2006), with pml's two margins.
+
+    With ``d`` the Euclidean distance between normalized embeddings: positive pairs cost
+    ``relu(d_ij - pos_margin)``, negative pairs ``relu(neg_margin - d_ij)``; each set is averaged
+    over its non-zero terms and the two averages are added.
+
+    Gradient: ``+dd/dx`` on active positive pairs and ``-dd/dx`` on active negative pairs, each
+    divided by its set's count of non-zero terms; ``dd/dx`` as ``cdist``.
+
+    Reproduces pml ``ContrastiveLoss(pos_margin, neg_margin)`` (``LpDistance``,
+    ``AvgNonZeroReducer``).
+
+    Args:
+        embeddings: ``(N, D)``, ``N >= 2``.
+        labels: ``(N)``.
+        pos_margin: distance below which positive pairs cost nothing. Default 0.
+        neg_margin: distance beyond which negative pairs cost nothing. Default 1.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0.6, 0.8], [0., 1.]])
+        >>> torch.nn.functional.contrastive_loss(x, torch.tensor([0, 0, 1]))
+        tensor(1.2620)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    distances = _euclidean_distances(embeddings)
+    positive_losses = where(Tensor._make(positive), relu(distances - pos_margin), 0.0)
+    negative_losses = where(Tensor._make(negative), relu(neg_margin - distances), 0.0)
+    return _mean_of_positive(positive_losses) + _mean_of_positive(negative_losses)
+
+
+_MINING = ("batch_all", "batch_hard", "semihard")
+
+
+def _triplets(
+    distances: np.ndarray, positive: np.ndarray, negative: np.ndarray, mining: str, margin: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchor, positive and negative indices chosen by ``mining`` (no gradient flows here)."""
+    if mining == "batch_hard":
+        usable = positive.any(1) & negative.any(1)
+        hardest_positive = np.argmax(np.where(positive, distances, -np.inf), 1)
+        hardest_negative = np.argmin(np.where(negative, distances, np.inf), 1)
+        anchors = np.flatnonzero(usable)
+        return anchors, hardest_positive[anchors], hardest_negative[anchors]
+    anchors, positives, negatives = np.nonzero(positive[:, :, None] & negative[:, None, :])
+    if mining == "semihard":
+        gap = distances[anchors, negatives] - distances[anchors, positives]
+        chosen = (gap > 0) & (gap <= margin)
+        anchors, positives, negatives = anchors[chosen], positives[chosen], negatives[chosen]
+    return anchors, positives, negatives
+
+
+def triplet_mining_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    margin: float = 0.05,
+    mining: str = "batch_all",
+    swap: bool = False,
+    smooth_loss: bool = False,
+) -> Tensor:
+    """Triplet loss over the triplets of a batch chosen by a mining strategy.
+
+    For a triplet (anchor ``a``, positive ``p``, negative ``n``) and Euclidean distances ``d``
+    between normalized embeddings: ``l = relu(d_ap - d_an + margin)`` (``softplus`` with
+    ``smooth_loss``; with ``swap``, ``d_an`` becomes ``min(d_an, d_pn)``), averaged over the
+    triplets with a non-zero loss.
+
+    Mining (which triplets enter):
+
+    * ``'batch_all'``: every valid triplet (pml ``TripletMarginLoss`` without a miner);
+    * ``'batch_hard'``: for each anchor with a positive and a negative, its farthest positive and
+      closest negative (Hermans et al., 2017; pml ``BatchHardMiner``);
+    * ``'semihard'``: the triplets with ``0 < d_an - d_ap <= margin`` (Schroff et al., 2015; pml
+      ``TripletMarginMiner(margin, type_of_triplets='semihard')``).
+
+    Gradient: ``dd_ap/dx - dd_an/dx`` on the active triplets divided by their count; the
+    selection itself is not differentiated.
+
+    Reproduces pml ``TripletMarginLoss(margin, swap, smooth_loss)(embeddings, labels,
+    miner(embeddings, labels))`` with the miners above (mining margin = ``margin``).
+
+    Args:
+        embeddings: ``(N, D)``, ``N >= 2``.
+        labels: ``(N)``.
+        margin: Default 0.05 (pml's).
+        mining: ``'batch_all'`` | ``'batch_hard'`` | ``'semihard'``.
+        swap: the distance swap of Balntas et al. (2016).
+        smooth_loss: ``softplus`` instead of ``relu``.
+
+    Note:
+        ``'batch_all'`` and ``'semihard'`` enumerate the ``O(N^3)`` candidate triplets, as pml
+        does; use ``'batch_hard'`` for large batches.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0.6, 0.8], [0., 1.]])
+        >>> torch.nn.functional.triplet_mining_loss(x, torch.tensor([0, 0, 1]), margin=0.5)
+        tensor(0.7620)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    if mining not in _MINING:
+        raise ValueError(f"mining must be one of {_MINING}, got {mining!r}")
+    distances = _euclidean_distances(embeddings)
+    anchors, positives, negatives = _triplets(
+        distances._data, positive, negative, mining, float(margin)
+    )
+    if anchors.size == 0:
+        return _zero(embeddings)
+    positive_distances = distances[anchors, positives]
+    negative_distances = distances[anchors, negatives]
+    if swap:
+        negative_distances = minimum(negative_distances, distances[positives, negatives])
+    violation = positive_distances - negative_distances + margin
+    losses = softplus(violation) if smooth_loss else relu(violation)
+    return _mean_of_positive(losses)
+
+
+def multi_similarity_loss(
+    embeddings: Tensor, labels: Tensor, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5
+) -> Tensor:
+    """Multi-similarity loss (Wang et al., 2019), on all pairs of the batch.
+
+    With cosine similarities ``s`` and, per anchor ``i``, its positives ``P`` and negatives
+    ``N``: ``l_i = (1/alpha) log(1 + sum_P e^{-alpha (s_ip - base)})
+    + (1/beta) log(1 + sum_N e^{beta (s_in - base)})``, averaged over the anchors.
+
+    Gradient: ``dl_i/ds_ip = -e^{-alpha(s_ip - base)} / (1 + sum_P ...)`` and
+    ``dl_i/ds_in = e^{beta(s_in - base)} / (1 + sum_N ...)``.
+
+    Reproduces pml ``MultiSimilarityLoss(alpha, beta, base)`` (no miner, ``MeanReducer``).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0.6, 0.8], [0., 1.]])
+        >>> torch.nn.functional.multi_similarity_loss(x, torch.tensor([0, 0, 1]))
+        tensor(0.3994)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    if not positive.any() and not negative.any():
+        return _zero(embeddings)
+    similarities = _cosine_similarities(embeddings)
+    positive_part = _log1p_sum_exp(-alpha * (similarities - base), positive) / alpha
+    negative_part = _log1p_sum_exp(beta * (similarities - base), negative) / beta
+    return mean(positive_part + negative_part)
+
+
+def _log1p_sum_exp(values: Tensor, keep: np.ndarray) -> Tensor:
+    """``log(1 + sum_kept e^values)`` per row (pml's ``logsumexp(add_one=True)``), 0 for rows
+    with nothing kept; shifted by ``max(0, largest kept)``."""
+    with_one = np.concatenate([keep, np.ones((keep.shape[0], 1), bool)], 1)
+    zeros = _constant(np.zeros((keep.shape[0], 1)), values)
+    lse = _masked_logsumexp(cat([values, zeros], 1), with_one)
+    return where(Tensor._make(keep.any(1, keepdims=True)), lse, 0.0).squeeze(1)
+
+
+def lifted_structure_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    neg_margin: float = 1.0,
+    pos_margin: float = 0.0,
+    generalized: bool = False,
+) -> Tensor:
+    """Lifted structured loss (Oh Song et al., 2016) and its generalized form (Hermans et al.).
+
+    With Euclidean distances ``d`` between normalized embeddings, for each positive pair
+    ``(i, j)``: ``l_ij = relu(log sum_{(a, n) neg, a in {i, j}} e^{neg_margin - d_an}
+    + d_ij - pos_margin)^2 / 2``, averaged over the ordered positive pairs (pml
+    ``LiftedStructureLoss``). With ``generalized=True``, per anchor ``i``:
+    ``l_i = relu(log sum_P e^{d_ip - pos_margin} + log sum_N e^{neg_margin - d_in})``, averaged
+    over the anchors (pml ``GeneralizedLiftedStructureLoss``).
+
+    Gradient: by autograd through the masked log-sum-exps (softmax weights over the pairs).
+
+    Reproduces pml ``LiftedStructureLoss(neg_margin, pos_margin)`` and
+    ``GeneralizedLiftedStructureLoss(neg_margin, pos_margin)``. A row without negatives (or
+    positives) has log-sum-exp 0 there, as pml.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0.6, 0.8], [0., 1.]])
+        >>> torch.nn.functional.lifted_structure_loss(x, torch.tensor([0, 0, 1]))
+        tensor(1.3428)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    distances = _euclidean_distances(embeddings)
+    if generalized:
+        positive_lse = _masked_logsumexp(distances - pos_margin, positive)
+        negative_lse = _masked_logsumexp(neg_margin - distances, negative)
+        return mean(relu(positive_lse + negative_lse))
+    if not positive.any() or not negative.any():
+        return _zero(embeddings)
+    row_lse = _masked_logsumexp(neg_margin - distances, negative)  # (N, 1)
+    size = positive.shape[0]
+    has_negative = negative.any(1)
+    both_rows = stack([row_lse.expand(size, size), row_lse.t().expand(size, size)], 2)
+    both_kept = np.stack(np.broadcast_arrays(has_negative[:, None], has_negative[None, :]), 2)
+    pair_lse = _masked_logsumexp(both_rows, both_kept, dim=2).squeeze(2)
+    pair_losses = relu(pair_lse + distances - pos_margin) ** 2 / 2
+    return _sum(where(Tensor._make(positive), pair_losses, 0.0)) / int(positive.sum())
+
+
+def npairs_loss(embeddings: Tensor, labels: Tensor) -> Tensor:
+    """N-pairs loss (Sohn, 2016): one positive pair per class, each anchor classifies its positive
+    among the other classes' positives by dot product.
+
+    For each label, the first positive pair ``(a, p)`` in row-major order is taken (pml's
+    ``convert_to_pos_pairs_with_unique_labels``); with ``A``, ``P`` the stacked anchors and
+    positives (normalized, as pml's ``DotProductSimilarity`` does by default):
+    ``l = CE(A P^T, arange(K))``, the mean over the ``K`` pairs.
+
+    Gradient: ``dl/dA = (softmax(A P^T) - E) P / K`` and ``dl/dP = (softmax(A P^T) - E)^T A / K``.
+
+    Reproduces pml ``NPairsLoss()``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [1., 0.1], [0., 1.], [0.1, 1.]])
+        >>> torch.nn.functional.npairs_loss(x, torch.tensor([0, 0, 1, 1]))
+        tensor(0.3424)
+    """
+    embeddings, positive, _ = _batch(embeddings, labels)
+    label_array = _labels(labels, embeddings)
+    anchors, positives = np.nonzero(positive)
+    if anchors.size == 0:
+        return _zero(embeddings)
+    _, first = np.unique(label_array[anchors], return_index=True)
+    anchors, positives = anchors[first], positives[first]
+    unit = _normalize(embeddings)
+    logits = unit[anchors] @ unit[positives].t()
+    return cross_entropy(logits, Tensor._make(np.arange(anchors.size)))
+
+
+def margin_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    margin: float = 0.2,
+    beta: float | Tensor = 1.2,
+    nu: float = 0.0,
+) -> Tensor:
+    """Margin loss (Wu et al., 2017, "Sampling matters"), over all triplets of the batch.
+
+    With Euclidean distances ``d`` between normalized embeddings and boundary ``beta``, each
+    triplet ``(a, p, n)`` costs ``relu(d_ap - beta + margin) + relu(beta - d_an + margin)``; the
+    sum over triplets is divided by the number of non-zero terms of both kinds.
+
+    Computed on pairs: a positive pair's term enters once per negative of its anchor and a
+    negative pair's once per positive, so the ``O(N^3)`` triplets are never enumerated.
+
+    Gradient: ``dd_ap/dx`` and ``-dd_an/dx`` on the active terms, weighted by those counts, over
+    the divisor; ``dl/dbeta`` is the count of active negative terms minus positive ones, over it.
+
+    Reproduces pml ``MarginLoss(margin, nu, beta)`` (all triplets, ``DivisorReducer``).
+    ``beta`` may be a Tensor (a learnable scalar, or one value per class indexed by the anchor's
+    label, as pml's ``learn_beta`` / ``num_classes``); then, as pml, ``nu * beta`` is added as a
+    regularizer (for per-class ``beta``: ``nu`` times the sum of the anchors' ``beta`` over the
+    triplets, over the divisor). A plain-number ``beta`` ignores ``nu`` (pml's
+    ``learn_beta=False``).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0.6, 0.8], [0., 1.]])
+        >>> torch.nn.functional.margin_loss(x, torch.tensor([0, 0, 1]))
+        tensor(0.7675)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    label_array = _labels(labels, embeddings)
+    if not (positive.any(1) & negative.any(1)).any():
+        return _zero(embeddings)
+    distances = _euclidean_distances(embeddings)
+    learned_beta = beta if isinstance(beta, Tensor) else None
+    if learned_beta is not None and learned_beta.numel() > 1:
+        beta = learned_beta[label_array].unsqueeze(1)
+    negatives_per_anchor = _constant(negative.sum(1, keepdims=True), embeddings)
+    positives_per_anchor = _constant(positive.sum(1, keepdims=True), embeddings)
+    positive_terms = where(Tensor._make(positive), relu(distances - beta + margin), 0.0)
+    negative_terms = where(Tensor._make(negative), relu(beta - distances + margin), 0.0)
+    active = (positive_terms._data > 0) * negatives_per_anchor._data + (
+        negative_terms._data > 0
+    ) * positives_per_anchor._data
+    divisor = float(active.sum())
+    total = _sum(positive_terms * negatives_per_anchor + negative_terms * positives_per_anchor)
+    if divisor == 0:
+        return _zero(embeddings)
+    loss = total / divisor
+    if learned_beta is not None and nu:
+        if learned_beta.numel() == 1:
+            return loss + nu * learned_beta.reshape(())
+        triplets_per_anchor = positives_per_anchor * negatives_per_anchor
+        return loss + nu * _sum(beta * triplets_per_anchor) / divisor
+    return loss
+
+
+def circle_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    m: float = 0.4,
+    gamma: float = 80.0,
+    convention: str = "pml",
+) -> Tensor:
+    """Circle loss (Sun et al., 2020), pair-wise form.
+
+    With cosine similarities ``s``, per anchor ``i``:
+    ``l_i = softplus(log sum_P e^{-gamma a_p (s_ip - (1 - m))}
+    + log sum_N e^{gamma a_n (s_in - m)})``
+    with weights ``a_p = relu(1 + m - s_ip)``, ``a_n = relu(s_in + m)``; anchors without a
+    positive or a negative give 0; the loss is the mean of the non-zero ``l_i``.
+
+    Two conventions (equal values on unit-norm embeddings, different gradients):
+
+    * ``'pml'`` (pml ``CircleLoss(m, gamma)``): the embeddings are normalized, and the weights
+      ``a_p``, ``a_n`` are constants for autograd (detached, as the paper's reference code);
+    * ``'keras'`` (Keras ``Circle(gamma, margin=m)``): the embeddings are used as given (Keras
+      expects them normalized), the cosine distance ``1 - s`` is clamped at 0, and the weights
+      are differentiated.
+
+    Gradient (pml): ``dl_i/ds_ip = -gamma a_p w_ip sigma_i`` and ``dl_i/ds_in = gamma a_n w_in
+    sigma_i``, ``w`` the softmax weights of each log-sum-exp and ``sigma_i`` the sigmoid of the
+    softplus argument, over the count of non-zero anchors.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0.6, 0.8], [0., 1.]])
+        >>> torch.nn.functional.circle_loss(x, torch.tensor([0, 0, 1]), gamma=2.0)
+        tensor(0.9150)
+    """
+    embeddings, positive, negative = _batch(embeddings, labels)
+    if convention not in ("pml", "keras"):
+        raise ValueError(f"convention must be 'pml' or 'keras', got {convention!r}")
+    if convention == "pml":
+        similarities = _cosine_similarities(embeddings)
+        weights_source = similarities.detach()
+    else:
+        distances = clamp_min(1 - embeddings @ embeddings.t(), 0.0)
+        similarities = 1 - distances
+        weights_source = similarities
+    positive_weights = relu(1 + m - weights_source)
+    negative_weights = relu(weights_source + m)
+    positive_logits = -gamma * positive_weights * (similarities - (1 - m))
+    negative_logits = gamma * negative_weights * (similarities - m)
+    positive_lse = _masked_logsumexp(positive_logits, positive)
+    negative_lse = _masked_logsumexp(negative_logits, negative)
+    usable = Tensor._make((positive.any(1) & negative.any(1))[:, None])
+    losses = where(usable, softplus(positive_lse + negative_lse), 0.0)
+    return _mean_of_positive(losses)
+
+
+# --------------------------------------------------------------------- redundancy reduction
+
+
+def barlow_twins_loss(
+    embeddings_a: Tensor, embeddings_b: Tensor, lambd: float = 5e-3
+) -> Tensor:
+    """Barlow Twins (Zbontar et al., 2021): the cross-correlation of two views close to identity.
+
+    Each view is standardized per feature over the batch, ``(x - mean) / (std + 1e-6)`` with the
+    unbiased ``std``; ``C = a^T b / N`` (``(D, D)``) and
+    ``l = sum_i (1 - C_ii)^2 + lambd sum_{i != j} C_ij^2``.
+
+    Gradient: ``dl/dC = -2 (1 - C) on the diagonal, 2 lambd C off it``, through the
+    standardization.
+
+    Reproduces MONAI ``BarlowTwinsLoss(lambd)(embeddings_a, embeddings_b)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]])
+        >>> torch.nn.functional.barlow_twins_loss(x, x)
+        tensor(0.1250)
+    """
+    embeddings_a = _check_embeddings(embeddings_a, "embeddings_a")
+    embeddings_b = _check_embeddings(embeddings_b, "embeddings_b")
+    if embeddings_a.shape != embeddings_b.shape:
+        raise ValueError(
+            "embeddings_a and embeddings_b must have the same shape, got "
+            f"{tuple(embeddings_a.shape)} and {tuple(embeddings_b.shape)}"
+        )
+    size = embeddings_a.shape[0]
+    standard_a = (embeddings_a - mean(embeddings_a, 0)) / (embeddings_a.std(0) + 1e-6)
+    standard_b = (embeddings_b - mean(embeddings_b, 0)) / (embeddings_b.std(0) + 1e-6)
+    correlation = standard_a.t() @ standard_b / size
+    diagonal = Tensor._make(np.eye(correlation.shape[0], dtype=bool))
+    on_diagonal = _sum(where(diagonal, (1 - correlation) ** 2, 0.0))
+    off_diagonal = _sum(where(diagonal, 0.0, correlation**2))
+    return on_diagonal + lambd * off_diagonal
+
+
+def vicreg_loss(
+    embeddings: Tensor,
+    ref_embeddings: Tensor,
+    invariance_lambda: float = 25.0,
+    variance_mu: float = 25.0,
+    covariance_v: float = 1.0,
+    eps: float = 1e-4,
+) -> Tensor:
+    """VICReg (Bardes et al., 2022): invariance + variance + covariance regularization.
+
+    For two views ``x``, ``y`` ``(N, D)``: invariance ``I = mean((x - y)^2)``; variance
+    ``V = (mean_k relu(1 - sqrt(var(x)_k + eps)) + mean_k relu(1 - sqrt(var(y)_k + eps))) / 2``
+    (unbiased variance per feature); covariance ``C = sum_{i != j} cov(x)_ij^2 / D`` plus the same
+    for ``y``, with ``cov(x) = x_c^T x_c / (N - 1)``. The loss is
+    ``invariance_lambda * I + variance_mu * V + covariance_v * C``.
+
+    Gradient: by autograd; ``dI/dx = 2 (x - y) / (N D)``, the variance hinge is active for the
+    features whose std is below 1, ``dC/dcov(x)_ij = 2 cov(x)_ij / D`` off the diagonal.
+
+    Reproduces pml ``VICRegLoss(invariance_lambda, variance_mu, covariance_v, eps)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]])
+        >>> torch.nn.functional.vicreg_loss(x, x)
+        tensor(4.5861)
+    """
+    embeddings = _check_embeddings(embeddings, "embeddings")
+    ref_embeddings = _check_embeddings(ref_embeddings, "ref_embeddings")
+    if embeddings.shape != ref_embeddings.shape:
+        raise ValueError(
+            "embeddings and ref_embeddings must have the same shape, got "
+            f"{tuple(embeddings.shape)} and {tuple(ref_embeddings.shape)}"
+        )
+    invariance = mean((embeddings - ref_embeddings) ** 2)
+    variance = (_variance_term(embeddings, eps) + _variance_term(ref_embeddings, eps)) / 2
+    covariance = _covariance_term(embeddings) + _covariance_term(ref_embeddings)
+    return invariance_lambda * invariance + variance_mu * variance + covariance_v * covariance
+
+
+def _variance_term(embeddings: Tensor, eps: float) -> Tensor:
+    return mean(relu(1 - (embeddings.var(0) + eps) ** 0.5))
+
+
+def _covariance_term(embeddings: Tensor) -> Tensor:
+    size, width = embeddings.shape
+    centered = embeddings - mean(embeddings, 0)
+    covariance = centered.t() @ centered / (size - 1)
+    diagonal = Tensor._make(np.eye(width, dtype=bool))
+    return _sum(where(diagonal, 0.0, covariance**2)) / width
+
+
+
+# ---------------------------------------------------------- classification-style margins
+
+
+def _class_labels(labels: Any, embeddings: Tensor, num_classes: int) -> np.ndarray:
+    """Class indices in ``[0, num_classes)``, one per row of ``embeddings``."""
+    array = _labels(labels, embeddings)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integer class indices, got dtype {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}) (num_classes), got values from "
+            f"{array.min()} to {array.max()}"
+        )
+    return array
+
+
+def _check_weight(weight: Any, embeddings: Tensor, name: str, class_dim: int) -> int:
+    """The number of classes held by ``weight``; ValueError unless its embedding dimension (the
+    one that is not ``class_dim``) matches the embeddings'."""
+    if not isinstance(weight, Tensor) or weight.dim() != 2:
+        shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"{name} must be a 2-D Tensor, got {shape}")
+    if weight.shape[1 - class_dim] != embeddings.shape[1]:
+        layout = (
+            "(embedding_size, num_classes)" if class_dim == 1 else "(num_classes, embedding_size)"
+        )
+        raise ValueError(
+            f"{name} must have shape {layout} with embedding_size {embeddings.shape[1]}, got "
+            f"{tuple(weight.shape)}"
+        )
+    return weight.shape[class_dim]
+
+
+def _class_cosines(embeddings: Tensor, weight: Tensor) -> Tensor:
+    """Cosine of each embedding with each column of ``weight`` ``(D, C)``: ``(N, C)``."""
+    columns = weight / clamp_min(norm(weight, 2, 0, keepdim=True), _NORMALIZE_EPS)
+    return _normalize(embeddings) @ columns
+
+
+def _with_target_logit(cosines: Tensor, labels: np.ndarray, target_logit: Tensor) -> Tensor:
+    """``cosines`` with each row's target entry replaced by ``target_logit`` (as pml's
+    ``cosine + mask * (modified - cosine)``)."""
+    one_hot = np.zeros(cosines.shape, bool)
+    one_hot[np.arange(labels.size), labels] = True
+    target_cosines = cosines[np.arange(labels.size), labels]
+    return cosines + _constant(one_hot, cosines) * (target_logit - target_cosines).unsqueeze(1)
+
+
+def _arcface_target(target_cosines: Tensor, margin_radians: float) -> Tensor:
+    """``cos(theta + m)`` where ``theta <= pi - m``, else ``cos(theta) - m sin(m)``; ``theta`` the
+    angle of the clamped cosine (pml's ``ArcFaceLoss``)."""
+    cosine = target_cosines.clamp(-1.0, 1.0)
+    sine = (1 - cosine * cosine).clamp(min=0.0) ** 0.5
+    angles = np.arccos(np.clip(target_cosines._data, -1, 1))
+    in_range = Tensor._make(angles <= np.deg2rad(180) - margin_radians)
+    shifted = cosine * math.cos(margin_radians) - sine * math.sin(margin_radians)
+    return where(in_range, shifted, cosine - margin_radians * math.sin(margin_radians))
+
+
+def _margin_softmax_inputs(embeddings: Tensor, labels: Any, weight: Tensor, sub_centers: int = 1):
+    embeddings = _check_embeddings(embeddings, min_rows=1)
+    num_classes = _check_weight(weight, embeddings, "weight", 1) // sub_centers
+    return embeddings, _class_labels(labels, embeddings, num_classes)
+
+
+def arcface_loss(
+    embeddings: Tensor, labels: Tensor, weight: Tensor, margin: float = 28.6, scale: float = 64.0
+) -> Tensor:
+    """ArcFace, the additive angular margin loss (Deng et al., 2019).
+
+    With ``cos(theta_ij)`` the cosine between embedding ``i`` and class column ``W_j``: the target
+    logit becomes ``cos(theta_iy + m)`` (``cos(theta_iy) - m sin(m)`` beyond ``theta > pi - m``),
+    all logits are multiplied by ``scale`` and the loss is the mean cross-entropy.
+
+    Gradient: through the cross-entropy,
+    ``d cos(theta + m)/d cos(theta) = cos m + cos(theta) sin m /
+    sin(theta)``, and the normalizations of the embeddings and of ``W``'s columns.
+
+    Reproduces pml ``ArcFaceLoss(num_classes, embedding_size, margin, scale)`` with its ``W``.
+
+    Args:
+        embeddings: ``(N, D)``.
+        labels: ``(N)`` class indices in ``[0, C)``.
+        weight: ``(D, C)``, the class centres (pml's ``W``).
+        margin: in degrees (pml's convention). Default 28.6 (0.5 rad).
+        scale: Default 64.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.arcface_loss(x, torch.tensor([0, 1]), w, scale=4.0)
+        tensor(0.0294)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    cosines = _class_cosines(embeddings, weight)
+    target = _arcface_target(cosines[np.arange(labels.size), labels], math.radians(margin))
+    logits = _with_target_logit(cosines, labels, target) * scale
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def subcenter_arcface_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    weight: Tensor,
+    margin: float = 28.6,
+    scale: float = 64.0,
+    sub_centers: int = 3,
+) -> Tensor:
+    """Sub-center ArcFace (Deng et al., 2020): ``K`` centres per class, the closest one counts.
+
+    ``W`` holds ``C * K`` columns, class ``c``'s centres at ``c*K .. c*K + K - 1``; the cosine of
+    class ``c`` is the largest of its ``K`` cosines; then as ``arcface_loss``.
+
+    Gradient: as ArcFace, flowing to the chosen (largest) centre of each class only.
+
+    Reproduces pml ``SubCenterArcFaceLoss(num_classes, embedding_size, margin, scale,
+    sub_centers)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x = torch.tensor([[1., 0.], [0., 1.]])
+        >>> w = torch.tensor([[1., 0., 0., -1.], [0., 1., 1., 0.]])
+        >>> torch.nn.functional.subcenter_arcface_loss(x, torch.tensor([0, 1]), w, scale=4.0,
+        ...                                            sub_centers=2)
+        tensor(0.4980)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight, sub_centers)
+    cosines = _class_cosines(embeddings, weight)
+    size = embeddings.shape[0]
+    cosines = cosines.reshape(size, -1, sub_centers).max(2)[0]
+    target = _arcface_target(cosines[np.arange(size), labels], math.radians(margin))
+    logits = _with_target_logit(cosines, labels, target) * scale
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def cosface_loss(
+    embeddings: Tensor, labels: Tensor, weight: Tensor, margin: float = 0.35, scale: float = 64.0
+) -> Tensor:
+    """CosFace, the additive cosine margin loss (Wang et al., 2018; also AM-Softmax).
+
+    The target logit ``cos(theta_iy)`` becomes ``cos(theta_iy) - margin``, all logits are
+    multiplied by ``scale``, and the loss is the mean cross-entropy.
+
+    Gradient: the cross-entropy's ``softmax - onehot`` times ``scale``, through the cosines.
+
+    Reproduces pml ``CosFaceLoss(num_classes, embedding_size, margin, scale)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.cosface_loss(x, torch.tensor([0, 1]), w, scale=4.0)
+        tensor(0.0716)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    cosines = _class_cosines(embeddings, weight)
+    target = cosines[np.arange(labels.size), labels] - margin
+    logits = _with_target_logit(cosines, labels, target) * scale
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def _multiplicative_angular_target(target_cosines: Tensor, margin: int) -> Tensor:
+    """``(-1)^k cos(m theta) - 2k`` with ``cos(m theta)`` as the polynomial
+    ``sum_n (-1)^n C(m, 2n) c^(m-2n) (1 - c^2)^n`` in ``c = cos(theta)`` and
+    ``k = floor(theta m / pi)`` (Liu et al., 2016, eq. 6-7)."""
+    cosine_squared_complement = 1 - target_cosines * target_cosines
+    cos_m_theta = 0.0
+    for n in range(margin // 2 + 1):
+        term = math.comb(margin, 2 * n) * target_cosines ** (margin - 2 * n)
+        if n:
+            term = term * cosine_squared_complement**n
+        cos_m_theta = cos_m_theta + (-1) ** n * term
+    angles = np.arccos(np.clip(target_cosines._data, -1, 1))
+    k = np.floor(angles / (math.pi / margin))
+    return cos_m_theta * _constant((-1.0) ** k, target_cosines) - _constant(2 * k, target_cosines)
+
+
+def large_margin_softmax_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    weight: Tensor,
+    margin: int = 4,
+    scale: float = 1.0,
+    normalize_weights: bool = False,
+) -> Tensor:
+    """Large-margin softmax (L-Softmax, Liu et al., 2016) and SphereFace (A-Softmax, Liu et al.,
+    2017): a multiplicative angular margin.
+
+    The target cosine ``cos(theta_iy)`` becomes ``psi(theta) = (-1)^k cos(m theta) - 2k`` with
+    ``k = floor(m theta / pi)``; the logits are then multiplied by ``scale * |x_i|`` and, for
+    L-Softmax (``normalize_weights=False``), by ``|W_j|`` as well; SphereFace
+    (``normalize_weights=True``) uses unit class weights. Mean cross-entropy.
+
+    Gradient: through the polynomial ``cos(m theta)`` in ``cos(theta)``; ``k`` is piecewise
+    constant.
+
+    Reproduces pml ``LargeMarginSoftmaxLoss(num_classes, embedding_size, margin, scale)`` and,
+    with ``normalize_weights=True``, pml ``SphereFaceLoss``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.large_margin_softmax_loss(x, torch.tensor([0, 1]), w)
+        tensor(0.3133)
+    """
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    margin = int(margin)
+    cosines = _class_cosines(embeddings, weight)
+    target = _multiplicative_angular_target(cosines[np.arange(labels.size), labels], margin)
+    logits = _with_target_logit(cosines, labels, target)
+    magnitudes = norm(embeddings, 2, 1).unsqueeze(1) * scale
+    if not normalize_weights:
+        magnitudes = magnitudes * norm(weight, 2, 0).unsqueeze(0)
+    return cross_entropy(logits * magnitudes, Tensor._make(labels))
+
+
+def normalized_softmax_loss(
+    embeddings: Tensor, labels: Tensor, weight: Tensor, temperature: float = 0.05
+) -> Tensor:
+    """Normalized softmax (Zhai and Wu, 2019; NormFace): cross-entropy over cosine logits.
+
+    ``l_i = CE(cos(x_i, W_j) / temperature, y_i)``, averaged over the batch.
+
+    Gradient: ``(softmax - onehot) / temperature`` through the cosines.
+
+    Reproduces pml ``NormalizedSoftmaxLoss(num_classes, embedding_size, temperature)``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.normalized_softmax_loss(x, torch.tensor([0, 1]), w, 1.0)
+        tensor(0.3133)
+    """
+    temperature = _check_positive(temperature, "temperature")
+    embeddings, labels = _margin_softmax_inputs(embeddings, labels, weight)
+    logits = _class_cosines(embeddings, weight) / temperature
+    return cross_entropy(logits, Tensor._make(labels))
+
+
+def proxy_anchor_loss(
+    embeddings: Tensor, labels: Tensor, proxies: Tensor, margin: float = 0.1, alpha: float = 32.0
+) -> Tensor:
+    """Proxy-Anchor loss (Kim et al., 2020): each class proxy is an anchor pulling its samples and
+    pushing the others.
+
+    With ``s_ic`` the cosine between embedding ``i`` and proxy ``c``:
+    ``l = (1/|C+|) sum_{c in C+} log(1 + sum_{i: y_i = c} e^{-alpha (s_ic - margin)})
+    + (1/C) sum_c log(1 + sum_{i: y_i != c} e^{alpha (s_ic + margin)})``, ``C+`` the classes
+    present in the batch.
+
+    Gradient: softmax-like weights of each log-sum-exp times ``-alpha`` (positives) or ``alpha``
+    (negatives), through the cosines (proxies included).
+
+    Reproduces pml ``ProxyAnchorLoss(num_classes, embedding_size, margin, alpha)``.
+
+    Args:
+        embeddings: ``(N, D)``.
+        labels: ``(N)`` in ``[0, C)``.
+        proxies: ``(C, D)`` (pml's layout).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.proxy_anchor_loss(x, torch.tensor([0, 1]), w, alpha=4.0)
+        tensor(0.9400)
+    """
+    embeddings = _check_embeddings(embeddings, min_rows=1)
+    num_classes = _check_weight(proxies, embeddings, "proxies", 0)
+    labels = _class_labels(labels, embeddings, num_classes)
+    cosines_by_class = _class_cosines(embeddings, proxies.t()).t()  # (C, N)
+    members = np.zeros((num_classes, labels.size), bool)
+    members[labels, np.arange(labels.size)] = True
+    positive_terms = _log1p_sum_exp(-alpha * (cosines_by_class - margin), members)
+    negative_terms = _log1p_sum_exp(alpha * (cosines_by_class + margin), ~members)
+    classes_present = int(members.any(1).sum())
+    return _sum(positive_terms) / classes_present + _sum(negative_terms) / num_classes
+
+
+def proxy_nca_loss(
+    embeddings: Tensor, labels: Tensor, proxies: Tensor, softmax_scale: float = 1.0
+) -> Tensor:
+    """Proxy-NCA (Movshovitz-Attias et al., 2017): NCA with one learnable proxy per class.
+
+    With ``d_ic`` the squared Euclidean distance between the normalized embedding and the
+    normalized proxy: ``l_i = -log softmax_c(-softmax_scale * d_ic)[y_i]``, averaged.
+
+    Gradient: ``softmax_scale (q_ic - [c = y_i]) dd_ic/dx`` with ``q`` the softmax.
+
+    Reproduces pml ``ProxyNCALoss(num_classes, embedding_size, softmax_scale)`` (its
+    ``LpDistance(power=2)``). pml drops the rows whose probability underflows to exactly 0;
+    lossgrad evaluates them with a log-softmax (finite).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> x, w = torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[1., 0.], [0., 1.]])
+        >>> torch.nn.functional.proxy_nca_loss(x, torch.tensor([0, 1]), w)
+        tensor(0.1269)
+    """
+    embeddings = _check_embeddings(embeddings, min_rows=1)
+    num_classes = _check_weight(proxies, embeddings, "proxies", 0)
+    labels = _class_labels(labels, embeddings, num_classes)
+    unit_proxies = _normalize(proxies)
+    squared_distances = cdist(_normalize(embeddings), unit_proxies) ** 2
+    return cross_entropy(-softmax_scale * squared_distances, Tensor._make(labels))
+
+
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = public_names(globals())
