@@ -16,6 +16,7 @@ from lossgrad.nn.functional import (
     loss_margin,
     loss_probability,
     loss_regression,
+    loss_robust,
 )
 from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
@@ -23,6 +24,7 @@ from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
 from lossgrad.nn.functional.loss_regression import *  # noqa: F403
+from lossgrad.nn.functional.loss_robust import *  # noqa: F403
 from lossgrad.ops.activation import leaky_relu, logsigmoid, relu, softplus
 from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import softmax as _softmax
@@ -76,5 +78,6 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         loss_margin,
         loss_probability,
         loss_regression,
+        loss_robust,
     ):
         __all__ += _family.__all__
