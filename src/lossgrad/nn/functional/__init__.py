@@ -13,6 +13,7 @@ from lossgrad.nn.functional import (
     distance,
     loss_classification,
     loss_ctc,
+    loss_distribution,
     loss_margin,
     loss_probability,
     loss_regression,
@@ -21,6 +22,7 @@ from lossgrad.nn.functional import (
 from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
 from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
+from lossgrad.nn.functional.loss_distribution import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
 from lossgrad.nn.functional.loss_regression import *  # noqa: F403
@@ -75,6 +77,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         distance,
         loss_classification,
         loss_ctc,
+        loss_distribution,
         loss_margin,
         loss_probability,
         loss_regression,

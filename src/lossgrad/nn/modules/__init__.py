@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from lossgrad.nn.modules import distance as _distance
 from lossgrad.nn.modules import loss as _loss
+from lossgrad.nn.modules import loss_distribution as _loss_distribution
 from lossgrad.nn.modules import loss_robust as _loss_robust
 from lossgrad.nn.modules.activation import (
     LeakyReLU,
@@ -18,6 +19,7 @@ from lossgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
+from lossgrad.nn.modules.loss_distribution import *  # noqa: F403
 from lossgrad.nn.modules.loss_robust import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 
@@ -39,5 +41,6 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         "Tanh",
         *_loss.__all__,
         *_loss_robust.__all__,
+        *_loss_distribution.__all__,
         *_distance.__all__,
     ]
