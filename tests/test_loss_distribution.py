@@ -48,6 +48,7 @@ def test_wasserstein_1d_p1_equals_scipy(weighted, dtype):
 
 
 @pytest.mark.parametrize("p", [1, 1.5, 2, 3])
+@pytest.mark.filterwarnings("ignore:The use of `x.T`")
 def test_wasserstein_1d_equals_pot_with_gradients(p):
     rng = np.random.default_rng(1)
     u, v = rng.standard_normal(11), rng.standard_normal(7) + 0.5

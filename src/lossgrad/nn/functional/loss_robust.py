@@ -7,7 +7,7 @@ Three groups, each loss a composite of lossgrad ops (so autograd gives its secon
   ``geman_mcclure_loss`` and Barron's general ``barron_loss`` (with its partition function,
   :func:`barron_log_partition`, for the adaptive loss of ``nn.AdaptiveBarronLoss``);
 - **quantile and distributional regression**: ``pinball_loss``, ``expectile_loss``,
-  ``tweedie_loss``, ``mape_loss``, ``smape_loss``, ``msle_loss``, ``poisson_loss``;
+  ``tweedie_loss``, ``mape_loss``, ``smape_loss``, ``msle_loss``, ``keras_poisson_loss``;
 - **classification margins and noise-robust classification**: ``squared_hinge_loss``,
   ``multiclass_hinge_loss``, ``perceptron_loss``, ``multiclass_perceptron_loss``,
   ``generalized_cross_entropy_loss``, ``asymmetric_loss``, ``symmetric_cross_entropy_loss``.
@@ -810,7 +810,7 @@ def msle_loss(
     return _reduce(log_ratio.square(), reduction, weight)
 
 
-def poisson_loss(
+def keras_poisson_loss(
     input: Tensor, target: Tensor, eps: float = _KERAS_EPSILON, reduction: str = "mean"
 ) -> Tensor:
     """Keras's Poisson loss on the predicted rate: ``l = input - target * log(input + eps)``.
@@ -835,7 +835,7 @@ def poisson_loss(
     Example:
         >>> import lossgrad as torch
         >>> F = torch.nn.functional
-        >>> F.poisson_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0]))
+        >>> F.keras_poisson_loss(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0]))
         tensor(0.4603)
     """
     return poisson_nll_loss(input, target, log_input=False, eps=eps, reduction=reduction)

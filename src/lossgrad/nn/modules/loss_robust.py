@@ -260,10 +260,10 @@ class MSLELoss(_EpsLoss):
     _functional = "msle_loss"
 
 
-class PoissonLoss(_EpsLoss):
-    """Keras's Poisson loss ``input - target log(input + eps)`` (see ``F.poisson_loss``)."""
+class KerasPoissonLoss(_EpsLoss):
+    """Keras's Poisson loss ``input - target log(input + eps)`` (see ``F.keras_poisson_loss``)."""
 
-    _functional = "poisson_loss"
+    _functional = "keras_poisson_loss"
 
 
 class SquaredHingeLoss(_OptionLoss):
