@@ -159,7 +159,7 @@ def rows(n: int, only: str | None = None) -> list[Row]:
     return out
 
 
-# -- Sinkhorn: one call per side, each in a fresh process -------------------------------------------
+# -- Sinkhorn: one call per side, each in a fresh process ----------------------------------------
 
 
 def _peak_kib() -> int:

@@ -22,7 +22,8 @@ target = torch.tensor([[0.0, 1.0, 1.5], [-1.0, 0.5, 0.4]])
 
 
 def _example(module: str) -> str:
-    return f"loss = nn.{module}\n" + REGRESSION_DATA + "output = loss(input, target)\noutput.backward()\n"
+    call = "output = loss(input, target)\noutput.backward()\n"
+    return f"loss = nn.{module}\n" + REGRESSION_DATA + call
 
 
 def _curve(functional: str) -> Curve:
@@ -87,7 +88,9 @@ ENTRIES: tuple[Loss, ...] = (
         formula="ℓ = 1 − exp(−(d/c)²/2),  d = x − y",
         gradient="∂ℓ/∂x = d/c²·exp(−(d/c)²/2)",
         tex=r"\ell = 1 - \exp\bigl(-\tfrac{1}{2}(d/c)^2\bigr)",
-        tex_gradient=r"\frac{\partial \ell}{\partial x} = \frac{d}{c^2}\exp\bigl(-\tfrac12 (d/c)^2\bigr)",
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial x} = \frac{d}{c^2}\exp\bigl(-\tfrac12 (d/c)^2\bigr)"
+        ),
         in_torch=False,
         notes=("kornia's welsch_loss at scale = 1; Barron's loss at α = −∞", _WEIGHT_NOTE),
         example=_example("WelschLoss(scale=1.0)"),

@@ -52,6 +52,12 @@ def _samples_1d(values: Tensor, weights: Tensor | None, name: str) -> tuple[Tens
     return values, weights / _sum(weights, 0, keepdim=True)
 
 
+def _check_columns(u_values: Tensor, v_values: Tensor) -> None:
+    if u_values.dim() != v_values.dim() or u_values.shape[1:] != v_values.shape[1:]:
+        raise ValueError(f"u_values of size {u_values.size()} and v_values of size "
+                         f"{v_values.size()} must have the same number of columns")
+
+
 def _searchsorted(sorted_rows: np.ndarray, queries: np.ndarray, side: str) -> np.ndarray:
     """``np.searchsorted`` along dim 0 of (n,) or (n, k) arrays (column by column)."""
     if sorted_rows.ndim == 1:
@@ -113,13 +119,9 @@ def wasserstein_1d(
     """
     if not p >= 1:
         raise ValueError(f"p must be >= 1, got {p}")
-    u_values, u_weights = _samples_1d(u_values, u_weights, "u_values")
-    v_values, v_weights = _samples_1d(v_values, v_weights, "v_values")
-    if u_values.dim() != v_values.dim() or u_values.shape[1:] != v_values.shape[1:]:
-        raise ValueError(f"u_values of size {u_values.size()} and v_values of size "
-                         f"{v_values.size()} must have the same number of columns")
-    u_sorted, u_cdf = _sorted_with_cdf(u_values, u_weights)
-    v_sorted, v_cdf = _sorted_with_cdf(v_values, v_weights)
+    u_sorted, u_cdf = _sorted_with_cdf(*_samples_1d(u_values, u_weights, "u_values"))
+    v_sorted, v_cdf = _sorted_with_cdf(*_samples_1d(v_values, v_weights, "v_values"))
+    _check_columns(u_sorted, v_sorted)
     levels, _ = sort(cat([u_cdf, v_cdf], 0), dim=0)
 
     def quantiles(sorted_values: Tensor, cdf: Tensor) -> Tensor:
@@ -172,14 +174,10 @@ def energy_distance(
         >>> F.energy_distance(torch.tensor([0.0]), torch.tensor([2.0]))
         tensor(2.)
     """
-    u_values, u_weights = _samples_1d(u_values, u_weights, "u_values")
-    v_values, v_weights = _samples_1d(v_values, v_weights, "v_values")
-    if u_values.dim() != v_values.dim() or u_values.shape[1:] != v_values.shape[1:]:
-        raise ValueError(f"u_values of size {u_values.size()} and v_values of size "
-                         f"{v_values.size()} must have the same number of columns")
-    u_sorted, u_cdf = _sorted_with_cdf(u_values, u_weights)
-    v_sorted, v_cdf = _sorted_with_cdf(v_values, v_weights)
-    pooled, _ = sort(cat([u_values, v_values], 0), dim=0)
+    u_sorted, u_cdf = _sorted_with_cdf(*_samples_1d(u_values, u_weights, "u_values"))
+    v_sorted, v_cdf = _sorted_with_cdf(*_samples_1d(v_values, v_weights, "v_values"))
+    _check_columns(u_sorted, v_sorted)
+    pooled, _ = sort(cat([u_sorted, v_sorted], 0), dim=0)
     lengths = pooled[1:] - pooled[:-1]
 
     def cdf_at(sorted_values: Tensor, cdf: Tensor) -> Tensor:
@@ -464,7 +462,8 @@ def sinkhorn_loss(
     a_log = _log_weights(_cloud_weights(x_weights, x, "x_weights"))
     b_log = _log_weights(_cloud_weights(y_weights, y, "y_weights"))
     if diameter is None:
-        points = np.concatenate([x._data.reshape(-1, x.shape[-1]), y._data.reshape(-1, y.shape[-1])])
+        dims = x.shape[-1]
+        points = np.concatenate([x._data.reshape(-1, dims), y._data.reshape(-1, dims)])
         diameter = float(np.linalg.norm(points.max(0) - points.min(0)))
     schedule = _epsilon_schedule(p, diameter, blur, scaling)
 
