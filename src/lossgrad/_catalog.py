@@ -1388,6 +1388,12 @@ output.backward()
 #: ``ENTRIES`` (a tuple of :class:`Loss`); they join the catalog here, in this order.
 EXTENSION_FAMILIES: tuple[str, ...] = ("sparse", "ranking", "transducer")
 EXTENSION_FAMILIES: tuple[str, ...] = ("contrastive",)
+EXTENSION_FAMILIES: tuple[str, ...] = (
+    "robust",
+    "quantile",
+    "robust_classification",
+    "distribution",
+)
 
 for _family in EXTENSION_FAMILIES:
     _module = importlib.import_module(f"lossgrad._catalog_{_family}")
