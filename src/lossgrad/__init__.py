@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 
-from lossgrad import autograd, nn, optim  # noqa: E402  (after Tensor exists)
+from lossgrad import autograd, distributed, nn, optim  # noqa: E402  (after Tensor exists)
 from lossgrad._dtype import (
     bool,
     double,
