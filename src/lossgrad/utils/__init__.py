@@ -1,0 +1,5 @@
+"""lossgrad.utils: torch.utils's names (data loading)."""
+
+from lossgrad.utils import data
+
+__all__ = ["data"]
