@@ -8,6 +8,7 @@ directly. mpi4py (the optional extra ``lossgrad[distributed]``) is imported only
 group is initialized: ``import lossgrad`` never needs it.
 """
 
+from lossgrad.distributed._cost import ExactMean
 from lossgrad.distributed._core import (
     GroupMember,
     ProcessGroup,
@@ -35,6 +36,7 @@ from lossgrad.distributed._core import (
 )
 
 __all__ = [
+    "ExactMean",
     "GroupMember",
     "ProcessGroup",
     "ReduceOp",

@@ -56,7 +56,7 @@ class DistributedSampler(Sampler[_T_co]):
         >>> list(DistributedSampler(range(5), num_replicas=2, rank=1, shuffle=False))
         [1, 3, 0]
         >>> list(DistributedSampler(range(5), num_replicas=2, rank=1, seed=3))
-        [3, 1, 2]
+        [0, 4, 1]
     """
 
     def __init__(
