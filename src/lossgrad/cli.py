@@ -5,6 +5,7 @@
     lossgrad list                      every loss, its summary and its torch equivalent
     lossgrad explain cross_entropy     formula, gradient, defaults, edge cases, a live example
     lossgrad bench --quick             every loss timed against torch (from a source checkout)
+    lossgrad run -n 4 train.py         four ranks of a script, through mpiexec (MPI)
 
 Bad arguments print one line on stderr and exit with status 2; a plot without matplotlib (an
 optional dependency) prints one line and exits with status 1. Everything shown is computed by
@@ -111,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
         if argv[:1] == ["bench"]:  # every later option belongs to the suite
             return _bench(argv[1:])
+        if argv[:1] == ["run"]:  # the script's options follow it
+            return _run(argv[1:])
         args = _build_parser().parse_args(argv)
         if args.command is None:
             raise _UsageError("choose a command: tour, plot, list or explain (see lossgrad --help)")
@@ -541,3 +544,10 @@ def _tour_figure(args: argparse.Namespace) -> None:
         return
     print(f"  wrote {args.figure}: smooth L1 is quadratic near 0, where L1 has a kink;")
     print("  its gradient goes from −1 to 1 linearly instead of jumping.")
+
+
+def _run(options: list[str]) -> int:
+    """``lossgrad run -n N script.py [args]``: N ranks of the script, started by ``mpiexec``."""
+    from lossgrad.distributed import launch
+
+    return launch.main(options)

@@ -173,8 +173,9 @@ def init_process_group(
     """Join the processes started by ``mpiexec`` (or ``lossgrad run -n N``) into the default group.
 
     ``backend`` is ``"mpi"`` (or None, which means it). The rank and world size come from MPI;
-    where ``rank``/``world_size`` or torch's ``RANK``/``WORLD_SIZE`` environment variables are
-    given they must agree with it. ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` are then set in
+    ``rank``/``world_size``, where given, must agree with it, and so must torch's ``WORLD_SIZE``
+    environment variable in a process that MPI did not start with others (a script run
+    without ``mpiexec`` is a world of one). ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` are then set in
     ``os.environ`` as torchrun sets them. From here on an exception that escapes a rank's script
     prints its traceback and aborts every rank (``MPI_Abort``), so no rank waits forever in a
     collective for a rank that died.
@@ -205,17 +206,17 @@ def init_process_group(
     MPI = _mpi()
     comm = MPI.COMM_WORLD.Dup()
     mpi_rank, mpi_size = comm.Get_rank(), comm.Get_size()
-    wanted_size = world_size if world_size != -1 else _env_int("WORLD_SIZE")
-    wanted_rank = rank if rank != -1 else _env_int("RANK")
-    if wanted_size is not None and wanted_size != mpi_size:
+    if mpi_size == 1:  # not started by mpiexec: torch's variables may say otherwise
+        world_size = world_size if world_size != -1 else (_env_int("WORLD_SIZE") or -1)
+    if world_size not in (-1, mpi_size):
         comm.Free()
         raise RuntimeError(
-            f"world_size is {wanted_size} but MPI started {mpi_size} process(es): start the "
-            f"ranks with `lossgrad run -n {wanted_size} script.py` or `mpiexec -n {wanted_size}`"
+            f"world_size is {world_size} but MPI started {mpi_size} process(es): start the "
+            f"ranks with `lossgrad run -n {world_size} script.py` or `mpiexec -n {world_size}`"
         )
-    if wanted_rank is not None and mpi_size > 1 and wanted_rank != mpi_rank:
+    if rank not in (-1, mpi_rank):
         comm.Free()
-        raise RuntimeError(f"rank is {wanted_rank} but MPI gives this process rank {mpi_rank}")
+        raise RuntimeError(f"rank is {rank} but MPI gives this process rank {mpi_rank}")
     local = comm.Split_type(MPI.COMM_TYPE_SHARED)
     os.environ.update(
         RANK=str(mpi_rank), WORLD_SIZE=str(mpi_size), LOCAL_RANK=str(local.Get_rank())
