@@ -72,3 +72,18 @@ def test_a_failing_rank_ends_every_rank(ranks):
     assert "unreachable" not in result.stdout
     assert f"rank {ranks - 1} of {ranks} failed with ValueError" in result.stderr
     assert f"rank {ranks - 1} cannot read its data" in result.stderr
+
+
+def test_example_trains_the_same_on_any_number_of_ranks_and_micro_batches():
+    example = HERE.parent / "examples" / "ddp_train.py"
+    sums = []
+    for ranks, accumulation in ((1, 1), (2, 3)):
+        mpiexec = launch.find_mpiexec()
+        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+        env["PYTHONPATH"] = str(SRC)
+        command = launch.command(
+            ranks, str(example), ["--epochs", "1", "--accumulation", str(accumulation)], mpiexec
+        )
+        out = _ok(subprocess.run(command, env=env, capture_output=True, text=True, timeout=90))
+        sums.append(float(out.split("parameter sum")[-1]))
+    assert sums[0] == pytest.approx(sums[1], rel=1e-5)
