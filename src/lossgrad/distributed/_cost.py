@@ -105,11 +105,7 @@ class ExactMean:
     non-ignored targets for cross-entropy and NLL; sequences for CTC, whose per-sequence loss
     is first divided by its target length; rows for KL's 'batchmean'):
 
-    .. math::
-
-        \\text{cost} = \\frac{\\sum_p S_p}{D}, \\qquad D = \\sum_p D_p,
-        \\qquad \\frac{\\partial\\,\\text{cost}}{\\partial\\theta}
-        = \\sum_p \\frac{1}{D}\\frac{\\partial S_p}{\\partial\\theta}
+        cost = Σ_p S_p / D,   D = Σ_p D_p,   ∂cost/∂θ = Σ_p (1/D)·∂S_p/∂θ
 
     which is, to rounding, the loss with ``reduction='mean'`` on the whole batch and its
     gradient. ``denominator`` counts ``D`` from the targets, before any forward, with one
