@@ -39,54 +39,64 @@ def _best(run, repeat: int) -> float:
 
 
 def allreduce_table(sizes: list[int], repeat: int) -> None:
+    import lossgrad.distributed as dist
+
+    comm = dist.group.WORLD._comm
+    rank = dist.get_rank()
+    if rank == 0:
+        print(f"all-reduce, {dist.get_world_size()} ranks, float32 (best of {repeat})")
+        print(
+            f"{'params':>11} {'MB':>7} {'mpi4py MB/s':>12} {'all_reduce':>11} {'ratio':>6} "
+            f"{'DDP sync':>9} {'ratio':>6}"
+        )
+    for size in sizes:
+        best = _allreduce_times(comm, size, repeat)
+        megabytes = size * 4 / 1e6
+        if rank == 0:
+            rate = {name: megabytes / t for name, t in best.items()}
+            print(
+                f"{size:>11,} {megabytes:>7.0f} {rate['raw']:>12.0f} {rate['ours']:>11.0f} "
+                f"{rate['ours'] / rate['raw']:>6.2f} {rate['ddp']:>9.0f} "
+                f"{rate['ddp'] / rate['raw']:>6.2f}"
+            )
+
+
+def _allreduce_times(comm, size: int, repeat: int) -> dict[str, float]:
+    """Best time of each way to all-reduce ``size`` float32 gradients (slowest rank)."""
     from mpi4py import MPI
 
     import lossgrad as torch
     import lossgrad.distributed as dist
     from lossgrad.nn.parallel import DistributedDataParallel
 
-    comm = dist.group.WORLD._comm
-    rank = dist.get_rank()
-    if rank == 0:
-        print(f"all-reduce, {dist.get_world_size()} ranks, float32 (best of {repeat})")
-        print(f"{'params':>11} {'MB':>7} {'mpi4py MB/s':>12} {'all_reduce':>11} {'ratio':>6} "
-              f"{'DDP sync':>9} {'ratio':>6}")
-    for size in sizes:
-        buffer = np.ones(size, np.float32)
-        tensor = torch.from_numpy(buffer)
-        model = torch.nn.Module()
-        for k in range(10):
-            setattr(model, f"p{k}", torch.nn.Parameter(torch.zeros(size // 10)))
-        ddp = DistributedDataParallel(model)
-        params = list(model.parameters())
-        grads = [np.ones(size // 10, np.float32) for _ in params]
+    buffer = np.ones(size, np.float32)
+    tensor = torch.from_numpy(buffer)
+    model = torch.nn.Module()
+    for k in range(10):
+        setattr(model, f"p{k}", torch.nn.Parameter(torch.zeros(size // 10)))
+    ddp = DistributedDataParallel(model)
+    params = list(model.parameters())
+    grads = [np.ones(size // 10, np.float32) for _ in params]
 
-        def raw() -> None:
-            comm.Allreduce(MPI.IN_PLACE, buffer, MPI.SUM)
+    def raw() -> None:
+        comm.Allreduce(MPI.IN_PLACE, buffer, MPI.SUM)
 
-        def ours() -> None:
-            dist.all_reduce(tensor)
+    def ours() -> None:
+        dist.all_reduce(tensor)
 
-        def ddp_sync() -> None:  # what a backward's post-accumulate hooks do, in engine order
-            ddp._start_round()
-            for p, g in zip(params, grads):
-                p._grad = torch.from_numpy(g)
-            for p in reversed(params):
-                ddp._grad_ready(p)
+    def ddp_sync() -> None:  # what a backward's post-accumulate hooks do, in engine order
+        ddp._start_round()
+        for p, g in zip(params, grads):
+            p._grad = torch.from_numpy(g)
+        for p in reversed(params):
+            ddp._grad_ready(p)
 
-        timings = {"raw": [], "ours": [], "ddp": []}
-        for _ in range(repeat):  # interleaved, so that load from other processes hits all three
-            for name, run in (("raw", raw), ("ours", ours), ("ddp", ddp_sync)):
-                comm.Barrier()
-                timings[name].append(_best(run, 1))
-        best = {name: comm.allreduce(min(t), op=MPI.MAX) for name, t in timings.items()}
-        megabytes = size * 4 / 1e6
-        if rank == 0:
-            rate = {name: megabytes / t for name, t in best.items()}
-            print(f"{size:>11,} {megabytes:>7.0f} {rate['raw']:>12.0f} {rate['ours']:>11.0f} "
-                  f"{rate['ours'] / rate['raw']:>6.2f} {rate['ddp']:>9.0f} "
-                  f"{rate['ddp'] / rate['raw']:>6.2f}")
-        del ddp, model, params, grads, buffer, tensor
+    timings: dict[str, list[float]] = {"raw": [], "ours": [], "ddp": []}
+    for _ in range(repeat):  # interleaved, so that load from other processes hits all three
+        for name, run in (("raw", raw), ("ours", ours), ("ddp", ddp_sync)):
+            comm.Barrier()
+            timings[name].append(_best(run, 1))
+    return {name: comm.allreduce(min(t), op=MPI.MAX) for name, t in timings.items()}
 
 
 def training_step_table(repeat: int) -> None:
@@ -130,11 +140,12 @@ def training_step_table(repeat: int) -> None:
     two = step_time(size)
     if rank == 0:
         print()
-        print(f"training step, MLP {features}-{hidden}-{classes}, global batch {batch}, float32 "
-              f"(best of {repeat})")
+        print(
+            f"training step, MLP {features}-{hidden}-{classes}, global batch {batch}, float32 "
+            f"(best of {repeat})"
+        )
         print(f"  1 rank : {one * 1e3:8.1f} ms")
-        print(f"  {size} ranks: {two * 1e3:8.1f} ms   speed-up {one / two:.2f}x "
-              f"(ideal {size}x)")
+        print(f"  {size} ranks: {two * 1e3:8.1f} ms   speed-up {one / two:.2f}x (ideal {size}x)")
 
 
 def main() -> None:

@@ -53,9 +53,7 @@ def main() -> None:
     inputs, labels = synthetic_data(1024, 20, 5)
 
     torch.manual_seed(0)  # rank 0's initial parameters are broadcast anyway
-    model = DistributedDataParallel(
-        nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5))
-    )
+    model = DistributedDataParallel(nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5)))
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
     cost = ExactMean(F.cross_entropy, ignore_index=PAD, label_smoothing=0.05)
     sampler = DistributedSampler(range(len(labels)), shuffle=True, seed=0)

@@ -21,9 +21,8 @@ from torch.utils.data.distributed import DistributedSampler as TorchDistributedS
 import lossgrad
 import lossgrad.distributed as dist
 import lossgrad.nn.functional as F
-from lossgrad.distributed import ExactMean
 from lossgrad import cli
-from lossgrad.distributed import launch
+from lossgrad.distributed import ExactMean, launch
 from lossgrad.utils.data import DistributedSampler
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -67,7 +66,11 @@ def _nll(rng):
 def _pointwise(target_kind="normal"):
     def build(rng):
         x = rng.standard_normal((8, 3))
-        y = rng.uniform(0.05, 0.95, (8, 3)) if target_kind == "unit" else rng.standard_normal((8, 3))
+        y = (
+            rng.uniform(0.05, 0.95, (8, 3))
+            if target_kind == "unit"
+            else rng.standard_normal((8, 3))
+        )
         return x, [y], {}
 
     return build
@@ -76,7 +79,8 @@ def _pointwise(target_kind="normal"):
 CASES = {
     "cross_entropy weight+ignore+smoothing": ("cross_entropy", _ce_index),
     "cross_entropy K-dim, no weight": (
-        "cross_entropy", lambda rng: _ce_index(rng, weight=False, smoothing=0.0, kdim=True)
+        "cross_entropy",
+        lambda rng: _ce_index(rng, weight=False, smoothing=0.0, kdim=True),
     ),
     "cross_entropy probabilities": ("cross_entropy", _ce_probabilities),
     "nll_loss weight+ignore": ("nll_loss", _nll),
@@ -157,7 +161,12 @@ def test_exact_mean_of_pieces_is_torch_full_batch_mean(case):
     pieces = []
     for start, stop in bounds:
         piece_input = input_np[:, start:stop] if name == "ctc_loss" else input_np[start:stop]
-        pieces.append((_lg(piece_input).requires_grad_(), [_lg(a) for a in _split(name, args_np, start, stop)]))
+        pieces.append(
+            (
+                _lg(piece_input).requires_grad_(),
+                [_lg(a) for a in _split(name, args_np, start, stop)],
+            )
+        )
     denominator = mean.denominator([tuple(args) for _, args in pieces])
     cost = 0.0
     for piece_input, args in pieces:
@@ -216,7 +225,9 @@ def test_distributed_sampler_matches_torch(size, replicas):
 
 
 def test_distributed_sampler_rank_error_and_base_class():
-    with pytest.raises(ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"Invalid rank 2, rank should be in the interval \[0, 1\]"
+    ):
         DistributedSampler(range(4), num_replicas=2, rank=2)
     assert isinstance(DistributedSampler(range(4), 2, 0), lossgrad.utils.data.Sampler)
 
@@ -242,7 +253,7 @@ def test_post_accumulate_grad_hook_matches_torch():
         results[lib] = (v.grad.tolist(), w.tolist())
     assert calls["torch"] == calls["lossgrad"] == [[2.0, 4.0, 6.0], [5.0, 7.0, 9.0]]
     assert results["torch"] == results["lossgrad"]
-    for lib, module in (("torch", torch), ("lossgrad", lossgrad)):
+    for module in (torch, lossgrad):
         with pytest.raises(RuntimeError, match="doesn't require gradient"):
             module.tensor([1.0]).register_post_accumulate_grad_hook(print)
         with pytest.raises(RuntimeError, match="non-leaf"):
@@ -271,8 +282,11 @@ def test_backend_and_uninitialized_errors_match_torch():
 def test_import_lossgrad_does_not_import_mpi4py():
     code = "import sys, lossgrad, lossgrad.distributed, lossgrad.nn.parallel; print('mpi4py' in sys.modules)"
     out = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(SRC)},
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "False"
 
@@ -300,9 +314,13 @@ def test_launcher_runs_a_script_on_two_ranks(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(SRC), "WORLD_SIZE": "7"}  # inherited, then dropped
     out = subprocess.run(
         [sys.executable, "-m", "lossgrad", "run", "-n", "2", str(script), "--lr", "0.1"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.splitlines()) == [
-        "rank 0 of 2 args ['--lr', '0.1']", "rank 1 of 2 args ['--lr', '0.1']"
+        "rank 0 of 2 args ['--lr', '0.1']",
+        "rank 1 of 2 args ['--lr', '0.1']",
     ]

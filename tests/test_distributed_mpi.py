@@ -30,7 +30,10 @@ def mpirun(ranks: int, script: str, *args: str, timeout: float = 90) -> subproce
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     return subprocess.run(
         launch.command(ranks, str(SCRIPTS / script), list(args), mpiexec),
-        env=env, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -57,9 +57,13 @@ def torch_reference(path: str) -> None:
         optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
         targets = data["ragged_targets" if ragged else "targets"]
         options = (
-            {"weight": torch.from_numpy(data["class_weight"]), "ignore_index": IGNORE,
-             "label_smoothing": SMOOTHING}
-            if ragged else {}
+            {
+                "weight": torch.from_numpy(data["class_weight"]),
+                "ignore_index": IGNORE,
+                "label_smoothing": SMOOTHING,
+            }
+            if ragged
+            else {}
         )
         for step in range(STEPS):
             optimizer.zero_grad()
@@ -95,7 +99,9 @@ def train(case: str, reference: dict[str, np.ndarray]) -> None:
     ragged = case.startswith("ragged")
     targets = data["ragged_targets" if ragged else "targets"]
     mean = ExactMean(
-        F.cross_entropy, weight=torch.from_numpy(data["class_weight"]), ignore_index=IGNORE,
+        F.cross_entropy,
+        weight=torch.from_numpy(data["class_weight"]),
+        ignore_index=IGNORE,
         label_smoothing=SMOOTHING,
     )
     for step in range(STEPS):
@@ -129,7 +135,10 @@ def train(case: str, reference: dict[str, np.ndarray]) -> None:
         for index, p in enumerate(model.parameters()):
             expected = reference[f"ragged={ragged} step={step} param={index}"]
             np.testing.assert_allclose(
-                p.detach().numpy(), expected, rtol=1e-10, atol=1e-12,
+                p.detach().numpy(),
+                expected,
+                rtol=1e-10,
+                atol=1e-12,
                 err_msg=f"{case}: rank {rank} of {size}, step {step}, parameter {index}",
             )
     names = list(ddp.state_dict())

@@ -8,7 +8,6 @@ directly. mpi4py (the optional extra ``lossgrad[distributed]``) is imported only
 group is initialized: ``import lossgrad`` never needs it.
 """
 
-from lossgrad.distributed._cost import ExactMean
 from lossgrad.distributed._core import (
     GroupMember,
     ProcessGroup,
@@ -34,6 +33,7 @@ from lossgrad.distributed._core import (
     reduce_scatter_tensor,
     scatter,
 )
+from lossgrad.distributed._cost import ExactMean
 
 __all__ = [
     "ExactMean",

@@ -175,10 +175,10 @@ def init_process_group(
     ``backend`` is ``"mpi"`` (or None, which means it). The rank and world size come from MPI;
     ``rank``/``world_size``, where given, must agree with it, and so must torch's ``WORLD_SIZE``
     environment variable in a process that MPI did not start with others (a script run
-    without ``mpiexec`` is a world of one). ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` are then set in
-    ``os.environ`` as torchrun sets them. From here on an exception that escapes a rank's script
-    prints its traceback and aborts every rank (``MPI_Abort``), so no rank waits forever in a
-    collective for a rank that died.
+    without ``mpiexec`` is a world of one). ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` are
+    then set in ``os.environ`` as torchrun sets them. From here on an exception that escapes
+    a rank's script prints its traceback and aborts every rank (``MPI_Abort``), so no rank
+    waits forever in a collective for a rank that died.
 
     Args:
         backend: ``"mpi"`` or None. torch's other backend names raise RuntimeError (not built
@@ -252,7 +252,8 @@ def _install_abort_on_error(MPI: Any, rank: int, size: int) -> None:
 
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:
-    """Free ``group``'s communicator; without a group, the default one (init may be called again)."""
+    """Free ``group``'s communicator; without a group, the default one and every group made
+    from it (``init_process_group`` may then be called again)."""
     world = _world()
     if group is None or group is world:
         for pg in _state["groups"]:
@@ -424,7 +425,10 @@ def _run(
 
 
 def all_reduce(
-    tensor: Tensor, op: Any = ReduceOp.SUM, group: ProcessGroup | None = None, async_op: bool = False
+    tensor: Tensor,
+    op: Any = ReduceOp.SUM,
+    group: ProcessGroup | None = None,
+    async_op: bool = False,
 ) -> Work | None:
     """Reduce ``tensor`` over the ranks of ``group`` in place: every rank ends with the result.
 
