@@ -310,6 +310,7 @@ def test_launcher_runs_a_script_on_two_ranks(tmp_path):
         "import sys, lossgrad.distributed as dist\n"
         "dist.init_process_group('mpi')\n"
         "print(f'rank {dist.get_rank()} of {dist.get_world_size()} args {sys.argv[1:]}')\n"
+        "print('done')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(SRC), "WORLD_SIZE": "7"}  # inherited, then dropped
     out = subprocess.run(
@@ -320,7 +321,9 @@ def test_launcher_runs_a_script_on_two_ranks(tmp_path):
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert sorted(out.stdout.splitlines()) == [
+    assert sorted(out.stdout.splitlines()) == [  # whole lines: stdout is line-buffered
+        "done",
+        "done",
         "rank 0 of 2 args ['--lr', '0.1']",
         "rank 1 of 2 args ['--lr', '0.1']",
     ]

@@ -7,6 +7,7 @@ tests/test_distributed_mpi.py; prints "collectives ok" on rank 0.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -96,7 +97,19 @@ def main() -> None:
         dist.scatter(received, pieces, src=0)
         check(received.numpy(), every[rank] * 2, f"scatter {dtype}")
     dist.barrier()
-    dist.barrier(async_op=True).wait()
+    # a wait with a timeout raises instead of blocking: the last rank reaches the barrier late
+    work = dist.barrier(async_op=True) if rank < size - 1 else None
+    if rank == 0 and size > 1:
+        try:
+            work.wait(timeout=timedelta(seconds=0.2))
+        except RuntimeError as error:
+            assert "did not complete within 0:00:00.200000" in str(error), error
+        else:
+            raise AssertionError("Work.wait(timeout) did not time out")
+    if work is None:
+        time.sleep(0.6)
+        work = dist.barrier(async_op=True)
+    work.wait()
 
     # a subgroup: the even ranks
     evens = list(range(0, size, 2))

@@ -222,6 +222,9 @@ def init_process_group(
         RANK=str(mpi_rank), WORLD_SIZE=str(mpi_size), LOCAL_RANK=str(local.Get_rank())
     )
     local.Free()
+    for stream in (sys.stdout, sys.stderr):  # whole lines, promptly, through mpiexec's pipes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True, write_through=False)
     world = ProcessGroup(comm, list(range(mpi_size)))
     _state["world"] = GroupMember.WORLD = world
     _install_abort_on_error(MPI, mpi_rank, mpi_size)

@@ -70,5 +70,4 @@ def main(argv: list[str]) -> int:
         parser.error(f"no such script: {options.script}")
     # MPI gives each rank its RANK and WORLD_SIZE: drop any inherited from this process
     env = {k: v for k, v in os.environ.items() if k not in _RANK_VARIABLES}
-    env["PYTHONUNBUFFERED"] = "1"
     return subprocess.call(command(options.nproc, options.script, options.args, mpiexec), env=env)
