@@ -145,6 +145,49 @@ def train(case: str, reference: dict[str, np.ndarray]) -> None:
     assert names == ["module.0.weight", "module.0.bias", "module.2.weight", "module.2.bias"], names
 
 
+def check_unused_parameters() -> None:
+    """``find_unused_parameters``: a layer used on the odd ranks only gets the average of their
+    gradients (zero contributions from the others); one used by no rank keeps ``grad=None``.
+    Without the option, the unfinished reduction is reported at the next forward, as torch."""
+    import lossgrad as torch
+    import lossgrad.distributed as dist
+    from lossgrad.nn.parallel import DistributedDataParallel
+
+    rank, size = dist.get_rank(), dist.get_world_size()
+
+    class Branches(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.always = torch.nn.Linear(3, 2, bias=False)
+            self.odd = torch.nn.Linear(3, 2, bias=False)
+            self.never = torch.nn.Linear(3, 2, bias=False)
+
+        def forward(self, x):
+            out = self.always(x).sum()
+            return out + self.odd(x).sum() if rank % 2 == 1 else out
+
+    x_of = [np.full((1, 3), r + 1.0, np.float32) for r in range(size)]  # dW = ones(2,1) @ x
+    model = DistributedDataParallel(Branches(), find_unused_parameters=True)
+    model(torch.from_numpy(x_of[rank])).backward()
+    expected_always = np.repeat(np.mean(x_of, axis=0), 2, axis=0)
+    np.testing.assert_allclose(model.module.always.weight.grad.numpy(), expected_always, 1e-6)
+    odd = sum(x_of[r] for r in range(1, size, 2)) / size
+    if size > 1:
+        np.testing.assert_allclose(model.module.odd.weight.grad.numpy(), np.repeat(odd, 2, 0))
+    else:
+        assert model.module.odd.weight.grad is None
+    assert model.module.never.weight.grad is None
+
+    strict = DistributedDataParallel(Branches())
+    strict(torch.from_numpy(x_of[rank])).backward()
+    try:
+        strict(torch.from_numpy(x_of[rank]))
+    except RuntimeError as error:
+        assert "Expected to have finished reduction in the prior iteration" in str(error)
+    else:
+        raise AssertionError("an unfinished reduction was not reported")
+
+
 def main(path: str) -> None:
     import lossgrad.distributed as dist
 
@@ -152,6 +195,7 @@ def main(path: str) -> None:
     reference = dict(np.load(path))
     for case in CASES:
         train(case, reference)
+    check_unused_parameters()
     if dist.get_rank() == 0:
         print(f"ddp training ok on {dist.get_world_size()} ranks: {', '.join(CASES)}")
     dist.destroy_process_group()

@@ -494,13 +494,38 @@ def _root(pg: ProcessGroup, global_rank: int | None, group_rank: int | None, nam
     return _group_rank(pg, 0 if global_rank is None else global_rank, name)
 
 
-def _check_same(arrays: Sequence[np.ndarray], like: np.ndarray, name: str) -> None:
+def _check_per_rank(
+    arrays: Sequence[np.ndarray], like: np.ndarray, pg: ProcessGroup, name: str
+) -> None:
+    """One array per rank of ``pg``, each with ``like``'s shape and dtype."""
+    if len(arrays) != pg.size():
+        raise ValueError(f"{name} must hold one tensor per rank ({pg.size()}), got {len(arrays)}")
     for a in arrays:
         if a.shape != like.shape or a.dtype != like.dtype:
             raise ValueError(
                 f"every tensor of {name} must have the input's shape {tuple(like.shape)} and "
                 f"dtype {like.dtype}, got {tuple(a.shape)} and {a.dtype}"
             )
+
+
+def _root_list(
+    tensors: list[Tensor] | None,
+    name: str,
+    role: str,
+    is_root: bool,
+    pg: ProcessGroup,
+    like: np.ndarray,
+) -> list[np.ndarray] | None:
+    """The per-rank list of ``gather``/``scatter``: required on the root, refused elsewhere."""
+    if not is_root:
+        if tensors:
+            raise ValueError(f"Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+        return None
+    if tensors is None:
+        raise ValueError(f"Argument ``{name}`` must be specified on {role} rank.")
+    arrays = _tensor_list(tensors, name)
+    _check_per_rank(arrays, like, pg, name)
+    return arrays
 
 
 def all_gather(
@@ -513,11 +538,7 @@ def all_gather(
     pg = _group(group)
     outputs = _tensor_list(tensor_list, "tensor_list")
     local = np.ascontiguousarray(_array(tensor, "tensor"))
-    if len(outputs) != pg.size():
-        raise ValueError(
-            f"tensor_list must hold one tensor per rank ({pg.size()}), got {len(outputs)}"
-        )
-    _check_same(outputs, local, "tensor_list")
+    _check_per_rank(outputs, local, pg, "tensor_list")
     gathered = np.empty((pg.size(), *local.shape), local.dtype)
 
     def finish() -> None:
@@ -615,17 +636,7 @@ def gather(
     root = _root(pg, dst, group_dst, "dst")
     local = np.ascontiguousarray(_array(tensor, "tensor"))
     is_root = pg.rank() == root
-    if is_root:
-        if gather_list is None:
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-        outputs = _tensor_list(gather_list, "gather_list")
-        if len(outputs) != pg.size():
-            raise ValueError(
-                f"gather_list must hold one tensor per rank ({pg.size()}), got {len(outputs)}"
-            )
-        _check_same(outputs, local, "gather_list")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    outputs = _root_list(gather_list, "gather_list", "destination", is_root, pg, local)
     gathered = np.empty((pg.size(), *local.shape), local.dtype) if is_root else None
 
     def finish() -> None:
@@ -654,19 +665,8 @@ def scatter(
     pg = _group(group)
     root = _root(pg, src, group_src, "src")
     out = _Buffer(_array(tensor, "tensor"))
-    source = None
-    if pg.rank() == root:
-        if scatter_list is None:
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
-        inputs = _tensor_list(scatter_list, "scatter_list")
-        if len(inputs) != pg.size():
-            raise ValueError(
-                f"scatter_list must hold one tensor per rank ({pg.size()}), got {len(inputs)}"
-            )
-        _check_same(inputs, out.target, "scatter_list")
-        source = np.stack(inputs) if inputs else None
-    elif scatter_list:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    inputs = _root_list(scatter_list, "scatter_list", "source", pg.rank() == root, pg, out.target)
+    source = np.stack(inputs) if inputs else None
     return _run(
         async_op,
         lambda: pg._comm.Iscatter(source, out.data, root),
