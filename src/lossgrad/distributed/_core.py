@@ -12,14 +12,15 @@ import os
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lossgrad._tensor import Tensor
+
+if TYPE_CHECKING:
+    from datetime import timedelta
 
 _MISSING_MPI = (
     "lossgrad.distributed needs MPI: install the optional extra with "
@@ -236,6 +237,8 @@ def _install_abort_on_error(MPI: Any, rank: int, size: int) -> None:
     previous = sys.excepthook
 
     def abort_all(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        import traceback
+
         traceback.print_exception(kind, error, tb)
         print(
             f"lossgrad.distributed: rank {rank} of {size} failed with {kind.__name__}: {error}; "
