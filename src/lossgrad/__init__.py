@@ -11,6 +11,7 @@ import builtins
 
 from lossgrad import accelerator, autograd, backends, cuda, nn, optim  # noqa: E402
 from lossgrad._device import device, get_default_device, set_default_device
+from lossgrad import autograd, distributed, nn, optim  # noqa: E402  (after Tensor exists)
 from lossgrad._dtype import (
     bool,
     double,

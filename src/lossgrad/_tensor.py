@@ -63,6 +63,7 @@ class Tensor:
     )
     _grad: Tensor | None = None
     _hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+    _post_accumulate_grad_hooks: list[Callable[[Tensor], None]] | None = None
     _retains_grad = False
     __array_ufunc__ = None  # NumPy defers to our reflected operators: np.float32(2) * t -> Tensor
     # Set (in ``__dict__``) on views only, by ``ops._common.mark_view``: (root, fn re-deriving the
@@ -508,6 +509,19 @@ class Tensor:
             hooks = node._pre_hooks.setdefault(self._output_nr, [])
         hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _HookHandle:
+        """Call ``hook(self)`` each time a backward has accumulated this leaf's ``.grad``."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = []
+        self._post_accumulate_grad_hooks.append(hook)
+        return _HookHandle(self._post_accumulate_grad_hooks, hook)
 
     # -- conversion -----------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:

@@ -6,6 +6,7 @@
     lossgrad explain cross_entropy     formula, gradient, Shape, defaults, edge cases, references
     lossgrad bench --quick             every loss timed against torch (from a source checkout)
     lossgrad --version
+    lossgrad run -n 4 train.py         four ranks of a script, through mpiexec (MPI)
 
 The tour follows a Chinese-language PyTorch tutorial on loss functions, "损失函数" ("Loss
 functions"): see ``TUTORIAL``. Bad arguments, and ``bench`` without torch, print one line on
@@ -137,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
         if argv[:1] == ["bench"]:  # every later option belongs to the suite
             return _bench(argv[1:])
+        if argv[:1] == ["run"]:  # the script's options follow it
+            return _run(argv[1:])
         args = _build_parser().parse_args(argv)
         if args.version:
             return _version()
@@ -634,3 +637,10 @@ def _tour_figure(args: argparse.Namespace) -> None:
         return
     print(f"  wrote {args.figure}: smooth L1 is quadratic near 0, where L1 has a kink;")
     print("  its gradient goes from −1 to 1 linearly instead of jumping.")
+
+
+def _run(options: list[str]) -> int:
+    """``lossgrad run -n N script.py [args]``: N ranks of the script, started by ``mpiexec``."""
+    from lossgrad.distributed import launch
+
+    return launch.main(options)

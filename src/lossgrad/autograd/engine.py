@@ -672,6 +672,10 @@ def _accumulate(t: Tensor, holder: list[Any], idx: int, create_graph: bool) -> N
         t._grad = cur + _make(g)
     else:
         np.add(cur._data, g, out=cur._data, casting="unsafe")
+    if t._post_accumulate_grad_hooks:  # torch runs them in no_grad mode unless create_graph
+        with grad_mode.set_grad_enabled(create_graph):
+            for hook in list(t._post_accumulate_grad_hooks):
+                hook(t)
 
 
 if sys.implementation.name == "cpython":

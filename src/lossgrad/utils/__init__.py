@@ -1,4 +1,5 @@
 """lossgrad.utils: torch.utils's ``data`` package (datasets, samplers, DataLoader)."""
+"""lossgrad.utils: torch.utils's names (data loading)."""
 
 from lossgrad.utils import data
 

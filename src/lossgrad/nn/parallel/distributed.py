@@ -1,0 +1,304 @@
+"""DistributedDataParallel: one model replica per rank, gradients averaged over the ranks.
+
+How it works, as in torch: at construction the ranks check that their models have the same
+parameter names, shapes and dtypes, and rank 0's parameters and buffers are broadcast to all.
+The parameters are grouped, in reverse registration order (the order in which a backward
+usually finishes them), into buckets of at most ``bucket_cap_mb``: one flat array per bucket.
+A post-accumulate-grad hook on each parameter copies its gradient, already divided by the world
+size, into its bucket; when the last gradient of a bucket has arrived the bucket's non-blocking
+all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on every rank.
+When every bucket has started, the hook waits for them and points each ``param.grad`` at its
+slice of the bucket (a view: no copy back). After ``loss.backward()`` returns, every rank
+holds the average of the ranks' gradients.
+
+lossgrad's engine accumulates the leaves' gradients when the walk is done, so the all-reduces
+start at the end of the backward rather than overlapping it; they overlap one another and the
+copies into later buckets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from lossgrad import distributed as dist
+from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad_mode
+from lossgrad.distributed import _core
+from lossgrad.nn.modules.module import Module
+from lossgrad.nn.parameter import Parameter
+
+_DEFAULT_BUCKET_CAP_MB = 25
+
+
+class _Bucket:
+    """Parameters of one dtype whose gradients are reduced together through one flat array."""
+
+    def __init__(self, params: list[Parameter]) -> None:
+        self.params = params
+        dtype = params[0]._data.dtype
+        self.flat = np.zeros(sum(p._data.size for p in params), dtype)
+        self.views: list[np.ndarray] = []
+        offset = 0
+        for p in params:
+            self.views.append(self.flat[offset : offset + p._data.size].reshape(p._data.shape))
+            offset += p._data.size
+        self.pending = len(params)
+        self.request: Any = None
+
+
+class DistributedDataParallel(Module):
+    """Data parallelism across the ranks of a process group (torch's DistributedDataParallel).
+
+    Each rank runs the wrapped ``module`` on its own share of the batch; after ``backward()``
+    every parameter's ``.grad`` holds the mean over the ranks of their gradients, so an
+    optimizer step keeps the replicas identical. With each rank's loss a mean over an equal
+    share of the batch, that is the gradient of the mean over the whole batch. For shares that
+    differ (ragged ignored targets, gradient accumulation), see ``lossgrad.distributed.ExactMean``.
+
+    Args:
+        module: the model to replicate.
+        device_ids, output_device, dim: accepted for torch's signature (CPU only).
+        broadcast_buffers: broadcast rank 0's buffers at each forward (default True).
+        init_sync: check the models and broadcast rank 0's parameters at construction.
+        process_group: the ranks to average over (the default group if None).
+        bucket_cap_mb: the largest bucket, in MiB (default 25, as torch).
+        find_unused_parameters: walk the output's graph after each forward and count the
+            parameters it does not reach as ready (a zero gradient), so the reduction completes.
+        gradient_as_bucket_view: accepted for torch's signature: ``.grad`` is always a view
+            into its bucket after a synchronized backward.
+        **kwargs: torch's other options, accepted and ignored.
+
+    Raises:
+        RuntimeError: the module has no parameter requiring a gradient, or the ranks' models
+            differ in parameter count, name, shape or dtype.
+
+    Example:
+        >>> import lossgrad as torch, lossgrad.distributed as dist
+        >>> from lossgrad.nn.parallel import DistributedDataParallel as DDP
+        >>> dist.init_process_group("mpi")   # one rank without mpiexec: gradients unchanged
+        >>> model = DDP(torch.nn.Linear(3, 1))
+        >>> model(torch.ones(2, 3)).sum().backward()
+        >>> model.module.bias.grad
+        tensor([2.])
+        >>> list(model.state_dict())
+        ['module.weight', 'module.bias']
+        >>> dist.destroy_process_group()
+    """
+
+    def __init__(
+        self,
+        module: Module,
+        device_ids: Any = None,
+        output_device: Any = None,
+        dim: int = 0,
+        broadcast_buffers: bool | None = None,
+        init_sync: bool = True,
+        process_group: Any = None,
+        bucket_cap_mb: float | None = None,
+        find_unused_parameters: bool = False,
+        check_reduction: bool = False,
+        gradient_as_bucket_view: bool = False,
+        static_graph: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.module = module
+        self.process_group = _core._group(process_group)
+        self.broadcast_buffers = True if broadcast_buffers is None else broadcast_buffers
+        self.find_unused_parameters = find_unused_parameters
+        self.gradient_as_bucket_view = gradient_as_bucket_view
+        self.require_backward_grad_sync = True
+        named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+        if not named:
+            raise RuntimeError(
+                "DistributedDataParallel is not needed when a module doesn't have any "
+                "parameter that requires a gradient."
+            )
+        self._check_same_model(module)
+        if init_sync:
+            for _, tensor in [*module.named_parameters(), *module.named_buffers()]:
+                dist.broadcast(tensor, src=self.process_group._ranks[0], group=self.process_group)
+        cap = (_DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else bucket_cap_mb) * 2**20
+        self._buckets = self._make_buckets([p for _, p in reversed(named)], cap)
+        self._slot: dict[int, tuple[_Bucket, int]] = {}
+        for bucket in self._buckets:
+            for index, p in enumerate(bucket.params):
+                self._slot[id(p)] = (bucket, index)
+                p.register_post_accumulate_grad_hook(self._grad_ready)
+        self._expect_hooks = False
+        self._ready: set[int] = set()
+        self._unused: set[int] = set()
+        self._next_bucket = 0
+
+    # -- construction ------------------------------------------------------------------------------
+
+    def _check_same_model(self, module: Module) -> None:
+        """Compare every rank's (name, shape, dtype) list; a clear error on the first difference."""
+        mine = [(n, tuple(p.shape), str(p.dtype)) for n, p in module.named_parameters()]
+        pg = self.process_group
+        everyone = pg._comm.allgather(mine)  # once, at construction: pickling is fine here
+        rank = pg.rank()
+        for other_rank, theirs in enumerate(everyone):
+            if len(theirs) != len(mine):
+                raise RuntimeError(
+                    f"DistributedDataParallel expects same model across all ranks, but Rank "
+                    f"{rank} has {len(mine)} params, while rank {other_rank} has inconsistent "
+                    f"{len(theirs)} params."
+                )
+            for index, (ours, other) in enumerate(zip(mine, theirs)):
+                if ours != other:
+                    raise RuntimeError(
+                        f"DistributedDataParallel expects same model across all ranks: params"
+                        f"[{index}] is {ours[0]!r} with sizes {list(ours[1])} ({ours[2]}) in "
+                        f"rank {rank} but {other[0]!r} with sizes {list(other[1])} ({other[2]}) "
+                        f"in rank {other_rank}."
+                    )
+
+    @staticmethod
+    def _make_buckets(params: list[Parameter], cap_bytes: float) -> list[_Bucket]:
+        buckets: list[_Bucket] = []
+        open_: dict[np.dtype, list[Parameter]] = {}
+        sizes: dict[np.dtype, int] = {}
+        for p in params:
+            dtype = p._data.dtype
+            group = open_.setdefault(dtype, [])
+            if group and sizes[dtype] + p._data.nbytes > cap_bytes:
+                buckets.append(_Bucket(group))
+                group = open_[dtype] = []
+                sizes[dtype] = 0
+            group.append(p)
+            sizes[dtype] = sizes.get(dtype, 0) + p._data.nbytes
+        buckets.extend(_Bucket(group) for group in open_.values() if group)
+        return buckets
+
+    # -- forward ----------------------------------------------------------------------------------
+
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        if self._expect_hooks and self._ready:
+            raise RuntimeError(
+                "Expected to have finished reduction in the prior iteration before starting a "
+                "new one. This error indicates that your module has parameters that were not "
+                "used in producing loss. You can enable unused parameter detection by passing "
+                "the keyword argument `find_unused_parameters=True` to "
+                "`torch.nn.parallel.DistributedDataParallel`."
+            )
+        sync = grad_mode.is_grad_enabled() and self.require_backward_grad_sync
+        if sync and self.broadcast_buffers:
+            for buffer in self.module.buffers():
+                dist.broadcast(buffer, src=self.process_group._ranks[0], group=self.process_group)
+        if sync:
+            self._start_round()
+        output = self.module(*inputs, **kwargs)
+        if sync and self.find_unused_parameters:
+            self._mark_unused(output)
+        return output
+
+    def _start_round(self) -> None:
+        self._expect_hooks = True
+        self._ready = set()
+        self._unused = set()
+        self._next_bucket = 0
+        for bucket in self._buckets:
+            bucket.pending = len(bucket.params)
+
+    def _mark_unused(self, output: Any) -> None:
+        """Count the parameters that ``output``'s graph does not reach as ready now."""
+        outputs = _tensors_in(output)
+        reached = {id(t) for t in outputs if t.grad_fn is None}
+        stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            for edge in node.next_edges:
+                if edge:
+                    if isinstance(edge[0], Tensor):
+                        reached.add(id(edge[0]))
+                    else:
+                        stack.append(edge[0])
+        self._unused = {id(p) for b in self._buckets for p in b.params if id(p) not in reached}
+        for bucket in self._buckets:
+            for p in bucket.params:
+                if id(p) in self._unused:
+                    self._grad_ready(p)
+
+    # -- backward: the bucketed all-reduce --------------------------------------------------------
+
+    def _grad_ready(self, param: Parameter) -> None:
+        """The post-accumulate-grad hook: ``param.grad`` is final for this backward."""
+        if not self._expect_hooks:
+            return
+        if id(param) in self._ready:
+            raise RuntimeError(
+                "Expected to mark a variable ready only once. This error is caused by a "
+                "parameter receiving gradients twice in one iteration (a second backward "
+                "through the same forward, or a parameter used in two DDP forwards)."
+            )
+        self._ready.add(id(param))
+        bucket, index = self._slot[id(param)]
+        view = bucket.views[index]
+        scale = 1.0 / self.process_group.size()
+        grad = param._grad
+        if grad is None:
+            view.fill(0)
+        else:
+            np.multiply(grad._data, scale, out=view, casting="unsafe")
+        bucket.pending -= 1
+        while self._next_bucket < len(self._buckets):
+            ready = self._buckets[self._next_bucket]
+            if ready.pending:
+                return
+            ready.request = self.process_group._comm.Iallreduce(
+                _core._mpi().IN_PLACE, ready.flat, _core._mpi().SUM
+            )
+            self._next_bucket += 1
+        self._finish_round()
+
+    def _finish_round(self) -> None:
+        """Wait for every bucket; point each ``.grad`` at its averaged slice. With
+        ``find_unused_parameters``, a parameter that no rank used keeps its ``.grad`` (as torch)."""
+        used_somewhere = self._globally_used()
+        for bucket in self._buckets:
+            bucket.request.Wait()
+            bucket.request = None
+            for p, view in zip(bucket.params, bucket.views):
+                if used_somewhere is None or id(p) in used_somewhere:
+                    p._grad = Tensor._make(view)
+        self._expect_hooks = False
+        self._ready = set()
+        self._unused = set()
+
+    def _globally_used(self) -> set[int] | None:
+        if not self.find_unused_parameters:
+            return None
+        params = [p for b in self._buckets for p in b.params]
+        used = np.array([id(p) not in self._unused for p in params], np.int32)
+        self.process_group._comm.Allreduce(_core._mpi().IN_PLACE, used, _core._mpi().MAX)
+        return {id(p) for p, flag in zip(params, used) if flag}
+
+    @contextlib.contextmanager
+    def no_sync(self) -> Iterator[None]:
+        """Within this context, backward passes accumulate local gradients without all-reduce;
+        the first synchronized backward after it reduces the accumulated gradients."""
+        previous = self.require_backward_grad_sync
+        self.require_backward_grad_sync = False
+        try:
+            yield
+        finally:
+            self.require_backward_grad_sync = previous
+
+
+def _tensors_in(value: Any) -> list[Tensor]:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors_in(v)]
+    return []
