@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import builtins
 
-from lossgrad import accelerator, autograd, backends, cuda, nn, optim  # noqa: E402
+from lossgrad import accelerator, autograd, backends, cuda, distributed, nn, optim  # noqa: E402  # noqa: E402  (after Tensor exists)
 from lossgrad._device import device, get_default_device, set_default_device
-from lossgrad import autograd, distributed, nn, optim  # noqa: E402  (after Tensor exists)
 from lossgrad._dtype import (
     bool,
     double,
@@ -88,6 +87,8 @@ from lossgrad.autograd.grad_mode import (
 )
 from lossgrad.ops.activation import log_softmax, relu, softmax
 from lossgrad.ops.activation import logsigmoid as _logsigmoid
+from lossgrad.ops.cdist import cdist
+from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.elementary import (
     acos,
     acosh,
@@ -131,7 +132,6 @@ from lossgrad.ops.elementary import (
     tan,
     xlogy,
 )
-from lossgrad.ops.cdist import cdist
 from lossgrad.ops.index import (
     argsort,
     gather,
@@ -216,7 +216,6 @@ from lossgrad.ops.pointwise import (
     trunc,
     where,
 )
-from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.reduce import (
     all,
     amax,

@@ -1386,9 +1386,11 @@ output.backward()
 #: The loss families beyond torch keep their entries in files of their own,
 #: ``lossgrad/_catalog_<family>.py``, each defining ``TITLE`` (the family's heading) and
 #: ``ENTRIES`` (a tuple of :class:`Loss`); they join the catalog here, in this order.
-EXTENSION_FAMILIES: tuple[str, ...] = ("sparse", "ranking", "transducer")
-EXTENSION_FAMILIES: tuple[str, ...] = ("contrastive",)
 EXTENSION_FAMILIES: tuple[str, ...] = (
+    "transducer",
+    "sparse",
+    "ranking",
+    "contrastive",
     "robust",
     "quantile",
     "robust_classification",

@@ -1,5 +1,4 @@
 """lossgrad.utils: torch.utils's ``data`` package (datasets, samplers, DataLoader)."""
-"""lossgrad.utils: torch.utils's names (data loading)."""
 
 from lossgrad.utils import data
 

@@ -15,34 +15,34 @@ from lossgrad.nn.functional import (
     loss_contrastive,
     loss_ctc,
     loss_detection,
-    loss_image,
     loss_distribution,
+    loss_image,
     loss_margin,
     loss_probability,
     loss_ranking,
     loss_regression,
+    loss_robust,
+    loss_segmentation,
     loss_sparse,
     loss_transducer,
     sparse,
-    loss_segmentation,
-    loss_robust,
 )
 from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
 from lossgrad.nn.functional.loss_contrastive import *  # noqa: F403
 from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_detection import *  # noqa: F403
-from lossgrad.nn.functional.loss_image import *  # noqa: F403
 from lossgrad.nn.functional.loss_distribution import *  # noqa: F403
+from lossgrad.nn.functional.loss_image import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
 from lossgrad.nn.functional.loss_ranking import *  # noqa: F403
 from lossgrad.nn.functional.loss_regression import *  # noqa: F403
+from lossgrad.nn.functional.loss_robust import *  # noqa: F403
+from lossgrad.nn.functional.loss_segmentation import *  # noqa: F403
 from lossgrad.nn.functional.loss_sparse import *  # noqa: F403
 from lossgrad.nn.functional.loss_transducer import *  # noqa: F403
 from lossgrad.nn.functional.sparse import *  # noqa: F403
-from lossgrad.nn.functional.loss_segmentation import *  # noqa: F403
-from lossgrad.nn.functional.loss_robust import *  # noqa: F403
 from lossgrad.ops.activation import leaky_relu, logsigmoid, relu, softplus
 from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import softmax as _softmax

@@ -4,13 +4,13 @@ from typing import TYPE_CHECKING
 
 from lossgrad.nn.modules import distance as _distance
 from lossgrad.nn.modules import loss as _loss
-from lossgrad.nn.modules import loss_structured as _loss_structured
-from lossgrad.nn.modules import loss_detection as _loss_detection
-from lossgrad.nn.modules import loss_image as _loss_image
-from lossgrad.nn.modules import loss_segmentation as _loss_segmentation
 from lossgrad.nn.modules import loss_contrastive as _loss_contrastive
+from lossgrad.nn.modules import loss_detection as _loss_detection
 from lossgrad.nn.modules import loss_distribution as _loss_distribution
+from lossgrad.nn.modules import loss_image as _loss_image
 from lossgrad.nn.modules import loss_robust as _loss_robust
+from lossgrad.nn.modules import loss_segmentation as _loss_segmentation
+from lossgrad.nn.modules import loss_structured as _loss_structured
 from lossgrad.nn.modules.activation import (
     LeakyReLU,
     LogSoftmax,
@@ -24,13 +24,13 @@ from lossgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
-from lossgrad.nn.modules.loss_structured import *  # noqa: F403
-from lossgrad.nn.modules.loss_detection import *  # noqa: F403
-from lossgrad.nn.modules.loss_image import *  # noqa: F403
-from lossgrad.nn.modules.loss_segmentation import *  # noqa: F403
 from lossgrad.nn.modules.loss_contrastive import *  # noqa: F403
+from lossgrad.nn.modules.loss_detection import *  # noqa: F403
 from lossgrad.nn.modules.loss_distribution import *  # noqa: F403
+from lossgrad.nn.modules.loss_image import *  # noqa: F403
 from lossgrad.nn.modules.loss_robust import *  # noqa: F403
+from lossgrad.nn.modules.loss_segmentation import *  # noqa: F403
+from lossgrad.nn.modules.loss_structured import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 from lossgrad.nn.modules.sparse import Embedding
 

@@ -22,6 +22,7 @@ from lossgrad.utils.data.dataset import (
     TensorDataset,
     random_split,
 )
+from lossgrad.utils.data.distributed import DistributedSampler
 from lossgrad.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
@@ -36,6 +37,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",
@@ -49,9 +51,3 @@ __all__ = [
     "get_worker_info",
     "random_split",
 ]
-"""lossgrad.utils.data: torch.utils.data's names."""
-
-from lossgrad.utils.data.distributed import DistributedSampler
-from lossgrad.utils.data.sampler import Sampler
-
-__all__ = ["DistributedSampler", "Sampler"]

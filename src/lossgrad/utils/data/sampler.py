@@ -195,18 +195,3 @@ class BatchSampler(Sampler[list[int]]):
         if self.drop_last:
             return len(self.sampler) // self.batch_size  # type: ignore[arg-type]
         return (len(self.sampler) + self.batch_size - 1) // self.batch_size  # type: ignore[arg-type]
-"""Sampler: the base of the classes that choose the order of a dataset's indices."""
-
-
-from collections.abc import Iterator
-
-_T_co = TypeVar("_T_co", covariant=True)
-
-
-class Sampler(Generic[_T_co]):
-    """Base class of samplers (torch.utils.data.Sampler): ``__iter__`` yields indices."""
-
-    def __init__(self, data_source: Any = None) -> None:
-        pass
-
-    def __iter__(self) -> Iterator[_T_co]:
