@@ -140,7 +140,8 @@ def test_overview_has_one_panel_per_x_axis(family):
 def _torch_curve_of(label: str, points: int) -> _catalog.CurveData:
     """torch's curve for a loss torch has (an extension's own curve is checked against its
     formula written in torch by the tests above)."""
-    entry = _catalog.find(label.split()[0].split("\n")[0])
+    title = label.split("\n")[0].split(" (")[0]
+    entry = next(e for e in _catalog.CATALOG if e.title == title)
     lib = torch if entry.in_torch else None
     return _catalog.curve_data(entry, lib, params=dict(entry.curve.params), points=points)
 
