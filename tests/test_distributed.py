@@ -327,3 +327,13 @@ def test_launcher_runs_a_script_on_two_ranks(tmp_path):
         "rank 0 of 2 args ['--lr', '0.1']",
         "rank 1 of 2 args ['--lr', '0.1']",
     ]
+
+
+def test_init_without_mpi4py_says_how_to_install_it(monkeypatch):
+    from lossgrad.distributed import _core
+
+    monkeypatch.setitem(_core._state, "MPI", None)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py -> ModuleNotFoundError
+    with pytest.raises(RuntimeError, match=r"pip install 'lossgrad\[distributed\]'"):
+        dist.init_process_group("mpi")
+    assert not dist.is_initialized()

@@ -23,13 +23,16 @@ SRC = HERE.parent / "src"
 sys.path.insert(0, str(SCRIPTS))
 
 
-def mpirun(ranks: int, script: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+def mpirun(
+    ranks: int, script: str | Path, *args: str, timeout: float = 90
+) -> subprocess.CompletedProcess:
+    """``mpiexec -n ranks python script args``: a script of tests/mpi_scripts, or a Path."""
     mpiexec = launch.find_mpiexec()
     assert mpiexec is not None, "mpiexec not found: install the test extra (mpich)"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     return subprocess.run(
-        launch.command(ranks, str(SCRIPTS / script), list(args), mpiexec),
+        launch.command(ranks, str(SCRIPTS / script), list(args), mpiexec),  # absolute: kept
         env=env,
         capture_output=True,
         text=True,
@@ -81,12 +84,7 @@ def test_example_trains_the_same_on_any_number_of_ranks_and_micro_batches():
     example = HERE.parent / "examples" / "ddp_train.py"
     sums = []
     for ranks, accumulation in ((1, 1), (2, 3)):
-        mpiexec = launch.find_mpiexec()
-        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-        env["PYTHONPATH"] = str(SRC)
-        command = launch.command(
-            ranks, str(example), ["--epochs", "1", "--accumulation", str(accumulation)], mpiexec
-        )
-        out = _ok(subprocess.run(command, env=env, capture_output=True, text=True, timeout=90))
+        options = ["--epochs", "1", "--accumulation", str(accumulation)]
+        out = _ok(mpirun(ranks, example, *options))
         sums.append(float(out.split("parameter sum")[-1]))
     assert sums[0] == pytest.approx(sums[1], rel=1e-5)
