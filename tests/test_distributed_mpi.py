@@ -88,3 +88,11 @@ def test_example_trains_the_same_on_any_number_of_ranks_and_micro_batches():
         out = _ok(mpirun(ranks, example, *options))
         sums.append(float(out.split("parameter sum")[-1]))
     assert sums[0] == pytest.approx(sums[1], rel=1e-5)
+
+
+def test_a_rank_that_exits_non_zero_ends_every_rank():
+    start = time.monotonic()
+    result = mpirun(2, "faults.py", "exit", timeout=60)
+    assert time.monotonic() - start < 60
+    assert result.returncode == 3
+    assert "unreachable" not in result.stdout

@@ -66,8 +66,10 @@ def _has_mpi4py() -> bool:
 
 
 def command(nproc: int, script: str, script_args: list[str], mpiexec: str) -> list[str]:
-    """The command line that starts ``nproc`` ranks of ``script``."""
-    return [mpiexec, "-n", str(nproc), sys.executable, script, *script_args]
+    """The command line that starts ``nproc`` ranks of ``script``, each through mpi4py's runner
+    (``python -m mpi4py``): a rank that exits with a non-zero status (``sys.exit(1)``) or an
+    uncaught exception aborts the others instead of leaving them in a collective."""
+    return [mpiexec, "-n", str(nproc), sys.executable, "-m", "mpi4py", script, *script_args]
 
 
 def main(argv: list[str]) -> int:
