@@ -96,3 +96,19 @@ def test_a_rank_that_exits_non_zero_ends_every_rank():
     assert time.monotonic() - start < 60
     assert result.returncode == 3
     assert "unreachable" not in result.stdout
+
+
+def test_benchmark_runs_on_two_ranks():
+    """A smoke run of benchmarks/bench_distributed.py on tiny sizes (no timing is asserted)."""
+    bench = HERE.parent / "benchmarks" / "bench_distributed.py"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["PYTHONPATH"] = str(SRC)
+    out = subprocess.run(
+        [sys.executable, str(bench), "--sizes", "10000", "--repeat", "1", "--batch", "64"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "10,000" in out.stdout and "speed-up" in out.stdout
