@@ -29,15 +29,20 @@ def mpirun(
     """``mpiexec -n ranks python script args``: a script of tests/mpi_scripts, or a Path."""
     mpiexec = launch.find_mpiexec()
     assert mpiexec is not None, "mpiexec not found: install the test extra (mpich)"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     return subprocess.run(
         launch.command(ranks, str(SCRIPTS / script), list(args), mpiexec),  # absolute: kept
-        env=env,
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def _env() -> dict[str, str]:
+    """This environment with lossgrad's source first and no rank variables of this process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    return env
 
 
 def _ok(result: subprocess.CompletedProcess) -> str:
@@ -101,11 +106,9 @@ def test_a_rank_that_exits_non_zero_ends_every_rank():
 def test_benchmark_runs_on_two_ranks():
     """A smoke run of benchmarks/bench_distributed.py on tiny sizes (no timing is asserted)."""
     bench = HERE.parent / "benchmarks" / "bench_distributed.py"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["PYTHONPATH"] = str(SRC)
     out = subprocess.run(
         [sys.executable, str(bench), "--sizes", "10000", "--repeat", "1", "--batch", "64"],
-        env=env,
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=120,
