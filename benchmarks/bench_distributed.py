@@ -51,7 +51,7 @@ def allreduce_table(sizes: list[int], repeat: int) -> None:
         )
     for size in sizes:
         # the best of many interleaved runs: other processes on the machine add only noise
-        best = _allreduce_times(comm, size, max(repeat, 100_000_000 // size // 2))
+        best = _allreduce_times(comm, size, max(repeat, min(50, 100_000_000 // size // 2)))
         megabytes = size * 4 / 1e6
         if rank == 0:
             rate = {name: megabytes / t for name, t in best.items()}
@@ -100,7 +100,7 @@ def _allreduce_times(comm, size: int, repeat: int) -> dict[str, float]:
     return {name: comm.allreduce(min(t), op=MPI.MAX) for name, t in timings.items()}
 
 
-def training_step_table(repeat: int) -> None:
+def training_step_table(repeat: int, batch: int) -> None:
     """One rank trains on the whole batch (the others wait), then every rank on its share."""
     import lossgrad as torch
     import lossgrad.distributed as dist
@@ -108,7 +108,7 @@ def training_step_table(repeat: int) -> None:
     from lossgrad.nn.parallel import DistributedDataParallel
 
     rank, size = dist.get_rank(), dist.get_world_size()
-    batch, features, hidden, classes = 4096, 256, 512, 64
+    features, hidden, classes = 256, 512, 64
     rng = np.random.default_rng(0)
     x_all = rng.standard_normal((batch, features)).astype(np.float32)
     y_all = rng.integers(0, classes, batch)
@@ -154,6 +154,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1M-10M parameters only")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", help="parameter counts (default 1M-100M)")
+    parser.add_argument("--batch", type=int, default=4096, help="training step: global batch")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if not options.worker:  # start this file on the ranks
@@ -169,8 +171,8 @@ def main() -> None:
     import lossgrad.distributed as dist
 
     dist.init_process_group("mpi")
-    allreduce_table(QUICK_SIZES if options.quick else SIZES, options.repeat)
-    training_step_table(options.repeat)
+    allreduce_table(options.sizes or (QUICK_SIZES if options.quick else SIZES), options.repeat)
+    training_step_table(options.repeat, options.batch)
     dist.destroy_process_group()
 
 

@@ -327,3 +327,19 @@ def test_launcher_runs_a_script_on_two_ranks(tmp_path):
         "rank 0 of 2 args ['--lr', '0.1']",
         "rank 1 of 2 args ['--lr', '0.1']",
     ]
+
+
+def test_init_without_mpi4py_says_how_to_install_it(monkeypatch):
+    from lossgrad.distributed import _core
+
+    monkeypatch.setitem(_core._state, "MPI", None)
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py -> ModuleNotFoundError
+    with pytest.raises(RuntimeError, match=r"pip install 'lossgrad\[distributed\]'"):
+        dist.init_process_group("mpi")
+    assert not dist.is_initialized()
+
+
+def test_launcher_finds_the_mpiexec_of_the_mpich_wheel():
+    from_wheel = launch._from_mpich_wheel()
+    assert from_wheel is not None and Path(from_wheel).name == "mpiexec"
+    assert Path(launch.find_mpiexec()).resolve() == Path(from_wheel).resolve()

@@ -23,18 +23,26 @@ SRC = HERE.parent / "src"
 sys.path.insert(0, str(SCRIPTS))
 
 
-def mpirun(ranks: int, script: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+def mpirun(
+    ranks: int, script: str | Path, *args: str, timeout: float = 90
+) -> subprocess.CompletedProcess:
+    """``mpiexec -n ranks python script args``: a script of tests/mpi_scripts, or a Path."""
     mpiexec = launch.find_mpiexec()
     assert mpiexec is not None, "mpiexec not found: install the test extra (mpich)"
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     return subprocess.run(
-        launch.command(ranks, str(SCRIPTS / script), list(args), mpiexec),
-        env=env,
+        launch.command(ranks, str(SCRIPTS / script), list(args), mpiexec),  # absolute: kept
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def _env() -> dict[str, str]:
+    """This environment with lossgrad's source first and no rank variables of this process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    return env
 
 
 def _ok(result: subprocess.CompletedProcess) -> str:
@@ -81,12 +89,29 @@ def test_example_trains_the_same_on_any_number_of_ranks_and_micro_batches():
     example = HERE.parent / "examples" / "ddp_train.py"
     sums = []
     for ranks, accumulation in ((1, 1), (2, 3)):
-        mpiexec = launch.find_mpiexec()
-        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-        env["PYTHONPATH"] = str(SRC)
-        command = launch.command(
-            ranks, str(example), ["--epochs", "1", "--accumulation", str(accumulation)], mpiexec
-        )
-        out = _ok(subprocess.run(command, env=env, capture_output=True, text=True, timeout=90))
+        options = ["--epochs", "1", "--accumulation", str(accumulation)]
+        out = _ok(mpirun(ranks, example, *options))
         sums.append(float(out.split("parameter sum")[-1]))
     assert sums[0] == pytest.approx(sums[1], rel=1e-5)
+
+
+def test_a_rank_that_exits_non_zero_ends_every_rank():
+    start = time.monotonic()
+    result = mpirun(2, "faults.py", "exit", timeout=60)
+    assert time.monotonic() - start < 60
+    assert result.returncode == 3
+    assert "unreachable" not in result.stdout
+
+
+def test_benchmark_runs_on_two_ranks():
+    """A smoke run of benchmarks/bench_distributed.py on tiny sizes (no timing is asserted)."""
+    bench = HERE.parent / "benchmarks" / "bench_distributed.py"
+    out = subprocess.run(
+        [sys.executable, str(bench), "--sizes", "10000", "--repeat", "1", "--batch", "64"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "10,000" in out.stdout and "speed-up" in out.stdout

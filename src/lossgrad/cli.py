@@ -103,6 +103,7 @@ def _build_parser() -> _Parser:
         "bench", help="time every loss against torch (benchmarks/suite.py of a source checkout)"
     )
     bench.add_argument("options", nargs="*", help="passed on to the suite, e.g. --quick")
+    sub.add_parser("run", help="N ranks of a script through mpiexec: run -n N script.py [args]")
     return parser
 
 

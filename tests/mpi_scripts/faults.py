@@ -1,7 +1,9 @@
 """Faults on N ranks. ``faults.py mismatch``: rank 1 builds a different model, and every rank's
 DistributedDataParallel raises a RuntimeError naming the difference (caught, checked, "mismatch
 ok"). ``faults.py raise``: the last rank raises while the others enter an all_reduce: the job
-must end (non-zero status, the error named) instead of hanging."""
+must end (non-zero status, the error named) instead of hanging. ``faults.py exit``: the last
+rank calls ``sys.exit(3)``; started by the launcher's command (``python -m mpi4py``), the job
+ends with that status."""
 
 from __future__ import annotations
 
@@ -29,6 +31,12 @@ def main(kind: str) -> None:
         dist.barrier()
         if rank == 0:
             print("mismatch ok")
+    elif kind == "exit":
+        if rank == size - 1:
+            sys.exit(3)
+        t = torch.ones(3)
+        dist.all_reduce(t)  # waits for the rank that left: the launcher's runner must end it
+        print("unreachable: all_reduce completed")
     else:
         if rank == size - 1:
             raise ValueError(f"rank {rank} cannot read its data")

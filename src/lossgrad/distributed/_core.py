@@ -415,7 +415,7 @@ def _divide(array: np.ndarray, count: int) -> None:
     if array.dtype.kind == "f" or array.dtype.kind == "c":
         np.divide(array, count, out=array)
     else:
-        np.copyto(array, np.trunc(array / count).astype(array.dtype))
+        np.copyto(array, np.sign(array) * (np.abs(array) // count))  # exact for any int64
 
 
 def _run(

@@ -1,8 +1,9 @@
 """``lossgrad run -n N script.py [args]``: start N ranks of a script through ``mpiexec``.
 
 ``mpiexec`` is looked up where the mpich wheel puts it (the ``bin`` directory of the Python
-environment that runs lossgrad, so it matches the MPI library mpi4py loads), then on ``PATH``;
-the environment variable ``MPIEXEC`` overrides both. The ranks run the same Python interpreter.
+environment that runs lossgrad, so it matches the MPI library mpi4py loads; else the wheel's
+own file list), then on ``PATH``; the environment variable ``MPIEXEC`` overrides them. The
+ranks run the same Python interpreter.
 """
 
 from __future__ import annotations
@@ -31,10 +32,30 @@ def find_mpiexec() -> str | None:
             candidate = Path(folder) / name
             if candidate.is_file() and os.access(candidate, os.X_OK):
                 return str(candidate)
+    wheel = _from_mpich_wheel()
+    if wheel is not None:
+        return wheel
     for name in names:
         found = shutil.which(name)
         if found:
             return found
+    return None
+
+
+def _from_mpich_wheel() -> str | None:
+    """The ``mpiexec`` listed among the installed files of the mpich wheel (``pip install
+    --user`` puts it outside the interpreter's own ``bin``)."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("mpich").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "mpiexec":
+            path = Path(str(file.locate())).resolve()
+            if path.is_file():
+                return str(path)
     return None
 
 
@@ -45,8 +66,10 @@ def _has_mpi4py() -> bool:
 
 
 def command(nproc: int, script: str, script_args: list[str], mpiexec: str) -> list[str]:
-    """The command line that starts ``nproc`` ranks of ``script``."""
-    return [mpiexec, "-n", str(nproc), sys.executable, script, *script_args]
+    """The command line that starts ``nproc`` ranks of ``script``, each through mpi4py's runner
+    (``python -m mpi4py``): a rank that exits with a non-zero status (``sys.exit(1)``) or an
+    uncaught exception aborts the others instead of leaving them in a collective."""
+    return [mpiexec, "-n", str(nproc), sys.executable, "-m", "mpi4py", script, *script_args]
 
 
 def main(argv: list[str]) -> int:
