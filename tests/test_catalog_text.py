@@ -34,6 +34,8 @@ CASES = [
     (r"\sigma(x)\quad\text{(where active)}", "σ(x)  (where active)"),
     (r"\operatorname{softmax}(x) - \operatorname{onehot}(y)", "softmax(x) − onehot(y)"),
     (r"\sqrt{x^2 + 1}", "√(x² + 1)"),
+    (r"\mathbb{E}[\overline{x}] \odot p^\star", "𝔼[x̄] ⊙ p^⋆"),
+    (r"\langle p, z\rangle - \binom{n}{2}", "⟨p, z⟩ − C(n, 2)"),
 ]
 
 
@@ -43,8 +45,10 @@ def test_tex_to_text(tex, text):
 
 
 def test_unknown_commands_are_refused():
-    with pytest.raises(ValueError, match=r"no plain text for \\mathbb"):
-        tex_to_text(r"x \in \mathbb{R}")
+    with pytest.raises(ValueError, match=r"no plain text for \\mathfrak"):
+        tex_to_text(r"x \in \mathfrak{g}")
+    with pytest.raises(ValueError, match=r"no plain text for \\mathbb\{Q\}"):
+        tex_to_text(r"x \in \mathbb{Q}")
 
 
 # torch's losses and the focal losses; the families in files of their own may still pass their text

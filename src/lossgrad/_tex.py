@@ -26,13 +26,22 @@ _SYMBOLS = {
     "to": "→", "#": "#", "approx": "≈", "lVert": "‖" + _OPEN_NORM, "rVert": _CLOSE_NORM + "‖",
     "Vert": "‖", "mid": "|", "lvert": "|", "rvert": "|", "{": "{", "}": "}", "%": "%", "_": "_",
     ",": _THIN, " ": " ", ";": " ", "!": "", "quad": _QUAD, "qquad": _QUAD,
+    "psi": "ψ", "star": "⋆", "top": "ᵀ", "int": "∫", "varnothing": "∅", "odot": "⊙",
+    "mp": "∓", "pm": "±", "dots": "…", "ldots": "…", "cdots": "⋯", "|": "‖",
+    "langle": "⟨" + _OPEN_NORM, "rangle": _CLOSE_NORM + "⟩",
 }  # fmt: skip
+#: Blackboard letters (``\mathbb{E}``); any other letter is refused.
+_BLACKBOARD = {"E": "𝔼", "R": "ℝ", "N": "ℕ", "Z": "ℤ", "P": "ℙ", "1": "𝟙"}
 #: Commands written as a symbol that binds to what follows (``\partial \ell`` is ``∂ℓ``).
 _PREFIXES = {"partial": "∂", "nabla": "∇"}
 #: Operator names: a word, then a space unless a bracket follows.
-_WORDS = {"log", "exp", "max", "min", "cos", "sin", "tanh", "arg", "sign", "det"}
+_WORDS = {
+    "log", "exp", "max", "min", "cos", "sin", "tanh", "arg", "sign", "det", "cosh", "sinh", "atan",
+}  # fmt: skip
 #: Commands that only size or style the next token.
-_DROPPED = {"bigl", "bigr", "Bigl", "Bigr", "big", "Big", "left", "right", "displaystyle"}
+_DROPPED = {
+    "bigl", "bigr", "Bigl", "Bigr", "big", "Big", "left", "right", "displaystyle", "rm",
+}  # fmt: skip
 #: Commands whose braced argument is shown as it is.
 _TEXT = {"operatorname", "mathrm", "text", "textrm", "mathcal", "mathbf", "mathit", "mathsf"}
 
@@ -143,6 +152,16 @@ class _Reader:
             return ""
         if name in _TEXT:
             return self._argument()
+        if name == "mathbb":
+            letter = self._argument()
+            if letter not in _BLACKBOARD:
+                raise ValueError(f"tex_to_text: no plain text for \\mathbb{{{letter}}}")
+            return _BLACKBOARD[letter]
+        if name == "overline":
+            return "".join(character + "\u0304" for character in self._argument())
+        if name == "binom":
+            top, bottom = self._argument(), self._argument()
+            return f"C({top}, {bottom})"
         if name == "sqrt":
             return f"√{_grouped(self._argument(), '+−·/ ')}"
         if name in ("frac", "tfrac", "dfrac"):
