@@ -50,8 +50,6 @@ ENTRIES: tuple[Loss, ...] = (
         "SoftmaxRankingLoss",
         summary="Softmax (ListNet-style) ranking loss: cross-entropy of the labels against "
         "softmax(scores).",
-        formula="ℓ = −Σ_i y_i log softmax(s)_i   (valid items)",
-        gradient="∂ℓ/∂s_i = (Σ_j y_j) softmax(s)_i − y_i",
         tex=r"\ell = -\sum_i y_i \log \mathrm{softmax}(s)_i",
         tex_gradient=r"\frac{\partial \ell}{\partial s_i} = \Bigl(\sum_j y_j\Bigr)"
         r"\mathrm{softmax}(s)_i - y_i",
@@ -67,8 +65,6 @@ ENTRIES: tuple[Loss, ...] = (
         "listmle_loss",
         "ListMLELoss",
         summary="ListMLE: negative log-likelihood of the label order under Plackett–Luce.",
-        formula="ℓ = −Σ_i [s_(i) − log Σ_{j≥i} exp s_(j)],  items sorted by decreasing label",
-        gradient="∂ℓ/∂s_(k) = Σ_{i≤k} softmax_{j≥i}(s)_(k) − 1",
         tex=r"\ell = -\sum_i \Bigl[s_{(i)} - \log \sum_{j \ge i} e^{s_{(j)}}\Bigr]",
         tex_gradient=r"\frac{\partial \ell}{\partial s_{(k)}} = \sum_{i \le k} "
         r"\frac{e^{s_{(k)}}}{\sum_{j \ge i} e^{s_{(j)}}} - 1",
@@ -83,8 +79,6 @@ ENTRIES: tuple[Loss, ...] = (
         "pairwise_logistic_loss",
         "PairwiseLogisticLoss",
         summary="RankNet's pairwise logistic loss over every pair with y_i > y_j.",
-        formula="ℓ_ij = log(1 + exp(−(s_i − s_j)))  for y_i > y_j",
-        gradient="∂ℓ_ij/∂s_i = −σ(s_j − s_i) = −∂ℓ_ij/∂s_j",
         tex=r"\ell_{ij} = \log\bigl(1 + e^{-(s_i - s_j)}\bigr),\quad y_i > y_j",
         tex_gradient=r"\frac{\partial \ell_{ij}}{\partial s_i} = -\sigma(s_j - s_i)",
         torch_note="rax.pairwise_logistic_loss",
@@ -98,8 +92,6 @@ ENTRIES: tuple[Loss, ...] = (
         "pairwise_hinge_loss",
         "PairwiseHingeLoss",
         summary="Pairwise hinge loss over every pair with y_i > y_j.",
-        formula="ℓ_ij = max(0, 1 − (s_i − s_j))  for y_i > y_j",
-        gradient="∂ℓ_ij/∂s_i = −[s_i − s_j < 1] = −∂ℓ_ij/∂s_j",
         tex=r"\ell_{ij} = \max\bigl(0, 1 - (s_i - s_j)\bigr),\quad y_i > y_j",
         tex_gradient=r"\frac{\partial \ell_{ij}}{\partial s_i} = -[s_i - s_j < 1]",
         torch_note="rax.pairwise_hinge_loss",

@@ -41,8 +41,6 @@ def _entry(key: str, functional: str, module: str, alpha: str, summary: str, **e
         module=module,
         family="sparse",
         summary=summary,
-        formula=f"ℓ = H_{alpha}(p*) + ⟨p*, z⟩ − z_y,  p* = {mapping}(z)",
-        gradient="∂ℓ/∂z = p* − onehot(y)",
         tex=rf"\ell = H_{{{alpha}}}(p^\star) + \langle p^\star, z\rangle - z_y,\qquad "
         rf"p^\star = \mathrm{{{mapping}}}(z)",
         tex_gradient=r"\frac{\partial \ell}{\partial z} = p^\star - e_y",
@@ -100,8 +98,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="Poly1CrossEntropyLoss",
         family="sparse",
         summary="Poly-1: cross-entropy plus ε(1 − p_t), re-weighting its leading polynomial term.",
-        formula="ℓ = −Σ_c t_c log p_c + ε (1 − Σ_c t_c p_c),  p = softmax(z)",
-        gradient="∂ℓ/∂z = Σ_c t_c (p − e_c) − ε p ⊙ (t − ⟨t, p⟩)",
         tex=r"\ell = -\sum_c t_c \log p_c + \varepsilon\Bigl(1 - \sum_c t_c p_c\Bigr),\qquad "
         r"p = \mathrm{softmax}(z)",
         tex_gradient=r"\frac{\partial \ell}{\partial z} = \sum_c t_c (p - e_c) - \varepsilon\, "

@@ -32,11 +32,9 @@ ENTRIES: tuple[Loss, ...] = (
         module="RNNTLoss",
         family="transducer",
         summary="RNN transducer loss: −log P(y | x) over every alignment of frames and labels.",
-        formula="α(t,u) = logaddexp(α(t−1,u) + ∅(t−1,u), α(t,u−1) + y(t,u−1));  "
-        "ℓ = −(α(T−1,U) + ∅(T−1,U))",
-        gradient="∂ℓ/∂log P(k|t,u) = −γ(t,u,k): the posterior of passing (t,u) with symbol k",
-        tex=r"\alpha_{t,u} = \operatorname{logaddexp}(\alpha_{t-1,u} + \varnothing_{t-1,u},\ "
-        r"\alpha_{t,u-1} + y_{t,u-1}),\qquad \ell = -(\alpha_{T-1,U} + \varnothing_{T-1,U})",
+        tex=r"\ell = -\bigl(\alpha_{T-1,U} + \varnothing_{T-1,U}\bigr),\quad \alpha_{t,u} = "
+        r"\operatorname{logaddexp}(\alpha_{t-1,u} + \varnothing_{t-1,u},\ "
+        r"\alpha_{t,u-1} + y_{t,u-1})",
         tex_gradient=r"\frac{\partial \ell}{\partial \log P(k \mid t, u)} = -\gamma_{t,u,k}",
         in_torch=False,
         torch_note="torchaudio.functional.rnnt_loss (blank = −1); warprnnt-numba (blank = 0)",
