@@ -47,6 +47,7 @@ ENTRIES: tuple[Loss, ...] = (
             "reference: Graves, Sequence Transduction with Recurrent Neural Networks, 2012",
         ),
         example="""\
+torch.manual_seed(0)
 logits = torch.randn(2, 5, 3, 4, requires_grad=True)         # B=2, T=5, U=2, V=4 (blank = 3)
 targets = torch.tensor([[0, 2], [1, 0]], dtype=torch.int32)
 output = F.rnnt_loss(logits, targets, torch.tensor([5, 4], dtype=torch.int32),
