@@ -468,16 +468,21 @@ def sinkhorn_loss(
     schedule = _epsilon_schedule(p, diameter, blur, scaling)
 
     def cost(first: Tensor, second: Tensor) -> Tensor:
-        if gradient == "envelope":  # geomloss differentiates the first argument only
-            second = second.detach()
         return 0.5 * _squared_distances(first, second) if p == 2 else _distances(first, second)
 
-    c_xy, c_yx = cost(x, y), cost(y, x)
-    c_xx, c_yy = (cost(x, x), cost(y, y)) if debias else (None, None)
-    with grad_mode.set_grad_enabled(grad_mode.is_grad_enabled() and gradient == "exact"):
+    def costs() -> tuple[Any, ...]:  # C(x, y), C(y, x) = its transpose, C(x, x), C(y, y)
+        c_xy = cost(x, y)
+        return c_xy, c_xy.transpose(1, 2), *((cost(x, x), cost(y, y)) if debias else (None, None))
+
+    if gradient == "exact":
+        c_xy, c_yx, c_xx, c_yy = costs()
         potentials = _sinkhorn_potentials(schedule, a_log, b_log, c_xy, c_yx, c_xx, c_yy)
-    if gradient == "envelope":
-        potentials = [None if f is None else f.detach() for f in potentials]
+    else:  # the loop without a graph; then geomloss's costs, differentiable in their first point
+        with grad_mode.no_grad():
+            potentials = _sinkhorn_potentials(schedule, a_log, b_log, *costs())
+        x_fixed, y_fixed = x.detach(), y.detach()
+        c_xy, c_yx = cost(x, y_fixed), cost(y, x_fixed)
+        c_xx, c_yy = (cost(x, x_fixed), cost(y, y_fixed)) if debias else (None, None)
     f_ba, g_ab, f_aa, g_bb = potentials
     eps = schedule[-1]  # the final extrapolation, as geomloss: from the last potentials
     f_ba, g_ab = (_softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_yx, a_log + f_ba / eps))
