@@ -21,6 +21,7 @@ import numpy as np
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops.index import sort, take_along_dim
 from lossgrad.ops.pointwise import where
@@ -373,7 +374,42 @@ def _log_weights(weights: Tensor) -> Tensor:
 
 def _softmin(eps: float, cost: Tensor, h: Tensor) -> Tensor:
     """The soft c-transform ``f_i = -eps log sum_j exp(h_j - C_ij / eps)``, ``(B, N)``."""
-    return -eps * (h.unsqueeze(1) - cost / eps).logsumexp(2)
+    return _SoftCTransform.apply(cost, h, eps)
+
+
+class _SoftCTransform(ArrayFunction):
+    """``f_i = -eps logsumexp_j(h_j - C_ij / eps)`` that keeps no ``(N, M)`` intermediate.
+
+    Its gradients use the transport plan of the row, ``P_ij = exp(h_j - C_ij / eps + f_i / eps)``
+    (each row sums to 1): ``df_i/dC_ij = P_ij`` and ``df_i/dh_j = -eps P_ij``. The backward
+    recomputes ``P`` from the saved cost, ``h`` and output, with lossgrad ops (so second
+    derivatives work), instead of keeping the ``(N, M)`` input of a logsumexp for each of the
+    Sinkhorn iterations: the exact gradient through all iterations then needs memory for the
+    cost matrices and one plan at a time, not one matrix per iteration.
+    """
+
+    node_name = "SoftCTransformBackward"
+
+    @staticmethod
+    def forward(ctx: Any, cost: np.ndarray, h: np.ndarray, eps: float) -> np.ndarray:
+        exponent = h[:, None, :] - cost / cost.dtype.type(eps)
+        top = exponent.max(-1, keepdims=True)
+        exponent -= top
+        np.exp(exponent, out=exponent)
+        out = -cost.dtype.type(eps) * (top[..., 0] + np.log(exponent.sum(-1)))
+        ctx.save_for_backward(cost, h, out)
+        ctx.eps = eps
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        cost, h, out = ctx.saved_tensors
+        eps = ctx.eps
+        plan = (h.unsqueeze(1) - cost / eps + out.unsqueeze(2) / eps).exp()
+        weighted_plan = g.unsqueeze(2) * plan
+        grad_cost = weighted_plan if ctx.needs_input_grad[0] else None
+        grad_h = -eps * _sum(weighted_plan, 1) if ctx.needs_input_grad[1] else None
+        return grad_cost, grad_h, None
 
 
 def _epsilon_schedule(p: int, diameter: float, blur: float, scaling: float) -> list[float]:
@@ -412,8 +448,9 @@ def sinkhorn_loss(
     Gradient: ``gradient='exact'`` differentiates through every iteration, so the gradient (and
     the second derivative) is that of the returned value; ``gradient='envelope'`` is
     geomloss's: only the final extrapolation step is differentiated, with the potentials held
-    fixed (the envelope theorem; exact only at convergence), which is cheaper in time and
-    memory. Both return the same value.
+    fixed (the envelope theorem; exact only at convergence). Both return the same value. The
+    exact gradient keeps no ``(N, M)`` matrix per iteration: each soft c-transform recomputes its
+    transport plan in the backward, so its memory is that of the cost matrices, as geomloss's.
 
     Equal to geomloss's ``SamplesLoss('sinkhorn', p=p, blur=blur, scaling=scaling,
     diameter=diameter, debias=debias, backend='tensorized')(a, x, b, y)`` (value; and
