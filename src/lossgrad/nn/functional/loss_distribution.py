@@ -290,17 +290,97 @@ def _distances(x: Tensor, y: Tensor) -> Tensor:
 _KERNELS = ("gaussian", "laplacian", "energy")
 
 
-def _kernel(name: str, x: Tensor, y: Tensor, blur: float) -> Tensor:
+def _kernel_of_square(name: str, squared: Any, blur: float, xp: Any) -> tuple[Any, Any]:
+    """The kernel ``K = phi(s)`` of the squared distances ``s`` and its slope ``dK/ds``, on
+    arrays (``xp`` = numpy) or Tensors (``xp`` = a namespace of lossgrad ops), with geomloss's
+    floor ``1e-8`` on the squares under a square root (slope 0 below it)."""
     if name == "gaussian":
-        return (-0.5 * _squared_distances(x / blur, y / blur)).exp()
+        kernel = xp.exp(squared * (-0.5 / blur**2))
+        return kernel, kernel * (-0.5 / blur**2)
+    floor = 1e-8 * blur**2 if name == "laplacian" else 1e-8
+    above = squared > floor
+    root = xp.sqrt(xp.where(above, squared, floor))
     if name == "laplacian":
-        return (-_distances(x / blur, y / blur)).exp()
-    return -_distances(x, y)
+        kernel = xp.exp(root * (-1.0 / blur))
+        return kernel, xp.where(above, kernel * (-0.5 / blur) / root, 0.0)
+    return -root, xp.where(above, -0.5 / root, 0.0)
 
 
-def _weighted_dot(a: Tensor, kernel: Tensor, b: Tensor) -> Tensor:
-    """``sum_ij a_i K_ij b_j`` per batch, ``(B,)``."""
-    return _sum(a * _sum(kernel * b.unsqueeze(1), -1), -1)
+class _TensorOps:
+    """The few lossgrad ops ``_kernel_of_square`` uses, under NumPy's names."""
+
+    exp = staticmethod(lambda t: t.exp())
+    sqrt = staticmethod(lambda t: t.sqrt())
+    where = staticmethod(where)
+
+
+class _KernelSum(ArrayFunction):
+    """``sum_ij a_i K(x_i, y_j) b_j`` per batch, ``(B,)``, without keeping ``(N, M)`` arrays.
+
+    With ``s_ij = |x_i - y_j|**2``, ``K = phi(s)`` and ``W_ij = a_i b_j phi'(s_ij)``, the
+    gradients are ``2 (x_i sum_j W_ij - sum_j W_ij y_j)`` in ``x`` (and symmetrically in ``y``),
+    ``K b`` in ``a`` and ``K^T a`` in ``b``: matrix products. The backward recomputes ``s`` and
+    ``K`` with lossgrad ops, so second derivatives work.
+    """
+
+    node_name = "KernelSumBackward"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
+                cfg: tuple[str, float]) -> np.ndarray:
+        ctx.save_for_backward(x, y, a, b)
+        ctx.cfg = cfg
+        kernel, _ = _KernelSum.kernel_arrays(x, y, cfg)
+        return (a * (kernel @ b[:, :, None])[:, :, 0]).sum(-1)
+
+    @staticmethod
+    def kernel_arrays(x: np.ndarray, y: np.ndarray, cfg: tuple[str, float]) -> tuple[Any, Any]:
+        squared = x @ y.transpose(0, 2, 1)
+        squared *= -2
+        squared += (x * x).sum(-1)[:, :, None]
+        squared += (y * y).sum(-1)[:, None, :]
+        return _kernel_of_square(cfg[0], squared, cfg[1], np)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, y, a, b = ctx.saved_tensors
+        name, blur = ctx.cfg
+        kernel, slope = _kernel_of_square(name, _squared_distances(x, y), blur, _TensorOps)
+        needs = ctx.needs_input_grad
+        grads: list[Any] = [None] * 5
+        if needs[0] or needs[1]:
+            weights = (g.unsqueeze(1) * a).unsqueeze(2) * slope * b.unsqueeze(1)
+            if needs[0]:
+                grads[0] = 2.0 * (x * _sum(weights, 2).unsqueeze(2) - weights @ y)
+            if needs[1]:
+                moved = weights.transpose(1, 2)
+                grads[1] = 2.0 * (y * _sum(moved, 2).unsqueeze(2) - moved @ x)
+        if needs[2]:
+            grads[2] = g.unsqueeze(1) * _sum(kernel * b.unsqueeze(1), 2)
+        if needs[3]:
+            grads[3] = g.unsqueeze(1) * _sum(kernel * a.unsqueeze(2), 1)
+        return tuple(grads)
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``backward`` on the arrays, for the first-order backward (no graph recorded)."""
+        x, y, a, b = ctx._saved_arrays()
+        kernel, slope = _KernelSum.kernel_arrays(x, y, ctx.cfg)
+        needs = ctx.needs_input_grad
+        grads: list[Any] = [None] * 5
+        if needs[0] or needs[1]:
+            weights = np.multiply(slope, (g[:, None] * a)[:, :, None], out=slope)
+            weights *= b[:, None, :]
+            if needs[0]:
+                grads[0] = 2 * (x * weights.sum(2)[:, :, None] - weights @ y)
+            if needs[1]:
+                moved = weights.transpose(0, 2, 1)
+                grads[1] = 2 * (y * moved.sum(2)[:, :, None] - moved @ x)
+        if needs[2]:
+            grads[2] = g[:, None] * (kernel @ b[:, :, None])[:, :, 0]
+        if needs[3]:
+            grads[3] = g[:, None] * (kernel.transpose(0, 2, 1) @ a[:, :, None])[:, :, 0]
+        return tuple(grads)
 
 
 def mmd_loss(
@@ -358,10 +438,11 @@ def mmd_loss(
     x, y, batched = _clouds(x, y)
     a = _cloud_weights(x_weights, x, "x_weights")
     b = _cloud_weights(y_weights, y, "y_weights")
+    config = (kernel, float(blur))
     loss = (
-        0.5 * _weighted_dot(a, _kernel(kernel, x, x, blur), a)
-        + 0.5 * _weighted_dot(b, _kernel(kernel, y, y, blur), b)
-        - _weighted_dot(a, _kernel(kernel, x, y, blur), b)
+        0.5 * _KernelSum.apply(x, x, a, a, config)
+        + 0.5 * _KernelSum.apply(y, y, b, b, config)
+        - _KernelSum.apply(x, y, a, b, config)
     )
     return _reduction.apply(loss if batched else loss[0], reduction)
 
