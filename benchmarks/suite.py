@@ -60,7 +60,7 @@ from lossgrad import _parallel  # noqa: E402
 LARGE = 500_000
 #: ``--quick`` keeps the cases with at most this many elements.
 SMALL = 20_000
-FAMILIES = ("regression", "classification", "margin", "ctc", "training")
+FAMILIES = ("regression", "classification", "margin", "ctc", "robust", "training")
 DOC = HERE.parent / "docs" / "benchmarks.md"
 
 
@@ -107,6 +107,10 @@ def _family_rows(family: str, sizes: list[int]) -> list[Case]:
         import bench_ctc as m
 
         rows = m.rows()
+    elif family == "robust":  # the reference libraries' own code stands in the torch column
+        import bench_robust as m
+
+        rows = m.rows(1_000_000)
     elif family == "training":
         import engine as m
 

@@ -309,3 +309,24 @@ def test_modules():
     p, q = _lg(rng.dirichlet(np.ones(3), 2)), _lg(rng.dirichlet(np.ones(3), 2))
     np.testing.assert_array_equal(lnn.JSDivergenceLoss(reduction="sum")(p, q).numpy(),
                                   F.js_divergence(p, q, reduction="sum").numpy())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_soft_c_transform_equals_torch_logsumexp(dtype):
+    from lossgrad.nn.functional.loss_distribution import _softmin
+
+    rng = np.random.default_rng(12)
+    cost = rng.uniform(0, 3, (2, 5, 4)).astype(dtype)
+    h = rng.standard_normal((2, 4)).astype(dtype)
+    weights = rng.standard_normal((2, 5)).astype(dtype)
+    tc, th = torch.tensor(cost, requires_grad=True), torch.tensor(h, requires_grad=True)
+    ref = -0.3 * (th.unsqueeze(1) - tc / 0.3).logsumexp(2)
+    (ref * torch.tensor(weights)).sum().backward()
+    oc, oh = _lg(cost, True), _lg(h, True)
+    ours = _softmin(0.3, oc, oh)
+    (ours * _lg(weights)).sum().backward()
+    np.testing.assert_allclose(ours.detach().numpy(), ref.detach().numpy(), **_tol(dtype))
+    np.testing.assert_allclose(oc.grad.numpy(), tc.grad.numpy(), **_tol(dtype))
+    np.testing.assert_allclose(oh.grad.numpy(), th.grad.numpy(), **_tol(dtype))
+    if dtype == np.float64:
+        assert gradgradcheck(lambda c, v: _softmin(0.3, c, v), (_lg(cost, True), _lg(h, True)))

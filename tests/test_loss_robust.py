@@ -245,6 +245,19 @@ def test_adaptive_barron_loss_module():
         fit(data, lossgrad.zeros(400, 1)).backward()
         optimizer.step()
     assert fit.alpha().item() < 1.0
+    # alpha_lo == alpha_hi fixes alpha: only the scale is learnt; Z(1) = 2 e K_1(1)
+    fixed = lnn.AdaptiveBarronLoss(num_dims=2, alpha_lo=1.0, alpha_hi=1.0, dtype=lossgrad.float64)
+    assert [name for name, _ in fixed.named_parameters()] == ["latent_scale"]
+    value = fixed(lossgrad.tensor([[0.5, -2.0]]), lossgrad.zeros(1, 2, dtype=lossgrad.float64))
+    rho = np.sqrt(np.array([0.25, 4.0]) + 1) - 1
+    expected = np.mean(rho + math.log(2 * math.e * scipy.special.k1(1.0)))
+    np.testing.assert_allclose(value.item(), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="alpha_init"):
+        lnn.AdaptiveBarronLoss(alpha_init=3.0)
+    with pytest.raises(ValueError, match="scale_lo"):
+        lnn.AdaptiveBarronLoss(scale_init=0.0)
+    with pytest.raises(ValueError, match="num_dims"):
+        fixed(lossgrad.zeros(3, 3), lossgrad.zeros(3, 3))
 
 
 # -- quantile and distributional regression --------------------------------------------------------

@@ -21,6 +21,7 @@ import numpy as np
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops.index import sort, take_along_dim
 from lossgrad.ops.pointwise import where
@@ -289,17 +290,97 @@ def _distances(x: Tensor, y: Tensor) -> Tensor:
 _KERNELS = ("gaussian", "laplacian", "energy")
 
 
-def _kernel(name: str, x: Tensor, y: Tensor, blur: float) -> Tensor:
+def _kernel_of_square(name: str, squared: Any, blur: float, xp: Any) -> tuple[Any, Any]:
+    """The kernel ``K = phi(s)`` of the squared distances ``s`` and its slope ``dK/ds``, on
+    arrays (``xp`` = numpy) or Tensors (``xp`` = a namespace of lossgrad ops), with geomloss's
+    floor ``1e-8`` on the squares under a square root (slope 0 below it)."""
     if name == "gaussian":
-        return (-0.5 * _squared_distances(x / blur, y / blur)).exp()
+        kernel = xp.exp(squared * (-0.5 / blur**2))
+        return kernel, kernel * (-0.5 / blur**2)
+    floor = 1e-8 * blur**2 if name == "laplacian" else 1e-8
+    above = squared > floor
+    root = xp.sqrt(xp.where(above, squared, floor))
     if name == "laplacian":
-        return (-_distances(x / blur, y / blur)).exp()
-    return -_distances(x, y)
+        kernel = xp.exp(root * (-1.0 / blur))
+        return kernel, xp.where(above, kernel * (-0.5 / blur) / root, 0.0)
+    return -root, xp.where(above, -0.5 / root, 0.0)
 
 
-def _weighted_dot(a: Tensor, kernel: Tensor, b: Tensor) -> Tensor:
-    """``sum_ij a_i K_ij b_j`` per batch, ``(B,)``."""
-    return _sum(a * _sum(kernel * b.unsqueeze(1), -1), -1)
+class _TensorOps:
+    """The few lossgrad ops ``_kernel_of_square`` uses, under NumPy's names."""
+
+    exp = staticmethod(lambda t: t.exp())
+    sqrt = staticmethod(lambda t: t.sqrt())
+    where = staticmethod(where)
+
+
+class _KernelSum(ArrayFunction):
+    """``sum_ij a_i K(x_i, y_j) b_j`` per batch, ``(B,)``, without keeping ``(N, M)`` arrays.
+
+    With ``s_ij = |x_i - y_j|**2``, ``K = phi(s)`` and ``W_ij = a_i b_j phi'(s_ij)``, the
+    gradients are ``2 (x_i sum_j W_ij - sum_j W_ij y_j)`` in ``x`` (and symmetrically in ``y``),
+    ``K b`` in ``a`` and ``K^T a`` in ``b``: matrix products. The backward recomputes ``s`` and
+    ``K`` with lossgrad ops, so second derivatives work.
+    """
+
+    node_name = "KernelSumBackward"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
+                cfg: tuple[str, float]) -> np.ndarray:
+        ctx.save_for_backward(x, y, a, b)
+        ctx.cfg = cfg
+        kernel, _ = _KernelSum.kernel_arrays(x, y, cfg)
+        return (a * (kernel @ b[:, :, None])[:, :, 0]).sum(-1)
+
+    @staticmethod
+    def kernel_arrays(x: np.ndarray, y: np.ndarray, cfg: tuple[str, float]) -> tuple[Any, Any]:
+        squared = x @ y.transpose(0, 2, 1)
+        squared *= -2
+        squared += (x * x).sum(-1)[:, :, None]
+        squared += (y * y).sum(-1)[:, None, :]
+        return _kernel_of_square(cfg[0], squared, cfg[1], np)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        x, y, a, b = ctx.saved_tensors
+        name, blur = ctx.cfg
+        kernel, slope = _kernel_of_square(name, _squared_distances(x, y), blur, _TensorOps)
+        needs = ctx.needs_input_grad
+        grads: list[Any] = [None] * 5
+        if needs[0] or needs[1]:
+            weights = (g.unsqueeze(1) * a).unsqueeze(2) * slope * b.unsqueeze(1)
+            if needs[0]:
+                grads[0] = 2.0 * (x * _sum(weights, 2).unsqueeze(2) - weights @ y)
+            if needs[1]:
+                moved = weights.transpose(1, 2)
+                grads[1] = 2.0 * (y * _sum(moved, 2).unsqueeze(2) - moved @ x)
+        if needs[2]:
+            grads[2] = g.unsqueeze(1) * _sum(kernel * b.unsqueeze(1), 2)
+        if needs[3]:
+            grads[3] = g.unsqueeze(1) * _sum(kernel * a.unsqueeze(2), 1)
+        return tuple(grads)
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``backward`` on the arrays, for the first-order backward (no graph recorded)."""
+        x, y, a, b = ctx._saved_arrays()
+        kernel, slope = _KernelSum.kernel_arrays(x, y, ctx.cfg)
+        needs = ctx.needs_input_grad
+        grads: list[Any] = [None] * 5
+        if needs[0] or needs[1]:
+            weights = np.multiply(slope, (g[:, None] * a)[:, :, None], out=slope)
+            weights *= b[:, None, :]
+            if needs[0]:
+                grads[0] = 2 * (x * weights.sum(2)[:, :, None] - weights @ y)
+            if needs[1]:
+                moved = weights.transpose(0, 2, 1)
+                grads[1] = 2 * (y * moved.sum(2)[:, :, None] - moved @ x)
+        if needs[2]:
+            grads[2] = g[:, None] * (kernel @ b[:, :, None])[:, :, 0]
+        if needs[3]:
+            grads[3] = g[:, None] * (kernel.transpose(0, 2, 1) @ a[:, :, None])[:, :, 0]
+        return tuple(grads)
 
 
 def mmd_loss(
@@ -357,10 +438,11 @@ def mmd_loss(
     x, y, batched = _clouds(x, y)
     a = _cloud_weights(x_weights, x, "x_weights")
     b = _cloud_weights(y_weights, y, "y_weights")
+    config = (kernel, float(blur))
     loss = (
-        0.5 * _weighted_dot(a, _kernel(kernel, x, x, blur), a)
-        + 0.5 * _weighted_dot(b, _kernel(kernel, y, y, blur), b)
-        - _weighted_dot(a, _kernel(kernel, x, y, blur), b)
+        0.5 * _KernelSum.apply(x, x, a, a, config)
+        + 0.5 * _KernelSum.apply(y, y, b, b, config)
+        - _KernelSum.apply(x, y, a, b, config)
     )
     return _reduction.apply(loss if batched else loss[0], reduction)
 
@@ -373,7 +455,42 @@ def _log_weights(weights: Tensor) -> Tensor:
 
 def _softmin(eps: float, cost: Tensor, h: Tensor) -> Tensor:
     """The soft c-transform ``f_i = -eps log sum_j exp(h_j - C_ij / eps)``, ``(B, N)``."""
-    return -eps * (h.unsqueeze(1) - cost / eps).logsumexp(2)
+    return _SoftCTransform.apply(cost, h, eps)
+
+
+class _SoftCTransform(ArrayFunction):
+    """``f_i = -eps logsumexp_j(h_j - C_ij / eps)`` that keeps no ``(N, M)`` intermediate.
+
+    Its gradients use the transport plan of the row, ``P_ij = exp(h_j - C_ij / eps + f_i / eps)``
+    (each row sums to 1): ``df_i/dC_ij = P_ij`` and ``df_i/dh_j = -eps P_ij``. The backward
+    recomputes ``P`` from the saved cost, ``h`` and output, with lossgrad ops (so second
+    derivatives work), instead of keeping the ``(N, M)`` input of a logsumexp for each of the
+    Sinkhorn iterations: the exact gradient through all iterations then needs memory for the
+    cost matrices and one plan at a time, not one matrix per iteration.
+    """
+
+    node_name = "SoftCTransformBackward"
+
+    @staticmethod
+    def forward(ctx: Any, cost: np.ndarray, h: np.ndarray, eps: float) -> np.ndarray:
+        exponent = h[:, None, :] - cost / cost.dtype.type(eps)
+        top = exponent.max(-1, keepdims=True)
+        exponent -= top
+        np.exp(exponent, out=exponent)
+        out = -cost.dtype.type(eps) * (top[..., 0] + np.log(exponent.sum(-1)))
+        ctx.save_for_backward(cost, h, out)
+        ctx.eps = eps
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        cost, h, out = ctx.saved_tensors
+        eps = ctx.eps
+        plan = (h.unsqueeze(1) - cost / eps + out.unsqueeze(2) / eps).exp()
+        weighted_plan = g.unsqueeze(2) * plan
+        grad_cost = weighted_plan if ctx.needs_input_grad[0] else None
+        grad_h = -eps * _sum(weighted_plan, 1) if ctx.needs_input_grad[1] else None
+        return grad_cost, grad_h, None
 
 
 def _epsilon_schedule(p: int, diameter: float, blur: float, scaling: float) -> list[float]:
@@ -412,8 +529,9 @@ def sinkhorn_loss(
     Gradient: ``gradient='exact'`` differentiates through every iteration, so the gradient (and
     the second derivative) is that of the returned value; ``gradient='envelope'`` is
     geomloss's: only the final extrapolation step is differentiated, with the potentials held
-    fixed (the envelope theorem; exact only at convergence), which is cheaper in time and
-    memory. Both return the same value.
+    fixed (the envelope theorem; exact only at convergence). Both return the same value. The
+    exact gradient keeps no ``(N, M)`` matrix per iteration: each soft c-transform recomputes its
+    transport plan in the backward, so its memory is that of the cost matrices, as geomloss's.
 
     Equal to geomloss's ``SamplesLoss('sinkhorn', p=p, blur=blur, scaling=scaling,
     diameter=diameter, debias=debias, backend='tensorized')(a, x, b, y)`` (value; and
@@ -468,16 +586,21 @@ def sinkhorn_loss(
     schedule = _epsilon_schedule(p, diameter, blur, scaling)
 
     def cost(first: Tensor, second: Tensor) -> Tensor:
-        if gradient == "envelope":  # geomloss differentiates the first argument only
-            second = second.detach()
         return 0.5 * _squared_distances(first, second) if p == 2 else _distances(first, second)
 
-    c_xy, c_yx = cost(x, y), cost(y, x)
-    c_xx, c_yy = (cost(x, x), cost(y, y)) if debias else (None, None)
-    with grad_mode.set_grad_enabled(grad_mode.is_grad_enabled() and gradient == "exact"):
+    def costs() -> tuple[Any, ...]:  # C(x, y), C(y, x) = its transpose, C(x, x), C(y, y)
+        c_xy = cost(x, y)
+        return c_xy, c_xy.transpose(1, 2), *((cost(x, x), cost(y, y)) if debias else (None, None))
+
+    if gradient == "exact":
+        c_xy, c_yx, c_xx, c_yy = costs()
         potentials = _sinkhorn_potentials(schedule, a_log, b_log, c_xy, c_yx, c_xx, c_yy)
-    if gradient == "envelope":
-        potentials = [None if f is None else f.detach() for f in potentials]
+    else:  # the loop without a graph; then geomloss's costs, differentiable in their first point
+        with grad_mode.no_grad():
+            potentials = _sinkhorn_potentials(schedule, a_log, b_log, *costs())
+        x_fixed, y_fixed = x.detach(), y.detach()
+        c_xy, c_yx = cost(x, y_fixed), cost(y, x_fixed)
+        c_xx, c_yy = (cost(x, x_fixed), cost(y, y_fixed)) if debias else (None, None)
     f_ba, g_ab, f_aa, g_bb = potentials
     eps = schedule[-1]  # the final extrapolation, as geomloss: from the last potentials
     f_ba, g_ab = (_softmin(eps, c_xy, b_log + g_ab / eps), _softmin(eps, c_yx, a_log + f_ba / eps))

@@ -29,10 +29,11 @@ import numpy as np
 
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional.loss_probability import _XLogY, poisson_nll_loss
-from lossgrad.ops.activation import log_softmax, softplus
-from lossgrad.ops.pointwise import sigmoid, where
+from lossgrad.ops.activation import log_softmax
+from lossgrad.ops.pointwise import sigmoid, tanh, where
 from lossgrad.ops.reduce import amax
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand
@@ -68,6 +69,13 @@ def _reduce(loss: Tensor, reduction: str, weight: Tensor | None = None) -> Tenso
     return _reduction.apply(weighted, reduction, _sum(weight) if reduction == "mean" else None)
 
 
+def _scaled(residual: Tensor, scale: float | Tensor) -> Tensor:
+    """``residual / scale``, skipping the division (a pass and its backward) at scale 1."""
+    if not isinstance(scale, Tensor) and scale == 1:
+        return residual
+    return residual / scale
+
+
 def _positive(value: Any, name: str) -> None:
     if not isinstance(value, Tensor) and not value > 0:
         raise ValueError(f"{name} must be positive, got {value}")
@@ -89,10 +97,10 @@ def log_cosh_loss(
 
     Quadratic (``d**2 / 2``) near 0 and linear (``|d| - log 2``) far away, like Huber but
     smooth everywhere. The softplus form is Keras's (``keras.losses.LogCosh``, equal to optax's
-    ``log_cosh``), with the softplus never switched to its linear branch, so the gradient is
-    ``tanh(d)`` to the last bit; ``log(cosh(d))`` itself overflows for ``|d| > 89`` in float32
-    (JuliaML/LossFunctions.jl#136). Finite for every finite ``d``; unlike the equivalent
-    ``|d| + softplus(-2 |d|) - log 2``, its second derivative is right at ``d = 0`` too.
+    ``log_cosh``); it is evaluated as ``|d| + log1p(exp(-2 |d|)) - log 2`` in one fused pass,
+    with the gradient ``tanh(d)`` stated directly (so the second derivative is right at
+    ``d = 0`` too); ``log(cosh(d))`` itself overflows for ``|d| > 89`` in float32
+    (JuliaML/LossFunctions.jl#136). Finite for every finite ``d``.
 
     Args:
         input: predictions, any shape.
@@ -115,8 +123,29 @@ def log_cosh_loss(
         tensor([ 0.0000,  0.4338, 99.3069])
     """
     reduction = _reduction.resolve(reduction)
-    d = _residual(input, target)
-    return _reduce(d + softplus(-2.0 * d, threshold=math.inf) - _LOG2, reduction, weight)
+    return _reduce(_LogCosh.apply(_residual(input, target)), reduction, weight)
+
+
+class _LogCosh(ArrayFunction):
+    """``log(cosh(d)) = |d| + log1p(exp(-2 |d|)) - log 2`` in one pass; the backward is
+    ``g * tanh(d)``, written with lossgrad ops (second derivative ``1 - tanh(d)**2``)."""
+
+    node_name = "LogCoshBackward"
+
+    @staticmethod
+    def forward(ctx: Any, d: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(d)
+        magnitude = np.abs(d)
+        out = np.exp(-2.0 * magnitude)
+        np.log1p(out, out=out)
+        out += magnitude
+        out -= d.dtype.type(_LOG2)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (d,) = ctx.saved_tensors
+        return g * tanh(d)
 
 
 def pseudo_huber_loss(
@@ -215,7 +244,7 @@ def welsch_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
-    squared = _residual(input, target).div(scale).square()
+    squared = _scaled(_residual(input, target), scale).square()
     return _reduce(_welsch(squared), reduction, weight)
 
 
@@ -268,7 +297,7 @@ def cauchy_loss(
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
     d = _residual(input, target)
-    return _reduce(((d / scale).square() * 0.5).log1p(), reduction, weight)
+    return _reduce((_scaled(d, scale).square() * 0.5).log1p(), reduction, weight)
 
 
 def geman_mcclure_loss(
@@ -312,17 +341,42 @@ def geman_mcclure_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
-    squared = _residual(input, target).div(scale).square()
-    return _reduce(_geman_mcclure(squared), reduction, weight)
+    return _reduce(_GemanMcClure.apply(_scaled(_residual(input, target), scale)), reduction,
+                   weight)
 
 
-def _geman_mcclure(squared: Tensor) -> Tensor:
-    """``2 s / (s + 4)`` below ``s = 4`` and ``2 - 8 / (s + 4)`` above: each form without
-    cancellation in its value and its gradient ``8 / (s + 4)**2`` (the first form's gradient
-    loses all digits for huge ``s``)."""
-    small = squared < 4.0
-    below = where(small, squared, 0.0)
-    return where(small, 2.0 * below / (below + 4.0), 2.0 - 8.0 / (squared + 4.0))
+class _GemanMcClure(ArrayFunction):
+    """``2 q**2 / (q**2 + 4)`` of the scaled residual ``q`` in one pass (``2 - 8 / (q**2 + 4)``
+    above ``q**2 = 4``, where it is 2 for an overflowing square); the backward states the slope
+    ``16 q / (q**2 + 4)**2`` with lossgrad ops: differentiating the quotient instead would
+    subtract two nearly equal terms and lose every digit of the gradient at huge residuals."""
+
+    node_name = "GemanMcClureBackward"
+
+    @staticmethod
+    def forward(ctx: Any, q: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(q)
+        with np.errstate(over="ignore"):
+            squared = q * q
+        denominator = squared + q.dtype.type(4)
+        return np.where(squared < 4, 2 * squared / denominator, 2 - 8 / denominator)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (q,) = ctx.saved_tensors
+        return g * (16.0 * q) / (q.square() + 4.0).square()
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> np.ndarray:
+        """``backward`` on the arrays, for the first-order backward (no graph recorded)."""
+        (q,) = ctx._saved_arrays()
+        with np.errstate(over="ignore"):
+            denominator = q * q
+        denominator += q.dtype.type(4)
+        np.square(denominator, out=denominator)
+        slope = np.multiply(q, q.dtype.type(16))
+        slope /= denominator
+        return slope * g
 
 
 def barron_loss(
@@ -387,7 +441,7 @@ def barron_loss(
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
     d = _residual(input, target)
-    squared = (d / scale).square()
+    squared = _scaled(d, scale).square()
     if not isinstance(alpha, Tensor):
         return _reduce(_barron_rho(squared, float(alpha)), reduction, weight)
     return _reduce(_barron_rho_tensor(squared, alpha), reduction, weight)
@@ -421,10 +475,18 @@ def _barron_rho(squared: Tensor, alpha: float) -> Tensor:
     if alpha == math.inf:
         return (0.5 * squared).expm1()
     if alpha == -2.0:
-        return _geman_mcclure(squared)
+        return _geman_mcclure_of_square(squared)
     if alpha == 1.0:
         return squared / ((squared + 1.0).sqrt() + 1.0)
     return _barron_general(squared, alpha)
+
+
+def _geman_mcclure_of_square(squared: Tensor) -> Tensor:
+    """``2 s / (s + 4)`` below ``s = 4`` and ``2 - 8 / (s + 4)`` above (as ``_GemanMcClure``,
+    but from the square, for Barron's loss): each form keeps its gradient's digits."""
+    small = squared < 4.0
+    below = where(small, squared, 0.0)
+    return where(small, 2.0 * below / (below + 4.0), 2.0 - 8.0 / (squared + 4.0))
 
 
 def _barron_general(squared: Tensor, alpha: float | Tensor) -> Tensor:
