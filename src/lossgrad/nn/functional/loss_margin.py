@@ -636,7 +636,7 @@ def _hinge_embedding_terms(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``loss = [y != 1] max(margin - x, 0)`` and the mask ``[y != -1]`` (returned), with
     ``dl/dx = [y != -1] - [y != 1] [margin - x >= 0]`` into ``dldx`` on the way. The selections
-    are products with float masks (a masked select runs about 20x slower on random masks)."""
+    are products with float masks (a masked select is much slower on random masks)."""
     zero = x.dtype.type(0)
     not_positive = np.not_equal(target, 1, out=scratch(x, 1), casting="unsafe")
     not_negative = np.not_equal(target, -1, out=scratch(x, 2), casting="unsafe")

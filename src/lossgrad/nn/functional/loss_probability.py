@@ -9,7 +9,7 @@ operations of torch's composite in its order (same values, gradients and NaN pol
 after its last op. multilabel_soft_margin_loss is binary_cross_entropy_with_logits per element.
 
 The kernels are branch-free (``clip`` rather than ``where``/``maximum``): NumPy's ``where`` on
-a data-dependent mask costs an order of magnitude more than a SIMD pass. The logistic losses
+a data-dependent mask costs much more than a SIMD pass. The logistic losses
 compute ``u = exp(-z)`` once, clamped below overflow, and take both the loss
 (``softplus(-z) = log1p(u)``) and the gradient (``sigmoid(z) = 1 / (1 + u)``) from it.
 """
