@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -168,6 +168,17 @@ class _ClassTargets:
         return np.where(self.counted, a, np.zeros((), a.dtype))
 
 
+class _ClassLossArgs(NamedTuple):
+    """The constant arguments of the fused class-target losses: the checked targets, the
+    reduction, the loss's parameter (cross-entropy's label smoothing, focal's gamma) and the
+    class weights (or None)."""
+
+    targets: _ClassTargets
+    reduction: str
+    parameter: float = 0.0
+    weight: np.ndarray | None = None
+
+
 def _check_index_target(input: Tensor, target: Tensor) -> None:
     """torch's ``nll_loss_nd`` shape and dtype checks, in torch's order."""
     xshape, tshape = input._data.shape, target._data.shape
@@ -307,9 +318,10 @@ class _NllLoss(ArrayFunction):
     node_name = "NllLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_ClassTargets, str]) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
         ctx.save_for_backward(x)
-        targets, reduction = ctx.meta = cfg
+        ctx.args = args
+        targets, reduction = args.targets, args.reduction
         loss = targets.pick(x)
         if targets.weight.ndim:  # else every position weighs 1
             loss *= targets.weight
@@ -320,7 +332,7 @@ class _NllLoss(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        targets, reduction = ctx.meta
+        targets, reduction = ctx.args.targets, ctx.args.reduction
         scale = targets.position_scale(g, reduction)
         (x,) = ctx.saved_tensors
         v = mul(scale, Tensor._make(-targets.weight))
@@ -328,7 +340,7 @@ class _NllLoss(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        targets, reduction = ctx.meta
+        targets, reduction = ctx.args.targets, ctx.args.reduction
         v = targets.position_scale(g, reduction)
         v = v * -targets.weight if targets.weight.ndim else -v
         out = np.zeros(targets.shape, v.dtype)
@@ -384,7 +396,7 @@ def nll_loss(
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
     targets = _class_targets(input, target, weight, ignore_index)
-    return _NllLoss.apply(input, (targets, reduction))
+    return _NllLoss.apply(input, _ClassLossArgs(targets, reduction))
 
 
 # -- cross_entropy --------------------------------------------------------------------------------
@@ -415,9 +427,10 @@ class _CrossEntropy(ArrayFunction):
     node_name = "NllLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_ClassTargets, str, float, Any]) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
         ctx.save_for_backward(x)
-        targets, reduction, eps, w = ctx.meta = cfg
+        ctx.args = args
+        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
         finish = target = None
         if (
             ctx.needs_input_grad[0]
@@ -445,7 +458,8 @@ class _CrossEntropy(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        targets, reduction, eps, w = ctx.meta
+        args = ctx.args
+        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
         (xt,) = ctx.saved_tensors
         x = xt._data
         mass, total = _target_mass(targets, eps, w, x.dtype)
@@ -460,7 +474,8 @@ class _CrossEntropy(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        targets, reduction, eps, w = ctx.meta
+        args = ctx.args
+        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
         cache, ctx.cache = ctx.cache, None
         if cache is None:  # a retained graph run twice: recompute the exponentials
             (x,) = ctx._saved_arrays()
@@ -745,7 +760,8 @@ def _cross_entropy(
         raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
     w = weight._data if weight is not None else None
     fn = _CrossEntropySmoothed if eps > 0 else _CrossEntropy
-    return fn.apply(input, (targets, reduction, max(eps, 0.0), w)), targets.total_weight
+    args = _ClassLossArgs(targets, reduction, max(eps, 0.0), w)
+    return fn.apply(input, args), targets.total_weight
 
 
 def cross_entropy(
@@ -867,7 +883,7 @@ def focal_loss(
         _check_logits(input)
         targets = _class_targets(input, target, weight, ignore_index)
         w = weight._data if weight is not None else None
-        return _Focal.apply(input, (targets, reduction, float(gamma), w))
+        return _Focal.apply(input, _ClassLossArgs(targets, reduction, float(gamma), w))
     ce, denom = _cross_entropy(input, target, weight, ignore_index, "none", 0.0)
     nonzero = Tensor._make(ce._data != 0)
     safe = where(nonzero, ce, 1.0)
@@ -889,9 +905,10 @@ class _Focal(ArrayFunction):
     node_name = "FocalLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_ClassTargets, str, float, Any]) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
         ctx.save_for_backward(x)
-        targets, reduction, gamma, w = ctx.meta = cfg
+        ctx.args = args
+        targets, reduction, gamma, w = args.targets, args.reduction, args.parameter, args.weight
         e, se, ce, st, _ = _softmax_parts(x, targets, 0.0, w)
         ce -= st
         if targets.weight.ndim:
@@ -916,10 +933,12 @@ class _Focal(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        targets, reduction, gamma, w = ctx.meta
+        args = ctx.args
+        targets, reduction, gamma, w = args.targets, args.reduction, args.parameter, args.weight
         (xt,) = ctx.saved_tensors
         x = xt._data
-        ce = reshape(_CrossEntropy.apply(xt, (targets, "none", 0.0, w)), targets.target_index.shape)
+        ce = _CrossEntropy.apply(xt, _ClassLossArgs(targets, "none", 0.0, w))
+        ce = reshape(ce, targets.target_index.shape)
         nz = Tensor._make(ce._data != 0)
         safe = where(nz, ce, 1.0)
         u = neg(expm1(neg(safe)))
@@ -932,7 +951,7 @@ class _Focal(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        targets, reduction, gamma, w = ctx.meta
+        targets, reduction = ctx.args.targets, ctx.args.reduction
         cache, ctx.cache = ctx.cache, None
         if cache is None:  # a retained graph run twice: recompute
             return backward_via_tensors(ctx, g)
