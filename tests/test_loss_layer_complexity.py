@@ -19,7 +19,7 @@ def _all_blocks(blocks: list[Any]) -> list[Any]:
     out = []
     for block in blocks:
         out.append(block)
-        out += _all_blocks(list(getattr(block, "methods", ())) + list(block.closures))
+        out += _all_blocks(list(getattr(block, "methods", ())) + list(getattr(block, "closures", ())))
     return out
 
 
