@@ -662,14 +662,13 @@ def _hinge_embedding_terms(
     """``loss = [y != 1] max(margin - x, 0)`` and the mask ``[y != -1]`` (returned), with
     ``dl/dx = [y != -1] - [y != 1] [margin - x >= 0]`` into ``dldx`` on the way. The selections
     are products with float masks (a masked select is much slower on random masks)."""
-    zero = x.dtype.type(0)
     not_positive = np.not_equal(target, 1, out=scratch(x, 1), casting="unsafe")
     not_negative = np.not_equal(target, -1, out=scratch(x, 2), casting="unsafe")
-    gap = np.subtract(x.dtype.type(margin), x, out=loss)
-    np.greater_equal(gap, zero, out=dldx, casting="unsafe")
+    gap = np.subtract(margin, x, out=loss)
+    np.greater_equal(gap, 0.0, out=dldx, casting="unsafe")
     dldx *= not_positive
     np.subtract(not_negative, dldx, out=dldx)
-    _clip(gap, zero, x.dtype.type(np.inf), out=gap)
+    _clip(gap, 0.0, np.inf, out=gap)
     gap *= not_positive
     return gap, not_negative
 
@@ -762,7 +761,7 @@ def hinge_embedding_loss(
         return _reduction.apply(loss, reduction)
     if target._data.shape != input._data.shape:
         _broadcast_shape(input, target)
-    return _pointwise(_HINGE_EMBEDDING, (input, target.detach()), reduction, (float(margin),))
+    return _pointwise(_HINGE_EMBEDDING, (input, target), reduction, (float(margin),))
 
 
 # -- cosine_embedding_loss ----------------------------------------------------------------------

@@ -562,11 +562,14 @@ def _kl_div_derivatives(x: Tensor, y: Tensor, log_target: bool) -> tuple[Tensor,
     return -y, _XLogY.apply(ne(y, 0).to(y.dtype), y) + y / y - x
 
 
+_KL_DIV_NODES = {"mean": "MeanBackward0", "sum": "SumBackward0", "batchmean": "DivBackward0"}
+
+
 def _kl_div_node(reduction: str, log_target: bool) -> str:
     """torch's kl_div is a composite whose ``grad_fn`` is named after its last op."""
     if reduction == "none":
         return "MulBackward0" if log_target else "SubBackward0"
-    return {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
+    return _KL_DIV_NODES[reduction]
 
 
 _KL_DIV = Pointwise(node=_kl_div_node, block=_kl_div_block, derivatives=_kl_div_derivatives)
