@@ -82,9 +82,8 @@ def _worker(jobs: queue.SimpleQueue[Any]) -> None:
 def _get_workers() -> list[queue.SimpleQueue[Any]]:
     """The job queues of the ``_threads - 1`` pool threads (started on first use).
 
-    A bare queue per daemon thread, not a ``ThreadPoolExecutor``: a round trip costs about
-    half as much (no futures, no shared work queue), which decides whether splitting ~1e6
-    elements pays on two cores.
+    A bare queue per daemon thread, not a ``ThreadPoolExecutor``: a cheaper round trip (no
+    futures, no shared work queue; see benchmarks/NOTES.md).
     """
     global _workers
     if _workers is None:
@@ -170,10 +169,9 @@ def map_blocks(
 
 def wide_block(n: int) -> int:
     """The block for elementwise kernels of a few NumPy passes over ``n`` elements: one block per
-    thread, of at most 2^18 elements. Every NumPy call takes the GIL and costs about a
-    microsecond: on 2 threads at 1e6 elements, ``BLOCK``-sized blocks measured 1.4x slower
-    on huber and 2^17 1.3x; from 2^18 the gain flattens, while the per-thread scratch buffers
-    (which count in the peak memory) keep growing."""
+    thread, of at most 2^18 elements. Every NumPy call takes the GIL, so fewer, larger blocks
+    pay; beyond 2^18 the gain flattens while the per-thread scratch buffers (which count in the
+    peak memory) keep growing (measurements in benchmarks/NOTES.md)."""
     return max(BLOCK, min(1 << 18, -(-n // _threads)))
 
 
@@ -255,7 +253,7 @@ def ones(n: int, dtype: Any) -> np.ndarray:
 def fmax0(a: np.ndarray) -> np.ndarray:
     """``np.fmax(a, 0)`` (NaN becomes 0) in place on a C-contiguous ``a``, returned. Against a
     cached vector of zeros: NumPy's ``fmax`` and ``maximum`` loops with a scalar operand run
-    about 3x slower than with two arrays (measured on float32 blocks of 2^18)."""
+    slower than with two arrays (see benchmarks/NOTES.md)."""
     f = a.reshape(-1)
     np.fmax(f, filled(0, f.size, a.dtype), out=f)
     return a
@@ -266,8 +264,8 @@ def total(a: np.ndarray, b: np.ndarray | None = None) -> Any:
     given, without a temporary.
 
     float32 and float64 go through BLAS's dot product (against a cached vector of ones for a plain
-    sum), which runs several times faster than NumPy's pairwise float32 sum; its accuracy over one
-    cache block is of the same order. Other dtypes use ``np.sum``.
+    sum), which runs faster than NumPy's pairwise float32 sum; its accuracy over one cache block
+    is of the same order. Other dtypes use ``np.sum``.
     """
     if a.dtype.char not in "fd":
         return (a if b is None else a * b).sum(dtype=a.dtype)

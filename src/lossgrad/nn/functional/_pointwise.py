@@ -176,13 +176,19 @@ class _PointwiseLoss(ArrayFunction):
         ]
         kept = _kept_gradient(ctx, spec, first, len(operands))
         factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
-        scale = None if kept is None else _reduction.kept_scale(dtype, divisor, factor)
+        unscaled = kept is None or (divisor is None and factor == 1.0)
+        scale = None if unscaled else _reduction.kept_scale(dtype, divisor, factor)
         block = spec.block
         block_sum = spec.block_sum if dtype.char in "fd" else None
 
         def run(lo: int, hi: int, loss: np.ndarray, summed: bool) -> Any:
-            blocks = flat if hi - lo == size else [None if a is None else a[lo:hi] for a in flat]
-            dldx = _parallel.scratch(hi - lo, dtype, GRAD_SLOT) if kept is None else kept[lo:hi]
+            if hi - lo == size:
+                blocks, dldx = flat, kept
+            else:
+                blocks = [None if a is None else a[lo:hi] for a in flat]
+                dldx = None if kept is None else kept[lo:hi]
+            if dldx is None:
+                dldx = _parallel.scratch(hi - lo, dtype, GRAD_SLOT)
             if summed and block_sum is not None:
                 result = block_sum(*blocks, *params, loss, dldx)
             else:

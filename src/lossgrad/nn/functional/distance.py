@@ -10,7 +10,7 @@ invisible to autograd (the gradient goes straight through it, as torch's in-plac
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -164,6 +164,15 @@ def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray:
     return np.asarray(k, norm.dtype).reshape(-1, 1)
 
 
+class _DistanceArgs(NamedTuple):
+    """The constant arguments of ``_PairwiseDistance``: the norm's ``p``, ``eps`` and
+    ``keepdim``."""
+
+    p: float
+    eps: float
+    keepdim: bool
+
+
 class _PairwiseDistance(ArrayFunction):
     """``||x1 - x2 + eps||_p`` over the last dim, fused: one difference, one norm.
 
@@ -174,8 +183,8 @@ class _PairwiseDistance(ArrayFunction):
     node_name = "NormBackward1"
 
     @staticmethod
-    def forward(ctx: Any, x1: np.ndarray, x2: np.ndarray, cfg: tuple[Any, ...]) -> np.ndarray:
-        p, eps, keepdim = cfg
+    def forward(ctx: Any, x1: np.ndarray, x2: np.ndarray, args: _DistanceArgs) -> np.ndarray:
+        p, eps, keepdim = args.p, args.eps, args.keepdim
         ctx.meta = (p, eps, keepdim, max(max(x1.ndim, x2.ndim) - 1, 0))
         if _fused_rows(p, x1, x2):
             ctx.u, out = _diff_norms(x1, x2, p, eps)
@@ -282,7 +291,7 @@ def pairwise_distance(
             np.broadcast_shapes(x1._data.shape, x2._data.shape)
         except ValueError:
             raise broadcast_error(x1._data.shape, x2._data.shape) from None
-    return _PairwiseDistance.apply(x1, x2, (float(p), float(eps), bool(keepdim)))
+    return _PairwiseDistance.apply(x1, x2, _DistanceArgs(float(p), float(eps), bool(keepdim)))
 
 
 class _ClampMinStraightThrough(ArrayFunction):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -36,7 +36,7 @@ from lossgrad.ops.pointwise import add, div, exp, expm1, mul, neg, pow, sub, whe
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import reshape
 
-# -- shared plan for class-index targets ----------------------------------------------------------
+# -- class-index targets -------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=16)
@@ -47,14 +47,37 @@ def _one(dtype: np.dtype) -> np.ndarray:
     return out
 
 
-class _Plan:
-    """Where each position's target sits along the class axis, and what it weighs.
+class _ClassTargets:
+    """Class-index targets, checked once: where each position's target class sits along the
+    class axis, and what the position weighs.
 
-    Position arrays (``idx``, ``keep``, ``wt``) have the input's shape with the class axis of
-    size 1 (shape ``(1,)`` for an unbatched input), so they broadcast against the input.
+    A *position* is one sample of an ``(N, C)`` input, one sample and pixel of ``(N, C, d1,
+    ...)``, or the single sample of a ``(C,)`` input. Per position:
+
+    * ``target_index``: the target class (0 at ignored positions, so it can index safely);
+    * ``flat_index``: the target's offset in a C-contiguous array of the input's shape
+      (``n C R + y R + r`` with ``R`` the product of the spatial sizes);
+    * ``weight``: ``w[y]``, or 1 without class weights (then a 0-d one that broadcasts), and 0
+      at positions whose target equals ``ignore_index``;
+    * ``counted``: the positions not ignored (None when none is);
+
+    and ``total_weight``, the sum of ``weight``: torch's ``total_weight``, the divisor of the
+    weighted ``'mean'``. The per-position arrays have the input's shape with the class axis of
+    size 1 (``(1,)`` for an unbatched input), so they broadcast against the input. A target out
+    of ``[0, C)`` that is not ignored raises torch's IndexError.
     """
 
-    __slots__ = ("shape", "axis", "n_classes", "idx", "lin", "keep", "wt", "denom", "out_shape")
+    __slots__ = (
+        "shape",
+        "class_axis",
+        "n_classes",
+        "target_index",
+        "flat_index",
+        "counted",
+        "weight",
+        "total_weight",
+        "out_shape",
+    )
 
     def __init__(
         self, x: np.ndarray, target: np.ndarray, w: np.ndarray | None, ignore_index: int
@@ -89,15 +112,21 @@ class _Plan:
             wt = w[safe]
             if any_ignored:
                 wt[ignored] = 0
-            self.denom = float(wt.sum(dtype=x.dtype))
+            self.total_weight = float(wt.sum(dtype=x.dtype))
         elif any_ignored:
             wt = (~ignored).astype(x.dtype)
-            self.denom = float(safe.size - np.count_nonzero(ignored))
+            self.total_weight = float(safe.size - np.count_nonzero(ignored))
         else:  # every position weighs 1: a scalar broadcasts wherever a weight array would
             wt = _one(x.dtype)
-            self.denom = float(safe.size)
-        self.shape, self.axis, self.n_classes, self.idx, self.wt = x.shape, axis, c, safe, wt
-        self.keep = ~ignored if any_ignored else None
+            self.total_weight = float(safe.size)
+        self.shape, self.class_axis, self.n_classes, self.target_index, self.weight = (
+            x.shape,
+            axis,
+            c,
+            safe,
+            wt,
+        )
+        self.counted = ~ignored if any_ignored else None
         self.out_shape = () if x.ndim == 1 else target.shape
         # flat offsets of the targets in a C-contiguous array of x's shape: n C R + y R + r
         if x.ndim == 2:
@@ -109,34 +138,45 @@ class _Plan:
             n_ax = np.arange(x.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - 1))
             lin = safe * inner + n_ax * (c * inner)
             lin += np.arange(inner, dtype=np.int64).reshape((1, 1) + x.shape[2:])
-        self.lin = lin
+        self.flat_index = lin
 
     def pick(self, a: np.ndarray) -> np.ndarray:
         """``a`` at each position's target class (zeros when there are no classes at all)."""
         if not self.n_classes:
-            return np.zeros(self.idx.shape, a.dtype)
-        return a.reshape(-1)[self.lin]
+            return np.zeros(self.target_index.shape, a.dtype)
+        return a.reshape(-1)[self.flat_index]
 
     def put(self, out: np.ndarray, values: Any) -> None:
         """Write one value per position at its target class, in place (``out`` C-contiguous)."""
         if self.n_classes:
-            out.reshape(-1)[self.lin] = values
+            out.reshape(-1)[self.flat_index] = values
 
     def position_scale(self, g: np.ndarray | Tensor, reduction: str) -> Any:
         """The incoming gradient per position, 0 at ignored positions (never NaN there)."""
         if isinstance(g, Tensor):
-            g = reshape(g, self.idx.shape) if reduction == "none" else g
+            g = reshape(g, self.target_index.shape) if reduction == "none" else g
             if reduction == "mean":  # torch: NaN everywhere it is not ignored when denom == 0
-                g = div(g, self.denom) if self.denom else mul(g, float("nan"))
-            if self.keep is None:
+                g = div(g, self.total_weight) if self.total_weight else mul(g, float("nan"))
+            if self.counted is None:
                 return g
-            return where(Tensor._make(self.keep), g, 0.0)
-        a = g.reshape(self.idx.shape) if reduction == "none" else g
+            return where(Tensor._make(self.counted), g, 0.0)
+        a = g.reshape(self.target_index.shape) if reduction == "none" else g
         if reduction == "mean":
-            a = a / a.dtype.type(self.denom if self.denom else np.nan)
-        if self.keep is None:
+            a = a / a.dtype.type(self.total_weight if self.total_weight else np.nan)
+        if self.counted is None:
             return a
-        return np.where(self.keep, a, np.zeros((), a.dtype))
+        return np.where(self.counted, a, np.zeros((), a.dtype))
+
+
+class _ClassLossArgs(NamedTuple):
+    """The constant arguments of the fused class-target losses: the checked targets, the
+    reduction, the loss's parameter (cross-entropy's label smoothing, focal's gamma) and the
+    class weights (or None)."""
+
+    targets: _ClassTargets
+    reduction: str
+    parameter: float = 0.0
+    weight: np.ndarray | None = None
 
 
 def _check_index_target(input: Tensor, target: Tensor) -> None:
@@ -186,7 +226,9 @@ def _check_weight(weight: Tensor | None, input: Tensor, axis: int, prefix: str =
         )
 
 
-def _index_plan(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int) -> _Plan:
+def _class_targets(
+    input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int
+) -> _ClassTargets:
     _check_index_target(input, target)
     if weight is not None:
         _check_weight(weight, input, 0 if input.dim() == 1 else 1)
@@ -208,18 +250,20 @@ def _index_plan(input: Tensor, target: Tensor, weight: Tensor | None, ignore_ind
                 f"expected scalar type {scalar_type_name(x.dtype)} "
                 f"but found {scalar_type_name(w.dtype)}"
             )
-    return _Plan(x, target._data, w, ignore_index)
+    return _ClassTargets(x, target._data, w, ignore_index)
 
 
-def _reduce_positions(loss: np.ndarray, plan: _Plan, reduction: str) -> np.ndarray:
+def _reduce_positions(loss: np.ndarray, targets: _ClassTargets, reduction: str) -> np.ndarray:
     """Per-position losses (zero where ignored) to torch's output."""
     if reduction == "none":
-        return loss.reshape(plan.out_shape)
+        return loss.reshape(targets.out_shape)
     total = np.add.reduce(loss, None)
     if reduction == "sum":
         return np.asarray(total)
     # torch's NLL part is 0/0 when no weight counts, whatever the smoothing term adds
-    return np.asarray(total / loss.dtype.type(plan.denom if plan.denom else np.nan))
+    return np.asarray(
+        total / loss.dtype.type(targets.total_weight if targets.total_weight else np.nan)
+    )
 
 
 # -- index pick / scatter along the class axis (each other's backward) -----------------------------
@@ -231,14 +275,14 @@ class _ClassPick(ArrayFunction):
     node_name = "GatherBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, plan: _Plan) -> np.ndarray:
-        ctx.meta = (x.shape, plan)
-        return plan.pick(x)
+    def forward(ctx: Any, x: np.ndarray, targets: _ClassTargets) -> np.ndarray:
+        ctx.meta = (x.shape, targets)
+        return targets.pick(x)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        shape, plan = ctx.meta
-        return _ClassScatter.apply(g, shape, plan), None
+        shape, targets = ctx.meta
+        return _ClassScatter.apply(g, shape, targets), None
 
 
 class _ClassScatter(ArrayFunction):
@@ -251,18 +295,18 @@ class _ClassScatter(ArrayFunction):
     node_name = "NllLossBackwardBackward0"
 
     @staticmethod
-    def forward(ctx: Any, v: np.ndarray, like: Any, plan: _Plan) -> np.ndarray:
+    def forward(ctx: Any, v: np.ndarray, like: Any, targets: _ClassTargets) -> np.ndarray:
         shape = like.shape if isinstance(like, np.ndarray) else like
-        ctx.meta = (shape, plan)
+        ctx.meta = (shape, targets)
         out = np.zeros(shape, v.dtype)
-        plan.put(out, v)
+        targets.put(out, v)
         return out
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        shape, plan = ctx.meta
+        shape, targets = ctx.meta
         zero = Tensor._make(np.zeros(shape, g._data.dtype)) if ctx.needs_input_grad[1] else None
-        return _ClassPick.apply(g, plan), zero, None
+        return _ClassPick.apply(g, targets), zero, None
 
 
 # -- nll_loss ------------------------------------------------------------------------------------
@@ -274,32 +318,33 @@ class _NllLoss(ArrayFunction):
     node_name = "NllLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_Plan, str]) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
         ctx.save_for_backward(x)
-        plan, reduction = ctx.meta = cfg
-        loss = plan.pick(x)
-        if plan.wt.ndim:  # else every position weighs 1
-            loss *= plan.wt
+        ctx.args = args
+        targets, reduction = args.targets, args.reduction
+        loss = targets.pick(x)
+        if targets.weight.ndim:  # else every position weighs 1
+            loss *= targets.weight
         np.negative(loss, out=loss)
-        if plan.keep is not None:
-            loss[~plan.keep] = 0
-        return _reduce_positions(loss, plan, reduction)
+        if targets.counted is not None:
+            loss[~targets.counted] = 0
+        return _reduce_positions(loss, targets, reduction)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        plan, reduction = ctx.meta
-        scale = plan.position_scale(g, reduction)
+        targets, reduction = ctx.args.targets, ctx.args.reduction
+        scale = targets.position_scale(g, reduction)
         (x,) = ctx.saved_tensors
-        v = mul(scale, Tensor._make(-plan.wt))
-        return _ClassScatter.apply(v, x, plan), None
+        v = mul(scale, Tensor._make(-targets.weight))
+        return _ClassScatter.apply(v, x, targets), None
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        plan, reduction = ctx.meta
-        v = plan.position_scale(g, reduction)
-        v = v * -plan.wt if plan.wt.ndim else -v
-        out = np.zeros(plan.shape, v.dtype)
-        plan.put(out, v)
+        targets, reduction = ctx.args.targets, ctx.args.reduction
+        v = targets.position_scale(g, reduction)
+        v = v * -targets.weight if targets.weight.ndim else -v
+        out = np.zeros(targets.shape, v.dtype)
+        targets.put(out, v)
         return out, None
 
 
@@ -350,8 +395,8 @@ def nll_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    plan = _index_plan(input, target, weight, ignore_index)
-    return _NllLoss.apply(input, (plan, reduction))
+    targets = _class_targets(input, target, weight, ignore_index)
+    return _NllLoss.apply(input, _ClassLossArgs(targets, reduction))
 
 
 # -- cross_entropy --------------------------------------------------------------------------------
@@ -382,72 +427,75 @@ class _CrossEntropy(ArrayFunction):
     node_name = "NllLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_Plan, str, float, Any]) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
         ctx.save_for_backward(x)
-        plan, reduction, eps, w = ctx.meta = cfg
+        ctx.args = args
+        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
         finish = target = None
         if (
             ctx.needs_input_grad[0]
             and reduction != "none"
-            and (reduction == "sum" or plan.denom)
+            and (reduction == "sum" or targets.total_weight)
             and _blocked(x)
         ):
-            one = plan.position_scale(np.ones((), x.dtype), reduction)
-            finish, target = _grad_rows(plan, eps, w, one, x.dtype)
-        e, se, lse, st, sw = _softmax_parts(x, plan, eps, w, finish)
+            one = targets.position_scale(np.ones((), x.dtype), reduction)
+            finish, target = _grad_rows(targets, eps, w, one, x.dtype)
+        e, se, lse, st, sw = _softmax_parts(x, targets, eps, w, finish)
         loss = lse - st
-        if plan.wt.ndim:  # else every position weighs 1
-            loss *= plan.wt
+        if targets.weight.ndim:  # else every position weighs 1
+            loss *= targets.weight
         if eps > 0:
-            wsum = x.dtype.type(w.sum() if w is not None else plan.n_classes)
+            wsum = x.dtype.type(w.sum() if w is not None else targets.n_classes)
             smooth = lse * wsum - sw
             loss *= x.dtype.type(1 - eps)
-            loss += smooth * x.dtype.type(eps / plan.n_classes)
-        if plan.keep is not None:
-            loss[~plan.keep] = 0
+            loss += smooth * x.dtype.type(eps / targets.n_classes)
+        if targets.counted is not None:
+            loss[~targets.counted] = 0
         if se is None:  # e holds the gradient for a unit upstream gradient, but its targets
-            plan.put(e, plan.pick(e) - target)
+            targets.put(e, targets.pick(e) - target)
         ctx.cache = (e, se)
-        return _reduce_positions(loss, plan, reduction)
+        return _reduce_positions(loss, targets, reduction)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        plan, reduction, eps, w = ctx.meta
+        args = ctx.args
+        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
         (xt,) = ctx.saved_tensors
         x = xt._data
-        mass, total = _target_mass(plan, eps, w, x.dtype)
-        scale = plan.position_scale(g, reduction)
+        mass, total = _target_mass(targets, eps, w, x.dtype)
+        scale = targets.position_scale(g, reduction)
         q = np.zeros(x.shape, x.dtype)
-        plan.put(q, mass)
+        targets.put(q, mass)
         if eps > 0:
-            q += _smooth_mass(plan, w, eps, x)
-        p = _softmax(xt, plan.axis)
+            q += _smooth_mass(targets, w, eps, x)
+        p = _softmax(xt, targets.class_axis)
         gx = mul(sub(mul(p, Tensor._make(total)), Tensor._make(q)), scale)
         return gx, None
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        plan, reduction, eps, w = ctx.meta
+        args = ctx.args
+        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
         cache, ctx.cache = ctx.cache, None
         if cache is None:  # a retained graph run twice: recompute the exponentials
             (x,) = ctx._saved_arrays()
-            e, se = _softmax_parts(x, plan, eps, w)[:2]
+            e, se = _softmax_parts(x, targets, eps, w)[:2]
         else:
             e, se = cache
         if se is None:  # the forward's gradient for g = 1
             if g != 1:
                 _parallel.scale(e, g)
             return e, None
-        scale = plan.position_scale(g, reduction)
+        scale = targets.position_scale(g, reduction)
         if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL:
-            block, target = _grad_rows(plan, eps, w, scale, e.dtype)
+            block, target = _grad_rows(targets, eps, w, scale, e.dtype)
             _parallel.map_rows(lambda r0, r1: block(e, se, slice(r0, r1)), *e.shape)
         else:  # the same arithmetic in one piece
-            num, sm, target = _grad_coefs(plan, eps, w, scale, e.dtype)
+            num, sm, target = _grad_coefs(targets, eps, w, scale, e.dtype)
             np.multiply(e, num / se, out=e)
             if sm is not None:
                 e -= scale * sm
-        plan.put(e, plan.pick(e) - target)
+        targets.put(e, targets.pick(e) - target)
         return e, None
 
 
@@ -455,7 +503,7 @@ _RowFn = Callable[[np.ndarray, np.ndarray, slice], None]
 
 
 def _grad_rows(
-    plan: _Plan, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
+    targets: _ClassTargets, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
 ) -> tuple[_RowFn, Any]:
     """Cross-entropy's first-order gradient ``scale * (A softmax(x) - q)`` from ``e`` and ``se``,
     for a large ``(N, C)`` input, in blocks of rows.
@@ -464,7 +512,7 @@ def _grad_rows(
     smoothing share of q)`` in place (``rows`` a slice of rows), and the values ``scale * q``
     that ``e`` still has to lose at the targets afterwards (``_grad_coefs``).
     """
-    num, sm, target = _grad_coefs(plan, eps, w, scale, dtype)
+    num, sm, target = _grad_coefs(targets, eps, w, scale, dtype)
 
     def block(e: np.ndarray, se: np.ndarray, rows: slice) -> None:
         eb = e[rows]
@@ -476,30 +524,38 @@ def _grad_rows(
 
 
 def _grad_coefs(
-    plan: _Plan, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
+    targets: _ClassTargets, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
 ) -> tuple[Any, Any, Any]:
     """The gradient ``scale * (A softmax(x) - q)`` as ``e * (num / se) - scale * sm`` off the
     targets and ``target`` less at them: returns ``num = scale * A`` (per position), ``sm`` (the
     smoothing share ``(eps / C) w[c]`` along the class axis, or None) and ``target``, the
     target share of ``scale * q``."""
-    mass, total = _target_mass(plan, eps, w, dtype)
-    if eps <= 0 and not plan.wt.ndim:  # q is 1 at the target, 0 elsewhere
+    mass, total = _target_mass(targets, eps, w, dtype)
+    if eps <= 0 and not targets.weight.ndim:  # q is 1 at the target, 0 elsewhere
         return scale, None, scale
-    sm = _class_row(w, eps / plan.n_classes, plan, dtype) if eps > 0 else None
+    sm = _class_row(w, eps / targets.n_classes, targets, dtype) if eps > 0 else None
     return scale * total, sm, scale * mass
 
 
-def _target_mass(plan: _Plan, eps: float, w: np.ndarray | None, dtype: np.dtype) -> tuple[Any, Any]:
+def _target_mass(
+    targets: _ClassTargets, eps: float, w: np.ndarray | None, dtype: np.dtype
+) -> tuple[Any, Any]:
     """Per position: the target class's share of ``q`` (without smoothing), and ``A_n``."""
     if eps <= 0:
-        return plan.wt, plan.wt
-    mass = plan.wt * dtype.type(1 - eps)
-    smooth = dtype.type(eps / plan.n_classes * (w.sum() if w is not None else plan.n_classes))
-    return mass, mass + (smooth if plan.keep is None else np.where(plan.keep, smooth, 0))
+        return targets.weight, targets.weight
+    mass = targets.weight * dtype.type(1 - eps)
+    smooth = dtype.type(eps / targets.n_classes * (w.sum() if w is not None else targets.n_classes))
+    return mass, mass + (
+        smooth if targets.counted is None else np.where(targets.counted, smooth, 0)
+    )
 
 
 def _softmax_parts(
-    x: np.ndarray, plan: _Plan, eps: float, w: np.ndarray | None, finish: _RowFn | None = None
+    x: np.ndarray,
+    targets: _ClassTargets,
+    eps: float,
+    w: np.ndarray | None,
+    finish: _RowFn | None = None,
 ) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray, np.ndarray | None]:
     """The forward's passes: ``e = exp(x - m)`` (C-contiguous, ours), its sums ``se`` along the
     class axis and their logs ``lse - m``, the shifted target logit ``x[y] - m`` and, with label
@@ -509,15 +565,15 @@ def _softmax_parts(
     ``finish`` (a ``block`` of ``_grad_rows``), when given, may be applied to ``e`` block by
     block while it is in cache (``_exp_rows`` does); ``se`` is then returned as None."""
     if _blocked(x):
-        return _exp_rows(x, plan, eps, w, finish)
-    axis = plan.axis
-    if plan.n_classes:
+        return _exp_rows(x, targets, eps, w, finish)
+    axis = targets.class_axis
+    if targets.n_classes:
         m = np.maximum.reduce(x, axis=axis, keepdims=True)
     else:
-        m = np.full(plan.idx.shape, -np.inf, x.dtype)
-    # C order: plan.put writes through a flat view
+        m = np.full(targets.target_index.shape, -np.inf, x.dtype)
+    # C order: targets.put writes through a flat view
     s = x - m if x.flags.c_contiguous else np.subtract(x, m, order="C")
-    st = plan.pick(s)
+    st = targets.pick(s)
     sw = _class_dot(s, w, axis) if eps > 0 else None
     np.exp(s, out=s)
     se = _class_dot(s, None, axis)
@@ -535,7 +591,7 @@ def _blocked(x: np.ndarray) -> bool:
 
 
 def _exp_rows(
-    x: np.ndarray, plan: _Plan, eps: float, w: np.ndarray | None, finish: _RowFn | None
+    x: np.ndarray, targets: _ClassTargets, eps: float, w: np.ndarray | None, finish: _RowFn | None
 ) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray, np.ndarray | None]:
     """``_softmax_parts`` for a large C-contiguous float32/64 ``(N, C)`` input, in blocks of
     rows over the thread pool.
@@ -571,7 +627,7 @@ def _exp_rows(
         return None
 
     pending = [b for b in _parallel.map_rows(block, n, c) if b is not None]
-    st = x.reshape(-1)[plan.lin]
+    st = x.reshape(-1)[targets.flat_index]
     if not np.abs(lse).max() <= _UNSHIFTED_LSE:
         rows = np.flatnonzero(~(np.abs(lse) <= _UNSHIFTED_LSE))
         s = x[rows]
@@ -601,7 +657,7 @@ def _class_dot(a: np.ndarray, w: np.ndarray | None, axis: int) -> np.ndarray:
     """``sum_c w[c] a[..., c, ...]`` along the class axis, keeping it (w=None: plain sum).
 
     For an ``(N, C)`` array this is one matrix-vector product (BLAS reads the array once,
-    several times faster than a NumPy row sum, and with less overhead on small arrays)."""
+    faster than a NumPy row sum, and with less overhead on small arrays)."""
     if a.ndim == 2 and axis == 1:
         return np.dot(a, _parallel.ones(a.shape[1], a.dtype)[:, None] if w is None else w[:, None])
     if w is None:
@@ -611,21 +667,21 @@ def _class_dot(a: np.ndarray, w: np.ndarray | None, axis: int) -> np.ndarray:
     return np.sum(a * w.reshape(shape), axis=axis, keepdims=True)
 
 
-def _class_row(w: np.ndarray | None, factor: float, plan: _Plan, dtype: np.dtype) -> Any:
+def _class_row(w: np.ndarray | None, factor: float, targets: _ClassTargets, dtype: np.dtype) -> Any:
     """``factor * w[c]`` shaped to broadcast along the input's class axis (a scalar for no
     weight)."""
     if w is None:
         return dtype.type(factor)
-    shape = [1] * len(plan.shape)
-    shape[plan.axis] = -1
+    shape = [1] * len(targets.shape)
+    shape[targets.class_axis] = -1
     return w.reshape(shape) * dtype.type(factor)
 
 
-def _smooth_mass(plan: _Plan, w: np.ndarray | None, eps: float, x: np.ndarray) -> Any:
+def _smooth_mass(targets: _ClassTargets, w: np.ndarray | None, eps: float, x: np.ndarray) -> Any:
     """``(eps / C) w[c]`` at every position that is not ignored (broadcastable to ``x``)."""
-    out = _class_row(w, eps / plan.n_classes, plan, x.dtype)
-    if plan.keep is not None:
-        out = np.where(plan.keep, out, np.zeros((), x.dtype))
+    out = _class_row(w, eps / targets.n_classes, targets, x.dtype)
+    if targets.counted is not None:
+        out = np.where(targets.counted, out, np.zeros((), x.dtype))
     return out
 
 
@@ -699,12 +755,13 @@ def _cross_entropy(
     _check_logits(input)
     if eps > 0:
         _check_smoothing(eps)
-    plan = _index_plan(input, target, weight, ignore_index)
+    targets = _class_targets(input, target, weight, ignore_index)
     if eps > 0 and input.dim() == 1 and target.dim() == 1:
         raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
     w = weight._data if weight is not None else None
     fn = _CrossEntropySmoothed if eps > 0 else _CrossEntropy
-    return fn.apply(input, (plan, reduction, max(eps, 0.0), w)), plan.denom
+    args = _ClassLossArgs(targets, reduction, max(eps, 0.0), w)
+    return fn.apply(input, args), targets.total_weight
 
 
 def cross_entropy(
@@ -824,9 +881,9 @@ def focal_loss(
     _checks.check_tensor(target, "target")
     if input._data.shape != target._data.shape:  # class indices: one fused function
         _check_logits(input)
-        plan = _index_plan(input, target, weight, ignore_index)
+        targets = _class_targets(input, target, weight, ignore_index)
         w = weight._data if weight is not None else None
-        return _Focal.apply(input, (plan, reduction, float(gamma), w))
+        return _Focal.apply(input, _ClassLossArgs(targets, reduction, float(gamma), w))
     ce, denom = _cross_entropy(input, target, weight, ignore_index, "none", 0.0)
     nonzero = Tensor._make(ce._data != 0)
     safe = where(nonzero, ce, 1.0)
@@ -848,15 +905,16 @@ class _Focal(ArrayFunction):
     node_name = "FocalLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, cfg: tuple[_Plan, str, float, Any]) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
         ctx.save_for_backward(x)
-        plan, reduction, gamma, w = ctx.meta = cfg
-        e, se, ce, st, _ = _softmax_parts(x, plan, 0.0, w)
+        ctx.args = args
+        targets, reduction, gamma, w = args.targets, args.reduction, args.parameter, args.weight
+        e, se, ce, st, _ = _softmax_parts(x, targets, 0.0, w)
         ce -= st
-        if plan.wt.ndim:
-            ce *= plan.wt
-        if plan.keep is not None:
-            ce[~plan.keep] = 0
+        if targets.weight.ndim:
+            ce *= targets.weight
+        if targets.counted is not None:
+            ce[~targets.counted] = 0
         dt = x.dtype.type
         nz = ce != 0
         u = np.expm1(-ce)
@@ -871,35 +929,37 @@ class _Focal(ArrayFunction):
         ug *= u
         ug *= ce  # the loss
         ctx.cache = (e, se, dl, nz)
-        return _reduce_positions(ug, plan, reduction)
+        return _reduce_positions(ug, targets, reduction)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        plan, reduction, gamma, w = ctx.meta
+        args = ctx.args
+        targets, reduction, gamma, w = args.targets, args.reduction, args.parameter, args.weight
         (xt,) = ctx.saved_tensors
         x = xt._data
-        ce = reshape(_CrossEntropy.apply(xt, (plan, "none", 0.0, w)), plan.idx.shape)
+        ce = _CrossEntropy.apply(xt, _ClassLossArgs(targets, "none", 0.0, w))
+        ce = reshape(ce, targets.target_index.shape)
         nz = Tensor._make(ce._data != 0)
         safe = where(nz, ce, 1.0)
         u = neg(expm1(neg(safe)))
         dl = mul(pow(u, gamma - 1), add(u, mul(mul(exp(neg(safe)), safe), gamma)))
-        scale = where(nz, mul(plan.position_scale(g, reduction), dl), 0.0)
+        scale = where(nz, mul(targets.position_scale(g, reduction), dl), 0.0)
         q = np.zeros(x.shape, x.dtype)
-        plan.put(q, plan.wt)
-        p = _softmax(xt, plan.axis)
-        return mul(sub(mul(p, Tensor._make(plan.wt)), Tensor._make(q)), scale), None
+        targets.put(q, targets.weight)
+        p = _softmax(xt, targets.class_axis)
+        return mul(sub(mul(p, Tensor._make(targets.weight)), Tensor._make(q)), scale), None
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        plan, reduction, gamma, w = ctx.meta
+        targets, reduction = ctx.args.targets, ctx.args.reduction
         cache, ctx.cache = ctx.cache, None
         if cache is None:  # a retained graph run twice: recompute
             return backward_via_tensors(ctx, g)
         e, se, dl, nz = cache
-        scale = plan.position_scale(g, reduction) * dl
+        scale = targets.position_scale(g, reduction) * dl
         scale[~nz] = 0  # whatever g is (as the composite's where)
-        if plan.wt.ndim:
-            scale *= plan.wt
+        if targets.weight.ndim:
+            scale *= targets.weight
         factor = scale / se
         if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL:
             _parallel.map_rows(
@@ -907,7 +967,7 @@ class _Focal(ArrayFunction):
             )
         else:
             np.multiply(e, factor, out=e)
-        plan.put(e, plan.pick(e) - scale)
+        targets.put(e, targets.pick(e) - scale)
         return e, None
 
 

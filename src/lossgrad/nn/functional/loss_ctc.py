@@ -30,8 +30,7 @@ the extended label positions, with a Python loop over time only:
 * The batch is split over lossgrad's thread pool (``lossgrad._parallel``, one part per core;
   NumPy releases the GIL inside ufuncs) when every part gets rows of at least
   ``_PARALLEL_ROW`` cells. On shorter rows the threads mostly wait for each other's turn
-  with the interpreter between the ufunc calls: splitting ``T=200, N=32, S=60`` (rows of
-  ~2000 cells per thread) measured slower than one thread on two cores.
+  with the interpreter between the ufunc calls, and one thread is faster.
 
 "Impossible" cells hold a large negative finite number instead of -inf (-1e30 in float32, -1e300
 in float64), so no inf - inf ever makes a NaN inside the recursion; a likelihood below half that
@@ -321,7 +320,7 @@ class _Lattice:
 def _slices(N: int, W: int) -> list[slice]:
     """Contiguous batch slices, one per thread when each gets rows of at least
     ``_PARALLEL_ROW`` cells: on shorter rows the threads mostly wait for each other's
-    turn with the interpreter between NumPy calls (measured slower than one thread)."""
+    turn with the interpreter between NumPy calls (one thread is faster there)."""
     workers = min(_parallel.get_num_threads(), N, N * W // _PARALLEL_ROW)
     if workers < 2:
         return [slice(0, N)]

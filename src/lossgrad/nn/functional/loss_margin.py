@@ -21,7 +21,7 @@ gradient at exactly zero, the multi-class kernels (``z > 0``) do not.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
@@ -102,10 +102,23 @@ def _hinge(
     return _parallel.fmax0(h) if clamp else h
 
 
+class _MultiMarginArgs(NamedTuple):
+    """The constant arguments of ``_MultiMarginLoss``: targets ``(N,)``, ``p``, ``margin``,
+    class weights (or None), the reduction and the output's shape."""
+
+    target: np.ndarray
+    p: int
+    margin: float
+    weight: np.ndarray | None
+    reduction: str
+    out_shape: tuple[int, ...]
+
+
 def _row_factors(ctx: Any, dtype: np.dtype, g: Any) -> Any:
     """multi_margin's gradient factor of each row, ``g w[y] (1 or 2) / C`` times the
     reduction's scale: a scalar, or a ``(N, 1)`` column."""
-    y, p, _, w, reduction, _ = ctx.cfg
+    args = ctx.args
+    y, p, w, reduction = args.target, args.p, args.weight, args.reduction
     n, c = y.size, ctx.in_shape[-1] if ctx.in_shape else 1
     f = g * dtype.type(_reduction.element_scale(reduction, n) * p / c)
     if w is not None:
@@ -129,7 +142,7 @@ def _hinge_to_gradient(h: np.ndarray, idx: np.ndarray, f: Any, p: int) -> None:
 class _MultiMarginLoss(ArrayFunction):
     """Weston-Watkins multi-class hinge, fused, in blocks of rows (torch's kernel design).
 
-    ``cfg = (y, p, margin, w, reduction, out_shape)``. A problem of one cache block is a handful
+    Its constant arguments are a ``_MultiMarginArgs``. A problem of one cache block is a handful
     of NumPy calls (which is what decides at small sizes); a larger one runs in blocks of rows
     over the thread pool. When the input needs a gradient, the hinges are written into the
     gradient array itself and, once summed, turned there into the gradient per unit of loss
@@ -139,11 +152,12 @@ class _MultiMarginLoss(ArrayFunction):
     node_name = "MultiMarginLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, input: np.ndarray, cfg: tuple[Any, ...]) -> np.ndarray:
-        y, p, margin, w, reduction, out_shape = cfg
+    def forward(ctx: Any, input: np.ndarray, args: _MultiMarginArgs) -> np.ndarray:
+        y, p, margin, w = args.target, args.p, args.margin, args.weight
+        reduction, out_shape = args.reduction, args.out_shape
         n, c = y.size, (input.shape[-1] if input.ndim else 1)
         ctx.save_for_backward(input)
-        ctx.cfg, ctx.in_shape = cfg, input.shape
+        ctx.args, ctx.in_shape = args, input.shape
         dt = input.dtype.type
         x = np.ascontiguousarray(input.reshape(n, c))
         kept = None
@@ -203,7 +217,8 @@ class _MultiMarginLoss(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         """The same gradient with ops (run when a graph is recorded): for ``p=1`` the slopes are
         constants; for ``p=2`` their dependence on the input is rebuilt."""
-        y, p, margin, w, reduction, _ = ctx.cfg
+        args = ctx.args
+        y, p, margin, w, reduction = args.target, args.p, args.margin, args.weight, args.reduction
         (input,) = ctx.saved_tensors
         n, c = y.size, (input._data.shape[-1] if input._data.ndim else 1)
         x = np.ascontiguousarray(input._data.reshape(n, c))
@@ -329,10 +344,20 @@ def multi_margin_loss(
     y = y.reshape(n)
     if n and y.view(np.uint64).max() >= c:  # one pass: a negative index wraps to a huge one
         raise RuntimeError("target out of range")
-    return _MultiMarginLoss.apply(input, (y, int(p), float(margin), w, reduction, out_shape))
+    args = _MultiMarginArgs(y, int(p), float(margin), w, reduction, out_shape)
+    return _MultiMarginLoss.apply(input, args)
 
 
 # -- multilabel_margin_loss ---------------------------------------------------------------------
+
+
+class _MultilabelMarginArgs(NamedTuple):
+    """The constant arguments of ``_MultilabelMarginLoss``: the ``(N, C)`` int64 targets
+    (``-1`` ends a row's list), the reduction and the output's shape."""
+
+    target: np.ndarray
+    reduction: str
+    out_shape: tuple[int, ...]
 
 
 class _MultilabelMarginLoss(ArrayFunction):
@@ -352,8 +377,8 @@ class _MultilabelMarginLoss(ArrayFunction):
     node_name = "MultilabelMarginLossBackward0"
 
     @staticmethod
-    def forward(ctx: Any, input: np.ndarray, cfg: tuple[Any, ...]) -> np.ndarray:
-        target, reduction, out_shape = cfg
+    def forward(ctx: Any, input: np.ndarray, args: _MultilabelMarginArgs) -> np.ndarray:
+        target, reduction, out_shape = args.target, args.reduction, args.out_shape
         n, c = target.shape
         dt = input.dtype.type
         x = input.reshape(n, c)
@@ -367,7 +392,7 @@ class _MultilabelMarginLoss(ArrayFunction):
             valid = arange(width) < length[:, None]
         pos = off[:, None] + target[:, :width]  # flat positions (a -1 is harmless: masked)
         base = np.where(valid, dt(1) - x.reshape(-1)[pos], dt(np.nan))
-        ctx.cfg, ctx.in_shape = cfg, input.shape
+        ctx.args, ctx.in_shape = args, input.shape
         want = ctx.needs_input_grad[0]
         kept = (np.empty if width else np.zeros)((n if want else 0, c), input.dtype)
         scale = dt(_reduction.element_scale(reduction, n) / c)
@@ -509,7 +534,7 @@ def multilabel_margin_loss(
     if t.size and (t.min() < -1 or t.max() >= c):
         raise RuntimeError("argument #2 'target' is out of range")
     out_shape = (n,) if reduction == "none" and nd == 2 else ()
-    return _MultilabelMarginLoss.apply(input, (t, reduction, out_shape))
+    return _MultilabelMarginLoss.apply(input, _MultilabelMarginArgs(t, reduction, out_shape))
 
 
 # -- margin_ranking_loss ------------------------------------------------------------------------
@@ -636,15 +661,14 @@ def _hinge_embedding_terms(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``loss = [y != 1] max(margin - x, 0)`` and the mask ``[y != -1]`` (returned), with
     ``dl/dx = [y != -1] - [y != 1] [margin - x >= 0]`` into ``dldx`` on the way. The selections
-    are products with float masks (a masked select runs about 20x slower on random masks)."""
-    zero = x.dtype.type(0)
+    are products with float masks (a masked select is much slower on random masks)."""
     not_positive = np.not_equal(target, 1, out=scratch(x, 1), casting="unsafe")
     not_negative = np.not_equal(target, -1, out=scratch(x, 2), casting="unsafe")
-    gap = np.subtract(x.dtype.type(margin), x, out=loss)
-    np.greater_equal(gap, zero, out=dldx, casting="unsafe")
+    gap = np.subtract(margin, x, out=loss)
+    np.greater_equal(gap, 0.0, out=dldx, casting="unsafe")
     dldx *= not_positive
     np.subtract(not_negative, dldx, out=dldx)
-    _clip(gap, zero, x.dtype.type(np.inf), out=gap)
+    _clip(gap, 0.0, np.inf, out=gap)
     gap *= not_positive
     return gap, not_negative
 
@@ -737,7 +761,7 @@ def hinge_embedding_loss(
         return _reduction.apply(loss, reduction)
     if target._data.shape != input._data.shape:
         _broadcast_shape(input, target)
-    return _pointwise(_HINGE_EMBEDDING, (input, target.detach()), reduction, (float(margin),))
+    return _pointwise(_HINGE_EMBEDDING, (input, target), reduction, (float(margin),))
 
 
 # -- cosine_embedding_loss ----------------------------------------------------------------------
@@ -900,6 +924,17 @@ def cosine_embedding_loss(
 # -- triplet losses -----------------------------------------------------------------------------
 
 
+class _TripletArgs(NamedTuple):
+    """The constant arguments of ``_TripletMarginLoss``: the distance's ``p`` and ``eps``, the
+    margin, whether to swap, and the reduction."""
+
+    p: float
+    eps: float
+    margin: float
+    swap: bool
+    reduction: str
+
+
 class _TripletMarginLoss(ArrayFunction):
     """``max(0, margin + d(a, pos) - d(a, neg))`` with ``d = pairwise_distance`` for p = 1 or 2,
     fused (``distance._fused_rows`` inputs; the swap's ``min`` included).
@@ -913,9 +948,9 @@ class _TripletMarginLoss(ArrayFunction):
 
     @staticmethod
     def forward(
-        ctx: Any, anchor: np.ndarray, pos: np.ndarray, neg_: np.ndarray, cfg: tuple[Any, ...]
+        ctx: Any, anchor: np.ndarray, pos: np.ndarray, neg_: np.ndarray, args: _TripletArgs
     ) -> np.ndarray:
-        p, eps, margin, swap, reduction = cfg
+        p, eps, margin, swap, reduction = args.p, args.eps, args.margin, args.swap, args.reduction
         u_ap, d_ap = _diff_norms(anchor, pos, p, eps)
         u_an, d_an = _diff_norms(anchor, neg_, p, eps)
         u_pn = d_pn = None
@@ -925,7 +960,7 @@ class _TripletMarginLoss(ArrayFunction):
             d_neg = np.minimum(d_an, d_pn)
         z = np.asarray((anchor.dtype.type(margin) + d_ap) - d_neg)  # torch's rounding order
         ctx.save_for_backward(anchor, pos, neg_)
-        ctx.cfg = cfg
+        ctx.args = args
         ctx.kept = (u_ap, u_an, u_pn, d_ap, d_an, d_pn, z >= 0)  # clamp_min passes 0
         return _reduction.reduce_array(np.maximum(z, z.dtype.type(0)), reduction)
 
@@ -935,7 +970,7 @@ class _TripletMarginLoss(ArrayFunction):
         reduction's scale), and the shares of it that ``d(a, neg)`` and ``d(pos, neg)`` take
         (torch's ``minimum`` backward with the swap: all to the smaller, halves at ties)."""
         u_ap, _, _, _, d_an, d_pn, active = ctx.kept
-        scale = active * u_ap.dtype.type(_reduction.element_scale(ctx.cfg[4], active.size))
+        scale = active * u_ap.dtype.type(_reduction.element_scale(ctx.args.reduction, active.size))
         if d_pn is None:
             return scale, scale, scale
         tie = np.where(d_an == d_pn, scale.dtype.type(0.5), scale.dtype.type(1))
@@ -949,7 +984,7 @@ class _TripletMarginLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
         ctx._saved_arrays()  # the in-place modification check
-        p, swap = ctx.cfg[0], ctx.cfg[3]
+        p, swap = ctx.args.p, ctx.args.swap
         u_ap, u_an, u_pn, d_ap, d_an, d_pn, _ = ctx.kept
         s_ap, s_an, s_pn = _TripletMarginLoss._factors(ctx)
         k_ap, k_an = _row_factor(-(g * s_ap), d_ap, p), _row_factor(g * s_an, d_an, p)
@@ -977,7 +1012,7 @@ class _TripletMarginLoss(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         anchor, pos, neg_ = ctx.saved_tensors
-        p, eps, _, swap, _ = ctx.cfg
+        p, eps, swap = ctx.args.p, ctx.args.eps, ctx.args.swap
         axis = anchor._data.ndim - 1
         s_ap, s_an, s_pn = _TripletMarginLoss._factors(ctx)
 
@@ -1076,8 +1111,8 @@ def triplet_margin_loss(
     _check_triplet(anchor, positive, negative, margin)
 
     if _fused_rows(p, anchor._data, positive._data, negative._data):
-        cfg = (float(p), float(eps), float(margin), bool(swap), reduction)
-        return _TRIPLET[reduction].apply(anchor, positive, negative, cfg)
+        args = _TripletArgs(float(p), float(eps), float(margin), bool(swap), reduction)
+        return _TRIPLET[reduction].apply(anchor, positive, negative, args)
 
     def dist(u: Tensor, v: Tensor) -> Tensor:
         return pairwise_distance(u, v, p, eps)
@@ -1129,8 +1164,8 @@ def triplet_margin_with_distance_loss(
         raise ValueError(f"{reduction} is not a valid value for reduction")
     _check_triplet(anchor, positive, negative, margin)
     if distance_function is None and _fused_rows(2, anchor._data, positive._data, negative._data):
-        cfg = (2.0, 1e-6, float(margin), bool(swap), reduction)  # pairwise_distance's defaults
-        return _TRIPLET[reduction].apply(anchor, positive, negative, cfg)
+        args = _TripletArgs(2.0, 1e-6, float(margin), bool(swap), reduction)  # pairwise_distance's
+        return _TRIPLET[reduction].apply(anchor, positive, negative, args)
     dist = pairwise_distance if distance_function is None else distance_function
     return _reduction.apply(_triplet(dist, anchor, positive, negative, margin, swap), reduction)
 

@@ -9,7 +9,7 @@ operations of torch's composite in its order (same values, gradients and NaN pol
 after its last op. multilabel_soft_margin_loss is binary_cross_entropy_with_logits per element.
 
 The kernels are branch-free (``clip`` rather than ``where``/``maximum``): NumPy's ``where`` on
-a data-dependent mask costs an order of magnitude more than a SIMD pass. The logistic losses
+a data-dependent mask costs much more than a SIMD pass. The logistic losses
 compute ``u = exp(-z)`` once, clamped below overflow, and take both the loss
 (``softplus(-z) = log1p(u)``) and the gradient (``sigmoid(z) = 1 / (1 + u)``) from it.
 """
@@ -562,11 +562,14 @@ def _kl_div_derivatives(x: Tensor, y: Tensor, log_target: bool) -> tuple[Tensor,
     return -y, _XLogY.apply(ne(y, 0).to(y.dtype), y) + y / y - x
 
 
+_KL_DIV_NODES = {"mean": "MeanBackward0", "sum": "SumBackward0", "batchmean": "DivBackward0"}
+
+
 def _kl_div_node(reduction: str, log_target: bool) -> str:
     """torch's kl_div is a composite whose ``grad_fn`` is named after its last op."""
     if reduction == "none":
         return "MulBackward0" if log_target else "SubBackward0"
-    return {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(reduction, "DivBackward0")
+    return _KL_DIV_NODES[reduction]
 
 
 _KL_DIV = Pointwise(node=_kl_div_node, block=_kl_div_block, derivatives=_kl_div_derivatives)
