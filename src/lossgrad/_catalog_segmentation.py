@@ -122,7 +122,6 @@ output = (1 - (2 * tp + 1e-5) / (2 * tp + fp + fn + 1e-5)).mean()
 output.backward()
 """,
         curve=_curve(_overlap("dice_loss")),
-        tour=True,
     ),
     Loss(
         key="jaccard",
