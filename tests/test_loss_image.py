@@ -249,3 +249,15 @@ def test_bad_inputs_name_the_argument_and_are_not_mutated():
     F.psnr_loss(xl, yl, 1.0)
     np.testing.assert_array_equal(x, x_copy)
     np.testing.assert_array_equal(y, y_copy)
+
+
+def test_pytorch_msssim_and_kornia_keywords():
+    import inspect
+
+    for ours, theirs in ((F.ssim_loss, pytorch_msssim.ssim), (F.ms_ssim_loss, pytorch_msssim.ms_ssim)):
+        mine = inspect.signature(ours).parameters
+        reference = list(inspect.signature(theirs).parameters.values())[2:]
+        for parameter in reference:
+            assert mine[parameter.name].default == parameter.default, parameter.name
+    assert list(inspect.signature(F.total_variation).parameters) == ["img", "reduction"]
+    assert list(inspect.signature(F.psnr_loss).parameters) == ["image", "target", "max_val"]

@@ -111,6 +111,13 @@ def test_tversky_matches_monai(kw, dtype, rtol, atol):
     compare(monai_losses.TverskyLoss(**kw), lossgrad.nn.TverskyLoss(**kw), logits((2, 3, 5, 6)), labels(2, 3), dtype, rtol, atol)
 
 
+def test_tversky_ignore_index_matches_monai():
+    y = labels(2, 3)
+    y[0, 0, 0, :3] = -1
+    kw = dict(softmax=True, to_onehot_y=True, ignore_index=-1, alpha=0.2, beta=0.8)
+    compare(monai_losses.TverskyLoss(**kw), lambda a, b: F.tversky_loss(a, b, **kw), logits((2, 3, 5, 6)), y, np.float64, 1e-12, 1e-12)
+
+
 @pytest.mark.parametrize("w_type", ["square", "simple", "uniform"])
 @pytest.mark.parametrize("batch", [False, True])
 @pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
@@ -493,9 +500,26 @@ def test_inputs_are_not_mutated():
     np.testing.assert_array_equal(y_np, y_copy)
 
 
-def test_monai_keyword_names_and_defaults():
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        ("DiceLoss", "DiceLoss"),
+        ("TverskyLoss", "TverskyLoss"),
+        ("GeneralizedDiceLoss", "GeneralizedDiceLoss"),
+        ("DiceCELoss", "DiceCELoss"),
+        ("DiceFocalLoss", "DiceFocalLoss"),
+        ("MCCLoss", "MCCLoss"),
+    ],
+)
+def test_monai_keyword_names_and_defaults(ours, theirs):
+    """Every MONAI keyword exists here with MONAI's default, in MONAI's order (ignore_index,
+    last in MONAI, is keyword-only in tversky_loss)."""
     import inspect
 
-    ours = inspect.signature(lossgrad.nn.DiceLoss).parameters
-    for name, parameter in inspect.signature(monai_losses.DiceLoss).parameters.items():
-        assert ours[name].default == parameter.default, name
+    mine = inspect.signature(getattr(lossgrad.nn, ours)).parameters
+    reference = inspect.signature(getattr(monai_losses, theirs)).parameters
+    names = [n for n in reference if n != "ignore_index"]
+    assert [n for n in mine if n in names] == names
+    for name in names:
+        default = reference[name].default
+        assert mine[name].default == default or (name == "reduction" and default.value == mine[name].default), name
