@@ -616,7 +616,8 @@ def generalized_dice_loss(
         l[b] = 1 - (2 sum_c w_c tp_c + s_nr) / (sum_c w_c (2 tp_c + fp_c + fn_c) + s_dr)
 
     Gradient: ``dl/dp_c = -w_c (2 g_c D - N) / D^2``. Same results as MONAI for every
-    ``w_type``; shape ``(B, 1)`` per sample (``(1, C)``... with ``batch``, MONAI's keepdim).
+    ``w_type``: one loss per sample, or with ``batch`` one for the whole batch (the counts
+    pooled over it).
 
     Args:
         input, target, include_background, to_onehot_y, sigmoid, softmax, other_act, reduction,
@@ -624,7 +625,8 @@ def generalized_dice_loss(
         w_type: ``'square'`` | ``'simple'`` | ``'uniform'``.
 
     Returns:
-        The reduced loss; for ``'none'`` MONAI's ``(B, 1, 1, ...)`` (``(1, C', 1...)`` with batch).
+        The reduced loss; for ``'none'`` MONAI's ``(B, 1, 1, ...)``, or ``(1, 1, ...)`` with
+        ``batch``.
 
     Example:
         >>> import lossgrad as torch
@@ -989,8 +991,9 @@ def _lovasz_weights(errors: np.ndarray, foreground: np.ndarray, valid: np.ndarra
 
 
 def _lovasz_labels(
-    target: Tensor, rows: int, ignore_index: int | None, name: str = "target"
+    target: Tensor, rows: int, ignore_index: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The labels as ``(rows, pixels)`` and the mask of the pixels that count."""
     labels = target._data.reshape(rows, -1)
     valid = np.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
     return labels, valid
