@@ -13,7 +13,7 @@ import lossgrad
 from _oracles_beyond import load_submodule
 from lossgrad.autograd import gradgradcheck
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402  (after the backend is chosen)
 import kornia.losses  # noqa: E402
 
