@@ -235,3 +235,12 @@ def test_atan_and_atan2_match_torch():
     np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-14)
     assert gradgradcheck(lossgrad.atan, (lossgrad.tensor(y, requires_grad=True),))
     assert gradgradcheck(lossgrad.atan2, (ly, lx))
+
+
+def test_signatures_are_torchvision_s():
+    import inspect
+
+    for name in LOSSES + ["box_iou", "generalized_box_iou"]:
+        assert inspect.signature(getattr(F, name)).parameters.keys() == inspect.signature(TV[name]).parameters.keys(), name
+        for parameter in inspect.signature(TV[name]).parameters.values():
+            assert inspect.signature(getattr(F, name)).parameters[parameter.name].default == parameter.default

@@ -13,7 +13,7 @@ import lossgrad
 from _oracles_beyond import load_submodule
 from lossgrad.autograd import gradgradcheck
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras  # noqa: E402  (after the backend is chosen)
 import kornia.losses  # noqa: E402
 
@@ -109,6 +109,13 @@ def test_dice_one_hot_and_soft_targets_match_monai():
 def test_tversky_matches_monai(kw, dtype, rtol, atol):
     compare(monai_losses.TverskyLoss(**kw), lambda a, b: F.tversky_loss(a, b, **kw), logits((2, 3, 5, 6)), labels(2, 3, absent=1), dtype, rtol, atol)
     compare(monai_losses.TverskyLoss(**kw), lossgrad.nn.TverskyLoss(**kw), logits((2, 3, 5, 6)), labels(2, 3), dtype, rtol, atol)
+
+
+def test_tversky_ignore_index_matches_monai():
+    y = labels(2, 3)
+    y[0, 0, 0, :3] = -1
+    kw = dict(softmax=True, to_onehot_y=True, ignore_index=-1, alpha=0.2, beta=0.8)
+    compare(monai_losses.TverskyLoss(**kw), lambda a, b: F.tversky_loss(a, b, **kw), logits((2, 3, 5, 6)), y, np.float64, 1e-12, 1e-12)
 
 
 @pytest.mark.parametrize("w_type", ["square", "simple", "uniform"])
@@ -273,6 +280,96 @@ def test_dice_and_tversky_match_keras_values():
     np.testing.assert_allclose(float(got), want, rtol=1e-6)
 
 
+# -- Lovasz ----------------------------------------------------------------------------------------
+
+
+def binary_labels(shape, dtype=np.float64):
+    y = (rng.random(shape) > 0.6).astype(dtype)
+    y[-1] = 0  # an image without foreground
+    return y
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_lovasz_hinge_matches_kornia(dtype, rtol, atol):
+    y = binary_labels((3, 5, 6)).astype(np.int64)
+    compare(kornia.losses.lovasz_hinge_loss, F.lovasz_hinge_loss, logits((3, 1, 5, 6)), y, dtype, rtol, atol)
+    compare(kornia.losses.lovasz_hinge_loss, lossgrad.nn.LovaszHingeLoss(), logits((3, 1, 5, 6)), y, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+@pytest.mark.parametrize("mode", ["binary", "multilabel"])
+def test_lovasz_hinge_matches_smp(per_image, mode):
+    """smp's Lovasz weights are float32 whatever the input (float64 raises in its dot): float32."""
+    channels = 1 if mode == "binary" else 3
+    y = binary_labels((3, channels, 5, 6), np.float32)
+    ours = lambda a, b: F.lovasz_hinge_loss(a, b, per_image=per_image)  # noqa: E731
+    compare(smp.LovaszLoss(mode, per_image=per_image), ours, logits((3, channels, 5, 6)), y, np.float32, 2e-6, 1e-6)
+    y[0, 0, 0, :3] = 255
+    y[1, 0, 2] = 255
+    ours = lambda a, b: F.lovasz_hinge_loss(a, b, per_image=per_image, ignore_index=255)  # noqa: E731
+    compare(smp.LovaszLoss(mode, per_image=per_image, ignore_index=255), ours, logits((3, channels, 5, 6)), y, np.float32, 2e-6, 1e-6)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+def test_lovasz_softmax_matches_kornia(dtype, rtol, atol):
+    y = labels(3, 4, absent=3)[:, 0]
+    kw = dict(classes="all", per_image=True)
+    compare(kornia.losses.lovasz_softmax_loss, lambda a, b: F.lovasz_softmax_loss(a, b, **kw), logits((3, 4, 5, 6)), y, dtype, rtol, atol)
+    weight = np.array([1.0, 2.0, 0.5, 3.0], dtype)
+    compare(
+        lambda a, b: kornia.losses.lovasz_softmax_loss(a, b, weight=torch.tensor(weight)),
+        lossgrad.nn.LovaszSoftmaxLoss(weight=lossgrad.tensor(weight), **kw),
+        logits((3, 4, 5, 6)), y, dtype, rtol, atol,
+    )
+
+
+@pytest.mark.parametrize("per_image", [False, True])
+def test_lovasz_softmax_matches_smp(per_image):
+    """smp's 'present' classes; float32 (smp's weights are float32 only)."""
+    y = labels(3, 4, absent=3)[:, 0]
+    ours = lambda a, b: F.lovasz_softmax_loss(a, b, per_image=per_image)  # noqa: E731
+    compare(smp.LovaszLoss("multiclass", per_image=per_image), ours, logits((3, 4, 5, 6)), y, np.float32, 2e-6, 1e-6)
+    y[0, 0, :3] = -1
+    y[1, 2] = -1
+    ours = lambda a, b: F.lovasz_softmax_loss(a, b, per_image=per_image, ignore_index=-1)  # noqa: E731
+    compare(smp.LovaszLoss("multiclass", per_image=per_image, ignore_index=-1), ours, logits((3, 4, 5, 6)), y, np.float32, 2e-6, 1e-6)
+    compare(smp.LovaszLoss("multiclass", per_image=per_image), lossgrad.nn.LovaszSoftmaxLoss(classes=[0, 1, 2, 3], per_image=per_image), logits((3, 4, 5, 6)), labels(3, 4)[:, 0], np.float32, 2e-6, 1e-6)
+
+
+def test_lovasz_fully_ignored_image_contributes_zero():
+    """smp's per-image Lovasz-softmax crashes on an image whose pixels are all ignored (its
+    empty case returns a (0, C) tensor); the mathematically meant value is a zero loss for that
+    image, averaged with the others: the mean of the other images' losses times (B-1)/B."""
+    x, y = logits((3, 4, 5, 6)), labels(3, 4)[:, 0]
+    y[2] = -1
+    full = F.lovasz_softmax_loss(lossgrad.tensor(x), lossgrad.tensor(y), per_image=True, ignore_index=-1)
+    first_two = F.lovasz_softmax_loss(lossgrad.tensor(x[:2]), lossgrad.tensor(y[:2]), per_image=True, ignore_index=-1)
+    np.testing.assert_allclose(float(full), float(first_two) * 2 / 3, rtol=1e-12)
+    yb = binary_labels((3, 1, 5, 6))
+    yb[2] = 255
+    full = F.lovasz_hinge_loss(lossgrad.tensor(x[:, :1]), lossgrad.tensor(yb), ignore_index=255)
+    first_two = F.lovasz_hinge_loss(lossgrad.tensor(x[:2, :1]), lossgrad.tensor(yb[:2]), ignore_index=255)
+    np.testing.assert_allclose(float(full), float(first_two) * 2 / 3, rtol=1e-12)
+
+
+def test_lovasz_hinge_matches_an_independent_loop():
+    """Berman's algorithm written per image with Python sorting, float64."""
+    x, y = logits((3, 1, 4, 5)), binary_labels((3, 4, 5))
+    total = 0.0
+    for image, label in zip(x.reshape(3, -1), y.reshape(3, -1), strict=True):
+        errors = 1 - image * (2 * label - 1)
+        order = sorted(range(errors.size), key=lambda i: -errors[i])
+        positives = label.sum()
+        jaccard_before, inside, outside = 0.0, 0.0, 0.0
+        for i in order:
+            inside, outside = inside + label[i], outside + (1 - label[i])
+            jaccard = 1 - (positives - inside) / (positives + outside)
+            total += max(errors[i], 0) * (jaccard - jaccard_before)
+            jaccard_before = jaccard
+    got = F.lovasz_hinge_loss(lossgrad.tensor(x), lossgrad.tensor(y))
+    np.testing.assert_allclose(float(got), total / 3, rtol=1e-12)
+
+
 # -- edge cases ------------------------------------------------------------------------------------
 
 
@@ -288,6 +385,9 @@ def test_dice_and_tversky_match_keras_values():
         (F.mcc_loss, dict(sigmoid=True)),
         (F.dice_ce_loss, dict(sigmoid=True)),
         (F.dice_focal_loss, dict(sigmoid=True)),
+        (lambda a, b: F.lovasz_hinge_loss(a[:, :1], b[:, :1]), dict()),
+        (lambda a, b: F.lovasz_softmax_loss(a, b[:, 0].long()), dict()),
+        (lambda a, b: F.lovasz_softmax_loss(a, b[:, 0].long(), classes="all"), dict()),
     ],
 )
 def test_empty_masks_are_finite(fn, kw):
@@ -331,12 +431,22 @@ def test_float16_large_image_is_accumulated_in_float32():
         (F.dice_ce_loss, dict(softmax=True, to_onehot_y=True, label_smoothing=0.1)),
         (F.dice_focal_loss, dict(softmax=True, to_onehot_y=True, alpha=0.3)),
         (F.mcc_loss, dict(softmax=True, to_onehot_y=True)),
+        (F.lovasz_softmax_loss, dict()),
+        (F.lovasz_softmax_loss, dict(classes="all", per_image=True)),
     ],
 )
 def test_gradgradcheck(fn, kw):
     x = lossgrad.tensor(logits((2, 3, 3, 3)), requires_grad=True)
-    y = lossgrad.tensor(labels(2, 3, 3, 3))
+    y = labels(2, 3, 3, 3)
+    y = lossgrad.tensor(y[:, 0] if fn is F.lovasz_softmax_loss else y)
     assert gradgradcheck(lambda a: fn(a, y, **kw), (x,))
+
+
+def test_lovasz_hinge_gradgradcheck():
+    """Piecewise linear in the logits: second derivative 0 away from the kinks (checked)."""
+    x = lossgrad.tensor(logits((2, 1, 3, 3)), requires_grad=True)
+    y = lossgrad.tensor(binary_labels((2, 1, 3, 3)))
+    assert gradgradcheck(lambda a: F.lovasz_hinge_loss(a, y, per_image=False), (x,))
 
 
 def test_gradient_of_soft_targets_matches_monai():
@@ -390,9 +500,26 @@ def test_inputs_are_not_mutated():
     np.testing.assert_array_equal(y_np, y_copy)
 
 
-def test_monai_keyword_names_and_defaults():
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        ("DiceLoss", "DiceLoss"),
+        ("TverskyLoss", "TverskyLoss"),
+        ("GeneralizedDiceLoss", "GeneralizedDiceLoss"),
+        ("DiceCELoss", "DiceCELoss"),
+        ("DiceFocalLoss", "DiceFocalLoss"),
+        ("MCCLoss", "MCCLoss"),
+    ],
+)
+def test_monai_keyword_names_and_defaults(ours, theirs):
+    """Every MONAI keyword exists here with MONAI's default, in MONAI's order (ignore_index,
+    last in MONAI, is keyword-only in tversky_loss)."""
     import inspect
 
-    ours = inspect.signature(lossgrad.nn.DiceLoss).parameters
-    for name, parameter in inspect.signature(monai_losses.DiceLoss).parameters.items():
-        assert ours[name].default == parameter.default, name
+    mine = inspect.signature(getattr(lossgrad.nn, ours)).parameters
+    reference = inspect.signature(getattr(monai_losses, theirs)).parameters
+    names = [n for n in reference if n != "ignore_index"]
+    assert [n for n in mine if n in names] == names
+    for name in names:
+        default = reference[name].default
+        assert mine[name].default == default or (name == "reduction" and default.value == mine[name].default), name

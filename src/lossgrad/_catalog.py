@@ -1395,6 +1395,9 @@ EXTENSION_FAMILIES: tuple[str, ...] = (
     "quantile",
     "robust_classification",
     "distribution",
+    "segmentation",
+    "detection",
+    "image",
 )
 
 for _family in EXTENSION_FAMILIES:

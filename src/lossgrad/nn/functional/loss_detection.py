@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lossgrad._exports import public_names
+from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.ops._common import as_tensor
 from lossgrad.ops.pointwise import maximum, minimum, where
 from lossgrad.ops.trig import atan2
 
@@ -55,7 +55,7 @@ def _pair_terms(
     inner_width = minimum(x2, x2g) - maximum(x1, x1g)
     inner_height = minimum(y2, y2g) - maximum(y1, y1g)
     overlaps = (inner_width._data > 0) & (inner_height._data > 0)
-    intersection = where(as_tensor(overlaps), inner_width * inner_height, 0.0)
+    intersection = where(from_numpy(overlaps), inner_width * inner_height, 0.0)
     union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - intersection
     enclosing = (minimum(x1, x1g), minimum(y1, y1g), maximum(x2, x2g), maximum(y2, y2g))
     return intersection, union, enclosing
@@ -214,7 +214,7 @@ def _aspect_angle(width: Tensor, height: Tensor) -> Tensor:
     angle = atan2(width, height)
     offset = np.where(height._data < 0, np.where(angle._data > 0, np.pi, -np.pi), 0.0)
     offset[(height._data == 0) & (width._data == 0)] = np.nan
-    return angle - as_tensor(offset.astype(angle._data.dtype))
+    return angle - from_numpy(offset.astype(angle._data.dtype))
 
 
 # -- pairwise IoU matrices (torchvision.ops.boxes) ------------------------------------------------

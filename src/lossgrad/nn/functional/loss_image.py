@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad._exports import public_names
+from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks
 from lossgrad.ops import reduce as _R
-from lossgrad.ops._common import as_tensor
 from lossgrad.ops.activation import relu
 from lossgrad.ops.filter import gaussian_filter, gaussian_window
 from lossgrad.ops.pointwise import abs as _abs
@@ -210,7 +210,7 @@ def _average_pool_2(image: Tensor) -> Tensor:
 
 def _positive_power(base: Tensor, exponent: float) -> Tensor:
     """``max(base, 0) ** exponent`` with gradient 0 (not NaN) where ``base <= 0``."""
-    positive = as_tensor(base._data > 0)
+    positive = from_numpy(base._data > 0)
     safe = where(positive, base, 1.0)
     return where(positive, safe**exponent, 0.0)
 

@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad._exports import public_names
+from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops import reduce as _R
-from lossgrad.ops._common import as_tensor
+from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
 from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.pointwise import clamp_min, log, sigmoid, sqrt, where
@@ -140,7 +141,7 @@ def _probabilities_and_targets(
         if ignore_index is not None:
             mask = (labels != ignore_index).astype(dtype)
             labels = np.where(labels == ignore_index, 0, labels)
-        onehot = as_tensor(_one_hot(labels, num_classes, dtype))
+        onehot = from_numpy(_one_hot(labels, num_classes, dtype))
     else:
         if ignore_index is not None:
             mask = _ignore_mask(target._data, ignore_index, dtype)
@@ -158,7 +159,7 @@ def _probabilities_and_targets(
             f"{tuple(prob.shape)}"
         )
     if mask is not None:
-        masked = as_tensor(mask)
+        masked = from_numpy(mask)
         prob, onehot = prob * masked, onehot * masked
     return prob, onehot
 
@@ -211,7 +212,7 @@ def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
         )
     if values.min() < 0:
         raise ValueError(f"the value/values of the `weight` should be no less than 0, got {weight}")
-    return as_tensor(values)
+    return from_numpy(values)
 
 
 def _finish(
@@ -278,7 +279,7 @@ def _overlap_loss(
     score = (tp + smooth_nr) / denominator
     loss = -log(clamp_min(score, eps)) if log_loss else 1.0 - score
     if zero_absent:
-        loss = loss * as_tensor((actual._data > 0).astype(loss._data.dtype))
+        loss = loss * from_numpy((actual._data > 0).astype(loss._data.dtype))
     if gamma != 1.0:
         loss = loss**gamma
     num_classes = 1 if pool_classes else prob.shape[1]
@@ -615,7 +616,8 @@ def generalized_dice_loss(
         l[b] = 1 - (2 sum_c w_c tp_c + s_nr) / (sum_c w_c (2 tp_c + fp_c + fn_c) + s_dr)
 
     Gradient: ``dl/dp_c = -w_c (2 g_c D - N) / D^2``. Same results as MONAI for every
-    ``w_type``; shape ``(B, 1)`` per sample (``(1, C)``... with ``batch``, MONAI's keepdim).
+    ``w_type``: one loss per sample, or with ``batch`` one for the whole batch (the counts
+    pooled over it).
 
     Args:
         input, target, include_background, to_onehot_y, sigmoid, softmax, other_act, reduction,
@@ -623,7 +625,8 @@ def generalized_dice_loss(
         w_type: ``'square'`` | ``'simple'`` | ``'uniform'``.
 
     Returns:
-        The reduced loss; for ``'none'`` MONAI's ``(B, 1, 1, ...)`` (``(1, C', 1...)`` with batch).
+        The reduced loss; for ``'none'`` MONAI's ``(B, 1, 1, ...)``, or ``(1, 1, ...)`` with
+        ``batch``.
 
     Example:
         >>> import lossgrad as torch
@@ -658,7 +661,7 @@ def generalized_dice_loss(
     weights[infinite] = 0.0
     largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
     weights = (weights + infinite * largest).astype(prob._data.dtype)
-    class_weight = as_tensor(weights)
+    class_weight = from_numpy(weights)
     numerator = 2.0 * _R.sum(tp * class_weight, class_axis, keepdim=True) + float(smooth_nr)
     denominator = _R.sum((predicted + actual) * class_weight, class_axis, keepdim=True) + float(
         smooth_dr
@@ -778,7 +781,7 @@ def _monai_sigmoid_focal(
             f"({onehot.shape[1]})."
         )
     class_alpha = class_alpha.reshape((1, -1) + (1,) * (onehot.dim() - 2))
-    return focal * as_tensor(np.where(onehot._data == 1, class_alpha, 1).astype(class_alpha.dtype))
+    return focal * from_numpy(np.where(onehot._data == 1, class_alpha, 1).astype(class_alpha.dtype))
 
 
 def dice_focal_loss(
@@ -868,7 +871,7 @@ def dice_focal_loss(
     focal = _monai_sigmoid_focal(logits, onehot, float(gamma), alpha)
     class_weight = _class_weight(weight, onehot.shape[1], focal)
     if class_weight is None and weight is not None:
-        class_weight = as_tensor(np.asarray(weight, focal._data.dtype))
+        class_weight = from_numpy(np.asarray(weight, focal._data.dtype))
     if class_weight is not None:
         focal = focal * reshape(class_weight, (1, -1) + (1,) * (focal.dim() - 2))
     if reduction == "sum":
@@ -957,8 +960,200 @@ def mcc_loss(
     )
     loss = 1.0 - numerator / denominator
     if exact.any():
-        loss = where(as_tensor(exact), as_tensor(np.zeros((), loss._data.dtype)), loss)
+        loss = where(from_numpy(exact), from_numpy(np.zeros((), loss._data.dtype)), loss)
     return _restore_dtype(_reduction.apply(loss, reduction), input)
+
+
+# -- Lovasz ----------------------------------------------------------------------------------------
+
+
+def _lovasz_weights(errors: np.ndarray, foreground: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The Lovasz-extension weights of the Jaccard loss, at each pixel's own position.
+
+    Along the last axis, pixels are sorted by decreasing error (ignored ones last); with
+    ``F_k`` the foreground among the first k, ``G`` all of it and ``N_k`` the background among
+    the first k, ``J_k = 1 - (G - F_k) / (G + N_k)`` and the k-th weight is ``J_k - J_{k-1}``.
+    The loss ``sum_k e_(k) w_k`` is then ``sum_i e_i w_i`` with the weights scattered back:
+    the weights are constants (they depend on the order only), as in every implementation.
+    """
+    order = np.argsort(np.where(valid, -errors, np.inf), axis=-1, kind="stable")
+    foreground_sorted = np.take_along_axis(foreground * valid, order, -1)
+    background_sorted = np.take_along_axis((1 - foreground) * valid, order, -1)
+    total = foreground_sorted.sum(-1, keepdims=True)
+    union = total + np.cumsum(background_sorted, -1)
+    intersection = total - np.cumsum(foreground_sorted, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jaccard = np.where(union > 0, 1 - intersection / np.where(union > 0, union, 1), 0.0)
+    sorted_weights = np.diff(jaccard, axis=-1, prepend=0.0)
+    weights = np.empty_like(sorted_weights)
+    np.put_along_axis(weights, order, sorted_weights, -1)
+    return weights
+
+
+def _lovasz_labels(
+    target: Tensor, rows: int, ignore_index: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The labels as ``(rows, pixels)`` and the mask of the pixels that count."""
+    labels = target._data.reshape(rows, -1)
+    valid = np.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
+    return labels, valid
+
+
+def lovasz_hinge_loss(
+    input: Tensor,
+    target: Tensor,
+    per_image: bool = True,
+    ignore_index: int | None = None,
+) -> Tensor:
+    r"""Lovasz hinge loss (Berman et al. 2018): the Lovasz extension of the binary Jaccard loss
+    applied to hinge errors.
+
+    For logits ``x`` and binary labels ``y``, ``e_i = max(0, 1 - x_i (2 y_i - 1))``; sorting the
+    errors in decreasing order, ``l = sum_k e_(k) (J_k - J_{k-1})`` with ``J_k`` the Jaccard loss
+    of predicting the first k pixels (see ``_lovasz_weights``). One loss per image, averaged
+    (``per_image``, Berman's default and kornia's), or one over the whole batch. Gradient: the
+    weights are piecewise constant, so ``dl/dx_i = -(2 y_i - 1) w_i [e_i > 0]``; the second
+    derivative is 0 almost everywhere.
+
+    =======================================  =========================================
+    library                                  settings
+    =======================================  =========================================
+    ``kornia.losses.lovasz_hinge_loss``      defaults (input ``(B, 1, H, W)``)
+    smp ``LovaszLoss('binary', p, i)``       ``per_image=p, ignore_index=i`` (smp's
+                                             default ``per_image=False``)
+    smp ``LovaszLoss('multilabel', p, i)``   the same (all channels of an image together)
+    =======================================  =========================================
+
+    Args:
+        input: ``(B, *)`` logits (e.g. ``(B, 1, H, W)``).
+        target: binary labels with ``input``'s number of elements per image.
+        per_image: one loss per image (averaged) or one over the batch.
+        ignore_index: label of pixels left out.
+
+    Returns:
+        A scalar (0 when every pixel is ignored).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> x = torch.tensor([[[[2.0, -1.0], [0.5, -3.0]]]])
+        >>> y = torch.tensor([[[1, 0], [0, 0]]])
+        >>> F.lovasz_hinge_loss(x, y)
+        tensor(0.7500)
+    """
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() < 1 or input._data.dtype.kind != "f":
+        raise TypeError(f"input: expected floating point logits (B, *), got {input.dtype}")
+    if target.numel() != input.numel() or (target.dim() and target.shape[0] != input.shape[0]):
+        raise ValueError(
+            f"target: expected {input.numel()} labels for input {tuple(input.shape)}, got "
+            f"{tuple(target.shape)}"
+        )
+    rows = input.shape[0] if per_image else 1
+    logits = reshape(input.float() if input._data.dtype in _HALF_FLOATS else input, (rows, -1))
+    labels, valid = _lovasz_labels(target, rows, ignore_index)
+    foreground = (labels == 1).astype(logits._data.dtype)
+    errors = 1.0 - logits * from_numpy(2 * foreground - 1)
+    weights = _lovasz_weights(errors._data, foreground, valid)
+    losses = _R.sum(relu(errors) * from_numpy(weights.astype(errors._data.dtype)), 1)
+    return _restore_dtype(_R.mean(losses), input)
+
+
+def lovasz_softmax_loss(
+    input: Tensor,
+    target: Tensor,
+    classes: str | Sequence[int] = "present",
+    per_image: bool = False,
+    ignore_index: int | None = None,
+    weight: Tensor | None = None,
+    *,
+    from_logits: bool = True,
+) -> Tensor:
+    r"""Lovasz-softmax loss (Berman et al. 2018): the Lovasz extension of each class's Jaccard
+    loss applied to ``|1[y = c] - p_c|``, with ``p`` the softmax of the logits.
+
+    Per class and image (or over the batch), ``l_c = sum_k e_(k) (J_k - J_{k-1})`` over the
+    errors sorted in decreasing order (``lovasz_hinge_loss``); then the mean over the classes
+    present in the target (``classes='present'``, Berman's and smp's), over all (``'all'``,
+    kornia's) or over a list of classes, and over the images. ``weight`` multiplies each
+    class's loss (kornia). Gradient: ``dl/dp_c = w_i sign(p_c - 1[y=c])`` at each pixel, then
+    through the softmax.
+
+    =========================================  ==========================================
+    library                                    settings
+    =========================================  ==========================================
+    smp ``LovaszLoss('multiclass', p, i)``     defaults with ``per_image=p,
+                                               ignore_index=i``
+    ``kornia.losses.lovasz_softmax_loss``      ``classes='all', per_image=True``
+    (``weight=w``)                             (``weight=w``)
+    =========================================  ==========================================
+
+    Args:
+        input: ``(B, C, *spatial)`` logits (probabilities with ``from_logits=False``).
+        target: ``(B, *spatial)`` or ``(B, 1, *spatial)`` class indices.
+        classes: ``'present'`` | ``'all'`` | a list of class indices.
+        per_image: one loss per image (averaged) or one over the batch.
+        ignore_index: label of pixels left out.
+        weight: ``(C,)`` class weights (kornia).
+        from_logits: apply the softmax over the channels first.
+
+    Returns:
+        A scalar.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> x = torch.tensor([[[[2.0, -1.0]], [[0.0, 1.0]]]])
+        >>> F.lovasz_softmax_loss(x, torch.tensor([[[0, 1]]]))
+        tensor(0.1192)
+    """
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() < 2 or input._data.dtype.kind != "f":
+        raise TypeError(
+            f"input: expected floating point (B, C, *spatial) scores, got {input.dtype} of shape "
+            f"{tuple(input.shape)}"
+        )
+    if target.dim() == input.dim() and target.shape[1] == 1:
+        target = target[:, 0]
+    if tuple(target.shape) != (input.shape[0], *input.shape[2:]):
+        raise ValueError(
+            f"target: expected class indices of shape {(input.shape[0], *input.shape[2:])} for "
+            f"input {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
+    num_classes = input.shape[1]
+    _class_indices(target, num_classes, ignore_index)
+    if isinstance(classes, str) and classes not in ("present", "all"):
+        raise ValueError(
+            f"classes: expected 'present', 'all' or a list of classes, got {classes!r}"
+        )
+    scores = input.float() if input._data.dtype in _HALF_FLOATS else input
+    prob = _softmax(scores, 1) if from_logits else scores
+    rows = input.shape[0] if per_image else 1
+    # (rows, C, pixels): each image (or the batch) and class is one Lovasz problem
+    prob = reshape(prob.movedim(1, -1), (rows, -1, num_classes)).movedim(-1, 1)
+    labels, valid = _lovasz_labels(target, rows, ignore_index)
+    class_ids = np.arange(num_classes).reshape(1, -1, 1)
+    foreground = (labels[:, None, :] == class_ids).astype(prob._data.dtype)
+    valid = np.broadcast_to(valid[:, None, :], foreground.shape)
+    errors = _abs(from_numpy(foreground) - prob)
+    weights = _lovasz_weights(errors._data, foreground, valid)
+    losses = _R.sum(errors * from_numpy(weights.astype(errors._data.dtype)), 2)  # (rows, C)
+    if weight is not None:
+        losses = losses * reshape(weight, (1, -1))
+    if classes == "all":
+        selected = np.ones((rows, num_classes))
+    elif classes == "present":
+        selected = (foreground * valid).sum(-1) > 0
+    else:
+        selected = np.zeros((rows, num_classes))
+        selected[:, list(classes)] = 1
+    selected = selected.astype(losses._data.dtype)
+    counts = np.maximum(selected.sum(1), 1)  # an image with no class to average gives 0
+    share = (selected / counts[:, None]).astype(losses._data.dtype)
+    per_row = _R.sum(losses * from_numpy(share), 1)
+    return _restore_dtype(_R.mean(per_row), input)
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports

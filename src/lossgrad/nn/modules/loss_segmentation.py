@@ -222,5 +222,33 @@ class MCCLoss(_OptionsLoss):
         return F.mcc_loss(input, target, **self.options)
 
 
+class LovaszHingeLoss(_OptionsLoss):
+    """Lovasz hinge loss, binary (see ``F.lovasz_hinge_loss``)."""
+
+    def __init__(self, per_image: bool = True, ignore_index: int | None = None) -> None:
+        super().__init__(locals())
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.lovasz_hinge_loss(input, target, **self.options)
+
+
+class LovaszSoftmaxLoss(_OptionsLoss):
+    """Lovasz-softmax loss, multiclass (see ``F.lovasz_softmax_loss``)."""
+
+    def __init__(
+        self,
+        classes: str | Sequence[int] = "present",
+        per_image: bool = False,
+        ignore_index: int | None = None,
+        weight: Tensor | None = None,
+        *,
+        from_logits: bool = True,
+    ) -> None:
+        super().__init__(locals())
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.lovasz_softmax_loss(input, target, **self.options)
+
+
 if not TYPE_CHECKING:  # see lossgrad._exports
     __all__ = public_names(globals())
