@@ -179,6 +179,8 @@ def binary_cross_entropy(
     size_average: bool | None = None,
     reduce: bool | None = None,
     reduction: str = "mean",
+    *,
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Binary cross entropy between probabilities ``input`` and ``target``.
 
@@ -196,6 +198,10 @@ def binary_cross_entropy(
             Default None.
         reduce: deprecated, use ``reduction`` (see ``size_average``). Default None.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``s`` in [0, 1], a lossgrad extension (torch has none): the target
+            becomes ``y (1 - s) + s / 2``, Keras's convention (``BinaryCrossentropy(
+            label_smoothing=s)``); smp's ``SoftBCEWithLogitsLoss(smooth_factor=f)`` smooths
+            twice as much: it is ``s = 2 f``. Default 0.0: torch's loss.
 
     Returns:
         The loss: a scalar, or ``(*)`` for ``reduction='none'``.
@@ -228,7 +234,17 @@ def binary_cross_entropy(
     _not_differentiable("binary_cross_entropy", weight=weight)
     _check_unit_interval(input, "input")
     _check_unit_interval(target, "target")
+    target = _smoothed_binary_target(target, label_smoothing)
     return _pointwise(_BCE, (input, target, weight), reduction)
+
+
+def _smoothed_binary_target(target: Tensor, label_smoothing: float) -> Tensor:
+    """``y (1 - s) + s / 2`` (Keras's binary label smoothing); ``target`` itself when ``s = 0``."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    if label_smoothing == 0.0:
+        return target
+    return target * (1.0 - label_smoothing) + label_smoothing / 2
 
 
 # -- binary_cross_entropy_with_logits --------------------------------------------------------------
@@ -359,6 +375,8 @@ def binary_cross_entropy_with_logits(
     reduce: bool | None = None,
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
+    *,
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Binary cross entropy on logits (sigmoid folded in, stably).
 
@@ -378,6 +396,10 @@ def binary_cross_entropy_with_logits(
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
         pos_weight: weight of positive examples, broadcast against the target (class dim last:
             ``(C,)`` for ``(N, C)``, ``(C, 1, 1)`` for ``(N, C, H, W)``). Default None.
+        label_smoothing: ``s`` in [0, 1], a lossgrad extension (torch has none): the target
+            becomes ``y (1 - s) + s / 2``, Keras's convention (``BinaryCrossentropy(
+            label_smoothing=s)``); smp's ``SoftBCEWithLogitsLoss(smooth_factor=f)`` smooths
+            twice as much: it is ``s = 2 f``. Default 0.0: torch's loss.
 
     Returns:
         The loss, in the target's dtype (as in torch): a scalar, or ``(*)`` for ``'none'``.
@@ -398,6 +420,7 @@ def binary_cross_entropy_with_logits(
         raise ValueError(
             f"Target size ({target.size()}) must be the same as input size ({input.size()})"
         )
+    target = _smoothed_binary_target(target, label_smoothing)
     if input._data.dtype.kind != "f":
         raise NotImplementedError(
             f"\"log_sigmoid_cpu\" not implemented for '{_tn(input._data.dtype)}'"

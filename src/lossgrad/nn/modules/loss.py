@@ -106,10 +106,26 @@ class HuberLoss(_Loss):
 
 
 class BCELoss(_WeightedLoss):
-    """Binary cross entropy on probabilities (see ``F.binary_cross_entropy``)."""
+    """Binary cross entropy on probabilities (see ``F.binary_cross_entropy``);
+    ``label_smoothing`` is a lossgrad extension (keyword only, default 0: torch's loss)."""
+
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        size_average: bool | None = None,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+        *,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+        return F.binary_cross_entropy(
+            input, target, weight=self.weight, reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -123,16 +139,20 @@ class BCEWithLogitsLoss(_Loss):
         reduce: bool | None = None,
         reduction: str = "mean",
         pos_weight: Tensor | None = None,
+        *,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
+        self.label_smoothing = label_smoothing
         self.weight: Tensor | None
         self.pos_weight: Tensor | None
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(
-            input, target, self.weight, pos_weight=self.pos_weight, reduction=self.reduction
+            input, target, self.weight, pos_weight=self.pos_weight, reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
         )
 
 
