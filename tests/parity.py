@@ -177,12 +177,18 @@ def check_raises(fn: Callable[..., Any], args: Sequence[Any]) -> BaseException:
     return lg_err
 
 
-def same_signature(lg_obj: Any, th_obj: Any) -> None:
-    """Parameter names, kinds and defaults equal torch's (annotations are not compared)."""
+def same_signature(lg_obj: Any, th_obj: Any, extensions: Sequence[str] = ()) -> None:
+    """Parameter names, kinds and defaults equal torch's (annotations are not compared).
+
+    ``extensions`` names lossgrad's keyword-only additions (such as ``label_smoothing`` on the
+    binary cross-entropies); they must be keyword-only, and everything else equals torch's.
+    """
     import inspect
 
     ls, ts = inspect.signature(lg_obj), inspect.signature(th_obj)
-    lp = [(p.name, p.kind, p.default) for p in ls.parameters.values()]
+    for name in extensions:
+        assert ls.parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, name
+    lp = [(p.name, p.kind, p.default) for p in ls.parameters.values() if p.name not in extensions]
     tp = [(p.name, p.kind, p.default) for p in ts.parameters.values()]
     assert lp == tp, f"signature differs:\nlossgrad {ls}\ntorch    {ts}"
 

@@ -656,14 +656,27 @@ FUNCTIONALS = [
 ]
 
 
+#: lossgrad's keyword-only additions to torch's signatures
+EXTENSIONS = {
+    name: ("label_smoothing",)
+    for name in (
+        "binary_cross_entropy", "binary_cross_entropy_with_logits", "BCELoss", "BCEWithLogitsLoss"
+    )
+}
+
+
 @pytest.mark.parametrize("name", FUNCTIONALS)
 def test_functional_signature(name):
-    same_signature(getattr(lossgrad.nn.functional, name), getattr(torch.nn.functional, name))
+    same_signature(
+        getattr(lossgrad.nn.functional, name),
+        getattr(torch.nn.functional, name),
+        EXTENSIONS.get(name, ()),
+    )
 
 
 @pytest.mark.parametrize("name", list(MODULES))
 def test_module_signature(name):
-    same_signature(getattr(lossgrad.nn, name), getattr(torch.nn, name))
+    same_signature(getattr(lossgrad.nn, name), getattr(torch.nn, name), EXTENSIONS.get(name, ()))
     same_signature(getattr(lossgrad.nn, name).forward, getattr(torch.nn, name).forward)
 
 
