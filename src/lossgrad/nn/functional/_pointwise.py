@@ -109,11 +109,15 @@ def apply(
     return cls.apply(*operands, spec, reduction, params)
 
 
-def by_reduction(unreduced: str) -> Callable[..., str]:
+def by_reduction(unreduced: str | Callable[..., str]) -> Callable[..., str]:
     """The ``node`` of a loss torch composes from ops, named after its last op: ``unreduced``
-    for ``'none'``, else ``MeanBackward0`` or ``SumBackward0``."""
-    names = {"none": unreduced, "mean": "MeanBackward0", "sum": "SumBackward0"}
-    return lambda reduction, *params: names[reduction]
+    for ``'none'`` (a name, or a function of the loss's parameters giving it), else
+    ``MeanBackward0``, ``SumBackward0`` or, for ``'batchmean'``, ``DivBackward0``."""
+    names = {"mean": "MeanBackward0", "sum": "SumBackward0", "batchmean": "DivBackward0"}
+    if isinstance(unreduced, str):
+        names["none"] = unreduced
+        return lambda reduction, *params: names[reduction]
+    return lambda reduction, *params: names.get(reduction) or unreduced(*params)
 
 
 def _broadcast(operands: Sequence[Tensor | None]) -> Sequence[Tensor | None]:

@@ -254,16 +254,11 @@ def _class_targets(
 
 
 def _reduce_positions(loss: np.ndarray, targets: _ClassTargets, reduction: str) -> np.ndarray:
-    """Per-position losses (zero where ignored) to torch's output."""
-    if reduction == "none":
-        return loss.reshape(targets.out_shape)
-    total = np.add.reduce(loss, None)
-    if reduction == "sum":
-        return np.asarray(total)
-    # torch's NLL part is 0/0 when no weight counts, whatever the smoothing term adds
-    return np.asarray(
-        total / loss.dtype.type(targets.total_weight if targets.total_weight else np.nan)
-    )
+    """Per-position losses (zero where ignored) to torch's output: the weighted ``'mean'``
+    divides by ``total_weight`` (NaN when no weight counts, whatever the smoothing term adds,
+    as torch's NLL part is then 0/0)."""
+    loss = loss.reshape(targets.out_shape)
+    return _reduction.reduce_array(loss, reduction, denominator=targets.total_weight)
 
 
 # -- index pick / scatter along the class axis (each other's backward) -----------------------------
@@ -746,12 +741,7 @@ def _cross_entropy(
         if ignore_index >= 0 and target._data.dtype.kind == "f":
             raise RuntimeError("ignore_index is not supported for floating point target")
         loss, denom = _cross_entropy_probs(input, target, weight, eps)
-        if reduction == "none":
-            return loss, denom
-        total = _sum(loss)
-        if reduction == "sum":
-            return total, denom
-        return div(total, denom), denom
+        return _reduction.apply(loss, reduction, denominator=denom), denom
     _check_logits(input)
     if eps > 0:
         _check_smoothing(eps)
@@ -889,7 +879,7 @@ def focal_loss(
     safe = where(nonzero, ce, 1.0)
     modulated = mul(pow(neg(expm1(neg(safe))), gamma), safe)
     loss = where(nonzero, modulated, 0.0)
-    return _reduction.apply(loss, reduction, denominator=denom if reduction == "mean" else None)
+    return _reduction.apply(loss, reduction, denominator=denom)
 
 
 class _Focal(ArrayFunction):

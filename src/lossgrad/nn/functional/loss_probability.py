@@ -585,17 +585,12 @@ def _kl_div_derivatives(x: Tensor, y: Tensor, log_target: bool) -> tuple[Tensor,
     return -y, _XLogY.apply(ne(y, 0).to(y.dtype), y) + y / y - x
 
 
-_KL_DIV_NODES = {"mean": "MeanBackward0", "sum": "SumBackward0", "batchmean": "DivBackward0"}
-
-
-def _kl_div_node(reduction: str, log_target: bool) -> str:
-    """torch's kl_div is a composite whose ``grad_fn`` is named after its last op."""
-    if reduction == "none":
-        return "MulBackward0" if log_target else "SubBackward0"
-    return _KL_DIV_NODES[reduction]
-
-
-_KL_DIV = Pointwise(node=_kl_div_node, block=_kl_div_block, derivatives=_kl_div_derivatives)
+# torch's kl_div is a composite whose grad_fn is named after its last op
+_KL_DIV = Pointwise(
+    node=by_reduction(lambda log_target: "MulBackward0" if log_target else "SubBackward0"),
+    block=_kl_div_block,
+    derivatives=_kl_div_derivatives,
+)
 
 
 def kl_div(
@@ -784,15 +779,9 @@ def _gaussian_nll_derivatives(x: Tensor, y: Tensor, var: Tensor, full: bool) -> 
     return ratio, -ratio, 0.5 * (reciprocal(var) - ratio * ratio)
 
 
-def _gaussian_nll_node(reduction: str, full: bool) -> str:
-    """torch's composite ends with ``0.5 * (...)``, then ``+ const`` when ``full``."""
-    if reduction == "none":
-        return "AddBackward0" if full else "MulBackward0"
-    return "MeanBackward0" if reduction == "mean" else "SumBackward0"
-
-
 _GAUSSIAN_NLL = Pointwise(
-    node=_gaussian_nll_node,
+    # torch's composite ends with 0.5 * (...), then + const when full
+    node=by_reduction(lambda full: "AddBackward0" if full else "MulBackward0"),
     block=_gaussian_nll_block,
     block_sum=_gaussian_nll_sum,
     derivatives=_gaussian_nll_derivatives,
