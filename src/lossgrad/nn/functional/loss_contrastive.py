@@ -35,9 +35,8 @@ from lossgrad.nn.functional import _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import relu, softplus
 from lossgrad.ops.cdist import cdist
-from lossgrad.ops.index import masked_fill
-from lossgrad.ops.pointwise import clamp_min, exp, log, minimum, where
-from lossgrad.ops.reduce import mean, norm
+from lossgrad.ops.pointwise import clamp_min, exp, log1p, minimum, where
+from lossgrad.ops.reduce import logsumexp, mean, norm
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import cat, stack
 
@@ -58,6 +57,12 @@ def _cosine_similarities(embeddings: Tensor) -> Tensor:
     return unit @ unit.t()
 
 
+def _scaled_cosine_similarities(embeddings: Tensor, temperature: float) -> Tensor:
+    """``cos(x_i, x_j) / temperature``, the scale folded into one factor (one ``(N, N)``)."""
+    unit = _normalize(embeddings)
+    return (unit / temperature) @ unit.t()
+
+
 def _euclidean_distances(embeddings: Tensor) -> Tensor:
     """pml's default ``LpDistance``: ``cdist`` between the normalized embeddings (torch's
     algorithm choice, so equal rows give torch's value and subgradient)."""
@@ -72,18 +77,23 @@ def _constant(array: np.ndarray, like: Tensor) -> Tensor:
 def _masked_logsumexp(values: Tensor, keep: np.ndarray, dim: int = 1) -> Tensor:
     """``log sum_{k kept} exp(values_k)`` along ``dim``, keepdim; 0 for rows with nothing kept.
 
-    The largest kept value of each row is subtracted first (as a constant), and the entries not
-    kept are set to ``-inf`` before the ``exp``, so neither overflow nor ``inf * 0`` can appear in
-    the value or in any derivative.
+    The entries not kept become ``-inf`` (their ``exp`` is 0, and so is every derivative through
+    them) and ``logsumexp`` shifts each row by its maximum. A row with nothing kept is summed
+    whole (a finite placeholder) and replaced by 0, so no ``-inf - (-inf)`` appears anywhere.
     """
-    kept_values = np.where(keep, values._data, -np.inf)
-    row_max = np.max(kept_values, axis=dim, keepdims=True)
     has_any = np.any(keep, axis=dim, keepdims=True)
-    row_max = np.where(has_any, row_max, 0)
-    shifted = masked_fill(values - _constant(row_max, values), Tensor._make(~keep), -math.inf)
-    total = _sum(exp(shifted), dim, keepdim=True)
-    total = where(Tensor._make(has_any), total, 1.0)
-    return log(total) + _constant(row_max, values)
+    summed = Tensor._make(keep | ~has_any)
+    lse = logsumexp(where(summed, values, -math.inf), dim, keepdim=True)
+    return where(Tensor._make(has_any), lse, 0.0)
+
+
+def _positive_pair_sums(values: Tensor, anchors: np.ndarray, size: int) -> Tensor:
+    """``out_i = sum of values over the positive pairs (i, j)``: ``values`` holds one entry per
+    pair, ``anchors`` their row indices."""
+    from lossgrad.ops.index import scatter_add
+
+    zeros = Tensor._make(np.zeros(size, values._data.dtype))
+    return scatter_add(zeros, 0, Tensor._make(anchors), values)
 
 
 def _mean_of_positive(losses: Tensor) -> Tensor:
@@ -323,12 +333,12 @@ def nt_xent_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) 
     temperature = _check_positive(temperature, "temperature")
     if not positive.any() or not negative.any():
         return _zero(embeddings)
-    logits = _cosine_similarities(embeddings) / temperature
-    negative_lse = _masked_logsumexp(logits, negative)
-    has_negative = Tensor._make(negative.any(1, keepdims=True))
-    pair_losses = where(has_negative, softplus(negative_lse - logits), 0.0)
-    positive_pairs = Tensor._make(positive)
-    return _sum(where(positive_pairs, pair_losses, 0.0)) / int(positive.sum())
+    logits = _scaled_cosine_similarities(embeddings, temperature)
+    negative_lse = _masked_logsumexp(logits, negative).squeeze(1)
+    anchors, positives = np.nonzero(positive)
+    pair_losses = _log1p_exp(negative_lse[anchors] - logits[anchors, positives])
+    has_negative = Tensor._make(negative.any(1)[anchors])
+    return _sum(where(has_negative, pair_losses, 0.0)) / anchors.size
 
 
 def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
@@ -362,13 +372,15 @@ def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) ->
     temperature = _check_positive(temperature, "temperature")
     if not positive.any() or not negative.any():
         return _zero(embeddings)
-    logits = _cosine_similarities(embeddings) / temperature
-    log_denominator = _masked_logsumexp(logits, positive | negative)
-    positive_pairs = Tensor._make(positive)
-    positive_log_probs = _sum(where(positive_pairs, logits - log_denominator, 0.0), 1)
-    positives_per_anchor = np.maximum(positive.sum(1), 1)
-    losses = -positive_log_probs / _constant(positives_per_anchor, embeddings)
-    return _mean_of_positive(losses)
+    logits = _scaled_cosine_similarities(embeddings, temperature)
+    off_diagonal = ~np.eye(positive.shape[0], dtype=bool)
+    log_denominator = _masked_logsumexp(logits, off_diagonal).squeeze(1)
+    anchors, positives = np.nonzero(positive)
+    positive_logit_sums = _positive_pair_sums(logits[anchors, positives], anchors, len(positive))
+    positives_per_anchor = positive.sum(1)
+    counts = _constant(positives_per_anchor, embeddings)
+    losses = (counts * log_denominator - positive_logit_sums) / clamp_min(counts, 1.0)
+    return _mean_of_positive(where(Tensor._make(positives_per_anchor > 0), losses, 0.0))
 
 
 # ------------------------------------------------------------------- pair and triplet losses
@@ -523,13 +535,17 @@ def multi_similarity_loss(
     return mean(positive_part + negative_part)
 
 
-def _log1p_sum_exp(values: Tensor, keep: np.ndarray) -> Tensor:
-    """``log(1 + sum_kept e^values)`` per row (pml's ``logsumexp(add_one=True)``), 0 for rows
-    with nothing kept; shifted by ``max(0, largest kept)``."""
-    with_one = np.concatenate([keep, np.ones((keep.shape[0], 1), bool)], 1)
-    zeros = _constant(np.zeros((keep.shape[0], 1)), values)
-    lse = _masked_logsumexp(cat([values, zeros], 1), with_one)
-    return where(Tensor._make(keep.any(1, keepdims=True)), lse, 0.0).squeeze(1)
+def _log1p_sum_exp(values: Tensor, keep: np.ndarray, dim: int = 1) -> Tensor:
+    """``log(1 + sum_kept e^values)`` along ``dim`` (pml's ``logsumexp(add_one=True)``), 0 for
+    rows with nothing kept: ``softplus`` of the masked log-sum-exp."""
+    lse = _masked_logsumexp(values, keep, dim).squeeze(dim)
+    return where(Tensor._make(keep.any(dim)), _log1p_exp(lse), 0.0)
+
+
+def _log1p_exp(values: Tensor) -> Tensor:
+    """``log(1 + e^x)`` exactly for every ``x`` (``softplus`` without torch's linear threshold):
+    ``max(x, 0) + log1p(e^{-|x|})``."""
+    return relu(values) + log1p(exp(-values.abs()))
 
 
 def lifted_structure_loss(
