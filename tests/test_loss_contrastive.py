@@ -591,3 +591,17 @@ def test_pair_modules_call_their_functional(name, args, functional, fargs):
         pml_module = getattr(pml_losses, name)(*args)
         expected = pml_module(torch.tensor(x), torch.tensor(labels)).item()
         np.testing.assert_allclose(module(embeddings, target).item(), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("temperature", (0.01, 0.07))
+@pytest.mark.parametrize("loss", (F.nt_xent_loss, F.supcon_loss))
+def test_float16_embeddings_stay_finite_and_close_to_float64(temperature, loss):
+    rng = np.random.default_rng(27)
+    x, labels = rng.standard_normal((16, 8)), rng.integers(0, 4, 16)
+    half = lossgrad.tensor(x.astype(np.float16), requires_grad=True)
+    value = loss(half, lossgrad.tensor(labels), temperature)
+    value.backward()
+    assert value.dtype == lossgrad.float16
+    assert np.isfinite(half.grad.numpy()).all()
+    exact = loss(lossgrad.tensor(x), lossgrad.tensor(labels), temperature).item()
+    np.testing.assert_allclose(value.item(), exact, rtol=2e-3)

@@ -63,6 +63,17 @@ def _scaled_cosine_similarities(embeddings: Tensor, temperature: float) -> Tenso
     return (unit / temperature) @ unit.t()
 
 
+def _temperature_logits(
+    embeddings: Tensor, positive: np.ndarray, negative: np.ndarray, temperature: float
+) -> Tensor | None:
+    """``cos / temperature`` (temperature checked), or None when the batch has no positive or
+    no negative pair (pml's zero loss)."""
+    temperature = _check_positive(temperature, "temperature")
+    if not positive.any() or not negative.any():
+        return None
+    return _scaled_cosine_similarities(embeddings, temperature)
+
+
 def _euclidean_distances(embeddings: Tensor) -> Tensor:
     """pml's default ``LpDistance``: ``cdist`` between the normalized embeddings (torch's
     algorithm choice, so equal rows give torch's value and subgradient)."""
@@ -120,6 +131,20 @@ def _check_embeddings(embeddings: Any, name: str = "embeddings", min_rows: int =
             f"got shape {tuple(embeddings.shape)}"
         )
     return embeddings
+
+
+def _check_views(
+    first: Any, second: Any, names: tuple[str, str], min_rows: int = 2
+) -> tuple[Tensor, Tensor]:
+    """Two batches of embeddings that must have the same shape (two views, query and key)."""
+    first = _check_embeddings(first, names[0], min_rows)
+    second = _check_embeddings(second, names[1], min_rows)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{names[1]} must have the shape of {names[0]}, got {tuple(second.shape)} and "
+            f"{tuple(first.shape)}"
+        )
+    return first, second
 
 
 def _labels(labels: Any, embeddings: Tensor) -> np.ndarray:
@@ -199,13 +224,7 @@ def info_nce_loss(
     """
     reduction = _reduction.resolve(reduction)
     temperature = _check_positive(temperature, "temperature")
-    query = _check_embeddings(query, "query", min_rows=1)
-    positive_key = _check_embeddings(positive_key, "positive_key", min_rows=1)
-    if positive_key.shape != query.shape:
-        raise ValueError(
-            "positive_key must have the shape of query, got "
-            f"{tuple(positive_key.shape)} and {tuple(query.shape)}"
-        )
+    query, positive_key = _check_views(query, positive_key, ("query", "positive_key"), 1)
     if negative_mode not in ("unpaired", "paired"):
         raise ValueError(f"negative_mode must be 'unpaired' or 'paired', got {negative_mode!r}")
     query, positive_key = _normalize(query), _normalize(positive_key)
@@ -277,13 +296,9 @@ def clip_loss(
         tensor(0.3133)
     """
     reduction = _reduction.resolve(reduction)
-    image_embeddings = _check_embeddings(image_embeddings, "image_embeddings", min_rows=1)
-    text_embeddings = _check_embeddings(text_embeddings, "text_embeddings", min_rows=1)
-    if image_embeddings.shape != text_embeddings.shape:
-        raise ValueError(
-            "image_embeddings and text_embeddings must have the same shape, got "
-            f"{tuple(image_embeddings.shape)} and {tuple(text_embeddings.shape)}"
-        )
+    image_embeddings, text_embeddings = _check_views(
+        image_embeddings, text_embeddings, ("image_embeddings", "text_embeddings"), 1
+    )
     if not isinstance(logit_scale, Tensor):
         _check_positive(logit_scale, "logit_scale")
     logits = logit_scale * (_normalize(image_embeddings) @ _normalize(text_embeddings).t())
@@ -330,10 +345,9 @@ def nt_xent_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) 
         tensor(0.2899)
     """
     embeddings, positive, negative = _batch(embeddings, labels)
-    temperature = _check_positive(temperature, "temperature")
-    if not positive.any() or not negative.any():
+    logits = _temperature_logits(embeddings, positive, negative, temperature)
+    if logits is None:
         return _zero(embeddings)
-    logits = _scaled_cosine_similarities(embeddings, temperature)
     negative_lse = _masked_logsumexp(logits, negative).squeeze(1)
     anchors, positives = np.nonzero(positive)
     pair_losses = _log1p_exp(negative_lse[anchors] - logits[anchors, positives])
@@ -369,10 +383,9 @@ def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) ->
         tensor(0.2899)
     """
     embeddings, positive, negative = _batch(embeddings, labels)
-    temperature = _check_positive(temperature, "temperature")
-    if not positive.any() or not negative.any():
+    logits = _temperature_logits(embeddings, positive, negative, temperature)
+    if logits is None:
         return _zero(embeddings)
-    logits = _scaled_cosine_similarities(embeddings, temperature)
     off_diagonal = ~np.eye(positive.shape[0], dtype=bool)
     log_denominator = _masked_logsumexp(logits, off_diagonal).squeeze(1)
     anchors, positives = np.nonzero(positive)
@@ -762,21 +775,20 @@ def barlow_twins_loss(
         >>> torch.nn.functional.barlow_twins_loss(x, x)
         tensor(0.1250)
     """
-    embeddings_a = _check_embeddings(embeddings_a, "embeddings_a")
-    embeddings_b = _check_embeddings(embeddings_b, "embeddings_b")
-    if embeddings_a.shape != embeddings_b.shape:
-        raise ValueError(
-            "embeddings_a and embeddings_b must have the same shape, got "
-            f"{tuple(embeddings_a.shape)} and {tuple(embeddings_b.shape)}"
-        )
+    embeddings_a, embeddings_b = _check_views(
+        embeddings_a, embeddings_b, ("embeddings_a", "embeddings_b")
+    )
     size = embeddings_a.shape[0]
-    standard_a = (embeddings_a - mean(embeddings_a, 0)) / (embeddings_a.std(0) + 1e-6)
-    standard_b = (embeddings_b - mean(embeddings_b, 0)) / (embeddings_b.std(0) + 1e-6)
-    correlation = standard_a.t() @ standard_b / size
+    correlation = _standardized(embeddings_a).t() @ _standardized(embeddings_b) / size
     diagonal = Tensor._make(np.eye(correlation.shape[0], dtype=bool))
     on_diagonal = _sum(where(diagonal, (1 - correlation) ** 2, 0.0))
     off_diagonal = _sum(where(diagonal, 0.0, correlation**2))
     return on_diagonal + lambd * off_diagonal
+
+
+def _standardized(embeddings: Tensor) -> Tensor:
+    """MONAI's per-feature standardization: ``(x - mean) / (std + 1e-6)``, unbiased std."""
+    return (embeddings - mean(embeddings, 0)) / (embeddings.std(0) + 1e-6)
 
 
 def vicreg_loss(
@@ -806,13 +818,9 @@ def vicreg_loss(
         >>> torch.nn.functional.vicreg_loss(x, x)
         tensor(4.5861)
     """
-    embeddings = _check_embeddings(embeddings, "embeddings")
-    ref_embeddings = _check_embeddings(ref_embeddings, "ref_embeddings")
-    if embeddings.shape != ref_embeddings.shape:
-        raise ValueError(
-            "embeddings and ref_embeddings must have the same shape, got "
-            f"{tuple(embeddings.shape)} and {tuple(ref_embeddings.shape)}"
-        )
+    embeddings, ref_embeddings = _check_views(
+        embeddings, ref_embeddings, ("embeddings", "ref_embeddings")
+    )
     invariance = mean((embeddings - ref_embeddings) ** 2)
     variance = (_variance_term(embeddings, eps) + _variance_term(ref_embeddings, eps)) / 2
     covariance = _covariance_term(embeddings) + _covariance_term(ref_embeddings)
