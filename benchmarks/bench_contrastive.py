@@ -156,13 +156,15 @@ def peak(name: str, size: int, side: str) -> float:
     return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def main(sizes: list[int], memory: bool) -> None:
+def main(sizes: list[int], memory: bool, only: list[str] | None = None) -> None:
     header = f"{'case':<28} {'lossgrad':>10} {'pml':>10} {'ratio':>6} {'torch':>10} {'ratio':>6}"
     if memory:
         header += f" {'MiB lg':>8} {'pml':>8} {'torch':>8}"
     print(header)
     for size in sizes:
         for name, _, pml_fn, _ in _cases(size):
+            if only and name not in only:
+                continue
             mine = _side(name, size, "lossgrad")
             t_lg_torch, t_torch = measure(mine, _side(name, size, "torch"), repeats=3)
             pml_cells = f"{'—':>10} {'—':>6}"
@@ -185,9 +187,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 4096])
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--only", nargs="+", help="case names, e.g. nt_xent supcon")
     parser.add_argument("--probe", nargs=3)
     args = parser.parse_args()
     if args.probe:
         _probe(args.probe[0], int(args.probe[1]), args.probe[2])
     else:
-        main(args.sizes, not args.no_memory)
+        main(args.sizes, not args.no_memory, args.only)
