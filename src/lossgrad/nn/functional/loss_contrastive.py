@@ -35,7 +35,7 @@ from lossgrad.nn.functional import _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import relu, softplus
 from lossgrad.ops.cdist import cdist
-from lossgrad.ops.pointwise import clamp_min, exp, log1p, minimum, where
+from lossgrad.ops.pointwise import clamp_min, exp, log, log1p, minimum, where
 from lossgrad.ops.reduce import logsumexp, mean, norm
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import cat, stack
@@ -96,6 +96,19 @@ def _masked_logsumexp(values: Tensor, keep: np.ndarray, dim: int = 1) -> Tensor:
     summed = Tensor._make(keep | ~has_any)
     lse = logsumexp(where(summed, values, -math.inf), dim, keepdim=True)
     return where(Tensor._make(has_any), lse, 0.0)
+
+
+def _pair_logsumexp(values: Tensor, anchors: np.ndarray, size: int) -> Tensor:
+    """``out_i = log sum_{pairs (i, j)} e^{values_ij}`` from one entry per pair (``anchors``
+    their rows), shifted by each row's maximum; 0 for rows without pairs. Works on the pairs
+    only, so no ``(N, N)`` matrix is formed for a sparse set such as the positive pairs."""
+    row_max = np.full(size, -np.inf, values._data.dtype)
+    np.maximum.at(row_max, anchors, values._data)
+    has_pairs = np.isfinite(row_max)
+    row_max[~has_pairs] = 0
+    total = _positive_pair_sums(exp(values - _constant(row_max[anchors], values)), anchors, size)
+    total = where(Tensor._make(has_pairs), total, 1.0)
+    return log(total) + _constant(row_max, values)
 
 
 def _positive_pair_sums(values: Tensor, anchors: np.ndarray, size: int) -> Tensor:
@@ -741,13 +754,13 @@ def circle_loss(
         distances = clamp_min(1 - embeddings @ embeddings.t(), 0.0)
         similarities = 1 - distances
         weights_source = similarities
-    positive_weights = relu(1 + m - weights_source)
-    negative_weights = relu(weights_source + m)
-    positive_logits = -gamma * positive_weights * (similarities - (1 - m))
-    negative_logits = gamma * negative_weights * (similarities - m)
-    positive_lse = _masked_logsumexp(positive_logits, positive)
-    negative_lse = _masked_logsumexp(negative_logits, negative)
-    usable = Tensor._make((positive.any(1) & negative.any(1))[:, None])
+    anchors, positives = np.nonzero(positive)  # the few positive pairs, gathered
+    positive_weights = relu(1 + m - weights_source[anchors, positives])
+    positive_logits = -gamma * positive_weights * (similarities[anchors, positives] - (1 - m))
+    positive_lse = _pair_logsumexp(positive_logits, anchors, len(positive))
+    negative_logits = gamma * relu(weights_source + m) * (similarities - m)
+    negative_lse = _masked_logsumexp(negative_logits, negative).squeeze(1)
+    usable = Tensor._make(positive.any(1) & negative.any(1))
     losses = where(usable, softplus(positive_lse + negative_lse), 0.0)
     return _mean_of_positive(losses)
 
