@@ -556,7 +556,10 @@ def multi_similarity_loss(
     if not positive.any() and not negative.any():
         return _zero(embeddings)
     similarities = _cosine_similarities(embeddings)
-    positive_part = _log1p_sum_exp(-alpha * (similarities - base), positive) / alpha
+    anchors, positives = np.nonzero(positive)  # the few positive pairs, gathered
+    positive_values = -alpha * (similarities[anchors, positives] - base)
+    positive_lse = _pair_logsumexp(positive_values, anchors, len(positive))
+    positive_part = where(Tensor._make(positive.any(1)), _log1p_exp(positive_lse), 0.0) / alpha
     negative_part = _log1p_sum_exp(beta * (similarities - base), negative) / beta
     return mean(positive_part + negative_part)
 
