@@ -93,12 +93,24 @@ def _cases(size: int) -> list[tuple[str, Callable[..., Any], Any, Any]]:
         # pml's NTXentLoss: a positive-pairs x negative-pairs matrix, 2.1 GB and ~20 s at N=256
         ("nt_xent", lambda x, y: F.nt_xent_loss(x, y), None, _torch_nt_xent),
         ("supcon", lambda x, y: F.supcon_loss(x, y), losses.SupConLoss(), _torch_supcon),
-        ("multi_similarity", lambda x, y: F.multi_similarity_loss(x, y),
-         losses.MultiSimilarityLoss(), _torch_multi_similarity),
-        ("contrastive", lambda x, y: F.contrastive_loss(x, y),
-         losses.ContrastiveLoss() if size <= 256 else None, _torch_contrastive),
-        ("triplet batch_hard", lambda x, y: F.triplet_mining_loss(x, y, mining="batch_hard"),
-         lambda x, y: triplet(x, y, hard(x, y)), _torch_batch_hard),
+        (
+            "multi_similarity",
+            lambda x, y: F.multi_similarity_loss(x, y),
+            losses.MultiSimilarityLoss(),
+            _torch_multi_similarity,
+        ),
+        (
+            "contrastive",
+            lambda x, y: F.contrastive_loss(x, y),
+            losses.ContrastiveLoss() if size <= 256 else None,
+            _torch_contrastive,
+        ),
+        (
+            "triplet batch_hard",
+            lambda x, y: F.triplet_mining_loss(x, y, mining="batch_hard"),
+            lambda x, y: triplet(x, y, hard(x, y)),
+            _torch_batch_hard,
+        ),
     ]
 
 

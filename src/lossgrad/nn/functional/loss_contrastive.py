@@ -771,9 +771,7 @@ def circle_loss(
 # --------------------------------------------------------------------- redundancy reduction
 
 
-def barlow_twins_loss(
-    embeddings_a: Tensor, embeddings_b: Tensor, lambd: float = 5e-3
-) -> Tensor:
+def barlow_twins_loss(embeddings_a: Tensor, embeddings_b: Tensor, lambd: float = 5e-3) -> Tensor:
     """Barlow Twins (Zbontar et al., 2021): the cross-correlation of two views close to identity.
 
     Each view is standardized per feature over the batch, ``(x - mean) / (std + 1e-6)`` with the
@@ -853,7 +851,6 @@ def _covariance_term(embeddings: Tensor) -> Tensor:
     covariance = centered.t() @ centered / (size - 1)
     diagonal = Tensor._make(np.eye(width, dtype=bool))
     return _sum(where(diagonal, 0.0, covariance**2)) / width
-
 
 
 # ---------------------------------------------------------- classification-style margins
