@@ -93,12 +93,24 @@ def _cases(size: int) -> list[tuple[str, Callable[..., Any], Any, Any]]:
         # pml's NTXentLoss: a positive-pairs x negative-pairs matrix, 2.1 GB and ~20 s at N=256
         ("nt_xent", lambda x, y: F.nt_xent_loss(x, y), None, _torch_nt_xent),
         ("supcon", lambda x, y: F.supcon_loss(x, y), losses.SupConLoss(), _torch_supcon),
-        ("multi_similarity", lambda x, y: F.multi_similarity_loss(x, y),
-         losses.MultiSimilarityLoss(), _torch_multi_similarity),
-        ("contrastive", lambda x, y: F.contrastive_loss(x, y),
-         losses.ContrastiveLoss() if size <= 256 else None, _torch_contrastive),
-        ("triplet batch_hard", lambda x, y: F.triplet_mining_loss(x, y, mining="batch_hard"),
-         lambda x, y: triplet(x, y, hard(x, y)), _torch_batch_hard),
+        (
+            "multi_similarity",
+            lambda x, y: F.multi_similarity_loss(x, y),
+            losses.MultiSimilarityLoss(),
+            _torch_multi_similarity,
+        ),
+        (
+            "contrastive",
+            lambda x, y: F.contrastive_loss(x, y),
+            losses.ContrastiveLoss() if size <= 256 else None,
+            _torch_contrastive,
+        ),
+        (
+            "triplet batch_hard",
+            lambda x, y: F.triplet_mining_loss(x, y, mining="batch_hard"),
+            lambda x, y: triplet(x, y, hard(x, y)),
+            _torch_batch_hard,
+        ),
     ]
 
 
@@ -156,13 +168,15 @@ def peak(name: str, size: int, side: str) -> float:
     return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def main(sizes: list[int], memory: bool) -> None:
+def main(sizes: list[int], memory: bool, only: list[str] | None = None) -> None:
     header = f"{'case':<28} {'lossgrad':>10} {'pml':>10} {'ratio':>6} {'torch':>10} {'ratio':>6}"
     if memory:
         header += f" {'MiB lg':>8} {'pml':>8} {'torch':>8}"
     print(header)
     for size in sizes:
         for name, _, pml_fn, _ in _cases(size):
+            if only and name not in only:
+                continue
             mine = _side(name, size, "lossgrad")
             t_lg_torch, t_torch = measure(mine, _side(name, size, "torch"), repeats=3)
             pml_cells = f"{'—':>10} {'—':>6}"
@@ -185,9 +199,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 4096])
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--only", nargs="+", help="case names, e.g. nt_xent supcon")
     parser.add_argument("--probe", nargs=3)
     args = parser.parse_args()
     if args.probe:
         _probe(args.probe[0], int(args.probe[1]), args.probe[2])
     else:
-        main(args.sizes, not args.no_memory)
+        main(args.sizes, not args.no_memory, args.only)

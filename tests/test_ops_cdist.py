@@ -11,15 +11,20 @@ import lossgrad
 from lossgrad.autograd import gradcheck, gradgradcheck
 from parity import assert_close, check, check_raises
 
-MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
-         "donot_use_mm_for_euclid_dist")
+MODES = (
+    "use_mm_for_euclid_dist_if_necessary",
+    "use_mm_for_euclid_dist",
+    "donot_use_mm_for_euclid_dist",
+)
 PS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, float("inf"))
 
 
 def _pair(rows1: int, rows2: int, width: int, dtype: type, seed: int = 0) -> tuple:
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((rows1, width)).astype(dtype),
-            rng.standard_normal((rows2, width)).astype(dtype))
+    return (
+        rng.standard_normal((rows1, width)).astype(dtype),
+        rng.standard_normal((rows2, width)).astype(dtype),
+    )
 
 
 @pytest.mark.parametrize("p", PS)
@@ -39,8 +44,7 @@ def test_batched_broadcast(p, mode):
     rng = np.random.default_rng(1)
     x1 = rng.standard_normal((2, 1, 5, 3))
     x2 = rng.standard_normal((3, 6, 3))
-    check(lambda lib, a, b: lib.cdist(a, b, p, mode), [x1, x2], grad=(0, 1),
-          second_order=False)
+    check(lambda lib, a, b: lib.cdist(a, b, p, mode), [x1, x2], grad=(0, 1), second_order=False)
 
 
 @pytest.mark.parametrize("p", PS)
@@ -50,8 +54,14 @@ def test_zero_distance_gradient_is_torch_subgradient(p):
     x2[0] = x1[0]
     x2[1, :2] = x1[1, :2]
     x2[2, 0] = x1[3, 0]
-    check(lambda lib, a, b: lib.cdist(a, b, p, MODES[2]), [x1, x2], grad=(0, 1),
-          second_order=False, atol=0.0, rtol=1e-12)
+    check(
+        lambda lib, a, b: lib.cdist(a, b, p, MODES[2]),
+        [x1, x2],
+        grad=(0, 1),
+        second_order=False,
+        atol=0.0,
+        rtol=1e-12,
+    )
 
 
 def test_zero_distance_on_the_matrix_product_path():
@@ -105,7 +115,15 @@ def test_errors_match_torch(args):
 
 
 def test_empty_inputs():
-    check(lambda lib, a, b: lib.cdist(a, b), [np.zeros((3, 0)), np.zeros((2, 0))], grad=(0, 1),
-          second_order=False)
-    check(lambda lib, a, b: lib.cdist(a, b), [np.zeros((0, 4)), np.ones((2, 4))], grad=(0, 1),
-          second_order=False)
+    check(
+        lambda lib, a, b: lib.cdist(a, b),
+        [np.zeros((3, 0)), np.zeros((2, 0))],
+        grad=(0, 1),
+        second_order=False,
+    )
+    check(
+        lambda lib, a, b: lib.cdist(a, b),
+        [np.zeros((0, 4)), np.ones((2, 4))],
+        grad=(0, 1),
+        second_order=False,
+    )

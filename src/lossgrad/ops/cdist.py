@@ -164,8 +164,7 @@ def _check_inputs(x1: Tensor, x2: Tensor, p: float) -> None:
             )
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(
-            "X1 and X2 must have the same number of columns. "
-            f"X1: {x1.shape[-1]} X2: {x2.shape[-1]}"
+            f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}"
         )
     if x1._data.dtype != x2._data.dtype:
         raise RuntimeError(

@@ -35,9 +35,8 @@ from lossgrad.nn.functional import _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import relu, softplus
 from lossgrad.ops.cdist import cdist
-from lossgrad.ops.index import masked_fill
-from lossgrad.ops.pointwise import clamp_min, exp, log, minimum, where
-from lossgrad.ops.reduce import mean, norm
+from lossgrad.ops.pointwise import clamp_min, exp, log, log1p, minimum, where
+from lossgrad.ops.reduce import logsumexp, mean, norm
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import cat, stack
 
@@ -58,6 +57,23 @@ def _cosine_similarities(embeddings: Tensor) -> Tensor:
     return unit @ unit.t()
 
 
+def _scaled_cosine_similarities(embeddings: Tensor, temperature: float) -> Tensor:
+    """``cos(x_i, x_j) / temperature``, the scale folded into one factor (one ``(N, N)``)."""
+    unit = _normalize(embeddings)
+    return (unit / temperature) @ unit.t()
+
+
+def _temperature_logits(
+    embeddings: Tensor, positive: np.ndarray, negative: np.ndarray, temperature: float
+) -> Tensor | None:
+    """``cos / temperature`` (temperature checked), or None when the batch has no positive or
+    no negative pair (pml's zero loss)."""
+    temperature = _check_positive(temperature, "temperature")
+    if not positive.any() or not negative.any():
+        return None
+    return _scaled_cosine_similarities(embeddings, temperature)
+
+
 def _euclidean_distances(embeddings: Tensor) -> Tensor:
     """pml's default ``LpDistance``: ``cdist`` between the normalized embeddings (torch's
     algorithm choice, so equal rows give torch's value and subgradient)."""
@@ -72,18 +88,36 @@ def _constant(array: np.ndarray, like: Tensor) -> Tensor:
 def _masked_logsumexp(values: Tensor, keep: np.ndarray, dim: int = 1) -> Tensor:
     """``log sum_{k kept} exp(values_k)`` along ``dim``, keepdim; 0 for rows with nothing kept.
 
-    The largest kept value of each row is subtracted first (as a constant), and the entries not
-    kept are set to ``-inf`` before the ``exp``, so neither overflow nor ``inf * 0`` can appear in
-    the value or in any derivative.
+    The entries not kept become ``-inf`` (their ``exp`` is 0, and so is every derivative through
+    them) and ``logsumexp`` shifts each row by its maximum. A row with nothing kept is summed
+    whole (a finite placeholder) and replaced by 0, so no ``-inf - (-inf)`` appears anywhere.
     """
-    kept_values = np.where(keep, values._data, -np.inf)
-    row_max = np.max(kept_values, axis=dim, keepdims=True)
     has_any = np.any(keep, axis=dim, keepdims=True)
-    row_max = np.where(has_any, row_max, 0)
-    shifted = masked_fill(values - _constant(row_max, values), Tensor._make(~keep), -math.inf)
-    total = _sum(exp(shifted), dim, keepdim=True)
-    total = where(Tensor._make(has_any), total, 1.0)
+    summed = Tensor._make(keep | ~has_any)
+    lse = logsumexp(where(summed, values, -math.inf), dim, keepdim=True)
+    return where(Tensor._make(has_any), lse, 0.0)
+
+
+def _pair_logsumexp(values: Tensor, anchors: np.ndarray, size: int) -> Tensor:
+    """``out_i = log sum_{pairs (i, j)} e^{values_ij}`` from one entry per pair (``anchors``
+    their rows), shifted by each row's maximum; 0 for rows without pairs. Works on the pairs
+    only, so no ``(N, N)`` matrix is formed for a sparse set such as the positive pairs."""
+    row_max = np.full(size, -np.inf, values._data.dtype)
+    np.maximum.at(row_max, anchors, values._data)
+    has_pairs = np.isfinite(row_max)
+    row_max[~has_pairs] = 0
+    total = _positive_pair_sums(exp(values - _constant(row_max[anchors], values)), anchors, size)
+    total = where(Tensor._make(has_pairs), total, 1.0)
     return log(total) + _constant(row_max, values)
+
+
+def _positive_pair_sums(values: Tensor, anchors: np.ndarray, size: int) -> Tensor:
+    """``out_i = sum of values over the positive pairs (i, j)``: ``values`` holds one entry per
+    pair, ``anchors`` their row indices."""
+    from lossgrad.ops.index import scatter_add
+
+    zeros = Tensor._make(np.zeros(size, values._data.dtype))
+    return scatter_add(zeros, 0, Tensor._make(anchors), values)
 
 
 def _mean_of_positive(losses: Tensor) -> Tensor:
@@ -110,6 +144,20 @@ def _check_embeddings(embeddings: Any, name: str = "embeddings", min_rows: int =
             f"got shape {tuple(embeddings.shape)}"
         )
     return embeddings
+
+
+def _check_views(
+    first: Any, second: Any, names: tuple[str, str], min_rows: int = 2
+) -> tuple[Tensor, Tensor]:
+    """Two batches of embeddings that must have the same shape (two views, query and key)."""
+    first = _check_embeddings(first, names[0], min_rows)
+    second = _check_embeddings(second, names[1], min_rows)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{names[1]} must have the shape of {names[0]}, got {tuple(second.shape)} and "
+            f"{tuple(first.shape)}"
+        )
+    return first, second
 
 
 def _labels(labels: Any, embeddings: Tensor) -> np.ndarray:
@@ -189,13 +237,7 @@ def info_nce_loss(
     """
     reduction = _reduction.resolve(reduction)
     temperature = _check_positive(temperature, "temperature")
-    query = _check_embeddings(query, "query", min_rows=1)
-    positive_key = _check_embeddings(positive_key, "positive_key", min_rows=1)
-    if positive_key.shape != query.shape:
-        raise ValueError(
-            "positive_key must have the shape of query, got "
-            f"{tuple(positive_key.shape)} and {tuple(query.shape)}"
-        )
+    query, positive_key = _check_views(query, positive_key, ("query", "positive_key"), 1)
     if negative_mode not in ("unpaired", "paired"):
         raise ValueError(f"negative_mode must be 'unpaired' or 'paired', got {negative_mode!r}")
     query, positive_key = _normalize(query), _normalize(positive_key)
@@ -267,13 +309,9 @@ def clip_loss(
         tensor(0.3133)
     """
     reduction = _reduction.resolve(reduction)
-    image_embeddings = _check_embeddings(image_embeddings, "image_embeddings", min_rows=1)
-    text_embeddings = _check_embeddings(text_embeddings, "text_embeddings", min_rows=1)
-    if image_embeddings.shape != text_embeddings.shape:
-        raise ValueError(
-            "image_embeddings and text_embeddings must have the same shape, got "
-            f"{tuple(image_embeddings.shape)} and {tuple(text_embeddings.shape)}"
-        )
+    image_embeddings, text_embeddings = _check_views(
+        image_embeddings, text_embeddings, ("image_embeddings", "text_embeddings"), 1
+    )
     if not isinstance(logit_scale, Tensor):
         _check_positive(logit_scale, "logit_scale")
     logits = logit_scale * (_normalize(image_embeddings) @ _normalize(text_embeddings).t())
@@ -320,15 +358,14 @@ def nt_xent_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) 
         tensor(0.2899)
     """
     embeddings, positive, negative = _batch(embeddings, labels)
-    temperature = _check_positive(temperature, "temperature")
-    if not positive.any() or not negative.any():
+    logits = _temperature_logits(embeddings, positive, negative, temperature)
+    if logits is None:
         return _zero(embeddings)
-    logits = _cosine_similarities(embeddings) / temperature
-    negative_lse = _masked_logsumexp(logits, negative)
-    has_negative = Tensor._make(negative.any(1, keepdims=True))
-    pair_losses = where(has_negative, softplus(negative_lse - logits), 0.0)
-    positive_pairs = Tensor._make(positive)
-    return _sum(where(positive_pairs, pair_losses, 0.0)) / int(positive.sum())
+    negative_lse = _masked_logsumexp(logits, negative).squeeze(1)
+    anchors, positives = np.nonzero(positive)
+    pair_losses = _log1p_exp(negative_lse[anchors] - logits[anchors, positives])
+    has_negative = Tensor._make(negative.any(1)[anchors])
+    return _sum(where(has_negative, pair_losses, 0.0)) / anchors.size
 
 
 def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
@@ -359,16 +396,17 @@ def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) ->
         tensor(0.2899)
     """
     embeddings, positive, negative = _batch(embeddings, labels)
-    temperature = _check_positive(temperature, "temperature")
-    if not positive.any() or not negative.any():
+    logits = _temperature_logits(embeddings, positive, negative, temperature)
+    if logits is None:
         return _zero(embeddings)
-    logits = _cosine_similarities(embeddings) / temperature
-    log_denominator = _masked_logsumexp(logits, positive | negative)
-    positive_pairs = Tensor._make(positive)
-    positive_log_probs = _sum(where(positive_pairs, logits - log_denominator, 0.0), 1)
-    positives_per_anchor = np.maximum(positive.sum(1), 1)
-    losses = -positive_log_probs / _constant(positives_per_anchor, embeddings)
-    return _mean_of_positive(losses)
+    off_diagonal = ~np.eye(positive.shape[0], dtype=bool)
+    log_denominator = _masked_logsumexp(logits, off_diagonal).squeeze(1)
+    anchors, positives = np.nonzero(positive)
+    positive_logit_sums = _positive_pair_sums(logits[anchors, positives], anchors, len(positive))
+    positives_per_anchor = positive.sum(1)
+    counts = _constant(positives_per_anchor, embeddings)
+    losses = (counts * log_denominator - positive_logit_sums) / clamp_min(counts, 1.0)
+    return _mean_of_positive(where(Tensor._make(positives_per_anchor > 0), losses, 0.0))
 
 
 # ------------------------------------------------------------------- pair and triplet losses
@@ -518,18 +556,25 @@ def multi_similarity_loss(
     if not positive.any() and not negative.any():
         return _zero(embeddings)
     similarities = _cosine_similarities(embeddings)
-    positive_part = _log1p_sum_exp(-alpha * (similarities - base), positive) / alpha
+    anchors, positives = np.nonzero(positive)  # the few positive pairs, gathered
+    positive_values = -alpha * (similarities[anchors, positives] - base)
+    positive_lse = _pair_logsumexp(positive_values, anchors, len(positive))
+    positive_part = where(Tensor._make(positive.any(1)), _log1p_exp(positive_lse), 0.0) / alpha
     negative_part = _log1p_sum_exp(beta * (similarities - base), negative) / beta
     return mean(positive_part + negative_part)
 
 
-def _log1p_sum_exp(values: Tensor, keep: np.ndarray) -> Tensor:
-    """``log(1 + sum_kept e^values)`` per row (pml's ``logsumexp(add_one=True)``), 0 for rows
-    with nothing kept; shifted by ``max(0, largest kept)``."""
-    with_one = np.concatenate([keep, np.ones((keep.shape[0], 1), bool)], 1)
-    zeros = _constant(np.zeros((keep.shape[0], 1)), values)
-    lse = _masked_logsumexp(cat([values, zeros], 1), with_one)
-    return where(Tensor._make(keep.any(1, keepdims=True)), lse, 0.0).squeeze(1)
+def _log1p_sum_exp(values: Tensor, keep: np.ndarray, dim: int = 1) -> Tensor:
+    """``log(1 + sum_kept e^values)`` along ``dim`` (pml's ``logsumexp(add_one=True)``), 0 for
+    rows with nothing kept: ``softplus`` of the masked log-sum-exp."""
+    lse = _masked_logsumexp(values, keep, dim).squeeze(dim)
+    return where(Tensor._make(keep.any(dim)), _log1p_exp(lse), 0.0)
+
+
+def _log1p_exp(values: Tensor) -> Tensor:
+    """``log(1 + e^x)`` exactly for every ``x`` (``softplus`` without torch's linear threshold):
+    ``max(x, 0) + log1p(e^{-|x|})``."""
+    return relu(values) + log1p(exp(-values.abs()))
 
 
 def lifted_structure_loss(
@@ -712,13 +757,13 @@ def circle_loss(
         distances = clamp_min(1 - embeddings @ embeddings.t(), 0.0)
         similarities = 1 - distances
         weights_source = similarities
-    positive_weights = relu(1 + m - weights_source)
-    negative_weights = relu(weights_source + m)
-    positive_logits = -gamma * positive_weights * (similarities - (1 - m))
-    negative_logits = gamma * negative_weights * (similarities - m)
-    positive_lse = _masked_logsumexp(positive_logits, positive)
-    negative_lse = _masked_logsumexp(negative_logits, negative)
-    usable = Tensor._make((positive.any(1) & negative.any(1))[:, None])
+    anchors, positives = np.nonzero(positive)  # the few positive pairs, gathered
+    positive_weights = relu(1 + m - weights_source[anchors, positives])
+    positive_logits = -gamma * positive_weights * (similarities[anchors, positives] - (1 - m))
+    positive_lse = _pair_logsumexp(positive_logits, anchors, len(positive))
+    negative_logits = gamma * relu(weights_source + m) * (similarities - m)
+    negative_lse = _masked_logsumexp(negative_logits, negative).squeeze(1)
+    usable = Tensor._make(positive.any(1) & negative.any(1))
     losses = where(usable, softplus(positive_lse + negative_lse), 0.0)
     return _mean_of_positive(losses)
 
@@ -726,9 +771,7 @@ def circle_loss(
 # --------------------------------------------------------------------- redundancy reduction
 
 
-def barlow_twins_loss(
-    embeddings_a: Tensor, embeddings_b: Tensor, lambd: float = 5e-3
-) -> Tensor:
+def barlow_twins_loss(embeddings_a: Tensor, embeddings_b: Tensor, lambd: float = 5e-3) -> Tensor:
     """Barlow Twins (Zbontar et al., 2021): the cross-correlation of two views close to identity.
 
     Each view is standardized per feature over the batch, ``(x - mean) / (std + 1e-6)`` with the
@@ -746,21 +789,20 @@ def barlow_twins_loss(
         >>> torch.nn.functional.barlow_twins_loss(x, x)
         tensor(0.1250)
     """
-    embeddings_a = _check_embeddings(embeddings_a, "embeddings_a")
-    embeddings_b = _check_embeddings(embeddings_b, "embeddings_b")
-    if embeddings_a.shape != embeddings_b.shape:
-        raise ValueError(
-            "embeddings_a and embeddings_b must have the same shape, got "
-            f"{tuple(embeddings_a.shape)} and {tuple(embeddings_b.shape)}"
-        )
+    embeddings_a, embeddings_b = _check_views(
+        embeddings_a, embeddings_b, ("embeddings_a", "embeddings_b")
+    )
     size = embeddings_a.shape[0]
-    standard_a = (embeddings_a - mean(embeddings_a, 0)) / (embeddings_a.std(0) + 1e-6)
-    standard_b = (embeddings_b - mean(embeddings_b, 0)) / (embeddings_b.std(0) + 1e-6)
-    correlation = standard_a.t() @ standard_b / size
+    correlation = _standardized(embeddings_a).t() @ _standardized(embeddings_b) / size
     diagonal = Tensor._make(np.eye(correlation.shape[0], dtype=bool))
     on_diagonal = _sum(where(diagonal, (1 - correlation) ** 2, 0.0))
     off_diagonal = _sum(where(diagonal, 0.0, correlation**2))
     return on_diagonal + lambd * off_diagonal
+
+
+def _standardized(embeddings: Tensor) -> Tensor:
+    """MONAI's per-feature standardization: ``(x - mean) / (std + 1e-6)``, unbiased std."""
+    return (embeddings - mean(embeddings, 0)) / (embeddings.std(0) + 1e-6)
 
 
 def vicreg_loss(
@@ -790,13 +832,9 @@ def vicreg_loss(
         >>> torch.nn.functional.vicreg_loss(x, x)
         tensor(4.5861)
     """
-    embeddings = _check_embeddings(embeddings, "embeddings")
-    ref_embeddings = _check_embeddings(ref_embeddings, "ref_embeddings")
-    if embeddings.shape != ref_embeddings.shape:
-        raise ValueError(
-            "embeddings and ref_embeddings must have the same shape, got "
-            f"{tuple(embeddings.shape)} and {tuple(ref_embeddings.shape)}"
-        )
+    embeddings, ref_embeddings = _check_views(
+        embeddings, ref_embeddings, ("embeddings", "ref_embeddings")
+    )
     invariance = mean((embeddings - ref_embeddings) ** 2)
     variance = (_variance_term(embeddings, eps) + _variance_term(ref_embeddings, eps)) / 2
     covariance = _covariance_term(embeddings) + _covariance_term(ref_embeddings)
@@ -813,7 +851,6 @@ def _covariance_term(embeddings: Tensor) -> Tensor:
     covariance = centered.t() @ centered / (size - 1)
     diagonal = Tensor._make(np.eye(width, dtype=bool))
     return _sum(where(diagonal, 0.0, covariance**2)) / width
-
 
 
 # ---------------------------------------------------------- classification-style margins
