@@ -70,7 +70,7 @@ with torch.no_grad():
 loss = nn.CrossEntropyLoss(reduction="none")
 print(f"concise loss agrees: {loss(concise(X_all), y_all).mean().item():.5f}")
 trainer = torch.optim.SGD(concise.parameters(), lr=0.1)
-for epoch in range(3):
+for _epoch in range(3):
     trainer.zero_grad()
     l = loss(concise(X_all), y_all)
     l.mean().backward()
