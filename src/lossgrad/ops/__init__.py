@@ -82,7 +82,8 @@ _METHODS = {
         "log10 log2 exp2 tan sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan "
         "arcsinh arccosh arctanh atan2 arctan2 hypot logaddexp xlogy erf erfc erfinv lgamma "
         "digamma deg2rad rad2deg frac logit sinc lerp addcmul addcdiv nan_to_num positive "
-        "signbit fix"
+        "signbit fix logaddexp2 copysign fmod ldexp i0 angle isposinf isneginf isreal "
+        "nextafter bitwise_left_shift bitwise_right_shift"
     ),
 }
 
