@@ -114,9 +114,48 @@ def _scalars(data: Any) -> Any:
     return data
 
 
+_PYTHON_SCALARS = frozenset({int, float, bool})
+
+
+def _infer_plain_lists(data: list[Any]) -> np.ndarray | None:
+    """A list, or a list of lists, of Python numbers as an array of torch's inferred kind (bool,
+    int64, or float64 to be narrowed by the caller); None for anything else (ragged lists,
+    Tensors, NumPy scalars, ints beyond int64), which the general path handles."""
+    first = data[0]
+    if type(first) is list:
+        if not all(type(row) is list for row in data):
+            return None
+        if not all(type(x) in _PYTHON_SCALARS for row in data for x in row):
+            return None
+        depth = 2
+    else:
+        if not all(type(x) in _PYTHON_SCALARS for x in data):
+            return None
+        depth = 1
+    try:
+        arr = np.array(data)
+    except (ValueError, OverflowError):
+        return None
+    if (
+        arr.ndim != depth
+        or arr.dtype.kind not in "bif"
+        or arr.dtype.itemsize != 8
+        and (arr.dtype.kind != "b")
+    ):
+        return None
+    return arr
+
+
 def _infer(data: Any, wide: bool = False) -> np.ndarray:
     """A new array holding ``data`` with torch's inferred dtype; with ``wide``, Python floats are
     kept in float64 (a requested dtype is applied afterwards, as torch parses doubles)."""
+    if type(data) is list and data:  # the common case: Python numbers, checked in one pass
+        arr = _infer_plain_lists(data)
+        if arr is not None:
+            if arr.dtype.kind == "f" and not wide:
+                with np.errstate(over="ignore"):  # 1e40 -> inf in float32, as torch
+                    return arr.astype(_dtype.get_default_dtype().np)
+            return arr
     if isinstance(data, Tensor):
         warnings.warn(_COPY_WARNING, UserWarning, stacklevel=3)
         return data._data.copy()
