@@ -149,7 +149,13 @@ def _infer_plain_lists(data: list[Any]) -> np.ndarray | None:
 def _infer(data: Any, wide: bool = False) -> np.ndarray:
     """A new array holding ``data`` with torch's inferred dtype; with ``wide``, Python floats are
     kept in float64 (a requested dtype is applied afterwards, as torch parses doubles)."""
-    if type(data) is list and data:  # the common case: Python numbers, checked in one pass
+    kind = type(data)
+    if kind is float:
+        with np.errstate(over="ignore"):
+            return np.array(data, np.float64 if wide else _dtype.get_default_dtype().np)
+    if kind is bool or (kind is int and -(2**63) <= data < 2**63):
+        return np.array(data, np.bool_ if kind is bool else np.int64)
+    if kind is list and data:  # the common case: Python numbers, checked in one pass
         arr = _infer_plain_lists(data)
         if arr is not None:
             if arr.dtype.kind == "f" and not wide:
