@@ -57,6 +57,7 @@ def install_numpy_names(namespace: MutableMapping[str, Any]) -> None:
         if inspect.isfunction(value) and value.__module__.startswith("lossgrad.ops."):
             namespace[key] = with_numpy_names(value)
 
+
 _METHODS = {
     "pointwise": (
         "add sub subtract mul multiply div divide true_divide floor_divide remainder pow "
