@@ -44,6 +44,8 @@ UNARY = {
     "log1p": (lambda lib, x: x.log1p(), (-0.5, 2.0)),
     "expm1": (lambda lib, x: lib.expm1(x), (-2.0, 2.0)),
     "reciprocal": (lambda lib, x: x.reciprocal(), (0.3, 2.0)),
+    "i0": (lambda lib, x: lib.i0(x), (-2.0, 2.0)),
+    "angle": (lambda lib, x: lib.angle(x), (-2.0, 2.0)),
     "nan_to_num": (lambda lib, x: lib.nan_to_num(x / (x - x.detach())), (0.3, 2.0)),
 }
 
@@ -68,6 +70,11 @@ BINARY = {
     "addcmul": lambda lib, a, b: lib.addcmul(a, a, b, value=0.5),
     "addcdiv": lambda lib, a, b: a.addcdiv(a, b, value=2),
     "remainder": lambda lib, a, b: lib.remainder(a, b),
+    "fmod": lambda lib, a, b: lib.fmod(a * 3, b),
+    "fmod_number": lambda lib, a, b: (a * b).fmod(0.7),
+    "copysign": lambda lib, a, b: lib.copysign(a, b),
+    "logaddexp2": lambda lib, a, b: lib.logaddexp2(a, b),
+    "ldexp": lambda lib, a, b: lib.ldexp(a, b),
     "rsub_tensor": lambda lib, a, b: lib.rsub(a, b, alpha=2),
     "rsub_number": lambda lib, a, b: 4.2 - a * b,
     "rdiv_number": lambda lib, a, b: 1.5 / (a * b),
@@ -83,6 +90,30 @@ def test_binary_matches_torch(name):
 
 def test_number_modulo_tensor_has_no_derivative():
     check_code("b = t.tensor([0.7, 1.5], requires_grad=True)\nout = 2.5 % b\nout.sum().backward()")
+
+
+NO_GRAD = [
+    "t.isposinf(t.tensor([1.0, float('inf'), -float('inf')]))",
+    "t.isneginf(t.tensor([1.0, float('inf'), -float('inf')]))",
+    "t.isreal(t.tensor([1.0, 2.0]))",
+    "t.real(t.tensor([1.0, 2.0]))",
+    "t.nextafter(t.tensor([1.0, 2.0]), t.tensor([2.0, 0.0]))",
+    "t.bitwise_left_shift(t.tensor([1, 2, -3]), 2)",
+    "t.bitwise_right_shift(t.tensor([8, -8]), t.tensor([1, 2]))",
+    "t.fmod(t.tensor([5, -5]), 3)",
+    "t.fmod(t.tensor([5, -5]), 0)",
+    "t.copysign(t.tensor([0.0, 1.0]), t.tensor([-0.0, -1.0]))",
+    "t.angle(t.tensor([-1.0, 0.0, float('nan')]))",
+]
+
+
+@pytest.mark.parametrize("code", NO_GRAD)
+def test_values_and_errors_as_torch(code):
+    check_code(f"out = {code}")
+
+
+def test_i0_of_integers_as_torch():
+    check_code("out = t.i0(t.tensor([0, 1]))", rtol=1e-6)  # torch's float32 i0(0) is 1 - 2^-24
 
 
 def test_xlogy_zero_x_is_zero():

@@ -1,8 +1,8 @@
 # ruff: noqa: F401  (this module re-exports the public API)
 """lossgrad: PyTorch's loss functions, numbers and API on a NumPy autograd engine.
 
-    import lossgrad as torch
-    import lossgrad.nn as nn
+import lossgrad as torch
+import lossgrad.nn as nn
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ from lossgrad.ops.elementary import (
     acosh,
     addcdiv,
     addcmul,
+    angle,
     arccos,
     arccosh,
     arcsin,
@@ -106,6 +107,9 @@ from lossgrad.ops.elementary import (
     atan,
     atan2,
     atanh,
+    bitwise_left_shift,
+    bitwise_right_shift,
+    copysign,
     cosh,
     deg2rad,
     digamma,
@@ -114,18 +118,27 @@ from lossgrad.ops.elementary import (
     erfinv,
     exp2,
     fix,
+    fmod,
     frac,
     hypot,
+    i0,
+    isneginf,
+    isposinf,
+    isreal,
+    ldexp,
     lerp,
     lgamma,
     log2,
     log10,
     logaddexp,
+    logaddexp2,
     logit,
     nan_to_num,
+    nextafter,
     polygamma,
     positive,
     rad2deg,
+    real,
     signbit,
     sinc,
     sinh,

@@ -114,9 +114,54 @@ def _scalars(data: Any) -> Any:
     return data
 
 
+_PYTHON_SCALARS = frozenset({int, float, bool})
+
+
+def _infer_plain_lists(data: list[Any]) -> np.ndarray | None:
+    """A list, or a list of lists, of Python numbers as an array of torch's inferred kind (bool,
+    int64, or float64 to be narrowed by the caller); None for anything else (ragged lists,
+    Tensors, NumPy scalars, ints beyond int64), which the general path handles."""
+    first = data[0]
+    if type(first) is list:
+        if not all(type(row) is list for row in data):
+            return None
+        if not all(type(x) in _PYTHON_SCALARS for row in data for x in row):
+            return None
+        depth = 2
+    else:
+        if not all(type(x) in _PYTHON_SCALARS for x in data):
+            return None
+        depth = 1
+    try:
+        arr = np.array(data)
+    except (ValueError, OverflowError):
+        return None
+    if (
+        arr.ndim != depth
+        or arr.dtype.kind not in "bif"
+        or arr.dtype.itemsize != 8
+        and (arr.dtype.kind != "b")
+    ):
+        return None
+    return arr
+
+
 def _infer(data: Any, wide: bool = False) -> np.ndarray:
     """A new array holding ``data`` with torch's inferred dtype; with ``wide``, Python floats are
     kept in float64 (a requested dtype is applied afterwards, as torch parses doubles)."""
+    kind = type(data)
+    if kind is float:
+        with np.errstate(over="ignore"):
+            return np.array(data, np.float64 if wide else _dtype.get_default_dtype().np)
+    if kind is bool or (kind is int and -(2**63) <= data < 2**63):
+        return np.array(data, np.bool_ if kind is bool else np.int64)
+    if kind is list and data:  # the common case: Python numbers, checked in one pass
+        arr = _infer_plain_lists(data)
+        if arr is not None:
+            if arr.dtype.kind == "f" and not wide:
+                with np.errstate(over="ignore"):  # 1e40 -> inf in float32, as torch
+                    return arr.astype(_dtype.get_default_dtype().np)
+            return arr
     if isinstance(data, Tensor):
         warnings.warn(_COPY_WARNING, UserWarning, stacklevel=3)
         return data._data.copy()
@@ -164,6 +209,8 @@ def _size(args: tuple[Any, ...], name: str) -> tuple[int, ...]:
     given = bool(args)
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
+    if all(type(a) is int and a >= 0 for a in args) and given:  # the common case, checked fast
+        return args
     if not given and name in ("zeros", "ones", "empty", "rand", "randn"):
         raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
     out = []
@@ -240,6 +287,10 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
 
 def _filled(fill: Any, shape: tuple[int, ...], dtype: Any, requires_grad: bool) -> Tensor:
     dt = _np_dtype(dtype) or _dtype.get_default_dtype().np
+    if fill == 0 and type(fill) is int:  # np.zeros/np.ones are several times faster than full
+        return _checked(np.zeros(shape, dt), requires_grad)
+    if fill == 1 and type(fill) is int:
+        return _checked(np.ones(shape, dt), requires_grad)
     return _checked(np.full(shape, fill, dtype=dt), requires_grad)
 
 

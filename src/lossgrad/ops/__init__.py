@@ -57,6 +57,7 @@ def install_numpy_names(namespace: MutableMapping[str, Any]) -> None:
         if inspect.isfunction(value) and value.__module__.startswith("lossgrad.ops."):
             namespace[key] = with_numpy_names(value)
 
+
 _METHODS = {
     "pointwise": (
         "add sub subtract mul multiply div divide true_divide floor_divide remainder pow "
@@ -82,7 +83,8 @@ _METHODS = {
         "log10 log2 exp2 tan sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan "
         "arcsinh arccosh arctanh atan2 arctan2 hypot logaddexp xlogy erf erfc erfinv lgamma "
         "digamma deg2rad rad2deg frac logit sinc lerp addcmul addcdiv nan_to_num positive "
-        "signbit fix"
+        "signbit fix logaddexp2 copysign fmod ldexp i0 angle isposinf isneginf isreal "
+        "nextafter bitwise_left_shift bitwise_right_shift"
     ),
 }
 

@@ -368,6 +368,177 @@ def xlogy(input: Any, other: Any) -> Tensor:
     return _Xlogy.apply(a, b)
 
 
+class _LogAddExp2(ArrayFunction):
+    node_name = "Logaddexp2Backward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return np.logaddexp2(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors  # torch: g / (1 + 2^(b - a)), g / (1 + 2^(a - b))
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = sum_to_shape(div(g, add(exp2(sub(b, a)), 1.0)), a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = sum_to_shape(div(g, add(exp2(sub(a, b)), 1.0)), b.shape)
+        return ga, gb
+
+
+def logaddexp2(input: Tensor, other: Any) -> Tensor:
+    """``log2(2^a + 2^b)``; gradients ``g / (1 + 2^(b - a))`` and ``g / (1 + 2^(a - b))``."""
+    a, b = _binary(input, other)
+    return _LogAddExp2.apply(a, b)
+
+
+class _Copysign(ArrayFunction):
+    node_name = "CopysignBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.copysign(a, b)
+        ctx.save_for_backward(a, out)
+        ctx.other_shape = np.shape(b)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, Any]:
+        a, out = ctx.saved_tensors  # torch: g * out / a, and 0 where a == 0
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ratio = where(a == 0, 0.0, div(out, where(a == 0, 1.0, a)))
+            ga = sum_to_shape(mul(g, ratio), a.shape)
+        if ctx.needs_input_grad[1]:
+            gb = sum_to_shape(mul(g, 0.0), ctx.other_shape)
+        return ga, gb
+
+
+def copysign(input: Tensor, other: Any) -> Tensor:
+    """``|a|`` with the sign of ``b``; gradient ``g sign(a) sign(b)`` (0 at ``a == 0``), none
+    for ``b``."""
+    a, b = _binary(input, other)
+    return _Copysign.apply(a, b)
+
+
+class _Fmod(ArrayFunction):
+    node_name = "FmodBackward1"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        if a.dtype.kind != "f" and (np.asarray(b) == 0).any():
+            raise RuntimeError("ZeroDivisionError")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.fmod(a, b)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        ga = sum_to_shape(g, ctx.next_edges[0][2]) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:  # d/db (a - b trunc(a/b)) = -trunc(a/b)
+            gb = sum_to_shape(mul(neg(g), div(a, b, rounding_mode="trunc")), b.shape)
+        return ga, gb
+
+
+class _FmodScalar(_Fmod):
+    node_name = "FmodBackward0"
+
+
+def fmod(input: Tensor, other: Any) -> Tensor:
+    """C's remainder ``a - b trunc(a / b)`` (the sign of the dividend); gradients ``g`` and
+    ``-g trunc(a / b)``."""
+    _, (a, b) = promote(input, other)
+    return (_Fmod if isinstance(other, Tensor) else _FmodScalar).apply(a, b)
+
+
+def ldexp(input: Tensor, other: Tensor) -> Tensor:
+    """``input * 2^other`` (torch computes it as that product)."""
+    return mul(input, exp2(other))
+
+
+_I0 = _unary("I0Backward0", _special("i0"), lambda x, y: _i1(x))
+_I1 = _unary(
+    "SpecialI1Backward0",
+    _special("i1"),
+    lambda x, y: where(x == 0, 0.5, sub(i0(x), div(y, where(x == 0, 1.0, x)))),
+)
+
+
+def i0(input: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind, order 0; gradient ``g i1(x)``."""
+    return _I0.apply(_float_input(input))
+
+
+def _i1(input: Tensor) -> Tensor:
+    return _I1.apply(input)
+
+
+class _Angle(ArrayFunction):
+    node_name = "AngleBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+        return np.where(a < 0, np.pi, np.where(np.isnan(a), np.nan, 0)).astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        return mul(g, 0.0)
+
+
+def angle(input: Tensor) -> Tensor:
+    """The argument of a real number: 0 for ``x >= 0``, pi for ``x < 0`` (gradient zero)."""
+    return _Angle.apply(_float_input(input))
+
+
+def real(input: Tensor) -> Tensor:
+    """The real part: a real tensor itself."""
+    return input
+
+
+def _flag(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[Tensor], Tensor]:
+    def flag(input: Tensor) -> Tensor:
+        return Tensor._make(np.asarray(fn(input._data)))
+
+    return flag
+
+
+isposinf = _flag(np.isposinf)
+isposinf.__name__ = isposinf.__qualname__ = "isposinf"
+isposinf.__doc__ = "True where the input is +inf."
+isneginf = _flag(np.isneginf)
+isneginf.__name__ = isneginf.__qualname__ = "isneginf"
+isneginf.__doc__ = "True where the input is -inf."
+
+
+def isreal(input: Tensor) -> Tensor:
+    """All True for a real tensor."""
+    return Tensor._make(np.ones(input._data.shape, np.bool_))
+
+
+def nextafter(input: Tensor, other: Any) -> Tensor:
+    """The next representable float after ``input`` toward ``other`` (not differentiable)."""
+    _, (a, b) = promote(input, other)
+    return Tensor._make(np.nextafter(getattr(a, "_data", a), getattr(b, "_data", b)))
+
+
+def _shift(fn: np.ufunc, input: Tensor, other: Any) -> Tensor:
+    _, (a, b) = promote(input, other)
+    return Tensor._make(np.asarray(fn(getattr(a, "_data", a), getattr(b, "_data", b))))
+
+
+def bitwise_left_shift(input: Tensor, other: Any) -> Tensor:
+    """``input << other`` for integer tensors."""
+    return _shift(np.left_shift, input, other)
+
+
+def bitwise_right_shift(input: Tensor, other: Any) -> Tensor:
+    """``input >> other`` for integer tensors (arithmetic shift)."""
+    return _shift(np.right_shift, input, other)
+
+
 def sinc(input: Tensor) -> Tensor:
     """Normalised sinc ``sin(pi x) / (pi x)``, 1 at 0 (composite: its gradient is autograd's)."""
     input = _float_input(input)
@@ -429,6 +600,19 @@ arcsinh, arccosh, arctanh = asinh, acosh, atanh
 
 __all__ = [
     "acos",
+    "angle",
+    "bitwise_left_shift",
+    "bitwise_right_shift",
+    "copysign",
+    "fmod",
+    "i0",
+    "isneginf",
+    "isposinf",
+    "isreal",
+    "ldexp",
+    "logaddexp2",
+    "nextafter",
+    "real",
     "acosh",
     "addcdiv",
     "addcmul",

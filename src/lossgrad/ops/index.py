@@ -122,8 +122,17 @@ def getitem(input: Tensor, index: Any) -> Tensor:
     The gradient is scattered back into zeros (summed where an index repeats).
     """
     kind = type(index)
-    if kind is tuple and not input._requires_grad and _all_ints(index):
-        return _select_ints(input, index)  # N[i, j] on a tensor without history: no node
+    if kind is int or kind is slice:
+        _check_int_or_slice(input._data, index)
+    if not input._requires_grad:  # no node would be recorded: the NumPy view, marked as one
+        if kind is int:
+            return _select_ints(input, (index,))
+        if kind is tuple and _all_ints(index):
+            return _select_ints(input, index)  # N[i, j]
+        if kind is slice:
+            return mark_view(
+                Tensor._make(input._data[index]), input, lambda t: getitem(t, index), shares=True
+            )
     if kind is int:
         out = _Select.apply(input, index)
     elif kind is slice:
@@ -152,6 +161,19 @@ def _select_ints(input: Tensor, index: tuple[int, ...]) -> Tensor:
     except IndexError as e:
         raise IndexError(str(e).replace("axis", "dimension")) from None
     return mark_view(Tensor._make(out), input, lambda t: getitem(t, index), shares=True)
+
+
+def _check_int_or_slice(data: np.ndarray, index: int | slice) -> None:
+    """torch's errors for ``x[i]`` and ``x[a:b:c]`` where NumPy's words differ."""
+    if not data.ndim:
+        if type(index) is int:
+            raise IndexError(
+                "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number"
+            )
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+    if type(index) is slice and index.step is not None and index.step < 0:
+        raise ValueError("step must be greater than zero")
 
 
 def setitem(input: Tensor, index: Any, value: Any) -> None:
