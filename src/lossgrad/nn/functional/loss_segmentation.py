@@ -542,10 +542,12 @@ def tversky_loss(
     smp raises the *mean* loss to ``gamma``; here ``gamma`` acts on each (sample, class) before
     the reduction (the paper's form). They agree when one class and ``batch=True`` (binary mode).
 
+    The arguments ``input``, ``target``, ``include_background``, ``to_onehot_y``, ``sigmoid``,
+    ``softmax``, ``other_act``, ``reduction``, ``smooth_nr``, ``smooth_dr``, ``batch``,
+    ``soft_label``, ``log_loss``, ``eps``, ``ignore_index``, ``pool_classes`` and ``zero_absent``
+    are as in ``dice_loss`` (smoothing not halved: MONAI's Tversky convention).
+
     Args:
-        input, target, include_background, to_onehot_y, sigmoid, softmax, other_act, reduction,
-            smooth_nr, smooth_dr, batch, soft_label, log_loss, eps, ignore_index, pool_classes,
-            zero_absent: as ``dice_loss`` (smoothing not halved: MONAI's Tversky convention).
         alpha: weight of the false positives. Default 0.5.
         beta: weight of the false negatives. Default 0.5.
         gamma: focal exponent on ``1 - TI`` (1: plain Tversky).
@@ -619,9 +621,11 @@ def generalized_dice_loss(
     ``w_type``: one loss per sample, or with ``batch`` one for the whole batch (the counts
     pooled over it).
 
+    The arguments ``input``, ``target``, ``include_background``, ``to_onehot_y``, ``sigmoid``,
+    ``softmax``, ``other_act``, ``reduction``, ``smooth_nr``, ``smooth_dr``, ``batch`` and
+    ``soft_label`` are as in ``dice_loss``.
+
     Args:
-        input, target, include_background, to_onehot_y, sigmoid, softmax, other_act, reduction,
-            smooth_nr, smooth_dr, batch, soft_label: as ``dice_loss``.
         w_type: ``'square'`` | ``'simple'`` | ``'uniform'``.
 
     Returns:
