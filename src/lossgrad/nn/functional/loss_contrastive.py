@@ -817,12 +817,12 @@ def vicreg_loss(
 
     For two views ``x``, ``y`` ``(N, D)``: invariance ``I = mean((x - y)^2)``; variance
     ``V = (mean_k relu(1 - sqrt(var(x)_k + eps)) + mean_k relu(1 - sqrt(var(y)_k + eps))) / 2``
-    (unbiased variance per feature); covariance ``C = sum_{i != j} cov(x)_ij^2 / D`` plus the same
+    (unbiased variance per feature); covariance ``C = sum_{i != j} cov(x)[i, j]^2 / D`` plus the same
     for ``y``, with ``cov(x) = x_c^T x_c / (N - 1)``. The loss is
     ``invariance_lambda * I + variance_mu * V + covariance_v * C``.
 
     Gradient: by autograd; ``dI/dx = 2 (x - y) / (N D)``, the variance hinge is active for the
-    features whose std is below 1, ``dC/dcov(x)_ij = 2 cov(x)_ij / D`` off the diagonal.
+    features whose std is below 1, ``dC/dcov(x)[i, j] = 2 cov(x)[i, j] / D`` off the diagonal.
 
     Reproduces pml ``VICRegLoss(invariance_lambda, variance_mu, covariance_v, eps)``.
 

@@ -39,7 +39,6 @@ from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand
 
 _LOG2 = math.log(2.0)
-_KERAS_EPSILON = 1e-7  # keras.backend.epsilon()
 
 
 # -- shared plumbing -------------------------------------------------------------------------------
@@ -708,7 +707,7 @@ def tweedie_loss(
         input ``(*)``, target ``(*)`` → ``()`` or ``(*)``.
 
     References:
-        Jørgensen, "The Theory of Dispersion Models", 1997; scikit-learn ``metrics._regression``.
+        Jørgensen, "The Theory of Dispersion Models", 1997; scikit-learn's ``mean_tweedie_deviance``.
 
     Example:
         >>> import lossgrad as torch
@@ -750,7 +749,7 @@ def _check_tweedie_domain(mu: Tensor, y: Tensor, power: float) -> None:
 def mape_loss(
     input: Tensor,
     target: Tensor,
-    eps: float = _KERAS_EPSILON,
+    eps: float = 1e-7,
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
@@ -790,7 +789,7 @@ def mape_loss(
 def smape_loss(
     input: Tensor,
     target: Tensor,
-    eps: float = _KERAS_EPSILON,
+    eps: float = 1e-7,
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
@@ -835,7 +834,7 @@ def smape_loss(
 def msle_loss(
     input: Tensor,
     target: Tensor,
-    eps: float = _KERAS_EPSILON,
+    eps: float = 1e-7,
     reduction: str = "mean",
     weight: Tensor | None = None,
 ) -> Tensor:
@@ -873,7 +872,7 @@ def msle_loss(
 
 
 def keras_poisson_loss(
-    input: Tensor, target: Tensor, eps: float = _KERAS_EPSILON, reduction: str = "mean"
+    input: Tensor, target: Tensor, eps: float = 1e-7, reduction: str = "mean"
 ) -> Tensor:
     """Keras's Poisson loss on the predicted rate: ``l = input - target * log(input + eps)``.
 

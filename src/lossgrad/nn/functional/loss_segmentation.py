@@ -1014,7 +1014,7 @@ def lovasz_hinge_loss(
 
     For logits ``x`` and binary labels ``y``, ``e_i = max(0, 1 - x_i (2 y_i - 1))``; sorting the
     errors in decreasing order, ``l = sum_k e_(k) (J_k - J_{k-1})`` with ``J_k`` the Jaccard loss
-    of predicting the first k pixels (see ``_lovasz_weights``). One loss per image, averaged
+    of predicting the first k pixels (the Lovász extension's weights). One loss per image, averaged
     (``per_image``, Berman's default and kornia's), or one over the whole batch. Gradient: the
     weights are piecewise constant, so ``dl/dx_i = -(2 y_i - 1) w_i [e_i > 0]``; the second
     derivative is 0 almost everywhere.
