@@ -13,6 +13,7 @@ from lossgrad.nn.functional import (
     distance,
     loss_classification,
     loss_ctc,
+    loss_language,
     loss_margin,
     loss_probability,
     loss_regression,
@@ -20,6 +21,7 @@ from lossgrad.nn.functional import (
 from lossgrad.nn.functional.distance import *  # noqa: F403
 from lossgrad.nn.functional.loss_classification import *  # noqa: F403
 from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
+from lossgrad.nn.functional.loss_language import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
 from lossgrad.nn.functional.loss_regression import *  # noqa: F403
@@ -73,6 +75,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         distance,
         loss_classification,
         loss_ctc,
+        loss_language,
         loss_margin,
         loss_probability,
         loss_regression,

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from lossgrad.nn.modules import distance as _distance
 from lossgrad.nn.modules import loss as _loss
+from lossgrad.nn.modules import loss_language as _loss_language
 from lossgrad.nn.modules.activation import (
     LeakyReLU,
     LogSoftmax,
@@ -17,6 +18,7 @@ from lossgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
 from lossgrad.nn.modules.distance import *  # noqa: F403
 from lossgrad.nn.modules.linear import Flatten, Identity, Linear
 from lossgrad.nn.modules.loss import *  # noqa: F403
+from lossgrad.nn.modules.loss_language import *  # noqa: F403
 from lossgrad.nn.modules.module import Module
 
 if not TYPE_CHECKING:  # see lossgrad._exports
@@ -36,5 +38,6 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         "Softplus",
         "Tanh",
         *_loss.__all__,
+        *_loss_language.__all__,
         *_distance.__all__,
     ]
