@@ -48,7 +48,11 @@ class LinearCrossEntropyOptions:
     fields and their validation are torch's. The chunk size is resolved as torch resolves it on
     a CPU float32/float64 input: ``chunking_method='auto'`` means ``'aspect_ratio:2'``, i.e.
     ``next_pow2(ceil(N / ceil(V / D))) // 2`` rows per chunk (capped at ``N``); an explicit
-    ``batch_chunk_size`` disables the heuristic. ``acc_policy``, ``acc_dtype`` and
+    ``batch_chunk_size`` disables the heuristic. With the default ``'auto'`` lossgrad takes at
+    least ``D // 8`` rows per chunk (a ``chunk x V`` block an eighth of the head's size): each
+    chunk re-reads the whole ``V x D`` head and accumulates its gradient, so on the CPU, where
+    that traffic dominates, tiny chunks cost time without lowering the peak, which the head's
+    gradient sets. ``acc_policy``, ``acc_dtype`` and
     ``allow_retain_graph`` are accepted and validated for compatibility: lossgrad accumulates in
     the input's dtype (what torch does for float32/float64 input) and its backward recomputes
     from saved inputs, so ``retain_graph=True`` always works.
@@ -170,7 +174,10 @@ class _ChunkedTokenNLL(ArrayFunction):
             if need_input:
                 grad_input[rows] = probs @ linear_weight
             if need_weight:
-                grad_weight += probs.T @ input[rows]
+                if start == 0:
+                    np.matmul(probs.T, input[rows], out=grad_weight)
+                else:
+                    grad_weight += probs.T @ input[rows]
             if need_bias:
                 grad_bias += probs.sum(axis=0)
         return grad_input, grad_weight, grad_bias, None, None, None
@@ -210,6 +217,8 @@ def _chunked(input, linear_weight, target, linear_bias, weight, reduction, ignor
         input, target = unsqueeze(input, 0), unsqueeze(target, 0)
     num_batches, in_features = input.shape
     chunk = options.rows_per_chunk(num_batches, in_features, linear_weight.shape[0])
+    if options.chunking_method == "auto" and options.batch_chunk_size is None:
+        chunk = max(chunk, min(num_batches, in_features // 8))
     nll = _ChunkedTokenNLL.apply(input, linear_weight, linear_bias, target._data, ignore_index, chunk)
     valid = target._data != ignore_index
     if weight is None:
