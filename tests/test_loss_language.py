@@ -299,13 +299,16 @@ def test_module_checks_like_torch():
 def test_signatures_match_torch():
     import inspect
 
-    for name in ("linear_cross_entropy",):
-        got = inspect.signature(getattr(LF, name))
-        expected = inspect.signature(getattr(torch.nn.functional, name))
-        assert list(got.parameters) == list(expected.parameters)
-        assert [p.default for p in got.parameters.values()] == [
-            p.default for p in expected.parameters.values()
-        ]
+    got = list(inspect.signature(LF.linear_cross_entropy).parameters.values())
+    expected = list(inspect.signature(torch.nn.functional.linear_cross_entropy).parameters.values())
+    # torch's parameters first, then lossgrad's keyword-only extensions (defaults = torch)
+    assert [(p.name, p.kind, p.default) for p in got[: len(expected)]] == [
+        (p.name, p.kind, p.default) for p in expected
+    ]
+    assert [p.name for p in got[len(expected):]] == [
+        "lse_square_scale", "softcap", "return_z_loss", "return_token_accuracy"
+    ]
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in got[len(expected):])
     got = inspect.signature(lg.nn.LinearCrossEntropyLoss)
     expected = inspect.signature(torch.nn.LinearCrossEntropyLoss)
     assert list(got.parameters) == list(expected.parameters)
@@ -321,3 +324,76 @@ def test_chunked_path_does_not_mutate_inputs():
     ).backward()
     for array, copy in zip((input, linear_weight, target), copies):
         np.testing.assert_array_equal(array, copy)
+
+
+def _torch_extras(input, linear_weight, target, bias, weight, reduction, scale, softcap,
+                  ignore_index=-100):
+    """z-loss, soft-capping and token accuracy written out in torch (Liger's conventions)."""
+    logits = torch.nn.functional.linear(input, linear_weight, bias)
+    if softcap is not None:
+        logits = softcap * torch.tanh(logits / softcap)
+    loss = torch.nn.functional.cross_entropy(logits, target, weight=weight, reduction=reduction,
+                                             ignore_index=ignore_index)
+    valid = target != ignore_index
+    z_loss = torch.where(valid, scale * torch.logsumexp(logits, 1) ** 2, 0.0)
+    correct = ((logits.argmax(1) == target) & valid).to(logits.dtype)
+    if reduction == "mean":
+        z_loss = z_loss.sum() / valid.sum()
+    elif reduction == "sum":
+        z_loss = z_loss.sum()
+    accuracy = correct if reduction == "none" else correct.sum() / valid.sum()
+    return loss + z_loss, z_loss, accuracy
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("scale, softcap", [(1e-3, None), (0.0, 3.0), (1e-2, 2.5)])
+def test_z_loss_softcap_accuracy_match_torch_formula(dtype, reduction, scale, softcap):
+    input, linear_weight, target = _problem(n=10, d=4, v=7)
+    linear_weight *= 3
+    bias = RNG.standard_normal(7)
+    weight = RNG.random(7) + 0.5
+    arrays = [a.astype(dtype) for a in (input, linear_weight, bias)]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ll = [lg.tensor(a, requires_grad=True) for a in arrays]
+    expected = _torch_extras(*tt[:2], torch.tensor(target), tt[2],
+                             torch.tensor(weight.astype(dtype)), reduction, scale, softcap)
+    got = LF.linear_cross_entropy(
+        *ll[:2], lg.tensor(target), linear_bias=ll[2], weight=lg.tensor(weight.astype(dtype)),
+        reduction=reduction, lse_square_scale=scale, softcap=softcap, return_z_loss=True,
+        return_token_accuracy=True,
+    )
+    tol = 1e-10 if dtype == np.float64 else 2e-5
+    for t_value, l_value in zip(expected, got):
+        np.testing.assert_allclose(l_value.detach().numpy(), t_value.detach().numpy(),
+                                   rtol=tol, atol=tol)
+    grad_out = RNG.standard_normal(tuple(expected[0].shape)).astype(dtype)
+    t_grads = torch.autograd.grad(expected[0], tt, torch.tensor(grad_out))
+    l_grads = lg.autograd.grad(got.loss, ll, lg.tensor(grad_out))
+    for t_grad, l_grad in zip(t_grads, l_grads):
+        np.testing.assert_allclose(l_grad.numpy(), t_grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_extras_default_to_torch_and_gradgradcheck():
+    input, linear_weight, target = _problem(n=5, d=3, v=6)
+    plain = LF.linear_cross_entropy(lg.tensor(input), lg.tensor(linear_weight), lg.tensor(target),
+                                    lse_square_scale=0.0)
+    expected = torch.nn.functional.linear_cross_entropy(
+        torch.tensor(input), torch.tensor(linear_weight), torch.tensor(target))
+    np.testing.assert_allclose(plain.item(), expected.item(), rtol=1e-12)
+    tensors = [lg.tensor(a, requires_grad=True) for a in (input, linear_weight)]
+
+    def loss(x, w):
+        return LF.linear_cross_entropy(x, w, lg.tensor(target), lse_square_scale=0.1, softcap=2.0)
+
+    assert gradgradcheck(loss, tensors)
+
+
+def test_extras_bad_arguments():
+    input, linear_weight, target = _problem(n=5, d=3, v=6)
+    with pytest.raises(ValueError, match="softcap"):
+        LF.linear_cross_entropy(lg.tensor(input), lg.tensor(linear_weight), lg.tensor(target),
+                                softcap=-1.0)
+    with pytest.raises(TypeError, match="int64"):
+        LF.linear_cross_entropy(lg.tensor(input), lg.tensor(linear_weight),
+                                lg.tensor(np.full((5, 6), 1 / 6)), lse_square_scale=0.1)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,8 @@ from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import softmax
 from lossgrad.ops.index import index_select
 from lossgrad.ops.linalg import linear, matmul
-from lossgrad.ops.pointwise import mul, sub, where
+from lossgrad.ops.pointwise import add, div, mul, square, sub, tanh, where
+from lossgrad.ops.reduce import logsumexp
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import cat, reshape, squeeze, t, unsqueeze
 
@@ -246,6 +247,56 @@ def _fallback_warning(reduction, label_smoothing, target, out_features, linear_b
     )
 
 
+class LinearCrossEntropyOutput(NamedTuple):
+    """What ``linear_cross_entropy`` returns when asked for the z-loss or the token accuracy."""
+
+    loss: Tensor
+    z_loss: Tensor | None
+    token_accuracy: Tensor | None
+
+
+def _with_extras(
+    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing,
+    extras,
+):  # type: ignore[no-untyped-def]
+    """The reference path plus z-loss, soft-capping and token accuracy (Liger's conventions)."""
+    lse_square_scale, softcap, return_z_loss, return_token_accuracy = extras
+    if softcap is not None and not softcap > 0:
+        raise ValueError(f"softcap must be a positive number or None, got {softcap}")
+    if target.dtype != _dtype.int64:
+        raise TypeError(
+            "lse_square_scale, softcap, return_z_loss and return_token_accuracy need class-index "
+            f"(int64) targets, got target of dtype {target.dtype}"
+        )
+    num_classes, in_features = linear_weight.shape[0], linear_weight.shape[-1]
+    out_features = tuple(linear_weight.shape[1:-1])
+    flat_classes = int(np.prod(out_features)) * num_classes
+    logits = linear(
+        input,
+        reshape(linear_weight, (flat_classes, in_features)),
+        reshape(linear_bias, (flat_classes,)) if linear_bias is not None else None,
+    )
+    logits = reshape(logits, (*input.shape[:-1], num_classes, *out_features))
+    if softcap is not None:
+        logits = mul(tanh(mul(logits, 1.0 / softcap)), softcap)
+    loss = cross_entropy(logits, target, weight=weight, reduction=reduction,
+                         ignore_index=ignore_index, label_smoothing=label_smoothing)
+    class_dim = 1 if input.dim() == 2 else 0
+    valid = Tensor._make(target._data != ignore_index)
+    tokens = _sum(valid)
+    z_loss = where(valid, mul(square(logsumexp(logits, class_dim)), lse_square_scale), 0.0)
+    z_loss = _reduction.apply(z_loss, reduction, denominator=tokens)
+    loss = add(loss, z_loss)
+    accuracy = None
+    if return_token_accuracy:
+        correct = (np.argmax(logits._data, axis=class_dim) == target._data) & valid._data
+        correct = Tensor._make(correct.astype(logits._data.dtype))
+        accuracy = correct if reduction == "none" else div(_sum(correct), tokens)
+    if not (return_z_loss or return_token_accuracy):
+        return loss
+    return LinearCrossEntropyOutput(loss, z_loss if return_z_loss else None, accuracy)
+
+
 def linear_cross_entropy(
     input: Tensor,
     linear_weight: Tensor,
@@ -257,7 +308,11 @@ def linear_cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     options: LinearCrossEntropyOptions | None = None,
-) -> Tensor:
+    lse_square_scale: float = 0.0,
+    softcap: float | None = None,
+    return_z_loss: bool = False,
+    return_token_accuracy: bool = False,
+) -> Any:
     """Cross-entropy of the logits ``z = input @ linear_weight^T + linear_bias`` (torch 2.13).
 
     With ``z`` of shape ``(N, C, *out_features)`` this is ``cross_entropy(z, target, weight,
@@ -289,9 +344,24 @@ def linear_cross_entropy(
             ``None`` for probability targets.
         label_smoothing: in [0, 1]. Default 0.0.
         options: ``None`` (reference path) or ``LinearCrossEntropyOptions`` (chunked path).
+        lse_square_scale: ``s`` of the z-loss ``s * lse_n**2`` (PaLM's auxiliary term) added to
+            each token not ignored; lossgrad extension, default 0 (torch's behaviour).
+        softcap: ``c`` of the logit soft-capping ``z <- c * tanh(z / c)`` (Gemma 2) applied
+            before everything else; lossgrad extension, default None (off).
+        return_z_loss: also return the z-loss term alone. lossgrad extension.
+        return_token_accuracy: also return the fraction of tokens (not ignored) whose argmax
+            logit is the target. lossgrad extension.
 
     Returns:
-        A scalar, or the per-token loss for ``reduction='none'``.
+        A scalar, or the per-token loss for ``reduction='none'``. With ``return_z_loss`` or
+        ``return_token_accuracy``: a ``LinearCrossEntropyOutput(loss, z_loss,
+        token_accuracy)`` namedtuple (None for what was not asked).
+
+    The extensions follow Liger-Kernel's ``LigerCrossEntropyLoss`` conventions: the z-loss is
+    not scaled by ``weight``; under ``'mean'`` it is divided by the number of tokens not
+    ignored, and the returned ``z_loss`` is reduced as the loss; the token accuracy is per token
+    (0 for ignored tokens) under ``'none'`` and the mean over tokens not ignored otherwise.
+    They apply to class-index targets and run the reference path (the logits are built).
 
     Note:
         Every token ignored gives NaN for ``'mean'`` (0 / 0) and 0 for ``'sum'``, as in torch;
@@ -342,6 +412,12 @@ def linear_cross_entropy(
     if tuple(target.shape) == logits_shape and ignore_index is not None:
         raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
     ignore_index = ignore_index if ignore_index is not None else -100
+    extras = (lse_square_scale, softcap, return_z_loss, return_token_accuracy)
+    if extras != (0.0, None, False, False):
+        return _with_extras(
+            input, linear_weight, target, linear_bias, weight, reduction, ignore_index,
+            label_smoothing, extras,
+        )
     if options is not None:
         chunkable = (
             not out_features
@@ -371,4 +447,8 @@ def linear_cross_entropy(
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
-    __all__ = [name for name in public_names(globals()) if name != "LinearCrossEntropyOptions"]
+    __all__ = [
+        name
+        for name in public_names(globals())
+        if name not in ("LinearCrossEntropyOptions", "LinearCrossEntropyOutput")
+    ]
