@@ -19,7 +19,9 @@ linear_weight), target)``: torch 2.13's function, with its signature and its two
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
@@ -30,10 +32,24 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
-from lossgrad.ops.activation import softmax
-from lossgrad.ops.index import index_select
+from lossgrad.ops.activation import logsigmoid, relu, softmax
+from lossgrad.ops.index import index_select, sort
 from lossgrad.ops.linalg import linear, matmul
-from lossgrad.ops.pointwise import add, div, mul, square, sub, tanh, where
+from lossgrad.ops.pointwise import (
+    add,
+    div,
+    exp,
+    expm1,
+    log,
+    mul,
+    neg,
+    rsub,
+    sigmoid,
+    square,
+    sub,
+    tanh,
+    where,
+)
 from lossgrad.ops.reduce import logsumexp
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import cat, reshape, squeeze, t, unsqueeze
@@ -444,6 +460,366 @@ def linear_cross_entropy(
         ignore_index=ignore_index,
         label_smoothing=label_smoothing,
     )
+
+
+# -- per-sequence log-probabilities ------------------------------------------------------------
+
+
+def sequence_log_probs(
+    logits: Tensor, labels: Tensor, *, ignore_index: int = -100, average: bool = False
+) -> Tensor:
+    """Log-probability of each label sequence under the logits, summed or averaged over tokens.
+
+    For logits ``z`` of shape ``(B, T, V)`` and labels ``y`` ``(B, T)``, with ``m[b, t] = [y[b, t]
+    != ignore_index]``::
+
+        s_b = sum_t m[b, t] * log_softmax(z[b, t])[y[b, t]]      (average: / max(sum_t m[b, t], 1))
+
+    Gradient: ``ds_b/dz[b, t] = m[b, t] (onehot(y[b, t]) - softmax(z[b, t]))`` (divided by the
+    count when averaging). The labels are used as given: shift them (``labels[:, 1:]`` against
+    ``logits[:, :-1]``) before the call for next-token prediction, as TRL and Liger do. A row whose
+    tokens are all ignored gives 0 (TRL clamps the count at 1; Liger's average would be 0/0).
+
+    Args:
+        logits: ``(B, T, V)``.
+        labels: int64 ``(B, T)``.
+        ignore_index: label value that marks tokens outside the completion. Default -100.
+        average: length-average instead of sum (Liger's ``average_log_prob``). Default False.
+
+    Returns:
+        ``(B,)`` log-probabilities.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> logits = torch.zeros(1, 3, 4)
+        >>> torch.nn.functional.sequence_log_probs(logits, torch.tensor([[1, 2, -100]]))
+        tensor([-2.7726])
+    """
+    if logits.dim() != 3 or tuple(labels.shape) != tuple(logits.shape[:2]):
+        raise ValueError(
+            "sequence_log_probs expects logits (B, T, V) and labels (B, T), got logits of shape "
+            f"{tuple(logits.shape)} and labels of shape {tuple(labels.shape)}"
+        )
+    batch, length, vocab = logits.shape
+    token_logps = neg(cross_entropy(reshape(logits, (batch * length, vocab)),
+                                    reshape(labels, (batch * length,)),
+                                    ignore_index=ignore_index, reduction="none"))
+    return _sequence_total(reshape(token_logps, (batch, length)), labels, ignore_index, average)
+
+
+def _sequence_total(token_logps, labels, ignore_index, average):  # type: ignore[no-untyped-def]
+    total = _sum(token_logps, 1)
+    if not average:
+        return total
+    counts = np.maximum((labels._data != ignore_index).sum(1), 1).astype(total._data.dtype)
+    return div(total, Tensor._make(counts))
+
+
+def linear_sequence_log_probs(
+    hidden: Tensor,
+    linear_weight: Tensor,
+    labels: Tensor,
+    *,
+    linear_bias: Tensor | None = None,
+    ignore_index: int = -100,
+    average: bool = False,
+    options: LinearCrossEntropyOptions | None = None,
+) -> Tensor:
+    """``sequence_log_probs(linear(hidden, linear_weight, linear_bias), labels)`` without ever
+    holding the ``B*T x V`` logits: the head and the log-softmax run through
+    ``linear_cross_entropy``'s chunked path (``options``, default
+    ``LinearCrossEntropyOptions()``), so first and second derivatives are available.
+
+    Args:
+        hidden: ``(B, T, D)`` hidden states.
+        linear_weight: ``(V, D)`` head.
+        labels: int64 ``(B, T)``.
+        linear_bias: optional ``(V)``.
+        ignore_index, average: as in ``sequence_log_probs``.
+        options: chunking options of the head.
+
+    Returns:
+        ``(B,)`` log-probabilities.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> hidden, head = torch.zeros(1, 3, 2), torch.zeros(4, 2)
+        >>> torch.nn.functional.linear_sequence_log_probs(hidden, head, torch.tensor([[1, 2, -100]]))
+        tensor([-2.7726])
+    """
+    if hidden.dim() != 3 or tuple(labels.shape) != tuple(hidden.shape[:2]):
+        raise ValueError(
+            "linear_sequence_log_probs expects hidden (B, T, D) and labels (B, T), got hidden of "
+            f"shape {tuple(hidden.shape)} and labels of shape {tuple(labels.shape)}"
+        )
+    batch, length, features = hidden.shape
+    token_nll = linear_cross_entropy(
+        reshape(hidden, (batch * length, features)), linear_weight,
+        reshape(labels, (batch * length,)), linear_bias=linear_bias, ignore_index=ignore_index,
+        reduction="none", options=options if options is not None else LinearCrossEntropyOptions(),
+    )
+    return _sequence_total(reshape(neg(token_nll), (batch, length)), labels, ignore_index, average)
+
+
+# -- preference losses (given per-sequence log-probabilities) -------------------------------------
+
+_DPO_LOSS_TYPES = (
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+    "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+)
+
+
+def _per_length(score, lengths):  # type: ignore[no-untyped-def]
+    """``score / max(lengths, 1)`` (TRL's completion-length normalisation), or ``score``."""
+    if lengths is None:
+        return score
+    counts = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    return div(score, Tensor._make(np.maximum(counts, 1).astype(score._data.dtype)))
+
+
+def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
+    """``-(1 - eps) log sigma(margin) - eps log sigma(-margin)``."""
+    return sub(mul(logsigmoid(margin), -(1 - label_smoothing)),
+               mul(logsigmoid(neg(margin)), label_smoothing))
+
+
+def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_smoothing,
+                  discopop_tau, chosen_lengths, rejected_lengths):  # type: ignore[no-untyped-def]
+    """One ``loss_type`` of TRL's ``DPOTrainer._compute_loss``, per pair."""
+    margin = mul(sub(chosen, rejected), beta)
+    if loss_type == "sigmoid":
+        return neg(logsigmoid(margin))
+    if loss_type == "hinge":
+        return relu(rsub(margin, 1.0))
+    if loss_type in ("ipo", "sigmoid_norm"):
+        delta = sub(_per_length(chosen, chosen_lengths), _per_length(rejected, rejected_lengths))
+        if loss_type == "sigmoid_norm":
+            return neg(logsigmoid(mul(delta, beta)))
+        return square(sub(delta, 1 / (2 * beta)))
+    if loss_type == "exo_pair":
+        if not label_smoothing > 0:
+            raise ValueError(
+                f"label_smoothing must be > 0 for loss_type='exo_pair', got {label_smoothing}"
+            )
+        log_chosen_target = math.log1p(-label_smoothing)
+        log_rejected_target = math.log(label_smoothing)
+        return add(mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
+                   mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)))
+    if loss_type == "nca_pair":
+        chosen_reward, rejected_reward = mul(chosen, beta), mul(rejected, beta)
+        return sub(sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
+                   mul(logsigmoid(neg(rejected_reward)), 0.5))
+    if loss_type == "robust":
+        if not 0.0 <= label_smoothing < 0.5:
+            raise ValueError(
+                f"label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got {label_smoothing}"
+            )
+        clean = mul(logsigmoid(margin), -(1 - label_smoothing))
+        flipped = mul(logsigmoid(neg(margin)), -label_smoothing)
+        return div(sub(clean, flipped), 1 - 2 * label_smoothing)
+    if loss_type == "bco_pair":
+        return sub(neg(logsigmoid(mul(chosen, beta))), logsigmoid(neg(mul(rejected, beta))))
+    if loss_type == "sppo_hard":
+        return add(square(sub(chosen, 0.5 / beta)), square(add(rejected, 0.5 / beta)))
+    if loss_type in ("aot", "aot_unpaired"):
+        if loss_type == "aot":
+            first, second = sub(policy[0], policy[1]), sub(reference[0], reference[1])
+        else:
+            first, second = chosen, rejected
+        delta = sub(sort(first, 0)[0], sort(second, 0)[0])
+        return _smoothed_logistic(mul(delta, beta), label_smoothing)
+    if loss_type == "apo_zero":
+        return add(rsub(sigmoid(mul(chosen, beta)), 1.0), sigmoid(mul(rejected, beta)))
+    if loss_type == "apo_down":
+        return add(sigmoid(mul(chosen, beta)), rsub(sigmoid(margin), 1.0))
+    if loss_type == "discopop":
+        modulation = sigmoid(div(margin, discopop_tau))
+        return add(mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)),
+                   mul(exp(neg(margin)), modulation))
+    raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
+
+
+def dpo_loss(
+    policy_chosen_logps: Tensor,
+    policy_rejected_logps: Tensor,
+    reference_chosen_logps: Tensor,
+    reference_rejected_logps: Tensor,
+    *,
+    beta: float = 0.1,
+    loss_type: str | Sequence[str] = "sigmoid",
+    loss_weights: Sequence[float] | None = None,
+    label_smoothing: float = 0.0,
+    discopop_tau: float = 0.05,
+    chosen_lengths: Any = None,
+    rejected_lengths: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Direct preference optimisation and its variants, TRL 1.16's ``DPOTrainer`` losses.
+
+    With the log-ratios ``c = log pi(y_w) - log pi_ref(y_w)``, ``r = log pi(y_l) - log
+    pi_ref(y_l)`` and ``d = beta (c - r)``, per pair (``loss_type``):
+
+    - ``sigmoid``: ``-log sigma(d)``; ``hinge``: ``relu(1 - d)``;
+    - ``ipo``: ``(c / |y_w| - r / |y_l| - 1 / (2 beta))**2`` (TRL's length normalisation: pass
+      ``chosen_lengths`` / ``rejected_lengths``, the completion token counts, clamped at 1;
+      without them the sums are used as given); ``sigmoid_norm``: ``-log sigma(beta (c / |y_w| -
+      r / |y_l|))``;
+    - ``robust`` (cDPO, ``eps = label_smoothing`` in [0, 0.5)): ``(-(1 - eps) log sigma(d) + eps
+      log sigma(-d)) / (1 - 2 eps)``; ``exo_pair`` (``eps > 0``): ``sigma(d)(log sigma(d) - log(1
+      - eps)) + sigma(-d)(log sigma(-d) - log eps)``;
+    - ``nca_pair``: ``-log sigma(beta c) - log sigma(-beta c)/2 - log sigma(-beta r)/2``;
+      ``bco_pair``: ``-log sigma(beta c) - log sigma(-beta r)``; ``sppo_hard``: ``(c - 1/(2
+      beta))**2 + (r + 1/(2 beta))**2``;
+    - ``aot`` / ``aot_unpaired``: the smoothed logistic loss of ``beta (sort(a) - sort(b))`` over
+      the batch, with ``(a, b) = (log pi(y_w) - log pi(y_l), log pi_ref(y_w) - log pi_ref(y_l))``
+      resp. ``(c, r)``;
+    - ``apo_zero``: ``1 - sigma(beta c) + sigma(beta r)``; ``apo_down``: ``sigma(beta c) + 1 -
+      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``.
+
+    A list of loss types is combined as ``sum_k loss_weights[k] * mean(loss_k)`` (TRL's
+    ``loss_weights``, default all 1). Gradients follow from these formulas (composite ops; second
+    derivatives included). TRL's ``f_divergence_type``, ``use_weighting`` (WPO) and the ``sft``
+    term, which need the model's token log-probabilities, are not included.
+
+    Reference: trl 1.16 ``trl/trainer/dpo_trainer.py``, ``DPOTrainer._compute_loss``, lines
+    1385-1516 (one branch per loss type); Liger-Kernel 0.8.5
+    ``LigerFusedLinearDPOFunction.preference_loss_fn`` (same formulas, ``ipo`` refused);
+    Rafailov et al. 2023 (DPO), Azar et al. 2023 (IPO).
+
+    Args:
+        policy_chosen_logps, policy_rejected_logps: ``(B,)`` summed log-probabilities of the
+            chosen / rejected completions under the policy (``sequence_log_probs``).
+        reference_chosen_logps, reference_rejected_logps: ``(B,)`` the same under the reference.
+        beta: temperature ``beta > 0``. Default 0.1.
+        loss_type: one name or a sequence of names (above). Default ``'sigmoid'``.
+        loss_weights: one weight per loss type. Default all 1.
+        label_smoothing: ``eps`` of ``robust``, ``exo_pair``, ``aot``. Default 0.
+        discopop_tau: ``tau`` of ``discopop``. Default 0.05.
+        chosen_lengths, rejected_lengths: completion token counts ``(B,)`` for ``ipo`` and
+            ``sigmoid_norm``.
+        reduction: ``'mean'`` (TRL) | ``'sum'`` | ``'none'`` (weighted per-pair losses).
+
+    Returns:
+        A scalar, or ``(B,)`` for ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> F = torch.nn.functional
+        >>> chosen, rejected = torch.tensor([-3.0]), torch.tensor([-5.0])
+        >>> F.dpo_loss(chosen, rejected, torch.tensor([-4.0]), torch.tensor([-4.0]), beta=0.5)
+        tensor(0.3133)
+    """
+    types = [loss_type] if isinstance(loss_type, str) else list(loss_type)
+    weights = [1.0] * len(types) if loss_weights is None else list(loss_weights)
+    if len(weights) != len(types):
+        raise ValueError(
+            f"loss_weights must have one weight per loss_type: got {len(weights)} weights for "
+            f"loss_type={types}"
+        )
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    reduction = _reduction.resolve(reduction)
+    chosen = sub(policy_chosen_logps, reference_chosen_logps)
+    rejected = sub(policy_rejected_logps, reference_rejected_logps)
+    total = None
+    for name, loss_weight in zip(types, weights):
+        per_pair = _dpo_per_pair(
+            name, chosen, rejected, (policy_chosen_logps, policy_rejected_logps),
+            (reference_chosen_logps, reference_rejected_logps), beta, label_smoothing,
+            discopop_tau, chosen_lengths, rejected_lengths,
+        )
+        term = mul(_reduction.apply(per_pair, reduction), loss_weight)
+        total = term if total is None else add(total, term)
+    return total
+
+
+def simpo_loss(
+    chosen_logps: Tensor,
+    rejected_logps: Tensor,
+    *,
+    beta: float = 2.0,
+    gamma: float = 0.5,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """SimPO: reference-free preference with a target margin (Meng et al. 2024).
+
+    With length-averaged log-probabilities ``a_w``, ``a_l`` (``sequence_log_probs(...,
+    average=True)``) and ``u = beta (a_w - a_l) - gamma``::
+
+        l = -(1 - eps) log sigma(u) - eps log sigma(-u)
+
+    Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearSimPOFunction.preference_loss_fn`` (same
+    formula); trl ``experimental`` CPO trainer, ``loss_type='simpo'``.
+
+    Args:
+        chosen_logps, rejected_logps: ``(B,)`` length-averaged log-probabilities.
+        beta: scale. Default 2.0. gamma: target margin. Default 0.5.
+        label_smoothing: ``eps``. Default 0. reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.simpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]))
+        tensor(0.2014)
+    """
+    margin = sub(mul(sub(chosen_logps, rejected_logps), beta), gamma)
+    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+
+
+def cpo_loss(
+    chosen_logps: Tensor,
+    rejected_logps: Tensor,
+    *,
+    beta: float = 0.1,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """CPO's preference term (Xu et al. 2024): ``-(1 - eps) log sigma(u) - eps log sigma(-u)``,
+    ``u = beta (log pi(y_w) - log pi(y_l))``; the behaviour-cloning NLL term is the caller's.
+
+    Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearCPOFunction.preference_loss_fn``; trl
+    ``experimental`` CPO trainer, ``loss_type='sigmoid'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.cpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]), beta=1.0)
+        tensor(0.3133)
+    """
+    margin = mul(sub(chosen_logps, rejected_logps), beta)
+    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+
+
+def orpo_loss(
+    chosen_logps: Tensor,
+    rejected_logps: Tensor,
+    *,
+    beta: float = 0.1,
+    reduction: str = "mean",
+) -> Tensor:
+    """ORPO's odds-ratio term (Hong et al. 2024); the SFT NLL term is the caller's.
+
+    With length-averaged log-probabilities ``a_w``, ``a_l`` < 0 and ``log odds(a) = a -
+    log(1 - exp(a))``::
+
+        l = -beta log sigma(log odds(a_w) - log odds(a_l))
+
+    ``log(1 - exp(a))`` is computed as ``log(-expm1(a))`` (accurate near ``a = 0``).
+    Gradient: ``dl/da_w = -beta sigma(-o) / (1 - exp(a_w))`` with ``o`` the log-odds ratio.
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearORPOFunction.preference_loss_fn``; trl
+    ``experimental`` ORPO trainer, ``odds_ratio_loss``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.orpo_loss(torch.tensor([-0.5]), torch.tensor([-2.0]), beta=1.0)
+        tensor(0.0967)
+    """
+    def log_odds(logps):  # type: ignore[no-untyped-def]
+        return sub(logps, log(neg(expm1(logps))))
+
+    ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
+    return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
