@@ -32,15 +32,18 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
-from lossgrad.ops.activation import logsigmoid, relu, softmax
+from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
 from lossgrad.ops.index import index_select, sort
 from lossgrad.ops.linalg import linear, matmul
+from lossgrad.ops.pointwise import abs as abs_
 from lossgrad.ops.pointwise import (
     add,
+    clamp,
     div,
     exp,
     expm1,
     log,
+    minimum,
     mul,
     neg,
     rsub,
@@ -52,7 +55,7 @@ from lossgrad.ops.pointwise import (
 )
 from lossgrad.ops.reduce import logsumexp
 from lossgrad.ops.reduce import sum as _sum
-from lossgrad.ops.shape import cat, reshape, squeeze, t, unsqueeze
+from lossgrad.ops.shape import cat, reshape, squeeze, stack, t, unsqueeze
 
 _ACC_POLICIES = ("accurate", "balanced", "compact", "auto")
 
@@ -820,6 +823,248 @@ def orpo_loss(
 
     ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
     return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
+
+
+# -- clipped policy-gradient losses (GRPO family) -------------------------------------------------
+
+_POLICY_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo")
+
+
+def grpo_loss(
+    per_token_logps: Tensor,
+    advantages: Tensor,
+    completion_mask: Tensor,
+    *,
+    old_per_token_logps: Tensor | None = None,
+    ref_per_token_logps: Tensor | None = None,
+    beta: float = 0.0,
+    epsilon_low: float = 0.2,
+    epsilon_high: float | None = None,
+    loss_type: str = "dapo",
+    max_completion_length: int | None = None,
+) -> Tensor:
+    """The clipped policy-gradient losses of GRPO and its variants (TRL's ``GRPOTrainer``).
+
+    With the token ratio ``rho = exp(logp - logp_old)`` (``logp_old`` defaults to ``logp``
+    detached: on-policy), the advantage ``A_b`` of sequence ``b`` and ``eps_l``, ``eps_h``::
+
+        l[b, t] = -min(rho A_b, clip(rho, 1 - eps_l, 1 + eps_h) A_b) + beta k3[b, t]
+        cispo:    l[b, t] = -sg(min(rho, eps_h)) A_b logp[b, t] + beta k3[b, t]
+
+    with ``k3 = exp(logp_ref - logp) - (logp_ref - logp) - 1`` (Schulman's KL estimator), and
+    the mask ``m`` normalising by ``loss_type``: ``grpo`` ``(1/B) sum_b sum_t m l / max(sum_t m,
+    1)``; ``bnpo`` and ``dapo`` ``sum m l / max(sum m, 1)``; ``dr_grpo`` ``sum m l / (B *
+    max_completion_length)``; ``cispo`` as ``dapo``. (``sg`` = stop-gradient.) Gradients come
+    from these formulas (composite ops); a batch whose tokens are all masked gives 0.
+
+    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, ``GRPOTrainer._compute_loss``;
+    Liger-Kernel 0.8.5 ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO
+    normaliser on one process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al. 2025
+    (Dr. GRPO), MiniMax-M1 2025 (CISPO).
+
+    Args:
+        per_token_logps: ``(B, T)`` log-probabilities of the sampled tokens under the policy.
+        advantages: ``(B,)``.
+        completion_mask: ``(B, T)``, 1 for completion tokens.
+        old_per_token_logps: ``(B, T)`` under the sampling policy; None: on-policy.
+        ref_per_token_logps: ``(B, T)`` under the reference, needed when ``beta != 0``.
+        beta: KL coefficient. Default 0.0 (TRL's default).
+        epsilon_low, epsilon_high: clipping range (``epsilon_high`` None: ``epsilon_low``;
+            CISPO's upper bound is ``epsilon_high`` itself, as in TRL).
+        loss_type: ``'grpo'`` | ``'bnpo'`` | ``'dr_grpo'`` | ``'dapo'`` | ``'cispo'``.
+        max_completion_length: required for ``'dr_grpo'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> logps = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]])
+        >>> mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+        >>> torch.nn.functional.grpo_loss(logps, torch.tensor([1.0, -2.0]), mask, loss_type="grpo")
+        tensor(0.5000)
+    """
+    if loss_type not in _POLICY_LOSS_TYPES:
+        raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}")
+    if loss_type == "dr_grpo" and max_completion_length is None:
+        raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
+    if beta != 0.0 and ref_per_token_logps is None:
+        raise ValueError(f"ref_per_token_logps is required when beta != 0 (beta={beta})")
+    epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
+    old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
+    ratio = exp(sub(per_token_logps, old))
+    advantage = unsqueeze(advantages, 1)
+    if loss_type == "cispo":
+        weight = minimum(ratio, Tensor._make(np.asarray(epsilon_high, ratio._data.dtype))).detach()
+        per_token = neg(mul(mul(weight, advantage), per_token_logps))
+    else:
+        clipped = clamp(ratio, 1 - epsilon_low, 1 + epsilon_high)
+        per_token = neg(minimum(mul(ratio, advantage), mul(clipped, advantage)))
+    if beta != 0.0:
+        log_ratio_ref = sub(ref_per_token_logps, per_token_logps)
+        per_token = add(per_token, mul(sub(sub(exp(log_ratio_ref), log_ratio_ref), 1.0), beta))
+    mask = completion_mask._data.astype(per_token._data.dtype)
+    masked = mul(per_token, Tensor._make(mask))
+    if loss_type == "grpo":
+        per_sequence = div(_sum(masked, 1), Tensor._make(np.maximum(mask.sum(1), 1)))
+        return div(_sum(per_sequence), mask.shape[0])
+    if loss_type == "dr_grpo":
+        return div(_sum(masked), mask.shape[0] * max_completion_length)
+    return div(_sum(masked), max(float(mask.sum()), 1.0))
+
+
+# -- distillation ---------------------------------------------------------------------------------
+
+
+def _check_logits_pair(name, student_logits, teacher_logits):  # type: ignore[no-untyped-def]
+    if tuple(student_logits.shape) != tuple(teacher_logits.shape):
+        raise ValueError(
+            f"{name} expects student_logits and teacher_logits of the same shape, got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
+
+
+def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
+    """Mask the per-token losses ``(N,)`` by ``labels != ignore_index`` and reduce ('mean' over
+    the tokens kept, 0/0 = NaN when every token is ignored, as cross_entropy)."""
+    reduction = _reduction.resolve(reduction, allowed=("none", "mean", "sum", "batchmean"))
+    if labels is not None:
+        keep = labels._data != ignore_index
+        per_token = where(Tensor._make(keep), per_token, 0.0)
+        count = float(keep.sum())
+    else:
+        count = float(per_token.shape[0])
+    if reduction == "batchmean":
+        reduction = "mean"
+    return _reduction.apply(per_token, reduction, denominator=count)
+
+
+def generalized_jsd_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    labels: Tensor | None = None,
+    *,
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """Generalized Jensen-Shannon divergence between teacher and student token distributions.
+
+    With ``S = softmax(student / T)``, ``P = softmax(teacher / T)`` over the last dimension and
+    ``M = beta P + (1 - beta) S``, per token::
+
+        l = beta KL(P || M) + (1 - beta) KL(S || M)
+
+    ``beta = 0`` gives the forward KL ``KL(P || S)`` and ``beta = 1`` the reverse KL ``KL(S ||
+    P)`` (the limits are taken exactly, as Liger does), ``beta = 0.5`` the symmetric JSD. Computed
+    in log space: ``log M = logsumexp(log P + log beta, log S + log(1 - beta))``. Gradient
+    (``0 < beta < 1``): ``dl/dlog S_c = (1 - beta) S_c (log S_c - log M_c - KL(S || M))``.
+
+    Reference: Agarwal et al. 2024 (GKD); Liger-Kernel 0.8.5 ``LigerFusedLinearJSDLoss`` /
+    chunked ``LigerFusedLinearJSDFunction.distillation_loss_fn`` (same ``beta`` convention;
+    Liger sums over tokens and divides by the number of kept tokens: ``'batchmean'`` here).
+
+    Args:
+        student_logits, teacher_logits: ``(N, V)``.
+        labels: optional ``(N,)``; tokens equal to ``ignore_index`` are skipped.
+        beta: in [0, 1]. Default 0.5. temperature: ``T > 0``. Default 1.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> s, t = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+        >>> torch.nn.functional.generalized_jsd_loss(s, t, beta=0.0)
+        tensor(0.4621)
+    """
+    _check_logits_pair("generalized_jsd_loss", student_logits, teacher_logits)
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must be in [0, 1], got {beta}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    log_student = log_softmax(div(student_logits, temperature), -1)
+    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
+
+    def kl(log_p, log_q):  # type: ignore[no-untyped-def]
+        return _sum(mul(exp(log_p), sub(log_p, log_q)), -1)
+
+    if beta == 0.0:
+        per_token = kl(log_teacher, log_student)
+    elif beta == 1.0:
+        per_token = kl(log_student, log_teacher)
+    else:
+        log_mixture = logsumexp(
+            stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
+        )
+        per_token = add(mul(kl(log_teacher, log_mixture), beta),
+                        mul(kl(log_student, log_mixture), 1 - beta))
+    return _token_mean(per_token, labels, ignore_index, reduction)
+
+
+def tvd_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    labels: Tensor | None = None,
+    *,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """Total variation distance ``l = 1/2 sum_c |S_c - P_c|`` between the token distributions
+    ``S = softmax(student / T)`` and ``P = softmax(teacher / T)``.
+
+    Gradient: ``dl/dS_c = sign(S_c - P_c) / 2`` (0 at ties), through the softmax.
+    Reference: Liger-Kernel 0.8.5 ``LigerTVDLoss`` (Triton; its formula ``0.5 * |p - q|``
+    summed over the vocabulary, written out in torch in the tests).
+
+    Args:
+        student_logits, teacher_logits: ``(N, V)``. labels, ignore_index, reduction: as in
+        ``generalized_jsd_loss``. temperature: ``T > 0``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.tvd_loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.0, 100.0]]))
+        tensor(0.5000)
+    """
+    _check_logits_pair("tvd_loss", student_logits, teacher_logits)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    student = softmax(div(student_logits, temperature), -1)
+    teacher = softmax(div(teacher_logits, temperature), -1)
+    per_token = mul(_sum(abs_(sub(student, teacher)), -1), 0.5)
+    return _token_mean(per_token, labels, ignore_index, reduction)
+
+
+def distillation_kl_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    labels: Tensor | None = None,
+    *,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """Hinton's knowledge-distillation loss ``T**2 KL(P || S)`` with ``P = softmax(teacher / T)``
+    and ``S = softmax(student / T)`` per token.
+
+    ``T**2`` keeps the gradient's scale independent of the temperature (Hinton et al. 2015):
+    ``dl/dstudent_c = T (S_c - P_c)``. Equals ``T**2 * kl_div(log S, log P, log_target=True)``
+    of torch per token.
+
+    Args:
+        student_logits, teacher_logits: ``(N, V)``. labels, ignore_index, reduction: as in
+        ``generalized_jsd_loss``. temperature: ``T > 0``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> s, t = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+        >>> torch.nn.functional.distillation_kl_loss(s, t)
+        tensor(0.4621)
+    """
+    _check_logits_pair("distillation_kl_loss", student_logits, teacher_logits)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    log_student = log_softmax(div(student_logits, temperature), -1)
+    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
+    per_token = _sum(mul(exp(log_teacher), sub(log_teacher, log_student)), -1)
+    return _token_mean(mul(per_token, temperature**2), labels, ignore_index, reduction)
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
