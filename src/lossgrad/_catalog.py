@@ -1203,7 +1203,7 @@ output.backward()
 #: The loss families beyond torch keep their entries in files of their own,
 #: ``lossgrad/_catalog_<family>.py``, each defining ``TITLE`` (the family's heading) and
 #: ``ENTRIES`` (a tuple of :class:`Loss`); they join the catalog here, in this order.
-EXTENSION_FAMILIES: tuple[str, ...] = ()
+EXTENSION_FAMILIES: tuple[str, ...] = ("language",)
 
 for _family in EXTENSION_FAMILIES:
     _module = importlib.import_module(f"lossgrad._catalog_{_family}")
