@@ -156,8 +156,9 @@ def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
 class _ChunkedTokenNLL(ArrayFunction):
     """Per-row ``lse_n - z[n, y_n]`` of the logits ``z = input W^T + b``, chunk by chunk.
 
-    Rows whose target is ``ignore_index`` give 0 and no gradient. Forward and first-order
-    backward run on arrays and hold one ``chunk x V`` block at a time; ``backward`` (run when a
+    Rows whose target is ``ignore_index`` give 0 and no gradient. The forward runs over chunks
+    of rows and keeps each row's log-sum-exp; the first-order backward runs over blocks of the
+    vocabulary; both hold one block of ``chunk x V`` elements at a time; ``backward`` (run when a
     graph is recorded) is the same gradient ``(softmax(z) - onehot(y)) * g`` written with lossgrad
     ops, chunk by chunk, so autograd differentiates it again.
     """
@@ -167,39 +168,47 @@ class _ChunkedTokenNLL(ArrayFunction):
         valid = target != ignore_index
         safe_target = np.where(valid, target, 0)
         nll = np.empty(input.shape[0], input.dtype)
+        lse = np.empty(input.shape[0], input.dtype)
         for start in _row_chunks(input.shape[0], chunk):
             rows = slice(start, start + chunk)
             logits = _chunk_logits(input[rows], linear_weight, bias)
             target_logit = logits[np.arange(logits.shape[0]), safe_target[rows]]
-            nll[rows] = _log_sum_exp_rows(logits) - target_logit
+            lse[rows] = _log_sum_exp_rows(logits)
+            nll[rows] = lse[rows] - target_logit
         nll[~valid] = 0
         ctx.save_for_backward(input, linear_weight, bias)
-        ctx.valid, ctx.safe_target, ctx.chunk = valid, safe_target, chunk
+        ctx.valid, ctx.safe_target, ctx.chunk, ctx.lse = valid, safe_target, chunk, lse
         return nll
 
     @staticmethod
     def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        """The first-order gradient, block by block over the vocabulary: with the forward's
+        log-sum-exp kept, each ``N x block`` slice of ``G = (softmax(z) - onehot(y)) * g`` gives
+        its rows of ``dW = G^T input`` and ``db`` directly (no accumulation buffer the size of
+        the head) and adds ``G W`` to ``dinput``; a block holds as many elements as a chunk."""
         input, linear_weight, bias = ctx._saved_arrays()
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        coefficient = np.where(ctx.valid, grad, 0).astype(input.dtype)
-        grad_input = np.empty_like(input) if need_input else None
-        grad_weight = np.zeros_like(linear_weight) if need_weight else None
-        grad_bias = np.zeros_like(bias) if need_bias else None
-        for start in _row_chunks(input.shape[0], ctx.chunk):
-            rows = slice(start, start + ctx.chunk)
-            logits = _chunk_logits(input[rows], linear_weight, bias)
-            probs = np.exp(logits - _log_sum_exp_rows(logits)[:, None], out=logits)
-            probs[np.arange(probs.shape[0]), ctx.safe_target[rows]] -= 1
-            probs *= coefficient[rows, None]
-            if need_input:
-                grad_input[rows] = probs @ linear_weight
+        num_rows, num_classes = input.shape[0], linear_weight.shape[0]
+        coefficient = np.where(ctx.valid, grad, 0).astype(input.dtype)[:, None]
+        block = max(1, ctx.chunk * num_classes // max(num_rows, 1))
+        grad_input = np.zeros_like(input) if need_input else None
+        grad_weight = np.empty_like(linear_weight) if need_weight else None
+        grad_bias = np.empty_like(bias) if need_bias else None
+        rows = np.arange(num_rows)
+        for start in range(0, num_classes, block):
+            columns = slice(start, start + block)
+            logits = _chunk_logits(input, linear_weight[columns],
+                                   bias[columns] if bias is not None else None)
+            probs = np.exp(np.subtract(logits, ctx.lse[:, None], out=logits), out=logits)
+            hit = (ctx.safe_target >= start) & (ctx.safe_target < start + block)
+            probs[rows[hit], ctx.safe_target[hit] - start] -= 1
+            probs *= coefficient
             if need_weight:
-                if start == 0:
-                    np.matmul(probs.T, input[rows], out=grad_weight)
-                else:
-                    grad_weight += probs.T @ input[rows]
+                np.matmul(probs.T, input, out=grad_weight[columns])
             if need_bias:
-                grad_bias += probs.sum(axis=0)
+                grad_bias[columns] = probs.sum(axis=0)
+            if need_input:
+                grad_input += probs @ linear_weight[columns]
         return grad_input, grad_weight, grad_bias, None, None, None
 
     @staticmethod
