@@ -197,3 +197,39 @@ def test_dpo_bad_arguments():
         LF.dpo_loss(*arrays, loss_type="robust", label_smoothing=0.5)
     with pytest.raises(ValueError, match="beta"):
         LF.dpo_loss(*arrays, beta=0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kl", [None, 0.3])
+def test_kto_matches_liger(kl, dtype):
+    from liger_kernel.chunked_loss.kto_loss import LigerFusedLinearKTOFunction
+
+    policy, reference = (-RNG.random(8).astype(dtype) * 6 for _ in range(2))
+    labels = np.array([True, False, True, True, False, False, True, False])
+    t_policy = torch.tensor(policy, requires_grad=True)
+    expected = LigerFusedLinearKTOFunction.preference_loss_fn(
+        t_policy, torch.tensor(labels), torch.empty(8), torch.tensor(reference), beta=0.4,
+        kl=None if kl is None else torch.tensor(kl, dtype=t_policy.dtype))[0]
+    l_policy = lg.tensor(policy, requires_grad=True)
+    got = LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels), beta=0.4, kl=kl)
+    _check(got, expected, [l_policy], [t_policy], dtype)
+
+
+def test_kto_weights_match_trl_formula_and_errors():
+    policy, reference = (-RNG.random(6) * 6 for _ in range(2))
+    labels = np.array([True, False, True, False, False, True])
+    t_policy = torch.tensor(policy, requires_grad=True)
+    ratio = t_policy - torch.tensor(reference)
+    kl, beta = 0.2, 0.5
+    # KTOTrainer: cat(desirable_weight * chosen_losses, undesirable_weight * rejected_losses).mean()
+    chosen = 1 - TF.sigmoid(beta * (ratio[torch.tensor(labels)] - kl))
+    rejected = 1 - TF.sigmoid(beta * (kl - ratio[torch.tensor(~labels)]))
+    expected = torch.cat((1.5 * chosen, 0.7 * rejected)).mean()
+    l_policy = lg.tensor(policy, requires_grad=True)
+    got = LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels), beta=beta, kl=kl,
+                      desirable_weight=1.5, undesirable_weight=0.7)
+    _check(got, expected, [l_policy], [t_policy], np.float64)
+    assert gradgradcheck(
+        lambda x: LF.kto_loss(x, lg.tensor(reference), lg.tensor(labels), kl=kl), (l_policy,))
+    with pytest.raises(ValueError, match="preference_labels"):
+        LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels.astype(np.int64)))

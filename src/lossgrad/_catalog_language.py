@@ -45,6 +45,23 @@ def _distill_curve(fn: str) -> Any:
     return curve
 
 
+def _kto_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    labels = lib.ones(z.shape[0], dtype=lib.bool)
+    return lib.nn.functional.kto_loss(z, lib.zeros_like(z), labels, reduction="none", **p)
+
+
+def _grpo_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    """One token per point, its log-ratio to the sampling policy ``z``, advantage 1."""
+    one = lib.ones(1, 1, dtype=z.dtype)
+    return lib.stack([
+        lib.nn.functional.grpo_loss(
+            z[i : i + 1].reshape(1, 1), lib.ones(1, dtype=z.dtype), one,
+            old_per_token_logps=lib.zeros(1, 1, dtype=z.dtype), **p,
+        )
+        for i in range(z.shape[0])
+    ])
+
+
 _MARGIN = "log-ratio margin of the chosen completion"
 _STUDENT = "student logit margin z (teacher margin 1, two classes)"
 
@@ -192,6 +209,52 @@ ENTRIES: tuple[Loss, ...] = (
         torch_note="Liger-Kernel LigerFusedLinearORPOFunction.preference_loss_fn",
         curve=Curve("margin", "chosen log-prob (rejected = {rejected:g})", (-4.0, -0.05),
                     _pair_curve("orpo_loss"), {"rejected": -1.0}),
+    ),
+    Loss(
+        key="kto",
+        functional="kto_loss",
+        module=None,
+        family="language",
+        summary="KTO: unpaired preference loss, desirable and undesirable completions apart.",
+        formula="ℓ = w_d·(1 − σ(β(r − z))) (desirable),  w_u·(1 − σ(β(z − r))) (undesirable)",
+        gradient="∂ℓ/∂r = ∓w·β·σ(u)(1 − σ(u))",
+        tex=r"\ell = w_d\bigl(1 - \sigma(\beta(r - z))\bigr)\ \text{or}\ "
+        r"w_u\bigl(1 - \sigma(\beta(z - r))\bigr)",
+        tex_gradient=r"\frac{\partial \ell}{\partial r} = \mp w\,\beta\,\sigma(u)(1-\sigma(u))",
+        in_torch=False,
+        notes=("r = log π(y) − log π_ref(y); z = kl, the batch KL estimate, used as a constant",
+               "checked against Liger's chunked KTO and TRL's KTOTrainer formula"),
+        example="logps = torch.tensor([-3.0, -6.0, -2.5], requires_grad=True)\n"
+        "reference = torch.tensor([-4.0, -5.0, -2.0])\n"
+        "labels = torch.tensor([True, False, True])\n"
+        "output = F.kto_loss(logps, reference, labels, kl=0.1)\noutput.backward()\n",
+        torch_note="TRL KTOTrainer, loss_type='kto'",
+        curve=Curve("margin", "log-ratio r of a desirable completion", (-20.0, 20.0), _kto_curve),
+    ),
+    Loss(
+        key="grpo",
+        functional="grpo_loss",
+        module=None,
+        family="language",
+        summary="Clipped policy-gradient loss of GRPO, BNPO, Dr. GRPO, DAPO and CISPO.",
+        formula="ℓ = −min(ρ·A, clip(ρ, 1 − ε_low, 1 + ε_high)·A) + β·k3,  ρ = exp(log π − log π_old)",
+        gradient="∂ℓ/∂log π = −ρ·A where the unclipped term is the minimum, else 0 (+ β·∂k3)",
+        tex=r"\ell = -\min\bigl(\rho A,\ \operatorname{clip}(\rho, 1-\epsilon_l, 1+\epsilon_h) A\bigr)"
+        r" + \beta\,k_3",
+        tex_gradient=r"\frac{\partial \ell}{\partial \log\pi} = -\rho A\ \text{(unclipped)},\ 0"
+        r"\ \text{(clipped)}",
+        in_torch=False,
+        notes=("loss_type sets the normalisation: grpo per sequence, bnpo/dapo per token, "
+               "dr_grpo by B·max_completion_length; cispo weights log π by the detached clipped ρ",
+               "checked against Liger's chunked GRPO on the CPU"),
+        example="logps = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]], requires_grad=True)\n"
+        "old = torch.tensor([[-1.1, -1.8], [-0.7, -0.1]])\n"
+        "mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])\n"
+        "output = F.grpo_loss(logps, torch.tensor([1.0, -2.0]), mask, old_per_token_logps=old,\n"
+        "                     epsilon_high=0.28)\noutput.backward()\n",
+        torch_note="TRL GRPOTrainer, loss_type='dapo'",
+        curve=Curve("ratio", "log-ratio to the sampling policy (advantage 1)", (-1.0, 1.0),
+                    _grpo_curve),
     ),
     Loss(
         key="generalized_jsd",

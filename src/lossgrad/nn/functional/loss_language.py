@@ -834,6 +834,64 @@ def orpo_loss(
     return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
 
 
+
+def kto_loss(
+    policy_logps: Tensor,
+    reference_logps: Tensor,
+    preference_labels: Tensor,
+    *,
+    beta: float = 0.1,
+    kl: Any = None,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """KTO: unpaired preference optimisation from prospect theory (Ethayarajh et al. 2024).
+
+    With ``r = log pi(y) - log pi_ref(y)`` per sequence and the reference point ``z`` (``kl``,
+    TRL's batch KL estimate, detached and clamped at 0; 0 when None)::
+
+        desirable:   l = w_d (1 - sigma(beta (r - z)))
+        undesirable: l = w_u (1 - sigma(beta (z - r)))
+
+    Gradient: ``dl/dr = -w_d beta sigma(u)(1 - sigma(u))`` with ``u = beta (r - z)`` for desirable
+    sequences, ``+w_u beta sigma(u)(1 - sigma(u))``, ``u = beta (z - r)``, for undesirable ones.
+    'mean' averages over all sequences (TRL concatenates the weighted chosen and rejected losses
+    and takes their mean). The ``kl`` given is used as a constant (detached), as in TRL.
+
+    Reference: trl 1.16 ``trl/trainer/kto_trainer.py``, ``KTOTrainer``'s loss, lines 1442-1483
+    (``loss_type='kto'``); Liger-Kernel 0.8.5 ``LigerFusedLinearKTOFunction.preference_loss_fn``.
+
+    Args:
+        policy_logps, reference_logps: ``(B,)`` summed log-probabilities.
+        preference_labels: ``(B,)`` bool, True for desirable completions.
+        beta: temperature. Default 0.1. kl: reference point ``z`` (number or 0-d tensor).
+        desirable_weight, undesirable_weight: ``w_d``, ``w_u``. Default 1.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> logps, ref = torch.tensor([-3.0, -6.0]), torch.tensor([-4.0, -5.0])
+        >>> torch.nn.functional.kto_loss(logps, ref, torch.tensor([True, False]), beta=1.0)
+        tensor(0.2689)
+    """
+    labels = np.asarray(preference_labels._data if isinstance(preference_labels, Tensor)
+                        else preference_labels)
+    if labels.dtype != np.bool_ or labels.shape != tuple(policy_logps.shape):
+        raise ValueError(
+            "preference_labels must be a bool tensor of policy_logps' shape "
+            f"{tuple(policy_logps.shape)}, got dtype {labels.dtype} and shape {labels.shape}"
+        )
+    reference_point = 0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
+    log_ratio = sub(policy_logps, reference_logps)
+    sign = np.where(labels, 1.0, -1.0).astype(log_ratio._data.dtype)
+    scale = np.where(labels, desirable_weight, undesirable_weight).astype(log_ratio._data.dtype)
+    per_sequence = rsub(sigmoid(mul(mul(sub(log_ratio, reference_point), beta),
+                                    Tensor._make(sign))), 1.0)
+    per_sequence = mul(per_sequence, Tensor._make(scale))
+    return _reduction.apply(per_sequence, _reduction.resolve(reduction))
+
+
 # -- clipped policy-gradient losses (GRPO family) -------------------------------------------------
 
 _POLICY_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo")
