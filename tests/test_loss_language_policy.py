@@ -158,3 +158,28 @@ def test_gradgradcheck_and_fully_ignored():
         LF.generalized_jsd_loss(student, teacher, beta=1.5)
     with pytest.raises(ValueError, match="same shape"):
         LF.tvd_loss(student, teacher[:2])
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo"])
+def test_gspo_sequence_level_matches_liger(loss_type):
+    logps, old, ref, advantages, mask = _policy_inputs(np.float64)
+    t_logps = torch.tensor(logps, requires_grad=True)
+    expected = LigerFusedLinearGRPOFunction.ppo_loss_fn(
+        t_logps, torch.tensor(mask), torch.tensor(advantages), torch.tensor(mask),
+        ref_per_token_logps=torch.tensor(ref), old_per_token_logps=torch.tensor(old),
+        epsilon_low=3e-4, epsilon_high=4e-4, beta=0.04, loss_type=loss_type,
+        importance_sampling_level="sequence",
+    )[0]
+    l_logps = lg.tensor(logps, requires_grad=True)
+    got = LF.grpo_loss(
+        l_logps, lg.tensor(advantages), lg.tensor(mask), old_per_token_logps=lg.tensor(old),
+        ref_per_token_logps=lg.tensor(ref), beta=0.04, epsilon_low=3e-4, epsilon_high=4e-4,
+        loss_type=loss_type, importance_sampling_level="sequence",
+    )
+    _assert_close(got.item(), expected.item(), np.float64)
+    (t_grad,) = torch.autograd.grad(expected, t_logps)
+    (l_grad,) = lg.autograd.grad(got, l_logps)
+    _assert_close(l_grad.numpy(), t_grad.numpy(), np.float64)
+    with pytest.raises(ValueError, match="importance_sampling_level"):
+        LF.grpo_loss(l_logps, lg.tensor(advantages), lg.tensor(mask), loss_type="cispo",
+                     importance_sampling_level="sequence")

@@ -909,6 +909,7 @@ def grpo_loss(
     epsilon_high: float | None = None,
     loss_type: str = "dapo",
     max_completion_length: int | None = None,
+    importance_sampling_level: str = "token",
 ) -> Tensor:
     """The clipped policy-gradient losses of GRPO and its variants (TRL's ``GRPOTrainer``).
 
@@ -940,6 +941,8 @@ def grpo_loss(
             CISPO's upper bound is ``epsilon_high`` itself, as in TRL).
         loss_type: ``'grpo'`` | ``'bnpo'`` | ``'dr_grpo'`` | ``'dapo'`` | ``'cispo'``.
         max_completion_length: required for ``'dr_grpo'``.
+        importance_sampling_level: ``'token'`` (default) or ``'sequence'`` (GSPO: one ratio per
+            sequence, ``exp`` of the masked mean of ``logp - logp_old``; not with ``'cispo'``).
 
     Example:
         >>> import lossgrad as torch
@@ -954,9 +957,21 @@ def grpo_loss(
         raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
     if beta != 0.0 and ref_per_token_logps is None:
         raise ValueError(f"ref_per_token_logps is required when beta != 0 (beta={beta})")
+    if importance_sampling_level not in ("token", "sequence"):
+        raise ValueError(
+            "importance_sampling_level must be 'token' or 'sequence', got "
+            f"{importance_sampling_level!r}"
+        )
+    if importance_sampling_level == "sequence" and loss_type == "cispo":
+        raise ValueError("importance_sampling_level='sequence' is not supported for loss_type='cispo'")
     epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
     old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
-    ratio = exp(sub(per_token_logps, old))
+    mask = completion_mask._data.astype(per_token_logps._data.dtype)
+    log_ratio = sub(per_token_logps, old)
+    if importance_sampling_level == "sequence":
+        counts = Tensor._make(np.maximum(mask.sum(1, keepdims=True), 1))
+        log_ratio = div(_sum(mul(log_ratio, Tensor._make(mask)), 1, keepdim=True), counts)
+    ratio = exp(log_ratio)
     advantage = unsqueeze(advantages, 1)
     if loss_type == "cispo":
         weight = minimum(ratio, Tensor._make(np.asarray(epsilon_high, ratio._data.dtype))).detach()
@@ -967,7 +982,6 @@ def grpo_loss(
     if beta != 0.0:
         log_ratio_ref = sub(ref_per_token_logps, per_token_logps)
         per_token = add(per_token, mul(sub(sub(exp(log_ratio_ref), log_ratio_ref), 1.0), beta))
-    mask = completion_mask._data.astype(per_token._data.dtype)
     masked = mul(per_token, Tensor._make(mask))
     if loss_type == "grpo":
         per_sequence = div(_sum(masked, 1), Tensor._make(np.maximum(mask.sum(1), 1)))
