@@ -1398,6 +1398,7 @@ EXTENSION_FAMILIES: tuple[str, ...] = (
     "segmentation",
     "detection",
     "image",
+    "language",
 )
 
 for _family in EXTENSION_FAMILIES:

@@ -17,6 +17,7 @@ from lossgrad.nn.functional import (
     loss_detection,
     loss_distribution,
     loss_image,
+    loss_language,
     loss_margin,
     loss_probability,
     loss_ranking,
@@ -34,6 +35,7 @@ from lossgrad.nn.functional.loss_ctc import *  # noqa: F403
 from lossgrad.nn.functional.loss_detection import *  # noqa: F403
 from lossgrad.nn.functional.loss_distribution import *  # noqa: F403
 from lossgrad.nn.functional.loss_image import *  # noqa: F403
+from lossgrad.nn.functional.loss_language import *  # noqa: F403
 from lossgrad.nn.functional.loss_margin import *  # noqa: F403
 from lossgrad.nn.functional.loss_probability import *  # noqa: F403
 from lossgrad.nn.functional.loss_ranking import *  # noqa: F403
@@ -98,6 +100,7 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         loss_detection,
         loss_image,
         loss_distribution,
+        loss_language,
         loss_margin,
         loss_probability,
         loss_ranking,

@@ -8,6 +8,7 @@ from lossgrad.nn.modules import loss_contrastive as _loss_contrastive
 from lossgrad.nn.modules import loss_detection as _loss_detection
 from lossgrad.nn.modules import loss_distribution as _loss_distribution
 from lossgrad.nn.modules import loss_image as _loss_image
+from lossgrad.nn.modules import loss_language as _loss_language
 from lossgrad.nn.modules import loss_robust as _loss_robust
 from lossgrad.nn.modules import loss_segmentation as _loss_segmentation
 from lossgrad.nn.modules import loss_structured as _loss_structured
@@ -28,6 +29,7 @@ from lossgrad.nn.modules.loss_contrastive import *  # noqa: F403
 from lossgrad.nn.modules.loss_detection import *  # noqa: F403
 from lossgrad.nn.modules.loss_distribution import *  # noqa: F403
 from lossgrad.nn.modules.loss_image import *  # noqa: F403
+from lossgrad.nn.modules.loss_language import *  # noqa: F403
 from lossgrad.nn.modules.loss_robust import *  # noqa: F403
 from lossgrad.nn.modules.loss_segmentation import *  # noqa: F403
 from lossgrad.nn.modules.loss_structured import *  # noqa: F403
@@ -59,5 +61,6 @@ if not TYPE_CHECKING:  # see lossgrad._exports
         *_loss_contrastive.__all__,
         *_loss_robust.__all__,
         *_loss_distribution.__all__,
+        *_loss_language.__all__,
         *_distance.__all__,
     ]

@@ -1,0 +1,318 @@
+"""Catalog entries of the language-model losses (``nn/functional/loss_language.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from lossgrad._catalog import Curve, Loss
+
+TITLE = "Language models"
+
+
+def _head_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    """Hidden state ``[z, 0]`` through an identity head: the target class wins by ``z``."""
+    hidden = lib.stack([z, lib.zeros_like(z)], dim=1)
+    head = lib.eye(2, dtype=z.dtype)
+    target = lib.zeros(z.shape[0], dtype=lib.long)
+    return lib.nn.functional.linear_cross_entropy(hidden, head, target, reduction="none", **p)
+
+
+def _pair_curve(fn: str) -> Any:
+    """Chosen log-probability ``z`` against a rejected one of ``s['rejected']``."""
+
+    def curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+        rejected = lib.full_like(z, s["rejected"])
+        return getattr(lib.nn.functional, fn)(z, rejected, reduction="none", **p)
+
+    return curve
+
+
+def _dpo_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    zeros = lib.zeros_like(z)
+    return lib.nn.functional.dpo_loss(z, zeros, zeros, zeros, reduction="none", **p)
+
+
+def _distill_curve(fn: str) -> Any:
+    """Student logits ``[z, 0]`` against a teacher ``[1, 0]``."""
+
+    def curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+        student = lib.stack([z, lib.zeros_like(z)], dim=1)
+        teacher = lib.stack([lib.ones_like(z), lib.zeros_like(z)], dim=1)
+        return getattr(lib.nn.functional, fn)(student, teacher, reduction="none", **p)
+
+    return curve
+
+
+def _kto_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    labels = lib.ones(z.shape[0], dtype=lib.bool)
+    return lib.nn.functional.kto_loss(z, lib.zeros_like(z), labels, reduction="none", **p)
+
+
+def _grpo_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    """One token per point, its log-ratio to the sampling policy ``z``, advantage 1."""
+    one = lib.ones(1, 1, dtype=z.dtype)
+    return lib.stack([
+        lib.nn.functional.grpo_loss(
+            z[i : i + 1].reshape(1, 1), lib.ones(1, dtype=z.dtype), one,
+            old_per_token_logps=lib.zeros(1, 1, dtype=z.dtype), **p,
+        )
+        for i in range(z.shape[0])
+    ])
+
+
+_MARGIN = "log-ratio margin of the chosen completion"
+_STUDENT = "student logit margin z (teacher margin 1, two classes)"
+
+_HIDDEN = """\
+input = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.0, -0.5]], requires_grad=True)
+target = torch.tensor([3, 0])
+"""
+
+_LOGPS = """\
+chosen = torch.tensor([-4.0, -7.5, -3.2], requires_grad=True)
+rejected = torch.tensor([-5.1, -6.0, -8.4], requires_grad=True)
+"""
+
+_DISTILL = """\
+student = torch.tensor([[1.2, -0.5, 0.3], [0.1, 0.4, -0.8]], requires_grad=True)
+teacher = torch.tensor([[2.0, -1.0, 0.0], [0.0, 1.0, -1.0]])
+"""
+
+ENTRIES: tuple[Loss, ...] = (
+    Loss(
+        key="linear_cross_entropy",
+        functional="linear_cross_entropy",
+        module="LinearCrossEntropyLoss",
+        family="language",
+        summary="A language-model head and cross entropy in one, optionally chunked over rows.",
+        formula="ℓ = −z[y] + log Σⱼ exp(z[j]),  z = W·h + b",
+        gradient="∂ℓ/∂h = Wᵀ(softmax(z) − onehot(y)),  ∂ℓ/∂W = (softmax(z) − onehot(y))·hᵀ",
+        tex=r"\ell = -z_y + \log \sum_j e^{z_j},\qquad z = W h + b",
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial h} = W^\top\bigl(\operatorname{softmax}(z) - "
+            r"\operatorname{onehot}(y)\bigr),\qquad \frac{\partial \ell}{\partial W} = "
+            r"\bigl(\operatorname{softmax}(z) - \operatorname{onehot}(y)\bigr)\,h^\top"
+        ),
+        in_torch=True,
+        notes=(
+            "options=LinearCrossEntropyOptions() selects the chunked path: the N × V logits and "
+            "their gradient are never held; lossgrad's chunked path has second derivatives, "
+            "torch's is first-order",
+            "out_features, label_smoothing or non-int64 targets with options fall back to the "
+            "reference path with torch's UserWarning",
+            "ignore_index=None means −100 for class indices; all tokens ignored: 'mean' is NaN",
+            "lossgrad extensions (keyword-only, off by default): lse_square_scale (z-loss), "
+            "softcap, return_z_loss, return_token_accuracy",
+        ),
+        example=_HIDDEN
+        + "head = torch.tensor([[0.2, -0.1, 0.4], [0.0, 0.3, -0.2], [0.5, 0.1, 0.0],\n"
+        "                     [-0.3, 0.2, 0.6], [0.1, -0.4, 0.2]], requires_grad=True)\n"
+        "opts = nn.LinearCrossEntropyOptions(batch_chunk_size=1)   # chunked: no N x V logits\n"
+        "output = F.linear_cross_entropy(input, head, target, options=opts)\n"
+        "output.backward()\n",
+        curve=Curve("margin", "margin of the target logit (two classes)", (-6.0, 6.0),
+                    _head_curve),
+        aliases=("fused_linear_cross_entropy",),
+    ),
+    Loss(
+        key="dpo",
+        functional="dpo_loss",
+        module=None,
+        family="language",
+        summary="Direct preference optimisation and TRL's 13 variants, from sequence log-probs.",
+        formula="ℓ = −log σ(β·[(log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))])",
+        gradient="∂ℓ/∂log π(y_w) = −β·σ(−d),  ∂ℓ/∂log π(y_l) = β·σ(−d)",
+        tex=(
+            r"\ell = -\log\sigma\Bigl(\beta\bigl[\log\tfrac{\pi(y_w)}{\pi_{ref}(y_w)} - "
+            r"\log\tfrac{\pi(y_l)}{\pi_{ref}(y_l)}\bigr]\Bigr)"
+        ),
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial \log \pi(y_w)} = -\beta\,\sigma(-d) = "
+            r"-\frac{\partial \ell}{\partial \log \pi(y_l)}"
+        ),
+        in_torch=False,
+        notes=(
+            "loss_type: sigmoid, hinge, ipo, exo_pair, nca_pair, robust, bco_pair, sppo_hard, "
+            "aot, aot_unpaired, apo_zero, apo_down, discopop, sigmoid_norm (TRL 1.16); a list "
+            "with loss_weights is Σ w_k·mean(ℓ_k)",
+            "ipo and sigmoid_norm divide by the completion lengths (TRL), clamped at 1",
+            "checked against Liger-Kernel's chunked DPO (CPU) and TRL's formulas",
+        ),
+        example=_LOGPS
+        + "reference = torch.tensor([-4.5, -7.0, -5.0])\n"
+        + "output = F.dpo_loss(chosen, rejected, reference, reference, beta=0.5)\n"
+        + "output.backward()\n",
+        torch_note="TRL DPOTrainer._compute_loss, loss_type='sigmoid'",
+        curve=Curve("margin", _MARGIN, (-20.0, 20.0), _dpo_curve),
+    ),
+    Loss(
+        key="simpo",
+        functional="simpo_loss",
+        module=None,
+        family="language",
+        summary="SimPO: reference-free preference on length-averaged log-probs with a margin γ.",
+        formula="ℓ = −log σ(β·(ā_w − ā_l) − γ)",
+        gradient="∂ℓ/∂ā_w = −β·σ(γ − β·(ā_w − ā_l))",
+        tex=r"\ell = -\log\sigma\bigl(\beta(\bar a_w - \bar a_l) - \gamma\bigr)",
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial \bar a_w} = -\beta\,\sigma\bigl(\gamma - "
+            r"\beta(\bar a_w - \bar a_l)\bigr)"
+        ),
+        in_torch=False,
+        notes=("label_smoothing mixes in −log σ(−u) as in Liger", "checked against Liger"),
+        example=_LOGPS + "output = F.simpo_loss(chosen, rejected)\noutput.backward()\n",
+        torch_note="Liger-Kernel LigerFusedLinearSimPOFunction.preference_loss_fn",
+        curve=Curve("margin", "chosen log-prob (rejected = {rejected:g})", (-6.0, 0.0),
+                    _pair_curve("simpo_loss"), {"rejected": -2.0}),
+    ),
+    Loss(
+        key="cpo",
+        functional="cpo_loss",
+        module=None,
+        family="language",
+        summary="CPO's preference term: −log σ(β·(log π(y_w) − log π(y_l))).",
+        formula="ℓ = −log σ(β·(a_w − a_l))",
+        gradient="∂ℓ/∂a_w = −β·σ(−β·(a_w − a_l))",
+        tex=r"\ell = -\log\sigma\bigl(\beta(a_w - a_l)\bigr)",
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial a_w} = -\beta\,\sigma\bigl(-\beta(a_w - a_l)\bigr)"
+        ),
+        in_torch=False,
+        notes=("the behaviour-cloning NLL term is added by the caller", "checked against Liger"),
+        example=_LOGPS + "output = F.cpo_loss(chosen, rejected)\noutput.backward()\n",
+        torch_note="Liger-Kernel LigerFusedLinearCPOFunction.preference_loss_fn",
+        curve=Curve("margin", "chosen log-prob (rejected = {rejected:g})", (-6.0, 0.0),
+                    _pair_curve("cpo_loss"), {"rejected": -2.0}),
+    ),
+    Loss(
+        key="orpo",
+        functional="orpo_loss",
+        module=None,
+        family="language",
+        summary="ORPO's odds-ratio term on length-averaged log-probabilities.",
+        formula="ℓ = −β·log σ(log odds(ā_w) − log odds(ā_l)),  log odds(a) = a − log(1 − eᵃ)",
+        gradient="∂ℓ/∂ā_w = −β·σ(−o)/(1 − e^{ā_w})",
+        tex=(
+            r"\ell = -\beta\log\sigma\bigl(\operatorname{lo}(\bar a_w) - "
+            r"\operatorname{lo}(\bar a_l)\bigr),\quad \operatorname{lo}(a) = a - \log(1 - e^a)"
+        ),
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial \bar a_w} = -\frac{\beta\,\sigma(-o)}{1 - e^{\bar a_w}}"
+        ),
+        in_torch=False,
+        notes=("log(1 − eᵃ) is computed as log(−expm1(a))", "checked against Liger"),
+        example="chosen = torch.tensor([-0.4, -1.5], requires_grad=True)\n"
+        "rejected = torch.tensor([-1.1, -0.9], requires_grad=True)\n"
+        "output = F.orpo_loss(chosen, rejected)\noutput.backward()\n",
+        torch_note="Liger-Kernel LigerFusedLinearORPOFunction.preference_loss_fn",
+        curve=Curve("margin", "chosen log-prob (rejected = {rejected:g})", (-4.0, -0.05),
+                    _pair_curve("orpo_loss"), {"rejected": -1.0}),
+    ),
+    Loss(
+        key="kto",
+        functional="kto_loss",
+        module=None,
+        family="language",
+        summary="KTO: unpaired preference loss, desirable and undesirable completions apart.",
+        formula="ℓ = w_d·(1 − σ(β(r − z))) (desirable),  w_u·(1 − σ(β(z − r))) (undesirable)",
+        gradient="∂ℓ/∂r = ∓w·β·σ(u)(1 − σ(u))",
+        tex=r"\ell = w_d\bigl(1 - \sigma(\beta(r - z))\bigr)\ \text{or}\ "
+        r"w_u\bigl(1 - \sigma(\beta(z - r))\bigr)",
+        tex_gradient=r"\frac{\partial \ell}{\partial r} = \mp w\,\beta\,\sigma(u)(1-\sigma(u))",
+        in_torch=False,
+        notes=("r = log π(y) − log π_ref(y); z = kl, the batch KL estimate, used as a constant",
+               "checked against Liger's chunked KTO and TRL's KTOTrainer formula"),
+        example="logps = torch.tensor([-3.0, -6.0, -2.5], requires_grad=True)\n"
+        "reference = torch.tensor([-4.0, -5.0, -2.0])\n"
+        "labels = torch.tensor([True, False, True])\n"
+        "output = F.kto_loss(logps, reference, labels, kl=0.1)\noutput.backward()\n",
+        torch_note="TRL KTOTrainer, loss_type='kto'",
+        curve=Curve("margin", "log-ratio r of a desirable completion", (-20.0, 20.0), _kto_curve),
+    ),
+    Loss(
+        key="grpo",
+        functional="grpo_loss",
+        module=None,
+        family="language",
+        summary="Clipped policy-gradient loss of GRPO, BNPO, Dr. GRPO, DAPO and CISPO.",
+        formula="ℓ = −min(ρ·A, clip(ρ, 1 − ε_low, 1 + ε_high)·A) + β·k3,  ρ = exp(log π − log π_old)",
+        gradient="∂ℓ/∂log π = −ρ·A where the unclipped term is the minimum, else 0 (+ β·∂k3)",
+        tex=r"\ell = -\min\bigl(\rho A,\ \operatorname{clip}(\rho, 1-\epsilon_l, 1+\epsilon_h) A\bigr)"
+        r" + \beta\,k_3",
+        tex_gradient=r"\frac{\partial \ell}{\partial \log\pi} = -\rho A\ \text{(unclipped)},\ 0"
+        r"\ \text{(clipped)}",
+        in_torch=False,
+        notes=("loss_type sets the normalisation: grpo per sequence, bnpo/dapo per token, "
+               "dr_grpo by B·max_completion_length; cispo weights log π by the detached clipped ρ",
+               "checked against Liger's chunked GRPO on the CPU"),
+        example="logps = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]], requires_grad=True)\n"
+        "old = torch.tensor([[-1.1, -1.8], [-0.7, -0.1]])\n"
+        "mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])\n"
+        "output = F.grpo_loss(logps, torch.tensor([1.0, -2.0]), mask, old_per_token_logps=old,\n"
+        "                     epsilon_high=0.28)\noutput.backward()\n",
+        torch_note="TRL GRPOTrainer, loss_type='dapo'",
+        curve=Curve("ratio", "log-ratio to the sampling policy (advantage 1)", (-1.0, 1.0),
+                    _grpo_curve),
+    ),
+    Loss(
+        key="generalized_jsd",
+        functional="generalized_jsd_loss",
+        module=None,
+        family="language",
+        summary="β-skew Jensen–Shannon divergence for distillation (β = 0/1: forward/reverse KL).",
+        formula="ℓ = β·KL(P‖M) + (1 − β)·KL(S‖M),  M = β·P + (1 − β)·S",
+        gradient="∂ℓ/∂log S_c = (1 − β)·S_c·(log S_c − log M_c − KL(S‖M))",
+        tex=r"\ell = \beta\,\mathrm{KL}(P\Vert M) + (1-\beta)\,\mathrm{KL}(S\Vert M),\quad "
+        r"M = \beta P + (1-\beta) S",
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial \log S_c} = (1-\beta) S_c \bigl(\log S_c - \log M_c "
+            r"- \mathrm{KL}(S\Vert M)\bigr)"
+        ),
+        in_torch=False,
+        notes=(
+            "S, P = softmax(logits / temperature); computed in log space",
+            "'batchmean' divides by the tokens not ignored (Liger's convention)",
+            "checked against Liger's chunked JSD and kornia's js_div_loss_2d",
+        ),
+        example=_DISTILL + "output = F.generalized_jsd_loss(student, teacher, beta=0.5)\n"
+        "output.backward()\n",
+        torch_note="Liger-Kernel LigerFusedLinearJSDFunction.distillation_loss_fn",
+        curve=Curve("margin", _STUDENT, (-6.0, 6.0), _distill_curve("generalized_jsd_loss")),
+        aliases=("jsd",),
+    ),
+    Loss(
+        key="tvd",
+        functional="tvd_loss",
+        module=None,
+        family="language",
+        summary="Total variation distance between student and teacher token distributions.",
+        formula="ℓ = ½·Σ_c |S_c − P_c|",
+        gradient="∂ℓ/∂S_c = ½·sign(S_c − P_c)",
+        tex=r"\ell = \tfrac12 \sum_c |S_c - P_c|",
+        tex_gradient=r"\frac{\partial \ell}{\partial S_c} = \tfrac12\operatorname{sign}(S_c - P_c)",
+        in_torch=False,
+        notes=("S, P = softmax(logits / temperature)", "Liger's LigerTVDLoss formula"),
+        example=_DISTILL + "output = F.tvd_loss(student, teacher)\noutput.backward()\n",
+        torch_note="Liger-Kernel LigerTVDLoss",
+        curve=Curve("margin", _STUDENT, (-6.0, 6.0), _distill_curve("tvd_loss")),
+    ),
+    Loss(
+        key="distillation_kl",
+        functional="distillation_kl_loss",
+        module=None,
+        family="language",
+        summary="Hinton's distillation loss T²·KL(P‖S) at temperature T.",
+        formula="ℓ = T²·Σ_c P_c·(log P_c − log S_c)",
+        gradient="∂ℓ/∂student_c = T·(S_c − P_c)",
+        tex=r"\ell = T^2 \sum_c P_c (\log P_c - \log S_c)",
+        tex_gradient=r"\frac{\partial \ell}{\partial s_c} = T\,(S_c - P_c)",
+        in_torch=False,
+        notes=("S, P = softmax(logits / T); T² keeps the gradient's scale",),
+        example=_DISTILL + "output = F.distillation_kl_loss(student, teacher, temperature=2.0)\n"
+        "output.backward()\n",
+        torch_note="Hinton et al. 2015; torch's kl_div(log S, log P, log_target=True) · T²",
+        curve=Curve("margin", _STUDENT, (-6.0, 6.0), _distill_curve("distillation_kl_loss")),
+    ),
+)

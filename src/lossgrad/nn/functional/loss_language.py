@@ -1,0 +1,1156 @@
+"""Losses for language models: the linear head and cross-entropy in one (``linear_cross_entropy``).
+
+``linear_cross_entropy(input, linear_weight, target)`` is ``cross_entropy(linear(input,
+linear_weight), target)``: torch 2.13's function, with its signature and its two paths.
+
+* ``options=None`` (the reference path) is literally that composition, so every target kind,
+  ``weight``, ``ignore_index``, ``label_smoothing``, K-dimensional ``out_features`` and reduction
+  behave as ``cross_entropy`` does, with first and second derivatives.
+* ``options=LinearCrossEntropyOptions(...)`` (the chunked path) never holds the ``N x V`` logits
+  or their gradient: rows are processed ``batch_chunk_size`` at a time, the forward keeps only
+  the log-sum-exp terms, and the backward recomputes each chunk's softmax. Unlike torch's chunked
+  path (whose gradient is computed inside the forward and is silently first-order), lossgrad's
+  backward is written with lossgrad ops when a graph is recorded, so ``create_graph=True`` and
+  ``gradgradcheck`` work here too. The cases torch's chunked path does not cover (K-dimensional
+  ``out_features``, ``label_smoothing != 0``, non-int64 or probability targets) fall back to the
+  reference path with torch's warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+
+from lossgrad import _dtype
+from lossgrad._exports import public_names
+from lossgrad._tensor import Tensor
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.nn.functional import _reduction
+from lossgrad.nn.functional.loss_classification import cross_entropy
+from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
+from lossgrad.ops.index import index_select, sort
+from lossgrad.ops.linalg import linear, matmul
+from lossgrad.ops.pointwise import abs as abs_
+from lossgrad.ops.pointwise import (
+    add,
+    clamp,
+    div,
+    exp,
+    expm1,
+    log,
+    minimum,
+    mul,
+    neg,
+    rsub,
+    sigmoid,
+    square,
+    sub,
+    tanh,
+    where,
+)
+from lossgrad.ops.reduce import logsumexp
+from lossgrad.ops.reduce import sum as _sum
+from lossgrad.ops.shape import cat, reshape, squeeze, stack, t, unsqueeze
+
+_ACC_POLICIES = ("accurate", "balanced", "compact", "auto")
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class LinearCrossEntropyOptions:
+    """Options of ``linear_cross_entropy``'s chunked path (torch's ``LinearCrossEntropyOptions``).
+
+    Passing an instance (even ``LinearCrossEntropyOptions()``) selects the chunked path. The
+    fields and their validation are torch's. The chunk size is resolved as torch resolves it on
+    a CPU float32/float64 input: ``chunking_method='auto'`` means ``'aspect_ratio:2'``, i.e.
+    ``next_pow2(ceil(N / ceil(V / D))) // 2`` rows per chunk (capped at ``N``); an explicit
+    ``batch_chunk_size`` disables the heuristic. With the default ``'auto'`` lossgrad takes at
+    least ``D // 8`` rows per chunk (a ``chunk x V`` block an eighth of the head's size): each
+    chunk re-reads the whole ``V x D`` head and accumulates its gradient, so on the CPU, where
+    that traffic dominates, tiny chunks cost time without lowering the peak, which the head's
+    gradient sets. ``acc_policy``, ``acc_dtype`` and
+    ``allow_retain_graph`` are accepted and validated for compatibility: lossgrad accumulates in
+    the input's dtype (what torch does for float32/float64 input) and its backward recomputes
+    from saved inputs, so ``retain_graph=True`` always works.
+
+    Example:
+        >>> from lossgrad.nn import LinearCrossEntropyOptions
+        >>> LinearCrossEntropyOptions(batch_chunk_size=256).batch_chunk_size
+        256
+    """
+
+    allow_retain_graph: bool = False
+    batch_chunk_size: int | None = None
+    chunking_method: str | None = "auto"
+    acc_policy: Literal["accurate", "balanced", "compact", "auto"] = "auto"
+    acc_dtype: Any = None
+
+    def __post_init__(self) -> None:
+        if self.acc_policy not in _ACC_POLICIES:
+            raise ValueError(f"invalid acc_policy: {self.acc_policy!r}")
+        if self.chunking_method is not None and self.chunking_method != "auto":
+            name, sep, factor = self.chunking_method.partition(":")
+            factor = factor if sep else "1"
+            if not (name == "aspect_ratio" and factor.isdigit() and int(factor) > 0):
+                raise ValueError(f"invalid chunking_method: {self.chunking_method!r}")
+        if not (
+            self.batch_chunk_size is None
+            or (isinstance(self.batch_chunk_size, int) and self.batch_chunk_size > 0)
+        ):
+            raise ValueError(
+                "batch_chunk_size must be positive int or None, got "
+                f"{self.batch_chunk_size!r}"
+            )
+        supported = (None, _dtype.float16, _dtype.float32, _dtype.float64)
+        if self.acc_dtype not in supported:
+            raise ValueError(
+                "acc_dtype must be one of {None, torch.float16, torch.float32, torch.float64}, "
+                f"got {self.acc_dtype!r}. Pass acc_dtype=None to let the op pick automatically."
+            )
+
+    def rows_per_chunk(self, num_batches: int, in_features: int, num_classes: int) -> int:
+        """The number of rows each chunk holds, resolved as torch does on the CPU."""
+        method = self.chunking_method
+        if method == "auto":
+            method = None if self.batch_chunk_size is not None else "aspect_ratio:2"
+        if self.batch_chunk_size is None:
+            chunk = num_batches
+        else:
+            chunk = min(self.batch_chunk_size, num_batches)
+        if method is not None:
+            factor = int(method.partition(":")[2] or 1)
+            rows_per_class_block = -(-num_batches // -(-num_classes // in_features))
+            chunk = min((1 << (rows_per_class_block - 1).bit_length()) // factor, num_batches)
+            if self.batch_chunk_size is not None and self.batch_chunk_size != chunk:
+                raise ValueError(
+                    f"batch_chunk_size (={self.batch_chunk_size}) and chunking_method "
+                    f"('{method}') give different chunk sizes ({self.batch_chunk_size} vs "
+                    f"{chunk}); pass only one."
+                )
+        return max(1, chunk)
+
+
+def _row_chunks(num_rows: int, chunk: int) -> range:
+    return range(0, num_rows, chunk)
+
+
+def _chunk_logits(input: np.ndarray, linear_weight: np.ndarray, bias: Any) -> np.ndarray:
+    logits = input @ linear_weight.T
+    if bias is not None:
+        logits += bias
+    return logits
+
+
+def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
+    """``log sum_c exp(logits[:, c])`` with the row maximum shifted out (finite rows)."""
+    row_max = logits.max(axis=1, keepdims=True)
+    row_max[~np.isfinite(row_max)] = 0
+    total = np.exp(logits - row_max).sum(axis=1, keepdims=True)
+    return (np.log(total) + row_max)[:, 0]
+
+
+class _ChunkedTokenNLL(ArrayFunction):
+    """Per-row ``lse_n - z[n, y_n]`` of the logits ``z = input W^T + b``, chunk by chunk.
+
+    Rows whose target is ``ignore_index`` give 0 and no gradient. The forward runs over chunks
+    of rows and keeps each row's log-sum-exp; the first-order backward runs over blocks of the
+    vocabulary; both hold one block of ``chunk x V`` elements at a time; ``backward`` (run when a
+    graph is recorded) is the same gradient ``(softmax(z) - onehot(y)) * g`` written with lossgrad
+    ops, chunk by chunk, so autograd differentiates it again.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, input, linear_weight, bias, target, ignore_index, chunk):  # type: ignore[no-untyped-def]
+        valid = target != ignore_index
+        safe_target = np.where(valid, target, 0)
+        nll = np.empty(input.shape[0], input.dtype)
+        lse = np.empty(input.shape[0], input.dtype)
+        for start in _row_chunks(input.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            logits = _chunk_logits(input[rows], linear_weight, bias)
+            target_logit = logits[np.arange(logits.shape[0]), safe_target[rows]]
+            lse[rows] = _log_sum_exp_rows(logits)
+            nll[rows] = lse[rows] - target_logit
+        nll[~valid] = 0
+        ctx.save_for_backward(input, linear_weight, bias)
+        ctx.valid, ctx.safe_target, ctx.chunk, ctx.lse = valid, safe_target, chunk, lse
+        return nll
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        """The first-order gradient, block by block over the vocabulary: with the forward's
+        log-sum-exp kept, each ``N x block`` slice of ``G = (softmax(z) - onehot(y)) * g`` gives
+        its rows of ``dW = G^T input`` and ``db`` directly (no accumulation buffer the size of
+        the head) and adds ``G W`` to ``dinput``; a block holds as many elements as a chunk."""
+        input, linear_weight, bias = ctx._saved_arrays()
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        num_rows, num_classes = input.shape[0], linear_weight.shape[0]
+        coefficient = np.where(ctx.valid, grad, 0).astype(input.dtype)[:, None]
+        block = max(1, ctx.chunk * num_classes // max(num_rows, 1))
+        grad_input = np.zeros_like(input) if need_input else None
+        grad_weight = np.empty_like(linear_weight) if need_weight else None
+        grad_bias = np.empty_like(bias) if need_bias else None
+        rows = np.arange(num_rows)
+        for start in range(0, num_classes, block):
+            columns = slice(start, start + block)
+            logits = _chunk_logits(input, linear_weight[columns],
+                                   bias[columns] if bias is not None else None)
+            probs = np.exp(np.subtract(logits, ctx.lse[:, None], out=logits), out=logits)
+            hit = (ctx.safe_target >= start) & (ctx.safe_target < start + block)
+            probs[rows[hit], ctx.safe_target[hit] - start] -= 1
+            probs *= coefficient
+            if need_weight:
+                np.matmul(probs.T, input, out=grad_weight[columns])
+            if need_bias:
+                grad_bias[columns] = probs.sum(axis=0)
+            if need_input:
+                grad_input += probs @ linear_weight[columns]
+        return grad_input, grad_weight, grad_bias, None, None, None
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        input, linear_weight, bias = ctx.saved_tensors
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        coefficient = where(Tensor._make(ctx.valid), grad, 0.0)
+        num_classes = linear_weight.shape[0]
+        input_chunks, grad_weight, grad_bias = [], None, None
+        for start in _row_chunks(input.shape[0], ctx.chunk):
+            rows = slice(start, start + ctx.chunk)
+            input_rows = input[rows]
+            target_rows = ctx.safe_target[rows]
+            one_hot = np.zeros((target_rows.size, num_classes), input_rows._data.dtype)
+            one_hot[np.arange(target_rows.size), target_rows] = 1
+            probs = softmax(linear(input_rows, linear_weight, bias), 1)
+            grad_logits = mul(sub(probs, Tensor._make(one_hot)), unsqueeze(coefficient[rows], 1))
+            if need_input:
+                input_chunks.append(matmul(grad_logits, linear_weight))
+            if need_weight:
+                chunk_weight = matmul(t(grad_logits), input_rows)
+                grad_weight = chunk_weight if grad_weight is None else grad_weight + chunk_weight
+            if need_bias:
+                chunk_bias = _sum(grad_logits, 0)
+                grad_bias = chunk_bias if grad_bias is None else grad_bias + chunk_bias
+        grad_input = cat(input_chunks) if need_input else None
+        return grad_input, grad_weight, grad_bias, None, None, None
+
+
+def _chunked(input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options):  # type: ignore[no-untyped-def]
+    """The chunked path: per-token NLL from ``_ChunkedTokenNLL``, class weights and the reduction
+    with lossgrad ops (so ``weight`` is differentiable too)."""
+    batched = input.dim() == 2
+    if not batched:
+        input, target = unsqueeze(input, 0), unsqueeze(target, 0)
+    num_batches, in_features = input.shape
+    chunk = options.rows_per_chunk(num_batches, in_features, linear_weight.shape[0])
+    if options.chunking_method == "auto" and options.batch_chunk_size is None:
+        chunk = max(chunk, min(num_batches, in_features // 8))
+    nll = _ChunkedTokenNLL.apply(input, linear_weight, linear_bias, target._data, ignore_index, chunk)
+    valid = target._data != ignore_index
+    if weight is None:
+        token_weight: Any = Tensor._make(valid.astype(nll._data.dtype))
+        losses = nll
+    else:
+        safe_target = Tensor._make(np.where(valid, target._data, 0))
+        token_weight = where(Tensor._make(valid), index_select(weight, 0, safe_target), 0.0)
+        losses = mul(nll, token_weight)
+    if not batched:
+        losses = squeeze(losses, 0)
+    return _reduction.apply(losses, reduction, denominator=_sum(token_weight))
+
+
+def _fallback_warning(reduction, label_smoothing, target, out_features, linear_bias) -> None:  # type: ignore[no-untyped-def]
+    bias_shape = tuple(linear_bias.shape) if linear_bias is not None else None
+    warnings.warn(
+        "linear_cross_entropy: ``options`` ignored; chunked path needs "
+        "reduction in {'mean','sum','none'}, label_smoothing == 0, target.dtype"
+        " == int64, out_features == (). Got "
+        f"reduction={reduction!r}, label_smoothing={label_smoothing}, "
+        f"target.dtype={target.dtype}, out_features={tuple(out_features)}"
+        f", tracing=False, linear_bias.shape={bias_shape}.",
+        stacklevel=3,
+    )
+
+
+class LinearCrossEntropyOutput(NamedTuple):
+    """What ``linear_cross_entropy`` returns when asked for the z-loss or the token accuracy."""
+
+    loss: Tensor
+    z_loss: Tensor | None
+    token_accuracy: Tensor | None
+
+
+def _with_extras(
+    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing,
+    extras,
+):  # type: ignore[no-untyped-def]
+    """The reference path plus z-loss, soft-capping and token accuracy (Liger's conventions)."""
+    lse_square_scale, softcap, return_z_loss, return_token_accuracy = extras
+    if softcap is not None and not softcap > 0:
+        raise ValueError(f"softcap must be a positive number or None, got {softcap}")
+    if target.dtype != _dtype.int64:
+        raise TypeError(
+            "lse_square_scale, softcap, return_z_loss and return_token_accuracy need class-index "
+            f"(int64) targets, got target of dtype {target.dtype}"
+        )
+    num_classes, in_features = linear_weight.shape[0], linear_weight.shape[-1]
+    out_features = tuple(linear_weight.shape[1:-1])
+    flat_classes = int(np.prod(out_features)) * num_classes
+    logits = linear(
+        input,
+        reshape(linear_weight, (flat_classes, in_features)),
+        reshape(linear_bias, (flat_classes,)) if linear_bias is not None else None,
+    )
+    logits = reshape(logits, (*input.shape[:-1], num_classes, *out_features))
+    if softcap is not None:
+        logits = mul(tanh(mul(logits, 1.0 / softcap)), softcap)
+    loss = cross_entropy(logits, target, weight=weight, reduction=reduction,
+                         ignore_index=ignore_index, label_smoothing=label_smoothing)
+    class_dim = 1 if input.dim() == 2 else 0
+    valid = Tensor._make(target._data != ignore_index)
+    tokens = _sum(valid)
+    z_loss = where(valid, mul(square(logsumexp(logits, class_dim)), lse_square_scale), 0.0)
+    z_loss = _reduction.apply(z_loss, reduction, denominator=tokens)
+    loss = add(loss, z_loss)
+    accuracy = None
+    if return_token_accuracy:
+        correct = (np.argmax(logits._data, axis=class_dim) == target._data) & valid._data
+        correct = Tensor._make(correct.astype(logits._data.dtype))
+        accuracy = correct if reduction == "none" else div(_sum(correct), tokens)
+    if not (return_z_loss or return_token_accuracy):
+        return loss
+    return LinearCrossEntropyOutput(loss, z_loss if return_z_loss else None, accuracy)
+
+
+def linear_cross_entropy(
+    input: Tensor,
+    linear_weight: Tensor,
+    target: Tensor,
+    *,
+    linear_bias: Tensor | None = None,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    options: LinearCrossEntropyOptions | None = None,
+    lse_square_scale: float = 0.0,
+    softcap: float | None = None,
+    return_z_loss: bool = False,
+    return_token_accuracy: bool = False,
+) -> Any:
+    """Cross-entropy of the logits ``z = input @ linear_weight^T + linear_bias`` (torch 2.13).
+
+    With ``z`` of shape ``(N, C, *out_features)`` this is ``cross_entropy(z, target, weight,
+    ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing)``; for class
+    indices, per token::
+
+        l_n = w[y_n] * (lse_n - z[n, y_n]),   lse_n = log sum_c exp(z[n, c])
+
+    and ``'mean'`` divides by ``sum_n w[y_n]`` over the tokens not ignored. Gradient: with
+    ``G[n, c] = g_n w[y_n] (softmax(z[n])_c - [c = y_n])``, ``dL/dinput = G W``,
+    ``dL/dW = G^T input`` and ``dL/db = sum_n G[n]``.
+
+    Two paths, as in torch: ``options=None`` builds the logits (the reference path);
+    ``options=LinearCrossEntropyOptions(...)`` processes ``batch_chunk_size`` rows at a time and
+    never holds the ``N x C`` logits or their gradient. Unlike torch's chunked path, lossgrad's
+    supports second derivatives (``create_graph=True``). Configurations the chunked path does not
+    cover (``out_features != ()``, ``label_smoothing != 0``, a target that is not int64) fall
+    back to the reference path with torch's UserWarning.
+
+    Args:
+        input: hidden states ``(D)`` or ``(N, D)``.
+        linear_weight: the head ``(C, D)`` or ``(C, d1, ..., dK, D)`` (K-dimensional loss).
+        target: class indices (int64) ``()``, ``(N)`` or ``(N, d1, ..., dK)``; or class
+            probabilities of the logits' shape.
+        linear_bias: optional bias ``(C)`` or ``(C, d1, ..., dK)``.
+        weight: optional per-class weight ``(C)``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        ignore_index: class index to skip; ``None`` means -100 for index targets and must stay
+            ``None`` for probability targets.
+        label_smoothing: in [0, 1]. Default 0.0.
+        options: ``None`` (reference path) or ``LinearCrossEntropyOptions`` (chunked path).
+        lse_square_scale: ``s`` of the z-loss ``s * lse_n**2`` (PaLM's auxiliary term) added to
+            each token not ignored; lossgrad extension, default 0 (torch's behaviour).
+        softcap: ``c`` of the logit soft-capping ``z <- c * tanh(z / c)`` (Gemma 2) applied
+            before everything else; lossgrad extension, default None (off).
+        return_z_loss: also return the z-loss term alone. lossgrad extension.
+        return_token_accuracy: also return the fraction of tokens (not ignored) whose argmax
+            logit is the target. lossgrad extension.
+
+    Returns:
+        A scalar, or the per-token loss for ``reduction='none'``. With ``return_z_loss`` or
+        ``return_token_accuracy``: a ``LinearCrossEntropyOutput(loss, z_loss,
+        token_accuracy)`` namedtuple (None for what was not asked).
+
+    The extensions follow Liger-Kernel's ``LigerCrossEntropyLoss`` conventions: the z-loss is
+    not scaled by ``weight``; under ``'mean'`` it is divided by the number of tokens not
+    ignored, and the returned ``z_loss`` is reduced as the loss; the token accuracy is per token
+    (0 for ignored tokens) under ``'none'`` and the mean over tokens not ignored otherwise.
+    They apply to class-index targets and run the reference path (the logits are built).
+
+    Note:
+        Every token ignored gives NaN for ``'mean'`` (0 / 0) and 0 for ``'sum'``, as in torch;
+        the ``'none'`` entry of an ignored token is 0 with zero gradient.
+        Reference: PyTorch 2.13 ``torch.nn.functional.linear_cross_entropy``; the chunked
+        recomputation follows Wijmans et al., "Cut Your Losses in Large-Vocabulary Language
+        Models" (2024).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> import lossgrad.nn.functional as F
+        >>> hidden = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> head = torch.tensor([[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+        >>> F.linear_cross_entropy(hidden, head, torch.tensor([0, 2]))
+        tensor(0.6691)
+        >>> opts = torch.nn.LinearCrossEntropyOptions(batch_chunk_size=1)
+        >>> F.linear_cross_entropy(hidden, head, torch.tensor([0, 2]), options=opts)
+        tensor(0.6691)
+    """
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(
+            "expected linear_weight with dimensionality at least 2, got "
+            f"{linear_weight.dim()}"
+        )
+    num_batches = tuple(input.shape[:-1])
+    in_features = input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(
+            "expected equal input and linear_weight last dimensions (in_features), "
+            f"got {input.shape[-1]} and {linear_weight.shape[-1]}, respectively"
+        )
+    num_classes = linear_weight.shape[0]
+    out_features = tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(
+            f"expected linear_bias shape {(num_classes, *out_features)}, "
+            f"got {tuple(linear_bias.shape)}"
+        )
+    if out_features and not num_batches:
+        raise RuntimeError(
+            f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} "
+            f"requires batched input, (N, {in_features}), got unbatched input with shape "
+            f"{tuple(input.shape)}"
+        )
+    logits_shape = (*num_batches, num_classes, *out_features)
+    if tuple(target.shape) == logits_shape and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    ignore_index = ignore_index if ignore_index is not None else -100
+    extras = (lse_square_scale, softcap, return_z_loss, return_token_accuracy)
+    if extras != (0.0, None, False, False):
+        return _with_extras(
+            input, linear_weight, target, linear_bias, weight, reduction, ignore_index,
+            label_smoothing, extras,
+        )
+    if options is not None:
+        chunkable = (
+            not out_features
+            and reduction in ("mean", "sum", "none")
+            and label_smoothing == 0.0
+            and target.dtype == _dtype.int64
+        )
+        if chunkable:
+            return _chunked(
+                input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options
+            )
+        _fallback_warning(reduction, label_smoothing, target, out_features, linear_bias)
+    if out_features:
+        flat_classes = int(np.prod(out_features)) * num_classes
+        linear_weight = reshape(linear_weight, (flat_classes, in_features))
+        if linear_bias is not None:
+            linear_bias = reshape(linear_bias, (flat_classes,))
+    logits = reshape(linear(input, linear_weight, linear_bias), logits_shape)
+    return cross_entropy(
+        logits,
+        target,
+        weight=weight,
+        reduction=reduction,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+    )
+
+
+# -- per-sequence log-probabilities ------------------------------------------------------------
+
+
+def sequence_log_probs(
+    logits: Tensor, labels: Tensor, *, ignore_index: int = -100, average: bool = False
+) -> Tensor:
+    """Log-probability of each label sequence under the logits, summed or averaged over tokens.
+
+    For logits ``z`` of shape ``(B, T, V)`` and labels ``y`` ``(B, T)``, with ``m[b, t] = [y[b, t]
+    != ignore_index]``::
+
+        s_b = sum_t m[b, t] * log_softmax(z[b, t])[y[b, t]]      (average: / max(sum_t m[b, t], 1))
+
+    Gradient: ``ds_b/dz[b, t] = m[b, t] (onehot(y[b, t]) - softmax(z[b, t]))`` (divided by the
+    count when averaging). The labels are used as given: shift them (``labels[:, 1:]`` against
+    ``logits[:, :-1]``) before the call for next-token prediction, as TRL and Liger do. A row whose
+    tokens are all ignored gives 0 (TRL clamps the count at 1; Liger's average would be 0/0).
+
+    Args:
+        logits: ``(B, T, V)``.
+        labels: int64 ``(B, T)``.
+        ignore_index: label value that marks tokens outside the completion. Default -100.
+        average: length-average instead of sum (Liger's ``average_log_prob``). Default False.
+
+    Returns:
+        ``(B,)`` log-probabilities.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> logits = torch.zeros(1, 3, 4)
+        >>> torch.nn.functional.sequence_log_probs(logits, torch.tensor([[1, 2, -100]]))
+        tensor([-2.7726])
+    """
+    if logits.dim() != 3 or tuple(labels.shape) != tuple(logits.shape[:2]):
+        raise ValueError(
+            "sequence_log_probs expects logits (B, T, V) and labels (B, T), got logits of shape "
+            f"{tuple(logits.shape)} and labels of shape {tuple(labels.shape)}"
+        )
+    batch, length, vocab = logits.shape
+    token_logps = neg(cross_entropy(reshape(logits, (batch * length, vocab)),
+                                    reshape(labels, (batch * length,)),
+                                    ignore_index=ignore_index, reduction="none"))
+    return _sequence_total(reshape(token_logps, (batch, length)), labels, ignore_index, average)
+
+
+def _sequence_total(token_logps, labels, ignore_index, average):  # type: ignore[no-untyped-def]
+    total = _sum(token_logps, 1)
+    if not average:
+        return total
+    counts = np.maximum((labels._data != ignore_index).sum(1), 1).astype(total._data.dtype)
+    return div(total, Tensor._make(counts))
+
+
+def linear_sequence_log_probs(
+    hidden: Tensor,
+    linear_weight: Tensor,
+    labels: Tensor,
+    *,
+    linear_bias: Tensor | None = None,
+    ignore_index: int = -100,
+    average: bool = False,
+    options: LinearCrossEntropyOptions | None = None,
+) -> Tensor:
+    """``sequence_log_probs(linear(hidden, linear_weight, linear_bias), labels)`` without ever
+    holding the ``B*T x V`` logits: the head and the log-softmax run through
+    ``linear_cross_entropy``'s chunked path (``options``, default
+    ``LinearCrossEntropyOptions()``), so first and second derivatives are available.
+
+    Args:
+        hidden: ``(B, T, D)`` hidden states.
+        linear_weight: ``(V, D)`` head.
+        labels: int64 ``(B, T)``.
+        linear_bias: optional ``(V)``.
+        ignore_index, average: as in ``sequence_log_probs``.
+        options: chunking options of the head.
+
+    Returns:
+        ``(B,)`` log-probabilities.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> hidden, head = torch.zeros(1, 3, 2), torch.zeros(4, 2)
+        >>> torch.nn.functional.linear_sequence_log_probs(hidden, head, torch.tensor([[1, 2, -100]]))
+        tensor([-2.7726])
+    """
+    if hidden.dim() != 3 or tuple(labels.shape) != tuple(hidden.shape[:2]):
+        raise ValueError(
+            "linear_sequence_log_probs expects hidden (B, T, D) and labels (B, T), got hidden of "
+            f"shape {tuple(hidden.shape)} and labels of shape {tuple(labels.shape)}"
+        )
+    batch, length, features = hidden.shape
+    token_nll = linear_cross_entropy(
+        reshape(hidden, (batch * length, features)), linear_weight,
+        reshape(labels, (batch * length,)), linear_bias=linear_bias, ignore_index=ignore_index,
+        reduction="none", options=options if options is not None else LinearCrossEntropyOptions(),
+    )
+    return _sequence_total(reshape(neg(token_nll), (batch, length)), labels, ignore_index, average)
+
+
+# -- preference losses (given per-sequence log-probabilities) -------------------------------------
+
+_DPO_LOSS_TYPES = (
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+    "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+)
+
+
+def _per_length(score, lengths):  # type: ignore[no-untyped-def]
+    """``score / max(lengths, 1)`` (TRL's completion-length normalisation), or ``score``."""
+    if lengths is None:
+        return score
+    counts = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    return div(score, Tensor._make(np.maximum(counts, 1).astype(score._data.dtype)))
+
+
+def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
+    """``-(1 - eps) log sigma(margin) - eps log sigma(-margin)``."""
+    return sub(mul(logsigmoid(margin), -(1 - label_smoothing)),
+               mul(logsigmoid(neg(margin)), label_smoothing))
+
+
+def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_smoothing,
+                  discopop_tau, chosen_lengths, rejected_lengths):  # type: ignore[no-untyped-def]
+    """One ``loss_type`` of TRL's ``DPOTrainer._compute_loss``, per pair."""
+    margin = mul(sub(chosen, rejected), beta)
+    if loss_type == "sigmoid":
+        return neg(logsigmoid(margin))
+    if loss_type == "hinge":
+        return relu(rsub(margin, 1.0))
+    if loss_type in ("ipo", "sigmoid_norm"):
+        delta = sub(_per_length(chosen, chosen_lengths), _per_length(rejected, rejected_lengths))
+        if loss_type == "sigmoid_norm":
+            return neg(logsigmoid(mul(delta, beta)))
+        return square(sub(delta, 1 / (2 * beta)))
+    if loss_type == "exo_pair":
+        if not label_smoothing > 0:
+            raise ValueError(
+                f"label_smoothing must be > 0 for loss_type='exo_pair', got {label_smoothing}"
+            )
+        log_chosen_target = math.log1p(-label_smoothing)
+        log_rejected_target = math.log(label_smoothing)
+        return add(mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
+                   mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)))
+    if loss_type == "nca_pair":
+        chosen_reward, rejected_reward = mul(chosen, beta), mul(rejected, beta)
+        return sub(sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
+                   mul(logsigmoid(neg(rejected_reward)), 0.5))
+    if loss_type == "robust":
+        if not 0.0 <= label_smoothing < 0.5:
+            raise ValueError(
+                f"label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got {label_smoothing}"
+            )
+        clean = mul(logsigmoid(margin), -(1 - label_smoothing))
+        flipped = mul(logsigmoid(neg(margin)), -label_smoothing)
+        return div(sub(clean, flipped), 1 - 2 * label_smoothing)
+    if loss_type == "bco_pair":
+        return sub(neg(logsigmoid(mul(chosen, beta))), logsigmoid(neg(mul(rejected, beta))))
+    if loss_type == "sppo_hard":
+        return add(square(sub(chosen, 0.5 / beta)), square(add(rejected, 0.5 / beta)))
+    if loss_type in ("aot", "aot_unpaired"):
+        if loss_type == "aot":
+            first, second = sub(policy[0], policy[1]), sub(reference[0], reference[1])
+        else:
+            first, second = chosen, rejected
+        delta = sub(sort(first, 0)[0], sort(second, 0)[0])
+        return _smoothed_logistic(mul(delta, beta), label_smoothing)
+    if loss_type == "apo_zero":
+        return add(rsub(sigmoid(mul(chosen, beta)), 1.0), sigmoid(mul(rejected, beta)))
+    if loss_type == "apo_down":
+        return add(sigmoid(mul(chosen, beta)), rsub(sigmoid(margin), 1.0))
+    if loss_type == "discopop":
+        modulation = sigmoid(div(margin, discopop_tau))
+        return add(mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)),
+                   mul(exp(neg(margin)), modulation))
+    raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
+
+
+def dpo_loss(
+    policy_chosen_logps: Tensor,
+    policy_rejected_logps: Tensor,
+    reference_chosen_logps: Tensor,
+    reference_rejected_logps: Tensor,
+    *,
+    beta: float = 0.1,
+    loss_type: str | Sequence[str] = "sigmoid",
+    loss_weights: Sequence[float] | None = None,
+    label_smoothing: float = 0.0,
+    discopop_tau: float = 0.05,
+    chosen_lengths: Any = None,
+    rejected_lengths: Any = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Direct preference optimisation and its variants, TRL 1.16's ``DPOTrainer`` losses.
+
+    With the log-ratios ``c = log pi(y_w) - log pi_ref(y_w)``, ``r = log pi(y_l) - log
+    pi_ref(y_l)`` and ``d = beta (c - r)``, per pair (``loss_type``):
+
+    - ``sigmoid``: ``-log sigma(d)``; ``hinge``: ``relu(1 - d)``;
+    - ``ipo``: ``(c / |y_w| - r / |y_l| - 1 / (2 beta))**2`` (TRL's length normalisation: pass
+      ``chosen_lengths`` / ``rejected_lengths``, the completion token counts, clamped at 1;
+      without them the sums are used as given); ``sigmoid_norm``: ``-log sigma(beta (c / |y_w| -
+      r / |y_l|))``;
+    - ``robust`` (cDPO, ``eps = label_smoothing`` in [0, 0.5)): ``(-(1 - eps) log sigma(d) + eps
+      log sigma(-d)) / (1 - 2 eps)``; ``exo_pair`` (``eps > 0``): ``sigma(d)(log sigma(d) - log(1
+      - eps)) + sigma(-d)(log sigma(-d) - log eps)``;
+    - ``nca_pair``: ``-log sigma(beta c) - log sigma(-beta c)/2 - log sigma(-beta r)/2``;
+      ``bco_pair``: ``-log sigma(beta c) - log sigma(-beta r)``; ``sppo_hard``: ``(c - 1/(2
+      beta))**2 + (r + 1/(2 beta))**2``;
+    - ``aot`` / ``aot_unpaired``: the smoothed logistic loss of ``beta (sort(a) - sort(b))`` over
+      the batch, with ``(a, b) = (log pi(y_w) - log pi(y_l), log pi_ref(y_w) - log pi_ref(y_l))``
+      resp. ``(c, r)``;
+    - ``apo_zero``: ``1 - sigma(beta c) + sigma(beta r)``; ``apo_down``: ``sigma(beta c) + 1 -
+      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``.
+
+    A list of loss types is combined as ``sum_k loss_weights[k] * mean(loss_k)`` (TRL's
+    ``loss_weights``, default all 1). Gradients follow from these formulas (composite ops; second
+    derivatives included). TRL's ``f_divergence_type``, ``use_weighting`` (WPO) and the ``sft``
+    term, which need the model's token log-probabilities, are not included.
+
+    Reference: trl 1.16 ``trl/trainer/dpo_trainer.py``, ``DPOTrainer._compute_loss``, lines
+    1385-1516 (one branch per loss type); Liger-Kernel 0.8.5
+    ``LigerFusedLinearDPOFunction.preference_loss_fn`` (same formulas, ``ipo`` refused);
+    Rafailov et al. 2023 (DPO), Azar et al. 2023 (IPO).
+
+    Args:
+        policy_chosen_logps, policy_rejected_logps: ``(B,)`` summed log-probabilities of the
+            chosen / rejected completions under the policy (``sequence_log_probs``).
+        reference_chosen_logps, reference_rejected_logps: ``(B,)`` the same under the reference.
+        beta: temperature ``beta > 0``. Default 0.1.
+        loss_type: one name or a sequence of names (above). Default ``'sigmoid'``.
+        loss_weights: one weight per loss type. Default all 1.
+        label_smoothing: ``eps`` of ``robust``, ``exo_pair``, ``aot``. Default 0.
+        discopop_tau: ``tau`` of ``discopop``. Default 0.05.
+        chosen_lengths, rejected_lengths: completion token counts ``(B,)`` for ``ipo`` and
+            ``sigmoid_norm``.
+        reduction: ``'mean'`` (TRL) | ``'sum'`` | ``'none'`` (weighted per-pair losses).
+
+    Returns:
+        A scalar, or ``(B,)`` for ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> F = torch.nn.functional
+        >>> chosen, rejected = torch.tensor([-3.0]), torch.tensor([-5.0])
+        >>> F.dpo_loss(chosen, rejected, torch.tensor([-4.0]), torch.tensor([-4.0]), beta=0.5)
+        tensor(0.3133)
+    """
+    types = [loss_type] if isinstance(loss_type, str) else list(loss_type)
+    weights = [1.0] * len(types) if loss_weights is None else list(loss_weights)
+    if len(weights) != len(types):
+        raise ValueError(
+            f"loss_weights must have one weight per loss_type: got {len(weights)} weights for "
+            f"loss_type={types}"
+        )
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    reduction = _reduction.resolve(reduction)
+    chosen = sub(policy_chosen_logps, reference_chosen_logps)
+    rejected = sub(policy_rejected_logps, reference_rejected_logps)
+    total = None
+    for name, loss_weight in zip(types, weights):
+        per_pair = _dpo_per_pair(
+            name, chosen, rejected, (policy_chosen_logps, policy_rejected_logps),
+            (reference_chosen_logps, reference_rejected_logps), beta, label_smoothing,
+            discopop_tau, chosen_lengths, rejected_lengths,
+        )
+        term = mul(_reduction.apply(per_pair, reduction), loss_weight)
+        total = term if total is None else add(total, term)
+    return total
+
+
+def simpo_loss(
+    chosen_logps: Tensor,
+    rejected_logps: Tensor,
+    *,
+    beta: float = 2.0,
+    gamma: float = 0.5,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """SimPO: reference-free preference with a target margin (Meng et al. 2024).
+
+    With length-averaged log-probabilities ``a_w``, ``a_l`` (``sequence_log_probs(...,
+    average=True)``) and ``u = beta (a_w - a_l) - gamma``::
+
+        l = -(1 - eps) log sigma(u) - eps log sigma(-u)
+
+    Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearSimPOFunction.preference_loss_fn`` (same
+    formula); trl ``experimental`` CPO trainer, ``loss_type='simpo'``.
+
+    Args:
+        chosen_logps, rejected_logps: ``(B,)`` length-averaged log-probabilities.
+        beta: scale. Default 2.0. gamma: target margin. Default 0.5.
+        label_smoothing: ``eps``. Default 0. reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.simpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]))
+        tensor(0.2014)
+    """
+    margin = sub(mul(sub(chosen_logps, rejected_logps), beta), gamma)
+    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+
+
+def cpo_loss(
+    chosen_logps: Tensor,
+    rejected_logps: Tensor,
+    *,
+    beta: float = 0.1,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """CPO's preference term (Xu et al. 2024): ``-(1 - eps) log sigma(u) - eps log sigma(-u)``,
+    ``u = beta (log pi(y_w) - log pi(y_l))``; the behaviour-cloning NLL term is the caller's.
+
+    Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearCPOFunction.preference_loss_fn``; trl
+    ``experimental`` CPO trainer, ``loss_type='sigmoid'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.cpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]), beta=1.0)
+        tensor(0.3133)
+    """
+    margin = mul(sub(chosen_logps, rejected_logps), beta)
+    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+
+
+def orpo_loss(
+    chosen_logps: Tensor,
+    rejected_logps: Tensor,
+    *,
+    beta: float = 0.1,
+    reduction: str = "mean",
+) -> Tensor:
+    """ORPO's odds-ratio term (Hong et al. 2024); the SFT NLL term is the caller's.
+
+    With length-averaged log-probabilities ``a_w``, ``a_l`` < 0 and ``log odds(a) = a -
+    log(1 - exp(a))``::
+
+        l = -beta log sigma(log odds(a_w) - log odds(a_l))
+
+    ``log(1 - exp(a))`` is computed as ``log(-expm1(a))`` (accurate near ``a = 0``).
+    Gradient: ``dl/da_w = -beta sigma(-o) / (1 - exp(a_w))`` with ``o`` the log-odds ratio.
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearORPOFunction.preference_loss_fn``; trl
+    ``experimental`` ORPO trainer, ``odds_ratio_loss``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.orpo_loss(torch.tensor([-0.5]), torch.tensor([-2.0]), beta=1.0)
+        tensor(0.0967)
+    """
+    def log_odds(logps):  # type: ignore[no-untyped-def]
+        return sub(logps, log(neg(expm1(logps))))
+
+    ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
+    return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
+
+
+
+def kto_loss(
+    policy_logps: Tensor,
+    reference_logps: Tensor,
+    preference_labels: Tensor,
+    *,
+    beta: float = 0.1,
+    kl: Any = None,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """KTO: unpaired preference optimisation from prospect theory (Ethayarajh et al. 2024).
+
+    With ``r = log pi(y) - log pi_ref(y)`` per sequence and the reference point ``z`` (``kl``,
+    TRL's batch KL estimate, detached and clamped at 0; 0 when None)::
+
+        desirable:   l = w_d (1 - sigma(beta (r - z)))
+        undesirable: l = w_u (1 - sigma(beta (z - r)))
+
+    Gradient: ``dl/dr = -w_d beta sigma(u)(1 - sigma(u))`` with ``u = beta (r - z)`` for desirable
+    sequences, ``+w_u beta sigma(u)(1 - sigma(u))``, ``u = beta (z - r)``, for undesirable ones.
+    'mean' averages over all sequences (TRL concatenates the weighted chosen and rejected losses
+    and takes their mean). The ``kl`` given is used as a constant (detached), as in TRL.
+
+    Reference: trl 1.16 ``trl/trainer/kto_trainer.py``, ``KTOTrainer``'s loss, lines 1442-1483
+    (``loss_type='kto'``); Liger-Kernel 0.8.5 ``LigerFusedLinearKTOFunction.preference_loss_fn``.
+
+    Args:
+        policy_logps, reference_logps: ``(B,)`` summed log-probabilities.
+        preference_labels: ``(B,)`` bool, True for desirable completions.
+        beta: temperature. Default 0.1. kl: reference point ``z`` (number or 0-d tensor).
+        desirable_weight, undesirable_weight: ``w_d``, ``w_u``. Default 1.
+        reduction: ``'mean'`` | ``'sum'`` | ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> logps, ref = torch.tensor([-3.0, -6.0]), torch.tensor([-4.0, -5.0])
+        >>> torch.nn.functional.kto_loss(logps, ref, torch.tensor([True, False]), beta=1.0)
+        tensor(0.2689)
+    """
+    labels = np.asarray(preference_labels._data if isinstance(preference_labels, Tensor)
+                        else preference_labels)
+    if labels.dtype != np.bool_ or labels.shape != tuple(policy_logps.shape):
+        raise ValueError(
+            "preference_labels must be a bool tensor of policy_logps' shape "
+            f"{tuple(policy_logps.shape)}, got dtype {labels.dtype} and shape {labels.shape}"
+        )
+    reference_point = 0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
+    log_ratio = sub(policy_logps, reference_logps)
+    sign = np.where(labels, 1.0, -1.0).astype(log_ratio._data.dtype)
+    scale = np.where(labels, desirable_weight, undesirable_weight).astype(log_ratio._data.dtype)
+    per_sequence = rsub(sigmoid(mul(mul(sub(log_ratio, reference_point), beta),
+                                    Tensor._make(sign))), 1.0)
+    per_sequence = mul(per_sequence, Tensor._make(scale))
+    return _reduction.apply(per_sequence, _reduction.resolve(reduction))
+
+
+# -- clipped policy-gradient losses (GRPO family) -------------------------------------------------
+
+_POLICY_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo")
+
+
+def grpo_loss(
+    per_token_logps: Tensor,
+    advantages: Tensor,
+    completion_mask: Tensor,
+    *,
+    old_per_token_logps: Tensor | None = None,
+    ref_per_token_logps: Tensor | None = None,
+    beta: float = 0.0,
+    epsilon_low: float = 0.2,
+    epsilon_high: float | None = None,
+    loss_type: str = "dapo",
+    max_completion_length: int | None = None,
+    importance_sampling_level: str = "token",
+) -> Tensor:
+    """The clipped policy-gradient losses of GRPO and its variants (TRL's ``GRPOTrainer``).
+
+    With the token ratio ``rho = exp(logp - logp_old)`` (``logp_old`` defaults to ``logp``
+    detached: on-policy), the advantage ``A_b`` of sequence ``b`` and ``eps_l``, ``eps_h``::
+
+        l[b, t] = -min(rho A_b, clip(rho, 1 - eps_l, 1 + eps_h) A_b) + beta k3[b, t]
+        cispo:    l[b, t] = -sg(min(rho, eps_h)) A_b logp[b, t] + beta k3[b, t]
+
+    with ``k3 = exp(logp_ref - logp) - (logp_ref - logp) - 1`` (Schulman's KL estimator), and
+    the mask ``m`` normalising by ``loss_type``: ``grpo`` ``(1/B) sum_b sum_t m l / max(sum_t m,
+    1)``; ``bnpo`` and ``dapo`` ``sum m l / max(sum m, 1)``; ``dr_grpo`` ``sum m l / (B *
+    max_completion_length)``; ``cispo`` as ``dapo``. (``sg`` = stop-gradient.) Gradients come
+    from these formulas (composite ops); a batch whose tokens are all masked gives 0.
+
+    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, ``GRPOTrainer._compute_loss``;
+    Liger-Kernel 0.8.5 ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO
+    normaliser on one process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al. 2025
+    (Dr. GRPO), MiniMax-M1 2025 (CISPO).
+
+    Args:
+        per_token_logps: ``(B, T)`` log-probabilities of the sampled tokens under the policy.
+        advantages: ``(B,)``.
+        completion_mask: ``(B, T)``, 1 for completion tokens.
+        old_per_token_logps: ``(B, T)`` under the sampling policy; None: on-policy.
+        ref_per_token_logps: ``(B, T)`` under the reference, needed when ``beta != 0``.
+        beta: KL coefficient. Default 0.0 (TRL's default).
+        epsilon_low, epsilon_high: clipping range (``epsilon_high`` None: ``epsilon_low``;
+            CISPO's upper bound is ``epsilon_high`` itself, as in TRL).
+        loss_type: ``'grpo'`` | ``'bnpo'`` | ``'dr_grpo'`` | ``'dapo'`` | ``'cispo'``.
+        max_completion_length: required for ``'dr_grpo'``.
+        importance_sampling_level: ``'token'`` (default) or ``'sequence'`` (GSPO: one ratio per
+            sequence, ``exp`` of the masked mean of ``logp - logp_old``; not with ``'cispo'``).
+
+    Example:
+        >>> import lossgrad as torch
+        >>> logps = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]])
+        >>> mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+        >>> torch.nn.functional.grpo_loss(logps, torch.tensor([1.0, -2.0]), mask, loss_type="grpo")
+        tensor(0.5000)
+    """
+    if loss_type not in _POLICY_LOSS_TYPES:
+        raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}")
+    if loss_type == "dr_grpo" and max_completion_length is None:
+        raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
+    if beta != 0.0 and ref_per_token_logps is None:
+        raise ValueError(f"ref_per_token_logps is required when beta != 0 (beta={beta})")
+    if importance_sampling_level not in ("token", "sequence"):
+        raise ValueError(
+            "importance_sampling_level must be 'token' or 'sequence', got "
+            f"{importance_sampling_level!r}"
+        )
+    if importance_sampling_level == "sequence" and loss_type == "cispo":
+        raise ValueError("importance_sampling_level='sequence' is not supported for loss_type='cispo'")
+    epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
+    old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
+    mask = completion_mask._data.astype(per_token_logps._data.dtype)
+    log_ratio = sub(per_token_logps, old)
+    if importance_sampling_level == "sequence":
+        counts = Tensor._make(np.maximum(mask.sum(1, keepdims=True), 1))
+        log_ratio = div(_sum(mul(log_ratio, Tensor._make(mask)), 1, keepdim=True), counts)
+    ratio = exp(log_ratio)
+    advantage = unsqueeze(advantages, 1)
+    if loss_type == "cispo":
+        weight = minimum(ratio, Tensor._make(np.asarray(epsilon_high, ratio._data.dtype))).detach()
+        per_token = neg(mul(mul(weight, advantage), per_token_logps))
+    else:
+        clipped = clamp(ratio, 1 - epsilon_low, 1 + epsilon_high)
+        per_token = neg(minimum(mul(ratio, advantage), mul(clipped, advantage)))
+    if beta != 0.0:
+        log_ratio_ref = sub(ref_per_token_logps, per_token_logps)
+        per_token = add(per_token, mul(sub(sub(exp(log_ratio_ref), log_ratio_ref), 1.0), beta))
+    masked = mul(per_token, Tensor._make(mask))
+    if loss_type == "grpo":
+        per_sequence = div(_sum(masked, 1), Tensor._make(np.maximum(mask.sum(1), 1)))
+        return div(_sum(per_sequence), mask.shape[0])
+    if loss_type == "dr_grpo":
+        return div(_sum(masked), mask.shape[0] * max_completion_length)
+    return div(_sum(masked), max(float(mask.sum()), 1.0))
+
+
+# -- distillation ---------------------------------------------------------------------------------
+
+
+def _check_logits_pair(name, student_logits, teacher_logits):  # type: ignore[no-untyped-def]
+    if tuple(student_logits.shape) != tuple(teacher_logits.shape):
+        raise ValueError(
+            f"{name} expects student_logits and teacher_logits of the same shape, got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
+
+
+def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
+    """Mask the per-token losses ``(N,)`` by ``labels != ignore_index`` and reduce ('mean' over
+    the tokens kept, 0/0 = NaN when every token is ignored, as cross_entropy)."""
+    reduction = _reduction.resolve(reduction, allowed=("none", "mean", "sum", "batchmean"))
+    if labels is not None:
+        keep = labels._data != ignore_index
+        per_token = where(Tensor._make(keep), per_token, 0.0)
+        count = float(keep.sum())
+    else:
+        count = float(per_token.shape[0])
+    if reduction == "batchmean":
+        reduction = "mean"
+    return _reduction.apply(per_token, reduction, denominator=count)
+
+
+def generalized_jsd_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    labels: Tensor | None = None,
+    *,
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """Generalized Jensen-Shannon divergence between teacher and student token distributions.
+
+    With ``S = softmax(student / T)``, ``P = softmax(teacher / T)`` over the last dimension and
+    ``M = beta P + (1 - beta) S``, per token::
+
+        l = beta KL(P || M) + (1 - beta) KL(S || M)
+
+    ``beta = 0`` gives the forward KL ``KL(P || S)`` and ``beta = 1`` the reverse KL ``KL(S ||
+    P)`` (the limits are taken exactly, as Liger does), ``beta = 0.5`` the symmetric JSD. Computed
+    in log space: ``log M = logsumexp(log P + log beta, log S + log(1 - beta))``. Gradient
+    (``0 < beta < 1``): ``dl/dlog S_c = (1 - beta) S_c (log S_c - log M_c - KL(S || M))``.
+
+    Reference: Agarwal et al. 2024 (GKD); Liger-Kernel 0.8.5 ``LigerFusedLinearJSDLoss`` /
+    chunked ``LigerFusedLinearJSDFunction.distillation_loss_fn`` (same ``beta`` convention;
+    Liger sums over tokens and divides by the number of kept tokens: ``'batchmean'`` here).
+
+    Args:
+        student_logits, teacher_logits: ``(N, V)``.
+        labels: optional ``(N,)``; tokens equal to ``ignore_index`` are skipped.
+        beta: in [0, 1]. Default 0.5. temperature: ``T > 0``. Default 1.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> s, t = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+        >>> torch.nn.functional.generalized_jsd_loss(s, t, beta=0.0)
+        tensor(0.4621)
+    """
+    _check_logits_pair("generalized_jsd_loss", student_logits, teacher_logits)
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must be in [0, 1], got {beta}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    log_student = log_softmax(div(student_logits, temperature), -1)
+    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
+
+    def kl(log_p, log_q):  # type: ignore[no-untyped-def]
+        return _sum(mul(exp(log_p), sub(log_p, log_q)), -1)
+
+    if beta == 0.0:
+        per_token = kl(log_teacher, log_student)
+    elif beta == 1.0:
+        per_token = kl(log_student, log_teacher)
+    else:
+        log_mixture = logsumexp(
+            stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
+        )
+        per_token = add(mul(kl(log_teacher, log_mixture), beta),
+                        mul(kl(log_student, log_mixture), 1 - beta))
+    return _token_mean(per_token, labels, ignore_index, reduction)
+
+
+def tvd_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    labels: Tensor | None = None,
+    *,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """Total variation distance ``l = 1/2 sum_c |S_c - P_c|`` between the token distributions
+    ``S = softmax(student / T)`` and ``P = softmax(teacher / T)``.
+
+    Gradient: ``dl/dS_c = sign(S_c - P_c) / 2`` (0 at ties), through the softmax.
+    Reference: Liger-Kernel 0.8.5 ``LigerTVDLoss`` (Triton; its formula ``0.5 * |p - q|``
+    summed over the vocabulary, written out in torch in the tests).
+
+    Args:
+        student_logits, teacher_logits: ``(N, V)``. labels, ignore_index, reduction: as in
+        ``generalized_jsd_loss``. temperature: ``T > 0``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.tvd_loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[0.0, 100.0]]))
+        tensor(0.5000)
+    """
+    _check_logits_pair("tvd_loss", student_logits, teacher_logits)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    student = softmax(div(student_logits, temperature), -1)
+    teacher = softmax(div(teacher_logits, temperature), -1)
+    per_token = mul(_sum(abs_(sub(student, teacher)), -1), 0.5)
+    return _token_mean(per_token, labels, ignore_index, reduction)
+
+
+def distillation_kl_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    labels: Tensor | None = None,
+    *,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+) -> Tensor:
+    """Hinton's knowledge-distillation loss ``T**2 KL(P || S)`` with ``P = softmax(teacher / T)``
+    and ``S = softmax(student / T)`` per token.
+
+    ``T**2`` keeps the gradient's scale independent of the temperature (Hinton et al. 2015):
+    ``dl/dstudent_c = T (S_c - P_c)``. Equals ``T**2 * kl_div(log S, log P, log_target=True)``
+    of torch per token.
+
+    Args:
+        student_logits, teacher_logits: ``(N, V)``. labels, ignore_index, reduction: as in
+        ``generalized_jsd_loss``. temperature: ``T > 0``.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> s, t = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])
+        >>> torch.nn.functional.distillation_kl_loss(s, t)
+        tensor(0.4621)
+    """
+    _check_logits_pair("distillation_kl_loss", student_logits, teacher_logits)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    log_student = log_softmax(div(student_logits, temperature), -1)
+    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
+    per_token = _sum(mul(exp(log_teacher), sub(log_teacher, log_student)), -1)
+    return _token_mean(mul(per_token, temperature**2), labels, ignore_index, reduction)
+
+
+if not TYPE_CHECKING:  # see lossgrad._exports
+    __all__ = [
+        name
+        for name in public_names(globals())
+        if name not in ("LinearCrossEntropyOptions", "LinearCrossEntropyOutput")
+    ]

@@ -1,0 +1,235 @@
+"""Preference losses and per-sequence log-probabilities against Liger-Kernel's pure-torch chunked
+losses (run on the CPU, compiled=False) and TRL 1.16's formulas written out in torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from liger_kernel.chunked_loss.cpo_loss import LigerFusedLinearCPOFunction
+from liger_kernel.chunked_loss.dpo_loss import LigerFusedLinearDPOFunction, LigerFusedLinearDPOLoss
+from liger_kernel.chunked_loss.orpo_loss import LigerFusedLinearORPOFunction
+from liger_kernel.chunked_loss.simpo_loss import LigerFusedLinearSimPOFunction
+
+import lossgrad as lg
+import lossgrad.nn.functional as LF
+from lossgrad.autograd import gradgradcheck
+
+RNG = np.random.default_rng(20261206)
+LIGER_DPO_TYPES = ["sigmoid", "hinge", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
+                   "apo_zero", "apo_down", "discopop"]
+
+
+def _logps(batch=6, dtype=np.float64):
+    return [-RNG.random(batch).astype(dtype) * 8 - 0.1 for _ in range(4)]
+
+
+def _check(got, expected, inputs_lg, inputs_t, dtype, tol=None):
+    tol = tol or (1e-10 if dtype == np.float64 else 1e-5)
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=tol, atol=tol)
+    t_grads = torch.autograd.grad(expected, inputs_t, allow_unused=True)
+    l_grads = lg.autograd.grad(got, inputs_lg, allow_unused=True)
+    for t_grad, l_grad in zip(t_grads, l_grads):
+        t_value = np.zeros(1) if t_grad is None else t_grad.numpy()
+        l_value = np.zeros(1) if l_grad is None else l_grad.numpy()
+        np.testing.assert_allclose(np.broadcast_to(l_value, t_value.shape) if t_grad is not None
+                                   else l_value.sum(), t_value if t_grad is not None else 0.0,
+                                   rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_type", LIGER_DPO_TYPES)
+def test_dpo_matches_liger(loss_type, dtype):
+    arrays = _logps(dtype=dtype)
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ll = [lg.tensor(a, requires_grad=True) for a in arrays]
+    smoothing = {"exo_pair": 1e-3, "robust": 0.2}.get(loss_type, 0.0)
+    expected = LigerFusedLinearDPOFunction.preference_loss_fn(
+        tt[0], tt[1], torch.empty(12), tt[2], tt[3], beta=0.3, loss_type=loss_type,
+        label_smoothing=smoothing, discopop_tau=0.05,
+    )[0]
+    got = LF.dpo_loss(*ll, beta=0.3, loss_type=loss_type, label_smoothing=smoothing)
+    # Liger (and TRL) build exo_pair's log(1 - eps) and log(eps) from a float32 tensor
+    _check(got, expected, ll, tt, dtype, tol=1e-7 if loss_type == "exo_pair" else None)
+
+
+def _trl_formula(loss_type, pc, pr, rc, rr, beta, eps, chosen_mask_len, rejected_mask_len):
+    """The branches of TRL 1.16 DPOTrainer._compute_loss that Liger lacks, copied into torch."""
+    chosen_scores, rejected_scores = pc - rc, pr - rr
+    if loss_type in ("ipo", "sigmoid_norm"):
+        chosen_avg = chosen_scores / chosen_mask_len.clamp(min=1.0)
+        rejected_avg = rejected_scores / rejected_mask_len.clamp(min=1.0)
+        delta = chosen_avg - rejected_avg
+        if loss_type == "ipo":
+            return (delta - 1 / (2 * beta)) ** 2
+        return -TF.logsigmoid(beta * delta)
+    if loss_type == "aot":
+        delta = torch.sort(pc - pr, dim=0)[0] - torch.sort(rc - rr, dim=0)[0]
+    else:
+        delta = torch.sort(chosen_scores, dim=0)[0] - torch.sort(rejected_scores, dim=0)[0]
+    return -TF.logsigmoid(beta * delta) * (1 - eps) - TF.logsigmoid(-beta * delta) * eps
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_type", ["ipo", "sigmoid_norm", "aot", "aot_unpaired"])
+def test_dpo_matches_trl_formula(loss_type, dtype):
+    arrays = _logps(dtype=dtype)
+    lengths = [RNG.integers(0, 20, 6) for _ in range(2)]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ll = [lg.tensor(a, requires_grad=True) for a in arrays]
+    expected = _trl_formula(loss_type, *tt, 0.2, 0.1,
+                            *[torch.tensor(n, dtype=tt[0].dtype) for n in lengths]).mean()
+    got = LF.dpo_loss(*ll, beta=0.2, loss_type=loss_type, label_smoothing=0.1,
+                      chosen_lengths=lengths[0], rejected_lengths=lengths[1])
+    _check(got, expected, ll, tt, dtype)
+
+
+def test_dpo_loss_weights_combination_and_reductions():
+    arrays = _logps()
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ll = [lg.tensor(a, requires_grad=True) for a in arrays]
+    types, weights = ["sigmoid", "bco_pair", "apo_zero"], [1.0, 0.5, 0.25]
+    expected = sum(
+        w * LigerFusedLinearDPOFunction.preference_loss_fn(
+            tt[0], tt[1], torch.empty(12), tt[2], tt[3], beta=0.1, loss_type=t)[0]
+        for t, w in zip(types, weights)
+    )
+    got = LF.dpo_loss(*ll, loss_type=types, loss_weights=weights)
+    _check(got, expected, ll, tt, np.float64)
+    per_pair = LF.dpo_loss(*ll, loss_type=types, loss_weights=weights, reduction="none")
+    np.testing.assert_allclose(per_pair.detach().numpy().mean(), got.item(), rtol=1e-12)
+    total = LF.dpo_loss(*ll, loss_type=types, loss_weights=weights, reduction="sum")
+    np.testing.assert_allclose(total.item(), 6 * got.item(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reference_free_losses_match_liger(dtype):
+    chosen, rejected = (-RNG.random(7).astype(dtype) * 3 - 0.05 for _ in range(2))
+    cases = [
+        (LigerFusedLinearSimPOFunction, {"beta": 2.0, "gamma": 0.5, "label_smoothing": 0.1},
+         LF.simpo_loss),
+        (LigerFusedLinearCPOFunction, {"beta": 0.5, "label_smoothing": 0.1}, LF.cpo_loss),
+        (LigerFusedLinearORPOFunction, {"beta": 0.3}, LF.orpo_loss),
+    ]
+    for liger, kwargs, ours in cases:
+        tt = [torch.tensor(a, requires_grad=True) for a in (chosen, rejected)]
+        ll = [lg.tensor(a, requires_grad=True) for a in (chosen, rejected)]
+        expected = liger.preference_loss_fn(*tt, torch.empty(14), **kwargs)[0]
+        _check(ours(*ll, **kwargs), expected, ll, tt, dtype)
+
+
+@pytest.mark.parametrize("average", [False, True])
+def test_fused_head_pipeline_matches_liger_dpo(average):
+    """linear_sequence_log_probs + dpo_loss against Liger's chunked DPO (hidden states in)."""
+    batch, length, features, vocab = 2, 5, 4, 11
+    hidden = RNG.standard_normal((2 * batch, length, features))
+    ref_hidden = RNG.standard_normal((2 * batch, length, features))
+    head = RNG.standard_normal((vocab, features))
+    ref_head = RNG.standard_normal((vocab, features))
+    labels = RNG.integers(0, vocab, (2 * batch, length))
+    labels[:, :2] = -100  # the prompt
+    liger = LigerFusedLinearDPOLoss(beta=0.2, compiled=False, average_log_prob=average)
+    t_hidden, t_head = (torch.tensor(a, requires_grad=True) for a in (hidden, head))
+    expected = liger(t_head, t_hidden, torch.tensor(labels), None, torch.tensor(ref_hidden),
+                     torch.tensor(ref_head))[0]
+    l_hidden, l_head = (lg.tensor(a, requires_grad=True) for a in (hidden, head))
+    l_labels = lg.tensor(labels)
+    policy = LF.linear_sequence_log_probs(l_hidden, l_head, l_labels, average=average)
+    reference = LF.linear_sequence_log_probs(lg.tensor(ref_hidden), lg.tensor(ref_head), l_labels,
+                                             average=average)
+    got = LF.dpo_loss(policy[:batch], policy[batch:], reference[:batch], reference[batch:],
+                      beta=0.2)
+    # Liger takes the log-softmax in float32 (``logits_chunk.float()``)
+    _check(got, expected, [l_hidden, l_head], [t_hidden, t_head], np.float64, tol=1e-5)
+    logits = lg.nn.functional.linear(l_hidden, l_head)
+    np.testing.assert_allclose(
+        LF.sequence_log_probs(logits, l_labels, average=average).detach().numpy(),
+        policy.detach().numpy(), rtol=1e-12,
+    )
+
+
+def test_sequence_log_probs_fully_ignored_rows_and_errors():
+    logits = lg.tensor(RNG.standard_normal((3, 4, 5)), requires_grad=True)
+    labels = lg.tensor(np.array([[1, 2, 3, 4], [-100] * 4, [0, -100, 1, -100]]))
+    for average in (False, True):
+        values = LF.sequence_log_probs(logits, labels, average=average)
+        assert values[1].item() == 0.0
+        values.sum().backward()
+        assert np.isfinite(logits.grad.numpy()).all()
+        np.testing.assert_array_equal(logits.grad.numpy()[1], 0)
+        logits.grad = None
+    expected = torch.log_softmax(torch.tensor(logits.detach().numpy()), -1)
+    np.testing.assert_allclose(
+        LF.sequence_log_probs(logits, labels)[2].item(),
+        (expected[2, 0, 0] + expected[2, 2, 1]).item(), rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match="labels"):
+        LF.sequence_log_probs(logits, lg.tensor(np.zeros((3, 5), np.int64)))
+
+
+def test_preference_gradgradcheck():
+    arrays = [lg.tensor(a, requires_grad=True) for a in _logps(batch=3)]
+    lengths = np.array([3, 1, 4])
+    for loss_type in LIGER_DPO_TYPES + ["ipo", "aot", "aot_unpaired", "sigmoid_norm"]:
+        smoothing = {"exo_pair": 1e-3, "robust": 0.2, "aot": 0.1}.get(loss_type, 0.0)
+
+        def loss(*logps, loss_type=loss_type, smoothing=smoothing):
+            return LF.dpo_loss(*logps, beta=0.3, loss_type=loss_type, label_smoothing=smoothing,
+                               chosen_lengths=lengths, rejected_lengths=lengths[::-1].copy())
+
+        assert gradgradcheck(loss, arrays), loss_type
+    pair = arrays[:2]
+    for fn in (LF.simpo_loss, LF.cpo_loss, LF.orpo_loss):
+        assert gradgradcheck(fn, pair)
+    logits = lg.tensor(RNG.standard_normal((2, 3, 4)), requires_grad=True)
+    labels = lg.tensor(np.array([[1, -100, 3], [0, 2, 2]]))
+    assert gradgradcheck(lambda z: LF.sequence_log_probs(z, labels, average=True), (logits,))
+
+
+def test_dpo_bad_arguments():
+    arrays = [lg.tensor(a) for a in _logps()]
+    with pytest.raises(ValueError, match="loss_type"):
+        LF.dpo_loss(*arrays, loss_type="dpo")
+    with pytest.raises(ValueError, match="loss_weights"):
+        LF.dpo_loss(*arrays, loss_type=["sigmoid", "hinge"], loss_weights=[1.0])
+    with pytest.raises(ValueError, match="label_smoothing"):
+        LF.dpo_loss(*arrays, loss_type="robust", label_smoothing=0.5)
+    with pytest.raises(ValueError, match="beta"):
+        LF.dpo_loss(*arrays, beta=0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kl", [None, 0.3])
+def test_kto_matches_liger(kl, dtype):
+    from liger_kernel.chunked_loss.kto_loss import LigerFusedLinearKTOFunction
+
+    policy, reference = (-RNG.random(8).astype(dtype) * 6 for _ in range(2))
+    labels = np.array([True, False, True, True, False, False, True, False])
+    t_policy = torch.tensor(policy, requires_grad=True)
+    expected = LigerFusedLinearKTOFunction.preference_loss_fn(
+        t_policy, torch.tensor(labels), torch.empty(8), torch.tensor(reference), beta=0.4,
+        kl=None if kl is None else torch.tensor(kl, dtype=t_policy.dtype))[0]
+    l_policy = lg.tensor(policy, requires_grad=True)
+    got = LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels), beta=0.4, kl=kl)
+    _check(got, expected, [l_policy], [t_policy], dtype)
+
+
+def test_kto_weights_match_trl_formula_and_errors():
+    policy, reference = (-RNG.random(6) * 6 for _ in range(2))
+    labels = np.array([True, False, True, False, False, True])
+    t_policy = torch.tensor(policy, requires_grad=True)
+    ratio = t_policy - torch.tensor(reference)
+    kl, beta = 0.2, 0.5
+    # KTOTrainer: cat(desirable_weight * chosen_losses, undesirable_weight * rejected_losses).mean()
+    chosen = 1 - TF.sigmoid(beta * (ratio[torch.tensor(labels)] - kl))
+    rejected = 1 - TF.sigmoid(beta * (kl - ratio[torch.tensor(~labels)]))
+    expected = torch.cat((1.5 * chosen, 0.7 * rejected)).mean()
+    l_policy = lg.tensor(policy, requires_grad=True)
+    got = LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels), beta=beta, kl=kl,
+                      desirable_weight=1.5, undesirable_weight=0.7)
+    _check(got, expected, [l_policy], [t_policy], np.float64)
+    assert gradgradcheck(
+        lambda x: LF.kto_loss(x, lg.tensor(reference), lg.tensor(labels), kl=kl), (l_policy,))
+    with pytest.raises(ValueError, match="preference_labels"):
+        LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels.astype(np.int64)))
