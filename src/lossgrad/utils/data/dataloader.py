@@ -93,6 +93,13 @@ def default_collate(batch: list[Any]) -> Any:
         return tensor(batch)
     if isinstance(elem, (str, bytes)):
         return batch
+    return _collate_container(elem, batch)
+
+
+def _collate_container(elem: Any, batch: list[Any]) -> Any:
+    """``default_collate`` of mappings, namedtuples and sequences: each key, field or position
+    collated across the batch."""
+    elem_type = type(elem)
     if isinstance(elem, collections.abc.Mapping):
         return _rebuild_mapping(
             elem, {key: default_collate([d[key] for d in batch]) for key in elem}
@@ -167,61 +174,16 @@ class DataLoader:
         pin_memory_device: str = "",
         in_order: bool = True,
     ) -> None:
-        if num_workers < 0:
-            raise ValueError(
-                "num_workers option should be non-negative; "
-                "use num_workers=0 to disable multiprocessing."
-            )
-        if timeout < 0:
-            raise ValueError("timeout option should be non-negative")
-        if num_workers == 0 and prefetch_factor is not None:
-            raise ValueError(
-                "prefetch_factor option could only be specified in multiprocessing."
-                "let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor "
-                "to None."
-            )
-        if persistent_workers and num_workers == 0:
-            raise ValueError("persistent_workers option needs num_workers > 0")
-        if num_workers > 0:
-            warnings.warn(
-                f"lossgrad's DataLoader loads in the main process: num_workers={num_workers} "
-                "gives the same batches as num_workers=0, without worker processes.",
-                UserWarning,
-                stacklevel=2,
-            )
+        _check_worker_options(num_workers, timeout, prefetch_factor, persistent_workers)
         self._iterable = isinstance(dataset, IterableDataset)
         if self._iterable:
-            if shuffle not in {False, None}:
-                raise ValueError(
-                    "DataLoader with IterableDataset: expected unspecified shuffle option, "
-                    f"but got shuffle={shuffle}"
-                )
-            if sampler is not None:
-                raise ValueError(
-                    "DataLoader with IterableDataset: expected unspecified sampler option, "
-                    f"but got sampler={sampler}"
-                )
-            if batch_sampler is not None:
-                raise ValueError(
-                    "DataLoader with IterableDataset: expected unspecified batch_sampler "
-                    f"option, but got batch_sampler={batch_sampler}"
-                )
+            _check_iterable_options(shuffle, sampler, batch_sampler)
         shuffle = bool(shuffle)
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
-        if batch_sampler is not None:
-            if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError(
-                    "batch_sampler option is mutually exclusive with batch_size, shuffle, "
-                    "sampler, and drop_last"
-                )
-            batch_size = None
-            drop_last = False
-        elif batch_size is None and drop_last:
-            raise ValueError(
-                "batch_size=None option disables auto-batching and is mutually exclusive with "
-                "drop_last"
-            )
+        batch_size, drop_last = _check_batching(
+            batch_size, shuffle, sampler, batch_sampler, drop_last
+        )
         if sampler is None and not self._iterable:
             sampler = (
                 RandomSampler(dataset, generator=generator)  # type: ignore[arg-type]
@@ -285,3 +247,70 @@ class DataLoader:
             return int(length)
         sampler = self.batch_sampler if self.batch_sampler is not None else self.sampler
         return len(sampler)  # type: ignore[arg-type]
+
+
+def _check_worker_options(
+    num_workers: int, timeout: float, prefetch_factor: int | None, persistent_workers: bool
+) -> None:
+    """torch's checks of the worker options; with workers asked for, the warning that lossgrad
+    loads in the main process."""
+    if num_workers < 0:
+        raise ValueError(
+            "num_workers option should be non-negative; "
+            "use num_workers=0 to disable multiprocessing."
+        )
+    if timeout < 0:
+        raise ValueError("timeout option should be non-negative")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError(
+            "prefetch_factor option could only be specified in multiprocessing."
+            "let num_workers > 0 to enable multiprocessing, otherwise set prefetch_factor "
+            "to None."
+        )
+    if persistent_workers and num_workers == 0:
+        raise ValueError("persistent_workers option needs num_workers > 0")
+    if num_workers > 0:
+        warnings.warn(
+            f"lossgrad's DataLoader loads in the main process: num_workers={num_workers} "
+            "gives the same batches as num_workers=0, without worker processes.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _check_iterable_options(shuffle: bool | None, sampler: Any, batch_sampler: Any) -> None:
+    """torch's refusals of shuffle, sampler and batch_sampler for an IterableDataset."""
+    if shuffle not in {False, None}:
+        raise ValueError(
+            "DataLoader with IterableDataset: expected unspecified shuffle option, "
+            f"but got shuffle={shuffle}"
+        )
+    if sampler is not None:
+        raise ValueError(
+            "DataLoader with IterableDataset: expected unspecified sampler option, "
+            f"but got sampler={sampler}"
+        )
+    if batch_sampler is not None:
+        raise ValueError(
+            "DataLoader with IterableDataset: expected unspecified batch_sampler "
+            f"option, but got batch_sampler={batch_sampler}"
+        )
+
+
+def _check_batching(
+    batch_size: int | None, shuffle: bool, sampler: Any, batch_sampler: Any, drop_last: bool
+) -> tuple[int | None, bool]:
+    """torch's exclusions between batch_sampler and the other batching options; the batch size
+    and drop_last in force (a batch_sampler sets them to None and False)."""
+    if batch_sampler is not None:
+        if batch_size != 1 or shuffle or sampler is not None or drop_last:
+            raise ValueError(
+                "batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                "sampler, and drop_last"
+            )
+        return None, False
+    if batch_size is None and drop_last:
+        raise ValueError(
+            "batch_size=None option disables auto-batching and is mutually exclusive with drop_last"
+        )
+    return batch_size, drop_last
