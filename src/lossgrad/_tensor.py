@@ -85,6 +85,7 @@ class Tensor:
     )
     _grad: Tensor | None = None
     _hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+    _post_accumulate_grad_hooks: list[Callable[[Tensor], None]] | None = None
     _retains_grad = False
     __array_ufunc__ = None  # NumPy defers to our reflected operators: np.float32(2) * t -> Tensor
     # Set (in ``__dict__``) on views only, by ``ops._common.mark_view``: (root, fn re-deriving the

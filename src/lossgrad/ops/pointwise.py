@@ -30,6 +30,7 @@ from lossgrad.ops._common import (
 
 
 class _Add(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "AddBackward0"
 
     @staticmethod
@@ -62,6 +63,7 @@ class _Add(ArrayFunction):
 
 
 class _Sub(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "SubBackward0"
 
     @staticmethod
@@ -418,6 +420,7 @@ float_power = pow
 
 
 class _Neg(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "NegBackward0"
 
     @staticmethod
@@ -717,6 +720,7 @@ absolute = abs
 
 class _ZeroGrad(ArrayFunction):
     """A piecewise-constant op (sign, floor, ...): recorded like torch, with gradient zero."""
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, fn: Any) -> np.ndarray:
@@ -732,6 +736,7 @@ class _Sign(_ZeroGrad):
 
 
 class _Sgn(_ZeroGrad):
+    saves_tensors = True  # torch's SgnBackward0 saves tensors
     node_name = "SgnBackward0"
 
 
@@ -1093,6 +1098,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
 
 
 class _ToDtype(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "ToCopyBackward0"
 
     @staticmethod
@@ -1117,6 +1123,7 @@ def to_dtype(input: Tensor, dt: np.dtype, copy: bool = False) -> Tensor:
 
 
 class _Clone(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "CloneBackward0"
 
     @staticmethod
