@@ -700,8 +700,22 @@ def _accumulate(t: Tensor, entry: _LeafSum, create_graph: bool) -> None:
     else:
         np.add(cur._data, g, out=cur._data, casting="unsafe")
     del g
-    for hook in t._post_accumulate_grad_hooks or ():
-        hook(t)
+    if t._post_accumulate_grad_hooks:
+        _post_accumulate_grad_hooks(t, create_graph)
+
+
+def _post_accumulate_grad_hooks(t: Tensor, create_graph: bool) -> None:
+    """``t``'s post-accumulate-grad hooks, in the order registered, under grad mode
+    ``create_graph`` (as torch runs them); torch's error for a hook that returns a value."""
+    state = grad_mode._state
+    prev = state.enabled
+    state.enabled = create_graph
+    try:
+        for hook in list(t._post_accumulate_grad_hooks or ()):
+            if hook(t) is not None:
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+    finally:
+        state.enabled = prev
 
 
 if sys.implementation.name == "cpython":
