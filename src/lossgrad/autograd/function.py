@@ -23,6 +23,13 @@ it when no graph of the backward is recorded (``create_graph=False``), skipping 
 and dispatch of every op inside ``backward``; ``backward`` itself stays the definition, and is what
 runs (and is differentiated again) under ``create_graph=True``.
 
+What a forward saved is kept as ``SavedValue``s (an input, an output of the node, or a
+constant, each with the version it had). A backward without ``retain_graph`` frees every node
+it runs; running a freed node again raises torch's "Trying to backward through the graph a
+second time" when torch's node for that op saves tensors (``Function.saves_tensors``; ops such
+as add, sum or a view set it False and run again, as in torch), and reading
+``ctx.saved_tensors`` of a freed node raises it always.
+
 Every ``forward`` and every backward walk runs with NumPy's floating-point warnings off (torch
 never warns about ``0 * inf`` or ``log(0)``), so an op needs no ``np.errstate`` of its own.
 """
