@@ -310,8 +310,8 @@ def test_chain_fast_path_is_taken_and_leaves_hooks_to_the_walk(monkeypatch):
     from lossgrad.autograd import engine
 
     walked = []
-    walk = engine._walk_arrays
-    monkeypatch.setattr(engine, "_walk_arrays", lambda *a: walked.append(1) or walk(*a))
+    walk = engine._walk
+    monkeypatch.setattr(engine, "_walk", lambda *a: walked.append(1) or walk(*a))
     x = lossgrad.tensor(rand(6), requires_grad=True)
     loss = lossgrad.nn.functional.mse_loss(x, lossgrad.zeros(6), reduction="none")
     loss.mean().backward()
@@ -345,7 +345,7 @@ def test_chain_fast_path_materializes_a_missing_gradient(monkeypatch):
     results = []
     for chain in (True, False):
         if not chain:
-            monkeypatch.setattr(engine, "_backward_chain", lambda root, retain: False)
+            monkeypatch.setattr(engine, "_plain_chain", lambda roots: None)
         x = lossgrad.tensor(rand(3), requires_grad=True)
         Stop.apply(
             lossgrad.nn.functional.l1_loss(x, lossgrad.zeros(3), reduction="none")

@@ -523,7 +523,9 @@ class Tensor:
         return _HookHandle(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _HookHandle:
-        """Call ``hook(self)`` each time a backward has accumulated this leaf's ``.grad``."""
+        """Call ``hook(self)`` after a backward has accumulated a gradient into this leaf's
+        ``.grad`` (not for ``autograd.grad``, which accumulates nothing); the hook returns None.
+        Returns a handle whose ``remove()`` unregisters it."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:

@@ -1,25 +1,25 @@
-"""The backward engine: an iterative walk of the recorded graph.
+"""The backward engine: one iterative walk of the recorded graph.
 
 1. Count, for every node reachable from the roots, how many edges lead into it (explicit stack,
    no recursion, so a 100,000-op chain works).
 2. Start from the roots' nodes with their seed gradients; a node runs once all the gradients
    flowing into it have been summed into its buffer (reused nodes accumulate).
-3. Running a node applies the tensor hooks of its outputs to the summed gradients, then calls its
-   Function's ``backward`` under ``set_grad_enabled(create_graph)``; the node's saved tensors are
-   freed unless ``retain_graph``.
+3. Running a node applies the tensor hooks of its outputs to the summed gradients, then its
+   Function's backward under ``set_grad_enabled(create_graph)``; the node is freed unless
+   ``retain_graph`` (running a freed node again raises torch's error).
 4. Leaf gradients are summed over all paths, passed through the leaf's hooks, then accumulated
-   into ``.grad`` (``backward``) or returned (``autograd.grad``).
+   into ``.grad`` (``backward``, then the leaf's post-accumulate hooks) or returned
+   (``autograd.grad``).
 
-Without ``create_graph`` the gradients are plain constants, so the walk runs on raw arrays
-(``_walk_arrays``): sums are NumPy additions, and a built-in op's ``backward_array`` computes its
-gradients without wrapping them as Tensors or dispatching through the ops; other Functions (and
-hooks) see Tensors as usual. With ``create_graph`` the walk keeps Tensors (``_walk_tensors``) and
-every ``backward`` is recorded, so the gradients can be differentiated again.
+The same walk (``_walk``) serves both kinds of gradient. With ``create_graph`` they are Tensors
+and every node's ``backward`` is recorded, so they can be differentiated again. Without it they
+are plain constants, so they flow as NumPy arrays (``_ARRAYS``): a built-in op's
+``backward_array`` computes its gradients without wrapping them as Tensors or dispatching
+through the ops, sums are NumPy additions; other Functions (and hooks) see Tensors as usual.
 
-The usual ``loss.backward()`` needs none of the bookkeeping: when the graph is a chain of built-in
-nodes over leaves (a fused loss, maybe reduced by ``.sum()`` / ``.mean()`` or scaled), the nodes'
-``backward_array`` run in turn from a shared ones seed (``_backward_chain``), with the same
-results as the walk.
+The usual ``loss.backward()`` needs little of the bookkeeping: when the graph is a chain of
+built-in nodes over leaves (``_plain_chain``), its nodes run in turn (``_backward_chain``), with
+the same node runner and the same results as the walk.
 """
 
 from __future__ import annotations
@@ -33,11 +33,8 @@ import numpy as np
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import (
-    _QUIET,
+    _FREED_MSG,
     Node,
-    _cv_get,
-    _cv_reset,
-    _cv_set,
     backward_via_tensors,
     quiet,
 )
@@ -167,75 +164,171 @@ def run_backward(
     ``inputs`` only, if given); without it the gradients of ``inputs`` are returned."""
     if retain_graph is None:
         retain_graph = create_graph
-    if (
-        type(roots) is Tensor
-        and grad_roots is None
-        and inputs is None
-        and accumulate
-        and not create_graph
-        and _backward_chain(roots, retain_graph)
-    ):
-        return ()
-    roots = _as_seq(roots, "tensors")
-    grads = _as_seq(grad_roots, "gradients")
-    for i, r in enumerate(roots):
-        if not isinstance(r, Tensor):
-            raise TypeError(f"tensors can be either Tensors or None, but got {type(r).__name__}")
-        if not r._requires_grad:
-            raise RuntimeError(
-                f"element {i} of tensors does not require grad and does not have a grad_fn"
-            )
-    seeds = _seed_grads(roots, grads, create_graph)
-    input_list: list[Tensor] = _as_seq(inputs, "inputs")
-    leaf_targets: dict[int, int] = {}
-    edge_targets: dict[tuple[int, int], int] = {}
-    for k, t in enumerate(input_list):
-        if not t._requires_grad:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
-        if t.grad_fn is None:
-            leaf_targets[id(t)] = k
-        else:
-            edge_targets[(id(t.grad_fn), t._output_nr)] = k
-    captured: list[Any] = [None] * len(input_list)
-    restrict = bool(input_list)
-
+    if grad_roots is None and inputs is None and accumulate and not create_graph:
+        chain = _plain_chain(roots)
+        if chain is not None:
+            _backward_chain(chain, retain_graph)
+            return ()
+    roots = _checked_roots(roots)
+    seeds = _seed_grads(roots, _as_seq(grad_roots, "gradients"), create_graph)
+    targets = _Targets(_as_seq(inputs, "inputs"))
     deps = _dependencies(roots)
-    needed = _needed(deps, leaf_targets, edge_targets) if restrict else None
-
-    walk = _walk_tensors if create_graph else _walk_arrays
-    leaf_sums = walk(roots, seeds, deps, needed, leaf_targets, edge_targets, captured, retain_graph)
-
-    # leaves: hooks, then accumulate or capture
-    for entry in leaf_sums.values():
-        t = entry[0]
-        if t._hooks:
-            g = entry[1] if create_graph else _make(entry[1])
-            for hook in t._hooks:
-                res = hook(g)
-                if res is not None:
-                    g = res
-            entry[1] = g if create_graph else _as_array(g)
-            g = res = None
-        if accumulate:
-            _accumulate(t, entry, 1, create_graph)
-        else:
-            captured[leaf_targets[id(t)]] = entry[1]
+    needed = _needed(deps, targets.leaves, targets.edges) if targets.inputs else deps
+    gradients = _TENSORS if create_graph else _ARRAYS
+    leaf_sums = _walk(roots, seeds, deps, needed, targets, gradients, retain_graph)
+    with quiet():  # no NumPy warning from summing into .grad (inf + -inf is NaN, as in torch)
+        _finish_leaves(leaf_sums, targets, accumulate, gradients)
     if accumulate:
         if create_graph and leaf_sums:
             _warn_create_graph()
-        for k in range(len(captured)):
-            if captured[k] is not None:
-                _accumulate(input_list[k], captured, k, create_graph)
         return ()
-    if not allow_unused and any(g is None for g in captured):
-        k = next(k for k, g in enumerate(captured) if g is None)
-        raise RuntimeError(
-            f"The differentiated Tensor at index {k} appears to not have been "
-            "used in the graph. Set allow_unused=True if this is the desired behavior."
-        )
-    if create_graph:
-        return tuple(captured)
-    return tuple(None if g is None else _make(g) for g in captured)
+    return targets.results(allow_unused, create_graph)
+
+
+def _checked_roots(roots: Any) -> list[Tensor]:
+    roots = _as_seq(roots, "tensors")
+    for i, root in enumerate(roots):
+        if not isinstance(root, Tensor):
+            raise TypeError(
+                f"tensors can be either Tensors or None, but got {type(root).__name__}"
+            )
+        if not root._requires_grad:
+            raise RuntimeError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
+            )
+    return roots
+
+
+class _Targets:
+    """The ``inputs`` of a backward or ``autograd.grad``: leaves by ``id``, non-leaves by the
+    edge ``(id(node), output_nr)`` that carries their gradient; ``captured[k]`` receives the
+    gradient of ``inputs[k]``."""
+
+    def __init__(self, inputs: list[Tensor]) -> None:
+        self.inputs = inputs
+        self.leaves: dict[int, int] = {}
+        self.edges: dict[tuple[int, int], int] = {}
+        for k, tensor in enumerate(inputs):
+            if not tensor._requires_grad:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            if tensor.grad_fn is None:
+                self.leaves[id(tensor)] = k
+            else:
+                self.edges[(id(tensor.grad_fn), tensor._output_nr)] = k
+        self.captured: list[Any] = [None] * len(inputs)
+
+    def capture_outputs(self, node: Node, grads: list[Any]) -> None:
+        """Keep the gradients of the node's outputs that are targets."""
+        for output_nr, grad in enumerate(grads):
+            k = self.edges.get((id(node), output_nr))
+            if k is not None:
+                self.captured[k] = grad
+
+    def results(self, allow_unused: bool, create_graph: bool) -> tuple[Any, ...]:
+        """``autograd.grad``'s answer: the captured gradients, as Tensors."""
+        captured = self.captured
+        if not allow_unused and any(g is None for g in captured):
+            k = next(k for k, g in enumerate(captured) if g is None)
+            raise RuntimeError(
+                f"The differentiated Tensor at index {k} appears to not have been "
+                "used in the graph. Set allow_unused=True if this is the desired behavior."
+            )
+        if create_graph:
+            return tuple(captured)
+        return tuple(None if g is None else _make(g) for g in captured)
+
+
+class _LeafSum:
+    """The gradient summed so far for one leaf; ``owned`` once it is an array this walk made
+    (then later gradients are added in place)."""
+
+    __slots__ = ("grad", "leaf", "owned")
+
+    def __init__(self, leaf: Tensor, grad: Any) -> None:
+        self.leaf, self.grad, self.owned = leaf, grad, False
+
+
+def _finish_leaves(
+    leaf_sums: dict[int, _LeafSum], targets: _Targets, accumulate: bool, gradients: Any
+) -> None:
+    """Leaf gradients through the leaves' hooks, then into ``.grad`` (and the post-accumulate
+    hooks) or, for ``autograd.grad``, into ``targets.captured``."""
+    for entry in leaf_sums.values():
+        leaf = entry.leaf
+        if leaf._hooks:
+            entry.grad = gradients.from_tensor(_leaf_hooks(leaf, gradients.to_tensor(entry.grad)))
+        if accumulate:
+            _accumulate(leaf, entry, gradients is _TENSORS)
+        else:
+            targets.captured[targets.leaves[id(leaf)]] = entry.grad
+    if accumulate:  # ``backward(inputs=...)`` with non-leaf inputs
+        captured = targets.captured
+        for k, tensor in enumerate(targets.inputs):
+            if captured[k] is not None:
+                entry = _LeafSum(tensor, captured[k])
+                captured[k] = None
+                _accumulate(tensor, entry, gradients is _TENSORS)
+
+
+def _leaf_hooks(leaf: Tensor, grad: Tensor) -> Tensor:
+    for hook in leaf._hooks or ():
+        result = hook(grad)
+        if result is not None:
+            grad = result
+    return grad
+
+
+def _plain_chain(roots: Any) -> list[Node] | None:
+    """The nodes from ``roots`` down, when ``roots.backward()`` may skip the walk's bookkeeping:
+    the root is one float element, and the graph is a chain of built-in nodes without hooks,
+    each with one output, whose inputs are distinct leaves without hooks except at most one,
+    the output of the next node (a fused loss of parameters or data, maybe reduced by
+    ``.sum()`` / ``.mean()``: the common cases of a loss call). None for any other graph."""
+    if type(roots) is not Tensor:
+        return None
+    node = roots.grad_fn
+    data = roots._data
+    if node is None or roots._output_nr or data.size != 1 or data.dtype.kind != "f":
+        return None
+    chain: list[Node] = []
+    leaves: set[int] = set()
+    while node is not None:
+        chain.append(node)
+        node = _next_in_chain(node, leaves)
+        if node is _NOT_A_CHAIN:
+            return None
+    return chain
+
+
+_NOT_A_CHAIN: Any = object()
+
+
+def _next_in_chain(node: Node, leaves: set[int]) -> Any:
+    """The one node among the inputs of ``node`` (None if all are leaves), recording its
+    leaves in ``leaves``; ``_NOT_A_CHAIN`` when ``node`` is not built-in, has hooks or several
+    outputs, or its inputs are two nodes, a leaf seen before or a leaf with hooks."""
+    if (
+        node._backward_array is None
+        or node._pre_hooks
+        or node._retain_hooks
+        or node._hooks
+        or len(node._out_meta) != 1
+    ):
+        return _NOT_A_CHAIN
+    following = None
+    for edge in node.next_edges:
+        if not edge:
+            continue
+        target = edge[0]
+        if isinstance(target, Node):
+            if following is not None or edge[1]:
+                return _NOT_A_CHAIN
+            following = target
+        elif target._hooks or id(target) in leaves:
+            return _NOT_A_CHAIN
+        else:
+            leaves.add(id(target))
+    return following
 
 
 #: The implicit gradient of a one-element root, per shape and dtype: read-only, shared (a
@@ -244,326 +337,211 @@ def run_backward(
 _ONE_SEEDS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
 
 
-def _backward_chain(root: Tensor, retain_graph: bool) -> bool:
-    """``root.backward()`` when the graph is a chain of built-in nodes, each with one output,
-    whose inputs are leaves except at most one, the output of the next node (a fused loss of
-    parameters or data, or such a loss reduced by ``.sum()`` / ``.mean()``: the common cases of
-    a loss call): the nodes' ``backward_array`` in turn from an implicit ones seed, the
-    gradients accumulated into the leaves' ``.grad`` at the end. Returns False, having done
-    nothing, for any other graph or whenever a hook, a non-scalar or non-float root or a leaf
-    reached twice needs the general walk, which then also raises torch's errors; the steps
-    are those of the general walk (a gradient of the wrong shape or dtype fitted or refused,
-    an output without a gradient materialized as zeros)."""
-    n = root.grad_fn
-    data = root._data
-    if n is None or root._output_nr or data.size != 1 or data.dtype.kind != "f":
-        return False
-    chain: list[Node] = []
-    leaves: list[Tensor] = []
-    node: Node | None = n
-    while node is not None:
-        if (
-            node._backward_array is None
-            or node._pre_hooks
-            or node._retain_hooks
-            or node._hooks
-            or len(node._out_meta) != 1
-        ):
-            return False
-        chain.append(node)
-        nxt = None
-        for e in node.next_edges:
-            if e:
-                t = e[0]
-                if isinstance(t, Node):
-                    if nxt is not None or e[1]:
-                        return False
-                    nxt = t
-                elif t._hooks or (leaves and any(t is u for u in leaves)):
-                    return False
-                else:
-                    leaves.append(t)
-        node = nxt
-    g = _ONE_SEEDS.get((data.shape, data.dtype))
-    if g is None:
-        g = _ONE_SEEDS[data.shape, data.dtype] = np.ones(data.shape, data.dtype)
-        g.flags.writeable = False
-    grads: list[Any] = []
+def _backward_chain(chain: list[Node], retain_graph: bool) -> None:
+    """``root.backward()`` for a ``_plain_chain``: its nodes run in turn from an implicit ones
+    seed, the gradients of the leaves accumulated into their ``.grad`` at the end."""
+    root_meta = chain[0]._out_meta[0]
+    grad = _ONE_SEEDS.get(root_meta)
+    if grad is None:
+        grad = _ONE_SEEDS[root_meta] = np.ones(*root_meta)
+        grad.flags.writeable = False
+    leaf_sums: list[_LeafSum] = []
     state = grad_mode._state
     prev = state.enabled
-    state.enabled = False
-    token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
-    try:
-        for node in chain:
-            if g is None and node.materialize_grads:
-                g = np.zeros(*node._out_meta[0])
-            node.last_use = not retain_graph
-            out = node._backward_array(node, g)
-            if type(out) is not tuple:
-                out = (out,)
-            g = gi = None
-            for e, gi in zip(node.next_edges, out, strict=False):
-                if e and gi is not None:
-                    if type(gi) is not np.ndarray or gi.shape != e[2] or gi.dtype != e[3]:
-                        gi = _fit_array(node, e, gi)
-                    if isinstance(e[0], Node):
-                        g = gi
-                    else:
-                        grads.append([e[0], gi])
-            del out, gi
-            if not retain_graph:
-                node._release()
-    finally:
-        state.enabled = prev
-        if token is not None:
-            _cv_reset(token)
-    for entry in grads:
-        _accumulate(entry[0], entry, 1, False)
-    return True
-
-
-def _walk_tensors(
-    roots: list[Tensor],
-    seeds: list[Tensor],
-    deps: dict[Node, int],
-    needed: set[Node] | None,
-    leaf_targets: dict[int, int],
-    edge_targets: dict[tuple[int, int], int],
-    captured: list[Any],
-    retain_graph: bool,
-) -> dict[int, list[Any]]:
-    """The walk under ``create_graph``: gradients are Tensors, every backward is recorded.
-
-    Returns ``{id(leaf): [leaf, summed gradient, sum is ours]}``; gradients of ``edge_targets``
-    go to ``captured``.
-    """
-    restrict = needed is not None
-    buffers: dict[Node, list[Any]] = {}
-    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad, False]
-
-    def add_leaf(t: Tensor, g: Tensor) -> None:
-        if restrict and id(t) not in leaf_targets:
-            return
-        cur = leaf_sums.get(id(t))
-        if cur is None:
-            leaf_sums[id(t)] = [t, g, False]
-        else:
-            cur[1] = cur[1] + g
-
-    ready: list[Node] = []
-    for r, g in zip(roots, seeds, strict=False):
-        n = r.grad_fn
-        if n is None:
-            add_leaf(r, g)
-            continue
-        buf = buffers.get(n)
-        if buf is None:
-            buf = buffers[n] = [None] * len(n._out_meta)
-            ready.append(n)
-        nr = r._output_nr
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
-    ready = [n for n in ready if deps[n] == 0]
-
     with quiet():
-        state = grad_mode._state
-        prev = state.enabled
-        state.enabled = True
-        try:
-            while ready:
-                n = ready.pop()
-                buf = buffers.pop(n, None) or [None] * len(n._out_meta)
-                if n._pre_hooks or n._retain_hooks:
-                    _tensor_hooks(n, buf)
-                if edge_targets:
-                    for nr, g in enumerate(buf):
-                        k = edge_targets.get((id(n), nr))
-                        if k is not None:
-                            captured[k] = g
-                edges = n.next_edges
-                if needed is not None and n not in needed:
-                    for e in edges:
-                        if e and isinstance(e[0], Node):
-                            d = deps[e[0]] - 1
-                            deps[e[0]] = d
-                            if d == 0:
-                                ready.append(e[0])
-                    continue
-                out = _call_node(n, buf, retain_graph)
-                if len(out) != len(edges) or n._hooks:
-                    out = _checked_grads(n, out, buf)
-                for e, g in zip(edges, out, strict=False):
-                    if not e:
-                        continue
-                    tgt = e[0]
-                    if g is not None:  # must match its input (torch's validate_outputs)
-                        if not isinstance(g, Tensor):
-                            g = _make(np.asarray(g))
-                        data = g._data
-                        if data.shape != e[2]:
-                            _bad_shape(n, [x is e for x in edges].index(True), data, e[2])
-                        if data.dtype is not e[3] and data.dtype != e[3]:
-                            g = g.to(e[3])
-                    if isinstance(tgt, Node):
-                        if g is not None:
-                            b = buffers.get(tgt)
-                            if b is None:
-                                b = buffers[tgt] = [None] * len(tgt._out_meta)
-                            nr = e[1]
-                            b[nr] = g if b[nr] is None else b[nr] + g
-                        d = deps[tgt] - 1
-                        deps[tgt] = d
-                        if d == 0:
-                            ready.append(tgt)
-                    elif g is not None:
-                        add_leaf(tgt, g)
-        finally:
-            state.enabled = prev
-    return leaf_sums
-
-
-def _walk_arrays(
-    roots: list[Tensor],
-    seeds: list[Tensor],
-    deps: dict[Node, int],
-    needed: set[Node] | None,
-    leaf_targets: dict[int, int],
-    edge_targets: dict[tuple[int, int], int],
-    captured: list[Any],
-    retain_graph: bool,
-) -> dict[int, list[Any]]:
-    """The walk without ``create_graph``: ``_walk_tensors`` on raw arrays.
-
-    Nothing is recorded, so the gradients flow as NumPy arrays: a node whose Function has a
-    ``backward_array`` runs it directly; any other node (and any hook) gets them wrapped as
-    Tensors and its results unwrapped. Same results, same checks, same return value (arrays).
-    """
-    restrict = needed is not None
-    buffers: dict[Node, list[Any]] = {}
-    leaf_sums: dict[int, list[Any]] = {}  # id(leaf) -> [leaf, summed grad, sum is ours]
-
-    def add_leaf(t: Tensor, g: np.ndarray) -> None:  # for roots; inlined in the walk below
-        if restrict and id(t) not in leaf_targets:
-            return
-        cur = leaf_sums.get(id(t))
-        if cur is None:
-            leaf_sums[id(t)] = [t, g, False]
-        elif cur[2]:  # a sum this walk made: add in place
-            cur[1] += g
-        else:
-            cur[1] = _add_arrays(cur[1], g)
-            cur[2] = True
-
-    ready: list[Node] = []
-    for r, seed in zip(roots, seeds, strict=False):
-        g = seed._data
-        n = r.grad_fn
-        if n is None:
-            add_leaf(r, g)
-            continue
-        buf = buffers.get(n)
-        if buf is None:
-            buf = buffers[n] = [None] * len(n._out_meta)
-            ready.append(n)
-        nr = r._output_nr
-        buf[nr] = g if buf[nr] is None else _add_arrays(buf[nr], g)
-    ready = [n for n in ready if deps[n] == 0]
-
-    ndarray, node_cls, add_arrays, pop_ready = np.ndarray, Node, _add_arrays, ready.pop
-    with quiet():
-        state = grad_mode._state
-        prev = state.enabled
         state.enabled = False
         try:
-            while ready:
-                n = pop_ready()
-                buf = buffers.pop(n, None) or [None] * len(n._out_meta)
-                if n._pre_hooks or n._retain_hooks:
-                    tbuf = [None if g is None else _make(g) for g in buf]
-                    _tensor_hooks(n, tbuf)
-                    buf = [None if g is None else _as_array(g) for g in tbuf]
-                if edge_targets:
-                    for nr, g in enumerate(buf):
-                        k = edge_targets.get((id(n), nr))
-                        if k is not None:
-                            captured[k] = g
-                edges = n.next_edges
-                if restrict and n not in needed:  # type: ignore[operator]
-                    for e in edges:
-                        if e and isinstance(e[0], Node):
-                            d = deps[e[0]] - 1
-                            deps[e[0]] = d
-                            if d == 0:
-                                ready.append(e[0])
-                    continue
-                if (buf[0] is None or len(buf) > 1) and n.materialize_grads:
-                    _materialize_arrays(n, buf)
-                bwa = n._backward_array
-                if bwa is not None:  # a built-in op: one result per input, by construction
-                    n.last_use = not retain_graph
-                    out = bwa(n, *buf)
-                    if type(out) is not tuple:
-                        out = (out,)
-                    checked = n._hooks is None
-                else:
-                    out = backward_via_tensors(n, *buf)
-                    if type(out) is not tuple:
-                        out = (out,)
-                    checked = len(out) == len(edges) and n._hooks is None
-                if not retain_graph:
-                    n._release()
-                if not checked:
-                    wrapped = tuple(None if g is None else _make(_as_array(g)) for g in out)
-                    res = _checked_grads(n, wrapped, [None if g is None else _make(g) for g in buf])
-                    out = tuple(None if g is None else g._data for g in res)
-                for e, g in zip(edges, out, strict=False):
-                    if not e:
+            for node in chain:
+                input_grads = _run_with_arrays(node, [grad], retain_graph)
+                grad = None
+                for edge, input_grad in zip(node.next_edges, input_grads):
+                    if not edge or input_grad is None:
                         continue
-                    tgt = e[0]
-                    if g is not None and (  # must match its input (torch's validate_outputs)
-                        type(g) is not ndarray or g.shape != e[2] or g.dtype is not e[3]
+                    if (
+                        type(input_grad) is not _ndarray
+                        or input_grad.shape != edge[2]
+                        or input_grad.dtype is not edge[3]
                     ):
-                        g = _fit_array(n, e, g)
-                    if isinstance(tgt, node_cls):
-                        if g is not None:
-                            b = buffers.get(tgt)
-                            if b is None:
-                                b = buffers[tgt] = [None] * len(tgt._out_meta)
-                            nr = e[1]
-                            b[nr] = g if b[nr] is None else add_arrays(b[nr], g)
-                        d = deps[tgt] - 1
-                        deps[tgt] = d
-                        if d == 0:
-                            ready.append(tgt)
-                    elif g is not None and (not restrict or id(tgt) in leaf_targets):
-                        cur = leaf_sums.get(id(tgt))  # add_leaf, inlined: leaves are hot
-                        if cur is None:
-                            leaf_sums[id(tgt)] = [tgt, g, False]
-                        elif cur[2]:  # a sum this walk made: add in place
-                            cur[1] += g
-                        else:
-                            cur[1] = add_arrays(cur[1], g)
-                            cur[2] = True
+                        input_grad = _fit_array(node, edge, input_grad)
+                    if isinstance(edge[0], Node):
+                        grad = input_grad
+                    else:
+                        leaf_sums.append(_LeafSum(edge[0], input_grad))
+                del input_grads, input_grad
         finally:
             state.enabled = prev
-    return leaf_sums
+        for entry in leaf_sums:
+            _accumulate(entry.leaf, entry, False)
 
 
-def _add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    total = a + b  # a NumPy scalar for 0-d operands
-    return total if type(total) is np.ndarray else np.asarray(total)
+def _walk(
+    roots: list[Tensor],
+    seeds: list[Tensor],
+    deps: dict[Node, int],
+    needed: Any,
+    targets: _Targets,
+    gradients: Any,
+    retain_graph: bool,
+) -> dict[int, _LeafSum]:
+    """Run every node reachable from the roots that is in ``needed`` (the nodes leading to a
+    target; all of them without targets) once all its gradients are in, and pass its input
+    gradients on, checked against each input's shape and dtype. ``gradients`` (``_ARRAYS`` or
+    ``_TENSORS``) says what a gradient is and how a node runs. Returns the summed gradient of
+    each leaf reached (of each target leaf, with targets); gradients of non-leaf targets go to
+    ``targets.captured``."""
+    buffers: dict[Node, list[Any]] = {}
+    leaf_sums = _LeafSums(targets.leaves if targets.inputs else None, gradients)
+    ready = _seed_buffers(roots, seeds, deps, buffers, leaf_sums, gradients)
+    add, run_node, fit, node_cls = gradients.add, gradients.run_node, gradients.fit, Node
+    with quiet():
+        state = grad_mode._state
+        prev = state.enabled
+        state.enabled = gradients.records
+        try:
+            while ready:
+                node = ready.pop()
+                grads = buffers.pop(node, None) or [None] * len(node._out_meta)
+                if node._pre_hooks or node._retain_hooks:
+                    grads = gradients.output_hooks(node, grads)
+                if targets.edges:
+                    targets.capture_outputs(node, grads)
+                if node in needed:
+                    input_grads = run_node(node, grads, retain_graph)
+                else:
+                    input_grads = [None] * len(node.next_edges)
+                for edge, grad in zip(node.next_edges, input_grads):
+                    if not edge:
+                        continue
+                    if grad is not None and (  # torch's validate_outputs
+                        type(grad) is not _ndarray
+                        or grad.shape != edge[2]
+                        or grad.dtype is not edge[3]
+                    ):
+                        grad = fit(node, edge, grad)
+                    target = edge[0]
+                    if isinstance(target, node_cls):
+                        if grad is not None:
+                            buffer = buffers.get(target)
+                            if buffer is None:
+                                buffer = buffers[target] = [None] * len(target._out_meta)
+                            held = buffer[edge[1]]
+                            buffer[edge[1]] = grad if held is None else add(held, grad)
+                        deps[target] -= 1
+                        if not deps[target]:
+                            ready.append(target)
+                    elif grad is not None:
+                        leaf_sums.add(target, grad)
+        finally:
+            state.enabled = prev
+    return leaf_sums.sums
+
+
+def _seed_buffers(
+    roots: list[Tensor],
+    seeds: list[Tensor],
+    deps: dict[Node, int],
+    buffers: dict[Node, list[Any]],
+    leaf_sums: _LeafSums,
+    gradients: Any,
+) -> list[Node]:
+    """Put the seed gradients where the walk starts: into the buffers of the roots' nodes (or
+    the sums of roots that are leaves); return the nodes ready to run."""
+    for root, seed in zip(roots, seeds, strict=False):
+        grad = gradients.from_tensor(seed)
+        node = root.grad_fn
+        if node is None:
+            leaf_sums.add(root, grad)
+            continue
+        buffer = buffers.setdefault(node, [None] * len(node._out_meta))
+        held = buffer[root._output_nr]
+        buffer[root._output_nr] = grad if held is None else gradients.add(held, grad)
+    return [node for node in buffers if deps[node] == 0]
+
+
+class _LeafSums:
+    """The gradient of each leaf the walk reaches, summed over its paths (only the target
+    leaves, when ``targets`` is given)."""
+
+    def __init__(self, targets: dict[int, int] | None, gradients: Any) -> None:
+        self.sums: dict[int, _LeafSum] = {}
+        self.targets = targets
+        self.add_fn = gradients.add
+        self.in_place = gradients.sums_in_place
+
+    def add(self, leaf: Tensor, grad: Any) -> None:
+        if self.targets is not None and id(leaf) not in self.targets:
+            return
+        entry = self.sums.get(id(leaf))
+        if entry is None:
+            self.sums[id(leaf)] = _LeafSum(leaf, grad)
+        elif entry.owned:  # a sum this walk made: add in place
+            entry.grad += grad
+        else:
+            entry.grad = self.add_fn(entry.grad, grad)
+            entry.owned = self.in_place
+
+
+def _materialize(node: Node, grads: list[Any], wrap: Any) -> None:
+    """Zeros (wrapped by ``wrap``) for the outputs of ``node`` that received no gradient."""
+    for i, (shape, dtype) in enumerate(node._out_meta):
+        if grads[i] is None:
+            grads[i] = wrap(np.zeros(shape, dtype))
+
+
+def _no_wrap(array: np.ndarray) -> np.ndarray:
+    return array
+
+
+def _run_with_arrays(node: Node, grads: list[Any], retain_graph: bool) -> Any:
+    """Run ``node`` on array gradients (zeros for missing ones unless it opted out); return one
+    gradient (or None) per input, still to be fitted to it (``_fit_array``). A built-in op
+    runs its ``backward_array``; any other Function its ``backward`` on Tensors. Torch's
+    error when the node was freed; frees it unless ``retain_graph``."""
+    if node._spent:
+        raise RuntimeError(_FREED_MSG)
+    if node.materialize_grads and (grads[0] is None or len(grads) > 1):
+        _materialize(node, grads, _no_wrap)
+    backward_array = node._backward_array
+    if backward_array is not None:
+        node.last_use = not retain_graph
+        out = backward_array(node, *grads)
+    else:
+        out = backward_via_tensors(node, *grads)
+    if not retain_graph:
+        node._release()
+    if type(out) is not tuple:
+        out = (out,)
+    edges = node.next_edges
+    if len(out) != len(edges) or node._hooks is not None:
+        tensor_grads = [None if g is None else _make(g) for g in grads]
+        checked = _checked_grads(node, _ARRAYS.to_tensors(out), tensor_grads)
+        return _ARRAYS.to_arrays(checked)
+    return out
+
+
+_ndarray = np.ndarray
+
+
+def _run_recorded(node: Node, grads: list[Any], retain_graph: bool) -> Any:
+    """``_run_with_arrays`` on Tensor gradients, its ``backward`` recorded (``create_graph``);
+    the gradients are still to be fitted (``_fit_tensor``)."""
+    if node._spent:
+        raise RuntimeError(_FREED_MSG)
+    if node.materialize_grads and (grads[0] is None or len(grads) > 1):
+        _materialize(node, grads, _make)
+    out = node._forward_cls.backward(node, *grads)
+    if not retain_graph:
+        node._release()
+    if type(out) is not tuple:
+        out = (out,)
+    if len(out) != len(node.next_edges) or node._hooks is not None:
+        return _checked_grads(node, out, grads)
+    return out
 
 
 def _as_array(g: Any) -> np.ndarray:
     """A gradient as an array: a Tensor's data, anything else (NumPy scalar, number) converted."""
     return g._data if isinstance(g, Tensor) else np.asarray(g)
-
-
-def _materialize_arrays(n: Node, buf: list[Any]) -> None:
-    """Zeros for the outputs of ``n`` that received no gradient."""
-    for i, g in enumerate(buf):
-        if g is None:
-            shape, dt = n._out_meta[i]
-            buf[i] = np.zeros(shape, dt)
 
 
 def _warn_create_graph() -> None:
@@ -573,44 +551,35 @@ def _warn_create_graph() -> None:
         warnings.warn(_CREATE_GRAPH_MSG, UserWarning, stacklevel=4)
 
 
-def _tensor_hooks(n: Node, buf: list[Any]) -> None:
+def _output_hooks(node: Node, grads: list[Any]) -> None:
     """Hooks registered on the node's output tensors: replacing ones first, retain_grad last."""
-    if n._pre_hooks:
-        for nr, fns in n._pre_hooks.items():
-            for fn in list(fns):
-                if buf[nr] is not None:
-                    res = fn(buf[nr])
-                    if res is not None:
-                        buf[nr] = res
-    if n._retain_hooks:
-        for nr, fn in n._retain_hooks.items():
-            if buf[nr] is not None:
-                fn(buf[nr])
+    for output_nr, hooks in (node._pre_hooks or {}).items():
+        for hook in list(hooks):
+            if grads[output_nr] is not None:
+                result = hook(grads[output_nr])
+                if result is not None:
+                    grads[output_nr] = result
+    for output_nr, keep in (node._retain_hooks or {}).items():
+        if grads[output_nr] is not None:
+            keep(grads[output_nr])
 
 
-def _call_node(n: Node, buf: list[Any], retain_graph: bool) -> tuple[Any, ...]:
-    """Run one node's backward (zeros for missing output gradients unless the node opted out);
-    free its saved tensors unless ``retain_graph``."""
-    if n.materialize_grads and (buf[0] is None or len(buf) > 1):
-        for i, g in enumerate(buf):
-            if g is None:
-                shape, dt = n._out_meta[i]
-                buf[i] = _make(np.zeros(shape, dt))
-    out = n._forward_cls.backward(n, *buf)
-    if type(out) is not tuple:
-        out = (out,)
-    if not retain_graph:
-        n._release()
-    return out
+def _fit_array(node: Node, edge: Any, grad: Any) -> np.ndarray:
+    """A gradient for the input of ``edge`` as an array of that input's dtype; RuntimeError
+    (torch's validate_outputs) when its shape differs."""
+    grad = _as_array(grad)
+    if grad.shape != edge[2]:
+        _bad_shape(node, [x is edge for x in node.next_edges].index(True), grad, edge[2])
+    return grad if grad.dtype == edge[3] else grad.astype(edge[3])
 
 
-def _fit_array(n: Node, e: Any, g: Any) -> np.ndarray:
-    """A gradient for the input of edge ``e`` of ``n`` as an array of that input's dtype;
-    RuntimeError (torch's validate_outputs) when its shape differs."""
-    g = _as_array(g)
-    if g.shape != e[2]:
-        _bad_shape(n, [x is e for x in n.next_edges].index(True), g, e[2])
-    return g if g.dtype == e[3] else g.astype(e[3])
+def _fit_tensor(node: Node, edge: Any, grad: Any) -> Tensor:
+    """``_fit_array`` for a Tensor gradient (the dtype cast is recorded)."""
+    if not isinstance(grad, Tensor):
+        grad = _make(np.asarray(grad))
+    if grad._data.shape != edge[2]:
+        _bad_shape(node, [x is edge for x in node.next_edges].index(True), grad._data, edge[2])
+    return grad if grad._data.dtype == edge[3] else grad.to(edge[3])
 
 
 def _bad_shape(n: Node, index: int, data: np.ndarray, shape: tuple[int, ...]) -> None:
@@ -620,25 +589,20 @@ def _bad_shape(n: Node, index: int, data: np.ndarray, shape: tuple[int, ...]) ->
     )
 
 
-def _checked_grads(n: Node, out: tuple[Any, ...], buf: list[Any]) -> tuple[Any, ...]:
-    """The slow path of a node's result: count check, then node hooks on the checked grads."""
-    edges = n.next_edges
+def _checked_grads(node: Node, out: tuple[Any, ...], grads: list[Any]) -> list[Any]:
+    """The slow path of a node's result (Tensors): count check, shape and dtype fit, then the
+    node's hooks on the checked gradients."""
+    edges = node.next_edges
     if len(out) != len(edges):
-        _check_count(n, out)
+        _check_count(node, out)
         out = out[: len(edges)]
-    res: list[Tensor | None] = []
-    for i, (e, g) in enumerate(zip(edges, out, strict=True)):
-        if g is None or not e:
-            res.append(None)
-            continue
-        if not isinstance(g, Tensor):
-            g = _make(np.asarray(g))
-        if g._data.shape != e[2]:
-            _bad_shape(n, i, g._data, e[2])
-        res.append(g if g._data.dtype == e[3] else g.to(e[3]))
-    for fn in n._hooks or ():
-        fn(tuple(res), tuple(buf))
-    return tuple(res)
+    checked = [
+        None if grad is None or not edge else _fit_tensor(node, edge, grad)
+        for edge, grad in zip(edges, out)
+    ]
+    for hook in node._hooks or ():
+        hook(tuple(checked), tuple(grads))
+    return checked
 
 
 def _check_count(n: Node, out: tuple[Any, ...]) -> None:
@@ -651,17 +615,80 @@ def _check_count(n: Node, out: tuple[Any, ...]) -> None:
         )
 
 
-def _accumulate(t: Tensor, holder: list[Any], idx: int, create_graph: bool) -> None:
-    """Add the gradient ``holder[idx]`` (an array, a Tensor under create_graph) into ``t.grad``
-    as torch's AccumulateGrad does; ``holder[idx]`` is cleared.
+class _ARRAYS:  # noqa: N801 - a namespace, used as a value
+    """Gradients as NumPy arrays: the walk without ``create_graph`` (nothing is recorded)."""
+
+    records = False
+    sums_in_place = True
+    run_node = staticmethod(_run_with_arrays)
+    fit = staticmethod(_fit_array)
+
+    @staticmethod
+    def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        total = a + b  # a NumPy scalar for 0-d operands
+        return total if type(total) is np.ndarray else np.asarray(total)
+
+    @staticmethod
+    def from_tensor(grad: Any) -> Any:
+        return _as_array(grad)
+
+    @staticmethod
+    def to_tensor(grad: np.ndarray) -> Tensor:
+        return _make(grad)
+
+    @staticmethod
+    def to_tensors(grads: Any) -> tuple[Any, ...]:
+        return tuple(None if g is None else _make(_as_array(g)) for g in grads)
+
+    @staticmethod
+    def to_arrays(grads: Any) -> tuple[Any, ...]:
+        return tuple(None if g is None else g._data for g in grads)
+
+    @staticmethod
+    def output_hooks(node: Node, grads: list[Any]) -> list[Any]:
+        tensor_grads = [None if g is None else _make(g) for g in grads]
+        _output_hooks(node, tensor_grads)
+        return [None if g is None else _as_array(g) for g in tensor_grads]
+
+
+class _TENSORS:  # noqa: N801 - a namespace, used as a value
+    """Gradients as Tensors: the walk under ``create_graph``, every backward recorded."""
+
+    records = True
+    sums_in_place = False
+    run_node = staticmethod(_run_recorded)
+    fit = staticmethod(_fit_tensor)
+
+    @staticmethod
+    def add(a: Tensor, b: Tensor) -> Tensor:
+        return a + b
+
+    @staticmethod
+    def from_tensor(grad: Tensor) -> Tensor:
+        return grad
+
+    @staticmethod
+    def to_tensor(grad: Tensor) -> Tensor:
+        return grad
+
+    @staticmethod
+    def output_hooks(node: Node, grads: list[Any]) -> list[Any]:
+        _output_hooks(node, grads)
+        return grads
+
+
+def _accumulate(t: Tensor, entry: _LeafSum, create_graph: bool) -> None:
+    """Add the gradient ``entry.grad`` (an array, a Tensor under create_graph) into ``t.grad``
+    as torch's AccumulateGrad does, then run ``t``'s post-accumulate-grad hooks;
+    ``entry.grad`` is cleared.
 
     The first time, ``.grad`` takes the array itself when nothing else can see it (torch's
     use-count test: no user variable, hook, other leaf, Tensor or view holds it), a copy
     otherwise; later gradients are added in place. With create_graph: a recorded clone, then
     recorded sums, so the gradient can be differentiated.
     """
-    g = holder[idx]
-    holder[idx] = None
+    g = entry.grad
+    entry.grad = None
     cur = t._grad
     if create_graph:
         t._grad = g.clone() if cur is None else cur + g
@@ -672,10 +699,23 @@ def _accumulate(t: Tensor, holder: list[Any], idx: int, create_graph: bool) -> N
         t._grad = cur + _make(g)
     else:
         np.add(cur._data, g, out=cur._data, casting="unsafe")
-    if t._post_accumulate_grad_hooks:  # torch runs them in no_grad mode unless create_graph
-        with grad_mode.set_grad_enabled(create_graph):
-            for hook in list(t._post_accumulate_grad_hooks):
-                hook(t)
+    del g
+    if t._post_accumulate_grad_hooks:
+        _post_accumulate_grad_hooks(t, create_graph)
+
+
+def _post_accumulate_grad_hooks(t: Tensor, create_graph: bool) -> None:
+    """``t``'s post-accumulate-grad hooks, in the order registered, under grad mode
+    ``create_graph`` (as torch runs them); torch's error for a hook that returns a value."""
+    state = grad_mode._state
+    prev = state.enabled
+    state.enabled = create_graph
+    try:
+        for hook in list(t._post_accumulate_grad_hooks or ()):
+            if hook(t) is not None:
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+    finally:
+        state.enabled = prev
 
 
 if sys.implementation.name == "cpython":

@@ -23,19 +23,25 @@ it when no graph of the backward is recorded (``create_graph=False``), skipping 
 and dispatch of every op inside ``backward``; ``backward`` itself stays the definition, and is what
 runs (and is differentiated again) under ``create_graph=True``.
 
+What a forward saved is kept as ``SavedValue``s (an input, an output of the node, or a
+constant, each with the version it had). A backward without ``retain_graph`` frees every node
+it runs; running a freed node again raises torch's "Trying to backward through the graph a
+second time" when torch's node for that op saves tensors (``Function.saves_tensors``; ops such
+as add, sum or a view set it False and run again, as in torch), and reading
+``ctx.saved_tensors`` of a freed node raises it always.
+
 Every ``forward`` and every backward walk runs with NumPy's floating-point warnings off (torch
 never warns about ``0 * inf`` or ``log(0)``), so an op needs no ``np.errstate`` of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, cast
 
-from numpy import asarray, generic, ndarray
+from numpy import asarray, ndarray
 
 from lossgrad._dtype import scalar_type_name
 from lossgrad.autograd import grad_mode
@@ -80,14 +86,20 @@ def quiet_call(fn: Callable[..., Any], *args: Any) -> Any:
         _cv_reset(token)
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """A block with NumPy's floating-point warnings off (ops inside skip their own switch)."""
-    token = _cv_set(_QUIET)
-    try:
-        yield
-    finally:
-        _cv_reset(token)
+class quiet:  # noqa: N801 - used like a function: ``with quiet():``
+    """A block with NumPy's floating-point warnings off (ops inside skip their own switch).
+
+    A class rather than a generator-based context manager: the engine enters one per backward,
+    and this costs a fraction of ``contextlib.contextmanager``'s setup."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self) -> None:
+        self.token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.token is not None:
+            _cv_reset(self.token)
 
 
 _FREED_MSG = (
@@ -121,6 +133,57 @@ Edge = tuple[Any, int, tuple[int, ...], Any]
 EdgeSlot = Edge | tuple[()] | None
 
 
+class SavedValue(NamedTuple):
+    """One value a forward saved for backward, with the version it had then.
+
+    Three kinds, told apart by which fields are set:
+
+    * an input: ``tensor`` is the input Tensor (given back as is, graph included), ``version``
+      the value of its version counter when saved;
+    * an output of the node itself: ``output_nr`` is its index, ``array`` its data,
+      ``version_box`` its version counter (given back as a Tensor re-attached to the node:
+      holding the node's own output Tensor would make a reference cycle);
+    * a constant (an intermediate, or None): ``tensor`` is it, ``version`` is None (never
+      checked).
+
+    Made once per saved item of every recorded op, so built with ``_new_saved`` (the tuple
+    constructor, without NamedTuple's Python-level ``__new__``).
+    """
+
+    tensor: Any
+    version: int | None
+    output_nr: int | None
+    array: Any
+    version_box: list[int] | None
+
+    def is_current(self) -> bool:
+        """Whether the value is unchanged since it was saved (no in-place op bumped it)."""
+        if self.version is None:
+            return True
+        box = self.version_box if self.tensor is None else self.tensor._vbox
+        return box[0] == self.version  # type: ignore[index]
+
+    def unpack(self, node: Node) -> Any:
+        """The saved value as a Tensor (or None); torch's RuntimeError when it was modified in
+        place since it was saved."""
+        tensor = self.tensor
+        if not self.is_current():
+            if tensor is None:
+                described = _describe(self.array, node, self.output_nr)  # type: ignore[arg-type]
+                current = self.version_box[0]  # type: ignore[index]
+            else:
+                described = _describe(tensor._data, tensor.grad_fn, tensor._output_nr)
+                current = tensor._vbox[0]
+            raise RuntimeError(_MODIFIED_MSG.format(described, current, self.version))
+        if self.output_nr is not None:
+            tensor = _make(self.array, True, node, self.output_nr)
+            tensor._vbox = self.version_box
+        return tensor
+
+
+_new_saved = tuple.__new__
+
+
 class Node:
     """A recorded operation (torch's ``grad_fn``); also the ``ctx`` its Function sees.
 
@@ -138,7 +201,7 @@ class Node:
     needs_input_grad: tuple[bool, ...] = ()
     materialize_grads = True
     _to_save: tuple[Any, ...] | None = None
-    _saved: list[Any] | None = None
+    _saved: list[SavedValue] | None = None
     _freed = False
     _non_differentiable: tuple[Any, ...] = ()
     _out_meta: Sequence[tuple[tuple[int, ...], Any]] = ()
@@ -146,6 +209,11 @@ class Node:
     _retain_hooks: dict[int, Any] | None = None
     _hooks: list[Any] | None = None
     _backward_array: Any = None  # the Function's ``backward_array`` (set by FunctionMeta)
+    #: Whether running this node once it is freed raises torch's "backward through the graph a
+    #: second time" (set by FunctionMeta from the Function's ``saves_tensors``).
+    _spent_when_freed = False
+    #: Set when the node is freed, if ``_spent_when_freed``: the engine refuses to run it again.
+    _spent = False
     #: True while ``backward_array`` runs for the last time on this node (a walk without
     #: ``retain_graph``): it may then consume buffers it kept on ctx in the forward (overwrite
     #: one in place and return it as a gradient, after dropping its own reference to it).
@@ -168,55 +236,37 @@ class Node:
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
-        saved = self._saved
-        if not saved:
-            if self._freed:
-                raise RuntimeError(_FREED_MSG)
-            return ()
-        out = []
-        for kind, obj, version in saved:
-            if kind == "in":
-                if obj._vbox[0] != version:
-                    raise RuntimeError(
-                        _MODIFIED_MSG.format(
-                            _describe(obj._data, obj.grad_fn, obj._output_nr), obj._vbox[0], version
-                        )
-                    )
-                out.append(obj)
-            elif kind == "out":  # an output of this node: re-attach it to the graph
-                idx, arr, vbox = obj
-                if vbox[0] != version:
-                    raise RuntimeError(
-                        _MODIFIED_MSG.format(_describe(arr, self, idx), vbox[0], version)
-                    )
-                t = _make(arr, True, self, idx)
-                t._vbox = vbox
-                out.append(t)
-            else:
-                out.append(obj)
-        return tuple(out)
+        """What ``save_for_backward`` kept, as Tensors (an output of this node re-attached to
+        it); torch's RuntimeError once freed or when a saved tensor was modified in place."""
+        if self._freed:
+            raise RuntimeError(_FREED_MSG)
+        return tuple(value.unpack(self) for value in self._saved or ())
 
     def _saved_arrays(self) -> tuple[Any, ...]:
         """``saved_tensors`` as raw arrays (None stays None), for ``backward_array``: the same
         freed and in-place version checks, no Tensor wrapping."""
-        saved = self._saved
-        if not saved:
-            if self._freed:
-                raise RuntimeError(_FREED_MSG)
-            return ()
-        out = []
-        for kind, obj, version in saved:
-            if kind == "in":
-                if obj._vbox[0] != version:
+        if self._freed:
+            raise RuntimeError(_FREED_MSG)
+        arrays = []
+        for tensor, version, _output_nr, array, version_box in self._saved or ():
+            if tensor is None:  # an output (or None)
+                if version is not None and version_box[0] != version:  # type: ignore[index]
                     return self.saved_tensors  # raises torch's message
-                out.append(obj._data)
-            elif kind == "out":
-                if obj[2][0] != version:
-                    return self.saved_tensors
-                out.append(obj[1])
+                arrays.append(array)
             else:
-                out.append(None if obj is None else obj._data)
-        return tuple(out)
+                if version is not None and tensor._vbox[0] != version:
+                    return self.saved_tensors
+                arrays.append(tensor._data)
+        return tuple(arrays)
+
+    def _retarget_saved_output(self, old: Any, new: Tensor) -> None:
+        """An in-place op made ``new`` this node's output in place of the array ``old``: a saved
+        output that was ``old`` now refers to ``new`` (its data and version counter)."""
+        saved = self._saved or []
+        for i, value in enumerate(saved):
+            if value.output_nr is not None and value.array is old:
+                box = new._vbox
+                saved[i] = value._replace(array=new._data, version_box=box, version=box[0])
 
     # -- introspection ------------------------------------------------------------------------
     def name(self) -> str:
@@ -245,9 +295,12 @@ class Node:
         return _HookHandle(self._hooks, fn)
 
     def _release(self) -> None:
-        if self._saved:
-            self._freed = True
-            self._saved = None
+        """Free what backward needed (torch's ``release_variables``): done after a backward
+        without ``retain_graph``, whether or not anything was saved."""
+        self._freed = True
+        self._saved = None
+        if self._spent_when_freed:
+            self._spent = True
 
     def __repr__(self) -> str:
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -313,6 +366,8 @@ class FunctionMeta(type):
         cls._backward_array = cls._backward_cls._backward_array = owner.__dict__.get(
             "backward_array"
         )
+        fn_cls = cast("type[Function]", cls)
+        cls._backward_cls._spent_when_freed = fn_cls._array_io and fn_cls.saves_tensors
 
 
 class Function(metaclass=FunctionMeta):
@@ -327,6 +382,13 @@ class Function(metaclass=FunctionMeta):
     _array_io = False
     _backward_array: Any = None  # the class's own ``backward_array``, if any (see FunctionMeta)
     node_name: str | None = None
+    #: For a built-in op (``ArrayFunction``): whether torch's node for it saves tensors, so that
+    #: a second backward through it without ``retain_graph`` raises torch's "Trying to backward
+    #: through the graph a second time", whatever the op keeps itself. True by default; ops
+    #: whose torch node saves none (add, sum, view, ...) set it False, and torch allows the
+    #: second backward. A user ``Function`` raises it only when its backward reads
+    #: ``ctx.saved_tensors``, as in torch.
+    saves_tensors = True
 
     @staticmethod
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
@@ -461,44 +523,57 @@ for _a in (False, True):
         _NEEDS[_a, _b, False] = (_a, _b, False)
 
 
+def _record_operands(node: Node, args: tuple[Any, ...]) -> Any:
+    """``_record_inputs`` for the common shapes of a call, without its loop: one Tensor operand
+    (unary ops), or two Tensor or array operands followed by constants (binary ops, with add's
+    alpha; fused losses with their reduction and parameters)."""
+    count = len(args)
+    if count == 1:  # a unary op: the one argument is a Tensor that requires grad
+        operand = args[0]
+        data = operand._data
+        node.needs_input_grad = _NEEDS[True]
+        node.next_edges = (
+            (operand.grad_fn or operand, operand._output_nr, data.shape, data.dtype),
+        )
+        return (data,)
+    if count > 2 and not _constants(args):
+        return _record_inputs(node, args)
+    first, second = args[0], args[1]
+    first_edge: EdgeSlot
+    second_edge: EdgeSlot
+    if isinstance(first, Tensor):
+        first_data = first._data
+        first_edge = (
+            (first.grad_fn or first, first._output_nr, first_data.shape, first_data.dtype)
+            if first._requires_grad
+            else None
+        )
+    else:
+        first_data, first_edge = first, (None if isinstance(first, ndarray) else ())
+    if isinstance(second, Tensor):
+        second_data = second._data
+        if second_data is first_data:  # x and x.detach() share an array: keep them apart
+            second_data = second_data.view()
+        second_edge = (
+            (second.grad_fn or second, second._output_nr, second_data.shape, second_data.dtype)
+            if second._requires_grad
+            else None
+        )
+    else:
+        second_data, second_edge = second, (None if isinstance(second, ndarray) else ())
+    needs = _NEEDS[bool(first_edge), bool(second_edge)]
+    if count == 2:
+        node.next_edges, node.needs_input_grad = (first_edge, second_edge), needs
+        return (first_data, second_data)
+    node.next_edges = (first_edge, second_edge, *_NON_TENSOR[count - 2])
+    node.needs_input_grad = needs + _NO_GRAD_NEEDS[count - 2]
+    return (first_data, second_data, *args[2:])
+
+
 def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> Any:
     """``ArrayFunction.apply`` recording a node: ``_apply_recorded`` with the common case (one
-    array out, saved items that are inputs or that output) resolved inline."""
-    n = len(args)
-    if n == 1:  # unary ops: the one argument is a Tensor that requires grad
-        a = args[0]
-        data = a._data
-        fargs: Any = (data,)
-        node.needs_input_grad = _NEEDS[True]
-        node.next_edges = ((a.grad_fn or a, a._output_nr, data.shape, data.dtype),)
-    elif n >= 2 and (n == 2 or _constants(args)):
-        # binary ops and fused losses: two Tensor or array operands, then constants (add's
-        # alpha, a loss's reduction and parameters)
-        a, b = args[0], args[1]
-        ea: EdgeSlot
-        eb: EdgeSlot
-        if isinstance(a, Tensor):
-            da = a._data
-            ea = (a.grad_fn or a, a._output_nr, da.shape, da.dtype) if a._requires_grad else None
-        else:
-            da, ea = a, (None if isinstance(a, ndarray) else ())
-        if isinstance(b, Tensor):
-            db = b._data
-            if db is da:  # x and x.detach() share an array: keep them apart for saving
-                db = db.view()
-            eb = (b.grad_fn or b, b._output_nr, db.shape, db.dtype) if b._requires_grad else None
-        else:
-            db, eb = b, (None if isinstance(b, ndarray) else ())
-        if n == 2:
-            fargs = (da, db)
-            node.next_edges = (ea, eb)
-            node.needs_input_grad = _NEEDS[bool(ea), bool(eb)]
-        else:
-            fargs = (da, db, *args[2:])
-            node.next_edges = (ea, eb, *_NON_TENSOR[n - 2])
-            node.needs_input_grad = _NEEDS[bool(ea), bool(eb)] + _NO_GRAD_NEEDS[n - 2]
-    else:
-        fargs = _record_inputs(node, args)
+    floating array out) resolved inline."""
+    fargs = _record_operands(node, args)
     _state.enabled = False
     token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
     try:
@@ -509,8 +584,8 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
             _cv_reset(token)
     if type(raw) is not ndarray or node._non_differentiable:
         return _finish_recorded(cls, node, args, fargs, raw)
-    dt = raw.dtype
-    if dt.kind == "f":  # Tensor._make(raw, True, node, 0), inlined
+    dtype = raw.dtype
+    if dtype.kind == "f":  # Tensor._make(raw, True, node, 0), inlined
         out = _new_tensor(Tensor)
         out._data, out._requires_grad, out.grad_fn, out._output_nr, out._vbox = (
             raw,
@@ -521,38 +596,10 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
         )
     else:
         out = _make(raw)
-    node._out_meta = ((raw.shape, dt),)
-    to_save = node._to_save
-    if to_save is not None:
+    node._out_meta = ((raw.shape, dtype),)
+    if node._to_save is not None:
+        node._saved = _saved_values(node._to_save, args, fargs, (raw,), (out,))
         node._to_save = None
-        saved: list[tuple[str, Any, int]] = []
-        for item in to_save:
-            if item is None:
-                saved.append(_SAVED_NONE)
-                continue
-            if type(fargs) is tuple:  # the fast paths above
-                a = args[0] if item is fargs[0] else args[1] if item is fargs[1 % n] else None
-                if isinstance(a, Tensor):
-                    saved.append(("in", a, a._vbox[0]))
-                    continue
-                if a is None and item is raw and out.grad_fn is not None:
-                    saved.append(("out", (0, raw, out._vbox), 0))
-                    continue
-            for k, fa in enumerate(fargs):
-                if item is fa and isinstance(args[k], Tensor):
-                    a = args[k]
-                    saved.append(("in", a, a._vbox[0]))
-                    break
-            else:
-                if item is raw:
-                    if out.grad_fn is None:
-                        saved.append(("const", out, 0))
-                    else:
-                        saved.append(("out", (0, raw, out._vbox), 0))
-                    continue
-                # an intermediate: kept as a constant (its own graph is not recorded)
-                saved.append(("const", item if isinstance(item, Tensor) else _make(item), 0))
-        node._saved = saved
     return out
 
 
@@ -588,85 +635,86 @@ def _apply_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> A
 
 
 def _finish_recorded(
-    cls: type[Function], node: Node, args: tuple[Any, ...], fargs: list[Any], raw: Any
+    cls: type[Function], node: Node, args: tuple[Any, ...], fargs: Any, raw: Any
 ) -> Any:
     """Wrap the outputs of a recorded forward as Tensors of ``node`` and resolve what it saved."""
-    array_io = cls._array_io
-    if (type(raw) is ndarray or isinstance(raw, generic)) and not node._non_differentiable:
-        # the common case: one array out (NumPy returns a scalar for 0-d results)
-        arr = raw if type(raw) is ndarray else asarray(raw)
-        out = _make(arr, True, node, 0) if arr.dtype.kind == "f" else _make(arr)
-        node._out_meta = ((arr.shape, arr.dtype),)
-        if node._to_save is not None:
-            node._saved = _resolve_saved(node._to_save, args, fargs, (raw,), [out], array_io)
-            node._to_save = None
-        return out
     single = not isinstance(raw, tuple)
     outs_raw = (raw,) if single else raw
-    outs: list[Any] = []
-    non_diff = node._non_differentiable
-    for i, o in enumerate(outs_raw):
-        if o is None or not (isinstance(o, Tensor) or hasattr(o, "shape")):
-            outs.append(o)
-            continue
-        arr = o._data if isinstance(o, Tensor) else (o if type(o) is ndarray else asarray(o))
-        diff = arr.dtype.kind == "f" and not any(o is n for n in non_diff)
-        if isinstance(o, Tensor) and not any(o is a for a in args):
-            t = o
-            t._requires_grad, t.grad_fn, t._output_nr = diff, (node if diff else None), i
-        else:
-            t = _make(arr, diff, node if diff else None, i)
-        outs.append(t)
+    outs = [_recorded_output(node, args, i, o) for i, o in enumerate(outs_raw)]
     node._out_meta = [
         (o._data.shape, o._data.dtype) if isinstance(o, Tensor) else ((), None) for o in outs
     ]
-    if node._to_save is not None:
-        node._saved = _resolve_saved(node._to_save, args, fargs, outs_raw, outs, array_io)
+    to_save = node._to_save
+    if to_save is not None:
+        if not cls._array_io:  # a user Function: torch accepts Tensors and None only
+            _check_saveable(to_save)
+        node._saved = _saved_values(to_save, args, fargs, outs_raw, outs)
         node._to_save = None
     return outs[0] if single else tuple(outs)
 
 
-_SAVED_NONE = ("const", None, 0)
+def _recorded_output(node: Node, args: tuple[Any, ...], index: int, raw: Any) -> Any:
+    """Output ``index`` of a recorded forward as a Tensor of ``node`` (differentiable if it is
+    floating and not marked non-differentiable); non-array outputs pass through."""
+    if raw is None or not (isinstance(raw, Tensor) or hasattr(raw, "shape")):
+        return raw
+    is_tensor = isinstance(raw, Tensor)
+    array = raw._data if is_tensor else (raw if type(raw) is ndarray else asarray(raw))
+    differentiable = array.dtype.kind == "f" and not any(
+        raw is marked for marked in node._non_differentiable
+    )
+    producer = node if differentiable else None
+    if is_tensor and not any(raw is a for a in args):  # a Tensor forward made: take it over
+        raw._requires_grad, raw.grad_fn, raw._output_nr = differentiable, producer, index
+        return raw
+    return _make(array, differentiable, producer, index)
 
 
-def _resolve_saved(
-    items: tuple[Any, ...],
-    args: tuple[Any, ...],
-    fargs: list[Any],
-    outs_raw: tuple[Any, ...],
-    outs: list[Any],
-    array_io: bool,
-) -> list[Any]:
-    """Map what forward saved back to the Tensors it came from, with their version numbers."""
-    saved: list[Any] = []
-    if not array_io:  # a user Function: torch accepts Tensors and None only
-        for i, item in enumerate(items):
-            if item is not None and not isinstance(item, Tensor):
-                raise TypeError(
-                    f"save_for_backward can only save variables, but argument {i} is of type "
-                    f"{type(item).__name__}"
-                )
+def _check_saveable(items: tuple[Any, ...]) -> None:
+    for i, item in enumerate(items):
+        if item is not None and not isinstance(item, Tensor):
+            raise TypeError(
+                f"save_for_backward can only save variables, but argument {i} is of type "
+                f"{type(item).__name__}"
+            )
+
+
+#: The saved ``None``.
+_SAVED_NONE = _new_saved(SavedValue, (None, None, None, None, None))
+
+
+def _saved_values(
+    items: tuple[Any, ...], args: tuple[Any, ...], fargs: Any, outs_raw: Any, outs: Any
+) -> list[SavedValue]:
+    """What ``save_for_backward(*items)`` keeps: for each item, the input Tensor it came from,
+    an output of the node, or (an intermediate) a constant whose own graph is not recorded."""
+    saved = []
     for item in items:
         if item is None:
             saved.append(_SAVED_NONE)
             continue
-        for k, fa in enumerate(fargs):
-            if item is fa and isinstance(args[k], Tensor):
-                a = args[k]
-                saved.append(("in", a, a._vbox[0]))
-                break
+        # most ops save their first or second operand: look there before the general search
+        source = args[0] if item is fargs[0] else args[1] if item is fargs[1 % len(fargs)] else None
+        if not isinstance(source, Tensor):
+            source = next(
+                (a for a, f in zip(args, fargs) if item is f and isinstance(a, Tensor)), None
+            )
+        if source is not None:
+            saved.append(_new_saved(SavedValue, (source, source._vbox[0], None, None, None)))
         else:
-            for j, o in enumerate(outs_raw):
-                if item is o:
-                    t = outs[j]
-                    if t.grad_fn is None:
-                        saved.append(("const", t, 0))
-                    else:
-                        saved.append(("out", (j, t._data, t._vbox), t._vbox[0]))
-                    break
-            else:  # an intermediate: kept as a constant (its own graph is not recorded)
-                saved.append(("const", item if isinstance(item, Tensor) else Tensor._make(item), 0))
+            saved.append(_saved_output_or_constant(item, outs_raw, outs))
     return saved
+
+
+def _saved_output_or_constant(item: Any, outs_raw: Any, outs: Any) -> SavedValue:
+    for out_raw, out in zip(outs_raw, outs):
+        if item is out_raw:
+            if out.grad_fn is None:  # not differentiable: nothing to re-attach
+                return _new_saved(SavedValue, (out, None, None, None, None))
+            box = out._vbox
+            return _new_saved(SavedValue, (None, box[0], out._output_nr, out._data, box))
+    constant = item if isinstance(item, Tensor) else _make(item)
+    return _new_saved(SavedValue, (constant, None, None, None, None))
 
 
 def once_differentiable(backward: Callable[..., Any]) -> Callable[..., Any]:

@@ -87,18 +87,22 @@ class _IndexScatter(ArrayFunction):
 
 
 class _Select(_GetItem):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "SelectBackward0"
 
 
 class _Slice(_GetItem):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "SliceBackward0"
 
 
 class _UnsqueezeIndex(_GetItem):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "UnsqueezeBackward0"
 
 
 class _Alias(_GetItem):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "AliasBackward0"
 
 

@@ -127,12 +127,8 @@ class _CopySlices(ArrayFunction):
 
 
 def _retarget_saved_output(result: Tensor, self: Tensor) -> None:
-    node = result.grad_fn
-    if node is None or not node._saved:
-        return
-    for i, (kind, obj, _version) in enumerate(node._saved):
-        if kind == "out" and obj[1] is result._data:
-            node._saved[i] = ("out", (obj[0], self._data, self._vbox), self._vbox[0])
+    if result.grad_fn is not None:
+        result.grad_fn._retarget_saved_output(result._data, self)
 
 
 def _write(self: Tensor, values: np.ndarray) -> None:
@@ -217,6 +213,7 @@ def _check_result(self: Tensor, values: np.ndarray) -> None:
 class _Copy(ArrayFunction):
     """``self.copy_(src)``: ``src`` broadcast and cast into ``self``'s shape and dtype. The old
     values get a zero gradient, ``src`` the gradient summed back to its shape (torch's)."""
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
 
     node_name = "CopyBackwards"
 
@@ -247,6 +244,7 @@ def copy_(self: Tensor, src: Any) -> Tensor:
 
 class _Fill(ArrayFunction):
     """``fill_`` recorded: the old values get a zero gradient, a tensor ``value`` the sum."""
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
 
     node_name = "FillBackward0"
 

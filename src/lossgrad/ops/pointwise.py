@@ -30,6 +30,7 @@ from lossgrad.ops._common import (
 
 
 class _Add(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "AddBackward0"
 
     @staticmethod
@@ -62,6 +63,7 @@ class _Add(ArrayFunction):
 
 
 class _Sub(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "SubBackward0"
 
     @staticmethod
@@ -491,6 +493,7 @@ float_power = pow
 
 
 class _Neg(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "NegBackward0"
 
     @staticmethod
@@ -827,6 +830,7 @@ absolute = abs
 
 class _ZeroGrad(ArrayFunction):
     """A piecewise-constant op (sign, floor, ...): recorded like torch, with gradient zero."""
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, fn: Any) -> np.ndarray:
@@ -842,6 +846,7 @@ class _Sign(_ZeroGrad):
 
 
 class _Sgn(_ZeroGrad):
+    saves_tensors = True  # torch's SgnBackward0 saves tensors
     node_name = "SgnBackward0"
 
 
@@ -1238,6 +1243,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
 
 
 class _ToDtype(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "ToCopyBackward0"
 
     @staticmethod
@@ -1262,6 +1268,7 @@ def to_dtype(input: Tensor, dt: np.dtype, copy: bool = False) -> Tensor:
 
 
 class _Clone(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "CloneBackward0"
 
     @staticmethod

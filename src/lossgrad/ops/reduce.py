@@ -81,6 +81,7 @@ def _keep_array(a: np.ndarray, axes: tuple[int, ...], keepdim: bool, ndim: int) 
 
 
 class _Sum(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "SumBackward1"
 
     @staticmethod
@@ -132,6 +133,7 @@ def nansum(input: Tensor, dim: Any = None, keepdim: bool = False, *, dtype: Any 
 
 
 class _Mean(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "MeanBackward1"
 
     @staticmethod
@@ -257,6 +259,7 @@ def prod(
 
 
 class _Cumsum(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "CumsumBackward0"
 
     @staticmethod

@@ -17,6 +17,7 @@ def _dim(dim: int, ndim: int) -> int:
 
 
 class _Reshape(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "ViewBackward0"
 
     @staticmethod
@@ -122,6 +123,7 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 
 class _Permute(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "PermuteBackward0"
 
     @staticmethod
@@ -197,6 +199,7 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:
 
 
 class _Expand(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "ExpandBackward0"
 
     @staticmethod
@@ -248,6 +251,7 @@ def broadcast_tensors(*tensors: Tensor) -> list[Tensor]:
 
 
 class _Tile(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "RepeatBackward0"
 
     @staticmethod
@@ -286,6 +290,7 @@ def tile(input: Tensor, dims: Any) -> Tensor:
 
 
 class _Cat(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "CatBackward0"
 
     @staticmethod
@@ -332,6 +337,7 @@ concat = concatenate = cat
 
 
 class _Stack(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "StackBackward0"
 
     @staticmethod
@@ -363,6 +369,7 @@ def stack(tensors: Any, dim: int = 0) -> Tensor:
 
 
 class _Narrow(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "SliceBackward0"
 
     @staticmethod
@@ -407,6 +414,7 @@ def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 class _Split(ArrayFunction):
     """Consecutive pieces along one axis, as views; the gradient is their concatenation."""
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
 
     node_name = "SplitBackward0"
 
@@ -464,6 +472,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 class _Unbind(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "UnbindBackward0"
 
     @staticmethod
@@ -490,6 +499,7 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
 
 
 class _Flip(ArrayFunction):
+    saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "FlipBackward0"
 
     @staticmethod

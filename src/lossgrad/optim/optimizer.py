@@ -90,33 +90,7 @@ class Optimizer:
         """Append a group; unset hyper-parameters take the optimizer's defaults."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group)}")
-        params = param_group["params"]
-        if isinstance(params, Tensor):
-            param_group["params"] = [params]
-        elif isinstance(params, set):
-            raise TypeError(
-                "optimizer parameters need to be organized in ordered collections, but the "
-                "ordering of tensors in sets will change between runs. Please use a list instead."
-            )
-        else:
-            param_group["params"] = list(params)
-
-        tensors, names = [], []
-        for param in param_group["params"]:
-            if isinstance(param, tuple):
-                names.append(param[0])
-                tensors.append(param[1])
-            else:
-                tensors.append(param)
-        param_group["params"] = tensors
-        if names:
-            if len(names) != len(tensors):
-                raise ValueError(
-                    "all optimizer params should be with/without names. "
-                    "Some param names are missing"
-                )
-            param_group["param_names"] = names
-
+        tensors = _split_named_params(param_group)
         for param in tensors:
             if not isinstance(param, Tensor):
                 raise TypeError(
@@ -244,6 +218,35 @@ class Optimizer:
 
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups, strict=True)]
         self.__setstate__({"state": state, "param_groups": param_groups})
+
+
+def _split_named_params(param_group: dict[str, Any]) -> list[Any]:
+    """``param_group["params"]`` as a list of tensors (torch's errors for a set, and for names
+    given for some parameters only); ``(name, tensor)`` pairs put their names in
+    ``param_group["param_names"]``. Returns the tensors."""
+    params = param_group["params"]
+    if isinstance(params, Tensor):
+        params = [params]
+    elif isinstance(params, set):
+        raise TypeError(
+            "optimizer parameters need to be organized in ordered collections, but the "
+            "ordering of tensors in sets will change between runs. Please use a list instead."
+        )
+    tensors, names = [], []
+    for param in params:
+        if isinstance(param, tuple):
+            names.append(param[0])
+            tensors.append(param[1])
+        else:
+            tensors.append(param)
+    param_group["params"] = tensors
+    if names:
+        if len(names) != len(tensors):
+            raise ValueError(
+                "all optimizer params should be with/without names. Some param names are missing"
+            )
+        param_group["param_names"] = names
+    return tensors
 
 
 def params_with_grad(group: dict[str, Any]) -> Iterator[tuple[Tensor, np.ndarray]]:
