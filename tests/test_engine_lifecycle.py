@@ -255,3 +255,18 @@ def test_inf_meeting_minus_inf_in_grad_is_nan_without_a_warning(chain):
         results.append(x.grad.detach().numpy())
     np.testing.assert_array_equal(results[0], results[1])
     assert np.isnan(results[0][0])
+
+
+def test_post_accumulate_hook_return_values_as_torch():
+    """torch accepts None or the tensor itself (an in-place update's result); another tensor is a
+    RuntimeError and a non-tensor a TypeError."""
+    for returned, error in ((lambda p: p.mul_(1.0), None), (lambda p: p * 2, RuntimeError),
+                            (lambda p: 5, TypeError)):
+        for module in (torch, lossgrad):
+            w = module.tensor([1.0], requires_grad=True)
+            w.register_post_accumulate_grad_hook(returned)
+            if error is None:
+                w.backward(module.tensor([1.0]))
+            else:
+                with pytest.raises(error):
+                    w.backward(module.tensor([1.0]))

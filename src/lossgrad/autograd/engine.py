@@ -706,14 +706,21 @@ def _accumulate(t: Tensor, entry: _LeafSum, create_graph: bool) -> None:
 
 def _post_accumulate_grad_hooks(t: Tensor, create_graph: bool) -> None:
     """``t``'s post-accumulate-grad hooks, in the order registered, under grad mode
-    ``create_graph`` (as torch runs them); torch's error for a hook that returns a value."""
+    ``create_graph`` (as torch runs them); torch's errors for a hook that returns something other
+    than None or the tensor itself."""
     state = grad_mode._state
     prev = state.enabled
     state.enabled = create_graph
     try:
         for hook in list(t._post_accumulate_grad_hooks or ()):
-            if hook(t) is not None:
-                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+            result = hook(t)
+            if result is None or result is t:  # torch accepts the tensor itself (p.add_(...))
+                continue
+            if not isinstance(result, Tensor):
+                raise TypeError(
+                    f"expected Variable, but hook returned '{type(result).__name__}'"
+                )
+            raise RuntimeError("Tensor post accumulate grad hooks should return None.")
     finally:
         state.enabled = prev
 

@@ -780,6 +780,7 @@ class _Rsub(ArrayFunction):
     """``other - alpha * input`` with a tensor ``other`` (torch.rsub)."""
 
     node_name = "RsubBackward0"
+    saves_tensors = False
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
