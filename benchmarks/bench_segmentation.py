@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 import lossgrad  # noqa: E402
 from _harness import measure  # noqa: E402
-from _oracles_beyond import load_submodule  # noqa: E402
+from oracles import load_submodule  # noqa: E402
 
 F = lossgrad.nn.functional
 Runner = Callable[[], None]

@@ -1,34 +1,34 @@
-"""Loading reference libraries whose top-level package cannot be imported next to torch 2.13 CPU.
+"""Loading the reference libraries whose top-level imports fail next to torch's CPU wheel.
 
-torchvision's, timm's and smp's ``__init__`` import compiled operators or torchvision; their loss
-modules do not. :func:`load_submodule` registers the parent packages as empty namespaces (so their
-``__init__`` never runs) and imports just the submodule asked for.
+``load_submodule('segmentation_models_pytorch.losses')`` registers the parent packages as empty
+namespace modules (their ``__init__`` is not run) and imports only the submodule: smp's and
+torchvision's loss files import nothing that needs their compiled or optional parts.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import types
-from types import ModuleType
 
 
-def load_submodule(name: str) -> ModuleType:
-    """``load_submodule("timm.loss")``: the module, its parent packages stubbed when needed."""
-    if name in sys.modules:
-        return sys.modules[name]
+def load_submodule(name: str) -> types.ModuleType:
     parts = name.split(".")
-    for depth in range(1, len(parts)):
+    if parts[0] not in sys.modules:
+        root = importlib.util.find_spec(parts[0])
+        assert root is not None and root.submodule_search_locations, parts[0]
+        _register(parts[0], root.submodule_search_locations[0])
+    location = sys.modules[parts[0]].__path__[0]
+    for depth in range(2, len(parts)):
         parent = ".".join(parts[:depth])
-        if parent in sys.modules:
-            continue
-        spec = importlib.util.find_spec(parts[0]) if depth == 1 else None
-        stub = types.ModuleType(parent)
-        if spec is not None and spec.submodule_search_locations is not None:
-            stub.__path__ = list(spec.submodule_search_locations)
-        else:
-            base = sys.modules[".".join(parts[: depth - 1])]
-            stub.__path__ = [f"{base.__path__[0]}/{parts[depth - 1]}"]
-        sys.modules[parent] = stub
+        if parent not in sys.modules:
+            _register(parent, os.path.join(location, *parts[1:depth]))
     return importlib.import_module(name)
+
+
+def _register(name: str, path: str) -> None:
+    module = types.ModuleType(name)
+    module.__path__ = [path]
+    sys.modules[name] = module

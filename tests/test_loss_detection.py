@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import lossgrad
-from _oracles_beyond import load_submodule
 from lossgrad.autograd import gradcheck, gradgradcheck
+from oracles import load_submodule
 
 F = lossgrad.nn.functional
 rng = np.random.default_rng(150)

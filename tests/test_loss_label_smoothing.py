@@ -11,12 +11,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from oracles import load_submodule  # noqa: E402
 
 import lossgrad as lg  # noqa: E402
 import lossgrad.nn as lnn  # noqa: E402
 import lossgrad.nn.functional as F  # noqa: E402
 from lossgrad.autograd import gradgradcheck  # noqa: E402
+from oracles import load_submodule  # noqa: E402
 
 rng = np.random.default_rng(2)
 
