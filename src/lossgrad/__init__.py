@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 
-from lossgrad import accelerator, autograd, backends, cuda, distributed, nn, optim  # noqa: E402  # noqa: E402  (after Tensor exists)
+from lossgrad import accelerator, autograd, backends, cuda, distributed, nn, optim  # noqa: E402  (after Tensor exists)
 from lossgrad._device import device, get_default_device, set_default_device
 from lossgrad._dtype import (
     bool,
