@@ -200,7 +200,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             )
 
     def reset_parameters(self) -> None:
-        """Re-draws every parameter as ``__init__`` does."""
+        """Re-draws every parameter as the constructor does."""
         self.head.reset_parameters()
         for to_hidden, to_output in self.tail:
             to_hidden.reset_parameters()
