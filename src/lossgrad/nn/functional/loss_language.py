@@ -693,7 +693,7 @@ def dpo_loss(
     derivatives included). TRL's ``f_divergence_type``, ``use_weighting`` (WPO) and the ``sft``
     term, which need the model's token log-probabilities, are not included.
 
-    Reference: trl 1.16 ``trl/trainer/dpo_trainer.py``, ``DPOTrainer._compute_loss``, lines
+    Reference: trl 1.16 ``trl/trainer/dpo_trainer.py``, the trainer's loss computation, lines
     1385-1516 (one branch per loss type); Liger-Kernel 0.8.5
     ``LigerFusedLinearDPOFunction.preference_loss_fn`` (same formulas, ``ipo`` refused);
     Rafailov et al. 2023 (DPO), Azar et al. 2023 (IPO).
@@ -925,7 +925,7 @@ def grpo_loss(
     max_completion_length)``; ``cispo`` as ``dapo``. (``sg`` = stop-gradient.) Gradients come
     from these formulas (composite ops); a batch whose tokens are all masked gives 0.
 
-    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, ``GRPOTrainer._compute_loss``;
+    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, the trainer's loss computation;
     Liger-Kernel 0.8.5 ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO
     normaliser on one process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al. 2025
     (Dr. GRPO), MiniMax-M1 2025 (CISPO).
