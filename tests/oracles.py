@@ -1,8 +1,10 @@
 """Loading the reference libraries whose top-level imports fail next to torch's CPU wheel.
 
-``load_submodule('segmentation_models_pytorch.losses')`` registers the parent packages as empty
-namespace modules (their ``__init__`` is not run) and imports only the submodule: smp's and
-torchvision's loss files import nothing that needs their compiled or optional parts.
+``load_submodule('segmentation_models_pytorch.losses')`` registers the parent packages that are
+not imported yet as empty namespace modules (their ``__init__`` is not run) and imports only the
+module asked for: smp's, timm's and torchvision's loss files import nothing that needs their
+compiled or optional parts. A package first stubbed as the parent of a module and later asked
+for itself (``timm.loss`` after ``timm.loss.asymmetric_loss``) is then imported for real.
 """
 
 from __future__ import annotations
@@ -13,8 +15,14 @@ import os
 import sys
 import types
 
+#: The names this module registered as empty namespaces.
+_STUBS: set[str] = set()
+
 
 def load_submodule(name: str) -> types.ModuleType:
+    if name in _STUBS:  # stubbed as a parent before: import the package itself now
+        _STUBS.discard(name)
+        del sys.modules[name]
     parts = name.split(".")
     if parts[0] not in sys.modules:
         root = importlib.util.find_spec(parts[0])
@@ -32,3 +40,4 @@ def _register(name: str, path: str) -> None:
     module = types.ModuleType(name)
     module.__path__ = [path]
     sys.modules[name] = module
+    _STUBS.add(name)
