@@ -295,7 +295,8 @@ def _inject_bad(draw: Any, case: Case) -> Case:
         case.kwargs["reduction"] = "avg"
     elif kind == "int_dtype":
         first = case.args[0]
-        case.args[0] = Arr(first.base.astype(np.int64) if np.all(np.isfinite(first.base)) else np.zeros(first.base.shape, np.int64))
+        finite = np.nan_to_num(first.base.astype(np.float64), posinf=0.0, neginf=0.0)
+        case.args[0] = Arr(np.clip(finite, -100, 100).astype(np.int64))
     else:
         position = draw(st.integers(0, len(case.args) - 1))
         case.args[position] = {"float": 0.5, "none": None, "list": [0.5, 1.0]}[kind]

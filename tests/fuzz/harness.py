@@ -179,7 +179,7 @@ def _gradient_scale(gradient: np.ndarray, grad_output: np.ndarray | None) -> flo
     finite = np.abs(gradient[np.isfinite(gradient)].astype(np.float64))
     scale = float(finite.max()) if finite.size else 0.0
     if grad_output is not None and grad_output.size:
-        scale = max(scale, float(np.finfo(grad_output.dtype).eps * np.abs(grad_output).max() / RELATIVE[np.dtype(grad_output.dtype)]))
+        scale = max(scale, float(np.finfo(grad_output.dtype).eps * np.abs(grad_output).max() / RELATIVE.get(np.dtype(grad_output.dtype), 1.0)))
     return scale
 
 
@@ -210,7 +210,7 @@ def check_case(case: Case) -> Result:
         return result
     ours, theirs = _np(lg_out), _np(th_out)
     dtype = np.dtype(theirs.dtype)
-    result.compare(case, "value", ours, theirs, RELATIVE[dtype], _term_scale(case, th_out), "value")
+    result.compare(case, "value", ours, theirs, RELATIVE.get(dtype, 0.0), _term_scale(case, th_out), "value")
     if not th_leaves or not th_out.requires_grad or result.failures:
         return result
     rng = np.random.default_rng(len(theirs.shape) + theirs.size)
@@ -227,7 +227,7 @@ def check_case(case: Case) -> Result:
         if theirs_k is None:
             continue
         t = _np(theirs_k)
-        result.compare(case, "grad", _np(ours_k), t, RELATIVE[np.dtype(t.dtype)] * 4,
+        result.compare(case, "grad", _np(ours_k), t, RELATIVE.get(np.dtype(t.dtype), 0.0) * 4,
                        _gradient_scale(t, grad_output), f"grad {k}")
     if result.failures:
         return result
@@ -271,5 +271,6 @@ def _second_order(case: Case, result: Result, lg_g: Any, th_g: Any, lg_leaves: l
         if ours_k is None:
             ours_k = torch.zeros_like(theirs_k)
         t = _np(theirs_k)
-        result.compare(case, "grad2", _np(ours_k), t, SECOND_ORDER[np.dtype(t.dtype)],
-                       _gradient_scale(t, None), f"second grad {k}")
+        scale = max([_gradient_scale(t, None)] + [_gradient_scale(_np(g), None) for g in th_g if g is not None])
+        result.compare(case, "grad2", _np(ours_k), t, SECOND_ORDER.get(np.dtype(t.dtype), 0.0),
+                       scale, f"second grad {k}")

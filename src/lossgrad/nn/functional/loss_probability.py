@@ -63,10 +63,17 @@ def _not_differentiable(fn: str, **args: Tensor | None) -> None:
 
 def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
     """torch multiplies weights in place into the loss: they must broadcast *to* its shape."""
-    if t is not None and np.broadcast_shapes(t._data.shape, shape) != shape:
+    if t is None:
+        return
+    try:
+        common = np.broadcast_shapes(t._data.shape, shape)
+    except ValueError:
+        from lossgrad.ops._common import broadcast_error
+
+        raise broadcast_error(shape, t._data.shape) from None
+    if common != shape:
         raise RuntimeError(
-            f"output with shape {list(shape)} doesn't match the broadcast shape "
-            f"{list(np.broadcast_shapes(t._data.shape, shape))}"
+            f"output with shape {list(shape)} doesn't match the broadcast shape {list(common)}"
         )
 
 
@@ -499,6 +506,7 @@ def soft_margin_loss(
         tensor(1000.)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.check_tensor_arguments("soft_margin_loss", input=input, target=target)
     _not_differentiable("soft_margin_loss", target=target)
     _broadcast_into(target, input._data.shape)
     dt = input._data.dtype
@@ -615,6 +623,7 @@ def kl_div(
         >>> torch.nn.functional.kl_div(x.log(), y, reduction="batchmean")
         tensor(0.3553)
     """
+    _checks.check_tensor_arguments("kl_div", input=input, target=target)
     reduction, divide_by_batch = _reduction.resolve_kl_div(
         reduction, size_average, reduce, input.dim()
     )
@@ -624,7 +633,10 @@ def kl_div(
             f"(got input {input.dtype} and target {target.dtype})."
         )
     _, (x, y) = promote(input, target)
-    out = _pointwise(_KL_DIV, _checks.broadcast_pair(x, y), reduction, (log_target,))
+    x, y = _checks.broadcast_pair(x, y)
+    if reduction == "batchmean" and x.shape != input.shape:  # torch divides by input.size(0)
+        reduction, divide_by_batch = "sum", True
+    out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
     return out / input.size(0) if divide_by_batch else out
 
 
@@ -711,6 +723,7 @@ def poisson_nll_loss(
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
     reduction = _reduction.resolve(reduction, alias=False)
+    _checks.check_tensor_arguments("poisson_nll_loss", input=input, target=target)
     dt, (x, y) = promote(input, target)
     if not full and _fusable(dt, input, target):  # the fused composite
         x, y = _checks.broadcast_pair(x, y)
@@ -900,6 +913,8 @@ def multilabel_soft_margin_loss(
         tensor(0.2201)
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
+    _checks.check_tensor_arguments("log_sigmoid", input=input)
+    _checks.check_tensor_arguments("multilabel_soft_margin_loss", input=input, target=target)
     if input._data.dtype.kind != "f":
         raise NotImplementedError(
             f"\"log_sigmoid_cpu\" not implemented for '{_tn(input._data.dtype)}'"

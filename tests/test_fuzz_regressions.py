@@ -1,0 +1,76 @@
+"""Regression tests for the disagreements with torch that differential fuzzing found.
+
+Each expected value or exception class comes from torch, computed in the test. Bugs that live
+in code being rewritten elsewhere are strict xfails: they fail today and must pass once fixed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import lossgrad
+from parity import check
+
+LG = lossgrad.nn.functional
+TH = torch.nn.functional
+
+
+def _raises_like_torch(name, *args, **kwargs):
+    def call(lib):
+        converted = [lib.tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+        getattr(lib.nn.functional, name)(*converted, **kwargs)
+
+    with pytest.raises(Exception) as theirs:
+        call(torch)
+    with pytest.raises(Exception) as ours:
+        call(lossgrad)
+    assert type(ours.value) is type(theirs.value), (ours.value, theirs.value)
+
+
+# -- exception classes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("kl_div", (0.5, np.ones(2))),
+        ("kl_div", (np.ones(2), [0.5, 1.0])),
+        ("poisson_nll_loss", (np.ones(2), None)),
+        ("poisson_nll_loss", (0.7, np.ones(2))),
+        ("soft_margin_loss", (np.ones(2), [1.0, -1.0])),
+        ("soft_margin_loss", (None, np.ones(2))),
+        ("multilabel_soft_margin_loss", (0.5, np.ones((1, 2)))),
+        ("multilabel_soft_margin_loss", (np.ones((1, 2)), None)),
+    ],
+)
+def test_non_tensor_argument_is_a_type_error(name, args):
+    _raises_like_torch(name, *args)
+
+
+@pytest.mark.parametrize(
+    "name, args, kwargs",
+    [
+        ("soft_margin_loss", (np.ones((2, 3)), np.ones((2, 5))), {}),
+        ("binary_cross_entropy", (np.full((2, 3), 0.5), np.full((2, 3), 0.5)), {"weight": np.ones(4)}),
+    ],
+)
+def test_non_broadcastable_shapes_are_a_runtime_error(name, args, kwargs):
+    def call(lib):
+        converted = {k: lib.tensor(v) for k, v in kwargs.items()}
+        getattr(lib.nn.functional, name)(*(lib.tensor(a) for a in args), **converted)
+
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError):
+        call(lossgrad)
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+
+def test_kl_div_batchmean_divides_by_the_input_batch_when_the_target_broadcasts():
+    x = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
+    y = np.array([[0.4, 0.3, 0.2, 0.1]])
+    check(lambda lib, a, b: lib.nn.functional.kl_div(a, b, reduction="batchmean"), [x, y], grad=(0, 1))
