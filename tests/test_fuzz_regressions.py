@@ -74,3 +74,33 @@ def test_kl_div_batchmean_divides_by_the_input_batch_when_the_target_broadcasts(
     x = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
     y = np.array([[0.4, 0.3, 0.2, 0.1]])
     check(lambda lib, a, b: lib.nn.functional.kl_div(a, b, reduction="batchmean"), [x, y], grad=(0, 1))
+
+
+# -- cancellation in fused reductions ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize(
+    "name", ["soft_margin_loss", "binary_cross_entropy_with_logits", "multilabel_soft_margin_loss"]
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_correct_margin_does_not_cancel_the_other_terms(name, reduction, dtype):
+    x = np.array([[1e8, -2.0, 0.5, -1e8]], dtype)
+    y = np.array([[1.0, 1.0, 0.0, 0.0 if name != "soft_margin_loss" else -1.0]], dtype)
+    out = check(lambda lib, a, b: getattr(lib.nn.functional, name)(a, b, reduction=reduction), [x, y])
+    assert out.item() > 0.5
+
+
+def test_smooth_l1_with_a_tiny_beta_is_finite_like_torch():
+    x = np.array([1e30, 3.0, -2.5e30], np.float32)
+    y = np.array([-1e30, 0.0, 0.0], np.float32)
+    out = check(lambda lib, a, b: lib.nn.functional.smooth_l1_loss(a, b, beta=1e-30, reduction="none"), [x, y])
+    assert np.all(np.isfinite(out.detach().numpy()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_soft_margin_second_derivative_beyond_the_sigmoid_saturation(dtype):
+    # sigmoid(yx) sigmoid(-yx), not s (1 - s) with s = 1: 2e-9 at yx = 20, 4e-18 at yx = 40
+    x = np.array([20.0, 40.0, -3.0], dtype)
+    check(lambda lib, a, b: lib.nn.functional.soft_margin_loss(a, b, reduction="sum"), [x, np.ones(3, dtype)],
+          rtol=1e-6, atol=0.0)

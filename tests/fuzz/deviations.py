@@ -79,6 +79,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "soft_margin_loss's gradient is finite where torch's exp overflows (inf/inf = NaN).",
     ),
     Deviation(
+        "soft-margin-finite-second-grad",
+        frozenset({"soft_margin_loss"}),
+        "grad2",
+        _finite_where_torch_is_not,
+        "soft_margin_loss's second derivative sigmoid(yx) sigmoid(-yx) is finite (0) where torch's "
+        "exp overflows (inf/inf = NaN).",
+    ),
+    Deviation(
         "sigmoid-focal-log-space",
         frozenset({"sigmoid_focal_loss"}),
         "value",

@@ -267,6 +267,16 @@ def _neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
     return exponent_sum
 
 
+def _cancels(total: Any, exponent_sum: Any, linear_sum: Any) -> bool:
+    """Whether a fused total ``sum log1p(u) - sum w - x.y`` must be recomputed term by term:
+    it is not finite (``inf - inf``), or its two subtracted sums are more than 8 times its
+    size, so that their rounding would swamp it (one large, correctly classified margin
+    cancels against the others: torch sums the elementwise losses, which stay exact)."""
+    if not np.isfinite(total):
+        return True
+    return bool(abs(exponent_sum) + abs(linear_sum) > 8 * abs(total))
+
+
 def _softplus_neg_from(z: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = softplus(-z) = log1p(u) + max(-z - T, 0)`` for one block, ``u`` from
     `_neg_exp_into` (exact at ``z = +-inf``: 0 and inf)."""
@@ -329,8 +339,9 @@ def _bce_logits_sum(
     if weight is not None or pos_weight is not None:
         return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
     exponent_sum = _neg_exp_into(x, dldx, total=True)
-    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - _parallel.total(x, y)
-    if not np.isfinite(total):
+    linear_sum = _parallel.total(x, y)
+    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - linear_sum
+    if _cancels(total, exponent_sum, linear_sum):
         return _parallel.total(_bce_logits_block(x, y, None, None, loss, dldx))
     _sigmoid_from(dldx)
     dldx -= y
@@ -450,8 +461,9 @@ def _soft_margin_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.nd
     """The block's total as ``sum log1p(u) - sum w - x.y`` (an infinite margin: the elementwise
     sum)."""
     exponent_sum = _neg_exp_into(np.multiply(y, x, out=loss), dldx, total=True)
-    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - _parallel.total(x, y)
-    if not np.isfinite(total):
+    linear_sum = _parallel.total(x, y)
+    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - linear_sum
+    if _cancels(total, exponent_sum, linear_sum):
         return _parallel.total(_soft_margin_block(x, y, loss, dldx))
     _soft_margin_slope(dldx, y, loss)
     return total

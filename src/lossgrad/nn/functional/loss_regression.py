@@ -90,13 +90,15 @@ def _huber_block(
 ) -> np.ndarray:
     """Huber's loss of ``d = x - y`` into ``loss`` (times ``scale``), branch-free: with
     ``q = clamp(d, -delta, delta)`` (into ``dldx``: the slope) it is ``q (d - q / 2)``, which
-    is ``d^2 / 2`` inside and ``delta |d| - delta^2 / 2`` outside."""
+    is ``d^2 / 2`` inside and ``delta |d| - delta^2 / 2`` outside. ``scale`` multiplies
+    ``q`` (then within ``[-1, 1]`` for smooth_l1's ``1 / beta``), never ``d - q / 2``, whose
+    product with a large scale (a tiny beta) would overflow though the loss is finite."""
     diff = np.subtract(x, y, out=loss)
     clamped = _clip(diff, -delta, delta, out=dldx)
     half_step = np.multiply(clamped, x.dtype.type(-0.5), out=scratch(x, 1))
     half_step += diff
     if scale is not None:
-        half_step *= x.dtype.type(scale)
+        clamped = np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
     return np.multiply(half_step, clamped, out=diff)
 
 
