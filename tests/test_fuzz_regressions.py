@@ -104,3 +104,40 @@ def test_soft_margin_second_derivative_beyond_the_sigmoid_saturation(dtype):
     x = np.array([20.0, 40.0, -3.0], dtype)
     check(lambda lib, a, b: lib.nn.functional.soft_margin_loss(a, b, reduction="sum"), [x, np.ones(3, dtype)],
           rtol=1e-6, atol=0.0)
+
+
+# -- ctc_loss --------------------------------------------------------------------------------------
+
+
+def _ctc(lib, log_probs, targets, input_lengths, target_lengths, create_graph, reduction="sum"):
+    x = lib.tensor(log_probs, requires_grad=True)
+    loss = lib.nn.functional.ctc_loss(
+        x, lib.tensor(targets), lib.tensor(input_lengths), lib.tensor(target_lengths), reduction=reduction
+    )
+    (grad,) = lib.autograd.grad(loss.sum(), [x], create_graph=create_graph)
+    return loss.detach().numpy(), grad.detach().numpy()
+
+
+def test_ctc_all_target_lengths_zero_with_create_graph():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((5, 2, 4))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    args = (log_probs, np.zeros((2, 2), np.int64), np.array([5, 3]), np.zeros(2, np.int64))
+    ours = _ctc(lossgrad, *args, create_graph=True)
+    theirs = _ctc(torch, *args, create_graph=False)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("padding", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_ctc_padding_frames_are_never_read(padding, create_graph):
+    rng = np.random.default_rng(1)
+    logits = rng.standard_normal((6, 2, 4))
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    log_probs[3:, 1] = padding  # sequence 1 has 3 frames
+    args = (log_probs, np.array([[1, 2], [3, 0]]), np.array([6, 3]), np.array([2, 1]))
+    ours = _ctc(lossgrad, *args, create_graph=create_graph, reduction="none")
+    theirs = _ctc(torch, *args, create_graph=False, reduction="none")
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-10, atol=1e-12)
