@@ -141,3 +141,18 @@ def test_ctc_padding_frames_are_never_read(padding, create_graph):
     theirs = _ctc(torch, *args, create_graph=False, reduction="none")
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12)
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-10, atol=1e-12)
+
+
+# -- norms of one-element vectors above sqrt(float max) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["pairwise_distance", "cosine_similarity", "triplet_margin_loss"]
+)
+def test_one_element_norms_do_not_overflow(name):
+    a = np.array([[1e200], [3.0]])
+    b = np.array([[0.0], [-1.0]])
+    c = np.array([[-1e201], [2.0]])
+    args = {"pairwise_distance": [a, b], "cosine_similarity": [a, 2 * a]}.get(name, [a, b, c])
+    out = check(lambda lib, *t: getattr(lib.nn.functional, name)(*t), args, grad=(0,))
+    assert np.all(np.isfinite(out.detach().numpy()))
