@@ -156,3 +156,66 @@ def test_one_element_norms_do_not_overflow(name):
     args = {"pairwise_distance": [a, b], "cosine_similarity": [a, 2 * a]}.get(name, [a, b, c])
     out = check(lambda lib, *t: getattr(lib.nn.functional, name)(*t), args, grad=(0,))
     assert np.all(np.isfinite(out.detach().numpy()))
+
+
+# -- open: in code being rewritten elsewhere (strict xfails: they must pass once fixed) ----------
+
+_ELSEWHERE = "in loss_margin.py / loss_classification.py, being rewritten on another branch"
+
+
+@pytest.mark.xfail(strict=True, reason="hinge_embedding 'sum' adds its branches separately; " + _ELSEWHERE)
+def test_hinge_embedding_sum_with_a_huge_input_and_a_zero_target():
+    x, t = np.array([-1e30, 2.0]), np.array([0.0, 1.0])
+    check(lambda lib, a, b: lib.nn.functional.hinge_embedding_loss(a, b, reduction="sum"), [x, t])
+
+
+@pytest.mark.xfail(strict=True, reason="margin_ranking raises TypeError where torch's AttributeError; " + _ELSEWHERE)
+def test_margin_ranking_with_a_float_argument_raises_torchs_class():
+    _raises_like_torch("margin_ranking_loss", 0.5, np.ones(2), np.ones(2))
+
+
+@pytest.mark.xfail(strict=True, reason="triplet_margin_loss: AttributeError for a float; " + _ELSEWHERE)
+def test_triplet_with_a_float_argument_is_a_type_error():
+    _raises_like_torch("triplet_margin_loss", 0.5, np.ones((2, 2)), np.ones((2, 2)))
+
+
+@pytest.mark.xfail(strict=True, reason="cosine_embedding gradient for x1 (N, 1) against x2 (N, D); " + _ELSEWHERE)
+def test_cosine_embedding_gradient_of_a_broadcast_column():
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.standard_normal((3, 1)), rng.standard_normal((3, 4))
+    y = np.array([1.0, -1.0, 1.0])
+    check(lambda lib, a, b, c: lib.nn.functional.cosine_embedding_loss(a, b, c, margin=-0.5), [x1, x2, y],
+          grad=(0, 1), second_order=False)
+
+
+@pytest.mark.xfail(strict=True, reason="sigmoid_focal_loss create_graph on 0-d input; " + _ELSEWHERE)
+def test_sigmoid_focal_zero_dim_double_backward():
+    x = lossgrad.tensor(0.3, requires_grad=True)
+    loss = lossgrad.nn.functional.sigmoid_focal_loss(x, lossgrad.tensor(1.0))
+    (g,) = lossgrad.autograd.grad(loss, [x], create_graph=True)
+    (gg,) = lossgrad.autograd.grad(g, [x])
+    xt = torch.tensor(0.3, dtype=torch.float32, requires_grad=True)
+    p = torch.sigmoid(xt)
+    ref = TH.binary_cross_entropy_with_logits(xt, torch.tensor(1.0), reduction="none") * (1 - p) ** 2 * 0.25
+    (gt,) = torch.autograd.grad(ref, [xt], create_graph=True)
+    (ggt,) = torch.autograd.grad(gt, [xt])
+    np.testing.assert_allclose(gg.item(), ggt.item(), rtol=1e-5)
+
+
+@pytest.mark.xfail(strict=True, reason="uint8 class targets with spatial input: torch's RuntimeError; " + _ELSEWHERE)
+def test_cross_entropy_uint8_spatial_targets_raise_runtime_error():
+    def call(lib):
+        lib.nn.functional.cross_entropy(lib.ones(2, 3, 4), lib.zeros(2, 4, dtype=lib.uint8))
+
+    with pytest.raises(RuntimeError):
+        call(torch)
+    with pytest.raises(RuntimeError):
+        call(lossgrad)
+
+
+@pytest.mark.xfail(strict=True, reason="float16 dtype check on an empty batch, which torch skips; " + _ELSEWHERE)
+@pytest.mark.parametrize("name", ["multi_margin_loss", "multilabel_margin_loss"])
+def test_margin_losses_on_an_empty_float16_batch_do_not_raise(name):
+    target = lossgrad.zeros((0,) if name == "multi_margin_loss" else (0, 3), dtype=lossgrad.int64)
+    out = getattr(LG, name)(lossgrad.ones(0, 3).half(), target, reduction="none")
+    assert out.shape == (0,)
