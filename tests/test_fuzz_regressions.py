@@ -219,3 +219,8 @@ def test_margin_losses_on_an_empty_float16_batch_do_not_raise(name):
     target = lossgrad.zeros((0,) if name == "multi_margin_loss" else (0, 3), dtype=lossgrad.int64)
     out = getattr(LG, name)(lossgrad.ones(0, 3).half(), target, reduction="none")
     assert out.shape == (0,)
+
+
+def test_gaussian_nll_with_a_python_float_target_works_like_torch():
+    x, var = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.5, 2.0])
+    check(lambda lib, a, v: lib.nn.functional.gaussian_nll_loss(a, 0.5, v), [x, var], grad=(0, 1))

@@ -87,6 +87,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "exp overflows (inf/inf = NaN).",
     ),
     Deviation(
+        "gaussian-nll-finite-grad",
+        frozenset({"gaussian_nll_loss"}),
+        "grad",
+        _finite_where_torch_is_not,
+        "gaussian_nll_loss's gradient (x - y) / var is finite where torch's composite forms "
+        "2 (x - y) first and overflows (|x - y| above half the float max).",
+    ),
+    Deviation(
         "sigmoid-focal-log-space",
         frozenset({"sigmoid_focal_loss"}),
         "value",

@@ -841,6 +841,9 @@ def gaussian_nll_loss(
         >>> F.gaussian_nll_loss(x, y, torch.tensor([1., 2.]))
         tensor(0.4233)
     """
+    if isinstance(target, (int, float)) and not isinstance(target, bool):
+        # torch's composite subtracts a Python number as a scalar of the input's dtype
+        target = Tensor._make(np.asarray(target, input._data.dtype))
     if isinstance(var, float):
         if var < 0:
             raise ValueError(f"var has negative entry/entries (got var={var})")
