@@ -224,3 +224,18 @@ def test_margin_losses_on_an_empty_float16_batch_do_not_raise(name):
 def test_gaussian_nll_with_a_python_float_target_works_like_torch():
     x, var = np.array([0.5, -1.0, 2.0]), np.array([1.0, 0.5, 2.0])
     check(lambda lib, a, v: lib.nn.functional.gaussian_nll_loss(a, 0.5, v), [x, var], grad=(0, 1))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_soft_margin_divides_by_the_input_classes_when_the_target_broadcasts(reduction):
+    x = np.array([[0.5], [-1.0], [2.0]])
+    y = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.0], [1.0, 1.0, 1.0, 0.0]])
+    check(lambda lib, a, b: lib.nn.functional.multilabel_soft_margin_loss(a, b, reduction=reduction), [x, y])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_multilabel_soft_margin_with_an_infinite_logit_is_inf_like_torch(reduction):
+    x = np.array([[3.9, 0.0, -np.inf, 0.8]])
+    y = np.array([[0.0, 0.0, 1.0, 0.0]])
+    check(lambda lib, a, b, w: lib.nn.functional.multilabel_soft_margin_loss(a, b, weight=w, reduction=reduction),
+          [x, y, np.array([0.1, 1.0, 1.9, 1.7])], grad=())

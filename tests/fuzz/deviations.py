@@ -95,6 +95,13 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "2 (x - y) first and overflows (|x - y| above half the float max).",
     ),
     Deviation(
+        "gaussian-nll-finite-second-grad",
+        frozenset({"gaussian_nll_loss"}),
+        "grad2",
+        _finite_where_torch_is_not,
+        "gaussian_nll_loss's second gradient is finite where torch's composite overflows.",
+    ),
+    Deviation(
         "sigmoid-focal-log-space",
         frozenset({"sigmoid_focal_loss"}),
         "value",

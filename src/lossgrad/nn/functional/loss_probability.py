@@ -940,11 +940,15 @@ def multilabel_soft_margin_loss(
     x, y = _checks.broadcast_pair(x, y)
     class_dim = input.dim() - 1
     elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
-    if weight is None and class_dim >= 0 and elementwise:
+    unbroadcast = x.shape == input.shape  # torch divides by input.size(-1), not the broadcast C
+    if weight is None and class_dim >= 0 and elementwise and unbroadcast:
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
         return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")
-    loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
+    if np.isinf(x._data).any():  # torch's terms: 0 * log sigmoid(inf) = 0, not (1 - y) * inf
+        loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
+    else:
+        loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
     if weight is not None:
         loss = loss * weight
     if class_dim < 0:
