@@ -239,3 +239,9 @@ def test_multilabel_soft_margin_with_an_infinite_logit_is_inf_like_torch(reducti
     y = np.array([[0.0, 0.0, 1.0, 0.0]])
     check(lambda lib, a, b, w: lib.nn.functional.multilabel_soft_margin_loss(a, b, weight=w, reduction=reduction),
           [x, y, np.array([0.1, 1.0, 1.9, 1.7])], grad=())
+
+
+def test_bce_float64_gradient_at_zero_and_one_uses_torchs_float32_epsilon():
+    x = np.array([0.0, 1.0, 0.3])
+    y = np.array([0.5, 0.5, 0.2])
+    check(lambda lib, a, b: lib.nn.functional.binary_cross_entropy(a, b), [x, y], rtol=1e-13, atol=0.0)

@@ -46,7 +46,8 @@ from lossgrad.ops.pointwise import (
     sigmoid,
 )
 
-_BCE_EPS = 1e-12  # torch's EPSILON in binary_cross_entropy's backward
+_BCE_EPS_DOUBLE_BACKWARD = 1e-12  # the double constant of torch's double backward
+_BCE_EPS = float(np.float32(1e-12))  # torch's EPSILON in binary_cross_entropy's backward: a float32 constant, in every dtype
 
 
 def _not_differentiable(fn: str, **args: Tensor | None) -> None:
@@ -160,7 +161,7 @@ class _BceSlope(ArrayFunction):
         dx = dy = None
         if ctx.needs_input_grad[0]:
             curvature = (x * x - 2.0 * x * y + y) / (
-                (x + _BCE_EPS) ** 2 * (rsub(x, 1.0) + _BCE_EPS) ** 2
+                (x + _BCE_EPS_DOUBLE_BACKWARD) ** 2 * (rsub(x, 1.0) + _BCE_EPS_DOUBLE_BACKWARD) ** 2
             )
             dx = upstream * curvature
         if ctx.needs_input_grad[1]:
