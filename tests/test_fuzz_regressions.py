@@ -245,3 +245,14 @@ def test_bce_float64_gradient_at_zero_and_one_uses_torchs_float32_epsilon():
     x = np.array([0.0, 1.0, 0.3])
     y = np.array([0.5, 0.5, 0.2])
     check(lambda lib, a, b: lib.nn.functional.binary_cross_entropy(a, b), [x, y], rtol=1e-13, atol=0.0)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_smooth_l1_reduced_total_overflows_only_when_the_loss_does(reduction):
+    x, y = np.array([1.7e308, 0.5]), np.array([0.0, 0.0])
+    out = check(lambda lib, a, b: lib.nn.functional.smooth_l1_loss(a, b, beta=2.0, reduction=reduction), [x, y])
+    assert np.isfinite(out.item())
+
+
+def test_gaussian_nll_with_a_none_target_is_a_type_error():
+    _raises_like_torch("gaussian_nll_loss", np.ones(2), None, np.ones(2))

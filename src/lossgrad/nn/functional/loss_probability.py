@@ -845,6 +845,8 @@ def gaussian_nll_loss(
     if isinstance(target, (int, float)) and not isinstance(target, bool):
         # torch's composite subtracts a Python number as a scalar of the input's dtype
         target = Tensor._make(np.asarray(target, input._data.dtype))
+    elif not isinstance(target, Tensor):
+        raise TypeError(f"unsupported operand type(s) for -: 'Tensor' and '{type(target).__name__}'")
     if isinstance(var, float):
         if var < 0:
             raise ValueError(f"var has negative entry/entries (got var={var})")

@@ -111,11 +111,12 @@ def _huber_sum(
     scale: float | None = None,
 ) -> Any:
     """The block's sum of `_huber_block` as ``q.d - q.q / 2``: two dot products (no
-    cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|`` with the same sign)."""
+    cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|`` with the same sign);
+    ``scale`` multiplies ``q`` first, so that the total overflows only when the loss does."""
     diff = np.subtract(x, y, out=loss)
     clamped = _clip(diff, -delta, delta, out=dldx)
-    total = _parallel.total(clamped, diff) - x.dtype.type(0.5) * _parallel.total(clamped, clamped)
-    return total if scale is None else total * x.dtype.type(scale)
+    slope = clamped if scale is None else np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
+    return _parallel.total(slope, diff) - x.dtype.type(0.5) * _parallel.total(slope, clamped)
 
 
 def _huber_slope(x: Tensor, y: Tensor, delta: float, scale: float = 1.0) -> tuple[Tensor, Tensor]:
