@@ -256,3 +256,12 @@ def test_smooth_l1_reduced_total_overflows_only_when_the_loss_does(reduction):
 
 def test_gaussian_nll_with_a_none_target_is_a_type_error():
     _raises_like_torch("gaussian_nll_loss", np.ones(2), None, np.ones(2))
+
+
+@pytest.mark.parametrize("name", ["l1_loss", "mse_loss", "smooth_l1_loss"])  # torch's huber backward raises here
+def test_a_0d_float64_target_promotes_a_float32_input_like_torch(name):
+    def fn(lib, a, b):
+        return getattr(lib.nn.functional, name)(a, b)
+
+    out = check(fn, [np.array([1.0, 2.5], np.float32), np.array(0.5)], grad=(0, 1))  # warnings too
+    assert out.dtype == lossgrad.float64

@@ -148,8 +148,9 @@ _SMOOTH_L1 = Pointwise(
 def _difference_operands(name: str, input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """Promote and broadcast (torch's ``broadcast_tensors``) the operands of a difference loss;
     NotImplementedError, as torch's kernel, for integer ones."""
-    _, (x, y) = promote(input, target)
-    x, y = _checks.broadcast_pair(x, y)
+    # broadcast first, as torch's broadcast_tensors: a 0-d operand expanded against a
+    # dimensioned one then takes part in type promotion as a dimensioned tensor
+    _, (x, y) = promote(*_checks.broadcast_pair(input, target))
     if x._data.dtype.kind != "f":
         raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_tn(x._data.dtype)}'")
     return x, y
