@@ -43,6 +43,7 @@ def _raises_like_torch(name, *args, **kwargs):
         ("soft_margin_loss", (None, np.ones(2))),
         ("multilabel_soft_margin_loss", (0.5, np.ones((1, 2)))),
         ("multilabel_soft_margin_loss", (np.ones((1, 2)), None)),
+        ("multilabel_soft_margin_loss", (np.ones((1, 2)), [0.0, 1.0])),
     ],
 )
 def test_non_tensor_argument_is_a_type_error(name, args):
@@ -233,12 +234,18 @@ def test_multilabel_soft_margin_divides_by_the_input_classes_when_the_target_bro
     check(lambda lib, a, b: lib.nn.functional.multilabel_soft_margin_loss(a, b, reduction=reduction), [x, y])
 
 
+@pytest.mark.parametrize("weighted", [True, False])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_multilabel_soft_margin_with_an_infinite_logit_is_inf_like_torch(reduction):
+def test_multilabel_soft_margin_with_an_infinite_logit_is_inf_like_torch(reduction, weighted):
     x = np.array([[3.9, 0.0, -np.inf, 0.8]])
     y = np.array([[0.0, 0.0, 1.0, 0.0]])
-    check(lambda lib, a, b, w: lib.nn.functional.multilabel_soft_margin_loss(a, b, weight=w, reduction=reduction),
-          [x, y, np.array([0.1, 1.0, 1.9, 1.7])], grad=())
+    w = np.array([0.1, 1.0, 1.9, 1.7]) if weighted else None
+    check(lambda lib, a, b: lib.nn.functional.multilabel_soft_margin_loss(
+        a, b, weight=None if w is None else lib.tensor(w), reduction=reduction), [x, y], grad=())
+
+
+def test_multilabel_soft_margin_with_a_python_number_target_works_like_torch():
+    check(lambda lib, a: lib.nn.functional.multilabel_soft_margin_loss(a, 0.5), [np.array([[0.3, -1.0]])])
 
 
 def test_bce_float64_gradient_at_zero_and_one_uses_torchs_float32_epsilon():

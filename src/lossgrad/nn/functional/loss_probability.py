@@ -932,7 +932,10 @@ def multilabel_soft_margin_loss(
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
     _checks.check_tensor_arguments("log_sigmoid", input=input)
-    _checks.check_tensor_arguments("multilabel_soft_margin_loss", input=input, target=target)
+    if isinstance(target, (int, float)) and not isinstance(target, bool):
+        target = Tensor._make(np.asarray(target, input._data.dtype))  # as torch's composite
+    elif not isinstance(target, Tensor):
+        raise TypeError(f"unsupported operand type(s) for *: '{type(target).__name__}' and 'Tensor'")
     if input._data.dtype.kind != "f":
         raise NotImplementedError(
             f"\"log_sigmoid_cpu\" not implemented for '{_tn(input._data.dtype)}'"
@@ -944,11 +947,12 @@ def multilabel_soft_margin_loss(
     class_dim = input.dim() - 1
     elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
     unbroadcast = x.shape == input.shape  # torch divides by input.size(-1), not the broadcast C
-    if weight is None and class_dim >= 0 and elementwise and unbroadcast:
+    infinite = bool(np.isinf(x._data).any())
+    if weight is None and class_dim >= 0 and elementwise and unbroadcast and not infinite:
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
         return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")
-    if np.isinf(x._data).any():  # torch's terms: 0 * log sigmoid(inf) = 0, not (1 - y) * inf
+    if infinite:  # torch's terms: 0 * log sigmoid(inf) = 0, not (1 - y) * inf
         loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
     else:
         loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
