@@ -272,3 +272,10 @@ def test_a_0d_float64_target_promotes_a_float32_input_like_torch(name):
 
     out = check(fn, [np.array([1.0, 2.5], np.float32), np.array(0.5)], grad=(0, 1))  # warnings too
     assert out.dtype == lossgrad.float64
+
+
+@pytest.mark.parametrize("name", ["l1_loss", "huber_loss", "smooth_l1_loss"])  # NaN in torch's huber
+def test_create_graph_slope_where_the_difference_is_nan(name):
+    x = np.array([np.inf, 1.0, np.nan, -np.inf, 1e30, 3.0])
+    y = np.array([np.inf, np.inf, 0.0, -np.inf, np.nan, 2.0])
+    check(lambda lib, a, b: getattr(lib.nn.functional, name)(a, b, reduction="none"), [x, y])

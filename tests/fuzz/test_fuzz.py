@@ -23,8 +23,6 @@ SEED = int(os.environ.get("LOSSGRAD_FUZZ_SEED", "20261206"))
 # fixed seed today (strict), so the marker has to go when the bug is fixed.
 _ELSEWHERE = " (loss_margin.py / loss_classification.py, rewritten on another branch)"
 OPEN_BUGS: dict[str, str] = {
-    "l1_loss": "NaN in the gradient where torch has 0 (inputs with infinities, float16 and float32)",
-    "smooth_l1_loss": "beta=0: NaN positions of the gradient differ on inputs with infinities",
     "gaussian_nll_loss": "float16 second gradient in var: inf where torch's composite gives NaN",
     "sigmoid_focal_loss": "create_graph on 0-d input raises; TypeError class for a float" + _ELSEWHERE,
     "margin_ranking_loss": "TypeError where torch raises AttributeError for a float" + _ELSEWHERE,

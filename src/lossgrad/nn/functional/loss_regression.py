@@ -24,7 +24,7 @@ from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.ops._common import promote, sgn_into
 from lossgrad.ops.pointwise import abs as _abs
-from lossgrad.ops.pointwise import lt, sgn, sign, sub, where
+from lossgrad.ops.pointwise import lt, ne, sgn, sign, sub, where
 
 
 def _l1_block(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> np.ndarray:
@@ -40,8 +40,14 @@ def _l1_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) ->
     return _parallel.total(diff, sgn_into(diff, dldx))
 
 
+def _sign(d: Tensor) -> Tensor:
+    """torch's ``sgn`` of a real tensor: -1, 0 or 1, and 0 at NaN (its derivative is 0
+    everywhere, as torch's)."""
+    return where(ne(d, d), 0.0, sgn(d))
+
+
 def _l1_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    slope = sgn(x - y)
+    slope = _sign(x - y)
     return slope, -slope
 
 
