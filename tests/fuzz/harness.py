@@ -219,7 +219,11 @@ def check_case(case: Case) -> Result:
     lg_g, lg_err, lg_warn = _run(lossgrad, lambda: _grad(lossgrad, lg_out, lg_leaves, grad_output, True))
     if th_err is not None or lg_err is not None:
         if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
-            result.failures.append(f"first gradient exception: ours {lg_err!r}, torch {th_err!r}")
+            deviation = explain(case, "grad_exception", lg_err, th_err)
+            if deviation:
+                result.deviations.append(deviation)
+            else:
+                result.failures.append(f"first gradient exception: ours {lg_err!r}, torch {th_err!r}")
         return result
     if any(category == "RuntimeWarning" for category, _ in lg_warn):
         result.failures.append(f"gradient warnings: {lg_warn}")
