@@ -16,8 +16,29 @@ from hypothesis import strategies as st
 DTYPES = (np.float16, np.float32, np.float64)
 # 0, -0.0, huge, float32 max region, float64 max region, subnormals, infinities, NaN, kinks.
 EDGES = (
-    0.0, -0.0, 1.0, -1.0, 1e30, -1e30, 1e38, -1e38, 1.7e308, -1.7e308, 5e-324, -5e-324,
-    1e-45, 1e-40, 6e-8, np.inf, -np.inf, np.nan, 0.5, 2.0, 1e8, -1e8, 40000.0,
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    1e30,
+    -1e30,
+    1e38,
+    -1e38,
+    1.7e308,
+    -1.7e308,
+    5e-324,
+    -5e-324,
+    1e-45,
+    1e-40,
+    6e-8,
+    np.inf,
+    -np.inf,
+    np.nan,
+    0.5,
+    2.0,
+    1e8,
+    -1e8,
+    40000.0,
 )
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -74,7 +95,9 @@ class Case:
         return f"{self.loss}({args}; {kwargs}) bad={self.bad or '-'}"
 
 
-def _values(rng: np.random.Generator, shape: tuple[int, ...], edge_rate: float, scale: float) -> np.ndarray:
+def _values(
+    rng: np.random.Generator, shape: tuple[int, ...], edge_rate: float, scale: float
+) -> np.ndarray:
     values = np.asarray(rng.standard_normal(shape) * scale)
     if edge_rate and values.size:
         mask = rng.random(shape) < edge_rate
@@ -90,7 +113,11 @@ def _cast(values: np.ndarray, dtype: Any) -> np.ndarray:
 @st.composite
 def _shape(draw: Any, min_dims: int = 0, max_dims: int = 4, max_side: int = 4) -> tuple[int, ...]:
     dims = draw(st.integers(min_dims, max_dims))
-    sides = st.one_of(st.integers(1, max_side), st.just(0)) if draw(st.booleans()) else st.integers(1, max_side)
+    sides = (
+        st.one_of(st.integers(1, max_side), st.just(0))
+        if draw(st.booleans())
+        else st.integers(1, max_side)
+    )
     return tuple(draw(sides) for _ in range(dims))
 
 
@@ -103,14 +130,30 @@ def _broadcast_partner(draw: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     if kind == "ones":
         return tuple(1 if draw(st.booleans()) else side for side in shape)
     if kind == "drop":
-        return shape[draw(st.integers(1, len(shape))):]
+        return shape[draw(st.integers(1, len(shape))) :]
     return shape[:-1] + (shape[-1] + 2,)
 
 
-def _array(draw: Any, rng: np.random.Generator, shape: tuple[int, ...], dtype: Any, *, grad: bool,
-           edge_rate: float, scale: float = 2.0, low: float | None = None, high: float | None = None) -> Arr:
+def _array(
+    draw: Any,
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    dtype: Any,
+    *,
+    grad: bool,
+    edge_rate: float,
+    scale: float = 2.0,
+    low: float | None = None,
+    high: float | None = None,
+) -> Arr:
     view = draw(st.sampled_from(["none", "none", "step", "transpose"])) if shape else "none"
-    base_shape = shape[:-1] + (2 * shape[-1],) if view == "step" else shape[::-1] if view == "transpose" else shape
+    base_shape = (
+        shape[:-1] + (2 * shape[-1],)
+        if view == "step"
+        else shape[::-1]
+        if view == "transpose"
+        else shape
+    )
     if low is not None:
         values = np.asarray(rng.uniform(low, high, base_shape))
         if edge_rate and values.size:
@@ -122,7 +165,9 @@ def _array(draw: Any, rng: np.random.Generator, shape: tuple[int, ...], dtype: A
     return Arr(_cast(values, dtype), view, grad and np.dtype(dtype).kind == "f")
 
 
-def _labels(rng: np.random.Generator, shape: tuple[int, ...], classes: int, ignore: bool) -> np.ndarray:
+def _labels(
+    rng: np.random.Generator, shape: tuple[int, ...], classes: int, ignore: bool
+) -> np.ndarray:
     labels = rng.integers(0, max(classes, 1), shape).astype(np.int64)
     if ignore and labels.size:
         labels[rng.random(shape) < 0.2] = -100
@@ -142,7 +187,10 @@ _POINTWISE = {
     "poisson_nll_loss": {"log_input": st.booleans(), "full": st.booleans()},
     "binary_cross_entropy": {},
     "binary_cross_entropy_with_logits": {},
-    "sigmoid_focal_loss": {"alpha": st.sampled_from([0.25, -1.0, 0.5]), "gamma": st.sampled_from([2.0, 0.0, 1.5])},
+    "sigmoid_focal_loss": {
+        "alpha": st.sampled_from([0.25, -1.0, 0.5]),
+        "gamma": st.sampled_from([2.0, 0.0, 1.5]),
+    },
 }
 _TARGETS = {
     "soft_margin_loss": "sign",
@@ -154,7 +202,9 @@ _TARGETS = {
 }
 
 
-def _target_values(rng: np.random.Generator, kind: str | None, shape: tuple[int, ...]) -> np.ndarray | None:
+def _target_values(
+    rng: np.random.Generator, kind: str | None, shape: tuple[int, ...]
+) -> np.ndarray | None:
     if kind == "sign":
         return rng.choice([-1.0, 1.0], shape)
     if kind == "sign_or_zero":
@@ -167,19 +217,32 @@ def _target_values(rng: np.random.Generator, kind: str | None, shape: tuple[int,
 
 
 @st.composite
-def pointwise_case(draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_rate: float) -> Case:
+def pointwise_case(
+    draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_rate: float
+) -> Case:
     shape = draw(_shape())
     target_shape = draw(_broadcast_partner(shape))
-    x = _array(draw, rng, shape, dtype, grad=True, edge_rate=edge_rate,
-               **({"low": 0.0, "high": 1.0} if loss == "binary_cross_entropy" else {}))
+    x = _array(
+        draw,
+        rng,
+        shape,
+        dtype,
+        grad=True,
+        edge_rate=edge_rate,
+        **({"low": 0.0, "high": 1.0} if loss == "binary_cross_entropy" else {}),
+    )
     y = _array(draw, rng, target_shape, dtype, grad=draw(st.booleans()), edge_rate=edge_rate / 2)
     special = _target_values(rng, _TARGETS.get(loss), y.base.shape)
     if special is not None:
         y.base = _cast(special, dtype)
     kwargs = {name: draw(strategy) for name, strategy in _POINTWISE[loss].items()}
-    kwargs["reduction"] = draw(st.sampled_from(REDUCTIONS + (("batchmean",) if loss == "kl_div" else ())))
+    kwargs["reduction"] = draw(
+        st.sampled_from(REDUCTIONS + (("batchmean",) if loss == "kl_div" else ()))
+    )
     if loss in ("binary_cross_entropy", "binary_cross_entropy_with_logits") and draw(st.booleans()):
-        kwargs["weight"] = _array(draw, rng, draw(_broadcast_partner(shape)), dtype, grad=False, edge_rate=0.0)
+        kwargs["weight"] = _array(
+            draw, rng, draw(_broadcast_partner(shape)), dtype, grad=False, edge_rate=0.0
+        )
     if loss == "binary_cross_entropy_with_logits" and shape and draw(st.booleans()):
         kwargs["pos_weight"] = _array(draw, rng, shape[-1:], dtype, grad=False, edge_rate=0.0)
     return Case(loss, [x, y], kwargs, dtype)
@@ -191,9 +254,14 @@ def gaussian_nll_case(draw: Any, rng: np.random.Generator, dtype: Any, edge_rate
     x = _array(draw, rng, shape, dtype, grad=True, edge_rate=edge_rate)
     y = _array(draw, rng, shape, dtype, grad=draw(st.booleans()), edge_rate=edge_rate / 2)
     var_shape = draw(st.sampled_from([shape, shape[:-1] + (1,), shape[:-1]]))
-    var = _array(draw, rng, var_shape, dtype, grad=draw(st.booleans()), edge_rate=0.0, low=0.01, high=3.0)
-    kwargs = {"full": draw(st.booleans()), "eps": draw(st.sampled_from([1e-6, 1e-2])),
-              "reduction": draw(st.sampled_from(REDUCTIONS))}
+    var = _array(
+        draw, rng, var_shape, dtype, grad=draw(st.booleans()), edge_rate=0.0, low=0.01, high=3.0
+    )
+    kwargs = {
+        "full": draw(st.booleans()),
+        "eps": draw(st.sampled_from([1e-6, 1e-2])),
+        "reduction": draw(st.sampled_from(REDUCTIONS)),
+    }
     return Case("gaussian_nll_loss", [x, y, var], kwargs, dtype)
 
 
@@ -204,21 +272,37 @@ def pair_case(draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_r
         shape = draw(_shape(max_dims=2))
         y_shape = shape
     else:
-        shape = draw(st.sampled_from([(draw(st.integers(0, 4)), draw(st.integers(1, 4))), (draw(st.integers(1, 4)),)]))
+        shape = draw(
+            st.sampled_from(
+                [(draw(st.integers(0, 4)), draw(st.integers(1, 4))), (draw(st.integers(1, 4)),)]
+            )
+        )
         y_shape = shape[:1] if len(shape) == 2 else ()
     x1 = _array(draw, rng, shape, dtype, grad=True, edge_rate=edge_rate)
     x2 = _array(draw, rng, draw(_broadcast_partner(shape)), dtype, grad=True, edge_rate=edge_rate)
     y = Arr(_cast(rng.choice([-1.0, 1.0], y_shape), dtype))
-    kwargs = {"margin": draw(st.sampled_from([0.0, 0.5, -0.2])), "reduction": draw(st.sampled_from(REDUCTIONS))}
+    kwargs = {
+        "margin": draw(st.sampled_from([0.0, 0.5, -0.2])),
+        "reduction": draw(st.sampled_from(REDUCTIONS)),
+    }
     return Case(loss, [x1, x2, y], kwargs, dtype)
 
 
 @st.composite
-def triplet_case(draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_rate: float) -> Case:
-    shape = draw(st.sampled_from([(draw(st.integers(0, 4)), draw(st.integers(1, 4))), (draw(st.integers(1, 4)),)]))
+def triplet_case(
+    draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_rate: float
+) -> Case:
+    shape = draw(
+        st.sampled_from(
+            [(draw(st.integers(0, 4)), draw(st.integers(1, 4))), (draw(st.integers(1, 4)),)]
+        )
+    )
     anchors = [_array(draw, rng, shape, dtype, grad=True, edge_rate=edge_rate) for _ in range(3)]
-    kwargs: dict[str, Any] = {"margin": draw(st.sampled_from([1.0, 0.0, 0.3])), "swap": draw(st.booleans()),
-                              "reduction": draw(st.sampled_from(REDUCTIONS))}
+    kwargs: dict[str, Any] = {
+        "margin": draw(st.sampled_from([1.0, 0.0, 0.3])),
+        "swap": draw(st.booleans()),
+        "reduction": draw(st.sampled_from(REDUCTIONS)),
+    }
     if loss == "triplet_margin_loss":
         kwargs["p"] = draw(st.sampled_from([2.0, 1.0, 3.0]))
         kwargs["eps"] = draw(st.sampled_from([1e-6, 0.0]))
@@ -226,12 +310,18 @@ def triplet_case(draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edg
 
 
 @st.composite
-def class_case(draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_rate: float) -> Case:
+def class_case(
+    draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_rate: float
+) -> Case:
     """cross_entropy, nll_loss, focal_loss, multi_margin_loss, multilabel_margin_loss,
     multilabel_soft_margin_loss."""
     classes = draw(st.integers(1, 5))
     batch = draw(st.integers(0, 4))
-    spatial = draw(_shape(max_dims=2, max_side=3)) if loss in ("cross_entropy", "nll_loss", "focal_loss") else ()
+    spatial = (
+        draw(_shape(max_dims=2, max_side=3))
+        if loss in ("cross_entropy", "nll_loss", "focal_loss")
+        else ()
+    )
     shape = draw(st.sampled_from([(batch, classes) + spatial, (classes,)]))
     x = _array(draw, rng, shape, dtype, grad=True, edge_rate=edge_rate)
     kwargs: dict[str, Any] = {"reduction": draw(st.sampled_from(REDUCTIONS))}
@@ -241,9 +331,15 @@ def class_case(draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_
             probs = rng.random(shape)
             y = Arr(_cast(probs / probs.sum(axis=1 if len(shape) > 1 else 0, keepdims=True), dtype))
         else:
-            y = Arr(_labels(rng, target_shape, classes, loss != "multi_margin_loss" and draw(st.booleans())))
+            y = Arr(
+                _labels(
+                    rng, target_shape, classes, loss != "multi_margin_loss" and draw(st.booleans())
+                )
+            )
         if draw(st.booleans()):
-            kwargs["weight"] = _array(draw, rng, (classes,), dtype, grad=False, edge_rate=0.0, low=0.1, high=2.0)
+            kwargs["weight"] = _array(
+                draw, rng, (classes,), dtype, grad=False, edge_rate=0.0, low=0.1, high=2.0
+            )
         if loss == "cross_entropy":
             kwargs["label_smoothing"] = draw(st.sampled_from([0.0, 0.0, 0.1]))
         if loss == "focal_loss":
@@ -257,14 +353,20 @@ def class_case(draw: Any, loss: str, rng: np.random.Generator, dtype: Any, edge_
     else:
         y = Arr(_cast(rng.integers(0, 2, draw(_broadcast_partner(shape))), dtype))
         if draw(st.booleans()):
-            kwargs["weight"] = _array(draw, rng, shape[-1:], dtype, grad=False, edge_rate=0.0, low=0.1, high=2.0)
+            kwargs["weight"] = _array(
+                draw, rng, shape[-1:], dtype, grad=False, edge_rate=0.0, low=0.1, high=2.0
+            )
     return Case(loss, [x, y], kwargs, dtype)
 
 
 @st.composite
 def ctc_case(draw: Any, rng: np.random.Generator, dtype: Any, edge_rate: float) -> Case:
     dtype = np.float64 if dtype == np.float16 else dtype
-    steps, batch, classes = draw(st.integers(1, 6)), draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    steps, batch, classes = (
+        draw(st.integers(1, 6)),
+        draw(st.integers(1, 3)),
+        draw(st.integers(2, 4)),
+    )
     logits = rng.standard_normal((steps, batch, classes))
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     input_lengths = rng.integers(0, steps + 1, batch)
@@ -276,14 +378,27 @@ def ctc_case(draw: Any, rng: np.random.Generator, dtype: Any, edge_rate: float) 
     target_lengths = rng.integers(0, max_target + 1, batch).astype(np.int64)
     x = Arr(_cast(log_probs, dtype), "none", True)
     kwargs = {"reduction": draw(st.sampled_from(REDUCTIONS)), "zero_infinity": draw(st.booleans())}
-    return Case("ctc_loss", [x, Arr(targets), Arr(input_lengths.astype(np.int64)), Arr(target_lengths)],
-                kwargs, dtype)
+    return Case(
+        "ctc_loss",
+        [x, Arr(targets), Arr(input_lengths.astype(np.int64)), Arr(target_lengths)],
+        kwargs,
+        dtype,
+    )
 
 
 LOSSES = tuple(_POINTWISE) + (
-    "gaussian_nll_loss", "margin_ranking_loss", "cosine_embedding_loss", "triplet_margin_loss",
-    "triplet_margin_with_distance_loss", "cross_entropy", "nll_loss", "focal_loss",
-    "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "ctc_loss",
+    "gaussian_nll_loss",
+    "margin_ranking_loss",
+    "cosine_embedding_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
+    "cross_entropy",
+    "nll_loss",
+    "focal_loss",
+    "multi_margin_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
+    "ctc_loss",
 )
 
 

@@ -27,7 +27,9 @@ class Deviation:
     text: str
 
 
-def _finite_where_torch_is_not(case: Any, ours: np.ndarray | None, theirs: np.ndarray | None) -> bool:
+def _finite_where_torch_is_not(
+    case: Any, ours: np.ndarray | None, theirs: np.ndarray | None
+) -> bool:
     """Ours agrees wherever torch is finite, and is finite where torch overflowed or gave NaN."""
     if ours is None or theirs is None or ours.shape != theirs.shape:
         return False

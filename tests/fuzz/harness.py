@@ -30,7 +30,9 @@ RELATIVE = {np.dtype(np.float16): 4e-3, np.dtype(np.float32): 2e-5, np.dtype(np.
 SECOND_ORDER = {np.dtype(np.float16): 3e-2, np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
 
 
-def _torch_sigmoid_focal(x: Any, y: Any, alpha: float = 0.25, gamma: float = 2, reduction: str = "none") -> Any:
+def _torch_sigmoid_focal(
+    x: Any, y: Any, alpha: float = 0.25, gamma: float = 2, reduction: str = "none"
+) -> Any:
     """torchvision.ops.sigmoid_focal_loss, verbatim in torch ops (the reference)."""
     p = torch.sigmoid(x)
     ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
@@ -44,10 +46,14 @@ def _torch_sigmoid_focal(x: Any, y: Any, alpha: float = 0.25, gamma: float = 2, 
         return loss.mean()
     if reduction == "sum":
         return loss.sum()
-    raise ValueError(f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: 'none', 'mean', 'sum'")
+    raise ValueError(
+        f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: 'none', 'mean', 'sum'"
+    )
 
 
-def _torch_focal(x: Any, t: Any, gamma: float = 0.0, weight: Any = None, reduction: str = "mean") -> Any:
+def _torch_focal(
+    x: Any, t: Any, gamma: float = 0.0, weight: Any = None, reduction: str = "mean"
+) -> Any:
     """The tutorial's multi-class focal loss in torch ops (the reference for focal_loss)."""
     ce = torch.nn.functional.cross_entropy(x, t, weight=weight, reduction="none")
     loss = (1 - torch.exp(-ce)) ** gamma * ce
@@ -129,7 +135,9 @@ def _mismatch(ours: np.ndarray, theirs: np.ndarray, rel: float, scale: float) ->
 
 def _term_scale(case: Case, th_out: Any) -> float:
     """Size of the summed terms of a reduced loss, as the reduction divides them (see module)."""
-    reduction = case.kwargs.get("reduction", "none" if case.loss == "sigmoid_focal_loss" else "mean")
+    reduction = case.kwargs.get(
+        "reduction", "none" if case.loss == "sigmoid_focal_loss" else "mean"
+    )
     if reduction == "none" or case.loss in ("ctc_loss", "focal_loss", "cross_entropy", "nll_loss"):
         reduction = "none" if reduction == "none" else reduction
     if reduction == "none":
@@ -158,12 +166,24 @@ class Result:
         self.failures: list[str] = []
         self.deviations: list[str] = []
 
-    def compare(self, case: Case, kind: str, ours: np.ndarray | None, theirs: np.ndarray | None,
-                rel: float, scale: float, what: str) -> None:
+    def compare(
+        self,
+        case: Case,
+        kind: str,
+        ours: np.ndarray | None,
+        theirs: np.ndarray | None,
+        rel: float,
+        scale: float,
+        what: str,
+    ) -> None:
         if ours is not None and theirs is not None:
             problem = _mismatch(ours, theirs, rel, scale)
         else:
-            problem = None if ours is None and theirs is None else f"ours {ours is not None}, torch {theirs is not None}"
+            problem = (
+                None
+                if ours is None and theirs is None
+                else f"ours {ours is not None}, torch {theirs is not None}"
+            )
         if problem is None:
             return
         deviation = explain(case, kind, ours, theirs)
@@ -179,18 +199,31 @@ def _gradient_scale(gradient: np.ndarray, grad_output: np.ndarray | None) -> flo
     finite = np.abs(gradient[np.isfinite(gradient)].astype(np.float64))
     scale = float(finite.max()) if finite.size else 0.0
     if grad_output is not None and grad_output.size:
-        scale = max(scale, float(np.finfo(grad_output.dtype).eps * np.abs(grad_output).max() / RELATIVE.get(np.dtype(grad_output.dtype), 1.0)))
+        scale = max(
+            scale,
+            float(
+                np.finfo(grad_output.dtype).eps
+                * np.abs(grad_output).max()
+                / RELATIVE.get(np.dtype(grad_output.dtype), 1.0)
+            ),
+        )
     return scale
 
 
-def _grad(lib: Any, out: Any, leaves: list[Any], grad_output: np.ndarray, create_graph: bool) -> Any:
-    return lib.autograd.grad(out, leaves, lib.tensor(grad_output), create_graph=create_graph, allow_unused=True)
+def _grad(
+    lib: Any, out: Any, leaves: list[Any], grad_output: np.ndarray, create_graph: bool
+) -> Any:
+    return lib.autograd.grad(
+        out, leaves, lib.tensor(grad_output), create_graph=create_graph, allow_unused=True
+    )
 
 
 def check_case(case: Case) -> Result:
     """Compare lossgrad with torch on one case."""
     result = Result()
-    originals = [a.base.copy() for a in list(case.args) + list(case.kwargs.values()) if isinstance(a, Arr)]
+    originals = [
+        a.base.copy() for a in list(case.args) + list(case.kwargs.values()) if isinstance(a, Arr)
+    ]
     th_args, th_kwargs, th_leaves = _build(torch, case)
     lg_args, lg_kwargs, lg_leaves = _build(lossgrad, case)
     th_out, th_err, th_warn = _run(torch, lambda: call(torch, case, th_args, th_kwargs))
@@ -210,20 +243,26 @@ def check_case(case: Case) -> Result:
         return result
     ours, theirs = _np(lg_out), _np(th_out)
     dtype = np.dtype(theirs.dtype)
-    result.compare(case, "value", ours, theirs, RELATIVE.get(dtype, 0.0), _term_scale(case, th_out), "value")
+    result.compare(
+        case, "value", ours, theirs, RELATIVE.get(dtype, 0.0), _term_scale(case, th_out), "value"
+    )
     if not th_leaves or not th_out.requires_grad or result.failures:
         return result
     rng = np.random.default_rng(len(theirs.shape) + theirs.size)
     grad_output = rng.standard_normal(theirs.shape).astype(dtype)
     th_g, th_err, _ = _run(torch, lambda: _grad(torch, th_out, th_leaves, grad_output, True))
-    lg_g, lg_err, lg_warn = _run(lossgrad, lambda: _grad(lossgrad, lg_out, lg_leaves, grad_output, True))
+    lg_g, lg_err, lg_warn = _run(
+        lossgrad, lambda: _grad(lossgrad, lg_out, lg_leaves, grad_output, True)
+    )
     if th_err is not None or lg_err is not None:
         if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
             deviation = explain(case, "grad_exception", lg_err, th_err)
             if deviation:
                 result.deviations.append(deviation)
             else:
-                result.failures.append(f"first gradient exception: ours {lg_err!r}, torch {th_err!r}")
+                result.failures.append(
+                    f"first gradient exception: ours {lg_err!r}, torch {th_err!r}"
+                )
         return result
     if any(category == "RuntimeWarning" for category, _ in lg_warn):
         result.failures.append(f"gradient warnings: {lg_warn}")
@@ -231,20 +270,40 @@ def check_case(case: Case) -> Result:
         if theirs_k is None:
             continue
         t = _np(theirs_k)
-        result.compare(case, "grad", _np(ours_k), t, RELATIVE.get(np.dtype(t.dtype), 0.0) * 4,
-                       _gradient_scale(t, grad_output), f"grad {k}")
+        result.compare(
+            case,
+            "grad",
+            _np(ours_k),
+            t,
+            RELATIVE.get(np.dtype(t.dtype), 0.0) * 4,
+            _gradient_scale(t, grad_output),
+            f"grad {k}",
+        )
     if result.failures:
         return result
     _second_order(case, result, lg_g, th_g, lg_leaves, th_leaves, rng)
     return result
 
 
-def _second_order(case: Case, result: Result, lg_g: Any, th_g: Any, lg_leaves: list[Any],
-                  th_leaves: list[Any], rng: np.random.Generator) -> None:
-    pairs = [(ours, theirs) for ours, theirs in zip(lg_g, th_g) if theirs is not None and ours is not None]
+def _second_order(
+    case: Case,
+    result: Result,
+    lg_g: Any,
+    th_g: Any,
+    lg_leaves: list[Any],
+    th_leaves: list[Any],
+    rng: np.random.Generator,
+) -> None:
+    pairs = [
+        (ours, theirs)
+        for ours, theirs in zip(lg_g, th_g)
+        if theirs is not None and ours is not None
+    ]
     if not pairs:
         return
-    directions = [rng.standard_normal(tuple(theirs.shape)).astype(_np(theirs).dtype) for _, theirs in pairs]
+    directions = [
+        rng.standard_normal(tuple(theirs.shape)).astype(_np(theirs).dtype) for _, theirs in pairs
+    ]
     torch_differentiable = all(theirs.requires_grad for _, theirs in pairs)
 
     def th_second() -> Any:
@@ -255,14 +314,18 @@ def _second_order(case: Case, result: Result, lg_g: Any, th_g: Any, lg_leaves: l
         total = sum((ours * lossgrad.tensor(d)).sum() for (ours, _), d in zip(pairs, directions))
         return lossgrad.autograd.grad(total, lg_leaves, allow_unused=True)
 
-    th_gg, th_err, _ = _run(torch, th_second) if torch_differentiable else (None, RuntimeError(), [])
+    th_gg, th_err, _ = (
+        _run(torch, th_second) if torch_differentiable else (None, RuntimeError(), [])
+    )
     lg_gg, lg_err, lg_warn = _run(lossgrad, lg_second)
     if any(category == "RuntimeWarning" for category, _ in lg_warn):
         result.failures.append(f"second gradient warnings: {lg_warn}")
     if th_err is not None:
         if lg_err is None:
             for ours in lg_gg:
-                result.compare(case, "grad2", _np(ours), None, 0.0, 0.0, "second gradient (torch has none)")
+                result.compare(
+                    case, "grad2", _np(ours), None, 0.0, 0.0, "second gradient (torch has none)"
+                )
         return
     if lg_err is not None:
         result.failures.append(f"second gradient exception: ours {lg_err!r}")
@@ -275,6 +338,16 @@ def _second_order(case: Case, result: Result, lg_g: Any, th_g: Any, lg_leaves: l
         if ours_k is None:
             ours_k = torch.zeros_like(theirs_k)
         t = _np(theirs_k)
-        scale = max([_gradient_scale(t, None)] + [_gradient_scale(_np(g), None) for g in th_g if g is not None])
-        result.compare(case, "grad2", _np(ours_k), t, SECOND_ORDER.get(np.dtype(t.dtype), 0.0),
-                       scale, f"second grad {k}")
+        scale = max(
+            [_gradient_scale(t, None)]
+            + [_gradient_scale(_np(g), None) for g in th_g if g is not None]
+        )
+        result.compare(
+            case,
+            "grad2",
+            _np(ours_k),
+            t,
+            SECOND_ORDER.get(np.dtype(t.dtype), 0.0),
+            scale,
+            f"second grad {k}",
+        )

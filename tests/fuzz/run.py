@@ -18,14 +18,22 @@ from .cases import LOSSES, any_case
 from .harness import check_case
 
 
-def run(budget: int, start_seed: int, losses: tuple[str, ...] = LOSSES, verbose: bool = True) -> tuple[int, collections.Counter, list[str]]:
+def run(
+    budget: int, start_seed: int, losses: tuple[str, ...] = LOSSES, verbose: bool = True
+) -> tuple[int, collections.Counter, list[str]]:
     counts: collections.Counter = collections.Counter()
     failures: list[str] = []
     seen = [0]
 
     @seed(start_seed)
-    @settings(max_examples=budget, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), phases=["generate"])
+    @settings(
+        max_examples=budget,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        phases=["generate"],
+    )
     @given(any_case(losses))
     def one(case):  # type: ignore[no-untyped-def]
         seen[0] += 1
@@ -58,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         cases, counts, failures = run(args.budget, s, tuple(args.loss))
         total += cases
         bad += len(failures)
-        print(f"seed {s}: {cases} cases in {time.perf_counter() - started:.0f}s, "
-              f"{len(failures)} failures; {dict(counts)}", flush=True)
+        print(
+            f"seed {s}: {cases} cases in {time.perf_counter() - started:.0f}s, "
+            f"{len(failures)} failures; {dict(counts)}",
+            flush=True,
+        )
         for failure in failures[: args.show]:
             print("  " + failure, flush=True)
     print(f"total {total} cases, {bad} failures outside the declared deviations")

@@ -447,7 +447,10 @@ def _log_likelihood(
     skip = np.zeros((N, S), bool)
     skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
     pen = Tensor._make(np.where(skip, 0.0, neg).astype(dt))
-    pad1, pad2 = Tensor._make(np.full((N, 1), neg, dt)), Tensor._make(np.full((N, min(S, 2)), neg, dt))
+    pad1, pad2 = (
+        Tensor._make(np.full((N, 1), neg, dt)),
+        Tensor._make(np.full((N, min(S, 2)), neg, dt)),
+    )
     start = np.zeros((N, S), bool)
     start[:, :2] = True
     alpha = where(Tensor._make(start), E[0], neg)

@@ -47,7 +47,8 @@ from lossgrad.ops.pointwise import (
 )
 
 _BCE_EPS_DOUBLE_BACKWARD = 1e-12  # the double constant of torch's double backward
-_BCE_EPS = float(np.float32(1e-12))  # torch's EPSILON in binary_cross_entropy's backward: a float32 constant, in every dtype
+# torch's EPSILON in binary_cross_entropy's backward: a float32 constant, in every dtype
+_BCE_EPS = float(np.float32(1e-12))
 
 
 def _not_differentiable(fn: str, **args: Tensor | None) -> None:
@@ -846,7 +847,9 @@ def gaussian_nll_loss(
         # torch's composite subtracts a Python number as a scalar of the input's dtype
         target = Tensor._make(np.asarray(target, input._data.dtype))
     elif not isinstance(target, Tensor):
-        raise TypeError(f"unsupported operand type(s) for -: 'Tensor' and '{type(target).__name__}'")
+        raise TypeError(
+            f"unsupported operand type(s) for -: 'Tensor' and '{type(target).__name__}'"
+        )
     if isinstance(var, float):
         if var < 0:
             raise ValueError(f"var has negative entry/entries (got var={var})")
@@ -935,7 +938,9 @@ def multilabel_soft_margin_loss(
     if isinstance(target, (int, float)) and not isinstance(target, bool):
         target = Tensor._make(np.asarray(target, input._data.dtype))  # as torch's composite
     elif not isinstance(target, Tensor):
-        raise TypeError(f"unsupported operand type(s) for *: '{type(target).__name__}' and 'Tensor'")
+        raise TypeError(
+            f"unsupported operand type(s) for *: '{type(target).__name__}' and 'Tensor'"
+        )
     if input._data.dtype.kind != "f":
         raise NotImplementedError(
             f"\"log_sigmoid_cpu\" not implemented for '{_tn(input._data.dtype)}'"

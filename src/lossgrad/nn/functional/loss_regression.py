@@ -121,7 +121,9 @@ def _huber_sum(
     ``scale`` multiplies ``q`` first, so that the total overflows only when the loss does."""
     diff = np.subtract(x, y, out=loss)
     clamped = _clip(diff, -delta, delta, out=dldx)
-    slope = clamped if scale is None else np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
+    slope = (
+        clamped if scale is None else np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
+    )
     return _parallel.total(slope, diff) - x.dtype.type(0.5) * _parallel.total(slope, clamped)
 
 
