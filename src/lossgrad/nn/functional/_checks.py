@@ -39,6 +39,17 @@ def check_tensor(value: Any, name: str) -> Tensor:
     return value
 
 
+def check_tensor_arguments(fn: str, **arguments: Any) -> None:
+    """TypeError in the words of torch's argument parser for the first argument (in order, from
+    position 1) that is not a Tensor (a Python float, a list, None)."""
+    for position, (name, value) in enumerate(arguments.items(), start=1):
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"{fn}(): argument '{name}' (position {position}) must be Tensor, "
+                f"not {type(value).__name__}"
+            )
+
+
 def broadcast_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """torch's ``broadcast_tensors(input, target)``: both expanded (no copy) to the common
     shape; RuntimeError naming the clashing sizes when they do not broadcast."""

@@ -64,6 +64,14 @@ def _cosine_grads(
     return g1, g2
 
 
+def _two_norms_into(rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The 2-norm of each row of an ``(n, D)`` block into ``out``: ``|x|`` for one-element rows
+    (as torch, so no overflow above sqrt(float max)), else ``sqrt(x.x)``."""
+    if rows.shape[1] == 1:
+        return np.abs(rows[:, 0], out=out)
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows), out=out)
+
+
 def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[Any, np.ndarray]:
     """``u = x1 - x2 + eps`` and ``||u||_p`` over the last axis (p = 1 or 2; ``(N, D)`` or
     ``(D)`` inputs of one shape), in cache-sized blocks of rows over the thread pool: each input
@@ -78,7 +86,7 @@ def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[A
         ub = np.subtract(a[r0:r1], b[r0:r1], out=ur[r0:r1])
         ub += e
         if p == 2:
-            np.sqrt(np.einsum("ij,ij->i", ub, ub), out=norm[r0:r1])
+            _two_norms_into(ub, norm[r0:r1])
         else:
             mag = np.abs(ub, out=_scratch(ub, 0))
             np.matmul(mag, _parallel.ones(d, ub.dtype), out=norm[r0:r1])
@@ -100,6 +108,9 @@ def _norm_grad_into(out: np.ndarray, u: np.ndarray, k: np.ndarray, p: float) -> 
 
 def _np_vector_norm(d: np.ndarray, p: float, axis: int, keepdim: bool) -> np.ndarray:
     """torch's ``vector_norm`` along one axis of an array (p = 0, ±inf, or any real)."""
+    if p == 2 and d.shape[axis] == 1:  # torch: |x|, also above sqrt(float max)
+        out = np.abs(d) if keepdim else np.abs(np.squeeze(d, axis))
+        return out
     if p == 2:
         out = np.sqrt(
             np.einsum("...i,...i->...", d, d) if axis == d.ndim - 1 else (d * d).sum(axis)
@@ -333,8 +344,8 @@ class _CosineSimilarity(ArrayFunction):
 
             def block(r0: int, r1: int) -> None:
                 ab, bb = a[r0:r1], b[r0:r1]
-                m1 = np.sqrt(np.einsum("ij,ij->i", ab, ab), out=n1[r0:r1])
-                m2 = np.sqrt(np.einsum("ij,ij->i", bb, bb), out=n2[r0:r1])
+                m1 = _two_norms_into(ab, n1[r0:r1])
+                m2 = _two_norms_into(bb, n2[r0:r1])
                 u = np.divide(ab, np.maximum(m1, floor)[:, None], out=_scratch(ab, 0))
                 v = np.divide(bb, np.maximum(m2, floor)[:, None], out=_scratch(bb, 1))
                 np.einsum("ij,ij->i", u, v, out=out[r0:r1])

@@ -447,13 +447,16 @@ def _log_likelihood(
     skip = np.zeros((N, S), bool)
     skip[:, 3::2] = ext[:, 3::2] != ext[:, 1:-2:2]
     pen = Tensor._make(np.where(skip, 0.0, neg).astype(dt))
-    pad1, pad2 = Tensor._make(np.full((N, 1), neg, dt)), Tensor._make(np.full((N, 2), neg, dt))
+    pad1, pad2 = (
+        Tensor._make(np.full((N, 1), neg, dt)),
+        Tensor._make(np.full((N, min(S, 2)), neg, dt)),
+    )
     start = np.zeros((N, S), bool)
     start[:, :2] = True
     alpha = where(Tensor._make(start), E[0], neg)
     for t in range(1, T):
         a2 = cat([pad1, alpha[:, :-1]], 1)
-        a3 = cat([pad2, alpha[:, :-2]], 1) + pen
+        a3 = cat([pad2, alpha[:, : S - pad2.shape[1]]], 1) + pen  # S = 1: all targets empty
         new = logsumexp(stack([alpha, a2, a3]), 0) + E[t]
         active = il > t
         alpha = new if active.all() else where(Tensor._make(active[:, None]), new, alpha)
@@ -637,6 +640,11 @@ def ctc_loss(
             f"Expected input_lengths to have value at most {T}, but got value {il.max()} "
             "(while checking arguments for ctc_loss_allocate_outputs)"
         )
+    padding = np.arange(T)[:, None] >= il
+    if padding.any() and not np.isfinite(lp._data[padding]).all():
+        # frames past a sequence's input length are never read: NaN or inf there must not
+        # reach the lattice (or a gradient), so they are replaced, differentiably, by 0
+        lp = where(Tensor._make(padding[:, :, None]), 0.0, lp)
     fn = {"none": _CtcLoss, "sum": _CtcLossSum, "mean": _CtcLossMean}[reduction]
     loss = fn.apply(lp, labels, il, tl, blank, bool(zero_infinity), reduction)
     if reduction != "none":

@@ -46,7 +46,9 @@ from lossgrad.ops.pointwise import (
     sigmoid,
 )
 
-_BCE_EPS = 1e-12  # torch's EPSILON in binary_cross_entropy's backward
+_BCE_EPS_DOUBLE_BACKWARD = 1e-12  # the double constant of torch's double backward
+# torch's EPSILON in binary_cross_entropy's backward: a float32 constant, in every dtype
+_BCE_EPS = float(np.float32(1e-12))
 
 
 def _not_differentiable(fn: str, **args: Tensor | None) -> None:
@@ -63,10 +65,17 @@ def _not_differentiable(fn: str, **args: Tensor | None) -> None:
 
 def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
     """torch multiplies weights in place into the loss: they must broadcast *to* its shape."""
-    if t is not None and np.broadcast_shapes(t._data.shape, shape) != shape:
+    if t is None:
+        return
+    try:
+        common = np.broadcast_shapes(t._data.shape, shape)
+    except ValueError:
+        from lossgrad.ops._common import broadcast_error
+
+        raise broadcast_error(shape, t._data.shape) from None
+    if common != shape:
         raise RuntimeError(
-            f"output with shape {list(shape)} doesn't match the broadcast shape "
-            f"{list(np.broadcast_shapes(t._data.shape, shape))}"
+            f"output with shape {list(shape)} doesn't match the broadcast shape {list(common)}"
         )
 
 
@@ -153,7 +162,7 @@ class _BceSlope(ArrayFunction):
         dx = dy = None
         if ctx.needs_input_grad[0]:
             curvature = (x * x - 2.0 * x * y + y) / (
-                (x + _BCE_EPS) ** 2 * (rsub(x, 1.0) + _BCE_EPS) ** 2
+                (x + _BCE_EPS_DOUBLE_BACKWARD) ** 2 * (rsub(x, 1.0) + _BCE_EPS_DOUBLE_BACKWARD) ** 2
             )
             dx = upstream * curvature
         if ctx.needs_input_grad[1]:
@@ -276,6 +285,16 @@ def _neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
     return exponent_sum
 
 
+def _cancels(total: Any, exponent_sum: Any, linear_sum: Any) -> bool:
+    """Whether a fused total ``sum log1p(u) - sum w - x.y`` must be recomputed term by term:
+    it is not finite (``inf - inf``), or its two subtracted sums are more than 8 times its
+    size, so that their rounding would swamp it (one large, correctly classified margin
+    cancels against the others: torch sums the elementwise losses, which stay exact)."""
+    if not np.isfinite(total):
+        return True
+    return bool(abs(exponent_sum) + abs(linear_sum) > 8 * abs(total))
+
+
 def _softplus_neg_from(z: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = softplus(-z) = log1p(u) + max(-z - T, 0)`` for one block, ``u`` from
     `_neg_exp_into` (exact at ``z = +-inf``: 0 and inf)."""
@@ -338,8 +357,9 @@ def _bce_logits_sum(
     if weight is not None or pos_weight is not None:
         return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
     exponent_sum = _neg_exp_into(x, dldx, total=True)
-    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - _parallel.total(x, y)
-    if not np.isfinite(total):
+    linear_sum = _parallel.total(x, y)
+    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - linear_sum
+    if _cancels(total, exponent_sum, linear_sum):
         return _parallel.total(_bce_logits_block(x, y, None, None, loss, dldx))
     _sigmoid_from(dldx)
     dldx -= y
@@ -466,8 +486,9 @@ def _soft_margin_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.nd
     """The block's total as ``sum log1p(u) - sum w - x.y`` (an infinite margin: the elementwise
     sum)."""
     exponent_sum = _neg_exp_into(np.multiply(y, x, out=loss), dldx, total=True)
-    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - _parallel.total(x, y)
-    if not np.isfinite(total):
+    linear_sum = _parallel.total(x, y)
+    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - linear_sum
+    if _cancels(total, exponent_sum, linear_sum):
         return _parallel.total(_soft_margin_block(x, y, loss, dldx))
     _soft_margin_slope(dldx, y, loss)
     return total
@@ -522,6 +543,7 @@ def soft_margin_loss(
         tensor(1000.)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    _checks.check_tensor_arguments("soft_margin_loss", input=input, target=target)
     _not_differentiable("soft_margin_loss", target=target)
     _broadcast_into(target, input._data.shape)
     dt = input._data.dtype
@@ -633,6 +655,7 @@ def kl_div(
         >>> torch.nn.functional.kl_div(x.log(), y, reduction="batchmean")
         tensor(0.3553)
     """
+    _checks.check_tensor_arguments("kl_div", input=input, target=target)
     reduction, divide_by_batch = _reduction.resolve_kl_div(
         reduction, size_average, reduce, input.dim()
     )
@@ -642,7 +665,10 @@ def kl_div(
             f"(got input {input.dtype} and target {target.dtype})."
         )
     _, (x, y) = promote(input, target)
-    out = _pointwise(_KL_DIV, _checks.broadcast_pair(x, y), reduction, (log_target,))
+    x, y = _checks.broadcast_pair(x, y)
+    if reduction == "batchmean" and x.shape != input.shape:  # torch divides by input.size(0)
+        reduction, divide_by_batch = "sum", True
+    out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
     return out / input.size(0) if divide_by_batch else out
 
 
@@ -729,6 +755,7 @@ def poisson_nll_loss(
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
     reduction = _reduction.resolve(reduction, alias=False)
+    _checks.check_tensor_arguments("poisson_nll_loss", input=input, target=target)
     dt, (x, y) = promote(input, target)
     if not full and _fusable(dt, input, target):  # the fused composite
         x, y = _checks.broadcast_pair(x, y)
@@ -828,6 +855,13 @@ def gaussian_nll_loss(
         >>> F.gaussian_nll_loss(x, y, torch.tensor([1., 2.]))
         tensor(0.4233)
     """
+    if isinstance(target, (int, float)) and not isinstance(target, bool):
+        # torch's composite subtracts a Python number as a scalar of the input's dtype
+        target = Tensor._make(np.asarray(target, input._data.dtype))
+    elif not isinstance(target, Tensor):
+        raise TypeError(
+            f"unsupported operand type(s) for -: 'Tensor' and '{type(target).__name__}'"
+        )
     if isinstance(var, float):
         if var < 0:
             raise ValueError(f"var has negative entry/entries (got var={var})")
@@ -912,6 +946,13 @@ def multilabel_soft_margin_loss(
         tensor(0.2201)
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
+    _checks.check_tensor_arguments("log_sigmoid", input=input)
+    if isinstance(target, (int, float)) and not isinstance(target, bool):
+        target = Tensor._make(np.asarray(target, input._data.dtype))  # as torch's composite
+    elif not isinstance(target, Tensor):
+        raise TypeError(
+            f"unsupported operand type(s) for *: '{type(target).__name__}' and 'Tensor'"
+        )
     if input._data.dtype.kind != "f":
         raise NotImplementedError(
             f"\"log_sigmoid_cpu\" not implemented for '{_tn(input._data.dtype)}'"
@@ -922,11 +963,16 @@ def multilabel_soft_margin_loss(
     x, y = _checks.broadcast_pair(x, y)
     class_dim = input.dim() - 1
     elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
-    if weight is None and class_dim >= 0 and elementwise:
+    unbroadcast = x.shape == input.shape  # torch divides by input.size(-1), not the broadcast C
+    infinite = bool(np.isinf(x._data).any())
+    if weight is None and class_dim >= 0 and elementwise and unbroadcast and not infinite:
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
         return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")
-    loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
+    if infinite:  # torch's terms: 0 * log sigmoid(inf) = 0, not (1 - y) * inf
+        loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
+    else:
+        loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
     if weight is not None:
         loss = loss * weight
     if class_dim < 0:

@@ -24,7 +24,7 @@ from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.ops._common import promote, sgn_into
 from lossgrad.ops.pointwise import abs as _abs
-from lossgrad.ops.pointwise import lt, sgn, sign, sub, where
+from lossgrad.ops.pointwise import lt, ne, sgn, sign, sub, where
 
 
 def _l1_block(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> np.ndarray:
@@ -40,8 +40,14 @@ def _l1_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) ->
     return _parallel.total(diff, sgn_into(diff, dldx))
 
 
+def _sign(d: Tensor) -> Tensor:
+    """torch's ``sgn`` of a real tensor: -1, 0 or 1, and 0 at NaN (its derivative is 0
+    everywhere, as torch's)."""
+    return where(ne(d, d), 0.0, sgn(d))
+
+
 def _l1_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    slope = sgn(x - y)
+    slope = _sign(x - y)
     return slope, -slope
 
 
@@ -90,13 +96,15 @@ def _huber_block(
 ) -> np.ndarray:
     """Huber's loss of ``d = x - y`` into ``loss`` (times ``scale``), branch-free: with
     ``q = clamp(d, -delta, delta)`` (into ``dldx``: the slope) it is ``q (d - q / 2)``, which
-    is ``d^2 / 2`` inside and ``delta |d| - delta^2 / 2`` outside."""
+    is ``d^2 / 2`` inside and ``delta |d| - delta^2 / 2`` outside. ``scale`` multiplies
+    ``q`` (then within ``[-1, 1]`` for smooth_l1's ``1 / beta``), never ``d - q / 2``, whose
+    product with a large scale (a tiny beta) would overflow though the loss is finite."""
     diff = np.subtract(x, y, out=loss)
     clamped = _clip(diff, -delta, delta, out=dldx)
     half_step = np.multiply(clamped, x.dtype.type(-0.5), out=scratch(x, 1))
     half_step += diff
     if scale is not None:
-        half_step *= x.dtype.type(scale)
+        clamped = np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
     return np.multiply(half_step, clamped, out=diff)
 
 
@@ -109,11 +117,14 @@ def _huber_sum(
     scale: float | None = None,
 ) -> Any:
     """The block's sum of `_huber_block` as ``q.d - q.q / 2``: two dot products (no
-    cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|`` with the same sign)."""
+    cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|`` with the same sign);
+    ``scale`` multiplies ``q`` first, so that the total overflows only when the loss does."""
     diff = np.subtract(x, y, out=loss)
     clamped = _clip(diff, -delta, delta, out=dldx)
-    total = _parallel.total(clamped, diff) - x.dtype.type(0.5) * _parallel.total(clamped, clamped)
-    return total if scale is None else total * x.dtype.type(scale)
+    slope = (
+        clamped if scale is None else np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
+    )
+    return _parallel.total(slope, diff) - x.dtype.type(0.5) * _parallel.total(slope, clamped)
 
 
 def _huber_slope(x: Tensor, y: Tensor, delta: float, scale: float = 1.0) -> tuple[Tensor, Tensor]:
@@ -145,8 +156,9 @@ _SMOOTH_L1 = Pointwise(
 def _difference_operands(name: str, input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """Promote and broadcast (torch's ``broadcast_tensors``) the operands of a difference loss;
     NotImplementedError, as torch's kernel, for integer ones."""
-    _, (x, y) = promote(input, target)
-    x, y = _checks.broadcast_pair(x, y)
+    # broadcast first, as torch's broadcast_tensors: a 0-d operand expanded against a
+    # dimensioned one then takes part in type promotion as a dimensioned tensor
+    _, (x, y) = promote(*_checks.broadcast_pair(input, target))
     if x._data.dtype.kind != "f":
         raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_tn(x._data.dtype)}'")
     return x, y

@@ -1,0 +1,1 @@
+"""Differential fuzzing of lossgrad's losses against torch (see docs/reliability.md)."""

@@ -1,0 +1,353 @@
+"""Run one fuzz case on lossgrad and on torch and compare everything.
+
+Compared: exception class, warnings (category and text; no NumPy warning may escape), value,
+dtype, shape, NaN/+inf/-inf positions, first gradients (for a random grad_output), second
+gradients (create_graph=True, a random direction), and that no input array was modified.
+
+Tolerance model (explicit, per dtype): with ``eps`` the dtype's machine epsilon and ``r`` the
+relative tolerance below, two finite values ``a`` (ours) and ``b`` (torch) agree when
+``|a - b| <= r |b| + r * scale``. ``scale`` is the size of what was summed: for a reduced loss,
+the sum of the absolute unreduced terms (divided as the reduction divides), so cancellation in a
+'sum' or 'mean' is allowed exactly as much rounding as the terms carry; for a gradient, the
+largest finite absolute entry of torch's gradient. float16 results are computed in float32 by
+both libraries and rounded, so one float16 rounding (2**-10) dominates.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+import lossgrad
+
+from .cases import Arr, Case
+from .deviations import explain
+
+RELATIVE = {np.dtype(np.float16): 4e-3, np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-10}
+SECOND_ORDER = {np.dtype(np.float16): 3e-2, np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
+
+
+def _torch_sigmoid_focal(
+    x: Any, y: Any, alpha: float = 0.25, gamma: float = 2, reduction: str = "none"
+) -> Any:
+    """torchvision.ops.sigmoid_focal_loss, verbatim in torch ops (the reference)."""
+    p = torch.sigmoid(x)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = ce * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(
+        f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: 'none', 'mean', 'sum'"
+    )
+
+
+def _torch_focal(
+    x: Any, t: Any, gamma: float = 0.0, weight: Any = None, reduction: str = "mean"
+) -> Any:
+    """The tutorial's multi-class focal loss in torch ops (the reference for focal_loss)."""
+    ce = torch.nn.functional.cross_entropy(x, t, weight=weight, reduction="none")
+    loss = (1 - torch.exp(-ce)) ** gamma * ce
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction != "mean":
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if t.dtype.is_floating_point:
+        return loss.sum() / (t.numel() // (t.shape[1] if t.dim() > 1 else t.numel()))
+    keep = t != -100
+    kept_weight = weight[t[keep]] if weight is not None else keep.to(x.dtype)
+    return loss.sum() / kept_weight.sum()
+
+
+def call(lib: Any, case: Case, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    if lib is torch and case.loss == "sigmoid_focal_loss":
+        return _torch_sigmoid_focal(*args, **kwargs)
+    if lib is torch and case.loss == "focal_loss":
+        return _torch_focal(*args, **kwargs)
+    return getattr(lib.nn.functional, case.loss)(*args, **kwargs)
+
+
+def _build(lib: Any, case: Case) -> tuple[list[Any], dict[str, Any], list[Any]]:
+    leaves: list[Any] = []
+
+    def make(a: Any) -> Any:
+        if not isinstance(a, Arr):
+            return a
+        tensor = a.make(lib)
+        if a.grad:
+            leaves.append(tensor)
+        return tensor
+
+    return [make(a) for a in case.args], {k: make(v) for k, v in case.kwargs.items()}, leaves
+
+
+def _np(x: Any) -> np.ndarray | None:
+    if x is None:
+        return None
+    if isinstance(x, torch.Tensor):
+        if x._is_zerotensor():
+            return np.zeros(x.shape, torch.empty((), dtype=x.dtype).numpy().dtype)
+        return x.detach().numpy()
+    return x.detach().numpy()
+
+
+def _warnings(records: list[warnings.WarningMessage]) -> list[tuple[str, str]]:
+    return sorted((w.category.__name__, str(w.message)) for w in records)
+
+
+def _run(lib: Any, fn: Any) -> tuple[Any, BaseException | None, list[tuple[str, str]]]:
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            return fn(), None, _warnings(records)
+        except Exception as error:  # noqa: BLE001 - the class is what is compared
+            return None, error, _warnings(records)
+
+
+def _mismatch(ours: np.ndarray, theirs: np.ndarray, rel: float, scale: float) -> str | None:
+    """None when the arrays agree under the tolerance model, else a description."""
+    if ours.shape != theirs.shape:
+        return f"shape {ours.shape} != torch {theirs.shape}"
+    a, b = ours.astype(np.float64), theirs.astype(np.float64)
+    for name, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)):
+        if not np.array_equal(test(a), test(b)):
+            return f"{name} positions differ: ours {a.ravel()[:8]} torch {b.ravel()[:8]}"
+    finite = np.isfinite(b)
+    with np.errstate(all="ignore"):
+        error = np.abs(a[finite] - b[finite])
+        bound = rel * np.abs(b[finite]) + rel * scale + 1e-300
+    if np.all(error <= bound):
+        return None
+    worst = int(np.argmax(error - bound))
+    return f"value {a[finite][worst]!r} != torch {b[finite][worst]!r} (bound {bound[worst]:.3g})"
+
+
+def _term_scale(case: Case, th_out: Any) -> float:
+    """Size of the summed terms of a reduced loss, as the reduction divides them (see module)."""
+    reduction = case.kwargs.get(
+        "reduction", "none" if case.loss == "sigmoid_focal_loss" else "mean"
+    )
+    if reduction == "none" or case.loss in ("ctc_loss", "focal_loss", "cross_entropy", "nll_loss"):
+        reduction = "none" if reduction == "none" else reduction
+    if reduction == "none":
+        return 0.0
+    args, kwargs, _ = _build(torch, case)
+    kwargs = dict(kwargs, reduction="none")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            terms = _np(call(torch, case, args, kwargs)).astype(np.float64)
+    except Exception:  # noqa: BLE001
+        return 0.0
+    terms = np.abs(terms[np.isfinite(terms)])
+    total = float(terms.sum()) if terms.size else 0.0
+    if reduction == "mean" and terms.size:
+        total /= terms.size
+    if reduction == "batchmean" and case.args[0].shape:
+        total /= max(case.args[0].shape[0], 1)
+    return total * 4  # a few roundings per term
+
+
+class Result:
+    """What one case gave: 'ok', 'deviation:<name>' or 'failure: <what>'."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+        self.deviations: list[str] = []
+
+    def compare(
+        self,
+        case: Case,
+        kind: str,
+        ours: np.ndarray | None,
+        theirs: np.ndarray | None,
+        rel: float,
+        scale: float,
+        what: str,
+    ) -> None:
+        if ours is not None and theirs is not None:
+            problem = _mismatch(ours, theirs, rel, scale)
+        else:
+            problem = (
+                None
+                if ours is None and theirs is None
+                else f"ours {ours is not None}, torch {theirs is not None}"
+            )
+        if problem is None:
+            return
+        deviation = explain(case, kind, ours, theirs)
+        if deviation:
+            self.deviations.append(deviation)
+        else:
+            self.failures.append(f"{what}: {problem}")
+
+
+def _gradient_scale(gradient: np.ndarray, grad_output: np.ndarray | None) -> float:
+    """Largest finite |entry| of torch's gradient, at least one rounding of grad_output (a
+    gradient that is exactly 0 in exact arithmetic comes out as rounding noise of that size)."""
+    finite = np.abs(gradient[np.isfinite(gradient)].astype(np.float64))
+    scale = float(finite.max()) if finite.size else 0.0
+    if grad_output is not None and grad_output.size:
+        scale = max(
+            scale,
+            float(
+                np.finfo(grad_output.dtype).eps
+                * np.abs(grad_output).max()
+                / RELATIVE.get(np.dtype(grad_output.dtype), 1.0)
+            ),
+        )
+    return scale
+
+
+def _grad(
+    lib: Any, out: Any, leaves: list[Any], grad_output: np.ndarray, create_graph: bool
+) -> Any:
+    return lib.autograd.grad(
+        out, leaves, lib.tensor(grad_output), create_graph=create_graph, allow_unused=True
+    )
+
+
+def check_case(case: Case) -> Result:
+    """Compare lossgrad with torch on one case."""
+    result = Result()
+    originals = [
+        a.base.copy() for a in list(case.args) + list(case.kwargs.values()) if isinstance(a, Arr)
+    ]
+    th_args, th_kwargs, th_leaves = _build(torch, case)
+    lg_args, lg_kwargs, lg_leaves = _build(lossgrad, case)
+    th_out, th_err, th_warn = _run(torch, lambda: call(torch, case, th_args, th_kwargs))
+    lg_out, lg_err, lg_warn = _run(lossgrad, lambda: call(lossgrad, case, lg_args, lg_kwargs))
+    after = [a.base for a in list(case.args) + list(case.kwargs.values()) if isinstance(a, Arr)]
+    for before, now in zip(originals, after):
+        if not np.array_equal(before, now, equal_nan=True):
+            result.failures.append("an input array was modified")
+    if th_err is not None or lg_err is not None:
+        if th_err is None or lg_err is None or type(th_err).__name__ != type(lg_err).__name__:
+            result.failures.append(f"exception: ours {lg_err!r}, torch {th_err!r}")
+        return result
+    if any(category == "RuntimeWarning" for category, _ in lg_warn) or lg_warn != th_warn:
+        result.failures.append(f"warnings: ours {lg_warn}, torch {th_warn}")
+    if str(lg_out.dtype).replace("lossgrad.", "torch.") != str(th_out.dtype):
+        result.failures.append(f"dtype {lg_out.dtype} != torch {th_out.dtype}")
+        return result
+    ours, theirs = _np(lg_out), _np(th_out)
+    dtype = np.dtype(theirs.dtype)
+    result.compare(
+        case, "value", ours, theirs, RELATIVE.get(dtype, 0.0), _term_scale(case, th_out), "value"
+    )
+    if not th_leaves or not th_out.requires_grad or result.failures:
+        return result
+    rng = np.random.default_rng(len(theirs.shape) + theirs.size)
+    grad_output = rng.standard_normal(theirs.shape).astype(dtype)
+    th_g, th_err, _ = _run(torch, lambda: _grad(torch, th_out, th_leaves, grad_output, True))
+    lg_g, lg_err, lg_warn = _run(
+        lossgrad, lambda: _grad(lossgrad, lg_out, lg_leaves, grad_output, True)
+    )
+    if th_err is not None or lg_err is not None:
+        if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
+            deviation = explain(case, "grad_exception", lg_err, th_err)
+            if deviation:
+                result.deviations.append(deviation)
+            else:
+                result.failures.append(
+                    f"first gradient exception: ours {lg_err!r}, torch {th_err!r}"
+                )
+        return result
+    if any(category == "RuntimeWarning" for category, _ in lg_warn):
+        result.failures.append(f"gradient warnings: {lg_warn}")
+    for k, (ours_k, theirs_k) in enumerate(zip(lg_g, th_g)):
+        if theirs_k is None:
+            continue
+        t = _np(theirs_k)
+        result.compare(
+            case,
+            "grad",
+            _np(ours_k),
+            t,
+            RELATIVE.get(np.dtype(t.dtype), 0.0) * 4,
+            _gradient_scale(t, grad_output),
+            f"grad {k}",
+        )
+    if result.failures:
+        return result
+    _second_order(case, result, lg_g, th_g, lg_leaves, th_leaves, rng)
+    return result
+
+
+def _second_order(
+    case: Case,
+    result: Result,
+    lg_g: Any,
+    th_g: Any,
+    lg_leaves: list[Any],
+    th_leaves: list[Any],
+    rng: np.random.Generator,
+) -> None:
+    pairs = [
+        (ours, theirs)
+        for ours, theirs in zip(lg_g, th_g)
+        if theirs is not None and ours is not None
+    ]
+    if not pairs:
+        return
+    directions = [
+        rng.standard_normal(tuple(theirs.shape)).astype(_np(theirs).dtype) for _, theirs in pairs
+    ]
+    torch_differentiable = all(theirs.requires_grad for _, theirs in pairs)
+
+    def th_second() -> Any:
+        total = sum((theirs * torch.tensor(d)).sum() for (_, theirs), d in zip(pairs, directions))
+        return torch.autograd.grad(total, th_leaves, allow_unused=True)
+
+    def lg_second() -> Any:
+        total = sum((ours * lossgrad.tensor(d)).sum() for (ours, _), d in zip(pairs, directions))
+        return lossgrad.autograd.grad(total, lg_leaves, allow_unused=True)
+
+    th_gg, th_err, _ = (
+        _run(torch, th_second) if torch_differentiable else (None, RuntimeError(), [])
+    )
+    lg_gg, lg_err, lg_warn = _run(lossgrad, lg_second)
+    if any(category == "RuntimeWarning" for category, _ in lg_warn):
+        result.failures.append(f"second gradient warnings: {lg_warn}")
+    if th_err is not None:
+        if lg_err is None:
+            for ours in lg_gg:
+                result.compare(
+                    case, "grad2", _np(ours), None, 0.0, 0.0, "second gradient (torch has none)"
+                )
+        return
+    if lg_err is not None:
+        result.failures.append(f"second gradient exception: ours {lg_err!r}")
+        return
+    for k, (ours_k, theirs_k) in enumerate(zip(lg_gg, th_gg)):
+        if theirs_k is None:
+            if ours_k is not None and np.any(_np(ours_k)):
+                result.failures.append(f"second grad {k}: torch has none, ours is nonzero")
+            continue
+        if ours_k is None:
+            ours_k = torch.zeros_like(theirs_k)
+        t = _np(theirs_k)
+        scale = max(
+            [_gradient_scale(t, None)]
+            + [_gradient_scale(_np(g), None) for g in th_g if g is not None]
+        )
+        result.compare(
+            case,
+            "grad2",
+            _np(ours_k),
+            t,
+            SECOND_ORDER.get(np.dtype(t.dtype), 0.0),
+            scale,
+            f"second grad {k}",
+        )
