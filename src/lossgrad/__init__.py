@@ -274,7 +274,6 @@ from lossgrad.ops.shape import (
     unflatten,
     unsqueeze,
 )
-from lossgrad.ops.trig import arctan, arctan2, atan, atan2
 
 __version__ = "0.1.0"
 

@@ -28,7 +28,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops.pointwise import maximum, minimum, where
-from lossgrad.ops.trig import atan2
+from lossgrad.ops.elementary import atan2
 
 _BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
