@@ -189,17 +189,10 @@ def test_hinge_embedding_sum_with_a_huge_input_and_a_zero_target():
     check(lambda lib, a, b: lib.nn.functional.hinge_embedding_loss(a, b, reduction="sum"), [x, t])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="margin_ranking raises TypeError where torch's AttributeError; " + _ELSEWHERE,
-)
 def test_margin_ranking_with_a_float_argument_raises_torchs_class():
     _raises_like_torch("margin_ranking_loss", 0.5, np.ones(2), np.ones(2))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="triplet_margin_loss: AttributeError for a float; " + _ELSEWHERE
-)
 def test_triplet_with_a_float_argument_is_a_type_error():
     _raises_like_torch("triplet_margin_loss", 0.5, np.ones((2, 2)), np.ones((2, 2)))
 

@@ -619,8 +619,9 @@ def margin_ranking_loss(
         tensor(0.7500)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    for name, t in (("input1", input1), ("input2", input2), ("target", target)):
-        _checks.check_tensor(t, name)
+    for value in (input1, input2, target):  # torch reads .dim() of each, in this order
+        if not isinstance(value, Tensor):
+            raise AttributeError(f"'{type(value).__name__}' object has no attribute 'dim'")
     if input1.dim() != input2.dim() or input1.dim() != target.dim():
         raise RuntimeError(
             "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
@@ -1108,6 +1109,16 @@ def triplet_margin_loss(
         tensor(5.)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    for position, (name, value) in enumerate(
+        (("anchor", anchor), ("positive", positive), ("negative", negative)), 1
+    ):
+        if not isinstance(value, Tensor):  # torch's argument parser
+            raise TypeError(
+                f"triplet_margin_loss(): argument '{name}' (position {position}) must be Tensor, "
+                f"not {type(value).__name__}"
+            )
     _check_triplet(anchor, positive, negative, margin)
 
     if _fused_rows(p, anchor._data, positive._data, negative._data):
