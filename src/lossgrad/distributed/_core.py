@@ -239,14 +239,17 @@ def _install_abort_on_error(MPI: Any, rank: int, size: int) -> None:
     def abort_all(kind: type[BaseException], error: BaseException, tb: Any) -> None:
         import traceback
 
-        traceback.print_exception(kind, error, tb)
+        # the one-line summary first: mpiexec may drop what a rank writes just before MPI_Abort
         print(
             f"lossgrad.distributed: rank {rank} of {size} failed with {kind.__name__}: {error}; "
             "aborting all ranks",
             file=sys.stderr,
             flush=True,
         )
+        traceback.print_exception(kind, error, tb)
+        sys.stderr.flush()
         sys.stdout.flush()
+        time.sleep(0.5)  # let mpiexec forward the output before the abort ends the job
         MPI.COMM_WORLD.Abort(1)
 
     def abort_from_thread(args: Any) -> None:
