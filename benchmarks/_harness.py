@@ -19,10 +19,16 @@ import time
 from collections.abc import Callable, Sequence
 
 Row = tuple[str, Callable[[], object], Callable[[], object]]
+#: A lazy case: ``make()`` builds the inputs and returns ``(lossgrad_fn, reference_fn)``.
+Make = Callable[[], tuple[Callable[[], object], Callable[[], object]]]
 
 
 #: Seconds of busy-waiting before each timed run (see the module docstring).
 SETTLE = 0.02
+#: A side whose single call takes longer than this is timed with one call per run and at most
+#: :data:`SLOW_REPEATS` runs (a Sinkhorn or a 128k-vocabulary head: seconds per call).
+SLOW = 0.1
+SLOW_REPEATS = 3
 
 
 def _settle() -> None:
@@ -54,12 +60,21 @@ def measure(
 ) -> tuple[float, float]:
     """Median seconds per call of each side, interleaved."""
     lg(), th()  # warm up
-    n_lg, n_th = _inner_count(lg), _inner_count(th)
+    if max(_time_once(lg, 1, settle=False), _time_once(th, 1, settle=False)) > SLOW:
+        n_lg = n_th = 1
+        repeats = min(repeats, SLOW_REPEATS)
+    else:
+        n_lg, n_th = _inner_count(lg), _inner_count(th)
     a, b = [], []
     for _ in range(repeats):
         a.append(_time_once(lg, n_lg))
         b.append(_time_once(th, n_th))
     return statistics.median(a), statistics.median(b)
+
+
+def made(rows: Sequence[tuple[str, Make]]) -> list[Row]:
+    """Lazy rows ``(name, make)`` as ``(name, lossgrad_fn, reference_fn)``, inputs built."""
+    return [(name, *make()) for name, make in rows]
 
 
 def compare(rows: Sequence[Row], repeats: int = 7) -> list[tuple[str, float, float, float]]:

@@ -19,7 +19,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import lossgrad  # noqa: E402
-from _harness import Row, compare  # noqa: E402
+from _harness import Make, compare, made  # noqa: E402
+
+REFERENCE = "torch"
 
 
 def _torch_focal(F: Any, x: Any, t: Any, gamma: float = 2.0) -> Any:
@@ -61,16 +63,22 @@ def _sigmoid_focal(F: Any, x: Any, y: Any) -> Any:
 # name, call, shape of the logits, target kind ("index" or "binary")
 CASES: list[tuple[str, Callable[..., Any], tuple[int, ...], str]] = [
     ("cross_entropy", _ce, (16, 10), "index"),
+    ("cross_entropy", _ce, (4096, 100), "index"),
     ("cross_entropy", _ce, (4096, 1000), "index"),
+    ("cross_entropy", _ce, (1024, 10000), "index"),
     ("cross_entropy", _ce, (512, 32000), "index"),
     ("cross_entropy ls=0.1", _ce_smooth, (4096, 1000), "index"),
     ("nll_loss", _nll, (16, 10), "index"),
+    ("nll_loss", _nll, (4096, 100), "index"),
     ("nll_loss", _nll, (4096, 1000), "index"),
+    ("nll_loss", _nll, (1024, 10000), "index"),
     ("focal_loss", _focal, (16, 10), "index"),
     ("focal_loss", _focal, (4096, 1000), "index"),
     ("sigmoid_focal_loss", _sigmoid_focal, (16, 10), "binary"),
     ("sigmoid_focal_loss", _sigmoid_focal, (4096, 1000), "binary"),
 ]
+#: ``--quick`` keeps the cases with at most this many logits.
+QUICK = 20_000
 
 
 def _runner(lib: Any, call: Callable[..., Any], x: np.ndarray, t: np.ndarray) -> Callable[[], None]:
@@ -85,20 +93,26 @@ def _runner(lib: Any, call: Callable[..., Any], x: np.ndarray, t: np.ndarray) ->
     return run
 
 
-def rows(only: str | None = None) -> list[Row]:
-    rng = np.random.default_rng(0)
-    out: list[Row] = []
-    for name, call, shape, kind in CASES:
-        if only and only not in name:
-            continue
+def _make(call: Callable[..., Any], shape: tuple[int, ...], kind: str) -> Make:
+    def make() -> tuple[Callable[[], None], Callable[[], None]]:
+        rng = np.random.default_rng(0)
         x = rng.standard_normal(shape).astype(np.float32)
         if kind == "index":
             t = rng.integers(0, shape[1], shape[0]).astype(np.int64)
         else:
             t = rng.integers(0, 2, shape).astype(np.float32)
-        label = f"{name} N={shape[0]} C={shape[1]}"
-        out.append((label, _runner(lossgrad, call, x, t), _runner(torch, call, x, t)))
-    return out
+        return _runner(lossgrad, call, x, t), _runner(torch, call, x, t)
+
+    return make
+
+
+def rows(quick: bool = False, only: str | None = None) -> list[tuple[str, Make]]:
+    """One row per case: ``(name, make)``, ``make()`` building the inputs."""
+    return [
+        (f"{name} N={shape[0]} C={shape[1]}", _make(call, shape, kind))
+        for name, call, shape, kind in CASES
+        if (not only or only in name) and (not quick or shape[0] * shape[1] <= QUICK)
+    ]
 
 
 def main() -> None:
@@ -114,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
-    compare(rows(args.only), repeats=args.repeats)
+    compare(made(rows(only=args.only)), repeats=args.repeats)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ def _resident_kib(field: str) -> int:
 
 def _run_case(case: str, n: int, d: int, v: int, repeats: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
-    hidden = (rng.standard_normal((n, d), dtype=np.float32) * 0.5)
-    head = (rng.standard_normal((v, d), dtype=np.float32) * d**-0.5)
+    hidden = rng.standard_normal((n, d), dtype=np.float32) * 0.5
+    head = rng.standard_normal((v, d), dtype=np.float32) * d**-0.5
     target = rng.integers(0, v, n)
     if case.startswith("torch"):
         import torch as lib
@@ -75,9 +75,19 @@ def main() -> None:
         results = {}
         for case in CASES:
             out = subprocess.run(
-                [sys.executable, __file__, "--case", case, "--sizes", size,
-                 "--repeats", str(args.repeats)],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--case",
+                    case,
+                    "--sizes",
+                    size,
+                    "--repeats",
+                    str(args.repeats),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
             results[case] = json.loads(out.stdout)
         ours = results["lossgrad-chunked"]
@@ -87,8 +97,10 @@ def main() -> None:
             print(f"  {case:18s} {r['seconds']:7.3f} s  peak {r['peak_mib']:8.1f} MiB")
         for case in CASES[:2]:
             r = results[case]
-            print(f"  lossgrad / {case:16s} time {ours['seconds'] / r['seconds']:.2f}"
-                  f"  peak {ours['peak_mib'] / max(r['peak_mib'], 1e-9):.2f}")
+            print(
+                f"  lossgrad / {case:16s} time {ours['seconds'] / r['seconds']:.2f}"
+                f"  peak {ours['peak_mib'] / max(r['peak_mib'], 1e-9):.2f}"
+            )
 
 
 if __name__ == "__main__":

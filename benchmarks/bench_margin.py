@@ -1,8 +1,8 @@
 """Forward+backward time of the margin and embedding losses and the distances, lossgrad vs torch.
 
 Run as a script: ``python benchmarks/bench_margin.py``. Each loss is timed at a small size
-(per-call overhead decides) and a large one (memory passes decide); ratios below 1.0 mean
-lossgrad is faster.
+(per-call overhead decides) and large ones (memory passes decide); ratios below 1.0 mean
+lossgrad is faster. ``rows()`` gives the cases to ``benchmarks/suite.py``.
 """
 
 from __future__ import annotations
@@ -18,147 +18,170 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lossgrad  # noqa: E402
-from _harness import compare  # noqa: E402
+from _harness import Make, compare, made  # noqa: E402
 
-rng = np.random.default_rng(0)
-
-
-def _pair(arrays: list[np.ndarray], grad: tuple[int, ...]) -> tuple[list[Any], list[Any]]:
-    lg = [lossgrad.tensor(a, requires_grad=i in grad) for i, a in enumerate(arrays)]
-    th = [torch.tensor(a, requires_grad=i in grad) for i, a in enumerate(arrays)]
-    return lg, th
+REFERENCE = "torch"
 
 
-def _row(
-    name: str,
-    fn: Callable[[Any, list[Any]], Any],
-    arrays: list[np.ndarray],
-    grad: tuple[int, ...] = (0,),
-) -> tuple[str, Callable[[], object], Callable[[], object]]:
-    lg, th = _pair(arrays, grad)
-
-    def run(lib: Any, xs: list[Any]) -> Callable[[], object]:
-        def step() -> object:
-            for i in grad:
-                xs[i].grad = None
-            out = fn(lib, xs)
-            (out if out.dim() == 0 else out.sum()).backward()
-            return out
-
-        return step
-
-    return name, run(lossgrad, lg), run(torch, th)
+def _class_scores(n: int, c: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((n, c)).astype(np.float32), rng.integers(0, c, n)]
 
 
-def rows() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
-    out = []
-    for n, c in ((16, 10), (4096, 1000)):
-        x = rng.standard_normal((n, c)).astype(np.float32)
-        y = rng.integers(0, c, n)
-        out.append(
-            _row(
-                f"multi_margin p=1 N={n} C={c}",
-                lambda lib, v: lib.nn.functional.multi_margin_loss(v[0], v[1]),
-                [x, y],
-            )
-        )
-        out.append(
-            _row(
-                f"multi_margin p=2 N={n} C={c}",
-                lambda lib, v: lib.nn.functional.multi_margin_loss(v[0], v[1], p=2),
-                [x, y],
-            )
-        )
-        t = np.where(rng.random((n, c)) < 0.5, rng.integers(0, c, (n, c)), -1)
-        t[:, 4:] = -1  # up to 4 labels per sample
-        out.append(
-            _row(
-                f"multilabel_margin N={n} C={c}",
-                lambda lib, v: lib.nn.functional.multilabel_margin_loss(v[0], v[1]),
-                [x, t],
-            )
-        )
-    for n in (16, 1 << 20):
-        a, b = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
-        s = rng.choice([-1.0, 1.0], n).astype(np.float32)
-        out.append(
-            _row(
-                f"margin_ranking N={n}",
-                lambda lib, v: lib.nn.functional.margin_ranking_loss(v[0], v[1], v[2], 0.1),
-                [a, b, s],
-                (0, 1),
-            )
-        )
-        out.append(
-            _row(
-                f"hinge_embedding N={n}",
-                lambda lib, v: lib.nn.functional.hinge_embedding_loss(v[0], v[1]),
-                [a, s],
-            )
-        )
-    for n, d in ((16, 10), (4096, 512)):
-        a, p, q = (rng.standard_normal((n, d)).astype(np.float32) for _ in range(3))
-        s = rng.choice([-1.0, 1.0], n).astype(np.float32)
-        out.append(
-            _row(
-                f"cosine_embedding N={n} D={d}",
-                lambda lib, v: lib.nn.functional.cosine_embedding_loss(v[0], v[1], v[2]),
-                [a, p, s],
-                (0, 1),
-            )
-        )
-        out.append(
-            _row(
-                f"triplet_margin N={n} D={d}",
-                lambda lib, v: lib.nn.functional.triplet_margin_loss(v[0], v[1], v[2]),
-                [a, p, q],
-                (0, 1, 2),
-            )
-        )
-        out.append(
-            _row(
-                f"triplet_margin swap N={n} D={d}",
-                lambda lib, v: lib.nn.functional.triplet_margin_loss(v[0], v[1], v[2], swap=True),
-                [a, p, q],
-                (0, 1, 2),
-            )
-        )
-        out.append(
-            _row(
-                f"triplet_with_distance N={n} D={d}",
-                lambda lib, v: lib.nn.functional.triplet_margin_with_distance_loss(
-                    v[0], v[1], v[2]
-                ),
-                [a, p, q],
-                (0, 1, 2),
-            )
-        )
-        out.append(
-            _row(
-                f"pairwise_distance N={n} D={d}",
-                lambda lib, v: lib.nn.functional.pairwise_distance(v[0], v[1]),
-                [a, p],
-                (0, 1),
-            )
-        )
-        out.append(
-            _row(
-                f"pairwise_distance p=1 N={n} D={d}",
-                lambda lib, v: lib.nn.functional.pairwise_distance(v[0], v[1], 1),
-                [a, p],
-                (0, 1),
-            )
-        )
-        out.append(
-            _row(
-                f"cosine_similarity N={n} D={d}",
-                lambda lib, v: lib.nn.functional.cosine_similarity(v[0], v[1]),
-                [a, p],
-                (0, 1),
-            )
-        )
-    return out
+def _label_lists(n: int, c: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    t = np.where(rng.random((n, c)) < 0.5, rng.integers(0, c, (n, c)), -1)
+    t[:, 4:] = -1  # up to 4 labels per sample
+    return [rng.standard_normal((n, c)).astype(np.float32), t]
+
+
+def _pairs_and_signs(n: int, count: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(n).astype(np.float32) for _ in range(count)]
+    return [*arrays, rng.choice([-1.0, 1.0], n).astype(np.float32)]
+
+
+def _embeddings(n: int, d: int, count: int, signs: bool = False) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((n, d)).astype(np.float32) for _ in range(count)]
+    return arrays + ([rng.choice([-1.0, 1.0], n).astype(np.float32)] if signs else [])
+
+
+#: name, the call, the inputs' builder, which inputs get gradients, sizes
+CASES: list[
+    tuple[
+        str,
+        Callable[..., Any],
+        Callable[..., list[np.ndarray]],
+        tuple[int, ...],
+        list[tuple[int, ...]],
+    ]
+] = [
+    (
+        "multi_margin p=1 N={} C={}",
+        lambda F, v: F.multi_margin_loss(v[0], v[1]),
+        _class_scores,
+        (0,),
+        [(16, 10), (4096, 1000)],
+    ),
+    (
+        "multi_margin p=2 N={} C={}",
+        lambda F, v: F.multi_margin_loss(v[0], v[1], p=2),
+        _class_scores,
+        (0,),
+        [(16, 10), (4096, 1000)],
+    ),
+    (
+        "multilabel_margin N={} C={}",
+        lambda F, v: F.multilabel_margin_loss(v[0], v[1]),
+        _label_lists,
+        (0,),
+        [(16, 10), (4096, 1000)],
+    ),
+    (
+        "margin_ranking N={}",
+        lambda F, v: F.margin_ranking_loss(v[0], v[1], v[2], 0.1),
+        lambda n: _pairs_and_signs(n, 2),
+        (0, 1),
+        [(16,), (1 << 20,)],
+    ),
+    (
+        "hinge_embedding N={}",
+        lambda F, v: F.hinge_embedding_loss(v[0], v[1]),
+        lambda n: _pairs_and_signs(n, 1),
+        (0,),
+        [(16,), (1 << 20,)],
+    ),
+    (
+        "cosine_embedding N={} D={}",
+        lambda F, v: F.cosine_embedding_loss(v[0], v[1], v[2]),
+        lambda n, d: _embeddings(n, d, 2, signs=True),
+        (0, 1),
+        [(16, 10), (4096, 64), (4096, 256), (4096, 1024)],
+    ),
+    (
+        "triplet_margin N={} D={}",
+        lambda F, v: F.triplet_margin_loss(v[0], v[1], v[2]),
+        lambda n, d: _embeddings(n, d, 3),
+        (0, 1, 2),
+        [(16, 10), (4096, 64), (4096, 256), (4096, 1024)],
+    ),
+    (
+        "triplet_margin swap N={} D={}",
+        lambda F, v: F.triplet_margin_loss(v[0], v[1], v[2], swap=True),
+        lambda n, d: _embeddings(n, d, 3),
+        (0, 1, 2),
+        [(16, 10), (4096, 256)],
+    ),
+    (
+        "triplet_with_distance N={} D={}",
+        lambda F, v: F.triplet_margin_with_distance_loss(v[0], v[1], v[2]),
+        lambda n, d: _embeddings(n, d, 3),
+        (0, 1, 2),
+        [(16, 10), (4096, 256)],
+    ),
+    (
+        "pairwise_distance N={} D={}",
+        lambda F, v: F.pairwise_distance(v[0], v[1]),
+        lambda n, d: _embeddings(n, d, 2),
+        (0, 1),
+        [(16, 10), (4096, 64), (4096, 256), (4096, 1024)],
+    ),
+    (
+        "pairwise_distance p=1 N={} D={}",
+        lambda F, v: F.pairwise_distance(v[0], v[1], 1),
+        lambda n, d: _embeddings(n, d, 2),
+        (0, 1),
+        [(16, 10), (4096, 256)],
+    ),
+    (
+        "cosine_similarity N={} D={}",
+        lambda F, v: F.cosine_similarity(v[0], v[1]),
+        lambda n, d: _embeddings(n, d, 2),
+        (0, 1),
+        [(16, 10), (4096, 256)],
+    ),
+]
+
+
+def _step(
+    lib: Any, call: Callable[..., Any], arrays: list[np.ndarray], grad: tuple[int, ...]
+) -> Callable[[], object]:
+    xs = [lib.tensor(a, requires_grad=i in grad) for i, a in enumerate(arrays)]
+    F = lib.nn.functional
+
+    def step() -> object:
+        for i in grad:
+            xs[i].grad = None
+        out = call(F, xs)
+        (out if out.dim() == 0 else out.sum()).backward()
+        return out
+
+    return step
+
+
+def _make(
+    call: Callable[..., Any],
+    build: Callable[..., list[np.ndarray]],
+    grad: tuple[int, ...],
+    size: tuple[int, ...],
+) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        arrays = build(*size)
+        return _step(lossgrad, call, arrays, grad), _step(torch, call, arrays, grad)
+
+    return make
+
+
+def rows(quick: bool = False) -> list[tuple[str, Make]]:
+    """One row per loss and size: ``(name, make)``, ``make()`` building the inputs
+    (``quick``: the smallest size of each loss)."""
+    return [
+        (name.format(*size), _make(call, build, grad, size))
+        for name, call, build, grad, sizes in CASES
+        for size in (sizes[:1] if quick else sizes)
+    ]
 
 
 if __name__ == "__main__":
-    compare(rows())
+    compare(made(rows()))

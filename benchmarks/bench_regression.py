@@ -3,6 +3,7 @@
 Run: ``python benchmarks/bench_regression.py`` (optionally ``--sizes 1000``, ``--only mse``, or
 ``--threads 1`` to compare single-threaded on a busy machine).
 Prints one row per loss and size with the ratio lossgrad/torch (below 1.0: lossgrad is faster).
+``rows()`` gives the cases to ``benchmarks/suite.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import lossgrad  # noqa: E402
-from _harness import Row, compare  # noqa: E402
+from _harness import Make, compare, made  # noqa: E402
+
+REFERENCE = "torch"
+#: Element counts of the suite's rows (``--quick``: the first only).
+SIZES = (1000, 300_000, 1_000_000, 3_000_000)
 
 
 def _inputs(n: int) -> dict[str, np.ndarray]:
@@ -75,27 +80,39 @@ def _runner(
     return run
 
 
-def rows(sizes: list[int], only: str | None = None) -> list[Row]:
-    out: list[Row] = []
-    for n in sizes:
+def arrays_moved(name: str) -> int:
+    """The roofline's count of n-element arrays of a row: every input read in the forward and
+    again in the backward, the input's gradient written once."""
+    return 2 * (1 + len(CASES[name.split()[0]][1])) + 1
+
+
+def _make(n: int, name: str) -> Make:
+    first, rest, call = CASES[name]
+
+    def make() -> tuple[Callable[[], None], Callable[[], None]]:
         data = _inputs(n)
-        for name, (first, rest, call) in CASES.items():
-            if only and only not in name:
-                continue
-            args = [data[k] for k in rest]
-            out.append(
-                (
-                    f"{name} n={n:.0e}",
-                    _runner(lossgrad, call, data[first], args),
-                    _runner(torch, call, data[first], args),
-                )
-            )
-    return out
+        args = [data[k] for k in rest]
+        return _runner(lossgrad, call, data[first], args), _runner(torch, call, data[first], args)
+
+    return make
+
+
+def rows(
+    quick: bool = False, sizes: tuple[int, ...] | list[int] | None = None, only: str | None = None
+) -> list[tuple[str, Make]]:
+    """One row per loss and size: ``(name, make)``, ``make()`` building the inputs."""
+    sizes = sizes or (SIZES[:1] if quick else SIZES)
+    return [
+        (f"{name} n={n:.0e}", _make(n, name))
+        for n in sizes
+        for name in CASES
+        if not only or only in name
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--only", default=None, help="run the losses whose name contains this")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument(
@@ -104,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    compare(rows(args.sizes, args.only), repeats=args.repeats)
+    compare(made(rows(sizes=args.sizes, only=args.only)), repeats=args.repeats)
 
 
 if __name__ == "__main__":

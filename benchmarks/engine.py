@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import numpy as np
 import torch
 
 import lossgrad
-from _harness import compare
+from _harness import Make, compare
+
+REFERENCE = "torch"
 
 
 def _mlp_step(lib, seed: int = 0):  # noqa: ANN001, ANN202 - lib is either module
@@ -190,6 +193,21 @@ def _bigram_counts(lib, pairs: int = 1000, seed: int = 0):  # noqa: ANN001, ANN2
             counts[first, second] += 1
 
     return run
+
+
+def _make(step: Any) -> Make:
+    return lambda: (step(lossgrad), step(torch))
+
+
+def rows(quick: bool = False) -> list[tuple[str, Make]]:
+    """The training rows of ``benchmarks/suite.py``: whole steps of small programs, where the
+    engine's per-call cost decides."""
+    return [
+        ("MLP step 32x64->128->10 (MSE, SGD)", _make(_mlp_step)),
+        ("dynamic net step (x of 2000, SGD momentum)", _make(_dynamic_net)),
+        ("custom autograd.Function step (Legendre P3)", _make(_custom_function)),
+        ("bigram counting, 1000 x N[i, j] += 1", _make(_bigram_counts)),
+    ]
 
 
 def main() -> None:

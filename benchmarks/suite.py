@@ -1,4 +1,6 @@
-"""The benchmark suite: every loss torch has, lossgrad vs torch, forward+backward, as ratios.
+"""The benchmark suite: every loss, lossgrad vs torch or vs the library that defines it,
+forward+backward, as ratios, in two columns: each library with its default threads, and one
+thread each.
 
 Run from the repository root::
 
@@ -7,18 +9,26 @@ Run from the repository root::
     python benchmarks/suite.py --family regression --only mse --no-memory
 
 The rows come from the family scripts (``bench_regression.py``, ``bench_classification.py``,
-``bench_margin.py``, ``bench_ctc.py``, ``engine.py``), so each case is defined once. For every row
-both libraries run forward+backward on identical inputs in this process, with interleaved repeats
-(``_harness.measure``), in several rounds (whole passes over the suite, ``--rounds``); the table
-shows the median time of each side and the median ratio lossgrad / torch over the rounds (below
-1.0: lossgrad is faster) and their geometric mean.
+``bench_margin.py``, ``bench_ctc.py``, ``engine.py`` against torch; ``bench_robust.py``,
+``bench_segmentation.py``, ``bench_contrastive.py``, ``bench_structured.py``,
+``bench_language.py`` against their reference libraries), so each case is defined once: each
+script's ``rows(quick)`` gives ``(name, make)`` pairs, ``make()`` building the inputs and
+returning one forward+backward of each side. For every row both sides run on identical inputs in
+this process, with interleaved repeats (``_harness.measure``), first with each library's default
+threading, then at one thread each (``torch.set_num_threads(1)``,
+``lossgrad._parallel.set_num_threads(1)``, NumPy's BLAS through threadpoolctl): the per-core
+efficiency of the kernels, which noise from the other core barely moves. The suite makes several
+rounds (whole passes over the rows); the table shows the median time of each side and the median
+ratio lossgrad / reference over the rounds (below 1.0: lossgrad is faster), and the geometric
+means.
 
-Large cases (at least :data:`LARGE` elements) get two more columns:
+Large cases (at least :data:`LARGE` elements, or a call of at least :data:`SLOW_CALL` seconds)
+get two more columns:
 
 * **peak memory**: each side runs the case in a fresh subprocess; after its inputs are built the
   process's resident set is read (``VmRSS``) and its high-water mark reset
   (``/proc/self/clear_refs``),
-  then forward+backward runs three times and the peak is ``VmHWM`` minus that baseline. The same
+  then forward+backward runs twice and the peak is ``VmHWM`` minus that baseline. The same
   method for both sides (both allocate through the C allocator, here told to map every block above
   64 KiB on its own and return it when freed, so no cached free block hides a peak); code pages
   first touched by the call count too.
@@ -31,7 +41,9 @@ Large cases (at least :data:`LARGE` elements) get two more columns:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import importlib
 import json
 import math
 import os
@@ -41,7 +53,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,15 +64,33 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import lossgrad  # noqa: E402
-from _harness import measure  # noqa: E402
+from _harness import Make, measure  # noqa: E402
 from lossgrad import _parallel  # noqa: E402
 
 #: Cases with at least this many elements get peak-memory (and roofline) columns.
 LARGE = 500_000
-#: ``--quick`` keeps the cases with at most this many elements.
-SMALL = 20_000
-FAMILIES = ("regression", "classification", "margin", "ctc", "robust", "training")
+#: ... and so do cases whose lossgrad or reference call takes at least this many seconds.
+SLOW_CALL = 0.002
+#: A row whose call takes longer than this is measured in the first round only.
+ONE_ROUND = 0.25
+#: Family -> its script; the first group is measured against torch, the rest against the
+#: reference libraries that define the losses.
+TORCH_FAMILIES = {
+    "regression": "bench_regression",
+    "classification": "bench_classification",
+    "margin": "bench_margin",
+    "ctc": "bench_ctc",
+    "training": "engine",
+}
+REFERENCE_FAMILIES = {
+    "robust": "bench_robust",
+    "segmentation": "bench_segmentation",
+    "contrastive": "bench_contrastive",
+    "structured": "bench_structured",
+    "language": "bench_language",
+}
+SCRIPTS = {**TORCH_FAMILIES, **REFERENCE_FAMILIES}
+FAMILIES = tuple(SCRIPTS)
 DOC = HERE.parent / "docs" / "benchmarks.md"
 
 
@@ -68,8 +98,7 @@ DOC = HERE.parent / "docs" / "benchmarks.md"
 class Case:
     family: str
     name: str
-    lossgrad_fn: Callable[[], object]
-    torch_fn: Callable[[], object]
+    make: Make
     elements: int
     itemsize: int = 4
     arrays_moved: int | None = (
@@ -77,68 +106,77 @@ class Case:
     )
     result: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def against_torch(self) -> bool:
+        return self.family in TORCH_FAMILIES
+
 
 def _elements(name: str) -> int:
-    """The problem size a row's label states: the product of its n/N/C/D/T values."""
-    dims = dict(re.findall(r"\b([nNCDT])=([0-9.e+]+)", name))
-    return math.prod(int(float(v)) for v in dims.values()) if dims else 0
+    """The problem size a row's label states: the product of its n/N/C/D/T/V values, or of
+    its ``AxBxC`` shape."""
+    dims = dict(re.findall(r"\b([nNCDTV])=([0-9.e+]+)", name))
+    if dims:
+        return math.prod(int(float(v)) for v in dims.values())
+    shape = re.search(r"\b(\d+(?:x\d+)+)\b", name)
+    return math.prod(int(v) for v in shape.group(1).split("x")) if shape else 0
 
 
-def _family_rows(family: str, sizes: list[int]) -> list[Case]:
-    """The rows of one family script, as Cases."""
-    if family == "regression":
-        import bench_regression as m
-
-        out = []
-        for name, lg, th in m.rows(sizes):
-            loss = name.split()[0]
-            moved = 2 * (1 + len(m.CASES[loss][1])) + 1  # inputs read twice, one gradient written
-            out.append(Case(family, name, lg, th, _elements(name), 4, moved))
-        return out
-    if family == "classification":
-        import bench_classification as m
-
-        rows = m.rows()
-    elif family == "margin":
-        import bench_margin as m
-
-        rows = m.rows()
-    elif family == "ctc":
-        import bench_ctc as m
-
-        rows = m.rows()
-    elif family == "robust":  # the reference libraries' own code stands in the torch column
-        import bench_robust as m
-
-        rows = m.rows(1_000_000)
-    elif family == "training":
-        import engine as m
-
-        rows = [("MLP step 32x64->128->10 (MSE, SGD)", m._mlp_step(lossgrad), m._mlp_step(torch))]
-    else:
+def _script(family: str) -> Any:
+    if family not in SCRIPTS:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
-    return [Case(family, name, lg, th, _elements(name)) for name, lg, th in rows]
+    return importlib.import_module(SCRIPTS[family])
+
+
+def _family_rows(family: str, sizes: list[int] | None, quick: bool) -> list[Case]:
+    """The rows of one family script, as Cases."""
+    script = _script(family)
+    if family == "regression":
+        return [
+            Case(family, name, make, _elements(name), 4, script.arrays_moved(name))
+            for name, make in script.rows(quick, sizes=sizes)
+        ]
+    return [Case(family, name, make, _elements(name)) for name, make in script.rows(quick)]
 
 
 def collect(
-    families: list[str], sizes: list[int], only: str | None, quick: bool
+    families: list[str], sizes: list[int] | None, only: str | None, quick: bool
 ) -> tuple[list[Case], list[str]]:
     """All selected cases, and one note per family that could not be loaded."""
     cases: list[Case] = []
     skipped: list[str] = []
     for fam in families:
         try:
-            rows = _family_rows(fam, sizes)
+            rows = _family_rows(fam, sizes, quick)
         except Exception as exc:  # a family whose losses are missing must not stop the suite
             skipped.append(f"{fam}: {type(exc).__name__}: {exc}")
             continue
-        for c in rows:
-            if only and only not in c.name:
-                continue
-            if quick and c.elements > SMALL:
-                continue
-            cases.append(c)
+        cases += [c for c in rows if not only or only in c.name]
     return cases, skipped
+
+
+@contextlib.contextmanager
+def one_thread_each() -> Iterator[None]:
+    """torch, lossgrad's pool and NumPy's BLAS at one thread (restored afterwards)."""
+    from threadpoolctl import threadpool_limits
+
+    torch_threads, pool_threads = torch.get_num_threads(), _parallel.get_num_threads()
+    torch.set_num_threads(1)
+    _parallel.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        _parallel.set_num_threads(pool_threads)
+
+
+def measure_case(case: Case, repeats: int) -> dict[str, tuple[float, float]]:
+    """Seconds per call of (lossgrad, reference) in both columns, on freshly built inputs."""
+    lg, ref = case.make()
+    default = measure(lg, ref, repeats)
+    with one_thread_each():
+        single = measure(lg, ref, repeats)
+    return {"default": default, "single": single}
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -152,17 +190,18 @@ def _rss_kb(field_name: str) -> int:
     raise RuntimeError(f"{field_name} not in /proc/self/status")
 
 
-def _probe(family: str, name: str, side: str, sizes: list[int]) -> None:
+def _probe(family: str, name: str, side: str, sizes: list[int] | None) -> None:
     """Child process: print the peak RSS (MiB) of one side of one case above its baseline."""
-    case = next(c for c in _family_rows(family, sizes) if c.name == name)
-    fn = case.lossgrad_fn if side == "lossgrad" else case.torch_fn
+    case = next(c for c in _family_rows(family, sizes, quick=False) if c.name == name)
+    lg, ref = case.make()
+    fn = lg if side == "lossgrad" else ref
     import gc
 
     gc.collect()
     base = _rss_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
-    for _ in range(3):
+    for _ in range(2):
         fn()
     print(json.dumps({"peak_mib": (_rss_kb("VmHWM") - base) / 1024}))
 
@@ -172,14 +211,12 @@ def _probe(family: str, name: str, side: str, sizes: list[int]) -> None:
 _PROBE_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
 
 
-def peak_memory(case: Case, sizes: list[int], torch_threads: int | None) -> tuple[float, float]:
-    """Peak MiB above baseline of (lossgrad, torch), each side in a fresh subprocess."""
+def peak_memory(case: Case, sizes: list[int] | None) -> tuple[float, float]:
+    """Peak MiB above baseline of (lossgrad, reference), each side in a fresh subprocess."""
     out = []
-    for side in ("lossgrad", "torch"):
-        cmd = [sys.executable, __file__, "--probe", case.family, case.name, side, "--sizes"]
-        cmd += [str(s) for s in sizes]
-        if torch_threads:
-            cmd += ["--torch-threads", str(torch_threads)]
+    for side in ("lossgrad", "reference"):
+        cmd = [sys.executable, __file__, "--probe", case.family, case.name, side]
+        cmd += ["--sizes", *map(str, sizes)] if sizes else []
         res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=_PROBE_ENV)
         out.append(json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"])
     return out[0], out[1]
@@ -238,10 +275,11 @@ def _fmt_time(s: float) -> str:
 HEADER = [
     "case",
     "lossgrad",
-    "torch",
+    "reference",
     "ratio",
-    "peak MiB lossgrad / torch",
-    "roofline lossgrad / torch",
+    "ratio, 1 thread each",
+    "peak MiB lossgrad / reference",
+    "roofline lossgrad / reference",
 ]
 
 
@@ -249,12 +287,14 @@ def _cells(c: Case) -> list[str]:
     r = c.result
     mem = f"{r['mem'][0]:.1f} / {r['mem'][1]:.1f}" if "mem" in r else ""
     roof = f"{r['roofline'][0]:.0%} / {r['roofline'][1]:.0%}" if "roofline" in r else ""
-    return [c.name, _fmt_time(r["lg"]), _fmt_time(r["th"]), f"{r['ratio']:.2f}", mem, roof]
+    times = [_fmt_time(r["lg"]), _fmt_time(r["ref"])]
+    return [c.name, *times, f"{r['ratio']:.2f}", f"{r['ratio_single']:.2f}", mem, roof]
 
 
 def print_row(cells: list[str]) -> None:
     print(
-        f"{cells[0]:<46} {cells[1]:>10} {cells[2]:>10} {cells[3]:>6} {cells[4]:>15} {cells[5]:>9}"
+        f"{cells[0]:<52} {cells[1]:>10} {cells[2]:>10} {cells[3]:>6} {cells[4]:>6} "
+        f"{cells[5]:>15} {cells[6]:>9}"
     )
 
 
@@ -262,90 +302,120 @@ def print_row(cells: list[str]) -> None:
 LIMITS = [
     "Where lossgrad is slower, the limit is one of these (measured on this machine):",
     "",
-    "- *Per-call cost at small sizes.* The graph walk costs less in lossgrad than in torch (a",
-    "  fused loss, or a chain of nodes such as `loss.sum()`, is backpropagated without the",
-    "  general walk), but a lossgrad loss's forward is Python plus one NumPy call per step,",
-    "  about 1 us each here, where torch runs one C++ kernel: multi_margin's whole forward is",
-    "  about 4 us in torch. The losses torch writes as a single kernel stay near or above 1.0",
-    "  at N=16: multi_margin (0.95-1.2 from run to run) and multilabel_margin (1.7-1.8), whose",
-    "  forward needs about 25 NumPy calls (prefix mask, blanked copy, pair hinges, counts).",
-    "- *Passes at large sizes.* A fused lossgrad kernel makes one NumPy pass per ufunc (in blocks",
-    "  of up to 2^18 elements, one block per thread); torch makes one vectorized pass per",
-    "  direction. huber and smooth_l1 need five passes in the forward (subtract, clip, two dot",
-    "  products, the prescaled slopes that the backward then hands out as the gradient) against",
-    "  torch's one: 1.2-1.7 from run to run.",
+    "- *Per-call cost at small sizes.* A lossgrad loss's forward is Python plus one NumPy call",
+    "  per step, about 1 us each here, where torch runs one C++ kernel: the losses torch writes",
+    "  as a single kernel (multi_margin, multilabel_margin) are the hardest at N=16.",
+    "- *Passes at large sizes.* A fused lossgrad kernel makes one NumPy pass per ufunc (in",
+    "  blocks, one block per thread); torch makes one vectorized pass per direction.",
     "- *Two cores.* Each NumPy call takes the GIL on its way out, so two threads of NumPy calls",
-    "  hand the GIL back and forth; on this machine a second thread gains lossgrad 1.1-1.6x where",
-    "  torch's OpenMP kernels gain up to 2x. Kernels therefore run one wide block per thread",
-    "  (fewer calls to hand over: multi_margin at 4096x1000 went from 7.7 to 4.9 ms).",
-    "- *Zero-filling.* nll_loss's backward is a zero-filled (N, C) gradient with one value per",
-    "  row: NumPy fills the 16 MiB on one thread (210-360 us), torch on two (140-350 us), and",
-    "  splitting the fill over lossgrad's pool measured no faster: 1.1-1.7 from run to run.",
-    "- *Fresh memory.* A first touch of freshly mapped memory costs about 2 us per 4 KiB page",
-    "  here (a 16 MiB copy into new memory: 8 ms instead of 1 ms), so the kernels keep full-size",
-    "  temporaries out (per-thread scratch blocks, gradients written once where they are kept).",
+    "  hand the GIL back and forth; a second thread gains lossgrad 1.1-1.6x where torch's OpenMP",
+    "  kernels gain up to 2x. The one-thread column removes this (and most of the noise).",
+    "- *Compiled references.* JAX references run under `jax.jit` with XLA's own threading in",
+    "  both columns (XLA's thread count is fixed when JAX starts).",
     "- *Noise.* The machine is a shared virtual machine: rows near 1.0 move by 20-50% from one",
-    "  run to the next (torch's two-thread times most), which is why each row is the median of",
-    "  several rounds.",
-    "- *Roofline.* Losses built on `exp`/`log` are compute bound in both libraries (see torch's",
-    "  fraction beside lossgrad's); the 50% target is within reach of the few-pass kernels",
-    "  (mse, kl_div's and poisson's blocks in some runs), and huber/smooth_l1 are held back by",
-    "  their extra passes.",
+    "  run to the next in the default column (torch's two-thread times most), which is why each",
+    "  row is the median of several rounds and why the one-thread column is shown beside it.",
 ]
+
+
+def _summary(cases: list[Case], what: str) -> list[str]:
+    if not cases:
+        return []
+    gm = statistics.geometric_mean(c.result["ratio"] for c in cases)
+    gm_single = statistics.geometric_mean(c.result["ratio_single"] for c in cases)
+    slow = [c.name for c in cases if c.result["ratio"] > 1.0]
+    slow_single = [c.name for c in cases if c.result["ratio_single"] > 1.0]
+    return [
+        f"**{what}** ({len(cases)} rows): geometric mean of the ratios **{gm:.2f}** with each",
+        f"library's default threads, **{gm_single:.2f}** at one thread each. Rows above 1.0:",
+        f"{len(slow)} by default" + (" (" + ", ".join(slow) + ")" if slow else ""),
+        f"and {len(slow_single)} at one thread"
+        + (" (" + ", ".join(slow_single) + ")." if slow_single else "."),
+        "",
+    ]
+
+
+def _table(cases: list[Case], reference: str) -> list[str]:
+    header = [reference if h == "reference" else h for h in HEADER]
+    return [
+        '<div class="lossgrad-benchmarks" markdown>',
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        *("| " + " | ".join(_cells(c)) + " |" for c in cases),
+        "",
+        "</div>",
+        "",
+    ]
 
 
 def markdown(
     cases: list[Case],
-    gm: float,
     notes: list[str],
     command: str,
     date: str | None = None,
     machine_text: str | None = None,
 ) -> str:
     """The benchmarks page: the summary and a chart of the ratios (drawn by the docs build from
-    the table), the table, then how it was measured and why a row can stay above 1.0."""
+    the tables), the tables, then how it was measured and why a row can stay above 1.0."""
     date = date or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    slow = [c for c in cases if c.result["ratio"] > 1.0]
-    faster = len(cases) - len(slow)
+    torch_cases = [c for c in cases if c.against_torch]
+    reference_cases = [c for c in cases if not c.against_torch]
+    references = [
+        f"{family}: {_script(family).REFERENCE}"
+        for family in REFERENCE_FAMILIES
+        if any(c.family == family for c in reference_cases)
+    ]
     lines = [
         "# Benchmarks",
         "",
-        "Geometric mean of the ratios lossgrad / torch (forward+backward on identical inputs,",
-        f"below 1: lossgrad is faster): **{gm:.2f}** over {len(cases)} rows. lossgrad is faster in",
-        f"{faster} rows; **{len(slow)} rows are above 1.0**"
-        + (": " + ", ".join(c.name for c in slow) + "." if slow else "."),
+        "Forward+backward time, lossgrad / the reference on identical inputs (below 1: lossgrad is",
+        "faster), with each library's default threads and with one thread each.",
         "",
+        *_summary(torch_cases, "torch's losses, against torch"),
+        *_summary(reference_cases, "Losses beyond torch, against the libraries that define them"),
         f"Measured {date} on {machine_text or machine()}. Command: `{command}`. The page is",
         "generated by `benchmarks/suite.py` (do not edit by hand). The machine is shared and",
         "noisy: ratios from the same run are comparable, absolute times less so.",
         "",
         "<!-- lossgrad:benchmark-chart -->",
         "",
-        '<div class="lossgrad-benchmarks" markdown>',
-        "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(HEADER) - 1)) + "|",
     ]
-    lines += ["| " + " | ".join(_cells(c)) + " |" for c in cases]
-    lines += ["", "</div>", ""]
+    if torch_cases:
+        lines += ["## torch's losses", "", *_table(torch_cases, "torch")]
+    if reference_cases:
+        lines += [
+            "## Losses beyond torch",
+            "",
+            "Each row names its reference: the library the tests compare with, run on torch",
+            "(or JAX) in this process; where the defining library does not run on torch, its",
+            "formula written with torch ops. References:",
+            "",
+            *(f"- {r}" for r in references),
+            "",
+            *_table(reference_cases, "reference"),
+        ]
     lines += [
         "## How it is measured",
         "",
-        "Forward+backward time of every loss in lossgrad and in torch, on identical inputs in one",
-        "process, with interleaved repeats; the median of each side and the ratio lossgrad /",
-        "torch. The suite makes several passes (rounds) over all rows, and each row shows the",
-        "median over the rounds, so that a slow spell of the shared machine hits one round of a",
-        "row rather than the row. Before each side's timing the harness busy-waits 20 ms, so",
-        "that neither library runs beside the other's still-spinning threads, and each timed",
-        "run makes as many calls as fit in about 20 ms at the warm time of one call. torch",
-        "runs with its default threading (all cores) unless `--torch-threads` says otherwise;",
-        "lossgrad splits large kernels over its own small thread pool.",
+        "Forward+backward time of every loss in lossgrad and in the reference, on identical",
+        "inputs in one process, with interleaved repeats; the median of each side and the ratio.",
+        "Each row is measured twice: with each library's default threading (torch's intra-op",
+        "pool on all cores, lossgrad's thread pool for large kernels), and with torch and",
+        "lossgrad at one thread each, the per-core efficiency of the kernels. The suite makes",
+        "several passes (rounds) over all rows, and each row shows the median over the rounds,",
+        "so that a slow spell of the shared machine hits one round of a row rather than the row",
+        f"(rows whose call takes more than {ONE_ROUND} s are measured in one round, with three",
+        "repeats). Before each side's timing the harness busy-waits 20 ms, so that neither",
+        "library runs beside the other's still-spinning threads, and each timed run makes as",
+        "many calls as fit in about 20 ms at the warm time of one call.",
         "",
-        "**Peak memory**: each side runs the case alone in a fresh subprocess; after its inputs",
-        "are built the resident set is read and its high-water mark reset, forward+backward runs",
-        "three times, and the column is the peak above that baseline (same method for both",
-        "libraries; glibc is told to map each block above 64 KiB on its own and unmap it when",
-        "freed, so cached free blocks hide no peak; code pages first touched by the call count).",
+        "**Peak memory** (rows of at least 500,000 elements or 2 ms): each side runs the case",
+        "alone in a fresh subprocess; after its inputs are built the resident set is read and its",
+        "high-water mark reset, forward+backward runs twice, and the column is the peak above",
+        "that baseline (same method for both sides; glibc is told to map each block above 64 KiB",
+        "on its own and unmap it when freed, so cached free blocks hide no peak; code pages",
+        "first touched by the call count).",
         "",
         "**Roofline** (large elementwise losses): bytes that must move (forward reads each input",
         "once; backward reads them again and writes the input gradient once) / time, as a fraction",
@@ -353,14 +423,14 @@ def markdown(
         "the same count, beside it.",
         "",
     ]
-    if slow:
-        lines += ["## Rows above 1.0", ""] + LIMITS + [""]
+    if any(c.result["ratio"] > 1.0 or c.result["ratio_single"] > 1.0 for c in cases):
+        lines += ["## Rows above 1.0", "", *LIMITS, ""]
     if notes:
-        lines += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+        lines += ["Notes:", "", *(f"- {n}" for n in notes), ""]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> list[Case]:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -372,7 +442,7 @@ def main(argv: list[str] | None = None) -> list[Case]:
         type=int,
         nargs="+",
         default=None,
-        help="element counts of the regression family (default 1e3 and 1e6)",
+        help="element counts of the regression family (default: bench_regression.SIZES)",
     )
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 7)")
     parser.add_argument(
@@ -380,12 +450,6 @@ def main(argv: list[str] | None = None) -> list[Case]:
         type=int,
         default=None,
         help="passes over the whole suite; a row's ratio is the median over them (default 3)",
-    )
-    parser.add_argument(
-        "--torch-threads",
-        type=int,
-        default=None,
-        help="torch.set_num_threads (default: torch's own choice)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     parser.add_argument(
@@ -397,63 +461,84 @@ def main(argv: list[str] | None = None) -> list[Case]:
     parser.add_argument(
         "--probe", nargs=3, metavar=("FAMILY", "CASE", "SIDE"), help=argparse.SUPPRESS
     )
-    args = parser.parse_args(argv)
-    if args.torch_threads:
-        torch.set_num_threads(args.torch_threads)
-    sizes = args.sizes or ([1000] if args.quick else [1000, 1_000_000])
-    if args.probe:
-        _probe(*args.probe, sizes)
-        return []
-    repeats = args.repeats or (3 if args.quick else 7)
-    cases, notes = collect(args.family, sizes, args.only, args.quick)
-    notes = [f"family not run: {n}" for n in notes]
-    bandwidth: dict[tuple[int, int], float] = {}
-    print(f"# {machine()}")
-    print(
-        "# torch uses its default threading"
-        if not args.torch_threads
-        else f"# torch threads: {args.torch_threads}"
-    )
-    rounds = args.rounds or (1 if args.quick else 3)
+    return parser
+
+
+def _run_rounds(cases: list[Case], rounds: int, repeats: int, notes: list[str]) -> None:
+    """Measure every case in each round (whole passes: a slow spell hits one round of a row);
+    a case slower than :data:`ONE_ROUND` per call is measured in the first round only."""
     failed: set[str] = set()
-    for r in range(rounds):  # whole passes over the suite: a slow spell hits one round of a row
+    for r in range(rounds):
         if rounds > 1:
             print(f"# round {r + 1} of {rounds}")
         for c in cases:
-            if c.name in failed:
+            runs = c.result.setdefault("runs", [])
+            if c.name in failed or (runs and max(runs[0]["default"]) > ONE_ROUND):
                 continue
             try:
-                c.result.setdefault("runs", []).append(measure(c.lossgrad_fn, c.torch_fn, repeats))
+                runs.append(measure_case(c, repeats))
             except Exception as exc:  # a failing case is reported, not fatal
                 failed.add(c.name)
                 c.result.clear()
                 notes.append(f"{c.name}: failed: {type(exc).__name__}: {exc}")
-                print(f"{c.name:<46} failed: {type(exc).__name__}: {exc}")
-    print_row(["case", "lossgrad", "torch", "ratio", "peak MiB lg/th", "roof lg/th"])
+                print(f"{c.name:<52} failed: {type(exc).__name__}: {exc}")
+
+
+def _summarize(c: Case) -> bool:
+    """Medians over the rounds into ``c.result``; False for a case that failed."""
+    runs = c.result.pop("runs", None)
+    if not runs:
+        return False
+    default = [run["default"] for run in runs]
+    single = [run["single"] for run in runs]
+    c.result.update(
+        lg=statistics.median(a for a, _ in default),
+        ref=statistics.median(b for _, b in default),
+        ratio=statistics.median(a / b for a, b in default),
+        ratio_single=statistics.median(a / b for a, b in single),
+    )
+    return True
+
+
+def main(argv: list[str] | None = None) -> list[Case]:
+    args = _parser().parse_args(argv)
+    if args.probe:
+        _probe(*args.probe, args.sizes)
+        return []
+    repeats = args.repeats or (3 if args.quick else 7)
+    cases, notes = collect(args.family, args.sizes, args.only, args.quick)
+    notes = [f"family not run: {n}" for n in notes]
+    bandwidth: dict[tuple[int, int], float] = {}
+    print(f"# {machine()}")
+    _run_rounds(cases, args.rounds or (1 if args.quick else 3), repeats, notes)
+    print_row(["case", "lossgrad", "ref", "ratio", "1 thr", "peak MiB lg/ref", "roof lg/ref"])
+    done = []
     for c in cases:
-        runs = c.result.pop("runs", None)
-        if not runs:
+        if not _summarize(c):
             continue
-        t_lg = statistics.median(a for a, _ in runs)
-        t_th = statistics.median(b for _, b in runs)
-        c.result.update(lg=t_lg, th=t_th, ratio=statistics.median(a / b for a, b in runs))
-        if c.elements >= LARGE:
-            if c.arrays_moved is not None:
-                key = (c.elements, c.itemsize)
-                if key not in bandwidth:
-                    bandwidth[key] = copy_bandwidth(*key)
-                moved = c.arrays_moved * c.elements * c.itemsize / bandwidth[key]
-                c.result["roofline"] = (moved / t_lg, moved / t_th)
-            if not args.no_memory and not args.quick:
-                try:
-                    c.result["mem"] = peak_memory(c, sizes, args.torch_threads)
-                except (subprocess.CalledProcessError, ValueError, KeyError) as exc:
-                    notes.append(f"{c.name}: memory probe failed: {exc}")
+        done.append(c)
+        if c.elements >= LARGE and c.arrays_moved is not None:
+            key = (c.elements, c.itemsize)
+            if key not in bandwidth:
+                bandwidth[key] = copy_bandwidth(*key)
+            moved = c.arrays_moved * c.elements * c.itemsize / bandwidth[key]
+            c.result["roofline"] = (moved / c.result["lg"], moved / c.result["ref"])
+        large = c.elements >= LARGE or max(c.result["lg"], c.result["ref"]) >= SLOW_CALL
+        if large and not args.no_memory and not args.quick:
+            try:
+                c.result["mem"] = peak_memory(c, args.sizes)
+            except (subprocess.CalledProcessError, ValueError, KeyError) as exc:
+                notes.append(f"{c.name}: memory probe failed: {exc}")
         print_row(_cells(c))
-        c.lossgrad_fn = c.torch_fn = lambda: None  # free the inputs of finished rows
-    done = [c for c in cases if c.result]
-    gm = statistics.geometric_mean(c.result["ratio"] for c in done) if done else float("nan")
-    print(f"{'geometric mean of ratios':<68} {gm:>6.2f}   ({len(done)} rows)")
+    for group in (
+        [c for c in done if c.against_torch],
+        [c for c in done if not c.against_torch],
+    ):
+        if group:
+            gm = statistics.geometric_mean(c.result["ratio"] for c in group)
+            gm1 = statistics.geometric_mean(c.result["ratio_single"] for c in group)
+            against = "torch" if group[0].against_torch else "references"
+            print(f"# geometric mean vs {against}: {gm:.2f} default, {gm1:.2f} one thread")
     for (n, size), bw in sorted(bandwidth.items()):
         notes.append(f"measured copy bandwidth, {n} elements of {size} bytes: {bw / 1e9:.1f} GB/s")
     for n in notes:
@@ -462,7 +547,7 @@ def main(argv: list[str] | None = None) -> list[Case]:
     target = args.markdown or (str(DOC) if full else None)
     if target:
         command = "python benchmarks/suite.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
-        Path(target).write_text(markdown(done, gm, notes, command.strip()))
+        Path(target).write_text(markdown(done, notes, command.strip()))
         print(f"# wrote {target}")
     return done
 

@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite (benchmarks/suite.py): quick mode on tiny sizes.
 
-It checks that the suite runs, measures both sides and writes its table; it asserts nothing about
-speed (timings are never tested).
+It checks that the suite runs, measures both sides in both columns and writes its tables, and
+that every family script offers the suite's interface; it asserts nothing about speed (timings
+are never tested).
 """
 
 import sys
@@ -20,10 +21,23 @@ def test_quick_run_writes_a_table(tmp_path, capsys):
     rows = suite.main([*argv, "--only", "mse", "--markdown", str(out)])
     assert [c.name for c in rows] == ["mse_loss n=1e+02"]
     r = rows[0].result
-    assert r["lg"] > 0 and r["th"] > 0 and r["ratio"] == pytest.approx(r["lg"] / r["th"])
+    assert r["lg"] > 0 and r["ref"] > 0 and r["ratio"] == pytest.approx(r["lg"] / r["ref"])
+    assert r["ratio_single"] > 0
     text = out.read_text()
-    assert "| mse_loss n=1e+02 |" in text and "Geometric mean" in text and "Command:" in text
+    assert "| mse_loss n=1e+02 |" in text and "geometric mean" in text and "Command:" in text
+    assert "one thread each" in text and "## torch's losses" in text
     assert "mse_loss n=1e+02" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("family", suite.FAMILIES)
+def test_every_family_script_offers_the_suite_interface(family):
+    script = suite._script(family)
+    assert isinstance(script.REFERENCE, str) and script.REFERENCE
+    quick = script.rows(quick=True)
+    names = [name for name, _ in script.rows(quick=False)]
+    assert quick and len(set(names)) == len(names)
+    assert {name for name, _ in quick} <= set(names)
+    assert all(callable(make) for _, make in quick)
 
 
 def test_rows_come_from_the_family_scripts():
@@ -35,17 +49,29 @@ def test_rows_come_from_the_family_scripts():
     assert mse.elements == 100 and mse.arrays_moved == 5  # x, y read twice; one gradient
 
 
+def test_one_thread_column_restores_the_thread_counts():
+    import torch
+
+    from lossgrad import _parallel
+
+    before = torch.get_num_threads(), _parallel.get_num_threads()
+    with suite.one_thread_each():
+        assert (torch.get_num_threads(), _parallel.get_num_threads()) == (1, 1)
+    assert (torch.get_num_threads(), _parallel.get_num_threads()) == before
+
+
 def test_problem_size_from_the_label():
     assert suite._elements("cross_entropy N=4096 C=1000") == 4096 * 1000
     assert suite._elements("l1_loss n=1e+06") == 1_000_000
     assert suite._elements("ctc_loss T=50 N=16 C=20 S=30") == 50 * 16 * 20
+    assert suite._elements("dice_loss 16x4x256x256 vs MONAI") == 16 * 4 * 256 * 256
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 def test_peak_memory_probe_runs_each_side_in_a_subprocess():
     case = next(c for c in suite.collect(["regression"], [4096], "mse", False)[0])
-    lg, th = suite.peak_memory(case, [4096], None)
-    assert lg >= 0 and th >= 0
+    lg, ref = suite.peak_memory(case, [4096])
+    assert lg >= 0 and ref >= 0
 
 
 def test_lossgrad_bench_command_runs_the_suite(tmp_path, capsys):
@@ -57,7 +83,9 @@ def test_lossgrad_bench_command_runs_the_suite(tmp_path, capsys):
     assert "MLP step" in out.read_text() and "MLP step" in capsys.readouterr().out
 
 
-def test_roofline_cell_shows_both_sides():
-    case = suite.Case("regression", "mse_loss n=1e+06", print, print, 10**6, 4, 5)
-    case.result.update(lg=1e-3, th=5e-4, ratio=2.0, roofline=(0.25, 0.5), mem=(4.0, 8.0))
-    assert suite._cells(case)[3:] == ["2.00", "4.0 / 8.0", "25% / 50%"]
+def test_cells_show_both_columns_memory_and_roofline():
+    case = suite.Case("regression", "mse_loss n=1e+06", print, 10**6, 4, 5)
+    case.result.update(
+        lg=1e-3, ref=5e-4, ratio=2.0, ratio_single=1.5, roofline=(0.25, 0.5), mem=(4.0, 8.0)
+    )
+    assert suite._cells(case)[3:] == ["2.00", "1.50", "4.0 / 8.0", "25% / 50%"]
