@@ -117,14 +117,20 @@ def _huber_sum(
     scale: float | None = None,
 ) -> Any:
     """The block's sum of `_huber_block` as ``q.d - q.q / 2``: two dot products (no
-    cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|`` with the same sign);
-    ``scale`` multiplies ``q`` first, so that the total overflows only when the loss does."""
+    cancellation: elementwise ``0 <= q q <= q d``, as ``|q| <= |d|`` with the same sign).
+    A ``scale`` above 1e4 or below 1 multiplies ``q`` first, so that the total overflows only
+    when the loss does (and no product underflows where the scaled one would not); between
+    them it multiplies the total, a pass fewer."""
     diff = np.subtract(x, y, out=loss)
     clamped = _clip(diff, -delta, delta, out=dldx)
+    by_total = scale is not None and 1.0 <= scale <= 1e4
     slope = (
-        clamped if scale is None else np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
+        clamped
+        if scale is None or by_total
+        else np.multiply(clamped, x.dtype.type(scale), out=scratch(x, 2))
     )
-    return _parallel.total(slope, diff) - x.dtype.type(0.5) * _parallel.total(slope, clamped)
+    total = _parallel.total(slope, diff) - x.dtype.type(0.5) * _parallel.total(slope, clamped)
+    return total * x.dtype.type(scale) if by_total else total
 
 
 def _huber_slope(x: Tensor, y: Tensor, delta: float, scale: float = 1.0) -> tuple[Tensor, Tensor]:
