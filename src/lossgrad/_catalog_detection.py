@@ -66,8 +66,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="GeneralizedBoxIoULoss",
         family="detection",
         summary="GIoU loss (Rezatofighi 2019): 1 − IoU + (area(C) − U)/area(C); torchvision's.",
-        formula="ℓ = 1 − I/(U + ε) + (area(C) − U)/(area(C) + ε)",
-        gradient="autograd through the corners (max/min split the gradient at ties, as torch)",
         tex=r"\ell = 1 - \frac{I}{U + \varepsilon} + \frac{|C| - U}{|C| + \varepsilon}",
         tex_gradient=r"\text{autograd through the box corners}",
         in_torch=False,
@@ -95,8 +93,6 @@ output.backward()
         module="DistanceBoxIoULoss",
         family="detection",
         summary="DIoU loss (Zheng 2020): 1 − IoU + ρ²/c²; torchvision's.",
-        formula="ℓ = 1 − IoU + ρ²/(c² + ε)   (ρ: centre distance, c: diagonal of C)",
-        gradient="autograd through the corners",
         tex=r"\ell = 1 - \mathrm{IoU} + \frac{\rho^2}{c^2 + \varepsilon}",
         tex_gradient=r"\text{autograd through the box corners}",
         in_torch=False,
@@ -122,8 +118,6 @@ output.backward()
         module="CompleteBoxIoULoss",
         family="detection",
         summary="CIoU loss (Zheng 2020): DIoU + α·v, α held constant as torchvision.",
-        formula="ℓ = DIoU + α·v,  v = 4/π²·(atan(w_g/h_g) − atan(w/h))²,  α = v/(1 − IoU + v + ε)",
-        gradient="∂ℓ/∂b = ∂DIoU/∂b + α·∂v/∂b   (α without gradient)",
         tex=(
             r"\ell = \mathrm{DIoU} + \alpha v,\quad v = \tfrac{4}{\pi^2}"
             r"\bigl(\arctan\tfrac{w_g}{h_g} - \arctan\tfrac{w}{h}\bigr)^2"

@@ -47,8 +47,9 @@ def _cloud_curve(functional: str, blur: float) -> Any:
 def _js_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
     first = lib.stack([z, lib.zeros_like(z)], dim=1).softmax(dim=1)
     second = lib.tensor([[s["target"], 1.0 - s["target"]]], dtype=lib.float64)
-    return lib.nn.functional.js_divergence(first, second.expand(z.shape[0], 2), reduction="none",
-                                           **p)
+    return lib.nn.functional.js_divergence(
+        first, second.expand(z.shape[0], 2), reduction="none", **p
+    )
 
 
 _LINE_DATA = """\
@@ -67,8 +68,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="WassersteinLoss1d",
         family="distribution",
         summary="Exact W_p^p between two weighted samples on the line (sorting, no solver).",
-        formula="W_p^p = ∫₀¹ |F_u⁻¹(t) − F_v⁻¹(t)|^p dt",
-        gradient="∂/∂u_i = p·|F_u⁻¹ − F_v⁻¹|^(p−1)·sign(·) × the quantile interval of u_i",
         tex=r"W_p^p = \int_0^1 \bigl|F_u^{-1}(t) - F_v^{-1}(t)\bigr|^p\,dt",
         tex_gradient=r"\frac{\partial W_p^p}{\partial u_i} = p \int_{I_i} \bigl|F_u^{-1} - "
         r"F_v^{-1}\bigr|^{p-1}\operatorname{sign}\bigl(F_u^{-1} - F_v^{-1}\bigr)\,dt",
@@ -78,7 +77,8 @@ ENTRIES: tuple[Loss, ...] = (
             "scipy.stats.wasserstein_distance; weights are normalised as SciPy does",
             "(n, k) inputs hold k independent pairs of distributions (POT's convention)",
         ),
-        example="loss = nn.WassersteinLoss1d(p=1)\n" + _LINE_DATA
+        example="loss = nn.WassersteinLoss1d(p=1)\n"
+        + _LINE_DATA
         + "output = loss(u, v)\noutput.backward()\n",
         curve=Curve("shift", _SHIFT_LABEL, (-3.0, 3.0), _line_curve("wasserstein_1d")),
         aliases=("wasserstein", "emd_1d"),
@@ -89,14 +89,13 @@ ENTRIES: tuple[Loss, ...] = (
         module="EnergyDistanceLoss",
         family="distribution",
         summary="Energy distance between two weighted samples on the line (SciPy).",
-        formula="D = √(2·∫ (U(x) − V(x))² dx) = √(2E|X−Y| − E|X−X'| − E|Y−Y'|)",
-        gradient="through the interval lengths between the pooled sorted values",
         tex=r"D = \sqrt{2\int (U(x) - V(x))^2\,dx}",
         tex_gradient=r"\frac{\partial D}{\partial u} = \frac{1}{D}\,\frac{\partial}{\partial u}"
         r"\int (U - V)^2\,dx",
         in_torch=False,
         notes=("equal to scipy.stats.energy_distance; the gradient is 0 where D = 0",),
-        example="loss = nn.EnergyDistanceLoss()\n" + _LINE_DATA
+        example="loss = nn.EnergyDistanceLoss()\n"
+        + _LINE_DATA
         + "output = loss(u, v)\noutput.backward()\n",
         curve=Curve("shift", _SHIFT_LABEL, (-3.0, 3.0), _line_curve("energy_distance")),
     ),
@@ -106,14 +105,14 @@ ENTRIES: tuple[Loss, ...] = (
         module="JSDivergenceLoss",
         family="distribution",
         summary="Jensen–Shannon divergence between discrete distributions (bounded by log 2).",
-        formula="JS = ½·KL(p‖m) + ½·KL(q‖m),  m = (p + q)/2",
-        gradient="∂JS/∂p = ½·(log p − log m)",
-        tex=r"\mathrm{JS} = \tfrac12 \mathrm{KL}(p\,\|\,m) + \tfrac12 \mathrm{KL}(q\,\|\,m),"
+        tex=r"\mathrm{JS} = \tfrac12 \mathrm{KL}(p \| m) + \tfrac12 \mathrm{KL}(q \| m),"
         r"\quad m = \tfrac{p+q}{2}",
         tex_gradient=r"\frac{\partial\,\mathrm{JS}}{\partial p} = \tfrac12(\log p - \log m)",
         in_torch=False,
-        notes=("the square of scipy.spatial.distance.jensenshannon; 0·log 0 = 0, finite "
-               "gradients at zeros",),
+        notes=(
+            "the square of scipy.spatial.distance.jensenshannon; 0·log 0 = 0, finite "
+            "gradients at zeros",
+        ),
         example="""\
 loss = nn.JSDivergenceLoss()
 logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.5, 0.5]], requires_grad=True)
@@ -121,8 +120,13 @@ target = torch.tensor([[0.7, 0.2, 0.1], [0.0, 0.5, 0.5]])
 output = loss(logits.softmax(dim=1), target)
 output.backward()
 """,
-        curve=Curve("logit", "logit z of p = softmax([z, 0]) (q = [{target:g}, 1 − {target:g}])",
-                    (-6.0, 6.0), _js_curve, {"target": 0.8}),
+        curve=Curve(
+            "logit",
+            "logit z of p = softmax([z, 0]) (q = [{target:g}, 1 − {target:g}])",
+            (-6.0, 6.0),
+            _js_curve,
+            {"target": 0.8},
+        ),
         aliases=("jsd", "jensen_shannon"),
     ),
     Loss(
@@ -131,8 +135,6 @@ output.backward()
         module="MMDLoss",
         family="distribution",
         summary="Kernel MMD between point clouds (Gaussian, Laplacian, energy; geomloss).",
-        formula="ℓ = ½·aᵀK(x,x)a + ½·bᵀK(y,y)b − aᵀK(x,y)b",
-        gradient="∂ℓ/∂x_i = a_i·Σ_j (a_j·∇₁K(x_i, x_j) − b_j·∇₁K(x_i, y_j))",
         tex=r"\ell = \tfrac12 a^\top K_{xx} a + \tfrac12 b^\top K_{yy} b - a^\top K_{xy} b",
         tex_gradient=r"\frac{\partial \ell}{\partial x_i} = a_i \sum_j \bigl(a_j \nabla_1 "
         r"K(x_i, x_j) - b_j \nabla_1 K(x_i, y_j)\bigr)",
@@ -142,7 +144,8 @@ output.backward()
             "gradients; distances floored at 1e-4 as there",
             "the curve uses blur = 0.5 unless set",
         ),
-        example="loss = nn.MMDLoss(kernel='gaussian', blur=0.5)\n" + _CLOUD_DATA
+        example="loss = nn.MMDLoss(kernel='gaussian', blur=0.5)\n"
+        + _CLOUD_DATA
         + "output = loss(x, y)\noutput.backward()\n",
         curve=Curve("shift", _SHIFT_LABEL, (-3.0, 3.0), _cloud_curve("mmd_loss", 0.5)),
         aliases=("maximum_mean_discrepancy",),
@@ -153,9 +156,6 @@ output.backward()
         module="SinkhornLoss",
         family="distribution",
         summary="Debiased Sinkhorn divergence between point clouds, ε-scaling (geomloss).",
-        formula="S_ε(a, b) = OT_ε(a, b) − ½·OT_ε(a, a) − ½·OT_ε(b, b),  ε = blur^p",
-        gradient="exact: through every Sinkhorn iteration; envelope: geomloss's, at the final "
-        "potentials",
         tex=r"S_\varepsilon(a,b) = \mathrm{OT}_\varepsilon(a,b) - \tfrac12\mathrm{OT}_"
         r"\varepsilon(a,a) - \tfrac12\mathrm{OT}_\varepsilon(b,b)",
         tex_gradient=r"\nabla_x S_\varepsilon \text{ by autograd through the iterations "
@@ -168,7 +168,8 @@ output.backward()
             "blur = 0.05, scaling = 0.5)",
             "non-negative, 0 for equal clouds; tends to W_p^p / p as blur → 0",
         ),
-        example="loss = nn.SinkhornLoss(blur=0.1)\n" + _CLOUD_DATA
+        example="loss = nn.SinkhornLoss(blur=0.1)\n"
+        + _CLOUD_DATA
         + "output = loss(x, y)\noutput.backward()\n",
         curve=Curve("shift", _SHIFT_LABEL, (-3.0, 3.0), _cloud_curve("sinkhorn_loss", 0.1)),
         aliases=("sinkhorn_divergence",),

@@ -68,8 +68,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="SSIMLoss",
         family="image",
         summary="1 − SSIM with pytorch-msssim's keywords; kornia's (1 − SSIM)/2 'same' option.",
-        formula="ℓ = 1 − mean (2μ_xμ_y + C1)(2σ_xy + C2) / ((μ_x² + μ_y² + C1)(σ_x² + σ_y² + C2))",
-        gradient="autograd through the separable Gaussian filter (its adjoint: the same filter)",
         tex=(
             r"\ell = 1 - \overline{\frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}"
             r"{(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)}}"
@@ -109,8 +107,6 @@ output.backward()
         module="MS_SSIMLoss",
         family="image",
         summary="1 − MS-SSIM with pytorch-msssim 1.0's keywords and clamping (no NaN).",
-        formula="ℓ = 1 − Π_j relu(cs_j)^w_j · relu(SSIM_M)^w_M",
-        gradient="autograd; 0 (not NaN) where a clamped term is 0",
         tex=(
             r"\ell = 1 - \prod_{j<M} \mathrm{relu}(cs_j)^{w_j}\,"
             r"\mathrm{relu}(\mathrm{SSIM}_M)^{w_M}"
@@ -155,8 +151,6 @@ output.backward()
         module="TotalVariation",
         family="image",
         summary="Anisotropic total variation Σ|∂x| + Σ|∂y| per image and channel (kornia).",
-        formula="TV = Σ |x[i+1, j] − x[i, j]| + Σ |x[i, j+1] − x[i, j]|",
-        gradient="∂TV/∂x[i,j] = Σ over its neighbours of sign(x[i,j] − neighbour)",
         tex=r"\mathrm{TV} = \sum |x_{i+1,j} - x_{i,j}| + \sum |x_{i,j+1} - x_{i,j}|",
         tex_gradient=(
             r"\frac{\partial\,\mathrm{TV}}{\partial x_{ij}} = \sum_{n} \mathrm{sign}(x_{ij} - x_n)"
@@ -183,8 +177,6 @@ output.backward()
         module="PSNRLoss",
         family="image",
         summary="Negative PSNR, −10·log10(max²/MSE) (kornia psnr_loss).",
-        formula="ℓ = −10·log10(max_val² / MSE)",
-        gradient="∂ℓ/∂x = (10/ln 10)·2(x − y)/(N·MSE)",
         tex=r"\ell = -10 \log_{10}\frac{\mathrm{max}^2}{\mathrm{MSE}}",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x_i} = "

@@ -53,13 +53,18 @@ def _kto_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, An
 def _grpo_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
     """One token per point, its log-ratio to the sampling policy ``z``, advantage 1."""
     one = lib.ones(1, 1, dtype=z.dtype)
-    return lib.stack([
-        lib.nn.functional.grpo_loss(
-            z[i : i + 1].reshape(1, 1), lib.ones(1, dtype=z.dtype), one,
-            old_per_token_logps=lib.zeros(1, 1, dtype=z.dtype), **p,
-        )
-        for i in range(z.shape[0])
-    ])
+    return lib.stack(
+        [
+            lib.nn.functional.grpo_loss(
+                z[i : i + 1].reshape(1, 1),
+                lib.ones(1, dtype=z.dtype),
+                one,
+                old_per_token_logps=lib.zeros(1, 1, dtype=z.dtype),
+                **p,
+            )
+            for i in range(z.shape[0])
+        ]
+    )
 
 
 _MARGIN = "log-ratio margin of the chosen completion"
@@ -87,8 +92,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="LinearCrossEntropyLoss",
         family="language",
         summary="A language-model head and cross entropy in one, optionally chunked over rows.",
-        formula="ℓ = −z[y] + log Σⱼ exp(z[j]),  z = W·h + b",
-        gradient="∂ℓ/∂h = Wᵀ(softmax(z) − onehot(y)),  ∂ℓ/∂W = (softmax(z) − onehot(y))·hᵀ",
         tex=r"\ell = -z_y + \log \sum_j e^{z_j},\qquad z = W h + b",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial h} = W^\top\bigl(\operatorname{softmax}(z) - "
@@ -112,8 +115,7 @@ ENTRIES: tuple[Loss, ...] = (
         "opts = nn.LinearCrossEntropyOptions(batch_chunk_size=1)   # chunked: no N x V logits\n"
         "output = F.linear_cross_entropy(input, head, target, options=opts)\n"
         "output.backward()\n",
-        curve=Curve("margin", "margin of the target logit (two classes)", (-6.0, 6.0),
-                    _head_curve),
+        curve=Curve("margin", "margin of the target logit (two classes)", (-6.0, 6.0), _head_curve),
         aliases=("fused_linear_cross_entropy",),
     ),
     Loss(
@@ -122,8 +124,6 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="Direct preference optimisation and TRL's 13 variants, from sequence log-probs.",
-        formula="ℓ = −log σ(β·[(log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))])",
-        gradient="∂ℓ/∂log π(y_w) = −β·σ(−d),  ∂ℓ/∂log π(y_l) = β·σ(−d)",
         tex=(
             r"\ell = -\log\sigma\Bigl(\beta\bigl[\log\tfrac{\pi(y_w)}{\pi_{ref}(y_w)} - "
             r"\log\tfrac{\pi(y_l)}{\pi_{ref}(y_l)}\bigr]\Bigr)"
@@ -153,8 +153,6 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="SimPO: reference-free preference on length-averaged log-probs with a margin γ.",
-        formula="ℓ = −log σ(β·(ā_w − ā_l) − γ)",
-        gradient="∂ℓ/∂ā_w = −β·σ(γ − β·(ā_w − ā_l))",
         tex=r"\ell = -\log\sigma\bigl(\beta(\bar a_w - \bar a_l) - \gamma\bigr)",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial \bar a_w} = -\beta\,\sigma\bigl(\gamma - "
@@ -164,8 +162,13 @@ ENTRIES: tuple[Loss, ...] = (
         notes=("label_smoothing mixes in −log σ(−u) as in Liger", "checked against Liger"),
         example=_LOGPS + "output = F.simpo_loss(chosen, rejected)\noutput.backward()\n",
         torch_note="Liger-Kernel LigerFusedLinearSimPOFunction.preference_loss_fn",
-        curve=Curve("margin", "chosen log-prob (rejected = {rejected:g})", (-6.0, 0.0),
-                    _pair_curve("simpo_loss"), {"rejected": -2.0}),
+        curve=Curve(
+            "margin",
+            "chosen log-prob (rejected = {rejected:g})",
+            (-6.0, 0.0),
+            _pair_curve("simpo_loss"),
+            {"rejected": -2.0},
+        ),
     ),
     Loss(
         key="cpo",
@@ -173,8 +176,6 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="CPO's preference term: −log σ(β·(log π(y_w) − log π(y_l))).",
-        formula="ℓ = −log σ(β·(a_w − a_l))",
-        gradient="∂ℓ/∂a_w = −β·σ(−β·(a_w − a_l))",
         tex=r"\ell = -\log\sigma\bigl(\beta(a_w - a_l)\bigr)",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial a_w} = -\beta\,\sigma\bigl(-\beta(a_w - a_l)\bigr)"
@@ -183,8 +184,13 @@ ENTRIES: tuple[Loss, ...] = (
         notes=("the behaviour-cloning NLL term is added by the caller", "checked against Liger"),
         example=_LOGPS + "output = F.cpo_loss(chosen, rejected)\noutput.backward()\n",
         torch_note="Liger-Kernel LigerFusedLinearCPOFunction.preference_loss_fn",
-        curve=Curve("margin", "chosen log-prob (rejected = {rejected:g})", (-6.0, 0.0),
-                    _pair_curve("cpo_loss"), {"rejected": -2.0}),
+        curve=Curve(
+            "margin",
+            "chosen log-prob (rejected = {rejected:g})",
+            (-6.0, 0.0),
+            _pair_curve("cpo_loss"),
+            {"rejected": -2.0},
+        ),
     ),
     Loss(
         key="orpo",
@@ -192,8 +198,6 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="ORPO's odds-ratio term on length-averaged log-probabilities.",
-        formula="ℓ = −β·log σ(log odds(ā_w) − log odds(ā_l)),  log odds(a) = a − log(1 − eᵃ)",
-        gradient="∂ℓ/∂ā_w = −β·σ(−o)/(1 − e^{ā_w})",
         tex=(
             r"\ell = -\beta\log\sigma\bigl(\operatorname{lo}(\bar a_w) - "
             r"\operatorname{lo}(\bar a_l)\bigr),\quad \operatorname{lo}(a) = a - \log(1 - e^a)"
@@ -207,8 +211,13 @@ ENTRIES: tuple[Loss, ...] = (
         "rejected = torch.tensor([-1.1, -0.9], requires_grad=True)\n"
         "output = F.orpo_loss(chosen, rejected)\noutput.backward()\n",
         torch_note="Liger-Kernel LigerFusedLinearORPOFunction.preference_loss_fn",
-        curve=Curve("margin", "chosen log-prob (rejected = {rejected:g})", (-4.0, -0.05),
-                    _pair_curve("orpo_loss"), {"rejected": -1.0}),
+        curve=Curve(
+            "margin",
+            "chosen log-prob (rejected = {rejected:g})",
+            (-4.0, -0.05),
+            _pair_curve("orpo_loss"),
+            {"rejected": -1.0},
+        ),
     ),
     Loss(
         key="kto",
@@ -216,14 +225,14 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="KTO: unpaired preference loss, desirable and undesirable completions apart.",
-        formula="ℓ = w_d·(1 − σ(β(r − z))) (desirable),  w_u·(1 − σ(β(z − r))) (undesirable)",
-        gradient="∂ℓ/∂r = ∓w·β·σ(u)(1 − σ(u))",
         tex=r"\ell = w_d\bigl(1 - \sigma(\beta(r - z))\bigr)\ \text{or}\ "
         r"w_u\bigl(1 - \sigma(\beta(z - r))\bigr)",
         tex_gradient=r"\frac{\partial \ell}{\partial r} = \mp w\,\beta\,\sigma(u)(1-\sigma(u))",
         in_torch=False,
-        notes=("r = log π(y) − log π_ref(y); z = kl, the batch KL estimate, used as a constant",
-               "checked against Liger's chunked KTO and TRL's KTOTrainer formula"),
+        notes=(
+            "r = log π(y) − log π_ref(y); z = kl, the batch KL estimate, used as a constant",
+            "checked against Liger's chunked KTO and TRL's KTOTrainer formula",
+        ),
         example="logps = torch.tensor([-3.0, -6.0, -2.5], requires_grad=True)\n"
         "reference = torch.tensor([-4.0, -5.0, -2.0])\n"
         "labels = torch.tensor([True, False, True])\n"
@@ -237,24 +246,25 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="Clipped policy-gradient loss of GRPO, BNPO, Dr. GRPO, DAPO and CISPO.",
-        formula="ℓ = −min(ρ·A, clip(ρ, 1 − ε_low, 1 + ε_high)·A) + β·k3,  ρ = exp(log π − log π_old)",
-        gradient="∂ℓ/∂log π = −ρ·A where the unclipped term is the minimum, else 0 (+ β·∂k3)",
         tex=r"\ell = -\min\bigl(\rho A,\ \operatorname{clip}(\rho, 1-\epsilon_l, 1+\epsilon_h) A\bigr)"
         r" + \beta\,k_3",
         tex_gradient=r"\frac{\partial \ell}{\partial \log\pi} = -\rho A\ \text{(unclipped)},\ 0"
         r"\ \text{(clipped)}",
         in_torch=False,
-        notes=("loss_type sets the normalisation: grpo per sequence, bnpo/dapo per token, "
-               "dr_grpo by B·max_completion_length; cispo weights log π by the detached clipped ρ",
-               "checked against Liger's chunked GRPO on the CPU"),
+        notes=(
+            "loss_type sets the normalisation: grpo per sequence, bnpo/dapo per token, "
+            "dr_grpo by B·max_completion_length; cispo weights log π by the detached clipped ρ",
+            "checked against Liger's chunked GRPO on the CPU",
+        ),
         example="logps = torch.tensor([[-1.0, -2.0], [-0.5, -0.1]], requires_grad=True)\n"
         "old = torch.tensor([[-1.1, -1.8], [-0.7, -0.1]])\n"
         "mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])\n"
         "output = F.grpo_loss(logps, torch.tensor([1.0, -2.0]), mask, old_per_token_logps=old,\n"
         "                     epsilon_high=0.28)\noutput.backward()\n",
         torch_note="TRL GRPOTrainer, loss_type='dapo'",
-        curve=Curve("ratio", "log-ratio to the sampling policy (advantage 1)", (-1.0, 1.0),
-                    _grpo_curve),
+        curve=Curve(
+            "ratio", "log-ratio to the sampling policy (advantage 1)", (-1.0, 1.0), _grpo_curve
+        ),
     ),
     Loss(
         key="generalized_jsd",
@@ -262,8 +272,6 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="β-skew Jensen–Shannon divergence for distillation (β = 0/1: forward/reverse KL).",
-        formula="ℓ = β·KL(P‖M) + (1 − β)·KL(S‖M),  M = β·P + (1 − β)·S",
-        gradient="∂ℓ/∂log S_c = (1 − β)·S_c·(log S_c − log M_c − KL(S‖M))",
         tex=r"\ell = \beta\,\mathrm{KL}(P\Vert M) + (1-\beta)\,\mathrm{KL}(S\Vert M),\quad "
         r"M = \beta P + (1-\beta) S",
         tex_gradient=(
@@ -288,8 +296,6 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="Total variation distance between student and teacher token distributions.",
-        formula="ℓ = ½·Σ_c |S_c − P_c|",
-        gradient="∂ℓ/∂S_c = ½·sign(S_c − P_c)",
         tex=r"\ell = \tfrac12 \sum_c |S_c - P_c|",
         tex_gradient=r"\frac{\partial \ell}{\partial S_c} = \tfrac12\operatorname{sign}(S_c - P_c)",
         in_torch=False,
@@ -304,8 +310,6 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="Hinton's distillation loss T²·KL(P‖S) at temperature T.",
-        formula="ℓ = T²·Σ_c P_c·(log P_c − log S_c)",
-        gradient="∂ℓ/∂student_c = T·(S_c − P_c)",
         tex=r"\ell = T^2 \sum_c P_c (\log P_c - \log S_c)",
         tex_gradient=r"\frac{\partial \ell}{\partial s_c} = T\,(S_c - P_c)",
         in_torch=False,

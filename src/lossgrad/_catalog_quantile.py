@@ -31,8 +31,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="PinballLoss",
         family="quantile",
         summary="Quantile loss: its minimiser is the q-th quantile of the target.",
-        formula="ℓ = max(q·u, (q − 1)·u),  u = y − x",
-        gradient="∂ℓ/∂x = −q where y ≥ x, 1 − q elsewhere",
         tex=r"\ell = \max\bigl(q\,u,\ (q-1)\,u\bigr),\quad u = y - x",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \begin{cases} -q & y \ge x \\ 1 - q "
         r"& \text{otherwise} \end{cases}",
@@ -54,8 +52,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="ExpectileLoss",
         family="quantile",
         summary="Asymmetric squared error: its minimiser is the τ-expectile of the target.",
-        formula="ℓ = |τ − 1[u < 0]|·u²,  u = y − x",
-        gradient="∂ℓ/∂x = −2·|τ − 1[u < 0]|·u",
         tex=r"\ell = \bigl|\tau - \mathbb{1}[u < 0]\bigr|\,u^2,\quad u = y - x",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = -2\,\bigl|\tau - \mathbb{1}[u<0]"
         r"\bigr|\,u",
@@ -74,8 +70,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="TweedieLoss",
         family="quantile",
         summary="Tweedie deviance of power p: squared error (0), Poisson (1), Gamma (2), ...",
-        formula="ℓ = 2·(y^(2−p)/((1−p)(2−p)) − y·μ^(1−p)/(1−p) + μ^(2−p)/(2−p)),  μ = x",
-        gradient="∂ℓ/∂x = 2·(μ − y)/μ^p",
         tex=(
             r"\ell = 2\left(\frac{y^{2-p}}{(1-p)(2-p)} - \frac{y\,\mu^{1-p}}{1-p} + "
             r"\frac{\mu^{2-p}}{2-p}\right)"
@@ -98,8 +92,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="MAPELoss",
         family="quantile",
         summary="Mean absolute percentage error, in percent (Keras).",
-        formula="ℓ = 100·|y − x| / max(|y|, ε)",
-        gradient="∂ℓ/∂x = 100·sign(x − y) / max(|y|, ε)",
         tex=r"\ell = \frac{100\,|y - x|}{\max(|y|, \varepsilon)}",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \frac{100\,\operatorname{sign}(x-y)}"
         r"{\max(|y|, \varepsilon)}",
@@ -114,8 +106,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="SMAPELoss",
         family="quantile",
         summary="Symmetric mean absolute percentage error, in percent (0 to 200).",
-        formula="ℓ = 200·|y − x| / max(|y| + |x|, ε)",
-        gradient="∂ℓ/∂x = 200·(sign(d)(|y| + |x|) − |d|·sign(x)) / (|y| + |x|)²,  d = x − y",
         tex=r"\ell = \frac{200\,|y - x|}{\max(|y| + |x|, \varepsilon)}",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = 200\,\frac{\operatorname{sign}(d)"
         r"(|y|+|x|) - |d|\operatorname{sign}(x)}{(|y|+|x|)^2}",
@@ -134,14 +124,14 @@ ENTRIES: tuple[Loss, ...] = (
         module="MSLELoss",
         family="quantile",
         summary="Mean squared logarithmic error (Keras).",
-        formula="ℓ = (log(1 + max(x, ε)) − log(1 + max(y, ε)))²",
-        gradient="∂ℓ/∂x = 2·(log1p(x) − log1p(y)) / (1 + x) where x > ε, else 0",
         tex=r"\ell = \bigl(\log(1 + x) - \log(1 + y)\bigr)^2",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \frac{2\bigl(\log(1+x) - \log(1+y)"
         r"\bigr)}{1 + x}",
         in_torch=False,
-        notes=("Keras's MeanSquaredLogarithmicError: both arguments floored at ε = 1e-7",
-               _WEIGHT_NOTE),
+        notes=(
+            "Keras's MeanSquaredLogarithmicError: both arguments floored at ε = 1e-7",
+            _WEIGHT_NOTE,
+        ),
         example=_example("MSLELoss()", _POSITIVE_DATA),
         curve=_prediction_curve("msle_loss"),
     ),
@@ -151,8 +141,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="KerasPoissonLoss",
         family="quantile",
         summary="Keras's Poisson loss on the predicted rate: x − y·log(x + ε).",
-        formula="ℓ = x − y·log(x + ε)",
-        gradient="∂ℓ/∂x = 1 − y/(x + ε)",
         tex=r"\ell = x - y\log(x + \varepsilon)",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = 1 - \frac{y}{x + \varepsilon}",
         in_torch=False,

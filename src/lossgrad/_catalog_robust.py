@@ -45,8 +45,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="LogCoshLoss",
         family="robust",
         summary="log(cosh(x − y)): quadratic near 0, linear far away, smooth everywhere.",
-        formula="ℓ = log(cosh(d)) = d + softplus(−2d) − log 2,  d = x − y",
-        gradient="∂ℓ/∂x = tanh(d)",
         tex=r"\ell = \log\cosh(d) = d + \operatorname{softplus}(-2d) - \log 2,\quad d = x - y",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \tanh(d)",
         in_torch=False,
@@ -64,8 +62,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="PseudoHuberLoss",
         family="robust",
         summary="Smooth Huber: δ²(√(1 + (d/δ)²) − 1); Charbonnier at δ = 1.",
-        formula="ℓ = δ²·(√(1 + (d/δ)²) − 1) = d² / (√(1 + (d/δ)²) + 1),  d = x − y",
-        gradient="∂ℓ/∂x = d / √(1 + (d/δ)²)",
         tex=r"\ell = \delta^2\Bigl(\sqrt{1 + (d/\delta)^2} - 1\Bigr),\quad d = x - y",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \frac{d}{\sqrt{1 + (d/\delta)^2}}",
         in_torch=False,
@@ -85,8 +81,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="WelschLoss",
         family="robust",
         summary="1 − exp(−(d/c)²/2): bounded by 1, outliers are ignored (redescending).",
-        formula="ℓ = 1 − exp(−(d/c)²/2),  d = x − y",
-        gradient="∂ℓ/∂x = d/c²·exp(−(d/c)²/2)",
         tex=r"\ell = 1 - \exp\bigl(-\tfrac{1}{2}(d/c)^2\bigr)",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = \frac{d}{c^2}\exp\bigl(-\tfrac12 (d/c)^2\bigr)"
@@ -102,8 +96,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="CauchyLoss",
         family="robust",
         summary="log(1 + (d/c)²/2): logarithmic growth (Lorentzian).",
-        formula="ℓ = log(1 + (d/c)²/2),  d = x − y",
-        gradient="∂ℓ/∂x = 2d / (2c² + d²)",
         tex=r"\ell = \log\bigl(1 + \tfrac12 (d/c)^2\bigr)",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \frac{2d}{2c^2 + d^2}",
         in_torch=False,
@@ -117,8 +109,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="GemanMcClureLoss",
         family="robust",
         summary="2s/(s + 4) with s = (d/c)²: bounded by 2, rational.",
-        formula="ℓ = 2s / (s + 4),  s = ((x − y)/c)²",
-        gradient="∂ℓ/∂x = 16d / (c²·(s + 4)²)",
         tex=r"\ell = \frac{2s}{s + 4},\quad s = \bigl((x-y)/c\bigr)^2",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \frac{16\,d}{c^2 (s+4)^2}",
         in_torch=False,
@@ -138,8 +128,6 @@ ENTRIES: tuple[Loss, ...] = (
         family="robust",
         summary="Barron's general robust loss: α spans L2, pseudo-Huber, Cauchy, Geman–McClure, "
         "Welsch.",
-        formula="ℓ = |α−2|/α·(((d/c)²/|α−2| + 1)^(α/2) − 1),  limits at α = 2, 0, ±∞",
-        gradient="∂ℓ/∂x = d/c²·((d/c)²/|α−2| + 1)^(α/2 − 1)",
         tex=(
             r"\ell = \frac{|\alpha-2|}{\alpha}\left(\left(\frac{(d/c)^2}{|\alpha-2|} + 1"
             r"\right)^{\alpha/2} - 1\right)"

@@ -34,15 +34,14 @@ ENTRIES: tuple[Loss, ...] = (
         module="SquaredHingeLoss",
         family="robust_classification",
         summary="Squared hinge (L2-SVM) for labels ±1 (Keras).",
-        formula="ℓ = max(0, m − y·x)²",
-        gradient="∂ℓ/∂x = −2y·max(0, m − y·x)",
         tex=r"\ell = \max(0,\ m - y\,x)^2",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = -2y\max(0,\ m - y\,x)",
         in_torch=False,
         notes=("Keras's SquaredHinge: targets all in {0, 1} are mapped to −1, +1 first",),
         example=_example("SquaredHingeLoss()", _SCORES),
-        curve=Curve("score", _SCORE_LABEL, (-3.0, 3.0), _logit("squared_hinge_loss"),
-                    {"target": 1.0}),
+        curve=Curve(
+            "score", _SCORE_LABEL, (-3.0, 3.0), _logit("squared_hinge_loss"), {"target": 1.0}
+        ),
     ),
     Loss(
         key="perceptron",
@@ -50,15 +49,12 @@ ENTRIES: tuple[Loss, ...] = (
         module="PerceptronLoss",
         family="robust_classification",
         summary="Binary perceptron loss max(0, −y·x) for labels ±1 (optax).",
-        formula="ℓ = max(0, −y·x)",
-        gradient="∂ℓ/∂x = −y where y·x < 0, else 0",
         tex=r"\ell = \max(0,\ -y\,x)",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = -y\,\mathbb{1}[y x < 0]",
         in_torch=False,
         notes=("optax's perceptron_loss",),
         example=_example("PerceptronLoss()", _SCORES),
-        curve=Curve("score", _SCORE_LABEL, (-3.0, 3.0), _logit("perceptron_loss"),
-                    {"target": 1.0}),
+        curve=Curve("score", _SCORE_LABEL, (-3.0, 3.0), _logit("perceptron_loss"), {"target": 1.0}),
     ),
     Loss(
         key="multiclass_hinge",
@@ -66,8 +62,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="MulticlassHingeLoss",
         family="robust_classification",
         summary="Crammer–Singer multi-class hinge: margin of the true class over the best other.",
-        formula="ℓ = max(0, m + max_{j≠y} x_j − x_y)",
-        gradient="∂ℓ/∂x = onehot(argmax_{j≠y} x_j) − onehot(y) where ℓ > 0, else 0",
         tex=r"\ell = \max\bigl(0,\ m + \max_{j \ne y} x_j - x_y\bigr)",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = \bigl(e_{j^*} - e_y\bigr)\,"
         r"\mathbb{1}[\ell > 0],\quad j^* = \arg\max_{j\ne y} x_j",
@@ -87,8 +81,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="MulticlassPerceptronLoss",
         family="robust_classification",
         summary="Multi-class perceptron loss max_j x_j − x_y (optax).",
-        formula="ℓ = max_j x_j − x_y",
-        gradient="∂ℓ/∂x = onehot(argmax_j x_j) − onehot(y)",
         tex=r"\ell = \max_j x_j - x_y",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = e_{\arg\max_j x_j} - e_y",
         in_torch=False,
@@ -102,8 +94,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="GeneralizedCrossEntropyLoss",
         family="robust_classification",
         summary="Noise-robust (1 − p_y^q)/q: between cross entropy (q → 0) and MAE (q = 1).",
-        formula="ℓ = (1 − p_y^q)/q,  p_y = softmax(x)[y]",
-        gradient="∂ℓ/∂x = p_y^q·(softmax(x) − onehot(y))",
         tex=r"\ell = \frac{1 - p_y^{\,q}}{q},\quad p_y = \operatorname{softmax}(x)_y",
         tex_gradient=r"\frac{\partial \ell}{\partial x} = p_y^{\,q}\bigl(\operatorname{softmax}"
         r"(x) - \operatorname{onehot}(y)\bigr)",
@@ -123,9 +113,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="AsymmetricLoss",
         family="robust_classification",
         summary="ASL: focal terms with separate exponents for positives and negatives (timm).",
-        formula="ℓ = −Σ_c [y(1 − p)^γ+ log p + (1 − y)(1 − p_m)^γ− log p_m],  p_m = min(1 − p + "
-        "clip, 1)",
-        gradient="autograd through the log and focusing terms (timm's default)",
         tex=(
             r"\ell = -\sum_c \Bigl[y\,(1-p)^{\gamma_+}\log p + (1-y)\,(1-p_m)^{\gamma_-}\log p_m"
             r"\Bigr],\quad p = \sigma(x),\ p_m = \min(1 - p + \mathrm{clip}, 1)"
@@ -148,13 +135,13 @@ ENTRIES: tuple[Loss, ...] = (
         module="SymmetricCrossEntropyLoss",
         family="robust_classification",
         summary="α·CE + β·reverse CE, robust to label noise (Wang et al. 2019).",
-        formula="ℓ = α·CE(x, y) − β·log(1e−4)·Σ_{c≠y} clamp(p_c, 1e−7, 1)",
-        gradient="α(softmax − onehot) − β·log(1e−4)·J_softmaxᵀ·1[c ≠ y]",
         tex=r"\ell = \alpha\,\mathrm{CE}(x, y) - \beta \log(10^{-4}) \sum_{c \ne y} p_c",
         tex_gradient=r"\text{autograd of the two terms}",
         in_torch=False,
-        notes=("the paper's reference code (SCELoss), with its clamps of p at 1e−7 and of the "
-               "one-hot target at 1e−4",),
+        notes=(
+            "the paper's reference code (SCELoss), with its clamps of p at 1e−7 and of the "
+            "one-hot target at 1e−4",
+        ),
         example=_example("SymmetricCrossEntropyLoss(alpha=0.1, beta=1.0)"),
         curve=_margin_curve("symmetric_cross_entropy_loss"),
         aliases=("sce",),

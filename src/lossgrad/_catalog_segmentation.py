@@ -90,8 +90,6 @@ ENTRIES: tuple[Loss, ...] = (
         module="DiceLoss",
         family="segmentation",
         summary="Soft Dice loss with MONAI's keywords; settings reproduce smp, Keras, kornia.",
-        formula="ℓ[b,c] = 1 − (2·Σ p·g + s_nr) / (Σ p + Σ g + s_dr)   (sums over the pixels)",
-        gradient="∂ℓ/∂p = −(2·g·D − N) / D²   (N, D: numerator, denominator; then the activation)",
         tex=r"\ell_{bc} = 1 - \frac{2\sum_i p_i g_i + s_{nr}}{\sum_i p_i + \sum_i g_i + s_{dr}}",
         tex_gradient=r"\frac{\partial \ell}{\partial p_i} = -\frac{2 g_i D - N}{D^2}",
         in_torch=False,
@@ -129,8 +127,6 @@ output.backward()
         module="JaccardLoss",
         family="segmentation",
         summary="Soft Jaccard (IoU) loss: dice_loss(jaccard=True); smp JaccardLoss settings.",
-        formula="ℓ[b,c] = 1 − (2·tp + s_nr) / (2·(tp + fp + fn) + s_dr)",
-        gradient="∂ℓ/∂p = −(g·U − I·(1 − g)) / U²   (I = tp + s_nr/2, U = Σp + Σg − tp + s_dr/2)",
         tex=r"\ell_{bc} = 1 - \frac{2\,tp + s_{nr}}{2\,(tp + fp + fn) + s_{dr}}",
         tex_gradient=r"\frac{\partial \ell}{\partial p_i} = -\frac{g_i U - I (1 - g_i)}{U^2}",
         in_torch=False,
@@ -157,8 +153,6 @@ output.backward()
         module="TverskyLoss",
         family="segmentation",
         summary="Tversky loss, α on false positives (MONAI, smp, kornia); focal Tversky by γ.",
-        formula="ℓ[b,c] = (1 − (tp + s_nr) / (tp + α·fp + β·fn + s_dr))^γ",
-        gradient="∂TI/∂p = (g·D − N·(g + α(1 − g) − β·g)) / D²",
         tex=(
             r"\ell_{bc} = \Bigl(1 - \frac{tp + s_{nr}}"
             r"{tp + \alpha\,fp + \beta\,fn + s_{dr}}\Bigr)^{\gamma}"
@@ -196,8 +190,6 @@ output.backward()
         module="GeneralizedDiceLoss",
         family="segmentation",
         summary="Generalized Dice (Sudre 2017): classes weighted by 1/volume², MONAI's.",
-        formula="ℓ[b] = 1 − (2·Σ_c w_c·tp_c + s_nr) / (Σ_c w_c·(Σp_c + Σg_c) + s_dr), w_c = 1/G_c²",
-        gradient="∂ℓ/∂p_c = −w_c·(2·g_c·D − N) / D²   (w constant)",
         tex=(
             r"\ell_b = 1 - \frac{2\sum_c w_c\,tp_c + s_{nr}}"
             r"{\sum_c w_c (\sum p_c + \sum g_c) + s_{dr}},"
@@ -229,13 +221,11 @@ output.backward()
         module="DiceCELoss",
         family="segmentation",
         summary="Dice plus cross-entropy (MONAI DiceCELoss; the nnU-Net compound).",
-        formula="ℓ = λ_dice·Dice + λ_ce·CE",
-        gradient="∂ℓ/∂x = λ_dice·∂Dice/∂x + λ_ce·∂CE/∂x",
         tex=r"\ell = \lambda_{dice}\,\mathrm{Dice} + \lambda_{ce}\,\mathrm{CE}",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = "
-            r"\lambda_{dice}\frac{\partial \mathrm{Dice}}{\partial x}"
-            r" + \lambda_{ce}\frac{\partial \mathrm{CE}}{\partial x}"
+            r"\lambda_{dice}\,\frac{\partial \mathrm{Dice}}{\partial x}"
+            r" + \lambda_{ce}\,\frac{\partial \mathrm{CE}}{\partial x}"
         ),
         in_torch=False,
         torch_note="monai.losses.DiceCELoss",
@@ -263,16 +253,14 @@ output.backward()
         module="DiceFocalLoss",
         family="segmentation",
         summary="Dice plus sigmoid focal loss (MONAI DiceFocalLoss).",
-        formula="ℓ = λ_dice·Dice + λ_focal·mean(α_t·(1 − p_t)^γ·BCE)",
-        gradient="∂ℓ/∂x = λ_dice·∂Dice/∂x + λ_focal·∂focal/∂x",
         tex=(
             r"\ell = \lambda_{dice}\,\mathrm{Dice} + "
-            r"\lambda_{focal}\,\overline{\alpha_t (1-p_t)^{\gamma}\,\mathrm{BCE}}"
+            r"\lambda_{focal}\,\operatorname{mean}\bigl(\alpha_t (1-p_t)^{\gamma}\,\mathrm{BCE}\bigr)"
         ),
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = "
-            r"\lambda_{dice}\frac{\partial \mathrm{Dice}}{\partial x}"
-            r" + \lambda_{focal}\frac{\partial \mathrm{focal}}{\partial x}"
+            r"\lambda_{dice}\,\frac{\partial \mathrm{Dice}}{\partial x}"
+            r" + \lambda_{focal}\,\frac{\partial \mathrm{focal}}{\partial x}"
         ),
         in_torch=False,
         torch_note="monai.losses.DiceFocalLoss",
@@ -301,8 +289,6 @@ output.backward()
         module="MCCLoss",
         family="segmentation",
         summary="Soft Matthews-correlation loss (MONAI MCCLoss; smp with eps).",
-        formula="ℓ = 1 − (tp·tn − fp·fn + s_nr) / √((tp+fp)(tp+fn)(tn+fp)(tn+fn) + s_dr)",
-        gradient="autograd through the quotient of soft counts",
         tex=(
             r"\ell = 1 - \frac{tp\,tn - fp\,fn + s_{nr}}"
             r"{\sqrt{(tp+fp)(tp+fn)(tn+fp)(tn+fn) + s_{dr}}}"
@@ -334,8 +320,6 @@ output.backward()
         module="LovaszHingeLoss",
         family="segmentation",
         summary="Lovász hinge (Berman 2018): the Lovász extension of the Jaccard loss, binary.",
-        formula="ℓ = Σ_k e_(k)·(J_k − J_{k−1}),  e = max(0, 1 − x·(2y − 1)) sorted decreasing",
-        gradient="∂ℓ/∂x_i = −(2y_i − 1)·w_i·[e_i > 0]   (w: the Lovász weights, constant)",
         tex=r"\ell = \sum_k e_{(k)}\,(J_k - J_{k-1}),\qquad e_i = \max(0, 1 - x_i (2y_i - 1))",
         tex_gradient=r"\frac{\partial \ell}{\partial x_i} = -(2y_i - 1)\,w_i\,[e_i > 0]",
         in_torch=False,
@@ -371,8 +355,6 @@ output.backward()
         module="LovaszSoftmaxLoss",
         family="segmentation",
         summary="Lovász-softmax (Berman 2018): per-class Lovász Jaccard on softmax errors.",
-        formula="ℓ = mean_c Σ_k e_c(k)·(J_c,k − J_c,k−1),  e_c = |1[y = c] − p_c|",
-        gradient="∂ℓ/∂p_c,i = w_c,i·sign(p_c,i − 1[y_i = c]), then through the softmax",
         tex=r"\ell = \frac{1}{|C|}\sum_c \sum_k e_{c(k)}\,(J_{c,k} - J_{c,k-1})",
         tex_gradient=(
             r"\frac{\partial \ell}{\partial p_{ci}} = w_{ci}\,\mathrm{sign}(p_{ci} - [y_i = c])"

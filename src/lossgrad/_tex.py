@@ -29,6 +29,11 @@ _SYMBOLS = {
     "psi": "ψ", "star": "⋆", "top": "ᵀ", "int": "∫", "varnothing": "∅", "odot": "⊙",
     "mp": "∓", "pm": "±", "dots": "…", "ldots": "…", "cdots": "⋯", "|": "‖",
     "langle": "⟨" + _OPEN_NORM, "rangle": _CLOSE_NORM + "⟩",
+    "zeta": "ζ", "eta": "η", "kappa": "κ", "nu": "ν", "xi": "ξ", "rho": "ρ", "omega": "ω",
+    "chi": "χ", "varphi": "φ", "Delta": "Δ", "Gamma": "Γ", "Phi": "Φ", "Omega": "Ω",
+    "Sigma": "Σ", "Lambda": "Λ", "Psi": "Ψ", "cap": "∩", "cup": "∪", "land": "∧", "lor": "∨",
+    "setminus": "∖", "subset": "⊂", "subseteq": "⊆", "propto": "∝", "leftarrow": "←",
+    "gets": "←", "colon": ":", "lfloor": "⌊", "rfloor": "⌋", "lceil": "⌈", "rceil": "⌉",
 }  # fmt: skip
 #: Blackboard letters (``\mathbb{E}``); any other letter is refused.
 _BLACKBOARD = {"E": "𝔼", "R": "ℝ", "N": "ℕ", "Z": "ℤ", "P": "ℙ", "1": "𝟙"}
@@ -37,6 +42,7 @@ _PREFIXES = {"partial": "∂", "nabla": "∇"}
 #: Operator names: a word, then a space unless a bracket follows.
 _WORDS = {
     "log", "exp", "max", "min", "cos", "sin", "tanh", "arg", "sign", "det", "cosh", "sinh", "atan",
+    "arctan", "arcsin", "arccos", "ln", "sup", "inf", "lim",
 }  # fmt: skip
 #: Commands that only size or style the next token.
 _DROPPED = {
@@ -157,8 +163,12 @@ class _Reader:
             if letter not in _BLACKBOARD:
                 raise ValueError(f"tex_to_text: no plain text for \\mathbb{{{letter}}}")
             return _BLACKBOARD[letter]
-        if name == "overline":
+        if name in ("overline", "bar"):
             return "".join(character + "\u0304" for character in self._argument())
+        if name in ("hat", "widehat"):
+            return "".join(character + "\u0302" for character in self._argument())
+        if name in ("tilde", "widetilde"):
+            return "".join(character + "\u0303" for character in self._argument())
         if name == "binom":
             top, bottom = self._argument(), self._argument()
             return f"C({top}, {bottom})"
