@@ -246,8 +246,8 @@ ENTRIES: tuple[Loss, ...] = (
         module=None,
         family="language",
         summary="Clipped policy-gradient loss of GRPO, BNPO, Dr. GRPO, DAPO and CISPO.",
-        tex=r"\ell = -\min\bigl(\rho A,\ \operatorname{clip}(\rho, 1-\epsilon_l, 1+\epsilon_h) A\bigr)"
-        r" + \beta\,k_3",
+        tex=r"\ell = -\min\bigl(\rho A,\ \operatorname{clip}(\rho, 1-\epsilon_l, 1+\epsilon_h) "
+        r"A\bigr) + \beta\,k_3",
         tex_gradient=r"\frac{\partial \ell}{\partial \log\pi} = -\rho A\ \text{(unclipped)},\ 0"
         r"\ \text{(clipped)}",
         in_torch=False,

@@ -255,7 +255,8 @@ output.backward()
         summary="Dice plus sigmoid focal loss (MONAI DiceFocalLoss).",
         tex=(
             r"\ell = \lambda_{dice}\,\mathrm{Dice} + "
-            r"\lambda_{focal}\,\operatorname{mean}\bigl(\alpha_t (1-p_t)^{\gamma}\,\mathrm{BCE}\bigr)"
+            r"\lambda_{focal}\,\operatorname{mean}\bigl(\alpha_t (1-p_t)^{\gamma}"
+            r"\,\mathrm{BCE}\bigr)"
         ),
         tex_gradient=(
             r"\frac{\partial \ell}{\partial x} = "
