@@ -260,6 +260,45 @@ def test_post_accumulate_grad_hook_matches_torch():
             (module.tensor([1.0], requires_grad=True) * 2).register_post_accumulate_grad_hook(print)
 
 
+def _hook_events(lib, how):
+    """The order in which one backward through Linear-Tanh-Linear (the second layer applied
+    twice, so that its parameters are reached by two edges) runs the parameters'
+    post-accumulate-grad hooks and reaches the first layer's output ``h``: through a tensor
+    hook on ``h``, or by wrapping the backward of ``h``'s node (``how="chain"``, lossgrad
+    only: no hook, so the engine's chain path may run)."""
+    first, second = lib.nn.Linear(3, 4), lib.nn.Linear(4, 4)
+    events = []
+    for name, p in (("w1", first.weight), ("b1", first.bias), ("w2", second.weight)):
+        p.register_post_accumulate_grad_hook(lambda p, name=name: events.append(name))
+    second.bias.register_post_accumulate_grad_hook(lambda p: events.append("b2"))
+    h = first(lib.ones(5, 3))
+    if how != "chain":
+        h.register_hook(lambda g: events.append("h"))
+    else:
+        node = h.grad_fn
+        backward = node._backward_array
+        node._backward_array = lambda n, *g: events.append("h") or backward(n, *g)
+    out = second(lib.tanh(h))
+    (second(out) if how == "twice" else out).sum().backward()
+    return events
+
+
+@pytest.mark.parametrize("how", ["hook", "twice", "chain"])
+def test_post_accumulate_grad_hooks_run_during_the_backward_as_torch(how, monkeypatch):
+    """A leaf's post-accumulate-grad hooks run as soon as its gradient is final, before the
+    backward reaches the layers below (torch's AccumulateGrad; DistributedDataParallel starts
+    a bucket's all-reduce there), on the engine's general walk and on its chain path."""
+    from lossgrad.autograd import engine
+
+    expected = _hook_events(torch, "hook" if how == "chain" else how)
+    assert expected[2] == "h" and set(expected[:2]) == {"w2", "b2"}  # torch's order
+    if how == "chain":
+        monkeypatch.setattr(engine, "_walk", lambda *a: pytest.fail("not the chain path"))
+    events = _hook_events(lossgrad, how)
+    assert events[2] == "h" and set(events[:2]) == {"w2", "b2"}, events
+    assert sorted(events[3:]) == ["b1", "w1"]
+
+
 # -- process group errors, as torch's --------------------------------------------------------------
 
 

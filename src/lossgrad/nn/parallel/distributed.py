@@ -11,9 +11,12 @@ When every bucket has started, the hook waits for them and points each ``param.g
 slice of the bucket (a view: no copy back). After ``loss.backward()`` returns, every rank
 holds the average of the ranks' gradients.
 
-lossgrad's engine accumulates the leaves' gradients when the walk is done, so the all-reduces
-start at the end of the backward rather than overlapping it; they overlap one another and the
-copies into later buckets.
+The engine runs a parameter's post-accumulate-grad hooks as soon as its gradient is final
+(after the last node that contributes to it, as torch's AccumulateGrad), so a bucket's
+all-reduce starts while the backward still runs the layers below it; the last hook waits for
+them all. MPI moves a non-blocking collective on in the calls that follow it (there is no
+progress thread by default), so on one machine the overlap is mainly in the scheduling: the
+results are the same, bit for bit, as all-reducing after the backward.
 """
 
 from __future__ import annotations
