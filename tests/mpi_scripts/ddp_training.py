@@ -230,6 +230,15 @@ def check_overlap() -> None:
     np.testing.assert_allclose(first.bias.grad.numpy(), expected, rtol=1e-12)
     expected_w = np.outer(expected, np.full(3, np.mean(np.arange(1.0, size + 1))))
     np.testing.assert_allclose(first.weight.grad.numpy(), expected_w, rtol=1e-12)
+    # each gradient was averaged in its own array: no bucket made a flat copy
+    assert all(bucket.flat is None for bucket in ddp._buckets)
+    # a gradient that is not contiguous goes through its bucket's flat array instead
+    first.weight.grad = torch.zeros(3, 4, dtype=torch.float64).t()
+    first.bias.grad = None
+    ddp(torch.full((1, 3), rank + 1.0, dtype=torch.float64)).sum().backward()
+    np.testing.assert_allclose(first.weight.grad.numpy(), expected_w, rtol=1e-12)
+    np.testing.assert_allclose(first.bias.grad.numpy(), expected, rtol=1e-12)
+    assert [bucket.flat is None for bucket in ddp._buckets] == [True, True, True, False]
 
 
 def main(path: str) -> None:
