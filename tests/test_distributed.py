@@ -299,6 +299,26 @@ def test_post_accumulate_grad_hooks_run_during_the_backward_as_torch(how, monkey
     assert sorted(events[3:]) == ["b1", "w1"]
 
 
+def test_ddp_buckets_group_small_parameters_and_give_a_large_one_its_own():
+    """Buckets follow the parameters in order, at most the cap each; a parameter of 1 MiB or
+    more is reduced alone, in its own gradient's array (no copy into a shared bucket)."""
+    from lossgrad.nn.parallel.distributed import DistributedDataParallel as DDP
+
+    def param(elements, dtype=np.float32):
+        return lossgrad.nn.Parameter(lossgrad.from_numpy(np.zeros(elements, dtype)))
+
+    small, big, float64 = [param(1000) for _ in range(4)], param(2**18), param(10, np.float64)
+    order = [small[0], big, small[1], float64, small[2], small[3]]
+    buckets = DDP._make_buckets(order, cap_bytes=8000)
+    assert [[id(p) for p in b.params] for b in buckets] == [
+        [id(small[0])],
+        [id(big)],
+        [id(small[1]), id(small[2])],  # 8000 bytes: full
+        [id(small[3])],
+        [id(float64)],  # one dtype a bucket
+    ]
+
+
 # -- process group errors, as torch's --------------------------------------------------------------
 
 

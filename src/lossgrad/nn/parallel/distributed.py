@@ -3,16 +3,15 @@
 How it works, as in torch: at construction the ranks check that their models have the same
 parameter names, shapes and dtypes, and rank 0's parameters and buffers are broadcast to all.
 The parameters are grouped, in reverse registration order (the order in which a backward
-usually finishes them), into buckets of at most ``bucket_cap_mb``: one flat array per bucket.
-A post-accumulate-grad hook on each parameter copies its gradient, already divided by the world
-size, into its bucket; when the last gradient of a bucket has arrived the bucket's non-blocking
-all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on every rank.
-When every bucket has started, the hook waits for them and points each ``param.grad`` at its
-slice of the bucket (a view: no copy back). A parameter alone in its bucket (one larger than
-the cap, typically) needs no copy at all: its gradient is divided and all-reduced in its own
-array, in place, when that array is contiguous (else it goes through a flat array as the
-others). After ``loss.backward()`` returns, every rank holds the average of the ranks'
-gradients.
+usually finishes them), into buckets of at most ``bucket_cap_mb``; a parameter of 1 MiB or
+more has a bucket of its own. A post-accumulate-grad hook on each parameter divides its
+gradient by the world size: into the bucket's flat array, or, for a parameter alone in its
+bucket, in place in its own gradient's array (no copy; a gradient that is not contiguous goes
+through a flat array too). When the last gradient of a bucket has arrived, the bucket's
+non-blocking all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on
+every rank. When every bucket has started, the hook waits for them and points each
+``param.grad`` of a flat array at its slice (a view: no copy back). After ``loss.backward()``
+returns, every rank holds the average of the ranks' gradients.
 
 The engine runs a parameter's post-accumulate-grad hooks as soon as its gradient is final
 (after the last node that contributes to it, as torch's AccumulateGrad), so a bucket's
@@ -38,6 +37,9 @@ from lossgrad.nn.modules.module import Module
 from lossgrad.nn.parameter import Parameter
 
 _DEFAULT_BUCKET_CAP_MB = 25
+#: A parameter at least this large is reduced alone, in its own gradient's array: copying it
+#: into a shared bucket costs more than the one more MPI call saves.
+_OWN_BUCKET_BYTES = 2**20
 
 
 class _Bucket:
@@ -189,16 +191,22 @@ class DistributedDataParallel(Module):
 
     @staticmethod
     def _make_buckets(params: list[Parameter], cap_bytes: float) -> list[_Bucket]:
+        """Consecutive parameters of one dtype, at most ``cap_bytes`` a bucket; a parameter of
+        ``_OWN_BUCKET_BYTES`` or more has a bucket of its own (no copy, see ``_Bucket``)."""
         buckets: list[_Bucket] = []
         open_: dict[np.dtype, list[Parameter]] = {}
         sizes: dict[np.dtype, int] = {}
         for p in params:
             dtype = p._data.dtype
             group = open_.setdefault(dtype, [])
-            if group and sizes[dtype] + p._data.nbytes > cap_bytes:
+            alone = p._data.nbytes >= _OWN_BUCKET_BYTES
+            if group and (alone or sizes[dtype] + p._data.nbytes > cap_bytes):
                 buckets.append(_Bucket(group))
                 group = open_[dtype] = []
                 sizes[dtype] = 0
+            if alone:
+                buckets.append(_Bucket([p]))
+                continue
             group.append(p)
             sizes[dtype] = sizes.get(dtype, 0) + p._data.nbytes
         buckets.extend(_Bucket(group) for group in open_.values() if group)
