@@ -299,6 +299,20 @@ def test_post_accumulate_grad_hooks_run_during_the_backward_as_torch(how, monkey
     assert sorted(events[3:]) == ["b1", "w1"]
 
 
+def test_create_graph_warning_also_for_a_leaf_accumulated_during_the_backward(monkeypatch):
+    """torch warns of the reference cycle whenever ``backward(create_graph=True)`` accumulates
+    into a leaf, also one whose gradient the walk accumulated early (it has a hook)."""
+    from lossgrad.autograd import engine
+
+    monkeypatch.setattr(engine, "_warned_create_graph", False)
+    for lib in (torch, lossgrad):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        x.register_post_accumulate_grad_hook(lambda p: None)
+        with pytest.warns(UserWarning, match="create_graph=True will create a reference cycle"):
+            (x * x).sum().backward(create_graph=True)
+        assert x.grad.tolist() == [2.0, 4.0]
+
+
 def test_ddp_buckets_group_small_parameters_and_give_a_large_one_its_own():
     """Buckets follow the parameters in order, at most the cap each; a parameter of 1 MiB or
     more is reduced alone, in its own gradient's array (no copy into a shared bucket)."""

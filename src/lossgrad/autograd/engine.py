@@ -184,7 +184,7 @@ def run_backward(
     with quiet():  # no NumPy warning from summing into .grad (inf + -inf is NaN, as in torch)
         _finish_leaves(leaf_sums, targets, accumulate, gradients)
     if accumulate:
-        if create_graph and leaf_sums:
+        if create_graph and (leaf_sums or hooked):  # hooked: accumulated during the walk
             _warn_create_graph()
         return ()
     return targets.results(allow_unused, create_graph)
