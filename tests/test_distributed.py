@@ -299,18 +299,31 @@ def test_post_accumulate_grad_hooks_run_during_the_backward_as_torch(how, monkey
     assert sorted(events[3:]) == ["b1", "w1"]
 
 
-def test_create_graph_warning_also_for_a_leaf_accumulated_during_the_backward(monkeypatch):
-    """torch warns of the reference cycle whenever ``backward(create_graph=True)`` accumulates
-    into a leaf, also one whose gradient the walk accumulated early (it has a hook)."""
-    from lossgrad.autograd import engine
-
-    monkeypatch.setattr(engine, "_warned_create_graph", False)
-    for lib in (torch, lossgrad):
-        x = lib.tensor([1.0, 2.0], requires_grad=True)
-        x.register_post_accumulate_grad_hook(lambda p: None)
-        with pytest.warns(UserWarning, match="create_graph=True will create a reference cycle"):
-            (x * x).sum().backward(create_graph=True)
-        assert x.grad.tolist() == [2.0, 4.0]
+def test_create_graph_warning_also_for_a_leaf_accumulated_during_the_backward():
+    """torch warns (once a process) of the reference cycle when ``backward(create_graph=True)``
+    accumulates into a leaf, also one whose gradient the walk accumulated early (it has a
+    hook); a fresh process for each library, as the warning is given once."""
+    code = (
+        "import warnings\n"
+        "import {lib} as t\n"
+        "x = t.tensor([1.0, 2.0], requires_grad=True)\n"
+        "x.register_post_accumulate_grad_hook(lambda p: None)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    (x * x).sum().backward(create_graph=True)\n"
+        "print(x.grad.tolist(), [str(x.message).split(' (Triggered')[0] for x in w])\n"
+    )
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code.format(lib=lib)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+        ).stdout
+        for lib in ("torch", "lossgrad")
+    ]
+    assert outs[1] == outs[0] and "create_graph=True will create a reference cycle" in outs[0]
 
 
 def test_ddp_buckets_group_small_parameters_and_give_a_large_one_its_own():
