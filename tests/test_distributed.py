@@ -260,6 +260,92 @@ def test_post_accumulate_grad_hook_matches_torch():
             (module.tensor([1.0], requires_grad=True) * 2).register_post_accumulate_grad_hook(print)
 
 
+def _hook_events(lib, how):
+    """The order in which one backward through Linear-Tanh-Linear (the second layer applied
+    twice, so that its parameters are reached by two edges) runs the parameters'
+    post-accumulate-grad hooks and reaches the first layer's output ``h``: through a tensor
+    hook on ``h``, or by wrapping the backward of ``h``'s node (``how="chain"``, lossgrad
+    only: no hook, so the engine's chain path may run)."""
+    first, second = lib.nn.Linear(3, 4), lib.nn.Linear(4, 4)
+    events = []
+    for name, p in (("w1", first.weight), ("b1", first.bias), ("w2", second.weight)):
+        p.register_post_accumulate_grad_hook(lambda p, name=name: events.append(name))
+    second.bias.register_post_accumulate_grad_hook(lambda p: events.append("b2"))
+    h = first(lib.ones(5, 3))
+    if how != "chain":
+        h.register_hook(lambda g: events.append("h"))
+    else:
+        node = h.grad_fn
+        backward = node._backward_array
+        node._backward_array = lambda n, *g: events.append("h") or backward(n, *g)
+    out = second(lib.tanh(h))
+    (second(out) if how == "twice" else out).sum().backward()
+    return events
+
+
+@pytest.mark.parametrize("how", ["hook", "twice", "chain"])
+def test_post_accumulate_grad_hooks_run_during_the_backward_as_torch(how, monkeypatch):
+    """A leaf's post-accumulate-grad hooks run as soon as its gradient is final, before the
+    backward reaches the layers below (torch's AccumulateGrad; DistributedDataParallel starts
+    a bucket's all-reduce there), on the engine's general walk and on its chain path."""
+    from lossgrad.autograd import engine
+
+    expected = _hook_events(torch, "hook" if how == "chain" else how)
+    assert expected[2] == "h" and set(expected[:2]) == {"w2", "b2"}  # torch's order
+    if how == "chain":
+        monkeypatch.setattr(engine, "_walk", lambda *a: pytest.fail("not the chain path"))
+    events = _hook_events(lossgrad, how)
+    assert events[2] == "h" and set(events[:2]) == {"w2", "b2"}, events
+    assert sorted(events[3:]) == ["b1", "w1"]
+
+
+def test_create_graph_warning_also_for_a_leaf_accumulated_during_the_backward():
+    """torch warns (once a process) of the reference cycle when ``backward(create_graph=True)``
+    accumulates into a leaf, also one whose gradient the walk accumulated early (it has a
+    hook); a fresh process for each library, as the warning is given once."""
+    code = (
+        "import warnings\n"
+        "import {lib} as t\n"
+        "x = t.tensor([1.0, 2.0], requires_grad=True)\n"
+        "x.register_post_accumulate_grad_hook(lambda p: None)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    (x * x).sum().backward(create_graph=True)\n"
+        "print(x.grad.tolist(), [str(x.message).split(' (Triggered')[0] for x in w])\n"
+    )
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code.format(lib=lib)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+        ).stdout
+        for lib in ("torch", "lossgrad")
+    ]
+    assert outs[1] == outs[0] and "create_graph=True will create a reference cycle" in outs[0]
+
+
+def test_ddp_buckets_group_small_parameters_and_give_a_large_one_its_own():
+    """Buckets follow the parameters in order, at most the cap each; a parameter of 1 MiB or
+    more is reduced alone, in its own gradient's array (no copy into a shared bucket)."""
+    from lossgrad.nn.parallel.distributed import DistributedDataParallel as DDP
+
+    def param(elements, dtype=np.float32):
+        return lossgrad.nn.Parameter(lossgrad.from_numpy(np.zeros(elements, dtype)))
+
+    small, big, float64 = [param(1000) for _ in range(4)], param(2**18), param(10, np.float64)
+    order = [small[0], big, small[1], float64, small[2], small[3]]
+    buckets = DDP._make_buckets(order, cap_bytes=8000)
+    assert [[id(p) for p in b.params] for b in buckets] == [
+        [id(small[0])],
+        [id(big)],
+        [id(small[1]), id(small[2])],  # 8000 bytes: full
+        [id(small[3])],
+        [id(float64)],  # one dtype a bucket
+    ]
+
+
 # -- process group errors, as torch's --------------------------------------------------------------
 
 

@@ -188,6 +188,59 @@ def check_unused_parameters() -> None:
         raise AssertionError("an unfinished reduction was not reported")
 
 
+def check_overlap() -> None:
+    """A bucket's all-reduce starts as soon as its gradients are final, while the backward
+    still has the first layer to run (one parameter per bucket here); the gradients are then
+    the average of the ranks' (each rank's input is its rank + 1, so dL/db1 is known)."""
+    import lossgrad as torch
+    import lossgrad.distributed as dist
+    from lossgrad.nn.parallel import DistributedDataParallel
+
+    rank, size = dist.get_rank(), dist.get_world_size()
+    events: list[str] = []
+
+    class Logged:  # the group's communicator, noting each non-blocking all-reduce it starts
+        def __init__(self, comm) -> None:
+            self.comm = comm
+
+        def __getattr__(self, name: str):
+            return getattr(self.comm, name)
+
+        def Iallreduce(self, *args):  # noqa: N802 - mpi4py's name
+            events.append("all-reduce")
+            return self.comm.Iallreduce(*args)
+
+    def note_first_layer_backward(module, inputs, h) -> None:
+        backward = h.grad_fn._backward_array
+        h.grad_fn._backward_array = lambda node, *grads: (
+            events.append("h") or backward(node, *grads)
+        )
+
+    first, second = torch.nn.Linear(3, 4).double(), torch.nn.Linear(4, 2).double()
+    first.register_forward_hook(note_first_layer_backward)
+    ddp = DistributedDataParallel(torch.nn.Sequential(first, second), bucket_cap_mb=1e-6)
+    group = ddp.process_group
+    group._comm = Logged(group._comm)
+    try:
+        ddp(torch.full((1, 3), rank + 1.0, dtype=torch.float64)).sum().backward()
+    finally:
+        group._comm = group._comm.comm
+    assert events == ["all-reduce"] * 2 + ["h"] + ["all-reduce"] * 2, events
+    expected = second.weight.detach().numpy().sum(axis=0)  # dL/db1, the same on every rank
+    np.testing.assert_allclose(first.bias.grad.numpy(), expected, rtol=1e-12)
+    expected_w = np.outer(expected, np.full(3, np.mean(np.arange(1.0, size + 1))))
+    np.testing.assert_allclose(first.weight.grad.numpy(), expected_w, rtol=1e-12)
+    # each gradient was averaged in its own array: no bucket made a flat copy
+    assert all(bucket.flat is None for bucket in ddp._buckets)
+    # a gradient that is not contiguous goes through its bucket's flat array instead
+    first.weight.grad = torch.zeros(3, 4, dtype=torch.float64).t()
+    first.bias.grad = None
+    ddp(torch.full((1, 3), rank + 1.0, dtype=torch.float64)).sum().backward()
+    np.testing.assert_allclose(first.weight.grad.numpy(), expected_w, rtol=1e-12)
+    np.testing.assert_allclose(first.bias.grad.numpy(), expected, rtol=1e-12)
+    assert [bucket.flat is None for bucket in ddp._buckets] == [True, True, True, False]
+
+
 def main(path: str) -> None:
     import lossgrad.distributed as dist
 
@@ -196,8 +249,9 @@ def main(path: str) -> None:
     for case in CASES:
         train(case, reference)
     check_unused_parameters()
+    check_overlap()
     if dist.get_rank() == 0:
-        print(f"ddp training ok on {dist.get_world_size()} ranks: {', '.join(CASES)}")
+        print(f"ddp training ok on {dist.get_world_size()} ranks: {', '.join(CASES)}, overlap")
     dist.destroy_process_group()
 
 

@@ -91,8 +91,10 @@ def _seed_grads(roots: list[Tensor], grads: list[Any], create_graph: bool) -> li
     return out
 
 
-def _dependencies(roots: list[Tensor]) -> dict[Node, int]:
-    """For every node reachable from the roots, the number of edges that lead into it."""
+def _dependencies(roots: list[Tensor], hooked: dict[int, int] | None = None) -> dict[Node, int]:
+    """For every node reachable from the roots, the number of edges that lead into it; with
+    ``hooked``, also the number of edges into each leaf with post-accumulate-grad hooks, by id
+    (its gradient is final once they have all been walked)."""
     deps: dict[Node, int] = {}
     stack = []
     for r in roots:
@@ -111,6 +113,8 @@ def _dependencies(roots: list[Tensor]) -> dict[Node, int]:
                     stack.append(m)
                 else:
                     deps[m] = c + 1
+            elif e and hooked is not None and e[0]._post_accumulate_grad_hooks:
+                hooked[id(e[0])] = hooked.get(id(e[0]), 0) + 1
     return deps
 
 
@@ -172,14 +176,15 @@ def run_backward(
     roots = _checked_roots(roots)
     seeds = _seed_grads(roots, _as_seq(grad_roots, "gradients"), create_graph)
     targets = _Targets(_as_seq(inputs, "inputs"))
-    deps = _dependencies(roots)
+    hooked: dict[int, int] | None = {} if accumulate else None
+    deps = _dependencies(roots, hooked)
     needed = _needed(deps, targets.leaves, targets.edges) if targets.inputs else deps
     gradients = _TENSORS if create_graph else _ARRAYS
-    leaf_sums = _walk(roots, seeds, deps, needed, targets, gradients, retain_graph)
+    leaf_sums = _walk(roots, seeds, deps, needed, targets, gradients, retain_graph, hooked)
     with quiet():  # no NumPy warning from summing into .grad (inf + -inf is NaN, as in torch)
         _finish_leaves(leaf_sums, targets, accumulate, gradients)
     if accumulate:
-        if create_graph and leaf_sums:
+        if create_graph and (leaf_sums or hooked):  # hooked: accumulated during the walk
             _warn_create_graph()
         return ()
     return targets.results(allow_unused, create_graph)
@@ -254,13 +259,7 @@ def _finish_leaves(
     """Leaf gradients through the leaves' hooks, then into ``.grad`` (and the post-accumulate
     hooks) or, for ``autograd.grad``, into ``targets.captured``."""
     for entry in leaf_sums.values():
-        leaf = entry.leaf
-        if leaf._hooks:
-            entry.grad = gradients.from_tensor(_leaf_hooks(leaf, gradients.to_tensor(entry.grad)))
-        if accumulate:
-            _accumulate(leaf, entry, gradients is _TENSORS)
-        else:
-            targets.captured[targets.leaves[id(leaf)]] = entry.grad
+        _finish_leaf(entry, targets, accumulate, gradients)
     if accumulate:  # ``backward(inputs=...)`` with non-leaf inputs
         captured = targets.captured
         for k, tensor in enumerate(targets.inputs):
@@ -268,6 +267,18 @@ def _finish_leaves(
                 entry = _LeafSum(tensor, captured[k])
                 captured[k] = None
                 _accumulate(tensor, entry, gradients is _TENSORS)
+
+
+def _finish_leaf(entry: _LeafSum, targets: _Targets, accumulate: bool, gradients: Any) -> None:
+    """One leaf's summed gradient through its hooks, then into ``.grad`` (and the
+    post-accumulate hooks) or, for ``autograd.grad``, into ``targets.captured``."""
+    leaf = entry.leaf
+    if leaf._hooks:
+        entry.grad = gradients.from_tensor(_leaf_hooks(leaf, gradients.to_tensor(entry.grad)))
+    if accumulate:
+        _accumulate(leaf, entry, gradients is _TENSORS)
+    else:
+        targets.captured[targets.leaves[id(leaf)]] = entry.grad
 
 
 def _leaf_hooks(leaf: Tensor, grad: Tensor) -> Tensor:
@@ -339,13 +350,16 @@ _ONE_SEEDS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
 
 def _backward_chain(chain: list[Node], retain_graph: bool) -> None:
     """``root.backward()`` for a ``_plain_chain``: its nodes run in turn from an implicit ones
-    seed, the gradients of the leaves accumulated into their ``.grad`` at the end."""
+    seed, the gradients of the leaves accumulated into their ``.grad`` at the end, except
+    those of leaves with post-accumulate-grad hooks: a chain reaches each leaf once, so they
+    are accumulated (and their hooks run) right after the node that computes them."""
     root_meta = chain[0]._out_meta[0]
     grad = _ONE_SEEDS.get(root_meta)
     if grad is None:
         grad = _ONE_SEEDS[root_meta] = np.ones(*root_meta)
         grad.flags.writeable = False
     leaf_sums: list[_LeafSum] = []
+    final: list[_LeafSum] = []  # of the leaves of the last node, those with hooks to run now
     state = grad_mode._state
     prev = state.enabled
     with quiet():
@@ -365,9 +379,17 @@ def _backward_chain(chain: list[Node], retain_graph: bool) -> None:
                         input_grad = _fit_array(node, edge, input_grad)
                     if isinstance(edge[0], Node):
                         grad = input_grad
+                    elif edge[0]._post_accumulate_grad_hooks:
+                        final.append(_LeafSum(edge[0], input_grad))
                     else:
                         leaf_sums.append(_LeafSum(edge[0], input_grad))
                 del input_grads, input_grad
+                if final:
+                    state.enabled = prev
+                    for entry in final:
+                        _accumulate(entry.leaf, entry, False)
+                    final.clear()
+                    state.enabled = False
         finally:
             state.enabled = prev
         for entry in leaf_sums:
@@ -382,15 +404,21 @@ def _walk(
     targets: _Targets,
     gradients: Any,
     retain_graph: bool,
+    hooked: dict[int, int] | None = None,
 ) -> dict[int, _LeafSum]:
     """Run every node reachable from the roots that is in ``needed`` (the nodes leading to a
     target; all of them without targets) once all its gradients are in, and pass its input
     gradients on, checked against each input's shape and dtype. ``gradients`` (``_ARRAYS`` or
     ``_TENSORS``) says what a gradient is and how a node runs. Returns the summed gradient of
-    each leaf reached (of each target leaf, with targets); gradients of non-leaf targets go to
-    ``targets.captured``."""
+    each leaf reached (of each target leaf, with targets) that is not finished yet; gradients
+    of non-leaf targets go to ``targets.captured``.
+
+    ``hooked`` (a backward's leaves with post-accumulate-grad hooks, by id: the number of edges
+    into each) makes the walk accumulate such a leaf's gradient, and run its hooks, as soon as
+    its last edge has been walked, as torch's AccumulateGrad node does (DistributedDataParallel
+    starts a bucket's all-reduce there, while the rest of the backward runs)."""
     buffers: dict[Node, list[Any]] = {}
-    leaf_sums = _LeafSums(targets.leaves if targets.inputs else None, gradients)
+    leaf_sums = _LeafSums(targets.leaves if targets.inputs else None, gradients, hooked)
     ready = _seed_buffers(roots, seeds, deps, buffers, leaf_sums, gradients)
     add, run_node, fit, node_cls = gradients.add, gradients.run_node, gradients.fit, Node
     with quiet():
@@ -429,8 +457,13 @@ def _walk(
                         deps[target] -= 1
                         if not deps[target]:
                             ready.append(target)
-                    elif grad is not None:
-                        leaf_sums.add(target, grad)
+                    else:
+                        leaf_sums.arrive(target, grad)
+                if leaf_sums.final:  # dropped first: .grad may take a gradient nobody else holds
+                    del input_grads, grad
+                    state.enabled = prev
+                    leaf_sums.finish(targets, gradients)
+                    state.enabled = gradients.records
         finally:
             state.enabled = prev
     return leaf_sums.sums
@@ -460,13 +493,28 @@ def _seed_buffers(
 
 class _LeafSums:
     """The gradient of each leaf the walk reaches, summed over its paths (only the target
-    leaves, when ``targets`` is given)."""
+    leaves, when ``targets`` is given). ``hooked``: the number of edges still to come into
+    each leaf with post-accumulate-grad hooks, by id; ``final``: those whose last edge came."""
 
-    def __init__(self, targets: dict[int, int] | None, gradients: Any) -> None:
+    def __init__(
+        self, targets: dict[int, int] | None, gradients: Any, hooked: dict[int, int] | None
+    ) -> None:
         self.sums: dict[int, _LeafSum] = {}
         self.targets = targets
         self.add_fn = gradients.add
         self.in_place = gradients.sums_in_place
+        self.hooked = hooked
+        self.final: list[Tensor] = []
+
+    def arrive(self, leaf: Tensor, grad: Any) -> None:
+        """The gradient (or None) of one edge into ``leaf``."""
+        if grad is not None:
+            self.add(leaf, grad)
+        hooked = self.hooked
+        if hooked and id(leaf) in hooked:
+            hooked[id(leaf)] -= 1
+            if not hooked[id(leaf)]:
+                self.final.append(leaf)
 
     def add(self, leaf: Tensor, grad: Any) -> None:
         if self.targets is not None and id(leaf) not in self.targets:
@@ -479,6 +527,14 @@ class _LeafSums:
         else:
             entry.grad = self.add_fn(entry.grad, grad)
             entry.owned = self.in_place
+
+    def finish(self, targets: _Targets, gradients: Any) -> None:
+        """Accumulate the gradients of the ``final`` leaves into ``.grad`` now."""
+        for leaf in self.final:
+            entry = self.sums.pop(id(leaf), None)
+            if entry is not None:
+                _finish_leaf(entry, targets, True, gradients)
+        self.final.clear()
 
 
 def _materialize(node: Node, grads: list[Any], wrap: Any) -> None:

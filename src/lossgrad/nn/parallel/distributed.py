@@ -3,17 +3,22 @@
 How it works, as in torch: at construction the ranks check that their models have the same
 parameter names, shapes and dtypes, and rank 0's parameters and buffers are broadcast to all.
 The parameters are grouped, in reverse registration order (the order in which a backward
-usually finishes them), into buckets of at most ``bucket_cap_mb``: one flat array per bucket.
-A post-accumulate-grad hook on each parameter copies its gradient, already divided by the world
-size, into its bucket; when the last gradient of a bucket has arrived the bucket's non-blocking
-all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on every rank.
-When every bucket has started, the hook waits for them and points each ``param.grad`` at its
-slice of the bucket (a view: no copy back). After ``loss.backward()`` returns, every rank
-holds the average of the ranks' gradients.
+usually finishes them), into buckets of at most ``bucket_cap_mb``; a parameter of 1 MiB or
+more has a bucket of its own. A post-accumulate-grad hook on each parameter divides its
+gradient by the world size: into the bucket's flat array, or, for a parameter alone in its
+bucket, in place in its own gradient's array (no copy; a gradient that is not contiguous goes
+through a flat array too). When the last gradient of a bucket has arrived, the bucket's
+non-blocking all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on
+every rank. When every bucket has started, the hook waits for them and points each
+``param.grad`` of a flat array at its slice (a view: no copy back). After ``loss.backward()``
+returns, every rank holds the average of the ranks' gradients.
 
-lossgrad's engine accumulates the leaves' gradients when the walk is done, so the all-reduces
-start at the end of the backward rather than overlapping it; they overlap one another and the
-copies into later buckets.
+The engine runs a parameter's post-accumulate-grad hooks as soon as its gradient is final
+(after the last node that contributes to it, as torch's AccumulateGrad), so a bucket's
+all-reduce starts while the backward still runs the layers below it; the last hook waits for
+them all. MPI moves a non-blocking collective on in the calls that follow it (there is no
+progress thread by default), so on one machine the overlap is mainly in the scheduling: the
+results are the same, bit for bit, as all-reducing after the backward.
 """
 
 from __future__ import annotations
@@ -32,22 +37,47 @@ from lossgrad.nn.modules.module import Module
 from lossgrad.nn.parameter import Parameter
 
 _DEFAULT_BUCKET_CAP_MB = 25
+#: A parameter at least this large is reduced alone, in its own gradient's array: copying it
+#: into a shared bucket costs more than the one more MPI call saves.
+_OWN_BUCKET_BYTES = 2**20
 
 
 class _Bucket:
-    """Parameters of one dtype whose gradients are reduced together through one flat array."""
+    """Parameters of one dtype whose gradients are reduced together through one flat array
+    (made on first use: a parameter alone in its bucket is usually reduced in its own
+    gradient's array, and needs none)."""
 
     def __init__(self, params: list[Parameter]) -> None:
         self.params = params
-        dtype = params[0]._data.dtype
-        self.flat = np.zeros(sum(p._data.size for p in params), dtype)
+        self.dtype = params[0]._data.dtype
+        self.flat: np.ndarray | None = None
         self.views: list[np.ndarray] = []
-        offset = 0
-        for p in params:
-            self.views.append(self.flat[offset : offset + p._data.size].reshape(p._data.shape))
-            offset += p._data.size
         self.pending = len(params)
         self.request: Any = None
+        self.reduced: np.ndarray | None = None  # this round's array: ``flat`` or the gradient's
+
+    def view(self, index: int) -> np.ndarray:
+        """The slice of the flat array that holds the gradient of ``params[index]``."""
+        if self.flat is None:
+            self.flat = np.zeros(sum(p._data.size for p in self.params), self.dtype)
+            offset = 0
+            for p in self.params:
+                self.views.append(self.flat[offset : offset + p._data.size].reshape(p._data.shape))
+                offset += p._data.size
+        self.reduced = self.flat
+        return self.views[index]
+
+    def in_place(self, grad: Tensor | None) -> np.ndarray | None:
+        """The gradient's own array when this bucket may reduce it there (no copy): the bucket
+        holds one parameter, and the array is contiguous, writeable, of the bucket's dtype."""
+        if len(self.params) != 1 or grad is None or grad.grad_fn is not None:
+            return None
+        data = grad._data
+        flags = data.flags
+        if data.dtype != self.dtype or not (flags.c_contiguous and flags.writeable):
+            return None
+        self.reduced = data
+        return data
 
 
 class DistributedDataParallel(Module):
@@ -68,8 +98,9 @@ class DistributedDataParallel(Module):
         bucket_cap_mb: the largest bucket, in MiB (default 25, as torch).
         find_unused_parameters: walk the output's graph after each forward and count the
             parameters it does not reach as ready (a zero gradient), so the reduction completes.
-        gradient_as_bucket_view: accepted for torch's signature: ``.grad`` is always a view
-            into its bucket after a synchronized backward.
+        gradient_as_bucket_view: accepted for torch's signature: after a synchronized
+            backward ``.grad`` is always a view into its bucket, or, for a parameter alone in
+            its bucket, its own array averaged in place.
         **kwargs: torch's other options, accepted and ignored.
 
     Raises:
@@ -160,16 +191,22 @@ class DistributedDataParallel(Module):
 
     @staticmethod
     def _make_buckets(params: list[Parameter], cap_bytes: float) -> list[_Bucket]:
+        """Consecutive parameters of one dtype, at most ``cap_bytes`` a bucket; a parameter of
+        ``_OWN_BUCKET_BYTES`` or more has a bucket of its own (no copy, see ``_Bucket``)."""
         buckets: list[_Bucket] = []
         open_: dict[np.dtype, list[Parameter]] = {}
         sizes: dict[np.dtype, int] = {}
         for p in params:
             dtype = p._data.dtype
             group = open_.setdefault(dtype, [])
-            if group and sizes[dtype] + p._data.nbytes > cap_bytes:
+            alone = p._data.nbytes >= _OWN_BUCKET_BYTES
+            if group and (alone or sizes[dtype] + p._data.nbytes > cap_bytes):
                 buckets.append(_Bucket(group))
                 group = open_[dtype] = []
                 sizes[dtype] = 0
+            if alone:
+                buckets.append(_Bucket([p]))
+                continue
             group.append(p)
             sizes[dtype] = sizes.get(dtype, 0) + p._data.nbytes
         buckets.extend(_Bucket(group) for group in open_.values() if group)
@@ -242,31 +279,37 @@ class DistributedDataParallel(Module):
             )
         self._ready.add(id(param))
         bucket, index = self._slot[id(param)]
-        view = bucket.views[index]
-        scale = 1.0 / self.process_group.size()
+        size = self.process_group.size()
         grad = param._grad
-        if grad is None:
-            view.fill(0)
+        own = bucket.in_place(grad)
+        if own is not None:
+            if size != 1:
+                np.multiply(own, 1.0 / size, out=own)
+        elif grad is None:
+            bucket.view(index).fill(0)
         else:
-            np.multiply(grad._data, scale, out=view, casting="unsafe")
+            np.multiply(grad._data, 1.0 / size, out=bucket.view(index), casting="unsafe")
         bucket.pending -= 1
         while self._next_bucket < len(self._buckets):
             ready = self._buckets[self._next_bucket]
             if ready.pending:
                 return
             ready.request = self.process_group._comm.Iallreduce(
-                _core._mpi().IN_PLACE, ready.flat, _core._mpi().SUM
+                _core._mpi().IN_PLACE, ready.reduced, _core._mpi().SUM
             )
             self._next_bucket += 1
         self._finish_round()
 
     def _finish_round(self) -> None:
-        """Wait for every bucket; point each ``.grad`` at its averaged slice. With
-        ``find_unused_parameters``, a parameter that no rank used keeps its ``.grad`` (as torch)."""
+        """Wait for every bucket; point each ``.grad`` at its averaged slice (a gradient reduced
+        in its own array already holds the average). With ``find_unused_parameters``, a
+        parameter that no rank used keeps its ``.grad`` (as torch)."""
         used_somewhere = self._globally_used()
         for bucket in self._buckets:
             bucket.request.Wait()
             bucket.request = None
+            if bucket.reduced is not bucket.flat:
+                continue
             for p, view in zip(bucket.params, bucket.views):
                 if used_somewhere is None or id(p) in used_somewhere:
                     p._grad = Tensor._make(view)
