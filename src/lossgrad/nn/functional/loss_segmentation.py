@@ -45,6 +45,18 @@ from lossgrad.ops.pointwise import clamp_min, log, sigmoid, sqrt, where
 from lossgrad.ops.shape import reshape
 
 _HALF_FLOATS = (np.dtype(np.float16),)
+_CLASS_AVERAGES = (None, "weighted", "present")
+
+
+class _TargetShapeError(ValueError, AssertionError):
+    """A target whose shape does not fit the input. A ValueError, torch's class for mismatched
+    shapes in a loss, that is also the AssertionError MONAI and smp raise, so that code written
+    against either catches it (as NumPy's ``AxisError`` is both a ValueError and an IndexError)."""
+
+
+class _ClassIndexError(ValueError, RuntimeError):
+    """A class index outside ``[0, C)``: a ValueError that is also the RuntimeError of torch's
+    ``one_hot`` (and ``scatter``) which MONAI, smp and kornia raise."""
 
 
 # -- the shared pipeline ---------------------------------------------------------------------------
@@ -63,11 +75,13 @@ def _class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -
     labels = target._data
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError("target: class indices must be whole numbers, got non-integer values")
+            raise _ClassIndexError(
+                "target: class indices must be whole numbers, got non-integer values"
+            )
     labels = labels.astype(np.int64)
     valid = labels if ignore_index is None else labels[labels != ignore_index]
     if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
-        raise ValueError(
+        raise _ClassIndexError(
             f"target: class indices must lie in [0, {num_classes}) for input with {num_classes} "
             f"channels, got values in [{valid.min()}, {valid.max()}]"
         )
@@ -106,8 +120,10 @@ def _probabilities_and_targets(
     softmax_: bool,
     other_act: Callable[..., Tensor] | None,
     ignore_index: int | None,
+    classes: Sequence[int] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Steps 1-2 of the module docstring: ``(p, g)`` of one shape ``(B, C', *spatial)``, masked.
+    """Steps 1-2 of the module docstring: ``(p, g)`` of one shape ``(B, C', *spatial)``, masked;
+    ``classes`` keeps those channels only (after the activation).
 
     float16 inputs are computed in float32 (the sums over large images would overflow).
     """
@@ -133,7 +149,7 @@ def _probabilities_and_targets(
         if target.dim() == input.dim() - 1:  # (B, *spatial) class indices, as smp and kornia take
             target = reshape(target, (target.shape[0], 1, *target.shape[1:]))
         if target.dim() != input.dim() or target.shape[1] != 1:
-            raise ValueError(
+            raise _TargetShapeError(
                 f"target: with to_onehot_y=True expected class indices of shape (B, 1, *spatial) "
                 f"or (B, *spatial) for input {tuple(input.shape)}, got {tuple(target.shape)}"
             )
@@ -154,14 +170,33 @@ def _probabilities_and_targets(
         else:
             onehot, prob = onehot[:, 1:], prob[:, 1:]
     if tuple(onehot.shape) != tuple(prob.shape):
-        raise ValueError(
+        raise _TargetShapeError(
             f"target: ground truth has different shape {tuple(onehot.shape)} from input "
             f"{tuple(prob.shape)}"
         )
+    if classes is not None:
+        kept = _class_selection(classes, num_classes, include_background)
+        prob, onehot = prob[:, kept], onehot[:, kept]
     if mask is not None:
         masked = from_numpy(mask)
         prob, onehot = prob * masked, onehot * masked
     return prob, onehot
+
+
+def _class_selection(classes: Sequence[int], num_classes: int, include_background: bool) -> list:
+    """smp's ``classes``: channel indices of the input, checked."""
+    kept = [int(c) for c in classes]
+    if not include_background:
+        raise ValueError(
+            "classes: give either classes or include_background=False (leave channel 0 out of "
+            f"classes instead), got classes={list(classes)}"
+        )
+    if not kept or min(kept) < -num_classes or max(kept) >= num_classes:
+        raise ValueError(
+            f"classes: expected channel indices in [0, {num_classes}) for input with "
+            f"{num_classes} channels, got {list(classes)}"
+        )
+    return kept
 
 
 def _ignore_mask(target: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
@@ -173,8 +208,9 @@ def _ignore_mask(target: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.n
     return (target.sum(axis=1, keepdims=True) > 0).astype(dtype)
 
 
-def _reduce_axes(ndim: int, batch: bool, pool_classes: bool) -> tuple[int, ...]:
-    return (0,) * batch + (1,) * pool_classes + tuple(range(2, ndim))
+def _reduce_axes(ndim: int, batch: bool) -> tuple[int, ...]:
+    """The axes of the per-class counts: the spatial ones, and the batch with ``batch``."""
+    return (0,) * batch + tuple(range(2, ndim))
 
 
 def _soft_counts(
@@ -213,6 +249,32 @@ def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
     if values.min() < 0:
         raise ValueError(f"the value/values of the `weight` should be no less than 0, got {weight}")
     return from_numpy(values)
+
+
+def _class_average(
+    loss: Tensor, reduction: str, how: str, weight: Tensor | None, actual: Tensor
+) -> Tensor:
+    """The loss of each sample (or of the pooled batch) as a weighted mean over its classes
+    (the last axis), then ``reduction`` over the samples.
+
+    ``'weighted'``: ``sum_c w_c l_c / sum_c w_c`` (smp's ``class_weights``). ``'present'``: the
+    same over the classes present in the target, ``w_c [sum g_c > 0]``, and 1 with no gradient for
+    a sample without a present class of positive weight (kornia's 'macro'). The shares are
+    constants, so the gradient is ``share * dl_c``.
+    """
+    dtype = loss._data.dtype
+    weights = np.ones(loss.shape[-1], dtype) if weight is None else weight._data
+    weights = np.broadcast_to(weights, loss.shape)
+    if how == "present":
+        weights = weights * (actual._data > 0)
+    total = weights.sum(-1, keepdims=True)
+    if how == "weighted" and not np.all(total > 0):
+        raise ValueError(f"weight: class_average='weighted' needs a positive sum, got {weight}")
+    shares = np.divide(weights, total, out=np.zeros(weights.shape, dtype), where=total > 0)
+    averaged = _R.sum(loss * from_numpy(shares.astype(dtype)), -1)
+    if how == "present" and not np.all(total > 0):
+        averaged = averaged + from_numpy((total[..., 0] == 0).astype(dtype))
+    return _reduction.apply(averaged, reduction)
 
 
 def _finish(
@@ -256,10 +318,19 @@ def _overlap_loss(
     zero_absent: bool,
     gamma: float = 1.0,
     keep_spatial: bool = True,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
 ) -> Tensor:
     """``1 - (tp + smooth_nr) / max(tp + alpha fp + beta fn + smooth_dr, eps)``, then the rest of
     the pipeline (the module docstring)."""
     reduction = _reduction.resolve(reduction, alias=False)
+    if class_average not in _CLASS_AVERAGES:
+        raise ValueError(f"class_average: expected one of {_CLASS_AVERAGES}, got {class_average!r}")
+    if class_average is not None and pool_classes:
+        raise ValueError(
+            f"class_average={class_average!r} averages per-class losses: it cannot be combined "
+            "with pool_classes=True"
+        )
     prob, onehot = _probabilities_and_targets(
         input,
         target,
@@ -269,9 +340,16 @@ def _overlap_loss(
         softmax_=softmax,
         other_act=other_act,
         ignore_index=ignore_index,
+        classes=classes,
     )
-    axes = _reduce_axes(prob.dim(), batch, pool_classes)
+    axes = _reduce_axes(prob.dim(), batch)
     tp, predicted, actual = _soft_counts(prob, onehot, axes, 2 if squared_pred else 1, soft_label)
+    class_weight = _class_weight(weight, prob.shape[1], tp)
+    if pool_classes:  # one score from the (weighted) counts of all classes: kornia's 'micro'
+        tp, predicted, actual = (
+            _R.sum(count if class_weight is None else count * class_weight, -1)
+            for count in (tp, predicted, actual)
+        )
     false_pos, false_neg = predicted - tp, actual - tp
     denominator = tp + alpha * false_pos + beta * false_neg + smooth_dr
     if eps > 0:
@@ -282,8 +360,11 @@ def _overlap_loss(
         loss = loss * from_numpy((actual._data > 0).astype(loss._data.dtype))
     if gamma != 1.0:
         loss = loss**gamma
-    num_classes = 1 if pool_classes else prob.shape[1]
-    class_weight = None if pool_classes else _class_weight(weight, num_classes, loss)
+    if class_average is not None:
+        loss = _class_average(loss, reduction, class_average, class_weight, actual)
+        return _restore_dtype(loss, input)
+    if pool_classes:
+        class_weight = None
     spatial_ndim = input.dim() - 2 if keep_spatial else 0
     return _restore_dtype(_finish(loss, reduction, spatial_ndim, class_weight), input)
 
@@ -313,6 +394,8 @@ def dice_loss(
     eps: float = 0.0,
     pool_classes: bool = False,
     zero_absent: bool = False,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
 ) -> Tensor:
     r"""Soft Dice loss (Milletari et al. 2016) with MONAI's ``DiceLoss`` keywords and defaults.
 
@@ -341,10 +424,20 @@ def dice_loss(
                                           smooth_nr=0, smooth_dr=0, eps=1e-7, zero_absent=True``
     smp ``DiceLoss('multilabel')``        as binary, on ``(B, C, H, W)`` targets
     smp ``log_loss=True``                 add ``log_loss=True``
+    smp ``classes=k``                     add ``classes=k``
+    smp ``class_weights=w``               add ``class_average='weighted', weight=w`` (with
+                                          ``classes=k``: ``weight=[w[i] for i in k]``)
     ``keras.losses.Dice()`` (axis=None)   ``batch=True, pool_classes=True, smooth_nr=0,
                                           smooth_dr=1e-7`` (probabilities, channels first)
+    Keras ``Dice(axis=(1, 2, 3))``        ``pool_classes=True, smooth_nr=0, smooth_dr=1e-7``
+    Keras ``Dice(axis=(1, 2))``           ``smooth_nr=0, smooth_dr=1e-7`` (one per channel)
     ``kornia.losses.dice_loss(x, y)``     ``softmax=True, to_onehot_y=True, pool_classes=True,
                                           smooth_nr=0, smooth_dr=eps (1e-8)`` ('micro')
+    kornia ``average='macro'``            ``softmax=True, to_onehot_y=True, smooth_nr=0,
+                                          smooth_dr=eps, class_average='present'``
+    kornia ``weight=w``                   add ``weight=w`` (both averages)
+    kornia ``ignore_index=i``             add ``ignore_index=i`` (kornia's default -100;
+                                          lossgrad's None)
     ====================================  =====================================================
 
     Args:
@@ -368,11 +461,22 @@ def dice_loss(
         ignore_index: label (or one-hot channel) whose pixels are left out.
         log_loss: ``-log(max(score, eps))`` instead of ``1 - score`` (smp).
         eps: lower clamp of the denominator (and of the score under ``log_loss``); smp's ``eps``.
-        pool_classes: pool the counts over the classes too (kornia's 'micro', Keras's axis=None).
+        pool_classes: pool the counts over the classes too (kornia's 'micro', Keras's axis=None);
+            ``weight`` then weighs each class's counts (kornia's weighted 'micro').
         zero_absent: the loss of a class absent from the target is 0 (smp).
+        classes: keep only these channels of the input (after the activation), as smp's
+            ``classes``; ``weight`` then has one value per kept class. Not with
+            ``include_background=False`` (leave 0 out of ``classes``).
+        class_average: how the classes of a sample (of the batch with ``batch``) are averaged.
+            ``None``: MONAI's, ``weight`` multiplies each class's loss and ``reduction`` runs over
+            samples and classes. ``'weighted'``: ``sum_c w_c l_c / sum_c w_c`` (smp's
+            ``class_weights``). ``'present'``: the same over the classes present in the target
+            (``sum g > 0``), a sample without one scoring 1 (kornia's 'macro'). ``reduction``
+            then runs over the samples (``'none'``: shape ``(B,)``).
 
     Returns:
-        The reduced loss, or ``(B, C, 1, ...)`` (``(C, 1, ...)`` with ``batch``) for ``'none'``.
+        The reduced loss, or ``(B, C, 1, ...)`` (``(C, 1, ...)`` with ``batch``) for ``'none'``
+        (``(B,)`` with ``class_average``).
 
     Note:
         Finite for empty masks (the smoothing terms, or ``eps``, keep the denominator positive;
@@ -409,6 +513,8 @@ def dice_loss(
         eps=float(eps),
         pool_classes=pool_classes,
         zero_absent=zero_absent,
+        classes=classes,
+        class_average=class_average,
     )
 
 
@@ -433,6 +539,8 @@ def jaccard_loss(
     eps: float = 0.0,
     pool_classes: bool = False,
     zero_absent: bool = False,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
 ) -> Tensor:
     r"""Soft Jaccard (IoU) loss: ``dice_loss(..., jaccard=True)``.
 
@@ -449,6 +557,7 @@ def jaccard_loss(
     smp ``JaccardLoss('multiclass')``      ``softmax=True, to_onehot_y=True, batch=True,
                                            smooth_nr=0, smooth_dr=0, eps=1e-7,
                                            zero_absent=True``
+    smp ``classes=k, class_weights=w``     as in ``dice_loss``
     =====================================  ==================================================
 
     Args: as ``dice_loss`` (without ``jaccard``).
@@ -485,6 +594,8 @@ def jaccard_loss(
         eps=eps,
         pool_classes=pool_classes,
         zero_absent=zero_absent,
+        classes=classes,
+        class_average=class_average,
     )
 
 
@@ -653,7 +764,7 @@ def generalized_dice_loss(
         other_act=other_act,
         ignore_index=None,
     )
-    axes = _reduce_axes(prob.dim(), batch, False)
+    axes = _reduce_axes(prob.dim(), batch)
     tp, predicted, actual = _soft_counts(prob, onehot, axes, 1, soft_label)
     class_axis = 0 if batch else 1
     volume = actual._data.astype(np.float32)
@@ -946,7 +1057,7 @@ def mcc_loss(
         other_act=other_act,
         ignore_index=None,
     )
-    axes = _reduce_axes(prob.dim(), batch, False)
+    axes = _reduce_axes(prob.dim(), batch)
     count = float(np.prod([prob.shape[a] for a in axes]))
     tp = _R.sum(prob * onehot, axes)
     predicted, actual = _R.sum(prob, axes), _R.sum(onehot, axes)
