@@ -61,6 +61,9 @@ MONAI_DICE = [
     dict(softmax=True, to_onehot_y=True, ignore_index=-1, reduction="sum"),
     dict(softmax=True, to_onehot_y=True, smooth_nr=0.0, smooth_dr=1e-6, weight=0.5),
     dict(sigmoid=True, to_onehot_y=True, batch=True, reduction="none", jaccard=True),
+    dict(sigmoid=True, to_onehot_y=True, ignore_index=-1, reduction="none"),
+    dict(to_onehot_y=True, ignore_index=-1, smooth_nr=0.1),
+    dict(softmax=True, to_onehot_y=True, include_background=False, ignore_index=-1, batch=True),
 ]
 
 
@@ -440,6 +443,35 @@ def test_gradgradcheck(fn, kw):
     y = labels(2, 3, 3, 3)
     y = lossgrad.tensor(y[:, 0] if fn is F.lovasz_softmax_loss else y)
     assert gradgradcheck(lambda a: fn(a, y, **kw), (x,))
+
+
+def test_index_target_counts_gradgradcheck_with_ignored_pixels():
+    """The fused counts of an index target: second derivatives through its differentiable
+    backward, with ignored pixels, for each activation."""
+    x = lossgrad.tensor(logits((2, 3, 3, 3)), requires_grad=True)
+    y = labels(2, 3, 3, 3)
+    y[0, 0, 0] = -1
+    y = lossgrad.tensor(y)
+    for kw in (dict(softmax=True), dict(sigmoid=True, batch=True), dict(include_background=False)):
+        loss = lambda a, kw=kw: F.dice_loss(a, y, to_onehot_y=True, ignore_index=-1, **kw)  # noqa: E731
+        assert gradgradcheck(loss, (x,))
+
+
+def test_index_target_counts_match_the_one_hot_composite():
+    """Class indices take the fused counts, a one-hot target the composite of ops: the same
+    values and gradients (each path is checked against MONAI above)."""
+    x = logits((2, 4, 5, 6))
+    y = labels(2, 4, 5, 6)
+    onehot = (y == np.arange(4).reshape(1, 4, 1, 1)).astype(np.float64)
+    for kw in (dict(softmax=True), dict(sigmoid=True, batch=True), dict(classes=[3, 1]), dict(include_background=False, jaccard=True)):
+        ours_index = lossgrad.tensor(x, requires_grad=True)
+        ours_onehot = lossgrad.tensor(x, requires_grad=True)
+        by_index = F.dice_loss(ours_index, lossgrad.tensor(y), to_onehot_y=True, **kw)
+        by_onehot = F.dice_loss(ours_onehot, lossgrad.tensor(onehot), **kw)
+        np.testing.assert_allclose(float(by_index), float(by_onehot), rtol=1e-13)
+        by_index.backward()
+        by_onehot.backward()
+        np.testing.assert_allclose(ours_index.grad.numpy(), ours_onehot.grad.numpy(), rtol=1e-11, atol=1e-15)
 
 
 def test_lovasz_hinge_gradgradcheck():

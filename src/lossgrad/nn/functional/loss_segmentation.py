@@ -36,12 +36,13 @@ import numpy as np
 from lossgrad._exports import public_names
 from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
+from lossgrad.ops.pointwise import _np_sigmoid, _sigmoid_grad, clamp_min, log, sigmoid, sqrt, where
 from lossgrad.ops.pointwise import abs as _abs
-from lossgrad.ops.pointwise import clamp_min, log, sigmoid, sqrt, where
 from lossgrad.ops.shape import reshape
 
 _HALF_FLOATS = (np.dtype(np.float16),)
@@ -78,7 +79,7 @@ def _class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -
             raise _ClassIndexError(
                 "target: class indices must be whole numbers, got non-integer values"
             )
-    labels = labels.astype(np.int64)
+    labels = labels.astype(np.int64, copy=False)
     valid = labels if ignore_index is None else labels[labels != ignore_index]
     if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
         raise _ClassIndexError(
@@ -127,17 +128,7 @@ def _probabilities_and_targets(
 
     float16 inputs are computed in float32 (the sums over large images would overflow).
     """
-    _checks.check_tensor(input, "input")
-    _checks.check_tensor(target, "target")
-    if input.dim() < 3:
-        raise ValueError(
-            f"input: expected shape (B, C, *spatial) with at least one spatial dimension, got "
-            f"{tuple(input.shape)}"
-        )
-    if input._data.dtype.kind != "f":
-        raise TypeError(f"input: expected a floating point tensor, got {input.dtype}")
-    if input._data.dtype in _HALF_FLOATS:
-        input = input.float()
+    input = _checked_input(input, target)
     dtype = input._data.dtype
     num_classes = input.shape[1]
     prob = _activate(input, sigmoid_, softmax_, other_act)
@@ -146,14 +137,7 @@ def _probabilities_and_targets(
         warnings.warn("single channel prediction, `to_onehot_y=True` ignored.", stacklevel=3)
     mask: np.ndarray | None = None
     if index_target:
-        if target.dim() == input.dim() - 1:  # (B, *spatial) class indices, as smp and kornia take
-            target = reshape(target, (target.shape[0], 1, *target.shape[1:]))
-        if target.dim() != input.dim() or target.shape[1] != 1:
-            raise _TargetShapeError(
-                f"target: with to_onehot_y=True expected class indices of shape (B, 1, *spatial) "
-                f"or (B, *spatial) for input {tuple(input.shape)}, got {tuple(target.shape)}"
-            )
-        labels = _class_indices(target, num_classes, ignore_index)
+        labels = _index_labels(input, target, ignore_index)
         if ignore_index is not None:
             mask = (labels != ignore_index).astype(dtype)
             labels = np.where(labels == ignore_index, 0, labels)
@@ -181,6 +165,33 @@ def _probabilities_and_targets(
         masked = from_numpy(mask)
         prob, onehot = prob * masked, onehot * masked
     return prob, onehot
+
+
+def _checked_input(input: Tensor, target: Tensor) -> Tensor:
+    """``input`` checked to be ``(B, C, *spatial)`` floats; float16 computed in float32 (the sums
+    over large images would overflow)."""
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() < 3:
+        raise ValueError(
+            f"input: expected shape (B, C, *spatial) with at least one spatial dimension, got "
+            f"{tuple(input.shape)}"
+        )
+    if input._data.dtype.kind != "f":
+        raise TypeError(f"input: expected a floating point tensor, got {input.dtype}")
+    return input.float() if input._data.dtype in _HALF_FLOATS else input
+
+
+def _index_labels(input: Tensor, target: Tensor, ignore_index: int | None) -> np.ndarray:
+    """The class indices of ``target`` as ``(B, 1, *spatial)`` integers, checked (shape, range)."""
+    if target.dim() == input.dim() - 1:  # (B, *spatial) class indices, as smp and kornia take
+        target = reshape(target, (target.shape[0], 1, *target.shape[1:]))
+    if target.dim() != input.dim() or target.shape[1] != 1:
+        raise _TargetShapeError(
+            f"target: with to_onehot_y=True expected class indices of shape (B, 1, *spatial) "
+            f"or (B, *spatial) for input {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
+    return _class_indices(target, input.shape[1], ignore_index)
 
 
 def _class_selection(classes: Sequence[int], num_classes: int, include_background: bool) -> list:
@@ -231,6 +242,161 @@ def _soft_counts(
         residual = prob - onehot
         difference = _R.sum(residual * residual, axes)
     return (predicted + actual - difference) * 0.5, predicted, actual
+
+
+class _IndexTargetCounts(ArrayFunction):
+    """``(tp, sum p)`` per (sample, class), shape ``(B, C, 2)``, of ``p = activation(x)`` against
+    class indices, without a one-hot target: ``tp[b, c]`` adds each valid pixel's probability of
+    its own class (a gather, then a bincount), ``sum p`` runs over the valid pixels.
+
+    Gradient, with ``d = dl/dp``::
+
+        d[b, c, i] = valid_i (dl/dtp[b, c] [y_i = c] + dl/dsum[b, c])
+
+    then through the activation: softmax ``p (d - sum_c p d)``, sigmoid ``p (1 - p) d``. The
+    first-order backward writes it into one buffer the size of ``x`` (the composite needs a
+    one-hot target and several such buffers); ``backward`` is the same formula in lossgrad ops
+    (the one-hot target made there), so second derivatives come from autograd.
+    """
+
+    node_name = "IndexTargetCountsBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: np.ndarray, labels: np.ndarray, valid: np.ndarray | None, activation: Any
+    ) -> np.ndarray:
+        batch, num_classes = x.shape[:2]
+        prob = _activation_array(x.reshape(batch, num_classes, -1), activation)
+        ctx.save_for_backward(x)
+        ctx.meta, ctx.prob, ctx.shape = (labels, valid, activation), prob, x.shape
+        own = np.take_along_axis(prob, labels[:, None], 1)[:, 0]
+        if valid is None:
+            predicted = prob.sum(-1)
+        else:
+            own *= valid
+            predicted = np.matmul(prob, valid[:, :, None])[..., 0]
+        bins = labels + num_classes * np.arange(batch)[:, None]
+        tp = np.bincount(bins.ravel(), own.ravel(), batch * num_classes)
+        return np.stack([tp.reshape(batch, num_classes).astype(x.dtype), predicted], -1)
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        labels, valid, activation = ctx.meta
+        prob = ctx.prob
+        if ctx.last_use:
+            ctx.prob = None
+        d_predicted = grad[..., 1:]
+        d_prob = np.empty_like(prob)
+        if valid is None:
+            d_prob[...] = d_predicted
+        else:
+            np.multiply(d_predicted, valid[:, None], out=d_prob)
+        own = np.take_along_axis(grad[..., 0] + grad[..., 1], labels, 1)
+        if valid is not None:
+            own *= valid
+        np.put_along_axis(d_prob, labels[:, None], own[:, None], 1)
+        if activation == "softmax":
+            d_prob -= np.einsum("bci,bci->bi", prob, d_prob)[:, None]
+            d_prob *= prob
+        elif activation == "sigmoid":
+            d_prob = _sigmoid_grad(d_prob, prob)
+        return d_prob.reshape(ctx.shape), None, None, None
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        (x,) = ctx.saved_tensors
+        labels, valid, activation = ctx.meta
+        batch, num_classes = x.shape[:2]
+        dtype = x._data.dtype
+        onehot = labels[:, None] == np.arange(num_classes)[:, None]
+        valid = np.ones(labels.shape, dtype) if valid is None else valid
+        d_prob = grad[..., 0:1] * from_numpy((onehot * valid[:, None]).astype(dtype))
+        d_prob = d_prob + grad[..., 1:] * from_numpy(valid[:, None])
+        logits = reshape(x, (batch, num_classes, -1))
+        if activation == "softmax":
+            prob = _softmax(logits, 1)
+            d_prob = prob * (d_prob - _R.sum(prob * d_prob, 1, keepdim=True))
+        elif activation == "sigmoid":
+            prob = sigmoid(logits)
+            d_prob = d_prob * prob * (1.0 - prob)
+        return reshape(d_prob, tuple(x.shape)), None, None, None
+
+
+def _activation_array(logits: np.ndarray, activation: Any) -> np.ndarray:
+    """softmax over axis 1 (the max shifted out), sigmoid, or a copy, in one new array."""
+    if activation == "sigmoid":
+        return _np_sigmoid(logits)
+    if activation != "softmax":
+        return logits.copy()
+    prob = np.subtract(logits, logits.max(1, keepdims=True))
+    np.exp(prob, out=prob)
+    prob /= prob.sum(1, keepdims=True)
+    return prob
+
+
+def _counts(
+    input: Tensor,
+    target: Tensor,
+    *,
+    include_background: bool,
+    to_onehot_y: bool,
+    sigmoid_: bool,
+    softmax_: bool,
+    other_act: Callable[..., Tensor] | None,
+    ignore_index: int | None,
+    batch: bool,
+    classes: Sequence[int] | None = None,
+    power: int = 1,
+    soft_label: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Steps 1-3 of the module docstring: ``(tp, sum |p|^k, sum |g|^k)`` per (sample, class), or
+    per class with ``batch``. Class indices (``to_onehot_y``) under a sigmoid, a softmax or no
+    activation, with plain products (``power`` 1, no ``soft_label``), take the fused
+    ``_IndexTargetCounts``; every other case the composite of ops."""
+    checked = _checked_input(input, target)
+    num_classes = checked.shape[1]
+    fused = to_onehot_y and num_classes > 1 and other_act is None and not (sigmoid_ and softmax_)
+    if not fused or power != 1 or soft_label:
+        prob, onehot = _probabilities_and_targets(
+            input,
+            target,
+            include_background=include_background,
+            to_onehot_y=to_onehot_y,
+            sigmoid_=sigmoid_,
+            softmax_=softmax_,
+            other_act=other_act,
+            ignore_index=ignore_index,
+            classes=classes,
+        )
+        return _soft_counts(prob, onehot, _reduce_axes(prob.dim(), batch), power, soft_label)
+    labels = _index_labels(checked, target, ignore_index)
+    if labels.shape[0] != checked.shape[0] or labels.shape[2:] != checked.shape[2:]:
+        raise _TargetShapeError(
+            "target: ground truth has different shape "
+            f"{(labels.shape[0], num_classes, *labels.shape[2:])} from input {tuple(checked.shape)}"
+        )
+    labels = labels.reshape(labels.shape[0], -1)
+    valid = None
+    if ignore_index is not None:
+        ignored = labels == ignore_index
+        valid = (~ignored).astype(checked._data.dtype)
+        labels = np.where(ignored, 0, labels)
+    activation = "sigmoid" if sigmoid_ else "softmax" if softmax_ else None
+    counts = _IndexTargetCounts.apply(checked, labels, valid, activation)
+    bins = labels + num_classes * np.arange(labels.shape[0])[:, None]
+    actual = np.bincount(
+        bins.ravel(), None if valid is None else valid.ravel(), counts.numel() // 2
+    )
+    actual = from_numpy(actual.reshape(counts.shape[:2]).astype(checked._data.dtype))
+    tp, predicted = counts[..., 0], counts[..., 1]
+    if classes is not None:
+        kept: Any = _class_selection(classes, num_classes, include_background)
+    else:
+        kept = slice(None if include_background else 1, None)
+    tp, predicted, actual = tp[:, kept], predicted[:, kept], actual[:, kept]
+    if batch:
+        tp, predicted, actual = _R.sum(tp, 0), _R.sum(predicted, 0), _R.sum(actual, 0)
+    return tp, predicted, actual
 
 
 def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
@@ -331,7 +497,7 @@ def _overlap_loss(
             f"class_average={class_average!r} averages per-class losses: it cannot be combined "
             "with pool_classes=True"
         )
-    prob, onehot = _probabilities_and_targets(
+    tp, predicted, actual = _counts(
         input,
         target,
         include_background=include_background,
@@ -340,11 +506,12 @@ def _overlap_loss(
         softmax_=softmax,
         other_act=other_act,
         ignore_index=ignore_index,
+        batch=batch,
         classes=classes,
+        power=2 if squared_pred else 1,
+        soft_label=soft_label,
     )
-    axes = _reduce_axes(prob.dim(), batch)
-    tp, predicted, actual = _soft_counts(prob, onehot, axes, 2 if squared_pred else 1, soft_label)
-    class_weight = _class_weight(weight, prob.shape[1], tp)
+    class_weight = _class_weight(weight, tp.shape[-1], tp)
     if pool_classes:  # one score from the (weighted) counts of all classes: kornia's 'micro'
         tp, predicted, actual = (
             _R.sum(count if class_weight is None else count * class_weight, -1)
@@ -754,7 +921,7 @@ def generalized_dice_loss(
     if w_type not in _GDL_WEIGHTS:
         raise ValueError(f"w_type: expected one of {_GDL_WEIGHTS}, got {w_type!r}")
     reduction = _reduction.resolve(reduction, alias=False)
-    prob, onehot = _probabilities_and_targets(
+    tp, predicted, actual = _counts(
         input,
         target,
         include_background=include_background,
@@ -763,9 +930,9 @@ def generalized_dice_loss(
         softmax_=softmax,
         other_act=other_act,
         ignore_index=None,
+        batch=batch,
+        soft_label=soft_label,
     )
-    axes = _reduce_axes(prob.dim(), batch)
-    tp, predicted, actual = _soft_counts(prob, onehot, axes, 1, soft_label)
     class_axis = 0 if batch else 1
     volume = actual._data.astype(np.float32)
     with np.errstate(divide="ignore"):
@@ -775,7 +942,7 @@ def generalized_dice_loss(
     infinite = np.isinf(weights)
     weights[infinite] = 0.0
     largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
-    weights = (weights + infinite * largest).astype(prob._data.dtype)
+    weights = (weights + infinite * largest).astype(tp._data.dtype)
     class_weight = from_numpy(weights)
     numerator = 2.0 * _R.sum(tp * class_weight, class_axis, keepdim=True) + float(smooth_nr)
     denominator = _R.sum((predicted + actual) * class_weight, class_axis, keepdim=True) + float(
@@ -1047,7 +1214,7 @@ def mcc_loss(
         tensor(0.3000)
     """
     reduction = _reduction.resolve(reduction, alias=False)
-    prob, onehot = _probabilities_and_targets(
+    tp, predicted, actual = _counts(
         input,
         target,
         include_background=include_background,
@@ -1056,11 +1223,9 @@ def mcc_loss(
         softmax_=softmax,
         other_act=other_act,
         ignore_index=None,
+        batch=batch,
     )
-    axes = _reduce_axes(prob.dim(), batch)
-    count = float(np.prod([prob.shape[a] for a in axes]))
-    tp = _R.sum(prob * onehot, axes)
-    predicted, actual = _R.sum(prob, axes), _R.sum(onehot, axes)
+    count = float(np.prod([input.shape[a] for a in _reduce_axes(input.dim(), batch)]))
     false_pos, false_neg = predicted - tp, actual - tp
     true_neg = count - predicted - actual + tp
     exact = (false_pos._data == 0) & (false_neg._data == 0)
