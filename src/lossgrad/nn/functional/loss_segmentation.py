@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
@@ -245,18 +246,19 @@ def _soft_counts(
 
 
 class _IndexTargetCounts(ArrayFunction):
-    """``(tp, sum p)`` per (sample, class), shape ``(B, C, 2)``, of ``p = activation(x)`` against
-    class indices, without a one-hot target: ``tp[b, c]`` adds each valid pixel's probability of
-    its own class (a gather, then a bincount), ``sum p`` runs over the valid pixels.
+    """``(tp, sum p, sum g)`` per (sample, class), shape ``(B, C, 3)``, of ``p = activation(x)``
+    against class indices, without a one-hot float target: per block of samples, a boolean
+    one-hot mask selects each pixel's own class (``tp`` and ``sum g``), and ``sum p`` runs over
+    the valid pixels. ``sum g`` is a constant (no gradient flows to it).
 
     Gradient, with ``d = dl/dp``::
 
         d[b, c, i] = valid_i (dl/dtp[b, c] [y_i = c] + dl/dsum[b, c])
 
     then through the activation: softmax ``p (d - sum_c p d)``, sigmoid ``p (1 - p) d``. The
-    first-order backward writes it into one buffer the size of ``x`` (the composite needs a
-    one-hot target and several such buffers); ``backward`` is the same formula in lossgrad ops
-    (the one-hot target made there), so second derivatives come from autograd.
+    first-order backward writes it into one buffer the size of ``x``, block by block (the
+    composite needs a one-hot target and several such buffers); ``backward`` is the same formula
+    in lossgrad ops (the one-hot target made there), so second derivatives come from autograd.
     """
 
     node_name = "IndexTargetCountsBackward0"
@@ -266,18 +268,26 @@ class _IndexTargetCounts(ArrayFunction):
         ctx: Any, x: np.ndarray, labels: np.ndarray, valid: np.ndarray | None, activation: Any
     ) -> np.ndarray:
         batch, num_classes = x.shape[:2]
-        prob = _activation_array(x.reshape(batch, num_classes, -1), activation)
+        logits = x.reshape(batch, num_classes, -1)
+        prob = np.empty_like(logits)
+        counts = np.empty((batch, num_classes, 3), x.dtype)
+        classes = np.arange(num_classes)[:, None]
+
+        def block(lo: int, hi: int) -> None:
+            probs = _activation_array(logits[lo:hi], activation, prob[lo:hi])
+            valid_rows = None if valid is None else valid[lo:hi]
+            own = _own_class(labels[lo:hi], classes, valid_rows, x.dtype)
+            counts[lo:hi, :, 0] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
+            if valid_rows is None:
+                counts[lo:hi, :, 1] = probs.sum(-1)
+            else:
+                counts[lo:hi, :, 1] = np.matmul(probs, valid_rows[:, :, None])[..., 0]
+            counts[lo:hi, :, 2] = own.sum(-1)
+
+        _parallel.map_rows(block, batch, prob[0].size)
         ctx.save_for_backward(x)
         ctx.meta, ctx.prob, ctx.shape = (labels, valid, activation), prob, x.shape
-        own = np.take_along_axis(prob, labels[:, None], 1)[:, 0]
-        if valid is None:
-            predicted = prob.sum(-1)
-        else:
-            own *= valid
-            predicted = np.matmul(prob, valid[:, :, None])[..., 0]
-        bins = labels + num_classes * np.arange(batch)[:, None]
-        tp = np.bincount(bins.ravel(), own.ravel(), batch * num_classes)
-        return np.stack([tp.reshape(batch, num_classes).astype(x.dtype), predicted], -1)
+        return counts
 
     @staticmethod
     def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
@@ -285,21 +295,25 @@ class _IndexTargetCounts(ArrayFunction):
         prob = ctx.prob
         if ctx.last_use:
             ctx.prob = None
-        d_predicted = grad[..., 1:]
         d_prob = np.empty_like(prob)
-        if valid is None:
-            d_prob[...] = d_predicted
-        else:
-            np.multiply(d_predicted, valid[:, None], out=d_prob)
-        own = np.take_along_axis(grad[..., 0] + grad[..., 1], labels, 1)
-        if valid is not None:
-            own *= valid
-        np.put_along_axis(d_prob, labels[:, None], own[:, None], 1)
-        if activation == "softmax":
-            d_prob -= np.einsum("bci,bci->bi", prob, d_prob)[:, None]
-            d_prob *= prob
-        elif activation == "sigmoid":
-            d_prob = _sigmoid_grad(d_prob, prob)
+        classes = np.arange(prob.shape[1])[:, None]
+
+        def block(lo: int, hi: int) -> None:
+            valid_rows = None if valid is None else valid[lo:hi]
+            d_rows, probs = d_prob[lo:hi], prob[lo:hi]
+            own = _own_class(labels[lo:hi], classes, valid_rows, prob.dtype)
+            np.multiply(own, grad[lo:hi, :, :1], out=d_rows)
+            if valid_rows is None:
+                d_rows += grad[lo:hi, :, 1:2]
+            else:
+                d_rows += grad[lo:hi, :, 1:2] * valid_rows[:, None]
+            if activation == "softmax":
+                d_rows -= np.einsum("bci,bci->bi", probs, d_rows)[:, None]
+                d_rows *= probs
+            elif activation == "sigmoid":
+                d_rows[...] = _sigmoid_grad(d_rows, probs)
+
+        _parallel.map_rows(block, prob.shape[0], prob[0].size)
         return d_prob.reshape(ctx.shape), None, None, None
 
     @staticmethod
@@ -308,10 +322,9 @@ class _IndexTargetCounts(ArrayFunction):
         labels, valid, activation = ctx.meta
         batch, num_classes = x.shape[:2]
         dtype = x._data.dtype
-        onehot = labels[:, None] == np.arange(num_classes)[:, None]
         valid = np.ones(labels.shape, dtype) if valid is None else valid
-        d_prob = grad[..., 0:1] * from_numpy((onehot * valid[:, None]).astype(dtype))
-        d_prob = d_prob + grad[..., 1:] * from_numpy(valid[:, None])
+        own = _own_class(labels, np.arange(num_classes)[:, None], valid, dtype)
+        d_prob = grad[..., 0:1] * from_numpy(own) + grad[..., 1:2] * from_numpy(valid[:, None])
         logits = reshape(x, (batch, num_classes, -1))
         if activation == "softmax":
             prob = _softmax(logits, 1)
@@ -322,16 +335,28 @@ class _IndexTargetCounts(ArrayFunction):
         return reshape(d_prob, tuple(x.shape)), None, None, None
 
 
-def _activation_array(logits: np.ndarray, activation: Any) -> np.ndarray:
-    """softmax over axis 1 (the max shifted out), sigmoid, or a copy, in one new array."""
+def _own_class(
+    labels: np.ndarray, classes: np.ndarray, valid: np.ndarray | None, dtype: np.dtype
+) -> np.ndarray:
+    """The one-hot target ``(rows, C, pixels)`` of ``(rows, pixels)`` labels in ``dtype``, zero
+    at the pixels ``valid`` leaves out."""
+    own = labels[:, None] == classes
+    if valid is None:
+        return own.astype(dtype)
+    return np.multiply(own, valid[:, None], dtype=dtype)
+
+
+def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> np.ndarray:
+    """softmax over axis 1 (the max shifted out), sigmoid, or a copy, written into ``out``."""
     if activation == "sigmoid":
-        return _np_sigmoid(logits)
-    if activation != "softmax":
-        return logits.copy()
-    prob = np.subtract(logits, logits.max(1, keepdims=True))
-    np.exp(prob, out=prob)
-    prob /= prob.sum(1, keepdims=True)
-    return prob
+        out[...] = _np_sigmoid(logits)
+    elif activation == "softmax":
+        np.subtract(logits, logits.max(1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(1, keepdims=True)
+    else:
+        out[...] = logits
+    return out
 
 
 def _counts(
@@ -383,12 +408,7 @@ def _counts(
         labels = np.where(ignored, 0, labels)
     activation = "sigmoid" if sigmoid_ else "softmax" if softmax_ else None
     counts = _IndexTargetCounts.apply(checked, labels, valid, activation)
-    bins = labels + num_classes * np.arange(labels.shape[0])[:, None]
-    actual = np.bincount(
-        bins.ravel(), None if valid is None else valid.ravel(), counts.numel() // 2
-    )
-    actual = from_numpy(actual.reshape(counts.shape[:2]).astype(checked._data.dtype))
-    tp, predicted = counts[..., 0], counts[..., 1]
+    tp, predicted, actual = counts[..., 0], counts[..., 1], counts[..., 2].detach()
     if classes is not None:
         kept: Any = _class_selection(classes, num_classes, include_background)
     else:
