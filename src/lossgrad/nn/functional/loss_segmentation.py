@@ -42,6 +42,7 @@ from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
+from lossgrad.ops.linalg import matmul
 from lossgrad.ops.pointwise import _np_sigmoid, _sigmoid_grad, clamp_min, log, sigmoid, sqrt, where
 from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.shape import reshape
@@ -246,93 +247,112 @@ def _soft_counts(
 
 
 class _IndexTargetCounts(ArrayFunction):
-    """``(tp, sum p, sum g)`` per (sample, class), shape ``(B, C, 3)``, of ``p = activation(x)``
-    against class indices, without a one-hot float target: per block of samples, a boolean
-    one-hot mask selects each pixel's own class (``tp`` and ``sum g``), and ``sum p`` runs over
-    the valid pixels. ``sum g`` is a constant (no gradient flows to it).
+    """``(tp, sum p, sum g)`` per (sample, class) -- per class with ``batch``, for the channels
+    ``kept`` -- of ``p = activation(x)`` against class indices, without a one-hot float target:
+    per block of samples, a boolean one-hot mask selects each pixel's own class (``tp``, and
+    ``sum g``, which is not differentiable), and ``sum p`` runs over the valid pixels.
 
     Gradient, with ``d = dl/dp``::
 
         d[b, c, i] = valid_i (dl/dtp[b, c] [y_i = c] + dl/dsum[b, c])
 
-    then through the activation: softmax ``p (d - sum_c p d)``, sigmoid ``p (1 - p) d``. The
-    first-order backward writes it into one buffer the size of ``x``, block by block (the
-    composite needs a one-hot target and several such buffers); ``backward`` is the same formula
-    in lossgrad ops (the one-hot target made there), so second derivatives come from autograd.
+    (0 for a channel not kept), then through the activation: softmax ``p (d - sum_c p d)``,
+    sigmoid ``p (1 - p) d``. The first-order backward writes it into one buffer the size of
+    ``x``, block by block (the composite needs a one-hot target and several such buffers);
+    ``backward`` is the same formula in lossgrad ops (the one-hot target made there), so second
+    derivatives come from autograd.
     """
 
     node_name = "IndexTargetCountsBackward0"
 
     @staticmethod
     def forward(
-        ctx: Any, x: np.ndarray, labels: np.ndarray, valid: np.ndarray | None, activation: Any
-    ) -> np.ndarray:
-        batch, num_classes = x.shape[:2]
-        logits = x.reshape(batch, num_classes, -1)
+        ctx: Any,
+        x: np.ndarray,
+        labels: np.ndarray,
+        valid: np.ndarray | None,
+        activation: Any,
+        kept: Any,
+        batch: bool,
+    ) -> tuple[np.ndarray, ...]:
+        rows, num_classes = x.shape[:2]
+        logits = x.reshape(rows, num_classes, -1)
         prob = np.empty_like(logits)
-        counts = np.empty((batch, num_classes, 3), x.dtype)
+        counts = np.empty((3, rows, num_classes), x.dtype)
         classes = np.arange(num_classes)[:, None]
 
         def block(lo: int, hi: int) -> None:
             probs = _activation_array(logits[lo:hi], activation, prob[lo:hi])
             valid_rows = None if valid is None else valid[lo:hi]
             own = _own_class(labels[lo:hi], classes, valid_rows, x.dtype)
-            counts[lo:hi, :, 0] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
+            counts[0, lo:hi] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
             if valid_rows is None:
-                counts[lo:hi, :, 1] = probs.sum(-1)
+                counts[1, lo:hi] = probs.sum(-1)
             else:
-                counts[lo:hi, :, 1] = np.matmul(probs, valid_rows[:, :, None])[..., 0]
-            counts[lo:hi, :, 2] = own.sum(-1)
+                counts[1, lo:hi] = np.matmul(probs, valid_rows[:, :, None])[..., 0]
+            counts[2, lo:hi] = own.sum(-1)
 
-        _parallel.map_rows(block, batch, prob[0].size)
+        _parallel.map_rows(block, rows, prob[0].size)
         ctx.save_for_backward(x)
-        ctx.meta, ctx.prob, ctx.shape = (labels, valid, activation), prob, x.shape
-        return counts
+        ctx.meta, ctx.prob, ctx.shape = (labels, valid, activation, kept, batch), prob, x.shape
+        counts = counts[:, :, kept]
+        tp, predicted, actual = counts.sum(1) if batch else counts
+        ctx.mark_non_differentiable(actual)
+        return tp, predicted, actual
 
     @staticmethod
-    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
-        labels, valid, activation = ctx.meta
+    def backward_array(ctx: Any, d_tp: np.ndarray, d_predicted: np.ndarray, _: Any) -> Any:
+        labels, valid, activation, kept, _batch = ctx.meta
         prob = ctx.prob
         if ctx.last_use:
             ctx.prob = None
-        d_prob = np.empty_like(prob)
-        classes = np.arange(prob.shape[1])[:, None]
+        rows, num_classes = prob.shape[:2]
+        grad = np.zeros((2, rows, num_classes), prob.dtype)
+        grad[0][:, kept], grad[1][:, kept] = d_tp, d_predicted  # broadcast over rows with batch
+        d_input = np.empty(ctx.shape, prob.dtype)  # returned whole: the leaf's .grad takes it
+        d_prob = d_input.reshape(prob.shape)
+        classes = np.arange(num_classes)[:, None]
 
         def block(lo: int, hi: int) -> None:
             valid_rows = None if valid is None else valid[lo:hi]
             d_rows, probs = d_prob[lo:hi], prob[lo:hi]
             own = _own_class(labels[lo:hi], classes, valid_rows, prob.dtype)
-            np.multiply(own, grad[lo:hi, :, :1], out=d_rows)
+            np.multiply(own, grad[0, lo:hi, :, None], out=d_rows)
             if valid_rows is None:
-                d_rows += grad[lo:hi, :, 1:2]
+                d_rows += grad[1, lo:hi, :, None]
             else:
-                d_rows += grad[lo:hi, :, 1:2] * valid_rows[:, None]
+                d_rows += grad[1, lo:hi, :, None] * valid_rows[:, None]
             if activation == "softmax":
                 d_rows -= np.einsum("bci,bci->bi", probs, d_rows)[:, None]
                 d_rows *= probs
             elif activation == "sigmoid":
                 d_rows[...] = _sigmoid_grad(d_rows, probs)
 
-        _parallel.map_rows(block, prob.shape[0], prob[0].size)
-        return d_prob.reshape(ctx.shape), None, None, None
+        _parallel.map_rows(block, rows, prob[0].size)
+        return d_input, None, None, None, None, None
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, d_tp: Tensor, d_predicted: Tensor, _: Any) -> tuple[Any, ...]:
         (x,) = ctx.saved_tensors
-        labels, valid, activation = ctx.meta
-        batch, num_classes = x.shape[:2]
+        labels, valid, activation, kept, _batch = ctx.meta
+        rows, num_classes = x.shape[:2]
         dtype = x._data.dtype
+        selection = np.eye(num_classes, dtype=dtype)[kept]  # kept channels -> all channels
+        d_tp, d_predicted = (
+            reshape(matmul(grad, from_numpy(selection)), (-1, num_classes, 1))
+            for grad in (d_tp, d_predicted)
+        )
         valid = np.ones(labels.shape, dtype) if valid is None else valid
         own = _own_class(labels, np.arange(num_classes)[:, None], valid, dtype)
-        d_prob = grad[..., 0:1] * from_numpy(own) + grad[..., 1:2] * from_numpy(valid[:, None])
-        logits = reshape(x, (batch, num_classes, -1))
+        d_prob = d_tp * from_numpy(own) + d_predicted * from_numpy(valid[:, None])
+        logits = reshape(x, (rows, num_classes, -1))
         if activation == "softmax":
             prob = _softmax(logits, 1)
             d_prob = prob * (d_prob - _R.sum(prob * d_prob, 1, keepdim=True))
         elif activation == "sigmoid":
             prob = sigmoid(logits)
             d_prob = d_prob * prob * (1.0 - prob)
-        return reshape(d_prob, tuple(x.shape)), None, None, None
+        return reshape(d_prob, tuple(x.shape)), None, None, None, None, None
 
 
 def _own_class(
@@ -407,16 +427,11 @@ def _counts(
         valid = (~ignored).astype(checked._data.dtype)
         labels = np.where(ignored, 0, labels)
     activation = "sigmoid" if sigmoid_ else "softmax" if softmax_ else None
-    counts = _IndexTargetCounts.apply(checked, labels, valid, activation)
-    tp, predicted, actual = counts[..., 0], counts[..., 1], counts[..., 2].detach()
     if classes is not None:
         kept: Any = _class_selection(classes, num_classes, include_background)
     else:
         kept = slice(None if include_background else 1, None)
-    tp, predicted, actual = tp[:, kept], predicted[:, kept], actual[:, kept]
-    if batch:
-        tp, predicted, actual = _R.sum(tp, 0), _R.sum(predicted, 0), _R.sum(actual, 0)
-    return tp, predicted, actual
+    return _IndexTargetCounts.apply(checked, labels, valid, activation, kept, batch)
 
 
 def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
@@ -537,8 +552,10 @@ def _overlap_loss(
             _R.sum(count if class_weight is None else count * class_weight, -1)
             for count in (tp, predicted, actual)
         )
-    false_pos, false_neg = predicted - tp, actual - tp
-    denominator = tp + alpha * false_pos + beta * false_neg + smooth_dr
+    # tp + alpha fp + beta fn, with fp = predicted - tp and fn = actual - tp
+    denominator = alpha * predicted + (beta * actual + smooth_dr)
+    if alpha + beta != 1.0:
+        denominator = denominator + (1.0 - alpha - beta) * tp
     if eps > 0:
         denominator = clamp_min(denominator, eps)
     score = (tp + smooth_nr) / denominator
