@@ -1069,7 +1069,7 @@ def dice_ce_loss(
         labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
         ce = binary_cross_entropy_with_logits(input, labels, pos_weight=weight, reduction=reduction)
     elif target.shape[1] == 1:
-        labels = target[:, 0].long()
+        labels = from_numpy(target._data[:, 0].astype(np.int64))  # indices: no gradient
         ce = cross_entropy(
             input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
         )
@@ -1078,7 +1078,18 @@ def dice_ce_loss(
         ce = cross_entropy(
             input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
         )
-    return lambda_dice * dice + lambda_ce * ce
+    return _weighted_sum(lambda_dice, dice, lambda_ce, ce)
+
+
+def _weighted_sum(
+    first_weight: float, first: Tensor, second_weight: float, second: Tensor
+) -> Tensor:
+    """``first_weight * first + second_weight * second``, without the products by 1."""
+    if first_weight != 1.0:
+        first = first_weight * first
+    if second_weight != 1.0:
+        second = second_weight * second
+    return first + second
 
 
 def _monai_sigmoid_focal(
@@ -1197,7 +1208,7 @@ def dice_focal_loss(
         focal = _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
     else:
         focal = _reduction.apply(focal, reduction)
-    return _restore_dtype(lambda_dice * dice + lambda_focal * focal, input)
+    return _restore_dtype(_weighted_sum(lambda_dice, dice, lambda_focal, focal), input)
 
 
 # -- Matthews correlation --------------------------------------------------------------------------
@@ -1263,17 +1274,17 @@ def mcc_loss(
         batch=batch,
     )
     count = float(np.prod([input.shape[a] for a in _reduce_axes(input.dim(), batch)]))
-    false_pos, false_neg = predicted - tp, actual - tp
-    true_neg = count - predicted - actual + tp
-    exact = (false_pos._data == 0) & (false_neg._data == 0)
+    exact = (predicted._data == tp._data) & (actual._data == tp._data)  # fp = fn = 0
+    # With P = tp + fp, G = tp + fn and N = tp + tn + fp + fn (each count plus eps):
+    # tp tn - fp fn = N tp - P G, tn + fp = N - G, tn + fn = N - P.
     if eps:
-        tp, true_neg, false_pos, false_neg = (
-            soft_count + float(eps) for soft_count in (tp, true_neg, false_pos, false_neg)
-        )
-    numerator = tp * true_neg - false_pos * false_neg + float(smooth_nr)
+        tp, predicted, actual = tp + float(eps), predicted + 2.0 * eps, actual + 2.0 * eps
+    count += 4.0 * eps
+    numerator = count * tp - predicted * actual
+    if smooth_nr:
+        numerator = numerator + float(smooth_nr)
     denominator = sqrt(
-        (tp + false_pos) * (tp + false_neg) * (true_neg + false_pos) * (true_neg + false_neg)
-        + float(smooth_dr)
+        predicted * actual * ((count - actual) * (count - predicted)) + float(smooth_dr)
     )
     loss = 1.0 - numerator / denominator
     if exact.any():
