@@ -980,12 +980,14 @@ def generalized_dice_loss(
     weights[infinite] = 0.0
     largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
     weights = (weights + infinite * largest).astype(tp._data.dtype)
-    class_weight = from_numpy(weights)
-    numerator = 2.0 * _R.sum(tp * class_weight, class_axis, keepdim=True) + float(smooth_nr)
-    denominator = _R.sum((predicted + actual) * class_weight, class_axis, keepdim=True) + float(
-        smooth_dr
-    )
-    loss = 1.0 - numerator / denominator
+    numerator = _R.sum(tp * from_numpy(2.0 * weights), class_axis, keepdim=True) + smooth_nr
+    smooth = np.asarray(smooth_dr, weights.dtype)
+    if actual.requires_grad:  # a soft target with a gradient
+        predicted = predicted + actual
+    else:  # sum w (p + g) = sum w p + a constant
+        smooth = (actual._data * weights).sum(class_axis, keepdims=True) + smooth
+    weighted = _R.sum(predicted * from_numpy(weights), class_axis, keepdim=True)
+    loss = 1.0 - numerator / (weighted + from_numpy(smooth))
     return _restore_dtype(_finish(loss, reduction, input.dim() - 2), input)
 
 
