@@ -1297,7 +1297,9 @@ def mcc_loss(
 # -- Lovasz ----------------------------------------------------------------------------------------
 
 
-def _lovasz_weights(errors: np.ndarray, foreground: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def _lovasz_weights(
+    errors: np.ndarray, foreground: np.ndarray, valid: np.ndarray | None
+) -> np.ndarray:
     """The Lovasz-extension weights of the Jaccard loss, at each pixel's own position.
 
     Along the last axis, pixels are sorted by decreasing error (ignored ones last); with
@@ -1306,27 +1308,39 @@ def _lovasz_weights(errors: np.ndarray, foreground: np.ndarray, valid: np.ndarra
     The loss ``sum_k e_(k) w_k`` is then ``sum_i e_i w_i`` with the weights scattered back:
     the weights are constants (they depend on the order only), as in every implementation.
     """
-    order = np.argsort(np.where(valid, -errors, np.inf), axis=-1, kind="stable")
-    foreground_sorted = np.take_along_axis(foreground * valid, order, -1)
-    background_sorted = np.take_along_axis((1 - foreground) * valid, order, -1)
-    total = foreground_sorted.sum(-1, keepdims=True)
-    union = total + np.cumsum(background_sorted, -1)
-    intersection = total - np.cumsum(foreground_sorted, -1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jaccard = np.where(union > 0, 1 - intersection / np.where(union > 0, union, 1), 0.0)
-    sorted_weights = np.diff(jaccard, axis=-1, prepend=0.0)
-    weights = np.empty_like(sorted_weights)
-    np.put_along_axis(weights, order, sorted_weights, -1)
-    return weights
+    if valid is None:  # every pixel counts: the background among the first k is k - F_k
+        order = np.argsort(np.negative(errors), axis=-1, kind="stable")
+        covered = np.take_along_axis(foreground, order, -1).astype(errors.dtype)
+        total = covered.sum(-1, keepdims=True)
+        np.cumsum(covered, -1, out=covered)  # F_k (whole numbers: exact in float32 to 2^24)
+        union = np.arange(1, covered.shape[-1] + 1, dtype=errors.dtype) + total
+        union -= covered  # G + N_k
+        np.subtract(total, covered, out=covered)  # G - F_k
+        covered /= union
+        jaccard = np.subtract(1, covered, out=covered)
+    else:
+        order = np.argsort(np.where(valid, -errors, np.inf), axis=-1, kind="stable")
+        foreground = foreground.astype(errors.dtype, copy=False)
+        foreground_sorted = np.take_along_axis(foreground * valid, order, -1)
+        background_sorted = np.take_along_axis((1 - foreground) * valid, order, -1)
+        total = foreground_sorted.sum(-1, keepdims=True)
+        union = total + np.cumsum(background_sorted, -1)
+        intersection = total - np.cumsum(foreground_sorted, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jaccard = np.where(union > 0, 1 - intersection / np.where(union > 0, union, 1), 0.0)
+    sorted_weights = union  # reused: J_k - J_{k-1}
+    sorted_weights[..., 0] = jaccard[..., 0]
+    np.subtract(jaccard[..., 1:], jaccard[..., :-1], out=sorted_weights[..., 1:])
+    np.put_along_axis(jaccard, order, sorted_weights, -1)
+    return jaccard.astype(errors.dtype, copy=False)
 
 
 def _lovasz_labels(
     target: Tensor, rows: int, ignore_index: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The labels as ``(rows, pixels)`` and the mask of the pixels that count."""
+    """The labels as ``(rows, pixels)`` and the mask of the pixels that count (None: all)."""
     labels = target._data.reshape(rows, -1)
-    valid = np.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
-    return labels, valid
+    return labels, None if ignore_index is None else labels != ignore_index
 
 
 def lovasz_hinge_loss(
@@ -1388,6 +1402,43 @@ def lovasz_hinge_loss(
     weights = _lovasz_weights(errors._data, foreground, valid)
     losses = _R.sum(relu(errors) * from_numpy(weights.astype(errors._data.dtype)), 1)
     return _restore_dtype(_R.mean(losses), input)
+
+
+class _LovaszErrors(ArrayFunction):
+    """``l[r, c] = sum_i |1[y_i = c] - p_ci| w_ci`` for ``(rows, C, pixels)`` probabilities, with
+    the Lovasz weights ``w`` of the errors' order (``_lovasz_weights``: constants).
+
+    Gradient ``dl/dp_ci = w_ci sign(p_ci - 1[y_i = c])``, kept from the forward as one array
+    (the composite kept the errors, their difference and the weights). It is linear in the
+    incoming gradient, with a constant slope: the second derivative is 0, as that of ``|.|``
+    almost everywhere.
+    """
+
+    node_name = "LovaszErrorsBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any, prob: np.ndarray, foreground: np.ndarray, valid: np.ndarray | None
+    ) -> np.ndarray:
+        errors = np.subtract(prob, foreground)
+        np.abs(errors, out=errors)
+        weights = _lovasz_weights(errors, foreground, valid)
+        losses = np.matmul(errors[:, :, None, :], weights[..., None])[..., 0, 0]
+        slope = np.sign(np.subtract(prob, foreground, out=errors), out=errors)
+        slope *= weights
+        ctx.slope = slope
+        return losses
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        slope = ctx.slope
+        if ctx.last_use:
+            ctx.slope = None
+        return slope * grad[..., None], None, None
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        return grad.unsqueeze(-1) * from_numpy(ctx.slope), None, None
 
 
 def lovasz_softmax_loss(
@@ -1464,18 +1515,17 @@ def lovasz_softmax_loss(
     # (rows, C, pixels): each image (or the batch) and class is one Lovasz problem
     prob = reshape(prob.movedim(1, -1), (rows, -1, num_classes)).movedim(-1, 1)
     labels, valid = _lovasz_labels(target, rows, ignore_index)
-    class_ids = np.arange(num_classes).reshape(1, -1, 1)
-    foreground = (labels[:, None, :] == class_ids).astype(prob._data.dtype)
-    valid = np.broadcast_to(valid[:, None, :], foreground.shape)
-    errors = _abs(from_numpy(foreground) - prob)
-    weights = _lovasz_weights(errors._data, foreground, valid)
-    losses = _R.sum(errors * from_numpy(weights.astype(errors._data.dtype)), 2)  # (rows, C)
+    foreground = labels[:, None, :] == np.arange(num_classes).reshape(1, -1, 1)
+    if valid is not None:
+        valid = np.broadcast_to(valid[:, None, :], foreground.shape)
+        foreground = foreground & valid
+    losses = _LovaszErrors.apply(prob, foreground, valid)  # (rows, C)
     if weight is not None:
         losses = losses * reshape(weight, (1, -1))
     if classes == "all":
         selected = np.ones((rows, num_classes))
     elif classes == "present":
-        selected = (foreground * valid).sum(-1) > 0
+        selected = foreground.any(-1)
     else:
         selected = np.zeros((rows, num_classes))
         selected[:, list(classes)] = 1
