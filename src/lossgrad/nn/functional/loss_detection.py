@@ -10,9 +10,11 @@ pair ``b`` (predicted) and ``g`` (target), with ``I`` the intersection area, ``U
     CIoU loss = DIoU loss + alpha v,   v = 4/pi^2 (atan(w_g/h_g) - atan(w_b/h_b))^2,
                 alpha = v / (1 - IoU + v + eps) held constant (no gradient), as torchvision
 
-Each is a composite of lossgrad ops: autograd gives the gradient (and second derivatives; CIoU's
-are those of the loss with alpha constant, torchvision's definition). Integer and float16 boxes
-are computed in float32, as torchvision's ``_upcast_non_float``.
+Each is one fused op (``_BoxLoss``): the loss and its first derivative in NumPy over the corner
+columns, and the composite of lossgrad ops as the differentiable definition that create_graph
+differentiates (second derivatives; CIoU's are those of the loss with alpha constant,
+torchvision's definition). Integer and float16 boxes are computed in float32, as torchvision's
+``_upcast_non_float``.
 """
 
 from __future__ import annotations

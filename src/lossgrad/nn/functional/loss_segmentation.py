@@ -3,7 +3,11 @@
 torch.nn has none of these; segmentation users take them from MONAI, segmentation_models_pytorch
 (smp), kornia or Keras, which disagree on definitions under the same name. Each loss here is one
 composite of lossgrad ops (so autograd gives second derivatives) whose keywords reproduce each
-library's convention; MONAI's keyword names and defaults are the default convention.
+library's convention; MONAI's keyword names and defaults are the default convention. Two steps
+are fused ops with a NumPy first derivative and a differentiable ``backward`` (Chainer's two
+paths): the soft counts of class-index targets (``_IndexTargetCounts``: no one-hot target, one
+input-sized buffer in the backward) and the Lovasz-softmax errors (``_LovaszErrors``); tests check
+each against the composite and the reference libraries.
 
 All overlap losses share one pipeline on ``input`` of shape ``(B, C, *spatial)``:
 
@@ -17,7 +21,8 @@ All overlap losses share one pipeline on ``input`` of shape ``(B, C, *spatial)``
 
    (with ``squared_pred`` or ``soft_label``: ``tp = (|p|^k + |g|^k - |p - g|^k) / 2`` summed,
    k = 2 or 1, which equals the products for hard labels and is right for soft ones);
-4. a score from the counts, a loss ``1 - score`` per (sample, class), a class weight, a reduction.
+4. a score from the counts, a loss ``1 - score`` per (sample, class), a class weight, a reduction
+   (``class_average``: a weighted mean over the classes of each sample first).
 
 The Tversky index ``(tp + s_nr) / (tp + alpha fp + beta fn + s_dr)`` is the common score: Dice is
 alpha = beta = 1/2 (with MONAI's smoothing written ``(2 tp + s_nr) / (2 tp + fp + fn + s_dr)``),
