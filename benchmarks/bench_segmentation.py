@@ -4,9 +4,12 @@ each loss's reference library (MONAI, smp, kornia, torchvision.ops, pytorch-msss
 Run: ``python benchmarks/bench_segmentation.py`` (``--only dice``, ``--no-memory``, ``--full``).
 Prints one row per case with the ratio lossgrad / reference (below 1.0: lossgrad is faster) and,
 for the large cases, the peak resident memory above baseline of each side, each measured alone
-in a fresh subprocess (the method of ``suite.py``). Sizes: one 2x3x32x32 batch (small), and
-16x4x256x256 for segmentation, 100k box pairs, 8x3x512x512 for SSIM (large; SSIM runs
-2x3x512x512 unless ``--full``, since one reference call takes seconds there).
+in a fresh subprocess (the method of ``suite.py``). Sizes: one 2x3x32x32 batch (small; 192 box
+pairs), and 16x4x256x256 for segmentation, 100k box pairs, 8x3x512x512 for SSIM (large; this
+script's own run takes SSIM at 2x3x512x512 unless ``--full``, since one reference call takes
+seconds there; ``rows()``, which ``suite.py`` reads, takes the issue's 8x3x512x512). MS-SSIM
+runs at 2x3x192x192, the smallest image its five scales take: pytorch-msssim needs seconds
+there already.
 """
 
 from __future__ import annotations
@@ -31,6 +34,14 @@ from oracles import load_submodule  # noqa: E402
 
 F = lossgrad.nn.functional
 Runner = Callable[[], None]
+Make = Callable[[], tuple[Runner, Runner]]
+
+REFERENCE = (
+    "MONAI 1.6.1, segmentation_models_pytorch 0.6.0, kornia 0.9.0, torchvision 0.28 loss files "
+    "(torchvision.ops), pytorch-msssim 1.0.0"
+)
+#: Sizes of the small rows (``rows(quick=True)``).
+SMALL_SIZES = ("2x3x32x32", "2x1x32x32", "192x4")
 
 
 def _references() -> dict[str, Any]:
@@ -82,8 +93,9 @@ def _runner(lib: Any, call: Callable[[Any, Any], Any], x: np.ndarray, y: np.ndar
     return run
 
 
-def cases(full: bool) -> list[tuple[str, str, Callable[[], tuple[Runner, Runner]]]]:
-    """``(name, size, build)``; ``build()`` returns the (lossgrad, reference) runners."""
+def cases(full: bool) -> list[tuple[str, str, str, Make]]:
+    """``(loss, size, reference, build)``; ``build()`` returns the (lossgrad, reference) runners.
+    ``full``: SSIM at the issue's 8x3x512x512 (else 2x3x512x512)."""
     ref: dict[str, Any] = {}
 
     def lib(name: str) -> Any:
@@ -95,9 +107,11 @@ def cases(full: bool) -> list[tuple[str, str, Callable[[], tuple[Runner, Runner]
     ssim_large = (8, 3, 512, 512) if full else (2, 3, 512, 512)
     kw = dict(softmax=True, to_onehot_y=True)
     smp_kw = dict(batch=True, smooth_nr=0.0, smooth_dr=0.0, eps=1e-7, zero_absent=True, **kw)
-    out: list[tuple[str, str, Callable[[], tuple[Runner, Runner]]]] = []
+    out: list[tuple[str, str, str, Make]] = []
 
-    def segmentation(name: str, ours: Any, theirs: Callable[[], Any], index_only: bool = False):
+    def segmentation(
+        name: str, reference: str, ours: Any, theirs: Callable[[], Any], index_only: bool = False
+    ) -> None:
         for shape in (small, large):
 
             def build(shape: tuple[int, ...] = shape) -> tuple[Runner, Runner]:
@@ -106,56 +120,65 @@ def cases(full: bool) -> list[tuple[str, str, Callable[[], tuple[Runner, Runner]
                 reference = theirs()
                 return _runner(lossgrad, ours, x, target), _runner(torch, reference, x, target)
 
-            out.append((name, "x".join(map(str, shape)), build))
+            out.append((name, "x".join(map(str, shape)), reference, build))
 
     segmentation(
-        "dice_loss vs monai",
+        "dice_loss",
+        "MONAI",
         lambda a, b: F.dice_loss(a, b, **kw),
         lambda: lib("monai").DiceLoss(**kw),
     )
     segmentation(
-        "dice_loss vs smp",
+        "dice_loss",
+        "smp",
         lambda a, b: F.dice_loss(a, b, **smp_kw),
         lambda: lib("smp").DiceLoss("multiclass"),
         index_only=True,
     )
     segmentation(
-        "dice_loss vs kornia",
+        "dice_loss",
+        "kornia",
         lambda a, b: F.dice_loss(a, b, pool_classes=True, smooth_nr=0.0, smooth_dr=1e-8, **kw),
         lambda: lib("kornia").dice_loss,
         index_only=True,
     )
     segmentation(
-        "tversky_loss vs monai",
+        "tversky_loss",
+        "MONAI",
         lambda a, b: F.tversky_loss(a, b, alpha=0.3, beta=0.7, **kw),
         lambda: lib("monai").TverskyLoss(alpha=0.3, beta=0.7, **kw),
     )
     segmentation(
-        "generalized_dice_loss vs monai",
+        "generalized_dice_loss",
+        "MONAI",
         lambda a, b: F.generalized_dice_loss(a, b, **kw),
         lambda: lib("monai").GeneralizedDiceLoss(**kw),
     )
     segmentation(
-        "dice_ce_loss vs monai",
+        "dice_ce_loss",
+        "MONAI",
         lambda a, b: F.dice_ce_loss(a, b, **kw),
         lambda: lib("monai").DiceCELoss(**kw),
     )
     segmentation(
-        "dice_focal_loss vs monai",
+        "dice_focal_loss",
+        "MONAI",
         lambda a, b: F.dice_focal_loss(a, b, **kw),
         lambda: lib("monai").DiceFocalLoss(**kw),
     )
     segmentation(
-        "mcc_loss vs monai", lambda a, b: F.mcc_loss(a, b, **kw), lambda: lib("monai").MCCLoss(**kw)
+        "mcc_loss", "MONAI", lambda a, b: F.mcc_loss(a, b, **kw), lambda: lib("monai").MCCLoss(**kw)
     )
     segmentation(
-        "lovasz_softmax_loss vs smp",
+        "lovasz_softmax_loss",
+        "smp",
         lambda a, b: F.lovasz_softmax_loss(a, b),
         lambda: lib("smp").LovaszLoss("multiclass"),
         index_only=True,
     )
     segmentation(
-        "lovasz_softmax_loss vs kornia",
+        "lovasz_softmax_loss",
+        "kornia",
         lambda a, b: F.lovasz_softmax_loss(a, b, classes="all", per_image=True),
         lambda: lib("kornia").lovasz_softmax_loss,
         index_only=True,
@@ -169,7 +192,7 @@ def cases(full: bool) -> list[tuple[str, str, Callable[[], tuple[Runner, Runner]
             theirs = lib("kornia").lovasz_hinge_loss
             return _runner(lossgrad, F.lovasz_hinge_loss, x, y), _runner(torch, theirs, x, y)
 
-        out.append(("lovasz_hinge_loss vs kornia", "x".join(map(str, shape)), build_hinge))
+        out.append(("lovasz_hinge_loss", "x".join(map(str, shape)), "kornia", build_hinge))
 
     for count in (2 * 3 * 32, 100_000):
         for name, key in (
@@ -186,7 +209,7 @@ def cases(full: bool) -> list[tuple[str, str, Callable[[], tuple[Runner, Runner]
                 theirs = lambda a, b: lib(key)(a, b, reduction="mean")  # noqa: E731
                 return _runner(lossgrad, ours, first, second), _runner(torch, theirs, first, second)
 
-            out.append((f"{name} vs torchvision", f"{count} boxes", build_boxes))
+            out.append((name, f"{count}x4", "torchvision", build_boxes))
 
     for shape in (small, ssim_large):
 
@@ -211,11 +234,11 @@ def cases(full: bool) -> list[tuple[str, str, Callable[[], tuple[Runner, Runner]
 
         size = "x".join(map(str, shape))
         out += [
-            ("ssim_loss vs pytorch-msssim", size, build_ssim),
-            ("ssim_loss vs kornia", size, build_kornia_ssim),
-            ("total_variation vs kornia", size, build_tv),
+            ("ssim_loss", size, "pytorch-msssim", build_ssim),
+            ("ssim_loss", size, "kornia", build_kornia_ssim),
+            ("total_variation", size, "kornia", build_tv),
         ]
-    ms_shape = (2, 3, 192, 192) if not full else (8, 3, 512, 512)
+    ms_shape = (2, 3, 192, 192)
 
     def build_ms_ssim() -> tuple[Runner, Runner]:
         x, y = _image_inputs(ms_shape)
@@ -223,8 +246,19 @@ def cases(full: bool) -> list[tuple[str, str, Callable[[], tuple[Runner, Runner]
         ours = lambda a, b: F.ms_ssim_loss(a, b, data_range=1.0)  # noqa: E731
         return _runner(lossgrad, ours, x, y), _runner(torch, theirs, x, y)
 
-    out.append(("ms_ssim_loss vs pytorch-msssim", "x".join(map(str, ms_shape)), build_ms_ssim))
+    out.append(("ms_ssim_loss", "x".join(map(str, ms_shape)), "pytorch-msssim", build_ms_ssim))
     return out
+
+
+def rows(quick: bool = False) -> list[tuple[str, Make]]:
+    """``(name, make)`` per case for ``suite.py``: ``make()`` builds the inputs and returns the
+    (lossgrad, reference) runners, each one forward+backward. The issue's sizes (SSIM at
+    8x3x512x512); ``quick``: only the small cases."""
+    return [
+        (f"{loss} {size} vs {reference}", build)
+        for loss, size, reference, build in cases(full=True)
+        if not quick or size in SMALL_SIZES
+    ]
 
 
 # -- memory (the method of suite.py: VmHWM above the baseline, each side in its own process) ---
@@ -238,10 +272,18 @@ def _rss_kb(field_name: str) -> int:
     raise RuntimeError(f"{field_name} not in /proc/self/status")
 
 
+def _selected(full: bool) -> list[tuple[str, str, Make]]:
+    """``(name, size, build)`` of this script's own run (SSIM at 8x3x512x512 only if ``full``)."""
+    return [
+        (f"{loss} {size} vs {reference}", size, build)
+        for loss, size, reference, build in cases(full)
+    ]
+
+
 def _probe(index: int, side: str, full: bool) -> None:
     import gc
 
-    name, size, build = cases(full)[index]
+    build = _selected(full)[index][2]
     run = build()[0 if side == "lossgrad" else 1]
     gc.collect()
     base = _rss_kb("VmRSS")
@@ -277,19 +319,18 @@ def main() -> None:
     if args.probe:
         _probe(int(args.probe[0]), args.probe[1], args.full)
         return
-    print("| case | size | lossgrad | reference | ratio | peak MiB lossgrad / reference |")
-    print("|---|---|---:|---:|---:|---:|")
-    for index, (name, size, build) in enumerate(cases(args.full)):
+    print("| case | lossgrad | reference | ratio | peak MiB lossgrad / reference |")
+    print("|---|---:|---:|---:|---:|")
+    for index, (name, size, build) in enumerate(_selected(args.full)):
         if args.only and args.only not in name:
             continue
         ours, theirs = build()
         lg_time, ref_time = measure(ours, theirs, repeats=args.repeats)
         memory = ""
-        large = not size.startswith(("2x3x32x32", "2x1x32x32", "192 boxes"))
-        if large and not args.no_memory:
+        if size not in SMALL_SIZES and not args.no_memory:
             memory = "{:.1f} / {:.1f}".format(*_peak(index, args.full))
         times = f"{_fmt(lg_time)} | {_fmt(ref_time)} | {lg_time / ref_time:.2f}"
-        print(f"| {name} | {size} | {times} | {memory} |", flush=True)
+        print(f"| {name} | {times} | {memory} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -244,3 +244,29 @@ def test_signatures_are_torchvision_s():
         assert inspect.signature(getattr(F, name)).parameters.keys() == inspect.signature(TV[name]).parameters.keys(), name
         for parameter in inspect.signature(TV[name]).parameters.values():
             assert inspect.signature(getattr(F, name)).parameters[parameter.name].default == parameter.default
+
+
+@pytest.mark.parametrize("kind", ["giou", "diou", "ciou"])
+def test_fused_kernel_gradient_matches_its_composite(kind):
+    """The box losses run one fused op whose NumPy first derivative is written by hand; the
+    composite of lossgrad ops is its definition (and what create_graph differentiates). Both
+    give the same gradients, with ties between corners (max/min split them), disjoint and
+    nested boxes, and boxes broadcast against one target."""
+    from lossgrad.nn.functional.loss_detection import _COMPOSITES, _BoxLoss
+
+    first = boxes(64)
+    second = boxes(64, overlap_with=first)
+    second[:8, :2] = first[:8, :2]  # tied near corners
+    second[8:12] = first[8:12]  # identical boxes
+    second[12:16] = first[12:16] * 0.5 + 20.0  # far apart
+    cases = [(first, second), (first, second[:1])]
+    for one, other in cases:
+        seed = rng.normal(size=np.broadcast_shapes(one.shape, other.shape)[:-1])
+        grads = []
+        for fn in (lambda a, b: _BoxLoss.apply(a, b, kind, 1e-7), lambda a, b: _COMPOSITES[kind](a, b, 1e-7)):
+            a = lossgrad.tensor(one, requires_grad=True)
+            b = lossgrad.tensor(other, requires_grad=True)
+            (fn(a, b) * lossgrad.tensor(seed)).sum().backward()
+            grads.append((a.grad.numpy(), b.grad.numpy()))
+        for fused, composite in zip(grads[0], grads[1], strict=True):
+            np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-12)

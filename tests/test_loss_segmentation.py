@@ -61,6 +61,9 @@ MONAI_DICE = [
     dict(softmax=True, to_onehot_y=True, ignore_index=-1, reduction="sum"),
     dict(softmax=True, to_onehot_y=True, smooth_nr=0.0, smooth_dr=1e-6, weight=0.5),
     dict(sigmoid=True, to_onehot_y=True, batch=True, reduction="none", jaccard=True),
+    dict(sigmoid=True, to_onehot_y=True, ignore_index=-1, reduction="none"),
+    dict(to_onehot_y=True, ignore_index=-1, smooth_nr=0.1),
+    dict(softmax=True, to_onehot_y=True, include_background=False, ignore_index=-1, batch=True),
 ]
 
 
@@ -442,6 +445,35 @@ def test_gradgradcheck(fn, kw):
     assert gradgradcheck(lambda a: fn(a, y, **kw), (x,))
 
 
+def test_index_target_counts_gradgradcheck_with_ignored_pixels():
+    """The fused counts of an index target: second derivatives through its differentiable
+    backward, with ignored pixels, for each activation."""
+    x = lossgrad.tensor(logits((2, 3, 3, 3)), requires_grad=True)
+    y = labels(2, 3, 3, 3)
+    y[0, 0, 0] = -1
+    y = lossgrad.tensor(y)
+    for kw in (dict(softmax=True), dict(sigmoid=True, batch=True), dict(include_background=False)):
+        loss = lambda a, kw=kw: F.dice_loss(a, y, to_onehot_y=True, ignore_index=-1, **kw)  # noqa: E731
+        assert gradgradcheck(loss, (x,))
+
+
+def test_index_target_counts_match_the_one_hot_composite():
+    """Class indices take the fused counts, a one-hot target the composite of ops: the same
+    values and gradients (each path is checked against MONAI above)."""
+    x = logits((2, 4, 5, 6))
+    y = labels(2, 4, 5, 6)
+    onehot = (y == np.arange(4).reshape(1, 4, 1, 1)).astype(np.float64)
+    for kw in (dict(softmax=True), dict(sigmoid=True, batch=True), dict(classes=[3, 1]), dict(include_background=False, jaccard=True)):
+        ours_index = lossgrad.tensor(x, requires_grad=True)
+        ours_onehot = lossgrad.tensor(x, requires_grad=True)
+        by_index = F.dice_loss(ours_index, lossgrad.tensor(y), to_onehot_y=True, **kw)
+        by_onehot = F.dice_loss(ours_onehot, lossgrad.tensor(onehot), **kw)
+        np.testing.assert_allclose(float(by_index), float(by_onehot), rtol=1e-13)
+        by_index.backward()
+        by_onehot.backward()
+        np.testing.assert_allclose(ours_index.grad.numpy(), ours_onehot.grad.numpy(), rtol=1e-11, atol=1e-15)
+
+
 def test_lovasz_hinge_gradgradcheck():
     """Piecewise linear in the logits: second derivative 0 away from the kinks (checked)."""
     x = lossgrad.tensor(logits((2, 1, 3, 3)), requires_grad=True)
@@ -523,3 +555,108 @@ def test_monai_keyword_names_and_defaults(ours, theirs):
     for name in names:
         default = reference[name].default
         assert mine[name].default == default or (name == "reduction" and default.value == mine[name].default), name
+
+
+# -- the class options: smp's classes and class_weights, kornia's 'macro' and weights, Keras's axis -
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize(
+    "smp_kw,ours",
+    [
+        (dict(classes=[0, 2]), dict(classes=[0, 2])),
+        (dict(class_weights=[1.0, 2.0, 0.5, 3.0]), dict(class_average="weighted", weight=[1.0, 2.0, 0.5, 3.0])),
+        (dict(classes=[3, 1], class_weights=[1.0, 2.0, 0.5, 3.0]), dict(classes=[3, 1], class_average="weighted", weight=[3.0, 2.0])),
+        (dict(classes=[1, 3], log_loss=True, smooth=0.5), dict(classes=[1, 3], log_loss=True, smooth=0.5)),
+    ],
+)
+def test_dice_and_jaccard_match_smp_classes_and_class_weights(smp_kw, ours, dtype, rtol, atol):
+    """smp's ``classes`` keeps channels, its ``class_weights`` average them with weights
+    (``sum w l / sum w``); class 3 is absent from the batch (its loss is 0 and still counted)."""
+    y = labels(2, 4)[:, 0]
+    y[y == 3] = 2
+    x = logits((2, 4, 5, 6))
+    multiclass = _smp(softmax=True, to_onehot_y=True, **ours)  # smooth=s: smooth_nr=smooth_dr=2s
+    compare(smp.DiceLoss("multiclass", **smp_kw), lossgrad.nn.DiceLoss(**multiclass), x, y, dtype, rtol, atol)
+    compare(smp.JaccardLoss("multiclass", **smp_kw), lambda a, b: F.jaccard_loss(a, b, **multiclass), x, y, dtype, rtol, atol)
+    ym = (rng.random((2, 4, 5, 6)) > 0.5).astype(dtype)
+    ym[:, 3] = 0
+    multilabel = _smp(sigmoid=True, **ours)
+    compare(smp.DiceLoss("multilabel", **smp_kw), lambda a, b: F.dice_loss(a, b, **multilabel), x, ym, dtype, rtol, atol)
+
+
+KORNIA = dict(softmax=True, to_onehot_y=True, smooth_nr=0.0, smooth_dr=1e-8, ignore_index=-100)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize("size", [(5, 6), (64, 64)])  # kornia's one-hot path, and its gather path
+def test_dice_matches_kornia_macro_and_weights(size, dtype, rtol, atol):
+    """kornia's 'macro' averages each sample's Dice losses over the classes present in its
+    target (a sample with none scores 1); ``weight`` weighs that average, or each class's counts
+    in 'micro'. Class 3 is absent from sample 1; sample 2's pixels are all ignored."""
+    y = labels(3, 4, *size)[:, 0]
+    y[1][y[1] == 3] = 0
+    y[0, 0, :3] = -100
+    y[2] = -100
+    x = logits((3, 4, *size))
+    weight = np.array([1.0, 2.0, 0.5, 3.0], dtype)
+    macro = dict(KORNIA, class_average="present")
+    compare(lambda a, b: kornia.losses.dice_loss(a, b, average="macro"), lambda a, b: F.dice_loss(a, b, **macro), x, y, dtype, rtol, atol)
+    compare(
+        lambda a, b: kornia.losses.dice_loss(a, b, average="macro", weight=torch.tensor(weight)),
+        lossgrad.nn.DiceLoss(**macro, weight=lossgrad.tensor(weight)),
+        x, y, dtype, rtol, atol,
+    )
+    micro = dict(KORNIA, pool_classes=True, weight=weight)
+    compare(lambda a, b: kornia.losses.dice_loss(a, b, weight=torch.tensor(weight)), lambda a, b: F.dice_loss(a, b, **micro), x, y, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("axis,ours", [((1, 2, 3), dict(pool_classes=True)), ((1, 2), dict())])
+def test_dice_matches_keras_per_sample_axes(axis, ours):
+    """Keras's ``axis`` (channels last): (1, 2, 3) one Dice per sample, (1, 2) one per sample and
+    channel, averaged (its 'sum_over_batch_size')."""
+    p = rng.random((2, 3, 5, 6))
+    y = (rng.random((2, 3, 5, 6)) > 0.5).astype(np.float64)
+    got = F.dice_loss(lossgrad.tensor(p), lossgrad.tensor(y), smooth_nr=0.0, smooth_dr=1e-7, **ours)
+    want = keras_value(keras.losses.Dice(axis=axis), np.moveaxis(y, 1, -1), np.moveaxis(p, 1, -1))
+    np.testing.assert_allclose(float(got), want, rtol=1e-6)
+
+
+def test_class_options_reject_bad_values():
+    x, y = lossgrad.tensor(logits((2, 3, 4, 4))), lossgrad.tensor(labels(2, 3, 4, 4))
+    kw = dict(softmax=True, to_onehot_y=True)
+    with pytest.raises(ValueError, match=r"classes.*\[0, 3\).*\[0, 5\]"):
+        F.dice_loss(x, y, classes=[0, 5], **kw)
+    with pytest.raises(ValueError, match="classes.*include_background"):
+        F.dice_loss(x, y, classes=[1, 2], include_background=False, **kw)
+    with pytest.raises(ValueError, match="class_average.*'macro'"):
+        F.dice_loss(x, y, class_average="macro", **kw)
+    with pytest.raises(ValueError, match="pool_classes"):
+        F.dice_loss(x, y, class_average="present", pool_classes=True, **kw)
+    with pytest.raises(ValueError, match="weight.*positive sum"):
+        F.dice_loss(x, y, class_average="weighted", weight=0.0, **kw)
+
+
+def test_bad_targets_raise_the_references_classes_too():
+    """A mismatched target: MONAI and smp raise AssertionError, torch's losses ValueError; a class
+    index out of range: MONAI, smp and kornia raise torch's RuntimeError (one_hot / scatter),
+    torch's own losses name the target in a ValueError-like message. lossgrad raises one
+    exception that is a ValueError (what torch users catch) and also the reference's class."""
+    x = logits((2, 3, 4, 4))
+    mismatched, out_of_range = np.zeros((2, 2, 4, 4)), np.full((2, 1, 4, 4), 5)
+    cases = [
+        (lambda a, b: monai_losses.DiceLoss()(a, b), dict(), mismatched),
+        (lambda a, b: monai_losses.TverskyLoss()(a, b), dict(), mismatched),
+        (lambda a, b: monai_losses.DiceLoss(to_onehot_y=True)(a, b), dict(to_onehot_y=True), out_of_range),
+        (lambda a, b: smp.DiceLoss("multiclass")(a, b[:, 0]), _smp(softmax=True, to_onehot_y=True), out_of_range),
+        (lambda a, b: kornia.losses.dice_loss(a, b[:, 0]), dict(KORNIA, pool_classes=True), out_of_range),
+    ]
+    for reference, ours, target in cases:
+        with pytest.raises(Exception) as theirs:
+            reference(torch.tensor(x), torch.tensor(target))
+        with pytest.raises(ValueError, match="target") as mine:
+            F.dice_loss(lossgrad.tensor(x), lossgrad.tensor(target), **ours)
+        assert isinstance(mine.value, type(theirs.value)), (type(theirs.value), type(mine.value))
+    with pytest.raises(AssertionError, match="target"):
+        F.tversky_loss(lossgrad.tensor(x), lossgrad.tensor(mismatched))
+

@@ -103,10 +103,16 @@ ENTRIES: tuple[Loss, ...] = (
             "smooth_nr=0, smooth_dr=0, eps=1e-7, zero_absent=True",
             "  smp DiceLoss('binary' | 'multilabel', smooth=s): sigmoid=True, batch=True, "
             "smooth_nr=2s, smooth_dr=2s, eps=1e-7, zero_absent=True (log_loss=True as smp)",
+            "  smp classes=k, class_weights=w: add classes=k, class_average='weighted', "
+            "weight=[w[i] for i in k] (weight: one value per kept class)",
             "  keras.losses.Dice() (axis=None): batch=True, pool_classes=True, smooth_nr=0, "
-            "smooth_dr=1e-7 (probabilities, channels first)",
+            "smooth_dr=1e-7 (probabilities, channels first); axis=(1, 2, 3): pool_classes=True, "
+            "smooth_nr=0, smooth_dr=1e-7; axis=(1, 2): smooth_nr=0, smooth_dr=1e-7",
             "  kornia.losses.dice_loss(x, y, eps=e) ('micro'): softmax=True, to_onehot_y=True, "
             "pool_classes=True, smooth_nr=0, smooth_dr=e",
+            "  kornia average='macro': softmax=True, to_onehot_y=True, smooth_nr=0, smooth_dr=e, "
+            "class_average='present'; kornia weight=w: add weight=w; its ignore_index "
+            "(default -100): add ignore_index=-100",
             "finite for empty masks (the smoothing terms); float16 summed in float32",
         ),
         example=_IMAGE
@@ -133,7 +139,8 @@ output.backward()
         torch_note="monai.losses.DiceLoss(jaccard=True)",
         notes=(
             "MONAI: DiceLoss(jaccard=True, **kw) equals F.jaccard_loss(x, y, **kw)",
-            "smp JaccardLoss(mode, smooth=s): as smp's DiceLoss settings (see dice)",
+            "smp JaccardLoss(mode, smooth=s, classes=k, class_weights=w): as smp's DiceLoss "
+            "settings (see dice)",
         ),
         example=_IMAGE
         + """\

@@ -22,10 +22,18 @@ def _along(axis: int, ndim: int, index: slice) -> tuple[slice, ...]:
     return (slice(None),) * axis + (index,)
 
 
+#: Outputs per band of the banded matrix product (``_correlate_banded``).
+_BAND = 32
+
+
 def _correlate_valid(padded: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
-    """``out[i] = sum_k w[k] x[i + k]`` along ``axis``, one tap at a time (each tap one pass; a
-    symmetric kernel pairs its mirrored taps, halving the multiplications)."""
+    """``out[i] = sum_k w[k] x[i + k]`` along ``axis``: along the last two axes of windows of 4
+    taps or more, as banded matrix products (``_correlate_banded``); otherwise one tap at a time
+    (each tap one pass; a symmetric kernel pairs its mirrored taps, halving the
+    multiplications)."""
     taps = weights.shape[0]
+    if taps >= 4 and axis >= padded.ndim - 2:
+        return _correlate_banded(padded, weights, axis)
     length = padded.shape[axis] - taps + 1
     ndim = padded.ndim
 
@@ -46,6 +54,32 @@ def _correlate_valid(padded: np.ndarray, weights: np.ndarray, axis: int) -> np.n
     for k in range(1, taps):
         np.multiply(shifted(k), weights[k], out=scratch)
         out += scratch
+    return out
+
+
+def _correlate_banded(padded: np.ndarray, weights: np.ndarray, axis: int) -> np.ndarray:
+    """The valid correlation along one of the last two axes as matrix products: each band of
+    ``_BAND`` outputs is its ``_BAND + taps - 1`` inputs times a small Toeplitz matrix. BLAS
+    does about 7x the multiplications of the tap loop at 11 taps, several times faster (measured
+    3-4x on 30x512x512 float32, one thread), with each output still a sum of ``taps`` products."""
+    taps = weights.shape[0]
+    length = padded.shape[axis] - taps + 1
+    out_shape = list(padded.shape)
+    out_shape[axis] = length
+    out = np.empty(out_shape, padded.dtype)
+    outputs = np.arange(_BAND)
+    toeplitz = np.zeros((_BAND + taps - 1, _BAND), padded.dtype)
+    for k in range(taps):
+        toeplitz[outputs + k, outputs] = weights[k]
+    last = axis == padded.ndim - 1
+    for start in range(0, length, _BAND):
+        width = min(_BAND, length - start)
+        band = toeplitz[: width + taps - 1, :width]
+        inputs = slice(start, start + width + taps - 1)
+        if last:
+            np.matmul(padded[..., inputs], band, out=out[..., start : start + width])
+        else:
+            np.matmul(band.T, padded[..., inputs, :], out=out[..., start : start + width, :])
     return out
 
 

@@ -10,15 +10,17 @@ pair ``b`` (predicted) and ``g`` (target), with ``I`` the intersection area, ``U
     CIoU loss = DIoU loss + alpha v,   v = 4/pi^2 (atan(w_g/h_g) - atan(w_b/h_b))^2,
                 alpha = v / (1 - IoU + v + eps) held constant (no gradient), as torchvision
 
-Each is a composite of lossgrad ops: autograd gives the gradient (and second derivatives; CIoU's
-are those of the loss with alpha constant, torchvision's definition). Integer and float16 boxes
-are computed in float32, as torchvision's ``_upcast_non_float``.
+Each is one fused op (``_BoxLoss``): the loss and its first derivative in NumPy over the corner
+columns, and the composite of lossgrad ops as the differentiable definition that create_graph
+differentiates (second derivatives; CIoU's are those of the loss with alpha constant,
+torchvision's definition). Integer and float16 boxes are computed in float32, as torchvision's
+``_upcast_non_float``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -26,9 +28,11 @@ from lossgrad._exports import public_names
 from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.ops.pointwise import maximum, minimum, where
+from lossgrad.ops._common import sum_to_shape_array
 from lossgrad.ops.elementary import atan2
+from lossgrad.ops.pointwise import maximum, minimum, where
 
 _BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
@@ -112,11 +116,14 @@ def generalized_box_iou_loss(
         tensor([1.0794])
     """
     boxes1, boxes2 = _check_pair(boxes1, boxes2)
+    return _reduce(_BoxLoss.apply(boxes1, boxes2, "giou", float(eps)), reduction)
+
+
+def _generalized_iou_composite(boxes1: Tensor, boxes2: Tensor, eps: float) -> Tensor:
     intersection, union, (xc1, yc1, xc2, yc2) = _pair_terms(boxes1, boxes2)
     iou = intersection / (union + eps)
     enclosing_area = (xc2 - xc1) * (yc2 - yc1)
-    loss = 1 - iou + (enclosing_area - union) / (enclosing_area + eps)
-    return _reduce(loss, reduction)
+    return 1 - iou + (enclosing_area - union) / (enclosing_area + eps)
 
 
 def _distance_iou(boxes1: Tensor, boxes2: Tensor, eps: float) -> tuple[Tensor, Tensor]:
@@ -158,8 +165,7 @@ def distance_box_iou_loss(
         tensor([0.9683])
     """
     boxes1, boxes2 = _check_pair(boxes1, boxes2)
-    loss, _ = _distance_iou(boxes1, boxes2, eps)
-    return _reduce(loss, reduction)
+    return _reduce(_BoxLoss.apply(boxes1, boxes2, "diou", float(eps)), reduction)
 
 
 def complete_box_iou_loss(
@@ -196,6 +202,10 @@ def complete_box_iou_loss(
         tensor([1.1822])
     """
     boxes1, boxes2 = _check_pair(boxes1, boxes2)
+    return _reduce(_BoxLoss.apply(boxes1, boxes2, "ciou", float(eps)), reduction)
+
+
+def _complete_iou_composite(boxes1: Tensor, boxes2: Tensor, eps: float) -> Tensor:
     diou_loss, iou = _distance_iou(boxes1, boxes2, 1e-7)
     x1, y1, x2, y2 = _corners(boxes1)
     x1g, y1g, x2g, y2g = _corners(boxes2)
@@ -203,7 +213,7 @@ def complete_box_iou_loss(
     v = (4 / math.pi**2) * aspect_gap**2
     with grad_mode.no_grad():
         alpha = v / (1 - iou + v + eps)
-    return _reduce(diou_loss + alpha * v, reduction)
+    return diou_loss + alpha * v
 
 
 def _aspect_angle(width: Tensor, height: Tensor) -> Tensor:
@@ -215,6 +225,227 @@ def _aspect_angle(width: Tensor, height: Tensor) -> Tensor:
     offset = np.where(height._data < 0, np.where(angle._data > 0, np.pi, -np.pi), 0.0)
     offset[(height._data == 0) & (width._data == 0)] = np.nan
     return angle - from_numpy(offset.astype(angle._data.dtype))
+
+
+# -- the fused kernel: one NumPy pass over the corners, and its hand-derived derivative ---------
+
+
+class _BoxLoss(ArrayFunction):
+    """The GIoU, DIoU or CIoU loss (``kind``) of matched pairs as one op.
+
+    ``forward`` and ``backward_array`` run on the corner columns in NumPy (``_box_terms``,
+    ``_box_loss_array``, ``_box_loss_gradient``); ``backward`` differentiates the composite of
+    lossgrad ops (``_COMPOSITES``), which is the definition, so second derivatives come from
+    autograd. The tests compare the two paths, and both with torchvision. The composite makes some
+    forty small ops: at small batches their dispatch, not the arithmetic, decided the time.
+    """
+
+    node_name = "BoxLossBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any, boxes1: np.ndarray, boxes2: np.ndarray, kind: str, eps: float
+    ) -> np.ndarray:
+        ctx.save_for_backward(boxes1, boxes2)
+        ctx.meta = (kind, eps)
+        return _box_loss_array(_box_terms(boxes1, boxes2), kind, eps)
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        boxes1, boxes2 = ctx._saved_arrays()
+        kind, eps = ctx.meta
+        first, second = _box_loss_gradient(_box_terms(boxes1, boxes2), kind, eps, grad)
+        return (
+            sum_to_shape_array(first, boxes1.shape) if ctx.needs_input_grad[0] else None,
+            sum_to_shape_array(second, boxes2.shape) if ctx.needs_input_grad[1] else None,
+            None,
+            None,
+        )
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        from lossgrad.autograd import grad as autograd_grad
+
+        boxes1, boxes2 = ctx.saved_tensors
+        kind, eps = ctx.meta
+        wanted = [boxes for boxes in (boxes1, boxes2) if boxes.requires_grad]
+        loss = _COMPOSITES[kind](boxes1, boxes2, eps)
+        grads = iter(autograd_grad(loss, wanted, grad, create_graph=True))
+        return tuple(next(grads) if b.requires_grad else None for b in (boxes1, boxes2)) + (
+            None,
+            None,
+        )
+
+
+class _BoxTerms(NamedTuple):
+    """The corner columns of both boxes and the quantities every loss needs (``_box_terms``)."""
+
+    first: tuple[np.ndarray, ...]
+    second: tuple[np.ndarray, ...]
+    inner: tuple[np.ndarray, np.ndarray]  # width, height of the intersection (may be < 0)
+    overlaps: np.ndarray
+    intersection: np.ndarray
+    sizes: tuple[np.ndarray, ...]  # w1, h1, w2, h2
+    union: np.ndarray
+    enclosing: tuple[np.ndarray, np.ndarray]  # width, height of the smallest enclosing box
+
+
+def _box_terms(boxes1: np.ndarray, boxes2: np.ndarray) -> _BoxTerms:
+    x1, y1, x2, y2 = (boxes1[..., k] for k in range(4))
+    x1g, y1g, x2g, y2g = (boxes2[..., k] for k in range(4))
+    inner_width = np.minimum(x2, x2g) - np.maximum(x1, x1g)
+    inner_height = np.minimum(y2, y2g) - np.maximum(y1, y1g)
+    overlaps = (inner_width > 0) & (inner_height > 0)
+    intersection = np.where(overlaps, inner_width * inner_height, 0)
+    sizes = (x2 - x1, y2 - y1, x2g - x1g, y2g - y1g)
+    union = sizes[0] * sizes[1] + sizes[2] * sizes[3] - intersection
+    enclosing = (
+        np.maximum(x2, x2g) - np.minimum(x1, x1g),
+        np.maximum(y2, y2g) - np.minimum(y1, y1g),
+    )
+    return _BoxTerms(
+        (x1, y1, x2, y2), (x1g, y1g, x2g, y2g), (inner_width, inner_height), overlaps,
+        intersection, sizes, union, enclosing,
+    )  # fmt: skip
+
+
+def _centre_gaps(terms: _BoxTerms) -> tuple[np.ndarray, np.ndarray]:
+    """The centre of box 1 minus that of box 2, along x and y."""
+    x1, y1, x2, y2 = terms.first
+    x1g, y1g, x2g, y2g = terms.second
+    return (x2 + x1) / 2 - (x1g + x2g) / 2, (y2 + y1) / 2 - (y1g + y2g) / 2
+
+
+def _aspect_gap(terms: _BoxTerms) -> np.ndarray:
+    """``atan(w_g / h_g) - atan(w / h)`` as ``_aspect_angle`` computes each angle."""
+    w1, h1, w2, h2 = terms.sizes
+    return _aspect_angle_array(w2, h2) - _aspect_angle_array(w1, h1)
+
+
+def _aspect_angle_array(width: np.ndarray, height: np.ndarray) -> np.ndarray:
+    angle = np.asarray(np.arctan2(width, height))
+    angle -= np.where(height < 0, np.where(angle > 0, np.pi, -np.pi), 0.0).astype(angle.dtype)
+    angle[(height == 0) & (width == 0)] = np.nan
+    return angle
+
+
+_ASPECT = 4 / math.pi**2
+
+
+def _box_loss_array(terms: _BoxTerms, kind: str, eps: float) -> np.ndarray:
+    """The loss of each pair (the module docstring's formulas)."""
+    iou_eps = 1e-7 if kind == "ciou" else eps
+    iou = terms.intersection / (terms.union + iou_eps)
+    enclosing_width, enclosing_height = terms.enclosing
+    if kind == "giou":
+        area = enclosing_width * enclosing_height
+        return 1 - iou + (area - terms.union) / (area + eps)
+    gap_x, gap_y = _centre_gaps(terms)
+    diagonal = enclosing_width**2 + enclosing_height**2 + iou_eps
+    loss = 1 - iou + (gap_x**2 + gap_y**2) / diagonal
+    if kind == "ciou":
+        v = _ASPECT * _aspect_gap(terms) ** 2
+        loss = loss + v / (1 - iou + v + eps) * v
+    return loss
+
+
+def _share(a: np.ndarray, b: np.ndarray, larger: bool) -> np.ndarray:
+    """The part of the gradient of ``max(a, b)`` (``larger``) or ``min(a, b)`` that goes to ``a``:
+    1 where ``a`` is chosen, 1/2 at ties (torch's ``maximum``/``minimum``)."""
+    share = np.asarray(a > b if larger else a < b, a.dtype)
+    share[a == b] = 0.5
+    return share
+
+
+def _box_loss_gradient(
+    terms: _BoxTerms, kind: str, eps: float, grad: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dl/dboxes1, dl/dboxes2)`` of ``_box_loss_array`` times ``grad``, by the chain rule
+    through the terms, backwards (broadcast shape; the caller sums to each input's shape)."""
+    iou_eps = 1e-7 if kind == "ciou" else eps
+    union_eps = terms.union + iou_eps
+    d_intersection = -grad / union_eps  # through -IoU
+    d_union = grad * terms.intersection / union_eps**2
+    enclosing_width, enclosing_height = terms.enclosing
+    d_gap = (0.0, 0.0)
+    if kind == "giou":
+        area = enclosing_width * enclosing_height
+        d_union = d_union - grad / (area + eps)
+        d_area = grad * (terms.union + eps) / (area + eps) ** 2
+        d_enclosing = (d_area * enclosing_height, d_area * enclosing_width)
+    else:
+        gap_x, gap_y = _centre_gaps(terms)
+        diagonal = enclosing_width**2 + enclosing_height**2 + iou_eps
+        d_diagonal = -grad * (gap_x**2 + gap_y**2) / diagonal**2
+        d_enclosing = (2 * enclosing_width * d_diagonal, 2 * enclosing_height * d_diagonal)
+        d_gap = (2 * gap_x * grad / diagonal, 2 * gap_y * grad / diagonal)
+    w1, h1, w2, h2 = terms.sizes
+    d_sizes = [d_union * h1, d_union * w1, d_union * h2, d_union * w2]
+    if kind == "ciou":
+        _add_aspect_gradient(terms, eps, grad, d_sizes)
+    d_intersection = np.where(terms.overlaps, d_intersection - d_union, 0)
+    inner_width, inner_height = terms.inner
+    d_inner = (d_intersection * inner_height, d_intersection * inner_width)
+    return _corner_gradients(terms, d_inner, d_sizes, d_enclosing, d_gap)
+
+
+def _add_aspect_gradient(
+    terms: _BoxTerms, eps: float, grad: np.ndarray, d_sizes: list[np.ndarray]
+) -> None:
+    """CIoU's ``alpha v`` with ``alpha`` constant: ``dv/dtheta = -+2 (4/pi^2) gap`` and
+    ``dtheta/dw = h / (w^2 + h^2)``, ``dtheta/dh = -w / (w^2 + h^2)``, added into ``d_sizes``."""
+    gap = _aspect_gap(terms)
+    v = _ASPECT * gap**2
+    iou = terms.intersection / (terms.union + 1e-7)
+    d_angle = grad * (v / (1 - iou + v + eps)) * (2 * _ASPECT * gap)  # d/d(angle of box 2)
+    w1, h1, w2, h2 = terms.sizes
+    for offset, sign, width, height in ((0, -1.0, w1, h1), (2, 1.0, w2, h2)):
+        radius = width**2 + height**2
+        d_sizes[offset] = d_sizes[offset] + sign * d_angle * height / radius
+        d_sizes[offset + 1] = d_sizes[offset + 1] - sign * d_angle * width / radius
+
+
+def _corner_gradients(
+    terms: _BoxTerms,
+    d_inner: tuple[np.ndarray, np.ndarray],
+    d_sizes: list[np.ndarray],
+    d_enclosing: tuple[np.ndarray, np.ndarray],
+    d_gap: tuple[Any, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corners from the inner box (``min`` of the far corners minus ``max`` of the near ones),
+    the sizes (far minus near corner), the enclosing box and the centre gaps."""
+    first, second = [], []
+    for axis in (0, 1):  # x, then y
+        near, far = terms.first[axis], terms.first[axis + 2]
+        near_g, far_g = terms.second[axis], terms.second[axis + 2]
+        inner, enclosing, gap = d_inner[axis], d_enclosing[axis], d_gap[axis] / 2
+        first.append(
+            (
+                -inner * _share(near, near_g, True) - enclosing * _share(near, near_g, False)
+                - d_sizes[axis] + gap,
+                inner * _share(far, far_g, False) + enclosing * _share(far, far_g, True)
+                + d_sizes[axis] + gap,
+            )
+        )  # fmt: skip
+        second.append(
+            (
+                -inner * _share(near_g, near, True) - enclosing * _share(near_g, near, False)
+                - d_sizes[axis + 2] - gap,
+                inner * _share(far_g, far, False) + enclosing * _share(far_g, far, True)
+                + d_sizes[axis + 2] - gap,
+            )
+        )  # fmt: skip
+    return (
+        np.stack([first[0][0], first[1][0], first[0][1], first[1][1]], -1),
+        np.stack([second[0][0], second[1][0], second[0][1], second[1][1]], -1),
+    )
+
+
+_COMPOSITES = {
+    "giou": _generalized_iou_composite,
+    "diou": lambda boxes1, boxes2, eps: _distance_iou(boxes1, boxes2, eps)[0],
+    "ciou": _complete_iou_composite,
+}
 
 
 # -- pairwise IoU matrices (torchvision.ops.boxes) ------------------------------------------------

@@ -3,7 +3,11 @@
 torch.nn has none of these; segmentation users take them from MONAI, segmentation_models_pytorch
 (smp), kornia or Keras, which disagree on definitions under the same name. Each loss here is one
 composite of lossgrad ops (so autograd gives second derivatives) whose keywords reproduce each
-library's convention; MONAI's keyword names and defaults are the default convention.
+library's convention; MONAI's keyword names and defaults are the default convention. Two steps
+are fused ops with a NumPy first derivative and a differentiable ``backward`` (Chainer's two
+paths): the soft counts of class-index targets (``_IndexTargetCounts``: no one-hot target, one
+input-sized buffer in the backward) and the Lovasz-softmax errors (``_LovaszErrors``); tests check
+each against the composite and the reference libraries.
 
 All overlap losses share one pipeline on ``input`` of shape ``(B, C, *spatial)``:
 
@@ -17,7 +21,8 @@ All overlap losses share one pipeline on ``input`` of shape ``(B, C, *spatial)``
 
    (with ``squared_pred`` or ``soft_label``: ``tp = (|p|^k + |g|^k - |p - g|^k) / 2`` summed,
    k = 2 or 1, which equals the products for hard labels and is right for soft ones);
-4. a score from the counts, a loss ``1 - score`` per (sample, class), a class weight, a reduction.
+4. a score from the counts, a loss ``1 - score`` per (sample, class), a class weight, a reduction
+   (``class_average``: a weighted mean over the classes of each sample first).
 
 The Tversky index ``(tp + s_nr) / (tp + alpha fp + beta fn + s_dr)`` is the common score: Dice is
 alpha = beta = 1/2 (with MONAI's smoothing written ``(2 tp + s_nr) / (2 tp + fp + fn + s_dr)``),
@@ -33,18 +38,33 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
+from lossgrad.ops.linalg import matmul
+from lossgrad.ops.pointwise import _np_sigmoid, _sigmoid_grad, clamp_min, log, sigmoid, sqrt, where
 from lossgrad.ops.pointwise import abs as _abs
-from lossgrad.ops.pointwise import clamp_min, log, sigmoid, sqrt, where
 from lossgrad.ops.shape import reshape
 
 _HALF_FLOATS = (np.dtype(np.float16),)
+_CLASS_AVERAGES = (None, "weighted", "present")
+
+
+class _TargetShapeError(ValueError, AssertionError):
+    """A target whose shape does not fit the input. A ValueError, torch's class for mismatched
+    shapes in a loss, that is also the AssertionError MONAI and smp raise, so that code written
+    against either catches it (as NumPy's ``AxisError`` is both a ValueError and an IndexError)."""
+
+
+class _ClassIndexError(ValueError, RuntimeError):
+    """A class index outside ``[0, C)``: a ValueError that is also the RuntimeError of torch's
+    ``one_hot`` (and ``scatter``) which MONAI, smp and kornia raise."""
 
 
 # -- the shared pipeline ---------------------------------------------------------------------------
@@ -63,11 +83,13 @@ def _class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -
     labels = target._data
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError("target: class indices must be whole numbers, got non-integer values")
-    labels = labels.astype(np.int64)
+            raise _ClassIndexError(
+                "target: class indices must be whole numbers, got non-integer values"
+            )
+    labels = labels.astype(np.int64, copy=False)
     valid = labels if ignore_index is None else labels[labels != ignore_index]
     if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
-        raise ValueError(
+        raise _ClassIndexError(
             f"target: class indices must lie in [0, {num_classes}) for input with {num_classes} "
             f"channels, got values in [{valid.min()}, {valid.max()}]"
         )
@@ -106,22 +128,14 @@ def _probabilities_and_targets(
     softmax_: bool,
     other_act: Callable[..., Tensor] | None,
     ignore_index: int | None,
+    classes: Sequence[int] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Steps 1-2 of the module docstring: ``(p, g)`` of one shape ``(B, C', *spatial)``, masked.
+    """Steps 1-2 of the module docstring: ``(p, g)`` of one shape ``(B, C', *spatial)``, masked;
+    ``classes`` keeps those channels only (after the activation).
 
     float16 inputs are computed in float32 (the sums over large images would overflow).
     """
-    _checks.check_tensor(input, "input")
-    _checks.check_tensor(target, "target")
-    if input.dim() < 3:
-        raise ValueError(
-            f"input: expected shape (B, C, *spatial) with at least one spatial dimension, got "
-            f"{tuple(input.shape)}"
-        )
-    if input._data.dtype.kind != "f":
-        raise TypeError(f"input: expected a floating point tensor, got {input.dtype}")
-    if input._data.dtype in _HALF_FLOATS:
-        input = input.float()
+    input = _checked_input(input, target)
     dtype = input._data.dtype
     num_classes = input.shape[1]
     prob = _activate(input, sigmoid_, softmax_, other_act)
@@ -130,14 +144,7 @@ def _probabilities_and_targets(
         warnings.warn("single channel prediction, `to_onehot_y=True` ignored.", stacklevel=3)
     mask: np.ndarray | None = None
     if index_target:
-        if target.dim() == input.dim() - 1:  # (B, *spatial) class indices, as smp and kornia take
-            target = reshape(target, (target.shape[0], 1, *target.shape[1:]))
-        if target.dim() != input.dim() or target.shape[1] != 1:
-            raise ValueError(
-                f"target: with to_onehot_y=True expected class indices of shape (B, 1, *spatial) "
-                f"or (B, *spatial) for input {tuple(input.shape)}, got {tuple(target.shape)}"
-            )
-        labels = _class_indices(target, num_classes, ignore_index)
+        labels = _index_labels(input, target, ignore_index)
         if ignore_index is not None:
             mask = (labels != ignore_index).astype(dtype)
             labels = np.where(labels == ignore_index, 0, labels)
@@ -154,14 +161,60 @@ def _probabilities_and_targets(
         else:
             onehot, prob = onehot[:, 1:], prob[:, 1:]
     if tuple(onehot.shape) != tuple(prob.shape):
-        raise ValueError(
+        raise _TargetShapeError(
             f"target: ground truth has different shape {tuple(onehot.shape)} from input "
             f"{tuple(prob.shape)}"
         )
+    if classes is not None:
+        kept = _class_selection(classes, num_classes, include_background)
+        prob, onehot = prob[:, kept], onehot[:, kept]
     if mask is not None:
         masked = from_numpy(mask)
         prob, onehot = prob * masked, onehot * masked
     return prob, onehot
+
+
+def _checked_input(input: Tensor, target: Tensor) -> Tensor:
+    """``input`` checked to be ``(B, C, *spatial)`` floats; float16 computed in float32 (the sums
+    over large images would overflow)."""
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if input.dim() < 3:
+        raise ValueError(
+            f"input: expected shape (B, C, *spatial) with at least one spatial dimension, got "
+            f"{tuple(input.shape)}"
+        )
+    if input._data.dtype.kind != "f":
+        raise TypeError(f"input: expected a floating point tensor, got {input.dtype}")
+    return input.float() if input._data.dtype in _HALF_FLOATS else input
+
+
+def _index_labels(input: Tensor, target: Tensor, ignore_index: int | None) -> np.ndarray:
+    """The class indices of ``target`` as ``(B, 1, *spatial)`` integers, checked (shape, range)."""
+    if target.dim() == input.dim() - 1:  # (B, *spatial) class indices, as smp and kornia take
+        target = reshape(target, (target.shape[0], 1, *target.shape[1:]))
+    if target.dim() != input.dim() or target.shape[1] != 1:
+        raise _TargetShapeError(
+            f"target: with to_onehot_y=True expected class indices of shape (B, 1, *spatial) "
+            f"or (B, *spatial) for input {tuple(input.shape)}, got {tuple(target.shape)}"
+        )
+    return _class_indices(target, input.shape[1], ignore_index)
+
+
+def _class_selection(classes: Sequence[int], num_classes: int, include_background: bool) -> list:
+    """smp's ``classes``: channel indices of the input, checked."""
+    kept = [int(c) for c in classes]
+    if not include_background:
+        raise ValueError(
+            "classes: give either classes or include_background=False (leave channel 0 out of "
+            f"classes instead), got classes={list(classes)}"
+        )
+    if not kept or min(kept) < -num_classes or max(kept) >= num_classes:
+        raise ValueError(
+            f"classes: expected channel indices in [0, {num_classes}) for input with "
+            f"{num_classes} channels, got {list(classes)}"
+        )
+    return kept
 
 
 def _ignore_mask(target: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
@@ -173,8 +226,9 @@ def _ignore_mask(target: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.n
     return (target.sum(axis=1, keepdims=True) > 0).astype(dtype)
 
 
-def _reduce_axes(ndim: int, batch: bool, pool_classes: bool) -> tuple[int, ...]:
-    return (0,) * batch + (1,) * pool_classes + tuple(range(2, ndim))
+def _reduce_axes(ndim: int, batch: bool) -> tuple[int, ...]:
+    """The axes of the per-class counts: the spatial ones, and the batch with ``batch``."""
+    return (0,) * batch + tuple(range(2, ndim))
 
 
 def _soft_counts(
@@ -197,6 +251,194 @@ def _soft_counts(
     return (predicted + actual - difference) * 0.5, predicted, actual
 
 
+class _IndexTargetCounts(ArrayFunction):
+    """``(tp, sum p, sum g)`` per (sample, class) -- per class with ``batch``, for the channels
+    ``kept`` -- of ``p = activation(x)`` against class indices, without a one-hot float target:
+    per block of samples, a boolean one-hot mask selects each pixel's own class (``tp``, and
+    ``sum g``, which is not differentiable), and ``sum p`` runs over the valid pixels.
+
+    Gradient, with ``d = dl/dp``::
+
+        d[b, c, i] = valid_i (dl/dtp[b, c] [y_i = c] + dl/dsum[b, c])
+
+    (0 for a channel not kept), then through the activation: softmax ``p (d - sum_c p d)``,
+    sigmoid ``p (1 - p) d``. The first-order backward writes it into one buffer the size of
+    ``x``, block by block (the composite needs a one-hot target and several such buffers);
+    ``backward`` is the same formula in lossgrad ops (the one-hot target made there), so second
+    derivatives come from autograd.
+    """
+
+    node_name = "IndexTargetCountsBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: np.ndarray,
+        labels: np.ndarray,
+        valid: np.ndarray | None,
+        activation: Any,
+        kept: Any,
+        batch: bool,
+    ) -> tuple[np.ndarray, ...]:
+        rows, num_classes = x.shape[:2]
+        logits = x.reshape(rows, num_classes, -1)
+        prob = np.empty_like(logits)
+        counts = np.empty((3, rows, num_classes), x.dtype)
+        classes = np.arange(num_classes)[:, None]
+
+        def block(lo: int, hi: int) -> None:
+            probs = _activation_array(logits[lo:hi], activation, prob[lo:hi])
+            valid_rows = None if valid is None else valid[lo:hi]
+            own = _own_class(labels[lo:hi], classes, valid_rows, x.dtype)
+            counts[0, lo:hi] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
+            if valid_rows is None:
+                counts[1, lo:hi] = probs.sum(-1)
+            else:
+                counts[1, lo:hi] = np.matmul(probs, valid_rows[:, :, None])[..., 0]
+            counts[2, lo:hi] = own.sum(-1)
+
+        _parallel.map_rows(block, rows, prob[0].size)
+        ctx.save_for_backward(x)
+        ctx.meta, ctx.prob, ctx.shape = (labels, valid, activation, kept, batch), prob, x.shape
+        counts = counts[:, :, kept]
+        tp, predicted, actual = counts.sum(1) if batch else counts
+        ctx.mark_non_differentiable(actual)
+        return tp, predicted, actual
+
+    @staticmethod
+    def backward_array(ctx: Any, d_tp: np.ndarray, d_predicted: np.ndarray, _: Any) -> Any:
+        labels, valid, activation, kept, _batch = ctx.meta
+        prob = ctx.prob
+        if ctx.last_use:
+            ctx.prob = None
+        rows, num_classes = prob.shape[:2]
+        grad = np.zeros((2, rows, num_classes), prob.dtype)
+        grad[0][:, kept], grad[1][:, kept] = d_tp, d_predicted  # broadcast over rows with batch
+        d_input = np.empty(ctx.shape, prob.dtype)  # returned whole: the leaf's .grad takes it
+        d_prob = d_input.reshape(prob.shape)
+        classes = np.arange(num_classes)[:, None]
+
+        def block(lo: int, hi: int) -> None:
+            valid_rows = None if valid is None else valid[lo:hi]
+            d_rows, probs = d_prob[lo:hi], prob[lo:hi]
+            own = _own_class(labels[lo:hi], classes, valid_rows, prob.dtype)
+            np.multiply(own, grad[0, lo:hi, :, None], out=d_rows)
+            if valid_rows is None:
+                d_rows += grad[1, lo:hi, :, None]
+            else:
+                d_rows += grad[1, lo:hi, :, None] * valid_rows[:, None]
+            if activation == "softmax":
+                d_rows -= np.einsum("bci,bci->bi", probs, d_rows)[:, None]
+                d_rows *= probs
+            elif activation == "sigmoid":
+                d_rows[...] = _sigmoid_grad(d_rows, probs)
+
+        _parallel.map_rows(block, rows, prob[0].size)
+        return d_input, None, None, None, None, None
+
+    @staticmethod
+    def backward(ctx: Any, d_tp: Tensor, d_predicted: Tensor, _: Any) -> tuple[Any, ...]:
+        (x,) = ctx.saved_tensors
+        labels, valid, activation, kept, _batch = ctx.meta
+        rows, num_classes = x.shape[:2]
+        dtype = x._data.dtype
+        selection = np.eye(num_classes, dtype=dtype)[kept]  # kept channels -> all channels
+        d_tp, d_predicted = (
+            reshape(matmul(grad, from_numpy(selection)), (-1, num_classes, 1))
+            for grad in (d_tp, d_predicted)
+        )
+        valid = np.ones(labels.shape, dtype) if valid is None else valid
+        own = _own_class(labels, np.arange(num_classes)[:, None], valid, dtype)
+        d_prob = d_tp * from_numpy(own) + d_predicted * from_numpy(valid[:, None])
+        logits = reshape(x, (rows, num_classes, -1))
+        if activation == "softmax":
+            prob = _softmax(logits, 1)
+            d_prob = prob * (d_prob - _R.sum(prob * d_prob, 1, keepdim=True))
+        elif activation == "sigmoid":
+            prob = sigmoid(logits)
+            d_prob = d_prob * prob * (1.0 - prob)
+        return reshape(d_prob, tuple(x.shape)), None, None, None, None, None
+
+
+def _own_class(
+    labels: np.ndarray, classes: np.ndarray, valid: np.ndarray | None, dtype: np.dtype
+) -> np.ndarray:
+    """The one-hot target ``(rows, C, pixels)`` of ``(rows, pixels)`` labels in ``dtype``, zero
+    at the pixels ``valid`` leaves out."""
+    own = labels[:, None] == classes
+    if valid is None:
+        return own.astype(dtype)
+    return np.multiply(own, valid[:, None], dtype=dtype)
+
+
+def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> np.ndarray:
+    """softmax over axis 1 (the max shifted out), sigmoid, or a copy, written into ``out``."""
+    if activation == "sigmoid":
+        out[...] = _np_sigmoid(logits)
+    elif activation == "softmax":
+        np.subtract(logits, logits.max(1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(1, keepdims=True)
+    else:
+        out[...] = logits
+    return out
+
+
+def _counts(
+    input: Tensor,
+    target: Tensor,
+    *,
+    include_background: bool,
+    to_onehot_y: bool,
+    sigmoid_: bool,
+    softmax_: bool,
+    other_act: Callable[..., Tensor] | None,
+    ignore_index: int | None,
+    batch: bool,
+    classes: Sequence[int] | None = None,
+    power: int = 1,
+    soft_label: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Steps 1-3 of the module docstring: ``(tp, sum |p|^k, sum |g|^k)`` per (sample, class), or
+    per class with ``batch``. Class indices (``to_onehot_y``) under a sigmoid, a softmax or no
+    activation, with plain products (``power`` 1, no ``soft_label``), take the fused
+    ``_IndexTargetCounts``; every other case the composite of ops."""
+    checked = _checked_input(input, target)
+    num_classes = checked.shape[1]
+    fused = to_onehot_y and num_classes > 1 and other_act is None and not (sigmoid_ and softmax_)
+    if not fused or power != 1 or soft_label:
+        prob, onehot = _probabilities_and_targets(
+            input,
+            target,
+            include_background=include_background,
+            to_onehot_y=to_onehot_y,
+            sigmoid_=sigmoid_,
+            softmax_=softmax_,
+            other_act=other_act,
+            ignore_index=ignore_index,
+            classes=classes,
+        )
+        return _soft_counts(prob, onehot, _reduce_axes(prob.dim(), batch), power, soft_label)
+    labels = _index_labels(checked, target, ignore_index)
+    if labels.shape[0] != checked.shape[0] or labels.shape[2:] != checked.shape[2:]:
+        raise _TargetShapeError(
+            "target: ground truth has different shape "
+            f"{(labels.shape[0], num_classes, *labels.shape[2:])} from input {tuple(checked.shape)}"
+        )
+    labels = labels.reshape(labels.shape[0], -1)
+    valid = None
+    if ignore_index is not None:
+        ignored = labels == ignore_index
+        valid = (~ignored).astype(checked._data.dtype)
+        labels = np.where(ignored, 0, labels)
+    activation = "sigmoid" if sigmoid_ else "softmax" if softmax_ else None
+    if classes is not None:
+        kept: Any = _class_selection(classes, num_classes, include_background)
+    else:
+        kept = slice(None if include_background else 1, None)
+    return _IndexTargetCounts.apply(checked, labels, valid, activation, kept, batch)
+
+
 def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
     """MONAI's ``weight``: a number for every class or one value per (kept) class, >= 0."""
     if weight is None or num_classes == 1:
@@ -213,6 +455,32 @@ def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
     if values.min() < 0:
         raise ValueError(f"the value/values of the `weight` should be no less than 0, got {weight}")
     return from_numpy(values)
+
+
+def _class_average(
+    loss: Tensor, reduction: str, how: str, weight: Tensor | None, actual: Tensor
+) -> Tensor:
+    """The loss of each sample (or of the pooled batch) as a weighted mean over its classes
+    (the last axis), then ``reduction`` over the samples.
+
+    ``'weighted'``: ``sum_c w_c l_c / sum_c w_c`` (smp's ``class_weights``). ``'present'``: the
+    same over the classes present in the target, ``w_c [sum g_c > 0]``, and 1 with no gradient for
+    a sample without a present class of positive weight (kornia's 'macro'). The shares are
+    constants, so the gradient is ``share * dl_c``.
+    """
+    dtype = loss._data.dtype
+    weights = np.ones(loss.shape[-1], dtype) if weight is None else weight._data
+    weights = np.broadcast_to(weights, loss.shape)
+    if how == "present":
+        weights = weights * (actual._data > 0)
+    total = weights.sum(-1, keepdims=True)
+    if how == "weighted" and not np.all(total > 0):
+        raise ValueError(f"weight: class_average='weighted' needs a positive sum, got {weight}")
+    shares = np.divide(weights, total, out=np.zeros(weights.shape, dtype), where=total > 0)
+    averaged = _R.sum(loss * from_numpy(shares.astype(dtype)), -1)
+    if how == "present" and not np.all(total > 0):
+        averaged = averaged + from_numpy((total[..., 0] == 0).astype(dtype))
+    return _reduction.apply(averaged, reduction)
 
 
 def _finish(
@@ -256,11 +524,20 @@ def _overlap_loss(
     zero_absent: bool,
     gamma: float = 1.0,
     keep_spatial: bool = True,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
 ) -> Tensor:
     """``1 - (tp + smooth_nr) / max(tp + alpha fp + beta fn + smooth_dr, eps)``, then the rest of
     the pipeline (the module docstring)."""
     reduction = _reduction.resolve(reduction, alias=False)
-    prob, onehot = _probabilities_and_targets(
+    if class_average not in _CLASS_AVERAGES:
+        raise ValueError(f"class_average: expected one of {_CLASS_AVERAGES}, got {class_average!r}")
+    if class_average is not None and pool_classes:
+        raise ValueError(
+            f"class_average={class_average!r} averages per-class losses: it cannot be combined "
+            "with pool_classes=True"
+        )
+    tp, predicted, actual = _counts(
         input,
         target,
         include_background=include_background,
@@ -269,11 +546,21 @@ def _overlap_loss(
         softmax_=softmax,
         other_act=other_act,
         ignore_index=ignore_index,
+        batch=batch,
+        classes=classes,
+        power=2 if squared_pred else 1,
+        soft_label=soft_label,
     )
-    axes = _reduce_axes(prob.dim(), batch, pool_classes)
-    tp, predicted, actual = _soft_counts(prob, onehot, axes, 2 if squared_pred else 1, soft_label)
-    false_pos, false_neg = predicted - tp, actual - tp
-    denominator = tp + alpha * false_pos + beta * false_neg + smooth_dr
+    class_weight = _class_weight(weight, tp.shape[-1], tp)
+    if pool_classes:  # one score from the (weighted) counts of all classes: kornia's 'micro'
+        tp, predicted, actual = (
+            _R.sum(count if class_weight is None else count * class_weight, -1)
+            for count in (tp, predicted, actual)
+        )
+    # tp + alpha fp + beta fn, with fp = predicted - tp and fn = actual - tp
+    denominator = alpha * predicted + (beta * actual + smooth_dr)
+    if alpha + beta != 1.0:
+        denominator = denominator + (1.0 - alpha - beta) * tp
     if eps > 0:
         denominator = clamp_min(denominator, eps)
     score = (tp + smooth_nr) / denominator
@@ -282,8 +569,11 @@ def _overlap_loss(
         loss = loss * from_numpy((actual._data > 0).astype(loss._data.dtype))
     if gamma != 1.0:
         loss = loss**gamma
-    num_classes = 1 if pool_classes else prob.shape[1]
-    class_weight = None if pool_classes else _class_weight(weight, num_classes, loss)
+    if class_average is not None:
+        loss = _class_average(loss, reduction, class_average, class_weight, actual)
+        return _restore_dtype(loss, input)
+    if pool_classes:
+        class_weight = None
     spatial_ndim = input.dim() - 2 if keep_spatial else 0
     return _restore_dtype(_finish(loss, reduction, spatial_ndim, class_weight), input)
 
@@ -313,6 +603,8 @@ def dice_loss(
     eps: float = 0.0,
     pool_classes: bool = False,
     zero_absent: bool = False,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
 ) -> Tensor:
     r"""Soft Dice loss (Milletari et al. 2016) with MONAI's ``DiceLoss`` keywords and defaults.
 
@@ -341,10 +633,20 @@ def dice_loss(
                                           smooth_nr=0, smooth_dr=0, eps=1e-7, zero_absent=True``
     smp ``DiceLoss('multilabel')``        as binary, on ``(B, C, H, W)`` targets
     smp ``log_loss=True``                 add ``log_loss=True``
+    smp ``classes=k``                     add ``classes=k``
+    smp ``class_weights=w``               add ``class_average='weighted', weight=w`` (with
+                                          ``classes=k``: ``weight=[w[i] for i in k]``)
     ``keras.losses.Dice()`` (axis=None)   ``batch=True, pool_classes=True, smooth_nr=0,
                                           smooth_dr=1e-7`` (probabilities, channels first)
+    Keras ``Dice(axis=(1, 2, 3))``        ``pool_classes=True, smooth_nr=0, smooth_dr=1e-7``
+    Keras ``Dice(axis=(1, 2))``           ``smooth_nr=0, smooth_dr=1e-7`` (one per channel)
     ``kornia.losses.dice_loss(x, y)``     ``softmax=True, to_onehot_y=True, pool_classes=True,
                                           smooth_nr=0, smooth_dr=eps (1e-8)`` ('micro')
+    kornia ``average='macro'``            ``softmax=True, to_onehot_y=True, smooth_nr=0,
+                                          smooth_dr=eps, class_average='present'``
+    kornia ``weight=w``                   add ``weight=w`` (both averages)
+    kornia ``ignore_index=i``             add ``ignore_index=i`` (kornia's default -100;
+                                          lossgrad's None)
     ====================================  =====================================================
 
     Args:
@@ -368,11 +670,22 @@ def dice_loss(
         ignore_index: label (or one-hot channel) whose pixels are left out.
         log_loss: ``-log(max(score, eps))`` instead of ``1 - score`` (smp).
         eps: lower clamp of the denominator (and of the score under ``log_loss``); smp's ``eps``.
-        pool_classes: pool the counts over the classes too (kornia's 'micro', Keras's axis=None).
+        pool_classes: pool the counts over the classes too (kornia's 'micro', Keras's axis=None);
+            ``weight`` then weighs each class's counts (kornia's weighted 'micro').
         zero_absent: the loss of a class absent from the target is 0 (smp).
+        classes: keep only these channels of the input (after the activation), as smp's
+            ``classes``; ``weight`` then has one value per kept class. Not with
+            ``include_background=False`` (leave 0 out of ``classes``).
+        class_average: how the classes of a sample (of the batch with ``batch``) are averaged.
+            ``None``: MONAI's, ``weight`` multiplies each class's loss and ``reduction`` runs over
+            samples and classes. ``'weighted'``: ``sum_c w_c l_c / sum_c w_c`` (smp's
+            ``class_weights``). ``'present'``: the same over the classes present in the target
+            (``sum g > 0``), a sample without one scoring 1 (kornia's 'macro'). ``reduction``
+            then runs over the samples (``'none'``: shape ``(B,)``).
 
     Returns:
-        The reduced loss, or ``(B, C, 1, ...)`` (``(C, 1, ...)`` with ``batch``) for ``'none'``.
+        The reduced loss, or ``(B, C, 1, ...)`` (``(C, 1, ...)`` with ``batch``) for ``'none'``
+        (``(B,)`` with ``class_average``).
 
     Note:
         Finite for empty masks (the smoothing terms, or ``eps``, keep the denominator positive;
@@ -409,6 +722,8 @@ def dice_loss(
         eps=float(eps),
         pool_classes=pool_classes,
         zero_absent=zero_absent,
+        classes=classes,
+        class_average=class_average,
     )
 
 
@@ -433,6 +748,8 @@ def jaccard_loss(
     eps: float = 0.0,
     pool_classes: bool = False,
     zero_absent: bool = False,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
 ) -> Tensor:
     r"""Soft Jaccard (IoU) loss: ``dice_loss(..., jaccard=True)``.
 
@@ -449,6 +766,7 @@ def jaccard_loss(
     smp ``JaccardLoss('multiclass')``      ``softmax=True, to_onehot_y=True, batch=True,
                                            smooth_nr=0, smooth_dr=0, eps=1e-7,
                                            zero_absent=True``
+    smp ``classes=k, class_weights=w``     as in ``dice_loss``
     =====================================  ==================================================
 
     Args: as ``dice_loss`` (without ``jaccard``).
@@ -485,6 +803,8 @@ def jaccard_loss(
         eps=eps,
         pool_classes=pool_classes,
         zero_absent=zero_absent,
+        classes=classes,
+        class_average=class_average,
     )
 
 
@@ -643,7 +963,7 @@ def generalized_dice_loss(
     if w_type not in _GDL_WEIGHTS:
         raise ValueError(f"w_type: expected one of {_GDL_WEIGHTS}, got {w_type!r}")
     reduction = _reduction.resolve(reduction, alias=False)
-    prob, onehot = _probabilities_and_targets(
+    tp, predicted, actual = _counts(
         input,
         target,
         include_background=include_background,
@@ -652,9 +972,9 @@ def generalized_dice_loss(
         softmax_=softmax,
         other_act=other_act,
         ignore_index=None,
+        batch=batch,
+        soft_label=soft_label,
     )
-    axes = _reduce_axes(prob.dim(), batch, False)
-    tp, predicted, actual = _soft_counts(prob, onehot, axes, 1, soft_label)
     class_axis = 0 if batch else 1
     volume = actual._data.astype(np.float32)
     with np.errstate(divide="ignore"):
@@ -664,13 +984,15 @@ def generalized_dice_loss(
     infinite = np.isinf(weights)
     weights[infinite] = 0.0
     largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
-    weights = (weights + infinite * largest).astype(prob._data.dtype)
-    class_weight = from_numpy(weights)
-    numerator = 2.0 * _R.sum(tp * class_weight, class_axis, keepdim=True) + float(smooth_nr)
-    denominator = _R.sum((predicted + actual) * class_weight, class_axis, keepdim=True) + float(
-        smooth_dr
-    )
-    loss = 1.0 - numerator / denominator
+    weights = (weights + infinite * largest).astype(tp._data.dtype)
+    numerator = _R.sum(tp * from_numpy(2.0 * weights), class_axis, keepdim=True) + smooth_nr
+    smooth = np.asarray(smooth_dr, weights.dtype)
+    if actual.requires_grad:  # a soft target with a gradient
+        predicted = predicted + actual
+    else:  # sum w (p + g) = sum w p + a constant
+        smooth = (actual._data * weights).sum(class_axis, keepdims=True) + smooth
+    weighted = _R.sum(predicted * from_numpy(weights), class_axis, keepdim=True)
+    loss = 1.0 - numerator / (weighted + from_numpy(smooth))
     return _restore_dtype(_finish(loss, reduction, input.dim() - 2), input)
 
 
@@ -754,7 +1076,7 @@ def dice_ce_loss(
         labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
         ce = binary_cross_entropy_with_logits(input, labels, pos_weight=weight, reduction=reduction)
     elif target.shape[1] == 1:
-        labels = target[:, 0].long()
+        labels = from_numpy(target._data[:, 0].astype(np.int64))  # indices: no gradient
         ce = cross_entropy(
             input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
         )
@@ -763,7 +1085,18 @@ def dice_ce_loss(
         ce = cross_entropy(
             input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
         )
-    return lambda_dice * dice + lambda_ce * ce
+    return _weighted_sum(lambda_dice, dice, lambda_ce, ce)
+
+
+def _weighted_sum(
+    first_weight: float, first: Tensor, second_weight: float, second: Tensor
+) -> Tensor:
+    """``first_weight * first + second_weight * second``, without the products by 1."""
+    if first_weight != 1.0:
+        first = first_weight * first
+    if second_weight != 1.0:
+        second = second_weight * second
+    return first + second
 
 
 def _monai_sigmoid_focal(
@@ -882,7 +1215,7 @@ def dice_focal_loss(
         focal = _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
     else:
         focal = _reduction.apply(focal, reduction)
-    return _restore_dtype(lambda_dice * dice + lambda_focal * focal, input)
+    return _restore_dtype(_weighted_sum(lambda_dice, dice, lambda_focal, focal), input)
 
 
 # -- Matthews correlation --------------------------------------------------------------------------
@@ -936,7 +1269,7 @@ def mcc_loss(
         tensor(0.3000)
     """
     reduction = _reduction.resolve(reduction, alias=False)
-    prob, onehot = _probabilities_and_targets(
+    tp, predicted, actual = _counts(
         input,
         target,
         include_background=include_background,
@@ -945,22 +1278,20 @@ def mcc_loss(
         softmax_=softmax,
         other_act=other_act,
         ignore_index=None,
+        batch=batch,
     )
-    axes = _reduce_axes(prob.dim(), batch, False)
-    count = float(np.prod([prob.shape[a] for a in axes]))
-    tp = _R.sum(prob * onehot, axes)
-    predicted, actual = _R.sum(prob, axes), _R.sum(onehot, axes)
-    false_pos, false_neg = predicted - tp, actual - tp
-    true_neg = count - predicted - actual + tp
-    exact = (false_pos._data == 0) & (false_neg._data == 0)
+    count = float(np.prod([input.shape[a] for a in _reduce_axes(input.dim(), batch)]))
+    exact = (predicted._data == tp._data) & (actual._data == tp._data)  # fp = fn = 0
+    # With P = tp + fp, G = tp + fn and N = tp + tn + fp + fn (each count plus eps):
+    # tp tn - fp fn = N tp - P G, tn + fp = N - G, tn + fn = N - P.
     if eps:
-        tp, true_neg, false_pos, false_neg = (
-            soft_count + float(eps) for soft_count in (tp, true_neg, false_pos, false_neg)
-        )
-    numerator = tp * true_neg - false_pos * false_neg + float(smooth_nr)
+        tp, predicted, actual = tp + float(eps), predicted + 2.0 * eps, actual + 2.0 * eps
+    count += 4.0 * eps
+    numerator = count * tp - predicted * actual
+    if smooth_nr:
+        numerator = numerator + float(smooth_nr)
     denominator = sqrt(
-        (tp + false_pos) * (tp + false_neg) * (true_neg + false_pos) * (true_neg + false_neg)
-        + float(smooth_dr)
+        predicted * actual * ((count - actual) * (count - predicted)) + float(smooth_dr)
     )
     loss = 1.0 - numerator / denominator
     if exact.any():
@@ -971,7 +1302,9 @@ def mcc_loss(
 # -- Lovasz ----------------------------------------------------------------------------------------
 
 
-def _lovasz_weights(errors: np.ndarray, foreground: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def _lovasz_weights(
+    errors: np.ndarray, foreground: np.ndarray, valid: np.ndarray | None
+) -> np.ndarray:
     """The Lovasz-extension weights of the Jaccard loss, at each pixel's own position.
 
     Along the last axis, pixels are sorted by decreasing error (ignored ones last); with
@@ -979,28 +1312,43 @@ def _lovasz_weights(errors: np.ndarray, foreground: np.ndarray, valid: np.ndarra
     the first k, ``J_k = 1 - (G - F_k) / (G + N_k)`` and the k-th weight is ``J_k - J_{k-1}``.
     The loss ``sum_k e_(k) w_k`` is then ``sum_i e_i w_i`` with the weights scattered back:
     the weights are constants (they depend on the order only), as in every implementation.
+    The sort is NumPy's default (SIMD, not stable; about 5x the stable one): tied errors
+    contribute ``e (J_last - J_first)`` over their run in any order, so the loss is the same,
+    and torch's ``sort`` in smp and kornia is not stable either.
     """
-    order = np.argsort(np.where(valid, -errors, np.inf), axis=-1, kind="stable")
-    foreground_sorted = np.take_along_axis(foreground * valid, order, -1)
-    background_sorted = np.take_along_axis((1 - foreground) * valid, order, -1)
-    total = foreground_sorted.sum(-1, keepdims=True)
-    union = total + np.cumsum(background_sorted, -1)
-    intersection = total - np.cumsum(foreground_sorted, -1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jaccard = np.where(union > 0, 1 - intersection / np.where(union > 0, union, 1), 0.0)
-    sorted_weights = np.diff(jaccard, axis=-1, prepend=0.0)
-    weights = np.empty_like(sorted_weights)
-    np.put_along_axis(weights, order, sorted_weights, -1)
-    return weights
+    if valid is None:  # every pixel counts: the background among the first k is k - F_k
+        order = np.argsort(np.negative(errors), axis=-1)
+        covered = np.take_along_axis(foreground, order, -1).astype(errors.dtype)
+        total = covered.sum(-1, keepdims=True)
+        np.cumsum(covered, -1, out=covered)  # F_k (whole numbers: exact in float32 to 2^24)
+        union = np.arange(1, covered.shape[-1] + 1, dtype=errors.dtype) + total
+        union -= covered  # G + N_k
+        np.subtract(total, covered, out=covered)  # G - F_k
+        covered /= union
+        jaccard = np.subtract(1, covered, out=covered)
+    else:
+        order = np.argsort(np.where(valid, -errors, np.inf), axis=-1)
+        foreground = foreground.astype(errors.dtype, copy=False)
+        foreground_sorted = np.take_along_axis(foreground * valid, order, -1)
+        background_sorted = np.take_along_axis((1 - foreground) * valid, order, -1)
+        total = foreground_sorted.sum(-1, keepdims=True)
+        union = total + np.cumsum(background_sorted, -1)
+        intersection = total - np.cumsum(foreground_sorted, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jaccard = np.where(union > 0, 1 - intersection / np.where(union > 0, union, 1), 0.0)
+    sorted_weights = union  # reused: J_k - J_{k-1}
+    sorted_weights[..., 0] = jaccard[..., 0]
+    np.subtract(jaccard[..., 1:], jaccard[..., :-1], out=sorted_weights[..., 1:])
+    np.put_along_axis(jaccard, order, sorted_weights, -1)
+    return jaccard.astype(errors.dtype, copy=False)
 
 
 def _lovasz_labels(
     target: Tensor, rows: int, ignore_index: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The labels as ``(rows, pixels)`` and the mask of the pixels that count."""
+    """The labels as ``(rows, pixels)`` and the mask of the pixels that count (None: all)."""
     labels = target._data.reshape(rows, -1)
-    valid = np.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
-    return labels, valid
+    return labels, None if ignore_index is None else labels != ignore_index
 
 
 def lovasz_hinge_loss(
@@ -1062,6 +1410,43 @@ def lovasz_hinge_loss(
     weights = _lovasz_weights(errors._data, foreground, valid)
     losses = _R.sum(relu(errors) * from_numpy(weights.astype(errors._data.dtype)), 1)
     return _restore_dtype(_R.mean(losses), input)
+
+
+class _LovaszErrors(ArrayFunction):
+    """``l[r, c] = sum_i |1[y_i = c] - p_ci| w_ci`` for ``(rows, C, pixels)`` probabilities, with
+    the Lovasz weights ``w`` of the errors' order (``_lovasz_weights``: constants).
+
+    Gradient ``dl/dp_ci = w_ci sign(p_ci - 1[y_i = c])``, kept from the forward as one array
+    (the composite kept the errors, their difference and the weights). It is linear in the
+    incoming gradient, with a constant slope: the second derivative is 0, as that of ``|.|``
+    almost everywhere.
+    """
+
+    node_name = "LovaszErrorsBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any, prob: np.ndarray, foreground: np.ndarray, valid: np.ndarray | None
+    ) -> np.ndarray:
+        errors = np.subtract(prob, foreground)
+        np.abs(errors, out=errors)
+        weights = _lovasz_weights(errors, foreground, valid)
+        losses = np.matmul(errors[:, :, None, :], weights[..., None])[..., 0, 0]
+        slope = np.sign(np.subtract(prob, foreground, out=errors), out=errors)
+        slope *= weights
+        ctx.slope = slope
+        return losses
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        slope = ctx.slope
+        if ctx.last_use:
+            ctx.slope = None
+        return slope * grad[..., None], None, None
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        return grad.unsqueeze(-1) * from_numpy(ctx.slope), None, None
 
 
 def lovasz_softmax_loss(
@@ -1138,18 +1523,17 @@ def lovasz_softmax_loss(
     # (rows, C, pixels): each image (or the batch) and class is one Lovasz problem
     prob = reshape(prob.movedim(1, -1), (rows, -1, num_classes)).movedim(-1, 1)
     labels, valid = _lovasz_labels(target, rows, ignore_index)
-    class_ids = np.arange(num_classes).reshape(1, -1, 1)
-    foreground = (labels[:, None, :] == class_ids).astype(prob._data.dtype)
-    valid = np.broadcast_to(valid[:, None, :], foreground.shape)
-    errors = _abs(from_numpy(foreground) - prob)
-    weights = _lovasz_weights(errors._data, foreground, valid)
-    losses = _R.sum(errors * from_numpy(weights.astype(errors._data.dtype)), 2)  # (rows, C)
+    foreground = labels[:, None, :] == np.arange(num_classes).reshape(1, -1, 1)
+    if valid is not None:
+        valid = np.broadcast_to(valid[:, None, :], foreground.shape)
+        foreground = foreground & valid
+    losses = _LovaszErrors.apply(prob, foreground, valid)  # (rows, C)
     if weight is not None:
         losses = losses * reshape(weight, (1, -1))
     if classes == "all":
         selected = np.ones((rows, num_classes))
     elif classes == "present":
-        selected = (foreground * valid).sum(-1) > 0
+        selected = foreground.any(-1)
     else:
         selected = np.zeros((rows, num_classes))
         selected[:, list(classes)] = 1

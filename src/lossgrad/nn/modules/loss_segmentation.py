@@ -53,6 +53,8 @@ class DiceLoss(_OptionsLoss):
         eps: float = 0.0,
         pool_classes: bool = False,
         zero_absent: bool = False,
+        classes: Sequence[int] | None = None,
+        class_average: str | None = None,
     ) -> None:
         super().__init__(locals())
 
@@ -83,6 +85,8 @@ class JaccardLoss(_OptionsLoss):
         eps: float = 0.0,
         pool_classes: bool = False,
         zero_absent: bool = False,
+        classes: Sequence[int] | None = None,
+        class_average: str | None = None,
     ) -> None:
         super().__init__(locals())
 
