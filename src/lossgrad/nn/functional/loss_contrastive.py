@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
-from lossgrad.nn.functional import _reduction
+from lossgrad.nn.functional import _pairwise, _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import relu, softplus
 from lossgrad.ops.cdist import cdist
@@ -40,7 +41,7 @@ from lossgrad.ops.reduce import logsumexp, mean, norm
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import cat, stack
 
-_NORMALIZE_EPS = 1e-12  # torch's F.normalize default
+_NORMALIZE_EPS = _pairwise.NORMALIZE_EPS
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -61,17 +62,6 @@ def _scaled_cosine_similarities(embeddings: Tensor, temperature: float) -> Tenso
     """``cos(x_i, x_j) / temperature``, the scale folded into one factor (one ``(N, N)``)."""
     unit = _normalize(embeddings)
     return (unit / temperature) @ unit.t()
-
-
-def _temperature_logits(
-    embeddings: Tensor, positive: np.ndarray, negative: np.ndarray, temperature: float
-) -> Tensor | None:
-    """``cos / temperature`` (temperature checked), or None when the batch has no positive or
-    no negative pair (pml's zero loss)."""
-    temperature = _check_positive(temperature, "temperature")
-    if not positive.any() or not negative.any():
-        return None
-    return _scaled_cosine_similarities(embeddings, temperature)
 
 
 def _euclidean_distances(embeddings: Tensor) -> Tensor:
@@ -185,6 +175,17 @@ def _check_positive(value: float, name: str) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
     return value
+
+
+def _pair_batch(embeddings: Any, labels: Any) -> tuple[Tensor, _pairwise.PairLabels]:
+    """The checked embeddings and the pair structure of their labels (no ``(N, N)`` mask)."""
+    embeddings = _check_embeddings(embeddings)
+    return embeddings, _pairwise.PairLabels(_labels(labels, embeddings))
+
+
+def _has_both_kinds(pairs: _pairwise.PairLabels) -> bool:
+    """Whether the batch has a positive and a negative pair (else pml's loss is 0)."""
+    return pairs.anchors.size > 0 and bool(pairs.has_negative.any())
 
 
 def _batch(embeddings: Any, labels: Any) -> tuple[Tensor, np.ndarray, np.ndarray]:
@@ -357,15 +358,74 @@ def nt_xent_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) 
         >>> torch.nn.functional.nt_xent_loss(x, torch.tensor([0, 0, 1, 1]), temperature=0.5)
         tensor(0.2899)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    logits = _temperature_logits(embeddings, positive, negative, temperature)
-    if logits is None:
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    temperature = _check_positive(temperature, "temperature")
+    if not _has_both_kinds(pairs):
         return _zero(embeddings)
+    return _pairwise.apply(
+        "NtXentLossBackward", embeddings, pairs, _nt_xent_kernel, _nt_xent, (temperature,)
+    )
+
+
+def _nt_xent(embeddings: Tensor, labels: np.ndarray, temperature: float) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    logits = _scaled_cosine_similarities(embeddings, temperature)
     negative_lse = _masked_logsumexp(logits, negative).squeeze(1)
     anchors, positives = np.nonzero(positive)
     pair_losses = _log1p_exp(negative_lse[anchors] - logits[anchors, positives])
     has_negative = Tensor._make(negative.any(1)[anchors])
     return _sum(where(has_negative, pair_losses, 0.0)) / anchors.size
+
+
+def _nt_xent_kernel(unit: np.ndarray, pairs: _pairwise.PairLabels, temperature: float):
+    """NT-Xent on one ``(N, N)`` buffer: similarities, then the softmax over each row's
+    negatives, then ``dl/ds`` (``p_ik sum_j sigma_ij`` on negatives, ``-sigma_ij`` on positives,
+    over ``P t``)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    pair_losses = np.empty(pairs.anchors.size, unit.dtype)
+    has_negative = pairs.has_negative
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_logits = block[anchors, positives] / temperature
+        row_lse, softmax_scale = _negative_softmax(block, pairs, start, stop, temperature)
+        margins = row_lse[anchors] - positive_logits
+        usable = has_negative[start:stop][anchors]
+        pair_losses[in_rows] = np.where(usable, _pairwise.log1p_exp(margins), 0)
+        weights = np.where(usable, _pairwise.sigmoid(margins), 0)
+        softmax_scale *= _pairwise.group_sum(weights, anchors, stop - start)
+        block *= softmax_scale[:, None]
+        block[anchors, positives] = -weights
+
+    _pairwise.map_row_blocks(rows, size)
+    count = pairs.anchors.size
+    return pair_losses.sum() / count, _pairwise.similarity_gradient(
+        gradient, 1 / (count * temperature)
+    )
+
+
+def _negative_softmax(
+    block: np.ndarray, pairs: _pairwise.PairLabels, start: int, stop: int, temperature: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of similarities become ``e^{(s - max)/t}`` over the negatives (0 elsewhere); returns
+    each row's ``log sum_neg e^{s/t}`` and ``1 / sum`` (0 for a row without negatives)."""
+    np.copyto(block, -np.inf, where=_pairwise.same_label(pairs, start, stop))
+    row_max = block.max(1)
+    row_max[~pairs.has_negative[start:stop]] = 0
+    totals = _exp_shifted(block, row_max, temperature)
+    inverse = np.divide(1, totals, out=np.zeros_like(totals), where=totals > 0)
+    return row_max / temperature + np.log(totals), inverse
+
+
+def _exp_shifted(block: np.ndarray, row_max: np.ndarray, temperature: float) -> np.ndarray:
+    """``block = e^{(block - row_max)/t}`` in place; returns the row sums."""
+    block -= row_max[:, None]
+    block *= 1 / temperature
+    np.exp(block, out=block)
+    return block @ _parallel.ones(block.shape[1], block.dtype)
 
 
 def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
@@ -395,10 +455,48 @@ def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) ->
         >>> torch.nn.functional.supcon_loss(x, torch.tensor([0, 0, 1, 1]), temperature=0.5)
         tensor(0.2899)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    logits = _temperature_logits(embeddings, positive, negative, temperature)
-    if logits is None:
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    temperature = _check_positive(temperature, "temperature")
+    if not _has_both_kinds(pairs):
         return _zero(embeddings)
+    return _pairwise.apply(
+        "SupConLossBackward", embeddings, pairs, _supcon_kernel, _supcon, (temperature,)
+    )
+
+
+def _supcon_kernel(unit: np.ndarray, pairs: _pairwise.PairLabels, temperature: float):
+    """SupCon on one ``(N, N)`` buffer: similarities, then the softmax over ``k != i``, then
+    ``dl/ds`` (``q_ik - [k in P(i)] / |P(i)|``, over the count of non-zero anchors times t)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    losses = np.empty(size, unit.dtype)
+    counts = pairs.positives_per_row
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_sums = _pairwise.group_sum(block[anchors, positives], anchors, stop - start)
+        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        row_max = block.max(1)
+        totals = _exp_shifted(block, row_max, temperature)
+        row_counts = counts[start:stop]
+        lse = row_max / temperature + np.log(totals)
+        row_losses = (row_counts * lse - positive_sums / temperature) / np.maximum(row_counts, 1)
+        losses[start:stop] = np.where(row_counts > 0, row_losses, 0)
+        block *= ((row_counts > 0) / totals).astype(block.dtype)[:, None]
+        block[anchors, positives] -= (1 / row_counts[anchors]).astype(block.dtype)
+
+    _pairwise.map_row_blocks(rows, size)
+    nonzero = max(int(np.count_nonzero(losses > 0)), 1)
+    return losses.sum() / nonzero, _pairwise.similarity_gradient(
+        gradient, 1 / (nonzero * temperature)
+    )
+
+
+def _supcon(embeddings: Tensor, labels: np.ndarray, temperature: float) -> Tensor:
+    positive, _ = _pair_masks(labels)
+    logits = _scaled_cosine_similarities(embeddings, temperature)
     off_diagonal = ~np.eye(positive.shape[0], dtype=bool)
     log_denominator = _masked_logsumexp(logits, off_diagonal).squeeze(1)
     anchors, positives = np.nonzero(positive)
@@ -439,7 +537,70 @@ def contrastive_loss(
         >>> torch.nn.functional.contrastive_loss(x, torch.tensor([0, 0, 1]))
         tensor(1.2620)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    return _pairwise.apply(
+        "ContrastiveLossBackward",
+        embeddings,
+        pairs,
+        _contrastive_kernel,
+        _contrastive,
+        (float(pos_margin), float(neg_margin)),
+    )
+
+
+def _contrastive_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, pos_margin: float, neg_margin: float
+):
+    """The contrastive loss on one ``(N, N)`` buffer: the distances, then ``(dl/dd) / d`` of the
+    negative pairs (``-1 / d`` where active, before the division by their count); the few
+    positive pairs are gathered."""
+    size = unit.shape[0]
+    distances = _pairwise.EuclideanDistances(unit)
+    ratio = distances.rows(0, size, np.empty((size, size), unit.dtype))
+    anchors, positives = pairs.anchors, pairs.positives
+    positive_distances = ratio[anchors, positives]
+    negative_sums = np.empty(size, unit.dtype)
+    negative_counts = np.empty(size, np.int64)
+
+    def rows(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        same = _pairwise.same_label(pairs, start, stop)
+        active = np.less(block, neg_margin, out=_pairwise.scratch_rows(*block.shape, bool, 2))
+        np.greater(active, same, out=active)  # below the margin and a negative pair
+        negative_counts[start:stop] = np.count_nonzero(active, 1)
+        terms = np.subtract(
+            neg_margin, block, out=_pairwise.scratch_rows(*block.shape, block.dtype, 3)
+        )
+        terms *= active
+        negative_sums[start:stop] = terms @ _parallel.ones(size, block.dtype)
+        active &= np.greater(block, 0, out=same)  # cdist's subgradient 0 at d == 0
+        np.divide(-1, block, out=block, where=active)
+        block *= active
+
+    _pairwise.map_row_blocks(rows, size)
+    positive_terms = positive_distances - pos_margin
+    positive_active = positive_terms > 0
+    positive_count = max(int(np.count_nonzero(positive_active)), 1)
+    negative_count = max(int(negative_counts.sum()), 1)
+    value = positive_terms[positive_active].sum() / positive_count
+    value += negative_sums.sum() / negative_count
+    positive_slope = positive_active.astype(unit.dtype) / positive_count
+
+    def unit_gradient(unit: np.ndarray) -> np.ndarray:
+        out = _pairwise.distance_gradient(ratio, unit)
+        out /= negative_count
+        out += _pairwise.pair_distance_gradient(
+            anchors, positives, positive_slope, positive_distances, unit
+        )
+        return out
+
+    return value, unit_gradient
+
+
+def _contrastive(
+    embeddings: Tensor, labels: np.ndarray, pos_margin: float, neg_margin: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
     distances = _euclidean_distances(embeddings)
     positive_losses = where(Tensor._make(positive), relu(distances - pos_margin), 0.0)
     negative_losses = where(Tensor._make(negative), relu(neg_margin - distances), 0.0)
@@ -514,9 +675,40 @@ def triplet_mining_loss(
         >>> torch.nn.functional.triplet_mining_loss(x, torch.tensor([0, 0, 1]), margin=0.5)
         tensor(0.7620)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
     if mining not in _MINING:
+        _check_embeddings(embeddings)
         raise ValueError(f"mining must be one of {_MINING}, got {mining!r}")
+    if mining == "batch_hard":
+        embeddings, pairs = _pair_batch(embeddings, labels)
+        if not (pairs.has_negative & (pairs.class_size > 1)).any():
+            return _zero(embeddings)
+        return _pairwise.apply(
+            "TripletMiningLossBackward",
+            embeddings,
+            pairs,
+            _batch_hard_kernel,
+            _triplet_mining,
+            (float(margin), mining, swap, smooth_loss),
+        )
+    return _triplet_mining(
+        embeddings,
+        _labels(labels, _check_embeddings(embeddings)),
+        margin,
+        mining,
+        swap,
+        smooth_loss,
+    )
+
+
+def _triplet_mining(
+    embeddings: Tensor,
+    labels: np.ndarray,
+    margin: float,
+    mining: str,
+    swap: bool,
+    smooth_loss: bool,
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
     distances = _euclidean_distances(embeddings)
     anchors, positives, negatives = _triplets(
         distances._data, positive, negative, mining, float(margin)
@@ -530,6 +722,72 @@ def triplet_mining_loss(
     violation = positive_distances - negative_distances + margin
     losses = softplus(violation) if smooth_loss else relu(violation)
     return _mean_of_positive(losses)
+
+
+def _batch_hard_kernel(
+    unit: np.ndarray,
+    pairs: _pairwise.PairLabels,
+    margin: float,
+    mining: str,
+    swap: bool,
+    smooth_loss: bool,
+):
+    """Batch-hard triplets from blocks of rows of the distances (no ``(N, N)`` matrix is
+    kept): each anchor's farthest positive and closest negative; the loss and its gradient
+    then live on those ``O(N)`` pairs."""
+    size = unit.shape[0]
+    distances = _pairwise.EuclideanDistances(unit)
+    hardest_positive = np.zeros(size, np.intp)
+    hardest_negative = np.zeros(size, np.intp)
+    positive_distances = np.zeros(size, unit.dtype)
+    negative_distances = np.zeros(size, unit.dtype)
+
+    def rows(start: int, stop: int) -> None:
+        block = distances.rows(
+            start, stop, _pairwise.scratch_rows(stop - start, size, unit.dtype, 2)
+        )
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        values = block[anchors, positives]
+        farthest = _pairwise.group_max(values, anchors, stop - start, 0)
+        hits = np.flatnonzero(values == farthest[anchors])
+        first = hits[np.unique(anchors[hits], return_index=True)[1]]  # np.argmax's tie rule
+        hardest_positive[start + anchors[first]] = positives[first]
+        positive_distances[start:stop] = farthest
+        np.copyto(block, np.inf, where=_pairwise.same_label(pairs, start, stop))
+        closest = block.argmin(1)
+        hardest_negative[start:stop] = closest
+        negative_distances[start:stop] = block[np.arange(stop - start), closest]
+
+    _pairwise.map_row_blocks(rows, size)
+    anchors = np.flatnonzero(pairs.has_negative & (pairs.class_size > 1))
+    positives, negatives = hardest_positive[anchors], hardest_negative[anchors]
+    to_positive, to_negative = positive_distances[anchors], negative_distances[anchors]
+    closest, negative_share = to_negative, np.ones_like(to_negative)
+    if swap:
+        between = distances.pairs(positives, negatives)
+        closest = np.minimum(to_negative, between)
+        negative_share = np.where(
+            to_negative < between, 1, np.where(to_negative == between, 0.5, 0)
+        )
+    violation = to_positive - closest + margin
+    if smooth_loss:  # torch's softplus: linear above 20
+        losses = np.where(violation > 20, violation, np.log1p(np.exp(violation)))
+        slope = np.where(violation > 20, 1, _pairwise.sigmoid(violation))
+    else:
+        losses = np.maximum(violation, 0)
+        slope = (violation > 0).astype(unit.dtype)
+    count = max(int(np.count_nonzero(losses > 0)), 1)
+    slope = slope.astype(unit.dtype) / count
+    first = np.concatenate([anchors, anchors, positives])
+    second = np.concatenate([positives, negatives, negatives])
+    slopes = np.concatenate([slope, -slope * negative_share, -slope * (1 - negative_share)])
+    lengths = np.concatenate([to_positive, to_negative, between if swap else to_negative])
+
+    def unit_gradient(unit: np.ndarray) -> np.ndarray:
+        return _pairwise.pair_distance_gradient(first, second, slopes, lengths, unit)
+
+    return losses.sum() / count, unit_gradient
 
 
 def multi_similarity_loss(
@@ -552,9 +810,56 @@ def multi_similarity_loss(
         >>> torch.nn.functional.multi_similarity_loss(x, torch.tensor([0, 0, 1]))
         tensor(0.3994)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    if not positive.any() and not negative.any():
-        return _zero(embeddings)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    return _pairwise.apply(
+        "MultiSimilarityLossBackward",
+        embeddings,
+        pairs,
+        _multi_similarity_kernel,
+        _multi_similarity,
+        (float(alpha), float(beta), float(base)),
+    )
+
+
+def _multi_similarity_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, alpha: float, beta: float, base: float
+):
+    """Multi-similarity on one ``(N, N)`` buffer: similarities, then ``dl/ds`` in place (the
+    weights ``e^{beta(s - base)} / (1 + sum)`` on negatives; the positives gathered)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    losses = np.empty(size, unit.dtype)
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        count = stop - start
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_values = -alpha * (block[anchors, positives] - base)
+        np.copyto(block, -np.inf, where=_pairwise.same_label(pairs, start, stop))
+        block -= base
+        block *= beta
+        row_max = np.maximum(block.max(1), 0)  # the "1" of log(1 + sum) is e^0
+        block -= row_max[:, None]
+        np.exp(block, out=block)
+        denominators = np.exp(-row_max) + block @ _parallel.ones(size, block.dtype)
+        block *= (1 / denominators)[:, None]
+        positive_max = np.maximum(_pairwise.group_max(positive_values, anchors, count, 0), 0)
+        shifted = np.exp(positive_values - positive_max[anchors])
+        positive_denominators = np.exp(-positive_max) + _pairwise.group_sum(shifted, anchors, count)
+        block[anchors, positives] = -shifted / positive_denominators[anchors]
+        losses[start:stop] = (row_max + np.log(denominators)) / beta + (
+            positive_max + np.log(positive_denominators)
+        ) / alpha
+
+    _pairwise.map_row_blocks(rows, size)
+    return losses.mean(), _pairwise.similarity_gradient(gradient, 1 / size)
+
+
+def _multi_similarity(
+    embeddings: Tensor, labels: np.ndarray, alpha: float, beta: float, base: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
     similarities = _cosine_similarities(embeddings)
     anchors, positives = np.nonzero(positive)  # the few positive pairs, gathered
     positive_values = -alpha * (similarities[anchors, positives] - base)
