@@ -184,9 +184,16 @@ def pair_distance_gradient(
     ``∂l/∂d_k = slope[k]`` (0 where ``d_k == 0``)."""
     ratio = np.divide(slope, distances, out=np.zeros_like(slope), where=distances != 0)
     step = (unit[first] - unit[second]) * ratio[:, None]
-    out = np.zeros_like(unit)
-    np.add.at(out, first, step)
-    np.subtract.at(out, second, step)
+    return _sum_rows_by_index(np.concatenate([first, second]), np.concatenate([step, -step]), unit)
+
+
+def _sum_rows_by_index(index: np.ndarray, rows: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``out[index[k]] += rows[k]`` into zeros like ``like``, as one flat ``np.add.at`` (which
+    runs its fast loop on 1-d operands only)."""
+    out = np.zeros_like(like)
+    width = like.shape[1]
+    flat_index = (index[:, None] * width + np.arange(width)).reshape(-1)
+    np.add.at(out.reshape(-1), flat_index, rows.reshape(-1))
     return out
 
 

@@ -551,9 +551,9 @@ def contrastive_loss(
 def _contrastive_kernel(
     unit: np.ndarray, pairs: _pairwise.PairLabels, pos_margin: float, neg_margin: float
 ):
-    """The contrastive loss on one ``(N, N)`` buffer: the distances, then ``(dl/dd) / d`` of the
-    negative pairs (``-1 / d`` where active, before the division by their count); the few
-    positive pairs are gathered."""
+    """The contrastive loss on one ``(N, N)`` buffer: the distances, then ``(dl/dd) / d`` in
+    place (``-1 / d`` on the active negative pairs, ``1 / d`` times the ratio of the two counts
+    on the active positive pairs, all over the count of active negative pairs)."""
     size = unit.shape[0]
     distances = _pairwise.EuclideanDistances(unit)
     ratio = distances.rows(0, size, np.empty((size, size), unit.dtype))
@@ -584,14 +584,18 @@ def _contrastive_kernel(
     negative_count = max(int(negative_counts.sum()), 1)
     value = positive_terms[positive_active].sum() / positive_count
     value += negative_sums.sum() / negative_count
-    positive_slope = positive_active.astype(unit.dtype) / positive_count
+    # the positive pairs' (dl/dd) / d, relative to the negatives' scale 1 / negative_count
+    positive_ratio = np.divide(
+        negative_count / positive_count,
+        positive_distances,
+        out=np.zeros_like(positive_distances),
+        where=positive_active & (positive_distances > 0),
+    )
+    ratio[anchors, positives] = positive_ratio
 
     def unit_gradient(unit: np.ndarray) -> np.ndarray:
         out = _pairwise.distance_gradient(ratio, unit)
         out /= negative_count
-        out += _pairwise.pair_distance_gradient(
-            anchors, positives, positive_slope, positive_distances, unit
-        )
         return out
 
     return value, unit_gradient
@@ -751,7 +755,8 @@ def _batch_hard_kernel(
         values = block[anchors, positives]
         farthest = _pairwise.group_max(values, anchors, stop - start, 0)
         hits = np.flatnonzero(values == farthest[anchors])
-        first = hits[np.unique(anchors[hits], return_index=True)[1]]  # np.argmax's tie rule
+        hit_anchors = anchors[hits]
+        first = hits[np.r_[True, hit_anchors[1:] != hit_anchors[:-1]]]  # np.argmax's tie rule
         hardest_positive[start + anchors[first]] = positives[first]
         positive_distances[start:stop] = farthest
         np.copyto(block, np.inf, where=_pairwise.same_label(pairs, start, stop))
