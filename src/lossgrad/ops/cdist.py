@@ -43,7 +43,7 @@ _COMPUTE_MODES = {
 _ROWS_PER_BLOCK_ELEMENTS = 1 << 22  # direct path: at most this many pair differences at once
 
 
-def _direct_distances(x1: np.ndarray, x2: np.ndarray, p: float) -> np.ndarray:
+def direct_distances(x1: np.ndarray, x2: np.ndarray, p: float) -> np.ndarray:
     """``(sum_k |x1_ik - x2_jk|^p)^(1/p)`` for every pair, in blocks of rows of ``x1``."""
     batch = np.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
     rows, cols, width = x1.shape[-2], x2.shape[-2], x1.shape[-1]
@@ -130,7 +130,7 @@ class _Cdist(ArrayFunction):
             squared = np.matmul(left, np.swapaxes(right, -1, -2))
             dist = np.sqrt(np.maximum(squared, 0, out=squared), out=squared)
         else:
-            dist = _direct_distances(x1, x2, p)
+            dist = direct_distances(x1, x2, p)
         ctx.save_for_backward(x1, x2, dist)
         return dist
 

@@ -5,10 +5,11 @@ A loss states its math twice, in the two forms the two backward paths need:
 
 * ``kernel(unit, pairs, *params) -> (value, unit_gradient)``, on NumPy arrays: ``unit`` holds the
   normalized embeddings, ``pairs`` the label bookkeeping (`PairLabels`). The kernel computes the
-  ``(N, N)`` matrix once (`cosine_similarities`, `euclidean_distances`), walks it in blocks of
+  ``(N, N)`` matrix once (`cosine_similarities`, `EuclideanDistances`), walks it in blocks of
   rows (`map_row_blocks`, label masks made per block by `same_label`), writes the loss's
   derivative by each entry into the same buffer and returns the loss and a function giving
-  ∂l/∂unit from it (`similarity_gradient`, `distance_gradient`, `pair_distance_gradient`);
+  ∂l/∂unit from it (`similarity_gradient`, `distance_gradient`; `pair_distance_gradient` for a
+  loss whose gradient lives on ``O(N)`` pairs, which keeps no ``(N, N)`` buffer at all);
 * ``composite(embeddings, labels, *params)``, the loss written with lossgrad ops: the
   differentiable definition. Under ``create_graph=True`` the backward differentiates it, so
   second and higher derivatives come from autograd. It also serves dtypes other than
@@ -16,8 +17,8 @@ A loss states its math twice, in the two forms the two backward paths need:
 
 The driver owns the rest: the normalization ``x / max(|x|, 1e-12)`` (torch's ``F.normalize``)
 and its backward, keeping the kernel's gradient until the backward, and the two paths. A loss's
-peak memory is the one ``(N, N)`` buffer plus a few blocks of rows; its backward is two matrix
-products with that buffer.
+peak memory is the one ``(N, N)`` buffer plus a few blocks of rows (label masks are never made
+for the whole batch); its first-order backward is two matrix products with that buffer.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 from lossgrad import _parallel
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops.cdist import _direct_distances, euclidean_operands
+from lossgrad.ops.cdist import direct_distances, euclidean_operands
 
 NORMALIZE_EPS = 1e-12  # torch's F.normalize default
 _DIRECT_ROWS = 25  # cdist's matrix-product path starts above this many rows
@@ -141,7 +142,7 @@ class EuclideanDistances:
     def rows(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
         """Rows ``start:stop`` written into ``out`` (``(stop - start, N)``), returned."""
         if self.direct:
-            out[...] = _direct_distances(self.unit[start:stop], self.unit, 2.0)
+            out[...] = direct_distances(self.unit[start:stop], self.unit, 2.0)
             return out
         np.matmul(self.left[start:stop], self.right.T, out=out)
         return np.sqrt(np.maximum(out, 0, out=out), out=out)
@@ -149,7 +150,7 @@ class EuclideanDistances:
     def pairs(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """The distances of the listed pairs ``(first[k], second[k])``."""
         if self.direct:
-            return _direct_distances(self.unit, self.unit, 2.0)[first, second]
+            return direct_distances(self.unit, self.unit, 2.0)[first, second]
         squared = np.einsum("ij,ij->i", self.left[first], self.right[second])
         return np.sqrt(np.maximum(squared, 0, out=squared), out=squared)
 
@@ -166,15 +167,20 @@ def similarity_gradient(gradient: np.ndarray, scale: float) -> Callable[..., np.
     return unit_gradient
 
 
-def distance_gradient(ratio: np.ndarray, unit: np.ndarray) -> np.ndarray:
+def distance_gradient(ratio: np.ndarray, scale: float) -> Callable[..., np.ndarray]:
     """∂l/∂unit for a loss of the distances ``d = cdist(unit, unit)`` with
-    ``ratio = (∂l/∂d) / d`` (0 where ``d == 0``, torch's subgradient):
+    ``(∂l/∂d) / d = scale * ratio`` (``ratio`` 0 where ``d == 0``, torch's subgradient):
     ``u_i (sum_j r_ij + sum_j r_ji) - (r u)_i - (r^T u)_i``."""
-    ones = _parallel.ones(ratio.shape[0], ratio.dtype)
-    out = unit * (ratio @ ones + ones @ ratio)[:, None]
-    out -= ratio @ unit
-    out -= ratio.T @ unit
-    return out
+
+    def unit_gradient(unit: np.ndarray) -> np.ndarray:
+        ones = _parallel.ones(ratio.shape[0], ratio.dtype)
+        out = unit * (ratio @ ones + ones @ ratio)[:, None]
+        out -= ratio @ unit
+        out -= ratio.T @ unit
+        out *= scale
+        return out
+
+    return unit_gradient
 
 
 def pair_distance_gradient(

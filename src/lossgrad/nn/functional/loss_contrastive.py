@@ -411,13 +411,16 @@ def _negative_softmax(
     block: np.ndarray, pairs: _pairwise.PairLabels, start: int, stop: int, temperature: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows of similarities become ``e^{(s - max)/t}`` over the negatives (0 elsewhere); returns
-    each row's ``log sum_neg e^{s/t}`` and ``1 / sum`` (0 for a row without negatives)."""
+    each row's ``log sum_neg e^{s/t}`` and ``1 / sum`` (both 0 for a row without negatives)."""
     np.copyto(block, -np.inf, where=_pairwise.same_label(pairs, start, stop))
     row_max = block.max(1)
     row_max[~pairs.has_negative[start:stop]] = 0
     totals = _exp_shifted(block, row_max, temperature)
-    inverse = np.divide(1, totals, out=np.zeros_like(totals), where=totals > 0)
-    return row_max / temperature + np.log(totals), inverse
+    has_negative = totals > 0
+    inverse = np.divide(1, totals, out=np.zeros_like(totals), where=has_negative)
+    return row_max / temperature + np.log(
+        totals, out=np.zeros_like(totals), where=has_negative
+    ), inverse
 
 
 def _exp_shifted(block: np.ndarray, row_max: np.ndarray, temperature: float) -> np.ndarray:
@@ -592,13 +595,7 @@ def _contrastive_kernel(
         where=positive_active & (positive_distances > 0),
     )
     ratio[anchors, positives] = positive_ratio
-
-    def unit_gradient(unit: np.ndarray) -> np.ndarray:
-        out = _pairwise.distance_gradient(ratio, unit)
-        out /= negative_count
-        return out
-
-    return value, unit_gradient
+    return value, _pairwise.distance_gradient(ratio, 1 / negative_count)
 
 
 def _contrastive(
@@ -679,28 +676,20 @@ def triplet_mining_loss(
         >>> torch.nn.functional.triplet_mining_loss(x, torch.tensor([0, 0, 1]), margin=0.5)
         tensor(0.7620)
     """
+    embeddings, pairs = _pair_batch(embeddings, labels)
     if mining not in _MINING:
-        _check_embeddings(embeddings)
         raise ValueError(f"mining must be one of {_MINING}, got {mining!r}")
-    if mining == "batch_hard":
-        embeddings, pairs = _pair_batch(embeddings, labels)
-        if not (pairs.has_negative & (pairs.class_size > 1)).any():
-            return _zero(embeddings)
-        return _pairwise.apply(
-            "TripletMiningLossBackward",
-            embeddings,
-            pairs,
-            _batch_hard_kernel,
-            _triplet_mining,
-            (float(margin), mining, swap, smooth_loss),
-        )
-    return _triplet_mining(
+    if mining != "batch_hard":
+        return _triplet_mining(embeddings, pairs.labels, margin, mining, swap, smooth_loss)
+    if not (pairs.has_negative & (pairs.class_size > 1)).any():
+        return _zero(embeddings)
+    return _pairwise.apply(
+        "TripletMiningLossBackward",
         embeddings,
-        _labels(labels, _check_embeddings(embeddings)),
-        margin,
-        mining,
-        swap,
-        smooth_loss,
+        pairs,
+        _batch_hard_kernel,
+        _triplet_mining,
+        (float(margin), mining, swap, smooth_loss),
     )
 
 
@@ -776,9 +765,8 @@ def _batch_hard_kernel(
             to_negative < between, 1, np.where(to_negative == between, 0.5, 0)
         )
     violation = to_positive - closest + margin
-    if smooth_loss:  # torch's softplus: linear above 20
-        losses = np.where(violation > 20, violation, np.log1p(np.exp(violation)))
-        slope = np.where(violation > 20, 1, _pairwise.sigmoid(violation))
+    if smooth_loss:
+        losses, slope = _torch_softplus(violation)
     else:
         losses = np.maximum(violation, 0)
         slope = (violation > 0).astype(unit.dtype)
@@ -915,14 +903,127 @@ def lifted_structure_loss(
         >>> torch.nn.functional.lifted_structure_loss(x, torch.tensor([0, 0, 1]))
         tensor(1.3428)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    distances = _euclidean_distances(embeddings)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    params = (float(neg_margin), float(pos_margin))
     if generalized:
-        positive_lse = _masked_logsumexp(distances - pos_margin, positive)
-        negative_lse = _masked_logsumexp(neg_margin - distances, negative)
-        return mean(relu(positive_lse + negative_lse))
-    if not positive.any() or not negative.any():
+        return _pairwise.apply(
+            "GeneralizedLiftedStructureLossBackward",
+            embeddings,
+            pairs,
+            _generalized_lifted_kernel,
+            _generalized_lifted,
+            params,
+        )
+    if not _has_both_kinds(pairs):
         return _zero(embeddings)
+    return _pairwise.apply(
+        "LiftedStructureLossBackward", embeddings, pairs, _lifted_kernel, _lifted, params
+    )
+
+
+def _generalized_lifted_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, neg_margin: float, pos_margin: float
+):
+    """The generalized lifted structure loss on one ``(N, N)`` buffer: the distances, then
+    ``(dl/dd) / d`` in place (softmax weights of each row's two log-sum-exps)."""
+    size = unit.shape[0]
+    ratio = _pairwise.EuclideanDistances(unit).rows(0, size, np.empty((size, size), unit.dtype))
+    losses = np.empty(size, unit.dtype)
+
+    def rows(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        count = stop - start
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_distances = block[anchors, positives]
+        positive_lse, positive_softmax = _pair_softmax(
+            positive_distances - pos_margin, anchors, count
+        )
+        logits = np.subtract(
+            neg_margin, block, out=_pairwise.scratch_rows(count, size, block.dtype, 2)
+        )
+        negative_lse, inverse = _negative_softmax(logits, pairs, start, stop, 1.0)
+        total = positive_lse + negative_lse
+        losses[start:stop] = np.maximum(total, 0)
+        slope = (total > 0).astype(block.dtype)
+        logits *= (-slope * inverse)[:, None]  # dl/dd of the negatives
+        np.divide(logits, block, out=block, where=block > 0)  # d == 0 stays 0
+        block[anchors, positives] = _ratio(slope[anchors] * positive_softmax, positive_distances)
+
+    _pairwise.map_row_blocks(rows, size)
+    return losses.mean(), _pairwise.distance_gradient(ratio, 1 / size)
+
+
+def _ratio(slope: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """``slope / d``, 0 where ``d == 0`` (cdist's subgradient)."""
+    return np.divide(slope, distances, out=np.zeros_like(slope), where=distances > 0)
+
+
+def _lifted_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, neg_margin: float, pos_margin: float
+):
+    """The lifted structure loss on one ``(N, N)`` buffer, in two passes over its rows: each
+    row's log-sum-exp over its negatives; then, with the positive pairs' losses known,
+    ``(dl/dd) / d`` in place."""
+    size = unit.shape[0]
+    ratio = _pairwise.EuclideanDistances(unit).rows(0, size, np.empty((size, size), unit.dtype))
+    row_lse = np.empty(size, unit.dtype)
+
+    def negative_logits(start: int, stop: int) -> np.ndarray:
+        """``neg_margin - d`` on the negatives of rows ``start:stop``, ``-inf`` elsewhere."""
+        scratch = _pairwise.scratch_rows(stop - start, size, unit.dtype, 2)
+        logits = np.subtract(neg_margin, ratio[start:stop], out=scratch)
+        np.copyto(logits, -np.inf, where=_pairwise.same_label(pairs, start, stop))
+        return logits
+
+    def log_sums(start: int, stop: int) -> None:
+        logits = negative_logits(start, stop)
+        row_lse[start:stop] = _negative_softmax(logits, pairs, start, stop, 1.0)[0]
+
+    _pairwise.map_row_blocks(log_sums, size)
+    anchors, positives = pairs.anchors, pairs.positives
+    positive_distances = ratio[anchors, positives]
+    kept = pairs.has_negative
+    first, second = row_lse[anchors], row_lse[positives]
+    both = kept[anchors] & kept[positives]
+    pair_lse = np.where(both, np.logaddexp(first, second), np.where(kept[anchors], first, second))
+    pair_lse = np.where(kept[anchors] | kept[positives], pair_lse, 0)
+    count = anchors.size
+    hinge = np.maximum(pair_lse + positive_distances - pos_margin, 0)
+    share = np.where(both, _pairwise.sigmoid(first - second), kept[anchors]).astype(unit.dtype)
+    lse_slope = _pairwise.group_sum(hinge * share, anchors, size)
+    lse_slope += _pairwise.group_sum(hinge * (1 - share), positives, size)
+    lse_slope *= -1 / count  # dl/d(row_lse), the negatives' distances entering with a minus
+
+    def gradients(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        softmax = negative_logits(start, stop)
+        softmax -= row_lse[start:stop, None]
+        np.exp(softmax, out=softmax)
+        softmax *= lse_slope[start:stop, None]
+        np.divide(softmax, block, out=block, where=block > 0)  # d == 0 stays 0
+        in_rows = pairs.in_rows(start, stop)
+        block[anchors[in_rows] - start, positives[in_rows]] = _ratio(
+            hinge[in_rows] / count, positive_distances[in_rows]
+        )
+
+    _pairwise.map_row_blocks(gradients, size)
+    return (hinge * hinge).sum() / (2 * count), _pairwise.distance_gradient(ratio, 1.0)
+
+
+def _generalized_lifted(
+    embeddings: Tensor, labels: np.ndarray, neg_margin: float, pos_margin: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    distances = _euclidean_distances(embeddings)
+    positive_lse = _masked_logsumexp(distances - pos_margin, positive)
+    negative_lse = _masked_logsumexp(neg_margin - distances, negative)
+    return mean(relu(positive_lse + negative_lse))
+
+
+def _lifted(embeddings: Tensor, labels: np.ndarray, neg_margin: float, pos_margin: float) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    distances = _euclidean_distances(embeddings)
     row_lse = _masked_logsumexp(neg_margin - distances, negative)  # (N, 1)
     size = positive.shape[0]
     has_negative = negative.any(1)
@@ -996,10 +1097,68 @@ def margin_loss(
         >>> torch.nn.functional.margin_loss(x, torch.tensor([0, 0, 1]))
         tensor(0.7675)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    label_array = _labels(labels, embeddings)
-    if not (positive.any(1) & negative.any(1)).any():
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    if not (pairs.has_negative & (pairs.class_size > 1)).any():
         return _zero(embeddings)
+    if isinstance(beta, Tensor):
+        return _margin(embeddings, pairs.labels, margin, beta, nu)
+    return _pairwise.apply(
+        "MarginLossBackward",
+        embeddings,
+        pairs,
+        _margin_kernel,
+        _margin,
+        (float(margin), float(beta), nu),
+    )
+
+
+def _margin_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, margin: float, beta: float, nu: float
+):
+    """The margin loss (a number ``beta``) on one ``(N, N)`` buffer: the distances, then
+    ``(dl/dd) / d`` in place: ``-|P(i)| / d`` on the active negative pairs, ``|N(i)| / d`` on the
+    active positive pairs, all over the divisor."""
+    size = unit.shape[0]
+    ratio = _pairwise.EuclideanDistances(unit).rows(0, size, np.empty((size, size), unit.dtype))
+    positives_per_row = pairs.positives_per_row.astype(unit.dtype)
+    negatives_per_row = (size - pairs.class_size).astype(unit.dtype)
+    anchors, positives = pairs.anchors, pairs.positives
+    positive_distances = ratio[anchors, positives]
+    positive_terms = positive_distances - beta + margin
+    negative_sums = np.empty(size, unit.dtype)
+    negative_counts = np.empty(size, np.int64)
+
+    def rows(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        count = stop - start
+        terms = np.subtract(
+            beta + margin, block, out=_pairwise.scratch_rows(count, size, block.dtype, 3)
+        )
+        np.maximum(terms, 0, out=terms)
+        np.copyto(terms, 0, where=_pairwise.same_label(pairs, start, stop))
+        negative_counts[start:stop] = np.count_nonzero(terms, 1)
+        negative_sums[start:stop] = terms @ _parallel.ones(size, block.dtype)
+        active = np.greater(terms, 0, out=_pairwise.scratch_rows(count, size, bool, 2))
+        weights = np.multiply(active, -positives_per_row[start:stop, None], out=terms)
+        np.divide(weights, block, out=block, where=block > 0)  # d == 0 stays 0
+
+    _pairwise.map_row_blocks(rows, size)
+    positive_active = positive_terms > 0
+    positive_weights = positive_active * negatives_per_row[anchors]
+    divisor = float(positive_weights.sum() + negative_counts @ positives_per_row)
+    if divisor == 0:
+        return 0.0, _pairwise.distance_gradient(ratio, 0.0)
+    ratio[anchors, positives] = _ratio(positive_weights, positive_distances)
+    total = np.maximum(positive_terms, 0) @ negatives_per_row[anchors]
+    total += negative_sums @ positives_per_row
+    return total / divisor, _pairwise.distance_gradient(ratio, 1 / divisor)
+
+
+def _margin(
+    embeddings: Tensor, labels: np.ndarray, margin: float, beta: float | Tensor, nu: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    label_array = labels
     distances = _euclidean_distances(embeddings)
     learned_beta = beta if isinstance(beta, Tensor) else None
     if learned_beta is not None and learned_beta.numel() > 1:
@@ -1057,9 +1216,77 @@ def circle_loss(
         >>> torch.nn.functional.circle_loss(x, torch.tensor([0, 0, 1]), gamma=2.0)
         tensor(0.9150)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
+    embeddings, pairs = _pair_batch(embeddings, labels)
     if convention not in ("pml", "keras"):
         raise ValueError(f"convention must be 'pml' or 'keras', got {convention!r}")
+    params = (float(m), float(gamma), convention)
+    if convention == "keras":
+        return _circle(embeddings, pairs.labels, *params)
+    return _pairwise.apply("CircleLossBackward", embeddings, pairs, _circle_kernel, _circle, params)
+
+
+def _circle_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, m: float, gamma: float, convention: str
+):
+    """pml's circle loss on one ``(N, N)`` buffer: similarities, then the negatives' logits
+    ``gamma a_n (s - m)`` and their softmax, then ``dl/ds`` in place (the weights ``a`` are
+    constants, as pml's)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    losses = np.empty(size, unit.dtype)
+    usable = pairs.has_negative & (pairs.class_size > 1)
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        count = stop - start
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_scales = -gamma * np.maximum(1 + m - block[anchors, positives], 0)
+        positive_logits = positive_scales * (block[anchors, positives] - (1 - m))
+        scales = np.add(block, m, out=_pairwise.scratch_rows(count, size, block.dtype, 2))
+        np.maximum(scales, 0, out=scales)
+        scales *= gamma  # d(logit)/ds of each negative: gamma a_n
+        block -= m
+        block *= scales
+        negative_lse, inverse = _negative_softmax(block, pairs, start, stop, 1.0)
+        positive_lse, positive_softmax = _pair_softmax(positive_logits, anchors, count)
+        total = positive_lse + negative_lse
+        row_usable = usable[start:stop]
+        row_losses, slope = _torch_softplus(total)
+        losses[start:stop] = np.where(row_usable, row_losses, 0)
+        slope = np.where(row_usable, slope, 0)
+        block *= scales
+        block *= (slope * inverse)[:, None]
+        block[anchors, positives] = slope[anchors] * positive_softmax * positive_scales
+
+    _pairwise.map_row_blocks(rows, size)
+    nonzero = max(int(np.count_nonzero(losses > 0)), 1)
+    return losses.sum() / nonzero, _pairwise.similarity_gradient(gradient, 1 / nonzero)
+
+
+def _torch_softplus(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """torch's ``softplus`` (``log1p(e^x)``, ``x`` itself above 20) and its slope."""
+    above = values > 20
+    return np.where(above, values, np.log1p(np.exp(values))), np.where(
+        above, 1, _pairwise.sigmoid(values)
+    )
+
+
+def _pair_softmax(
+    logits: np.ndarray, anchors: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row ``i``, ``log sum_{pairs (i, j)} e^{logit}`` (0 for rows without pairs) and each
+    pair's softmax weight within its row; ``anchors`` sorted."""
+    row_max = _pairwise.group_max(logits, anchors, size, 0)
+    shifted = np.exp(logits - row_max[anchors])
+    totals = _pairwise.group_sum(shifted, anchors, size)
+    has_pairs = totals > 0
+    lse = np.where(has_pairs, row_max + np.log(np.where(has_pairs, totals, 1)), 0)
+    return lse, shifted / totals[anchors]
+
+
+def _circle(embeddings: Tensor, labels: np.ndarray, m: float, gamma: float, convention: str):
+    positive, negative = _pair_masks(labels)
     if convention == "pml":
         similarities = _cosine_similarities(embeddings)
         weights_source = similarities.detach()
