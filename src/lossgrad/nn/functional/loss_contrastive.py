@@ -6,7 +6,12 @@ Each loss takes a batch of embeddings ``(N, D)`` and integer class labels ``(N)`
 the same label form a *positive pair*, rows with different labels a *negative pair*; a row is
 never paired with itself) and follows one reference implementation exactly, named in its
 docstring: pytorch-metric-learning 2.9 (pml) with its default distance and reducer, optax, MONAI
-or Keras. They are composites of lossgrad ops, so autograd gives first and second derivatives.
+or Keras. Each is written as a composite of lossgrad ops, its differentiable definition (autograd
+gives the second derivatives from it). The pair losses (NT-Xent, SupCon, contrastive, batch-hard
+triplet, multi-similarity, lifted structure, margin with a number ``beta``, pml's circle) run
+their value and first derivative on the pair driver (``_pairwise``): one ``(N, N)`` buffer of
+similarities or distances, turned into ``dl/ds`` in place by blocks of rows, without ``(N, N)``
+label masks; a test compares both forms with the references at N = 600.
 
 Conventions shared by the family:
 
@@ -186,12 +191,6 @@ def _pair_batch(embeddings: Any, labels: Any) -> tuple[Tensor, _pairwise.PairLab
 def _has_both_kinds(pairs: _pairwise.PairLabels) -> bool:
     """Whether the batch has a positive and a negative pair (else pml's loss is 0)."""
     return pairs.anchors.size > 0 and bool(pairs.has_negative.any())
-
-
-def _batch(embeddings: Any, labels: Any) -> tuple[Tensor, np.ndarray, np.ndarray]:
-    embeddings = _check_embeddings(embeddings)
-    positive, negative = _pair_masks(_labels(labels, embeddings))
-    return embeddings, positive, negative
 
 
 # --------------------------------------------------------------------------- InfoNCE family
@@ -1053,12 +1052,11 @@ def npairs_loss(embeddings: Tensor, labels: Tensor) -> Tensor:
         >>> torch.nn.functional.npairs_loss(x, torch.tensor([0, 0, 1, 1]))
         tensor(0.3424)
     """
-    embeddings, positive, _ = _batch(embeddings, labels)
-    label_array = _labels(labels, embeddings)
-    anchors, positives = np.nonzero(positive)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    anchors, positives = pairs.anchors, pairs.positives
     if anchors.size == 0:
         return _zero(embeddings)
-    _, first = np.unique(label_array[anchors], return_index=True)
+    _, first = np.unique(pairs.labels[anchors], return_index=True)
     anchors, positives = anchors[first], positives[first]
     unit = _normalize(embeddings)
     logits = unit[anchors] @ unit[positives].t()
@@ -1354,8 +1352,8 @@ def vicreg_loss(
 
     For two views ``x``, ``y`` ``(N, D)``: invariance ``I = mean((x - y)^2)``; variance
     ``V = (mean_k relu(1 - sqrt(var(x)_k + eps)) + mean_k relu(1 - sqrt(var(y)_k + eps))) / 2``
-    (unbiased variance per feature); covariance ``C = sum_{i != j} cov(x)[i, j]^2 / D`` plus the same
-    for ``y``, with ``cov(x) = x_c^T x_c / (N - 1)``. The loss is
+    (unbiased variance per feature); covariance ``C = sum_{i != j} cov(x)[i, j]^2 / D`` plus the
+    same for ``y``, with ``cov(x) = x_c^T x_c / (N - 1)``. The loss is
     ``invariance_lambda * I + variance_mu * V + covariance_v * C``.
 
     Gradient: by autograd; ``dI/dx = 2 (x - y) / (N D)``, the variance hinge is active for the
