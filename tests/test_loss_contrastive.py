@@ -506,6 +506,21 @@ def test_large_batch_equals_reference(name, dtype):
     compare(*LARGE[name], x, labels, dtype, tol)
 
 
+@pytest.mark.parametrize("labels", ([3, 1, 3, 3, 0, 1, 7], [5, 5, 5], [0, 1, 2], [2, -1, 2, 9, -1]))
+def test_pair_labels_are_the_positive_mask_pairs(labels):
+    from lossgrad.nn.functional._pairwise import PairLabels
+
+    labels = np.array(labels)
+    same = labels[:, None] == labels[None, :]
+    positive = same & ~np.eye(labels.size, dtype=bool)
+    pairs = PairLabels(labels)
+    anchors, positives = np.nonzero(positive)
+    np.testing.assert_array_equal(pairs.anchors, anchors)
+    np.testing.assert_array_equal(pairs.positives, positives)
+    np.testing.assert_array_equal(pairs.class_size, same.sum(1))
+    np.testing.assert_array_equal(pairs.has_negative, (~same).any(1))
+
+
 # ----------------------------------------------------------------- stability and edge cases
 
 # margins off the distance of a zero row to a unit row (exactly 1, where the count of non-zero

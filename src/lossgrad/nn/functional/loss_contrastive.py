@@ -425,7 +425,8 @@ def _negative_softmax(
 def _exp_shifted(block: np.ndarray, row_max: np.ndarray, temperature: float) -> np.ndarray:
     """``block = e^{(block - row_max)/t}`` in place; returns the row sums."""
     block -= row_max[:, None]
-    block *= 1 / temperature
+    if temperature != 1:
+        block *= 1 / temperature
     np.exp(block, out=block)
     return block @ _parallel.ones(block.shape[1], block.dtype)
 
