@@ -1,21 +1,26 @@
 """Forward+backward time and peak memory of the contrastive losses: lossgrad vs
 pytorch-metric-learning (pml) and vs a straightforward torch implementation.
 
-Run as a script: ``python benchmarks/bench_contrastive.py [--sizes 256 4096] [--no-memory]``.
-Embeddings are ``(N, 128)`` float32 with ``N / 8`` classes. Ratios below 1.0 mean lossgrad is
-faster (or uses less memory). Peak memory is measured as in ``suite.py``: each side in a fresh
-subprocess, ``VmHWM`` above the resident set once the inputs exist. pml is left out where its
-pair enumeration does not fit (NT-Xent builds a positive-pairs x negative-pairs matrix:
-2.1 GB and about 20 s per call at N = 256).
+Run as a script: ``python benchmarks/bench_contrastive.py [--sizes 256 4096 16384]
+[--only nt_xent] [--no-memory]``. Embeddings are ``(N, 128)`` float32 with ``N / 8`` classes.
+Ratios below 1.0 mean lossgrad is faster (or uses less memory). Peak memory is measured as in
+``suite.py``: each side in a fresh subprocess, ``VmHWM`` above the resident set once the inputs
+exist. A row per loss and reference (``rows()``, the suite's interface); pml is left out where
+its pair enumeration does not fit: NT-Xent builds a positive-pairs x negative-pairs matrix
+(2.1 GB and about 20 s per call at N = 256), ``ContrastiveLoss`` lists every negative pair
+(three ``N^2`` index arrays).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,15 +87,22 @@ def _torch_batch_hard(x: Any, y: Any, margin: float = 0.05) -> Any:
     return loss[loss > 0].mean()
 
 
+REFERENCE = "pytorch-metric-learning 2.9.0, torch 2.13.0 (a straightforward implementation)"
+SIZES = (256, 4096, 16384)
+#: the largest N at which pml's pair lists fit (ContrastiveLoss enumerates every pair)
+PML_CONTRASTIVE_MAX = 4096
+#: from this N on a call takes seconds: timed by `_measure_long`, probed with one call
+LONG = 16384
+
+
 def _cases(size: int) -> list[tuple[str, Callable[..., Any], Any, Any]]:
-    """(name, lossgrad fn, pml module or None, plain torch fn)."""
+    """(name, lossgrad fn, pml fn or None, plain torch fn)."""
     from pytorch_metric_learning import losses, miners
 
     F = lossgrad.nn.functional
     hard = miners.BatchHardMiner()
     triplet = losses.TripletMarginLoss()
     return [
-        # pml's NTXentLoss: a positive-pairs x negative-pairs matrix, 2.1 GB and ~20 s at N=256
         ("nt_xent", lambda x, y: F.nt_xent_loss(x, y), None, _torch_nt_xent),
         ("supcon", lambda x, y: F.supcon_loss(x, y), losses.SupConLoss(), _torch_supcon),
         (
@@ -102,7 +114,7 @@ def _cases(size: int) -> list[tuple[str, Callable[..., Any], Any, Any]]:
         (
             "contrastive",
             lambda x, y: F.contrastive_loss(x, y),
-            losses.ContrastiveLoss() if size <= 256 else None,
+            losses.ContrastiveLoss() if size <= PML_CONTRASTIVE_MAX else None,
             _torch_contrastive,
         ),
         (
@@ -131,11 +143,25 @@ def _step(fn: Any, x: Any, y: Any) -> Callable[[], object]:
     return run
 
 
-def _side(name: str, size: int, side: str) -> Callable[[], object]:
-    case = next(c for c in _cases(size) if c[0] == name)
-    fn = {"lossgrad": case[1], "pml": case[2], "torch": case[3]}[side]
-    lib = lossgrad if side == "lossgrad" else torch
-    return _step(fn, *_inputs(size, lib))
+def _make(size: int, loss: Any, reference: Any) -> Callable[[], tuple[Any, Any]]:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        return _step(loss, *_inputs(size, lossgrad)), _step(reference, *_inputs(size, torch))
+
+    return make
+
+
+def rows(quick: bool = False, sizes: Any = SIZES) -> list[tuple[str, Callable[[], Any]]]:
+    """``(name, make)`` per loss, size and reference (pml where it fits, plain torch);
+    ``make()`` returns the lossgrad and reference forward+backward. ``quick``: N = 256 only."""
+    out = []
+    for size in (256,) if quick else sizes:
+        for name, loss, pml_fn, torch_fn in _cases(size):
+            sides = [("pml", pml_fn), ("torch", torch_fn)] if pml_fn is not None else []
+            sides = sides or [("torch", torch_fn)]
+            for reference, fn in sides:
+                row = f"{name} {size}x{WIDTH} vs {reference}"
+                out.append((row, _make(size, loss, fn)))
+    return out
 
 
 def _rss_kb(field_name: str) -> int:
@@ -146,15 +172,17 @@ def _rss_kb(field_name: str) -> int:
     raise RuntimeError(field_name)
 
 
-def _probe(name: str, size: int, side: str) -> None:
+def _probe(row: str, side: int) -> None:
     import gc
 
-    fn = _side(name, size, side)
+    size = int(row.split()[-3].split("x")[0])
+    make = dict(rows(sizes=(size,)))[row]
+    fn = make()[side]
     gc.collect()
     base = _rss_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    for _ in range(2):
+    for _ in range(2 if size < LONG else 1):
         fn()
     print(json.dumps({"peak_mib": (_rss_kb("VmHWM") - base) / 1024}))
 
@@ -162,47 +190,69 @@ def _probe(name: str, size: int, side: str) -> None:
 _PROBE_ENV = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
 
 
-def peak(name: str, size: int, side: str) -> float:
-    cmd = [sys.executable, __file__, "--probe", name, str(size), side]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=_PROBE_ENV)
+def peak(row: str, side: int) -> float:
+    """Peak MiB of one side (0: lossgrad, 1: the reference) of ``row``, in a fresh process;
+    NaN when it fails (out of memory)."""
+    cmd = [sys.executable, __file__, "--probe", row, str(side)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=_PROBE_ENV)
+    if res.returncode:  # out of memory (a limit set with ulimit -v)
+        return math.nan
     return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def main(sizes: list[int], memory: bool, only: list[str] | None = None) -> None:
-    header = f"{'case':<28} {'lossgrad':>10} {'pml':>10} {'ratio':>6} {'torch':>10} {'ratio':>6}"
+def main(sizes: list[int], memory: bool, only: list[str] | None = None, repeats: int = 3) -> None:
+    header = f"{'case':<40} {'lossgrad':>11} {'reference':>11} {'ratio':>6}"
     if memory:
-        header += f" {'MiB lg':>8} {'pml':>8} {'torch':>8}"
-    print(header)
-    for size in sizes:
-        for name, _, pml_fn, _ in _cases(size):
-            if only and name not in only:
-                continue
-            mine = _side(name, size, "lossgrad")
-            t_lg_torch, t_torch = measure(mine, _side(name, size, "torch"), repeats=3)
-            pml_cells = f"{'—':>10} {'—':>6}"
-            if pml_fn is not None:
-                t_lg_pml, t_pml = measure(mine, _side(name, size, "pml"), repeats=3)
-                pml_cells = f"{t_pml * 1e3:>8.2f}ms {t_lg_pml / t_pml:>6.2f}"
-            line = f"{name + f' N={size}':<28} {t_lg_torch * 1e3:>8.2f}ms {pml_cells} "
-            line += f"{t_torch * 1e3:>8.2f}ms {t_lg_torch / t_torch:>6.2f}"
-            if memory:
-                sides = ["lossgrad", "pml", "torch"] if pml_fn is not None else ["lossgrad"]
-                peaks = {side: peak(name, size, side) for side in sides}
-                if pml_fn is None:
-                    peaks["torch"] = peak(name, size, "torch")
-                line += f" {peaks['lossgrad']:>8.1f} {peaks.get('pml', float('nan')):>8.1f}"
-                line += f" {peaks['torch']:>8.1f}"
-            print(line, flush=True)
+        header += f" {'MiB lg':>8} {'MiB ref':>8} {'ratio':>6}"
+    print(header, flush=True)
+    for row, make in rows(sizes=sizes):
+        if only and not any(row.startswith(name + " ") for name in only):
+            continue
+        size = int(row.split()[-3].split("x")[0])
+        mine, reference = make()
+        try:
+            timed = measure if size < LONG else _measure_long
+            t_lg, t_ref = timed(mine, reference, repeats=repeats)
+        except (MemoryError, RuntimeError) as exc:  # the reference's (N, N) temporaries
+            print(f"{row:<40} the reference did not fit: {type(exc).__name__}", flush=True)
+            continue
+        finally:
+            del mine, reference
+        line = f"{row:<40} {t_lg * 1e3:>9.2f}ms {t_ref * 1e3:>9.2f}ms {t_lg / t_ref:>6.2f}"
+        if memory:
+            lg, ref = peak(row, 0), peak(row, 1)
+            line += f" {lg:>8.1f} {ref:>8.1f} {lg / ref:>6.2f}"
+        print(line, flush=True)
+
+
+def _measure_long(
+    mine: Callable[[], object], reference: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """The median of ``repeats`` interleaved single calls after a warm-up call of each side,
+    for calls of seconds (``measure`` calibrates with three more calls per side)."""
+    mine(), reference()
+    times: list[list[float]] = [[], []]
+    for _ in range(repeats):
+        for side, fn in enumerate((mine, reference)):
+            start = time.perf_counter()
+            fn()
+            times[side].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 4096])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--only", nargs="+", help="case names, e.g. nt_xent supcon")
-    parser.add_argument("--probe", nargs=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch's and lossgrad's thread count")
+    parser.add_argument("--probe", nargs=2)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        lossgrad._parallel.set_num_threads(args.threads)
     if args.probe:
-        _probe(args.probe[0], int(args.probe[1]), args.probe[2])
+        _probe(args.probe[0], int(args.probe[1]))
     else:
-        main(args.sizes, not args.no_memory, args.only)
+        main(args.sizes, not args.no_memory, args.only, args.repeats)

@@ -436,6 +436,91 @@ def test_gradgradcheck(name):
     _second_order(SECOND_ORDER[name], x, labels)
 
 
+# ------------------------------------------------------------- large batches, blocks of rows
+
+
+def _torch_nt_xent(x, y, temperature):
+    """NT-Xent written out in torch (pml's pair-by-pair matrix does not fit at N = 600)."""
+    unit = torch.nn.functional.normalize(x, dim=1)
+    logits = unit @ unit.T / temperature
+    same = y[:, None] == y[None, :]
+    positive = same & ~torch.eye(len(y), dtype=torch.bool)
+    negative_lse = torch.logsumexp(logits.masked_fill(same, float("-inf")), 1, keepdim=True)
+    return torch.nn.functional.softplus(negative_lse - logits, threshold=1000)[positive].mean()
+
+
+def _torch_lifted(x, y, neg_margin, pos_margin):
+    """pml's LiftedStructureLoss written out in torch for a batch where every row has a
+    negative (pml's own takes about 20 GB at N = 600)."""
+    distances = torch.cdist(
+        torch.nn.functional.normalize(x, dim=1), torch.nn.functional.normalize(x, dim=1)
+    )
+    same = y[:, None] == y[None, :]
+    positive = same & ~torch.eye(len(y), dtype=torch.bool)
+    row_lse = torch.logsumexp((neg_margin - distances).masked_fill(same, float("-inf")), 1)
+    pair_lse = torch.logaddexp(row_lse[:, None], row_lse[None, :])
+    losses = torch.relu(pair_lse + distances - pos_margin) ** 2 / 2
+    return losses[positive].mean()
+
+
+LARGE = {
+    "nt_xent": (lambda e, y: F.nt_xent_loss(e, y, 0.1), lambda e, y: _torch_nt_xent(e, y, 0.1)),
+    "supcon": (lambda e, y: F.supcon_loss(e, y, 0.1), pml_losses.SupConLoss(0.1)),
+    "multi_similarity": (F.multi_similarity_loss, pml_losses.MultiSimilarityLoss()),
+    "contrastive": (
+        lambda e, y: F.contrastive_loss(e, y, 0.2, 1.2),
+        pml_losses.ContrastiveLoss(0.2, 1.2),
+    ),
+    "triplet_hard": (
+        lambda e, y: F.triplet_mining_loss(e, y, mining="batch_hard"),
+        _pml_triplet(0.05, "batch_hard", False, False),
+    ),
+    "triplet_hard_swap_smooth": (
+        lambda e, y: F.triplet_mining_loss(e, y, 0.3, "batch_hard", True, True),
+        _pml_triplet(0.3, "batch_hard", True, True),
+    ),
+    "circle": (lambda e, y: F.circle_loss(e, y, 0.4, 16.0), pml_losses.CircleLoss(0.4, 16.0)),
+    "lifted": (
+        lambda e, y: F.lifted_structure_loss(e, y, 1.2, 0.1),
+        lambda e, y: _torch_lifted(e, y, 1.2, 0.1),
+    ),
+    "lifted_generalized": (
+        lambda e, y: F.lifted_structure_loss(e, y, 1.2, 0.1, generalized=True),
+        pml_losses.GeneralizedLiftedStructureLoss(1.2, 0.1),
+    ),
+    # beta exact in float32 (pml keeps it as a float32 Parameter)
+    "margin": (lambda e, y: F.margin_loss(e, y, 0.2, 1.25), pml_losses.MarginLoss(0.2, beta=1.25)),
+}
+
+
+@pytest.mark.parametrize("dtype", (np.float32, np.float64))
+@pytest.mark.parametrize("name", sorted(LARGE))
+def test_large_batch_equals_reference(name, dtype):
+    """N = 600 rows: the (N, N) work is split into blocks of rows over the thread pool, the
+    distances take torch's matrix-product path, and one class is a singleton."""
+    rng = np.random.default_rng(30)
+    x = rng.standard_normal((600, 16)).astype(dtype)
+    labels = rng.integers(0, 75, 600)
+    labels[0] = 75
+    tol = (1e-4, 1e-6) if dtype == np.float32 else None
+    compare(*LARGE[name], x, labels, dtype, tol)
+
+
+@pytest.mark.parametrize("labels", ([3, 1, 3, 3, 0, 1, 7], [5, 5, 5], [0, 1, 2], [2, -1, 2, 9, -1]))
+def test_pair_labels_are_the_positive_mask_pairs(labels):
+    from lossgrad.nn.functional._pairwise import PairLabels
+
+    labels = np.array(labels)
+    same = labels[:, None] == labels[None, :]
+    positive = same & ~np.eye(labels.size, dtype=bool)
+    pairs = PairLabels(labels)
+    anchors, positives = np.nonzero(positive)
+    np.testing.assert_array_equal(pairs.anchors, anchors)
+    np.testing.assert_array_equal(pairs.positives, positives)
+    np.testing.assert_array_equal(pairs.class_size, same.sum(1))
+    np.testing.assert_array_equal(pairs.has_negative, (~same).any(1))
+
+
 # ----------------------------------------------------------------- stability and edge cases
 
 # margins off the distance of a zero row to a unit row (exactly 1, where the count of non-zero

@@ -43,7 +43,7 @@ _COMPUTE_MODES = {
 _ROWS_PER_BLOCK_ELEMENTS = 1 << 22  # direct path: at most this many pair differences at once
 
 
-def _direct_distances(x1: np.ndarray, x2: np.ndarray, p: float) -> np.ndarray:
+def direct_distances(x1: np.ndarray, x2: np.ndarray, p: float) -> np.ndarray:
     """``(sum_k |x1_ik - x2_jk|^p)^(1/p)`` for every pair, in blocks of rows of ``x1``."""
     batch = np.broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
     rows, cols, width = x1.shape[-2], x2.shape[-2], x1.shape[-1]
@@ -106,6 +106,16 @@ def _euclidean_backward(grad: Tensor, x1: Tensor, x2: Tensor, dist: Tensor) -> T
     return x1 * _sum(ratio, -1, keepdim=True) - ratio @ x2
 
 
+def euclidean_operands(x1: np.ndarray, x2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """torch's operands of the matrix-product path: ``[-2 x1, |x1|^2, 1]`` and
+    ``[x2, 1, |x2|^2]``, whose product (``left @ right^T``) is the squared distances."""
+    ones1 = np.ones((*x1.shape[:-1], 1), x1.dtype)
+    ones2 = np.ones((*x2.shape[:-1], 1), x2.dtype)
+    sq1 = np.einsum("...k,...k->...", x1, x1)[..., None]
+    sq2 = np.einsum("...k,...k->...", x2, x2)[..., None]
+    return np.concatenate([-2 * x1, sq1, ones1], -1), np.concatenate([x2, ones2, sq2], -1)
+
+
 class _Cdist(ArrayFunction):
     """All-pairs distances; ``use_mm`` picks torch's matrix-product path (p = 2)."""
 
@@ -116,16 +126,11 @@ class _Cdist(ArrayFunction):
         p, use_mm = cfg
         ctx.cfg = cfg
         if use_mm:
-            ones1 = np.ones((*x1.shape[:-1], 1), x1.dtype)
-            ones2 = np.ones((*x2.shape[:-1], 1), x2.dtype)
-            sq1 = np.einsum("...k,...k->...", x1, x1)[..., None]
-            sq2 = np.einsum("...k,...k->...", x2, x2)[..., None]
-            left = np.concatenate([-2 * x1, sq1, ones1], -1)
-            right = np.concatenate([x2, ones2, sq2], -1)
+            left, right = euclidean_operands(x1, x2)
             squared = np.matmul(left, np.swapaxes(right, -1, -2))
             dist = np.sqrt(np.maximum(squared, 0, out=squared), out=squared)
         else:
-            dist = _direct_distances(x1, x2, p)
+            dist = direct_distances(x1, x2, p)
         ctx.save_for_backward(x1, x2, dist)
         return dist
 

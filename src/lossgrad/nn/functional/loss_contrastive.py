@@ -6,7 +6,12 @@ Each loss takes a batch of embeddings ``(N, D)`` and integer class labels ``(N)`
 the same label form a *positive pair*, rows with different labels a *negative pair*; a row is
 never paired with itself) and follows one reference implementation exactly, named in its
 docstring: pytorch-metric-learning 2.9 (pml) with its default distance and reducer, optax, MONAI
-or Keras. They are composites of lossgrad ops, so autograd gives first and second derivatives.
+or Keras. Each is written as a composite of lossgrad ops, its differentiable definition (autograd
+gives the second derivatives from it). The pair losses (NT-Xent, SupCon, contrastive, batch-hard
+triplet, multi-similarity, lifted structure, margin with a number ``beta``, pml's circle) run
+their value and first derivative on the pair driver (``_pairwise``): one ``(N, N)`` buffer of
+similarities or distances, turned into ``dl/ds`` in place by blocks of rows, without ``(N, N)``
+label masks; a test compares both forms with the references at N = 600.
 
 Conventions shared by the family:
 
@@ -29,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
-from lossgrad.nn.functional import _reduction
+from lossgrad.nn.functional import _pairwise, _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import relu, softplus
 from lossgrad.ops.cdist import cdist
@@ -40,7 +46,7 @@ from lossgrad.ops.reduce import logsumexp, mean, norm
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import cat, stack
 
-_NORMALIZE_EPS = 1e-12  # torch's F.normalize default
+_NORMALIZE_EPS = _pairwise.NORMALIZE_EPS
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -61,17 +67,6 @@ def _scaled_cosine_similarities(embeddings: Tensor, temperature: float) -> Tenso
     """``cos(x_i, x_j) / temperature``, the scale folded into one factor (one ``(N, N)``)."""
     unit = _normalize(embeddings)
     return (unit / temperature) @ unit.t()
-
-
-def _temperature_logits(
-    embeddings: Tensor, positive: np.ndarray, negative: np.ndarray, temperature: float
-) -> Tensor | None:
-    """``cos / temperature`` (temperature checked), or None when the batch has no positive or
-    no negative pair (pml's zero loss)."""
-    temperature = _check_positive(temperature, "temperature")
-    if not positive.any() or not negative.any():
-        return None
-    return _scaled_cosine_similarities(embeddings, temperature)
 
 
 def _euclidean_distances(embeddings: Tensor) -> Tensor:
@@ -187,10 +182,15 @@ def _check_positive(value: float, name: str) -> float:
     return value
 
 
-def _batch(embeddings: Any, labels: Any) -> tuple[Tensor, np.ndarray, np.ndarray]:
+def _pair_batch(embeddings: Any, labels: Any) -> tuple[Tensor, _pairwise.PairLabels]:
+    """The checked embeddings and the pair structure of their labels (no ``(N, N)`` mask)."""
     embeddings = _check_embeddings(embeddings)
-    positive, negative = _pair_masks(_labels(labels, embeddings))
-    return embeddings, positive, negative
+    return embeddings, _pairwise.PairLabels(_labels(labels, embeddings))
+
+
+def _has_both_kinds(pairs: _pairwise.PairLabels) -> bool:
+    """Whether the batch has a positive and a negative pair (else pml's loss is 0)."""
+    return pairs.anchors.size > 0 and bool(pairs.has_negative.any())
 
 
 # --------------------------------------------------------------------------- InfoNCE family
@@ -357,15 +357,78 @@ def nt_xent_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.07) 
         >>> torch.nn.functional.nt_xent_loss(x, torch.tensor([0, 0, 1, 1]), temperature=0.5)
         tensor(0.2899)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    logits = _temperature_logits(embeddings, positive, negative, temperature)
-    if logits is None:
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    temperature = _check_positive(temperature, "temperature")
+    if not _has_both_kinds(pairs):
         return _zero(embeddings)
+    return _pairwise.apply(
+        "NtXentLossBackward", embeddings, pairs, _nt_xent_kernel, _nt_xent, (temperature,)
+    )
+
+
+def _nt_xent(embeddings: Tensor, labels: np.ndarray, temperature: float) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    logits = _scaled_cosine_similarities(embeddings, temperature)
     negative_lse = _masked_logsumexp(logits, negative).squeeze(1)
     anchors, positives = np.nonzero(positive)
     pair_losses = _log1p_exp(negative_lse[anchors] - logits[anchors, positives])
     has_negative = Tensor._make(negative.any(1)[anchors])
     return _sum(where(has_negative, pair_losses, 0.0)) / anchors.size
+
+
+def _nt_xent_kernel(unit: np.ndarray, pairs: _pairwise.PairLabels, temperature: float):
+    """NT-Xent on one ``(N, N)`` buffer: similarities, then the softmax over each row's
+    negatives, then ``dl/ds`` (``p_ik sum_j sigma_ij`` on negatives, ``-sigma_ij`` on positives,
+    over ``P t``)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    pair_losses = np.empty(pairs.anchors.size, unit.dtype)
+    has_negative = pairs.has_negative
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_logits = block[anchors, positives] / temperature
+        row_lse, softmax_scale = _negative_softmax(block, pairs, start, stop, temperature)
+        margins = row_lse[anchors] - positive_logits
+        usable = has_negative[start:stop][anchors]
+        pair_losses[in_rows] = np.where(usable, _pairwise.log1p_exp(margins), 0)
+        weights = np.where(usable, _pairwise.sigmoid(margins), 0)
+        softmax_scale *= _pairwise.group_sum(weights, anchors, stop - start)
+        block *= softmax_scale[:, None]
+        block[anchors, positives] = -weights
+
+    _pairwise.map_row_blocks(rows, size)
+    count = pairs.anchors.size
+    return pair_losses.sum() / count, _pairwise.similarity_gradient(
+        gradient, 1 / (count * temperature)
+    )
+
+
+def _negative_softmax(
+    block: np.ndarray, pairs: _pairwise.PairLabels, start: int, stop: int, temperature: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of similarities become ``e^{(s - max)/t}`` over the negatives (0 elsewhere); returns
+    each row's ``log sum_neg e^{s/t}`` and ``1 / sum`` (both 0 for a row without negatives)."""
+    np.copyto(block, -np.inf, where=_pairwise.same_label(pairs, start, stop))
+    row_max = block.max(1)
+    row_max[~pairs.has_negative[start:stop]] = 0
+    totals = _exp_shifted(block, row_max, temperature)
+    has_negative = totals > 0
+    inverse = np.divide(1, totals, out=np.zeros_like(totals), where=has_negative)
+    return row_max / temperature + np.log(
+        totals, out=np.zeros_like(totals), where=has_negative
+    ), inverse
+
+
+def _exp_shifted(block: np.ndarray, row_max: np.ndarray, temperature: float) -> np.ndarray:
+    """``block = e^{(block - row_max)/t}`` in place; returns the row sums."""
+    block -= row_max[:, None]
+    if temperature != 1:
+        block *= 1 / temperature
+    np.exp(block, out=block)
+    return block @ _parallel.ones(block.shape[1], block.dtype)
 
 
 def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) -> Tensor:
@@ -395,10 +458,48 @@ def supcon_loss(embeddings: Tensor, labels: Tensor, temperature: float = 0.1) ->
         >>> torch.nn.functional.supcon_loss(x, torch.tensor([0, 0, 1, 1]), temperature=0.5)
         tensor(0.2899)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    logits = _temperature_logits(embeddings, positive, negative, temperature)
-    if logits is None:
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    temperature = _check_positive(temperature, "temperature")
+    if not _has_both_kinds(pairs):
         return _zero(embeddings)
+    return _pairwise.apply(
+        "SupConLossBackward", embeddings, pairs, _supcon_kernel, _supcon, (temperature,)
+    )
+
+
+def _supcon_kernel(unit: np.ndarray, pairs: _pairwise.PairLabels, temperature: float):
+    """SupCon on one ``(N, N)`` buffer: similarities, then the softmax over ``k != i``, then
+    ``dl/ds`` (``q_ik - [k in P(i)] / |P(i)|``, over the count of non-zero anchors times t)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    losses = np.empty(size, unit.dtype)
+    counts = pairs.positives_per_row
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_sums = _pairwise.group_sum(block[anchors, positives], anchors, stop - start)
+        block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        row_max = block.max(1)
+        totals = _exp_shifted(block, row_max, temperature)
+        row_counts = counts[start:stop]
+        lse = row_max / temperature + np.log(totals)
+        row_losses = (row_counts * lse - positive_sums / temperature) / np.maximum(row_counts, 1)
+        losses[start:stop] = np.where(row_counts > 0, row_losses, 0)
+        block *= ((row_counts > 0) / totals).astype(block.dtype)[:, None]
+        block[anchors, positives] -= (1 / row_counts[anchors]).astype(block.dtype)
+
+    _pairwise.map_row_blocks(rows, size)
+    nonzero = max(int(np.count_nonzero(losses > 0)), 1)
+    return losses.sum() / nonzero, _pairwise.similarity_gradient(
+        gradient, 1 / (nonzero * temperature)
+    )
+
+
+def _supcon(embeddings: Tensor, labels: np.ndarray, temperature: float) -> Tensor:
+    positive, _ = _pair_masks(labels)
+    logits = _scaled_cosine_similarities(embeddings, temperature)
     off_diagonal = ~np.eye(positive.shape[0], dtype=bool)
     log_denominator = _masked_logsumexp(logits, off_diagonal).squeeze(1)
     anchors, positives = np.nonzero(positive)
@@ -439,7 +540,68 @@ def contrastive_loss(
         >>> torch.nn.functional.contrastive_loss(x, torch.tensor([0, 0, 1]))
         tensor(1.2620)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    return _pairwise.apply(
+        "ContrastiveLossBackward",
+        embeddings,
+        pairs,
+        _contrastive_kernel,
+        _contrastive,
+        (float(pos_margin), float(neg_margin)),
+    )
+
+
+def _contrastive_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, pos_margin: float, neg_margin: float
+):
+    """The contrastive loss on one ``(N, N)`` buffer: the distances, then ``(dl/dd) / d`` in
+    place (``-1 / d`` on the active negative pairs, ``1 / d`` times the ratio of the two counts
+    on the active positive pairs, all over the count of active negative pairs)."""
+    size = unit.shape[0]
+    distances = _pairwise.EuclideanDistances(unit)
+    ratio = distances.rows(0, size, np.empty((size, size), unit.dtype))
+    anchors, positives = pairs.anchors, pairs.positives
+    positive_distances = ratio[anchors, positives]
+    negative_sums = np.empty(size, unit.dtype)
+    negative_counts = np.empty(size, np.int64)
+
+    def rows(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        same = _pairwise.same_label(pairs, start, stop)
+        active = np.less(block, neg_margin, out=_pairwise.scratch_rows(*block.shape, bool, 2))
+        np.greater(active, same, out=active)  # below the margin and a negative pair
+        negative_counts[start:stop] = np.count_nonzero(active, 1)
+        terms = np.subtract(
+            neg_margin, block, out=_pairwise.scratch_rows(*block.shape, block.dtype, 3)
+        )
+        terms *= active
+        negative_sums[start:stop] = terms @ _parallel.ones(size, block.dtype)
+        active &= np.greater(block, 0, out=same)  # cdist's subgradient 0 at d == 0
+        np.divide(-1, block, out=block, where=active)
+        block *= active
+
+    _pairwise.map_row_blocks(rows, size)
+    positive_terms = positive_distances - pos_margin
+    positive_active = positive_terms > 0
+    positive_count = max(int(np.count_nonzero(positive_active)), 1)
+    negative_count = max(int(negative_counts.sum()), 1)
+    value = positive_terms[positive_active].sum() / positive_count
+    value += negative_sums.sum() / negative_count
+    # the positive pairs' (dl/dd) / d, relative to the negatives' scale 1 / negative_count
+    positive_ratio = np.divide(
+        negative_count / positive_count,
+        positive_distances,
+        out=np.zeros_like(positive_distances),
+        where=positive_active & (positive_distances > 0),
+    )
+    ratio[anchors, positives] = positive_ratio
+    return value, _pairwise.distance_gradient(ratio, 1 / negative_count)
+
+
+def _contrastive(
+    embeddings: Tensor, labels: np.ndarray, pos_margin: float, neg_margin: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
     distances = _euclidean_distances(embeddings)
     positive_losses = where(Tensor._make(positive), relu(distances - pos_margin), 0.0)
     negative_losses = where(Tensor._make(negative), relu(neg_margin - distances), 0.0)
@@ -514,9 +676,32 @@ def triplet_mining_loss(
         >>> torch.nn.functional.triplet_mining_loss(x, torch.tensor([0, 0, 1]), margin=0.5)
         tensor(0.7620)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
+    embeddings, pairs = _pair_batch(embeddings, labels)
     if mining not in _MINING:
         raise ValueError(f"mining must be one of {_MINING}, got {mining!r}")
+    if mining != "batch_hard":
+        return _triplet_mining(embeddings, pairs.labels, margin, mining, swap, smooth_loss)
+    if not (pairs.has_negative & (pairs.class_size > 1)).any():
+        return _zero(embeddings)
+    return _pairwise.apply(
+        "TripletMiningLossBackward",
+        embeddings,
+        pairs,
+        _batch_hard_kernel,
+        _triplet_mining,
+        (float(margin), mining, swap, smooth_loss),
+    )
+
+
+def _triplet_mining(
+    embeddings: Tensor,
+    labels: np.ndarray,
+    margin: float,
+    mining: str,
+    swap: bool,
+    smooth_loss: bool,
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
     distances = _euclidean_distances(embeddings)
     anchors, positives, negatives = _triplets(
         distances._data, positive, negative, mining, float(margin)
@@ -530,6 +715,72 @@ def triplet_mining_loss(
     violation = positive_distances - negative_distances + margin
     losses = softplus(violation) if smooth_loss else relu(violation)
     return _mean_of_positive(losses)
+
+
+def _batch_hard_kernel(
+    unit: np.ndarray,
+    pairs: _pairwise.PairLabels,
+    margin: float,
+    mining: str,
+    swap: bool,
+    smooth_loss: bool,
+):
+    """Batch-hard triplets from blocks of rows of the distances (no ``(N, N)`` matrix is
+    kept): each anchor's farthest positive and closest negative; the loss and its gradient
+    then live on those ``O(N)`` pairs."""
+    size = unit.shape[0]
+    distances = _pairwise.EuclideanDistances(unit)
+    hardest_positive = np.zeros(size, np.intp)
+    hardest_negative = np.zeros(size, np.intp)
+    positive_distances = np.zeros(size, unit.dtype)
+    negative_distances = np.zeros(size, unit.dtype)
+
+    def rows(start: int, stop: int) -> None:
+        block = distances.rows(
+            start, stop, _pairwise.scratch_rows(stop - start, size, unit.dtype, 2)
+        )
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        values = block[anchors, positives]
+        farthest = _pairwise.group_max(values, anchors, stop - start, 0)
+        hits = np.flatnonzero(values == farthest[anchors])
+        hit_anchors = anchors[hits]
+        first = hits[np.r_[True, hit_anchors[1:] != hit_anchors[:-1]]]  # np.argmax's tie rule
+        hardest_positive[start + anchors[first]] = positives[first]
+        positive_distances[start:stop] = farthest
+        np.copyto(block, np.inf, where=_pairwise.same_label(pairs, start, stop))
+        closest = block.argmin(1)
+        hardest_negative[start:stop] = closest
+        negative_distances[start:stop] = block[np.arange(stop - start), closest]
+
+    _pairwise.map_row_blocks(rows, size)
+    anchors = np.flatnonzero(pairs.has_negative & (pairs.class_size > 1))
+    positives, negatives = hardest_positive[anchors], hardest_negative[anchors]
+    to_positive, to_negative = positive_distances[anchors], negative_distances[anchors]
+    closest, negative_share = to_negative, np.ones_like(to_negative)
+    if swap:
+        between = distances.pairs(positives, negatives)
+        closest = np.minimum(to_negative, between)
+        negative_share = np.where(
+            to_negative < between, 1, np.where(to_negative == between, 0.5, 0)
+        )
+    violation = to_positive - closest + margin
+    if smooth_loss:
+        losses, slope = _torch_softplus(violation)
+    else:
+        losses = np.maximum(violation, 0)
+        slope = (violation > 0).astype(unit.dtype)
+    count = max(int(np.count_nonzero(losses > 0)), 1)
+    slope = slope.astype(unit.dtype) / count
+    first = np.concatenate([anchors, anchors, positives])
+    second = np.concatenate([positives, negatives, negatives])
+    slopes = np.concatenate([slope, -slope * negative_share, -slope * (1 - negative_share)])
+    lengths = np.concatenate([to_positive, to_negative, between if swap else to_negative])
+
+    def unit_gradient(unit: np.ndarray) -> np.ndarray:
+        return _pairwise.pair_distance_gradient(first, second, slopes, lengths, unit)
+
+    return losses.sum() / count, unit_gradient
 
 
 def multi_similarity_loss(
@@ -552,9 +803,56 @@ def multi_similarity_loss(
         >>> torch.nn.functional.multi_similarity_loss(x, torch.tensor([0, 0, 1]))
         tensor(0.3994)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    if not positive.any() and not negative.any():
-        return _zero(embeddings)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    return _pairwise.apply(
+        "MultiSimilarityLossBackward",
+        embeddings,
+        pairs,
+        _multi_similarity_kernel,
+        _multi_similarity,
+        (float(alpha), float(beta), float(base)),
+    )
+
+
+def _multi_similarity_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, alpha: float, beta: float, base: float
+):
+    """Multi-similarity on one ``(N, N)`` buffer: similarities, then ``dl/ds`` in place (the
+    weights ``e^{beta(s - base)} / (1 + sum)`` on negatives; the positives gathered)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    losses = np.empty(size, unit.dtype)
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        count = stop - start
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_values = -alpha * (block[anchors, positives] - base)
+        np.copyto(block, -np.inf, where=_pairwise.same_label(pairs, start, stop))
+        block -= base
+        block *= beta
+        row_max = np.maximum(block.max(1), 0)  # the "1" of log(1 + sum) is e^0
+        block -= row_max[:, None]
+        np.exp(block, out=block)
+        denominators = np.exp(-row_max) + block @ _parallel.ones(size, block.dtype)
+        block *= (1 / denominators)[:, None]
+        positive_max = np.maximum(_pairwise.group_max(positive_values, anchors, count, 0), 0)
+        shifted = np.exp(positive_values - positive_max[anchors])
+        positive_denominators = np.exp(-positive_max) + _pairwise.group_sum(shifted, anchors, count)
+        block[anchors, positives] = -shifted / positive_denominators[anchors]
+        losses[start:stop] = (row_max + np.log(denominators)) / beta + (
+            positive_max + np.log(positive_denominators)
+        ) / alpha
+
+    _pairwise.map_row_blocks(rows, size)
+    return losses.mean(), _pairwise.similarity_gradient(gradient, 1 / size)
+
+
+def _multi_similarity(
+    embeddings: Tensor, labels: np.ndarray, alpha: float, beta: float, base: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
     similarities = _cosine_similarities(embeddings)
     anchors, positives = np.nonzero(positive)  # the few positive pairs, gathered
     positive_values = -alpha * (similarities[anchors, positives] - base)
@@ -605,14 +903,127 @@ def lifted_structure_loss(
         >>> torch.nn.functional.lifted_structure_loss(x, torch.tensor([0, 0, 1]))
         tensor(1.3428)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    distances = _euclidean_distances(embeddings)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    params = (float(neg_margin), float(pos_margin))
     if generalized:
-        positive_lse = _masked_logsumexp(distances - pos_margin, positive)
-        negative_lse = _masked_logsumexp(neg_margin - distances, negative)
-        return mean(relu(positive_lse + negative_lse))
-    if not positive.any() or not negative.any():
+        return _pairwise.apply(
+            "GeneralizedLiftedStructureLossBackward",
+            embeddings,
+            pairs,
+            _generalized_lifted_kernel,
+            _generalized_lifted,
+            params,
+        )
+    if not _has_both_kinds(pairs):
         return _zero(embeddings)
+    return _pairwise.apply(
+        "LiftedStructureLossBackward", embeddings, pairs, _lifted_kernel, _lifted, params
+    )
+
+
+def _generalized_lifted_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, neg_margin: float, pos_margin: float
+):
+    """The generalized lifted structure loss on one ``(N, N)`` buffer: the distances, then
+    ``(dl/dd) / d`` in place (softmax weights of each row's two log-sum-exps)."""
+    size = unit.shape[0]
+    ratio = _pairwise.EuclideanDistances(unit).rows(0, size, np.empty((size, size), unit.dtype))
+    losses = np.empty(size, unit.dtype)
+
+    def rows(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        count = stop - start
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_distances = block[anchors, positives]
+        positive_lse, positive_softmax = _pair_softmax(
+            positive_distances - pos_margin, anchors, count
+        )
+        logits = np.subtract(
+            neg_margin, block, out=_pairwise.scratch_rows(count, size, block.dtype, 2)
+        )
+        negative_lse, inverse = _negative_softmax(logits, pairs, start, stop, 1.0)
+        total = positive_lse + negative_lse
+        losses[start:stop] = np.maximum(total, 0)
+        slope = (total > 0).astype(block.dtype)
+        logits *= (-slope * inverse)[:, None]  # dl/dd of the negatives
+        np.divide(logits, block, out=block, where=block > 0)  # d == 0 stays 0
+        block[anchors, positives] = _ratio(slope[anchors] * positive_softmax, positive_distances)
+
+    _pairwise.map_row_blocks(rows, size)
+    return losses.mean(), _pairwise.distance_gradient(ratio, 1 / size)
+
+
+def _ratio(slope: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """``slope / d``, 0 where ``d == 0`` (cdist's subgradient)."""
+    return np.divide(slope, distances, out=np.zeros_like(slope), where=distances > 0)
+
+
+def _lifted_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, neg_margin: float, pos_margin: float
+):
+    """The lifted structure loss on one ``(N, N)`` buffer, in two passes over its rows: each
+    row's log-sum-exp over its negatives; then, with the positive pairs' losses known,
+    ``(dl/dd) / d`` in place."""
+    size = unit.shape[0]
+    ratio = _pairwise.EuclideanDistances(unit).rows(0, size, np.empty((size, size), unit.dtype))
+    row_lse = np.empty(size, unit.dtype)
+
+    def negative_logits(start: int, stop: int) -> np.ndarray:
+        """``neg_margin - d`` on the negatives of rows ``start:stop``, ``-inf`` elsewhere."""
+        scratch = _pairwise.scratch_rows(stop - start, size, unit.dtype, 2)
+        logits = np.subtract(neg_margin, ratio[start:stop], out=scratch)
+        np.copyto(logits, -np.inf, where=_pairwise.same_label(pairs, start, stop))
+        return logits
+
+    def log_sums(start: int, stop: int) -> None:
+        logits = negative_logits(start, stop)
+        row_lse[start:stop] = _negative_softmax(logits, pairs, start, stop, 1.0)[0]
+
+    _pairwise.map_row_blocks(log_sums, size)
+    anchors, positives = pairs.anchors, pairs.positives
+    positive_distances = ratio[anchors, positives]
+    kept = pairs.has_negative
+    first, second = row_lse[anchors], row_lse[positives]
+    both = kept[anchors] & kept[positives]
+    pair_lse = np.where(both, np.logaddexp(first, second), np.where(kept[anchors], first, second))
+    pair_lse = np.where(kept[anchors] | kept[positives], pair_lse, 0)
+    count = anchors.size
+    hinge = np.maximum(pair_lse + positive_distances - pos_margin, 0)
+    share = np.where(both, _pairwise.sigmoid(first - second), kept[anchors]).astype(unit.dtype)
+    lse_slope = _pairwise.group_sum(hinge * share, anchors, size)
+    lse_slope += _pairwise.group_sum(hinge * (1 - share), positives, size)
+    lse_slope *= -1 / count  # dl/d(row_lse), the negatives' distances entering with a minus
+
+    def gradients(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        softmax = negative_logits(start, stop)
+        softmax -= row_lse[start:stop, None]
+        np.exp(softmax, out=softmax)
+        softmax *= lse_slope[start:stop, None]
+        np.divide(softmax, block, out=block, where=block > 0)  # d == 0 stays 0
+        in_rows = pairs.in_rows(start, stop)
+        block[anchors[in_rows] - start, positives[in_rows]] = _ratio(
+            hinge[in_rows] / count, positive_distances[in_rows]
+        )
+
+    _pairwise.map_row_blocks(gradients, size)
+    return (hinge * hinge).sum() / (2 * count), _pairwise.distance_gradient(ratio, 1.0)
+
+
+def _generalized_lifted(
+    embeddings: Tensor, labels: np.ndarray, neg_margin: float, pos_margin: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    distances = _euclidean_distances(embeddings)
+    positive_lse = _masked_logsumexp(distances - pos_margin, positive)
+    negative_lse = _masked_logsumexp(neg_margin - distances, negative)
+    return mean(relu(positive_lse + negative_lse))
+
+
+def _lifted(embeddings: Tensor, labels: np.ndarray, neg_margin: float, pos_margin: float) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    distances = _euclidean_distances(embeddings)
     row_lse = _masked_logsumexp(neg_margin - distances, negative)  # (N, 1)
     size = positive.shape[0]
     has_negative = negative.any(1)
@@ -642,12 +1053,11 @@ def npairs_loss(embeddings: Tensor, labels: Tensor) -> Tensor:
         >>> torch.nn.functional.npairs_loss(x, torch.tensor([0, 0, 1, 1]))
         tensor(0.3424)
     """
-    embeddings, positive, _ = _batch(embeddings, labels)
-    label_array = _labels(labels, embeddings)
-    anchors, positives = np.nonzero(positive)
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    anchors, positives = pairs.anchors, pairs.positives
     if anchors.size == 0:
         return _zero(embeddings)
-    _, first = np.unique(label_array[anchors], return_index=True)
+    _, first = np.unique(pairs.labels[anchors], return_index=True)
     anchors, positives = anchors[first], positives[first]
     unit = _normalize(embeddings)
     logits = unit[anchors] @ unit[positives].t()
@@ -686,10 +1096,68 @@ def margin_loss(
         >>> torch.nn.functional.margin_loss(x, torch.tensor([0, 0, 1]))
         tensor(0.7675)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
-    label_array = _labels(labels, embeddings)
-    if not (positive.any(1) & negative.any(1)).any():
+    embeddings, pairs = _pair_batch(embeddings, labels)
+    if not (pairs.has_negative & (pairs.class_size > 1)).any():
         return _zero(embeddings)
+    if isinstance(beta, Tensor):
+        return _margin(embeddings, pairs.labels, margin, beta, nu)
+    return _pairwise.apply(
+        "MarginLossBackward",
+        embeddings,
+        pairs,
+        _margin_kernel,
+        _margin,
+        (float(margin), float(beta), nu),
+    )
+
+
+def _margin_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, margin: float, beta: float, nu: float
+):
+    """The margin loss (a number ``beta``) on one ``(N, N)`` buffer: the distances, then
+    ``(dl/dd) / d`` in place: ``-|P(i)| / d`` on the active negative pairs, ``|N(i)| / d`` on the
+    active positive pairs, all over the divisor."""
+    size = unit.shape[0]
+    ratio = _pairwise.EuclideanDistances(unit).rows(0, size, np.empty((size, size), unit.dtype))
+    positives_per_row = pairs.positives_per_row.astype(unit.dtype)
+    negatives_per_row = (size - pairs.class_size).astype(unit.dtype)
+    anchors, positives = pairs.anchors, pairs.positives
+    positive_distances = ratio[anchors, positives]
+    positive_terms = positive_distances - beta + margin
+    negative_sums = np.empty(size, unit.dtype)
+    negative_counts = np.empty(size, np.int64)
+
+    def rows(start: int, stop: int) -> None:
+        block = ratio[start:stop]
+        count = stop - start
+        terms = np.subtract(
+            beta + margin, block, out=_pairwise.scratch_rows(count, size, block.dtype, 3)
+        )
+        np.maximum(terms, 0, out=terms)
+        np.copyto(terms, 0, where=_pairwise.same_label(pairs, start, stop))
+        negative_counts[start:stop] = np.count_nonzero(terms, 1)
+        negative_sums[start:stop] = terms @ _parallel.ones(size, block.dtype)
+        active = np.greater(terms, 0, out=_pairwise.scratch_rows(count, size, bool, 2))
+        weights = np.multiply(active, -positives_per_row[start:stop, None], out=terms)
+        np.divide(weights, block, out=block, where=block > 0)  # d == 0 stays 0
+
+    _pairwise.map_row_blocks(rows, size)
+    positive_active = positive_terms > 0
+    positive_weights = positive_active * negatives_per_row[anchors]
+    divisor = float(positive_weights.sum() + negative_counts @ positives_per_row)
+    if divisor == 0:
+        return 0.0, _pairwise.distance_gradient(ratio, 0.0)
+    ratio[anchors, positives] = _ratio(positive_weights, positive_distances)
+    total = np.maximum(positive_terms, 0) @ negatives_per_row[anchors]
+    total += negative_sums @ positives_per_row
+    return total / divisor, _pairwise.distance_gradient(ratio, 1 / divisor)
+
+
+def _margin(
+    embeddings: Tensor, labels: np.ndarray, margin: float, beta: float | Tensor, nu: float
+) -> Tensor:
+    positive, negative = _pair_masks(labels)
+    label_array = labels
     distances = _euclidean_distances(embeddings)
     learned_beta = beta if isinstance(beta, Tensor) else None
     if learned_beta is not None and learned_beta.numel() > 1:
@@ -747,9 +1215,77 @@ def circle_loss(
         >>> torch.nn.functional.circle_loss(x, torch.tensor([0, 0, 1]), gamma=2.0)
         tensor(0.9150)
     """
-    embeddings, positive, negative = _batch(embeddings, labels)
+    embeddings, pairs = _pair_batch(embeddings, labels)
     if convention not in ("pml", "keras"):
         raise ValueError(f"convention must be 'pml' or 'keras', got {convention!r}")
+    params = (float(m), float(gamma), convention)
+    if convention == "keras":
+        return _circle(embeddings, pairs.labels, *params)
+    return _pairwise.apply("CircleLossBackward", embeddings, pairs, _circle_kernel, _circle, params)
+
+
+def _circle_kernel(
+    unit: np.ndarray, pairs: _pairwise.PairLabels, m: float, gamma: float, convention: str
+):
+    """pml's circle loss on one ``(N, N)`` buffer: similarities, then the negatives' logits
+    ``gamma a_n (s - m)`` and their softmax, then ``dl/ds`` in place (the weights ``a`` are
+    constants, as pml's)."""
+    size = unit.shape[0]
+    gradient = _pairwise.cosine_similarities(unit)
+    losses = np.empty(size, unit.dtype)
+    usable = pairs.has_negative & (pairs.class_size > 1)
+
+    def rows(start: int, stop: int) -> None:
+        block = gradient[start:stop]
+        count = stop - start
+        in_rows = pairs.in_rows(start, stop)
+        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        positive_scales = -gamma * np.maximum(1 + m - block[anchors, positives], 0)
+        positive_logits = positive_scales * (block[anchors, positives] - (1 - m))
+        scales = np.add(block, m, out=_pairwise.scratch_rows(count, size, block.dtype, 2))
+        np.maximum(scales, 0, out=scales)
+        scales *= gamma  # d(logit)/ds of each negative: gamma a_n
+        block -= m
+        block *= scales
+        negative_lse, inverse = _negative_softmax(block, pairs, start, stop, 1.0)
+        positive_lse, positive_softmax = _pair_softmax(positive_logits, anchors, count)
+        total = positive_lse + negative_lse
+        row_usable = usable[start:stop]
+        row_losses, slope = _torch_softplus(total)
+        losses[start:stop] = np.where(row_usable, row_losses, 0)
+        slope = np.where(row_usable, slope, 0)
+        block *= scales
+        block *= (slope * inverse)[:, None]
+        block[anchors, positives] = slope[anchors] * positive_softmax * positive_scales
+
+    _pairwise.map_row_blocks(rows, size)
+    nonzero = max(int(np.count_nonzero(losses > 0)), 1)
+    return losses.sum() / nonzero, _pairwise.similarity_gradient(gradient, 1 / nonzero)
+
+
+def _torch_softplus(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """torch's ``softplus`` (``log1p(e^x)``, ``x`` itself above 20) and its slope."""
+    above = values > 20
+    return np.where(above, values, np.log1p(np.exp(values))), np.where(
+        above, 1, _pairwise.sigmoid(values)
+    )
+
+
+def _pair_softmax(
+    logits: np.ndarray, anchors: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row ``i``, ``log sum_{pairs (i, j)} e^{logit}`` (0 for rows without pairs) and each
+    pair's softmax weight within its row; ``anchors`` sorted."""
+    row_max = _pairwise.group_max(logits, anchors, size, 0)
+    shifted = np.exp(logits - row_max[anchors])
+    totals = _pairwise.group_sum(shifted, anchors, size)
+    has_pairs = totals > 0
+    lse = np.where(has_pairs, row_max + np.log(np.where(has_pairs, totals, 1)), 0)
+    return lse, shifted / totals[anchors]
+
+
+def _circle(embeddings: Tensor, labels: np.ndarray, m: float, gamma: float, convention: str):
+    positive, negative = _pair_masks(labels)
     if convention == "pml":
         similarities = _cosine_similarities(embeddings)
         weights_source = similarities.detach()
@@ -817,8 +1353,8 @@ def vicreg_loss(
 
     For two views ``x``, ``y`` ``(N, D)``: invariance ``I = mean((x - y)^2)``; variance
     ``V = (mean_k relu(1 - sqrt(var(x)_k + eps)) + mean_k relu(1 - sqrt(var(y)_k + eps))) / 2``
-    (unbiased variance per feature); covariance ``C = sum_{i != j} cov(x)[i, j]^2 / D`` plus the same
-    for ``y``, with ``cov(x) = x_c^T x_c / (N - 1)``. The loss is
+    (unbiased variance per feature); covariance ``C = sum_{i != j} cov(x)[i, j]^2 / D`` plus the
+    same for ``y``, with ``cov(x) = x_c^T x_c / (N - 1)``. The loss is
     ``invariance_lambda * I + variance_mu * V + covariance_v * C``.
 
     Gradient: by autograd; ``dI/dx = 2 (x - y) / (N D)``, the variance hinge is active for the
