@@ -152,7 +152,10 @@ def _ranking_make(name: str, lists: int, items: int, masked: bool) -> Make:
         gradient = jax.jit(jax.value_and_grad(lambda s: theirs(s, jax_labels, **jax_options)))
         jax.block_until_ready(gradient(jax_scores))  # compiled and warmed up here
 
-        ours_scores, ours_labels = lossgrad.tensor(scores, requires_grad=True), lossgrad.tensor(labels)
+        ours_scores, ours_labels = (
+            lossgrad.tensor(scores, requires_grad=True),
+            lossgrad.tensor(labels),
+        )
         ours_options = {key: lossgrad.tensor(value) for key, value in options.items()}
 
         def run_lg() -> None:
@@ -202,9 +205,7 @@ def rows(quick: bool = False) -> list[tuple[str, Make]]:
             out.append((f"{name} N={n} C={c} vs {ref}", _classification_make(name, n, c)))
     for shape in ((16, 64),) if quick else ((16, 64), (16, 1, 256, 256)):
         sizes = "x".join(map(str, shape))
-        out.append(
-            (f"bce_with_logits label_smoothing {sizes} vs smp", _smoothed_bce_make(shape))
-        )
+        out.append((f"bce_with_logits label_smoothing {sizes} vs smp", _smoothed_bce_make(shape)))
     for lists, items in ((64, 32),) if quick else ((64, 32), (512, 128), (64, 1024)):
         for name in _RANKING:
             for masked in (False, True):
