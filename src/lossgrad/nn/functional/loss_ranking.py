@@ -16,9 +16,8 @@ import numpy as np
 from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
-from lossgrad.autograd import grad
-from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _checks, _kept, _reduction
+from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional._fused import fused
 from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
@@ -57,44 +56,6 @@ def _mean_or_total(loss: Tensor, reduction: str, count: int) -> Tensor:
 
 
 # -- the fused path: one NumPy kernel writes the reduced value and its gradient --------------------
-
-
-class _RankingLoss(ArrayFunction):
-    """A reduced ranking loss computed by a NumPy kernel over its ``(lists, n)`` scores that also
-    writes the gradient (already divided by the reduction's count) into the array it is given,
-    kept for the first-order backward. The loss's composite definition (the ``'none'`` path, in
-    lossgrad ops) is what a recorded backward differentiates, so second derivatives are those
-    of the formula."""
-
-    node_name = "RankingLossBackward"
-
-    @staticmethod
-    def forward(ctx: Any, scores: np.ndarray, kernel: Any, composite: Any) -> np.ndarray:
-        lists = np.ascontiguousarray(scores.reshape(-1, scores.shape[-1]))
-        # the gradient array itself is kept (not a view), so the engine can hand it out as .grad
-        gradient = np.empty(scores.shape, scores.dtype) if ctx.needs_input_grad[0] else None
-        total = kernel(lists, None if gradient is None else gradient.reshape(lists.shape))
-        ctx.save_for_backward(scores)
-        ctx.composite, ctx.kept = composite, gradient
-        return total
-
-    @staticmethod
-    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
-        gradient = _kept.take(ctx)
-        return _kept.times_upstream(gradient, upstream, reduced=True), None, None
-
-    @staticmethod
-    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
-        (scores,) = ctx.saved_tensors
-        (gradient,) = grad(ctx.composite(scores), scores, upstream, create_graph=True)
-        return gradient, None, None
-
-
-def _fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor:
-    """The reduced loss through its kernel; ``'none'`` (and empty lists) through the composite."""
-    if reduction == "none" or scores._data.size == 0:
-        return composite(scores)
-    return _RankingLoss.apply(scores, kernel, composite)
 
 
 def _lists(array: np.ndarray, dtype: Any = None) -> np.ndarray:
@@ -188,7 +149,7 @@ def softmax_ranking_loss(
             relevance = np.multiply(relevance, _lists(weights._data), out=_scratch_like(lists, 0))
         return _softmax_kernel(lists, relevance, included, gradient, reduction, count)
 
-    return _fused(scores, kernel, composite, reduction)
+    return fused(scores, kernel, composite, reduction)
 
 
 def _softmax_kernel(
@@ -294,7 +255,7 @@ def listmle_loss(
             np.put_along_axis(gradient, list_order, ranked_gradient, -1)
         return _finish(total, gradient, reduction, count, lists.dtype)
 
-    return _fused(scores, kernel, composite, reduction)
+    return fused(scores, kernel, composite, reduction)
 
 
 def _listmle_kernel(
@@ -398,7 +359,7 @@ def _pairwise(
         )
         return _finish(total, gradient, reduction, count, lists.dtype)
 
-    return _fused(scores, kernel, composite, reduction)
+    return fused(scores, kernel, composite, reduction)
 
 
 def _pairwise_kernel(
