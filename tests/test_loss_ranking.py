@@ -127,3 +127,41 @@ def test_modules_and_bad_input():
     keep = scores.copy()
     F.listmle_loss(s, y, where=m)
     np.testing.assert_array_equal(scores, keep)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,mine,ref,takes_weights", LOSSES, ids=[c[0] for c in LOSSES])
+def test_widely_spread_scores_equal_rax(name, mine, ref, takes_weights, dtype):
+    """Scores hundreds of units apart: the fused kernels' shift-free fast paths do not apply
+    (softmax shifts by each list's maximum, ListMLE sums its tails in log space)."""
+    scores, labels, valid, weights = _batch(dtype)
+    scores = scores * 300 + 2000
+    kw = {"where": valid} | ({"weights": weights} if takes_weights else {})
+    with jax.enable_x64(dtype == np.float64):
+        arrays = {key: jnp.asarray(value) for key, value in kw.items()}
+        expected, expected_grad = jax.value_and_grad(
+            lambda s: ref(s, jnp.asarray(labels), **arrays)
+        )(jnp.asarray(scores))
+    ours = lg.tensor(scores, requires_grad=True)
+    out = mine(ours, lg.tensor(labels), **{key: lg.tensor(value) for key, value in kw.items()})
+    out.backward()
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    assert np.isfinite(out.item())
+    np.testing.assert_allclose(out.item(), float(expected), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), np.asarray(expected_grad), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name,mine,ref,takes_weights", LOSSES, ids=[c[0] for c in LOSSES])
+def test_forward_without_gradient_and_retained_graph(name, mine, ref, takes_weights):
+    """The fused kernels without a gradient to write give the same value; with retain_graph
+    the kept gradient is handed out twice (the second backward accumulates it)."""
+    scores, labels, valid, _ = _batch(np.float64)
+    with lg.no_grad():
+        plain = mine(lg.tensor(scores), lg.tensor(labels), where=lg.tensor(valid))
+    ours = lg.tensor(scores, requires_grad=True)
+    out = mine(ours, lg.tensor(labels), where=lg.tensor(valid))
+    assert out.item() == plain.item()
+    out.backward(retain_graph=True)
+    first = ours.grad.numpy().copy()
+    out.backward()
+    np.testing.assert_allclose(ours.grad.numpy(), 2 * first, rtol=1e-15)

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional._fused import fused
 from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
@@ -51,6 +53,31 @@ def _valid_items(scores: Any, labels: Any, where_mask: Any, fn: str) -> np.ndarr
 def _mean_or_total(loss: Tensor, reduction: str, count: int) -> Tensor:
     """rax's safe reduction: ``'mean'`` divides by ``count`` and is 0 when ``count`` is 0."""
     return _reduction.apply(loss, reduction, max(count, 1))
+
+
+# -- the fused path: one NumPy kernel writes the reduced value and its gradient --------------------
+
+
+def _lists(array: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """An operand as a C-contiguous ``(lists, n)`` array (of ``dtype`` when given)."""
+    return np.ascontiguousarray(array.reshape(-1, array.shape[-1]), dtype)
+
+
+def _scratch_like(array: np.ndarray, slot: int, dtype: Any = None) -> np.ndarray:
+    """A reusable per-thread buffer of ``array``'s shape (`_parallel.scratch`)."""
+    dtype = array.dtype if dtype is None else dtype
+    return _parallel.scratch(array.size, dtype, slot).reshape(array.shape)
+
+
+def _finish(
+    total: Any, gradient: np.ndarray | None, reduction: str, count: int, dtype: Any
+) -> np.ndarray:
+    """The kernel's value for ``'sum'``, or divided by ``count`` (at least 1: rax's safe mean) for
+    ``'mean'``, with the gradient (when given) divided in place alike."""
+    divisor = dtype.type(max(count, 1) if reduction == "mean" else 1)
+    if gradient is not None and divisor != 1:
+        gradient /= divisor
+    return np.asarray(dtype.type(total) / divisor)
 
 
 def softmax_ranking_loss(
@@ -95,16 +122,78 @@ def softmax_ranking_loss(
     reduction = _reduction.resolve(reduction)
     valid = _valid_items(scores, labels, where, "softmax_ranking_loss")
     list_has_item = valid.any(axis=-1)
-    # lists without a valid item are computed on all their items and then dropped (no -inf)
-    included = Tensor._make(valid | ~list_has_item[..., None])
-    relevance = select(Tensor._make(valid), labels.to(scores.dtype), 0.0)
-    if weights is not None:
-        relevance = mul(relevance, weights)
-    log_total = logsumexp(select(included, scores, float("-inf")), -1, keepdim=True)
-    log_probabilities = select(included, sub(scores, log_total), 0.0)
-    per_list = -_sum(mul(relevance, log_probabilities), -1)
-    per_list = select(Tensor._make(list_has_item), per_list, 0.0)
-    return _mean_or_total(per_list, reduction, int(list_has_item.sum()))
+    count = int(list_has_item.sum())
+
+    def composite(scores: Tensor) -> Tensor:
+        # lists without a valid item are computed on all their items and then dropped (no -inf)
+        included = Tensor._make(valid | ~list_has_item[..., None])
+        relevance = select(Tensor._make(valid), labels.to(scores.dtype), 0.0)
+        if weights is not None:
+            relevance = mul(relevance, weights)
+        log_total = logsumexp(select(included, scores, float("-inf")), -1, keepdim=True)
+        log_probabilities = select(included, sub(scores, log_total), 0.0)
+        per_list = -_sum(mul(relevance, log_probabilities), -1)
+        per_list = select(Tensor._make(list_has_item), per_list, 0.0)
+        return _mean_or_total(per_list, reduction, count)
+
+    def kernel(lists: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
+        relevance = _lists(labels._data, lists.dtype)
+        included = None
+        if where is not None:  # as 0/1 floats: a product with a bool array costs more
+            included = _scratch_like(lists, 3)
+            np.copyto(included, _lists(valid))
+            relevance = np.multiply(relevance, included, out=_scratch_like(lists, 0))
+            if count < list_has_item.size:
+                included[~list_has_item.reshape(-1)] = 1
+        if weights is not None:
+            relevance = np.multiply(relevance, _lists(weights._data), out=_scratch_like(lists, 0))
+        return _softmax_kernel(lists, relevance, included, gradient, reduction, count)
+
+    return fused(scores, kernel, composite, reduction)
+
+
+def _softmax_kernel(
+    scores: np.ndarray,
+    relevance: np.ndarray,
+    included: np.ndarray | None,
+    gradient: np.ndarray | None,
+    reduction: str,
+    count: int,
+) -> np.ndarray:
+    """``Σ_lists [R log Σ_i exp(z_i) - Σ_i r_i z_i]`` with ``z = s - max s`` (``R = Σ r``), and its
+    gradient ``R softmax(z) - r``; only the ``included`` items (a 0/1 mask, or None: all) count
+    in the softmax. The exponentials are written where the gradient goes (no fresh temporaries:
+    a first touch of new memory costs more here than the arithmetic)."""
+    n, dtype = scores.shape[-1], scores.dtype
+    ones = _parallel.ones(n, dtype)
+    exps = _scratch_like(scores, 2) if gradient is None else gradient
+    # scores within ±limit need no shift by their list's maximum (a row-wise max costs more than
+    # the whole exp pass): exp stays finite and normal, and the sums of n terms finite
+    limit = 0.5 * (np.log(np.finfo(dtype).max) - np.log(n))
+    if -limit <= scores.min() and scores.max() <= limit:
+        shifted = scores
+        np.exp(scores, out=exps)
+        if included is not None:
+            exps *= included
+    elif included is None:
+        shifted = _scratch_like(scores, 1)
+        top = scores.max(-1, keepdims=True)
+        np.exp(np.subtract(scores, top, out=shifted), out=exps)
+    else:  # -inf added to the excluded scores (a masked max or assignment is much slower)
+        shifted = _scratch_like(scores, 1)
+        masked = np.log(included, dtype=dtype, out=exps)
+        masked += scores
+        top = masked.max(-1, keepdims=True)
+        np.exp(np.subtract(masked, top, out=masked), out=exps)
+        np.subtract(scores, top, out=shifted)
+    totals = np.matmul(exps, ones)
+    mass = np.matmul(relevance, ones)
+    per_list = mass * np.log(totals) - np.einsum("ij,ij->i", relevance, shifted)
+    total = _parallel.total(per_list)
+    if gradient is not None:
+        np.multiply(exps, (mass / totals)[:, None], out=gradient)
+        gradient -= relevance
+    return _finish(total, gradient, reduction, count, scores.dtype)
 
 
 def listmle_loss(
@@ -141,16 +230,91 @@ def listmle_loss(
     """
     reduction = _reduction.resolve(reduction)
     valid = _valid_items(scores, labels, where, "listmle_loss")
-    order = np.lexsort((-labels._data, ~valid), axis=-1)
-    sorted_scores = gather(scores, -1, Tensor._make(order))
+    if where is None:
+        order = np.argsort(-labels._data, axis=-1, kind="stable")
+    else:
+        order = np.lexsort((-labels._data, ~valid), axis=-1)
     sorted_valid = np.take_along_axis(valid, order, axis=-1)
-    # log Σ_{j ≥ i} exp(s_(j)) over the valid items: a reversed running log-sum-exp (O(n))
-    valid_scores = select(Tensor._make(sorted_valid), sorted_scores, float("-inf"))
-    tail_log_total = flip(logcumsumexp(flip(valid_scores, (-1,)), -1), (-1,))
-    terms = select(Tensor._make(sorted_valid), sub(sorted_scores, tail_log_total), 0.0)
-    per_list = -_sum(terms, -1)
-    list_has_item = valid.any(axis=-1)
-    return _mean_or_total(per_list, reduction, int(list_has_item.sum()))
+    count = int(valid.any(axis=-1).sum())
+
+    def composite(scores: Tensor) -> Tensor:
+        sorted_scores = gather(scores, -1, Tensor._make(order))
+        # log Σ_{j ≥ i} exp(s_(j)) over the valid items: a reversed running log-sum-exp (O(n))
+        valid_scores = select(Tensor._make(sorted_valid), sorted_scores, float("-inf"))
+        tail_log_total = flip(logcumsumexp(flip(valid_scores, (-1,)), -1), (-1,))
+        terms = select(Tensor._make(sorted_valid), sub(sorted_scores, tail_log_total), 0.0)
+        return _mean_or_total(-_sum(terms, -1), reduction, count)
+
+    def kernel(lists: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
+        list_order = _lists(order)
+        ranked = np.take_along_axis(lists, list_order, -1)
+        total, ranked_gradient = _listmle_kernel(
+            ranked, None if where is None else _lists(sorted_valid), gradient is not None
+        )
+        if gradient is not None:
+            np.put_along_axis(gradient, list_order, ranked_gradient, -1)
+        return _finish(total, gradient, reduction, count, lists.dtype)
+
+    return fused(scores, kernel, composite, reduction)
+
+
+def _listmle_kernel(
+    ranked: np.ndarray, ranked_valid: np.ndarray | None, needs_grad: bool
+) -> tuple[Any, np.ndarray | None]:
+    """ListMLE's total over lists of scores in label order (invalid items last, marked False in
+    ``ranked_valid``) and its gradient in that order.
+
+    With ``e = exp(s - max s)`` and the tail sums ``C_i = Σ_{j ≥ i} e_j``: the loss is
+    ``-Σ_i (s_i - max s - log C_i)``, the gradient ``e_k Σ_{i ≤ k} 1/C_i - 1``. Where a score lies
+    so far below its list's top that ``e`` underflows, float32 runs in float64, and float64
+    sums the tails in log space."""
+    dtype = ranked.dtype
+    if ranked_valid is None:
+        top = ranked.max(-1, keepdims=True)
+    else:
+        top = np.max(ranked, -1, keepdims=True, where=ranked_valid, initial=-np.inf)
+        top[~np.isfinite(top)] = 0  # a list without a valid item
+    shifted = ranked - top
+    lowest = (
+        shifted.min() if ranked_valid is None else np.min(shifted, where=ranked_valid, initial=0)
+    )
+    if lowest < np.log(np.finfo(dtype).tiny):
+        if dtype.itemsize < 8:  # float64 holds the exponentials (and the rounding stays small)
+            total, gradient = _listmle_kernel(ranked.astype(np.float64), ranked_valid, needs_grad)
+            return dtype.type(total), None if gradient is None else gradient.astype(dtype)
+        return _listmle_log_space(ranked, ranked_valid, needs_grad)
+    exps = np.exp(shifted)
+    if ranked_valid is not None:
+        exps[~ranked_valid] = 0
+    tails = np.cumsum(exps[:, ::-1], -1)[:, ::-1]
+    if ranked_valid is not None:
+        tails[~ranked_valid] = 1  # no term at invalid items (they sort last)
+    log_tails = np.log(tails)
+    terms = np.subtract(shifted, log_tails, out=log_tails)
+    if ranked_valid is not None:
+        terms *= ranked_valid
+    total = -np.sum(terms, dtype=dtype)
+    if not needs_grad:
+        return total, None
+    inverse_tails = np.reciprocal(tails, out=tails)
+    gradient = np.multiply(exps, np.cumsum(inverse_tails, -1, out=inverse_tails), out=exps)
+    gradient -= 1 if ranked_valid is None else ranked_valid
+    return total, gradient
+
+
+def _listmle_log_space(
+    ranked: np.ndarray, ranked_valid: np.ndarray | None, needs_grad: bool
+) -> tuple[Any, np.ndarray | None]:
+    """`_listmle_kernel` with the tails as running log-sum-exps (exact for any spread of scores):
+    ``T_i = log Σ_{j ≥ i} exp(s_j)``, gradient ``exp(s_k + log Σ_{i ≤ k} exp(-T_i)) - 1``."""
+    valid = np.ones(ranked.shape, bool) if ranked_valid is None else ranked_valid
+    valid_scores = np.where(valid, ranked, -np.inf)
+    log_tails = np.logaddexp.accumulate(valid_scores[:, ::-1], -1)[:, ::-1]
+    total = -np.sum(np.where(valid, ranked - log_tails, 0), dtype=ranked.dtype)
+    if not needs_grad:
+        return total, None
+    running = np.logaddexp.accumulate(np.where(valid, -log_tails, -np.inf), -1)
+    return total, np.where(valid, np.exp(ranked + running) - 1, 0).astype(ranked.dtype)
 
 
 def _pairwise(
@@ -161,20 +325,139 @@ def _pairwise(
     reduction: str,
     fn: str,
     pair_loss: Any,
+    pair_kernel: Any,
+    margin: float = 0.0,
 ) -> Tensor:
     """``pair_loss(s_i - s_j)`` for every valid pair with ``y_i > y_j``, as an ``(..., n, n)``
-    array (zero elsewhere), weighted by ``weights_i`` and reduced over the valid pairs."""
+    array (zero elsewhere), weighted by ``weights_i`` and reduced over the valid pairs.
+
+    Reduced, it runs as `_pairwise_kernel` with ``pair_kernel``; unreduced (and differentiated
+    twice), as this composite."""
     reduction = _reduction.resolve(reduction)
     valid = _valid_items(scores, labels, where, fn)
     label_values = labels._data
-    ordered = label_values[..., :, None] > label_values[..., None, :]
-    pairs = ordered & valid[..., :, None] & valid[..., None, :]
-    differences = sub(scores.unsqueeze(-1), scores.unsqueeze(-2))
-    losses = pair_loss(differences)
-    if weights is not None:
-        losses = mul(losses, weights.unsqueeze(-1))
-    losses = select(Tensor._make(pairs), losses, 0.0)
-    return _mean_or_total(losses, reduction, int(pairs.sum()))
+
+    def composite(scores: Tensor) -> Tensor:
+        ordered = label_values[..., :, None] > label_values[..., None, :]
+        pairs = ordered & valid[..., :, None] & valid[..., None, :]
+        differences = sub(scores.unsqueeze(-1), scores.unsqueeze(-2))
+        losses = pair_loss(differences)
+        if weights is not None:
+            losses = mul(losses, weights.unsqueeze(-1))
+        losses = select(Tensor._make(pairs), losses, 0.0)
+        return _mean_or_total(losses, reduction, int(pairs.sum()))
+
+    def kernel(lists: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
+        row_labels = column_labels = _lists(label_values, lists.dtype)
+        if where is not None:  # an invalid item is below every row and above every column
+            invalid = _lists(~valid)
+            row_labels = np.where(invalid, -np.inf, row_labels).astype(lists.dtype, copy=False)
+            column_labels = np.where(invalid, np.inf, column_labels).astype(lists.dtype, copy=False)
+        row_weights = None if weights is None else _lists(weights._data, lists.dtype)
+        total, count = _pairwise_kernel(
+            lists, row_labels, column_labels, row_weights, pair_kernel, margin, gradient
+        )
+        return _finish(total, gradient, reduction, count, lists.dtype)
+
+    return fused(scores, kernel, composite, reduction)
+
+
+def _pairwise_kernel(
+    scores: np.ndarray,
+    row_labels: np.ndarray,
+    column_labels: np.ndarray,
+    row_weights: np.ndarray | None,
+    pair_kernel: Any,
+    margin: float,
+    gradient: np.ndarray | None,
+) -> tuple[Any, int]:
+    """``Σ_{i,j} w_i [y_i > y_j] l(margin + s_j - s_i)`` over ``(lists, n)`` scores, and its
+    gradient, in blocks of about `_parallel.BLOCK` pairs (whole lists, or rows of one list) so
+    that the pair arrays stay in cache, split by lists over the thread pool.
+
+    ``pair_kernel(differences, ordered, needs_grad)`` gets a block of ``margin + s_j - s_i``
+    (which it may overwrite) and of ``[y_i > y_j]``, and returns the row totals
+    ``Σ_j [y_i > y_j] l`` and the slopes ``[y_i > y_j] l'`` (or None); the weights ``w_i`` are
+    applied per row here. The gradient is ``Σ_i w_i slope_ij`` at ``s_j`` and ``-w_i Σ_j
+    slope_ij`` at ``s_i``, written into ``gradient`` (when given). Returns the total and the
+    number of pairs."""
+    lists, n = scores.shape
+    dtype = scores.dtype
+    if gradient is not None:
+        gradient.fill(0)
+    columns = np.add(scores, dtype.type(margin), out=_scratch_like(scores, 0)) if margin else scores
+    lists_per_block = max(1, _parallel.BLOCK // (n * n))
+    rows_per_block = max(1, min(n, _parallel.BLOCK // n))
+    ones = _parallel.ones(n, dtype)
+
+    def block(l0: int, l1: int) -> tuple[float, int]:
+        total, count = 0.0, 0
+        for r0 in range(0, n, rows_per_block):
+            r1 = min(n, r0 + rows_per_block)
+            shape = (l1 - l0, r1 - r0, n)
+            size = shape[0] * shape[1] * n
+            ordered = _parallel.scratch(size, np.bool_).reshape(shape)
+            np.greater(row_labels[l0:l1, r0:r1, None], column_labels[l0:l1, None, :], out=ordered)
+            count += int(np.count_nonzero(ordered))
+            differences = _parallel.scratch(size, dtype, 1).reshape(shape)
+            np.subtract(columns[l0:l1, None, :], scores[l0:l1, r0:r1, None], out=differences)
+            row_totals, slopes = pair_kernel(differences, ordered, gradient is not None)
+            weights = None if row_weights is None else row_weights[l0:l1, r0:r1]
+            if weights is None:
+                total += float(_parallel.total(row_totals.reshape(-1)))
+            else:
+                total += float(_parallel.total(row_totals.reshape(-1), weights.reshape(-1)))
+            if gradient is None:
+                continue
+            row_slopes = np.matmul(slopes, ones)
+            if weights is None:
+                gradient[l0:l1, r0:r1] -= row_slopes
+                gradient[l0:l1] += np.matmul(_parallel.ones(r1 - r0, dtype), slopes)
+            else:
+                gradient[l0:l1, r0:r1] -= np.multiply(row_slopes, weights, out=row_slopes)
+                gradient[l0:l1] += np.matmul(weights[:, None, :], slopes)[:, 0]
+        return total, count
+
+    parts = _parallel.map_blocks(block, lists, lists_per_block, work=lists * n * n)
+    return sum(total for total, _ in parts), sum(count for _, count in parts)
+
+
+def _logistic_pairs(
+    differences: np.ndarray, ordered: np.ndarray, needs_grad: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``softplus(d)`` for ``d = s_j - s_i`` and its slope ``σ(d)``, from one exponential
+    ``u = exp(d)``: ``softplus(d) = max(d, 0) + log1p(e)`` and ``σ(d) = min(u, 1) / (1 + e)`` with
+    ``e = exp(-|d|) = min(u, 1/u)`` (no overflow: ``u = inf`` gives ``e = 0``)."""
+    d = differences.reshape(-1)
+    size, dtype = d.size, d.dtype
+    u = np.exp(d, out=_parallel.scratch(size, dtype, 2))
+    e = np.reciprocal(u, out=_parallel.scratch(size, dtype, 3))
+    np.minimum(u, e, out=e)
+    losses = np.maximum(d, _parallel.filled(0, size, dtype), out=d)
+    losses += np.log1p(e, out=_parallel.scratch(size, dtype, 4))
+    losses = np.multiply(losses.reshape(differences.shape), ordered, out=differences)
+    row_totals = np.matmul(losses, _parallel.ones(differences.shape[-1], dtype))
+    if not needs_grad:
+        return row_totals, None
+    ones = _parallel.ones(size, dtype)
+    slopes = np.divide(np.minimum(u, ones, out=u), np.add(e, ones, out=e), out=u)
+    return row_totals, np.multiply(slopes.reshape(differences.shape), ordered, out=differences)
+
+
+def _hinge_pairs(
+    differences: np.ndarray, ordered: np.ndarray, needs_grad: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``max(0, h)`` for ``h = 1 + s_j - s_i`` (the driver adds the margin) and its slope
+    ``[h > 0]``."""
+    h = differences.reshape(-1)
+    np.maximum(h, _parallel.filled(0, h.size, h.dtype), out=h)
+    losses = np.multiply(differences, ordered, out=differences)
+    row_totals = np.matmul(losses, _parallel.ones(differences.shape[-1], h.dtype))
+    if not needs_grad:
+        return row_totals, None
+    active = _parallel.scratch(h.size, np.bool_, 1).reshape(losses.shape)
+    np.copyto(losses, np.greater(losses, 0, out=active))
+    return row_totals, losses
 
 
 def pairwise_logistic_loss(
@@ -220,6 +503,7 @@ def pairwise_logistic_loss(
         reduction,
         "pairwise_logistic_loss",
         lambda differences: -logsigmoid(differences),
+        _logistic_pairs,
     )
 
 
@@ -265,6 +549,8 @@ def pairwise_hinge_loss(
         reduction,
         "pairwise_hinge_loss",
         lambda differences: relu(1 - differences),
+        _hinge_pairs,
+        margin=1.0,
     )
 
 

@@ -1,0 +1,56 @@
+"""A reduced loss as one NumPy kernel that writes its value and its gradient in one pass.
+
+The kernel is the fast path; the loss's composite definition in lossgrad ops (its ``'none'``
+path) stays the definition that a recorded backward differentiates (``create_graph=True``), so
+second derivatives are those of the formula. Used by the ranking losses and Poly-1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad
+from lossgrad.autograd.function import ArrayFunction
+from lossgrad.nn.functional import _kept
+
+
+class KernelLoss(ArrayFunction):
+    """A reduced loss computed by a NumPy kernel over its ``(rows, n)`` scores that also
+    writes the gradient (already divided by the reduction's count) into the array it is given,
+    kept for the first-order backward. The loss's composite definition (the ``'none'`` path, in
+    lossgrad ops) is what a recorded backward differentiates, so second derivatives are those
+    of the formula."""
+
+    node_name = "KernelLossBackward"
+
+    @staticmethod
+    def forward(ctx: Any, scores: np.ndarray, kernel: Any, composite: Any) -> np.ndarray:
+        rows = np.ascontiguousarray(scores.reshape(-1, scores.shape[-1]))
+        # the gradient array itself is kept (not a view), so the engine can hand it out as .grad
+        gradient = np.empty(scores.shape, scores.dtype) if ctx.needs_input_grad[0] else None
+        total = kernel(rows, None if gradient is None else gradient.reshape(rows.shape))
+        ctx.save_for_backward(scores)
+        ctx.composite, ctx.kept = composite, gradient
+        return total
+
+    @staticmethod
+    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
+        gradient = _kept.take(ctx)
+        return _kept.times_upstream(gradient, upstream, reduced=True), None, None
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        (scores,) = ctx.saved_tensors
+        (gradient,) = grad(ctx.composite(scores), scores, upstream, create_graph=True)
+        return gradient, None, None
+
+
+def fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor:
+    """The reduced loss through ``kernel(rows, gradient_or_None) -> value``; ``'none'`` (and
+    empty inputs) through ``composite(scores)``."""
+    if reduction == "none" or scores._data.size == 0:
+        return composite(scores)
+    return KernelLoss.apply(scores, kernel, composite)
