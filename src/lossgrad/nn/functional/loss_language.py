@@ -102,8 +102,7 @@ class LinearCrossEntropyOptions:
             or (isinstance(self.batch_chunk_size, int) and self.batch_chunk_size > 0)
         ):
             raise ValueError(
-                "batch_chunk_size must be positive int or None, got "
-                f"{self.batch_chunk_size!r}"
+                f"batch_chunk_size must be positive int or None, got {self.batch_chunk_size!r}"
             )
         supported = (None, _dtype.float16, _dtype.float32, _dtype.float64)
         if self.acc_dtype not in supported:
@@ -138,10 +137,17 @@ def _row_chunks(num_rows: int, chunk: int) -> range:
     return range(0, num_rows, chunk)
 
 
-def _chunk_logits(input: np.ndarray, linear_weight: np.ndarray, bias: Any) -> np.ndarray:
+def _chunk_logits(
+    input: np.ndarray, linear_weight: np.ndarray, bias: Any, softcap: Any
+) -> np.ndarray:
+    """``c tanh((input W^T + b) / c)`` for one block (``softcap`` ``c``; None: no capping)."""
     logits = input @ linear_weight.T
     if bias is not None:
         logits += bias
+    if softcap is not None:
+        np.multiply(
+            np.tanh(np.divide(logits, softcap, out=logits), out=logits), softcap, out=logits
+        )
     return logits
 
 
@@ -153,43 +159,52 @@ def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
     return (np.log(total) + row_max)[:, 0]
 
 
-class _ChunkedTokenNLL(ArrayFunction):
-    """Per-row ``lse_n - z[n, y_n]`` of the logits ``z = input W^T + b``, chunk by chunk.
+def _softcapped(logits: Tensor, softcap: Any) -> Tensor:
+    return logits if softcap is None else mul(tanh(div(logits, softcap)), softcap)
 
-    Rows whose target is ``ignore_index`` give 0 and no gradient. The forward runs over chunks
-    of rows and keeps each row's log-sum-exp; the first-order backward runs over blocks of the
-    vocabulary; both hold one block of ``chunk x V`` elements at a time; ``backward`` (run when a
-    graph is recorded) is the same gradient ``(softmax(z) - onehot(y)) * g`` written with lossgrad
-    ops, chunk by chunk, so autograd differentiates it again.
+
+class _ChunkedHead(ArrayFunction):
+    """Per-row log-sum-exp ``lse_n`` and target logit ``z[n, y_n]`` of the logits ``z =
+    cap(input W^T + b)`` (``cap(u) = c tanh(u / c)`` with ``softcap`` ``c``, or the identity),
+    chunk by chunk; the cross-entropy of a token is ``lse_n - z[n, y_n]``.
+
+    The forward runs over chunks of rows and keeps each row's log-sum-exp (and writes each row's
+    argmax into ``predicted`` when given); the first-order backward runs over blocks of the
+    vocabulary; both hold one block of ``chunk x V`` elements at a time. With the upstream
+    gradients ``a_n`` (of ``lse``) and ``b_n`` (of the target logit), ``dL/dz = a softmax(z) +
+    b onehot(y)``, times ``1 - (z / c)**2`` through the cap. ``backward`` (run when a graph is
+    recorded) is the same gradient written with lossgrad ops, chunk by chunk, so autograd
+    differentiates it again.
     """
 
     @staticmethod
-    def forward(ctx: Any, input, linear_weight, bias, target, ignore_index, chunk):  # type: ignore[no-untyped-def]
-        valid = target != ignore_index
-        safe_target = np.where(valid, target, 0)
-        nll = np.empty(input.shape[0], input.dtype)
+    def forward(ctx: Any, input, linear_weight, bias, target, chunk, softcap, predicted):  # type: ignore[no-untyped-def]
         lse = np.empty(input.shape[0], input.dtype)
+        target_logit = np.empty(input.shape[0], input.dtype)
         for start in _row_chunks(input.shape[0], chunk):
             rows = slice(start, start + chunk)
-            logits = _chunk_logits(input[rows], linear_weight, bias)
-            target_logit = logits[np.arange(logits.shape[0]), safe_target[rows]]
+            logits = _chunk_logits(input[rows], linear_weight, bias, softcap)
+            target_logit[rows] = logits[np.arange(logits.shape[0]), target[rows]]
+            if predicted is not None:
+                predicted[rows] = logits.argmax(axis=1)
             lse[rows] = _log_sum_exp_rows(logits)
-            nll[rows] = lse[rows] - target_logit
-        nll[~valid] = 0
         ctx.save_for_backward(input, linear_weight, bias)
-        ctx.valid, ctx.safe_target, ctx.chunk, ctx.lse = valid, safe_target, chunk, lse
-        return nll
+        ctx.target, ctx.chunk, ctx.softcap, ctx.lse = target, chunk, softcap, lse
+        return lse, target_logit
 
     @staticmethod
-    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+    def backward_array(
+        ctx: Any, grad_lse: np.ndarray, grad_target_logit: np.ndarray
+    ) -> tuple[Any, ...]:
         """The first-order gradient, block by block over the vocabulary: with the forward's
-        log-sum-exp kept, each ``N x block`` slice of ``G = (softmax(z) - onehot(y)) * g`` gives
-        its rows of ``dW = G^T input`` and ``db`` directly (no accumulation buffer the size of
-        the head) and adds ``G W`` to ``dinput``; a block holds as many elements as a chunk."""
+        log-sum-exp kept, each ``N x block`` slice of ``G = dL/dlogits`` gives its rows of
+        ``dW = G^T input`` and ``db`` directly (no accumulation buffer the size of the head) and
+        adds ``G W`` to ``dinput``; a block holds as many elements as a chunk."""
         input, linear_weight, bias = ctx._saved_arrays()
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         num_rows, num_classes = input.shape[0], linear_weight.shape[0]
-        coefficient = np.where(ctx.valid, grad, 0).astype(input.dtype)[:, None]
+        target, softcap = ctx.target, ctx.softcap
+        grad_lse = grad_lse.astype(input.dtype, copy=False)[:, None]
         block = max(1, ctx.chunk * num_classes // max(num_rows, 1))
         grad_input = np.zeros_like(input) if need_input else None
         grad_weight = np.empty_like(linear_weight) if need_weight else None
@@ -197,35 +212,45 @@ class _ChunkedTokenNLL(ArrayFunction):
         rows = np.arange(num_rows)
         for start in range(0, num_classes, block):
             columns = slice(start, start + block)
-            logits = _chunk_logits(input, linear_weight[columns],
-                                   bias[columns] if bias is not None else None)
+            logits = _chunk_logits(
+                input, linear_weight[columns], bias[columns] if bias is not None else None, softcap
+            )
+            cap_slope = None if softcap is None else 1 - np.square(logits / softcap)
             probs = np.exp(np.subtract(logits, ctx.lse[:, None], out=logits), out=logits)
-            hit = (ctx.safe_target >= start) & (ctx.safe_target < start + block)
-            probs[rows[hit], ctx.safe_target[hit] - start] -= 1
-            probs *= coefficient
+            probs *= grad_lse
+            hit = (target >= start) & (target < start + block)
+            probs[rows[hit], target[hit] - start] += grad_target_logit[hit]
+            if cap_slope is not None:
+                probs *= cap_slope
             if need_weight:
                 np.matmul(probs.T, input, out=grad_weight[columns])
             if need_bias:
                 grad_bias[columns] = probs.sum(axis=0)
             if need_input:
                 grad_input += probs @ linear_weight[columns]
-        return grad_input, grad_weight, grad_bias, None, None, None
+        return grad_input, grad_weight, grad_bias, None, None, None, None
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_lse: Tensor, grad_target_logit: Tensor) -> tuple[Any, ...]:
         input, linear_weight, bias = ctx.saved_tensors
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        coefficient = where(Tensor._make(ctx.valid), grad, 0.0)
         num_classes = linear_weight.shape[0]
         input_chunks, grad_weight, grad_bias = [], None, None
         for start in _row_chunks(input.shape[0], ctx.chunk):
             rows = slice(start, start + ctx.chunk)
             input_rows = input[rows]
-            target_rows = ctx.safe_target[rows]
+            target_rows = ctx.target[rows]
             one_hot = np.zeros((target_rows.size, num_classes), input_rows._data.dtype)
             one_hot[np.arange(target_rows.size), target_rows] = 1
-            probs = softmax(linear(input_rows, linear_weight, bias), 1)
-            grad_logits = mul(sub(probs, Tensor._make(one_hot)), unsqueeze(coefficient[rows], 1))
+            raw_logits = linear(input_rows, linear_weight, bias)
+            probs = softmax(_softcapped(raw_logits, ctx.softcap), 1)
+            grad_logits = add(
+                mul(probs, unsqueeze(grad_lse[rows], 1)),
+                mul(Tensor._make(one_hot), unsqueeze(grad_target_logit[rows], 1)),
+            )
+            if ctx.softcap is not None:
+                cap_slope = rsub(square(tanh(div(raw_logits, ctx.softcap))), 1.0)
+                grad_logits = mul(grad_logits, cap_slope)
             if need_input:
                 input_chunks.append(matmul(grad_logits, linear_weight))
             if need_weight:
@@ -235,12 +260,116 @@ class _ChunkedTokenNLL(ArrayFunction):
                 chunk_bias = _sum(grad_logits, 0)
                 grad_bias = chunk_bias if grad_bias is None else grad_bias + chunk_bias
         grad_input = cat(input_chunks) if need_input else None
-        return grad_input, grad_weight, grad_bias, None, None, None
+        return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
-def _chunked(input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options):  # type: ignore[no-untyped-def]
-    """The chunked path: per-token NLL from ``_ChunkedTokenNLL``, class weights and the reduction
-    with lossgrad ops (so ``weight`` is differentiable too)."""
+class CrossEntropyOutput(NamedTuple):
+    """What ``cross_entropy`` / ``linear_cross_entropy`` return when asked for the z-loss or the
+    token accuracy."""
+
+    loss: Tensor
+    z_loss: Tensor | None
+    token_accuracy: Tensor | None
+
+
+class _Extras(NamedTuple):
+    """lossgrad's language-model options of ``cross_entropy`` and ``linear_cross_entropy``."""
+
+    lse_square_scale: float = 0.0
+    softcap: float | None = None
+    return_z_loss: bool = False
+    return_token_accuracy: bool = False
+    use_token_scaling: bool = False
+
+    def check(self, target: Tensor) -> None:
+        if self.softcap is not None and not self.softcap > 0:
+            raise ValueError(f"softcap must be a positive number or None, got {self.softcap}")
+        if not math.isfinite(self.lse_square_scale):
+            raise ValueError(f"lse_square_scale must be finite, got {self.lse_square_scale}")
+        if target.dtype.is_floating_point:
+            raise TypeError(
+                "lse_square_scale, softcap, return_z_loss, return_token_accuracy and "
+                "use_token_scaling need class-index (int64) targets, got target of dtype "
+                f"{target.dtype}"
+            )
+
+
+_NO_EXTRAS = _Extras()
+
+
+def _total_with_extras(
+    token_losses, denominator, log_sum_exp, valid, correct, target_prob, reduction, extras
+):  # type: ignore[no-untyped-def]
+    """Reduce the per-token cross-entropy ``token_losses`` (class-weighted: 'mean' divides by
+    ``denominator``) plus the z-loss ``s lse**2`` (not class-weighted: 'mean' divides by the
+    number of tokens not ignored), both times the detached target probability with
+    ``use_token_scaling``; Liger-Kernel's conventions."""
+    valid_tensor = Tensor._make(valid)
+    z_loss = where(valid_tensor, mul(square(log_sum_exp), extras.lse_square_scale), 0.0)
+    if extras.use_token_scaling:
+        scaling = Tensor._make(np.where(valid, target_prob, 0).astype(log_sum_exp._data.dtype))
+        token_losses, z_loss = mul(token_losses, scaling), mul(z_loss, scaling)
+    loss = _reduction.apply(token_losses, reduction, denominator=denominator)
+    z_loss = _reduction.apply(z_loss, reduction, denominator=float(valid.sum()))
+    if extras.lse_square_scale != 0.0:
+        loss = add(loss, z_loss)
+    if not (extras.return_z_loss or extras.return_token_accuracy):
+        return loss
+    accuracy = None
+    if extras.return_token_accuracy:
+        correct = Tensor._make((correct & valid).astype(log_sum_exp._data.dtype))
+        accuracy = correct if reduction == "none" else div(_sum(correct), float(valid.sum()))
+    return CrossEntropyOutput(loss, z_loss if extras.return_z_loss else None, accuracy)
+
+
+def _target_weight(weight, target, valid, dtype):  # type: ignore[no-untyped-def]
+    """``w[y_n]`` for the tokens not ignored, 0 for the others (1 for all kept when no weight)."""
+    if weight is None:
+        return Tensor._make(valid.astype(dtype))
+    safe_target = Tensor._make(np.where(valid, target, 0).reshape(-1))
+    picked = reshape(index_select(weight, 0, safe_target), valid.shape)
+    return where(Tensor._make(valid), picked, 0.0)
+
+
+def _cross_entropy_with_extras(
+    input, target, weight, ignore_index, reduction, label_smoothing, extras
+):  # type: ignore[no-untyped-def]
+    """``cross_entropy`` with lossgrad's language-model options (composite ops, so first and
+    second derivatives come from autograd): the logits ``input`` are soft-capped, the
+    cross-entropy is torch's, the z-loss, token scaling and accuracy are added on top.
+    ``extras``: the five options in ``_Extras``' order."""
+    extras = _Extras(*extras)
+    extras.check(target)
+    logits = _softcapped(input, extras.softcap)
+    token_losses = cross_entropy(
+        logits,
+        target,
+        weight=weight,
+        reduction="none",
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+    )
+    class_dim = 1 if input.dim() >= 2 else 0
+    labels = target._data.astype(np.int64)
+    valid = labels != ignore_index
+    safe_target = np.expand_dims(np.where(valid, labels, 0), class_dim)
+    log_sum_exp = logsumexp(logits, class_dim)
+    target_logit = np.take_along_axis(logits._data, safe_target, class_dim).squeeze(class_dim)
+    with np.errstate(over="ignore", invalid="ignore"):
+        target_prob = np.exp(target_logit - log_sum_exp._data)
+    correct = np.argmax(logits._data, axis=class_dim) == labels
+    denominator = _sum(_target_weight(weight, labels, valid, token_losses._data.dtype))
+    return _total_with_extras(
+        token_losses, denominator, log_sum_exp, valid, correct, target_prob, reduction, extras
+    )
+
+
+def _chunked(
+    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options, extras
+):  # type: ignore[no-untyped-def]
+    """The chunked path: per-token log-sum-exp and target logit from ``_ChunkedHead``, then the
+    cross-entropy, class weights, extras and the reduction with lossgrad ops (so ``weight`` is
+    differentiable too)."""
     batched = input.dim() == 2
     if not batched:
         input, target = unsqueeze(input, 0), unsqueeze(target, 0)
@@ -248,18 +377,40 @@ def _chunked(input, linear_weight, target, linear_bias, weight, reduction, ignor
     chunk = options.rows_per_chunk(num_batches, in_features, linear_weight.shape[0])
     if options.chunking_method == "auto" and options.batch_chunk_size is None:
         chunk = max(chunk, min(num_batches, in_features // 8))
-    nll = _ChunkedTokenNLL.apply(input, linear_weight, linear_bias, target._data, ignore_index, chunk)
-    valid = target._data != ignore_index
-    if weight is None:
-        token_weight: Any = Tensor._make(valid.astype(nll._data.dtype))
-        losses = nll
-    else:
-        safe_target = Tensor._make(np.where(valid, target._data, 0))
-        token_weight = where(Tensor._make(valid), index_select(weight, 0, safe_target), 0.0)
-        losses = mul(nll, token_weight)
+    labels = target._data
+    valid = labels != ignore_index
+    safe_target = np.where(valid, labels, 0)
+    predicted = np.empty(num_batches, np.int64) if extras.return_token_accuracy else None
+    log_sum_exp, target_logit = _ChunkedHead.apply(
+        input, linear_weight, linear_bias, safe_target, chunk, extras.softcap, predicted
+    )
+    token_weight = _target_weight(weight, labels, valid, log_sum_exp._data.dtype)
+    token_losses = mul(
+        where(Tensor._make(valid), sub(log_sum_exp, target_logit), 0.0), token_weight
+    )
+    denominator = _sum(token_weight)
     if not batched:
-        losses = squeeze(losses, 0)
-    return _reduction.apply(losses, reduction, denominator=_sum(token_weight))
+        token_losses, log_sum_exp, target_logit = (
+            squeeze(token_losses, 0),
+            squeeze(log_sum_exp, 0),
+            squeeze(target_logit, 0),
+        )
+        valid, labels = valid[0], labels[0]
+        predicted = None if predicted is None else predicted[0]
+    if extras == _NO_EXTRAS:
+        return _reduction.apply(token_losses, reduction, denominator=denominator)
+    with np.errstate(over="ignore", invalid="ignore"):
+        target_prob = np.exp(target_logit._data - log_sum_exp._data)
+    return _total_with_extras(
+        token_losses,
+        denominator,
+        log_sum_exp,
+        valid,
+        predicted == labels,
+        target_prob,
+        reduction,
+        extras,
+    )
 
 
 def _fallback_warning(reduction, label_smoothing, target, out_features, linear_bias) -> None:  # type: ignore[no-untyped-def]
@@ -275,54 +426,34 @@ def _fallback_warning(reduction, label_smoothing, target, out_features, linear_b
     )
 
 
-class LinearCrossEntropyOutput(NamedTuple):
-    """What ``linear_cross_entropy`` returns when asked for the z-loss or the token accuracy."""
-
-    loss: Tensor
-    z_loss: Tensor | None
-    token_accuracy: Tensor | None
-
-
-def _with_extras(
-    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing,
-    extras,
-):  # type: ignore[no-untyped-def]
-    """The reference path plus z-loss, soft-capping and token accuracy (Liger's conventions)."""
-    lse_square_scale, softcap, return_z_loss, return_token_accuracy = extras
-    if softcap is not None and not softcap > 0:
-        raise ValueError(f"softcap must be a positive number or None, got {softcap}")
-    if target.dtype != _dtype.int64:
-        raise TypeError(
-            "lse_square_scale, softcap, return_z_loss and return_token_accuracy need class-index "
-            f"(int64) targets, got target of dtype {target.dtype}"
+def _check_head(input, linear_weight, linear_bias) -> None:  # type: ignore[no-untyped-def]
+    """torch's shape checks of ``linear_cross_entropy``'s hidden states, head and bias."""
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(
+            f"expected linear_weight with dimensionality at least 2, got {linear_weight.dim()}"
         )
-    num_classes, in_features = linear_weight.shape[0], linear_weight.shape[-1]
+    num_batches = tuple(input.shape[:-1])
+    in_features = input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(
+            "expected equal input and linear_weight last dimensions (in_features), "
+            f"got {input.shape[-1]} and {linear_weight.shape[-1]}, respectively"
+        )
+    num_classes = linear_weight.shape[0]
     out_features = tuple(linear_weight.shape[1:-1])
-    flat_classes = int(np.prod(out_features)) * num_classes
-    logits = linear(
-        input,
-        reshape(linear_weight, (flat_classes, in_features)),
-        reshape(linear_bias, (flat_classes,)) if linear_bias is not None else None,
-    )
-    logits = reshape(logits, (*input.shape[:-1], num_classes, *out_features))
-    if softcap is not None:
-        logits = mul(tanh(mul(logits, 1.0 / softcap)), softcap)
-    loss = cross_entropy(logits, target, weight=weight, reduction=reduction,
-                         ignore_index=ignore_index, label_smoothing=label_smoothing)
-    class_dim = 1 if input.dim() == 2 else 0
-    valid = Tensor._make(target._data != ignore_index)
-    tokens = _sum(valid)
-    z_loss = where(valid, mul(square(logsumexp(logits, class_dim)), lse_square_scale), 0.0)
-    z_loss = _reduction.apply(z_loss, reduction, denominator=tokens)
-    loss = add(loss, z_loss)
-    accuracy = None
-    if return_token_accuracy:
-        correct = (np.argmax(logits._data, axis=class_dim) == target._data) & valid._data
-        correct = Tensor._make(correct.astype(logits._data.dtype))
-        accuracy = correct if reduction == "none" else div(_sum(correct), tokens)
-    if not (return_z_loss or return_token_accuracy):
-        return loss
-    return LinearCrossEntropyOutput(loss, z_loss if return_z_loss else None, accuracy)
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(
+            f"expected linear_bias shape {(num_classes, *out_features)}, "
+            f"got {tuple(linear_bias.shape)}"
+        )
+    if out_features and not num_batches:
+        raise RuntimeError(
+            f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} "
+            f"requires batched input, (N, {in_features}), got unbatched input with shape "
+            f"{tuple(input.shape)}"
+        )
 
 
 def linear_cross_entropy(
@@ -340,6 +471,7 @@ def linear_cross_entropy(
     softcap: float | None = None,
     return_z_loss: bool = False,
     return_token_accuracy: bool = False,
+    use_token_scaling: bool = False,
 ) -> Any:
     """Cross-entropy of the logits ``z = input @ linear_weight^T + linear_bias`` (torch 2.13).
 
@@ -379,17 +511,21 @@ def linear_cross_entropy(
         return_z_loss: also return the z-loss term alone. lossgrad extension.
         return_token_accuracy: also return the fraction of tokens (not ignored) whose argmax
             logit is the target. lossgrad extension.
+        use_token_scaling: multiply each token's loss (and z-loss) by the probability the
+            model gives its target, detached (Liger's token scaling: a token-weighted loss).
+            lossgrad extension, default False.
 
     Returns:
         A scalar, or the per-token loss for ``reduction='none'``. With ``return_z_loss`` or
-        ``return_token_accuracy``: a ``LinearCrossEntropyOutput(loss, z_loss,
-        token_accuracy)`` namedtuple (None for what was not asked).
+        ``return_token_accuracy``: a ``CrossEntropyOutput(loss, z_loss, token_accuracy)``
+        namedtuple (None for what was not asked).
 
-    The extensions follow Liger-Kernel's ``LigerCrossEntropyLoss`` conventions: the z-loss is
-    not scaled by ``weight``; under ``'mean'`` it is divided by the number of tokens not
-    ignored, and the returned ``z_loss`` is reduced as the loss; the token accuracy is per token
-    (0 for ignored tokens) under ``'none'`` and the mean over tokens not ignored otherwise.
-    They apply to class-index targets and run the reference path (the logits are built).
+    The extensions follow Liger-Kernel's ``LigerFusedLinearCrossEntropyLoss`` conventions: the
+    z-loss is not scaled by ``weight``; under ``'mean'`` it is divided by the number of tokens
+    not ignored, and the returned ``z_loss`` is reduced as the loss; the token accuracy is per
+    token (0 for ignored tokens) under ``'none'`` and the mean over tokens not ignored
+    otherwise. They apply to class-index targets, on both paths (the chunked path computes them
+    chunk by chunk, second derivatives included); ``cross_entropy`` has the same options.
 
     Note:
         Every token ignored gives NaN for ``'mean'`` (0 / 0) and 0 for ``'sum'``, as in torch;
@@ -409,43 +545,18 @@ def linear_cross_entropy(
         >>> F.linear_cross_entropy(hidden, head, torch.tensor([0, 2]), options=opts)
         tensor(0.6691)
     """
-    if input.dim() < 1 or input.dim() > 2:
-        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
-    if linear_weight.dim() < 2:
-        raise RuntimeError(
-            "expected linear_weight with dimensionality at least 2, got "
-            f"{linear_weight.dim()}"
-        )
-    num_batches = tuple(input.shape[:-1])
-    in_features = input.shape[-1]
-    if in_features != linear_weight.shape[-1]:
-        raise RuntimeError(
-            "expected equal input and linear_weight last dimensions (in_features), "
-            f"got {input.shape[-1]} and {linear_weight.shape[-1]}, respectively"
-        )
-    num_classes = linear_weight.shape[0]
-    out_features = tuple(linear_weight.shape[1:-1])
-    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
-        raise RuntimeError(
-            f"expected linear_bias shape {(num_classes, *out_features)}, "
-            f"got {tuple(linear_bias.shape)}"
-        )
-    if out_features and not num_batches:
-        raise RuntimeError(
-            f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} "
-            f"requires batched input, (N, {in_features}), got unbatched input with shape "
-            f"{tuple(input.shape)}"
-        )
+    _check_head(input, linear_weight, linear_bias)
+    num_batches, in_features = tuple(input.shape[:-1]), input.shape[-1]
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
     logits_shape = (*num_batches, num_classes, *out_features)
     if tuple(target.shape) == logits_shape and ignore_index is not None:
         raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
     ignore_index = ignore_index if ignore_index is not None else -100
-    extras = (lse_square_scale, softcap, return_z_loss, return_token_accuracy)
-    if extras != (0.0, None, False, False):
-        return _with_extras(
-            input, linear_weight, target, linear_bias, weight, reduction, ignore_index,
-            label_smoothing, extras,
-        )
+    extras = _Extras(
+        lse_square_scale, softcap, return_z_loss, return_token_accuracy, use_token_scaling
+    )
+    if extras != _NO_EXTRAS:
+        extras.check(target)
     if options is not None:
         chunkable = (
             not out_features
@@ -455,7 +566,15 @@ def linear_cross_entropy(
         )
         if chunkable:
             return _chunked(
-                input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options
+                input,
+                linear_weight,
+                target,
+                linear_bias,
+                weight,
+                reduction,
+                ignore_index,
+                options,
+                extras,
             )
         _fallback_warning(reduction, label_smoothing, target, out_features, linear_bias)
     if out_features:
@@ -464,6 +583,10 @@ def linear_cross_entropy(
         if linear_bias is not None:
             linear_bias = reshape(linear_bias, (flat_classes,))
     logits = reshape(linear(input, linear_weight, linear_bias), logits_shape)
+    if extras != _NO_EXTRAS:
+        return _cross_entropy_with_extras(
+            logits, target, weight, ignore_index, reduction, label_smoothing, extras
+        )
     return cross_entropy(
         logits,
         target,
@@ -513,9 +636,14 @@ def sequence_log_probs(
             f"{tuple(logits.shape)} and labels of shape {tuple(labels.shape)}"
         )
     batch, length, vocab = logits.shape
-    token_logps = neg(cross_entropy(reshape(logits, (batch * length, vocab)),
-                                    reshape(labels, (batch * length,)),
-                                    ignore_index=ignore_index, reduction="none"))
+    token_logps = neg(
+        cross_entropy(
+            reshape(logits, (batch * length, vocab)),
+            reshape(labels, (batch * length,)),
+            ignore_index=ignore_index,
+            reduction="none",
+        )
+    )
     return _sequence_total(reshape(token_logps, (batch, length)), labels, ignore_index, average)
 
 
@@ -556,7 +684,8 @@ def linear_sequence_log_probs(
     Example:
         >>> import lossgrad as torch
         >>> hidden, head = torch.zeros(1, 3, 2), torch.zeros(4, 2)
-        >>> torch.nn.functional.linear_sequence_log_probs(hidden, head, torch.tensor([[1, 2, -100]]))
+        >>> labels = torch.tensor([[1, 2, -100]])
+        >>> torch.nn.functional.linear_sequence_log_probs(hidden, head, labels)
         tensor([-2.7726])
     """
     if hidden.dim() != 3 or tuple(labels.shape) != tuple(hidden.shape[:2]):
@@ -566,9 +695,13 @@ def linear_sequence_log_probs(
         )
     batch, length, features = hidden.shape
     token_nll = linear_cross_entropy(
-        reshape(hidden, (batch * length, features)), linear_weight,
-        reshape(labels, (batch * length,)), linear_bias=linear_bias, ignore_index=ignore_index,
-        reduction="none", options=options if options is not None else LinearCrossEntropyOptions(),
+        reshape(hidden, (batch * length, features)),
+        linear_weight,
+        reshape(labels, (batch * length,)),
+        linear_bias=linear_bias,
+        ignore_index=ignore_index,
+        reduction="none",
+        options=options if options is not None else LinearCrossEntropyOptions(),
     )
     return _sequence_total(reshape(neg(token_nll), (batch, length)), labels, ignore_index, average)
 
@@ -576,8 +709,20 @@ def linear_sequence_log_probs(
 # -- preference losses (given per-sequence log-probabilities) -------------------------------------
 
 _DPO_LOSS_TYPES = (
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
-    "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sigmoid_norm",
 )
 
 
@@ -591,12 +736,24 @@ def _per_length(score, lengths):  # type: ignore[no-untyped-def]
 
 def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
     """``-(1 - eps) log sigma(margin) - eps log sigma(-margin)``."""
-    return sub(mul(logsigmoid(margin), -(1 - label_smoothing)),
-               mul(logsigmoid(neg(margin)), label_smoothing))
+    return sub(
+        mul(logsigmoid(margin), -(1 - label_smoothing)),
+        mul(logsigmoid(neg(margin)), label_smoothing),
+    )
 
 
-def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_smoothing,
-                  discopop_tau, chosen_lengths, rejected_lengths):  # type: ignore[no-untyped-def]
+def _dpo_per_pair(
+    loss_type,
+    chosen,
+    rejected,
+    policy,
+    reference,
+    beta,
+    label_smoothing,
+    discopop_tau,
+    chosen_lengths,
+    rejected_lengths,
+):  # type: ignore[no-untyped-def]
     """One ``loss_type`` of TRL's ``DPOTrainer._compute_loss``, per pair."""
     margin = mul(sub(chosen, rejected), beta)
     if loss_type == "sigmoid":
@@ -615,16 +772,21 @@ def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_sm
             )
         log_chosen_target = math.log1p(-label_smoothing)
         log_rejected_target = math.log(label_smoothing)
-        return add(mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
-                   mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)))
+        return add(
+            mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
+            mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)),
+        )
     if loss_type == "nca_pair":
         chosen_reward, rejected_reward = mul(chosen, beta), mul(rejected, beta)
-        return sub(sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
-                   mul(logsigmoid(neg(rejected_reward)), 0.5))
+        return sub(
+            sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
+            mul(logsigmoid(neg(rejected_reward)), 0.5),
+        )
     if loss_type == "robust":
         if not 0.0 <= label_smoothing < 0.5:
             raise ValueError(
-                f"label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got {label_smoothing}"
+                "label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got "
+                f"{label_smoothing}"
             )
         clean = mul(logsigmoid(margin), -(1 - label_smoothing))
         flipped = mul(logsigmoid(neg(margin)), -label_smoothing)
@@ -646,8 +808,9 @@ def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_sm
         return add(sigmoid(mul(chosen, beta)), rsub(sigmoid(margin), 1.0))
     if loss_type == "discopop":
         modulation = sigmoid(div(margin, discopop_tau))
-        return add(mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)),
-                   mul(exp(neg(margin)), modulation))
+        return add(
+            mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)), mul(exp(neg(margin)), modulation)
+        )
     raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
 
 
@@ -736,9 +899,16 @@ def dpo_loss(
     total = None
     for name, loss_weight in zip(types, weights):
         per_pair = _dpo_per_pair(
-            name, chosen, rejected, (policy_chosen_logps, policy_rejected_logps),
-            (reference_chosen_logps, reference_rejected_logps), beta, label_smoothing,
-            discopop_tau, chosen_lengths, rejected_lengths,
+            name,
+            chosen,
+            rejected,
+            (policy_chosen_logps, policy_rejected_logps),
+            (reference_chosen_logps, reference_rejected_logps),
+            beta,
+            label_smoothing,
+            discopop_tau,
+            chosen_lengths,
+            rejected_lengths,
         )
         term = mul(_reduction.apply(per_pair, reduction), loss_weight)
         total = term if total is None else add(total, term)
@@ -776,7 +946,9 @@ def simpo_loss(
         tensor(0.2014)
     """
     margin = sub(mul(sub(chosen_logps, rejected_logps), beta), gamma)
-    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+    return _reduction.apply(
+        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    )
 
 
 def cpo_loss(
@@ -800,7 +972,9 @@ def cpo_loss(
         tensor(0.3133)
     """
     margin = mul(sub(chosen_logps, rejected_logps), beta)
-    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+    return _reduction.apply(
+        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    )
 
 
 def orpo_loss(
@@ -827,12 +1001,12 @@ def orpo_loss(
         >>> torch.nn.functional.orpo_loss(torch.tensor([-0.5]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.0967)
     """
+
     def log_odds(logps):  # type: ignore[no-untyped-def]
         return sub(logps, log(neg(expm1(logps))))
 
     ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
     return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
-
 
 
 def kto_loss(
@@ -875,19 +1049,23 @@ def kto_loss(
         >>> torch.nn.functional.kto_loss(logps, ref, torch.tensor([True, False]), beta=1.0)
         tensor(0.2689)
     """
-    labels = np.asarray(preference_labels._data if isinstance(preference_labels, Tensor)
-                        else preference_labels)
+    labels = np.asarray(
+        preference_labels._data if isinstance(preference_labels, Tensor) else preference_labels
+    )
     if labels.dtype != np.bool_ or labels.shape != tuple(policy_logps.shape):
         raise ValueError(
             "preference_labels must be a bool tensor of policy_logps' shape "
             f"{tuple(policy_logps.shape)}, got dtype {labels.dtype} and shape {labels.shape}"
         )
-    reference_point = 0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
+    reference_point = (
+        0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
+    )
     log_ratio = sub(policy_logps, reference_logps)
     sign = np.where(labels, 1.0, -1.0).astype(log_ratio._data.dtype)
     scale = np.where(labels, desirable_weight, undesirable_weight).astype(log_ratio._data.dtype)
-    per_sequence = rsub(sigmoid(mul(mul(sub(log_ratio, reference_point), beta),
-                                    Tensor._make(sign))), 1.0)
+    per_sequence = rsub(
+        sigmoid(mul(mul(sub(log_ratio, reference_point), beta), Tensor._make(sign))), 1.0
+    )
     per_sequence = mul(per_sequence, Tensor._make(scale))
     return _reduction.apply(per_sequence, _reduction.resolve(reduction))
 
@@ -952,7 +1130,9 @@ def grpo_loss(
         tensor(0.5000)
     """
     if loss_type not in _POLICY_LOSS_TYPES:
-        raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}")
+        raise ValueError(
+            f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}"
+        )
     if loss_type == "dr_grpo" and max_completion_length is None:
         raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
     if beta != 0.0 and ref_per_token_logps is None:
@@ -963,7 +1143,9 @@ def grpo_loss(
             f"{importance_sampling_level!r}"
         )
     if importance_sampling_level == "sequence" and loss_type == "cispo":
-        raise ValueError("importance_sampling_level='sequence' is not supported for loss_type='cispo'")
+        raise ValueError(
+            "importance_sampling_level='sequence' is not supported for loss_type='cispo'"
+        )
     epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
     old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
     mask = completion_mask._data.astype(per_token_logps._data.dtype)
@@ -1074,8 +1256,9 @@ def generalized_jsd_loss(
         log_mixture = logsumexp(
             stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
         )
-        per_token = add(mul(kl(log_teacher, log_mixture), beta),
-                        mul(kl(log_student, log_mixture), 1 - beta))
+        per_token = add(
+            mul(kl(log_teacher, log_mixture), beta), mul(kl(log_student, log_mixture), 1 - beta)
+        )
     return _token_mean(per_token, labels, ignore_index, reduction)
 
 
@@ -1152,5 +1335,5 @@ if not TYPE_CHECKING:  # see lossgrad._exports
     __all__ = [
         name
         for name in public_names(globals())
-        if name not in ("LinearCrossEntropyOptions", "LinearCrossEntropyOutput")
+        if name not in ("LinearCrossEntropyOptions", "CrossEntropyOutput")
     ]
