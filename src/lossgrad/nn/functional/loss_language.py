@@ -19,6 +19,7 @@ linear_weight), target)``: torch 2.13's function, with its signature and its two
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ import numpy as np
 from lossgrad import _dtype
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad as autograd_grad
+from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
@@ -1184,6 +1187,46 @@ def _check_logits_pair(name, student_logits, teacher_logits):  # type: ignore[no
         )
 
 
+_DIVERGENCES = ("jsd", "tvd", "kl")
+
+
+def _check_distillation(divergence: str, beta: float, temperature: float) -> None:
+    if divergence not in _DIVERGENCES:
+        raise ValueError(f"divergence must be one of {list(_DIVERGENCES)}, got {divergence!r}")
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must be in [0, 1], got {beta}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+
+
+def _kl_rows(log_p: Tensor, log_q: Tensor) -> Tensor:
+    """``KL(p || q) = sum_c p_c (log p_c - log q_c)`` over the last dimension."""
+    return _sum(mul(exp(log_p), sub(log_p, log_q)), -1)
+
+
+def _divergence_per_token(student_logits, teacher_logits, divergence, beta, temperature):  # type: ignore[no-untyped-def]
+    """The per-token divergence ``(N,)`` between ``S = softmax(student / T)`` and ``P =
+    softmax(teacher / T)``: ``'jsd'`` the generalized JSD with ``beta``, ``'tvd'`` the total
+    variation distance, ``'kl'`` Hinton's ``T**2 KL(P || S)``."""
+    log_student = log_softmax(div(student_logits, temperature), -1)
+    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
+    if divergence == "tvd":
+        return mul(_sum(abs_(sub(exp(log_student), exp(log_teacher))), -1), 0.5)
+    if divergence == "kl":
+        return mul(_kl_rows(log_teacher, log_student), temperature**2)
+    if beta == 0.0:
+        return _kl_rows(log_teacher, log_student)
+    if beta == 1.0:
+        return _kl_rows(log_student, log_teacher)
+    log_mixture = logsumexp(
+        stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
+    )
+    return add(
+        mul(_kl_rows(log_teacher, log_mixture), beta),
+        mul(_kl_rows(log_student, log_mixture), 1 - beta),
+    )
+
+
 def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
     """Mask the per-token losses ``(N,)`` by ``labels != ignore_index`` and reduce ('mean' over
     the tokens kept, 0/0 = NaN when every token is ignored, as cross_entropy)."""
@@ -1238,27 +1281,8 @@ def generalized_jsd_loss(
         tensor(0.4621)
     """
     _check_logits_pair("generalized_jsd_loss", student_logits, teacher_logits)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta must be in [0, 1], got {beta}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    log_student = log_softmax(div(student_logits, temperature), -1)
-    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
-
-    def kl(log_p, log_q):  # type: ignore[no-untyped-def]
-        return _sum(mul(exp(log_p), sub(log_p, log_q)), -1)
-
-    if beta == 0.0:
-        per_token = kl(log_teacher, log_student)
-    elif beta == 1.0:
-        per_token = kl(log_student, log_teacher)
-    else:
-        log_mixture = logsumexp(
-            stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
-        )
-        per_token = add(
-            mul(kl(log_teacher, log_mixture), beta), mul(kl(log_student, log_mixture), 1 - beta)
-        )
+    _check_distillation("jsd", beta, temperature)
+    per_token = _divergence_per_token(student_logits, teacher_logits, "jsd", beta, temperature)
     return _token_mean(per_token, labels, ignore_index, reduction)
 
 
@@ -1288,11 +1312,8 @@ def tvd_loss(
         tensor(0.5000)
     """
     _check_logits_pair("tvd_loss", student_logits, teacher_logits)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    student = softmax(div(student_logits, temperature), -1)
-    teacher = softmax(div(teacher_logits, temperature), -1)
-    per_token = mul(_sum(abs_(sub(student, teacher)), -1), 0.5)
+    _check_distillation("tvd", 0.5, temperature)
+    per_token = _divergence_per_token(student_logits, teacher_logits, "tvd", 0.5, temperature)
     return _token_mean(per_token, labels, ignore_index, reduction)
 
 
@@ -1323,12 +1344,161 @@ def distillation_kl_loss(
         tensor(0.4621)
     """
     _check_logits_pair("distillation_kl_loss", student_logits, teacher_logits)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    log_student = log_softmax(div(student_logits, temperature), -1)
-    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
-    per_token = _sum(mul(exp(log_teacher), sub(log_teacher, log_student)), -1)
-    return _token_mean(mul(per_token, temperature**2), labels, ignore_index, reduction)
+    _check_distillation("kl", 0.5, temperature)
+    per_token = _divergence_per_token(student_logits, teacher_logits, "kl", 0.5, temperature)
+    return _token_mean(per_token, labels, ignore_index, reduction)
+
+
+class _ChunkedDistillation(ArrayFunction):
+    """Per-token divergence ``per_token(student_input W_s^T + b_s, teacher logits)`` chunk by
+    chunk: neither head's ``N x V`` logits are held, only one chunk of each.
+
+    The teacher (its hidden states, head and bias, as arrays in ``teacher``) is a constant, as
+    in Liger-Kernel's distillation losses. The backward recomputes each chunk's student logits
+    and takes the gradient of that chunk's divergence by autograd (with ``create_graph`` when a
+    graph is recorded, so second derivatives work), then frees the chunk.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, student_input, student_weight, student_bias, teacher, chunk, per_token):  # type: ignore[no-untyped-def]
+        losses = np.empty(student_input.shape[0], student_input.dtype)
+        for start in _row_chunks(student_input.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            student_logits = _chunk_logits(student_input[rows], student_weight, student_bias, None)
+            teacher_logits = _chunk_logits(teacher[0][rows], teacher[1], teacher[2], None)
+            losses[rows] = per_token(
+                Tensor._make(student_logits), Tensor._make(teacher_logits)
+            )._data
+        ctx.save_for_backward(student_input, student_weight, student_bias)
+        ctx.teacher, ctx.chunk, ctx.per_token = teacher, chunk, per_token
+        return losses
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        create_graph = grad_mode.is_grad_enabled()
+        needs = ctx.needs_input_grad[:3]
+        inputs = list(ctx.saved_tensors)
+        if not create_graph:  # a graph of this backward's own, one chunk at a time
+            inputs = [
+                None if x is None else x.detach().requires_grad_(need)
+                for x, need in zip(inputs, needs)
+            ]
+        student_input, student_weight, student_bias = inputs
+        teacher_input, teacher_weight, teacher_bias = ctx.teacher
+        input_chunks, head_grads = [], [None, None]
+        with grad_mode.enable_grad():
+            for start in _row_chunks(student_input.shape[0], ctx.chunk):
+                rows = slice(start, start + ctx.chunk)
+                input_rows = student_input[rows]
+                teacher_logits = _chunk_logits(
+                    teacher_input[rows], teacher_weight, teacher_bias, None
+                )
+                losses = ctx.per_token(
+                    linear(input_rows, student_weight, student_bias), Tensor._make(teacher_logits)
+                )
+                wanted = [
+                    x for x, need in zip((input_rows, student_weight, student_bias), needs) if need
+                ]
+                found = iter(autograd_grad(losses, wanted, grad[rows], create_graph=create_graph))
+                if needs[0]:
+                    input_chunks.append(next(found))
+                for slot, need in enumerate(needs[1:]):
+                    if need:
+                        chunk_grad = next(found)
+                        head_grads[slot] = (
+                            chunk_grad
+                            if head_grads[slot] is None
+                            else add(head_grads[slot], chunk_grad)
+                        )
+        grad_input = cat(input_chunks) if needs[0] else None
+        if not create_graph:
+            grad_input, *head_grads = [
+                None if g is None else g.detach() for g in (grad_input, *head_grads)
+            ]
+        return grad_input, head_grads[0], head_grads[1], None, None, None
+
+
+def linear_distillation_loss(
+    student_input: Tensor,
+    student_weight: Tensor,
+    teacher_input: Tensor,
+    teacher_weight: Tensor,
+    labels: Tensor | None = None,
+    *,
+    student_bias: Tensor | None = None,
+    teacher_bias: Tensor | None = None,
+    divergence: str = "jsd",
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+    chunk_size: int = 1024,
+) -> Tensor:
+    """A distillation loss of the student's and teacher's linear heads, fused: the ``N x V``
+    logits of the two heads are never held, ``chunk_size`` rows of each at a time.
+
+    Equals ``generalized_jsd_loss`` (``divergence='jsd'``, with ``beta``), ``tvd_loss``
+    (``'tvd'``) or ``distillation_kl_loss`` (``'kl'``, Hinton's ``T**2 KL(P || S)``) of the
+    logits ``student_input @ student_weight^T + student_bias`` and ``teacher_input @
+    teacher_weight^T + teacher_bias``, with ``labels``, ``ignore_index``, ``temperature`` and
+    ``reduction`` as there. The teacher is a constant (no gradient flows into it, as in
+    Liger-Kernel); gradients for the student's input, head and bias are those of the unfused
+    loss, computed chunk by chunk in the backward, and second derivatives work.
+
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearJSDLoss`` (chunked, pure torch; with
+    ``weight_hard_loss=0``, ``weight_soft_loss=1`` it is ``divergence='jsd'`` with
+    ``'batchmean'``); Agarwal et al. 2024 (GKD), Hinton et al. 2015.
+
+    Args:
+        student_input: ``(N, D_s)``. student_weight: ``(V, D_s)``. student_bias: ``(V)``.
+        teacher_input: ``(N, D_t)``. teacher_weight: ``(V, D_t)``. teacher_bias: ``(V)``.
+        labels: optional ``(N,)``; tokens equal to ``ignore_index`` are skipped.
+        divergence: ``'jsd'`` | ``'tvd'`` | ``'kl'``. Default ``'jsd'``.
+        beta: the generalized JSD's ``beta`` in [0, 1] (``'jsd'`` only). Default 0.5.
+        temperature: ``T > 0``. Default 1.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+        chunk_size: rows per chunk. Default 1024.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> hidden, head = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+        >>> teacher_head = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+        >>> F = torch.nn.functional
+        >>> F.linear_distillation_loss(hidden, head, hidden, teacher_head, beta=0.0)
+        tensor(0.4621)
+    """
+    _check_distillation(divergence, beta, temperature)
+    for name, hidden, head in (
+        ("student", student_input, student_weight),
+        ("teacher", teacher_input, teacher_weight),
+    ):
+        if hidden.dim() != 2 or head.dim() != 2 or hidden.shape[1] != head.shape[1]:
+            raise ValueError(
+                f"linear_distillation_loss expects {name}_input (N, D) and {name}_weight (V, D), "
+                f"got shapes {tuple(hidden.shape)} and {tuple(head.shape)}"
+            )
+    if (
+        student_input.shape[0] != teacher_input.shape[0]
+        or student_weight.shape[0] != teacher_weight.shape[0]
+    ):
+        raise ValueError(
+            "linear_distillation_loss expects the same number of rows N and classes V for the "
+            f"student and the teacher, got N = {student_input.shape[0]}, {teacher_input.shape[0]} "
+            f"and V = {student_weight.shape[0]}, {teacher_weight.shape[0]}"
+        )
+    if not (isinstance(chunk_size, int) and chunk_size > 0):
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    teacher = tuple(
+        None if x is None else x.detach()._data
+        for x in (teacher_input, teacher_weight, teacher_bias)
+    )
+    per_token = functools.partial(
+        _divergence_per_token, divergence=divergence, beta=beta, temperature=temperature
+    )
+    losses = _ChunkedDistillation.apply(
+        student_input, student_weight, student_bias, teacher, chunk_size, per_token
+    )
+    return _token_mean(losses, labels, ignore_index, reduction)
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
