@@ -266,3 +266,59 @@ def test_extras_do_not_mutate_inputs():
     ).backward()
     np.testing.assert_array_equal(logits, copies[0])
     np.testing.assert_array_equal(target, copies[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("chunk", [1, 4, "auto"])
+@pytest.mark.parametrize("settings", [{}, *SETTINGS])
+def test_chunked_scalar_loss_with_gradient_made_in_the_forward(dtype, reduction, chunk, settings):
+    """The scalar reductions of the chunked path (the gradient made in the forward, scaled in
+    the backward) against torch's reference path and the extras' formula; a retained graph
+    gives the same gradient twice."""
+    n, d, v = 10, 4, 9
+    input, head = RNG.standard_normal((n, d)), RNG.standard_normal((v, d)) * 2
+    bias, target = RNG.standard_normal(v), RNG.integers(0, v, n)
+    target[[3, 7]] = -100
+    weight = (RNG.random(v) + 0.5).astype(dtype)
+    pairs = [_pair(a, dtype) for a in (input, head, bias)]
+    logits = torch.nn.functional.linear(*(p[0] for p in pairs))
+    expected = _torch_formula(
+        logits, torch.tensor(target), weight=torch.tensor(weight), reduction=reduction, **settings
+    )[0]
+    options = lg.nn.LinearCrossEntropyOptions(
+        **({} if chunk == "auto" else {"batch_chunk_size": chunk})
+    )
+    got = LF.linear_cross_entropy(
+        pairs[0][1],
+        pairs[1][1],
+        lg.tensor(target),
+        linear_bias=pairs[2][1],
+        weight=lg.tensor(weight),
+        reduction=reduction,
+        options=options,
+        **settings,
+    )
+    tol = 1e-10 if dtype == np.float64 else 3e-5
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=tol, atol=tol)
+    t_grads = torch.autograd.grad(expected * 0.7, [p[0] for p in pairs])
+    for _ in range(2):
+        l_grads = lg.autograd.grad(got * 0.7, [p[1] for p in pairs], retain_graph=True)
+        for t_grad, l_grad in zip(t_grads, l_grads):
+            np.testing.assert_allclose(l_grad.numpy(), t_grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_chunked_scalar_loss_every_token_ignored():
+    """'mean' over no token is NaN with a zero gradient (torch's reference path)."""
+    input, head = RNG.standard_normal((5, 3)), RNG.standard_normal((6, 3))
+    x = lg.tensor(input, requires_grad=True)
+    loss = LF.linear_cross_entropy(
+        x,
+        lg.tensor(head),
+        lg.tensor(np.full(5, -100)),
+        options=lg.nn.LinearCrossEntropyOptions(),
+        softcap=2.0,
+    )
+    assert np.isnan(loss.item())
+    loss.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 0)

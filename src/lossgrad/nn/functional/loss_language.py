@@ -33,7 +33,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad as autograd_grad
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _reduction
+from lossgrad.nn.functional import _kept, _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
 from lossgrad.ops.index import index_select, sort
@@ -72,13 +72,14 @@ class LinearCrossEntropyOptions:
     a CPU float32/float64 input: ``chunking_method='auto'`` means ``'aspect_ratio:2'``, i.e.
     ``next_pow2(ceil(N / ceil(V / D))) // 2`` rows per chunk (capped at ``N``); an explicit
     ``batch_chunk_size`` disables the heuristic. With the default ``'auto'`` lossgrad takes at
-    least ``D // 8`` rows per chunk (a ``chunk x V`` block an eighth of the head's size): each
-    chunk re-reads the whole ``V x D`` head and accumulates its gradient, so on the CPU, where
-    that traffic dominates, tiny chunks cost time without lowering the peak, which the head's
-    gradient sets. ``acc_policy``, ``acc_dtype`` and
-    ``allow_retain_graph`` are accepted and validated for compatibility: lossgrad accumulates in
-    the input's dtype (what torch does for float32/float64 input) and its backward recomputes
-    from saved inputs, so ``retain_graph=True`` always works.
+    least ``D`` rows per chunk (a ``chunk x V`` block the head's size): each chunk's three
+    matrix products re-read the whole ``V x D`` head (BLAS packs it again each time, and runs
+    below half its speed on a few rows), so on the CPU tiny chunks cost time, up to twice as
+    much, without lowering the peak much: the head's gradient, held anyway, is of the same
+    size. ``acc_policy``, ``acc_dtype`` and ``allow_retain_graph`` are accepted and validated
+    for compatibility: lossgrad accumulates in the input's dtype (what torch does for
+    float32/float64 input) and keeps or recomputes from saved inputs, so ``retain_graph=True``
+    always works.
 
     Example:
         >>> from lossgrad.nn import LinearCrossEntropyOptions
@@ -266,6 +267,122 @@ class _ChunkedHead(ArrayFunction):
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
+def _add_transposed_product(
+    out: np.ndarray, left: np.ndarray, right: np.ndarray, first: bool
+) -> None:
+    """``out (+)= left^T right`` a block of ``out``'s rows at a time (a small temporary instead
+    of one the size of ``out``)."""
+    if first:
+        np.matmul(left.T, right, out=out)
+        return
+    block = max(1, (1 << 21) // max(right.shape[1], 1))
+    scratch = np.empty((min(block, out.shape[0]), right.shape[1]), out.dtype)
+    for start in range(0, out.shape[0], block):
+        rows = slice(start, start + block)
+        product = scratch[: out[rows].shape[0]]
+        np.matmul(left[:, rows].T, right, out=product)
+        out[rows] += product
+
+
+class _ChunkedHeadTotal(ArrayFunction):
+    """The scalar chunked loss ``sum_n p_n (c_n (lse_n - z[n, y_n]) + s e_n lse_n**2)`` of the
+    logits ``z = cap(input W^T + b)``, with the token coefficients ``c`` (class weight over the
+    'mean' denominator, 0 for ignored tokens), ``e`` (the z-loss's) and ``p_n`` the detached
+    target probability with token scaling (else 1).
+
+    For the scalar reductions the gradient is computed inside the forward, as torch's chunked
+    path and Liger do: each chunk's logits are made once, turned into their gradient ``G = (c +
+    2 s e lse) softmax(z) - c onehot(y)`` (times ``p`` and the cap's slope) in place, and give
+    ``G W`` and ``G^T input`` at once; the backward scales them by the upstream gradient. Three
+    matrix products per chunk instead of the four of a forward that recomputes in the backward.
+    ``backward`` (a graph recorded) differentiates the composite definition (``_ChunkedHead``
+    and ops) instead, so second derivatives work.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, input, linear_weight, bias, target, coefficients, settings):  # type: ignore[no-untyped-def]
+        chunk, softcap, lse_square_scale, use_token_scaling = settings
+        token_coefficient, z_coefficient = coefficients
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        keep = need_input or need_weight or need_bias
+        grad_input = np.empty_like(input) if need_input else None
+        grad_weight = np.empty_like(linear_weight) if need_weight else None
+        grad_bias = np.zeros_like(bias) if need_bias else None
+        total = np.zeros((), input.dtype)
+        for start in _row_chunks(input.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            logits = _chunk_logits(input[rows], linear_weight, bias, softcap)
+            cap_slope = 1 - np.square(logits / softcap) if keep and softcap is not None else None
+            index = np.arange(logits.shape[0]), target[rows]
+            target_logit = logits[index]
+            row_max = logits.max(axis=1)
+            row_max[~np.isfinite(row_max)] = 0
+            exps = np.exp(np.subtract(logits, row_max[:, None], out=logits), out=logits)
+            sums = exps.sum(axis=1)
+            lse = np.log(sums) + row_max
+            weight_nll = token_coefficient[rows]
+            weight_z = lse_square_scale * z_coefficient[rows]
+            if use_token_scaling:
+                prob = np.exp(target_logit - lse)
+                weight_nll, weight_z = weight_nll * prob, weight_z * prob
+            total += np.dot(weight_nll, lse - target_logit) + np.dot(weight_z, lse * lse)
+            if not keep:
+                continue
+            weight_lse = weight_nll + 2 * weight_z * lse
+            grad_logits = np.multiply(exps, (weight_lse / sums)[:, None], out=exps)
+            grad_logits[index] -= weight_nll
+            if cap_slope is not None:
+                grad_logits *= cap_slope
+            if need_input:  # G W as (W^T G^T)^T: OpenBLAS threads G W's long inner dimension badly
+                grad_input[rows] = np.matmul(linear_weight.T, grad_logits.T).T
+            if need_weight:
+                _add_transposed_product(grad_weight, grad_logits, input[rows], start == 0)
+            if need_bias:
+                grad_bias += grad_logits.sum(axis=0)
+        ctx.save_for_backward(input, linear_weight, bias)
+        ctx.target, ctx.coefficients, ctx.settings = target, coefficients, settings
+        ctx.kept_grads = grad_input, grad_weight, grad_bias
+        return total
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        """The kept gradients times ``grad``: in place on the node's last use, on copies while
+        the graph is retained (as ``_kept.take``)."""
+        ctx._saved_arrays()  # torch's errors for a freed graph or an input modified in place
+        kept, last_use = ctx.kept_grads, ctx.last_use
+        if last_use:
+            ctx.kept_grads = None
+        scaled = [
+            None
+            if array is None
+            else _kept.times_upstream(array if last_use else array.copy(), grad, True)
+            for array in kept
+        ]
+        return (*scaled, None, None, None)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        inputs = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        chunk, softcap, lse_square_scale, use_token_scaling = ctx.settings
+        token_coefficient, z_coefficient = (Tensor._make(c) for c in ctx.coefficients)
+        with grad_mode.enable_grad():
+            log_sum_exp, target_logit = _ChunkedHead.apply(
+                *inputs, ctx.target, chunk, softcap, None
+            )
+            per_token = add(
+                mul(sub(log_sum_exp, target_logit), token_coefficient),
+                mul(square(log_sum_exp), mul(z_coefficient, lse_square_scale)),
+            )
+            if use_token_scaling:
+                per_token = mul(
+                    per_token, Tensor._make(np.exp(target_logit._data - log_sum_exp._data))
+                )
+            wanted = [x for x, need in zip(inputs, needs) if need]
+            found = iter(autograd_grad(_sum(per_token), wanted, grad, create_graph=True))
+        return (*(next(found) if need else None for need in needs), None, None, None)
+
+
 class CrossEntropyOutput(NamedTuple):
     """What ``cross_entropy`` / ``linear_cross_entropy`` return when asked for the z-loss or the
     token accuracy."""
@@ -379,10 +496,22 @@ def _chunked(
     num_batches, in_features = input.shape
     chunk = options.rows_per_chunk(num_batches, in_features, linear_weight.shape[0])
     if options.chunking_method == "auto" and options.batch_chunk_size is None:
-        chunk = max(chunk, min(num_batches, in_features // 8))
+        chunk = max(chunk, min(num_batches, in_features))
     labels = target._data
     valid = labels != ignore_index
     safe_target = np.where(valid, labels, 0)
+    scalar = reduction != "none" and not (extras.return_z_loss or extras.return_token_accuracy)
+    if scalar and (weight is None or not weight.requires_grad):
+        return _chunked_total(
+            input,
+            linear_weight,
+            linear_bias,
+            weight,
+            valid,
+            safe_target,
+            reduction,
+            (chunk, extras),
+        )
     predicted = np.empty(num_batches, np.int64) if extras.return_token_accuracy else None
     log_sum_exp, target_logit = _ChunkedHead.apply(
         input, linear_weight, linear_bias, safe_target, chunk, extras.softcap, predicted
@@ -414,6 +543,33 @@ def _chunked(
         reduction,
         extras,
     )
+
+
+def _chunked_total(
+    input, linear_weight, linear_bias, weight, valid, safe_target, reduction, settings
+):  # type: ignore[no-untyped-def]
+    """The chunked path's scalar reductions through ``_ChunkedHeadTotal`` (gradient made in the
+    forward). Every token ignored under 'mean' gives NaN (0 / 0) with a zero gradient, as the
+    reference path."""
+    chunk, extras = settings
+    dtype = input._data.dtype
+    token_weight = valid.astype(dtype)
+    if weight is not None:
+        token_weight *= weight._data[safe_target].astype(dtype)
+    z_weight = valid.astype(dtype)
+    empty = reduction == "mean" and token_weight.sum() == 0
+    if reduction == "mean":
+        token_weight /= 1 if empty else token_weight.sum()
+        z_weight /= max(z_weight.sum(), 1)
+    loss = _ChunkedHeadTotal.apply(
+        input,
+        linear_weight,
+        linear_bias,
+        safe_target,
+        (token_weight, z_weight),
+        (chunk, extras.softcap, extras.lse_square_scale, extras.use_token_scaling),
+    )
+    return add(loss, math.nan) if empty else loss
 
 
 def _fallback_warning(reduction, label_smoothing, target, out_features, linear_bias) -> None:  # type: ignore[no-untyped-def]
