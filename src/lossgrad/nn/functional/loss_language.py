@@ -142,10 +142,16 @@ def _row_chunks(num_rows: int, chunk: int) -> range:
 
 
 def _chunk_logits(
-    input: np.ndarray, linear_weight: np.ndarray, bias: Any, softcap: Any
+    input: np.ndarray, linear_weight: np.ndarray, bias: Any, softcap: Any, scratch: Any = None
 ) -> np.ndarray:
-    """``c tanh((input W^T + b) / c)`` for one block (``softcap`` ``c``; None: no capping)."""
-    logits = input @ linear_weight.T
+    """``c tanh((input W^T + b) / c)`` for one block (``softcap`` ``c``; None: no capping),
+    written into the front of the flat buffer ``scratch`` when given (one block's memory is
+    reused from chunk to chunk instead of a new block allocated while the last is alive)."""
+    out = None
+    if scratch is not None:
+        size = input.shape[0] * linear_weight.shape[0]
+        out = scratch[:size].reshape(input.shape[0], linear_weight.shape[0])
+    logits = np.matmul(input, linear_weight.T, out=out)
     if bias is not None:
         logits += bias
     if softcap is not None:
@@ -156,11 +162,24 @@ def _chunk_logits(
 
 
 def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
-    """``log sum_c exp(logits[:, c])`` with the row maximum shifted out (finite rows)."""
+    """``log sum_c exp(logits[:, c])`` with the row maximum shifted out (finite rows); the
+    exponentials overwrite ``logits``."""
     row_max = logits.max(axis=1, keepdims=True)
     row_max[~np.isfinite(row_max)] = 0
-    total = np.exp(logits - row_max).sum(axis=1, keepdims=True)
+    total = np.exp(np.subtract(logits, row_max, out=logits), out=logits).sum(axis=1, keepdims=True)
     return (np.log(total) + row_max)[:, 0]
+
+
+def _scratch(rows: int, columns: int, dtype: Any) -> np.ndarray:
+    """A flat buffer for blocks of at most ``rows x columns`` elements."""
+    return np.empty(rows * columns, dtype)
+
+
+def _cap_slope(capped: np.ndarray, softcap: float, scratch: np.ndarray) -> np.ndarray:
+    """``1 - (z / c)**2``, the cap's slope, from the capped logits ``z``, into ``scratch``."""
+    slope = scratch[: capped.size].reshape(capped.shape)
+    np.square(np.divide(capped, softcap, out=slope), out=slope)
+    return np.subtract(1, slope, out=slope)
 
 
 def _softcapped(logits: Tensor, softcap: Any) -> Tensor:
@@ -185,9 +204,10 @@ class _ChunkedHead(ArrayFunction):
     def forward(ctx: Any, input, linear_weight, bias, target, chunk, softcap, predicted):  # type: ignore[no-untyped-def]
         lse = np.empty(input.shape[0], input.dtype)
         target_logit = np.empty(input.shape[0], input.dtype)
+        scratch = _scratch(min(chunk, input.shape[0]), linear_weight.shape[0], input.dtype)
         for start in _row_chunks(input.shape[0], chunk):
             rows = slice(start, start + chunk)
-            logits = _chunk_logits(input[rows], linear_weight, bias, softcap)
+            logits = _chunk_logits(input[rows], linear_weight, bias, softcap, scratch)
             target_logit[rows] = logits[np.arange(logits.shape[0]), target[rows]]
             if predicted is not None:
                 predicted[rows] = logits.argmax(axis=1)
@@ -214,12 +234,13 @@ class _ChunkedHead(ArrayFunction):
         grad_weight = np.empty_like(linear_weight) if need_weight else None
         grad_bias = np.empty_like(bias) if need_bias else None
         rows = np.arange(num_rows)
+        scratch = _scratch(num_rows, min(block, num_classes), input.dtype)
+        slope_scratch = None if softcap is None else np.empty_like(scratch)
         for start in range(0, num_classes, block):
             columns = slice(start, start + block)
-            logits = _chunk_logits(
-                input, linear_weight[columns], bias[columns] if bias is not None else None, softcap
-            )
-            cap_slope = None if softcap is None else 1 - np.square(logits / softcap)
+            column_bias = bias[columns] if bias is not None else None
+            logits = _chunk_logits(input, linear_weight[columns], column_bias, softcap, scratch)
+            cap_slope = None if softcap is None else _cap_slope(logits, softcap, slope_scratch)
             probs = np.exp(np.subtract(logits, ctx.lse[:, None], out=logits), out=logits)
             probs *= grad_lse
             hit = (target >= start) & (target < start + block)
@@ -309,10 +330,14 @@ class _ChunkedHeadTotal(ArrayFunction):
         grad_weight = np.empty_like(linear_weight) if need_weight else None
         grad_bias = np.zeros_like(bias) if need_bias else None
         total = np.zeros((), input.dtype)
+        scratch = _scratch(min(chunk, input.shape[0]), linear_weight.shape[0], input.dtype)
+        slope_scratch = np.empty_like(scratch) if keep and softcap is not None else None
         for start in _row_chunks(input.shape[0], chunk):
             rows = slice(start, start + chunk)
-            logits = _chunk_logits(input[rows], linear_weight, bias, softcap)
-            cap_slope = 1 - np.square(logits / softcap) if keep and softcap is not None else None
+            logits = _chunk_logits(input[rows], linear_weight, bias, softcap, scratch)
+            cap_slope = None
+            if slope_scratch is not None:
+                cap_slope = _cap_slope(logits, softcap, slope_scratch)
             index = np.arange(logits.shape[0]), target[rows]
             target_logit = logits[index]
             row_max = logits.max(axis=1)
@@ -882,6 +907,7 @@ _DPO_LOSS_TYPES = (
     "apo_down",
     "discopop",
     "sigmoid_norm",
+    "sft",
 )
 
 
@@ -965,12 +991,23 @@ def _dpo_per_pair(
         return add(rsub(sigmoid(mul(chosen, beta)), 1.0), sigmoid(mul(rejected, beta)))
     if loss_type == "apo_down":
         return add(sigmoid(mul(chosen, beta)), rsub(sigmoid(margin), 1.0))
+    if loss_type == "sft":
+        return _sft_per_pair(policy[0], chosen_lengths)
     if loss_type == "discopop":
         modulation = sigmoid(div(margin, discopop_tau))
         return add(
             mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)), mul(exp(neg(margin)), modulation)
         )
     raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
+
+
+def _sft_per_pair(policy_chosen_logps, chosen_lengths):  # type: ignore[no-untyped-def]
+    """TRL's ``sft`` term: the chosen tokens' mean negative log-likelihood, for every pair."""
+    if chosen_lengths is None:
+        raise ValueError("loss_type='sft' needs chosen_lengths (the chosen completions' lengths)")
+    counts = chosen_lengths._data if isinstance(chosen_lengths, Tensor) else chosen_lengths
+    mean_nll = div(neg(_sum(policy_chosen_logps)), max(float(np.sum(counts)), 1.0))
+    return mean_nll.expand(tuple(policy_chosen_logps.shape))
 
 
 def dpo_loss(
@@ -987,6 +1024,9 @@ def dpo_loss(
     chosen_lengths: Any = None,
     rejected_lengths: Any = None,
     reduction: str = "mean",
+    f_divergence_type: str = "reverse_kl",
+    f_alpha_divergence_coef: float = 0.5,
+    wpo_weights: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """Direct preference optimisation and its variants, TRL 1.16's ``DPOTrainer`` losses.
 
@@ -1008,12 +1048,24 @@ def dpo_loss(
       the batch, with ``(a, b) = (log pi(y_w) - log pi(y_l), log pi_ref(y_w) - log pi_ref(y_l))``
       resp. ``(c, r)``;
     - ``apo_zero``: ``1 - sigma(beta c) + sigma(beta r)``; ``apo_down``: ``sigma(beta c) + 1 -
-      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``.
+      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``;
+    - ``sft``: ``-sum_b log pi(y_w,b) / sum_b |y_w,b|``, the chosen completions' mean token
+      negative log-likelihood (needs ``chosen_lengths``), the same for every pair.
+
+    ``f_divergence_type`` (f-DPO, Wang et al. 2023) replaces the log-ratios ``u`` in ``c`` and
+    ``r`` by ``f'(exp(u))``: ``'reverse_kl'`` ``u`` (DPO), ``'forward_kl'`` ``1 - exp(-u)``,
+    ``'js_divergence'`` ``log 2 + log sigma(u)``, ``'alpha_divergence'`` ``(exp((alpha - 1)
+    u) - 1) / (alpha - 1)`` (``alpha = f_alpha_divergence_coef``; ``(alpha - 1) u`` clamped at
+    80 as TRL does; ``u`` itself when ``alpha = 1``); for the loss types TRL allows with it
+    (``sigmoid``, ``sigmoid_norm``, ``hinge``, ``ipo``, ``exo_pair``, ``robust``, ``discopop``,
+    ``sft``). ``wpo_weights = (w_w, w_l)`` (WPO, Zhou et al. 2024; TRL's ``use_weighting``;
+    ``wpo_sequence_weights`` computes them) multiplies each pair's loss by ``w_w w_l``, detached.
 
     A list of loss types is combined as ``sum_k loss_weights[k] * mean(loss_k)`` (TRL's
     ``loss_weights``, default all 1). Gradients follow from these formulas (composite ops; second
-    derivatives included). TRL's ``f_divergence_type``, ``use_weighting`` (WPO) and the ``sft``
-    term, which need the model's token log-probabilities, are not included.
+    derivatives included). TRL's ``ld_alpha`` (LD-DPO) weighs the tokens beyond the shorter
+    completion inside the per-sequence log-probabilities: it is an input of this loss, not an
+    option.
 
     Reference: trl 1.16 ``trl/trainer/dpo_trainer.py``, the trainer's loss computation, lines
     1385-1516 (one branch per loss type); Liger-Kernel 0.8.5
@@ -1029,9 +1081,12 @@ def dpo_loss(
         loss_weights: one weight per loss type. Default all 1.
         label_smoothing: ``eps`` of ``robust``, ``exo_pair``, ``aot``. Default 0.
         discopop_tau: ``tau`` of ``discopop``. Default 0.05.
-        chosen_lengths, rejected_lengths: completion token counts ``(B,)`` for ``ipo`` and
-            ``sigmoid_norm``.
+        chosen_lengths, rejected_lengths: completion token counts ``(B,)`` for ``ipo``,
+            ``sigmoid_norm`` and ``sft``.
         reduction: ``'mean'`` (TRL) | ``'sum'`` | ``'none'`` (weighted per-pair losses).
+        f_divergence_type: ``'reverse_kl'`` (default) | ``'forward_kl'`` | ``'js_divergence'``
+            | ``'alpha_divergence'``. f_alpha_divergence_coef: ``alpha``. Default 0.5.
+        wpo_weights: ``(chosen_weights, rejected_weights)``, each ``(B,)``, or None.
 
     Returns:
         A scalar, or ``(B,)`` for ``'none'``.
@@ -1053,8 +1108,24 @@ def dpo_loss(
     if not beta > 0:
         raise ValueError(f"beta must be positive, got {beta}")
     reduction = _reduction.resolve(reduction)
-    chosen = sub(policy_chosen_logps, reference_chosen_logps)
-    rejected = sub(policy_rejected_logps, reference_rejected_logps)
+    if f_divergence_type != "reverse_kl" and not set(types) <= _F_DIVERGENCE_LOSS_TYPES:
+        raise ValueError(
+            f"f_divergence_type={f_divergence_type!r} is only supported for the loss types "
+            f"{sorted(_F_DIVERGENCE_LOSS_TYPES)}, got loss_type={types}"
+        )
+    if wpo_weights is not None and {"aot", "aot_unpaired"} & set(types):
+        raise ValueError(f"wpo_weights is not supported with loss_type={types} (aot, aot_unpaired)")
+    chosen = _f_divergence_score(
+        sub(policy_chosen_logps, reference_chosen_logps), f_divergence_type, f_alpha_divergence_coef
+    )
+    rejected = _f_divergence_score(
+        sub(policy_rejected_logps, reference_rejected_logps),
+        f_divergence_type,
+        f_alpha_divergence_coef,
+    )
+    pair_weight = None
+    if wpo_weights is not None:
+        pair_weight = mul(wpo_weights[0].detach(), wpo_weights[1].detach())
     total = None
     for name, loss_weight in zip(types, weights):
         per_pair = _dpo_per_pair(
@@ -1069,9 +1140,72 @@ def dpo_loss(
             chosen_lengths,
             rejected_lengths,
         )
+        if pair_weight is not None:
+            per_pair = mul(per_pair, pair_weight)
         term = mul(_reduction.apply(per_pair, reduction), loss_weight)
         total = term if total is None else add(total, term)
     return total
+
+
+_F_DIVERGENCE_LOSS_TYPES = {
+    "sigmoid",
+    "sigmoid_norm",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "robust",
+    "discopop",
+    "sft",
+}
+
+
+def _f_divergence_score(log_ratio, f_divergence_type, alpha):  # type: ignore[no-untyped-def]
+    """``f'(exp(u))`` of the log-ratio ``u`` for TRL's ``f_divergence_type``."""
+    if f_divergence_type == "reverse_kl" or (
+        f_divergence_type == "alpha_divergence" and abs(alpha - 1.0) < 1e-6
+    ):
+        return log_ratio
+    if f_divergence_type == "forward_kl":
+        return rsub(exp(neg(log_ratio)), 1.0)
+    if f_divergence_type == "js_divergence":
+        return add(logsigmoid(log_ratio), math.log(2))
+    if f_divergence_type == "alpha_divergence":
+        scaled = clamp(mul(log_ratio, alpha - 1.0), None, 80.0)
+        return mul(expm1(scaled), 1.0 / (alpha - 1.0))
+    raise ValueError(
+        "f_divergence_type must be 'reverse_kl', 'forward_kl', 'js_divergence' or "
+        f"'alpha_divergence', got {f_divergence_type!r}"
+    )
+
+
+def wpo_sequence_weights(logits: Tensor, labels: Tensor, *, ignore_index: int = -100) -> Tensor:
+    """WPO's per-sequence weight ``exp(mean_t (log p(y_t) - log sum_v p(v)**2))`` over the
+    tokens not ignored (Zhou et al. 2024, eq. 2; TRL 1.16 ``DPOTrainer`` with
+    ``use_weighting=True``), detached: pass ``(w[:B], w[B:])`` as ``dpo_loss``'s
+    ``wpo_weights`` for a batch laid out ``[chosen, rejected]``.
+
+    Args:
+        logits: ``(B, T, V)``. labels: int64 ``(B, T)``, already shifted (as
+            ``sequence_log_probs``). ignore_index: label of the tokens outside the completion.
+
+    Returns:
+        ``(B,)`` positive weights, without gradient. A row with no token gives 1.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.wpo_sequence_weights(torch.zeros(1, 2, 4), torch.tensor([[1, 2]]))
+        tensor([1.])
+    """
+    with grad_mode.no_grad():
+        log_probs = log_softmax(logits.detach(), -1)
+        log_sum_sq = logsumexp(mul(log_probs, 2.0), -1)
+        keep = labels._data != ignore_index
+        picked = np.take_along_axis(
+            log_probs._data, np.where(keep, labels._data, 0)[..., None], -1
+        )[..., 0]
+        aligned = np.where(keep, picked - log_sum_sq._data, 0).sum(1)
+        weights = np.exp(aligned / np.maximum(keep.sum(1), 1))
+        return Tensor._make(weights.astype(log_probs._data.dtype))
 
 
 def simpo_loss(
@@ -1518,10 +1652,17 @@ class _ChunkedDistillation(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, student_input, student_weight, student_bias, teacher, chunk, per_token):  # type: ignore[no-untyped-def]
         losses = np.empty(student_input.shape[0], student_input.dtype)
+        rows_held = min(chunk, student_input.shape[0])
+        student_scratch = _scratch(rows_held, student_weight.shape[0], student_input.dtype)
+        teacher_scratch = _scratch(rows_held, teacher[1].shape[0], teacher[1].dtype)
         for start in _row_chunks(student_input.shape[0], chunk):
             rows = slice(start, start + chunk)
-            student_logits = _chunk_logits(student_input[rows], student_weight, student_bias, None)
-            teacher_logits = _chunk_logits(teacher[0][rows], teacher[1], teacher[2], None)
+            student_logits = _chunk_logits(
+                student_input[rows], student_weight, student_bias, None, student_scratch
+            )
+            teacher_logits = _chunk_logits(
+                teacher[0][rows], teacher[1], teacher[2], None, teacher_scratch
+            )
             losses[rows] = per_token(
                 Tensor._make(student_logits), Tensor._make(teacher_logits)
             )._data
