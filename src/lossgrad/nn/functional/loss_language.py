@@ -7,13 +7,15 @@ linear_weight), target)``: torch 2.13's function, with its signature and its two
   ``weight``, ``ignore_index``, ``label_smoothing``, K-dimensional ``out_features`` and reduction
   behave as ``cross_entropy`` does, with first and second derivatives.
 * ``options=LinearCrossEntropyOptions(...)`` (the chunked path) never holds the ``N x V`` logits
-  or their gradient: rows are processed ``batch_chunk_size`` at a time, the forward keeps only
-  the log-sum-exp terms, and the backward recomputes each chunk's softmax. Unlike torch's chunked
-  path (whose gradient is computed inside the forward and is silently first-order), lossgrad's
-  backward is written with lossgrad ops when a graph is recorded, so ``create_graph=True`` and
-  ``gradgradcheck`` work here too. The cases torch's chunked path does not cover (K-dimensional
-  ``out_features``, ``label_smoothing != 0``, non-int64 or probability targets) fall back to the
-  reference path with torch's warning.
+  or their gradient: rows are processed ``batch_chunk_size`` at a time. For the scalar
+  reductions the gradient is made in the forward, chunk by chunk, as torch's chunked path does
+  (``_ChunkedHeadTotal``: three matrix products per chunk); for ``'none'`` and the extra outputs
+  the forward keeps only the log-sum-exp terms and the backward recomputes each block's softmax
+  (``_ChunkedHead``). Unlike torch's chunked path (silently first-order), when a graph is
+  recorded lossgrad's backward differentiates the definition written with lossgrad ops, so
+  ``create_graph=True`` and ``gradgradcheck`` work here too. The cases torch's chunked path
+  does not cover (K-dimensional ``out_features``, ``label_smoothing != 0``, non-int64 or
+  probability targets) fall back to the reference path with torch's warning.
 """
 
 from __future__ import annotations
@@ -72,11 +74,11 @@ class LinearCrossEntropyOptions:
     a CPU float32/float64 input: ``chunking_method='auto'`` means ``'aspect_ratio:2'``, i.e.
     ``next_pow2(ceil(N / ceil(V / D))) // 2`` rows per chunk (capped at ``N``); an explicit
     ``batch_chunk_size`` disables the heuristic. With the default ``'auto'`` lossgrad takes at
-    least ``D`` rows per chunk (a ``chunk x V`` block the head's size): each chunk's three
-    matrix products re-read the whole ``V x D`` head (BLAS packs it again each time, and runs
-    below half its speed on a few rows), so on the CPU tiny chunks cost time, up to twice as
-    much, without lowering the peak much: the head's gradient, held anyway, is of the same
-    size. ``acc_policy``, ``acc_dtype`` and ``allow_retain_graph`` are accepted and validated
+    least ``D / 2`` rows per chunk (a ``chunk x V`` block half the head's size): each chunk's
+    three matrix products re-read the whole ``V x D`` head (BLAS packs it again each time, and
+    runs below half its speed on a few rows), so on the CPU tiny chunks cost time, up to twice
+    as much, without lowering the peak much: the head's gradient, held anyway, is twice the
+    block. ``acc_policy``, ``acc_dtype`` and ``allow_retain_graph`` are accepted and validated
     for compatibility: lossgrad accumulates in the input's dtype (what torch does for
     float32/float64 input) and keeps or recomputes from saved inputs, so ``retain_graph=True``
     always works.
@@ -521,7 +523,7 @@ def _chunked(
     num_batches, in_features = input.shape
     chunk = options.rows_per_chunk(num_batches, in_features, linear_weight.shape[0])
     if options.chunking_method == "auto" and options.batch_chunk_size is None:
-        chunk = max(chunk, min(num_batches, in_features))
+        chunk = max(chunk, min(num_batches, in_features // 2))
     labels = target._data
     valid = labels != ignore_index
     safe_target = np.where(valid, labels, 0)
