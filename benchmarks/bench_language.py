@@ -1,107 +1,423 @@
-"""linear_cross_entropy forward+backward: lossgrad's chunked path vs torch's reference and
-chunked paths (float32), time and peak memory.
+"""Forward+backward time and peak memory of the language-model losses: lossgrad vs torch 2.13's
+``linear_cross_entropy`` (reference and chunked paths), Liger-Kernel's pure-torch chunked losses
+(CPU, ``compiled=False``) and TRL's formulas as Liger writes them.
 
-Run: ``python benchmarks/bench_language.py`` (``--sizes N,D,V ...`` to choose shapes).
-Each case runs in a fresh subprocess: the inputs are built, the peak resident-set counter is
-reset (``/proc/self/clear_refs``), one warm-up forward+backward runs, then the best of
-``--repeats`` timed runs is kept; the peak is the resident high-water mark above the memory
-held after the warm-up's inputs were built. Prints seconds, peak MiB and lossgrad's ratios to
-each torch path (below 1.0: lossgrad is faster / smaller).
+Run: ``python benchmarks/bench_language.py [--quick] [--only linear_cross_entropy] [--threads 1]
+[--no-memory]``. Ratios below 1.0 mean lossgrad is faster (or uses less memory). Peak memory is
+measured as in ``suite.py``: each side in a fresh subprocess, ``VmHWM`` above the resident set
+once the inputs exist. ``rows()`` is the suite's interface: the head and cross-entropy at N = 4096,
+D = 1024, V = 32000 and 128000 against both of torch's paths (lossgrad's chunked path in both
+rows), the preference and policy losses on a batch of per-sequence (per-token for GRPO)
+log-probabilities, DPO and the JSD distillation with their heads fused, and the distillation
+divergences on 1024 x 32000 logits.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as TF
+from liger_kernel.chunked_loss.cpo_loss import LigerFusedLinearCPOFunction
+from liger_kernel.chunked_loss.dpo_loss import LigerFusedLinearDPOFunction, LigerFusedLinearDPOLoss
+from liger_kernel.chunked_loss.grpo_loss import LigerFusedLinearGRPOFunction
+from liger_kernel.chunked_loss.jsd_loss import LigerFusedLinearJSDFunction, LigerFusedLinearJSDLoss
+from liger_kernel.chunked_loss.kto_loss import LigerFusedLinearKTOFunction
+from liger_kernel.chunked_loss.orpo_loss import LigerFusedLinearORPOFunction
+from liger_kernel.chunked_loss.simpo_loss import LigerFusedLinearSimPOFunction
 
-CASES = ("torch-reference", "torch-chunked", "lossgrad-chunked")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import lossgrad  # noqa: E402
+from _harness import measure  # noqa: E402
+
+LF = lossgrad.nn.functional
+
+REFERENCE = (
+    "torch 2.13.0 (F.linear_cross_entropy, reference and chunked paths; torch formulas), "
+    "Liger-Kernel 0.8.5 (pure-torch chunked losses, CPU, compiled=False), TRL 1.16 (formulas)"
+)
+
+Make = Callable[[], tuple[Callable[[], object], Callable[[], object]]]
 
 
-def _resident_kib(field: str) -> int:
+def _arrays(seed: int, *shapes: tuple[int, ...], scale: float = 1.0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(shape) * scale).astype(np.float32) for shape in shapes]
+
+
+def _leaves(arrays: list[np.ndarray], lib: Any) -> list[Any]:
+    return [lib.tensor(a, requires_grad=True) for a in arrays]
+
+
+def _step(loss: Callable[[], Any], leaves: list[Any]) -> Callable[[], object]:
+    def run() -> object:
+        for leaf in leaves:
+            leaf.grad = None
+        out = loss()
+        out.backward()
+        return out
+
+    return run
+
+
+# -- the head and cross-entropy ----------------------------------------------------------------
+
+
+def _linear_cross_entropy(n: int, d: int, v: int, torch_chunked: bool) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        hidden, head = _arrays(0, (n, d), (v, d))
+        head *= d**-0.5
+        target = np.random.default_rng(1).integers(0, v, n)
+        sides = []
+        for lib, chunked in ((lossgrad, True), (torch, torch_chunked)):
+            x, w = _leaves([hidden, head], lib)
+            y = lib.tensor(target)
+            options = lib.nn.LinearCrossEntropyOptions() if chunked else None
+
+            def loss(lib=lib, x=x, w=w, y=y, options=options) -> Any:
+                return lib.nn.functional.linear_cross_entropy(x, w, y, options=options)
+
+            sides.append(_step(loss, [x, w]))
+        return sides[0], sides[1]
+
+    return make
+
+
+# -- preference and policy losses on per-sequence log-probabilities -----------------------------
+
+
+def _logps(batch: int, count: int, lib: Any) -> list[Any]:
+    rng = np.random.default_rng(2)
+    return [lib.tensor(-rng.random(batch) * 40 - 1, requires_grad=True) for _ in range(count)]
+
+
+def _dpo(batch: int) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        ours, theirs = _logps(batch, 4, lossgrad), _logps(batch, 4, torch)
+        return (
+            _step(lambda: LF.dpo_loss(*ours, beta=0.1), ours),
+            _step(
+                lambda: LigerFusedLinearDPOFunction.preference_loss_fn(
+                    theirs[0], theirs[1], theirs[0], theirs[2], theirs[3], beta=0.1
+                )[0],
+                theirs,
+            ),
+        )
+
+    return make
+
+
+def _reference_free(batch: int, ours_fn: Any, liger: Any, kwargs: dict[str, float]) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        ours, theirs = _logps(batch, 2, lossgrad), _logps(batch, 2, torch)
+        return (
+            _step(lambda: ours_fn(*ours, **kwargs), ours),
+            _step(lambda: liger.preference_loss_fn(*theirs, theirs[0], **kwargs)[0], theirs),
+        )
+
+    return make
+
+
+def _kto(batch: int) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        labels = np.arange(batch) % 3 == 0
+        ours, theirs = _logps(batch, 2, lossgrad), _logps(batch, 2, torch)
+        return (
+            _step(
+                lambda: LF.kto_loss(ours[0], ours[1].detach(), lossgrad.tensor(labels), beta=0.1),
+                ours[:1],
+            ),
+            _step(
+                lambda: LigerFusedLinearKTOFunction.preference_loss_fn(
+                    theirs[0], torch.tensor(labels), theirs[0], theirs[1].detach(), beta=0.1
+                )[0],
+                theirs[:1],
+            ),
+        )
+
+    return make
+
+
+def _grpo(batch: int, length: int) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        rng = np.random.default_rng(3)
+        logps = -rng.random((batch, length)) * 3
+        old = logps + rng.normal(0, 0.1, logps.shape)
+        advantages = rng.standard_normal(batch)
+        mask = (rng.random((batch, length)) < 0.9).astype(np.float64)
+        ours = [lossgrad.tensor(logps, requires_grad=True)]
+        theirs = [torch.tensor(logps, requires_grad=True)]
+        return (
+            _step(
+                lambda: LF.grpo_loss(
+                    ours[0],
+                    lossgrad.tensor(advantages),
+                    lossgrad.tensor(mask),
+                    old_per_token_logps=lossgrad.tensor(old),
+                    loss_type="dapo",
+                    epsilon_high=0.28,
+                ),
+                ours,
+            ),
+            _step(
+                lambda: LigerFusedLinearGRPOFunction.ppo_loss_fn(
+                    theirs[0],
+                    torch.tensor(mask),
+                    torch.tensor(advantages),
+                    torch.tensor(mask),
+                    old_per_token_logps=torch.tensor(old),
+                    beta=0.0,
+                    loss_type="dapo",
+                    epsilon_low=0.2,
+                    epsilon_high=0.28,
+                )[0],
+                theirs,
+            ),
+        )
+
+    return make
+
+
+def _dpo_fused_head(pairs: int, length: int, d: int, v: int) -> Make:
+    """``linear_sequence_log_probs`` of policy and reference, then ``dpo_loss``, against
+    Liger's ``LigerFusedLinearDPOLoss`` on the same hidden states."""
+
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        hidden, ref_hidden, head, ref_head = _arrays(
+            4, (2 * pairs, length, d), (2 * pairs, length, d), (v, d), (v, d)
+        )
+        head *= d**-0.5
+        ref_head *= d**-0.5
+        labels = np.random.default_rng(5).integers(0, v, (2 * pairs, length))
+        labels[:, : length // 4] = -100  # the prompt
+        x, w = _leaves([hidden, head], lossgrad)
+        y = lossgrad.tensor(labels)
+
+        def ours() -> Any:
+            policy = LF.linear_sequence_log_probs(x, w, y)
+            with lossgrad.no_grad():
+                reference = LF.linear_sequence_log_probs(
+                    lossgrad.tensor(ref_hidden), lossgrad.tensor(ref_head), y
+                )
+            return LF.dpo_loss(
+                policy[:pairs], policy[pairs:], reference[:pairs], reference[pairs:], beta=0.1
+            )
+
+        tx, tw = _leaves([hidden, head], torch)
+        liger = LigerFusedLinearDPOLoss(beta=0.1, compiled=False)
+        t_ref_hidden, t_ref_head, t_labels = (
+            torch.tensor(a) for a in (ref_hidden, ref_head, labels)
+        )
+        return (
+            _step(ours, [x, w]),
+            _step(lambda: liger(tw, tx, t_labels, None, t_ref_hidden, t_ref_head)[0], [tx, tw]),
+        )
+
+    return make
+
+
+# -- distillation -------------------------------------------------------------------------------
+
+
+def _distillation_fused(n: int, d: int, v: int) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        hidden, head, teacher_hidden, teacher_head = _arrays(6, (n, d), (v, d), (n, d), (v, d))
+        head *= d**-0.5
+        teacher_head *= d**-0.5
+        labels = np.random.default_rng(7).integers(0, v, n)
+        x, w = _leaves([hidden, head], lossgrad)
+        tx, tw = _leaves([hidden, head], torch)
+        liger = LigerFusedLinearJSDLoss(
+            weight_hard_loss=0.0, weight_soft_loss=1.0, beta=0.5, temperature=2.0, compiled=False
+        )
+        t_teacher = [torch.tensor(a) for a in (teacher_hidden, teacher_head, labels)]
+        ours_teacher = [lossgrad.tensor(a) for a in (teacher_hidden, teacher_head, labels)]
+        return (
+            _step(
+                lambda: LF.linear_distillation_loss(
+                    x,
+                    w,
+                    ours_teacher[0],
+                    ours_teacher[1],
+                    ours_teacher[2],
+                    beta=0.5,
+                    temperature=2.0,
+                ),
+                [x, w],
+            ),
+            _step(lambda: liger(tx, tw, *t_teacher), [tx, tw]),
+        )
+
+    return make
+
+
+def _torch_tvd(student: Any, teacher: Any) -> Any:
+    return 0.5 * (TF.softmax(student, -1) - TF.softmax(teacher, -1)).abs().sum(-1).mean()
+
+
+def _torch_kl(student: Any, teacher: Any, temperature: float = 2.0) -> Any:
+    log_s = TF.log_softmax(student / temperature, -1)
+    log_t = TF.log_softmax(teacher / temperature, -1)
+    return temperature**2 * TF.kl_div(log_s, log_t, reduction="batchmean", log_target=True)
+
+
+def _distillation(n: int, v: int, ours_fn: Any, reference: Any, kwargs: dict[str, Any]) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        student, teacher = _arrays(8, (n, v), (n, v), scale=2.0)
+        ours, theirs = _leaves([student], lossgrad), _leaves([student], torch)
+        ours_teacher, t_teacher = lossgrad.tensor(teacher), torch.tensor(teacher)
+        return (
+            _step(lambda: ours_fn(ours[0], ours_teacher, **kwargs), ours),
+            _step(lambda: reference(theirs[0], t_teacher), theirs),
+        )
+
+    return make
+
+
+def _liger_jsd(student: Any, teacher: Any) -> Any:
+    return LigerFusedLinearJSDFunction.distillation_loss_fn(student, teacher, beta=0.5) / len(
+        student
+    )
+
+
+def rows(quick: bool = False) -> list[tuple[str, Make]]:
+    """``(name, make)`` per case; ``make()`` returns the lossgrad and reference forward+backward.
+    ``quick``: small sizes only."""
+    heads = [(256, 128, 1000)] if quick else [(4096, 1024, 32000), (4096, 1024, 128000)]
+    out: list[tuple[str, Make]] = []
+    for n, d, v in heads:
+        size = f"{n}x{d}x{v}"
+        out.append((f"linear_cross_entropy {size} vs torch", _linear_cross_entropy(n, d, v, False)))
+        out.append(
+            (f"linear_cross_entropy {size} vs torch chunked", _linear_cross_entropy(n, d, v, True))
+        )
+    batch = 64
+    out.append((f"dpo_loss {batch} vs Liger", _dpo(batch)))
+    for name, fn, liger, kwargs in (
+        ("simpo_loss", LF.simpo_loss, LigerFusedLinearSimPOFunction, {"beta": 2.0, "gamma": 0.5}),
+        ("cpo_loss", LF.cpo_loss, LigerFusedLinearCPOFunction, {"beta": 0.1}),
+        ("orpo_loss", LF.orpo_loss, LigerFusedLinearORPOFunction, {"beta": 0.1}),
+    ):
+        out.append((f"{name} {batch} vs Liger", _reference_free(batch, fn, liger, kwargs)))
+    out.append((f"kto_loss {batch} vs Liger", _kto(batch)))
+    grpo = (4, 64) if quick else (16, 1024)
+    out.append((f"grpo_loss {grpo[0]}x{grpo[1]} vs Liger", _grpo(*grpo)))
+    fused = (2, 16, 32, 500) if quick else (4, 256, 1024, 32000)
+    out.append(
+        (f"dpo_loss (fused head) {'x'.join(map(str, fused))} vs Liger", _dpo_fused_head(*fused))
+    )
+    head = (64, 32, 500) if quick else (1024, 1024, 32000)
+    out.append(
+        (
+            f"linear_distillation_loss {'x'.join(map(str, head))} vs Liger",
+            _distillation_fused(*head),
+        )
+    )
+    n, v = (64, 500) if quick else (1024, 32000)
+    out.append(
+        (
+            f"generalized_jsd_loss {n}x{v} vs Liger",
+            _distillation(n, v, LF.generalized_jsd_loss, _liger_jsd, {"beta": 0.5}),
+        )
+    )
+    out.append((f"tvd_loss {n}x{v} vs torch", _distillation(n, v, LF.tvd_loss, _torch_tvd, {})))
+    out.append(
+        (
+            f"distillation_kl_loss {n}x{v} vs torch",
+            _distillation(n, v, LF.distillation_kl_loss, _torch_kl, {"temperature": 2.0}),
+        )
+    )
+    return out
+
+
+# -- the script -----------------------------------------------------------------------------------
+
+
+def _rss_kb(field_name: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field):
+        if line.startswith(field_name):
             return int(line.split()[1])
-    raise RuntimeError(field)
+    raise RuntimeError(field_name)
 
 
-def _run_case(case: str, n: int, d: int, v: int, repeats: int) -> dict[str, float]:
-    rng = np.random.default_rng(0)
-    hidden = rng.standard_normal((n, d), dtype=np.float32) * 0.5
-    head = rng.standard_normal((v, d), dtype=np.float32) * d**-0.5
-    target = rng.integers(0, v, n)
-    if case.startswith("torch"):
-        import torch as lib
-    else:
-        sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
-        import lossgrad as lib
-    x = lib.tensor(hidden, requires_grad=True)
-    w = lib.tensor(head, requires_grad=True)
-    y = lib.tensor(target)
-    options = None if case.endswith("reference") else lib.nn.LinearCrossEntropyOptions()
+def _probe(row: str, side: int, quick: bool) -> None:
+    import gc
 
-    def step() -> None:
-        x.grad = w.grad = None
-        lib.nn.functional.linear_cross_entropy(x, w, y, options=options).backward()
-
+    fn = dict(rows(quick))[row]()[side]
+    gc.collect()
+    base = _rss_kb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
-    base = _resident_kib("VmRSS:")
-    step()
-    peak = _resident_kib("VmHWM:") - base
-    times = []
+    fn()
+    print(json.dumps({"peak_mib": (_rss_kb("VmHWM") - base) / 1024}))
+
+
+def peak(row: str, side: int, quick: bool, threads: int | None) -> float:
+    """Peak MiB of one side (0: lossgrad, 1: the reference) of ``row``, in a fresh process."""
+    cmd = [sys.executable, __file__, "--probe", row, str(side)]
+    cmd += ["--quick"] if quick else []
+    cmd += ["--threads", str(threads)] if threads else []
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def _measure_long(
+    mine: Callable[[], object], reference: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Median of interleaved single calls after one warm-up call each (calls of seconds)."""
+    mine(), reference()
+    times: list[list[float]] = [[], []]
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return {"seconds": min(times), "peak_mib": peak / 1024}
+        for side, fn in enumerate((mine, reference)):
+            start = time.perf_counter()
+            fn()
+            times[side].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", nargs="*", default=["4096,1024,32000", "1024,1024,128000"])
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--case", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.case:
-        n, d, v = map(int, args.sizes[0].split(","))
-        print(json.dumps(_run_case(args.case, n, d, v, args.repeats)))
-        return
-    for size in args.sizes:
-        results = {}
-        for case in CASES:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--case",
-                    case,
-                    "--sizes",
-                    size,
-                    "--repeats",
-                    str(args.repeats),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            results[case] = json.loads(out.stdout)
-        ours = results["lossgrad-chunked"]
-        print(f"N,D,V = {size}")
-        for case in CASES:
-            r = results[case]
-            print(f"  {case:18s} {r['seconds']:7.3f} s  peak {r['peak_mib']:8.1f} MiB")
-        for case in CASES[:2]:
-            r = results[case]
-            print(
-                f"  lossgrad / {case:16s} time {ours['seconds'] / r['seconds']:.2f}"
-                f"  peak {ours['peak_mib'] / max(r['peak_mib'], 1e-9):.2f}"
-            )
+def main(
+    quick: bool, memory: bool, only: list[str] | None, repeats: int, threads: int | None
+) -> None:
+    header = f"{'case':<58} {'lossgrad':>10} {'reference':>10} {'ratio':>6}"
+    print(header + (f" {'MiB lg':>8} {'MiB ref':>8} {'ratio':>6}" if memory else ""), flush=True)
+    for row, make in rows(quick):
+        if only and not any(row.startswith(name + " ") for name in only):
+            continue
+        mine, reference = make()
+        long = row.startswith(("linear_", "dpo_loss (fused")) and not quick
+        t_lg, t_ref = (_measure_long if long else measure)(mine, reference, repeats=repeats)
+        del mine, reference
+        line = f"{row:<58} {t_lg * 1e3:>8.1f}ms {t_ref * 1e3:>8.1f}ms {t_lg / t_ref:>6.2f}"
+        if memory:
+            lg, ref = peak(row, 0, quick, threads), peak(row, 1, quick, threads)
+            line += f" {lg:>8.1f} {ref:>8.1f} {lg / max(ref, 1e-9):>6.2f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--only", nargs="+", help="loss names, e.g. linear_cross_entropy dpo_loss")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch's and lossgrad's thread count")
+    parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        lossgrad._parallel.set_num_threads(args.threads)
+    if args.probe:
+        _probe(args.probe[0], int(args.probe[1]), args.quick)
+    else:
+        main(args.quick, not args.no_memory, args.only, args.repeats, args.threads)

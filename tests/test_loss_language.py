@@ -31,8 +31,16 @@ def _options(chunk, library):
 
 
 def _compare(
-    input, linear_weight, target, *, bias=None, weight=None, chunk=None, dtype=np.float64,
-    second=True, **kwargs,
+    input,
+    linear_weight,
+    target,
+    *,
+    bias=None,
+    weight=None,
+    chunk=None,
+    dtype=np.float64,
+    second=True,
+    **kwargs,
 ):
     """Value, input/weight/bias gradients (random grad_output) and, on float64, the gradient of
     the input gradient's weighted sum (a second derivative) of lossgrad vs torch."""
@@ -45,12 +53,22 @@ def _compare(
     t_weight = torch.tensor(weight.astype(dtype)) if weight is not None else None
     l_weight = lg.tensor(weight.astype(dtype)) if weight is not None else None
     expected = torch.nn.functional.linear_cross_entropy(
-        tt[0], tt[1], t_target, linear_bias=tt[2] if bias is not None else None,
-        weight=t_weight, options=_options(chunk, torch), **kwargs,
+        tt[0],
+        tt[1],
+        t_target,
+        linear_bias=tt[2] if bias is not None else None,
+        weight=t_weight,
+        options=_options(chunk, torch),
+        **kwargs,
     )
     got = LF.linear_cross_entropy(
-        ll[0], ll[1], l_target, linear_bias=ll[2] if bias is not None else None,
-        weight=l_weight, options=_options(chunk, lg), **kwargs,
+        ll[0],
+        ll[1],
+        l_target,
+        linear_bias=ll[2] if bias is not None else None,
+        weight=l_weight,
+        options=_options(chunk, lg),
+        **kwargs,
     )
     tol = 1e-10 if dtype == np.float64 else 2e-5
     assert got.dtype == getattr(lg, np.dtype(dtype).name)
@@ -64,8 +82,12 @@ def _compare(
     if second:
         # torch's chunked path is first-order: its second derivative comes from the reference path
         ref = torch.nn.functional.linear_cross_entropy(
-            tt[0], tt[1], t_target, linear_bias=tt[2] if bias is not None else None,
-            weight=t_weight, **kwargs,
+            tt[0],
+            tt[1],
+            t_target,
+            linear_bias=tt[2] if bias is not None else None,
+            weight=t_weight,
+            **kwargs,
         )
         ref_grads = torch.autograd.grad(ref, tt, torch.tensor(grad_out), create_graph=True)
         probe = RNG.standard_normal(input.shape).astype(dtype)
@@ -92,16 +114,25 @@ def test_index_targets_match_torch(chunk, reduction, use_bias, use_weight):
     input, linear_weight, target = _problem()
     bias = RNG.standard_normal(13) if use_bias else None
     weight = RNG.random(13) + 0.5 if use_weight else None
-    _compare(input, linear_weight, target, bias=bias, weight=weight, chunk=chunk,
-             reduction=reduction)
+    _compare(
+        input, linear_weight, target, bias=bias, weight=weight, chunk=chunk, reduction=reduction
+    )
 
 
 @pytest.mark.parametrize("chunk", [None, 3])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 def test_float32_matches_torch(chunk, reduction):
     input, linear_weight, target = _problem(n=12, d=8, v=40)
-    _compare(input, linear_weight, target, bias=RNG.standard_normal(40), chunk=chunk,
-             dtype=np.float32, second=False, reduction=reduction)
+    _compare(
+        input,
+        linear_weight,
+        target,
+        bias=RNG.standard_normal(40),
+        chunk=chunk,
+        dtype=np.float32,
+        second=False,
+        reduction=reduction,
+    )
 
 
 @pytest.mark.parametrize("chunk", [None, 2])
@@ -120,8 +151,9 @@ def test_probability_targets_and_label_smoothing():
     weight = RNG.random(13) + 0.5
     for reduction in ("mean", "sum", "none"):
         _compare(input, linear_weight, probs, weight=weight, reduction=reduction)
-        _compare(input, linear_weight, target, weight=weight, reduction=reduction,
-                 label_smoothing=0.2)
+        _compare(
+            input, linear_weight, target, weight=weight, reduction=reduction, label_smoothing=0.2
+        )
 
 
 def test_k_dimensional_out_features():
@@ -157,8 +189,11 @@ def test_chunked_fallback_warns_like_torch(kwargs):
             warnings.simplefilter("always")
             functional = library.nn.functional
             value = functional.linear_cross_entropy(
-                library.tensor(input), library.tensor(linear_weight), library.tensor(target),
-                options=library.nn.LinearCrossEntropyOptions(), **kwargs,
+                library.tensor(input),
+                library.tensor(linear_weight),
+                library.tensor(target),
+                options=library.nn.LinearCrossEntropyOptions(),
+                **kwargs,
             )
         messages = [str(w.message) for w in caught if w.category is UserWarning]
         assert len(messages) == 1 and "``options`` ignored" in messages[0]
@@ -173,12 +208,18 @@ def test_all_ignored_tokens():
     for chunk in (None, 4):
         for reduction in ("mean", "sum", "none"):
             expected = torch.nn.functional.linear_cross_entropy(
-                torch.tensor(input), torch.tensor(linear_weight), torch.tensor(target),
-                reduction=reduction, options=_options(chunk, torch),
+                torch.tensor(input),
+                torch.tensor(linear_weight),
+                torch.tensor(target),
+                reduction=reduction,
+                options=_options(chunk, torch),
             )
             x = lg.tensor(input, requires_grad=True)
             got = LF.linear_cross_entropy(
-                x, lg.tensor(linear_weight), lg.tensor(target), reduction=reduction,
+                x,
+                lg.tensor(linear_weight),
+                lg.tensor(target),
+                reduction=reduction,
                 options=_options(chunk, lg),
             )
             np.testing.assert_array_equal(got.detach().numpy(), expected.numpy())
@@ -194,18 +235,29 @@ def test_chunked_path_gradgradcheck_float64():
     weight = RNG.random(7) + 0.5
     tensors = [lg.tensor(a, requires_grad=True) for a in (input, linear_weight, bias, weight)]
     for reduction in ("mean", "sum", "none"):
+
         def loss(x, w, b, cw, reduction=reduction):
             return LF.linear_cross_entropy(
-                x, w, lg.tensor(target), linear_bias=b, weight=cw, reduction=reduction,
+                x,
+                w,
+                lg.tensor(target),
+                linear_bias=b,
+                weight=cw,
+                reduction=reduction,
                 options=lg.nn.LinearCrossEntropyOptions(batch_chunk_size=4),
             )
+
         assert gradcheck(loss, tensors)
         assert gradgradcheck(loss, tensors)
 
 
 def test_chunk_size_resolution_matches_torch():
-    for n, d, v, method in [(4096, 1024, 32000, "auto"), (100, 8, 1000, "aspect_ratio"),
-                            (37, 16, 50, "aspect_ratio:4"), (5, 4, 3, "auto")]:
+    for n, d, v, method in [
+        (4096, 1024, 32000, "auto"),
+        (100, 8, 1000, "aspect_ratio"),
+        (37, 16, 50, "aspect_ratio:4"),
+        (5, 4, 3, "auto"),
+    ]:
         t_opts = torch.nn.LinearCrossEntropyOptions(chunking_method=method)
         expected = t_opts._adjust(n, d, v, torch.float32, torch.device("cpu")).batch_chunk_size
         got = lg.nn.LinearCrossEntropyOptions(chunking_method=method).rows_per_chunk(n, d, v)
@@ -213,8 +265,12 @@ def test_chunk_size_resolution_matches_torch():
 
 
 def test_options_validation_matches_torch():
-    for kwargs in ({"acc_policy": "fast"}, {"chunking_method": "rows"},
-                   {"chunking_method": "aspect_ratio:0"}, {"batch_chunk_size": 0}):
+    for kwargs in (
+        {"acc_policy": "fast"},
+        {"chunking_method": "rows"},
+        {"chunking_method": "aspect_ratio:0"},
+        {"batch_chunk_size": 0},
+    ):
         with pytest.raises(ValueError) as expected:
             torch.nn.LinearCrossEntropyOptions(**kwargs)
         with pytest.raises(ValueError) as got:
@@ -241,8 +297,11 @@ def test_bad_shapes_raise_like_torch(shapes, kwargs):
     errors = []
     for library in (torch, lg):
         args = [library.zeros(*s) for s in shapes[:2]]
-        target = library.zeros(*shapes[2]) if len(shapes[2]) == 2 else library.zeros(
-            *shapes[2], dtype=library.int64)
+        target = (
+            library.zeros(*shapes[2])
+            if len(shapes[2]) == 2
+            else library.zeros(*shapes[2], dtype=library.int64)
+        )
         extra = {k: library.zeros(*v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
         with pytest.raises(RuntimeError) as info:
             library.nn.functional.linear_cross_entropy(*args, target, **extra)
@@ -254,12 +313,21 @@ def test_module_matches_torch_with_copied_weights():
     for options in (None, "chunked"):
         for out_features, bias in [((), True), ((2,), False)]:
             t_module = torch.nn.LinearCrossEntropyLoss(
-                6, 10, out_features=out_features, bias=bias, dtype=torch.float64,
+                6,
+                10,
+                out_features=out_features,
+                bias=bias,
+                dtype=torch.float64,
                 ignore_index=3,
                 options=None if options is None else torch.nn.LinearCrossEntropyOptions(),
             )
             l_module = lg.nn.LinearCrossEntropyLoss(
-                6, 10, out_features=out_features, bias=bias, dtype=lg.float64, ignore_index=3,
+                6,
+                10,
+                out_features=out_features,
+                bias=bias,
+                dtype=lg.float64,
+                ignore_index=3,
                 options=None if options is None else lg.nn.LinearCrossEntropyOptions(),
             )
             assert repr(l_module) == repr(t_module)
@@ -278,8 +346,10 @@ def test_module_matches_torch_with_copied_weights():
             expected.backward()
             got.backward()
             np.testing.assert_allclose(
-                l_module.linear.weight.grad.numpy(), t_module.linear.weight.grad.numpy(),
-                rtol=1e-10, atol=1e-12,
+                l_module.linear.weight.grad.numpy(),
+                t_module.linear.weight.grad.numpy(),
+                rtol=1e-10,
+                atol=1e-12,
             )
 
 
@@ -305,10 +375,14 @@ def test_signatures_match_torch():
     assert [(p.name, p.kind, p.default) for p in got[: len(expected)]] == [
         (p.name, p.kind, p.default) for p in expected
     ]
-    assert [p.name for p in got[len(expected):]] == [
-        "lse_square_scale", "softcap", "return_z_loss", "return_token_accuracy"
+    assert [p.name for p in got[len(expected) :]] == [
+        "lse_square_scale",
+        "softcap",
+        "return_z_loss",
+        "return_token_accuracy",
+        "use_token_scaling",
     ]
-    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in got[len(expected):])
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in got[len(expected) :])
     got = inspect.signature(lg.nn.LinearCrossEntropyLoss)
     expected = inspect.signature(torch.nn.LinearCrossEntropyLoss)
     assert list(got.parameters) == list(expected.parameters)
@@ -319,21 +393,25 @@ def test_chunked_path_does_not_mutate_inputs():
     copies = [a.copy() for a in (input, linear_weight, target)]
     x = lg.from_numpy(input).requires_grad_(True)
     LF.linear_cross_entropy(
-        x, lg.from_numpy(linear_weight), lg.from_numpy(target),
+        x,
+        lg.from_numpy(linear_weight),
+        lg.from_numpy(target),
         options=lg.nn.LinearCrossEntropyOptions(batch_chunk_size=2),
     ).backward()
     for array, copy in zip((input, linear_weight, target), copies):
         np.testing.assert_array_equal(array, copy)
 
 
-def _torch_extras(input, linear_weight, target, bias, weight, reduction, scale, softcap,
-                  ignore_index=-100):
+def _torch_extras(
+    input, linear_weight, target, bias, weight, reduction, scale, softcap, ignore_index=-100
+):
     """z-loss, soft-capping and token accuracy written out in torch (Liger's conventions)."""
     logits = torch.nn.functional.linear(input, linear_weight, bias)
     if softcap is not None:
         logits = softcap * torch.tanh(logits / softcap)
-    loss = torch.nn.functional.cross_entropy(logits, target, weight=weight, reduction=reduction,
-                                             ignore_index=ignore_index)
+    loss = torch.nn.functional.cross_entropy(
+        logits, target, weight=weight, reduction=reduction, ignore_index=ignore_index
+    )
     valid = target != ignore_index
     z_loss = torch.where(valid, scale * torch.logsumexp(logits, 1) ** 2, 0.0)
     correct = ((logits.argmax(1) == target) & valid).to(logits.dtype)
@@ -356,17 +434,31 @@ def test_z_loss_softcap_accuracy_match_torch_formula(dtype, reduction, scale, so
     arrays = [a.astype(dtype) for a in (input, linear_weight, bias)]
     tt = [torch.tensor(a, requires_grad=True) for a in arrays]
     ll = [lg.tensor(a, requires_grad=True) for a in arrays]
-    expected = _torch_extras(*tt[:2], torch.tensor(target), tt[2],
-                             torch.tensor(weight.astype(dtype)), reduction, scale, softcap)
+    expected = _torch_extras(
+        *tt[:2],
+        torch.tensor(target),
+        tt[2],
+        torch.tensor(weight.astype(dtype)),
+        reduction,
+        scale,
+        softcap,
+    )
     got = LF.linear_cross_entropy(
-        *ll[:2], lg.tensor(target), linear_bias=ll[2], weight=lg.tensor(weight.astype(dtype)),
-        reduction=reduction, lse_square_scale=scale, softcap=softcap, return_z_loss=True,
+        *ll[:2],
+        lg.tensor(target),
+        linear_bias=ll[2],
+        weight=lg.tensor(weight.astype(dtype)),
+        reduction=reduction,
+        lse_square_scale=scale,
+        softcap=softcap,
+        return_z_loss=True,
         return_token_accuracy=True,
     )
     tol = 1e-10 if dtype == np.float64 else 2e-5
     for t_value, l_value in zip(expected, got):
-        np.testing.assert_allclose(l_value.detach().numpy(), t_value.detach().numpy(),
-                                   rtol=tol, atol=tol)
+        np.testing.assert_allclose(
+            l_value.detach().numpy(), t_value.detach().numpy(), rtol=tol, atol=tol
+        )
     grad_out = RNG.standard_normal(tuple(expected[0].shape)).astype(dtype)
     t_grads = torch.autograd.grad(expected[0], tt, torch.tensor(grad_out))
     l_grads = lg.autograd.grad(got.loss, ll, lg.tensor(grad_out))
@@ -376,10 +468,12 @@ def test_z_loss_softcap_accuracy_match_torch_formula(dtype, reduction, scale, so
 
 def test_extras_default_to_torch_and_gradgradcheck():
     input, linear_weight, target = _problem(n=5, d=3, v=6)
-    plain = LF.linear_cross_entropy(lg.tensor(input), lg.tensor(linear_weight), lg.tensor(target),
-                                    lse_square_scale=0.0)
+    plain = LF.linear_cross_entropy(
+        lg.tensor(input), lg.tensor(linear_weight), lg.tensor(target), lse_square_scale=0.0
+    )
     expected = torch.nn.functional.linear_cross_entropy(
-        torch.tensor(input), torch.tensor(linear_weight), torch.tensor(target))
+        torch.tensor(input), torch.tensor(linear_weight), torch.tensor(target)
+    )
     np.testing.assert_allclose(plain.item(), expected.item(), rtol=1e-12)
     tensors = [lg.tensor(a, requires_grad=True) for a in (input, linear_weight)]
 
@@ -392,8 +486,13 @@ def test_extras_default_to_torch_and_gradgradcheck():
 def test_extras_bad_arguments():
     input, linear_weight, target = _problem(n=5, d=3, v=6)
     with pytest.raises(ValueError, match="softcap"):
-        LF.linear_cross_entropy(lg.tensor(input), lg.tensor(linear_weight), lg.tensor(target),
-                                softcap=-1.0)
+        LF.linear_cross_entropy(
+            lg.tensor(input), lg.tensor(linear_weight), lg.tensor(target), softcap=-1.0
+        )
     with pytest.raises(TypeError, match="int64"):
-        LF.linear_cross_entropy(lg.tensor(input), lg.tensor(linear_weight),
-                                lg.tensor(np.full((5, 6), 1 / 6)), lse_square_scale=0.1)
+        LF.linear_cross_entropy(
+            lg.tensor(input),
+            lg.tensor(linear_weight),
+            lg.tensor(np.full((5, 6), 1 / 6)),
+            lse_square_scale=0.1,
+        )

@@ -17,8 +17,18 @@ import lossgrad.nn.functional as LF
 from lossgrad.autograd import gradgradcheck
 
 RNG = np.random.default_rng(20261206)
-LIGER_DPO_TYPES = ["sigmoid", "hinge", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard",
-                   "apo_zero", "apo_down", "discopop"]
+LIGER_DPO_TYPES = [
+    "sigmoid",
+    "hinge",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+]
 
 
 def _logps(batch=6, dtype=np.float64):
@@ -33,9 +43,12 @@ def _check(got, expected, inputs_lg, inputs_t, dtype, tol=None):
     for t_grad, l_grad in zip(t_grads, l_grads):
         t_value = np.zeros(1) if t_grad is None else t_grad.numpy()
         l_value = np.zeros(1) if l_grad is None else l_grad.numpy()
-        np.testing.assert_allclose(np.broadcast_to(l_value, t_value.shape) if t_grad is not None
-                                   else l_value.sum(), t_value if t_grad is not None else 0.0,
-                                   rtol=tol, atol=tol)
+        np.testing.assert_allclose(
+            np.broadcast_to(l_value, t_value.shape) if t_grad is not None else l_value.sum(),
+            t_value if t_grad is not None else 0.0,
+            rtol=tol,
+            atol=tol,
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -46,8 +59,15 @@ def test_dpo_matches_liger(loss_type, dtype):
     ll = [lg.tensor(a, requires_grad=True) for a in arrays]
     smoothing = {"exo_pair": 1e-3, "robust": 0.2}.get(loss_type, 0.0)
     expected = LigerFusedLinearDPOFunction.preference_loss_fn(
-        tt[0], tt[1], torch.empty(12), tt[2], tt[3], beta=0.3, loss_type=loss_type,
-        label_smoothing=smoothing, discopop_tau=0.05,
+        tt[0],
+        tt[1],
+        torch.empty(12),
+        tt[2],
+        tt[3],
+        beta=0.3,
+        loss_type=loss_type,
+        label_smoothing=smoothing,
+        discopop_tau=0.05,
     )[0]
     got = LF.dpo_loss(*ll, beta=0.3, loss_type=loss_type, label_smoothing=smoothing)
     # Liger (and TRL) build exo_pair's log(1 - eps) and log(eps) from a float32 tensor
@@ -78,10 +98,17 @@ def test_dpo_matches_trl_formula(loss_type, dtype):
     lengths = [RNG.integers(0, 20, 6) for _ in range(2)]
     tt = [torch.tensor(a, requires_grad=True) for a in arrays]
     ll = [lg.tensor(a, requires_grad=True) for a in arrays]
-    expected = _trl_formula(loss_type, *tt, 0.2, 0.1,
-                            *[torch.tensor(n, dtype=tt[0].dtype) for n in lengths]).mean()
-    got = LF.dpo_loss(*ll, beta=0.2, loss_type=loss_type, label_smoothing=0.1,
-                      chosen_lengths=lengths[0], rejected_lengths=lengths[1])
+    expected = _trl_formula(
+        loss_type, *tt, 0.2, 0.1, *[torch.tensor(n, dtype=tt[0].dtype) for n in lengths]
+    ).mean()
+    got = LF.dpo_loss(
+        *ll,
+        beta=0.2,
+        loss_type=loss_type,
+        label_smoothing=0.1,
+        chosen_lengths=lengths[0],
+        rejected_lengths=lengths[1],
+    )
     _check(got, expected, ll, tt, dtype)
 
 
@@ -91,8 +118,10 @@ def test_dpo_loss_weights_combination_and_reductions():
     ll = [lg.tensor(a, requires_grad=True) for a in arrays]
     types, weights = ["sigmoid", "bco_pair", "apo_zero"], [1.0, 0.5, 0.25]
     expected = sum(
-        w * LigerFusedLinearDPOFunction.preference_loss_fn(
-            tt[0], tt[1], torch.empty(12), tt[2], tt[3], beta=0.1, loss_type=t)[0]
+        w
+        * LigerFusedLinearDPOFunction.preference_loss_fn(
+            tt[0], tt[1], torch.empty(12), tt[2], tt[3], beta=0.1, loss_type=t
+        )[0]
         for t, w in zip(types, weights)
     )
     got = LF.dpo_loss(*ll, loss_type=types, loss_weights=weights)
@@ -107,8 +136,11 @@ def test_dpo_loss_weights_combination_and_reductions():
 def test_reference_free_losses_match_liger(dtype):
     chosen, rejected = (-RNG.random(7).astype(dtype) * 3 - 0.05 for _ in range(2))
     cases = [
-        (LigerFusedLinearSimPOFunction, {"beta": 2.0, "gamma": 0.5, "label_smoothing": 0.1},
-         LF.simpo_loss),
+        (
+            LigerFusedLinearSimPOFunction,
+            {"beta": 2.0, "gamma": 0.5, "label_smoothing": 0.1},
+            LF.simpo_loss,
+        ),
         (LigerFusedLinearCPOFunction, {"beta": 0.5, "label_smoothing": 0.1}, LF.cpo_loss),
         (LigerFusedLinearORPOFunction, {"beta": 0.3}, LF.orpo_loss),
     ]
@@ -131,21 +163,30 @@ def test_fused_head_pipeline_matches_liger_dpo(average):
     labels[:, :2] = -100  # the prompt
     liger = LigerFusedLinearDPOLoss(beta=0.2, compiled=False, average_log_prob=average)
     t_hidden, t_head = (torch.tensor(a, requires_grad=True) for a in (hidden, head))
-    expected = liger(t_head, t_hidden, torch.tensor(labels), None, torch.tensor(ref_hidden),
-                     torch.tensor(ref_head))[0]
+    expected = liger(
+        t_head,
+        t_hidden,
+        torch.tensor(labels),
+        None,
+        torch.tensor(ref_hidden),
+        torch.tensor(ref_head),
+    )[0]
     l_hidden, l_head = (lg.tensor(a, requires_grad=True) for a in (hidden, head))
     l_labels = lg.tensor(labels)
     policy = LF.linear_sequence_log_probs(l_hidden, l_head, l_labels, average=average)
-    reference = LF.linear_sequence_log_probs(lg.tensor(ref_hidden), lg.tensor(ref_head), l_labels,
-                                             average=average)
-    got = LF.dpo_loss(policy[:batch], policy[batch:], reference[:batch], reference[batch:],
-                      beta=0.2)
+    reference = LF.linear_sequence_log_probs(
+        lg.tensor(ref_hidden), lg.tensor(ref_head), l_labels, average=average
+    )
+    got = LF.dpo_loss(
+        policy[:batch], policy[batch:], reference[:batch], reference[batch:], beta=0.2
+    )
     # Liger takes the log-softmax in float32 (``logits_chunk.float()``)
     _check(got, expected, [l_hidden, l_head], [t_hidden, t_head], np.float64, tol=1e-5)
     logits = lg.nn.functional.linear(l_hidden, l_head)
     np.testing.assert_allclose(
         LF.sequence_log_probs(logits, l_labels, average=average).detach().numpy(),
-        policy.detach().numpy(), rtol=1e-12,
+        policy.detach().numpy(),
+        rtol=1e-12,
     )
 
 
@@ -162,7 +203,8 @@ def test_sequence_log_probs_fully_ignored_rows_and_errors():
     expected = torch.log_softmax(torch.tensor(logits.detach().numpy()), -1)
     np.testing.assert_allclose(
         LF.sequence_log_probs(logits, labels)[2].item(),
-        (expected[2, 0, 0] + expected[2, 2, 1]).item(), rtol=1e-12,
+        (expected[2, 0, 0] + expected[2, 2, 1]).item(),
+        rtol=1e-12,
     )
     with pytest.raises(ValueError, match="labels"):
         LF.sequence_log_probs(logits, lg.tensor(np.zeros((3, 5), np.int64)))
@@ -175,8 +217,14 @@ def test_preference_gradgradcheck():
         smoothing = {"exo_pair": 1e-3, "robust": 0.2, "aot": 0.1}.get(loss_type, 0.0)
 
         def loss(*logps, loss_type=loss_type, smoothing=smoothing):
-            return LF.dpo_loss(*logps, beta=0.3, loss_type=loss_type, label_smoothing=smoothing,
-                               chosen_lengths=lengths, rejected_lengths=lengths[::-1].copy())
+            return LF.dpo_loss(
+                *logps,
+                beta=0.3,
+                loss_type=loss_type,
+                label_smoothing=smoothing,
+                chosen_lengths=lengths,
+                rejected_lengths=lengths[::-1].copy(),
+            )
 
         assert gradgradcheck(loss, arrays), loss_type
     pair = arrays[:2]
@@ -208,8 +256,13 @@ def test_kto_matches_liger(kl, dtype):
     labels = np.array([True, False, True, True, False, False, True, False])
     t_policy = torch.tensor(policy, requires_grad=True)
     expected = LigerFusedLinearKTOFunction.preference_loss_fn(
-        t_policy, torch.tensor(labels), torch.empty(8), torch.tensor(reference), beta=0.4,
-        kl=None if kl is None else torch.tensor(kl, dtype=t_policy.dtype))[0]
+        t_policy,
+        torch.tensor(labels),
+        torch.empty(8),
+        torch.tensor(reference),
+        beta=0.4,
+        kl=None if kl is None else torch.tensor(kl, dtype=t_policy.dtype),
+    )[0]
     l_policy = lg.tensor(policy, requires_grad=True)
     got = LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels), beta=0.4, kl=kl)
     _check(got, expected, [l_policy], [t_policy], dtype)
@@ -226,10 +279,147 @@ def test_kto_weights_match_trl_formula_and_errors():
     rejected = 1 - TF.sigmoid(beta * (kl - ratio[torch.tensor(~labels)]))
     expected = torch.cat((1.5 * chosen, 0.7 * rejected)).mean()
     l_policy = lg.tensor(policy, requires_grad=True)
-    got = LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels), beta=beta, kl=kl,
-                      desirable_weight=1.5, undesirable_weight=0.7)
+    got = LF.kto_loss(
+        l_policy,
+        lg.tensor(reference),
+        lg.tensor(labels),
+        beta=beta,
+        kl=kl,
+        desirable_weight=1.5,
+        undesirable_weight=0.7,
+    )
     _check(got, expected, [l_policy], [t_policy], np.float64)
     assert gradgradcheck(
-        lambda x: LF.kto_loss(x, lg.tensor(reference), lg.tensor(labels), kl=kl), (l_policy,))
+        lambda x: LF.kto_loss(x, lg.tensor(reference), lg.tensor(labels), kl=kl), (l_policy,)
+    )
     with pytest.raises(ValueError, match="preference_labels"):
         LF.kto_loss(l_policy, lg.tensor(reference), lg.tensor(labels.astype(np.int64)))
+
+
+def _trl_f_scores(logratios, f_divergence_type, alpha=0.5):
+    """TRL 1.16 DPOTrainer._compute_loss's f-divergence scores, copied into torch (its float32
+    clamp at 80 applied to every dtype)."""
+    if f_divergence_type == "forward_kl":
+        return 1 - torch.exp(-logratios)
+    if f_divergence_type == "js_divergence":
+        return np.log(2) + TF.logsigmoid(logratios)
+    coef = 1.0 / (alpha - 1.0)
+    return (torch.exp(torch.clamp((alpha - 1.0) * logratios, max=80.0)) - 1.0) * coef
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("f_divergence_type", ["forward_kl", "js_divergence", "alpha_divergence"])
+@pytest.mark.parametrize("loss_type", ["sigmoid", "hinge", "robust", "exo_pair", "discopop"])
+def test_dpo_f_divergence_matches_liger_on_trl_scores(f_divergence_type, loss_type, dtype):
+    """Liger's formulas applied to TRL's f-divergence scores (passed as log-ratios against a
+    zero reference)."""
+    arrays = [a / 8 for a in _logps(dtype=dtype)]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ll = [lg.tensor(a, requires_grad=True) for a in arrays]
+    smoothing = {"exo_pair": 1e-3, "robust": 0.2}.get(loss_type, 0.0)
+    chosen = _trl_f_scores(tt[0] - tt[2], f_divergence_type, 0.3)
+    rejected = _trl_f_scores(tt[1] - tt[3], f_divergence_type, 0.3)
+    zero = torch.zeros_like(chosen)
+    expected = LigerFusedLinearDPOFunction.preference_loss_fn(
+        chosen,
+        rejected,
+        torch.empty(12),
+        zero,
+        zero,
+        beta=0.3,
+        loss_type=loss_type,
+        label_smoothing=smoothing,
+        discopop_tau=0.05,
+    )[0]
+    got = LF.dpo_loss(
+        *ll,
+        beta=0.3,
+        loss_type=loss_type,
+        label_smoothing=smoothing,
+        f_divergence_type=f_divergence_type,
+        f_alpha_divergence_coef=0.3,
+    )
+    _check(got, expected, ll, tt, dtype, tol=1e-7 if loss_type == "exo_pair" else None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dpo_sft_ipo_sigmoid_norm_with_f_divergence_match_trl_formula(dtype):
+    arrays = [a / 8 for a in _logps(dtype=dtype)]
+    lengths = [RNG.integers(1, 20, 6) for _ in range(2)]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ll = [lg.tensor(a, requires_grad=True) for a in arrays]
+    chosen = _trl_f_scores(tt[0] - tt[2], "js_divergence")
+    rejected = _trl_f_scores(tt[1] - tt[3], "js_divergence")
+    t_lengths = [torch.tensor(n, dtype=chosen.dtype) for n in lengths]
+    ipo = (chosen / t_lengths[0] - rejected / t_lengths[1] - 1 / (2 * 0.3)) ** 2
+    norm = -TF.logsigmoid(0.3 * (chosen / t_lengths[0] - rejected / t_lengths[1]))
+    sft = -tt[0].sum() / t_lengths[0].sum()  # TRL: mean of the chosen tokens' log-probs
+    expected = 0.5 * ipo.mean() + norm.mean() + 2.0 * sft
+    got = LF.dpo_loss(
+        *ll,
+        beta=0.3,
+        loss_type=["ipo", "sigmoid_norm", "sft"],
+        loss_weights=[0.5, 1.0, 2.0],
+        chosen_lengths=lg.tensor(lengths[0]),
+        rejected_lengths=lg.tensor(lengths[1]),
+        f_divergence_type="js_divergence",
+    )
+    _check(got, expected, ll, tt, dtype)
+
+
+def test_wpo_weights_match_trl_formula():
+    """TRL's use_weighting: each pair's loss times exp(mean aligned log-probs) of its chosen and
+    rejected completions (computed from the logits, detached)."""
+    batch, length, vocab = 3, 5, 7
+    logits = RNG.standard_normal((2 * batch, length, vocab))
+    labels = RNG.integers(0, vocab, (2 * batch, length))
+    labels[:, :2] = -100
+    t_logits = torch.tensor(logits, requires_grad=True)
+    mask = torch.tensor(labels != -100)
+    log_probs = TF.log_softmax(t_logits, -1)
+    per_token = log_probs.gather(-1, torch.tensor(np.where(labels < 0, 0, labels))[..., None])[
+        ..., 0
+    ]
+    with torch.no_grad():
+        log_sum_sq = torch.logsumexp(2 * log_probs, -1)
+        aligned = ((per_token - log_sum_sq) * mask).sum(1) / mask.sum(1).clamp_min(1)
+        weights = torch.exp(aligned)
+    logps = (per_token * mask).sum(1)
+    ref = torch.tensor(RNG.standard_normal(2 * batch) - 10)
+    pc, pr = logps.chunk(2)
+    rc, rr = ref.chunk(2)
+    expected = (
+        -TF.logsigmoid(0.2 * ((pc - rc) - (pr - rr))) * weights[:batch] * weights[batch:]
+    ).mean()
+    l_logits = lg.tensor(logits, requires_grad=True)
+    l_labels = lg.tensor(labels)
+    w = LF.wpo_sequence_weights(l_logits, l_labels)
+    np.testing.assert_allclose(w.numpy(), weights.numpy(), rtol=1e-12)
+    assert not w.requires_grad
+    policy = LF.sequence_log_probs(l_logits, l_labels)
+    reference = lg.tensor(ref.numpy())
+    got = LF.dpo_loss(
+        policy[:batch],
+        policy[batch:],
+        reference[:batch],
+        reference[batch:],
+        beta=0.2,
+        wpo_weights=(w[:batch], w[batch:]),
+    )
+    _check(got, expected, [l_logits], [t_logits], np.float64)
+
+
+def test_dpo_f_divergence_and_wpo_errors():
+    ll = [lg.tensor(a) for a in _logps()]
+    with pytest.raises(
+        ValueError, match=r"only supported for the loss types .* got loss_type=\['nca_pair'\]"
+    ):
+        LF.dpo_loss(*ll, loss_type="nca_pair", f_divergence_type="forward_kl")
+    with pytest.raises(ValueError, match="f_divergence_type must be .* got 'kl'"):
+        LF.dpo_loss(*ll, f_divergence_type="kl")
+    with pytest.raises(ValueError, match="needs chosen_lengths"):
+        LF.dpo_loss(*ll, loss_type="sft")
+    with pytest.raises(ValueError, match="wpo_weights is not supported"):
+        LF.dpo_loss(*ll, loss_type="aot", wpo_weights=(ll[0], ll[1]))
+    alpha_one = LF.dpo_loss(*ll, f_divergence_type="alpha_divergence", f_alpha_divergence_coef=1.0)
+    np.testing.assert_allclose(alpha_one.item(), LF.dpo_loss(*ll).item(), rtol=1e-15)

@@ -763,7 +763,13 @@ def cross_entropy(
     reduce: bool | None = None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
-) -> Tensor:
+    *,
+    lse_square_scale: float = 0.0,
+    softcap: float | None = None,
+    return_z_loss: bool = False,
+    return_token_accuracy: bool = False,
+    use_token_scaling: bool = False,
+) -> Any:
     """Cross-entropy between logits and class-index or class-probability targets.
 
     Class indices ``y`` (with ``eps = label_smoothing``)::
@@ -793,9 +799,14 @@ def cross_entropy(
             probability targets.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
         label_smoothing: ``eps`` in [0, 1]. Default 0.0.
+        lse_square_scale, softcap, return_z_loss, return_token_accuracy, use_token_scaling:
+            lossgrad's language-model extensions (keyword-only; the defaults are torch's
+            behaviour): z-loss, logit soft-capping, the z-loss and token accuracy returned
+            alongside, token scaling; see ``F.linear_cross_entropy``.
 
     Returns:
-        A scalar, or the per-position loss for ``reduction='none'``.
+        A scalar, or the per-position loss for ``reduction='none'``; a ``CrossEntropyOutput``
+        namedtuple when ``return_z_loss`` or ``return_token_accuracy`` is set.
 
     Note:
         torch's edge policies: every target ignored gives NaN for ``'mean'``; ``eps > 1``
@@ -813,6 +824,12 @@ def cross_entropy(
         tensor(0.6691)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
+    extras = (lse_square_scale, softcap, return_z_loss, return_token_accuracy, use_token_scaling)
+    if extras != (0.0, None, False, False, False):
+        from lossgrad.nn.functional import loss_language
+
+        extended = loss_language._cross_entropy_with_extras
+        return extended(input, target, weight, ignore_index, reduction, label_smoothing, extras)
     return _cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing)[0]
 
 

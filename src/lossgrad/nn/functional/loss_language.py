@@ -7,18 +7,21 @@ linear_weight), target)``: torch 2.13's function, with its signature and its two
   ``weight``, ``ignore_index``, ``label_smoothing``, K-dimensional ``out_features`` and reduction
   behave as ``cross_entropy`` does, with first and second derivatives.
 * ``options=LinearCrossEntropyOptions(...)`` (the chunked path) never holds the ``N x V`` logits
-  or their gradient: rows are processed ``batch_chunk_size`` at a time, the forward keeps only
-  the log-sum-exp terms, and the backward recomputes each chunk's softmax. Unlike torch's chunked
-  path (whose gradient is computed inside the forward and is silently first-order), lossgrad's
-  backward is written with lossgrad ops when a graph is recorded, so ``create_graph=True`` and
-  ``gradgradcheck`` work here too. The cases torch's chunked path does not cover (K-dimensional
-  ``out_features``, ``label_smoothing != 0``, non-int64 or probability targets) fall back to the
-  reference path with torch's warning.
+  or their gradient: rows are processed ``batch_chunk_size`` at a time. For the scalar
+  reductions the gradient is made in the forward, chunk by chunk, as torch's chunked path does
+  (``_ChunkedHeadTotal``: three matrix products per chunk); for ``'none'`` and the extra outputs
+  the forward keeps only the log-sum-exp terms and the backward recomputes each block's softmax
+  (``_ChunkedHead``). Unlike torch's chunked path (silently first-order), when a graph is
+  recorded lossgrad's backward differentiates the definition written with lossgrad ops, so
+  ``create_graph=True`` and ``gradgradcheck`` work here too. The cases torch's chunked path
+  does not cover (K-dimensional ``out_features``, ``label_smoothing != 0``, non-int64 or
+  probability targets) fall back to the reference path with torch's warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -29,8 +32,10 @@ import numpy as np
 from lossgrad import _dtype
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad as autograd_grad
+from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _reduction
+from lossgrad.nn.functional import _kept, _reduction
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
 from lossgrad.ops.index import index_select, sort
@@ -69,13 +74,14 @@ class LinearCrossEntropyOptions:
     a CPU float32/float64 input: ``chunking_method='auto'`` means ``'aspect_ratio:2'``, i.e.
     ``next_pow2(ceil(N / ceil(V / D))) // 2`` rows per chunk (capped at ``N``); an explicit
     ``batch_chunk_size`` disables the heuristic. With the default ``'auto'`` lossgrad takes at
-    least ``D // 8`` rows per chunk (a ``chunk x V`` block an eighth of the head's size): each
-    chunk re-reads the whole ``V x D`` head and accumulates its gradient, so on the CPU, where
-    that traffic dominates, tiny chunks cost time without lowering the peak, which the head's
-    gradient sets. ``acc_policy``, ``acc_dtype`` and
-    ``allow_retain_graph`` are accepted and validated for compatibility: lossgrad accumulates in
-    the input's dtype (what torch does for float32/float64 input) and its backward recomputes
-    from saved inputs, so ``retain_graph=True`` always works.
+    least ``D / 2`` rows per chunk (a ``chunk x V`` block half the head's size): each chunk's
+    three matrix products re-read the whole ``V x D`` head (BLAS packs it again each time, and
+    runs below half its speed on a few rows), so on the CPU tiny chunks cost time, up to twice
+    as much, without lowering the peak much: the head's gradient, held anyway, is twice the
+    block. ``acc_policy``, ``acc_dtype`` and ``allow_retain_graph`` are accepted and validated
+    for compatibility: lossgrad accumulates in the input's dtype (what torch does for
+    float32/float64 input) and keeps or recomputes from saved inputs, so ``retain_graph=True``
+    always works.
 
     Example:
         >>> from lossgrad.nn import LinearCrossEntropyOptions
@@ -102,8 +108,7 @@ class LinearCrossEntropyOptions:
             or (isinstance(self.batch_chunk_size, int) and self.batch_chunk_size > 0)
         ):
             raise ValueError(
-                "batch_chunk_size must be positive int or None, got "
-                f"{self.batch_chunk_size!r}"
+                f"batch_chunk_size must be positive int or None, got {self.batch_chunk_size!r}"
             )
         supported = (None, _dtype.float16, _dtype.float32, _dtype.float64)
         if self.acc_dtype not in supported:
@@ -138,94 +143,141 @@ def _row_chunks(num_rows: int, chunk: int) -> range:
     return range(0, num_rows, chunk)
 
 
-def _chunk_logits(input: np.ndarray, linear_weight: np.ndarray, bias: Any) -> np.ndarray:
-    logits = input @ linear_weight.T
+def _chunk_logits(
+    input: np.ndarray, linear_weight: np.ndarray, bias: Any, softcap: Any, scratch: Any = None
+) -> np.ndarray:
+    """``c tanh((input W^T + b) / c)`` for one block (``softcap`` ``c``; None: no capping),
+    written into the front of the flat buffer ``scratch`` when given (one block's memory is
+    reused from chunk to chunk instead of a new block allocated while the last is alive)."""
+    out = None
+    if scratch is not None:
+        size = input.shape[0] * linear_weight.shape[0]
+        out = scratch[:size].reshape(input.shape[0], linear_weight.shape[0])
+    logits = np.matmul(input, linear_weight.T, out=out)
     if bias is not None:
         logits += bias
+    if softcap is not None:
+        np.multiply(
+            np.tanh(np.divide(logits, softcap, out=logits), out=logits), softcap, out=logits
+        )
     return logits
 
 
 def _log_sum_exp_rows(logits: np.ndarray) -> np.ndarray:
-    """``log sum_c exp(logits[:, c])`` with the row maximum shifted out (finite rows)."""
+    """``log sum_c exp(logits[:, c])`` with the row maximum shifted out (finite rows); the
+    exponentials overwrite ``logits``."""
     row_max = logits.max(axis=1, keepdims=True)
     row_max[~np.isfinite(row_max)] = 0
-    total = np.exp(logits - row_max).sum(axis=1, keepdims=True)
+    total = np.exp(np.subtract(logits, row_max, out=logits), out=logits).sum(axis=1, keepdims=True)
     return (np.log(total) + row_max)[:, 0]
 
 
-class _ChunkedTokenNLL(ArrayFunction):
-    """Per-row ``lse_n - z[n, y_n]`` of the logits ``z = input W^T + b``, chunk by chunk.
+def _scratch(rows: int, columns: int, dtype: Any) -> np.ndarray:
+    """A flat buffer for blocks of at most ``rows x columns`` elements."""
+    return np.empty(rows * columns, dtype)
 
-    Rows whose target is ``ignore_index`` give 0 and no gradient. The forward runs over chunks
-    of rows and keeps each row's log-sum-exp; the first-order backward runs over blocks of the
-    vocabulary; both hold one block of ``chunk x V`` elements at a time; ``backward`` (run when a
-    graph is recorded) is the same gradient ``(softmax(z) - onehot(y)) * g`` written with lossgrad
-    ops, chunk by chunk, so autograd differentiates it again.
+
+def _cap_slope(capped: np.ndarray, softcap: float, scratch: np.ndarray) -> np.ndarray:
+    """``1 - (z / c)**2``, the cap's slope, from the capped logits ``z``, into ``scratch``."""
+    slope = scratch[: capped.size].reshape(capped.shape)
+    np.square(np.divide(capped, softcap, out=slope), out=slope)
+    return np.subtract(1, slope, out=slope)
+
+
+def _softcapped(logits: Tensor, softcap: Any) -> Tensor:
+    return logits if softcap is None else mul(tanh(div(logits, softcap)), softcap)
+
+
+class _ChunkedHead(ArrayFunction):
+    """Per-row log-sum-exp ``lse_n`` and target logit ``z[n, y_n]`` of the logits ``z =
+    cap(input W^T + b)`` (``cap(u) = c tanh(u / c)`` with ``softcap`` ``c``, or the identity),
+    chunk by chunk; the cross-entropy of a token is ``lse_n - z[n, y_n]``.
+
+    The forward runs over chunks of rows and keeps each row's log-sum-exp (and writes each row's
+    argmax into ``predicted`` when given); the first-order backward runs over blocks of the
+    vocabulary; both hold one block of ``chunk x V`` elements at a time. With the upstream
+    gradients ``a_n`` (of ``lse``) and ``b_n`` (of the target logit), ``dL/dz = a softmax(z) +
+    b onehot(y)``, times ``1 - (z / c)**2`` through the cap. ``backward`` (run when a graph is
+    recorded) is the same gradient written with lossgrad ops, chunk by chunk, so autograd
+    differentiates it again.
     """
 
     @staticmethod
-    def forward(ctx: Any, input, linear_weight, bias, target, ignore_index, chunk):  # type: ignore[no-untyped-def]
-        valid = target != ignore_index
-        safe_target = np.where(valid, target, 0)
-        nll = np.empty(input.shape[0], input.dtype)
+    def forward(ctx: Any, input, linear_weight, bias, target, chunk, softcap, predicted):  # type: ignore[no-untyped-def]
         lse = np.empty(input.shape[0], input.dtype)
+        target_logit = np.empty(input.shape[0], input.dtype)
+        scratch = _scratch(min(chunk, input.shape[0]), linear_weight.shape[0], input.dtype)
         for start in _row_chunks(input.shape[0], chunk):
             rows = slice(start, start + chunk)
-            logits = _chunk_logits(input[rows], linear_weight, bias)
-            target_logit = logits[np.arange(logits.shape[0]), safe_target[rows]]
+            logits = _chunk_logits(input[rows], linear_weight, bias, softcap, scratch)
+            target_logit[rows] = logits[np.arange(logits.shape[0]), target[rows]]
+            if predicted is not None:
+                predicted[rows] = logits.argmax(axis=1)
             lse[rows] = _log_sum_exp_rows(logits)
-            nll[rows] = lse[rows] - target_logit
-        nll[~valid] = 0
         ctx.save_for_backward(input, linear_weight, bias)
-        ctx.valid, ctx.safe_target, ctx.chunk, ctx.lse = valid, safe_target, chunk, lse
-        return nll
+        ctx.target, ctx.chunk, ctx.softcap, ctx.lse = target, chunk, softcap, lse
+        return lse, target_logit
 
     @staticmethod
-    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+    def backward_array(
+        ctx: Any, grad_lse: np.ndarray, grad_target_logit: np.ndarray
+    ) -> tuple[Any, ...]:
         """The first-order gradient, block by block over the vocabulary: with the forward's
-        log-sum-exp kept, each ``N x block`` slice of ``G = (softmax(z) - onehot(y)) * g`` gives
-        its rows of ``dW = G^T input`` and ``db`` directly (no accumulation buffer the size of
-        the head) and adds ``G W`` to ``dinput``; a block holds as many elements as a chunk."""
+        log-sum-exp kept, each ``N x block`` slice of ``G = dL/dlogits`` gives its rows of
+        ``dW = G^T input`` and ``db`` directly (no accumulation buffer the size of the head) and
+        adds ``G W`` to ``dinput``; a block holds as many elements as a chunk."""
         input, linear_weight, bias = ctx._saved_arrays()
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         num_rows, num_classes = input.shape[0], linear_weight.shape[0]
-        coefficient = np.where(ctx.valid, grad, 0).astype(input.dtype)[:, None]
+        target, softcap = ctx.target, ctx.softcap
+        grad_lse = grad_lse.astype(input.dtype, copy=False)[:, None]
         block = max(1, ctx.chunk * num_classes // max(num_rows, 1))
         grad_input = np.zeros_like(input) if need_input else None
         grad_weight = np.empty_like(linear_weight) if need_weight else None
         grad_bias = np.empty_like(bias) if need_bias else None
         rows = np.arange(num_rows)
+        scratch = _scratch(num_rows, min(block, num_classes), input.dtype)
+        slope_scratch = None if softcap is None else np.empty_like(scratch)
         for start in range(0, num_classes, block):
             columns = slice(start, start + block)
-            logits = _chunk_logits(input, linear_weight[columns],
-                                   bias[columns] if bias is not None else None)
+            column_bias = bias[columns] if bias is not None else None
+            logits = _chunk_logits(input, linear_weight[columns], column_bias, softcap, scratch)
+            cap_slope = None if softcap is None else _cap_slope(logits, softcap, slope_scratch)
             probs = np.exp(np.subtract(logits, ctx.lse[:, None], out=logits), out=logits)
-            hit = (ctx.safe_target >= start) & (ctx.safe_target < start + block)
-            probs[rows[hit], ctx.safe_target[hit] - start] -= 1
-            probs *= coefficient
+            probs *= grad_lse
+            hit = (target >= start) & (target < start + block)
+            probs[rows[hit], target[hit] - start] += grad_target_logit[hit]
+            if cap_slope is not None:
+                probs *= cap_slope
             if need_weight:
                 np.matmul(probs.T, input, out=grad_weight[columns])
             if need_bias:
                 grad_bias[columns] = probs.sum(axis=0)
             if need_input:
                 grad_input += probs @ linear_weight[columns]
-        return grad_input, grad_weight, grad_bias, None, None, None
+        return grad_input, grad_weight, grad_bias, None, None, None, None
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_lse: Tensor, grad_target_logit: Tensor) -> tuple[Any, ...]:
         input, linear_weight, bias = ctx.saved_tensors
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        coefficient = where(Tensor._make(ctx.valid), grad, 0.0)
         num_classes = linear_weight.shape[0]
         input_chunks, grad_weight, grad_bias = [], None, None
         for start in _row_chunks(input.shape[0], ctx.chunk):
             rows = slice(start, start + ctx.chunk)
             input_rows = input[rows]
-            target_rows = ctx.safe_target[rows]
+            target_rows = ctx.target[rows]
             one_hot = np.zeros((target_rows.size, num_classes), input_rows._data.dtype)
             one_hot[np.arange(target_rows.size), target_rows] = 1
-            probs = softmax(linear(input_rows, linear_weight, bias), 1)
-            grad_logits = mul(sub(probs, Tensor._make(one_hot)), unsqueeze(coefficient[rows], 1))
+            raw_logits = linear(input_rows, linear_weight, bias)
+            probs = softmax(_softcapped(raw_logits, ctx.softcap), 1)
+            grad_logits = add(
+                mul(probs, unsqueeze(grad_lse[rows], 1)),
+                mul(Tensor._make(one_hot), unsqueeze(grad_target_logit[rows], 1)),
+            )
+            if ctx.softcap is not None:
+                cap_slope = rsub(square(tanh(div(raw_logits, ctx.softcap))), 1.0)
+                grad_logits = mul(grad_logits, cap_slope)
             if need_input:
                 input_chunks.append(matmul(grad_logits, linear_weight))
             if need_weight:
@@ -235,31 +287,316 @@ class _ChunkedTokenNLL(ArrayFunction):
                 chunk_bias = _sum(grad_logits, 0)
                 grad_bias = chunk_bias if grad_bias is None else grad_bias + chunk_bias
         grad_input = cat(input_chunks) if need_input else None
-        return grad_input, grad_weight, grad_bias, None, None, None
+        return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
-def _chunked(input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options):  # type: ignore[no-untyped-def]
-    """The chunked path: per-token NLL from ``_ChunkedTokenNLL``, class weights and the reduction
-    with lossgrad ops (so ``weight`` is differentiable too)."""
+def _add_transposed_product(
+    out: np.ndarray, left: np.ndarray, right: np.ndarray, first: bool
+) -> None:
+    """``out (+)= left^T right`` a block of ``out``'s rows at a time (a small temporary instead
+    of one the size of ``out``)."""
+    if first:
+        np.matmul(left.T, right, out=out)
+        return
+    block = max(1, (1 << 21) // max(right.shape[1], 1))
+    scratch = np.empty((min(block, out.shape[0]), right.shape[1]), out.dtype)
+    for start in range(0, out.shape[0], block):
+        rows = slice(start, start + block)
+        product = scratch[: out[rows].shape[0]]
+        np.matmul(left[:, rows].T, right, out=product)
+        out[rows] += product
+
+
+class _ChunkedHeadTotal(ArrayFunction):
+    """The scalar chunked loss ``sum_n p_n (c_n (lse_n - z[n, y_n]) + s e_n lse_n**2)`` of the
+    logits ``z = cap(input W^T + b)``, with the token coefficients ``c`` (class weight over the
+    'mean' denominator, 0 for ignored tokens), ``e`` (the z-loss's) and ``p_n`` the detached
+    target probability with token scaling (else 1).
+
+    For the scalar reductions the gradient is computed inside the forward, as torch's chunked
+    path and Liger do: each chunk's logits are made once, turned into their gradient ``G = (c +
+    2 s e lse) softmax(z) - c onehot(y)`` (times ``p`` and the cap's slope) in place, and give
+    ``G W`` and ``G^T input`` at once; the backward scales them by the upstream gradient. Three
+    matrix products per chunk instead of the four of a forward that recomputes in the backward.
+    ``backward`` (a graph recorded) differentiates the composite definition (``_ChunkedHead``
+    and ops) instead, so second derivatives work.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, input, linear_weight, bias, target, coefficients, settings):  # type: ignore[no-untyped-def]
+        chunk, softcap, lse_square_scale, use_token_scaling = settings
+        token_coefficient, z_coefficient = coefficients
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        keep = need_input or need_weight or need_bias
+        grad_input = np.empty_like(input) if need_input else None
+        grad_weight = np.empty_like(linear_weight) if need_weight else None
+        grad_bias = np.zeros_like(bias) if need_bias else None
+        total = np.zeros((), input.dtype)
+        scratch = _scratch(min(chunk, input.shape[0]), linear_weight.shape[0], input.dtype)
+        slope_scratch = np.empty_like(scratch) if keep and softcap is not None else None
+        for start in _row_chunks(input.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            logits = _chunk_logits(input[rows], linear_weight, bias, softcap, scratch)
+            cap_slope = None
+            if slope_scratch is not None:
+                cap_slope = _cap_slope(logits, softcap, slope_scratch)
+            index = np.arange(logits.shape[0]), target[rows]
+            target_logit = logits[index]
+            row_max = logits.max(axis=1)
+            row_max[~np.isfinite(row_max)] = 0
+            exps = np.exp(np.subtract(logits, row_max[:, None], out=logits), out=logits)
+            sums = exps.sum(axis=1)
+            lse = np.log(sums) + row_max
+            weight_nll = token_coefficient[rows]
+            weight_z = lse_square_scale * z_coefficient[rows]
+            if use_token_scaling:
+                prob = np.exp(target_logit - lse)
+                weight_nll, weight_z = weight_nll * prob, weight_z * prob
+            total += np.dot(weight_nll, lse - target_logit) + np.dot(weight_z, lse * lse)
+            if not keep:
+                continue
+            weight_lse = weight_nll + 2 * weight_z * lse
+            grad_logits = np.multiply(exps, (weight_lse / sums)[:, None], out=exps)
+            grad_logits[index] -= weight_nll
+            if cap_slope is not None:
+                grad_logits *= cap_slope
+            if need_input:  # G W as (W^T G^T)^T: OpenBLAS threads G W's long inner dimension badly
+                grad_input[rows] = np.matmul(linear_weight.T, grad_logits.T).T
+            if need_weight:
+                _add_transposed_product(grad_weight, grad_logits, input[rows], start == 0)
+            if need_bias:
+                grad_bias += grad_logits.sum(axis=0)
+        ctx.save_for_backward(input, linear_weight, bias)
+        ctx.target, ctx.coefficients, ctx.settings = target, coefficients, settings
+        ctx.kept_grads = grad_input, grad_weight, grad_bias
+        return total
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        """The kept gradients times ``grad``: in place on the node's last use, on copies while
+        the graph is retained (as ``_kept.take``)."""
+        ctx._saved_arrays()  # torch's errors for a freed graph or an input modified in place
+        kept, last_use = ctx.kept_grads, ctx.last_use
+        if last_use:
+            ctx.kept_grads = None
+        scaled = [
+            None
+            if array is None
+            else _kept.times_upstream(array if last_use else array.copy(), grad, True)
+            for array in kept
+        ]
+        return (*scaled, None, None, None)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        inputs = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        chunk, softcap, lse_square_scale, use_token_scaling = ctx.settings
+        token_coefficient, z_coefficient = (Tensor._make(c) for c in ctx.coefficients)
+        with grad_mode.enable_grad():
+            log_sum_exp, target_logit = _ChunkedHead.apply(
+                *inputs, ctx.target, chunk, softcap, None
+            )
+            per_token = add(
+                mul(sub(log_sum_exp, target_logit), token_coefficient),
+                mul(square(log_sum_exp), mul(z_coefficient, lse_square_scale)),
+            )
+            if use_token_scaling:
+                per_token = mul(
+                    per_token, Tensor._make(np.exp(target_logit._data - log_sum_exp._data))
+                )
+            wanted = [x for x, need in zip(inputs, needs) if need]
+            found = iter(autograd_grad(_sum(per_token), wanted, grad, create_graph=True))
+        return (*(next(found) if need else None for need in needs), None, None, None)
+
+
+class CrossEntropyOutput(NamedTuple):
+    """What ``cross_entropy`` / ``linear_cross_entropy`` return when asked for the z-loss or the
+    token accuracy."""
+
+    loss: Tensor
+    z_loss: Tensor | None
+    token_accuracy: Tensor | None
+
+
+class _Extras(NamedTuple):
+    """lossgrad's language-model options of ``cross_entropy`` and ``linear_cross_entropy``."""
+
+    lse_square_scale: float = 0.0
+    softcap: float | None = None
+    return_z_loss: bool = False
+    return_token_accuracy: bool = False
+    use_token_scaling: bool = False
+
+    def check(self, target: Tensor) -> None:
+        if self.softcap is not None and not self.softcap > 0:
+            raise ValueError(f"softcap must be a positive number or None, got {self.softcap}")
+        if not math.isfinite(self.lse_square_scale):
+            raise ValueError(f"lse_square_scale must be finite, got {self.lse_square_scale}")
+        if target.dtype.is_floating_point:
+            raise TypeError(
+                "lse_square_scale, softcap, return_z_loss, return_token_accuracy and "
+                "use_token_scaling need class-index (int64) targets, got target of dtype "
+                f"{target.dtype}"
+            )
+
+
+_NO_EXTRAS = _Extras()
+
+
+def _total_with_extras(
+    token_losses, denominator, log_sum_exp, valid, correct, target_prob, reduction, extras
+):  # type: ignore[no-untyped-def]
+    """Reduce the per-token cross-entropy ``token_losses`` (class-weighted: 'mean' divides by
+    ``denominator``) plus the z-loss ``s lse**2`` (not class-weighted: 'mean' divides by the
+    number of tokens not ignored), both times the detached target probability with
+    ``use_token_scaling``; Liger-Kernel's conventions."""
+    valid_tensor = Tensor._make(valid)
+    z_loss = where(valid_tensor, mul(square(log_sum_exp), extras.lse_square_scale), 0.0)
+    if extras.use_token_scaling:
+        scaling = Tensor._make(np.where(valid, target_prob, 0).astype(log_sum_exp._data.dtype))
+        token_losses, z_loss = mul(token_losses, scaling), mul(z_loss, scaling)
+    loss = _reduction.apply(token_losses, reduction, denominator=denominator)
+    z_loss = _reduction.apply(z_loss, reduction, denominator=float(valid.sum()))
+    if extras.lse_square_scale != 0.0:
+        loss = add(loss, z_loss)
+    if not (extras.return_z_loss or extras.return_token_accuracy):
+        return loss
+    accuracy = None
+    if extras.return_token_accuracy:
+        correct = Tensor._make((correct & valid).astype(log_sum_exp._data.dtype))
+        accuracy = correct if reduction == "none" else div(_sum(correct), float(valid.sum()))
+    return CrossEntropyOutput(loss, z_loss if extras.return_z_loss else None, accuracy)
+
+
+def _target_weight(weight, target, valid, dtype):  # type: ignore[no-untyped-def]
+    """``w[y_n]`` for the tokens not ignored, 0 for the others (1 for all kept when no weight)."""
+    if weight is None:
+        return Tensor._make(valid.astype(dtype))
+    safe_target = Tensor._make(np.where(valid, target, 0).reshape(-1))
+    picked = reshape(index_select(weight, 0, safe_target), valid.shape)
+    return where(Tensor._make(valid), picked, 0.0)
+
+
+def _cross_entropy_with_extras(
+    input, target, weight, ignore_index, reduction, label_smoothing, extras
+):  # type: ignore[no-untyped-def]
+    """``cross_entropy`` with lossgrad's language-model options (composite ops, so first and
+    second derivatives come from autograd): the logits ``input`` are soft-capped, the
+    cross-entropy is torch's, the z-loss, token scaling and accuracy are added on top.
+    ``extras``: the five options in ``_Extras``' order."""
+    extras = _Extras(*extras)
+    extras.check(target)
+    logits = _softcapped(input, extras.softcap)
+    token_losses = cross_entropy(
+        logits,
+        target,
+        weight=weight,
+        reduction="none",
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+    )
+    class_dim = 1 if input.dim() >= 2 else 0
+    labels = target._data.astype(np.int64)
+    valid = labels != ignore_index
+    safe_target = np.expand_dims(np.where(valid, labels, 0), class_dim)
+    log_sum_exp = logsumexp(logits, class_dim)
+    target_logit = np.take_along_axis(logits._data, safe_target, class_dim).squeeze(class_dim)
+    with np.errstate(over="ignore", invalid="ignore"):
+        target_prob = np.exp(target_logit - log_sum_exp._data)
+    correct = np.argmax(logits._data, axis=class_dim) == labels
+    denominator = _sum(_target_weight(weight, labels, valid, token_losses._data.dtype))
+    return _total_with_extras(
+        token_losses, denominator, log_sum_exp, valid, correct, target_prob, reduction, extras
+    )
+
+
+def _chunked(
+    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options, extras
+):  # type: ignore[no-untyped-def]
+    """The chunked path: per-token log-sum-exp and target logit from ``_ChunkedHead``, then the
+    cross-entropy, class weights, extras and the reduction with lossgrad ops (so ``weight`` is
+    differentiable too)."""
     batched = input.dim() == 2
     if not batched:
         input, target = unsqueeze(input, 0), unsqueeze(target, 0)
     num_batches, in_features = input.shape
     chunk = options.rows_per_chunk(num_batches, in_features, linear_weight.shape[0])
     if options.chunking_method == "auto" and options.batch_chunk_size is None:
-        chunk = max(chunk, min(num_batches, in_features // 8))
-    nll = _ChunkedTokenNLL.apply(input, linear_weight, linear_bias, target._data, ignore_index, chunk)
-    valid = target._data != ignore_index
-    if weight is None:
-        token_weight: Any = Tensor._make(valid.astype(nll._data.dtype))
-        losses = nll
-    else:
-        safe_target = Tensor._make(np.where(valid, target._data, 0))
-        token_weight = where(Tensor._make(valid), index_select(weight, 0, safe_target), 0.0)
-        losses = mul(nll, token_weight)
+        chunk = max(chunk, min(num_batches, in_features // 2))
+    labels = target._data
+    valid = labels != ignore_index
+    safe_target = np.where(valid, labels, 0)
+    scalar = reduction != "none" and not (extras.return_z_loss or extras.return_token_accuracy)
+    if scalar and (weight is None or not weight.requires_grad):
+        return _chunked_total(
+            input,
+            linear_weight,
+            linear_bias,
+            weight,
+            valid,
+            safe_target,
+            reduction,
+            (chunk, extras),
+        )
+    predicted = np.empty(num_batches, np.int64) if extras.return_token_accuracy else None
+    log_sum_exp, target_logit = _ChunkedHead.apply(
+        input, linear_weight, linear_bias, safe_target, chunk, extras.softcap, predicted
+    )
+    token_weight = _target_weight(weight, labels, valid, log_sum_exp._data.dtype)
+    token_losses = mul(
+        where(Tensor._make(valid), sub(log_sum_exp, target_logit), 0.0), token_weight
+    )
+    denominator = _sum(token_weight)
     if not batched:
-        losses = squeeze(losses, 0)
-    return _reduction.apply(losses, reduction, denominator=_sum(token_weight))
+        token_losses, log_sum_exp, target_logit = (
+            squeeze(token_losses, 0),
+            squeeze(log_sum_exp, 0),
+            squeeze(target_logit, 0),
+        )
+        valid, labels = valid[0], labels[0]
+        predicted = None if predicted is None else predicted[0]
+    if extras == _NO_EXTRAS:
+        return _reduction.apply(token_losses, reduction, denominator=denominator)
+    with np.errstate(over="ignore", invalid="ignore"):
+        target_prob = np.exp(target_logit._data - log_sum_exp._data)
+    return _total_with_extras(
+        token_losses,
+        denominator,
+        log_sum_exp,
+        valid,
+        predicted == labels,
+        target_prob,
+        reduction,
+        extras,
+    )
+
+
+def _chunked_total(
+    input, linear_weight, linear_bias, weight, valid, safe_target, reduction, settings
+):  # type: ignore[no-untyped-def]
+    """The chunked path's scalar reductions through ``_ChunkedHeadTotal`` (gradient made in the
+    forward). Every token ignored under 'mean' gives NaN (0 / 0) with a zero gradient, as the
+    reference path."""
+    chunk, extras = settings
+    dtype = input._data.dtype
+    token_weight = valid.astype(dtype)
+    if weight is not None:
+        token_weight *= weight._data[safe_target].astype(dtype)
+    z_weight = valid.astype(dtype)
+    empty = reduction == "mean" and token_weight.sum() == 0
+    if reduction == "mean":
+        token_weight /= 1 if empty else token_weight.sum()
+        z_weight /= max(z_weight.sum(), 1)
+    loss = _ChunkedHeadTotal.apply(
+        input,
+        linear_weight,
+        linear_bias,
+        safe_target,
+        (token_weight, z_weight),
+        (chunk, extras.softcap, extras.lse_square_scale, extras.use_token_scaling),
+    )
+    return add(loss, math.nan) if empty else loss
 
 
 def _fallback_warning(reduction, label_smoothing, target, out_features, linear_bias) -> None:  # type: ignore[no-untyped-def]
@@ -275,54 +612,34 @@ def _fallback_warning(reduction, label_smoothing, target, out_features, linear_b
     )
 
 
-class LinearCrossEntropyOutput(NamedTuple):
-    """What ``linear_cross_entropy`` returns when asked for the z-loss or the token accuracy."""
-
-    loss: Tensor
-    z_loss: Tensor | None
-    token_accuracy: Tensor | None
-
-
-def _with_extras(
-    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing,
-    extras,
-):  # type: ignore[no-untyped-def]
-    """The reference path plus z-loss, soft-capping and token accuracy (Liger's conventions)."""
-    lse_square_scale, softcap, return_z_loss, return_token_accuracy = extras
-    if softcap is not None and not softcap > 0:
-        raise ValueError(f"softcap must be a positive number or None, got {softcap}")
-    if target.dtype != _dtype.int64:
-        raise TypeError(
-            "lse_square_scale, softcap, return_z_loss and return_token_accuracy need class-index "
-            f"(int64) targets, got target of dtype {target.dtype}"
+def _check_head(input, linear_weight, linear_bias) -> None:  # type: ignore[no-untyped-def]
+    """torch's shape checks of ``linear_cross_entropy``'s hidden states, head and bias."""
+    if input.dim() < 1 or input.dim() > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
+    if linear_weight.dim() < 2:
+        raise RuntimeError(
+            f"expected linear_weight with dimensionality at least 2, got {linear_weight.dim()}"
         )
-    num_classes, in_features = linear_weight.shape[0], linear_weight.shape[-1]
+    num_batches = tuple(input.shape[:-1])
+    in_features = input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(
+            "expected equal input and linear_weight last dimensions (in_features), "
+            f"got {input.shape[-1]} and {linear_weight.shape[-1]}, respectively"
+        )
+    num_classes = linear_weight.shape[0]
     out_features = tuple(linear_weight.shape[1:-1])
-    flat_classes = int(np.prod(out_features)) * num_classes
-    logits = linear(
-        input,
-        reshape(linear_weight, (flat_classes, in_features)),
-        reshape(linear_bias, (flat_classes,)) if linear_bias is not None else None,
-    )
-    logits = reshape(logits, (*input.shape[:-1], num_classes, *out_features))
-    if softcap is not None:
-        logits = mul(tanh(mul(logits, 1.0 / softcap)), softcap)
-    loss = cross_entropy(logits, target, weight=weight, reduction=reduction,
-                         ignore_index=ignore_index, label_smoothing=label_smoothing)
-    class_dim = 1 if input.dim() == 2 else 0
-    valid = Tensor._make(target._data != ignore_index)
-    tokens = _sum(valid)
-    z_loss = where(valid, mul(square(logsumexp(logits, class_dim)), lse_square_scale), 0.0)
-    z_loss = _reduction.apply(z_loss, reduction, denominator=tokens)
-    loss = add(loss, z_loss)
-    accuracy = None
-    if return_token_accuracy:
-        correct = (np.argmax(logits._data, axis=class_dim) == target._data) & valid._data
-        correct = Tensor._make(correct.astype(logits._data.dtype))
-        accuracy = correct if reduction == "none" else div(_sum(correct), tokens)
-    if not (return_z_loss or return_token_accuracy):
-        return loss
-    return LinearCrossEntropyOutput(loss, z_loss if return_z_loss else None, accuracy)
+    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
+        raise RuntimeError(
+            f"expected linear_bias shape {(num_classes, *out_features)}, "
+            f"got {tuple(linear_bias.shape)}"
+        )
+    if out_features and not num_batches:
+        raise RuntimeError(
+            f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} "
+            f"requires batched input, (N, {in_features}), got unbatched input with shape "
+            f"{tuple(input.shape)}"
+        )
 
 
 def linear_cross_entropy(
@@ -340,6 +657,7 @@ def linear_cross_entropy(
     softcap: float | None = None,
     return_z_loss: bool = False,
     return_token_accuracy: bool = False,
+    use_token_scaling: bool = False,
 ) -> Any:
     """Cross-entropy of the logits ``z = input @ linear_weight^T + linear_bias`` (torch 2.13).
 
@@ -379,17 +697,21 @@ def linear_cross_entropy(
         return_z_loss: also return the z-loss term alone. lossgrad extension.
         return_token_accuracy: also return the fraction of tokens (not ignored) whose argmax
             logit is the target. lossgrad extension.
+        use_token_scaling: multiply each token's loss (and z-loss) by the probability the
+            model gives its target, detached (Liger's token scaling: a token-weighted loss).
+            lossgrad extension, default False.
 
     Returns:
         A scalar, or the per-token loss for ``reduction='none'``. With ``return_z_loss`` or
-        ``return_token_accuracy``: a ``LinearCrossEntropyOutput(loss, z_loss,
-        token_accuracy)`` namedtuple (None for what was not asked).
+        ``return_token_accuracy``: a ``CrossEntropyOutput(loss, z_loss, token_accuracy)``
+        namedtuple (None for what was not asked).
 
-    The extensions follow Liger-Kernel's ``LigerCrossEntropyLoss`` conventions: the z-loss is
-    not scaled by ``weight``; under ``'mean'`` it is divided by the number of tokens not
-    ignored, and the returned ``z_loss`` is reduced as the loss; the token accuracy is per token
-    (0 for ignored tokens) under ``'none'`` and the mean over tokens not ignored otherwise.
-    They apply to class-index targets and run the reference path (the logits are built).
+    The extensions follow Liger-Kernel's ``LigerFusedLinearCrossEntropyLoss`` conventions: the
+    z-loss is not scaled by ``weight``; under ``'mean'`` it is divided by the number of tokens
+    not ignored, and the returned ``z_loss`` is reduced as the loss; the token accuracy is per
+    token (0 for ignored tokens) under ``'none'`` and the mean over tokens not ignored
+    otherwise. They apply to class-index targets, on both paths (the chunked path computes them
+    chunk by chunk, second derivatives included); ``cross_entropy`` has the same options.
 
     Note:
         Every token ignored gives NaN for ``'mean'`` (0 / 0) and 0 for ``'sum'``, as in torch;
@@ -409,43 +731,18 @@ def linear_cross_entropy(
         >>> F.linear_cross_entropy(hidden, head, torch.tensor([0, 2]), options=opts)
         tensor(0.6691)
     """
-    if input.dim() < 1 or input.dim() > 2:
-        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
-    if linear_weight.dim() < 2:
-        raise RuntimeError(
-            "expected linear_weight with dimensionality at least 2, got "
-            f"{linear_weight.dim()}"
-        )
-    num_batches = tuple(input.shape[:-1])
-    in_features = input.shape[-1]
-    if in_features != linear_weight.shape[-1]:
-        raise RuntimeError(
-            "expected equal input and linear_weight last dimensions (in_features), "
-            f"got {input.shape[-1]} and {linear_weight.shape[-1]}, respectively"
-        )
-    num_classes = linear_weight.shape[0]
-    out_features = tuple(linear_weight.shape[1:-1])
-    if linear_bias is not None and tuple(linear_bias.shape) != (num_classes, *out_features):
-        raise RuntimeError(
-            f"expected linear_bias shape {(num_classes, *out_features)}, "
-            f"got {tuple(linear_bias.shape)}"
-        )
-    if out_features and not num_batches:
-        raise RuntimeError(
-            f"K-dimensional loss defined by linear_weight shape {tuple(linear_weight.shape)} "
-            f"requires batched input, (N, {in_features}), got unbatched input with shape "
-            f"{tuple(input.shape)}"
-        )
+    _check_head(input, linear_weight, linear_bias)
+    num_batches, in_features = tuple(input.shape[:-1]), input.shape[-1]
+    num_classes, out_features = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
     logits_shape = (*num_batches, num_classes, *out_features)
     if tuple(target.shape) == logits_shape and ignore_index is not None:
         raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
     ignore_index = ignore_index if ignore_index is not None else -100
-    extras = (lse_square_scale, softcap, return_z_loss, return_token_accuracy)
-    if extras != (0.0, None, False, False):
-        return _with_extras(
-            input, linear_weight, target, linear_bias, weight, reduction, ignore_index,
-            label_smoothing, extras,
-        )
+    extras = _Extras(
+        lse_square_scale, softcap, return_z_loss, return_token_accuracy, use_token_scaling
+    )
+    if extras != _NO_EXTRAS:
+        extras.check(target)
     if options is not None:
         chunkable = (
             not out_features
@@ -455,7 +752,15 @@ def linear_cross_entropy(
         )
         if chunkable:
             return _chunked(
-                input, linear_weight, target, linear_bias, weight, reduction, ignore_index, options
+                input,
+                linear_weight,
+                target,
+                linear_bias,
+                weight,
+                reduction,
+                ignore_index,
+                options,
+                extras,
             )
         _fallback_warning(reduction, label_smoothing, target, out_features, linear_bias)
     if out_features:
@@ -464,6 +769,10 @@ def linear_cross_entropy(
         if linear_bias is not None:
             linear_bias = reshape(linear_bias, (flat_classes,))
     logits = reshape(linear(input, linear_weight, linear_bias), logits_shape)
+    if extras != _NO_EXTRAS:
+        return _cross_entropy_with_extras(
+            logits, target, weight, ignore_index, reduction, label_smoothing, extras
+        )
     return cross_entropy(
         logits,
         target,
@@ -513,9 +822,14 @@ def sequence_log_probs(
             f"{tuple(logits.shape)} and labels of shape {tuple(labels.shape)}"
         )
     batch, length, vocab = logits.shape
-    token_logps = neg(cross_entropy(reshape(logits, (batch * length, vocab)),
-                                    reshape(labels, (batch * length,)),
-                                    ignore_index=ignore_index, reduction="none"))
+    token_logps = neg(
+        cross_entropy(
+            reshape(logits, (batch * length, vocab)),
+            reshape(labels, (batch * length,)),
+            ignore_index=ignore_index,
+            reduction="none",
+        )
+    )
     return _sequence_total(reshape(token_logps, (batch, length)), labels, ignore_index, average)
 
 
@@ -556,7 +870,8 @@ def linear_sequence_log_probs(
     Example:
         >>> import lossgrad as torch
         >>> hidden, head = torch.zeros(1, 3, 2), torch.zeros(4, 2)
-        >>> torch.nn.functional.linear_sequence_log_probs(hidden, head, torch.tensor([[1, 2, -100]]))
+        >>> labels = torch.tensor([[1, 2, -100]])
+        >>> torch.nn.functional.linear_sequence_log_probs(hidden, head, labels)
         tensor([-2.7726])
     """
     if hidden.dim() != 3 or tuple(labels.shape) != tuple(hidden.shape[:2]):
@@ -566,9 +881,13 @@ def linear_sequence_log_probs(
         )
     batch, length, features = hidden.shape
     token_nll = linear_cross_entropy(
-        reshape(hidden, (batch * length, features)), linear_weight,
-        reshape(labels, (batch * length,)), linear_bias=linear_bias, ignore_index=ignore_index,
-        reduction="none", options=options if options is not None else LinearCrossEntropyOptions(),
+        reshape(hidden, (batch * length, features)),
+        linear_weight,
+        reshape(labels, (batch * length,)),
+        linear_bias=linear_bias,
+        ignore_index=ignore_index,
+        reduction="none",
+        options=options if options is not None else LinearCrossEntropyOptions(),
     )
     return _sequence_total(reshape(neg(token_nll), (batch, length)), labels, ignore_index, average)
 
@@ -576,8 +895,21 @@ def linear_sequence_log_probs(
 # -- preference losses (given per-sequence log-probabilities) -------------------------------------
 
 _DPO_LOSS_TYPES = (
-    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
-    "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sigmoid_norm",
+    "sft",
 )
 
 
@@ -591,12 +923,24 @@ def _per_length(score, lengths):  # type: ignore[no-untyped-def]
 
 def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
     """``-(1 - eps) log sigma(margin) - eps log sigma(-margin)``."""
-    return sub(mul(logsigmoid(margin), -(1 - label_smoothing)),
-               mul(logsigmoid(neg(margin)), label_smoothing))
+    return sub(
+        mul(logsigmoid(margin), -(1 - label_smoothing)),
+        mul(logsigmoid(neg(margin)), label_smoothing),
+    )
 
 
-def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_smoothing,
-                  discopop_tau, chosen_lengths, rejected_lengths):  # type: ignore[no-untyped-def]
+def _dpo_per_pair(
+    loss_type,
+    chosen,
+    rejected,
+    policy,
+    reference,
+    beta,
+    label_smoothing,
+    discopop_tau,
+    chosen_lengths,
+    rejected_lengths,
+):  # type: ignore[no-untyped-def]
     """One ``loss_type`` of TRL's ``DPOTrainer._compute_loss``, per pair."""
     margin = mul(sub(chosen, rejected), beta)
     if loss_type == "sigmoid":
@@ -615,16 +959,21 @@ def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_sm
             )
         log_chosen_target = math.log1p(-label_smoothing)
         log_rejected_target = math.log(label_smoothing)
-        return add(mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
-                   mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)))
+        return add(
+            mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
+            mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)),
+        )
     if loss_type == "nca_pair":
         chosen_reward, rejected_reward = mul(chosen, beta), mul(rejected, beta)
-        return sub(sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
-                   mul(logsigmoid(neg(rejected_reward)), 0.5))
+        return sub(
+            sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
+            mul(logsigmoid(neg(rejected_reward)), 0.5),
+        )
     if loss_type == "robust":
         if not 0.0 <= label_smoothing < 0.5:
             raise ValueError(
-                f"label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got {label_smoothing}"
+                "label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got "
+                f"{label_smoothing}"
             )
         clean = mul(logsigmoid(margin), -(1 - label_smoothing))
         flipped = mul(logsigmoid(neg(margin)), -label_smoothing)
@@ -644,11 +993,23 @@ def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_sm
         return add(rsub(sigmoid(mul(chosen, beta)), 1.0), sigmoid(mul(rejected, beta)))
     if loss_type == "apo_down":
         return add(sigmoid(mul(chosen, beta)), rsub(sigmoid(margin), 1.0))
+    if loss_type == "sft":
+        return _sft_per_pair(policy[0], chosen_lengths)
     if loss_type == "discopop":
         modulation = sigmoid(div(margin, discopop_tau))
-        return add(mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)),
-                   mul(exp(neg(margin)), modulation))
+        return add(
+            mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)), mul(exp(neg(margin)), modulation)
+        )
     raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
+
+
+def _sft_per_pair(policy_chosen_logps, chosen_lengths):  # type: ignore[no-untyped-def]
+    """TRL's ``sft`` term: the chosen tokens' mean negative log-likelihood, for every pair."""
+    if chosen_lengths is None:
+        raise ValueError("loss_type='sft' needs chosen_lengths (the chosen completions' lengths)")
+    counts = chosen_lengths._data if isinstance(chosen_lengths, Tensor) else chosen_lengths
+    mean_nll = div(neg(_sum(policy_chosen_logps)), max(float(np.sum(counts)), 1.0))
+    return mean_nll.expand(tuple(policy_chosen_logps.shape))
 
 
 def dpo_loss(
@@ -665,6 +1026,9 @@ def dpo_loss(
     chosen_lengths: Any = None,
     rejected_lengths: Any = None,
     reduction: str = "mean",
+    f_divergence_type: str = "reverse_kl",
+    f_alpha_divergence_coef: float = 0.5,
+    wpo_weights: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """Direct preference optimisation and its variants, TRL 1.16's ``DPOTrainer`` losses.
 
@@ -686,12 +1050,24 @@ def dpo_loss(
       the batch, with ``(a, b) = (log pi(y_w) - log pi(y_l), log pi_ref(y_w) - log pi_ref(y_l))``
       resp. ``(c, r)``;
     - ``apo_zero``: ``1 - sigma(beta c) + sigma(beta r)``; ``apo_down``: ``sigma(beta c) + 1 -
-      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``.
+      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``;
+    - ``sft``: ``-sum_b log pi(y_w,b) / sum_b |y_w,b|``, the chosen completions' mean token
+      negative log-likelihood (needs ``chosen_lengths``), the same for every pair.
+
+    ``f_divergence_type`` (f-DPO, Wang et al. 2023) replaces the log-ratios ``u`` in ``c`` and
+    ``r`` by ``f'(exp(u))``: ``'reverse_kl'`` ``u`` (DPO), ``'forward_kl'`` ``1 - exp(-u)``,
+    ``'js_divergence'`` ``log 2 + log sigma(u)``, ``'alpha_divergence'`` ``(exp((alpha - 1)
+    u) - 1) / (alpha - 1)`` (``alpha = f_alpha_divergence_coef``; ``(alpha - 1) u`` clamped at
+    80 as TRL does; ``u`` itself when ``alpha = 1``); for the loss types TRL allows with it
+    (``sigmoid``, ``sigmoid_norm``, ``hinge``, ``ipo``, ``exo_pair``, ``robust``, ``discopop``,
+    ``sft``). ``wpo_weights = (w_w, w_l)`` (WPO, Zhou et al. 2024; TRL's ``use_weighting``;
+    ``wpo_sequence_weights`` computes them) multiplies each pair's loss by ``w_w w_l``, detached.
 
     A list of loss types is combined as ``sum_k loss_weights[k] * mean(loss_k)`` (TRL's
     ``loss_weights``, default all 1). Gradients follow from these formulas (composite ops; second
-    derivatives included). TRL's ``f_divergence_type``, ``use_weighting`` (WPO) and the ``sft``
-    term, which need the model's token log-probabilities, are not included.
+    derivatives included). TRL's ``ld_alpha`` (LD-DPO) weighs the tokens beyond the shorter
+    completion inside the per-sequence log-probabilities: it is an input of this loss, not an
+    option.
 
     Reference: trl 1.16 ``trl/trainer/dpo_trainer.py``, the trainer's loss computation, lines
     1385-1516 (one branch per loss type); Liger-Kernel 0.8.5
@@ -707,9 +1083,12 @@ def dpo_loss(
         loss_weights: one weight per loss type. Default all 1.
         label_smoothing: ``eps`` of ``robust``, ``exo_pair``, ``aot``. Default 0.
         discopop_tau: ``tau`` of ``discopop``. Default 0.05.
-        chosen_lengths, rejected_lengths: completion token counts ``(B,)`` for ``ipo`` and
-            ``sigmoid_norm``.
+        chosen_lengths, rejected_lengths: completion token counts ``(B,)`` for ``ipo``,
+            ``sigmoid_norm`` and ``sft``.
         reduction: ``'mean'`` (TRL) | ``'sum'`` | ``'none'`` (weighted per-pair losses).
+        f_divergence_type: ``'reverse_kl'`` (default) | ``'forward_kl'`` | ``'js_divergence'``
+            | ``'alpha_divergence'``. f_alpha_divergence_coef: ``alpha``. Default 0.5.
+        wpo_weights: ``(chosen_weights, rejected_weights)``, each ``(B,)``, or None.
 
     Returns:
         A scalar, or ``(B,)`` for ``'none'``.
@@ -731,18 +1110,104 @@ def dpo_loss(
     if not beta > 0:
         raise ValueError(f"beta must be positive, got {beta}")
     reduction = _reduction.resolve(reduction)
-    chosen = sub(policy_chosen_logps, reference_chosen_logps)
-    rejected = sub(policy_rejected_logps, reference_rejected_logps)
+    if f_divergence_type != "reverse_kl" and not set(types) <= _F_DIVERGENCE_LOSS_TYPES:
+        raise ValueError(
+            f"f_divergence_type={f_divergence_type!r} is only supported for the loss types "
+            f"{sorted(_F_DIVERGENCE_LOSS_TYPES)}, got loss_type={types}"
+        )
+    if wpo_weights is not None and {"aot", "aot_unpaired"} & set(types):
+        raise ValueError(f"wpo_weights is not supported with loss_type={types} (aot, aot_unpaired)")
+    chosen = _f_divergence_score(
+        sub(policy_chosen_logps, reference_chosen_logps), f_divergence_type, f_alpha_divergence_coef
+    )
+    rejected = _f_divergence_score(
+        sub(policy_rejected_logps, reference_rejected_logps),
+        f_divergence_type,
+        f_alpha_divergence_coef,
+    )
+    pair_weight = None
+    if wpo_weights is not None:
+        pair_weight = mul(wpo_weights[0].detach(), wpo_weights[1].detach())
     total = None
     for name, loss_weight in zip(types, weights):
         per_pair = _dpo_per_pair(
-            name, chosen, rejected, (policy_chosen_logps, policy_rejected_logps),
-            (reference_chosen_logps, reference_rejected_logps), beta, label_smoothing,
-            discopop_tau, chosen_lengths, rejected_lengths,
+            name,
+            chosen,
+            rejected,
+            (policy_chosen_logps, policy_rejected_logps),
+            (reference_chosen_logps, reference_rejected_logps),
+            beta,
+            label_smoothing,
+            discopop_tau,
+            chosen_lengths,
+            rejected_lengths,
         )
+        if pair_weight is not None:
+            per_pair = mul(per_pair, pair_weight)
         term = mul(_reduction.apply(per_pair, reduction), loss_weight)
         total = term if total is None else add(total, term)
     return total
+
+
+_F_DIVERGENCE_LOSS_TYPES = {
+    "sigmoid",
+    "sigmoid_norm",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "robust",
+    "discopop",
+    "sft",
+}
+
+
+def _f_divergence_score(log_ratio, f_divergence_type, alpha):  # type: ignore[no-untyped-def]
+    """``f'(exp(u))`` of the log-ratio ``u`` for TRL's ``f_divergence_type``."""
+    if f_divergence_type == "reverse_kl" or (
+        f_divergence_type == "alpha_divergence" and abs(alpha - 1.0) < 1e-6
+    ):
+        return log_ratio
+    if f_divergence_type == "forward_kl":
+        return rsub(exp(neg(log_ratio)), 1.0)
+    if f_divergence_type == "js_divergence":
+        return add(logsigmoid(log_ratio), math.log(2))
+    if f_divergence_type == "alpha_divergence":
+        scaled = clamp(mul(log_ratio, alpha - 1.0), None, 80.0)
+        return mul(expm1(scaled), 1.0 / (alpha - 1.0))
+    raise ValueError(
+        "f_divergence_type must be 'reverse_kl', 'forward_kl', 'js_divergence' or "
+        f"'alpha_divergence', got {f_divergence_type!r}"
+    )
+
+
+def wpo_sequence_weights(logits: Tensor, labels: Tensor, *, ignore_index: int = -100) -> Tensor:
+    """WPO's per-sequence weight ``exp(mean_t (log p(y_t) - log sum_v p(v)**2))`` over the
+    tokens not ignored (Zhou et al. 2024, eq. 2; TRL 1.16 ``DPOTrainer`` with
+    ``use_weighting=True``), detached: pass ``(w[:B], w[B:])`` as ``dpo_loss``'s
+    ``wpo_weights`` for a batch laid out ``[chosen, rejected]``.
+
+    Args:
+        logits: ``(B, T, V)``. labels: int64 ``(B, T)``, already shifted (as
+            ``sequence_log_probs``). ignore_index: label of the tokens outside the completion.
+
+    Returns:
+        ``(B,)`` positive weights, without gradient. A row with no token gives 1.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> torch.nn.functional.wpo_sequence_weights(torch.zeros(1, 2, 4), torch.tensor([[1, 2]]))
+        tensor([1.])
+    """
+    with grad_mode.no_grad():
+        log_probs = log_softmax(logits.detach(), -1)
+        log_sum_sq = logsumexp(mul(log_probs, 2.0), -1)
+        keep = labels._data != ignore_index
+        picked = np.take_along_axis(
+            log_probs._data, np.where(keep, labels._data, 0)[..., None], -1
+        )[..., 0]
+        aligned = np.where(keep, picked - log_sum_sq._data, 0).sum(1)
+        weights = np.exp(aligned / np.maximum(keep.sum(1), 1))
+        return Tensor._make(weights.astype(log_probs._data.dtype))
 
 
 def simpo_loss(
@@ -776,7 +1241,9 @@ def simpo_loss(
         tensor(0.2014)
     """
     margin = sub(mul(sub(chosen_logps, rejected_logps), beta), gamma)
-    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+    return _reduction.apply(
+        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    )
 
 
 def cpo_loss(
@@ -800,7 +1267,9 @@ def cpo_loss(
         tensor(0.3133)
     """
     margin = mul(sub(chosen_logps, rejected_logps), beta)
-    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
+    return _reduction.apply(
+        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    )
 
 
 def orpo_loss(
@@ -827,12 +1296,12 @@ def orpo_loss(
         >>> torch.nn.functional.orpo_loss(torch.tensor([-0.5]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.0967)
     """
+
     def log_odds(logps):  # type: ignore[no-untyped-def]
         return sub(logps, log(neg(expm1(logps))))
 
     ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
     return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
-
 
 
 def kto_loss(
@@ -875,19 +1344,23 @@ def kto_loss(
         >>> torch.nn.functional.kto_loss(logps, ref, torch.tensor([True, False]), beta=1.0)
         tensor(0.2689)
     """
-    labels = np.asarray(preference_labels._data if isinstance(preference_labels, Tensor)
-                        else preference_labels)
+    labels = np.asarray(
+        preference_labels._data if isinstance(preference_labels, Tensor) else preference_labels
+    )
     if labels.dtype != np.bool_ or labels.shape != tuple(policy_logps.shape):
         raise ValueError(
             "preference_labels must be a bool tensor of policy_logps' shape "
             f"{tuple(policy_logps.shape)}, got dtype {labels.dtype} and shape {labels.shape}"
         )
-    reference_point = 0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
+    reference_point = (
+        0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
+    )
     log_ratio = sub(policy_logps, reference_logps)
     sign = np.where(labels, 1.0, -1.0).astype(log_ratio._data.dtype)
     scale = np.where(labels, desirable_weight, undesirable_weight).astype(log_ratio._data.dtype)
-    per_sequence = rsub(sigmoid(mul(mul(sub(log_ratio, reference_point), beta),
-                                    Tensor._make(sign))), 1.0)
+    per_sequence = rsub(
+        sigmoid(mul(mul(sub(log_ratio, reference_point), beta), Tensor._make(sign))), 1.0
+    )
     per_sequence = mul(per_sequence, Tensor._make(scale))
     return _reduction.apply(per_sequence, _reduction.resolve(reduction))
 
@@ -952,7 +1425,9 @@ def grpo_loss(
         tensor(0.5000)
     """
     if loss_type not in _POLICY_LOSS_TYPES:
-        raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}")
+        raise ValueError(
+            f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}"
+        )
     if loss_type == "dr_grpo" and max_completion_length is None:
         raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
     if beta != 0.0 and ref_per_token_logps is None:
@@ -963,7 +1438,9 @@ def grpo_loss(
             f"{importance_sampling_level!r}"
         )
     if importance_sampling_level == "sequence" and loss_type == "cispo":
-        raise ValueError("importance_sampling_level='sequence' is not supported for loss_type='cispo'")
+        raise ValueError(
+            "importance_sampling_level='sequence' is not supported for loss_type='cispo'"
+        )
     epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
     old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
     mask = completion_mask._data.astype(per_token_logps._data.dtype)
@@ -1000,6 +1477,46 @@ def _check_logits_pair(name, student_logits, teacher_logits):  # type: ignore[no
             f"{name} expects student_logits and teacher_logits of the same shape, got "
             f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
         )
+
+
+_DIVERGENCES = ("jsd", "tvd", "kl")
+
+
+def _check_distillation(divergence: str, beta: float, temperature: float) -> None:
+    if divergence not in _DIVERGENCES:
+        raise ValueError(f"divergence must be one of {list(_DIVERGENCES)}, got {divergence!r}")
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f"beta must be in [0, 1], got {beta}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+
+
+def _kl_rows(log_p: Tensor, log_q: Tensor) -> Tensor:
+    """``KL(p || q) = sum_c p_c (log p_c - log q_c)`` over the last dimension."""
+    return _sum(mul(exp(log_p), sub(log_p, log_q)), -1)
+
+
+def _divergence_per_token(student_logits, teacher_logits, divergence, beta, temperature):  # type: ignore[no-untyped-def]
+    """The per-token divergence ``(N,)`` between ``S = softmax(student / T)`` and ``P =
+    softmax(teacher / T)``: ``'jsd'`` the generalized JSD with ``beta``, ``'tvd'`` the total
+    variation distance, ``'kl'`` Hinton's ``T**2 KL(P || S)``."""
+    log_student = log_softmax(div(student_logits, temperature), -1)
+    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
+    if divergence == "tvd":
+        return mul(_sum(abs_(sub(exp(log_student), exp(log_teacher))), -1), 0.5)
+    if divergence == "kl":
+        return mul(_kl_rows(log_teacher, log_student), temperature**2)
+    if beta == 0.0:
+        return _kl_rows(log_teacher, log_student)
+    if beta == 1.0:
+        return _kl_rows(log_student, log_teacher)
+    log_mixture = logsumexp(
+        stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
+    )
+    return add(
+        mul(_kl_rows(log_teacher, log_mixture), beta),
+        mul(_kl_rows(log_student, log_mixture), 1 - beta),
+    )
 
 
 def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
@@ -1056,26 +1573,8 @@ def generalized_jsd_loss(
         tensor(0.4621)
     """
     _check_logits_pair("generalized_jsd_loss", student_logits, teacher_logits)
-    if not 0.0 <= beta <= 1.0:
-        raise ValueError(f"beta must be in [0, 1], got {beta}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    log_student = log_softmax(div(student_logits, temperature), -1)
-    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
-
-    def kl(log_p, log_q):  # type: ignore[no-untyped-def]
-        return _sum(mul(exp(log_p), sub(log_p, log_q)), -1)
-
-    if beta == 0.0:
-        per_token = kl(log_teacher, log_student)
-    elif beta == 1.0:
-        per_token = kl(log_student, log_teacher)
-    else:
-        log_mixture = logsumexp(
-            stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
-        )
-        per_token = add(mul(kl(log_teacher, log_mixture), beta),
-                        mul(kl(log_student, log_mixture), 1 - beta))
+    _check_distillation("jsd", beta, temperature)
+    per_token = _divergence_per_token(student_logits, teacher_logits, "jsd", beta, temperature)
     return _token_mean(per_token, labels, ignore_index, reduction)
 
 
@@ -1105,11 +1604,8 @@ def tvd_loss(
         tensor(0.5000)
     """
     _check_logits_pair("tvd_loss", student_logits, teacher_logits)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    student = softmax(div(student_logits, temperature), -1)
-    teacher = softmax(div(teacher_logits, temperature), -1)
-    per_token = mul(_sum(abs_(sub(student, teacher)), -1), 0.5)
+    _check_distillation("tvd", 0.5, temperature)
+    per_token = _divergence_per_token(student_logits, teacher_logits, "tvd", 0.5, temperature)
     return _token_mean(per_token, labels, ignore_index, reduction)
 
 
@@ -1140,17 +1636,173 @@ def distillation_kl_loss(
         tensor(0.4621)
     """
     _check_logits_pair("distillation_kl_loss", student_logits, teacher_logits)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    log_student = log_softmax(div(student_logits, temperature), -1)
-    log_teacher = log_softmax(div(teacher_logits, temperature), -1)
-    per_token = _sum(mul(exp(log_teacher), sub(log_teacher, log_student)), -1)
-    return _token_mean(mul(per_token, temperature**2), labels, ignore_index, reduction)
+    _check_distillation("kl", 0.5, temperature)
+    per_token = _divergence_per_token(student_logits, teacher_logits, "kl", 0.5, temperature)
+    return _token_mean(per_token, labels, ignore_index, reduction)
+
+
+class _ChunkedDistillation(ArrayFunction):
+    """Per-token divergence ``per_token(student_input W_s^T + b_s, teacher logits)`` chunk by
+    chunk: neither head's ``N x V`` logits are held, only one chunk of each.
+
+    The teacher (its hidden states, head and bias, as arrays in ``teacher``) is a constant, as
+    in Liger-Kernel's distillation losses. The backward recomputes each chunk's student logits
+    and takes the gradient of that chunk's divergence by autograd (with ``create_graph`` when a
+    graph is recorded, so second derivatives work), then frees the chunk.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, student_input, student_weight, student_bias, teacher, chunk, per_token):  # type: ignore[no-untyped-def]
+        losses = np.empty(student_input.shape[0], student_input.dtype)
+        rows_held = min(chunk, student_input.shape[0])
+        student_scratch = _scratch(rows_held, student_weight.shape[0], student_input.dtype)
+        teacher_scratch = _scratch(rows_held, teacher[1].shape[0], teacher[1].dtype)
+        for start in _row_chunks(student_input.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            student_logits = _chunk_logits(
+                student_input[rows], student_weight, student_bias, None, student_scratch
+            )
+            teacher_logits = _chunk_logits(
+                teacher[0][rows], teacher[1], teacher[2], None, teacher_scratch
+            )
+            losses[rows] = per_token(
+                Tensor._make(student_logits), Tensor._make(teacher_logits)
+            )._data
+        ctx.save_for_backward(student_input, student_weight, student_bias)
+        ctx.teacher, ctx.chunk, ctx.per_token = teacher, chunk, per_token
+        return losses
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        create_graph = grad_mode.is_grad_enabled()
+        needs = ctx.needs_input_grad[:3]
+        inputs = list(ctx.saved_tensors)
+        if not create_graph:  # a graph of this backward's own, one chunk at a time
+            inputs = [
+                None if x is None else x.detach().requires_grad_(need)
+                for x, need in zip(inputs, needs)
+            ]
+        student_input, student_weight, student_bias = inputs
+        teacher_input, teacher_weight, teacher_bias = ctx.teacher
+        input_chunks, head_grads = [], [None, None]
+        with grad_mode.enable_grad():
+            for start in _row_chunks(student_input.shape[0], ctx.chunk):
+                rows = slice(start, start + ctx.chunk)
+                input_rows = student_input[rows]
+                teacher_logits = _chunk_logits(
+                    teacher_input[rows], teacher_weight, teacher_bias, None
+                )
+                losses = ctx.per_token(
+                    linear(input_rows, student_weight, student_bias), Tensor._make(teacher_logits)
+                )
+                wanted = [
+                    x for x, need in zip((input_rows, student_weight, student_bias), needs) if need
+                ]
+                found = iter(autograd_grad(losses, wanted, grad[rows], create_graph=create_graph))
+                if needs[0]:
+                    input_chunks.append(next(found))
+                for slot, need in enumerate(needs[1:]):
+                    if need:
+                        chunk_grad = next(found)
+                        head_grads[slot] = (
+                            chunk_grad
+                            if head_grads[slot] is None
+                            else add(head_grads[slot], chunk_grad)
+                        )
+        grad_input = cat(input_chunks) if needs[0] else None
+        if not create_graph:
+            grad_input, *head_grads = [
+                None if g is None else g.detach() for g in (grad_input, *head_grads)
+            ]
+        return grad_input, head_grads[0], head_grads[1], None, None, None
+
+
+def linear_distillation_loss(
+    student_input: Tensor,
+    student_weight: Tensor,
+    teacher_input: Tensor,
+    teacher_weight: Tensor,
+    labels: Tensor | None = None,
+    *,
+    student_bias: Tensor | None = None,
+    teacher_bias: Tensor | None = None,
+    divergence: str = "jsd",
+    beta: float = 0.5,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    reduction: str = "batchmean",
+    chunk_size: int = 1024,
+) -> Tensor:
+    """A distillation loss of the student's and teacher's linear heads, fused: the ``N x V``
+    logits of the two heads are never held, ``chunk_size`` rows of each at a time.
+
+    Equals ``generalized_jsd_loss`` (``divergence='jsd'``, with ``beta``), ``tvd_loss``
+    (``'tvd'``) or ``distillation_kl_loss`` (``'kl'``, Hinton's ``T**2 KL(P || S)``) of the
+    logits ``student_input @ student_weight^T + student_bias`` and ``teacher_input @
+    teacher_weight^T + teacher_bias``, with ``labels``, ``ignore_index``, ``temperature`` and
+    ``reduction`` as there. The teacher is a constant (no gradient flows into it, as in
+    Liger-Kernel); gradients for the student's input, head and bias are those of the unfused
+    loss, computed chunk by chunk in the backward, and second derivatives work.
+
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearJSDLoss`` (chunked, pure torch; with
+    ``weight_hard_loss=0``, ``weight_soft_loss=1`` it is ``divergence='jsd'`` with
+    ``'batchmean'``); Agarwal et al. 2024 (GKD), Hinton et al. 2015.
+
+    Args:
+        student_input: ``(N, D_s)``. student_weight: ``(V, D_s)``. student_bias: ``(V)``.
+        teacher_input: ``(N, D_t)``. teacher_weight: ``(V, D_t)``. teacher_bias: ``(V)``.
+        labels: optional ``(N,)``; tokens equal to ``ignore_index`` are skipped.
+        divergence: ``'jsd'`` | ``'tvd'`` | ``'kl'``. Default ``'jsd'``.
+        beta: the generalized JSD's ``beta`` in [0, 1] (``'jsd'`` only). Default 0.5.
+        temperature: ``T > 0``. Default 1.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+        chunk_size: rows per chunk. Default 1024.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> hidden, head = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+        >>> teacher_head = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+        >>> F = torch.nn.functional
+        >>> F.linear_distillation_loss(hidden, head, hidden, teacher_head, beta=0.0)
+        tensor(0.4621)
+    """
+    _check_distillation(divergence, beta, temperature)
+    for name, hidden, head in (
+        ("student", student_input, student_weight),
+        ("teacher", teacher_input, teacher_weight),
+    ):
+        if hidden.dim() != 2 or head.dim() != 2 or hidden.shape[1] != head.shape[1]:
+            raise ValueError(
+                f"linear_distillation_loss expects {name}_input (N, D) and {name}_weight (V, D), "
+                f"got shapes {tuple(hidden.shape)} and {tuple(head.shape)}"
+            )
+    if (
+        student_input.shape[0] != teacher_input.shape[0]
+        or student_weight.shape[0] != teacher_weight.shape[0]
+    ):
+        raise ValueError(
+            "linear_distillation_loss expects the same number of rows N and classes V for the "
+            f"student and the teacher, got N = {student_input.shape[0]}, {teacher_input.shape[0]} "
+            f"and V = {student_weight.shape[0]}, {teacher_weight.shape[0]}"
+        )
+    if not (isinstance(chunk_size, int) and chunk_size > 0):
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    teacher = tuple(
+        None if x is None else x.detach()._data
+        for x in (teacher_input, teacher_weight, teacher_bias)
+    )
+    per_token = functools.partial(
+        _divergence_per_token, divergence=divergence, beta=beta, temperature=temperature
+    )
+    losses = _ChunkedDistillation.apply(
+        student_input, student_weight, student_bias, teacher, chunk_size, per_token
+    )
+    return _token_mean(losses, labels, ignore_index, reduction)
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
     __all__ = [
         name
         for name in public_names(globals())
-        if name not in ("LinearCrossEntropyOptions", "LinearCrossEntropyOutput")
+        if name not in ("LinearCrossEntropyOptions", "CrossEntropyOutput")
     ]
