@@ -688,16 +688,6 @@ def _hinge_embedding_block(
     return loss
 
 
-def _hinge_embedding_sum(
-    x: np.ndarray, target: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
-) -> Any:
-    hinge, not_negative = _hinge_embedding_terms(x, target, margin, loss, dldx)
-    total = _parallel.total(hinge) + _parallel.total(x, not_negative)
-    if np.isfinite(total):
-        return total
-    return _parallel.total(_hinge_embedding_block(x, target, margin, loss, dldx))
-
-
 def _hinge_embedding_derivatives(x: Tensor, target: Tensor, margin: float) -> tuple[Any, ...]:
     as_float = x.dtype
     active = ge(margin - x, 0.0).to(as_float) * ne(target, 1).to(as_float)
@@ -707,7 +697,6 @@ def _hinge_embedding_derivatives(x: Tensor, target: Tensor, margin: float) -> tu
 _HINGE_EMBEDDING = Pointwise(
     node=by_reduction("AddBackward0"),
     block=_hinge_embedding_block,
-    block_sum=_hinge_embedding_sum,
     derivatives=_hinge_embedding_derivatives,
 )
 
