@@ -199,15 +199,32 @@ def test_triplet_with_a_float_argument_is_a_type_error():
     _raises_like_torch("triplet_margin_loss", 0.5, np.ones((2, 2)), np.ones((2, 2)))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cosine_embedding gradient for x1 (N, 1) against x2 (N, D); " + _ELSEWHERE
-)
-def test_cosine_embedding_gradient_of_a_broadcast_column():
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("column", [0, 1])
+def test_cosine_embedding_gradient_of_a_broadcast_column(column, reduction):
+    # an (N, 1) input has its own squared norm x^2: its cosine is sign(x) cos(1, x2), gradient 0
     rng = np.random.default_rng(3)
     x1, x2 = rng.standard_normal((3, 1)), rng.standard_normal((3, 4))
     y = np.array([1.0, -1.0, 1.0])
     check(
-        lambda lib, a, b, c: lib.nn.functional.cosine_embedding_loss(a, b, c, margin=-0.5),
+        lambda lib, a, b, c: lib.nn.functional.cosine_embedding_loss(
+            a, b, c, margin=-0.5, reduction=reduction
+        ),
+        [x1, x2, y] if column == 0 else [x2, x1, y],
+        grad=(0, 1),
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cosine_embedding_gradient_with_an_overflowing_norm_is_nan_where_torchs_is(dtype):
+    # torch's chain multiplies the other input's norm gradient by an infinite squared norm
+    x1 = np.array([[1e38, -5.7, 1.0], [1.0, 2.0, 3.0]], dtype) * (
+        1e270 if dtype == np.float64 else 1
+    )
+    x2 = np.array([[-1.0, -1.9, -1e8], [0.5, -1.0, 2.0]], dtype)
+    y = np.array([1.0, -1.0], dtype)
+    check(
+        lambda lib, a, b, c: lib.nn.functional.cosine_embedding_loss(a, b, c, margin=-0.2),
         [x1, x2, y],
         grad=(0, 1),
         second_order=False,
