@@ -231,9 +231,33 @@ def test_cosine_embedding_gradient_with_an_overflowing_norm_is_nan_where_torchs_
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="sigmoid_focal_loss create_graph on 0-d input; " + _ELSEWHERE
+@pytest.mark.parametrize(
+    "inputs, targets",
+    [
+        (0.5, np.ones(2)),
+        (None, np.ones(2)),
+        ([0.5, 1.0], np.ones(2)),
+        (np.ones(2), 0.5),
+        (np.ones(2), None),
+        (np.ones(2, np.int64), np.ones(2)),
+        (np.ones(2), np.ones(2, np.int64)),
+        (np.ones(2, np.int64), np.ones(2, np.int64)),
+        (np.ones(2), np.ones(3)),
+    ],
 )
+def test_sigmoid_focal_bad_arguments_raise_torchvisions_class(inputs, targets):
+    from fuzz.harness import _torch_sigmoid_focal  # torchvision's formula in torch ops
+
+    def convert(lib, a):
+        return lib.tensor(a) if isinstance(a, np.ndarray) else a
+
+    with pytest.raises(Exception) as theirs:
+        _torch_sigmoid_focal(convert(torch, inputs), convert(torch, targets))
+    with pytest.raises(Exception) as ours:
+        LG.sigmoid_focal_loss(convert(lossgrad, inputs), convert(lossgrad, targets))
+    assert type(ours.value) is type(theirs.value), (ours.value, theirs.value)
+
+
 def test_sigmoid_focal_zero_dim_double_backward():
     x = lossgrad.tensor(0.3, requires_grad=True)
     loss = lossgrad.nn.functional.sigmoid_focal_loss(x, lossgrad.tensor(1.0))

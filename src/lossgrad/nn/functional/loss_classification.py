@@ -993,13 +993,13 @@ class _LogOneMinusPt(ArrayFunction):
 
 def _np_logsigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``logsigmoid(x)`` and ``logsigmoid(-x)``, sharing ``log1p(exp(-|x|))``."""
-    soft = np.abs(x)
+    soft = np.abs(x, out=np.empty_like(x))  # arrays also for a 0-d x (in-place ops follow)
     np.negative(soft, out=soft)
     np.exp(soft, out=soft)
     np.log1p(soft, out=soft)
-    a = np.minimum(x, 0)
+    a = np.minimum(x, 0, out=np.empty_like(x))
     a -= soft
-    b = np.maximum(x, 0)
+    b = np.maximum(x, 0, out=np.empty_like(x))
     np.negative(b, out=b)
     b -= soft
     return a, b
@@ -1189,14 +1189,26 @@ def sigmoid_focal_loss(
         >>> torch.nn.functional.sigmoid_focal_loss(x, y, reduction="sum")
         tensor(250.1300)
     """
+    # torchvision's order: sigmoid(inputs), binary_cross_entropy_with_logits's checks, and the
+    # reduction after computing
+    _checks.check_tensor_arguments("sigmoid", input=inputs)
+    if tuple(targets.shape) != tuple(inputs.shape):
+        raise ValueError(
+            f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
+        )
+    if inputs._data.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"log_sigmoid_cpu\" not implemented for '{scalar_type_name(inputs._data.dtype)}'"
+        )
+    if targets._data.dtype.kind != "f":
+        raise RuntimeError(
+            "result type Float can't be cast to the desired output type "
+            f"{scalar_type_name(targets._data.dtype)}"
+        )
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(
             f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: "
             "'none', 'mean', 'sum'"
-        )
-    if tuple(targets.shape) != tuple(inputs.shape):
-        raise ValueError(
-            f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
         )
     _, (x, y) = promote(inputs, targets)
     return _pointwise(_SIGMOID_FOCAL, (x, y), reduction, (float(alpha), float(gamma)))
