@@ -122,6 +122,41 @@ def test_soft_margin_second_derivative_beyond_the_sigmoid_saturation(dtype):
     )
 
 
+# -- float16: torch adds and divides a Half mean in float32 and rounds once ----------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "l1_loss",
+        "smooth_l1_loss",
+        "huber_loss",
+        "hinge_embedding_loss",
+        "binary_cross_entropy_with_logits",
+        "margin_ranking_loss",
+    ],
+)
+def test_float16_mean_is_added_in_float32_like_torch(name):
+    # four terms of 40,000: their float16 sum overflows, their mean does not
+    x = np.full((2, 2), 40000.0, np.float16)
+    y = 0.0 if name == "binary_cross_entropy_with_logits" else 1.0
+    args = [x, np.full((2, 2), y, np.float16)]
+    if name == "margin_ranking_loss":
+        args = [-x, np.zeros((2, 2), np.float16), np.ones((2, 2), np.float16)]
+    out = check(lambda lib, *t: getattr(lib.nn.functional, name)(*t), args, grad=(0,))
+    assert np.isfinite(out.item())
+
+
+def test_float16_kl_div_batchmean_rounds_the_sum_first_like_torch():
+    x = np.zeros((2, 2), np.float16)
+    y = np.full((2, 2), 6000.0, np.float16)  # terms y log y = 52,000: their sum overflows
+    means = [
+        check(lambda lib, a, b, r=reduction: lib.nn.functional.kl_div(a, b, reduction=r), [x, y])
+        for reduction in ("mean", "batchmean")
+    ]
+    assert np.isfinite(means[0].item()) and np.isinf(means[1].item())
+
+
 # -- ctc_loss --------------------------------------------------------------------------------------
 
 
