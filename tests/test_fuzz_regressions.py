@@ -198,6 +198,23 @@ def test_ctc_padding_frames_are_never_read(padding, create_graph):
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_ctc_float32_log_probability_of_minus_1e30_is_finite_like_torch(reduction):
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((5, 2, 4))
+    log_probs = (logits - np.log(np.exp(logits).sum(-1, keepdims=True))).astype(np.float32)
+    log_probs[2, 0, 1] = -1e30  # one path through it among others
+    log_probs[3, 1, :] = -1e30  # every path of sequence 1: its loss is 1e30, not inf
+    args = (log_probs, np.array([[1, 2], [3, 1]]), np.array([5, 5]), np.array([2, 2]))
+    ours = _ctc(lossgrad, *args, create_graph=False, reduction=reduction)
+    theirs = _ctc(torch, *args, create_graph=False, reduction=reduction)
+    assert ours[0].dtype == theirs[0].dtype == np.float32 and np.all(np.isfinite(theirs[0]))
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+    # sequence 0's gradient; sequence 1's drowns in the rounding of 1e30 in any log-space
+    # lattice (torch's, in float64 too, and ours), so it is not compared
+    np.testing.assert_allclose(ours[1][:, 0], theirs[1][:, 0], rtol=1e-5, atol=1e-6)
+
+
 # -- norms of one-element vectors above sqrt(float max) ------------------------------------------
 
 
