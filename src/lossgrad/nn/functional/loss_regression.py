@@ -40,14 +40,8 @@ def _l1_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) ->
     return _parallel.total(diff, sgn_into(diff, dldx))
 
 
-def _sign(d: Tensor) -> Tensor:
-    """torch's ``sgn`` of a real tensor: -1, 0 or 1, and 0 at NaN (its derivative is 0
-    everywhere, as torch's)."""
-    return where(ne(d, d), 0.0, sgn(d))
-
-
 def _l1_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    slope = _sign(x - y)
+    slope = sgn(x - y)  # torch's: 0 at NaN
     return slope, -slope
 
 
@@ -129,9 +123,11 @@ def _huber_sum(
 
 def _huber_slope(x: Tensor, y: Tensor, delta: float, scale: float = 1.0) -> tuple[Tensor, Tensor]:
     """``clamp(d, -delta, delta) * scale``, with torch's strict ``|d| < delta`` for the
-    quadratic branch (so the second derivative is 0 at the kink, as torch's)."""
+    quadratic branch (so the second derivative is 0 at the kink, as torch's); NaN where ``d``
+    is NaN, as torch's kernel."""
     diff = x - y
-    slope = where(lt(_abs(diff), delta), diff * scale, sign(diff) * (delta * scale))
+    outer = where(ne(diff, diff), diff.detach(), sign(diff))  # a sign that keeps NaN
+    slope = where(lt(_abs(diff), delta), diff * scale, outer * (delta * scale))
     return slope, -slope
 
 
