@@ -110,6 +110,18 @@ def test_smooth_l1_with_a_tiny_beta_is_finite_like_torch():
     assert np.all(np.isfinite(out.detach().numpy()))
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum"])
+def test_smooth_l1_with_a_beta_that_underflows_float16_is_l1_like_torch(reduction):
+    # beta = 1e-30 is 0 in float16: torch's kernel gives |d|, slope sgn(d), NaN at d = 0 or NaN
+    x = np.array([-2.62, 1.769, np.nan, 0.5, -np.inf], np.float16)
+    y = np.array([-1.739, 0.6377, 1.0, 0.5, 1.0], np.float16)
+    check(
+        lambda lib, a, b: lib.nn.functional.smooth_l1_loss(a, b, beta=1e-30, reduction=reduction),
+        [x, y],
+        grad=(0, 1),
+    )
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_soft_margin_second_derivative_beyond_the_sigmoid_saturation(dtype):
     # sigmoid(yx) sigmoid(-yx), not s (1 - s) with s = 1: 2e-9 at yx = 20, 4e-18 at yx = 40

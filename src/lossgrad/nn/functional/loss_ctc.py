@@ -481,6 +481,16 @@ def _differentiable_grad(lp: Tensor, g: Tensor, value: np.ndarray, meta: tuple[A
     return _WithValue.apply(graph, value)
 
 
+def _lattice_loss(lp: Tensor, *args: Any) -> Tensor:
+    """The fused op of the reduction (the last of ``args``); float32 log-probabilities with a
+    value the float32 lattice cannot tell from impossible are computed in float64 (where -1e30
+    is an ordinary log-probability) and the loss cast back."""
+    fn = {"none": _CtcLoss, "sum": _CtcLossSum, "mean": _CtcLossMean}[args[-1]]
+    if lp._data.dtype == np.float32 and _tells_apart_only_in_float64(lp._data):
+        return fn.apply(lp.double(), *args).float()
+    return fn.apply(lp, *args)
+
+
 def _tells_apart_only_in_float64(lp: np.ndarray) -> bool:
     """Whether float32 log-probabilities hold a finite value at or below half the float32
     impossible value (-1e30), which the float32 lattice would take for impossible where torch
@@ -658,13 +668,7 @@ def ctc_loss(
         # frames past a sequence's input length are never read: NaN or inf there must not
         # reach the lattice (or a gradient), so they are replaced, differentiably, by 0
         lp = where(Tensor._make(padding[:, :, None]), 0.0, lp)
-    widened = dt == np.float32 and _tells_apart_only_in_float64(lp._data)
-    if widened:  # computed in float64, where -1e30 is an ordinary log-probability, and cast back
-        lp = lp.double()
-    fn = {"none": _CtcLoss, "sum": _CtcLossSum, "mean": _CtcLossMean}[reduction]
-    loss = fn.apply(lp, labels, il, tl, blank, bool(zero_infinity), reduction)
-    if widened:
-        loss = loss.float()
+    loss = _lattice_loss(lp, labels, il, tl, blank, bool(zero_infinity), reduction)
     if reduction != "none":
         return loss
     if zero_infinity:
