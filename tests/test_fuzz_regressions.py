@@ -72,6 +72,11 @@ def test_non_broadcastable_shapes_are_a_runtime_error(name, args, kwargs):
         call(lossgrad)
 
 
+@pytest.mark.parametrize("name", ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"])
+def test_shapes_are_checked_before_the_reduction_like_torch(name):
+    _raises_like_torch(name, np.ones((2, 3)), np.ones((2, 5)), reduction="avg")
+
+
 # -- values ----------------------------------------------------------------------------------------
 
 

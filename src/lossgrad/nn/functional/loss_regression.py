@@ -241,8 +241,8 @@ def l1_loss(
         _checks.check_weight_size(weight, input)
         loss = _pointwise(_L1, _difference_operands("l1", input, target), "none")
         return _reduction.apply_weighted(loss, weight, reduction, weighted_mean=True)
-    reduction = _reduction.resolve(reduction)
-    return _pointwise(_L1, _difference_operands("l1", input, target), reduction)
+    operands = _difference_operands("l1", input, target)  # torch broadcasts before the reduction
+    return _pointwise(_L1, operands, _reduction.resolve(reduction))
 
 
 def mse_loss(
@@ -336,6 +336,7 @@ def smooth_l1_loss(
     beta = _checks.check_float(beta, "smooth_l1_loss", "beta", 4)
     if beta == 0.0:
         return l1_loss(*_checks.broadcast_pair(input, target), reduction=reduction)
+    input, target = _checks.broadcast_pair(input, target)  # before the reduction, as torch
     reduction = _reduction.resolve(reduction)
     if beta < 0:
         raise RuntimeError(
