@@ -353,6 +353,24 @@ def test_sigmoid_focal_bad_arguments_raise_torchvisions_class(inputs, targets):
     assert type(ours.value) is type(theirs.value), (ours.value, theirs.value)
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_sigmoid_focal_gamma_zero_gradient_at_an_infinite_logit_is_finite_like_torch(create_graph):
+    # gamma = 0: torchvision's (1 - p_t) ** 0 has gradient exactly 0 (torch's pow backward),
+    # so the gradient is alpha_t (p - y), finite at x = -inf (soft targets)
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x = np.array([-np.inf, -np.inf, 0.5], np.float32)
+    y = np.array([0.4407, 1.0, 0.3315], np.float32)
+    grads = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt = lib.tensor(x, requires_grad=True)
+        loss = fn(xt, lib.tensor(y), gamma=0.0, reduction="sum")
+        (g,) = lib.autograd.grad(loss, [xt], create_graph=create_graph)
+        grads.append(g.detach().numpy())
+    assert np.all(np.isfinite(grads[1]))
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
+
+
 def test_sigmoid_focal_zero_dim_double_backward():
     x = lossgrad.tensor(0.3, requires_grad=True)
     loss = lossgrad.nn.functional.sigmoid_focal_loss(x, lossgrad.tensor(1.0))

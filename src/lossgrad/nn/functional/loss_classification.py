@@ -1058,9 +1058,11 @@ def _sigmoid_focal_derivatives(
     log_w = _LogOneMinusPt.apply(x, y)
     ce = sub(mul(sub(1.0, y), x), log_p)
     modulation = exp(mul(log_w, float(gamma)))
-    gamma_ce = mul(ce, gamma)
-    inner_x = add(sub(exp(log_p), y), mul(gamma_ce, _dlw_dx(log_p, log_not_p, log_w, y)))
-    inner_y = sub(mul(gamma_ce, _dlw_dy(log_p, log_not_p, log_w)), x)
+    inner_x, inner_y = sub(exp(log_p), y), neg(x)
+    if gamma != 0:  # the focal terms (left out at 0: 0 * inf at an infinite logit)
+        gamma_ce = mul(ce, gamma)
+        inner_x = add(inner_x, mul(gamma_ce, _dlw_dx(log_p, log_not_p, log_w, y)))
+        inner_y = add(mul(gamma_ce, _dlw_dy(log_p, log_not_p, log_w)), inner_y)
     if alpha < 0:
         return mul(modulation, inner_x), mul(modulation, inner_y)
     alpha_t = add(mul(y, 2 * alpha - 1), 1 - alpha)
@@ -1117,10 +1119,13 @@ def _sigmoid_focal_binary(
         np.multiply(s, dt.type(0.5 - alpha), out=sp)
         sp += dt.type(0.5)
         w *= sp
-    np.subtract(dt.type(1), m, out=dx)
-    dx *= ce
-    dx *= dt.type(gamma)
-    dx += m
+    if gamma == 0:  # no focal term (0 * inf at an infinite logit would be NaN)
+        np.copyto(dx, m)
+    else:
+        np.subtract(dt.type(1), m, out=dx)
+        dx *= ce
+        dx *= dt.type(gamma)
+        dx += m
     dx *= w
     dx *= s
     return w, ce
@@ -1138,10 +1143,13 @@ def _sigmoid_focal_soft(
     mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
     at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
     w = mod if at is None else mod * at
-    np.exp(a + b - lw, out=dx)  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
-    dx *= 1 - 2 * y
-    dx *= ce * dt(gamma)
-    dx += np.exp(a)
+    if gamma == 0:  # w (sigmoid(x) - y): no focal term (0 * inf at an infinite logit)
+        np.exp(a, out=dx)
+    else:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
+        np.exp(a + b - lw, out=dx)
+        dx *= 1 - 2 * y
+        dx *= ce * dt(gamma)
+        dx += np.exp(a)
     dx -= y
     dx *= w
     return w, ce
