@@ -284,6 +284,10 @@ def test_hinge_embedding_reduced_with_a_huge_input_and_a_zero_target(reduction):
     assert out.item() > 0.5
 
 
+def test_hinge_embedding_integer_input_with_a_bad_target_shape_is_a_runtime_error():
+    _raises_like_torch("hinge_embedding_loss", np.ones(4, np.int64), np.ones((2, 3)))
+
+
 def test_margin_ranking_with_a_float_argument_raises_torchs_class():
     _raises_like_torch("margin_ranking_loss", 0.5, np.ones(2), np.ones(2))
 

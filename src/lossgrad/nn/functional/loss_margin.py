@@ -745,12 +745,12 @@ def hinge_embedding_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
+    if target._data.shape != input._data.shape:
+        _broadcast_shape(input, target)  # torch's RuntimeError, for any dtype
     if input._data.dtype.kind != "f":  # torch computes an integer input in its own dtype
         x, y = input._data, target._data
         loss = Tensor._make(_hinge_embedding_value(x, y, x.dtype.type(margin)))
         return _reduction.apply(loss, reduction)
-    if target._data.shape != input._data.shape:
-        _broadcast_shape(input, target)
     return _pointwise(_HINGE_EMBEDDING, (input, target), reduction, (float(margin),))
 
 
