@@ -103,8 +103,9 @@ def test_reduce_array_and_grad_scale(dtype):
     assert _reduction.divide_grad(g, None) is g
     assert _reduction.divide_grad(g, _reduction.divisor("mean", (3,), 3)).item() == 2.0
     assert _reduction.divide_grad(g, 3).dtype == g.dtype
-    assert _reduction.divide_total(np.float32(6.0), 3) == 2.0
-    assert np.isnan(_reduction.divide_total(np.float32(6.0), 0))
+    f32 = np.dtype(np.float32)
+    assert _reduction.divide_total(np.float32(6.0), 3, f32, "mean") == 2.0
+    assert np.isnan(_reduction.divide_total(np.float32(6.0), 0, f32, "mean"))
 
 
 @pytest.mark.parametrize("size_average", FLAGS)

@@ -6,7 +6,8 @@ gradients (create_graph=True, a random direction), and that no input array was m
 
 Tolerance model (explicit, per dtype): with ``eps`` the dtype's machine epsilon and ``r`` the
 relative tolerance below, two finite values ``a`` (ours) and ``b`` (torch) agree when
-``|a - b| <= r |b| + r * scale``. ``scale`` is the size of what was summed: for a reduced loss,
+``|a - b| <= r |b| + r * scale`` (plus two subnormal steps of the dtype: a value
+below the normal range is rounded absolutely, not relatively). ``scale`` is the size of what was summed: for a reduced loss,
 the sum of the absolute unreduced terms (divided as the reduction divides), so cancellation in a
 'sum' or 'mean' is allowed exactly as much rounding as the terms carry; for a gradient, the
 largest finite absolute entry of torch's gradient. float16 results are computed in float32 by
@@ -124,9 +125,12 @@ def _mismatch(ours: np.ndarray, theirs: np.ndarray, rel: float, scale: float) ->
         if not np.array_equal(test(a), test(b)):
             return f"{name} positions differ: ours {a.ravel()[:8]} torch {b.ravel()[:8]}"
     finite = np.isfinite(b)
+    # below the normal range a rounding is absolute (one subnormal step), not relative
+    kind = theirs.dtype.kind == "f"
+    floor = 2 * float(np.finfo(theirs.dtype).smallest_subnormal) if kind else 0.0
     with np.errstate(all="ignore"):
         error = np.abs(a[finite] - b[finite])
-        bound = rel * np.abs(b[finite]) + rel * scale + 1e-300
+        bound = rel * np.abs(b[finite]) + rel * scale + floor
     if np.all(error <= bound):
         return None
     worst = int(np.argmax(error - bound))

@@ -19,15 +19,16 @@ from .run import run
 BUDGET = int(os.environ.get("LOSSGRAD_FUZZ_BUDGET", "150"))
 SEED = int(os.environ.get("LOSSGRAD_FUZZ_SEED", "20261206"))
 
-# Bugs found by the fuzzer in code that is being rewritten elsewhere; each entry fails with the
-# fixed seed today (strict), so the marker has to go when the bug is fixed.
+# Disagreements the fuzzer still finds with the fixed seed; each entry fails today (strict), so
+# the marker has to go when it is fixed.
 _ELSEWHERE = " (loss_margin.py / loss_classification.py, rewritten on another branch)"
 OPEN_BUGS: dict[str, str] = {
-    "gaussian_nll_loss": "float16 second gradient in var: inf where torch's composite gives NaN",
-    "sigmoid_focal_loss": "create_graph on 0-d input raises; TypeError class for a float"
-    + _ELSEWHERE,
-    "cosine_embedding_loss": "gradient of x1 (N, 1) against x2 (N, D)" + _ELSEWHERE,
-    "triplet_margin_loss": "float16 norms not computed in float32" + _ELSEWHERE,
+    "gaussian_nll_loss": "gradient inf/NaN positions at infinite inputs (the fused (x - y) / var "
+    "against torch's composite order)",
+    "sigmoid_focal_loss": "gradient NaN/inf positions at infinite or huge logits (log-space "
+    "formula against torchvision's composite)",
+    "cosine_embedding_loss": "second gradient of D = 1 rows: rounding noise of a value that is "
+    "0 up to torch's 1e-12 epsilon, beyond the tolerance model",
     "cross_entropy": "NaN positions of the gradient with infinite logits" + _ELSEWHERE,
     "focal_loss": "NaN positions of the gradient with infinite logits" + _ELSEWHERE,
     "multi_margin_loss": "float16 empty batch raises where torch skips the dtype check"

@@ -20,6 +20,7 @@ from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.ops._common import (
     broadcast_error,
     promote,
+    sgn_into,
     sum_to_shape,
     sum_to_shape_array,
 )
@@ -831,6 +832,7 @@ absolute = abs
 
 class _ZeroGrad(ArrayFunction):
     """A piecewise-constant op (sign, floor, ...): recorded like torch, with gradient zero."""
+
     saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
 
     @staticmethod
@@ -877,20 +879,25 @@ def _zero_grad_op(cls: type[_ZeroGrad], input: Tensor, fn: Any) -> Tensor:
     return cls.apply(input, fn)
 
 
+def _float_sign(a: np.ndarray) -> np.ndarray:
+    """torch's sign of a float array: -1, 0 or 1, and 0 at NaN (``np.sign`` gives NaN)."""
+    return sgn_into(a, np.empty_like(a))
+
+
 def sign(input: Tensor) -> Tensor:
-    """Sign (-1, 0, 1) in the input's dtype; its gradient is zero everywhere."""
+    """Sign (-1, 0, 1) in the input's dtype (0 at NaN, as torch); its gradient is zero."""
     if input._data.dtype == np.bool_:
         return Tensor._make(input._data.copy())
     if input._data.dtype.kind != "f":
         return Tensor._make(np.sign(input._data))
-    return _Sign.apply(input, np.sign)
+    return _Sign.apply(input, _float_sign)
 
 
 def sgn(input: Tensor) -> Tensor:
     """``sign`` for real tensors (torch names its gradient node apart)."""
     if input._data.dtype.kind != "f":
         return sign(input)
-    return _Sgn.apply(input, np.sign)
+    return _Sgn.apply(input, _float_sign)
 
 
 def exp(input: Tensor) -> Tensor:

@@ -184,6 +184,7 @@ class _PointwiseLoss(ArrayFunction):
         scale = None if unscaled else _reduction.kept_scale(dtype, divisor, factor)
         block = spec.block
         block_sum = spec.block_sum if dtype.char in "fd" else None
+        accumulate = _reduction.accumulation_dtype(dtype)
 
         def run(lo: int, hi: int, loss: np.ndarray, summed: bool) -> Any:
             if hi - lo == size:
@@ -198,7 +199,11 @@ class _PointwiseLoss(ArrayFunction):
             else:
                 result = block(*blocks, *params, loss, dldx)
                 if summed:
-                    result = _parallel.total(result)
+                    result = (
+                        _parallel.total(result)
+                        if accumulate == dtype
+                        else result.sum(dtype=accumulate)  # float16: added in float32
+                    )
                 elif result is not loss:
                     loss[...] = result
             if scale is not None:  # the gradient for an upstream 1, while the block is in cache
@@ -217,15 +222,15 @@ class _PointwiseLoss(ArrayFunction):
                 )
             return out
         if size < _parallel.MIN_PARALLEL:  # one block, a NumPy scalar total
-            total = dtype.type(run(0, size, _parallel.scratch(size, dtype, LOSS_SLOT), True))
+            total = accumulate.type(run(0, size, _parallel.scratch(size, dtype, LOSS_SLOT), True))
         else:
             total = _parallel.block_sum(
                 lambda lo, hi: run(lo, hi, _parallel.scratch(hi - lo, dtype, LOSS_SLOT), True),
                 size,
-                dtype,
+                accumulate,
                 block_size,
             )
-        return _reduction.divide_total(total, divisor)
+        return _reduction.divide_total(total, divisor, dtype, reduction)
 
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:

@@ -110,18 +110,14 @@ def apply(loss: Tensor, reduction: str, denominator: Any = None) -> Tensor:
 
 
 def reduce_array(loss: np.ndarray, reduction: str, denominator: int | None = None) -> np.ndarray:
-    """`apply` for a raw array inside a fused forward (the float dtype is kept): the mean
-    divides by ``denominator`` (default: the number of elements) and is NaN, without a NumPy
-    warning, when that is 0."""
+    """`apply` for a raw array inside a fused forward (the float dtype is kept; float16 is added
+    and divided in float32, as torch): the mean divides by ``denominator`` (default: the number
+    of elements) and is NaN, without a NumPy warning, when that is 0."""
     if reduction == "none":
         return loss
-    total = loss.sum(dtype=loss.dtype)
-    if reduction == "sum":
-        return np.asarray(total)
-    count = loss.size if denominator is None else denominator
-    if count == 0:
-        return np.asarray(np.nan, loss.dtype)
-    return np.asarray(total / loss.dtype.type(count))
+    total = loss.sum(dtype=accumulation_dtype(loss.dtype))
+    count = 1 if reduction == "sum" else loss.size if denominator is None else denominator
+    return divide_total(total, count, loss.dtype, reduction)
 
 
 def element_scale(reduction: str, count: int) -> float:
@@ -145,15 +141,25 @@ def divisor(reduction: str, shape: tuple[int, ...], size: int) -> int | None:
     return size
 
 
-def divide_total(total: Any, divisor: int) -> np.ndarray:
-    """A fused loss's reduced value as a 0-d array, from its ``total`` (a NumPy scalar or 0-d
-    array of the loss's dtype): the total itself for a sum, else divided by ``divisor``; NaN
-    for the mean of nothing."""
+def accumulation_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype a fused loss of ``dtype`` adds its terms in: float32 for float16 (torch's
+    ``acc_type`` of Half on CPU), else ``dtype`` itself."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def divide_total(total: Any, divisor: int, dtype: np.dtype, reduction: str) -> np.ndarray:
+    """A fused loss's reduced value as a 0-d array of ``dtype``, from its ``total`` (a NumPy
+    scalar or 0-d array of ``accumulation_dtype(dtype)``): the total itself for a sum, else
+    divided by ``divisor``; NaN for the mean of nothing. A float16 total is rounded once, after
+    a mean's division (torch's Half mean sums and divides in float32); ``'batchmean'`` is
+    torch's ``loss.sum() / input.size(0)``, whose sum is rounded first."""
     if divisor == 1:
-        return np.asarray(total)
+        return np.asarray(total, dtype)
     if divisor == 0:
-        return np.asarray(np.nan, total.dtype)
-    return np.asarray(total / total.dtype.type(divisor))
+        return np.asarray(np.nan, dtype)
+    if reduction == "batchmean":
+        total = dtype.type(total)
+    return np.asarray(total / total.dtype.type(divisor), dtype)
 
 
 _KEPT_SCALES: dict[tuple[np.dtype, int | None, float], Any] = {}

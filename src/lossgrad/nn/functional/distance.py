@@ -107,7 +107,10 @@ def _norm_grad_into(out: np.ndarray, u: np.ndarray, k: np.ndarray, p: float) -> 
 
 
 def _np_vector_norm(d: np.ndarray, p: float, axis: int, keepdim: bool) -> np.ndarray:
-    """torch's ``vector_norm`` along one axis of an array (p = 0, ±inf, or any real)."""
+    """torch's ``vector_norm`` along one axis of an array (p = 0, ±inf, or any real); float16
+    is computed in float32 and rounded once, as torch's Half norm."""
+    if d.dtype == np.float16:
+        return _np_vector_norm(d.astype(np.float32), p, axis, keepdim).astype(np.float16)
     if p == 2 and d.shape[axis] == 1:  # torch: |x|, also above sqrt(float max)
         out = np.abs(d) if keepdim else np.abs(np.squeeze(d, axis))
         return out

@@ -1010,13 +1010,13 @@ class _LogOneMinusPt(ArrayFunction):
 
 def _np_logsigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``logsigmoid(x)`` and ``logsigmoid(-x)``, sharing ``log1p(exp(-|x|))``."""
-    soft = np.abs(x)
+    soft = np.abs(x, out=np.empty_like(x))  # arrays also for a 0-d x (in-place ops follow)
     np.negative(soft, out=soft)
     np.exp(soft, out=soft)
     np.log1p(soft, out=soft)
-    a = np.minimum(x, 0)
+    a = np.minimum(x, 0, out=np.empty_like(x))
     a -= soft
-    b = np.maximum(x, 0)
+    b = np.maximum(x, 0, out=np.empty_like(x))
     np.negative(b, out=b)
     b -= soft
     return a, b
@@ -1075,9 +1075,11 @@ def _sigmoid_focal_derivatives(
     log_w = _LogOneMinusPt.apply(x, y)
     ce = sub(mul(sub(1.0, y), x), log_p)
     modulation = exp(mul(log_w, float(gamma)))
-    gamma_ce = mul(ce, gamma)
-    inner_x = add(sub(exp(log_p), y), mul(gamma_ce, _dlw_dx(log_p, log_not_p, log_w, y)))
-    inner_y = sub(mul(gamma_ce, _dlw_dy(log_p, log_not_p, log_w)), x)
+    inner_x, inner_y = sub(exp(log_p), y), neg(x)
+    if gamma != 0:  # the focal terms (left out at 0: 0 * inf at an infinite logit)
+        gamma_ce = mul(ce, gamma)
+        inner_x = add(inner_x, mul(gamma_ce, _dlw_dx(log_p, log_not_p, log_w, y)))
+        inner_y = add(mul(gamma_ce, _dlw_dy(log_p, log_not_p, log_w)), inner_y)
     if alpha < 0:
         return mul(modulation, inner_x), mul(modulation, inner_y)
     alpha_t = add(mul(y, 2 * alpha - 1), 1 - alpha)
@@ -1134,10 +1136,13 @@ def _sigmoid_focal_binary(
         np.multiply(s, dt.type(0.5 - alpha), out=sp)
         sp += dt.type(0.5)
         w *= sp
-    np.subtract(dt.type(1), m, out=dx)
-    dx *= ce
-    dx *= dt.type(gamma)
-    dx += m
+    if gamma == 0:  # no focal term (0 * inf at an infinite logit would be NaN)
+        np.copyto(dx, m)
+    else:
+        np.subtract(dt.type(1), m, out=dx)
+        dx *= ce
+        dx *= dt.type(gamma)
+        dx += m
     dx *= w
     dx *= s
     return w, ce
@@ -1155,10 +1160,13 @@ def _sigmoid_focal_soft(
     mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
     at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
     w = mod if at is None else mod * at
-    np.exp(a + b - lw, out=dx)  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
-    dx *= 1 - 2 * y
-    dx *= ce * dt(gamma)
-    dx += np.exp(a)
+    if gamma == 0:  # w (sigmoid(x) - y): no focal term (0 * inf at an infinite logit)
+        np.exp(a, out=dx)
+    else:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
+        np.exp(a + b - lw, out=dx)
+        dx *= 1 - 2 * y
+        dx *= ce * dt(gamma)
+        dx += np.exp(a)
     dx -= y
     dx *= w
     return w, ce
@@ -1206,14 +1214,26 @@ def sigmoid_focal_loss(
         >>> torch.nn.functional.sigmoid_focal_loss(x, y, reduction="sum")
         tensor(250.1300)
     """
+    # torchvision's order: sigmoid(inputs), binary_cross_entropy_with_logits's checks, and the
+    # reduction after computing
+    _checks.check_tensor_arguments("sigmoid", input=inputs)
+    if tuple(targets.shape) != tuple(inputs.shape):
+        raise ValueError(
+            f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
+        )
+    if inputs._data.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"log_sigmoid_cpu\" not implemented for '{scalar_type_name(inputs._data.dtype)}'"
+        )
+    if targets._data.dtype.kind != "f":
+        raise RuntimeError(
+            "result type Float can't be cast to the desired output type "
+            f"{scalar_type_name(targets._data.dtype)}"
+        )
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(
             f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: "
             "'none', 'mean', 'sum'"
-        )
-    if tuple(targets.shape) != tuple(inputs.shape):
-        raise ValueError(
-            f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
         )
     _, (x, y) = promote(inputs, targets)
     return _pointwise(_SIGMOID_FOCAL, (x, y), reduction, (float(alpha), float(gamma)))

@@ -34,7 +34,9 @@ the extended label positions, with a Python loop over time only:
 
 "Impossible" cells hold a large negative finite number instead of -inf (-1e30 in float32, -1e300
 in float64), so no inf - inf ever makes a NaN inside the recursion; a likelihood below half that
-value is reported as torch's +inf.
+value is reported as torch's +inf. A float32 input that holds a finite log-probability at or
+below half the float32 value (where torch, whose impossible is -inf, still adds it up) is
+computed in float64 and the loss cast back.
 """
 
 from __future__ import annotations
@@ -479,6 +481,27 @@ def _differentiable_grad(lp: Tensor, g: Tensor, value: np.ndarray, meta: tuple[A
     return _WithValue.apply(graph, value)
 
 
+def _lattice_loss(lp: Tensor, *args: Any) -> Tensor:
+    """The fused op of the reduction (the last of ``args``); float32 log-probabilities with a
+    value the float32 lattice cannot tell from impossible are computed in float64 (where -1e30
+    is an ordinary log-probability) and the loss cast back."""
+    fn = {"none": _CtcLoss, "sum": _CtcLossSum, "mean": _CtcLossMean}[args[-1]]
+    if lp._data.dtype == np.float32 and _tells_apart_only_in_float64(lp._data):
+        return fn.apply(lp.double(), *args).float()
+    return fn.apply(lp, *args)
+
+
+def _tells_apart_only_in_float64(lp: np.ndarray) -> bool:
+    """Whether float32 log-probabilities hold a finite value at or below half the float32
+    impossible value (-1e30), which the float32 lattice would take for impossible where torch
+    (whose impossible is -inf) adds it up. One pass (the minimum) on ordinary inputs."""
+    threshold = _NEG[lp.dtype] / 2
+    if lp.size == 0 or lp.min() > threshold:
+        return False
+    low = lp[lp <= threshold]
+    return bool(np.isfinite(low).any())
+
+
 def _lengths(value: Any, name: str, n: int) -> np.ndarray:
     """Lengths given as a Tensor (any integral dtype) or a sequence of ints, as int64 (n,)."""
     if isinstance(value, Tensor):
@@ -645,8 +668,7 @@ def ctc_loss(
         # frames past a sequence's input length are never read: NaN or inf there must not
         # reach the lattice (or a gradient), so they are replaced, differentiably, by 0
         lp = where(Tensor._make(padding[:, :, None]), 0.0, lp)
-    fn = {"none": _CtcLoss, "sum": _CtcLossSum, "mean": _CtcLossMean}[reduction]
-    loss = fn.apply(lp, labels, il, tl, blank, bool(zero_infinity), reduction)
+    loss = _lattice_loss(lp, labels, il, tl, blank, bool(zero_infinity), reduction)
     if reduction != "none":
         return loss
     if zero_infinity:

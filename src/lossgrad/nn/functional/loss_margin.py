@@ -688,16 +688,6 @@ def _hinge_embedding_block(
     return loss
 
 
-def _hinge_embedding_sum(
-    x: np.ndarray, target: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
-) -> Any:
-    hinge, not_negative = _hinge_embedding_terms(x, target, margin, loss, dldx)
-    total = _parallel.total(hinge) + _parallel.total(x, not_negative)
-    if np.isfinite(total):
-        return total
-    return _parallel.total(_hinge_embedding_block(x, target, margin, loss, dldx))
-
-
 def _hinge_embedding_derivatives(x: Tensor, target: Tensor, margin: float) -> tuple[Any, ...]:
     as_float = x.dtype
     active = ge(margin - x, 0.0).to(as_float) * ne(target, 1).to(as_float)
@@ -707,7 +697,6 @@ def _hinge_embedding_derivatives(x: Tensor, target: Tensor, margin: float) -> tu
 _HINGE_EMBEDDING = Pointwise(
     node=by_reduction("AddBackward0"),
     block=_hinge_embedding_block,
-    block_sum=_hinge_embedding_sum,
     derivatives=_hinge_embedding_derivatives,
 )
 
@@ -756,12 +745,12 @@ def hinge_embedding_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
+    if target._data.shape != input._data.shape:
+        _broadcast_shape(input, target)  # torch's RuntimeError, for any dtype
     if input._data.dtype.kind != "f":  # torch computes an integer input in its own dtype
         x, y = input._data, target._data
         loss = Tensor._make(_hinge_embedding_value(x, y, x.dtype.type(margin)))
         return _reduction.apply(loss, reduction)
-    if target._data.shape != input._data.shape:
-        _broadcast_shape(input, target)
     return _pointwise(_HINGE_EMBEDDING, (input, target), reduction, (float(margin),))
 
 
@@ -813,50 +802,69 @@ class _CosineEmbeddingLoss(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """Same-shape rows: ``g1 = x2 * gc / sqrt(m1 m2) - x1 * gc cos / m1`` (and ``g2``) with
-        per-row factors, each gradient written once per cache block."""
+        """Same-shape rows: ``g1 = x2 k - x1 q1`` (and ``g2``) with the per-row factors of
+        `_cosine_factors`, each gradient written once per cache block."""
         if not ctx.fused:
             return backward_via_tensors(ctx, g)
         x1, x2 = ctx._saved_arrays()
         dcos, _, (m1, m2, denom, cos) = ctx.meta
-        gc = g * dcos._data
-        k = (gc / denom).reshape(-1, 1)
-        b = gc * cos
-        q1, q2 = (b / m1).reshape(-1, 1), (b / m2).reshape(-1, 1)
-        g1, g2 = _cosine_grads(x1, x2, ctx.needs_input_grad, (k, q1), (k, q2))
+        k, half_m = _cosine_factors(g * dcos._data, denom, cos)
+        rows = (-1, 1)
+        q1, q2 = (-2 * half_m * m2).reshape(rows), (-2 * half_m * m1).reshape(rows)
+        g1, g2 = _cosine_grads(
+            x1, x2, ctx.needs_input_grad, (k.reshape(rows), q1), (k.reshape(rows), q2)
+        )
         return g1, g2, None, None, None
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        """``dcos/dx1 = x2 / sqrt(m1 m2) - cos * x1 / m1``, symmetric for ``x2``. Without a
-        recorded graph this runs on the arrays with the forward's row statistics; with one it is
-        written with differentiable ops so that second derivatives come out exact."""
+        """torch's chain through ``cos = dot / sqrt(m1 m2)`` (`_cosine_factors`): ``dot`` gets
+        ``k``, each squared norm ``half_m`` times the other one, so ``dl/dx1 = x2 k + 2 x1
+        half_m m2``, each term summed to its input's shape (an ``(N, 1)`` input against an
+        ``(N, D)`` one has its own norm). In this order the NaN and infinities come out where
+        torch's do. Without a recorded graph this runs on the arrays with the forward's row
+        statistics; with one it is written with differentiable ops (exact second derivatives)."""
         x1, x2 = ctx.saved_tensors
         dcos, axis, stats = ctx.meta
-        need1, need2 = ctx.needs_input_grad[:2]
         if not grad_mode.is_grad_enabled():
-            m1, m2, denom, cos = stats
-
-            def col(v: np.ndarray) -> np.ndarray:
-                return v[..., None] if axis else v
-
-            gc = g._data * dcos._data
-            a, b = col(gc / denom), gc * cos
-            g1 = Tensor._make(x2._data * a - x1._data * col(b / m1)) if need1 else None
-            g2 = Tensor._make(x1._data * a - x2._data * col(b / m2)) if need2 else None
+            m1, m2, denom, cos = (Tensor._make(np.asarray(v)) for v in stats)
+            gc = Tensor._make(g._data * dcos._data)
         else:
             gc = mul(g, dcos)
-            dot = _sum(mul(x1, x2), axis, True)
-            m1 = add(_sum(mul(x1, x1), axis, True), _EPSILON)
-            m2 = add(_sum(mul(x2, x2), axis, True), _EPSILON)
+            dot = _sum(mul(x1, x2), axis)
+            m1 = add(_sum(mul(x1, x1), axis), _EPSILON)
+            m2 = add(_sum(mul(x2, x2), axis), _EPSILON)
             denom = sqrt(mul(m1, m2))
             cos = div(dot, denom)
-            gc = gc if axis == 0 else reshape(gc, gc._data.shape + (1,))
-            g1 = mul(gc, sub(div(x2, denom), mul(cos, div(x1, m1)))) if need1 else None
-            g2 = mul(gc, sub(div(x1, denom), mul(cos, div(x2, m2)))) if need2 else None
-        g1 = sum_to_shape(g1, x1._data.shape) if g1 is not None else None
-        g2 = sum_to_shape(g2, x2._data.shape) if g2 is not None else None
-        return g1, g2, None, None, None
+        k, half_m = _cosine_factors(gc, denom, cos)
+        column = (lambda v: reshape(v, v._data.shape + (1,))) if axis else (lambda v: v)
+        k = column(k)
+        full = np.broadcast_shapes(x1._data.shape, x2._data.shape, k._data.shape)
+        grads = []
+        for own, other, other_m, need in (
+            (x1, x2, m2, ctx.needs_input_grad[0]),
+            (x2, x1, m1, ctx.needs_input_grad[1]),
+        ):
+            if not need:
+                grads.append(None)
+                continue
+            shape = own._data.shape
+            from_dot = mul(other, k)
+            if from_dot._data.shape != full:  # an (N, 1) input against (N, D): the product's shape
+                from_dot = expand(from_dot, full)
+            from_dot = sum_to_shape(from_dot, shape)
+            from_norm = sum_to_shape(mul(mul(own, column(mul(half_m, other_m))), 2.0), shape)
+            grads.append(add(from_dot, from_norm))
+        return grads[0], grads[1], None, None, None
+
+
+def _cosine_factors(gc: Any, denom: Any, cos: Any) -> tuple[Any, Any]:
+    """torch's backward of ``cos = dot / denom``, ``denom = sqrt(m1 m2)`` for ``dl/dcos = gc``
+    (arrays or Tensors): ``k = gc / denom`` (for ``dot``) and ``half_m = -gc (cos / denom) /
+    (2 denom)`` (for ``m1 m2``; ``m1`` gets ``half_m m2``)."""
+    k = gc / denom
+    half_m = -gc * (cos / denom) / (denom * 2)
+    return k, half_m
 
 
 _COSINE_EMBEDDING = _by_reduction(_CosineEmbeddingLoss, "AddBackward0")

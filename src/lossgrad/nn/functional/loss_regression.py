@@ -24,7 +24,7 @@ from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.ops._common import promote, sgn_into
 from lossgrad.ops.pointwise import abs as _abs
-from lossgrad.ops.pointwise import lt, ne, sgn, sign, sub, where
+from lossgrad.ops.pointwise import lt, ne, sgn, sub, where
 
 
 def _l1_block(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> np.ndarray:
@@ -40,14 +40,14 @@ def _l1_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) ->
     return _parallel.total(diff, sgn_into(diff, dldx))
 
 
-def _sign(d: Tensor) -> Tensor:
-    """torch's ``sgn`` of a real tensor: -1, 0 or 1, and 0 at NaN (its derivative is 0
-    everywhere, as torch's)."""
-    return where(ne(d, d), 0.0, sgn(d))
+def _sign_keeping_nan(diff: Tensor) -> Tensor:
+    """``sgn(diff)``, but NaN where ``diff`` is (the slope of torch's huber and smooth_l1
+    kernels); its derivative is 0 everywhere."""
+    return where(ne(diff, diff), diff.detach(), sgn(diff))
 
 
 def _l1_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    slope = _sign(x - y)
+    slope = sgn(x - y)  # torch's: 0 at NaN
     return slope, -slope
 
 
@@ -135,9 +135,10 @@ def _huber_sum(
 
 def _huber_slope(x: Tensor, y: Tensor, delta: float, scale: float = 1.0) -> tuple[Tensor, Tensor]:
     """``clamp(d, -delta, delta) * scale``, with torch's strict ``|d| < delta`` for the
-    quadratic branch (so the second derivative is 0 at the kink, as torch's)."""
+    quadratic branch (so the second derivative is 0 at the kink, as torch's); NaN where ``d``
+    is NaN, as torch's kernel."""
     diff = x - y
-    slope = where(lt(_abs(diff), delta), diff * scale, sign(diff) * (delta * scale))
+    slope = where(lt(_abs(diff), delta), diff * scale, _sign_keeping_nan(diff) * (delta * scale))
     return slope, -slope
 
 
@@ -156,6 +157,29 @@ _SMOOTH_L1 = Pointwise(
     derivatives=lambda x, y, beta: _huber_slope(x, y, beta, 1.0 / beta),
     antisymmetric=True,
     dldx_factor=lambda beta: 1.0 / beta,  # clamp(d / beta, -1, 1) = clamp(d, -beta, beta) / beta
+)
+
+
+def _smooth_l1_zero_beta_block(
+    x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """torch's smooth_l1 kernel with a beta that rounds to 0 in the dtype: ``|d| - 0``, slope
+    ``sgn(d)``, but NaN where ``d`` is NaN."""
+    loss = _l1_block(x, y, loss, dldx)
+    np.copyto(dldx, loss, where=np.isnan(loss))
+    return loss
+
+
+def _smooth_l1_zero_beta_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    slope = _sign_keeping_nan(x - y)
+    return slope, -slope
+
+
+_SMOOTH_L1_ZERO_BETA = Pointwise(
+    node="SmoothL1LossBackward0",
+    block=_smooth_l1_zero_beta_block,
+    derivatives=_smooth_l1_zero_beta_derivatives,
+    antisymmetric=True,
 )
 
 
@@ -223,8 +247,8 @@ def l1_loss(
         _checks.check_weight_size(weight, input)
         loss = _pointwise(_L1, _difference_operands("l1", input, target), "none")
         return _reduction.apply_weighted(loss, weight, reduction, weighted_mean=True)
-    reduction = _reduction.resolve(reduction)
-    return _pointwise(_L1, _difference_operands("l1", input, target), reduction)
+    operands = _difference_operands("l1", input, target)  # torch broadcasts before the reduction
+    return _pointwise(_L1, operands, _reduction.resolve(reduction))
 
 
 def mse_loss(
@@ -318,12 +342,15 @@ def smooth_l1_loss(
     beta = _checks.check_float(beta, "smooth_l1_loss", "beta", 4)
     if beta == 0.0:
         return l1_loss(*_checks.broadcast_pair(input, target), reduction=reduction)
+    input, target = _checks.broadcast_pair(input, target)  # before the reduction, as torch
     reduction = _reduction.resolve(reduction)
     if beta < 0:
         raise RuntimeError(
             f"smooth_l1_loss does not support negative values for beta, got beta={beta}."
         )
     operands = _difference_operands("smooth_l1", input, target)
+    if operands[0]._data.dtype.type(beta) == 0:  # beta underflows the dtype (1e-30 in float16)
+        return _pointwise(_SMOOTH_L1_ZERO_BETA, operands, reduction)
     return _pointwise(_SMOOTH_L1, operands, reduction, (beta,))
 
 
