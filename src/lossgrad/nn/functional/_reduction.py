@@ -145,6 +145,24 @@ def divisor(reduction: str, shape: tuple[int, ...], size: int) -> int | None:
     return size
 
 
+def mean_divisor(reduction: str, denominator: float) -> float | None:
+    """`divisor` of a loss whose ``'mean'`` divides by ``denominator`` (a weighted mean's
+    total weight, a number of rows): None for ``'none'``, 1 for ``'sum'``."""
+    if reduction == "none":
+        return None
+    return 1 if reduction == "sum" else denominator
+
+
+def gradient_scale(dtype: np.dtype, divisor: float | None) -> Any:
+    """d(reduced loss)/d(element) in ``dtype`` for a fused loss's ``divisor``: 1 when unreduced
+    or summed, ``1 / divisor`` for a mean (NaN for the mean of nothing), computed as the
+    backward would."""
+    one = dtype.type(1)
+    if divisor is None or divisor == 1:
+        return one
+    return one / dtype.type(divisor) if divisor else dtype.type(np.nan)
+
+
 def divide_total(total: Any, divisor: int) -> np.ndarray:
     """A fused loss's reduced value as a 0-d array, from its ``total`` (a NumPy scalar or 0-d
     array of the loss's dtype): the total itself for a sum, else divided by ``divisor``; NaN
