@@ -6,9 +6,8 @@ Each functional resolves the reduction, validates its arguments, computes, and r
 margin_ranking_loss and hinge_embedding_loss are pointwise losses: a NumPy kernel that writes the
 loss and its piecewise-constant slope, and the slope written with lossgrad ops (so the second
 derivative is exact: zero in the input, the loss being piecewise linear). The multi-class
-losses are fused: the forward runs on arrays in one go and keeps the gradient for the
-first-order backward; the backward under ``create_graph=True`` is written with differentiable
-ops. This is how lossgrad gives ``multi_margin_loss`` and ``multilabel_margin_loss`` the double
+losses are row specs (`_rows`): a NumPy kernel over a block of rows writes the losses and the
+gradient, and the gradient written with lossgrad ops serves ``create_graph=True``. This is how lossgrad gives ``multi_margin_loss`` and ``multilabel_margin_loss`` the double
 backward that torch lacks.
 
 The triplet losses with ``pairwise_distance`` at p = 1 or 2 are one fused op as well: distances,
