@@ -854,11 +854,7 @@ def sigmoid_focal_loss(
         >>> torch.nn.functional.sigmoid_focal_loss(x, y, reduction="sum")
         tensor(250.1300)
     """
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(
-            f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: "
-            "'none', 'mean', 'sum'"
-        )
+    reduction = _reduction.resolve_torchvision(reduction)
     if tuple(targets.shape) != tuple(inputs.shape):
         raise ValueError(
             f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
