@@ -204,10 +204,21 @@ def gradient_scale(dtype: np.dtype, divisor: float | None) -> Any:
     """d(reduced loss)/d(element) in ``dtype`` for a fused loss's ``divisor``: 1 when unreduced
     or summed, ``1 / divisor`` for a mean (NaN for the mean of nothing), computed as the
     backward would."""
-    one = dtype.type(1)
-    if divisor is None or divisor == 1:
-        return one
-    return one / dtype.type(divisor) if divisor else dtype.type(np.nan)
+    key = (dtype, divisor)
+    scale = _GRADIENT_SCALES.get(key)
+    if scale is None:
+        one = dtype.type(1)
+        if divisor is None or divisor == 1:
+            scale = one
+        else:
+            scale = one / dtype.type(divisor) if divisor else dtype.type(np.nan)
+        if len(_GRADIENT_SCALES) > 4096:  # many distinct divisors: a bounded cache
+            _GRADIENT_SCALES.clear()
+        _GRADIENT_SCALES[key] = scale
+    return scale
+
+
+_GRADIENT_SCALES: dict[tuple[np.dtype, float | None], Any] = {}
 
 
 def divide_total(total: Any, divisor: int) -> np.ndarray:

@@ -75,8 +75,6 @@ class Rows(NamedTuple):
         weighted_mean: ``'mean'`` divides by the targets' ``total_weight`` (else by ``M``).
         row_work: ``row_work(targets, C)``, the elements a kernel touches per row (default
             ``C``), which sizes the blocks.
-        sparse_gradient: the kernel writes ``dldx`` only where it is not zero: the driver
-            hands it zeros (memory the system zeroes lazily, not a pass).
     """
 
     node: str | Callable[..., str]
@@ -84,7 +82,6 @@ class Rows(NamedTuple):
     derivative: Callable[..., Tensor]
     weighted_mean: bool = True
     row_work: Callable[[Any, int], int] | None = None
-    sparse_gradient: bool = False
 
 
 class ClassTargets:
@@ -141,7 +138,7 @@ def apply(spec: Rows, input: Tensor, targets: Any, reduction: str, params: tuple
     (``'none'``, ``'sum'`` or ``'mean'``), with parameters ``params``."""
     node = spec.node if type(spec.node) is str else spec.node(*params)
     cls = _LOSS_CLASSES.get(node) or _loss_class(node)
-    return cls.apply(input, spec, targets, reduction, params)
+    return cls.apply(input, (spec, targets, reduction, params))  # two arguments: the fast path
 
 
 _LOSS_CLASSES: dict[str, type[ArrayFunction]] = {}
@@ -163,9 +160,7 @@ def _as_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _from_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The inverse of `_as_rows`: an ``(M, C)`` array back in the input's ``shape``."""
-    if len(shape) <= 2:
-        return rows.reshape(shape)
+    """The inverse of `_as_rows` for a K-d input: an ``(M, C)`` array back in its ``shape``."""
     moved = rows.reshape((shape[0], *shape[2:], shape[1]))
     return np.ascontiguousarray(np.moveaxis(moved, -1, 1))
 
@@ -187,45 +182,60 @@ def _tensor_from_rows(rows: Tensor, shape: tuple[int, ...]) -> Tensor:
     return movedim(reshape(rows, (shape[0], *shape[2:], shape[1])), -1, 1)
 
 
+def _run_blocks(
+    spec: Rows,
+    logits: np.ndarray,
+    targets: Any,
+    params: tuple,
+    loss: np.ndarray,
+    kept: np.ndarray | None,
+    scale: Any,
+    work: int,
+) -> None:
+    """The kernel over blocks of rows on the thread pool (``work`` elements per row)."""
+    rows, classes = logits.shape
+    kernel = spec.kernel
+
+    def block(r0: int, r1: int) -> None:
+        if kept is not None:
+            dldx = kept[r0:r1]
+        else:
+            size = (r1 - r0) * classes
+            dldx = _parallel.scratch(size, logits.dtype, GRAD_SLOT).reshape(r1 - r0, classes)
+        part = targets if r1 - r0 == rows else targets.rows(r0, r1)
+        kernel(logits[r0:r1], part, *params, loss[r0:r1], dldx, scale)
+
+    _parallel.map_rows(block, rows, work)
+
+
 class _RowLoss(ArrayFunction):
-    """The op of every row loss: ``apply(input, spec, targets, reduction, params)``."""
+    """The op of every row loss: ``apply(input, (spec, targets, reduction, params))``."""
 
     @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, spec: Rows, targets: Any, reduction: str, params: tuple
-    ) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, call: tuple[Rows, Any, str, tuple]) -> np.ndarray:
+        spec, targets, reduction, params = call
         ctx.save_for_backward(x)
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
         logits = _as_rows(x)
-        rows, classes = logits.shape
+        rows, classes = ctx.rows_shape = logits.shape
         dtype = x.dtype
         denominator = targets.total_weight if spec.weighted_mean else rows
         divisor = ctx.divisor = _reduction.mean_divisor(reduction, denominator)
         scale = _reduction.gradient_scale(dtype, divisor)
         kept = None
-        if ctx.needs_input_grad[0]:
-            kept = (np.zeros if spec.sparse_gradient else np.empty)((rows, classes), dtype)
-        ctx.kept = kept
+        if ctx.needs_input_grad[0]:  # in the input's shape when that is a view of the rows
+            ctx.kept = np.empty(x.shape if x.ndim <= 2 else (rows, classes), dtype)
+            kept = ctx.kept.reshape(rows, classes)
         loss = np.empty(rows, dtype)
-        kernel = spec.kernel
-
-        def block(r0: int, r1: int) -> None:
-            if kept is not None:
-                dldx = kept[r0:r1]
-            else:
-                size = (r1 - r0) * classes
-                dldx = _parallel.scratch(size, dtype, GRAD_SLOT).reshape(r1 - r0, classes)
-            part = targets if r1 - r0 == rows else targets.rows(r0, r1)
-            kernel(logits[r0:r1], part, *params, loss[r0:r1], dldx, scale)
-
         work = classes if spec.row_work is None else spec.row_work(targets, classes)
         if not classes:  # no classes: every row is ignored (or there are none)
             loss[:] = 0
-        elif rows * work < _parallel.MIN_PARALLEL:
+        elif rows * work < _parallel.MIN_PARALLEL:  # one block
             if rows:
-                block(0, rows)
+                dldx = kept if kept is not None else np.empty((rows, classes), dtype)
+                spec.kernel(logits, targets, *params, loss, dldx, scale)
         else:
-            _parallel.map_rows(block, rows, work)
+            _run_blocks(spec, logits, targets, params, loss, kept, scale, work)
         ignored = targets.ignored
         if ignored is not None:  # an ignored row has no loss and no gradient
             loss[ignored] = 0
@@ -233,8 +243,7 @@ class _RowLoss(ArrayFunction):
                 kept[ignored] = 0
         if divisor is None:
             return loss.reshape(targets.out_shape)
-        total = _parallel.total(loss) if rows else dtype.type(0)
-        return _reduction.divide_total(dtype.type(total), divisor)
+        return _reduction.divide_total(_parallel.total(loss) if rows else dtype.type(0), divisor)
 
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
@@ -243,9 +252,14 @@ class _RowLoss(ArrayFunction):
         kept = _kept.take(ctx)
         if kept is None:
             return backward_via_tensors(ctx, upstream)
-        reduced = ctx.divisor is not None
-        grad = _kept.times_upstream(kept, upstream if reduced else upstream.reshape(-1, 1), reduced)
-        return _from_rows(grad, ctx.in_shape), None, None, None, None
+        if ctx.divisor is not None:
+            _kept.times_upstream(kept, upstream, reduced=True)
+        else:
+            rows = kept.reshape(ctx.rows_shape)
+            np.multiply(rows, upstream.reshape(-1, 1), out=rows)
+            del rows
+        grad = kept if kept.shape == ctx.in_shape else _from_rows(kept, ctx.in_shape)
+        return grad, None
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
@@ -259,4 +273,4 @@ class _RowLoss(ArrayFunction):
         if targets.ignored is not None:  # no gradient (not even 0 * NaN) at an ignored row
             scale = where(Tensor._make(~targets.ignored[:, None]), scale, 0.0)
         grad = ctx.spec.derivative(_tensor_rows(x), targets, *ctx.params, scale)
-        return _tensor_from_rows(grad, x._data.shape), None, None, None, None
+        return _tensor_from_rows(grad, x._data.shape), None

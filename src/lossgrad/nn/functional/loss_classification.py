@@ -136,7 +136,7 @@ def _checked_index(
     # as unsigned, negative targets are huge: when ignore_index cannot be a class, one max
     # shows that every target is a class and none is ignored (the common case)
     unsigned = target.view(np.uint64) if target.dtype.kind == "i" else target
-    if target.size and not 0 <= ignore_index < classes and unsigned.max() < classes:
+    if target.size and not 0 <= ignore_index < classes and np.maximum.reduce(unsigned) < classes:
         return target.astype(np.int64, copy=False), None
     ignored = target == ignore_index
     any_ignored = bool(ignored.any())
@@ -156,14 +156,15 @@ def _checked_index(
 def _nll_block(
     log_probs: np.ndarray, targets: ClassTargets, loss: np.ndarray, dldx: np.ndarray, scale: Any
 ) -> None:
-    """``l = -w[y] x[y]``; ``∂l/∂x = -w[y]`` at the target, 0 elsewhere (``dldx`` comes zeroed:
-    the spec is ``sparse_gradient``)."""
+    """``l = -w[y] x[y]``; ``∂l/∂x = -w[y]`` at the target, 0 elsewhere (zeroed block by block,
+    over the thread pool, while the block is in cache)."""
     positions = targets.positions(log_probs.shape[1])
     picked = log_probs.reshape(-1)[positions]
     weight = targets.weight
     if weight is not None:
         picked *= weight
     np.negative(picked, out=loss)
+    dldx.fill(0)
     dldx.reshape(-1)[positions] = -scale if weight is None else weight * -scale
 
 
@@ -193,12 +194,7 @@ def _nll_derivative(log_probs: Tensor, targets: ClassTargets, upstream: Tensor) 
     return _ZeroSlope.apply(log_probs, where(at_target, mul(upstream, weight), 0.0))
 
 
-_NLL = Rows(
-    node="NllLossBackward0",
-    kernel=_nll_block,
-    derivative=_nll_derivative,
-    sparse_gradient=True,
-)
+_NLL = Rows(node="NllLossBackward0", kernel=_nll_block, derivative=_nll_derivative)
 
 
 def nll_loss(

@@ -7,8 +7,9 @@ margin_ranking_loss and hinge_embedding_loss are pointwise losses: a NumPy kerne
 loss and its piecewise-constant slope, and the slope written with lossgrad ops (so the second
 derivative is exact: zero in the input, the loss being piecewise linear). The multi-class
 losses are row specs (`_rows`): a NumPy kernel over a block of rows writes the losses and the
-gradient, and the gradient written with lossgrad ops serves ``create_graph=True``. This is how lossgrad gives ``multi_margin_loss`` and ``multilabel_margin_loss`` the double
-backward that torch lacks.
+gradient, and the gradient written with lossgrad ops serves ``create_graph=True``. This is how
+lossgrad gives ``multi_margin_loss`` and ``multilabel_margin_loss`` the double backward that
+torch lacks.
 
 The triplet losses with ``pairwise_distance`` at p = 1 or 2 are one fused op as well: distances,
 margin, clamp, swap and reduction in one forward, and a backward that writes each gradient once.
@@ -93,17 +94,22 @@ def _multi_margin_block(
     hinge = np.add(scores, (dtype.type(margin) - scores.reshape(-1)[positions])[:, None], out=dldx)
     hinge.reshape(-1)[positions] = 0
     _parallel.fmax0(hinge)
-    if p == 2:
-        np.einsum("ij,ij->i", hinge, hinge, out=loss)
-    else:
+    if p == 1:
         np.dot(hinge, _parallel.ones(classes, dtype), out=loss)
+    elif hinge.size <= _parallel.BLOCK:  # fewer calls cost less than one einsum here
+        np.dot(hinge * hinge, _parallel.ones(classes, dtype), out=loss)
+    else:
+        np.einsum("ij,ij->i", hinge, hinge, out=loss)
     loss /= dtype.type(classes)
     factor = scale * dtype.type(p / classes)
     if targets.weight is not None:
         loss *= targets.weight
         factor = (factor * targets.weight)[:, None]
-    if p == 1:  # the active classes (hinge >= 0, so its sign is 1 or 0)
-        np.sign(hinge, out=hinge)
+    if p == 1:  # the active classes: hinge >= 0, so its sign is 1 or 0 (cheaper per call)
+        if hinge.size <= _parallel.BLOCK:
+            np.sign(hinge, out=hinge)
+        else:  # but slower per element
+            np.greater(hinge, 0, out=hinge, casting="unsafe")
     hinge *= factor
     hinge.reshape(-1)[positions] = np.dot(hinge, _parallel.filled(-1, classes, dtype))
 
