@@ -75,6 +75,8 @@ class Rows(NamedTuple):
         weighted_mean: ``'mean'`` divides by the targets' ``total_weight`` (else by ``M``).
         row_work: ``row_work(targets, C)``, the elements a kernel touches per row (default
             ``C``), which sizes the blocks.
+        sparse_gradient: the kernel writes ``dldx`` only where it is not zero; the driver
+            hands it zeros (``calloc``: fresh memory costs no pass).
     """
 
     node: str | Callable[..., str]
@@ -82,6 +84,7 @@ class Rows(NamedTuple):
     derivative: Callable[..., Tensor]
     weighted_mean: bool = True
     row_work: Callable[[Any, int], int] | None = None
+    sparse_gradient: bool = False
 
 
 class ClassTargets:
@@ -224,7 +227,8 @@ class _RowLoss(ArrayFunction):
         scale = _reduction.gradient_scale(dtype, divisor)
         kept = None
         if ctx.needs_input_grad[0]:  # in the input's shape when that is a view of the rows
-            ctx.kept = np.empty(x.shape if x.ndim <= 2 else (rows, classes), dtype)
+            allocate = np.zeros if spec.sparse_gradient else np.empty
+            ctx.kept = allocate(x.shape if x.ndim <= 2 else (rows, classes), dtype)
             kept = ctx.kept.reshape(rows, classes)
         loss = np.empty(rows, dtype)
         work = classes if spec.row_work is None else spec.row_work(targets, classes)

@@ -156,15 +156,14 @@ def _checked_index(
 def _nll_block(
     log_probs: np.ndarray, targets: ClassTargets, loss: np.ndarray, dldx: np.ndarray, scale: Any
 ) -> None:
-    """``l = -w[y] x[y]``; ``∂l/∂x = -w[y]`` at the target, 0 elsewhere (zeroed block by block,
-    over the thread pool, while the block is in cache)."""
+    """``l = -w[y] x[y]``; ``∂l/∂x = -w[y]`` at the target, 0 elsewhere (``dldx`` comes
+    zeroed: the spec has a ``sparse_gradient``)."""
     positions = targets.positions(log_probs.shape[1])
     picked = log_probs.reshape(-1)[positions]
     weight = targets.weight
     if weight is not None:
         picked *= weight
     np.negative(picked, out=loss)
-    dldx.fill(0)
     dldx.reshape(-1)[positions] = -scale if weight is None else weight * -scale
 
 
@@ -194,7 +193,12 @@ def _nll_derivative(log_probs: Tensor, targets: ClassTargets, upstream: Tensor) 
     return _ZeroSlope.apply(log_probs, where(at_target, mul(upstream, weight), 0.0))
 
 
-_NLL = Rows(node="NllLossBackward0", kernel=_nll_block, derivative=_nll_derivative)
+_NLL = Rows(
+    node="NllLossBackward0",
+    kernel=_nll_block,
+    derivative=_nll_derivative,
+    sparse_gradient=True,
+)
 
 
 def nll_loss(
@@ -333,7 +337,7 @@ def _cross_entropy_block(
         loss += share * (weight_sum * log_sum_exp - dot)
         target_mass = target_mass * dtype(1 - smoothing)
         np.multiply(dldx, ((target_mass + share * weight_sum * scale) / sums)[:, None], out=dldx)
-        dldx -= (share * scale) * weights
+        dldx -= share * scale if class_weight is None else (share * scale) * class_weight
     else:
         np.multiply(dldx, (target_mass / sums)[:, None], out=dldx)
     dldx.reshape(-1)[positions] -= target_mass
