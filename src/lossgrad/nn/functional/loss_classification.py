@@ -259,6 +259,18 @@ def nll_loss(
 _UNSHIFTED_LSE = 41.5
 
 
+def _row_max(logits: np.ndarray) -> np.ndarray:
+    """The maximum of each row (NaN where a row has one). Short rows (the classes of spatial
+    positions) go column by column: NumPy's reduction along a short axis costs tens of
+    nanoseconds per row."""
+    if logits.shape[1] > 16:
+        return np.maximum.reduce(logits, axis=1)
+    row_max = logits[:, 0].copy()
+    for column in logits.T[1:]:
+        np.maximum(row_max, column, out=row_max)
+    return row_max
+
+
 def _exp_rows(
     logits: np.ndarray,
     exps: np.ndarray,
@@ -280,7 +292,7 @@ def _exp_rows(
     """
     ones = _parallel.ones(logits.shape[1], logits.dtype)
     if logits.size < _parallel.BLOCK:
-        np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True), out=exps)
+        np.subtract(logits, _row_max(logits)[:, None], out=exps)
         target = exps.reshape(-1)[positions]
         dot = None if weights is None else np.dot(exps, weights)
         np.exp(exps, out=exps)
