@@ -95,12 +95,12 @@ def _multi_margin_block(
     hinge.reshape(-1)[positions] = 0
     _parallel.fmax0(hinge)
     if p == 1:
-        np.dot(hinge, _parallel.ones(classes, dtype), out=loss)
+        np.dot(hinge, _parallel.filled(1 / classes, classes, dtype), out=loss)
     elif hinge.size <= _parallel.BLOCK:  # fewer calls cost less than one einsum here
-        np.dot(hinge * hinge, _parallel.ones(classes, dtype), out=loss)
+        np.dot(hinge * hinge, _parallel.filled(1 / classes, classes, dtype), out=loss)
     else:
         np.einsum("ij,ij->i", hinge, hinge, out=loss)
-    loss /= dtype.type(classes)
+        loss /= dtype.type(classes)
     factor = scale * dtype.type(p / classes)
     if targets.weight is not None:
         loss *= targets.weight
@@ -298,18 +298,17 @@ def _multilabel_margin_block(
         hinge = _parallel.scratch(rows * (j1 - j0) * classes, dtype, 2)
         hinge = hinge.reshape(rows, j1 - j0, classes)
         _parallel.fmax0(np.add(base[:, j0:j1, None], blanked[:, None, :], out=hinge))
-        row_sums = np.dot(hinge.reshape(rows, -1), _parallel.ones((j1 - j0) * classes, dtype))
+        per_class = _parallel.filled(1 / classes, (j1 - j0) * classes, dtype)
         active = (hinge > 0).astype(dtype)
         slot_ones = _parallel.ones(j1 - j0, dtype)
         if j0:
-            loss += row_sums
+            loss += np.dot(hinge.reshape(rows, -1), per_class)
             dldx += np.matmul(slot_ones, active)
         else:
-            loss[:] = row_sums
+            np.dot(hinge.reshape(rows, -1), per_class, out=loss)
             np.matmul(slot_ones, active, out=dldx)
         np.matmul(active, ones, out=counts[:, j0:j1])
     np.subtract.at(dldx.reshape(-1), label_positions, counts[valid])
-    loss /= dtype.type(classes)
     dldx *= scale / dtype.type(classes)
 
 
