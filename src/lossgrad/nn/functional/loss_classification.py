@@ -197,6 +197,7 @@ _NLL = Rows(
     node="NllLossBackward0",
     kernel=_nll_block,
     derivative=_nll_derivative,
+    row_work=lambda targets, classes: 1,  # one read and one write per row: one block
     sparse_gradient=True,
 )
 
