@@ -102,7 +102,8 @@ class LinearCrossEntropyOptions:
             or (isinstance(self.batch_chunk_size, int) and self.batch_chunk_size > 0)
         ):
             raise ValueError(
-                f"batch_chunk_size must be positive int or None, got {self.batch_chunk_size!r}"
+                "batch_chunk_size must be positive int or None, got "
+                f"{self.batch_chunk_size!r}"
             )
         supported = (None, _dtype.float16, _dtype.float32, _dtype.float64)
         if self.acc_dtype not in supported:
@@ -196,9 +197,8 @@ class _ChunkedTokenNLL(ArrayFunction):
         rows = np.arange(num_rows)
         for start in range(0, num_classes, block):
             columns = slice(start, start + block)
-            logits = _chunk_logits(
-                input, linear_weight[columns], bias[columns] if bias is not None else None
-            )
+            logits = _chunk_logits(input, linear_weight[columns],
+                                   bias[columns] if bias is not None else None)
             probs = np.exp(np.subtract(logits, ctx.lse[:, None], out=logits), out=logits)
             hit = (ctx.safe_target >= start) & (ctx.safe_target < start + block)
             probs[rows[hit], ctx.safe_target[hit] - start] -= 1
@@ -248,9 +248,7 @@ def _chunked(input, linear_weight, target, linear_bias, weight, reduction, ignor
     chunk = options.rows_per_chunk(num_batches, in_features, linear_weight.shape[0])
     if options.chunking_method == "auto" and options.batch_chunk_size is None:
         chunk = max(chunk, min(num_batches, in_features // 8))
-    nll = _ChunkedTokenNLL.apply(
-        input, linear_weight, linear_bias, target._data, ignore_index, chunk
-    )
+    nll = _ChunkedTokenNLL.apply(input, linear_weight, linear_bias, target._data, ignore_index, chunk)
     valid = target._data != ignore_index
     if weight is None:
         token_weight: Any = Tensor._make(valid.astype(nll._data.dtype))
@@ -286,14 +284,7 @@ class LinearCrossEntropyOutput(NamedTuple):
 
 
 def _with_extras(
-    input,
-    linear_weight,
-    target,
-    linear_bias,
-    weight,
-    reduction,
-    ignore_index,
-    label_smoothing,
+    input, linear_weight, target, linear_bias, weight, reduction, ignore_index, label_smoothing,
     extras,
 ):  # type: ignore[no-untyped-def]
     """The reference path plus z-loss, soft-capping and token accuracy (Liger's conventions)."""
@@ -316,14 +307,8 @@ def _with_extras(
     logits = reshape(logits, (*input.shape[:-1], num_classes, *out_features))
     if softcap is not None:
         logits = mul(tanh(mul(logits, 1.0 / softcap)), softcap)
-    loss = cross_entropy(
-        logits,
-        target,
-        weight=weight,
-        reduction=reduction,
-        ignore_index=ignore_index,
-        label_smoothing=label_smoothing,
-    )
+    loss = cross_entropy(logits, target, weight=weight, reduction=reduction,
+                         ignore_index=ignore_index, label_smoothing=label_smoothing)
     class_dim = 1 if input.dim() == 2 else 0
     valid = Tensor._make(target._data != ignore_index)
     tokens = _sum(valid)
@@ -428,7 +413,8 @@ def linear_cross_entropy(
         raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.dim()}")
     if linear_weight.dim() < 2:
         raise RuntimeError(
-            f"expected linear_weight with dimensionality at least 2, got {linear_weight.dim()}"
+            "expected linear_weight with dimensionality at least 2, got "
+            f"{linear_weight.dim()}"
         )
     num_batches = tuple(input.shape[:-1])
     in_features = input.shape[-1]
@@ -457,15 +443,8 @@ def linear_cross_entropy(
     extras = (lse_square_scale, softcap, return_z_loss, return_token_accuracy)
     if extras != (0.0, None, False, False):
         return _with_extras(
-            input,
-            linear_weight,
-            target,
-            linear_bias,
-            weight,
-            reduction,
-            ignore_index,
-            label_smoothing,
-            extras,
+            input, linear_weight, target, linear_bias, weight, reduction, ignore_index,
+            label_smoothing, extras,
         )
     if options is not None:
         chunkable = (
@@ -534,14 +513,9 @@ def sequence_log_probs(
             f"{tuple(logits.shape)} and labels of shape {tuple(labels.shape)}"
         )
     batch, length, vocab = logits.shape
-    token_logps = neg(
-        cross_entropy(
-            reshape(logits, (batch * length, vocab)),
-            reshape(labels, (batch * length,)),
-            ignore_index=ignore_index,
-            reduction="none",
-        )
-    )
+    token_logps = neg(cross_entropy(reshape(logits, (batch * length, vocab)),
+                                    reshape(labels, (batch * length,)),
+                                    ignore_index=ignore_index, reduction="none"))
     return _sequence_total(reshape(token_logps, (batch, length)), labels, ignore_index, average)
 
 
@@ -592,13 +566,9 @@ def linear_sequence_log_probs(
         )
     batch, length, features = hidden.shape
     token_nll = linear_cross_entropy(
-        reshape(hidden, (batch * length, features)),
-        linear_weight,
-        reshape(labels, (batch * length,)),
-        linear_bias=linear_bias,
-        ignore_index=ignore_index,
-        reduction="none",
-        options=options if options is not None else LinearCrossEntropyOptions(),
+        reshape(hidden, (batch * length, features)), linear_weight,
+        reshape(labels, (batch * length,)), linear_bias=linear_bias, ignore_index=ignore_index,
+        reduction="none", options=options if options is not None else LinearCrossEntropyOptions(),
     )
     return _sequence_total(reshape(neg(token_nll), (batch, length)), labels, ignore_index, average)
 
@@ -606,20 +576,8 @@ def linear_sequence_log_probs(
 # -- preference losses (given per-sequence log-probabilities) -------------------------------------
 
 _DPO_LOSS_TYPES = (
-    "sigmoid",
-    "hinge",
-    "ipo",
-    "exo_pair",
-    "nca_pair",
-    "robust",
-    "bco_pair",
-    "sppo_hard",
-    "aot",
-    "aot_unpaired",
-    "apo_zero",
-    "apo_down",
-    "discopop",
-    "sigmoid_norm",
+    "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+    "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm",
 )
 
 
@@ -633,24 +591,12 @@ def _per_length(score, lengths):  # type: ignore[no-untyped-def]
 
 def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
     """``-(1 - eps) log sigma(margin) - eps log sigma(-margin)``."""
-    return sub(
-        mul(logsigmoid(margin), -(1 - label_smoothing)),
-        mul(logsigmoid(neg(margin)), label_smoothing),
-    )
+    return sub(mul(logsigmoid(margin), -(1 - label_smoothing)),
+               mul(logsigmoid(neg(margin)), label_smoothing))
 
 
-def _dpo_per_pair(
-    loss_type,
-    chosen,
-    rejected,
-    policy,
-    reference,
-    beta,
-    label_smoothing,
-    discopop_tau,
-    chosen_lengths,
-    rejected_lengths,
-):  # type: ignore[no-untyped-def]
+def _dpo_per_pair(loss_type, chosen, rejected, policy, reference, beta, label_smoothing,
+                  discopop_tau, chosen_lengths, rejected_lengths):  # type: ignore[no-untyped-def]
     """One ``loss_type`` of TRL's ``DPOTrainer._compute_loss``, per pair."""
     margin = mul(sub(chosen, rejected), beta)
     if loss_type == "sigmoid":
@@ -669,16 +615,12 @@ def _dpo_per_pair(
             )
         log_chosen_target = math.log1p(-label_smoothing)
         log_rejected_target = math.log(label_smoothing)
-        return add(
-            mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
-            mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)),
-        )
+        return add(mul(sigmoid(margin), sub(logsigmoid(margin), log_chosen_target)),
+                   mul(sigmoid(neg(margin)), sub(logsigmoid(neg(margin)), log_rejected_target)))
     if loss_type == "nca_pair":
         chosen_reward, rejected_reward = mul(chosen, beta), mul(rejected, beta)
-        return sub(
-            sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
-            mul(logsigmoid(neg(rejected_reward)), 0.5),
-        )
+        return sub(sub(neg(logsigmoid(chosen_reward)), mul(logsigmoid(neg(chosen_reward)), 0.5)),
+                   mul(logsigmoid(neg(rejected_reward)), 0.5))
     if loss_type == "robust":
         if not 0.0 <= label_smoothing < 0.5:
             raise ValueError(
@@ -704,9 +646,8 @@ def _dpo_per_pair(
         return add(sigmoid(mul(chosen, beta)), rsub(sigmoid(margin), 1.0))
     if loss_type == "discopop":
         modulation = sigmoid(div(margin, discopop_tau))
-        return add(
-            mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)), mul(exp(neg(margin)), modulation)
-        )
+        return add(mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)),
+                   mul(exp(neg(margin)), modulation))
     raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
 
 
@@ -795,16 +736,9 @@ def dpo_loss(
     total = None
     for name, loss_weight in zip(types, weights):
         per_pair = _dpo_per_pair(
-            name,
-            chosen,
-            rejected,
-            (policy_chosen_logps, policy_rejected_logps),
-            (reference_chosen_logps, reference_rejected_logps),
-            beta,
-            label_smoothing,
-            discopop_tau,
-            chosen_lengths,
-            rejected_lengths,
+            name, chosen, rejected, (policy_chosen_logps, policy_rejected_logps),
+            (reference_chosen_logps, reference_rejected_logps), beta, label_smoothing,
+            discopop_tau, chosen_lengths, rejected_lengths,
         )
         term = mul(_reduction.apply(per_pair, reduction), loss_weight)
         total = term if total is None else add(total, term)
@@ -842,9 +776,7 @@ def simpo_loss(
         tensor(0.2014)
     """
     margin = sub(mul(sub(chosen_logps, rejected_logps), beta), gamma)
-    return _reduction.apply(
-        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
-    )
+    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
 
 
 def cpo_loss(
@@ -868,9 +800,7 @@ def cpo_loss(
         tensor(0.3133)
     """
     margin = mul(sub(chosen_logps, rejected_logps), beta)
-    return _reduction.apply(
-        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
-    )
+    return _reduction.apply(_smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction))
 
 
 def orpo_loss(
@@ -897,12 +827,12 @@ def orpo_loss(
         >>> torch.nn.functional.orpo_loss(torch.tensor([-0.5]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.0967)
     """
-
     def log_odds(logps):  # type: ignore[no-untyped-def]
         return sub(logps, log(neg(expm1(logps))))
 
     ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
     return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
+
 
 
 def kto_loss(
@@ -945,23 +875,19 @@ def kto_loss(
         >>> torch.nn.functional.kto_loss(logps, ref, torch.tensor([True, False]), beta=1.0)
         tensor(0.2689)
     """
-    labels = np.asarray(
-        preference_labels._data if isinstance(preference_labels, Tensor) else preference_labels
-    )
+    labels = np.asarray(preference_labels._data if isinstance(preference_labels, Tensor)
+                        else preference_labels)
     if labels.dtype != np.bool_ or labels.shape != tuple(policy_logps.shape):
         raise ValueError(
             "preference_labels must be a bool tensor of policy_logps' shape "
             f"{tuple(policy_logps.shape)}, got dtype {labels.dtype} and shape {labels.shape}"
         )
-    reference_point = (
-        0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
-    )
+    reference_point = 0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
     log_ratio = sub(policy_logps, reference_logps)
     sign = np.where(labels, 1.0, -1.0).astype(log_ratio._data.dtype)
     scale = np.where(labels, desirable_weight, undesirable_weight).astype(log_ratio._data.dtype)
-    per_sequence = rsub(
-        sigmoid(mul(mul(sub(log_ratio, reference_point), beta), Tensor._make(sign))), 1.0
-    )
+    per_sequence = rsub(sigmoid(mul(mul(sub(log_ratio, reference_point), beta),
+                                    Tensor._make(sign))), 1.0)
     per_sequence = mul(per_sequence, Tensor._make(scale))
     return _reduction.apply(per_sequence, _reduction.resolve(reduction))
 
@@ -1026,9 +952,7 @@ def grpo_loss(
         tensor(0.5000)
     """
     if loss_type not in _POLICY_LOSS_TYPES:
-        raise ValueError(
-            f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}"
-        )
+        raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}")
     if loss_type == "dr_grpo" and max_completion_length is None:
         raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
     if beta != 0.0 and ref_per_token_logps is None:
@@ -1039,9 +963,7 @@ def grpo_loss(
             f"{importance_sampling_level!r}"
         )
     if importance_sampling_level == "sequence" and loss_type == "cispo":
-        raise ValueError(
-            "importance_sampling_level='sequence' is not supported for loss_type='cispo'"
-        )
+        raise ValueError("importance_sampling_level='sequence' is not supported for loss_type='cispo'")
     epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
     old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
     mask = completion_mask._data.astype(per_token_logps._data.dtype)
@@ -1152,9 +1074,8 @@ def generalized_jsd_loss(
         log_mixture = logsumexp(
             stack([add(log_teacher, math.log(beta)), add(log_student, math.log(1 - beta))]), 0
         )
-        per_token = add(
-            mul(kl(log_teacher, log_mixture), beta), mul(kl(log_student, log_mixture), 1 - beta)
-        )
+        per_token = add(mul(kl(log_teacher, log_mixture), beta),
+                        mul(kl(log_student, log_mixture), 1 - beta))
     return _token_mean(per_token, labels, ignore_index, reduction)
 
 
