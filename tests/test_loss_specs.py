@@ -1,4 +1,4 @@
-"""Each pointwise loss states its math twice: a NumPy block kernel (the loss and ∂l/∂x, for the
+"""Each pointwise and row loss states its math twice: a NumPy kernel (the loss and ∂l/∂x, for the
 fast forward and first-order backward) and its derivatives written with lossgrad ops (for
 create_graph and higher derivatives). These tests keep the two from drifting apart, on random
 float64 inputs away from kinks:
@@ -7,6 +7,9 @@ float64 inputs away from kinks:
 * every derivative of the formula equals a central finite difference of the kernel's loss;
 * ``antisymmetric`` specs have ``∂l/∂y = -∂l/∂x``;
 * ``block_sum`` equals the sum of the kernel's loss.
+
+A row spec's kernel (a block of rows of classes) likewise: its ∂l/∂x times an upstream gradient
+per row equals the ops formula, which equals a central finite difference of the kernel's losses.
 
 The values themselves are checked against torch (or torchvision) by the loss families' tests.
 """
@@ -22,6 +25,7 @@ import pytest
 import lossgrad
 from lossgrad.nn.functional import (
     _pointwise,
+    _rows,
     loss_classification,
     loss_margin,
     loss_probability,
@@ -203,3 +207,86 @@ def test_block_sum_is_the_sum_of_the_block(name):
     np.testing.assert_allclose(total, loss.sum(), rtol=1e-12)
     factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
     np.testing.assert_allclose(dldx * factor, kernel_dldx, rtol=1e-12, atol=1e-15)
+
+
+# -- row specs: a kernel over a block of rows, and the upstream-weighted gradient in ops ---------
+
+ROWS, CLASSES = 6, 5
+
+
+def _class_targets(weighted: bool) -> Any:
+    index = RNG.integers(0, CLASSES, ROWS)
+    class_weight = RNG.uniform(0.5, 2, CLASSES) if weighted else None
+    row_weight = None if class_weight is None else class_weight[index]
+    return _rows.ClassTargets(index, row_weight, class_weight, out_shape=(ROWS,))
+
+
+def _label_lists() -> Any:
+    target = np.full((ROWS, CLASSES), -1)
+    for row in range(ROWS):
+        labels = RNG.permutation(CLASSES)[: RNG.integers(0, 4)]
+        target[row, : labels.size] = labels
+    valid = np.logical_and.accumulate(target >= 0, 1)
+    return loss_margin._LabelLists(target, valid, (ROWS,))
+
+
+# name -> (spec, targets maker, params)
+ROW_CASES: dict[str, tuple[_rows.Rows, Callable[[], Any], tuple[Any, ...]]] = {
+    "nll": (loss_classification._NLL, lambda: _class_targets(False), ()),
+    "nll_weighted": (loss_classification._NLL, lambda: _class_targets(True), ()),
+    "cross_entropy": (loss_classification._CROSS_ENTROPY, lambda: _class_targets(False), (0.0,)),
+    "cross_entropy_smoothed_weighted": (
+        loss_classification._CROSS_ENTROPY,
+        lambda: _class_targets(True),
+        (0.2,),
+    ),
+    "focal": (loss_classification._FOCAL, lambda: _class_targets(False), (2.0,)),
+    "focal_weighted": (loss_classification._FOCAL, lambda: _class_targets(True), (1.5,)),
+    "multi_margin_p1": (loss_margin._MULTI_MARGIN, lambda: _class_targets(True), (1, 0.7)),
+    "multi_margin_p2": (loss_margin._MULTI_MARGIN, lambda: _class_targets(False), (2, 1.0)),
+    "multilabel_margin": (loss_margin._MULTILABEL_MARGIN, _label_lists, ()),
+}
+
+
+def _row_kernel(spec: _rows.Rows, logits: np.ndarray, targets: Any, params: tuple) -> Any:
+    """The row kernel on all rows at once, with the reduction's scale 1: losses and ∂l/∂x."""
+    loss, dldx = np.empty(ROWS), np.empty((ROWS, CLASSES))
+    if spec.sparse_gradient:  # the driver hands such a kernel zeros
+        dldx[:] = 0
+    spec.kernel(logits, targets, *params, loss, dldx, np.float64(1))
+    return loss, dldx
+
+
+@pytest.mark.parametrize("name", list(ROW_CASES))
+def test_row_kernel_gradient_matches_the_ops_formula(name):
+    spec, make, params = ROW_CASES[name]
+    targets = make()
+    logits = RNG.standard_normal((ROWS, CLASSES)) * 2
+    upstream = RNG.standard_normal((ROWS, 1))
+    _, dldx = _row_kernel(spec, logits, targets, params)
+    formula = spec.derivative(
+        lossgrad.tensor(logits), targets, *params, lossgrad.tensor(upstream)
+    ).numpy()
+    np.testing.assert_allclose(dldx * upstream, formula, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(ROW_CASES))
+def test_row_formula_is_the_derivative_of_the_kernel_loss(name):
+    spec, make, params = ROW_CASES[name]
+    targets = make()
+    logits = RNG.standard_normal((ROWS, CLASSES)) * 2
+    upstream = RNG.standard_normal(ROWS)
+    formula = spec.derivative(
+        lossgrad.tensor(logits), targets, *params, lossgrad.tensor(upstream[:, None])
+    ).numpy()
+    step = 1e-6
+    difference = np.empty_like(logits)
+    for row, column in np.ndindex(logits.shape):
+        up, down = logits.copy(), logits.copy()
+        up[row, column] += step
+        down[row, column] -= step
+        change = (
+            _row_kernel(spec, up, targets, params)[0] - _row_kernel(spec, down, targets, params)[0]
+        )
+        difference[row, column] = upstream @ change / (2 * step)
+    np.testing.assert_allclose(difference, formula, rtol=1e-5, atol=1e-6)

@@ -20,6 +20,7 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.ops import reduce as _R
+from lossgrad.ops import shape as _S
 
 _VALID = ("none", "mean", "sum")
 _LEGACY_WARNING = (
@@ -96,6 +97,16 @@ def resolve(
     return reduction
 
 
+def resolve_torchvision(reduction: str) -> str:
+    """``reduction`` checked as torchvision's losses do (their ValueError message)."""
+    if reduction not in _VALID:
+        raise ValueError(
+            f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: "
+            "'none', 'mean', 'sum'"
+        )
+    return reduction
+
+
 def apply(loss: Tensor, reduction: str, denominator: Any = None) -> Tensor:
     """Reduce an unreduced loss: 'none' keeps it, 'sum' adds it up, 'mean' divides the sum by
     ``denominator`` (a number or 0-d Tensor) or, when None, by the number of elements (NaN for an
@@ -139,6 +150,71 @@ def divisor(reduction: str, shape: tuple[int, ...], size: int) -> int | None:
     if reduction == "batchmean":
         return shape[0] if shape else 1
     return size
+
+
+def reduces(reduction: str) -> bool:
+    """Whether ``reduction`` gives one value (anything but ``'none'``)."""
+    return reduction != "none"
+
+
+def reduce_per_sample(
+    loss: np.ndarray, reduction: str, lengths: np.ndarray | None = None
+) -> np.ndarray:
+    """A fused loss's per-sample values ``loss`` reduced, with torch's arithmetic: kept for
+    ``'none'``, summed for ``'sum'``; for ``'mean'`` the mean of ``loss / max(lengths, 1)``
+    (CTC's per-length mean) or, without ``lengths``, of ``loss``."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return np.asarray(loss.sum(dtype=loss.dtype))
+    if lengths is not None:
+        loss = loss / np.maximum(lengths, 1).astype(loss.dtype)
+    return np.asarray(loss.mean(dtype=loss.dtype))
+
+
+def per_sample_grad(
+    g: Tensor, reduction: str, count: int, lengths: np.ndarray | None = None
+) -> Tensor:
+    """The adjoint of `reduce_per_sample` on the upstream gradient ``g``, differentiably: the
+    gradient of each of ``count`` samples' losses (torch's order for the per-length mean:
+    ``MeanBackward0`` then ``DivBackward0``)."""
+    if reduction == "none":
+        return g
+    if reduction == "sum":
+        return _S.expand(g, (count,))
+    g = g / float(count)
+    if lengths is None:
+        return _S.expand(g, (count,))
+    return g / Tensor._make(np.maximum(lengths, 1).astype(g._data.dtype))
+
+
+def mean_divisor(reduction: str, denominator: float) -> float | None:
+    """`divisor` of a loss whose ``'mean'`` divides by ``denominator`` (a weighted mean's
+    total weight, a number of rows): None for ``'none'``, 1 for ``'sum'``."""
+    if reduction == "none":
+        return None
+    return 1 if reduction == "sum" else denominator
+
+
+def gradient_scale(dtype: np.dtype, divisor: float | None) -> Any:
+    """d(reduced loss)/d(element) in ``dtype`` for a fused loss's ``divisor``: 1 when unreduced
+    or summed, ``1 / divisor`` for a mean (NaN for the mean of nothing), computed as the
+    backward would."""
+    key = (dtype, divisor)
+    scale = _GRADIENT_SCALES.get(key)
+    if scale is None:
+        one = dtype.type(1)
+        if divisor is None or divisor == 1:
+            scale = one
+        else:
+            scale = one / dtype.type(divisor) if divisor else dtype.type(np.nan)
+        if len(_GRADIENT_SCALES) > 4096:  # many distinct divisors: a bounded cache
+            _GRADIENT_SCALES.clear()
+        _GRADIENT_SCALES[key] = scale
+    return scale
+
+
+_GRADIENT_SCALES: dict[tuple[np.dtype, float | None], Any] = {}
 
 
 def accumulation_dtype(dtype: np.dtype) -> np.dtype:

@@ -1,9 +1,11 @@
 """Classification losses: nll_loss, cross_entropy, and the focal losses (lossgrad extensions).
 
-Class-index targets are validated once, with torch's exception classes, into the index of each
-position's target class along the class axis and each position's weight ``w[y]`` (0 where the
-target equals ``ignore_index``). The weighted ``'mean'`` is the weighted sum divided by the sum
-of ``w[y]`` over the positions that are not ignored, exactly torch's ``total_weight``.
+Class-index targets are validated once, with torch's exception classes, into rows
+(`_rows.ClassTargets`): each row's target class and weight ``w[y]``, and the rows whose target
+equals ``ignore_index``. nll_loss, cross_entropy and focal_loss over class indices are row specs
+(`_rows`): a NumPy kernel that writes a block of rows' losses and gradients, and the gradient
+written with lossgrad ops. The weighted ``'mean'`` is the weighted sum divided by the sum of
+``w[y]`` over the rows that are not ignored, exactly torch's ``total_weight``.
 
 sigmoid_focal_loss is a pointwise loss: a NumPy kernel that writes the loss and its gradient,
 and the gradient written with lossgrad ops, from which autograd gives the second derivatives.
@@ -13,9 +15,7 @@ Each functional resolves the reduction, validates its arguments, computes, and r
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,159 +24,22 @@ from lossgrad._dtype import scalar_type_name
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
+from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
-from lossgrad.ops._common import promote, row_offsets
+from lossgrad.nn.functional._rows import ClassTargets, Rows
+from lossgrad.nn.functional._rows import apply as _rows
+from lossgrad.ops._common import promote
 from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.activation import softmax as _softmax
-from lossgrad.ops.pointwise import add, div, exp, expm1, mul, neg, pow, sub, where
+from lossgrad.ops.index import gather
+from lossgrad.ops.pointwise import add, exp, expm1, mul, neg, pow, sub, where
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import reshape
 
 # -- class-index targets -------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=16)
-def _one(dtype: np.dtype) -> np.ndarray:
-    """A read-only 0-d one of ``dtype`` (the weight of every position when all weigh 1)."""
-    out = np.ones((), dtype)
-    out.flags.writeable = False
-    return out
-
-
-class _ClassTargets:
-    """Class-index targets, checked once: where each position's target class sits along the
-    class axis, and what the position weighs.
-
-    A *position* is one sample of an ``(N, C)`` input, one sample and pixel of ``(N, C, d1,
-    ...)``, or the single sample of a ``(C,)`` input. Per position:
-
-    * ``target_index``: the target class (0 at ignored positions, so it can index safely);
-    * ``flat_index``: the target's offset in a C-contiguous array of the input's shape
-      (``n C R + y R + r`` with ``R`` the product of the spatial sizes);
-    * ``weight``: ``w[y]``, or 1 without class weights (then a 0-d one that broadcasts), and 0
-      at positions whose target equals ``ignore_index``;
-    * ``counted``: the positions not ignored (None when none is);
-
-    and ``total_weight``, the sum of ``weight``: torch's ``total_weight``, the divisor of the
-    weighted ``'mean'``. The per-position arrays have the input's shape with the class axis of
-    size 1 (``(1,)`` for an unbatched input), so they broadcast against the input. A target out
-    of ``[0, C)`` that is not ignored raises torch's IndexError.
-    """
-
-    __slots__ = (
-        "shape",
-        "class_axis",
-        "n_classes",
-        "target_index",
-        "flat_index",
-        "counted",
-        "weight",
-        "total_weight",
-        "out_shape",
-    )
-
-    def __init__(
-        self, x: np.ndarray, target: np.ndarray, w: np.ndarray | None, ignore_index: int
-    ) -> None:
-        axis = 0 if x.ndim == 1 else 1
-        c = x.shape[axis]
-        t = target.reshape(1) if x.ndim == 1 else target
-        # as unsigned, negative targets are huge: when ignore_index cannot be a class, one max
-        # shows that every target is a class and none is ignored (the common case)
-        unsigned = t.view(np.uint64) if t.dtype.kind == "i" else t
-        if t.size and not 0 <= ignore_index < c and np.maximum.reduce(unsigned, None) < c:
-            any_ignored = False
-            safe = t
-        else:
-            ignored = t == ignore_index
-            any_ignored = bool(ignored.any())
-            bad = unsigned >= c
-            if any_ignored:
-                bad &= ~ignored
-            if bool(bad.any()):
-                bad = t[bad].reshape(-1)[0]
-                raise IndexError(f"Target {int(bad)} is out of bounds.")
-            safe = np.where(ignored, 0, t) if any_ignored else t
-        if safe.dtype != np.int64:
-            safe = safe.astype(np.int64)
-        if x.ndim > 1:  # position arrays keep a size-1 class axis
-            pshape = (x.shape[0], 1) + x.shape[2:]
-            safe = safe.reshape(pshape)
-            if any_ignored:
-                ignored = ignored.reshape(pshape)
-        if w is not None:
-            wt = w[safe]
-            if any_ignored:
-                wt[ignored] = 0
-            self.total_weight = float(wt.sum(dtype=x.dtype))
-        elif any_ignored:
-            wt = (~ignored).astype(x.dtype)
-            self.total_weight = float(safe.size - np.count_nonzero(ignored))
-        else:  # every position weighs 1: a scalar broadcasts wherever a weight array would
-            wt = _one(x.dtype)
-            self.total_weight = float(safe.size)
-        self.shape, self.class_axis, self.n_classes, self.target_index, self.weight = (
-            x.shape,
-            axis,
-            c,
-            safe,
-            wt,
-        )
-        self.counted = ~ignored if any_ignored else None
-        self.out_shape = () if x.ndim == 1 else target.shape
-        # flat offsets of the targets in a C-contiguous array of x's shape: n C R + y R + r
-        if x.ndim == 2:
-            lin = safe + row_offsets(x.shape[0], c)[:, None]
-        elif x.ndim == 1:
-            lin = safe
-        else:
-            inner = int(np.prod(x.shape[2:], dtype=np.int64))
-            n_ax = np.arange(x.shape[0], dtype=np.int64).reshape((-1,) + (1,) * (x.ndim - 1))
-            lin = safe * inner + n_ax * (c * inner)
-            lin += np.arange(inner, dtype=np.int64).reshape((1, 1) + x.shape[2:])
-        self.flat_index = lin
-
-    def pick(self, a: np.ndarray) -> np.ndarray:
-        """``a`` at each position's target class (zeros when there are no classes at all)."""
-        if not self.n_classes:
-            return np.zeros(self.target_index.shape, a.dtype)
-        return a.reshape(-1)[self.flat_index]
-
-    def put(self, out: np.ndarray, values: Any) -> None:
-        """Write one value per position at its target class, in place (``out`` C-contiguous)."""
-        if self.n_classes:
-            out.reshape(-1)[self.flat_index] = values
-
-    def position_scale(self, g: np.ndarray | Tensor, reduction: str) -> Any:
-        """The incoming gradient per position, 0 at ignored positions (never NaN there)."""
-        if isinstance(g, Tensor):
-            g = reshape(g, self.target_index.shape) if reduction == "none" else g
-            if reduction == "mean":  # torch: NaN everywhere it is not ignored when denom == 0
-                g = div(g, self.total_weight) if self.total_weight else mul(g, float("nan"))
-            if self.counted is None:
-                return g
-            return where(Tensor._make(self.counted), g, 0.0)
-        a = g.reshape(self.target_index.shape) if reduction == "none" else g
-        if reduction == "mean":
-            a = a / a.dtype.type(self.total_weight if self.total_weight else np.nan)
-        if self.counted is None:
-            return a
-        return np.where(self.counted, a, np.zeros((), a.dtype))
-
-
-class _ClassLossArgs(NamedTuple):
-    """The constant arguments of the fused class-target losses: the checked targets, the
-    reduction, the loss's parameter (cross-entropy's label smoothing, focal's gamma) and the
-    class weights (or None)."""
-
-    targets: _ClassTargets
-    reduction: str
-    parameter: float = 0.0
-    weight: np.ndarray | None = None
 
 
 def _check_index_target(input: Tensor, target: Tensor) -> None:
@@ -228,7 +91,11 @@ def _check_weight(weight: Tensor | None, input: Tensor, axis: int, prefix: str =
 
 def _class_targets(
     input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int
-) -> _ClassTargets:
+) -> ClassTargets:
+    """torch's checks of class-index targets (``nll_loss_nd``'s, in its order), and the targets
+    as rows: one per sample of an ``(N, C)`` input, per sample and spatial position of ``(N, C,
+    d1, ..., dK)`` (in the order of ``target.reshape(-1)``), the single sample of ``(C)``. A
+    target outside ``[0, C)`` that is not ``ignore_index`` raises torch's IndexError."""
     _check_index_target(input, target)
     if weight is not None:
         _check_weight(weight, input, 0 if input.dim() == 1 else 1)
@@ -237,110 +104,102 @@ def _class_targets(
         raise NotImplementedError(
             f"\"nll_loss_out_frame\" not implemented for '{scalar_type_name(x.dtype)}'"
         )
-    w = None
+    class_weight = None
     if weight is not None:
         if weight.requires_grad and grad_mode.is_grad_enabled():
             raise RuntimeError(
                 "The function 'nll_loss_forward' is not differentiable with respect to argument "
                 "'weight'. This input cannot have requires_grad True."
             )
-        w = weight._data
-        if w.dtype != x.dtype:
+        class_weight = weight._data
+        if class_weight.dtype != x.dtype:
             raise RuntimeError(
                 f"expected scalar type {scalar_type_name(x.dtype)} "
-                f"but found {scalar_type_name(w.dtype)}"
+                f"but found {scalar_type_name(class_weight.dtype)}"
             )
-    return _ClassTargets(x, target._data, w, ignore_index)
+    classes = x.shape[0 if x.ndim == 1 else 1]
+    index, ignored = _checked_index(target._data.reshape(-1), classes, ignore_index)
+    row_weight = None if class_weight is None else class_weight[index]
+    if row_weight is not None:
+        counted = row_weight if ignored is None else np.where(ignored, 0, row_weight)
+        total_weight = float(counted.sum(dtype=x.dtype))
+    else:
+        total_weight = float(index.size - (0 if ignored is None else np.count_nonzero(ignored)))
+    out_shape = () if x.ndim == 1 else target._data.shape
+    return ClassTargets(index, row_weight, class_weight, ignored, total_weight, out_shape)
 
 
-def _reduce_positions(loss: np.ndarray, targets: _ClassTargets, reduction: str) -> np.ndarray:
-    """Per-position losses (zero where ignored) to torch's output: the weighted ``'mean'``
-    divides by ``total_weight`` (NaN when no weight counts, whatever the smoothing term adds,
-    as torch's NLL part is then 0/0)."""
-    loss = loss.reshape(targets.out_shape)
-    return _reduction.reduce_array(loss, reduction, denominator=targets.total_weight)
-
-
-# -- index pick / scatter along the class axis (each other's backward) -----------------------------
-
-
-class _ClassPick(ArrayFunction):
-    """``x[..., idx, ...]`` along the class axis: one value per position."""
-
-    node_name = "GatherBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, targets: _ClassTargets) -> np.ndarray:
-        ctx.meta = (x.shape, targets)
-        return targets.pick(x)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        shape, targets = ctx.meta
-        return _ClassScatter.apply(g, shape, targets), None
-
-
-class _ClassScatter(ArrayFunction):
-    """Zeros shaped like ``like`` with one value per position written at its target class.
-
-    ``like`` is a shape, or the input Tensor itself: then the result depends on it with a zero
-    derivative, as torch's ``nll_loss_backward`` does (so a second ``grad`` reaches the input).
-    """
-
-    node_name = "NllLossBackwardBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, v: np.ndarray, like: Any, targets: _ClassTargets) -> np.ndarray:
-        shape = like.shape if isinstance(like, np.ndarray) else like
-        ctx.meta = (shape, targets)
-        out = np.zeros(shape, v.dtype)
-        targets.put(out, v)
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        shape, targets = ctx.meta
-        zero = Tensor._make(np.zeros(shape, g._data.dtype)) if ctx.needs_input_grad[1] else None
-        return _ClassPick.apply(g, targets), zero, None
+def _checked_index(
+    target: np.ndarray, classes: int, ignore_index: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The int64 target of each row (0 where ignored) and the ignored rows (None if none)."""
+    # as unsigned, negative targets are huge: when ignore_index cannot be a class, one max
+    # shows that every target is a class and none is ignored (the common case)
+    unsigned = target.view(np.uint64) if target.dtype.kind == "i" else target
+    if target.size and not 0 <= ignore_index < classes and np.maximum.reduce(unsigned) < classes:
+        return target.astype(np.int64, copy=False), None
+    ignored = target == ignore_index
+    any_ignored = bool(ignored.any())
+    bad = unsigned >= classes
+    if any_ignored:
+        bad &= ~ignored
+    if bool(bad.any()):
+        raise IndexError(f"Target {int(target[bad][0])} is out of bounds.")
+    if not any_ignored:
+        return target.astype(np.int64, copy=False), None
+    return np.where(ignored, 0, target).astype(np.int64, copy=False), ignored
 
 
 # -- nll_loss ------------------------------------------------------------------------------------
 
 
-class _NllLoss(ArrayFunction):
-    """Fused pick, weight, mask and reduce; backward scatters ``-w[y]`` times the scale."""
+def _nll_block(
+    log_probs: np.ndarray, targets: ClassTargets, loss: np.ndarray, dldx: np.ndarray, scale: Any
+) -> None:
+    """``l = -w[y] x[y]``; ``∂l/∂x = -w[y]`` at the target, 0 elsewhere (``dldx`` comes
+    zeroed: the spec has a ``sparse_gradient``)."""
+    positions = targets.positions(log_probs.shape[1])
+    picked = log_probs.reshape(-1)[positions]
+    weight = targets.weight
+    if weight is not None:
+        picked *= weight
+    np.negative(picked, out=loss)
+    dldx.reshape(-1)[positions] = -scale if weight is None else weight * -scale
 
-    node_name = "NllLossBackward0"
+
+class _ZeroSlope(ArrayFunction):
+    """``values``, recorded as a function of ``like`` too, with derivative zero: NLL's gradient
+    does not depend on the log-probabilities, but torch's ``nll_loss_backward`` takes them as
+    an argument, so a second ``grad`` reaches them (as zeros)."""
+
+    node_name = "NllLossBackwardBackward0"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
-        ctx.save_for_backward(x)
-        ctx.args = args
-        targets, reduction = args.targets, args.reduction
-        loss = targets.pick(x)
-        if targets.weight.ndim:  # else every position weighs 1
-            loss *= targets.weight
-        np.negative(loss, out=loss)
-        if targets.counted is not None:
-            loss[~targets.counted] = 0
-        return _reduce_positions(loss, targets, reduction)
+    def forward(ctx: Any, like: np.ndarray, values: np.ndarray) -> np.ndarray:
+        ctx.shape = like.shape
+        return values
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        targets, reduction = ctx.args.targets, ctx.args.reduction
-        scale = targets.position_scale(g, reduction)
-        (x,) = ctx.saved_tensors
-        v = mul(scale, Tensor._make(-targets.weight))
-        return _ClassScatter.apply(v, x, targets), None
+        return Tensor._make(np.zeros(ctx.shape, g._data.dtype)), g
 
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        targets, reduction = ctx.args.targets, ctx.args.reduction
-        v = targets.position_scale(g, reduction)
-        v = v * -targets.weight if targets.weight.ndim else -v
-        out = np.zeros(targets.shape, v.dtype)
-        targets.put(out, v)
-        return out, None
+
+def _nll_derivative(log_probs: Tensor, targets: ClassTargets, upstream: Tensor) -> Tensor:
+    """``-w[y] upstream`` at the targets, 0 elsewhere (a select, so a NaN upstream gradient
+    stays at the targets, as in torch)."""
+    data = log_probs._data
+    at_target = Tensor._make(targets.one_hot(data.shape[1], bool, True))
+    weight = -1.0 if targets.weight is None else Tensor._make(-targets.weight[:, None])
+    return _ZeroSlope.apply(log_probs, where(at_target, mul(upstream, weight), 0.0))
+
+
+_NLL = Rows(
+    node="NllLossBackward0",
+    kernel=_nll_block,
+    derivative=_nll_derivative,
+    row_work=lambda targets, classes: 1,  # one read and one write per row: one block
+    sparse_gradient=True,
+)
 
 
 def nll_loss(
@@ -390,8 +249,7 @@ def nll_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    targets = _class_targets(input, target, weight, ignore_index)
-    return _NllLoss.apply(input, _ClassLossArgs(targets, reduction))
+    return _rows(_NLL, input, _class_targets(input, target, weight, ignore_index), reduction)
 
 
 # -- cross_entropy --------------------------------------------------------------------------------
@@ -402,282 +260,127 @@ def nll_loss(
 _UNSHIFTED_LSE = 41.5
 
 
-class _CrossEntropy(ArrayFunction):
-    """log-softmax and NLL (with label smoothing) fused over class-index targets.
-
-    With target mass ``q[n, c] = (1 - eps) w[y_n] [c = y_n] + (eps / C) w[c]`` (0 at ignored
-    positions) and ``A_n = sum_c q[n, c]``, the per-position loss is
-    ``A_n * lse_n - sum_c q[n, c] x[n, c]`` and its gradient is ``A_n softmax(x)_n - q_n``.
-
-    Forward (``_softmax_parts``): ``e = exp(x - m)`` and its sums ``se`` along the class axis,
-    ``m`` the class maximum (or 0 where that is provably safe), so ``lse = m + log(se)``. ``e`` is
-    kept: the first-order backward (``backward_array``) scales it in place into the gradient
-    (one more pass) and writes the ``-q`` entries. A large input reduced to a scalar does that
-    already in the forward, block by block while ``e`` is in cache, for an upstream gradient of
-    1 (what ``loss.backward()`` sends); the backward then only rescales for any other gradient.
-    ``backward`` records the same gradient with lossgrad ops (softmax of the saved input), so it
-    can be differentiated again.
-    """
-
-    node_name = "NllLossBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
-        ctx.save_for_backward(x)
-        ctx.args = args
-        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
-        finish = target = None
-        if (
-            ctx.needs_input_grad[0]
-            and reduction != "none"
-            and (reduction == "sum" or targets.total_weight)
-            and _blocked(x)
-        ):
-            one = targets.position_scale(np.ones((), x.dtype), reduction)
-            finish, target = _grad_rows(targets, eps, w, one, x.dtype)
-        e, se, lse, st, sw = _softmax_parts(x, targets, eps, w, finish)
-        loss = lse - st
-        if targets.weight.ndim:  # else every position weighs 1
-            loss *= targets.weight
-        if eps > 0:
-            wsum = x.dtype.type(w.sum() if w is not None else targets.n_classes)
-            smooth = lse * wsum - sw
-            loss *= x.dtype.type(1 - eps)
-            loss += smooth * x.dtype.type(eps / targets.n_classes)
-        if targets.counted is not None:
-            loss[~targets.counted] = 0
-        if se is None:  # e holds the gradient for a unit upstream gradient, but its targets
-            targets.put(e, targets.pick(e) - target)
-        ctx.cache = (e, se)
-        return _reduce_positions(loss, targets, reduction)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        args = ctx.args
-        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
-        (xt,) = ctx.saved_tensors
-        x = xt._data
-        mass, total = _target_mass(targets, eps, w, x.dtype)
-        scale = targets.position_scale(g, reduction)
-        q = np.zeros(x.shape, x.dtype)
-        targets.put(q, mass)
-        if eps > 0:
-            q += _smooth_mass(targets, w, eps, x)
-        p = _softmax(xt, targets.class_axis)
-        gx = mul(sub(mul(p, Tensor._make(total)), Tensor._make(q)), scale)
-        return gx, None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        args = ctx.args
-        targets, reduction, eps, w = args.targets, args.reduction, args.parameter, args.weight
-        cache, ctx.cache = ctx.cache, None
-        if cache is None:  # a retained graph run twice: recompute the exponentials
-            (x,) = ctx._saved_arrays()
-            e, se = _softmax_parts(x, targets, eps, w)[:2]
-        else:
-            e, se = cache
-        if se is None:  # the forward's gradient for g = 1
-            if g != 1:
-                _parallel.scale(e, g)
-            return e, None
-        scale = targets.position_scale(g, reduction)
-        if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL:
-            block, target = _grad_rows(targets, eps, w, scale, e.dtype)
-            _parallel.map_rows(lambda r0, r1: block(e, se, slice(r0, r1)), *e.shape)
-        else:  # the same arithmetic in one piece
-            num, sm, target = _grad_coefs(targets, eps, w, scale, e.dtype)
-            np.multiply(e, num / se, out=e)
-            if sm is not None:
-                e -= scale * sm
-        targets.put(e, targets.pick(e) - target)
-        return e, None
-
-
-_RowFn = Callable[[np.ndarray, np.ndarray, slice], None]
-
-
-def _grad_rows(
-    targets: _ClassTargets, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
-) -> tuple[_RowFn, Any]:
-    """Cross-entropy's first-order gradient ``scale * (A softmax(x) - q)`` from ``e`` and ``se``,
-    for a large ``(N, C)`` input, in blocks of rows.
-
-    Returns ``block(e, se, rows)``, which turns ``e[rows]`` into ``scale * (A e / se - the
-    smoothing share of q)`` in place (``rows`` a slice of rows), and the values ``scale * q``
-    that ``e`` still has to lose at the targets afterwards (``_grad_coefs``).
-    """
-    num, sm, target = _grad_coefs(targets, eps, w, scale, dtype)
-
-    def block(e: np.ndarray, se: np.ndarray, rows: slice) -> None:
-        eb = e[rows]
-        np.multiply(eb, (num[rows] if np.ndim(num) else num) / se[rows], out=eb)
-        if sm is not None:
-            np.subtract(eb, (scale[rows] if np.ndim(scale) else scale) * sm, out=eb)
-
-    return block, target
-
-
-def _grad_coefs(
-    targets: _ClassTargets, eps: float, w: np.ndarray | None, scale: Any, dtype: np.dtype
-) -> tuple[Any, Any, Any]:
-    """The gradient ``scale * (A softmax(x) - q)`` as ``e * (num / se) - scale * sm`` off the
-    targets and ``target`` less at them: returns ``num = scale * A`` (per position), ``sm`` (the
-    smoothing share ``(eps / C) w[c]`` along the class axis, or None) and ``target``, the
-    target share of ``scale * q``."""
-    mass, total = _target_mass(targets, eps, w, dtype)
-    if eps <= 0 and not targets.weight.ndim:  # q is 1 at the target, 0 elsewhere
-        return scale, None, scale
-    sm = _class_row(w, eps / targets.n_classes, targets, dtype) if eps > 0 else None
-    return scale * total, sm, scale * mass
-
-
-def _target_mass(
-    targets: _ClassTargets, eps: float, w: np.ndarray | None, dtype: np.dtype
-) -> tuple[Any, Any]:
-    """Per position: the target class's share of ``q`` (without smoothing), and ``A_n``."""
-    if eps <= 0:
-        return targets.weight, targets.weight
-    mass = targets.weight * dtype.type(1 - eps)
-    smooth = dtype.type(eps / targets.n_classes * (w.sum() if w is not None else targets.n_classes))
-    return mass, mass + (
-        smooth if targets.counted is None else np.where(targets.counted, smooth, 0)
-    )
-
-
-def _softmax_parts(
-    x: np.ndarray,
-    targets: _ClassTargets,
-    eps: float,
-    w: np.ndarray | None,
-    finish: _RowFn | None = None,
-) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray, np.ndarray | None]:
-    """The forward's passes: ``e = exp(x - m)`` (C-contiguous, ours), its sums ``se`` along the
-    class axis and their logs ``lse - m``, the shifted target logit ``x[y] - m`` and, with label
-    smoothing, the shifted weighted sum ``sum_c w[c] (x - m)[c]``, all position-shaped. ``m`` is
-    the class maximum, or 0 where ``_exp_rows`` shows that exact.
-
-    ``finish`` (a ``block`` of ``_grad_rows``), when given, may be applied to ``e`` block by
-    block while it is in cache (``_exp_rows`` does); ``se`` is then returned as None."""
-    if _blocked(x):
-        return _exp_rows(x, targets, eps, w, finish)
-    axis = targets.class_axis
-    if targets.n_classes:
-        m = np.maximum.reduce(x, axis=axis, keepdims=True)
-    else:
-        m = np.full(targets.target_index.shape, -np.inf, x.dtype)
-    # C order: targets.put writes through a flat view
-    s = x - m if x.flags.c_contiguous else np.subtract(x, m, order="C")
-    st = targets.pick(s)
-    sw = _class_dot(s, w, axis) if eps > 0 else None
-    np.exp(s, out=s)
-    se = _class_dot(s, None, axis)
-    return s, se, np.log(se), st, sw  # log(0) only without classes; ops run quiet
-
-
-def _blocked(x: np.ndarray) -> bool:
-    """Whether ``_softmax_parts`` takes ``_exp_rows`` for ``x``."""
-    return (
-        x.ndim == 2
-        and x.size >= _parallel.MIN_PARALLEL
-        and x.dtype.char in "fd"
-        and x.flags.c_contiguous
-    )
+def _row_max(logits: np.ndarray) -> np.ndarray:
+    """The maximum of each row (NaN where a row has one). Many short rows (the classes of
+    spatial positions) go column by column: NumPy's reduction along a short axis costs tens of
+    nanoseconds per row, a call per column about a microsecond."""
+    rows, classes = logits.shape
+    if classes > 16 or rows < 64 * classes:
+        return np.maximum.reduce(logits, axis=1)
+    row_max = logits[:, 0].copy()
+    for column in logits.T[1:]:
+        np.maximum(row_max, column, out=row_max)
+    return row_max
 
 
 def _exp_rows(
-    x: np.ndarray, targets: _ClassTargets, eps: float, w: np.ndarray | None, finish: _RowFn | None
-) -> tuple[np.ndarray, Any, np.ndarray, np.ndarray, np.ndarray | None]:
-    """``_softmax_parts`` for a large C-contiguous float32/64 ``(N, C)`` input, in blocks of
-    rows over the thread pool.
+    logits: np.ndarray,
+    exps: np.ndarray,
+    positions: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """``exps = exp(logits - shift)`` row by row (``shift`` a row's maximum, or 0 where that
+    is provably as exact), and per row, all less the shift: the log-sum-exp of the logits, the
+    target logit (at ``positions``) and, given ``weights``, ``sum_c weights[c] logits[c]``
+    less ``shift * sum(weights)``; with the sum of ``exps`` (so ``softmax = exps / sums``).
 
-    It first tries ``m = 0``: ``exp(x)`` and its row sums (BLAS), with no max pass and no shifted
-    copy. Row log-sum-exps within ``+-````_UNSHIFTED_LSE`` (sums within ``2**+-60``) prove
-    that as exact as the shifted form: nothing overflows, the row's largest term is at least
-    ``2**-60 / C`` (a normal float), and the terms that fall subnormal add under ``C * 2**-66``
-    of the sum, far below rounding. Rows outside (logits beyond about +-40, ``inf`` or NaN) are
-    redone with their maximum shifted out; ``finish`` runs on each block once its rows are final.
+    A block of at least ``_parallel.BLOCK`` elements first tries ``shift = 0``: ``exp(x)`` and
+    its row sums (BLAS), with no max pass and no shifted copy. Row log-sum-exps within
+    ``+-_UNSHIFTED_LSE`` (sums within ``2**+-60``) prove that as exact as the shifted form:
+    nothing overflows, the row's largest term is at least ``2**-60 / C`` (a normal float), and
+    the terms that fall subnormal add under ``C * 2**-66`` of the sum, far below rounding. Rows
+    outside (logits beyond about +-40, ``inf`` or NaN) are redone with their maximum shifted
+    out. A smaller block always shifts (so adding a constant to every logit changes nothing).
     """
-    n, c = x.shape
-    dt = x.dtype
-    ones = _parallel.ones(c, dt)[:, None]
-    wv = ones if w is None else w[:, None]
-    sw = np.empty((n, 1), dt) if eps > 0 else None
-    e = np.empty((n, c), dt)
-    se = np.empty((n, 1), dt)
-    lse = np.empty((n, 1), dt)
-
-    def block(r0: int, r1: int) -> tuple[int, int] | None:
-        eb = e[r0:r1]
-        np.exp(x[r0:r1], out=eb)
-        np.dot(eb, ones, out=se[r0:r1])
-        if sw is not None:
-            np.dot(x[r0:r1], wv, out=sw[r0:r1])
-        lb = np.log(se[r0:r1], out=lse[r0:r1])
-        if finish is None:
-            return None
-        if not np.abs(lb).max() <= _UNSHIFTED_LSE:
-            return (r0, r1)  # finished once its rows are redone
-        finish(e, se, slice(r0, r1))
-        return None
-
-    pending = [b for b in _parallel.map_rows(block, n, c) if b is not None]
-    st = x.reshape(-1)[targets.flat_index]
-    if not np.abs(lse).max() <= _UNSHIFTED_LSE:
-        rows = np.flatnonzero(~(np.abs(lse) <= _UNSHIFTED_LSE))
-        s = x[rows]
-        m = np.max(s, axis=1, keepdims=True)
-        s -= m
-        if sw is not None:
-            sw[rows] = s @ wv
-        np.exp(s, out=s)
-        e[rows] = s
-        se[rows] = s @ ones
-        lse[rows] = np.log(se[rows])
-        st[rows] -= m
-    if finish is None:
-        return e, se, lse, st, sw
-    for r0, r1 in pending:
-        finish(e, se, slice(r0, r1))
-    return e, None, lse, st, sw
+    ones = _parallel.ones(logits.shape[1], logits.dtype)
+    if logits.size < _parallel.BLOCK:
+        np.subtract(logits, _row_max(logits)[:, None], out=exps)
+        target = exps.reshape(-1)[positions]
+        dot = None if weights is None else np.dot(exps, weights)
+        np.exp(exps, out=exps)
+        sums = np.dot(exps, ones)
+        return np.log(sums), sums, target, dot
+    np.exp(logits, out=exps)
+    sums = np.dot(exps, ones)
+    log_sum_exp = np.log(sums)
+    target = logits.reshape(-1)[positions]
+    dot = None if weights is None else np.dot(logits, weights)
+    if not np.abs(log_sum_exp).max() <= _UNSHIFTED_LSE:
+        redo = np.flatnonzero(~(np.abs(log_sum_exp) <= _UNSHIFTED_LSE))
+        shifted = logits[redo]
+        row_max = np.maximum.reduce(shifted, axis=1, keepdims=True)
+        shifted -= row_max
+        if dot is not None:
+            dot[redo] = np.dot(shifted, weights)
+        np.exp(shifted, out=shifted)
+        exps[redo] = shifted
+        sums[redo] = np.dot(shifted, ones)
+        log_sum_exp[redo] = np.log(sums[redo])
+        target[redo] -= row_max[:, 0]
+    return log_sum_exp, sums, target, dot
 
 
-class _CrossEntropySmoothed(_CrossEntropy):
-    """The same function with label smoothing (torch's graph ends in an add there)."""
+def _cross_entropy_block(
+    logits: np.ndarray,
+    targets: ClassTargets,
+    smoothing: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
+) -> None:
+    """Cross-entropy of a block of rows, with ``eps = smoothing``.
 
-    node_name = "AddBackward0"
+    The target mass is ``q[c] = (1 - eps) w[y] [c = y] + (eps / C) w[c]`` and ``A = sum_c q[c]``;
+    the loss is ``A lse - sum_c q[c] x[c]`` (``lse`` the log-sum-exp of the row) and its gradient
+    ``A softmax(x) - q``, written over the exponentials `_exp_rows` left in ``dldx``.
+    """
+    classes, class_weight, dtype = logits.shape[1], targets.class_weight, logits.dtype.type
+    positions = targets.positions(classes)
+    weights = None
+    if smoothing:
+        weights = _parallel.ones(classes, logits.dtype) if class_weight is None else class_weight
+    log_sum_exp, sums, target, dot = _exp_rows(logits, dldx, positions, weights)
+    np.subtract(log_sum_exp, target, out=loss)
+    target_mass = scale if targets.weight is None else targets.weight * scale
+    if targets.weight is not None:
+        loss *= targets.weight
+    if smoothing:
+        weight_sum = dtype(classes if class_weight is None else class_weight.sum())
+        share = dtype(smoothing / classes)
+        loss *= dtype(1 - smoothing)
+        loss += share * (weight_sum * log_sum_exp - dot)
+        target_mass = target_mass * dtype(1 - smoothing)
+        np.multiply(dldx, ((target_mass + share * weight_sum * scale) / sums)[:, None], out=dldx)
+        dldx -= share * scale if class_weight is None else (share * scale) * class_weight
+    else:
+        np.multiply(dldx, (target_mass / sums)[:, None], out=dldx)
+    dldx.reshape(-1)[positions] -= target_mass
 
 
-def _class_dot(a: np.ndarray, w: np.ndarray | None, axis: int) -> np.ndarray:
-    """``sum_c w[c] a[..., c, ...]`` along the class axis, keeping it (w=None: plain sum).
-
-    For an ``(N, C)`` array this is one matrix-vector product (BLAS reads the array once,
-    faster than a NumPy row sum, and with less overhead on small arrays)."""
-    if a.ndim == 2 and axis == 1:
-        return np.dot(a, _parallel.ones(a.shape[1], a.dtype)[:, None] if w is None else w[:, None])
-    if w is None:
-        return a.sum(axis=axis, keepdims=True)
-    shape = [1] * a.ndim
-    shape[axis] = -1
-    return np.sum(a * w.reshape(shape), axis=axis, keepdims=True)
-
-
-def _class_row(w: np.ndarray | None, factor: float, targets: _ClassTargets, dtype: np.dtype) -> Any:
-    """``factor * w[c]`` shaped to broadcast along the input's class axis (a scalar for no
-    weight)."""
-    if w is None:
-        return dtype.type(factor)
-    shape = [1] * len(targets.shape)
-    shape[targets.class_axis] = -1
-    return w.reshape(shape) * dtype.type(factor)
+def _cross_entropy_derivative(
+    logits: Tensor, targets: ClassTargets, smoothing: float, upstream: Tensor
+) -> Tensor:
+    """``upstream (A softmax(x) - q)`` (`_cross_entropy_block`) with ops."""
+    dtype = logits._data.dtype
+    classes = logits._data.shape[1]
+    row_weight = np.ones(targets.index.size, dtype) if targets.weight is None else targets.weight
+    target_mass = row_weight * dtype.type(1 - smoothing)
+    q = targets.one_hot(classes, dtype, target_mass)
+    total = target_mass
+    if smoothing:
+        weights = np.ones(classes, dtype) if targets.class_weight is None else targets.class_weight
+        share = weights * dtype.type(smoothing / classes)
+        q += share
+        total = target_mass + share.sum(dtype=dtype)
+    softmax = _softmax(logits, 1)
+    return mul(sub(mul(softmax, Tensor._make(total[:, None])), Tensor._make(q)), upstream)
 
 
-def _smooth_mass(targets: _ClassTargets, w: np.ndarray | None, eps: float, x: np.ndarray) -> Any:
-    """``(eps / C) w[c]`` at every position that is not ignored (broadcastable to ``x``)."""
-    out = _class_row(w, eps / targets.n_classes, targets, x.dtype)
-    if targets.counted is not None:
-        out = np.where(targets.counted, out, np.zeros((), x.dtype))
-    return out
+_CROSS_ENTROPY = Rows(
+    node=lambda smoothing: "AddBackward0" if smoothing else "NllLossBackward0",
+    kernel=_cross_entropy_block,
+    derivative=_cross_entropy_derivative,
+)
 
 
 def _cross_entropy_probs(
@@ -748,10 +451,8 @@ def _cross_entropy(
     targets = _class_targets(input, target, weight, ignore_index)
     if eps > 0 and input.dim() == 1 and target.dim() == 1:
         raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
-    w = weight._data if weight is not None else None
-    fn = _CrossEntropySmoothed if eps > 0 else _CrossEntropy
-    args = _ClassLossArgs(targets, reduction, max(eps, 0.0), w)
-    return fn.apply(input, args), targets.total_weight
+    loss = _rows(_CROSS_ENTROPY, input, targets, reduction, (max(eps, 0.0),))
+    return loss, targets.total_weight
 
 
 def cross_entropy(
@@ -886,11 +587,10 @@ def focal_loss(
         return _cross_entropy(input, target, weight, ignore_index, reduction, 0.0)[0]
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    if input._data.shape != target._data.shape:  # class indices: one fused function
+    if input._data.shape != target._data.shape:  # class indices: a row spec
         _check_logits(input)
         targets = _class_targets(input, target, weight, ignore_index)
-        w = weight._data if weight is not None else None
-        return _Focal.apply(input, _ClassLossArgs(targets, reduction, float(gamma), w))
+        return _rows(_FOCAL, input, targets, reduction, (float(gamma),))
     ce, denom = _cross_entropy(input, target, weight, ignore_index, "none", 0.0)
     nonzero = Tensor._make(ce._data != 0)
     safe = where(nonzero, ce, 1.0)
@@ -899,83 +599,62 @@ def focal_loss(
     return _reduction.apply(loss, reduction, denominator=denom)
 
 
-class _Focal(ArrayFunction):
-    """Focal loss over class-index targets, fused with the cross-entropy it modulates.
+def _focal_block(
+    logits: np.ndarray,
+    targets: ClassTargets,
+    gamma: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
+) -> None:
+    """Focal loss of a block of rows: with ``ce = w[y] (lse - x[y])`` and ``u = 1 - exp(-ce)``,
+    ``l = u**gamma ce`` and ``dl/dce = u**(gamma - 1) (u + gamma (1 - u) ce)`` (both 0 where
+    ``ce == 0``), times cross-entropy's gradient ``w[y] (softmax(x) - onehot(y))``."""
+    dtype = logits.dtype.type
+    positions = targets.positions(logits.shape[1])
+    log_sum_exp, sums, target = _exp_rows(logits, dldx, positions)[:3]
+    ce = np.subtract(log_sum_exp, target)
+    if targets.weight is not None:
+        ce *= targets.weight
+    nonzero = ce != 0
+    u = np.expm1(-ce)
+    np.negative(u, out=u)
+    power = np.where(nonzero, u, dtype(1)) ** dtype(gamma - 1)  # finite where ce == 0
+    power[~nonzero] = 0
+    slope = (1 - u) * ce  # dl/dce, with exp(-ce) = 1 - u
+    slope *= dtype(gamma)
+    slope += u
+    slope *= power
+    np.multiply(power * u, ce, out=loss)
+    slope *= scale
+    if targets.weight is not None:
+        slope *= targets.weight
+    np.multiply(dldx, (slope / sums)[:, None], out=dldx)
+    dldx.reshape(-1)[positions] -= slope
 
-    With ``ce`` and its exponentials from ``_softmax_parts`` (as ``_CrossEntropy``) and
-    ``u = -expm1(-ce)``: ``l = u**gamma * ce``, ``dl/dce = u**gamma + gamma u**(gamma - 1)
-    exp(-ce) ce`` (both 0 where ``ce == 0``), and the gradient in ``x`` is ``dl/dce`` times
-    cross-entropy's ``w[y] (softmax(x) - onehot(y))``. The first-order backward scales the kept
-    exponentials in place; ``backward`` records the same gradient with lossgrad ops.
-    """
 
-    node_name = "FocalLossBackward0"
+def _focal_derivative(
+    logits: Tensor, targets: ClassTargets, gamma: float, upstream: Tensor
+) -> Tensor:
+    """`_focal_block`'s gradient with ops (cross-entropy from ``log_softmax``)."""
+    data = logits._data
+    row_weight = Tensor._make(
+        np.ones((data.shape[0], 1), data.dtype)
+        if targets.weight is None
+        else targets.weight[:, None]
+    )
+    index = Tensor._make(targets.index[:, None])
+    ce = mul(neg(gather(_log_softmax(logits, 1), 1, index)), row_weight)
+    nonzero = Tensor._make(ce._data != 0)
+    safe = where(nonzero, ce, 1.0)
+    u = neg(expm1(neg(safe)))
+    slope = mul(pow(u, gamma - 1), add(u, mul(mul(exp(neg(safe)), safe), gamma)))
+    slope = where(nonzero, mul(mul(slope, row_weight), upstream), 0.0)
+    one_hot = Tensor._make(targets.one_hot(data.shape[1], data.dtype))
+    return mul(sub(_softmax(logits, 1), one_hot), slope)
 
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, args: _ClassLossArgs) -> np.ndarray:
-        ctx.save_for_backward(x)
-        ctx.args = args
-        targets, reduction, gamma, w = args.targets, args.reduction, args.parameter, args.weight
-        e, se, ce, st, _ = _softmax_parts(x, targets, 0.0, w)
-        ce -= st
-        if targets.weight.ndim:
-            ce *= targets.weight
-        if targets.counted is not None:
-            ce[~targets.counted] = 0
-        dt = x.dtype.type
-        nz = ce != 0
-        u = np.expm1(-ce)
-        np.negative(u, out=u)
-        ug = np.where(nz, u, dt(1)) ** dt(gamma - 1)  # u**(gamma - 1), finite where ce == 0
-        ug[~nz] = 0
-        # dl/dce = u**(gamma-1) (u + gamma exp(-ce) ce), with exp(-ce) = 1 - u
-        dl = (1 - u) * ce
-        dl *= dt(gamma)
-        dl += u
-        dl *= ug
-        ug *= u
-        ug *= ce  # the loss
-        ctx.cache = (e, se, dl, nz)
-        return _reduce_positions(ug, targets, reduction)
 
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        args = ctx.args
-        targets, reduction, gamma, w = args.targets, args.reduction, args.parameter, args.weight
-        (xt,) = ctx.saved_tensors
-        x = xt._data
-        ce = _CrossEntropy.apply(xt, _ClassLossArgs(targets, "none", 0.0, w))
-        ce = reshape(ce, targets.target_index.shape)
-        nz = Tensor._make(ce._data != 0)
-        safe = where(nz, ce, 1.0)
-        u = neg(expm1(neg(safe)))
-        dl = mul(pow(u, gamma - 1), add(u, mul(mul(exp(neg(safe)), safe), gamma)))
-        scale = where(nz, mul(targets.position_scale(g, reduction), dl), 0.0)
-        q = np.zeros(x.shape, x.dtype)
-        targets.put(q, targets.weight)
-        p = _softmax(xt, targets.class_axis)
-        return mul(sub(mul(p, Tensor._make(targets.weight)), Tensor._make(q)), scale), None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        targets, reduction = ctx.args.targets, ctx.args.reduction
-        cache, ctx.cache = ctx.cache, None
-        if cache is None:  # a retained graph run twice: recompute
-            return backward_via_tensors(ctx, g)
-        e, se, dl, nz = cache
-        scale = targets.position_scale(g, reduction) * dl
-        scale[~nz] = 0  # whatever g is (as the composite's where)
-        if targets.weight.ndim:
-            scale *= targets.weight
-        factor = scale / se
-        if e.ndim == 2 and e.size >= _parallel.MIN_PARALLEL:
-            _parallel.map_rows(
-                lambda r0, r1: np.multiply(e[r0:r1], factor[r0:r1], out=e[r0:r1]), *e.shape
-            )
-        else:
-            np.multiply(e, factor, out=e)
-        targets.put(e, targets.pick(e) - scale)
-        return e, None
+_FOCAL = Rows(node="FocalLossBackward0", kernel=_focal_block, derivative=_focal_derivative)
 
 
 class _LogOneMinusPt(ArrayFunction):
@@ -1230,11 +909,7 @@ def sigmoid_focal_loss(
             "result type Float can't be cast to the desired output type "
             f"{scalar_type_name(targets._data.dtype)}"
         )
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(
-            f"Invalid Value for arg 'reduction': '{reduction} \n Supported reduction modes: "
-            "'none', 'mean', 'sum'"
-        )
+    reduction = _reduction.resolve_torchvision(reduction)
     _, (x, y) = promote(inputs, targets)
     return _pointwise(_SIGMOID_FOCAL, (x, y), reduction, (float(alpha), float(gamma)))
 

@@ -53,9 +53,9 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad, grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.ops.pointwise import clamp_min, div, exp, mul, sub, where
+from lossgrad.ops.pointwise import clamp_min, exp, mul, sub, where
 from lossgrad.ops.reduce import logsumexp
-from lossgrad.ops.shape import cat, expand, reshape, stack
+from lossgrad.ops.shape import cat, reshape, stack
 
 _NEG = {np.dtype(np.float32): -1e30, np.dtype(np.float64): -1e300}
 _PARALLEL_ROW = 1 << 12  # lattice cells per time step that each thread gets at least
@@ -365,13 +365,9 @@ class _CtcLoss(ArrayFunction):
         ctx.meta = (labels, il, tl, blank, zero_infinity, reduction)
         if keep:  # the lattices are saved as constants: freed after backward, like torch's buffers
             ctx.save_for_backward(lp, *(w for r in results for w in r[1]))
-        if reduction == "none":
-            return nll
-        if zero_infinity:
+        if zero_infinity and _reduction.reduces(reduction):  # unreduced: a where after the node
             nll = np.where(nll == np.inf, nll.dtype.type(0), nll)
-        if reduction == "sum":
-            return np.asarray(nll.sum(dtype=nll.dtype))
-        return np.asarray((nll / np.maximum(tl, 1).astype(nll.dtype)).mean(dtype=nll.dtype))
+        return _reduction.reduce_per_sample(nll, reduction, tl)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -379,12 +375,7 @@ class _CtcLoss(ArrayFunction):
         lp = lp_t._data
         T, N, _ = lp.shape
         labels, il, tl, blank, zero_infinity, reduction = ctx.meta
-        if reduction == "mean":  # MeanBackward0 then DivBackward0, in torch's order
-            gr = div(div(g, float(N)), Tensor._make(np.maximum(tl, 1).astype(lp.dtype)))
-        elif reduction == "sum":
-            gr = expand(g, (N,))
-        else:
-            gr = g
+        gr = _reduction.per_sample_grad(g, reduction, N, tl)
         out = np.empty(lp.shape, lp.dtype)  # C order: its slices are viewed as (T, n * C)
         parts, lattices, grd = ctx.parts, ctx.lattices, gr._data
         if ctx.consumed:  # a second backward (retain_graph): the first overwrote what was saved
@@ -669,7 +660,7 @@ def ctc_loss(
         # reach the lattice (or a gradient), so they are replaced, differentiably, by 0
         lp = where(Tensor._make(padding[:, :, None]), 0.0, lp)
     loss = _lattice_loss(lp, labels, il, tl, blank, bool(zero_infinity), reduction)
-    if reduction != "none":
+    if _reduction.reduces(reduction):
         return loss
     if zero_infinity:
         loss = where(loss == float("inf"), 0.0, loss)

@@ -6,10 +6,10 @@ Each functional resolves the reduction, validates its arguments, computes, and r
 margin_ranking_loss and hinge_embedding_loss are pointwise losses: a NumPy kernel that writes the
 loss and its piecewise-constant slope, and the slope written with lossgrad ops (so the second
 derivative is exact: zero in the input, the loss being piecewise linear). The multi-class
-losses are fused: the forward runs on arrays in one go and keeps the gradient for the
-first-order backward; the backward under ``create_graph=True`` is written with differentiable
-ops. This is how lossgrad gives ``multi_margin_loss`` and ``multilabel_margin_loss`` the double
-backward that torch lacks.
+losses are row specs (`_rows`): a NumPy kernel over a block of rows writes the losses and the
+gradient, and the gradient written with lossgrad ops serves ``create_graph=True``. This is how
+lossgrad gives ``multi_margin_loss`` and ``multilabel_margin_loss`` the double backward that
+torch lacks.
 
 The triplet losses with ``pairwise_distance`` at p = 1 or 2 are one fused op as well: distances,
 margin, clamp, swap and reduction in one forward, and a backward that writes each gradient once.
@@ -31,9 +31,11 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
-from lossgrad.nn.functional import _checks, _kept, _reduction
+from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
+from lossgrad.nn.functional._rows import ClassTargets, Rows
+from lossgrad.nn.functional._rows import apply as _row_loss
 from lossgrad.nn.functional.distance import (
     _cosine_grads,
     _diff_norms,
@@ -54,14 +56,6 @@ from lossgrad.ops.shape import expand, reshape
 _EPSILON = float(np.float32(1e-12))  # torch's ``constexpr float EPSILON`` of Loss.cpp
 
 
-def _per_sample(g: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """The incoming gradient of a per-sample loss, shaped to broadcast over an input of
-    ``shape`` (``(N, C)``: one row each; ``(C)`` or ``()``: a single sample)."""
-    if g._data.ndim == 0:
-        return g
-    return reshape(g, (-1, 1) if len(shape) == 2 else ())
-
-
 def _check_float_kernel(t: Tensor, kernel: str) -> None:
     if t._data.dtype.kind != "f" or t._data.dtype == np.float16:
         raise NotImplementedError(
@@ -80,171 +74,74 @@ def _by_reduction(cls: type[ArrayFunction], unreduced: str) -> dict[str, type[Ar
 # -- multi_margin_loss --------------------------------------------------------------------------
 
 
-def _targets(y: np.ndarray, r0: int, r1: int, c: int) -> np.ndarray:
-    """The flat positions of rows ``r0:r1``'s targets ``y`` within their ``(r1 - r0, c)`` block."""
-    return row_offsets(r1 - r0, c) + y[r0:r1]
-
-
-def _hinge(
-    xb: np.ndarray,
-    idx: np.ndarray,
+def _multi_margin_block(
+    scores: np.ndarray,
+    targets: ClassTargets,
+    p: int,
     margin: float,
-    clamp: bool = True,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """``h = max(0, margin - x[y] + x)`` of a block of rows with 0 at the target class (``idx``:
-    the targets' flat positions), into ``out`` (C-contiguous, the block's shape; default a
-    fresh block-sized array), which stays in cache. ``fmax`` also drops NaN margins, as torch's
-    ``z > 0`` test does. Without ``clamp``: the margins ``z`` themselves (enough for the mask
-    ``z > 0``)."""
-    h = np.add(xb, (xb.dtype.type(margin) - xb.reshape(-1)[idx])[:, None], out=out)
-    h.reshape(-1)[idx] = 0
-    return _parallel.fmax0(h) if clamp else h
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
+) -> None:
+    """Weston-Watkins hinge of a block of rows, written in the gradient's memory.
 
-
-class _MultiMarginArgs(NamedTuple):
-    """The constant arguments of ``_MultiMarginLoss``: targets ``(N,)``, ``p``, ``margin``,
-    class weights (or None), the reduction and the output's shape."""
-
-    target: np.ndarray
-    p: int
-    margin: float
-    weight: np.ndarray | None
-    reduction: str
-    out_shape: tuple[int, ...]
-
-
-def _row_factors(ctx: Any, dtype: np.dtype, g: Any) -> Any:
-    """multi_margin's gradient factor of each row, ``g w[y] (1 or 2) / C`` times the
-    reduction's scale: a scalar, or a ``(N, 1)`` column."""
-    args = ctx.args
-    y, p, w, reduction = args.target, args.p, args.weight, args.reduction
-    n, c = y.size, ctx.in_shape[-1] if ctx.in_shape else 1
-    f = g * dtype.type(_reduction.element_scale(reduction, n) * p / c)
-    if w is not None:
-        f = f * w[y]
-    return f.reshape(-1, 1) if np.ndim(f) else f
-
-
-def _hinge_to_gradient(h: np.ndarray, idx: np.ndarray, f: Any, p: int) -> None:
-    """Turn a block of multi_margin hinges ``h >= 0`` into the gradient in place: ``f`` (the
-    row factors, ``_row_factors``) on the active classes (``h`` itself for ``p=2``), their
-    negated sum at the targets (``idx``)."""
-    if p == 1:  # the active classes; sign(h) is the same 1 or 0 (h >= 0), cheaper per call
-        if h.size <= _parallel.BLOCK:
-            np.sign(h, out=h)
+    With ``h_i = max(0, margin - x[y] + x[i])`` off the target (0 at it; ``fmax`` also drops NaN
+    margins, as torch's ``z > 0`` test): ``l = w[y] sum_i h_i^p / C``; ``∂l/∂x_i = w[y] (1 or
+    2 h_i) / C`` where ``h_i > 0``, and ``∂l/∂x_y`` is minus their sum.
+    """
+    classes, dtype = scores.shape[1], scores.dtype
+    positions = targets.positions(classes)
+    hinge = np.add(scores, (dtype.type(margin) - scores.reshape(-1)[positions])[:, None], out=dldx)
+    hinge.reshape(-1)[positions] = 0
+    _parallel.fmax0(hinge)
+    if p == 1:
+        np.dot(hinge, _parallel.filled(1 / classes, classes, dtype), out=loss)
+    elif hinge.size <= _parallel.BLOCK:  # fewer calls cost less than one einsum here
+        np.dot(hinge * hinge, _parallel.filled(1 / classes, classes, dtype), out=loss)
+    else:
+        np.einsum("ij,ij->i", hinge, hinge, out=loss)
+        loss /= dtype.type(classes)
+    factor = scale * dtype.type(p / classes)
+    if targets.weight is not None:
+        loss *= targets.weight
+        factor = (factor * targets.weight)[:, None]
+    if p == 1:  # the active classes: hinge >= 0, so its sign is 1 or 0 (cheaper per call)
+        if hinge.size <= _parallel.BLOCK:
+            np.sign(hinge, out=hinge)
         else:  # but slower per element
-            np.greater(h, 0, out=h, casting="unsafe")
-    h *= f
-    h.reshape(-1)[idx] = np.matmul(h, _parallel.filled(-1, h.shape[1], h.dtype))
+            np.greater(hinge, 0, out=hinge, casting="unsafe")
+    hinge *= factor
+    hinge.reshape(-1)[positions] = np.dot(hinge, _parallel.filled(-1, classes, dtype))
 
 
-class _MultiMarginLoss(ArrayFunction):
-    """Weston-Watkins multi-class hinge, fused, in blocks of rows (torch's kernel design).
+def _multi_margin_derivative(
+    scores: Tensor, targets: ClassTargets, p: int, margin: float, upstream: Tensor
+) -> Tensor:
+    """`_multi_margin_block`'s gradient with ops: for ``p=1`` the slopes are constants; for
+    ``p=2`` their dependence on the scores is rebuilt."""
+    data = scores._data
+    classes = data.shape[1]
+    positions = targets.positions(classes)
+    margins = data + (data.dtype.type(margin) - data.reshape(-1)[positions])[:, None]
+    margins.reshape(-1)[positions] = 0
+    rate = (margins > 0) * data.dtype.type(p / classes)
+    if targets.weight is not None:
+        rate *= targets.weight[:, None]
+    if p == 1:
+        rate.reshape(-1)[positions] = -rate.sum(1)
+        return mul(Tensor._make(rate), upstream)
+    index = Tensor._make(targets.index[:, None])
+    hinge = mul(add(sub(scores, gather(scores, 1, index)), margin), Tensor._make(rate))
+    one_hot = Tensor._make(targets.one_hot(classes, data.dtype))
+    return mul(sub(hinge, mul(_sum(hinge, 1, True), one_hot)), upstream)
 
-    Its constant arguments are a ``_MultiMarginArgs``. A problem of one cache block is a handful
-    of NumPy calls (which is what decides at small sizes); a larger one runs in blocks of rows
-    over the thread pool. When the input needs a gradient, the hinges are written into the
-    gradient array itself and, once summed, turned there into the gradient per unit of loss
-    (prescaled by the reduction): the backward hands it out, and the peak memory is the
-    gradient itself. When a graph is recorded the backward is rebuilt with ops."""
 
-    node_name = "MultiMarginLossBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, input: np.ndarray, args: _MultiMarginArgs) -> np.ndarray:
-        y, p, margin, w = args.target, args.p, args.margin, args.weight
-        reduction, out_shape = args.reduction, args.out_shape
-        n, c = y.size, (input.shape[-1] if input.ndim else 1)
-        ctx.save_for_backward(input)
-        ctx.args, ctx.in_shape = args, input.shape
-        dt = input.dtype.type
-        x = np.ascontiguousarray(input.reshape(n, c))
-        kept = None
-        if ctx.needs_input_grad[0]:
-            ctx.kept = np.empty(input.shape, x.dtype)  # handed out as the gradient
-            kept = ctx.kept.reshape(n, c)
-            ctx.prescale = None if reduction == "none" else 1.0
-            f = _row_factors(ctx, x.dtype, 1.0)
-        if n * c <= _parallel.BLOCK:
-            idx = _targets(y, 0, n, c)
-            h = _hinge(x, idx, margin, out=kept)
-            if w is None and reduction != "none" and n:  # one sum over everything
-                hf = h.reshape(-1)
-                total = _parallel.total(hf, hf if p == 2 else None)
-                if kept is not None:
-                    _hinge_to_gradient(h, idx, f, p)
-                return np.asarray(total / dt(c * n if reduction == "mean" else c))
-            loss = np.add.reduce(h * h if p == 2 else h, 1)
-            if kept is not None:
-                _hinge_to_gradient(h, idx, f, p)
-        else:
-            loss = np.empty(n, x.dtype)
-
-            def block(r0: int, r1: int) -> None:
-                idx = _targets(y, r0, r1, c)
-                if kept is None:
-                    h = _parallel.scratch((r1 - r0) * c, x.dtype).reshape(r1 - r0, c)
-                else:
-                    h = kept[r0:r1]
-                _hinge(x[r0:r1], idx, margin, out=h)
-                if p == 2:
-                    np.einsum("ij,ij->i", h, h, out=loss[r0:r1])
-                else:
-                    np.matmul(h, _parallel.ones(c, x.dtype), out=loss[r0:r1])
-                if kept is not None:
-                    _hinge_to_gradient(h, idx, f[r0:r1] if f.ndim else f, p)
-
-            _parallel.map_rows(block, n, c)
-        loss /= dt(c)
-        if w is not None:
-            loss *= w[y]
-        loss = loss.reshape(out_shape) if reduction == "none" else loss
-        return _reduction.reduce_array(loss, reduction, n)
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """The kept gradient per unit of loss times the incoming gradient (one factor per row
-        when unreduced)."""
-        kept = cast(np.ndarray, _kept.take(ctx))
-        if ctx.prescale is not None:
-            return _kept.times_upstream(kept, g, reduced=ctx.prescale is not None), None
-        rows = kept.reshape(-1, ctx.in_shape[-1] if ctx.in_shape else 1)
-        np.multiply(rows, g.reshape(-1, 1), out=rows)
-        return kept, None
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        """The same gradient with ops (run when a graph is recorded): for ``p=1`` the slopes are
-        constants; for ``p=2`` their dependence on the input is rebuilt."""
-        args = ctx.args
-        y, p, margin, w, reduction = args.target, args.p, args.margin, args.weight, args.reduction
-        (input,) = ctx.saved_tensors
-        n, c = y.size, (input._data.shape[-1] if input._data.ndim else 1)
-        x = np.ascontiguousarray(input._data.reshape(n, c))
-        coef = x.dtype.type(_reduction.element_scale(reduction, n) * p / c)
-        coef = coef * w[y][:, None] if w is not None else np.full((1, 1), coef)
-        gs = _per_sample(g, input._data.shape)
-        active = np.zeros((n, c), bool)
-        _parallel.map_rows(
-            lambda r0, r1: np.greater(
-                _hinge(x[r0:r1], _targets(y, r0, r1, c), margin, False), 0, out=active[r0:r1]
-            ),
-            n,
-            c,
-        )
-        rate = active * coef
-        if p == 1:
-            slope = rate.copy()
-            slope[np.arange(n), y] = -rate.sum(1)
-            return mul(gs, Tensor._make(slope.reshape(input._data.shape))), None
-        xt = reshape(input, (n, c))
-        z = add(sub(xt, gather(xt, 1, Tensor._make(y[:, None]))), margin)
-        h = mul(z, Tensor._make(rate))
-        onehot = np.zeros(x.shape, x.dtype)
-        onehot[np.arange(n), y] = 1
-        k = sub(h, mul(_sum(h, 1, True), Tensor._make(onehot)))
-        return mul(gs, reshape(k, input._data.shape)), None
+_MULTI_MARGIN = Rows(
+    node="MultiMarginLossBackward0",
+    kernel=_multi_margin_block,
+    derivative=_multi_margin_derivative,
+    weighted_mean=False,
+)
 
 
 def _check_multi_margin(
@@ -339,131 +236,99 @@ def multi_margin_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     n, c = _check_multi_margin(input, target, p, weight)
     w = None if weight is None else weight._data
-    y = target._data
-    out_shape = (n,) if reduction == "none" and y.ndim > 0 else ()
-    y = y.reshape(n)
+    y = target._data.reshape(n)
     if n and y.view(np.uint64).max() >= c:  # one pass: a negative index wraps to a huge one
         raise RuntimeError("target out of range")
-    args = _MultiMarginArgs(y, int(p), float(margin), w, reduction, out_shape)
-    return _MultiMarginLoss.apply(input, args)
+    out_shape = (n,) if target._data.ndim else ()
+    targets = ClassTargets(y, None if w is None else w[y], w, out_shape=out_shape)
+    return _row_loss(_MULTI_MARGIN, input, targets, reduction, (int(p), float(margin)))
 
 
 # -- multilabel_margin_loss ---------------------------------------------------------------------
 
 
-class _MultilabelMarginArgs(NamedTuple):
-    """The constant arguments of ``_MultilabelMarginLoss``: the ``(N, C)`` int64 targets
-    (``-1`` ends a row's list), the reduction and the output's shape."""
+class _LabelLists:
+    """multilabel_margin's targets as rows: ``target``, the ``(M, C)`` int64 class lists (a
+    row's list ends at its first ``-1``), ``valid``, the ``(M, width)`` mask of each row's list
+    (``width`` the longest list), and ``out_shape``, the unreduced loss's shape. No row is
+    ignored; ``'mean'`` divides by ``M``."""
 
-    target: np.ndarray
-    reduction: str
-    out_shape: tuple[int, ...]
+    ignored = None
 
+    def __init__(self, target: np.ndarray, valid: np.ndarray, out_shape: tuple[int, ...]) -> None:
+        self.target, self.valid, self.out_shape = target, valid, out_shape
+        self.total_weight = float(target.shape[0])
 
-class _MultilabelMarginLoss(ArrayFunction):
-    """Fused over all (target slot, class) pairs at once, in blocks of rows (and of slots for
-    very wide rows) over the thread pool, so that no ``(N, C, C)`` array is ever built.
-
-    With ``T`` the target prefix of a row (``valid`` slots, up to the longest prefix), the pair
-    ``(j, i)`` adds ``h = max(0, (1 - x[T_j]) + x[i])`` (torch's rounding). Invalid slots get
-    ``1 - x[T_j] = NaN`` and each block's copy of its rows gets NaN at the target classes, so
-    ``fmax`` zeroes every pair that does not count (NaN margins included, as torch's ``z > 0``
-    test) with no mask arrays. The forward also writes the gradient per unit of loss: each
-    active pair adds 1 at ``i`` and -1 at ``T_j`` (duplicates count twice, ``np.subtract.at``),
-    times ``1 / C`` and the reduction's scale; it is kept as the gradient for an upstream
-    gradient of 1 (counts and sums as matrix products with ones: NumPy's axis reductions cost
-    several times more on small blocks; float counts are exact)."""
-
-    node_name = "MultilabelMarginLossBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, input: np.ndarray, args: _MultilabelMarginArgs) -> np.ndarray:
-        target, reduction, out_shape = args.target, args.reduction, args.out_shape
-        n, c = target.shape
-        dt = input.dtype.type
-        x = input.reshape(n, c)
-        off = row_offsets(n, c)
-        if n * c * c <= _parallel.BLOCK:  # small: every slot, the prefix mask in one scan
-            width, valid = c, np.logical_and.accumulate(target >= 0, 1)
-        else:  # the first -1 is a row's first minimum; the longest prefix bounds the slots
-            first = np.argmin(target, 1)
-            length = np.where(target.reshape(-1)[off + first] < 0, first, c)
-            width = int(length.max()) if n else 0
-            valid = arange(width) < length[:, None]
-        pos = off[:, None] + target[:, :width]  # flat positions (a -1 is harmless: masked)
-        base = np.where(valid, dt(1) - x.reshape(-1)[pos], dt(np.nan))
-        ctx.args, ctx.in_shape = args, input.shape
-        want = ctx.needs_input_grad[0]
-        kept = (np.empty if width else np.zeros)((n if want else 0, c), input.dtype)
-        scale = dt(_reduction.element_scale(reduction, n) / c)
-        if want:
-            ctx.save_for_backward(input)
-            ctx.kept = kept
-        sums = np.empty(n, np.float64) if reduction == "none" else None
-        rows = max(1, _CHUNK // (width * c)) if width else n
-        slots = max(1, width if rows > 1 else _CHUNK // c)
-
-        def block(r0: int, r1: int) -> float:
-            """Rows ``r0:r1``: their hinge total (their sums into ``sums`` when unreduced) and
-            their gradient."""
-            k, ones, total = r1 - r0, _parallel.ones(c, input.dtype), 0.0
-            xf = _parallel.scratch(k * c, input.dtype, 1)  # the rows, target classes blanked
-            np.copyto(xf, x[r0:r1].reshape(-1))
-            vb = valid[r0:r1]
-            tpos = pos[r0:r1][vb] - r0 * c if r0 else pos[:r1][vb]  # the block's targets
-            xf[tpos] = np.nan
-            xb = xf.reshape(k, c)
-            counts = np.empty((k, width if want else 0), input.dtype)
-            for j0 in range(0, width, slots):
-                j1 = min(width, j0 + slots)
-                h = _parallel.scratch(k * (j1 - j0) * c, input.dtype, 2).reshape(k, j1 - j0, c)
-                _parallel.fmax0(np.add(base[r0:r1, j0:j1, None], xb[:, None, :], out=h))
-                if sums is None:
-                    total += float(_parallel.total(h.reshape(-1)))
-                else:
-                    hr = h.reshape(k, (j1 - j0) * c)
-                    rs = np.matmul(hr, _parallel.ones(hr.shape[1], input.dtype))
-                    sums[r0:r1] = rs + sums[r0:r1] if j0 else rs
-                if want:
-                    m = (h > 0).astype(input.dtype)  # the active pairs
-                    slot_ones = _parallel.ones(j1 - j0, input.dtype)
-                    if j0:
-                        kept[r0:r1] += np.matmul(slot_ones, m)
-                    else:
-                        np.matmul(slot_ones, m, out=kept[r0:r1])
-                    np.matmul(m, ones, out=counts[:, j0:j1])
-            if want:
-                # -1 at each target slot per active pair (unbuffered: repeated targets add up)
-                kb = kept[r0:r1].reshape(-1)
-                np.subtract.at(kb, tpos, counts[vb])
-                kb *= scale
-            return total
-
-        parts = _parallel.map_blocks(block, n, rows, work=n * width * c)
-        ctx.prescale = scale if want and reduction != "none" else None
-        if sums is None:  # 'mean' of nothing is NaN (0 / 0, NumPy's warnings are off here)
-            return np.asarray(dt(sum(parts)) / dt(c * n if reduction == "mean" else c))
-        if not width:
-            sums[:] = 0
-        return (sums / c).astype(input.dtype).reshape(out_shape)
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """The kept gradient per unit of loss times ``g`` (one factor per row when unreduced)."""
-        kept = cast(np.ndarray, _kept.take(ctx))
-        g = g if ctx.prescale is not None else g.reshape(-1, 1)
-        grad = _kept.times_upstream(kept, g, reduced=ctx.prescale is not None)
-        return (grad if grad.shape == ctx.in_shape else grad.reshape(ctx.in_shape)), None
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        """The same product with ops (piecewise linear: the slopes are constants)."""
-        ctx.saved_tensors  # noqa: B018 - torch's error for a freed graph
-        slope = Tensor._make(ctx.kept.reshape(ctx.in_shape))
-        return mul(_per_sample(g, ctx.in_shape), slope), None
+    def rows(self, r0: int, r1: int) -> _LabelLists:
+        return _LabelLists(self.target[r0:r1], self.valid[r0:r1], self.out_shape)
 
 
-#: Elements of one block of hinge values (``rows x slots x C``) in multilabel_margin_loss.
+def _multilabel_margin_block(
+    scores: np.ndarray, labels: _LabelLists, loss: np.ndarray, dldx: np.ndarray, scale: Any
+) -> None:
+    """Multi-label hinge of a block of rows, over all (label slot, class) pairs in chunks of
+    slots (no ``(rows, C, C)`` array).
+
+    The pair of a row's label ``T_j`` and class ``i`` adds ``h = max(0, (1 - x[T_j]) + x[i])``
+    (torch's rounding) to ``C l``. Unused slots get ``1 - x[T_j] = NaN`` and a copy of the rows
+    gets NaN at the label classes, so ``fmax`` zeroes every pair that does not count (NaN
+    margins included, as torch's ``z > 0`` test) with no mask arrays. Each active pair adds
+    ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label counts twice:
+    ``np.subtract.at``). Counts and sums are matrix products with ones (NumPy's axis
+    reductions cost several times more on small blocks; float counts are exact).
+    """
+    rows, classes = scores.shape
+    dtype, width, valid = scores.dtype, labels.valid.shape[1], labels.valid
+    if not width:
+        loss[:] = 0
+        dldx[:] = 0
+        return
+    positions = row_offsets(rows, classes)[:, None] + labels.target[:, :width]
+    label_positions = positions[valid]
+    base = np.where(valid, dtype.type(1) - scores.reshape(-1)[positions], dtype.type(np.nan))
+    blanked = _parallel.scratch(rows * classes, dtype, 1)
+    np.copyto(blanked, scores.reshape(-1))
+    blanked[label_positions] = np.nan
+    blanked = blanked.reshape(rows, classes)
+    ones = _parallel.ones(classes, dtype)
+    counts = np.empty((rows, width), dtype)
+    slots = max(1, min(width, _CHUNK // (rows * classes)))
+    for j0 in range(0, width, slots):
+        j1 = min(width, j0 + slots)
+        hinge = _parallel.scratch(rows * (j1 - j0) * classes, dtype, 2)
+        hinge = hinge.reshape(rows, j1 - j0, classes)
+        _parallel.fmax0(np.add(base[:, j0:j1, None], blanked[:, None, :], out=hinge))
+        per_class = _parallel.filled(1 / classes, (j1 - j0) * classes, dtype)
+        active = (hinge > 0).astype(dtype)
+        slot_ones = _parallel.ones(j1 - j0, dtype)
+        if j0:
+            loss += np.dot(hinge.reshape(rows, -1), per_class)
+            dldx += np.matmul(slot_ones, active)
+        else:
+            np.dot(hinge.reshape(rows, -1), per_class, out=loss)
+            np.matmul(slot_ones, active, out=dldx)
+        np.matmul(active, ones, out=counts[:, j0:j1])
+    np.subtract.at(dldx.reshape(-1), label_positions, counts[valid])
+    dldx *= scale / dtype.type(classes)
+
+
+def _multilabel_margin_derivative(scores: Tensor, labels: _LabelLists, upstream: Tensor) -> Tensor:
+    """The loss is piecewise linear: its gradient is the kernel's constant slope."""
+    data = scores._data
+    slope = np.empty(data.shape, data.dtype)
+    _multilabel_margin_block(data, labels, np.empty(data.shape[0], data.dtype), slope, 1)
+    return mul(Tensor._make(slope), upstream)
+
+
+_MULTILABEL_MARGIN = Rows(
+    node="MultilabelMarginLossBackward0",
+    kernel=_multilabel_margin_block,
+    derivative=_multilabel_margin_derivative,
+    weighted_mean=False,
+    row_work=lambda labels, classes: max(1, labels.valid.shape[1]) * classes,
+)
+
+#: Elements of one chunk of hinge values (``rows x slots x C``) in multilabel_margin_loss.
 _CHUNK = 1 << 18
 
 
@@ -533,8 +398,14 @@ def multilabel_margin_loss(
     t = target._data.reshape(n, c)
     if t.size and (t.min() < -1 or t.max() >= c):
         raise RuntimeError("argument #2 'target' is out of range")
-    out_shape = (n,) if reduction == "none" and nd == 2 else ()
-    return _MultilabelMarginLoss.apply(input, _MultilabelMarginArgs(t, reduction, out_shape))
+    if n * c * c <= _parallel.BLOCK:  # small: the list masks in one scan
+        valid = np.logical_and.accumulate(t >= 0, 1)
+    else:  # a row's first -1 is its first minimum; the longest list bounds the slots
+        first = np.argmin(t, 1)
+        length = np.where(t.reshape(-1)[row_offsets(n, c) + first] < 0, first, c)
+        valid = arange(int(length.max()) if n else 0) < length[:, None]
+    labels = _LabelLists(t, valid, (n,) if nd == 2 else ())
+    return _row_loss(_MULTILABEL_MARGIN, input, labels, reduction)
 
 
 # -- margin_ranking_loss ------------------------------------------------------------------------
