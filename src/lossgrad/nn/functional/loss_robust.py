@@ -707,7 +707,8 @@ def tweedie_loss(
         input ``(*)``, target ``(*)`` → ``()`` or ``(*)``.
 
     References:
-        Jørgensen, "The Theory of Dispersion Models", 1997; scikit-learn's ``mean_tweedie_deviance``.
+        Jørgensen, "The Theory of Dispersion Models", 1997; scikit-learn's
+        ``mean_tweedie_deviance``.
 
     Example:
         >>> import lossgrad as torch
