@@ -174,6 +174,21 @@ def test_float16_kl_div_batchmean_rounds_the_sum_first_like_torch():
     assert np.isfinite(means[0].item()) and np.isinf(means[1].item())
 
 
+@pytest.mark.parametrize("pos_weight", [None, 2.5])
+def test_float16_bce_with_logits_rounds_like_torchs_half_kernel(pos_weight):
+    # (1 - y) x - log_sigmoid(x) cancels at x = -6.4, y = 0: torch's Half rounding gives 0
+    x = np.array([-6.402, -4.035, -5.14, 2.016, 3.0], np.float16)
+    y = np.array([0.0, 0.46, 0.805, 1.0, 0.25], np.float16)
+
+    def fn(lib, a, b):
+        pw = None if pos_weight is None else lib.tensor(np.array([pos_weight], np.float16))
+        return lib.nn.functional.binary_cross_entropy_with_logits(
+            a, b, pos_weight=pw, reduction="none"
+        )
+
+    check(fn, [x, y], grad=(), rtol=0.0, atol=0.0)  # the value, bit for bit
+
+
 # -- ctc_loss --------------------------------------------------------------------------------------
 
 

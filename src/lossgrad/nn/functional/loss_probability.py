@@ -340,7 +340,29 @@ def _bce_logits_block(
     if weight is not None:
         loss *= weight
         sigmoid_x *= weight
+    if x.dtype == np.float16:
+        _bce_logits_half_loss(x, y, weight, pos_weight, loss)
     return loss
+
+
+def _bce_logits_half_loss(
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray | None,
+    pos_weight: np.ndarray | None,
+    loss: np.ndarray,
+) -> None:
+    """The float16 loss in torch's sequence into ``loss``: ``(1 - y) x - c log_sigmoid(x)``,
+    each op rounded to float16 and ``log_sigmoid`` computed in float32 and rounded once (its
+    Half kernel), so the cancellation of ``(1 - y) x`` against it rounds as torch's does."""
+    wide = x.astype(np.float32)
+    log_sigmoid = (np.minimum(wide, 0) - np.log1p(np.exp(-np.abs(wide)))).astype(np.float16)
+    if pos_weight is not None:
+        log_sigmoid *= (pos_weight - x.dtype.type(1)) * y + x.dtype.type(1)
+    out = (x.dtype.type(1) - y) * x - log_sigmoid
+    if weight is not None:
+        out *= weight
+    loss[...] = out
 
 
 def _bce_logits_sum(
