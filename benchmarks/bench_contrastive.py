@@ -89,6 +89,14 @@ def _torch_batch_hard(x: Any, y: Any, margin: float = 0.05) -> Any:
 
 REFERENCE = "pytorch-metric-learning 2.9.0, torch 2.13.0 (a straightforward implementation)"
 SIZES = (256, 4096, 16384)
+#: What ``benchmarks/suite.py`` runs (``rows(quick, **SUITE_ROWS)``) and says about the rest.
+SUITE_ROWS = {"sizes": (256, 4096)}
+SUITE_NOTE = (
+    "contrastive: the N = 16384 rows (6-53 s per call on each side, pml's peak up to 11.5 GB)"
+    " are not in the suite's run; `python benchmarks/bench_contrastive.py --sizes 16384` measures"
+    " them, and benchmarks/NOTES.md has their last measurement (every row below pml and the"
+    " plain torch implementation in time and peak memory)"
+)
 #: the largest N at which pml's pair lists fit (ContrastiveLoss enumerates every pair)
 PML_CONTRASTIVE_MAX = 4096
 #: from this N on a call takes seconds: timed by `_measure_long`, probed with one call

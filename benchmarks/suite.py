@@ -28,7 +28,8 @@ get two more columns:
 * **peak memory**: each side runs the case in a fresh subprocess; after its inputs are built the
   process's resident set is read (``VmRSS``) and its high-water mark reset
   (``/proc/self/clear_refs``),
-  then forward+backward runs twice and the peak is ``VmHWM`` minus that baseline. The same
+  then forward+backward runs twice (once when a call takes seconds) and the peak is ``VmHWM``
+  minus that baseline. The same
   method for both sides (both allocate through the C allocator, here told to map every block above
   64 KiB on its own and return it when freed, so no cached free block hides a peak); code pages
   first touched by the call count too.
@@ -92,6 +93,8 @@ REFERENCE_FAMILIES = {
 SCRIPTS = {**TORCH_FAMILIES, **REFERENCE_FAMILIES}
 FAMILIES = tuple(SCRIPTS)
 DOC = HERE.parent / "docs" / "benchmarks.md"
+#: What the family scripts say about rows the suite leaves out (``SUITE_NOTE``), for the page.
+NOTES: list[str] = []
 
 
 @dataclass
@@ -135,7 +138,8 @@ def _family_rows(family: str, sizes: list[int] | None, quick: bool) -> list[Case
             Case(family, name, make, _elements(name), 4, script.arrays_moved(name))
             for name, make in script.rows(quick, sizes=sizes)
         ]
-    return [Case(family, name, make, _elements(name)) for name, make in script.rows(quick)]
+    rows = script.rows(quick, **getattr(script, "SUITE_ROWS", {}))
+    return [Case(family, name, make, _elements(name)) for name, make in rows]
 
 
 def collect(
@@ -150,6 +154,8 @@ def collect(
         except Exception as exc:  # a family whose losses are missing must not stop the suite
             skipped.append(f"{fam}: {type(exc).__name__}: {exc}")
             continue
+        if not quick and hasattr(_script(fam), "SUITE_NOTE"):
+            NOTES.append(_script(fam).SUITE_NOTE)
         cases += [c for c in rows if not only or only in c.name]
     return cases, skipped
 
@@ -201,7 +207,9 @@ def _probe(family: str, name: str, side: str, sizes: list[int] | None) -> None:
     base = _rss_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset VmHWM to the current RSS
-    for _ in range(2):
+    start = time.perf_counter()
+    fn()
+    if time.perf_counter() - start < ONE_ROUND:  # a second call where it is cheap
         fn()
     print(json.dumps({"peak_mib": (_rss_kb("VmHWM") - base) / 1024}))
 
@@ -401,21 +409,22 @@ def markdown(
         "Forward+backward time of every loss in lossgrad and in the reference, on identical",
         "inputs in one process, with interleaved repeats; the median of each side and the ratio.",
         "Each row is measured twice: with each library's default threading (torch's intra-op",
-        "pool on all cores, lossgrad's thread pool for large kernels), and with torch and",
-        "lossgrad at one thread each, the per-core efficiency of the kernels. The suite makes",
-        "several passes (rounds) over all rows, and each row shows the median over the rounds,",
-        "so that a slow spell of the shared machine hits one round of a row rather than the row",
-        f"(rows whose call takes more than {ONE_ROUND} s are measured in one round, with three",
-        "repeats). Before each side's timing the harness busy-waits 20 ms, so that neither",
+        "pool on all cores, lossgrad's thread pool for large kernels, NumPy's BLAS threads), and",
+        "at one thread each (torch, lossgrad's pool and NumPy's BLAS), the per-core efficiency of",
+        "the kernels. The suite makes several passes (rounds) over all rows, and each row shows",
+        "the median over the rounds, so that a slow spell of the shared machine hits one round of",
+        f"a row rather than the row. Rows whose call takes more than {ONE_ROUND} s are measured",
+        "in one round with three repeats, or, when a call takes seconds, one timed call after a",
+        "warm-up call. Before each side's timing the harness busy-waits 20 ms, so that neither",
         "library runs beside the other's still-spinning threads, and each timed run makes as",
         "many calls as fit in about 20 ms at the warm time of one call.",
         "",
         "**Peak memory** (rows of at least 500,000 elements or 2 ms): each side runs the case",
         "alone in a fresh subprocess; after its inputs are built the resident set is read and its",
-        "high-water mark reset, forward+backward runs twice, and the column is the peak above",
-        "that baseline (same method for both sides; glibc is told to map each block above 64 KiB",
-        "on its own and unmap it when freed, so cached free blocks hide no peak; code pages",
-        "first touched by the call count).",
+        "high-water mark reset, forward+backward runs twice (once for rows of seconds), and the",
+        "column is the peak above that baseline (same method for both sides; glibc is told to",
+        "map each block above 64 KiB on its own and unmap it when freed, so cached free blocks",
+        "hide no peak; code pages first touched by the call count).",
         "",
         "**Roofline** (large elementwise losses): bytes that must move (forward reads each input",
         "once; backward reads them again and writes the input gradient once) / time, as a fraction",
@@ -507,7 +516,7 @@ def main(argv: list[str] | None = None) -> list[Case]:
         return []
     repeats = args.repeats or (3 if args.quick else 7)
     cases, notes = collect(args.family, args.sizes, args.only, args.quick)
-    notes = [f"family not run: {n}" for n in notes]
+    notes = [f"family not run: {n}" for n in notes] + NOTES
     bandwidth: dict[tuple[int, int], float] = {}
     print(f"# {machine()}")
     _run_rounds(cases, args.rounds or (1 if args.quick else 3), repeats, notes)
