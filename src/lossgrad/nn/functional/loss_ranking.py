@@ -47,7 +47,7 @@ def _valid_items(scores: Any, labels: Any, where_mask: Any, fn: str) -> np.ndarr
             f"{fn}: where must have the scores' shape {tuple(scores.shape)}, "
             f"got {tuple(where_mask.shape)}"
         )
-    return where_mask._data.astype(bool)
+    return np.asarray(where_mask._data, bool)  # the caller's array when already bool: read only
 
 
 def _mean_or_total(loss: Tensor, reduction: str, count: int) -> Tensor:
