@@ -625,9 +625,16 @@ def _poly1_kernel(
     rows, classes = scores.shape
     dtype = scores.dtype
     ones = _parallel.ones(classes, dtype)
-    top = scores.max(-1, keepdims=True)
     exps = np.empty_like(scores) if gradient is None else gradient
-    np.exp(np.subtract(scores, top, out=exps), out=exps)
+    # scores within ±limit need no shift by their row's maximum (a row-wise max costs more than
+    # the exp pass): exp stays finite and normal, and the sums of C terms finite
+    limit = 0.5 * (np.log(np.finfo(dtype).max) - np.log(classes))
+    if -limit <= scores.min() and scores.max() <= limit:
+        top = np.zeros((rows, 1), dtype)
+        np.exp(scores, out=exps)
+    else:
+        top = scores.max(-1, keepdims=True)
+        np.exp(np.subtract(scores, top, out=exps), out=exps)
     log_totals = np.log(np.matmul(exps, ones))  # log Σ exp(z - max)
     index = np.arange(rows)
     log_target = scores[index, target] - top[:, 0] - log_totals  # log p_y
