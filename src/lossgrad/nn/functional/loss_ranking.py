@@ -121,10 +121,15 @@ def softmax_ranking_loss(
     """
     reduction = _reduction.resolve(reduction)
     valid = _valid_items(scores, labels, where, "softmax_ranking_loss")
-    list_has_item = valid.any(axis=-1)
-    count = int(list_has_item.sum())
+    if where is None:  # every list of at least one item counts
+        list_has_item = None
+        count = scores._data.size // max(scores._data.shape[-1], 1)
+    else:
+        list_has_item = valid.any(axis=-1)
+        count = int(list_has_item.sum())
 
     def composite(scores: Tensor) -> Tensor:
+        list_has_item = valid.any(axis=-1)
         # lists without a valid item are computed on all their items and then dropped (no -inf)
         included = Tensor._make(valid | ~list_has_item[..., None])
         relevance = select(Tensor._make(valid), labels.to(scores.dtype), 0.0)
@@ -143,7 +148,7 @@ def softmax_ranking_loss(
             included = _scratch_like(lists, 3)
             np.copyto(included, _lists(valid))
             relevance = np.multiply(relevance, included, out=_scratch_like(lists, 0))
-            if count < list_has_item.size:
+            if list_has_item is not None and count < list_has_item.size:
                 included[~list_has_item.reshape(-1)] = 1
         if weights is not None:
             relevance = np.multiply(relevance, _lists(weights._data), out=_scratch_like(lists, 0))
