@@ -17,7 +17,7 @@ from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional._fused import fused
+from lossgrad.nn.functional._fused import fused, needs_no_shift
 from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
@@ -172,10 +172,7 @@ def _softmax_kernel(
     n, dtype = scores.shape[-1], scores.dtype
     ones = _parallel.ones(n, dtype)
     exps = _scratch_like(scores, 2) if gradient is None else gradient
-    # scores within ±limit need no shift by their list's maximum (a row-wise max costs more than
-    # the whole exp pass): exp stays finite and normal, and the sums of n terms finite
-    limit = 0.5 * (np.log(np.finfo(dtype).max) - np.log(n))
-    if -limit <= scores.min() and scores.max() <= limit:
+    if needs_no_shift(scores):
         shifted = scores
         np.exp(scores, out=exps)
         if included is not None:

@@ -29,7 +29,7 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional._fused import fused
+from lossgrad.nn.functional._fused import fused, needs_no_shift
 from lossgrad.ops.activation import log_softmax
 from lossgrad.ops.index import gather
 from lossgrad.ops.pointwise import exp, gt, mul, pow, sub, where
@@ -626,10 +626,7 @@ def _poly1_kernel(
     dtype = scores.dtype
     ones = _parallel.ones(classes, dtype)
     exps = np.empty_like(scores) if gradient is None else gradient
-    # scores within ±limit need no shift by their row's maximum (a row-wise max costs more than
-    # the exp pass): exp stays finite and normal, and the sums of C terms finite
-    limit = 0.5 * (np.log(np.finfo(dtype).max) - np.log(classes))
-    if -limit <= scores.min() and scores.max() <= limit:
+    if needs_no_shift(scores):
         top = np.zeros((rows, 1), dtype)
         np.exp(scores, out=exps)
     else:
