@@ -248,3 +248,21 @@ def test_poly1_bad_target():
         F.poly1_cross_entropy(
             lg.tensor(_scores((3, 4), np.float32)), lg.tensor([0, 1, 2]), label_smoothing=1.5
         )
+
+
+@pytest.mark.parametrize("spread", [1.0, 400.0], ids=["unshifted", "shifted"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_poly1_fused_kernel_equals_composite(spread, smoothing):
+    """Reduced with class indices, Poly-1 runs a NumPy kernel (without the row-max shift when
+    the scores are small enough); ``'none'`` runs the ops formula: the two agree."""
+    x = np.random.default_rng(5).normal(size=(6, 9)) * spread
+    y = lg.tensor(np.random.default_rng(6).integers(0, 9, 6))
+    fused, composite = (lg.tensor(x, requires_grad=True) for _ in range(2))
+    value = F.poly1_cross_entropy(fused, y, epsilon=1.5, label_smoothing=smoothing)
+    value.backward()
+    expected = F.poly1_cross_entropy(
+        composite, y, epsilon=1.5, label_smoothing=smoothing, reduction="none"
+    ).mean()
+    expected.backward()
+    np.testing.assert_allclose(value.item(), expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(fused.grad.numpy(), composite.grad.numpy(), atol=1e-12)

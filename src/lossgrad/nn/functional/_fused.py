@@ -7,6 +7,8 @@ second derivatives are those of the formula. Used by the ranking losses and Poly
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 import numpy as np
@@ -54,3 +56,16 @@ def fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor
     if reduction == "none" or scores._data.size == 0:
         return composite(scores)
     return KernelLoss.apply(scores, kernel, composite)
+
+
+@functools.lru_cache(maxsize=256)
+def _exponent_limit(dtype: np.dtype, n: int) -> float:
+    return 0.5 * (math.log(float(np.finfo(dtype).max)) - math.log(max(n, 1)))
+
+
+def needs_no_shift(scores: np.ndarray) -> bool:
+    """Whether ``exp`` of ``(rows, n)`` scores can go unshifted by each row's maximum (a row-wise
+    max costs more than the whole exp pass): every score within ``±limit``, so that each
+    exponential stays finite and normal and each row's sum of ``n`` of them finite."""
+    limit = _exponent_limit(scores.dtype, scores.shape[-1])
+    return bool(-limit <= scores.min() and scores.max() <= limit)

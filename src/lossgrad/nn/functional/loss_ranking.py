@@ -17,7 +17,7 @@ from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional._fused import fused
+from lossgrad.nn.functional._fused import fused, needs_no_shift
 from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
@@ -47,7 +47,7 @@ def _valid_items(scores: Any, labels: Any, where_mask: Any, fn: str) -> np.ndarr
             f"{fn}: where must have the scores' shape {tuple(scores.shape)}, "
             f"got {tuple(where_mask.shape)}"
         )
-    return where_mask._data.astype(bool)
+    return np.asarray(where_mask._data, bool)  # the caller's array when already bool: read only
 
 
 def _mean_or_total(loss: Tensor, reduction: str, count: int) -> Tensor:
@@ -121,10 +121,15 @@ def softmax_ranking_loss(
     """
     reduction = _reduction.resolve(reduction)
     valid = _valid_items(scores, labels, where, "softmax_ranking_loss")
-    list_has_item = valid.any(axis=-1)
-    count = int(list_has_item.sum())
+    if where is None:  # every list of at least one item counts
+        list_has_item = None
+        count = scores._data.size // max(scores._data.shape[-1], 1)
+    else:
+        list_has_item = valid.any(axis=-1)
+        count = int(list_has_item.sum())
 
     def composite(scores: Tensor) -> Tensor:
+        list_has_item = valid.any(axis=-1)
         # lists without a valid item are computed on all their items and then dropped (no -inf)
         included = Tensor._make(valid | ~list_has_item[..., None])
         relevance = select(Tensor._make(valid), labels.to(scores.dtype), 0.0)
@@ -143,7 +148,7 @@ def softmax_ranking_loss(
             included = _scratch_like(lists, 3)
             np.copyto(included, _lists(valid))
             relevance = np.multiply(relevance, included, out=_scratch_like(lists, 0))
-            if count < list_has_item.size:
+            if list_has_item is not None and count < list_has_item.size:
                 included[~list_has_item.reshape(-1)] = 1
         if weights is not None:
             relevance = np.multiply(relevance, _lists(weights._data), out=_scratch_like(lists, 0))
@@ -167,10 +172,7 @@ def _softmax_kernel(
     n, dtype = scores.shape[-1], scores.dtype
     ones = _parallel.ones(n, dtype)
     exps = _scratch_like(scores, 2) if gradient is None else gradient
-    # scores within ±limit need no shift by their list's maximum (a row-wise max costs more than
-    # the whole exp pass): exp stays finite and normal, and the sums of n terms finite
-    limit = 0.5 * (np.log(np.finfo(dtype).max) - np.log(n))
-    if -limit <= scores.min() and scores.max() <= limit:
+    if needs_no_shift(scores):
         shifted = scores
         np.exp(scores, out=exps)
         if included is not None:

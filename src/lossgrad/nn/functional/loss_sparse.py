@@ -29,6 +29,7 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional._fused import fused, needs_no_shift
 from lossgrad.ops.activation import log_softmax
 from lossgrad.ops.index import gather
 from lossgrad.ops.pointwise import exp, gt, mul, pow, sub, where
@@ -573,22 +574,85 @@ def poly1_cross_entropy(
     n_classes = input.shape[1]
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-    if target.shape == input.shape:
-        distribution = target.to(input.dtype)
-    elif target.shape == input.shape[:1] and not target.dtype.is_floating_point:
+    probabilities_given = target.shape == input.shape
+    if not probabilities_given:
+        if target.shape != input.shape[:1] or target.dtype.is_floating_point:
+            raise ValueError(
+                f"poly1_cross_entropy: target must be class indices of shape ({input.shape[0]},) "
+                f"or probabilities of shape {tuple(input.shape)}, got {tuple(target.shape)} "
+                f"({target.dtype})"
+            )
         _check_classes(target, n_classes, -1)
-        onehot = Tensor._make(np.eye(n_classes, dtype=input._data.dtype)[target._data])
-        distribution = onehot * (1 - label_smoothing) + label_smoothing / n_classes
-    else:
-        raise ValueError(
-            f"poly1_cross_entropy: target must be class indices of shape ({input.shape[0]},) "
-            f"or probabilities of shape {tuple(input.shape)}, got {tuple(target.shape)} "
-            f"({target.dtype})"
+
+    def composite(scores: Tensor) -> Tensor:
+        if probabilities_given:
+            distribution = target.to(scores.dtype)
+        else:
+            onehot = np.zeros(scores.shape, scores._data.dtype)
+            onehot[np.arange(scores.shape[0]), target._data] = 1
+            distribution = (
+                Tensor._make(onehot) * (1 - label_smoothing) + label_smoothing / n_classes
+            )
+        log_probabilities = log_softmax(scores, -1)
+        cross_entropy = -_sum(mul(distribution, log_probabilities), -1)
+        target_probability = _sum(mul(distribution, exp(log_probabilities)), -1)
+        return _reduction.apply(cross_entropy + epsilon * (1 - target_probability), reduction)
+
+    if probabilities_given:
+        return composite(input)
+
+    def kernel(scores: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
+        return _poly1_kernel(
+            scores, target._data, epsilon, label_smoothing, gradient, reduction == "mean"
         )
-    log_probabilities = log_softmax(input, -1)
-    cross_entropy = -_sum(mul(distribution, log_probabilities), -1)
-    target_probability = _sum(mul(distribution, exp(log_probabilities)), -1)
-    return _reduction.apply(cross_entropy + epsilon * (1 - target_probability), reduction)
+
+    return fused(input, kernel, composite, reduction)
+
+
+def _poly1_kernel(
+    scores: np.ndarray,
+    target: np.ndarray,
+    epsilon: float,
+    smoothing: float,
+    gradient: np.ndarray | None,
+    mean: bool,
+) -> np.ndarray:
+    """Poly-1 over ``(N, C)`` scores and class indices, reduced, with its gradient written into
+    ``gradient`` (when given): with ``p = softmax(z)``, ``q = (1 - s) onehot(y) + s / C`` and
+    ``P = Σ q p = (1 - s) p_y + s / C``, the loss per row is
+    ``-(1 - s) log p_y - (s / C) Σ log p + ε (1 - P)`` and its gradient
+    ``p (1 + ε P - ε s / C) - s / C - (1 - s)(1 + ε p_y) onehot(y)``."""
+    rows, classes = scores.shape
+    dtype = scores.dtype
+    ones = _parallel.ones(classes, dtype)
+    exps = np.empty_like(scores) if gradient is None else gradient
+    if needs_no_shift(scores):
+        top = np.zeros((rows, 1), dtype)
+        np.exp(scores, out=exps)
+    else:
+        top = scores.max(-1, keepdims=True)
+        np.exp(np.subtract(scores, top, out=exps), out=exps)
+    log_totals = np.log(np.matmul(exps, ones))  # log Σ exp(z - max)
+    index = np.arange(rows)
+    log_target = scores[index, target] - top[:, 0] - log_totals  # log p_y
+    target_probability = np.exp(log_target)
+    share = smoothing / classes
+    mixed = (1 - smoothing) * target_probability + share  # P
+    losses = -(1 - smoothing) * log_target + epsilon * (1 - mixed)
+    if smoothing:
+        log_sums = np.matmul(scores, ones) - classes * (top[:, 0] + log_totals)  # Σ log p
+        losses -= share * log_sums
+    count = rows if mean else 1
+    total = np.asarray(_parallel.total(losses.astype(dtype, copy=False)) / dtype.type(count))
+    if gradient is not None:
+        scale = (1 + epsilon * mixed - epsilon * share) / np.exp(log_totals) / count
+        np.multiply(exps, scale.astype(dtype, copy=False)[:, None], out=gradient)
+        if smoothing:
+            gradient -= dtype.type(share / count)
+        gradient[index, target] -= (
+            (1 - smoothing) * (1 + epsilon * target_probability) / count
+        ).astype(dtype, copy=False)
+    return total
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports

@@ -26,6 +26,7 @@ import numpy as np
 
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad as autograd_grad
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops.activation import log_softmax
@@ -156,28 +157,72 @@ def _skew(values: Tensor, label_shift: int) -> tuple[Tensor, np.ndarray]:
     return where(Tensor._make(exists), gathered, 0.0), exists
 
 
+def _picked_log_probs(log_probs: Tensor, targets: np.ndarray, blank: int) -> Tensor:
+    """``(B, T, U + 1, 2)``: the blank's log-probability and the next label's (the last label
+    position, which has none, repeats the blank), picked from ``log_probs`` with ops."""
+    batch, frames, label_positions, _ = log_probs.shape
+    index = np.full((batch, frames, label_positions, 2), blank, np.int64)
+    index[:, :, : label_positions - 1, 1] = targets[:, None, : label_positions - 1]
+    return gather(log_probs, 3, Tensor._make(index))
+
+
+class _LogSoftmaxPicks(ArrayFunction):
+    """`_picked_log_probs` of ``log_softmax(logits)``, fused: the forward never writes the full
+    log-softmax, and the first-order backward writes the logits' gradient in one array,
+    ``g_blank [k = ∅] + g_emit [k = y] - (g_blank + g_emit) softmax(z)_k``. A recorded backward
+    differentiates the composite (``log_softmax`` and the picks in ops)."""
+
+    node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, logits: np.ndarray, targets: np.ndarray, blank: int) -> np.ndarray:
+        top = logits.max(-1, keepdims=True)
+        shifted = logits - top
+        log_totals = np.log(np.exp(shifted, out=shifted).sum(-1, keepdims=True))
+        log_normalizer = top + log_totals
+        picks = _picked_log_probs(Tensor._make(logits), targets, blank)._data
+        ctx.save_for_backward(logits)
+        ctx.targets, ctx.blank, ctx.log_normalizer = targets, blank, log_normalizer
+        return picks - log_normalizer
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        (logits,) = ctx._saved_arrays()
+        gradient = np.subtract(logits, ctx.log_normalizer)
+        np.exp(gradient, out=gradient)
+        gradient *= -grad.sum(-1, keepdims=True)
+        batch, frames, label_positions, _ = logits.shape
+        b, t, u = np.indices((batch, frames, label_positions), sparse=True)
+        gradient[b, t, u, ctx.blank] += grad[..., 0]
+        labels = label_positions - 1
+        if labels:
+            label = ctx.targets[:, None, :labels].astype(np.int64)
+            gradient[b, t, u[..., :labels], label] += grad[:, :, :labels, 1]
+        return gradient, None, None
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        (logits,) = ctx.saved_tensors
+        picks = _picked_log_probs(log_softmax(logits, -1), ctx.targets, ctx.blank)
+        (gradient,) = autograd_grad(picks, logits, grad, create_graph=True)
+        return gradient, None, None
+
+
 def _utterance_costs(
-    log_probs: Tensor,
-    targets: np.ndarray,
+    picks: Tensor,
     logit_lengths: np.ndarray,
     target_lengths: np.ndarray,
-    blank: int,
 ) -> Tensor:
-    """``-log P(y | x)`` per utterance by the forward recursion over anti-diagonals."""
-    batch, frames, label_positions, _ = log_probs.shape
+    """``-log P(y | x)`` per utterance by the forward recursion over anti-diagonals, from the
+    ``(B, T, U + 1, 2)`` blank and next-label log-probabilities."""
+    batch, frames, label_positions, _ = picks.shape
     labels = label_positions - 1
-    blank_log_probs = log_probs[..., blank]
-    if labels:
-        label_index = np.ascontiguousarray(targets[:, None, :labels, None]).astype(np.int64)
-        label_index = np.broadcast_to(label_index, (batch, frames, labels, 1))
-        emit_log_probs = gather(log_probs[:, :, :labels, :], 3, Tensor._make(label_index))
-        emit_log_probs = emit_log_probs.squeeze(3)
-    else:
-        emit_log_probs = log_probs[:, :, :0, 0]
+    blank_log_probs = picks[..., 0]
+    emit_log_probs = picks[:, :, :labels, 1]
     stay_gain, stay_exists = _skew(blank_log_probs, 0)
     emit_gain, emit_exists = _skew(emit_log_probs, 1) if labels else (None, None)
 
-    forward_variables = [Tensor._make(np.zeros((batch, label_positions), log_probs._data.dtype))]
+    forward_variables = [Tensor._make(np.zeros((batch, label_positions), picks._data.dtype))]
     for diagonal in range(1, frames + labels):
         previous = forward_variables[-1]
         stay = add(previous, stay_gain[:, diagonal - 1])  # from (t - 1, u)
@@ -261,10 +306,11 @@ def rnnt_loss(
     scale = _GradientScale()
     if clamp > 0:
         logits = _ClampGradient.apply(logits, float(clamp), scale)
-    log_probs = log_softmax(logits, -1) if fused_log_softmax else logits
-    costs = _utterance_costs(
-        log_probs, targets._data, logit_lengths._data, target_lengths._data, blank
-    )
+    if fused_log_softmax:
+        picks = _LogSoftmaxPicks.apply(logits, targets._data, blank)
+    else:
+        picks = _picked_log_probs(logits, targets._data, blank)
+    costs = _utterance_costs(picks, logit_lengths._data, target_lengths._data)
     if clamp > 0:
         costs = _RecordScale.apply(costs, scale)
     return _reduction.apply(costs, reduction)
