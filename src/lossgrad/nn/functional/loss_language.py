@@ -1500,10 +1500,12 @@ def _divergence_per_token(student_logits, teacher_logits, divergence, beta, temp
     """The per-token divergence ``(N,)`` between ``S = softmax(student / T)`` and ``P =
     softmax(teacher / T)``: ``'jsd'`` the generalized JSD with ``beta``, ``'tvd'`` the total
     variation distance, ``'kl'`` Hinton's ``T**2 KL(P || S)``."""
+    if divergence == "tvd":
+        student = softmax(div(student_logits, temperature), -1)
+        teacher = softmax(div(teacher_logits, temperature), -1)
+        return mul(_sum(abs_(sub(student, teacher)), -1), 0.5)
     log_student = log_softmax(div(student_logits, temperature), -1)
     log_teacher = log_softmax(div(teacher_logits, temperature), -1)
-    if divergence == "tvd":
-        return mul(_sum(abs_(sub(exp(log_student), exp(log_teacher))), -1), 0.5)
     if divergence == "kl":
         return mul(_kl_rows(log_teacher, log_student), temperature**2)
     if beta == 0.0:
