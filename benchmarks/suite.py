@@ -326,13 +326,18 @@ LIMITS = [
 ]
 
 
+def _above_one(ratio: float) -> bool:
+    """A ratio above 1.0 as the table prints it (two decimals)."""
+    return round(ratio, 2) > 1.0
+
+
 def _summary(cases: list[Case], what: str) -> list[str]:
     if not cases:
         return []
     gm = statistics.geometric_mean(c.result["ratio"] for c in cases)
     gm_single = statistics.geometric_mean(c.result["ratio_single"] for c in cases)
-    slow = [c.name for c in cases if c.result["ratio"] > 1.0]
-    slow_single = [c.name for c in cases if c.result["ratio_single"] > 1.0]
+    slow = [c.name for c in cases if _above_one(c.result["ratio"])]
+    slow_single = [c.name for c in cases if _above_one(c.result["ratio_single"])]
     return [
         f"**{what}** ({len(cases)} rows): geometric mean of the ratios **{gm:.2f}** with each",
         f"library's default threads, **{gm_single:.2f}** at one thread each. Rows above 1.0:",
@@ -432,7 +437,7 @@ def markdown(
         "the same count, beside it.",
         "",
     ]
-    if any(c.result["ratio"] > 1.0 or c.result["ratio_single"] > 1.0 for c in cases):
+    if any(_above_one(c.result["ratio"]) or _above_one(c.result["ratio_single"]) for c in cases):
         lines += ["## Rows above 1.0", "", *LIMITS, ""]
     if notes:
         lines += ["Notes:", "", *(f"- {n}" for n in notes), ""]

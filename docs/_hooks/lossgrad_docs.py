@@ -73,7 +73,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
     markdown = markdown.replace(_TABLE, _table(root))
     markdown = markdown.replace(
         _CHART,
-        f"![lossgrad / torch time ratio of every benchmark row]({root}img/benchmarks.svg)",
+        f"![lossgrad / reference time ratio of every benchmark row]({root}img/benchmarks.svg)",
     )
     namespace: dict[str, Any] = {}
     return _RUN.sub(lambda m: _run(m.group(1), namespace, page.file.src_uri), markdown)
@@ -194,7 +194,8 @@ def _api_modules(kind: str, sections: dict[str, list[str]]) -> list[str]:
 
 
 def _benchmark_chart(page: str) -> bytes:
-    """Horizontal bars of the ratio lossgrad / torch of each row of the benchmarks table."""
+    """Horizontal bars of the ratio lossgrad / reference (default threads) of each row of the
+    benchmarks tables."""
     from matplotlib.figure import Figure
 
     rows = [(m["case"], float(m["ratio"])) for m in _ROW.finditer(page)]
