@@ -76,6 +76,19 @@ def measure(
     return statistics.median(a), statistics.median(b)
 
 
+def measure_single_calls(
+    lg: Callable[[], object], th: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """The median of ``repeats`` interleaved single calls of each side after one warm-up call
+    each, for calls of seconds (``measure`` spends more calls calibrating)."""
+    lg(), th()
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(_time_once(lg, 1, settle=False))
+        b.append(_time_once(th, 1, settle=False))
+    return statistics.median(a), statistics.median(b)
+
+
 def made(rows: Sequence[tuple[str, Make]]) -> list[Row]:
     """Lazy rows ``(name, make)`` as ``(name, lossgrad_fn, reference_fn)``, inputs built."""
     return [(name, *make()) for name, make in rows]

@@ -17,10 +17,8 @@ import argparse
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ import torch.nn.functional as TF
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lossgrad  # noqa: E402
-from _harness import measure  # noqa: E402
+from _harness import measure, measure_single_calls  # noqa: E402
 
 WIDTH = 128
 
@@ -99,7 +97,7 @@ SUITE_NOTE = (
 )
 #: the largest N at which pml's pair lists fit (ContrastiveLoss enumerates every pair)
 PML_CONTRASTIVE_MAX = 4096
-#: from this N on a call takes seconds: timed by `_measure_long`, probed with one call
+#: from this N on a call takes seconds: timed by `measure_single_calls`, probed with one call
 LONG = 16384
 
 
@@ -219,7 +217,7 @@ def main(sizes: list[int], memory: bool, only: list[str] | None = None, repeats:
         size = int(row.split()[-3].split("x")[0])
         mine, reference = make()
         try:
-            timed = measure if size < LONG else _measure_long
+            timed = measure if size < LONG else measure_single_calls
             t_lg, t_ref = timed(mine, reference, repeats=repeats)
         except (MemoryError, RuntimeError) as exc:  # the reference's (N, N) temporaries
             print(f"{row:<40} the reference did not fit: {type(exc).__name__}", flush=True)
@@ -231,21 +229,6 @@ def main(sizes: list[int], memory: bool, only: list[str] | None = None, repeats:
             lg, ref = peak(row, 0), peak(row, 1)
             line += f" {lg:>8.1f} {ref:>8.1f} {lg / ref:>6.2f}"
         print(line, flush=True)
-
-
-def _measure_long(
-    mine: Callable[[], object], reference: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    """The median of ``repeats`` interleaved single calls after a warm-up call of each side,
-    for calls of seconds (``measure`` calibrates with three more calls per side)."""
-    mine(), reference()
-    times: list[list[float]] = [[], []]
-    for _ in range(repeats):
-        for side, fn in enumerate((mine, reference)):
-            start = time.perf_counter()
-            fn()
-            times[side].append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 if __name__ == "__main__":

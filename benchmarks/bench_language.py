@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,7 @@ from liger_kernel.chunked_loss.simpo_loss import LigerFusedLinearSimPOFunction
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lossgrad  # noqa: E402
-from _harness import measure  # noqa: E402
+from _harness import measure, measure_single_calls  # noqa: E402
 
 LF = lossgrad.nn.functional
 
@@ -384,20 +382,6 @@ def peak(row: str, side: int, quick: bool, threads: int | None) -> float:
     return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def _measure_long(
-    mine: Callable[[], object], reference: Callable[[], object], repeats: int
-) -> tuple[float, float]:
-    """Median of interleaved single calls after one warm-up call each (calls of seconds)."""
-    mine(), reference()
-    times: list[list[float]] = [[], []]
-    for _ in range(repeats):
-        for side, fn in enumerate((mine, reference)):
-            start = time.perf_counter()
-            fn()
-            times[side].append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
 def main(
     quick: bool, memory: bool, only: list[str] | None, repeats: int, threads: int | None
 ) -> None:
@@ -408,7 +392,7 @@ def main(
             continue
         mine, reference = make()
         long = row.startswith(("linear_", "dpo_loss (fused")) and not quick
-        t_lg, t_ref = (_measure_long if long else measure)(mine, reference, repeats=repeats)
+        t_lg, t_ref = (measure_single_calls if long else measure)(mine, reference, repeats=repeats)
         del mine, reference
         line = f"{row:<58} {t_lg * 1e3:>8.1f}ms {t_ref * 1e3:>8.1f}ms {t_lg / t_ref:>6.2f}"
         if memory:
