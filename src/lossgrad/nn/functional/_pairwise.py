@@ -76,6 +76,12 @@ class PairLabels:
         lo, hi = np.searchsorted(self.anchors, (start, stop))
         return slice(int(lo), int(hi))
 
+    def in_block(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """The pairs whose anchors lie in rows ``start:stop``: their anchors as rows of that
+        block (``anchor - start``) and their positives."""
+        pairs = self.in_rows(start, stop)
+        return self.anchors[pairs] - start, self.positives[pairs]
+
 
 def same_label(pairs: PairLabels, start: int, stop: int) -> np.ndarray:
     """``labels[start:stop, None] == labels[None, :]``, a per-thread buffer."""

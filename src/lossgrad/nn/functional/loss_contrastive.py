@@ -477,8 +477,7 @@ def _supcon_kernel(unit: np.ndarray, pairs: _pairwise.PairLabels, temperature: f
 
     def rows(start: int, stop: int) -> None:
         block = gradient[start:stop]
-        in_rows = pairs.in_rows(start, stop)
-        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        anchors, positives = pairs.in_block(start, stop)
         positive_sums = _pairwise.group_sum(block[anchors, positives], anchors, stop - start)
         block[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         row_max = block.max(1)
@@ -739,8 +738,7 @@ def _batch_hard_kernel(
         block = distances.rows(
             start, stop, _pairwise.scratch_rows(stop - start, size, unit.dtype, 2)
         )
-        in_rows = pairs.in_rows(start, stop)
-        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        anchors, positives = pairs.in_block(start, stop)
         values = block[anchors, positives]
         farthest = _pairwise.group_max(values, anchors, stop - start, 0)
         hits = np.flatnonzero(values == farthest[anchors])
@@ -826,8 +824,7 @@ def _multi_similarity_kernel(
     def rows(start: int, stop: int) -> None:
         block = gradient[start:stop]
         count = stop - start
-        in_rows = pairs.in_rows(start, stop)
-        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        anchors, positives = pairs.in_block(start, stop)
         positive_values = -alpha * (block[anchors, positives] - base)
         np.copyto(block, -np.inf, where=_pairwise.same_label(pairs, start, stop))
         block -= base
@@ -933,8 +930,7 @@ def _generalized_lifted_kernel(
     def rows(start: int, stop: int) -> None:
         block = ratio[start:stop]
         count = stop - start
-        in_rows = pairs.in_rows(start, stop)
-        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        anchors, positives = pairs.in_block(start, stop)
         positive_distances = block[anchors, positives]
         positive_lse, positive_softmax = _pair_softmax(
             positive_distances - pos_margin, anchors, count
@@ -1238,8 +1234,7 @@ def _circle_kernel(
     def rows(start: int, stop: int) -> None:
         block = gradient[start:stop]
         count = stop - start
-        in_rows = pairs.in_rows(start, stop)
-        anchors, positives = pairs.anchors[in_rows] - start, pairs.positives[in_rows]
+        anchors, positives = pairs.in_block(start, stop)
         positive_scales = -gamma * np.maximum(1 + m - block[anchors, positives], 0)
         positive_logits = positive_scales * (block[anchors, positives] - (1 - m))
         scales = np.add(block, m, out=_pairwise.scratch_rows(count, size, block.dtype, 2))
