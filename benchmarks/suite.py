@@ -93,8 +93,6 @@ REFERENCE_FAMILIES = {
 SCRIPTS = {**TORCH_FAMILIES, **REFERENCE_FAMILIES}
 FAMILIES = tuple(SCRIPTS)
 DOC = HERE.parent / "docs" / "benchmarks.md"
-#: What the family scripts say about rows the suite leaves out (``SUITE_NOTE``), for the page.
-NOTES: list[str] = []
 
 
 @dataclass
@@ -154,8 +152,6 @@ def collect(
         except Exception as exc:  # a family whose losses are missing must not stop the suite
             skipped.append(f"{fam}: {type(exc).__name__}: {exc}")
             continue
-        if not quick and hasattr(_script(fam), "SUITE_NOTE"):
-            NOTES.append(_script(fam).SUITE_NOTE)
         cases += [c for c in rows if not only or only in c.name]
     return cases, skipped
 
@@ -520,8 +516,11 @@ def main(argv: list[str] | None = None) -> list[Case]:
         _probe(*args.probe, args.sizes)
         return []
     repeats = args.repeats or (3 if args.quick else 7)
-    cases, notes = collect(args.family, args.sizes, args.only, args.quick)
-    notes = [f"family not run: {n}" for n in notes] + NOTES
+    cases, skipped = collect(args.family, args.sizes, args.only, args.quick)
+    notes = [f"family not run: {n}" for n in skipped]
+    loaded = [f for f in args.family if not any(n.startswith(f"{f}:") for n in skipped)]
+    if not args.quick:  # what the family scripts say about rows the suite leaves out
+        notes += [_script(f).SUITE_NOTE for f in loaded if hasattr(_script(f), "SUITE_NOTE")]
     bandwidth: dict[tuple[int, int], float] = {}
     print(f"# {machine()}")
     _run_rounds(cases, args.rounds or (1 if args.quick else 3), repeats, notes)
