@@ -353,3 +353,46 @@ def test_chain_fast_path_materializes_a_missing_gradient(monkeypatch):
         results.append(x.grad.numpy())
     np.testing.assert_array_equal(results[0], np.zeros(3))
     np.testing.assert_array_equal(results[1], np.zeros(3))
+
+
+def _legendre3(lib):
+    """The tutorial's user Function (Legendre P3); its backward scales ``grad_output`` in
+    place, which the root's implicit gradient must allow."""
+
+    class LegendrePolynomial3(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return 0.5 * (5 * input**3 - 3 * input)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (input,) = ctx.saved_tensors
+            return grad_output.mul_(1.5) * (5 * input**2 - 1)
+
+    return LegendrePolynomial3
+
+
+def test_chain_fast_path_runs_user_functions(monkeypatch):
+    """A training step through a user Function (``a + b P3(c + d x)``, summed squares) is a
+    chain: it runs without the general walk and gives torch's gradients of the four scalar
+    parameters; a user Function at the root (its backward writing into its ``grad_output``)
+    gets an implicit gradient of its own, as torch's."""
+    from lossgrad.autograd import engine
+
+    walked = []
+    walk = engine._walk
+    monkeypatch.setattr(engine, "_walk", lambda *a: walked.append(1) or walk(*a))
+    points, values = np.linspace(-3.0, 3.0, 7), [0.1, -1.0, 0.2, 0.3]
+    grads = []
+    for lib in (lossgrad, torch):
+        p3 = _legendre3(lib).apply
+        x, y = lib.tensor(points), lib.tensor(np.sin(points))
+        a, b, c, d = (lib.tensor(v, dtype=lib.float64, requires_grad=True) for v in values)
+        ((a + b * p3(c + d * x) - y) ** 2).sum().backward()
+        root = lib.tensor(0.4, dtype=lib.float64, requires_grad=True)
+        p3(root).backward()
+        p3(root).backward()
+        grads.append([float(t.grad) for t in (a, b, c, d, root)])
+    assert walked == []
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

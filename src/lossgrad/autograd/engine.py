@@ -18,7 +18,7 @@ are plain constants, so they flow as NumPy arrays (``_ARRAYS``): a built-in op's
 through the ops, sums are NumPy additions; other Functions (and hooks) see Tensors as usual.
 
 The usual ``loss.backward()`` needs little of the bookkeeping: when the graph is a chain of
-built-in nodes over leaves (``_plain_chain``), its nodes run in turn (``_backward_chain``), with
+nodes over leaves (``_plain_chain``), its nodes run in turn (``_backward_chain``), with
 the same node runner and the same results as the walk.
 """
 
@@ -291,10 +291,11 @@ def _leaf_hooks(leaf: Tensor, grad: Tensor) -> Tensor:
 
 def _plain_chain(roots: Any) -> list[Node] | None:
     """The nodes from ``roots`` down, when ``roots.backward()`` may skip the walk's bookkeeping:
-    the root is one float element, and the graph is a chain of built-in nodes without hooks,
-    each with one output, whose inputs are distinct leaves without hooks except at most one,
-    the output of the next node (a fused loss of parameters or data, maybe reduced by
-    ``.sum()`` / ``.mean()``: the common cases of a loss call). None for any other graph."""
+    the root is one float element, and the graph is a chain of nodes without hooks, each with
+    one output, whose inputs are distinct leaves without hooks except at most one, the output
+    of the next node (a fused loss of parameters or data, maybe reduced by ``.sum()`` /
+    ``.mean()``; a user Function's step of a few scalar parameters: the common cases of a
+    training step). None for any other graph."""
     if type(roots) is not Tensor:
         return None
     node = roots.grad_fn
@@ -316,15 +317,9 @@ _NOT_A_CHAIN: Any = object()
 
 def _next_in_chain(node: Node, leaves: set[int]) -> Any:
     """The one node among the inputs of ``node`` (None if all are leaves), recording its
-    leaves in ``leaves``; ``_NOT_A_CHAIN`` when ``node`` is not built-in, has hooks or several
-    outputs, or its inputs are two nodes, a leaf seen before or a leaf with hooks."""
-    if (
-        node._backward_array is None
-        or node._pre_hooks
-        or node._retain_hooks
-        or node._hooks
-        or len(node._out_meta) != 1
-    ):
+    leaves in ``leaves``; ``_NOT_A_CHAIN`` when ``node`` has hooks or several outputs, or its
+    inputs are two nodes, a leaf seen before or a leaf with hooks."""
+    if node._pre_hooks or node._retain_hooks or node._hooks or len(node._out_meta) != 1:
         return _NOT_A_CHAIN
     following = None
     for edge in node.next_edges:
@@ -343,8 +338,9 @@ def _next_in_chain(node: Node, leaves: set[int]) -> Any:
 
 
 #: The implicit gradient of a one-element root, per shape and dtype: read-only, shared (a
-#: backward never writes into its incoming gradient; one handed on unchanged to a leaf is copied
-#: by ``_accumulate``, which takes only writeable arrays).
+#: built-in backward never writes into its incoming gradient; one handed on unchanged to a leaf
+#: is copied by ``_accumulate``, which takes only writeable arrays). A user Function at the root
+#: gets a fresh copy: its backward may write into its ``grad_output``.
 _ONE_SEEDS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
 
 
@@ -358,6 +354,8 @@ def _backward_chain(chain: list[Node], retain_graph: bool) -> None:
     if grad is None:
         grad = _ONE_SEEDS[root_meta] = np.ones(*root_meta)
         grad.flags.writeable = False
+    if chain[0]._backward_array is None:
+        grad = grad.copy()
     leaf_sums: list[_LeafSum] = []
     final: list[_LeafSum] = []  # of the leaves of the last node, those with hooks to run now
     state = grad_mode._state
