@@ -148,6 +148,18 @@ def test_modifying_a_saved_tensor_raises_at_backward(name, w_grad):
         assert raised[0]
 
 
+@pytest.mark.parametrize("name", ["input_of_mul", "output_of_exp", "output_of_tanh"])
+def test_modifying_a_saved_zero_dim_tensor_raises_at_backward(name):
+    """The same check on 0-d tensors, whose NumPy results are scalars, not arrays."""
+    for lib in (lossgrad, torch):
+        x = lib.tensor(0.3, dtype=lib.float64, requires_grad=True)
+        w = lib.tensor(-0.7, dtype=lib.float64, requires_grad=True)
+        out, saved = SAVED[name](x * 1.0, w)
+        saved.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.backward()
+
+
 def test_modifying_a_tensor_not_saved_is_fine():
     check(lambda lib, x: (lambda y: (y + 1.0, y.mul_(2.0))[0] * 3)(x * 1.0), [rand(3)])
     check(lambda lib, x: (lambda y: (y.exp() * 1.0, y.add_(1.0))[0])(x * 1.0), [rand(3)])

@@ -41,7 +41,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
 
-from numpy import asarray, ndarray
+from numpy import asarray, generic, ndarray
 
 from lossgrad._dtype import scalar_type_name
 from lossgrad.autograd import grad_mode
@@ -536,7 +536,10 @@ def _record_operands(node: Node, args: tuple[Any, ...]) -> Any:
             (operand.grad_fn or operand, operand._output_nr, data.shape, data.dtype),
         )
         return (data,)
-    if count > 2 and not _constants(args):
+    if count == 3:  # a binary op with add's alpha, a loss with its reduction
+        if isinstance(args[2], (Tensor, ndarray)):
+            return _record_inputs(node, args)
+    elif count > 3 and not _constants(args):
         return _record_inputs(node, args)
     first, second = args[0], args[1]
     first_edge: EdgeSlot
@@ -561,12 +564,16 @@ def _record_operands(node: Node, args: tuple[Any, ...]) -> Any:
         )
     else:
         second_data, second_edge = second, (None if isinstance(second, ndarray) else ())
-    needs = _NEEDS[bool(first_edge), bool(second_edge)]
     if count == 2:
-        node.next_edges, node.needs_input_grad = (first_edge, second_edge), needs
+        node.next_edges = (first_edge, second_edge)
+        node.needs_input_grad = _NEEDS[bool(first_edge), bool(second_edge)]
         return (first_data, second_data)
+    if count == 3:
+        node.next_edges = (first_edge, second_edge, ())
+        node.needs_input_grad = _NEEDS[bool(first_edge), bool(second_edge), False]
+        return (first_data, second_data, args[2])
     node.next_edges = (first_edge, second_edge, *_NON_TENSOR[count - 2])
-    node.needs_input_grad = needs + _NO_GRAD_NEEDS[count - 2]
+    node.needs_input_grad = _NEEDS[bool(first_edge), bool(second_edge)] + _NO_GRAD_NEEDS[count - 2]
     return (first_data, second_data, *args[2:])
 
 
@@ -582,8 +589,13 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
         _state.enabled = True
         if token is not None:
             _cv_reset(token)
-    if type(raw) is not ndarray or node._non_differentiable:
-        return _finish_recorded(cls, node, args, fargs, raw)
+    produced = raw
+    if type(raw) is not ndarray:
+        if not isinstance(raw, generic):
+            return _finish_recorded(cls, node, args, fargs, raw)
+        raw = asarray(raw)  # a NumPy scalar: what a ufunc gives for 0-d operands
+    if node._non_differentiable:
+        return _finish_recorded(cls, node, args, fargs, produced)
     dtype = raw.dtype
     if dtype.kind == "f":  # Tensor._make(raw, True, node, 0), inlined
         out = _new_tensor(Tensor)
@@ -598,7 +610,7 @@ def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...
         out = _make(raw)
     node._out_meta = ((raw.shape, dtype),)
     if node._to_save is not None:
-        node._saved = _saved_values(node._to_save, args, fargs, (raw,), (out,))
+        node._saved = _saved_values(node._to_save, args, fargs, (produced,), (out,))
         node._to_save = None
     return out
 
