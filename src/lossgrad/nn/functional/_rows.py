@@ -147,9 +147,9 @@ class ClassTargets:
         if block.ndim == 2:
             return row_offsets(*block.shape) + self.index
         sample_stride, class_stride = (stride // block.itemsize for stride in block.strides[:2])
-        return _plane_offsets(block.shape[0], block.shape[2], sample_stride) + (
-            self.index * class_stride
-        )
+        offsets = self.index * class_stride
+        offsets += _plane_offsets(block.shape[0], block.shape[2], sample_stride)
+        return offsets
 
     def one_hot(self, classes: int, dtype: Any = np.float64, values: Any = 1) -> np.ndarray:
         """An ``(M, classes)`` array of zeros with ``values`` (one per row, or a scalar) at each
@@ -308,11 +308,13 @@ def _run_planes(
     loss: np.ndarray,
     dldx: np.ndarray,
     scale: Any,
+    work: int,
 ) -> None:
-    """The kernel over blocks of class planes of ``(N, C, P)`` logits on the thread pool: whole
-    samples when one fits a block, else runs of one sample's positions."""
+    """The kernel over blocks of class planes of ``(N, C, P)`` logits on the thread pool
+    (``work`` elements per position): whole samples when one fits a block, else runs of one
+    sample's positions."""
     samples, classes, positions = logits.shape
-    span = max(1, _parallel.wide_block(logits.size) // classes)  # positions per block
+    span = max(1, _parallel.wide_block(loss.size * work) // work)  # positions per block
     if span >= positions:
         per_block = span // positions
         blocks = [
@@ -333,7 +335,7 @@ def _run_planes(
             kernel_loss = losses[n0:n1, p0:p1]
             spec.kernel(logits[block], part, *params, kernel_loss, dldx[block], scale)
 
-    _parallel.map_blocks(run, len(blocks), block=1, work=logits.size)
+    _parallel.map_blocks(run, len(blocks), block=1, work=loss.size * work)
 
 
 class _RowLoss(ArrayFunction):
@@ -364,7 +366,7 @@ class _RowLoss(ArrayFunction):
             loss[:] = 0
         elif planes:
             dldx = kept if kept is not None else np.empty(logits.shape, dtype)
-            _run_planes(spec, logits, targets, params, loss, dldx, scale)
+            _run_planes(spec, logits, targets, params, loss, dldx, scale, work)
         elif rows * work < _parallel.MIN_PARALLEL:  # one block
             if rows:
                 dldx = kept if kept is not None else np.empty((rows, classes), dtype)
