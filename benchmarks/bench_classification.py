@@ -60,18 +60,20 @@ def _sigmoid_focal(F: Any, x: Any, y: Any) -> Any:
     return F.sigmoid_focal_loss(x, y, reduction="mean")
 
 
-# name, call, shape of the logits, target kind ("index" or "binary")
+# name, call, shape of the logits ((N, C) or (N, C, d1, d2)), target kind ("index" or "binary")
 CASES: list[tuple[str, Callable[..., Any], tuple[int, ...], str]] = [
     ("cross_entropy", _ce, (16, 10), "index"),
     ("cross_entropy", _ce, (4096, 100), "index"),
     ("cross_entropy", _ce, (4096, 1000), "index"),
     ("cross_entropy", _ce, (1024, 10000), "index"),
     ("cross_entropy", _ce, (512, 32000), "index"),
+    ("cross_entropy", _ce, (16, 4, 128, 128), "index"),
     ("cross_entropy ls=0.1", _ce_smooth, (4096, 1000), "index"),
     ("nll_loss", _nll, (16, 10), "index"),
     ("nll_loss", _nll, (4096, 100), "index"),
     ("nll_loss", _nll, (4096, 1000), "index"),
     ("nll_loss", _nll, (1024, 10000), "index"),
+    ("nll_loss", _nll, (16, 4, 128, 128), "index"),
     ("focal_loss", _focal, (16, 10), "index"),
     ("focal_loss", _focal, (4096, 1000), "index"),
     ("sigmoid_focal_loss", _sigmoid_focal, (16, 10), "binary"),
@@ -98,7 +100,7 @@ def _make(call: Callable[..., Any], shape: tuple[int, ...], kind: str) -> Make:
         rng = np.random.default_rng(0)
         x = rng.standard_normal(shape).astype(np.float32)
         if kind == "index":
-            t = rng.integers(0, shape[1], shape[0]).astype(np.int64)
+            t = rng.integers(0, shape[1], (shape[0], *shape[2:])).astype(np.int64)
         else:
             t = rng.integers(0, 2, shape).astype(np.float32)
         return _runner(lossgrad, call, x, t), _runner(torch, call, x, t)
@@ -109,10 +111,15 @@ def _make(call: Callable[..., Any], shape: tuple[int, ...], kind: str) -> Make:
 def rows(quick: bool = False, only: str | None = None) -> list[tuple[str, Make]]:
     """One row per case: ``(name, make)``, ``make()`` building the inputs."""
     return [
-        (f"{name} N={shape[0]} C={shape[1]}", _make(call, shape, kind))
+        (f"{name} N={shape[0]} C={shape[1]}{_spatial(shape)}", _make(call, shape, kind))
         for name, call, shape, kind in CASES
-        if (not only or only in name) and (not quick or shape[0] * shape[1] <= QUICK)
+        if (not only or only in name) and (not quick or np.prod(shape) <= QUICK)
     ]
+
+
+def _spatial(shape: tuple[int, ...]) -> str:
+    """`` d1xd2`` for the positions of an ``(N, C, d1, d2)`` case, else nothing."""
+    return " " + "x".join(map(str, shape[2:])) if len(shape) > 2 else ""
 
 
 def main() -> None:

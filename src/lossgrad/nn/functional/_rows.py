@@ -14,14 +14,23 @@ states its math twice, in the two forms the two backward paths need:
   gradient of each row's loss: an ``(M, 1)`` or 0-d Tensor). Under ``create_graph=True`` the
   backward records it, so autograd gives the second and higher derivatives.
 
-The driver owns everything else: the input's layout (an unbatched ``(C)`` input is one row; the
-spatial positions of ``(N, C, d1, ..., dK)`` become rows, class axis last), blocks of rows over
-the thread pool, the ignored rows (no loss, no gradient), the reduction (through `_reduction`:
-``'mean'`` divides by the targets' ``total_weight``, torch's weighted mean, or by the number of
-rows), the first-order backward (the kept gradient, already scaled by the reduction, times the
-upstream gradient) and the create_graph backward.
+A spec with ``planes=True`` has a kernel written for either layout of a block, the class axis
+always axis 1: besides ``(n, C)`` rows, the driver may hand it ``(b, C, p)`` class planes of a
+spatial input (``b`` samples, ``p`` positions each, not transposed), with ``loss`` and the
+targets in the block's ``(b, p)`` shape. Such a kernel broadcasts a per-row value ``v`` over the
+classes as ``v[:, None]``, sums and maximizes over the classes with `class_sum` and
+`class_max`, and finds each row's target in `flat` ``(block)`` at ``targets.offsets(block)``.
 
-Targets are an object with ``rows(r0, r1)`` (the targets of a block of rows), ``ignored`` (a
+The driver owns everything else: the input's layout (an unbatched ``(C)`` input is one row; the
+spatial positions of ``(N, C, d1, ..., dK)`` become rows, class axis last, unless the spec takes
+class planes and the positions are many), blocks of rows over the thread pool, the ignored
+rows (no loss, no gradient), the reduction (through `_reduction`: ``'mean'`` divides by the
+targets' ``total_weight``, torch's weighted mean, or by the number of rows), the first-order
+backward (the kept gradient, already scaled by the reduction, times the upstream gradient) and
+the create_graph backward.
+
+Targets are an object with ``rows(r0, r1, shape)`` (the targets of a block of rows, in the
+block's per-row ``shape``: ``(n,)``, or ``(b, p)`` for class planes), ``ignored`` (a
 boolean ``(M,)`` array, or None when no row is ignored), ``total_weight`` and ``out_shape``
 (the unreduced loss's shape). `ClassTargets` is the one for class-index targets.
 
@@ -47,6 +56,7 @@ boolean ``(M,)`` array, or None when no row is ignored), ``total_weight`` and ``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -77,6 +87,7 @@ class Rows(NamedTuple):
             ``C``), which sizes the blocks.
         sparse_gradient: the kernel writes ``dldx`` only where it is not zero; the driver
             hands it zeros (``calloc``: fresh memory costs no pass).
+        planes: the kernel also takes ``(b, C, p)`` class planes (see the module docstring).
     """
 
     node: str | Callable[..., str]
@@ -85,6 +96,7 @@ class Rows(NamedTuple):
     weighted_mean: bool = True
     row_work: Callable[[Any, int], int] | None = None
     sparse_gradient: bool = False
+    planes: bool = False
 
 
 class ClassTargets:
@@ -113,18 +125,31 @@ class ClassTargets:
         self.ignored, self.out_shape = ignored, out_shape
         self.total_weight = float(index.size) if total_weight is None else total_weight
 
-    def rows(self, r0: int, r1: int) -> ClassTargets:
-        """The targets of rows ``r0:r1``."""
+    def rows(self, r0: int, r1: int, shape: tuple[int, ...] | None = None) -> ClassTargets:
+        """The targets of rows ``r0:r1`` (in ``shape``, that of a block of class planes)."""
         part = ClassTargets.__new__(ClassTargets)
-        part.index, part.class_weight = self.index[r0:r1], self.class_weight
-        part.weight = None if self.weight is None else self.weight[r0:r1]
-        part.ignored = None if self.ignored is None else self.ignored[r0:r1]
-        part.total_weight, part.out_shape = self.total_weight, self.out_shape
+        part.class_weight, part.total_weight, part.out_shape = (
+            self.class_weight, self.total_weight, self.out_shape
+        )  # fmt: skip
+        part.index, part.weight, part.ignored = (
+            None if values is None else values[r0:r1].reshape(shape or -1)
+            for values in (self.index, self.weight, self.ignored)
+        )
         return part
 
     def positions(self, classes: int) -> np.ndarray:
         """The flat offset of each row's target in a C-contiguous ``(rows, classes)`` array."""
         return row_offsets(self.index.size, classes) + self.index
+
+    def offsets(self, block: np.ndarray) -> np.ndarray:
+        """The offset of each row's target in `flat` ``(block)``, a kernel's ``(n, C)`` rows or
+        ``(b, C, p)`` class planes (these targets being the block's)."""
+        if block.ndim == 2:
+            return row_offsets(*block.shape) + self.index
+        sample_stride, class_stride = (stride // block.itemsize for stride in block.strides[:2])
+        offsets = self.index * class_stride
+        offsets += _plane_offsets(block.shape[0], block.shape[2], sample_stride)
+        return offsets
 
     def one_hot(self, classes: int, dtype: Any = np.float64, values: Any = 1) -> np.ndarray:
         """An ``(M, classes)`` array of zeros with ``values`` (one per row, or a scalar) at each
@@ -133,6 +158,51 @@ class ClassTargets:
         if classes:
             out.reshape(-1)[self.positions(classes)] = values
         return out
+
+
+@functools.lru_cache(maxsize=64)
+def _plane_offsets(samples: int, positions: int, sample_stride: int) -> np.ndarray:
+    """``offsets[i, j] = i * sample_stride + j`` (cached, read-only)."""
+    out = np.arange(samples, dtype=np.int64)[:, None] * sample_stride + np.arange(positions)
+    out.flags.writeable = False
+    return out
+
+
+def flat(block: np.ndarray) -> np.ndarray:
+    """The memory of a kernel's block from its first element to its last, as one flat array
+    (the block itself when it is contiguous): where `ClassTargets.offsets` point."""
+    if block.flags.c_contiguous:
+        return block.reshape(-1)
+    span = sum((size - 1) * stride for size, stride in zip(block.shape, block.strides))
+    return np.lib.stride_tricks.as_strided(block, (span // block.itemsize + 1,), block.strides[-1:])
+
+
+def class_sum(block: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """``sum_c weights[c] block[:, c]`` (plain sums without ``weights``) per row of a kernel's
+    block: BLAS matrix-vector products over rows, sums of planes over class planes."""
+    if block.ndim == 2:
+        return np.dot(
+            block, _parallel.ones(block.shape[1], block.dtype) if weights is None else weights
+        )
+    return np.add.reduce(block, axis=1) if weights is None else np.matmul(weights, block)
+
+
+def class_max(block: np.ndarray) -> np.ndarray:
+    """The maximum over the classes per row of a kernel's block (NaN where a row has one). Many
+    short rows go column by column: NumPy's reduction along a short axis costs tens of
+    nanoseconds per row, a call per column about a microsecond."""
+    rows, classes = block.shape[:2]
+    if block.ndim == 3 or classes > 16 or rows < 64 * classes:
+        return np.maximum.reduce(block, axis=1)
+    row_max = block[:, 0].copy()
+    for column in block.T[1:]:
+        np.maximum(row_max, column, out=row_max)
+    return row_max
+
+
+def along_classes(values: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """``(C,)`` per-class ``values`` shaped to broadcast over a kernel's block."""
+    return values if block.ndim == 2 else values[:, None]
 
 
 def apply(spec: Rows, input: Tensor, targets: Any, reduction: str, params: tuple = ()) -> Tensor:
@@ -185,6 +255,14 @@ def _tensor_from_rows(rows: Tensor, shape: tuple[int, ...]) -> Tensor:
     return movedim(reshape(rows, (shape[0], *shape[2:], shape[1])), -1, 1)
 
 
+def _zero_rows(kept: np.ndarray, ignored: np.ndarray) -> None:
+    """Zero the gradient of the ``ignored`` rows in ``kept`` (rows, or ``(N, C, P)`` planes)."""
+    if kept.ndim == 2:
+        kept[ignored] = 0
+    else:
+        np.copyto(kept, 0, where=ignored.reshape(kept.shape[0], 1, -1))
+
+
 def _run_blocks(
     spec: Rows,
     logits: np.ndarray,
@@ -211,6 +289,55 @@ def _run_blocks(
     _parallel.map_rows(block, rows, work)
 
 
+def _class_planes(spec: Rows, x: np.ndarray) -> tuple[int, int, int] | None:
+    """``(N, C, positions)`` when the spec's kernel takes the class planes of the spatial input
+    ``x``: many positions per class (each NumPy call then covers at least 64 of them per plane),
+    else None (the positions become rows)."""
+    if not spec.planes or x.ndim < 3:
+        return None
+    samples, classes = x.shape[:2]
+    positions = x.size // (samples * classes) if samples * classes else 0
+    return (samples, classes, positions) if positions >= 64 * max(classes, 1) else None
+
+
+def _run_planes(
+    spec: Rows,
+    logits: np.ndarray,
+    targets: Any,
+    params: tuple,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
+    work: int,
+) -> None:
+    """The kernel over blocks of class planes of ``(N, C, P)`` logits on the thread pool
+    (``work`` elements per position): whole samples when one fits a block, else runs of one
+    sample's positions."""
+    samples, classes, positions = logits.shape
+    span = max(1, _parallel.wide_block(loss.size * work) // work)  # positions per block
+    if span >= positions:
+        per_block = span // positions
+        blocks = [
+            (n, min(n + per_block, samples), 0, positions) for n in range(0, samples, per_block)
+        ]
+    else:
+        blocks = [
+            (n, n + 1, p, min(p + span, positions))
+            for n in range(samples)
+            for p in range(0, positions, span)
+        ]
+    losses = loss.reshape(samples, positions)
+
+    def run(first: int, last: int) -> None:
+        for n0, n1, p0, p1 in blocks[first:last]:
+            part = targets.rows(n0 * positions + p0, (n1 - 1) * positions + p1, (n1 - n0, p1 - p0))
+            block = np.s_[n0:n1, :, p0:p1]
+            kernel_loss = losses[n0:n1, p0:p1]
+            spec.kernel(logits[block], part, *params, kernel_loss, dldx[block], scale)
+
+    _parallel.map_blocks(run, len(blocks), block=1, work=loss.size * work)
+
+
 class _RowLoss(ArrayFunction):
     """The op of every row loss: ``apply(input, (spec, targets, reduction, params))``."""
 
@@ -219,21 +346,27 @@ class _RowLoss(ArrayFunction):
         spec, targets, reduction, params = call
         ctx.save_for_backward(x)
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
-        logits = _as_rows(x)
-        rows, classes = ctx.rows_shape = logits.shape
+        planes = _class_planes(spec, x)
+        logits = _as_rows(x) if planes is None else x.reshape(planes)
+        ctx.layout = logits.shape
+        rows = logits.shape[0] if planes is None else planes[0] * planes[2]
+        classes = logits.shape[1]
         dtype = x.dtype
         denominator = targets.total_weight if spec.weighted_mean else rows
         divisor = ctx.divisor = _reduction.mean_divisor(reduction, denominator)
         scale = _reduction.gradient_scale(dtype, divisor)
         kept = None
-        if ctx.needs_input_grad[0]:  # in the input's shape when that is a view of the rows
+        if ctx.needs_input_grad[0]:  # in the input's shape when that is a view of the layout
             allocate = np.zeros if spec.sparse_gradient else np.empty
-            ctx.kept = allocate(x.shape if x.ndim <= 2 else (rows, classes), dtype)
-            kept = ctx.kept.reshape(rows, classes)
+            ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, dtype)
+            kept = ctx.kept.reshape(logits.shape)
         loss = np.empty(rows, dtype)
         work = classes if spec.row_work is None else spec.row_work(targets, classes)
         if not classes:  # no classes: every row is ignored (or there are none)
             loss[:] = 0
+        elif planes:
+            dldx = kept if kept is not None else np.empty(logits.shape, dtype)
+            _run_planes(spec, logits, targets, params, loss, dldx, scale, work)
         elif rows * work < _parallel.MIN_PARALLEL:  # one block
             if rows:
                 dldx = kept if kept is not None else np.empty((rows, classes), dtype)
@@ -244,7 +377,7 @@ class _RowLoss(ArrayFunction):
         if ignored is not None:  # an ignored row has no loss and no gradient
             loss[ignored] = 0
             if kept is not None:
-                kept[ignored] = 0
+                _zero_rows(kept, ignored)
         if divisor is None:
             return loss.reshape(targets.out_shape)
         accumulate = _reduction.accumulation_dtype(dtype)
@@ -263,10 +396,11 @@ class _RowLoss(ArrayFunction):
             return backward_via_tensors(ctx, upstream)
         if ctx.divisor is not None:
             _kept.times_upstream(kept, upstream, reduced=True)
-        else:
-            rows = kept.reshape(ctx.rows_shape)
-            np.multiply(rows, upstream.reshape(-1, 1), out=rows)
-            del rows
+        else:  # one factor per row: (M, 1) against rows, (N, 1, P) against class planes
+            layout = kept.reshape(ctx.layout)
+            factor_shape = (ctx.layout[0], 1, *ctx.layout[2:])
+            np.multiply(layout, upstream.reshape(factor_shape), out=layout)
+            del layout
         grad = kept if kept.shape == ctx.in_shape else _from_rows(kept, ctx.in_shape)
         return grad, None
 

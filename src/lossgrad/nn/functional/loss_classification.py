@@ -28,7 +28,14 @@ from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
-from lossgrad.nn.functional._rows import ClassTargets, Rows
+from lossgrad.nn.functional._rows import (
+    ClassTargets,
+    Rows,
+    along_classes,
+    class_max,
+    class_sum,
+    flat,
+)
 from lossgrad.nn.functional._rows import apply as _rows
 from lossgrad.ops._common import promote
 from lossgrad.ops.activation import log_softmax as _log_softmax
@@ -158,13 +165,13 @@ def _nll_block(
 ) -> None:
     """``l = -w[y] x[y]``; ``∂l/∂x = -w[y]`` at the target, 0 elsewhere (``dldx`` comes
     zeroed: the spec has a ``sparse_gradient``)."""
-    positions = targets.positions(log_probs.shape[1])
-    picked = log_probs.reshape(-1)[positions]
+    offsets = targets.offsets(log_probs)
+    picked = flat(log_probs)[offsets]
     weight = targets.weight
     if weight is not None:
         picked *= weight
     np.negative(picked, out=loss)
-    dldx.reshape(-1)[positions] = -scale if weight is None else weight * -scale
+    flat(dldx)[offsets] = -scale if weight is None else weight * -scale
 
 
 class _ZeroSlope(ArrayFunction):
@@ -199,6 +206,7 @@ _NLL = Rows(
     derivative=_nll_derivative,
     row_work=lambda targets, classes: 1,  # one read and one write per row: one block
     sparse_gradient=True,
+    planes=True,
 )
 
 
@@ -260,64 +268,72 @@ def nll_loss(
 _UNSHIFTED_LSE = 41.5
 
 
-def _row_max(logits: np.ndarray) -> np.ndarray:
-    """The maximum of each row (NaN where a row has one). Many short rows (the classes of
-    spatial positions) go column by column: NumPy's reduction along a short axis costs tens of
-    nanoseconds per row, a call per column about a microsecond."""
-    rows, classes = logits.shape
-    if classes > 16 or rows < 64 * classes:
-        return np.maximum.reduce(logits, axis=1)
-    row_max = logits[:, 0].copy()
-    for column in logits.T[1:]:
-        np.maximum(row_max, column, out=row_max)
-    return row_max
-
-
 def _exp_rows(
-    logits: np.ndarray,
-    exps: np.ndarray,
-    positions: np.ndarray,
-    weights: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    logits: np.ndarray, exps: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """``exps = exp(logits - shift)`` row by row (``shift`` a row's maximum, or 0 where that
-    is provably as exact), and per row, all less the shift: the log-sum-exp of the logits, the
-    target logit (at ``positions``) and, given ``weights``, ``sum_c weights[c] logits[c]``
-    less ``shift * sum(weights)``; with the sum of ``exps`` (so ``softmax = exps / sums``).
+    is provably as exact), and per row: the log-sum-exp of the logits less the shift, the sum
+    of ``exps`` (so ``softmax = exps / sums``), the shift (None where it is 0 in every row)
+    and, given ``weights``, ``sum_c weights[c] logits[c]`` less ``shift * sum(weights)``.
+    ``logits`` is a row kernel's block (`_rows`: ``(n, C)`` rows or ``(b, C, p)`` planes).
 
     A block of at least ``_parallel.BLOCK`` elements first tries ``shift = 0``: ``exp(x)`` and
-    its row sums (BLAS), with no max pass and no shifted copy. Row log-sum-exps within
+    its row sums, with no max pass and no shifted copy. Row log-sum-exps within
     ``+-_UNSHIFTED_LSE`` (sums within ``2**+-60``) prove that as exact as the shifted form:
     nothing overflows, the row's largest term is at least ``2**-60 / C`` (a normal float), and
     the terms that fall subnormal add under ``C * 2**-66`` of the sum, far below rounding. Rows
     outside (logits beyond about +-40, ``inf`` or NaN) are redone with their maximum shifted
-    out. A smaller block always shifts (so adding a constant to every logit changes nothing).
+    out (a block of planes: all of it). A smaller block always shifts (so adding a constant to
+    every logit changes nothing).
     """
-    ones = _parallel.ones(logits.shape[1], logits.dtype)
-    if logits.size < _parallel.BLOCK:
-        np.subtract(logits, _row_max(logits)[:, None], out=exps)
-        target = exps.reshape(-1)[positions]
-        dot = None if weights is None else np.dot(exps, weights)
-        np.exp(exps, out=exps)
-        sums = np.dot(exps, ones)
-        return np.log(sums), sums, target, dot
-    np.exp(logits, out=exps)
-    sums = np.dot(exps, ones)
-    log_sum_exp = np.log(sums)
-    target = logits.reshape(-1)[positions]
-    dot = None if weights is None else np.dot(logits, weights)
-    if not np.abs(log_sum_exp).max() <= _UNSHIFTED_LSE:
-        redo = np.flatnonzero(~(np.abs(log_sum_exp) <= _UNSHIFTED_LSE))
-        shifted = logits[redo]
-        row_max = np.maximum.reduce(shifted, axis=1, keepdims=True)
-        shifted -= row_max
-        if dot is not None:
-            dot[redo] = np.dot(shifted, weights)
-        np.exp(shifted, out=shifted)
-        exps[redo] = shifted
-        sums[redo] = np.dot(shifted, ones)
-        log_sum_exp[redo] = np.log(sums[redo])
-        target[redo] -= row_max[:, 0]
-    return log_sum_exp, sums, target, dot
+    if logits.size >= _parallel.BLOCK:
+        np.exp(logits, out=exps)
+        sums = class_sum(exps)
+        log_sum_exp = np.log(sums)
+        if np.abs(log_sum_exp).max() <= _UNSHIFTED_LSE:
+            return log_sum_exp, sums, None, None if weights is None else class_sum(logits, weights)
+        if logits.ndim == 2:
+            return _exp_rows_redone(logits, exps, weights, sums, log_sum_exp)
+    shift = class_max(logits)
+    np.subtract(logits, shift[:, None], out=exps)
+    dot = None if weights is None else class_sum(exps, weights)
+    np.exp(exps, out=exps)
+    sums = class_sum(exps)
+    return np.log(sums), sums, shift, dot
+
+
+def _exp_rows_redone(
+    logits: np.ndarray,
+    exps: np.ndarray,
+    weights: np.ndarray | None,
+    sums: np.ndarray,
+    log_sum_exp: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """`_exp_rows` of ``(n, C)`` rows whose unshifted ``exps``, ``sums`` and ``log_sum_exp`` are
+    computed: the rows outside ``+-_UNSHIFTED_LSE`` redone with their maximum shifted out."""
+    redo = np.flatnonzero(~(np.abs(log_sum_exp) <= _UNSHIFTED_LSE))
+    shifted = logits[redo]
+    row_max = np.maximum.reduce(shifted, axis=1, keepdims=True)
+    shifted -= row_max
+    dot = None
+    if weights is not None:
+        dot = np.dot(logits, weights)
+        dot[redo] = np.dot(shifted, weights)
+    np.exp(shifted, out=shifted)
+    exps[redo] = shifted
+    sums[redo] = class_sum(shifted)
+    log_sum_exp[redo] = np.log(sums[redo])
+    shift = np.zeros_like(log_sum_exp)
+    shift[redo] = row_max[:, 0]
+    return log_sum_exp, sums, shift, dot
+
+
+def _target_logits(logits: np.ndarray, offsets: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
+    """Each row's target logit (at ``offsets`` in the block), less the row's ``shift``."""
+    target = flat(logits)[offsets]
+    if shift is not None:
+        target -= shift
+    return target
 
 
 def _cross_entropy_block(
@@ -335,12 +351,12 @@ def _cross_entropy_block(
     ``A softmax(x) - q``, written over the exponentials `_exp_rows` left in ``dldx``.
     """
     classes, class_weight, dtype = logits.shape[1], targets.class_weight, logits.dtype.type
-    positions = targets.positions(classes)
     weights = None
     if smoothing:
         weights = _parallel.ones(classes, logits.dtype) if class_weight is None else class_weight
-    log_sum_exp, sums, target, dot = _exp_rows(logits, dldx, positions, weights)
-    np.subtract(log_sum_exp, target, out=loss)
+    log_sum_exp, sums, shift, dot = _exp_rows(logits, dldx, weights)
+    offsets = targets.offsets(logits)
+    np.subtract(log_sum_exp, _target_logits(logits, offsets, shift), out=loss)
     target_mass = scale if targets.weight is None else targets.weight * scale
     if targets.weight is not None:
         loss *= targets.weight
@@ -351,10 +367,13 @@ def _cross_entropy_block(
         loss += share * (weight_sum * log_sum_exp - dot)
         target_mass = target_mass * dtype(1 - smoothing)
         np.multiply(dldx, ((target_mass + share * weight_sum * scale) / sums)[:, None], out=dldx)
-        dldx -= share * scale if class_weight is None else (share * scale) * class_weight
+        if class_weight is None:
+            dldx -= share * scale
+        else:
+            dldx -= along_classes((share * scale) * class_weight, dldx)
     else:
         np.multiply(dldx, (target_mass / sums)[:, None], out=dldx)
-    dldx.reshape(-1)[positions] -= target_mass
+    flat(dldx)[offsets] -= target_mass
 
 
 def _cross_entropy_derivative(
@@ -380,6 +399,7 @@ _CROSS_ENTROPY = Rows(
     node=lambda smoothing: "AddBackward0" if smoothing else "NllLossBackward0",
     kernel=_cross_entropy_block,
     derivative=_cross_entropy_derivative,
+    planes=True,
 )
 
 
@@ -611,9 +631,9 @@ def _focal_block(
     ``l = u**gamma ce`` and ``dl/dce = u**(gamma - 1) (u + gamma (1 - u) ce)`` (both 0 where
     ``ce == 0``), times cross-entropy's gradient ``w[y] (softmax(x) - onehot(y))``."""
     dtype = logits.dtype.type
-    positions = targets.positions(logits.shape[1])
-    log_sum_exp, sums, target = _exp_rows(logits, dldx, positions)[:3]
-    ce = np.subtract(log_sum_exp, target)
+    log_sum_exp, sums, shift, _ = _exp_rows(logits, dldx)
+    offsets = targets.offsets(logits)
+    ce = np.subtract(log_sum_exp, _target_logits(logits, offsets, shift))
     if targets.weight is not None:
         ce *= targets.weight
     nonzero = ce != 0
@@ -630,7 +650,7 @@ def _focal_block(
     if targets.weight is not None:
         slope *= targets.weight
     np.multiply(dldx, (slope / sums)[:, None], out=dldx)
-    dldx.reshape(-1)[positions] -= slope
+    flat(dldx)[offsets] -= slope
 
 
 def _focal_derivative(
@@ -654,7 +674,9 @@ def _focal_derivative(
     return mul(sub(_softmax(logits, 1), one_hot), slope)
 
 
-_FOCAL = Rows(node="FocalLossBackward0", kernel=_focal_block, derivative=_focal_derivative)
+_FOCAL = Rows(
+    node="FocalLossBackward0", kernel=_focal_block, derivative=_focal_derivative, planes=True
+)
 
 
 class _LogOneMinusPt(ArrayFunction):
