@@ -270,3 +270,22 @@ def test_fused_kernel_gradient_matches_its_composite(kind):
             grads.append((a.grad.numpy(), b.grad.numpy()))
         for fused, composite in zip(grads[0], grads[1], strict=True):
             np.testing.assert_allclose(fused, composite, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_many_boxes_split_over_threads_match_torchvision(name):
+    """40000 pairs: the fused op runs in blocks of rows split over two threads (the pool's
+    threshold is passed); values and both gradients still equal torchvision's."""
+    from lossgrad import _parallel
+
+    first = boxes(40000)
+    second = boxes(40000, overlap_with=first)
+    threads = _parallel.get_num_threads()
+    _parallel.set_num_threads(2)
+    try:
+        want, got, want_grads, got_grads = run_both(name, first, second, np.float64)
+    finally:
+        _parallel.set_num_threads(threads)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
+    for ours, theirs in zip(got_grads, want_grads, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)

@@ -474,6 +474,47 @@ def test_index_target_counts_match_the_one_hot_composite():
         np.testing.assert_allclose(ours_index.grad.numpy(), ours_onehot.grad.numpy(), rtol=1e-11, atol=1e-15)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(alpha=0.5, beta=0.5, smooth_nr=1e-5, smooth_dr=1e-5, eps=0.0, log_loss=False, zero_absent=False),
+        dict(alpha=0.3, beta=0.7, smooth_nr=0.0, smooth_dr=0.0, eps=0.5, log_loss=False, zero_absent=True),
+        dict(alpha=1.0, beta=1.0, smooth_nr=0.1, smooth_dr=0.2, eps=0.3, log_loss=True, zero_absent=False),
+        dict(alpha=0.2, beta=0.1, smooth_nr=0.0, smooth_dr=0.0, eps=1e-7, log_loss=True, zero_absent=True),
+    ],
+)
+@pytest.mark.parametrize("reduction,weighted", [("mean", False), ("sum", True), ("none", True)])
+def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted):
+    """The fused loss of the counts (NumPy, with its own derivatives) against its definition in
+    lossgrad ops, on counts where the eps clamps of the denominator and of the log are active
+    and a class is absent, with gradients into all three counts (a soft target with a gradient)."""
+    from lossgrad.nn.functional.loss_segmentation import _Score, _score_loss, _ScoreLoss
+
+    score = _Score(**settings)
+    actual = rng.random((3, 4)) * 2
+    actual[0, 1] = 0.0
+    tp = actual * rng.random((3, 4))
+    predicted = tp + rng.random((3, 4)) * 2
+    predicted[1, 2] = tp[1, 2] = actual[1, 2] = 0.0  # the denominator below eps
+    weight = lossgrad.tensor(rng.random(4)) if weighted else None
+    results = []
+    for fused in (True, False):
+        counts = [lossgrad.tensor(c, requires_grad=True) for c in (tp, predicted, actual)]
+        if fused:
+            loss = _ScoreLoss.apply(*counts, score, weight, reduction)
+        else:
+            loss = _score_loss(*counts, score)
+            loss = F._reduction.apply(loss if weight is None else loss * weight, reduction)
+        seed = lossgrad.tensor(np.linspace(0.5, 1.5, loss.numel()).reshape(tuple(loss.shape)))
+        (loss * seed).sum().backward()
+        results.append([loss.detach().numpy()] + [c.grad.numpy() for c in counts])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    # second derivatives away from the kinks of the clamps (finite differences)
+    counts = [lossgrad.tensor(c + 1.0, requires_grad=True) for c in (tp, predicted, actual)]
+    assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, score, weight, reduction), counts)
+
+
 def test_lovasz_hinge_gradgradcheck():
     """Piecewise linear in the logits: second derivative 0 away from the kinks (checked)."""
     x = lossgrad.tensor(logits((2, 1, 3, 3)), requires_grad=True)

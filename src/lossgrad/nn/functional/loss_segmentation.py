@@ -34,7 +34,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -42,6 +42,7 @@ from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.ops import reduce as _R
@@ -557,25 +558,146 @@ def _overlap_loss(
             _R.sum(count if class_weight is None else count * class_weight, -1)
             for count in (tp, predicted, actual)
         )
-    # tp + alpha fp + beta fn, with fp = predicted - tp and fn = actual - tp
-    denominator = alpha * predicted + (beta * actual + smooth_dr)
-    if alpha + beta != 1.0:
-        denominator = denominator + (1.0 - alpha - beta) * tp
-    if eps > 0:
-        denominator = clamp_min(denominator, eps)
-    score = (tp + smooth_nr) / denominator
-    loss = -log(clamp_min(score, eps)) if log_loss else 1.0 - score
-    if zero_absent:
-        loss = loss * from_numpy((actual._data > 0).astype(loss._data.dtype))
+        class_weight = None
+    score = _Score(alpha, beta, smooth_nr, smooth_dr, eps, log_loss, zero_absent)
+    if gamma == 1.0 and class_average is None:  # the common case: one fused op
+        loss = _ScoreLoss.apply(tp, predicted, actual, score, class_weight, reduction)
+        if reduction == "none" and keep_spatial:
+            loss = reshape(loss, tuple(loss.shape) + (1,) * (input.dim() - 2))
+        return _restore_dtype(loss, input)
+    loss = _score_loss(tp, predicted, actual, score)
     if gamma != 1.0:
         loss = loss**gamma
     if class_average is not None:
         loss = _class_average(loss, reduction, class_average, class_weight, actual)
         return _restore_dtype(loss, input)
-    if pool_classes:
-        class_weight = None
     spatial_ndim = input.dim() - 2 if keep_spatial else 0
     return _restore_dtype(_finish(loss, reduction, spatial_ndim, class_weight), input)
+
+
+class _Score(NamedTuple):
+    """The settings of the Tversky score and of the loss made from it (`_score_loss`)."""
+
+    alpha: float
+    beta: float
+    smooth_nr: float
+    smooth_dr: float
+    eps: float
+    log_loss: bool
+    zero_absent: bool
+
+
+def _score_loss(tp: Tensor, predicted: Tensor, actual: Tensor, score: _Score) -> Tensor:
+    """Step 4 of the module docstring, per (sample, class): with ``D = tp + alpha fp + beta fn
+    + s_dr = alpha predicted + beta actual + (1 - alpha - beta) tp + s_dr``, clamped below at
+    ``eps``, and ``S = (tp + s_nr) / D``, the loss ``1 - S`` (``-log(max(S, eps))`` with
+    ``log_loss``), 0 for a class absent from the target with ``zero_absent``.
+
+    The definition in lossgrad ops, which a recorded backward of `_ScoreLoss` differentiates."""
+    alpha, beta = score.alpha, score.beta
+    denominator = alpha * predicted + (beta * actual + score.smooth_dr)
+    if alpha + beta != 1.0:
+        denominator = denominator + (1.0 - alpha - beta) * tp
+    if score.eps > 0:
+        denominator = clamp_min(denominator, score.eps)
+    ratio = (tp + score.smooth_nr) / denominator
+    loss = -log(clamp_min(ratio, score.eps)) if score.log_loss else 1.0 - ratio
+    if score.zero_absent:
+        loss = loss * from_numpy((actual._data > 0).astype(loss._data.dtype))
+    return loss
+
+
+def _score_loss_arrays(
+    tp: np.ndarray, predicted: np.ndarray, actual: np.ndarray, score: _Score
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_score_loss` on arrays, with its derivatives: ``(loss, dl/dtp, dl/dpredicted,
+    dl/dactual)``. With ``u = dl/dS / D`` (``dl/dS`` = -1, or ``-1/S`` under ``log_loss`` where
+    ``S >= eps``, times the presence with ``zero_absent``; ``live`` = 0 where ``D`` is clamped)::
+
+        dl/dtp = u (1 - (1 - alpha - beta) S live)
+        dl/dpredicted = -alpha S u live        dl/dactual = -beta S u live
+    """
+    alpha, beta, tp_share = score.alpha, score.beta, 1.0 - score.alpha - score.beta
+    denominator = alpha * predicted + (beta * actual + score.smooth_dr)
+    if tp_share != 0.0:
+        denominator += tp_share * tp
+    ratio = tp + score.smooth_nr
+    if score.eps > 0:
+        live = (denominator >= score.eps).astype(tp.dtype)
+        np.maximum(denominator, score.eps, out=denominator)
+    ratio /= denominator
+    if score.log_loss:
+        clamped = np.maximum(ratio, score.eps)
+        loss = np.log(clamped)
+        np.negative(loss, out=loss)
+        slope = np.where(ratio >= score.eps, -1.0, 0.0).astype(tp.dtype)
+        slope /= clamped
+    else:
+        loss = 1.0 - ratio
+        slope = np.full(ratio.shape, -1.0, ratio.dtype)
+    if score.zero_absent:
+        present = (actual > 0).astype(tp.dtype)
+        loss *= present
+        slope *= present
+    slope /= denominator  # u
+    shared = ratio * slope  # S u
+    if score.eps > 0:
+        shared *= live
+    d_tp = slope - tp_share * shared if tp_share != 0.0 else slope
+    return loss, d_tp, -alpha * shared, -beta * shared
+
+
+class _ScoreLoss(ArrayFunction):
+    """``reduction(weight * _score_loss(tp, predicted, actual))`` in one op (the class ``weight``
+    on the last axis, or None): `_score_loss_arrays` gives the loss and its derivatives, which
+    the forward keeps, scaled by the weight and the reduction, for the first-order backward.
+    A recorded backward differentiates the composite `_score_loss`, so second derivatives are
+    those of the formula."""
+
+    node_name = "ScoreLossBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        tp: np.ndarray,
+        predicted: np.ndarray,
+        actual: np.ndarray,
+        score: _Score,
+        weight: np.ndarray | None,
+        reduction: str,
+    ) -> np.ndarray:
+        loss, *slopes = _score_loss_arrays(tp, predicted, actual, score)
+        scale: Any = _reduction.element_scale(reduction, loss.size)
+        if weight is not None:
+            loss *= weight
+            scale = weight * scale
+        if weight is not None or scale != 1.0:
+            slopes = [np.multiply(slope, scale, dtype=tp.dtype) for slope in slopes]
+        ctx.save_for_backward(tp, predicted, actual)
+        ctx.score, ctx.weight, ctx.reduction, ctx.slopes = score, weight, reduction, slopes
+        return _reduction.reduce_array(loss, reduction)
+
+    @staticmethod
+    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
+        ctx._saved_arrays()  # torch's errors for a freed graph or a modified count
+        slopes = ctx.slopes
+        if ctx.last_use:
+            ctx.slopes = None
+        needs = ctx.needs_input_grad
+        grads = [slope * upstream if need else None for slope, need in zip(slopes, needs)]
+        return (*grads, None, None, None)
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        counts = ctx.saved_tensors
+        loss = _score_loss(*counts, ctx.score)
+        if ctx.weight is not None:
+            loss = loss * from_numpy(ctx.weight)
+        loss = _reduction.apply(loss, ctx.reduction)
+        wanted = [count for count, need in zip(counts, ctx.needs_input_grad) if need]
+        found = iter(grad(loss, wanted, upstream, create_graph=True))
+        grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
+        return (*grads, None, None, None)
 
 
 # -- Dice, Jaccard, Tversky ------------------------------------------------------------------------
