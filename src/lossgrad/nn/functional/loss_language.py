@@ -36,6 +36,7 @@ from lossgrad.autograd import grad as autograd_grad
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _kept, _reduction
+from lossgrad.nn.functional._fused import fused_inputs
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
 from lossgrad.ops.index import index_select, sort
@@ -923,10 +924,33 @@ def _per_length(score, lengths):  # type: ignore[no-untyped-def]
 
 def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
     """``-(1 - eps) log sigma(margin) - eps log sigma(-margin)``."""
+    if label_smoothing == 0:
+        return neg(logsigmoid(margin))
     return sub(
         mul(logsigmoid(margin), -(1 - label_smoothing)),
         mul(logsigmoid(neg(margin)), label_smoothing),
     )
+
+
+def _logistic_preference(logps, margin, margin_array, label_smoothing, reduction, scale=1.0):  # type: ignore[no-untyped-def]
+    """``scale`` times the reduced ``_smoothed_logistic`` of the margin ``u = margin(*logps)``
+    (lossgrad ops, the definition), for ``'mean'`` and ``'sum'`` as one fused kernel:
+    ``margin_array(*arrays)`` gives ``u`` and its derivative by each input, and ``dl/du =
+    scale (eps sigma(u) - (1 - eps) sigma(-u))``."""
+    clean, flipped = scale * (1 - label_smoothing), scale * label_smoothing
+
+    def composite(*tensors):  # type: ignore[no-untyped-def]
+        term = _reduction.apply(_smoothed_logistic(margin(*tensors), label_smoothing), reduction)
+        return term if scale == 1 else mul(term, scale)
+
+    def kernel(*arrays):  # type: ignore[no-untyped-def]
+        u, margin_slopes = margin_array(*arrays)
+        softplus_neg, softplus_pos = np.logaddexp(0, -u), np.logaddexp(0, u)
+        losses = clean * softplus_neg + flipped * softplus_pos
+        slope = flipped * np.exp(-softplus_neg) - clean * np.exp(-softplus_pos)
+        return losses, [margin_slope * slope for margin_slope in margin_slopes]
+
+    return fused_inputs(logps, kernel, composite, reduction)
 
 
 def _dpo_per_pair(
@@ -1117,6 +1141,26 @@ def dpo_loss(
         )
     if wpo_weights is not None and {"aot", "aot_unpaired"} & set(types):
         raise ValueError(f"wpo_weights is not supported with loss_type={types} (aot, aot_unpaired)")
+    logps = (
+        policy_chosen_logps,
+        policy_rejected_logps,
+        reference_chosen_logps,
+        reference_rejected_logps,
+    )
+    if types == ["sigmoid"] and f_divergence_type == "reverse_kl" and wpo_weights is None:
+        return _logistic_preference(
+            logps,
+            lambda chosen, rejected, ref_chosen, ref_rejected: mul(
+                sub(sub(chosen, ref_chosen), sub(rejected, ref_rejected)), beta
+            ),
+            lambda chosen, rejected, ref_chosen, ref_rejected: (
+                ((chosen - ref_chosen) - (rejected - ref_rejected)) * beta,
+                (beta, -beta, -beta, beta),
+            ),
+            0.0,
+            reduction,
+            weights[0],
+        )
     chosen = _f_divergence_score(
         sub(policy_chosen_logps, reference_chosen_logps), f_divergence_type, f_alpha_divergence_coef
     )
@@ -1134,8 +1178,8 @@ def dpo_loss(
             name,
             chosen,
             rejected,
-            (policy_chosen_logps, policy_rejected_logps),
-            (reference_chosen_logps, reference_rejected_logps),
+            logps[:2],
+            logps[2:],
             beta,
             label_smoothing,
             discopop_tau,
@@ -1240,9 +1284,12 @@ def simpo_loss(
         >>> torch.nn.functional.simpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]))
         tensor(0.2014)
     """
-    margin = sub(mul(sub(chosen_logps, rejected_logps), beta), gamma)
-    return _reduction.apply(
-        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    return _logistic_preference(
+        (chosen_logps, rejected_logps),
+        lambda chosen, rejected: sub(mul(sub(chosen, rejected), beta), gamma),
+        lambda chosen, rejected: ((chosen - rejected) * beta - gamma, (beta, -beta)),
+        label_smoothing,
+        _reduction.resolve(reduction),
     )
 
 
@@ -1266,9 +1313,12 @@ def cpo_loss(
         >>> torch.nn.functional.cpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.3133)
     """
-    margin = mul(sub(chosen_logps, rejected_logps), beta)
-    return _reduction.apply(
-        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    return _logistic_preference(
+        (chosen_logps, rejected_logps),
+        lambda chosen, rejected: mul(sub(chosen, rejected), beta),
+        lambda chosen, rejected: ((chosen - rejected) * beta, (beta, -beta)),
+        label_smoothing,
+        _reduction.resolve(reduction),
     )
 
 
@@ -1300,8 +1350,25 @@ def orpo_loss(
     def log_odds(logps):  # type: ignore[no-untyped-def]
         return sub(logps, log(neg(expm1(logps))))
 
-    ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
-    return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
+    def log_odds_array(logps):  # type: ignore[no-untyped-def]
+        """``log odds(a)`` and its derivative ``1 / (1 - exp(a))``."""
+        one_minus_probability = -np.expm1(logps)
+        return logps - np.log(one_minus_probability), 1 / one_minus_probability
+
+    def margin_array(chosen, rejected):  # type: ignore[no-untyped-def]
+        (chosen_odds, chosen_slope), (rejected_odds, rejected_slope) = map(
+            log_odds_array, (chosen, rejected)
+        )
+        return chosen_odds - rejected_odds, (chosen_slope, -rejected_slope)
+
+    return _logistic_preference(
+        (chosen_logps, rejected_logps),
+        lambda chosen, rejected: sub(log_odds(chosen), log_odds(rejected)),
+        margin_array,
+        0.0,
+        _reduction.resolve(reduction),
+        beta,
+    )
 
 
 def kto_loss(
@@ -1355,14 +1422,27 @@ def kto_loss(
     reference_point = (
         0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
     )
-    log_ratio = sub(policy_logps, reference_logps)
-    sign = np.where(labels, 1.0, -1.0).astype(log_ratio._data.dtype)
-    scale = np.where(labels, desirable_weight, undesirable_weight).astype(log_ratio._data.dtype)
-    per_sequence = rsub(
-        sigmoid(mul(mul(sub(log_ratio, reference_point), beta), Tensor._make(sign))), 1.0
-    )
-    per_sequence = mul(per_sequence, Tensor._make(scale))
-    return _reduction.apply(per_sequence, _reduction.resolve(reduction))
+    sign = np.where(labels, 1.0, -1.0)
+    weight = np.where(labels, desirable_weight, undesirable_weight)
+    reduction = _reduction.resolve(reduction)
+
+    def composite(policy, reference):  # type: ignore[no-untyped-def]
+        log_ratio = sub(policy, reference)
+        dtype = log_ratio._data.dtype
+        scaled = mul(mul(sub(log_ratio, reference_point), beta), Tensor._make(sign.astype(dtype)))
+        per_sequence = mul(rsub(sigmoid(scaled), 1.0), Tensor._make(weight.astype(dtype)))
+        return _reduction.apply(per_sequence, reduction)
+
+    def kernel(policy, reference):  # type: ignore[no-untyped-def]
+        """``dl/du = -w sigma(u) (1 - sigma(u))``, ``u = beta s (r - z)``."""
+        direction, scale = sign.astype(policy.dtype), weight.astype(policy.dtype)
+        sigmoid_u = np.exp(
+            -np.logaddexp(0, -((policy - reference - reference_point) * beta * direction))
+        )
+        slope = scale * sigmoid_u * (sigmoid_u - 1) * beta * direction
+        return (1 - sigmoid_u) * scale, (slope, -slope)
+
+    return fused_inputs((policy_logps, reference_logps), kernel, composite, reduction)
 
 
 # -- clipped policy-gradient losses (GRPO family) -------------------------------------------------
