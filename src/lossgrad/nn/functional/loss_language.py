@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from lossgrad import _dtype
+from lossgrad import _dtype, _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad as autograd_grad
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _kept, _reduction
-from lossgrad.nn.functional._fused import fused_inputs
+from lossgrad.nn.functional._fused import fused, fused_inputs
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
 from lossgrad.ops.index import index_select, sort
@@ -1601,6 +1601,189 @@ def _divergence_per_token(student_logits, teacher_logits, divergence, beta, temp
     )
 
 
+# The fused path of the distillation divergences: a block kernel per divergence takes a block of
+# student and teacher logit rows, returns each row's divergence and, given a ``gradient`` block
+# (which may be the student block itself: it is read first), writes ``row_scale * dl/dstudent``
+# there. Five passes per softmax, a few per divergence; the temporaries are per-thread scratch.
+
+
+def _buffers(shape: tuple[int, int], dtype: Any, count: int) -> list[np.ndarray]:
+    size = shape[0] * shape[1]
+    return [_parallel.scratch(size, dtype, slot).reshape(shape) for slot in range(count)]
+
+
+def _row_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", left, right)
+
+
+def _softmax_into(logits, temperature, log_probs, probs):  # type: ignore[no-untyped-def]
+    """``log softmax(logits / T)`` into ``log_probs`` and ``softmax(logits / T)`` into
+    ``probs``, row by row."""
+    np.subtract(logits, logits.max(axis=1, keepdims=True), out=log_probs)
+    if temperature != 1:
+        np.multiply(log_probs, 1 / temperature, out=log_probs)
+    sums = np.exp(log_probs, out=probs).sum(axis=1, keepdims=True)
+    np.subtract(log_probs, np.log(sums), out=log_probs)
+    np.multiply(probs, 1 / sums, out=probs)
+
+
+def _scaled_softmax_slope(slope, log_part, probs, gradient, row_scale):  # type: ignore[no-untyped-def]
+    """``gradient = row_scale S (g - sum_c S_c g_c)`` for ``g = log_part`` (through the softmax
+    ``S``), given ``slope = sum_c S_c g_c`` per row; ``row_scale`` includes ``1 / T``."""
+    np.subtract(log_part, slope[:, None], out=gradient)
+    np.multiply(gradient, probs, out=gradient)
+    np.multiply(gradient, row_scale[:, None], out=gradient)
+
+
+def _forward_kl_block(student, teacher, gradient, row_scale, temperature, scale):  # type: ignore[no-untyped-def]
+    """``scale KL(P || S)``; ``dl/dstudent = scale / T (S - P)``."""
+    log_student, student_probs, log_teacher, teacher_probs = _buffers(
+        student.shape, student.dtype, 4
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    losses = _row_dot(teacher_probs, np.subtract(log_teacher, log_student, out=log_teacher))
+    if gradient is not None:
+        np.subtract(student_probs, teacher_probs, out=gradient)
+        np.multiply(gradient, (row_scale * (scale / temperature))[:, None], out=gradient)
+    return losses * scale
+
+
+def _reverse_kl_block(student, teacher, gradient, row_scale, temperature):  # type: ignore[no-untyped-def]
+    """``KL(S || P)``; ``dl/dstudent = S (g - KL) / T`` with ``g = log S - log P``."""
+    log_student, student_probs, log_teacher, teacher_probs = _buffers(
+        student.shape, student.dtype, 4
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    log_ratio = np.subtract(log_student, log_teacher, out=log_student)
+    losses = _row_dot(student_probs, log_ratio)
+    if gradient is not None:
+        _scaled_softmax_slope(losses, log_ratio, student_probs, gradient, row_scale / temperature)
+    return losses
+
+
+def _jsd_block(student, teacher, gradient, row_scale, temperature, beta):  # type: ignore[no-untyped-def]
+    """``beta KL(P || M) + (1 - beta) KL(S || M)``, ``M = S + beta (P - S)`` (clamped at the
+    smallest normal number: a class both give probability 0 adds 0); ``dl/dstudent = (1 - beta)
+    S (g - KL(S || M)) / T`` with ``g = log S - log M``."""
+    log_student, student_probs, log_teacher, teacher_probs, log_mixture = _buffers(
+        student.shape, student.dtype, 5
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    np.subtract(teacher_probs, student_probs, out=log_mixture)
+    np.multiply(log_mixture, beta, out=log_mixture)
+    np.add(log_mixture, student_probs, out=log_mixture)
+    np.maximum(log_mixture, np.finfo(student.dtype).tiny, out=log_mixture)
+    np.log(log_mixture, out=log_mixture)
+    student_kl = _row_dot(student_probs, np.subtract(log_student, log_mixture, out=log_student))
+    teacher_kl = _row_dot(teacher_probs, np.subtract(log_teacher, log_mixture, out=log_teacher))
+    if gradient is not None:
+        row_scale = row_scale * ((1 - beta) / temperature)
+        _scaled_softmax_slope(student_kl, log_student, student_probs, gradient, row_scale)
+    return beta * teacher_kl + (1 - beta) * student_kl
+
+
+def _tvd_block(student, teacher, gradient, row_scale, temperature):  # type: ignore[no-untyped-def]
+    """``1/2 sum_c |S_c - P_c|``; ``dl/dstudent = S (g - sum_c S_c g_c) / T``, ``g = sign(S -
+    P) / 2``."""
+    log_student, student_probs, log_teacher, teacher_probs = _buffers(
+        student.shape, student.dtype, 4
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    difference = np.subtract(student_probs, teacher_probs, out=teacher_probs)
+    if gradient is None:
+        return 0.5 * np.abs(difference, out=difference).sum(axis=1)
+    half_sign = np.multiply(np.sign(difference, out=log_teacher), 0.5, out=log_teacher)
+    losses = _row_dot(difference, half_sign)
+    slope = _row_dot(student_probs, half_sign)
+    _scaled_softmax_slope(slope, half_sign, student_probs, gradient, row_scale / temperature)
+    return losses
+
+
+def _divergence_block(divergence: str, beta: float, temperature: float) -> Any:
+    """The block kernel ``(student, teacher, gradient, row_scale) -> losses`` of a divergence
+    (as ``_divergence_per_token``)."""
+    if divergence == "tvd":
+        return functools.partial(_tvd_block, temperature=temperature)
+    if divergence == "kl" or beta == 0.0:
+        scale = temperature**2 if divergence == "kl" else 1.0
+        return functools.partial(_forward_kl_block, temperature=temperature, scale=scale)
+    if beta == 1.0:
+        return functools.partial(_reverse_kl_block, temperature=temperature)
+    return functools.partial(_jsd_block, temperature=temperature, beta=beta)
+
+
+def _divergence_total(block, student, teacher, gradient, weights):  # type: ignore[no-untyped-def]
+    """``sum_n weights_n l_n`` of the block kernel's per-row divergences of ``(rows, V)``
+    logits, over blocks of rows on the thread pool; ``gradient`` (or None) gets ``weights_n
+    dl_n/dstudent``. Rows of weight 0 add 0 (whatever their logits)."""
+
+    def rows(lo: int, hi: int) -> float:
+        row_weights = weights[lo:hi]
+        losses = block(
+            student[lo:hi],
+            teacher[lo:hi],
+            None if gradient is None else gradient[lo:hi],
+            row_weights,
+        )
+        return float(np.dot(np.where(row_weights != 0, losses, 0), row_weights))
+
+    return np.asarray(
+        sum(_parallel.map_rows(rows, student.shape[0], student.shape[1])), student.dtype
+    )
+
+
+def _token_weights(labels, ignore_index, reduction, num_rows, dtype):  # type: ignore[no-untyped-def]
+    """Each token's weight in the reduced loss (``keep / count`` for 'mean', ``keep`` for
+    'sum'), or None when no token is kept under 'mean' (0/0: the composite gives NaN)."""
+    keep = np.ones(num_rows, bool) if labels is None else (labels._data != ignore_index).reshape(-1)
+    count = int(keep.sum())
+    if reduction == "mean" and count == 0:
+        return None
+    return keep.astype(dtype) / (count if reduction == "mean" else 1)
+
+
+def _distillation_loss(
+    student_logits, teacher_logits, labels, ignore_index, reduction, divergence, beta, temperature
+):  # type: ignore[no-untyped-def]
+    """The reduced distillation loss as one fused kernel (``'mean'``, ``'sum'``, a teacher
+    without gradient); ``_divergence_per_token`` and ``_token_mean`` are its definition (the
+    ``'none'`` path and the recorded backward)."""
+    reduction = _reduction.resolve(reduction, allowed=("none", "mean", "sum", "batchmean"))
+    reduction = "mean" if reduction == "batchmean" else reduction
+
+    def composite(scores: Tensor) -> Tensor:
+        per_token = _divergence_per_token(scores, teacher_logits, divergence, beta, temperature)
+        return _token_mean(per_token, labels, ignore_index, reduction)
+
+    dtype = student_logits._data.dtype
+    weights = _token_weights(
+        labels,
+        ignore_index,
+        reduction,
+        student_logits._data.size // max(student_logits.shape[-1], 1),
+        dtype,
+    )
+    if (
+        weights is None
+        or weights.size * student_logits.shape[-1] != student_logits._data.size
+        or teacher_logits.requires_grad
+        or teacher_logits._data.dtype != dtype
+        or dtype.kind != "f"
+    ):
+        return composite(student_logits)
+    block = _divergence_block(divergence, beta, temperature)
+
+    def kernel(rows: np.ndarray, gradient: Any) -> np.ndarray:
+        teacher = np.ascontiguousarray(teacher_logits._data.reshape(rows.shape))
+        return _divergence_total(block, rows, teacher, gradient, weights)
+
+    return fused(student_logits, kernel, composite, reduction)
+
+
 def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
     """Mask the per-token losses ``(N,)`` by ``labels != ignore_index`` and reduce ('mean' over
     the tokens kept, 0/0 = NaN when every token is ignored, as cross_entropy)."""
@@ -1656,8 +1839,9 @@ def generalized_jsd_loss(
     """
     _check_logits_pair("generalized_jsd_loss", student_logits, teacher_logits)
     _check_distillation("jsd", beta, temperature)
-    per_token = _divergence_per_token(student_logits, teacher_logits, "jsd", beta, temperature)
-    return _token_mean(per_token, labels, ignore_index, reduction)
+    return _distillation_loss(
+        student_logits, teacher_logits, labels, ignore_index, reduction, "jsd", beta, temperature
+    )
 
 
 def tvd_loss(
@@ -1687,8 +1871,9 @@ def tvd_loss(
     """
     _check_logits_pair("tvd_loss", student_logits, teacher_logits)
     _check_distillation("tvd", 0.5, temperature)
-    per_token = _divergence_per_token(student_logits, teacher_logits, "tvd", 0.5, temperature)
-    return _token_mean(per_token, labels, ignore_index, reduction)
+    return _distillation_loss(
+        student_logits, teacher_logits, labels, ignore_index, reduction, "tvd", 0.5, temperature
+    )
 
 
 def distillation_kl_loss(
@@ -1719,8 +1904,9 @@ def distillation_kl_loss(
     """
     _check_logits_pair("distillation_kl_loss", student_logits, teacher_logits)
     _check_distillation("kl", 0.5, temperature)
-    per_token = _divergence_per_token(student_logits, teacher_logits, "kl", 0.5, temperature)
-    return _token_mean(per_token, labels, ignore_index, reduction)
+    return _distillation_loss(
+        student_logits, teacher_logits, labels, ignore_index, reduction, "kl", 0.5, temperature
+    )
 
 
 class _ChunkedDistillation(ArrayFunction):
