@@ -221,3 +221,66 @@ def test_bad_arguments_name_the_argument():
         LF.linear_distillation_loss(args[0], args[1], args[2], args[1])
     with pytest.raises(ValueError, match="chunk_size must be a positive int, got 0"):
         LF.linear_distillation_loss(*args, chunk_size=0)
+
+
+def _torch_divergence_log_space(student_logits, teacher_logits, divergence, beta, temperature):
+    """The divergences in log space throughout (the mixture by logsumexp), for logits whose
+    probabilities underflow."""
+    log_s = TF.log_softmax(student_logits / temperature, -1)
+    log_t = TF.log_softmax(teacher_logits / temperature, -1)
+
+    def kl_rows(log_p, log_q):
+        return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+    if divergence == "tvd":
+        return 0.5 * (log_s.exp() - log_t.exp()).abs().sum(-1)
+    if divergence == "kl":
+        return temperature**2 * kl_rows(log_t, log_s)
+    if beta in (0.0, 1.0):
+        return kl_rows(log_t, log_s) if beta == 0.0 else kl_rows(log_s, log_t)
+    log_m = torch.logsumexp(torch.stack([log_t + np.log(beta), log_s + np.log(1 - beta)]), 0)
+    return beta * kl_rows(log_t, log_m) + (1 - beta) * kl_rows(log_s, log_m)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "divergence, beta", [("jsd", 0.0), ("jsd", 0.3), ("jsd", 1.0), ("tvd", 0.5), ("kl", 0.5)]
+)
+@pytest.mark.parametrize("reduction", ["batchmean", "sum"])
+def test_reduced_divergences_on_logits_match_torch(dtype, divergence, beta, reduction):
+    """The reduced losses on logits (one fused kernel over blocks of rows): 3-D logits, ignored
+    tokens, classes to which both distributions give probability 0, first and second
+    derivatives."""
+    student = RNG.standard_normal((2, 5, 300)) * 3
+    teacher = RNG.standard_normal((2, 5, 300)) * 3
+    student[..., :7], teacher[..., :7] = -900.0, -1000.0
+    student, teacher = student.astype(dtype), teacher.astype(dtype)
+    labels = RNG.integers(0, 300, (2, 5))
+    labels[0, [1, 3]] = -100
+    keep = torch.tensor(labels != -100)
+    t_student = torch.tensor(student, requires_grad=True)
+    per_token = _torch_divergence_log_space(t_student, torch.tensor(teacher), divergence, beta, 1.5)
+    per_token = torch.where(keep, per_token, 0.0)
+    expected = per_token.sum() / (keep.sum() if reduction == "batchmean" else 1)
+    loss = {"jsd": LF.generalized_jsd_loss, "tvd": LF.tvd_loss, "kl": LF.distillation_kl_loss}
+    options = {"beta": beta} if divergence == "jsd" else {}
+    l_student = lg.tensor(student, requires_grad=True)
+    got = loss[divergence](
+        l_student,
+        lg.tensor(teacher),
+        lg.tensor(labels),
+        temperature=1.5,
+        reduction=reduction,
+        **options,
+    )
+    tol = _tol(dtype)
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=tol, atol=tol)
+    (t_grad,) = torch.autograd.grad(expected, t_student, create_graph=True)
+    (l_grad,) = lg.autograd.grad(got, l_student, retain_graph=True)
+    np.testing.assert_allclose(l_grad.numpy(), t_grad.detach().numpy(), rtol=tol, atol=tol)
+    probe = RNG.standard_normal(student.shape).astype(dtype)
+    (t_second,) = torch.autograd.grad((t_grad * torch.tensor(probe)).sum(), t_student)
+    (l_grad,) = lg.autograd.grad(got, l_student, create_graph=True)
+    (l_second,) = lg.autograd.grad((l_grad * lg.tensor(probe)).sum(), l_student)
+    assert np.isfinite(l_second.numpy()).all()
+    np.testing.assert_allclose(l_second.numpy(), t_second.numpy(), rtol=tol, atol=tol)

@@ -235,6 +235,69 @@ def test_preference_gradgradcheck():
     assert gradgradcheck(lambda z: LF.sequence_log_probs(z, labels, average=True), (logits,))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_preference_kernels_match_torch_formulas(dtype):
+    """The fused ('mean'/'sum') path: an input passed twice, a weighted loss, a reference that
+    requires grad, a retained graph backpropagated twice, create_graph."""
+    policy_chosen, policy_rejected, reference_chosen = _logps(dtype=dtype)[:3]
+    t_in = [
+        torch.tensor(a, requires_grad=True)
+        for a in (policy_chosen, policy_rejected, reference_chosen)
+    ]
+    l_in = [
+        lg.tensor(a, requires_grad=True) for a in (policy_chosen, policy_rejected, reference_chosen)
+    ]
+    # policy_chosen is also the rejected completions' reference log-probabilities
+    margin = 0.3 * ((t_in[0] - t_in[2]) - (t_in[1] - t_in[0]))
+    expected = -TF.logsigmoid(margin).sum() * 0.5
+    got = LF.dpo_loss(*l_in, l_in[0], beta=0.3, loss_weights=[0.5], reduction="sum")
+    recorded = lg.autograd.grad(got, l_in, retain_graph=True, create_graph=True)
+    for got_grad, want in zip(recorded, torch.autograd.grad(expected, t_in, retain_graph=True)):
+        np.testing.assert_allclose(got_grad.detach().numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    _check(got, expected, l_in, t_in, dtype)
+    labels = np.array([True, False, True, False, False, True])
+    ratio = t_in[0] - t_in[1]
+    sign = torch.tensor(np.where(labels, 1.0, -1.0).astype(dtype))
+    expected = (1 - TF.sigmoid(0.4 * (ratio - 0.2) * sign)).sum()
+    got = LF.kto_loss(l_in[0], l_in[1], lg.tensor(labels), beta=0.4, kl=0.2, reduction="sum")
+    _check(got, expected, l_in[:2], t_in[:2], dtype)
+    for fn, torch_fn in (
+        (LF.simpo_loss, _torch_simpo_loss),
+        (LF.cpo_loss, _torch_cpo_loss),
+        (LF.orpo_loss, _torch_orpo_loss),
+    ):
+        loss = fn(l_in[0], l_in[1], beta=0.7)
+        first = lg.autograd.grad(loss, l_in[:2], retain_graph=True)
+        again = lg.autograd.grad(loss, l_in[:2])
+        (second,) = lg.autograd.grad(
+            lg.autograd.grad(fn(l_in[0], l_in[1], beta=0.7), l_in[0], create_graph=True)[0].sum(),
+            l_in[:1],
+        )
+        t_loss = torch_fn(t_in[0], t_in[1], 0.7)
+        t_first = torch.autograd.grad(t_loss, t_in[:2], create_graph=True)
+        (t_second,) = torch.autograd.grad(t_first[0].sum(), t_in[:1])
+        tol = 1e-10 if dtype == np.float64 else 2e-5
+        for got_grad, repeated, want in zip(first, again, t_first):
+            np.testing.assert_allclose(got_grad.numpy(), want.detach().numpy(), rtol=tol, atol=tol)
+            np.testing.assert_array_equal(repeated.numpy(), got_grad.numpy())
+        np.testing.assert_allclose(second.numpy(), t_second.numpy(), rtol=tol, atol=tol)
+
+
+def _torch_simpo_loss(chosen, rejected, beta):
+    return -TF.logsigmoid(beta * (chosen - rejected) - 0.5).mean()
+
+
+def _torch_cpo_loss(chosen, rejected, beta):
+    return -TF.logsigmoid(beta * (chosen - rejected)).mean()
+
+
+def _torch_orpo_loss(chosen, rejected, beta):
+    def log_odds(logps):
+        return logps - torch.log(-torch.expm1(logps))
+
+    return -beta * TF.logsigmoid(log_odds(chosen) - log_odds(rejected)).mean()
+
+
 def test_dpo_bad_arguments():
     arrays = [lg.tensor(a) for a in _logps()]
     with pytest.raises(ValueError, match="loss_type"):

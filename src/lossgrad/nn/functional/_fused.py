@@ -2,7 +2,9 @@
 
 The kernel is the fast path; the loss's composite definition in lossgrad ops (its ``'none'``
 path) stays the definition that a recorded backward differentiates (``create_graph=True``), so
-second derivatives are those of the formula. Used by the ranking losses and Poly-1.
+second derivatives are those of the formula. Used by the ranking losses and Poly-1;
+``fused_inputs`` is the same for a loss of several same-shaped inputs (the preference losses of
+per-sequence log-probabilities).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _kept
+from lossgrad.nn.functional import _kept, _reduction
 
 
 class KernelLoss(ArrayFunction):
@@ -56,6 +58,72 @@ def fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor
     if reduction == "none" or scores._data.size == 0:
         return composite(scores)
     return KernelLoss.apply(scores, kernel, composite)
+
+
+class KernelLossOfInputs(ArrayFunction):
+    """``KernelLoss`` of several inputs of one shape: ``kernel(*inputs) -> (losses, slopes)``
+    gives the elementwise losses and, per input, their derivative by it; the forward reduces
+    the losses and keeps the slopes (times the reduction's scale) of the inputs that need a
+    gradient, for the first-order backward. A recorded backward differentiates
+    ``composite(*inputs)``, the reduced loss in lossgrad ops."""
+
+    node_name = "KernelLossBackward"
+
+    @staticmethod
+    def forward(ctx: Any, kernel: Any, composite: Any, reduction: str, *inputs: np.ndarray) -> Any:
+        losses, slopes = kernel(*inputs)
+        scale = _reduction.element_scale(reduction, losses.size)
+        ctx.save_for_backward(*inputs)
+        ctx.composite = composite
+        ctx.kept = [
+            np.multiply(slope, scale, dtype=losses.dtype) if need else None
+            for slope, need in zip(slopes, ctx.needs_input_grad[3:])
+        ]
+        return _reduction.reduce_array(losses, reduction)
+
+    @staticmethod
+    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
+        ctx._saved_arrays()  # torch's errors for a freed graph or an input modified in place
+        slopes = ctx.kept if ctx.last_use else [None if s is None else s.copy() for s in ctx.kept]
+        gradients = [
+            None if slope is None else _kept.times_upstream(slope, upstream, reduced=True)
+            for slope in slopes
+        ]
+        return None, None, None, *gradients
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        inputs = ctx.saved_tensors
+        needs = ctx.needs_input_grad[3:]
+        # an input passed twice gets its whole gradient once
+        wanted = list({id(x): x for x, need in zip(inputs, needs) if need}.values())
+        found = dict(
+            zip(map(id, wanted), grad(ctx.composite(*inputs), wanted, upstream, create_graph=True))
+        )
+        return (
+            None,
+            None,
+            None,
+            *(found.pop(id(x), None) if need else None for x, need in zip(inputs, needs)),
+        )
+
+
+def fused_inputs(inputs: tuple[Any, ...], kernel: Any, composite: Any, reduction: str) -> Tensor:
+    """The reduced loss of same-shaped floating ``inputs`` through ``kernel(*arrays) -> (losses,
+    slopes)``; ``'none'``, empty inputs and inputs of mixed shapes or dtypes (broadcast,
+    promoted) through ``composite(*inputs)``."""
+    first = inputs[0]
+    if (
+        reduction == "none"
+        or not all(isinstance(x, Tensor) for x in inputs)
+        or first._data.size == 0
+        or first._data.dtype.kind != "f"
+        or any(
+            x._data.shape != first._data.shape or x._data.dtype != first._data.dtype for x in inputs
+        )
+    ):
+        return composite(*inputs)
+    return KernelLossOfInputs.apply(kernel, composite, reduction, *inputs)
 
 
 @functools.lru_cache(maxsize=256)

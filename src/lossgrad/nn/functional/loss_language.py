@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from lossgrad import _dtype
+from lossgrad import _dtype, _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad as autograd_grad
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _kept, _reduction
+from lossgrad.nn.functional._fused import fused, fused_inputs
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
 from lossgrad.ops.index import index_select, sort
@@ -923,10 +924,33 @@ def _per_length(score, lengths):  # type: ignore[no-untyped-def]
 
 def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
     """``-(1 - eps) log sigma(margin) - eps log sigma(-margin)``."""
+    if label_smoothing == 0:
+        return neg(logsigmoid(margin))
     return sub(
         mul(logsigmoid(margin), -(1 - label_smoothing)),
         mul(logsigmoid(neg(margin)), label_smoothing),
     )
+
+
+def _logistic_preference(logps, margin, margin_array, label_smoothing, reduction, scale=1.0):  # type: ignore[no-untyped-def]
+    """``scale`` times the reduced ``_smoothed_logistic`` of the margin ``u = margin(*logps)``
+    (lossgrad ops, the definition), for ``'mean'`` and ``'sum'`` as one fused kernel:
+    ``margin_array(*arrays)`` gives ``u`` and its derivative by each input, and ``dl/du =
+    scale (eps sigma(u) - (1 - eps) sigma(-u))``."""
+    clean, flipped = scale * (1 - label_smoothing), scale * label_smoothing
+
+    def composite(*tensors):  # type: ignore[no-untyped-def]
+        term = _reduction.apply(_smoothed_logistic(margin(*tensors), label_smoothing), reduction)
+        return term if scale == 1 else mul(term, scale)
+
+    def kernel(*arrays):  # type: ignore[no-untyped-def]
+        u, margin_slopes = margin_array(*arrays)
+        softplus_neg, softplus_pos = np.logaddexp(0, -u), np.logaddexp(0, u)
+        losses = clean * softplus_neg + flipped * softplus_pos
+        slope = flipped * np.exp(-softplus_neg) - clean * np.exp(-softplus_pos)
+        return losses, [margin_slope * slope for margin_slope in margin_slopes]
+
+    return fused_inputs(logps, kernel, composite, reduction)
 
 
 def _dpo_per_pair(
@@ -1117,6 +1141,26 @@ def dpo_loss(
         )
     if wpo_weights is not None and {"aot", "aot_unpaired"} & set(types):
         raise ValueError(f"wpo_weights is not supported with loss_type={types} (aot, aot_unpaired)")
+    logps = (
+        policy_chosen_logps,
+        policy_rejected_logps,
+        reference_chosen_logps,
+        reference_rejected_logps,
+    )
+    if types == ["sigmoid"] and f_divergence_type == "reverse_kl" and wpo_weights is None:
+        return _logistic_preference(
+            logps,
+            lambda chosen, rejected, ref_chosen, ref_rejected: mul(
+                sub(sub(chosen, ref_chosen), sub(rejected, ref_rejected)), beta
+            ),
+            lambda chosen, rejected, ref_chosen, ref_rejected: (
+                ((chosen - ref_chosen) - (rejected - ref_rejected)) * beta,
+                (beta, -beta, -beta, beta),
+            ),
+            0.0,
+            reduction,
+            weights[0],
+        )
     chosen = _f_divergence_score(
         sub(policy_chosen_logps, reference_chosen_logps), f_divergence_type, f_alpha_divergence_coef
     )
@@ -1134,8 +1178,8 @@ def dpo_loss(
             name,
             chosen,
             rejected,
-            (policy_chosen_logps, policy_rejected_logps),
-            (reference_chosen_logps, reference_rejected_logps),
+            logps[:2],
+            logps[2:],
             beta,
             label_smoothing,
             discopop_tau,
@@ -1240,9 +1284,12 @@ def simpo_loss(
         >>> torch.nn.functional.simpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]))
         tensor(0.2014)
     """
-    margin = sub(mul(sub(chosen_logps, rejected_logps), beta), gamma)
-    return _reduction.apply(
-        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    return _logistic_preference(
+        (chosen_logps, rejected_logps),
+        lambda chosen, rejected: sub(mul(sub(chosen, rejected), beta), gamma),
+        lambda chosen, rejected: ((chosen - rejected) * beta - gamma, (beta, -beta)),
+        label_smoothing,
+        _reduction.resolve(reduction),
     )
 
 
@@ -1266,9 +1313,12 @@ def cpo_loss(
         >>> torch.nn.functional.cpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.3133)
     """
-    margin = mul(sub(chosen_logps, rejected_logps), beta)
-    return _reduction.apply(
-        _smoothed_logistic(margin, label_smoothing), _reduction.resolve(reduction)
+    return _logistic_preference(
+        (chosen_logps, rejected_logps),
+        lambda chosen, rejected: mul(sub(chosen, rejected), beta),
+        lambda chosen, rejected: ((chosen - rejected) * beta, (beta, -beta)),
+        label_smoothing,
+        _reduction.resolve(reduction),
     )
 
 
@@ -1300,8 +1350,25 @@ def orpo_loss(
     def log_odds(logps):  # type: ignore[no-untyped-def]
         return sub(logps, log(neg(expm1(logps))))
 
-    ratio = logsigmoid(sub(log_odds(chosen_logps), log_odds(rejected_logps)))
-    return _reduction.apply(mul(ratio, -beta), _reduction.resolve(reduction))
+    def log_odds_array(logps):  # type: ignore[no-untyped-def]
+        """``log odds(a)`` and its derivative ``1 / (1 - exp(a))``."""
+        one_minus_probability = -np.expm1(logps)
+        return logps - np.log(one_minus_probability), 1 / one_minus_probability
+
+    def margin_array(chosen, rejected):  # type: ignore[no-untyped-def]
+        (chosen_odds, chosen_slope), (rejected_odds, rejected_slope) = map(
+            log_odds_array, (chosen, rejected)
+        )
+        return chosen_odds - rejected_odds, (chosen_slope, -rejected_slope)
+
+    return _logistic_preference(
+        (chosen_logps, rejected_logps),
+        lambda chosen, rejected: sub(log_odds(chosen), log_odds(rejected)),
+        margin_array,
+        0.0,
+        _reduction.resolve(reduction),
+        beta,
+    )
 
 
 def kto_loss(
@@ -1355,14 +1422,27 @@ def kto_loss(
     reference_point = (
         0.0 if kl is None else float(kl.detach().item() if isinstance(kl, Tensor) else kl)
     )
-    log_ratio = sub(policy_logps, reference_logps)
-    sign = np.where(labels, 1.0, -1.0).astype(log_ratio._data.dtype)
-    scale = np.where(labels, desirable_weight, undesirable_weight).astype(log_ratio._data.dtype)
-    per_sequence = rsub(
-        sigmoid(mul(mul(sub(log_ratio, reference_point), beta), Tensor._make(sign))), 1.0
-    )
-    per_sequence = mul(per_sequence, Tensor._make(scale))
-    return _reduction.apply(per_sequence, _reduction.resolve(reduction))
+    sign = np.where(labels, 1.0, -1.0)
+    weight = np.where(labels, desirable_weight, undesirable_weight)
+    reduction = _reduction.resolve(reduction)
+
+    def composite(policy, reference):  # type: ignore[no-untyped-def]
+        log_ratio = sub(policy, reference)
+        dtype = log_ratio._data.dtype
+        scaled = mul(mul(sub(log_ratio, reference_point), beta), Tensor._make(sign.astype(dtype)))
+        per_sequence = mul(rsub(sigmoid(scaled), 1.0), Tensor._make(weight.astype(dtype)))
+        return _reduction.apply(per_sequence, reduction)
+
+    def kernel(policy, reference):  # type: ignore[no-untyped-def]
+        """``dl/du = -w sigma(u) (1 - sigma(u))``, ``u = beta s (r - z)``."""
+        direction, scale = sign.astype(policy.dtype), weight.astype(policy.dtype)
+        sigmoid_u = np.exp(
+            -np.logaddexp(0, -((policy - reference - reference_point) * beta * direction))
+        )
+        slope = scale * sigmoid_u * (sigmoid_u - 1) * beta * direction
+        return (1 - sigmoid_u) * scale, (slope, -slope)
+
+    return fused_inputs((policy_logps, reference_logps), kernel, composite, reduction)
 
 
 # -- clipped policy-gradient losses (GRPO family) -------------------------------------------------
@@ -1521,6 +1601,189 @@ def _divergence_per_token(student_logits, teacher_logits, divergence, beta, temp
     )
 
 
+# The fused path of the distillation divergences: a block kernel per divergence takes a block of
+# student and teacher logit rows, returns each row's divergence and, given a ``gradient`` block
+# (which may be the student block itself: it is read first), writes ``row_scale * dl/dstudent``
+# there. Five passes per softmax, a few per divergence; the temporaries are per-thread scratch.
+
+
+def _buffers(shape: tuple[int, int], dtype: Any, count: int) -> list[np.ndarray]:
+    size = shape[0] * shape[1]
+    return [_parallel.scratch(size, dtype, slot).reshape(shape) for slot in range(count)]
+
+
+def _row_dot(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", left, right)
+
+
+def _softmax_into(logits, temperature, log_probs, probs):  # type: ignore[no-untyped-def]
+    """``log softmax(logits / T)`` into ``log_probs`` and ``softmax(logits / T)`` into
+    ``probs``, row by row."""
+    np.subtract(logits, logits.max(axis=1, keepdims=True), out=log_probs)
+    if temperature != 1:
+        np.multiply(log_probs, 1 / temperature, out=log_probs)
+    sums = np.exp(log_probs, out=probs).sum(axis=1, keepdims=True)
+    np.subtract(log_probs, np.log(sums), out=log_probs)
+    np.multiply(probs, 1 / sums, out=probs)
+
+
+def _scaled_softmax_slope(slope, log_part, probs, gradient, row_scale):  # type: ignore[no-untyped-def]
+    """``gradient = row_scale S (g - sum_c S_c g_c)`` for ``g = log_part`` (through the softmax
+    ``S``), given ``slope = sum_c S_c g_c`` per row; ``row_scale`` includes ``1 / T``."""
+    np.subtract(log_part, slope[:, None], out=gradient)
+    np.multiply(gradient, probs, out=gradient)
+    np.multiply(gradient, row_scale[:, None], out=gradient)
+
+
+def _forward_kl_block(student, teacher, gradient, row_scale, temperature, scale):  # type: ignore[no-untyped-def]
+    """``scale KL(P || S)``; ``dl/dstudent = scale / T (S - P)``."""
+    log_student, student_probs, log_teacher, teacher_probs = _buffers(
+        student.shape, student.dtype, 4
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    losses = _row_dot(teacher_probs, np.subtract(log_teacher, log_student, out=log_teacher))
+    if gradient is not None:
+        np.subtract(student_probs, teacher_probs, out=gradient)
+        np.multiply(gradient, (row_scale * (scale / temperature))[:, None], out=gradient)
+    return losses * scale
+
+
+def _reverse_kl_block(student, teacher, gradient, row_scale, temperature):  # type: ignore[no-untyped-def]
+    """``KL(S || P)``; ``dl/dstudent = S (g - KL) / T`` with ``g = log S - log P``."""
+    log_student, student_probs, log_teacher, teacher_probs = _buffers(
+        student.shape, student.dtype, 4
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    log_ratio = np.subtract(log_student, log_teacher, out=log_student)
+    losses = _row_dot(student_probs, log_ratio)
+    if gradient is not None:
+        _scaled_softmax_slope(losses, log_ratio, student_probs, gradient, row_scale / temperature)
+    return losses
+
+
+def _jsd_block(student, teacher, gradient, row_scale, temperature, beta):  # type: ignore[no-untyped-def]
+    """``beta KL(P || M) + (1 - beta) KL(S || M)``, ``M = S + beta (P - S)`` (clamped at the
+    smallest normal number: a class both give probability 0 adds 0); ``dl/dstudent = (1 - beta)
+    S (g - KL(S || M)) / T`` with ``g = log S - log M``."""
+    log_student, student_probs, log_teacher, teacher_probs, log_mixture = _buffers(
+        student.shape, student.dtype, 5
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    np.subtract(teacher_probs, student_probs, out=log_mixture)
+    np.multiply(log_mixture, beta, out=log_mixture)
+    np.add(log_mixture, student_probs, out=log_mixture)
+    np.maximum(log_mixture, np.finfo(student.dtype).tiny, out=log_mixture)
+    np.log(log_mixture, out=log_mixture)
+    student_kl = _row_dot(student_probs, np.subtract(log_student, log_mixture, out=log_student))
+    teacher_kl = _row_dot(teacher_probs, np.subtract(log_teacher, log_mixture, out=log_teacher))
+    if gradient is not None:
+        row_scale = row_scale * ((1 - beta) / temperature)
+        _scaled_softmax_slope(student_kl, log_student, student_probs, gradient, row_scale)
+    return beta * teacher_kl + (1 - beta) * student_kl
+
+
+def _tvd_block(student, teacher, gradient, row_scale, temperature):  # type: ignore[no-untyped-def]
+    """``1/2 sum_c |S_c - P_c|``; ``dl/dstudent = S (g - sum_c S_c g_c) / T``, ``g = sign(S -
+    P) / 2``."""
+    log_student, student_probs, log_teacher, teacher_probs = _buffers(
+        student.shape, student.dtype, 4
+    )
+    _softmax_into(student, temperature, log_student, student_probs)
+    _softmax_into(teacher, temperature, log_teacher, teacher_probs)
+    difference = np.subtract(student_probs, teacher_probs, out=teacher_probs)
+    if gradient is None:
+        return 0.5 * np.abs(difference, out=difference).sum(axis=1)
+    half_sign = np.multiply(np.sign(difference, out=log_teacher), 0.5, out=log_teacher)
+    losses = _row_dot(difference, half_sign)
+    slope = _row_dot(student_probs, half_sign)
+    _scaled_softmax_slope(slope, half_sign, student_probs, gradient, row_scale / temperature)
+    return losses
+
+
+def _divergence_block(divergence: str, beta: float, temperature: float) -> Any:
+    """The block kernel ``(student, teacher, gradient, row_scale) -> losses`` of a divergence
+    (as ``_divergence_per_token``)."""
+    if divergence == "tvd":
+        return functools.partial(_tvd_block, temperature=temperature)
+    if divergence == "kl" or beta == 0.0:
+        scale = temperature**2 if divergence == "kl" else 1.0
+        return functools.partial(_forward_kl_block, temperature=temperature, scale=scale)
+    if beta == 1.0:
+        return functools.partial(_reverse_kl_block, temperature=temperature)
+    return functools.partial(_jsd_block, temperature=temperature, beta=beta)
+
+
+def _divergence_total(block, student, teacher, gradient, weights):  # type: ignore[no-untyped-def]
+    """``sum_n weights_n l_n`` of the block kernel's per-row divergences of ``(rows, V)``
+    logits, over blocks of rows on the thread pool; ``gradient`` (or None) gets ``weights_n
+    dl_n/dstudent``. Rows of weight 0 add 0 (whatever their logits)."""
+
+    def rows(lo: int, hi: int) -> float:
+        row_weights = weights[lo:hi]
+        losses = block(
+            student[lo:hi],
+            teacher[lo:hi],
+            None if gradient is None else gradient[lo:hi],
+            row_weights,
+        )
+        return float(np.dot(np.where(row_weights != 0, losses, 0), row_weights))
+
+    return np.asarray(
+        sum(_parallel.map_rows(rows, student.shape[0], student.shape[1])), student.dtype
+    )
+
+
+def _token_weights(labels, ignore_index, reduction, num_rows, dtype):  # type: ignore[no-untyped-def]
+    """Each token's weight in the reduced loss (``keep / count`` for 'mean', ``keep`` for
+    'sum'), or None when no token is kept under 'mean' (0/0: the composite gives NaN)."""
+    keep = np.ones(num_rows, bool) if labels is None else (labels._data != ignore_index).reshape(-1)
+    count = int(keep.sum())
+    if reduction == "mean" and count == 0:
+        return None
+    return keep.astype(dtype) / (count if reduction == "mean" else 1)
+
+
+def _distillation_loss(
+    student_logits, teacher_logits, labels, ignore_index, reduction, divergence, beta, temperature
+):  # type: ignore[no-untyped-def]
+    """The reduced distillation loss as one fused kernel (``'mean'``, ``'sum'``, a teacher
+    without gradient); ``_divergence_per_token`` and ``_token_mean`` are its definition (the
+    ``'none'`` path and the recorded backward)."""
+    reduction = _reduction.resolve(reduction, allowed=("none", "mean", "sum", "batchmean"))
+    reduction = "mean" if reduction == "batchmean" else reduction
+
+    def composite(scores: Tensor) -> Tensor:
+        per_token = _divergence_per_token(scores, teacher_logits, divergence, beta, temperature)
+        return _token_mean(per_token, labels, ignore_index, reduction)
+
+    dtype = student_logits._data.dtype
+    weights = _token_weights(
+        labels,
+        ignore_index,
+        reduction,
+        student_logits._data.size // max(student_logits.shape[-1], 1),
+        dtype,
+    )
+    if (
+        weights is None
+        or weights.size * student_logits.shape[-1] != student_logits._data.size
+        or teacher_logits.requires_grad
+        or teacher_logits._data.dtype != dtype
+        or dtype.kind != "f"
+    ):
+        return composite(student_logits)
+    block = _divergence_block(divergence, beta, temperature)
+
+    def kernel(rows: np.ndarray, gradient: Any) -> np.ndarray:
+        teacher = np.ascontiguousarray(teacher_logits._data.reshape(rows.shape))
+        return _divergence_total(block, rows, teacher, gradient, weights)
+
+    return fused(student_logits, kernel, composite, reduction)
+
+
 def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
     """Mask the per-token losses ``(N,)`` by ``labels != ignore_index`` and reduce ('mean' over
     the tokens kept, 0/0 = NaN when every token is ignored, as cross_entropy)."""
@@ -1576,8 +1839,9 @@ def generalized_jsd_loss(
     """
     _check_logits_pair("generalized_jsd_loss", student_logits, teacher_logits)
     _check_distillation("jsd", beta, temperature)
-    per_token = _divergence_per_token(student_logits, teacher_logits, "jsd", beta, temperature)
-    return _token_mean(per_token, labels, ignore_index, reduction)
+    return _distillation_loss(
+        student_logits, teacher_logits, labels, ignore_index, reduction, "jsd", beta, temperature
+    )
 
 
 def tvd_loss(
@@ -1607,8 +1871,9 @@ def tvd_loss(
     """
     _check_logits_pair("tvd_loss", student_logits, teacher_logits)
     _check_distillation("tvd", 0.5, temperature)
-    per_token = _divergence_per_token(student_logits, teacher_logits, "tvd", 0.5, temperature)
-    return _token_mean(per_token, labels, ignore_index, reduction)
+    return _distillation_loss(
+        student_logits, teacher_logits, labels, ignore_index, reduction, "tvd", 0.5, temperature
+    )
 
 
 def distillation_kl_loss(
@@ -1639,8 +1904,9 @@ def distillation_kl_loss(
     """
     _check_logits_pair("distillation_kl_loss", student_logits, teacher_logits)
     _check_distillation("kl", 0.5, temperature)
-    per_token = _divergence_per_token(student_logits, teacher_logits, "kl", 0.5, temperature)
-    return _token_mean(per_token, labels, ignore_index, reduction)
+    return _distillation_loss(
+        student_logits, teacher_logits, labels, ignore_index, reduction, "kl", 0.5, temperature
+    )
 
 
 class _ChunkedDistillation(ArrayFunction):
