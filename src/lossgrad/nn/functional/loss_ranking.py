@@ -28,25 +28,29 @@ from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import flip
 
 
-def _valid_items(scores: Any, labels: Any, where_mask: Any, fn: str) -> np.ndarray:
-    """Check the operands; return the validity mask as a bool array of the scores' shape."""
+def _check_lists(scores: Any, labels: Any, where_mask: Any, fn: str) -> None:
+    """The operands' types, and labels and ``where`` of the scores' shape."""
     _checks.check_tensor(scores, "scores")
     _checks.check_tensor(labels, "labels")
-    if scores.dim() == 0:
+    shape = scores._data.shape
+    if not shape:
         raise ValueError(f"{fn}: scores must have a list axis, got a 0-d tensor")
-    if labels.shape != scores.shape:
+    if labels._data.shape != shape:
         raise ValueError(
-            f"{fn}: labels must have the scores' shape {tuple(scores.shape)}, "
-            f"got {tuple(labels.shape)}"
+            f"{fn}: labels must have the scores' shape {shape}, got {tuple(labels.shape)}"
         )
+    if where_mask is not None:
+        _checks.check_tensor(where_mask, "where")
+        if where_mask._data.shape != shape:
+            raise ValueError(
+                f"{fn}: where must have the scores' shape {shape}, got {tuple(where_mask.shape)}"
+            )
+
+
+def _valid_items(scores: Tensor, where_mask: Tensor | None) -> np.ndarray:
+    """The validity mask as a bool array of the scores' shape (all True without ``where``)."""
     if where_mask is None:
-        return np.ones(scores.shape, bool)
-    _checks.check_tensor(where_mask, "where")
-    if where_mask.shape != scores.shape:
-        raise ValueError(
-            f"{fn}: where must have the scores' shape {tuple(scores.shape)}, "
-            f"got {tuple(where_mask.shape)}"
-        )
+        return np.ones(scores._data.shape, bool)
     return np.asarray(where_mask._data, bool)  # the caller's array when already bool: read only
 
 
@@ -61,6 +65,12 @@ def _mean_or_total(loss: Tensor, reduction: str, count: int) -> Tensor:
 def _lists(array: np.ndarray, dtype: Any = None) -> np.ndarray:
     """An operand as a C-contiguous ``(lists, n)`` array (of ``dtype`` when given)."""
     return np.ascontiguousarray(array.reshape(-1, array.shape[-1]), dtype)
+
+
+def _item_weights(weights: Tensor, scores: Tensor, dtype: Any) -> np.ndarray:
+    """Per-item weights (broadcast to the scores' shape) as ``(lists, n)`` of ``dtype``."""
+    array, shape = weights._data, scores._data.shape
+    return _lists(array if array.shape == shape else np.broadcast_to(array, shape), dtype)
 
 
 def _scratch_like(array: np.ndarray, slot: int, dtype: Any = None) -> np.ndarray:
@@ -120,15 +130,10 @@ def softmax_ranking_loss(
         tensor(0.4076)
     """
     reduction = _reduction.resolve(reduction)
-    valid = _valid_items(scores, labels, where, "softmax_ranking_loss")
-    if where is None:  # every list of at least one item counts
-        list_has_item = None
-        count = scores._data.size // max(scores._data.shape[-1], 1)
-    else:
-        list_has_item = valid.any(axis=-1)
-        count = int(list_has_item.sum())
+    _check_lists(scores, labels, where, "softmax_ranking_loss")
 
     def composite(scores: Tensor) -> Tensor:
+        valid = _valid_items(scores, where)
         list_has_item = valid.any(axis=-1)
         # lists without a valid item are computed on all their items and then dropped (no -inf)
         included = Tensor._make(valid | ~list_has_item[..., None])
@@ -139,63 +144,95 @@ def softmax_ranking_loss(
         log_probabilities = select(included, sub(scores, log_total), 0.0)
         per_list = -_sum(mul(relevance, log_probabilities), -1)
         per_list = select(Tensor._make(list_has_item), per_list, 0.0)
-        return _mean_or_total(per_list, reduction, count)
+        return _mean_or_total(per_list, reduction, int(list_has_item.sum()))
 
     def kernel(lists: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
-        relevance = _lists(labels._data, lists.dtype)
-        included = None
-        if where is not None:  # as 0/1 floats: a product with a bool array costs more
-            included = _scratch_like(lists, 3)
-            np.copyto(included, _lists(valid))
-            relevance = np.multiply(relevance, included, out=_scratch_like(lists, 0))
-            if list_has_item is not None and count < list_has_item.size:
-                included[~list_has_item.reshape(-1)] = 1
-        if weights is not None:
-            relevance = np.multiply(relevance, _lists(weights._data), out=_scratch_like(lists, 0))
-        return _softmax_kernel(lists, relevance, included, gradient, reduction, count)
+        return _softmax_kernel(
+            lists,
+            _lists(labels._data, lists.dtype),
+            None if where is None else _lists(_valid_items(scores, where)),
+            None if weights is None else _item_weights(weights, scores, lists.dtype),
+            gradient,
+            reduction == "mean",
+        )
 
     return fused(scores, kernel, composite, reduction)
 
 
 def _softmax_kernel(
     scores: np.ndarray,
-    relevance: np.ndarray,
-    included: np.ndarray | None,
+    labels: np.ndarray,
+    valid: np.ndarray | None,
+    weights: np.ndarray | None,
     gradient: np.ndarray | None,
-    reduction: str,
-    count: int,
+    mean: bool,
 ) -> np.ndarray:
-    """``Σ_lists [R log Σ_i exp(z_i) - Σ_i r_i z_i]`` with ``z = s - max s`` (``R = Σ r``), and its
-    gradient ``R softmax(z) - r``; only the ``included`` items (a 0/1 mask, or None: all) count
-    in the softmax. The exponentials are written where the gradient goes (no fresh temporaries:
-    a first touch of new memory costs more here than the arithmetic)."""
-    n, dtype = scores.shape[-1], scores.dtype
-    ones = _parallel.ones(n, dtype)
-    exps = _scratch_like(scores, 2) if gradient is None else gradient
+    """``Σ_lists [R log Σ_i exp(z_i) - Σ_i r_i z_i]`` over ``(lists, n)`` scores, with the
+    relevances ``r = y w`` of the valid items, ``R = Σ r`` and ``z`` the scores (shifted by each
+    list's maximum where `needs_no_shift` says so), and its gradient ``R softmax(z) - r``;
+    divided by the number of lists with a valid item for the mean (rax's safe mean).
+
+    The exponentials, the relevances and their products with ``z`` are written into one
+    ``(3, lists, n)`` array, so that one matrix-vector product gives the three row sums (at 64
+    lists of 32 items a call is tens of microseconds: the count of NumPy calls is the cost)."""
+    lists, n = scores.shape
+    dtype = scores.dtype
+    stacked = _parallel.scratch(3 * scores.size, dtype, 0).reshape(3, lists, n)
+    exps, relevance, products = stacked
+    included = None
+    if valid is None:  # every list counts: the mean's 1 / lists goes into the relevances
+        scale = dtype.type(1 / lists if mean else 1)
+        np.multiply(labels, scale, out=relevance)
+    else:  # as 0/1 floats: a product with a bool array costs several times more
+        included = _scratch_like(scores, 1)
+        np.copyto(included, valid)
+        np.multiply(labels, included, out=relevance)
+    if weights is not None:
+        relevance *= weights
+    shifted = _exponentials(scores, included, exps)
+    np.multiply(relevance, shifted, out=products)
+    totals, masses, dots = np.matmul(stacked.reshape(-1, n), _parallel.ones(n, dtype)).reshape(
+        3, lists
+    )
+    if included is not None:  # a list without a valid item sums no exponential (each is > 0)
+        count = np.count_nonzero(totals)
+        np.maximum(totals, np.finfo(dtype).tiny, out=totals)  # its terms: 0 log(tiny), 0 / tiny
+        scale = dtype.type(1 / max(count, 1) if mean else 1)
+        if scale != 1:
+            masses *= scale
+            dots *= scale
+            relevance *= scale
+    per_list = np.log(totals)
+    per_list *= masses
+    per_list -= dots
+    total = _parallel.total(per_list)
+    if gradient is not None:
+        np.multiply(exps, np.divide(masses, totals)[:, None], out=gradient)
+        gradient -= relevance
+    return np.asarray(total)
+
+
+def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndarray) -> np.ndarray:
+    """``exp(z)`` written into ``exps`` (0 at the items that ``included`` marks 0), and ``z``:
+    the scores themselves where `needs_no_shift` allows (a row-wise max costs more than the whole
+    exp pass), else the scores minus each list's maximum over its included items."""
     if needs_no_shift(scores):
-        shifted = scores
         np.exp(scores, out=exps)
         if included is not None:
             exps *= included
-    elif included is None:
-        shifted = _scratch_like(scores, 1)
+        return scores
+    shifted = _scratch_like(scores, 2)
+    if included is None:
         top = scores.max(-1, keepdims=True)
         np.exp(np.subtract(scores, top, out=shifted), out=exps)
-    else:  # -inf added to the excluded scores (a masked max or assignment is much slower)
-        shifted = _scratch_like(scores, 1)
-        masked = np.log(included, dtype=dtype, out=exps)
-        masked += scores
-        top = masked.max(-1, keepdims=True)
-        np.exp(np.subtract(masked, top, out=masked), out=exps)
-        np.subtract(scores, top, out=shifted)
-    totals = np.matmul(exps, ones)
-    mass = np.matmul(relevance, ones)
-    per_list = mass * np.log(totals) - np.einsum("ij,ij->i", relevance, shifted)
-    total = _parallel.total(per_list)
-    if gradient is not None:
-        np.multiply(exps, (mass / totals)[:, None], out=gradient)
-        gradient -= relevance
-    return _finish(total, gradient, reduction, count, scores.dtype)
+        return shifted
+    # -inf added to the excluded scores (a masked max or assignment is much slower)
+    masked = np.log(included, out=exps)
+    masked += scores
+    top = masked.max(-1, keepdims=True)
+    top[np.isneginf(top)] = 0  # a list without an included item: all its terms are 0
+    np.exp(np.subtract(masked, top, out=masked), out=exps)
+    return np.subtract(scores, top, out=shifted)
 
 
 def listmle_loss(
@@ -231,7 +268,8 @@ def listmle_loss(
         tensor(0.7209)
     """
     reduction = _reduction.resolve(reduction)
-    valid = _valid_items(scores, labels, where, "listmle_loss")
+    _check_lists(scores, labels, where, "listmle_loss")
+    valid = _valid_items(scores, where)
     if where is None:
         order = np.argsort(-labels._data, axis=-1, kind="stable")
     else:
@@ -336,7 +374,8 @@ def _pairwise(
     Reduced, it runs as `_pairwise_kernel` with ``pair_kernel``; unreduced (and differentiated
     twice), as this composite."""
     reduction = _reduction.resolve(reduction)
-    valid = _valid_items(scores, labels, where, fn)
+    _check_lists(scores, labels, where, fn)
+    valid = _valid_items(scores, where)
     label_values = labels._data
 
     def composite(scores: Tensor) -> Tensor:
