@@ -30,6 +30,7 @@ from lossgrad.nn.functional import (
     loss_margin,
     loss_probability,
     loss_regression,
+    loss_robust,
 )
 
 N = 257
@@ -147,6 +148,34 @@ CASES: dict[str, tuple[_pointwise.Pointwise, Callable[[], list[Any]], tuple[Any,
         lambda: [_normal(2), _binary()],
         (-1.0, 2.0),
     ),
+    "log_cosh": (loss_robust._LOG_COSH, _difference_loss(lambda y: []), ()),
+    "pseudo_huber": (loss_robust._PSEUDO_HUBER, _difference_loss(lambda y: []), (0.7,)),
+    "welsch": (loss_robust._WELSCH, _difference_loss(lambda y: []), (1.3,)),
+    "cauchy": (loss_robust._CAUCHY, _difference_loss(lambda y: []), (0.8,)),
+    "geman_mcclure": (loss_robust._GEMAN_MCCLURE, _difference_loss(lambda y: []), (1.1,)),
+    "barron": (loss_robust._BARRON, _difference_loss(lambda y: []), (0.6, 1.2)),
+    "barron_negative": (loss_robust._BARRON, _difference_loss(lambda y: []), (-3.0, 0.9)),
+    **{
+        f"barron_at_{alpha}": (spec, _difference_loss(lambda y: []), (1.4,))
+        for alpha, spec in loss_robust._BARRON_LIMITS.items()
+    },
+    "pinball": (loss_robust._PINBALL, lambda: [*_difference_loss(lambda y: [0.0])(), None], (0.3,)),
+    "pinball_quantiles": (
+        loss_robust._PINBALL,
+        lambda: [*_difference_loss(lambda y: [0.0])(), _uniform(0, 1)],
+        (0.0,),
+    ),
+    "tweedie": (loss_robust._TWEEDIE, lambda: [_uniform(0.5, 3), _uniform(0.5, 3)], (1.5,)),
+    "tweedie_negative": (
+        loss_robust._TWEEDIE,
+        lambda: [_uniform(0.5, 3), _away_from(_normal(), [0.0])],
+        (-1.0,),
+    ),
+    "tweedie_cubic": (loss_robust._TWEEDIE, lambda: [_uniform(0.5, 3), _uniform(0.5, 3)], (3.0,)),
+    **{
+        f"tweedie_power_{power}": (spec, lambda: [_uniform(0.5, 3), _uniform(0.5, 3)], ())
+        for power, spec in loss_robust._TWEEDIE_CASES.items()
+    },
 }
 
 

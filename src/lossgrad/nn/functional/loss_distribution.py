@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
@@ -39,15 +40,17 @@ def _samples_1d(values: Tensor, weights: Tensor | None, name: str) -> tuple[Tens
     if values.dim() not in (1, 2) or values.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty (n,) or (n, k) tensor, got {values.size()}")
     if weights is None:
-        return values, Tensor._make(np.full(values.shape, 1.0 / values.shape[0],
-                                            values._data.dtype))
+        return values, Tensor._make(
+            np.full(values.shape, 1.0 / values.shape[0], values._data.dtype)
+        )
     weight_name = name.replace("values", "weights")
     _checks.check_tensor(weights, weight_name)
     if weights.dim() == 1 and values.dim() == 2:
         weights = weights.unsqueeze(1).expand(values.shape)
     if weights.shape != values.shape:
-        raise ValueError(f"{weight_name} of size {weights.size()} does not match {name} of size "
-                         f"{values.size()}")
+        raise ValueError(
+            f"{weight_name} of size {weights.size()} does not match {name} of size {values.size()}"
+        )
     if (weights._data < 0).any() or not (weights._data.sum(0) > 0).all():
         raise ValueError(f"{weight_name} must be non-negative with a positive sum")
     return values, weights / _sum(weights, 0, keepdim=True)
@@ -55,8 +58,10 @@ def _samples_1d(values: Tensor, weights: Tensor | None, name: str) -> tuple[Tens
 
 def _check_columns(u_values: Tensor, v_values: Tensor) -> None:
     if u_values.dim() != v_values.dim() or u_values.shape[1:] != v_values.shape[1:]:
-        raise ValueError(f"u_values of size {u_values.size()} and v_values of size "
-                         f"{v_values.size()} must have the same number of columns")
+        raise ValueError(
+            f"u_values of size {u_values.size()} and v_values of size "
+            f"{v_values.size()} must have the same number of columns"
+        )
 
 
 def _searchsorted(sorted_rows: np.ndarray, queries: np.ndarray, side: str) -> np.ndarray:
@@ -199,9 +204,7 @@ def _x_log_x(x: Tensor) -> Tensor:
     return x * where(x > 0, x, 1.0).log()
 
 
-def js_divergence(
-    input: Tensor, target: Tensor, dim: int = -1, reduction: str = "mean"
-) -> Tensor:
+def js_divergence(input: Tensor, target: Tensor, dim: int = -1, reduction: str = "mean") -> Tensor:
     """Jensen–Shannon divergence between discrete distributions (natural log).
 
     With ``m = (p + q) / 2`` along ``dim``::
@@ -249,8 +252,11 @@ def _clouds(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, bool]:
     """Point clouds ``(N, D)``/``(M, D)`` or batched ``(B, N, D)``/``(B, M, D)``, as batched."""
     _checks.check_tensor(x, "x")
     _checks.check_tensor(y, "y")
-    if x.dim() not in (2, 3) or y.dim() != x.dim() or x.shape[-1] != y.shape[-1] or (
-        x.dim() == 3 and x.shape[0] != y.shape[0]
+    if (
+        x.dim() not in (2, 3)
+        or y.dim() != x.dim()
+        or x.shape[-1] != y.shape[-1]
+        or (x.dim() == 3 and x.shape[0] != y.shape[0])
     ):
         raise ValueError(
             f"x and y must be point clouds (N, D) and (M, D), or (B, N, D) and (B, M, D), "
@@ -269,8 +275,9 @@ def _cloud_weights(weights: Tensor | None, points: Tensor, name: str) -> Tensor:
     if weights.dim() == 1:
         weights = weights.unsqueeze(0)
     if weights.shape != points.shape[:2]:
-        raise ValueError(f"{name} of size {weights.size()} does not match the points "
-                         f"{tuple(points.shape[:2])}")
+        raise ValueError(
+            f"{name} of size {weights.size()} does not match the points {tuple(points.shape[:2])}"
+        )
     return weights
 
 
@@ -314,32 +321,88 @@ class _TensorOps:
     where = staticmethod(where)
 
 
+def _kernel_products(
+    x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, name: str, blur: float
+) -> tuple[np.ndarray, ...]:
+    """For one cloud pair ``x (N, D)``, ``y (M, D)`` with weights ``a``, ``b``, and the kernel
+    ``K = phi(s)`` of the squared distances with slope ``S = phi'(s)``: ``(K b, S [b, b y],
+    K^T a, S^T [a, a x])``, of sizes ``(N,)``, ``(N, 1 + D)``, ``(M,)``, ``(M, 1 + D)``.
+
+    Blocks of rows of ``x`` go over the thread pool; each block's distances come from one
+    matrix product (``|x|**2 - 2 x.y + |y|**2`` as ``[x, |x|**2, 1] . [-2 y, 1, |y|**2]``,
+    geomloss's expansion; for the Gaussian kernel scaled by ``-1 / (2 blur**2)``, so the kernel
+    is one ``exp`` in place, and ``S = K * -1 / (2 blur**2)``), and the block is read by the
+    four products while it is in cache: no ``(N, M)`` array is ever whole."""
+    rows, columns = x.shape[0], y.shape[0]
+    dtype = x.dtype
+    gaussian = name == "gaussian"
+    factor = -0.5 / blur**2 if gaussian else 1.0
+    left = np.concatenate([x, (x * x).sum(1, keepdims=True), np.ones((rows, 1), dtype)], 1)
+    right = np.concatenate([-2.0 * y, np.ones((columns, 1), dtype), (y * y).sum(1)[:, None]], 1)
+    right = np.ascontiguousarray((right * dtype.type(factor)).T)
+    weighted_y = np.concatenate([b[:, None], b[:, None] * y], 1)
+    weighted_x = np.concatenate([a[:, None], a[:, None] * x], 1)
+
+    def block(lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        buffer = _parallel.scratch((hi - lo) * columns, dtype, 1).reshape(hi - lo, columns)
+        squared = np.matmul(left[lo:hi], right, out=buffer)
+        if gaussian:
+            kernel = np.exp(squared, out=squared)
+            row_products = kernel @ weighted_y
+            column_products = kernel.T @ weighted_x[lo:hi]
+            return (
+                row_products[:, 0],
+                row_products * dtype.type(factor),
+                column_products[:, 0],
+                column_products * dtype.type(factor),
+            )
+        kernel, slope = _kernel_of_square(name, squared, blur, np)
+        return (
+            kernel @ b,
+            slope @ weighted_y,
+            kernel.T @ a[lo:hi],
+            slope.T @ weighted_x[lo:hi],
+        )
+
+    parts = _parallel.map_rows(block, rows, columns)
+    return (
+        np.concatenate([part[0] for part in parts]),
+        np.concatenate([part[1] for part in parts]),
+        sum(part[2] for part in parts[1:]) + parts[0][2],
+        sum(part[3] for part in parts[1:]) + parts[0][3],
+    )
+
+
 class _KernelSum(ArrayFunction):
     """``sum_ij a_i K(x_i, y_j) b_j`` per batch, ``(B,)``, without keeping ``(N, M)`` arrays.
 
-    With ``s_ij = |x_i - y_j|**2``, ``K = phi(s)`` and ``W_ij = a_i b_j phi'(s_ij)``, the
-    gradients are ``2 (x_i sum_j W_ij - sum_j W_ij y_j)`` in ``x`` (and symmetrically in ``y``),
-    ``K b`` in ``a`` and ``K^T a`` in ``b``: matrix products. The backward recomputes ``s`` and
-    ``K`` with lossgrad ops, so second derivatives work.
+    With ``s_ij = |x_i - y_j|**2``, ``K = phi(s)`` and ``S = phi'(s)``, the gradients are
+    ``2 a_i (x_i (S b)_i - (S (b y))_i)`` in ``x`` (and symmetrically in ``y``), ``K b`` in
+    ``a`` and ``K^T a`` in ``b``: matrix products, which the forward computes with the value
+    (`_kernel_products`, one pass over the kernel's blocks) and keeps for the first-order
+    backward. The differentiable backward recomputes ``s`` and ``K`` with lossgrad ops, so
+    second derivatives work.
     """
 
     node_name = "KernelSumBackward"
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
-                cfg: tuple[str, float]) -> np.ndarray:
+    def forward(
+        ctx: Any, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, cfg: tuple[str, float]
+    ) -> np.ndarray:
         ctx.save_for_backward(x, y, a, b)
         ctx.cfg = cfg
-        kernel, _ = _KernelSum.kernel_arrays(x, y, cfg)
-        return (a * (kernel @ b[:, :, None])[:, :, 0]).sum(-1)
-
-    @staticmethod
-    def kernel_arrays(x: np.ndarray, y: np.ndarray, cfg: tuple[str, float]) -> tuple[Any, Any]:
-        squared = x @ y.transpose(0, 2, 1)
-        squared *= -2
-        squared += (x * x).sum(-1)[:, :, None]
-        squared += (y * y).sum(-1)[:, None, :]
-        return _kernel_of_square(cfg[0], squared, cfg[1], np)
+        values, kept = [], []
+        for points, others, weights, other_weights in zip(x, y, a, b, strict=True):
+            k_b, s_b, k_a, s_a = _kernel_products(points, others, weights, other_weights, *cfg)
+            values.append(weights @ k_b)
+            if not any(ctx.needs_input_grad[:4]):
+                continue
+            grad_x = 2.0 * weights[:, None] * (points * s_b[:, :1] - s_b[:, 1:])
+            grad_y = 2.0 * other_weights[:, None] * (others * s_a[:, :1] - s_a[:, 1:])
+            kept.append((grad_x, grad_y, k_b, k_a))
+        ctx.kept = [np.stack(grads) for grads in zip(*kept, strict=True)]
+        return np.asarray(values, x.dtype)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
@@ -363,24 +426,16 @@ class _KernelSum(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        """``backward`` on the arrays, for the first-order backward (no graph recorded)."""
-        x, y, a, b = ctx._saved_arrays()
-        kernel, slope = _KernelSum.kernel_arrays(x, y, ctx.cfg)
+        """The gradients the forward kept, times the upstream gradient of each batch."""
+        ctx._saved_arrays()  # torch's error for a freed graph
         needs = ctx.needs_input_grad
-        grads: list[Any] = [None] * 5
-        if needs[0] or needs[1]:
-            weights = np.multiply(slope, (g[:, None] * a)[:, :, None], out=slope)
-            weights *= b[:, None, :]
-            if needs[0]:
-                grads[0] = 2 * (x * weights.sum(2)[:, :, None] - weights @ y)
-            if needs[1]:
-                moved = weights.transpose(0, 2, 1)
-                grads[1] = 2 * (y * moved.sum(2)[:, :, None] - moved @ x)
-        if needs[2]:
-            grads[2] = g[:, None] * (kernel @ b[:, :, None])[:, :, 0]
-        if needs[3]:
-            grads[3] = g[:, None] * (kernel.transpose(0, 2, 1) @ a[:, :, None])[:, :, 0]
-        return tuple(grads)
+        return (
+            *(
+                kept * g.reshape(-1, *(1,) * (kept.ndim - 1)) if need else None
+                for kept, need in zip(ctx.kept, needs, strict=False)
+            ),
+            None,
+        )
 
 
 def mmd_loss(

@@ -1,6 +1,6 @@
 """Robust and probabilistic regression, and classification margins: losses torch lacks.
 
-Three groups, each loss a composite of lossgrad ops (so autograd gives its second derivatives):
+Three groups:
 
 - **robust regression** on the residual ``d = input - target``: ``log_cosh_loss``,
   ``pseudo_huber_loss`` (``charbonnier_loss``), ``welsch_loss``, ``cauchy_loss``,
@@ -17,6 +17,12 @@ scikit-learn, timm, the paper's code); the tests compare with that library.
 
 Elementwise regression losses take an optional ``weight`` broadcastable to the loss; with it,
 ``'mean'`` is the weighted mean ``sum(w * l) / sum(w)`` (scikit-learn's ``sample_weight``).
+
+The elementwise losses of fixed parameters are pointwise specs (``nn/functional/_pointwise.py``):
+a NumPy block kernel writing the loss and ``dl/dx``, and the same ``dl/dx`` in lossgrad ops, from
+which autograd gives the second derivatives (``tests/test_loss_specs.py`` keeps the two
+together). Barron's loss with Tensor ``alpha`` or ``scale`` (the adaptive loss) and the
+classification losses are composites of lossgrad ops.
 """
 
 from __future__ import annotations
@@ -27,13 +33,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgrad import _parallel
+from lossgrad._dtype import get_default_dtype
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
-from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional.loss_probability import _XLogY, poisson_nll_loss
+from lossgrad.nn.functional._pointwise import Pointwise, scratch
+from lossgrad.nn.functional._pointwise import apply as _pointwise
+from lossgrad.nn.functional.loss_probability import poisson_nll_loss
+from lossgrad.ops._common import promote
 from lossgrad.ops.activation import log_softmax
-from lossgrad.ops.pointwise import sigmoid, tanh, where
+from lossgrad.ops.pointwise import gt, sigmoid, tanh, where
 from lossgrad.ops.reduce import amax
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand
@@ -50,6 +60,46 @@ def _residual(input: Tensor, target: Tensor) -> Tensor:
     _checks.check_tensor(target, "target")
     _checks.warn_if_broadcast(input, target)
     return input - target
+
+
+def _elementwise(
+    spec: Pointwise,
+    input: Tensor,
+    target: Tensor,
+    reduction: str,
+    weight: Tensor | None,
+    params: tuple[Any, ...] = (),
+    extra: tuple[Tensor | None, ...] = (),
+    warn: bool = True,
+) -> Tensor:
+    """The pointwise loss ``spec`` of ``input`` and ``target`` (Tensors, promoted to one float
+    dtype as ``input - target`` would be, broadcast by the driver; with ``warn``, torch's
+    regression warning when their sizes differ), with the operands ``extra`` after them (cast
+    to that dtype) and the parameters ``params``; reduced as `_reduce`."""
+    _checks.check_tensor(input, "input")
+    _checks.check_tensor(target, "target")
+    if warn:
+        _checks.warn_if_broadcast(input, target)
+    dtype, (x, y) = promote(input, target)
+    if dtype.kind != "f":
+        x, y = x.to(get_default_dtype()), y.to(get_default_dtype())
+    extra = tuple(t if t is None or t.dtype == x.dtype else t.to(x.dtype) for t in extra)
+    if weight is None:
+        return _pointwise(spec, (x, y, *extra), reduction, params)
+    return _reduce(_pointwise(spec, (x, y, *extra), "none", params), reduction, weight)
+
+
+def _scaled_residual(x: np.ndarray, y: np.ndarray, scale: float, out: np.ndarray) -> np.ndarray:
+    """``q = (x - y) / scale`` into ``out`` (no pass for the scale at 1)."""
+    residual = np.subtract(x, y, out=out)
+    if scale != 1.0:
+        residual *= x.dtype.type(1.0 / scale)
+    return residual
+
+
+def _by_scale(scale: float) -> float:
+    """The ``dldx_factor`` of a loss of ``q = (x - y) / scale`` whose kernel writes ``dl/dq``."""
+    return 1.0 / scale
 
 
 def _reduce(loss: Tensor, reduction: str, weight: Tensor | None = None) -> Tensor:
@@ -83,6 +133,34 @@ def _positive(value: Any, name: str) -> None:
 # -- robust regression -----------------------------------------------------------------------------
 
 
+def _log_cosh_block(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> np.ndarray:
+    """``log cosh d = |d| + log(2 + m) - log 2`` into ``loss`` and ``tanh d = sgn(d) (-m) / (2 +
+    m)`` into ``dldx``, both from ``m = expm1(-2 |d|)`` (so that tanh keeps its digits near 0)."""
+    diff = np.subtract(x, y, out=dldx)
+    magnitude = np.abs(diff, out=loss)
+    shrink = np.multiply(magnitude, x.dtype.type(-2.0), out=scratch(x, 1))
+    np.expm1(shrink, out=shrink)
+    denominator = np.add(shrink, x.dtype.type(2.0), out=scratch(x, 2))
+    np.divide(shrink, denominator, out=shrink)
+    np.copysign(shrink, diff, out=dldx)
+    magnitude += np.log(denominator, out=denominator)
+    magnitude -= x.dtype.type(_LOG2)
+    return magnitude
+
+
+def _log_cosh_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    slope = tanh(x - y)
+    return slope, -slope
+
+
+_LOG_COSH = Pointwise(
+    node="LogCoshLossBackward0",
+    block=_log_cosh_block,
+    derivatives=_log_cosh_derivatives,
+    antisymmetric=True,
+)
+
+
 def log_cosh_loss(
     input: Tensor, target: Tensor, reduction: str = "mean", weight: Tensor | None = None
 ) -> Tensor:
@@ -96,9 +174,9 @@ def log_cosh_loss(
 
     Quadratic (``d**2 / 2``) near 0 and linear (``|d| - log 2``) far away, like Huber but
     smooth everywhere. The softplus form is Keras's (``keras.losses.LogCosh``, equal to optax's
-    ``log_cosh``); it is evaluated as ``|d| + log1p(exp(-2 |d|)) - log 2`` in one fused pass,
-    with the gradient ``tanh(d)`` stated directly (so the second derivative is right at
-    ``d = 0`` too); ``log(cosh(d))`` itself overflows for ``|d| > 89`` in float32
+    ``log_cosh``); it is evaluated as ``|d| + log(2 + m) - log 2`` with
+    ``m = expm1(-2 |d|)`` in one fused pass, with the gradient ``tanh(d) = sgn(d) (-m) / (2 + m)``
+    stated directly (so the second derivative is right at ``d = 0`` too); ``log(cosh(d))`` itself overflows for ``|d| > 89`` in float32
     (JuliaML/LossFunctions.jl#136). Finite for every finite ``d``.
 
     Args:
@@ -121,30 +199,53 @@ def log_cosh_loss(
         >>> F.log_cosh_loss(torch.tensor([0.0, 1.0, 100.0]), torch.zeros(3), reduction="none")
         tensor([ 0.0000,  0.4338, 99.3069])
     """
-    reduction = _reduction.resolve(reduction)
-    return _reduce(_LogCosh.apply(_residual(input, target)), reduction, weight)
+    return _elementwise(_LOG_COSH, input, target, _reduction.resolve(reduction), weight)
 
 
-class _LogCosh(ArrayFunction):
-    """``log(cosh(d)) = |d| + log1p(exp(-2 |d|)) - log 2`` in one pass; the backward is
-    ``g * tanh(d)``, written with lossgrad ops (second derivative ``1 - tanh(d)**2``)."""
+def _charbonnier_block(
+    x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """Barron's loss at ``alpha = 1`` of ``q = (x - y) / scale``: ``sqrt(q**2 + 1) - 1``, as
+    ``q**2 / (r + 1)`` with ``r = sqrt(q**2 + 1)`` (no cancellation near 0), into ``loss``;
+    ``dl/dq = q / r`` into ``dldx`` (``dl/dx`` is that over ``scale``, the spec's factor)."""
+    residual = _scaled_residual(x, y, scale, dldx)
+    squared = np.multiply(residual, residual, out=loss)
+    root = np.add(squared, x.dtype.type(1.0), out=scratch(x, 1))
+    np.sqrt(root, out=root)
+    np.divide(residual, root, out=dldx)
+    root += x.dtype.type(1.0)
+    return np.divide(squared, root, out=loss)
 
-    node_name = "LogCoshBackward"
 
-    @staticmethod
-    def forward(ctx: Any, d: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(d)
-        magnitude = np.abs(d)
-        out = np.exp(-2.0 * magnitude)
-        np.log1p(out, out=out)
-        out += magnitude
-        out -= d.dtype.type(_LOG2)
-        return out
+def _charbonnier_slope(x: Tensor, y: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    residual = (x - y) / scale
+    slope = residual / (residual.square() + 1.0).sqrt() / scale
+    return slope, -slope
 
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> Tensor:
-        (d,) = ctx.saved_tensors
-        return g * tanh(d)
+
+def _pseudo_huber_block(
+    x: np.ndarray, y: np.ndarray, delta: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``delta**2`` times `_charbonnier_block` at scale ``delta``."""
+    loss = _charbonnier_block(x, y, delta, loss, dldx)
+    if delta != 1.0:
+        loss *= x.dtype.type(delta * delta)
+    return loss
+
+
+def _pseudo_huber_slope(x: Tensor, y: Tensor, delta: float) -> tuple[Tensor, Tensor]:
+    residual = x - y
+    slope = residual / ((residual / delta).square() + 1.0).sqrt()
+    return slope, -slope
+
+
+_PSEUDO_HUBER = Pointwise(
+    node="PseudoHuberLossBackward0",
+    block=_pseudo_huber_block,
+    derivatives=_pseudo_huber_slope,
+    antisymmetric=True,
+    dldx_factor=lambda delta: delta,  # delta**2 dl/dq / delta
+)
 
 
 def pseudo_huber_loss(
@@ -192,11 +293,41 @@ def pseudo_huber_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(delta, "delta")
-    d = _residual(input, target)
-    return _reduce(d.square() / (((d / delta).square() + 1.0).sqrt() + 1.0), reduction, weight)
+    delta = float(delta)
+    return _elementwise(_PSEUDO_HUBER, input, target, reduction, weight, (delta,))
 
 
 charbonnier_loss = pseudo_huber_loss
+
+
+def _welsch_block(
+    x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``-expm1(-q**2 / 2)`` of ``q = (x - y) / scale`` into ``loss`` (accurate near 0) and
+    ``dl/dq = q exp(-q**2 / 2)`` into ``dldx`` (its own exponential: ``1 - loss`` would lose the
+    tiny one far out)."""
+    residual = _scaled_residual(x, y, scale, dldx)
+    exponent = np.multiply(residual, x.dtype.type(-0.5), out=scratch(x, 1))
+    exponent *= residual
+    np.expm1(exponent, out=loss)
+    np.negative(loss, out=loss)
+    residual *= np.exp(exponent, out=exponent)
+    return loss
+
+
+def _welsch_slope(x: Tensor, y: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    residual = (x - y) / scale
+    slope = residual * (-0.5 * residual.square()).exp() / scale
+    return slope, -slope
+
+
+_WELSCH = Pointwise(
+    node="WelschLossBackward0",
+    block=_welsch_block,
+    derivatives=_welsch_slope,
+    antisymmetric=True,
+    dldx_factor=_by_scale,
+)
 
 
 def welsch_loss(
@@ -243,8 +374,7 @@ def welsch_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
-    squared = _scaled(_residual(input, target), scale).square()
-    return _reduce(_welsch(squared), reduction, weight)
+    return _elementwise(_WELSCH, input, target, reduction, weight, (float(scale),))
 
 
 def _welsch(squared: Tensor) -> Tensor:
@@ -252,6 +382,35 @@ def _welsch(squared: Tensor) -> Tensor:
     expm1's gradient ``expm1 + 1`` would lose the tiny ``exp(-squared / 2)``."""
     half = -0.5 * squared
     return where(squared < 1.0, -half.expm1(), 1.0 - half.exp())
+
+
+def _cauchy_block(
+    x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``log1p(q**2 / 2)`` of ``q = (x - y) / scale`` into ``loss``, ``dl/dq = q / (1 +
+    q**2 / 2)`` into ``dldx``."""
+    residual = _scaled_residual(x, y, scale, dldx)
+    half_square = np.multiply(residual, x.dtype.type(0.5), out=scratch(x, 1))
+    half_square *= residual
+    np.log1p(half_square, out=loss)
+    half_square += x.dtype.type(1.0)
+    residual /= half_square
+    return loss
+
+
+def _cauchy_slope(x: Tensor, y: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    residual = (x - y) / scale
+    slope = residual / (0.5 * residual.square() + 1.0) / scale
+    return slope, -slope
+
+
+_CAUCHY = Pointwise(
+    node="CauchyLossBackward0",
+    block=_cauchy_block,
+    derivatives=_cauchy_slope,
+    antisymmetric=True,
+    dldx_factor=_by_scale,
+)
 
 
 def cauchy_loss(
@@ -295,8 +454,42 @@ def cauchy_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
-    d = _residual(input, target)
-    return _reduce((_scaled(d, scale).square() * 0.5).log1p(), reduction, weight)
+    return _elementwise(_CAUCHY, input, target, reduction, weight, (float(scale),))
+
+
+def _geman_mcclure_block(
+    x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``2 s / (s + 4) = 2 / (1 + 4 / s)`` of ``s = q**2``, ``q = (x - y) / scale``, into
+    ``loss`` (0 at ``s = 0`` and 2 where ``s`` overflows, through the infinities), and ``q t**2``
+    with ``t = 1 / (s + 4)`` into ``dldx`` (``dl/dq = 16 q t**2``: the spec's factor has the 16;
+    stating the slope keeps its digits at huge residuals, where the quotient's derivative
+    would subtract two nearly equal terms)."""
+    residual = _scaled_residual(x, y, scale, dldx)
+    squared = np.multiply(residual, residual, out=scratch(x, 1))
+    np.divide(x.dtype.type(4.0), squared, out=loss)
+    loss += x.dtype.type(1.0)
+    np.divide(x.dtype.type(2.0), loss, out=loss)
+    squared += x.dtype.type(4.0)
+    inverse = np.divide(x.dtype.type(1.0), squared, out=squared)
+    residual *= inverse
+    residual *= inverse
+    return loss
+
+
+def _geman_mcclure_slope(x: Tensor, y: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    residual = (x - y) / scale
+    slope = (16.0 / scale) * residual / (residual.square() + 4.0).square()
+    return slope, -slope
+
+
+_GEMAN_MCCLURE = Pointwise(
+    node="GemanMcclureLossBackward0",
+    block=_geman_mcclure_block,
+    derivatives=_geman_mcclure_slope,
+    antisymmetric=True,
+    dldx_factor=lambda scale: 16.0 / scale,
+)
 
 
 def geman_mcclure_loss(
@@ -340,42 +533,102 @@ def geman_mcclure_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
-    return _reduce(_GemanMcClure.apply(_scaled(_residual(input, target), scale)), reduction,
-                   weight)
+    return _elementwise(_GEMAN_MCCLURE, input, target, reduction, weight, (float(scale),))
 
 
-class _GemanMcClure(ArrayFunction):
-    """``2 q**2 / (q**2 + 4)`` of the scaled residual ``q`` in one pass (``2 - 8 / (q**2 + 4)``
-    above ``q**2 = 4``, where it is 2 for an overflowing square); the backward states the slope
-    ``16 q / (q**2 + 4)**2`` with lossgrad ops: differentiating the quotient instead would
-    subtract two nearly equal terms and lose every digit of the gradient at huge residuals."""
+def _barron_safe(alpha: float, dtype: np.dtype) -> tuple[float, float]:
+    """The reference code's ``b = max(eps, |alpha - 2|)`` and ``a = sign(alpha) max(eps,
+    |alpha|)`` (``eps`` the dtype's machine epsilon): the general formula's divisors."""
+    epsilon = float(np.finfo(dtype).eps)
+    return max(epsilon, abs(alpha - 2.0)), math.copysign(max(epsilon, abs(alpha)), alpha)
 
-    node_name = "GemanMcClureBackward"
 
-    @staticmethod
-    def forward(ctx: Any, q: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(q)
-        with np.errstate(over="ignore"):
-            squared = q * q
-        denominator = squared + q.dtype.type(4)
-        return np.where(squared < 4, 2 * squared / denominator, 2 - 8 / denominator)
+def _barron_block(
+    x: np.ndarray, y: np.ndarray, alpha: float, scale: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """Barron's general formula of ``q = (x - y) / scale``: with ``z = q**2 / b + 1`` and ``p =
+    z ** (alpha / 2 - 1)``, ``b / a (z p - 1)`` into ``loss`` and ``dl/dq = q p`` into
+    ``dldx`` (one power for both)."""
+    beta, alpha_safe = _barron_safe(alpha, x.dtype)
+    residual = _scaled_residual(x, y, scale, dldx)
+    base = np.multiply(residual, x.dtype.type(1.0 / beta), out=scratch(x, 1))
+    base *= residual
+    base += x.dtype.type(1.0)
+    power = np.power(base, x.dtype.type(0.5 * alpha - 1.0), out=scratch(x, 2))
+    residual *= power
+    base *= power
+    base -= x.dtype.type(1.0)
+    return np.multiply(base, x.dtype.type(beta / alpha_safe), out=loss)
 
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> Tensor:
-        (q,) = ctx.saved_tensors
-        return g * (16.0 * q) / (q.square() + 4.0).square()
 
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> np.ndarray:
-        """``backward`` on the arrays, for the first-order backward (no graph recorded)."""
-        (q,) = ctx._saved_arrays()
-        with np.errstate(over="ignore"):
-            denominator = q * q
-        denominator += q.dtype.type(4)
-        np.square(denominator, out=denominator)
-        slope = np.multiply(q, q.dtype.type(16))
-        slope /= denominator
-        return slope * g
+def _barron_slope(x: Tensor, y: Tensor, alpha: float, scale: float) -> tuple[Tensor, Tensor]:
+    beta, _ = _barron_safe(alpha, x._data.dtype)
+    residual = (x - y) / scale
+    slope = residual * (residual.square() / beta + 1.0) ** (0.5 * alpha - 1.0) / scale
+    return slope, -slope
+
+
+def _half_square_block(
+    x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """Barron's loss at ``alpha = 2``: ``q**2 / 2`` into ``loss``, ``dl/dq = q`` into ``dldx``."""
+    residual = _scaled_residual(x, y, scale, dldx)
+    loss = np.multiply(residual, residual, out=loss)
+    loss *= x.dtype.type(0.5)
+    return loss
+
+
+def _half_square_slope(x: Tensor, y: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    slope = (x - y) / (scale * scale)
+    return slope, -slope
+
+
+def _exponential_block(
+    x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """Barron's loss at ``alpha = +inf``: ``expm1(q**2 / 2)`` into ``loss``, ``dl/dq = q
+    exp(q**2 / 2)`` into ``dldx``."""
+    residual = _scaled_residual(x, y, scale, dldx)
+    exponent = np.multiply(residual, x.dtype.type(0.5), out=scratch(x, 1))
+    exponent *= residual
+    np.expm1(exponent, out=loss)
+    residual *= np.exp(exponent, out=exponent)
+    return loss
+
+
+def _exponential_slope(x: Tensor, y: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    residual = (x - y) / scale
+    slope = residual * (0.5 * residual.square()).exp() / scale
+    return slope, -slope
+
+
+_BARRON = Pointwise(
+    node="BarronLossBackward0",
+    block=_barron_block,
+    derivatives=_barron_slope,
+    antisymmetric=True,
+    dldx_factor=lambda alpha, scale: 1.0 / scale,
+)
+
+#: Barron's loss where ``alpha`` is one of its limits (or the special values 1 and -2): that
+#: loss's exact formula, as the reference code's ``lossfun`` selects it.
+_BARRON_LIMITS = {
+    alpha: Pointwise(
+        node="BarronLossBackward0",
+        block=block,
+        derivatives=slope,
+        antisymmetric=True,
+        dldx_factor=factor,
+    )
+    for alpha, block, slope, factor in [
+        (2.0, _half_square_block, _half_square_slope, _by_scale),
+        (1.0, _charbonnier_block, _charbonnier_slope, _by_scale),
+        (0.0, _cauchy_block, _cauchy_slope, _by_scale),
+        (-2.0, _geman_mcclure_block, _geman_mcclure_slope, lambda scale: 16.0 / scale),
+        (-math.inf, _welsch_block, _welsch_slope, _by_scale),
+        (math.inf, _exponential_block, _exponential_slope, _by_scale),
+    ]
+}
 
 
 def barron_loss(
@@ -439,8 +692,13 @@ def barron_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
-    d = _residual(input, target)
-    squared = _scaled(d, scale).square()
+    if not isinstance(alpha, Tensor) and not isinstance(scale, Tensor):
+        alpha, scale = float(alpha), float(scale)
+        limit = _BARRON_LIMITS.get(alpha)
+        if limit is not None:
+            return _elementwise(limit, input, target, reduction, weight, (scale,))
+        return _elementwise(_BARRON, input, target, reduction, weight, (alpha, scale))
+    squared = _scaled(_residual(input, target), scale).square()
     if not isinstance(alpha, Tensor):
         return _reduce(_barron_rho(squared, float(alpha)), reduction, weight)
     return _reduce(_barron_rho_tensor(squared, alpha), reduction, weight)
@@ -551,6 +809,54 @@ def barron_log_partition(alpha: Tensor) -> Tensor:
 # -- quantile and distributional regression --------------------------------------------------------
 
 
+def _pinball_block(
+    x: np.ndarray,
+    y: np.ndarray,
+    quantiles: np.ndarray | None,
+    quantile: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+) -> np.ndarray:
+    """With ``d = x - y`` and ``q`` the quantile (``quantiles``' block, or ``quantile``):
+    ``dl/dx = [d > 0] - q`` into ``dldx``, and the loss ``(dl/dx) d`` into ``loss`` (``q |d|``
+    below the target, ``(1 - q) d`` above)."""
+    residual = np.subtract(x, y, out=loss)
+    np.greater(residual, 0, out=dldx)
+    dldx -= quantile if quantiles is None else quantiles
+    return np.multiply(dldx, residual, out=loss)
+
+
+def _pinball_sum(
+    x: np.ndarray,
+    y: np.ndarray,
+    quantiles: np.ndarray | None,
+    quantile: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+) -> Any:
+    """The block's total of `_pinball_block` as one dot product ``(dl/dx) . d``."""
+    residual = np.subtract(x, y, out=loss)
+    np.greater(residual, 0, out=dldx)
+    dldx -= quantile if quantiles is None else quantiles
+    return _parallel.total(dldx, residual)
+
+
+def _pinball_slope(
+    x: Tensor, y: Tensor, quantiles: Tensor | None, quantile: float
+) -> tuple[Tensor, Tensor, None]:
+    slope = gt(x, y).to(x.dtype) - (quantile if quantiles is None else quantiles)
+    return slope, -slope, None
+
+
+_PINBALL = Pointwise(
+    node="PinballLossBackward0",
+    block=_pinball_block,
+    block_sum=_pinball_sum,
+    derivatives=_pinball_slope,
+    antisymmetric=True,
+)
+
+
 def pinball_loss(
     input: Tensor,
     target: Tensor,
@@ -603,9 +909,9 @@ def pinball_loss(
     reduction = _reduction.resolve(reduction)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
+    quantiles = None
     if isinstance(quantile, (int, float)):
-        q: Any = float(quantile)
-        values = np.array([q])
+        values = np.array([float(quantile)])
     else:
         values = np.asarray(quantile._data if isinstance(quantile, Tensor) else quantile, float)
         if values.ndim != 1 or input.dim() == 0 or input.shape[-1] != values.size:
@@ -613,14 +919,13 @@ def pinball_loss(
                 f"quantile holds {values.size} values: input must have them on its last "
                 f"dimension, got input of size {input.size()}"
             )
-        q = Tensor._make(values.astype(input._data.dtype))
+        quantiles = Tensor._make(values)
         if target.shape == input.shape[:-1]:
             target = target.unsqueeze(-1)
     if not ((values >= 0) & (values <= 1)).all():
         raise ValueError(f"quantile must be in [0, 1], got {quantile}")
-    under = target - input
-    loss = where(under >= 0, q * under, (q - 1.0) * under)
-    return _reduce(loss, reduction, weight)
+    params = (float(values[0]) if quantiles is None else 0.0,)
+    return _elementwise(_PINBALL, input, target, reduction, weight, params, (quantiles,), False)
 
 
 def expectile_loss(
@@ -669,6 +974,106 @@ def expectile_loss(
     under = -_residual(input, target)
     loss = where(under >= 0, expectile, 1.0 - expectile) * under.square()
     return _reduce(loss, reduction, weight)
+
+
+def _tweedie_block(
+    mu: np.ndarray, y: np.ndarray, power: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """The deviance for ``power = p`` off 0, 1 and 2: with ``r = mu**(1-p)``,
+    ``2 (max(y, 0)**(2-p) / ((1-p)(2-p)) - y r / (1-p) + mu r / (2-p))`` into ``loss`` and
+    ``(mu - y) / mu**p = (mu r - y r) / mu`` into ``dldx`` (the factor 2 is the spec's)."""
+    one, two = 1.0 - power, 2.0 - power
+    dtype = mu.dtype.type
+    rate = np.power(mu, dtype(one), out=scratch(mu, 1))
+    cross = np.multiply(y, rate, out=scratch(mu, 2))  # y mu**(1-p)
+    np.multiply(mu, rate, out=dldx)  # mu**(2-p)
+    observed = np.maximum(y, dtype(0.0), out=loss) if power < 0 else y
+    np.power(observed, dtype(two), out=loss)
+    loss *= dtype(2.0 / (one * two))
+    loss += np.multiply(dldx, dtype(2.0 / two), out=rate)
+    loss -= np.multiply(cross, dtype(2.0 / one), out=rate)
+    dldx -= cross
+    dldx /= mu
+    return loss
+
+
+def _tweedie_slopes(mu: Tensor, y: Tensor, power: float) -> tuple[Tensor, Tensor]:
+    one = 1.0 - power
+    return (
+        2.0 * (mu - y) * mu ** (-power),
+        2.0 * (y.clamp_min(0.0) ** one - mu**one) / one,
+    )
+
+
+def _normal_deviance_block(
+    mu: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``power = 0``: ``(mu - y)**2`` into ``loss``, ``mu - y`` into ``dldx``."""
+    residual = np.subtract(mu, y, out=dldx)
+    return np.multiply(residual, residual, out=loss)
+
+
+def _normal_deviance_slopes(mu: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    slope = 2.0 * (mu - y)
+    return slope, -slope
+
+
+def _poisson_deviance_block(
+    mu: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``power = 1``: with ``r = y / mu``, ``2 (y (log r - 1) + mu)`` into ``loss`` (``r`` is
+    floored at the smallest normal number, so that ``y = 0`` gives ``0 log 0 = 0``) and
+    ``1 - r`` into ``dldx``."""
+    ratio = np.divide(y, mu, out=scratch(mu, 1))
+    np.subtract(mu.dtype.type(1.0), ratio, out=dldx)
+    np.maximum(ratio, np.finfo(mu.dtype).tiny, out=ratio)
+    log_ratio = np.log(ratio, out=ratio)
+    log_ratio -= mu.dtype.type(1.0)
+    np.multiply(y, log_ratio, out=loss)
+    loss += mu
+    loss *= mu.dtype.type(2.0)
+    return loss
+
+
+def _poisson_deviance_slopes(mu: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    return 2.0 * (1.0 - y / mu), 2.0 * (y.log() - mu.log())
+
+
+def _gamma_deviance_block(
+    mu: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """``power = 2``: with ``r = y / mu``, ``2 (r - 1 - log r)`` into ``loss`` and
+    ``(1 - r) / mu`` into ``dldx``."""
+    ratio = np.divide(y, mu, out=scratch(mu, 1))
+    np.subtract(mu.dtype.type(1.0), ratio, out=dldx)
+    dldx /= mu
+    np.log(ratio, out=loss)
+    np.subtract(ratio, loss, out=loss)
+    loss -= mu.dtype.type(1.0)
+    loss *= mu.dtype.type(2.0)
+    return loss
+
+
+def _gamma_deviance_slopes(mu: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    return 2.0 * (mu - y) / mu.square(), 2.0 * (1.0 / mu - 1.0 / y)
+
+
+def _tweedie_spec(block: Any, derivatives: Any) -> Pointwise:
+    return Pointwise(
+        node="TweedieLossBackward0",
+        block=block,
+        derivatives=derivatives,
+        dldx_factor=lambda *power: 2.0,
+    )
+
+
+_TWEEDIE = _tweedie_spec(_tweedie_block, _tweedie_slopes)
+#: The deviances of the powers whose general formula divides by zero (and p = 0, a square).
+_TWEEDIE_CASES = {
+    0.0: _tweedie_spec(_normal_deviance_block, _normal_deviance_slopes),
+    1.0: _tweedie_spec(_poisson_deviance_block, _poisson_deviance_slopes),
+    2.0: _tweedie_spec(_gamma_deviance_block, _gamma_deviance_slopes),
+}
 
 
 def tweedie_loss(
@@ -721,18 +1126,10 @@ def tweedie_loss(
     _checks.check_tensor(target, "target")
     power = _checks.check_float(power, "tweedie_loss", "power", 3)
     _check_tweedie_domain(input, target, power)
-    mu, y = input, target
-    if power == 0.0:
-        loss = (y - mu).square()
-    elif power == 1.0:
-        loss = 2.0 * (_XLogY.apply(y, y) - _XLogY.apply(y, mu) - y + mu)
-    elif power == 2.0:
-        loss = 2.0 * ((mu / y).log() + y / mu - 1.0)
-    else:
-        one, two = 1.0 - power, 2.0 - power
-        y_term = y.clamp_min(0.0) ** two / (one * two) if power < 0 else y**two / (one * two)
-        loss = 2.0 * (y_term - y * mu**one / one + mu**two / two)
-    return _reduce(loss, reduction, weight)
+    spec = _TWEEDIE_CASES.get(power)
+    if spec is not None:
+        return _elementwise(spec, input, target, reduction, weight, warn=False)
+    return _elementwise(_TWEEDIE, input, target, reduction, weight, (power,), warn=False)
 
 
 def _check_tweedie_domain(mu: Tensor, y: Tensor, power: float) -> None:
@@ -1198,15 +1595,21 @@ def asymmetric_loss(
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     if target.shape == input.shape and target.is_floating_point():
-        loss = _asymmetric_multilabel(input, target, gamma_neg, gamma_pos, clip, eps,
-                                      label_smoothing)
+        loss = _asymmetric_multilabel(
+            input, target, gamma_neg, gamma_pos, clip, eps, label_smoothing
+        )
     else:
         loss = _asymmetric_single_label(input, target, gamma_neg, gamma_pos, label_smoothing)
     return _reduction.apply(loss, reduction)
 
 
 def _asymmetric_multilabel(
-    input: Tensor, target: Tensor, gamma_neg: float, gamma_pos: float, clip: float, eps: float,
+    input: Tensor,
+    target: Tensor,
+    gamma_neg: float,
+    gamma_pos: float,
+    clip: float,
+    eps: float,
     smoothing: float,
 ) -> Tensor:
     if smoothing:
