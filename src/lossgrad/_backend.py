@@ -24,3 +24,8 @@ def scatter_add(out: Any, index: Any, values: Any) -> None:
 # ``clip(a, lo, hi, out=None)``: NumPy's clip ufunc itself (bounds of a's dtype); np.clip's Python
 # wrapper costs more than the loop at small sizes.
 clip = (np._core if hasattr(np, "_core") else np.core).umath.clip
+
+# ``einsum(subscripts, *operands, out=None)``: NumPy's C einsum, which ``np.einsum`` calls when
+# not asked to optimize the contraction order; its Python wrapper costs about as much as a
+# row-wise dot product of a small block.
+einsum = (np._core if hasattr(np, "_core") else np.core).multiarray.c_einsum

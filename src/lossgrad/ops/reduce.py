@@ -34,6 +34,7 @@ from lossgrad.ops.pointwise import (
     where,
 )
 
+_add_reduce = np.add.reduce
 values_indices = namedtuple("values_indices", ["values", "indices"])
 _make = Tensor._make
 
@@ -89,7 +90,8 @@ class _Sum(ArrayFunction):
         ctx: Any, a: np.ndarray, axes: tuple[int, ...], keepdim: bool, dt: Any
     ) -> np.ndarray:
         ctx.meta = (a.shape, a.dtype, axes, keepdim)
-        return np.asarray(a.sum(axis=axes, keepdims=keepdim, dtype=dt))
+        # ``a.sum(...)`` without its Python-level wrapper (NumPy's ``_methods._sum``)
+        return np.asarray(_add_reduce(a, axes, dt, None, keepdim))
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
