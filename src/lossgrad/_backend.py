@@ -29,3 +29,7 @@ clip = (np._core if hasattr(np, "_core") else np.core).umath.clip
 # not asked to optimize the contraction order; its Python wrapper costs about as much as a
 # row-wise dot product of a small block.
 einsum = (np._core if hasattr(np, "_core") else np.core).multiarray.c_einsum
+
+# ``dot(a, b, out=None)``: NumPy's C dot product without the ``__array_function__`` dispatch
+# ``np.dot`` adds (a fifth of a small dot's cost; lossgrad passes it plain arrays only).
+dot = (np._core if hasattr(np, "_core") else np.core)._multiarray_umath.dot
