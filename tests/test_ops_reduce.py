@@ -305,3 +305,19 @@ def test_gradcheck(k):
     a = lossgrad.tensor(x.reshape(3, 4), requires_grad=True)
     assert gradcheck(GRADCHECK[k], (a,))
     assert gradgradcheck(GRADCHECK[k], (a,))
+
+
+@pytest.mark.parametrize("size", [7, 5000])
+def test_full_reduction_gradients_small_and_large(size):
+    """A full sum's or mean's gradient is a filled array on small inputs and a broadcast view on
+    large ones: both give torch's gradients, into a leaf and through a further node, and the
+    leaf's ``.grad`` can be written in place."""
+    a = np.random.default_rng(3).standard_normal(size)
+    grads = []
+    for lib in (lossgrad, torch):
+        x = lib.tensor(a, requires_grad=True)
+        (x.sum() * 2.0 + (x * x).mean()).backward()
+        x.grad.mul_(3.0)
+        x.sum().backward()
+        grads.append(x.grad.numpy().copy() if lib is lossgrad else x.grad.detach().numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)

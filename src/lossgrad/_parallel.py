@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from lossgrad._backend import dot as _dot
+
 T = TypeVar("T")
 
 #: Elements below which work runs inline, in one piece.
@@ -275,7 +277,7 @@ def total(a: np.ndarray, b: np.ndarray | None = None) -> Any:
         return (a if b is None else a * b).sum(dtype=a.dtype)
     if b is None:
         b = ones(a.size, a.dtype)
-    return np.dot(a, b)
+    return _dot(a, b)
 
 
 def flat(*arrays: np.ndarray) -> list[np.ndarray] | None:

@@ -707,7 +707,9 @@ def _saved_values(
             continue
         # most ops save their first or second operand: look there before the general search
         source = args[0] if item is fargs[0] else args[1] if item is fargs[1 % len(fargs)] else None
-        if not isinstance(source, Tensor):
+        if source is item:  # an array operand (``x * 0.5``'s scalar): no Tensor holds it, as
+            source = None  # the recording views an array two arguments share
+        elif not isinstance(source, Tensor):
             source = next(
                 (a for a, f in zip(args, fargs) if item is f and isinstance(a, Tensor)), None
             )

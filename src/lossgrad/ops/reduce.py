@@ -9,6 +9,7 @@ broadcast against the input rather than materialised.
 from __future__ import annotations
 
 import builtins
+import math
 import warnings
 from collections import namedtuple
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from lossgrad.ops.pointwise import (
     where,
 )
 
+_add_reduce = np.add.reduce
+_prod = math.prod
 values_indices = namedtuple("values_indices", ["values", "indices"])
 _make = Tensor._make
 
@@ -62,13 +65,23 @@ def _unsqueeze_to(
 def _broadcast_back(
     g: np.ndarray, axes: tuple[int, ...], keepdim: bool, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """``_unsqueeze_to`` on a raw array: a read-only broadcast view, no copy."""
+    """``_unsqueeze_to`` on a raw array: a read-only broadcast view, no copy (for a full
+    reduction of at most `_FILLED` elements, a filled array: cheaper than building the view,
+    and a leaf's ``.grad`` then takes it without the copy it makes of a view)."""
     if g.ndim == 0:  # a full reduction: the view built directly (a third of broadcast_to's cost)
+        if _prod(shape) <= _FILLED:
+            v = np.empty(shape, g.dtype)
+            v.fill(g)
+            return v
         v = np.ndarray(shape, g.dtype, buffer=g, strides=(0,) * len(shape))
         v.flags.writeable = False
         return v
     g = _keep_array(g, axes, keepdim, len(shape))
     return g.view() if g.shape == shape else np.broadcast_to(g, shape)
+
+
+#: Elements up to which a full reduction's gradient is filled rather than a broadcast view.
+_FILLED = 1 << 12
 
 
 def _keep_array(a: np.ndarray, axes: tuple[int, ...], keepdim: bool, ndim: int) -> np.ndarray:
@@ -89,7 +102,8 @@ class _Sum(ArrayFunction):
         ctx: Any, a: np.ndarray, axes: tuple[int, ...], keepdim: bool, dt: Any
     ) -> np.ndarray:
         ctx.meta = (a.shape, a.dtype, axes, keepdim)
-        return np.asarray(a.sum(axis=axes, keepdims=keepdim, dtype=dt))
+        # ``a.sum(...)`` without its Python-level wrapper (NumPy's ``_methods._sum``)
+        return np.asarray(_add_reduce(a, axes, dt, None, keepdim))
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from lossgrad import _dtype, _parallel
+from lossgrad._backend import einsum as _einsum
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
@@ -69,7 +70,7 @@ def _two_norms_into(rows: np.ndarray, out: np.ndarray) -> np.ndarray:
     (as torch, so no overflow above sqrt(float max)), else ``sqrt(x.x)``."""
     if rows.shape[1] == 1:
         return np.abs(rows[:, 0], out=out)
-    return np.sqrt(np.einsum("ij,ij->i", rows, rows), out=out)
+    return np.sqrt(_einsum("ij,ij->i", rows, rows), out=out)
 
 
 def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[Any, np.ndarray]:
@@ -115,9 +116,7 @@ def _np_vector_norm(d: np.ndarray, p: float, axis: int, keepdim: bool) -> np.nda
         out = np.abs(d) if keepdim else np.abs(np.squeeze(d, axis))
         return out
     if p == 2:
-        out = np.sqrt(
-            np.einsum("...i,...i->...", d, d) if axis == d.ndim - 1 else (d * d).sum(axis)
-        )
+        out = np.sqrt(_einsum("...i,...i->...", d, d) if axis == d.ndim - 1 else (d * d).sum(axis))
         return np.expand_dims(out, axis) if keepdim else out
     a = np.abs(d)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -163,18 +162,20 @@ def _fused_rows(p: float, *arrays: np.ndarray) -> bool:
     if p != 1 and p != 2:
         return False
     shape, dt = arrays[0].shape, arrays[0].dtype
-    return (
-        0 < len(shape) <= 2
-        and dt.char in "fd"
-        and all(a.shape == shape and a.dtype == dt for a in arrays)
-    )
+    if not (0 < len(shape) <= 2 and dt.char in "fd"):
+        return False
+    for a in arrays:  # a loop, not all() over a generator: called once per distance
+        if a.shape != shape or a.dtype != dt:
+            return False
+    return True
 
 
 def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray:
     """A per-row gradient factor as an ``(N, 1)`` column, divided by the norm for p = 2 (0 where
     the norm is 0: torch's ``masked_fill_(result == 0, 0)``)."""
     if p == 2:
-        k = np.where(norm == 0, norm.dtype.type(0), k / norm)
+        k = np.asarray(k / norm)  # a new array (0-d for one row)
+        k[norm == 0] = 0  # cheaper than np.where's three operands on small rows
     return np.asarray(k, norm.dtype).reshape(-1, 1)
 
 
@@ -351,7 +352,7 @@ class _CosineSimilarity(ArrayFunction):
                 m2 = _two_norms_into(bb, n2[r0:r1])
                 u = np.divide(ab, np.maximum(m1, floor)[:, None], out=_scratch(ab, 0))
                 v = np.divide(bb, np.maximum(m2, floor)[:, None], out=_scratch(bb, 1))
-                np.einsum("ij,ij->i", u, v, out=out[r0:r1])
+                _einsum("ij,ij->i", u, v, out=out[r0:r1])
 
             _parallel.map_rows(block, n, d)
             lead = x1.shape[:-1]
