@@ -78,7 +78,7 @@ class Rows(NamedTuple):
     """A row loss (see the module docstring).
 
     Attributes:
-        node: torch's ``grad_fn`` name, or a function of the loss's parameters giving it.
+        node: torch's ``grad_fn`` name, or a function of ``(reduction, *params)`` giving it.
         kernel: ``kernel(logits, targets, *params, loss, dldx, scale)``, the NumPy kernel.
         derivative: ``derivative(logits, targets, *params, upstream)``, ``upstream_m ∂l_m/∂x_m``
             in lossgrad ops.
@@ -88,6 +88,9 @@ class Rows(NamedTuple):
         sparse_gradient: the kernel writes ``dldx`` only where it is not zero; the driver
             hands it zeros (``calloc``: fresh memory costs no pass).
         planes: the kernel also takes ``(b, C, p)`` class planes (see the module docstring).
+        target_derivative: ``target_derivative(logits, targets, *params, upstream)``,
+            ``upstream_m ∂l_m/∂t_m`` in lossgrad ops, for targets that are a Tensor operand
+            (``targets.tensor``, of the input's shape): the gradient torch gives soft targets.
     """
 
     node: str | Callable[..., str]
@@ -97,6 +100,7 @@ class Rows(NamedTuple):
     row_work: Callable[[Any, int], int] | None = None
     sparse_gradient: bool = False
     planes: bool = False
+    target_derivative: Callable[..., Tensor] | None = None
 
 
 class ClassTargets:
@@ -209,8 +213,11 @@ def apply(spec: Rows, input: Tensor, targets: Any, reduction: str, params: tuple
     """The loss ``spec`` of the scores ``input`` (``()``, ``(C)``, ``(N, C)`` or ``(N, C, d1,
     ..., dK)``; a float dtype, which is the loss's) and ``targets``, reduced by ``reduction``
     (``'none'``, ``'sum'`` or ``'mean'``), with parameters ``params``."""
-    node = spec.node if type(spec.node) is str else spec.node(*params)
+    node = spec.node if type(spec.node) is str else spec.node(reduction, *params)
     cls = _LOSS_CLASSES.get(node) or _loss_class(node)
+    operand = getattr(targets, "tensor", None)
+    if operand is not None:  # targets with a gradient
+        return cls.apply(input, operand, (spec, targets, reduction, params))
     return cls.apply(input, (spec, targets, reduction, params))  # two arguments: the fast path
 
 
@@ -223,7 +230,7 @@ def _loss_class(node: str) -> type[ArrayFunction]:
     return cls
 
 
-def _as_rows(x: np.ndarray) -> np.ndarray:
+def as_rows(x: np.ndarray) -> np.ndarray:
     """``x`` as a C-contiguous ``(M, C)`` array: the class axis (axis 1, or the only one) last."""
     if x.ndim == 2:
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
@@ -233,13 +240,13 @@ def _as_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _from_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The inverse of `_as_rows` for a K-d input: an ``(M, C)`` array back in its ``shape``."""
+    """The inverse of `as_rows` for a K-d input: an ``(M, C)`` array back in its ``shape``."""
     moved = rows.reshape((shape[0], *shape[2:], shape[1]))
     return np.ascontiguousarray(np.moveaxis(moved, -1, 1))
 
 
-def _tensor_rows(x: Tensor) -> Tensor:
-    """`_as_rows` with ops (differentiable)."""
+def tensor_rows(x: Tensor) -> Tensor:
+    """An input (or a Tensor of its shape) as ``(M, C)`` rows, with ops (differentiable)."""
     shape = x._data.shape
     if len(shape) == 2:
         return x
@@ -342,12 +349,12 @@ class _RowLoss(ArrayFunction):
     """The op of every row loss: ``apply(input, (spec, targets, reduction, params))``."""
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, call: tuple[Rows, Any, str, tuple]) -> np.ndarray:
-        spec, targets, reduction, params = call
-        ctx.save_for_backward(x)
+    def forward(ctx: Any, x: np.ndarray, *operands: Any) -> np.ndarray:
+        spec, targets, reduction, params = operands[-1]  # after the targets' Tensor, if any
+        ctx.save_for_backward(x, *operands[:-1])
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
         planes = _class_planes(spec, x)
-        logits = _as_rows(x) if planes is None else x.reshape(planes)
+        logits = as_rows(x) if planes is None else x.reshape(planes)
         ctx.layout = logits.shape
         rows = logits.shape[0] if planes is None else planes[0] * planes[2]
         classes = logits.shape[1]
@@ -356,7 +363,9 @@ class _RowLoss(ArrayFunction):
         divisor = ctx.divisor = _reduction.mean_divisor(reduction, denominator)
         scale = _reduction.gradient_scale(dtype, divisor)
         kept = None
-        if ctx.needs_input_grad[0]:  # in the input's shape when that is a view of the layout
+        needs = ctx.needs_input_grad
+        if needs[0] and not (len(needs) == 3 and needs[1]):  # the input's gradient alone: kept
+            # in the input's shape when that is a view of the layout
             allocate = np.zeros if spec.sparse_gradient else np.empty
             ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, dtype)
             kept = ctx.kept.reshape(logits.shape)
@@ -402,18 +411,29 @@ class _RowLoss(ArrayFunction):
             np.multiply(layout, upstream.reshape(factor_shape), out=layout)
             del layout
         grad = kept if kept.shape == ctx.in_shape else _from_rows(kept, ctx.in_shape)
-        return grad, None
+        return grad, *[None] * (len(ctx.needs_input_grad) - 1)
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         """The spec's ops formula times the upstream gradient (recorded under create_graph)."""
-        (x,) = ctx.saved_tensors
-        targets = ctx.targets
+        x = ctx.saved_tensors[0]
+        targets, needs = ctx.targets, ctx.needs_input_grad
         if ctx.divisor is None:
             scale = reshape(upstream, (-1, 1))
         else:
             scale = _reduction.divide_grad(upstream, ctx.divisor)
         if targets.ignored is not None:  # no gradient (not even 0 * NaN) at an ignored row
             scale = where(Tensor._make(~targets.ignored[:, None]), scale, 0.0)
-        grad = ctx.spec.derivative(_tensor_rows(x), targets, *ctx.params, scale)
-        return _tensor_from_rows(grad, x._data.shape), None
+        logits, shape = tensor_rows(x), x._data.shape
+        grad = None
+        if needs[0]:
+            grad = _tensor_from_rows(
+                ctx.spec.derivative(logits, targets, *ctx.params, scale), shape
+            )
+        if len(needs) == 2:
+            return grad, None
+        target_grad = None
+        if needs[1]:
+            target_grad = ctx.spec.target_derivative(logits, targets, *ctx.params, scale)
+            target_grad = _tensor_from_rows(target_grad, shape)
+        return grad, target_grad, None

@@ -32,9 +32,11 @@ from lossgrad.nn.functional._rows import (
     ClassTargets,
     Rows,
     along_classes,
+    as_rows,
     class_max,
     class_sum,
     flat,
+    tensor_rows,
 )
 from lossgrad.nn.functional._rows import apply as _rows
 from lossgrad.ops._common import promote
@@ -396,19 +398,111 @@ def _cross_entropy_derivative(
 
 
 _CROSS_ENTROPY = Rows(
-    node=lambda smoothing: "AddBackward0" if smoothing else "NllLossBackward0",
+    node=lambda reduction, smoothing: "AddBackward0" if smoothing else "NllLossBackward0",
     kernel=_cross_entropy_block,
     derivative=_cross_entropy_derivative,
     planes=True,
 )
 
 
-def _cross_entropy_probs(
-    input: Tensor, target: Tensor, weight: Tensor | None, eps: float
-) -> tuple[Tensor, float]:
-    """Class-probability targets, composed as torch does: ``-(log_softmax(x) * y' * w)``.
+class ProbabilityTargets:
+    """Class-probability targets ``p`` of ``M`` rows: ``probabilities``, the ``(M, C)`` rows of
+    ``tensor`` (the target Tensor, of the input's shape, which gets a gradient) in the input's
+    row layout (`_rows.as_rows`); ``class_weight``, the ``(C,)`` weights or None; no row is
+    ignored, and ``'mean'`` divides by ``M`` (torch's ``numel / C``)."""
 
-    Returns the unreduced loss and the ``'mean'`` denominator ``numel / C``."""
+    __slots__ = ("tensor", "probabilities", "class_weight", "out_shape")
+    ignored = None
+
+    def __init__(self, tensor: Tensor, class_weight: np.ndarray | None, out_shape: tuple) -> None:
+        self.tensor, self.class_weight, self.out_shape = tensor, class_weight, out_shape
+        self.probabilities = as_rows(tensor._data)
+
+    def rows(self, r0: int, r1: int, shape: Any = None) -> ProbabilityTargets:
+        """The targets of rows ``r0:r1``."""
+        part = ProbabilityTargets.__new__(ProbabilityTargets)
+        part.tensor, part.class_weight, part.out_shape = None, self.class_weight, self.out_shape
+        part.probabilities = self.probabilities[r0:r1]
+        return part
+
+    def mass(self, smoothing: float, dtype: Any) -> np.ndarray:
+        """The target mass ``q = w ((1 - eps) p + eps / C)`` of these rows (``eps`` the
+        smoothing)."""
+        probabilities = self.probabilities
+        classes = probabilities.shape[1]
+        mass = probabilities * dtype.type(1 - smoothing) if smoothing else probabilities.copy()
+        if smoothing:
+            mass += dtype.type(smoothing / classes)
+        if self.class_weight is not None:
+            mass *= self.class_weight
+        return mass
+
+
+def _soft_cross_entropy_block(
+    logits: np.ndarray,
+    targets: ProbabilityTargets,
+    smoothing: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
+) -> None:
+    """Cross-entropy of a block of rows with the target mass ``q`` (`ProbabilityTargets.mass`):
+    ``l = -sum_c q[c] log_softmax(x)[c]`` and ``∂l/∂x = A softmax(x) - q``, ``A = sum_c q[c]``;
+    ``log_softmax(x) = x - shift - lse`` over the exponentials `_exp_rows` left in ``dldx``."""
+    mass = targets.mass(smoothing, logits.dtype)
+    log_sum_exp, sums, shift, _ = _exp_rows(logits, dldx)
+    if shift is not None:
+        log_sum_exp += shift
+    log_softmax = np.subtract(logits, log_sum_exp[:, None])
+    np.negative(class_sum(log_softmax * mass), out=loss)
+    np.multiply(dldx, (class_sum(mass) * scale / sums)[:, None], out=dldx)
+    mass *= scale
+    dldx -= mass
+
+
+def _soft_cross_entropy_derivative(
+    logits: Tensor, targets: ProbabilityTargets, smoothing: float, upstream: Tensor
+) -> Tensor:
+    """``upstream (A softmax(x) - q)`` (`_soft_cross_entropy_block`) with ops, ``q`` a function
+    of the target Tensor."""
+    mass = _soft_mass(logits, targets, smoothing)
+    softmax = _softmax(logits, 1)
+    return mul(sub(mul(softmax, _sum(mass, 1, True)), mass), upstream)
+
+
+def _soft_target_derivative(
+    logits: Tensor, targets: ProbabilityTargets, smoothing: float, upstream: Tensor
+) -> Tensor:
+    """``∂l/∂p[c] = -(1 - eps) w[c] log_softmax(x)[c]``, times ``upstream``, with ops."""
+    slope = mul(_log_softmax(logits, 1), -(1 - smoothing))
+    if targets.class_weight is not None:
+        slope = mul(slope, Tensor._make(targets.class_weight))
+    return mul(slope, upstream)
+
+
+def _soft_mass(logits: Tensor, targets: ProbabilityTargets, smoothing: float) -> Tensor:
+    """`ProbabilityTargets.mass` with ops (differentiable in the target Tensor)."""
+    mass = tensor_rows(targets.tensor)
+    if smoothing:
+        mass = add(mul(mass, 1 - smoothing), smoothing / logits._data.shape[1])
+    if targets.class_weight is not None:
+        mass = mul(mass, Tensor._make(targets.class_weight))
+    return mass
+
+
+_SOFT_CROSS_ENTROPY = Rows(
+    node=lambda reduction, smoothing: "DivBackward1" if reduction == "mean" else "NegBackward0",
+    kernel=_soft_cross_entropy_block,
+    derivative=_soft_cross_entropy_derivative,
+    weighted_mean=False,
+    target_derivative=_soft_target_derivative,
+)
+
+
+def _cross_entropy_probs(
+    input: Tensor, target: Tensor, weight: Tensor | None, eps: float, reduction: str
+) -> Tensor:
+    """Class-probability targets: torch's checks, and the loss as a row spec."""
     if target._data.dtype.kind != "f":
         raise RuntimeError(
             "Expected floating point type for target with class probabilities, got "
@@ -417,19 +511,30 @@ def _cross_entropy_probs(
     _check_logits(input)
     axis = 0 if input.dim() == 1 else 1
     _check_weight(weight, input, axis, "cross_entropy: ")
-    c = input.shape[axis]
     if eps > 0:
         _check_smoothing(eps)
-    logp = _log_softmax(input, axis)
-    y = add(mul(target, 1 - eps), eps / c) if eps > 0 else target
-    prod = mul(logp, y)
-    if weight is not None:
-        shape = [1] * input.dim()
-        shape[axis] = c
-        prod = mul(prod, reshape(weight, shape))
-    loss = neg(_sum(prod, axis))
-    denom = input.numel() // c if c else 0
-    return loss, float(denom)
+    if weight is not None and weight.requires_grad and grad_mode.is_grad_enabled():
+        return _soft_cross_entropy_composite(input, target, weight, eps, reduction)
+    # torch's type promotion: a float64 target or weight gives a float64 loss
+    input, target = promote(input, target, *([] if weight is None else [weight]))[1][:2]
+    class_weight = None if weight is None else weight._data.astype(input._data.dtype, copy=False)
+    out_shape = (input._data.shape[0], *input._data.shape[2:]) if axis else ()
+    targets = ProbabilityTargets(target, class_weight, out_shape)
+    return _rows(_SOFT_CROSS_ENTROPY, input, targets, reduction, (max(eps, 0.0),))
+
+
+def _soft_cross_entropy_composite(
+    input: Tensor, target: Tensor, weight: Tensor, eps: float, reduction: str
+) -> Tensor:
+    """Class-probability targets with a class weight that gets a gradient, composed as torch
+    does: ``-(log_softmax(x) * p' * w).sum(class axis)``."""
+    axis = 0 if input.dim() == 1 else 1
+    classes = input.shape[axis]
+    mass = add(mul(target, 1 - eps), eps / classes) if eps > 0 else target
+    mass = mul(mass, reshape(weight, [classes if i == axis else 1 for i in range(input.dim())]))
+    loss = neg(_sum(mul(_log_softmax(input, axis), mass), axis))
+    denominator = input.numel() // classes if classes else 0
+    return _reduction.apply(loss, reduction, denominator=denominator)
 
 
 def _check_logits(input: Tensor) -> None:
@@ -463,8 +568,9 @@ def _cross_entropy(
     if input._data.shape == target._data.shape:
         if ignore_index >= 0 and target._data.dtype.kind == "f":
             raise RuntimeError("ignore_index is not supported for floating point target")
-        loss, denom = _cross_entropy_probs(input, target, weight, eps)
-        return _reduction.apply(loss, reduction, denominator=denom), denom
+        loss = _cross_entropy_probs(input, target, weight, eps, reduction)
+        classes = input.shape[0 if input.dim() == 1 else 1]
+        return loss, float(input.numel() // classes if classes else 0)
     _check_logits(input)
     if eps > 0:
         _check_smoothing(eps)
