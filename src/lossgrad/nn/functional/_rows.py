@@ -29,7 +29,8 @@ targets' ``total_weight``, torch's weighted mean, or by the number of rows), the
 backward (the kept gradient, already scaled by the reduction, times the upstream gradient) and
 the create_graph backward.
 
-Targets are an object with ``rows(r0, r1, shape)`` (the targets of a block of rows, in the
+Targets are an object with ``tensor`` (a Tensor operand that gets a gradient, or None),
+``rows(r0, r1, shape)`` (the targets of a block of rows, in the
 block's per-row ``shape``: ``(n,)``, or ``(b, p)`` for class planes), ``ignored`` (a
 boolean ``(M,)`` array, or None when no row is ignored), ``total_weight`` and ``out_shape``
 (the unreduced loss's shape). `ClassTargets` is the one for class-index targets.
@@ -115,6 +116,7 @@ class ClassTargets:
     """
 
     __slots__ = ("index", "weight", "class_weight", "ignored", "total_weight", "out_shape")
+    tensor = None  # no Tensor operand: class indices get no gradient
 
     def __init__(
         self,
@@ -174,8 +176,9 @@ def _plane_offsets(samples: int, positions: int, sample_stride: int) -> np.ndarr
 
 def flat(block: np.ndarray) -> np.ndarray:
     """The memory of a kernel's block from its first element to its last, as one flat array
-    (the block itself when it is contiguous): where `ClassTargets.offsets` point."""
-    if block.flags.c_contiguous:
+    (the block itself when it is contiguous: rows always are): where `ClassTargets.offsets`
+    point."""
+    if block.ndim == 2 or block.flags.c_contiguous:
         return block.reshape(-1)
     span = sum((size - 1) * stride for size, stride in zip(block.shape, block.strides))
     return np.lib.stride_tricks.as_strided(block, (span // block.itemsize + 1,), block.strides[-1:])
@@ -215,7 +218,7 @@ def apply(spec: Rows, input: Tensor, targets: Any, reduction: str, params: tuple
     (``'none'``, ``'sum'`` or ``'mean'``), with parameters ``params``."""
     node = spec.node if type(spec.node) is str else spec.node(reduction, *params)
     cls = _LOSS_CLASSES.get(node) or _loss_class(node)
-    operand = getattr(targets, "tensor", None)
+    operand = targets.tensor
     if operand is not None:  # targets with a gradient
         return cls.apply(input, operand, (spec, targets, reduction, params))
     return cls.apply(input, (spec, targets, reduction, params))  # two arguments: the fast path
@@ -300,7 +303,7 @@ def _class_planes(spec: Rows, x: np.ndarray) -> tuple[int, int, int] | None:
     """``(N, C, positions)`` when the spec's kernel takes the class planes of the spatial input
     ``x``: many positions per class (each NumPy call then covers at least 64 of them per plane),
     else None (the positions become rows)."""
-    if not spec.planes or x.ndim < 3:
+    if not spec.planes:
         return None
     samples, classes = x.shape[:2]
     positions = x.size // (samples * classes) if samples * classes else 0
@@ -345,43 +348,70 @@ def _run_planes(
     _parallel.map_blocks(run, len(blocks), block=1, work=loss.size * work)
 
 
+def _kept_gradient(
+    ctx: Any, spec: Rows, x: np.ndarray, logits: np.ndarray, planes: bool
+) -> np.ndarray | None:
+    """The array the kernel writes the input's gradient into, kept on ``ctx.kept`` (in the
+    input's shape when that is a view of the layout), in the layout of ``logits``; None when
+    the input needs no gradient, or when the targets' Tensor needs one too (the backward then
+    records the ops formulas)."""
+    needs = ctx.needs_input_grad
+    if not needs[0] or (len(needs) == 3 and needs[1]):
+        return None
+    allocate = np.zeros if spec.sparse_gradient else np.empty
+    ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, x.dtype)
+    return ctx.kept if x.ndim == 2 else ctx.kept.reshape(logits.shape)
+
+
+def _run_kernel(
+    spec: Rows,
+    logits: np.ndarray,
+    targets: Any,
+    params: tuple,
+    loss: np.ndarray,
+    kept: np.ndarray | None,
+    scale: Any,
+    planes: bool,
+) -> None:
+    """The spec's kernel over ``logits`` (rows, or class planes): the loss of each row into
+    ``loss``, the gradient into ``kept`` (or scratch when None)."""
+    classes, dtype = logits.shape[1], logits.dtype
+    work = classes if spec.row_work is None else spec.row_work(targets, classes)
+    if not classes:  # no classes: every row is ignored (or there are none)
+        loss[:] = 0
+    elif planes:
+        dldx = kept if kept is not None else np.empty(logits.shape, dtype)
+        _run_planes(spec, logits, targets, params, loss, dldx, scale, work)
+    elif loss.size * work < _parallel.MIN_PARALLEL:  # one block
+        if loss.size:
+            dldx = kept if kept is not None else np.empty(logits.shape, dtype)
+            spec.kernel(logits, targets, *params, loss, dldx, scale)
+    else:
+        _run_blocks(spec, logits, targets, params, loss, kept, scale, work)
+
+
 class _RowLoss(ArrayFunction):
     """The op of every row loss: ``apply(input, (spec, targets, reduction, params))``."""
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, *operands: Any) -> np.ndarray:
         spec, targets, reduction, params = operands[-1]  # after the targets' Tensor, if any
-        ctx.save_for_backward(x, *operands[:-1])
+        if len(operands) == 1:
+            ctx.save_for_backward(x)
+        else:
+            ctx.save_for_backward(x, operands[0])
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
-        planes = _class_planes(spec, x)
+        planes = _class_planes(spec, x) if x.ndim > 2 else None
         logits = as_rows(x) if planes is None else x.reshape(planes)
         ctx.layout = logits.shape
         rows = logits.shape[0] if planes is None else planes[0] * planes[2]
-        classes = logits.shape[1]
         dtype = x.dtype
         denominator = targets.total_weight if spec.weighted_mean else rows
         divisor = ctx.divisor = _reduction.mean_divisor(reduction, denominator)
         scale = _reduction.gradient_scale(dtype, divisor)
-        kept = None
-        needs = ctx.needs_input_grad
-        if needs[0] and not (len(needs) == 3 and needs[1]):  # the input's gradient alone: kept
-            # in the input's shape when that is a view of the layout
-            allocate = np.zeros if spec.sparse_gradient else np.empty
-            ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, dtype)
-            kept = ctx.kept.reshape(logits.shape)
+        kept = _kept_gradient(ctx, spec, x, logits, planes is not None)
         loss = np.empty(rows, dtype)
-        work = classes if spec.row_work is None else spec.row_work(targets, classes)
-        if not classes:  # no classes: every row is ignored (or there are none)
-            loss[:] = 0
-        elif planes:
-            dldx = kept if kept is not None else np.empty(logits.shape, dtype)
-            _run_planes(spec, logits, targets, params, loss, dldx, scale, work)
-        elif rows * work < _parallel.MIN_PARALLEL:  # one block
-            if rows:
-                dldx = kept if kept is not None else np.empty((rows, classes), dtype)
-                spec.kernel(logits, targets, *params, loss, dldx, scale)
-        else:
-            _run_blocks(spec, logits, targets, params, loss, kept, scale, work)
+        _run_kernel(spec, logits, targets, params, loss, kept, scale, planes is not None)
         ignored = targets.ignored
         if ignored is not None:  # an ignored row has no loss and no gradient
             loss[ignored] = 0
@@ -411,7 +441,7 @@ class _RowLoss(ArrayFunction):
             np.multiply(layout, upstream.reshape(factor_shape), out=layout)
             del layout
         grad = kept if kept.shape == ctx.in_shape else _from_rows(kept, ctx.in_shape)
-        return grad, *[None] * (len(ctx.needs_input_grad) - 1)
+        return (grad, None) if len(ctx.needs_input_grad) == 2 else (grad, None, None)
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:

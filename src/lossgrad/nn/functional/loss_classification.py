@@ -271,13 +271,14 @@ _UNSHIFTED_LSE = 41.5
 
 
 def _exp_rows(
-    logits: np.ndarray, exps: np.ndarray, weights: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    logits: np.ndarray, exps: np.ndarray, offsets: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """``exps = exp(logits - shift)`` row by row (``shift`` a row's maximum, or 0 where that
-    is provably as exact), and per row: the log-sum-exp of the logits less the shift, the sum
-    of ``exps`` (so ``softmax = exps / sums``), the shift (None where it is 0 in every row)
-    and, given ``weights``, ``sum_c weights[c] logits[c]`` less ``shift * sum(weights)``.
-    ``logits`` is a row kernel's block (`_rows`: ``(n, C)`` rows or ``(b, C, p)`` planes).
+    is provably as exact), and per row, all less the shift: the log-sum-exp of the logits, the
+    target logit (at ``offsets``, `_rows.ClassTargets.offsets`) and, given ``weights``,
+    ``sum_c weights[c] logits[c]`` less ``shift * sum(weights)``; with the sum of ``exps`` (so
+    ``softmax = exps / sums``). ``logits`` is a row kernel's block (``(n, C)`` rows or
+    ``(b, C, p)`` planes), ``exps`` one of its shape and strides.
 
     A block of at least ``_parallel.BLOCK`` elements first tries ``shift = 0``: ``exp(x)`` and
     its row sums, with no max pass and no shifted copy. Row log-sum-exps within
@@ -293,20 +294,22 @@ def _exp_rows(
         sums = class_sum(exps)
         log_sum_exp = np.log(sums)
         if np.abs(log_sum_exp).max() <= _UNSHIFTED_LSE:
-            return log_sum_exp, sums, None, None if weights is None else class_sum(logits, weights)
+            dot = None if weights is None else class_sum(logits, weights)
+            return log_sum_exp, sums, flat(logits)[offsets], dot
         if logits.ndim == 2:
-            return _exp_rows_redone(logits, exps, weights, sums, log_sum_exp)
-    shift = class_max(logits)
-    np.subtract(logits, shift[:, None], out=exps)
+            return _exp_rows_redone(logits, exps, offsets, weights, sums, log_sum_exp)
+    np.subtract(logits, class_max(logits)[:, None], out=exps)
+    target = flat(exps)[offsets]
     dot = None if weights is None else class_sum(exps, weights)
     np.exp(exps, out=exps)
     sums = class_sum(exps)
-    return np.log(sums), sums, shift, dot
+    return np.log(sums), sums, target, dot
 
 
 def _exp_rows_redone(
     logits: np.ndarray,
     exps: np.ndarray,
+    offsets: np.ndarray,
     weights: np.ndarray | None,
     sums: np.ndarray,
     log_sum_exp: np.ndarray,
@@ -325,17 +328,9 @@ def _exp_rows_redone(
     exps[redo] = shifted
     sums[redo] = class_sum(shifted)
     log_sum_exp[redo] = np.log(sums[redo])
-    shift = np.zeros_like(log_sum_exp)
-    shift[redo] = row_max[:, 0]
-    return log_sum_exp, sums, shift, dot
-
-
-def _target_logits(logits: np.ndarray, offsets: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
-    """Each row's target logit (at ``offsets`` in the block), less the row's ``shift``."""
-    target = flat(logits)[offsets]
-    if shift is not None:
-        target -= shift
-    return target
+    target = logits.reshape(-1)[offsets]
+    target[redo] -= row_max[:, 0]
+    return log_sum_exp, sums, target, dot
 
 
 def _cross_entropy_block(
@@ -356,9 +351,9 @@ def _cross_entropy_block(
     weights = None
     if smoothing:
         weights = _parallel.ones(classes, logits.dtype) if class_weight is None else class_weight
-    log_sum_exp, sums, shift, dot = _exp_rows(logits, dldx, weights)
     offsets = targets.offsets(logits)
-    np.subtract(log_sum_exp, _target_logits(logits, offsets, shift), out=loss)
+    log_sum_exp, sums, target, dot = _exp_rows(logits, dldx, offsets, weights)
+    np.subtract(log_sum_exp, target, out=loss)
     target_mass = scale if targets.weight is None else targets.weight * scale
     if targets.weight is not None:
         loss *= targets.weight
@@ -448,12 +443,12 @@ def _soft_cross_entropy_block(
 ) -> None:
     """Cross-entropy of a block of rows with the target mass ``q`` (`ProbabilityTargets.mass`):
     ``l = -sum_c q[c] log_softmax(x)[c]`` and ``∂l/∂x = A softmax(x) - q``, ``A = sum_c q[c]``;
-    ``log_softmax(x) = x - shift - lse`` over the exponentials `_exp_rows` left in ``dldx``."""
+    ``log_softmax(x) = x - max - log(sum(exp(x - max)))`` as torch computes it."""
     mass = targets.mass(smoothing, logits.dtype)
-    log_sum_exp, sums, shift, _ = _exp_rows(logits, dldx)
-    if shift is not None:
-        log_sum_exp += shift
-    log_softmax = np.subtract(logits, log_sum_exp[:, None])
+    log_softmax = np.subtract(logits, class_max(logits)[:, None])
+    np.exp(log_softmax, out=dldx)
+    sums = class_sum(dldx)
+    log_softmax -= np.log(sums)[:, None]
     np.negative(class_sum(log_softmax * mass), out=loss)
     np.multiply(dldx, (class_sum(mass) * scale / sums)[:, None], out=dldx)
     mass *= scale
@@ -737,9 +732,9 @@ def _focal_block(
     ``l = u**gamma ce`` and ``dl/dce = u**(gamma - 1) (u + gamma (1 - u) ce)`` (both 0 where
     ``ce == 0``), times cross-entropy's gradient ``w[y] (softmax(x) - onehot(y))``."""
     dtype = logits.dtype.type
-    log_sum_exp, sums, shift, _ = _exp_rows(logits, dldx)
     offsets = targets.offsets(logits)
-    ce = np.subtract(log_sum_exp, _target_logits(logits, offsets, shift))
+    log_sum_exp, sums, target = _exp_rows(logits, dldx, offsets)[:3]
+    ce = np.subtract(log_sum_exp, target)
     if targets.weight is not None:
         ce *= targets.weight
     nonzero = ce != 0
