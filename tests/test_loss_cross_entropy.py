@@ -383,3 +383,19 @@ def test_non_contiguous_input():
     assert np.isclose(got[0], ref[0], rtol=1e-12)
     np.testing.assert_allclose(got[1], ref[1], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got[2], ref[2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_probability_targets_weight_gradient(reduction):
+    """A class weight that requires grad gets torch's gradient on the probability path."""
+    x, y, w = rng.standard_normal((3, 4, 5)), rng.uniform(size=(3, 4, 5)), rng.uniform(0.5, 2, 4)
+    check(_ce(reduction, weight=True, ls=0.1), [x, y, w], grad=(0, 1, 2))
+
+
+def test_probability_targets_grad_fn_names():
+    x = lossgrad.randn(3, 5, requires_grad=True)
+    y = lossgrad.rand(3, 5)
+    names = {"mean": "DivBackward1", "sum": "NegBackward0", "none": "NegBackward0"}
+    for reduction, name in names.items():
+        loss = lossgrad.nn.functional.cross_entropy(x, y, reduction=reduction)
+        assert loss.grad_fn.name() == name  # torch's

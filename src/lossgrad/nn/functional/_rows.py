@@ -29,7 +29,8 @@ targets' ``total_weight``, torch's weighted mean, or by the number of rows), the
 backward (the kept gradient, already scaled by the reduction, times the upstream gradient) and
 the create_graph backward.
 
-Targets are an object with ``rows(r0, r1, shape)`` (the targets of a block of rows, in the
+Targets are an object with ``tensor`` (a Tensor operand that gets a gradient, or None),
+``rows(r0, r1, shape)`` (the targets of a block of rows, in the
 block's per-row ``shape``: ``(n,)``, or ``(b, p)`` for class planes), ``ignored`` (a
 boolean ``(M,)`` array, or None when no row is ignored), ``total_weight`` and ``out_shape``
 (the unreduced loss's shape). `ClassTargets` is the one for class-index targets.
@@ -78,7 +79,7 @@ class Rows(NamedTuple):
     """A row loss (see the module docstring).
 
     Attributes:
-        node: torch's ``grad_fn`` name, or a function of the loss's parameters giving it.
+        node: torch's ``grad_fn`` name, or a function of ``(reduction, *params)`` giving it.
         kernel: ``kernel(logits, targets, *params, loss, dldx, scale)``, the NumPy kernel.
         derivative: ``derivative(logits, targets, *params, upstream)``, ``upstream_m ∂l_m/∂x_m``
             in lossgrad ops.
@@ -88,6 +89,9 @@ class Rows(NamedTuple):
         sparse_gradient: the kernel writes ``dldx`` only where it is not zero; the driver
             hands it zeros (``calloc``: fresh memory costs no pass).
         planes: the kernel also takes ``(b, C, p)`` class planes (see the module docstring).
+        target_derivative: ``target_derivative(logits, targets, *params, upstream)``,
+            ``upstream_m ∂l_m/∂t_m`` in lossgrad ops, for targets that are a Tensor operand
+            (``targets.tensor``, of the input's shape): the gradient torch gives soft targets.
     """
 
     node: str | Callable[..., str]
@@ -97,6 +101,7 @@ class Rows(NamedTuple):
     row_work: Callable[[Any, int], int] | None = None
     sparse_gradient: bool = False
     planes: bool = False
+    target_derivative: Callable[..., Tensor] | None = None
 
 
 class ClassTargets:
@@ -111,6 +116,7 @@ class ClassTargets:
     """
 
     __slots__ = ("index", "weight", "class_weight", "ignored", "total_weight", "out_shape")
+    tensor = None  # no Tensor operand: class indices get no gradient
 
     def __init__(
         self,
@@ -170,8 +176,9 @@ def _plane_offsets(samples: int, positions: int, sample_stride: int) -> np.ndarr
 
 def flat(block: np.ndarray) -> np.ndarray:
     """The memory of a kernel's block from its first element to its last, as one flat array
-    (the block itself when it is contiguous): where `ClassTargets.offsets` point."""
-    if block.flags.c_contiguous:
+    (the block itself when it is contiguous: rows always are): where `ClassTargets.offsets`
+    point."""
+    if block.ndim == 2 or block.flags.c_contiguous:
         return block.reshape(-1)
     span = sum((size - 1) * stride for size, stride in zip(block.shape, block.strides))
     return np.lib.stride_tricks.as_strided(block, (span // block.itemsize + 1,), block.strides[-1:])
@@ -209,8 +216,11 @@ def apply(spec: Rows, input: Tensor, targets: Any, reduction: str, params: tuple
     """The loss ``spec`` of the scores ``input`` (``()``, ``(C)``, ``(N, C)`` or ``(N, C, d1,
     ..., dK)``; a float dtype, which is the loss's) and ``targets``, reduced by ``reduction``
     (``'none'``, ``'sum'`` or ``'mean'``), with parameters ``params``."""
-    node = spec.node if type(spec.node) is str else spec.node(*params)
+    node = spec.node if type(spec.node) is str else spec.node(reduction, *params)
     cls = _LOSS_CLASSES.get(node) or _loss_class(node)
+    operand = targets.tensor
+    if operand is not None:  # targets with a gradient
+        return cls.apply(input, operand, (spec, targets, reduction, params))
     return cls.apply(input, (spec, targets, reduction, params))  # two arguments: the fast path
 
 
@@ -223,7 +233,7 @@ def _loss_class(node: str) -> type[ArrayFunction]:
     return cls
 
 
-def _as_rows(x: np.ndarray) -> np.ndarray:
+def as_rows(x: np.ndarray) -> np.ndarray:
     """``x`` as a C-contiguous ``(M, C)`` array: the class axis (axis 1, or the only one) last."""
     if x.ndim == 2:
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
@@ -233,13 +243,13 @@ def _as_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _from_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The inverse of `_as_rows` for a K-d input: an ``(M, C)`` array back in its ``shape``."""
+    """The inverse of `as_rows` for a K-d input: an ``(M, C)`` array back in its ``shape``."""
     moved = rows.reshape((shape[0], *shape[2:], shape[1]))
     return np.ascontiguousarray(np.moveaxis(moved, -1, 1))
 
 
-def _tensor_rows(x: Tensor) -> Tensor:
-    """`_as_rows` with ops (differentiable)."""
+def tensor_rows(x: Tensor) -> Tensor:
+    """An input (or a Tensor of its shape) as ``(M, C)`` rows, with ops (differentiable)."""
     shape = x._data.shape
     if len(shape) == 2:
         return x
@@ -293,7 +303,7 @@ def _class_planes(spec: Rows, x: np.ndarray) -> tuple[int, int, int] | None:
     """``(N, C, positions)`` when the spec's kernel takes the class planes of the spatial input
     ``x``: many positions per class (each NumPy call then covers at least 64 of them per plane),
     else None (the positions become rows)."""
-    if not spec.planes or x.ndim < 3:
+    if not spec.planes:
         return None
     samples, classes = x.shape[:2]
     positions = x.size // (samples * classes) if samples * classes else 0
@@ -338,41 +348,70 @@ def _run_planes(
     _parallel.map_blocks(run, len(blocks), block=1, work=loss.size * work)
 
 
+def _kept_gradient(
+    ctx: Any, spec: Rows, x: np.ndarray, logits: np.ndarray, planes: bool
+) -> np.ndarray | None:
+    """The array the kernel writes the input's gradient into, kept on ``ctx.kept`` (in the
+    input's shape when that is a view of the layout), in the layout of ``logits``; None when
+    the input needs no gradient, or when the targets' Tensor needs one too (the backward then
+    records the ops formulas)."""
+    needs = ctx.needs_input_grad
+    if not needs[0] or (len(needs) == 3 and needs[1]):
+        return None
+    allocate = np.zeros if spec.sparse_gradient else np.empty
+    ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, x.dtype)
+    return ctx.kept if x.ndim == 2 else ctx.kept.reshape(logits.shape)
+
+
+def _run_kernel(
+    spec: Rows,
+    logits: np.ndarray,
+    targets: Any,
+    params: tuple,
+    loss: np.ndarray,
+    kept: np.ndarray | None,
+    scale: Any,
+    planes: bool,
+) -> None:
+    """The spec's kernel over ``logits`` (rows, or class planes): the loss of each row into
+    ``loss``, the gradient into ``kept`` (or scratch when None)."""
+    classes, dtype = logits.shape[1], logits.dtype
+    work = classes if spec.row_work is None else spec.row_work(targets, classes)
+    if not classes:  # no classes: every row is ignored (or there are none)
+        loss[:] = 0
+    elif planes:
+        dldx = kept if kept is not None else np.empty(logits.shape, dtype)
+        _run_planes(spec, logits, targets, params, loss, dldx, scale, work)
+    elif loss.size * work < _parallel.MIN_PARALLEL:  # one block
+        if loss.size:
+            dldx = kept if kept is not None else np.empty(logits.shape, dtype)
+            spec.kernel(logits, targets, *params, loss, dldx, scale)
+    else:
+        _run_blocks(spec, logits, targets, params, loss, kept, scale, work)
+
+
 class _RowLoss(ArrayFunction):
     """The op of every row loss: ``apply(input, (spec, targets, reduction, params))``."""
 
     @staticmethod
-    def forward(ctx: Any, x: np.ndarray, call: tuple[Rows, Any, str, tuple]) -> np.ndarray:
-        spec, targets, reduction, params = call
-        ctx.save_for_backward(x)
+    def forward(ctx: Any, x: np.ndarray, *operands: Any) -> np.ndarray:
+        spec, targets, reduction, params = operands[-1]  # after the targets' Tensor, if any
+        if len(operands) == 1:
+            ctx.save_for_backward(x)
+        else:
+            ctx.save_for_backward(x, operands[0])
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
-        planes = _class_planes(spec, x)
-        logits = _as_rows(x) if planes is None else x.reshape(planes)
+        planes = _class_planes(spec, x) if x.ndim > 2 else None
+        logits = as_rows(x) if planes is None else x.reshape(planes)
         ctx.layout = logits.shape
         rows = logits.shape[0] if planes is None else planes[0] * planes[2]
-        classes = logits.shape[1]
         dtype = x.dtype
         denominator = targets.total_weight if spec.weighted_mean else rows
         divisor = ctx.divisor = _reduction.mean_divisor(reduction, denominator)
         scale = _reduction.gradient_scale(dtype, divisor)
-        kept = None
-        if ctx.needs_input_grad[0]:  # in the input's shape when that is a view of the layout
-            allocate = np.zeros if spec.sparse_gradient else np.empty
-            ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, dtype)
-            kept = ctx.kept.reshape(logits.shape)
+        kept = _kept_gradient(ctx, spec, x, logits, planes is not None)
         loss = np.empty(rows, dtype)
-        work = classes if spec.row_work is None else spec.row_work(targets, classes)
-        if not classes:  # no classes: every row is ignored (or there are none)
-            loss[:] = 0
-        elif planes:
-            dldx = kept if kept is not None else np.empty(logits.shape, dtype)
-            _run_planes(spec, logits, targets, params, loss, dldx, scale, work)
-        elif rows * work < _parallel.MIN_PARALLEL:  # one block
-            if rows:
-                dldx = kept if kept is not None else np.empty((rows, classes), dtype)
-                spec.kernel(logits, targets, *params, loss, dldx, scale)
-        else:
-            _run_blocks(spec, logits, targets, params, loss, kept, scale, work)
+        _run_kernel(spec, logits, targets, params, loss, kept, scale, planes is not None)
         ignored = targets.ignored
         if ignored is not None:  # an ignored row has no loss and no gradient
             loss[ignored] = 0
@@ -402,18 +441,29 @@ class _RowLoss(ArrayFunction):
             np.multiply(layout, upstream.reshape(factor_shape), out=layout)
             del layout
         grad = kept if kept.shape == ctx.in_shape else _from_rows(kept, ctx.in_shape)
-        return grad, None
+        return (grad, None) if len(ctx.needs_input_grad) == 2 else (grad, None, None)
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         """The spec's ops formula times the upstream gradient (recorded under create_graph)."""
-        (x,) = ctx.saved_tensors
-        targets = ctx.targets
+        x = ctx.saved_tensors[0]
+        targets, needs = ctx.targets, ctx.needs_input_grad
         if ctx.divisor is None:
             scale = reshape(upstream, (-1, 1))
         else:
             scale = _reduction.divide_grad(upstream, ctx.divisor)
         if targets.ignored is not None:  # no gradient (not even 0 * NaN) at an ignored row
             scale = where(Tensor._make(~targets.ignored[:, None]), scale, 0.0)
-        grad = ctx.spec.derivative(_tensor_rows(x), targets, *ctx.params, scale)
-        return _tensor_from_rows(grad, x._data.shape), None
+        logits, shape = tensor_rows(x), x._data.shape
+        grad = None
+        if needs[0]:
+            grad = _tensor_from_rows(
+                ctx.spec.derivative(logits, targets, *ctx.params, scale), shape
+            )
+        if len(needs) == 2:
+            return grad, None
+        target_grad = None
+        if needs[1]:
+            target_grad = ctx.spec.target_derivative(logits, targets, *ctx.params, scale)
+            target_grad = _tensor_from_rows(target_grad, shape)
+        return grad, target_grad, None

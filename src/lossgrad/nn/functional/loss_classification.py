@@ -32,9 +32,11 @@ from lossgrad.nn.functional._rows import (
     ClassTargets,
     Rows,
     along_classes,
+    as_rows,
     class_max,
     class_sum,
     flat,
+    tensor_rows,
 )
 from lossgrad.nn.functional._rows import apply as _rows
 from lossgrad.ops._common import promote
@@ -269,13 +271,14 @@ _UNSHIFTED_LSE = 41.5
 
 
 def _exp_rows(
-    logits: np.ndarray, exps: np.ndarray, weights: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    logits: np.ndarray, exps: np.ndarray, offsets: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """``exps = exp(logits - shift)`` row by row (``shift`` a row's maximum, or 0 where that
-    is provably as exact), and per row: the log-sum-exp of the logits less the shift, the sum
-    of ``exps`` (so ``softmax = exps / sums``), the shift (None where it is 0 in every row)
-    and, given ``weights``, ``sum_c weights[c] logits[c]`` less ``shift * sum(weights)``.
-    ``logits`` is a row kernel's block (`_rows`: ``(n, C)`` rows or ``(b, C, p)`` planes).
+    is provably as exact), and per row, all less the shift: the log-sum-exp of the logits, the
+    target logit (at ``offsets``, `_rows.ClassTargets.offsets`) and, given ``weights``,
+    ``sum_c weights[c] logits[c]`` less ``shift * sum(weights)``; with the sum of ``exps`` (so
+    ``softmax = exps / sums``). ``logits`` is a row kernel's block (``(n, C)`` rows or
+    ``(b, C, p)`` planes), ``exps`` one of its shape and strides.
 
     A block of at least ``_parallel.BLOCK`` elements first tries ``shift = 0``: ``exp(x)`` and
     its row sums, with no max pass and no shifted copy. Row log-sum-exps within
@@ -291,20 +294,22 @@ def _exp_rows(
         sums = class_sum(exps)
         log_sum_exp = np.log(sums)
         if np.abs(log_sum_exp).max() <= _UNSHIFTED_LSE:
-            return log_sum_exp, sums, None, None if weights is None else class_sum(logits, weights)
+            dot = None if weights is None else class_sum(logits, weights)
+            return log_sum_exp, sums, flat(logits)[offsets], dot
         if logits.ndim == 2:
-            return _exp_rows_redone(logits, exps, weights, sums, log_sum_exp)
-    shift = class_max(logits)
-    np.subtract(logits, shift[:, None], out=exps)
+            return _exp_rows_redone(logits, exps, offsets, weights, sums, log_sum_exp)
+    np.subtract(logits, class_max(logits)[:, None], out=exps)
+    target = flat(exps)[offsets]
     dot = None if weights is None else class_sum(exps, weights)
     np.exp(exps, out=exps)
     sums = class_sum(exps)
-    return np.log(sums), sums, shift, dot
+    return np.log(sums), sums, target, dot
 
 
 def _exp_rows_redone(
     logits: np.ndarray,
     exps: np.ndarray,
+    offsets: np.ndarray,
     weights: np.ndarray | None,
     sums: np.ndarray,
     log_sum_exp: np.ndarray,
@@ -323,17 +328,9 @@ def _exp_rows_redone(
     exps[redo] = shifted
     sums[redo] = class_sum(shifted)
     log_sum_exp[redo] = np.log(sums[redo])
-    shift = np.zeros_like(log_sum_exp)
-    shift[redo] = row_max[:, 0]
-    return log_sum_exp, sums, shift, dot
-
-
-def _target_logits(logits: np.ndarray, offsets: np.ndarray, shift: np.ndarray | None) -> np.ndarray:
-    """Each row's target logit (at ``offsets`` in the block), less the row's ``shift``."""
-    target = flat(logits)[offsets]
-    if shift is not None:
-        target -= shift
-    return target
+    target = logits.reshape(-1)[offsets]
+    target[redo] -= row_max[:, 0]
+    return log_sum_exp, sums, target, dot
 
 
 def _cross_entropy_block(
@@ -354,9 +351,9 @@ def _cross_entropy_block(
     weights = None
     if smoothing:
         weights = _parallel.ones(classes, logits.dtype) if class_weight is None else class_weight
-    log_sum_exp, sums, shift, dot = _exp_rows(logits, dldx, weights)
     offsets = targets.offsets(logits)
-    np.subtract(log_sum_exp, _target_logits(logits, offsets, shift), out=loss)
+    log_sum_exp, sums, target, dot = _exp_rows(logits, dldx, offsets, weights)
+    np.subtract(log_sum_exp, target, out=loss)
     target_mass = scale if targets.weight is None else targets.weight * scale
     if targets.weight is not None:
         loss *= targets.weight
@@ -396,19 +393,111 @@ def _cross_entropy_derivative(
 
 
 _CROSS_ENTROPY = Rows(
-    node=lambda smoothing: "AddBackward0" if smoothing else "NllLossBackward0",
+    node=lambda reduction, smoothing: "AddBackward0" if smoothing else "NllLossBackward0",
     kernel=_cross_entropy_block,
     derivative=_cross_entropy_derivative,
     planes=True,
 )
 
 
-def _cross_entropy_probs(
-    input: Tensor, target: Tensor, weight: Tensor | None, eps: float
-) -> tuple[Tensor, float]:
-    """Class-probability targets, composed as torch does: ``-(log_softmax(x) * y' * w)``.
+class ProbabilityTargets:
+    """Class-probability targets ``p`` of ``M`` rows: ``probabilities``, the ``(M, C)`` rows of
+    ``tensor`` (the target Tensor, of the input's shape, which gets a gradient) in the input's
+    row layout (`_rows.as_rows`); ``class_weight``, the ``(C,)`` weights or None; no row is
+    ignored, and ``'mean'`` divides by ``M`` (torch's ``numel / C``)."""
 
-    Returns the unreduced loss and the ``'mean'`` denominator ``numel / C``."""
+    __slots__ = ("tensor", "probabilities", "class_weight", "out_shape")
+    ignored = None
+
+    def __init__(self, tensor: Tensor, class_weight: np.ndarray | None, out_shape: tuple) -> None:
+        self.tensor, self.class_weight, self.out_shape = tensor, class_weight, out_shape
+        self.probabilities = as_rows(tensor._data)
+
+    def rows(self, r0: int, r1: int, shape: Any = None) -> ProbabilityTargets:
+        """The targets of rows ``r0:r1``."""
+        part = ProbabilityTargets.__new__(ProbabilityTargets)
+        part.tensor, part.class_weight, part.out_shape = None, self.class_weight, self.out_shape
+        part.probabilities = self.probabilities[r0:r1]
+        return part
+
+    def mass(self, smoothing: float, dtype: Any) -> np.ndarray:
+        """The target mass ``q = w ((1 - eps) p + eps / C)`` of these rows (``eps`` the
+        smoothing)."""
+        probabilities = self.probabilities
+        classes = probabilities.shape[1]
+        mass = probabilities * dtype.type(1 - smoothing) if smoothing else probabilities.copy()
+        if smoothing:
+            mass += dtype.type(smoothing / classes)
+        if self.class_weight is not None:
+            mass *= self.class_weight
+        return mass
+
+
+def _soft_cross_entropy_block(
+    logits: np.ndarray,
+    targets: ProbabilityTargets,
+    smoothing: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
+) -> None:
+    """Cross-entropy of a block of rows with the target mass ``q`` (`ProbabilityTargets.mass`):
+    ``l = -sum_c q[c] log_softmax(x)[c]`` and ``∂l/∂x = A softmax(x) - q``, ``A = sum_c q[c]``;
+    ``log_softmax(x) = x - max - log(sum(exp(x - max)))`` as torch computes it."""
+    mass = targets.mass(smoothing, logits.dtype)
+    log_softmax = np.subtract(logits, class_max(logits)[:, None])
+    np.exp(log_softmax, out=dldx)
+    sums = class_sum(dldx)
+    log_softmax -= np.log(sums)[:, None]
+    np.negative(class_sum(log_softmax * mass), out=loss)
+    np.multiply(dldx, (class_sum(mass) * scale / sums)[:, None], out=dldx)
+    mass *= scale
+    dldx -= mass
+
+
+def _soft_cross_entropy_derivative(
+    logits: Tensor, targets: ProbabilityTargets, smoothing: float, upstream: Tensor
+) -> Tensor:
+    """``upstream (A softmax(x) - q)`` (`_soft_cross_entropy_block`) with ops, ``q`` a function
+    of the target Tensor."""
+    mass = _soft_mass(logits, targets, smoothing)
+    softmax = _softmax(logits, 1)
+    return mul(sub(mul(softmax, _sum(mass, 1, True)), mass), upstream)
+
+
+def _soft_target_derivative(
+    logits: Tensor, targets: ProbabilityTargets, smoothing: float, upstream: Tensor
+) -> Tensor:
+    """``∂l/∂p[c] = -(1 - eps) w[c] log_softmax(x)[c]``, times ``upstream``, with ops."""
+    slope = mul(_log_softmax(logits, 1), -(1 - smoothing))
+    if targets.class_weight is not None:
+        slope = mul(slope, Tensor._make(targets.class_weight))
+    return mul(slope, upstream)
+
+
+def _soft_mass(logits: Tensor, targets: ProbabilityTargets, smoothing: float) -> Tensor:
+    """`ProbabilityTargets.mass` with ops (differentiable in the target Tensor)."""
+    mass = tensor_rows(targets.tensor)
+    if smoothing:
+        mass = add(mul(mass, 1 - smoothing), smoothing / logits._data.shape[1])
+    if targets.class_weight is not None:
+        mass = mul(mass, Tensor._make(targets.class_weight))
+    return mass
+
+
+_SOFT_CROSS_ENTROPY = Rows(
+    node=lambda reduction, smoothing: "DivBackward1" if reduction == "mean" else "NegBackward0",
+    kernel=_soft_cross_entropy_block,
+    derivative=_soft_cross_entropy_derivative,
+    weighted_mean=False,
+    target_derivative=_soft_target_derivative,
+)
+
+
+def _cross_entropy_probs(
+    input: Tensor, target: Tensor, weight: Tensor | None, eps: float, reduction: str
+) -> Tensor:
+    """Class-probability targets: torch's checks, and the loss as a row spec."""
     if target._data.dtype.kind != "f":
         raise RuntimeError(
             "Expected floating point type for target with class probabilities, got "
@@ -417,19 +506,30 @@ def _cross_entropy_probs(
     _check_logits(input)
     axis = 0 if input.dim() == 1 else 1
     _check_weight(weight, input, axis, "cross_entropy: ")
-    c = input.shape[axis]
     if eps > 0:
         _check_smoothing(eps)
-    logp = _log_softmax(input, axis)
-    y = add(mul(target, 1 - eps), eps / c) if eps > 0 else target
-    prod = mul(logp, y)
-    if weight is not None:
-        shape = [1] * input.dim()
-        shape[axis] = c
-        prod = mul(prod, reshape(weight, shape))
-    loss = neg(_sum(prod, axis))
-    denom = input.numel() // c if c else 0
-    return loss, float(denom)
+    if weight is not None and weight.requires_grad and grad_mode.is_grad_enabled():
+        return _soft_cross_entropy_composite(input, target, weight, eps, reduction)
+    # torch's type promotion: a float64 target or weight gives a float64 loss
+    input, target = promote(input, target, *([] if weight is None else [weight]))[1][:2]
+    class_weight = None if weight is None else weight._data.astype(input._data.dtype, copy=False)
+    out_shape = (input._data.shape[0], *input._data.shape[2:]) if axis else ()
+    targets = ProbabilityTargets(target, class_weight, out_shape)
+    return _rows(_SOFT_CROSS_ENTROPY, input, targets, reduction, (max(eps, 0.0),))
+
+
+def _soft_cross_entropy_composite(
+    input: Tensor, target: Tensor, weight: Tensor, eps: float, reduction: str
+) -> Tensor:
+    """Class-probability targets with a class weight that gets a gradient, composed as torch
+    does: ``-(log_softmax(x) * p' * w).sum(class axis)``."""
+    axis = 0 if input.dim() == 1 else 1
+    classes = input.shape[axis]
+    mass = add(mul(target, 1 - eps), eps / classes) if eps > 0 else target
+    mass = mul(mass, reshape(weight, [classes if i == axis else 1 for i in range(input.dim())]))
+    loss = neg(_sum(mul(_log_softmax(input, axis), mass), axis))
+    denominator = input.numel() // classes if classes else 0
+    return _reduction.apply(loss, reduction, denominator=denominator)
 
 
 def _check_logits(input: Tensor) -> None:
@@ -463,8 +563,9 @@ def _cross_entropy(
     if input._data.shape == target._data.shape:
         if ignore_index >= 0 and target._data.dtype.kind == "f":
             raise RuntimeError("ignore_index is not supported for floating point target")
-        loss, denom = _cross_entropy_probs(input, target, weight, eps)
-        return _reduction.apply(loss, reduction, denominator=denom), denom
+        loss = _cross_entropy_probs(input, target, weight, eps, reduction)
+        classes = input.shape[0 if input.dim() == 1 else 1]
+        return loss, float(input.numel() // classes if classes else 0)
     _check_logits(input)
     if eps > 0:
         _check_smoothing(eps)
@@ -631,9 +732,9 @@ def _focal_block(
     ``l = u**gamma ce`` and ``dl/dce = u**(gamma - 1) (u + gamma (1 - u) ce)`` (both 0 where
     ``ce == 0``), times cross-entropy's gradient ``w[y] (softmax(x) - onehot(y))``."""
     dtype = logits.dtype.type
-    log_sum_exp, sums, shift, _ = _exp_rows(logits, dldx)
     offsets = targets.offsets(logits)
-    ce = np.subtract(log_sum_exp, _target_logits(logits, offsets, shift))
+    log_sum_exp, sums, target = _exp_rows(logits, dldx, offsets)[:3]
+    ce = np.subtract(log_sum_exp, target)
     if targets.weight is not None:
         ce *= targets.weight
     nonzero = ce != 0

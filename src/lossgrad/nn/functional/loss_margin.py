@@ -253,7 +253,7 @@ class _LabelLists:
     (``width`` the longest list), and ``out_shape``, the unreduced loss's shape. No row is
     ignored; ``'mean'`` divides by ``M``."""
 
-    ignored = None
+    ignored = tensor = None  # no row ignored; no gradient for the labels
 
     def __init__(self, target: np.ndarray, valid: np.ndarray, out_shape: tuple[int, ...]) -> None:
         self.target, self.valid, self.out_shape = target, valid, out_shape
