@@ -343,6 +343,21 @@ def test_cosine_embedding_gradient_with_an_overflowing_norm_is_nan_where_torchs_
     )
 
 
+@pytest.mark.parametrize("other", [np.float16, np.float64, np.int64])
+def test_cosine_embedding_of_an_integer_input_has_torchs_dtype(other):
+    # torch adds its float epsilon to the integer input's squared norm: default-float norm
+    x1 = np.array([[2, 0, -1], [1, 3, 0]], np.int64)
+    x2 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -1.0]]).astype(other)
+    y = np.array([1.0, -1.0], np.float32)
+    for a, b in ((x1, x2), (x2, x1)):
+        out = check(
+            lambda lib, u, v, w: lib.nn.functional.cosine_embedding_loss(u, v, w, margin=-0.5),
+            [a, b, y],
+            grad=(),
+        )
+        assert out.dtype == (lossgrad.float64 if other == np.float64 else lossgrad.float32)
+
+
 @pytest.mark.parametrize(
     "inputs, targets",
     [
