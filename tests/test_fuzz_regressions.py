@@ -465,6 +465,19 @@ def test_bce_float64_gradient_at_zero_and_one_uses_torchs_float32_epsilon():
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_bce_second_gradient_through_the_target_at_zero_and_one_is_infinite(dtype):
+    # d/dy is -logit(x), one op in torch: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
+    x = np.array([0.0, 1.0, 0.25, 1.0], dtype)
+    y = np.array([0.8795, 0.7295, 0.5, 1.0], dtype)
+    check(
+        lambda lib, a, b: lib.nn.functional.binary_cross_entropy(a, b),
+        [x, y],
+        grad=(0, 1),
+        rtol=2e-3 if dtype == np.float16 else None,  # one float16 rounding in the first gradient
+    )
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_smooth_l1_reduced_total_overflows_only_when_the_loss_does(reduction):
     x, y = np.array([1.7e308, 0.5]), np.array([0.0, 0.0])

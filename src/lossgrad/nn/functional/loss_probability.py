@@ -33,6 +33,7 @@ from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.ops._common import promote
 from lossgrad.ops.activation import logsigmoid
+from lossgrad.ops.elementary import logit
 from lossgrad.ops.index import masked_fill
 from lossgrad.ops.pointwise import (
     clamp_min,
@@ -172,7 +173,7 @@ class _BceSlope(ArrayFunction):
 
 def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, ...]:
     dldx = _BceSlope.apply(x, y)
-    dldy = -log(x / rsub(x, 1.0))  # -logit(x)
+    dldy = -logit(x)  # one op, as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
     if weight is not None:
         dldx, dldy = dldx * weight, dldy * weight
     return dldx, dldy, None
