@@ -478,6 +478,34 @@ def test_bce_second_gradient_through_the_target_at_zero_and_one_is_infinite(dtyp
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mse_create_graph_gradient_scales_the_difference_by_2_over_n_first(dtype):
+    # torch's kernel: (2 / n) (x - y) g, finite where 2 (x - y) alone overflows
+    big = np.finfo(dtype).max * 0.9
+    x = np.array([big, 0.5, -big, 1.0], dtype)
+    y = np.array([-0.25, 0.0, 0.5, 2.0], dtype)
+    check(lambda lib, a, b: lib.nn.functional.mse_loss(a, b), [x, y], grad=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "dtype, x, y, var",
+    [
+        # (x - y) / var overflows, torch's ((g / 2) / var) (2 (x - y)) does not
+        (np.float32, [3.27, 0.5], [-1e38, 0.0], [0.2177, 1.0]),
+        (np.float64, [-0.98, 1.7e308], [-1.7e308, -1.6], [2.0257, 0.35]),
+        # 2 (x - y) overflows: torch's gradient is infinite there
+        (np.float64, [1.7e308, 0.5], [1.92, 0.0], [0.75, 1.0]),
+    ],
+)
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_gaussian_nll_gradient_overflows_where_torchs_composite_does(dtype, x, y, var, reduction):
+    check(
+        lambda lib, a, b, v: lib.nn.functional.gaussian_nll_loss(a, b, v, reduction=reduction),
+        [np.array(x, dtype), np.array(y, dtype), np.array(var, dtype)],
+        grad=(0, 1, 2),
+    )
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_smooth_l1_reduced_total_overflows_only_when_the_loss_does(reduction):
     x, y = np.array([1.7e308, 0.5]), np.array([0.0, 0.0])
