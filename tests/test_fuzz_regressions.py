@@ -343,6 +343,21 @@ def test_cosine_embedding_gradient_with_an_overflowing_norm_is_nan_where_torchs_
     )
 
 
+@pytest.mark.parametrize("other", [np.float16, np.float64, np.int64])
+def test_cosine_embedding_of_an_integer_input_has_torchs_dtype(other):
+    # torch adds its float epsilon to the integer input's squared norm: default-float norm
+    x1 = np.array([[2, 0, -1], [1, 3, 0]], np.int64)
+    x2 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -1.0]]).astype(other)
+    y = np.array([1.0, -1.0], np.float32)
+    for a, b in ((x1, x2), (x2, x1)):
+        out = check(
+            lambda lib, u, v, w: lib.nn.functional.cosine_embedding_loss(u, v, w, margin=-0.5),
+            [a, b, y],
+            grad=(),
+        )
+        assert out.dtype == (lossgrad.float64 if other == np.float64 else lossgrad.float32)
+
+
 @pytest.mark.parametrize(
     "inputs, targets",
     [
@@ -447,6 +462,47 @@ def test_bce_float64_gradient_at_zero_and_one_uses_torchs_float32_epsilon():
     y = np.array([0.5, 0.5, 0.2])
     check(
         lambda lib, a, b: lib.nn.functional.binary_cross_entropy(a, b), [x, y], rtol=1e-13, atol=0.0
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_bce_second_gradient_through_the_target_at_zero_and_one_is_infinite(dtype):
+    # d/dy is -logit(x), one op in torch: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
+    x = np.array([0.0, 1.0, 0.25, 1.0], dtype)
+    y = np.array([0.8795, 0.7295, 0.5, 1.0], dtype)
+    check(
+        lambda lib, a, b: lib.nn.functional.binary_cross_entropy(a, b),
+        [x, y],
+        grad=(0, 1),
+        rtol=2e-3 if dtype == np.float16 else None,  # one float16 rounding in the first gradient
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mse_create_graph_gradient_scales_the_difference_by_2_over_n_first(dtype):
+    # torch's kernel: (2 / n) (x - y) g, finite where 2 (x - y) alone overflows
+    big = np.finfo(dtype).max * 0.9
+    x = np.array([big, 0.5, -big, 1.0], dtype)
+    y = np.array([-0.25, 0.0, 0.5, 2.0], dtype)
+    check(lambda lib, a, b: lib.nn.functional.mse_loss(a, b), [x, y], grad=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "dtype, x, y, var",
+    [
+        # (x - y) / var overflows, torch's ((g / 2) / var) (2 (x - y)) does not
+        (np.float32, [3.27, 0.5], [-1e38, 0.0], [0.2177, 1.0]),
+        (np.float64, [-0.98, 1.7e308], [-1.7e308, -1.6], [2.0257, 0.35]),
+        # 2 (x - y) overflows: torch's gradient is infinite there
+        (np.float64, [1.7e308, 0.5], [1.92, 0.0], [0.75, 1.0]),
+    ],
+)
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_gaussian_nll_gradient_overflows_where_torchs_composite_does(dtype, x, y, var, reduction):
+    check(
+        lambda lib, a, b, v: lib.nn.functional.gaussian_nll_loss(a, b, v, reduction=reduction),
+        [np.array(x, dtype), np.array(y, dtype), np.array(var, dtype)],
+        grad=(0, 1, 2),
     )
 
 

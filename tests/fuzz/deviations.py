@@ -30,14 +30,17 @@ class Deviation:
 def _finite_where_torch_is_not(
     case: Any, ours: np.ndarray | None, theirs: np.ndarray | None
 ) -> bool:
-    """Ours agrees wherever torch is finite, and is finite where torch overflowed or gave NaN."""
+    """Ours is finite wherever torch is (the harness then compares the values there), and
+    where torch overflowed or gave NaN, ours is finite or the same infinity or NaN."""
     if ours is None or theirs is None or ours.shape != theirs.shape:
         return False
     ours64, theirs64 = ours.astype(np.float64), theirs.astype(np.float64)
     torch_finite = np.isfinite(theirs64)
-    if not np.any(~torch_finite):
+    if np.all(torch_finite) or not np.all(np.isfinite(ours64[torch_finite])):
         return False
-    return bool(np.all(np.isfinite(ours64[~torch_finite])))
+    ours_rest, theirs_rest = ours64[~torch_finite], theirs64[~torch_finite]
+    same = (ours_rest == theirs_rest) | (np.isnan(ours_rest) & np.isnan(theirs_rest))
+    return bool(np.all(np.isfinite(ours_rest) | same))
 
 
 def _double_backward_where_torch_has_none(

@@ -18,8 +18,12 @@ as the gradient) and the create_graph backward (the formula times the upstream g
 
 A spec may add ``block_sum``, the kernel's sum over a block computed more cheaply (say, as dot
 products) for float32/float64 reductions; ``dldx_factor``, a constant the kernel leaves out of
-its ``dldx`` (the driver folds it into the reduction's scale); and ``antisymmetric`` for a loss
-of ``x - y``, whose second operand's gradient is ``-dldx`` (kept once for both).
+its ``dldx`` (the driver folds it into the reduction's scale); ``antisymmetric`` for a loss
+of ``x - y``, whose second operand's gradient is ``-dldx`` (kept once for both); and, in place
+of ``derivatives``, ``gradients``: the gradients themselves, upstream gradient included, for a
+loss whose overflow and NaN positions depend on where torch multiplies that gradient in (mse's
+kernel scales ``x - y`` by ``2 / n`` before it; gaussian_nll's composite divides it by ``n``,
+halves it and divides it by the variance before the factor ``2 (x - y)``).
 
     >>> import numpy as np
     >>> import lossgrad as torch
@@ -68,7 +72,12 @@ class Pointwise(NamedTuple):
             loss torch composes from ops is named after its last op).
         block: ``block(*operands, *params, loss, dldx) -> loss``, the NumPy kernel.
         derivatives: ``derivatives(*operands, *params)``, one ∂l/∂operand per operand written
-            with lossgrad ops (None where an operand has no gradient).
+            with lossgrad ops (None where an operand has no gradient); the create_graph
+            backward multiplies them by ``upstream / divisor``. None when ``gradients`` is given.
+        gradients: ``gradients(upstream, divisor, *operands, *params)``, the gradients
+            themselves written with lossgrad ops, in torch's order of operations (``upstream``
+            the upstream gradient, ``divisor`` the reduction's: None, or the element count of a
+            ``'mean'``). Optional, in place of ``derivatives``.
         block_sum: ``block_sum(*operands, *params, loss, dldx)``: the block's total (``loss``
             is scratch); it also writes ``dldx``. Optional.
         antisymmetric: the second operand's gradient is ``-dldx``.
@@ -78,7 +87,8 @@ class Pointwise(NamedTuple):
 
     node: str | Callable[..., str]
     block: Callable[..., np.ndarray]
-    derivatives: Callable[..., tuple[Tensor | None, ...]]
+    derivatives: Callable[..., tuple[Tensor | None, ...]] | None = None
+    gradients: Callable[..., tuple[Tensor | None, ...]] | None = None
     block_sum: Callable[..., Any] | None = None
     antisymmetric: bool = False
     dldx_factor: Callable[..., float] | None = None
@@ -249,12 +259,14 @@ class _PointwiseLoss(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         """The spec's ops formula times the upstream gradient (recorded under create_graph)."""
-        operands = ctx.saved_tensors
-        scale = _reduction.divide_grad(upstream, ctx.divisor)
-        derivatives = ctx.spec.derivatives(*operands, *ctx.params)
-        needs = ctx.needs_input_grad
-        grads = [
-            mul(d, scale) if need and d is not None else None
-            for d, need in zip(derivatives, needs, strict=False)
-        ]
+        operands, spec, needs = ctx.saved_tensors, ctx.spec, ctx.needs_input_grad
+        if spec.gradients is not None:
+            grads = spec.gradients(upstream, ctx.divisor, *operands, *ctx.params)
+            grads = [g if need else None for g, need in zip(grads, needs, strict=False)]
+        else:
+            scale = _reduction.divide_grad(upstream, ctx.divisor)
+            grads = [
+                mul(d, scale) if need and d is not None else None
+                for d, need in zip(spec.derivatives(*operands, *ctx.params), needs, strict=False)
+            ]
         return (*grads, *([None] * (len(needs) - len(grads))))

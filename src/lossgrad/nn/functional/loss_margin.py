@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
-from lossgrad import _parallel
+from lossgrad import _dtype, _parallel
 from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
@@ -796,6 +796,11 @@ def cosine_embedding_loss(
             f"{list(input1.shape)} and {list(input2.shape)}."
         )
     dt, (a, b, _) = promote(input1, input2, 0.0)
+    if not (input1.is_floating_point() and input2.is_floating_point()):
+        # torch's composite adds its float epsilon to an integer input's squared norm, which
+        # makes that norm the default float dtype, and the cosine follows it
+        dt = np.promote_types(dt, _dtype.get_default_dtype().np)
+        a, b = a.to(dt), b.to(dt)
     shape = _broadcast_shape(a, b)
     _broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
     return _COSINE_EMBEDDING[reduction].apply(a, b, target._data, float(margin), reduction)

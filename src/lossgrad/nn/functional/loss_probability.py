@@ -33,6 +33,7 @@ from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.ops._common import promote
 from lossgrad.ops.activation import logsigmoid
+from lossgrad.ops.elementary import logit
 from lossgrad.ops.index import masked_fill
 from lossgrad.ops.pointwise import (
     clamp_min,
@@ -41,7 +42,6 @@ from lossgrad.ops.pointwise import (
     log,
     mul,
     ne,
-    reciprocal,
     rsub,
     sigmoid,
 )
@@ -172,7 +172,7 @@ class _BceSlope(ArrayFunction):
 
 def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, ...]:
     dldx = _BceSlope.apply(x, y)
-    dldy = -log(x / rsub(x, 1.0))  # -logit(x)
+    dldy = -logit(x)  # one op, as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
     if weight is not None:
         dldx, dldy = dldx * weight, dldy * weight
     return dldx, dldy, None
@@ -823,9 +823,17 @@ def _gaussian_nll_sum(
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
 
 
-def _gaussian_nll_derivatives(x: Tensor, y: Tensor, var: Tensor, full: bool) -> tuple[Any, ...]:
-    ratio = (x - y) / var
-    return ratio, -ratio, 0.5 * (reciprocal(var) - ratio * ratio)
+def _gaussian_nll_gradients(
+    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, var: Tensor, full: bool
+) -> tuple[Any, ...]:
+    """The backward of torch's composite ``0.5 (log v + (x - y)^2 / v)``, op for op: the
+    upstream gradient divided by the count (a mean), halved, divided by ``v`` and only then
+    times ``2 (x - y)`` (``PowBackward0``), so the infinities and NaN fall where torch's do;
+    ``v`` gets ``h / v - h ((x - y)^2 / v) / v`` from the log and the quotient."""
+    half = _reduction.divide_grad(upstream, divisor) * 0.5
+    diff = x - y
+    gx = half / var * (2.0 * diff)
+    return gx, -gx, half / var + -half * (diff**2 / var / var)
 
 
 _GAUSSIAN_NLL = Pointwise(
@@ -833,7 +841,7 @@ _GAUSSIAN_NLL = Pointwise(
     node=by_reduction(lambda full: "AddBackward0" if full else "MulBackward0"),
     block=_gaussian_nll_block,
     block_sum=_gaussian_nll_sum,
-    derivatives=_gaussian_nll_derivatives,
+    gradients=_gaussian_nll_gradients,
     antisymmetric=True,
 )
 

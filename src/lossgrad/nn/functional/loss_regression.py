@@ -10,6 +10,7 @@ last op: ``AbsBackward0``, ``MeanBackward0`` or ``SumBackward0``; the slope ``sg
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,16 +72,20 @@ def _mse_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -
     return _parallel.total(diff, diff)  # one dot product, no squared temporary
 
 
-def _mse_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    slope = 2.0 * (x - y)
-    return slope, -slope
+def _mse_gradients(
+    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor
+) -> tuple[Tensor, Tensor]:
+    """torch's ``mse_loss_backward``: ``norm (x - y) g`` with ``norm = 2 / n`` for a mean
+    (else 2) applied to the difference first, so it overflows only where the gradient does."""
+    norm = 2.0 if divisor is None else 2.0 / divisor if divisor else math.nan
+    return (x - y) * norm * upstream, (y - x) * norm * upstream
 
 
 _MSE = Pointwise(
     node="MseLossBackward0",
     block=_mse_block,
     block_sum=_mse_sum,
-    derivatives=_mse_derivatives,
+    gradients=_mse_gradients,
     antisymmetric=True,
     dldx_factor=lambda: 2.0,
 )

@@ -1,0 +1,50 @@
+"""The fuzzer's tolerance for rounding noise (``harness.Rounding``) on cases worked by hand:
+it excuses noise of torch's own size and nothing larger."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .cases import Arr, Case
+from .harness import NOISE_FACTOR, SECOND_ORDER, check_case
+
+
+def _cosine_of_one_feature() -> Case:
+    # D = 1: the cosine is sign(x1 x2) up to torch's 1e-12 epsilon, so its derivatives are ~0 in
+    # exact arithmetic and both libraries return rounding noise of terms of size 1 / x^2
+    x1 = Arr(np.array([[2.5198], [0.4698]], np.float32), grad=True)
+    x2 = Arr(np.array([[3.5756], [0.6924]], np.float32), grad=True)
+    y = Arr(np.array([-1.0, 1.0], np.float32))
+    return Case("cosine_embedding_loss", [x1, x2, y], {"reduction": "none"}, np.float32)
+
+
+def test_second_gradient_of_a_one_feature_cosine_is_torchs_rounding_noise():
+    case = _cosine_of_one_feature()
+    result = check_case(case)
+    assert not result.failures
+    truth, noise = result.rounding.measure()
+    exact = np.abs(truth["second grad 0"]).max()
+    assert exact < 1e-10 < noise["second grad 0"]  # torch's own float32 error dwarfs the value
+
+
+def test_an_error_beyond_torchs_noise_is_not_excused():
+    case = _cosine_of_one_feature()
+    rounding = check_case(case).rounding
+    truth, noise = rounding.measure()
+    theirs = truth["second grad 0"].astype(np.float32)
+    wrong = theirs + np.float32(10 * NOISE_FACTOR * noise["second grad 0"])
+    rel = SECOND_ORDER[np.dtype(np.float32)]
+    assert not rounding.explains("second grad 0", wrong, theirs, rel, 0.0)
+
+
+def test_a_wrong_subgradient_at_a_kink_is_not_excused():
+    # x == y in the first entry: torch's l1 gradient there is sgn(0) = 0; moving the inputs by
+    # one rounding crosses the kink, so the noise is measured at the moved inputs themselves
+    x = Arr(np.array([1.0, 2.0], np.float32), grad=True)
+    y = Arr(np.array([1.0, 0.5], np.float32))
+    case = Case("l1_loss", [x, y], {"reduction": "sum"}, np.float32)
+    rounding = check_case(case).rounding
+    truth, _ = rounding.measure()
+    theirs = truth["grad 0"].astype(np.float32)
+    wrong = theirs + np.array([rounding.grad_output.item(), 0.0], np.float32)
+    assert not rounding.explains("grad 0", wrong, theirs, 4 * 2e-5, 1.0)
