@@ -284,24 +284,27 @@ class _IndexTargetCounts(ArrayFunction):
         rows, num_classes = x.shape[:2]
         logits = x.reshape(rows, num_classes, -1)
         prob = np.empty_like(logits)
-        counts = np.empty((3, rows, num_classes), x.dtype)
+        pieces = _Pieces(logits.shape)
+        partial = np.empty((3, rows, pieces.per_row, num_classes), x.dtype)  # per pixel piece
         classes = np.arange(num_classes)[:, None]
 
-        def block(lo: int, hi: int) -> None:
-            probs = _activation_array(logits[lo:hi], activation, prob[lo:hi])
-            valid_rows = None if valid is None else valid[lo:hi]
-            own = _own_class(labels[lo:hi], classes, valid_rows, x.dtype)
-            counts[0, lo:hi] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
-            if valid_rows is None:
-                counts[1, lo:hi] = probs.sum(-1)
+        def piece(row: slice, pixel: slice, index: int) -> None:
+            probs = _activation_array(logits[row, :, pixel], activation, prob[row, :, pixel])
+            valid_part = None if valid is None else valid[row, pixel]
+            own = _own_class(labels[row, pixel], classes, valid_part, x.dtype)
+            ones = _parallel.ones(own.shape[-1], x.dtype)
+            counts = partial[:, row, index]
+            counts[0] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
+            if valid_part is None:
+                counts[1] = probs @ ones
             else:
-                counts[1, lo:hi] = np.matmul(probs, valid_rows[:, :, None])[..., 0]
-            counts[2, lo:hi] = own.sum(-1)
+                counts[1] = np.matmul(probs, valid_part[:, :, None])[..., 0]
+            counts[2] = own @ ones
 
-        _parallel.map_rows(block, rows, prob[0].size)
+        pieces.run(piece)
         ctx.save_for_backward(x)
         ctx.meta, ctx.prob, ctx.shape = (labels, valid, activation, kept, batch), prob, x.shape
-        counts = counts[:, :, kept]
+        counts = partial[..., kept].sum(2)
         tp, predicted, actual = counts.sum(1) if batch else counts
         ctx.mark_non_differentiable(actual)
         return tp, predicted, actual
@@ -313,28 +316,28 @@ class _IndexTargetCounts(ArrayFunction):
         if ctx.last_use:
             ctx.prob = None
         rows, num_classes = prob.shape[:2]
-        grad = np.zeros((2, rows, num_classes), prob.dtype)
-        grad[0][:, kept], grad[1][:, kept] = d_tp, d_predicted  # broadcast over rows with batch
+        grad = np.zeros((2, rows, num_classes, 1), prob.dtype)
+        grad[0][:, kept, 0], grad[1][:, kept, 0] = d_tp, d_predicted  # broadcast with batch
         d_input = np.empty(ctx.shape, prob.dtype)  # returned whole: the leaf's .grad takes it
         d_prob = d_input.reshape(prob.shape)
         classes = np.arange(num_classes)[:, None]
 
-        def block(lo: int, hi: int) -> None:
-            valid_rows = None if valid is None else valid[lo:hi]
-            d_rows, probs = d_prob[lo:hi], prob[lo:hi]
-            own = _own_class(labels[lo:hi], classes, valid_rows, prob.dtype)
-            np.multiply(own, grad[0, lo:hi, :, None], out=d_rows)
-            if valid_rows is None:
-                d_rows += grad[1, lo:hi, :, None]
+        def piece(row: slice, pixel: slice, _index: int) -> None:
+            valid_part = None if valid is None else valid[row, pixel]
+            d_part, probs = d_prob[row, :, pixel], prob[row, :, pixel]
+            own = _own_class(labels[row, pixel], classes, valid_part, prob.dtype)
+            np.multiply(own, grad[0, row], out=d_part)
+            if valid_part is None:
+                d_part += grad[1, row]
             else:
-                d_rows += grad[1, lo:hi, :, None] * valid_rows[:, None]
+                d_part += grad[1, row] * valid_part[:, None]
             if activation == "softmax":
-                d_rows -= np.einsum("bci,bci->bi", probs, d_rows)[:, None]
-                d_rows *= probs
+                d_part -= np.einsum("bci,bci->bi", probs, d_part)[:, None]
+                d_part *= probs
             elif activation == "sigmoid":
-                d_rows[...] = _sigmoid_grad(d_rows, probs)
+                d_part[...] = _sigmoid_grad(d_part, probs)
 
-        _parallel.map_rows(block, rows, prob[0].size)
+        _Pieces(prob.shape).run(piece)
         return d_input, None, None, None, None, None
 
     @staticmethod
@@ -359,6 +362,34 @@ class _IndexTargetCounts(ArrayFunction):
             prob = sigmoid(logits)
             d_prob = d_prob * prob * (1.0 - prob)
         return reshape(d_prob, tuple(x.shape)), None, None, None, None, None
+
+
+class _Pieces:
+    """Cache-sized pieces of a ``(rows, C, pixels)`` problem, over the thread pool: a piece is
+    ``wide_block`` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
+    consecutive pixels (``per_row`` pieces to a row). NumPy's passes over a piece find its
+    temporaries in the cache, where those over whole images of a large batch did not."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        rows, channels, pixels = shape
+        self.rows, self.pixels, self.work = rows, pixels, rows * channels * pixels
+        self.size = max(1, _parallel.wide_block(self.work) // max(channels, 1))  # pixels
+        self.per_row = max(1, -(-pixels // self.size))
+        self.rows_per_piece = 1 if self.per_row > 1 else max(1, self.size // max(pixels, 1))
+
+    def run(self, fn: Callable[[slice, slice, int], None]) -> None:
+        """``fn(rows, pixels, index)`` for every piece (``index``: its place along the row)."""
+        per_row, rows_per_piece = self.per_row, self.rows_per_piece
+
+        def pieces(lo: int, hi: int) -> None:
+            for number in range(lo, hi):
+                group, index = divmod(number, per_row)
+                first = group * rows_per_piece
+                row = slice(first, min(self.rows, first + rows_per_piece))
+                fn(row, slice(index * self.size, min(self.pixels, (index + 1) * self.size)), index)
+
+        count = -(-self.rows // rows_per_piece) * per_row
+        _parallel.map_blocks(pieces, count, block=1, work=self.work)
 
 
 def _own_class(
