@@ -483,12 +483,13 @@ def test_index_target_counts_match_the_one_hot_composite():
         dict(alpha=0.2, beta=0.1, smooth_nr=0.0, smooth_dr=0.0, eps=1e-7, log_loss=True, zero_absent=True),
     ],
 )
-@pytest.mark.parametrize("reduction,weighted", [("mean", False), ("sum", True), ("none", True)])
-def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted):
+@pytest.mark.parametrize("reduction,weighted,pooled", [("mean", False, False), ("sum", True, False), ("none", True, False), ("mean", False, True), ("none", False, True)])
+def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted, pooled):
     """The fused loss of the counts (NumPy, with its own derivatives) against its definition in
     lossgrad ops, on counts where the eps clamps of the denominator and of the log are active
-    and a class is absent, with gradients into all three counts (a soft target with a gradient)."""
-    from lossgrad.nn.functional.loss_segmentation import _Score, _score_loss, _ScoreLoss
+    and a class is absent, with gradients into all three counts (a soft target with a gradient);
+    with class weights on the loss, or the counts pooled over the classes with weights."""
+    from lossgrad.nn.functional.loss_segmentation import _pooled, _Score, _score_loss, _ScoreLoss
 
     score = _Score(**settings)
     actual = rng.random((3, 4)) * 2
@@ -496,14 +497,17 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted):
     tp = actual * rng.random((3, 4))
     predicted = tp + rng.random((3, 4)) * 2
     predicted[1, 2] = tp[1, 2] = actual[1, 2] = 0.0  # the denominator below eps
+    if pooled:
+        predicted[1], tp[1], actual[1] = 0.0, 0.0, 0.0
     weight = lossgrad.tensor(rng.random(4)) if weighted else None
+    pool = rng.random((3, 4)) if pooled else None
     results = []
     for fused in (True, False):
         counts = [lossgrad.tensor(c, requires_grad=True) for c in (tp, predicted, actual)]
         if fused:
-            loss = _ScoreLoss.apply(*counts, score, weight, reduction)
+            loss = _ScoreLoss.apply(*counts, score, pool, weight, reduction)
         else:
-            loss = _score_loss(*counts, score)
+            loss = _score_loss(*_pooled(counts, pool), score)
             loss = F._reduction.apply(loss if weight is None else loss * weight, reduction)
         seed = lossgrad.tensor(np.linspace(0.5, 1.5, loss.numel()).reshape(tuple(loss.shape)))
         (loss * seed).sum().backward()
@@ -512,7 +516,7 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
     # second derivatives away from the kinks of the clamps (finite differences)
     counts = [lossgrad.tensor(c + 1.0, requires_grad=True) for c in (tp, predicted, actual)]
-    assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, score, weight, reduction), counts)
+    assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, score, pool, weight, reduction), counts)
 
 
 def test_lovasz_hinge_gradgradcheck():

@@ -584,18 +584,17 @@ def _overlap_loss(
         soft_label=soft_label,
     )
     class_weight = _class_weight(weight, tp.shape[-1], tp)
+    pool = None
     if pool_classes:  # one score from the (weighted) counts of all classes: kornia's 'micro'
-        tp, predicted, actual = (
-            _R.sum(count if class_weight is None else count * class_weight, -1)
-            for count in (tp, predicted, actual)
-        )
+        pool = np.ones(tp.shape[-1], tp._data.dtype) if class_weight is None else class_weight._data
         class_weight = None
     score = _Score(alpha, beta, smooth_nr, smooth_dr, eps, log_loss, zero_absent)
     if gamma == 1.0 and class_average is None:  # the common case: one fused op
-        loss = _ScoreLoss.apply(tp, predicted, actual, score, class_weight, reduction)
+        loss = _ScoreLoss.apply(tp, predicted, actual, score, pool, class_weight, reduction)
         if reduction == "none" and keep_spatial:
             loss = reshape(loss, tuple(loss.shape) + (1,) * (input.dim() - 2))
         return _restore_dtype(loss, input)
+    tp, predicted, actual = _pooled((tp, predicted, actual), pool)
     loss = _score_loss(tp, predicted, actual, score)
     if gamma != 1.0:
         loss = loss**gamma
@@ -679,11 +678,13 @@ def _score_loss_arrays(
 
 
 class _ScoreLoss(ArrayFunction):
-    """``reduction(weight * _score_loss(tp, predicted, actual))`` in one op (the class ``weight``
-    on the last axis, or None): `_score_loss_arrays` gives the loss and its derivatives, which
-    the forward keeps, scaled by the weight and the reduction, for the first-order backward.
-    A recorded backward differentiates the composite `_score_loss`, so second derivatives are
-    those of the formula."""
+    """``reduction(weight * _score_loss(*pooled(tp, predicted, actual)))`` in one op: with
+    ``pool`` (or None) each count is first pooled over its last axis, ``sum_c pool_c count_c``
+    (the classes of kornia's 'micro', the class weights of the generalized Dice); ``weight``
+    (or None) multiplies the loss along its last axis. `_score_loss_arrays` gives the loss and
+    its derivatives, which the forward keeps, scaled by the weight and the reduction, for the
+    first-order backward. A recorded backward differentiates the composite, so second
+    derivatives are those of the formula."""
 
     node_name = "ScoreLossBackward0"
 
@@ -694,18 +695,25 @@ class _ScoreLoss(ArrayFunction):
         predicted: np.ndarray,
         actual: np.ndarray,
         score: _Score,
+        pool: np.ndarray | None,
         weight: np.ndarray | None,
         reduction: str,
     ) -> np.ndarray:
-        loss, *slopes = _score_loss_arrays(tp, predicted, actual, score)
+        counts = (tp, predicted, actual)
+        if pool is not None:
+            counts = tuple((count * pool).sum(-1) for count in counts)
+        loss, *slopes = _score_loss_arrays(*counts, score)
         scale: Any = _reduction.element_scale(reduction, loss.size)
         if weight is not None:
             loss *= weight
             scale = weight * scale
-        if weight is not None or scale != 1.0:
+        if pool is not None:
+            scale = np.multiply(scale, 1, dtype=tp.dtype)[..., None] * pool
+            slopes = [slope[..., None] for slope in slopes]
+        if pool is not None or weight is not None or scale != 1.0:
             slopes = [np.multiply(slope, scale, dtype=tp.dtype) for slope in slopes]
         ctx.save_for_backward(tp, predicted, actual)
-        ctx.score, ctx.weight, ctx.reduction, ctx.slopes = score, weight, reduction, slopes
+        ctx.settings, ctx.slopes = (score, pool, weight, reduction), slopes
         return _reduction.reduce_array(loss, reduction)
 
     @staticmethod
@@ -714,21 +722,32 @@ class _ScoreLoss(ArrayFunction):
         slopes = ctx.slopes
         if ctx.last_use:
             ctx.slopes = None
+        if ctx.settings[1] is not None:  # pooled: the upstream of each pooled count
+            upstream = upstream[..., None]
         needs = ctx.needs_input_grad
         grads = [slope * upstream if need else None for slope, need in zip(slopes, needs)]
-        return (*grads, None, None, None)
+        return (*grads, None, None, None, None)
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         counts = ctx.saved_tensors
-        loss = _score_loss(*counts, ctx.score)
-        if ctx.weight is not None:
-            loss = loss * from_numpy(ctx.weight)
-        loss = _reduction.apply(loss, ctx.reduction)
+        score, pool, weight, reduction = ctx.settings
+        loss = _score_loss(*_pooled(counts, pool), score)
+        if weight is not None:
+            loss = loss * from_numpy(weight)
+        loss = _reduction.apply(loss, reduction)
         wanted = [count for count, need in zip(counts, ctx.needs_input_grad) if need]
         found = iter(grad(loss, wanted, upstream, create_graph=True))
         grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
-        return (*grads, None, None, None)
+        return (*grads, None, None, None, None)
+
+
+def _pooled(counts: Sequence[Tensor], pool: np.ndarray | None) -> Sequence[Tensor]:
+    """``sum_c pool_c count_c`` over the last axis of each count (the counts when None)."""
+    if pool is None:
+        return counts
+    weights = from_numpy(pool)
+    return [_R.sum(count * weights, -1) for count in counts]
 
 
 # -- Dice, Jaccard, Tversky ------------------------------------------------------------------------
@@ -1138,15 +1157,14 @@ def generalized_dice_loss(
     weights[infinite] = 0.0
     largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
     weights = (weights + infinite * largest).astype(tp._data.dtype)
-    numerator = _R.sum(tp * from_numpy(2.0 * weights), class_axis, keepdim=True) + smooth_nr
-    smooth = np.asarray(smooth_dr, weights.dtype)
-    if actual.requires_grad:  # a soft target with a gradient
-        predicted = predicted + actual
-    else:  # sum w (p + g) = sum w p + a constant
-        smooth = (actual._data * weights).sum(class_axis, keepdims=True) + smooth
-    weighted = _R.sum(predicted * from_numpy(weights), class_axis, keepdim=True)
-    loss = 1.0 - numerator / (weighted + from_numpy(smooth))
-    return _restore_dtype(_finish(loss, reduction, input.dim() - 2), input)
+    # the Dice of the counts pooled over the classes with the weights:
+    # 1 - (2 sum w tp + s_nr) / (sum w (p + g) + s_dr), as alpha = beta = 1/2, halved smoothing
+    score = _Score(0.5, 0.5, 0.5 * smooth_nr, 0.5 * smooth_dr, 0.0, False, False)
+    loss = _ScoreLoss.apply(tp, predicted, actual, score, weights, None, reduction)
+    if reduction == "none":  # MONAI's (B, 1, 1, ...), (1, 1, ...) with batch
+        leading = (1,) if batch else (input.shape[0], 1)
+        loss = reshape(loss, leading + (1,) * (input.dim() - 2))
+    return _restore_dtype(loss, input)
 
 
 # -- compounds ------------------------------------------------------------------------------------
