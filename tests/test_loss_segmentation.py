@@ -489,7 +489,7 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted, 
     lossgrad ops, on counts where the eps clamps of the denominator and of the log are active
     and a class is absent, with gradients into all three counts (a soft target with a gradient);
     with class weights on the loss, or the counts pooled over the classes with weights."""
-    from lossgrad.nn.functional.loss_segmentation import _pooled, _Score, _score_loss, _ScoreLoss
+    from lossgrad.nn.functional.loss_segmentation import _Finish, _pooled, _Score, _score_loss, _ScoreLoss
 
     score = _Score(**settings)
     actual = rng.random((3, 4)) * 2
@@ -505,7 +505,7 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted, 
     for fused in (True, False):
         counts = [lossgrad.tensor(c, requires_grad=True) for c in (tp, predicted, actual)]
         if fused:
-            loss = _ScoreLoss.apply(*counts, score, pool, weight, reduction)
+            loss = _ScoreLoss.apply(*counts, _Finish(score, pool, None if weight is None else weight.numpy(), reduction))
         else:
             loss = _score_loss(*_pooled(counts, pool), score)
             loss = F._reduction.apply(loss if weight is None else loss * weight, reduction)
@@ -516,7 +516,8 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted, 
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
     # second derivatives away from the kinks of the clamps (finite differences)
     counts = [lossgrad.tensor(c + 1.0, requires_grad=True) for c in (tp, predicted, actual)]
-    assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, score, pool, weight, reduction), counts)
+    finish = _Finish(score, pool, None if weight is None else weight.numpy(), reduction)
+    assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, finish), counts)
 
 
 def test_lovasz_hinge_gradgradcheck():
