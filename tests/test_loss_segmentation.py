@@ -489,7 +489,13 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted, 
     lossgrad ops, on counts where the eps clamps of the denominator and of the log are active
     and a class is absent, with gradients into all three counts (a soft target with a gradient);
     with class weights on the loss, or the counts pooled over the classes with weights."""
-    from lossgrad.nn.functional.loss_segmentation import _Finish, _pooled, _Score, _score_loss, _ScoreLoss
+    from lossgrad.nn.functional.loss_segmentation import (
+        _Finish,
+        _pooled,
+        _Score,
+        _score_loss,
+        _ScoreLoss,
+    )
 
     score = _Score(**settings)
     actual = rng.random((3, 4)) * 2
@@ -629,6 +635,34 @@ def test_dice_and_jaccard_match_smp_classes_and_class_weights(smp_kw, ours, dtyp
     ym[:, 3] = 0
     multilabel = _smp(sigmoid=True, **ours)
     compare(smp.DiceLoss("multilabel", **smp_kw), lambda a, b: F.dice_loss(a, b, **multilabel), x, ym, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize(
+    "smp_kw,ours",
+    [
+        (dict(gamma=2.0), dict()),
+        (dict(gamma=0.75, alpha=0.3, beta=0.7), dict(alpha=0.3, beta=0.7)),
+        (dict(gamma=1.5, classes=[3, 1], class_weights=[1.0, 2.0, 0.5, 3.0]), dict(classes=[3, 1], class_average="weighted", weight=[3.0, 2.0])),
+        (dict(gamma=2.0, log_loss=True, smooth=0.5), dict(log_loss=True, smooth_nr=0.5, smooth_dr=0.5)),
+    ],
+)
+def test_tversky_gamma_matches_smp_multiclass_and_multilabel(smp_kw, ours, dtype, rtol, atol):
+    """smp raises the reduced loss (the mean over the classes, or their weighted mean) to
+    ``gamma``: ``gamma_after_reduction=True``; class 3 is absent from the batch."""
+    y = labels(2, 4)[:, 0]
+    y[y == 3] = 2
+    x = logits((2, 4, 5, 6))
+    settings = dict(SMP, gamma=smp_kw["gamma"], gamma_after_reduction=True, **ours)
+    multiclass = dict(settings, softmax=True, to_onehot_y=True)
+    compare(smp.TverskyLoss("multiclass", **smp_kw), lossgrad.nn.TverskyLoss(**multiclass), x, y, dtype, rtol, atol)
+    ym = (rng.random((2, 4, 5, 6)) > 0.5).astype(dtype)
+    ym[:, 3] = 0
+    compare(smp.TverskyLoss("multilabel", **smp_kw), lambda a, b: F.tversky_loss(a, b, **dict(settings, sigmoid=True)), x, ym, dtype, rtol, atol)
+    # the default raises each class's loss to gamma: not smp's multiclass value
+    per_class = F.tversky_loss(lossgrad.tensor(x), lossgrad.tensor(y), **dict(multiclass, gamma_after_reduction=False))
+    want = smp.TverskyLoss("multiclass", **smp_kw)(torch.tensor(x), torch.tensor(y))
+    assert abs(float(per_class) - float(want)) > 1e-4
 
 
 KORNIA = dict(softmax=True, to_onehot_y=True, smooth_nr=0.0, smooth_dr=1e-8, ignore_index=-100)

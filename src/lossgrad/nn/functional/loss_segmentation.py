@@ -589,15 +589,10 @@ def _class_average(
     return _reduction.apply(averaged, reduction)
 
 
-def _finish(
-    loss: Tensor, reduction: str, spatial_ndim: int, weight: Tensor | None = None
-) -> Tensor:
-    """Class weight (on the class axis, 1 of the per-(sample, class) loss), then MONAI's reduction:
-    'none' keeps the loss with ``spatial_ndim`` singleton spatial axes (``(B, C, 1, 1)``)."""
+def _finish(loss: Tensor, reduction: str, weight: Tensor | None = None) -> Tensor:
+    """Class weight (on the class axis, 1 of the per-(sample, class) loss), then the reduction."""
     if weight is not None:
         loss = loss * (weight if loss.dim() == 1 else reshape(weight, (1, -1)))
-    if reduction == "none" and spatial_ndim:
-        return reshape(loss, tuple(loss.shape[:2]) + (1,) * spatial_ndim)
     return _reduction.apply(loss, reduction)
 
 
@@ -632,6 +627,7 @@ def _overlap_loss(
     keep_spatial: bool = True,
     classes: Sequence[int] | None = None,
     class_average: str | None = None,
+    gamma_after_reduction: bool = False,
 ) -> Tensor:
     """``1 - (tp + smooth_nr) / max(tp + alpha fp + beta fn + smooth_dr, eps)``, then the rest of
     the pipeline (the module docstring). Class indices with neither ``gamma`` nor
@@ -658,7 +654,8 @@ def _overlap_loss(
         soft_label=soft_label,
     )
     score = _Score(alpha, beta, smooth_nr, smooth_dr, eps, log_loss, zero_absent)
-    single_op = gamma == 1.0 and class_average is None
+    each_gamma = 1.0 if gamma_after_reduction else gamma
+    single_op = each_gamma == 1.0 and class_average is None
     fused = _index_target(input, target, **options)
     if fused is not None and single_op:
         checked, index_target = fused
@@ -678,18 +675,30 @@ def _overlap_loss(
         if single_op:
             loss = _ScoreLoss.apply(*counts, finish)
         else:
-            tp, predicted, actual = _pooled(counts, finish.pool)
-            loss = _score_loss(tp, predicted, actual, score)
-            if gamma != 1.0:
-                loss = loss**gamma
-            if class_average is not None:
-                loss = _class_average(loss, reduction, class_average, class_weight, actual)
-                return _restore_dtype(loss, input)
-            spatial_ndim = input.dim() - 2 if keep_spatial else 0
-            return _restore_dtype(_finish(loss, reduction, spatial_ndim, class_weight), input)
-    if reduction == "none" and keep_spatial:
+            loss = _focal_or_class_averaged(counts, finish, class_weight, each_gamma, class_average)
+    if reduction == "none" and keep_spatial and class_average is None:
         loss = reshape(loss, tuple(loss.shape) + (1,) * (input.dim() - 2))
+    if gamma_after_reduction and gamma != 1.0:
+        loss = loss**gamma
     return _restore_dtype(loss, input)
+
+
+def _focal_or_class_averaged(
+    counts: Sequence[Tensor],
+    finish: _Finish,
+    class_weight: Tensor | None,
+    gamma: float,
+    class_average: str | None,
+) -> Tensor:
+    """The overlap loss of the counts with a focal ``gamma`` on each (sample, class) loss or a
+    ``class_average``, as a composite of ops (`_ScoreLoss` covers neither)."""
+    tp, predicted, actual = _pooled(counts, finish.pool)
+    loss = _score_loss(tp, predicted, actual, finish.score)
+    if gamma != 1.0:
+        loss = loss**gamma
+    if class_average is not None:
+        return _class_average(loss, finish.reduction, class_average, class_weight, actual)
+    return _finish(loss, finish.reduction, class_weight)
 
 
 class _Score(NamedTuple):
@@ -1127,6 +1136,10 @@ def tversky_loss(
     ignore_index: int | None = None,
     pool_classes: bool = False,
     zero_absent: bool = False,
+    gamma_after_reduction: bool = False,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
+    weight: Sequence[float] | float | Tensor | None = None,
 ) -> Tensor:
     r"""Tversky loss (Salehi et al. 2017) with MONAI's ``TverskyLoss`` keywords; focal Tversky
     with ``gamma`` (Abraham & Khan 2019).
@@ -1146,7 +1159,12 @@ def tversky_loss(
     smp ``TverskyLoss('binary', a, b, g)`` ``sigmoid=True, batch=True, alpha=a, beta=b,
                                            gamma=g, smooth_nr=smooth, smooth_dr=smooth,
                                            eps=1e-7, zero_absent=True``
-    smp ``'multiclass'``, ``gamma=1``      ``softmax=True, to_onehot_y=True`` + the above
+    smp ``'multiclass'``                   ``softmax=True, to_onehot_y=True`` + the above,
+                                           and ``gamma_after_reduction=True``
+    smp ``'multilabel'``                   as binary, on ``(B, C, H, W)`` targets, and
+                                           ``gamma_after_reduction=True``
+    smp ``classes=k, class_weights=w``     add ``classes=k, class_average='weighted',
+                                           weight=[w[i] for i in k]`` (as ``dice_loss``)
     ``keras.losses.Tversky(a, b)``         ``alpha=b, beta=a`` (Keras weighs FN by its alpha),
                                            ``batch=True, pool_classes=True, smooth_nr=0,
                                            smooth_dr=1e-7`` (its default axis=None)
@@ -1156,18 +1174,23 @@ def tversky_loss(
                                            over the present classes only)
     =====================================  ==================================================
 
-    smp raises the *mean* loss to ``gamma``; here ``gamma`` acts on each (sample, class) before
-    the reduction (the paper's form). They agree when one class and ``batch=True`` (binary mode).
+    By default ``gamma`` acts on each (sample, class) loss before the reduction (the paper's
+    form, MONAI's ``FocalTverskyLoss``); smp raises the reduced loss -- its mean over the classes,
+    or their weighted mean with ``class_weights`` -- to ``gamma``: ``gamma_after_reduction=True``.
+    The two agree with one class and ``batch=True`` (smp's binary mode).
 
     The arguments ``input``, ``target``, ``include_background``, ``to_onehot_y``, ``sigmoid``,
     ``softmax``, ``other_act``, ``reduction``, ``smooth_nr``, ``smooth_dr``, ``batch``,
-    ``soft_label``, ``log_loss``, ``eps``, ``ignore_index``, ``pool_classes`` and ``zero_absent``
-    are as in ``dice_loss`` (smoothing not halved: MONAI's Tversky convention).
+    ``soft_label``, ``log_loss``, ``eps``, ``ignore_index``, ``pool_classes``, ``zero_absent``,
+    ``classes``, ``class_average`` and ``weight`` are as in ``dice_loss`` (smoothing not halved:
+    MONAI's Tversky convention).
 
     Args:
         alpha: weight of the false positives. Default 0.5.
         beta: weight of the false negatives. Default 0.5.
         gamma: focal exponent on ``1 - TI`` (1: plain Tversky).
+        gamma_after_reduction: raise the reduced loss to ``gamma`` instead of each (sample,
+            class) loss (smp's ``TverskyLoss``).
 
     Returns:
         The reduced loss, or the per-(sample, class) loss for ``'none'``.
@@ -1195,7 +1218,7 @@ def tversky_loss(
         squared_pred=False,
         reduction=reduction,
         batch=batch,
-        weight=None,
+        weight=weight,
         soft_label=soft_label,
         ignore_index=ignore_index,
         log_loss=log_loss,
@@ -1204,6 +1227,9 @@ def tversky_loss(
         zero_absent=zero_absent,
         gamma=float(gamma),
         keep_spatial=False,
+        classes=classes,
+        class_average=class_average,
+        gamma_after_reduction=gamma_after_reduction,
     )
 
 
