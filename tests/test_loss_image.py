@@ -157,6 +157,20 @@ def test_total_variation_matches_kornia(reduction, shape):
     np.testing.assert_allclose(got.numpy(), kornia.losses.total_variation(torch.tensor(x), reduction).numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_total_variation_split_over_threads_matches_kornia(reduction):
+    """18 images of 128x128: blocks of images over two threads (past the pool's threshold)."""
+    from lossgrad import _parallel
+
+    x = rng.random((6, 3, 128, 128))
+    threads = _parallel.get_num_threads()
+    _parallel.set_num_threads(2)
+    try:
+        compare(lambda a, b: kornia.losses.total_variation(a, reduction), lambda a, b: F.total_variation(a, reduction), x, x, 1e-12, 1e-12)
+    finally:
+        _parallel.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-6), (np.float64, 1e-12)])
 def test_psnr_loss_matches_kornia(dtype, tol):
     x, y = images((2, 3, 8, 8), dtype=dtype)

@@ -483,12 +483,19 @@ def test_index_target_counts_match_the_one_hot_composite():
         dict(alpha=0.2, beta=0.1, smooth_nr=0.0, smooth_dr=0.0, eps=1e-7, log_loss=True, zero_absent=True),
     ],
 )
-@pytest.mark.parametrize("reduction,weighted", [("mean", False), ("sum", True), ("none", True)])
-def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted):
+@pytest.mark.parametrize("reduction,weighted,pooled", [("mean", False, False), ("sum", True, False), ("none", True, False), ("mean", False, True), ("none", False, True)])
+def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted, pooled):
     """The fused loss of the counts (NumPy, with its own derivatives) against its definition in
     lossgrad ops, on counts where the eps clamps of the denominator and of the log are active
-    and a class is absent, with gradients into all three counts (a soft target with a gradient)."""
-    from lossgrad.nn.functional.loss_segmentation import _Score, _score_loss, _ScoreLoss
+    and a class is absent, with gradients into all three counts (a soft target with a gradient);
+    with class weights on the loss, or the counts pooled over the classes with weights."""
+    from lossgrad.nn.functional.loss_segmentation import (
+        _Finish,
+        _pooled,
+        _Score,
+        _score_loss,
+        _ScoreLoss,
+    )
 
     score = _Score(**settings)
     actual = rng.random((3, 4)) * 2
@@ -496,14 +503,17 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted):
     tp = actual * rng.random((3, 4))
     predicted = tp + rng.random((3, 4)) * 2
     predicted[1, 2] = tp[1, 2] = actual[1, 2] = 0.0  # the denominator below eps
+    if pooled:
+        predicted[1], tp[1], actual[1] = 0.0, 0.0, 0.0
     weight = lossgrad.tensor(rng.random(4)) if weighted else None
+    pool = rng.random((3, 4)) if pooled else None
     results = []
     for fused in (True, False):
         counts = [lossgrad.tensor(c, requires_grad=True) for c in (tp, predicted, actual)]
         if fused:
-            loss = _ScoreLoss.apply(*counts, score, weight, reduction)
+            loss = _ScoreLoss.apply(*counts, _Finish(score, pool, None if weight is None else weight.numpy(), reduction))
         else:
-            loss = _score_loss(*counts, score)
+            loss = _score_loss(*_pooled(counts, pool), score)
             loss = F._reduction.apply(loss if weight is None else loss * weight, reduction)
         seed = lossgrad.tensor(np.linspace(0.5, 1.5, loss.numel()).reshape(tuple(loss.shape)))
         (loss * seed).sum().backward()
@@ -512,7 +522,8 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
     # second derivatives away from the kinks of the clamps (finite differences)
     counts = [lossgrad.tensor(c + 1.0, requires_grad=True) for c in (tp, predicted, actual)]
-    assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, score, weight, reduction), counts)
+    finish = _Finish(score, pool, None if weight is None else weight.numpy(), reduction)
+    assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, finish), counts)
 
 
 def test_lovasz_hinge_gradgradcheck():
@@ -624,6 +635,34 @@ def test_dice_and_jaccard_match_smp_classes_and_class_weights(smp_kw, ours, dtyp
     ym[:, 3] = 0
     multilabel = _smp(sigmoid=True, **ours)
     compare(smp.DiceLoss("multilabel", **smp_kw), lambda a, b: F.dice_loss(a, b, **multilabel), x, ym, dtype, rtol, atol)
+
+
+@pytest.mark.parametrize("dtype,rtol,atol", DTYPES)
+@pytest.mark.parametrize(
+    "smp_kw,ours",
+    [
+        (dict(gamma=2.0), dict()),
+        (dict(gamma=0.75, alpha=0.3, beta=0.7), dict(alpha=0.3, beta=0.7)),
+        (dict(gamma=1.5, classes=[3, 1], class_weights=[1.0, 2.0, 0.5, 3.0]), dict(classes=[3, 1], class_average="weighted", weight=[3.0, 2.0])),
+        (dict(gamma=2.0, log_loss=True, smooth=0.5), dict(log_loss=True, smooth_nr=0.5, smooth_dr=0.5)),
+    ],
+)
+def test_tversky_gamma_matches_smp_multiclass_and_multilabel(smp_kw, ours, dtype, rtol, atol):
+    """smp raises the reduced loss (the mean over the classes, or their weighted mean) to
+    ``gamma``: ``gamma_after_reduction=True``; class 3 is absent from the batch."""
+    y = labels(2, 4)[:, 0]
+    y[y == 3] = 2
+    x = logits((2, 4, 5, 6))
+    settings = dict(SMP, gamma=smp_kw["gamma"], gamma_after_reduction=True, **ours)
+    multiclass = dict(settings, softmax=True, to_onehot_y=True)
+    compare(smp.TverskyLoss("multiclass", **smp_kw), lossgrad.nn.TverskyLoss(**multiclass), x, y, dtype, rtol, atol)
+    ym = (rng.random((2, 4, 5, 6)) > 0.5).astype(dtype)
+    ym[:, 3] = 0
+    compare(smp.TverskyLoss("multilabel", **smp_kw), lambda a, b: F.tversky_loss(a, b, **dict(settings, sigmoid=True)), x, ym, dtype, rtol, atol)
+    # the default raises each class's loss to gamma: not smp's multiclass value
+    per_class = F.tversky_loss(lossgrad.tensor(x), lossgrad.tensor(y), **dict(multiclass, gamma_after_reduction=False))
+    want = smp.TverskyLoss("multiclass", **smp_kw)(torch.tensor(x), torch.tensor(y))
+    assert abs(float(per_class) - float(want)) > 1e-4
 
 
 KORNIA = dict(softmax=True, to_onehot_y=True, smooth_nr=0.0, smooth_dr=1e-8, ignore_index=-100)

@@ -173,7 +173,11 @@ output.backward()
         notes=(
             "MONAI TverskyLoss(**kw): **kw (same names and defaults)",
             "smp TverskyLoss('binary', alpha, beta, gamma, smooth=s): sigmoid=True, batch=True, "
-            "smooth_nr=s, smooth_dr=s, eps=1e-7, zero_absent=True (smp raises the mean to γ)",
+            "smooth_nr=s, smooth_dr=s, eps=1e-7, zero_absent=True",
+            "smp TverskyLoss('multiclass', ..., gamma): softmax=True, to_onehot_y=True and the "
+            "above, gamma_after_reduction=True (smp raises the mean over the classes to γ); "
+            "classes=k, class_weights=w: classes=k, class_average='weighted', "
+            "weight=[w[i] for i in k]",
             "keras.losses.Tversky(alpha=a, beta=b) weighs false negatives by a: here alpha=b, "
             "beta=a, batch=True, pool_classes=True, smooth_nr=0, smooth_dr=1e-7",
             "kornia tversky_loss(alpha, beta, eps): softmax=True, to_onehot_y=True, smooth_nr=0, "

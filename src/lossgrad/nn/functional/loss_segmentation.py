@@ -252,11 +252,93 @@ def _soft_counts(
     return (predicted + actual - difference) * 0.5, predicted, actual
 
 
+class _IndexTarget(NamedTuple):
+    """Class indices ready for the fused counts (`_index_target`): ``labels`` as ``(rows,
+    pixels)`` (ignored pixels set to 0), ``valid`` (1 = counted; None: every pixel), the
+    activation (``'softmax'``, ``'sigmoid'`` or None), the channels ``kept`` (a slice or a list)
+    and ``batch`` (the counts pooled over the samples)."""
+
+    labels: np.ndarray
+    valid: np.ndarray | None
+    activation: str | None
+    kept: Any
+    batch: bool
+
+
+def _index_counts(
+    x: np.ndarray, target: _IndexTarget
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(tp, sum p, sum g, p)``: the counts per (sample, kept class) -- per class with
+    ``batch`` -- of ``p = activation(x)`` against class indices, without a one-hot float target:
+    per piece of pixels (`_Pieces`), a boolean one-hot mask selects each pixel's own class
+    (``tp``, and ``sum g``), and ``sum p`` runs over the valid pixels; ``p`` as
+    ``(rows, C, pixels)``, for the gradient."""
+    labels, valid, activation, kept, batch = target
+    rows, num_classes = x.shape[:2]
+    logits = x.reshape(rows, num_classes, -1)
+    prob = np.empty_like(logits)
+    pieces = _Pieces(logits.shape)
+    partial = np.empty((3, rows, pieces.per_row, num_classes), x.dtype)  # per piece
+    classes = np.arange(num_classes)[:, None]
+
+    def piece(row: slice, pixel: slice, index: int) -> None:
+        probs = _activation_array(logits[row, :, pixel], activation, prob[row, :, pixel])
+        valid_part = None if valid is None else valid[row, pixel]
+        own = _own_class(labels[row, pixel], classes, valid_part, x.dtype)
+        ones = _parallel.ones(own.shape[-1], x.dtype)
+        counts = partial[:, row, index]
+        counts[0] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
+        if valid_part is None:
+            counts[1] = probs @ ones
+        else:
+            counts[1] = np.matmul(probs, valid_part[:, :, None])[..., 0]
+        counts[2] = own @ ones
+
+    pieces.run(piece)
+    counts = partial[..., kept].sum(2)
+    tp, predicted, actual = counts.sum(1) if batch else counts
+    return tp, predicted, actual, prob
+
+
+def _index_counts_gradient(
+    prob: np.ndarray,
+    target: _IndexTarget,
+    shape: tuple[int, ...],
+    d_tp: np.ndarray,
+    d_predicted: np.ndarray,
+) -> np.ndarray:
+    """``dl/dx`` of shape ``shape`` from the gradients of ``tp`` and ``sum p``, per piece of
+    pixels into one buffer (`_IndexTargetCounts`' formula)."""
+    labels, valid, activation, kept, _batch = target
+    rows, num_classes = prob.shape[:2]
+    grad = np.zeros((2, rows, num_classes, 1), prob.dtype)
+    grad[0][:, kept, 0], grad[1][:, kept, 0] = d_tp, d_predicted  # broadcast with batch
+    d_input = np.empty(shape, prob.dtype)  # returned whole: the leaf's .grad takes it
+    d_prob = d_input.reshape(prob.shape)
+    classes = np.arange(num_classes)[:, None]
+
+    def piece(row: slice, pixel: slice, _index: int) -> None:
+        valid_part = None if valid is None else valid[row, pixel]
+        d_part, probs = d_prob[row, :, pixel], prob[row, :, pixel]
+        own = _own_class(labels[row, pixel], classes, valid_part, prob.dtype)
+        np.multiply(own, grad[0, row], out=d_part)
+        if valid_part is None:
+            d_part += grad[1, row]
+        else:
+            d_part += grad[1, row] * valid_part[:, None]
+        if activation == "softmax":
+            d_part -= np.einsum("bci,bci->bi", probs, d_part)[:, None]
+            d_part *= probs
+        elif activation == "sigmoid":
+            d_part[...] = _sigmoid_grad(d_part, probs)
+
+    _Pieces(prob.shape).run(piece)
+    return d_input
+
+
 class _IndexTargetCounts(ArrayFunction):
-    """``(tp, sum p, sum g)`` per (sample, class) -- per class with ``batch``, for the channels
-    ``kept`` -- of ``p = activation(x)`` against class indices, without a one-hot float target:
-    per block of samples, a boolean one-hot mask selects each pixel's own class (``tp``, and
-    ``sum g``, which is not differentiable), and ``sum p`` runs over the valid pixels.
+    """``(tp, sum p, sum g)`` per (sample, class) of ``p = activation(x)`` against class
+    indices (`_index_counts`).
 
     Gradient, with ``d = dl/dp``::
 
@@ -264,83 +346,32 @@ class _IndexTargetCounts(ArrayFunction):
 
     (0 for a channel not kept), then through the activation: softmax ``p (d - sum_c p d)``,
     sigmoid ``p (1 - p) d``. The first-order backward writes it into one buffer the size of
-    ``x``, block by block (the composite needs a one-hot target and several such buffers);
-    ``backward`` is the same formula in lossgrad ops (the one-hot target made there), so second
-    derivatives come from autograd.
+    ``x``, piece by piece (`_index_counts_gradient`; the composite needs a one-hot target and
+    several such buffers); ``backward`` is the same formula in lossgrad ops (the one-hot target
+    made there), so second derivatives come from autograd.
     """
 
     node_name = "IndexTargetCountsBackward0"
 
     @staticmethod
-    def forward(
-        ctx: Any,
-        x: np.ndarray,
-        labels: np.ndarray,
-        valid: np.ndarray | None,
-        activation: Any,
-        kept: Any,
-        batch: bool,
-    ) -> tuple[np.ndarray, ...]:
-        rows, num_classes = x.shape[:2]
-        logits = x.reshape(rows, num_classes, -1)
-        prob = np.empty_like(logits)
-        counts = np.empty((3, rows, num_classes), x.dtype)
-        classes = np.arange(num_classes)[:, None]
-
-        def block(lo: int, hi: int) -> None:
-            probs = _activation_array(logits[lo:hi], activation, prob[lo:hi])
-            valid_rows = None if valid is None else valid[lo:hi]
-            own = _own_class(labels[lo:hi], classes, valid_rows, x.dtype)
-            counts[0, lo:hi] = np.matmul(probs[:, :, None], own[..., None])[..., 0, 0]
-            if valid_rows is None:
-                counts[1, lo:hi] = probs.sum(-1)
-            else:
-                counts[1, lo:hi] = np.matmul(probs, valid_rows[:, :, None])[..., 0]
-            counts[2, lo:hi] = own.sum(-1)
-
-        _parallel.map_rows(block, rows, prob[0].size)
+    def forward(ctx: Any, x: np.ndarray, target: _IndexTarget) -> tuple[np.ndarray, ...]:
+        tp, predicted, actual, prob = _index_counts(x, target)
         ctx.save_for_backward(x)
-        ctx.meta, ctx.prob, ctx.shape = (labels, valid, activation, kept, batch), prob, x.shape
-        counts = counts[:, :, kept]
-        tp, predicted, actual = counts.sum(1) if batch else counts
+        ctx.target, ctx.prob, ctx.shape = target, prob, x.shape
         ctx.mark_non_differentiable(actual)
         return tp, predicted, actual
 
     @staticmethod
     def backward_array(ctx: Any, d_tp: np.ndarray, d_predicted: np.ndarray, _: Any) -> Any:
-        labels, valid, activation, kept, _batch = ctx.meta
         prob = ctx.prob
         if ctx.last_use:
             ctx.prob = None
-        rows, num_classes = prob.shape[:2]
-        grad = np.zeros((2, rows, num_classes), prob.dtype)
-        grad[0][:, kept], grad[1][:, kept] = d_tp, d_predicted  # broadcast over rows with batch
-        d_input = np.empty(ctx.shape, prob.dtype)  # returned whole: the leaf's .grad takes it
-        d_prob = d_input.reshape(prob.shape)
-        classes = np.arange(num_classes)[:, None]
-
-        def block(lo: int, hi: int) -> None:
-            valid_rows = None if valid is None else valid[lo:hi]
-            d_rows, probs = d_prob[lo:hi], prob[lo:hi]
-            own = _own_class(labels[lo:hi], classes, valid_rows, prob.dtype)
-            np.multiply(own, grad[0, lo:hi, :, None], out=d_rows)
-            if valid_rows is None:
-                d_rows += grad[1, lo:hi, :, None]
-            else:
-                d_rows += grad[1, lo:hi, :, None] * valid_rows[:, None]
-            if activation == "softmax":
-                d_rows -= np.einsum("bci,bci->bi", probs, d_rows)[:, None]
-                d_rows *= probs
-            elif activation == "sigmoid":
-                d_rows[...] = _sigmoid_grad(d_rows, probs)
-
-        _parallel.map_rows(block, rows, prob[0].size)
-        return d_input, None, None, None, None, None
+        return _index_counts_gradient(prob, ctx.target, ctx.shape, d_tp, d_predicted), None
 
     @staticmethod
     def backward(ctx: Any, d_tp: Tensor, d_predicted: Tensor, _: Any) -> tuple[Any, ...]:
         (x,) = ctx.saved_tensors
-        labels, valid, activation, kept, _batch = ctx.meta
+        labels, valid, activation, kept, _batch = ctx.target
         rows, num_classes = x.shape[:2]
         dtype = x._data.dtype
         selection = np.eye(num_classes, dtype=dtype)[kept]  # kept channels -> all channels
@@ -358,7 +389,68 @@ class _IndexTargetCounts(ArrayFunction):
         elif activation == "sigmoid":
             prob = sigmoid(logits)
             d_prob = d_prob * prob * (1.0 - prob)
-        return reshape(d_prob, tuple(x.shape)), None, None, None, None, None
+        return reshape(d_prob, tuple(x.shape)), None
+
+
+class _IndexTargetLoss(ArrayFunction):
+    """The whole overlap loss of class indices as one op: `_index_counts`, then
+    `_score_forward` (what `_ScoreLoss` computes). The first-order backward chains the two
+    kernels' gradients (`_score_upstream`, `_index_counts_gradient`) without a node between
+    them; ``backward`` differentiates the two ops it fuses (``create_graph``), so second
+    derivatives are theirs."""
+
+    node_name = "IndexTargetLossBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, target: _IndexTarget, finish: _Finish) -> np.ndarray:
+        tp, predicted, actual, prob = _index_counts(x, target)
+        value, slopes = _score_forward(tp, predicted, actual, finish)
+        ctx.save_for_backward(x)
+        ctx.target, ctx.finish, ctx.prob, ctx.slopes = target, finish, prob, slopes
+        return value
+
+    @staticmethod
+    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
+        (x,) = ctx._saved_arrays()  # torch's errors for a freed graph or a modified input
+        prob, slopes = ctx.prob, ctx.slopes
+        if ctx.last_use:
+            ctx.prob = ctx.slopes = None
+        d_tp, d_predicted, _ = _score_upstream(slopes, upstream, ctx.finish, (True, True, False))
+        return _index_counts_gradient(prob, ctx.target, x.shape, d_tp, d_predicted), None, None
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        (x,) = ctx.saved_tensors
+        loss = _ScoreLoss.apply(*_IndexTargetCounts.apply(x, ctx.target), ctx.finish)
+        return grad(loss, x, upstream, create_graph=True)[0], None, None
+
+
+class _Pieces:
+    """Cache-sized pieces of a ``(rows, C, pixels)`` problem, over the thread pool: a piece is
+    ``wide_block`` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
+    consecutive pixels (``per_row`` pieces to a row). NumPy's passes over a piece find its
+    temporaries in the cache, where those over whole images of a large batch did not."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        rows, channels, pixels = shape
+        self.rows, self.pixels, self.work = rows, pixels, rows * channels * pixels
+        self.size = max(1, _parallel.wide_block(self.work) // max(channels, 1))  # pixels
+        self.per_row = max(1, -(-pixels // self.size))
+        self.rows_per_piece = 1 if self.per_row > 1 else max(1, self.size // max(pixels, 1))
+
+    def run(self, fn: Callable[[slice, slice, int], None]) -> None:
+        """``fn(rows, pixels, index)`` for every piece (``index``: its place along the row)."""
+        per_row, rows_per_piece = self.per_row, self.rows_per_piece
+
+        def pieces(lo: int, hi: int) -> None:
+            for number in range(lo, hi):
+                group, index = divmod(number, per_row)
+                first = group * rows_per_piece
+                row = slice(first, min(self.rows, first + rows_per_piece))
+                fn(row, slice(index * self.size, min(self.pixels, (index + 1) * self.size)), index)
+
+        count = -(-self.rows // rows_per_piece) * per_row
+        _parallel.map_blocks(pieces, count, block=1, work=self.work)
 
 
 def _own_class(
@@ -385,7 +477,7 @@ def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> n
     return out
 
 
-def _counts(
+def _index_target(
     input: Tensor,
     target: Tensor,
     *,
@@ -399,27 +491,16 @@ def _counts(
     classes: Sequence[int] | None = None,
     power: int = 1,
     soft_label: bool = False,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Steps 1-3 of the module docstring: ``(tp, sum |p|^k, sum |g|^k)`` per (sample, class), or
-    per class with ``batch``. Class indices (``to_onehot_y``) under a sigmoid, a softmax or no
-    activation, with plain products (``power`` 1, no ``soft_label``), take the fused
-    ``_IndexTargetCounts``; every other case the composite of ops."""
+) -> tuple[Tensor, _IndexTarget] | None:
+    """The checked input and the class indices of the fused counts (`_index_counts`), or None
+    where the composite of ops computes the counts: class indices (``to_onehot_y``) under a
+    sigmoid, a softmax or no activation, with plain products (``power`` 1, no ``soft_label``)
+    take the fused path."""
     checked = _checked_input(input, target)
     num_classes = checked.shape[1]
     fused = to_onehot_y and num_classes > 1 and other_act is None and not (sigmoid_ and softmax_)
     if not fused or power != 1 or soft_label:
-        prob, onehot = _probabilities_and_targets(
-            input,
-            target,
-            include_background=include_background,
-            to_onehot_y=to_onehot_y,
-            sigmoid_=sigmoid_,
-            softmax_=softmax_,
-            other_act=other_act,
-            ignore_index=ignore_index,
-            classes=classes,
-        )
-        return _soft_counts(prob, onehot, _reduce_axes(prob.dim(), batch), power, soft_label)
+        return None
     labels = _index_labels(checked, target, ignore_index)
     if labels.shape[0] != checked.shape[0] or labels.shape[2:] != checked.shape[2:]:
         raise _TargetShapeError(
@@ -437,7 +518,31 @@ def _counts(
         kept: Any = _class_selection(classes, num_classes, include_background)
     else:
         kept = slice(None if include_background else 1, None)
-    return _IndexTargetCounts.apply(checked, labels, valid, activation, kept, batch)
+    return checked, _IndexTarget(labels, valid, activation, kept, batch)
+
+
+def _counts(input: Tensor, target: Tensor, **options: Any) -> tuple[Tensor, Tensor, Tensor]:
+    """Steps 1-3 of the module docstring: ``(tp, sum |p|^k, sum |g|^k)`` per (sample, class), or
+    per class with ``batch`` (``options``: those of `_index_target`): the fused
+    `_IndexTargetCounts` for class indices, the composite of ops otherwise."""
+    fused = _index_target(input, target, **options)
+    if fused is not None:
+        return _IndexTargetCounts.apply(*fused)
+    return _composite_counts(input, target, **options)
+
+
+def _composite_counts(
+    input: Tensor,
+    target: Tensor,
+    *,
+    batch: bool,
+    power: int = 1,
+    soft_label: bool = False,
+    **options: Any,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """`_counts` as a composite of ops, on the one-hot target (`_probabilities_and_targets`)."""
+    prob, onehot = _probabilities_and_targets(input, target, **options)
+    return _soft_counts(prob, onehot, _reduce_axes(prob.dim(), batch), power, soft_label)
 
 
 def _class_weight(weight: Any, num_classes: int, like: Tensor) -> Tensor | None:
@@ -484,15 +589,10 @@ def _class_average(
     return _reduction.apply(averaged, reduction)
 
 
-def _finish(
-    loss: Tensor, reduction: str, spatial_ndim: int, weight: Tensor | None = None
-) -> Tensor:
-    """Class weight (on the class axis, 1 of the per-(sample, class) loss), then MONAI's reduction:
-    'none' keeps the loss with ``spatial_ndim`` singleton spatial axes (``(B, C, 1, 1)``)."""
+def _finish(loss: Tensor, reduction: str, weight: Tensor | None = None) -> Tensor:
+    """Class weight (on the class axis, 1 of the per-(sample, class) loss), then the reduction."""
     if weight is not None:
         loss = loss * (weight if loss.dim() == 1 else reshape(weight, (1, -1)))
-    if reduction == "none" and spatial_ndim:
-        return reshape(loss, tuple(loss.shape[:2]) + (1,) * spatial_ndim)
     return _reduction.apply(loss, reduction)
 
 
@@ -527,9 +627,12 @@ def _overlap_loss(
     keep_spatial: bool = True,
     classes: Sequence[int] | None = None,
     class_average: str | None = None,
+    gamma_after_reduction: bool = False,
 ) -> Tensor:
     """``1 - (tp + smooth_nr) / max(tp + alpha fp + beta fn + smooth_dr, eps)``, then the rest of
-    the pipeline (the module docstring)."""
+    the pipeline (the module docstring). Class indices with neither ``gamma`` nor
+    ``class_average`` are one op (`_IndexTargetLoss`); other targets take the counts' op (or
+    composite) and one op for the rest (`_ScoreLoss`)."""
     reduction = _reduction.resolve(reduction, alias=False)
     if class_average not in _CLASS_AVERAGES:
         raise ValueError(f"class_average: expected one of {_CLASS_AVERAGES}, got {class_average!r}")
@@ -538,9 +641,7 @@ def _overlap_loss(
             f"class_average={class_average!r} averages per-class losses: it cannot be combined "
             "with pool_classes=True"
         )
-    tp, predicted, actual = _counts(
-        input,
-        target,
+    options = dict(
         include_background=include_background,
         to_onehot_y=to_onehot_y,
         sigmoid_=sigmoid,
@@ -552,27 +653,52 @@ def _overlap_loss(
         power=2 if squared_pred else 1,
         soft_label=soft_label,
     )
-    class_weight = _class_weight(weight, tp.shape[-1], tp)
-    if pool_classes:  # one score from the (weighted) counts of all classes: kornia's 'micro'
-        tp, predicted, actual = (
-            _R.sum(count if class_weight is None else count * class_weight, -1)
-            for count in (tp, predicted, actual)
-        )
-        class_weight = None
     score = _Score(alpha, beta, smooth_nr, smooth_dr, eps, log_loss, zero_absent)
-    if gamma == 1.0 and class_average is None:  # the common case: one fused op
-        loss = _ScoreLoss.apply(tp, predicted, actual, score, class_weight, reduction)
-        if reduction == "none" and keep_spatial:
-            loss = reshape(loss, tuple(loss.shape) + (1,) * (input.dim() - 2))
-        return _restore_dtype(loss, input)
-    loss = _score_loss(tp, predicted, actual, score)
+    each_gamma = 1.0 if gamma_after_reduction else gamma
+    single_op = each_gamma == 1.0 and class_average is None
+    fused = _index_target(input, target, **options)
+    if fused is not None and single_op:
+        checked, index_target = fused
+        kept = index_target.kept
+        kept = len(kept) if isinstance(kept, list) else len(range(checked.shape[1])[kept])
+        finish, _ = _finish_settings(score, weight, kept, checked, pool_classes, reduction)
+        loss = _IndexTargetLoss.apply(checked, index_target, finish)
+    else:
+        counts = (
+            _IndexTargetCounts.apply(*fused)
+            if fused is not None
+            else _composite_counts(input, target, **options)
+        )
+        finish, class_weight = _finish_settings(
+            score, weight, counts[0].shape[-1], counts[0], pool_classes, reduction
+        )
+        if single_op:
+            loss = _ScoreLoss.apply(*counts, finish)
+        else:
+            loss = _focal_or_class_averaged(counts, finish, class_weight, each_gamma, class_average)
+    if reduction == "none" and keep_spatial and class_average is None:
+        loss = reshape(loss, tuple(loss.shape) + (1,) * (input.dim() - 2))
+    if gamma_after_reduction and gamma != 1.0:
+        loss = loss**gamma
+    return _restore_dtype(loss, input)
+
+
+def _focal_or_class_averaged(
+    counts: Sequence[Tensor],
+    finish: _Finish,
+    class_weight: Tensor | None,
+    gamma: float,
+    class_average: str | None,
+) -> Tensor:
+    """The overlap loss of the counts with a focal ``gamma`` on each (sample, class) loss or a
+    ``class_average``, as a composite of ops (`_ScoreLoss` covers neither)."""
+    tp, predicted, actual = _pooled(counts, finish.pool)
+    loss = _score_loss(tp, predicted, actual, finish.score)
     if gamma != 1.0:
         loss = loss**gamma
     if class_average is not None:
-        loss = _class_average(loss, reduction, class_average, class_weight, actual)
-        return _restore_dtype(loss, input)
-    spatial_ndim = input.dim() - 2 if keep_spatial else 0
-    return _restore_dtype(_finish(loss, reduction, spatial_ndim, class_weight), input)
+        return _class_average(loss, finish.reduction, class_average, class_weight, actual)
+    return _finish(loss, finish.reduction, class_weight)
 
 
 class _Score(NamedTuple):
@@ -585,6 +711,32 @@ class _Score(NamedTuple):
     eps: float
     log_loss: bool
     zero_absent: bool
+
+
+class _Finish(NamedTuple):
+    """How the counts become the reduced loss (`_score_forward`): the score, the weights
+    ``pool`` with which the counts are pooled over their last axis first (or None), the class
+    ``weight`` that multiplies the loss along its last axis (or None), the reduction."""
+
+    score: _Score
+    pool: np.ndarray | None
+    weight: np.ndarray | None
+    reduction: str
+
+
+def _finish_settings(
+    score: _Score, weight: Any, num_classes: int, like: Tensor, pool_classes: bool, reduction: str
+) -> tuple[_Finish, Tensor | None]:
+    """The `_Finish` of the overlap losses, and the class weight (a Tensor, None when there is
+    none or when ``pool_classes`` turns it into the pooling weights: kornia's 'micro')."""
+    class_weight = _class_weight(weight, num_classes, like)
+    pool = None
+    if pool_classes:  # one score from the (weighted) counts of all classes
+        dtype = like._data.dtype
+        pool = np.ones(num_classes, dtype) if class_weight is None else class_weight._data
+        class_weight = None
+    weights = None if class_weight is None else class_weight._data
+    return _Finish(score, pool, weights, reduction), class_weight
 
 
 def _score_loss(tp: Tensor, predicted: Tensor, actual: Tensor, score: _Score) -> Tensor:
@@ -647,35 +799,64 @@ def _score_loss_arrays(
     return loss, d_tp, -alpha * shared, -beta * shared
 
 
+def _score_forward(
+    tp: np.ndarray, predicted: np.ndarray, actual: np.ndarray, finish: _Finish
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The reduced loss of the counts (`_ScoreLoss`) and its derivatives in each count, for an
+    upstream gradient of 1 (`_score_upstream` multiplies them by the actual one)."""
+    score, pool, weight, reduction = finish
+    counts = (tp, predicted, actual)
+    if pool is not None:
+        counts = tuple((count * pool).sum(-1) for count in counts)
+    loss, *slopes = _score_loss_arrays(*counts, score)
+    scale: Any = _reduction.element_scale(reduction, loss.size)
+    if weight is not None:
+        loss *= weight
+        scale = weight * scale
+    if pool is not None:
+        scale = np.multiply(scale, 1, dtype=tp.dtype)[..., None] * pool
+        slopes = [slope[..., None] for slope in slopes]
+    if pool is not None or weight is not None or scale != 1.0:
+        slopes = [np.multiply(slope, scale, dtype=tp.dtype) for slope in slopes]
+    return _reduction.reduce_array(loss, reduction), slopes
+
+
+def _score_upstream(
+    slopes: list[np.ndarray], upstream: np.ndarray, finish: _Finish, needs: Sequence[bool]
+) -> list[np.ndarray | None]:
+    """The gradients of the counts that ``needs`` asks for, from `_score_forward`'s slopes."""
+    if finish.pool is not None:  # the upstream of each pooled count
+        upstream = upstream[..., None]
+    return [slope * upstream if need else None for slope, need in zip(slopes, needs)]
+
+
+def _score_composite(counts: Sequence[Tensor], finish: _Finish) -> Tensor:
+    """`_score_forward` in lossgrad ops: the definition `_ScoreLoss` differentiates."""
+    loss = _score_loss(*_pooled(counts, finish.pool), finish.score)
+    if finish.weight is not None:
+        loss = loss * from_numpy(finish.weight)
+    return _reduction.apply(loss, finish.reduction)
+
+
 class _ScoreLoss(ArrayFunction):
-    """``reduction(weight * _score_loss(tp, predicted, actual))`` in one op (the class ``weight``
-    on the last axis, or None): `_score_loss_arrays` gives the loss and its derivatives, which
-    the forward keeps, scaled by the weight and the reduction, for the first-order backward.
-    A recorded backward differentiates the composite `_score_loss`, so second derivatives are
-    those of the formula."""
+    """``reduction(weight * _score_loss(*pooled(tp, predicted, actual)))`` in one op (`_Finish`):
+    with ``pool`` each count is first pooled over its last axis, ``sum_c pool_c count_c`` (the
+    classes of kornia's 'micro', the class weights of the generalized Dice); ``weight``
+    multiplies the loss along its last axis. `_score_forward` gives the loss and its
+    derivatives, which the forward keeps, scaled by the weight and the reduction, for the
+    first-order backward. A recorded backward differentiates the composite
+    (`_score_composite`), so second derivatives are those of the formula."""
 
     node_name = "ScoreLossBackward0"
 
     @staticmethod
     def forward(
-        ctx: Any,
-        tp: np.ndarray,
-        predicted: np.ndarray,
-        actual: np.ndarray,
-        score: _Score,
-        weight: np.ndarray | None,
-        reduction: str,
+        ctx: Any, tp: np.ndarray, predicted: np.ndarray, actual: np.ndarray, finish: _Finish
     ) -> np.ndarray:
-        loss, *slopes = _score_loss_arrays(tp, predicted, actual, score)
-        scale: Any = _reduction.element_scale(reduction, loss.size)
-        if weight is not None:
-            loss *= weight
-            scale = weight * scale
-        if weight is not None or scale != 1.0:
-            slopes = [np.multiply(slope, scale, dtype=tp.dtype) for slope in slopes]
+        value, slopes = _score_forward(tp, predicted, actual, finish)
         ctx.save_for_backward(tp, predicted, actual)
-        ctx.score, ctx.weight, ctx.reduction, ctx.slopes = score, weight, reduction, slopes
-        return _reduction.reduce_array(loss, reduction)
+        ctx.finish, ctx.slopes = finish, slopes
+        return value
 
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
@@ -683,21 +864,24 @@ class _ScoreLoss(ArrayFunction):
         slopes = ctx.slopes
         if ctx.last_use:
             ctx.slopes = None
-        needs = ctx.needs_input_grad
-        grads = [slope * upstream if need else None for slope, need in zip(slopes, needs)]
-        return (*grads, None, None, None)
+        return (*_score_upstream(slopes, upstream, ctx.finish, ctx.needs_input_grad), None)
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         counts = ctx.saved_tensors
-        loss = _score_loss(*counts, ctx.score)
-        if ctx.weight is not None:
-            loss = loss * from_numpy(ctx.weight)
-        loss = _reduction.apply(loss, ctx.reduction)
+        loss = _score_composite(counts, ctx.finish)
         wanted = [count for count, need in zip(counts, ctx.needs_input_grad) if need]
         found = iter(grad(loss, wanted, upstream, create_graph=True))
         grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
-        return (*grads, None, None, None)
+        return (*grads, None)
+
+
+def _pooled(counts: Sequence[Tensor], pool: np.ndarray | None) -> Sequence[Tensor]:
+    """``sum_c pool_c count_c`` over the last axis of each count (the counts when None)."""
+    if pool is None:
+        return counts
+    weights = from_numpy(pool)
+    return [_R.sum(count * weights, -1) for count in counts]
 
 
 # -- Dice, Jaccard, Tversky ------------------------------------------------------------------------
@@ -952,6 +1136,10 @@ def tversky_loss(
     ignore_index: int | None = None,
     pool_classes: bool = False,
     zero_absent: bool = False,
+    gamma_after_reduction: bool = False,
+    classes: Sequence[int] | None = None,
+    class_average: str | None = None,
+    weight: Sequence[float] | float | Tensor | None = None,
 ) -> Tensor:
     r"""Tversky loss (Salehi et al. 2017) with MONAI's ``TverskyLoss`` keywords; focal Tversky
     with ``gamma`` (Abraham & Khan 2019).
@@ -971,7 +1159,12 @@ def tversky_loss(
     smp ``TverskyLoss('binary', a, b, g)`` ``sigmoid=True, batch=True, alpha=a, beta=b,
                                            gamma=g, smooth_nr=smooth, smooth_dr=smooth,
                                            eps=1e-7, zero_absent=True``
-    smp ``'multiclass'``, ``gamma=1``      ``softmax=True, to_onehot_y=True`` + the above
+    smp ``'multiclass'``                   ``softmax=True, to_onehot_y=True`` + the above,
+                                           and ``gamma_after_reduction=True``
+    smp ``'multilabel'``                   as binary, on ``(B, C, H, W)`` targets, and
+                                           ``gamma_after_reduction=True``
+    smp ``classes=k, class_weights=w``     add ``classes=k, class_average='weighted',
+                                           weight=[w[i] for i in k]`` (as ``dice_loss``)
     ``keras.losses.Tversky(a, b)``         ``alpha=b, beta=a`` (Keras weighs FN by its alpha),
                                            ``batch=True, pool_classes=True, smooth_nr=0,
                                            smooth_dr=1e-7`` (its default axis=None)
@@ -981,18 +1174,23 @@ def tversky_loss(
                                            over the present classes only)
     =====================================  ==================================================
 
-    smp raises the *mean* loss to ``gamma``; here ``gamma`` acts on each (sample, class) before
-    the reduction (the paper's form). They agree when one class and ``batch=True`` (binary mode).
+    By default ``gamma`` acts on each (sample, class) loss before the reduction (the paper's
+    form, MONAI's ``FocalTverskyLoss``); smp raises the reduced loss -- its mean over the classes,
+    or their weighted mean with ``class_weights`` -- to ``gamma``: ``gamma_after_reduction=True``.
+    The two agree with one class and ``batch=True`` (smp's binary mode).
 
     The arguments ``input``, ``target``, ``include_background``, ``to_onehot_y``, ``sigmoid``,
     ``softmax``, ``other_act``, ``reduction``, ``smooth_nr``, ``smooth_dr``, ``batch``,
-    ``soft_label``, ``log_loss``, ``eps``, ``ignore_index``, ``pool_classes`` and ``zero_absent``
-    are as in ``dice_loss`` (smoothing not halved: MONAI's Tversky convention).
+    ``soft_label``, ``log_loss``, ``eps``, ``ignore_index``, ``pool_classes``, ``zero_absent``,
+    ``classes``, ``class_average`` and ``weight`` are as in ``dice_loss`` (smoothing not halved:
+    MONAI's Tversky convention).
 
     Args:
         alpha: weight of the false positives. Default 0.5.
         beta: weight of the false negatives. Default 0.5.
         gamma: focal exponent on ``1 - TI`` (1: plain Tversky).
+        gamma_after_reduction: raise the reduced loss to ``gamma`` instead of each (sample,
+            class) loss (smp's ``TverskyLoss``).
 
     Returns:
         The reduced loss, or the per-(sample, class) loss for ``'none'``.
@@ -1020,7 +1218,7 @@ def tversky_loss(
         squared_pred=False,
         reduction=reduction,
         batch=batch,
-        weight=None,
+        weight=weight,
         soft_label=soft_label,
         ignore_index=ignore_index,
         log_loss=log_loss,
@@ -1029,6 +1227,9 @@ def tversky_loss(
         zero_absent=zero_absent,
         gamma=float(gamma),
         keep_spatial=False,
+        classes=classes,
+        class_average=class_average,
+        gamma_after_reduction=gamma_after_reduction,
     )
 
 
@@ -1107,15 +1308,14 @@ def generalized_dice_loss(
     weights[infinite] = 0.0
     largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
     weights = (weights + infinite * largest).astype(tp._data.dtype)
-    numerator = _R.sum(tp * from_numpy(2.0 * weights), class_axis, keepdim=True) + smooth_nr
-    smooth = np.asarray(smooth_dr, weights.dtype)
-    if actual.requires_grad:  # a soft target with a gradient
-        predicted = predicted + actual
-    else:  # sum w (p + g) = sum w p + a constant
-        smooth = (actual._data * weights).sum(class_axis, keepdims=True) + smooth
-    weighted = _R.sum(predicted * from_numpy(weights), class_axis, keepdim=True)
-    loss = 1.0 - numerator / (weighted + from_numpy(smooth))
-    return _restore_dtype(_finish(loss, reduction, input.dim() - 2), input)
+    # the Dice of the counts pooled over the classes with the weights:
+    # 1 - (2 sum w tp + s_nr) / (sum w (p + g) + s_dr), as alpha = beta = 1/2, halved smoothing
+    score = _Score(0.5, 0.5, 0.5 * smooth_nr, 0.5 * smooth_dr, 0.0, False, False)
+    loss = _ScoreLoss.apply(tp, predicted, actual, _Finish(score, weights, None, reduction))
+    if reduction == "none":  # MONAI's (B, 1, 1, ...), (1, 1, ...) with batch
+        leading = (1,) if batch else (input.shape[0], 1)
+        loss = reshape(loss, leading + (1,) * (input.dim() - 2))
+    return _restore_dtype(loss, input)
 
 
 # -- compounds ------------------------------------------------------------------------------------

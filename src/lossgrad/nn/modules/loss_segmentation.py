@@ -118,6 +118,10 @@ class TverskyLoss(_OptionsLoss):
         ignore_index: int | None = None,
         pool_classes: bool = False,
         zero_absent: bool = False,
+        gamma_after_reduction: bool = False,
+        classes: Sequence[int] | None = None,
+        class_average: str | None = None,
+        weight: Sequence[float] | float | Tensor | None = None,
     ) -> None:
         super().__init__(locals())
 
