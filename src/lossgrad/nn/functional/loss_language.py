@@ -2070,7 +2070,8 @@ def linear_distillation_loss(
     teacher_weight^T + teacher_bias``, with ``labels``, ``ignore_index``, ``temperature`` and
     ``reduction`` as there. The teacher is a constant (no gradient flows into it, as in
     Liger-Kernel); gradients for the student's input, head and bias are those of the unfused
-    loss, computed chunk by chunk in the backward, and second derivatives work.
+    loss, computed chunk by chunk (in the forward for the scalar reductions, in the backward for
+    ``'none'``), and second derivatives work.
 
     Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearJSDLoss`` (chunked, pure torch; with
     ``weight_hard_loss=0``, ``weight_soft_loss=1`` it is ``divergence='jsd'`` with
