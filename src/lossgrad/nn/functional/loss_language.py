@@ -949,8 +949,11 @@ def _logistic_preference(logps, margin, margin_array, label_smoothing, reduction
     def kernel(*arrays):  # type: ignore[no-untyped-def]
         u, margin_slopes = margin_array(*arrays)
         softplus_neg, softplus_pos = np.logaddexp(0, -u), np.logaddexp(0, u)
-        losses = clean * softplus_neg + flipped * softplus_pos
-        slope = flipped * np.exp(-softplus_neg) - clean * np.exp(-softplus_pos)
+        losses = clean * softplus_neg
+        slope = np.exp(-softplus_pos) * -clean
+        if flipped:
+            losses += flipped * softplus_pos
+            slope += flipped * np.exp(-softplus_neg)
         return losses, [margin_slope * slope for margin_slope in margin_slopes]
 
     return fused_inputs(logps, kernel, composite, reduction)
