@@ -284,3 +284,39 @@ def test_reduced_divergences_on_logits_match_torch(dtype, divergence, beta, redu
     (l_second,) = lg.autograd.grad((l_grad * lg.tensor(probe)).sum(), l_student)
     assert np.isfinite(l_second.numpy()).all()
     np.testing.assert_allclose(l_second.numpy(), t_second.numpy(), rtol=tol, atol=tol)
+
+
+def test_reduced_linear_distillation_with_a_retained_graph_and_the_head_alone():
+    """The reduced loss keeps its gradient from the forward: backpropagated twice through a
+    retained graph, into the head only (the input and bias without gradient)."""
+    arrays, labels = _problem()
+    t = {k: torch.tensor(a, requires_grad=k == "student_weight") for k, a in arrays.items()}
+    per_token = _torch_divergence(
+        TF.linear(t["student_input"], t["student_weight"], t["student_bias"]),
+        TF.linear(t["teacher_input"], t["teacher_weight"], t["teacher_bias"]),
+        "jsd",
+        0.3,
+        1.5,
+    )
+    expected = torch.where(torch.tensor(labels != -100), per_token, 0.0).sum()
+    (t_grad,) = torch.autograd.grad(expected, t["student_weight"])
+    lgt = {k: lg.tensor(a, requires_grad=k == "student_weight") for k, a in arrays.items()}
+    got = LF.linear_distillation_loss(
+        lgt["student_input"],
+        lgt["student_weight"],
+        lgt["teacher_input"],
+        lgt["teacher_weight"],
+        lg.tensor(labels),
+        student_bias=lgt["student_bias"],
+        teacher_bias=lgt["teacher_bias"],
+        beta=0.3,
+        temperature=1.5,
+        reduction="sum",
+        chunk_size=4,
+    )
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=1e-10)
+    got.backward(retain_graph=True)
+    np.testing.assert_allclose(lgt["student_weight"].grad.numpy(), t_grad.numpy(), rtol=1e-10)
+    got.backward()
+    np.testing.assert_allclose(lgt["student_weight"].grad.numpy(), 2 * t_grad.numpy(), rtol=1e-10)
+    assert lgt["student_input"].grad is None and lgt["student_bias"].grad is None

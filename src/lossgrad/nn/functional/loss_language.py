@@ -308,6 +308,21 @@ def _add_transposed_product(
         out[rows] += product
 
 
+def _kept_grads_times(ctx: Any, grad: np.ndarray) -> list[Any]:
+    """The gradients a head's forward kept (``ctx.kept_grads``) times the scalar ``grad``: in
+    place on the node's last use, on copies while the graph is retained (as ``_kept.take``)."""
+    ctx._saved_arrays()  # torch's errors for a freed graph or an input modified in place
+    kept, last_use = ctx.kept_grads, ctx.last_use
+    if last_use:
+        ctx.kept_grads = None
+    return [
+        None
+        if array is None
+        else _kept.times_upstream(array if last_use else array.copy(), grad, True)
+        for array in kept
+    ]
+
+
 class _ChunkedHeadTotal(ArrayFunction):
     """The scalar chunked loss ``sum_n p_n (c_n (lse_n - z[n, y_n]) + s e_n lse_n**2)`` of the
     logits ``z = cap(input W^T + b)``, with the token coefficients ``c`` (class weight over the
@@ -374,19 +389,7 @@ class _ChunkedHeadTotal(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
-        """The kept gradients times ``grad``: in place on the node's last use, on copies while
-        the graph is retained (as ``_kept.take``)."""
-        ctx._saved_arrays()  # torch's errors for a freed graph or an input modified in place
-        kept, last_use = ctx.kept_grads, ctx.last_use
-        if last_use:
-            ctx.kept_grads = None
-        scaled = [
-            None
-            if array is None
-            else _kept.times_upstream(array if last_use else array.copy(), grad, True)
-            for array in kept
-        ]
-        return (*scaled, None, None, None)
+        return (*_kept_grads_times(ctx, grad), None, None, None)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
@@ -946,8 +949,11 @@ def _logistic_preference(logps, margin, margin_array, label_smoothing, reduction
     def kernel(*arrays):  # type: ignore[no-untyped-def]
         u, margin_slopes = margin_array(*arrays)
         softplus_neg, softplus_pos = np.logaddexp(0, -u), np.logaddexp(0, u)
-        losses = clean * softplus_neg + flipped * softplus_pos
-        slope = flipped * np.exp(-softplus_neg) - clean * np.exp(-softplus_pos)
+        losses = clean * softplus_neg
+        slope = np.exp(-softplus_pos) * -clean
+        if flipped:
+            losses += flipped * softplus_pos
+            slope += flipped * np.exp(-softplus_neg)
         return losses, [margin_slope * slope for margin_slope in margin_slopes]
 
     return fused_inputs(logps, kernel, composite, reduction)
@@ -1985,6 +1991,63 @@ class _ChunkedDistillation(ArrayFunction):
         return grad_input, head_grads[0], head_grads[1], None, None, None
 
 
+class _ChunkedDistillationTotal(ArrayFunction):
+    """The reduced ``linear_distillation_loss`` ``sum_n w_n l_n`` (token weights ``w``: kept
+    over the count for 'mean') with its gradient made in the forward, chunk by chunk, as
+    ``_ChunkedHeadTotal`` does: the divergence's block kernel turns each chunk's student logits
+    in place into ``G = w dl/dz``, which gives ``G W`` and ``G^T input`` at once; the backward
+    scales them by the upstream gradient. Four matrix products per chunk (the two heads, the two
+    gradients) instead of the six of a backward that recomputes both heads. ``backward`` (a graph
+    recorded) differentiates ``composite``, the definition through ``_ChunkedDistillation``."""
+
+    @staticmethod
+    def forward(ctx: Any, student_input, student_weight, student_bias, teacher, weights, settings):  # type: ignore[no-untyped-def]
+        chunk, block, composite = settings
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        keep = need_input or need_weight or need_bias
+        grad_input = np.empty_like(student_input) if need_input else None
+        grad_weight = np.empty_like(student_weight) if need_weight else None
+        grad_bias = np.zeros_like(student_bias) if need_bias else None
+        rows_held = min(chunk, student_input.shape[0])
+        student_scratch = _scratch(rows_held, student_weight.shape[0], student_input.dtype)
+        teacher_scratch = _scratch(rows_held, teacher[1].shape[0], teacher[1].dtype)
+        total = 0.0
+        for start in _row_chunks(student_input.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            logits = _chunk_logits(
+                student_input[rows], student_weight, student_bias, None, student_scratch
+            )
+            teacher_logits = _chunk_logits(
+                teacher[0][rows], teacher[1], teacher[2], None, teacher_scratch
+            )
+            gradient = logits if keep else None  # the kernel reads each block before writing it
+            total += float(
+                _divergence_total(block, logits, teacher_logits, gradient, weights[rows])
+            )
+            if need_input:  # G W as (W^T G^T)^T, as in _ChunkedHeadTotal
+                grad_input[rows] = np.matmul(student_weight.T, logits.T).T
+            if need_weight:
+                _add_transposed_product(grad_weight, logits, student_input[rows], start == 0)
+            if need_bias:
+                grad_bias += logits.sum(axis=0)
+        ctx.save_for_backward(student_input, student_weight, student_bias)
+        ctx.composite, ctx.kept_grads = composite, (grad_input, grad_weight, grad_bias)
+        return np.asarray(total, student_input.dtype)
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        return (*_kept_grads_times(ctx, grad), None, None, None)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        inputs = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        with grad_mode.enable_grad():
+            wanted = [x for x, need in zip(inputs, needs) if need]
+            found = iter(autograd_grad(ctx.composite(*inputs), wanted, grad, create_graph=True))
+        return (*(next(found) if need else None for need in needs), None, None, None)
+
+
 def linear_distillation_loss(
     student_input: Tensor,
     student_weight: Tensor,
@@ -2010,7 +2073,8 @@ def linear_distillation_loss(
     teacher_weight^T + teacher_bias``, with ``labels``, ``ignore_index``, ``temperature`` and
     ``reduction`` as there. The teacher is a constant (no gradient flows into it, as in
     Liger-Kernel); gradients for the student's input, head and bias are those of the unfused
-    loss, computed chunk by chunk in the backward, and second derivatives work.
+    loss, computed chunk by chunk (in the forward for the scalar reductions, in the backward for
+    ``'none'``), and second derivatives work.
 
     Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearJSDLoss`` (chunked, pure torch; with
     ``weight_hard_loss=0``, ``weight_soft_loss=1`` it is ``divergence='jsd'`` with
@@ -2062,10 +2126,27 @@ def linear_distillation_loss(
     per_token = functools.partial(
         _divergence_per_token, divergence=divergence, beta=beta, temperature=temperature
     )
-    losses = _ChunkedDistillation.apply(
-        student_input, student_weight, student_bias, teacher, chunk_size, per_token
+    reduction = _reduction.resolve(reduction, allowed=("none", "mean", "sum", "batchmean"))
+    reduction = "mean" if reduction == "batchmean" else reduction
+
+    def composite(hidden, head, bias):  # type: ignore[no-untyped-def]
+        losses = _ChunkedDistillation.apply(hidden, head, bias, teacher, chunk_size, per_token)
+        return _token_mean(losses, labels, ignore_index, reduction)
+
+    dtype = student_input._data.dtype
+    arrays = (student_weight._data, None if student_bias is None else student_bias._data)
+    weights = _token_weights(labels, ignore_index, reduction, student_input.shape[0], dtype)
+    if (
+        reduction == "none"
+        or weights is None
+        or weights.size != student_input.shape[0]
+        or any(x is not None and x.dtype != dtype for x in (*teacher, *arrays))
+    ):
+        return composite(student_input, student_weight, student_bias)
+    settings = (chunk_size, _divergence_block(divergence, beta, temperature), composite)
+    return _ChunkedDistillationTotal.apply(
+        student_input, student_weight, student_bias, teacher, weights, settings
     )
-    return _token_mean(losses, labels, ignore_index, reduction)
 
 
 if not TYPE_CHECKING:  # see lossgrad._exports
