@@ -17,7 +17,7 @@ from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional._fused import fused, needs_no_shift
+from lossgrad.nn.functional._fused import fused, needs_no_shift, row_dots
 from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
@@ -172,13 +172,13 @@ def _softmax_kernel(
     list's maximum where `needs_no_shift` says so), and its gradient ``R softmax(z) - r``;
     divided by the number of lists with a valid item for the mean (rax's safe mean).
 
-    The exponentials, the relevances and their products with ``z`` are written into one
-    ``(3, lists, n)`` array, so that one matrix-vector product gives the three row sums (at 64
-    lists of 32 items a call is tens of microseconds: the count of NumPy calls is the cost)."""
+    The exponentials and the relevances are written into one ``(2, lists, n)`` array, so that
+    one matrix-vector product gives both row sums (at 64 lists of 32 items a call takes tens of
+    microseconds: the count of NumPy calls is the cost; at 64k items, the passes over memory)."""
     lists, n = scores.shape
     dtype = scores.dtype
-    stacked = _parallel.scratch(3 * scores.size, dtype, 0).reshape(3, lists, n)
-    exps, relevance, products = stacked
+    stacked = _parallel.scratch(2 * scores.size, dtype, 0).reshape(2, lists, n)
+    exps, relevance = stacked[0], stacked[1]
     included = None
     if valid is None:  # every list counts: the mean's 1 / lists goes into the relevances
         scale = dtype.type(1 / lists if mean else 1)
@@ -190,10 +190,8 @@ def _softmax_kernel(
     if weights is not None:
         relevance *= weights
     shifted = _exponentials(scores, included, exps)
-    np.multiply(relevance, shifted, out=products)
-    totals, masses, dots = np.matmul(stacked.reshape(-1, n), _parallel.ones(n, dtype)).reshape(
-        3, lists
-    )
+    totals, masses = np.matmul(stacked.reshape(-1, n), _parallel.ones(n, dtype)).reshape(2, lists)
+    dots = row_dots(relevance, shifted)
     if included is not None:  # a list without a valid item sums no exponential (each is > 0)
         count = np.count_nonzero(totals)
         np.maximum(totals, np.finfo(dtype).tiny, out=totals)  # its terms: 0 log(tiny), 0 / tiny
