@@ -69,8 +69,3 @@ def needs_no_shift(scores: np.ndarray) -> bool:
     exponential stays finite and normal and each row's sum of ``n`` of them finite."""
     limit = _exponent_limit(scores.dtype, scores.shape[-1])
     return bool(-limit <= scores.min() and scores.max() <= limit)
-
-
-#: ``Σ_j a_ij b_ij`` per row of two ``(rows, n)`` arrays, without a product array: NumPy 2's
-#: ``vecdot`` ufunc (a third of ``einsum``'s call overhead at small sizes), else ``einsum``.
-row_dots: Any = getattr(np, "vecdot", None) or functools.partial(np.einsum, "ij,ij->i")

@@ -17,7 +17,7 @@ from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional._fused import fused, needs_no_shift, row_dots
+from lossgrad.nn.functional._fused import fused, needs_no_shift
 from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
@@ -67,10 +67,10 @@ def _lists(array: np.ndarray, dtype: Any = None) -> np.ndarray:
     return np.ascontiguousarray(array.reshape(-1, array.shape[-1]), dtype)
 
 
-def _item_weights(weights: Tensor, scores: Tensor, dtype: Any) -> np.ndarray:
-    """Per-item weights (broadcast to the scores' shape) as ``(lists, n)`` of ``dtype``."""
+def _item_weights(weights: Tensor, scores: Tensor) -> np.ndarray:
+    """Per-item weights broadcast to the scores' shape (a view)."""
     array, shape = weights._data, scores._data.shape
-    return _lists(array if array.shape == shape else np.broadcast_to(array, shape), dtype)
+    return array if array.shape == shape else np.broadcast_to(array, shape)
 
 
 def _scratch_like(array: np.ndarray, slot: int, dtype: Any = None) -> np.ndarray:
@@ -147,11 +147,12 @@ def softmax_ranking_loss(
         return _mean_or_total(per_list, reduction, int(list_has_item.sum()))
 
     def kernel(lists: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
+        shape = lists.shape  # the operands as (lists, n) views, cast by the products that read them
         return _softmax_kernel(
             lists,
-            _lists(labels._data, lists.dtype),
-            None if where is None else _lists(_valid_items(scores, where)),
-            None if weights is None else _item_weights(weights, scores, lists.dtype),
+            labels._data.reshape(shape),
+            None if where is None else _valid_items(scores, where).reshape(shape),
+            None if weights is None else _item_weights(weights, scores).reshape(shape),
             gradient,
             reduction == "mean",
         )
@@ -172,42 +173,36 @@ def _softmax_kernel(
     list's maximum where `needs_no_shift` says so), and its gradient ``R softmax(z) - r``;
     divided by the number of lists with a valid item for the mean (rax's safe mean).
 
-    The exponentials and the relevances are written into one ``(2, lists, n)`` array, so that
-    one matrix-vector product gives both row sums (at 64 lists of 32 items a call takes tens of
-    microseconds: the count of NumPy calls is the cost; at 64k items, the passes over memory)."""
+    At 64 lists of 32 items a call takes tens of microseconds and the count of NumPy calls is
+    the cost (at 64k items, the passes over memory): the exponentials, the relevances and the
+    0/1 validity sit in one scratch array, one matrix-vector product gives the row sums of the
+    first two, and ``Σ r z`` is one dot product over all the lists."""
     lists, n = scores.shape
     dtype = scores.dtype
-    stacked = _parallel.scratch(2 * scores.size, dtype, 0).reshape(2, lists, n)
-    exps, relevance = stacked[0], stacked[1]
-    included = None
+    stacked = _parallel.scratch(3 * scores.size, dtype, 0).reshape(3, lists, n)
+    exps, relevance, included = stacked
     if valid is None:  # every list counts: the mean's 1 / lists goes into the relevances
-        scale = dtype.type(1 / lists if mean else 1)
-        np.multiply(labels, scale, out=relevance)
+        np.multiply(labels, 1 / lists if mean else 1.0, out=relevance)
+        included = None
     else:  # as 0/1 floats: a product with a bool array costs several times more
-        included = _scratch_like(scores, 1)
         np.copyto(included, valid)
         np.multiply(labels, included, out=relevance)
     if weights is not None:
         relevance *= weights
     shifted = _exponentials(scores, included, exps)
-    totals, masses = np.matmul(stacked.reshape(-1, n), _parallel.ones(n, dtype)).reshape(2, lists)
-    dots = row_dots(relevance, shifted)
+    sums = np.matmul(stacked[:2].reshape(-1, n), _parallel.ones(n, dtype))
+    totals, masses = sums[:lists], sums[lists:]
     if included is not None:  # a list without a valid item sums no exponential (each is > 0)
-        count = np.count_nonzero(totals)
+        count = int(np.count_nonzero(totals))  # (a NumPy integer would promote to float64)
         np.maximum(totals, np.finfo(dtype).tiny, out=totals)  # its terms: 0 log(tiny), 0 / tiny
-        scale = dtype.type(1 / max(count, 1) if mean else 1)
-        if scale != 1:
-            masses *= scale
-            dots *= scale
-            relevance *= scale
-    per_list = np.log(totals)
-    per_list *= masses
-    per_list -= dots
-    total = _parallel.total(per_list)
+        if mean and count > 1:
+            masses /= count
+            relevance /= count
+    total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, shifted))
     if gradient is not None:
-        np.multiply(exps, np.divide(masses, totals)[:, None], out=gradient)
+        np.multiply(exps, (masses / totals)[:, None], out=gradient)
         gradient -= relevance
-    return np.asarray(total)
+    return np.asarray(total, dtype)
 
 
 def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndarray) -> np.ndarray:
@@ -393,7 +388,9 @@ def _pairwise(
             invalid = _lists(~_valid_items(scores, where))
             row_labels = np.where(invalid, -np.inf, row_labels)
             column_labels = np.where(invalid, np.inf, column_labels)
-        row_weights = None if weights is None else _item_weights(weights, scores, lists.dtype)
+        row_weights = None
+        if weights is not None:
+            row_weights = _lists(_item_weights(weights, scores), lists.dtype)
         total, count = _pairwise_kernel(
             lists, row_labels, column_labels, row_weights, pair_kernel, margin, gradient
         )
