@@ -174,35 +174,35 @@ def _softmax_kernel(
     divided by the number of lists with a valid item for the mean (rax's safe mean).
 
     At 64 lists of 32 items a call takes tens of microseconds and the count of NumPy calls is
-    the cost (at 64k items, the passes over memory): the exponentials, the relevances and the
-    0/1 validity sit in one scratch array, one matrix-vector product gives the row sums of the
-    first two, and ``Σ r z`` is one dot product over all the lists."""
+    the cost: the labels are the relevances when there is no mask or weight, the exponentials
+    are written where the gradient goes, and ``Σ r z`` (which enters only the value) is one dot
+    product over all the lists."""
     lists, n = scores.shape
     dtype = scores.dtype
-    stacked = _parallel.scratch(3 * scores.size, dtype, 0).reshape(3, lists, n)
-    exps, relevance, included = stacked
-    if valid is None:  # every list counts: the mean's 1 / lists goes into the relevances
-        np.multiply(labels, 1 / lists if mean else 1.0, out=relevance)
-        included = None
-    else:  # as 0/1 floats: a product with a bool array costs several times more
+    exps = _scratch_like(scores, 2) if gradient is None else gradient
+    relevance, included = labels, None
+    if valid is not None:  # as 0/1 floats: a product with a bool array costs several times more
+        included = _scratch_like(scores, 1)
         np.copyto(included, valid)
-        np.multiply(labels, included, out=relevance)
+        relevance = np.multiply(labels, included, out=_scratch_like(scores, 0))
     if weights is not None:
-        relevance *= weights
+        relevance = np.multiply(relevance, weights, out=_scratch_like(scores, 0))
     shifted = _exponentials(scores, included, exps)
-    sums = np.matmul(stacked[:2].reshape(-1, n), _parallel.ones(n, dtype))
-    totals, masses = sums[:lists], sums[lists:]
+    ones = _parallel.ones(n, dtype)
+    totals, masses = np.matmul(exps, ones), np.matmul(relevance, ones)
+    count = lists
     if included is not None:  # a list without a valid item sums no exponential (each is > 0)
-        count = int(np.count_nonzero(totals))  # (a NumPy integer would promote to float64)
+        count = int(np.count_nonzero(totals))
         np.maximum(totals, np.finfo(dtype).tiny, out=totals)  # its terms: 0 log(tiny), 0 / tiny
-        if mean and count > 1:
-            masses /= count
-            relevance /= count
+    scale = 1 / max(count, 1) if mean else 1.0
     total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, shifted))
     if gradient is not None:
-        np.multiply(exps, (masses / totals)[:, None], out=gradient)
+        masses /= totals
+        gradient *= masses[:, None]
         gradient -= relevance
-    return np.asarray(total, dtype)
+        if scale != 1:
+            gradient *= scale
+    return np.asarray(total * scale, dtype)
 
 
 def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndarray) -> np.ndarray:
@@ -214,7 +214,7 @@ def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndar
         if included is not None:
             exps *= included
         return scores
-    shifted = _scratch_like(scores, 2)
+    shifted = _scratch_like(scores, 3)
     if included is None:
         top = scores.max(-1, keepdims=True)
         np.exp(np.subtract(scores, top, out=shifted), out=exps)
