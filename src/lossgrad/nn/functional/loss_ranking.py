@@ -179,21 +179,23 @@ def _softmax_kernel(
     product over all the lists."""
     lists, n = scores.shape
     dtype = scores.dtype
-    exps = _scratch_like(scores, 2) if gradient is None else gradient
+    scratch = _parallel.scratch(3 * scores.size, dtype).reshape(3, lists, n)
+    exps = scratch[0] if gradient is None else gradient
     relevance, included = labels, None
     if valid is not None:  # as 0/1 floats: a product with a bool array costs several times more
-        included = _scratch_like(scores, 1)
+        included = scratch[1]
         np.copyto(included, valid)
-        relevance = np.multiply(labels, included, out=_scratch_like(scores, 0))
+        relevance = np.multiply(labels, included, out=scratch[2])
     if weights is not None:
-        relevance = np.multiply(relevance, weights, out=_scratch_like(scores, 0))
+        relevance = np.multiply(relevance, weights, out=scratch[2])
     shifted = _exponentials(scores, included, exps)
     ones = _parallel.ones(n, dtype)
     totals, masses = np.matmul(exps, ones), np.matmul(relevance, ones)
     count = lists
     if included is not None:  # a list without a valid item sums no exponential (each is > 0)
         count = int(np.count_nonzero(totals))
-        np.maximum(totals, np.finfo(dtype).tiny, out=totals)  # its terms: 0 log(tiny), 0 / tiny
+        if count < lists:  # its terms: 0 log(tiny), 0 / tiny
+            np.maximum(totals, np.finfo(dtype).tiny, out=totals)
     scale = 1 / max(count, 1) if mean else 1.0
     total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, shifted))
     if gradient is not None:
@@ -214,7 +216,7 @@ def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndar
         if included is not None:
             exps *= included
         return scores
-    shifted = _scratch_like(scores, 3)
+    shifted = _scratch_like(scores, 1)
     if included is None:
         top = scores.max(-1, keepdims=True)
         np.exp(np.subtract(scores, top, out=shifted), out=exps)
