@@ -67,10 +67,10 @@ def _lists(array: np.ndarray, dtype: Any = None) -> np.ndarray:
     return np.ascontiguousarray(array.reshape(-1, array.shape[-1]), dtype)
 
 
-def _item_weights(weights: Tensor, scores: Tensor, dtype: Any) -> np.ndarray:
-    """Per-item weights (broadcast to the scores' shape) as ``(lists, n)`` of ``dtype``."""
+def _item_weights(weights: Tensor, scores: Tensor) -> np.ndarray:
+    """Per-item weights broadcast to the scores' shape (a view)."""
     array, shape = weights._data, scores._data.shape
-    return _lists(array if array.shape == shape else np.broadcast_to(array, shape), dtype)
+    return array if array.shape == shape else np.broadcast_to(array, shape)
 
 
 def _scratch_like(array: np.ndarray, slot: int, dtype: Any = None) -> np.ndarray:
@@ -147,11 +147,12 @@ def softmax_ranking_loss(
         return _mean_or_total(per_list, reduction, int(list_has_item.sum()))
 
     def kernel(lists: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
+        shape = lists.shape  # the operands as (lists, n) views, cast by the products that read them
         return _softmax_kernel(
             lists,
-            _lists(labels._data, lists.dtype),
-            None if where is None else _lists(_valid_items(scores, where)),
-            None if weights is None else _item_weights(weights, scores, lists.dtype),
+            labels._data.reshape(shape),
+            None if where is None else _valid_items(scores, where).reshape(shape),
+            None if weights is None else _item_weights(weights, scores).reshape(shape),
             gradient,
             reduction == "mean",
         )
@@ -172,44 +173,38 @@ def _softmax_kernel(
     list's maximum where `needs_no_shift` says so), and its gradient ``R softmax(z) - r``;
     divided by the number of lists with a valid item for the mean (rax's safe mean).
 
-    The exponentials, the relevances and their products with ``z`` are written into one
-    ``(3, lists, n)`` array, so that one matrix-vector product gives the three row sums (at 64
-    lists of 32 items a call is tens of microseconds: the count of NumPy calls is the cost)."""
+    At 64 lists of 32 items a call takes tens of microseconds and the count of NumPy calls is
+    the cost: the labels are the relevances when there is no mask or weight, the exponentials
+    are written where the gradient goes, and ``Σ r z`` (which enters only the value) is one dot
+    product over all the lists."""
     lists, n = scores.shape
     dtype = scores.dtype
-    stacked = _parallel.scratch(3 * scores.size, dtype, 0).reshape(3, lists, n)
-    exps, relevance, products = stacked
-    included = None
-    if valid is None:  # every list counts: the mean's 1 / lists goes into the relevances
-        scale = dtype.type(1 / lists if mean else 1)
-        np.multiply(labels, scale, out=relevance)
-    else:  # as 0/1 floats: a product with a bool array costs several times more
-        included = _scratch_like(scores, 1)
+    scratch = _parallel.scratch(3 * scores.size, dtype).reshape(3, lists, n)
+    exps = scratch[0] if gradient is None else gradient
+    relevance, included = labels, None
+    if valid is not None:  # as 0/1 floats: a product with a bool array costs several times more
+        included = scratch[1]
         np.copyto(included, valid)
-        np.multiply(labels, included, out=relevance)
+        relevance = np.multiply(labels, included, out=scratch[2])
     if weights is not None:
-        relevance *= weights
+        relevance = np.multiply(relevance, weights, out=scratch[2])
     shifted = _exponentials(scores, included, exps)
-    np.multiply(relevance, shifted, out=products)
-    totals, masses, dots = np.matmul(stacked.reshape(-1, n), _parallel.ones(n, dtype)).reshape(
-        3, lists
-    )
+    ones = _parallel.ones(n, dtype)
+    totals, masses = np.matmul(exps, ones), np.matmul(relevance, ones)
+    count = lists
     if included is not None:  # a list without a valid item sums no exponential (each is > 0)
-        count = np.count_nonzero(totals)
-        np.maximum(totals, np.finfo(dtype).tiny, out=totals)  # its terms: 0 log(tiny), 0 / tiny
-        scale = dtype.type(1 / max(count, 1) if mean else 1)
-        if scale != 1:
-            masses *= scale
-            dots *= scale
-            relevance *= scale
-    per_list = np.log(totals)
-    per_list *= masses
-    per_list -= dots
-    total = _parallel.total(per_list)
+        count = int(np.count_nonzero(totals))
+        if count < lists:  # its terms: 0 log(tiny), 0 / tiny
+            np.maximum(totals, np.finfo(dtype).tiny, out=totals)
+    scale = 1 / max(count, 1) if mean else 1.0
+    total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, shifted))
     if gradient is not None:
-        np.multiply(exps, np.divide(masses, totals)[:, None], out=gradient)
+        masses /= totals
+        gradient *= masses[:, None]
         gradient -= relevance
-    return np.asarray(total)
+        if scale != 1:
+            gradient *= scale
+    return np.asarray(total * scale, dtype)
 
 
 def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndarray) -> np.ndarray:
@@ -221,7 +216,7 @@ def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndar
         if included is not None:
             exps *= included
         return scores
-    shifted = _scratch_like(scores, 2)
+    shifted = _scratch_like(scores, 1)
     if included is None:
         top = scores.max(-1, keepdims=True)
         np.exp(np.subtract(scores, top, out=shifted), out=exps)
@@ -375,10 +370,10 @@ def _pairwise(
     twice), as this composite."""
     reduction = _reduction.resolve(reduction)
     _check_lists(scores, labels, where, fn)
-    valid = _valid_items(scores, where)
     label_values = labels._data
 
     def composite(scores: Tensor) -> Tensor:
+        valid = _valid_items(scores, where)
         ordered = label_values[..., :, None] > label_values[..., None, :]
         pairs = ordered & valid[..., :, None] & valid[..., None, :]
         differences = sub(scores.unsqueeze(-1), scores.unsqueeze(-2))
@@ -389,18 +384,36 @@ def _pairwise(
         return _mean_or_total(losses, reduction, int(pairs.sum()))
 
     def kernel(lists: np.ndarray, gradient: np.ndarray | None) -> np.ndarray:
-        row_labels = column_labels = _lists(label_values, lists.dtype)
+        # compared in their own dtype (as the composite does), as floats for the matrix products
+        row_labels = column_labels = _lists(label_values, np.result_type(label_values, 0.0))
         if where is not None:  # an invalid item is below every row and above every column
-            invalid = _lists(~valid)
-            row_labels = np.where(invalid, -np.inf, row_labels).astype(lists.dtype, copy=False)
-            column_labels = np.where(invalid, np.inf, column_labels).astype(lists.dtype, copy=False)
-        row_weights = None if weights is None else _lists(weights._data, lists.dtype)
+            invalid = _lists(~_valid_items(scores, where))
+            row_labels = np.where(invalid, -np.inf, row_labels)
+            column_labels = np.where(invalid, np.inf, column_labels)
+        row_weights = None
+        if weights is not None:
+            row_weights = _lists(_item_weights(weights, scores), lists.dtype)
         total, count = _pairwise_kernel(
             lists, row_labels, column_labels, row_weights, pair_kernel, margin, gradient
         )
         return _finish(total, gradient, reduction, count, lists.dtype)
 
     return fused(scores, kernel, composite, reduction)
+
+
+def _sum_factors(rows: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(left, right)``, ``(lists, n, 2)`` and ``(lists, 2, n)``, whose batched matrix product
+    is ``rows_i + columns_j`` per list: ``[rows_i, 1] · [1, columns_j]``, rounded once, exactly
+    as the broadcast sum (which NumPy loops over rows of ``n``, about ten times slower at n = 32
+    than the product)."""
+    lists, n = rows.shape
+    left = np.empty((lists, 2, n), rows.dtype)  # filled as rows, multiplied as its transpose
+    left[:, 0] = rows
+    left[:, 1] = 1
+    right = np.empty((lists, 2, n), rows.dtype)
+    right[:, 0] = 1
+    right[:, 1] = columns
+    return left.transpose(0, 2, 1), right
 
 
 def _pairwise_kernel(
@@ -414,10 +427,11 @@ def _pairwise_kernel(
 ) -> tuple[Any, int]:
     """``Σ_{i,j} w_i [y_i > y_j] l(margin + s_j - s_i)`` over ``(lists, n)`` scores, and its
     gradient, in blocks of about `_parallel.BLOCK` pairs (whole lists, or rows of one list) so
-    that the pair arrays stay in cache, split by lists over the thread pool.
+    that the pair arrays stay in cache, split by lists over the thread pool. The pair
+    differences of scores and of labels are products of `_sum_factors`.
 
     ``pair_kernel(differences, ordered, needs_grad)`` gets a block of ``margin + s_j - s_i``
-    (which it may overwrite) and of ``[y_i > y_j]``, and returns the row totals
+    (which it may overwrite) and of ``[y_i > y_j]`` as 0/1 floats, and returns the row totals
     ``Σ_j [y_i > y_j] l`` and the slopes ``[y_i > y_j] l'`` (or None); the weights ``w_i`` are
     applied per row here. The gradient is ``Σ_i w_i slope_ij`` at ``s_j`` and ``-w_i Σ_j
     slope_ij`` at ``s_i``, written into ``gradient`` (when given). Returns the total and the
@@ -426,7 +440,9 @@ def _pairwise_kernel(
     dtype = scores.dtype
     if gradient is not None:
         gradient.fill(0)
-    columns = np.add(scores, dtype.type(margin), out=_scratch_like(scores, 0)) if margin else scores
+    columns = scores + dtype.type(margin) if margin else scores
+    score_rows, score_columns = _sum_factors(np.negative(scores), columns)
+    label_rows, label_columns = _sum_factors(row_labels, np.negative(column_labels))
     lists_per_block = max(1, _parallel.BLOCK // (n * n))
     rows_per_block = max(1, min(n, _parallel.BLOCK // n))
     ones = _parallel.ones(n, dtype)
@@ -437,12 +453,16 @@ def _pairwise_kernel(
             r1 = min(n, r0 + rows_per_block)
             shape = (l1 - l0, r1 - r0, n)
             size = shape[0] * shape[1] * n
+            label_differences = _parallel.scratch(size, label_rows.dtype, 5).reshape(shape)
+            np.matmul(label_rows[l0:l1, r0:r1], label_columns[l0:l1], out=label_differences)
             ordered = _parallel.scratch(size, np.bool_).reshape(shape)
-            np.greater(row_labels[l0:l1, r0:r1, None], column_labels[l0:l1, None, :], out=ordered)
+            np.greater(label_differences, 0, out=ordered)
             count += int(np.count_nonzero(ordered))
+            mask = _parallel.scratch(size, dtype, 6).reshape(shape)
+            np.copyto(mask, ordered)  # 0/1 floats: a product with a bool array costs far more
             differences = _parallel.scratch(size, dtype, 1).reshape(shape)
-            np.subtract(columns[l0:l1, None, :], scores[l0:l1, r0:r1, None], out=differences)
-            row_totals, slopes = pair_kernel(differences, ordered, gradient is not None)
+            np.matmul(score_rows[l0:l1, r0:r1], score_columns[l0:l1], out=differences)
+            row_totals, slopes = pair_kernel(differences, mask, gradient is not None)
             weights = None if row_weights is None else row_weights[l0:l1, r0:r1]
             if weights is None:
                 total += float(_parallel.total(row_totals.reshape(-1)))
@@ -466,23 +486,46 @@ def _pairwise_kernel(
 def _logistic_pairs(
     differences: np.ndarray, ordered: np.ndarray, needs_grad: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``softplus(d)`` for ``d = s_j - s_i`` and its slope ``σ(d)``, from one exponential
-    ``u = exp(d)``: ``softplus(d) = max(d, 0) + log1p(e)`` and ``σ(d) = min(u, 1) / (1 + e)`` with
-    ``e = exp(-|d|) = min(u, 1/u)`` (no overflow: ``u = inf`` gives ``e = 0``)."""
+    """``softplus(d) = log1p(u)`` for ``d = s_j - s_i`` and its slope ``σ(d) = u / (1 + u)``,
+    from one exponential ``u = exp(d)`` (0 off the ordered pairs): exact while no ``u``
+    overflows. An overflow (``d`` above ``log(max)``) makes the block's total non-finite, and
+    the block is done again by `_stable_logistic_pairs`."""
+    d = differences.reshape(-1)
+    size, dtype = d.size, d.dtype
+    u = np.exp(d, out=_parallel.scratch(size, dtype, 2))
+    u *= ordered.reshape(-1)
+    losses = np.log1p(u, out=_parallel.scratch(size, dtype, 3)).reshape(differences.shape)
+    row_totals = np.matmul(losses, _parallel.ones(differences.shape[-1], dtype))
+    if not np.isfinite(_parallel.total(row_totals.reshape(-1))):
+        return _stable_logistic_pairs(differences, ordered, needs_grad)
+    if not needs_grad:
+        return row_totals, None
+    slopes = np.divide(u, np.add(u, _parallel.ones(size, dtype), out=losses.reshape(-1)), out=u)
+    return row_totals, slopes.reshape(differences.shape)
+
+
+def _stable_logistic_pairs(
+    differences: np.ndarray, ordered: np.ndarray, needs_grad: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_logistic_pairs` for any ``d``: ``softplus(d) = max(d, 0) + log1p(e)`` and
+    ``σ(d) = min(u, 1) / (1 + e)`` with ``e = exp(-|d|) = min(u, 1/u)`` (``u = inf`` gives
+    ``e = 0``)."""
     d = differences.reshape(-1)
     size, dtype = d.size, d.dtype
     u = np.exp(d, out=_parallel.scratch(size, dtype, 2))
     e = np.reciprocal(u, out=_parallel.scratch(size, dtype, 3))
     np.minimum(u, e, out=e)
-    losses = np.maximum(d, _parallel.filled(0, size, dtype), out=d)
-    losses += np.log1p(e, out=_parallel.scratch(size, dtype, 4))
-    losses = np.multiply(losses.reshape(differences.shape), ordered, out=differences)
+    losses = np.maximum(d, _parallel.filled(0, size, dtype), out=_parallel.scratch(size, dtype, 4))
+    losses += np.log1p(e, out=d)
+    losses *= ordered.reshape(-1)
+    losses = losses.reshape(differences.shape)
     row_totals = np.matmul(losses, _parallel.ones(differences.shape[-1], dtype))
     if not needs_grad:
         return row_totals, None
     ones = _parallel.ones(size, dtype)
     slopes = np.divide(np.minimum(u, ones, out=u), np.add(e, ones, out=e), out=u)
-    return row_totals, np.multiply(slopes.reshape(differences.shape), ordered, out=differences)
+    slopes *= ordered.reshape(-1)
+    return row_totals, slopes.reshape(differences.shape)
 
 
 def _hinge_pairs(
@@ -492,13 +535,13 @@ def _hinge_pairs(
     ``[h > 0]``."""
     h = differences.reshape(-1)
     np.maximum(h, _parallel.filled(0, h.size, h.dtype), out=h)
-    losses = np.multiply(differences, ordered, out=differences)
-    row_totals = np.matmul(losses, _parallel.ones(differences.shape[-1], h.dtype))
+    h *= ordered.reshape(-1)
+    row_totals = np.matmul(differences, _parallel.ones(differences.shape[-1], h.dtype))
     if not needs_grad:
         return row_totals, None
-    active = _parallel.scratch(h.size, np.bool_, 1).reshape(losses.shape)
-    np.copyto(losses, np.greater(losses, 0, out=active))
-    return row_totals, losses
+    active = _parallel.scratch(h.size, np.bool_, 1)
+    np.copyto(h, np.greater(h, 0, out=active))
+    return row_totals, differences
 
 
 def pairwise_logistic_loss(
