@@ -41,9 +41,9 @@ from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional.loss_probability import poisson_nll_loss
-from lossgrad.ops._common import promote
+from lossgrad.ops._common import promote, sgn_into
 from lossgrad.ops.activation import log_softmax
-from lossgrad.ops.pointwise import gt, sigmoid, tanh, where
+from lossgrad.ops.pointwise import ge, gt, sgn, sigmoid, tanh, where
 from lossgrad.ops.reduce import amax
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand
@@ -174,10 +174,10 @@ def log_cosh_loss(
 
     Quadratic (``d**2 / 2``) near 0 and linear (``|d| - log 2``) far away, like Huber but
     smooth everywhere. The softplus form is Keras's (``keras.losses.LogCosh``, equal to optax's
-    ``log_cosh``); it is evaluated as ``|d| + log(2 + m) - log 2`` with
-    ``m = expm1(-2 |d|)`` in one fused pass, with the gradient ``tanh(d) = sgn(d) (-m) / (2 + m)``
-    stated directly (so the second derivative is right at ``d = 0`` too); ``log(cosh(d))`` itself overflows for ``|d| > 89`` in float32
-    (JuliaML/LossFunctions.jl#136). Finite for every finite ``d``.
+    ``log_cosh``); it is evaluated as ``|d| + log(2 + m) - log 2`` with ``m = expm1(-2 |d|)``
+    in one fused pass, with the gradient ``tanh(d) = sgn(d) (-m) / (2 + m)`` stated directly
+    (so the second derivative is right at ``d = 0`` too); ``log(cosh(d))`` itself overflows
+    for ``|d| > 89`` in float32 (JuliaML/LossFunctions.jl#136). Finite for every finite ``d``.
 
     Args:
         input: predictions, any shape.
@@ -928,6 +928,35 @@ def pinball_loss(
     return _elementwise(_PINBALL, input, target, reduction, weight, params, (quantiles,), False)
 
 
+def _expectile_block(
+    x: np.ndarray, y: np.ndarray, expectile: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``d = x - y`` and the weight ``w = tau + [d > 0] (1 - 2 tau)`` (``tau`` below the
+    target, ``1 - tau`` above): ``w d`` into ``dldx`` (the factor 2 is the spec's) and
+    ``w d**2`` into ``loss``."""
+    residual = np.subtract(x, y, out=loss)
+    np.greater(residual, 0, out=dldx)
+    dldx *= x.dtype.type(1.0 - 2.0 * expectile)
+    dldx += x.dtype.type(expectile)
+    dldx *= residual
+    return np.multiply(dldx, residual, out=loss)
+
+
+def _expectile_slope(x: Tensor, y: Tensor, expectile: float) -> tuple[Tensor, Tensor]:
+    weight = gt(x, y).to(x.dtype) * (1.0 - 2.0 * expectile) + expectile
+    slope = 2.0 * weight * (x - y)
+    return slope, -slope
+
+
+_EXPECTILE = Pointwise(
+    node="ExpectileLossBackward0",
+    block=_expectile_block,
+    derivatives=_expectile_slope,
+    antisymmetric=True,
+    dldx_factor=lambda expectile: 2.0,
+)
+
+
 def expectile_loss(
     input: Tensor,
     target: Tensor,
@@ -971,9 +1000,7 @@ def expectile_loss(
     reduction = _reduction.resolve(reduction)
     if not 0.0 < expectile < 1.0:
         raise ValueError(f"expectile must be in (0, 1), got {expectile}")
-    under = -_residual(input, target)
-    loss = where(under >= 0, expectile, 1.0 - expectile) * under.square()
-    return _reduce(loss, reduction, weight)
+    return _elementwise(_EXPECTILE, input, target, reduction, weight, (float(expectile),))
 
 
 def _tweedie_block(
@@ -1144,6 +1171,33 @@ def _check_tweedie_domain(mu: Tensor, y: Tensor, power: float) -> None:
         raise ValueError(f"target must be > 0 for power={power}, got min {y.min()}")
 
 
+def _mape_block(
+    x: np.ndarray, y: np.ndarray, eps: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``m = 100 / max(|y|, eps)``: ``m |x - y|`` into ``loss``, ``m sgn(x - y)`` into
+    ``dldx``."""
+    scale = np.abs(y, out=scratch(x, 1))
+    np.maximum(scale, x.dtype.type(eps), out=scale)
+    np.divide(x.dtype.type(100.0), scale, out=scale)
+    residual = np.subtract(x, y, out=loss)
+    sgn_into(residual, dldx)
+    dldx *= scale
+    np.abs(residual, out=residual)
+    residual *= scale
+    return residual
+
+
+def _mape_slopes(x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    scale = 100.0 / y.abs().clamp_min(eps)
+    residual = x - y
+    slope = sgn(residual) * scale
+    floor_slope = ge(y.abs(), eps).to(x.dtype) * sgn(y) * scale.square() / 100.0
+    return slope, -slope - residual.abs() * floor_slope
+
+
+_MAPE = Pointwise(node="MapeLossBackward0", block=_mape_block, derivatives=_mape_slopes)
+
+
 def mape_loss(
     input: Tensor,
     target: Tensor,
@@ -1180,8 +1234,7 @@ def mape_loss(
         tensor(10.)
     """
     reduction = _reduction.resolve(reduction)
-    d = _residual(input, target)
-    return _reduce(100.0 * d.abs() / target.abs().clamp_min(eps), reduction, weight)
+    return _elementwise(_MAPE, input, target, reduction, weight, (float(eps),))
 
 
 def smape_loss(
@@ -1229,6 +1282,39 @@ def smape_loss(
     return _reduce(200.0 * d.abs() / scale, reduction, weight)
 
 
+def _msle_block(
+    x: np.ndarray, y: np.ndarray, eps: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``r = log1p(max(x, eps)) - log1p(max(y, eps))``: ``r**2`` into ``loss`` and
+    ``r / (1 + max(x, eps))`` where ``x >= eps`` (else 0) into ``dldx`` (the factor 2 is the
+    spec's)."""
+    floor = x.dtype.type(eps)
+    shifted = np.maximum(x, floor, out=scratch(x, 1))
+    log_ratio = np.log1p(shifted, out=loss)
+    log_ratio -= np.log1p(np.maximum(y, floor, out=dldx), out=dldx)
+    shifted += x.dtype.type(1.0)
+    np.divide(log_ratio, shifted, out=dldx)
+    dldx *= np.greater_equal(x, floor, out=shifted)
+    return np.multiply(log_ratio, log_ratio, out=loss)
+
+
+def _msle_slopes(x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    floored_x, floored_y = x.clamp_min(eps), y.clamp_min(eps)
+    log_ratio = 2.0 * (floored_x.log1p() - floored_y.log1p())
+    return (
+        log_ratio / (1.0 + floored_x) * ge(x, eps).to(x.dtype),
+        -log_ratio / (1.0 + floored_y) * ge(y, eps).to(x.dtype),
+    )
+
+
+_MSLE = Pointwise(
+    node="MsleLossBackward0",
+    block=_msle_block,
+    derivatives=_msle_slopes,
+    dldx_factor=lambda eps: 2.0,
+)
+
+
 def msle_loss(
     input: Tensor,
     target: Tensor,
@@ -1264,9 +1350,7 @@ def msle_loss(
         tensor([0.4805, 0.4805])
     """
     reduction = _reduction.resolve(reduction)
-    _residual(input, target)
-    log_ratio = input.clamp_min(eps).log1p() - target.clamp_min(eps).log1p()
-    return _reduce(log_ratio.square(), reduction, weight)
+    return _elementwise(_MSLE, input, target, reduction, weight, (float(eps),))
 
 
 def keras_poisson_loss(
@@ -1311,6 +1395,31 @@ def _hinge_labels(target: Tensor) -> Tensor:
     return target
 
 
+def _squared_hinge_block(
+    x: np.ndarray, y: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``h = max(0, margin - y x)``: ``h**2`` into ``loss``, ``y h`` into ``dldx`` (the
+    factor -2 is the spec's)."""
+    hinge = np.multiply(y, x, out=scratch(x, 1))
+    np.subtract(x.dtype.type(margin), hinge, out=hinge)
+    np.maximum(hinge, x.dtype.type(0.0), out=hinge)
+    np.multiply(y, hinge, out=dldx)
+    return np.multiply(hinge, hinge, out=loss)
+
+
+def _squared_hinge_slopes(x: Tensor, y: Tensor, margin: float) -> tuple[Tensor, Tensor]:
+    hinge = -2.0 * (margin - y * x).clamp_min(0.0)
+    return y * hinge, x * hinge
+
+
+_SQUARED_HINGE = Pointwise(
+    node="SquaredHingeLossBackward0",
+    block=_squared_hinge_block,
+    derivatives=_squared_hinge_slopes,
+    dldx_factor=lambda margin: -2.0,
+)
+
+
 def squared_hinge_loss(
     input: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
@@ -1342,8 +1451,33 @@ def squared_hinge_loss(
     reduction = _reduction.resolve(reduction)
     _checks.check_tensor(input, "input")
     _checks.check_same_size(input, _checks.check_tensor(target, "target"))
-    margins = margin - _hinge_labels(target) * input
-    return _reduction.apply(margins.clamp_min(0.0).square(), reduction)
+    labels = _hinge_labels(target)
+    return _elementwise(_SQUARED_HINGE, input, labels, reduction, None, (float(margin),), (), False)
+
+
+def _perceptron_block(
+    x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``z = -y x``: ``max(0, z)`` into ``loss``, ``y [z >= 0]`` into ``dldx`` (the
+    factor -1 is the spec's; the gradient passes at ``z = 0``, as ``clamp_min``'s)."""
+    score = np.multiply(y, x, out=scratch(x, 1))
+    np.negative(score, out=score)
+    np.greater_equal(score, 0, out=dldx)
+    dldx *= y
+    return np.maximum(score, x.dtype.type(0.0), out=loss)
+
+
+def _perceptron_slopes(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    wrong = -ge(-y * x, 0.0).to(x.dtype)
+    return wrong * y, wrong * x
+
+
+_PERCEPTRON = Pointwise(
+    node="PerceptronLossBackward0",
+    block=_perceptron_block,
+    derivatives=_perceptron_slopes,
+    dldx_factor=lambda: -1.0,
+)
 
 
 def perceptron_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -1373,7 +1507,7 @@ def perceptron_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> T
     reduction = _reduction.resolve(reduction)
     _checks.check_tensor(input, "input")
     _checks.check_same_size(input, _checks.check_tensor(target, "target"))
-    return _reduction.apply((-target * input).clamp_min(0.0), reduction)
+    return _elementwise(_PERCEPTRON, input, target, reduction, None, warn=False)
 
 
 def _class_scores(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
