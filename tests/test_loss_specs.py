@@ -182,6 +182,22 @@ CASES: dict[str, tuple[_pointwise.Pointwise, Callable[[], list[Any]], tuple[Any,
         (1.0,),
     ),
     "perceptron": (loss_robust._PERCEPTRON, lambda: [_away_from(_normal(), [0.0]), _signs()], ()),
+    **{
+        f"asymmetric_{name}": (
+            loss_robust._ASYMMETRIC,
+            lambda clip=params[2], targets=targets: [
+                _away_from(_normal(3), [np.log(clip / (1 - clip))] if clip else []),
+                targets(),
+            ],
+            params,
+        )
+        for name, params, targets in [
+            ("focusing_clipped", (4.0, 1.0, 0.05, 1e-8), _binary),
+            ("focusing_soft", (3.0, 2.0, 0.1, 1e-8), lambda: _uniform(0, 1)),
+            ("focusing_unclipped", (2.0, 1.0, 0.0, 1e-8), _binary),
+            ("plain_clipped", (0.0, 0.0, 0.1, 1e-8), lambda: _uniform(0, 1)),
+        ]
+    },
     "tweedie": (loss_robust._TWEEDIE, lambda: [_uniform(0.5, 3), _uniform(0.5, 3)], (1.5,)),
     "tweedie_negative": (
         loss_robust._TWEEDIE,

@@ -43,7 +43,7 @@ from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional.loss_probability import poisson_nll_loss
 from lossgrad.ops._common import promote, sgn_into
 from lossgrad.ops.activation import log_softmax
-from lossgrad.ops.pointwise import ge, gt, sgn, sigmoid, tanh, where
+from lossgrad.ops.pointwise import ge, gt, lt, sgn, sigmoid, tanh, where
 from lossgrad.ops.reduce import amax
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand
@@ -1729,9 +1729,12 @@ def asymmetric_loss(
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     if target.shape == input.shape and target.is_floating_point():
-        loss = _asymmetric_multilabel(
-            input, target, gamma_neg, gamma_pos, clip, eps, label_smoothing
-        )
+        if label_smoothing:
+            target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        params = (float(gamma_neg), float(gamma_pos), float(clip), float(eps))
+        if _asymmetric_fuses(input, target, *params):
+            return _asymmetric_fused(input, target, params, reduction)
+        loss = _asymmetric_multilabel(input, target, *params)
     else:
         loss = _asymmetric_single_label(input, target, gamma_neg, gamma_pos, label_smoothing)
     return _reduction.apply(loss, reduction)
@@ -1744,10 +1747,7 @@ def _asymmetric_multilabel(
     gamma_pos: float,
     clip: float,
     eps: float,
-    smoothing: float,
 ) -> Tensor:
-    if smoothing:
-        target = target * (1.0 - smoothing) + 0.5 * smoothing
     p_pos = sigmoid(input)
     p_neg = 1.0 - p_pos
     if clip > 0:
@@ -1757,6 +1757,145 @@ def _asymmetric_multilabel(
         p_true = p_pos * target + p_neg * (1.0 - target)
         loss = loss * (1.0 - p_true) ** (gamma_pos * target + gamma_neg * (1.0 - target))
     return -_sum(loss, 1)
+
+
+def _asymmetric_fuses(
+    input: Tensor, target: Tensor, gamma_neg: float, gamma_pos: float, clip: float, eps: float
+) -> bool:
+    """Whether the multi-label loss goes to the pointwise spec: float logits, a target that
+    needs no gradient, focusing exponents 0 or at least 1 (``(1 - p_t)**(gamma - 1)`` stays
+    finite) and a clip of 0 or at least ``eps`` (the clipped probability is then above it)."""
+    focusing = gamma_neg > 0 or gamma_pos > 0
+    return (
+        input._data.dtype.kind == "f"
+        and not target.requires_grad
+        and (not focusing or min(gamma_neg, gamma_pos) >= 1.0)
+        and (clip == 0 or clip >= eps)
+    )
+
+
+def _asymmetric_fused(
+    input: Tensor, target: Tensor, params: tuple[float, ...], reduction: str
+) -> Tensor:
+    """The multi-label loss by `_ASYMMETRIC`: each sample's loss sums its classes, so
+    ``'mean'`` over the samples is the driver's ``'batchmean'``."""
+    if reduction == "none":
+        loss = _elementwise(_ASYMMETRIC, input, target, "none", None, params, warn=False)
+        return _sum(loss, 1)
+    total = "batchmean" if reduction == "mean" else reduction
+    return _elementwise(_ASYMMETRIC, input, target, total, None, params, warn=False)
+
+
+def _asymmetric_probabilities(x: np.ndarray, clip: float, eps: float) -> tuple[np.ndarray, ...]:
+    """Of one block of logits: ``p = sigmoid(x)``, ``q = 1 - p``, ``dp/dx = p q``, the
+    negatives' probability ``p_m = min(q + clip, 1)`` (``q`` without a clip), ``-dp_m/dx``,
+    and ``d log max(p_m, eps) / dx`` negated (``p [q >= eps]`` without a clip)."""
+    one = x.dtype.type(1.0)
+    p = np.negative(x, out=scratch(x, 1))
+    np.exp(p, out=p)
+    p += one
+    np.divide(one, p, out=p)
+    q = np.subtract(one, p, out=scratch(x, 2))
+    slope = np.multiply(p, q, out=scratch(x, 3))
+    if clip == 0:
+        log_slope = np.greater_equal(q, x.dtype.type(eps), out=scratch(x, 6))
+        negative_slope = scratch(x, 5)  # a copy: the caller updates the slope in place
+        negative_slope[...] = slope
+        return p, q, slope, q, negative_slope, np.multiply(log_slope, p, out=log_slope)
+    negative = np.add(q, x.dtype.type(clip), out=scratch(x, 4))
+    negative_slope = np.less(negative, one, out=scratch(x, 5))
+    negative_slope *= slope
+    np.minimum(negative, one, out=negative)
+    return (
+        p,
+        q,
+        slope,
+        negative,
+        negative_slope,
+        np.divide(negative_slope, negative, out=scratch(x, 6)),
+    )
+
+
+def _asymmetric_block(
+    x: np.ndarray,
+    t: np.ndarray,
+    gamma_neg: float,
+    gamma_pos: float,
+    clip: float,
+    eps: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+) -> np.ndarray:
+    """timm's multi-label ASL of each element (before the sum over classes): with ``ce = t log
+    max(p, eps) + (1 - t) log max(p_m, eps)``, ``p_t = t p + (1 - t) p_m``, ``gamma = t
+    gamma_pos + (1 - t) gamma_neg`` and ``w = (1 - p_t)**gamma``, ``-ce w`` into ``loss`` and
+    ``-(ce' w + ce w')`` into ``dldx``, with ``w' = -gamma (1 - p_t)**(gamma - 1) p_t'``."""
+    dtype = x.dtype.type
+    p, q, slope, negative, negative_slope, log_slope = _asymmetric_probabilities(x, clip, eps)
+    ce = np.log(np.maximum(p, dtype(eps), out=loss), out=loss)
+    log_negative = np.log(np.maximum(negative, dtype(eps), out=dldx), out=dldx)
+    ce -= log_negative
+    ce *= t
+    ce += log_negative
+    d_ce = np.greater_equal(p, dtype(eps), out=dldx)  # ce' = t (q [p >= eps] + s) - s
+    d_ce *= q
+    d_ce += log_slope
+    d_ce *= t
+    d_ce -= log_slope
+    if gamma_neg == 0 and gamma_pos == 0:
+        np.negative(d_ce, out=d_ce)
+        return np.negative(ce, out=ce)
+    base = np.subtract(p, negative, out=scratch(x, 6))  # 1 - p_t
+    base *= t
+    base += negative
+    np.subtract(dtype(1.0), base, out=base)
+    gamma = np.multiply(t, dtype(gamma_pos - gamma_neg), out=p)
+    gamma += dtype(gamma_neg)
+    power = np.subtract(gamma, dtype(1.0), out=q)
+    np.power(base, power, out=power)  # (1 - p_t)**(gamma - 1)
+    weight = np.multiply(power, base, out=negative if negative is not q else base)
+    slope += negative_slope  # p_t' = t (p' - p_m') + p_m'
+    slope *= t
+    slope -= negative_slope
+    slope *= power
+    slope *= gamma  # -w'
+    slope *= ce
+    d_ce *= weight
+    np.subtract(slope, d_ce, out=dldx)
+    ce *= weight
+    return np.negative(ce, out=ce)
+
+
+def _asymmetric_slope(
+    x: Tensor, t: Tensor, gamma_neg: float, gamma_pos: float, clip: float, eps: float
+) -> tuple[Tensor, None]:
+    p = sigmoid(x)
+    q = 1.0 - p
+    slope = p * q
+    if clip > 0:
+        negative = (q + clip).clamp(max=1.0)
+        negative_slope = slope * lt(q + clip, 1.0).to(x.dtype)
+        log_slope = negative_slope / negative
+    else:
+        negative, negative_slope = q, slope
+        log_slope = p * ge(q, eps).to(x.dtype)
+    log_p, log_negative = p.clamp_min(eps).log(), negative.clamp_min(eps).log()
+    ce = log_negative + t * (log_p - log_negative)
+    d_ce = t * (q * ge(p, eps).to(x.dtype) + log_slope) - log_slope
+    if gamma_neg == 0 and gamma_pos == 0:
+        return -d_ce, None
+    base = 1.0 - (negative + t * (p - negative))
+    gamma = gamma_neg + t * (gamma_pos - gamma_neg)
+    power = base ** (gamma - 1.0)
+    true_slope = t * (slope + negative_slope) - negative_slope
+    return ce * gamma * power * true_slope - d_ce * power * base, None
+
+
+_ASYMMETRIC = Pointwise(
+    node="AsymmetricLossBackward0",
+    block=_asymmetric_block,
+    derivatives=_asymmetric_slope,
+)
 
 
 def _asymmetric_single_label(
