@@ -74,6 +74,12 @@ def _difference_loss(
     return operands
 
 
+def _smape_operands() -> list[Any]:
+    """``y`` away from 0, ``x`` away from 0 and from ``y`` (the kinks of ``|x|``, ``|x - y|``)."""
+    y = _signs() * _uniform(0.5, 2)
+    return [_away_from(y + _away_from(_normal(2), [0.0]), [0.0]), y]
+
+
 # name -> (spec, operands maker, params)
 CASES: dict[str, tuple[_pointwise.Pointwise, Callable[[], list[Any]], tuple[Any, ...]]] = {
     "l1": (loss_regression._L1, _difference_loss(lambda y: [0.0]), ()),
@@ -171,6 +177,7 @@ CASES: dict[str, tuple[_pointwise.Pointwise, Callable[[], list[Any]], tuple[Any,
     ),
     "expectile": (loss_robust._EXPECTILE, _difference_loss(lambda y: [0.0]), (0.3,)),
     "mape": (loss_robust._MAPE, _difference_loss(lambda y: [0.0], [-0.1, 0.1]), (0.1,)),
+    "smape": (loss_robust._SMAPE, _smape_operands, (1e-3,)),
     "msle": (
         loss_robust._MSLE,
         lambda: [_away_from(_normal(), [0.05]), _away_from(_normal(), [0.05])],

@@ -1237,6 +1237,46 @@ def mape_loss(
     return _elementwise(_MAPE, input, target, reduction, weight, (float(eps),))
 
 
+def _smape_block(
+    x: np.ndarray, y: np.ndarray, eps: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``S = |x| + |y|`` and ``m = 200 / max(S, eps)``: ``l = m |x - y|`` into ``loss``,
+    ``m sgn(x - y) - l sgn(x) [S >= eps] / max(S, eps)`` into ``dldx``."""
+    total = np.abs(x, out=scratch(x, 1))
+    total += np.abs(y, out=scratch(x, 2))
+    above = np.greater_equal(total, x.dtype.type(eps), out=scratch(x, 2))
+    np.maximum(total, x.dtype.type(eps), out=total)
+    scale = np.divide(x.dtype.type(200.0), total, out=total)
+    residual = np.subtract(x, y, out=loss)
+    sgn_into(residual, dldx)
+    dldx *= scale
+    np.abs(residual, out=residual)
+    residual *= scale  # the loss
+    floor_slope = sgn_into(x, scratch(x, 3))
+    floor_slope *= above
+    floor_slope *= scale
+    floor_slope *= residual
+    floor_slope *= x.dtype.type(1.0 / 200.0)
+    dldx -= floor_slope
+    return residual
+
+
+def _smape_slopes(x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    total = x.abs() + y.abs()
+    above = ge(total, eps).to(x.dtype)
+    denominator = total.clamp_min(eps)
+    residual = x - y
+    loss = 200.0 * residual.abs() / denominator
+    slope = 200.0 * sgn(residual) / denominator
+    return (
+        slope - loss * sgn(x) * above / denominator,
+        -slope - loss * sgn(y) * above / denominator,
+    )
+
+
+_SMAPE = Pointwise(node="SmapeLossBackward0", block=_smape_block, derivatives=_smape_slopes)
+
+
 def smape_loss(
     input: Tensor,
     target: Tensor,
@@ -1277,9 +1317,7 @@ def smape_loss(
         tensor([ 20., 200.])
     """
     reduction = _reduction.resolve(reduction)
-    d = _residual(input, target)
-    scale = (target.abs() + input.abs()).clamp_min(eps)
-    return _reduce(200.0 * d.abs() / scale, reduction, weight)
+    return _elementwise(_SMAPE, input, target, reduction, weight, (float(eps),))
 
 
 def _msle_block(
