@@ -378,8 +378,8 @@ def _kernel_products(
     return (
         np.concatenate([part[0] for part in parts]),
         np.concatenate([part[1] for part in parts]),
-        sum(part[2] for part in parts[1:]) + parts[0][2],
-        sum(part[3] for part in parts[1:]) + parts[0][3],
+        np.sum([part[2] for part in parts], 0),
+        np.sum([part[3] for part in parts], 0),
     )
 
 
