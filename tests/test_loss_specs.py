@@ -61,13 +61,23 @@ def _away_from(values: np.ndarray, kinks: list[float], gap: float = 1e-3) -> np.
     return values
 
 
-def _difference_loss(kinks: Callable[[np.ndarray], list[float]]) -> Callable[[], list[Any]]:
+def _difference_loss(
+    kinks: Callable[[np.ndarray], list[float]], target_kinks: list[float] | None = None
+) -> Callable[[], list[Any]]:
+    """Operands ``x, y`` with ``x - y`` away from ``kinks(y)`` and ``y`` from ``target_kinks``."""
+
     def operands() -> list[Any]:
-        y = _normal()
+        y = _away_from(_normal(), target_kinks or [])
         x = y + _away_from(_normal(), kinks(y))
         return [x, y]
 
     return operands
+
+
+def _smape_operands() -> list[Any]:
+    """``y`` away from 0, ``x`` away from 0 and from ``y`` (the kinks of ``|x|``, ``|x - y|``)."""
+    y = _signs() * _uniform(0.5, 2)
+    return [_away_from(y + _away_from(_normal(2), [0.0]), [0.0]), y]
 
 
 # name -> (spec, operands maker, params)
@@ -165,6 +175,36 @@ CASES: dict[str, tuple[_pointwise.Pointwise, Callable[[], list[Any]], tuple[Any,
         lambda: [*_difference_loss(lambda y: [0.0])(), _uniform(0, 1)],
         (0.0,),
     ),
+    "expectile": (loss_robust._EXPECTILE, _difference_loss(lambda y: [0.0]), (0.3,)),
+    "mape": (loss_robust._MAPE, _difference_loss(lambda y: [0.0], [-0.1, 0.1]), (0.1,)),
+    "smape": (loss_robust._SMAPE, _smape_operands, (1e-3,)),
+    "msle": (
+        loss_robust._MSLE,
+        lambda: [_away_from(_normal(), [0.05]), _away_from(_normal(), [0.05])],
+        (0.05,),
+    ),
+    "squared_hinge": (
+        loss_robust._SQUARED_HINGE,
+        lambda: [_away_from(_normal(2), [-1.0, 1.0]), _signs()],
+        (1.0,),
+    ),
+    "perceptron": (loss_robust._PERCEPTRON, lambda: [_away_from(_normal(), [0.0]), _signs()], ()),
+    **{
+        f"asymmetric_{name}": (
+            loss_robust._ASYMMETRIC,
+            lambda clip=params[2], targets=targets: [
+                _away_from(_normal(3), [np.log(clip / (1 - clip))] if clip else []),
+                targets(),
+            ],
+            params,
+        )
+        for name, params, targets in [
+            ("focusing_clipped", (4.0, 1.0, 0.05, 1e-8), _binary),
+            ("focusing_soft", (3.0, 2.0, 0.1, 1e-8), lambda: _uniform(0, 1)),
+            ("focusing_unclipped", (2.0, 1.0, 0.0, 1e-8), _binary),
+            ("plain_clipped", (0.0, 0.0, 0.1, 1e-8), lambda: _uniform(0, 1)),
+        ]
+    },
     "tweedie": (loss_robust._TWEEDIE, lambda: [_uniform(0.5, 3), _uniform(0.5, 3)], (1.5,)),
     "tweedie_negative": (
         loss_robust._TWEEDIE,

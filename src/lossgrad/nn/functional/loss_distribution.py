@@ -14,6 +14,7 @@ so they are done on the arrays and the values are gathered differentiably.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -321,6 +322,15 @@ class _TensorOps:
     where = staticmethod(where)
 
 
+def _exp_of_non_positive(exponent: np.ndarray) -> np.ndarray:
+    """``exp`` in place of exponents that are (about) at most 0, those below the log of the
+    dtype's smallest normal number raised to it first: NumPy's ``exp`` runs up to ten times
+    slower where its result underflows, and the floor moves a result by less than that
+    smallest normal number (``1.2e-38`` in float32), beside a maximal term near 1."""
+    np.maximum(exponent, math.ceil(math.log(np.finfo(exponent.dtype).tiny)), out=exponent)
+    return np.exp(exponent, out=exponent)
+
+
 def _kernel_products(
     x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, name: str, blur: float
 ) -> tuple[np.ndarray, ...]:
@@ -347,7 +357,7 @@ def _kernel_products(
         buffer = _parallel.scratch((hi - lo) * columns, dtype, 1).reshape(hi - lo, columns)
         squared = np.matmul(left[lo:hi], right, out=buffer)
         if gaussian:
-            kernel = np.exp(squared, out=squared)
+            kernel = _exp_of_non_positive(squared)
             row_products = kernel @ weighted_y
             column_products = kernel.T @ weighted_x[lo:hi]
             return (
@@ -368,8 +378,8 @@ def _kernel_products(
     return (
         np.concatenate([part[0] for part in parts]),
         np.concatenate([part[1] for part in parts]),
-        sum(part[2] for part in parts[1:]) + parts[0][2],
-        sum(part[3] for part in parts[1:]) + parts[0][3],
+        np.sum([part[2] for part in parts], 0),
+        np.sum([part[3] for part in parts], 0),
     )
 
 
@@ -528,11 +538,13 @@ class _SoftCTransform(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, cost: np.ndarray, h: np.ndarray, eps: float) -> np.ndarray:
-        exponent = h[:, None, :] - cost / cost.dtype.type(eps)
-        top = exponent.max(-1, keepdims=True)
-        exponent -= top
-        np.exp(exponent, out=exponent)
-        out = -cost.dtype.type(eps) * (top[..., 0] + np.log(exponent.sum(-1)))
+        out = np.empty(cost.shape[:2], cost.dtype)
+        for costs, shift, result in zip(cost, h, out, strict=True):
+            _parallel.map_rows(
+                lambda lo, hi, c=costs, s=shift, r=result: _soft_c_rows(c, s, eps, lo, hi, r),
+                costs.shape[0],
+                costs.shape[1],
+            )
         ctx.save_for_backward(cost, h, out)
         ctx.eps = eps
         return out
@@ -546,6 +558,71 @@ class _SoftCTransform(ArrayFunction):
         grad_cost = weighted_plan if ctx.needs_input_grad[0] else None
         grad_h = -eps * _sum(weighted_plan, 1) if ctx.needs_input_grad[1] else None
         return grad_cost, grad_h, None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``backward`` on the arrays, in blocks of rows over the thread pool: each block's
+        plan is computed once, in the gradient of the cost (or scratch) where it stays."""
+        cost, h, out = ctx._saved_arrays()
+        needs = ctx.needs_input_grad
+        grad_cost = np.empty(cost.shape, cost.dtype) if needs[0] else None
+        grad_h = np.empty(h.shape, h.dtype) if needs[1] else None
+        for batch in range(cost.shape[0]):
+            parts = _parallel.map_rows(
+                lambda lo, hi, k=batch: _weighted_plan_rows(
+                    cost[k], h[k], out[k], g[k], ctx.eps, lo, hi, grad_cost, k
+                ),
+                cost.shape[1],
+                cost.shape[2],
+            )
+            if grad_h is not None:
+                grad_h[batch] = sum(parts[1:], parts[0]) * h.dtype.type(-ctx.eps)
+        return grad_cost, grad_h, None
+
+
+def _soft_c_rows(
+    cost: np.ndarray, h: np.ndarray, eps: float, lo: int, hi: int, out: np.ndarray
+) -> None:
+    """Rows ``lo:hi`` of the soft c-transform ``-eps logsumexp_j(h_j - C_ij / eps)`` into
+    ``out[lo:hi]``, the block's exponents in a per-thread scratch buffer."""
+    columns = cost.shape[1]
+    buffer = _parallel.scratch((hi - lo) * columns, cost.dtype, 1).reshape(hi - lo, columns)
+    exponent = np.multiply(cost[lo:hi], cost.dtype.type(-1.0 / eps), out=buffer)
+    exponent += h
+    top = exponent.max(1, keepdims=True)
+    exponent -= top
+    _exp_of_non_positive(exponent)
+    total = np.log(exponent.sum(1))
+    total += top[:, 0]
+    np.multiply(total, cost.dtype.type(-eps), out=out[lo:hi])
+
+
+def _weighted_plan_rows(
+    cost: np.ndarray,
+    h: np.ndarray,
+    out: np.ndarray,
+    g: np.ndarray,
+    eps: float,
+    lo: int,
+    hi: int,
+    grad_cost: np.ndarray | None,
+    batch: int,
+) -> np.ndarray:
+    """Rows ``lo:hi`` of ``g_i P_ij`` with the plan ``P_ij = exp(h_j - C_ij / eps + f_i /
+    eps)``, into ``grad_cost[batch]`` (when given); returns their column sums."""
+    columns = cost.shape[1]
+    plan = (
+        grad_cost[batch, lo:hi]
+        if grad_cost is not None
+        else _parallel.scratch((hi - lo) * columns, cost.dtype, 1).reshape(hi - lo, columns)
+    )
+    inverse = cost.dtype.type(1.0 / eps)
+    np.multiply(cost[lo:hi], -inverse, out=plan)
+    plan += h
+    plan += (out[lo:hi] * inverse)[:, None]
+    _exp_of_non_positive(plan)
+    plan *= g[lo:hi, None]
+    return plan.sum(0)
 
 
 def _epsilon_schedule(p: int, diameter: float, blur: float, scaling: float) -> list[float]:
@@ -643,9 +720,11 @@ def sinkhorn_loss(
     def cost(first: Tensor, second: Tensor) -> Tensor:
         return 0.5 * _squared_distances(first, second) if p == 2 else _distances(first, second)
 
-    def costs() -> tuple[Any, ...]:  # C(x, y), C(y, x) = its transpose, C(x, x), C(y, y)
-        c_xy = cost(x, y)
-        return c_xy, c_xy.transpose(1, 2), *((cost(x, x), cost(y, y)) if debias else (None, None))
+    def costs() -> tuple[Any, ...]:  # C(x, y), C(y, x), C(x, x), C(y, y)
+        # C(y, x) as its own product (geomloss's), not a transposed view: the soft c-transform
+        # reads its rows, which a view would give column by column (three times slower)
+        c_xy, c_yx = cost(x, y), cost(y, x)
+        return c_xy, c_yx, *((cost(x, x), cost(y, y)) if debias else (None, None))
 
     if gradient == "exact":
         c_xy, c_yx, c_xx, c_yy = costs()

@@ -41,9 +41,9 @@ from lossgrad.nn.functional import _checks, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional.loss_probability import poisson_nll_loss
-from lossgrad.ops._common import promote
+from lossgrad.ops._common import promote, sgn_into
 from lossgrad.ops.activation import log_softmax
-from lossgrad.ops.pointwise import gt, sigmoid, tanh, where
+from lossgrad.ops.pointwise import ge, gt, lt, sgn, sigmoid, tanh, where
 from lossgrad.ops.reduce import amax
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand
@@ -174,10 +174,10 @@ def log_cosh_loss(
 
     Quadratic (``d**2 / 2``) near 0 and linear (``|d| - log 2``) far away, like Huber but
     smooth everywhere. The softplus form is Keras's (``keras.losses.LogCosh``, equal to optax's
-    ``log_cosh``); it is evaluated as ``|d| + log(2 + m) - log 2`` with
-    ``m = expm1(-2 |d|)`` in one fused pass, with the gradient ``tanh(d) = sgn(d) (-m) / (2 + m)``
-    stated directly (so the second derivative is right at ``d = 0`` too); ``log(cosh(d))`` itself overflows for ``|d| > 89`` in float32
-    (JuliaML/LossFunctions.jl#136). Finite for every finite ``d``.
+    ``log_cosh``); it is evaluated as ``|d| + log(2 + m) - log 2`` with ``m = expm1(-2 |d|)``
+    in one fused pass, with the gradient ``tanh(d) = sgn(d) (-m) / (2 + m)`` stated directly
+    (so the second derivative is right at ``d = 0`` too); ``log(cosh(d))`` itself overflows
+    for ``|d| > 89`` in float32 (JuliaML/LossFunctions.jl#136). Finite for every finite ``d``.
 
     Args:
         input: predictions, any shape.
@@ -928,6 +928,35 @@ def pinball_loss(
     return _elementwise(_PINBALL, input, target, reduction, weight, params, (quantiles,), False)
 
 
+def _expectile_block(
+    x: np.ndarray, y: np.ndarray, expectile: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``d = x - y`` and the weight ``w = tau + [d > 0] (1 - 2 tau)`` (``tau`` below the
+    target, ``1 - tau`` above): ``w d`` into ``dldx`` (the factor 2 is the spec's) and
+    ``w d**2`` into ``loss``."""
+    residual = np.subtract(x, y, out=loss)
+    np.greater(residual, 0, out=dldx)
+    dldx *= x.dtype.type(1.0 - 2.0 * expectile)
+    dldx += x.dtype.type(expectile)
+    dldx *= residual
+    return np.multiply(dldx, residual, out=loss)
+
+
+def _expectile_slope(x: Tensor, y: Tensor, expectile: float) -> tuple[Tensor, Tensor]:
+    weight = gt(x, y).to(x.dtype) * (1.0 - 2.0 * expectile) + expectile
+    slope = 2.0 * weight * (x - y)
+    return slope, -slope
+
+
+_EXPECTILE = Pointwise(
+    node="ExpectileLossBackward0",
+    block=_expectile_block,
+    derivatives=_expectile_slope,
+    antisymmetric=True,
+    dldx_factor=lambda expectile: 2.0,
+)
+
+
 def expectile_loss(
     input: Tensor,
     target: Tensor,
@@ -971,9 +1000,7 @@ def expectile_loss(
     reduction = _reduction.resolve(reduction)
     if not 0.0 < expectile < 1.0:
         raise ValueError(f"expectile must be in (0, 1), got {expectile}")
-    under = -_residual(input, target)
-    loss = where(under >= 0, expectile, 1.0 - expectile) * under.square()
-    return _reduce(loss, reduction, weight)
+    return _elementwise(_EXPECTILE, input, target, reduction, weight, (float(expectile),))
 
 
 def _tweedie_block(
@@ -1144,6 +1171,33 @@ def _check_tweedie_domain(mu: Tensor, y: Tensor, power: float) -> None:
         raise ValueError(f"target must be > 0 for power={power}, got min {y.min()}")
 
 
+def _mape_block(
+    x: np.ndarray, y: np.ndarray, eps: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``m = 100 / max(|y|, eps)``: ``m |x - y|`` into ``loss``, ``m sgn(x - y)`` into
+    ``dldx``."""
+    scale = np.abs(y, out=scratch(x, 1))
+    np.maximum(scale, x.dtype.type(eps), out=scale)
+    np.divide(x.dtype.type(100.0), scale, out=scale)
+    residual = np.subtract(x, y, out=loss)
+    sgn_into(residual, dldx)
+    dldx *= scale
+    np.abs(residual, out=residual)
+    residual *= scale
+    return residual
+
+
+def _mape_slopes(x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    scale = 100.0 / y.abs().clamp_min(eps)
+    residual = x - y
+    slope = sgn(residual) * scale
+    floor_slope = ge(y.abs(), eps).to(x.dtype) * sgn(y) * scale.square() / 100.0
+    return slope, -slope - residual.abs() * floor_slope
+
+
+_MAPE = Pointwise(node="MapeLossBackward0", block=_mape_block, derivatives=_mape_slopes)
+
+
 def mape_loss(
     input: Tensor,
     target: Tensor,
@@ -1180,8 +1234,47 @@ def mape_loss(
         tensor(10.)
     """
     reduction = _reduction.resolve(reduction)
-    d = _residual(input, target)
-    return _reduce(100.0 * d.abs() / target.abs().clamp_min(eps), reduction, weight)
+    return _elementwise(_MAPE, input, target, reduction, weight, (float(eps),))
+
+
+def _smape_block(
+    x: np.ndarray, y: np.ndarray, eps: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``S = |x| + |y|`` and ``m = 200 / max(S, eps)``: ``l = m |x - y|`` into ``loss``,
+    ``m sgn(x - y) - l sgn(x) [S >= eps] / max(S, eps)`` into ``dldx``."""
+    total = np.abs(x, out=scratch(x, 1))
+    total += np.abs(y, out=scratch(x, 2))
+    above = np.greater_equal(total, x.dtype.type(eps), out=scratch(x, 2))
+    np.maximum(total, x.dtype.type(eps), out=total)
+    scale = np.divide(x.dtype.type(200.0), total, out=total)
+    residual = np.subtract(x, y, out=loss)
+    sgn_into(residual, dldx)
+    dldx *= scale
+    np.abs(residual, out=residual)
+    residual *= scale  # the loss
+    floor_slope = sgn_into(x, scratch(x, 3))
+    floor_slope *= above
+    floor_slope *= scale
+    floor_slope *= residual
+    floor_slope *= x.dtype.type(1.0 / 200.0)
+    dldx -= floor_slope
+    return residual
+
+
+def _smape_slopes(x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    total = x.abs() + y.abs()
+    above = ge(total, eps).to(x.dtype)
+    denominator = total.clamp_min(eps)
+    residual = x - y
+    loss = 200.0 * residual.abs() / denominator
+    slope = 200.0 * sgn(residual) / denominator
+    return (
+        slope - loss * sgn(x) * above / denominator,
+        -slope - loss * sgn(y) * above / denominator,
+    )
+
+
+_SMAPE = Pointwise(node="SmapeLossBackward0", block=_smape_block, derivatives=_smape_slopes)
 
 
 def smape_loss(
@@ -1224,9 +1317,40 @@ def smape_loss(
         tensor([ 20., 200.])
     """
     reduction = _reduction.resolve(reduction)
-    d = _residual(input, target)
-    scale = (target.abs() + input.abs()).clamp_min(eps)
-    return _reduce(200.0 * d.abs() / scale, reduction, weight)
+    return _elementwise(_SMAPE, input, target, reduction, weight, (float(eps),))
+
+
+def _msle_block(
+    x: np.ndarray, y: np.ndarray, eps: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``r = log1p(max(x, eps)) - log1p(max(y, eps))``: ``r**2`` into ``loss`` and
+    ``r / (1 + max(x, eps))`` where ``x >= eps`` (else 0) into ``dldx`` (the factor 2 is the
+    spec's)."""
+    floor = x.dtype.type(eps)
+    shifted = np.maximum(x, floor, out=scratch(x, 1))
+    log_ratio = np.log1p(shifted, out=loss)
+    log_ratio -= np.log1p(np.maximum(y, floor, out=dldx), out=dldx)
+    shifted += x.dtype.type(1.0)
+    np.divide(log_ratio, shifted, out=dldx)
+    dldx *= np.greater_equal(x, floor, out=shifted)
+    return np.multiply(log_ratio, log_ratio, out=loss)
+
+
+def _msle_slopes(x: Tensor, y: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    floored_x, floored_y = x.clamp_min(eps), y.clamp_min(eps)
+    log_ratio = 2.0 * (floored_x.log1p() - floored_y.log1p())
+    return (
+        log_ratio / (1.0 + floored_x) * ge(x, eps).to(x.dtype),
+        -log_ratio / (1.0 + floored_y) * ge(y, eps).to(x.dtype),
+    )
+
+
+_MSLE = Pointwise(
+    node="MsleLossBackward0",
+    block=_msle_block,
+    derivatives=_msle_slopes,
+    dldx_factor=lambda eps: 2.0,
+)
 
 
 def msle_loss(
@@ -1264,9 +1388,7 @@ def msle_loss(
         tensor([0.4805, 0.4805])
     """
     reduction = _reduction.resolve(reduction)
-    _residual(input, target)
-    log_ratio = input.clamp_min(eps).log1p() - target.clamp_min(eps).log1p()
-    return _reduce(log_ratio.square(), reduction, weight)
+    return _elementwise(_MSLE, input, target, reduction, weight, (float(eps),))
 
 
 def keras_poisson_loss(
@@ -1311,6 +1433,31 @@ def _hinge_labels(target: Tensor) -> Tensor:
     return target
 
 
+def _squared_hinge_block(
+    x: np.ndarray, y: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``h = max(0, margin - y x)``: ``h**2`` into ``loss``, ``y h`` into ``dldx`` (the
+    factor -2 is the spec's)."""
+    hinge = np.multiply(y, x, out=scratch(x, 1))
+    np.subtract(x.dtype.type(margin), hinge, out=hinge)
+    np.maximum(hinge, x.dtype.type(0.0), out=hinge)
+    np.multiply(y, hinge, out=dldx)
+    return np.multiply(hinge, hinge, out=loss)
+
+
+def _squared_hinge_slopes(x: Tensor, y: Tensor, margin: float) -> tuple[Tensor, Tensor]:
+    hinge = -2.0 * (margin - y * x).clamp_min(0.0)
+    return y * hinge, x * hinge
+
+
+_SQUARED_HINGE = Pointwise(
+    node="SquaredHingeLossBackward0",
+    block=_squared_hinge_block,
+    derivatives=_squared_hinge_slopes,
+    dldx_factor=lambda margin: -2.0,
+)
+
+
 def squared_hinge_loss(
     input: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
@@ -1342,8 +1489,33 @@ def squared_hinge_loss(
     reduction = _reduction.resolve(reduction)
     _checks.check_tensor(input, "input")
     _checks.check_same_size(input, _checks.check_tensor(target, "target"))
-    margins = margin - _hinge_labels(target) * input
-    return _reduction.apply(margins.clamp_min(0.0).square(), reduction)
+    labels = _hinge_labels(target)
+    return _elementwise(_SQUARED_HINGE, input, labels, reduction, None, (float(margin),), (), False)
+
+
+def _perceptron_block(
+    x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """With ``z = -y x``: ``max(0, z)`` into ``loss``, ``y [z >= 0]`` into ``dldx`` (the
+    factor -1 is the spec's; the gradient passes at ``z = 0``, as ``clamp_min``'s)."""
+    score = np.multiply(y, x, out=scratch(x, 1))
+    np.negative(score, out=score)
+    np.greater_equal(score, 0, out=dldx)
+    dldx *= y
+    return np.maximum(score, x.dtype.type(0.0), out=loss)
+
+
+def _perceptron_slopes(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    wrong = -ge(-y * x, 0.0).to(x.dtype)
+    return wrong * y, wrong * x
+
+
+_PERCEPTRON = Pointwise(
+    node="PerceptronLossBackward0",
+    block=_perceptron_block,
+    derivatives=_perceptron_slopes,
+    dldx_factor=lambda: -1.0,
+)
 
 
 def perceptron_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -1373,7 +1545,7 @@ def perceptron_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> T
     reduction = _reduction.resolve(reduction)
     _checks.check_tensor(input, "input")
     _checks.check_same_size(input, _checks.check_tensor(target, "target"))
-    return _reduction.apply((-target * input).clamp_min(0.0), reduction)
+    return _elementwise(_PERCEPTRON, input, target, reduction, None, warn=False)
 
 
 def _class_scores(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -1595,9 +1767,12 @@ def asymmetric_loss(
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     if target.shape == input.shape and target.is_floating_point():
-        loss = _asymmetric_multilabel(
-            input, target, gamma_neg, gamma_pos, clip, eps, label_smoothing
-        )
+        if label_smoothing:
+            target = target * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        params = (float(gamma_neg), float(gamma_pos), float(clip), float(eps))
+        if _asymmetric_fuses(input, target, *params):
+            return _asymmetric_fused(input, target, params, reduction)
+        loss = _asymmetric_multilabel(input, target, *params)
     else:
         loss = _asymmetric_single_label(input, target, gamma_neg, gamma_pos, label_smoothing)
     return _reduction.apply(loss, reduction)
@@ -1610,10 +1785,7 @@ def _asymmetric_multilabel(
     gamma_pos: float,
     clip: float,
     eps: float,
-    smoothing: float,
 ) -> Tensor:
-    if smoothing:
-        target = target * (1.0 - smoothing) + 0.5 * smoothing
     p_pos = sigmoid(input)
     p_neg = 1.0 - p_pos
     if clip > 0:
@@ -1623,6 +1795,145 @@ def _asymmetric_multilabel(
         p_true = p_pos * target + p_neg * (1.0 - target)
         loss = loss * (1.0 - p_true) ** (gamma_pos * target + gamma_neg * (1.0 - target))
     return -_sum(loss, 1)
+
+
+def _asymmetric_fuses(
+    input: Tensor, target: Tensor, gamma_neg: float, gamma_pos: float, clip: float, eps: float
+) -> bool:
+    """Whether the multi-label loss goes to the pointwise spec: float logits, a target that
+    needs no gradient, focusing exponents 0 or at least 1 (``(1 - p_t)**(gamma - 1)`` stays
+    finite) and a clip of 0 or at least ``eps`` (the clipped probability is then above it)."""
+    focusing = gamma_neg > 0 or gamma_pos > 0
+    return (
+        input._data.dtype.kind == "f"
+        and not target.requires_grad
+        and (not focusing or min(gamma_neg, gamma_pos) >= 1.0)
+        and (clip == 0 or clip >= eps)
+    )
+
+
+def _asymmetric_fused(
+    input: Tensor, target: Tensor, params: tuple[float, ...], reduction: str
+) -> Tensor:
+    """The multi-label loss by `_ASYMMETRIC`: each sample's loss sums its classes, so
+    ``'mean'`` over the samples is the driver's ``'batchmean'``."""
+    if reduction == "none":
+        loss = _elementwise(_ASYMMETRIC, input, target, "none", None, params, warn=False)
+        return _sum(loss, 1)
+    total = "batchmean" if reduction == "mean" else reduction
+    return _elementwise(_ASYMMETRIC, input, target, total, None, params, warn=False)
+
+
+def _asymmetric_probabilities(x: np.ndarray, clip: float, eps: float) -> tuple[np.ndarray, ...]:
+    """Of one block of logits: ``p = sigmoid(x)``, ``q = 1 - p``, ``dp/dx = p q``, the
+    negatives' probability ``p_m = min(q + clip, 1)`` (``q`` without a clip), ``-dp_m/dx``,
+    and ``d log max(p_m, eps) / dx`` negated (``p [q >= eps]`` without a clip)."""
+    one = x.dtype.type(1.0)
+    p = np.negative(x, out=scratch(x, 1))
+    np.exp(p, out=p)
+    p += one
+    np.divide(one, p, out=p)
+    q = np.subtract(one, p, out=scratch(x, 2))
+    slope = np.multiply(p, q, out=scratch(x, 3))
+    if clip == 0:
+        log_slope = np.greater_equal(q, x.dtype.type(eps), out=scratch(x, 6))
+        negative_slope = scratch(x, 5)  # a copy: the caller updates the slope in place
+        negative_slope[...] = slope
+        return p, q, slope, q, negative_slope, np.multiply(log_slope, p, out=log_slope)
+    negative = np.add(q, x.dtype.type(clip), out=scratch(x, 4))
+    negative_slope = np.less(negative, one, out=scratch(x, 5))
+    negative_slope *= slope
+    np.minimum(negative, one, out=negative)
+    return (
+        p,
+        q,
+        slope,
+        negative,
+        negative_slope,
+        np.divide(negative_slope, negative, out=scratch(x, 6)),
+    )
+
+
+def _asymmetric_block(
+    x: np.ndarray,
+    t: np.ndarray,
+    gamma_neg: float,
+    gamma_pos: float,
+    clip: float,
+    eps: float,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+) -> np.ndarray:
+    """timm's multi-label ASL of each element (before the sum over classes): with ``ce = t log
+    max(p, eps) + (1 - t) log max(p_m, eps)``, ``p_t = t p + (1 - t) p_m``, ``gamma = t
+    gamma_pos + (1 - t) gamma_neg`` and ``w = (1 - p_t)**gamma``, ``-ce w`` into ``loss`` and
+    ``-(ce' w + ce w')`` into ``dldx``, with ``w' = -gamma (1 - p_t)**(gamma - 1) p_t'``."""
+    dtype = x.dtype.type
+    p, q, slope, negative, negative_slope, log_slope = _asymmetric_probabilities(x, clip, eps)
+    ce = np.log(np.maximum(p, dtype(eps), out=loss), out=loss)
+    log_negative = np.log(np.maximum(negative, dtype(eps), out=dldx), out=dldx)
+    ce -= log_negative
+    ce *= t
+    ce += log_negative
+    d_ce = np.greater_equal(p, dtype(eps), out=dldx)  # ce' = t (q [p >= eps] + s) - s
+    d_ce *= q
+    d_ce += log_slope
+    d_ce *= t
+    d_ce -= log_slope
+    if gamma_neg == 0 and gamma_pos == 0:
+        np.negative(d_ce, out=d_ce)
+        return np.negative(ce, out=ce)
+    base = np.subtract(p, negative, out=scratch(x, 6))  # 1 - p_t
+    base *= t
+    base += negative
+    np.subtract(dtype(1.0), base, out=base)
+    gamma = np.multiply(t, dtype(gamma_pos - gamma_neg), out=p)
+    gamma += dtype(gamma_neg)
+    power = np.subtract(gamma, dtype(1.0), out=q)
+    np.power(base, power, out=power)  # (1 - p_t)**(gamma - 1)
+    weight = np.multiply(power, base, out=negative if negative is not q else base)
+    slope += negative_slope  # p_t' = t (p' - p_m') + p_m'
+    slope *= t
+    slope -= negative_slope
+    slope *= power
+    slope *= gamma  # -w'
+    slope *= ce
+    d_ce *= weight
+    np.subtract(slope, d_ce, out=dldx)
+    ce *= weight
+    return np.negative(ce, out=ce)
+
+
+def _asymmetric_slope(
+    x: Tensor, t: Tensor, gamma_neg: float, gamma_pos: float, clip: float, eps: float
+) -> tuple[Tensor, None]:
+    p = sigmoid(x)
+    q = 1.0 - p
+    slope = p * q
+    if clip > 0:
+        negative = (q + clip).clamp(max=1.0)
+        negative_slope = slope * lt(q + clip, 1.0).to(x.dtype)
+        log_slope = negative_slope / negative
+    else:
+        negative, negative_slope = q, slope
+        log_slope = p * ge(q, eps).to(x.dtype)
+    log_p, log_negative = p.clamp_min(eps).log(), negative.clamp_min(eps).log()
+    ce = log_negative + t * (log_p - log_negative)
+    d_ce = t * (q * ge(p, eps).to(x.dtype) + log_slope) - log_slope
+    if gamma_neg == 0 and gamma_pos == 0:
+        return -d_ce, None
+    base = 1.0 - (negative + t * (p - negative))
+    gamma = gamma_neg + t * (gamma_pos - gamma_neg)
+    power = base ** (gamma - 1.0)
+    true_slope = t * (slope + negative_slope) - negative_slope
+    return ce * gamma * power * true_slope - d_ce * power * base, None
+
+
+_ASYMMETRIC = Pointwise(
+    node="AsymmetricLossBackward0",
+    block=_asymmetric_block,
+    derivatives=_asymmetric_slope,
+)
 
 
 def _asymmetric_single_label(
