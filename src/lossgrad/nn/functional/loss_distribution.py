@@ -39,17 +39,15 @@ def _samples_1d(values: Tensor, weights: Tensor | None, name: str) -> tuple[Tens
     if values.dim() not in (1, 2) or values.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty (n,) or (n, k) tensor, got {values.size()}")
     if weights is None:
-        return values, Tensor._make(
-            np.full(values.shape, 1.0 / values.shape[0], values._data.dtype)
-        )
+        return values, Tensor._make(np.full(values.shape, 1.0 / values.shape[0],
+                                            values._data.dtype))
     weight_name = name.replace("values", "weights")
     _checks.check_tensor(weights, weight_name)
     if weights.dim() == 1 and values.dim() == 2:
         weights = weights.unsqueeze(1).expand(values.shape)
     if weights.shape != values.shape:
-        raise ValueError(
-            f"{weight_name} of size {weights.size()} does not match {name} of size {values.size()}"
-        )
+        raise ValueError(f"{weight_name} of size {weights.size()} does not match {name} of size "
+                         f"{values.size()}")
     if (weights._data < 0).any() or not (weights._data.sum(0) > 0).all():
         raise ValueError(f"{weight_name} must be non-negative with a positive sum")
     return values, weights / _sum(weights, 0, keepdim=True)
@@ -57,10 +55,8 @@ def _samples_1d(values: Tensor, weights: Tensor | None, name: str) -> tuple[Tens
 
 def _check_columns(u_values: Tensor, v_values: Tensor) -> None:
     if u_values.dim() != v_values.dim() or u_values.shape[1:] != v_values.shape[1:]:
-        raise ValueError(
-            f"u_values of size {u_values.size()} and v_values of size "
-            f"{v_values.size()} must have the same number of columns"
-        )
+        raise ValueError(f"u_values of size {u_values.size()} and v_values of size "
+                         f"{v_values.size()} must have the same number of columns")
 
 
 def _searchsorted(sorted_rows: np.ndarray, queries: np.ndarray, side: str) -> np.ndarray:
@@ -203,7 +199,9 @@ def _x_log_x(x: Tensor) -> Tensor:
     return x * where(x > 0, x, 1.0).log()
 
 
-def js_divergence(input: Tensor, target: Tensor, dim: int = -1, reduction: str = "mean") -> Tensor:
+def js_divergence(
+    input: Tensor, target: Tensor, dim: int = -1, reduction: str = "mean"
+) -> Tensor:
     """Jensen–Shannon divergence between discrete distributions (natural log).
 
     With ``m = (p + q) / 2`` along ``dim``::
@@ -251,11 +249,8 @@ def _clouds(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, bool]:
     """Point clouds ``(N, D)``/``(M, D)`` or batched ``(B, N, D)``/``(B, M, D)``, as batched."""
     _checks.check_tensor(x, "x")
     _checks.check_tensor(y, "y")
-    if (
-        x.dim() not in (2, 3)
-        or y.dim() != x.dim()
-        or x.shape[-1] != y.shape[-1]
-        or (x.dim() == 3 and x.shape[0] != y.shape[0])
+    if x.dim() not in (2, 3) or y.dim() != x.dim() or x.shape[-1] != y.shape[-1] or (
+        x.dim() == 3 and x.shape[0] != y.shape[0]
     ):
         raise ValueError(
             f"x and y must be point clouds (N, D) and (M, D), or (B, N, D) and (B, M, D), "
@@ -274,9 +269,8 @@ def _cloud_weights(weights: Tensor | None, points: Tensor, name: str) -> Tensor:
     if weights.dim() == 1:
         weights = weights.unsqueeze(0)
     if weights.shape != points.shape[:2]:
-        raise ValueError(
-            f"{name} of size {weights.size()} does not match the points {tuple(points.shape[:2])}"
-        )
+        raise ValueError(f"{name} of size {weights.size()} does not match the points "
+                         f"{tuple(points.shape[:2])}")
     return weights
 
 
@@ -332,9 +326,8 @@ class _KernelSum(ArrayFunction):
     node_name = "KernelSumBackward"
 
     @staticmethod
-    def forward(
-        ctx: Any, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, cfg: tuple[str, float]
-    ) -> np.ndarray:
+    def forward(ctx: Any, x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray,
+                cfg: tuple[str, float]) -> np.ndarray:
         ctx.save_for_backward(x, y, a, b)
         ctx.cfg = cfg
         kernel, _ = _KernelSum.kernel_arrays(x, y, cfg)

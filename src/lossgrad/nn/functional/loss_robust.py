@@ -340,7 +340,8 @@ def geman_mcclure_loss(
     """
     reduction = _reduction.resolve(reduction)
     _positive(scale, "scale")
-    return _reduce(_GemanMcClure.apply(_scaled(_residual(input, target), scale)), reduction, weight)
+    return _reduce(_GemanMcClure.apply(_scaled(_residual(input, target), scale)), reduction,
+                   weight)
 
 
 class _GemanMcClure(ArrayFunction):
@@ -1197,21 +1198,15 @@ def asymmetric_loss(
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     if target.shape == input.shape and target.is_floating_point():
-        loss = _asymmetric_multilabel(
-            input, target, gamma_neg, gamma_pos, clip, eps, label_smoothing
-        )
+        loss = _asymmetric_multilabel(input, target, gamma_neg, gamma_pos, clip, eps,
+                                      label_smoothing)
     else:
         loss = _asymmetric_single_label(input, target, gamma_neg, gamma_pos, label_smoothing)
     return _reduction.apply(loss, reduction)
 
 
 def _asymmetric_multilabel(
-    input: Tensor,
-    target: Tensor,
-    gamma_neg: float,
-    gamma_pos: float,
-    clip: float,
-    eps: float,
+    input: Tensor, target: Tensor, gamma_neg: float, gamma_pos: float, clip: float, eps: float,
     smoothing: float,
 ) -> Tensor:
     if smoothing:
