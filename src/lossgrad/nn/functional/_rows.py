@@ -353,10 +353,8 @@ def _kept_gradient(
 ) -> np.ndarray | None:
     """The array the kernel writes the input's gradient into, kept on ``ctx.kept`` (in the
     input's shape when that is a view of the layout), in the layout of ``logits``; None when
-    the input needs no gradient, or when the targets' Tensor needs one too (the backward then
-    records the ops formulas)."""
-    needs = ctx.needs_input_grad
-    if not needs[0] or (len(needs) == 3 and needs[1]):
+    the input needs no gradient."""
+    if not ctx.needs_input_grad[0]:
         return None
     allocate = np.zeros if spec.sparse_gradient else np.empty
     ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, x.dtype)
@@ -429,7 +427,12 @@ class _RowLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
         """The first-order backward: the kept gradient times the upstream gradient (one
-        factor per row when unreduced)."""
+        factor per row when unreduced); a target Tensor's gradient from its ops formula."""
+        needs = ctx.needs_input_grad
+        target_grad = None
+        if len(needs) == 3 and needs[1]:
+            upstream_rows = _upstream_rows(ctx, Tensor._make(upstream))
+            target_grad = _target_gradient(ctx, ctx.saved_tensors[0], upstream_rows)._data
         kept = _kept.take(ctx)
         if kept is None:
             return backward_via_tensors(ctx, upstream)
@@ -441,29 +444,36 @@ class _RowLoss(ArrayFunction):
             np.multiply(layout, upstream.reshape(factor_shape), out=layout)
             del layout
         grad = kept if kept.shape == ctx.in_shape else _from_rows(kept, ctx.in_shape)
-        return (grad, None) if len(ctx.needs_input_grad) == 2 else (grad, None, None)
+        return (grad, None) if len(needs) == 2 else (grad, target_grad, None)
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         """The spec's ops formula times the upstream gradient (recorded under create_graph)."""
         x = ctx.saved_tensors[0]
-        targets, needs = ctx.targets, ctx.needs_input_grad
-        if ctx.divisor is None:
-            scale = reshape(upstream, (-1, 1))
-        else:
-            scale = _reduction.divide_grad(upstream, ctx.divisor)
-        if targets.ignored is not None:  # no gradient (not even 0 * NaN) at an ignored row
-            scale = where(Tensor._make(~targets.ignored[:, None]), scale, 0.0)
-        logits, shape = tensor_rows(x), x._data.shape
+        needs = ctx.needs_input_grad
+        upstream_rows = _upstream_rows(ctx, upstream)
         grad = None
         if needs[0]:
-            grad = _tensor_from_rows(
-                ctx.spec.derivative(logits, targets, *ctx.params, scale), shape
-            )
+            grad = ctx.spec.derivative(tensor_rows(x), ctx.targets, *ctx.params, upstream_rows)
+            grad = _tensor_from_rows(grad, x._data.shape)
         if len(needs) == 2:
             return grad, None
-        target_grad = None
-        if needs[1]:
-            target_grad = ctx.spec.target_derivative(logits, targets, *ctx.params, scale)
-            target_grad = _tensor_from_rows(target_grad, shape)
-        return grad, target_grad, None
+        return grad, _target_gradient(ctx, x, upstream_rows) if needs[1] else None, None
+
+
+def _upstream_rows(ctx: Any, upstream: Tensor) -> Tensor:
+    """The upstream gradient of each row's loss: ``(M, 1)``, or 0-d for a reduced loss (0 at
+    the ignored rows: no gradient there, not even ``0 * NaN``)."""
+    if ctx.divisor is None:
+        scale = reshape(upstream, (-1, 1))
+    else:
+        scale = _reduction.divide_grad(upstream, ctx.divisor)
+    ignored = ctx.targets.ignored
+    return scale if ignored is None else where(Tensor._make(~ignored[:, None]), scale, 0.0)
+
+
+def _target_gradient(ctx: Any, x: Tensor, upstream_rows: Tensor) -> Tensor:
+    """The gradient of the targets' Tensor (`Rows.target_derivative`), in the input's shape."""
+    spec, targets = ctx.spec, ctx.targets
+    grad = spec.target_derivative(tensor_rows(x), targets, *ctx.params, upstream_rows)
+    return _tensor_from_rows(grad, x._data.shape)

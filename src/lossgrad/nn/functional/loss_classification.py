@@ -400,7 +400,7 @@ _CROSS_ENTROPY = Rows(
 )
 
 
-class ProbabilityTargets:
+class _ProbabilityTargets:
     """Class-probability targets ``p`` of ``M`` rows: ``probabilities``, the ``(M, C)`` rows of
     ``tensor`` (the target Tensor, of the input's shape, which gets a gradient) in the input's
     row layout (`_rows.as_rows`); ``class_weight``, the ``(C,)`` weights or None; no row is
@@ -413,9 +413,9 @@ class ProbabilityTargets:
         self.tensor, self.class_weight, self.out_shape = tensor, class_weight, out_shape
         self.probabilities = as_rows(tensor._data)
 
-    def rows(self, r0: int, r1: int, shape: Any = None) -> ProbabilityTargets:
+    def rows(self, r0: int, r1: int, shape: Any = None) -> _ProbabilityTargets:
         """The targets of rows ``r0:r1``."""
-        part = ProbabilityTargets.__new__(ProbabilityTargets)
+        part = _ProbabilityTargets.__new__(_ProbabilityTargets)
         part.tensor, part.class_weight, part.out_shape = None, self.class_weight, self.out_shape
         part.probabilities = self.probabilities[r0:r1]
         return part
@@ -435,13 +435,13 @@ class ProbabilityTargets:
 
 def _soft_cross_entropy_block(
     logits: np.ndarray,
-    targets: ProbabilityTargets,
+    targets: _ProbabilityTargets,
     smoothing: float,
     loss: np.ndarray,
     dldx: np.ndarray,
     scale: Any,
 ) -> None:
-    """Cross-entropy of a block of rows with the target mass ``q`` (`ProbabilityTargets.mass`):
+    """Cross-entropy of a block of rows with the target mass ``q`` (`_ProbabilityTargets.mass`):
     ``l = -sum_c q[c] log_softmax(x)[c]`` and ``∂l/∂x = A softmax(x) - q``, ``A = sum_c q[c]``;
     ``log_softmax(x) = x - max - log(sum(exp(x - max)))`` as torch computes it."""
     mass = targets.mass(smoothing, logits.dtype)
@@ -456,7 +456,7 @@ def _soft_cross_entropy_block(
 
 
 def _soft_cross_entropy_derivative(
-    logits: Tensor, targets: ProbabilityTargets, smoothing: float, upstream: Tensor
+    logits: Tensor, targets: _ProbabilityTargets, smoothing: float, upstream: Tensor
 ) -> Tensor:
     """``upstream (A softmax(x) - q)`` (`_soft_cross_entropy_block`) with ops, ``q`` a function
     of the target Tensor."""
@@ -466,7 +466,7 @@ def _soft_cross_entropy_derivative(
 
 
 def _soft_target_derivative(
-    logits: Tensor, targets: ProbabilityTargets, smoothing: float, upstream: Tensor
+    logits: Tensor, targets: _ProbabilityTargets, smoothing: float, upstream: Tensor
 ) -> Tensor:
     """``∂l/∂p[c] = -(1 - eps) w[c] log_softmax(x)[c]``, times ``upstream``, with ops."""
     slope = mul(_log_softmax(logits, 1), -(1 - smoothing))
@@ -475,8 +475,8 @@ def _soft_target_derivative(
     return mul(slope, upstream)
 
 
-def _soft_mass(logits: Tensor, targets: ProbabilityTargets, smoothing: float) -> Tensor:
-    """`ProbabilityTargets.mass` with ops (differentiable in the target Tensor)."""
+def _soft_mass(logits: Tensor, targets: _ProbabilityTargets, smoothing: float) -> Tensor:
+    """`_ProbabilityTargets.mass` with ops (differentiable in the target Tensor)."""
     mass = tensor_rows(targets.tensor)
     if smoothing:
         mass = add(mul(mass, 1 - smoothing), smoothing / logits._data.shape[1])
@@ -514,7 +514,7 @@ def _cross_entropy_probs(
     input, target = promote(input, target, *([] if weight is None else [weight]))[1][:2]
     class_weight = None if weight is None else weight._data.astype(input._data.dtype, copy=False)
     out_shape = (input._data.shape[0], *input._data.shape[2:]) if axis else ()
-    targets = ProbabilityTargets(target, class_weight, out_shape)
+    targets = _ProbabilityTargets(target, class_weight, out_shape)
     return _rows(_SOFT_CROSS_ENTROPY, input, targets, reduction, (max(eps, 0.0),))
 
 
