@@ -1398,7 +1398,7 @@ def dice_ce_loss(
         labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
         ce = binary_cross_entropy_with_logits(input, labels, pos_weight=weight, reduction=reduction)
     elif target.shape[1] == 1:
-        labels = from_numpy(target._data[:, 0].astype(np.int64))  # indices: no gradient
+        labels = from_numpy(target._data[:, 0].astype(np.int64, copy=False))  # no gradient
         ce = cross_entropy(
             input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
         )
