@@ -3,11 +3,13 @@
 torch.nn has none of these; segmentation users take them from MONAI, segmentation_models_pytorch
 (smp), kornia or Keras, which disagree on definitions under the same name. Each loss here is one
 composite of lossgrad ops (so autograd gives second derivatives) whose keywords reproduce each
-library's convention; MONAI's keyword names and defaults are the default convention. Two steps
-are fused ops with a NumPy first derivative and a differentiable ``backward`` (Chainer's two
+library's convention; MONAI's keyword names and defaults are the default convention. Some
+steps are fused ops with a NumPy first derivative and a differentiable ``backward`` (Chainer's two
 paths): the soft counts of class-index targets (``_IndexTargetCounts``: no one-hot target, one
-input-sized buffer in the backward) and the Lovasz-softmax errors (``_LovaszErrors``); tests check
-each against the composite and the reference libraries.
+input-sized buffer in the backward, in cache-sized pieces over the thread pool), the loss of the
+counts (``_ScoreLoss``, ``_MatthewsLoss``), both at once for class indices (``_IndexTargetLoss``:
+one op from the logits to the loss) and the Lovasz-softmax errors (``_LovaszErrors``); tests check
+each against its composite and the reference libraries.
 
 All overlap losses share one pipeline on ``input`` of shape ``(B, C, *spatial)``:
 
