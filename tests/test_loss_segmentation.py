@@ -526,6 +526,33 @@ def test_score_loss_kernel_matches_its_composite(settings, reduction, weighted, 
     assert gradgradcheck(lambda *c: _ScoreLoss.apply(*c, finish), counts)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps,smooth_nr,smooth_dr", [(0.0, 0.0, 1e-5), (1e-3, 0.1, 0.0)])
+def test_matthews_kernel_matches_its_composite(reduction, eps, smooth_nr, smooth_dr):
+    """The fused MCC loss of the counts (NumPy, hand-derived derivatives) against its definition
+    in lossgrad ops, with an exact prediction (loss 0, gradient 0) and gradients into all three
+    counts; second derivatives through the composite."""
+    from lossgrad.nn.functional.loss_segmentation import _Matthews, _matthews_loss, _MatthewsLoss
+
+    settings = _Matthews(50.0, eps, smooth_nr, smooth_dr, reduction)
+    actual = rng.random((3, 4)) * 20 + 1
+    tp = actual * rng.random((3, 4))
+    predicted = tp + rng.random((3, 4)) * 20
+    predicted[1, 2] = actual[1, 2] = tp[1, 2]  # exact: fp = fn = 0
+    results = []
+    for fused in (True, False):
+        counts = [lossgrad.tensor(c, requires_grad=True) for c in (tp, predicted, actual)]
+        loss = _MatthewsLoss.apply(*counts, settings) if fused else _matthews_loss(counts, settings)
+        seed = lossgrad.tensor(np.linspace(0.5, 1.5, loss.numel()).reshape(tuple(loss.shape)))
+        (loss * seed).sum().backward()
+        results.append([loss.detach().numpy()] + [c.grad.numpy() for c in counts])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    predicted[1, 2] += 1.0  # second derivatives away from the exact prediction's jump
+    counts = [lossgrad.tensor(c, requires_grad=True) for c in (tp, predicted, actual)]
+    assert gradgradcheck(lambda *c: _MatthewsLoss.apply(*c, settings), counts)
+
+
 def test_lovasz_hinge_gradgradcheck():
     """Piecewise linear in the logits: second derivative 0 away from the kinks (checked)."""
     x = lossgrad.tensor(logits((2, 1, 3, 3)), requires_grad=True)

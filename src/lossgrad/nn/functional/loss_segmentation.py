@@ -3,11 +3,13 @@
 torch.nn has none of these; segmentation users take them from MONAI, segmentation_models_pytorch
 (smp), kornia or Keras, which disagree on definitions under the same name. Each loss here is one
 composite of lossgrad ops (so autograd gives second derivatives) whose keywords reproduce each
-library's convention; MONAI's keyword names and defaults are the default convention. Two steps
-are fused ops with a NumPy first derivative and a differentiable ``backward`` (Chainer's two
+library's convention; MONAI's keyword names and defaults are the default convention. Some
+steps are fused ops with a NumPy first derivative and a differentiable ``backward`` (Chainer's two
 paths): the soft counts of class-index targets (``_IndexTargetCounts``: no one-hot target, one
-input-sized buffer in the backward) and the Lovasz-softmax errors (``_LovaszErrors``); tests check
-each against the composite and the reference libraries.
+input-sized buffer in the backward, in cache-sized pieces over the thread pool), the loss of the
+counts (``_ScoreLoss``, ``_MatthewsLoss``), both at once for class indices (``_IndexTargetLoss``:
+one op from the logits to the loss) and the Lovasz-softmax errors (``_LovaszErrors``); tests check
+each against its composite and the reference libraries.
 
 All overlap losses share one pipeline on ``input`` of shape ``(B, C, *spatial)``:
 
@@ -1398,7 +1400,7 @@ def dice_ce_loss(
         labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
         ce = binary_cross_entropy_with_logits(input, labels, pos_weight=weight, reduction=reduction)
     elif target.shape[1] == 1:
-        labels = from_numpy(target._data[:, 0].astype(np.int64))  # indices: no gradient
+        labels = from_numpy(target._data[:, 0].astype(np.int64, copy=False))  # no gradient
         ce = cross_entropy(
             input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
         )
@@ -1603,22 +1605,96 @@ def mcc_loss(
         batch=batch,
     )
     count = float(np.prod([input.shape[a] for a in _reduce_axes(input.dim(), batch)]))
+    settings = _Matthews(count, float(eps), float(smooth_nr), float(smooth_dr), reduction)
+    return _restore_dtype(_MatthewsLoss.apply(tp, predicted, actual, settings), input)
+
+
+class _Matthews(NamedTuple):
+    """The settings of `_matthews_loss`: the pixel ``count`` per (sample, class) and ``eps``,
+    ``smooth_nr``, ``smooth_dr`` as in ``mcc_loss``, and the reduction."""
+
+    count: float
+    eps: float
+    smooth_nr: float
+    smooth_dr: float
+    reduction: str
+
+
+def _matthews_loss(counts: Sequence[Tensor], settings: _Matthews) -> Tensor:
+    """``mcc_loss``'s formula on its soft counts, reduced, in lossgrad ops: the definition that
+    `_MatthewsLoss` computes in NumPy (and that its recorded backward differentiates)."""
+    tp, predicted, actual = counts
     exact = (predicted._data == tp._data) & (actual._data == tp._data)  # fp = fn = 0
     # With P = tp + fp, G = tp + fn and N = tp + tn + fp + fn (each count plus eps):
     # tp tn - fp fn = N tp - P G, tn + fp = N - G, tn + fn = N - P.
+    eps = settings.eps
     if eps:
-        tp, predicted, actual = tp + float(eps), predicted + 2.0 * eps, actual + 2.0 * eps
-    count += 4.0 * eps
+        tp, predicted, actual = tp + eps, predicted + 2.0 * eps, actual + 2.0 * eps
+    count = settings.count + 4.0 * eps
     numerator = count * tp - predicted * actual
-    if smooth_nr:
-        numerator = numerator + float(smooth_nr)
+    if settings.smooth_nr:
+        numerator = numerator + settings.smooth_nr
     denominator = sqrt(
-        predicted * actual * ((count - actual) * (count - predicted)) + float(smooth_dr)
+        predicted * actual * ((count - actual) * (count - predicted)) + settings.smooth_dr
     )
     loss = 1.0 - numerator / denominator
     if exact.any():
         loss = where(from_numpy(exact), from_numpy(np.zeros((), loss._data.dtype)), loss)
-    return _restore_dtype(_reduction.apply(loss, reduction), input)
+    return _reduction.apply(loss, settings.reduction)
+
+
+class _MatthewsLoss(ArrayFunction):
+    """`_matthews_loss` as one op. With ``t = tp + eps``, ``P``, ``G`` the shifted sums,
+    ``N`` the shifted count, ``n = N t - P G + s_nr`` and ``Q = P G (N - G)(N - P) + s_dr``,
+    ``l = 1 - n / sqrt(Q)`` and::
+
+        dl/dtp = -N / sqrt(Q)
+        dl/dP = G / sqrt(Q) + n G (N - G)(N - 2P) / (2 Q^(3/2))
+        dl/dG = P / sqrt(Q) + n P (N - P)(N - 2G) / (2 Q^(3/2))
+
+    (0 for an exact prediction), kept from the forward, scaled by the reduction. A recorded
+    backward differentiates `_matthews_loss`."""
+
+    node_name = "MatthewsLossBackward0"
+
+    @staticmethod
+    def forward(
+        ctx: Any, tp: np.ndarray, predicted: np.ndarray, actual: np.ndarray, settings: _Matthews
+    ) -> np.ndarray:
+        exact = (predicted == tp) & (actual == tp)
+        eps = settings.eps
+        count = settings.count + 4.0 * eps
+        t, p, g = tp + eps, predicted + 2.0 * eps, actual + 2.0 * eps  # the shifted counts
+        numerator = count * t - p * g + settings.smooth_nr
+        denominator = np.sqrt(p * g * ((count - g) * (count - p)) + settings.smooth_dr)
+        loss = np.where(exact, 0, 1.0 - numerator / denominator).astype(tp.dtype)
+        curvature = numerator / (2 * denominator**3)
+        slopes = [
+            -count / denominator,
+            g / denominator + curvature * g * (count - g) * (count - 2 * p),
+            p / denominator + curvature * p * (count - p) * (count - 2 * g),
+        ]
+        scale = _reduction.element_scale(settings.reduction, loss.size)
+        ctx.slopes = [np.where(exact, 0, slope * scale).astype(tp.dtype) for slope in slopes]
+        ctx.save_for_backward(tp, predicted, actual)
+        ctx.settings = settings
+        return _reduction.reduce_array(loss, settings.reduction)
+
+    @staticmethod
+    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
+        slopes = ctx.slopes
+        if ctx.last_use:
+            ctx.slopes = None
+        needs = ctx.needs_input_grad
+        return (*[slope * upstream if need else None for slope, need in zip(slopes, needs)], None)
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        counts = ctx.saved_tensors
+        loss = _matthews_loss(counts, ctx.settings)
+        wanted = [count for count, need in zip(counts, ctx.needs_input_grad) if need]
+        found = iter(grad(loss, wanted, upstream, create_graph=True))
+        return (*[next(found) if need else None for need in ctx.needs_input_grad[:3]], None)
 
 
 # -- Lovasz ----------------------------------------------------------------------------------------
