@@ -30,7 +30,9 @@ class KernelLoss(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, scores: np.ndarray, kernel: Any, composite: Any) -> np.ndarray:
-        rows = np.ascontiguousarray(scores.reshape(-1, scores.shape[-1]))
+        rows = scores
+        if scores.ndim != 2 or not scores.flags.c_contiguous:
+            rows = np.ascontiguousarray(scores.reshape(-1, scores.shape[-1]))
         # the gradient array itself is kept (not a view), so the engine can hand it out as .grad
         gradient = np.empty(scores.shape, scores.dtype) if ctx.needs_input_grad[0] else None
         total = kernel(rows, None if gradient is None else gradient.reshape(rows.shape))
@@ -68,4 +70,7 @@ def needs_no_shift(scores: np.ndarray) -> bool:
     max costs more than the whole exp pass): every score within ``±limit``, so that each
     exponential stays finite and normal and each row's sum of ``n`` of them finite."""
     limit = _exponent_limit(scores.dtype, scores.shape[-1])
-    return bool(-limit <= scores.min() and scores.max() <= limit)
+    return bool(-limit <= _smallest(scores, None) and _largest(scores, None) <= limit)
+
+
+_smallest, _largest = np.minimum.reduce, np.maximum.reduce  # without ndarray.min's wrapper
