@@ -29,7 +29,8 @@ class KernelLoss(ArrayFunction):
     node_name = "KernelLossBackward"
 
     @staticmethod
-    def forward(ctx: Any, scores: np.ndarray, kernel: Any, composite: Any) -> np.ndarray:
+    def forward(ctx: Any, scores: np.ndarray, functions: tuple[Any, Any]) -> np.ndarray:
+        kernel, composite = functions  # one operand: the engine's two-operand fast path
         rows = scores
         if scores.ndim != 2 or not scores.flags.c_contiguous:
             rows = np.ascontiguousarray(scores.reshape(-1, scores.shape[-1]))
@@ -43,13 +44,13 @@ class KernelLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
         gradient = _kept.take(ctx)
-        return _kept.times_upstream(gradient, upstream, reduced=True), None, None
+        return _kept.times_upstream(gradient, upstream, reduced=True), None
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         (scores,) = ctx.saved_tensors
         (gradient,) = grad(ctx.composite(scores), scores, upstream, create_graph=True)
-        return gradient, None, None
+        return gradient, None
 
 
 def fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor:
@@ -57,7 +58,7 @@ def fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor
     empty inputs) through ``composite(scores)``."""
     if reduction == "none" or scores._data.size == 0:
         return composite(scores)
-    return KernelLoss.apply(scores, kernel, composite)
+    return KernelLoss.apply(scores, (kernel, composite))
 
 
 @functools.lru_cache(maxsize=256)
