@@ -186,3 +186,28 @@ def test_fused_kernel_equals_composite(name, mine, ref, takes_weights, masked, s
     expected.backward()
     np.testing.assert_allclose(value.item(), expected.item(), rtol=1e-12)
     np.testing.assert_allclose(fused.grad.numpy(), composite.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["narrow", "wide"])
+@pytest.mark.parametrize("label_dtype", [np.int64, np.float64], ids=["int-labels", "f64-labels"])
+@pytest.mark.parametrize("name,mine,ref,takes_weights", LOSSES, ids=[c[0] for c in LOSSES])
+def test_unmasked_unweighted_lists_equal_rax(name, mine, ref, takes_weights, label_dtype, wide):
+    """Without a mask or weights the kernels read the labels as they are (no copy): float32
+    scores with integer or float64 labels, against rax on the same labels as float32. One list
+    is all ties (no pair); ``wide``: another has scores hundreds apart (softmax shifts by each
+    list's maximum, the logistic pairs overflow ``exp`` and take the stable formula)."""
+    scores = rng.normal(size=(6, 9)).astype(np.float32)
+    if wide:
+        scores[1] *= 300
+    labels = rng.integers(0, 4, (6, 9))
+    labels[2] = 1
+    with jax.enable_x64(False):
+        expected, expected_grad = jax.value_and_grad(
+            lambda s: ref(s, jnp.asarray(labels, jnp.float32))
+        )(jnp.asarray(scores))
+    ours = lg.tensor(scores, requires_grad=True)
+    out = mine(ours, lg.tensor(labels.astype(label_dtype)))
+    out.backward()
+    assert out.dtype == lg.float32 and ours.grad.dtype == lg.float32
+    np.testing.assert_allclose(out.item(), float(expected), rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(ours.grad.numpy(), np.asarray(expected_grad), rtol=2e-5, atol=2e-5)

@@ -31,8 +31,11 @@ class KernelLoss(ArrayFunction):
     node_name = "KernelLossBackward"
 
     @staticmethod
-    def forward(ctx: Any, scores: np.ndarray, kernel: Any, composite: Any) -> np.ndarray:
-        rows = np.ascontiguousarray(scores.reshape(-1, scores.shape[-1]))
+    def forward(ctx: Any, scores: np.ndarray, functions: tuple[Any, Any]) -> np.ndarray:
+        kernel, composite = functions  # one operand: the engine's two-operand fast path
+        rows = scores
+        if scores.ndim != 2 or not scores.flags.c_contiguous:
+            rows = np.ascontiguousarray(scores.reshape(-1, scores.shape[-1]))
         # the gradient array itself is kept (not a view), so the engine can hand it out as .grad
         gradient = np.empty(scores.shape, scores.dtype) if ctx.needs_input_grad[0] else None
         total = kernel(rows, None if gradient is None else gradient.reshape(rows.shape))
@@ -43,13 +46,13 @@ class KernelLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
         gradient = _kept.take(ctx)
-        return _kept.times_upstream(gradient, upstream, reduced=True), None, None
+        return _kept.times_upstream(gradient, upstream, reduced=True), None
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         (scores,) = ctx.saved_tensors
         (gradient,) = grad(ctx.composite(scores), scores, upstream, create_graph=True)
-        return gradient, None, None
+        return gradient, None
 
 
 def fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor:
@@ -57,7 +60,7 @@ def fused(scores: Tensor, kernel: Any, composite: Any, reduction: str) -> Tensor
     empty inputs) through ``composite(scores)``."""
     if reduction == "none" or scores._data.size == 0:
         return composite(scores)
-    return KernelLoss.apply(scores, kernel, composite)
+    return KernelLoss.apply(scores, (kernel, composite))
 
 
 class KernelLossOfInputs(ArrayFunction):
@@ -136,4 +139,7 @@ def needs_no_shift(scores: np.ndarray) -> bool:
     max costs more than the whole exp pass): every score within ``±limit``, so that each
     exponential stays finite and normal and each row's sum of ``n`` of them finite."""
     limit = _exponent_limit(scores.dtype, scores.shape[-1])
-    return bool(-limit <= scores.min() and scores.max() <= limit)
+    return bool(-limit <= _smallest(scores, None) and _largest(scores, None) <= limit)
+
+
+_smallest, _largest = np.minimum.reduce, np.maximum.reduce  # without ndarray.min's wrapper

@@ -73,12 +73,6 @@ def _item_weights(weights: Tensor, scores: Tensor) -> np.ndarray:
     return array if array.shape == shape else np.broadcast_to(array, shape)
 
 
-def _scratch_like(array: np.ndarray, slot: int, dtype: Any = None) -> np.ndarray:
-    """A reusable per-thread buffer of ``array``'s shape (`_parallel.scratch`)."""
-    dtype = array.dtype if dtype is None else dtype
-    return _parallel.scratch(array.size, dtype, slot).reshape(array.shape)
-
-
 def _finish(
     total: Any, gradient: np.ndarray | None, reduction: str, count: int, dtype: Any
 ) -> np.ndarray:
@@ -216,7 +210,7 @@ def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndar
         if included is not None:
             exps *= included
         return scores
-    shifted = _scratch_like(scores, 1)
+    shifted = _parallel.scratch(scores.size, scores.dtype, 1).reshape(scores.shape)
     if included is None:
         top = scores.max(-1, keepdims=True)
         np.exp(np.subtract(scores, top, out=shifted), out=exps)
