@@ -126,6 +126,23 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "sigmoid_focal_loss's gradient is finite where torchvision's formula gives NaN.",
     ),
     Deviation(
+        "focal-finite-grad",
+        frozenset({"focal_loss"}),
+        "grad",
+        _finite_where_torch_is_not,
+        "focal_loss's gradient is finite where the reference formula's (1 - exp(-ce)) ** gamma "
+        "meets ce = 0 with gamma < 1 (one class, or a dominant logit): the power's derivative "
+        "is inf there and the reference multiplies it by the 0 derivative of ce (NaN), where "
+        "the loss (ce^(1 + gamma) near ce = 0) has a finite gradient.",
+    ),
+    Deviation(
+        "focal-finite-second-grad",
+        frozenset({"focal_loss"}),
+        "grad2",
+        _finite_where_torch_is_not,
+        "focal_loss's second gradient is finite where the reference formula's is NaN (as above).",
+    ),
+    Deviation(
         "double-backward",
         frozenset({"multi_margin_loss", "multilabel_margin_loss", "ctc_loss"}),
         "grad2",
