@@ -26,6 +26,11 @@ class Deviation:
     holds: Callable[[Any, np.ndarray | None, np.ndarray | None], bool]
     text: str
 
+    @property
+    def explains_only_non_finite(self) -> bool:
+        """It explains the entries where torch is not finite; the finite ones must agree."""
+        return self.holds is _finite_where_torch_is_not
+
 
 def _finite_where_torch_is_not(
     case: Any, ours: np.ndarray | None, theirs: np.ndarray | None
@@ -176,10 +181,12 @@ DEVIATIONS: tuple[Deviation, ...] = (
 )
 
 
-def explain(case: Any, kind: str, ours: np.ndarray | None, theirs: np.ndarray | None) -> str | None:
-    """The name of the declared deviation that explains this disagreement, or None."""
+def explain(
+    case: Any, kind: str, ours: np.ndarray | None, theirs: np.ndarray | None
+) -> Deviation | None:
+    """The declared deviation that explains this disagreement, or None."""
     for deviation in DEVIATIONS:
         if case.loss in deviation.losses and deviation.kind == kind:
             if deviation.holds(case, ours, theirs):
-                return deviation.name
+                return deviation
     return None
