@@ -585,3 +585,17 @@ def test_multilabel_margin_create_graph_gradient_of_an_empty_batch(reduction):
         return g
 
     assert tuple(gradient(lossgrad).shape) == tuple(gradient(torch).shape) == (0, 3)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_create_graph_gradient_of_a_transposed_input(p):
+    # the formula wrote the target slopes through a flat view, a copy for a transposed input
+    x = np.array([[-1.6999, 0.6439, 3.5781], [1.7587, 0.7432, 2.9754], [1.4573, 4.1625, -2.6745]]).T
+
+    def gradient(lib):
+        a = lib.from_numpy(x).requires_grad_()
+        out = lib.nn.functional.multi_margin_loss(a, lib.tensor([2, 0, 1]), p=p, reduction="sum")
+        (g,) = lib.autograd.grad(out, [a], create_graph=True)
+        return g.detach().numpy()
+
+    np.testing.assert_allclose(gradient(lossgrad), gradient(torch), rtol=1e-12, atol=1e-12)

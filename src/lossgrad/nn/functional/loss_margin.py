@@ -127,7 +127,7 @@ def _multi_margin_derivative(
 ) -> Tensor:
     """`_multi_margin_block`'s gradient with ops: for ``p=1`` the slopes are constants; for
     ``p=2`` their dependence on the scores is rebuilt."""
-    data = scores._data
+    data = np.ascontiguousarray(scores._data)  # C order: the flat writes below land in place
     classes = data.shape[1]
     positions = targets.positions(classes)
     margins = data + (data.dtype.type(margin) - data.reshape(-1)[positions])[:, None]
