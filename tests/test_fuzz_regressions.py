@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import lossgrad
-from parity import check
+from parity import check, check_raises
 
 LG = lossgrad.nn.functional
 TH = torch.nn.functional
@@ -540,30 +540,62 @@ def test_create_graph_slope_where_the_difference_is_nan(name):
     check(lambda lib, a, b: getattr(lib.nn.functional, name)(a, b, reduction="none"), [x, y])
 
 
-# -- open: in code being rewritten elsewhere (strict xfails: they must pass once fixed) ----------
-
-_ELSEWHERE = "in loss_margin.py / loss_classification.py, being rewritten on another branch"
+# -- the kernels' dtype checks, as torch orders and skips them ------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uint8 class targets with spatial input: torch's RuntimeError; " + _ELSEWHERE,
-)
-def test_cross_entropy_uint8_spatial_targets_raise_runtime_error():
-    def call(lib):
-        lib.nn.functional.cross_entropy(lib.ones(2, 3, 4), lib.zeros(2, 4, dtype=lib.uint8))
-
-    with pytest.raises(RuntimeError):
-        call(torch)
-    with pytest.raises(RuntimeError):
-        call(lossgrad)
+@pytest.mark.parametrize("shape", [(2, 3, 4), (2, 3, 4, 5)])
+def test_cross_entropy_uint8_spatial_targets_raise_runtime_error(shape):
+    target_shape = shape[:1] + shape[2:]
+    for name in ("cross_entropy", "nll_loss"):
+        err = check_raises(
+            lambda lib, x, t, name=name: getattr(lib.nn.functional, name)(x, t),
+            [np.ones(shape, np.float32), np.zeros(target_shape, np.uint8)],
+        )
+        assert "Long" in str(err) and "Byte" in str(err)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="float16 dtype check on an empty batch, which torch skips; " + _ELSEWHERE
-)
+def test_cross_entropy_uint8_targets_of_an_empty_spatial_batch_are_accepted():
+    check(
+        lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, reduction="sum"),
+        [np.ones((2, 3, 0), np.float32), np.zeros((2, 0), np.uint8)],
+        grad=(),
+    )
+
+
+@pytest.mark.parametrize("target_dtype", [np.int64, np.int32, np.bool_])
 @pytest.mark.parametrize("name", ["multi_margin_loss", "multilabel_margin_loss"])
-def test_margin_losses_on_an_empty_float16_batch_do_not_raise(name):
-    target = lossgrad.zeros((0,) if name == "multi_margin_loss" else (0, 3), dtype=lossgrad.int64)
-    out = getattr(LG, name)(lossgrad.ones(0, 3).half(), target, reduction="none")
+def test_margin_losses_on_an_empty_float16_batch_do_not_raise(name, target_dtype):
+    # torch never dispatches its kernel on an empty batch, so it skips the kernel's dtype checks
+    target = np.zeros((0,) if name == "multi_margin_loss" else (0, 3), target_dtype)
+    out = check(
+        lambda lib, x, t: getattr(lib.nn.functional, name)(x, t, reduction="none"),
+        [np.ones((0, 3), np.float16), target],
+        second_order=False,  # torch's kernels have no double backward
+    )
     assert out.shape == (0,)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+def test_multilabel_margin_create_graph_gradient_of_an_empty_batch(reduction):
+    def gradient(lib):
+        x = lib.zeros(0, 3, requires_grad=True)
+        target = lib.zeros(0, 3, dtype=lib.int64)
+        out = lib.nn.functional.multilabel_margin_loss(x, target, reduction=reduction)
+        (g,) = lib.autograd.grad(out, [x], lib.ones_like(out), create_graph=True)
+        return g
+
+    assert tuple(gradient(lossgrad).shape) == tuple(gradient(torch).shape) == (0, 3)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_create_graph_gradient_of_a_transposed_input(p):
+    # the formula wrote the target slopes through a flat view, a copy for a transposed input
+    x = np.array([[-1.6999, 0.6439, 3.5781], [1.7587, 0.7432, 2.9754], [1.4573, 4.1625, -2.6745]]).T
+
+    def gradient(lib):
+        a = lib.from_numpy(x).requires_grad_()
+        out = lib.nn.functional.multi_margin_loss(a, lib.tensor([2, 0, 1]), p=p, reduction="sum")
+        (g,) = lib.autograd.grad(out, [a], create_graph=True)
+        return g.detach().numpy()
+
+    np.testing.assert_allclose(gradient(lossgrad), gradient(torch), rtol=1e-12, atol=1e-12)

@@ -26,6 +26,11 @@ class Deviation:
     holds: Callable[[Any, np.ndarray | None, np.ndarray | None], bool]
     text: str
 
+    @property
+    def explains_only_non_finite(self) -> bool:
+        """It explains the entries where torch is not finite; the finite ones must agree."""
+        return self.holds is _finite_where_torch_is_not
+
 
 def _finite_where_torch_is_not(
     case: Any, ours: np.ndarray | None, theirs: np.ndarray | None
@@ -126,6 +131,23 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "sigmoid_focal_loss's gradient is finite where torchvision's formula gives NaN.",
     ),
     Deviation(
+        "focal-finite-grad",
+        frozenset({"focal_loss"}),
+        "grad",
+        _finite_where_torch_is_not,
+        "focal_loss's gradient is finite where the reference formula's (1 - exp(-ce)) ** gamma "
+        "meets ce = 0 with gamma < 1 (one class, or a dominant logit): the power's derivative "
+        "is inf there and the reference multiplies it by the 0 derivative of ce (NaN), where "
+        "the loss (ce^(1 + gamma) near ce = 0) has a finite gradient.",
+    ),
+    Deviation(
+        "focal-finite-second-grad",
+        frozenset({"focal_loss"}),
+        "grad2",
+        _finite_where_torch_is_not,
+        "focal_loss's second gradient is finite where the reference formula's is NaN (as above).",
+    ),
+    Deviation(
         "double-backward",
         frozenset({"multi_margin_loss", "multilabel_margin_loss", "ctc_loss"}),
         "grad2",
@@ -159,10 +181,12 @@ DEVIATIONS: tuple[Deviation, ...] = (
 )
 
 
-def explain(case: Any, kind: str, ours: np.ndarray | None, theirs: np.ndarray | None) -> str | None:
-    """The name of the declared deviation that explains this disagreement, or None."""
+def explain(
+    case: Any, kind: str, ours: np.ndarray | None, theirs: np.ndarray | None
+) -> Deviation | None:
+    """The declared deviation that explains this disagreement, or None."""
     for deviation in DEVIATIONS:
         if case.loss in deviation.losses and deviation.kind == kind:
             if deviation.holds(case, ours, theirs):
-                return deviation.name
+                return deviation
     return None

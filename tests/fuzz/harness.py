@@ -12,6 +12,11 @@ the sum of the absolute unreduced terms (divided as the reduction divides), so c
 'sum' or 'mean' is allowed exactly as much rounding as the terms carry; for a gradient, the
 largest finite absolute entry of torch's gradient. float16 results are computed in float32 by
 both libraries and rounded, so one float16 rounding (2**-10) dominates.
+
+A finite entry that fails this rule passes when it lies within ``NOISE_FACTOR`` times torch's
+own rounding noise of the float64 truth (`Rounding`): values that are rounding noise in both
+libraries, such as the second derivatives of a one-feature cosine, which are 0 up to torch's
+1e-12 epsilon but computed from terms of size 1/x^2.
 """
 
 from __future__ import annotations
@@ -321,13 +326,12 @@ class Result:
         if problem is None:
             return
         deviation = explain(case, kind, ours, theirs)
-        if deviation and ours is not None and theirs is not None:
-            # a deviation explains the non-finite entries; the finite ones must still agree
+        if deviation and deviation.explains_only_non_finite:
             finite = np.isfinite(theirs.astype(np.float64))
             if _mismatch(ours[finite], theirs[finite], rel, scale) is not None:
                 deviation = None
         if deviation:
-            self.deviations.append(deviation)
+            self.deviations.append(deviation.name)
         elif not (
             problem.startswith("value")
             and ours is not None
@@ -403,7 +407,7 @@ def check_case(case: Case) -> Result:
         if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
             deviation = explain(case, "grad_exception", lg_err, th_err)
             if deviation:
-                result.deviations.append(deviation)
+                result.deviations.append(deviation.name)
             else:
                 result.failures.append(
                     f"first gradient exception: ours {lg_err!r}, torch {th_err!r}"

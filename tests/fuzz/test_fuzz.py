@@ -31,8 +31,6 @@ OPEN_BUGS: dict[str, str] = {
     "focal_loss": "NaN positions of the gradient with infinite logits" + _ELSEWHERE,
     "multi_margin_loss": "float16 empty batch raises where torch skips the dtype check"
     + _ELSEWHERE,
-    "multilabel_margin_loss": "float16 empty batch raises where torch skips the dtype check"
-    + _ELSEWHERE,
 }
 
 

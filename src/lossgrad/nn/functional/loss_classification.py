@@ -85,6 +85,8 @@ def _check_index_target(input: Tensor, target: Tensor) -> None:
             "expected target dtype to be Long or Byte, but got "
             f"{scalar_type_name(target._data.dtype)}"
         )
+    if nd > 2 and target._data.size:  # torch's spatial kernels read the targets as Long
+        _checks.check_scalar_type(target, np.int64)
 
 
 def _check_weight(weight: Tensor | None, input: Tensor, axis: int, prefix: str = "") -> None:

@@ -56,6 +56,14 @@ from lossgrad.ops.shape import expand, reshape
 _EPSILON = float(np.float32(1e-12))  # torch's ``constexpr float EPSILON`` of Loss.cpp
 
 
+def _check_kernel_dtypes(t: Tensor, target: Tensor, kernel: str) -> None:
+    """torch's dtype checks of the margin kernels (a float32/float64 input, int64 targets),
+    which it skips on an empty batch: its kernel is never dispatched for one."""
+    if t._data.size:
+        _check_float_kernel(t, kernel)
+        _checks.check_scalar_type(target, np.int64)
+
+
 def _check_float_kernel(t: Tensor, kernel: str) -> None:
     if t._data.dtype.kind != "f" or t._data.dtype == np.float16:
         raise NotImplementedError(
@@ -119,7 +127,7 @@ def _multi_margin_derivative(
 ) -> Tensor:
     """`_multi_margin_block`'s gradient with ops: for ``p=1`` the slopes are constants; for
     ``p=2`` their dependence on the scores is rebuilt."""
-    data = scores._data
+    data = np.ascontiguousarray(scores._data)  # C order: the flat writes below land in place
     classes = data.shape[1]
     positions = targets.positions(classes)
     margins = data + (data.dtype.type(margin) - data.reshape(-1)[positions])[:, None]
@@ -172,8 +180,7 @@ def _check_multi_margin(
         )
     if weight is not None and weight._data.size != c:
         raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
-    _check_float_kernel(input, "multi_margin_loss_cpu_kernel")
-    _checks.check_scalar_type(target, np.int64)
+    _check_kernel_dtypes(input, target, "multi_margin_loss_cpu_kernel")
     if weight is not None:
         _checks.check_scalar_type(weight, input._data.dtype)
         if weight.requires_grad and grad_mode.is_grad_enabled():
@@ -279,7 +286,7 @@ def _multilabel_margin_block(
     """
     rows, classes = scores.shape
     dtype, width, valid = scores.dtype, labels.valid.shape[1], labels.valid
-    if not width:
+    if not (width and rows):
         loss[:] = 0
         dldx[:] = 0
         return
@@ -393,8 +400,7 @@ def multilabel_margin_loss(
         raise RuntimeError(
             f"inconsistent target size: {list(target.shape)} for input of size: {list(shape)}"
         )
-    _check_float_kernel(input, "multilabel_margin_loss_forward_out_frame")
-    _checks.check_scalar_type(target, np.int64)
+    _check_kernel_dtypes(input, target, "multilabel_margin_loss_forward_out_frame")
     t = target._data.reshape(n, c)
     if t.size and (t.min() < -1 or t.max() >= c):
         raise RuntimeError("argument #2 'target' is out of range")
