@@ -239,13 +239,15 @@ def as_rows(x: np.ndarray) -> np.ndarray:
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
     if x.ndim < 2:
         return x.reshape(1, -1) if x.ndim else x.reshape(1, 1)
-    return np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, x.shape[1])
+    classes_last = (0, *range(2, x.ndim), 1)
+    return np.ascontiguousarray(x.transpose(classes_last)).reshape(-1, x.shape[1])
 
 
 def _from_rows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The inverse of `as_rows` for a K-d input: an ``(M, C)`` array back in its ``shape``."""
     moved = rows.reshape((shape[0], *shape[2:], shape[1]))
-    return np.ascontiguousarray(np.moveaxis(moved, -1, 1))
+    classes_second = (0, len(shape) - 1, *range(1, len(shape) - 1))
+    return np.ascontiguousarray(moved.transpose(classes_second))
 
 
 def tensor_rows(x: Tensor) -> Tensor:
