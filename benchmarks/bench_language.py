@@ -188,7 +188,7 @@ def _grpo(batch: int, length: int) -> Make:
 
 
 def _dpo_fused_head(pairs: int, length: int, d: int, v: int) -> Make:
-    """``linear_sequence_log_probs`` of policy and reference, then ``dpo_loss``, against
+    """``linear_dpo_loss`` (the policy's and the reference's heads fused with DPO) against
     Liger's ``LigerFusedLinearDPOLoss`` on the same hidden states."""
 
     def make() -> tuple[Callable[[], object], Callable[[], object]]:
@@ -200,17 +200,10 @@ def _dpo_fused_head(pairs: int, length: int, d: int, v: int) -> Make:
         labels = np.random.default_rng(5).integers(0, v, (2 * pairs, length))
         labels[:, : length // 4] = -100  # the prompt
         x, w = _leaves([hidden, head], lossgrad)
-        y = lossgrad.tensor(labels)
+        y, ref_x, ref_w = (lossgrad.tensor(a) for a in (labels, ref_hidden, ref_head))
 
         def ours() -> Any:
-            policy = LF.linear_sequence_log_probs(x, w, y)
-            with lossgrad.no_grad():
-                reference = LF.linear_sequence_log_probs(
-                    lossgrad.tensor(ref_hidden), lossgrad.tensor(ref_head), y
-                )
-            return LF.dpo_loss(
-                policy[:pairs], policy[pairs:], reference[:pairs], reference[pairs:], beta=0.1
-            )
+            return LF.linear_dpo_loss(x, w, y, ref_input=ref_x, ref_weight=ref_w, beta=0.1)
 
         tx, tw = _leaves([hidden, head], torch)
         liger = LigerFusedLinearDPOLoss(beta=0.1, compiled=False)

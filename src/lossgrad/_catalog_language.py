@@ -34,6 +34,17 @@ def _dpo_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, An
     return lib.nn.functional.dpo_loss(z, zeros, zeros, zeros, reduction="none", **p)
 
 
+def _linear_dpo_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    """One-token pairs through an identity head: the chosen token's logit leads by ``z``, the
+    rejected sequence's two logits tie; reference-free."""
+    zeros = lib.zeros_like(z)
+    chosen = lib.stack([z, zeros], dim=1)
+    hidden = lib.cat([chosen, lib.zeros_like(chosen)]).reshape(2 * z.shape[0], 1, 2)
+    labels = lib.zeros(2 * z.shape[0], 1, dtype=lib.long)
+    head = lib.eye(2, dtype=z.dtype)
+    return lib.nn.functional.linear_dpo_loss(hidden, head, labels, reduction="none", **p)
+
+
 def _distill_curve(fn: str) -> Any:
     """Student logits ``[z, 0]`` against a teacher ``[1, 0]``."""
 
@@ -146,6 +157,42 @@ ENTRIES: tuple[Loss, ...] = (
         + "output.backward()\n",
         torch_note="TRL DPOTrainer._compute_loss, loss_type='sigmoid'",
         curve=Curve("margin", _MARGIN, (-20.0, 20.0), _dpo_curve),
+    ),
+    Loss(
+        key="linear_dpo",
+        functional="linear_dpo_loss",
+        module=None,
+        family="language",
+        summary="DPO with the policy's and reference's heads fused, chunked over pairs.",
+        tex=(
+            r"\ell = -\log\sigma\bigl(\beta[(s_w - s^{ref}_w) - (s_l - s^{ref}_l)]\bigr),"
+            r"\qquad s = \sum_t \log\operatorname{softmax}(W h_t + b)_{y_t}"
+        ),
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial z_t} = \mp\beta\,\sigma(-d)\,"
+            r"\bigl(\operatorname{onehot}(y_t) - \operatorname{softmax}(z_t)\bigr)"
+        ),
+        in_torch=False,
+        notes=(
+            "input is (2B, T, D): the chosen sequences, then the rejected (Liger's layout); the "
+            "2B·T × V logits are never held",
+            "the reference as ref_input/ref_weight/ref_bias, as reference_logps, or none",
+            "average_log_prob, compute_nll_loss with alpha, as Liger's LigerFusedLinearDPOLoss; "
+            "checked against it on the CPU",
+        ),
+        example="input = torch.randn(4, 3, 2, requires_grad=True)   # 2 pairs, 3 tokens\n"
+        "head = torch.randn(5, 2, requires_grad=True)\n"
+        "labels = torch.tensor([[-100, 1, 2], [-100, 4, 0], [-100, 3, 3], [-100, 0, 1]])\n"
+        "output = F.linear_dpo_loss(input, head, labels, ref_input=input.detach(),\n"
+        "                           ref_weight=head.detach() + 0.1, beta=0.5)\n"
+        "output.backward()\n",
+        torch_note="Liger-Kernel LigerFusedLinearDPOLoss (chunked, pure torch)",
+        curve=Curve(
+            "margin",
+            "chosen token's logit lead z (two classes; the rejected token's logits tie)",
+            (-10.0, 10.0),
+            _linear_dpo_curve,
+        ),
     ),
     Loss(
         key="simpo",

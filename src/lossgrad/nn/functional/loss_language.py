@@ -883,6 +883,15 @@ def linear_sequence_log_probs(
             "linear_sequence_log_probs expects hidden (B, T, D) and labels (B, T), got hidden of "
             f"shape {tuple(hidden.shape)} and labels of shape {tuple(labels.shape)}"
         )
+    token_logps = _linear_token_log_probs(
+        hidden, linear_weight, labels, linear_bias, ignore_index, options
+    )
+    return _sequence_total(token_logps, labels, ignore_index, average)
+
+
+def _linear_token_log_probs(hidden, linear_weight, labels, linear_bias, ignore_index, options):  # type: ignore[no-untyped-def]
+    """``(B, T)`` label log-probabilities of the head's logits through the chunked path (0 for
+    ignored tokens)."""
     batch, length, features = hidden.shape
     token_nll = linear_cross_entropy(
         reshape(hidden, (batch * length, features)),
@@ -893,7 +902,7 @@ def linear_sequence_log_probs(
         reduction="none",
         options=options if options is not None else LinearCrossEntropyOptions(),
     )
-    return _sequence_total(reshape(neg(token_nll), (batch, length)), labels, ignore_index, average)
+    return reshape(neg(token_nll), (batch, length))
 
 
 # -- preference losses (given per-sequence log-probabilities) -------------------------------------
@@ -2146,6 +2155,294 @@ def linear_distillation_loss(
     settings = (chunk_size, _divergence_block(divergence, beta, temperature), composite)
     return _ChunkedDistillationTotal.apply(
         student_input, student_weight, student_bias, teacher, weights, settings
+    )
+
+
+# -- DPO with the heads fused --------------------------------------------------------------------
+
+
+def _label_log_softmax(logits: np.ndarray, labels: np.ndarray, kept: np.ndarray) -> tuple[Any, ...]:
+    """Each row's log-softmax at its label (0 where ``kept`` is False), the row sums of ``exp(z -
+    max z)`` (the exponentials overwrite ``logits``) and the labels' index into the block."""
+    index = np.arange(logits.shape[0]), np.where(kept, labels, 0)
+    target_logit = logits[index]
+    row_max = logits.max(axis=1)
+    row_max[~np.isfinite(row_max)] = 0
+    sums = np.exp(np.subtract(logits, row_max[:, None], out=logits), out=logits).sum(axis=1)
+    return np.where(kept, target_logit - row_max - np.log(sums), 0), sums, index
+
+
+class _ChunkedDPOTotal(ArrayFunction):
+    """The reduced ``linear_dpo_loss`` with the policy's gradient made in the forward, a chunk of
+    whole (chosen, rejected) pairs at a time, as ``_ChunkedHeadTotal`` does for the
+    cross-entropy: a pair's margin needs both of its sequences' log-probabilities, and with
+    them each token's coefficient ``c = dL/dlog p(y_t)`` is known inside the chunk (the pair's
+    ``-beta scale sigma(-u)``, signed, over the length when averaging, minus ``alpha / n_w`` on
+    the chosen tokens with the NLL term), so the chunk's policy logits turn in place into ``G
+    = c (onehot(y) - softmax(z))``, which gives ``G W`` and ``G^T input`` at once. Three
+    matrix products per chunk for the policy, one for the reference head (no gradient), instead
+    of the five of a forward, a reference and a backward that recomputes the logits.
+    ``backward`` (a graph recorded) differentiates ``composite``, the definition through
+    ``linear_sequence_log_probs`` and ``dpo_loss``, with the reference log-probabilities the
+    forward found."""
+
+    @staticmethod
+    def forward(ctx: Any, hidden, linear_weight, bias, labels, reference, settings):  # type: ignore[no-untyped-def]
+        chunk, beta, scale, nll_scale, average, ignore_index, composite = settings
+        pairs, length, features = hidden.shape[0] // 2, hidden.shape[1], hidden.shape[2]
+        kept = (labels != ignore_index).reshape(-1)
+        sequence_scale = 1 / np.maximum(kept.reshape(labels.shape).sum(1), 1) if average else None
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        grad_input = (
+            np.empty((hidden.shape[0] * length, features), hidden.dtype) if need_input else None
+        )
+        grad_weight = np.empty_like(linear_weight) if need_weight else None
+        grad_bias = np.zeros_like(bias) if need_bias else None
+        head_reference = isinstance(reference, tuple)
+        reference_logps = np.empty(2 * pairs, hidden.dtype) if head_reference else reference
+        classes = max(linear_weight.shape[0], reference[1].shape[0] if head_reference else 0)
+        scratch = _scratch(2 * min(chunk, pairs) * length, classes, hidden.dtype)
+        total = 0.0
+        for start in range(0, pairs, chunk):
+            stop = min(start + chunk, pairs)
+            spans = (
+                slice(start * length, stop * length),
+                slice((pairs + start) * length, (pairs + stop) * length),
+            )
+            sequences = np.r_[start:stop, pairs + start : pairs + stop]
+            rows_kept = np.concatenate([kept[span] for span in spans])
+            rows_labels = np.concatenate([labels.reshape(-1)[span] for span in spans])
+            if head_reference:
+                logits = _chunk_logits(
+                    _pair_rows(reference[0], spans), *reference[1:], None, scratch
+                )
+                token_logps = _label_log_softmax(logits, rows_labels, rows_kept)[0]
+                reference_logps[sequences] = _sequence_sums(
+                    token_logps, length, sequence_scale, sequences
+                )
+            inputs = _pair_rows(hidden, spans)
+            logits = _chunk_logits(inputs, linear_weight, bias, None, scratch)
+            token_logps, sums, index = _label_log_softmax(logits, rows_labels, rows_kept)
+            log_ratios = _sequence_sums(token_logps, length, sequence_scale, sequences)
+            log_ratios -= reference_logps[sequences]
+            count = stop - start
+            margin = beta * (log_ratios[:count] - log_ratios[count:])
+            chosen_tokens = count * length
+            total += scale * float(np.logaddexp(0, -margin).sum())
+            total -= nll_scale * float(token_logps[:chosen_tokens].sum())
+            if grad_input is None and grad_weight is None and grad_bias is None:
+                continue
+            slope = -scale * beta * np.exp(-np.logaddexp(0, margin))
+            coefficient = _token_coefficients(
+                slope, sequence_scale, sequences, length, hidden.dtype
+            )
+            coefficient[:chosen_tokens] -= nll_scale
+            coefficient *= rows_kept
+            grad_logits = np.multiply(logits, (-coefficient / sums)[:, None], out=logits)
+            grad_logits[index] += coefficient
+            if need_input:  # G W as (W^T G^T)^T, as in _ChunkedHeadTotal
+                chunk_grad = np.matmul(linear_weight.T, grad_logits.T).T
+                grad_input[spans[0]] = chunk_grad[:chosen_tokens]
+                grad_input[spans[1]] = chunk_grad[chosen_tokens:]
+            if need_weight:
+                _add_transposed_product(grad_weight, grad_logits, inputs, start == 0)
+            if need_bias:
+                grad_bias += grad_logits.sum(axis=0)
+        ctx.save_for_backward(hidden, linear_weight, bias)
+        ctx.composite, ctx.reference_logps = composite, reference_logps
+        if grad_input is not None:
+            grad_input = grad_input.reshape(hidden.shape)
+        ctx.kept_grads = grad_input, grad_weight, grad_bias
+        return np.asarray(total, hidden.dtype)
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        return (*_kept_grads_times(ctx, grad), None, None, None)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        inputs = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        with grad_mode.enable_grad():
+            wanted = [x for x, need in zip(inputs, needs) if need]
+            loss = ctx.composite(*inputs, Tensor._make(ctx.reference_logps))
+            found = iter(autograd_grad(loss, wanted, grad, create_graph=True))
+        return (*(next(found) if need else None for need in needs), None, None, None)
+
+
+def _pair_rows(hidden: np.ndarray, spans: tuple[slice, slice]) -> np.ndarray:
+    """The token rows of a chunk's chosen sequences, then of its rejected ones."""
+    flat = hidden.reshape(-1, hidden.shape[-1])
+    return np.concatenate([flat[span] for span in spans])
+
+
+def _token_coefficients(slope, sequence_scale, sequences, length, dtype):  # type: ignore[no-untyped-def]
+    """``dL/dlog p`` of each token of a chunk: the pairs' margin slope, plus for the chosen and
+    minus for the rejected sequences, over their lengths when averaging."""
+    per_sequence = np.concatenate([slope, -slope])
+    if sequence_scale is not None:
+        per_sequence *= sequence_scale[sequences]
+    return np.repeat(per_sequence, length).astype(dtype)
+
+
+def _sequence_sums(token_logps, length, sequence_scale, sequences):  # type: ignore[no-untyped-def]
+    """Per-sequence sums of a block's token log-probabilities (over the length when averaging)."""
+    sums = token_logps.reshape(-1, length).sum(axis=1)
+    return sums if sequence_scale is None else sums * sequence_scale[sequences]
+
+
+def _check_linear_dpo(input, linear_weight, labels, ref_input, ref_weight, reference_logps):  # type: ignore[no-untyped-def]
+    if (
+        input.dim() != 3
+        or input.shape[0] % 2
+        or linear_weight.dim() != 2
+        or linear_weight.shape[1] != input.shape[2]
+        or tuple(labels.shape) != tuple(input.shape[:2])
+    ):
+        raise ValueError(
+            "linear_dpo_loss expects input (2B, T, D) (the chosen sequences, then the rejected), "
+            "linear_weight (V, D) and labels (2B, T), got shapes "
+            f"{tuple(input.shape)}, {tuple(linear_weight.shape)} and {tuple(labels.shape)}"
+        )
+    if (ref_input is None) != (ref_weight is None) or (
+        ref_input is not None and reference_logps is not None
+    ):
+        raise ValueError(
+            "linear_dpo_loss takes the reference as ref_input and ref_weight together, or as "
+            "reference_logps, not both"
+        )
+    if ref_input is not None and (
+        tuple(ref_input.shape[:2]) != tuple(input.shape[:2])
+        or ref_weight.dim() != 2
+        or ref_weight.shape[1] != ref_input.shape[-1]
+    ):
+        raise ValueError(
+            "linear_dpo_loss expects ref_input (2B, T, D_ref) and ref_weight (V, D_ref), got "
+            f"shapes {tuple(ref_input.shape)} and {tuple(ref_weight.shape)} for input of shape "
+            f"{tuple(input.shape)}"
+        )
+    if reference_logps is not None and tuple(reference_logps.shape) != (input.shape[0],):
+        raise ValueError(
+            f"linear_dpo_loss expects reference_logps of shape ({input.shape[0]},), got "
+            f"{tuple(reference_logps.shape)}"
+        )
+
+
+def _dpo_reference(ref_input, ref_weight, ref_bias, reference_logps, sequences, dtype):  # type: ignore[no-untyped-def]
+    """The reference as its head's arrays, its log-probabilities, or zeros (reference-free)."""
+    if ref_input is not None:
+        return tuple(
+            None if x is None else x.detach()._data for x in (ref_input, ref_weight, ref_bias)
+        )
+    if reference_logps is not None:
+        return reference_logps.detach()._data
+    return np.zeros(sequences, dtype)
+
+
+def linear_dpo_loss(
+    input: Tensor,
+    linear_weight: Tensor,
+    labels: Tensor,
+    *,
+    linear_bias: Tensor | None = None,
+    ref_input: Tensor | None = None,
+    ref_weight: Tensor | None = None,
+    ref_bias: Tensor | None = None,
+    reference_logps: Tensor | None = None,
+    beta: float = 0.1,
+    ignore_index: int = -100,
+    average_log_prob: bool = False,
+    compute_nll_loss: bool = False,
+    alpha: float = 1.0,
+    reduction: str = "mean",
+    chunk_size: int = 1,
+) -> Tensor:
+    """DPO (``loss_type='sigmoid'``) with the policy's and the reference's linear heads fused:
+    the ``2B*T x V`` logits are never held, ``chunk_size`` (chosen, rejected) pairs at a time.
+
+    ``input`` holds the policy's hidden states of the ``B`` chosen sequences, then of the ``B``
+    rejected ones (Liger's layout). With the per-sequence log-probabilities ``s =
+    linear_sequence_log_probs(input, linear_weight, labels)`` (``average_log_prob``: averaged
+    over the kept tokens) and ``s_ref`` the same of the reference (``ref_input``,
+    ``ref_weight``, ``ref_bias``; or given as ``reference_logps``; or 0, reference-free)::
+
+        L = dpo_loss(s[:B], s[B:], s_ref[:B], s_ref[B:], beta)
+            + alpha * (-sum of log p(y) over the kept chosen tokens) / max(n_w, 1)
+
+    the second term only with ``compute_nll_loss`` (``n_w`` the number of kept chosen tokens).
+    Gradient (policy only; the reference is a constant): ``dL/dz_t = c_t (onehot(y_t) -
+    softmax(z_t))`` with ``c_t = -/+ beta sigma(-u) / B`` for a kept token of a chosen /
+    rejected sequence (``u`` its pair's margin; over its length when averaging), minus ``alpha
+    / n_w`` on chosen tokens; for the scalar reductions it is made in the forward, chunk by
+    chunk. Second derivatives (``create_graph=True``) differentiate the composite definition.
+
+    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearDPOLoss`` (the same arguments; a fully
+    ignored sequence averages to 0 here where Liger divides 0 by 0); Rafailov et al. 2023.
+
+    Args:
+        input: ``(2B, T, D)``. linear_weight: ``(V, D)``. labels: int64 ``(2B, T)``.
+        linear_bias: ``(V)``. ref_input: ``(2B, T, D_ref)``. ref_weight: ``(V, D_ref)``.
+        ref_bias: ``(V)``. reference_logps: ``(2B,)`` instead of the reference's head.
+        beta: ``beta > 0``. Default 0.1. ignore_index: label of tokens outside the completion.
+        average_log_prob: length-average the log-probabilities. Default False.
+        compute_nll_loss, alpha: add ``alpha`` times the chosen tokens' mean NLL.
+        reduction: ``'mean'`` (over pairs) | ``'sum'`` | ``'none'`` (per pair, without NLL).
+        chunk_size: pairs per chunk. Default 1.
+
+    Example:
+        >>> import lossgrad as torch
+        >>> hidden, head = torch.zeros(2, 3, 2), torch.zeros(4, 2)
+        >>> labels = torch.tensor([[1, 2, -100], [0, 3, 3]])
+        >>> torch.nn.functional.linear_dpo_loss(hidden, head, labels, beta=0.5)
+        tensor(0.4055)
+    """
+    _check_linear_dpo(input, linear_weight, labels, ref_input, ref_weight, reference_logps)
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    if not (isinstance(chunk_size, int) and chunk_size > 0):
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    reduction = _reduction.resolve(reduction)
+    if reduction == "none" and compute_nll_loss:
+        raise ValueError("compute_nll_loss=True needs reduction 'mean' or 'sum', got 'none'")
+    pairs = input.shape[0] // 2
+    chosen_count = int((labels._data[:pairs] != ignore_index).sum())
+    nll_scale = alpha / max(chosen_count, 1) if compute_nll_loss else 0.0
+
+    def composite(hidden, head, bias, reference):  # type: ignore[no-untyped-def]
+        token_logps = _linear_token_log_probs(hidden, head, labels, bias, ignore_index, None)
+        policy = _sequence_total(token_logps, labels, ignore_index, average_log_prob)
+        loss = dpo_loss(
+            policy[:pairs],
+            policy[pairs:],
+            reference[:pairs],
+            reference[pairs:],
+            beta=beta,
+            reduction=reduction,
+        )
+        if not nll_scale:
+            return loss
+        return sub(loss, mul(_sum(token_logps[:pairs]), nll_scale))
+
+    dtype = input._data.dtype
+    reference = _dpo_reference(ref_input, ref_weight, ref_bias, reference_logps, 2 * pairs, dtype)
+    arrays = (linear_weight._data, None if linear_bias is None else linear_bias._data)
+    arrays += reference if isinstance(reference, tuple) else (reference,)
+    if reduction == "none" or any(x is not None and x.dtype != dtype for x in arrays):
+        if isinstance(reference, tuple):
+            with grad_mode.no_grad():
+                reference = linear_sequence_log_probs(
+                    ref_input.detach(),
+                    ref_weight.detach(),
+                    labels,
+                    linear_bias=None if ref_bias is None else ref_bias.detach(),
+                    ignore_index=ignore_index,
+                    average=average_log_prob,
+                )._data
+        return composite(input, linear_weight, linear_bias, Tensor._make(reference))
+    scale = 1.0 / pairs if reduction == "mean" else 1.0
+    settings = (chunk_size, beta, scale, nll_scale, average_log_prob, ignore_index, composite)
+    return _ChunkedDPOTotal.apply(
+        input, linear_weight, linear_bias, labels._data, reference, settings
     )
 
 
