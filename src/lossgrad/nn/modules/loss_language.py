@@ -245,7 +245,8 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             if rows.size == 0:
                 continue
             row_index = Tensor._make(rows)
-            cluster_logprob = log_softmax(self.tail[cluster - 1](index_select(input, 0, row_index)), 1)
+            cluster_input = index_select(input, 0, row_index)
+            cluster_logprob = log_softmax(self.tail[cluster - 1](cluster_input), 1)
             relative_target = Tensor._make((target[rows] - bounds[cluster])[:, None])
             local_logprob = squeeze(gather(cluster_logprob, 1, relative_target), 1)
             output = scatter_add(output, 0, row_index, local_logprob)
