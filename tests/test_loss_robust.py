@@ -616,6 +616,42 @@ def test_stability_at_huge_residuals():
         assert np.isfinite(ours).all() and np.isfinite(ours_grad).all(), name
 
 
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("pseudo_huber_loss", {}),
+        ("charbonnier_loss", {}),
+        ("cauchy_loss", {}),
+        ("barron_loss", {"alpha": 1.0}),
+        ("barron_loss", {"alpha": 0.0}),
+        ("barron_loss", {"alpha": 0.5}),
+        ("barron_loss", {"alpha": -1.0, "scale": 2.0}),
+    ],
+)
+def test_float32_residuals_whose_square_overflows(name, kwargs):
+    # |d| = 1e20: d**2 is beyond float32's range, the loss and its slope are not; the expected
+    # values are the formulas in float64 (Python floats), rounded to float32
+    alpha, scale = kwargs.get("alpha", 1.0), kwargs.get("scale", 1.0)
+    b = abs(alpha - 2.0)
+
+    def formula(d: float) -> tuple[float, float]:
+        q = d / scale
+        if name == "cauchy_loss" or alpha == 0.0:
+            return math.log1p(q * q / 2), q / (1 + q * q / 2) / scale
+        if alpha == 1.0:
+            return math.sqrt(q * q + 1) - 1, q / math.sqrt(q * q + 1) / scale
+        z = q * q / b + 1
+        return b / alpha * (z ** (alpha / 2) - 1), q * z ** (alpha / 2 - 1) / scale
+
+    d = np.float32([1e20, -3.0, -1e20, 0.5])
+    ours, ours_grad = _value_and_grad(getattr(F, name), d, np.zeros(4, np.float32),
+                                      reduction="none", **kwargs)
+    expected = np.float32([formula(float(v))[0] for v in d])
+    expected_grad = np.float32([formula(float(v))[1] for v in d])
+    np.testing.assert_allclose(ours, expected, rtol=1e-6)
+    np.testing.assert_allclose(ours_grad, expected_grad, rtol=1e-6, atol=1e-30)
+
+
 @pytest.mark.parametrize("name", sorted(_ELEMENTWISE))
 def test_reductions_and_weight(name):
     rng = np.random.default_rng(21)

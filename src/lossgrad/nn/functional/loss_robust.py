@@ -28,7 +28,7 @@ classification losses are composites of lossgrad ops.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -100,6 +100,28 @@ def _scaled_residual(x: np.ndarray, y: np.ndarray, scale: float, out: np.ndarray
 def _by_scale(scale: float) -> float:
     """The ``dldx_factor`` of a loss of ``q = (x - y) / scale`` whose kernel writes ``dl/dq``."""
     return 1.0 / scale
+
+
+def _widened_on_overflow(block: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``block`` (a kernel that squares the scaled residual ``q``), rerun in float64 on a
+    float16 or float32 block whose loss is not finite: there ``q**2`` overflowed (``|q|`` above
+    about 1.8e19 in float32) where the loss and its slope are finite (``sqrt(q**2 + 1)``,
+    ``log1p(q**2 / 2)``, ``(q**2 / b + 1) ** (alpha / 2)`` grow more slowly than ``q**2``). One
+    sum of the block, in cache, tells it; an infinite or NaN input gives the same result wide."""
+
+    def kernel(x: np.ndarray, y: np.ndarray, *rest: Any) -> np.ndarray:
+        loss = block(x, y, *rest)
+        if x.dtype.itemsize == 8 or np.isfinite(_parallel.total(loss)):
+            return loss
+        *params, loss_out, dldx = rest
+        wide_loss, wide_dldx = np.empty(x.shape), np.empty(x.shape)
+        block(x.astype(np.float64), y.astype(np.float64), *params, wide_loss, wide_dldx)
+        np.copyto(dldx, wide_dldx, casting="unsafe")
+        np.copyto(loss_out, wide_loss, casting="unsafe")
+        return loss_out
+
+    kernel.__doc__ = block.__doc__
+    return kernel
 
 
 def _reduce(loss: Tensor, reduction: str, weight: Tensor | None = None) -> Tensor:
@@ -202,6 +224,7 @@ def log_cosh_loss(
     return _elementwise(_LOG_COSH, input, target, _reduction.resolve(reduction), weight)
 
 
+@_widened_on_overflow
 def _charbonnier_block(
     x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
@@ -384,6 +407,7 @@ def _welsch(squared: Tensor) -> Tensor:
     return where(squared < 1.0, -half.expm1(), 1.0 - half.exp())
 
 
+@_widened_on_overflow
 def _cauchy_block(
     x: np.ndarray, y: np.ndarray, scale: float, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
@@ -543,6 +567,7 @@ def _barron_safe(alpha: float, dtype: np.dtype) -> tuple[float, float]:
     return max(epsilon, abs(alpha - 2.0)), math.copysign(max(epsilon, abs(alpha)), alpha)
 
 
+@_widened_on_overflow
 def _barron_block(
     x: np.ndarray, y: np.ndarray, alpha: float, scale: float, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
