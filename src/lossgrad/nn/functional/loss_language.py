@@ -323,7 +323,28 @@ def _kept_grads_times(ctx: Any, grad: np.ndarray) -> list[Any]:
     ]
 
 
-class _ChunkedHeadTotal(ArrayFunction):
+class _HeadTotal(ArrayFunction):
+    """A scalar loss of a head's three operands (input, weight, bias; then three constants)
+    whose forward made its first-order gradients and kept them as ``ctx.kept_grads``: the
+    backward scales them by the upstream gradient (`_kept_grads_times`). With a graph recorded
+    it differentiates ``ctx.composite(input, weight, bias)``, the loss's definition in ops, so
+    second derivatives work."""
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
+        return (*_kept_grads_times(ctx, grad), None, None, None)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
+        inputs = ctx.saved_tensors
+        needs = ctx.needs_input_grad[:3]
+        with grad_mode.enable_grad():
+            wanted = [x for x, need in zip(inputs, needs) if need]
+            found = iter(autograd_grad(ctx.composite(*inputs), wanted, grad, create_graph=True))
+        return (*(next(found) if need else None for need in needs), None, None, None)
+
+
+class _ChunkedHeadTotal(_HeadTotal):
     """The scalar chunked loss ``sum_n p_n (c_n (lse_n - z[n, y_n]) + s e_n lse_n**2)`` of the
     logits ``z = cap(input W^T + b)``, with the token coefficients ``c`` (class weight over the
     'mean' denominator, 0 for ignored tokens), ``e`` (the z-loss's) and ``p_n`` the detached
@@ -383,35 +404,25 @@ class _ChunkedHeadTotal(ArrayFunction):
             if need_bias:
                 grad_bias += grad_logits.sum(axis=0)
         ctx.save_for_backward(input, linear_weight, bias)
-        ctx.target, ctx.coefficients, ctx.settings = target, coefficients, settings
+        ctx.composite = functools.partial(_head_total_definition, target, coefficients, settings)
         ctx.kept_grads = grad_input, grad_weight, grad_bias
         return total
 
-    @staticmethod
-    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
-        return (*_kept_grads_times(ctx, grad), None, None, None)
 
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
-        inputs = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:3]
-        chunk, softcap, lse_square_scale, use_token_scaling = ctx.settings
-        token_coefficient, z_coefficient = (Tensor._make(c) for c in ctx.coefficients)
-        with grad_mode.enable_grad():
-            log_sum_exp, target_logit = _ChunkedHead.apply(
-                *inputs, ctx.target, chunk, softcap, None
-            )
-            per_token = add(
-                mul(sub(log_sum_exp, target_logit), token_coefficient),
-                mul(square(log_sum_exp), mul(z_coefficient, lse_square_scale)),
-            )
-            if use_token_scaling:
-                per_token = mul(
-                    per_token, Tensor._make(np.exp(target_logit._data - log_sum_exp._data))
-                )
-            wanted = [x for x, need in zip(inputs, needs) if need]
-            found = iter(autograd_grad(_sum(per_token), wanted, grad, create_graph=True))
-        return (*(next(found) if need else None for need in needs), None, None, None)
+def _head_total_definition(target, coefficients, settings, input, linear_weight, bias):  # type: ignore[no-untyped-def]
+    """``_ChunkedHeadTotal``'s loss in ops, through ``_ChunkedHead`` (its create_graph path)."""
+    chunk, softcap, lse_square_scale, use_token_scaling = settings
+    token_coefficient, z_coefficient = (Tensor._make(c) for c in coefficients)
+    log_sum_exp, target_logit = _ChunkedHead.apply(
+        input, linear_weight, bias, target, chunk, softcap, None
+    )
+    per_token = add(
+        mul(sub(log_sum_exp, target_logit), token_coefficient),
+        mul(square(log_sum_exp), mul(z_coefficient, lse_square_scale)),
+    )
+    if use_token_scaling:
+        per_token = mul(per_token, Tensor._make(np.exp(target_logit._data - log_sum_exp._data)))
+    return _sum(per_token)
 
 
 class CrossEntropyOutput(NamedTuple):
@@ -2000,7 +2011,7 @@ class _ChunkedDistillation(ArrayFunction):
         return grad_input, head_grads[0], head_grads[1], None, None, None
 
 
-class _ChunkedDistillationTotal(ArrayFunction):
+class _ChunkedDistillationTotal(_HeadTotal):
     """The reduced ``linear_distillation_loss`` ``sum_n w_n l_n`` (token weights ``w``: kept
     over the count for 'mean') with its gradient made in the forward, chunk by chunk, as
     ``_ChunkedHeadTotal`` does: the divergence's block kernel turns each chunk's student logits
@@ -2042,19 +2053,6 @@ class _ChunkedDistillationTotal(ArrayFunction):
         ctx.save_for_backward(student_input, student_weight, student_bias)
         ctx.composite, ctx.kept_grads = composite, (grad_input, grad_weight, grad_bias)
         return np.asarray(total, student_input.dtype)
-
-    @staticmethod
-    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
-        return (*_kept_grads_times(ctx, grad), None, None, None)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
-        inputs = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:3]
-        with grad_mode.enable_grad():
-            wanted = [x for x, need in zip(inputs, needs) if need]
-            found = iter(autograd_grad(ctx.composite(*inputs), wanted, grad, create_graph=True))
-        return (*(next(found) if need else None for need in needs), None, None, None)
 
 
 def linear_distillation_loss(
@@ -2172,7 +2170,7 @@ def _label_log_softmax(logits: np.ndarray, labels: np.ndarray, kept: np.ndarray)
     return np.where(kept, target_logit - row_max - np.log(sums), 0), sums, index
 
 
-class _ChunkedDPOTotal(ArrayFunction):
+class _ChunkedDPOTotal(_HeadTotal):
     """The reduced ``linear_dpo_loss`` with the policy's gradient made in the forward, a chunk of
     whole (chosen, rejected) pairs at a time, as ``_ChunkedHeadTotal`` does for the
     cross-entropy: a pair's margin needs both of its sequences' log-probabilities, and with
@@ -2249,25 +2247,11 @@ class _ChunkedDPOTotal(ArrayFunction):
             if need_bias:
                 grad_bias += grad_logits.sum(axis=0)
         ctx.save_for_backward(hidden, linear_weight, bias)
-        ctx.composite, ctx.reference_logps = composite, reference_logps
+        ctx.composite = functools.partial(composite, reference=Tensor._make(reference_logps))
         if grad_input is not None:
             grad_input = grad_input.reshape(hidden.shape)
         ctx.kept_grads = grad_input, grad_weight, grad_bias
         return np.asarray(total, hidden.dtype)
-
-    @staticmethod
-    def backward_array(ctx: Any, grad: np.ndarray) -> tuple[Any, ...]:
-        return (*_kept_grads_times(ctx, grad), None, None, None)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
-        inputs = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:3]
-        with grad_mode.enable_grad():
-            wanted = [x for x, need in zip(inputs, needs) if need]
-            loss = ctx.composite(*inputs, Tensor._make(ctx.reference_logps))
-            found = iter(autograd_grad(loss, wanted, grad, create_graph=True))
-        return (*(next(found) if need else None for need in needs), None, None, None)
 
 
 def _pair_rows(hidden: np.ndarray, spans: tuple[slice, slice]) -> np.ndarray:
