@@ -98,16 +98,11 @@ class KernelLossOfInputs(ArrayFunction):
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         inputs = ctx.saved_tensors
         needs = ctx.needs_input_grad[3:]
-        # an input passed twice gets its whole gradient once
-        wanted = list({id(x): x for x, need in zip(inputs, needs) if need}.values())
-        found = dict(
-            zip(map(id, wanted), grad(ctx.composite(*inputs), wanted, upstream, create_graph=True))
-        )
         return (
             None,
             None,
             None,
-            *(found.pop(id(x), None) if need else None for x, need in zip(inputs, needs)),
+            *_kept.definition_grads(ctx.composite(*inputs), inputs, needs, upstream),
         )
 
 

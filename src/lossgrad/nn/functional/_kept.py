@@ -4,15 +4,20 @@ A fused loss whose forward computes ∂l/∂x anyway (a slope, an exponential) k
 on ``ctx.kept``; when reduced, already multiplied by the reduction's scale
 (`_reduction.kept_scale`). Its array backward then takes it (`take`) and multiplies it by the
 upstream gradient in place (`times_upstream`): no pass at all for the usual ``loss.backward()``.
+Its recorded backward (a graph under ``create_graph``) differentiates the loss's definition in
+ops instead (`definition_grads`), so second derivatives work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from lossgrad import _parallel
+from lossgrad._tensor import Tensor
+from lossgrad.autograd import grad
 
 
 def take(ctx: Any) -> np.ndarray | None:
@@ -36,3 +41,15 @@ def times_upstream(kept: np.ndarray, upstream: Any, reduced: bool) -> np.ndarray
     if reduced:
         return kept if upstream == 1 else _parallel.scale(kept, upstream)
     return np.multiply(kept, upstream, out=kept)
+
+
+def definition_grads(
+    loss: Tensor, inputs: Sequence[Tensor | None], needs: Sequence[bool], upstream: Tensor
+) -> list[Tensor | None]:
+    """The recorded backward of a fused op: the gradients of ``loss`` (the op's definition in
+    ops, computed from ``inputs``) times ``upstream``, with a graph, for the inputs whose flag
+    in ``needs`` is set; None for the others. An input passed twice gets its whole gradient at
+    its first place (the engine adds every place's gradient to it)."""
+    wanted = list({id(x): x for x, need in zip(inputs, needs) if need}.values())
+    found = dict(zip(map(id, wanted), grad(loss, wanted, upstream, create_graph=True)))
+    return [found.pop(id(x), None) if need else None for x, need in zip(inputs, needs)]

@@ -30,7 +30,7 @@ from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional import _checks, _kept, _reduction
 from lossgrad.ops._common import sum_to_shape_array
 from lossgrad.ops.elementary import atan2
 from lossgrad.ops.pointwise import maximum, minimum, where
@@ -287,17 +287,10 @@ class _BoxLoss(ArrayFunction):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
-        from lossgrad.autograd import grad as autograd_grad
-
-        boxes1, boxes2 = ctx.saved_tensors
+        boxes = ctx.saved_tensors
         kind, eps = ctx.meta
-        wanted = [boxes for boxes in (boxes1, boxes2) if boxes.requires_grad]
-        loss = _COMPOSITES[kind](boxes1, boxes2, eps)
-        grads = iter(autograd_grad(loss, wanted, grad, create_graph=True))
-        return tuple(next(grads) if b.requires_grad else None for b in (boxes1, boxes2)) + (
-            None,
-            None,
-        )
+        loss = _COMPOSITES[kind](*boxes, eps)
+        return (*_kept.definition_grads(loss, boxes, ctx.needs_input_grad[:2], grad), None, None)
 
 
 #: What ``map_rows`` counts per pair of boxes: the loss and its gradient make some twenty to

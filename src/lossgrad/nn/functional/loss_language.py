@@ -337,11 +337,10 @@ class _HeadTotal(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
         inputs = ctx.saved_tensors
-        needs = ctx.needs_input_grad[:3]
         with grad_mode.enable_grad():
-            wanted = [x for x, need in zip(inputs, needs) if need]
-            found = iter(autograd_grad(ctx.composite(*inputs), wanted, grad, create_graph=True))
-        return (*(next(found) if need else None for need in needs), None, None, None)
+            loss = ctx.composite(*inputs)
+            grads = _kept.definition_grads(loss, inputs, ctx.needs_input_grad[:3], grad)
+        return (*grads, None, None, None)
 
 
 class _ChunkedHeadTotal(_HeadTotal):

@@ -46,7 +46,7 @@ from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional import _checks, _kept, _reduction
 from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
@@ -872,10 +872,7 @@ class _ScoreLoss(ArrayFunction):
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         counts = ctx.saved_tensors
         loss = _score_composite(counts, ctx.finish)
-        wanted = [count for count, need in zip(counts, ctx.needs_input_grad) if need]
-        found = iter(grad(loss, wanted, upstream, create_graph=True))
-        grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
-        return (*grads, None)
+        return (*_kept.definition_grads(loss, counts, ctx.needs_input_grad[:3], upstream), None)
 
 
 def _pooled(counts: Sequence[Tensor], pool: np.ndarray | None) -> Sequence[Tensor]:
@@ -1692,9 +1689,7 @@ class _MatthewsLoss(ArrayFunction):
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         counts = ctx.saved_tensors
         loss = _matthews_loss(counts, ctx.settings)
-        wanted = [count for count, need in zip(counts, ctx.needs_input_grad) if need]
-        found = iter(grad(loss, wanted, upstream, create_graph=True))
-        return (*[next(found) if need else None for need in ctx.needs_input_grad[:3]], None)
+        return (*_kept.definition_grads(loss, counts, ctx.needs_input_grad[:3], upstream), None)
 
 
 # -- Lovasz ----------------------------------------------------------------------------------------
