@@ -94,3 +94,37 @@ def check_scalar_type(t: Tensor, expected: Any) -> None:
             f"expected scalar type {scalar_type_name(expected)} but found "
             f"{scalar_type_name(t._data.dtype)}"
         )
+
+
+def check_target_size(input: Tensor, target: Tensor) -> None:
+    """ValueError (the logistic losses' wording) unless ``target`` has ``input``'s size."""
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Target size ({target.size()}) must be the same as input size ({input.size()})"
+        )
+
+
+def check_float_kernel(dtype: np.dtype, kernel: str) -> None:
+    """NotImplementedError, as torch's dispatch, when ``kernel`` gets a non-float ``dtype``."""
+    if dtype.kind != "f":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{scalar_type_name(dtype)}'")
+
+
+def check_float_result(dtype: np.dtype, shown: np.dtype) -> None:
+    """RuntimeError, torch's wording, when a float result must be written into ``shown``
+    (unless the result ``dtype`` and ``shown`` are floats)."""
+    if dtype.kind != "f" or shown.kind != "f":
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {scalar_type_name(shown)}"
+        )
+
+
+def number_as_tensor(value: Any, like: Tensor, unsupported: str) -> Tensor:
+    """A Python number (torch's composites take one as a scalar of ``like``'s dtype) as a 0-d
+    tensor; ``value`` itself if it is a Tensor; else TypeError ``unsupported`` (a format with
+    ``{}`` for the value's type name, Python's operator message)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Tensor._make(np.asarray(value, like._data.dtype))
+    if not isinstance(value, Tensor):
+        raise TypeError(unsupported.format(type(value).__name__))
+    return value

@@ -25,7 +25,7 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional import _checks, _logistic, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional._rows import (
@@ -795,7 +795,7 @@ class _LogOneMinusPt(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a, b = _np_logsigmoids(x)
+        a, b = _logistic.log_sigmoids(x)
         out = _np_log_one_minus_pt(a, b, y)
         ctx.save_for_backward(x, y, out)
         return out
@@ -810,20 +810,6 @@ class _LogOneMinusPt(ArrayFunction):
         if ctx.needs_input_grad[1]:
             gy = mul(g, _dlw_dy(a, b, out))
         return gx, gy
-
-
-def _np_logsigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``logsigmoid(x)`` and ``logsigmoid(-x)``, sharing ``log1p(exp(-|x|))``."""
-    soft = np.abs(x, out=np.empty_like(x))  # arrays also for a 0-d x (in-place ops follow)
-    np.negative(soft, out=soft)
-    np.exp(soft, out=soft)
-    np.log1p(soft, out=soft)
-    a = np.minimum(x, 0, out=np.empty_like(x))
-    a -= soft
-    b = np.maximum(x, 0, out=np.empty_like(x))
-    np.negative(b, out=b)
-    b -= soft
-    return a, b
 
 
 def _np_log_one_minus_pt(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -957,7 +943,7 @@ def _sigmoid_focal_soft(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`_sigmoid_focal_parts` for any targets in ``[0, 1]``."""
     dt = x.dtype.type
-    a, b = _np_logsigmoids(x)
+    a, b = _logistic.log_sigmoids(x)
     lw = _np_log_one_minus_pt(a, b, y)
     ce = (1 - y) * x
     ce -= a
@@ -1021,19 +1007,9 @@ def sigmoid_focal_loss(
     # torchvision's order: sigmoid(inputs), binary_cross_entropy_with_logits's checks, and the
     # reduction after computing
     _checks.check_tensor_arguments("sigmoid", input=inputs)
-    if tuple(targets.shape) != tuple(inputs.shape):
-        raise ValueError(
-            f"Target size ({targets.size()}) must be the same as input size ({inputs.size()})"
-        )
-    if inputs._data.dtype.kind != "f":
-        raise NotImplementedError(
-            f"\"log_sigmoid_cpu\" not implemented for '{scalar_type_name(inputs._data.dtype)}'"
-        )
-    if targets._data.dtype.kind != "f":
-        raise RuntimeError(
-            "result type Float can't be cast to the desired output type "
-            f"{scalar_type_name(targets._data.dtype)}"
-        )
+    _checks.check_target_size(inputs, targets)
+    _checks.check_float_kernel(inputs._data.dtype, "log_sigmoid_cpu")
+    _checks.check_float_result(targets._data.dtype, targets._data.dtype)
     reduction = _reduction.resolve_torchvision(reduction)
     _, (x, y) = promote(inputs, targets)
     return _pointwise(_SIGMOID_FOCAL, (x, y), reduction, (float(alpha), float(gamma)))

@@ -8,10 +8,8 @@ kl_div, poisson_nll_loss and gaussian_nll_loss are composites in torch, written 
 operations of torch's composite in its order (same values, gradients and NaN policy) and named
 after its last op. multilabel_soft_margin_loss is binary_cross_entropy_with_logits per element.
 
-The kernels are branch-free (``clip`` rather than ``where``/``maximum``): NumPy's ``where`` on
-a data-dependent mask costs much more than a SIMD pass. The logistic losses
-compute ``u = exp(-z)`` once, clamped below overflow, and take both the loss
-(``softplus(-z) = log1p(u)``) and the gradient (``sigmoid(z) = 1 / (1 + u)``) from it.
+The kernels are branch-free (``clip`` rather than ``where``/``maximum``); the logistic ones share
+the stable pieces of `_logistic`.
 """
 
 from __future__ import annotations
@@ -27,20 +25,19 @@ from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.nn.functional import _checks, _reduction
+from lossgrad.nn.functional import _checks, _logistic, _reduction
 from lossgrad.nn.functional._checks import scalar_type_name as _tn
 from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.ops._common import promote
 from lossgrad.ops.activation import logsigmoid
-from lossgrad.ops.elementary import logit
+from lossgrad.ops.elementary import logit, xlogy
 from lossgrad.ops.index import masked_fill
 from lossgrad.ops.pointwise import (
     clamp_min,
     exp,
     le,
     log,
-    mul,
     ne,
     rsub,
     sigmoid,
@@ -77,6 +74,13 @@ def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
         raise RuntimeError(
             f"output with shape {list(shape)} doesn't match the broadcast shape {list(common)}"
         )
+
+
+def _promote_present(*operands: Tensor | None) -> tuple[np.dtype, list[Tensor | None]]:
+    """`promote` of the operands that are not None (the others stay None)."""
+    dt, present = promote(*(t for t in operands if t is not None))
+    promoted = iter(present)
+    return dt, [None if t is None else next(promoted) for t in operands]
 
 
 def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
@@ -236,10 +240,7 @@ def binary_cross_entropy(
     if weight is not None:
         _broadcast_into(weight, target._data.shape)
         weight = weight.to(input.dtype).expand(target._data.shape)
-    if input._data.dtype.kind != "f":
-        raise NotImplementedError(
-            f"\"binary_cross_entropy\" not implemented for '{_tn(input._data.dtype)}'"
-        )
+    _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
     _not_differentiable("binary_cross_entropy", weight=weight)
     _check_unit_interval(input, "input")
     _check_unit_interval(target, "target")
@@ -259,53 +260,8 @@ def _smoothed_binary_target(target: Tensor, label_smoothing: float) -> Tensor:
 # -- binary_cross_entropy_with_logits --------------------------------------------------------------
 
 
-_EXP_MAX: dict[np.dtype, Any] = {}
-
-
-def _exp_max(dtype: np.dtype) -> Any:
-    """The largest integer ``T`` whose ``exp`` is finite in ``dtype`` (88 for float32)."""
-    limit = _EXP_MAX.get(dtype)
-    if limit is None:
-        limit = _EXP_MAX[dtype] = dtype.type(math.floor(math.log(float(np.finfo(dtype).max))))
-    return limit
-
-
-def _neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
-    """``u = exp(w)``, ``w = min(-z, T)`` (`_exp_max`: never overflows), for one block;
-    returns the sum of ``w`` when ``total``.
-
-    ``u`` is ``exp(-z)`` wherever that is finite, so ``softplus(-z) = log1p(u) - z - w`` and
-    ``sigmoid(z) = 1 / (1 + u)``, ``sigmoid(-z) = u / (1 + u)`` are torch's formulas; past
-    ``T`` the clamp keeps them finite (``sigmoid(z)`` is then below the dtype's smallest normal).
-    """
-    exponent = np.negative(z, out=u)
-    _clip(exponent, z.dtype.type(-np.inf), _exp_max(z.dtype), out=exponent)
-    exponent_sum = _parallel.total(exponent) if total else None
-    np.exp(exponent, out=exponent)
-    return exponent_sum
-
-
-def _cancels(total: Any, exponent_sum: Any, linear_sum: Any) -> bool:
-    """Whether a fused total ``sum log1p(u) - sum w - x.y`` must be recomputed term by term:
-    it is not finite (``inf - inf``), or its two subtracted sums are more than 8 times its
-    size, so that their rounding would swamp it (one large, correctly classified margin
-    cancels against the others: torch sums the elementwise losses, which stay exact)."""
-    if not np.isfinite(total):
-        return True
-    return bool(abs(exponent_sum) + abs(linear_sum) > 8 * abs(total))
-
-
-def _softplus_neg_from(z: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = softplus(-z) = log1p(u) + max(-z - T, 0)`` for one block, ``u`` from
-    `_neg_exp_into` (exact at ``z = +-inf``: 0 and inf)."""
-    excess = np.subtract(-_exp_max(z.dtype), z, out=out)
-    _clip(excess, z.dtype.type(0), z.dtype.type(np.inf), out=excess)
-    out += np.log1p(u, out=scratch(z, 1))
-    return out
-
-
 def _sigmoid_from(u: np.ndarray) -> np.ndarray:
-    """``sigmoid(z) = 1 / (1 + u)`` in place in ``u`` from `_neg_exp_into`."""
+    """``sigmoid(z) = 1 / (1 + u)`` in place in ``u`` from `_logistic.neg_exp_into`."""
     one = u.dtype.type(1)
     u += one
     return np.divide(one, u, out=u)
@@ -322,8 +278,8 @@ def _bce_logits_block(
     """With ``p`` = pos_weight and ``c = 1 + (p - 1) y`` (1 without it):
     ``l = w [(1 - y) x + c softplus(-x)]`` into ``loss`` and
     ``dl/dx = w [c sigmoid(x) - p y]`` (``sigmoid(x) - y`` without p) into ``dldx``."""
-    _neg_exp_into(x, dldx)
-    _softplus_neg_from(x, dldx, loss)
+    _logistic.neg_exp_into(x, dldx)
+    _logistic.softplus_neg_from(x, dldx, loss)
     sigmoid_x = _sigmoid_from(dldx)
     if pos_weight is None:
         sigmoid_x -= y
@@ -355,8 +311,7 @@ def _bce_logits_half_loss(
     """The float16 loss in torch's sequence into ``loss``: ``(1 - y) x - c log_sigmoid(x)``,
     each op rounded to float16 and ``log_sigmoid`` computed in float32 and rounded once (its
     Half kernel), so the cancellation of ``(1 - y) x`` against it rounds as torch's does."""
-    wide = x.astype(np.float32)
-    log_sigmoid = (np.minimum(wide, 0) - np.log1p(np.exp(-np.abs(wide)))).astype(np.float16)
+    log_sigmoid = _logistic.log_sigmoids(x.astype(np.float32))[0].astype(np.float16)
     if pos_weight is not None:
         log_sigmoid *= (pos_weight - x.dtype.type(1)) * y + x.dtype.type(1)
     out = (x.dtype.type(1) - y) * x - log_sigmoid
@@ -373,16 +328,13 @@ def _bce_logits_sum(
     loss: np.ndarray,
     dldx: np.ndarray,
 ) -> Any:
-    """The block's total without weights as ``sum log1p(u) - sum w - x.y``: two dot products
-    replace four elementwise passes (an infinite logit makes ``inf - inf``: then the
-    elementwise sum, as torch's)."""
-    if weight is not None or pos_weight is not None:
+    """The block's total without weights: `_logistic.softplus_total` of the margin ``x``
+    (else the elementwise sum, as torch's)."""
+    total = None
+    if weight is None and pos_weight is None:
+        total = _logistic.softplus_total(x, x, y, loss, dldx)
+    if total is None:
         return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
-    exponent_sum = _neg_exp_into(x, dldx, total=True)
-    linear_sum = _parallel.total(x, y)
-    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - linear_sum
-    if _cancels(total, exponent_sum, linear_sum):
-        return _parallel.total(_bce_logits_block(x, y, None, None, loss, dldx))
     _sigmoid_from(dldx)
     dldx -= y
     return total
@@ -458,27 +410,16 @@ def binary_cross_entropy_with_logits(
         tensor(0.0635)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    if target.shape != input.shape:
-        raise ValueError(
-            f"Target size ({target.size()}) must be the same as input size ({input.size()})"
-        )
+    _checks.check_target_size(input, target)
     target = _smoothed_binary_target(target, label_smoothing)
-    if input._data.dtype.kind != "f":
-        raise NotImplementedError(
-            f"\"log_sigmoid_cpu\" not implemented for '{_tn(input._data.dtype)}'"
-        )
+    _checks.check_float_kernel(input._data.dtype, "log_sigmoid_cpu")
     _not_differentiable("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
     for t in (pos_weight, weight):
         _broadcast_into(t, input._data.shape)
     out_dt = target._data.dtype
-    dt, (x, y, *extra) = promote(input, target, *(t for t in (weight, pos_weight) if t is not None))
-    if dt.kind != "f" or out_dt.kind != "f":
-        raise RuntimeError(
-            f"result type Float can't be cast to the desired output type {_tn(target._data.dtype)}"
-        )
-    w = extra.pop(0) if weight is not None else None
-    pw = extra.pop(0) if pos_weight is not None else None
-    loss = _pointwise(_BCE_WITH_LOGITS, (x, y, w, pw), reduction)
+    dt, operands = _promote_present(input, target, weight, pos_weight)
+    _checks.check_float_result(dt, out_dt)
+    loss = _pointwise(_BCE_WITH_LOGITS, operands, reduction)
     return loss if dt == out_dt else loss.to(out_dt)
 
 
@@ -491,8 +432,8 @@ def _soft_margin_block(
     """With ``u = exp(-y x)``: ``l = softplus(-y x) = log1p(u)`` into ``loss`` and
     ``dl/dx = -y sigmoid(-y x) = -y u / (1 + u)`` into ``dldx``."""
     margin = np.multiply(y, x, out=scratch(x, 4))
-    _neg_exp_into(margin, dldx)
-    _softplus_neg_from(margin, dldx, loss)
+    _logistic.neg_exp_into(margin, dldx)
+    _logistic.softplus_neg_from(margin, dldx, loss)
     _soft_margin_slope(dldx, y, margin)
     return loss
 
@@ -505,12 +446,10 @@ def _soft_margin_slope(u: np.ndarray, y: np.ndarray, spare: np.ndarray) -> np.nd
 
 
 def _soft_margin_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> Any:
-    """The block's total as ``sum log1p(u) - sum w - x.y`` (an infinite margin: the elementwise
-    sum)."""
-    exponent_sum = _neg_exp_into(np.multiply(y, x, out=loss), dldx, total=True)
-    linear_sum = _parallel.total(x, y)
-    total = _parallel.total(np.log1p(dldx, out=loss)) - exponent_sum - linear_sum
-    if _cancels(total, exponent_sum, linear_sum):
+    """The block's total: `_logistic.softplus_total` of the margin ``y x`` (else the
+    elementwise sum)."""
+    total = _logistic.softplus_total(np.multiply(y, x, out=loss), x, y, loss, dldx)
+    if total is None:
         return _parallel.total(_soft_margin_block(x, y, loss, dldx))
     _soft_margin_slope(dldx, y, loss)
     return total
@@ -569,38 +508,12 @@ def soft_margin_loss(
     _not_differentiable("soft_margin_loss", target=target)
     _broadcast_into(target, input._data.shape)
     dt = input._data.dtype
-    if dt.kind != "f":
-        raise RuntimeError(
-            f"result type Float can't be cast to the desired output type {_tn(input._data.dtype)}"
-        )
+    _checks.check_float_result(dt, dt)
     y = target if target._data.dtype == dt else target.to(dt)
-    if y._data.shape != input._data.shape:
-        y = y.expand(input._data.shape)
-    return _pointwise(_SOFT_MARGIN, (input, y), reduction)
+    return _pointwise(_SOFT_MARGIN, (input, y), reduction)  # the driver expands y
 
 
 # -- kl_div ----------------------------------------------------------------------------------------
-
-
-class _XLogY(ArrayFunction):
-    """torch.xlogy: ``x log y``, 0 where ``x == 0`` (NaN where ``y`` is NaN), with torch's
-    gradients ``g xlogy(x != 0, y)`` and ``g x / y``."""
-
-    node_name = "XlogyBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(x, y)
-        out = np.asarray(x * np.log(y))
-        out[(x == 0) & ~np.isnan(y)] = 0
-        return out
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        x, y = ctx.saved_tensors
-        gx = mul(g, _XLogY.apply(ne(x, 0).to(x.dtype), y)) if ctx.needs_input_grad[0] else None
-        gy = mul(g, x / y) if ctx.needs_input_grad[1] else None
-        return gx, gy
 
 
 def _kl_div_block(
@@ -626,7 +539,7 @@ def _kl_div_derivatives(x: Tensor, y: Tensor, log_target: bool) -> tuple[Tensor,
     if log_target:
         target_prob = exp(y)
         return -target_prob, target_prob * (y - x) + target_prob
-    return -y, _XLogY.apply(ne(y, 0).to(y.dtype), y) + y / y - x
+    return -y, xlogy(ne(y, 0).to(y.dtype), y) + y / y - x
 
 
 # torch's kl_div is a composite whose grad_fn is named after its last op
@@ -719,10 +632,8 @@ def _poisson_nll_block(
 def _poisson_nll_derivatives(
     x: Tensor, y: Tensor, log_input: bool, eps: float
 ) -> tuple[Tensor, Tensor]:
-    if log_input:
-        return exp(x) - y, -x
     shifted = x + eps
-    return rsub(y / shifted, 1.0), -log(shifted)
+    return (exp(x) - y, -x) if log_input else (rsub(y / shifted, 1.0), -log(shifted))
 
 
 _POISSON_NLL = Pointwise(
@@ -780,12 +691,8 @@ def poisson_nll_loss(
     _checks.check_tensor_arguments("poisson_nll_loss", input=input, target=target)
     dt, (x, y) = promote(input, target)
     if not full and _fusable(dt, input, target):  # the fused composite
-        x, y = _checks.broadcast_pair(x, y)
-        return _pointwise(_POISSON_NLL, _checks.broadcast_pair(x, y), reduction, (log_input, eps))
-    if log_input:
-        loss = exp(input) - target * input
-    else:
-        loss = input - target * log(input + eps)
+        return _pointwise(_POISSON_NLL, (x, y), reduction, (log_input, eps))
+    loss = exp(input) - target * input if log_input else input - target * log(input + eps)
     if full:
         stirling = target * log(target) - target + 0.5 * log(2 * math.pi * target)
         loss = loss + masked_fill(stirling, le(target, 1), 0)
@@ -885,13 +792,9 @@ def gaussian_nll_loss(
         >>> F.gaussian_nll_loss(x, y, torch.tensor([1., 2.]))
         tensor(0.4233)
     """
-    if isinstance(target, (int, float)) and not isinstance(target, bool):
-        # torch's composite subtracts a Python number as a scalar of the input's dtype
-        target = Tensor._make(np.asarray(target, input._data.dtype))
-    elif not isinstance(target, Tensor):
-        raise TypeError(
-            f"unsupported operand type(s) for -: 'Tensor' and '{type(target).__name__}'"
-        )
+    target = _checks.number_as_tensor(
+        target, input, "unsupported operand type(s) for -: 'Tensor' and '{}'"
+    )
     if isinstance(var, float):
         if var < 0:
             raise ValueError(f"var has negative entry/entries (got var={var})")
@@ -978,16 +881,9 @@ def multilabel_soft_margin_loss(
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
     _checks.check_tensor_arguments("log_sigmoid", input=input)
-    if isinstance(target, (int, float)) and not isinstance(target, bool):
-        target = Tensor._make(np.asarray(target, input._data.dtype))  # as torch's composite
-    elif not isinstance(target, Tensor):
-        raise TypeError(
-            f"unsupported operand type(s) for *: '{type(target).__name__}' and 'Tensor'"
-        )
-    if input._data.dtype.kind != "f":
-        raise NotImplementedError(
-            f"\"log_sigmoid_cpu\" not implemented for '{_tn(input._data.dtype)}'"
-        )
+    unsupported = "unsupported operand type(s) for *: '{}' and 'Tensor'"
+    target = _checks.number_as_tensor(target, input, unsupported)
+    _checks.check_float_kernel(input._data.dtype, "log_sigmoid_cpu")
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) = (1 - y) x - log sigmoid(x): the fused
     # binary_cross_entropy_with_logits kernel, one pass each way (torch composes ~8 ops)
     _, (x, y) = promote(input, target)
