@@ -128,3 +128,11 @@ def number_as_tensor(value: Any, like: Tensor, unsupported: str) -> Tensor:
     if not isinstance(value, Tensor):
         raise TypeError(unsupported.format(type(value).__name__))
     return value
+
+
+def check_threshold(value: float, fn: str, name: str, zero_allowed: bool) -> None:
+    """torch's RuntimeError for a negative (or, unless ``zero_allowed``, zero) threshold such as
+    smooth_l1's ``beta`` or huber's ``delta``."""
+    if value < 0 or (value == 0 and not zero_allowed):
+        kind = "negative" if zero_allowed else "non-positive"
+        raise RuntimeError(f"{fn} does not support {kind} values for {name}, got {name}={value}.")

@@ -418,21 +418,16 @@ def multilabel_margin_loss(
 
 
 def _margin_ranking_block(
-    x1: np.ndarray,
-    x2: np.ndarray,
-    target: np.ndarray,
-    margin: float,
-    loss: np.ndarray,
-    dldx: np.ndarray,
+    x1: np.ndarray, x2: np.ndarray, y: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
     """With ``u = margin - y (x1 - x2)``: ``l = max(u, 0)`` into ``loss`` and
     ``y [u >= 0]`` into ``dldx`` (∂l/∂x1 is its negation, the driver's factor -1; the kink
     counts as active, as torch's ``clamp_min``)."""
     gap = np.subtract(x1, x2, out=loss)
-    gap *= target
+    gap *= y
     np.subtract(margin, gap, out=gap)
     np.greater_equal(gap, 0.0, out=dldx, casting="unsafe")
-    dldx *= target
+    dldx *= y
     return _clip(gap, 0.0, np.inf, out=gap)
 
 
@@ -509,8 +504,7 @@ def margin_ranking_loss(
     if not (dt.kind == "f" and b._data.dtype == dt and t._data.dtype == dt):
         _, (a, b, t, _) = promote(input1, input2, target, float(margin))
     if not (b._data.shape == shape and t._data.shape == shape):
-        shape = _broadcast_shape(a, b, t)
-        a, b, t = (v if v._data.shape == shape else expand(v, shape) for v in (a, b, t))
+        _broadcast_shape(a, b, t)  # torch's RuntimeError naming the clash; the driver expands
     return _pointwise(_MARGIN_RANKING, (a, b, t), reduction, (float(margin),))
 
 
@@ -527,48 +521,38 @@ def _broadcast_shape(*tensors: Tensor) -> tuple[int, ...]:
 # -- hinge_embedding_loss -----------------------------------------------------------------------
 
 
-def _hinge_embedding_value(x: np.ndarray, t: np.ndarray, margin: Any) -> np.ndarray:
+def _hinge_embedding_value(x: np.ndarray, t: np.ndarray, margin: float) -> np.ndarray:
     """torch's ``where(t != 1, clamp_min(margin - x, 0), 0) + where(t != -1, x, 0)``, with
-    broadcasting, for any input dtype."""
-    zero = x.dtype.type(0)
+    broadcasting, for any input dtype (``margin`` in it)."""
+    margin, zero = x.dtype.type(margin), x.dtype.type(0)
     return np.where(t != 1, np.maximum(margin - x, zero), zero) + np.where(t != -1, x, zero)
-
-
-def _hinge_embedding_terms(
-    x: np.ndarray, target: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``loss = [y != 1] max(margin - x, 0)`` and the mask ``[y != -1]`` (returned), with
-    ``dl/dx = [y != -1] - [y != 1] [margin - x >= 0]`` into ``dldx`` on the way. The selections
-    are products with float masks (a masked select is much slower on random masks)."""
-    not_positive = np.not_equal(target, 1, out=scratch(x, 1), casting="unsafe")
-    not_negative = np.not_equal(target, -1, out=scratch(x, 2), casting="unsafe")
-    gap = np.subtract(margin, x, out=loss)
-    np.greater_equal(gap, 0.0, out=dldx, casting="unsafe")
-    dldx *= not_positive
-    np.subtract(not_negative, dldx, out=dldx)
-    _clip(gap, 0.0, np.inf, out=gap)
-    gap *= not_positive
-    return gap, not_negative
 
 
 def _hinge_embedding_block(
     x: np.ndarray, target: np.ndarray, margin: float, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
-    """``l = [y != 1] max(margin - x, 0) + [y != -1] x`` (torch's sum of two ``where``s). A
-    product with a mask differs from ``where`` only where ``x`` or ``margin - x`` is not
-    finite, and then so is the block's total: that block is recomputed with ``where``."""
-    hinge, not_negative = _hinge_embedding_terms(x, target, margin, loss, dldx)
+    """``l = [y != 1] max(margin - x, 0) + [y != -1] x`` (torch's sum of two ``where``s) into
+    ``loss``, ``dl/dx = [y != -1] - [y != 1] [margin - x >= 0]`` into ``dldx``. The selections
+    are products with float masks (a masked select is much slower on random masks); they
+    differ from ``where`` only where ``x`` or ``margin - x`` is not finite, and then so is the
+    block's total: that block is recomputed with ``where``."""
+    not_positive = np.not_equal(target, 1, out=scratch(x, 1), casting="unsafe")
+    not_negative = np.not_equal(target, -1, out=scratch(x, 2), casting="unsafe")
+    hinge = np.subtract(margin, x, out=loss)
+    np.greater_equal(hinge, 0.0, out=dldx, casting="unsafe")
+    dldx *= not_positive
+    np.subtract(not_negative, dldx, out=dldx)
+    _clip(hinge, 0.0, np.inf, out=hinge)
+    hinge *= not_positive
     hinge += np.multiply(x, not_negative, out=not_negative)
-    if np.isfinite(_parallel.total(hinge)):
-        return hinge
-    loss[...] = _hinge_embedding_value(x, target, x.dtype.type(margin))
+    if not np.isfinite(_parallel.total(hinge)):
+        loss[...] = _hinge_embedding_value(x, target, margin)
     return loss
 
 
 def _hinge_embedding_derivatives(x: Tensor, target: Tensor, margin: float) -> tuple[Any, ...]:
-    as_float = x.dtype
-    active = ge(margin - x, 0.0).to(as_float) * ne(target, 1).to(as_float)
-    return ne(target, -1).to(as_float) - active, None
+    active = ge(margin - x, 0.0).to(x.dtype) * ne(target, 1).to(x.dtype)
+    return ne(target, -1).to(x.dtype) - active, None
 
 
 _HINGE_EMBEDDING = Pointwise(
@@ -622,12 +606,10 @@ def hinge_embedding_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    if target._data.shape != input._data.shape:
-        _broadcast_shape(input, target)  # torch's RuntimeError, for any dtype
     if input._data.dtype.kind != "f":  # torch computes an integer input in its own dtype
-        x, y = input._data, target._data
-        loss = Tensor._make(_hinge_embedding_value(x, y, x.dtype.type(margin)))
-        return _reduction.apply(loss, reduction)
+        _broadcast_shape(input, target)  # torch's RuntimeError (the driver's, for a float one)
+        loss = _hinge_embedding_value(input._data, target._data, margin)
+        return _reduction.apply(Tensor._make(loss), reduction)
     return _pointwise(_HINGE_EMBEDDING, (input, target), reduction, (float(margin),))
 
 

@@ -522,10 +522,8 @@ def _kl_div_block(
     """``l = xlogy(y, y) - y x`` (0 where ``y == 0``, NaN for ``y < 0``) and ``dl/dx = -y``;
     with ``log_target``, ``l = exp(y) (y - x)`` and ``dl/dx = -exp(y)``."""
     if log_target:
-        target_prob = np.exp(y, out=dldx)
-        np.subtract(y, x, out=loss)
-        loss *= target_prob
-        np.negative(target_prob, out=dldx)
+        np.multiply(np.exp(y, out=dldx), np.subtract(y, x, out=loss), out=loss)
+        np.negative(dldx, out=dldx)
         return loss
     np.add(y, np.equal(y, 0, out=_parallel.scratch(y.size, np.bool_, 4)), out=loss)
     np.log(loss, out=loss)
@@ -616,24 +614,19 @@ def _poisson_nll_block(
     """``l = exp(x) - y x`` and ``dl/dx = exp(x) - y``; without ``log_input``,
     ``l = x - y log(x + eps)`` and ``dl/dx = 1 - y / (x + eps)`` (torch's composite's order)."""
     if log_input:
-        rate = np.exp(x, out=dldx)
-        np.subtract(rate, np.multiply(y, x, out=scratch(x, 1)), out=loss)
-        np.subtract(rate, y, out=dldx)
+        np.subtract(np.exp(x, out=dldx), np.multiply(y, x, out=scratch(x, 1)), out=loss)
+        np.subtract(dldx, y, out=dldx)
         return loss
     shifted = np.add(x, x.dtype.type(eps), out=scratch(x, 1))
-    np.log(shifted, out=loss)
-    loss *= y
-    np.subtract(x, loss, out=loss)
-    np.divide(y, shifted, out=dldx)
-    np.subtract(x.dtype.type(1), dldx, out=dldx)
+    np.subtract(x, np.multiply(y, np.log(shifted, out=loss), out=loss), out=loss)
+    np.subtract(x.dtype.type(1), np.divide(y, shifted, out=dldx), out=dldx)
     return loss
 
 
 def _poisson_nll_derivatives(
     x: Tensor, y: Tensor, log_input: bool, eps: float
 ) -> tuple[Tensor, Tensor]:
-    shifted = x + eps
-    return (exp(x) - y, -x) if log_input else (rsub(y / shifted, 1.0), -log(shifted))
+    return (exp(x) - y, -x) if log_input else (rsub(y / (x + eps), 1.0), -log(x + eps))
 
 
 _POISSON_NLL = Pointwise(
@@ -686,8 +679,7 @@ def poisson_nll_loss(
         >>> torch.nn.functional.poisson_nll_loss(torch.tensor([0., 1.]), torch.tensor([1., 2.]))
         tensor(0.8591)
     """
-    reduction = _reduction.legacy(reduction, size_average, reduce)
-    reduction = _reduction.resolve(reduction, alias=False)
+    reduction = _reduction.resolve(_reduction.legacy(reduction, size_average, reduce), alias=False)
     _checks.check_tensor_arguments("poisson_nll_loss", input=input, target=target)
     dt, (x, y) = promote(input, target)
     if not full and _fusable(dt, input, target):  # the fused composite

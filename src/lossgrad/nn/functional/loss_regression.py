@@ -47,8 +47,8 @@ def _sign_keeping_nan(diff: Tensor) -> Tensor:
     return where(ne(diff, diff), diff.detach(), sgn(diff))
 
 
-def _l1_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    slope = sgn(x - y)  # torch's: 0 at NaN
+def _antisymmetric(slope: Tensor) -> tuple[Tensor, Tensor]:
+    """The derivatives ``(slope, -slope)`` of a loss of ``x - y``."""
     return slope, -slope
 
 
@@ -56,7 +56,7 @@ _L1 = Pointwise(
     node=by_reduction("AbsBackward0"),
     block=_l1_block,
     block_sum=_l1_sum,
-    derivatives=_l1_derivatives,
+    derivatives=lambda x, y: _antisymmetric(sgn(x - y)),  # torch's slope: 0 at NaN
     antisymmetric=True,
 )
 
@@ -144,7 +144,7 @@ def _huber_slope(x: Tensor, y: Tensor, delta: float, scale: float = 1.0) -> tupl
     is NaN, as torch's kernel."""
     diff = x - y
     slope = where(lt(_abs(diff), delta), diff * scale, _sign_keeping_nan(diff) * (delta * scale))
-    return slope, -slope
+    return _antisymmetric(slope)
 
 
 _HUBER = Pointwise(
@@ -175,15 +175,10 @@ def _smooth_l1_zero_beta_block(
     return loss
 
 
-def _smooth_l1_zero_beta_derivatives(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    slope = _sign_keeping_nan(x - y)
-    return slope, -slope
-
-
 _SMOOTH_L1_ZERO_BETA = Pointwise(
     node="SmoothL1LossBackward0",
     block=_smooth_l1_zero_beta_block,
-    derivatives=_smooth_l1_zero_beta_derivatives,
+    derivatives=lambda x, y: _antisymmetric(_sign_keeping_nan(x - y)),
     antisymmetric=True,
 )
 
@@ -349,10 +344,7 @@ def smooth_l1_loss(
         return l1_loss(*_checks.broadcast_pair(input, target), reduction=reduction)
     input, target = _checks.broadcast_pair(input, target)  # before the reduction, as torch
     reduction = _reduction.resolve(reduction)
-    if beta < 0:
-        raise RuntimeError(
-            f"smooth_l1_loss does not support negative values for beta, got beta={beta}."
-        )
+    _checks.check_threshold(beta, "smooth_l1_loss", "beta", zero_allowed=True)
     operands = _difference_operands("smooth_l1", input, target)
     if operands[0]._data.dtype.type(beta) == 0:  # beta underflows the dtype (1e-30 in float16)
         return _pointwise(_SMOOTH_L1_ZERO_BETA, operands, reduction)
@@ -394,10 +386,7 @@ def huber_loss(
     """
     _checks.warn_if_broadcast(input, target)
     delta = _checks.check_float(delta, "huber_loss", "delta", 4)
-    if delta <= 0:
-        raise RuntimeError(
-            f"huber_loss does not support non-positive values for delta, got delta={delta}."
-        )
+    _checks.check_threshold(delta, "huber_loss", "delta", zero_allowed=False)
     if input._data.dtype.kind == "f" and target._data.dtype != input._data.dtype:
         target = target.to(input.dtype)  # torch's huber keeps the input's dtype
     elif input._data.dtype.kind != "f" and target._data.dtype.kind == "f":
