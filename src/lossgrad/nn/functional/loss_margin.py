@@ -423,9 +423,7 @@ def _margin_ranking_block(
     """With ``u = margin - y (x1 - x2)``: ``l = max(u, 0)`` into ``loss`` and
     ``y [u >= 0]`` into ``dldx`` (∂l/∂x1 is its negation, the driver's factor -1; the kink
     counts as active, as torch's ``clamp_min``)."""
-    gap = np.subtract(x1, x2, out=loss)
-    gap *= y
-    np.subtract(margin, gap, out=gap)
+    gap = np.subtract(margin, np.multiply(np.subtract(x1, x2, out=loss), y, out=loss), out=loss)
     np.greater_equal(gap, 0.0, out=dldx, casting="unsafe")
     dldx *= y
     return _clip(gap, 0.0, np.inf, out=gap)
@@ -491,10 +489,7 @@ def margin_ranking_loss(
         tensor(0.7500)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    for value in (input1, input2, target):  # torch reads .dim() of each, in this order
-        if not isinstance(value, Tensor):
-            raise AttributeError(f"'{type(value).__name__}' object has no attribute 'dim'")
-    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+    if len({value.dim() for value in (input1, input2, target)}) > 1:  # torch reads each .dim()
         raise RuntimeError(
             "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
             f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} "

@@ -527,8 +527,7 @@ def _kl_div_block(
         return loss
     np.add(y, np.equal(y, 0, out=_parallel.scratch(y.size, np.bool_, 4)), out=loss)
     np.log(loss, out=loss)
-    loss *= y
-    loss -= np.multiply(y, x, out=scratch(x, 1))
+    np.subtract(np.multiply(loss, y, out=loss), np.multiply(y, x, out=scratch(x, 1)), out=loss)
     np.negative(y, out=dldx)
     return loss
 
@@ -589,20 +588,16 @@ def kl_div(
         tensor(0.3553)
     """
     _checks.check_tensor_arguments("kl_div", input=input, target=target)
-    reduction, divide_by_batch = _reduction.resolve_kl_div(
-        reduction, size_average, reduce, input.dim()
-    )
+    reduction, per_batch = _reduction.resolve_kl_div(reduction, size_average, reduce, input.dim())
     if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
-        raise RuntimeError(
-            "kl_div: Integral inputs not supported "
-            f"(got input {input.dtype} and target {target.dtype})."
-        )
+        got = f"(got input {input.dtype} and target {target.dtype})"
+        raise RuntimeError(f"kl_div: Integral inputs not supported {got}.")
     _, (x, y) = promote(input, target)
     x, y = _checks.broadcast_pair(x, y)
     if reduction == "batchmean" and x.shape != input.shape:  # torch divides by input.size(0)
-        reduction, divide_by_batch = "sum", True
+        reduction, per_batch = "sum", True
     out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
-    return out / input.size(0) if divide_by_batch else out
+    return out / input.size(0) if per_batch else out
 
 
 # -- poisson_nll_loss ------------------------------------------------------------------------------
