@@ -22,7 +22,7 @@ from lossgrad.nn.functional._pointwise import scratch
 _EXP_MAX: dict[np.dtype, Any] = {}
 
 
-def exp_max(dtype: np.dtype) -> Any:
+def _exp_max(dtype: np.dtype) -> Any:
     """The largest integer ``T`` whose ``exp`` is finite in ``dtype`` (88 for float32)."""
     limit = _EXP_MAX.get(dtype)
     if limit is None:
@@ -31,7 +31,7 @@ def exp_max(dtype: np.dtype) -> Any:
 
 
 def neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
-    """``u = exp(w)``, ``w = min(-z, T)`` (`exp_max`: never overflows), for one block;
+    """``u = exp(w)``, ``w = min(-z, T)`` (`_exp_max`: never overflows), for one block;
     returns the sum of ``w`` when ``total``.
 
     ``u`` is ``exp(-z)`` wherever that is finite, so ``softplus(-z) = log1p(u) - z - w`` and
@@ -39,7 +39,7 @@ def neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
     ``T`` the clamp keeps them finite (``sigmoid(z)`` is then below the dtype's smallest normal).
     """
     exponent = np.negative(z, out=u)
-    _clip(exponent, z.dtype.type(-np.inf), exp_max(z.dtype), out=exponent)
+    _clip(exponent, z.dtype.type(-np.inf), _exp_max(z.dtype), out=exponent)
     exponent_sum = _parallel.total(exponent) if total else None
     np.exp(exponent, out=exponent)
     return exponent_sum
@@ -48,7 +48,7 @@ def neg_exp_into(z: np.ndarray, u: np.ndarray, total: bool = False) -> Any:
 def softplus_neg_from(z: np.ndarray, u: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = softplus(-z) = log1p(u) + max(-z - T, 0)`` for one block, ``u`` from
     `neg_exp_into` (exact at ``z = +-inf``: 0 and inf). Uses scratch slot 1."""
-    excess = np.subtract(-exp_max(z.dtype), z, out=out)
+    excess = np.subtract(-_exp_max(z.dtype), z, out=out)
     _clip(excess, z.dtype.type(0), z.dtype.type(np.inf), out=excess)
     out += np.log1p(u, out=scratch(z, 1))
     return out
