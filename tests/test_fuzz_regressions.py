@@ -599,3 +599,25 @@ def test_multi_margin_create_graph_gradient_of_a_transposed_input(p):
         return g.detach().numpy()
 
     np.testing.assert_allclose(gradient(lossgrad), gradient(torch), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize(
+    "scores, target",
+    [
+        ([[0.2582, np.inf]], [1]),  # x[y] = inf: every margin is -inf
+        ([[np.inf, -np.inf]], [0]),  # inf - inf at the target
+        ([[1.0593, np.nan, 1.7801], [-4.1688, -0.0, -2.4398]], [0, 1]),  # a NaN margin
+    ],
+)
+def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
+    scores, target, create_graph
+):
+    # the create_graph formula multiplied the inactive margins (inf - inf, NaN) by a 0 rate
+    def gradient(lib):
+        x = lib.tensor(np.array(scores)).requires_grad_()
+        out = lib.nn.functional.multi_margin_loss(x, lib.tensor(target), p=2, reduction="sum")
+        (g,) = lib.autograd.grad(out, [x], create_graph=create_graph)
+        return g.detach().numpy()
+
+    np.testing.assert_allclose(gradient(lossgrad), gradient(torch), rtol=1e-12, atol=0)

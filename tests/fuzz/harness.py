@@ -287,6 +287,7 @@ class Rounding:
         with torch's, or is within ``NOISE_FACTOR`` times torch's own noise of the float64
         truth."""
         truth, noise = self.measure()
+        what = what.removeprefix("backward() ")  # the same gradient, by another path
         exact = truth.get(what)
         if exact is None or exact.shape != ours.shape or what not in noise:
             return False
@@ -399,6 +400,9 @@ def check_case(case: Case) -> Result:
     rng = np.random.default_rng(len(theirs.shape) + theirs.size)
     grad_output = rng.standard_normal(theirs.shape).astype(dtype)
     result.rounding.grad_output = grad_output
+    _first_order(case, result, grad_output)
+    if result.failures:
+        return result
     th_g, th_err, _ = _run(torch, lambda: _grad(torch, th_out, th_leaves, grad_output, True))
     lg_g, lg_err, lg_warn = _run(
         lossgrad, lambda: _grad(lossgrad, lg_out, lg_leaves, grad_output, True)
@@ -432,6 +436,42 @@ def check_case(case: Case) -> Result:
         return result
     _second_order(case, result, lg_g, th_g, lg_leaves, th_leaves, rng)
     return result
+
+
+def _backward(lib: Any, case: Case, grad_output: np.ndarray) -> list[Any]:
+    """The plain path users take: a fresh forward, then ``loss.backward(grad_output)`` without
+    ``create_graph`` or ``retain_graph``; the leaves' ``.grad``."""
+    args, kwargs, leaves = _build(lib, case)
+    call(lib, case, args, kwargs).backward(lib.tensor(grad_output))
+    return [leaf.grad for leaf in leaves]
+
+
+def _first_order(case: Case, result: Result, grad_output: np.ndarray) -> None:
+    """Compare the first gradients of the plain ``backward()`` (no graph recorded), which
+    lossgrad computes on its own fast path, with torch's."""
+    th_g, th_err, _ = _run(torch, lambda: _backward(torch, case, grad_output))
+    lg_g, lg_err, lg_warn = _run(lossgrad, lambda: _backward(lossgrad, case, grad_output))
+    if th_err is not None or lg_err is not None:
+        if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
+            result.failures.append(f"backward() exception: ours {lg_err!r}, torch {th_err!r}")
+        return
+    if any(category == "RuntimeWarning" for category, _ in lg_warn):
+        result.failures.append(f"backward() warnings: {lg_warn}")
+    for k, (ours_k, theirs_k) in enumerate(zip(lg_g, th_g)):
+        if theirs_k is None:
+            if ours_k is not None and np.any(_np(ours_k)):
+                result.failures.append(f"backward() grad {k}: torch has none, ours is nonzero")
+            continue
+        t = _np(theirs_k)
+        result.compare(
+            case,
+            "grad1",
+            None if ours_k is None else _np(ours_k),
+            t,
+            RELATIVE.get(np.dtype(t.dtype), 0.0) * 4,
+            _gradient_scale(t, grad_output),
+            f"backward() grad {k}",
+        )
 
 
 def _second_order(

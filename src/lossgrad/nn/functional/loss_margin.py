@@ -48,7 +48,7 @@ from lossgrad.nn.functional.distance import (
     pairwise_distance,
 )
 from lossgrad.ops._common import arange, broadcast_error, promote, row_offsets, sum_to_shape
-from lossgrad.ops.index import gather
+from lossgrad.ops.index import gather, masked_fill
 from lossgrad.ops.pointwise import add, clamp_min, div, ge, minimum, mul, ne, neg, sqrt, sub
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand, reshape
@@ -139,7 +139,10 @@ def _multi_margin_derivative(
         rate.reshape(-1)[positions] = -rate.sum(1)
         return mul(Tensor._make(rate), upstream)
     index = Tensor._make(targets.index[:, None])
-    hinge = mul(add(sub(scores, gather(scores, 1, index)), margin), Tensor._make(rate))
+    # the inactive margins are masked, not multiplied by a 0 rate: an infinite score makes
+    # them inf - inf or -inf (NaN times 0), where torch's gradient is 0
+    margins = masked_fill(add(sub(scores, gather(scores, 1, index)), margin), rate == 0, 0.0)
+    hinge = mul(margins, Tensor._make(rate))
     one_hot = Tensor._make(targets.one_hot(classes, data.dtype))
     return mul(sub(hinge, mul(_sum(hinge, 1, True), one_hot)), upstream)
 
