@@ -33,6 +33,7 @@ Jaccard alpha = beta = 1.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
@@ -1520,23 +1521,46 @@ def dice_focal_loss(
         other_act=None,
         ignore_index=None,
     )
+    index_target = to_onehot_y and input.shape[1] > 1  # the Dice's fused counts take indices
     dice = dice_loss(
-        input, onehot, include_background, False, sigmoid, softmax, other_act, squared_pred,
-        jaccard, reduction, smooth_nr, smooth_dr, batch, weight,
+        input, target if index_target else onehot, include_background, index_target, sigmoid,
+        softmax, other_act, squared_pred, jaccard, reduction, smooth_nr, smooth_dr, batch, weight,
     )  # fmt: skip
     if not include_background and input.shape[1] > 1:
         logits, onehot = logits[:, 1:], onehot[:, 1:]
-    focal = _monai_sigmoid_focal(logits, onehot, float(gamma), alpha)
-    class_weight = _class_weight(weight, onehot.shape[1], focal)
+    class_weight = _class_weight(weight, onehot.shape[1], logits)
     if class_weight is None and weight is not None:
-        class_weight = from_numpy(np.asarray(weight, focal._data.dtype))
+        class_weight = from_numpy(np.asarray(weight, logits._data.dtype))
+    focal = _monai_focal_term(logits, onehot, float(gamma), alpha, class_weight, reduction)
+    return _restore_dtype(_weighted_sum(lambda_dice, dice, lambda_focal, focal), input)
+
+
+def _monai_focal_term(
+    logits: Tensor,
+    onehot: Tensor,
+    gamma: float,
+    alpha: float | Sequence[float] | None,
+    class_weight: Tensor | None,
+    reduction: str,
+) -> Tensor:
+    """The focal term of MONAI's ``DiceFocalLoss``: per element times the class weight, then
+    'mean' over every element, 'sum' of the spatial means, or 'none'. Without a per-class
+    factor (a class weight, a sequence ``alpha``) the focal op reduces itself, in its one fused
+    pass, without a loss map: the sum of the spatial means is the sum over every element
+    divided by the spatial size."""
+    from lossgrad.nn.functional.loss_classification import sigmoid_focal_loss
+
+    per_class = class_weight is not None or not (alpha is None or isinstance(alpha, numbers.Real))
+    if not per_class and reduction != "none":
+        focal_alpha = -1.0 if alpha is None else float(alpha)  # alpha < 0: no alpha_t
+        focal = sigmoid_focal_loss(logits, onehot, focal_alpha, gamma, reduction)
+        return focal if reduction == "mean" else focal / math.prod(logits.shape[2:])
+    focal = _monai_sigmoid_focal(logits, onehot, gamma, alpha)
     if class_weight is not None:
         focal = focal * reshape(class_weight, (1, -1) + (1,) * (focal.dim() - 2))
     if reduction == "sum":
-        focal = _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
-    else:
-        focal = _reduction.apply(focal, reduction)
-    return _restore_dtype(_weighted_sum(lambda_dice, dice, lambda_focal, focal), input)
+        return _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
+    return _reduction.apply(focal, reduction)
 
 
 # -- Matthews correlation --------------------------------------------------------------------------
