@@ -282,7 +282,7 @@ def _index_counts(
     prob = np.empty_like(logits)
     pieces = _Pieces(logits.shape)
     partial = np.empty((3, rows, pieces.per_row, num_classes), x.dtype)  # per piece
-    classes = np.arange(num_classes)[:, None]
+    classes = _class_column(num_classes)
 
     def piece(row: slice, pixel: slice, index: int) -> None:
         probs = _activation_array(logits[row, :, pixel], activation, prob[row, :, pixel])
@@ -318,7 +318,7 @@ def _index_counts_gradient(
     grad[0][:, kept, 0], grad[1][:, kept, 0] = d_tp, d_predicted  # broadcast with batch
     d_input = np.empty(shape, prob.dtype)  # returned whole: the leaf's .grad takes it
     d_prob = d_input.reshape(prob.shape)
-    classes = np.arange(num_classes)[:, None]
+    classes = _class_column(num_classes)
 
     def piece(row: slice, pixel: slice, _index: int) -> None:
         valid_part = None if valid is None else valid[row, pixel]
@@ -329,8 +329,9 @@ def _index_counts_gradient(
             d_part += grad[1, row]
         else:
             d_part += grad[1, row] * valid_part[:, None]
-        if activation == "softmax":
-            d_part -= np.einsum("bci,bci->bi", probs, d_part)[:, None]
+        if activation == "softmax":  # d - sum_c p d, the channel sum as a product with ones
+            weighted = _parallel.scratch(d_part.size, d_part.dtype).reshape(d_part.shape)
+            d_part -= _channel_sum(np.multiply(probs, d_part, out=weighted))
             d_part *= probs
         elif activation == "sigmoid":
             d_part[...] = _sigmoid_grad(d_part, probs)
@@ -383,7 +384,7 @@ class _IndexTargetCounts(ArrayFunction):
             for grad in (d_tp, d_predicted)
         )
         valid = np.ones(labels.shape, dtype) if valid is None else valid
-        own = _own_class(labels, np.arange(num_classes)[:, None], valid, dtype)
+        own = _own_class(labels, _class_column(num_classes), valid, dtype)
         d_prob = d_tp * from_numpy(own) + d_predicted * from_numpy(valid[:, None])
         logits = reshape(x, (rows, num_classes, -1))
         if activation == "softmax":
@@ -430,14 +431,16 @@ class _IndexTargetLoss(ArrayFunction):
 
 class _Pieces:
     """Cache-sized pieces of a ``(rows, C, pixels)`` problem, over the thread pool: a piece is
-    ``wide_block`` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
+    ``BLOCK`` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
     consecutive pixels (``per_row`` pieces to a row). NumPy's passes over a piece find its
-    temporaries in the cache, where those over whole images of a large batch did not."""
+    temporaries in the cache, where those over whole images of a large batch did not; on two
+    threads too (``wide_block``'s larger blocks spill the L2 here: some ten passes per piece
+    make the cache, not the GIL hand-overs, decide)."""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         rows, channels, pixels = shape
         self.rows, self.pixels, self.work = rows, pixels, rows * channels * pixels
-        self.size = max(1, _parallel.wide_block(self.work) // max(channels, 1))  # pixels
+        self.size = max(1, _parallel.BLOCK // max(channels, 1))  # pixels
         self.per_row = max(1, -(-pixels // self.size))
         self.rows_per_piece = 1 if self.per_row > 1 else max(1, self.size // max(pixels, 1))
 
@@ -461,10 +464,23 @@ def _own_class(
 ) -> np.ndarray:
     """The one-hot target ``(rows, C, pixels)`` of ``(rows, pixels)`` labels in ``dtype``, zero
     at the pixels ``valid`` leaves out."""
-    own = labels[:, None] == classes
+    own = labels.astype(classes.dtype, copy=False)[:, None] == classes
     if valid is None:
         return own.astype(dtype)
     return np.multiply(own, valid[:, None], dtype=dtype)
+
+
+def _class_column(num_classes: int) -> np.ndarray:
+    """The classes ``0 .. C-1`` as a ``(C, 1)`` column of the smallest unsigned integer type that
+    holds them: `_own_class` compares the labels (checked to lie in ``[0, C)``) in that type,
+    several times faster than in int64."""
+    return np.arange(num_classes, dtype=np.min_scalar_type(num_classes - 1))[:, None]
+
+
+def _channel_sum(values: np.ndarray) -> np.ndarray:
+    """``values.sum(1, keepdims=True)`` of a ``(rows, C, pixels)`` block, as the product with a
+    row of ones (a BLAS call; NumPy's sum over the middle axis is several times slower)."""
+    return np.matmul(_parallel.ones(values.shape[1], values.dtype)[None], values)
 
 
 def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> np.ndarray:
@@ -474,7 +490,7 @@ def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> n
     elif activation == "softmax":
         np.subtract(logits, logits.max(1, keepdims=True), out=out)
         np.exp(out, out=out)
-        out /= out.sum(1, keepdims=True)
+        out *= np.reciprocal(_channel_sum(out))
     else:
         out[...] = logits
     return out
