@@ -33,6 +33,7 @@ Jaccard alpha = beta = 1.
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
@@ -281,7 +282,7 @@ def _index_counts(
     prob = np.empty_like(logits)
     pieces = _Pieces(logits.shape)
     partial = np.empty((3, rows, pieces.per_row, num_classes), x.dtype)  # per piece
-    classes = np.arange(num_classes)[:, None]
+    classes = _class_column(num_classes)
 
     def piece(row: slice, pixel: slice, index: int) -> None:
         probs = _activation_array(logits[row, :, pixel], activation, prob[row, :, pixel])
@@ -317,7 +318,7 @@ def _index_counts_gradient(
     grad[0][:, kept, 0], grad[1][:, kept, 0] = d_tp, d_predicted  # broadcast with batch
     d_input = np.empty(shape, prob.dtype)  # returned whole: the leaf's .grad takes it
     d_prob = d_input.reshape(prob.shape)
-    classes = np.arange(num_classes)[:, None]
+    classes = _class_column(num_classes)
 
     def piece(row: slice, pixel: slice, _index: int) -> None:
         valid_part = None if valid is None else valid[row, pixel]
@@ -328,8 +329,9 @@ def _index_counts_gradient(
             d_part += grad[1, row]
         else:
             d_part += grad[1, row] * valid_part[:, None]
-        if activation == "softmax":
-            d_part -= np.einsum("bci,bci->bi", probs, d_part)[:, None]
+        if activation == "softmax":  # d - sum_c p d, the channel sum as a product with ones
+            weighted = _parallel.scratch(d_part.size, d_part.dtype).reshape(d_part.shape)
+            d_part -= _channel_sum(np.multiply(probs, d_part, out=weighted))
             d_part *= probs
         elif activation == "sigmoid":
             d_part[...] = _sigmoid_grad(d_part, probs)
@@ -382,7 +384,7 @@ class _IndexTargetCounts(ArrayFunction):
             for grad in (d_tp, d_predicted)
         )
         valid = np.ones(labels.shape, dtype) if valid is None else valid
-        own = _own_class(labels, np.arange(num_classes)[:, None], valid, dtype)
+        own = _own_class(labels, _class_column(num_classes), valid, dtype)
         d_prob = d_tp * from_numpy(own) + d_predicted * from_numpy(valid[:, None])
         logits = reshape(x, (rows, num_classes, -1))
         if activation == "softmax":
@@ -429,14 +431,16 @@ class _IndexTargetLoss(ArrayFunction):
 
 class _Pieces:
     """Cache-sized pieces of a ``(rows, C, pixels)`` problem, over the thread pool: a piece is
-    ``wide_block`` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
+    ``BLOCK`` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
     consecutive pixels (``per_row`` pieces to a row). NumPy's passes over a piece find its
-    temporaries in the cache, where those over whole images of a large batch did not."""
+    temporaries in the cache, where those over whole images of a large batch did not; on two
+    threads too (``wide_block``'s larger blocks spill the L2 here: some ten passes per piece
+    make the cache, not the GIL hand-overs, decide)."""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         rows, channels, pixels = shape
         self.rows, self.pixels, self.work = rows, pixels, rows * channels * pixels
-        self.size = max(1, _parallel.wide_block(self.work) // max(channels, 1))  # pixels
+        self.size = max(1, _parallel.BLOCK // max(channels, 1))  # pixels
         self.per_row = max(1, -(-pixels // self.size))
         self.rows_per_piece = 1 if self.per_row > 1 else max(1, self.size // max(pixels, 1))
 
@@ -460,10 +464,23 @@ def _own_class(
 ) -> np.ndarray:
     """The one-hot target ``(rows, C, pixels)`` of ``(rows, pixels)`` labels in ``dtype``, zero
     at the pixels ``valid`` leaves out."""
-    own = labels[:, None] == classes
+    own = labels.astype(classes.dtype, copy=False)[:, None] == classes
     if valid is None:
         return own.astype(dtype)
     return np.multiply(own, valid[:, None], dtype=dtype)
+
+
+def _class_column(num_classes: int) -> np.ndarray:
+    """The classes ``0 .. C-1`` as a ``(C, 1)`` column of the smallest unsigned integer type that
+    holds them: `_own_class` compares the labels (checked to lie in ``[0, C)``) in that type,
+    several times faster than in int64."""
+    return np.arange(num_classes, dtype=np.min_scalar_type(num_classes - 1))[:, None]
+
+
+def _channel_sum(values: np.ndarray) -> np.ndarray:
+    """``values.sum(1, keepdims=True)`` of a ``(rows, C, pixels)`` block, as the product with a
+    row of ones (a BLAS call; NumPy's sum over the middle axis is several times slower)."""
+    return np.matmul(_parallel.ones(values.shape[1], values.dtype)[None], values)
 
 
 def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> np.ndarray:
@@ -473,7 +490,7 @@ def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> n
     elif activation == "softmax":
         np.subtract(logits, logits.max(1, keepdims=True), out=out)
         np.exp(out, out=out)
-        out /= out.sum(1, keepdims=True)
+        out *= np.reciprocal(_channel_sum(out))
     else:
         out[...] = logits
     return out
@@ -1520,23 +1537,46 @@ def dice_focal_loss(
         other_act=None,
         ignore_index=None,
     )
+    index_target = to_onehot_y and input.shape[1] > 1  # the Dice's fused counts take indices
     dice = dice_loss(
-        input, onehot, include_background, False, sigmoid, softmax, other_act, squared_pred,
-        jaccard, reduction, smooth_nr, smooth_dr, batch, weight,
+        input, target if index_target else onehot, include_background, index_target, sigmoid,
+        softmax, other_act, squared_pred, jaccard, reduction, smooth_nr, smooth_dr, batch, weight,
     )  # fmt: skip
     if not include_background and input.shape[1] > 1:
         logits, onehot = logits[:, 1:], onehot[:, 1:]
-    focal = _monai_sigmoid_focal(logits, onehot, float(gamma), alpha)
-    class_weight = _class_weight(weight, onehot.shape[1], focal)
+    class_weight = _class_weight(weight, onehot.shape[1], logits)
     if class_weight is None and weight is not None:
-        class_weight = from_numpy(np.asarray(weight, focal._data.dtype))
+        class_weight = from_numpy(np.asarray(weight, logits._data.dtype))
+    focal = _monai_focal_term(logits, onehot, float(gamma), alpha, class_weight, reduction)
+    return _restore_dtype(_weighted_sum(lambda_dice, dice, lambda_focal, focal), input)
+
+
+def _monai_focal_term(
+    logits: Tensor,
+    onehot: Tensor,
+    gamma: float,
+    alpha: float | Sequence[float] | None,
+    class_weight: Tensor | None,
+    reduction: str,
+) -> Tensor:
+    """The focal term of MONAI's ``DiceFocalLoss``: per element times the class weight, then
+    'mean' over every element, 'sum' of the spatial means, or 'none'. Without a per-class
+    factor (a class weight, a sequence ``alpha``) the focal op reduces itself, in its one fused
+    pass, without a loss map: the sum of the spatial means is the sum over every element
+    divided by the spatial size."""
+    from lossgrad.nn.functional.loss_classification import sigmoid_focal_loss
+
+    per_class = class_weight is not None or not (alpha is None or isinstance(alpha, numbers.Real))
+    if not per_class and reduction != "none":
+        focal_alpha = -1.0 if alpha is None else float(alpha)  # alpha < 0: no alpha_t
+        focal = sigmoid_focal_loss(logits, onehot, focal_alpha, gamma, reduction)
+        return focal if reduction == "mean" else focal / math.prod(logits.shape[2:])
+    focal = _monai_sigmoid_focal(logits, onehot, gamma, alpha)
     if class_weight is not None:
         focal = focal * reshape(class_weight, (1, -1) + (1,) * (focal.dim() - 2))
     if reduction == "sum":
-        focal = _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
-    else:
-        focal = _reduction.apply(focal, reduction)
-    return _restore_dtype(_weighted_sum(lambda_dice, dice, lambda_focal, focal), input)
+        return _R.sum(_R.mean(focal, tuple(range(2, focal.dim()))))
+    return _reduction.apply(focal, reduction)
 
 
 # -- Matthews correlation --------------------------------------------------------------------------
