@@ -386,8 +386,8 @@ def multilabel_margin_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
-    nd = input.dim()
-    shape = input._data.shape
+    shape, target_shape = input._data.shape, target._data.shape
+    nd = len(shape)
     if not ((nd == 2 and shape[1] != 0) or (nd == 1 and shape[0] != 0) or nd == 0):
         raise RuntimeError(
             "Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
@@ -395,17 +395,18 @@ def multilabel_margin_loss(
         )
     if nd <= 1:
         n, c = 1, (shape[0] if nd == 1 else 1)
-        ok = target.dim() <= 1 and target.numel() == c
+        ok = len(target_shape) <= 1 and target._data.size == c
     else:
         n, c = shape
-        ok = target.dim() == 2 and tuple(target.shape) == (n, c)
+        ok = target_shape == (n, c)
     if not ok:
         raise RuntimeError(
-            f"inconsistent target size: {list(target.shape)} for input of size: {list(shape)}"
+            f"inconsistent target size: {list(target_shape)} for input of size: {list(shape)}"
         )
     _check_kernel_dtypes(input, target, "multilabel_margin_loss_forward_out_frame")
     t = target._data.reshape(n, c)
-    if t.size and (t.min() < -1 or t.max() >= c):
+    # one pass: t + 1 in [0, C] as unsigned (-2 and below wrap to huge values)
+    if t.size and np.maximum.reduce((t.reshape(-1) + 1).view(np.uint64)) > c:
         raise RuntimeError("argument #2 'target' is out of range")
     if n * c * c <= _parallel.BLOCK:  # small: the list masks in one scan
         valid = np.logical_and.accumulate(t >= 0, 1)
