@@ -669,3 +669,25 @@ def test_gradient_of_ignored_rows_is_nan_where_their_softmax_is(
         return g.detach().numpy()
 
     np.testing.assert_allclose(gradient(lossgrad), gradient(torch), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+@pytest.mark.parametrize(
+    "shape, target",
+    [
+        ((0, 2, 0), np.zeros((0, 2, 0), np.float32)),  # probabilities: torch returns
+        ((2, 2, 0), np.zeros((2, 2, 0))),
+        ((4, 0), np.zeros((0,), np.int64)),  # torch's batch-size ValueError comes first
+        ((2, 2, 1, 0), np.zeros((0, 1, 2), np.int64)),
+        ((0, 2, 0), np.zeros((0, 0), np.int64)),  # nll's dtype error
+    ],
+)
+def test_cross_entropy_of_an_empty_integer_input_skips_log_softmaxs_dtype_check(
+    shape, target, reduction
+):
+    # torch never dispatches log_softmax's kernel on an empty input, so its dtype check is skipped
+    check(
+        lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, reduction=reduction),
+        [np.zeros(shape, np.int64), target],
+        grad=(),
+    )

@@ -536,9 +536,10 @@ def _soft_cross_entropy_composite(
 
 
 def _check_logits(input: Tensor) -> None:
-    """log_softmax's checks: a floating input with a class dimension."""
+    """log_softmax's checks: a floating input (unless empty: torch never dispatches the
+    kernel then) with a class dimension."""
     dt = input._data.dtype
-    if dt.kind != "f":
+    if dt.kind != "f" and input._data.size:
         raise NotImplementedError(
             f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{scalar_type_name(dt)}'"
         )
