@@ -608,6 +608,7 @@ def test_multi_margin_create_graph_gradient_of_a_transposed_input(p):
         ([[0.2582, np.inf]], [1]),  # x[y] = inf: every margin is -inf
         ([[np.inf, -np.inf]], [0]),  # inf - inf at the target
         ([[1.0593, np.nan, 1.7801], [-4.1688, -0.0, -2.4398]], [0, 1]),  # a NaN margin
+        ([[0.5, -1e8, np.inf], [1.0779, 0.0, 1.4e-45]], [0, 1]),  # an infinite active margin
     ],
 )
 def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
