@@ -608,6 +608,7 @@ def test_multi_margin_create_graph_gradient_of_a_transposed_input(p):
         ([[0.2582, np.inf]], [1]),  # x[y] = inf: every margin is -inf
         ([[np.inf, -np.inf]], [0]),  # inf - inf at the target
         ([[1.0593, np.nan, 1.7801], [-4.1688, -0.0, -2.4398]], [0, 1]),  # a NaN margin
+        ([[0.5, -1e8, np.inf], [1.0779, 0.0, 1.4e-45]], [0, 1]),  # an infinite active margin
     ],
 )
 def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
@@ -621,3 +622,73 @@ def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
         return g.detach().numpy()
 
     np.testing.assert_allclose(gradient(lossgrad), gradient(torch), rtol=1e-12, atol=0)
+
+
+def _rows_with_ignored_targets(spatial):
+    # rows whose softmax is NaN (+inf, NaN, all -inf) or a number (one -inf, all finite), each
+    # once ignored and once not; spatial: the same rows as 70 positions of (N, C, P) class
+    # planes (the layout the kernels take for many positions)
+    rows = np.array(
+        [
+            [np.inf, 0.5, -1.0],
+            [0.2, np.nan, 1.0],
+            [-np.inf, -np.inf, -np.inf],
+            [-np.inf, 0.7, 0.8],
+            [0.3, -0.2, 1.5],
+        ]
+    )
+    x = np.concatenate([rows, rows])
+    target = np.array([-100] * 5 + [2, 0, 1, 2, 0])
+    if spatial:
+        x = np.tile(x.T[None, :, :], (2, 1, 7))  # (2, 3, 70)
+        target = np.tile(target, (2, 7))
+    return x, target
+
+
+@pytest.mark.parametrize("spatial", [False, True])
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("loss, kwargs", [("cross_entropy", {}), ("focal_loss", {"gamma": 0.5})])
+def test_gradient_of_ignored_rows_is_nan_where_their_softmax_is(
+    loss, kwargs, create_graph, spatial
+):
+    # torch's log_softmax backward gives an ignored row 0 - exp(log_softmax) * 0: NaN where the
+    # softmax is NaN, else 0 (the plain backward zeroed the rows; focal's create_graph formula
+    # gave NaN where the ignored row's ce is inf)
+    x, target = _rows_with_ignored_targets(spatial)
+
+    def gradient(lib):
+        a = lib.tensor(x).requires_grad_()
+        if lib is torch and loss == "focal_loss":  # the reference: the tutorial's formula
+            ce = torch.nn.functional.cross_entropy(a, torch.tensor(target), reduction="none")
+            out = (1 - torch.exp(-ce)) ** kwargs["gamma"] * ce
+        else:
+            out = getattr(lib.nn.functional, loss)(
+                a, lib.tensor(target), reduction="none", **kwargs
+            )
+        upstream = lib.tensor(np.linspace(0.5, 1.5, out.numel()).reshape(tuple(out.shape)))
+        (g,) = lib.autograd.grad(out, [a], upstream, create_graph=create_graph)
+        return g.detach().numpy()
+
+    np.testing.assert_allclose(gradient(lossgrad), gradient(torch), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+@pytest.mark.parametrize(
+    "shape, target",
+    [
+        ((0, 2, 0), np.zeros((0, 2, 0), np.float32)),  # probabilities: torch returns
+        ((2, 2, 0), np.zeros((2, 2, 0))),
+        ((4, 0), np.zeros((0,), np.int64)),  # torch's batch-size ValueError comes first
+        ((2, 2, 1, 0), np.zeros((0, 1, 2), np.int64)),
+        ((0, 2, 0), np.zeros((0, 0), np.int64)),  # nll's dtype error
+    ],
+)
+def test_cross_entropy_of_an_empty_integer_input_skips_log_softmaxs_dtype_check(
+    shape, target, reduction
+):
+    # torch never dispatches log_softmax's kernel on an empty input, so its dtype check is skipped
+    check(
+        lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, reduction=reduction),
+        [np.zeros(shape, np.int64), target],
+        grad=(),
+    )

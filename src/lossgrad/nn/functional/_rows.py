@@ -94,6 +94,8 @@ class Rows(NamedTuple):
         target_derivative: ``target_derivative(logits, targets, *params, upstream)``,
             ``upstream_m ∂l_m/∂t_m`` in lossgrad ops, for targets that are a Tensor operand
             (``targets.tensor``, of the input's shape): the gradient torch gives soft targets.
+        softmax: the gradient passes through the row's softmax, so an ignored row's gradient
+            is torch's ``0 - softmax * 0``: NaN where the softmax is (`_zero_rows`).
     """
 
     node: str | Callable[..., str]
@@ -104,6 +106,7 @@ class Rows(NamedTuple):
     sparse_gradient: bool = False
     planes: bool = False
     target_derivative: Callable[..., Tensor] | None = None
+    softmax: bool = False
 
 
 class ClassTargets:
@@ -269,12 +272,24 @@ def _tensor_from_rows(rows: Tensor, shape: tuple[int, ...]) -> Tensor:
     return movedim(reshape(rows, (shape[0], *shape[2:], shape[1])), -1, 1)
 
 
-def _zero_rows(kept: np.ndarray, ignored: np.ndarray) -> None:
-    """Zero the gradient of the ``ignored`` rows in ``kept`` (rows, or ``(N, C, P)`` planes)."""
+def _zero_rows(kept: np.ndarray, ignored: np.ndarray, logits: np.ndarray | None = None) -> None:
+    """Zero the gradient of the ``ignored`` rows in ``kept`` (rows, or ``(N, C, P)`` planes).
+    Given the ``logits`` (a `Rows.softmax` spec), an ignored row whose softmax is NaN (a NaN or
+    +inf logit, or every logit -inf: its maximum is not finite) gets NaN instead."""
     if kept.ndim == 2:
-        kept[ignored] = 0
+        fill = 0 if logits is None else _softmax_fill(logits[ignored])[:, None]
+        kept[ignored] = fill
     else:
-        np.copyto(kept, 0, where=ignored.reshape(kept.shape[0], 1, -1))
+        fill = 0 if logits is None else _softmax_fill(logits)[:, None]
+        np.copyto(kept, fill, where=ignored.reshape(kept.shape[0], 1, -1))
+
+
+def _softmax_fill(logits: np.ndarray) -> np.ndarray:
+    """0 per row of ``logits`` whose softmax is a number, NaN where it is not."""
+    if not logits.shape[1]:
+        return np.zeros(logits.shape[:1] + logits.shape[2:], logits.dtype)
+    row_max = class_max(logits)
+    return np.where(np.isfinite(row_max), logits.dtype.type(0), logits.dtype.type(np.nan))
 
 
 def _run_blocks(
@@ -433,7 +448,7 @@ class _RowLoss(ArrayFunction):
         if ignored is not None:  # an ignored row has no loss and no gradient
             loss[ignored] = 0
             if kept is not None:
-                _zero_rows(kept, ignored)
+                _zero_rows(kept, ignored, logits if spec.softmax else None)
         if divisor is None:
             return loss.reshape(targets.out_shape)
         accumulate = _reduction.accumulation_dtype(dtype)

@@ -399,6 +399,7 @@ _CROSS_ENTROPY = Rows(
     kernel=_cross_entropy_block,
     derivative=_cross_entropy_derivative,
     planes=True,
+    softmax=True,
 )
 
 
@@ -535,9 +536,10 @@ def _soft_cross_entropy_composite(
 
 
 def _check_logits(input: Tensor) -> None:
-    """log_softmax's checks: a floating input with a class dimension."""
+    """log_softmax's checks: a floating input (unless empty: torch never dispatches the
+    kernel then) with a class dimension."""
     dt = input._data.dtype
-    if dt.kind != "f":
+    if dt.kind != "f" and input._data.size:
         raise NotImplementedError(
             f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{scalar_type_name(dt)}'"
         )
@@ -768,7 +770,10 @@ def _focal_derivative(
     )
     index = Tensor._make(targets.index[:, None])
     ce = mul(neg(gather(_log_softmax(logits, 1), 1, index)), row_weight)
-    nonzero = Tensor._make(ce._data != 0)
+    nonzero = ce._data != 0  # an ignored row, like ce = 0, has slope 0 (ce may be inf there)
+    if targets.ignored is not None:
+        nonzero &= ~targets.ignored[:, None]
+    nonzero = Tensor._make(nonzero)
     safe = where(nonzero, ce, 1.0)
     u = neg(expm1(neg(safe)))
     slope = mul(pow(u, gamma - 1), add(u, mul(mul(exp(neg(safe)), safe), gamma)))
@@ -778,7 +783,11 @@ def _focal_derivative(
 
 
 _FOCAL = Rows(
-    node="FocalLossBackward0", kernel=_focal_block, derivative=_focal_derivative, planes=True
+    node="FocalLossBackward0",
+    kernel=_focal_block,
+    derivative=_focal_derivative,
+    planes=True,
+    softmax=True,
 )
 
 

@@ -49,7 +49,19 @@ from lossgrad.nn.functional.distance import (
 )
 from lossgrad.ops._common import arange, broadcast_error, promote, row_offsets, sum_to_shape
 from lossgrad.ops.index import gather, masked_fill
-from lossgrad.ops.pointwise import add, clamp_min, div, ge, minimum, mul, ne, neg, sqrt, sub
+from lossgrad.ops.pointwise import (
+    add,
+    clamp_min,
+    div,
+    ge,
+    minimum,
+    mul,
+    ne,
+    neg,
+    sqrt,
+    sub,
+    where,
+)
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import expand, reshape
 
@@ -143,8 +155,10 @@ def _multi_margin_derivative(
     # them inf - inf or -inf (NaN times 0), where torch's gradient is 0
     margins = masked_fill(add(sub(scores, gather(scores, 1, index)), margin), rate == 0, 0.0)
     hinge = mul(margins, Tensor._make(rate))
-    one_hot = Tensor._make(targets.one_hot(classes, data.dtype))
-    return mul(sub(hinge, mul(_sum(hinge, 1, True), one_hot)), upstream)
+    # the target's entry is minus the row's sum, put in place: times a 0 one-hot, an infinite
+    # sum would make the other entries NaN
+    at_target = targets.one_hot(classes, np.bool_)
+    return mul(where(at_target, neg(_sum(hinge, 1, True)), hinge), upstream)
 
 
 _MULTI_MARGIN = Rows(
