@@ -251,13 +251,19 @@ class _BoxLoss(ArrayFunction):
         ctx.meta = (kind, eps)
         rows = _box_rows(boxes1, boxes2)
         if rows is None:  # broadcast pairs: one pass over the whole arrays
-            return _box_loss_array(_box_terms(boxes1, boxes2), kind, eps)
+            loss, ctx.aspect_slope = _box_loss_array(_box_terms(boxes1, boxes2), kind, eps)
+            return loss
         loss = np.empty(len(rows[0]), boxes1.dtype)
+        aspect_slope = np.empty_like(loss) if kind == "ciou" else None
 
         def block(lo: int, hi: int) -> None:
-            loss[lo:hi] = _box_loss_array(_box_terms(*_columns(rows, lo, hi)), kind, eps)
+            terms = _box_terms(*_columns(rows, lo, hi))
+            loss[lo:hi], slope = _box_loss_array(terms, kind, eps)
+            if aspect_slope is not None:
+                aspect_slope[lo:hi] = slope
 
         _parallel.map_rows(block, len(loss), _ROW_WORK)
+        ctx.aspect_slope = aspect_slope
         return loss.reshape(boxes1.shape[:-1])
 
     @staticmethod
@@ -265,15 +271,18 @@ class _BoxLoss(ArrayFunction):
         boxes1, boxes2 = ctx._saved_arrays()
         kind, eps = ctx.meta
         rows = _box_rows(boxes1, boxes2)
+        aspect_slope = ctx.aspect_slope
         if rows is None:
-            first, second = _box_loss_gradient(_box_terms(boxes1, boxes2), kind, eps, grad)
+            terms = _box_terms(boxes1, boxes2)
+            first, second = _box_loss_gradient(terms, kind, eps, grad, aspect_slope)
         else:
             grad = np.broadcast_to(grad, boxes1.shape[:-1]).reshape(-1)
             first, second = np.empty(rows[0].shape, grad.dtype), np.empty(rows[0].shape, grad.dtype)
 
             def block(lo: int, hi: int) -> None:
                 terms = _box_terms(*_columns(rows, lo, hi))
-                gradients = _box_loss_gradient(terms, kind, eps, grad[lo:hi])
+                slope = None if aspect_slope is None else aspect_slope[lo:hi]
+                gradients = _box_loss_gradient(terms, kind, eps, grad[lo:hi], slope)
                 first[lo:hi], second[lo:hi] = gradients
 
             _parallel.map_rows(block, len(first), _ROW_WORK)
@@ -371,36 +380,42 @@ def _aspect_angle_array(width: np.ndarray, height: np.ndarray) -> np.ndarray:
 _ASPECT = 4 / math.pi**2
 
 
-def _box_loss_array(terms: _BoxTerms, kind: str, eps: float) -> np.ndarray:
-    """The loss of each pair (the module docstring's formulas)."""
+def _box_loss_array(terms: _BoxTerms, kind: str, eps: float) -> tuple[np.ndarray, Any]:
+    """The loss of each pair (the module docstring's formulas), and for CIoU the slope of
+    ``alpha v`` in box 2's aspect angle, ``alpha dv/dtheta = 2 (4/pi^2) alpha gap`` (None for the
+    others), which the backward keeps: no second pass of ``atan2``."""
     iou_eps = 1e-7 if kind == "ciou" else eps
     iou = terms.intersection / (terms.union + iou_eps)
     enclosing_width, enclosing_height = terms.enclosing
     if kind == "giou":
         area = enclosing_width * enclosing_height
-        return 1 - iou + (area - terms.union) / (area + eps)
+        return 1 - iou + (area - terms.union) / (area + eps), None
     gap_x, gap_y = _centre_gaps(terms)
     diagonal = enclosing_width**2 + enclosing_height**2 + iou_eps
     loss = 1 - iou + (gap_x**2 + gap_y**2) / diagonal
-    if kind == "ciou":
-        v = _ASPECT * _aspect_gap(terms) ** 2
-        loss = loss + v / (1 - iou + v + eps) * v
-    return loss
+    if kind != "ciou":
+        return loss, None
+    gap = _aspect_gap(terms)
+    v = _ASPECT * gap**2
+    alpha = v / (1 - iou + v + eps)
+    return loss + alpha * v, alpha * (2 * _ASPECT * gap)
 
 
 def _share(a: np.ndarray, b: np.ndarray, larger: bool) -> np.ndarray:
     """The part of the gradient of ``max(a, b)`` (``larger``) or ``min(a, b)`` that goes to ``a``:
-    1 where ``a`` is chosen, 1/2 at ties (torch's ``maximum``/``minimum``)."""
+    1 where ``a`` is chosen, 1/2 at ties (torch's ``maximum``/``minimum``); ``b`` gets the rest,
+    ``1 - share``."""
     share = np.asarray(a > b if larger else a < b, a.dtype)
     share[a == b] = 0.5
     return share
 
 
 def _box_loss_gradient(
-    terms: _BoxTerms, kind: str, eps: float, grad: np.ndarray
+    terms: _BoxTerms, kind: str, eps: float, grad: np.ndarray, aspect_slope: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(dl/dboxes1, dl/dboxes2)`` of ``_box_loss_array`` times ``grad``, by the chain rule
-    through the terms, backwards (broadcast shape; the caller sums to each input's shape)."""
+    through the terms, backwards (broadcast shape; the caller sums to each input's shape);
+    ``aspect_slope``: CIoU's, from ``_box_loss_array``."""
     iou_eps = 1e-7 if kind == "ciou" else eps
     union_eps = terms.union + iou_eps
     d_intersection = -grad / union_eps  # through -IoU
@@ -421,22 +436,18 @@ def _box_loss_gradient(
     w1, h1, w2, h2 = terms.sizes
     d_sizes = [d_union * h1, d_union * w1, d_union * h2, d_union * w2]
     if kind == "ciou":
-        _add_aspect_gradient(terms, eps, grad, d_sizes)
+        _add_aspect_gradient(terms, grad * aspect_slope, d_sizes)
     d_intersection = np.where(terms.overlaps, d_intersection - d_union, 0)
     inner_width, inner_height = terms.inner
     d_inner = (d_intersection * inner_height, d_intersection * inner_width)
     return _corner_gradients(terms, d_inner, d_sizes, d_enclosing, d_gap)
 
 
-def _add_aspect_gradient(
-    terms: _BoxTerms, eps: float, grad: np.ndarray, d_sizes: list[np.ndarray]
-) -> None:
-    """CIoU's ``alpha v`` with ``alpha`` constant: ``dv/dtheta = -+2 (4/pi^2) gap`` and
-    ``dtheta/dw = h / (w^2 + h^2)``, ``dtheta/dh = -w / (w^2 + h^2)``, added into ``d_sizes``."""
-    gap = _aspect_gap(terms)
-    v = _ASPECT * gap**2
-    iou = terms.intersection / (terms.union + 1e-7)
-    d_angle = grad * (v / (1 - iou + v + eps)) * (2 * _ASPECT * gap)  # d/d(angle of box 2)
+def _add_aspect_gradient(terms: _BoxTerms, d_angle: np.ndarray, d_sizes: list[np.ndarray]) -> None:
+    """CIoU's ``alpha v`` with ``alpha`` constant: ``d_angle`` its gradient in box 2's aspect
+    angle (``alpha dv/dtheta = 2 (4/pi^2) alpha gap`` times the upstream; box 1's is the
+    opposite) and ``dtheta/dw = h / (w^2 + h^2)``, ``dtheta/dh = -w / (w^2 + h^2)``, added into
+    ``d_sizes``."""
     w1, h1, w2, h2 = terms.sizes
     for offset, sign, width, height in ((0, -1.0, w1, h1), (2, 1.0, w2, h2)):
         radius = width**2 + height**2
@@ -458,22 +469,20 @@ def _corner_gradients(
         near, far = terms.first[axis], terms.first[axis + 2]
         near_g, far_g = terms.second[axis], terms.second[axis + 2]
         inner, enclosing, gap = d_inner[axis], d_enclosing[axis], d_gap[axis] / 2
-        first.append(
-            (
-                -inner * _share(near, near_g, True) - enclosing * _share(near, near_g, False)
-                - d_sizes[axis] + gap,
-                inner * _share(far, far_g, False) + enclosing * _share(far, far_g, True)
-                + d_sizes[axis] + gap,
-            )
-        )  # fmt: skip
+        both = inner + enclosing
+        # box 1's part of the inner box's max of the near corners and of the enclosing box's
+        # min of them (shares s and 1 - s), and of the far corners' min and max; box 2 gets
+        # the rest of each: both - near_part, both - far_part
+        near_part = inner - enclosing
+        near_part *= _share(near, near_g, True)
+        near_part += enclosing
+        far_part = inner - enclosing
+        far_part *= _share(far, far_g, False)
+        far_part += enclosing
+        first.append((-near_part - d_sizes[axis] + gap, far_part + d_sizes[axis] + gap))
         second.append(
-            (
-                -inner * _share(near_g, near, True) - enclosing * _share(near_g, near, False)
-                - d_sizes[axis + 2] - gap,
-                inner * _share(far_g, far, False) + enclosing * _share(far_g, far, True)
-                + d_sizes[axis + 2] - gap,
-            )
-        )  # fmt: skip
+            (near_part - both - d_sizes[axis + 2] - gap, both - far_part + d_sizes[axis + 2] - gap)
+        )
     return (
         np.stack([first[0][0], first[1][0], first[0][1], first[1][1]], -1),
         np.stack([second[0][0], second[1][0], second[0][1], second[1][1]], -1),

@@ -33,6 +33,7 @@ Jaccard alpha = beta = 1.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -408,6 +409,8 @@ class _IndexTargetLoss(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, target: _IndexTarget, finish: _Finish) -> np.ndarray:
         tp, predicted, actual, prob = _index_counts(x, target)
+        if callable(finish.pool):  # weights made from the target's counts (constants)
+            finish = finish._replace(pool=finish.pool(actual))
         value, slopes = _score_forward(tp, predicted, actual, finish)
         ctx.save_for_backward(x)
         ctx.target, ctx.finish, ctx.prob, ctx.slopes = target, finish, prob, slopes
@@ -734,8 +737,10 @@ class _Score(NamedTuple):
 
 class _Finish(NamedTuple):
     """How the counts become the reduced loss (`_score_forward`): the score, the weights
-    ``pool`` with which the counts are pooled over their last axis first (or None), the class
-    ``weight`` that multiplies the loss along its last axis (or None), the reduction."""
+    ``pool`` with which the counts are pooled over their last axis first (or None; for
+    `_IndexTargetLoss` also a function of ``sum g`` that gives them, as the generalized Dice's
+    weights), the class ``weight`` that multiplies the loss along its last axis (or None), the
+    reduction."""
 
     score: _Score
     pool: np.ndarray | None
@@ -1302,9 +1307,7 @@ def generalized_dice_loss(
     if w_type not in _GDL_WEIGHTS:
         raise ValueError(f"w_type: expected one of {_GDL_WEIGHTS}, got {w_type!r}")
     reduction = _reduction.resolve(reduction, alias=False)
-    tp, predicted, actual = _counts(
-        input,
-        target,
+    options = dict(
         include_background=include_background,
         to_onehot_y=to_onehot_y,
         sigmoid_=sigmoid,
@@ -1314,24 +1317,36 @@ def generalized_dice_loss(
         batch=batch,
         soft_label=soft_label,
     )
-    class_axis = 0 if batch else 1
-    volume = actual._data.astype(np.float32)
-    with np.errstate(divide="ignore"):
-        weights = {"square": 1.0 / (volume * volume), "simple": 1.0 / volume}.get(
-            w_type, np.ones_like(volume)
-        )
-    infinite = np.isinf(weights)
-    weights[infinite] = 0.0
-    largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
-    weights = (weights + infinite * largest).astype(tp._data.dtype)
+    weights_of = functools.partial(_generalized_weights, w_type, 0 if batch else 1)
     # the Dice of the counts pooled over the classes with the weights:
     # 1 - (2 sum w tp + s_nr) / (sum w (p + g) + s_dr), as alpha = beta = 1/2, halved smoothing
     score = _Score(0.5, 0.5, 0.5 * smooth_nr, 0.5 * smooth_dr, 0.0, False, False)
-    loss = _ScoreLoss.apply(tp, predicted, actual, _Finish(score, weights, None, reduction))
+    fused = _index_target(input, target, **options)
+    if fused is not None:  # one op; the weights made from the target's counts inside it
+        loss = _IndexTargetLoss.apply(*fused, _Finish(score, weights_of, None, reduction))
+    else:
+        tp, predicted, actual = _composite_counts(input, target, **options)
+        finish = _Finish(score, weights_of(actual._data), None, reduction)
+        loss = _ScoreLoss.apply(tp, predicted, actual, finish)
     if reduction == "none":  # MONAI's (B, 1, 1, ...), (1, 1, ...) with batch
         leading = (1,) if batch else (input.shape[0], 1)
         loss = reshape(loss, leading + (1,) * (input.dim() - 2))
     return _restore_dtype(loss, input)
+
+
+def _generalized_weights(w_type: str, class_axis: int, actual: np.ndarray) -> np.ndarray:
+    """MONAI's generalized Dice weights of the target's counts ``actual``: ``1 / g^2``
+    ('square'), ``1 / g`` ('simple') or 1, computed in float32 as MONAI does; a class absent
+    from the target (infinite weight) takes the largest finite weight along ``class_axis``."""
+    volume = actual.astype(np.float32)
+    if w_type == "uniform":
+        return np.ones_like(volume, actual.dtype)
+    with np.errstate(divide="ignore"):
+        weights = np.reciprocal(volume * volume if w_type == "square" else volume)
+    infinite = np.isinf(weights)
+    weights[infinite] = 0.0
+    largest = weights.max(axis=class_axis, keepdims=True) if weights.size else weights
+    return (weights + infinite * largest).astype(actual.dtype)
 
 
 # -- compounds ------------------------------------------------------------------------------------
