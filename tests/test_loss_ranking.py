@@ -129,13 +129,25 @@ def test_modules_and_bad_input():
     np.testing.assert_array_equal(scores, keep)
 
 
+#: (scale, offset) of the drawn scores
+SPREADS = {"narrow": (1.0, 0.0), "overflow": (300.0, 2000.0), "underflow": (300.0, -2000.0)}
+
+
+@pytest.mark.parametrize("spread", list(SPREADS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,mine,ref,takes_weights", LOSSES, ids=[c[0] for c in LOSSES])
-def test_widely_spread_scores_equal_rax(name, mine, ref, takes_weights, dtype):
-    """Scores hundreds of units apart: the fused kernels' shift-free fast paths do not apply
-    (softmax shifts by each list's maximum, ListMLE sums its tails in log space)."""
+def test_masked_scores_equal_rax(name, mine, ref, takes_weights, dtype, spread):
+    """Masked (and weighted) lists: ``narrow``, the scores as drawn and a valid item in every
+    list (softmax keeps its unshifted exponentials: a list without a valid item makes it
+    shift); ``overflow`` / ``underflow``, scores hundreds of units apart far above or below 0,
+    whose unshifted exponentials overflow or underflow: the fused kernels' shift-free fast
+    paths do not apply (softmax shifts by each list's maximum, ListMLE sums its tails in log
+    space)."""
     scores, labels, valid, weights = _batch(dtype)
-    scores = scores * 300 + 2000
+    scale, offset = SPREADS[spread]
+    scores = scores * scale + offset
+    if spread == "narrow":
+        valid[4, 0] = True
     kw = {"where": valid} | ({"weights": weights} if takes_weights else {})
     with jax.enable_x64(dtype == np.float64):
         arrays = {key: jnp.asarray(value) for key, value in kw.items()}

@@ -137,4 +137,19 @@ def needs_no_shift(scores: np.ndarray) -> bool:
     return bool(-limit <= _smallest(scores, None) and _largest(scores, None) <= limit)
 
 
+@functools.lru_cache(maxsize=16)
+def _smallest_exact_sum(dtype: np.dtype) -> float:
+    info = np.finfo(dtype)
+    return float(info.tiny / info.eps)
+
+
+def unshifted_sums_fit(value: float, sums: np.ndarray) -> bool:
+    """Whether per-row sums of exponentials of unshifted scores, and a ``value`` computed from
+    their logarithms, stand as they are (the check after the pass, where `needs_no_shift` is
+    the check before it): ``value`` finite (no sum overflowed to inf, no NaN) and every sum at
+    least ``tiny / eps`` (none underflowed to 0, and the exponentials that fell below the normal
+    range weigh less than one rounding of their row's sum)."""
+    return math.isfinite(value) and bool(_smallest(sums) >= _smallest_exact_sum(sums.dtype))
+
+
 _smallest, _largest = np.minimum.reduce, np.maximum.reduce  # without ndarray.min's wrapper

@@ -17,7 +17,7 @@ from lossgrad import _parallel
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
-from lossgrad.nn.functional._fused import fused, needs_no_shift
+from lossgrad.nn.functional._fused import fused, unshifted_sums_fit
 from lossgrad.ops.activation import logsigmoid, relu
 from lossgrad.ops.cumulative import logcumsumexp
 from lossgrad.ops.index import gather
@@ -163,14 +163,17 @@ def _softmax_kernel(
     mean: bool,
 ) -> np.ndarray:
     """``Σ_lists [R log Σ_i exp(z_i) - Σ_i r_i z_i]`` over ``(lists, n)`` scores, with the
-    relevances ``r = y w`` of the valid items, ``R = Σ r`` and ``z`` the scores (shifted by each
-    list's maximum where `needs_no_shift` says so), and its gradient ``R softmax(z) - r``;
-    divided by the number of lists with a valid item for the mean (rax's safe mean).
+    relevances ``r = y w`` of the valid items, ``R = Σ r`` and ``z`` the scores, and its gradient
+    ``R softmax(z) - r``; divided by the number of lists with a valid item for the mean (rax's
+    safe mean).
 
     At 64 lists of 32 items a call takes tens of microseconds and the count of NumPy calls is
     the cost: the labels are the relevances when there is no mask or weight, the exponentials
     are written where the gradient goes, and ``Σ r z`` (which enters only the value) is one dot
-    product over all the lists."""
+    product over all the lists. The exponentials are first taken of the scores themselves and
+    checked afterwards on the lists' sums (`unshifted_sums_fit`: a row-wise max before the
+    exponentials costs more than the whole exp pass); where a sum overflowed or underflowed, or
+    a list has no valid item, the pass is redone with each list shifted by its maximum."""
     lists, n = scores.shape
     dtype = scores.dtype
     scratch = _parallel.scratch(3 * scores.size, dtype).reshape(3, lists, n)
@@ -182,16 +185,17 @@ def _softmax_kernel(
         relevance = np.multiply(labels, included, out=scratch[2])
     if weights is not None:
         relevance = np.multiply(relevance, weights, out=scratch[2])
-    shifted = _exponentials(scores, included, exps)
     ones = _parallel.ones(n, dtype)
-    totals, masses = np.matmul(exps, ones), np.matmul(relevance, ones)
+    masses = np.matmul(relevance, ones)
+    np.exp(scores, out=exps)
+    if included is not None:
+        exps *= included
+    totals = np.matmul(exps, ones)
+    total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, scores))
     count = lists
-    if included is not None:  # a list without a valid item sums no exponential (each is > 0)
-        count = int(np.count_nonzero(totals))
-        if count < lists:  # its terms: 0 log(tiny), 0 / tiny
-            np.maximum(totals, np.finfo(dtype).tiny, out=totals)
+    if not unshifted_sums_fit(total, totals):
+        total, totals, count = _shifted_softmax(scores, included, relevance, masses, exps)
     scale = 1 / max(count, 1) if mean else 1.0
-    total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, shifted))
     if gradient is not None:
         masses /= totals
         gradient *= masses[:, None]
@@ -201,27 +205,34 @@ def _softmax_kernel(
     return np.asarray(total * scale, dtype)
 
 
-def _exponentials(scores: np.ndarray, included: np.ndarray | None, exps: np.ndarray) -> np.ndarray:
-    """``exp(z)`` written into ``exps`` (0 at the items that ``included`` marks 0), and ``z``:
-    the scores themselves where `needs_no_shift` allows (a row-wise max costs more than the whole
-    exp pass), else the scores minus each list's maximum over its included items."""
-    if needs_no_shift(scores):
-        np.exp(scores, out=exps)
-        if included is not None:
-            exps *= included
-        return scores
+def _shifted_softmax(
+    scores: np.ndarray,
+    included: np.ndarray | None,
+    relevance: np.ndarray,
+    masses: np.ndarray,
+    exps: np.ndarray,
+) -> tuple[float, np.ndarray, int]:
+    """`_softmax_kernel`'s value, the lists' sums of exponentials (written into ``exps``) and
+    the count of lists with an included item, with each list's scores shifted by its maximum
+    over its included items (``included``: 0/1 floats, None for all). A list without one sums
+    no exponential and has no mass: its sum is raised to ``tiny`` so that its terms are 0."""
     shifted = _parallel.scratch(scores.size, scores.dtype, 1).reshape(scores.shape)
     if included is None:
         top = scores.max(-1, keepdims=True)
         np.exp(np.subtract(scores, top, out=shifted), out=exps)
-        return shifted
-    # -inf added to the excluded scores (a masked max or assignment is much slower)
-    masked = np.log(included, out=exps)
-    masked += scores
-    top = masked.max(-1, keepdims=True)
-    top[np.isneginf(top)] = 0  # a list without an included item: all its terms are 0
-    np.exp(np.subtract(masked, top, out=masked), out=exps)
-    return np.subtract(scores, top, out=shifted)
+    else:  # -inf added to the excluded scores (a masked max or assignment is much slower)
+        masked = np.log(included, out=exps)
+        masked += scores
+        top = masked.max(-1, keepdims=True)
+        top[np.isneginf(top)] = 0  # a list without an included item
+        np.exp(np.subtract(masked, top, out=masked), out=exps)
+        np.subtract(scores, top, out=shifted)
+    totals = np.matmul(exps, _parallel.ones(scores.shape[-1], scores.dtype))
+    count = int(np.count_nonzero(totals))  # each included exponential is > 0
+    if count < len(totals):
+        np.maximum(totals, np.finfo(scores.dtype).tiny, out=totals)
+    total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, shifted))
+    return total, totals, count
 
 
 def listmle_loss(
