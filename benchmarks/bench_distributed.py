@@ -11,14 +11,18 @@ Run: ``python benchmarks/bench_distributed.py`` (it starts itself on 2 ranks thr
    - ``all_reduce``: ``lossgrad.distributed.all_reduce(tensor)`` (SUM) on that buffer;
    - ``DDP``: DistributedDataParallel's whole gradient path as a backward runs it, on a model of
      10 parameters of that total size, each given a fresh ``.grad`` (as after
-     ``zero_grad()``): every post-accumulate hook divides its gradient by the world size (into
-     its 25 MiB bucket for parameters under 1 MiB, as at 1M parameters here; in place in
-     its own array for larger ones), one non-blocking all-reduce per bucket, wait for all.
+     ``zero_grad()``): every post-accumulate hook copies its gradient divided by the world size
+     into its 25 MiB bucket (parameters under 1 MiB, as at 1M parameters here) or leaves it in
+     its own array (larger ones); each bucket is all-reduced (non-blocking) in pieces of at
+     most 8 MiB, a gradient in its own array divided piece by piece just before; wait for all.
    - ``mpi4py + avg``: ``Allreduce`` then the division by the world size, in place: the
      average that DDP computes, written by hand on one flat buffer.
+   - ``mpi4py pieces``: ``Allreduce`` on the flat buffer's consecutive 8 MiB pieces, one after
+     the other: how much of DDP's speed comes from the pieces alone (MPI's large-message path
+     allocates and touches temporary buffers of the message's size at each call).
    MB/s: the gradient bytes over the median time. ratio: the median over the repeats of
-   t(mpi4py) / t(way) (target: >= 0.90), with its quartiles; for DDP also the median of
-   t(mpi4py + avg) / t(DDP).
+   t(mpi4py) / t(way) (target: >= 0.90), with its quartiles; for DDP also the medians of
+   t(mpi4py + avg) / t(DDP) and t(mpi4py pieces) / t(DDP).
 2. Training-step time of an MLP (forward, cross-entropy, backward, gradient sync, SGD step) on
    a fixed global batch, on 1 rank (the other rank sleeps) and split over 2 ranks, interleaved,
    with the default threads and with one thread per rank: the speed-up t(1)/t(2), medians.
@@ -74,7 +78,7 @@ def allreduce_table(sizes: list[int], repeat: int) -> None:
         print(
             f"{'params':>11} {'MB':>5} {'reps':>4} {'mpi4py MB/s':>11} {'all_reduce':>10} "
             f"{'ratio (quartiles)':>18} {'DDP MB/s':>9} {'ratio (quartiles)':>18} "
-            f"{'vs mpi4py + avg':>15}"
+            f"{'vs mpi4py + avg':>15} {'vs pieces':>9}"
         )
     for size in sizes:
         repeats = max(repeat, min(200, 1_000_000_000 // size))
@@ -90,7 +94,8 @@ def allreduce_table(sizes: list[int], repeat: int) -> None:
                     f"{megabytes / np.median(times[name]):>10.0f} "
                     f"{f'{mid:.2f} ({low:.2f}-{high:.2f})':>18} "
                 )
-            cells.append(f"{np.median(times['avg'] / times['ddp']):>15.2f}")
+            cells.append(f"{np.median(times['avg'] / times['ddp']):>15.2f} ")
+            cells.append(f"{np.median(times['pieces'] / times['ddp']):>9.2f}")
             print("".join(cells), flush=True)
 
 
@@ -100,7 +105,7 @@ def _allreduce_times(comm, size: int, repeats: int) -> dict[str, np.ndarray]:
 
     import lossgrad as torch
     import lossgrad.distributed as dist
-    from lossgrad.nn.parallel import DistributedDataParallel
+    from lossgrad.nn.parallel import DistributedDataParallel, distributed
 
     buffer = np.ones(size, np.float32)
     tensor = torch.from_numpy(buffer)
@@ -122,6 +127,13 @@ def _allreduce_times(comm, size: int, repeats: int) -> dict[str, np.ndarray]:
         comm.Allreduce(MPI.IN_PLACE, buffer, MPI.SUM)
         np.multiply(buffer, 1.0 / comm.Get_size(), out=buffer)
 
+    step = distributed._PIECE_BYTES // buffer.itemsize
+    pieces = [buffer[start : start + step] for start in range(0, size, step)]
+
+    def in_pieces() -> None:
+        for piece in pieces:
+            comm.Allreduce(MPI.IN_PLACE, piece, MPI.SUM)
+
     def ddp_sync() -> None:  # what a backward's post-accumulate hooks do, in engine order
         ddp._start_round()
         for p, g in zip(params, grads):
@@ -129,7 +141,13 @@ def _allreduce_times(comm, size: int, repeats: int) -> dict[str, np.ndarray]:
         for p in reversed(params):
             ddp._grad_ready(p)
 
-    ways = [("raw", raw), ("ours", ours), ("avg", average), ("ddp", ddp_sync)]
+    ways = [
+        ("raw", raw),
+        ("ours", ours),
+        ("avg", average),
+        ("pieces", in_pieces),
+        ("ddp", ddp_sync),
+    ]
     for _, run in ways:  # warm up: the buckets' arrays, MPI's shared-memory paths
         run()
     times: dict[str, list[float]] = {name: [] for name, _ in ways}

@@ -239,6 +239,24 @@ def check_overlap() -> None:
     np.testing.assert_allclose(first.weight.grad.numpy(), expected_w, rtol=1e-12)
     np.testing.assert_allclose(first.bias.grad.numpy(), expected, rtol=1e-12)
     assert [bucket.flat is None for bucket in ddp._buckets] == [True, True, True, False]
+    # a gradient larger than a piece is divided and all-reduced piece by piece (pieces of five
+    # float64 here: 2 + 8 + 4 + 12 gradients make 1 + 2 + 1 + 3 all-reduces, at most one piece
+    # in flight before the newest), the same average
+    from lossgrad.nn.parallel import distributed
+
+    ddp.zero_grad(set_to_none=True)
+    events.clear()
+    sizes = distributed._PIECE_BYTES, distributed._IN_FLIGHT_BYTES
+    distributed._PIECE_BYTES = distributed._IN_FLIGHT_BYTES = 40
+    group._comm = Logged(group._comm)
+    try:
+        ddp(torch.full((1, 3), rank + 1.0, dtype=torch.float64)).sum().backward()
+    finally:
+        group._comm = group._comm.comm
+        distributed._PIECE_BYTES, distributed._IN_FLIGHT_BYTES = sizes
+    assert events == ["all-reduce"] * 3 + ["h"] + ["all-reduce"] * 4, events
+    np.testing.assert_allclose(first.weight.grad.numpy(), expected_w, rtol=1e-12)
+    np.testing.assert_allclose(first.bias.grad.numpy(), expected, rtol=1e-12)
 
 
 def main(path: str) -> None:

@@ -5,13 +5,15 @@ parameter names, shapes and dtypes, and rank 0's parameters and buffers are broa
 The parameters are grouped, in reverse registration order (the order in which a backward
 usually finishes them), into buckets of at most ``bucket_cap_mb``; a parameter of 1 MiB or
 more has a bucket of its own. A post-accumulate-grad hook on each parameter divides its
-gradient by the world size: into the bucket's flat array, or, for a parameter alone in its
-bucket, in place in its own gradient's array (no copy; a gradient that is not contiguous goes
+gradient by the world size into the bucket's flat array; a parameter alone in its bucket is
+reduced in its own gradient's array instead (no copy; a gradient that is not contiguous goes
 through a flat array too). When the last gradient of a bucket has arrived, the bucket's
 non-blocking all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on
-every rank. When every bucket has started, the hook waits for them and points each
-``param.grad`` of a flat array at its slice (a view: no copy back). After ``loss.backward()``
-returns, every rank holds the average of the ranks' gradients.
+every rank, in pieces of at most 8 MiB; a gradient reduced in its own array is divided piece
+by piece, just before the piece's all-reduce, so that MPI reads the piece from the cache (the
+division is then no second pass over memory). When every bucket has started, the hook waits
+for them and points each ``param.grad`` of a flat array at its slice (a view: no copy back).
+After ``loss.backward()`` returns, every rank holds the average of the ranks' gradients.
 
 The engine runs a parameter's post-accumulate-grad hooks as soon as its gradient is final
 (after the last node that contributes to it, as torch's AccumulateGrad), so a bucket's
@@ -40,6 +42,15 @@ _DEFAULT_BUCKET_CAP_MB = 25
 #: A parameter at least this large is reduced alone, in its own gradient's array: copying it
 #: into a shared bucket costs more than the one more MPI call saves.
 _OWN_BUCKET_BYTES = 2**20
+#: A bucket is all-reduced in pieces of at most this size: a piece fits in the cache (divided
+#: just before MPI reads it), and MPI's temporary buffers stay small enough to be reused.
+_PIECE_BYTES = 8 * 2**20
+#: Starting a piece waits for the oldest ones while more than this is in flight before it:
+#: the last pieces are still in the cache when MPI moves them, and few collectives run at once
+#: (all 48 pieces of a 400 MB gradient in flight at once measured 0.67 of one ``Allreduce``,
+#: two or three at a time 1.1 to 1.2; ten gradients of 1.6 MB, 8 MiB at a time instead of
+#: 16, 0.9 of all at once).
+_IN_FLIGHT_BYTES = 16 * 2**20
 
 
 class _Bucket:
@@ -53,7 +64,6 @@ class _Bucket:
         self.flat: np.ndarray | None = None
         self.views: list[np.ndarray] = []
         self.pending = len(params)
-        self.request: Any = None
         self.reduced: np.ndarray | None = None  # this round's array: ``flat`` or the gradient's
 
     def view(self, index: int) -> np.ndarray:
@@ -164,6 +174,8 @@ class DistributedDataParallel(Module):
         self._ready: set[int] = set()
         self._unused: set[int] = set()
         self._next_bucket = 0
+        self._requests: list[Any] = []  # this round's all-reduces of bucket pieces
+        self._in_flight: list[int] = []  # the sizes of the last pieces, not yet waited for
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -281,33 +293,50 @@ class DistributedDataParallel(Module):
         bucket, index = self._slot[id(param)]
         size = self.process_group.size()
         grad = param._grad
-        own = bucket.in_place(grad)
-        if own is not None:
-            if size != 1:
-                np.multiply(own, 1.0 / size, out=own)
-        elif grad is None:
-            bucket.view(index).fill(0)
-        else:
-            np.multiply(grad._data, 1.0 / size, out=bucket.view(index), casting="unsafe")
+        if bucket.in_place(grad) is None:  # else divided piece by piece as it is reduced
+            if grad is None:
+                bucket.view(index).fill(0)
+            else:
+                np.multiply(grad._data, 1.0 / size, out=bucket.view(index), casting="unsafe")
         bucket.pending -= 1
         while self._next_bucket < len(self._buckets):
             ready = self._buckets[self._next_bucket]
             if ready.pending:
                 return
-            ready.request = self.process_group._comm.Iallreduce(
-                _core._mpi().IN_PLACE, ready.reduced, _core._mpi().SUM
-            )
+            self._start_reduction(ready)
             self._next_bucket += 1
         self._finish_round()
+
+    def _start_reduction(self, bucket: _Bucket) -> None:
+        """Start the bucket's all-reduce in pieces of ``_PIECE_BYTES``, at most
+        ``_IN_FLIGHT_BYTES`` in flight besides the newest (the last ones stay in flight when the
+        hook returns). A gradient reduced in its own array is divided by the world size piece
+        by piece, right before the piece's all-reduce: MPI then reads it from the cache instead
+        of making a second pass over memory."""
+        size = self.process_group.size()
+        divide = bucket.reduced is not bucket.flat and size != 1
+        array = bucket.reduced.reshape(-1)
+        step = max(1, _PIECE_BYTES // array.itemsize)
+        MPI = _core._mpi()
+        for start in range(0, array.size, step):
+            piece = array[start : start + step]
+            if divide:
+                np.multiply(piece, 1.0 / size, out=piece)
+            self._requests.append(self.process_group._comm.Iallreduce(MPI.IN_PLACE, piece, MPI.SUM))
+            self._in_flight.append(piece.nbytes)
+            while sum(self._in_flight) - piece.nbytes > _IN_FLIGHT_BYTES:
+                self._requests[-len(self._in_flight)].Wait()
+                self._in_flight.pop(0)
 
     def _finish_round(self) -> None:
         """Wait for every bucket; point each ``.grad`` at its averaged slice (a gradient reduced
         in its own array already holds the average). With ``find_unused_parameters``, a
         parameter that no rank used keeps its ``.grad`` (as torch)."""
         used_somewhere = self._globally_used()
+        _core._mpi().Request.Waitall(self._requests)
+        self._requests = []
+        self._in_flight = []
         for bucket in self._buckets:
-            bucket.request.Wait()
-            bucket.request = None
             if bucket.reduced is not bucket.flat:
                 continue
             for p, view in zip(bucket.params, bucket.views):
