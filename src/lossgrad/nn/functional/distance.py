@@ -90,7 +90,7 @@ def _diff_norms(x1: np.ndarray, x2: np.ndarray, p: float, eps: float) -> tuple[A
             _two_norms_into(ub, norm[r0:r1])
         else:
             mag = np.abs(ub, out=_scratch(ub, 0))
-            np.matmul(mag, _parallel.ones(d, ub.dtype), out=norm[r0:r1])
+            np.dot(mag, _parallel.ones(d, ub.dtype), out=norm[r0:r1])
 
     _parallel.map_rows(block, n, d)
     return u, norm.reshape(x1.shape[:-1])

@@ -282,7 +282,8 @@ def _exp_rows(
     ``softmax = exps / sums``). ``logits`` is a row kernel's block (``(n, C)`` rows or
     ``(b, C, p)`` planes), ``exps`` one of its shape and strides.
 
-    A block of at least ``_parallel.BLOCK`` elements first tries ``shift = 0``: ``exp(x)`` and
+    A block of more than ``_parallel.BLOCK - C`` elements (the driver's one-thread block of
+    ``BLOCK // C`` whole rows, or a larger one) first tries ``shift = 0``: ``exp(x)`` and
     its row sums, with no max pass and no shifted copy. Row log-sum-exps within
     ``+-_UNSHIFTED_LSE`` (sums within ``2**+-60``) prove that as exact as the shifted form:
     nothing overflows, the row's largest term is at least ``2**-60 / C`` (a normal float), and
@@ -291,7 +292,7 @@ def _exp_rows(
     out (a block of planes: all of it). A smaller block always shifts (so adding a constant to
     every logit changes nothing).
     """
-    if logits.size >= _parallel.BLOCK:
+    if logits.size > _parallel.BLOCK - logits.shape[1]:
         np.exp(logits, out=exps)
         sums = class_sum(exps)
         log_sum_exp = np.log(sums)
