@@ -177,17 +177,16 @@ def map_blocks(
     return results
 
 
-def wide_block(n: int, per_thread: int = 1) -> int:
-    """The block for elementwise kernels of a few NumPy passes over ``n`` elements: ``per_thread``
-    blocks per thread, of 2^16 to 2^18 elements. Every NumPy call takes the GIL, so on several
-    threads fewer, larger blocks pay; beyond 2^18 the gain flattens while the per-thread scratch
-    buffers (which count in the peak memory) keep growing. A few blocks per thread let the
-    calling thread take over a share of a pool thread that wakes late (`map_blocks`). On one
-    thread there is no GIL to hand over, and cache-sized blocks (`BLOCK`) keep a kernel's
-    temporaries in L2 between its passes (measurements in benchmarks/NOTES.md)."""
+def wide_block(n: int) -> int:
+    """The block for elementwise kernels of a few NumPy passes over ``n`` elements: one block per
+    thread, of at most 2^18 elements. Every NumPy call takes the GIL, so on several threads fewer,
+    larger blocks pay; beyond 2^18 the gain flattens while the per-thread scratch buffers (which
+    count in the peak memory) keep growing. On one thread there is no GIL to hand over, and
+    cache-sized blocks (`BLOCK`) keep a kernel's temporaries in L2 between its passes
+    (measurements in benchmarks/NOTES.md)."""
     if _threads == 1:
         return BLOCK
-    return max(BLOCK, min(1 << 18, -(-n // (_threads * per_thread))))
+    return max(BLOCK, min(1 << 18, -(-n // _threads)))
 
 
 def scale(a: np.ndarray, c: Any) -> np.ndarray:

@@ -243,7 +243,7 @@ class _PointwiseLoss(ArrayFunction):
                 )
                 return _run_block(spec, blocks, params, loss, dldx, scale, accumulate)
 
-            block = _parallel.wide_block(size, per_thread=4)
+            block = _parallel.wide_block(size)
             if out is not None:
                 _parallel.map_blocks(run, size, block)
                 return out
