@@ -4,7 +4,9 @@ The loss parity grids use small inputs, which run in one block; here inputs abov
 ``MIN_PARALLEL`` go through the split, blocked kernels and are compared with torch again.
 """
 
+import collections
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -35,8 +37,37 @@ def test_work_is_split_across_threads():
     if _parallel.get_num_threads() < 2:
         pytest.skip("one usable core: the pool is off")
     seen = set()
-    _parallel.map_blocks(lambda lo, hi: seen.add(threading.get_ident()), N_LARGE)
+    # the threads take blocks in turn: each waits in its first block until all have one (a
+    # pool thread that woke late would otherwise find the blocks taken)
+    all_started = threading.Barrier(_parallel.get_num_threads(), timeout=30)
+
+    def block(lo, hi):
+        if threading.get_ident() not in seen:
+            seen.add(threading.get_ident())
+            all_started.wait()
+
+    _parallel.map_blocks(block, N_LARGE)
     assert len(seen) == _parallel.get_num_threads()
+
+
+def test_the_caller_takes_over_the_blocks_of_a_late_pool_thread():
+    if _parallel.get_num_threads() < 2:
+        pytest.skip("one usable core: the pool is off")
+    caller, count = threading.get_ident(), -(-N_LARGE // _parallel.BLOCK)
+    owners = {}
+
+    def block(lo, hi):
+        owners[lo] = threading.get_ident()
+        deadline = time.monotonic() + 30
+        # a pool thread stalls in its first block until every block has been taken
+        while threading.get_ident() != caller and len(owners) < count:
+            assert time.monotonic() < deadline, "the caller left blocks to a stalled thread"
+            time.sleep(0.001)
+
+    _parallel.map_blocks(block, N_LARGE)
+    assert sorted(owners) == list(range(0, N_LARGE, _parallel.BLOCK))
+    ran = collections.Counter(owners.values())
+    assert all(n == 1 for thread, n in ran.items() if thread != caller)
 
 
 def test_wide_blocks_are_one_per_thread_within_bounds():
@@ -58,11 +89,13 @@ def test_scale_multiplies_in_place(per_element):
 def test_an_error_in_a_pool_thread_reaches_the_caller():
     if _parallel.get_num_threads() < 2:
         pytest.skip("one usable core: the pool is off")
-    main = threading.get_ident()
+    main, pool_started = threading.get_ident(), threading.Event()
 
     def fn(lo, hi):
         if threading.get_ident() != main:
+            pool_started.set()
             raise KeyError(lo)
+        pool_started.wait(30)  # the caller leaves a block to a pool thread
         return lo
 
     with pytest.raises(KeyError):

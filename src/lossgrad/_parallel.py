@@ -18,6 +18,7 @@ than it saves); small calls run inline with no overhead beyond one comparison.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import os
 import queue
 import threading
@@ -151,22 +152,29 @@ def map_blocks(
     """``[fn(lo, hi) ...]`` over consecutive blocks covering ``range(n)``, in order.
 
     Small work (``work``, default ``n`` elements, below ``MIN_PARALLEL``) is one call
-    ``fn(0, n)``. Larger work is cut into one contiguous range per thread, each walked in blocks
-    of ``block``; the calling thread takes the first range. ``fn`` must only write to disjoint
+    ``fn(0, n)``. Larger work is cut into blocks of ``block`` that the threads take in turn
+    from a shared counter, the calling thread first: a pool thread that wakes late (tens of
+    microseconds on an idle core, a scheduler's time slice on a busy machine) takes fewer blocks
+    instead of making the caller wait for it at the end. ``fn`` must only write to disjoint
     slices (it runs concurrently). Workers run in a copy of the caller's context, so NumPy's
     floating-point error state (quiet inside every op) carries over.
     """
     w = n if work is None else work
     if w < MIN_PARALLEL or n <= block:
         return [fn(0, n)]
-    k = _threads
-    if k == 1:
+    if _threads == 1:
         return _run_range(fn, 0, n, block)
-    # split on block boundaries so every thread's blocks are whole
-    nblocks = -(-n // block)
-    bounds = [min(n, (nblocks * i // k) * block) for i in range(k + 1)]
-    parts = _fan_out(_run_range, [(fn, bounds[i], bounds[i + 1], block) for i in range(k)])
-    return [r for part in parts for r in part]
+    count = -(-n // block)
+    results: list[Any] = [None] * count
+    claim = itertools.count().__next__  # atomic: one C call under the GIL
+
+    def drain() -> None:
+        while (i := claim()) < count:
+            lo = i * block
+            results[i] = fn(lo, min(lo + block, n))
+
+    _fan_out(drain, [()] * min(_threads, count))
+    return results
 
 
 def wide_block(n: int) -> int:

@@ -174,6 +174,36 @@ def _kept_gradient(ctx: Any, spec: Pointwise, like: np.ndarray, count: int) -> n
     return ctx.kept.reshape(-1)
 
 
+def _run_block(
+    spec: Pointwise,
+    blocks: list[np.ndarray | None],
+    params: tuple[Any, ...],
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
+    accumulate: np.dtype | None,
+) -> Any:
+    """One block of a pointwise loss: the kernel on the operands' ``blocks``, its loss into
+    ``loss`` and ∂l/∂x into ``dldx`` (times ``scale`` unless None); returns the block's total in
+    ``accumulate`` (None: an unreduced loss, nothing returned)."""
+    block_sum = spec.block_sum if accumulate is not None and loss.dtype.char in "fd" else None
+    if block_sum is not None:
+        total = accumulate.type(block_sum(*blocks, *params, loss, dldx))  # type: ignore[union-attr]
+    else:
+        result = spec.block(*blocks, *params, loss, dldx)
+        if accumulate is None:
+            if result is not loss:
+                loss[...] = result
+            total = None
+        elif accumulate == loss.dtype:
+            total = _parallel.total(result)
+        else:
+            total = result.sum(dtype=accumulate)  # float16: added in float32
+    if scale is not None:  # the gradient for an upstream 1, while the block is in cache
+        np.multiply(dldx, scale, out=dldx)
+    return total
+
+
 class _PointwiseLoss(ArrayFunction):
     """The op of every pointwise loss: ``apply(*operands, spec, reduction, params)``."""
 
@@ -189,57 +219,37 @@ class _PointwiseLoss(ArrayFunction):
             a if a is None or a.ndim == 1 and a.flags.c_contiguous else _flat(a) for a in operands
         ]
         kept = _kept_gradient(ctx, spec, first, len(operands))
-        factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
-        unscaled = kept is None or (divisor is None and factor == 1.0)
-        scale = None if unscaled else _reduction.kept_scale(dtype, divisor, factor)
-        block = spec.block
-        block_sum = spec.block_sum if dtype.char in "fd" else None
-        accumulate = _reduction.accumulation_dtype(dtype)
-
-        def run(lo: int, hi: int, loss: np.ndarray, summed: bool) -> Any:
-            if hi - lo == size:
-                blocks, dldx = flat, kept
-            else:
-                blocks = [None if a is None else a[lo:hi] for a in flat]
-                dldx = None if kept is None else kept[lo:hi]
-            if dldx is None:
-                dldx = _parallel.scratch(hi - lo, dtype, GRAD_SLOT)
-            if summed and block_sum is not None:
-                result = block_sum(*blocks, *params, loss, dldx)
-            else:
-                result = block(*blocks, *params, loss, dldx)
-                if summed:
-                    result = (
-                        _parallel.total(result)
-                        if accumulate == dtype
-                        else result.sum(dtype=accumulate)  # float16: added in float32
-                    )
-                elif result is not loss:
-                    loss[...] = result
-            if scale is not None:  # the gradient for an upstream 1, while the block is in cache
-                np.multiply(dldx, scale, out=dldx)
-            return result
-
-        block_size = _parallel.wide_block(size)
-        if divisor is None:
-            out = np.empty(shape, dtype)
-            out_flat = out.reshape(-1)
-            if size < _parallel.MIN_PARALLEL:
-                run(0, size, out_flat, False)
-            else:
-                _parallel.map_blocks(
-                    lambda lo, hi: run(lo, hi, out_flat[lo:hi], False), size, block_size
-                )
-            return out
-        if size < _parallel.MIN_PARALLEL:  # one block, a NumPy scalar total
-            total = accumulate.type(run(0, size, _parallel.scratch(size, dtype, LOSS_SLOT), True))
+        if kept is None or (divisor is None and spec.dldx_factor is None):
+            scale = None
         else:
-            total = _parallel.block_sum(
-                lambda lo, hi: run(lo, hi, _parallel.scratch(hi - lo, dtype, LOSS_SLOT), True),
-                size,
-                accumulate,
-                block_size,
-            )
+            factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
+            scale = _reduction.kept_scale(dtype, divisor, factor)
+        accumulate = None if divisor is None else _reduction.accumulation_dtype(dtype)
+        out = np.empty(shape, dtype) if divisor is None else None
+        if size < _parallel.MIN_PARALLEL:  # one block, on this thread
+            dldx = _parallel.scratch(size, dtype, GRAD_SLOT) if kept is None else kept
+            loss = _parallel.scratch(size, dtype, LOSS_SLOT) if out is None else out.reshape(-1)
+            total = _run_block(spec, flat, params, loss, dldx, scale, accumulate)
+        else:
+            loss_flat = None if out is None else out.reshape(-1)
+
+            def run(lo: int, hi: int) -> Any:
+                blocks = [None if a is None else a[lo:hi] for a in flat]
+                dldx = _parallel.scratch(hi - lo, dtype, GRAD_SLOT) if kept is None else kept[lo:hi]
+                loss = (
+                    _parallel.scratch(hi - lo, dtype, LOSS_SLOT)
+                    if loss_flat is None
+                    else loss_flat[lo:hi]
+                )
+                return _run_block(spec, blocks, params, loss, dldx, scale, accumulate)
+
+            block = _parallel.wide_block(size)
+            if out is not None:
+                _parallel.map_blocks(run, size, block)
+                return out
+            total = _parallel.block_sum(run, size, accumulate, block)
+        if out is not None:
+            return out
         return _reduction.divide_total(total, divisor, dtype, reduction)
 
     @staticmethod
