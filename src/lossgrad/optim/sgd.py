@@ -94,7 +94,7 @@ class SGD(Optimizer):
                     else:
                         b = buf._data
                         b *= momentum
-                        b += (1 - dampening) * grad
+                        b += grad if dampening == 0 else (1 - dampening) * grad  # 1 * g is g
                         buf._vbox[0] += 1
                     grad = grad + momentum * buf._data if group["nesterov"] else buf._data
                 p._data += -lr * grad
