@@ -87,9 +87,7 @@ class Rows(NamedTuple):
         row_work: ``row_work(targets, C)``, the elements a kernel touches per row (default
             ``C``), which sizes the blocks.
         sparse_gradient: the kernel writes ``dldx`` only where it is not zero; the driver
-            hands it zeros: ``calloc`` (fresh memory costs no pass) for one block, one fill
-            per block on the thread pool for several (on several threads, zeroing is ``C``
-            writes per row: such a gradient counts ``C`` elements per row in the blocking).
+            hands it zeros (``calloc``: fresh memory costs no pass).
         planes: the kernel also takes ``(b, C, p)`` class planes (see the module docstring).
         target_derivative: ``target_derivative(logits, targets, *params, upstream)``,
             ``upstream_m ∂l_m/∂t_m`` in lossgrad ops, for targets that are a Tensor operand
@@ -309,8 +307,6 @@ def _run_blocks(
     def block(r0: int, r1: int) -> None:
         if kept is not None:
             dldx = kept[r0:r1]
-            if spec.sparse_gradient:  # handed over empty: zeroed block by block
-                dldx.fill(0)
         else:
             size = (r1 - r0) * classes
             dldx = _parallel.scratch(size, logits.dtype, GRAD_SLOT).reshape(r1 - r0, classes)
@@ -369,27 +365,15 @@ def _run_planes(
     _parallel.map_blocks(run, len(blocks), block=1, work=loss.size * work)
 
 
-def _row_work(spec: Rows, targets: Any, classes: int, kept: bool) -> int:
-    """The elements a block touches per row: the spec's ``row_work`` (default ``classes``);
-    on several threads at least ``classes`` when a sparse gradient is kept, so that its zeros
-    are written over the pool (on one thread ``calloc``'s fresh pages cost less)."""
-    work = classes if spec.row_work is None else spec.row_work(targets, classes)
-    if kept and spec.sparse_gradient and _parallel.get_num_threads() > 1:
-        return max(work, classes)
-    return work
-
-
 def _kept_gradient(
-    ctx: Any, spec: Rows, x: np.ndarray, logits: np.ndarray, planes: bool, work: int
+    ctx: Any, spec: Rows, x: np.ndarray, logits: np.ndarray, planes: bool
 ) -> np.ndarray | None:
     """The array the kernel writes the input's gradient into, kept on ``ctx.kept`` (in the
     input's shape when that is a view of the layout), in the layout of ``logits``; None when
-    the input needs no gradient. A sparse gradient comes zeroed when the rows are one block
-    (`_run_blocks` zeroes each block of several)."""
+    the input needs no gradient."""
     if not ctx.needs_input_grad[0]:
         return None
-    one_block = planes or logits.shape[0] * work < _parallel.MIN_PARALLEL
-    allocate = np.zeros if spec.sparse_gradient and one_block else np.empty
+    allocate = np.zeros if spec.sparse_gradient else np.empty
     ctx.kept = allocate(x.shape if x.ndim <= 2 or planes else logits.shape, x.dtype)
     return ctx.kept if x.ndim == 2 else ctx.kept.reshape(logits.shape)
 
@@ -403,11 +387,11 @@ def _run_kernel(
     kept: np.ndarray | None,
     scale: Any,
     planes: bool,
-    work: int,
 ) -> None:
-    """The spec's kernel over ``logits`` (rows, or class planes; ``work`` elements per row): the
-    loss of each row into ``loss``, the gradient into ``kept`` (or scratch when None)."""
+    """The spec's kernel over ``logits`` (rows, or class planes): the loss of each row into
+    ``loss``, the gradient into ``kept`` (or scratch when None)."""
     classes, dtype = logits.shape[1], logits.dtype
+    work = classes if spec.row_work is None else spec.row_work(targets, classes)
     if not classes:  # no classes: every row is ignored (or there are none)
         loss[:] = 0
     elif planes:
@@ -440,10 +424,9 @@ class _RowLoss(ArrayFunction):
         denominator = targets.total_weight if spec.weighted_mean else rows
         divisor = ctx.divisor = _reduction.mean_divisor(reduction, denominator)
         scale = _reduction.gradient_scale(dtype, divisor)
-        work = _row_work(spec, targets, logits.shape[1], ctx.needs_input_grad[0])
-        kept = _kept_gradient(ctx, spec, x, logits, planes is not None, work)
+        kept = _kept_gradient(ctx, spec, x, logits, planes is not None)
         loss = np.empty(rows, dtype)
-        _run_kernel(spec, logits, targets, params, loss, kept, scale, planes is not None, work)
+        _run_kernel(spec, logits, targets, params, loss, kept, scale, planes is not None)
         ignored = targets.ignored
         if ignored is not None:  # an ignored row has no loss and no gradient
             loss[ignored] = 0
