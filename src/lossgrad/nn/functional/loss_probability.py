@@ -592,8 +592,7 @@ def kl_div(
     if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
         got = f"(got input {input.dtype} and target {target.dtype})"
         raise RuntimeError(f"kl_div: Integral inputs not supported {got}.")
-    _, (x, y) = promote(input, target)
-    x, y = _checks.broadcast_pair(x, y)
+    x, y = _checks.broadcast_pair(*promote(input, target)[1])
     if reduction == "batchmean" and x.shape != input.shape:  # torch divides by input.size(0)
         reduction, per_batch = "sum", True
     out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
