@@ -489,7 +489,7 @@ def margin_ranking_loss(
         tensor(0.7500)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    if len({value.dim() for value in (input1, input2, target)}) > 1:  # torch reads each .dim()
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():  # torch's test, verbatim
         raise RuntimeError(
             "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
             f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} "
