@@ -98,6 +98,19 @@ def _broadcastable(*operands: Tensor) -> bool:
     return True
 
 
+def _times_weight(weight: np.ndarray | None, *blocks: np.ndarray) -> None:
+    """The binary cross entropies' elementwise ``weight``: each block (the loss, ∂l/∂x)
+    multiplied by it in place, unless it is None."""
+    if weight is not None:
+        for block in blocks:
+            block *= weight
+
+
+def _weighted(weight: Tensor | None, *derivatives: Tensor) -> tuple[Tensor, ...]:
+    """The derivatives of `_times_weight`'s losses: each times ``weight``, unless it is None."""
+    return derivatives if weight is None else tuple(d * weight for d in derivatives)
+
+
 # -- binary_cross_entropy --------------------------------------------------------------------------
 
 
@@ -139,9 +152,7 @@ def _bce_block(
     _clip(spread, x.dtype.type(_BCE_EPS), inf, out=spread)  # max(x (1 - x), eps)
     np.subtract(x, y, out=dldx)
     np.divide(dldx, spread, out=dldx)
-    if weight is not None:
-        loss *= weight
-        dldx *= weight
+    _times_weight(weight, loss, dldx)
     return loss
 
 
@@ -177,9 +188,7 @@ class _BceSlope(ArrayFunction):
 def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, ...]:
     dldx = _BceSlope.apply(x, y)
     dldy = -logit(x)  # one op, as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
-    if weight is not None:
-        dldx, dldy = dldx * weight, dldy * weight
-    return dldx, dldy, None
+    return (*_weighted(weight, dldx, dldy), None)
 
 
 _BCE = Pointwise(node="BinaryCrossEntropyBackward0", block=_bce_block, derivatives=_bce_derivatives)
@@ -293,9 +302,7 @@ def _bce_logits_block(
     linear = np.subtract(x.dtype.type(1), y, out=scratch(x, 2))
     linear *= x
     loss += linear
-    if weight is not None:
-        loss *= weight
-        sigmoid_x *= weight
+    _times_weight(weight, loss, sigmoid_x)
     if x.dtype == np.float16:
         _bce_logits_half_loss(x, y, weight, pos_weight, loss)
     return loss
@@ -315,8 +322,7 @@ def _bce_logits_half_loss(
     if pos_weight is not None:
         log_sigmoid *= (pos_weight - x.dtype.type(1)) * y + x.dtype.type(1)
     out = (x.dtype.type(1) - y) * x - log_sigmoid
-    if weight is not None:
-        out *= weight
+    _times_weight(weight, out)
     loss[...] = out
 
 
@@ -348,9 +354,7 @@ def _bce_logits_derivatives(
     else:
         dldx = sigmoid(x) * ((pos_weight - 1.0) * y + 1.0) - pos_weight * y
         dldy = logsigmoid(-x) - pos_weight * logsigmoid(x)
-    if weight is not None:
-        dldx, dldy = dldx * weight, dldy * weight
-    return dldx, dldy, None, None
+    return (*_weighted(weight, dldx, dldy), None, None)
 
 
 _BCE_WITH_LOGITS = Pointwise(
