@@ -77,10 +77,12 @@ def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
 
 
 def _promote_present(*operands: Tensor | None) -> tuple[np.dtype, list[Tensor | None]]:
-    """`promote` of the operands that are not None (the others stay None)."""
-    dt, present = promote(*(t for t in operands if t is not None))
-    promoted = iter(present)
-    return dt, [None if t is None else next(promoted) for t in operands]
+    """`promote` of the operands that are not None (the others stay None, in their place)."""
+    dt, promoted = promote(*[t for t in operands if t is not None])
+    for position, operand in enumerate(operands):
+        if operand is None:
+            promoted.insert(position, None)
+    return dt, promoted
 
 
 def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
