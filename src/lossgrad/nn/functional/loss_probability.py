@@ -79,10 +79,7 @@ def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
 def _promote_present(*operands: Tensor | None) -> tuple[np.dtype, list[Tensor | None]]:
     """`promote` of the operands that are not None (the others stay None, in their place)."""
     dt, promoted = promote(*[t for t in operands if t is not None])
-    for position, operand in enumerate(operands):
-        if operand is None:
-            promoted.insert(position, None)
-    return dt, promoted
+    return dt, [None if t is None else promoted.pop(0) for t in operands]
 
 
 def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
