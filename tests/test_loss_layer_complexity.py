@@ -41,15 +41,15 @@ def test_no_function_above_the_complexity_limit(path):
 #: The bound on a pointwise loss's own code (the issue asks for about 40): its functional, its
 #: specs, and the private definitions of its module that only it uses, counted in source lines
 #: that are not blank, not a comment and not in a docstring (signatures count).
-POINTWISE_LINES = 42
+POINTWISE_LINES = 41
 
 #: Losses not yet within the bound, with the count they may not exceed (lower it, or remove
 #: the entry, when one gets shorter): what is left is each loss's own policy (torch's argument
 #: checks, float16 rounding, torch's double-backward formulas, sigmoid_focal's fast path for
 #: binary targets), not machinery shared with others.
 NOT_YET = {
-    "binary_cross_entropy": 85,
-    "binary_cross_entropy_with_logits": 107,
+    "binary_cross_entropy": 81,
+    "binary_cross_entropy_with_logits": 101,
     "gaussian_nll_loss": 86,
     "sigmoid_focal_loss": 146,
 }

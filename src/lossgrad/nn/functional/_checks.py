@@ -98,7 +98,7 @@ def check_scalar_type(t: Tensor, expected: Any) -> None:
 
 def check_target_size(input: Tensor, target: Tensor) -> None:
     """ValueError (the logistic losses' wording) unless ``target`` has ``input``'s size."""
-    if tuple(target.shape) != tuple(input.shape):
+    if target._data.shape != input._data.shape:
         raise ValueError(
             f"Target size ({target.size()}) must be the same as input size ({input.size()})"
         )

@@ -448,11 +448,11 @@ def _margin_ranking_block(
 
 
 def _margin_ranking_derivatives(
-    x1: Tensor, x2: Tensor, target: Tensor, margin: float
+    x1: Tensor, x2: Tensor, y: Tensor, margin: float
 ) -> tuple[Tensor, Tensor, Tensor]:
     diff = x1 - x2
-    active = ge(margin - target * diff, 0.0).to(x1.dtype)
-    return -target * active, target * active, -diff * active
+    active = ge(margin - y * diff, 0.0).to(x1.dtype)
+    return -y * active, y * active, -diff * active
 
 
 _MARGIN_RANKING = Pointwise(
@@ -507,18 +507,17 @@ def margin_ranking_loss(
         tensor(0.7500)
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
-    if len({value.dim() for value in (input1, input2, target)}) > 1:  # torch reads each .dim()
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():  # torch's test, verbatim
         raise RuntimeError(
             "margin_ranking_loss : All input tensors should have same dimension but got sizes: "
             f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} "
         )
-    a, b, t = input1, input2, target
-    dt, shape = a._data.dtype, a._data.shape
-    if not (dt.kind == "f" and b._data.dtype == dt and t._data.dtype == dt):
-        _, (a, b, t, _) = promote(input1, input2, target, float(margin))
-    if not (b._data.shape == shape and t._data.shape == shape):
-        _broadcast_shape(a, b, t)  # torch's RuntimeError naming the clash; the driver expands
-    return _pointwise(_MARGIN_RANKING, (a, b, t), reduction, (float(margin),))
+    operands, dt = (input1, input2, target), input1._data.dtype
+    if not (dt.kind == "f" and input2._data.dtype == dt and target._data.dtype == dt):
+        _, (*operands, _) = promote(*operands, float(margin))
+    if not input1._data.shape == input2._data.shape == target._data.shape:
+        _broadcast_shape(*operands)  # torch's RuntimeError naming the clash; the driver expands
+    return _pointwise(_MARGIN_RANKING, operands, reduction, (float(margin),))
 
 
 def _broadcast_shape(*tensors: Tensor) -> tuple[int, ...]:
@@ -553,10 +552,8 @@ def _hinge_embedding_block(
     not_negative = np.not_equal(target, -1, out=scratch(x, 2), casting="unsafe")
     hinge = np.subtract(margin, x, out=loss)
     np.greater_equal(hinge, 0.0, out=dldx, casting="unsafe")
-    dldx *= not_positive
-    np.subtract(not_negative, dldx, out=dldx)
-    _clip(hinge, 0.0, np.inf, out=hinge)
-    hinge *= not_positive
+    np.subtract(not_negative, np.multiply(dldx, not_positive, out=dldx), out=dldx)
+    np.multiply(_clip(hinge, 0.0, np.inf, out=hinge), not_positive, out=hinge)
     hinge += np.multiply(x, not_negative, out=not_negative)
     if not np.isfinite(_parallel.total(hinge)):
         loss[...] = _hinge_embedding_value(x, target, margin)

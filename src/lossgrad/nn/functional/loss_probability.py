@@ -77,10 +77,9 @@ def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
 
 
 def _promote_present(*operands: Tensor | None) -> tuple[np.dtype, list[Tensor | None]]:
-    """`promote` of the operands that are not None (the others stay None)."""
-    dt, present = promote(*(t for t in operands if t is not None))
-    promoted = iter(present)
-    return dt, [None if t is None else next(promoted) for t in operands]
+    """`promote` of the operands that are not None (the others stay None, in their place)."""
+    dt, promoted = promote(*[t for t in operands if t is not None])
+    return dt, [None if t is None else promoted.pop(0) for t in operands]
 
 
 def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
@@ -96,6 +95,19 @@ def _broadcastable(*operands: Tensor) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _times_weight(weight: np.ndarray | None, *blocks: np.ndarray) -> None:
+    """The binary cross entropies' elementwise ``weight``: each block (the loss, ∂l/∂x)
+    multiplied by it in place, unless it is None."""
+    if weight is not None:
+        for block in blocks:
+            block *= weight
+
+
+def _weighted(weight: Tensor | None, *derivatives: Tensor) -> tuple[Tensor, ...]:
+    """The derivatives of `_times_weight`'s losses: each times ``weight``, unless it is None."""
+    return derivatives if weight is None else tuple(d * weight for d in derivatives)
 
 
 # -- binary_cross_entropy --------------------------------------------------------------------------
@@ -139,9 +151,7 @@ def _bce_block(
     _clip(spread, x.dtype.type(_BCE_EPS), inf, out=spread)  # max(x (1 - x), eps)
     np.subtract(x, y, out=dldx)
     np.divide(dldx, spread, out=dldx)
-    if weight is not None:
-        loss *= weight
-        dldx *= weight
+    _times_weight(weight, loss, dldx)
     return loss
 
 
@@ -177,9 +187,7 @@ class _BceSlope(ArrayFunction):
 def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, ...]:
     dldx = _BceSlope.apply(x, y)
     dldy = -logit(x)  # one op, as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
-    if weight is not None:
-        dldx, dldy = dldx * weight, dldy * weight
-    return dldx, dldy, None
+    return (*_weighted(weight, dldx, dldy), None)
 
 
 _BCE = Pointwise(node="BinaryCrossEntropyBackward0", block=_bce_block, derivatives=_bce_derivatives)
@@ -293,9 +301,7 @@ def _bce_logits_block(
     linear = np.subtract(x.dtype.type(1), y, out=scratch(x, 2))
     linear *= x
     loss += linear
-    if weight is not None:
-        loss *= weight
-        sigmoid_x *= weight
+    _times_weight(weight, loss, sigmoid_x)
     if x.dtype == np.float16:
         _bce_logits_half_loss(x, y, weight, pos_weight, loss)
     return loss
@@ -315,8 +321,7 @@ def _bce_logits_half_loss(
     if pos_weight is not None:
         log_sigmoid *= (pos_weight - x.dtype.type(1)) * y + x.dtype.type(1)
     out = (x.dtype.type(1) - y) * x - log_sigmoid
-    if weight is not None:
-        out *= weight
+    _times_weight(weight, out)
     loss[...] = out
 
 
@@ -348,9 +353,7 @@ def _bce_logits_derivatives(
     else:
         dldx = sigmoid(x) * ((pos_weight - 1.0) * y + 1.0) - pos_weight * y
         dldy = logsigmoid(-x) - pos_weight * logsigmoid(x)
-    if weight is not None:
-        dldx, dldy = dldx * weight, dldy * weight
-    return dldx, dldy, None, None
+    return (*_weighted(weight, dldx, dldy), None, None)
 
 
 _BCE_WITH_LOGITS = Pointwise(
@@ -592,8 +595,7 @@ def kl_div(
     if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
         got = f"(got input {input.dtype} and target {target.dtype})"
         raise RuntimeError(f"kl_div: Integral inputs not supported {got}.")
-    _, (x, y) = promote(input, target)
-    x, y = _checks.broadcast_pair(x, y)
+    x, y = _checks.broadcast_pair(*promote(input, target)[1])
     if reduction == "batchmean" and x.shape != input.shape:  # torch divides by input.size(0)
         reduction, per_batch = "sum", True
     out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
