@@ -703,3 +703,16 @@ def test_float16_multilabel_soft_margin_rounds_each_op_like_torch(reduction):
         rtol=1e-2,  # float16 roundings of the gradients; the old value was 2.6% off
         atol=0,
     )
+
+
+@pytest.mark.parametrize("reduction", ["none"])  # torch's reduced value is uninitialized memory
+@pytest.mark.parametrize("weight_dtype", [np.float32, np.float64])
+def test_multi_margin_weight_dtype_is_not_checked_on_an_empty_batch(weight_dtype, reduction):
+    # torch skips its kernel's dtype checks on an empty batch, the weight's too
+    check(
+        lambda lib, x, t, w: lib.nn.functional.multi_margin_loss(
+            x, t, weight=w, reduction=reduction
+        ),
+        [np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.ones(3, weight_dtype)],
+        grad=(),
+    )

@@ -199,7 +199,8 @@ def _check_multi_margin(
         raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
     _check_kernel_dtypes(input, target, "multi_margin_loss_cpu_kernel")
     if weight is not None:
-        _checks.check_scalar_type(weight, input._data.dtype)
+        if input._data.size:  # skipped on an empty batch, as the kernel's checks
+            _checks.check_scalar_type(weight, input._data.dtype)
         if weight.requires_grad and grad_mode.is_grad_enabled():
             raise RuntimeError(
                 "The function 'multi_margin_loss' is not differentiable with respect to argument "
