@@ -75,7 +75,8 @@ def _empty_batch(case: Any, ours: np.ndarray | None, theirs: np.ndarray | None) 
 
 
 def _torch_rejects_a_strided_grad_input(case: Any, ours: Any, theirs: Any) -> bool:
-    """torch's CPU nll_loss backward with create_graph=True raises on a non-contiguous input."""
+    """torch's CPU nll_loss backward raises on a non-contiguous input (with create_graph=True,
+    and for some spatial layouts without)."""
     return ours is None and "grad_input must be contiguous" in str(theirs)
 
 
@@ -169,8 +170,9 @@ DEVIATIONS: tuple[Deviation, ...] = (
         frozenset({"nll_loss", "cross_entropy", "focal_loss"}),
         "grad_exception",
         _torch_rejects_a_strided_grad_input,
-        "torch raises 'grad_input must be contiguous' for the create_graph=True gradient of "
-        "nll_loss on a non-contiguous input (a torch bug); lossgrad returns the gradient.",
+        "torch raises 'grad_input must be contiguous' for the gradient of nll_loss on a "
+        "non-contiguous input (with create_graph=True; without it, for some spatial layouts): "
+        "a torch bug; lossgrad returns the gradient.",
     ),
     Deviation(
         "ctc-float32-gradient",
