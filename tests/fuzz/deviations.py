@@ -121,6 +121,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "(|t - x| near the float max).",
     ),
     Deviation(
+        "kl-div-finite-second-grad",
+        frozenset({"kl_div"}),
+        "grad2",
+        _finite_where_torch_is_not,
+        "kl_div's second gradient with log_target is finite where torch's composite overflows "
+        "(as above).",
+    ),
+    Deviation(
         "gaussian-nll-finite-second-grad",
         frozenset({"gaussian_nll_loss"}),
         "grad2",
