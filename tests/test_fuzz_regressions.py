@@ -716,3 +716,20 @@ def test_multi_margin_weight_dtype_is_not_checked_on_an_empty_batch(weight_dtype
         [np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.ones(3, weight_dtype)],
         grad=(),
     )
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_float16_distance_gradient_at_a_norm_of_about_eps_is_finite_like_torch(create_graph):
+    # ||p - n + eps|| is about eps = 1e-6 (a float16 subnormal): g / norm overflowed float16
+    def gradient(lib):
+        anchor = lib.tensor(np.array([0.4917], np.float16)).requires_grad_()
+        positive = lib.tensor(np.array([-0.0], np.float16)).requires_grad_()
+        negative = lib.tensor(np.array([0.0], np.float16)).requires_grad_()
+        out = lib.nn.functional.triplet_margin_with_distance_loss(
+            anchor, positive, negative, margin=0.3, swap=True, reduction="sum"
+        )
+        grads = lib.autograd.grad(out, [anchor, positive, negative], create_graph=create_graph)
+        return [g.detach().numpy().astype(np.float64) for g in grads]
+
+    for ours, theirs in zip(gradient(lossgrad), gradient(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=4e-3, atol=0)
