@@ -733,3 +733,12 @@ def test_float16_distance_gradient_at_a_norm_of_about_eps_is_finite_like_torch(c
 
     for ours, theirs in zip(gradient(lossgrad), gradient(torch)):
         np.testing.assert_allclose(ours, theirs, rtol=4e-3, atol=0)
+
+
+def test_multilabel_margin_sums_the_row_before_dividing_like_torch():
+    # two hinges of 1.7e308: their sum overflows in torch's kernel before the division by C
+    check(
+        lambda lib, x, t: lib.nn.functional.multilabel_margin_loss(x, t, reduction="none"),
+        [np.array([[-1e8, -1.7e308, 6e-8], [0.3, -0.2, 1.5]]), np.array([[1, -1, 1], [2, 0, -1]])],
+        second_order=False,  # torch's kernel has no double backward
+    )

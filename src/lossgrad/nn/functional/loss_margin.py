@@ -295,7 +295,7 @@ def _multilabel_margin_block(
     slots (no ``(rows, C, C)`` array).
 
     The pair of a row's label ``T_j`` and class ``i`` adds ``h = max(0, (1 - x[T_j]) + x[i])``
-    (torch's rounding) to ``C l``. Unused slots get ``1 - x[T_j] = NaN`` and a copy of the rows
+    (torch's rounding) to ``C l`` (summed, then divided by ``C``, as torch's). Unused slots get ``1 - x[T_j] = NaN`` and a copy of the rows
     gets NaN at the label classes, so ``fmax`` zeroes every pair that does not count (NaN
     margins included, as torch's ``z > 0`` test) with no mask arrays. Each active pair adds
     ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label counts twice:
@@ -323,16 +323,17 @@ def _multilabel_margin_block(
         hinge = _parallel.scratch(rows * (j1 - j0) * classes, dtype, 2)
         hinge = hinge.reshape(rows, j1 - j0, classes)
         _parallel.fmax0(np.add(base[:, j0:j1, None], blanked[:, None, :], out=hinge))
-        per_class = _parallel.filled(1 / classes, (j1 - j0) * classes, dtype)
+        pair_ones = _parallel.ones((j1 - j0) * classes, dtype)
         active = (hinge > 0).astype(dtype)
         slot_ones = _parallel.ones(j1 - j0, dtype)
         if j0:
-            loss += np.dot(hinge.reshape(rows, -1), per_class)
+            loss += np.dot(hinge.reshape(rows, -1), pair_ones)
             dldx += np.matmul(slot_ones, active)
         else:
-            np.dot(hinge.reshape(rows, -1), per_class, out=loss)
+            np.dot(hinge.reshape(rows, -1), pair_ones, out=loss)
             np.matmul(slot_ones, active, out=dldx)
         np.matmul(active, ones, out=counts[:, j0:j1])
+    loss /= dtype.type(classes)  # the sum, then / C (torch's order: it overflows as torch's)
     np.subtract.at(dldx.reshape(-1), label_positions, counts[valid])
     dldx *= scale / dtype.type(classes)
 
