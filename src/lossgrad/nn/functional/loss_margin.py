@@ -295,9 +295,10 @@ def _multilabel_margin_block(
     slots (no ``(rows, C, C)`` array).
 
     The pair of a row's label ``T_j`` and class ``i`` adds ``h = max(0, (1 - x[T_j]) + x[i])``
-    (torch's rounding) to ``C l`` (summed, then divided by ``C``, as torch's). Unused slots get ``1 - x[T_j] = NaN`` and a copy of the rows
-    gets NaN at the label classes, so ``fmax`` zeroes every pair that does not count (NaN
-    margins included, as torch's ``z > 0`` test) with no mask arrays. Each active pair adds
+    (torch's rounding) to ``C l`` (summed, then divided by ``C``, as torch's). Unused slots
+    get ``1 - x[T_j] = NaN`` and a copy of the rows gets NaN at the label classes, so ``fmax``
+    zeroes every pair that does not count (NaN margins included, as torch's ``z > 0`` test)
+    with no mask arrays. Each active pair adds
     ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label counts twice:
     ``np.subtract.at``). Counts and sums are matrix products with ones (NumPy's axis
     reductions cost several times more on small blocks; float counts are exact).
