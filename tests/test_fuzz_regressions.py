@@ -609,6 +609,7 @@ def test_multi_margin_create_graph_gradient_of_a_transposed_input(p):
         ([[np.inf, -np.inf]], [0]),  # inf - inf at the target
         ([[1.0593, np.nan, 1.7801], [-4.1688, -0.0, -2.4398]], [0, 1]),  # a NaN margin
         ([[0.5, -1e8, np.inf], [1.0779, 0.0, 1.4e-45]], [0, 1]),  # an infinite active margin
+        ([[0.2098, -1.7e308, 0.7232], [0.0, 1.8942, -1.4075]], [1, 1]),  # a sum that overflows
     ],
 )
 def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
@@ -617,7 +618,7 @@ def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
     # the create_graph formula multiplied the inactive margins (inf - inf, NaN) by a 0 rate
     def gradient(lib):
         x = lib.tensor(np.array(scores)).requires_grad_()
-        out = lib.nn.functional.multi_margin_loss(x, lib.tensor(target), p=2, reduction="sum")
+        out = lib.nn.functional.multi_margin_loss(x, lib.tensor(target), p=2, reduction="mean")
         (g,) = lib.autograd.grad(out, [x], create_graph=create_graph)
         return g.detach().numpy()
 

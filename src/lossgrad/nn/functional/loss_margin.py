@@ -154,11 +154,11 @@ def _multi_margin_derivative(
     # the inactive margins are masked, not multiplied by a 0 rate: an infinite score makes
     # them inf - inf or -inf (NaN times 0), where torch's gradient is 0
     margins = masked_fill(add(sub(scores, gather(scores, 1, index)), margin), rate == 0, 0.0)
-    hinge = mul(margins, Tensor._make(rate))
-    # the target's entry is minus the row's sum, put in place: times a 0 one-hot, an infinite
-    # sum would make the other entries NaN
+    slopes = mul(mul(margins, Tensor._make(rate)), upstream)  # times the upstream before
+    # the sum, as torch's kernel (the sum of huge slopes overflows); the target's entry is minus
+    # the row's sum, put in place (times a 0 one-hot, an infinite sum would give NaN)
     at_target = targets.one_hot(classes, np.bool_)
-    return mul(where(at_target, neg(_sum(hinge, 1, True)), hinge), upstream)
+    return where(at_target, neg(_sum(slopes, 1, True)), slopes)
 
 
 _MULTI_MARGIN = Rows(
