@@ -743,3 +743,15 @@ def test_multilabel_margin_sums_the_row_before_dividing_like_torch():
         [np.array([[-1e8, -1.7e308, 6e-8], [0.3, -0.2, 1.5]]), np.array([[1, -1, 1], [2, 0, -1]])],
         second_order=False,  # torch's kernel has no double backward
     )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_margin_of_an_empty_integer_batch_returns_like_torch(reduction):
+    # torch returns an int64 result (its reduced value is uninitialized memory: only the dtype
+    # and shape are compared); the mean of nothing raised converting NaN to an integer
+    def run(lib):
+        x = lib.zeros((0, 5), dtype=lib.int64)
+        return lib.nn.functional.multilabel_margin_loss(x, x, reduction=reduction)
+
+    ours, theirs = run(lossgrad), run(torch)
+    assert str(ours.dtype) == str(theirs.dtype) and tuple(ours.shape) == tuple(theirs.shape)
