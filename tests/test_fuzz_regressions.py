@@ -609,6 +609,7 @@ def test_multi_margin_create_graph_gradient_of_a_transposed_input(p):
         ([[np.inf, -np.inf]], [0]),  # inf - inf at the target
         ([[1.0593, np.nan, 1.7801], [-4.1688, -0.0, -2.4398]], [0, 1]),  # a NaN margin
         ([[0.5, -1e8, np.inf], [1.0779, 0.0, 1.4e-45]], [0, 1]),  # an infinite active margin
+        ([[0.2098, -1.7e308, 0.7232], [0.0, 1.8942, -1.4075]], [1, 1]),  # a sum that overflows
     ],
 )
 def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
@@ -617,7 +618,7 @@ def test_multi_margin_p2_gradient_with_an_infinite_or_nan_score_is_torchs(
     # the create_graph formula multiplied the inactive margins (inf - inf, NaN) by a 0 rate
     def gradient(lib):
         x = lib.tensor(np.array(scores)).requires_grad_()
-        out = lib.nn.functional.multi_margin_loss(x, lib.tensor(target), p=2, reduction="sum")
+        out = lib.nn.functional.multi_margin_loss(x, lib.tensor(target), p=2, reduction="mean")
         (g,) = lib.autograd.grad(out, [x], create_graph=create_graph)
         return g.detach().numpy()
 
@@ -692,3 +693,65 @@ def test_cross_entropy_of_an_empty_integer_input_skips_log_softmaxs_dtype_check(
         [np.zeros(shape, np.int64), target],
         grad=(),
     )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_float16_multilabel_soft_margin_rounds_each_op_like_torch(reduction):
+    # the fused kernel's (1 - y) x - log sigmoid(x) cancels in float16 (0.03125 for 0.03044)
+    check(
+        lambda lib, x, y: lib.nn.functional.multilabel_soft_margin_loss(x, y, reduction=reduction),
+        [np.array([[-3.477], [0.25]], np.float16), np.array([[0.0], [1.0]], np.float16)],
+        rtol=1e-2,  # float16 roundings of the gradients; the old value was 2.6% off
+        atol=0,
+    )
+
+
+@pytest.mark.parametrize("reduction", ["none"])  # torch's reduced value is uninitialized memory
+@pytest.mark.parametrize("weight_dtype", [np.float32, np.float64])
+def test_multi_margin_weight_dtype_is_not_checked_on_an_empty_batch(weight_dtype, reduction):
+    # torch skips its kernel's dtype checks on an empty batch, the weight's too
+    check(
+        lambda lib, x, t, w: lib.nn.functional.multi_margin_loss(
+            x, t, weight=w, reduction=reduction
+        ),
+        [np.zeros((0, 3), np.int64), np.zeros(0, np.int64), np.ones(3, weight_dtype)],
+        grad=(),
+    )
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_float16_distance_gradient_at_a_norm_of_about_eps_is_finite_like_torch(create_graph):
+    # ||p - n + eps|| is about eps = 1e-6 (a float16 subnormal): g / norm overflowed float16
+    def gradient(lib):
+        anchor = lib.tensor(np.array([0.4917], np.float16)).requires_grad_()
+        positive = lib.tensor(np.array([-0.0], np.float16)).requires_grad_()
+        negative = lib.tensor(np.array([0.0], np.float16)).requires_grad_()
+        out = lib.nn.functional.triplet_margin_with_distance_loss(
+            anchor, positive, negative, margin=0.3, swap=True, reduction="sum"
+        )
+        grads = lib.autograd.grad(out, [anchor, positive, negative], create_graph=create_graph)
+        return [g.detach().numpy().astype(np.float64) for g in grads]
+
+    for ours, theirs in zip(gradient(lossgrad), gradient(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=4e-3, atol=0)
+
+
+def test_multilabel_margin_sums_the_row_before_dividing_like_torch():
+    # two hinges of 1.7e308: their sum overflows in torch's kernel before the division by C
+    check(
+        lambda lib, x, t: lib.nn.functional.multilabel_margin_loss(x, t, reduction="none"),
+        [np.array([[-1e8, -1.7e308, 6e-8], [0.3, -0.2, 1.5]]), np.array([[1, -1, 1], [2, 0, -1]])],
+        second_order=False,  # torch's kernel has no double backward
+    )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_margin_of_an_empty_integer_batch_returns_like_torch(reduction):
+    # torch returns an int64 result (its reduced value is uninitialized memory: only the dtype
+    # and shape are compared); the mean of nothing raised converting NaN to an integer
+    def run(lib):
+        x = lib.zeros((0, 5), dtype=lib.int64)
+        return lib.nn.functional.multilabel_margin_loss(x, x, reduction=reduction)
+
+    ours, theirs = run(lossgrad), run(torch)
+    assert str(ours.dtype) == str(theirs.dtype) and tuple(ours.shape) == tuple(theirs.shape)

@@ -75,7 +75,8 @@ def _empty_batch(case: Any, ours: np.ndarray | None, theirs: np.ndarray | None) 
 
 
 def _torch_rejects_a_strided_grad_input(case: Any, ours: Any, theirs: Any) -> bool:
-    """torch's CPU nll_loss backward with create_graph=True raises on a non-contiguous input."""
+    """torch's CPU nll_loss backward raises on a non-contiguous input (with create_graph=True,
+    and for some spatial layouts without)."""
     return ours is None and "grad_input must be contiguous" in str(theirs)
 
 
@@ -109,6 +110,23 @@ DEVIATIONS: tuple[Deviation, ...] = (
         _finite_where_torch_is_not,
         "gaussian_nll_loss's gradient (x - y) / var is finite where torch's composite forms "
         "2 (x - y) first and overflows (|x - y| above half the float max).",
+    ),
+    Deviation(
+        "kl-div-finite-grad",
+        frozenset({"kl_div"}),
+        "grad",
+        _finite_where_torch_is_not,
+        "kl_div's target gradient with log_target, exp(t) (t - x + 1), is finite where "
+        "torch's composite multiplies the upstream gradient by t - x first and overflows "
+        "(|t - x| near the float max).",
+    ),
+    Deviation(
+        "kl-div-finite-second-grad",
+        frozenset({"kl_div"}),
+        "grad2",
+        _finite_where_torch_is_not,
+        "kl_div's second gradient with log_target is finite where torch's composite overflows "
+        "(as above).",
     ),
     Deviation(
         "gaussian-nll-finite-second-grad",
@@ -169,8 +187,9 @@ DEVIATIONS: tuple[Deviation, ...] = (
         frozenset({"nll_loss", "cross_entropy", "focal_loss"}),
         "grad_exception",
         _torch_rejects_a_strided_grad_input,
-        "torch raises 'grad_input must be contiguous' for the create_graph=True gradient of "
-        "nll_loss on a non-contiguous input (a torch bug); lossgrad returns the gradient.",
+        "torch raises 'grad_input must be contiguous' for the gradient of nll_loss on a "
+        "non-contiguous input (with create_graph=True; without it, for some spatial layouts): "
+        "a torch bug; lossgrad returns the gradient.",
     ),
     Deviation(
         "ctc-float32-gradient",

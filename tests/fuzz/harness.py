@@ -453,7 +453,11 @@ def _first_order(case: Case, result: Result, grad_output: np.ndarray) -> None:
     lg_g, lg_err, lg_warn = _run(lossgrad, lambda: _backward(lossgrad, case, grad_output))
     if th_err is not None or lg_err is not None:
         if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
-            result.failures.append(f"backward() exception: ours {lg_err!r}, torch {th_err!r}")
+            deviation = explain(case, "grad_exception", lg_err, th_err)
+            if deviation:
+                result.deviations.append(deviation.name)
+            else:
+                result.failures.append(f"backward() exception: ours {lg_err!r}, torch {th_err!r}")
         return
     if any(category == "RuntimeWarning" for category, _ in lg_warn):
         result.failures.append(f"backward() warnings: {lg_warn}")

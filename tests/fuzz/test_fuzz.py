@@ -26,8 +26,6 @@ OPEN_BUGS: dict[str, str] = {
     "formula against torchvision's composite)",
     "cosine_embedding_loss": "float16 second gradient NaN where torch's is inf when a squared "
     "norm's gradient overflows (the order of torch's double-backward terms)",
-    "focal_loss": "NaN positions of the gradient with infinite logits",
-    "multi_margin_loss": "gradient NaN where torch's is finite with an infinite score",
 }
 
 

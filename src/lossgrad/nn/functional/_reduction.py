@@ -207,7 +207,8 @@ def gradient_scale(dtype: np.dtype, divisor: float | None) -> Any:
         if divisor is None or divisor == 1:
             scale = one
         else:
-            scale = one / dtype.type(divisor) if divisor else dtype.type(np.nan)
+            nothing = np.nan if dtype.kind == "f" else 0  # an integer input's empty batch
+            scale = one / dtype.type(divisor) if divisor else dtype.type(nothing)
         if len(_GRADIENT_SCALES) > 4096:  # many distinct divisors: a bounded cache
             _GRADIENT_SCALES.clear()
         _GRADIENT_SCALES[key] = scale
@@ -231,8 +232,8 @@ def divide_total(total: Any, divisor: int, dtype: np.dtype, reduction: str) -> n
     torch's ``loss.sum() / input.size(0)``, whose sum is rounded first."""
     if divisor == 1:
         return np.asarray(total, dtype)
-    if divisor == 0:
-        return np.asarray(np.nan, dtype)
+    if divisor == 0:  # 0 for an integer input's empty batch (torch's is uninitialized memory)
+        return np.asarray(np.nan if dtype.kind == "f" else 0, dtype)
     if reduction == "batchmean":
         total = dtype.type(total)
     return np.asarray(total / total.dtype.type(divisor), dtype)

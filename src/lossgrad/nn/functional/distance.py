@@ -251,8 +251,12 @@ class _PairwiseDistance(ArrayFunction):
             o, go = out._data, g._data
             if not keepdim and d.ndim:
                 o, go = np.expand_dims(o, axis), np.expand_dims(go, axis)
-            # g / out per row (0 where out == 0, torch's mask), then one pass over d
-            d *= np.where(o == 0, o.dtype.type(0), go / o)
+            # torch's g * (d / out) (0 where out == 0, its mask): g / out first overflows
+            # where out is tiny (a float16 norm of about eps)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d /= o
+            np.copyto(d, 0, where=o == 0)
+            d *= go
             gd = Tensor._make(d)
         else:
             gd = _norm_backward(g, add(sub(x1, x2), eps), p, out, axis, keepdim)

@@ -154,11 +154,11 @@ def _multi_margin_derivative(
     # the inactive margins are masked, not multiplied by a 0 rate: an infinite score makes
     # them inf - inf or -inf (NaN times 0), where torch's gradient is 0
     margins = masked_fill(add(sub(scores, gather(scores, 1, index)), margin), rate == 0, 0.0)
-    hinge = mul(margins, Tensor._make(rate))
-    # the target's entry is minus the row's sum, put in place: times a 0 one-hot, an infinite
-    # sum would make the other entries NaN
+    slopes = mul(mul(margins, Tensor._make(rate)), upstream)  # times the upstream before
+    # the sum, as torch's kernel (the sum of huge slopes overflows); the target's entry is minus
+    # the row's sum, put in place (times a 0 one-hot, an infinite sum would give NaN)
     at_target = targets.one_hot(classes, np.bool_)
-    return mul(where(at_target, neg(_sum(hinge, 1, True)), hinge), upstream)
+    return where(at_target, neg(_sum(slopes, 1, True)), slopes)
 
 
 _MULTI_MARGIN = Rows(
@@ -199,7 +199,8 @@ def _check_multi_margin(
         raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
     _check_kernel_dtypes(input, target, "multi_margin_loss_cpu_kernel")
     if weight is not None:
-        _checks.check_scalar_type(weight, input._data.dtype)
+        if input._data.size:  # skipped on an empty batch, as the kernel's checks
+            _checks.check_scalar_type(weight, input._data.dtype)
         if weight.requires_grad and grad_mode.is_grad_enabled():
             raise RuntimeError(
                 "The function 'multi_margin_loss' is not differentiable with respect to argument "
@@ -294,9 +295,10 @@ def _multilabel_margin_block(
     slots (no ``(rows, C, C)`` array).
 
     The pair of a row's label ``T_j`` and class ``i`` adds ``h = max(0, (1 - x[T_j]) + x[i])``
-    (torch's rounding) to ``C l``. Unused slots get ``1 - x[T_j] = NaN`` and a copy of the rows
-    gets NaN at the label classes, so ``fmax`` zeroes every pair that does not count (NaN
-    margins included, as torch's ``z > 0`` test) with no mask arrays. Each active pair adds
+    (torch's rounding) to ``C l`` (summed, then divided by ``C``, as torch's). Unused slots
+    get ``1 - x[T_j] = NaN`` and a copy of the rows gets NaN at the label classes, so ``fmax``
+    zeroes every pair that does not count (NaN margins included, as torch's ``z > 0`` test)
+    with no mask arrays. Each active pair adds
     ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label counts twice:
     ``np.subtract.at``). Counts and sums are matrix products with ones (NumPy's axis
     reductions cost several times more on small blocks; float counts are exact).
@@ -322,16 +324,17 @@ def _multilabel_margin_block(
         hinge = _parallel.scratch(rows * (j1 - j0) * classes, dtype, 2)
         hinge = hinge.reshape(rows, j1 - j0, classes)
         _parallel.fmax0(np.add(base[:, j0:j1, None], blanked[:, None, :], out=hinge))
-        per_class = _parallel.filled(1 / classes, (j1 - j0) * classes, dtype)
+        pair_ones = _parallel.ones((j1 - j0) * classes, dtype)
         active = (hinge > 0).astype(dtype)
         slot_ones = _parallel.ones(j1 - j0, dtype)
         if j0:
-            loss += np.dot(hinge.reshape(rows, -1), per_class)
+            loss += np.dot(hinge.reshape(rows, -1), pair_ones)
             dldx += np.matmul(slot_ones, active)
         else:
-            np.dot(hinge.reshape(rows, -1), per_class, out=loss)
+            np.dot(hinge.reshape(rows, -1), pair_ones, out=loss)
             np.matmul(slot_ones, active, out=dldx)
         np.matmul(active, ones, out=counts[:, j0:j1])
+    loss /= dtype.type(classes)  # the sum, then / C (torch's order: it overflows as torch's)
     np.subtract.at(dldx.reshape(-1), label_positions, counts[valid])
     dldx *= scale / dtype.type(classes)
 

@@ -880,12 +880,14 @@ def multilabel_soft_margin_loss(
     class_dim = input.dim() - 1
     elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
     unbroadcast = x.shape == input.shape  # torch divides by input.size(-1), not the broadcast C
-    infinite = bool(np.isinf(x._data).any())
-    if weight is None and class_dim >= 0 and elementwise and unbroadcast and not infinite:
+    # torch's composite where the fused kernel differs: 0 * log sigmoid(inf) = 0, not
+    # (1 - y) * inf; float16, where each op rounds in float16 as torch's do
+    composite = x._data.dtype == np.float16 or bool(np.isinf(x._data).any())
+    if weight is None and class_dim >= 0 and elementwise and unbroadcast and not composite:
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
         return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")
-    if infinite:  # torch's terms: 0 * log sigmoid(inf) = 0, not (1 - y) * inf
+    if composite:
         loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
     else:
         loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
