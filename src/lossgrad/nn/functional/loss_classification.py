@@ -860,8 +860,9 @@ def _sigmoid_focal_parts(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dldx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(alpha_t (1 - p_t)^gamma, ce)`` of one block, ∂l/∂x into ``dldx``: the shorter formula
-    of `_sigmoid_focal_binary` when every target is 0 or 1."""
-    if bool(((y == 0) | (y == 1)).all()):
+    of `_sigmoid_focal_binary` when every target is 0 or 1 and every logit finite (a finite sum:
+    at an infinite logit torch's ``(1 - y) x`` is NaN, which `_sigmoid_focal_soft` keeps)."""
+    if bool(((y == 0) | (y == 1)).all()) and np.isfinite(_parallel.total(x)):
         return _sigmoid_focal_binary(x, y, alpha, gamma, dldx)
     return _sigmoid_focal_soft(x, y, alpha, gamma, dldx)
 
@@ -874,16 +875,19 @@ def _sigmoid_focal_derivatives(
     log_p, log_not_p = logsigmoid(x), logsigmoid(neg(x))
     log_w = _LogOneMinusPt.apply(x, y)
     ce = sub(mul(sub(1.0, y), x), log_p)
-    modulation = exp(mul(log_w, float(gamma)))
-    inner_x, inner_y = sub(exp(log_p), y), neg(x)
-    if gamma != 0:  # the focal terms (left out at 0: 0 * inf at an infinite logit)
-        gamma_ce = mul(ce, gamma)
-        inner_x = add(inner_x, mul(gamma_ce, _dlw_dx(log_p, log_not_p, log_w, y)))
-        inner_y = add(mul(gamma_ce, _dlw_dy(log_p, log_not_p, log_w)), inner_y)
-    if alpha < 0:
-        return mul(modulation, inner_x), mul(modulation, inner_y)
-    alpha_t = add(mul(y, 2 * alpha - 1), 1 - alpha)
-    dldy = add(mul(modulation, mul(alpha_t, inner_y)), mul(mul(ce, modulation), 2 * alpha - 1))
+    modulation = exp(mul(log_w, float(gamma))) if gamma != 0 else 1.0  # not 0 * -inf
+    alpha_t = 1.0 if alpha < 0 else add(mul(y, 2 * alpha - 1), 1 - alpha)
+    inner_x = sub(exp(log_p), y)
+    dldy = mul(mul(alpha_t, modulation), neg(x))
+    if gamma != 0:  # the focal terms (left out at 0, as torch's pow backward does)
+        # the factor that may be 0 first, so that a huge ce meets it before gamma
+        inner_x = add(inner_x, mul(mul(_dlw_dx(log_p, log_not_p, log_w, y), ce), gamma))
+        # torch's power rule gamma (1 - p_t)**(gamma - 1) d(1 - p_t)/dy (no inf - inf at p_t = 1)
+        power = mul(mul(alpha_t, ce), mul(exp(mul(log_w, float(gamma) - 1)), gamma))
+        dldy = add(dldy, sub(mul(power, exp(log_not_p)), mul(power, exp(log_p))))
+    if alpha >= 0:  # d alpha_t/dy = alpha - (1 - alpha), two terms as torch's (inf - inf: NaN)
+        focal_ce = mul(ce, modulation)
+        dldy = add(dldy, sub(mul(focal_ce, alpha), mul(focal_ce, 1 - alpha)))
     return mul(modulation, mul(alpha_t, inner_x)), dldy
 
 
@@ -902,8 +906,8 @@ def _sigmoid_focal_binary(
 
     With ``s = 1 - 2y`` and ``z = s x`` (so ``p_t = sigmoid(-z)``), ``sp = log1p(exp(-|x|))``:
     ``ce = relu(z) + sp``, ``m = 1 - p_t = exp(min(z, 0) - sp)``, ``l = alpha_t m**gamma ce``
-    and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))``. ``relu(z) = (z + |x|) / 2``
-    exactly (cheaper than a clip); per-thread scratch buffers hold the temporaries.
+    and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))``; per-thread scratch buffers hold
+    the temporaries.
     """
     dt = x.dtype
     ax = scratch(x, 1)
@@ -918,9 +922,8 @@ def _sigmoid_focal_binary(
     np.multiply(y, dt.type(-2), out=s)
     s += 1
     np.multiply(x, s, out=z)
-    np.add(z, ax, out=ce)
-    ce *= dt.type(0.5)  # relu(z)
-    lm = np.subtract(z, ce, out=z)  # min(z, 0)
+    np.maximum(z, dt.type(0), out=ce)  # relu(z)
+    lm = np.minimum(z, dt.type(0), out=z)
     lm -= sp  # log(m)
     ce += sp
     m = np.exp(lm, out=ax)
@@ -964,8 +967,8 @@ def _sigmoid_focal_soft(
         np.exp(a, out=dx)
     else:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
         np.exp(a + b - lw, out=dx)
-        dx *= 1 - 2 * y
-        dx *= ce * dt(gamma)
+        dx *= (1 - 2 * y) * ce  # before gamma: a huge ce meets a 0 factor before it overflows
+        dx *= dt(gamma)
         dx += np.exp(a)
     dx -= y
     dx *= w
