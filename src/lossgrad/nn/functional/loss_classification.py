@@ -867,35 +867,39 @@ def _sigmoid_focal_parts(
     return _sigmoid_focal_soft(x, y, alpha, gamma, dldx)
 
 
-def _sigmoid_focal_derivatives(
-    x: Tensor, y: Tensor, alpha: float, gamma: float
+def _sigmoid_focal_gradients(
+    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, alpha: float, gamma: float
 ) -> tuple[Tensor, Tensor]:
-    """∂l/∂x and ∂l/∂y in log space (`_LogOneMinusPt` and log-sigmoids), as the docstring of
-    `sigmoid_focal_loss` writes them."""
+    """∂l/∂x and ∂l/∂y times the upstream gradient, in log space (`_LogOneMinusPt` and
+    log-sigmoids) as the docstring of `sigmoid_focal_loss` writes them, in the order of torch's
+    backward through torchvision's composite: the upstream gradient (over ``n`` for a mean)
+    first, so that a huge ``ce`` overflows only where torch's does."""
     log_p, log_not_p = logsigmoid(x), logsigmoid(neg(x))
     log_w = _LogOneMinusPt.apply(x, y)
     ce = sub(mul(sub(1.0, y), x), log_p)
     modulation = exp(mul(log_w, float(gamma))) if gamma != 0 else 1.0  # not 0 * -inf
-    alpha_t = 1.0 if alpha < 0 else add(mul(y, 2 * alpha - 1), 1 - alpha)
-    inner_x = sub(exp(log_p), y)
-    dldy = mul(mul(alpha_t, modulation), neg(x))
+    scale = _reduction.divide_grad(upstream, divisor)
+    inner = scale if alpha < 0 else mul(scale, add(mul(y, 2 * alpha - 1), 1 - alpha))
+    grad_ce = mul(inner, modulation)
+    dldx, dldy = mul(grad_ce, sub(exp(log_p), y)), mul(grad_ce, neg(x))
     if gamma != 0:  # the focal terms (left out at 0, as torch's pow backward does)
-        # the factor that may be 0 first, so that a huge ce meets it before gamma
-        inner_x = add(inner_x, mul(mul(_dlw_dx(log_p, log_not_p, log_w, y), ce), gamma))
+        grad_mod = mul(inner, ce)  # then gamma d(1 - p_t)**gamma, as torch's pow backward
+        slope = mul(mul(modulation, _dlw_dx(log_p, log_not_p, log_w, y)), gamma)
+        dldx = add(dldx, mul(grad_mod, slope))
         # torch's power rule gamma (1 - p_t)**(gamma - 1) d(1 - p_t)/dy (no inf - inf at p_t = 1)
-        power = mul(mul(alpha_t, ce), mul(exp(mul(log_w, float(gamma) - 1)), gamma))
+        power = mul(grad_mod, mul(exp(mul(log_w, float(gamma) - 1)), gamma))
         dldy = add(dldy, sub(mul(power, exp(log_not_p)), mul(power, exp(log_p))))
     if alpha >= 0:  # d alpha_t/dy = alpha - (1 - alpha), two terms as torch's (inf - inf: NaN)
-        focal_ce = mul(ce, modulation)
-        dldy = add(dldy, sub(mul(focal_ce, alpha), mul(focal_ce, 1 - alpha)))
-    return mul(modulation, mul(alpha_t, inner_x)), dldy
+        grad_alpha = mul(scale, mul(ce, modulation))
+        dldy = add(dldy, sub(mul(grad_alpha, alpha), mul(grad_alpha, 1 - alpha)))
+    return dldx, dldy
 
 
 _SIGMOID_FOCAL = Pointwise(
     node="SigmoidFocalLossBackward0",
     block=_sigmoid_focal_block,
     block_sum=_sigmoid_focal_sum,
-    derivatives=_sigmoid_focal_derivatives,
+    gradients=_sigmoid_focal_gradients,
 )
 
 
@@ -930,8 +934,7 @@ def _sigmoid_focal_binary(
     if gamma == 2:
         w = np.multiply(m, m, out=lm)
     elif gamma == 1:
-        np.copyto(lm, m)
-        w = lm
+        w = np.positive(m, out=lm)
     else:  # m**gamma = exp(gamma * log(m))
         lm *= dt.type(gamma)
         w = np.exp(lm, out=lm)
@@ -958,11 +961,9 @@ def _sigmoid_focal_soft(
     dt = x.dtype.type
     a, b = _logistic.log_sigmoids(x)
     lw = _np_log_one_minus_pt(a, b, y)
-    ce = (1 - y) * x
-    ce -= a
-    mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
-    at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
-    w = mod if at is None else mod * at
+    ce = (1 - y) * x - a
+    w = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
+    w = w * (y * dt(2 * alpha - 1) + dt(1 - alpha)) if alpha >= 0 else w
     if gamma == 0:  # w (sigmoid(x) - y): no focal term (0 * inf at an infinite logit)
         np.exp(a, out=dx)
     else:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
