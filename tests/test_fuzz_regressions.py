@@ -809,3 +809,21 @@ def test_sigmoid_focal_at_huge_and_infinite_logits_is_torchvisions(
     rtol = {np.float64: 1e-10, np.float32: 2e-5, np.float16: 4e-3}[dtype]
     for theirs, ours in zip(*results, strict=True):
         _same_as_torch_or_finite(ours, theirs, rtol)
+
+
+@pytest.mark.parametrize("alpha", [-1.0, 0.5])
+def test_sigmoid_focal_mean_gradient_at_a_huge_logit_scales_first_like_torch(alpha):
+    # torch's backward divides the upstream gradient by n before meeting ce ~ 1.7e308; scaling
+    # the finished derivative overflowed to inf first
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x = np.array([-1.7e308, 0.5, -1.2, 2.0])
+    y = np.array([1.0, 0.0, 0.3, 1.0])
+    grads = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        loss = fn(xt, yt, alpha=alpha, gamma=1.5, reduction="mean")
+        grads.append([g.numpy() for g in lib.autograd.grad(loss, [xt, yt])])
+    for theirs, ours in zip(*grads, strict=True):
+        assert np.all(np.isfinite(theirs))
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)
