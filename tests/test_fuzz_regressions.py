@@ -827,3 +827,22 @@ def test_sigmoid_focal_mean_gradient_at_a_huge_logit_scales_first_like_torch(alp
     for theirs, ours in zip(*grads, strict=True):
         assert np.all(np.isfinite(theirs))
         np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("alpha", [0.25, -1.0])
+def test_sigmoid_focal_second_gradient_where_p_t_rounds_to_1_is_torchs(alpha, dtype):
+    # d2l/dxdy went through d log(1 - p_t)/dy, infinite where 1 - p_t underflows, times the
+    # modulation's 0 (NaN); torch's power rule gives 0 there
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x = np.array([1000.0, -1000.0, 1e8, 0.5], dtype)
+    y = np.array([1.0, 0.0, 1.0, 0.3], dtype)
+    results = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        (g,) = lib.autograd.grad(fn(xt, yt, alpha=alpha, reduction="sum"), [xt], create_graph=True)
+        results.append([t.numpy() for t in lib.autograd.grad(g.sum(), [xt, yt])])
+    for theirs, ours in zip(*results, strict=True):
+        assert np.all(np.isfinite(theirs))
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=0)

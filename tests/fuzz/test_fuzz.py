@@ -22,9 +22,6 @@ SEED = int(os.environ.get("LOSSGRAD_FUZZ_SEED", "20261206"))
 # Disagreements the fuzzer still finds with the fixed seed; each entry fails today (strict), so
 # the marker has to go when it is fixed.
 OPEN_BUGS: dict[str, str] = {
-    "sigmoid_focal_loss": "second gradient in the targets NaN where p_t rounds to 1 (the "
-    "modulation's y-derivative goes through log(1 - p_t), whose y-derivative is infinite there; "
-    "torch's power rule gives 0)",
     "cosine_embedding_loss": "float16 second gradient NaN where torch's is inf when a squared "
     "norm's gradient overflows (the order of torch's double-backward terms)",
 }

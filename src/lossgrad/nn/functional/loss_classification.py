@@ -44,7 +44,7 @@ from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.activation import softmax as _softmax
 from lossgrad.ops.index import gather
-from lossgrad.ops.pointwise import add, exp, expm1, mul, neg, pow, sub, where
+from lossgrad.ops.pointwise import add, clamp_max, exp, expm1, mul, neg, pow, sub, where
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import reshape
 
@@ -837,23 +837,24 @@ def _dlw_dx(a: Any, b: Any, lw: Any, y: Any) -> Any:
 
 
 def _dlw_dy(a: Any, b: Any, lw: Any) -> Any:
-    """d log(1 - p_t)/dy = (sigmoid(-x) - sigmoid(x)) / (1 - p_t), in log space (ops)."""
-    return sub(exp(sub(b, lw)), exp(sub(a, lw)))
+    """d log(1 - p_t)/dy = (sigmoid(-x) - sigmoid(x)) / (1 - p_t), in log space (ops); its
+    exponents clamped below overflow, so that where ``1 - p_t`` underflows it stays finite and
+    meets the modulation's 0 as torch's power rule does (0, not 0 * inf: NaN)."""
+    top = float(_logistic._exp_max(lw._data.dtype))
+    return sub(exp(clamp_max(sub(b, lw), top)), exp(clamp_max(sub(a, lw), top)))
 
 
 def _sigmoid_focal_block(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
     """``l = alpha_t (1 - p_t)^gamma ce`` into ``loss`` and ∂l/∂x into ``dldx``."""
-    modulation, ce = _sigmoid_focal_parts(x, y, alpha, gamma, dldx)
-    return np.multiply(modulation, ce, out=loss)
+    return np.multiply(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx), out=loss)
 
 
 def _sigmoid_focal_sum(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
 ) -> Any:
-    modulation, ce = _sigmoid_focal_parts(x, y, alpha, gamma, dldx)
-    return _parallel.total(modulation, ce)
+    return _parallel.total(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx))
 
 
 def _sigmoid_focal_parts(
