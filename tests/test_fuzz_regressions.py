@@ -755,3 +755,94 @@ def test_multilabel_margin_of_an_empty_integer_batch_returns_like_torch(reductio
 
     ours, theirs = run(lossgrad), run(torch)
     assert str(ours.dtype) == str(theirs.dtype) and tuple(ours.shape) == tuple(theirs.shape)
+
+
+def _same_as_torch_or_finite(ours, theirs, rtol):
+    """The fuzz harness's rule for sigmoid_focal_loss: torch's value wherever that is finite;
+    where torch's is inf or NaN, ours is finite (log space) or the same inf or NaN."""
+    finite = np.isfinite(theirs)
+    np.testing.assert_allclose(ours[finite], theirs[finite], rtol=rtol, atol=0)
+    rest, theirs_rest = ours[~finite], theirs[~finite]
+    same = (rest == theirs_rest) | (np.isnan(rest) & np.isnan(theirs_rest))
+    assert np.all(np.isfinite(rest) | same), (rest, theirs_rest)
+
+
+# (logits, targets, gammas, targets_grad: False runs the NumPy kernel, True the ops formula)
+_FOCAL_EXTREMES = [
+    # soft targets: a huge logit (ce * gamma overflowed before meeting the 0 factor), an
+    # infinite one (d/dy: -inf where torch's two terms give NaN), p_t = 1 (d/dy: inf - inf)
+    (["-big", "big", "big", "inf", "-inf", 1000.0], [0.9, 0.3, 0.5, 0.5, 0.2, 1.0], (2.0, 1.5)),
+    # binary targets, finite logits: relu(z) = (z + |x|) / 2 overflowed
+    (["-big", "big", 1000.0, -1000.0, 0.5], [1.0, 0.0, 1.0, 0.0, 1.0], (2.0, 1.5, 0.0)),
+    # binary targets and an infinite logit: torch's (1 - y) x is NaN
+    (["-inf", "inf", "-inf", 0.5], [1.0, 1.0, 0.0, 0.0], (0.0,)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize(
+    "logits, targets, gamma, targets_grad",
+    [
+        (logits, targets, gamma, targets_grad)
+        for logits, targets, gammas in _FOCAL_EXTREMES
+        for gamma in gammas
+        for targets_grad in (False, True)
+    ]
+    + [(*_FOCAL_EXTREMES[0][:2], 0.0, True)],  # gamma 0: only d/dy was wrong
+)
+def test_sigmoid_focal_at_huge_and_infinite_logits_is_torchvisions(
+    logits, targets, gamma, dtype, targets_grad
+):
+    from fuzz.harness import _torch_sigmoid_focal
+
+    big = float(np.finfo(dtype).max) * 0.95
+    named = {"big": big, "-big": -big, "inf": np.inf, "-inf": -np.inf}
+    x = np.array([named.get(v, v) for v in logits], dtype)
+    y = np.array(targets, dtype)
+    results = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=targets_grad)
+        loss = fn(xt, yt, alpha=0.25, gamma=gamma, reduction="none")
+        loss.backward(lib.ones_like(loss))
+        grads = [xt.grad] + ([yt.grad] if targets_grad else [])
+        results.append([t.detach().numpy().astype(np.float64) for t in [loss, *grads]])
+    rtol = {np.float64: 1e-10, np.float32: 2e-5, np.float16: 4e-3}[dtype]
+    for theirs, ours in zip(*results, strict=True):
+        _same_as_torch_or_finite(ours, theirs, rtol)
+
+
+@pytest.mark.parametrize("alpha", [-1.0, 0.5])
+def test_sigmoid_focal_mean_gradient_at_a_huge_logit_scales_first_like_torch(alpha):
+    # torch's backward divides the upstream gradient by n before meeting ce ~ 1.7e308; scaling
+    # the finished derivative overflowed to inf first
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x = np.array([-1.7e308, 0.5, -1.2, 2.0])
+    y = np.array([1.0, 0.0, 0.3, 1.0])
+    grads = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        loss = fn(xt, yt, alpha=alpha, gamma=1.5, reduction="mean")
+        grads.append([g.numpy() for g in lib.autograd.grad(loss, [xt, yt])])
+    for theirs, ours in zip(*grads, strict=True):
+        assert np.all(np.isfinite(theirs))
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("alpha", [0.25, -1.0])
+def test_sigmoid_focal_second_gradient_where_p_t_rounds_to_1_is_torchs(alpha, dtype):
+    # d2l/dxdy went through d log(1 - p_t)/dy, infinite where 1 - p_t underflows, times the
+    # modulation's 0 (NaN); torch's power rule gives 0 there
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x = np.array([1000.0, -1000.0, 1e8, 0.5], dtype)
+    y = np.array([1.0, 0.0, 1.0, 0.3], dtype)
+    results = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        (g,) = lib.autograd.grad(fn(xt, yt, alpha=alpha, reduction="sum"), [xt], create_graph=True)
+        results.append([t.numpy() for t in lib.autograd.grad(g.sum(), [xt, yt])])
+    for theirs, ours in zip(*results, strict=True):
+        assert np.all(np.isfinite(theirs))
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=0)

@@ -150,6 +150,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "sigmoid_focal_loss's gradient is finite where torchvision's formula gives NaN.",
     ),
     Deviation(
+        "sigmoid-focal-log-space-second-grad",
+        frozenset({"sigmoid_focal_loss"}),
+        "grad2",
+        _finite_where_torch_is_not,
+        "sigmoid_focal_loss's second gradient is finite where torchvision's formula gives NaN "
+        "(as above).",
+    ),
+    Deviation(
         "focal-finite-grad",
         frozenset({"focal_loss"}),
         "grad",

@@ -44,7 +44,7 @@ from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.activation import softmax as _softmax
 from lossgrad.ops.index import gather
-from lossgrad.ops.pointwise import add, exp, expm1, mul, neg, pow, sub, where
+from lossgrad.ops.pointwise import add, clamp_max, exp, expm1, mul, neg, pow, sub, where
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import reshape
 
@@ -837,61 +837,70 @@ def _dlw_dx(a: Any, b: Any, lw: Any, y: Any) -> Any:
 
 
 def _dlw_dy(a: Any, b: Any, lw: Any) -> Any:
-    """d log(1 - p_t)/dy = (sigmoid(-x) - sigmoid(x)) / (1 - p_t), in log space (ops)."""
-    return sub(exp(sub(b, lw)), exp(sub(a, lw)))
+    """d log(1 - p_t)/dy = (sigmoid(-x) - sigmoid(x)) / (1 - p_t), in log space (ops); its
+    exponents clamped below overflow, so that where ``1 - p_t`` underflows it stays finite and
+    meets the modulation's 0 as torch's power rule does (0, not 0 * inf: NaN)."""
+    top = float(_logistic._exp_max(lw._data.dtype))
+    return sub(exp(clamp_max(sub(b, lw), top)), exp(clamp_max(sub(a, lw), top)))
 
 
 def _sigmoid_focal_block(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
     """``l = alpha_t (1 - p_t)^gamma ce`` into ``loss`` and ∂l/∂x into ``dldx``."""
-    modulation, ce = _sigmoid_focal_parts(x, y, alpha, gamma, dldx)
-    return np.multiply(modulation, ce, out=loss)
+    return np.multiply(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx), out=loss)
 
 
 def _sigmoid_focal_sum(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
 ) -> Any:
-    modulation, ce = _sigmoid_focal_parts(x, y, alpha, gamma, dldx)
-    return _parallel.total(modulation, ce)
+    return _parallel.total(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx))
 
 
 def _sigmoid_focal_parts(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dldx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(alpha_t (1 - p_t)^gamma, ce)`` of one block, ∂l/∂x into ``dldx``: the shorter formula
-    of `_sigmoid_focal_binary` when every target is 0 or 1."""
-    if bool(((y == 0) | (y == 1)).all()):
+    of `_sigmoid_focal_binary` when every target is 0 or 1 and every logit finite (a finite sum:
+    at an infinite logit torch's ``(1 - y) x`` is NaN, which `_sigmoid_focal_soft` keeps)."""
+    if bool(((y == 0) | (y == 1)).all()) and np.isfinite(_parallel.total(x)):
         return _sigmoid_focal_binary(x, y, alpha, gamma, dldx)
     return _sigmoid_focal_soft(x, y, alpha, gamma, dldx)
 
 
-def _sigmoid_focal_derivatives(
-    x: Tensor, y: Tensor, alpha: float, gamma: float
+def _sigmoid_focal_gradients(
+    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, alpha: float, gamma: float
 ) -> tuple[Tensor, Tensor]:
-    """∂l/∂x and ∂l/∂y in log space (`_LogOneMinusPt` and log-sigmoids), as the docstring of
-    `sigmoid_focal_loss` writes them."""
+    """∂l/∂x and ∂l/∂y times the upstream gradient, in log space (`_LogOneMinusPt` and
+    log-sigmoids) as the docstring of `sigmoid_focal_loss` writes them, in the order of torch's
+    backward through torchvision's composite: the upstream gradient (over ``n`` for a mean)
+    first, so that a huge ``ce`` overflows only where torch's does."""
     log_p, log_not_p = logsigmoid(x), logsigmoid(neg(x))
     log_w = _LogOneMinusPt.apply(x, y)
     ce = sub(mul(sub(1.0, y), x), log_p)
-    modulation = exp(mul(log_w, float(gamma)))
-    inner_x, inner_y = sub(exp(log_p), y), neg(x)
-    if gamma != 0:  # the focal terms (left out at 0: 0 * inf at an infinite logit)
-        gamma_ce = mul(ce, gamma)
-        inner_x = add(inner_x, mul(gamma_ce, _dlw_dx(log_p, log_not_p, log_w, y)))
-        inner_y = add(mul(gamma_ce, _dlw_dy(log_p, log_not_p, log_w)), inner_y)
-    if alpha < 0:
-        return mul(modulation, inner_x), mul(modulation, inner_y)
-    alpha_t = add(mul(y, 2 * alpha - 1), 1 - alpha)
-    dldy = add(mul(modulation, mul(alpha_t, inner_y)), mul(mul(ce, modulation), 2 * alpha - 1))
-    return mul(modulation, mul(alpha_t, inner_x)), dldy
+    modulation = exp(mul(log_w, float(gamma))) if gamma != 0 else 1.0  # not 0 * -inf
+    scale = _reduction.divide_grad(upstream, divisor)
+    inner = scale if alpha < 0 else mul(scale, add(mul(y, 2 * alpha - 1), 1 - alpha))
+    grad_ce = mul(inner, modulation)
+    dldx, dldy = mul(grad_ce, sub(exp(log_p), y)), mul(grad_ce, neg(x))
+    if gamma != 0:  # the focal terms (left out at 0, as torch's pow backward does)
+        grad_mod = mul(inner, ce)  # then gamma d(1 - p_t)**gamma, as torch's pow backward
+        slope = mul(mul(modulation, _dlw_dx(log_p, log_not_p, log_w, y)), gamma)
+        dldx = add(dldx, mul(grad_mod, slope))
+        # torch's power rule gamma (1 - p_t)**(gamma - 1) d(1 - p_t)/dy (no inf - inf at p_t = 1)
+        power = mul(grad_mod, mul(exp(mul(log_w, float(gamma) - 1)), gamma))
+        dldy = add(dldy, sub(mul(power, exp(log_not_p)), mul(power, exp(log_p))))
+    if alpha >= 0:  # d alpha_t/dy = alpha - (1 - alpha), two terms as torch's (inf - inf: NaN)
+        grad_alpha = mul(scale, mul(ce, modulation))
+        dldy = add(dldy, sub(mul(grad_alpha, alpha), mul(grad_alpha, 1 - alpha)))
+    return dldx, dldy
 
 
 _SIGMOID_FOCAL = Pointwise(
     node="SigmoidFocalLossBackward0",
     block=_sigmoid_focal_block,
     block_sum=_sigmoid_focal_sum,
-    derivatives=_sigmoid_focal_derivatives,
+    gradients=_sigmoid_focal_gradients,
 )
 
 
@@ -902,8 +911,8 @@ def _sigmoid_focal_binary(
 
     With ``s = 1 - 2y`` and ``z = s x`` (so ``p_t = sigmoid(-z)``), ``sp = log1p(exp(-|x|))``:
     ``ce = relu(z) + sp``, ``m = 1 - p_t = exp(min(z, 0) - sp)``, ``l = alpha_t m**gamma ce``
-    and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))``. ``relu(z) = (z + |x|) / 2``
-    exactly (cheaper than a clip); per-thread scratch buffers hold the temporaries.
+    and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))``; per-thread scratch buffers hold
+    the temporaries.
     """
     dt = x.dtype
     ax = scratch(x, 1)
@@ -918,17 +927,15 @@ def _sigmoid_focal_binary(
     np.multiply(y, dt.type(-2), out=s)
     s += 1
     np.multiply(x, s, out=z)
-    np.add(z, ax, out=ce)
-    ce *= dt.type(0.5)  # relu(z)
-    lm = np.subtract(z, ce, out=z)  # min(z, 0)
+    np.maximum(z, dt.type(0), out=ce)  # relu(z)
+    lm = np.minimum(z, dt.type(0), out=z)
     lm -= sp  # log(m)
     ce += sp
     m = np.exp(lm, out=ax)
     if gamma == 2:
         w = np.multiply(m, m, out=lm)
     elif gamma == 1:
-        np.copyto(lm, m)
-        w = lm
+        w = np.positive(m, out=lm)
     else:  # m**gamma = exp(gamma * log(m))
         lm *= dt.type(gamma)
         w = np.exp(lm, out=lm)
@@ -955,17 +962,15 @@ def _sigmoid_focal_soft(
     dt = x.dtype.type
     a, b = _logistic.log_sigmoids(x)
     lw = _np_log_one_minus_pt(a, b, y)
-    ce = (1 - y) * x
-    ce -= a
-    mod = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
-    at = y * dt(2 * alpha - 1) + dt(1 - alpha) if alpha >= 0 else None
-    w = mod if at is None else mod * at
+    ce = (1 - y) * x - a
+    w = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
+    w = w * (y * dt(2 * alpha - 1) + dt(1 - alpha)) if alpha >= 0 else w
     if gamma == 0:  # w (sigmoid(x) - y): no focal term (0 * inf at an infinite logit)
         np.exp(a, out=dx)
     else:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
         np.exp(a + b - lw, out=dx)
-        dx *= 1 - 2 * y
-        dx *= ce * dt(gamma)
+        dx *= (1 - 2 * y) * ce  # before gamma: a huge ce meets a 0 factor before it overflows
+        dx *= dt(gamma)
         dx += np.exp(a)
     dx -= y
     dx *= w
