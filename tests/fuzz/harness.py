@@ -403,35 +403,11 @@ def check_case(case: Case) -> Result:
     _first_order(case, result, grad_output)
     if result.failures:
         return result
-    th_g, th_err, _ = _run(torch, lambda: _grad(torch, th_out, th_leaves, grad_output, True))
-    lg_g, lg_err, lg_warn = _run(
-        lossgrad, lambda: _grad(lossgrad, lg_out, lg_leaves, grad_output, True)
-    )
-    if th_err is not None or lg_err is not None:
-        if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
-            deviation = explain(case, "grad_exception", lg_err, th_err)
-            if deviation:
-                result.deviations.append(deviation.name)
-            else:
-                result.failures.append(
-                    f"first gradient exception: ours {lg_err!r}, torch {th_err!r}"
-                )
+    th_run = _run(torch, lambda: _grad(torch, th_out, th_leaves, grad_output, True))
+    lg_run = _run(lossgrad, lambda: _grad(lossgrad, lg_out, lg_leaves, grad_output, True))
+    lg_g, th_g = lg_run[0], th_run[0]
+    if not _compare_first_gradients(case, result, "grad", lg_run, th_run, grad_output):
         return result
-    if any(category == "RuntimeWarning" for category, _ in lg_warn):
-        result.failures.append(f"gradient warnings: {lg_warn}")
-    for k, (ours_k, theirs_k) in enumerate(zip(lg_g, th_g)):
-        if theirs_k is None:
-            continue
-        t = _np(theirs_k)
-        result.compare(
-            case,
-            "grad",
-            _np(ours_k),
-            t,
-            RELATIVE.get(np.dtype(t.dtype), 0.0) * 4,
-            _gradient_scale(t, grad_output),
-            f"grad {k}",
-        )
     if result.failures:
         return result
     _second_order(case, result, lg_g, th_g, lg_leaves, th_leaves, rng)
@@ -449,33 +425,46 @@ def _backward(lib: Any, case: Case, grad_output: np.ndarray) -> list[Any]:
 def _first_order(case: Case, result: Result, grad_output: np.ndarray) -> None:
     """Compare the first gradients of the plain ``backward()`` (no graph recorded), which
     lossgrad computes on its own fast path, with torch's."""
-    th_g, th_err, _ = _run(torch, lambda: _backward(torch, case, grad_output))
-    lg_g, lg_err, lg_warn = _run(lossgrad, lambda: _backward(lossgrad, case, grad_output))
+    th_run = _run(torch, lambda: _backward(torch, case, grad_output))
+    lg_run = _run(lossgrad, lambda: _backward(lossgrad, case, grad_output))
+    _compare_first_gradients(case, result, "grad1", lg_run, th_run, grad_output)
+
+
+def _compare_first_gradients(
+    case: Case, result: Result, kind: str, ours: tuple, theirs: tuple, grad_output: np.ndarray
+) -> bool:
+    """Compare the first gradients of one path (``kind``: "grad" with create_graph, "grad1" the
+    plain ``backward()``), each ``(gradients, exception, warnings)`` as ``_run`` gives them;
+    False when either side raised (nothing more to compare on this path)."""
+    (lg_g, lg_err, lg_warn), (th_g, th_err, _) = ours, theirs
+    path = "first gradient" if kind == "grad" else "backward()"
     if th_err is not None or lg_err is not None:
         if th_err is None or lg_err is None or type(th_err) is not type(lg_err):
             deviation = explain(case, "grad_exception", lg_err, th_err)
             if deviation:
                 result.deviations.append(deviation.name)
             else:
-                result.failures.append(f"backward() exception: ours {lg_err!r}, torch {th_err!r}")
-        return
+                result.failures.append(f"{path} exception: ours {lg_err!r}, torch {th_err!r}")
+        return False
     if any(category == "RuntimeWarning" for category, _ in lg_warn):
-        result.failures.append(f"backward() warnings: {lg_warn}")
+        result.failures.append(f"{path} warnings: {lg_warn}")
+    label = "grad" if kind == "grad" else "backward() grad"
     for k, (ours_k, theirs_k) in enumerate(zip(lg_g, th_g)):
         if theirs_k is None:
             if ours_k is not None and np.any(_np(ours_k)):
-                result.failures.append(f"backward() grad {k}: torch has none, ours is nonzero")
+                result.failures.append(f"{label} {k}: torch has none, ours is nonzero")
             continue
         t = _np(theirs_k)
         result.compare(
             case,
-            "grad1",
+            kind,
             None if ours_k is None else _np(ours_k),
             t,
             RELATIVE.get(np.dtype(t.dtype), 0.0) * 4,
             _gradient_scale(t, grad_output),
-            f"backward() grad {k}",
+            f"{label} {k}",
         )
+    return True
 
 
 def _second_order(
