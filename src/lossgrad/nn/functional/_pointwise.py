@@ -244,10 +244,10 @@ class _PointwiseLoss(ArrayFunction):
                 return _run_block(spec, blocks, params, loss, dldx, scale, accumulate)
 
             block = _parallel.wide_block(size)
-            if out is not None:
+            if out is None:
+                total = _parallel.block_sum(run, size, accumulate, block)
+            else:
                 _parallel.map_blocks(run, size, block)
-                return out
-            total = _parallel.block_sum(run, size, accumulate, block)
         if out is not None:
             return out
         return _reduction.divide_total(total, divisor, dtype, reduction)
