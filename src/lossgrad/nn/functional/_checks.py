@@ -136,3 +136,9 @@ def check_threshold(value: float, fn: str, name: str, zero_allowed: bool) -> Non
     if value < 0 or (value == 0 and not zero_allowed):
         kind = "negative" if zero_allowed else "non-positive"
         raise RuntimeError(f"{fn} does not support {kind} values for {name}, got {name}={value}.")
+
+
+def indices_within(indices: np.ndarray, count: int) -> bool:
+    """Whether every int64 index lies in ``[0, count)``, in one pass: read as unsigned
+    integers, the negative ones are the largest."""
+    return not indices.size or bool(np.maximum.reduce(indices.reshape(-1).view(np.uint64)) < count)

@@ -262,7 +262,7 @@ def multi_margin_loss(
     n, c = _check_multi_margin(input, target, p, weight)
     w = None if weight is None else weight._data
     y = target._data.reshape(n)
-    if n and y.view(np.uint64).max() >= c:  # one pass: a negative index wraps to a huge one
+    if not _checks.indices_within(y, c):
         raise RuntimeError("target out of range")
     out_shape = (n,) if target._data.ndim else ()
     targets = ClassTargets(y, None if w is None else w[y], w, out_shape=out_shape)
@@ -422,8 +422,7 @@ def multilabel_margin_loss(
         )
     _check_kernel_dtypes(input, target, "multilabel_margin_loss_forward_out_frame")
     t = target._data.reshape(n, c)
-    # one pass: t + 1 in [0, C] as unsigned (-2 and below wrap to huge values)
-    if t.size and np.maximum.reduce((t.reshape(-1) + 1).view(np.uint64)) > c:
+    if not _checks.indices_within(t + 1, c + 1):  # every entry in [-1, C)
         raise RuntimeError("argument #2 'target' is out of range")
     if n * c * c <= _parallel.BLOCK:  # small: the list masks in one scan
         valid = np.logical_and.accumulate(t >= 0, 1)

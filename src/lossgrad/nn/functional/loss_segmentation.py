@@ -93,8 +93,7 @@ def _class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -
             )
     labels = labels.astype(np.int64, copy=False)
     valid = labels if ignore_index is None else labels[labels != ignore_index]
-    # one pass: as unsigned integers the negative labels are the largest
-    if valid.size and valid.view(np.uint64).max() >= num_classes:
+    if not _checks.indices_within(valid, num_classes):
         raise _ClassIndexError(
             f"target: class indices must lie in [0, {num_classes}) for input with {num_classes} "
             f"channels, got values in [{valid.min()}, {valid.max()}]"
