@@ -89,3 +89,35 @@ def test_cells_show_both_columns_memory_and_roofline():
         lg=1e-3, ref=5e-4, ratio=2.0, ratio_single=1.5, roofline=(0.25, 0.5), mem=(4.0, 8.0)
     )
     assert suite._cells(case)[3:] == ["2.00", "1.50", "4.0 / 8.0", "25% / 50%"]
+
+
+def test_revision_comparison_times_both_trees_in_both_columns(capsys):
+    """benchmarks/compare_revisions.py: two workers (here the same source tree twice), their
+    runs interleaved; a row a tree cannot build is reported missing, not fatal."""
+    import compare_revisions
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    argv = [src, src, "--family", "margin", "--only", "hinge_embedding N=16", "--rounds", "2"]
+    rows = compare_revisions.main([*argv, "--repeats", "1"])
+    assert [row.name for row in rows] == ["hinge_embedding N=16"]
+    assert not rows[0].missing
+    assert all(len(rows[0].times[column]) == 2 for column in compare_revisions.COLUMNS)
+    assert all(0 < rows[0].ratio(column) < 100 for column in compare_revisions.COLUMNS)
+    assert "geometric mean" in capsys.readouterr().out
+
+
+def test_revision_comparison_reports_a_row_one_tree_lacks(tmp_path):
+    """A tree without the loss (here a copy whose functional namespace drops it) gives a
+    'missing' row; the others are still measured."""
+    import shutil
+
+    import compare_revisions
+
+    src = Path(__file__).resolve().parents[1] / "src"
+    shutil.copytree(src / "lossgrad", tmp_path / "lossgrad")
+    with open(tmp_path / "lossgrad" / "nn" / "functional" / "__init__.py", "a") as module:
+        module.write("\ndel hinge_embedding_loss\n")
+    argv = [str(tmp_path), str(src), "--family", "margin", "--only", "N=16", "--rounds", "1"]
+    rows = {row.name: row for row in compare_revisions.main([*argv, "--repeats", "1"])}
+    assert "AttributeError" in rows["hinge_embedding N=16"].missing
+    assert not rows["margin_ranking N=16"].missing
