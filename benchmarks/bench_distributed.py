@@ -15,6 +15,12 @@ Run: ``python benchmarks/bench_distributed.py`` (it starts itself on 2 ranks thr
      into its 25 MiB bucket (parameters under 1 MiB, as at 1M parameters here) or leaves it in
      its own array (larger ones); each bucket is all-reduced (non-blocking) in pieces of at
      most 8 MiB, a gradient in its own array divided piece by piece just before; wait for all.
+   - ``DDP view``: the same with ``gradient_as_bucket_view=True`` and the gradients already in
+     the buckets, as after ``zero_grad(set_to_none=False)`` and a backward that accumulated
+     into them: every hook divides its gradient in place, and each bucket of up to 25 MiB is
+     all-reduced in its 8 MiB pieces (no copy, fewer and larger messages). What this path
+     costs the backward itself (adding each gradient into the zeroed bucket instead of
+     keeping it as it comes) is not timed.
    - ``mpi4py + avg``: ``Allreduce`` then the division by the world size, in place: the
      average that DDP computes, written by hand on one flat buffer.
    - ``mpi4py pieces``: ``Allreduce`` on the flat buffer's consecutive 8 MiB pieces, one after
@@ -78,7 +84,8 @@ def allreduce_table(sizes: list[int], repeat: int) -> None:
         print(
             f"{'params':>11} {'MB':>5} {'reps':>4} {'mpi4py MB/s':>11} {'all_reduce':>10} "
             f"{'ratio (quartiles)':>18} {'DDP MB/s':>9} {'ratio (quartiles)':>18} "
-            f"{'vs mpi4py + avg':>15} {'vs pieces':>9}"
+            f"{'vs mpi4py + avg':>15} {'vs pieces':>9} {'DDP view MB/s':>13} "
+            f"{'ratio (quartiles)':>18}"
         )
     for size in sizes:
         repeats = max(repeat, min(200, 1_000_000_000 // size))
@@ -87,16 +94,21 @@ def allreduce_table(sizes: list[int], repeat: int) -> None:
             megabytes = size * 4 / 1e6
             cells = [f"{size:>11,} {megabytes:>5.0f} {repeats:>4} "]
             cells.append(f"{megabytes / np.median(times['raw']):>11.0f} ")
-            for name in ("ours", "ddp"):
-                ratios = times["raw"] / times[name]
-                low, mid, high = np.percentile(ratios, [25, 50, 75])
-                cells.append(
-                    f"{megabytes / np.median(times[name]):>10.0f} "
-                    f"{f'{mid:.2f} ({low:.2f}-{high:.2f})':>18} "
-                )
+            cells.append(_throughput_and_ratio(times, "ours", megabytes, 10))
+            cells.append(_throughput_and_ratio(times, "ddp", megabytes, 9))
             cells.append(f"{np.median(times['avg'] / times['ddp']):>15.2f} ")
-            cells.append(f"{np.median(times['pieces'] / times['ddp']):>9.2f}")
+            cells.append(f"{np.median(times['pieces'] / times['ddp']):>9.2f} ")
+            cells.append(_throughput_and_ratio(times, "view", megabytes, 13))
             print("".join(cells), flush=True)
+
+
+def _throughput_and_ratio(times: dict, name: str, megabytes: float, width: int) -> str:
+    """MB/s of way ``name``, and the median of t(mpi4py) / t(name) with its quartiles."""
+    low, mid, high = np.percentile(times["raw"] / times[name], [25, 50, 75])
+    return (
+        f"{megabytes / np.median(times[name]):>{width}.0f} "
+        f"{f'{mid:.2f} ({low:.2f}-{high:.2f})':>18} "
+    )
 
 
 def _allreduce_times(comm, size: int, repeats: int) -> dict[str, np.ndarray]:
@@ -114,6 +126,11 @@ def _allreduce_times(comm, size: int, repeats: int) -> dict[str, np.ndarray]:
         setattr(model, f"p{k}", torch.nn.Parameter(torch.zeros(size // 10)))
     ddp = DistributedDataParallel(model)
     params = list(model.parameters())
+    viewed = torch.nn.Module()  # the same parameters' arrays, their gradients in the buckets
+    for k, p in enumerate(params):
+        setattr(viewed, f"p{k}", torch.nn.Parameter(torch.from_numpy(p._data)))
+    view_ddp = DistributedDataParallel(viewed, gradient_as_bucket_view=True)
+    view_params = list(viewed.parameters())
     # ones: averaged over ranks holding the same values, they stay ones, repeat after repeat
     grads = [torch.from_numpy(np.ones(size // 10, np.float32)) for _ in params]
 
@@ -141,12 +158,24 @@ def _allreduce_times(comm, size: int, repeats: int) -> dict[str, np.ndarray]:
         for p in reversed(params):
             ddp._grad_ready(p)
 
+    for p, g in zip(view_params, grads):  # the first backward: each bucket takes its gradients
+        p._grad = g
+    view_ddp._start_round()
+    for p in reversed(view_params):
+        view_ddp._grad_ready(p)
+
+    def view_sync() -> None:  # later backward passes accumulated into the buckets
+        view_ddp._start_round()
+        for p in reversed(view_params):
+            view_ddp._grad_ready(p)
+
     ways = [
         ("raw", raw),
         ("ours", ours),
         ("avg", average),
         ("pieces", in_pieces),
         ("ddp", ddp_sync),
+        ("view", view_sync),
     ]
     for _, run in ways:  # warm up: the buckets' arrays, MPI's shared-memory paths
         run()

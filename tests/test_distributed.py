@@ -344,6 +344,13 @@ def test_ddp_buckets_group_small_parameters_and_give_a_large_one_its_own():
         [id(small[3])],
         [id(float64)],  # one dtype a bucket
     ]
+    # gradient_as_bucket_view: no parameter alone for its size, every gradient in a flat array
+    buckets = DDP._make_buckets(order, cap_bytes=2**20 + 4000, own_bytes=float("inf"))
+    assert [[id(p) for p in b.params] for b in buckets] == [
+        [id(small[0]), id(big)],
+        [id(small[1]), id(small[2]), id(small[3])],
+        [id(float64)],
+    ]
 
 
 # -- process group errors, as torch's --------------------------------------------------------------

@@ -12,6 +12,9 @@ DistributedSampler share, and compares after every step. Cases:
   the first under ``no_sync()``;
 - ``no_sync``: equal micro-batches, each loss divided by their number, all but the last under
   ``no_sync()``: the accumulated step equals the unsplit one.
+- ``bucket_view``: ``no_sync`` with ``gradient_as_bucket_view=True`` and
+  ``zero_grad(set_to_none=False)``, all four parameters in one bucket: the backward
+  accumulates into the bucket's flat array, each ``.grad`` a view of it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 
 STEPS, BATCH, FEATURES, HIDDEN, CLASSES = 3, 16, 6, 8, 4
 LR, MOMENTUM, SMOOTHING, IGNORE = 0.5, 0.9, 0.1, -100
-CASES = ("equal", "ragged", "ragged_accumulation", "no_sync")
+CASES = ("equal", "ragged", "ragged_accumulation", "no_sync", "bucket_view")
 
 
 def problem() -> dict[str, np.ndarray]:
@@ -93,7 +96,12 @@ def train(case: str, reference: dict[str, np.ndarray]) -> None:
     with torch.no_grad():
         for p, key in zip(model.parameters(), ("w1", "b1", "w2", "b2")):
             p.copy_(torch.from_numpy(data[key] + rank))  # ranks > 0 wrong: the broadcast fixes it
-    ddp = DistributedDataParallel(model, bucket_cap_mb=0.0003 if case == "ragged" else None)
+    view = case == "bucket_view"
+    ddp = DistributedDataParallel(
+        model,
+        bucket_cap_mb={"ragged": 0.0003, "bucket_view": 0.001}.get(case),
+        gradient_as_bucket_view=view,
+    )
     optimizer = torch.optim.SGD(ddp.parameters(), lr=LR, momentum=MOMENTUM)
     mine = list(DistributedSampler(range(BATCH), shuffle=False))
     ragged = case.startswith("ragged")
@@ -105,7 +113,7 @@ def train(case: str, reference: dict[str, np.ndarray]) -> None:
         label_smoothing=SMOOTHING,
     )
     for step in range(STEPS):
-        optimizer.zero_grad()
+        optimizer.zero_grad(set_to_none=not view)
         x = torch.from_numpy(data["inputs"][step][mine])
         y = torch.from_numpy(targets[step][mine])
         if case == "equal":
@@ -131,6 +139,11 @@ def train(case: str, reference: dict[str, np.ndarray]) -> None:
                         loss.backward()
                 else:
                     loss.backward()
+        if view:  # each gradient in its bucket's flat array (there since the first step)
+            assert all(
+                any(np.shares_memory(p.grad.numpy(), b.flat) for b in ddp._buckets)
+                for p in model.parameters()
+            ), f"rank {rank} step {step}: a gradient outside the buckets"
         optimizer.step()
         for index, p in enumerate(model.parameters()):
             expected = reference[f"ragged={ragged} step={step} param={index}"]

@@ -4,7 +4,7 @@ How it works, as in torch: at construction the ranks check that their models hav
 parameter names, shapes and dtypes, and rank 0's parameters and buffers are broadcast to all.
 The parameters are grouped, in reverse registration order (the order in which a backward
 usually finishes them), into buckets of at most ``bucket_cap_mb``; a parameter of 1 MiB or
-more has a bucket of its own. A post-accumulate-grad hook on each parameter divides its
+more has a bucket of its own (unless ``gradient_as_bucket_view``). A post-accumulate-grad hook on each parameter divides its
 gradient by the world size into the bucket's flat array; a parameter alone in its bucket is
 reduced in its own gradient's array instead (no copy; a gradient that is not contiguous goes
 through a flat array too). When the last gradient of a bucket has arrived, the bucket's
@@ -108,9 +108,14 @@ class DistributedDataParallel(Module):
         bucket_cap_mb: the largest bucket, in MiB (default 25, as torch).
         find_unused_parameters: walk the output's graph after each forward and count the
             parameters it does not reach as ready (a zero gradient), so the reduction completes.
-        gradient_as_bucket_view: accepted for torch's signature: after a synchronized
-            backward ``.grad`` is always a view into its bucket, or, for a parameter alone in
-            its bucket, its own array averaged in place.
+        gradient_as_bucket_view: put every parameter's gradient in a shared bucket (no
+            parameter of 1 MiB or more reduced alone), as torch: from the first synchronized
+            backward on, each ``.grad`` is a view into its bucket, so with
+            ``zero_grad(set_to_none=False)`` the backward accumulates the gradients straight
+            into the buckets, and the all-reduce divides them in place and reduces a few large
+            pieces, with no copy. (Without it, a gradient of 1 MiB or more is averaged in its
+            own array, the others through their bucket's flat array, whose views ``.grad``
+            then are too.)
         **kwargs: torch's other options, accepted and ignored.
 
     Raises:
@@ -164,7 +169,8 @@ class DistributedDataParallel(Module):
             for _, tensor in [*module.named_parameters(), *module.named_buffers()]:
                 dist.broadcast(tensor, src=self.process_group._ranks[0], group=self.process_group)
         cap = (_DEFAULT_BUCKET_CAP_MB if bucket_cap_mb is None else bucket_cap_mb) * 2**20
-        self._buckets = self._make_buckets([p for _, p in reversed(named)], cap)
+        own = float("inf") if gradient_as_bucket_view else _OWN_BUCKET_BYTES
+        self._buckets = self._make_buckets([p for _, p in reversed(named)], cap, own)
         self._slot: dict[int, tuple[_Bucket, int]] = {}
         for bucket in self._buckets:
             for index, p in enumerate(bucket.params):
@@ -202,16 +208,18 @@ class DistributedDataParallel(Module):
                     )
 
     @staticmethod
-    def _make_buckets(params: list[Parameter], cap_bytes: float) -> list[_Bucket]:
+    def _make_buckets(
+        params: list[Parameter], cap_bytes: float, own_bytes: float = _OWN_BUCKET_BYTES
+    ) -> list[_Bucket]:
         """Consecutive parameters of one dtype, at most ``cap_bytes`` a bucket; a parameter of
-        ``_OWN_BUCKET_BYTES`` or more has a bucket of its own (no copy, see ``_Bucket``)."""
+        ``own_bytes`` or more has a bucket of its own (no copy, see ``_Bucket``)."""
         buckets: list[_Bucket] = []
         open_: dict[np.dtype, list[Parameter]] = {}
         sizes: dict[np.dtype, int] = {}
         for p in params:
             dtype = p._data.dtype
             group = open_.setdefault(dtype, [])
-            alone = p._data.nbytes >= _OWN_BUCKET_BYTES
+            alone = p._data.nbytes >= own_bytes
             if group and (alone or sizes[dtype] + p._data.nbytes > cap_bytes):
                 buckets.append(_Bucket(group))
                 group = open_[dtype] = []
