@@ -2158,15 +2158,30 @@ def linear_distillation_loss(
 # -- DPO with the heads fused --------------------------------------------------------------------
 
 
-def _label_log_softmax(logits: np.ndarray, labels: np.ndarray, kept: np.ndarray) -> tuple[Any, ...]:
-    """Each row's log-softmax at its label (0 where ``kept`` is False), the row sums of ``exp(z -
-    max z)`` (the exponentials overwrite ``logits``) and the labels' index into the block."""
-    index = np.arange(logits.shape[0]), np.where(kept, labels, 0)
+def _label_log_softmax(logits: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
+    """Each row's log-softmax at its label, the row sums of ``exp(z - max z)`` (the
+    exponentials overwrite ``logits``) and the labels' index into the block."""
+    index = np.arange(logits.shape[0]), labels
     target_logit = logits[index]
     row_max = logits.max(axis=1)
     row_max[~np.isfinite(row_max)] = 0
     sums = np.exp(np.subtract(logits, row_max[:, None], out=logits), out=logits).sum(axis=1)
-    return np.where(kept, target_logit - row_max - np.log(sums), 0), sums, index
+    return target_logit - row_max - np.log(sums), sums, index
+
+
+def _pair_chunks(kept: np.ndarray, pairs: int, chunk: int) -> list[tuple[Any, ...]]:
+    """The chunks of ``chunk`` (chosen, rejected) pairs of a ``(2B, T)`` mask of kept tokens:
+    per chunk its first pair, its pair count, its sequences (the chosen, then the rejected),
+    the flat rows of their kept tokens and the position in those sequences of each row's."""
+    out = []
+    for start in range(0, pairs, chunk):
+        count = min(chunk, pairs - start)
+        sequences = np.r_[start : start + count, pairs + start : pairs + start + count]
+        tokens = kept[sequences]
+        owner, position = np.nonzero(tokens)
+        rows = sequences[owner] * kept.shape[1] + position
+        out.append((start, count, sequences, rows, owner))
+    return out
 
 
 class _ChunkedDPOTotal(_HeadTotal):
@@ -2178,69 +2193,56 @@ class _ChunkedDPOTotal(_HeadTotal):
     the chosen tokens with the NLL term), so the chunk's policy logits turn in place into ``G
     = c (onehot(y) - softmax(z))``, which gives ``G W`` and ``G^T input`` at once. Three
     matrix products per chunk for the policy, one for the reference head (no gradient), instead
-    of the five of a forward, a reference and a backward that recomputes the logits.
-    ``backward`` (a graph recorded) differentiates ``composite``, the definition through
-    ``linear_sequence_log_probs`` and ``dpo_loss``, with the reference log-probabilities the
-    forward found."""
+    of the five of a forward, a reference and a backward that recomputes the logits; and only
+    over the kept tokens: an ignored token (the prompt, padding) adds 0 to the loss and to every
+    gradient, so its logits are never made. ``backward`` (a graph recorded) differentiates
+    ``composite``, the definition through ``linear_sequence_log_probs`` and ``dpo_loss``, with
+    the reference log-probabilities the forward found."""
 
     @staticmethod
     def forward(ctx: Any, hidden, linear_weight, bias, labels, reference, settings):  # type: ignore[no-untyped-def]
         chunk, beta, scale, nll_scale, average, ignore_index, composite = settings
-        pairs, length, features = hidden.shape[0] // 2, hidden.shape[1], hidden.shape[2]
-        kept = (labels != ignore_index).reshape(-1)
-        sequence_scale = 1 / np.maximum(kept.reshape(labels.shape).sum(1), 1) if average else None
+        pairs, features = hidden.shape[0] // 2, hidden.shape[2]
+        kept = labels != ignore_index
+        sequence_scale = 1 / np.maximum(kept.sum(1), 1) if average else None
+        flat_labels, flat_hidden = labels.reshape(-1), hidden.reshape(-1, features)
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_input = (
-            np.empty((hidden.shape[0] * length, features), hidden.dtype) if need_input else None
-        )
+        grad_input = np.zeros_like(flat_hidden) if need_input else None
         grad_weight = np.empty_like(linear_weight) if need_weight else None
         grad_bias = np.zeros_like(bias) if need_bias else None
         head_reference = isinstance(reference, tuple)
         reference_logps = np.empty(2 * pairs, hidden.dtype) if head_reference else reference
         classes = max(linear_weight.shape[0], reference[1].shape[0] if head_reference else 0)
-        scratch = _scratch(2 * min(chunk, pairs) * length, classes, hidden.dtype)
+        chunks = _pair_chunks(kept, pairs, chunk)
+        scratch = _scratch(max(len(rows) for *_, rows, _ in chunks), classes, hidden.dtype)
         total = 0.0
-        for start in range(0, pairs, chunk):
-            stop = min(start + chunk, pairs)
-            spans = (
-                slice(start * length, stop * length),
-                slice((pairs + start) * length, (pairs + stop) * length),
-            )
-            sequences = np.r_[start:stop, pairs + start : pairs + stop]
-            rows_kept = np.concatenate([kept[span] for span in spans])
-            rows_labels = np.concatenate([labels.reshape(-1)[span] for span in spans])
+        for start, count, sequences, rows, owner in chunks:
+            rows_labels = flat_labels[rows]
             if head_reference:
-                logits = _chunk_logits(
-                    _pair_rows(reference[0], spans), *reference[1:], None, scratch
-                )
-                token_logps = _label_log_softmax(logits, rows_labels, rows_kept)[0]
+                ref_rows = reference[0].reshape(-1, reference[0].shape[-1])[rows]
+                logits = _chunk_logits(ref_rows, *reference[1:], None, scratch)
+                token_logps = _label_log_softmax(logits, rows_labels)[0]
                 reference_logps[sequences] = _sequence_sums(
-                    token_logps, length, sequence_scale, sequences
+                    token_logps, owner, sequence_scale, sequences
                 )
-            inputs = _pair_rows(hidden, spans)
+            inputs = flat_hidden[rows]
             logits = _chunk_logits(inputs, linear_weight, bias, None, scratch)
-            token_logps, sums, index = _label_log_softmax(logits, rows_labels, rows_kept)
-            log_ratios = _sequence_sums(token_logps, length, sequence_scale, sequences)
+            token_logps, sums, index = _label_log_softmax(logits, rows_labels)
+            log_ratios = _sequence_sums(token_logps, owner, sequence_scale, sequences)
             log_ratios -= reference_logps[sequences]
-            count = stop - start
             margin = beta * (log_ratios[:count] - log_ratios[count:])
-            chosen_tokens = count * length
+            chosen = owner < count
             total += scale * float(np.logaddexp(0, -margin).sum())
-            total -= nll_scale * float(token_logps[:chosen_tokens].sum())
+            total -= nll_scale * float(token_logps[chosen].sum())
             if grad_input is None and grad_weight is None and grad_bias is None:
                 continue
             slope = -scale * beta * np.exp(-np.logaddexp(0, margin))
-            coefficient = _token_coefficients(
-                slope, sequence_scale, sequences, length, hidden.dtype
-            )
-            coefficient[:chosen_tokens] -= nll_scale
-            coefficient *= rows_kept
+            coefficient = _token_coefficients(slope, sequence_scale, sequences, owner, hidden.dtype)
+            coefficient[chosen] -= nll_scale
             grad_logits = np.multiply(logits, (-coefficient / sums)[:, None], out=logits)
             grad_logits[index] += coefficient
             if need_input:  # G W as (W^T G^T)^T, as in _ChunkedHeadTotal
-                chunk_grad = np.matmul(linear_weight.T, grad_logits.T).T
-                grad_input[spans[0]] = chunk_grad[:chosen_tokens]
-                grad_input[spans[1]] = chunk_grad[chosen_tokens:]
+                grad_input[rows] = np.matmul(linear_weight.T, grad_logits.T).T
             if need_weight:
                 _add_transposed_product(grad_weight, grad_logits, inputs, start == 0)
             if need_bias:
@@ -2253,24 +2255,20 @@ class _ChunkedDPOTotal(_HeadTotal):
         return np.asarray(total, hidden.dtype)
 
 
-def _pair_rows(hidden: np.ndarray, spans: tuple[slice, slice]) -> np.ndarray:
-    """The token rows of a chunk's chosen sequences, then of its rejected ones."""
-    flat = hidden.reshape(-1, hidden.shape[-1])
-    return np.concatenate([flat[span] for span in spans])
-
-
-def _token_coefficients(slope, sequence_scale, sequences, length, dtype):  # type: ignore[no-untyped-def]
-    """``dL/dlog p`` of each token of a chunk: the pairs' margin slope, plus for the chosen and
-    minus for the rejected sequences, over their lengths when averaging."""
+def _token_coefficients(slope, sequence_scale, sequences, owner, dtype):  # type: ignore[no-untyped-def]
+    """``dL/dlog p`` of each kept token of a chunk (``owner``: its sequence's position in the
+    chunk's ``sequences``): the pairs' margin slope, plus for the chosen and minus for the
+    rejected sequences, over their lengths when averaging."""
     per_sequence = np.concatenate([slope, -slope])
     if sequence_scale is not None:
         per_sequence *= sequence_scale[sequences]
-    return np.repeat(per_sequence, length).astype(dtype)
+    return per_sequence[owner].astype(dtype)
 
 
-def _sequence_sums(token_logps, length, sequence_scale, sequences):  # type: ignore[no-untyped-def]
-    """Per-sequence sums of a block's token log-probabilities (over the length when averaging)."""
-    sums = token_logps.reshape(-1, length).sum(axis=1)
+def _sequence_sums(token_logps, owner, sequence_scale, sequences):  # type: ignore[no-untyped-def]
+    """Per-sequence sums of a chunk's kept tokens' log-probabilities (``owner``: each token's
+    sequence's position in ``sequences``; over the length when averaging)."""
+    sums = np.bincount(owner, weights=token_logps, minlength=len(sequences))
     return sums if sequence_scale is None else sums * sequence_scale[sequences]
 
 
