@@ -2184,15 +2184,37 @@ def linear_distillation_loss(
 # -- DPO with the heads fused --------------------------------------------------------------------
 
 
-def _label_log_softmax(logits: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
-    """Each row's log-softmax at its label, the row sums of ``exp(z - max z)`` (the
-    exponentials overwrite ``logits``) and the labels' index into the block."""
-    index = np.arange(logits.shape[0]), labels
-    target_logit = logits[index]
-    row_max = logits.max(axis=1)
-    row_max[~np.isfinite(row_max)] = 0
-    sums = np.exp(np.subtract(logits, row_max[:, None], out=logits), out=logits).sum(axis=1)
-    return target_logit - row_max - np.log(sums), sums, index
+def _label_log_softmax(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's log-softmax at its label and the row sums of ``exp(z - max z)`` (the
+    exponentials overwrite ``logits``), over blocks of rows on the thread pool (each block's
+    passes run while it is in cache)."""
+    token_logps, sums = np.empty((2, logits.shape[0]), logits.dtype)
+
+    def rows(lo: int, hi: int) -> None:
+        block = logits[lo:hi]
+        target_logit = block[np.arange(hi - lo), labels[lo:hi]]
+        row_max = block.max(axis=1)
+        row_max[~np.isfinite(row_max)] = 0
+        exps = np.exp(np.subtract(block, row_max[:, None], out=block), out=block)
+        sums[lo:hi] = exps.sum(axis=1)
+        token_logps[lo:hi] = target_logit - row_max - np.log(sums[lo:hi])
+
+    _parallel.map_rows(rows, *logits.shape)
+    return token_logps, sums
+
+
+def _label_log_softmax_gradient(
+    exps: np.ndarray, sums: np.ndarray, labels: np.ndarray, coefficient: np.ndarray
+) -> None:
+    """``exps`` (``_label_log_softmax``'s) into ``c (onehot(y) - softmax(z))``, the gradient
+    of ``sum_t c_t log p(y_t)`` by the logits, in place, over blocks of rows on the pool."""
+
+    def rows(lo: int, hi: int) -> None:
+        block = exps[lo:hi]
+        np.multiply(block, (-coefficient[lo:hi] / sums[lo:hi])[:, None], out=block)
+        block[np.arange(hi - lo), labels[lo:hi]] += coefficient[lo:hi]
+
+    _parallel.map_rows(rows, *exps.shape)
 
 
 def _pair_chunks(kept: np.ndarray, pairs: int, chunk: int) -> list[tuple[Any, ...]]:
@@ -2253,7 +2275,7 @@ class _ChunkedDPOTotal(_HeadTotal):
                 )
             inputs = flat_hidden[rows]
             logits = _chunk_logits(inputs, linear_weight, bias, None, scratch)
-            token_logps, sums, index = _label_log_softmax(logits, rows_labels)
+            token_logps, sums = _label_log_softmax(logits, rows_labels)
             log_ratios = _sequence_sums(token_logps, owner, sequence_scale, sequences)
             log_ratios -= reference_logps[sequences]
             margin = beta * (log_ratios[:count] - log_ratios[count:])
@@ -2265,14 +2287,13 @@ class _ChunkedDPOTotal(_HeadTotal):
             slope = -scale * beta * np.exp(-np.logaddexp(0, margin))
             coefficient = _token_coefficients(slope, sequence_scale, sequences, owner, hidden.dtype)
             coefficient[chosen] -= nll_scale
-            grad_logits = np.multiply(logits, (-coefficient / sums)[:, None], out=logits)
-            grad_logits[index] += coefficient
+            _label_log_softmax_gradient(logits, sums, rows_labels, coefficient)
             if need_input:  # G W as (W^T G^T)^T, as in _ChunkedHeadTotal
-                grad_input[rows] = np.matmul(linear_weight.T, grad_logits.T).T
+                grad_input[rows] = np.matmul(linear_weight.T, logits.T).T
             if need_weight:
-                _add_transposed_product(grad_weight, grad_logits, inputs, start == 0)
+                _add_transposed_product(grad_weight, logits, inputs, start == 0)
             if need_bias:
-                grad_bias += grad_logits.sum(axis=0)
+                grad_bias += logits.sum(axis=0)
         ctx.save_for_backward(hidden, linear_weight, bias)
         ctx.composite = functools.partial(composite, reference=Tensor._make(reference_logps))
         if grad_input is not None:
