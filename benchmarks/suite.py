@@ -23,7 +23,8 @@ ratio lossgrad / reference over the rounds (below 1.0: lossgrad is faster), and 
 means. A row whose call takes more than :data:`ONE_ROUND` seconds is measured in the first round
 only; one whose call takes seconds (``_harness.VERY_SLOW``) is timed by
 ``_harness.VERY_SLOW_REPEATS`` interleaved single calls per side after a warm-up, the median of
-each side (a handful of rows: about 2.5 minutes more than one timed call per side).
+each side (about ten rows of seconds: about 5 minutes more per full run than one timed call
+per side).
 
 Large cases (at least :data:`LARGE` elements, or a call of at least :data:`SLOW_CALL` seconds)
 get two more columns:
