@@ -359,9 +359,10 @@ class _ChunkedHeadTotal(_HeadTotal):
     path and Liger do: each chunk's logits are made once, turned into their gradient ``G = (c +
     2 s e lse) softmax(z) - c onehot(y)`` (times ``p`` and the cap's slope) in place, and give
     ``G W`` and ``G^T input`` at once; the backward scales them by the upstream gradient. Three
-    matrix products per chunk instead of the four of a forward that recomputes in the backward.
-    ``backward`` (a graph recorded) differentiates the composite definition (``_ChunkedHead``
-    and ops) instead, so second derivatives work.
+    matrix products per chunk instead of the four of a forward that recomputes in the backward,
+    over the tokens of a nonzero coefficient only (the logits of an ignored token are never
+    made). ``backward`` (a graph recorded) differentiates the composite definition
+    (``_ChunkedHead`` and ops) instead, so second derivatives work.
     """
 
     @staticmethod
@@ -371,24 +372,36 @@ class _ChunkedHeadTotal(_HeadTotal):
         z_coefficient = lse_square_scale * z_coefficient
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         keep = need_input or need_weight or need_bias
-        grad_input = np.empty_like(input) if need_input else None
-        grad_weight = np.empty_like(linear_weight) if need_weight else None
+        # a token of coefficients 0 (ignored) adds 0 to the loss and every gradient: no logits
+        kept = np.flatnonzero((token_coefficient != 0) | (z_coefficient != 0))
+        every_row = kept.size == input.shape[0]
+        kept_input = input if every_row else input[kept]
+        grad_input = None
+        if need_input:
+            grad_input = np.empty_like(input) if every_row else np.zeros_like(input)
+        grad_weight = None
+        if need_weight:
+            grad_weight = (
+                np.empty_like(linear_weight) if kept.size else np.zeros_like(linear_weight)
+            )
         grad_bias = np.zeros_like(bias) if need_bias else None
         total = np.zeros((), input.dtype)
-        scratch = _scratch(min(chunk, input.shape[0]), linear_weight.shape[0], input.dtype)
-        for start in _row_chunks(input.shape[0], chunk):
+        scratch = _scratch(min(chunk, kept.size), linear_weight.shape[0], input.dtype)
+        for start in _row_chunks(kept.size, chunk):
             rows = slice(start, start + chunk)
-            logits = _chunk_logits(input[rows], linear_weight, bias, softcap, scratch)
-            weights = token_coefficient[rows], z_coefficient[rows]
+            logits = _chunk_logits(kept_input[rows], linear_weight, bias, softcap, scratch)
+            weights = token_coefficient[kept[rows]], z_coefficient[kept[rows]]
             total += _head_total_rows(
-                logits, target[rows], weights, (softcap, use_token_scaling), keep
+                logits, target[kept[rows]], weights, (softcap, use_token_scaling), keep
             )
             if not keep:
                 continue
             if need_input:  # G W as (W^T G^T)^T: OpenBLAS threads G W's long inner dimension badly
-                grad_input[rows] = np.matmul(linear_weight.T, logits.T).T
+                grad_input[rows if every_row else kept[rows]] = np.matmul(
+                    linear_weight.T, logits.T
+                ).T
             if need_weight:
-                _add_transposed_product(grad_weight, logits, input[rows], start == 0)
+                _add_transposed_product(grad_weight, logits, kept_input[rows], start == 0)
             if need_bias:
                 grad_bias += logits.sum(axis=0)
         ctx.save_for_backward(input, linear_weight, bias)
