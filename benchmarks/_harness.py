@@ -10,6 +10,12 @@ keep spinning on the cores for a while after each parallel region, and a side ti
 the other library would share the cores with those spinning threads (on 2 cores this slowed
 lossgrad's 2-thread kernels by up to 1.6x). Busy-waiting (not sleeping) keeps the calling core
 awake, so each side runs as it would alone in a process.
+
+Calls of seconds (a 32000-word head, a fused preference loss): after one warm-up call of each
+side, :data:`VERY_SLOW_REPEATS` single calls of each side, interleaved (lossgrad, reference,
+lossgrad, reference, ...), and the median of each side, so that one call slowed by the shared
+machine does not decide the row (a single timed call per side did). It costs
+``2 * (VERY_SLOW_REPEATS - 1)`` calls of each such row more per column than one timed call.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ SETTLE = 0.02
 #: :data:`SLOW_REPEATS` runs (a Sinkhorn or a 128k-vocabulary head: seconds per call).
 SLOW = 0.1
 SLOW_REPEATS = 3
-#: A side whose first call takes longer than this gets one timed call (after that warm-up).
+#: A side whose first call takes longer than this is timed by :data:`VERY_SLOW_REPEATS`
+#: interleaved single calls per side after that warm-up (no calibration calls).
 VERY_SLOW = 2.0
+VERY_SLOW_REPEATS = 3
 
 
 def _settle() -> None:
@@ -62,8 +70,8 @@ def measure(
 ) -> tuple[float, float]:
     """Median seconds per call of each side, interleaved."""
     cold = max(_time_once(lg, 1, settle=False), _time_once(th, 1, settle=False))  # warm-up
-    if cold > VERY_SLOW:  # seconds per call: the warm-up was the cold call, one timed call each
-        return _time_once(lg, 1), _time_once(th, 1)
+    if cold > VERY_SLOW:  # seconds per call: the warm-up was the cold call
+        return _interleaved_single_calls(lg, th, VERY_SLOW_REPEATS)
     if max(_time_once(lg, 1, settle=False), _time_once(th, 1, settle=False)) > SLOW:
         n_lg = n_th = 1
         repeats = min(repeats, SLOW_REPEATS)
@@ -82,10 +90,17 @@ def measure_single_calls(
     """The median of ``repeats`` interleaved single calls of each side after one warm-up call
     each, for calls of seconds (``measure`` spends more calls calibrating)."""
     lg(), th()
+    return _interleaved_single_calls(lg, th, repeats)
+
+
+def _interleaved_single_calls(
+    lg: Callable[[], object], th: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """The median of ``repeats`` single calls of each side, interleaved (warm-up done)."""
     a, b = [], []
     for _ in range(repeats):
-        a.append(_time_once(lg, 1, settle=False))
-        b.append(_time_once(th, 1, settle=False))
+        a.append(_time_once(lg, 1))
+        b.append(_time_once(th, 1))
     return statistics.median(a), statistics.median(b)
 
 

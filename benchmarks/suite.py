@@ -20,7 +20,11 @@ threading, then at one thread each (``torch.set_num_threads(1)``,
 efficiency of the kernels, which noise from the other core barely moves. The suite makes several
 rounds (whole passes over the rows); the table shows the median time of each side and the median
 ratio lossgrad / reference over the rounds (below 1.0: lossgrad is faster), and the geometric
-means.
+means. A row whose call takes more than :data:`ONE_ROUND` seconds is measured in the first round
+only; one whose call takes seconds (``_harness.VERY_SLOW``) is timed by
+``_harness.VERY_SLOW_REPEATS`` interleaved single calls per side after a warm-up, the median of
+each side (about ten rows of seconds: about 5 minutes more per full run than one timed call
+per side).
 
 Large cases (at least :data:`LARGE` elements, or a call of at least :data:`SLOW_CALL` seconds)
 get two more columns:
@@ -65,7 +69,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _harness import Make, measure  # noqa: E402
+from _harness import VERY_SLOW, VERY_SLOW_REPEATS, Make, measure  # noqa: E402
 from lossgrad import _parallel  # noqa: E402
 
 #: Cases with at least this many elements get peak-memory (and roofline) columns.
@@ -415,8 +419,11 @@ def markdown(
         "the kernels. The suite makes several passes (rounds) over all rows, and each row shows",
         "the median over the rounds, so that a slow spell of the shared machine hits one round of",
         f"a row rather than the row. Rows whose call takes more than {ONE_ROUND} s are measured",
-        "in one round with three repeats, or, when a call takes seconds, one timed call after a",
-        "warm-up call. Before each side's timing the harness busy-waits 20 ms, so that neither",
+        "in one round with three repeats; when a call takes more than",
+        f"{VERY_SLOW:g} s, each side makes {VERY_SLOW_REPEATS} single calls after a warm-up call,",
+        "interleaved with the other side's (lossgrad, reference, lossgrad, ...), and the median",
+        "of each side is kept, so that no single call slowed by the shared machine decides the",
+        "row. Before each side's timing the harness busy-waits 20 ms, so that neither",
         "library runs beside the other's still-spinning threads, and each timed run makes as",
         "many calls as fit in about 20 ms at the warm time of one call.",
         "",

@@ -202,6 +202,31 @@ def test_chunked_fallback_warns_like_torch(kwargs):
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_chunked_scalar_path_makes_no_logits_for_ignored_tokens(reduction):
+    """An ignored token adds 0 to the loss and every gradient, so the scalar chunked path skips
+    it: a NaN hidden state there changes nothing (torch's value: the same loss without it)."""
+    input, linear_weight, target = _problem()
+    kept = target != -100
+    expected_input, expected_weight = torch.tensor(input[kept]), torch.tensor(linear_weight)
+    for t in (expected_input, expected_weight):
+        t.requires_grad_(True)
+    expected = torch.nn.functional.linear_cross_entropy(
+        expected_input, expected_weight, torch.tensor(target[kept]), reduction=reduction
+    )
+    expected.backward()
+    input[~kept] = np.nan
+    x, w = lg.tensor(input, requires_grad=True), lg.tensor(linear_weight, requires_grad=True)
+    got = LF.linear_cross_entropy(
+        x, w, lg.tensor(target), reduction=reduction, options=_options(4, lg)
+    )
+    got.backward()
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy()[kept], expected_input.grad.numpy(), rtol=1e-10)
+    np.testing.assert_array_equal(x.grad.numpy()[~kept], 0)
+    np.testing.assert_allclose(w.grad.numpy(), expected_weight.grad.numpy(), rtol=1e-10)
+
+
 def test_all_ignored_tokens():
     input, linear_weight, _ = _problem()
     target = np.full(9, -100)

@@ -139,6 +139,37 @@ def test_linear_dpo_matches_torch_formula_with_fully_ignored_rows(dtype, reducti
                 np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=tol, atol=tol)
 
 
+def test_linear_dpo_makes_no_logits_for_ignored_tokens():
+    """An ignored token (the prompt) adds 0 to the loss and every gradient, so the fused heads
+    skip it: NaN hidden states there (policy and reference) change nothing."""
+    arrays, labels = _case()
+    t = [torch.tensor(a, requires_grad=True) for a in arrays[:3]]
+    t_labels = torch.tensor(labels)
+    reference = _sequence_logps(*map(torch.tensor, arrays[3:]), t_labels, False)[0]
+    expected = _torch_formula(t, reference, t_labels, 0.3, False, 0.5, "mean")
+    wanted = torch.autograd.grad(expected, t)
+    ignored = labels == -100
+    arrays[0][ignored] = np.nan
+    arrays[3][ignored] = np.nan
+    ours = [lg.tensor(a, requires_grad=True) for a in arrays[:3]]
+    ref_input, ref_weight, ref_bias = map(lg.tensor, arrays[3:])
+    got = LF.linear_dpo_loss(
+        ours[0],
+        ours[1],
+        lg.tensor(labels),
+        linear_bias=ours[2],
+        ref_input=ref_input,
+        ref_weight=ref_weight,
+        ref_bias=ref_bias,
+        beta=0.3,
+        compute_nll_loss=True,
+        alpha=0.5,
+    )
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=1e-10)
+    for g, e in zip(lg.autograd.grad(got, ours), wanted):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_linear_dpo_equals_the_composite_and_its_second_derivatives():
     """The fused forward against linear_sequence_log_probs + dpo_loss (values, gradients, a
     retained graph run twice, the head alone); gradgradcheck through create_graph."""

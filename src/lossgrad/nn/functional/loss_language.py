@@ -295,17 +295,23 @@ def _add_transposed_product(
     out: np.ndarray, left: np.ndarray, right: np.ndarray, first: bool
 ) -> None:
     """``out (+)= left^T right`` a block of ``out``'s rows at a time (a small temporary instead
-    of one the size of ``out``)."""
+    of one the size of ``out``; the addition split over the thread pool)."""
     if first:
         np.matmul(left.T, right, out=out)
         return
     block = max(1, (1 << 21) // max(right.shape[1], 1))
     scratch = np.empty((min(block, out.shape[0]), right.shape[1]), out.dtype)
     for start in range(0, out.shape[0], block):
-        rows = slice(start, start + block)
-        product = scratch[: out[rows].shape[0]]
-        np.matmul(left[:, rows].T, right, out=product)
-        out[rows] += product
+        target = out[start : start + block]
+        product = scratch[: target.shape[0]]
+        np.matmul(left[:, start : start + block].T, right, out=product)
+
+        def add(
+            lo: int, hi: int, target: np.ndarray = target, product: np.ndarray = product
+        ) -> None:
+            np.add(target[lo:hi], product[lo:hi], out=target[lo:hi])
+
+        _parallel.map_rows(add, *target.shape)
 
 
 def _kept_grads_times(ctx: Any, grad: np.ndarray) -> list[Any]:
@@ -353,59 +359,92 @@ class _ChunkedHeadTotal(_HeadTotal):
     path and Liger do: each chunk's logits are made once, turned into their gradient ``G = (c +
     2 s e lse) softmax(z) - c onehot(y)`` (times ``p`` and the cap's slope) in place, and give
     ``G W`` and ``G^T input`` at once; the backward scales them by the upstream gradient. Three
-    matrix products per chunk instead of the four of a forward that recomputes in the backward.
-    ``backward`` (a graph recorded) differentiates the composite definition (``_ChunkedHead``
-    and ops) instead, so second derivatives work.
+    matrix products per chunk instead of the four of a forward that recomputes in the backward,
+    over the tokens of a nonzero coefficient only (the logits of an ignored token are never
+    made). ``backward`` (a graph recorded) differentiates the composite definition
+    (``_ChunkedHead`` and ops) instead, so second derivatives work.
     """
 
     @staticmethod
     def forward(ctx: Any, input, linear_weight, bias, target, coefficients, settings):  # type: ignore[no-untyped-def]
         chunk, softcap, lse_square_scale, use_token_scaling = settings
         token_coefficient, z_coefficient = coefficients
+        z_coefficient = lse_square_scale * z_coefficient
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         keep = need_input or need_weight or need_bias
-        grad_input = np.empty_like(input) if need_input else None
-        grad_weight = np.empty_like(linear_weight) if need_weight else None
+        # a token of coefficients 0 (ignored) adds 0 to the loss and every gradient: no logits
+        kept = np.flatnonzero((token_coefficient != 0) | (z_coefficient != 0))
+        every_row = kept.size == input.shape[0]
+        kept_input = input if every_row else input[kept]
+        grad_input = None
+        if need_input:
+            grad_input = np.empty_like(input) if every_row else np.zeros_like(input)
+        grad_weight = None
+        if need_weight:
+            grad_weight = (
+                np.empty_like(linear_weight) if kept.size else np.zeros_like(linear_weight)
+            )
         grad_bias = np.zeros_like(bias) if need_bias else None
         total = np.zeros((), input.dtype)
-        scratch = _scratch(min(chunk, input.shape[0]), linear_weight.shape[0], input.dtype)
-        slope_scratch = np.empty_like(scratch) if keep and softcap is not None else None
-        for start in _row_chunks(input.shape[0], chunk):
+        scratch = _scratch(min(chunk, kept.size), linear_weight.shape[0], input.dtype)
+        for start in _row_chunks(kept.size, chunk):
             rows = slice(start, start + chunk)
-            logits = _chunk_logits(input[rows], linear_weight, bias, softcap, scratch)
-            cap_slope = None
-            if slope_scratch is not None:
-                cap_slope = _cap_slope(logits, softcap, slope_scratch)
-            index = np.arange(logits.shape[0]), target[rows]
-            target_logit = logits[index]
-            row_max = logits.max(axis=1)
-            row_max[~np.isfinite(row_max)] = 0
-            exps = np.exp(np.subtract(logits, row_max[:, None], out=logits), out=logits)
-            sums = exps.sum(axis=1)
-            lse = np.log(sums) + row_max
-            weight_nll = token_coefficient[rows]
-            weight_z = lse_square_scale * z_coefficient[rows]
-            if use_token_scaling:
-                prob = np.exp(target_logit - lse)
-                weight_nll, weight_z = weight_nll * prob, weight_z * prob
-            total += np.dot(weight_nll, lse - target_logit) + np.dot(weight_z, lse * lse)
+            logits = _chunk_logits(kept_input[rows], linear_weight, bias, softcap, scratch)
+            weights = token_coefficient[kept[rows]], z_coefficient[kept[rows]]
+            total += _head_total_rows(
+                logits, target[kept[rows]], weights, (softcap, use_token_scaling), keep
+            )
             if not keep:
                 continue
-            weight_lse = weight_nll + 2 * weight_z * lse
-            grad_logits = np.multiply(exps, (weight_lse / sums)[:, None], out=exps)
-            grad_logits[index] -= weight_nll
-            if cap_slope is not None:
-                grad_logits *= cap_slope
             if need_input:  # G W as (W^T G^T)^T: OpenBLAS threads G W's long inner dimension badly
-                grad_input[rows] = np.matmul(linear_weight.T, grad_logits.T).T
+                grad_input[rows if every_row else kept[rows]] = np.matmul(
+                    linear_weight.T, logits.T
+                ).T
             if need_weight:
-                _add_transposed_product(grad_weight, grad_logits, input[rows], start == 0)
+                _add_transposed_product(grad_weight, logits, kept_input[rows], start == 0)
             if need_bias:
-                grad_bias += grad_logits.sum(axis=0)
+                grad_bias += logits.sum(axis=0)
         ctx.save_for_backward(input, linear_weight, bias)
         ctx.composite = functools.partial(_head_total_definition, target, coefficients, settings)
         ctx.kept_grads = grad_input, grad_weight, grad_bias
         return total
+
+
+def _head_total_rows(logits, target, weights, settings, keep):  # type: ignore[no-untyped-def]
+    """``sum_n p_n (c_n (lse_n - z[n, y_n]) + e_n lse_n**2)`` of a chunk's logits ``z``
+    (``weights``: ``c`` and ``e``, the z-loss's scale included; ``p_n`` the target probability
+    with token scaling, else 1); with ``keep`` the logits turn in place into their gradient ``G
+    = (c + 2 e lse) softmax(z) - c onehot(y)`` (times ``p`` and the cap's slope). Blocks of rows
+    on the thread pool: every pass over a block runs while it is in the core's cache (one pass
+    over the chunk from memory instead of four)."""
+    softcap, use_token_scaling = settings
+    token_weight, z_weight = weights
+
+    def rows(lo: int, hi: int) -> Any:
+        block = logits[lo:hi]
+        index = np.arange(hi - lo), target[lo:hi]
+        target_logit = block[index]
+        cap_slope = None
+        if keep and softcap is not None:
+            cap_slope = _cap_slope(block, softcap, _parallel.scratch(block.size, block.dtype))
+        row_max = block.max(axis=1)
+        row_max[~np.isfinite(row_max)] = 0
+        exps = np.exp(np.subtract(block, row_max[:, None], out=block), out=block)
+        sums = exps.sum(axis=1)
+        lse = np.log(sums) + row_max
+        weight_nll, weight_z = token_weight[lo:hi], z_weight[lo:hi]
+        if use_token_scaling:
+            prob = np.exp(target_logit - lse)
+            weight_nll, weight_z = weight_nll * prob, weight_z * prob
+        part = np.dot(weight_nll, lse - target_logit) + np.dot(weight_z, lse * lse)
+        if keep:
+            np.multiply(exps, ((weight_nll + 2 * weight_z * lse) / sums)[:, None], out=exps)
+            exps[index] -= weight_nll
+            if cap_slope is not None:
+                exps *= cap_slope
+        return part
+
+    return sum(_parallel.map_rows(rows, logits.shape[0], logits.shape[1]))
 
 
 def _head_total_definition(target, coefficients, settings, input, linear_weight, bias):  # type: ignore[no-untyped-def]
@@ -2158,15 +2197,52 @@ def linear_distillation_loss(
 # -- DPO with the heads fused --------------------------------------------------------------------
 
 
-def _label_log_softmax(logits: np.ndarray, labels: np.ndarray, kept: np.ndarray) -> tuple[Any, ...]:
-    """Each row's log-softmax at its label (0 where ``kept`` is False), the row sums of ``exp(z -
-    max z)`` (the exponentials overwrite ``logits``) and the labels' index into the block."""
-    index = np.arange(logits.shape[0]), np.where(kept, labels, 0)
-    target_logit = logits[index]
-    row_max = logits.max(axis=1)
-    row_max[~np.isfinite(row_max)] = 0
-    sums = np.exp(np.subtract(logits, row_max[:, None], out=logits), out=logits).sum(axis=1)
-    return np.where(kept, target_logit - row_max - np.log(sums), 0), sums, index
+def _label_log_softmax(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's log-softmax at its label and the row sums of ``exp(z - max z)`` (the
+    exponentials overwrite ``logits``), over blocks of rows on the thread pool (each block's
+    passes run while it is in cache)."""
+    token_logps, sums = np.empty((2, logits.shape[0]), logits.dtype)
+
+    def rows(lo: int, hi: int) -> None:
+        block = logits[lo:hi]
+        target_logit = block[np.arange(hi - lo), labels[lo:hi]]
+        row_max = block.max(axis=1)
+        row_max[~np.isfinite(row_max)] = 0
+        exps = np.exp(np.subtract(block, row_max[:, None], out=block), out=block)
+        sums[lo:hi] = exps.sum(axis=1)
+        token_logps[lo:hi] = target_logit - row_max - np.log(sums[lo:hi])
+
+    _parallel.map_rows(rows, *logits.shape)
+    return token_logps, sums
+
+
+def _label_log_softmax_gradient(
+    exps: np.ndarray, sums: np.ndarray, labels: np.ndarray, coefficient: np.ndarray
+) -> None:
+    """``exps`` (``_label_log_softmax``'s) into ``c (onehot(y) - softmax(z))``, the gradient
+    of ``sum_t c_t log p(y_t)`` by the logits, in place, over blocks of rows on the pool."""
+
+    def rows(lo: int, hi: int) -> None:
+        block = exps[lo:hi]
+        np.multiply(block, (-coefficient[lo:hi] / sums[lo:hi])[:, None], out=block)
+        block[np.arange(hi - lo), labels[lo:hi]] += coefficient[lo:hi]
+
+    _parallel.map_rows(rows, *exps.shape)
+
+
+def _pair_chunks(kept: np.ndarray, pairs: int, chunk: int) -> list[tuple[Any, ...]]:
+    """The chunks of ``chunk`` (chosen, rejected) pairs of a ``(2B, T)`` mask of kept tokens:
+    per chunk its first pair, its pair count, its sequences (the chosen, then the rejected),
+    the flat rows of their kept tokens and the position in those sequences of each row's."""
+    out = []
+    for start in range(0, pairs, chunk):
+        count = min(chunk, pairs - start)
+        sequences = np.r_[start : start + count, pairs + start : pairs + start + count]
+        tokens = kept[sequences]
+        owner, position = np.nonzero(tokens)
+        rows = sequences[owner] * kept.shape[1] + position
+        out.append((start, count, sequences, rows, owner))
+    return out
 
 
 class _ChunkedDPOTotal(_HeadTotal):
@@ -2178,73 +2254,59 @@ class _ChunkedDPOTotal(_HeadTotal):
     the chosen tokens with the NLL term), so the chunk's policy logits turn in place into ``G
     = c (onehot(y) - softmax(z))``, which gives ``G W`` and ``G^T input`` at once. Three
     matrix products per chunk for the policy, one for the reference head (no gradient), instead
-    of the five of a forward, a reference and a backward that recomputes the logits.
-    ``backward`` (a graph recorded) differentiates ``composite``, the definition through
-    ``linear_sequence_log_probs`` and ``dpo_loss``, with the reference log-probabilities the
-    forward found."""
+    of the five of a forward, a reference and a backward that recomputes the logits; and only
+    over the kept tokens: an ignored token (the prompt, padding) adds 0 to the loss and to every
+    gradient, so its logits are never made. ``backward`` (a graph recorded) differentiates
+    ``composite``, the definition through ``linear_sequence_log_probs`` and ``dpo_loss``, with
+    the reference log-probabilities the forward found."""
 
     @staticmethod
     def forward(ctx: Any, hidden, linear_weight, bias, labels, reference, settings):  # type: ignore[no-untyped-def]
         chunk, beta, scale, nll_scale, average, ignore_index, composite = settings
-        pairs, length, features = hidden.shape[0] // 2, hidden.shape[1], hidden.shape[2]
-        kept = (labels != ignore_index).reshape(-1)
-        sequence_scale = 1 / np.maximum(kept.reshape(labels.shape).sum(1), 1) if average else None
+        pairs, features = hidden.shape[0] // 2, hidden.shape[2]
+        kept = labels != ignore_index
+        sequence_scale = 1 / np.maximum(kept.sum(1), 1) if average else None
+        flat_labels, flat_hidden = labels.reshape(-1), hidden.reshape(-1, features)
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        grad_input = (
-            np.empty((hidden.shape[0] * length, features), hidden.dtype) if need_input else None
-        )
+        grad_input = np.zeros_like(flat_hidden) if need_input else None
         grad_weight = np.empty_like(linear_weight) if need_weight else None
         grad_bias = np.zeros_like(bias) if need_bias else None
         head_reference = isinstance(reference, tuple)
         reference_logps = np.empty(2 * pairs, hidden.dtype) if head_reference else reference
         classes = max(linear_weight.shape[0], reference[1].shape[0] if head_reference else 0)
-        scratch = _scratch(2 * min(chunk, pairs) * length, classes, hidden.dtype)
+        chunks = _pair_chunks(kept, pairs, chunk)
+        scratch = _scratch(max(len(rows) for *_, rows, _ in chunks), classes, hidden.dtype)
         total = 0.0
-        for start in range(0, pairs, chunk):
-            stop = min(start + chunk, pairs)
-            spans = (
-                slice(start * length, stop * length),
-                slice((pairs + start) * length, (pairs + stop) * length),
-            )
-            sequences = np.r_[start:stop, pairs + start : pairs + stop]
-            rows_kept = np.concatenate([kept[span] for span in spans])
-            rows_labels = np.concatenate([labels.reshape(-1)[span] for span in spans])
+        for start, count, sequences, rows, owner in chunks:
+            rows_labels = flat_labels[rows]
             if head_reference:
-                logits = _chunk_logits(
-                    _pair_rows(reference[0], spans), *reference[1:], None, scratch
-                )
-                token_logps = _label_log_softmax(logits, rows_labels, rows_kept)[0]
+                ref_rows = reference[0].reshape(-1, reference[0].shape[-1])[rows]
+                logits = _chunk_logits(ref_rows, *reference[1:], None, scratch)
+                token_logps = _label_log_softmax(logits, rows_labels)[0]
                 reference_logps[sequences] = _sequence_sums(
-                    token_logps, length, sequence_scale, sequences
+                    token_logps, owner, sequence_scale, sequences
                 )
-            inputs = _pair_rows(hidden, spans)
+            inputs = flat_hidden[rows]
             logits = _chunk_logits(inputs, linear_weight, bias, None, scratch)
-            token_logps, sums, index = _label_log_softmax(logits, rows_labels, rows_kept)
-            log_ratios = _sequence_sums(token_logps, length, sequence_scale, sequences)
+            token_logps, sums = _label_log_softmax(logits, rows_labels)
+            log_ratios = _sequence_sums(token_logps, owner, sequence_scale, sequences)
             log_ratios -= reference_logps[sequences]
-            count = stop - start
             margin = beta * (log_ratios[:count] - log_ratios[count:])
-            chosen_tokens = count * length
+            chosen = owner < count
             total += scale * float(np.logaddexp(0, -margin).sum())
-            total -= nll_scale * float(token_logps[:chosen_tokens].sum())
+            total -= nll_scale * float(token_logps[chosen].sum())
             if grad_input is None and grad_weight is None and grad_bias is None:
                 continue
             slope = -scale * beta * np.exp(-np.logaddexp(0, margin))
-            coefficient = _token_coefficients(
-                slope, sequence_scale, sequences, length, hidden.dtype
-            )
-            coefficient[:chosen_tokens] -= nll_scale
-            coefficient *= rows_kept
-            grad_logits = np.multiply(logits, (-coefficient / sums)[:, None], out=logits)
-            grad_logits[index] += coefficient
+            coefficient = _token_coefficients(slope, sequence_scale, sequences, owner, hidden.dtype)
+            coefficient[chosen] -= nll_scale
+            _label_log_softmax_gradient(logits, sums, rows_labels, coefficient)
             if need_input:  # G W as (W^T G^T)^T, as in _ChunkedHeadTotal
-                chunk_grad = np.matmul(linear_weight.T, grad_logits.T).T
-                grad_input[spans[0]] = chunk_grad[:chosen_tokens]
-                grad_input[spans[1]] = chunk_grad[chosen_tokens:]
+                grad_input[rows] = np.matmul(linear_weight.T, logits.T).T
             if need_weight:
-                _add_transposed_product(grad_weight, grad_logits, inputs, start == 0)
+                _add_transposed_product(grad_weight, logits, inputs, start == 0)
             if need_bias:
-                grad_bias += grad_logits.sum(axis=0)
+                grad_bias += logits.sum(axis=0)
         ctx.save_for_backward(hidden, linear_weight, bias)
         ctx.composite = functools.partial(composite, reference=Tensor._make(reference_logps))
         if grad_input is not None:
@@ -2253,24 +2315,20 @@ class _ChunkedDPOTotal(_HeadTotal):
         return np.asarray(total, hidden.dtype)
 
 
-def _pair_rows(hidden: np.ndarray, spans: tuple[slice, slice]) -> np.ndarray:
-    """The token rows of a chunk's chosen sequences, then of its rejected ones."""
-    flat = hidden.reshape(-1, hidden.shape[-1])
-    return np.concatenate([flat[span] for span in spans])
-
-
-def _token_coefficients(slope, sequence_scale, sequences, length, dtype):  # type: ignore[no-untyped-def]
-    """``dL/dlog p`` of each token of a chunk: the pairs' margin slope, plus for the chosen and
-    minus for the rejected sequences, over their lengths when averaging."""
+def _token_coefficients(slope, sequence_scale, sequences, owner, dtype):  # type: ignore[no-untyped-def]
+    """``dL/dlog p`` of each kept token of a chunk (``owner``: its sequence's position in the
+    chunk's ``sequences``): the pairs' margin slope, plus for the chosen and minus for the
+    rejected sequences, over their lengths when averaging."""
     per_sequence = np.concatenate([slope, -slope])
     if sequence_scale is not None:
         per_sequence *= sequence_scale[sequences]
-    return np.repeat(per_sequence, length).astype(dtype)
+    return per_sequence[owner].astype(dtype)
 
 
-def _sequence_sums(token_logps, length, sequence_scale, sequences):  # type: ignore[no-untyped-def]
-    """Per-sequence sums of a block's token log-probabilities (over the length when averaging)."""
-    sums = token_logps.reshape(-1, length).sum(axis=1)
+def _sequence_sums(token_logps, owner, sequence_scale, sequences):  # type: ignore[no-untyped-def]
+    """Per-sequence sums of a chunk's kept tokens' log-probabilities (``owner``: each token's
+    sequence's position in ``sequences``; over the length when averaging)."""
+    sums = np.bincount(owner, weights=token_logps, minlength=len(sequences))
     return sums if sequence_scale is None else sums * sequence_scale[sequences]
 
 
