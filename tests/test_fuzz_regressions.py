@@ -897,3 +897,15 @@ def test_poisson_nll_of_an_integer_input_rounds_exp_and_log_like_torch(log_input
         rtol=1e-13,
         atol=0,
     )
+
+
+@pytest.mark.parametrize("p", [3.0, 1.5, 0.5, -1.0])
+@pytest.mark.parametrize("name", ["pairwise_distance", "triplet_margin_loss"])
+def test_one_element_p_norms_are_the_absolute_value_like_torch(name, p):
+    # torch's norm over a one-element dimension is |x| for every p but 0: (|x|^p)^(1/p)
+    # overflowed at |x|^p (1e30 ** 3 in float32) and rounded elsewhere
+    a = np.array([[1e30], [0.6], [-2.0]], np.float32)
+    b = np.array([[0.0], [-0.7], [0.1]], np.float32)
+    c = np.array([[-1e30], [2.0], [0.3]], np.float32)
+    args = [a, b] if name == "pairwise_distance" else [a, b, c]
+    check(lambda lib, *t: getattr(lib.nn.functional, name)(*t, p=p), args, grad=(0, 1))
