@@ -778,7 +778,8 @@ def cosine_embedding_loss(
     Note:
         torch's EPSILON (1e-12, a float32 constant) is added to the *squared* norms, so a zero
         vector gives ``cos = 0``; ``F.cosine_similarity`` uses a different convention. Other
-        target ranks raise RuntimeError. Second derivatives are supported.
+        target ranks raise RuntimeError. Second derivatives are supported. float16 and integer
+        inputs run torch's composite op for op (its per-op roundings and dtypes).
 
     Example:
         >>> import lossgrad as torch
@@ -801,7 +802,9 @@ def cosine_embedding_loss(
     _, (a, b, _) = promote(input1, input2, 0.0)
     shape = _broadcast_shape(a, b)
     _broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
-    if not (input1.is_floating_point() and input2.is_floating_point()):
+    if a._data.dtype == np.float16 or not (
+        input1.is_floating_point() and input2.is_floating_point()
+    ):
         return _cosine_embedding_composite(input1, input2, target, float(margin), reduction)
     return _COSINE_EMBEDDING[reduction].apply(a, b, target._data, float(margin), reduction)
 
@@ -809,9 +812,9 @@ def cosine_embedding_loss(
 def _cosine_embedding_composite(
     x1: Tensor, x2: Tensor, target: Tensor, margin: float, reduction: str
 ) -> Tensor:
-    """torch's composite op for op, for an integer input: its dtypes are per op (the epsilon
-    makes an integer squared norm the default float dtype, a float16 dot stays float16), and
-    so are its gradients' roundings and overflows."""
+    """torch's composite op for op, for a float16 or integer input: its dtypes and roundings
+    are per op (each float16 op rounds; the epsilon makes an integer squared norm the default
+    float dtype, while a float16 dot stays float16), and so are its gradients' overflows."""
     axis = target.dim()
     dot = _sum(mul(x1, x2), axis)
     m1 = add(_sum(mul(x1, x1), axis), _EPSILON)
