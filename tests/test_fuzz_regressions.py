@@ -846,3 +846,104 @@ def test_sigmoid_focal_second_gradient_where_p_t_rounds_to_1_is_torchs(alpha, dt
     for theirs, ours in zip(*results, strict=True):
         assert np.all(np.isfinite(theirs))
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=0)
+
+
+@pytest.mark.parametrize("log_target", [True, False])
+@pytest.mark.parametrize("reduction", ["mean", "batchmean", "none"])
+def test_kl_div_target_gradient_overflows_where_torchs_composite_does(log_target, reduction):
+    # torch multiplies the upstream gradient in first: (g (t - x)) exp(t) is finite where
+    # exp(t) (t - x + 1) g overflowed; without log_target (g t) / t overflows where t / t is 1
+    x = np.array([[-1.7e308, 0.5], [-1.2, 1e308]])
+    y = np.array([[0.5, 1.7e308], [0.3, 1.5]]) if not log_target else np.array([[0.5, 1.0]] * 2)
+    fn = lambda lib, a, b: lib.nn.functional.kl_div(  # noqa: E731
+        a, b, reduction=reduction, log_target=log_target
+    )
+    check(fn, [x, y], grad=(0, 1))
+    for upstream in (0.25, 4.0):
+        grads = []
+        for lib in (torch, lossgrad):
+            a, b = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+            out = fn(lib, a, b)
+            out.backward(lib.full_like(out, upstream))
+            grads.append((a.grad.numpy(), b.grad.numpy()))
+        for theirs, ours in zip(*grads, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("log_input", [False, True])
+def test_float16_poisson_nll_second_gradient_divides_in_torchs_order(log_input):
+    # torch's chain divides (-g y) by x + eps: y / (x + eps)^2 alone overflows float16 at
+    # x = 0.005 though the second gradient, scaled by g = 1/16 first, is finite
+    x = np.array([0.00508880615234375, 1.54296875, 0.5771484375, 1.7001953125] * 4, np.float16)
+    y = np.array([4.0], np.float16)
+    check(
+        lambda lib, a, b: lib.nn.functional.poisson_nll_loss(a, b, log_input=log_input),
+        [x, y],
+        grad=(0, 1),
+        rtol=4e-3,
+    )
+
+
+@pytest.mark.parametrize("log_input", [True, False])
+def test_poisson_nll_of_an_integer_input_rounds_exp_and_log_like_torch(log_input):
+    # torch's float32 exp(2) and log(7 + 1e-8) of an integer input are correctly rounded;
+    # NumPy's float32 ones are an ulp off, which the float64 target's loss shows
+    x = np.array([2, -3, 4, 1, 3, 7, 37, 47])
+    y = np.array([1.0, 2.0, 0.5, 4.0, 3.0, 1.0, 2.0, 0.25])
+    check(
+        lambda lib, a, b: lib.nn.functional.poisson_nll_loss(a, b, log_input=log_input),
+        [x, y],
+        grad=(1,),
+        rtol=1e-13,
+        atol=0,
+    )
+
+
+@pytest.mark.parametrize("p", [3.0, 1.5, 0.5, -1.0])
+@pytest.mark.parametrize("name", ["pairwise_distance", "triplet_margin_loss"])
+def test_one_element_p_norms_are_the_absolute_value_like_torch(name, p):
+    # torch's norm over a one-element dimension is |x| for every p but 0: (|x|^p)^(1/p)
+    # overflowed at |x|^p (1e30 ** 3 in float32) and rounded elsewhere
+    a = np.array([[1e30], [0.6], [-2.0]], np.float32)
+    b = np.array([[0.0], [-0.7], [0.1]], np.float32)
+    c = np.array([[-1e30], [2.0], [0.3]], np.float32)
+    args = [a, b] if name == "pairwise_distance" else [a, b, c]
+    check(lambda lib, *t: getattr(lib.nn.functional, name)(*t, p=p), args, grad=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "x1, x2, target, margin",
+    [
+        # the float16 dot's gradient gc / denom overflows float16 and meets x1 = 0: NaN in torch
+        ([0], [-2.60546875, 1.810546875, 0.892578125], 1.0, 0.5),
+        ([[0, 0], [1, 2]], [[-0.0104, -1.247], [0.5, 3.0]], [1.0, -1.0], -0.2),
+    ],
+)
+def test_cosine_embedding_of_an_integer_and_a_float16_input_is_torchs_composite(
+    x1, x2, target, margin
+):
+    check(
+        lambda lib, a, b, t: lib.nn.functional.cosine_embedding_loss(a, b, t, margin=margin),
+        [np.array(x1), np.array(x2, np.float16), np.array(target, np.float16)],
+        grad=(1,),
+        rtol=4e-3,
+    )
+
+
+def test_float16_cosine_embedding_second_gradient_is_torchs_composite():
+    # torch runs its composite op by op in float16: a second-order term overflows to inf,
+    # which lossgrad's fused float16 chain turned into NaN
+    rng = np.random.default_rng(1)
+    upstream = rng.standard_normal(()).astype(np.float16)
+    directions = [rng.standard_normal((1, 1)).astype(np.float16) for _ in range(2)]
+    results = []
+    for lib in (torch, lossgrad):
+        x1 = lib.tensor([[0.002460479736328125]], dtype=lib.float16, requires_grad=True)
+        x2 = lib.tensor([[-1.9833984375]], dtype=lib.float16, requires_grad=True)
+        target = lib.tensor([1.0], dtype=lib.float16)
+        loss = lib.nn.functional.cosine_embedding_loss(x1, x2, target, margin=0.5, reduction="sum")
+        grads = lib.autograd.grad(loss, [x1, x2], lib.tensor(upstream), create_graph=True)
+        total = sum((g * lib.tensor(d)).sum() for g, d in zip(grads, directions, strict=True))
+        results.append([g.numpy().astype(np.float64) for g in lib.autograd.grad(total, [x1, x2])])
+    for theirs, ours in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=3e-2)

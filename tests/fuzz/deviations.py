@@ -112,23 +112,6 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "2 (x - y) first and overflows (|x - y| above half the float max).",
     ),
     Deviation(
-        "kl-div-finite-grad",
-        frozenset({"kl_div"}),
-        "grad",
-        _finite_where_torch_is_not,
-        "kl_div's target gradient with log_target, exp(t) (t - x + 1), is finite where "
-        "torch's composite multiplies the upstream gradient by t - x first and overflows "
-        "(|t - x| near the float max).",
-    ),
-    Deviation(
-        "kl-div-finite-second-grad",
-        frozenset({"kl_div"}),
-        "grad2",
-        _finite_where_torch_is_not,
-        "kl_div's second gradient with log_target is finite where torch's composite overflows "
-        "(as above).",
-    ),
-    Deviation(
         "gaussian-nll-finite-second-grad",
         frozenset({"gaussian_nll_loss"}),
         "grad2",

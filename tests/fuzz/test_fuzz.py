@@ -21,10 +21,7 @@ SEED = int(os.environ.get("LOSSGRAD_FUZZ_SEED", "20261206"))
 
 # Disagreements the fuzzer still finds with the fixed seed; each entry fails today (strict), so
 # the marker has to go when it is fixed.
-OPEN_BUGS: dict[str, str] = {
-    "cosine_embedding_loss": "float16 second gradient NaN where torch's is inf when a squared "
-    "norm's gradient overflows (the order of torch's double-backward terms)",
-}
+OPEN_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

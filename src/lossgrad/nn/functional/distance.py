@@ -112,7 +112,7 @@ def _np_vector_norm(d: np.ndarray, p: float, axis: int, keepdim: bool) -> np.nda
     is computed in float32 and rounded once, as torch's Half norm."""
     if d.dtype == np.float16:
         return _np_vector_norm(d.astype(np.float32), p, axis, keepdim).astype(np.float16)
-    if p == 2 and d.shape[axis] == 1:  # torch: |x|, also above sqrt(float max)
+    if p != 0 and d.shape[axis] == 1:  # torch: |x| for any p, also where |x|^p overflows
         out = np.abs(d) if keepdim else np.abs(np.squeeze(d, axis))
         return out
     if p == 2:

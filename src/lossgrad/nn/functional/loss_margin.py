@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
-from lossgrad import _dtype, _parallel
+from lossgrad import _parallel
 from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
+from lossgrad._factories import zeros_like
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
@@ -53,11 +54,13 @@ from lossgrad.ops.pointwise import (
     add,
     clamp_min,
     div,
+    eq,
     ge,
     minimum,
     mul,
     ne,
     neg,
+    rsub,
     sqrt,
     sub,
     where,
@@ -775,7 +778,8 @@ def cosine_embedding_loss(
     Note:
         torch's EPSILON (1e-12, a float32 constant) is added to the *squared* norms, so a zero
         vector gives ``cos = 0``; ``F.cosine_similarity`` uses a different convention. Other
-        target ranks raise RuntimeError. Second derivatives are supported.
+        target ranks raise RuntimeError. Second derivatives are supported. float16 and integer
+        inputs run torch's composite op for op (its per-op roundings and dtypes).
 
     Example:
         >>> import lossgrad as torch
@@ -795,15 +799,31 @@ def cosine_embedding_loss(
             f"{td}D target tensor expects {td + 1}D input tensors, but found inputs with sizes "
             f"{list(input1.shape)} and {list(input2.shape)}."
         )
-    dt, (a, b, _) = promote(input1, input2, 0.0)
-    if not (input1.is_floating_point() and input2.is_floating_point()):
-        # torch's composite adds its float epsilon to an integer input's squared norm, which
-        # makes that norm the default float dtype, and the cosine follows it
-        dt = np.promote_types(dt, _dtype.get_default_dtype().np)
-        a, b = a.to(dt), b.to(dt)
+    _, (a, b, _) = promote(input1, input2, 0.0)
     shape = _broadcast_shape(a, b)
     _broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
+    if a._data.dtype == np.float16 or not (
+        input1.is_floating_point() and input2.is_floating_point()
+    ):
+        return _cosine_embedding_composite(input1, input2, target, float(margin), reduction)
     return _COSINE_EMBEDDING[reduction].apply(a, b, target._data, float(margin), reduction)
+
+
+def _cosine_embedding_composite(
+    x1: Tensor, x2: Tensor, target: Tensor, margin: float, reduction: str
+) -> Tensor:
+    """torch's composite op for op, for a float16 or integer input: its dtypes and roundings
+    are per op (each float16 op rounds; the epsilon makes an integer squared norm the default
+    float dtype, while a float16 dot stays float16), and so are its gradients' overflows."""
+    axis = target.dim()
+    dot = _sum(mul(x1, x2), axis)
+    m1 = add(_sum(mul(x1, x1), axis), _EPSILON)
+    m2 = add(_sum(mul(x2, x2), axis), _EPSILON)
+    cos = div(dot, sqrt(mul(m1, m2)))
+    zeros = zeros_like(cos)
+    similar = where(eq(target, 1), rsub(cos, 1.0), zeros)
+    dissimilar = where(eq(target, -1), clamp_min(sub(cos, margin), 0.0), zeros)
+    return _reduction.apply(add(similar, dissimilar), reduction)
 
 
 # -- triplet losses -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lossgrad import _parallel
+from lossgrad import _dtype, _parallel
 from lossgrad._backend import clip as _clip
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
@@ -535,18 +535,25 @@ def _kl_div_block(
     return loss
 
 
-def _kl_div_derivatives(x: Tensor, y: Tensor, log_target: bool) -> tuple[Tensor, Tensor]:
+def _kl_div_gradients(
+    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, log_target: bool
+) -> tuple[Tensor, Tensor]:
+    """torch's composite's gradients, in its order (so they overflow where torch's do), with
+    ``g`` the upstream gradient over the reduction's divisor: with ``log_target``,
+    ``dx = -(g exp(y))`` and ``dy = (g (y - x)) exp(y) + g exp(y)``; else ``dx = (-g) y`` and
+    ``dy = g xlogy(y != 0, y) + (g y) / y - g x``."""
+    g = _reduction.divide_grad(upstream, divisor)
     if log_target:
         target_prob = exp(y)
-        return -target_prob, target_prob * (y - x) + target_prob
-    return -y, xlogy(ne(y, 0).to(y.dtype), y) + y / y - x
+        return -(g * target_prob), g * (y - x) * target_prob + g * target_prob
+    return -g * y, g * xlogy(ne(y, 0).to(y.dtype), y) + g * y / y - g * x
 
 
 # torch's kl_div is a composite whose grad_fn is named after its last op
 _KL_DIV = Pointwise(
     node=by_reduction(lambda log_target: "MulBackward0" if log_target else "SubBackward0"),
     block=_kl_div_block,
-    derivatives=_kl_div_derivatives,
+    gradients=_kl_div_gradients,
 )
 
 
@@ -620,17 +627,35 @@ def _poisson_nll_block(
     return loss
 
 
-def _poisson_nll_derivatives(
-    x: Tensor, y: Tensor, log_input: bool, eps: float
+def _poisson_nll_gradients(
+    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, log_input: bool, eps: float
 ) -> tuple[Tensor, Tensor]:
-    return (exp(x) - y, -x) if log_input else (rsub(y / (x + eps), 1.0), -log(x + eps))
+    """torch's composite's gradients, in its order (so they overflow where torch's do), with
+    ``g`` the upstream gradient over the reduction's divisor: ``dx = g exp(x) - g y`` and
+    ``dy = (-g) x``, or without ``log_input`` ``dx = g + ((-g) y) / (x + eps)`` and
+    ``dy = (-g) log(x + eps)``."""
+    g = _reduction.divide_grad(upstream, divisor)
+    if log_input:
+        return g * exp(x) - g * y, -g * x
+    shifted = x + eps
+    return g + -g * y / shifted, -g * log(shifted)
 
 
 _POISSON_NLL = Pointwise(
     node=by_reduction("SubBackward0"),
     block=_poisson_nll_block,
-    derivatives=_poisson_nll_derivatives,
+    gradients=_poisson_nll_gradients,
 )
+
+
+def _integer_exact(fn: Any, operand: Tensor, input: Tensor) -> Tensor:
+    """``fn(operand)``; for an integer ``input``, computed in float64 and rounded to the float
+    dtype torch gives: torch's float32 exp and log of it come out correctly rounded, NumPy's can
+    be an ulp off, which a float64 target's loss would show."""
+    if input.is_floating_point():
+        return fn(operand)
+    dtype = operand._data.dtype if operand.is_floating_point() else _dtype.get_default_dtype().np
+    return fn(operand.to(np.float64)).to(dtype)
 
 
 def poisson_nll_loss(
@@ -681,7 +706,10 @@ def poisson_nll_loss(
     dt, (x, y) = promote(input, target)
     if not full and _fusable(dt, input, target):  # the fused composite
         return _pointwise(_POISSON_NLL, (x, y), reduction, (log_input, eps))
-    loss = exp(input) - target * input if log_input else input - target * log(input + eps)
+    if log_input:
+        loss = _integer_exact(exp, input, input) - target * input
+    else:
+        loss = input - target * _integer_exact(log, input + eps, input)
     if full:
         stirling = target * log(target) - target + 0.5 * log(2 * math.pi * target)
         loss = loss + masked_fill(stirling, le(target, 1), 0)
