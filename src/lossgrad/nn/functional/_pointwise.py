@@ -116,7 +116,7 @@ def apply(
         if other is not None and other._data.shape != shape:
             operands = _broadcast(operands)
             break
-    return cls.apply(*operands, spec, reduction, params)
+    return cls.apply(*operands, (spec, reduction, params))  # one constant: a cheaper recording
 
 
 def by_reduction(unreduced: str | Callable[..., str]) -> Callable[..., str]:
@@ -188,7 +188,9 @@ def _run_block(
     ``accumulate`` (None: an unreduced loss, nothing returned)."""
     block_sum = spec.block_sum if accumulate is not None and loss.dtype.char in "fd" else None
     if block_sum is not None:
-        total = accumulate.type(block_sum(*blocks, *params, loss, dldx))  # type: ignore[union-attr]
+        total = block_sum(*blocks, *params, loss, dldx)
+        if type(total) is not accumulate.type:  # type: ignore[union-attr]
+            total = accumulate.type(total)  # type: ignore[union-attr]
     else:
         result = spec.block(*blocks, *params, loss, dldx)
         if accumulate is None:
@@ -204,12 +206,21 @@ def _run_block(
     return total
 
 
+def _gradient_scale(spec: Pointwise, params: tuple[Any, ...], dtype: np.dtype, divisor: Any) -> Any:
+    """The factor the forward multiplies the kept ∂l/∂x by (`_reduction.kept_scale`), or None."""
+    if divisor is None and spec.dldx_factor is None:
+        return None
+    factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
+    return _reduction.kept_scale(dtype, divisor, factor)
+
+
 class _PointwiseLoss(ArrayFunction):
-    """The op of every pointwise loss: ``apply(*operands, spec, reduction, params)``."""
+    """The op of every pointwise loss: ``apply(*operands, (spec, reduction, params))``."""
 
     @staticmethod
     def forward(ctx: Any, *args: Any) -> np.ndarray:
-        *operands, spec, reduction, params = args
+        operands = args[:-1]
+        spec, reduction, params = args[-1]
         ctx.save_for_backward(*operands)
         ctx.spec, ctx.params = spec, params
         first = operands[0]
@@ -219,11 +230,7 @@ class _PointwiseLoss(ArrayFunction):
             a if a is None or a.ndim == 1 and a.flags.c_contiguous else _flat(a) for a in operands
         ]
         kept = _kept_gradient(ctx, spec, first, len(operands))
-        if kept is None or (divisor is None and spec.dldx_factor is None):
-            scale = None
-        else:
-            factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
-            scale = _reduction.kept_scale(dtype, divisor, factor)
+        scale = None if kept is None else _gradient_scale(spec, params, dtype, divisor)
         accumulate = None if divisor is None else _reduction.accumulation_dtype(dtype)
         out = np.empty(shape, dtype) if divisor is None else None
         if size < _parallel.MIN_PARALLEL:  # one block, on this thread
