@@ -25,7 +25,7 @@ def warn_if_broadcast(input: Tensor, target: Tensor) -> None:
 
 def check_same_size(input: Tensor, target: Tensor) -> None:
     """BCE-style losses: ValueError when target and input sizes differ."""
-    if target.shape != input.shape:
+    if target._data.shape != input._data.shape:
         raise ValueError(
             f"Using a target size ({target.size()}) that is different to the input size "
             f"({input.size()}) is deprecated. Please ensure they have the same size."
