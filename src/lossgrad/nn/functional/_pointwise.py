@@ -206,14 +206,6 @@ def _run_block(
     return total
 
 
-def _gradient_scale(spec: Pointwise, params: tuple[Any, ...], dtype: np.dtype, divisor: Any) -> Any:
-    """The factor the forward multiplies the kept ∂l/∂x by (`_reduction.kept_scale`), or None."""
-    if divisor is None and spec.dldx_factor is None:
-        return None
-    factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
-    return _reduction.kept_scale(dtype, divisor, factor)
-
-
 class _PointwiseLoss(ArrayFunction):
     """The op of every pointwise loss: ``apply(*operands, (spec, reduction, params))``."""
 
@@ -230,7 +222,11 @@ class _PointwiseLoss(ArrayFunction):
             a if a is None or a.ndim == 1 and a.flags.c_contiguous else _flat(a) for a in operands
         ]
         kept = _kept_gradient(ctx, spec, first, len(operands))
-        scale = None if kept is None else _gradient_scale(spec, params, dtype, divisor)
+        if kept is None or (divisor is None and spec.dldx_factor is None):
+            scale = None
+        else:
+            factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
+            scale = _reduction.kept_scale(dtype, divisor, factor)
         accumulate = None if divisor is None else _reduction.accumulation_dtype(dtype)
         out = np.empty(shape, dtype) if divisor is None else None
         if size < _parallel.MIN_PARALLEL:  # one block, on this thread
