@@ -5,6 +5,7 @@ The loss parity grids use small inputs, which run in one block; here inputs abov
 """
 
 import collections
+import queue
 import threading
 import time
 import warnings
@@ -68,6 +69,25 @@ def test_the_caller_takes_over_the_blocks_of_a_late_pool_thread():
     assert sorted(owners) == list(range(0, N_LARGE, _parallel.BLOCK))
     ran = collections.Counter(owners.values())
     assert all(n == 1 for thread, n in ran.items() if thread != caller)
+
+
+def test_the_caller_does_not_wait_for_a_pool_thread_that_took_no_block():
+    if _parallel.get_num_threads() < 2:
+        pytest.skip("one usable core: the pool is off")
+    release, finished = threading.Event(), queue.SimpleQueue()
+    workers = _parallel._get_workers()
+    for jobs in workers:  # every pool thread busy (until released, at most 30 s)
+        jobs.put((0, release.wait, (30,), finished))
+    start = time.monotonic()
+    try:
+        owners = _parallel.map_blocks(lambda lo, hi: threading.get_ident(), N_LARGE)
+        elapsed = time.monotonic() - start
+    finally:
+        release.set()
+        for _ in workers:
+            finished.get()
+    # the caller ran every block and returned without waiting for the busy threads
+    assert set(owners) == {threading.get_ident()} and elapsed < 15
 
 
 def test_wide_blocks_are_one_per_thread_within_bounds():

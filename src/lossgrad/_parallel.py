@@ -67,7 +67,8 @@ def _stop_workers() -> None:
 
 def _worker(jobs: queue.SimpleQueue[Any]) -> None:
     """A pool thread: runs ``(i, fn, args, results)`` jobs until it gets None; each outcome goes
-    to the caller's ``results`` queue as ``(i, True, value)`` or ``(i, False, exception)``."""
+    to the caller's ``results`` queue as ``(i, True, value)`` or ``(i, False, exception)``
+    (``results`` None: the job reports its own outcomes)."""
     _local.in_pool = True
     while (job := jobs.get()) is not None:
         i, fn, args, results = job
@@ -78,7 +79,8 @@ def _worker(jobs: queue.SimpleQueue[Any]) -> None:
             outcome = (i, False, exc)
         # hold nothing of a finished job (its closure's arrays) while waiting for the next one
         del fn, args
-        results.put(outcome)
+        if results is not None:
+            results.put(outcome)
         del outcome, results
 
 
@@ -155,25 +157,48 @@ def map_blocks(
     ``fn(0, n)``. Larger work is cut into blocks of ``block`` that the threads take in turn
     from a shared counter, the calling thread first: a pool thread that wakes late (tens of
     microseconds on an idle core, a scheduler's time slice on a busy machine) takes fewer blocks
-    instead of making the caller wait for it at the end. ``fn`` must only write to disjoint
-    slices (it runs concurrently). Workers run in a copy of the caller's context, so NumPy's
-    floating-point error state (quiet inside every op) carries over.
+    instead of making the caller wait for it at the end, and the caller waits only for the
+    blocks other threads took, not for a thread that woke after all were taken. ``fn`` must
+    only write to disjoint slices (it runs concurrently). Workers run in a copy of the caller's
+    context, so NumPy's floating-point error state (quiet inside every op) carries over.
     """
     w = n if work is None else work
     if w < MIN_PARALLEL or n <= block:
         return [fn(0, n)]
-    if _threads == 1:
+    if _threads == 1 or getattr(_local, "in_pool", False):
         return _run_range(fn, 0, n, block)
     count = -(-n // block)
     results: list[Any] = [None] * count
     claim = itertools.count().__next__  # atomic: one C call under the GIL
+    taken: queue.SimpleQueue[tuple[int, bool, Any]] = queue.SimpleQueue()
 
-    def drain() -> None:
+    def take_blocks() -> None:  # a pool thread's share: each block's outcome to ``taken``
         while (i := claim()) < count:
             lo = i * block
-            results[i] = fn(lo, min(lo + block, n))
+            try:
+                taken.put((i, True, fn(lo, min(lo + block, n))))
+            except BaseException as exc:  # handed to the caller, which re-raises it
+                taken.put((i, False, exc))
 
-    _fan_out(drain, [()] * min(_threads, count))
+    workers = _get_workers()
+    for k in range(min(_threads, count) - 1):
+        workers[k % len(workers)].put((k, contextvars.copy_context().run, (take_blocks,), None))
+    own, error = 0, None
+    while (i := claim()) < count:
+        own += 1
+        lo = i * block
+        try:
+            results[i] = fn(lo, min(lo + block, n))
+        except BaseException as exc:
+            error = error or exc
+    for _ in range(count - own):  # the blocks the pool threads took, even after an error
+        i, ok, value = taken.get()
+        if ok:
+            results[i] = value
+        elif error is None:
+            error = value
+    if error is not None:
+        raise error
     return results
 
 

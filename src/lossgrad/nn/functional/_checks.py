@@ -14,7 +14,7 @@ from lossgrad._tensor import Tensor
 
 def warn_if_broadcast(input: Tensor, target: Tensor) -> None:
     """l1/mse/smooth_l1/huber warn when the target size differs from the input size."""
-    if target.shape != input.shape:
+    if target._data.shape != input._data.shape:
         warnings.warn(
             f"Using a target size ({target.size()}) that is different to the input size "
             f"({input.size()}). This will likely lead to incorrect results due to broadcasting. "
@@ -25,7 +25,7 @@ def warn_if_broadcast(input: Tensor, target: Tensor) -> None:
 
 def check_same_size(input: Tensor, target: Tensor) -> None:
     """BCE-style losses: ValueError when target and input sizes differ."""
-    if target.shape != input.shape:
+    if target._data.shape != input._data.shape:
         raise ValueError(
             f"Using a target size ({target.size()}) that is different to the input size "
             f"({input.size()}) is deprecated. Please ensure they have the same size."

@@ -116,7 +116,7 @@ def apply(
         if other is not None and other._data.shape != shape:
             operands = _broadcast(operands)
             break
-    return cls.apply(*operands, spec, reduction, params)
+    return cls.apply(*operands, (spec, reduction, params))  # one constant: a cheaper recording
 
 
 def by_reduction(unreduced: str | Callable[..., str]) -> Callable[..., str]:
@@ -188,7 +188,9 @@ def _run_block(
     ``accumulate`` (None: an unreduced loss, nothing returned)."""
     block_sum = spec.block_sum if accumulate is not None and loss.dtype.char in "fd" else None
     if block_sum is not None:
-        total = accumulate.type(block_sum(*blocks, *params, loss, dldx))  # type: ignore[union-attr]
+        total = block_sum(*blocks, *params, loss, dldx)
+        if type(total) is not accumulate.type:  # type: ignore[union-attr]
+            total = accumulate.type(total)  # type: ignore[union-attr]
     else:
         result = spec.block(*blocks, *params, loss, dldx)
         if accumulate is None:
@@ -205,11 +207,12 @@ def _run_block(
 
 
 class _PointwiseLoss(ArrayFunction):
-    """The op of every pointwise loss: ``apply(*operands, spec, reduction, params)``."""
+    """The op of every pointwise loss: ``apply(*operands, (spec, reduction, params))``."""
 
     @staticmethod
     def forward(ctx: Any, *args: Any) -> np.ndarray:
-        *operands, spec, reduction, params = args
+        operands = args[:-1]
+        spec, reduction, params = args[-1]
         ctx.save_for_backward(*operands)
         ctx.spec, ctx.params = spec, params
         first = operands[0]
