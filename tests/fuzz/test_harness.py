@@ -48,3 +48,23 @@ def test_a_wrong_subgradient_at_a_kink_is_not_excused():
     theirs = truth["grad 0"].astype(np.float32)
     wrong = theirs + np.array([rounding.grad_output.item(), 0.0], np.float32)
     assert not rounding.explains("grad 0", wrong, theirs, 4 * 2e-5, 1.0)
+
+
+def _cosine_of_one_feature_beyond_float32_squares() -> Case:
+    # float64 inputs whose squares overflow float32: the float32 run measures nothing, the
+    # second gradients are again rounding noise of terms of size 1 / x^2
+    x1 = Arr(np.array([[2.5198e30], [-4.698e25]]), grad=True)
+    x2 = Arr(np.array([[3.5756e29], [6.924e27]]), grad=True)
+    y = Arr(np.array([-1.0, 1.0]))
+    return Case("cosine_embedding_loss", [x1, x2, y], {"reduction": "none"}, np.float64)
+
+
+def test_float64_noise_the_float32_run_cannot_measure_is_measured_by_moving_the_inputs():
+    rounding = check_case(_cosine_of_one_feature_beyond_float32_squares()).rounding
+    truth, noise = rounding.measure()
+    assert noise["second grad 0"] > 0.0
+    theirs = truth["second grad 0"]
+    wrong = theirs + 10 * NOISE_FACTOR * noise["second grad 0"]
+    rel = SECOND_ORDER[np.dtype(np.float64)]
+    assert rounding.explains("second grad 0", theirs, theirs, rel, 0.0)
+    assert not rounding.explains("second grad 0", wrong, theirs, rel, 0.0)
