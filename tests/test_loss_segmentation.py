@@ -457,6 +457,28 @@ def test_index_target_counts_gradgradcheck_with_ignored_pixels():
         assert gradgradcheck(loss, (x,))
 
 
+@pytest.mark.parametrize("kw", [dict(softmax=True), dict(sigmoid=True, class_average="present")])
+def test_fused_gradient_on_large_images_and_a_retained_graph(kw):
+    """The fused backward writes the input gradient over the probabilities it kept, on the
+    graph's last use only: with ``retain_graph`` a second backward adds the same gradient.
+    Images of several pieces each, split over the thread pool (class_average: the counts' op)."""
+    x = logits((2, 4, 192, 192))
+    y = labels(2, 4, 192, 192)
+    monai_kw = {k: v for k, v in kw.items() if k != "class_average"}
+    xt = torch.tensor(x, requires_grad=True)
+    want = monai_losses.DiceLoss(to_onehot_y=True, **monai_kw)(xt, torch.tensor(y))
+    if "class_average" in kw:  # every class present: the mean over the present classes
+        assert (np.bincount(y[0].ravel(), minlength=4) > 0).all()
+    want.backward()
+    xl = lossgrad.tensor(x, requires_grad=True)
+    got = F.dice_loss(xl, lossgrad.tensor(y), to_onehot_y=True, **kw)
+    np.testing.assert_allclose(float(got), float(want), rtol=1e-12)
+    got.backward(retain_graph=True)
+    np.testing.assert_allclose(xl.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-17)
+    got.backward()
+    np.testing.assert_allclose(xl.grad.numpy(), 2 * xt.grad.numpy(), rtol=1e-10, atol=1e-17)
+
+
 def test_index_target_counts_match_the_one_hot_composite():
     """Class indices take the fused counts, a one-hot target the composite of ops: the same
     values and gradients (each path is checked against MONAI above)."""

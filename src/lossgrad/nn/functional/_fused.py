@@ -134,7 +134,8 @@ def needs_no_shift(scores: np.ndarray) -> bool:
     max costs more than the whole exp pass): every score within ``±limit``, so that each
     exponential stays finite and normal and each row's sum of ``n`` of them finite."""
     limit = _exponent_limit(scores.dtype, scores.shape[-1])
-    return bool(-limit <= _smallest(scores, None) and _largest(scores, None) <= limit)
+    flat = scores.reshape(-1)  # the extremes by index (NaN included): faster than reductions
+    return bool(-limit <= flat[flat.argmin()] and flat[flat.argmax()] <= limit)
 
 
 @functools.lru_cache(maxsize=16)
@@ -149,7 +150,4 @@ def unshifted_sums_fit(value: float, sums: np.ndarray) -> bool:
     the check before it): ``value`` finite (no sum overflowed to inf, no NaN) and every sum at
     least ``tiny / eps`` (none underflowed to 0, and the exponentials that fell below the normal
     range weigh less than one rounding of their row's sum)."""
-    return math.isfinite(value) and bool(_smallest(sums) >= _smallest_exact_sum(sums.dtype))
-
-
-_smallest, _largest = np.minimum.reduce, np.maximum.reduce  # without ndarray.min's wrapper
+    return math.isfinite(value) and bool(sums[sums.argmin()] >= _smallest_exact_sum(sums.dtype))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad import _parallel
+from lossgrad._backend import dot as _dot
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
 from lossgrad.nn.functional import _checks, _reduction
@@ -186,11 +187,11 @@ def _softmax_kernel(
     if weights is not None:
         relevance = np.multiply(relevance, weights, out=scratch[2])
     ones = _parallel.ones(n, dtype)
-    masses = np.matmul(relevance, ones)
+    masses = _dot(relevance, ones)
     np.exp(scores, out=exps)
     if included is not None:
         exps *= included
-    totals = np.matmul(exps, ones)
+    totals = _dot(exps, ones)
     total = float(np.dot(masses, np.log(totals))) - float(np.vdot(relevance, scores))
     count = lists
     if not unshifted_sums_fit(total, totals):

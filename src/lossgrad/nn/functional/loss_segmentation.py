@@ -53,7 +53,7 @@ from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
 from lossgrad.ops.linalg import matmul
-from lossgrad.ops.pointwise import _np_sigmoid, _sigmoid_grad, clamp_min, log, sigmoid, sqrt, where
+from lossgrad.ops.pointwise import _np_sigmoid, clamp_min, log, sigmoid, sqrt, where
 from lossgrad.ops.pointwise import abs as _abs
 from lossgrad.ops.shape import reshape
 
@@ -275,12 +275,13 @@ def _index_counts(
     """``(tp, sum p, sum g, p)``: the counts per (sample, kept class) -- per class with
     ``batch`` -- of ``p = activation(x)`` against class indices, without a one-hot float target:
     per piece of pixels (`_Pieces`), a boolean one-hot mask selects each pixel's own class
-    (``tp``, and ``sum g``), and ``sum p`` runs over the valid pixels; ``p`` as
-    ``(rows, C, pixels)``, for the gradient."""
+    (``tp``, and ``sum g``), and ``sum p`` runs over the valid pixels; ``p`` in the shape of
+    ``x``, for the gradient."""
     labels, valid, activation, kept, batch = target
     rows, num_classes = x.shape[:2]
     logits = x.reshape(rows, num_classes, -1)
-    prob = np.empty_like(logits)
+    prob_array = np.empty(x.shape, x.dtype)
+    prob = prob_array.reshape(logits.shape)
     pieces = _Pieces(logits.shape)
     partial = np.empty((3, rows, pieces.per_row, num_classes), x.dtype)  # per piece
     classes = _class_column(num_classes)
@@ -301,41 +302,52 @@ def _index_counts(
     pieces.run(piece)
     counts = partial[..., kept].sum(2)
     tp, predicted, actual = counts.sum(1) if batch else counts
-    return tp, predicted, actual, prob
+    return tp, predicted, actual, prob_array
 
 
 def _index_counts_gradient(
     prob: np.ndarray,
     target: _IndexTarget,
-    shape: tuple[int, ...],
     d_tp: np.ndarray,
     d_predicted: np.ndarray,
+    overwrite: bool = False,
 ) -> np.ndarray:
-    """``dl/dx`` of shape ``shape`` from the gradients of ``tp`` and ``sum p``, per piece of
-    pixels into one buffer (`_IndexTargetCounts`' formula)."""
+    """``dl/dx`` (of ``x``'s shape, as ``p``) from the gradients of ``tp`` and ``sum p``, per
+    piece of pixels into one buffer (`_IndexTargetCounts`' formula). ``overwrite`` (``p``'s
+    last use) writes it over ``p``, the buffer the leaf's ``.grad`` then takes: no second
+    input-sized array per call. (With two such arrays freed per call the allocator handed their
+    memory back to the system, and each call faulted it in again: a third of the time of a
+    16x4x256x256 Dice.)"""
     labels, valid, activation, kept, _batch = target
     rows, num_classes = prob.shape[:2]
     grad = np.zeros((2, rows, num_classes, 1), prob.dtype)
     grad[0][:, kept, 0], grad[1][:, kept, 0] = d_tp, d_predicted  # broadcast with batch
-    d_input = np.empty(shape, prob.dtype)  # returned whole: the leaf's .grad takes it
-    d_prob = d_input.reshape(prob.shape)
+    d_input = prob if overwrite else np.empty_like(prob)
+    d_prob = d_input.reshape(rows, num_classes, -1)
+    prob = prob.reshape(d_prob.shape)
     classes = _class_column(num_classes)
 
     def piece(row: slice, pixel: slice, _index: int) -> None:
         valid_part = None if valid is None else valid[row, pixel]
-        d_part, probs = d_prob[row, :, pixel], prob[row, :, pixel]
+        probs = prob[row, :, pixel]
+        d_part = _parallel.scratch(probs.size, probs.dtype).reshape(probs.shape)  # dl/dp
         own = _own_class(labels[row, pixel], classes, valid_part, prob.dtype)
         np.multiply(own, grad[0, row], out=d_part)
         if valid_part is None:
             d_part += grad[1, row]
         else:
             d_part += grad[1, row] * valid_part[:, None]
-        if activation == "softmax":  # d - sum_c p d, the channel sum as a product with ones
-            weighted = _parallel.scratch(d_part.size, d_part.dtype).reshape(d_part.shape)
-            d_part -= _channel_sum(np.multiply(probs, d_part, out=weighted))
-            d_part *= probs
-        elif activation == "sigmoid":
-            d_part[...] = _sigmoid_grad(d_part, probs)
+        out = d_prob[row, :, pixel]
+        work = _parallel.scratch(d_part.size, d_part.dtype, slot=1).reshape(d_part.shape)
+        if activation == "softmax":  # p (d - sum_c p d), the channel sum as a product with ones
+            d_part -= _channel_sum(np.multiply(probs, d_part, out=work))
+            np.multiply(d_part, probs, out=out)
+        elif activation == "sigmoid":  # d (p (1 - p))
+            np.subtract(1, probs, out=work)
+            work *= probs
+            np.multiply(d_part, work, out=out)
+        else:
+            out[...] = d_part
 
     _Pieces(prob.shape).run(piece)
     return d_input
@@ -362,16 +374,16 @@ class _IndexTargetCounts(ArrayFunction):
     def forward(ctx: Any, x: np.ndarray, target: _IndexTarget) -> tuple[np.ndarray, ...]:
         tp, predicted, actual, prob = _index_counts(x, target)
         ctx.save_for_backward(x)
-        ctx.target, ctx.prob, ctx.shape = target, prob, x.shape
+        ctx.target, ctx.prob = target, prob
         ctx.mark_non_differentiable(actual)
         return tp, predicted, actual
 
     @staticmethod
     def backward_array(ctx: Any, d_tp: np.ndarray, d_predicted: np.ndarray, _: Any) -> Any:
-        prob = ctx.prob
-        if ctx.last_use:
+        prob, last = ctx.prob, ctx.last_use
+        if last:
             ctx.prob = None
-        return _index_counts_gradient(prob, ctx.target, ctx.shape, d_tp, d_predicted), None
+        return _index_counts_gradient(prob, ctx.target, d_tp, d_predicted, last), None
 
     @staticmethod
     def backward(ctx: Any, d_tp: Tensor, d_predicted: Tensor, _: Any) -> tuple[Any, ...]:
@@ -418,12 +430,13 @@ class _IndexTargetLoss(ArrayFunction):
 
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
-        (x,) = ctx._saved_arrays()  # torch's errors for a freed graph or a modified input
-        prob, slopes = ctx.prob, ctx.slopes
-        if ctx.last_use:
+        ctx._saved_arrays()  # torch's errors for a freed graph or a modified input
+        prob, slopes, last = ctx.prob, ctx.slopes, ctx.last_use
+        if last:
             ctx.prob = ctx.slopes = None
         d_tp, d_predicted, _ = _score_upstream(slopes, upstream, ctx.finish, (True, True, False))
-        return _index_counts_gradient(prob, ctx.target, x.shape, d_tp, d_predicted), None, None
+        d_input = _index_counts_gradient(prob, ctx.target, d_tp, d_predicted, last)
+        return d_input, None, None
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
