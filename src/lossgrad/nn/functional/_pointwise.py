@@ -83,6 +83,10 @@ class Pointwise(NamedTuple):
         antisymmetric: the second operand's gradient is ``-dldx``.
         dldx_factor: ``dldx_factor(*params)``, a constant factor of ∂l/∂x that ``block`` does
             not apply. Optional.
+        half: ``half(*operands, *params)``, the unreduced loss written with lossgrad ops in
+            the order of torch's float16 computation: for float16 operands, where torch rounds
+            each op to float16, the loss's value is this formula's (the gradients are then the
+            ops formula's). Optional.
     """
 
     node: str | Callable[..., str]
@@ -92,6 +96,7 @@ class Pointwise(NamedTuple):
     block_sum: Callable[..., Any] | None = None
     antisymmetric: bool = False
     dldx_factor: Callable[..., float] | None = None
+    half: Callable[..., Tensor] | None = None
 
 
 def scratch(like: np.ndarray, slot: int) -> np.ndarray:
@@ -135,10 +140,12 @@ def _broadcast(operands: Sequence[Tensor | None]) -> Sequence[Tensor | None]:
     from lossgrad.ops.shape import expand
 
     shapes = [t._data.shape for t in operands if t is not None]
-    try:
-        shape = np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise broadcast_error(shapes[0], shapes[1]) from None
+    shape = shapes[0]
+    for other in shapes[1:]:  # left to right, as torch's ops meet them
+        try:
+            shape = np.broadcast_shapes(shape, other)
+        except ValueError:
+            raise broadcast_error(shape, other) from None
     return [t if t is None or t._data.shape == shape else expand(t, shape) for t in operands]
 
 
@@ -204,6 +211,17 @@ def _run_block(
     return total
 
 
+def _half_value(
+    spec: Pointwise, operands: list[np.ndarray | None], params: tuple[Any, ...], reduction: str
+) -> np.ndarray | None:
+    """The loss of float16 operands by the spec's ``half`` formula (ops rounding in float16 as
+    torch's do), reduced; None for other dtypes or a spec without one."""
+    if spec.half is None or operands[0].dtype != np.float16:  # type: ignore[union-attr]
+        return None
+    unreduced = spec.half(*[a if a is None else Tensor._make(a) for a in operands], *params)
+    return _reduction.reduce_array(unreduced._data, reduction)
+
+
 class _PointwiseLoss(ArrayFunction):
     """The op of every pointwise loss: ``apply(*operands, spec, reduction, params)``."""
 
@@ -215,6 +233,9 @@ class _PointwiseLoss(ArrayFunction):
         first = operands[0]
         shape, dtype, size = first.shape, first.dtype, first.size
         divisor = ctx.divisor = _reduction.divisor(reduction, shape, size)
+        half = _half_value(spec, operands, params, reduction)
+        if half is not None:  # no kept gradient: the backward takes the ops formula
+            return half
         flat = [
             a if a is None or a.ndim == 1 and a.flags.c_contiguous else _flat(a) for a in operands
         ]
