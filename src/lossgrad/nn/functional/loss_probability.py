@@ -88,15 +88,6 @@ def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
     return dt.kind == "f" and all(t._data.dtype.kind == "f" for t in operands)
 
 
-def _broadcastable(*operands: Tensor) -> bool:
-    """Whether the operands broadcast together (if not, the composite raises torch's error)."""
-    try:
-        np.broadcast_shapes(*(t._data.shape for t in operands))
-    except ValueError:
-        return False
-    return True
-
-
 def _times_weight(weight: np.ndarray | None, *blocks: np.ndarray) -> None:
     """The binary cross entropies' elementwise ``weight``: each block (the loss, ∂l/∂x)
     multiplied by it in place, unless it is None."""
@@ -699,8 +690,7 @@ def _gaussian_nll_block(
     """``l = (log v + (x - y)^2 / v) / 2`` (plus ``log(2 pi) / 2`` if ``full``) into ``loss``,
     ``dl/dx = (x - y) / v`` into ``dldx``."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    ratio = np.divide(diff, var, out=dldx)
-    diff *= ratio  # (x - y)^2 / v
+    diff *= np.divide(diff, var, out=dldx)  # (x - y)^2 / v
     diff += np.log(var, out=loss)
     np.multiply(diff, x.dtype.type(0.5), out=loss)
     if full:
@@ -713,19 +703,24 @@ def _gaussian_nll_sum(
 ) -> Any:
     """The block's total with the squares as one dot product ``(x - y) . (x - y) / v``."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    ratio = np.divide(diff, var, out=dldx)
-    half = x.dtype.type(0.5)
-    total = half * (_parallel.total(np.log(var, out=loss)) + _parallel.total(diff, ratio))
+    squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
+    total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
+
+
+def _gaussian_nll_composite(x: Tensor, y: Tensor, var: Tensor, full: bool) -> Tensor:
+    """torch's composite, op for op (its float16 and integer arithmetic)."""
+    loss = 0.5 * (log(var) + (x - y) ** 2 / var)
+    return loss + _HALF_LOG_TWO_PI if full else loss
 
 
 def _gaussian_nll_gradients(
     upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, var: Tensor, full: bool
 ) -> tuple[Any, ...]:
-    """The backward of torch's composite ``0.5 (log v + (x - y)^2 / v)``, op for op: the
-    upstream gradient divided by the count (a mean), halved, divided by ``v`` and only then
-    times ``2 (x - y)`` (``PowBackward0``), so the infinities and NaN fall where torch's do;
-    ``v`` gets ``h / v - h ((x - y)^2 / v) / v`` from the log and the quotient."""
+    """The backward of torch's composite, op for op: the upstream gradient divided by the
+    count (a mean), halved, divided by ``v`` and only then times ``2 (x - y)``
+    (``PowBackward0``), so the infinities and NaN fall where torch's do; ``v`` gets
+    ``h / v - h ((x - y)^2 / v) / v`` from the log and the quotient."""
     half = _reduction.divide_grad(upstream, divisor) * 0.5
     diff = x - y
     gx = half / var * (2.0 * diff)
@@ -738,6 +733,7 @@ _GAUSSIAN_NLL = Pointwise(
     block=_gaussian_nll_block,
     block_sum=_gaussian_nll_sum,
     gradients=_gaussian_nll_gradients,
+    half=_gaussian_nll_composite,
     antisymmetric=True,
 )
 
@@ -781,45 +777,25 @@ def gaussian_nll_loss(
         >>> F.gaussian_nll_loss(x, y, torch.tensor([1., 2.]))
         tensor(0.4233)
     """
-    target = _checks.number_as_tensor(
-        target, input, "unsupported operand type(s) for -: 'Tensor' and '{}'"
-    )
+    unsupported = "unsupported operand type(s) for -: 'Tensor' and '{}'"
+    target = _checks.number_as_tensor(target, input, unsupported)
     if isinstance(var, float):
-        if var < 0:
-            raise ValueError(f"var has negative entry/entries (got var={var})")
         var = var * Tensor._make(np.ones_like(input._data))
-    elif not isinstance(var, Tensor):
-        raise TypeError(
-            f"gaussian_nll_loss(): var must be a Tensor or a float, got {type(var).__name__}"
-        )
-    elif (var._data < 0).any():
+    if (_checks.check_tensor(var, "var")._data < 0).any():
         raise ValueError(f"var has negative entry/entries (min {var._data.min()!r})")
-    if var.shape != input.shape:
-        if input.shape[:-1] == var.shape:
-            var = var.unsqueeze(-1)
-        elif not (
-            input.dim() == var.dim()
-            and sum(v for i, v in zip(input.shape, var.shape, strict=True) if i != v) == 1
-        ):
-            raise ValueError(
-                f"var is of incorrect size: {var.size()} for input of size {input.size()}"
-            )
+    if var.shape != input.shape and input.shape[:-1] == var.shape:
+        var = var.unsqueeze(-1)  # one variance for the last dim
+    mismatched = sum(v for i, v in zip(input.shape, var.shape, strict=False) if i != v)
+    if var.shape != input.shape and (var.dim() != input.dim() or mismatched != 1):
+        raise ValueError(f"var is of incorrect size: {var.size()} for input of size {input.size()}")
     reduction = _reduction.resolve(reduction, alias=False)
-    var = var.clone()
-    vd = var._data
-    if vd.dtype.kind == "f":  # clamp_(min=eps) of our own clone, as one clip pass
-        _clip(vd, vd.dtype.type(eps), vd.dtype.type(np.inf), out=vd)
-    else:
-        with grad_mode.no_grad():
-            var.clamp_(min=eps)
-    dt, (x, y, v) = promote(input, target, var)
-    # float16 takes torch's composite: each op rounds (and overflows) in float16 as torch's do
-    if dt != np.float16 and _fusable(dt, input, target) and _broadcastable(x, y, v):
-        return _pointwise(_GAUSSIAN_NLL, (x, y, v), reduction, (full,))
-    loss = 0.5 * (log(var) + (input - target) ** 2 / var)
-    if full:
-        loss = loss + 0.5 * math.log(2 * math.pi)
-    return _reduction.apply(loss, reduction)
+    _checks.check_float_result(var._data.dtype, var._data.dtype)  # torch's clamp_ of an int var
+    var = var.clone()  # clamped below eps in place, so the gradient passes straight through
+    _clip(var._data, var._data.dtype.type(eps), var._data.dtype.type(np.inf), out=var._data)
+    dt, operands = promote(input, target, var)
+    if not _fusable(dt, input, target):  # integer operands: torch's integer arithmetic
+        return _reduction.apply(_gaussian_nll_composite(input, target, var, full), reduction)
+    return _pointwise(_GAUSSIAN_NLL, operands, reduction, (full,))
 
 
 # -- multilabel_soft_margin_loss -------------------------------------------------------------------
