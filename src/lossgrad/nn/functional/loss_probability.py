@@ -104,22 +104,17 @@ def _weighted(weight: Tensor | None, *derivatives: Tensor) -> tuple[Tensor, ...]
 # -- binary_cross_entropy --------------------------------------------------------------------------
 
 
-def _in_unit_interval(a: np.ndarray) -> bool:
-    """Whether every element of ``a`` lies in ``[0, 1]`` (NaN does not). For float32/64 first
-    one pass over the bits as unsigned integers, which are ordered like the floats from +0 to
-    1 and above 1's bits for anything negative (-0.0 included), NaN or above 1; the two-pass
-    test only when that one fails."""
-    if a.dtype.char in "fd":
-        bits = a.view(np.uint32 if a.dtype.char == "f" else np.uint64)
-        if bits.max() <= bits.dtype.type(a.dtype.type(1).view(bits.dtype)):
-            return True
-    return bool(a.min() >= 0 and a.max() <= 1)
-
-
 def _check_unit_interval(t: Tensor, name: str) -> None:
-    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]``."""
+    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]`` (NaN
+    does not). For float32/64 first one pass over the bits as unsigned integers, which are
+    ordered like the floats from +0 to 1 and above 1's bits for anything negative (-0.0
+    included), NaN or above 1; the two-pass test only when that one fails."""
     data = t._data
-    if data.size and not _in_unit_interval(data):
+    if data.dtype.char in "fd" and data.size:
+        bits = data.view(np.uint32 if data.dtype.char == "f" else np.uint64)
+        if bits.max() <= bits.dtype.type(data.dtype.type(1).view(bits.dtype)):
+            return
+    if data.size and not (data.min() >= 0 and data.max() <= 1):
         bad = data[~((data >= 0) & (data <= 1))].flat[0]
         raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
 
@@ -132,16 +127,12 @@ def _bce_block(
     one, floor, inf = x.dtype.type(1), x.dtype.type(-100), x.dtype.type(np.inf)
     log_term = np.negative(x, out=scratch(x, 1))
     _clip(np.log1p(log_term, out=log_term), floor, inf, out=log_term)  # log(1 - x)
-    np.subtract(y, one, out=loss)
-    loss *= log_term
+    np.multiply(np.subtract(y, one, out=loss), log_term, out=loss)
     _clip(np.log(x, out=log_term), floor, inf, out=log_term)  # log x
-    log_term *= y
-    loss -= log_term
-    spread = np.subtract(one, x, out=log_term)
-    spread *= x
+    loss -= np.multiply(log_term, y, out=log_term)
+    spread = np.multiply(np.subtract(one, x, out=log_term), x, out=log_term)
     _clip(spread, x.dtype.type(_BCE_EPS), inf, out=spread)  # max(x (1 - x), eps)
-    np.subtract(x, y, out=dldx)
-    np.divide(dldx, spread, out=dldx)
+    np.divide(np.subtract(x, y, out=dldx), spread, out=dldx)
     _times_weight(weight, loss, dldx)
     return loss
 
@@ -157,31 +148,22 @@ class _BceSlope(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x, y)
-        one = x.dtype.type(1)
-        spread = np.asarray(_clip((one - x) * x, x.dtype.type(_BCE_EPS), x.dtype.type(np.inf)))
-        return np.asarray(np.divide(x - y, spread))
+        return np.asarray((x - y) / np.maximum((1 - x) * x, x.dtype.type(_BCE_EPS)))
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        dx = dy = None
-        if ctx.needs_input_grad[0]:
-            curvature = (x * x - 2.0 * x * y + y) / (
-                (x + _BCE_EPS_DOUBLE_BACKWARD) ** 2 * (rsub(x, 1.0) + _BCE_EPS_DOUBLE_BACKWARD) ** 2
-            )
-            dx = upstream * curvature
-        if ctx.needs_input_grad[1]:
-            dy = -upstream / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
-        return dx, dy
+        bump = _BCE_EPS_DOUBLE_BACKWARD
+        curvature = (x * x - 2.0 * x * y + y) / ((x + bump) ** 2 * (rsub(x, 1.0) + bump) ** 2)
+        return upstream * curvature, -upstream / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
 
 
-def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, ...]:
-    dldx = _BceSlope.apply(x, y)
-    dldy = -logit(x)  # one op, as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
-    return (*_weighted(weight, dldx, dldy), None)
-
-
-_BCE = Pointwise(node="BinaryCrossEntropyBackward0", block=_bce_block, derivatives=_bce_derivatives)
+_BCE = Pointwise(
+    node="BinaryCrossEntropyBackward0",
+    block=_bce_block,
+    # d/dy is -logit(x), one op as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
+    derivatives=lambda x, y, w: (*_weighted(w, _BceSlope.apply(x, y), -logit(x)), None),
+)
 
 
 def binary_cross_entropy(
@@ -236,9 +218,8 @@ def binary_cross_entropy(
         raise RuntimeError(
             f"Found dtype {_tn(target._data.dtype)} but expected {_tn(input._data.dtype)}"
         )
-    if weight is not None:
-        _broadcast_into(weight, target._data.shape)
-        weight = weight.to(input.dtype).expand(target._data.shape)
+    _broadcast_into(weight, target._data.shape)
+    weight = weight if weight is None else weight.to(input.dtype)
     _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
     _not_differentiable("binary_cross_entropy", weight=weight)
     _check_unit_interval(input, "input")
