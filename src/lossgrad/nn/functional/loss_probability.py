@@ -240,13 +240,6 @@ def _smoothed_binary_target(target: Tensor, label_smoothing: float) -> Tensor:
 # -- binary_cross_entropy_with_logits --------------------------------------------------------------
 
 
-def _sigmoid_from(u: np.ndarray) -> np.ndarray:
-    """``sigmoid(z) = 1 / (1 + u)`` in place in ``u`` from `_logistic.neg_exp_into`."""
-    one = u.dtype.type(1)
-    u += one
-    return np.divide(one, u, out=u)
-
-
 def _bce_logits_block(
     x: np.ndarray,
     y: np.ndarray,
@@ -258,43 +251,23 @@ def _bce_logits_block(
     """With ``p`` = pos_weight and ``c = 1 + (p - 1) y`` (1 without it):
     ``l = w [(1 - y) x + c softplus(-x)]`` into ``loss`` and
     ``dl/dx = w [c sigmoid(x) - p y]`` (``sigmoid(x) - y`` without p) into ``dldx``."""
+    one = x.dtype.type(1)
     _logistic.neg_exp_into(x, dldx)
     _logistic.softplus_neg_from(x, dldx, loss)
-    sigmoid_x = _sigmoid_from(dldx)
+    sigmoid_x = np.divide(one, np.add(dldx, one, out=dldx), out=dldx)
     if pos_weight is None:
         sigmoid_x -= y
     else:
-        log_weight = np.subtract(pos_weight, x.dtype.type(1), out=scratch(x, 2))
+        log_weight = np.subtract(pos_weight, one, out=scratch(x, 2))
         log_weight *= y
-        log_weight += x.dtype.type(1)
+        log_weight += one
         loss *= log_weight
         sigmoid_x *= log_weight
         sigmoid_x -= np.multiply(pos_weight, y, out=log_weight)
-    linear = np.subtract(x.dtype.type(1), y, out=scratch(x, 2))
-    linear *= x
-    loss += linear
+    linear = np.subtract(one, y, out=scratch(x, 2))
+    loss += np.multiply(linear, x, out=linear)
     _times_weight(weight, loss, sigmoid_x)
-    if x.dtype == np.float16:
-        _bce_logits_half_loss(x, y, weight, pos_weight, loss)
     return loss
-
-
-def _bce_logits_half_loss(
-    x: np.ndarray,
-    y: np.ndarray,
-    weight: np.ndarray | None,
-    pos_weight: np.ndarray | None,
-    loss: np.ndarray,
-) -> None:
-    """The float16 loss in torch's sequence into ``loss``: ``(1 - y) x - c log_sigmoid(x)``,
-    each op rounded to float16 and ``log_sigmoid`` computed in float32 and rounded once (its
-    Half kernel), so the cancellation of ``(1 - y) x`` against it rounds as torch's does."""
-    log_sigmoid = _logistic.log_sigmoids(x.astype(np.float32))[0].astype(np.float16)
-    if pos_weight is not None:
-        log_sigmoid *= (pos_weight - x.dtype.type(1)) * y + x.dtype.type(1)
-    out = (x.dtype.type(1) - y) * x - log_sigmoid
-    _times_weight(weight, out)
-    loss[...] = out
 
 
 def _bce_logits_sum(
@@ -312,8 +285,8 @@ def _bce_logits_sum(
         total = _logistic.softplus_total(x, x, y, loss, dldx)
     if total is None:
         return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
-    _sigmoid_from(dldx)
-    dldx -= y
+    one = x.dtype.type(1)
+    np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
     return total
 
 
@@ -321,11 +294,22 @@ def _bce_logits_derivatives(
     x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None
 ) -> tuple[Any, ...]:
     if pos_weight is None:
-        dldx, dldy = sigmoid(x) - y, -x
-    else:
-        dldx = sigmoid(x) * ((pos_weight - 1.0) * y + 1.0) - pos_weight * y
-        dldy = logsigmoid(-x) - pos_weight * logsigmoid(x)
+        return (*_weighted(weight, sigmoid(x) - y, -x), None, None)
+    dldx = sigmoid(x) * ((pos_weight - 1.0) * y + 1.0) - pos_weight * y
+    dldy = logsigmoid(-x) - pos_weight * logsigmoid(x)
     return (*_weighted(weight, dldx, dldy), None, None)
+
+
+def _bce_logits_half(
+    x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None
+) -> Tensor:
+    """torch's float16 sequence ``w ((1 - y) x - c log_sigmoid(x))``, ``log_sigmoid`` computed
+    in float32 and rounded once (its Half kernel)."""
+    log_sigmoid = logsigmoid(x.float()).to(x.dtype)
+    if pos_weight is not None:
+        log_sigmoid = log_sigmoid * ((pos_weight - 1.0) * y + 1.0)
+    loss = (1.0 - y) * x - log_sigmoid
+    return loss if weight is None else loss * weight
 
 
 _BCE_WITH_LOGITS = Pointwise(
@@ -333,6 +317,7 @@ _BCE_WITH_LOGITS = Pointwise(
     block=_bce_logits_block,
     block_sum=_bce_logits_sum,
     derivatives=_bce_logits_derivatives,
+    half=_bce_logits_half,
 )
 
 
