@@ -189,6 +189,40 @@ def test_float16_bce_with_logits_rounds_like_torchs_half_kernel(pos_weight):
     check(fn, [x, y], grad=(), rtol=0.0, atol=0.0)  # the value, bit for bit
 
 
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_with_logits_gradients_take_the_upstream_before_the_weight_like_torch(dtype, reduction):
+    # torch's backward multiplies the derivative by the upstream gradient, then by the weight:
+    # -x w overflowed first at a logit near the float max, where torch's stays finite
+    big = np.finfo(dtype).max * 0.95
+    x = np.array([big, -big, 0.5, 1.0], dtype)
+    y = np.array([0.5, 0.75, 1.0, 0.0], dtype)
+    weight = np.array([-1.5, 2.5, 1.0, 0.5], dtype)
+    pos_weight = np.array([-0.75, 0.5, 2.0, 1.0], dtype)
+    upstream = np.array(-0.25, dtype)
+    grads = []
+    for lib in (torch, lossgrad):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        for pw in (None, lib.tensor(pos_weight)):
+
+            def loss(lib=lib, xt=xt, yt=yt, pw=pw):
+                return lib.nn.functional.binary_cross_entropy_with_logits(
+                    xt, yt, lib.tensor(weight), pos_weight=pw, reduction=reduction
+                )
+
+            loss().backward(lib.tensor(upstream))  # the plain backward
+            grads += [xt.grad.numpy().copy(), yt.grad.numpy().copy()]
+            xt.grad = yt.grad = None
+            with_graph = lib.autograd.grad(loss(), [xt, yt], lib.tensor(upstream), True)
+            grads += [g.detach().numpy() for g in with_graph]
+    theirs, ours = grads[: len(grads) // 2], grads[len(grads) // 2 :]
+    with np.errstate(over="ignore"):
+        assert np.isinf(x[:2] * weight[:2]).all()  # the weight first overflows ...
+    assert all(np.isfinite(t).all() for t in theirs)  # ... where torch's order does not
+    for t, o in zip(theirs, ours, strict=True):
+        np.testing.assert_allclose(o, t, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 # -- ctc_loss --------------------------------------------------------------------------------------
 
 

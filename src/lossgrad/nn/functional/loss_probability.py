@@ -290,14 +290,24 @@ def _bce_logits_sum(
     return total
 
 
-def _bce_logits_derivatives(
-    x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None
+def _bce_logits_gradients(
+    upstream: Tensor,
+    divisor: int | None,
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor | None,
+    pos_weight: Tensor | None,
 ) -> tuple[Any, ...]:
+    """torch's backward, in its order: each derivative times the upstream gradient, then the
+    weight, then over the count of a mean (so overflows fall where torch's do)."""
     if pos_weight is None:
-        return (*_weighted(weight, sigmoid(x) - y, -x), None, None)
-    dldx = sigmoid(x) * ((pos_weight - 1.0) * y + 1.0) - pos_weight * y
-    dldy = logsigmoid(-x) - pos_weight * logsigmoid(x)
-    return (*_weighted(weight, dldx, dldy), None, None)
+        grads = ((sigmoid(x) - y) * upstream, -x * upstream)
+    else:
+        positive = pos_weight * y
+        dldx = (positive + 1.0 - y) * sigmoid(x) - positive
+        grads = (dldx * upstream, (logsigmoid(-x) - logsigmoid(x) * pos_weight) * upstream)
+    grads = _weighted(weight, *grads)
+    return (*(g if divisor is None else g / divisor for g in grads), None, None)
 
 
 def _bce_logits_half(
@@ -316,7 +326,7 @@ _BCE_WITH_LOGITS = Pointwise(
     node="BinaryCrossEntropyWithLogitsBackward0",
     block=_bce_logits_block,
     block_sum=_bce_logits_sum,
-    derivatives=_bce_logits_derivatives,
+    gradients=_bce_logits_gradients,
     half=_bce_logits_half,
 )
 
