@@ -792,6 +792,21 @@ _FOCAL = Rows(
 )
 
 
+def _log_sigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``logsigmoid(x)`` and ``logsigmoid(-x)`` (new arrays, also for a 0-d ``x``), sharing
+    ``log1p(exp(-|x|))``."""
+    soft = np.abs(x, out=np.empty_like(x))
+    np.negative(soft, out=soft)
+    np.exp(soft, out=soft)
+    np.log1p(soft, out=soft)
+    log_p = np.minimum(x, 0, out=np.empty_like(x))
+    log_p -= soft
+    log_not_p = np.maximum(x, 0, out=np.empty_like(x))
+    np.negative(log_not_p, out=log_not_p)
+    log_not_p -= soft
+    return log_p, log_not_p
+
+
 class _LogOneMinusPt(ArrayFunction):
     """``log(1 - p_t) = log((1 - y) sigmoid(x) + y sigmoid(-x))`` in log space.
 
@@ -805,7 +820,7 @@ class _LogOneMinusPt(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a, b = _logistic.log_sigmoids(x)
+        a, b = _log_sigmoids(x)
         out = _np_log_one_minus_pt(a, b, y)
         ctx.save_for_backward(x, y, out)
         return out
@@ -814,12 +829,7 @@ class _LogOneMinusPt(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x, y, out = ctx.saved_tensors
         a, b = logsigmoid(x), logsigmoid(neg(x))
-        gx = gy = None
-        if ctx.needs_input_grad[0]:
-            gx = mul(g, _dlw_dx(a, b, out, y))
-        if ctx.needs_input_grad[1]:
-            gy = mul(g, _dlw_dy(a, b, out))
-        return gx, gy
+        return mul(g, _dlw_dx(a, b, out, y)), mul(g, _dlw_dy(a, b, out))
 
 
 def _np_log_one_minus_pt(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -915,11 +925,7 @@ def _sigmoid_focal_binary(
     the temporaries.
     """
     dt = x.dtype
-    ax = scratch(x, 1)
-    sp = scratch(x, 2)
-    s = scratch(x, 3)
-    z = scratch(x, 4)
-    ce = scratch(x, 5)
+    ax, sp, s, z, ce = (scratch(x, slot) for slot in range(1, 6))
     np.abs(x, out=ax)
     np.negative(ax, out=sp)
     np.exp(sp, out=sp)
@@ -960,7 +966,7 @@ def _sigmoid_focal_soft(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`_sigmoid_focal_parts` for any targets in ``[0, 1]``."""
     dt = x.dtype.type
-    a, b = _logistic.log_sigmoids(x)
+    a, b = _log_sigmoids(x)
     lw = _np_log_one_minus_pt(a, b, y)
     ce = (1 - y) * x - a
     w = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
