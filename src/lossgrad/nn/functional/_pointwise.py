@@ -80,6 +80,9 @@ class Pointwise(NamedTuple):
             ``'mean'``). Optional, in place of ``derivatives``.
         block_sum: ``block_sum(*operands, *params, loss, dldx)``: the block's total (``loss``
             is scratch); it also writes ``dldx``. Optional.
+        sum_applies_scale: ``block_sum`` takes one more argument, the factor ∂l/∂x is to be
+            multiplied by (the reduction's and ``dldx_factor``'s; None for none), and applies it
+            itself, where torch's backward does: before a division that would overflow first.
         antisymmetric: the second operand's gradient is ``-dldx``.
         dldx_factor: ``dldx_factor(*params)``, a constant factor of ∂l/∂x that ``block`` does
             not apply. Optional.
@@ -94,6 +97,7 @@ class Pointwise(NamedTuple):
     derivatives: Callable[..., tuple[Tensor | None, ...]] | None = None
     gradients: Callable[..., tuple[Tensor | None, ...]] | None = None
     block_sum: Callable[..., Any] | None = None
+    sum_applies_scale: bool = False
     antisymmetric: bool = False
     dldx_factor: Callable[..., float] | None = None
     half: Callable[..., Tensor] | None = None
@@ -195,7 +199,10 @@ def _run_block(
     ``accumulate`` (None: an unreduced loss, nothing returned)."""
     block_sum = spec.block_sum if accumulate is not None and loss.dtype.char in "fd" else None
     if block_sum is not None:
-        total = accumulate.type(block_sum(*blocks, *params, loss, dldx))  # type: ignore[union-attr]
+        scaled = (scale,) if spec.sum_applies_scale else ()
+        total = block_sum(*blocks, *params, loss, dldx, *scaled)
+        total = accumulate.type(total)  # type: ignore[union-attr]
+        scale = None if scaled else scale
     else:
         result = spec.block(*blocks, *params, loss, dldx)
         if accumulate is None:
