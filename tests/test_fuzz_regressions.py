@@ -540,6 +540,29 @@ def test_gaussian_nll_gradient_overflows_where_torchs_composite_does(dtype, x, y
     )
 
 
+@pytest.mark.parametrize("upstream", [1.0, 0.75])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gaussian_nll_plain_backward_of_a_mean_scales_before_dividing_by_the_variance(
+    dtype, upstream
+):
+    # the kept gradient (x - y) / v overflowed before the mean's 1 / n; torch's backward
+    # divides the upstream gradient by n and by v first, and stays finite
+    big = np.finfo(dtype).max * 0.3
+    x = np.array([-big, 0.5, 1.5, -2.0, 0.25, 3.0, -1.0, 2.0], dtype)
+    y = np.array([2.9, 0.0, 1.0, -1.5, 0.5, 2.0, 1.0, 0.0], dtype)
+    var = np.array([0.25, 1.0, 2.0, 0.5, 1.5, 0.75, 1.0, 3.0], dtype)
+    grads = []
+    for lib in (torch, lossgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.gaussian_nll_loss(xt, lib.tensor(y), lib.tensor(var))
+        loss.backward(lib.tensor(np.array(upstream, dtype)))
+        grads.append(xt.grad.numpy())
+    with np.errstate(over="ignore"):
+        assert np.isinf((x - y) / var).any()  # the unscaled quotient overflows ...
+    assert np.isfinite(grads[0]).all()  # ... where torch's gradient does not
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
 def test_smooth_l1_reduced_total_overflows_only_when_the_loss_does(reduction):
     x, y = np.array([1.7e308, 0.5]), np.array([0.0, 0.0])

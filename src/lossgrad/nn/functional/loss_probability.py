@@ -675,11 +675,23 @@ def _gaussian_nll_block(
 
 
 def _gaussian_nll_sum(
-    x: np.ndarray, y: np.ndarray, var: np.ndarray, full: bool, loss: np.ndarray, dldx: np.ndarray
+    x: np.ndarray,
+    y: np.ndarray,
+    var: np.ndarray,
+    full: bool,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
 ) -> Any:
-    """The block's total with the squares as one dot product ``(x - y) . (x - y) / v``."""
+    """The block's total with the squares as one dot product ``(x - y) . s (x - y) / v / s``
+    and ``dl/dx`` as ``(x - y) (s / v)``: the scale ``s`` applied before the division by the
+    variance, as torch's backward does, so that it overflows only where torch's does."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
+    if scale is None:
+        squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
+    else:
+        np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
+        squares = _parallel.total(diff, dldx) / scale
     total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
 
@@ -708,6 +720,7 @@ _GAUSSIAN_NLL = Pointwise(
     node=by_reduction(lambda full: "AddBackward0" if full else "MulBackward0"),
     block=_gaussian_nll_block,
     block_sum=_gaussian_nll_sum,
+    sum_applies_scale=True,
     gradients=_gaussian_nll_gradients,
     half=_gaussian_nll_composite,
     antisymmetric=True,
