@@ -903,3 +903,23 @@ def test_sigmoid_focal_second_gradient_where_p_t_rounds_to_1_is_torchs(alpha, dt
     for theirs, ours in zip(*results, strict=True):
         assert np.all(np.isfinite(theirs))
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=0)
+
+
+def test_sigmoid_focal_second_gradient_in_the_target_takes_alpha_t_in_two_terms_like_torch():
+    # at gamma = 0 and a logit near the float max, torch's second derivative in y adds
+    # -x alpha and x (1 - alpha) separately (inf - inf: NaN); one term x (1 - 2 alpha) gave inf
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x = np.array([1.7e308, 0.5, -1.2, 2.0])
+    y = np.array([0.0, 1.0, 0.3, 0.8])
+    upstream, direction = np.array(3.0), np.array([4.0, -0.5, 1.5, 2.0])
+    results = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        loss = fn(xt, yt, alpha=0.25, gamma=0.0, reduction="sum")
+        gx, gy = lib.autograd.grad(loss, [xt, yt], lib.tensor(upstream), create_graph=True)
+        total = (gx * lib.tensor(direction)).sum() + (gy * lib.tensor(direction)).sum()
+        results.append([g.numpy() for g in lib.autograd.grad(total, [xt, yt])])
+    assert np.isnan(results[0][1][0])  # torch's inf - inf
+    for theirs, ours in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)

@@ -890,7 +890,9 @@ def _sigmoid_focal_gradients(
     ce = sub(mul(sub(1.0, y), x), log_p)
     modulation = exp(mul(log_w, float(gamma))) if gamma != 0 else 1.0  # not 0 * -inf
     scale = _reduction.divide_grad(upstream, divisor)
-    inner = scale if alpha < 0 else mul(scale, add(mul(y, 2 * alpha - 1), 1 - alpha))
+    # alpha_t = alpha y + (1 - alpha)(1 - y) in two terms, as torch's: its second derivative in
+    # y meets inf - inf (NaN) where torch's does
+    inner = scale if alpha < 0 else mul(scale, add(mul(y, alpha), mul(sub(1.0, y), 1 - alpha)))
     grad_ce = mul(inner, modulation)
     dldx, dldy = mul(grad_ce, sub(exp(log_p), y)), mul(grad_ce, neg(x))
     if gamma != 0:  # the focal terms (left out at 0, as torch's pow backward does)
