@@ -234,14 +234,15 @@ def _kernel(spec: _pointwise.Pointwise, operands: list[Any], params: tuple[Any, 
 def _formula(
     spec: _pointwise.Pointwise, operands: list[Any], params: tuple[Any, ...]
 ) -> list[np.ndarray | None]:
-    tensors = [None if a is None else lossgrad.tensor(a) for a in operands]
+    # operands that require grad: `gradients` may leave out those of the ones that do not
+    tensors = [None if a is None else lossgrad.tensor(a, requires_grad=True) for a in operands]
     if spec.gradients is not None:  # the gradients for an upstream 1, unreduced
         derivatives = spec.gradients(
             lossgrad.ones(N, dtype=lossgrad.float64), None, *tensors, *params
         )
     else:
         derivatives = spec.derivatives(*tensors, *params)
-    return [None if d is None else d.numpy() for d in derivatives]
+    return [None if d is None else d.detach().numpy() for d in derivatives]
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -77,7 +77,8 @@ class Pointwise(NamedTuple):
         gradients: ``gradients(upstream, divisor, *operands, *params)``, the gradients
             themselves written with lossgrad ops, in torch's order of operations (``upstream``
             the upstream gradient, ``divisor`` the reduction's: None, or the element count of a
-            ``'mean'``). Optional, in place of ``derivatives``.
+            ``'mean'``); None for an operand that does not require grad is allowed. Optional,
+            in place of ``derivatives``.
         block_sum: ``block_sum(*operands, *params, loss, dldx)``: the block's total (``loss``
             is scratch); it also writes ``dldx``. Optional.
         sum_applies_scale: ``block_sum`` takes one more argument, the factor ∂l/∂x is to be

@@ -710,9 +710,10 @@ def _gaussian_nll_gradients(
     (``PowBackward0``), so the infinities and NaN fall where torch's do; ``v`` gets
     ``h / v - h ((x - y)^2 / v) / v`` from the log and the quotient."""
     half = _reduction.divide_grad(upstream, divisor) * 0.5
-    diff = x - y
-    gx = half / var * (2.0 * diff)
-    return gx, -gx, half / var + -half * (diff**2 / var / var)
+    diff, half_over_var = x - y, half / var
+    gx = half_over_var * (2.0 * diff)
+    gy = -gx if y.requires_grad else None  # (the target's and var's only when asked for)
+    return gx, gy, half_over_var + -half * (diff**2 / var / var) if var.requires_grad else None
 
 
 _GAUSSIAN_NLL = Pointwise(
