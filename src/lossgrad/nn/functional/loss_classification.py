@@ -927,7 +927,11 @@ def _sigmoid_focal_binary(
     the temporaries.
     """
     dt = x.dtype
-    ax, sp, s, z, ce = (scratch(x, slot) for slot in range(1, 6))
+    ax = scratch(x, 1)
+    sp = scratch(x, 2)
+    s = scratch(x, 3)
+    z = scratch(x, 4)
+    ce = scratch(x, 5)
     np.abs(x, out=ax)
     np.negative(ax, out=sp)
     np.exp(sp, out=sp)
