@@ -189,6 +189,40 @@ def test_float16_bce_with_logits_rounds_like_torchs_half_kernel(pos_weight):
     check(fn, [x, y], grad=(), rtol=0.0, atol=0.0)  # the value, bit for bit
 
 
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_with_logits_gradients_take_the_upstream_before_the_weight_like_torch(dtype, reduction):
+    # torch's backward multiplies the derivative by the upstream gradient, then by the weight:
+    # -x w overflowed first at a logit near the float max, where torch's stays finite
+    big = np.finfo(dtype).max * 0.95
+    x = np.array([big, -big, 0.5, 1.0], dtype)
+    y = np.array([0.5, 0.75, 1.0, 0.0], dtype)
+    weight = np.array([-1.5, 2.5, 1.0, 0.5], dtype)
+    pos_weight = np.array([-0.75, 0.5, 2.0, 1.0], dtype)
+    upstream = np.array(-0.25, dtype)
+    grads = []
+    for lib in (torch, lossgrad):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        for pw in (None, lib.tensor(pos_weight)):
+
+            def loss(lib=lib, xt=xt, yt=yt, pw=pw):
+                return lib.nn.functional.binary_cross_entropy_with_logits(
+                    xt, yt, lib.tensor(weight), pos_weight=pw, reduction=reduction
+                )
+
+            loss().backward(lib.tensor(upstream))  # the plain backward
+            grads += [xt.grad.numpy().copy(), yt.grad.numpy().copy()]
+            xt.grad = yt.grad = None
+            with_graph = lib.autograd.grad(loss(), [xt, yt], lib.tensor(upstream), True)
+            grads += [g.detach().numpy() for g in with_graph]
+    theirs, ours = grads[: len(grads) // 2], grads[len(grads) // 2 :]
+    with np.errstate(over="ignore"):
+        assert np.isinf(x[:2] * weight[:2]).all()  # the weight first overflows ...
+    assert all(np.isfinite(t).all() for t in theirs)  # ... where torch's order does not
+    for t, o in zip(theirs, ours, strict=True):
+        np.testing.assert_allclose(o, t, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 # -- ctc_loss --------------------------------------------------------------------------------------
 
 
@@ -504,6 +538,29 @@ def test_gaussian_nll_gradient_overflows_where_torchs_composite_does(dtype, x, y
         [np.array(x, dtype), np.array(y, dtype), np.array(var, dtype)],
         grad=(0, 1, 2),
     )
+
+
+@pytest.mark.parametrize("upstream", [1.0, 0.75])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gaussian_nll_plain_backward_of_a_mean_scales_before_dividing_by_the_variance(
+    dtype, upstream
+):
+    # the kept gradient (x - y) / v overflowed before the mean's 1 / n; torch's backward
+    # divides the upstream gradient by n and by v first, and stays finite
+    big = np.finfo(dtype).max * 0.3
+    x = np.array([-big, 0.5, 1.5, -2.0, 0.25, 3.0, -1.0, 2.0], dtype)
+    y = np.array([2.9, 0.0, 1.0, -1.5, 0.5, 2.0, 1.0, 0.0], dtype)
+    var = np.array([0.25, 1.0, 2.0, 0.5, 1.5, 0.75, 1.0, 3.0], dtype)
+    grads = []
+    for lib in (torch, lossgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.gaussian_nll_loss(xt, lib.tensor(y), lib.tensor(var))
+        loss.backward(lib.tensor(np.array(upstream, dtype)))
+        grads.append(xt.grad.numpy())
+    with np.errstate(over="ignore"):
+        assert np.isinf((x - y) / var).any()  # the unscaled quotient overflows ...
+    assert np.isfinite(grads[0]).all()  # ... where torch's gradient does not
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
@@ -947,3 +1004,23 @@ def test_float16_cosine_embedding_second_gradient_is_torchs_composite():
         results.append([g.numpy().astype(np.float64) for g in lib.autograd.grad(total, [x1, x2])])
     for theirs, ours in zip(*results, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=3e-2)
+
+
+def test_sigmoid_focal_second_gradient_in_the_target_takes_alpha_t_in_two_terms_like_torch():
+    # at gamma = 0 and a logit near the float max, torch's second derivative in y adds
+    # -x alpha and x (1 - alpha) separately (inf - inf: NaN); one term x (1 - 2 alpha) gave inf
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x = np.array([1.7e308, 0.5, -1.2, 2.0])
+    y = np.array([0.0, 1.0, 0.3, 0.8])
+    upstream, direction = np.array(3.0), np.array([4.0, -0.5, 1.5, 2.0])
+    results = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        loss = fn(xt, yt, alpha=0.25, gamma=0.0, reduction="sum")
+        gx, gy = lib.autograd.grad(loss, [xt, yt], lib.tensor(upstream), create_graph=True)
+        total = (gx * lib.tensor(direction)).sum() + (gy * lib.tensor(direction)).sum()
+        results.append([g.numpy() for g in lib.autograd.grad(total, [xt, yt])])
+    assert np.isnan(results[0][1][0])  # torch's inf - inf
+    for theirs, ours in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10)

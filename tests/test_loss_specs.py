@@ -234,14 +234,15 @@ def _kernel(spec: _pointwise.Pointwise, operands: list[Any], params: tuple[Any, 
 def _formula(
     spec: _pointwise.Pointwise, operands: list[Any], params: tuple[Any, ...]
 ) -> list[np.ndarray | None]:
-    tensors = [None if a is None else lossgrad.tensor(a) for a in operands]
+    # operands that require grad: `gradients` may leave out those of the ones that do not
+    tensors = [None if a is None else lossgrad.tensor(a, requires_grad=True) for a in operands]
     if spec.gradients is not None:  # the gradients for an upstream 1, unreduced
         derivatives = spec.gradients(
             lossgrad.ones(N, dtype=lossgrad.float64), None, *tensors, *params
         )
     else:
         derivatives = spec.derivatives(*tensors, *params)
-    return [None if d is None else d.numpy() for d in derivatives]
+    return [None if d is None else d.detach().numpy() for d in derivatives]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -276,12 +277,16 @@ def test_block_sum_is_the_sum_of_the_block(name):
     spec, make, params = CASES[name]
     operands = make()
     loss, kernel_dldx = _kernel(spec, operands, params)
-    dldx = np.empty(N)
     assert spec.block_sum is not None
-    total = spec.block_sum(*operands, *params, np.empty(N), dldx)
-    np.testing.assert_allclose(total, loss.sum(), rtol=1e-12)
     factor = 1.0 if spec.dldx_factor is None else spec.dldx_factor(*params)
-    np.testing.assert_allclose(dldx * factor, kernel_dldx, rtol=1e-12, atol=1e-15)
+    # a block sum that applies the gradient's scale itself: with none, and with one
+    for scale in (None, 0.25) if spec.sum_applies_scale else (None,):
+        dldx = np.empty(N)
+        scaled = (scale,) if spec.sum_applies_scale else ()
+        total = spec.block_sum(*operands, *params, np.empty(N), dldx, *scaled)
+        np.testing.assert_allclose(total, loss.sum(), rtol=1e-12)
+        expected = kernel_dldx if scale is None else kernel_dldx * scale
+        np.testing.assert_allclose(dldx * factor, expected, rtol=1e-12, atol=1e-15)
 
 
 # -- row specs: a kernel over a block of rows, and the upstream-weighted gradient in ops ---------

@@ -69,18 +69,3 @@ def softplus_total(
     if not np.isfinite(total) or abs(exponent_sum) + abs(linear_sum) > 8 * abs(total):
         return None
     return total
-
-
-def log_sigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``logsigmoid(x)`` and ``logsigmoid(-x)`` (new arrays, also for a 0-d ``x``), sharing
-    ``log1p(exp(-|x|))``."""
-    soft = np.abs(x, out=np.empty_like(x))
-    np.negative(soft, out=soft)
-    np.exp(soft, out=soft)
-    np.log1p(soft, out=soft)
-    log_p = np.minimum(x, 0, out=np.empty_like(x))
-    log_p -= soft
-    log_not_p = np.maximum(x, 0, out=np.empty_like(x))
-    np.negative(log_not_p, out=log_not_p)
-    log_not_p -= soft
-    return log_p, log_not_p

@@ -77,12 +77,20 @@ class Pointwise(NamedTuple):
         gradients: ``gradients(upstream, divisor, *operands, *params)``, the gradients
             themselves written with lossgrad ops, in torch's order of operations (``upstream``
             the upstream gradient, ``divisor`` the reduction's: None, or the element count of a
-            ``'mean'``). Optional, in place of ``derivatives``.
+            ``'mean'``); None for an operand that does not require grad is allowed. Optional,
+            in place of ``derivatives``.
         block_sum: ``block_sum(*operands, *params, loss, dldx)``: the block's total (``loss``
             is scratch); it also writes ``dldx``. Optional.
+        sum_applies_scale: ``block_sum`` takes one more argument, the factor ∂l/∂x is to be
+            multiplied by (the reduction's and ``dldx_factor``'s; None for none), and applies it
+            itself, where torch's backward does: before a division that would overflow first.
         antisymmetric: the second operand's gradient is ``-dldx``.
         dldx_factor: ``dldx_factor(*params)``, a constant factor of ∂l/∂x that ``block`` does
             not apply. Optional.
+        half: ``half(*operands, *params)``, the unreduced loss written with lossgrad ops in
+            the order of torch's float16 computation: for float16 operands, where torch rounds
+            each op to float16, the loss's value is this formula's (the gradients are then the
+            ops formula's). Optional.
     """
 
     node: str | Callable[..., str]
@@ -90,8 +98,10 @@ class Pointwise(NamedTuple):
     derivatives: Callable[..., tuple[Tensor | None, ...]] | None = None
     gradients: Callable[..., tuple[Tensor | None, ...]] | None = None
     block_sum: Callable[..., Any] | None = None
+    sum_applies_scale: bool = False
     antisymmetric: bool = False
     dldx_factor: Callable[..., float] | None = None
+    half: Callable[..., Tensor] | None = None
 
 
 def scratch(like: np.ndarray, slot: int) -> np.ndarray:
@@ -135,10 +145,12 @@ def _broadcast(operands: Sequence[Tensor | None]) -> Sequence[Tensor | None]:
     from lossgrad.ops.shape import expand
 
     shapes = [t._data.shape for t in operands if t is not None]
-    try:
-        shape = np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise broadcast_error(shapes[0], shapes[1]) from None
+    shape = shapes[0]
+    for other in shapes[1:]:  # left to right, as torch's ops meet them
+        try:
+            shape = np.broadcast_shapes(shape, other)
+        except ValueError:
+            raise broadcast_error(shape, other) from None
     return [t if t is None or t._data.shape == shape else expand(t, shape) for t in operands]
 
 
@@ -188,9 +200,11 @@ def _run_block(
     ``accumulate`` (None: an unreduced loss, nothing returned)."""
     block_sum = spec.block_sum if accumulate is not None and loss.dtype.char in "fd" else None
     if block_sum is not None:
-        total = block_sum(*blocks, *params, loss, dldx)
+        scaled = (scale,) if spec.sum_applies_scale else ()
+        total = block_sum(*blocks, *params, loss, dldx, *scaled)
         if type(total) is not accumulate.type:  # type: ignore[union-attr]
             total = accumulate.type(total)  # type: ignore[union-attr]
+        scale = None if scaled else scale
     else:
         result = spec.block(*blocks, *params, loss, dldx)
         if accumulate is None:
@@ -206,6 +220,17 @@ def _run_block(
     return total
 
 
+def _half_value(
+    spec: Pointwise, operands: list[np.ndarray | None], params: tuple[Any, ...], reduction: str
+) -> np.ndarray | None:
+    """The loss of float16 operands by the spec's ``half`` formula (ops rounding in float16 as
+    torch's do), reduced; None for other dtypes or a spec without one."""
+    if spec.half is None or operands[0].dtype != np.float16:  # type: ignore[union-attr]
+        return None
+    unreduced = spec.half(*[a if a is None else Tensor._make(a) for a in operands], *params)
+    return _reduction.reduce_array(unreduced._data, reduction)
+
+
 class _PointwiseLoss(ArrayFunction):
     """The op of every pointwise loss: ``apply(*operands, (spec, reduction, params))``."""
 
@@ -218,6 +243,9 @@ class _PointwiseLoss(ArrayFunction):
         first = operands[0]
         shape, dtype, size = first.shape, first.dtype, first.size
         divisor = ctx.divisor = _reduction.divisor(reduction, shape, size)
+        half = _half_value(spec, operands, params, reduction)
+        if half is not None:  # no kept gradient: the backward takes the ops formula
+            return half
         flat = [
             a if a is None or a.ndim == 1 and a.flags.c_contiguous else _flat(a) for a in operands
         ]

@@ -792,6 +792,21 @@ _FOCAL = Rows(
 )
 
 
+def _log_sigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``logsigmoid(x)`` and ``logsigmoid(-x)`` (new arrays, also for a 0-d ``x``), sharing
+    ``log1p(exp(-|x|))``."""
+    soft = np.abs(x, out=np.empty_like(x))
+    np.negative(soft, out=soft)
+    np.exp(soft, out=soft)
+    np.log1p(soft, out=soft)
+    log_p = np.minimum(x, 0, out=np.empty_like(x))
+    log_p -= soft
+    log_not_p = np.maximum(x, 0, out=np.empty_like(x))
+    np.negative(log_not_p, out=log_not_p)
+    log_not_p -= soft
+    return log_p, log_not_p
+
+
 class _LogOneMinusPt(ArrayFunction):
     """``log(1 - p_t) = log((1 - y) sigmoid(x) + y sigmoid(-x))`` in log space.
 
@@ -805,7 +820,7 @@ class _LogOneMinusPt(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a, b = _logistic.log_sigmoids(x)
+        a, b = _log_sigmoids(x)
         out = _np_log_one_minus_pt(a, b, y)
         ctx.save_for_backward(x, y, out)
         return out
@@ -814,12 +829,7 @@ class _LogOneMinusPt(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x, y, out = ctx.saved_tensors
         a, b = logsigmoid(x), logsigmoid(neg(x))
-        gx = gy = None
-        if ctx.needs_input_grad[0]:
-            gx = mul(g, _dlw_dx(a, b, out, y))
-        if ctx.needs_input_grad[1]:
-            gy = mul(g, _dlw_dy(a, b, out))
-        return gx, gy
+        return mul(g, _dlw_dx(a, b, out, y)), mul(g, _dlw_dy(a, b, out))
 
 
 def _np_log_one_minus_pt(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -880,7 +890,9 @@ def _sigmoid_focal_gradients(
     ce = sub(mul(sub(1.0, y), x), log_p)
     modulation = exp(mul(log_w, float(gamma))) if gamma != 0 else 1.0  # not 0 * -inf
     scale = _reduction.divide_grad(upstream, divisor)
-    inner = scale if alpha < 0 else mul(scale, add(mul(y, 2 * alpha - 1), 1 - alpha))
+    # alpha_t = alpha y + (1 - alpha)(1 - y) in two terms, as torch's: its second derivative in
+    # y meets inf - inf (NaN) where torch's does
+    inner = scale if alpha < 0 else mul(scale, add(mul(y, alpha), mul(sub(1.0, y), 1 - alpha)))
     grad_ce = mul(inner, modulation)
     dldx, dldy = mul(grad_ce, sub(exp(log_p), y)), mul(grad_ce, neg(x))
     if gamma != 0:  # the focal terms (left out at 0, as torch's pow backward does)
@@ -960,7 +972,7 @@ def _sigmoid_focal_soft(
 ) -> tuple[np.ndarray, np.ndarray]:
     """`_sigmoid_focal_parts` for any targets in ``[0, 1]``."""
     dt = x.dtype.type
-    a, b = _logistic.log_sigmoids(x)
+    a, b = _log_sigmoids(x)
     lw = _np_log_one_minus_pt(a, b, y)
     ce = (1 - y) * x - a
     w = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)

@@ -88,15 +88,6 @@ def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
     return dt.kind == "f" and all(t._data.dtype.kind == "f" for t in operands)
 
 
-def _broadcastable(*operands: Tensor) -> bool:
-    """Whether the operands broadcast together (if not, the composite raises torch's error)."""
-    try:
-        np.broadcast_shapes(*(t._data.shape for t in operands))
-    except ValueError:
-        return False
-    return True
-
-
 def _times_weight(weight: np.ndarray | None, *blocks: np.ndarray) -> None:
     """The binary cross entropies' elementwise ``weight``: each block (the loss, ∂l/∂x)
     multiplied by it in place, unless it is None."""
@@ -113,22 +104,17 @@ def _weighted(weight: Tensor | None, *derivatives: Tensor) -> tuple[Tensor, ...]
 # -- binary_cross_entropy --------------------------------------------------------------------------
 
 
-def _in_unit_interval(a: np.ndarray) -> bool:
-    """Whether every element of ``a`` lies in ``[0, 1]`` (NaN does not). For float32/64 first
-    one pass over the bits as unsigned integers, which are ordered like the floats from +0 to
-    1 and above 1's bits for anything negative (-0.0 included), NaN or above 1; the two-pass
-    test only when that one fails."""
-    if a.dtype.char in "fd":
-        bits = a.view(np.uint32 if a.dtype.char == "f" else np.uint64)
-        if bits.max() <= bits.dtype.type(a.dtype.type(1).view(bits.dtype)):
-            return True
-    return bool(a.min() >= 0 and a.max() <= 1)
-
-
 def _check_unit_interval(t: Tensor, name: str) -> None:
-    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]``."""
+    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]`` (NaN
+    does not). For float32/64 first one pass over the bits as unsigned integers, which are
+    ordered like the floats from +0 to 1 and above 1's bits for anything negative (-0.0
+    included), NaN or above 1; the two-pass test only when that one fails."""
     data = t._data
-    if data.size and not _in_unit_interval(data):
+    if data.dtype.char in "fd" and data.size:
+        bits = data.view(np.uint32 if data.dtype.char == "f" else np.uint64)
+        if bits.max() <= bits.dtype.type(data.dtype.type(1).view(bits.dtype)):
+            return
+    if data.size and not (data.min() >= 0 and data.max() <= 1):
         bad = data[~((data >= 0) & (data <= 1))].flat[0]
         raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
 
@@ -141,16 +127,12 @@ def _bce_block(
     one, floor, inf = x.dtype.type(1), x.dtype.type(-100), x.dtype.type(np.inf)
     log_term = np.negative(x, out=scratch(x, 1))
     _clip(np.log1p(log_term, out=log_term), floor, inf, out=log_term)  # log(1 - x)
-    np.subtract(y, one, out=loss)
-    loss *= log_term
+    np.multiply(np.subtract(y, one, out=loss), log_term, out=loss)
     _clip(np.log(x, out=log_term), floor, inf, out=log_term)  # log x
-    log_term *= y
-    loss -= log_term
-    spread = np.subtract(one, x, out=log_term)
-    spread *= x
+    loss -= np.multiply(log_term, y, out=log_term)
+    spread = np.multiply(np.subtract(one, x, out=log_term), x, out=log_term)
     _clip(spread, x.dtype.type(_BCE_EPS), inf, out=spread)  # max(x (1 - x), eps)
-    np.subtract(x, y, out=dldx)
-    np.divide(dldx, spread, out=dldx)
+    np.divide(np.subtract(x, y, out=dldx), spread, out=dldx)
     _times_weight(weight, loss, dldx)
     return loss
 
@@ -166,31 +148,22 @@ class _BceSlope(ArrayFunction):
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x, y)
-        one = x.dtype.type(1)
-        spread = np.asarray(_clip((one - x) * x, x.dtype.type(_BCE_EPS), x.dtype.type(np.inf)))
-        return np.asarray(np.divide(x - y, spread))
+        return np.asarray((x - y) / np.maximum((1 - x) * x, x.dtype.type(_BCE_EPS)))
 
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        dx = dy = None
-        if ctx.needs_input_grad[0]:
-            curvature = (x * x - 2.0 * x * y + y) / (
-                (x + _BCE_EPS_DOUBLE_BACKWARD) ** 2 * (rsub(x, 1.0) + _BCE_EPS_DOUBLE_BACKWARD) ** 2
-            )
-            dx = upstream * curvature
-        if ctx.needs_input_grad[1]:
-            dy = -upstream / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
-        return dx, dy
+        bump = _BCE_EPS_DOUBLE_BACKWARD
+        curvature = (x * x - 2.0 * x * y + y) / ((x + bump) ** 2 * (rsub(x, 1.0) + bump) ** 2)
+        return upstream * curvature, -upstream / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
 
 
-def _bce_derivatives(x: Tensor, y: Tensor, weight: Tensor | None) -> tuple[Any, ...]:
-    dldx = _BceSlope.apply(x, y)
-    dldy = -logit(x)  # one op, as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
-    return (*_weighted(weight, dldx, dldy), None)
-
-
-_BCE = Pointwise(node="BinaryCrossEntropyBackward0", block=_bce_block, derivatives=_bce_derivatives)
+_BCE = Pointwise(
+    node="BinaryCrossEntropyBackward0",
+    block=_bce_block,
+    # d/dy is -logit(x), one op as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
+    derivatives=lambda x, y, w: (*_weighted(w, _BceSlope.apply(x, y), -logit(x)), None),
+)
 
 
 def binary_cross_entropy(
@@ -245,9 +218,8 @@ def binary_cross_entropy(
         raise RuntimeError(
             f"Found dtype {_tn(target._data.dtype)} but expected {_tn(input._data.dtype)}"
         )
-    if weight is not None:
-        _broadcast_into(weight, target._data.shape)
-        weight = weight.to(input.dtype).expand(target._data.shape)
+    _broadcast_into(weight, target._data.shape)
+    weight = weight if weight is None else weight.to(input.dtype)
     _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
     _not_differentiable("binary_cross_entropy", weight=weight)
     _check_unit_interval(input, "input")
@@ -268,13 +240,6 @@ def _smoothed_binary_target(target: Tensor, label_smoothing: float) -> Tensor:
 # -- binary_cross_entropy_with_logits --------------------------------------------------------------
 
 
-def _sigmoid_from(u: np.ndarray) -> np.ndarray:
-    """``sigmoid(z) = 1 / (1 + u)`` in place in ``u`` from `_logistic.neg_exp_into`."""
-    one = u.dtype.type(1)
-    u += one
-    return np.divide(one, u, out=u)
-
-
 def _bce_logits_block(
     x: np.ndarray,
     y: np.ndarray,
@@ -286,43 +251,23 @@ def _bce_logits_block(
     """With ``p`` = pos_weight and ``c = 1 + (p - 1) y`` (1 without it):
     ``l = w [(1 - y) x + c softplus(-x)]`` into ``loss`` and
     ``dl/dx = w [c sigmoid(x) - p y]`` (``sigmoid(x) - y`` without p) into ``dldx``."""
+    one = x.dtype.type(1)
     _logistic.neg_exp_into(x, dldx)
     _logistic.softplus_neg_from(x, dldx, loss)
-    sigmoid_x = _sigmoid_from(dldx)
+    sigmoid_x = np.divide(one, np.add(dldx, one, out=dldx), out=dldx)
     if pos_weight is None:
         sigmoid_x -= y
     else:
-        log_weight = np.subtract(pos_weight, x.dtype.type(1), out=scratch(x, 2))
+        log_weight = np.subtract(pos_weight, one, out=scratch(x, 2))
         log_weight *= y
-        log_weight += x.dtype.type(1)
+        log_weight += one
         loss *= log_weight
         sigmoid_x *= log_weight
         sigmoid_x -= np.multiply(pos_weight, y, out=log_weight)
-    linear = np.subtract(x.dtype.type(1), y, out=scratch(x, 2))
-    linear *= x
-    loss += linear
+    linear = np.subtract(one, y, out=scratch(x, 2))
+    loss += np.multiply(linear, x, out=linear)
     _times_weight(weight, loss, sigmoid_x)
-    if x.dtype == np.float16:
-        _bce_logits_half_loss(x, y, weight, pos_weight, loss)
     return loss
-
-
-def _bce_logits_half_loss(
-    x: np.ndarray,
-    y: np.ndarray,
-    weight: np.ndarray | None,
-    pos_weight: np.ndarray | None,
-    loss: np.ndarray,
-) -> None:
-    """The float16 loss in torch's sequence into ``loss``: ``(1 - y) x - c log_sigmoid(x)``,
-    each op rounded to float16 and ``log_sigmoid`` computed in float32 and rounded once (its
-    Half kernel), so the cancellation of ``(1 - y) x`` against it rounds as torch's does."""
-    log_sigmoid = _logistic.log_sigmoids(x.astype(np.float32))[0].astype(np.float16)
-    if pos_weight is not None:
-        log_sigmoid *= (pos_weight - x.dtype.type(1)) * y + x.dtype.type(1)
-    out = (x.dtype.type(1) - y) * x - log_sigmoid
-    _times_weight(weight, out)
-    loss[...] = out
 
 
 def _bce_logits_sum(
@@ -340,27 +285,49 @@ def _bce_logits_sum(
         total = _logistic.softplus_total(x, x, y, loss, dldx)
     if total is None:
         return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
-    _sigmoid_from(dldx)
-    dldx -= y
+    one = x.dtype.type(1)
+    np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
     return total
 
 
-def _bce_logits_derivatives(
-    x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None
+def _bce_logits_gradients(
+    upstream: Tensor,
+    divisor: int | None,
+    x: Tensor,
+    y: Tensor,
+    weight: Tensor | None,
+    pos_weight: Tensor | None,
 ) -> tuple[Any, ...]:
+    """torch's backward, in its order: each derivative times the upstream gradient, then the
+    weight, then over the count of a mean (so overflows fall where torch's do)."""
     if pos_weight is None:
-        dldx, dldy = sigmoid(x) - y, -x
+        grads = ((sigmoid(x) - y) * upstream, -x * upstream)
     else:
-        dldx = sigmoid(x) * ((pos_weight - 1.0) * y + 1.0) - pos_weight * y
-        dldy = logsigmoid(-x) - pos_weight * logsigmoid(x)
-    return (*_weighted(weight, dldx, dldy), None, None)
+        positive = pos_weight * y
+        dldx = (positive + 1.0 - y) * sigmoid(x) - positive
+        grads = (dldx * upstream, (logsigmoid(-x) - logsigmoid(x) * pos_weight) * upstream)
+    grads = _weighted(weight, *grads)
+    return (*(g if divisor is None else g / divisor for g in grads), None, None)
+
+
+def _bce_logits_half(
+    x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None
+) -> Tensor:
+    """torch's float16 sequence ``w ((1 - y) x - c log_sigmoid(x))``, ``log_sigmoid`` computed
+    in float32 and rounded once (its Half kernel)."""
+    log_sigmoid = logsigmoid(x.float()).to(x.dtype)
+    if pos_weight is not None:
+        log_sigmoid = log_sigmoid * ((pos_weight - 1.0) * y + 1.0)
+    loss = (1.0 - y) * x - log_sigmoid
+    return loss if weight is None else loss * weight
 
 
 _BCE_WITH_LOGITS = Pointwise(
     node="BinaryCrossEntropyWithLogitsBackward0",
     block=_bce_logits_block,
     block_sum=_bce_logits_sum,
-    derivatives=_bce_logits_derivatives,
+    gradients=_bce_logits_gradients,
+    half=_bce_logits_half,
 )
 
 
@@ -727,8 +694,7 @@ def _gaussian_nll_block(
     """``l = (log v + (x - y)^2 / v) / 2`` (plus ``log(2 pi) / 2`` if ``full``) into ``loss``,
     ``dl/dx = (x - y) / v`` into ``dldx``."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    ratio = np.divide(diff, var, out=dldx)
-    diff *= ratio  # (x - y)^2 / v
+    diff *= np.divide(diff, var, out=dldx)  # (x - y)^2 / v
     diff += np.log(var, out=loss)
     np.multiply(diff, x.dtype.type(0.5), out=loss)
     if full:
@@ -737,27 +703,45 @@ def _gaussian_nll_block(
 
 
 def _gaussian_nll_sum(
-    x: np.ndarray, y: np.ndarray, var: np.ndarray, full: bool, loss: np.ndarray, dldx: np.ndarray
+    x: np.ndarray,
+    y: np.ndarray,
+    var: np.ndarray,
+    full: bool,
+    loss: np.ndarray,
+    dldx: np.ndarray,
+    scale: Any,
 ) -> Any:
-    """The block's total with the squares as one dot product ``(x - y) . (x - y) / v``."""
+    """The block's total with the squares as one dot product ``(x - y) . s (x - y) / v / s``
+    and ``dl/dx`` as ``(x - y) (s / v)``: the scale ``s`` applied before the division by the
+    variance, as torch's backward does, so that it overflows only where torch's does."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    ratio = np.divide(diff, var, out=dldx)
-    half = x.dtype.type(0.5)
-    total = half * (_parallel.total(np.log(var, out=loss)) + _parallel.total(diff, ratio))
+    if scale is None:
+        squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
+    else:
+        np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
+        squares = _parallel.total(diff, dldx) / scale
+    total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
+
+
+def _gaussian_nll_composite(x: Tensor, y: Tensor, var: Tensor, full: bool) -> Tensor:
+    """torch's composite, op for op (its float16 and integer arithmetic)."""
+    loss = 0.5 * (log(var) + (x - y) ** 2 / var)
+    return loss + _HALF_LOG_TWO_PI if full else loss
 
 
 def _gaussian_nll_gradients(
     upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, var: Tensor, full: bool
 ) -> tuple[Any, ...]:
-    """The backward of torch's composite ``0.5 (log v + (x - y)^2 / v)``, op for op: the
-    upstream gradient divided by the count (a mean), halved, divided by ``v`` and only then
-    times ``2 (x - y)`` (``PowBackward0``), so the infinities and NaN fall where torch's do;
-    ``v`` gets ``h / v - h ((x - y)^2 / v) / v`` from the log and the quotient."""
+    """The backward of torch's composite, op for op: the upstream gradient divided by the
+    count (a mean), halved, divided by ``v`` and only then times ``2 (x - y)``
+    (``PowBackward0``), so the infinities and NaN fall where torch's do; ``v`` gets
+    ``h / v - h ((x - y)^2 / v) / v`` from the log and the quotient."""
     half = _reduction.divide_grad(upstream, divisor) * 0.5
-    diff = x - y
-    gx = half / var * (2.0 * diff)
-    return gx, -gx, half / var + -half * (diff**2 / var / var)
+    diff, half_over_var = x - y, half / var
+    gx = half_over_var * (2.0 * diff)
+    gy = -gx if y.requires_grad else None  # (the target's and var's only when asked for)
+    return gx, gy, half_over_var + -half * (diff**2 / var / var) if var.requires_grad else None
 
 
 _GAUSSIAN_NLL = Pointwise(
@@ -765,7 +749,9 @@ _GAUSSIAN_NLL = Pointwise(
     node=by_reduction(lambda full: "AddBackward0" if full else "MulBackward0"),
     block=_gaussian_nll_block,
     block_sum=_gaussian_nll_sum,
+    sum_applies_scale=True,
     gradients=_gaussian_nll_gradients,
+    half=_gaussian_nll_composite,
     antisymmetric=True,
 )
 
@@ -809,45 +795,25 @@ def gaussian_nll_loss(
         >>> F.gaussian_nll_loss(x, y, torch.tensor([1., 2.]))
         tensor(0.4233)
     """
-    target = _checks.number_as_tensor(
-        target, input, "unsupported operand type(s) for -: 'Tensor' and '{}'"
-    )
+    unsupported = "unsupported operand type(s) for -: 'Tensor' and '{}'"
+    target = _checks.number_as_tensor(target, input, unsupported)
     if isinstance(var, float):
-        if var < 0:
-            raise ValueError(f"var has negative entry/entries (got var={var})")
         var = var * Tensor._make(np.ones_like(input._data))
-    elif not isinstance(var, Tensor):
-        raise TypeError(
-            f"gaussian_nll_loss(): var must be a Tensor or a float, got {type(var).__name__}"
-        )
-    elif (var._data < 0).any():
+    if (_checks.check_tensor(var, "var")._data < 0).any():
         raise ValueError(f"var has negative entry/entries (min {var._data.min()!r})")
-    if var.shape != input.shape:
-        if input.shape[:-1] == var.shape:
-            var = var.unsqueeze(-1)
-        elif not (
-            input.dim() == var.dim()
-            and sum(v for i, v in zip(input.shape, var.shape, strict=True) if i != v) == 1
-        ):
-            raise ValueError(
-                f"var is of incorrect size: {var.size()} for input of size {input.size()}"
-            )
+    if var.shape != input.shape and input.shape[:-1] == var.shape:
+        var = var.unsqueeze(-1)  # one variance for the last dim
+    mismatched = sum(v for i, v in zip(input.shape, var.shape, strict=False) if i != v)
+    if var.shape != input.shape and (var.dim() != input.dim() or mismatched != 1):
+        raise ValueError(f"var is of incorrect size: {var.size()} for input of size {input.size()}")
     reduction = _reduction.resolve(reduction, alias=False)
-    var = var.clone()
-    vd = var._data
-    if vd.dtype.kind == "f":  # clamp_(min=eps) of our own clone, as one clip pass
-        _clip(vd, vd.dtype.type(eps), vd.dtype.type(np.inf), out=vd)
-    else:
-        with grad_mode.no_grad():
-            var.clamp_(min=eps)
-    dt, (x, y, v) = promote(input, target, var)
-    # float16 takes torch's composite: each op rounds (and overflows) in float16 as torch's do
-    if dt != np.float16 and _fusable(dt, input, target) and _broadcastable(x, y, v):
-        return _pointwise(_GAUSSIAN_NLL, (x, y, v), reduction, (full,))
-    loss = 0.5 * (log(var) + (input - target) ** 2 / var)
-    if full:
-        loss = loss + 0.5 * math.log(2 * math.pi)
-    return _reduction.apply(loss, reduction)
+    _checks.check_float_result(var._data.dtype, var._data.dtype)  # torch's clamp_ of an int var
+    var = var.clone()  # clamped below eps in place, so the gradient passes straight through
+    _clip(var._data, var._data.dtype.type(eps), var._data.dtype.type(np.inf), out=var._data)
+    dt, operands = promote(input, target, var)
+    if not _fusable(dt, input, target):  # integer operands: torch's integer arithmetic
+        return _reduction.apply(_gaussian_nll_composite(input, target, var, full), reduction)
+    return _pointwise(_GAUSSIAN_NLL, operands, reduction, (full,))
 
 
 # -- multilabel_soft_margin_loss -------------------------------------------------------------------
