@@ -323,8 +323,8 @@ def _multilabel_margin_block(
     zeroes every pair that does not count (NaN margins included, as torch's ``z > 0`` test)
     with no mask arrays. Each active pair adds
     ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label counts twice:
-    ``np.subtract.at``). Counts and sums are matrix products with ones (NumPy's axis
-    reductions cost several times more on small blocks; float counts are exact).
+    ``np.subtract.at``). Sums over the classes are matrix-vector products with ones (NumPy's
+    reductions along a short last axis cost several times more; float counts are exact).
     """
     rows, classes = scores.shape
     dtype, width, valid = scores.dtype, labels.valid.shape[1], labels.valid
@@ -334,12 +334,11 @@ def _multilabel_margin_block(
         return
     positions = row_offsets(rows, classes)[:, None] + labels.target[:, :width]
     label_positions = positions[valid]
-    base = np.where(valid, dtype.type(1) - scores.reshape(-1)[positions], dtype.type(np.nan))
+    base = np.where(valid, 1 - scores.reshape(-1)[positions], np.nan)
     blanked = _parallel.scratch(rows * classes, dtype, 1)
     np.copyto(blanked, scores.reshape(-1))
     blanked[label_positions] = np.nan
     blanked = blanked.reshape(rows, classes)
-    ones = _parallel.ones(classes, dtype)
     counts = np.empty((rows, width), dtype)
     slots = max(1, min(width, _CHUNK // (rows * classes)))
     for j0 in range(0, width, slots):
@@ -347,16 +346,17 @@ def _multilabel_margin_block(
         hinge = _parallel.scratch(rows * (j1 - j0) * classes, dtype, 2)
         hinge = hinge.reshape(rows, j1 - j0, classes)
         _parallel.fmax0(np.add(base[:, j0:j1, None], blanked[:, None, :], out=hinge))
-        pair_ones = _parallel.ones((j1 - j0) * classes, dtype)
-        active = (hinge > 0).astype(dtype)
+        pair_sums = _dot(hinge.reshape(rows, -1), _parallel.ones((j1 - j0) * classes, dtype))
+        np.greater(hinge, 0, out=hinge, casting="unsafe")  # the active pairs: 1, else 0
         slot_ones = _parallel.ones(j1 - j0, dtype)
         if j0:
-            loss += np.dot(hinge.reshape(rows, -1), pair_ones)
-            dldx += np.matmul(slot_ones, active)
+            loss += pair_sums
+            dldx += np.matmul(slot_ones, hinge)
         else:
-            np.dot(hinge.reshape(rows, -1), pair_ones, out=loss)
-            np.matmul(slot_ones, active, out=dldx)
-        np.matmul(active, ones, out=counts[:, j0:j1])
+            loss[:] = pair_sums
+            np.matmul(slot_ones, hinge, out=dldx)
+        class_counts = _dot(hinge.reshape(-1, classes), _parallel.ones(classes, dtype))
+        counts[:, j0:j1] = class_counts.reshape(rows, j1 - j0)
     loss /= dtype.type(classes)  # the sum, then / C (torch's order: it overflows as torch's)
     np.subtract.at(dldx.reshape(-1), label_positions, counts[valid])
     dldx *= scale / dtype.type(classes)
