@@ -107,6 +107,10 @@ def _class_targets(
     as rows: one per sample of an ``(N, C)`` input, per sample and spatial position of ``(N, C,
     d1, ..., dK)`` (in the order of ``target.reshape(-1)``), the single sample of ``(C)``. A
     target outside ``[0, C)`` that is not ``ignore_index`` raises torch's IndexError."""
+    x, y = input._data, target._data
+    if weight is None and x.ndim == 2 and y.shape == x.shape[:1]:
+        if x.dtype.kind == "f" and y.dtype == np.int64:  # the common call
+            return _batch_targets(y, x.shape[1], ignore_index)
     _check_index_target(input, target)
     if weight is not None:
         _check_weight(weight, input, 0 if input.dim() == 1 else 1)
@@ -138,6 +142,14 @@ def _class_targets(
         total_weight = float(index.size - (0 if ignored is None else np.count_nonzero(ignored)))
     out_shape = () if x.ndim == 1 else target._data.shape
     return ClassTargets(index, row_weight, class_weight, ignored, total_weight, out_shape)
+
+
+def _batch_targets(target: np.ndarray, classes: int, ignore_index: int) -> ClassTargets:
+    """`_class_targets` of the common call, whose other checks hold: a float ``(N, C)`` input,
+    ``(N)`` int64 targets, no class weight."""
+    index, ignored = _checked_index(target, classes, ignore_index)
+    counted = index.size if ignored is None else index.size - np.count_nonzero(ignored)
+    return ClassTargets(index, None, None, ignored, float(counted), target.shape)
 
 
 def _checked_index(

@@ -20,6 +20,7 @@ gradient at exactly zero, the multi-class kernels (``z > 0``) do not.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from lossgrad import _parallel
 from lossgrad._backend import clip as _clip
+from lossgrad._backend import dot as _dot
 from lossgrad._exports import public_names
 from lossgrad._factories import zeros_like
 from lossgrad._tensor import Tensor
@@ -113,28 +115,49 @@ def _multi_margin_block(
     2 h_i) / C`` where ``h_i > 0``, and ``∂l/∂x_y`` is minus their sum.
     """
     classes, dtype = scores.shape[1], scores.dtype
+    share, minus_one, factor = _multi_margin_constants(classes, dtype, p, scale)
     positions = targets.positions(classes)
-    hinge = np.add(scores, (dtype.type(margin) - scores.reshape(-1)[positions])[:, None], out=dldx)
-    hinge.reshape(-1)[positions] = 0
-    _parallel.fmax0(hinge)
+    hinge = np.add(scores, (margin - scores.reshape(-1)[positions])[:, None], out=dldx)
+    flat_hinge = hinge.reshape(-1)
+    flat_hinge[positions] = 0
+    small = hinge.size <= _SMALL_BLOCK
+    if small:  # a scalar operand: less fixed cost, slower loops
+        np.fmax(hinge, 0, out=hinge)
+    else:
+        _parallel.fmax0(hinge)
     if p == 1:
-        np.dot(hinge, _parallel.filled(1 / classes, classes, dtype), out=loss)
-    elif hinge.size <= _parallel.BLOCK:  # fewer calls cost less than one einsum here
-        np.dot(hinge * hinge, _parallel.filled(1 / classes, classes, dtype), out=loss)
+        _dot(hinge, share, out=loss)
+    elif small:  # fewer calls cost less than one einsum here
+        _dot(hinge * hinge, share, out=loss)
     else:
         np.einsum("ij,ij->i", hinge, hinge, out=loss)
         loss /= dtype.type(classes)
-    factor = scale * dtype.type(p / classes)
     if targets.weight is not None:
         loss *= targets.weight
         factor = (factor * targets.weight)[:, None]
-    if p == 1:  # the active classes: hinge >= 0, so its sign is 1 or 0 (cheaper per call)
-        if hinge.size <= _parallel.BLOCK:
+    if p == 1:  # the active classes: hinge >= 0, so its sign is 1 or 0
+        if small:  # in place, sign is the cheaper call on small blocks, 10x slower on large
             np.sign(hinge, out=hinge)
-        else:  # but slower per element
+        else:
             np.greater(hinge, 0, out=hinge, casting="unsafe")
     hinge *= factor
-    hinge.reshape(-1)[positions] = np.dot(hinge, _parallel.filled(-1, classes, dtype))
+    flat_hinge[positions] = _dot(hinge, minus_one)
+
+
+#: Blocks of at most this many scores (multi_margin) take the NumPy calls of least fixed cost.
+_SMALL_BLOCK = 1024
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_margin_constants(
+    classes: int, dtype: np.dtype, p: int, scale: Any
+) -> tuple[np.ndarray, np.ndarray, Any]:
+    """`_multi_margin_block`'s constants: the vectors of ``1 / C`` and of ``-1`` over the classes
+    (row sums as matrix-vector products) and the slope factor ``scale p / C``."""
+    share = np.full(classes, 1 / classes, dtype)
+    minus_one = np.full(classes, -1, dtype)
+    share.flags.writeable = minus_one.flags.writeable = False
+    return share, minus_one, scale * dtype.type(p / classes)
 
 
 def _multi_margin_derivative(
@@ -303,8 +326,8 @@ def _multilabel_margin_block(
     zeroes every pair that does not count (NaN margins included, as torch's ``z > 0`` test)
     with no mask arrays. Each active pair adds
     ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label counts twice:
-    ``np.subtract.at``). Counts and sums are matrix products with ones (NumPy's axis
-    reductions cost several times more on small blocks; float counts are exact).
+    ``np.subtract.at``). Sums over the classes are matrix-vector products with ones (NumPy's
+    reductions along a short last axis cost several times more; float counts are exact).
     """
     rows, classes = scores.shape
     dtype, width, valid = scores.dtype, labels.valid.shape[1], labels.valid
@@ -314,12 +337,11 @@ def _multilabel_margin_block(
         return
     positions = row_offsets(rows, classes)[:, None] + labels.target[:, :width]
     label_positions = positions[valid]
-    base = np.where(valid, dtype.type(1) - scores.reshape(-1)[positions], dtype.type(np.nan))
+    base = np.where(valid, 1 - scores.reshape(-1)[positions], np.nan)
     blanked = _parallel.scratch(rows * classes, dtype, 1)
     np.copyto(blanked, scores.reshape(-1))
     blanked[label_positions] = np.nan
     blanked = blanked.reshape(rows, classes)
-    ones = _parallel.ones(classes, dtype)
     counts = np.empty((rows, width), dtype)
     slots = max(1, min(width, _CHUNK // (rows * classes)))
     for j0 in range(0, width, slots):
@@ -327,16 +349,17 @@ def _multilabel_margin_block(
         hinge = _parallel.scratch(rows * (j1 - j0) * classes, dtype, 2)
         hinge = hinge.reshape(rows, j1 - j0, classes)
         _parallel.fmax0(np.add(base[:, j0:j1, None], blanked[:, None, :], out=hinge))
-        pair_ones = _parallel.ones((j1 - j0) * classes, dtype)
-        active = (hinge > 0).astype(dtype)
+        pair_sums = _dot(hinge.reshape(rows, -1), _parallel.ones((j1 - j0) * classes, dtype))
+        np.greater(hinge, 0, out=hinge, casting="unsafe")  # the active pairs: 1, else 0
         slot_ones = _parallel.ones(j1 - j0, dtype)
         if j0:
-            loss += np.dot(hinge.reshape(rows, -1), pair_ones)
-            dldx += np.matmul(slot_ones, active)
+            loss += pair_sums
+            dldx += np.matmul(slot_ones, hinge)
         else:
-            np.dot(hinge.reshape(rows, -1), pair_ones, out=loss)
-            np.matmul(slot_ones, active, out=dldx)
-        np.matmul(active, ones, out=counts[:, j0:j1])
+            loss[:] = pair_sums
+            np.matmul(slot_ones, hinge, out=dldx)
+        class_counts = _dot(hinge.reshape(-1, classes), _parallel.ones(classes, dtype))
+        counts[:, j0:j1] = class_counts.reshape(rows, j1 - j0)
     loss /= dtype.type(classes)  # the sum, then / C (torch's order: it overflows as torch's)
     np.subtract.at(dldx.reshape(-1), label_positions, counts[valid])
     dldx *= scale / dtype.type(classes)
