@@ -6,6 +6,9 @@ in code being rewritten elsewhere are strict xfails: they fail today and must pa
 
 from __future__ import annotations
 
+import itertools
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -1048,3 +1051,37 @@ def test_float16_focal_and_cross_entropy_over_spatial_rows_add_in_float32_like_t
     check(focal, [x, target, weight], rtol=4e-3, atol=1e-5, second_order=False)
     if x.size < 100:  # torch's double backward runs in float16 ops: a few roundings apart,
         check(focal, [x, target, weight], rtol=3e-2, atol=3e-4)  # more among many elements
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+def test_kl_div_target_gradient_over_an_empty_broadcast_is_torchs_composite(reduction):
+    # torch's xlogy(y, y) takes the target's own shape: its gradient is the (empty) sum over
+    # the broadcast times xlogy's derivative, NaN at y = -inf (0 * -inf / -inf); lossgrad
+    # summed the broadcast gradient and gave 0
+    target = np.array([2.0, -2.023, -np.inf, -np.inf], np.float16)
+    grads = []
+    for lib in (torch, lossgrad):
+        x = lib.zeros((4, 0, 0, 4), dtype=lib.float16, requires_grad=True)
+        y = lib.tensor(target, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's 'mean' warning
+            loss = lib.nn.functional.kl_div(x, y, reduction=reduction)
+        loss.sum().backward()
+        grads.append(y.grad.numpy())
+    assert np.isnan(grads[0][2:]).all()  # torch's NaN at the -inf targets
+    np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.parametrize("upstream", [0.0, 2.0, -1.0])
+def test_xlogy_gradient_in_x_is_xlogy_of_the_upstream_like_torch(upstream):
+    # torch's derivative is xlogy(g, y), 0 where x == 0 and y <= 0: 0 for a zero upstream at
+    # y < 0, and log(y) at x == 0 < y; lossgrad's g * xlogy(x != 0, y) gave NaN and 0 there
+    values = [0.0, 1.0, -1.0, 2.0, np.nan, np.inf, -np.inf]
+    x, y = (np.array(v, np.float64) for v in zip(*itertools.product(values, values)))
+    grads = []
+    for lib in (torch, lossgrad):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        lib.xlogy(xt, yt).backward(lib.full(x.shape, upstream, dtype=lib.float64))
+        grads.append((xt.grad.numpy(), yt.grad.numpy()))
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
