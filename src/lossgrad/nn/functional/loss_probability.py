@@ -509,7 +509,8 @@ def _kl_div_gradients(
     """torch's composite's gradients, in its order (so they overflow where torch's do), with
     ``g`` the upstream gradient over the reduction's divisor: with ``log_target``,
     ``dx = -(g exp(y))`` and ``dy = (g (y - x)) exp(y) + g exp(y)``; else ``dx = (-g) y`` and
-    ``dy = g xlogy(y != 0, y) + (g y) / y - g x``."""
+    ``dy = xlogy(g, y) + (g y) / y - g x``, the first term 0 where ``y == 0`` (torch's
+    derivatives of ``xlogy``)."""
     g = _reduction.divide_grad(upstream, divisor)
     if log_target:
         target_prob = exp(y)
