@@ -354,16 +354,17 @@ class _Xlogy(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, Any]:
         a, b = ctx.saved_tensors
         ga = gb = None
-        if ctx.needs_input_grad[0]:  # torch: g * xlogy(a != 0, b)
-            ga = sum_to_shape(mul(g, xlogy((a != 0).to(a.dtype), b)), a.shape)
+        if ctx.needs_input_grad[0]:  # torch: xlogy(g, b).masked_fill((a == 0) & (b <= 0), 0)
+            at_zero = Tensor._make((a._data == 0) & (b._data <= 0))
+            ga = sum_to_shape(where(at_zero, 0.0, xlogy(g, b)), a.shape)
         if ctx.needs_input_grad[1]:
             gb = sum_to_shape(mul(g, div(a, b)), b.shape)
         return ga, gb
 
 
 def xlogy(input: Any, other: Any) -> Tensor:
-    """``x log y``, and 0 where ``x == 0`` (unless ``y`` is NaN); gradients ``g log y`` (0 where
-    ``x == 0``) and ``g x / y``."""
+    """``x log y``, and 0 where ``x == 0`` (unless ``y`` is NaN); gradients ``xlogy(g, y)`` (0
+    where ``x == 0`` and ``y <= 0``) and ``g x / y``, torch's formulas."""
     a, b = _binary(input, other)
     return _Xlogy.apply(a, b)
 

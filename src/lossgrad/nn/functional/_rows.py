@@ -69,7 +69,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
 from lossgrad.nn.functional import _kept, _reduction
 from lossgrad.ops._common import row_offsets
-from lossgrad.ops.pointwise import where
+from lossgrad.ops.pointwise import to_dtype, where
 from lossgrad.ops.shape import movedim, reshape
 
 #: Scratch slot of the driver's gradient block when no gradient is kept (kernels use 1 to 6).
@@ -382,7 +382,7 @@ def _kept_gradient(
     if x.ndim == 2:
         kept = ctx.kept = allocate(x.shape, x.dtype)
         return kept
-    ctx.kept = allocate(x.shape if x.ndim < 2 or planes else logits.shape, x.dtype)
+    ctx.kept = allocate(x.shape if x.ndim < 2 or planes else logits.shape, logits.dtype)
     return ctx.kept.reshape(logits.shape)
 
 
@@ -450,6 +450,8 @@ class _RowLoss(ArrayFunction):
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
         planes = _class_planes(spec, x) if x.ndim > 2 else None
         logits = as_rows(x) if planes is None else x.reshape(planes)
+        if _in_float32(x):
+            logits = logits.astype(np.float32)
         ctx.layout = logits.shape
         rows = logits.shape[0] if planes is None else planes[0] * planes[2]
         dtype = x.dtype
@@ -458,8 +460,13 @@ class _RowLoss(ArrayFunction):
         divisor, scale = _FACTORS.get(key) or _factors(*key)
         ctx.divisor = divisor
         kept = _kept_gradient(ctx, spec, x, logits, planes is not None)
-        loss = np.empty(rows, dtype)
+        loss = np.empty(rows, logits.dtype)
         _run_kernel(spec, logits, targets, params, loss, kept, scale, planes is not None)
+        if logits.dtype != dtype:
+            loss = loss.astype(dtype)
+            if kept is not None:
+                ctx.kept = ctx.kept.astype(dtype)
+                kept = ctx.kept.reshape(logits.shape)
         ignored = targets.ignored
         if ignored is not None:  # an ignored row has no loss and no gradient
             loss[ignored] = 0
@@ -499,11 +506,22 @@ class _RowLoss(ArrayFunction):
         upstream_rows = _upstream_rows(ctx, upstream)
         grad = None
         if needs[0]:
-            grad = ctx.spec.derivative(tensor_rows(x), ctx.targets, *ctx.params, upstream_rows)
-            grad = _tensor_from_rows(grad, x._data.shape)
+            logits = tensor_rows(x)
+            if _in_float32(x._data):
+                logits = to_dtype(logits, np.dtype(np.float32))
+            grad = ctx.spec.derivative(logits, ctx.targets, *ctx.params, upstream_rows)
+            grad = _tensor_from_rows(to_dtype(grad, x._data.dtype), x._data.shape)
         if len(needs) == 2:
             return grad, None
         return grad, _target_gradient(ctx, x, upstream_rows) if needs[1] else None, None
+
+
+def _in_float32(x: np.ndarray) -> bool:
+    """Whether the rows of the input ``x`` are computed in float32, the loss and gradient
+    rounded once: a float16 input whose class axis is not the last, as torch's Half
+    log-softmax over a dimension that is not the last (over the last one, it rounds the sums
+    of exponentials to float16: so do the kernels)."""
+    return x.dtype == np.float16 and x.ndim > 2
 
 
 def _upstream_rows(ctx: Any, upstream: Tensor) -> Tensor:

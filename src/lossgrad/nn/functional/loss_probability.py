@@ -35,12 +35,13 @@ from lossgrad.ops.elementary import logit, xlogy
 from lossgrad.ops.index import masked_fill
 from lossgrad.ops.pointwise import (
     clamp_min,
+    eq,
     exp,
     le,
     log,
-    ne,
     rsub,
     sigmoid,
+    where,
 )
 
 _BCE_EPS_DOUBLE_BACKWARD = 1e-12  # the double constant of torch's double backward
@@ -508,12 +509,13 @@ def _kl_div_gradients(
     """torch's composite's gradients, in its order (so they overflow where torch's do), with
     ``g`` the upstream gradient over the reduction's divisor: with ``log_target``,
     ``dx = -(g exp(y))`` and ``dy = (g (y - x)) exp(y) + g exp(y)``; else ``dx = (-g) y`` and
-    ``dy = g xlogy(y != 0, y) + (g y) / y - g x``."""
+    ``dy = xlogy(g, y) + (g y) / y - g x``, the first term 0 where ``y == 0`` (torch's
+    derivatives of ``xlogy``)."""
     g = _reduction.divide_grad(upstream, divisor)
     if log_target:
         target_prob = exp(y)
         return -(g * target_prob), g * (y - x) * target_prob + g * target_prob
-    return -g * y, g * xlogy(ne(y, 0).to(y.dtype), y) + g * y / y - g * x
+    return -g * y, where(eq(y, 0), 0.0, xlogy(g, y)) + g * y / y - g * x
 
 
 # torch's kl_div is a composite whose grad_fn is named after its last op
@@ -569,10 +571,17 @@ def kl_div(
     if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
         got = f"(got input {input.dtype} and target {target.dtype})"
         raise RuntimeError(f"kl_div: Integral inputs not supported {got}.")
-    x, y = _checks.broadcast_pair(*promote(input, target)[1])
-    if reduction == "batchmean" and x.shape != input.shape:  # torch divides by input.size(0)
-        reduction, per_batch = "sum", True
-    out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
+    promoted = promote(input, target)[1]
+    x, y = _checks.broadcast_pair(*promoted)
+    if reduction == "batchmean" and (x.shape, y.shape) != (input.shape, target.shape):
+        reduction, per_batch = "sum", True  # torch divides by input.size(0)
+    if not log_target and y.shape != target.shape and target.requires_grad:
+        # torch's xlogy(y, y) takes the target's own shape: its gradient is the sum over the
+        # broadcast times log y + 1 (NaN at y = -inf, even when the sum is over nothing)
+        x, y = promoted
+        out = _reduction.apply(xlogy(y, y) - y * x, reduction)
+    else:
+        out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
     return out / input.size(0) if per_batch else out
 
 
