@@ -353,6 +353,26 @@ def test_ddp_buckets_group_small_parameters_and_give_a_large_one_its_own():
     ]
 
 
+def test_ddp_gradient_kept_from_one_step_is_not_overwritten_by_the_next():
+    """Without ``gradient_as_bucket_view`` torch copies each averaged bucket slice back into the
+    parameter's own ``.grad``: a reference kept from one step still holds that step's gradient
+    after the next backward (one rank: the average is the gradient itself, x for the weight;
+    weight and bias share a bucket)."""
+    from lossgrad.nn.parallel.distributed import DistributedDataParallel as DDP
+
+    dist.init_process_group("mpi")
+    try:
+        model = DDP(lossgrad.nn.Linear(3, 1))
+        model(lossgrad.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+        kept = model.module.weight.grad
+        model.zero_grad()
+        model(lossgrad.tensor([[4.0, 5.0, 6.0]])).sum().backward()
+    finally:
+        dist.destroy_process_group()
+    np.testing.assert_array_equal(kept.numpy(), [[1.0, 2.0, 3.0]])
+    np.testing.assert_array_equal(model.module.weight.grad.numpy(), [[4.0, 5.0, 6.0]])
+
+
 # -- process group errors, as torch's --------------------------------------------------------------
 
 

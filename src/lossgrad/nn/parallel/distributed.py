@@ -12,7 +12,8 @@ non-blocking all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the 
 every rank, in pieces of at most 8 MiB; a gradient reduced in its own array is divided piece
 by piece, just before the piece's all-reduce, so that MPI reads the piece from the cache (the
 division is then no second pass over memory). When every bucket has started, the hook waits
-for them and points each ``param.grad`` of a flat array at its slice (a view: no copy back).
+for them and copies each averaged slice of a flat array into the parameter's own ``.grad``, as
+torch does (with ``gradient_as_bucket_view``, ``.grad`` is the slice itself).
 After ``loss.backward()`` returns, every rank holds the average of the ranks' gradients.
 
 The engine runs a parameter's post-accumulate-grad hooks as soon as its gradient is final
@@ -114,8 +115,8 @@ class DistributedDataParallel(Module):
             ``zero_grad(set_to_none=False)`` the backward accumulates the gradients straight
             into the buckets, and the all-reduce divides them in place and reduces a few large
             pieces, with no copy. (Without it, a gradient of 1 MiB or more is averaged in its
-            own array, the others through their bucket's flat array, whose views ``.grad``
-            then are too.)
+            own array, the others through their bucket's flat array, from which each is
+            copied back into its own ``.grad``.)
         **kwargs: torch's other options, accepted and ignored.
 
     Raises:
@@ -337,9 +338,11 @@ class DistributedDataParallel(Module):
                 self._in_flight.pop(0)
 
     def _finish_round(self) -> None:
-        """Wait for every bucket; point each ``.grad`` at its averaged slice (a gradient reduced
-        in its own array already holds the average). With ``find_unused_parameters``, a
-        parameter that no rank used keeps its ``.grad`` (as torch)."""
+        """Wait for every bucket; give each parameter its averaged slice (a gradient reduced in
+        its own array already holds the average): with ``gradient_as_bucket_view`` the slice
+        itself, else a copy, so that a ``.grad`` kept from this step is not overwritten by the
+        next one (torch copies the bucket back into the gradient). With
+        ``find_unused_parameters``, a parameter that no rank used keeps its ``.grad`` (as torch)."""
         used_somewhere = self._globally_used()
         _core._mpi().Request.Waitall(self._requests)
         self._requests = []
@@ -349,7 +352,7 @@ class DistributedDataParallel(Module):
                 continue
             for p, view in zip(bucket.params, bucket.views):
                 if used_somewhere is None or id(p) in used_somewhere:
-                    p._grad = Tensor._make(view)
+                    p._grad = Tensor._make(view if self.gradient_as_bucket_view else view.copy())
         self._expect_hooks = False
         self._ready = set()
         self._unused = set()
