@@ -26,7 +26,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _logistic, _reduction
-from lossgrad.nn.functional._pointwise import Pointwise, scratch
+from lossgrad.nn.functional._pointwise import Pointwise, factored, scratches
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional._rows import (
     ClassTargets,
@@ -868,19 +868,6 @@ def _times_dlw_dy(g: Any, a: Any, b: Any, lw: Any) -> Any:
     return sub(mul(g, exp(clamp_max(sub(b, lw), top))), mul(g, exp(clamp_max(sub(a, lw), top))))
 
 
-def _sigmoid_focal_block(
-    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
-) -> np.ndarray:
-    """``l = alpha_t (1 - p_t)^gamma ce`` into ``loss`` and ∂l/∂x into ``dldx``."""
-    return np.multiply(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx), out=loss)
-
-
-def _sigmoid_focal_sum(
-    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
-) -> Any:
-    return _parallel.total(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx))
-
-
 def _sigmoid_focal_parts(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dldx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -924,9 +911,8 @@ def _sigmoid_focal_gradients(
 
 _SIGMOID_FOCAL = Pointwise(
     node="SigmoidFocalLossBackward0",
-    block=_sigmoid_focal_block,
-    block_sum=_sigmoid_focal_sum,
     gradients=_sigmoid_focal_gradients,
+    **factored(_sigmoid_focal_parts),  # l = alpha_t (1 - p_t)^gamma times ce
 )
 
 
@@ -941,11 +927,7 @@ def _sigmoid_focal_binary(
     the temporaries.
     """
     dt = x.dtype
-    ax = scratch(x, 1)
-    sp = scratch(x, 2)
-    s = scratch(x, 3)
-    z = scratch(x, 4)
-    ce = scratch(x, 5)
+    ax, sp, s, z, ce = scratches(x, 5)
     np.abs(x, out=ax)
     np.negative(ax, out=sp)
     np.exp(sp, out=sp)
