@@ -1085,3 +1085,49 @@ def test_xlogy_gradient_in_x_is_xlogy_of_the_upstream_like_torch(upstream):
         grads.append((xt.grad.numpy(), yt.grad.numpy()))
     for ours, theirs in zip(grads[1], grads[0], strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "logit, dtype, alpha, upstream, direction",
+    [(1e38, np.float32, 0.25, -1.06, -0.82), (1.7e308, np.float64, -1.0, 0.0048, 2.55)],
+)
+def test_sigmoid_focal_second_gradient_in_the_target_at_a_huge_logit_is_nan_like_torch(
+    logit, dtype, alpha, upstream, direction
+):
+    # y = 0, gamma = 2: the target's gradient has the term -x * dl/dce, whose derivative
+    # in dl/dce overflows; torch's product rule through p y + (1 - p)(1 - y) multiplies that
+    # infinity by 1 - p = 0 (NaN), lossgrad's d log(1 - p_t)/dy, one expression, gave inf
+    from fuzz.harness import _torch_sigmoid_focal
+
+    seconds = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt = lib.tensor(np.array([logit], dtype), requires_grad=True)
+        yt = lib.tensor(np.array([0.0], dtype), requires_grad=True)
+        loss = fn(xt, yt, alpha=alpha, gamma=2.0)
+        _, gy = lib.autograd.grad(
+            loss, [xt, yt], lib.tensor(np.array([upstream], dtype)), create_graph=True
+        )
+        seconds.append([g.numpy() for g in lib.autograd.grad((gy * direction).sum(), [xt, yt])])
+    assert np.isnan(seconds[0][1]).all()  # torch's NaN
+    for ours, theirs in zip(seconds[1], seconds[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "x1, x2, dtype", [(-0.9074, -0.2784, np.float64), (-1.6057, 0.4857, np.float32)]
+)
+def test_cosine_embedding_second_gradient_of_one_feature_adds_terms_in_torchs_order(x1, x2, dtype):
+    # D = 1: the cosine is sign(x1 x2) up to torch's 1e-12 epsilon and its derivatives are
+    # rounding noise of terms of size 1 / x^2; added in torch's order they are torch's, bit
+    # for bit (the other order was 7e-5 relative off in float64, 4x in float32)
+    seconds = []
+    for lib in (torch, lossgrad):
+        a = lib.tensor(np.array([x1], dtype), requires_grad=True)
+        b = lib.tensor(np.array([x2], dtype), requires_grad=True)
+        target = lib.tensor(np.array(-1.0 if dtype == np.float64 else 1.0, dtype))
+        loss = lib.nn.functional.cosine_embedding_loss(a, b, target, reduction="none")
+        ga, gb = lib.autograd.grad(loss, [a, b], create_graph=True)
+        total = (ga * lib.tensor(np.array([0.7], dtype))).sum() + (gb * -1.3).sum()
+        seconds.append([g.numpy() for g in lib.autograd.grad(total, [a, b])])
+    for ours, theirs in zip(seconds[1], seconds[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cases import Arr, Case
-from .harness import NOISE_FACTOR, SECOND_ORDER, check_case
+from .harness import NOISE_FACTOR, RELATIVE, SECOND_ORDER, SPREAD_CAP, check_case
 
 
 def _cosine_of_one_feature() -> Case:
@@ -68,3 +68,37 @@ def test_float64_noise_the_float32_run_cannot_measure_is_measured_by_moving_the_
     rel = SECOND_ORDER[np.dtype(np.float64)]
     assert rounding.explains("second grad 0", theirs, theirs, rel, 0.0)
     assert not rounding.explains("second grad 0", wrong, theirs, rel, 0.0)
+
+
+def _float64_cosine_of_one_feature() -> Case:
+    # moderate float64 values (seed 5006): torch's float64 sqrt of m1 m2 is one ulp off the
+    # correctly rounded one, and the cancellation of terms of size 1 / x^2 makes that a 1e-3
+    # relative difference in second gradients of size 1e-12
+    x1 = Arr(np.array([-0.9073572103848371]), grad=True)
+    x2 = Arr(np.array([-0.2784358695334804]), grad=True)
+    y = Arr(np.array(-1.0))
+    return Case("cosine_embedding_loss", [x1, x2, y], {"reduction": "none"}, np.float64)
+
+
+def test_float64_noise_is_the_spread_over_moved_inputs_up_to_a_cap():
+    case = _float64_cosine_of_one_feature()
+    result = check_case(case)
+    assert not result.failures
+    truth, noise = result.rounding.measure()
+    theirs = truth["second grad 0"]
+    wrong = theirs + 10 * NOISE_FACTOR * SPREAD_CAP * noise["second grad 0"]
+    rel = SECOND_ORDER[np.dtype(np.float64)]
+    assert not result.rounding.explains("second grad 0", wrong, theirs, rel, 0.0)
+
+
+def test_a_wrong_float64_subgradient_at_a_kink_is_not_excused():
+    # float64 inputs moved by one float64 rounding cross the kink at x == y: their spread is
+    # the jump of the subgradient, which the float32 run (no noise at the kink) caps at 0
+    x = Arr(np.array([1.0, 2.0]), grad=True)
+    y = Arr(np.array([1.0, 0.5]))
+    case = Case("l1_loss", [x, y], {"reduction": "sum"}, np.float64)
+    rounding = check_case(case).rounding
+    truth, _ = rounding.measure()
+    theirs = truth["grad 0"]
+    wrong = theirs + np.array([rounding.grad_output.item(), 0.0])
+    assert not rounding.explains("grad 0", wrong, theirs, 4 * RELATIVE[np.dtype(np.float64)], 1.0)

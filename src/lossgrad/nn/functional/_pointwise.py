@@ -311,3 +311,27 @@ class _PointwiseLoss(ArrayFunction):
                 for d, need in zip(spec.derivatives(*operands, *ctx.params), needs, strict=False)
             ]
         return (*grads, *([None] * (len(needs) - len(grads))))
+
+
+def scratches(like: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
+    """``count`` temporaries for a kernel: `scratch` slots 1 to ``count``."""
+    return tuple(scratch(like, slot) for slot in range(1, count + 1))
+
+
+def factored(
+    factors: Callable[..., tuple[np.ndarray, np.ndarray]],
+) -> dict[str, Callable[..., Any]]:
+    """The ``block`` and ``block_sum`` of a spec whose loss is the product of two factors:
+    ``factors(*operands, *params, dldx)`` returns them for one block and writes ∂l/∂x into
+    ``dldx``; the block is their product, its sum their dot product (no product array).
+    Pass as ``Pointwise(..., **factored(factors))``."""
+
+    def block(*args: Any) -> np.ndarray:
+        *inputs, loss, dldx = args
+        return np.multiply(*factors(*inputs, dldx), out=loss)
+
+    def block_sum(*args: Any) -> Any:
+        *inputs, _, dldx = args
+        return _parallel.total(*factors(*inputs, dldx))
+
+    return {"block": block, "block_sum": block_sum}

@@ -26,7 +26,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _logistic, _reduction
-from lossgrad.nn.functional._pointwise import Pointwise, scratch
+from lossgrad.nn.functional._pointwise import Pointwise, factored, scratches
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional._rows import (
     ClassTargets,
@@ -841,7 +841,7 @@ class _LogOneMinusPt(ArrayFunction):
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         x, y, out = ctx.saved_tensors
         a, b = logsigmoid(x), logsigmoid(neg(x))
-        return mul(g, _dlw_dx(a, b, out, y)), mul(g, _dlw_dy(a, b, out))
+        return mul(g, _dlw_dx(a, b, out, y)), _times_dlw_dy(g, a, b, out)
 
 
 def _np_log_one_minus_pt(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -858,25 +858,14 @@ def _dlw_dx(a: Any, b: Any, lw: Any, y: Any) -> Any:
     return mul(sub(1.0, mul(y, 2.0)), exp(sub(add(a, b), lw)))
 
 
-def _dlw_dy(a: Any, b: Any, lw: Any) -> Any:
-    """d log(1 - p_t)/dy = (sigmoid(-x) - sigmoid(x)) / (1 - p_t), in log space (ops); its
-    exponents clamped below overflow, so that where ``1 - p_t`` underflows it stays finite and
-    meets the modulation's 0 as torch's power rule does (0, not 0 * inf: NaN)."""
+def _times_dlw_dy(g: Any, a: Any, b: Any, lw: Any) -> Any:
+    """``g d log(1 - p_t)/dy = g sigmoid(-x) / (1 - p_t) - g sigmoid(x) / (1 - p_t)``, in log
+    space (ops): ``g`` times each term, as torch's product rule through ``p y + (1 - p)(1 - y)``
+    multiplies it (an infinite ``g`` meets a 0 term as NaN where torch's does). Its exponents
+    are clamped below overflow, so that where ``1 - p_t`` underflows it stays finite and meets
+    the modulation's 0 as torch's power rule does (0, not 0 * inf: NaN)."""
     top = float(_logistic._exp_max(lw._data.dtype))
-    return sub(exp(clamp_max(sub(b, lw), top)), exp(clamp_max(sub(a, lw), top)))
-
-
-def _sigmoid_focal_block(
-    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
-) -> np.ndarray:
-    """``l = alpha_t (1 - p_t)^gamma ce`` into ``loss`` and ∂l/∂x into ``dldx``."""
-    return np.multiply(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx), out=loss)
-
-
-def _sigmoid_focal_sum(
-    x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, loss: np.ndarray, dldx: np.ndarray
-) -> Any:
-    return _parallel.total(*_sigmoid_focal_parts(x, y, alpha, gamma, dldx))
+    return sub(mul(g, exp(clamp_max(sub(b, lw), top))), mul(g, exp(clamp_max(sub(a, lw), top))))
 
 
 def _sigmoid_focal_parts(
@@ -922,9 +911,8 @@ def _sigmoid_focal_gradients(
 
 _SIGMOID_FOCAL = Pointwise(
     node="SigmoidFocalLossBackward0",
-    block=_sigmoid_focal_block,
-    block_sum=_sigmoid_focal_sum,
     gradients=_sigmoid_focal_gradients,
+    **factored(_sigmoid_focal_parts),  # l = alpha_t (1 - p_t)^gamma times ce
 )
 
 
@@ -939,11 +927,7 @@ def _sigmoid_focal_binary(
     the temporaries.
     """
     dt = x.dtype
-    ax = scratch(x, 1)
-    sp = scratch(x, 2)
-    s = scratch(x, 3)
-    z = scratch(x, 4)
-    ce = scratch(x, 5)
+    ax, sp, s, z, ce = scratches(x, 5)
     np.abs(x, out=ax)
     np.negative(ax, out=sp)
     np.exp(sp, out=sp)

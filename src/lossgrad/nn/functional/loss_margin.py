@@ -746,12 +746,14 @@ class _CosineEmbeddingLoss(ArrayFunction):
                 grads.append(None)
                 continue
             shape = own._data.shape
+            # the norm's term first, then the dot's, added in that order: lossgrad's engine then
+            # meets the second-order terms in the order torch's does (rounding to the last bit)
+            from_norm = sum_to_shape(mul(mul(own, column(mul(half_m, other_m))), 2.0), shape)
             from_dot = mul(other, k)
             if from_dot._data.shape != full:  # an (N, 1) input against (N, D): the product's shape
                 from_dot = expand(from_dot, full)
             from_dot = sum_to_shape(from_dot, shape)
-            from_norm = sum_to_shape(mul(mul(own, column(mul(half_m, other_m))), 2.0), shape)
-            grads.append(add(from_dot, from_norm))
+            grads.append(add(from_norm, from_dot))
         return grads[0], grads[1], None, None, None
 
 
