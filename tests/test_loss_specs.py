@@ -236,10 +236,11 @@ def _formula(
 ) -> list[np.ndarray | None]:
     # operands that require grad: `gradients` may leave out those of the ones that do not
     tensors = [None if a is None else lossgrad.tensor(a, requires_grad=True) for a in operands]
-    if spec.gradients is not None:  # the gradients for an upstream 1, unreduced
-        derivatives = spec.gradients(
-            lossgrad.ones(N, dtype=lossgrad.float64), None, *tensors, *params
-        )
+    upstream = lossgrad.ones(N, dtype=lossgrad.float64)  # the gradients for an upstream 1
+    if spec.gradients is not None:  # unreduced
+        derivatives = spec.gradients(upstream, None, *tensors, *params)
+    elif spec.composite_gradients is not None:
+        derivatives = spec.composite_gradients(upstream, *tensors, *params)
     else:
         derivatives = spec.derivatives(*tensors, *params)
     return [None if d is None else d.detach().numpy() for d in derivatives]
