@@ -89,7 +89,9 @@ class Pointwise(NamedTuple):
             hands back); None for an operand that does not require grad is allowed. Optional,
             in place of ``derivatives``.
         block_sum: ``block_sum(*operands, *params, loss, dldx)``: the block's total (``loss``
-            is scratch); it also writes ``dldx``. Optional.
+            is scratch); it also writes ``dldx``. It may return None instead (say, for
+            operands it has no shortcut for, or where its shortcut would not be accurate):
+            the driver then sums the kernel's block. Optional.
         sum_applies_scale: ``block_sum`` takes one more argument, the factor ∂l/∂x is to be
             multiplied by (the reduction's and ``dldx_factor``'s; None for none), and applies it
             itself, where torch's backward does: before a division that would overflow first.
@@ -209,18 +211,18 @@ def _run_block(
     ``loss`` and ∂l/∂x into ``dldx`` (times ``scale`` unless None); returns the block's total in
     ``accumulate`` (None: an unreduced loss, nothing returned)."""
     block_sum = spec.block_sum if accumulate is not None and loss.dtype.char in "fd" else None
+    total = None
     if block_sum is not None:
         scaled = (scale,) if spec.sum_applies_scale else ()
         total = block_sum(*blocks, *params, loss, dldx, *scaled)
-        if type(total) is not accumulate.type:  # type: ignore[union-attr]
+        if total is not None and type(total) is not accumulate.type:  # type: ignore[union-attr]
             total = accumulate.type(total)  # type: ignore[union-attr]
-        scale = None if scaled else scale
-    else:
+        scale = None if scaled and total is not None else scale
+    if total is None:  # no block sum, or none this time: the kernel
         result = spec.block(*blocks, *params, loss, dldx)
         if accumulate is None:
             if result is not loss:
                 loss[...] = result
-            total = None
         elif accumulate == loss.dtype:
             total = _parallel.total(result)
         else:

@@ -28,7 +28,7 @@ from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _logistic, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
-from lossgrad.ops._common import promote
+from lossgrad.ops._common import promote, promote_present
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.elementary import logit, xlogy
 from lossgrad.ops.index import masked_fill
@@ -60,26 +60,22 @@ def _not_differentiable(fn: str, **args: Tensor | None) -> None:
             )
 
 
-def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
-    """torch multiplies weights in place into the loss: they must broadcast *to* its shape."""
-    if t is None:
-        return
-    try:
-        common = np.broadcast_shapes(t._data.shape, shape)
-    except ValueError:
-        from lossgrad.ops._common import broadcast_error
+def _broadcast_into(shape: tuple[int, ...], *operands: Tensor | None) -> None:
+    """torch multiplies these operands (weights) in place into the loss: each (unless None)
+    must broadcast *to* its ``shape``."""
+    for t in operands:
+        if t is None:
+            continue
+        try:
+            common = np.broadcast_shapes(t._data.shape, shape)
+        except ValueError:
+            from lossgrad.ops._common import broadcast_error
 
-        raise broadcast_error(shape, t._data.shape) from None
-    if common != shape:
-        raise RuntimeError(
-            f"output with shape {list(shape)} doesn't match the broadcast shape {list(common)}"
-        )
-
-
-def _promote_present(*operands: Tensor | None) -> tuple[np.dtype, list[Tensor | None]]:
-    """`promote` of the operands that are not None (the others stay None, in their place)."""
-    dt, promoted = promote(*[t for t in operands if t is not None])
-    return dt, [None if t is None else promoted.pop(0) for t in operands]
+            raise broadcast_error(shape, t._data.shape) from None
+        if common != shape:
+            raise RuntimeError(
+                f"output with shape {list(shape)} doesn't match the broadcast shape {list(common)}"
+            )
 
 
 def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
@@ -200,7 +196,7 @@ def binary_cross_entropy(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_same_size(input, target)
     _checks.check_same_dtype(input, target)
-    _broadcast_into(weight, target._data.shape)
+    _broadcast_into(target._data.shape, weight)
     weight = weight if weight is None else weight.to(input.dtype)
     _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
     _not_differentiable("binary_cross_entropy", weight=weight)
@@ -261,14 +257,13 @@ def _bce_logits_sum(
     dldx: np.ndarray,
 ) -> Any:
     """The block's total without weights: `_logistic.softplus_total` of the margin ``x``
-    (else the elementwise sum, as torch's)."""
-    total = None
-    if weight is None and pos_weight is None:
-        total = _logistic.softplus_total(x, x, y, loss, dldx)
-    if total is None:
-        return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
-    one = x.dtype.type(1)
-    np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
+    (None, the elementwise sum as torch's, with weights or where that is not accurate)."""
+    if weight is not None or pos_weight is not None:
+        return None
+    total = _logistic.softplus_total(x, x, y, loss, dldx)
+    if total is not None:
+        one = x.dtype.type(1)
+        np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
     return total
 
 
@@ -366,10 +361,9 @@ def binary_cross_entropy_with_logits(
     target = _smoothed_binary_target(target, label_smoothing)
     _checks.check_float_kernel(input._data.dtype, "log_sigmoid_cpu")
     _not_differentiable("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
-    for t in (pos_weight, weight):
-        _broadcast_into(t, input._data.shape)
+    _broadcast_into(input._data.shape, pos_weight, weight)
     out_dt = target._data.dtype
-    dt, operands = _promote_present(input, target, weight, pos_weight)
+    dt, operands = promote_present(input, target, weight, pos_weight)
     _checks.check_float_result(dt, out_dt)
     loss = _pointwise(_BCE_WITH_LOGITS, operands, reduction)
     return loss if dt == out_dt else loss.to(out_dt)
@@ -398,12 +392,11 @@ def _soft_margin_slope(u: np.ndarray, y: np.ndarray, spare: np.ndarray) -> np.nd
 
 
 def _soft_margin_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> Any:
-    """The block's total: `_logistic.softplus_total` of the margin ``y x`` (else the
-    elementwise sum)."""
+    """The block's total: `_logistic.softplus_total` of the margin ``y x`` (None, the
+    elementwise sum, where that is not accurate)."""
     total = _logistic.softplus_total(np.multiply(y, x, out=loss), x, y, loss, dldx)
-    if total is None:
-        return _parallel.total(_soft_margin_block(x, y, loss, dldx))
-    _soft_margin_slope(dldx, y, loss)
+    if total is not None:
+        _soft_margin_slope(dldx, y, loss)
     return total
 
 
@@ -458,7 +451,7 @@ def soft_margin_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor_arguments("soft_margin_loss", input=input, target=target)
     _not_differentiable("soft_margin_loss", target=target)
-    _broadcast_into(target, input._data.shape)
+    _broadcast_into(input._data.shape, target)
     dt = input._data.dtype
     _checks.check_float_result(dt, dt)
     y = target if target._data.dtype == dt else target.to(dt)
