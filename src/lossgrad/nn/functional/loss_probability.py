@@ -28,6 +28,7 @@ from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _logistic, _reduction
 from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
+from lossgrad.nn.functional.distance import _ClampMinStraightThrough
 from lossgrad.ops._common import promote, promote_present
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.elementary import logit, xlogy
@@ -782,8 +783,7 @@ def gaussian_nll_loss(
         raise ValueError(f"var is of incorrect size: {var.size()} for input of size {input.size()}")
     reduction = _reduction.resolve(reduction, alias=False)
     _checks.check_float_result(var._data.dtype, var._data.dtype)  # torch's clamp_ of an int var
-    var = var.clone()  # clamped below eps in place, so the gradient passes straight through
-    _clip(var._data, var._data.dtype.type(eps), var._data.dtype.type(np.inf), out=var._data)
+    var = _ClampMinStraightThrough.apply(var, eps)  # torch's in-place clamp under no_grad
     dt, operands = promote(input, target, var)
     if not _fusable(dt, input, target):  # integer operands: torch's integer arithmetic
         return _reduction.apply(_gaussian_nll_composite(input, target, var, full), reduction)
