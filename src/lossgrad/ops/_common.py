@@ -44,6 +44,13 @@ def promote(*operands: Any) -> tuple[np.dtype, list[Any]]:
     return dt, out
 
 
+def promote_present(*operands: Any) -> tuple[np.dtype, list[Any]]:
+    """`promote` of the operands that are not None (a loss's absent optional operands, which
+    stay None, in their place)."""
+    dt, promoted = promote(*[op for op in operands if op is not None])
+    return dt, [None if op is None else promoted.pop(0) for op in operands]
+
+
 def _scalar(x: Any) -> Any:
     if isinstance(x, (bool, int, float)):
         return x

@@ -119,6 +119,39 @@ def check_float_result(dtype: np.dtype, shown: np.dtype) -> None:
         )
 
 
+def check_same_dtype(input: Tensor, target: Tensor) -> None:
+    """RuntimeError, torch's wording (``Found dtype Double but expected Float``), unless
+    ``target`` has ``input``'s dtype (binary_cross_entropy does not promote)."""
+    if target._data.dtype != input._data.dtype:
+        raise RuntimeError(
+            f"Found dtype {scalar_type_name(target._data.dtype)} but expected "
+            f"{scalar_type_name(input._data.dtype)}"
+        )
+
+
+def check_not_integral(fn: str, input: Tensor, target: Tensor) -> None:
+    """RuntimeError, torch's wording, when ``input`` or ``target`` is not a float tensor (a
+    loss such as kl_div that refuses integer and bool operands outright)."""
+    if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
+        got = f"(got input {input.dtype} and target {target.dtype})"
+        raise RuntimeError(f"{fn}: Integral inputs not supported {got}.")
+
+
+def check_unit_interval(t: Tensor, name: str) -> None:
+    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]`` (NaN
+    does not). For float32/64 first one pass over the bits as unsigned integers, which are
+    ordered like the floats from +0 to 1 and above 1's bits for anything negative (-0.0
+    included), NaN or above 1; the two-pass test only when that one fails."""
+    data = t._data
+    if data.dtype.char in "fd" and data.size:
+        bits = data.view(np.uint32 if data.dtype.char == "f" else np.uint64)
+        if bits.max() <= bits.dtype.type(data.dtype.type(1).view(bits.dtype)):
+            return
+    if data.size and not (data.min() >= 0 and data.max() <= 1):
+        bad = data[~((data >= 0) & (data <= 1))].flat[0]
+        raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
+
+
 def number_as_tensor(value: Any, like: Tensor, unsupported: str) -> Tensor:
     """A Python number (torch's composites take one as a scalar of ``like``'s dtype) as a 0-d
     tensor; ``value`` itself if it is a Tensor; else TypeError ``unsupported`` (a format with

@@ -22,8 +22,10 @@ its ``dldx`` (the driver folds it into the reduction's scale); ``antisymmetric``
 of ``x - y``, whose second operand's gradient is ``-dldx`` (kept once for both); and, in place
 of ``derivatives``, ``gradients``: the gradients themselves, upstream gradient included, for a
 loss whose overflow and NaN positions depend on where torch multiplies that gradient in (mse's
-kernel scales ``x - y`` by ``2 / n`` before it; gaussian_nll's composite divides it by ``n``,
-halves it and divides it by the variance before the factor ``2 (x - y)``).
+kernel scales ``x - y`` by ``2 / n`` before it; bce_with_logits's multiplies it by the weight
+before it divides by ``n``). A loss torch composes from ops (kl_div, poisson_nll, gaussian_nll)
+gives ``composite_gradients`` instead: the same, but handed the upstream gradient already
+through the reduction's backward, as torch's ``MeanBackward0`` hands it to the elementwise ops.
 
     >>> import numpy as np
     >>> import lossgrad as torch
@@ -73,14 +75,23 @@ class Pointwise(NamedTuple):
         block: ``block(*operands, *params, loss, dldx) -> loss``, the NumPy kernel.
         derivatives: ``derivatives(*operands, *params)``, one ∂l/∂operand per operand written
             with lossgrad ops (None where an operand has no gradient); the create_graph
-            backward multiplies them by ``upstream / divisor``. None when ``gradients`` is given.
+            backward multiplies them by ``upstream / divisor``. None when ``gradients`` or
+            ``composite_gradients`` is given.
         gradients: ``gradients(upstream, divisor, *operands, *params)``, the gradients
             themselves written with lossgrad ops, in torch's order of operations (``upstream``
             the upstream gradient, ``divisor`` the reduction's: None, or the element count of a
             ``'mean'``); None for an operand that does not require grad is allowed. Optional,
             in place of ``derivatives``.
+        composite_gradients: ``composite_gradients(grad, *operands, *params)``, the gradients of
+            a loss torch composes from ops, written with lossgrad ops in the order of its
+            composite's backward, where ``grad`` is the upstream gradient over the reduction's
+            divisor (`_reduction.divide_grad`: what the composite's final ``mean`` or ``sum``
+            hands back); None for an operand that does not require grad is allowed. Optional,
+            in place of ``derivatives``.
         block_sum: ``block_sum(*operands, *params, loss, dldx)``: the block's total (``loss``
-            is scratch); it also writes ``dldx``. Optional.
+            is scratch); it also writes ``dldx``. It may return None instead (say, for
+            operands it has no shortcut for, or where its shortcut would not be accurate):
+            the driver then sums the kernel's block. Optional.
         sum_applies_scale: ``block_sum`` takes one more argument, the factor ∂l/∂x is to be
             multiplied by (the reduction's and ``dldx_factor``'s; None for none), and applies it
             itself, where torch's backward does: before a division that would overflow first.
@@ -97,6 +108,7 @@ class Pointwise(NamedTuple):
     block: Callable[..., np.ndarray]
     derivatives: Callable[..., tuple[Tensor | None, ...]] | None = None
     gradients: Callable[..., tuple[Tensor | None, ...]] | None = None
+    composite_gradients: Callable[..., tuple[Tensor | None, ...]] | None = None
     block_sum: Callable[..., Any] | None = None
     sum_applies_scale: bool = False
     antisymmetric: bool = False
@@ -199,18 +211,18 @@ def _run_block(
     ``loss`` and ∂l/∂x into ``dldx`` (times ``scale`` unless None); returns the block's total in
     ``accumulate`` (None: an unreduced loss, nothing returned)."""
     block_sum = spec.block_sum if accumulate is not None and loss.dtype.char in "fd" else None
+    total = None
     if block_sum is not None:
         scaled = (scale,) if spec.sum_applies_scale else ()
         total = block_sum(*blocks, *params, loss, dldx, *scaled)
-        if type(total) is not accumulate.type:  # type: ignore[union-attr]
+        if total is not None and type(total) is not accumulate.type:  # type: ignore[union-attr]
             total = accumulate.type(total)  # type: ignore[union-attr]
-        scale = None if scaled else scale
-    else:
+        scale = None if scaled and total is not None else scale
+    if total is None:  # no block sum, or none this time: the kernel
         result = spec.block(*blocks, *params, loss, dldx)
         if accumulate is None:
             if result is not loss:
                 loss[...] = result
-            total = None
         elif accumulate == loss.dtype:
             total = _parallel.total(result)
         else:
@@ -303,6 +315,10 @@ class _PointwiseLoss(ArrayFunction):
         operands, spec, needs = ctx.saved_tensors, ctx.spec, ctx.needs_input_grad
         if spec.gradients is not None:
             grads = spec.gradients(upstream, ctx.divisor, *operands, *ctx.params)
+            grads = [g if need else None for g, need in zip(grads, needs, strict=False)]
+        elif spec.composite_gradients is not None:
+            grad = _reduction.divide_grad(upstream, ctx.divisor)
+            grads = spec.composite_gradients(grad, *operands, *ctx.params)
             grads = [g if need else None for g, need in zip(grads, needs, strict=False)]
         else:
             scale = _reduction.divide_grad(upstream, ctx.divisor)

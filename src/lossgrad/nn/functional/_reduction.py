@@ -288,14 +288,16 @@ def mean_of_equal_groups_is_elementwise(reduction: str) -> bool:
 
 
 def resolve_kl_div(
-    reduction: str, size_average: bool | None, reduce: bool | None, ndim: int
+    reduction: str, size_average: bool | None, reduce: bool | None, input: Tensor, target: Tensor
 ) -> tuple[str, bool]:
     """kl_div's reduction: the legacy flags (which override the string) or the string, with
-    torch's warning for ``'mean'``; ``'batchmean'`` is the sum divided by the first dimension
+    torch's warning for ``'mean'``; ``'batchmean'`` is the sum divided by ``input.size(0)``
     (the sum for a 0-d input). Returns the reduction of the fused op and whether the result
-    must still be divided by the batch size (``'batchmean'`` with legacy flags, as torch does).
+    must still be divided by ``input.size(0)``: with legacy flags, as torch does, and where
+    the operands broadcast (their shapes differ), since the fused ``'batchmean'`` divides by
+    the first dimension of the broadcast shape.
     """
-    batchmean = reduction == "batchmean" and ndim != 0
+    batchmean = reduction == "batchmean" and input.dim() != 0
     if size_average is not None or reduce is not None:
         return legacy_get_string(size_average, reduce, stacklevel=4), batchmean
     if reduction == "mean":
@@ -307,5 +309,7 @@ def resolve_kl_div(
             stacklevel=3,
         )
     if reduction == "batchmean":
+        if batchmean and input.shape != target.shape:
+            return "sum", True
         return ("batchmean" if batchmean else "sum"), False
     return resolve(reduction, stacklevel=4), False

@@ -26,10 +26,10 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _logistic, _reduction
-from lossgrad.nn.functional._checks import scalar_type_name as _tn
 from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
 from lossgrad.nn.functional._pointwise import apply as _pointwise
-from lossgrad.ops._common import promote
+from lossgrad.nn.functional.distance import _ClampMinStraightThrough
+from lossgrad.ops._common import promote, promote_present
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.elementary import logit, xlogy
 from lossgrad.ops.index import masked_fill
@@ -61,26 +61,22 @@ def _not_differentiable(fn: str, **args: Tensor | None) -> None:
             )
 
 
-def _broadcast_into(t: Tensor | None, shape: tuple[int, ...]) -> None:
-    """torch multiplies weights in place into the loss: they must broadcast *to* its shape."""
-    if t is None:
-        return
-    try:
-        common = np.broadcast_shapes(t._data.shape, shape)
-    except ValueError:
-        from lossgrad.ops._common import broadcast_error
+def _broadcast_into(shape: tuple[int, ...], *operands: Tensor | None) -> None:
+    """torch multiplies these operands (weights) in place into the loss: each (unless None)
+    must broadcast *to* its ``shape``."""
+    for t in operands:
+        if t is None:
+            continue
+        try:
+            common = np.broadcast_shapes(t._data.shape, shape)
+        except ValueError:
+            from lossgrad.ops._common import broadcast_error
 
-        raise broadcast_error(shape, t._data.shape) from None
-    if common != shape:
-        raise RuntimeError(
-            f"output with shape {list(shape)} doesn't match the broadcast shape {list(common)}"
-        )
-
-
-def _promote_present(*operands: Tensor | None) -> tuple[np.dtype, list[Tensor | None]]:
-    """`promote` of the operands that are not None (the others stay None, in their place)."""
-    dt, promoted = promote(*[t for t in operands if t is not None])
-    return dt, [None if t is None else promoted.pop(0) for t in operands]
+            raise broadcast_error(shape, t._data.shape) from None
+        if common != shape:
+            raise RuntimeError(
+                f"output with shape {list(shape)} doesn't match the broadcast shape {list(common)}"
+            )
 
 
 def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
@@ -103,21 +99,6 @@ def _weighted(weight: Tensor | None, *derivatives: Tensor) -> tuple[Tensor, ...]
 
 
 # -- binary_cross_entropy --------------------------------------------------------------------------
-
-
-def _check_unit_interval(t: Tensor, name: str) -> None:
-    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]`` (NaN
-    does not). For float32/64 first one pass over the bits as unsigned integers, which are
-    ordered like the floats from +0 to 1 and above 1's bits for anything negative (-0.0
-    included), NaN or above 1; the two-pass test only when that one fails."""
-    data = t._data
-    if data.dtype.char in "fd" and data.size:
-        bits = data.view(np.uint32 if data.dtype.char == "f" else np.uint64)
-        if bits.max() <= bits.dtype.type(data.dtype.type(1).view(bits.dtype)):
-            return
-    if data.size and not (data.min() >= 0 and data.max() <= 1):
-        bad = data[~((data >= 0) & (data <= 1))].flat[0]
-        raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
 
 
 def _bce_block(
@@ -215,16 +196,13 @@ def binary_cross_entropy(
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_same_size(input, target)
-    if target._data.dtype != input._data.dtype:
-        raise RuntimeError(
-            f"Found dtype {_tn(target._data.dtype)} but expected {_tn(input._data.dtype)}"
-        )
-    _broadcast_into(weight, target._data.shape)
+    _checks.check_same_dtype(input, target)
+    _broadcast_into(target._data.shape, weight)
     weight = weight if weight is None else weight.to(input.dtype)
     _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
     _not_differentiable("binary_cross_entropy", weight=weight)
-    _check_unit_interval(input, "input")
-    _check_unit_interval(target, "target")
+    _checks.check_unit_interval(input, "input")
+    _checks.check_unit_interval(target, "target")
     target = _smoothed_binary_target(target, label_smoothing)
     return _pointwise(_BCE, (input, target, weight), reduction)
 
@@ -280,14 +258,13 @@ def _bce_logits_sum(
     dldx: np.ndarray,
 ) -> Any:
     """The block's total without weights: `_logistic.softplus_total` of the margin ``x``
-    (else the elementwise sum, as torch's)."""
-    total = None
-    if weight is None and pos_weight is None:
-        total = _logistic.softplus_total(x, x, y, loss, dldx)
-    if total is None:
-        return _parallel.total(_bce_logits_block(x, y, weight, pos_weight, loss, dldx))
-    one = x.dtype.type(1)
-    np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
+    (None, the elementwise sum as torch's, with weights or where that is not accurate)."""
+    if weight is not None or pos_weight is not None:
+        return None
+    total = _logistic.softplus_total(x, x, y, loss, dldx)
+    if total is not None:
+        one = x.dtype.type(1)
+        np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
     return total
 
 
@@ -385,10 +362,9 @@ def binary_cross_entropy_with_logits(
     target = _smoothed_binary_target(target, label_smoothing)
     _checks.check_float_kernel(input._data.dtype, "log_sigmoid_cpu")
     _not_differentiable("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
-    for t in (pos_weight, weight):
-        _broadcast_into(t, input._data.shape)
+    _broadcast_into(input._data.shape, pos_weight, weight)
     out_dt = target._data.dtype
-    dt, operands = _promote_present(input, target, weight, pos_weight)
+    dt, operands = promote_present(input, target, weight, pos_weight)
     _checks.check_float_result(dt, out_dt)
     loss = _pointwise(_BCE_WITH_LOGITS, operands, reduction)
     return loss if dt == out_dt else loss.to(out_dt)
@@ -417,12 +393,11 @@ def _soft_margin_slope(u: np.ndarray, y: np.ndarray, spare: np.ndarray) -> np.nd
 
 
 def _soft_margin_sum(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> Any:
-    """The block's total: `_logistic.softplus_total` of the margin ``y x`` (else the
-    elementwise sum)."""
+    """The block's total: `_logistic.softplus_total` of the margin ``y x`` (None, the
+    elementwise sum, where that is not accurate)."""
     total = _logistic.softplus_total(np.multiply(y, x, out=loss), x, y, loss, dldx)
-    if total is None:
-        return _parallel.total(_soft_margin_block(x, y, loss, dldx))
-    _soft_margin_slope(dldx, y, loss)
+    if total is not None:
+        _soft_margin_slope(dldx, y, loss)
     return total
 
 
@@ -477,7 +452,7 @@ def soft_margin_loss(
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_tensor_arguments("soft_margin_loss", input=input, target=target)
     _not_differentiable("soft_margin_loss", target=target)
-    _broadcast_into(target, input._data.shape)
+    _broadcast_into(input._data.shape, target)
     dt = input._data.dtype
     _checks.check_float_result(dt, dt)
     y = target if target._data.dtype == dt else target.to(dt)
@@ -503,15 +478,12 @@ def _kl_div_block(
     return loss
 
 
-def _kl_div_gradients(
-    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, log_target: bool
-) -> tuple[Tensor, Tensor]:
+def _kl_div_gradients(g: Tensor, x: Tensor, y: Tensor, log_target: bool) -> tuple[Tensor, Tensor]:
     """torch's composite's gradients, in its order (so they overflow where torch's do), with
-    ``g`` the upstream gradient over the reduction's divisor: with ``log_target``,
+    ``g`` the gradient its reduction hands back: with ``log_target``,
     ``dx = -(g exp(y))`` and ``dy = (g (y - x)) exp(y) + g exp(y)``; else ``dx = (-g) y`` and
     ``dy = xlogy(g, y) + (g y) / y - g x``, the first term 0 where ``y == 0`` (torch's
     derivatives of ``xlogy``)."""
-    g = _reduction.divide_grad(upstream, divisor)
     if log_target:
         target_prob = exp(y)
         return -(g * target_prob), g * (y - x) * target_prob + g * target_prob
@@ -522,7 +494,7 @@ def _kl_div_gradients(
 _KL_DIV = Pointwise(
     node=by_reduction(lambda log_target: "MulBackward0" if log_target else "SubBackward0"),
     block=_kl_div_block,
-    gradients=_kl_div_gradients,
+    composite_gradients=_kl_div_gradients,
 )
 
 
@@ -567,19 +539,14 @@ def kl_div(
         tensor(0.3553)
     """
     _checks.check_tensor_arguments("kl_div", input=input, target=target)
-    reduction, per_batch = _reduction.resolve_kl_div(reduction, size_average, reduce, input.dim())
-    if input._data.dtype.kind != "f" or target._data.dtype.kind != "f":
-        got = f"(got input {input.dtype} and target {target.dtype})"
-        raise RuntimeError(f"kl_div: Integral inputs not supported {got}.")
-    promoted = promote(input, target)[1]
-    x, y = _checks.broadcast_pair(*promoted)
-    if reduction == "batchmean" and (x.shape, y.shape) != (input.shape, target.shape):
-        reduction, per_batch = "sum", True  # torch divides by input.size(0)
+    reduction, per_batch = _reduction.resolve_kl_div(reduction, size_average, reduce, input, target)
+    _checks.check_not_integral("kl_div", input, target)
+    input, target = promote(input, target)[1]
+    x, y = _checks.broadcast_pair(input, target)
     if not log_target and y.shape != target.shape and target.requires_grad:
         # torch's xlogy(y, y) takes the target's own shape: its gradient is the sum over the
         # broadcast times log y + 1 (NaN at y = -inf, even when the sum is over nothing)
-        x, y = promoted
-        out = _reduction.apply(xlogy(y, y) - y * x, reduction)
+        out = _reduction.apply(xlogy(target, target) - target * input, reduction)
     else:
         out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
     return out / input.size(0) if per_batch else out
@@ -604,13 +571,12 @@ def _poisson_nll_block(
 
 
 def _poisson_nll_gradients(
-    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, log_input: bool, eps: float
+    g: Tensor, x: Tensor, y: Tensor, log_input: bool, eps: float
 ) -> tuple[Tensor, Tensor]:
     """torch's composite's gradients, in its order (so they overflow where torch's do), with
-    ``g`` the upstream gradient over the reduction's divisor: ``dx = g exp(x) - g y`` and
+    ``g`` the gradient its reduction hands back: ``dx = g exp(x) - g y`` and
     ``dy = (-g) x``, or without ``log_input`` ``dx = g + ((-g) y) / (x + eps)`` and
     ``dy = (-g) log(x + eps)``."""
-    g = _reduction.divide_grad(upstream, divisor)
     if log_input:
         return g * exp(x) - g * y, -g * x
     shifted = x + eps
@@ -620,7 +586,7 @@ def _poisson_nll_gradients(
 _POISSON_NLL = Pointwise(
     node=by_reduction("SubBackward0"),
     block=_poisson_nll_block,
-    gradients=_poisson_nll_gradients,
+    composite_gradients=_poisson_nll_gradients,
 )
 
 
@@ -740,13 +706,13 @@ def _gaussian_nll_composite(x: Tensor, y: Tensor, var: Tensor, full: bool) -> Te
 
 
 def _gaussian_nll_gradients(
-    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor, var: Tensor, full: bool
+    g: Tensor, x: Tensor, y: Tensor, var: Tensor, full: bool
 ) -> tuple[Any, ...]:
-    """The backward of torch's composite, op for op: the upstream gradient divided by the
-    count (a mean), halved, divided by ``v`` and only then times ``2 (x - y)``
-    (``PowBackward0``), so the infinities and NaN fall where torch's do; ``v`` gets
-    ``h / v - h ((x - y)^2 / v) / v`` from the log and the quotient."""
-    half = _reduction.divide_grad(upstream, divisor) * 0.5
+    """The backward of torch's composite, op for op: the gradient its reduction hands back,
+    halved, divided by ``v`` and only then times ``2 (x - y)`` (``PowBackward0``), so the
+    infinities and NaN fall where torch's do; ``v`` gets ``h / v - h ((x - y)^2 / v) / v``
+    from the log and the quotient."""
+    half = g * 0.5
     diff, half_over_var = x - y, half / var
     gx = half_over_var * (2.0 * diff)
     gy = -gx if y.requires_grad else None  # (the target's and var's only when asked for)
@@ -759,7 +725,7 @@ _GAUSSIAN_NLL = Pointwise(
     block=_gaussian_nll_block,
     block_sum=_gaussian_nll_sum,
     sum_applies_scale=True,
-    gradients=_gaussian_nll_gradients,
+    composite_gradients=_gaussian_nll_gradients,
     half=_gaussian_nll_composite,
     antisymmetric=True,
 )
@@ -817,8 +783,7 @@ def gaussian_nll_loss(
         raise ValueError(f"var is of incorrect size: {var.size()} for input of size {input.size()}")
     reduction = _reduction.resolve(reduction, alias=False)
     _checks.check_float_result(var._data.dtype, var._data.dtype)  # torch's clamp_ of an int var
-    var = var.clone()  # clamped below eps in place, so the gradient passes straight through
-    _clip(var._data, var._data.dtype.type(eps), var._data.dtype.type(np.inf), out=var._data)
+    var = _ClampMinStraightThrough.apply(var, eps)  # torch's in-place clamp under no_grad
     dt, operands = promote(input, target, var)
     if not _fusable(dt, input, target):  # integer operands: torch's integer arithmetic
         return _reduction.apply(_gaussian_nll_composite(input, target, var, full), reduction)
