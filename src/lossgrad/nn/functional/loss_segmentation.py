@@ -49,6 +49,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _kept, _reduction
+from lossgrad.nn.functional._fused import needs_no_shift
 from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
@@ -500,12 +501,17 @@ def _channel_sum(values: np.ndarray) -> np.ndarray:
 
 
 def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> np.ndarray:
-    """softmax over axis 1 (the max shifted out), sigmoid, or a copy, written into ``out``."""
+    """softmax over axis 1 (the max shifted out unless every logit is small enough for its
+    exponential and their sums to stay finite and normal: the shift's passes cost as much as
+    the rest of the softmax), sigmoid, or a copy, written into ``out``."""
     if activation == "sigmoid":
         out[...] = _np_sigmoid(logits)
     elif activation == "softmax":
-        np.subtract(logits, logits.max(1, keepdims=True), out=out)
-        np.exp(out, out=out)
+        if needs_no_shift(logits, logits.shape[1]):
+            np.exp(logits, out=out)
+        else:
+            np.subtract(logits, logits.max(1, keepdims=True), out=out)
+            np.exp(out, out=out)
         out *= np.reciprocal(_channel_sum(out))
     else:
         out[...] = logits
