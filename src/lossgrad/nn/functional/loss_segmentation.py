@@ -88,14 +88,13 @@ def _class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -
     """The integer labels of an index target; ValueError naming ``target`` when out of range."""
     labels = target._data
     if labels.dtype.kind == "f":
+        small = None if ignore_index is not None else _small_class_indices(labels, num_classes)
+        if small is not None:
+            return small
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
             raise _ClassIndexError(
                 "target: class indices must be whole numbers, got non-integer values"
             )
-        if ignore_index is None and labels.size and 0 <= labels.min() <= labels.max() < num_classes:
-            # straight to `_class_column`'s small type: the fused kernel compares in it, and
-            # reads an eighth of an int64 copy's bytes from memory, twice per call
-            return labels.astype(_class_column(num_classes).dtype)
     labels = labels.astype(np.int64, copy=False)
     valid = labels if ignore_index is None else labels[labels != ignore_index]
     if not _checks.indices_within(valid, num_classes):
@@ -197,6 +196,19 @@ def _checked_input(input: Tensor, target: Tensor) -> Tensor:
     if input._data.dtype.kind != "f":
         raise TypeError(f"input: expected a floating point tensor, got {input.dtype}")
     return input.float() if input._data.dtype in _HALF_FLOATS else input
+
+
+def _small_class_indices(labels: np.ndarray, num_classes: int) -> np.ndarray | None:
+    """Float class indices in `_class_column`'s small integer type when all are whole numbers
+    in ``[0, C)`` (else None: the general path checks them and says what is wrong). Three passes
+    (extremes by index, the cast, the comparison back) instead of the general path's seven, on
+    the calling thread before the pool's work; and the fused kernel compares in that type and
+    reads an eighth of an int64 copy's bytes, twice per call."""
+    flat = labels.reshape(-1)
+    if not flat.size or not 0 <= flat[flat.argmin()] <= flat[flat.argmax()] < num_classes:
+        return None  # NaN fails the comparisons
+    small = labels.astype(_class_column(num_classes).dtype)
+    return small if (small == labels).all() else None
 
 
 def _index_labels(input: Tensor, target: Tensor, ignore_index: int | None) -> np.ndarray:
