@@ -593,6 +593,31 @@ def test_gradient_of_soft_targets_matches_monai():
     np.testing.assert_allclose(yl.grad.numpy(), yt.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (1.5, "whole numbers"),
+        (np.nan, "whole numbers"),
+        (np.inf, "whole numbers"),
+        (3.0, r"\[0, 3\).*\[0, 3\]"),
+        (-1.0, r"\[0, 3\).*\[-1, 2\]"),
+    ],
+)
+def test_float_class_indices_are_checked(bad, message):
+    """Float class indices (as MONAI takes them): whole numbers in range match MONAI; one bad
+    value anywhere raises the error naming the target."""
+    rng = np.random.default_rng(5)
+    x = logits((2, 3, 8, 8))
+    y = rng.integers(0, 3, (2, 1, 8, 8)).astype(np.float32)
+    y[0, 0, 0, 0], y[1, 0, 7, 7] = 0, 2  # both extremes present
+    want = monai_losses.DiceLoss(softmax=True, to_onehot_y=True)(torch.tensor(x), torch.tensor(y))
+    got = F.dice_loss(lossgrad.tensor(x), lossgrad.tensor(y), softmax=True, to_onehot_y=True)
+    np.testing.assert_allclose(got.item(), want.item(), rtol=1e-5)
+    y[1, 0, 3, 4] = bad
+    with pytest.raises(ValueError, match=f"target.*{message}"):
+        F.dice_loss(lossgrad.tensor(x), lossgrad.tensor(y), softmax=True, to_onehot_y=True)
+
+
 def test_bad_inputs_name_the_argument():
     x = lossgrad.tensor(logits((2, 3, 4, 4)))
     with pytest.raises(ValueError, match="target"):

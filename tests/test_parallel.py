@@ -151,6 +151,28 @@ def test_map_rows_keeps_rows_whole():
     assert all(a[1] == b[0] for a, b in zip(got, got[1:]))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_map_products_keeps_each_product_below_blas_threading(threads):
+    old = _parallel.get_num_threads()
+    try:
+        _parallel.set_num_threads(threads)
+        rows, columns, width = 1024, 1024, 5
+        got = _parallel.map_products(lambda r0, r1: (r0, r1), rows, columns, width)
+        assert got[0][0] == 0 and got[-1][1] == rows
+        assert all(a[1] == b[0] for a, b in zip(got, got[1:]))
+        largest = max(r1 - r0 for r0, r1 in got)
+        if threads == 1:  # no pool threads beside BLAS's: the blocks of map_rows
+            assert len(got) == len(_parallel.map_rows(lambda r0, r1: 0, rows, columns))
+        else:
+            assert (
+                largest * columns * width
+                <= _parallel.SERIAL_PRODUCT
+                < 2 * largest * columns * width
+            )
+    finally:
+        _parallel.set_num_threads(old)
+
+
 def test_set_num_threads():
     old = _parallel.get_num_threads()
     try:

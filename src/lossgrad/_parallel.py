@@ -243,6 +243,24 @@ def map_rows(fn: Callable[[int, int], Any], rows: int, row_size: int) -> list[An
     return map_blocks(fn, rows, block=max(1, wide_block(work) // max(row_size, 1)), work=work)
 
 
+#: Multiply-adds (``m n k``) up to which OpenBLAS computes a matrix product on the calling thread
+#: alone. A larger product made on a pool thread starts BLAS's own threads beside the pool's, and
+#: they spin on the same cores: several times slower on two cores, and far worse on a loaded
+#: machine (benchmarks/NOTES.md).
+SERIAL_PRODUCT = 1 << 18
+
+
+def map_products(fn: Callable[[int, int], Any], rows: int, row_size: int, width: int) -> list[Any]:
+    """`map_rows` for blocks that multiply their ``(r, row_size)`` rows with matrices of inner
+    or outer dimension ``width``: on several threads, at most ``SERIAL_PRODUCT // (row_size *
+    width)`` rows to a block (at least one), so that every product stays on its thread."""
+    work = rows * row_size
+    size = wide_block(work) // max(row_size, 1)
+    if _threads > 1:
+        size = min(size, SERIAL_PRODUCT // max(row_size * width, 1))
+    return map_blocks(fn, rows, block=max(1, size), work=work)
+
+
 def scratch(n: int, dtype: Any, slot: int = 0) -> np.ndarray:
     """A reusable buffer of ``n`` elements, private to the calling thread (contents undefined).
 

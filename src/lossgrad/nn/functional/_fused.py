@@ -129,11 +129,15 @@ def _exponent_limit(dtype: np.dtype, n: int) -> float:
     return 0.5 * (math.log(float(np.finfo(dtype).max)) - math.log(max(n, 1)))
 
 
-def needs_no_shift(scores: np.ndarray) -> bool:
+def needs_no_shift(scores: np.ndarray, terms: int | None = None) -> bool:
     """Whether ``exp`` of ``(rows, n)`` scores can go unshifted by each row's maximum (a row-wise
     max costs more than the whole exp pass): every score within ``±limit``, so that each
-    exponential stays finite and normal and each row's sum of ``n`` of them finite."""
-    limit = _exponent_limit(scores.dtype, scores.shape[-1])
+    exponential stays finite and normal and each row's sum of ``n`` of them finite. ``terms``:
+    the number of exponentials in each sum when it is not the last axis's length (a softmax over
+    another axis)."""
+    limit = _exponent_limit(scores.dtype, scores.shape[-1] if terms is None else terms)
+    if not scores.flags.c_contiguous:  # a strided view: reductions, where a flat view copies
+        return bool(-limit <= scores.min() and scores.max() <= limit)  # NaN: False
     flat = scores.reshape(-1)  # the extremes by index (NaN included): faster than reductions
     return bool(-limit <= flat[flat.argmin()] and flat[flat.argmax()] <= limit)
 

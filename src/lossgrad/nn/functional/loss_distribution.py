@@ -338,7 +338,8 @@ def _kernel_products(
     ``K = phi(s)`` of the squared distances with slope ``S = phi'(s)``: ``(K b, S [b, b y],
     K^T a, S^T [a, a x])``, of sizes ``(N,)``, ``(N, 1 + D)``, ``(M,)``, ``(M, 1 + D)``.
 
-    Blocks of rows of ``x`` go over the thread pool; each block's distances come from one
+    Blocks of rows of ``x`` go over the thread pool, small enough for each matrix product to
+    stay on its thread (`_parallel.map_products`); each block's distances come from one
     matrix product (``|x|**2 - 2 x.y + |y|**2`` as ``[x, |x|**2, 1] . [-2 y, 1, |y|**2]``,
     geomloss's expansion; for the Gaussian kernel scaled by ``-1 / (2 blur**2)``, so the kernel
     is one ``exp`` in place, and ``S = K * -1 / (2 blur**2)``), and the block is read by the
@@ -374,7 +375,7 @@ def _kernel_products(
             slope.T @ weighted_x[lo:hi],
         )
 
-    parts = _parallel.map_rows(block, rows, columns)
+    parts = _parallel.map_products(block, rows, columns, left.shape[1])
     return (
         np.concatenate([part[0] for part in parts]),
         np.concatenate([part[1] for part in parts]),

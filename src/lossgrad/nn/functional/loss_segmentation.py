@@ -49,6 +49,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _kept, _reduction
+from lossgrad.nn.functional._fused import needs_no_shift
 from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.activation import softmax as _softmax
@@ -87,6 +88,9 @@ def _class_indices(target: Tensor, num_classes: int, ignore_index: int | None) -
     """The integer labels of an index target; ValueError naming ``target`` when out of range."""
     labels = target._data
     if labels.dtype.kind == "f":
+        small = None if ignore_index is not None else _small_class_indices(labels, num_classes)
+        if small is not None:
+            return small
         if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
             raise _ClassIndexError(
                 "target: class indices must be whole numbers, got non-integer values"
@@ -192,6 +196,19 @@ def _checked_input(input: Tensor, target: Tensor) -> Tensor:
     if input._data.dtype.kind != "f":
         raise TypeError(f"input: expected a floating point tensor, got {input.dtype}")
     return input.float() if input._data.dtype in _HALF_FLOATS else input
+
+
+def _small_class_indices(labels: np.ndarray, num_classes: int) -> np.ndarray | None:
+    """Float class indices in `_class_column`'s small integer type when all are whole numbers
+    in ``[0, C)`` (else None: the general path checks them and says what is wrong). Three passes
+    (extremes by index, the cast, the comparison back) instead of the general path's seven, on
+    the calling thread before the pool's work; and the fused kernel compares in that type and
+    reads an eighth of an int64 copy's bytes, twice per call."""
+    flat = labels.reshape(-1)
+    if not flat.size or not 0 <= flat[flat.argmin()] <= flat[flat.argmax()] < num_classes:
+        return None  # NaN fails the comparisons
+    small = labels.astype(_class_column(num_classes).dtype)
+    return small if (small == labels).all() else None
 
 
 def _index_labels(input: Tensor, target: Tensor, ignore_index: int | None) -> np.ndarray:
@@ -500,12 +517,17 @@ def _channel_sum(values: np.ndarray) -> np.ndarray:
 
 
 def _activation_array(logits: np.ndarray, activation: Any, out: np.ndarray) -> np.ndarray:
-    """softmax over axis 1 (the max shifted out), sigmoid, or a copy, written into ``out``."""
+    """softmax over axis 1 (the max shifted out unless every logit is small enough for its
+    exponential and their sums to stay finite and normal: the shift's passes cost as much as
+    the rest of the softmax), sigmoid, or a copy, written into ``out``."""
     if activation == "sigmoid":
         out[...] = _np_sigmoid(logits)
     elif activation == "softmax":
-        np.subtract(logits, logits.max(1, keepdims=True), out=out)
-        np.exp(out, out=out)
+        if needs_no_shift(logits, logits.shape[1]):
+            np.exp(logits, out=out)
+        else:
+            np.subtract(logits, logits.max(1, keepdims=True), out=out)
+            np.exp(out, out=out)
         out *= np.reciprocal(_channel_sum(out))
     else:
         out[...] = logits
