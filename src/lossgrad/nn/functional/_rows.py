@@ -448,15 +448,18 @@ class _RowLoss(ArrayFunction):
         spec, targets, reduction, params = operands[-1]  # after the targets' Tensor, if any
         ctx.save_for_backward(x, *operands[:-1])
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
-        planes = _class_planes(spec, x) if x.ndim > 2 else None
-        logits = as_rows(x) if planes is None else x.reshape(planes)
-        if _in_float32(x):
-            logits = logits.astype(np.float32)
+        planes = None
+        if x.ndim == 2 and x.flags.c_contiguous:  # the common call: the rows as given
+            logits = x
+        else:
+            planes = _class_planes(spec, x) if x.ndim > 2 else None
+            logits = as_rows(x) if planes is None else x.reshape(planes)
+            if _in_float32(x):
+                logits = logits.astype(np.float32)
         ctx.layout = logits.shape
         rows = logits.shape[0] if planes is None else planes[0] * planes[2]
         dtype = x.dtype
-        denominator = targets.total_weight if spec.weighted_mean else rows
-        key = (reduction, denominator, dtype)
+        key = (reduction, targets.total_weight if spec.weighted_mean else rows, dtype)
         divisor, scale = _FACTORS.get(key) or _factors(*key)
         ctx.divisor = divisor
         kept = _kept_gradient(ctx, spec, x, logits, planes is not None)
