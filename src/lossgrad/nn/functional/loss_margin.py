@@ -367,11 +367,11 @@ def _multilabel_margin_block(
     np.multiply(class_counts, _slope(scale, classes, dtype), out=dldx)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)
 def _slot_offsets(rows: int, width: int, classes: int) -> np.ndarray:
     """``offsets[r, j] = r C``, the flat offset of row ``r`` per label slot ``j`` (cached,
-    read-only): an add of two arrays of one shape costs a fifth of a broadcast one on small
-    blocks."""
+    read-only; a block's rows x slots stay within a thread block's work, and few shapes are
+    kept): an add of two arrays of one shape costs a fifth of a broadcast one on small blocks."""
     out = np.repeat(row_offsets(rows, classes), width).reshape(rows, width)
     out.flags.writeable = False
     return out
