@@ -414,15 +414,18 @@ def _run_kernel(
 
 
 #: ``(reduction, denominator, dtype)``: `_factors` of the reductions met so far.
-_FACTORS: dict[tuple[str, float, np.dtype], tuple[float | None, Any]] = {}
+_FACTORS: dict[tuple[str, float, np.dtype], tuple[float | None, Any, Any]] = {}
 
 
-def _factors(reduction: str, denominator: float, dtype: np.dtype) -> tuple[float | None, Any]:
-    """The divisor of the loss's total (`_reduction.mean_divisor`: None when unreduced) and the
-    gradient's scale (`_reduction.gradient_scale`) of ``reduction``, cached: a training loop
+def _factors(reduction: str, denominator: float, dtype: np.dtype) -> tuple[float | None, Any, Any]:
+    """The divisor of the loss's total (`_reduction.mean_divisor`: None when unreduced), the
+    gradient's scale (`_reduction.gradient_scale`) of ``reduction`` and, for a float32 or
+    float64 loss with a divisor that is not 0, the divisor in its dtype (`_RowLoss.forward`
+    divides the total by it, as `_reduction.divide_total`; else None), cached: a training loop
     asks for the same ones at every step."""
     divisor = _reduction.mean_divisor(reduction, denominator)
-    factors = (divisor, _reduction.gradient_scale(dtype, divisor))
+    typed = dtype.type(divisor) if divisor and dtype.char in "fd" else None
+    factors = (divisor, _reduction.gradient_scale(dtype, divisor), typed)
     if len(_FACTORS) > 4096:  # many distinct denominators: a bounded cache
         _FACTORS.clear()
     _FACTORS[reduction, denominator, dtype] = factors
@@ -448,16 +451,19 @@ class _RowLoss(ArrayFunction):
         spec, targets, reduction, params = operands[-1]  # after the targets' Tensor, if any
         ctx.save_for_backward(x, *operands[:-1])
         ctx.spec, ctx.targets, ctx.params, ctx.in_shape = spec, targets, params, x.shape
-        planes = _class_planes(spec, x) if x.ndim > 2 else None
-        logits = as_rows(x) if planes is None else x.reshape(planes)
-        if _in_float32(x):
-            logits = logits.astype(np.float32)
+        planes = None
+        if x.ndim == 2 and x.flags.c_contiguous:  # the common call: the rows as given
+            logits = x
+        else:
+            planes = _class_planes(spec, x) if x.ndim > 2 else None
+            logits = as_rows(x) if planes is None else x.reshape(planes)
+            if _in_float32(x):
+                logits = logits.astype(np.float32)
         ctx.layout = logits.shape
         rows = logits.shape[0] if planes is None else planes[0] * planes[2]
         dtype = x.dtype
-        denominator = targets.total_weight if spec.weighted_mean else rows
-        key = (reduction, denominator, dtype)
-        divisor, scale = _FACTORS.get(key) or _factors(*key)
+        key = (reduction, targets.total_weight if spec.weighted_mean else rows, dtype)
+        divisor, scale, typed_divisor = _FACTORS.get(key) or _factors(*key)
         ctx.divisor = divisor
         kept = _kept_gradient(ctx, spec, x, logits, planes is not None)
         loss = np.empty(rows, logits.dtype)
@@ -474,6 +480,8 @@ class _RowLoss(ArrayFunction):
                 _zero_rows(kept, ignored, logits if spec.softmax else None)
         if divisor is None:
             return loss.reshape(targets.out_shape)
+        if typed_divisor is not None:  # the total as one BLAS dot, divided in the loss's dtype
+            return _dot(loss, _parallel.ones(loss.size, dtype)) / typed_divisor
         return _reduced(loss, divisor, reduction)
 
     @staticmethod

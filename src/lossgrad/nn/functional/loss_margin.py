@@ -321,55 +321,75 @@ def _multilabel_margin_block(
     slots (no ``(rows, C, C)`` array).
 
     The pair of a row's label ``T_j`` and class ``i`` adds ``h = max(0, (1 - x[T_j]) + x[i])``
-    (torch's rounding) to ``C l`` (summed, then divided by ``C``, as torch's). Unused slots
-    get ``1 - x[T_j] = NaN`` and a copy of the rows gets NaN at the label classes, so ``fmax``
-    zeroes every pair that does not count (NaN margins included, as torch's ``z > 0`` test)
-    with no mask arrays. Each active pair adds
-    ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label counts twice:
-    ``np.subtract.at``). Sums over the classes are matrix-vector products with ones (NumPy's
+    (torch's rounding) to ``C l`` (summed, then divided by ``C``, as torch's). The scores are
+    copied with one more entry, NaN, where the unused slots point: their ``1 - x[T_j]`` is NaN,
+    and the copy gets NaN at the label classes, so ``fmax`` zeroes every pair that does not
+    count (NaN margins included, as torch's ``z > 0`` test) with no mask arrays. Each active
+    pair adds ``1 / C`` to ``∂l/∂x_i`` and ``-1 / C`` to ``∂l/∂x_{T_j}`` (a repeated label
+    counts twice: ``np.subtract.at``; an unused slot has no active pair, and subtracts its 0
+    from the extra entry). Sums over the classes are matrix-vector products with ones (NumPy's
     reductions along a short last axis cost several times more; float counts are exact).
     """
     rows, classes = scores.shape
-    dtype, width, valid = scores.dtype, labels.valid.shape[1], labels.valid
+    dtype, width, size = scores.dtype, labels.valid.shape[1], scores.size
     if not (width and rows):
         loss[:] = 0
         dldx[:] = 0
         return
-    positions = row_offsets(rows, classes)[:, None] + labels.target[:, :width]
-    label_positions = positions[valid]
-    base = np.where(valid, 1 - scores.reshape(-1)[positions], np.nan)
-    blanked = _parallel.scratch(rows * classes, dtype, 1)
-    np.copyto(blanked, scores.reshape(-1))
-    blanked[label_positions] = np.nan
-    blanked = blanked.reshape(rows, classes)
-    counts = np.empty((rows, width), dtype)
-    slots = max(1, min(width, _CHUNK // (rows * classes)))
+    first_labels = labels.target[:, :width]
+    positions = np.where(labels.valid, first_labels + _slot_offsets(rows, width, classes), size)
+    extended = _parallel.scratch(size + 1, dtype, 1)  # the scores, then NaN
+    np.copyto(extended[:size], scores.reshape(-1))
+    extended[size] = np.nan
+    base = 1 - extended[positions]
+    extended[positions] = np.nan
+    blanked = extended[:size].reshape(rows, 1, classes)
+    counts = _parallel.scratch(size + 1, dtype, 3)  # the class counts, then a sink
+    class_counts = counts[:size].reshape(rows, classes)
+    slots = max(1, min(width, _CHUNK // size))
     for j0 in range(0, width, slots):
         j1 = min(width, j0 + slots)
         hinge = _parallel.scratch(rows * (j1 - j0) * classes, dtype, 2)
         hinge = hinge.reshape(rows, j1 - j0, classes)
-        _parallel.fmax0(np.add(base[:, j0:j1, None], blanked[:, None, :], out=hinge))
+        _parallel.fmax0(np.add(base[:, j0:j1, None], blanked, out=hinge))
         pair_sums = _dot(hinge.reshape(rows, -1), _parallel.ones((j1 - j0) * classes, dtype))
         np.greater(hinge, 0, out=hinge, casting="unsafe")  # the active pairs: 1, else 0
         slot_ones = _parallel.ones(j1 - j0, dtype)
         if j0:
             loss += pair_sums
-            dldx += np.matmul(slot_ones, hinge)
+            class_counts += np.matmul(slot_ones, hinge)
         else:
             loss[:] = pair_sums
-            np.matmul(slot_ones, hinge, out=dldx)
-        class_counts = _dot(hinge.reshape(-1, classes), _parallel.ones(classes, dtype))
-        counts[:, j0:j1] = class_counts.reshape(rows, j1 - j0)
+            np.matmul(slot_ones, hinge, out=class_counts)
+        label_counts = _dot(hinge.reshape(-1, classes), _parallel.ones(classes, dtype))
+        np.subtract.at(counts, positions[:, j0:j1].reshape(-1), label_counts)
     loss /= dtype.type(classes)  # the sum, then / C (torch's order: it overflows as torch's)
-    np.subtract.at(dldx.reshape(-1), label_positions, counts[valid])
-    dldx *= scale / dtype.type(classes)
+    np.multiply(class_counts, _slope(scale, classes, dtype), out=dldx)
+
+
+@functools.lru_cache(maxsize=16)
+def _slot_offsets(rows: int, width: int, classes: int) -> np.ndarray:
+    """``offsets[r, j] = r C``, the flat offset of row ``r`` per label slot ``j`` (cached,
+    read-only; a block's rows x slots stay within a thread block's work, and few shapes are
+    kept): an add of two arrays of one shape costs a fifth of a broadcast one on small blocks."""
+    out = np.repeat(row_offsets(rows, classes), width).reshape(rows, width)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _slope(scale: Any, classes: int, dtype: np.dtype) -> Any:
+    """``scale / C`` in ``dtype`` (cached by dtype too: equal scales of two dtypes hash alike;
+    one NumPy scalar operation costs about a microsecond, a tenth of a small block's kernel)."""
+    return scale / dtype.type(classes)
 
 
 def _multilabel_margin_derivative(scores: Tensor, labels: _LabelLists, upstream: Tensor) -> Tensor:
     """The loss is piecewise linear: its gradient is the kernel's constant slope."""
     data = scores._data
     slope = np.empty(data.shape, data.dtype)
-    _multilabel_margin_block(data, labels, np.empty(data.shape[0], data.dtype), slope, 1)
+    one = data.dtype.type(1)
+    _multilabel_margin_block(data, labels, np.empty(data.shape[0], data.dtype), slope, one)
     return mul(Tensor._make(slope), upstream)
 
 
