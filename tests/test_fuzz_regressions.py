@@ -1131,3 +1131,40 @@ def test_cosine_embedding_second_gradient_of_one_feature_adds_terms_in_torchs_or
         seconds.append([g.numpy() for g in lib.autograd.grad(total, [a, b])])
     for ours, theirs in zip(seconds[1], seconds[0], strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("log_input", [True, False])
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_poisson_nll_input_broadcast_against_the_target_sums_the_upstream_first_like_torch(
+    log_input, dtype
+):
+    # torch's composite sums the upstream over the broadcast before each term's derivative:
+    # exp(inf) * (sum of g) = inf, where lossgrad's fused sum of g_k (exp(x) - y_k) was
+    # inf - inf = NaN
+    x = np.array([[[np.inf]], [[1.5]]], dtype)
+    y = np.array([[[2.0, 1.0, 4.0]]], dtype)
+    upstream = np.array([[[1.053, 1.776, -2.553]], [[0.5, -0.25, 1.0]]], dtype)
+    grads = []
+    for lib in (torch, lossgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.poisson_nll_loss(xt, lib.tensor(y), log_input, reduction="none")
+        loss.backward(lib.tensor(upstream))
+        grads.append(xt.grad.numpy())
+    assert np.isposinf(grads[0][0, 0, 0]) == log_input
+    np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_multi_margin_unreduced_create_graph_gradient_sums_the_slopes_before_the_upstream():
+    # torch's kernel sums a row's slopes 2 z / C, then scales by the row's upstream: two
+    # slopes of 1.13e308 overflow to inf at the target; lossgrad's create_graph formula scaled
+    # each by the upstream first (-0.17) and gave a finite 3.96e307
+    scores = np.array([[0.25, 0.21, 2.6], [-0.26, -1.7e308, 1.89], [0.0, 0.72, -1.41]])
+    upstream = np.array([-0.65, -0.17, 1.66])
+    grads = []
+    for lib in (torch, lossgrad):
+        x = lib.tensor(scores, requires_grad=True)
+        loss = lib.nn.functional.multi_margin_loss(x, lib.tensor([2, 1, 1]), p=2, reduction="none")
+        (gradient,) = lib.autograd.grad(loss, x, lib.tensor(upstream), create_graph=True)
+        grads.append(gradient.detach().numpy())
+    assert np.isposinf(grads[0][1, 1])
+    np.testing.assert_array_equal(grads[1], grads[0])

@@ -180,10 +180,15 @@ def _multi_margin_derivative(
     # the inactive margins are masked, not multiplied by a 0 rate: an infinite score makes
     # them inf - inf or -inf (NaN times 0), where torch's gradient is 0
     margins = masked_fill(add(sub(scores, gather(scores, 1, index)), margin), rate == 0, 0.0)
-    slopes = mul(mul(margins, Tensor._make(rate)), upstream)  # times the upstream before
-    # the sum, as torch's kernel (the sum of huge slopes overflows); the target's entry is minus
-    # the row's sum, put in place (times a 0 one-hot, an infinite sum would give NaN)
+    slopes = mul(margins, Tensor._make(rate))
+    # the target's entry is minus the row's sum, put in place (times a 0 one-hot, an infinite
+    # sum would give NaN). torch's kernel sums slopes that hold the mean's 1 / M, then scales
+    # by the output's gradient (the sum of huge slopes overflows there): unreduced, each row's
+    # upstream comes after the sum; reduced, the upstream (holding the 1 / M) before it
     at_target = targets.one_hot(classes, np.bool_)
+    if upstream.dim():
+        return mul(where(at_target, neg(_sum(slopes, 1, True)), slopes), upstream)
+    slopes = mul(slopes, upstream)
     return where(at_target, neg(_sum(slopes, 1, True)), slopes)
 
 

@@ -646,7 +646,9 @@ def poisson_nll_loss(
     reduction = _reduction.resolve(_reduction.legacy(reduction, size_average, reduce), alias=False)
     _checks.check_tensor_arguments("poisson_nll_loss", input=input, target=target)
     dt, (x, y) = promote(input, target)
-    if not full and _fusable(dt, input, target):  # the fused composite
+    # torch's ops sum the upstream over a broadcast input before each term's derivative
+    broadcast_gradient = input.requires_grad and input.shape != target.shape
+    if not full and _fusable(dt, input, target) and not broadcast_gradient:
         return _pointwise(_POISSON_NLL, (x, y), reduction, (log_input, eps))
     if log_input:
         loss = _integer_exact(exp, input, input) - target * input
