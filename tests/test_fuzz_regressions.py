@@ -1168,3 +1168,56 @@ def test_multi_margin_unreduced_create_graph_gradient_sums_the_slopes_before_the
         grads.append(gradient.detach().numpy())
     assert np.isposinf(grads[0][1, 1])
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.parametrize(
+    "scores, target, weight, dtype",
+    [
+        (
+            [[0.38, -1e38, -0.83, -4.9, 3.6], [2.3, -0.65, 1.5, 4e4, -1e38]],
+            [4, 4],
+            None,
+            np.float32,
+        ),
+        (
+            [[-1.3, -0.35, 3.3], [1.3, -3.3, -0.01], [-1.7e308, 0.3, -3.2]],
+            [1, 0, 0],
+            [1.05, 1.04, 1.05],
+            np.float64,
+        ),
+    ],
+)
+def test_multi_margin_value_sums_weighted_terms_before_dividing_by_the_classes(
+    scores, target, weight, dtype
+):
+    # torch's kernel adds each row's hinge terms (times w[y]) and then divides by C: four
+    # terms of 1e38 overflow to inf in float32; lossgrad summed them already divided by C
+    values = []
+    for lib in (torch, lossgrad):
+        kwargs = {} if weight is None else {"weight": lib.tensor(np.array(weight, dtype))}
+        loss = lib.nn.functional.multi_margin_loss(
+            lib.tensor(np.array(scores, dtype)),
+            lib.tensor(target),
+            margin=0.5,
+            reduction="sum",
+            **kwargs,
+        )
+        values.append(loss.numpy())
+    assert np.isposinf(values[0])
+    np.testing.assert_array_equal(values[1], values[0])
+
+
+def test_kl_div_log_target_broadcast_target_gradient_is_torchs_composite():
+    # torch's exp(y) (y - x) takes the (3, 1) target's own exp(y): its gradient is exp(y) = inf
+    # times the sum of g (y - x_k) over the broadcast, inf; lossgrad's fused gradient
+    # exp(y) (y - x_k + 1) per element gave inf * 0 = NaN at x_k = y
+    x = np.array([[0.0, -0.41, -0.31], [-2.6, -1.7e308, 5.9], [2.2, 1.7e308, -1.8]])
+    y = np.array([[-1e38], [-1.1], [1.7e308]])
+    grads = []
+    for lib in (torch, lossgrad):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        lib.nn.functional.kl_div(xt, yt, reduction="mean", log_target=True).backward()
+        grads.append((xt.grad.numpy(), yt.grad.numpy()))
+    assert np.isposinf(grads[0][1][2, 0])
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)

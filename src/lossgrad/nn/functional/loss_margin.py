@@ -115,7 +115,7 @@ def _multi_margin_block(
     2 h_i) / C`` where ``h_i > 0``, and ``∂l/∂x_y`` is minus their sum.
     """
     classes, dtype = scores.shape[1], scores.dtype
-    share, minus_one, factor = _multi_margin_constants(classes, dtype, p, scale)
+    ones, minus_one, factor = _multi_margin_constants(classes, dtype, p, scale)
     positions = targets.positions(classes)
     hinge = np.add(scores, (margin - scores.reshape(-1)[positions])[:, None], out=dldx)
     flat_hinge = hinge.reshape(-1)
@@ -126,15 +126,15 @@ def _multi_margin_block(
     else:
         _parallel.fmax0(hinge)
     if p == 1:
-        _dot(hinge, share, out=loss)
+        _dot(hinge, ones, out=loss)
     elif small:  # fewer calls cost less than one einsum here
-        _dot(hinge * hinge, share, out=loss)
+        _dot(hinge * hinge, ones, out=loss)
     else:
         np.einsum("ij,ij->i", hinge, hinge, out=loss)
-        loss /= dtype.type(classes)
-    if targets.weight is not None:
+    if targets.weight is not None:  # before the division, as torch: a sum it overflows is inf
         loss *= targets.weight
         factor = (factor * targets.weight)[:, None]
+    loss /= dtype.type(classes)
     if p == 1:  # the active classes: hinge >= 0, so its sign is 1 or 0
         if small:  # in place, sign is the cheaper call on small blocks, 10x slower on large
             np.sign(hinge, out=hinge)
@@ -152,12 +152,12 @@ _SMALL_BLOCK = 1024
 def _multi_margin_constants(
     classes: int, dtype: np.dtype, p: int, scale: Any
 ) -> tuple[np.ndarray, np.ndarray, Any]:
-    """`_multi_margin_block`'s constants: the vectors of ``1 / C`` and of ``-1`` over the classes
+    """`_multi_margin_block`'s constants: the vectors of ``1`` and of ``-1`` over the classes
     (row sums as matrix-vector products) and the slope factor ``scale p / C``."""
-    share = np.full(classes, 1 / classes, dtype)
+    ones = np.ones(classes, dtype)
     minus_one = np.full(classes, -1, dtype)
-    share.flags.writeable = minus_one.flags.writeable = False
-    return share, minus_one, scale * dtype.type(p / classes)
+    ones.flags.writeable = minus_one.flags.writeable = False
+    return ones, minus_one, scale * dtype.type(p / classes)
 
 
 def _multi_margin_derivative(

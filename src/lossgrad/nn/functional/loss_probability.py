@@ -543,12 +543,16 @@ def kl_div(
     _checks.check_not_integral("kl_div", input, target)
     input, target = promote(input, target)[1]
     x, y = _checks.broadcast_pair(input, target)
-    if not log_target and y.shape != target.shape and target.requires_grad:
-        # torch's xlogy(y, y) takes the target's own shape: its gradient is the sum over the
-        # broadcast times log y + 1 (NaN at y = -inf, even when the sum is over nothing)
-        out = _reduction.apply(xlogy(target, target) - target * input, reduction)
-    else:
+    # a broadcast target that needs its gradient takes torch's composite: the target's own
+    # terms, xlogy(y, y) or exp(y), take the upstream summed over the broadcast (NaN at y = -inf
+    # for xlogy even when the sum is over nothing; exp(y) = inf times a sum where the fused
+    # gradient had inf * 0 = NaN)
+    if y.shape == target.shape or not target.requires_grad:
         out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
+    elif log_target:
+        out = _reduction.apply(exp(target) * (target - input), reduction)
+    else:
+        out = _reduction.apply(xlogy(target, target) - target * input, reduction)
     return out / input.size(0) if per_batch else out
 
 
