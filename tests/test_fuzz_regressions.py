@@ -1221,3 +1221,33 @@ def test_kl_div_log_target_broadcast_target_gradient_is_torchs_composite():
     assert np.isposinf(grads[0][1][2, 0])
     for ours, theirs in zip(grads[1], grads[0], strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_triplet_gradient_at_a_subnormal_distance_is_torchs_quotient_first():
+    # torch's norm backward for p = 2 is g * (u / ||u||): finite at a subnormal distance (seed
+    # 11017: |1e-45 - 1e-40| with swap); lossgrad's g / ||u|| first overflowed to inf in float32
+    grads = []
+    for lib in (torch, lossgrad):
+        a, p, n = (
+            lib.tensor(np.array([v], np.float32), requires_grad=True)
+            for v in (-1.0390503, 1e-45, 1e-40)
+        )
+        loss = lib.nn.functional.triplet_margin_loss(a, p, n, swap=True, eps=0.0)
+        loss.backward(lib.tensor(np.float32(0.3455842)))
+        grads.append([t.grad.numpy() for t in (a, p, n)])
+    assert np.all(np.isfinite(grads[0]))
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_pairwise_distance_gradient_at_a_subnormal_distance_is_torchs_quotient_first():
+    x1 = np.array([[1e-45], [1.0]], np.float32)
+    x2 = np.array([[1e-40], [0.0]], np.float32)
+    grads = []
+    for lib in (torch, lossgrad):
+        a, b = lib.tensor(x1, requires_grad=True), lib.tensor(x2, requires_grad=True)
+        lib.nn.functional.pairwise_distance(a, b, eps=0.0).sum().backward()
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    assert np.all(np.isfinite(grads[0]))
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)

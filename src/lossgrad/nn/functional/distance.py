@@ -170,12 +170,16 @@ def _fused_rows(p: float, *arrays: np.ndarray) -> bool:
     return True
 
 
-def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray:
+def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray | None:
     """A per-row gradient factor as an ``(N, 1)`` column, divided by the norm for p = 2 (0 where
-    the norm is 0: torch's ``masked_fill_(result == 0, 0)``)."""
+    the norm is 0: torch's ``masked_fill_(result == 0, 0)``). None where that quotient overflows
+    in some row (a subnormal norm): torch's ``g * (u / norm)`` is finite there, so the caller
+    takes torch's order (its ``backward``); the check costs one pass over the N factors."""
     if p == 2:
         k = np.asarray(k / norm)  # a new array (0-d for one row)
         k[norm == 0] = 0  # cheaper than np.where's three operands on small rows
+        if np.isinf(k).any():
+            return None
     return np.asarray(k, norm.dtype).reshape(-1, 1)
 
 
@@ -223,6 +227,8 @@ class _PairwiseDistance(ArrayFunction):
         x1, x2, out = ctx._saved_arrays()
         p = ctx.meta[0]
         k = _row_factor(g, out, p)
+        if k is None:
+            return backward_via_tensors(ctx, g)
         need1, need2 = ctx.needs_input_grad[:2]
         g1 = np.empty(u.shape, u.dtype)
         ur, g1r = _rows(u), _rows(g1)
