@@ -694,8 +694,11 @@ def _gaussian_nll_sum(
 ) -> Any:
     """The block's total with the squares as one dot product ``(x - y) . s (x - y) / v / s``
     and ``dl/dx`` as ``(x - y) (s / v)``: the scale ``s`` applied before the division by the
-    variance, as torch's backward does, so that it overflows only where torch's does."""
+    variance, as torch's backward does, so that it overflows only where torch's does. Where
+    some ``(x - y)^2`` overflows, torch's order (`_gaussian_nll_overflowing_sum`)."""
     diff = np.subtract(x, y, out=scratch(x, 1))
+    if not np.isfinite(_parallel.total(diff, diff)):
+        return _gaussian_nll_overflowing_sum(diff, var, full, loss, dldx, scale)
     if scale is None:
         squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
     else:
@@ -703,6 +706,25 @@ def _gaussian_nll_sum(
         squares = _parallel.total(diff, dldx) / scale
     total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
+
+
+def _gaussian_nll_overflowing_sum(
+    diff: np.ndarray, var: np.ndarray, full: bool, loss: np.ndarray, dldx: np.ndarray, scale: Any
+) -> Any:
+    """A block's total and ``dl/dx`` (times ``s``) where some ``(x - y)^2`` overflows, in the
+    order of torch's composite and its backward: ``0.5 (log v + (x - y)^2 / v)`` (infinite
+    where the square is, though the quotient would not be), and ``(s / 2 / v) (2 (x - y))``
+    (``PowBackward0``'s ``2 (x - y)`` infinite beyond half the float maximum)."""
+    kind = diff.dtype.type
+    np.divide(kind(0.5) * (1 if scale is None else scale), var, out=dldx)
+    dldx *= np.multiply(diff, kind(2), out=loss)
+    np.multiply(diff, diff, out=loss)
+    loss /= var
+    loss += np.log(var, out=diff)
+    loss *= kind(0.5)
+    if full:
+        loss += kind(_HALF_LOG_TWO_PI)
+    return _parallel.total(loss)
 
 
 def _gaussian_nll_composite(x: Tensor, y: Tensor, var: Tensor, full: bool) -> Tensor:
