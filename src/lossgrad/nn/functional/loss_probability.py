@@ -695,15 +695,17 @@ def _gaussian_nll_sum(
     """The block's total with the squares as one dot product ``(x - y) . s (x - y) / v / s``
     and ``dl/dx`` as ``(x - y) (s / v)``: the scale ``s`` applied before the division by the
     variance, as torch's backward does, so that it overflows only where torch's does. Where
-    some ``(x - y)^2`` overflows, torch's order (`_gaussian_nll_overflowing_sum`)."""
+    that dot product overflows (so does some ``(x - y)^2``, unless a variance is above about
+    ``1e31 s`` in float32), torch's order (`_gaussian_nll_overflowing_sum`): no extra pass for
+    finite losses."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    if not np.isfinite(_parallel.total(diff, diff)):
-        return _gaussian_nll_overflowing_sum(diff, var, full, loss, dldx, scale)
     if scale is None:
         squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
     else:
         np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
         squares = _parallel.total(diff, dldx) / scale
+    if not np.isfinite(squares):
+        return _gaussian_nll_overflowing_sum(diff, var, full, loss, dldx, scale)
     total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
 
