@@ -1254,22 +1254,25 @@ def test_pairwise_distance_gradient_at_a_subnormal_distance_is_torchs_quotient_f
 
 
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
-def test_gaussian_nll_gradient_where_twice_the_difference_overflows_is_torchs(reduction):
+def test_gaussian_nll_gradient_of_an_overflowing_loss_is_torchs_composite(reduction):
     # torch's composite 0.5 * (log(var) + (x - y) ** 2 / var) gives x the gradient
-    # (g / 2 / var) * (2 (x - y)): infinite where 2 (x - y) overflows (seed 11030, float32
-    # (x - y) = 2e38), where lossgrad's fused (x - y) (g / var) stayed finite; and the loss is
-    # infinite where (x - y) ** 2 is, though (x - y) ** 2 / var would not be
-    x = np.array([[1e38, 1.0, -3.0], [2.0, 1e20, -np.inf]], np.float32)
-    y = np.array([[-1e38, 0.5, 4.0], [1.5, 0.0, 2.0]], np.float32)
-    var = np.array([[2.0], [1e30]], np.float32)
+    # (g / 2 / var) * (2 (x - y)), the upstream g in first: infinite where 2 (x - y) overflows
+    # (2e38 in float32), where lossgrad's kept (x - y) / var times g stayed finite, and finite
+    # at x = 1e38, var = 0.2365 with g = 0.3456 (seed 11030), where (x - y) / var overflowed
+    # before the upstream scaled it down; and the loss is infinite where (x - y) ** 2 is, though
+    # (x - y) ** 2 / var would not be
+    x = np.array([[1e38, 1e38, -3.0], [2.0, 1e20, 0.5]], np.float32)
+    y = np.array([[-1e38, -0.992052, 4.0], [1.5, 0.0, 2.0]], np.float32)
+    var = np.array([[0.23653811], [1e30]], np.float32)
     results = []
     for lib in (torch, lossgrad):
         xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
         loss = lib.nn.functional.gaussian_nll_loss(
             xt, yt, lib.tensor(var), eps=0.01, reduction=reduction
         )
-        loss.backward()
+        loss.backward(lib.tensor(np.float32(0.34558418)))
         results.append((loss.detach().numpy(), xt.grad.numpy(), yt.grad.numpy()))
-    assert np.isposinf(results[0][1][0, 0]) and np.isposinf(results[0][0])
+    assert np.isposinf(results[0][0]) and np.isposinf(results[0][1][0, 0])
+    assert np.isfinite(results[0][1][0, 1])
     for ours, theirs in zip(results[1], results[0], strict=True):
         np.testing.assert_array_equal(ours, theirs)

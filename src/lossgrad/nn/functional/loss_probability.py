@@ -696,8 +696,9 @@ def _gaussian_nll_sum(
     and ``dl/dx`` as ``(x - y) (s / v)``: the scale ``s`` applied before the division by the
     variance, as torch's backward does, so that it overflows only where torch's does. Where
     that dot product overflows (so does some ``(x - y)^2``, unless a variance is above about
-    ``1e31 s`` in float32), torch's order (`_gaussian_nll_overflowing_sum`): no extra pass for
-    finite losses."""
+    ``1e31 s`` in float32), the total of torch's composite, op for op: infinite where
+    ``(x - y)^2`` is (no extra pass for finite losses; an infinite total's gradients are
+    then the composite's, `_pointwise`)."""
     diff = np.subtract(x, y, out=scratch(x, 1))
     if scale is None:
         squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
@@ -705,28 +706,10 @@ def _gaussian_nll_sum(
         np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
         squares = _parallel.total(diff, dldx) / scale
     if not np.isfinite(squares):
-        return _gaussian_nll_overflowing_sum(diff, var, full, loss, dldx, scale)
+        ops = [Tensor._make(a) for a in (x, y, var)]
+        return _parallel.total(_gaussian_nll_composite(*ops, full)._data)
     total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
-
-
-def _gaussian_nll_overflowing_sum(
-    diff: np.ndarray, var: np.ndarray, full: bool, loss: np.ndarray, dldx: np.ndarray, scale: Any
-) -> Any:
-    """A block's total and ``dl/dx`` (times ``s``) where some ``(x - y)^2`` overflows, in the
-    order of torch's composite and its backward: ``0.5 (log v + (x - y)^2 / v)`` (infinite
-    where the square is, though the quotient would not be), and ``(s / 2 / v) (2 (x - y))``
-    (``PowBackward0``'s ``2 (x - y)`` infinite beyond half the float maximum)."""
-    kind = diff.dtype.type
-    np.divide(kind(0.5) * (1 if scale is None else scale), var, out=dldx)
-    dldx *= np.multiply(diff, kind(2), out=loss)
-    np.multiply(diff, diff, out=loss)
-    loss /= var
-    loss += np.log(var, out=diff)
-    loss *= kind(0.5)
-    if full:
-        loss += kind(_HALF_LOG_TWO_PI)
-    return _parallel.total(loss)
 
 
 def _gaussian_nll_composite(x: Tensor, y: Tensor, var: Tensor, full: bool) -> Tensor:
