@@ -51,6 +51,7 @@ times the upstream overflows where torch's order need not).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -295,7 +296,7 @@ class _PointwiseLoss(ArrayFunction):
                 _parallel.map_blocks(run, size, block)
         if out is not None:
             return out
-        if spec.composite_gradients is not None and not np.isfinite(total):
+        if spec.composite_gradients is not None and not math.isfinite(total):
             ctx.kept = None  # an overflow: torch's composite backward, its upstream in its place
         return _reduction.divide_total(total, divisor, dtype, reduction)
 

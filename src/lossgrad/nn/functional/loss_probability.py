@@ -705,7 +705,7 @@ def _gaussian_nll_sum(
     else:
         np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
         squares = _parallel.total(diff, dldx) / scale
-    if not np.isfinite(squares):
+    if not math.isfinite(squares):
         ops = [Tensor._make(a) for a in (x, y, var)]
         return _parallel.total(_gaussian_nll_composite(*ops, full)._data)
     total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
