@@ -180,7 +180,8 @@ def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray | None:
     if p == 2:
         k = np.asarray(k / norm)  # a new array (0-d for one row)
         k[norm == 0] = 0  # cheaper than np.where's three operands on small rows
-        if not math.isfinite(k.dot(k)):
+        flat = k.ravel()  # (N, 1) with keepdim
+        if not math.isfinite(flat.dot(flat)):
             return None
     return np.asarray(k, norm.dtype).reshape(-1, 1)
 
