@@ -1221,3 +1221,58 @@ def test_kl_div_log_target_broadcast_target_gradient_is_torchs_composite():
     assert np.isposinf(grads[0][1][2, 0])
     for ours, theirs in zip(grads[1], grads[0], strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_triplet_gradient_at_a_subnormal_distance_is_torchs_quotient_first():
+    # torch's norm backward for p = 2 is g * (u / ||u||): finite at a subnormal distance (seed
+    # 11017: |1e-45 - 1e-40| with swap); lossgrad's g / ||u|| first overflowed to inf in float32
+    grads = []
+    for lib in (torch, lossgrad):
+        a, p, n = (
+            lib.tensor(np.array([v], np.float32), requires_grad=True)
+            for v in (-1.0390503, 1e-45, 1e-40)
+        )
+        loss = lib.nn.functional.triplet_margin_loss(a, p, n, swap=True, eps=0.0)
+        loss.backward(lib.tensor(np.float32(0.3455842)))
+        grads.append([t.grad.numpy() for t in (a, p, n)])
+    assert np.all(np.isfinite(grads[0]))
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_pairwise_distance_gradient_at_a_subnormal_distance_is_torchs_quotient_first():
+    x1 = np.array([[1e-45], [1.0]], np.float32)
+    x2 = np.array([[1e-40], [0.0]], np.float32)
+    grads = []
+    for lib in (torch, lossgrad):
+        a, b = lib.tensor(x1, requires_grad=True), lib.tensor(x2, requires_grad=True)
+        lib.nn.functional.pairwise_distance(a, b, eps=0.0).sum().backward()
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    assert np.all(np.isfinite(grads[0]))
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_gaussian_nll_gradient_of_an_overflowing_loss_is_torchs_composite(reduction):
+    # torch's composite 0.5 * (log(var) + (x - y) ** 2 / var) gives x the gradient
+    # (g / 2 / var) * (2 (x - y)), the upstream g in first: infinite where 2 (x - y) overflows
+    # (2e38 in float32), where lossgrad's kept (x - y) / var times g stayed finite, and finite
+    # at x = 1e38, var = 0.2365 with g = 0.3456 (seed 11030), where (x - y) / var overflowed
+    # before the upstream scaled it down; and the loss is infinite where (x - y) ** 2 is, though
+    # (x - y) ** 2 / var would not be
+    x = np.array([[1e38, 1e38, -3.0], [2.0, 1e20, 0.5]], np.float32)
+    y = np.array([[-1e38, -0.992052, 4.0], [1.5, 0.0, 2.0]], np.float32)
+    var = np.array([[0.23653811], [1e30]], np.float32)
+    results = []
+    for lib in (torch, lossgrad):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        loss = lib.nn.functional.gaussian_nll_loss(
+            xt, yt, lib.tensor(var), eps=0.01, reduction=reduction
+        )
+        loss.backward(lib.tensor(np.float32(0.34558418)))
+        results.append((loss.detach().numpy(), xt.grad.numpy(), yt.grad.numpy()))
+    assert np.isposinf(results[0][0]) and np.isposinf(results[0][1][0, 0])
+    assert np.isfinite(results[0][1][0, 1])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)

@@ -108,8 +108,9 @@ DEVIATIONS: tuple[Deviation, ...] = (
         frozenset({"gaussian_nll_loss"}),
         "grad1",
         _finite_where_torch_is_not,
-        "gaussian_nll_loss's gradient (x - y) / var is finite where torch's composite forms "
-        "2 (x - y) first and overflows (|x - y| above half the float max).",
+        "gaussian_nll_loss's unreduced gradient (x - y) / var is finite where torch's "
+        "composite forms 2 (x - y) first and overflows (|x - y| above half the float max); "
+        "a reduced loss that overflows takes torch's composite backward.",
     ),
     Deviation(
         "gaussian-nll-finite-second-grad",

@@ -216,8 +216,8 @@ class Rounding:
     times the size of the terms it combines (Higham, *Accuracy and Stability of Numerical
     Algorithms*, ch. 2-3), so the float32 run measures the constant. The moved copies keep one
     lucky exact cancellation from passing for an absence of noise. A float64 case also takes
-    the spread of torch's float64 results over copies moved by one float64 rounding, capped
-    by the float32 measure where there is one (`_spread`). Computed only
+    the spread of torch's float64 results over copies moved by one float64 rounding, that of
+    a gradient capped by the float32 measure where there is one (`_spread`). Computed only
     when a comparison fails, once per case."""
 
     def __init__(self, case: Case) -> None:
@@ -303,8 +303,12 @@ class Rounding:
         the constant of torch's error only to within a small factor (and a term below float32's
         resolution, such as torch's 1e-12 epsilon against ``x^2``, changes where the float64
         run rounds). At a kink the float32 run measures no noise (both precisions pick the
-        same side at the same inputs), so the cap is 0 and a wrong subgradient still fails."""
-        cap = {what: SPREAD_CAP * noise.get(what, 0.0) for what in measured}
+        same side at the same inputs), so the cap is 0 and a wrong subgradient still fails.
+        The value is not capped: a kink changes a gradient, not the loss, so the value's spread
+        is rounding noise in full, also where the float32 run cannot resolve it (two float64
+        terms of 1e8 that cancel round to one float32 value, so the float32 run sees no
+        cancellation; the float64 run loses a rounding of 1e8 to it)."""
+        cap = {what: SPREAD_CAP * noise.get(what, 0.0) for what in measured if what != "value"}
         for _ in range(PERTURBATIONS):
             moved = self._stages(_recast(self.case, np.float64, rng), np.float64)
             for what, r in moved.items():

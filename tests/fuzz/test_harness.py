@@ -102,3 +102,41 @@ def test_a_wrong_float64_subgradient_at_a_kink_is_not_excused():
     theirs = truth["grad 0"]
     wrong = theirs + np.array([rounding.grad_output.item(), 0.0])
     assert not rounding.explains("grad 0", wrong, theirs, 4 * RELATIVE[np.dtype(np.float64)], 1.0)
+
+
+def _float64_triplet_of_cancelling_distances() -> Case:
+    # seed 11082's kind: two distances of 1e8 that differ by 0.2 cancel to a loss of 0.09; one
+    # rounding of a distance's sum of squares (torch adds them in another order than NumPy)
+    # is 1.5e-8 in the loss, while in float32 both distances round to one value, so the
+    # float32 run measures no cancellation at all
+    anchor = Arr(np.array([-1.3036, 1e8, 3.3274, 1e-45]), grad=True)
+    positive = Arr(np.array([2.0, 3.15, 0.6092, 1.02, -2.99, 1.7e308, -3.83, 2.2]), "step", True)
+    negative = Arr(np.array([1.0, 0.3143, -2.9685, 1.9704]), "transpose", True)
+    kwargs = {"margin": 0.3, "swap": False, "reduction": "mean"}
+    return Case(
+        "triplet_margin_with_distance_loss", [anchor, positive, negative], kwargs, np.float64
+    )
+
+
+def test_float64_value_noise_the_float32_run_cannot_resolve_is_the_full_spread():
+    case = _float64_triplet_of_cancelling_distances()
+    result = check_case(case)
+    assert not result.failures
+    truth, noise = result.rounding.measure()
+    assert noise["value"] >= 2.0**-26 / 2  # half a rounding of 1e8 at least, uncapped
+    wrong = truth["value"] + 10 * NOISE_FACTOR * noise["value"]
+    rel = RELATIVE[np.dtype(np.float64)]
+    assert not result.rounding.explains("value", wrong, truth["value"], rel, 0.0)
+
+
+def test_a_float64_value_with_float32_rounding_is_not_excused():
+    # well conditioned: moving the inputs by one float64 rounding moves the loss by about one
+    # float64 rounding, so a value rounded to float32 (1e-8 relative) is far outside it
+    x = Arr(np.array([0.3, -1.7, 2.9]), grad=True)
+    y = Arr(np.array([1.1, 0.4, -0.8]))
+    case = Case("mse_loss", [x, y], {"reduction": "mean"}, np.float64)
+    rounding = check_case(case).rounding
+    truth, _ = rounding.measure()
+    theirs = truth["value"]
+    wrong = np.float64(np.float32(theirs)) + theirs * 2e-8
+    assert not rounding.explains("value", wrong, theirs, RELATIVE[np.dtype(np.float64)], 0.0)

@@ -25,7 +25,9 @@ loss whose overflow and NaN positions depend on where torch multiplies that grad
 kernel scales ``x - y`` by ``2 / n`` before it; bce_with_logits's multiplies it by the weight
 before it divides by ``n``). A loss torch composes from ops (kl_div, poisson_nll, gaussian_nll)
 gives ``composite_gradients`` instead: the same, but handed the upstream gradient already
-through the reduction's backward, as torch's ``MeanBackward0`` hands it to the elementwise ops.
+through the reduction's backward, as torch's ``MeanBackward0`` hands it to the elementwise ops;
+its first-order backward takes them too where the reduced loss is not finite (the kept ∂l/∂x
+times the upstream overflows where torch's order need not).
 
     >>> import numpy as np
     >>> import lossgrad as torch
@@ -49,6 +51,7 @@ through the reduction's backward, as torch's ``MeanBackward0`` hands it to the e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -293,6 +296,8 @@ class _PointwiseLoss(ArrayFunction):
                 _parallel.map_blocks(run, size, block)
         if out is not None:
             return out
+        if spec.composite_gradients is not None and not math.isfinite(total):
+            ctx.kept = None  # an overflow: torch's composite backward, its upstream in its place
         return _reduction.divide_total(total, divisor, dtype, reduction)
 
     @staticmethod

@@ -170,12 +170,19 @@ def _fused_rows(p: float, *arrays: np.ndarray) -> bool:
     return True
 
 
-def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray:
+def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray | None:
     """A per-row gradient factor as an ``(N, 1)`` column, divided by the norm for p = 2 (0 where
-    the norm is 0: torch's ``masked_fill_(result == 0, 0)``)."""
+    the norm is 0: torch's ``masked_fill_(result == 0, 0)``). None where that quotient overflows
+    in some row (a subnormal norm): torch's ``g * (u / norm)`` is finite there, so the caller
+    takes torch's order (its ``backward``). The check is one dot product of the N factors (a
+    third of ``isinf(k).any()``'s cost on small rows); a factor above the square root of the
+    float maximum, or NaN, also takes torch's order, which is as right, only slower."""
     if p == 2:
         k = np.asarray(k / norm)  # a new array (0-d for one row)
         k[norm == 0] = 0  # cheaper than np.where's three operands on small rows
+        flat = k.ravel()  # (N, 1) with keepdim
+        if not math.isfinite(flat.dot(flat)):
+            return None
     return np.asarray(k, norm.dtype).reshape(-1, 1)
 
 
@@ -223,6 +230,8 @@ class _PairwiseDistance(ArrayFunction):
         x1, x2, out = ctx._saved_arrays()
         p = ctx.meta[0]
         k = _row_factor(g, out, p)
+        if k is None:
+            return backward_via_tensors(ctx, g)
         need1, need2 = ctx.needs_input_grad[:2]
         g1 = np.empty(u.shape, u.dtype)
         ur, g1r = _rows(u), _rows(g1)

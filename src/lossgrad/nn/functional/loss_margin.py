@@ -944,6 +944,8 @@ class _TripletMarginLoss(ArrayFunction):
         s_ap, s_an, s_pn = _TripletMarginLoss._factors(ctx)
         k_ap, k_an = _row_factor(-(g * s_ap), d_ap, p), _row_factor(g * s_an, d_an, p)
         k_pn = _row_factor(g * s_pn, d_pn, p) if swap else None
+        if k_ap is None or k_an is None or (swap and k_pn is None):
+            return backward_via_tensors(ctx, g)  # a quotient overflowed: torch's order
         ga, gp, gq = (np.empty(u_ap.shape, u_ap.dtype) for _ in range(3))
         rows = [_rows(v) for v in (ga, gp, gq, u_ap, u_an, u_pn if swap else u_an)]
         n, d = rows[0].shape

@@ -694,13 +694,20 @@ def _gaussian_nll_sum(
 ) -> Any:
     """The block's total with the squares as one dot product ``(x - y) . s (x - y) / v / s``
     and ``dl/dx`` as ``(x - y) (s / v)``: the scale ``s`` applied before the division by the
-    variance, as torch's backward does, so that it overflows only where torch's does."""
+    variance, as torch's backward does, so that it overflows only where torch's does. Where
+    that dot product overflows (so does some ``(x - y)^2``, unless a variance is above about
+    ``1e31 s`` in float32), the total of torch's composite, op for op: infinite where
+    ``(x - y)^2`` is (no extra pass for finite losses; an infinite total's gradients are
+    then the composite's, `_pointwise`)."""
     diff = np.subtract(x, y, out=scratch(x, 1))
     if scale is None:
         squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
     else:
         np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
         squares = _parallel.total(diff, dldx) / scale
+    if not math.isfinite(squares):
+        ops = [Tensor._make(a) for a in (x, y, var)]
+        return _parallel.total(_gaussian_nll_composite(*ops, full)._data)
     total = x.dtype.type(0.5) * (_parallel.total(np.log(var, out=loss)) + squares)
     return total + x.dtype.type(_HALF_LOG_TWO_PI) * x.dtype.type(x.size) if full else total
 
