@@ -692,8 +692,10 @@ def cross_entropy(
         probability gives NaN on the probability path (0 * -inf), as in torch. The class-index
         path is one fused function (max-shifted log-sum-exp, so shifting every logit by a
         constant leaves the loss unchanged; a large ``(N, C)`` input skips the shift in the
-        rows where it provably changes nothing beyond rounding); second derivatives are
-        supported on both paths.
+        rows where it provably changes nothing beyond rounding), except label smoothing on a
+        float16 input whose class axis is not the last: torch's half-precision composition,
+        whose per-row sum of log-probabilities can overflow to ``inf``; second derivatives
+        are supported on all paths.
 
     Example:
         >>> import lossgrad as torch
