@@ -1276,3 +1276,78 @@ def test_gaussian_nll_gradient_of_an_overflowing_loss_is_torchs_composite(reduct
     assert np.isfinite(results[0][1][0, 1])
     for ours, theirs in zip(results[1], results[0], strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def _half_planes_logits():
+    # float16 (2, 5, 1, 1): sample 0 has a logit of 4e4, so its other log-probabilities are
+    # about -4e4 each and their sum, -1.6e5, is beyond the float16 range
+    x = np.array(
+        [[-1.486, 0.7534, 0.9229, 4e4, -0.7549], [-0.6953, -0.2786, -5.074, 1.558, 0.2092]],
+        np.float16,
+    )
+    return x.reshape(2, 5, 1, 1)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ignore_index", [-100, 3])
+def test_float16_label_smoothing_over_class_planes_sums_each_row_in_float16_like_torch(
+    reduction, weighted, ignore_index
+):
+    # torch's label smoothing is Half ops: -log_softmax(x).sum(class axis) rounds each row's
+    # sum to float16 (-1.6e5: -inf), so the loss is inf; lossgrad's fused float32 rows gave
+    # 19600 ('mean')
+    x = _half_planes_logits()
+    target = np.array([1, 3]).reshape(2, 1, 1)
+    weight = np.array([0.5, 2.0, 1.0, 1.5, 0.25], np.float16)
+    values = []
+    for lib in (torch, lossgrad):
+        kwargs = {"weight": lib.tensor(weight)} if weighted else {}
+        loss = lib.nn.functional.cross_entropy(
+            lib.tensor(x),
+            lib.tensor(target),
+            reduction=reduction,
+            label_smoothing=0.1,
+            ignore_index=ignore_index,
+            **kwargs,
+        )
+        values.append(loss.numpy())
+    assert np.isposinf(values[0]).any()
+    np.testing.assert_allclose(values[1], values[0], rtol=2e-3)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_float16_label_smoothing_over_class_planes_gradients_like_torch(reduction):
+    # the row of 4e4 and a row with a +inf logit (NaN throughout in torch's log_softmax, so
+    # NaN gradients there): first-order and create_graph gradients, and the second derivative
+    x = np.concatenate([_half_planes_logits(), _half_planes_logits()], axis=2)
+    x[1, 2, 1, 0] = np.inf
+    target = np.array([1, 3, 0, 4]).reshape(2, 2, 1)
+    results = []
+    for lib in (torch, lossgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(
+            xt, lib.tensor(target), reduction=reduction, label_smoothing=0.25
+        )
+        upstream = lib.tensor(np.full(loss.shape, 0.75, np.float16))
+        (first,) = lib.autograd.grad(loss, [xt], upstream, retain_graph=True)
+        (graphed,) = lib.autograd.grad(loss, [xt], upstream, create_graph=True)
+        (second,) = lib.autograd.grad((graphed * graphed).sum(), [xt])
+        results.append([t.detach().numpy().astype(np.float64) for t in (first, graphed, second)])
+    assert np.isnan(results[0][0][1, :, 1, 0]).all()
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-2, atol=2e-3)
+
+
+def test_log_softmax_of_a_row_with_a_positive_infinity_is_nan_like_torch():
+    # torch shifts by the row's maximum, +inf: inf - inf is NaN and so is the row's log-sum-exp
+    x = np.array([[np.inf, 1.0, 2.0], [0.0, 1.0, -np.inf]])
+    outs = []
+    for lib in (torch, lossgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        out = lib.nn.functional.log_softmax(xt, 1)
+        out.backward(lib.tensor(np.ones_like(x)))
+        outs.append((out.detach().numpy(), xt.grad.numpy()))
+    assert np.isnan(outs[0][0][0]).all()
+    for ours, theirs in zip(outs[1], outs[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

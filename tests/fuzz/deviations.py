@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .cases import LOSSES
+
 
 @dataclass(frozen=True)
 class Deviation:
@@ -78,6 +80,32 @@ def _torch_rejects_a_strided_grad_input(case: Any, ours: Any, theirs: Any) -> bo
     """torch's CPU nll_loss backward raises on a non-contiguous input (with create_graph=True,
     and for some spatial layouts without)."""
     return ours is None and "grad_input must be contiguous" in str(theirs)
+
+
+def _exact_sum_is_our_infinity(
+    case: Any, ours: np.ndarray | None, theirs: np.ndarray | None
+) -> bool:
+    """A reduced loss that torch gives as NaN and we give as +inf or -inf, where torch's own
+    unreduced terms (the same call with ``reduction='none'``) hold no NaN, an infinity of our
+    sign and none of the other: their exact sum is our infinity, and torch's NaN comes from the
+    order of its sum (two huge finite terms overflowing to the opposite infinity first)."""
+    if ours is None or theirs is None or ours.shape != () or theirs.shape != ():
+        return False
+    if case.kwargs.get("reduction") not in ("sum", "mean", "batchmean"):
+        return False
+    if not (np.isnan(theirs) and np.isinf(ours)):
+        return False
+    from .harness import torch_terms  # the harness imports this module
+
+    terms = torch_terms(case)
+    if terms is None:
+        return False
+    sign = np.sign(ours.astype(np.float64))
+    return bool(
+        not np.isnan(terms).any()
+        and (terms == sign * np.inf).any()
+        and not (terms == -sign * np.inf).any()
+    )
 
 
 DEVIATIONS: tuple[Deviation, ...] = (
@@ -182,6 +210,16 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "torch raises 'grad_input must be contiguous' for the gradient of nll_loss on a "
         "non-contiguous input (with create_graph=True; without it, for some spatial layouts): "
         "a torch bug; lossgrad returns the gradient.",
+    ),
+    Deviation(
+        "sum-order-infinity",
+        frozenset(LOSSES),
+        "value",
+        _exact_sum_is_our_infinity,
+        "A reduced loss whose terms hold an infinity and finite terms near the float max of "
+        "the other sign: torch's vectorized sum may add two huge terms first (overflowing to "
+        "the opposite infinity) and then give inf - inf = NaN; lossgrad's order meets the "
+        "infinity first and returns it, the exact sum of the terms.",
     ),
     Deviation(
         "ctc-float32-gradient",

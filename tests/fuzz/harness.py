@@ -151,6 +151,19 @@ def _mismatch(ours: np.ndarray, theirs: np.ndarray, rel: float, scale: float) ->
     return f"value {a[finite][worst]!r} != torch {b[finite][worst]!r} (bound {bound[worst]:.3g})"
 
 
+def torch_terms(case: Case) -> np.ndarray | None:
+    """torch's unreduced terms of the case (the same call with ``reduction='none'``), as
+    float64; None where that call raises."""
+    args, kwargs, _ = _build(torch, case)
+    kwargs = dict(kwargs, reduction="none")
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _np(call(torch, case, args, kwargs)).astype(np.float64)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _term_scale(case: Case, th_out: Any) -> float:
     """Size of the summed terms of a reduced loss, as the reduction divides them (see module)."""
     reduction = case.kwargs.get(
@@ -160,16 +173,12 @@ def _term_scale(case: Case, th_out: Any) -> float:
         reduction = "none" if reduction == "none" else reduction
     if reduction == "none":
         return 0.0
-    args, kwargs, _ = _build(torch, case)
-    kwargs = dict(kwargs, reduction="none")
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            terms = _np(call(torch, case, args, kwargs)).astype(np.float64)
-    except Exception:  # noqa: BLE001
+    terms = torch_terms(case)
+    if terms is None:
         return 0.0
     terms = np.abs(terms[np.isfinite(terms)])
-    total = float(terms.sum()) if terms.size else 0.0
+    with np.errstate(over="ignore"):  # finite terms near the float max
+        total = float(terms.sum()) if terms.size else 0.0
     if reduction == "mean" and terms.size:
         total /= terms.size
     if reduction == "batchmean" and case.args[0].shape:

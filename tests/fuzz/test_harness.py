@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cases import Arr, Case
+from .deviations import explain
 from .harness import NOISE_FACTOR, RELATIVE, SECOND_ORDER, SPREAD_CAP, check_case
 
 
@@ -140,3 +141,50 @@ def test_a_float64_value_with_float32_rounding_is_not_excused():
     theirs = truth["value"]
     wrong = np.float64(np.float32(theirs)) + theirs * 2e-8
     assert not rounding.explains("value", wrong, theirs, RELATIVE[np.dtype(np.float64)], 0.0)
+
+
+def _hinge_sum_of_an_infinity_and_two_huge_terms(reduction: str = "sum", inf_target=-1.0) -> Case:
+    # terms x at target 1 (two of -1.7e308) and margin - x = +inf at x = -inf, target -1: torch's
+    # vectorized sum adds the two huge terms first (-inf) and then meets +inf (NaN); the exact
+    # sum, and lossgrad's, is +inf
+    x = np.linspace(0.1, 0.9, 8)
+    x[[0, 4]] = -1.7e308
+    x[1] = -np.inf
+    target = np.ones(8)
+    target[1] = inf_target
+    return Case(
+        "hinge_embedding_loss",
+        [Arr(x, grad=True), Arr(target)],
+        {"margin": 2.5, "reduction": reduction},
+        np.float64,
+    )
+
+
+def test_a_sum_order_nan_is_excused_where_the_exact_sum_is_our_infinity():
+    case = _hinge_sum_of_an_infinity_and_two_huge_terms()
+    result = check_case(case)
+    assert result.deviations == ["sum-order-infinity"] and not result.failures
+    deviation = explain(case, "value", np.float64(np.inf), np.float64(np.nan))
+    assert deviation is not None and deviation.name == "sum-order-infinity"
+
+
+def test_a_sum_order_nan_does_not_excuse_a_wrong_value():
+    case = _hinge_sum_of_an_infinity_and_two_huge_terms()
+    nan = np.float64(np.nan)
+    for wrong in (-np.inf, 0.0, 1e308, np.nan):  # the other infinity, finite values, NaN
+        assert explain(case, "value", np.float64(wrong), nan) is None
+    assert explain(case, "value", np.float64(np.inf), np.float64(np.inf)) is None
+    assert explain(case, "grad", np.float64(np.inf), nan) is None  # values only
+    # unreduced: torch's terms are compared one by one
+    unreduced = _hinge_sum_of_an_infinity_and_two_huge_terms("none")
+    assert explain(unreduced, "value", np.full(8, np.inf), np.full(8, np.nan)) is None
+    # terms of both infinities (x = -inf at target 1, x = +inf at target 1): the exact sum is
+    # NaN too
+    both = _hinge_sum_of_an_infinity_and_two_huge_terms(inf_target=1.0)
+    both.args[0].base[2] = np.inf
+    assert explain(both, "value", np.float64(np.inf), nan) is None
+    assert explain(both, "value", np.float64(-np.inf), nan) is None
+    # a NaN term: torch's NaN is the math's
+    with_nan = _hinge_sum_of_an_infinity_and_two_huge_terms()
+    with_nan.args[0].base[3] = np.nan
+    assert explain(with_nan, "value", np.float64(np.inf), nan) is None

@@ -223,7 +223,9 @@ class _LogSoftmax(ArrayFunction):
             out = np.zeros_like(a)
         else:
             m = np.max(a, axis=axis, keepdims=True)
-            m = np.where(np.isfinite(m), m, 0)
+            # a row whose maximum is +inf is NaN throughout, as torch's (inf - inf in the
+            # shift); every logit -inf is NaN either way
+            m = np.where(m == -np.inf, 0, m)
             shifted = a - m
             out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
         ctx.save_for_backward(out)

@@ -44,7 +44,19 @@ from lossgrad.ops.activation import log_softmax as _log_softmax
 from lossgrad.ops.activation import logsigmoid
 from lossgrad.ops.activation import softmax as _softmax
 from lossgrad.ops.index import gather
-from lossgrad.ops.pointwise import add, clamp_max, exp, expm1, mul, neg, pow, sub, where
+from lossgrad.ops.pointwise import (
+    add,
+    clamp_max,
+    div,
+    exp,
+    expm1,
+    mul,
+    neg,
+    pow,
+    sub,
+    to_dtype,
+    where,
+)
 from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import reshape
 
@@ -589,8 +601,35 @@ def _cross_entropy(
     targets = _class_targets(input, target, weight, ignore_index)
     if eps > 0 and input.dim() == 1 and target.dim() == 1:
         raise RuntimeError("output with shape [] doesn't match the broadcast shape [1]")
+    if eps > 0 and input._data.dtype == np.float16 and input.dim() > 2:
+        return _half_planes_smoothed(input, targets, weight, reduction, eps), targets.total_weight
     loss = _rows(_CROSS_ENTROPY, input, targets, reduction, (max(eps, 0.0),))
     return loss, targets.total_weight
+
+
+def _half_planes_smoothed(
+    input: Tensor, targets: ClassTargets, weight: Tensor | None, reduction: str, eps: float
+) -> Tensor:
+    """Label smoothing on a float16 input whose class axis is not the last, composed as torch
+    does in half precision: ``(1 - eps) nll(log_softmax(x)) + (eps / C) s``, with ``s`` the
+    reduced ``-sum_c w[c] log_softmax(x)[c]`` of each row (0 where ignored), each op rounded
+    to float16: a row whose log-probabilities sum beyond the float16 range gives ``inf``, as in
+    torch (the fused row kernel, in float32, kept it finite)."""
+    log_probs = to_dtype(_log_softmax(to_dtype(input, np.dtype(np.float32)), 1), input._data.dtype)
+    nll = _rows(_NLL, log_probs, targets, reduction)
+    classes = input.shape[1]
+    if weight is not None:
+        shape = [classes if axis == 1 else 1 for axis in range(input.dim())]
+        log_probs = mul(log_probs, reshape(weight, shape))
+    smooth = neg(_sum(log_probs, 1))
+    if targets.ignored is not None:
+        kept = Tensor._make(~targets.ignored.reshape(targets.out_shape))
+        smooth = where(kept, smooth, 0.0)
+    if reduction != "none":
+        smooth = _sum(smooth)
+    if reduction == "mean":
+        smooth = div(smooth, Tensor._make(np.array(targets.total_weight, np.float16)))
+    return add(mul(nll, 1 - eps), mul(smooth, eps / classes))
 
 
 def cross_entropy(
@@ -653,8 +692,10 @@ def cross_entropy(
         probability gives NaN on the probability path (0 * -inf), as in torch. The class-index
         path is one fused function (max-shifted log-sum-exp, so shifting every logit by a
         constant leaves the loss unchanged; a large ``(N, C)`` input skips the shift in the
-        rows where it provably changes nothing beyond rounding); second derivatives are
-        supported on both paths.
+        rows where it provably changes nothing beyond rounding), except label smoothing on a
+        float16 input whose class axis is not the last: torch's half-precision composition,
+        whose per-row sum of log-probabilities can overflow to ``inf``; second derivatives
+        are supported on all paths.
 
     Example:
         >>> import lossgrad as torch
