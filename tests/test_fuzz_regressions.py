@@ -1351,3 +1351,29 @@ def test_log_softmax_of_a_row_with_a_positive_infinity_is_nan_like_torch():
     assert np.isnan(outs[0][0][0]).all()
     for ours, theirs in zip(outs[1], outs[0], strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_kl_div_broadcast_target_second_gradient_at_a_subnormal_target_is_torchs(dtype, reduction):
+    # torch's xlogy derivative in the target is (g * y) / y, in that order: at the smallest
+    # subnormal y, g * y rounds and the second derivative is -inf in torch where lossgrad's
+    # g * (y / y) gave NaN (fuzz seeds 12050 and 12057: a transposed float16 input against a
+    # broadcast (4, 3, 1) target)
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]], dtype)
+    y = np.array([[tiny], [1.0], [-np.inf]], dtype)
+    results = []
+    for lib in (torch, lossgrad):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's 'mean' warning
+            loss = lib.nn.functional.kl_div(xt.T, yt, reduction=reduction)
+        upstream = lib.tensor(np.full(loss.shape, 0.75, dtype))
+        gx, gy = lib.autograd.grad(loss, [xt, yt], upstream, create_graph=True)
+        sx, sy = lib.autograd.grad((gx * 0.5).sum() + (gy * -1.25).sum(), [xt, yt])
+        results.append([t.detach().numpy() for t in (gx, gy, sx, sy)])
+    if reduction == "mean":
+        assert np.isneginf(results[0][3][0, 0])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3 if dtype == np.float16 else 1e-12)
