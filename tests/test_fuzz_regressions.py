@@ -1429,3 +1429,29 @@ def test_float16_nll_adds_in_torchs_half_cascade_order(reduction, weighted, shap
     np.testing.assert_array_equal(results[1][0], results[0][0])
     # the gradient, w * -(g / total weight) in torch, is rounded in another order: an ulp
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy", "focal_loss"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_class_planes_of_a_permuted_input_pick_each_positions_target(name, dtype):
+    # an (N, C, P) view whose positions are not adjacent in memory (a permute of (N, P, C)),
+    # with enough positions to take the class-plane kernels: their offsets stepped through
+    # each plane one element at a time and read other positions' scores
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((2, 272, 3)).astype(dtype)
+    target = rng.integers(0, 3, (2, 272))
+    results = []
+    for lib in (torch, lossgrad):
+        leaf = lib.tensor(base, requires_grad=True)
+        x = leaf.permute(0, 2, 1)
+        if name == "focal_loss" and lib is torch:  # torch's composition of the focal loss
+            log_p = torch.nn.functional.log_softmax(x, 1).gather(1, torch.tensor(target)[:, None])
+            loss = (-((1 - log_p.exp()) ** 2) * log_p)[:, 0]
+        else:
+            kwargs = {"gamma": 2.0} if name == "focal_loss" else {}
+            fn = getattr(lib.nn.functional, name)
+            loss = fn(x, lib.tensor(target), reduction="none", **kwargs)
+        loss.sum().backward()
+        results.append((loss.detach().numpy(), leaf.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5)

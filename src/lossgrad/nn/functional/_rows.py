@@ -324,6 +324,13 @@ def _run_blocks(
     _parallel.map_rows(block, rows, work)
 
 
+def _as_planes(x: np.ndarray, planes: tuple[int, int, int]) -> np.ndarray:
+    """``x`` as ``(N, C, P)`` class planes whose positions are adjacent in memory, as the
+    kernels' offsets (`ClassTargets.offsets`) take them: a view when they are, else a copy."""
+    view = x.reshape(planes)
+    return view if view.strides[2] == view.itemsize else np.ascontiguousarray(view)
+
+
 def _class_planes(spec: Rows, x: np.ndarray) -> tuple[int, int, int] | None:
     """``(N, C, positions)`` when the spec's kernel takes the class planes of the spatial input
     ``x``: many positions per class (each NumPy call then covers at least 64 of them per plane),
@@ -459,7 +466,7 @@ class _RowLoss(ArrayFunction):
             logits = x
         else:
             planes = _class_planes(spec, x) if x.ndim > 2 else None
-            logits = as_rows(x) if planes is None else x.reshape(planes)
+            logits = as_rows(x) if planes is None else _as_planes(x, planes)
             if _in_float32(x):
                 logits = logits.astype(np.float32)
         ctx.layout = logits.shape
