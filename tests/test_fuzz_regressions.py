@@ -1351,3 +1351,107 @@ def test_log_softmax_of_a_row_with_a_positive_infinity_is_nan_like_torch():
     assert np.isnan(outs[0][0][0]).all()
     for ours, theirs in zip(outs[1], outs[0], strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_kl_div_broadcast_target_second_gradient_at_a_subnormal_target_is_torchs(dtype, reduction):
+    # torch's xlogy derivative in the target is (g * y) / y, in that order: at the smallest
+    # subnormal y, g * y rounds and the second derivative is -inf in torch where lossgrad's
+    # g * (y / y) gave NaN (fuzz seeds 12050 and 12057: a transposed float16 input against a
+    # broadcast (4, 3, 1) target)
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]], dtype)
+    y = np.array([[tiny], [1.0], [-np.inf]], dtype)
+    results = []
+    for lib in (torch, lossgrad):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's 'mean' warning
+            loss = lib.nn.functional.kl_div(xt.T, yt, reduction=reduction)
+        upstream = lib.tensor(np.full(loss.shape, 0.75, dtype))
+        gx, gy = lib.autograd.grad(loss, [xt, yt], upstream, create_graph=True)
+        sx, sy = lib.autograd.grad((gx * 0.5).sum() + (gy * -1.25).sum(), [xt, yt])
+        results.append([t.detach().numpy() for t in (gx, gy, sx, sy)])
+    if reduction == "mean":
+        assert np.isneginf(results[0][3][0, 0])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-3 if dtype == np.float16 else 1e-12)
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("shape", [(3, 2), (3, 2, 1, 1), (1, 2, 3)])
+def test_float16_nll_total_past_the_float16_range_is_inf_like_torch(name, reduction, shape):
+    # torch's CPU NLL kernel adds the rows' losses in Half: three losses of 4e4 are inf
+    # before the mean's division; lossgrad added them in float32 and gave 40000
+    x = np.zeros(shape, np.float16)
+    if name == "nll_loss":
+        x[:, 1] = -4e4
+    else:  # each row's loss is log-sum-exp - x[1] = 4e4
+        x[:, 0] = 4e4
+    target = np.ones((shape[0], *shape[2:]), np.int64)
+    results = []
+    for lib in (torch, lossgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        loss = getattr(lib.nn.functional, name)(xt, lib.tensor(target), reduction=reduction)
+        loss.backward(lib.tensor(np.float16(0.75)))
+        results.append((loss.detach().numpy(), xt.grad.numpy()))
+    assert np.isposinf(results[0][0])
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shape", [(40, 3), (1, 3, 40), (1, 3, 272)])
+def test_float16_nll_adds_in_torchs_half_cascade_order(reduction, weighted, shape):
+    # torch's Half total is a cascade of float16 partial sums, each addition rounded: rows 1
+    # to 16 go to the first partial sum, so 2048 at row 1 and 1 at rows 2 to 16 add up to
+    # 2048 there (2049 rounds to 2048), where the float32 total rounds to 2064; the weights'
+    # total is a cascade too, and the mean divides in float16
+    rows = shape[0] * shape[-1] if len(shape) == 3 else shape[0]
+    losses = np.where(np.arange(rows) % 16 == 1, 2048.0, 1.0)
+    target = np.arange(rows) % 3
+    target[::7] = -100
+    x = np.zeros((rows, 3), np.float16)
+    x[np.arange(rows), target % 3] = -losses
+    if len(shape) == 3:  # rows are the positions of one sample
+        x, target = np.ascontiguousarray(x.T).reshape(shape), target.reshape(1, -1)
+    weight = np.array([1.0, 0.5, 2.0], np.float16)
+    results = []
+    for lib in (torch, lossgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        kwargs = {"weight": lib.tensor(weight)} if weighted else {}
+        loss = lib.nn.functional.nll_loss(xt, lib.tensor(target), reduction=reduction, **kwargs)
+        loss.backward(lib.tensor(np.float16(0.75)))
+        results.append((loss.detach().numpy(), xt.grad.numpy()))
+    np.testing.assert_array_equal(results[1][0], results[0][0])
+    # the gradient, w * -(g / total weight) in torch, is rounded in another order: an ulp
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["nll_loss", "cross_entropy", "focal_loss"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_class_planes_of_a_permuted_input_pick_each_positions_target(name, dtype):
+    # an (N, C, P) view whose positions are not adjacent in memory (a permute of (N, P, C)),
+    # with enough positions to take the class-plane kernels: their offsets stepped through
+    # each plane one element at a time and read other positions' scores
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((2, 272, 3)).astype(dtype)
+    target = rng.integers(0, 3, (2, 272))
+    results = []
+    for lib in (torch, lossgrad):
+        leaf = lib.tensor(base, requires_grad=True)
+        x = leaf.permute(0, 2, 1)
+        if name == "focal_loss" and lib is torch:  # torch's composition of the focal loss
+            log_p = torch.nn.functional.log_softmax(x, 1).gather(1, torch.tensor(target)[:, None])
+            loss = (-((1 - log_p.exp()) ** 2) * log_p)[:, 0]
+        else:
+            kwargs = {"gamma": 2.0} if name == "focal_loss" else {}
+            fn = getattr(lib.nn.functional, name)
+            loss = fn(x, lib.tensor(target), reduction="none", **kwargs)
+        loss.sum().backward()
+        results.append((loss.detach().numpy(), leaf.grad.numpy()))
+    for ours, theirs in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5)

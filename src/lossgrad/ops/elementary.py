@@ -357,8 +357,8 @@ class _Xlogy(ArrayFunction):
         if ctx.needs_input_grad[0]:  # torch: xlogy(g, b).masked_fill((a == 0) & (b <= 0), 0)
             at_zero = Tensor._make((a._data == 0) & (b._data <= 0))
             ga = sum_to_shape(where(at_zero, 0.0, xlogy(g, b)), a.shape)
-        if ctx.needs_input_grad[1]:
-            gb = sum_to_shape(mul(g, div(a, b)), b.shape)
+        if ctx.needs_input_grad[1]:  # torch: grad * self / other, in that order
+            gb = sum_to_shape(div(mul(g, a), b), b.shape)
         return ga, gb
 
 

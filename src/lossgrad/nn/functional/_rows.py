@@ -95,6 +95,8 @@ class Rows(NamedTuple):
             (``targets.tensor``, of the input's shape): the gradient torch gives soft targets.
         softmax: the gradient passes through the row's softmax, so an ignored row's gradient
             is torch's ``0 - softmax * 0``: NaN where the softmax is (`_zero_rows`).
+        half_total: ``half_total(*params)``, whether a float16 loss is reduced as torch's NLL
+            kernel reduces it (`half_cascade_sum`, in float16), else None.
     """
 
     node: str | Callable[..., str]
@@ -106,6 +108,7 @@ class Rows(NamedTuple):
     planes: bool = False
     target_derivative: Callable[..., Tensor] | None = None
     softmax: bool = False
+    half_total: Callable[..., bool] | None = None
 
 
 class ClassTargets:
@@ -321,6 +324,13 @@ def _run_blocks(
     _parallel.map_rows(block, rows, work)
 
 
+def _as_planes(x: np.ndarray, planes: tuple[int, int, int]) -> np.ndarray:
+    """``x`` as ``(N, C, P)`` class planes whose positions are adjacent in memory, as the
+    kernels' offsets (`ClassTargets.offsets`) take them: a view when they are, else a copy."""
+    view = x.reshape(planes)
+    return view if view.strides[2] == view.itemsize else np.ascontiguousarray(view)
+
+
 def _class_planes(spec: Rows, x: np.ndarray) -> tuple[int, int, int] | None:
     """``(N, C, positions)`` when the spec's kernel takes the class planes of the spatial input
     ``x``: many positions per class (each NumPy call then covers at least 64 of them per plane),
@@ -456,13 +466,15 @@ class _RowLoss(ArrayFunction):
             logits = x
         else:
             planes = _class_planes(spec, x) if x.ndim > 2 else None
-            logits = as_rows(x) if planes is None else x.reshape(planes)
+            logits = as_rows(x) if planes is None else _as_planes(x, planes)
             if _in_float32(x):
                 logits = logits.astype(np.float32)
         ctx.layout = logits.shape
         rows = logits.shape[0] if planes is None else planes[0] * planes[2]
         dtype = x.dtype
-        key = (reduction, targets.total_weight if spec.weighted_mean else rows, dtype)
+        half = _half_total(spec, params, dtype, reduction, targets, rows)
+        denominator = targets.total_weight if spec.weighted_mean else rows
+        key = (reduction, denominator if half is None else float(half[1]), dtype)
         divisor, scale, typed_divisor = _FACTORS.get(key) or _factors(*key)
         ctx.divisor = divisor
         kept = _kept_gradient(ctx, spec, x, logits, planes is not None)
@@ -480,6 +492,8 @@ class _RowLoss(ArrayFunction):
                 _zero_rows(kept, ignored, logits if spec.softmax else None)
         if divisor is None:
             return loss.reshape(targets.out_shape)
+        if half is not None:
+            return _half_reduced(loss, half, reduction)
         if typed_divisor is not None:  # the total as one BLAS dot, divided in the loss's dtype
             return _dot(loss, _parallel.ones(loss.size, dtype)) / typed_divisor
         return _reduced(loss, divisor, reduction)
@@ -522,6 +536,75 @@ class _RowLoss(ArrayFunction):
         if len(needs) == 2:
             return grad, None
         return grad, _target_gradient(ctx, x, upstream_rows) if needs[1] else None, None
+
+
+def _half_total(
+    spec: Rows, params: tuple, dtype: np.dtype, reduction: str, targets: Any, rows: int
+) -> tuple[np.ndarray, np.float16] | None:
+    """For a float16 loss that torch reduces in its NLL kernel (`Rows.half_total`): the rows
+    it adds (those not ignored) and its ``total_weight`` in float16, the number of those rows
+    or the cascade sum of their class weights (`half_cascade_sum`); else None."""
+    if dtype != np.float16 or reduction == "none" or not rows:
+        return None
+    if spec.half_total is None or not spec.half_total(*params):
+        return None
+    ignored = targets.ignored
+    positions = np.arange(rows) if ignored is None else np.flatnonzero(~ignored)
+    if targets.weight is None:
+        return positions, np.float16(positions.size)
+    return positions, half_cascade_sum(targets.weight[positions], positions, rows)
+
+
+def _half_reduced(
+    loss: np.ndarray, half: tuple[np.ndarray, np.float16], reduction: str
+) -> np.ndarray:
+    """torch's float16 NLL reduction of the rows' ``loss``: their `half_cascade_sum`, divided
+    in float16 by the total weight for ``'mean'`` (inf past 65504, NaN for 0 / 0, as torch)."""
+    positions, total_weight = half
+    total = half_cascade_sum(loss[positions], positions, loss.size)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            total = total / total_weight
+    return np.asarray(total, np.float16)
+
+
+def half_cascade_sum(values: np.ndarray, positions: np.ndarray, count: int) -> np.float16:
+    """torch's CPU NLL total of float16 ``values`` (those of the rows not ignored, at
+    ``positions`` among ``count`` rows), in its order and in float16, each addition rounded:
+    8 levels of partial sums, level 0 adding the values and level ``j`` handing its sum to
+    level ``j + 1`` at each position whose ``j + 1`` low groups of ``power`` bits are all 0
+    (``power`` 4 below 2^40 rows); the total adds the levels in order. A total past 65504 is
+    ``inf``, as torch's."""
+    power = max(4, (count - 1).bit_length() // 8)
+    mask = (1 << power) - 1
+    depth = np.zeros(positions.shape, np.int64)
+    for level in range(7):  # depth: how many levels hand on their sum at each position
+        depth += ((positions >> (level * power)) & mask == 0) & (depth == level)
+    total, items = np.float16(0), values
+    with np.errstate(over="ignore", invalid="ignore"):
+        for level in range(8):
+            ends = depth > level if level < 7 else np.zeros(depth.shape, bool)
+            sums = _folded(items, np.cumsum(ends) - ends)  # segments: the ends before each
+            closed = int(np.count_nonzero(ends))
+            total = total + (sums[closed] if sums.size > closed else np.float16(0))
+            items, depth = sums[:closed], depth[ends]
+    return total
+
+
+def _folded(items: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Per segment (``segment``: each item's, sorted, from 0), ``((0 + a) + b) + ...`` of its
+    ``items`` in float16, one vectorized addition per place (padded with -0.0, which adds
+    nothing to any value)."""
+    if not items.size:
+        return items
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    place = np.arange(items.size) - np.repeat(starts, np.diff(np.r_[starts, items.size]))
+    padded = np.full((starts.size, int(place.max()) + 1), -0.0, np.float16)
+    padded[segment, place] = items
+    sums = np.zeros(starts.size, np.float16)
+    for column in padded.T:
+        sums += column
+    return sums
 
 
 def _in_float32(x: np.ndarray) -> bool:

@@ -235,6 +235,7 @@ _NLL = Rows(
     row_work=lambda targets, classes: 1,  # one read and one write per row: one block
     sparse_gradient=True,
     planes=True,
+    half_total=lambda: True,
 )
 
 
@@ -425,6 +426,7 @@ _CROSS_ENTROPY = Rows(
     derivative=_cross_entropy_derivative,
     planes=True,
     softmax=True,
+    half_total=lambda smoothing: not smoothing,
 )
 
 
