@@ -1455,3 +1455,22 @@ def test_class_planes_of_a_permuted_input_pick_each_positions_target(name, dtype
         results.append((loss.detach().numpy(), leaf.grad.numpy()))
     for ours, theirs in zip(results[1], results[0], strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_multi_margin_weighs_each_hinge_term_before_the_rows_sum_like_torch():
+    # torch's kernel multiplies each term by w[y] and then adds them: two terms of 1.7e308
+    # times 0.5171 sum to 1.76e308, finite; adding them first overflowed to inf (seed 14065)
+    scores = np.array([[-0.0545, -1.7e308, 1.4056], [0.42, 1.0024, 1.7621], [-4.02, 2.94, -0.49]])
+    weight = np.array([1.5792, 0.5171, 1.5406])
+    values = []
+    for lib in (torch, lossgrad):
+        loss = lib.nn.functional.multi_margin_loss(
+            lib.tensor(scores),
+            lib.tensor([1, 0, 1]),
+            margin=0.5,
+            weight=lib.tensor(weight),
+            reduction="none",
+        )
+        values.append(loss.numpy())
+    assert np.isfinite(values[0]).all()
+    np.testing.assert_array_equal(values[1], values[0])

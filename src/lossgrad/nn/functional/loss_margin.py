@@ -125,16 +125,18 @@ def _multi_margin_block(
         np.fmax(hinge, 0, out=hinge)
     else:
         _parallel.fmax0(hinge)
-    if p == 1:
+    if targets.weight is not None:  # each term times w[y] before the row's sum, as torch
+        terms = hinge * hinge if p == 2 else hinge.copy()
+        terms *= targets.weight[:, None]
+        _dot(terms, ones, out=loss)
+        factor = (factor * targets.weight)[:, None]
+    elif p == 1:
         _dot(hinge, ones, out=loss)
     elif small:  # fewer calls cost less than one einsum here
         _dot(hinge * hinge, ones, out=loss)
     else:
         np.einsum("ij,ij->i", hinge, hinge, out=loss)
-    if targets.weight is not None:  # before the division, as torch: a sum it overflows is inf
-        loss *= targets.weight
-        factor = (factor * targets.weight)[:, None]
-    loss /= dtype.type(classes)
+    loss /= dtype.type(classes)  # after the sum, as torch: a sum that overflows is inf
     if p == 1:  # the active classes: hinge >= 0, so its sign is 1 or 0
         if small:  # in place, sign is the cheaper call on small blocks, 10x slower on large
             np.sign(hinge, out=hinge)
