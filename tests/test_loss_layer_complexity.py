@@ -55,7 +55,8 @@ POINTWISE_LINES = 41
 #: (and takes torch's composite, op for op, for a block whose squares overflow).
 NOT_YET = {
     "binary_cross_entropy": 54,
-    "binary_cross_entropy_with_logits": 93,
+    "binary_cross_entropy_with_logits": 77,
+    "multilabel_soft_margin_loss": 52,
     "gaussian_nll_loss": 77,
     "kl_div": 42,
     "poisson_nll_loss": 52,
@@ -72,7 +73,7 @@ POINTWISE_LOSSES = {
     "huber_loss": ("loss_regression", ("_HUBER",)),
     "binary_cross_entropy": ("loss_probability", ("_BCE",)),
     "binary_cross_entropy_with_logits": ("loss_probability", ("_BCE_WITH_LOGITS",)),
-    "multilabel_soft_margin_loss": ("loss_probability", ()),
+    "multilabel_soft_margin_loss": ("loss_probability", ("_MULTILABEL_SOFT_MARGIN",)),
     "soft_margin_loss": ("loss_probability", ("_SOFT_MARGIN",)),
     "kl_div": ("loss_probability", ("_KL_DIV",)),
     "poisson_nll_loss": ("loss_probability", ("_POISSON_NLL",)),

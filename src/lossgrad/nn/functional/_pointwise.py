@@ -303,11 +303,16 @@ class _PointwiseLoss(ArrayFunction):
     @staticmethod
     def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
         """The first-order backward: the kept ∂l/∂x times the upstream gradient (and its
-        negation for an antisymmetric loss's second operand); without one, `backward`."""
+        negation for an antisymmetric loss's second operand); without one, `backward`. An
+        unreduced loss torch composes from ops takes `backward` too where the product is not
+        finite: the composite's order of operations decides where an overflow falls."""
         kept = _kept.take(ctx)
         if kept is None:
             return backward_via_tensors(ctx, upstream)
         dldx = _kept.times_upstream(kept, upstream, reduced=ctx.divisor is not None)
+        composite = ctx.spec.composite_gradients is not None and ctx.divisor is None
+        if composite and not math.isfinite(_parallel.total(dldx.reshape(-1))):
+            return backward_via_tensors(ctx, upstream)
         needs = ctx.needs_input_grad
         absent = (None,) * (len(needs) - 2)
         if not needs[0]:

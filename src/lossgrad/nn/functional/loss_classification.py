@@ -940,8 +940,10 @@ def _sigmoid_focal_gradients(
     grad_ce = mul(inner, modulation)
     dldx, dldy = mul(grad_ce, sub(exp(log_p), y)), mul(grad_ce, neg(x))
     if gamma != 0:  # the focal terms (left out at 0, as torch's pow backward does)
-        grad_mod = mul(inner, ce)  # then gamma d(1 - p_t)**gamma, as torch's pow backward
-        slope = mul(mul(modulation, _dlw_dx(log_p, log_not_p, log_w, y)), gamma)
+        # then gamma (1 - p_t)**gamma d log(1 - p_t), gamma first as torch's pow backward: the
+        # upstream of a huge ce times gamma alone can overflow (inf * 0 = NaN at x = 1.7e308)
+        grad_mod = mul(inner, ce)
+        slope = mul(mul(modulation, gamma), _dlw_dx(log_p, log_not_p, log_w, y))
         dldx = add(dldx, mul(grad_mod, slope))
         # torch's power rule gamma (1 - p_t)**(gamma - 1) d(1 - p_t)/dy (no inf - inf at p_t = 1)
         power = mul(grad_mod, mul(exp(mul(log_w, float(gamma) - 1)), gamma))

@@ -798,16 +798,48 @@ def gaussian_nll_loss(
     _checks.check_float_result(var._data.dtype, var._data.dtype)  # torch's clamp_ of an int var
     var = _ClampMinStraightThrough.apply(var, eps)  # torch's in-place clamp under no_grad
     dt, operands = promote(input, target, var)
-    if not _fusable(dt, input, target):  # integer operands: torch's integer arithmetic
+    # integer operands: torch's integer arithmetic; a broadcast var that requires grad: torch
+    # sums the log term's gradient over the broadcast dims before dividing by var, op for op
+    if not _fusable(dt, input, target) or (var.requires_grad and var.shape != input.shape):
         return _reduction.apply(_gaussian_nll_composite(input, target, var, full), reduction)
     return _pointwise(_GAUSSIAN_NLL, operands, reduction, (full,))
 
 
 # -- multilabel_soft_margin_loss -------------------------------------------------------------------
 
-# The default 'mean' without weights: the binary_cross_entropy_with_logits mean over all
-# elements, named as torch's composite, which ends with ``mean``.
-_MULTILABEL_SOFT_MARGIN_MEAN = _BCE_WITH_LOGITS._replace(node="MeanBackward0")
+
+def _multilabel_soft_margin_block(
+    x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
+) -> np.ndarray:
+    """torch's two log-sigmoids ``l = y softplus(-x) + (1 - y) softplus(x)`` with
+    ``softplus(±x) = log1p(exp(-|x|)) + max(±x, 0)`` into ``loss``: each term is accurate where
+    binary_cross_entropy_with_logits's ``(1 - y) x + softplus(-x)`` cancels (``x = -1000``,
+    ``y = 1e-4``); ``dl/dx = sigmoid(x) - y`` into ``dldx``."""
+    one, zero = x.dtype.type(1), x.dtype.type(0)
+    shared = np.negative(np.abs(x, out=scratch(x, 1)), out=scratch(x, 1))
+    np.log1p(np.exp(shared, out=shared), out=loss)  # log1p(exp(-|x|))
+    positive = _clip(x, zero, x.dtype.type(np.inf), out=scratch(x, 1))  # max(x, 0)
+    loss += np.multiply(np.subtract(one, y, out=scratch(x, 2)), positive, out=scratch(x, 2))
+    loss += np.multiply(np.subtract(positive, x, out=positive), y, out=positive)  # max(-x, 0)
+    _logistic.neg_exp_into(x, dldx)
+    np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
+    return loss
+
+
+def _multilabel_soft_margin_gradients(
+    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor
+) -> tuple[Any, ...]:
+    """binary_cross_entropy_with_logits's: ``(sigmoid(x) - y) g`` and ``-x g``, over the count."""
+    return _bce_logits_gradients(upstream, divisor, x, y, None, None)[:2]
+
+
+# torch's composite ends with a negation; reduced over all elements (the default 'mean'
+# without weights), with ``mean``
+_MULTILABEL_SOFT_MARGIN = Pointwise(
+    node=by_reduction("NegBackward0"),
+    block=_multilabel_soft_margin_block,
+    gradients=_multilabel_soft_margin_gradients,
+)
 
 
 def multilabel_soft_margin_loss(
@@ -839,8 +871,9 @@ def multilabel_soft_margin_loss(
         The loss: a scalar, or the input's shape without the class dim for ``'none'``.
 
     Note:
-        Each element is computed with the fused, stable binary_cross_entropy_with_logits
-        kernel (torch composes two log-sigmoids; the function is the same). A 0-d input raises
+        Each element is one fused kernel of torch's two log-sigmoids, each term accurate on
+        its own (binary_cross_entropy_with_logits's shorter ``(1 - y) x + softplus(-x)``
+        cancels in float32 for large negative logits and small targets). A 0-d input raises
         IndexError, as in torch. Second derivatives w.r.t. input, target and weight.
 
     Example:
@@ -854,8 +887,7 @@ def multilabel_soft_margin_loss(
     unsupported = "unsupported operand type(s) for *: '{}' and 'Tensor'"
     target = _checks.number_as_tensor(target, input, unsupported)
     _checks.check_float_kernel(input._data.dtype, "log_sigmoid_cpu")
-    # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) = (1 - y) x - log sigmoid(x): the fused
-    # binary_cross_entropy_with_logits kernel, one pass each way (torch composes ~8 ops)
+    # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) in one kernel (torch composes ~8 ops)
     _, (x, y) = promote(input, target)
     x, y = _checks.broadcast_pair(x, y)
     class_dim = input.dim() - 1
@@ -867,11 +899,11 @@ def multilabel_soft_margin_loss(
     if weight is None and class_dim >= 0 and elementwise and unbroadcast and not composite:
         # the mean over samples of the mean over classes is the mean over all elements: the
         # reduced kernel, with no per-sample sums
-        return _pointwise(_MULTILABEL_SOFT_MARGIN_MEAN, (x, y, None, None), "mean")
+        return _pointwise(_MULTILABEL_SOFT_MARGIN, (x, y), "mean")
     if composite:
         loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
     else:
-        loss = _pointwise(_BCE_WITH_LOGITS, (x, y, None, None), "none")
+        loss = _pointwise(_MULTILABEL_SOFT_MARGIN, (x, y), "none")
     if weight is not None:
         loss = loss * weight
     if class_dim < 0:
