@@ -1307,7 +1307,9 @@ def test_gaussian_nll_unreduced_gradient_scales_before_dividing_by_the_variance(
     grads = []
     for lib in (torch, lossgrad):
         a, b = lib.tensor(np.array(x, dtype), requires_grad=True), lib.tensor(np.array(y, dtype))
-        loss = lib.nn.functional.gaussian_nll_loss(a, b, lib.tensor(np.array(var, dtype)), reduction="none")
+        loss = lib.nn.functional.gaussian_nll_loss(
+            a, b, lib.tensor(np.array(var, dtype)), reduction="none"
+        )
         loss.backward(lib.tensor(upstream))
         grads.append(a.grad.numpy())
     assert np.isfinite(grads[0]).all()
@@ -1331,7 +1333,9 @@ def test_gaussian_nll_second_derivative_of_a_broadcast_var_in_float16_is_torchs(
     for lib in (torch, lossgrad):
         leaves = [lib.tensor(a, requires_grad=True) for a in (x, y, var)]
         loss = lib.nn.functional.gaussian_nll_loss(*leaves, eps=0.01, reduction="none")
-        grads = lib.autograd.grad(loss, leaves, lib.tensor(upstream.astype(np.float16)), create_graph=True)
+        grads = lib.autograd.grad(
+            loss, leaves, lib.tensor(upstream.astype(np.float16)), create_graph=True
+        )
         total = sum((g * lib.tensor(d.astype(np.float16))).sum() for g, d in zip(grads, directions))
         results.append([g.float().numpy() for g in lib.autograd.grad(total, leaves)])
     assert np.isneginf(results[0][2][0])
@@ -1374,6 +1378,24 @@ def test_sigmoid_focal_second_gradient_at_the_largest_logit_is_torchs_zero():
         seconds.append(lib.autograd.grad((gx * 1.376).sum(), [x])[0].numpy())
     assert seconds[0][0] == 0.0
     np.testing.assert_allclose(seconds[1], seconds[0], rtol=1e-12)
+
+
+def test_cosine_embedding_of_an_empty_batch_against_an_infinite_broadcast_input_is_torchs():
+    # x1 (0, 4) against x2 (1, 1) = inf: torch's norm of the unbroadcast x2 is inf, its
+    # gradient 0 (an empty sum) times 2 x2 = NaN; the fused kernel gave 0 (seed 20065)
+    x1 = np.zeros((0, 4), np.float32)
+    x2 = np.array([[np.inf]], np.float32)
+    grads = []
+    for lib in (torch, lossgrad):
+        a, b = lib.tensor(x1, requires_grad=True), lib.tensor(x2, requires_grad=True)
+        loss = lib.nn.functional.cosine_embedding_loss(
+            a, b, lib.tensor(np.zeros(0, np.float32)), reduction="none"
+        )
+        loss.backward(lib.tensor(np.zeros(0, np.float32)))
+        grads.append((a.grad.numpy(), b.grad.numpy()))
+    assert np.isnan(grads[0][1]).all()
+    for ours, theirs in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def _half_planes_logits():

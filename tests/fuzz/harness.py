@@ -164,19 +164,29 @@ def torch_terms(case: Case) -> np.ndarray | None:
         return None
 
 
+def _subtracted_size(case: Case) -> float:
+    """The size of the numbers each term of the loss subtracts, where a term near 0 is their
+    cancellation and carries their rounding: cosine_embedding_loss's ``1 - cos`` and
+    ``cos - margin`` (``|cos| <= 1``), where one rounding of ``cos`` (torch's float32 ``sqrt``
+    is within an ulp, not correctly rounded, with its AVX-512 kernels) is ``eps`` off 0; else 0."""
+    if case.loss != "cosine_embedding_loss":
+        return 0.0
+    return 1.0 + abs(float(case.kwargs.get("margin", 0.0)))
+
+
 def _term_scale(case: Case, th_out: Any) -> float:
-    """Size of the summed terms of a reduced loss, as the reduction divides them (see module)."""
+    """Size of the summed terms of a reduced loss, as the reduction divides them (see module);
+    each term at least `_subtracted_size`."""
     reduction = case.kwargs.get(
         "reduction", "none" if case.loss == "sigmoid_focal_loss" else "mean"
     )
-    if reduction == "none" or case.loss in ("ctc_loss", "focal_loss", "cross_entropy", "nll_loss"):
-        reduction = "none" if reduction == "none" else reduction
+    floor = _subtracted_size(case)
     if reduction == "none":
-        return 0.0
+        return floor * 4
     terms = torch_terms(case)
     if terms is None:
-        return 0.0
-    terms = np.abs(terms[np.isfinite(terms)])
+        return floor * 4
+    terms = np.maximum(np.abs(terms[np.isfinite(terms)]), floor)
     with np.errstate(over="ignore"):  # finite terms near the float max
         total = float(terms.sum()) if terms.size else 0.0
     if reduction == "mean" and terms.size:

@@ -3,11 +3,22 @@ it excuses noise of torch's own size and nothing larger."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .cases import Arr, Case
 from .deviations import explain
-from .harness import NOISE_FACTOR, RELATIVE, SECOND_ORDER, SPREAD_CAP, check_case
+from .harness import (
+    NOISE_FACTOR,
+    RELATIVE,
+    SECOND_ORDER,
+    SPREAD_CAP,
+    _mismatch,
+    _term_scale,
+    check_case,
+    torch_terms,
+)
 
 
 def _cosine_of_one_feature() -> Case:
@@ -188,3 +199,56 @@ def test_a_sum_order_nan_does_not_excuse_a_wrong_value():
     with_nan = _hinge_sum_of_an_infinity_and_two_huge_terms()
     with_nan.args[0].base[3] = np.nan
     assert explain(with_nan, "value", np.float64(np.inf), nan) is None
+
+
+def _smoothed_cross_entropy_whose_smoothing_sum_overflows() -> Case:
+    # two logits of -1.7e308 (one the target of its position): each term is finite, about
+    # 1.6e308 and 8.5e306, and so is their sum, 1.7e308; torch adds the smoothing terms over
+    # the batch first (3.4e308: inf) and scales them by eps / C after (seed 20073)
+    x = np.array(
+        [[[1.3596, -3.2566], [-1.7e308, 0.4127]], [[-1.7e308, 0.9966], [-0.7186, -0.0857]]]
+    )
+    return Case(
+        "cross_entropy",
+        [Arr(x, grad=True), Arr(np.array([[0, 0], [1, 0]]))],
+        {"reduction": "sum", "label_smoothing": 0.1},
+        np.float64,
+    )
+
+
+def test_a_sum_order_overflow_is_excused_where_the_exact_sum_is_our_value():
+    case = _smoothed_cross_entropy_whose_smoothing_sum_overflows()
+    result = check_case(case)
+    assert result.deviations == ["sum-order-overflow"] and not result.failures
+    terms = torch_terms(case)
+    exact = math.fsum(terms.ravel().tolist())
+    assert np.isfinite(exact)
+    assert (
+        explain(case, "value", np.float64(exact), np.float64(np.inf)).name == "sum-order-overflow"
+    )
+
+
+def test_a_sum_order_overflow_does_not_excuse_a_wrong_value():
+    case = _smoothed_cross_entropy_whose_smoothing_sum_overflows()
+    exact = math.fsum(torch_terms(case).ravel().tolist())
+    for wrong in (exact * (1 - 1e-12), 0.0, 1e308, np.nan, -np.inf):
+        assert explain(case, "value", np.float64(wrong), np.float64(np.inf)) is None
+
+
+def test_a_cosine_term_near_zero_is_compared_at_the_size_of_one():
+    # D = 1, y = 1: 1 - cos with cos one ulp from 1 is 6e-8 in float32, torch's 0 with its
+    # AVX-512 sqrt (the float64 truth is 4e-13): one rounding of numbers of size 1
+    case = Case(
+        "cosine_embedding_loss",
+        [
+            Arr(np.array([-1.5939], np.float32), grad=True),
+            Arr(np.array([-1.0781], np.float32), grad=True),
+            Arr(np.array(1.0, np.float32)),
+        ],
+        {"margin": 0.5, "reduction": "sum"},
+        np.float32,
+    )
+    assert _term_scale(case, None) == 6.0
+    rel = RELATIVE[np.dtype(np.float32)]
+    assert _mismatch(np.float32(6e-8), np.float32(0.0), rel, _term_scale(case, None)) is None
+    assert _mismatch(np.float32(1e-3), np.float32(0.0), rel, _term_scale(case, None))

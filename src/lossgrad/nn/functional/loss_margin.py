@@ -854,8 +854,13 @@ def cosine_embedding_loss(
     _, (a, b, _) = promote(input1, input2, 0.0)
     shape = _broadcast_shape(a, b)
     _broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
-    if a._data.dtype == np.float16 or not (
-        input1.is_floating_point() and input2.is_floating_point()
+    # an empty batch against a broadcast input: torch's norms of the unbroadcast input
+    # (inf there gives its gradient 0 * inf = NaN), op for op
+    empty_broadcast = 0 in shape and a.shape != b.shape
+    if (
+        a._data.dtype == np.float16
+        or empty_broadcast
+        or not (input1.is_floating_point() and input2.is_floating_point())
     ):
         return _cosine_embedding_composite(input1, input2, target, float(margin), reduction)
     return _COSINE_EMBEDDING[reduction].apply(a, b, target._data, float(margin), reduction)

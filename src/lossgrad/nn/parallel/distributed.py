@@ -4,8 +4,9 @@ How it works, as in torch: at construction the ranks check that their models hav
 parameter names, shapes and dtypes, and rank 0's parameters and buffers are broadcast to all.
 The parameters are grouped, in reverse registration order (the order in which a backward
 usually finishes them), into buckets of at most ``bucket_cap_mb``; a parameter of 1 MiB or
-more has a bucket of its own (unless ``gradient_as_bucket_view``). A post-accumulate-grad hook on each parameter divides its
-gradient by the world size into the bucket's flat array; a parameter alone in its bucket is
+more has a bucket of its own (unless ``gradient_as_bucket_view``). A post-accumulate-grad
+hook on each parameter divides its gradient by the world size into the bucket's flat array;
+a parameter alone in its bucket is
 reduced in its own gradient's array instead (no copy; a gradient that is not contiguous goes
 through a flat array too). When the last gradient of a bucket has arrived, the bucket's
 non-blocking all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on
