@@ -164,6 +164,18 @@ def torch_terms(case: Case) -> np.ndarray | None:
         return None
 
 
+def exact_value(case: Case) -> float | None:
+    """torch's value of the case computed in float64 (the inputs cast exactly), as a float;
+    None where that call raises."""
+    args, kwargs, _ = _build(torch, _recast(case, np.float64))
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(_np(call(torch, case, args, kwargs)))
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _subtracted_size(case: Case) -> float:
     """The size of the numbers each term of the loss subtracts, where a term near 0 is their
     cancellation and carries their rounding: cosine_embedding_loss's ``1 - cos`` and

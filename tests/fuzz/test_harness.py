@@ -17,6 +17,7 @@ from .harness import (
     _mismatch,
     _term_scale,
     check_case,
+    exact_value,
     torch_terms,
 )
 
@@ -252,3 +253,45 @@ def test_a_cosine_term_near_zero_is_compared_at_the_size_of_one():
     rel = RELATIVE[np.dtype(np.float32)]
     assert _mismatch(np.float32(6e-8), np.float32(0.0), rel, _term_scale(case, None)) is None
     assert _mismatch(np.float32(1e-3), np.float32(0.0), rel, _term_scale(case, None))
+
+
+def test_the_multi_margin_graph_gradient_deviation_holds_on_the_create_graph_path_only():
+    # p = 2, a class weight, 'sum', a score of -1.7e308 at the target: torch's kernel adds two
+    # terms of 1.7e308 (-inf) before scaling by the upstream gradient; the create_graph formula
+    # scales first (finite); the plain backward() is torch's kernel, -inf too (seed 20033)
+    case = Case(
+        "multi_margin_loss",
+        [Arr(np.array([-1.7e308, -1.6546, -0.0]), grad=True), Arr(np.array(0))],
+        {
+            "reduction": "sum",
+            "weight": Arr(np.array([1.5003, 1.7184, 1.0462])),
+            "p": 2,
+            "margin": 0.5,
+        },
+        np.float64,
+    )
+    result = check_case(case)
+    assert "multi-margin-graph-gradient" in result.deviations and not result.failures
+    ours, theirs = np.array([-1.2e308, 5.9e307, 5.9e307]), np.array([-np.inf, 5.9e307, 5.9e307])
+    assert explain(case, "grad", ours, theirs).name == "multi-margin-graph-gradient"
+    assert explain(case, "grad1", ours, theirs) is None
+
+
+def test_a_float32_sum_order_overflow_is_excused_where_torchs_float64_value_is_ours():
+    # one row, a logit of 1e38, class weights, label smoothing: torch's float32 sum of the
+    # weighted smoothing terms overflows (inf); its float64 value, 1.0636e38, fits float32,
+    # and so does lossgrad's (seed 30066)
+    x = np.array([2.8554, -0.31712, 1e38, 6e-8, -0.0], np.float32)
+    weight = np.array([0.2964, 1.1201, 0.9922, 0.3616, 0.6465], np.float32)
+    case = Case(
+        "cross_entropy",
+        [Arr(x, grad=True), Arr(np.array(0))],
+        {"reduction": "mean", "weight": Arr(weight), "label_smoothing": 0.1},
+        np.float32,
+    )
+    result = check_case(case)
+    assert result.deviations[:1] == ["sum-order-overflow"] and not result.failures
+    exact = np.float32(exact_value(case))
+    assert np.isfinite(exact)
+    assert explain(case, "value", exact, np.float32(np.inf)).name == "sum-order-overflow"
+    assert explain(case, "value", exact * np.float32(1.001), np.float32(np.inf)) is None
