@@ -467,10 +467,9 @@ def _kl_div_block(
 ) -> np.ndarray:
     """``l = xlogy(y, y) - y x`` (0 where ``y == 0``, NaN for ``y < 0``) and ``dl/dx = -y``;
     with ``log_target``, ``l = exp(y) (y - x)`` and ``dl/dx = -exp(y)``."""
-    if log_target:
-        np.multiply(np.exp(y, out=dldx), np.subtract(y, x, out=loss), out=loss)
-        np.negative(dldx, out=dldx)
-        return loss
+    if log_target:  # -exp(y) (x - y) is exp(y) (y - x), bit for bit
+        np.negative(np.exp(y, out=dldx), out=dldx)
+        return np.multiply(dldx, np.subtract(x, y, out=loss), out=loss)
     np.add(y, np.equal(y, 0, out=_parallel.scratch(y.size, np.bool_, 4)), out=loss)
     np.log(loss, out=loss)
     np.subtract(np.multiply(loss, y, out=loss), np.multiply(y, x, out=scratch(x, 1)), out=loss)
@@ -811,18 +810,19 @@ def gaussian_nll_loss(
 def _multilabel_soft_margin_block(
     x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
-    """torch's two log-sigmoids ``l = y softplus(-x) + (1 - y) softplus(x)`` with
-    ``softplus(±x) = log1p(exp(-|x|)) + max(±x, 0)`` into ``loss``: each term is accurate where
-    binary_cross_entropy_with_logits's ``(1 - y) x + softplus(-x)`` cancels (``x = -1000``,
-    ``y = 1e-4``); ``dl/dx = sigmoid(x) - y`` into ``dldx``."""
-    one, zero = x.dtype.type(1), x.dtype.type(0)
+    """torch's two log-sigmoids ``l = y softplus(-x) + (1 - y) softplus(x)``, each term
+    accurate (binary_cross_entropy_with_logits's ``(1 - y) x + softplus(-x)`` cancels at
+    ``x = -1000``, ``y = 1e-4``), as ``log1p(u) + x (s - y)`` with ``u = exp(-|x|)`` and
+    ``s = [x >= 0]``, into ``loss``; ``dl/dx = sigmoid(x) - y = max(u, s) / (1 + u) - y`` into
+    ``dldx``."""
+    one, zeros = x.dtype.type(1), _parallel.filled(0, x.size, x.dtype)
     shared = np.negative(np.abs(x, out=scratch(x, 1)), out=scratch(x, 1))
-    np.log1p(np.exp(shared, out=shared), out=loss)  # log1p(exp(-|x|))
-    positive = _clip(x, zero, x.dtype.type(np.inf), out=scratch(x, 1))  # max(x, 0)
-    loss += np.multiply(np.subtract(one, y, out=scratch(x, 2)), positive, out=scratch(x, 2))
-    loss += np.multiply(np.subtract(positive, x, out=positive), y, out=positive)  # max(-x, 0)
-    _logistic.neg_exp_into(x, dldx)
-    np.subtract(np.divide(one, np.add(dldx, one, out=dldx), out=dldx), y, out=dldx)
+    np.log1p(np.exp(shared, out=shared), out=loss)
+    step = np.greater_equal(x, zeros, out=scratch(x, 2), casting="unsafe")
+    np.divide(one, np.add(shared, one, out=dldx), out=dldx)
+    dldx *= np.maximum(shared, step, out=shared)
+    dldx -= y
+    loss += np.multiply(np.subtract(step, y, out=step), x, out=step)
     return loss
 
 
@@ -834,10 +834,12 @@ def _multilabel_soft_margin_gradients(
 
 
 # torch's composite ends with a negation; reduced over all elements (the default 'mean'
-# without weights), with ``mean``
+# without weights), with ``mean``, by binary_cross_entropy_with_logits's fused sum where that
+# does not cancel (else None: the accurate kernel's)
 _MULTILABEL_SOFT_MARGIN = Pointwise(
     node=by_reduction("NegBackward0"),
     block=_multilabel_soft_margin_block,
+    block_sum=lambda x, y, loss, dldx: _bce_logits_sum(x, y, None, None, loss, dldx),
     gradients=_multilabel_soft_margin_gradients,
 )
 
