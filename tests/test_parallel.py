@@ -145,7 +145,7 @@ def test_more_or_fewer_threads_than_cores(threads):
 
 
 def test_map_rows_keeps_rows_whole():
-    rows, width = 4000, 100
+    rows, width = 8000, 100  # above MIN_PARALLEL elements
     got = _parallel.map_rows(lambda r0, r1: (r0, r1), rows, width)
     assert got[0][0] == 0 and got[-1][1] == rows and len(got) > 1
     assert all(a[1] == b[0] for a, b in zip(got, got[1:]))

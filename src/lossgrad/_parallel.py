@@ -31,8 +31,9 @@ from lossgrad._backend import dot as _dot
 
 T = TypeVar("T")
 
-#: Elements below which work runs inline, in one piece.
-MIN_PARALLEL = 1 << 18
+#: Elements below which work runs inline, in one piece (2^19: on two cores one piece of
+#: 3e5 elements beat two, see benchmarks/NOTES.md).
+MIN_PARALLEL = 1 << 19
 #: Elements per cache block (float32: 256 KiB per array, a few arrays fit in L2).
 BLOCK = 1 << 16
 
