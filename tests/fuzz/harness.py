@@ -151,29 +151,30 @@ def _mismatch(ours: np.ndarray, theirs: np.ndarray, rel: float, scale: float) ->
     return f"value {a[finite][worst]!r} != torch {b[finite][worst]!r} (bound {bound[worst]:.3g})"
 
 
-def torch_terms(case: Case) -> np.ndarray | None:
-    """torch's unreduced terms of the case (the same call with ``reduction='none'``), as
-    float64; None where that call raises."""
+def _torch_quietly(case: Case, **overrides: Any) -> np.ndarray | None:
+    """torch's output of ``case`` (its keyword arguments updated by ``overrides``) without a
+    graph or warnings, as an array; None where that call raises."""
     args, kwargs, _ = _build(torch, case)
-    kwargs = dict(kwargs, reduction="none")
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _np(call(torch, case, args, kwargs)).astype(np.float64)
+            return _np(call(torch, case, args, dict(kwargs, **overrides)))
     except Exception:  # noqa: BLE001
         return None
+
+
+def torch_terms(case: Case) -> np.ndarray | None:
+    """torch's unreduced terms of the case (the same call with ``reduction='none'``), as
+    float64; None where that call raises."""
+    terms = _torch_quietly(case, reduction="none")
+    return None if terms is None else terms.astype(np.float64)
 
 
 def exact_value(case: Case) -> float | None:
     """torch's value of the case computed in float64 (the inputs cast exactly), as a float;
     None where that call raises."""
-    args, kwargs, _ = _build(torch, _recast(case, np.float64))
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return float(_np(call(torch, case, args, kwargs)))
-    except Exception:  # noqa: BLE001
-        return None
+    value = _torch_quietly(_recast(case, np.float64))
+    return None if value is None else float(value)
 
 
 def _subtracted_size(case: Case) -> float:

@@ -3,18 +3,17 @@
 How it works, as in torch: at construction the ranks check that their models have the same
 parameter names, shapes and dtypes, and rank 0's parameters and buffers are broadcast to all.
 The parameters are grouped, in reverse registration order (the order in which a backward
-usually finishes them), into buckets of at most ``bucket_cap_mb``; a parameter of 1 MiB or
-more has a bucket of its own (unless ``gradient_as_bucket_view``). A post-accumulate-grad
-hook on each parameter divides its gradient by the world size into the bucket's flat array;
-a parameter alone in its bucket is
-reduced in its own gradient's array instead (no copy; a gradient that is not contiguous goes
-through a flat array too). When the last gradient of a bucket has arrived, the bucket's
-non-blocking all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the same order on
-every rank, in pieces of at most 8 MiB; a gradient reduced in its own array is divided piece
-by piece, just before the piece's all-reduce, so that MPI reads the piece from the cache (the
-division is then no second pass over memory). When every bucket has started, the hook waits
-for them and copies each averaged slice of a flat array into the parameter's own ``.grad``, as
-torch does (with ``gradient_as_bucket_view``, ``.grad`` is the slice itself).
+usually finishes them), into buckets of at most ``bucket_cap_mb``; a parameter of 1 MiB or more
+has a bucket of its own (unless ``gradient_as_bucket_view``). A post-accumulate-grad hook on
+each parameter divides its gradient by the world size into the bucket's flat array; a parameter
+alone in its bucket is reduced in its own gradient's array instead (no copy; a gradient that is
+not contiguous goes through a flat array too). When the last gradient of a bucket has arrived,
+the bucket's non-blocking all-reduce (``MPI_Iallreduce``, SUM) starts, buckets always in the
+same order on every rank, in pieces of at most 8 MiB; a gradient reduced in its own array is
+divided piece by piece, just before the piece's all-reduce, so that MPI reads the piece from
+the cache (the division is then no second pass over memory). When every bucket has started, the
+hook waits for them and copies each averaged slice of a flat array into the parameter's own
+``.grad``, as torch does (with ``gradient_as_bucket_view``, ``.grad`` is the slice itself).
 After ``loss.backward()`` returns, every rank holds the average of the ranks' gradients.
 
 The engine runs a parameter's post-accumulate-grad hooks as soon as its gradient is final
