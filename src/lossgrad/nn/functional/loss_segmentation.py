@@ -462,18 +462,23 @@ class _IndexTargetLoss(ArrayFunction):
         return grad(loss, x, upstream, create_graph=True)[0], None, None
 
 
+#: Elements of a piece of `_Pieces`: 1 MiB of float32 per array, a few of which fit the L2
+#: (dice_loss 16x4x256x256 was fastest at this size at one and two threads: benchmarks/NOTES.md).
+PIECE = 4 * _parallel.BLOCK
+
+
 class _Pieces:
     """Cache-sized pieces of a ``(rows, C, pixels)`` problem, over the thread pool: a piece is
-    ``BLOCK`` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
+    `PIECE` elements, whole rows when a row is smaller (``per_row`` = 1), else one row's
     consecutive pixels (``per_row`` pieces to a row). NumPy's passes over a piece find its
     temporaries in the cache, where those over whole images of a large batch did not; on two
-    threads too (``wide_block``'s larger blocks spill the L2 here: some ten passes per piece
-    make the cache, not the GIL hand-overs, decide)."""
+    threads too, where fewer pieces also mean fewer hand-overs of the interpreter's lock between
+    the ten-odd NumPy calls of each piece."""
 
     def __init__(self, shape: tuple[int, ...]) -> None:
         rows, channels, pixels = shape
         self.rows, self.pixels, self.work = rows, pixels, rows * channels * pixels
-        self.size = max(1, _parallel.BLOCK // max(channels, 1))  # pixels
+        self.size = max(1, PIECE // max(channels, 1))  # pixels
         self.per_row = max(1, -(-pixels // self.size))
         self.rows_per_piece = 1 if self.per_row > 1 else max(1, self.size // max(pixels, 1))
 
