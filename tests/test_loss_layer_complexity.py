@@ -47,17 +47,18 @@ POINTWISE_LINES = 41
 #: the entry, when one gets shorter): what is left is each loss's own policy (torch's argument
 #: checks, float16 rounding, torch's double-backward formulas and the order of its gradient
 #: ops, sigmoid_focal's fast path for binary targets), not machinery shared with others:
-#: binary_cross_entropy's double-backward op (torch's formula); binary_cross_entropy_with_logits's
-#: ``weight`` and ``pos_weight`` in four signatures (kernel, fused sum, gradients in torch's
-#: order, float16 formula); multilabel_soft_margin's weight, class dim and composite paths
-#: (float16, infinite logits) around its kernel of two log-sigmoids; poisson_nll's integer-input
+#: binary_cross_entropy's double-backward op (torch's formula) and torch's order of argument
+#: checks; binary_cross_entropy_with_logits's ``pos_weight`` in its kernel, float16 formula and
+#: the result's dtype (its ``weight`` is `_pointwise.weighted`'s); multilabel_soft_margin's
+#: class weight, class dim and composite paths (float16, infinite logits) around its kernel of
+#: two log-sigmoids; poisson_nll's integer-input
 #: rounding, ``full`` composite and broadcast input; gaussian_nll's checks of ``var`` and its
 #: fused sum that applies the gradient's scale itself (and takes torch's composite, op for op,
 #: for a block whose squares overflow, or a broadcast ``var`` that requires grad).
 NOT_YET = {
-    "binary_cross_entropy": 54,
-    "binary_cross_entropy_with_logits": 62,
-    "multilabel_soft_margin_loss": 53,
+    "binary_cross_entropy": 49,
+    "binary_cross_entropy_with_logits": 52,
+    "multilabel_soft_margin_loss": 48,
     "gaussian_nll_loss": 77,
     "poisson_nll_loss": 52,
     "sigmoid_focal_loss": 138,

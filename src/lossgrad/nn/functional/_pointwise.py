@@ -344,6 +344,43 @@ def scratches(like: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
     return tuple(scratch(like, slot) for slot in range(1, count + 1))
 
 
+def weighted(
+    block: Callable[..., np.ndarray],
+    derivatives: Callable[..., tuple[Tensor | None, ...]] | None = None,
+    half: Callable[..., Tensor] | None = None,
+) -> dict[str, Callable[..., Any]]:
+    """The ``block`` (and ``derivatives``, ``half``) of a spec whose last operand is an
+    elementwise weight (None for none) that multiplies the loss as torch's kernels do
+    (``loss.mul_(weight)`` once the loss is computed), from those of the unweighted loss (of
+    no parameters): the loss and ∂l/∂x, the derivatives (None for the weight's) and the
+    float16 loss, each times the weight. Pass as ``Pointwise(..., **weighted(block, ...))``."""
+
+    def weighted_block(*args: Any) -> np.ndarray:
+        *operands, weight, loss, dldx = args
+        loss = block(*operands, loss, dldx)
+        if weight is not None:
+            loss *= weight
+            dldx *= weight
+        return loss
+
+    def weighted_derivatives(*operands: Any) -> tuple[Tensor | None, ...]:
+        *operands, weight = operands
+        found = derivatives(*operands)  # type: ignore[misc]
+        return (*(d if weight is None or d is None else mul(d, weight) for d in found), None)
+
+    def weighted_half(*operands: Any) -> Tensor:
+        *operands, weight = operands
+        loss = half(*operands)  # type: ignore[misc]
+        return loss if weight is None else mul(loss, weight)
+
+    found: dict[str, Callable[..., Any]] = {"block": weighted_block}
+    if derivatives is not None:
+        found["derivatives"] = weighted_derivatives
+    if half is not None:
+        found["half"] = weighted_half
+    return found
+
+
 def factored(
     factors: Callable[..., tuple[np.ndarray, np.ndarray]],
 ) -> dict[str, Callable[..., Any]]:

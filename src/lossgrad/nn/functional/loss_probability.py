@@ -26,7 +26,7 @@ from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks, _logistic, _reduction
-from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch
+from lossgrad.nn.functional._pointwise import Pointwise, by_reduction, scratch, weighted
 from lossgrad.nn.functional._pointwise import apply as _pointwise
 from lossgrad.nn.functional.distance import _ClampMinStraightThrough
 from lossgrad.ops._common import promote, promote_present
@@ -44,7 +44,6 @@ from lossgrad.ops.pointwise import (
     where,
 )
 
-_BCE_EPS_DOUBLE_BACKWARD = 1e-12  # the double constant of torch's double backward
 # torch's EPSILON in binary_cross_entropy's backward: a float32 constant, in every dtype
 _BCE_EPS = float(np.float32(1e-12))
 
@@ -85,27 +84,13 @@ def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
     return dt.kind == "f" and all(t._data.dtype.kind == "f" for t in operands)
 
 
-def _times_weight(weight: np.ndarray | None, *blocks: np.ndarray) -> None:
-    """The binary cross entropies' elementwise ``weight``: each block (the loss, ∂l/∂x)
-    multiplied by it in place, unless it is None."""
-    if weight is not None:
-        for block in blocks:
-            block *= weight
-
-
-def _weighted(weight: Tensor | None, *derivatives: Tensor) -> tuple[Tensor, ...]:
-    """The derivatives of `_times_weight`'s losses: each times ``weight``, unless it is None."""
-    return derivatives if weight is None else tuple(d * weight for d in derivatives)
-
-
 # -- binary_cross_entropy --------------------------------------------------------------------------
 
 
-def _bce_block(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray | None, loss: np.ndarray, dldx: np.ndarray
-) -> np.ndarray:
-    """``l = -w [y max(log x, -100) + (1 - y) max(log(1 - x), -100)]`` into ``loss`` and
-    ``dl/dx = w (x - y) / max(x (1 - x), 1e-12)`` into ``dldx`` (torch's clamps)."""
+def _bce_block(x: np.ndarray, y: np.ndarray, loss: np.ndarray, dldx: np.ndarray) -> np.ndarray:
+    """``l = -[y max(log x, -100) + (1 - y) max(log(1 - x), -100)]`` into ``loss`` and
+    ``dl/dx = (x - y) / max(x (1 - x), 1e-12)`` into ``dldx`` (torch's clamps; the weight is
+    `weighted`'s)."""
     one, floor, inf = x.dtype.type(1), x.dtype.type(-100), x.dtype.type(np.inf)
     log_term = np.negative(x, out=scratch(x, 1))
     _clip(np.log1p(log_term, out=log_term), floor, inf, out=log_term)  # log(1 - x)
@@ -115,7 +100,6 @@ def _bce_block(
     spread = np.multiply(np.subtract(one, x, out=log_term), x, out=log_term)
     _clip(spread, x.dtype.type(_BCE_EPS), inf, out=spread)  # max(x (1 - x), eps)
     np.divide(np.subtract(x, y, out=dldx), spread, out=dldx)
-    _times_weight(weight, loss, dldx)
     return loss
 
 
@@ -135,16 +119,15 @@ class _BceSlope(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        bump = _BCE_EPS_DOUBLE_BACKWARD
+        bump = 1e-12  # torch's double backward's eps: a double constant, unlike _BCE_EPS
         curvature = (x * x - 2.0 * x * y + y) / ((x + bump) ** 2 * (rsub(x, 1.0) + bump) ** 2)
         return upstream * curvature, -upstream / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
 
 
 _BCE = Pointwise(
     node="BinaryCrossEntropyBackward0",
-    block=_bce_block,
     # d/dy is -logit(x), one op as torch's: its derivative 1 / (x (1 - x)) is +-inf at 0 and 1
-    derivatives=lambda x, y, w: (*_weighted(w, _BceSlope.apply(x, y), -logit(x)), None),
+    **weighted(_bce_block, derivatives=lambda x, y: (_BceSlope.apply(x, y), -logit(x))),
 )
 
 
@@ -220,16 +203,11 @@ def _smoothed_binary_target(target: Tensor, label_smoothing: float) -> Tensor:
 
 
 def _bce_logits_block(
-    x: np.ndarray,
-    y: np.ndarray,
-    weight: np.ndarray | None,
-    pos_weight: np.ndarray | None,
-    loss: np.ndarray,
-    dldx: np.ndarray,
+    x: np.ndarray, y: np.ndarray, pos_weight: np.ndarray | None, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
     """With ``p`` = pos_weight and ``c = 1 + (p - 1) y`` (1 without it):
-    ``l = w [(1 - y) x + c softplus(-x)]`` into ``loss`` and
-    ``dl/dx = w [c sigmoid(x) - p y]`` (``sigmoid(x) - y`` without p) into ``dldx``."""
+    ``l = (1 - y) x + c softplus(-x)`` into ``loss`` and ``dl/dx = c sigmoid(x) - p y``
+    (``sigmoid(x) - y`` without p) into ``dldx`` (the weight is `weighted`'s)."""
     one = x.dtype.type(1)
     _logistic.neg_exp_into(x, dldx)
     _logistic.softplus_neg_from(x, dldx, loss)
@@ -245,15 +223,14 @@ def _bce_logits_block(
         sigmoid_x -= np.multiply(pos_weight, y, out=log_weight)
     linear = np.subtract(one, y, out=scratch(x, 2))
     loss += np.multiply(linear, x, out=linear)
-    _times_weight(weight, loss, sigmoid_x)
     return loss
 
 
 def _bce_logits_sum(
     x: np.ndarray,
     y: np.ndarray,
-    weight: np.ndarray | None,
     pos_weight: np.ndarray | None,
+    weight: np.ndarray | None,
     loss: np.ndarray,
     dldx: np.ndarray,
 ) -> Any:
@@ -273,8 +250,8 @@ def _bce_logits_gradients(
     divisor: int | None,
     x: Tensor,
     y: Tensor,
-    weight: Tensor | None,
-    pos_weight: Tensor | None,
+    pos_weight: Tensor | None = None,
+    weight: Tensor | None = None,
 ) -> tuple[Any, ...]:
     """torch's backward, in its order: each derivative times the upstream gradient, then the
     weight, then over the count of a mean (so overflows fall where torch's do)."""
@@ -284,28 +261,24 @@ def _bce_logits_gradients(
         positive = pos_weight * y
         dldx = (positive + 1.0 - y) * sigmoid(x) - positive
         grads = (dldx * upstream, (logsigmoid(-x) - logsigmoid(x) * pos_weight) * upstream)
-    grads = _weighted(weight, *grads)
+    grads = grads if weight is None else tuple(g * weight for g in grads)
     return (*(g if divisor is None else g / divisor for g in grads), None, None)
 
 
-def _bce_logits_half(
-    x: Tensor, y: Tensor, weight: Tensor | None, pos_weight: Tensor | None
-) -> Tensor:
-    """torch's float16 sequence ``w ((1 - y) x - c log_sigmoid(x))``, ``log_sigmoid`` computed
+def _bce_logits_half(x: Tensor, y: Tensor, pos_weight: Tensor | None) -> Tensor:
+    """torch's float16 sequence ``(1 - y) x - c log_sigmoid(x)``, ``log_sigmoid`` computed
     in float32 and rounded once (its Half kernel)."""
     log_sigmoid = logsigmoid(x.float()).to(x.dtype)
     if pos_weight is not None:
         log_sigmoid = log_sigmoid * ((pos_weight - 1.0) * y + 1.0)
-    loss = (1.0 - y) * x - log_sigmoid
-    return loss if weight is None else loss * weight
+    return (1.0 - y) * x - log_sigmoid
 
 
 _BCE_WITH_LOGITS = Pointwise(
     node="BinaryCrossEntropyWithLogitsBackward0",
-    block=_bce_logits_block,
     block_sum=_bce_logits_sum,
     gradients=_bce_logits_gradients,
-    half=_bce_logits_half,
+    **weighted(_bce_logits_block, half=_bce_logits_half),
 )
 
 
@@ -364,7 +337,7 @@ def binary_cross_entropy_with_logits(
     _not_differentiable("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
     _broadcast_into(input._data.shape, pos_weight, weight)
     out_dt = target._data.dtype
-    dt, operands = promote_present(input, target, weight, pos_weight)
+    dt, operands = promote_present(input, target, pos_weight, weight)
     _checks.check_float_result(dt, out_dt)
     loss = _pointwise(_BCE_WITH_LOGITS, operands, reduction)
     return loss if dt == out_dt else loss.to(out_dt)
@@ -826,13 +799,6 @@ def _multilabel_soft_margin_block(
     return loss
 
 
-def _multilabel_soft_margin_gradients(
-    upstream: Tensor, divisor: int | None, x: Tensor, y: Tensor
-) -> tuple[Any, ...]:
-    """binary_cross_entropy_with_logits's: ``(sigmoid(x) - y) g`` and ``-x g``, over the count."""
-    return _bce_logits_gradients(upstream, divisor, x, y, None, None)[:2]
-
-
 # torch's composite ends with a negation; reduced over all elements (the default 'mean'
 # without weights), with ``mean``, by binary_cross_entropy_with_logits's fused sum where that
 # does not cancel (else None: the accurate kernel's)
@@ -840,7 +806,7 @@ _MULTILABEL_SOFT_MARGIN = Pointwise(
     node=by_reduction("NegBackward0"),
     block=_multilabel_soft_margin_block,
     block_sum=lambda x, y, loss, dldx: _bce_logits_sum(x, y, None, None, loss, dldx),
-    gradients=_multilabel_soft_margin_gradients,
+    gradients=_bce_logits_gradients,  # (sigmoid(x) - y) g and -x g, over the count
 )
 
 
@@ -893,14 +859,13 @@ def multilabel_soft_margin_loss(
     _, (x, y) = promote(input, target)
     x, y = _checks.broadcast_pair(x, y)
     class_dim = input.dim() - 1
-    elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
     unbroadcast = x.shape == input.shape  # torch divides by input.size(-1), not the broadcast C
     # torch's composite where the fused kernel differs: 0 * log sigmoid(inf) = 0, not
     # (1 - y) * inf; float16, where each op rounds in float16 as torch's do
     composite = x._data.dtype == np.float16 or bool(np.isinf(x._data).any())
-    if weight is None and class_dim >= 0 and elementwise and unbroadcast and not composite:
-        # the mean over samples of the mean over classes is the mean over all elements: the
-        # reduced kernel, with no per-sample sums
+    # the mean over samples of the mean over classes (groups of one size) is the mean over all
+    # elements: the reduced kernel, with no per-sample sums ('mean' only: not so for 'sum')
+    if weight is None and class_dim >= 0 and reduction == "mean" and unbroadcast and not composite:
         return _pointwise(_MULTILABEL_SOFT_MARGIN, (x, y), "mean")
     if composite:
         loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
