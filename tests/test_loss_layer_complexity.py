@@ -51,14 +51,14 @@ POINTWISE_LINES = 41
 #: checks; binary_cross_entropy_with_logits's ``pos_weight`` in its kernel, float16 formula and
 #: the result's dtype (its ``weight`` is `_pointwise.weighted`'s); multilabel_soft_margin's
 #: class weight, class dim and composite paths (float16, infinite logits) around its kernel of
-#: two log-sigmoids; poisson_nll's integer-input
-#: rounding, ``full`` composite and broadcast input; gaussian_nll's checks of ``var`` and its
-#: fused sum that applies the gradient's scale itself (and takes torch's composite, op for op,
-#: for a block whose squares overflow, or a broadcast ``var`` that requires grad).
+#: two log-sigmoids; poisson_nll's integer-input rounding, ``full`` composite and broadcast
+#: input; gaussian_nll's checks of ``var`` and its fused sum that applies the gradient's scale
+#: itself (and takes torch's composite, op for op, for a block whose squares overflow, or a
+#: broadcast ``var`` that requires grad).
 NOT_YET = {
     "binary_cross_entropy": 49,
     "binary_cross_entropy_with_logits": 52,
-    "multilabel_soft_margin_loss": 48,
+    "multilabel_soft_margin_loss": 49,
     "gaussian_nll_loss": 77,
     "poisson_nll_loss": 52,
     "sigmoid_focal_loss": 138,

@@ -281,6 +281,12 @@ def apply_weighted(loss: Tensor, weight: Tensor, reduction: str, weighted_mean: 
     return apply(loss, reduction)
 
 
+def mean_of_equal_groups_is_elementwise(reduction: str) -> bool:
+    """Whether reducing the means of equal-size groups (per-sample means over classes) equals
+    the same reduction over all elements: true of ``'mean'`` only."""
+    return reduction == "mean"
+
+
 def resolve_kl_div(
     reduction: str, size_average: bool | None, reduce: bool | None, input: Tensor, target: Tensor
 ) -> tuple[str, bool]:

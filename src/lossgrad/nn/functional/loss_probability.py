@@ -863,9 +863,10 @@ def multilabel_soft_margin_loss(
     # torch's composite where the fused kernel differs: 0 * log sigmoid(inf) = 0, not
     # (1 - y) * inf; float16, where each op rounds in float16 as torch's do
     composite = x._data.dtype == np.float16 or bool(np.isinf(x._data).any())
-    # the mean over samples of the mean over classes (groups of one size) is the mean over all
-    # elements: the reduced kernel, with no per-sample sums ('mean' only: not so for 'sum')
-    if weight is None and class_dim >= 0 and reduction == "mean" and unbroadcast and not composite:
+    elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
+    if weight is None and class_dim >= 0 and elementwise and unbroadcast and not composite:
+        # the mean over samples of the mean over classes is the mean over all elements: the
+        # reduced kernel, with no per-sample sums
         return _pointwise(_MULTILABEL_SOFT_MARGIN, (x, y), "mean")
     if composite:
         loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
