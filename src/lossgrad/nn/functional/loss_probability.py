@@ -645,11 +645,14 @@ def _gaussian_nll_block(
     x: np.ndarray, y: np.ndarray, var: np.ndarray, full: bool, loss: np.ndarray, dldx: np.ndarray
 ) -> np.ndarray:
     """``l = (log v + (x - y)^2 / v) / 2`` (plus ``log(2 pi) / 2`` if ``full``) into ``loss``,
-    ``dl/dx = (x - y) / v`` into ``dldx``."""
+    ``dl/dx = (x - y) (1 / v)`` into ``dldx``, each rounded as torch's composite rounds it
+    (its backward's ``(0.5 / v) (2 (x - y))`` at an upstream gradient of 1)."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    diff *= np.divide(diff, var, out=dldx)  # (x - y)^2 / v
-    diff += np.log(var, out=loss)
-    np.multiply(diff, x.dtype.type(0.5), out=loss)
+    np.multiply(np.reciprocal(var, out=dldx), diff, out=dldx)
+    squares = np.multiply(diff, diff, out=diff)
+    squares /= var
+    squares += np.log(var, out=loss)
+    np.multiply(squares, x.dtype.type(0.5), out=loss)
     if full:
         loss += x.dtype.type(_HALF_LOG_TWO_PI)
     return loss
@@ -665,18 +668,17 @@ def _gaussian_nll_sum(
     scale: Any,
 ) -> Any:
     """The block's total with the squares as one dot product ``(x - y) . s (x - y) / v / s``
-    and ``dl/dx`` as ``(x - y) (s / v)``: the scale ``s`` applied before the division by the
-    variance, as torch's backward does, so that it overflows only where torch's does. Where
-    that dot product overflows (so does some ``(x - y)^2``, unless a variance is above about
-    ``1e31 s`` in float32), the total of torch's composite, op for op: infinite where
-    ``(x - y)^2`` is (no extra pass for finite losses; an infinite total's gradients are
-    then the composite's, `_pointwise`)."""
+    and ``dl/dx`` as ``(x - y) (s / v)`` (``s`` is 1 for None): the scale ``s`` applied before
+    the division by the variance, as torch's backward does, so that it overflows only where
+    torch's does and rounds as torch's at an upstream gradient of 1. Where that dot product
+    overflows (so does some ``(x - y)^2``, unless a variance is above about ``1e31 s`` in
+    float32), the total of torch's composite, op for op: infinite where ``(x - y)^2`` is (no
+    extra pass for finite losses; an infinite total's gradients are then the composite's,
+    `_pointwise`)."""
     diff = np.subtract(x, y, out=scratch(x, 1))
-    if scale is None:
-        squares = _parallel.total(diff, np.divide(diff, var, out=dldx))
-    else:
-        np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
-        squares = _parallel.total(diff, dldx) / scale
+    scale = x.dtype.type(1) if scale is None else scale
+    np.multiply(np.divide(scale, var, out=dldx), diff, out=dldx)
+    squares = _parallel.total(diff, dldx) / scale
     if not math.isfinite(squares):
         ops = [Tensor._make(a) for a in (x, y, var)]
         return _parallel.total(_gaussian_nll_composite(*ops, full)._data)
