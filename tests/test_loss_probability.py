@@ -852,3 +852,18 @@ def test_gaussian_input_gradient_has_torch_bits(reduction, dtype):
         (loss.sum() if reduction == "none" else loss).backward()
         grads.append(a.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("case", ["int_input", "weight_shape"])
+def test_bce_refuses_a_weight_requiring_grad_first(case):
+    """torch's autograd refuses a ``weight`` that requires grad before its kernel checks the
+    dtypes or the weight's shape: the same error, message included."""
+    errors = []
+    for lib in (lossgrad, torch):
+        x = lib.tensor([1, 0, 1]) if case == "int_input" else lib.tensor([0.5, 0.2, 0.1])
+        w = lib.ones(3, requires_grad=True) if case == "int_input" else lib.ones(4, 3)
+        w.requires_grad_(True)
+        with pytest.raises(RuntimeError) as raised:
+            F(lib).binary_cross_entropy(x, lib.tensor([1.0, 0.0, 1.0]), weight=w)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]

@@ -179,11 +179,11 @@ def binary_cross_entropy(
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_same_size(input, target)
+    _not_differentiable("binary_cross_entropy", weight=weight)  # torch's autograd, first
     _checks.check_same_dtype(input, target)
     _broadcast_into(target._data.shape, weight)
     weight = weight if weight is None else weight.to(input.dtype)
     _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
-    _not_differentiable("binary_cross_entropy", weight=weight)
     _checks.check_unit_interval(input, "input")
     _checks.check_unit_interval(target, "target")
     target = _smoothed_binary_target(target, label_smoothing)
