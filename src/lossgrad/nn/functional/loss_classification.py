@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad import _parallel
+from lossgrad._backend import clip as _clip
 from lossgrad._dtype import scalar_type_name
 from lossgrad._exports import public_names
 from lossgrad._tensor import Tensor
@@ -848,18 +849,9 @@ _FOCAL = Rows(
 
 
 def _log_sigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``logsigmoid(x)`` and ``logsigmoid(-x)`` (new arrays, also for a 0-d ``x``), sharing
-    ``log1p(exp(-|x|))``."""
-    soft = np.abs(x, out=np.empty_like(x))
-    np.negative(soft, out=soft)
-    np.exp(soft, out=soft)
-    np.log1p(soft, out=soft)
-    log_p = np.minimum(x, 0, out=np.empty_like(x))
-    log_p -= soft
-    log_not_p = np.maximum(x, 0, out=np.empty_like(x))
-    np.negative(log_not_p, out=log_not_p)
-    log_not_p -= soft
-    return log_p, log_not_p
+    """``logsigmoid(x)`` and ``logsigmoid(-x)``, sharing ``log1p(exp(-|x|))``."""
+    soft = np.log1p(np.exp(-np.abs(x)))
+    return np.minimum(x, 0) - soft, -np.maximum(x, 0) - soft
 
 
 class _LogOneMinusPt(ArrayFunction):
@@ -875,8 +867,7 @@ class _LogOneMinusPt(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a, b = _log_sigmoids(x)
-        out = _np_log_one_minus_pt(a, b, y)
+        out = _np_log_one_minus_pt(*_log_sigmoids(x), y)
         ctx.save_for_backward(x, y, out)
         return out
 
@@ -964,45 +955,33 @@ _SIGMOID_FOCAL = Pointwise(
 def _sigmoid_focal_binary(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`_sigmoid_focal_parts` with every target 0 or 1.
+    """`_sigmoid_focal_parts` with every target 0 or 1 and every logit finite.
 
     With ``s = 1 - 2y`` and ``z = s x`` (so ``p_t = sigmoid(-z)``), ``sp = log1p(exp(-|x|))``:
     ``ce = relu(z) + sp``, ``m = 1 - p_t = exp(min(z, 0) - sp)``, ``l = alpha_t m**gamma ce``
-    and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))``; per-thread scratch buffers hold
-    the temporaries.
+    and ``dl/dx = s alpha_t m**gamma (m + gamma ce (1 - m))`` (at ``gamma = 0`` the finite
+    ``ce`` meets the 0 as 0); per-thread scratch buffers hold the temporaries, ``clip`` is
+    relu's and ``min``'s branch-free pass.
     """
-    dt = x.dtype
-    ax, sp, s, z, ce = scratches(x, 5)
-    np.abs(x, out=ax)
-    np.negative(ax, out=sp)
-    np.exp(sp, out=sp)
-    np.log1p(sp, out=sp)
-    np.multiply(y, dt.type(-2), out=s)
-    s += 1
-    np.multiply(x, s, out=z)
-    np.maximum(z, dt.type(0), out=ce)  # relu(z)
-    lm = np.minimum(z, dt.type(0), out=z)
-    lm -= sp  # log(m)
-    ce += sp
-    m = np.exp(lm, out=ax)
+    dt = x.dtype.type
+    sp, s, log_m, ce, m = scratches(x, 5)
+    np.negative(np.abs(x, out=sp), out=sp)
+    np.log1p(np.exp(sp, out=sp), out=sp)
+    np.add(np.multiply(y, dt(-2), out=s), dt(1), out=s)
+    z = np.multiply(x, s, out=log_m)
+    np.add(_clip(z, dt(0), dt(np.inf), out=ce), sp, out=ce)  # relu(z) + sp
+    np.subtract(_clip(z, dt(-np.inf), dt(0), out=log_m), sp, out=log_m)  # min(z, 0) - sp
+    np.exp(log_m, out=m)
     if gamma == 2:
-        w = np.multiply(m, m, out=lm)
-    elif gamma == 1:
-        w = np.positive(m, out=lm)
+        w = np.multiply(m, m, out=log_m)
     else:  # m**gamma = exp(gamma * log(m))
-        lm *= dt.type(gamma)
-        w = np.exp(lm, out=lm)
+        w = np.exp(np.multiply(log_m, dt(gamma), out=log_m), out=log_m)
     if alpha >= 0:  # alpha_t = 1/2 - (alpha - 1/2) s
-        np.multiply(s, dt.type(0.5 - alpha), out=sp)
-        sp += dt.type(0.5)
-        w *= sp
-    if gamma == 0:  # no focal term (0 * inf at an infinite logit would be NaN)
-        np.copyto(dx, m)
-    else:
-        np.subtract(dt.type(1), m, out=dx)
-        dx *= ce
-        dx *= dt.type(gamma)
-        dx += m
+        w *= np.add(np.multiply(s, dt(0.5 - alpha), out=sp), dt(0.5), out=sp)
+    np.subtract(dt(1), m, out=dx)  # then m + gamma ce (1 - m), times w and s
+    dx *= ce
+    dx *= dt(gamma)
+    dx += m
     dx *= w
     dx *= s
     return w, ce
@@ -1011,20 +990,18 @@ def _sigmoid_focal_binary(
 def _sigmoid_focal_soft(
     x: np.ndarray, y: np.ndarray, alpha: float, gamma: float, dx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`_sigmoid_focal_parts` for any targets in ``[0, 1]``."""
+    """`_sigmoid_focal_parts` for any targets in ``[0, 1]``: ``ce = (1 - y) x - log(p)`` and
+    ``dl/dx = alpha_t (1 - p_t)**gamma ((p - y) + gamma ce d log(1 - p_t)/dx)``, the focal term
+    left out at ``gamma = 0`` (``0 * inf`` at an infinite logit)."""
     dt = x.dtype.type
-    a, b = _log_sigmoids(x)
-    lw = _np_log_one_minus_pt(a, b, y)
-    ce = (1 - y) * x - a
-    w = np.exp(lw * dt(gamma)) if gamma != 0 else np.ones_like(x)
+    log_p, log_not_p = _log_sigmoids(x)
+    log_w = _np_log_one_minus_pt(log_p, log_not_p, y)
+    ce = (1 - y) * x - log_p
+    w = np.exp(log_w * dt(gamma)) if gamma != 0 else np.ones_like(x)
     w = w * (y * dt(2 * alpha - 1) + dt(1 - alpha)) if alpha >= 0 else w
-    if gamma == 0:  # w (sigmoid(x) - y): no focal term (0 * inf at an infinite logit)
-        np.exp(a, out=dx)
-    else:  # w ((sigmoid(x) - y) + gamma ce dlw/dx)
-        np.exp(a + b - lw, out=dx)
-        dx *= (1 - 2 * y) * ce  # before gamma: a huge ce meets a 0 factor before it overflows
-        dx *= dt(gamma)
-        dx += np.exp(a)
+    np.exp(log_p, out=dx)
+    if gamma != 0:  # (1 - 2y) ce before gamma: a huge ce meets a 0 factor before it overflows
+        dx += np.exp(log_p + log_not_p - log_w) * ((1 - 2 * y) * ce) * dt(gamma)
     dx -= y
     dx *= w
     return w, ce
