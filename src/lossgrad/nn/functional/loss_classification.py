@@ -848,10 +848,15 @@ _FOCAL = Rows(
 )
 
 
-def _log_sigmoids(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``logsigmoid(x)`` and ``logsigmoid(-x)``, sharing ``log1p(exp(-|x|))``."""
+def _log_one_minus_pt(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``a = logsigmoid(x)``, ``b = logsigmoid(-x)`` (sharing ``log1p(exp(-|x|))``) and
+    ``log(1 - p_t) = log((1 - y) e^a + y e^b)``: a select when every target is 0 or 1."""
     soft = np.log1p(np.exp(-np.abs(x)))
-    return np.minimum(x, 0) - soft, -np.maximum(x, 0) - soft
+    a, b = np.minimum(x, 0) - soft, -np.maximum(x, 0) - soft
+    if ((y == 0) | (y == 1)).all():
+        return a, b, np.where(y != 0, b, a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return a, b, np.logaddexp(np.log1p(-y) + a, np.log(y) + b)
 
 
 class _LogOneMinusPt(ArrayFunction):
@@ -867,7 +872,7 @@ class _LogOneMinusPt(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        out = _np_log_one_minus_pt(*_log_sigmoids(x), y)
+        out = _log_one_minus_pt(x, y)[2]
         ctx.save_for_backward(x, y, out)
         return out
 
@@ -876,15 +881,6 @@ class _LogOneMinusPt(ArrayFunction):
         x, y, out = ctx.saved_tensors
         a, b = logsigmoid(x), logsigmoid(neg(x))
         return mul(g, _dlw_dx(a, b, out, y)), _times_dlw_dy(g, a, b, out)
-
-
-def _np_log_one_minus_pt(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``log((1 - y) e^a + y e^b)``; a select when every target is exactly 0 or 1."""
-    if ((y == 0) | (y == 1)).all():
-        return np.where(y != 0, b, a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.logaddexp(np.log1p(-y) + a, np.log(y) + b)
-    return out.astype(a.dtype, copy=False)
 
 
 def _dlw_dx(a: Any, b: Any, lw: Any, y: Any) -> Any:
@@ -994,8 +990,7 @@ def _sigmoid_focal_soft(
     ``dl/dx = alpha_t (1 - p_t)**gamma ((p - y) + gamma ce d log(1 - p_t)/dx)``, the focal term
     left out at ``gamma = 0`` (``0 * inf`` at an infinite logit)."""
     dt = x.dtype.type
-    log_p, log_not_p = _log_sigmoids(x)
-    log_w = _np_log_one_minus_pt(log_p, log_not_p, y)
+    log_p, log_not_p, log_w = _log_one_minus_pt(x, y)
     ce = (1 - y) * x - log_p
     w = np.exp(log_w * dt(gamma)) if gamma != 0 else np.ones_like(x)
     w = w * (y * dt(2 * alpha - 1) + dt(1 - alpha)) if alpha >= 0 else w
