@@ -963,7 +963,7 @@ def _sigmoid_focal_binary(
     sp, s, log_m, ce, m = scratches(x, 5)
     np.negative(np.abs(x, out=sp), out=sp)
     np.log1p(np.exp(sp, out=sp), out=sp)
-    np.add(np.multiply(y, dt(-2), out=s), dt(1), out=s)
+    np.add(np.multiply(y, -2.0, out=s), 1.0, out=s)
     z = np.multiply(x, s, out=log_m)
     np.add(_clip(z, dt(0), dt(np.inf), out=ce), sp, out=ce)  # relu(z) + sp
     np.subtract(_clip(z, dt(-np.inf), dt(0), out=log_m), sp, out=log_m)  # min(z, 0) - sp
@@ -971,12 +971,12 @@ def _sigmoid_focal_binary(
     if gamma == 2:
         w = np.multiply(m, m, out=log_m)
     else:  # m**gamma = exp(gamma * log(m))
-        w = np.exp(np.multiply(log_m, dt(gamma), out=log_m), out=log_m)
+        w = np.exp(np.multiply(log_m, gamma, out=log_m), out=log_m)
     if alpha >= 0:  # alpha_t = 1/2 - (alpha - 1/2) s
-        w *= np.add(np.multiply(s, dt(0.5 - alpha), out=sp), dt(0.5), out=sp)
-    np.subtract(dt(1), m, out=dx)  # then m + gamma ce (1 - m), times w and s
+        w *= np.add(np.multiply(s, 0.5 - alpha, out=sp), 0.5, out=sp)
+    np.subtract(1.0, m, out=dx)  # then m + gamma ce (1 - m), times w and s
     dx *= ce
-    dx *= dt(gamma)
+    dx *= gamma
     dx += m
     dx *= w
     dx *= s
@@ -989,14 +989,13 @@ def _sigmoid_focal_soft(
     """`_sigmoid_focal_parts` for any targets in ``[0, 1]``: ``ce = (1 - y) x - log(p)`` and
     ``dl/dx = alpha_t (1 - p_t)**gamma ((p - y) + gamma ce d log(1 - p_t)/dx)``, the focal term
     left out at ``gamma = 0`` (``0 * inf`` at an infinite logit)."""
-    dt = x.dtype.type
     log_p, log_not_p, log_w = _log_one_minus_pt(x, y)
     ce = (1 - y) * x - log_p
-    w = np.exp(log_w * dt(gamma)) if gamma != 0 else np.ones_like(x)
-    w = w * (y * dt(2 * alpha - 1) + dt(1 - alpha)) if alpha >= 0 else w
+    w = np.exp(log_w * gamma) if gamma != 0 else np.ones_like(x)
+    w = w * (y * (2 * alpha - 1) + (1 - alpha)) if alpha >= 0 else w
     np.exp(log_p, out=dx)
     if gamma != 0:  # (1 - 2y) ce before gamma: a huge ce meets a 0 factor before it overflows
-        dx += np.exp(log_p + log_not_p - log_w) * ((1 - 2 * y) * ce) * dt(gamma)
+        dx += np.exp(log_p + log_not_p - log_w) * ((1 - 2 * y) * ce) * gamma
     dx -= y
     dx *= w
     return w, ce
