@@ -205,13 +205,11 @@ def map_blocks(
 
 def wide_block(n: int) -> int:
     """The block for elementwise kernels of a few NumPy passes over ``n`` elements: one block per
-    thread, of at most 2^18 elements. Every NumPy call takes the GIL, so on several threads fewer,
-    larger blocks pay; beyond 2^18 the gain flattens while the per-thread scratch buffers (which
-    count in the peak memory) keep growing. On one thread there is no GIL to hand over, and
-    cache-sized blocks (`BLOCK`) keep a kernel's temporaries in L2 between its passes
-    (measurements in benchmarks/NOTES.md)."""
-    if _threads == 1:
-        return BLOCK
+    thread, of at most 2^18 elements (1 MiB of float32). Every NumPy call takes the GIL, so on
+    several threads fewer, larger blocks pay; beyond 2^18 the gain flattens while the
+    per-thread scratch buffers (which count in the peak memory) keep growing. On one thread the
+    same 2^18: the arrays of a block's passes still meet in the cache, and the calls per element
+    are a quarter of `BLOCK`'s (measurements in benchmarks/NOTES.md)."""
     return max(BLOCK, min(1 << 18, -(-n // _threads)))
 
 
