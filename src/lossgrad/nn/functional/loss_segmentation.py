@@ -462,7 +462,7 @@ class _IndexTargetLoss(ArrayFunction):
         return grad(loss, x, upstream, create_graph=True)[0], None, None
 
 
-#: Elements of a piece of `_Pieces`: 1 MiB of float32 per array, a few of which fit the L2
+#: Elements of a piece of `_Pieces`: 1 MiB of float32 per array, `wide_block`'s largest block
 #: (dice_loss 16x4x256x256 was fastest at this size at one and two threads: benchmarks/NOTES.md).
 PIECE = 4 * _parallel.BLOCK
 
