@@ -270,3 +270,26 @@ def test_post_accumulate_hook_return_values_as_torch():
             else:
                 with pytest.raises(error):
                     w.backward(module.tensor([1.0]))
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_nodes_run_in_torchs_order(create_graph):
+    # torch's ready queue runs the node recorded last first; the tensor hooks of a graph with
+    # several branches record the order the nodes ran in (a stack of ready nodes ran the
+    # branch whose node became ready last first: c, b, e, d below instead of torch's order)
+    def order(lib):  # noqa: ANN001, ANN202
+        ran = []
+        x = lib.tensor([0.5, -1.5], requires_grad=True)
+        a = x * 2
+        b = x.exp()
+        c = a.sin()
+        d = b * a
+        e = c + x
+        for name, t in zip("abcde", (a, b, c, d, e)):
+            t.register_hook(lambda g, name=name: ran.append(name))
+        (d.sum() + e.sum()).backward(create_graph=create_graph)
+        return ran, x.grad.detach().numpy()
+
+    (ours, our_grad), (theirs, their_grad) = order(lossgrad), order(torch)
+    assert ours == theirs
+    np.testing.assert_allclose(our_grad, their_grad, rtol=1e-6)

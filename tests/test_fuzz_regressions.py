@@ -1594,3 +1594,57 @@ def test_multi_margin_weighs_each_hinge_term_before_the_rows_sum_like_torch():
         values.append(loss.numpy())
     assert np.isfinite(values[0]).all()
     np.testing.assert_array_equal(values[1], values[0])
+
+
+def test_sigmoid_focal_second_gradient_in_the_target_adds_in_torchs_order():
+    # seed 8 of the sigmoid_focal_loss fuzz run: at x = 1e38, y = 0 (float32) d2l/dy2 times an
+    # upstream of 0.8 is 2.4e38; its four terms (8e37, -1.2e38, 1.2e38, 1.6e38) passed the
+    # float32 range when they reached y in the walk's old order (inf) and do not in torch's,
+    # which runs the ready node recorded last first (the two alpha_t terms cancel first)
+    from fuzz.harness import _torch_sigmoid_focal
+
+    results = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt = lib.tensor([1e38, 2.0], dtype=lib.float32, requires_grad=True)
+        yt = lib.tensor([0.0, 0.3], dtype=lib.float32, requires_grad=True)
+        loss = fn(xt, yt, alpha=0.5, gamma=2.0, reduction="none")
+        gx, gy = lib.autograd.grad(loss, [xt, yt], lib.tensor([0.8, 0.8]), create_graph=True)
+        results.append([g.numpy() for g in lib.autograd.grad(gy.sum(), [xt, yt])])
+    assert np.isfinite(results[0][1]).all()
+    for theirs, ours in zip(*results, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_distance_second_gradient_meets_at_the_difference_like_torch(swap):
+    # seed 30072: a float32 positive equal to the negative in one row (distance eps = 1e-6, a
+    # one-element norm of curvature 0); the second derivative's terms through the difference and
+    # through the norm (about 1e5 each) cancel in torch where they meet, at the difference;
+    # lossgrad's met only at the inputs, after a term of 0.09 had come in (0.027 for 0.0233)
+    anchor = np.array([[1, 2, 4, 3]])
+    positive = np.array([[1e38, 2.7515, 0.5, -2.4726]], np.float32).T
+    negative = np.array([[-0.5483, 1.5871, 0.5, 1.8697]], np.float32).T
+    directions = (
+        np.array([[0.13], [-0.13], [0.64], [0.1]], np.float32),
+        np.array([[-0.54], [0.36], [1.3], [0.95]], np.float32),
+    )
+    results = []
+    for lib in (torch, lossgrad):
+        a = lib.tensor(anchor)
+        p = lib.tensor(positive, requires_grad=True)
+        n = lib.tensor(negative, requires_grad=True)
+        losses = [
+            lib.nn.functional.triplet_margin_with_distance_loss(a, p, n, swap=swap),
+            (
+                lib.nn.functional.pairwise_distance(a, p)
+                - lib.nn.functional.pairwise_distance(p, n)
+            ).sum(),
+        ]
+        for loss in losses:
+            gp, gn = lib.autograd.grad(loss, [p, n], lib.tensor(0.7), create_graph=True)
+            total = sum((g * lib.tensor(d)).sum() for g, d in zip((gp, gn), directions))
+            results.append([g.numpy() for g in lib.autograd.grad(total, [p, n])])
+    half = len(results) // 2
+    for theirs, ours in zip(results[:half], results[half:], strict=True):
+        for their_grad, our_grad in zip(theirs, ours, strict=True):
+            np.testing.assert_allclose(our_grad, their_grad, rtol=1e-6, atol=1e-9)

@@ -3,7 +3,9 @@
 1. Count, for every node reachable from the roots, how many edges lead into it (explicit stack,
    no recursion, so a 100,000-op chain works).
 2. Start from the roots' nodes with their seed gradients; a node runs once all the gradients
-   flowing into it have been summed into its buffer (reused nodes accumulate).
+   flowing into it have been summed into its buffer (reused nodes accumulate). Of the nodes
+   ready to run, the one recorded last runs first, as in torch's engine, so that a gradient
+   summed over several paths adds its terms in torch's order.
 3. Running a node applies the tensor hooks of its outputs to the summed gradients, then its
    Function's backward under ``set_grad_enabled(create_graph)``; the node is freed unless
    ``retain_graph`` (running a freed node again raises torch's error).
@@ -24,6 +26,7 @@ the same node runner and the same results as the walk.
 
 from __future__ import annotations
 
+import heapq
 import sys
 import warnings
 from typing import Any
@@ -419,13 +422,14 @@ def _walk(
     leaf_sums = _LeafSums(targets.leaves if targets.inputs else None, gradients, hooked)
     ready = _seed_buffers(roots, seeds, deps, buffers, leaf_sums, gradients)
     add, run_node, fit, node_cls = gradients.add, gradients.run_node, gradients.fit, Node
+    pop, push = heapq.heappop, heapq.heappush
     with quiet():
         state = grad_mode._state
         prev = state.enabled
         state.enabled = gradients.records
         try:
             while ready:
-                node = ready.pop()
+                node = pop(ready)[1]
                 grads = buffers.pop(node, None) or [None] * len(node._out_meta)
                 if node._pre_hooks or node._retain_hooks:
                     grads = gradients.output_hooks(node, grads)
@@ -454,7 +458,7 @@ def _walk(
                             buffer[edge[1]] = grad if held is None else add(held, grad)
                         deps[target] -= 1
                         if not deps[target]:
-                            ready.append(target)
+                            push(ready, (-target._sequence_nr, target))
                     else:
                         leaf_sums.arrive(target, grad)
                 if leaf_sums.final:  # dropped first: .grad may take a gradient nobody else holds
@@ -476,7 +480,9 @@ def _seed_buffers(
     gradients: Any,
 ) -> list[Node]:
     """Put the seed gradients where the walk starts: into the buffers of the roots' nodes (or
-    the sums of roots that are leaves); return the nodes ready to run."""
+    the sums of roots that are leaves); return the nodes ready to run, as a heap of
+    ``(-sequence_nr, node)`` (no two nodes share a number): like torch's ready queue, the walk
+    runs the node recorded last first."""
     for root, seed in zip(roots, seeds, strict=False):
         grad = gradients.from_tensor(seed)
         node = root.grad_fn
@@ -486,7 +492,9 @@ def _seed_buffers(
         buffer = buffers.setdefault(node, [None] * len(node._out_meta))
         held = buffer[root._output_nr]
         buffer[root._output_nr] = grad if held is None else gradients.add(held, grad)
-    return [node for node in buffers if deps[node] == 0]
+    ready = [(-node._sequence_nr, node) for node in buffers if deps[node] == 0]
+    heapq.heapify(ready)
+    return ready
 
 
 class _LeafSums:

@@ -37,6 +37,7 @@ never warns about ``0 * inf`` or ``log(0)``), so an op needs no ``np.errstate`` 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
@@ -182,6 +183,7 @@ class SavedValue(NamedTuple):
 
 
 _new_saved = tuple.__new__
+_next_sequence_nr = itertools.count(1).__next__
 
 
 class Node:
@@ -218,6 +220,9 @@ class Node:
     #: ``retain_graph``): it may then consume buffers it kept on ctx in the forward (overwrite
     #: one in place and return it as a gradient, after dropping its own reference to it).
     last_use = False
+    #: Torch's ``sequence_nr``: nodes are numbered as they are recorded, and the backward runs
+    #: the ready node recorded last first (so gradients arrive in torch's order).
+    _sequence_nr = 0
 
     # -- ctx API ------------------------------------------------------------------------------
     def save_for_backward(self, *items: Any) -> None:
@@ -580,6 +585,7 @@ def _record_operands(node: Node, args: tuple[Any, ...]) -> Any:
 def _apply_arrays_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> Any:
     """``ArrayFunction.apply`` recording a node: ``_apply_recorded`` with the common case (one
     floating array out) resolved inline."""
+    node._sequence_nr = _next_sequence_nr()
     fargs = _record_operands(node, args)
     _state.enabled = False
     token = None if _cv_get() is _QUIET else _cv_set(_QUIET)
@@ -634,6 +640,7 @@ def _wrap_plain(o: Any) -> Any:
 
 def _apply_recorded(cls: type[Function], node: Node, args: tuple[Any, ...]) -> Any:
     """``Function.apply`` when a graph node is recorded (``forward`` gets the Tensors)."""
+    node._sequence_nr = _next_sequence_nr()
     _record_inputs(node, args)
     _state.enabled = False
     token = None if _cv_get() is _QUIET else _cv_set(_QUIET)

@@ -156,6 +156,50 @@ def _norm_backward(
     return mul(scaled, scale)
 
 
+class _NormOf(ArrayFunction):
+    """A norm ``out`` of ``d`` along ``axis``, already computed, as a node of ``d``.
+
+    The distances' ``create_graph`` backward recomputes the difference ``d = x1 - x2 + eps``
+    and takes its norm through this node: torch's graph of ``pairwise_distance`` (difference,
+    then norm), in which a second derivative's terms through ``d`` and through the norm add up
+    at ``d``, before they reach the inputs (where a norm's curvature is 0, as for one-element
+    rows, they cancel there exactly, as in torch)."""
+
+    node_name = "NormBackward1"
+
+    @staticmethod
+    def forward(
+        ctx: Any, d: np.ndarray, out: np.ndarray, p: float, axis: int, keepdim: bool
+    ) -> np.ndarray:
+        out = out.view()
+        ctx.save_for_backward(d, out)
+        ctx.meta = (p, axis, keepdim)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        d, out = ctx.saved_tensors
+        p, axis, keepdim = ctx.meta
+        return _norm_backward(g, d, p, out, axis, keepdim), None, None, None, None
+
+
+def _difference_and_norm(
+    x1: Tensor,
+    x2: Tensor,
+    p: float,
+    eps: float,
+    axis: int,
+    keepdim: bool = False,
+    out: np.ndarray | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``d = x1 - x2 + eps`` and its norm along ``axis`` (``out``, if already computed),
+    recorded as torch records ``pairwise_distance`` (see `_NormOf`)."""
+    d = add(sub(x1, x2), eps)
+    if out is None:
+        out = np.asarray(_np_vector_norm(d._data, p, axis, keepdim), d._data.dtype)
+    return d, _NormOf.apply(d, out, p, axis, keepdim)
+
+
 def _fused_rows(p: float, *arrays: np.ndarray) -> bool:
     """Whether the fused row kernels apply: p = 1 or 2 and ``(N, D)`` or ``(D)`` float32/float64
     arrays of one shape (anything else takes the general path)."""
@@ -268,7 +312,8 @@ class _PairwiseDistance(ArrayFunction):
             d *= go
             gd = Tensor._make(d)
         else:
-            gd = _norm_backward(g, add(sub(x1, x2), eps), p, out, axis, keepdim)
+            d, norm = _difference_and_norm(x1, x2, p, eps, axis, keepdim, out._data)
+            gd = _norm_backward(g, d, p, norm, axis, keepdim)
         if gd is None:
             return None, None, None
         g1 = sum_to_shape(gd, x1._data.shape) if ctx.needs_input_grad[0] else None

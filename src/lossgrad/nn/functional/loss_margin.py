@@ -42,6 +42,7 @@ from lossgrad.nn.functional._rows import apply as _row_loss
 from lossgrad.nn.functional.distance import (
     _cosine_grads,
     _diff_norms,
+    _difference_and_norm,
     _fused_rows,
     _norm_backward,
     _norm_grad_into,
@@ -982,9 +983,8 @@ class _TripletMarginLoss(ArrayFunction):
 
         def du(x1: Tensor, x2: Tensor, k: np.ndarray) -> Tensor:
             """d(loss)/du of one distance's difference ``u``, for the row factors ``g * k``."""
-            out = pairwise_distance(x1, x2, p, eps)
-            k_g = mul(g, Tensor._make(k))
-            return cast(Tensor, _norm_backward(k_g, add(sub(x1, x2), eps), p, out, axis, False))
+            d, out = _difference_and_norm(x1, x2, p, eps, axis)
+            return cast(Tensor, _norm_backward(mul(g, Tensor._make(k)), d, p, out, axis, False))
 
         g_ap, g_an = du(anchor, pos, s_ap), du(anchor, neg_, -s_an)
         ga, gp, gq = add(g_ap, g_an), neg(g_ap), neg(g_an)
