@@ -1648,3 +1648,21 @@ def test_distance_second_gradient_meets_at_the_difference_like_torch(swap):
     for theirs, ours in zip(results[:half], results[half:], strict=True):
         for their_grad, our_grad in zip(theirs, ours, strict=True):
             np.testing.assert_allclose(our_grad, their_grad, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["triplet_margin_loss", "triplet_margin_with_distance_loss"])
+def test_one_feature_distance_gradients_cancel_exactly_like_torch(loss):
+    # seed 60056: with one feature the p = 2 gradient is g * (u / |u|) = +-g exactly in torch;
+    # the fused rows' u * (g / |u|) is an ulp off, so the positive's two terms (+g from
+    # d(a, p), -g from the swapped d(p, n)) left -2.8e-16 where torch's cancel to 0
+    values = ([[-1.7e308]], [[3.1256]], [[-0.8592]])
+    grads = []
+    for lib in (torch, lossgrad):
+        a, p, n = (lib.tensor(v, dtype=lib.float64, requires_grad=True) for v in values)
+        getattr(lib.nn.functional, loss)(a, p, n, swap=True, reduction="none").backward(
+            lib.tensor([0.7], dtype=lib.float64)
+        )
+        grads.append([t.grad.numpy() for t in (a, p, n)])
+    assert grads[0][1][0, 0] == 0.0
+    for theirs, ours in zip(*grads, strict=True):
+        np.testing.assert_array_equal(ours, theirs)

@@ -299,7 +299,7 @@ class Rounding:
             ratio = float(np.finfo(dtype).eps / np.finfo(working).eps)
             truth = self._stages(_recast(self.case, np.float64), dtype)
             noise: dict[str, float] = {}
-            measured: set[str] = set()
+            measured: dict[str, np.ndarray] = {}  # the entries finite in both runs, per stage
             rng = np.random.default_rng(0)
             for k in range(PERTURBATIONS + 1):
                 moved = _recast(self.case, working, rng if k else None)
@@ -313,7 +313,7 @@ class Rounding:
                     both = np.isfinite(r64) & np.isfinite(t)
                     gap = float(np.abs(r64[both] - t[both]).max(initial=0.0)) * ratio
                     noise[what] = max(noise.get(what, 0.0), gap)
-                    measured.update([what] if both.any() else [])
+                    measured[what] = measured.get(what, np.zeros(both.shape, bool)) | both
             if dtype == np.float64:
                 self._spread(truth, noise, measured, rng)
             self._measured[known] = truth, noise
@@ -323,14 +323,14 @@ class Rounding:
         self,
         truth: dict[str, np.ndarray],
         noise: dict[str, float],
-        measured: set[str],
+        measured: dict[str, np.ndarray],
         rng: np.random.Generator,
     ) -> None:
         """Add the spread of torch's float64 results when each differentiated input moves by
         one float64 rounding: what changes when the inputs move by one rounding is rounding
         noise, except at a kink, where a move of one rounding changes a subgradient. It counts
-        in full for a result the float32 run could not measure (no entry finite in both runs:
-        its squares overflow at inputs beyond about 1e19), and for a measured one up to
+        in full at the entries the float32 run could not measure (not finite in both runs:
+        their squares overflow at inputs beyond about 1e19), and at a measured one up to
         ``SPREAD_CAP`` times the float32 run's measure: eight moved copies in float32 measure
         the constant of torch's error only to within a small factor (and a term below float32's
         resolution, such as torch's 1e-12 epsilon against ``x^2``, changes where the float64
@@ -348,8 +348,11 @@ class Rounding:
                 if t is None or t.shape != r.shape:
                     continue
                 both = np.isfinite(r) & np.isfinite(t)
-                gap = float(np.abs(r[both] - t[both]).max(initial=0.0))
-                noise[what] = max(noise.get(what, 0.0), min(gap, cap.get(what, gap)))
+                gap = np.zeros(r.shape)
+                gap[both] = np.abs(r[both] - t[both])
+                if what in cap and measured[what].shape == gap.shape:
+                    gap[measured[what]] = np.minimum(gap[measured[what]], cap[what])
+                noise[what] = max(noise.get(what, 0.0), float(gap.max(initial=0.0)))
 
     def explains(
         self, what: str, ours: np.ndarray, theirs: np.ndarray, rel: float, scale: float

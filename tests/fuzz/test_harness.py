@@ -83,6 +83,28 @@ def test_float64_noise_the_float32_run_cannot_measure_is_measured_by_moving_the_
     assert not rounding.explains("second grad 0", wrong, theirs, rel, 0.0)
 
 
+def _cosine_of_one_feature_partly_beyond_float32_squares() -> Case:
+    # seed 60067: one row beyond float32's squares (1e38), one whose gradients are exactly 0 in
+    # both precisions: the float32 run measures that row only (no noise), which capped the
+    # float64 spread of the whole array at 0, where it must cap only the rows it measured
+    x1 = Arr(np.array([[1e38], [0.5]]), grad=True)
+    x2 = Arr(np.array([[-0.18075736588], [4.94065645841e-324]]), grad=True)
+    y = Arr(np.array([1.0, -1.0]))
+    return Case("cosine_embedding_loss", [x1, x2, y], {"margin": 0.5}, np.float64)
+
+
+def test_the_float32_measure_caps_the_float64_spread_only_where_it_measured():
+    case = _cosine_of_one_feature_partly_beyond_float32_squares()
+    result = check_case(case)
+    assert not result.failures
+    truth, noise = result.rounding.measure()
+    assert noise["second grad 1"] > 0.0
+    theirs = truth["second grad 1"]
+    wrong = theirs + 10 * NOISE_FACTOR * noise["second grad 1"]
+    rel = SECOND_ORDER[np.dtype(np.float64)]
+    assert not result.rounding.explains("second grad 1", wrong, theirs, rel, 0.0)
+
+
 def _float64_cosine_of_one_feature() -> Case:
     # moderate float64 values (seed 5006): torch's float64 sqrt of m1 m2 is one ulp off the
     # correctly rounded one, and the cancellation of terms of size 1 / x^2 makes that a 1e-3

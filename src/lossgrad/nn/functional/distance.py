@@ -214,6 +214,14 @@ def _fused_rows(p: float, *arrays: np.ndarray) -> bool:
     return True
 
 
+def _fused_distance_rows(p: float, *arrays: np.ndarray) -> bool:
+    """`_fused_rows` for distances, whose fused gradient is ``u * (g / |u|)``: rows of more than
+    one feature. One-element rows take the general path, torch's ``g * (u / |u|)``, exactly
+    ``+-g`` (the fused product is an ulp off), so that two distances' gradients cancel as in
+    torch."""
+    return _fused_rows(p, *arrays) and arrays[0].shape[-1] > 1
+
+
 def _row_factor(k: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray | None:
     """A per-row gradient factor as an ``(N, 1)`` column, divided by the norm for p = 2 (0 where
     the norm is 0: torch's ``masked_fill_(result == 0, 0)``). None where that quotient overflows
@@ -242,7 +250,7 @@ class _DistanceArgs(NamedTuple):
 class _PairwiseDistance(ArrayFunction):
     """``||x1 - x2 + eps||_p`` over the last dim, fused: one difference, one norm.
 
-    For p = 1 or 2 on same-shape rows (``_fused_rows``) the difference is kept for the
+    For p = 1 or 2 on same-shape rows (``_fused_distance_rows``) the difference is kept for the
     first-order backward (``_norm_grad_into``, one pass per gradient); otherwise the backward
     recomputes it. With a recorded graph the backward is torch's ``norm_backward`` with ops."""
 
@@ -252,7 +260,7 @@ class _PairwiseDistance(ArrayFunction):
     def forward(ctx: Any, x1: np.ndarray, x2: np.ndarray, args: _DistanceArgs) -> np.ndarray:
         p, eps, keepdim = args.p, args.eps, args.keepdim
         ctx.meta = (p, eps, keepdim, max(max(x1.ndim, x2.ndim) - 1, 0))
-        if _fused_rows(p, x1, x2):
+        if _fused_distance_rows(p, x1, x2):
             ctx.u, out = _diff_norms(x1, x2, p, eps)
             if keepdim:
                 out = out[..., None]

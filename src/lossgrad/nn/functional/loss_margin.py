@@ -43,6 +43,7 @@ from lossgrad.nn.functional.distance import (
     _cosine_grads,
     _diff_norms,
     _difference_and_norm,
+    _fused_distance_rows,
     _fused_rows,
     _norm_backward,
     _norm_grad_into,
@@ -900,7 +901,7 @@ class _TripletArgs(NamedTuple):
 
 class _TripletMarginLoss(ArrayFunction):
     """``max(0, margin + d(a, pos) - d(a, neg))`` with ``d = pairwise_distance`` for p = 1 or 2,
-    fused (``distance._fused_rows`` inputs; the swap's ``min`` included).
+    fused (``distance._fused_distance_rows`` inputs; the swap's ``min`` included).
 
     The forward reads each input once per distance and keeps the differences ``u`` (as torch's
     composite keeps them for its norms); the first-order backward writes each gradient once,
@@ -1084,7 +1085,7 @@ def triplet_margin_loss(
             )
     _check_triplet(anchor, positive, negative, margin)
 
-    if _fused_rows(p, anchor._data, positive._data, negative._data):
+    if _fused_distance_rows(p, anchor._data, positive._data, negative._data):
         args = _TripletArgs(float(p), float(eps), float(margin), bool(swap), reduction)
         return _TRIPLET[reduction].apply(anchor, positive, negative, args)
 
@@ -1137,7 +1138,9 @@ def triplet_margin_with_distance_loss(
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     _check_triplet(anchor, positive, negative, margin)
-    if distance_function is None and _fused_rows(2, anchor._data, positive._data, negative._data):
+    if distance_function is None and _fused_distance_rows(
+        2, anchor._data, positive._data, negative._data
+    ):
         args = _TripletArgs(2.0, 1e-6, float(margin), bool(swap), reduction)  # pairwise_distance's
         return _TRIPLET[reduction].apply(anchor, positive, negative, args)
     dist = pairwise_distance if distance_function is None else distance_function
