@@ -1821,14 +1821,12 @@ def _lovasz_row_weights(
     the first k, ``J_k = 1 - (G - F_k) / (G + N_k)`` and the k-th weight is ``J_k - J_{k-1}``.
     The loss ``sum_k e_(k) w_k`` is then ``sum_i e_i w_i`` with the weights scattered back:
     the weights are constants (they depend on the order only), as in every implementation.
-    The sort is NumPy's default (not stable; SIMD where NumPy has it, faster than the stable
-    one here too): tied errors contribute ``e (J_last - J_first)`` over their run in any
-    order, so the loss is the same, and torch's ``sort`` in smp and kornia is not stable
-    either.
+    Tied errors contribute ``e (J_last - J_first)`` over their run in any order, so the loss
+    does not depend on how ties are ordered (torch's ``sort`` in smp and kornia is not stable).
     """
+    order = _descending_order(errors if valid is None else np.where(valid, errors, -np.inf))
     if valid is None:  # every pixel counts: the background among the first k is k - F_k
-        order = np.argsort(np.negative(errors), axis=-1)
-        covered = np.take_along_axis(foreground, order, -1).astype(errors.dtype)
+        covered = foreground.ravel().take(order).astype(errors.dtype)
         total = covered.sum(-1, keepdims=True)
         np.cumsum(covered, -1, out=covered)  # F_k (whole numbers: exact in float32 to 2^24)
         union = np.arange(1, covered.shape[-1] + 1, dtype=errors.dtype) + total
@@ -1837,10 +1835,9 @@ def _lovasz_row_weights(
         covered /= union
         jaccard = np.subtract(1, covered, out=covered)
     else:
-        order = np.argsort(np.where(valid, -errors, np.inf), axis=-1)
         foreground = foreground.astype(errors.dtype, copy=False)
-        foreground_sorted = np.take_along_axis(foreground * valid, order, -1)
-        background_sorted = np.take_along_axis((1 - foreground) * valid, order, -1)
+        foreground_sorted = (foreground * valid).ravel().take(order)
+        background_sorted = ((1 - foreground) * valid).ravel().take(order)
         total = foreground_sorted.sum(-1, keepdims=True)
         union = total + np.cumsum(background_sorted, -1)
         intersection = total - np.cumsum(foreground_sorted, -1)
@@ -1849,8 +1846,40 @@ def _lovasz_row_weights(
     sorted_weights = union  # reused: J_k - J_{k-1}
     sorted_weights[..., 0] = jaccard[..., 0]
     np.subtract(jaccard[..., 1:], jaccard[..., :-1], out=sorted_weights[..., 1:])
-    np.put_along_axis(jaccard, order, sorted_weights, -1)
+    np.put(jaccard, order, sorted_weights)
     return jaccard.astype(errors.dtype, copy=False)
+
+
+_LOW_HALF, _NON_SIGN = np.uint32(0xFFFF), np.uint32(0x7FFFFFFF)
+
+
+def _descending_order(errors: np.ndarray) -> np.ndarray:
+    """The flat indices that sort each row of the 2-D ``errors`` by decreasing value (ties in
+    index order, a NaN of positive sign first, as torch's descending ``sort`` puts it).
+
+    float32: a least-significant-digit radix sort of the float bits mapped to integers in
+    decreasing order of the floats (``0x7FFFFFFF - bits`` for a positive sign, the bits of a
+    negative one): two stable argsorts of 16-bit halves, which NumPy sorts by radix, in time
+    linear in a row's length (NumPy's float32 argsort is not vectorized here); the gathers
+    by flat index (``take``), several times faster than ``take_along_axis``. Other dtypes:
+    NumPy's argsort.
+    """
+    rows, pixels = errors.shape
+    offsets = np.arange(0, rows * pixels, pixels)[:, None]
+    if errors.dtype != np.float32:
+        order = np.argsort(np.negative(errors), axis=-1)
+        order += offsets
+        return order
+    bits = errors.view(np.uint32)
+    key = np.subtract(bits >> np.uint32(31), np.uint32(1))  # 0xFFFFFFFF for a positive sign
+    key &= _NON_SIGN
+    key ^= bits
+    low_first = np.argsort((key & _LOW_HALF).astype(np.uint16), axis=-1, kind="stable")
+    low_first += offsets
+    high = (key >> np.uint32(16)).astype(np.uint16).ravel().take(low_first)
+    order = np.argsort(high, axis=-1, kind="stable")
+    order += offsets
+    return low_first.ravel().take(order)
 
 
 def _lovasz_labels(
