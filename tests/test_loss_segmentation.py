@@ -814,3 +814,24 @@ def test_bad_targets_raise_the_references_classes_too():
     with pytest.raises(AssertionError, match="target"):
         F.tversky_loss(lossgrad.tensor(x), lossgrad.tensor(mismatched))
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lovasz_sort_orders_rows_as_a_stable_descending_argsort(dtype):
+    # the float32 rows take a radix sort of the float bits: its order must be NumPy's stable
+    # argsort of -x, negatives, signed zeros, infinities and ties included
+    from lossgrad.nn.functional.loss_segmentation import _descending_order
+
+    rng = np.random.default_rng(0)
+    errors = (rng.standard_normal((3, 300)) * 5).astype(dtype)
+    errors[:, ::7] = 0.0
+    errors[:, 1::11] = -0.0
+    errors[:, 2::13] = np.inf
+    errors[:, 3::17] = -np.inf
+    errors[:, 100:200] = errors[:, 200:300]  # ties
+    order = _descending_order(errors)
+    expected = np.argsort(-errors, axis=-1, kind="stable")
+    np.testing.assert_array_equal(errors.ravel()[order], np.take_along_axis(errors, expected, -1))
+    if dtype == np.float32:  # ties in index order, as the stable argsort (+0.0 before -0.0)
+        ties = np.repeat(rng.standard_normal((3, 30)), 10, axis=1).astype(dtype)
+        order = _descending_order(ties) % 300
+        np.testing.assert_array_equal(order, np.argsort(-ties, axis=-1, kind="stable"))
