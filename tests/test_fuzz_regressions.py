@@ -1666,3 +1666,18 @@ def test_one_feature_distance_gradients_cancel_exactly_like_torch(loss):
     assert grads[0][1][0, 0] == 0.0
     for theirs, ours in zip(*grads, strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_one_feature_cosine_embedding_second_gradient_cancels_like_torch():
+    # seed 61013: float32, D = 1, x1 = -1e8: the second derivative is terms of size 1 / x1^2
+    # that cancel; torch's composite cancels them to 0 at the fuzzer's directions, where the
+    # fused chain left -5.6e-17 (beyond torch's rounding noise, which is 0 here)
+    from fuzz.cases import Arr, Case
+    from fuzz.harness import check_case
+
+    x1 = Arr(np.array([[-1e8, -0.7239749]], np.float32), "step", grad=True)  # [:, ::2]
+    x2 = Arr(np.array([[2.147559, 2.3603313]], np.float32), "step", grad=True)
+    target = Arr(np.array([1.0], np.float32))
+    kwargs = {"margin": 0.5, "reduction": "mean"}
+    case = Case("cosine_embedding_loss", [x1, x2, target], kwargs, np.float32)
+    assert not check_case(case).failures

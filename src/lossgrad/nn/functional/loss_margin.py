@@ -857,11 +857,14 @@ def cosine_embedding_loss(
     shape = _broadcast_shape(a, b)
     _broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
     # an empty batch against a broadcast input: torch's norms of the unbroadcast input
-    # (inf there gives its gradient 0 * inf = NaN), op for op
+    # (inf there gives its gradient 0 * inf = NaN), op for op; one feature: the cosine is
+    # sign(x1 x2) up to the epsilon, its derivatives the rounding of terms that cancel, which
+    # torch's composite cancels exactly where the fused chain leaves an ulp
     empty_broadcast = 0 in shape and a.shape != b.shape
     if (
         a._data.dtype == np.float16
         or empty_broadcast
+        or shape[-1] == 1
         or not (input1.is_floating_point() and input2.is_floating_point())
     ):
         return _cosine_embedding_composite(input1, input2, target, float(margin), reduction)
