@@ -105,6 +105,20 @@ def test_ignore_index_matches_entmax_module():
     assert F.sparsemax_loss(lg.tensor(x), lg.tensor(y), ignore_index=2, reduction="none")[1] == 0
 
 
+@pytest.mark.parametrize("name,mine,ref,module", LOSSES, ids=[m[0] for m in LOSSES])
+def test_mean_over_no_kept_row_is_zero(name, mine, ref, module):
+    """Every target ignored, or no rows at all: the mean over no row is 0 (0/0 would be NaN)
+    and so is its gradient (documented; the ranking losses' safe mean)."""
+    all_ignored = (lg.tensor(_scores((3, 4), np.float64)), lg.tensor(np.full(3, -100)))
+    empty = (lg.zeros(0, 4, dtype=lg.float64), lg.tensor(np.zeros(0, np.int64)))
+    for scores, target in (all_ignored, empty):
+        scores.requires_grad_(True)
+        out = mine(scores, target)
+        out.backward()
+        assert out.item() == 0.0
+        np.testing.assert_array_equal(scores.grad.numpy(), np.zeros(scores.shape))
+
+
 def test_sparsemax_loss_equals_optax():
     x = _scores((5, 7), np.float32)
     y = rng.integers(0, 7, 5)

@@ -312,7 +312,9 @@ def _fenchel_young(
     ignore_index: int,
     reduction: str,
 ) -> Tensor:
-    """``H_α(p*) + <p*, z> - z_y`` per row, ignored rows 0, reduced over the rows kept.
+    """``H_α(p*) + <p*, z> - z_y`` per row, ignored rows 0, reduced over the rows kept (a
+    ``'mean'`` over no kept row, every target ignored or an empty batch, is 0 with a gradient
+    of 0: the ranking losses' safe mean, where torch's cross-entropy gives NaN).
 
     ``p* = mapping(z)`` enters as a constant (computed on the detached scores): by the envelope
     theorem the gradient of the loss is ``p* - onehot(y)`` exactly, and the second derivative
@@ -326,7 +328,7 @@ def _fenchel_young(
     value = value - gather(input.detach(), -1, safe_target).squeeze(-1)
     loss = _FenchelYoungGradient.apply(input, value, fixed, safe_target, mapping)
     loss = where(kept, loss, 0.0)
-    return _reduction.apply(loss, reduction, kept.sum().to(loss.dtype))
+    return _reduction.apply(loss, reduction, max(int(kept.sum()), 1))
 
 
 class _FenchelYoungGradient(ArrayFunction):
@@ -416,7 +418,8 @@ def sparsemax_loss(
     Args:
         input: scores ``(N, C)``.
         target: class indices ``(N,)``.
-        ignore_index: rows with this target give 0 and are not counted by ``'mean'``.
+        ignore_index: rows with this target give 0 and are not counted by ``'mean'``; a
+            ``'mean'`` with no row counted (all ignored, or no rows) is 0, not NaN.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -451,7 +454,8 @@ def entmax15_loss(
     Args:
         input: scores ``(N, C)``.
         target: class indices ``(N,)``.
-        ignore_index: rows with this target give 0 and are not counted by ``'mean'``.
+        ignore_index: rows with this target give 0 and are not counted by ``'mean'``; a
+            ``'mean'`` with no row counted (all ignored, or no rows) is 0, not NaN.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -491,7 +495,8 @@ def entmax_bisect_loss(
         target: class indices ``(N,)``.
         alpha: α > 1. Default 1.5.
         n_iter: bisection steps. Default 50.
-        ignore_index: rows with this target give 0 and are not counted by ``'mean'``.
+        ignore_index: rows with this target give 0 and are not counted by ``'mean'``; a
+            ``'mean'`` with no row counted (all ignored, or no rows) is 0, not NaN.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
