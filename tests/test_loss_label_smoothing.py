@@ -78,3 +78,9 @@ def test_second_derivative_and_bad_value():
     )
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         F.binary_cross_entropy(lg.tensor([0.5]), lg.tensor([1.0]), label_smoothing=1.5)
+    for loss in (F.binary_cross_entropy, F.binary_cross_entropy_with_logits):
+        with pytest.raises(
+            TypeError,
+            match=rf"^{loss.__name__}\(\): argument 'label_smoothing' must be float, not str",
+        ):
+            loss(lg.tensor([0.5]), lg.tensor([1.0]), label_smoothing="0.1")

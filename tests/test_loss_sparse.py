@@ -353,6 +353,25 @@ def test_bad_inputs_and_no_mutation():
     np.testing.assert_array_equal(x, keep)
 
 
+def test_argument_errors_name_the_argument():
+    """n_iter that is no positive integer (entmax itself fails with an UnboundLocalError at 0)
+    and a non-numeric Poly-1 epsilon or label_smoothing: TypeError / ValueError naming them."""
+    x, y = lg.tensor(_scores((3, 4), np.float64)), lg.tensor(np.array([0, 1, 2]))
+    for call in (
+        lambda n_iter: F.entmax_bisect(x, n_iter=n_iter),
+        lambda n_iter: F.entmax_bisect_loss(x, y, n_iter=n_iter),
+    ):
+        for n_iter in (0, -3):
+            with pytest.raises(ValueError, match=f"n_iter must be at least 1, got {n_iter}"):
+                call(n_iter)
+        with pytest.raises(TypeError, match="argument 'n_iter' must be int, not float"):
+            call(2.5)
+    with pytest.raises(TypeError, match="argument 'epsilon' .* must be float, not str"):
+        F.poly1_cross_entropy(x, y, epsilon="2")
+    with pytest.raises(TypeError, match="argument 'label_smoothing' .* must be float, not str"):
+        F.poly1_cross_entropy(x, y, label_smoothing="0.1")
+
+
 def test_large_scores_stay_finite():
     x = lg.tensor([[1e30, -1e30, 0.0]], dtype=lg.float64, requires_grad=True)
     for loss in (F.sparsemax_loss, F.entmax15_loss):

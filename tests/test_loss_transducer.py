@@ -174,3 +174,48 @@ def test_module_and_bad_input():
     keep = logits.copy()
     F.rnnt_loss(*args)
     np.testing.assert_array_equal(logits, keep)
+
+
+def test_argument_errors_name_the_argument():
+    """Labels outside [0, V) (IndexError, as torch's for a class index), a negative target
+    length (RuntimeError, as torch's CTC) and a clamp that is not a number (TypeError, torch's
+    argument parser), each naming the argument and showing the value."""
+    logits, targets, frame_counts, label_counts = _problem()
+    args = (lg.tensor(logits), lg.tensor(targets), lg.tensor(frame_counts), lg.tensor(label_counts))
+    for bad_label in (5, -1):
+        bad = targets.copy()
+        bad[0, 1] = bad_label
+        with pytest.raises(IndexError, match=rf"targets must lie in \[0, 5\).*got {bad_label} at"):
+            F.rnnt_loss(args[0], lg.tensor(bad), *args[2:])
+    negative = label_counts.copy()
+    negative[1] = -1
+    with pytest.raises(RuntimeError, match=r"target_lengths must be at least 0, got \[4, -1"):
+        F.rnnt_loss(*args[:3], lg.tensor(negative))
+    with pytest.raises(TypeError, match="argument 'clamp' .* must be float, not str"):
+        F.rnnt_loss(*args, clamp="0.5")
+
+
+def test_padding_past_the_target_length_is_not_read():
+    """Any value may pad a target past its length (-1 here, outside the vocabulary): the costs
+    and gradients are warprnnt-numba's on the same targets padded with 0."""
+    logits, targets, frame_counts, label_counts = _problem(dtype=np.float64)
+    label_counts[1] = 1
+    padded = np.where(np.arange(4) < label_counts[:, None], targets, -1).astype(np.int32)
+    zero_padded = np.where(padded < 0, 0, padded).astype(np.int32)
+    ours = lg.tensor(logits, requires_grad=True)
+    theirs = torch.tensor(logits, requires_grad=True)
+    out_ours = F.rnnt_loss(
+        ours, lg.tensor(padded), lg.tensor(frame_counts), lg.tensor(label_counts), reduction="sum"
+    )
+    out_theirs = warprnnt_loss(
+        theirs,
+        torch.tensor(zero_padded),
+        torch.tensor(frame_counts),
+        torch.tensor(label_counts),
+        blank=4,
+        reduction="sum",
+    )
+    out_ours.backward()
+    out_theirs.sum().backward()
+    np.testing.assert_allclose(out_ours.item(), out_theirs.sum().item(), rtol=1e-10)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-10)

@@ -29,9 +29,7 @@ from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import flip
 
 
-def _check_lists(
-    scores: Any, labels: Any, where_mask: Any, fn: str, weights: Any = None
-) -> None:
+def _check_lists(scores: Any, labels: Any, where_mask: Any, fn: str, weights: Any = None) -> None:
     """The operands' types, labels and ``where`` of the scores' shape, and ``weights`` of a
     shape that broadcasts to it (rax's broadcasting: per item ``(..., n)``, per list
     ``(..., 1)``)."""

@@ -292,8 +292,19 @@ def entmax_bisect(
     alpha = _checks.check_float(alpha, "entmax_bisect", "alpha", 2)
     if not alpha > 1:
         raise ValueError(f"entmax_bisect: alpha must be > 1, got {alpha}")
+    n_iter = _check_iterations(n_iter, "entmax_bisect")
     dim = _check_scores(input, "entmax_bisect", dim)
-    return _Entmax.apply(input, dim, "entmax_bisect", (alpha, int(n_iter), bool(ensure_sum_one)))
+    return _Entmax.apply(input, dim, "entmax_bisect", (alpha, n_iter, bool(ensure_sum_one)))
+
+
+def _check_iterations(n_iter: Any, fn: str) -> int:
+    """The bisection's step count: TypeError unless an integer, ValueError unless positive
+    (no step leaves τ unknown: the entmax package fails with an UnboundLocalError)."""
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)):
+        raise TypeError(f"{fn}(): argument 'n_iter' must be int, not {type(n_iter).__name__}")
+    if n_iter < 1:
+        raise ValueError(f"{fn}: n_iter must be at least 1, got {n_iter}")
+    return int(n_iter)
 
 
 # -- Fenchel–Young losses -----------------------------------------------------------------------
@@ -517,6 +528,7 @@ def entmax_bisect_loss(
     alpha = _checks.check_float(alpha, "entmax_bisect_loss", "alpha", 3)
     if not alpha > 1:
         raise ValueError(f"entmax_bisect_loss: alpha must be > 1, got {alpha}")
+    n_iter = _check_iterations(n_iter, "entmax_bisect_loss")
 
     def mapping(scores: Tensor) -> Tensor:
         return entmax_bisect(scores, alpha, -1, n_iter)
@@ -577,6 +589,10 @@ def poly1_cross_entropy(
             f"poly1_cross_entropy: input must be 2-D (N, C), got shape {tuple(input.shape)}"
         )
     n_classes = input.shape[1]
+    epsilon = _checks.check_float(epsilon, "poly1_cross_entropy", "epsilon", 3)
+    label_smoothing = _checks.check_float(
+        label_smoothing, "poly1_cross_entropy", "label_smoothing", 4
+    )
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     probabilities_given = target.shape == input.shape
