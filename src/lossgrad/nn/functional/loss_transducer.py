@@ -305,9 +305,11 @@ def rnnt_loss(
 
     Args:
         logits: joint-network outputs ``(B, T, U + 1, V)``.
-        targets: labels ``(B, U)`` (int32 as torchaudio, or int64), padded.
+        targets: labels ``(B, U)`` (int32 as torchaudio, or int64) in ``[0, V)``, padded
+            with any value past each target length (never read).
         logit_lengths: frames per utterance ``(B,)``; the longest must equal ``T``.
-        target_lengths: labels per utterance ``(B,)``; the longest must equal ``U``.
+        target_lengths: labels per utterance ``(B,)``, at least 0; the longest must equal
+            ``U``.
         blank: the blank index. Default -1 (the last symbol, torchaudio's default;
             warprnnt-numba's default is 0).
         clamp: if positive, each utterance's gradient w.r.t. ``logits`` is clamped to
