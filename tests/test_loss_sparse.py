@@ -372,6 +372,23 @@ def test_argument_errors_name_the_argument():
         F.poly1_cross_entropy(x, y, label_smoothing="0.1")
 
 
+@pytest.mark.parametrize("dtype,size", [(np.float32, 1e8), (np.float64, 1e30)])
+@pytest.mark.parametrize("alpha", [1.5, 2.0, 3.0])
+def test_entmax_bisect_at_extreme_scores(alpha, dtype, size):
+    """Scores ±1e8 (float32) or ±1e30 (float64), where the entmax package's bisection returns
+    NaN: by the mappings' shift invariance, p is one-hot on a lone maximum and uniform over
+    tied maxima; the losses are ``z_max - z_y`` and, for a tie, the entropy ``H_α`` of the
+    uniform p: ``(1 - 2·2^-α) / (α (α - 1))``; the gradient is ``p - onehot(y)``."""
+    scores = lg.tensor(np.array([[size, -size, 0], [size, size, -size]], dtype), requires_grad=True)
+    probabilities = F.entmax_bisect(scores, alpha)
+    np.testing.assert_array_equal(probabilities.detach().numpy(), [[1, 0, 0], [0.5, 0.5, 0]])
+    loss = F.entmax_bisect_loss(scores, lg.tensor([1, 0]), alpha=alpha, reduction="none")
+    loss.sum().backward()
+    tie_entropy = (1 - 2 * 0.5**alpha) / (alpha * (alpha - 1))
+    np.testing.assert_allclose(loss.detach().numpy(), [2 * size, tie_entropy], rtol=1e-6)
+    np.testing.assert_allclose(scores.grad.numpy(), [[1, -1, 0], [-0.5, 0.5, 0]], atol=1e-6)
+
+
 def test_large_scores_stay_finite():
     x = lg.tensor([[1e30, -1e30, 0.0]], dtype=lg.float64, requires_grad=True)
     for loss in (F.sparsemax_loss, F.entmax15_loss):
@@ -379,6 +396,11 @@ def test_large_scores_stay_finite():
         out.backward()
         assert np.isfinite(out.item()) and np.isfinite(x.grad.numpy()).all()
         x.grad = None
+    # tied maxima at 1e30: the loss is the entropy of the uniform p over them (0.25 for
+    # sparsemax, (1 - 2^-0.5) / 0.75 for entmax-1.5), not <p, z> - z_y rounded to 0
+    tied = lg.tensor([[1e30, 1e30, -1e30]], dtype=lg.float64)
+    for loss, entropy in ((F.sparsemax_loss, 0.25), (F.entmax15_loss, (1 - 0.5**0.5) / 0.75)):
+        np.testing.assert_allclose(loss(tied, lg.tensor([1])).item(), entropy, rtol=1e-12)
 
 
 # -- poly-1 ---------------------------------------------------------------------------------------

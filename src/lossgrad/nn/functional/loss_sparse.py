@@ -110,14 +110,19 @@ def _bisect_rows(
     scores: np.ndarray, alpha: float, n_iter: int, ensure_sum_one: bool, probabilities: np.ndarray
 ) -> None:
     """`_entmax_bisect_array` on a C-contiguous ``(rows, classes)`` block, into
-    ``probabilities``."""
+    ``probabilities``.
+
+    The bisection runs on ``(α - 1) z`` less its row maximum (which leaves ``p`` unchanged):
+    τ then lies in ``[-1, -(1/C)^(α-1)]`` whatever the scores' size, where on the raw scores
+    at ``|z| = 1e30`` the bracket ``max - 1`` rounds back to ``max`` and ``p`` comes out NaN
+    (as in the entmax package)."""
     exponent = 1 / (alpha - 1)
     dtype = scores.dtype
     scaled = _parallel.scratch(scores.size, dtype, 0).reshape(scores.shape)
     np.multiply(scores, dtype.type(alpha - 1), out=scaled)
-    top = scaled.max(axis=-1, keepdims=True)
-    low = top - 1.0
-    gap = (top - (1 / scores.shape[-1]) ** (alpha - 1)) - low
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    low = np.full((scores.shape[0], 1), -1, dtype)
+    gap = dtype.type(1 - (1 / scores.shape[-1]) ** (alpha - 1))
     ones = _parallel.ones(scores.shape[-1], dtype)
     work = _parallel.scratch(scores.size, dtype, 1).reshape(scores.shape)
     probabilities.fill(0)
@@ -335,8 +340,11 @@ def _fenchel_young(
     kept = target != ignore_index
     safe_target = where(kept, target, 0).unsqueeze(-1)
     fixed = mapping(input.detach())
-    value = _tsallis_entropy(fixed, alpha) + _sum(mul(fixed, input.detach()), -1)
-    value = value - gather(input.detach(), -1, safe_target).squeeze(-1)
+    # the loss is unchanged by a shift of a row: less its maximum, <p*, z> - z_y does not cancel
+    # to 0 at |z| = 1e30 where it is the size of H_α(p*)
+    shifted = Tensor._make(input._data - input._data.max(-1, keepdims=True))
+    value = _tsallis_entropy(fixed, alpha) + _sum(mul(fixed, shifted), -1)
+    value = value - gather(shifted, -1, safe_target).squeeze(-1)
     loss = _FenchelYoungGradient.apply(input, value, fixed, safe_target, mapping)
     loss = where(kept, loss, 0.0)
     return _reduction.apply(loss, reduction, max(int(kept.sum()), 1))
