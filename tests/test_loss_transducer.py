@@ -80,6 +80,31 @@ def test_equals_warprnnt(reduction, dtype):
     assert out_ours.dtype == (lg.float32 if dtype == np.float32 else lg.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_vocabulary_equals_warprnnt(dtype):
+    """V = 4096 (a subword vocabulary), short T and U to stay fast: costs and gradients."""
+    logits, targets, frame_counts, label_counts = _problem(2, 5, 3, 4096, dtype)
+    logits *= 3
+    ours = lg.tensor(logits, requires_grad=True)
+    theirs = torch.tensor(logits, requires_grad=True)
+    out_ours = F.rnnt_loss(
+        ours, lg.tensor(targets), lg.tensor(frame_counts), lg.tensor(label_counts), reduction="none"
+    )
+    out_theirs = warprnnt_loss(
+        theirs,
+        torch.tensor(targets),
+        torch.tensor(frame_counts),
+        torch.tensor(label_counts),
+        blank=4095,
+        reduction="none",
+    )
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    tol = 2e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=tol)
+
+
 @pytest.mark.parametrize("blank", [0, 2, -1])
 def test_equals_explicit_alignments(blank):
     logits, targets, frame_counts, label_counts = _problem(2, 4, 2, 4, np.float64)
