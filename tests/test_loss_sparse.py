@@ -119,12 +119,28 @@ def test_mean_over_no_kept_row_is_zero(name, mine, ref, module):
         np.testing.assert_array_equal(scores.grad.numpy(), np.zeros(scores.shape))
 
 
-def test_sparsemax_loss_equals_optax():
-    x = _scores((5, 7), np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_sparsemax_loss_equals_optax(reduction, dtype):
+    """Values and JAX gradients of optax's ``multiclass_sparsemax_loss`` (per row; reduced
+    with jnp.mean / jnp.sum), with an upstream gradient for ``'none'``."""
+    x = _scores((5, 7), dtype)
     y = rng.integers(0, 7, 5)
-    theirs = optax.losses.multiclass_sparsemax_loss(jnp.asarray(x), jnp.asarray(y))
-    ours = F.sparsemax_loss(lg.tensor(x), lg.tensor(y), reduction="none")
-    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), atol=1e-5)
+    upstream = rng.normal(size=5).astype(dtype)
+    reduce = {"none": lambda rows: jnp.sum(rows * upstream), "mean": jnp.mean, "sum": jnp.sum}
+
+    def reference(scores):
+        return reduce[reduction](optax.losses.multiclass_sparsemax_loss(scores, jnp.asarray(y)))
+
+    with jax.enable_x64(dtype == np.float64):
+        expected, expected_grad = jax.value_and_grad(reference)(jnp.asarray(x))
+    scores = lg.tensor(x, requires_grad=True)
+    out = F.sparsemax_loss(scores, lg.tensor(y), reduction=reduction)
+    total = (out * lg.tensor(upstream)).sum() if reduction == "none" else out
+    total.backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(total.item(), float(expected), rtol=tol, atol=tol)
+    np.testing.assert_allclose(scores.grad.numpy(), np.asarray(expected_grad), atol=tol)
 
 
 def test_sparsemax_loss_hessian_equals_jax():
