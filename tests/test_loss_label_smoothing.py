@@ -7,6 +7,8 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -34,6 +36,52 @@ def test_equals_keras(from_logits, smoothing):
     loss = F.binary_cross_entropy_with_logits if from_logits else F.binary_cross_entropy
     ours = loss(lg.tensor(inputs), lg.tensor(target), label_smoothing=smoothing)
     np.testing.assert_allclose(ours.item(), float(expected), rtol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_gradients_equal_keras(from_logits, reduction, dtype):
+    """Values and gradients against Keras on its JAX backend (``jax.grad``), each reduction.
+
+    float32: Keras's ``BinaryCrossentropy``, which averages over the last axis before reducing,
+    so the inputs go to it as ``(N·C, 1)``: one element per sample, our elementwise loss.
+    float64: that class is only float32-accurate (its mean over the last axis,
+    ``keras.ops.mean``, runs in float32 on the JAX backend), so Keras's elementwise op
+    ``keras.ops.binary_crossentropy`` on the target smoothed by the class's rule,
+    ``y (1 - s) + 0.5 s``."""
+    smoothing = 0.2
+    logits = rng.normal(size=(4, 5)).astype(dtype) * 2
+    target = (rng.random((4, 5)) > 0.5).astype(dtype)
+    upstream = rng.normal(size=(4, 5)).astype(dtype)
+    inputs = logits if from_logits else 1 / (1 + np.exp(-logits))
+    keras_loss = keras.losses.BinaryCrossentropy(
+        from_logits=from_logits,
+        label_smoothing=smoothing,
+        reduction={"none": None, "sum": "sum", "mean": "sum_over_batch_size"}[reduction],
+    )
+    reduce = {"none": lambda out: jnp.sum(out * upstream), "sum": jnp.sum, "mean": jnp.mean}
+
+    def reference(x):
+        if dtype == np.float64:
+            smoothed = jnp.asarray(target * (1 - smoothing) + 0.5 * smoothing)
+            return reduce[reduction](
+                keras.ops.binary_crossentropy(smoothed, x, from_logits=from_logits)
+            )
+        out = keras_loss(jnp.asarray(target.reshape(-1, 1)), x.reshape(-1, 1))
+        return jnp.sum(out * upstream.reshape(-1)) if reduction == "none" else out
+
+    with jax.enable_x64(dtype == np.float64):
+        expected, expected_grad = jax.value_and_grad(reference)(jnp.asarray(inputs))
+    loss = F.binary_cross_entropy_with_logits if from_logits else F.binary_cross_entropy
+    ours = lg.tensor(inputs, requires_grad=True)
+    out = loss(ours, lg.tensor(target), label_smoothing=smoothing, reduction=reduction)
+    total = (out * lg.tensor(upstream)).sum() if reduction == "none" else out
+    total.backward()
+    assert total.dtype == (lg.float32 if dtype == np.float32 else lg.float64)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(total.item(), float(expected), rtol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), np.asarray(expected_grad), rtol=tol, atol=tol)
 
 
 def test_smp_smooth_factor_is_twice_ours():
@@ -76,5 +124,15 @@ def test_second_derivative_and_bad_value():
     assert gradgradcheck(
         lambda x: F.binary_cross_entropy_with_logits(x, target, label_smoothing=0.3), (logits,)
     )
+    probabilities = lg.tensor(rng.uniform(0.1, 0.9, size=(3, 2)), requires_grad=True)
+    assert gradgradcheck(
+        lambda x: F.binary_cross_entropy(x, target, label_smoothing=0.3), (probabilities,)
+    )
     with pytest.raises(ValueError, match="label_smoothing must be in"):
         F.binary_cross_entropy(lg.tensor([0.5]), lg.tensor([1.0]), label_smoothing=1.5)
+    for loss in (F.binary_cross_entropy, F.binary_cross_entropy_with_logits):
+        with pytest.raises(
+            TypeError,
+            match=rf"^{loss.__name__}\(\): argument 'label_smoothing' must be float, not str",
+        ):
+            loss(lg.tensor([0.5]), lg.tensor([1.0]), label_smoothing="0.1")

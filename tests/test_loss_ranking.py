@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,6 +78,65 @@ def test_equals_rax(name, mine, ref, takes_weights, masked, reduction, dtype):
     tol = 2e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(total.item(), expected, rtol=tol, atol=tol)
     np.testing.assert_allclose(ours.grad.numpy(), expected_grad, rtol=tol, atol=tol)
+
+
+WEIGHTED = [case for case in LOSSES if case[3]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weight_shape", [(5, 1), (7,)], ids=["per-list", "per-item-shared"])
+@pytest.mark.parametrize("name,mine,ref,takes_weights", WEIGHTED, ids=[c[0] for c in WEIGHTED])
+def test_broadcast_weights_equal_rax(
+    name, mine, ref, takes_weights, weight_shape, reduction, dtype
+):
+    """Per-list weights ``(lists, 1)`` and one per-item vector ``(n,)`` for every list, masked,
+    against rax given the same arrays (it broadcasts them): values and JAX gradients."""
+    scores, labels, valid, _ = _batch(dtype)
+    weights = rng.random(weight_shape).astype(dtype) + 0.5
+    upstream = rng.normal(size=(5, 7, 7) if reduction == "none" else ()).astype(dtype)
+    if reduction == "none" and name == "softmax":
+        upstream = upstream[:, 0, 0]
+
+    def reference(s):
+        out = ref(
+            s,
+            jnp.asarray(labels),
+            where=jnp.asarray(valid),
+            weights=jnp.asarray(weights),
+            reduce_fn=REDUCE[reduction],
+        )
+        return jnp.sum(out * jnp.asarray(upstream).reshape(out.shape))
+
+    with jax.enable_x64(dtype == np.float64):
+        expected, expected_grad = jax.value_and_grad(reference)(jnp.asarray(scores))
+    ours = lg.tensor(scores, requires_grad=True)
+    out = mine(
+        ours,
+        lg.tensor(labels),
+        where=lg.tensor(valid),
+        weights=lg.tensor(weights),
+        reduction=reduction,
+    )
+    total = (out * lg.tensor(upstream)).sum()
+    total.backward()
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(total.item(), float(expected), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), np.asarray(expected_grad), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name,mine,ref,takes_weights", WEIGHTED, ids=[c[0] for c in WEIGHTED])
+def test_weights_that_do_not_broadcast_are_refused(name, mine, ref, takes_weights):
+    """ValueError (JAX's class for shapes that do not broadcast) naming ``weights`` and its
+    shape: a ``(lists,)`` vector with lists != n, and a shape that would enlarge the loss."""
+    scores, labels, _, _ = _batch(np.float64)
+    for shape in [(5,), (2, 5, 7), (5, 3)]:
+        with pytest.raises(
+            ValueError, match=rf"weights must broadcast.*got {re.escape(str(shape))}"
+        ):
+            mine(lg.tensor(scores), lg.tensor(labels), weights=lg.tensor(np.ones(shape)))
+    with pytest.raises(TypeError, match="weights must be a Tensor"):
+        mine(lg.tensor(scores), lg.tensor(labels), weights=np.ones((5, 1)))
 
 
 def test_listmle_ties_keep_order_and_invalid_items_go_last():

@@ -105,12 +105,42 @@ def test_ignore_index_matches_entmax_module():
     assert F.sparsemax_loss(lg.tensor(x), lg.tensor(y), ignore_index=2, reduction="none")[1] == 0
 
 
-def test_sparsemax_loss_equals_optax():
-    x = _scores((5, 7), np.float32)
+@pytest.mark.parametrize("name,mine,ref,module", LOSSES, ids=[m[0] for m in LOSSES])
+def test_mean_over_no_kept_row_is_zero(name, mine, ref, module):
+    """Every target ignored, or no rows at all: the mean over no row is 0 (0/0 would be NaN)
+    and so is its gradient (documented; the ranking losses' safe mean)."""
+    all_ignored = (lg.tensor(_scores((3, 4), np.float64)), lg.tensor(np.full(3, -100)))
+    empty = (lg.zeros(0, 4, dtype=lg.float64), lg.tensor(np.zeros(0, np.int64)))
+    for scores, target in (all_ignored, empty):
+        scores.requires_grad_(True)
+        out = mine(scores, target)
+        out.backward()
+        assert out.item() == 0.0
+        np.testing.assert_array_equal(scores.grad.numpy(), np.zeros(scores.shape))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_sparsemax_loss_equals_optax(reduction, dtype):
+    """Values and JAX gradients of optax's ``multiclass_sparsemax_loss`` (per row; reduced
+    with jnp.mean / jnp.sum), with an upstream gradient for ``'none'``."""
+    x = _scores((5, 7), dtype)
     y = rng.integers(0, 7, 5)
-    theirs = optax.losses.multiclass_sparsemax_loss(jnp.asarray(x), jnp.asarray(y))
-    ours = F.sparsemax_loss(lg.tensor(x), lg.tensor(y), reduction="none")
-    np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), atol=1e-5)
+    upstream = rng.normal(size=5).astype(dtype)
+    reduce = {"none": lambda rows: jnp.sum(rows * upstream), "mean": jnp.mean, "sum": jnp.sum}
+
+    def reference(scores):
+        return reduce[reduction](optax.losses.multiclass_sparsemax_loss(scores, jnp.asarray(y)))
+
+    with jax.enable_x64(dtype == np.float64):
+        expected, expected_grad = jax.value_and_grad(reference)(jnp.asarray(x))
+    scores = lg.tensor(x, requires_grad=True)
+    out = F.sparsemax_loss(scores, lg.tensor(y), reduction=reduction)
+    total = (out * lg.tensor(upstream)).sum() if reduction == "none" else out
+    total.backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(total.item(), float(expected), rtol=tol, atol=tol)
+    np.testing.assert_allclose(scores.grad.numpy(), np.asarray(expected_grad), atol=tol)
 
 
 def test_sparsemax_loss_hessian_equals_jax():
@@ -128,6 +158,159 @@ def test_sparsemax_loss_hessian_equals_jax():
     )
     rows = [lg.autograd.grad(grad[0, j], scores, retain_graph=True)[0].numpy()[0] for j in range(6)]
     np.testing.assert_allclose(np.array(rows), np.asarray(hessian)[0, :, 0, :], atol=1e-12)
+
+
+# -- JAX references for second derivatives: JAX's autodiff of the mappings written afresh -------
+
+
+def _jax_sparsemax(scores):
+    """optax's Euclidean projection onto the simplex, row by row."""
+    return jax.vmap(optax.projections.projection_simplex)(scores)
+
+
+def _jax_entmax15(scores):
+    """1.5-entmax by its sort-based closed form (Peters et al. 2019, Alg. 2): on the support of
+    the k largest halved scores, τ = mean - sqrt((1 - k·var) / k)."""
+    half = scores / 2
+    half = half - jax.lax.stop_gradient(half.max(-1, keepdims=True))
+    descending = -jnp.sort(-half, -1)
+    ranks = jnp.arange(1, scores.shape[-1] + 1)
+    mean = jnp.cumsum(descending, -1) / ranks
+    variance = jnp.cumsum(descending**2, -1) / ranks - mean**2
+    spread = (1 - ranks * variance) / ranks
+    # sqrt has no finite derivative at 0: the thresholds of the sizes not taken could reach it
+    thresholds = mean - jnp.where(spread > 0, jnp.sqrt(jnp.where(spread > 0, spread, 1.0)), 0.0)
+    support = jnp.sum(thresholds <= descending, -1, keepdims=True)
+    threshold = jnp.take_along_axis(thresholds, support - 1, -1)
+    return jnp.maximum(half - threshold, 0) ** 2
+
+
+def _jax_entmax(alpha, values):
+    """α-entmax ``p = max((α-1) z - τ, 0)^(1/(α-1))`` for scores near ``values``: τ found by a
+    200-step NumPy bisection on the given ``values`` (a constant to JAX), then three Newton steps
+    on ``Σ p = 1`` over that support, written in JAX; autodiff through Newton's iteration
+    started at its root gives τ's first and (from the second step on) second derivatives
+    exactly, by the implicit function theorem."""
+    exponent = 1 / (alpha - 1)
+    scaled = (alpha - 1) * values
+    low = scaled.max(-1, keepdims=True) - 1
+    high = scaled.max(-1, keepdims=True) - (1 / values.shape[-1]) ** (alpha - 1)
+    for _ in range(200):
+        middle = (low + high) / 2
+        mass = (np.maximum(scaled - middle, 0) ** exponent).sum(-1, keepdims=True) - 1
+        low, high = np.where(mass >= 0, middle, low), np.where(mass >= 0, high, middle)
+    support = scaled - low > 0
+
+    def mapping(scores):
+        threshold = jnp.asarray(low)
+        for _ in range(3):
+            gap = jnp.where(support, (alpha - 1) * scores - threshold, 1.0)
+            mass = jnp.sum(jnp.where(support, gap**exponent, 0.0), -1, keepdims=True) - 1
+            slope = -exponent * jnp.sum(jnp.where(support, gap ** (exponent - 1), 0.0), -1)
+            threshold = threshold - mass / slope[..., None]
+        gap = jnp.where(support, (alpha - 1) * scores - threshold, 1.0)
+        return jnp.where(support, gap**exponent, 0.0)
+
+    return mapping
+
+
+def _jax_fenchel_young(mapping, alpha, target):
+    """The Fenchel–Young loss ``H_α(p) + <p, z> - z_y`` summed over rows, ``p = mapping(z)``."""
+
+    def loss(scores):
+        probabilities = mapping(scores)
+        positive = probabilities > 0  # p^α has no finite second derivative at p = 0
+        powers = jnp.where(positive, jnp.where(positive, probabilities, 1.0) ** alpha, 0.0)
+        entropy = (1 - jnp.sum(powers, -1)) / (alpha * (alpha - 1))
+        picked = jnp.take_along_axis(scores, target[:, None], -1)[:, 0]
+        return jnp.sum(entropy + jnp.sum(probabilities * scores, -1) - picked)
+
+    return loss
+
+
+def _hessian_vector_products(function, scores, direction):
+    """lossgrad's double backward of a scalar ``function``: ``H v`` (0 where the gradient does
+    not depend on the scores: sparsemax is piecewise linear, as torch the gradient then has no
+    graph to differentiate)."""
+    leaf = lg.tensor(scores, requires_grad=True)
+    (gradient,) = lg.autograd.grad(function(leaf), leaf, create_graph=True)
+    if not gradient.requires_grad:
+        return np.zeros_like(scores)
+    (product,) = lg.autograd.grad((gradient * lg.tensor(direction)).sum(), leaf)
+    return product.numpy()
+
+
+def _jax_hessian_vector_products(function, scores, direction):
+    with jax.enable_x64(True):
+        _, product = jax.jvp(jax.grad(function), (jnp.asarray(scores),), (jnp.asarray(direction),))
+        return np.asarray(product)
+
+
+#: (name, lossgrad mapping, α, JAX mapping of scores near the given values)
+SECOND_ORDER_MAPPINGS = [
+    ("sparsemax", F.sparsemax, 2.0, lambda values: _jax_sparsemax),
+    ("entmax15", F.entmax15, 1.5, lambda values: _jax_entmax15),
+    ("bisect_1.3", lambda x: F.entmax_bisect(x, 1.3), 1.3, lambda v: _jax_entmax(1.3, v)),
+    ("bisect_2.5", lambda x: F.entmax_bisect(x, 2.5), 2.5, lambda v: _jax_entmax(2.5, v)),
+]
+
+
+@pytest.mark.parametrize(
+    "name,mine,alpha,reference", SECOND_ORDER_MAPPINGS, ids=[m[0] for m in SECOND_ORDER_MAPPINGS]
+)
+def test_mapping_second_derivatives_equal_jax(name, mine, alpha, reference):
+    """``d²/dz² Σ w ⊙ mapping(z)`` applied to a direction, against JAX's autodiff of the
+    mapping (the entmax package's Functions have no correct second derivative to compare)."""
+    draw = np.random.default_rng(17)
+    scores = draw.normal(size=(4, 6)) * 2
+    weights, direction = draw.normal(size=(2, 4, 6))
+    with jax.enable_x64(True):
+        jax_mapping = reference(scores)
+        assert np.asarray(jax_mapping(jnp.asarray(scores))).min() == 0  # some classes are cut
+        expected = _jax_hessian_vector_products(
+            lambda z: jnp.sum(jax_mapping(z) * weights), scores, direction
+        )
+    ours = _hessian_vector_products(
+        lambda z: (mine(z) * lg.tensor(weights)).sum(), scores, direction
+    )
+    np.testing.assert_allclose(ours, expected, atol=1e-10)
+
+
+#: (name, lossgrad loss, α, JAX mapping of scores near the given values)
+SECOND_ORDER_LOSSES = [
+    ("entmax15", F.entmax15_loss, 1.5, lambda values: _jax_entmax15),
+    (
+        "bisect_1.7",
+        lambda x, y, **k: F.entmax_bisect_loss(x, y, alpha=1.7, **k),
+        1.7,
+        lambda values: _jax_entmax(1.7, values),
+    ),
+    (
+        "bisect_3",
+        lambda x, y, **k: F.entmax_bisect_loss(x, y, alpha=3.0, **k),
+        3.0,
+        lambda values: _jax_entmax(3.0, values),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name,mine,alpha,reference", SECOND_ORDER_LOSSES, ids=[m[0] for m in SECOND_ORDER_LOSSES]
+)
+def test_loss_second_derivatives_equal_jax(name, mine, alpha, reference):
+    """Hessian-vector products of the summed loss (the mapping's Jacobian), against JAX's
+    autodiff of the Fenchel–Young loss written with a JAX mapping."""
+    draw = np.random.default_rng(18)
+    scores = draw.normal(size=(4, 6)) * 2
+    target = draw.integers(0, 6, 4)
+    direction = draw.normal(size=(4, 6))
+    with jax.enable_x64(True):
+        loss = _jax_fenchel_young(reference(scores), alpha, jnp.asarray(target))
+        expected = _jax_hessian_vector_products(loss, scores, direction)
+    ours = _hessian_vector_products(
+        lambda z: mine(z, lg.tensor(target), reduction="sum"), scores, direction
+    )
+    np.testing.assert_allclose(ours, expected, atol=1e-10)
 
 
 @pytest.mark.parametrize("name,mine,ref,module", LOSSES, ids=[m[0] for m in LOSSES])
@@ -186,6 +369,42 @@ def test_bad_inputs_and_no_mutation():
     np.testing.assert_array_equal(x, keep)
 
 
+def test_argument_errors_name_the_argument():
+    """n_iter that is no positive integer (entmax itself fails with an UnboundLocalError at 0)
+    and a non-numeric Poly-1 epsilon or label_smoothing: TypeError / ValueError naming them."""
+    x, y = lg.tensor(_scores((3, 4), np.float64)), lg.tensor(np.array([0, 1, 2]))
+    for call in (
+        lambda n_iter: F.entmax_bisect(x, n_iter=n_iter),
+        lambda n_iter: F.entmax_bisect_loss(x, y, n_iter=n_iter),
+    ):
+        for n_iter in (0, -3):
+            with pytest.raises(ValueError, match=f"n_iter must be at least 1, got {n_iter}"):
+                call(n_iter)
+        with pytest.raises(TypeError, match="argument 'n_iter' must be int, not float"):
+            call(2.5)
+    with pytest.raises(TypeError, match="argument 'epsilon' .* must be float, not str"):
+        F.poly1_cross_entropy(x, y, epsilon="2")
+    with pytest.raises(TypeError, match="argument 'label_smoothing' .* must be float, not str"):
+        F.poly1_cross_entropy(x, y, label_smoothing="0.1")
+
+
+@pytest.mark.parametrize("dtype,size", [(np.float32, 1e8), (np.float64, 1e30)])
+@pytest.mark.parametrize("alpha", [1.5, 2.0, 3.0])
+def test_entmax_bisect_at_extreme_scores(alpha, dtype, size):
+    """Scores ±1e8 (float32) or ±1e30 (float64), where the entmax package's bisection returns
+    NaN: by the mappings' shift invariance, p is one-hot on a lone maximum and uniform over
+    tied maxima; the losses are ``z_max - z_y`` and, for a tie, the entropy ``H_α`` of the
+    uniform p: ``(1 - 2·2^-α) / (α (α - 1))``; the gradient is ``p - onehot(y)``."""
+    scores = lg.tensor(np.array([[size, -size, 0], [size, size, -size]], dtype), requires_grad=True)
+    probabilities = F.entmax_bisect(scores, alpha)
+    np.testing.assert_array_equal(probabilities.detach().numpy(), [[1, 0, 0], [0.5, 0.5, 0]])
+    loss = F.entmax_bisect_loss(scores, lg.tensor([1, 0]), alpha=alpha, reduction="none")
+    loss.sum().backward()
+    tie_entropy = (1 - 2 * 0.5**alpha) / (alpha * (alpha - 1))
+    np.testing.assert_allclose(loss.detach().numpy(), [2 * size, tie_entropy], rtol=1e-6)
+    np.testing.assert_allclose(scores.grad.numpy(), [[1, -1, 0], [-0.5, 0.5, 0]], atol=1e-6)
+
+
 def test_large_scores_stay_finite():
     x = lg.tensor([[1e30, -1e30, 0.0]], dtype=lg.float64, requires_grad=True)
     for loss in (F.sparsemax_loss, F.entmax15_loss):
@@ -193,6 +412,11 @@ def test_large_scores_stay_finite():
         out.backward()
         assert np.isfinite(out.item()) and np.isfinite(x.grad.numpy()).all()
         x.grad = None
+    # tied maxima at 1e30: the loss is the entropy of the uniform p over them (0.25 for
+    # sparsemax, (1 - 2^-0.5) / 0.75 for entmax-1.5), not <p, z> - z_y rounded to 0
+    tied = lg.tensor([[1e30, 1e30, -1e30]], dtype=lg.float64)
+    for loss, entropy in ((F.sparsemax_loss, 0.25), (F.entmax15_loss, (1 - 0.5**0.5) / 0.75)):
+        np.testing.assert_allclose(loss(tied, lg.tensor([1])).item(), entropy, rtol=1e-12)
 
 
 # -- poly-1 ---------------------------------------------------------------------------------------

@@ -80,6 +80,31 @@ def test_equals_warprnnt(reduction, dtype):
     assert out_ours.dtype == (lg.float32 if dtype == np.float32 else lg.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_vocabulary_equals_warprnnt(dtype):
+    """V = 4096 (a subword vocabulary), short T and U to stay fast: costs and gradients."""
+    logits, targets, frame_counts, label_counts = _problem(2, 5, 3, 4096, dtype)
+    logits *= 3
+    ours = lg.tensor(logits, requires_grad=True)
+    theirs = torch.tensor(logits, requires_grad=True)
+    out_ours = F.rnnt_loss(
+        ours, lg.tensor(targets), lg.tensor(frame_counts), lg.tensor(label_counts), reduction="none"
+    )
+    out_theirs = warprnnt_loss(
+        theirs,
+        torch.tensor(targets),
+        torch.tensor(frame_counts),
+        torch.tensor(label_counts),
+        blank=4095,
+        reduction="none",
+    )
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    tol = 2e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=tol)
+
+
 @pytest.mark.parametrize("blank", [0, 2, -1])
 def test_equals_explicit_alignments(blank):
     logits, targets, frame_counts, label_counts = _problem(2, 4, 2, 4, np.float64)
@@ -174,3 +199,48 @@ def test_module_and_bad_input():
     keep = logits.copy()
     F.rnnt_loss(*args)
     np.testing.assert_array_equal(logits, keep)
+
+
+def test_argument_errors_name_the_argument():
+    """Labels outside [0, V) (IndexError, as torch's for a class index), a negative target
+    length (RuntimeError, as torch's CTC) and a clamp that is not a number (TypeError, torch's
+    argument parser), each naming the argument and showing the value."""
+    logits, targets, frame_counts, label_counts = _problem()
+    args = (lg.tensor(logits), lg.tensor(targets), lg.tensor(frame_counts), lg.tensor(label_counts))
+    for bad_label in (5, -1):
+        bad = targets.copy()
+        bad[0, 1] = bad_label
+        with pytest.raises(IndexError, match=rf"targets must lie in \[0, 5\).*got {bad_label} at"):
+            F.rnnt_loss(args[0], lg.tensor(bad), *args[2:])
+    negative = label_counts.copy()
+    negative[1] = -1
+    with pytest.raises(RuntimeError, match=r"target_lengths must be at least 0, got \[4, -1"):
+        F.rnnt_loss(*args[:3], lg.tensor(negative))
+    with pytest.raises(TypeError, match="argument 'clamp' .* must be float, not str"):
+        F.rnnt_loss(*args, clamp="0.5")
+
+
+def test_padding_past_the_target_length_is_not_read():
+    """Any value may pad a target past its length (-1 here, outside the vocabulary): the costs
+    and gradients are warprnnt-numba's on the same targets padded with 0."""
+    logits, targets, frame_counts, label_counts = _problem(dtype=np.float64)
+    label_counts[1] = 1
+    padded = np.where(np.arange(4) < label_counts[:, None], targets, -1).astype(np.int32)
+    zero_padded = np.where(padded < 0, 0, padded).astype(np.int32)
+    ours = lg.tensor(logits, requires_grad=True)
+    theirs = torch.tensor(logits, requires_grad=True)
+    out_ours = F.rnnt_loss(
+        ours, lg.tensor(padded), lg.tensor(frame_counts), lg.tensor(label_counts), reduction="sum"
+    )
+    out_theirs = warprnnt_loss(
+        theirs,
+        torch.tensor(zero_padded),
+        torch.tensor(frame_counts),
+        torch.tensor(label_counts),
+        blank=4,
+        reduction="sum",
+    )
+    out_ours.backward()
+    out_theirs.sum().backward()
+    np.testing.assert_allclose(out_ours.item(), out_theirs.sum().item(), rtol=1e-10)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), atol=1e-10)

@@ -75,14 +75,15 @@ def check_weight_size(weight: Tensor, input: Tensor) -> None:
         )
 
 
-def check_float(value: Any, fn: str, name: str, position: int) -> float:
-    """A float argument of a torch kernel: TypeError (torch's wording) unless it is a number."""
+def check_float(value: Any, fn: str, name: str, position: int | None) -> float:
+    """A float argument of a torch kernel: TypeError (torch's wording) unless it is a number;
+    ``position`` None for a keyword-only argument (torch's message then gives none)."""
     if isinstance(value, Tensor) and value.numel() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        where = "" if position is None else f" (position {position})"
         raise TypeError(
-            f"{fn}(): argument '{name}' (position {position}) must be float, "
-            f"not {type(value).__name__}"
+            f"{fn}(): argument '{name}'{where} must be float, not {type(value).__name__}"
         )
     return float(value)
 

@@ -186,12 +186,14 @@ def binary_cross_entropy(
     _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
     _checks.check_unit_interval(input, "input")
     _checks.check_unit_interval(target, "target")
-    target = _smoothed_binary_target(target, label_smoothing)
+    target = _smoothed_binary_target(target, label_smoothing, "binary_cross_entropy")
     return _pointwise(_BCE, (input, target, weight), reduction)
 
 
-def _smoothed_binary_target(target: Tensor, label_smoothing: float) -> Tensor:
-    """``y (1 - s) + s / 2`` (Keras's binary label smoothing); ``target`` itself when ``s = 0``."""
+def _smoothed_binary_target(target: Tensor, label_smoothing: float, fn: str) -> Tensor:
+    """``y (1 - s) + s / 2`` (Keras's binary label smoothing); ``target`` itself when ``s = 0``.
+    TypeError unless ``s`` is a number, ValueError unless it lies in [0, 1]."""
+    label_smoothing = _checks.check_float(label_smoothing, fn, "label_smoothing", None)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     if label_smoothing == 0.0:
@@ -332,7 +334,7 @@ def binary_cross_entropy_with_logits(
     """
     reduction = _reduction.resolve(reduction, size_average, reduce)
     _checks.check_target_size(input, target)
-    target = _smoothed_binary_target(target, label_smoothing)
+    target = _smoothed_binary_target(target, label_smoothing, "binary_cross_entropy_with_logits")
     _checks.check_float_kernel(input._data.dtype, "log_sigmoid_cpu")
     _not_differentiable("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
     _broadcast_into(input._data.shape, pos_weight, weight)

@@ -29,8 +29,10 @@ from lossgrad.ops.reduce import sum as _sum
 from lossgrad.ops.shape import flip
 
 
-def _check_lists(scores: Any, labels: Any, where_mask: Any, fn: str) -> None:
-    """The operands' types, and labels and ``where`` of the scores' shape."""
+def _check_lists(scores: Any, labels: Any, where_mask: Any, fn: str, weights: Any = None) -> None:
+    """The operands' types, labels and ``where`` of the scores' shape, and ``weights`` of a
+    shape that broadcasts to it (rax's broadcasting: per item ``(..., n)``, per list
+    ``(..., 1)``)."""
     _checks.check_tensor(scores, "scores")
     _checks.check_tensor(labels, "labels")
     shape = scores._data.shape
@@ -45,6 +47,16 @@ def _check_lists(scores: Any, labels: Any, where_mask: Any, fn: str) -> None:
         if where_mask._data.shape != shape:
             raise ValueError(
                 f"{fn}: where must have the scores' shape {shape}, got {tuple(where_mask.shape)}"
+            )
+    if weights is not None:
+        _checks.check_tensor(weights, "weights")
+        weight_shape = weights._data.shape
+        if len(weight_shape) > len(shape) or any(
+            size not in (1, full) for size, full in zip(weight_shape[::-1], shape[::-1])
+        ):
+            raise ValueError(
+                f"{fn}: weights must broadcast to the scores' shape {shape} (per item "
+                f"(..., n), per list (..., 1)), got {weight_shape}"
             )
 
 
@@ -103,7 +115,9 @@ def softmax_ranking_loss(
         scores: ``(..., n)`` item scores.
         labels: ``(..., n)`` relevance labels (non-negative).
         where: optional ``(..., n)`` bool mask of valid items.
-        weights: optional ``(..., n)`` per-item weights.
+        weights: optional per-item weights ``(..., n)``, or per-list ``(..., 1)``: any shape
+            that broadcasts to the scores' (rax's); each item's label is multiplied by its
+            weight.
         reduction: ``'none'`` (per list) | ``'mean'`` (over lists with a valid item) | ``'sum'``.
 
     Returns:
@@ -111,7 +125,8 @@ def softmax_ranking_loss(
         ``reduce_fn=None``.
 
     Shape:
-        scores, labels, where, weights ``(..., n)``; output ``()`` or ``(...)``.
+        scores, labels, where ``(..., n)``; weights ``(..., n)`` or ``(..., 1)``; output ``()``
+        or ``(...)``.
 
     References:
         Cao et al., "Learning to Rank: From Pairwise Approach to Listwise Approach" (ListNet),
@@ -125,7 +140,7 @@ def softmax_ranking_loss(
         tensor(0.4076)
     """
     reduction = _reduction.resolve(reduction)
-    _check_lists(scores, labels, where, "softmax_ranking_loss")
+    _check_lists(scores, labels, where, "softmax_ranking_loss", weights)
 
     def composite(scores: Tensor) -> Tensor:
         valid = _valid_items(scores, where)
@@ -375,7 +390,7 @@ def _pairwise(
     Reduced, it runs as `_pairwise_kernel` with ``pair_kernel``; unreduced (and differentiated
     twice), as this composite."""
     reduction = _reduction.resolve(reduction)
-    _check_lists(scores, labels, where, fn)
+    _check_lists(scores, labels, where, fn, weights)
     label_values = labels._data
 
     def composite(scores: Tensor) -> Tensor:
@@ -566,7 +581,9 @@ def pairwise_logistic_loss(
         scores: ``(..., n)`` item scores.
         labels: ``(..., n)`` relevance labels.
         where: optional ``(..., n)`` bool mask of valid items.
-        weights: optional ``(..., n)`` weights; pair ``(i, j)`` is weighted by ``weights_i``.
+        weights: optional per-item weights ``(..., n)``, or per-list ``(..., 1)``: any shape
+            that broadcasts to the scores' (rax's); pair ``(i, j)`` is weighted by
+            ``weights_i``.
         reduction: ``'none'`` (the ``(..., n, n)`` pair losses, 0 off the valid pairs) |
             ``'mean'`` (over the valid pairs of the batch) | ``'sum'``.
 
@@ -574,7 +591,8 @@ def pairwise_logistic_loss(
         Equals ``rax.pairwise_logistic_loss`` (its ``'none'`` is our pair matrix flattened).
 
     Shape:
-        scores, labels ``(..., n)``; output ``()`` or ``(..., n, n)``.
+        scores, labels, where ``(..., n)``; weights ``(..., n)`` or ``(..., 1)``; output ``()``
+        or ``(..., n, n)``.
 
     References:
         Burges et al., "Learning to Rank using Gradient Descent" (RankNet), ICML 2005.
@@ -612,14 +630,17 @@ def pairwise_hinge_loss(
         scores: ``(..., n)`` item scores.
         labels: ``(..., n)`` relevance labels.
         where: optional ``(..., n)`` bool mask of valid items.
-        weights: optional ``(..., n)`` weights; pair ``(i, j)`` is weighted by ``weights_i``.
+        weights: optional per-item weights ``(..., n)``, or per-list ``(..., 1)``: any shape
+            that broadcasts to the scores' (rax's); pair ``(i, j)`` is weighted by
+            ``weights_i``.
         reduction: ``'none'`` (``(..., n, n)``) | ``'mean'`` (over valid pairs) | ``'sum'``.
 
     Returns:
         Equals ``rax.pairwise_hinge_loss``.
 
     Shape:
-        scores, labels ``(..., n)``; output ``()`` or ``(..., n, n)``.
+        scores, labels, where ``(..., n)``; weights ``(..., n)`` or ``(..., 1)``; output ``()``
+        or ``(..., n, n)``.
 
     References:
         Herbrich, Graepel & Obermayer, "Large Margin Rank Boundaries for Ordinal Regression",

@@ -110,14 +110,19 @@ def _bisect_rows(
     scores: np.ndarray, alpha: float, n_iter: int, ensure_sum_one: bool, probabilities: np.ndarray
 ) -> None:
     """`_entmax_bisect_array` on a C-contiguous ``(rows, classes)`` block, into
-    ``probabilities``."""
+    ``probabilities``.
+
+    The bisection runs on ``(α - 1) z`` less its row maximum (which leaves ``p`` unchanged):
+    τ then lies in ``[-1, -(1/C)^(α-1)]`` whatever the scores' size, where on the raw scores
+    at ``|z| = 1e30`` the bracket ``max - 1`` rounds back to ``max`` and ``p`` comes out NaN
+    (as in the entmax package)."""
     exponent = 1 / (alpha - 1)
     dtype = scores.dtype
     scaled = _parallel.scratch(scores.size, dtype, 0).reshape(scores.shape)
     np.multiply(scores, dtype.type(alpha - 1), out=scaled)
-    top = scaled.max(axis=-1, keepdims=True)
-    low = top - 1.0
-    gap = (top - (1 / scores.shape[-1]) ** (alpha - 1)) - low
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    low = np.full((scores.shape[0], 1), -1, dtype)
+    gap = dtype.type(1 - (1 / scores.shape[-1]) ** (alpha - 1))
     ones = _parallel.ones(scores.shape[-1], dtype)
     work = _parallel.scratch(scores.size, dtype, 1).reshape(scores.shape)
     probabilities.fill(0)
@@ -292,8 +297,19 @@ def entmax_bisect(
     alpha = _checks.check_float(alpha, "entmax_bisect", "alpha", 2)
     if not alpha > 1:
         raise ValueError(f"entmax_bisect: alpha must be > 1, got {alpha}")
+    n_iter = _check_iterations(n_iter, "entmax_bisect")
     dim = _check_scores(input, "entmax_bisect", dim)
-    return _Entmax.apply(input, dim, "entmax_bisect", (alpha, int(n_iter), bool(ensure_sum_one)))
+    return _Entmax.apply(input, dim, "entmax_bisect", (alpha, n_iter, bool(ensure_sum_one)))
+
+
+def _check_iterations(n_iter: Any, fn: str) -> int:
+    """The bisection's step count: TypeError unless an integer, ValueError unless positive
+    (no step leaves τ unknown: the entmax package fails with an UnboundLocalError)."""
+    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)):
+        raise TypeError(f"{fn}(): argument 'n_iter' must be int, not {type(n_iter).__name__}")
+    if n_iter < 1:
+        raise ValueError(f"{fn}: n_iter must be at least 1, got {n_iter}")
+    return int(n_iter)
 
 
 # -- Fenchel–Young losses -----------------------------------------------------------------------
@@ -312,7 +328,9 @@ def _fenchel_young(
     ignore_index: int,
     reduction: str,
 ) -> Tensor:
-    """``H_α(p*) + <p*, z> - z_y`` per row, ignored rows 0, reduced over the rows kept.
+    """``H_α(p*) + <p*, z> - z_y`` per row, ignored rows 0, reduced over the rows kept (a
+    ``'mean'`` over no kept row, every target ignored or an empty batch, is 0 with a gradient
+    of 0: the ranking losses' safe mean, where torch's cross-entropy gives NaN).
 
     ``p* = mapping(z)`` enters as a constant (computed on the detached scores): by the envelope
     theorem the gradient of the loss is ``p* - onehot(y)`` exactly, and the second derivative
@@ -322,11 +340,14 @@ def _fenchel_young(
     kept = target != ignore_index
     safe_target = where(kept, target, 0).unsqueeze(-1)
     fixed = mapping(input.detach())
-    value = _tsallis_entropy(fixed, alpha) + _sum(mul(fixed, input.detach()), -1)
-    value = value - gather(input.detach(), -1, safe_target).squeeze(-1)
+    # the loss is unchanged by a shift of a row: less its maximum, <p*, z> - z_y does not cancel
+    # to 0 at |z| = 1e30 where it is the size of H_α(p*)
+    shifted = Tensor._make(input._data - input._data.max(-1, keepdims=True))
+    value = _tsallis_entropy(fixed, alpha) + _sum(mul(fixed, shifted), -1)
+    value = value - gather(shifted, -1, safe_target).squeeze(-1)
     loss = _FenchelYoungGradient.apply(input, value, fixed, safe_target, mapping)
     loss = where(kept, loss, 0.0)
-    return _reduction.apply(loss, reduction, kept.sum().to(loss.dtype))
+    return _reduction.apply(loss, reduction, max(int(kept.sum()), 1))
 
 
 class _FenchelYoungGradient(ArrayFunction):
@@ -416,7 +437,8 @@ def sparsemax_loss(
     Args:
         input: scores ``(N, C)``.
         target: class indices ``(N,)``.
-        ignore_index: rows with this target give 0 and are not counted by ``'mean'``.
+        ignore_index: rows with this target give 0 and are not counted by ``'mean'``; a
+            ``'mean'`` with no row counted (all ignored, or no rows) is 0, not NaN.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -451,7 +473,8 @@ def entmax15_loss(
     Args:
         input: scores ``(N, C)``.
         target: class indices ``(N,)``.
-        ignore_index: rows with this target give 0 and are not counted by ``'mean'``.
+        ignore_index: rows with this target give 0 and are not counted by ``'mean'``; a
+            ``'mean'`` with no row counted (all ignored, or no rows) is 0, not NaN.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -491,7 +514,8 @@ def entmax_bisect_loss(
         target: class indices ``(N,)``.
         alpha: α > 1. Default 1.5.
         n_iter: bisection steps. Default 50.
-        ignore_index: rows with this target give 0 and are not counted by ``'mean'``.
+        ignore_index: rows with this target give 0 and are not counted by ``'mean'``; a
+            ``'mean'`` with no row counted (all ignored, or no rows) is 0, not NaN.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
 
     Returns:
@@ -512,6 +536,7 @@ def entmax_bisect_loss(
     alpha = _checks.check_float(alpha, "entmax_bisect_loss", "alpha", 3)
     if not alpha > 1:
         raise ValueError(f"entmax_bisect_loss: alpha must be > 1, got {alpha}")
+    n_iter = _check_iterations(n_iter, "entmax_bisect_loss")
 
     def mapping(scores: Tensor) -> Tensor:
         return entmax_bisect(scores, alpha, -1, n_iter)
@@ -572,6 +597,10 @@ def poly1_cross_entropy(
             f"poly1_cross_entropy: input must be 2-D (N, C), got shape {tuple(input.shape)}"
         )
     n_classes = input.shape[1]
+    epsilon = _checks.check_float(epsilon, "poly1_cross_entropy", "epsilon", 3)
+    label_smoothing = _checks.check_float(
+        label_smoothing, "poly1_cross_entropy", "label_smoothing", 4
+    )
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
     probabilities_given = target.shape == input.shape

@@ -83,7 +83,10 @@ class _ClampGradient(ArrayFunction):
 
 def _check_inputs(
     logits: Any, targets: Any, logit_lengths: Any, target_lengths: Any, blank: int
-) -> int:
+) -> tuple[int, np.ndarray]:
+    """The operands' types and shapes, the lengths and the labels (torchaudio's checks, with
+    messages that name the argument). Returns ``blank`` in ``[0, V)`` and the labels, with
+    the padding past each target length (never read) set to ``blank``."""
     for value, name in (
         (logits, "logits"),
         (targets, "targets"),
@@ -98,17 +101,12 @@ def _check_inputs(
         )
     if not logits.dtype.is_floating_point:
         raise RuntimeError(f"rnnt_loss: logits must be floating point, got {logits.dtype}")
-    batch, frames, label_positions, vocabulary = logits.shape
+    batch, _, label_positions, vocabulary = logits.shape
     if targets.dim() != 2 or targets.shape[0] != batch:
         raise RuntimeError(
             f"rnnt_loss: targets must be 2-D with batch size {batch}, got shape "
             f"{tuple(targets.shape)}"
         )
-    for lengths, name in ((logit_lengths, "logit_lengths"), (target_lengths, "target_lengths")):
-        if lengths.dim() != 1 or lengths.shape[0] != batch:
-            raise RuntimeError(
-                f"rnnt_loss: {name} must be 1-D of size {batch}, got shape {tuple(lengths.shape)}"
-            )
     for value, name in (
         (targets, "targets"),
         (logit_lengths, "logit_lengths"),
@@ -116,20 +114,7 @@ def _check_inputs(
     ):
         if value.dtype.is_floating_point or value.dtype.is_complex:
             raise RuntimeError(f"rnnt_loss: {name} must be an integer tensor, got {value.dtype}")
-    if batch and int(logit_lengths._data.max()) != frames:
-        raise RuntimeError(
-            f"rnnt_loss: input length mismatch: logits have {frames} frames but the longest "
-            f"logit_lengths is {int(logit_lengths._data.max())}"
-        )
-    if batch and int(target_lengths._data.max()) + 1 != label_positions:
-        raise RuntimeError(
-            f"rnnt_loss: output length mismatch: logits have {label_positions} label positions "
-            f"but the longest target_lengths is {int(target_lengths._data.max())} (needs + 1)"
-        )
-    if batch and int(logit_lengths._data.min()) < 1:
-        raise RuntimeError(
-            f"rnnt_loss: every logit_lengths must be at least 1, got {logit_lengths.tolist()}"
-        )
+    _check_lengths(logit_lengths, target_lengths, logits.shape)
     if targets.shape[1] < label_positions - 1:
         raise RuntimeError(
             f"rnnt_loss: targets have {targets.shape[1]} labels per utterance but "
@@ -139,7 +124,58 @@ def _check_inputs(
         raise ValueError(
             f"rnnt_loss: blank must be in [{-vocabulary}, {vocabulary - 1}], got {blank}"
         )
-    return blank % vocabulary
+    blank %= vocabulary
+    return blank, _labels(targets._data, target_lengths._data, vocabulary, blank)
+
+
+def _check_lengths(logit_lengths: Tensor, target_lengths: Tensor, shape: tuple[int, ...]) -> None:
+    """RuntimeError (torchaudio's checks, and torch's CTC one for negative lengths) unless the
+    lengths are 1-D of the batch size, the longest fill the logits' frames and label
+    positions, every ``logit_lengths`` is at least 1 and every ``target_lengths`` at least 0."""
+    batch, frames, label_positions, _ = shape
+    for lengths, name in ((logit_lengths, "logit_lengths"), (target_lengths, "target_lengths")):
+        if lengths.dim() != 1 or lengths.shape[0] != batch:
+            raise RuntimeError(
+                f"rnnt_loss: {name} must be 1-D of size {batch}, got shape {tuple(lengths.shape)}"
+            )
+    if not batch:
+        return
+    if int(logit_lengths._data.max()) != frames:
+        raise RuntimeError(
+            f"rnnt_loss: input length mismatch: logits have {frames} frames but the longest "
+            f"logit_lengths is {int(logit_lengths._data.max())}"
+        )
+    if int(target_lengths._data.max()) + 1 != label_positions:
+        raise RuntimeError(
+            f"rnnt_loss: output length mismatch: logits have {label_positions} label positions "
+            f"but the longest target_lengths is {int(target_lengths._data.max())} (needs + 1)"
+        )
+    if int(logit_lengths._data.min()) < 1:
+        raise RuntimeError(
+            f"rnnt_loss: every logit_lengths must be at least 1, got {logit_lengths.tolist()}"
+        )
+    if int(target_lengths._data.min()) < 0:
+        raise RuntimeError(
+            f"rnnt_loss: every target_lengths must be at least 0, got {target_lengths.tolist()}"
+        )
+
+
+def _labels(
+    targets: np.ndarray, target_lengths: np.ndarray, vocabulary: int, blank: int
+) -> np.ndarray:
+    """The labels within each target length, checked to lie in ``[0, V)`` (IndexError, as
+    torch's for a class index out of bounds), as a new int64 array whose padding past the
+    length is ``blank`` (torchaudio never reads it: any value may pad)."""
+    inside = np.arange(targets.shape[1]) < target_lengths[:, None]
+    labels = np.where(inside, targets, blank).astype(np.int64)
+    bad = (labels < 0) | (labels >= vocabulary)
+    if bad.any():
+        utterance, position = np.argwhere(bad)[0]
+        raise IndexError(
+            f"rnnt_loss: targets must lie in [0, {vocabulary}) (the vocabulary of logits), got "
+            f"{labels[utterance, position]} at targets[{utterance}, {position}]"
+        )
+    return labels
 
 
 def _skew(values: Tensor, label_shift: int) -> tuple[Tensor, np.ndarray]:
@@ -269,9 +305,11 @@ def rnnt_loss(
 
     Args:
         logits: joint-network outputs ``(B, T, U + 1, V)``.
-        targets: labels ``(B, U)`` (int32 as torchaudio, or int64), padded.
+        targets: labels ``(B, U)`` (int32 as torchaudio, or int64) in ``[0, V)``, padded
+            with any value past each target length (never read).
         logit_lengths: frames per utterance ``(B,)``; the longest must equal ``T``.
-        target_lengths: labels per utterance ``(B,)``; the longest must equal ``U``.
+        target_lengths: labels per utterance ``(B,)``, at least 0; the longest must equal
+            ``U``.
         blank: the blank index. Default -1 (the last symbol, torchaudio's default;
             warprnnt-numba's default is 0).
         clamp: if positive, each utterance's gradient w.r.t. ``logits`` is clamped to
@@ -302,14 +340,15 @@ def rnnt_loss(
         2.6027
     """
     reduction = _reduction.resolve(reduction)
-    blank = _check_inputs(logits, targets, logit_lengths, target_lengths, blank)
+    blank, labels = _check_inputs(logits, targets, logit_lengths, target_lengths, blank)
+    clamp = _checks.check_float(clamp, "rnnt_loss", "clamp", 6)
     scale = _GradientScale()
     if clamp > 0:
         logits = _ClampGradient.apply(logits, float(clamp), scale)
     if fused_log_softmax:
-        picks = _LogSoftmaxPicks.apply(logits, targets._data, blank)
+        picks = _LogSoftmaxPicks.apply(logits, labels, blank)
     else:
-        picks = _picked_log_probs(logits, targets._data, blank)
+        picks = _picked_log_probs(logits, labels, blank)
     costs = _utterance_costs(picks, logit_lengths._data, target_lengths._data)
     if clamp > 0:
         costs = _RecordScale.apply(costs, scale)
