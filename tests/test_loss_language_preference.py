@@ -112,6 +112,59 @@ def test_dpo_matches_trl_formula(loss_type, dtype):
     _check(got, expected, ll, tt, dtype)
 
 
+def _discopop_closed_form(margin, tau):
+    """DiscoPOP's loss and its derivative by the margin ``d``, in float64 log space:
+    ``softplus(-d) (1 - m) + exp(-d + log m)``, ``m = sigma(d / tau)``, with ``log m =
+    -softplus(-d / tau)`` and ``d log m / dd = (1 - m) / tau``."""
+    scaled = margin / tau
+    modulation, complement = np.exp(-np.logaddexp(0, -scaled)), np.exp(-np.logaddexp(0, scaled))
+    exponential = np.exp(-margin - np.logaddexp(0, -scaled))
+    loss = np.logaddexp(0, -margin) * complement + exponential
+    slope = (
+        -np.exp(-np.logaddexp(0, margin)) * complement
+        - np.logaddexp(0, -margin) * modulation * complement / tau
+        + exponential * (complement / tau - 1)
+    )
+    return loss, slope
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dpo_discopop_extreme_margins_finite(dtype):
+    """TRL's exp(-d) * sigma(d / tau) is inf * 0 = NaN below d = -88.7 (float32) / -709.8
+    (float64); lossgrad's log-space form stays finite and equals TRL where TRL is finite."""
+    margins = np.array([-1e5, -800.0, -100.0, -89.0, -30.0, -0.7, 0.0, 0.4, 30.0, 100.0, 800.0])
+    tau = 0.05
+    chosen = lg.tensor(margins.astype(dtype), requires_grad=True)
+    zeros = lg.tensor(np.zeros(margins.size, dtype))
+    got = LF.dpo_loss(
+        chosen,
+        zeros,
+        zeros,
+        zeros,
+        beta=1.0,
+        loss_type="discopop",
+        discopop_tau=tau,
+        reduction="none",
+    )
+    (grad,) = lg.autograd.grad(got.sum(), chosen)
+    loss, slope = _discopop_closed_form(margins.astype(dtype).astype(np.float64), tau)
+    assert np.isfinite(got.detach().numpy()).all() and np.isfinite(grad.numpy()).all()
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(got.detach().numpy(), loss, rtol=tol, atol=1e-30)
+    np.testing.assert_allclose(grad.numpy(), slope, rtol=tol, atol=1e-30)
+    # TRL 1.16 DPOTrainer._compute_loss, loss_type='discopop' (dpo_trainer.py lines 1483-1493)
+    logits = torch.tensor(margins.astype(dtype), requires_grad=True)
+    modulation = torch.sigmoid(logits / tau)
+    trl = -TF.logsigmoid(logits) * (1 - modulation) + torch.exp(-logits) * modulation
+    (trl_grad,) = torch.autograd.grad(trl.sum(), logits)
+    finite = torch.isfinite(trl) & torch.isfinite(trl_grad)
+    assert not finite.all()  # the margins reach TRL's NaN
+    np.testing.assert_allclose(
+        got.detach().numpy()[finite], trl.detach().numpy()[finite], rtol=tol, atol=1e-30
+    )
+    np.testing.assert_allclose(grad.numpy()[finite], trl_grad.numpy()[finite], rtol=tol, atol=1e-30)
+
+
 def test_dpo_loss_weights_combination_and_reductions():
     arrays = _logps()
     tt = [torch.tensor(a, requires_grad=True) for a in arrays]

@@ -1084,10 +1084,10 @@ def _dpo_per_pair(
     if loss_type == "sft":
         return _sft_per_pair(policy[0], chosen_lengths)
     if loss_type == "discopop":
-        modulation = sigmoid(div(margin, discopop_tau))
-        return add(
-            mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)), mul(exp(neg(margin)), modulation)
-        )
+        scaled = div(margin, discopop_tau)
+        # exp(-d) m as exp(-d + log m): finite where exp(-d) overflows and m underflows
+        exponential = exp(sub(logsigmoid(scaled), margin))
+        return add(mul(neg(logsigmoid(margin)), rsub(sigmoid(scaled), 1.0)), exponential)
     raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
 
 
@@ -1138,7 +1138,9 @@ def dpo_loss(
       the batch, with ``(a, b) = (log pi(y_w) - log pi(y_l), log pi_ref(y_w) - log pi_ref(y_l))``
       resp. ``(c, r)``;
     - ``apo_zero``: ``1 - sigma(beta c) + sigma(beta r)``; ``apo_down``: ``sigma(beta c) + 1 -
-      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``;
+      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``,
+      its second term computed as ``exp(-d + log m)`` (finite for any margin when ``tau < 1``,
+      where TRL's ``exp(-d) * m`` gives ``inf * 0 = NaN`` below ``d`` = -88.7 in float32);
     - ``sft``: ``-sum_b log pi(y_w,b) / sum_b |y_w,b|``, the chosen completions' mean token
       negative log-likelihood (needs ``chosen_lengths``), the same for every pair.
 
