@@ -361,6 +361,29 @@ def test_dpo_bad_arguments():
         LF.dpo_loss(*arrays, loss_type="robust", label_smoothing=0.5)
     with pytest.raises(ValueError, match="beta"):
         LF.dpo_loss(*arrays, beta=0.0)
+    short = lg.tensor(_logps(batch=4)[0])
+    for position, name in enumerate(
+        ["policy_rejected_logps", "reference_chosen_logps", "reference_rejected_logps"], 1
+    ):
+        bad = arrays[:position] + [short] + arrays[position + 1 :]
+        message = rf"dpo_loss: {name} must have the shape of policy_chosen_logps \(6,\), got \(4,\)"
+        for loss_type in ("sigmoid", "ipo"):  # the fused kernel and the composite
+            with pytest.raises(ValueError, match=message):
+                LF.dpo_loss(*bad, loss_type=loss_type)
+    column = lg.tensor(_logps()[0][:, None])  # (6, 1) would broadcast to (6, 6)
+    with pytest.raises(ValueError, match=r"got \(6, 1\)"):
+        LF.dpo_loss(arrays[0], column, *arrays[2:], reduction="none")
+    for fn in (LF.simpo_loss, LF.cpo_loss, LF.orpo_loss):
+        name = fn.__name__
+        with pytest.raises(
+            ValueError,
+            match=rf"{name}: rejected_logps must have the shape of chosen_logps \(6,\), got \(4,\)",
+        ):
+            fn(arrays[0], short)
+    with pytest.raises(
+        ValueError, match=r"beta \(the odds-ratio term's weight\) must be >= 0, got -1"
+    ):
+        LF.orpo_loss(arrays[0], arrays[1], beta=-1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

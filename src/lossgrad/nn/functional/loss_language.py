@@ -36,6 +36,7 @@ from lossgrad.autograd import grad as autograd_grad
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _kept, _reduction
+from lossgrad.nn.functional._checks import check_same_shapes
 from lossgrad.nn.functional._fused import fused, fused_inputs
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
@@ -1199,6 +1200,13 @@ def dpo_loss(
         )
     if not beta > 0:
         raise ValueError(f"beta must be positive, got {beta}")
+    check_same_shapes(
+        "dpo_loss",
+        policy_chosen_logps=policy_chosen_logps,
+        policy_rejected_logps=policy_rejected_logps,
+        reference_chosen_logps=reference_chosen_logps,
+        reference_rejected_logps=reference_rejected_logps,
+    )
     reduction = _reduction.resolve(reduction)
     if f_divergence_type != "reverse_kl" and not set(types) <= _F_DIVERGENCE_LOSS_TYPES:
         raise ValueError(
@@ -1337,8 +1345,10 @@ def simpo_loss(
         l = -(1 - eps) log sigma(u) - eps log sigma(-u)
 
     Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
-    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearSimPOFunction.preference_loss_fn`` (same
-    formula); trl ``experimental`` CPO trainer, ``loss_type='simpo'``.
+    Reference: trl 1.16 ``trl/experimental/cpo/cpo_trainer.py``, ``CPOTrainer.cpo_loss`` with
+    ``loss_type='simpo'``, lines 708-709 and 715-722 (TRL writes ``u`` as ``beta (a_w - a_l -
+    gamma / beta)``); Liger-Kernel 0.8.5 ``LigerFusedLinearSimPOFunction.preference_loss_fn``
+    (same formula).
 
     Args:
         chosen_logps, rejected_logps: ``(B,)`` length-averaged log-probabilities.
@@ -1350,6 +1360,7 @@ def simpo_loss(
         >>> torch.nn.functional.simpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]))
         tensor(0.2014)
     """
+    check_same_shapes("simpo_loss", chosen_logps=chosen_logps, rejected_logps=rejected_logps)
     return _logistic_preference(
         (chosen_logps, rejected_logps),
         lambda chosen, rejected: sub(mul(sub(chosen, rejected), beta), gamma),
@@ -1371,14 +1382,16 @@ def cpo_loss(
     ``u = beta (log pi(y_w) - log pi(y_l))``; the behaviour-cloning NLL term is the caller's.
 
     Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
-    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearCPOFunction.preference_loss_fn``; trl
-    ``experimental`` CPO trainer, ``loss_type='sigmoid'``.
+    Reference: trl 1.16 ``trl/experimental/cpo/cpo_trainer.py``, ``CPOTrainer.cpo_loss`` with
+    ``loss_type='sigmoid'`` and ``alpha=0``, lines 708-709 and 723-728; Liger-Kernel 0.8.5
+    ``LigerFusedLinearCPOFunction.preference_loss_fn``.
 
     Example:
         >>> import lossgrad as torch
         >>> torch.nn.functional.cpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.3133)
     """
+    check_same_shapes("cpo_loss", chosen_logps=chosen_logps, rejected_logps=rejected_logps)
     return _logistic_preference(
         (chosen_logps, rejected_logps),
         lambda chosen, rejected: mul(sub(chosen, rejected), beta),
@@ -1402,16 +1415,22 @@ def orpo_loss(
 
         l = -beta log sigma(log odds(a_w) - log odds(a_l))
 
-    ``log(1 - exp(a))`` is computed as ``log(-expm1(a))`` (accurate near ``a = 0``).
+    ``log(1 - exp(a))`` is computed as ``log(-expm1(a))`` (accurate near ``a = 0``). ``beta``,
+    the paper's weight ``lambda`` of this term, must be ``>= 0`` (TRL does not check it).
     Gradient: ``dl/da_w = -beta sigma(-o) / (1 - exp(a_w))`` with ``o`` the log-odds ratio.
-    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearORPOFunction.preference_loss_fn``; trl
-    ``experimental`` ORPO trainer, ``odds_ratio_loss``.
+    Reference: trl 1.16 ``trl/experimental/orpo/orpo_trainer.py``,
+    ``ORPOTrainer.odds_ratio_loss``, lines 690-697 (``beta log sigma(o)``, which the trainer
+    subtracts from the NLL, line 848; its ``log1mexp``, lines 87-91, is ``log(1 - exp(a))``);
+    Liger-Kernel 0.8.5 ``LigerFusedLinearORPOFunction.preference_loss_fn``.
 
     Example:
         >>> import lossgrad as torch
         >>> torch.nn.functional.orpo_loss(torch.tensor([-0.5]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.0967)
     """
+    if not beta >= 0:
+        raise ValueError(f"beta (the odds-ratio term's weight) must be >= 0, got {beta}")
+    check_same_shapes("orpo_loss", chosen_logps=chosen_logps, rejected_logps=rejected_logps)
 
     def log_odds(logps):  # type: ignore[no-untyped-def]
         return sub(logps, log(neg(expm1(logps))))
@@ -1516,6 +1535,63 @@ def kto_loss(
 _POLICY_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo")
 
 
+def _check_policy_loss(
+    per_token_logps,
+    advantages,
+    completion_mask,
+    old_per_token_logps,
+    ref_per_token_logps,
+    beta,
+    epsilons,
+    loss_type,
+    max_completion_length,
+    importance_sampling_level,
+):  # type: ignore[no-untyped-def]
+    """``grpo_loss``'s ValueErrors, each naming the argument and showing its value or shape."""
+    if loss_type not in _POLICY_LOSS_TYPES:
+        raise ValueError(
+            f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}"
+        )
+    if loss_type == "dr_grpo" and max_completion_length is None:
+        raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
+    if beta != 0.0 and ref_per_token_logps is None:
+        raise ValueError(f"ref_per_token_logps is required when beta != 0 (beta={beta})")
+    for name, epsilon in zip(("epsilon_low", "epsilon_high"), epsilons):
+        if epsilon is not None and not epsilon >= 0:
+            raise ValueError(f"{name} must be >= 0, got {epsilon}")
+    check_same_shapes(
+        "grpo_loss",
+        per_token_logps=per_token_logps,
+        completion_mask=completion_mask,
+        **{
+            name: value
+            for name, value in (
+                ("old_per_token_logps", old_per_token_logps),
+                ("ref_per_token_logps", ref_per_token_logps),
+            )
+            if value is not None
+        },
+    )
+    if per_token_logps.dim() != 2 or tuple(advantages.shape) not in (
+        tuple(per_token_logps.shape[:1]),
+        tuple(per_token_logps.shape),
+    ):
+        raise ValueError(
+            "grpo_loss expects per_token_logps (B, T) and advantages (B,) or (B, T), got "
+            f"per_token_logps of shape {tuple(per_token_logps.shape)} and advantages of shape "
+            f"{tuple(advantages.shape)}"
+        )
+    if importance_sampling_level not in ("token", "sequence"):
+        raise ValueError(
+            "importance_sampling_level must be 'token' or 'sequence', got "
+            f"{importance_sampling_level!r}"
+        )
+    if importance_sampling_level == "sequence" and loss_type == "cispo":
+        raise ValueError(
+            "importance_sampling_level='sequence' is not supported for loss_type='cispo'"
+        )
+
+
 def grpo_loss(
     per_token_logps: Tensor,
     advantages: Tensor,
@@ -1542,22 +1618,29 @@ def grpo_loss(
     the mask ``m`` normalising by ``loss_type``: ``grpo`` ``(1/B) sum_b sum_t m l / max(sum_t m,
     1)``; ``bnpo`` and ``dapo`` ``sum m l / max(sum m, 1)``; ``dr_grpo`` ``sum m l / (B *
     max_completion_length)``; ``cispo`` as ``dapo``. (``sg`` = stop-gradient.) Gradients come
-    from these formulas (composite ops); a batch whose tokens are all masked gives 0.
+    from these formulas (composite ops), second derivatives included; a batch whose tokens are
+    all masked gives 0. ``cispo``'s weight ``sg(min(rho, eps_h))`` is a constant by design (as
+    in TRL and Liger): its second derivative is that of the formula with the weight held fixed,
+    the same as torch's double backward of TRL's formula, not the derivative of the gradient
+    in which the weight moves (``gradgradcheck`` does not apply to it).
 
-    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, the trainer's loss computation;
-    Liger-Kernel 0.8.5 ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO
-    normaliser on one process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al. 2025
+    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, ``GRPOTrainer._compute_loss``, lines
+    3083-3174 (the ratio 3083-3095, ``k3`` 3098-3102, the per-token loss 3109-3120 and
+    3149-3150, the normalisation of each ``loss_type`` 3153-3174); Liger-Kernel 0.8.5
+    ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO normaliser on one
+    process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al. 2025
     (Dr. GRPO), MiniMax-M1 2025 (CISPO).
 
     Args:
         per_token_logps: ``(B, T)`` log-probabilities of the sampled tokens under the policy.
-        advantages: ``(B,)``.
+        advantages: ``(B,)``, or ``(B, T)`` per token (as TRL accepts).
         completion_mask: ``(B, T)``, 1 for completion tokens.
         old_per_token_logps: ``(B, T)`` under the sampling policy; None: on-policy.
         ref_per_token_logps: ``(B, T)`` under the reference, needed when ``beta != 0``.
         beta: KL coefficient. Default 0.0 (TRL's default).
-        epsilon_low, epsilon_high: clipping range (``epsilon_high`` None: ``epsilon_low``;
-            CISPO's upper bound is ``epsilon_high`` itself, as in TRL).
+        epsilon_low, epsilon_high: clipping range, each ``>= 0`` (``epsilon_high`` None:
+            ``epsilon_low``; CISPO's upper bound is ``epsilon_high`` itself, as in TRL). TRL
+            does not check them; a negative one would turn the clipping range inside out.
         loss_type: ``'grpo'`` | ``'bnpo'`` | ``'dr_grpo'`` | ``'dapo'`` | ``'cispo'``.
         max_completion_length: required for ``'dr_grpo'``.
         importance_sampling_level: ``'token'`` (default) or ``'sequence'`` (GSPO: one ratio per
@@ -1570,23 +1653,18 @@ def grpo_loss(
         >>> torch.nn.functional.grpo_loss(logps, torch.tensor([1.0, -2.0]), mask, loss_type="grpo")
         tensor(0.5000)
     """
-    if loss_type not in _POLICY_LOSS_TYPES:
-        raise ValueError(
-            f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}"
-        )
-    if loss_type == "dr_grpo" and max_completion_length is None:
-        raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
-    if beta != 0.0 and ref_per_token_logps is None:
-        raise ValueError(f"ref_per_token_logps is required when beta != 0 (beta={beta})")
-    if importance_sampling_level not in ("token", "sequence"):
-        raise ValueError(
-            "importance_sampling_level must be 'token' or 'sequence', got "
-            f"{importance_sampling_level!r}"
-        )
-    if importance_sampling_level == "sequence" and loss_type == "cispo":
-        raise ValueError(
-            "importance_sampling_level='sequence' is not supported for loss_type='cispo'"
-        )
+    _check_policy_loss(
+        per_token_logps,
+        advantages,
+        completion_mask,
+        old_per_token_logps,
+        ref_per_token_logps,
+        beta,
+        (epsilon_low, epsilon_high),
+        loss_type,
+        max_completion_length,
+        importance_sampling_level,
+    )
     epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
     old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
     mask = completion_mask._data.astype(per_token_logps._data.dtype)
@@ -1595,7 +1673,7 @@ def grpo_loss(
         counts = Tensor._make(np.maximum(mask.sum(1, keepdims=True), 1))
         log_ratio = div(_sum(mul(log_ratio, Tensor._make(mask)), 1, keepdim=True), counts)
     ratio = exp(log_ratio)
-    advantage = unsqueeze(advantages, 1)
+    advantage = unsqueeze(advantages, 1) if advantages.dim() == 1 else advantages
     if loss_type == "cispo":
         weight = minimum(ratio, Tensor._make(np.asarray(epsilon_high, ratio._data.dtype))).detach()
         per_token = neg(mul(mul(weight, advantage), per_token_logps))
