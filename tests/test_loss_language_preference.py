@@ -243,6 +243,48 @@ def test_fused_head_pipeline_matches_liger_dpo(average):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("average", [False, True])
+def test_sequence_log_probs_match_trl_formula(average, dtype):
+    """Both helpers in float32 and float64 against TRL's get_batch_logps (trl 1.16
+    trl/experimental/cpo/cpo_trainer.py, CPOTrainer.get_batch_logps: log-softmax, gather, masked
+    sum or mean) in torch, in the same dtype, with a bias and the head chunked."""
+    batch, length, features, vocab = 3, 7, 5, 13
+    hidden = RNG.standard_normal((batch, length, features)).astype(dtype)
+    head = RNG.standard_normal((vocab, features)).astype(dtype)
+    bias = RNG.standard_normal(vocab).astype(dtype)
+    labels = RNG.integers(0, vocab, (batch, length))
+    labels[:, :2] = -100
+    labels[1, 4] = -100
+    tensors = [torch.tensor(a, requires_grad=True) for a in (hidden, head, bias)]
+    t_labels = torch.tensor(labels)
+    mask = t_labels != -100
+    logits = TF.linear(*tensors)
+    token = torch.log_softmax(logits, -1).gather(-1, torch.where(mask, t_labels, 0)[..., None])
+    expected = (token[..., 0] * mask).sum(-1)
+    if average:
+        expected = expected / mask.sum(-1)
+    grad_out = RNG.standard_normal(batch).astype(dtype)
+    t_grads = torch.autograd.grad(expected, tensors, torch.tensor(grad_out), retain_graph=True)
+    (t_logits_grad,) = torch.autograd.grad(expected, logits, torch.tensor(grad_out))
+    ours = [lg.tensor(a, requires_grad=True) for a in (hidden, head, bias)]
+    l_labels = lg.tensor(labels)
+    options = lg.nn.LinearCrossEntropyOptions(batch_chunk_size=4)
+    fused = LF.linear_sequence_log_probs(
+        ours[0], ours[1], l_labels, linear_bias=ours[2], average=average, options=options
+    )
+    l_logits = lg.tensor(logits.detach().numpy(), requires_grad=True)
+    plain = LF.sequence_log_probs(l_logits, l_labels, average=average)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    for got, inputs, grads in ((fused, ours, t_grads), (plain, [l_logits], [t_logits_grad])):
+        assert got.detach().numpy().dtype == dtype
+        np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=tol)
+        l_grads = lg.autograd.grad(got, inputs, lg.tensor(grad_out))
+        for l_grad, t_grad in zip(l_grads, grads):
+            assert l_grad.numpy().dtype == dtype
+            np.testing.assert_allclose(l_grad.numpy(), t_grad.numpy(), rtol=tol, atol=tol)
+
+
 def test_sequence_log_probs_fully_ignored_rows_and_errors():
     logits = lg.tensor(RNG.standard_normal((3, 4, 5)), requires_grad=True)
     labels = lg.tensor(np.array([[1, 2, 3, 4], [-100] * 4, [0, -100, 1, -100]]))
