@@ -153,7 +153,19 @@ def test_gradgradcheck_and_fully_ignored():
     ignored = lg.tensor(np.full(3, -100))
     for fn in (LF.generalized_jsd_loss, LF.tvd_loss, LF.distillation_kl_loss):
         assert fn(student, teacher, ignored, reduction="sum").item() == 0.0
-        assert np.isnan(fn(student, teacher, ignored).item())  # 0 / 0, as cross_entropy
+        # TRL's GKD (jsd[mask].sum() / mask.sum().clamp_min(1)) and Liger clamp the count at 1
+        for other in (teacher, teacher.detach()):  # the composite and the fused kernel
+            for reduction in ("batchmean", "mean"):
+                value = fn(student, other, ignored, reduction=reduction)
+                (grad,) = lg.autograd.grad(value, student)
+                assert value.item() == 0.0 and not grad.numpy().any()
+    hidden = lg.tensor(RNG.standard_normal((3, 2)), requires_grad=True)
+    head = lg.tensor(RNG.standard_normal((4, 2)))
+    for divergence in ("jsd", "tvd", "kl"):
+        value = LF.linear_distillation_loss(hidden, head, hidden.detach(), head * 2, ignored,
+                                            divergence=divergence)
+        (grad,) = lg.autograd.grad(value, hidden)
+        assert value.item() == 0.0 and not grad.numpy().any()
     with pytest.raises(ValueError, match="beta"):
         LF.generalized_jsd_loss(student, teacher, beta=1.5)
     with pytest.raises(ValueError, match="same shape"):

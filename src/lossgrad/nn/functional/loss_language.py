@@ -1881,13 +1881,10 @@ def _divergence_total(block, student, teacher, gradient, weights):  # type: igno
 
 
 def _token_weights(labels, ignore_index, reduction, num_rows, dtype):  # type: ignore[no-untyped-def]
-    """Each token's weight in the reduced loss (``keep / count`` for 'mean', ``keep`` for
-    'sum'), or None when no token is kept under 'mean' (0/0: the composite gives NaN)."""
+    """Each token's weight in the reduced loss: ``keep / max(count, 1)`` for 'mean' (all zero
+    when every token is ignored), ``keep`` for 'sum'."""
     keep = np.ones(num_rows, bool) if labels is None else (labels._data != ignore_index).reshape(-1)
-    count = int(keep.sum())
-    if reduction == "mean" and count == 0:
-        return None
-    return keep.astype(dtype) / (count if reduction == "mean" else 1)
+    return keep.astype(dtype) / (max(int(keep.sum()), 1) if reduction == "mean" else 1)
 
 
 def _distillation_loss(
@@ -1912,8 +1909,7 @@ def _distillation_loss(
         dtype,
     )
     if (
-        weights is None
-        or weights.size * student_logits.shape[-1] != student_logits._data.size
+        weights.size * student_logits.shape[-1] != student_logits._data.size
         or teacher_logits.requires_grad
         or teacher_logits._data.dtype != dtype
         or dtype.kind != "f"
@@ -1930,14 +1926,14 @@ def _distillation_loss(
 
 def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
     """Mask the per-token losses ``(N,)`` by ``labels != ignore_index`` and reduce ('mean' over
-    the tokens kept, 0/0 = NaN when every token is ignored, as cross_entropy)."""
+    the tokens kept, the count clamped at 1: 0 when every token is ignored, as TRL and Liger)."""
     reduction = _reduction.resolve(reduction, allowed=("none", "mean", "sum", "batchmean"))
     if labels is not None:
         keep = labels._data != ignore_index
         per_token = where(Tensor._make(keep), per_token, 0.0)
-        count = float(keep.sum())
+        count = max(float(keep.sum()), 1.0)
     else:
-        count = float(per_token.shape[0])
+        count = max(float(per_token.shape[0]), 1.0)
     if reduction == "batchmean":
         reduction = "mean"
     return _reduction.apply(per_token, reduction, denominator=count)
@@ -1973,7 +1969,9 @@ def generalized_jsd_loss(
         student_logits, teacher_logits: ``(N, V)``.
         labels: optional ``(N,)``; tokens equal to ``ignore_index`` are skipped.
         beta: in [0, 1]. Default 0.5. temperature: ``T > 0``. Default 1.
-        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token; every token ignored gives 0,
+            with a zero gradient: the count is clamped at 1, as in TRL 1.16's
+            ``GKDTrainer.generalized_jsd_loss`` and Liger) | ``'sum'`` | ``'none'``.
 
     Example:
         >>> import lossgrad as torch
@@ -2212,7 +2210,9 @@ def linear_distillation_loss(
         divergence: ``'jsd'`` | ``'tvd'`` | ``'kl'``. Default ``'jsd'``.
         beta: the generalized JSD's ``beta`` in [0, 1] (``'jsd'`` only). Default 0.5.
         temperature: ``T > 0``. Default 1.
-        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token; every token ignored gives 0,
+            with a zero gradient: the count is clamped at 1, as in TRL 1.16's
+            ``GKDTrainer.generalized_jsd_loss`` and Liger) | ``'sum'`` | ``'none'``.
         chunk_size: rows per chunk. Default 1024.
 
     Example:
@@ -2263,7 +2263,6 @@ def linear_distillation_loss(
     weights = _token_weights(labels, ignore_index, reduction, student_input.shape[0], dtype)
     if (
         reduction == "none"
-        or weights is None
         or weights.size != student_input.shape[0]
         or any(x is not None and x.dtype != dtype for x in (*teacher, *arrays))
     ):
