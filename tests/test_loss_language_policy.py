@@ -227,7 +227,9 @@ def _trl_grpo_formula(logps, old, ref, advantages, mask, beta, eps_low, eps_high
 def test_grpo_family_matches_trl_formula(loss_type, epsilons, dtype):
     logps, _, ref, advantages, mask = _policy_inputs(dtype)
     ratios = np.ones_like(logps)
-    ratios[mask > 0] = np.linspace(0.5, 1.6, int(mask.sum()))  # beyond both clipping bounds
+    # beyond both clipping bounds, none within 0.02 of one (float32 rounding could pick a side)
+    spread = [0.5, 1.6, 0.7, 1.4, 0.62, 1.25, 0.85, 1.15, 0.95, 1.12, 1.0]
+    ratios[mask > 0] = np.resize(spread, int(mask.sum()))
     old = (logps - np.log(ratios)).astype(dtype)
     eps_low, eps_high = epsilons
     eps_high = {"cispo": 1.1}.get(loss_type, eps_high)
