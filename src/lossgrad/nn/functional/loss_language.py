@@ -1624,12 +1624,12 @@ def grpo_loss(
     the same as torch's double backward of TRL's formula, not the derivative of the gradient
     in which the weight moves (``gradgradcheck`` does not apply to it).
 
-    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, ``GRPOTrainer._compute_loss``, lines
-    3083-3174 (the ratio 3083-3095, ``k3`` 3098-3102, the per-token loss 3109-3120 and
-    3149-3150, the normalisation of each ``loss_type`` 3153-3174); Liger-Kernel 0.8.5
-    ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO normaliser on one
-    process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al. 2025
-    (Dr. GRPO), MiniMax-M1 2025 (CISPO).
+    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, the loss computation of
+    ``GRPOTrainer``, lines 3083-3174 (the ratio 3083-3095, ``k3`` 3098-3102, the per-token
+    loss 3109-3120 and 3149-3150, the normalisation of each ``loss_type`` 3153-3174);
+    Liger-Kernel 0.8.5 ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO
+    normaliser on one process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al.
+    2025 (Dr. GRPO), MiniMax-M1 2025 (CISPO).
 
     Args:
         per_token_logps: ``(B, T)`` log-probabilities of the sampled tokens under the policy.
