@@ -153,7 +153,19 @@ def test_gradgradcheck_and_fully_ignored():
     ignored = lg.tensor(np.full(3, -100))
     for fn in (LF.generalized_jsd_loss, LF.tvd_loss, LF.distillation_kl_loss):
         assert fn(student, teacher, ignored, reduction="sum").item() == 0.0
-        assert np.isnan(fn(student, teacher, ignored).item())  # 0 / 0, as cross_entropy
+        # TRL's GKD (jsd[mask].sum() / mask.sum().clamp_min(1)) and Liger clamp the count at 1
+        for other in (teacher, teacher.detach()):  # the composite and the fused kernel
+            for reduction in ("batchmean", "mean"):
+                value = fn(student, other, ignored, reduction=reduction)
+                (grad,) = lg.autograd.grad(value, student)
+                assert value.item() == 0.0 and not grad.numpy().any()
+    hidden = lg.tensor(RNG.standard_normal((3, 2)), requires_grad=True)
+    head = lg.tensor(RNG.standard_normal((4, 2)))
+    for divergence in ("jsd", "tvd", "kl"):
+        value = LF.linear_distillation_loss(hidden, head, hidden.detach(), head * 2, ignored,
+                                            divergence=divergence)
+        (grad,) = lg.autograd.grad(value, hidden)
+        assert value.item() == 0.0 and not grad.numpy().any()
     with pytest.raises(ValueError, match="beta"):
         LF.generalized_jsd_loss(student, teacher, beta=1.5)
     with pytest.raises(ValueError, match="same shape"):
@@ -183,3 +195,120 @@ def test_gspo_sequence_level_matches_liger(loss_type):
     with pytest.raises(ValueError, match="importance_sampling_level"):
         LF.grpo_loss(l_logps, lg.tensor(advantages), lg.tensor(mask), loss_type="cispo",
                      importance_sampling_level="sequence")
+
+
+def _trl_grpo_formula(logps, old, ref, advantages, mask, beta, eps_low, eps_high, loss_type):
+    """TRL 1.16 GRPOTrainer._compute_loss (trl/trainer/grpo_trainer.py) written out in torch, on
+    one process, without gradient accumulation, delta, use_bias_correction_kl or vLLM: the
+    ratio (lines 3083-3095), k3 (3098-3102), the per-token loss (3109-3120, 3149-3150) and the
+    normalisation of each loss_type (3153-3174; dapo/cispo's num_items_in_batch is sum(mask))."""
+    coef_1 = torch.exp(logps - old)
+    advantages = advantages.unsqueeze(1)
+    if loss_type == "cispo":
+        per_token_loss = -torch.clamp(coef_1, max=eps_high).detach() * advantages * logps
+    else:
+        coef_2 = torch.clamp(coef_1, 1 - eps_low, 1 + eps_high)
+        per_token_loss = -torch.min(coef_1 * advantages, coef_2 * advantages)
+    if beta != 0.0:
+        per_token_kl = torch.exp(ref - logps) - (ref - logps) - 1
+        per_token_loss = per_token_loss + beta * per_token_kl
+    if loss_type == "grpo":
+        return ((per_token_loss * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
+    if loss_type == "bnpo":
+        return (per_token_loss * mask).sum() / mask.sum().clamp(min=1.0)
+    if loss_type == "dr_grpo":
+        return (per_token_loss * mask).sum() / (per_token_loss.size(0) * 6)
+    return (per_token_loss * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss_type", ["grpo", "bnpo", "dr_grpo", "dapo", "cispo"])
+@pytest.mark.parametrize("epsilons", [(0.2, None), (0.1, 0.3), (0.25, 0.05)])
+def test_grpo_family_matches_trl_formula(loss_type, epsilons, dtype):
+    logps, _, ref, advantages, mask = _policy_inputs(dtype)
+    ratios = np.ones_like(logps)
+    # beyond both clipping bounds, none within 0.02 of one (float32 rounding could pick a side)
+    spread = [0.5, 1.6, 0.7, 1.4, 0.62, 1.25, 0.85, 1.15, 0.95, 1.12, 1.0]
+    ratios[mask > 0] = np.resize(spread, int(mask.sum()))
+    old = (logps - np.log(ratios)).astype(dtype)
+    eps_low, eps_high = epsilons
+    eps_high = {"cispo": 1.1}.get(loss_type, eps_high)
+    t_logps = torch.tensor(logps, requires_grad=True)
+    expected = _trl_grpo_formula(
+        t_logps, torch.tensor(old), torch.tensor(ref), torch.tensor(advantages),
+        torch.tensor(mask), 0.04, eps_low, eps_low if eps_high is None else eps_high, loss_type,
+    )
+    l_logps = lg.tensor(logps, requires_grad=True)
+    got = LF.grpo_loss(
+        l_logps, lg.tensor(advantages), lg.tensor(mask), old_per_token_logps=lg.tensor(old),
+        ref_per_token_logps=lg.tensor(ref), beta=0.04, epsilon_low=eps_low,
+        epsilon_high=eps_high, loss_type=loss_type, max_completion_length=6,
+    )
+    _assert_close(got.item(), expected.item(), dtype)
+    (t_grad,) = torch.autograd.grad(expected, t_logps)
+    (l_grad,) = lg.autograd.grad(got, l_logps)
+    _assert_close(l_grad.numpy(), t_grad.numpy(), dtype)
+
+
+def test_grpo_second_derivatives():
+    """gradgradcheck for bnpo, dr_grpo and dapo; cispo's weight is detached by design (TRL,
+    Liger), so its second derivative is compared with torch's double backward of TRL's
+    formula instead."""
+    logps, old, ref, advantages, mask = _policy_inputs(np.float64, batch=2, length=3)
+    mask[0, 0] = 1.0
+    for loss_type in ("bnpo", "dr_grpo", "dapo"):
+        x = lg.tensor(logps, requires_grad=True)
+        assert gradgradcheck(
+            lambda x, loss_type=loss_type: LF.grpo_loss(
+                x, lg.tensor(advantages), lg.tensor(mask), old_per_token_logps=lg.tensor(old),
+                ref_per_token_logps=lg.tensor(ref), beta=0.1, epsilon_low=0.1,
+                epsilon_high=0.3, loss_type=loss_type, max_completion_length=3,
+            ),
+            (x,),
+        ), loss_type
+    direction = RNG.standard_normal(logps.shape)
+    t_logps = torch.tensor(logps, requires_grad=True)
+    trl = _trl_grpo_formula(t_logps, torch.tensor(old), torch.tensor(ref),
+                            torch.tensor(advantages), torch.tensor(mask), 0.1, 0.2, 1.1, "cispo")
+    (t_grad,) = torch.autograd.grad(trl, t_logps, create_graph=True)
+    (t_second,) = torch.autograd.grad(t_grad, t_logps, torch.tensor(direction))
+    l_logps = lg.tensor(logps, requires_grad=True)
+    got = LF.grpo_loss(l_logps, lg.tensor(advantages), lg.tensor(mask),
+                       old_per_token_logps=lg.tensor(old), ref_per_token_logps=lg.tensor(ref),
+                       beta=0.1, epsilon_high=1.1, loss_type="cispo")
+    (l_grad,) = lg.autograd.grad(got, l_logps, create_graph=True)
+    (l_second,) = lg.autograd.grad(l_grad, l_logps, lg.tensor(direction))
+    assert np.abs(t_second.numpy()).max() > 0.01  # k3's curvature: not trivially zero
+    _assert_close(l_second.numpy(), t_second.numpy(), np.float64)
+
+
+def test_tvd_gradgradcheck():
+    student = lg.tensor(RNG.standard_normal((3, 5)), requires_grad=True)
+    teacher = lg.tensor(RNG.standard_normal((3, 5)))
+    labels = lg.tensor(np.array([0, -100, 2]))
+    for reduction in ("batchmean", "sum", "none"):
+        assert gradgradcheck(
+            lambda s, reduction=reduction: LF.tvd_loss(s, teacher, labels, temperature=1.5,
+                                                       reduction=reduction), (student,))
+
+
+def test_grpo_bad_shapes_and_epsilons():
+    logps, old, ref, advantages, mask = _policy_inputs(np.float64)
+    args = lg.tensor(logps), lg.tensor(advantages), lg.tensor(mask)
+    with pytest.raises(ValueError, match=r"completion_mask must have the shape of "
+                       r"per_token_logps \(4, 6\), got \(4, 5\)"):
+        LF.grpo_loss(args[0], args[1], lg.tensor(mask[:, :5]))
+    with pytest.raises(ValueError, match=r"old_per_token_logps .* \(4, 6\), got \(3, 6\)"):
+        LF.grpo_loss(*args, old_per_token_logps=lg.tensor(old[:3]))
+    with pytest.raises(ValueError, match=r"ref_per_token_logps .* got \(4, 6, 1\)"):
+        LF.grpo_loss(*args, ref_per_token_logps=lg.tensor(ref[..., None]), beta=0.1)
+    with pytest.raises(ValueError, match=r"advantages of shape \(3,\)"):
+        LF.grpo_loss(args[0], lg.tensor(advantages[:3]), args[2])
+    with pytest.raises(ValueError, match=r"epsilon_low must be >= 0, got -0.1"):
+        LF.grpo_loss(*args, epsilon_low=-0.1)
+    with pytest.raises(ValueError, match=r"epsilon_high must be >= 0, got -0.3"):
+        LF.grpo_loss(*args, epsilon_high=-0.3)
+    # TRL's (B, T) advantages (grpo_trainer.py lines 3057-3058): the same as (B,) repeated
+    per_token = lg.tensor(np.repeat(advantages[:, None], 6, 1))
+    np.testing.assert_allclose(LF.grpo_loss(args[0], per_token, args[2]).item(),
+                               LF.grpo_loss(*args).item(), rtol=1e-15)

@@ -112,6 +112,59 @@ def test_dpo_matches_trl_formula(loss_type, dtype):
     _check(got, expected, ll, tt, dtype)
 
 
+def _discopop_closed_form(margin, tau):
+    """DiscoPOP's loss and its derivative by the margin ``d``, in float64 log space:
+    ``softplus(-d) (1 - m) + exp(-d + log m)``, ``m = sigma(d / tau)``, with ``log m =
+    -softplus(-d / tau)`` and ``d log m / dd = (1 - m) / tau``."""
+    scaled = margin / tau
+    modulation, complement = np.exp(-np.logaddexp(0, -scaled)), np.exp(-np.logaddexp(0, scaled))
+    exponential = np.exp(-margin - np.logaddexp(0, -scaled))
+    loss = np.logaddexp(0, -margin) * complement + exponential
+    slope = (
+        -np.exp(-np.logaddexp(0, margin)) * complement
+        - np.logaddexp(0, -margin) * modulation * complement / tau
+        + exponential * (complement / tau - 1)
+    )
+    return loss, slope
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dpo_discopop_extreme_margins_finite(dtype):
+    """TRL's exp(-d) * sigma(d / tau) is inf * 0 = NaN below d = -88.7 (float32) / -709.8
+    (float64); lossgrad's log-space form stays finite and equals TRL where TRL is finite."""
+    margins = np.array([-1e5, -800.0, -100.0, -89.0, -30.0, -0.7, 0.0, 0.4, 30.0, 100.0, 800.0])
+    tau = 0.05
+    chosen = lg.tensor(margins.astype(dtype), requires_grad=True)
+    zeros = lg.tensor(np.zeros(margins.size, dtype))
+    got = LF.dpo_loss(
+        chosen,
+        zeros,
+        zeros,
+        zeros,
+        beta=1.0,
+        loss_type="discopop",
+        discopop_tau=tau,
+        reduction="none",
+    )
+    (grad,) = lg.autograd.grad(got.sum(), chosen)
+    loss, slope = _discopop_closed_form(margins.astype(dtype).astype(np.float64), tau)
+    assert np.isfinite(got.detach().numpy()).all() and np.isfinite(grad.numpy()).all()
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(got.detach().numpy(), loss, rtol=tol, atol=1e-30)
+    np.testing.assert_allclose(grad.numpy(), slope, rtol=tol, atol=1e-30)
+    # TRL 1.16 DPOTrainer._compute_loss, loss_type='discopop' (dpo_trainer.py lines 1483-1493)
+    logits = torch.tensor(margins.astype(dtype), requires_grad=True)
+    modulation = torch.sigmoid(logits / tau)
+    trl = -TF.logsigmoid(logits) * (1 - modulation) + torch.exp(-logits) * modulation
+    (trl_grad,) = torch.autograd.grad(trl.sum(), logits)
+    finite = torch.isfinite(trl) & torch.isfinite(trl_grad)
+    assert not finite.all()  # the margins reach TRL's NaN
+    np.testing.assert_allclose(
+        got.detach().numpy()[finite], trl.detach().numpy()[finite], rtol=tol, atol=1e-30
+    )
+    np.testing.assert_allclose(grad.numpy()[finite], trl_grad.numpy()[finite], rtol=tol, atol=1e-30)
+
+
 def test_dpo_loss_weights_combination_and_reductions():
     arrays = _logps()
     tt = [torch.tensor(a, requires_grad=True) for a in arrays]
@@ -188,6 +241,48 @@ def test_fused_head_pipeline_matches_liger_dpo(average):
         policy.detach().numpy(),
         rtol=1e-12,
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("average", [False, True])
+def test_sequence_log_probs_match_trl_formula(average, dtype):
+    """Both helpers in float32 and float64 against TRL's get_batch_logps (trl 1.16
+    trl/experimental/cpo/cpo_trainer.py, CPOTrainer.get_batch_logps: log-softmax, gather, masked
+    sum or mean) in torch, in the same dtype, with a bias and the head chunked."""
+    batch, length, features, vocab = 3, 7, 5, 13
+    hidden = RNG.standard_normal((batch, length, features)).astype(dtype)
+    head = RNG.standard_normal((vocab, features)).astype(dtype)
+    bias = RNG.standard_normal(vocab).astype(dtype)
+    labels = RNG.integers(0, vocab, (batch, length))
+    labels[:, :2] = -100
+    labels[1, 4] = -100
+    tensors = [torch.tensor(a, requires_grad=True) for a in (hidden, head, bias)]
+    t_labels = torch.tensor(labels)
+    mask = t_labels != -100
+    logits = TF.linear(*tensors)
+    token = torch.log_softmax(logits, -1).gather(-1, torch.where(mask, t_labels, 0)[..., None])
+    expected = (token[..., 0] * mask).sum(-1)
+    if average:
+        expected = expected / mask.sum(-1)
+    grad_out = RNG.standard_normal(batch).astype(dtype)
+    t_grads = torch.autograd.grad(expected, tensors, torch.tensor(grad_out), retain_graph=True)
+    (t_logits_grad,) = torch.autograd.grad(expected, logits, torch.tensor(grad_out))
+    ours = [lg.tensor(a, requires_grad=True) for a in (hidden, head, bias)]
+    l_labels = lg.tensor(labels)
+    options = lg.nn.LinearCrossEntropyOptions(batch_chunk_size=4)
+    fused = LF.linear_sequence_log_probs(
+        ours[0], ours[1], l_labels, linear_bias=ours[2], average=average, options=options
+    )
+    l_logits = lg.tensor(logits.detach().numpy(), requires_grad=True)
+    plain = LF.sequence_log_probs(l_logits, l_labels, average=average)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    for got, inputs, grads in ((fused, ours, t_grads), (plain, [l_logits], [t_logits_grad])):
+        assert got.detach().numpy().dtype == dtype
+        np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=tol)
+        l_grads = lg.autograd.grad(got, inputs, lg.tensor(grad_out))
+        for l_grad, t_grad in zip(l_grads, grads):
+            assert l_grad.numpy().dtype == dtype
+            np.testing.assert_allclose(l_grad.numpy(), t_grad.numpy(), rtol=tol, atol=tol)
 
 
 def test_sequence_log_probs_fully_ignored_rows_and_errors():
@@ -308,6 +403,29 @@ def test_dpo_bad_arguments():
         LF.dpo_loss(*arrays, loss_type="robust", label_smoothing=0.5)
     with pytest.raises(ValueError, match="beta"):
         LF.dpo_loss(*arrays, beta=0.0)
+    short = lg.tensor(_logps(batch=4)[0])
+    for position, name in enumerate(
+        ["policy_rejected_logps", "reference_chosen_logps", "reference_rejected_logps"], 1
+    ):
+        bad = arrays[:position] + [short] + arrays[position + 1 :]
+        message = rf"dpo_loss: {name} must have the shape of policy_chosen_logps \(6,\), got \(4,\)"
+        for loss_type in ("sigmoid", "ipo"):  # the fused kernel and the composite
+            with pytest.raises(ValueError, match=message):
+                LF.dpo_loss(*bad, loss_type=loss_type)
+    column = lg.tensor(_logps()[0][:, None])  # (6, 1) would broadcast to (6, 6)
+    with pytest.raises(ValueError, match=r"got \(6, 1\)"):
+        LF.dpo_loss(arrays[0], column, *arrays[2:], reduction="none")
+    for fn in (LF.simpo_loss, LF.cpo_loss, LF.orpo_loss):
+        name = fn.__name__
+        with pytest.raises(
+            ValueError,
+            match=rf"{name}: rejected_logps must have the shape of chosen_logps \(6,\), got \(4,\)",
+        ):
+            fn(arrays[0], short)
+    with pytest.raises(
+        ValueError, match=r"beta \(the odds-ratio term's weight\) must be >= 0, got -1"
+    ):
+        LF.orpo_loss(arrays[0], arrays[1], beta=-1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

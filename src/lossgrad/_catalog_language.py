@@ -56,6 +56,18 @@ def _distill_curve(fn: str) -> Any:
     return curve
 
 
+def _linear_distill_curve(
+    lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]
+) -> Any:
+    """Student hidden state ``[z, 0]``, teacher ``[1, 0]``, both through an identity head."""
+    zeros, head = lib.zeros_like(z), lib.eye(2, dtype=z.dtype)
+    student = lib.stack([z, zeros], dim=1)
+    teacher = lib.stack([lib.ones_like(z), zeros], dim=1)
+    return lib.nn.functional.linear_distillation_loss(
+        student, head, teacher, head, reduction="none", **p
+    )
+
+
 def _kto_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
     labels = lib.ones(z.shape[0], dtype=lib.bool)
     return lib.nn.functional.kto_loss(z, lib.zeros_like(z), labels, reduction="none", **p)
@@ -118,7 +130,8 @@ ENTRIES: tuple[Loss, ...] = (
             "reference path with torch's UserWarning",
             "ignore_index=None means −100 for class indices; all tokens ignored: 'mean' is NaN",
             "lossgrad extensions (keyword-only, off by default): lse_square_scale (z-loss), "
-            "softcap, return_z_loss, return_token_accuracy",
+            "softcap, use_token_scaling (each token's loss times its detached target "
+            "probability), return_z_loss, return_token_accuracy",
         ),
         example=_HIDDEN
         + "head = torch.tensor([[0.2, -0.1, 0.4], [0.0, 0.3, -0.2], [0.5, 0.1, 0.0],\n"
@@ -328,7 +341,8 @@ ENTRIES: tuple[Loss, ...] = (
         in_torch=False,
         notes=(
             "S, P = softmax(logits / temperature); computed in log space",
-            "'batchmean' divides by the tokens not ignored (Liger's convention)",
+            "'batchmean' divides by the tokens not ignored (Liger's convention), clamped at 1: "
+            "every token ignored gives 0, as in TRL and Liger",
             "checked against Liger's chunked JSD and kornia's js_div_loss_2d",
         ),
         example=_DISTILL + "output = F.generalized_jsd_loss(student, teacher, beta=0.5)\n"
@@ -360,10 +374,52 @@ ENTRIES: tuple[Loss, ...] = (
         tex=r"\ell = T^2 \sum_c P_c (\log P_c - \log S_c)",
         tex_gradient=r"\frac{\partial \ell}{\partial s_c} = T\,(S_c - P_c)",
         in_torch=False,
-        notes=("S, P = softmax(logits / T); T² keeps the gradient's scale",),
+        notes=(
+            "S, P = softmax(logits / T); T² keeps the gradient's scale",
+            "'batchmean' with every token ignored gives 0 (the count clamped at 1)",
+        ),
         example=_DISTILL + "output = F.distillation_kl_loss(student, teacher, temperature=2.0)\n"
         "output.backward()\n",
         torch_note="Hinton et al. 2015; torch's kl_div(log S, log P, log_target=True) · T²",
         curve=Curve("margin", _STUDENT, (-6.0, 6.0), _distill_curve("distillation_kl_loss")),
+    ),
+    Loss(
+        key="linear_distillation",
+        functional="linear_distillation_loss",
+        module=None,
+        family="language",
+        summary="JSD, TVD or KL distillation with the student's and teacher's heads fused.",
+        tex=(
+            r"\ell = D\bigl(\operatorname{softmax}(W_t h_t / T),\ "
+            r"\operatorname{softmax}(W_s h_s / T)\bigr),\quad D = \mathrm{JSD}_\beta,\ "
+            r"\mathrm{TVD}\ \text{or}\ T^2\,\mathrm{KL}"
+        ),
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial h_s} = W_s^\top \frac{\partial \ell}{\partial z_s},"
+            r"\qquad \frac{\partial \ell}{\partial W_s} = \frac{\partial \ell}"
+            r"{\partial z_s}\,h_s^\top"
+        ),
+        in_torch=False,
+        notes=(
+            "divergence='jsd' (with beta), 'tvd' or 'kl': generalized_jsd_loss, tvd_loss or "
+            "distillation_kl_loss of the two heads' logits",
+            "chunk_size rows at a time: neither head's N × V logits are held; the teacher is "
+            "a constant",
+            "checked against Liger-Kernel's LigerFusedLinearJSDLoss on the CPU",
+        ),
+        example="student = torch.tensor([[1.2, -0.5], [0.1, 0.4], [0.3, -0.8]], "
+        "requires_grad=True)\n"
+        "head = torch.tensor([[0.5, -0.2], [0.1, 0.3], [-0.4, 0.2]], requires_grad=True)\n"
+        "teacher = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])\n"
+        "teacher_head = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.5]])\n"
+        "output = F.linear_distillation_loss(student, head, teacher, teacher_head, beta=0.5)\n"
+        "output.backward()\n",
+        torch_note="Liger-Kernel LigerFusedLinearJSDLoss (chunked, pure torch)",
+        curve=Curve(
+            "margin",
+            "student hidden margin z through an identity head (teacher margin 1)",
+            (-6.0, 6.0),
+            _linear_distill_curve,
+        ),
     ),
 )

@@ -66,6 +66,19 @@ def broadcast_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return expand(input, shape), expand(target, shape)
 
 
+def check_same_shapes(fn: str, **tensors: Tensor) -> None:
+    """ValueError naming the first of ``tensors`` (in order) whose shape is not the first one's,
+    with both shapes: inputs that must pair up element by element, which broadcasting would
+    silently misalign or fail on with a message naming no argument."""
+    (first_name, first), *others = tensors.items()
+    for name, value in others:
+        if tuple(value.shape) != tuple(first.shape):
+            raise ValueError(
+                f"{fn}: {name} must have the shape of {first_name} {tuple(first.shape)}, got "
+                f"{tuple(value.shape)}"
+            )
+
+
 def check_weight_size(weight: Tensor, input: Tensor) -> None:
     """The functional-only ``weight`` of l1/mse/huber must have exactly ``input.size()``."""
     if weight.shape != input.shape:

@@ -36,6 +36,7 @@ from lossgrad.autograd import grad as autograd_grad
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _kept, _reduction
+from lossgrad.nn.functional._checks import check_same_shapes
 from lossgrad.nn.functional._fused import fused, fused_inputs
 from lossgrad.nn.functional.loss_classification import cross_entropy
 from lossgrad.ops.activation import log_softmax, logsigmoid, relu, softmax
@@ -1084,10 +1085,10 @@ def _dpo_per_pair(
     if loss_type == "sft":
         return _sft_per_pair(policy[0], chosen_lengths)
     if loss_type == "discopop":
-        modulation = sigmoid(div(margin, discopop_tau))
-        return add(
-            mul(neg(logsigmoid(margin)), rsub(modulation, 1.0)), mul(exp(neg(margin)), modulation)
-        )
+        scaled = div(margin, discopop_tau)
+        # exp(-d) m as exp(-d + log m): finite where exp(-d) overflows and m underflows
+        exponential = exp(sub(logsigmoid(scaled), margin))
+        return add(mul(neg(logsigmoid(margin)), rsub(sigmoid(scaled), 1.0)), exponential)
     raise ValueError(f"Unknown loss_type: {loss_type!r}. Should be one of {list(_DPO_LOSS_TYPES)}")
 
 
@@ -1138,7 +1139,9 @@ def dpo_loss(
       the batch, with ``(a, b) = (log pi(y_w) - log pi(y_l), log pi_ref(y_w) - log pi_ref(y_l))``
       resp. ``(c, r)``;
     - ``apo_zero``: ``1 - sigma(beta c) + sigma(beta r)``; ``apo_down``: ``sigma(beta c) + 1 -
-      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``;
+      sigma(d)``; ``discopop``: ``-log sigma(d) (1 - m) + exp(-d) m``, ``m = sigma(d / tau)``,
+      its second term computed as ``exp(-d + log m)`` (finite for any margin when ``tau < 1``,
+      where TRL's ``exp(-d) * m`` gives ``inf * 0 = NaN`` below ``d`` = -88.7 in float32);
     - ``sft``: ``-sum_b log pi(y_w,b) / sum_b |y_w,b|``, the chosen completions' mean token
       negative log-likelihood (needs ``chosen_lengths``), the same for every pair.
 
@@ -1197,6 +1200,13 @@ def dpo_loss(
         )
     if not beta > 0:
         raise ValueError(f"beta must be positive, got {beta}")
+    check_same_shapes(
+        "dpo_loss",
+        policy_chosen_logps=policy_chosen_logps,
+        policy_rejected_logps=policy_rejected_logps,
+        reference_chosen_logps=reference_chosen_logps,
+        reference_rejected_logps=reference_rejected_logps,
+    )
     reduction = _reduction.resolve(reduction)
     if f_divergence_type != "reverse_kl" and not set(types) <= _F_DIVERGENCE_LOSS_TYPES:
         raise ValueError(
@@ -1335,8 +1345,10 @@ def simpo_loss(
         l = -(1 - eps) log sigma(u) - eps log sigma(-u)
 
     Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
-    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearSimPOFunction.preference_loss_fn`` (same
-    formula); trl ``experimental`` CPO trainer, ``loss_type='simpo'``.
+    Reference: trl 1.16 ``trl/experimental/cpo/cpo_trainer.py``, ``CPOTrainer.cpo_loss`` with
+    ``loss_type='simpo'``, lines 708-709 and 715-722 (TRL writes ``u`` as ``beta (a_w - a_l -
+    gamma / beta)``); Liger-Kernel 0.8.5 ``LigerFusedLinearSimPOFunction.preference_loss_fn``
+    (same formula).
 
     Args:
         chosen_logps, rejected_logps: ``(B,)`` length-averaged log-probabilities.
@@ -1348,6 +1360,7 @@ def simpo_loss(
         >>> torch.nn.functional.simpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]))
         tensor(0.2014)
     """
+    check_same_shapes("simpo_loss", chosen_logps=chosen_logps, rejected_logps=rejected_logps)
     return _logistic_preference(
         (chosen_logps, rejected_logps),
         lambda chosen, rejected: sub(mul(sub(chosen, rejected), beta), gamma),
@@ -1369,14 +1382,16 @@ def cpo_loss(
     ``u = beta (log pi(y_w) - log pi(y_l))``; the behaviour-cloning NLL term is the caller's.
 
     Gradient: ``dl/du = -(1 - eps) sigma(-u) + eps sigma(u)``.
-    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearCPOFunction.preference_loss_fn``; trl
-    ``experimental`` CPO trainer, ``loss_type='sigmoid'``.
+    Reference: trl 1.16 ``trl/experimental/cpo/cpo_trainer.py``, ``CPOTrainer.cpo_loss`` with
+    ``loss_type='sigmoid'`` and ``alpha=0``, lines 708-709 and 723-728; Liger-Kernel 0.8.5
+    ``LigerFusedLinearCPOFunction.preference_loss_fn``.
 
     Example:
         >>> import lossgrad as torch
         >>> torch.nn.functional.cpo_loss(torch.tensor([-1.0]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.3133)
     """
+    check_same_shapes("cpo_loss", chosen_logps=chosen_logps, rejected_logps=rejected_logps)
     return _logistic_preference(
         (chosen_logps, rejected_logps),
         lambda chosen, rejected: mul(sub(chosen, rejected), beta),
@@ -1400,16 +1415,22 @@ def orpo_loss(
 
         l = -beta log sigma(log odds(a_w) - log odds(a_l))
 
-    ``log(1 - exp(a))`` is computed as ``log(-expm1(a))`` (accurate near ``a = 0``).
+    ``log(1 - exp(a))`` is computed as ``log(-expm1(a))`` (accurate near ``a = 0``). ``beta``,
+    the paper's weight ``lambda`` of this term, must be ``>= 0`` (TRL does not check it).
     Gradient: ``dl/da_w = -beta sigma(-o) / (1 - exp(a_w))`` with ``o`` the log-odds ratio.
-    Reference: Liger-Kernel 0.8.5 ``LigerFusedLinearORPOFunction.preference_loss_fn``; trl
-    ``experimental`` ORPO trainer, ``odds_ratio_loss``.
+    Reference: trl 1.16 ``trl/experimental/orpo/orpo_trainer.py``,
+    ``ORPOTrainer.odds_ratio_loss``, lines 690-697 (``beta log sigma(o)``, which the trainer
+    subtracts from the NLL, line 848; its ``log1mexp``, lines 87-91, is ``log(1 - exp(a))``);
+    Liger-Kernel 0.8.5 ``LigerFusedLinearORPOFunction.preference_loss_fn``.
 
     Example:
         >>> import lossgrad as torch
         >>> torch.nn.functional.orpo_loss(torch.tensor([-0.5]), torch.tensor([-2.0]), beta=1.0)
         tensor(0.0967)
     """
+    if not beta >= 0:
+        raise ValueError(f"beta (the odds-ratio term's weight) must be >= 0, got {beta}")
+    check_same_shapes("orpo_loss", chosen_logps=chosen_logps, rejected_logps=rejected_logps)
 
     def log_odds(logps):  # type: ignore[no-untyped-def]
         return sub(logps, log(neg(expm1(logps))))
@@ -1514,6 +1535,63 @@ def kto_loss(
 _POLICY_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo")
 
 
+def _check_policy_loss(
+    per_token_logps,
+    advantages,
+    completion_mask,
+    old_per_token_logps,
+    ref_per_token_logps,
+    beta,
+    epsilons,
+    loss_type,
+    max_completion_length,
+    importance_sampling_level,
+):  # type: ignore[no-untyped-def]
+    """``grpo_loss``'s ValueErrors, each naming the argument and showing its value or shape."""
+    if loss_type not in _POLICY_LOSS_TYPES:
+        raise ValueError(
+            f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}"
+        )
+    if loss_type == "dr_grpo" and max_completion_length is None:
+        raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
+    if beta != 0.0 and ref_per_token_logps is None:
+        raise ValueError(f"ref_per_token_logps is required when beta != 0 (beta={beta})")
+    for name, epsilon in zip(("epsilon_low", "epsilon_high"), epsilons):
+        if epsilon is not None and not epsilon >= 0:
+            raise ValueError(f"{name} must be >= 0, got {epsilon}")
+    check_same_shapes(
+        "grpo_loss",
+        per_token_logps=per_token_logps,
+        completion_mask=completion_mask,
+        **{
+            name: value
+            for name, value in (
+                ("old_per_token_logps", old_per_token_logps),
+                ("ref_per_token_logps", ref_per_token_logps),
+            )
+            if value is not None
+        },
+    )
+    if per_token_logps.dim() != 2 or tuple(advantages.shape) not in (
+        tuple(per_token_logps.shape[:1]),
+        tuple(per_token_logps.shape),
+    ):
+        raise ValueError(
+            "grpo_loss expects per_token_logps (B, T) and advantages (B,) or (B, T), got "
+            f"per_token_logps of shape {tuple(per_token_logps.shape)} and advantages of shape "
+            f"{tuple(advantages.shape)}"
+        )
+    if importance_sampling_level not in ("token", "sequence"):
+        raise ValueError(
+            "importance_sampling_level must be 'token' or 'sequence', got "
+            f"{importance_sampling_level!r}"
+        )
+    if importance_sampling_level == "sequence" and loss_type == "cispo":
+        raise ValueError(
+            "importance_sampling_level='sequence' is not supported for loss_type='cispo'"
+        )
+
+
 def grpo_loss(
     per_token_logps: Tensor,
     advantages: Tensor,
@@ -1540,22 +1618,29 @@ def grpo_loss(
     the mask ``m`` normalising by ``loss_type``: ``grpo`` ``(1/B) sum_b sum_t m l / max(sum_t m,
     1)``; ``bnpo`` and ``dapo`` ``sum m l / max(sum m, 1)``; ``dr_grpo`` ``sum m l / (B *
     max_completion_length)``; ``cispo`` as ``dapo``. (``sg`` = stop-gradient.) Gradients come
-    from these formulas (composite ops); a batch whose tokens are all masked gives 0.
+    from these formulas (composite ops), second derivatives included; a batch whose tokens are
+    all masked gives 0. ``cispo``'s weight ``sg(min(rho, eps_h))`` is a constant by design (as
+    in TRL and Liger): its second derivative is that of the formula with the weight held fixed,
+    the same as torch's double backward of TRL's formula, not the derivative of the gradient
+    in which the weight moves (``gradgradcheck`` does not apply to it).
 
-    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, the trainer's loss computation;
+    Reference: trl 1.16 ``trl/trainer/grpo_trainer.py``, the loss computation of
+    ``GRPOTrainer``, lines 3083-3174 (the ratio 3083-3095, ``k3`` 3098-3102, the per-token
+    loss 3109-3120 and 3149-3150, the normalisation of each ``loss_type`` 3153-3174);
     Liger-Kernel 0.8.5 ``LigerFusedLinearGRPOFunction.ppo_loss_fn`` (same formulas; DAPO
-    normaliser on one process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al. 2025
-    (Dr. GRPO), MiniMax-M1 2025 (CISPO).
+    normaliser on one process); Shao et al. 2024 (GRPO), Yu et al. 2025 (DAPO), Liu et al.
+    2025 (Dr. GRPO), MiniMax-M1 2025 (CISPO).
 
     Args:
         per_token_logps: ``(B, T)`` log-probabilities of the sampled tokens under the policy.
-        advantages: ``(B,)``.
+        advantages: ``(B,)``, or ``(B, T)`` per token (as TRL accepts).
         completion_mask: ``(B, T)``, 1 for completion tokens.
         old_per_token_logps: ``(B, T)`` under the sampling policy; None: on-policy.
         ref_per_token_logps: ``(B, T)`` under the reference, needed when ``beta != 0``.
         beta: KL coefficient. Default 0.0 (TRL's default).
-        epsilon_low, epsilon_high: clipping range (``epsilon_high`` None: ``epsilon_low``;
-            CISPO's upper bound is ``epsilon_high`` itself, as in TRL).
+        epsilon_low, epsilon_high: clipping range, each ``>= 0`` (``epsilon_high`` None:
+            ``epsilon_low``; CISPO's upper bound is ``epsilon_high`` itself, as in TRL). TRL
+            does not check them; a negative one would turn the clipping range inside out.
         loss_type: ``'grpo'`` | ``'bnpo'`` | ``'dr_grpo'`` | ``'dapo'`` | ``'cispo'``.
         max_completion_length: required for ``'dr_grpo'``.
         importance_sampling_level: ``'token'`` (default) or ``'sequence'`` (GSPO: one ratio per
@@ -1568,23 +1653,18 @@ def grpo_loss(
         >>> torch.nn.functional.grpo_loss(logps, torch.tensor([1.0, -2.0]), mask, loss_type="grpo")
         tensor(0.5000)
     """
-    if loss_type not in _POLICY_LOSS_TYPES:
-        raise ValueError(
-            f"Unknown loss_type: {loss_type!r}. Should be one of {list(_POLICY_LOSS_TYPES)}"
-        )
-    if loss_type == "dr_grpo" and max_completion_length is None:
-        raise ValueError("max_completion_length must be provided for loss_type 'dr_grpo'")
-    if beta != 0.0 and ref_per_token_logps is None:
-        raise ValueError(f"ref_per_token_logps is required when beta != 0 (beta={beta})")
-    if importance_sampling_level not in ("token", "sequence"):
-        raise ValueError(
-            "importance_sampling_level must be 'token' or 'sequence', got "
-            f"{importance_sampling_level!r}"
-        )
-    if importance_sampling_level == "sequence" and loss_type == "cispo":
-        raise ValueError(
-            "importance_sampling_level='sequence' is not supported for loss_type='cispo'"
-        )
+    _check_policy_loss(
+        per_token_logps,
+        advantages,
+        completion_mask,
+        old_per_token_logps,
+        ref_per_token_logps,
+        beta,
+        (epsilon_low, epsilon_high),
+        loss_type,
+        max_completion_length,
+        importance_sampling_level,
+    )
     epsilon_high = epsilon_low if epsilon_high is None else epsilon_high
     old = per_token_logps.detach() if old_per_token_logps is None else old_per_token_logps
     mask = completion_mask._data.astype(per_token_logps._data.dtype)
@@ -1593,7 +1673,7 @@ def grpo_loss(
         counts = Tensor._make(np.maximum(mask.sum(1, keepdims=True), 1))
         log_ratio = div(_sum(mul(log_ratio, Tensor._make(mask)), 1, keepdim=True), counts)
     ratio = exp(log_ratio)
-    advantage = unsqueeze(advantages, 1)
+    advantage = unsqueeze(advantages, 1) if advantages.dim() == 1 else advantages
     if loss_type == "cispo":
         weight = minimum(ratio, Tensor._make(np.asarray(epsilon_high, ratio._data.dtype))).detach()
         per_token = neg(mul(mul(weight, advantage), per_token_logps))
@@ -1801,13 +1881,10 @@ def _divergence_total(block, student, teacher, gradient, weights):  # type: igno
 
 
 def _token_weights(labels, ignore_index, reduction, num_rows, dtype):  # type: ignore[no-untyped-def]
-    """Each token's weight in the reduced loss (``keep / count`` for 'mean', ``keep`` for
-    'sum'), or None when no token is kept under 'mean' (0/0: the composite gives NaN)."""
+    """Each token's weight in the reduced loss: ``keep / max(count, 1)`` for 'mean' (all zero
+    when every token is ignored), ``keep`` for 'sum'."""
     keep = np.ones(num_rows, bool) if labels is None else (labels._data != ignore_index).reshape(-1)
-    count = int(keep.sum())
-    if reduction == "mean" and count == 0:
-        return None
-    return keep.astype(dtype) / (count if reduction == "mean" else 1)
+    return keep.astype(dtype) / (max(int(keep.sum()), 1) if reduction == "mean" else 1)
 
 
 def _distillation_loss(
@@ -1832,8 +1909,7 @@ def _distillation_loss(
         dtype,
     )
     if (
-        weights is None
-        or weights.size * student_logits.shape[-1] != student_logits._data.size
+        weights.size * student_logits.shape[-1] != student_logits._data.size
         or teacher_logits.requires_grad
         or teacher_logits._data.dtype != dtype
         or dtype.kind != "f"
@@ -1850,14 +1926,14 @@ def _distillation_loss(
 
 def _token_mean(per_token, labels, ignore_index, reduction):  # type: ignore[no-untyped-def]
     """Mask the per-token losses ``(N,)`` by ``labels != ignore_index`` and reduce ('mean' over
-    the tokens kept, 0/0 = NaN when every token is ignored, as cross_entropy)."""
+    the tokens kept, the count clamped at 1: 0 when every token is ignored, as TRL and Liger)."""
     reduction = _reduction.resolve(reduction, allowed=("none", "mean", "sum", "batchmean"))
     if labels is not None:
         keep = labels._data != ignore_index
         per_token = where(Tensor._make(keep), per_token, 0.0)
-        count = float(keep.sum())
+        count = max(float(keep.sum()), 1.0)
     else:
-        count = float(per_token.shape[0])
+        count = max(float(per_token.shape[0]), 1.0)
     if reduction == "batchmean":
         reduction = "mean"
     return _reduction.apply(per_token, reduction, denominator=count)
@@ -1893,7 +1969,9 @@ def generalized_jsd_loss(
         student_logits, teacher_logits: ``(N, V)``.
         labels: optional ``(N,)``; tokens equal to ``ignore_index`` are skipped.
         beta: in [0, 1]. Default 0.5. temperature: ``T > 0``. Default 1.
-        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token; every token ignored gives 0,
+            with a zero gradient: the count is clamped at 1, as in TRL 1.16's
+            ``GKDTrainer.generalized_jsd_loss`` and Liger) | ``'sum'`` | ``'none'``.
 
     Example:
         >>> import lossgrad as torch
@@ -2132,7 +2210,9 @@ def linear_distillation_loss(
         divergence: ``'jsd'`` | ``'tvd'`` | ``'kl'``. Default ``'jsd'``.
         beta: the generalized JSD's ``beta`` in [0, 1] (``'jsd'`` only). Default 0.5.
         temperature: ``T > 0``. Default 1.
-        reduction: ``'batchmean'`` / ``'mean'`` (per kept token) | ``'sum'`` | ``'none'``.
+        reduction: ``'batchmean'`` / ``'mean'`` (per kept token; every token ignored gives 0,
+            with a zero gradient: the count is clamped at 1, as in TRL 1.16's
+            ``GKDTrainer.generalized_jsd_loss`` and Liger) | ``'sum'`` | ``'none'``.
         chunk_size: rows per chunk. Default 1024.
 
     Example:
@@ -2183,7 +2263,6 @@ def linear_distillation_loss(
     weights = _token_weights(labels, ignore_index, reduction, student_input.shape[0], dtype)
     if (
         reduction == "none"
-        or weights is None
         or weights.size != student_input.shape[0]
         or any(x is not None and x.dtype != dtype for x in (*teacher, *arrays))
     ):
