@@ -14,6 +14,7 @@ from .harness import (
     RELATIVE,
     SECOND_ORDER,
     SPREAD_CAP,
+    _cosine_gradient_terms,
     _mismatch,
     _term_scale,
     check_case,
@@ -317,3 +318,26 @@ def test_a_float32_sum_order_overflow_is_excused_where_torchs_float64_value_is_o
     assert np.isfinite(exact)
     assert explain(case, "value", exact, np.float32(np.inf)).name == "sum-order-overflow"
     assert explain(case, "value", exact * np.float32(1.001), np.float32(np.inf)) is None
+
+
+def _cosine_gradient_of_one_feature() -> tuple[Case, np.ndarray]:
+    # seed 61082: one feature, cos = -1 up to the epsilon; x2's gradient subtracts two terms of
+    # size 1 / |x2| = 2.53 (times the upstream) that cancel; torch's is 0, lossgrad's one ulp
+    # of 2.53 (torch's AVX-512 float32 sqrt is not correctly rounded: the ulp falls elsewhere)
+    x1 = Arr(np.array([-1.0674043], np.float32), grad=True)
+    x2 = Arr(np.array([0.39526293, 1.6394125], np.float32), "step", grad=True)
+    y = Arr(np.array(1.0, np.float32))
+    case = Case("cosine_embedding_loss", [x1, x2, y], {"margin": -0.2}, np.float32)
+    return case, np.array(1.5, np.float32)
+
+
+def test_a_cosine_gradient_that_cancels_is_compared_at_the_size_of_its_terms():
+    case, grad_output = _cosine_gradient_of_one_feature()
+    assert not check_case(case).failures
+    size = _cosine_gradient_terms(case, grad_output)[1]
+    assert abs(size - 1.5 / 0.39526293) < 1e-6
+    rel = 4 * RELATIVE[np.dtype(np.float32)]
+    scale = size * np.finfo(np.float32).eps / rel * 4
+    one_ulp = np.array([np.spacing(np.float32(size))])
+    assert _mismatch(one_ulp, np.zeros(1, np.float32), rel, scale) is None
+    assert _mismatch(10 * 4 * one_ulp, np.zeros(1, np.float32), rel, scale) is not None
