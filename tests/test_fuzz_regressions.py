@@ -1668,16 +1668,20 @@ def test_one_feature_distance_gradients_cancel_exactly_like_torch(loss):
         np.testing.assert_array_equal(ours, theirs)
 
 
-def test_one_feature_cosine_embedding_second_gradient_cancels_like_torch():
-    # seed 61013: float32, D = 1, x1 = -1e8: the second derivative is terms of size 1 / x1^2
-    # that cancel; torch's composite cancels them to 0 at the fuzzer's directions, where the
-    # fused chain left -5.6e-17 (beyond torch's rounding noise, which is 0 here)
-    from fuzz.cases import Arr, Case
-    from fuzz.harness import check_case
-
-    x1 = Arr(np.array([[-1e8, -0.7239749]], np.float32), "step", grad=True)  # [:, ::2]
-    x2 = Arr(np.array([[2.147559, 2.3603313]], np.float32), "step", grad=True)
-    target = Arr(np.array([1.0], np.float32))
-    kwargs = {"margin": 0.5, "reduction": "mean"}
-    case = Case("cosine_embedding_loss", [x1, x2, target], kwargs, np.float32)
-    assert not check_case(case).failures
+def test_cosine_embedding_broadcast_products_round_each_like_torch():
+    # seed 62033: x2 = 1e-45 (the smallest float32 subnormal) broadcast against rows of x1:
+    # torch rounds each product x1 x2 to the subnormal grid, then sums (-1.4e-45 here, so
+    # cos < 0 and the hinge is off); einsum's fused sum gave 0, the hinge on, and gradients
+    # (and second gradients of 3e4) where torch's are 0
+    x1 = np.array([[0.46441185, -3.4227808, 4.2949295, -1.5868807], [1.0, -0.95, 0.5, -1.1]])
+    results = []
+    for lib in (torch, lossgrad):
+        a = lib.tensor(x1.astype(np.float32), requires_grad=True)
+        b = lib.tensor([[1e-45]], requires_grad=True)
+        loss = lib.nn.functional.cosine_embedding_loss(
+            a, b, lib.tensor([-1.0, 1.0]), reduction="none"
+        )
+        grads = lib.autograd.grad(loss, [a, b], lib.tensor([0.7, -0.4]))
+        results.append([loss.detach().numpy()] + [g.numpy() for g in grads])
+    for theirs, ours in zip(*results, strict=True):
+        np.testing.assert_array_equal(ours, theirs)

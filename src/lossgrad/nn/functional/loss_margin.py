@@ -706,10 +706,8 @@ class _CosineEmbeddingLoss(ArrayFunction):
 
             _parallel.map_rows(block, n, d)
             dot, m1, m2 = (v.reshape(x1.shape[:-1]) for v in (dot, m1, m2))
-        else:
-            dot = np.einsum("...i,...i->...", x1, x2)
-            m1 = np.einsum("...i,...i->...", x1, x1)
-            m2 = np.einsum("...i,...i->...", x2, x2)
+        else:  # torch's products, each rounded (subnormal ones too), then their sums
+            dot, m1, m2 = ((u * v).sum(-1) for u, v in ((x1, x2), (x1, x1), (x2, x2)))
         m1 = m1 + eps
         m2 = m2 + eps
         denom = np.sqrt(m1 * m2)
@@ -857,14 +855,11 @@ def cosine_embedding_loss(
     shape = _broadcast_shape(a, b)
     _broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
     # an empty batch against a broadcast input: torch's norms of the unbroadcast input
-    # (inf there gives its gradient 0 * inf = NaN), op for op; one feature: the cosine is
-    # sign(x1 x2) up to the epsilon, its derivatives the rounding of terms that cancel, which
-    # torch's composite cancels exactly where the fused chain leaves an ulp
+    # (inf there gives its gradient 0 * inf = NaN), op for op
     empty_broadcast = 0 in shape and a.shape != b.shape
     if (
         a._data.dtype == np.float16
         or empty_broadcast
-        or shape[-1] == 1
         or not (input1.is_floating_point() and input2.is_floating_point())
     ):
         return _cosine_embedding_composite(input1, input2, target, float(margin), reduction)
