@@ -171,6 +171,22 @@ def test_total_variation_split_over_threads_matches_kornia(reduction):
         _parallel.set_num_threads(threads)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_total_variation_mean_of_a_wide_image_matches_kornia(dtype):
+    # 299 x 300 differences per image: a count above float16's 65504; torch's Half mean sums
+    # and divides in float32 (lossgrad divided by an infinite float16 count: 0, gradient 0)
+    x = np.random.default_rng(4).random((1, 3, 300, 300)).astype(dtype)
+    upstream = np.array([[0.5, -1.0, 2.0]], dtype)
+    theirs_x, ours_x = torch.tensor(x, requires_grad=True), lossgrad.tensor(x, requires_grad=True)
+    theirs = kornia.losses.total_variation(theirs_x, reduction="mean")
+    ours = F.total_variation(ours_x, reduction="mean")
+    theirs.backward(torch.tensor(upstream))
+    ours.backward(lossgrad.tensor(upstream))
+    tol = 1e-3 if dtype == np.float16 else 1e-6
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=tol)
+    np.testing.assert_allclose(ours_x.grad.numpy(), theirs_x.grad.numpy(), rtol=tol, atol=1e-8)
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-6), (np.float64, 1e-12)])
 def test_psnr_loss_matches_kornia(dtype, tol):
     x, y = images((2, 3, 8, 8), dtype=dtype)

@@ -338,8 +338,10 @@ class _TotalVariation(ArrayFunction):
             vertical, horizontal = _differences(part, 1, 0), _differences(part, 2, 1)
             np.abs(vertical, out=vertical)
             np.abs(horizontal, out=horizontal)
-            np.divide(vertical.sum((1, 2)), counts[0], out=total[lo:hi])
-            total[lo:hi] += horizontal.sum((1, 2)) / counts[1]
+            accumulate = counts[0].dtype
+            np.divide(vertical.sum((1, 2), dtype=accumulate), counts[0], out=total[lo:hi])
+            across = horizontal.sum((1, 2), dtype=accumulate) / counts[1]
+            total[lo:hi] += across.astype(total.dtype)
 
         _parallel.map_rows(block, len(images), images[0].size)
         return total.reshape(img.shape[:-2])
@@ -388,9 +390,12 @@ def _count(rows: int, columns: int, mean: bool) -> int:
 
 
 def _counts(images: np.ndarray, mean: bool, dtype: np.dtype) -> tuple[Any, Any]:
-    """The divisors of the vertical and the horizontal sum of ``(k, H, W)`` images, in ``dtype``."""
+    """The divisors of the vertical and the horizontal sum of ``(k, H, W)`` images, in the
+    dtype the sums are taken in: ``dtype``, float32 for float16 (torch's Half ``mean``
+    accumulates and divides in float32; a count above 65504 is infinite in float16)."""
     height, width = images.shape[1:]
-    return dtype.type(_count(height - 1, width, mean)), dtype.type(_count(height, width - 1, mean))
+    accumulate = np.float32 if dtype == np.float16 else dtype.type
+    return accumulate(_count(height - 1, width, mean)), accumulate(_count(height, width - 1, mean))
 
 
 def _images(img: np.ndarray) -> np.ndarray:
