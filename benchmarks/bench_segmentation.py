@@ -143,6 +143,13 @@ def cases(full: bool) -> list[tuple[str, str, str, Make]]:
         index_only=True,
     )
     segmentation(
+        "jaccard_loss",
+        "smp",
+        lambda a, b: F.jaccard_loss(a, b, **smp_kw),
+        lambda: lib("smp").JaccardLoss("multiclass"),
+        index_only=True,
+    )
+    segmentation(
         "tversky_loss",
         "MONAI",
         lambda a, b: F.tversky_loss(a, b, alpha=0.3, beta=0.7, **kw),
@@ -226,6 +233,12 @@ def cases(full: bool) -> list[tuple[str, str, str, Make]]:
             ours = lambda a, b: F.ssim_loss(a, b, **kornia_kw)  # noqa: E731
             return _runner(lossgrad, ours, x, y), _runner(torch, theirs, x, y)
 
+        def build_psnr(shape: tuple[int, ...] = shape) -> tuple[Runner, Runner]:
+            x, y = _image_inputs(shape)
+            theirs = lambda a, b: lib("kornia").psnr_loss(a, b, 1.0)  # noqa: E731
+            ours = lambda a, b: F.psnr_loss(a, b, 1.0)  # noqa: E731
+            return _runner(lossgrad, ours, x, y), _runner(torch, theirs, x, y)
+
         def build_tv(shape: tuple[int, ...] = shape) -> tuple[Runner, Runner]:
             x, y = _image_inputs(shape)
             theirs = lambda a, b: lib("kornia").total_variation(a).sum()  # noqa: E731
@@ -237,6 +250,7 @@ def cases(full: bool) -> list[tuple[str, str, str, Make]]:
             ("ssim_loss", size, "pytorch-msssim", build_ssim),
             ("ssim_loss", size, "kornia", build_kornia_ssim),
             ("total_variation", size, "kornia", build_tv),
+            ("psnr_loss", size, "kornia", build_psnr),
         ]
     ms_shape = (2, 3, 192, 192)
 
