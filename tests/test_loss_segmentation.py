@@ -835,3 +835,20 @@ def test_lovasz_sort_orders_rows_as_a_stable_descending_argsort(dtype):
         ties = np.repeat(rng.standard_normal((3, 30)), 10, axis=1).astype(dtype)
         order = _descending_order(ties) % 300
         np.testing.assert_array_equal(order, np.argsort(-ties, axis=-1, kind="stable"))
+
+
+def test_dice_ce_on_a_large_float16_batch_is_finite():
+    # the mean cross-entropy of 73,728 float16 pixels: torch's Half NLL (and so MONAI's
+    # DiceCELoss) sums in float16 and gives NaN; lossgrad computes the term in float32 and
+    # rounds once, so the loss is MONAI's float32 value rounded to float16
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 192, 192)).astype(np.float16)
+    y = rng.integers(0, 3, (2, 1, 192, 192))
+    kw = dict(softmax=True, to_onehot_y=True)
+    assert torch.isnan(monai_losses.DiceCELoss(**kw)(torch.tensor(x), torch.tensor(y)))
+    want = monai_losses.DiceCELoss(**kw)(torch.tensor(x, dtype=torch.float32), torch.tensor(y))
+    xt = lossgrad.tensor(x, requires_grad=True)
+    loss = F.dice_ce_loss(xt, lossgrad.tensor(y), **kw)
+    loss.backward()
+    assert loss.dtype == lossgrad.float16 and np.isfinite(xt.grad.numpy()).all()
+    np.testing.assert_allclose(float(loss.detach()), float(want), rtol=1e-3)

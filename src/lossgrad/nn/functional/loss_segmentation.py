@@ -1468,17 +1468,20 @@ def dice_ce_loss(
     if input.shape[1] == 1:
         labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
         ce = binary_cross_entropy_with_logits(input, labels, pos_weight=weight, reduction=reduction)
-    elif target.shape[1] == 1:
+        return _weighted_sum(lambda_dice, dice, lambda_ce, ce)
+    # float16: the cross-entropy in float32, rounded once (torch's Half NLL sums its rows in
+    # float16 and overflows past 65504: NaN for a mean over a 2x3x192x192 batch, in MONAI too)
+    scores = input.float() if input._data.dtype == np.float16 else input
+    if target.shape[1] == 1:
         labels = from_numpy(target._data[:, 0].astype(np.int64, copy=False))  # no gradient
-        ce = cross_entropy(
-            input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
-        )
     else:
         labels = target if target._data.dtype.kind == "f" else target.to(input.dtype)
-        ce = cross_entropy(
-            input, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
-        )
-    return _weighted_sum(lambda_dice, dice, lambda_ce, ce)
+        labels = labels.to(scores.dtype)
+    weight = weight if weight is None else weight.to(scores.dtype)
+    ce = cross_entropy(
+        scores, labels, weight=weight, reduction=reduction, label_smoothing=label_smoothing
+    )
+    return _weighted_sum(lambda_dice, dice, lambda_ce, ce.to(input.dtype))
 
 
 def _weighted_sum(
