@@ -1416,8 +1416,10 @@ def dice_ce_loss(
     ``l = lambda_dice * dice_loss(...) + lambda_ce * CE`` where CE is ``F.cross_entropy`` on the
     logits (class indices from a ``(B, 1, ...)`` target, else the soft target; ``weight``,
     ``label_smoothing``) or, with one channel, ``F.binary_cross_entropy_with_logits`` with
-    ``pos_weight=weight``. Both use the full target (background included), as MONAI.
-    Gradient: the sum of the two losses' gradients, weighted.
+    ``pos_weight=weight``. Both use the full target (background included), as MONAI. On a
+    float16 input the cross-entropy is computed in float32 and rounded once (MONAI's, torch's
+    Half kernel, is NaN once its float16 sum passes 65504). Gradient: the sum of the two
+    losses' gradients, weighted.
 
     Args:
         input, target, ... batch: as ``dice_loss``; ``weight`` (a Tensor of C class weights) goes
