@@ -263,6 +263,18 @@ def test_tversky_matches_kornia_when_all_classes_present(dtype, rtol, atol):
     y[:, 0, :3] = [0, 1, 2]
     kw = dict(softmax=True, to_onehot_y=True, alpha=0.3, beta=0.7, smooth_nr=0.0, smooth_dr=1e-8)
     compare(lambda a, b: kornia.losses.tversky_loss(a, b, alpha=0.3, beta=0.7), lambda a, b: F.tversky_loss(a, b, **kw), logits((2, 3, 5, 6)), y, dtype, rtol, atol)
+    # a class absent from a sample: kornia averages over the present ones only
+    absent = labels(2, 3, absent=1)[:, 0]
+    present = dict(kw, class_average="present")
+    compare(
+        lambda a, b: kornia.losses.tversky_loss(a, b, alpha=0.3, beta=0.7),
+        lambda a, b: F.tversky_loss(a, b, **present),
+        logits((2, 3, 5, 6)),
+        absent,
+        dtype,
+        rtol,
+        atol,
+    )
 
 
 def keras_value(loss, y_true, y_pred):
