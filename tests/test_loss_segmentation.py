@@ -666,7 +666,15 @@ def test_inputs_are_not_mutated():
         else:
             y = lossgrad.tensor(np.where(y_np < 0, 0, y_np))
         fn(x, y, **kw)
+    x_shared = lossgrad.from_numpy(x_np).requires_grad_()  # the caller's array itself
+    clean = lossgrad.tensor(np.where(y_np < 0, 0, y_np))
+    F.dice_ce_loss(x_shared, clean, softmax=True, to_onehot_y=True).backward()
+    F.dice_focal_loss(x_shared, clean, softmax=True, to_onehot_y=True).backward()
+    F.lovasz_softmax_loss(x_shared, lossgrad.tensor(y_np[:, 0]), ignore_index=-1).backward()
+    binary = lossgrad.tensor(np.where(y_np[:, 0] > 0, 1, y_np[:, 0]))
+    F.lovasz_hinge_loss(x_shared[:, :1], binary, ignore_index=-1).backward()
     np.testing.assert_array_equal(x.numpy(), x_copy)
+    np.testing.assert_array_equal(x_np, x_copy)
     np.testing.assert_array_equal(y_np, y_copy)
 
 
