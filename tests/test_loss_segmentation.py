@@ -281,18 +281,33 @@ def keras_value(loss, y_true, y_pred):
     return float(np.asarray(keras.ops.convert_to_numpy(loss(y_true, y_pred))))
 
 
-def test_dice_and_tversky_match_keras_values():
+def keras_gradient(loss, y_true, y_pred):
+    """d loss / d y_pred on Keras's JAX backend (float32, as Keras computes)."""
+    import jax
+
+    return np.asarray(jax.grad(lambda pred: loss(y_true, pred))(y_pred.astype(np.float32)))
+
+
+def test_dice_and_tversky_match_keras():
     """Keras (channels last, axis=None: one Dice over everything); its Tversky weighs false
-    negatives by its alpha, so ours takes alpha and beta swapped."""
+    negatives by its alpha, so ours takes alpha and beta swapped. Values and gradients."""
     p = rng.random((2, 3, 5, 6))
     y = (rng.random((2, 3, 5, 6)) > 0.5).astype(np.float64)
     channels_last = (np.moveaxis(y, 1, -1), np.moveaxis(p, 1, -1))
     pooled = dict(batch=True, pool_classes=True, smooth_nr=0.0, smooth_dr=1e-7)
-    got = F.dice_loss(lossgrad.tensor(p), lossgrad.tensor(y), **pooled)
-    np.testing.assert_allclose(float(got), keras_value(keras.losses.Dice(), *channels_last), rtol=1e-6)
-    got = F.tversky_loss(lossgrad.tensor(p), lossgrad.tensor(y), alpha=0.7, beta=0.3, **pooled)
-    want = keras_value(keras.losses.Tversky(alpha=0.3, beta=0.7), *channels_last)
-    np.testing.assert_allclose(float(got), want, rtol=1e-6)
+    for keras_loss, ours in (
+        (keras.losses.Dice(), lambda a, b: F.dice_loss(a, b, **pooled)),
+        (
+            keras.losses.Tversky(alpha=0.3, beta=0.7),
+            lambda a, b: F.tversky_loss(a, b, alpha=0.7, beta=0.3, **pooled),
+        ),
+    ):
+        prediction = lossgrad.tensor(p, requires_grad=True)
+        got = ours(prediction, lossgrad.tensor(y))
+        got.backward()
+        np.testing.assert_allclose(float(got.detach()), keras_value(keras_loss, *channels_last), rtol=1e-6)
+        want = np.moveaxis(keras_gradient(keras_loss, *channels_last), -1, 1)
+        np.testing.assert_allclose(prediction.grad.numpy(), want, rtol=1e-4, atol=1e-7)
 
 
 # -- Lovasz ----------------------------------------------------------------------------------------
