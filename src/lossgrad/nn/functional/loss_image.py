@@ -27,6 +27,7 @@ from lossgrad._factories import from_numpy
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
 from lossgrad.nn.functional import _checks
+from lossgrad.nn.functional.loss_regression import mse_loss
 from lossgrad.ops import reduce as _R
 from lossgrad.ops.activation import relu
 from lossgrad.ops.filter import gaussian_filter, gaussian_window
@@ -453,8 +454,7 @@ def psnr_loss(image: Tensor, target: Tensor, max_val: float) -> Tensor:
         image = image.float()
     if target._data.dtype != image._data.dtype:
         target = target.to(image.dtype)
-    residual = image - target
-    mse = _R.mean(residual * residual)
+    mse = mse_loss(image, target)  # fused, as kornia's F.mse_loss
     return -10.0 / math.log(10.0) * log(max_val**2 / mse)
 
 
