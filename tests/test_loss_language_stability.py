@@ -16,6 +16,7 @@ from liger_kernel.chunked_loss.simpo_loss import LigerFusedLinearSimPOFunction
 
 import lossgrad as lg
 import lossgrad.nn.functional as LF
+from test_loss_language_preference import LIGER_DPO_TYPES
 
 RNG = np.random.default_rng(8192)
 
@@ -177,18 +178,6 @@ def test_distillation_extreme_logits(dtype):
             )
 
 
-LIGER_DPO_TYPES = [
-    "sigmoid",
-    "hinge",
-    "exo_pair",
-    "nca_pair",
-    "robust",
-    "bco_pair",
-    "sppo_hard",
-    "apo_zero",
-    "apo_down",
-    "discopop",
-]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
