@@ -35,9 +35,11 @@ from liger_kernel.chunked_loss.orpo_loss import LigerFusedLinearORPOFunction
 from liger_kernel.chunked_loss.simpo_loss import LigerFusedLinearSimPOFunction
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import lossgrad  # noqa: E402
 from _harness import measure, measure_single_calls  # noqa: E402
+from oracles import trl_dpo_formula  # noqa: E402
 
 LF = lossgrad.nn.functional
 
@@ -92,6 +94,103 @@ def _linear_cross_entropy(n: int, d: int, v: int, torch_chunked: bool) -> Make:
     return make
 
 
+def _logit_extras(n: int, v: int) -> Make:
+    """``cross_entropy`` with z-loss (``lse_square_scale``) and soft-capping against the same
+    formula written out in torch (the tests' oracle)."""
+    scale, cap = 1e-4, 30.0
+
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        (logits,) = _arrays(9, (n, v), scale=4.0)
+        target = np.random.default_rng(10).integers(0, v, n)
+        ours, theirs = _leaves([logits], lossgrad), _leaves([logits], torch)
+        ours_target, t_target = lossgrad.tensor(target), torch.tensor(target)
+
+        def reference() -> Any:
+            capped = cap * torch.tanh(theirs[0] / cap)
+            z_loss = scale * torch.logsumexp(capped, 1).square().mean()
+            return TF.cross_entropy(capped, t_target) + z_loss
+
+        return (
+            _step(
+                lambda: LF.cross_entropy(ours[0], ours_target, lse_square_scale=scale, softcap=cap),
+                ours,
+            ),
+            _step(reference, theirs),
+        )
+
+    return make
+
+
+def _torch_sequence_log_probs(logits: Any, labels: Any) -> Any:
+    """TRL's ``selective_log_softmax`` (float32: the label's logit minus the row's logsumexp),
+    masked and summed per sequence."""
+    kept = labels != -100
+    label_logits = logits.gather(-1, torch.where(kept, labels, 0).unsqueeze(-1)).squeeze(-1)
+    return ((label_logits - torch.logsumexp(logits, -1)) * kept).sum(-1)
+
+
+def _sequence_log_probs(batch: int, length: int, v: int) -> Make:
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        (logits,) = _arrays(11, (batch, length, v), scale=2.0)
+        labels = np.random.default_rng(12).integers(0, v, (batch, length))
+        labels[:, : length // 4] = -100  # the prompt
+        ours, theirs = _leaves([logits], lossgrad), _leaves([logits], torch)
+        ours_labels, t_labels = lossgrad.tensor(labels), torch.tensor(labels)
+        return (
+            _step(lambda: LF.sequence_log_probs(ours[0], ours_labels).sum(), ours),
+            _step(lambda: _torch_sequence_log_probs(theirs[0], t_labels).sum(), theirs),
+        )
+
+    return make
+
+
+def _linear_sequence_log_probs(batch: int, length: int, d: int, v: int) -> Make:
+    """The head fused with the sequence log-probabilities, against torch's reference way (the
+    ``B*T x V`` logits, then TRL's formula)."""
+
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        hidden, head = _arrays(13, (batch, length, d), (v, d))
+        head *= d**-0.5
+        labels = np.random.default_rng(14).integers(0, v, (batch, length))
+        labels[:, : length // 4] = -100
+        x, w = _leaves([hidden, head], lossgrad)
+        tx, tw = _leaves([hidden, head], torch)
+        ours_labels, t_labels = lossgrad.tensor(labels), torch.tensor(labels)
+        return (
+            _step(lambda: LF.linear_sequence_log_probs(x, w, ours_labels).sum(), [x, w]),
+            _step(lambda: _torch_sequence_log_probs(tx @ tw.T, t_labels).sum(), [tx, tw]),
+        )
+
+    return make
+
+
+def _adaptive_softmax(n: int, d: int, v: int, cutoffs: list[int]) -> Make:
+    """``nn.AdaptiveLogSoftmaxWithLoss`` (``div_value`` 4) with torch's parameters, forward (its
+    ``loss``) and backward into the input and every parameter."""
+
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        torch.manual_seed(0)
+        theirs = torch.nn.AdaptiveLogSoftmaxWithLoss(d, v, cutoffs, div_value=4.0)
+        ours = lossgrad.nn.AdaptiveLogSoftmaxWithLoss(d, v, cutoffs, div_value=4.0)
+        ours.load_state_dict(
+            {key: lossgrad.tensor(value.numpy()) for key, value in theirs.state_dict().items()}
+        )
+        (hidden,) = _arrays(15, (n, d))
+        # Zipf-like targets: most tokens in the shortlist, fewer in each tail cluster
+        target = np.minimum(np.random.default_rng(16).zipf(1.2, n) - 1, v - 1)
+        x, tx = (
+            lossgrad.tensor(hidden, requires_grad=True),
+            torch.tensor(hidden, requires_grad=True),
+        )
+        y, ty = lossgrad.tensor(target), torch.tensor(target)
+        return (
+            _step(lambda: ours(x, y).loss, [x, *ours.parameters()]),
+            _step(lambda: theirs(tx, ty).loss, [tx, *theirs.parameters()]),
+        )
+
+    return make
+
+
 # -- preference and policy losses on per-sequence log-probabilities -----------------------------
 
 
@@ -100,15 +199,66 @@ def _logps(batch: int, count: int, lib: Any) -> list[Any]:
     return [lib.tensor(-rng.random(batch) * 40 - 1, requires_grad=True) for _ in range(count)]
 
 
-def _dpo(batch: int) -> Make:
+#: The DPO loss types Liger implements (all of TRL's but ``ipo``, ``aot``, ``aot_unpaired``,
+#: ``sigmoid_norm`` and ``sft``), with the options each row uses.
+LIGER_DPO_TYPES = {
+    "sigmoid": {},
+    "hinge": {},
+    "exo_pair": {"label_smoothing": 1e-3},
+    "nca_pair": {},
+    "robust": {"label_smoothing": 0.1},
+    "bco_pair": {},
+    "sppo_hard": {},
+    "apo_zero": {},
+    "apo_down": {},
+    "discopop": {},
+}
+
+
+def _dpo(batch: int, loss_type: str) -> Make:
+    options = {"beta": 0.1, "loss_type": loss_type, **LIGER_DPO_TYPES[loss_type]}
+
     def make() -> tuple[Callable[[], object], Callable[[], object]]:
         ours, theirs = _logps(batch, 4, lossgrad), _logps(batch, 4, torch)
         return (
-            _step(lambda: LF.dpo_loss(*ours, beta=0.1), ours),
+            _step(lambda: LF.dpo_loss(*ours, **options), ours),
             _step(
                 lambda: LigerFusedLinearDPOFunction.preference_loss_fn(
-                    theirs[0], theirs[1], theirs[0], theirs[2], theirs[3], beta=0.1
+                    theirs[0], theirs[1], theirs[0], theirs[2], theirs[3], **options
                 )[0],
+                theirs,
+            ),
+        )
+
+    return make
+
+
+#: The DPO loss types only TRL has, against its formulas copied into torch.
+TRL_DPO_TYPES = ("ipo", "sigmoid_norm", "aot", "aot_unpaired")
+
+
+def _dpo_trl(batch: int, loss_type: str) -> Make:
+    lengths = np.random.default_rng(17).integers(1, 200, (2, batch))
+
+    def make() -> tuple[Callable[[], object], Callable[[], object]]:
+        ours, theirs = _logps(batch, 4, lossgrad), _logps(batch, 4, torch)
+        t_lengths = [torch.tensor(n, dtype=theirs[0].dtype) for n in lengths]
+        options = {"beta": 0.1, "label_smoothing": 0.1}
+        return (
+            _step(
+                lambda: LF.dpo_loss(
+                    *ours,
+                    loss_type=loss_type,
+                    chosen_lengths=lengths[0],
+                    rejected_lengths=lengths[1],
+                    **options,
+                ),
+                ours,
+            ),
+            _step(
+                lambda: trl_dpo_formula(
+                    loss_type, *theirs, options["beta"], options["label_smoothing"], *t_lengths
+                ).mean(),
                 theirs,
             ),
         )
@@ -305,8 +455,35 @@ def rows(
         out.append(
             (f"linear_cross_entropy {size} vs torch chunked", _linear_cross_entropy(n, d, v, True))
         )
+    n, v = (64, 500) if quick else (4096, 32000)
+    out.append((f"cross_entropy z-loss+softcap {n}x{v} vs torch formula", _logit_extras(n, v)))
+    shape = (2, 32, 500) if quick else (4, 256, 32000)
+    out.append(
+        (
+            f"sequence_log_probs {'x'.join(map(str, shape))} vs TRL formula",
+            _sequence_log_probs(*shape),
+        )
+    )
+    shape = (2, 32, 64, 500) if quick else (4, 256, 1024, 32000)
+    out.append(
+        (
+            f"linear_sequence_log_probs {'x'.join(map(str, shape))} vs torch + TRL formula",
+            _linear_sequence_log_probs(*shape),
+        )
+    )
+    n, d, v, cutoffs = (64, 32, 1000, [100, 400]) if quick else (4096, 512, 32000, [2000, 10000])
+    out.append(
+        (
+            f"AdaptiveLogSoftmaxWithLoss {n}x{d}x{v} vs torch",
+            _adaptive_softmax(n, d, v, cutoffs),
+        )
+    )
     batch = 64
-    out.append((f"dpo_loss {batch} vs Liger", _dpo(batch)))
+    for loss_type in LIGER_DPO_TYPES:
+        label = "" if loss_type == "sigmoid" else f" {loss_type}"
+        out.append((f"dpo_loss{label} {batch} vs Liger", _dpo(batch, loss_type)))
+    for loss_type in TRL_DPO_TYPES:
+        out.append((f"dpo_loss {loss_type} {batch} vs TRL formula", _dpo_trl(batch, loss_type)))
     for name, fn, liger, kwargs in (
         ("simpo_loss", LF.simpo_loss, LigerFusedLinearSimPOFunction, {"beta": 2.0, "gamma": 0.5}),
         ("cpo_loss", LF.cpo_loss, LigerFusedLinearCPOFunction, {"beta": 0.1}),
@@ -357,7 +534,7 @@ def _rss_kb(field_name: str) -> int:
 def _probe(row: str, side: int, quick: bool) -> None:
     import gc
 
-    fn = dict(rows(quick))[row]()[side]
+    fn = dict(rows(quick, (32000, 128000)))[row]()[side]
     gc.collect()
     base = _rss_kb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
@@ -376,11 +553,16 @@ def peak(row: str, side: int, quick: bool, threads: int | None) -> float:
 
 
 def main(
-    quick: bool, memory: bool, only: list[str] | None, repeats: int, threads: int | None
+    quick: bool,
+    memory: bool,
+    only: list[str] | None,
+    repeats: int,
+    threads: int | None,
+    vocabularies: tuple[int, ...],
 ) -> None:
     header = f"{'case':<58} {'lossgrad':>10} {'reference':>10} {'ratio':>6}"
     print(header + (f" {'MiB lg':>8} {'MiB ref':>8} {'ratio':>6}" if memory else ""), flush=True)
-    for row, make in rows(quick):
+    for row, make in rows(quick, vocabularies):
         if only and not any(row.startswith(name + " ") for name in only):
             continue
         mine, reference = make()
@@ -401,6 +583,9 @@ if __name__ == "__main__":
     parser.add_argument("--only", nargs="+", help="loss names, e.g. linear_cross_entropy dpo_loss")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, help="torch's and lossgrad's thread count")
+    parser.add_argument(
+        "--vocabularies", nargs="+", type=int, default=[32000, 128000], help="the head's sizes V"
+    )
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -409,4 +594,11 @@ if __name__ == "__main__":
     if args.probe:
         _probe(args.probe[0], int(args.probe[1]), args.quick)
     else:
-        main(args.quick, not args.no_memory, args.only, args.repeats, args.threads)
+        main(
+            args.quick,
+            not args.no_memory,
+            args.only,
+            args.repeats,
+            args.threads,
+            tuple(args.vocabularies),
+        )

@@ -2,11 +2,11 @@
 against the libraries that define them, in one process (ratio below 1.0: lossgrad is faster).
 
 Run: ``python benchmarks/bench_structured.py`` (``--quick``: the small cases only). References:
-the entmax package, timm and segmentation_models_pytorch (torch), rax under ``jax.jit`` (compiled
-and warmed up when the case is built, its result waited for with ``block_until_ready``), and
-warprnnt-numba (compiled loops, its log-softmax in torch). Both sides of every case run once
-when it is built (compilation, lazy imports and first-touched code stay out of the timings and
-of the suite's memory probe).
+the entmax package, timm, segmentation_models_pytorch and Keras on its torch backend (torch's
+autograd), rax under ``jax.jit`` (compiled and warmed up when the case is built, its result
+waited for with ``block_until_ready``), and warprnnt-numba (compiled loops, its log-softmax in
+torch). Both sides of every case run once when it is built (compilation, lazy imports and
+first-touched code stay out of the timings and of the suite's memory probe).
 
 Suite interface: ``REFERENCE`` names the reference libraries; ``rows(quick)`` gives
 ``(name, make)`` per case, where ``make()`` builds the inputs and returns
@@ -35,7 +35,7 @@ from _harness import compare  # noqa: E402
 
 REFERENCE = (
     "entmax 1.3, timm 1.0.31, segmentation_models_pytorch 0.6.0 (torch), "
-    "rax 0.4.0 (JAX 0.10.2, jit), warprnnt-numba 0.4.1"
+    "Keras 3.15.1 (torch backend), rax 0.4.0 (JAX 0.10.2, jit), warprnnt-numba 0.4.1"
 )
 
 Fn = Callable[[], object]
@@ -115,6 +115,34 @@ def _smoothed_bce_make(shape: tuple[int, ...]) -> Make:
             lambda x, t: F.binary_cross_entropy_with_logits(x, t, label_smoothing=0.1),
             soft_bce.SoftBCEWithLogitsLoss(smooth_factor=0.2),
             logits,
+            target,
+        )
+
+    return make
+
+
+def _keras_bce_make(shape: tuple[int, ...], from_logits: bool) -> Make:
+    """Keras's ``BinaryCrossentropy(label_smoothing=0.1)`` on its torch backend (torch's
+    autograd differentiates it) against lossgrad's ``label_smoothing=0.1``, on logits or on
+    probabilities."""
+
+    def make() -> tuple[Fn, Fn]:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras
+
+        if keras.backend.backend() != "torch":
+            raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}, not torch")
+        keras_loss = keras.losses.BinaryCrossentropy(from_logits=from_logits, label_smoothing=0.1)
+        rng = np.random.default_rng(0)
+        scores = rng.normal(size=shape).astype(np.float32) * 2
+        if not from_logits:
+            scores = 1 / (1 + np.exp(-scores))
+        target = (rng.random(shape) > 0.5).astype(np.float32)
+        ours = F.binary_cross_entropy_with_logits if from_logits else F.binary_cross_entropy
+        return _torch_pair(
+            lambda x, t: ours(x, t, label_smoothing=0.1),
+            lambda x, t: keras_loss(t, x),
+            scores,
             target,
         )
 
@@ -209,6 +237,13 @@ def rows(quick: bool = False) -> list[tuple[str, Make]]:
     for shape in ((16, 64),) if quick else ((16, 64), (16, 1, 256, 256)):
         sizes = "x".join(map(str, shape))
         out.append((f"bce_with_logits label_smoothing {sizes} vs smp", _smoothed_bce_make(shape)))
+        for name, from_logits in (("bce_with_logits", True), ("binary_cross_entropy", False)):
+            out.append(
+                (
+                    f"{name} label_smoothing {sizes} vs Keras (torch backend)",
+                    _keras_bce_make(shape, from_logits),
+                )
+            )
     for lists, items in ((64, 32),) if quick else ((64, 32), (512, 128), (64, 1024)):
         for name in _RANKING:
             for masked in (False, True):

@@ -976,12 +976,19 @@ _DPO_LOSS_TYPES = (
 )
 
 
+def _length_divisor(lengths, dtype):  # type: ignore[no-untyped-def]
+    """``max(lengths, 1)`` in ``dtype`` (TRL's completion-length normalisation), or 1."""
+    if lengths is None:
+        return dtype.type(1)
+    counts = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    return np.maximum(counts, 1).astype(dtype)
+
+
 def _per_length(score, lengths):  # type: ignore[no-untyped-def]
-    """``score / max(lengths, 1)`` (TRL's completion-length normalisation), or ``score``."""
+    """``score / max(lengths, 1)``, or ``score`` without lengths."""
     if lengths is None:
         return score
-    counts = lengths._data if isinstance(lengths, Tensor) else np.asarray(lengths)
-    return div(score, Tensor._make(np.maximum(counts, 1).astype(score._data.dtype)))
+    return div(score, Tensor._make(_length_divisor(lengths, score._data.dtype)))
 
 
 def _smoothed_logistic(margin, label_smoothing):  # type: ignore[no-untyped-def]
@@ -1042,10 +1049,6 @@ def _dpo_per_pair(
             return neg(logsigmoid(mul(delta, beta)))
         return square(sub(delta, 1 / (2 * beta)))
     if loss_type == "exo_pair":
-        if not label_smoothing > 0:
-            raise ValueError(
-                f"label_smoothing must be > 0 for loss_type='exo_pair', got {label_smoothing}"
-            )
         log_chosen_target = math.log1p(-label_smoothing)
         log_rejected_target = math.log(label_smoothing)
         return add(
@@ -1059,11 +1062,6 @@ def _dpo_per_pair(
             mul(logsigmoid(neg(rejected_reward)), 0.5),
         )
     if loss_type == "robust":
-        if not 0.0 <= label_smoothing < 0.5:
-            raise ValueError(
-                "label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got "
-                f"{label_smoothing}"
-            )
         clean = mul(logsigmoid(margin), -(1 - label_smoothing))
         flipped = mul(logsigmoid(neg(margin)), -label_smoothing)
         return div(sub(clean, flipped), 1 - 2 * label_smoothing)
@@ -1099,6 +1097,151 @@ def _sft_per_pair(policy_chosen_logps, chosen_lengths):  # type: ignore[no-untyp
     counts = chosen_lengths._data if isinstance(chosen_lengths, Tensor) else chosen_lengths
     mean_nll = div(neg(_sum(policy_chosen_logps)), max(float(np.sum(counts)), 1.0))
     return mean_nll.expand(tuple(policy_chosen_logps.shape))
+
+
+def _check_dpo_options(types, weights, beta, label_smoothing):  # type: ignore[no-untyped-def]
+    if len(weights) != len(types):
+        raise ValueError(
+            f"loss_weights must have one weight per loss_type: got {len(weights)} weights for "
+            f"loss_type={types}"
+        )
+    if not beta > 0:
+        raise ValueError(f"beta must be positive, got {beta}")
+    if "exo_pair" in types and not label_smoothing > 0:
+        raise ValueError(
+            f"label_smoothing must be > 0 for loss_type='exo_pair', got {label_smoothing}"
+        )
+    if "robust" in types and not 0.0 <= label_smoothing < 0.5:
+        raise ValueError(
+            f"label_smoothing must lie in [0.0, 0.5) for loss_type='robust', got {label_smoothing}"
+        )
+
+
+def _softplus(u: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0, u)
+
+
+def _sigmoid(u: np.ndarray) -> np.ndarray:
+    """``exp(-softplus(-u))``: no overflow for any ``u``."""
+    return np.exp(-np.logaddexp(0, -u))
+
+
+def _log_ratio_kernel(loss_type, beta, label_smoothing, discopop_tau, lengths):  # type: ignore[no-untyped-def]
+    """``loss_type``'s per-pair loss of the log-ratio arrays ``c``, ``r`` and its derivatives,
+    ``(c, r) -> (loss, dl/dc, dl/dr)``, for `dpo_loss`'s fused first-order path (`_dpo_per_pair`
+    is the definition, in lossgrad ops: the recorded backward and ``'none'`` take it; the tests
+    hold the two to TRL's and Liger's values and gradients); None for ``sft``. ``aot`` takes the
+    policy's and the reference's margins in place of ``c`` and ``r``; ``lengths`` are the
+    chosen and rejected completions' token counts (or None) of ``ipo`` and ``sigmoid_norm``.
+
+    With ``d = beta (c - r)``, ``a = beta c``, ``b = beta r``, ``s(u) = sigmoid(u)`` and
+    ``sp(u) = softplus(u) = -log s(-u)``: ``sigmoid`` is ``sp(-d)``, ``dl/dd = -s(-d)``; ``hinge``
+    ``relu(1 - d)``, ``dl/dd = -[1 - d > 0]``; ``robust`` ``((1 - eps) sp(-d) - eps sp(d)) / (1 -
+    2 eps)``; ``exo_pair`` ``q (log q - log(1 - eps)) + (1 - q)(log(1 - q) - log eps)``, ``q =
+    s(d)``, ``dl/dd = q (1 - q)(d - log((1 - eps) / eps))``; ``discopop`` ``sp(-d)(1 - m) + exp(-d +
+    log m)``, ``m = s(d / tau)``, ``dl/dd = -s(-d)(1 - m) - sp(-d) m (1 - m) / tau + exp(-d + log
+    m)((1 - m) / tau - 1)``; ``nca_pair`` ``sp(-a) + sp(a) / 2 + sp(b) / 2``; ``bco_pair`` ``sp(-a)
+    + sp(b)``; ``apo_zero`` ``1 - s(a) + s(b)``; ``apo_down`` ``s(a) + 1 - s(d)``; ``sppo_hard``
+    ``(c - 1 / (2 beta))**2 + (r + 1 / (2 beta))**2``; with ``e = c / n_w - r / n_l`` (the
+    counts clamped at 1), ``ipo`` ``(e - 1 / (2 beta))**2`` and ``sigmoid_norm`` ``sp(-beta e)``;
+    ``aot`` and ``aot_unpaired`` ``(1 - eps) sp(-u) + eps sp(u)``, ``u = beta (sort(c) -
+    sort(r))``, each derivative going to the element that sort put there.
+    """
+    eps, tau = label_smoothing, discopop_tau
+
+    def of_margin(loss_and_slope):  # type: ignore[no-untyped-def]
+        def kernel(c, r):  # type: ignore[no-untyped-def]
+            loss, slope = loss_and_slope((c - r) * beta)
+            return loss, slope * beta, slope * -beta
+
+        return kernel
+
+    def of_rewards(chosen_term, rejected_term):  # type: ignore[no-untyped-def]
+        def kernel(c, r):  # type: ignore[no-untyped-def]
+            chosen_loss, chosen_slope = chosen_term(c * beta)
+            rejected_loss, rejected_slope = rejected_term(r * beta)
+            return chosen_loss + rejected_loss, chosen_slope * beta, rejected_slope * beta
+
+        return kernel
+
+    def sigmoid_slope(u):  # type: ignore[no-untyped-def]
+        return _sigmoid(u) * _sigmoid(-u)
+
+    def discopop(d):  # type: ignore[no-untyped-def]
+        keep = _sigmoid(-d / tau)
+        modulation = np.exp(-_softplus(-d / tau) - d)
+        loss = _softplus(-d) * keep + modulation
+        slope = -_sigmoid(-d) * keep - _softplus(-d) * (1 - keep) * keep / tau
+        return loss, slope + modulation * (keep / tau - 1)
+
+    def apo_down(c, r):  # type: ignore[no-untyped-def]
+        chosen_slope, margin_slope = sigmoid_slope(c * beta), sigmoid_slope((c - r) * beta)
+        loss = _sigmoid(c * beta) + (1 - _sigmoid((c - r) * beta))
+        return loss, (chosen_slope - margin_slope) * beta, margin_slope * beta
+
+    def sppo_hard(c, r):  # type: ignore[no-untyped-def]
+        chosen, rejected = c - 0.5 / beta, r + 0.5 / beta
+        return np.square(chosen) + np.square(rejected), 2 * chosen, 2 * rejected
+
+    def of_length_normalized(loss_and_slope):  # type: ignore[no-untyped-def]
+        def kernel(c, r):  # type: ignore[no-untyped-def]
+            chosen_count, rejected_count = (_length_divisor(n, c.dtype) for n in lengths)
+            loss, slope = loss_and_slope(c / chosen_count - r / rejected_count)
+            return loss, slope / chosen_count, -slope / rejected_count
+
+        return kernel
+
+    def sorted_logistic(c, r):  # type: ignore[no-untyped-def]
+        orders = [np.argsort(scores, axis=0, kind="stable") for scores in (c, r)]
+        chosen, rejected = (np.take_along_axis(x, order, 0) for x, order in zip((c, r), orders))
+        margin = (chosen - rejected) * beta
+        loss = (1 - eps) * _softplus(-margin) + eps * _softplus(margin)
+        slope = ((1 - eps) * -_sigmoid(-margin) + eps * _sigmoid(margin)) * beta
+        chosen_slope, rejected_slope = np.empty_like(c), np.empty_like(r)
+        np.put_along_axis(chosen_slope, orders[0], slope, 0)
+        np.put_along_axis(rejected_slope, orders[1], -slope, 0)
+        return loss, chosen_slope, rejected_slope
+
+    kernels = {
+        "sigmoid": of_margin(lambda d: (_softplus(-d), -_sigmoid(-d))),
+        "hinge": of_margin(lambda d: (np.maximum(1 - d, 0), -(1 - d > 0).astype(d.dtype))),
+        "robust": of_margin(
+            lambda d: (
+                ((1 - eps) * _softplus(-d) - eps * _softplus(d)) / (1 - 2 * eps),
+                (-(1 - eps) * _sigmoid(-d) - eps * _sigmoid(d)) / (1 - 2 * eps),
+            )
+        ),
+        "exo_pair": of_margin(
+            lambda d: (
+                _sigmoid(d) * (-_softplus(-d) - math.log1p(-eps))
+                + _sigmoid(-d) * (-_softplus(d) - math.log(eps)),
+                sigmoid_slope(d) * (d - (math.log1p(-eps) - math.log(eps))),
+            )
+        ),
+        "discopop": of_margin(discopop),
+        "nca_pair": of_rewards(
+            lambda a: (_softplus(-a) + _softplus(a) / 2, _sigmoid(a) / 2 - _sigmoid(-a)),
+            lambda b: (_softplus(b) / 2, _sigmoid(b) / 2),
+        ),
+        "bco_pair": of_rewards(
+            lambda a: (_softplus(-a), -_sigmoid(-a)), lambda b: (_softplus(b), _sigmoid(b))
+        ),
+        "apo_zero": of_rewards(
+            lambda a: (1 - _sigmoid(a), -sigmoid_slope(a)),
+            lambda b: (_sigmoid(b), sigmoid_slope(b)),
+        ),
+        "apo_down": apo_down,
+        "sppo_hard": sppo_hard,
+        "ipo": of_length_normalized(
+            lambda e: (np.square(e - 1 / (2 * beta)), 2 * (e - 1 / (2 * beta)))
+        ),
+        "sigmoid_norm": of_length_normalized(
+            lambda e: (_softplus(-(e * beta)), -_sigmoid(-(e * beta)) * beta)
+        ),
+        "aot": sorted_logistic,
+        "aot_unpaired": sorted_logistic,
+    }
+    return kernels.get(loss_type)
 
 
 def dpo_loss(
@@ -1155,8 +1298,10 @@ def dpo_loss(
     ``wpo_sequence_weights`` computes them) multiplies each pair's loss by ``w_w w_l``, detached.
 
     A list of loss types is combined as ``sum_k loss_weights[k] * mean(loss_k)`` (TRL's
-    ``loss_weights``, default all 1). Gradients follow from these formulas (composite ops; second
-    derivatives included). TRL's ``ld_alpha`` (LD-DPO) weighs the tokens beyond the shorter
+    ``loss_weights``, default all 1). Gradients follow from these formulas: the ``'mean'`` and
+    ``'sum'`` of one loss type (other than ``sft``, without f-divergence or WPO weights) run as
+    one NumPy kernel that writes the loss and its first derivatives; second derivatives
+    differentiate the formulas in lossgrad ops. TRL's ``ld_alpha`` (LD-DPO) weighs the tokens beyond the shorter
     completion inside the per-sequence log-probabilities: it is an input of this loss, not an
     option.
 
@@ -1193,13 +1338,7 @@ def dpo_loss(
     """
     types = [loss_type] if isinstance(loss_type, str) else list(loss_type)
     weights = [1.0] * len(types) if loss_weights is None else list(loss_weights)
-    if len(weights) != len(types):
-        raise ValueError(
-            f"loss_weights must have one weight per loss_type: got {len(weights)} weights for "
-            f"loss_type={types}"
-        )
-    if not beta > 0:
-        raise ValueError(f"beta must be positive, got {beta}")
+    _check_dpo_options(types, weights, beta, label_smoothing)
     check_same_shapes(
         "dpo_loss",
         policy_chosen_logps=policy_chosen_logps,
@@ -1221,50 +1360,54 @@ def dpo_loss(
         reference_chosen_logps,
         reference_rejected_logps,
     )
-    if types == ["sigmoid"] and f_divergence_type == "reverse_kl" and wpo_weights is None:
-        return _logistic_preference(
-            logps,
-            lambda chosen, rejected, ref_chosen, ref_rejected: mul(
-                sub(sub(chosen, ref_chosen), sub(rejected, ref_rejected)), beta
-            ),
-            lambda chosen, rejected, ref_chosen, ref_rejected: (
-                ((chosen - ref_chosen) - (rejected - ref_rejected)) * beta,
-                (beta, -beta, -beta, beta),
-            ),
-            0.0,
-            reduction,
-            weights[0],
+
+    def definition(*logps):  # type: ignore[no-untyped-def]
+        chosen, rejected = (
+            _f_divergence_score(sub(policy, reference), f_divergence_type, f_alpha_divergence_coef)
+            for policy, reference in ((logps[0], logps[2]), (logps[1], logps[3]))
         )
-    chosen = _f_divergence_score(
-        sub(policy_chosen_logps, reference_chosen_logps), f_divergence_type, f_alpha_divergence_coef
-    )
-    rejected = _f_divergence_score(
-        sub(policy_rejected_logps, reference_rejected_logps),
-        f_divergence_type,
-        f_alpha_divergence_coef,
-    )
-    pair_weight = None
-    if wpo_weights is not None:
-        pair_weight = mul(wpo_weights[0].detach(), wpo_weights[1].detach())
-    total = None
-    for name, loss_weight in zip(types, weights):
-        per_pair = _dpo_per_pair(
-            name,
-            chosen,
-            rejected,
-            logps[:2],
-            logps[2:],
-            beta,
-            label_smoothing,
-            discopop_tau,
-            chosen_lengths,
-            rejected_lengths,
-        )
-        if pair_weight is not None:
-            per_pair = mul(per_pair, pair_weight)
-        term = mul(_reduction.apply(per_pair, reduction), loss_weight)
-        total = term if total is None else add(total, term)
-    return total
+        pair_weight = None
+        if wpo_weights is not None:
+            pair_weight = mul(wpo_weights[0].detach(), wpo_weights[1].detach())
+        total = None
+        for name, loss_weight in zip(types, weights):
+            per_pair = _dpo_per_pair(
+                name,
+                chosen,
+                rejected,
+                logps[:2],
+                logps[2:],
+                beta,
+                label_smoothing,
+                discopop_tau,
+                chosen_lengths,
+                rejected_lengths,
+            )
+            if pair_weight is not None:
+                per_pair = mul(per_pair, pair_weight)
+            term = mul(_reduction.apply(per_pair, reduction), loss_weight)
+            total = term if total is None else add(total, term)
+        return total
+
+    pair_kernel = None
+    if len(types) == 1 and f_divergence_type == "reverse_kl" and wpo_weights is None:
+        lengths = (chosen_lengths, rejected_lengths)
+        pair_kernel = _log_ratio_kernel(types[0], beta, label_smoothing, discopop_tau, lengths)
+    if pair_kernel is None:
+        return definition(*logps)
+
+    def kernel(chosen, rejected, ref_chosen, ref_rejected):  # type: ignore[no-untyped-def]
+        if types[0] == "aot":  # the policy's margin against the reference's
+            loss, *slopes = pair_kernel(chosen - rejected, ref_chosen - ref_rejected)
+            slopes = [slopes[0], -slopes[0], slopes[1], -slopes[1]]
+        else:
+            loss, *slopes = pair_kernel(chosen - ref_chosen, rejected - ref_rejected)
+            slopes = [slopes[0], slopes[1], -slopes[0], -slopes[1]]
+        if weights[0] != 1:
+            loss, slopes = loss * weights[0], [slope * weights[0] for slope in slopes]
+        return loss, slopes
+
+    return fused_inputs(logps, kernel, definition, reduction)
 
 
 _F_DIVERGENCE_LOSS_TYPES = {
