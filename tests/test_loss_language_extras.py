@@ -125,6 +125,37 @@ def test_cross_entropy_extras_match_torch_formula(dtype, reduction, shape, setti
     _check(got, expected, [pair], dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softcap_in_blocks_matches_torch_formula(dtype):
+    """The soft cap runs as one op in blocks: on logits of several blocks, torch's ``c tanh(z /
+    c)``, its gradient and its second derivative; the composite's value and gradient bit for
+    bit."""
+    logits = (RNG.standard_normal((700, 1000)) * 20).astype(dtype)
+    target = RNG.integers(0, 1000, 700)
+    ours, theirs = lg.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    got = LF.cross_entropy(ours, lg.tensor(target), softcap=3.0, reduction="sum")
+    capped = 3.0 * torch.tanh(theirs / 3.0)
+    expected = torch.nn.functional.cross_entropy(capped, torch.tensor(target), reduction="sum")
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got.item(), expected.item(), rtol=tol)
+    (grad,) = lg.autograd.grad(got, ours, create_graph=True)
+    (t_grad,) = torch.autograd.grad(expected, theirs, create_graph=True)
+    np.testing.assert_allclose(grad.detach().numpy(), t_grad.detach().numpy(), rtol=tol, atol=tol)
+    (second,) = lg.autograd.grad(grad.sum(), ours)
+    (t_second,) = torch.autograd.grad(t_grad.sum(), theirs)
+    np.testing.assert_allclose(second.numpy(), t_second.numpy(), rtol=tol, atol=tol)
+    # against the composite in lossgrad ops (torch's tanh rounds otherwise than NumPy's)
+    upstream = lg.tensor(RNG.standard_normal(logits.shape).astype(dtype))
+    fused = LF.loss_language._softcapped(ours, 3.0)
+    composite = LF.loss_language._softcap_composite(ours, 3.0)
+    assert fused.grad_fn.name() == "SoftcapBackward"
+    np.testing.assert_array_equal(fused.detach().numpy(), composite.detach().numpy())
+    for got_grad, want in zip(
+        lg.autograd.grad(fused, ours, upstream), lg.autograd.grad(composite, ours, upstream)
+    ):
+        np.testing.assert_array_equal(got_grad.numpy(), want.numpy())
+
+
 def test_cross_entropy_default_extras_equal_torch():
     """Asking only for the z-loss and accuracy (scale 0) leaves torch's loss unchanged; the
     plain call returns a tensor, as torch."""

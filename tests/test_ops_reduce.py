@@ -196,6 +196,32 @@ def test_prod_with_zeros():
     check(lambda lib, a: a.prod(), [x[2].copy()])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape, dim, keepdim", [((700, 1000), 1, False), ((3, 400, 300), -1, True)]
+)
+def test_logsumexp_blocks_of_rows_match_torch(shape, dim, keepdim, dtype):
+    """Over the last axis of a large array lossgrad runs in blocks of rows: torch's values and
+    gradients, rows of infinities included, and the one-pass formula's values bit for bit."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(shape) * 30).astype(dtype)
+    x.reshape(-1, shape[-1])[:3] = [[np.inf], [-np.inf], [np.nan]]
+    ours, theirs = lossgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    got, expected = ours.logsumexp(dim, keepdim), theirs.logsumexp(dim, keepdim)
+    upstream = rng.standard_normal(tuple(expected.shape)).astype(dtype)
+    (grad,) = lossgrad.autograd.grad(got, ours, lossgrad.tensor(upstream))
+    (t_grad,) = torch.autograd.grad(expected, theirs, torch.tensor(upstream))
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=tol)
+    # exp(x - lse) carries lse's rounding (|lse| ~ 100 here) as its relative error
+    np.testing.assert_allclose(grad.numpy(), t_grad.numpy(), rtol=30 * tol, atol=tol)
+    with np.errstate(invalid="ignore"):
+        row_max = x.max(axis=dim, keepdims=True)
+        row_max[~np.isfinite(row_max)] = 0
+        one_pass = np.log(np.exp(x - row_max).sum(axis=dim, keepdims=True)) + row_max
+    np.testing.assert_array_equal(got.detach().numpy(), one_pass if keepdim else one_pass[..., 0])
+
+
 def test_logsumexp_stability():
     x = np.array([[1e4, 1e4 + 1.0, -1e4], [-np.inf, -np.inf, -np.inf], [np.inf, 0.0, 1.0]])
     check(lambda lib, a: a.logsumexp(1), [x[:1].copy()])

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lossgrad import _dtype
+from lossgrad import _dtype, _parallel
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
@@ -475,21 +475,42 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 # -- logsumexp ------------------------------------------------------------------------------------
 
 
+def _rows_of(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
+    """``a`` as C-contiguous ``(rows, n)`` rows when ``axes`` is its last axis and it is large
+    enough for blocks of rows to pay (else None)."""
+    if axes != (a.ndim - 1,) or a.size < _parallel.BLOCK or not a.flags.c_contiguous:
+        return None
+    return a.reshape(-1, a.shape[-1])
+
+
 class _LogSumExp(ArrayFunction):
+    """``log sum exp(x)`` with each reduced slice's maximum shifted out (0 for a slice whose
+    maximum is not finite). Over the last axis of a large array it runs in blocks of rows
+    (`_parallel.map_rows`), so that the shifted exponentials of a block stay in the cache
+    and are never a full-size array; the same values, bit for bit (each row sums alone)."""
+
     node_name = "LogsumexpBackward0"
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
-        if a.size:
-            m = np.max(a, axis=axes, keepdims=True)
-            m = np.where(np.isfinite(m), m, 0)
+        rows = _rows_of(a, axes)
+        if rows is not None:
+            out = np.empty(rows.shape[0], a.dtype)
+            _parallel.map_rows(
+                lambda lo, hi: _log_sum_exp_block(rows[lo:hi], out[lo:hi]), *rows.shape
+            )
+            out = out.reshape(a.shape[:-1] + ((1,) if keepdim else ()))
         else:
-            m = np.zeros((1,) * a.ndim, a.dtype)
-        out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True))
-        out += m
-        if not keepdim:
-            out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
-        out = np.asarray(out, a.dtype)
+            if a.size:
+                m = np.max(a, axis=axes, keepdims=True)
+                m = np.where(np.isfinite(m), m, 0)
+            else:
+                m = np.zeros((1,) * a.ndim, a.dtype)
+            out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True))
+            out += m
+            if not keepdim:
+                out = out.reshape(tuple(s for i, s in enumerate(a.shape) if i not in axes))
+            out = np.asarray(out, a.dtype)
         ctx.save_for_backward(a, out)
         ctx.meta = (axes, keepdim)
         return out
@@ -505,6 +526,36 @@ class _LogSumExp(ArrayFunction):
             None,
             None,
         )
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``backward`` on arrays, in blocks of rows over the last axis of a large input."""
+        a, out = ctx._saved_arrays()
+        axes, keepdim = ctx.meta
+        rows = _rows_of(a, axes)
+        if rows is None or g.dtype != a.dtype:
+            if not keepdim:
+                g, out = np.expand_dims(g, axes), np.expand_dims(out, axes)
+            return np.multiply(g, np.exp(a - out)), None, None
+        row_grads, row_lse = np.reshape(g, -1), np.reshape(out, -1)
+        grad = np.empty_like(a)
+        grad_rows = grad.reshape(rows.shape)
+
+        def block(lo: int, hi: int) -> None:
+            part = np.subtract(rows[lo:hi], row_lse[lo:hi, None], out=grad_rows[lo:hi])
+            np.multiply(np.exp(part, out=part), row_grads[lo:hi, None], out=part)
+
+        _parallel.map_rows(block, *rows.shape)
+        return grad, None, None
+
+
+def _log_sum_exp_block(rows: np.ndarray, out: np.ndarray) -> None:
+    """``out = log sum exp(rows)`` per row of one block, through a scratch buffer."""
+    row_max = rows.max(axis=1)
+    row_max[~np.isfinite(row_max)] = 0
+    shifted = _parallel.scratch(rows.size, rows.dtype).reshape(rows.shape)
+    np.exp(np.subtract(rows, row_max[:, None], out=shifted), out=shifted)
+    np.add(np.log(shifted.sum(axis=1)), row_max, out=out)
 
 
 def logsumexp(input: Tensor, dim: Any, keepdim: bool = False) -> Tensor:

@@ -186,8 +186,67 @@ def _cap_slope(capped: np.ndarray, softcap: float, scratch: np.ndarray) -> np.nd
     return np.subtract(1, slope, out=slope)
 
 
+class _SoftCap(ArrayFunction):
+    """Gemma 2's logit soft-capping ``c tanh(z / c)`` as one op, in blocks (`_parallel.map_blocks`;
+    the composite's three passes and three full-size arrays, and four more in its backward,
+    were a quarter of ``cross_entropy(..., softcap=c)``'s time). The same values as the
+    composite ``mul(tanh(div(z, c)), c)``, and as its gradient ``((g c)(1 - t**2)) / c`` with
+    ``t = tanh(z / c)`` kept (torch's tanh backward between its mul and div), bit for bit; a
+    recorded backward differentiates the composite."""
+
+    node_name = "SoftcapBackward"
+
+    @staticmethod
+    def forward(ctx: Any, logits: np.ndarray, softcap: float) -> np.ndarray:
+        scaled_tanh, capped = np.empty(logits.shape, logits.dtype), np.empty_like(logits)
+        flat_logits, flat_tanh, flat_capped = (a.reshape(-1) for a in (logits, scaled_tanh, capped))
+
+        def block(lo: int, hi: int) -> None:
+            part = flat_tanh[lo:hi]
+            np.tanh(np.divide(flat_logits[lo:hi], softcap, out=part), out=part)
+            np.multiply(part, softcap, out=flat_capped[lo:hi])
+
+        _parallel.map_blocks(block, logits.size, _parallel.wide_block(logits.size))
+        ctx.save_for_backward(logits, scaled_tanh)
+        ctx.softcap = softcap
+        return capped
+
+    @staticmethod
+    def backward_array(ctx: Any, upstream: np.ndarray) -> tuple[Any, ...]:
+        _, scaled_tanh = ctx._saved_arrays()
+        softcap, flat_tanh = ctx.softcap, scaled_tanh.reshape(-1)
+        flat_upstream = np.ascontiguousarray(np.broadcast_to(upstream, scaled_tanh.shape)).reshape(
+            -1
+        )
+        grad = np.empty(scaled_tanh.shape, scaled_tanh.dtype)
+        flat_grad = grad.reshape(-1)
+
+        def block(lo: int, hi: int) -> None:
+            slope = _parallel.scratch(hi - lo, grad.dtype)
+            np.subtract(1, np.multiply(flat_tanh[lo:hi], flat_tanh[lo:hi], out=slope), out=slope)
+            part = np.multiply(flat_upstream[lo:hi], softcap, out=flat_grad[lo:hi])
+            np.divide(np.multiply(part, slope, out=part), softcap, out=part)
+
+        _parallel.map_blocks(block, grad.size, _parallel.wide_block(grad.size))
+        return grad, None
+
+    @staticmethod
+    def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
+        logits, _ = ctx.saved_tensors
+        capped = _softcap_composite(logits, ctx.softcap)
+        return autograd_grad(capped, logits, upstream, create_graph=True)[0], None
+
+
+def _softcap_composite(logits: Tensor, softcap: float) -> Tensor:
+    return mul(tanh(div(logits, softcap)), softcap)
+
+
 def _softcapped(logits: Tensor, softcap: Any) -> Tensor:
-    return logits if softcap is None else mul(tanh(div(logits, softcap)), softcap)
+    if softcap is None:
+        return logits
+    if logits.dtype.itemsize < 4:  # float16 and bfloat16: the composite's rounding per op
+        return _softcap_composite(logits, softcap)
+    return _SoftCap.apply(logits, softcap)
 
 
 class _ChunkedHead(ArrayFunction):
@@ -1301,9 +1360,9 @@ def dpo_loss(
     ``loss_weights``, default all 1). Gradients follow from these formulas: the ``'mean'`` and
     ``'sum'`` of one loss type (other than ``sft``, without f-divergence or WPO weights) run as
     one NumPy kernel that writes the loss and its first derivatives; second derivatives
-    differentiate the formulas in lossgrad ops. TRL's ``ld_alpha`` (LD-DPO) weighs the tokens beyond the shorter
-    completion inside the per-sequence log-probabilities: it is an input of this loss, not an
-    option.
+    differentiate the formulas in lossgrad ops. TRL's ``ld_alpha`` (LD-DPO) weighs the tokens
+    beyond the shorter completion inside the per-sequence log-probabilities: it is an input of
+    this loss, not an option.
 
     Reference: trl 1.16 ``trl/trainer/dpo_trainer.py``, the trainer's loss computation, lines
     1385-1516 (one branch per loss type); Liger-Kernel 0.8.5
