@@ -7,6 +7,7 @@ Run from the repository root::
     python benchmarks/suite.py                 # full run; rewrites docs/benchmarks.md
     python benchmarks/suite.py --quick         # small cases only, no memory probes, no file
     python benchmarks/suite.py --family regression --only mse --no-memory
+    python benchmarks/suite.py --family language --merge   # re-measure one family's rows
 
 The rows come from the family scripts (``bench_regression.py``, ``bench_classification.py``,
 ``bench_margin.py``, ``bench_ctc.py``, ``engine.py`` against torch; ``bench_robust.py``,
@@ -447,6 +448,74 @@ def markdown(
     return "\n".join(lines)
 
 
+# -- re-measuring some families into the page ---------------------------------------------------
+
+_TIME_UNITS = {"us": 1e-6, "ms": 1e-3}
+_MEASURED = re.compile(r"^Measured (.+?) on (.+)\. Command: `(.+)`\. The page is$")
+
+
+def _parse_time(text: str) -> float:
+    value, unit = text.split()
+    return float(value) * _TIME_UNITS[unit]
+
+
+def page_cases(text: str) -> list[Case]:
+    """The measured rows of a page that `markdown` wrote, as Cases in the page's order (each
+    with its family, from the family scripts; a row no script offers any more is dropped)."""
+    family_of = {c.name: c.family for c in collect(list(FAMILIES), None, None, False)[0]}
+    cases = []
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != len(HEADER) or cells[0] not in family_of:
+            continue
+        name, lg, ref, ratio, ratio_single, mem, roof = cells
+        case = Case(family_of[name], name, _not_measured, _elements(name))
+        case.result = dict(
+            lg=_parse_time(lg),
+            ref=_parse_time(ref),
+            ratio=float(ratio),
+            ratio_single=float(ratio_single),
+        )
+        if mem:
+            case.result["mem"] = tuple(float(v) for v in mem.split(" / "))
+        if roof:
+            case.result["roofline"] = tuple(float(v.rstrip("%")) / 100 for v in roof.split(" / "))
+        cases.append(case)
+    return cases
+
+
+def _not_measured() -> Any:
+    raise RuntimeError("a row read from the page is not measured again")
+
+
+def merged_page(page: str, measured: list[Case], notes: list[str], command: str) -> str:
+    """``page`` with the rows of the families in ``measured`` replaced by these (in their
+    scripts' order; the other families' rows as the page has them), the summaries recomputed,
+    and the header saying which rows were measured when."""
+    families = {c.family for c in measured}
+    kept = [c for c in page_cases(page) if c.family not in families]
+    cases = [c for family in FAMILIES for c in kept + measured if c.family == family]
+    header = next((m for m in map(_MEASURED.match, page.splitlines()) if m), None)
+    if header is None:
+        raise ValueError("the page has no 'Measured ... Command: ...' line to merge into")
+    old_date, machine_text, old_command = header.groups()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = f"{old_date}; the {', '.join(sorted(families))} rows re-measured {now}"
+    old_notes = page.split("\nNotes:\n", 1)[1].splitlines() if "\nNotes:\n" in page else []
+    # a family's notes start with its name; the copy bandwidths are the regression rows'
+    owners = [f"{f}:" for f in families] + (["measured copy"] if "regression" in families else [])
+    kept_notes = [
+        n[2:] for n in old_notes if n.startswith("- ") and not n[2:].startswith(tuple(owners))
+    ]
+    return markdown(
+        cases,
+        kept_notes + [n for n in notes if n not in kept_notes],
+        f"{old_command}`, then `{command}",
+        date,
+        machine_text,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -474,6 +543,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"write the table here (default: {DOC.relative_to(HERE.parent)} for a"
         " full run, nothing for --quick/--only/--family)",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="measure the chosen families (all their rows) and put them into the page, keeping"
+        " the other families' rows as they are",
     )
     parser.add_argument(
         "--probe", nargs=3, metavar=("FAMILY", "CASE", "SIDE"), help=argparse.SUPPRESS
@@ -518,7 +593,10 @@ def _summarize(c: Case) -> bool:
 
 
 def main(argv: list[str] | None = None) -> list[Case]:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.merge and (args.only or args.quick):
+        parser.error("--merge re-measures whole families: not with --only or --quick")
     if args.probe:
         _probe(*args.probe, args.sizes)
         return []
@@ -564,10 +642,14 @@ def main(argv: list[str] | None = None) -> list[Case]:
     for n in notes:
         print(f"# {n}")
     full = not (args.quick or args.only or set(args.family) != set(FAMILIES))
-    target = args.markdown or (str(DOC) if full else None)
+    target = args.markdown or (str(DOC) if full or args.merge else None)
     if target:
         command = "python benchmarks/suite.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
-        Path(target).write_text(markdown(done, notes, command.strip()))
+        if args.merge:
+            page = merged_page(Path(target).read_text(), done, notes, command.strip())
+        else:
+            page = markdown(done, notes, command.strip())
+        Path(target).write_text(page)
         print(f"# wrote {target}")
     return done
 

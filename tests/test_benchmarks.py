@@ -121,3 +121,46 @@ def test_revision_comparison_reports_a_row_one_tree_lacks(tmp_path):
     rows = {row.name: row for row in compare_revisions.main([*argv, "--repeats", "1"])}
     assert "AttributeError" in rows["hinge_embedding N=16"].missing
     assert not rows["margin_ranking N=16"].missing
+
+
+def _measured(cases, ratio):
+    for case in cases:
+        case.result = dict(lg=2e-3, ref=1e-3 / ratio * 2, ratio=ratio, ratio_single=ratio / 2)
+    return cases
+
+
+def test_merge_replaces_the_rows_of_the_families_measured_again():
+    """``--merge``: the page keeps the other families' rows as written and takes the new rows
+    of the families measured again; summaries, header and notes follow."""
+    cases = suite.collect(["regression", "structured", "language"], None, None, False)[0]
+    regression = _measured([c for c in cases if c.family == "regression"], 0.5)
+    regression[0].result["mem"] = (4.0, 8.0)
+    regression[0].result["roofline"] = (0.25, 0.5)
+    structured = _measured([c for c in cases if c.family == "structured"], 0.8)
+    old_language = _measured([c for c in cases if c.family == "language"][:-1], 2.0)
+    page = suite.markdown(
+        regression + structured + old_language,
+        ["language: an old note", "structured: kept", "measured copy bandwidth, 9 GB/s"],
+        "python benchmarks/suite.py --rounds 2",
+        "2026-01-01 00:00 UTC",
+        "a test machine",
+    )
+    new_language = _measured([c for c in cases if c.family == "language"], 0.25)
+    merged = suite.merged_page(
+        page, new_language, ["language: a new note"], "python benchmarks/suite.py --merge"
+    )
+    rows = {c.name: c for c in suite.page_cases(merged)}
+    assert len(rows) == len(cases)
+    assert {rows[c.name].result["ratio"] for c in regression} == {0.5}
+    assert rows[regression[0].name].result["mem"] == (4.0, 8.0)
+    assert rows[regression[0].name].result["roofline"] == (0.25, 0.5)
+    assert {rows[c.name].result["ratio"] for c in new_language} == {0.25}
+    assert f"({len(regression)} rows)" in merged and "**0.50**" in merged
+    assert "2026-01-01 00:00 UTC; the language rows re-measured" in merged
+    assert "`python benchmarks/suite.py --rounds 2`, then `python benchmarks/suite.py --merge`" in (
+        merged
+    )
+    assert "- structured: kept" in merged and "- measured copy bandwidth, 9 GB/s" in merged
+    assert "- language: a new note" in merged and "an old note" not in merged
+    with pytest.raises(SystemExit):
+        suite.main(["--family", "language", "--merge", "--only", "dpo"])
