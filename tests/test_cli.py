@@ -165,6 +165,47 @@ def test_explain(name):
     assert f"  # {_catalog.run_example(entry).output!r}" in out
 
 
+def test_explain_a_loss_that_torch_has_only_as_a_module():
+    """AdaptiveLogSoftmaxWithLoss has no functional: explain shows the module, its constructor's
+    signature and defaults (torch's), the constructor's scalar options for --set, and no F."""
+    entry = _catalog.find("AdaptiveLogSoftmaxWithLoss")
+    proc = run("explain", "AdaptiveLogSoftmaxWithLoss")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:4] == [
+        f"AdaptiveLogSoftmaxWithLoss: {entry.summary}",
+        "torch equivalent: torch.nn.AdaptiveLogSoftmaxWithLoss",
+        "lossgrad: lossgrad.nn.AdaptiveLogSoftmaxWithLoss",
+        f"          (defined in {lossgrad.nn.AdaptiveLogSoftmaxWithLoss.__module__})",
+    ]
+    at = lines.index("signatures")
+    assert lines[at + 1 : at + 3] == [
+        "  nn.AdaptiveLogSoftmaxWithLoss(in_features, n_classes, cutoffs, div_value=4.0, "
+        "head_bias=False, device=None, dtype=None)",
+        "",
+    ]
+    assert not [line for line in lines if "F." in line or "nn.functional" in line]
+    for p in inspect.signature(torch.nn.AdaptiveLogSoftmaxWithLoss).parameters.values():
+        if p.default is not inspect.Parameter.empty:
+            assert any(line.split()[:3] == [p.name, "=", repr(p.default)] for line in lines), p.name
+    assert "         options for --set: div_value=4.0, head_bias=False" in lines
+    assert f"         drawn at div_value=1.0: {entry.curve.note}" in lines
+    torch_output = _catalog.run_example(entry, "torch").output
+    assert f"  # {torch_output!r}" in lines
+
+
+def test_plot_a_loss_that_torch_has_only_as_a_module(tmp_path):
+    proc = run("plot", "adaptive_softmax", "--grad", "--set", "div_value=0.5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "wrote adaptive_log_softmax.png (1280x400 px): AdaptiveLogSoftmaxWithLoss" in proc.stdout
+    assert "drawn at" not in proc.stdout  # the user chose div_value
+    assert (tmp_path / "adaptive_log_softmax.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    proc = run("plot", "adaptive_softmax", "--set", "device=cpu", cwd=tmp_path)
+    assert proc.returncode == 2 and "options: adaptive_log_softmax: div_value, head_bias" in (
+        proc.stderr
+    )
+
+
 def test_python_m_and_console_script_agree():
     exe = shutil.which("lossgrad")
     assert exe is not None

@@ -95,10 +95,30 @@ def test_api_pages_list_every_loss_by_its_public_name(site):
     modules = _text(site / "api" / "modules" / "index.html")
     for entry in _catalog.CATALOG:
         if entry.available():
-            assert entry.functional in functional, entry.key
+            assert entry.functional is None or entry.functional in functional, entry.key
             assert entry.module is None or entry.module in modules, entry.key
     for title in _catalog.FAMILIES.values():
         assert title in functional
+
+
+def test_a_module_only_loss_is_shown_as_its_module(site):
+    """torch has AdaptiveLogSoftmaxWithLoss only as a module: its section names the module and
+    its constructor, no functional, and the API reference lists it among the language losses."""
+    entry = _catalog.find("AdaptiveLogSoftmaxWithLoss")
+    page = " ".join(_text(site / "losses" / "language" / "index.html").split())
+    start = page.index(f"{entry.summary} lossgrad:")
+    section = page[start : page.index("Torch's edge policies", start)]
+    assert f"lossgrad: nn.AdaptiveLogSoftmaxWithLoss. torch: {entry.torch_name}." in section
+    assert "nn.AdaptiveLogSoftmaxWithLoss( in_features, n_classes, cutoffs, div_value=4.0," in (
+        section
+    )
+    assert "F." not in section
+    assert f"at div_value=1.0 ({entry.curve.note})" in section
+    source = (site / "api" / "modules" / "index.html").read_text(encoding="utf-8")
+    module_id = 'id="lossgrad.nn.modules.loss_language.AdaptiveLogSoftmaxWithLoss"'
+    assert (
+        source.index('id="language-models"') < source.index(module_id) < source.index('id="other"')
+    )
 
 
 def test_api_parameters_are_one_entry_each(site):

@@ -34,7 +34,7 @@ def test_curve_and_gradient_match_torch(key):
     entry = _catalog.find(key)
     fig = plot_loss(key, grad=True, points=101)
     x, loss, grad = _lines(fig)
-    ref = _catalog.curve_data(entry, torch, points=101)
+    ref = _catalog.curve_data(entry, torch, params=dict(entry.curve.params), points=101)
     np.testing.assert_allclose(x, ref.x)
     np.testing.assert_allclose(loss, ref.loss, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(grad, ref.grad, rtol=1e-9, atol=1e-12)
@@ -95,6 +95,17 @@ def test_module_options_and_params_are_used():
     )
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), ref.loss)
     assert "target y = 0" in fig.axes[0].get_xlabel()
+
+
+def test_a_module_only_loss_is_drawn_with_the_instances_options():
+    """An nn.AdaptiveLogSoftmaxWithLoss instance (no functional in torch) is drawn with its own
+    div_value, read from the module as its constructor's options."""
+    fig = plot_loss(nn.AdaptiveLogSoftmaxWithLoss(1, 4, cutoffs=[2], div_value=0.5), points=101)
+    entry = _catalog.find("adaptive_log_softmax")
+    ref = _catalog.curve_data(entry, torch, params={"div_value": 0.5}, points=101)
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), ref.loss, rtol=1e-9, atol=1e-12)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["AdaptiveLogSoftmaxWithLoss (div_value=0.5)"]
 
 
 def _tutorial_focal(gamma: float):

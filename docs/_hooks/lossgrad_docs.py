@@ -98,7 +98,7 @@ def _table(root: str) -> str:
 
 
 def _section(e: _catalog.Loss, root: str) -> str:
-    names = (f"`nn.{e.module}`, " if e.module else "") + f"`F.{e.functional}`"
+    names = ", ".join(f"`{name}`" for name in e.lossgrad_names("nn", "F"))
     out = [
         f"## {e.title} {{#{e.key}}}",
         "",
@@ -117,9 +117,12 @@ def _section(e: _catalog.Loss, root: str) -> str:
     if e.shape:
         out += [f"**Shape**: {_code_shapes(e.shape)}", ""]
     if not e.available():
+        missing = e.missing()
+        absent = " and ".join(f"`{name}`" for name in missing)
+        verb = "is" if len(missing) == 1 else "are"
         out += [
             '!!! warning "Not in this build"',
-            f"    `lossgrad.nn.functional.{e.functional}` is not defined in this build.",
+            f"    {absent} {verb} not defined in this build.",
             "",
         ]
     else:

@@ -10,7 +10,9 @@ executed, and curves are computed by calling the loss (the gradient by ``backwar
 ``lib`` being ``lossgrad`` or, for comparison, ``torch``.
 
 A loss that this build of lossgrad does not define yet stays in the catalog;
-``Loss.available()`` says so and the callers report it instead of failing.
+``Loss.available()`` says so and the callers report it instead of failing. A loss that torch
+exposes only as a module (``nn.AdaptiveLogSoftmaxWithLoss``) has no functional: its entry's
+``functional`` is None, and its options are read from the module's constructor.
 
 This module is imported by the command line, the plots and the docs only, never by
 ``import lossgrad``.
@@ -42,9 +44,12 @@ FAMILIES: dict[str, str] = {
 }
 
 #: Parameters never offered to ``--set``: legacy flags, the reduction (curves are elementwise),
-#: tensors, callables and indices that would change what the curve means.
+#: tensors, callables and indices that would change what the curve means, and a module's
+#: factory arguments.
 _NOT_TUNABLE = frozenset(
     {
+        "device",
+        "dtype",
         "size_average",
         "reduce",
         "reduction",
@@ -86,18 +91,19 @@ class Loss:
     """One loss: its names, its math, its torch policies, an example and a curve.
 
     ``key`` is the short name (``smooth_l1``); ``functional`` and ``module`` are lossgrad's
-    names, which are torch's. ``tex`` and ``tex_gradient`` are the unreduced loss and its
-    gradient in LaTeX, the one place they are written: ``formula`` and ``gradient``, the same as
-    one line of plain text for the terminal, are rendered from them (an entry may still pass
-    its own). ``shape`` is the Shape line (as on torch's pages) and ``references`` the papers or
-    standard sources. ``example`` is a torch program body that defines ``output`` (run with
-    ``import lossgrad as torch``, or with torch itself). For a lossgrad extension,
-    ``torch_example`` computes the same loss with torch's own functions and ``torch_note`` names
-    where that formula comes from.
+    names, which are torch's: ``module`` is None for a loss that is only a function, and
+    ``functional`` None for a loss that torch exposes only as a module. ``tex`` and
+    ``tex_gradient`` are the unreduced loss and its gradient in LaTeX, the one place they are
+    written: ``formula`` and ``gradient``, the same as one line of plain text for the terminal,
+    are rendered from them (an entry may still pass its own). ``shape`` is the Shape line (as on
+    torch's pages) and ``references`` the papers or standard sources. ``example`` is a torch
+    program body that defines ``output`` (run with ``import lossgrad as torch``, or with torch
+    itself). For a lossgrad extension, ``torch_example`` computes the same loss with torch's own
+    functions and ``torch_note`` names where that formula comes from.
     """
 
     key: str
-    functional: str
+    functional: str | None
     module: str | None
     family: str
     summary: str
@@ -117,6 +123,8 @@ class Loss:
     references: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.functional is None and self.module is None:
+            raise ValueError(f"{self.key}: a loss needs a functional, a module or both")
         if not self.formula:
             object.__setattr__(self, "formula", tex_to_text(self.tex))
         if not self.gradient:
@@ -139,21 +147,50 @@ class Loss:
         )
 
     def names(self) -> tuple[str, ...]:
-        return (self.key, self.functional) + ((self.module,) if self.module else ()) + self.aliases
+        own = (self.key, self.functional, self.module)
+        return tuple(name for name in own if name is not None) + self.aliases
+
+    def lossgrad_names(
+        self, nn: str = "lossgrad.nn", functional: str = "lossgrad.nn.functional"
+    ) -> list[str]:
+        """The module's and the functional's names, those the loss has, under these prefixes:
+        ``lossgrad.nn.L1Loss``, ``lossgrad.nn.functional.l1_loss``; ``nn.L1Loss``,
+        ``F.l1_loss`` with ``("nn", "F")``."""
+        names = [f"{nn}.{self.module}"] if self.module else []
+        if self.functional is not None:
+            names.append(f"{functional}.{self.functional}")
+        return names
 
     # -- the real objects --------------------------------------------------------------------------
 
     def function(self, lib: ModuleType | None = None) -> Callable[..., Any] | None:
-        """The functional in ``lib`` (lossgrad by default), or None when it does not exist."""
+        """The functional in ``lib`` (lossgrad by default), or None when it does not exist (or
+        the loss has none)."""
+        if self.functional is None:
+            return None
         return getattr(_lib(lib).nn.functional, self.functional, None)
 
     def module_class(self, lib: ModuleType | None = None) -> type | None:
         return getattr(_lib(lib).nn, self.module, None) if self.module else None
 
+    def missing(self, lib: ModuleType | None = None) -> list[str]:
+        """Those of :meth:`lossgrad_names` that ``lib`` (lossgrad by default) does not define,
+        named as in lossgrad."""
+        absent = []
+        if self.module is not None and self.module_class(lib) is None:
+            absent.append(f"lossgrad.nn.{self.module}")
+        if self.functional is not None and self.function(lib) is None:
+            absent.append(f"lossgrad.nn.functional.{self.functional}")
+        return absent
+
     def available(self, lib: ModuleType | None = None) -> bool:
-        return self.function(lib) is not None and (
-            self.module is None or self.module_class(lib) is not None
-        )
+        return not self.missing(lib)
+
+    def defining_module(self) -> str | None:
+        """The Python module where lossgrad defines the functional (else the module class), or
+        None when neither is in this build."""
+        defined = self.function() or self.module_class()
+        return defined.__module__ if defined is not None else None
 
     def signatures(self, one_per_line: bool = False) -> list[str]:
         """``nn.X(...)`` and ``F.x(...)`` with the defaults of this build (missing ones skipped),
@@ -180,11 +217,12 @@ class Loss:
         }
 
     def tunable(self) -> dict[str, Any]:
-        """What ``--set`` may change: the functional's scalar options, then the curve's settings."""
-        fn = self.function()
+        """What ``--set`` may change: the functional's scalar options (for a loss without one,
+        the module constructor's), then the curve's settings."""
+        options = self.function() if self.functional is not None else self.module_class()
         out: dict[str, Any] = {}
-        if fn is not None:
-            for p in inspect.signature(fn).parameters.values():
+        if options is not None:
+            for p in inspect.signature(options).parameters.values():
                 if p.name in _NOT_TUNABLE or p.default is inspect.Parameter.empty:
                     continue
                 if isinstance(p.default, (bool, int, float)) or p.default is None:

@@ -19,6 +19,22 @@ def _head_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, A
     return lib.nn.functional.linear_cross_entropy(hidden, head, target, reduction="none", **p)
 
 
+def _adaptive_curve(lib: ModuleType, z: Any, p: Mapping[str, Any], s: Mapping[str, Any]) -> Any:
+    """One input feature ``h = z``; classes {0, 1} in the head, the cluster {2, 3} in a tail;
+    target class 2. The weights are fixed so that the cluster's head logit and class 2's logit
+    in the tail are both ``h`` (with ``div_value=1``, one hidden unit); every other logit is 0."""
+    module = lib.nn.AdaptiveLogSoftmaxWithLoss(1, 4, cutoffs=[2], dtype=z.dtype, **p)
+    to_hidden, to_classes = module.tail[0]
+    with lib.no_grad():
+        for parameter in module.parameters():
+            parameter.zero_()
+        module.head.weight[2] = 1.0
+        to_hidden.weight.fill_(1.0)
+        to_classes.weight[0] = 1.0
+    target = lib.full((z.shape[0],), 2, dtype=lib.long)
+    return -module(z.unsqueeze(1), target).output
+
+
 def _pair_curve(fn: str) -> Any:
     """Chosen log-probability ``z`` against a rejected one of ``s['rejected']``."""
 
@@ -141,6 +157,75 @@ ENTRIES: tuple[Loss, ...] = (
         "output.backward()\n",
         curve=Curve("margin", "margin of the target logit (two classes)", (-6.0, 6.0), _head_curve),
         aliases=("fused_linear_cross_entropy",),
+    ),
+    Loss(
+        key="adaptive_log_softmax",
+        functional=None,
+        module="AdaptiveLogSoftmaxWithLoss",
+        family="language",
+        summary=(
+            "Adaptive softmax: frequent classes in the head, rare ones in clusters scored by "
+            "smaller tails."
+        ),
+        tex=(
+            r"\ell = \begin{cases} -\log\operatorname{softmax}(z)_y & y < c_0 \\ "
+            r"-\log\operatorname{softmax}(z)_{c_0 + k} - \log\operatorname{softmax}(t_k)_{y - c_k}"
+            r" & c_k \le y < c_{k+1} \end{cases},\quad z = W h,\ t_k = U_k V_k h"
+        ),
+        tex_gradient=(
+            r"\frac{\partial \ell}{\partial z} = \operatorname{softmax}(z) - "
+            r"\operatorname{onehot}(j),\quad \frac{\partial \ell}{\partial t_k} = "
+            r"\operatorname{softmax}(t_k) - \operatorname{onehot}(y - c_k),\quad j = y\ "
+            r"\text{or}\ c_0 + k"
+        ),
+        shape=(
+            "input: (N, in_features) or (in_features); target: (N) or (), class indices below "
+            "n_classes; output: (N) or (), and loss: a scalar"
+        ),
+        references=(
+            (
+                "Grave, E., Joulin, A., Cissé, M., Grangier, D. & Jégou, H. (2017). Efficient "
+                "softmax approximation for GPUs. ICML 2017"
+            ),
+        ),
+        in_torch=True,
+        notes=(
+            "a module only: torch has no functional form; forward returns the namedtuple "
+            "(output, loss), output each target's log-probability log p(y | h), loss the "
+            "negative mean of output",
+            "cutoffs: increasing, unique integers in [1, n_classes − 1] (else ValueError); the "
+            "head scores classes [0, c₀) and one logit per cluster [c_k, c_(k+1)), with "
+            "n_classes appended to the cutoffs",
+            "the tail of cluster k is Linear(in_features, in_features // div_value^(k+1)) then "
+            "Linear to the cluster's classes, both without bias; head_bias adds a bias to the "
+            "head only",
+            "log_prob(input) gives the (N, n_classes) log-probabilities of every class; "
+            "predict(input) their argmax, running the tails only for rows whose head prefers a "
+            "cluster",
+            "a target outside [0, n_classes) → RuntimeError; input (N, in_features) takes target"
+            " (N), input (in_features) a 0-d target",
+        ),
+        example="""\
+asm = nn.AdaptiveLogSoftmaxWithLoss(4, 10, cutoffs=[4, 8], div_value=2.0)
+with torch.no_grad():   # weights set here: torch's and lossgrad's random draws differ
+    for parameter in asm.parameters():
+        parameter.copy_(torch.arange(float(parameter.numel())).reshape(parameter.shape).sin())
+input = torch.tensor([[0.5, -1.0, 2.0, 0.1], [1.5, 0.0, -0.5, 0.3],
+                      [-0.2, 0.8, 0.4, -1.1]], requires_grad=True)
+target = torch.tensor([1, 5, 9])   # in the head, the first cluster, the second
+result = asm(input, target)        # (output, loss): log p(target | input), −output.mean()
+output = result.loss
+output.backward()
+""",
+        curve=Curve(
+            "hidden",
+            "hidden value h (one feature; target in a tail cluster, its head and tail logits h)",
+            (-6.0, 6.0),
+            _adaptive_curve,
+            params={"div_value": 1.0},
+            note="with one input feature, the default div_value = 4 leaves the tail no hidden unit",
+        ),
+        aliases=("adaptive_softmax",),
     ),
     Loss(
         key="dpo",

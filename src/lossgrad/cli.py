@@ -208,21 +208,18 @@ def _explain(args: argparse.Namespace) -> int:
     print(f"{e.title}: {e.summary}")
     relative = f" (reference: {e.torch_note}, written with torch)" if e.torch_note else ""
     print(f"torch equivalent: {e.torch_name}{relative}")
-    fn = e.function()
-    if fn is None:
-        print(f"not in this build of lossgrad: lossgrad.nn.functional.{e.functional} is missing")
+    missing = e.missing()
+    if missing:
+        print(f"not in this build of lossgrad: {_missing_text(missing)}")
     else:
-        names = (f"lossgrad.nn.{e.module}, " if e.module else "") + (
-            f"lossgrad.nn.functional.{e.functional}"
-        )
-        print(f"lossgrad: {names}")
-        print(f"          (defined in {fn.__module__})")
+        print(f"lossgrad: {', '.join(e.lossgrad_names())}")
+        print(f"          (defined in {e.defining_module()})")
     print()
     _field("formula", e.formula)
     _field("gradient", e.gradient)
     if e.shape:
         _field("shape", textwrap.fill(e.shape, 86, subsequent_indent=" " * 10))
-    if fn is not None:
+    if not missing:
         _explain_signatures(e)
     print()
     print("edge cases" + (" (torch's policies, which lossgrad follows)" if e.in_torch else ""))
@@ -234,6 +231,11 @@ def _explain(args: argparse.Namespace) -> int:
     print()
     _explain_plot(e)
     return _explain_example(e)
+
+
+def _missing_text(missing: Sequence[str]) -> str:
+    """``lossgrad.nn.functional.x is missing``, or ``... and ... are missing``."""
+    return " and ".join(missing) + (" is missing" if len(missing) == 1 else " are missing")
 
 
 def _bullets(lines: Sequence[str]) -> None:
@@ -343,7 +345,7 @@ def _plot(args: argparse.Namespace) -> int:
     for e in entries:
         if not e.available():
             raise _UsageError(
-                f"{e.key} is not in this build of lossgrad (F.{e.functional} is missing)"
+                f"{e.key} is not in this build of lossgrad ({_missing_text(e.missing())})"
             )
     params = _parse_sets(args.set, entries)
     size = _parse_size(args.size)
@@ -579,7 +581,7 @@ def _tour_losses(torch: ModuleType | None) -> bool:
 def _run_tour_row(entry: _catalog.Loss, torch: ModuleType | None) -> tuple[str, str, bool]:
     """(lossgrad's printed value, the torch column, ok) for one loss."""
     if not entry.available():
-        return f"not in this build (F.{entry.functional} is missing)", "", False
+        return f"not in this build ({_missing_text(entry.missing())})", "", False
     try:
         mine = _catalog.run_example(entry)
     except Exception as exc:  # noqa: BLE001 - the tour reports a broken loss and goes on
