@@ -521,3 +521,29 @@ def test_extras_bad_arguments():
             lg.tensor(np.full((5, 6), 1 / 6)),
             lse_square_scale=0.1,
         )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_chunked_results_carry_torchs_node_names(reduction, batched, weighted):
+    """The chunked path's result has torch's grad_fn: its custom operator's generated node
+    (``..._no_reduction_...`` for 'none'), or SqueezeBackward1 for an unbatched input."""
+    rng = np.random.default_rng(8)
+    hidden, head = rng.random((4, 3)), rng.random((5, 3))
+    target, class_weight = np.array([0, 1, 2, 4]), rng.random(5)
+    names = []
+    for lib in (torch, lg):
+        x = lib.tensor(hidden if batched else hidden[0], requires_grad=True)
+        y = lib.tensor(target if batched else target[0])
+        weight = lib.tensor(class_weight, requires_grad=True) if weighted else None
+        out = lib.nn.functional.linear_cross_entropy(
+            x,
+            lib.tensor(head, requires_grad=True),
+            y,
+            weight=weight,
+            reduction=reduction,
+            options=lib.nn.LinearCrossEntropyOptions(),
+        )
+        names.append(out.grad_fn.name())
+    assert names[1] == names[0]

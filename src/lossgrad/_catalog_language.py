@@ -434,7 +434,6 @@ output.backward()
         "output.backward()\n",
         torch_note="Liger-Kernel LigerFusedLinearJSDFunction.distillation_loss_fn",
         curve=Curve("margin", _STUDENT, (-6.0, 6.0), _distill_curve("generalized_jsd_loss")),
-        aliases=("jsd",),
     ),
     Loss(
         key="tvd",

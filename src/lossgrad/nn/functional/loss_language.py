@@ -409,6 +409,38 @@ class _HeadTotal(ArrayFunction):
         return (*grads, None, None, None)
 
 
+#: The names of the nodes torch's chunked ``linear_cross_entropy`` returns (a custom operator's
+#: generated backward): lossgrad's chunked results carry them too.
+_TORCH_CHUNKED_NODE = "GeneratedBackwardFor_torch_nn__linear_cross_entropy_batch_chunked_default"
+
+
+class _ChunkedResult(ArrayFunction):
+    """The identity, as the node torch's chunked path returns with ``'mean'`` and ``'sum'``:
+    for a result of lossgrad's ops (a class weight that requires grad)."""
+
+    node_name = _TORCH_CHUNKED_NODE + "Backward"
+
+    @staticmethod
+    def forward(ctx: Any, result: np.ndarray) -> np.ndarray:
+        return result.view()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad
+
+    @staticmethod
+    def backward_array(ctx: Any, grad: np.ndarray) -> np.ndarray:
+        return grad
+
+
+class _ChunkedNoReduction(_ChunkedResult):
+    """The same with ``'none'``."""
+
+    node_name = _TORCH_CHUNKED_NODE.replace("chunked_default", "chunked_no_reduction_default") + (
+        "Backward"
+    )
+
+
 class _ChunkedHeadTotal(_HeadTotal):
     """The scalar chunked loss ``sum_n p_n (c_n (lse_n - z[n, y_n]) + s e_n lse_n**2)`` of the
     logits ``z = cap(input W^T + b)``, with the token coefficients ``c`` (class weight over the
@@ -424,6 +456,8 @@ class _ChunkedHeadTotal(_HeadTotal):
     made). ``backward`` (a graph recorded) differentiates the composite definition
     (``_ChunkedHead`` and ops) instead, so second derivatives work.
     """
+
+    node_name = _TORCH_CHUNKED_NODE + "Backward"
 
     @staticmethod
     def forward(ctx: Any, input, linear_weight, bias, target, coefficients, settings):  # type: ignore[no-untyped-def]
@@ -631,6 +665,9 @@ def _chunked(
     cross-entropy, class weights, extras and the reduction with lossgrad ops (so ``weight`` is
     differentiable too)."""
     batched = input.dim() == 2
+    if not batched and extras == _NO_EXTRAS:  # torch's order: a batch of one, then squeezed
+        batch = (unsqueeze(input, 0), linear_weight, unsqueeze(target, 0), linear_bias, weight)
+        return squeeze(_chunked(*batch, reduction, ignore_index, options, extras), 0)
     if not batched:
         input, target = unsqueeze(input, 0), unsqueeze(target, 0)
     num_batches, in_features = input.shape
@@ -670,7 +707,9 @@ def _chunked(
         valid, labels = valid[0], labels[0]
         predicted = None if predicted is None else predicted[0]
     if extras == _NO_EXTRAS:
-        return _reduction.apply(token_losses, reduction, denominator=denominator)
+        total = _reduction.apply(token_losses, reduction, denominator=denominator)
+        named = _ChunkedNoReduction if reduction == "none" else _ChunkedResult
+        return named.apply(total) if total.requires_grad else total
     with np.errstate(over="ignore", invalid="ignore"):
         target_prob = np.exp(target_logit._data - log_sum_exp._data)
     return _total_with_extras(
