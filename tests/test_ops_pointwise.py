@@ -1,5 +1,7 @@
 """Parity of the elementwise ops with torch: values, dtypes, first and second gradients."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -440,3 +442,32 @@ def test_gradcheck(k):
     b = lossgrad.tensor(away(4, gap=0.1) + 3.0, requires_grad=True)
     assert gradcheck(GRADCHECK[k], (a, b))
     assert gradgradcheck(GRADCHECK[k], (a, b))
+
+
+@pytest.mark.parametrize("number", [0.1, 1 / 3, 1e-3, 3.0, 3001, 1e5, -2.5e-8, 0.0])
+def test_float16_times_and_over_a_python_number_round_once_as_torch(number):
+    """torch computes a float16 tensor with a Python number in float32 (the number not rounded
+    to float16 first): every finite float16, its value, gradient and node name; no warning
+    (x / 0 is inf)."""
+    half = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    half = half[np.isfinite(half)]
+    upstream = np.full(half.shape, 0.7, np.float16)
+    for op in (
+        lambda t: t * number,
+        lambda t: number * t,
+        lambda t: t / number,
+        lambda t: number / t,
+        lambda t: t.mul(number).div(number),
+    ):
+        results = []
+        for lib in (torch, lossgrad):
+            x = lib.tensor(half, requires_grad=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                y = op(x)
+                (grad,) = lib.autograd.grad(y, x, lib.tensor(upstream), create_graph=True)
+            results.append((y.detach().numpy(), grad.detach().numpy(), y.grad_fn.name()))
+        (value, grad, name), (l_value, l_grad, l_name) = results
+        np.testing.assert_array_equal(l_value, value)
+        np.testing.assert_array_equal(l_grad, grad)
+        assert l_name == name

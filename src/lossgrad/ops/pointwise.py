@@ -247,6 +247,52 @@ def _check_bool_sub(input: Any, other: Any) -> None:
 subtract = sub
 
 
+def _in_float32(ufunc: Any, half: np.ndarray, number: Any) -> np.ndarray:
+    """``ufunc(half, number)`` computed in float32 with the number as a float32, rounded to
+    ``half``'s dtype once (torch's "opmath" for a float16 tensor and a Python number)."""
+    return ufunc(half, np.float32(number)).astype(half.dtype)
+
+
+class _HalfByScalar(ArrayFunction):
+    """A float16 tensor times a Python number as torch computes it (`_in_float32`): rounding
+    the number to float16 first (``x * 0.1``: 0.0999755859375) gave another float16 for a third
+    of the elements or more. The gradient is the upstream times the number, the same way."""
+
+    node_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, half: np.ndarray, number: Any) -> np.ndarray:
+        ctx.number = number
+        return _in_float32(np.multiply, half, number)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return mul(g, ctx.number), None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        return _in_float32(np.multiply, g, ctx.number), None
+
+
+class _HalfOverScalar(ArrayFunction):
+    """A float16 tensor over a Python number, as `_HalfByScalar`."""
+
+    node_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, half: np.ndarray, number: Any) -> np.ndarray:
+        ctx.number = number
+        return _in_float32(np.divide, half, number)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        return div(g, ctx.number), None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        return _in_float32(np.divide, g, ctx.number), None
+
+
 def mul(input: Any, other: Any) -> Tensor:
     """``input * other``."""
     if isinstance(input, Tensor):  # the common cases, before general promotion
@@ -254,9 +300,13 @@ def mul(input: Any, other: Any) -> Tensor:
             if input._data.dtype is other._data.dtype:
                 return _Mul.apply(input, other)
         elif (type(other) is float or type(other) is int) and input._data.dtype.kind == "f":
+            if input._data.dtype == np.float16:
+                return _HalfByScalar.apply(input, other)
             return _Mul.apply(input, np.asarray(other, input._data.dtype))
     elif (type(input) is float or type(input) is int) and isinstance(other, Tensor):
         if other._data.dtype.kind == "f":  # ``0.5 * t`` (through __rmul__)
+            if other._data.dtype == np.float16:
+                return _HalfByScalar.apply(other, input)
             return _Mul.apply(np.asarray(input, other._data.dtype), other)
     _, (a, b) = promote(input, other)
     return _Mul.apply(a, b)
@@ -275,6 +325,13 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:
         and input._data.dtype.kind == "f"
     ):  # the common case, before promotion's general machinery
         return _Div.apply(input, other)
+    if (
+        rounding_mode is None
+        and isinstance(input, Tensor)
+        and input._data.dtype == np.float16
+        and (type(other) is float or type(other) is int)
+    ):
+        return _HalfOverScalar.apply(input, other)
     dt, (a, b) = promote(input, other)
     if rounding_mode is None:
         if dt.kind != "f":
