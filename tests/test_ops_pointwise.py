@@ -471,3 +471,25 @@ def test_float16_times_and_over_a_python_number_round_once_as_torch(number):
         np.testing.assert_array_equal(l_value, value)
         np.testing.assert_array_equal(l_grad, grad)
         assert l_name == name
+
+
+@pytest.mark.parametrize("alpha", [0.1, 1 / 3, -0.7, 1e-5, 3001.3, 2])
+def test_float16_add_sub_rsub_with_alpha_as_torch(alpha):
+    """torch rounds ``alpha`` to float16 and makes ``a + alpha b`` in float32, rounded once:
+    every finite float16 against a shuffled partner, values and gradients; an ``alpha`` that
+    overflows float16 is torch's RuntimeError."""
+    half = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    half = half[np.isfinite(half)]
+    partner = np.roll(half, 7777)
+    upstream = np.full(half.shape, 0.3, np.float16)
+    for name in ("add", "sub", "rsub"):
+        results = []
+        for lib in (torch, lossgrad):
+            x, y = lib.tensor(half, requires_grad=True), lib.tensor(partner, requires_grad=True)
+            out = getattr(lib, name)(x, y, alpha=alpha)
+            grads = lib.autograd.grad(out, [x, y], lib.tensor(upstream))
+            results.append([out.detach().numpy(), *(g.numpy() for g in grads)])
+        for l_array, t_array in zip(results[1], results[0]):
+            np.testing.assert_array_equal(l_array, t_array)
+    error = check_raises(lambda lib, x: x.add(x, alpha=1e5), [half[:2]])
+    assert "c10::Half without overflow" in str(error)

@@ -7,6 +7,7 @@ Gradients of broadcast operands are summed back to the operand's shape (``sum_to
 from __future__ import annotations
 
 import builtins
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,18 @@ from lossgrad.ops._common import (
 # every operand that needs a gradient) rather than storing it again in forward.
 
 
+def _plus_scaled(a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
+    """``a + alpha b``; for float16 operands as torch: ``alpha`` rounded to float16, the sum
+    made in float32 (the product of two float16 values is exact there) and rounded once."""
+    if a.dtype == np.float16:
+        half_alpha = np.float16(alpha)
+        if np.isinf(half_alpha) and math.isfinite(alpha):
+            raise RuntimeError("value cannot be converted to type c10::Half without overflow")
+        scaled = b.astype(np.float32) * np.float32(half_alpha)
+        return (a.astype(np.float32) + scaled).astype(np.float16)
+    return a + b * np.asarray(alpha, a.dtype)
+
+
 class _Add(ArrayFunction):
     saves_tensors = False  # torch's node saves no tensors: a second backward is allowed
     node_name = "AddBackward0"
@@ -38,7 +51,7 @@ class _Add(ArrayFunction):
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
         ctx.alpha = alpha
         try:
-            return a + b if alpha == 1 else a + b * np.asarray(alpha, a.dtype)
+            return a + b if alpha == 1 else _plus_scaled(a, b, alpha)
         except ValueError:
             raise broadcast_error(np.shape(a), np.shape(b)) from None
 
@@ -71,7 +84,7 @@ class _Sub(ArrayFunction):
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
         ctx.alpha = alpha
         try:
-            return a - b if alpha == 1 else a - b * np.asarray(alpha, a.dtype)
+            return a - b if alpha == 1 else _plus_scaled(a, b, -alpha)
         except ValueError:
             raise broadcast_error(np.shape(a), np.shape(b)) from None
 
@@ -844,7 +857,7 @@ class _Rsub(ArrayFunction):
     def forward(ctx: Any, a: np.ndarray, b: np.ndarray, alpha: Any) -> np.ndarray:
         ctx.alpha = alpha
         try:
-            return b - a if alpha == 1 else b - a * np.asarray(alpha, a.dtype)
+            return b - a if alpha == 1 else _plus_scaled(b, a, -alpha)
         except ValueError:
             raise broadcast_error(np.shape(a), np.shape(b)) from None
 
