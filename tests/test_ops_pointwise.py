@@ -493,3 +493,25 @@ def test_float16_add_sub_rsub_with_alpha_as_torch(alpha):
             np.testing.assert_array_equal(l_array, t_array)
     error = check_raises(lambda lib, x: x.add(x, alpha=1e5), [half[:2]])
     assert "c10::Half without overflow" in str(error)
+
+
+def test_float16_in_place_arithmetic_with_a_number_as_torch():
+    """The in-place quick path (``x *= 0.1``, ``x.div_(3001.3)``) rounds as torch's float32
+    "opmath" too, and an overflow is inf with no NumPy warning."""
+    half = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    half = half[np.isfinite(half)]
+    for number in (0.1, 1 / 3, 3001.3):
+        results = []
+        for lib in (torch, lossgrad):
+            x = lib.tensor(half.copy())
+            x *= number
+            x.div_(number / 7)
+            x.add_(number)
+            results.append(x.numpy())
+        np.testing.assert_array_equal(results[1], results[0])
+    x = lossgrad.tensor(np.ones(3, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x *= 1e38
+        x *= 1e38
+    assert np.isinf(x.numpy()).all()

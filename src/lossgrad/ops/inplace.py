@@ -20,7 +20,7 @@ import numpy as np
 
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
-from lossgrad.autograd.function import ArrayFunction
+from lossgrad.autograd.function import ArrayFunction, quiet_call
 from lossgrad.ops._common import broadcast_error, sum_to_shape
 
 _LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -171,6 +171,8 @@ def quick_inplace(self: Tensor, ufunc: np.ufunc, other: Any) -> bool:
         if kind is int and data.dtype.itemsize < 4 or not -(2**31) <= other < 2**31:
             return False
         raw = other
+        if data.dtype == np.float16 and (ufunc is np.multiply or ufunc is np.true_divide):
+            raw = np.float32(other)  # torch's float32 "opmath": the number unrounded
         if self._requires_grad and grad_mode.is_grad_enabled():
             return False
     elif isinstance(other, Tensor):
@@ -183,7 +185,10 @@ def quick_inplace(self: Tensor, ufunc: np.ufunc, other: Any) -> bool:
         return False
     if not data.flags.writeable:
         return False
-    ufunc(data, raw, out=data)
+    if data.dtype.kind == "f":  # an overflow is inf, as torch's, with no NumPy warning
+        quiet_call(ufunc, data, raw, data)
+    else:
+        ufunc(data, raw, out=data)
     self._vbox[0] += 1
     return True
 
