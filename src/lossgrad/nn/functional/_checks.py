@@ -50,19 +50,30 @@ def check_tensor_arguments(fn: str, **arguments: Any) -> None:
             )
 
 
+def broadcast_shape(*tensors: Tensor | None) -> tuple[int, ...]:
+    """The shape ``tensors`` broadcast to (None skipped), met left to right as torch's ops meet
+    them; RuntimeError naming the first clashing sizes when they do not broadcast."""
+    from lossgrad.ops._common import broadcast_error
+
+    shape: tuple[int, ...] = ()
+    for t in tensors:
+        if t is None:
+            continue
+        try:
+            shape = np.broadcast_shapes(shape, t._data.shape)
+        except ValueError:
+            raise broadcast_error(shape, t._data.shape) from None
+    return shape
+
+
 def broadcast_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """torch's ``broadcast_tensors(input, target)``: both expanded (no copy) to the common
     shape; RuntimeError naming the clashing sizes when they do not broadcast."""
-    sa, sb = input._data.shape, target._data.shape
-    if sa == sb:
+    if input._data.shape == target._data.shape:
         return input, target
-    from lossgrad.ops._common import broadcast_error
     from lossgrad.ops.shape import expand
 
-    try:
-        shape = np.broadcast_shapes(sa, sb)
-    except ValueError:
-        raise broadcast_error(sa, sb) from None
+    shape = broadcast_shape(input, target)
     return expand(input, shape), expand(target, shape)
 
 
@@ -151,29 +162,36 @@ def check_not_integral(fn: str, input: Tensor, target: Tensor) -> None:
         raise RuntimeError(f"{fn}: Integral inputs not supported {got}.")
 
 
-def check_unit_interval(t: Tensor, name: str) -> None:
-    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]`` (NaN
-    does not). For float32/64 first one pass over the bits as unsigned integers, which are
-    ordered like the floats from +0 to 1 and above 1's bits for anything negative (-0.0
-    included), NaN or above 1; the two-pass test only when that one fails."""
-    data = t._data
+def check_unit_interval(**tensors: Tensor) -> None:
+    """torch's RuntimeError, naming the first of ``tensors`` (in order) that does not lie in
+    ``[0, 1]`` (NaN does not) and showing its first bad value."""
+    for name, t in tensors.items():
+        if not _within_unit_interval(t._data):
+            bad = t._data[~((t._data >= 0) & (t._data <= 1))].flat[0]
+            raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
+
+
+def _within_unit_interval(data: np.ndarray) -> bool:
+    """Whether every value of ``data`` lies in ``[0, 1]``. For float32/64 first one pass over
+    the bits as unsigned integers, which are ordered like the floats from +0 to 1 and above 1's
+    bits for anything negative (-0.0 included), NaN or above 1; the two-pass test only when
+    that one fails."""
     if data.dtype.char in "fd" and data.size:
         bits = data.view(np.uint32 if data.dtype.char == "f" else np.uint64)
         if bits.max() <= bits.dtype.type(data.dtype.type(1).view(bits.dtype)):
-            return
-    if data.size and not (data.min() >= 0 and data.max() <= 1):
-        bad = data[~((data >= 0) & (data <= 1))].flat[0]
-        raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
+            return True
+    return not data.size or bool(data.min() >= 0 and data.max() <= 1)
 
 
-def number_as_tensor(value: Any, like: Tensor, unsupported: str) -> Tensor:
+def number_as_tensor(value: Any, like: Tensor, operation: str) -> Tensor:
     """A Python number (torch's composites take one as a scalar of ``like``'s dtype) as a 0-d
-    tensor; ``value`` itself if it is a Tensor; else TypeError ``unsupported`` (a format with
-    ``{}`` for the value's type name, Python's operator message)."""
+    tensor; ``value`` itself if it is a Tensor; else Python's TypeError for ``operation``, the
+    first op torch's composite applies to it, with ``{}`` in its place (``"Tensor - {}"``)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Tensor._make(np.asarray(value, like._data.dtype))
     if not isinstance(value, Tensor):
-        raise TypeError(unsupported.format(type(value).__name__))
+        left, operator, right = operation.format(type(value).__name__).split()
+        raise TypeError(f"unsupported operand type(s) for {operator}: '{left}' and '{right}'")
     return value
 
 
