@@ -51,18 +51,18 @@ def check_tensor_arguments(fn: str, **arguments: Any) -> None:
 
 
 def broadcast_shape(*tensors: Tensor | None) -> tuple[int, ...]:
-    """The shape ``tensors`` broadcast to (None skipped), met left to right as torch's ops meet
-    them; RuntimeError naming the first clashing sizes when they do not broadcast."""
+    """The shape ``tensors`` broadcast to (None skipped; at least one given), met left to right
+    as torch's ops meet them; RuntimeError naming the first clashing sizes when they do not
+    broadcast. Equal shapes cost no NumPy call."""
     from lossgrad.ops._common import broadcast_error
 
-    shape: tuple[int, ...] = ()
-    for t in tensors:
-        if t is None:
-            continue
-        try:
-            shape = np.broadcast_shapes(shape, t._data.shape)
-        except ValueError:
-            raise broadcast_error(shape, t._data.shape) from None
+    shape, *others = [t._data.shape for t in tensors if t is not None]
+    for other in others:
+        if other != shape:
+            try:
+                shape = np.broadcast_shapes(shape, other)
+            except ValueError:
+                raise broadcast_error(shape, other) from None
     return shape
 
 

@@ -177,15 +177,19 @@ def _fused_operands(operands: Sequence[Tensor]) -> list[Tensor] | None:
     """The operands of a spec with a ``composite``, promoted to one dtype for its fused op;
     None where torch's composite must compute the loss (see `Pointwise`): an operand that is not
     floating point, float16 ones, or a broadcast operand that requires grad."""
-    if any(t._data.dtype.kind != "f" for t in operands):
-        return None
     dtype, promoted = promote(*operands)
-    if dtype == np.float16:
+    if dtype.char == "e":  # float16
         return None
-    if any(t.requires_grad for t in operands) and len({t._data.shape for t in operands}) > 1:
-        shape = _checks.broadcast_shape(*operands)
-        if any(t.requires_grad and t._data.shape != shape for t in operands):
+    first_shape, broadcast = operands[0]._data.shape, False
+    for t in operands:  # (plain loops: this runs on every call of such a loss)
+        if t._data.dtype.kind != "f":
             return None
+        broadcast = broadcast or t._data.shape != first_shape
+    if broadcast:
+        shape = _checks.broadcast_shape(*operands)
+        for t in operands:
+            if t.requires_grad and t._data.shape != shape:
+                return None
     return promoted
 
 
