@@ -57,7 +57,7 @@ POINTWISE_LINES = 41
 #: or float16 operands, a broadcast operand that requires grad) is the driver's rule
 #: (`_pointwise.Pointwise.composite`), not theirs.
 NOT_YET = {
-    "binary_cross_entropy": 47,
+    "binary_cross_entropy": 48,
     "binary_cross_entropy_with_logits": 52,
     "gaussian_nll_loss": 73,
     "poisson_nll_loss": 50,

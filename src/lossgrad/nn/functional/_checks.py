@@ -162,25 +162,19 @@ def check_not_integral(fn: str, input: Tensor, target: Tensor) -> None:
         raise RuntimeError(f"{fn}: Integral inputs not supported {got}.")
 
 
-def check_unit_interval(**tensors: Tensor) -> None:
-    """torch's RuntimeError, naming the first of ``tensors`` (in order) that does not lie in
-    ``[0, 1]`` (NaN does not) and showing its first bad value."""
-    for name, t in tensors.items():
-        if not _within_unit_interval(t._data):
-            bad = t._data[~((t._data >= 0) & (t._data <= 1))].flat[0]
-            raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
-
-
-def _within_unit_interval(data: np.ndarray) -> bool:
-    """Whether every value of ``data`` lies in ``[0, 1]``. For float32/64 first one pass over
-    the bits as unsigned integers, which are ordered like the floats from +0 to 1 and above 1's
-    bits for anything negative (-0.0 included), NaN or above 1; the two-pass test only when
-    that one fails."""
+def check_unit_interval(t: Tensor, name: str) -> None:
+    """torch's RuntimeError, showing the first bad value, unless ``t`` lies in ``[0, 1]`` (NaN
+    does not). For float32/64 first one pass over the bits as unsigned integers, which are
+    ordered like the floats from +0 to 1 and above 1's bits for anything negative (-0.0
+    included), NaN or above 1; the two-pass test only when that one fails."""
+    data = t._data
     if data.dtype.char in "fd" and data.size:
         bits = data.view(np.uint32 if data.dtype.char == "f" else np.uint64)
         if bits.max() <= bits.dtype.type(data.dtype.type(1).view(bits.dtype)):
-            return True
-    return not data.size or bool(data.min() >= 0 and data.max() <= 1)
+            return
+    if data.size and not (data.min() >= 0 and data.max() <= 1):
+        bad = data[~((data >= 0) & (data <= 1))].flat[0]
+        raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
 
 
 def number_as_tensor(value: Any, like: Tensor, operation: str) -> Tensor:

@@ -178,7 +178,8 @@ def binary_cross_entropy(
     _broadcast_into(target._data.shape, weight)
     weight = weight if weight is None else weight.to(input.dtype)
     _checks.check_float_kernel(input._data.dtype, "binary_cross_entropy")
-    _checks.check_unit_interval(input=input, target=target)
+    _checks.check_unit_interval(input, "input")
+    _checks.check_unit_interval(target, "target")
     target = _smoothed_binary_target(target, label_smoothing, "binary_cross_entropy")
     return _pointwise(_BCE, (input, target, weight), reduction)
 
