@@ -50,19 +50,30 @@ def check_tensor_arguments(fn: str, **arguments: Any) -> None:
             )
 
 
+def broadcast_shape(*tensors: Tensor | None) -> tuple[int, ...]:
+    """The shape ``tensors`` broadcast to (None skipped; at least one given), met left to right
+    as torch's ops meet them; RuntimeError naming the first clashing sizes when they do not
+    broadcast. Equal shapes cost no NumPy call."""
+    from lossgrad.ops._common import broadcast_error
+
+    shape, *others = [t._data.shape for t in tensors if t is not None]
+    for other in others:
+        if other != shape:
+            try:
+                shape = np.broadcast_shapes(shape, other)
+            except ValueError:
+                raise broadcast_error(shape, other) from None
+    return shape
+
+
 def broadcast_pair(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """torch's ``broadcast_tensors(input, target)``: both expanded (no copy) to the common
     shape; RuntimeError naming the clashing sizes when they do not broadcast."""
-    sa, sb = input._data.shape, target._data.shape
-    if sa == sb:
+    if input._data.shape == target._data.shape:
         return input, target
-    from lossgrad.ops._common import broadcast_error
     from lossgrad.ops.shape import expand
 
-    try:
-        shape = np.broadcast_shapes(sa, sb)
-    except ValueError:
-        raise broadcast_error(sa, sb) from None
+    shape = broadcast_shape(input, target)
     return expand(input, shape), expand(target, shape)
 
 
@@ -166,14 +177,15 @@ def check_unit_interval(t: Tensor, name: str) -> None:
         raise RuntimeError(f"all elements of {name} should be between 0 and 1 (found {bad!r})")
 
 
-def number_as_tensor(value: Any, like: Tensor, unsupported: str) -> Tensor:
+def number_as_tensor(value: Any, like: Tensor, operation: str) -> Tensor:
     """A Python number (torch's composites take one as a scalar of ``like``'s dtype) as a 0-d
-    tensor; ``value`` itself if it is a Tensor; else TypeError ``unsupported`` (a format with
-    ``{}`` for the value's type name, Python's operator message)."""
+    tensor; ``value`` itself if it is a Tensor; else Python's TypeError for ``operation``, the
+    first op torch's composite applies to it, with ``{}`` in its place (``"Tensor - {}"``)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Tensor._make(np.asarray(value, like._data.dtype))
     if not isinstance(value, Tensor):
-        raise TypeError(unsupported.format(type(value).__name__))
+        left, operator, right = operation.format(type(value).__name__).split()
+        raise TypeError(f"unsupported operand type(s) for {operator}: '{left}' and '{right}'")
     return value
 
 

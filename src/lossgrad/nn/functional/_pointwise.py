@@ -27,7 +27,10 @@ before it divides by ``n``). A loss torch composes from ops (kl_div, poisson_nll
 gives ``composite_gradients`` instead: the same, but handed the upstream gradient already
 through the reduction's backward, as torch's ``MeanBackward0`` hands it to the elementwise ops;
 its first-order backward takes them too where the reduced loss is not finite (the kept ∂l/∂x
-times the upstream overflows where torch's order need not).
+times the upstream overflows where torch's order need not). Such a loss also gives
+``composite``, torch's composite itself: `apply` takes the operands as the functional has them
+and reduces the composite wherever the fused op cannot round and fail as torch's ops do
+(integer or float16 operands, a broadcast operand that requires grad); else it promotes them.
 
     >>> import numpy as np
     >>> import lossgrad as torch
@@ -60,8 +63,8 @@ import numpy as np
 from lossgrad import _parallel
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction, backward_via_tensors
-from lossgrad.nn.functional import _kept, _reduction
-from lossgrad.ops._common import broadcast_error
+from lossgrad.nn.functional import _checks, _kept, _reduction
+from lossgrad.ops._common import promote
 from lossgrad.ops.pointwise import mul
 
 #: Scratch slots of the driver: a reduced loss's block, an unkept gradient's block. Kernels
@@ -105,6 +108,14 @@ class Pointwise(NamedTuple):
             the order of torch's float16 computation: for float16 operands, where torch rounds
             each op to float16, the loss's value is this formula's (the gradients are then the
             ops formula's). Optional.
+        composite: ``composite(*operands, *params)``, the unreduced loss of a loss torch
+            composes from ops, written with lossgrad ops op for op (so autograd of it is
+            torch's backward). `apply` then takes the operands unpromoted and reduces this in
+            place of the fused op where that cannot reproduce torch's ops (`_fused_operands`):
+            an operand that is not floating point (torch's integer arithmetic and dtypes),
+            float16 ones (each op rounding in float16), or one that requires grad and is
+            broadcast (torch's backward sums its gradient over the broadcast dims between its
+            ops, which moves roundings, overflows and NaN). Optional.
     """
 
     node: str | Callable[..., str]
@@ -117,6 +128,7 @@ class Pointwise(NamedTuple):
     antisymmetric: bool = False
     dldx_factor: Callable[..., float] | None = None
     half: Callable[..., Tensor] | None = None
+    composite: Callable[..., Tensor] | None = None
 
 
 def scratch(like: np.ndarray, slot: int) -> np.ndarray:
@@ -132,8 +144,14 @@ def apply(
     params: tuple[Any, ...] = (),
 ) -> Tensor:
     """The loss ``spec`` of ``operands`` (Tensors of one float dtype, which broadcast together;
-    the first one's dtype is the loss's), reduced by ``reduction`` (``'none'``, ``'sum'``,
-    ``'mean'`` or ``'batchmean'``), with parameters ``params``."""
+    the first one's dtype is the loss's; for a spec with a ``composite``, Tensors of any
+    dtypes), reduced by ``reduction`` (``'none'``, ``'sum'``, ``'mean'`` or ``'batchmean'``),
+    with parameters ``params``."""
+    if spec.composite is not None:
+        fused = _fused_operands(operands)
+        if fused is None:
+            return _reduction.apply(spec.composite(*operands, *params), reduction)
+        operands = fused
     node = spec.node if type(spec.node) is str else spec.node(reduction, *params)
     cls = _LOSS_CLASSES.get(node) or _loss_class(node)
     shape = operands[0]._data.shape
@@ -155,17 +173,31 @@ def by_reduction(unreduced: str | Callable[..., str]) -> Callable[..., str]:
     return lambda reduction, *params: names.get(reduction) or unreduced(*params)
 
 
+def _fused_operands(operands: Sequence[Tensor]) -> list[Tensor] | None:
+    """The operands of a spec with a ``composite``, promoted to one dtype for its fused op;
+    None where torch's composite must compute the loss (see `Pointwise`): an operand that is not
+    floating point, float16 ones, or a broadcast operand that requires grad."""
+    dtype, promoted = promote(*operands)
+    if dtype.char == "e":  # float16
+        return None
+    first_shape, broadcast = operands[0]._data.shape, False
+    for t in operands:  # (plain loops: this runs on every call of such a loss)
+        if t._data.dtype.kind != "f":
+            return None
+        broadcast = broadcast or t._data.shape != first_shape
+    if broadcast:
+        shape = _checks.broadcast_shape(*operands)
+        for t in operands:
+            if t.requires_grad and t._data.shape != shape:
+                return None
+    return promoted
+
+
 def _broadcast(operands: Sequence[Tensor | None]) -> Sequence[Tensor | None]:
     """The operands expanded (no copy) to their common shape."""
     from lossgrad.ops.shape import expand
 
-    shapes = [t._data.shape for t in operands if t is not None]
-    shape = shapes[0]
-    for other in shapes[1:]:  # left to right, as torch's ops meet them
-        try:
-            shape = np.broadcast_shapes(shape, other)
-        except ValueError:
-            raise broadcast_error(shape, other) from None
+    shape = _checks.broadcast_shape(*operands)
     return [t if t is None or t._data.shape == shape else expand(t, shape) for t in operands]
 
 

@@ -108,13 +108,15 @@ def resolve_torchvision(reduction: str) -> str:
 
 
 def apply(loss: Tensor, reduction: str, denominator: Any = None) -> Tensor:
-    """Reduce an unreduced loss: 'none' keeps it, 'sum' adds it up, 'mean' divides the sum by
-    ``denominator`` (a number or 0-d Tensor) or, when None, by the number of elements (NaN for an
-    empty loss, as in torch)."""
+    """Reduce an unreduced loss: 'none' keeps it, 'sum' adds it up, 'batchmean' divides the sum
+    by the size of the first dimension, 'mean' divides the sum by ``denominator`` (a number or
+    0-d Tensor) or, when None, by the number of elements (NaN for an empty loss, as in torch)."""
     if reduction == "none":
         return loss
     if reduction == "sum":
         return _R.sum(loss)
+    if reduction == "batchmean":
+        return _R.sum(loss) / loss.shape[0]
     if denominator is None:
         return _R.mean(loss)
     return _R.sum(loss) / denominator

@@ -52,7 +52,7 @@ from lossgrad.nn.functional.distance import (
     _scratch,
     pairwise_distance,
 )
-from lossgrad.ops._common import arange, broadcast_error, promote, row_offsets, sum_to_shape
+from lossgrad.ops._common import arange, promote, row_offsets, sum_to_shape
 from lossgrad.ops.index import gather, masked_fill
 from lossgrad.ops.pointwise import (
     add,
@@ -573,18 +573,9 @@ def margin_ranking_loss(
     if not (dt.kind == "f" and input2._data.dtype == dt and target._data.dtype == dt):
         _, (*operands, _) = promote(*operands, float(margin))
     if not input1._data.shape == input2._data.shape == target._data.shape:
-        _broadcast_shape(*operands)  # torch's RuntimeError naming the clash; the driver expands
+        # torch's RuntimeError naming the clash (the driver expands)
+        _checks.broadcast_shape(*operands)
     return _pointwise(_MARGIN_RANKING, operands, reduction, (float(margin),))
-
-
-def _broadcast_shape(*tensors: Tensor) -> tuple[int, ...]:
-    shape: tuple[int, ...] = ()
-    for t in tensors:
-        try:
-            shape = np.broadcast_shapes(shape, t._data.shape)
-        except ValueError:
-            raise broadcast_error(shape, t._data.shape) from None
-    return shape
 
 
 # -- hinge_embedding_loss -----------------------------------------------------------------------
@@ -674,7 +665,8 @@ def hinge_embedding_loss(
     _checks.check_tensor(input, "input")
     _checks.check_tensor(target, "target")
     if input._data.dtype.kind != "f":  # torch computes an integer input in its own dtype
-        _broadcast_shape(input, target)  # torch's RuntimeError (the driver's, for a float one)
+        # torch's RuntimeError (the driver's, for a float one)
+        _checks.broadcast_shape(input, target)
         loss = _hinge_embedding_value(input._data, target._data, margin)
         return _reduction.apply(Tensor._make(loss), reduction)
     return _pointwise(_HINGE_EMBEDDING, (input, target), reduction, (float(margin),))
@@ -852,8 +844,8 @@ def cosine_embedding_loss(
             f"{list(input1.shape)} and {list(input2.shape)}."
         )
     _, (a, b, _) = promote(input1, input2, 0.0)
-    shape = _broadcast_shape(a, b)
-    _broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
+    shape = _checks.broadcast_shape(a, b)
+    _checks.broadcast_shape(Tensor._make(np.empty(shape[:td], bool)), target)
     # an empty batch against a broadcast input: torch's norms of the unbroadcast input
     # (inf there gives its gradient 0 * inf = NaN), op for op
     empty_broadcast = 0 in shape and a.shape != b.shape

@@ -78,12 +78,6 @@ def _broadcast_into(shape: tuple[int, ...], *operands: Tensor | None) -> None:
             )
 
 
-def _fusable(dt: np.dtype, *operands: Tensor) -> bool:
-    """Whether a composite loss can run as its fused op: float operands of a float result (other
-    dtypes take the composite, with torch's integer semantics and errors)."""
-    return dt.kind == "f" and all(t._data.dtype.kind == "f" for t in operands)
-
-
 # -- binary_cross_entropy --------------------------------------------------------------------------
 
 
@@ -119,8 +113,8 @@ class _BceSlope(ArrayFunction):
     @staticmethod
     def backward(ctx: Any, upstream: Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        bump = 1e-12  # torch's double backward's eps: a double constant, unlike _BCE_EPS
-        curvature = (x * x - 2.0 * x * y + y) / ((x + bump) ** 2 * (rsub(x, 1.0) + bump) ** 2)
+        # torch's double backward adds its own eps, 1e-12: a double constant, unlike _BCE_EPS
+        curvature = (x * x - 2.0 * x * y + y) / ((x + 1e-12) ** 2 * (rsub(x, 1.0) + 1e-12) ** 2)
         return upstream * curvature, -upstream / clamp_min(rsub(x, 1.0) * x, _BCE_EPS)
 
 
@@ -464,11 +458,17 @@ def _kl_div_gradients(g: Tensor, x: Tensor, y: Tensor, log_target: bool) -> tupl
     return -g * y, where(eq(y, 0), 0.0, xlogy(g, y)) + g * y / y - g * x
 
 
+def _kl_div_composite(x: Tensor, y: Tensor, log_target: bool) -> Tensor:
+    """torch's composite, op for op."""
+    return exp(y) * (y - x) if log_target else xlogy(y, y) - y * x
+
+
 # torch's kl_div is a composite whose grad_fn is named after its last op
 _KL_DIV = Pointwise(
     node=by_reduction(lambda log_target: "MulBackward0" if log_target else "SubBackward0"),
     block=_kl_div_block,
     composite_gradients=_kl_div_gradients,
+    composite=_kl_div_composite,
 )
 
 
@@ -515,18 +515,11 @@ def kl_div(
     _checks.check_tensor_arguments("kl_div", input=input, target=target)
     reduction, per_batch = _reduction.resolve_kl_div(reduction, size_average, reduce, input, target)
     _checks.check_not_integral("kl_div", input, target)
-    input, target = promote(input, target)[1]
-    x, y = _checks.broadcast_pair(input, target)
-    # a broadcast target that needs its gradient takes torch's composite: the target's own
-    # terms, xlogy(y, y) or exp(y), take the upstream summed over the broadcast (NaN at y = -inf
-    # for xlogy even when the sum is over nothing; exp(y) = inf times a sum where the fused
+    # (a broadcast target that needs its gradient takes torch's composite: its own terms,
+    # xlogy(y, y) or exp(y), take the upstream summed over the broadcast: NaN at y = -inf for
+    # xlogy even when the sum is over nothing; exp(y) = inf times a sum where the fused
     # gradient had inf * 0 = NaN)
-    if y.shape == target.shape or not target.requires_grad:
-        out = _pointwise(_KL_DIV, (x, y), reduction, (log_target,))
-    elif log_target:
-        out = _reduction.apply(exp(target) * (target - input), reduction)
-    else:
-        out = _reduction.apply(xlogy(target, target) - target * input, reduction)
+    out = _pointwise(_KL_DIV, (input, target), reduction, (log_target,))
     return out / input.size(0) if per_batch else out
 
 
@@ -561,13 +554,6 @@ def _poisson_nll_gradients(
     return g + -g * y / shifted, -g * log(shifted)
 
 
-_POISSON_NLL = Pointwise(
-    node=by_reduction("SubBackward0"),
-    block=_poisson_nll_block,
-    composite_gradients=_poisson_nll_gradients,
-)
-
-
 def _integer_exact(fn: Any, operand: Tensor, input: Tensor) -> Tensor:
     """``fn(operand)``; for an integer ``input``, computed in float64 and rounded to the float
     dtype torch gives: torch's float32 exp and log of it come out correctly rounded, NumPy's can
@@ -576,6 +562,21 @@ def _integer_exact(fn: Any, operand: Tensor, input: Tensor) -> Tensor:
         return fn(operand)
     dtype = operand._data.dtype if operand.is_floating_point() else _dtype.get_default_dtype().np
     return fn(operand.to(np.float64)).to(dtype)
+
+
+def _poisson_nll_composite(x: Tensor, y: Tensor, log_input: bool, eps: float) -> Tensor:
+    """torch's composite, op for op (without ``full``'s Stirling term)."""
+    if log_input:
+        return _integer_exact(exp, x, x) - y * x
+    return x - y * _integer_exact(log, x + eps, x)
+
+
+_POISSON_NLL = Pointwise(
+    node=by_reduction("SubBackward0"),
+    block=_poisson_nll_block,
+    composite_gradients=_poisson_nll_gradients,
+    composite=_poisson_nll_composite,
+)
 
 
 def poisson_nll_loss(
@@ -623,19 +624,11 @@ def poisson_nll_loss(
     """
     reduction = _reduction.resolve(_reduction.legacy(reduction, size_average, reduce), alias=False)
     _checks.check_tensor_arguments("poisson_nll_loss", input=input, target=target)
-    dt, (x, y) = promote(input, target)
-    # torch's ops sum the upstream over a broadcast input before each term's derivative
-    broadcast_gradient = input.requires_grad and input.shape != target.shape
-    if not full and _fusable(dt, input, target) and not broadcast_gradient:
-        return _pointwise(_POISSON_NLL, (x, y), reduction, (log_input, eps))
-    if log_input:
-        loss = _integer_exact(exp, input, input) - target * input
-    else:
-        loss = input - target * _integer_exact(log, input + eps, input)
-    if full:
-        stirling = target * log(target) - target + 0.5 * log(2 * math.pi * target)
-        loss = loss + masked_fill(stirling, le(target, 1), 0)
-    return _reduction.apply(loss, reduction)
+    if not full:
+        return _pointwise(_POISSON_NLL, (input, target), reduction, (log_input, eps))
+    loss = _poisson_nll_composite(input, target, log_input, eps)
+    stirling = target * log(target) - target + 0.5 * log(2 * math.pi * target)
+    return _reduction.apply(loss + masked_fill(stirling, le(target, 1), 0), reduction)
 
 
 # -- gaussian_nll_loss -----------------------------------------------------------------------------
@@ -715,7 +708,7 @@ _GAUSSIAN_NLL = Pointwise(
     block_sum=_gaussian_nll_sum,
     sum_applies_scale=True,
     composite_gradients=_gaussian_nll_gradients,
-    half=_gaussian_nll_composite,
+    composite=_gaussian_nll_composite,
     antisymmetric=True,
 )
 
@@ -759,8 +752,7 @@ def gaussian_nll_loss(
         >>> F.gaussian_nll_loss(x, y, torch.tensor([1., 2.]))
         tensor(0.4233)
     """
-    unsupported = "unsupported operand type(s) for -: 'Tensor' and '{}'"
-    target = _checks.number_as_tensor(target, input, unsupported)
+    target = _checks.number_as_tensor(target, input, "Tensor - {}")
     if isinstance(var, float):
         var = var * Tensor._make(np.ones_like(input._data))
     if (_checks.check_tensor(var, "var")._data < 0).any():
@@ -773,12 +765,9 @@ def gaussian_nll_loss(
     reduction = _reduction.resolve(reduction, alias=False)
     _checks.check_float_result(var._data.dtype, var._data.dtype)  # torch's clamp_ of an int var
     var = _ClampMinStraightThrough.apply(var, eps)  # torch's in-place clamp under no_grad
-    dt, operands = promote(input, target, var)
-    # integer operands: torch's integer arithmetic; a broadcast var that requires grad: torch
-    # sums the log term's gradient over the broadcast dims before dividing by var, op for op
-    if not _fusable(dt, input, target) or (var.requires_grad and var.shape != input.shape):
-        return _reduction.apply(_gaussian_nll_composite(input, target, var, full), reduction)
-    return _pointwise(_GAUSSIAN_NLL, operands, reduction, (full,))
+    # (a broadcast var that requires grad takes torch's composite: it sums the log term's
+    # gradient over the broadcast dims before dividing by var)
+    return _pointwise(_GAUSSIAN_NLL, (input, target, var), reduction, (full,))
 
 
 # -- multilabel_soft_margin_loss -------------------------------------------------------------------
@@ -811,6 +800,7 @@ _MULTILABEL_SOFT_MARGIN = Pointwise(
     block=_multilabel_soft_margin_block,
     block_sum=lambda x, y, loss, dldx: _bce_logits_sum(x, y, None, None, loss, dldx),
     gradients=_bce_logits_gradients,  # (sigmoid(x) - y) g and -x g, over the count
+    composite=lambda x, y: -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x)),
 )
 
 
@@ -856,31 +846,22 @@ def multilabel_soft_margin_loss(
     """
     reduction = _reduction.legacy(reduction, size_average, reduce)
     _checks.check_tensor_arguments("log_sigmoid", input=input)
-    unsupported = "unsupported operand type(s) for *: '{}' and 'Tensor'"
-    target = _checks.number_as_tensor(target, input, unsupported)
+    target = _checks.number_as_tensor(target, input, "{} * Tensor")
     _checks.check_float_kernel(input._data.dtype, "log_sigmoid_cpu")
     # -(y log sigmoid(x) + (1 - y) log sigmoid(-x)) in one kernel (torch composes ~8 ops)
     _, (x, y) = promote(input, target)
-    x, y = _checks.broadcast_pair(x, y)
     class_dim = input.dim() - 1
-    unbroadcast = x.shape == input.shape  # torch divides by input.size(-1), not the broadcast C
-    # torch's composite where the fused kernel differs: 0 * log sigmoid(inf) = 0, not
-    # (1 - y) * inf; float16, where each op rounds in float16 as torch's do
-    composite = x._data.dtype == np.float16 or bool(np.isinf(x._data).any())
+    # torch's mean of the samples' means over classes is the mean over all elements (the
+    # reduced kernel, no per-sample sums) unless the target broadcasts the classes (torch
+    # divides by input.size(-1), not by their count) or the operands are float16 (each op
+    # rounds: the driver takes torch's composite)
+    mean_is_flat = _checks.broadcast_shape(x, y) == input.shape and x._data.dtype != np.float16
     elementwise = _reduction.mean_of_equal_groups_is_elementwise(reduction)
-    if weight is None and class_dim >= 0 and elementwise and unbroadcast and not composite:
-        # the mean over samples of the mean over classes is the mean over all elements: the
-        # reduced kernel, with no per-sample sums
+    if weight is None and class_dim >= 0 and elementwise and mean_is_flat:
         return _pointwise(_MULTILABEL_SOFT_MARGIN, (x, y), "mean")
-    if composite:
-        loss = -(y * logsigmoid(x) + (1.0 - y) * logsigmoid(-x))
-    else:
-        loss = _pointwise(_MULTILABEL_SOFT_MARGIN, (x, y), "none")
-    if weight is not None:
-        loss = loss * weight
-    if class_dim < 0:
-        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
-    loss = loss.sum(dim=class_dim) / input.size(class_dim)
+    loss = _pointwise(_MULTILABEL_SOFT_MARGIN, (x, y), "none")
+    loss = loss if weight is None else loss * weight
+    loss = loss.sum(dim=class_dim) / input.size(class_dim)  # (a 0-d input: torch's IndexError)
     return _reduction.apply(loss, _reduction.resolve(reduction, alias=False))
 
 
