@@ -347,3 +347,26 @@ def test_full_reduction_gradients_small_and_large(size):
         x.sum().backward()
         grads.append(x.grad.numpy().copy() if lib is lossgrad else x.grad.detach().numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_softmax_blocks_of_rows_match_torch(dtype):
+    """Over the last axis of a large array log_softmax runs in blocks of rows: torch's values
+    and gradients (first and second order), rows of infinities and NaN included."""
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((700, 300)) * 30).astype(dtype)
+    x[:4] = [[np.inf], [-np.inf], [np.nan], [0.0]]
+    x[4, 7] = -np.inf
+    ours, theirs = lossgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    got, expected = lossgrad.log_softmax(ours, -1), torch.log_softmax(theirs, -1)
+    upstream = rng.standard_normal(x.shape).astype(dtype)
+    (grad,) = lossgrad.autograd.grad(got, ours, lossgrad.tensor(upstream), create_graph=True)
+    (t_grad,) = torch.autograd.grad(expected, theirs, torch.tensor(upstream), create_graph=True)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(got.detach().numpy(), expected.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        grad.detach().numpy(), t_grad.detach().numpy(), rtol=30 * tol, atol=tol
+    )
+    (second,) = lossgrad.autograd.grad(grad.sum(), ours)
+    (t_second,) = torch.autograd.grad(t_grad.sum(), theirs)
+    np.testing.assert_allclose(second.numpy(), t_second.numpy(), rtol=30 * tol, atol=30 * tol)

@@ -215,3 +215,11 @@ def mark_view(
         if n >= 64 and not n & (n - 1):  # at 64, 128, ...: drop the dead (amortised O(1))
             views[:] = [r for r in views if r() is not None]
     return out
+
+
+def last_axis_rows(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
+    """``a`` as C-contiguous ``(rows, n)`` rows when ``axes`` is its last axis and it is large
+    enough for blocks of rows (`_parallel.map_rows`) to pay, else None."""
+    if axes != (a.ndim - 1,) or a.size < _parallel.BLOCK or not a.flags.c_contiguous:
+        return None
+    return a.reshape(-1, a.shape[-1])

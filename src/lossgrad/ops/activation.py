@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from lossgrad import _dtype
+from lossgrad import _dtype, _parallel
 from lossgrad._tensor import Tensor
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import normalize_dims
+from lossgrad.ops._common import last_axis_rows, normalize_dims
 from lossgrad.ops.pointwise import exp, gt, mul, sigmoid, sub, where
 from lossgrad.ops.reduce import sum as _sum
 
@@ -215,12 +215,23 @@ def softmax(
 
 
 class _LogSoftmax(ArrayFunction):
+    """``x - max - log sum exp(x - max)`` along ``axis``. Over the last axis of a large array,
+    forward and backward run in blocks of rows (`_parallel.map_rows`): one full-size array
+    each (the composite made three more), the same values bit for bit."""
+
     node_name = "LogSoftmaxBackward0"
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, axis: int) -> np.ndarray:
+        rows = None if a.ndim == 0 else last_axis_rows(a, (axis % a.ndim,))
         if a.ndim == 0:
             out = np.zeros_like(a)
+        elif rows is not None:
+            out = np.empty_like(a)
+            out_rows = out.reshape(rows.shape)
+            _parallel.map_rows(
+                lambda lo, hi: _log_softmax_block(rows[lo:hi], out_rows[lo:hi]), *rows.shape
+            )
         else:
             m = np.max(a, axis=axis, keepdims=True)
             # a row whose maximum is +inf is NaN throughout, as torch's (inf - inf in the
@@ -237,6 +248,35 @@ class _LogSoftmax(ArrayFunction):
         """torch's ``g - exp(out) * sum(g)``."""
         (out,) = ctx.saved_tensors
         return sub(g, mul(exp(out), _sum(g, ctx.axis, True))), None
+
+    @staticmethod
+    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
+        """``backward`` on arrays, in blocks of rows over the last axis of a large input."""
+        (out,) = ctx._saved_arrays()
+        axis = ctx.axis % max(out.ndim, 1)
+        rows = None if out.ndim == 0 else last_axis_rows(out, (axis,))
+        if rows is None or g.shape != out.shape or g.dtype != out.dtype:
+            return g - np.exp(out) * np.sum(g, axis=axis, keepdims=True), None
+        upstream = np.ascontiguousarray(g).reshape(rows.shape)
+        grad = np.empty_like(out)
+        grad_rows = grad.reshape(rows.shape)
+
+        def block(lo: int, hi: int) -> None:
+            part = np.exp(rows[lo:hi], out=grad_rows[lo:hi])
+            part *= upstream[lo:hi].sum(axis=1, keepdims=True)
+            np.subtract(upstream[lo:hi], part, out=part)
+
+        _parallel.map_rows(block, *rows.shape)
+        return grad, None
+
+
+def _log_softmax_block(rows: np.ndarray, out: np.ndarray) -> None:
+    """One block of `_LogSoftmax`'s rows: the composite's operations, through a scratch buffer."""
+    row_max = rows.max(axis=1, keepdims=True)
+    row_max[row_max == -np.inf] = 0
+    shifted = np.subtract(rows, row_max, out=out)
+    exps = np.exp(shifted, out=_parallel.scratch(rows.size, rows.dtype).reshape(rows.shape))
+    shifted -= np.log(exps.sum(axis=1, keepdims=True))
 
 
 def log_softmax(

@@ -21,7 +21,7 @@ from lossgrad import _dtype, _parallel
 from lossgrad._tensor import Tensor
 from lossgrad.autograd import grad_mode
 from lossgrad.autograd.function import ArrayFunction
-from lossgrad.ops._common import normalize_dims
+from lossgrad.ops._common import last_axis_rows, normalize_dims
 from lossgrad.ops.pointwise import (
     _float_input,
     abs,
@@ -475,14 +475,6 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 # -- logsumexp ------------------------------------------------------------------------------------
 
 
-def _rows_of(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
-    """``a`` as C-contiguous ``(rows, n)`` rows when ``axes`` is its last axis and it is large
-    enough for blocks of rows to pay (else None)."""
-    if axes != (a.ndim - 1,) or a.size < _parallel.BLOCK or not a.flags.c_contiguous:
-        return None
-    return a.reshape(-1, a.shape[-1])
-
-
 class _LogSumExp(ArrayFunction):
     """``log sum exp(x)`` with each reduced slice's maximum shifted out (0 for a slice whose
     maximum is not finite). Over the last axis of a large array it runs in blocks of rows
@@ -493,7 +485,7 @@ class _LogSumExp(ArrayFunction):
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray, axes: tuple[int, ...], keepdim: bool) -> np.ndarray:
-        rows = _rows_of(a, axes)
+        rows = last_axis_rows(a, axes)
         if rows is not None:
             out = np.empty(rows.shape[0], a.dtype)
             _parallel.map_rows(
@@ -532,7 +524,7 @@ class _LogSumExp(ArrayFunction):
         """``backward`` on arrays, in blocks of rows over the last axis of a large input."""
         a, out = ctx._saved_arrays()
         axes, keepdim = ctx.meta
-        rows = _rows_of(a, axes)
+        rows = last_axis_rows(a, axes)
         if rows is None or g.dtype != a.dtype:
             if not keepdim:
                 g, out = np.expand_dims(g, axes), np.expand_dims(out, axes)
