@@ -269,41 +269,31 @@ def _in_float32(ufunc: Any, half: np.ndarray, number: Any) -> np.ndarray:
 class _HalfByScalar(ArrayFunction):
     """A float16 tensor times a Python number as torch computes it (`_in_float32`): rounding
     the number to float16 first (``x * 0.1``: 0.0999755859375) gave another float16 for a third
-    of the elements or more. The gradient is the upstream times the number, the same way."""
+    of the elements or more. The gradient is the upstream times the number, the same way (the
+    same op: `_HalfOverScalar` divides)."""
 
     node_name = "MulBackward0"
+    ufunc: Any = np.multiply
 
     @staticmethod
     def forward(ctx: Any, half: np.ndarray, number: Any) -> np.ndarray:
         ctx.number = number
-        return _in_float32(np.multiply, half, number)
+        return _in_float32(ctx._forward_cls.ufunc, half, number)
 
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        return mul(g, ctx.number), None
+        return ctx._forward_cls.apply(g, ctx.number), None
 
     @staticmethod
     def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        return _in_float32(np.multiply, g, ctx.number), None
+        return _in_float32(ctx._forward_cls.ufunc, g, ctx.number), None
 
 
-class _HalfOverScalar(ArrayFunction):
+class _HalfOverScalar(_HalfByScalar):
     """A float16 tensor over a Python number, as `_HalfByScalar`."""
 
     node_name = "DivBackward0"
-
-    @staticmethod
-    def forward(ctx: Any, half: np.ndarray, number: Any) -> np.ndarray:
-        ctx.number = number
-        return _in_float32(np.divide, half, number)
-
-    @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
-        return div(g, ctx.number), None
-
-    @staticmethod
-    def backward_array(ctx: Any, g: np.ndarray) -> tuple[Any, ...]:
-        return _in_float32(np.divide, g, ctx.number), None
+    ufunc = np.divide
 
 
 def mul(input: Any, other: Any) -> Tensor:
