@@ -78,6 +78,24 @@ def test_unbatched_and_single_row():
     assert tuple(got.output.shape) == tuple(expected.output.shape)
 
 
+@pytest.mark.parametrize(
+    "target", [[0, 1, 2, 3], [0, 6, 13, 19], [7, 8, 9, 10]], ids=["shortlist", "mixed", "tail"]
+)
+def test_result_nodes_are_torchs(target):
+    """torch adds the head's log-probabilities to the clusters' in place: the output's node is
+    ``AddBackward0`` whichever rows are in a cluster; the loss's ``MeanBackward0``; an unbatched
+    output's ``SqueezeBackward1``."""
+    t_module, l_module, _, _ = _pair()
+    input = RNG.standard_normal((4, 16))
+    expected = t_module(torch.tensor(input, requires_grad=True), torch.tensor(target))
+    got = l_module(lg.tensor(input, requires_grad=True), lg.tensor(target))
+    assert got.output.grad_fn.name() == expected.output.grad_fn.name() == "AddBackward0"
+    assert got.loss.grad_fn.name() == expected.loss.grad_fn.name()
+    expected = t_module(torch.tensor(input[0], requires_grad=True), torch.tensor(target[0]))
+    got = l_module(lg.tensor(input[0], requires_grad=True), lg.tensor(target[0]))
+    assert got.output.grad_fn.name() == expected.output.grad_fn.name()
+
+
 def test_predict_matches_torch_with_rows_in_clusters():
     t_module, l_module, t_params, l_params = _pair()
     head = RNG.standard_normal((7, 16))

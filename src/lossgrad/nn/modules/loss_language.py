@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lossgrad._exports import public_names
+from lossgrad._factories import zeros
 from lossgrad._tensor import Tensor
 from lossgrad.nn import functional as F
 from lossgrad.nn.functional.loss_language import LinearCrossEntropyOptions
@@ -20,7 +21,7 @@ from lossgrad.nn.modules.linear import Linear
 from lossgrad.nn.modules.loss import _WeightedLoss
 from lossgrad.nn.modules.module import Module
 from lossgrad.ops.activation import log_softmax
-from lossgrad.ops.index import gather, index_select, scatter_add
+from lossgrad.ops.index import index_select, scatter_add
 from lossgrad.ops.pointwise import add, neg
 from lossgrad.ops.reduce import mean
 from lossgrad.ops.shape import cat, reshape, squeeze, unsqueeze
@@ -132,7 +133,10 @@ class AdaptiveLogSoftmaxWithLoss(Module):
 
     and ``log p(y | x) = log_softmax(head(x))[y]`` in the shortlist. ``forward`` returns the
     namedtuple ``(output, loss)``: ``output`` the target log-probabilities, ``loss`` the mean
-    negative log-likelihood. Gradients (and second derivatives) flow through lossgrad ops.
+    negative log-likelihood. Each log-probability is computed as the negated cross-entropy of
+    its row (``-F.cross_entropy(logits, index, reduction='none')``: the fused row kernel, which
+    never holds the ``(rows, classes)`` log-probabilities); gradients and second derivatives
+    flow through lossgrad ops.
 
     Reference: PyTorch ``torch.nn.AdaptiveLogSoftmaxWithLoss``; E. Grave et al., "Efficient
     softmax approximation for GPUs" (ICML 2017).
@@ -238,18 +242,23 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             )
         cluster_of = np.searchsorted(np.asarray(self.cutoffs), target, side="right")
         head_index = np.where(cluster_of == 0, target, self.shortlist_size + cluster_of - 1)
-        head_logprob = log_softmax(self.head(input), 1)
-        output = squeeze(gather(head_logprob, 1, Tensor._make(head_index[:, None])), 1)
+        # each log-probability as the negated cross-entropy of its row: the fused row kernel
+        # keeps the gradient, never the (rows, classes) log-probabilities (torch's sum order:
+        # the clusters' values, then the head's added)
+        cluster_values = zeros(target.shape, dtype=input.dtype)
         for cluster in range(1, len(bounds) - 1):
             rows = np.flatnonzero(cluster_of == cluster)
             if rows.size == 0:
                 continue
             row_index = Tensor._make(rows)
-            cluster_input = index_select(input, 0, row_index)
-            cluster_logprob = log_softmax(self.tail[cluster - 1](cluster_input), 1)
-            relative_target = Tensor._make((target[rows] - bounds[cluster])[:, None])
-            local_logprob = squeeze(gather(cluster_logprob, 1, relative_target), 1)
-            output = scatter_add(output, 0, row_index, local_logprob)
+            cluster_logits = self.tail[cluster - 1](index_select(input, 0, row_index))
+            relative_target = Tensor._make(target[rows] - bounds[cluster])
+            local_logprob = neg(F.cross_entropy(cluster_logits, relative_target, reduction="none"))
+            cluster_values = scatter_add(cluster_values, 0, row_index, local_logprob)
+        head_logits = self.head(input)
+        head_index_tensor = Tensor._make(head_index)
+        head_logprob = neg(F.cross_entropy(head_logits, head_index_tensor, reduction="none"))
+        output = add(cluster_values, head_logprob)
         loss = mean(neg(output))
         if not batched:
             output = squeeze(output, 0)
