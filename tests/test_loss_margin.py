@@ -380,6 +380,8 @@ def test_multilabel_margin_ties_and_nan():
         lambda F, x, t: F.multilabel_margin_loss(x, t.int()),
         lambda F, x, t: F.multilabel_margin_loss(x, t + 5),
         lambda F, x, t: F.multilabel_margin_loss(x, t - 1),  # -2 after the first -1 still raises
+        lambda F, x, t: F.multilabel_margin_loss(x[:2], t[:2] + 5),  # few entries: a Python scan
+        lambda F, x, t: F.multilabel_margin_loss(x[:2], t[:2] - 1),
         lambda F, x, t: F.multilabel_margin_loss(x, t[:, :3]),
         lambda F, x, t: F.multilabel_margin_loss(x[0], t),
         lambda F, x, t: F.multilabel_margin_loss(x[None], t[None]),

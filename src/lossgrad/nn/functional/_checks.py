@@ -197,14 +197,18 @@ def check_threshold(value: float, fn: str, name: str, zero_allowed: bool) -> Non
         raise RuntimeError(f"{fn} does not support {kind} values for {name}, got {name}={value}.")
 
 
-def indices_within(indices: np.ndarray, count: int) -> bool:
-    """Whether every int64 index lies in ``[0, count)``, in one pass: read as unsigned
-    integers, the negative ones are the largest. A few indices (a small batch's targets) are
+def indices_within(indices: np.ndarray, count: int, lowest: int = 0) -> bool:
+    """Whether every int64 index lies in ``[lowest, count)``. From 0, in one pass: read as
+    unsigned integers, the negative ones are the largest; from another bound, a minimum and a
+    maximum (no shifted copy of the indices: for multilabel_margin's ``(N, C)`` int64 targets
+    that copy was the largest array of the call). A few indices (a small batch's targets) are
     scanned in Python: a NumPy reduction's fixed cost is that of a few dozen Python steps."""
     if indices.size <= _FEW_INDICES:
         values = indices.reshape(-1).tolist()
-        return not values or (min(values) >= 0 and max(values) < count)
-    return bool(np.maximum.reduce(indices.reshape(-1).view(np.uint64)) < count)
+        return not values or (min(values) >= lowest and max(values) < count)
+    if lowest == 0:
+        return bool(np.maximum.reduce(indices.reshape(-1).view(np.uint64)) < count)
+    return bool(indices.min() >= lowest and indices.max() < count)
 
 
 #: At most this many indices, `indices_within` scans a Python list (1.0 against 1.5 us at 16,

@@ -477,7 +477,7 @@ def multilabel_margin_loss(
         )
     _check_kernel_dtypes(input, target, "multilabel_margin_loss_forward_out_frame")
     t = target._data.reshape(n, c)
-    if not _checks.indices_within(t + 1, c + 1):  # every entry in [-1, C)
+    if not _checks.indices_within(t, c, lowest=-1):
         raise RuntimeError("argument #2 'target' is out of range")
     if n * c * c <= _parallel.BLOCK:  # small: the list masks in one scan
         valid = np.logical_and.accumulate(t >= 0, 1)
