@@ -182,10 +182,28 @@ def _subtracted_size(case: Case) -> float:
     """The size of the numbers each term of the loss subtracts, where a term near 0 is their
     cancellation and carries their rounding: cosine_embedding_loss's ``1 - cos`` and
     ``cos - margin`` (``|cos| <= 1``), where one rounding of ``cos`` (torch's float32 ``sqrt``
-    is within an ulp, not correctly rounded, with its AVX-512 kernels) is ``eps`` off 0; else 0."""
-    if case.loss != "cosine_embedding_loss":
-        return 0.0
-    return 1.0 + abs(float(case.kwargs.get("margin", 0.0)))
+    is within an ulp, not correctly rounded, with its AVX-512 kernels) is ``eps`` off 0; the
+    triplet losses' ``d(a, p) - d(a, n) + margin``, where each distance carries the rounding of
+    its sum of powers (torch adds a row's terms in the order of its vectorized reduction, which
+    depends on the row's length and the CPU's vector width; NumPy's in another): the largest
+    distance; else 0."""
+    if case.loss == "cosine_embedding_loss":
+        return 1.0 + abs(float(case.kwargs.get("margin", 0.0)))
+    if case.loss.startswith("triplet_margin"):
+        anchor, positive, negative = (
+            np.asarray(_np(a.make(torch)), np.float64) for a in case.args[:3]
+        )
+        p = float(case.kwargs.get("p", 2.0))
+        eps = float(case.kwargs.get("eps", 1e-6))
+        with np.errstate(all="ignore"):
+            distances = [
+                (np.abs(x - y + eps) ** p).sum(-1) ** (1 / p)
+                for x, y in ((anchor, positive), (anchor, negative), (positive, negative))
+            ]
+        sizes = np.concatenate([np.ravel(d) for d in distances])
+        sizes = sizes[np.isfinite(sizes)]
+        return float(sizes.max(initial=0.0)) + abs(float(case.kwargs.get("margin", 1.0)))
+    return 0.0
 
 
 def _cosine_gradient_terms(case: Case, grad_output: np.ndarray) -> list[float]:
