@@ -440,6 +440,27 @@ def test_sigmoid_focal_gamma_zero_gradient_at_an_infinite_logit_is_finite_like_t
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)
 
 
+def test_sigmoid_focal_second_derivative_at_a_huge_logit_is_finite_where_torchs_is():
+    # fuzz seed 14006: at x = -1.7e308 the focal term of dl/dx is (upstream ce) times a slope
+    # that underflows to 0; differentiated again, ours multiplied (direction * upstream ce),
+    # which overflows, by that 0 (NaN), where torch's composite meets the small factors first
+    from fuzz.harness import _torch_sigmoid_focal
+
+    x, y = np.array([-1.7e308]), np.array([0.4026])
+    upstream, direction = np.array([-2.55329184]), (np.array([1.35214183]), np.array([0.28995759]))
+    results = []
+    for lib, fn in ((torch, _torch_sigmoid_focal), (lossgrad, LG.sigmoid_focal_loss)):
+        xt, yt = lib.tensor(x, requires_grad=True), lib.tensor(y, requires_grad=True)
+        loss = fn(xt, yt, alpha=-1.0, gamma=1.5)
+        gx, gy = lib.autograd.grad(loss, [xt, yt], lib.tensor(upstream), create_graph=True)
+        total = (gx * lib.tensor(direction[0])).sum() + (gy * lib.tensor(direction[1])).sum()
+        results.append([g.detach().numpy() for g in lib.autograd.grad(total, [xt, yt])])
+    (torch_x, torch_y), (ours_x, ours_y) = results
+    assert np.isfinite(torch_x).all() and torch_y[0] == -np.inf
+    np.testing.assert_allclose(ours_x, torch_x, rtol=1e-12)
+    np.testing.assert_array_equal(ours_y, torch_y)
+
+
 def test_sigmoid_focal_zero_dim_double_backward():
     x = lossgrad.tensor(0.3, requires_grad=True)
     loss = lossgrad.nn.functional.sigmoid_focal_loss(x, lossgrad.tensor(1.0))

@@ -883,6 +883,29 @@ class _LogOneMinusPt(ArrayFunction):
         return mul(g, _dlw_dx(a, b, out, y)), _times_dlw_dy(g, a, b, out)
 
 
+class _TimesExp(ArrayFunction):
+    """``a b exp(u)``, the focal term of ∂l/∂x: ``a`` the upstream gradient of ``ce`` (up to the
+    float maximum), ``b`` the modulation's factor, ``exp(u)`` the slope of ``log(1 - p_t)``
+    (0 where it underflows, at a huge logit). One op so that its derivatives multiply by
+    ``exp(u)`` first: ``d/du`` is ``g`` times the result, 0 there, where a product of ops would
+    multiply ``g a b`` (which may overflow) by ``exp(u)`` = 0, giving NaN; torch's composite
+    multiplies its huge factor by the small ones first too."""
+
+    node_name = "TimesExpBackward0"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b, u)
+        return a * (b * np.exp(u))
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
+        a, b, u = ctx.saved_tensors
+        slope = exp(u)
+        scaled = mul(b, slope)
+        return mul(g, scaled), mul(mul(g, slope), a), mul(g, mul(a, scaled))
+
+
 def _dlw_dx(a: Any, b: Any, lw: Any, y: Any) -> Any:
     """d log(1 - p_t)/dx = (1 - 2y) sigmoid(x) sigmoid(-x) / (1 - p_t), in log space (ops)."""
     return mul(sub(1.0, mul(y, 2.0)), exp(sub(add(a, b), lw)))
@@ -930,8 +953,8 @@ def _sigmoid_focal_gradients(
         # then gamma (1 - p_t)**gamma d log(1 - p_t), gamma first as torch's pow backward: the
         # upstream of a huge ce times gamma alone can overflow (inf * 0 = NaN at x = 1.7e308)
         grad_mod = mul(inner, ce)
-        slope = mul(mul(modulation, gamma), _dlw_dx(log_p, log_not_p, log_w, y))
-        dldx = add(dldx, mul(grad_mod, slope))
+        factor = mul(mul(modulation, gamma), sub(1.0, mul(y, 2.0)))
+        dldx = add(dldx, _TimesExp.apply(grad_mod, factor, sub(add(log_p, log_not_p), log_w)))
         # torch's power rule gamma (1 - p_t)**(gamma - 1) d(1 - p_t)/dy (no inf - inf at p_t = 1)
         power = mul(grad_mod, mul(exp(mul(log_w, float(gamma) - 1)), gamma))
         dldy = add(dldy, sub(mul(power, exp(log_not_p)), mul(power, exp(log_p))))
