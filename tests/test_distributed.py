@@ -373,6 +373,26 @@ def test_ddp_gradient_kept_from_one_step_is_not_overwritten_by_the_next():
     np.testing.assert_array_equal(model.module.weight.grad.numpy(), [[4.0, 5.0, 6.0]])
 
 
+def test_ddp_copies_the_average_into_the_gradients_own_tensor_as_torch():
+    """torch's reducer copies each averaged bucket slice into the existing ``.grad``
+    (``grad.copy_``): after ``zero_grad(set_to_none=False)`` the gradient is the same tensor,
+    step after step (torch 2.13 with gloo on one rank: ``weight.grad is g0``); no fresh array a
+    step."""
+    from lossgrad.nn.parallel.distributed import DistributedDataParallel as DDP
+
+    dist.init_process_group("mpi")
+    try:
+        model = DDP(lossgrad.nn.Linear(3, 1))
+        model(lossgrad.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+        first = model.module.weight.grad
+        model.zero_grad(set_to_none=False)
+        model(lossgrad.tensor([[4.0, 5.0, 6.0]])).sum().backward()
+    finally:
+        dist.destroy_process_group()
+    assert model.module.weight.grad is first
+    np.testing.assert_array_equal(first.numpy(), [[4.0, 5.0, 6.0]])
+
+
 # -- process group errors, as torch's --------------------------------------------------------------
 
 

@@ -340,8 +340,8 @@ class DistributedDataParallel(Module):
     def _finish_round(self) -> None:
         """Wait for every bucket; give each parameter its averaged slice (a gradient reduced in
         its own array already holds the average): with ``gradient_as_bucket_view`` the slice
-        itself, else a copy, so that a ``.grad`` kept from this step is not overwritten by the
-        next one (torch copies the bucket back into the gradient). With
+        itself, else copied back into the gradient's own array (torch's ``grad.copy_``; a
+        ``.grad`` kept from this step is another array at the next one, after ``zero_grad()``). With
         ``find_unused_parameters``, a parameter that no rank used keeps its ``.grad`` (as torch)."""
         used_somewhere = self._globally_used()
         _core._mpi().Request.Waitall(self._requests)
@@ -352,7 +352,7 @@ class DistributedDataParallel(Module):
                 continue
             for p, view in zip(bucket.params, bucket.views):
                 if used_somewhere is None or id(p) in used_somewhere:
-                    p._grad = Tensor._make(view if self.gradient_as_bucket_view else view.copy())
+                    p._grad = _averaged(p._grad, view, self.gradient_as_bucket_view)
         self._expect_hooks = False
         self._ready = set()
         self._unused = set()
@@ -375,6 +375,23 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = previous
+
+
+def _averaged(grad: Tensor | None, view: np.ndarray, as_view: bool) -> Tensor:
+    """The parameter's ``.grad`` holding its bucket slice ``view``: the slice itself with
+    ``gradient_as_bucket_view``; else copied into the gradient's own array, as torch's
+    ``grad.copy_(bucket_view)`` (the engine gave ``.grad`` an array of its own, which it adds
+    into in place: no fresh array, whose pages are faulted in at every step), or into a new one
+    where there is none (a gradient under create_graph, or none on this rank)."""
+    if as_view:
+        return Tensor._make(view)
+    if grad is not None and grad.grad_fn is None:
+        data = grad._data
+        flags = data.flags
+        if data.shape == view.shape and data.dtype == view.dtype and flags.writeable:
+            np.copyto(data, view)
+            return grad
+    return Tensor._make(view.copy())
 
 
 def _tensors_in(value: Any) -> list[Tensor]:
