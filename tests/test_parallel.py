@@ -282,6 +282,42 @@ def test_blocked_bce_with_logits_matches_torch(reduction):
 
 
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "soft_margin_loss"])
+def test_a_costly_kernel_is_split_below_min_parallel_and_matches_torch(
+    monkeypatch, name, reduction
+):
+    """A kernel of exponentials and logarithms (`Pointwise.work` 2) goes over the pool from
+    ``MIN_PARALLEL / 2`` elements: 3e5 here, in two blocks, one per thread."""
+    threads = _parallel.get_num_threads()
+    _parallel.set_num_threads(2)
+    calls = []
+    real = _parallel.map_blocks
+
+    def counting(fn, n, block=_parallel.BLOCK, work=None):
+        calls.append((n, work))
+        return real(fn, n, block, work)
+
+    monkeypatch.setattr(_parallel, "map_blocks", counting)
+    n = 300_000
+    assert n < _parallel.MIN_PARALLEL <= 2 * n
+    x = rng.uniform(-30.0, 30.0, n).astype(np.float32)
+    target = (
+        np.where(rng.random(n) < 0.5, -1.0, 1.0).astype(np.float32)
+        if name == "soft_margin_loss"
+        else rng.uniform(0.0, 1.0, n).astype(np.float32)
+    )
+    try:
+        check(
+            lambda lib, a, b: getattr(lib.nn.functional, name)(a, b, reduction=reduction),
+            [x, target],
+            second_order=False,
+        )
+    finally:
+        _parallel.set_num_threads(threads)
+    assert (n, 2 * n) in calls
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_blocked_bce_matches_torch(reduction):
     x = _large(0.0, 1.0)
     x[0, :3] = [0.0, 1.0, 1e-30]  # torch's clamps of the logs (-100) and of the denominator

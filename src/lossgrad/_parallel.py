@@ -342,11 +342,13 @@ def flat(*arrays: np.ndarray) -> list[np.ndarray] | None:
     return [a.reshape(-1) for a in arrays]
 
 
-def block_sum(fn: Callable[[int, int], Any], n: int, dtype: Any, block: int = BLOCK) -> np.ndarray:
-    """``sum(fn(lo, hi))`` over ``map_blocks`` (blocks of ``block``), each ``fn`` a block's
-    partial sum; the partials are added in float64 and the total returned as a 0-d array of
-    ``dtype``."""
-    parts = map_blocks(fn, n, block)
+def block_sum(
+    fn: Callable[[int, int], Any], n: int, dtype: Any, block: int = BLOCK, work: int | None = None
+) -> np.ndarray:
+    """``sum(fn(lo, hi))`` over ``map_blocks`` (blocks of ``block``, ``work`` as there), each
+    ``fn`` a block's partial sum; the partials are added in float64 and the total returned as a
+    0-d array of ``dtype``."""
+    parts = map_blocks(fn, n, block, work)
     if len(parts) == 1:
         return np.asarray(parts[0], dtype)
     return np.asarray(np.sum(np.asarray(parts, np.float64)), dtype)

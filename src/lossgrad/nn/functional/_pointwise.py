@@ -116,6 +116,10 @@ class Pointwise(NamedTuple):
             float16 ones (each op rounding in float16), or one that requires grad and is
             broadcast (torch's backward sums its gradient over the broadcast dims between its
             ops, which moves roundings, overflows and NaN). Optional.
+        work: the kernel's cost per element relative to a few arithmetic passes (default 1):
+            the driver splits a loss over the thread pool from ``MIN_PARALLEL / work``
+            elements, so a kernel of exponentials and logarithms, which pays for a second thread
+            on fewer elements, says 2 (benchmarks/NOTES.md).
     """
 
     node: str | Callable[..., str]
@@ -129,6 +133,7 @@ class Pointwise(NamedTuple):
     dldx_factor: Callable[..., float] | None = None
     half: Callable[..., Tensor] | None = None
     composite: Callable[..., Tensor] | None = None
+    work: float = 1.0
 
 
 def scratch(like: np.ndarray, slot: int) -> np.ndarray:
@@ -304,7 +309,8 @@ class _PointwiseLoss(ArrayFunction):
             scale = _reduction.kept_scale(dtype, divisor, factor)
         accumulate = None if divisor is None else _reduction.accumulation_dtype(dtype)
         out = np.empty(shape, dtype) if divisor is None else None
-        if size < _parallel.MIN_PARALLEL:  # one block, on this thread
+        work = int(size * spec.work)
+        if work < _parallel.MIN_PARALLEL:  # one block, on this thread
             dldx = _parallel.scratch(size, dtype, GRAD_SLOT) if kept is None else kept
             loss = _parallel.scratch(size, dtype, LOSS_SLOT) if out is None else out.reshape(-1)
             total = _run_block(spec, flat, params, loss, dldx, scale, accumulate)
@@ -323,9 +329,9 @@ class _PointwiseLoss(ArrayFunction):
 
             block = _parallel.wide_block(size)
             if out is None:
-                total = _parallel.block_sum(run, size, accumulate, block)
+                total = _parallel.block_sum(run, size, accumulate, block, work)
             else:
-                _parallel.map_blocks(run, size, block)
+                _parallel.map_blocks(run, size, block, work)
         if out is not None:
             return out
         if spec.composite_gradients is not None and not math.isfinite(total):

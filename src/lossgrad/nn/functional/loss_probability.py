@@ -274,6 +274,7 @@ _BCE_WITH_LOGITS = Pointwise(
     node="BinaryCrossEntropyWithLogitsBackward0",
     block_sum=_bce_logits_sum,
     gradients=_bce_logits_gradients,
+    work=2.0,  # exponentials and logarithms: two threads pay from 2.6e5 elements
     **weighted(_bce_logits_block, half=_bce_logits_half),
 )
 
@@ -375,6 +376,7 @@ _SOFT_MARGIN = Pointwise(
     block=_soft_margin_block,
     block_sum=_soft_margin_sum,
     derivatives=lambda x, y: (-y * sigmoid(-y * x), None),
+    work=2.0,
 )
 
 
