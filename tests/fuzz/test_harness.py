@@ -341,3 +341,40 @@ def test_a_cosine_gradient_that_cancels_is_compared_at_the_size_of_its_terms():
     one_ulp = np.array([np.spacing(np.float32(size))])
     assert _mismatch(one_ulp, np.zeros(1, np.float32), rel, scale) is None
     assert _mismatch(10 * 4 * one_ulp, np.zeros(1, np.float32), rel, scale) is not None
+
+
+def _float16_focal_beyond_its_range() -> Case:
+    # torch's float64 d2l/dy2 at x = 40000, y = 0.377 is 149520, beyond float16's 65504: torch's
+    # float16 second gradient meets inf - inf (NaN), ours rounds the truth to an infinity
+    x = Arr(np.full((1, 1), 40000, np.float16), grad=True)
+    y = Arr(np.full((1, 1), 0.377, np.float16), grad=True)
+    return Case(
+        "sigmoid_focal_loss",
+        [x, y],
+        {"alpha": -1.0, "gamma": 2.0, "reduction": "none"},
+        np.float16,
+    )
+
+
+def test_an_infinity_where_torch_is_nan_is_excused_where_the_truth_overflows():
+    result = check_case(_float16_focal_beyond_its_range())
+    assert not result.failures
+    assert "overflow-where-torch-is-nan" in result.deviations
+    truth, _ = result.rounding.measure()
+    assert abs(truth["second grad 1"].item()) > np.finfo(np.float16).max
+
+
+def test_an_infinity_where_torch_is_nan_is_not_excused_where_the_truth_is_finite():
+    rounding = check_case(_float16_focal_beyond_its_range()).rounding
+    rel = SECOND_ORDER[np.dtype(np.float16)]
+    nan = np.full((1, 1), np.nan, np.float16)
+    # the first second gradient's truth is finite (-1.16): an infinity there is wrong
+    assert np.isfinite(rounding.measure()[0]["second grad 0"]).all()
+    assert not rounding.overflows_where_torch_is_nan(
+        "second grad 0", np.full((1, 1), np.inf, np.float16), nan, rel, 0.0
+    )
+    # and an infinity of the wrong sign is wrong where the truth overflows
+    sign = np.sign(rounding.measure()[0]["second grad 1"])
+    assert not rounding.overflows_where_torch_is_nan(
+        "second grad 1", (-sign * np.inf).astype(np.float16), nan, rel, 0.0
+    )
