@@ -233,6 +233,26 @@ def _cosine_gradient_terms(case: Case, grad_output: np.ndarray) -> list[float]:
         return sizes
 
 
+def _cosine_second_gradient_terms(
+    case: Case, grad_output: np.ndarray | None, directions: list[np.ndarray] | None
+) -> float:
+    """cosine_embedding_loss: the size of the terms a second gradient adds up. Differentiating a
+    first gradient's terms (`_cosine_gradient_terms`) by either input divides them by that
+    input's norm, and the directions multiply them; with one feature (``cos = +-1``) they
+    cancel, and the second gradient is their rounding noise. 0 for other losses."""
+    if case.loss != "cosine_embedding_loss" or grad_output is None or not directions:
+        return 0.0
+    first = _cosine_gradient_terms(case, grad_output)
+    x1, x2 = (np.asarray(_np(a.make(torch)), np.float64) for a in case.args[:2])
+    with np.errstate(all="ignore"):
+        norms = np.concatenate([np.sqrt((x * x).sum(-1)).ravel() for x in (x1, x2)])
+        norms = norms[np.isfinite(norms) & (norms > 0)]
+        if not first or not norms.size:
+            return 0.0
+        size = max(first) * max(float(np.abs(d).max(initial=0.0)) for d in directions)
+        return size / float(norms.min())
+
+
 def _term_scale(case: Case, th_out: Any) -> float:
     """Size of the summed terms of a reduced loss, as the reduction divides them (see module);
     each term at least `_subtracted_size`."""
@@ -670,16 +690,11 @@ def _second_order(
         if ours_k is None:
             ours_k = torch.zeros_like(theirs_k)
         t = _np(theirs_k)
+        rel = SECOND_ORDER.get(np.dtype(t.dtype), 0.0)
+        cancelled = _cosine_second_gradient_terms(case, result.rounding.grad_output, directions)
+        noise = cancelled * float(np.finfo(t.dtype).eps) / rel * 4 if cancelled and rel else 0.0
         scale = max(
-            [_gradient_scale(t, None)]
+            [_gradient_scale(t, None), noise]
             + [_gradient_scale(_np(g), None) for g in th_g if g is not None]
         )
-        result.compare(
-            case,
-            "grad2",
-            _np(ours_k),
-            t,
-            SECOND_ORDER.get(np.dtype(t.dtype), 0.0),
-            scale,
-            f"second grad {k}",
-        )
+        result.compare(case, "grad2", _np(ours_k), t, rel, scale, f"second grad {k}")

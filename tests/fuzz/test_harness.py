@@ -15,6 +15,7 @@ from .harness import (
     SECOND_ORDER,
     SPREAD_CAP,
     _cosine_gradient_terms,
+    _cosine_second_gradient_terms,
     _mismatch,
     _term_scale,
     check_case,
@@ -378,3 +379,28 @@ def test_an_infinity_where_torch_is_nan_is_not_excused_where_the_truth_is_finite
     assert not rounding.overflows_where_torch_is_nan(
         "second grad 1", (-sign * np.inf).astype(np.float16), nan, rel, 0.0
     )
+
+
+def _float64_cosine_of_one_feature() -> Case:
+    # fuzz seed 14201: one feature, float64; the second gradients (about 1e-12, from torch's
+    # 1e-12 epsilon) are rounding noise of terms of size about 1 (ours -1.38095e-12, torch's
+    # -1.38112e-12), and the float32 run measures no noise (the epsilon vanishes there)
+    x1 = Arr(np.array([[1.3283, -4.9837], [2.8822, -0.112], [0.7557, -2.0108]]), "step", True)
+    x2 = Arr(np.array([[-1.792, 2.2465], [-0.9312, -0.1298], [1.1881, -3.7809]]), "step", True)
+    y = Arr(np.array([-1.0, -1.0, 1.0]))
+    return Case("cosine_embedding_loss", [x1, x2, y], {"margin": 0.5}, np.float64)
+
+
+def test_a_one_feature_cosines_second_gradient_is_compared_at_the_size_of_its_terms():
+    case = _float64_cosine_of_one_feature()
+    result = check_case(case)
+    assert not result.failures
+    rounding = result.rounding
+    terms = _cosine_second_gradient_terms(case, rounding.grad_output, rounding.directions)
+    assert 0.1 < terms < 10
+    # the bound is a few roundings of those terms: an error of 1e-13 on values of 1e-12 fails
+    truth = rounding.measure()[0]["second grad 0"]
+    rel = SECOND_ORDER[np.dtype(np.float64)]
+    scale = terms * np.finfo(np.float64).eps / rel * 4
+    assert _mismatch(truth, truth, rel, scale) is None
+    assert _mismatch(truth + 1e-13, truth, rel, scale) is not None
